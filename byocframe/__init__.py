@@ -1,0 +1,49 @@
+"""byocframe: pandas/geopandas tools for Sentinel Hub BYOC collections.
+
+Load collection and tile listings into (Geo)DataFrames with correctly reprojected
+footprints, study their coverage and push edits back.
+
+Examples
+--------
+>>> import byocframe
+>>> frame = byocframe.collections_from_records([{"id": "c1", "name": "n", "s3Bucket": "b"}])
+>>> frame.index.tolist()
+['c1']
+"""
+
+from __future__ import annotations
+
+from byocframe.coverage import geodesic_area
+from byocframe.exceptions import (
+    APIError,
+    AuthenticationError,
+    ByocframeError,
+    ByocframeWarning,
+    ConflictError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+from byocframe.io import collections_from_records, tiles_from_records, to_records
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "ByocframeError",
+    "ByocframeWarning",
+    "ConflictError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+    "collections_from_records",
+    "geodesic_area",
+    "tiles_from_records",
+    "to_records",
+]

@@ -1,0 +1,159 @@
+"""The errors and warnings byocframe raises.
+
+::
+
+    ByocframeError
+    ├── APIError            the service answered with an error status
+    │   ├── AuthenticationError   401 / 403
+    │   ├── NotFoundError         404
+    │   ├── ConflictError         409
+    │   ├── RateLimitError        429 (``retry_after`` in seconds)
+    │   └── ServerError           5xx
+    ├── TransportError      no usable answer: timeout, dropped connection, bad JSON
+    └── ValidationError     bad input found before anything was sent
+    ByocframeWarning (UserWarning)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "ByocframeError",
+    "ByocframeWarning",
+    "ConflictError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+]
+
+
+class ByocframeError(Exception):
+    """Base class of every error byocframe raises on purpose."""
+
+
+class ValidationError(ByocframeError, ValueError):
+    """Bad input found before anything was sent.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and what to do about it.
+    problems : list of dict, optional
+        One entry per offending row, with the keys ``id``, ``field``, ``value`` and
+        ``problem``. The message already names them; the list is there for code.
+    """
+
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class TransportError(ByocframeError):
+    """The request got no usable answer (timeout, dropped connection, invalid JSON)."""
+
+    def __init__(self, message: str, *, method: str = "", url: str = ""):
+        super().__init__(message)
+        self.method = method
+        self.url = url
+
+
+class APIError(ByocframeError):
+    """The service answered with an error status.
+
+    Attributes
+    ----------
+    status_code : int
+        The HTTP status.
+    method, url : str
+        The request that failed (the URL never holds credentials).
+    message : str
+        The server's own message, or the HTTP reason when it sent none.
+    code : str or None
+        The server's error code, e.g. ``"COMMON_NOT_FOUND"``.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        code: str | None = None,
+        errors: Any = None,
+    ):
+        self.status_code = status_code
+        self.method = method
+        self.url = url
+        self.message = message
+        self.code = code
+        self.errors = errors
+        text = f"{status_code} {code or ''} on {method} {url}: {message}".replace("  ", " ")
+        super().__init__(text + _HINTS.get(status_code, ""))
+
+
+class AuthenticationError(APIError):
+    """The credentials were refused (401) or lack a permission (403)."""
+
+
+class NotFoundError(APIError):
+    """The collection or tile does not exist on this deployment (404)."""
+
+
+class ConflictError(APIError):
+    """The request clashes with the stored state, e.g. a duplicate tile path (409)."""
+
+
+class RateLimitError(APIError):
+    """The service asked us to slow down (429) more often than retries allow.
+
+    Attributes
+    ----------
+    retry_after : float or None
+        Seconds the service asked to wait (its header is in milliseconds).
+    """
+
+    def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """The service failed (5xx) on every attempt."""
+
+
+class ByocframeWarning(UserWarning):
+    """Something was repaired or dropped; the message says what and where."""
+
+
+_HINTS = {
+    401: " (check the client id and secret, e.g. SH_CLIENT_ID / SH_CLIENT_SECRET)",
+    403: " (the credentials work but lack access to this collection)",
+    404: " (check the id, and that the collection lives on this deployment's base URL)",
+}
+
+
+def error_for_status(status_code: int) -> type[APIError]:
+    """Return the `APIError` subclass that stands for an HTTP status.
+
+    Examples
+    --------
+    >>> error_for_status(404).__name__
+    'NotFoundError'
+    """
+    if status_code in (401, 403):
+        return AuthenticationError
+    if status_code == 404:
+        return NotFoundError
+    if status_code == 409:
+        return ConflictError
+    if status_code == 429:
+        return RateLimitError
+    if status_code >= 500:
+        return ServerError
+    return APIError

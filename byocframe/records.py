@@ -1,0 +1,210 @@
+"""Records <-> rows: the one camelCase <-> snake_case table, datetimes and nested fields.
+
+The wire speaks camelCase (``sensingTime``); frames speak snake_case (``sensing_time``).
+`WIRE_TO_COLUMN` is the only place where the two spellings meet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "COLLECTION_FIELDS",
+    "STATUSES",
+    "TILE_FIELDS",
+    "WIRE_TO_COLUMN",
+    "as_record",
+    "format_datetimes",
+    "parse_datetimes",
+]
+
+#: Every wire name byocframe knows, with its frame column name.
+WIRE_TO_COLUMN: dict[str, str] = {
+    # tiles and collections
+    "id": "id",
+    "created": "created",
+    "additionalData": "additional_data",
+    # tiles
+    "path": "path",
+    "status": "status",
+    "sensingTime": "sensing_time",
+    "ingestionStart": "ingestion_start",
+    "coverGeometry": "cover_geometry",
+    "tileGeometry": "tile_geometry",
+    # tile additionalData members, flattened into columns
+    "minMetersPerPixel": "min_meters_per_pixel",
+    "maxMetersPerPixel": "max_meters_per_pixel",
+    "failedIngestionCause": "failed_ingestion_cause",
+    "warnings": "warnings",
+    "hasAddedPoints": "has_added_points",
+    # collections
+    "accountId": "account_id",
+    "userId": "user_id",
+    "name": "name",
+    "s3Bucket": "s3_bucket",
+    "isConfigured": "is_configured",
+    "requiresMetadataUpdate": "requires_metadata_update",
+    "noData": "no_data",
+    # collection additionalData members, flattened into columns
+    "hasSensingTimes": "has_sensing_times",
+    "fromSensingTime": "from_sensing_time",
+    "toSensingTime": "to_sensing_time",
+    "storageIdentifier": "storage_identifier",
+}
+COLUMN_TO_WIRE: dict[str, str] = {v: k for k, v in WIRE_TO_COLUMN.items()}
+
+#: The tile statuses, in lifecycle order (BYOC_API 7.4).
+STATUSES = ("WAITING", "QUEUED", "INGESTING", "INGESTED", "FAILED")
+
+#: Top-level tile fields with a column of their own; anything else goes to ``other_data``.
+TILE_FIELDS = (
+    "id",
+    "path",
+    "status",
+    "sensingTime",
+    "created",
+    "ingestionStart",
+    "coverGeometry",
+    "tileGeometry",
+    "additionalData",
+)
+TILE_DATETIMES = ("sensingTime", "created", "ingestionStart")
+TILE_FLAT_ADDITIONAL = (
+    "minMetersPerPixel",
+    "maxMetersPerPixel",
+    "failedIngestionCause",
+    "warnings",
+    "hasAddedPoints",
+)
+
+COLLECTION_FIELDS = (
+    "id",
+    "name",
+    "s3Bucket",
+    "created",
+    "accountId",
+    "userId",
+    "isConfigured",
+    "requiresMetadataUpdate",
+    "noData",
+    "additionalData",
+)
+COLLECTION_FLAT_ADDITIONAL = (
+    "maxMetersPerPixel",
+    "hasSensingTimes",
+    "fromSensingTime",
+    "toSensingTime",
+    "storageIdentifier",
+)
+
+
+def as_record(obj: Any, kind: str = "tile") -> Mapping[str, Any]:
+    """Return an API-shaped dict for a dict or a sentinelhub-py dataclass.
+
+    sentinelhub-py is not imported: any object with a ``to_dict()`` method (``ByocTile``,
+    ``ByocCollection``) is converted with it, which also keeps unknown fields.
+
+    Examples
+    --------
+    >>> as_record({"id": "a", "path": "p"})["path"]
+    'p'
+    """
+    if isinstance(obj, Mapping):
+        return obj
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):
+        record = _drop_none(to_dict())
+        # a ByocCollection serialises its empty catch-all literally (BYOC_API 6.3)
+        if record.get("otherData") == {}:
+            record = {k: v for k, v in record.items() if k != "otherData"}
+        return record
+    raise TypeError(
+        f"each {kind} must be a dict or a sentinelhub-py Byoc{kind.title()}, "
+        f"got {type(obj).__name__}"
+    )
+
+
+def _drop_none(value: Any) -> Any:
+    """Remove None members at any depth: in a dataclass's dict they mean "not set"."""
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def parse_datetimes(values: Iterable[Any]) -> pd.Series:
+    """Parse ISO-8601 strings (or datetimes) into tz-aware UTC, missing -> NaT.
+
+    Zone-less strings are taken as UTC, which is what the service means by them.
+
+    Examples
+    --------
+    >>> times = parse_datetimes(["2019-11-27T00:00:00.000", "2021-01-01T10:00:00+02:00", None])
+    >>> [str(t) for t in times]
+    ['2019-11-27 00:00:00+00:00', '2021-01-01 08:00:00+00:00', 'NaT']
+    """
+    parsed = pd.to_datetime(pd.Series(list(values), dtype=object), utc=True, format="ISO8601")
+    return parsed.dt.as_unit("us")
+
+
+def format_datetimes(values: pd.Series) -> list[str | None]:
+    """Format UTC datetimes the way the service writes them (``Z``, ms or us precision).
+
+    Examples
+    --------
+    >>> format_datetimes(parse_datetimes(["2019-11-27T00:00:00Z", "2023-03-16T12:56:22.205845Z"]))
+    ['2019-11-27T00:00:00Z', '2023-03-16T12:56:22.205845Z']
+    """
+    values = pd.to_datetime(values, utc=True)
+    out: list[str | None] = []
+    for ts in values:
+        if pd.isna(ts):
+            out.append(None)
+            continue
+        text = ts.strftime("%Y-%m-%dT%H:%M:%S")
+        if ts.microsecond:
+            frac = f"{ts.microsecond:06d}"
+            text += "." + (frac[:3] if frac.endswith("000") else frac)
+        out.append(text + "Z")
+    return out
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def dumps(value: Any) -> str | None:
+    """Serialise a nested field to compact JSON text (None stays None)."""
+    if value is None:
+        return None
+    return _ENCODER.encode(value)
+
+
+def loads(text: Any) -> Any:
+    """Inverse of `dumps`; NaN / None give None."""
+    if text is None or text is pd.NA or (isinstance(text, float) and pd.isna(text)):
+        return None
+    return json.loads(text)
+
+
+def bands_summary(bands: Mapping[str, Any] | None) -> str | None:
+    """Summarise a collection's band map for a table cell.
+
+    Examples
+    --------
+    >>> bands = {"B02": {"bitDepth": 16}, "B03": {"bitDepth": 16}, "dataMask": {"bitDepth": 8}}
+    >>> bands_summary(bands)
+    'B02, B03 (UINT16); dataMask (UINT8)'
+    """
+    if not bands:
+        return None
+    groups: dict[str, list[str]] = {}
+    for name, spec in bands.items():
+        spec = spec or {}
+        kind = f"{spec.get('sampleFormat') or 'UINT'}{spec.get('bitDepth') or 8}"
+        groups.setdefault(kind, []).append(name)
+    return "; ".join(f"{', '.join(names)} ({kind})" for kind, names in groups.items())

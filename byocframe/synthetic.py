@@ -1,0 +1,271 @@
+"""Realistic synthetic BYOC listings, generated offline.
+
+Used by the local service's demo collection, the benchmarks and the tests. Tiles sit on
+a Sentinel-2-like grid (109.8 km cells in every UTM zone) over the land of the shipped
+Natural Earth layer, with polar stereographic tiles around both poles. Cells at the
+outer edge of zones 1 and 60 cross the antimeridian, as real ones do. Covers are
+MultiPolygons with float noise and a ragged swath edge, like the seed tutorial's tile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+
+from byocframe.geometry import crs_urn
+
+__all__ = ["SyntheticCell", "land", "synthetic_cells", "synthetic_tiles"]
+
+#: Width of one grid cell in metres (a Sentinel-2 MGRS tile).
+CELL = 109_800.0
+_X0 = 99_960.0
+_DEFAULT_DATES = ("2024-06-01", "2024-06-11", "2024-06-21", "2024-07-01")
+_BANDS = ("B02", "B03", "B04", "B08", "dataMask")
+
+
+@functools.lru_cache(maxsize=1)
+def land() -> shapely.Geometry:
+    """The Natural Earth 1:110m land layer shipped with byocframe (EPSG:4326).
+
+    Examples
+    --------
+    >>> land().geom_type
+    'MultiPolygon'
+    """
+    text = resources.files("byocframe.data").joinpath("ne_110m_land.geojson").read_text()
+    feature = json.loads(text)["features"][0]
+    geom = shapely.from_geojson(json.dumps(feature["geometry"]))
+    shapely.prepare(geom)
+    return geom
+
+
+@dataclass(frozen=True)
+class SyntheticCell:
+    """One grid cell: its CRS, its bounds in that CRS and a name used in tile paths."""
+
+    crs: str
+    bounds: tuple[float, float, float, float]
+    name: str
+
+
+def _on_land(crs: str, xmin: np.ndarray, ymin: np.ndarray, size: float) -> np.ndarray:
+    """Whether the centre or a corner of each cell lies on land."""
+    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    hit = np.zeros(len(xmin), dtype=bool)
+    for fx, fy in ((0.5, 0.5), (0, 0), (1, 0), (0, 1), (1, 1)):
+        lon, lat = to_lonlat.transform(xmin + fx * size, ymin + fy * size)
+        hit |= shapely.contains_xy(land(), lon, lat)
+    return hit
+
+
+@functools.lru_cache(maxsize=1)
+def synthetic_cells() -> tuple[SyntheticCell, ...]:
+    """Grid cells over land: UTM zones 1-60 from 80S to 84N, polar cells beyond.
+
+    Examples
+    --------
+    >>> cells = synthetic_cells()
+    >>> len(cells) > 4000, {c.crs for c in cells} >= {"EPSG:32601", "EPSG:3031"}
+    (True, True)
+    """
+    cells: list[SyntheticCell] = []
+    cols = np.arange(7)
+    for zone in range(1, 61):
+        for hemi, code, rows in (("N", 32600, range(0, 94)), ("S", 32700, range(10, 100))):
+            crs = f"EPSG:{code + zone}"
+            c, r = np.meshgrid(cols, np.asarray(rows))
+            xmin = _X0 + c.ravel() * CELL
+            ymin = r.ravel() * 100_000.0
+            lat_ok = _lat_within(crs, xmin + CELL / 2, ymin + CELL / 2)
+            keep = _on_land(crs, xmin, ymin, CELL) & lat_ok
+            for x, y, cc, rr in zip(
+                xmin[keep], ymin[keep], c.ravel()[keep], r.ravel()[keep], strict=True
+            ):
+                name = f"{zone:02d}{hemi}/{cc}{rr:02d}"
+                bounds = (float(x), float(y), float(x + CELL), float(y + CELL))
+                cells.append(SyntheticCell(crs, bounds, name))
+    # polar cells: 500 km squares in polar stereographic, incl. one holding each pole
+    for crs, lat_sign, label in (("EPSG:3031", -1, "AQ"), ("EPSG:3413", 1, "AR")):
+        size = 500_000.0
+        grid = np.arange(-3_000_000.0, 3_000_000.0, size) - size / 2
+        gx, gy = np.meshgrid(grid, grid)
+        xmin, ymin = gx.ravel(), gy.ravel()
+        to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        _, lat = to_lonlat.transform(xmin + size / 2, ymin + size / 2)
+        beyond = lat * lat_sign > 80
+        keep = beyond | (_on_land(crs, xmin, ymin, size) & (lat * lat_sign > 60))
+        for i in np.flatnonzero(keep):
+            name = f"{label}/{int(xmin[i] // size)}_{int(ymin[i] // size)}"
+            cells.append(
+                SyntheticCell(crs, (xmin[i], ymin[i], xmin[i] + size, ymin[i] + size), name)
+            )
+    return cells
+
+
+def _lat_within(crs: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    _, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+    return (lat > -80.0) & (lat < 84.0)
+
+
+def _cover(rng: np.random.Generator, bounds: tuple[float, float, float, float]) -> list[Any]:
+    """A MultiPolygon cover: the cell, maybe minus a ragged swath edge, with float noise."""
+    xmin, ymin, xmax, ymax = bounds
+    if rng.random() < 0.35:
+        # the swath edge cuts the cell diagonally, with a zig-zag like the seed's tile
+        # from a point on the bottom edge to a point on the right edge
+        t = np.linspace(0, 1, int(rng.integers(5, 12)))
+        a, b = rng.uniform(0.2, 0.8, 2)
+        edge_x = xmin + (xmax - xmin) * (a + (1 - a) * t)
+        edge_y = ymin + (ymax - ymin) * b * t
+        edge_y += rng.uniform(0, 0.05, len(t)) * (ymax - ymin) * (t > 0) * (t < 1)
+        ring = [(xmin, ymax), (xmin, ymin), *zip(edge_x, edge_y, strict=True), (xmax, ymax)]
+    else:
+        ring = [(xmin, ymax), (xmin, ymin), (xmax, ymin), (xmax, ymax)]
+    xy = np.asarray(ring) + rng.normal(0, 0.001, (len(ring), 2))
+    xy = np.vstack([xy, xy[:1]])
+    return [[xy.tolist()]]
+
+
+def synthetic_tiles(
+    n: int | None = 20_000,
+    *,
+    dates: tuple[str, ...] = _DEFAULT_DATES,
+    seed: int = 0,
+    waiting: float = 0.02,
+    failed: float = 0.01,
+) -> list[dict[str, Any]]:
+    """Generate tile records exactly as the BYOC API lists them.
+
+    Parameters
+    ----------
+    n : int or None, default 20 000
+        Number of tiles (spread over ``dates``); None keeps every land cell on every date.
+    dates : tuple of str
+        Sensing dates (ISO); each tile gets a time of day following its longitude.
+    seed : int
+        Seed of the random generator: the same seed gives the same records.
+    waiting, failed : float
+        Fractions of tiles that are still WAITING (no geometry yet) or FAILED.
+
+    Returns
+    -------
+    list of dict
+        camelCase records with ``urn:ogc:def:crs:EPSG::<code>`` geometries.
+
+    Examples
+    --------
+    >>> tiles = synthetic_tiles(40, seed=1)
+    >>> len(tiles), tiles[0]["coverGeometry"]["type"] if "coverGeometry" in tiles[0] else None
+    (40, 'MultiPolygon')
+    """
+    rng = np.random.default_rng(seed)
+    cells = synthetic_cells()
+    per_date = len(cells) if n is None else -(-n // len(dates))
+    chosen = _choose(rng, cells, per_date)
+    created = dt.datetime(2024, 7, 2, 8, 0, tzinfo=dt.UTC)
+    out: list[dict[str, Any]] = []
+    for day in dates:
+        base = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+        for i in chosen:
+            if n is not None and len(out) >= n:
+                return out
+            cell = cells[i]
+            status = _status(rng, waiting, failed)
+            hour = 10.5 - (_centre_lon(cell) / 15.0)
+            sensing = base + dt.timedelta(hours=hour % 24, seconds=float(rng.integers(0, 600)))
+            rec: dict[str, Any] = {
+                "id": str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | len(out), version=4)),
+                "path": f"tiles/{day.replace('-', '/')}/{cell.name}/(BAND).tif",
+                "status": status,
+                "sensingTime": sensing.strftime("%Y-%m-%dT%H:%M:%S.000"),
+                "created": (created + dt.timedelta(seconds=len(out))).isoformat(),
+            }
+            if status == "INGESTED":
+                rec["ingestionStart"] = rec["created"]
+                rec["coverGeometry"] = _geojson("MultiPolygon", _cover(rng, cell.bounds), cell.crs)
+                rec["tileGeometry"] = _geojson("Polygon", _box(cell.bounds), cell.crs)
+                pixel = 10.0 if cell.crs.startswith("EPSG:32") else 100.0
+                rec["additionalData"] = {
+                    "bandHeaderSizes": dict.fromkeys(_BANDS, 1328),
+                    "minMetersPerPixel": pixel,
+                    "maxMetersPerPixel": pixel * 16,
+                }
+            elif status == "FAILED":
+                rec["additionalData"] = {
+                    "failedIngestionCause": f"File {cell.name}/B08.tif not found in the bucket."
+                }
+            out.append(rec)
+    return out
+
+
+def _choose(rng: np.random.Generator, cells: tuple[SyntheticCell, ...], k: int) -> np.ndarray:
+    """Pick k cells in contiguous regions, always keeping polar and antimeridian cells."""
+    lon = np.array([_centre_lon(c) for c in cells])
+    lat = np.array([_centre_lat(c) for c in cells])
+    forced = np.array(
+        [
+            not c.crs.startswith("EPSG:32")
+            or (c.name.startswith(("01", "60")) and c.name[4] in "06")
+            for c in cells
+        ]
+    )
+    # a smooth random field over the sphere: its highest cells form a few large regions
+    field = np.zeros(len(cells))
+    for _ in range(6):
+        f_lon, f_lat = rng.integers(1, 4, 2)
+        phase = rng.uniform(0, 2 * np.pi, 2)
+        field += np.cos(np.radians(lon) * f_lon + phase[0]) * np.cos(
+            np.radians(lat) * f_lat + phase[1]
+        )
+    field[forced] = np.inf
+    return np.sort(np.argsort(-field, kind="stable")[: min(k, len(cells))])
+
+
+def _status(rng: np.random.Generator, waiting: float, failed: float) -> str:
+    draw = rng.random()
+    if draw < waiting:
+        return "WAITING"
+    if draw < waiting + failed:
+        return "FAILED"
+    return "INGESTED"
+
+
+@functools.lru_cache(maxsize=256)
+def _to_lonlat(crs: str) -> Transformer:
+    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+
+
+def _centre(cell: SyntheticCell) -> tuple[float, float]:
+    xmin, ymin, xmax, ymax = cell.bounds
+    lon, lat = _to_lonlat(cell.crs).transform((xmin + xmax) / 2, (ymin + ymax) / 2)
+    return float(lon), float(lat)
+
+
+def _centre_lon(cell: SyntheticCell) -> float:
+    return _centre(cell)[0]
+
+
+def _centre_lat(cell: SyntheticCell) -> float:
+    return _centre(cell)[1]
+
+
+def _box(bounds: tuple[float, float, float, float]) -> list[Any]:
+    xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+    return [[[xmin, ymax], [xmax, ymax], [xmax, ymin], [xmin, ymin], [xmin, ymax]]]
+
+
+def _geojson(kind: str, coordinates: list[Any], crs: str) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "crs": {"type": "name", "properties": {"name": crs_urn(crs)}},
+        "coordinates": coordinates,
+    }

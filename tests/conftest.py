@@ -1,0 +1,81 @@
+"""Shared fixtures: seed records, a tile builder and a clean environment."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may see the developer's own Sentinel Hub credentials."""
+    for name in ("SH_CLIENT_ID", "SH_CLIENT_SECRET", "SH_BASE_URL", "SH_TOKEN_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def seed_tile() -> dict[str, Any]:
+    """The tile printed in the seed tutorial (UTM 28N, MultiPolygon cover with noise)."""
+    return json.loads((DATA / "seed_tiles.json").read_text())[0]
+
+
+@pytest.fixture
+def seed_collection() -> dict[str, Any]:
+    """The collection printed in the seed tutorial."""
+    return json.loads((DATA / "seed_collections.json").read_text())[0]
+
+
+def geojson(kind: str, coordinates: Any, crs: str | None) -> dict[str, Any]:
+    """A GeoJSON geometry with the service's ``crs`` member (None: no member)."""
+    out: dict[str, Any] = {"type": kind, "coordinates": coordinates}
+    if crs is not None:
+        out["crs"] = {"type": "name", "properties": {"name": crs}}
+    return out
+
+
+def box_ring(xmin: float, ymin: float, xmax: float, ymax: float) -> list[list[float]]:
+    """A closed counter-clockwise ring of four corners."""
+    return [[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax], [xmin, ymin]]
+
+
+TileFactory = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def make_tile() -> TileFactory:
+    """Build a tile record: ``make_tile("t1", bounds=(...), crs="EPSG:32633")``."""
+    counter = iter(range(1_000_000))
+
+    def build(
+        tile_id: str | None = None,
+        *,
+        bounds: tuple[float, float, float, float] | None = None,
+        crs: str | None = "urn:ogc:def:crs:EPSG::32633",
+        cover: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        n = next(counter)
+        record: dict[str, Any] = {
+            "id": tile_id or f"tile-{n}",
+            "path": f"folder/{n}/(BAND).tif",
+            "status": "INGESTED",
+            "sensingTime": "2024-06-01T10:00:00Z",
+        }
+        if bounds is not None:
+            record["tileGeometry"] = geojson("Polygon", [box_ring(*bounds)], crs)
+        if cover is not None:
+            record["coverGeometry"] = copy.deepcopy(cover)
+        record.update(fields)
+        return record
+
+    return build

@@ -1,0 +1,268 @@
+"""The geometry engine: CRS spellings, densifying, antimeridian, poles, validity."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import shapely
+from conftest import box_ring, geojson
+from pyproj import Geod, Transformer
+
+from byocframe.coverage import geodesic_area
+from byocframe.geometry import (
+    GeometryProblem,
+    geometries_to_geojson,
+    parse_crs,
+    parse_geojson,
+    reproject,
+)
+
+GEOD = Geod(ellps="WGS84")
+
+
+@functools.cache
+def _to_lonlat(crs: str) -> Transformer:
+    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+
+
+def reference_area_km2(ring: list[list[float]], crs: str) -> float:
+    """Independent truth: the ring densified to 1 km, transformed point by point and
+    measured by GeographicLib, which handles rings across 180 degrees or round a pole."""
+    dense = np.asarray(shapely.segmentize(shapely.LineString(ring), 1_000.0).coords)
+    lon, lat = _to_lonlat(crs).transform(*dense.T)
+    area, _ = GEOD.polygon_area_perimeter(lon, lat)
+    return abs(area) / 1e6
+
+
+def one(geom_box: tuple[float, float, float, float], crs: str, **kwargs) -> shapely.Geometry:
+    return reproject(np.array([shapely.box(*geom_box)]), np.array([crs]), **kwargs)[0]
+
+
+class TestParseCrs:
+    @pytest.mark.parametrize(
+        ("spelling", "expected"),
+        [
+            ("urn:ogc:def:crs:EPSG::32633", "EPSG:32633"),
+            ("urn:ogc:def:crs:EPSG:9.8.15:32633", "EPSG:32633"),
+            ("URN:OGC:DEF:CRS:EPSG::3031", "EPSG:3031"),
+            ("urn:ogc:def:crs:OGC::CRS84", "EPSG:4326"),
+            ("urn:ogc:def:crs:OGC:1.3:CRS84", "EPSG:4326"),
+            ("EPSG:32761", "EPSG:32761"),
+            ("http://www.opengis.net/def/crs/EPSG/0/3413", "EPSG:3413"),
+            (None, "EPSG:4326"),
+        ],
+    )
+    def test_spellings(self, spelling, expected):
+        assert parse_crs(spelling) == expected
+
+    @pytest.mark.parametrize(
+        ("spelling", "message"),
+        [
+            ("urn:ogc:def:crs:EPSG::999999", "unknown EPSG code 999999"),
+            ("WGS 84", "unrecognised CRS 'WGS 84'"),
+            ("urn:ogc:def:crs:EPSG::", "unrecognised CRS"),
+        ],
+    )
+    def test_bad_spellings(self, spelling, message):
+        with pytest.raises(GeometryProblem, match=message):
+            parse_crs(spelling)
+
+
+class TestParseGeojson:
+    def test_types_and_crs_are_kept(self):
+        ring = box_ring(0, 0, 1, 1)
+        parsed = parse_geojson(
+            [
+                geojson("Polygon", [ring], "urn:ogc:def:crs:EPSG::32633"),
+                geojson("MultiPolygon", [[ring], [box_ring(2, 2, 3, 3)]], None),
+                None,
+            ]
+        )
+        assert [g.geom_type if g else None for g in parsed.geoms] == [
+            "Polygon",
+            "MultiPolygon",
+            None,
+        ]
+        assert parsed.crs.tolist() == ["EPSG:32633", "EPSG:4326", None]
+        assert parsed.problems == {}
+
+    def test_holes_survive(self):
+        outer, hole = box_ring(0, 0, 10, 10), box_ring(4, 4, 6, 6)[::-1]
+        geom = parse_geojson([geojson("Polygon", [outer, hole], None)]).geoms[0]
+        assert len(geom.interiors) == 1
+        assert geom.area == pytest.approx(96.0)
+
+    @pytest.mark.parametrize(
+        ("item", "problem"),
+        [
+            (geojson("Point", [1, 2], None), "Point geometry; only Polygon and MultiPolygon"),
+            (geojson("Polygon", [[[0, 0], [1, 0], [1, 1], [0, 1]]], None), "unclosed ring"),
+            (geojson("Polygon", [[[0, 0], [1, 0], [0, 0]]], None), "a ring has 3 positions"),
+            (
+                geojson("Polygon", [[[0, 0], [float("nan"), 0], [1, 1], [0, 0]]], None),
+                "non-finite coordinate",
+            ),
+            (
+                geojson("Polygon", [[[0, 0, 5], [1, 0, 5], [1, 1, 5], [0, 0, 5]]], None),
+                "bad position",
+            ),
+            (geojson("Polygon", [box_ring(0, 0, 1, 1)], "urn:ogc:def:crs:EPSG::1"), "unknown EPSG"),
+            ({"type": "Polygon"}, "not a GeoJSON geometry"),
+        ],
+    )
+    def test_problems_name_the_geometry(self, item, problem):
+        good = geojson("Polygon", [box_ring(0, 0, 1, 1)], None)
+        parsed = parse_geojson([good, item, good])
+        assert list(parsed.problems) == [1]
+        assert problem in parsed.problems[1]
+        # the good neighbours are still read, the bad one is None
+        assert parsed.geoms[0] is not None
+        assert parsed.geoms[2] is not None
+        assert parsed.geoms[1] is None
+
+
+class TestDensify:
+    corners = (300_000.0, 6_900_000.0, 600_000.0, 7_200_000.0)  # 300 km, UTM 28N
+
+    def test_straight_utm_edges_come_out_curved(self):
+        curved = one(self.corners, "EPSG:32628")
+        straight = one(self.corners, "EPSG:32628", densify=None)
+        assert shapely.get_num_coordinates(straight) == 5
+        assert shapely.get_num_coordinates(curved) > 100
+        # the true image of the top edge's midpoint lies on the curved outline, not the chord
+        lon, lat = Transformer.from_crs("EPSG:32628", "EPSG:4326", always_xy=True).transform(
+            450_000.0, 7_200_000.0
+        )
+        on_curve = shapely.Point(lon, lat)
+        assert shapely.distance(curved.boundary, on_curve) < 1e-4  # ~5 m at 65N
+        assert shapely.distance(straight.boundary, on_curve) > 1e-2  # ~500 m off
+
+    def test_densify_step_controls_the_error(self):
+        coarse = one(self.corners, "EPSG:32628", densify=100_000)
+        fine = one(self.corners, "EPSG:32628", densify=1_000)
+        assert shapely.get_num_coordinates(coarse) < shapely.get_num_coordinates(fine)
+        truth = reference_area_km2(box_ring(*self.corners), "EPSG:32628")
+        assert geodesic_area([fine]).iloc[0] == pytest.approx(truth, rel=1e-5)
+
+
+class TestAntimeridian:
+    @pytest.mark.parametrize(
+        ("bounds", "crs"),
+        [
+            ((100_000.0, 7_000_000.0, 400_000.0, 7_200_000.0), "EPSG:32601"),  # zone 1, west
+            ((600_000.0, 7_000_000.0, 900_000.0, 7_200_000.0), "EPSG:32660"),  # zone 60, east
+            ((100_000.0, 8_000_000.0, 400_000.0, 8_300_000.0), "EPSG:32701"),  # Fiji, south
+        ],
+    )
+    def test_crosser_is_cut_into_two_valid_parts(self, bounds, crs):
+        geom = one(bounds, crs)
+        assert geom.is_valid
+        assert geom.geom_type == "MultiPolygon"
+        assert len(geom.geoms) == 2
+        xmin, _, xmax, _ = geom.bounds
+        assert xmin == pytest.approx(-180.0)
+        assert xmax == pytest.approx(180.0)
+        for part in geom.geoms:  # no band around the world
+            assert part.bounds[2] - part.bounds[0] < 15
+        truth = reference_area_km2(box_ring(*bounds), crs)
+        assert geodesic_area([geom]).iloc[0] == pytest.approx(truth, rel=1e-4)
+
+    def test_touching_from_either_side_stays_one_polygon(self):
+        east = reproject(np.array([shapely.box(170, 10, 180, 20)]), np.array(["EPSG:4326"]))[0]
+        west = reproject(np.array([shapely.box(-180, 10, -170, 20)]), np.array(["EPSG:4326"]))[0]
+        for geom in (east, west):
+            assert geom.is_valid
+            assert len(geom.geoms) == 1
+        assert east.bounds[2] == 180.0
+        assert west.bounds[0] == -180.0
+
+    def test_lon_lat_beyond_180_is_wrapped(self):
+        wrapped = reproject(np.array([shapely.box(175, 10, 185, 20)]), np.array(["EPSG:4326"]))
+        geom = wrapped[0]
+        assert geom.is_valid
+        assert len(geom.geoms) == 2
+        assert geom.bounds[0] == pytest.approx(-180)
+        assert geom.bounds[2] == pytest.approx(180)
+
+    def test_polar_stereographic_tile_across_180_without_pole(self):
+        bounds = (-100_000.0, -2_000_000.0, 100_000.0, -1_800_000.0)  # lon 180 in EPSG:3031
+        geom = one(bounds, "EPSG:3031")
+        assert geom.is_valid
+        assert len(geom.geoms) == 2
+        assert geom.bounds[3] < -60
+        truth = reference_area_km2(box_ring(*bounds), "EPSG:3031")
+        assert geodesic_area([geom]).iloc[0] == pytest.approx(truth, rel=1e-4)
+
+
+class TestPoles:
+    @pytest.mark.parametrize(
+        ("crs", "bounds", "pole"),
+        [
+            ("EPSG:3031", (-500_000.0, -400_000.0, 500_000.0, 600_000.0), -90),
+            ("EPSG:3413", (-300_000.0, -300_000.0, 300_000.0, 300_000.0), 90),
+            ("EPSG:32661", (1_800_000.0, 1_800_000.0, 2_200_000.0, 2_200_000.0), 90),
+            ("EPSG:32761", (1_800_000.0, 1_800_000.0, 2_200_000.0, 2_200_000.0), -90),
+        ],
+    )
+    def test_tile_holding_a_pole_becomes_a_cap(self, crs, bounds, pole):
+        geom = one(bounds, crs)
+        assert geom.is_valid
+        xmin, ymin, xmax, ymax = geom.bounds
+        assert (xmin, xmax) == (pytest.approx(-180), pytest.approx(180))
+        assert (ymin if pole < 0 else ymax) == pytest.approx(pole)
+        truth = reference_area_km2(box_ring(*bounds), crs)
+        assert geodesic_area([geom]).iloc[0] == pytest.approx(truth, rel=1e-3)
+
+    @pytest.mark.parametrize("crs", ["EPSG:32661", "EPSG:32761", "EPSG:3413"])
+    def test_polar_tile_away_from_the_pole(self, crs):
+        bounds = (2_500_000.0, 2_500_000.0, 2_700_000.0, 2_700_000.0)
+        geom = one(bounds, crs)
+        assert geom.is_valid
+        assert len(geom.geoms) == 1
+        truth = reference_area_km2(box_ring(*bounds), crs)
+        assert geodesic_area([geom]).iloc[0] == pytest.approx(truth, rel=1e-4)
+
+    def test_web_mercator_target_clips_the_cap(self):
+        geom = one((-500_000.0, -400_000.0, 500_000.0, 600_000.0), "EPSG:3031", target="EPSG:3857")
+        assert geom.is_valid
+        assert np.isfinite(geom.bounds).all()
+        assert geom.bounds[1] == pytest.approx(-20_048_966, rel=1e-3)  # 85.06 S
+
+
+def test_missing_and_same_crs_geometries():
+    square = shapely.box(0, 0, 1, 1)
+    out = reproject(np.array([None, square]), np.array([None, "EPSG:4326"]))
+    assert out[0] is None
+    assert out[1].equals(square)
+    assert out[1].geom_type == "MultiPolygon"
+
+
+def test_geojson_writer_uses_the_service_urn():
+    out = geometries_to_geojson([shapely.box(0, 0, 1, 1)], ["EPSG:32633"])[0]
+    assert out["crs"] == {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}}
+    assert out["coordinates"][0][0] == out["coordinates"][0][-1]
+
+
+def test_whole_globe_listing_is_valid_and_area_true():
+    """Every synthetic tile on Earth (UTM, polar, crossers) against the reference area."""
+    from byocframe.synthetic import synthetic_tiles
+
+    records = [r for r in synthetic_tiles(1500, seed=7) if "tileGeometry" in r]
+    parsed = parse_geojson([r["tileGeometry"] for r in records])
+    out = reproject(parsed.geoms, parsed.crs)
+    assert shapely.is_valid(out).all()
+    bounds = shapely.bounds(out)
+    assert (bounds[:, 0] >= -180).all()
+    assert (bounds[:, 2] <= 180).all()
+    assert (bounds[:, 1] >= -90).all()
+    assert (bounds[:, 3] <= 90).all()
+    areas = geodesic_area(out).to_numpy()
+    truth = np.array(
+        [
+            reference_area_km2(r["tileGeometry"]["coordinates"][0], crs)
+            for r, crs in zip(records, parsed.crs, strict=True)
+        ]
+    )
+    np.testing.assert_allclose(areas, truth, rtol=1e-3)
