@@ -13,7 +13,9 @@ Examples
 
 from __future__ import annotations
 
+from byocframe.client import Client
 from byocframe.coverage import geodesic_area
+from byocframe.emulator import Faults, LocalService, RateLimit, local_service
 from byocframe.exceptions import (
     APIError,
     AuthenticationError,
@@ -27,6 +29,7 @@ from byocframe.exceptions import (
     ValidationError,
 )
 from byocframe.io import collections_from_records, tiles_from_records, to_records
+from byocframe.listing import read_collections, read_tiles
 
 __version__ = "0.1.0"
 
@@ -35,8 +38,12 @@ __all__ = [
     "AuthenticationError",
     "ByocframeError",
     "ByocframeWarning",
+    "Client",
     "ConflictError",
+    "Faults",
+    "LocalService",
     "NotFoundError",
+    "RateLimit",
     "RateLimitError",
     "ServerError",
     "TransportError",
@@ -44,6 +51,9 @@ __all__ = [
     "__version__",
     "collections_from_records",
     "geodesic_area",
+    "local_service",
+    "read_collections",
+    "read_tiles",
     "tiles_from_records",
     "to_records",
 ]

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -23,7 +24,14 @@ from pyproj import Transformer
 
 from byocframe.geometry import crs_urn
 
-__all__ = ["SyntheticCell", "land", "synthetic_cells", "synthetic_tiles"]
+__all__ = [
+    "SYNTHETIC_BANDS",
+    "SyntheticCell",
+    "land",
+    "synthetic_cells",
+    "synthetic_collection",
+    "synthetic_tiles",
+]
 
 #: Width of one grid cell in metres (a Sentinel-2 MGRS tile).
 CELL = 109_800.0
@@ -119,20 +127,25 @@ def _lat_within(crs: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _cover(rng: np.random.Generator, bounds: tuple[float, float, float, float]) -> list[Any]:
     """A MultiPolygon cover: the cell, maybe minus a ragged swath edge, with float noise."""
     xmin, ymin, xmax, ymax = bounds
+    width, height = xmax - xmin, ymax - ymin
     if rng.random() < 0.35:
-        # the swath edge cuts the cell diagonally, with a zig-zag like the seed's tile
-        # from a point on the bottom edge to a point on the right edge
-        t = np.linspace(0, 1, int(rng.integers(5, 12)))
-        a, b = rng.uniform(0.2, 0.8, 2)
-        edge_x = xmin + (xmax - xmin) * (a + (1 - a) * t)
-        edge_y = ymin + (ymax - ymin) * b * t
-        edge_y += rng.uniform(0, 0.05, len(t)) * (ymax - ymin) * (t > 0) * (t < 1)
-        ring = [(xmin, ymax), (xmin, ymin), *zip(edge_x, edge_y, strict=True), (xmax, ymax)]
+        # the swath edge cuts the cell from a point on the bottom edge to one on the right
+        # edge, with a zig-zag like the seed's tile
+        n = int(rng.integers(5, 12))
+        a, b = rng.uniform(0.2, 0.8, 2).tolist()
+        jitter = rng.uniform(0, 0.05, n).tolist()
+        edge = []
+        for i in range(n):
+            t = i / (n - 1)
+            inward = jitter[i] * height if 0 < i < n - 1 else 0.0
+            edge.append((xmin + width * (a + (1 - a) * t), ymin + height * b * t + inward))
+        ring = [(xmin, ymax), (xmin, ymin), *edge, (xmax, ymax)]
     else:
         ring = [(xmin, ymax), (xmin, ymin), (xmax, ymin), (xmax, ymax)]
-    xy = np.asarray(ring) + rng.normal(0, 0.001, (len(ring), 2))
-    xy = np.vstack([xy, xy[:1]])
-    return [[xy.tolist()]]
+    noise = rng.normal(0, 0.001, 2 * len(ring)).tolist()
+    coords = [[x + noise[2 * i], y + noise[2 * i + 1]] for i, (x, y) in enumerate(ring)]
+    coords.append(list(coords[0]))
+    return [[coords]]
 
 
 def synthetic_tiles(
@@ -142,6 +155,7 @@ def synthetic_tiles(
     seed: int = 0,
     waiting: float = 0.02,
     failed: float = 0.01,
+    polar: bool = True,
 ) -> list[dict[str, Any]]:
     """Generate tile records exactly as the BYOC API lists them.
 
@@ -155,6 +169,9 @@ def synthetic_tiles(
         Seed of the random generator: the same seed gives the same records.
     waiting, failed : float
         Fractions of tiles that are still WAITING (no geometry yet) or FAILED.
+    polar : bool
+        Include polar stereographic tiles (EPSG:3031 / 3413). The BYOC service itself
+        only ingests UTM, WGS84, Web Mercator and a few equal-area CRSs.
 
     Returns
     -------
@@ -167,27 +184,76 @@ def synthetic_tiles(
     >>> len(tiles), tiles[0]["coverGeometry"]["type"] if "coverGeometry" in tiles[0] else None
     (40, 'MultiPolygon')
     """
+    return [record for record, _ in _generate(n, dates, seed, waiting, failed, polar)]
+
+
+def synthetic_collection(
+    n: int | None = 20_000, *, seed: int = 0, polar: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Tile records plus the virtual bucket that holds their files.
+
+    The bucket maps each object key (the tile path with ``(BAND)`` replaced by a band
+    name) to what a COG header would tell: CRS, bounds, resolution, bit depth. The
+    file ``B08`` of each FAILED tile is missing, which is why it failed.
+
+    Examples
+    --------
+    >>> records, files = synthetic_collection(8, seed=2)
+    >>> len(records), len(files) >= 5 * 7
+    (8, True)
+    """
+    records: list[dict[str, Any]] = []
+    files: dict[str, dict[str, Any]] = {}
+    for record, cell in _generate(n, _DEFAULT_DATES, seed, 0.02, 0.01, polar):
+        records.append(record)
+        for band in _BANDS:
+            if band == "B08" and record["status"] == "FAILED":
+                continue
+            files[record["path"].replace("(BAND)", band)] = {
+                "crs": cell.crs,
+                "bounds": list(cell.bounds),
+                "resolution": 10.0,
+                "bitDepth": 8 if band == "dataMask" else 16,
+                "sampleFormat": "UINT",
+            }
+    return records, files
+
+
+#: Bands of the synthetic collection, as the collection's band configuration.
+SYNTHETIC_BANDS = {
+    band: {"bitDepth": 8 if band == "dataMask" else 16, "sampleFormat": "UINT"} for band in _BANDS
+}
+
+
+def _generate(
+    n: int | None,
+    dates: tuple[str, ...],
+    seed: int,
+    waiting: float,
+    failed: float,
+    polar: bool,
+) -> Iterator[tuple[dict[str, Any], SyntheticCell]]:
     rng = np.random.default_rng(seed)
-    cells = synthetic_cells()
+    cells = tuple(c for c in synthetic_cells() if polar or c.crs.startswith("EPSG:32"))
     per_date = len(cells) if n is None else -(-n // len(dates))
     chosen = _choose(rng, cells, per_date)
     created = dt.datetime(2024, 7, 2, 8, 0, tzinfo=dt.UTC)
-    out: list[dict[str, Any]] = []
+    count = 0
     for day in dates:
         base = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
         for i in chosen:
-            if n is not None and len(out) >= n:
-                return out
+            if n is not None and count >= n:
+                return
             cell = cells[i]
             status = _status(rng, waiting, failed)
             hour = 10.5 - (_centre_lon(cell) / 15.0)
             sensing = base + dt.timedelta(hours=hour % 24, seconds=float(rng.integers(0, 600)))
             rec: dict[str, Any] = {
-                "id": str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | len(out), version=4)),
+                "id": str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | count, version=4)),
                 "path": f"tiles/{day.replace('-', '/')}/{cell.name}/(BAND).tif",
                 "status": status,
                 "sensingTime": sensing.strftime("%Y-%m-%dT%H:%M:%S.000"),
-                "created": (created + dt.timedelta(seconds=len(out))).isoformat(),
+                "created": (created + dt.timedelta(seconds=count)).isoformat(),
             }
             if status == "INGESTED":
                 rec["ingestionStart"] = rec["created"]
@@ -200,11 +266,10 @@ def synthetic_tiles(
                     "maxMetersPerPixel": pixel * 16,
                 }
             elif status == "FAILED":
-                rec["additionalData"] = {
-                    "failedIngestionCause": f"File {cell.name}/B08.tif not found in the bucket."
-                }
-            out.append(rec)
-    return out
+                missing = rec["path"].replace("(BAND)", "B08")
+                rec["additionalData"] = {"failedIngestionCause": f"File {missing} not found."}
+            count += 1
+            yield rec, cell
 
 
 def _choose(rng: np.random.Generator, cells: tuple[SyntheticCell, ...], k: int) -> np.ndarray:
@@ -244,6 +309,7 @@ def _to_lonlat(crs: str) -> Transformer:
     return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
 
 
+@functools.cache
 def _centre(cell: SyntheticCell) -> tuple[float, float]:
     xmin, ymin, xmax, ymax = cell.bounds
     lon, lat = _to_lonlat(cell.crs).transform((xmin + xmax) / 2, (ymin + ymax) / 2)

@@ -79,3 +79,46 @@ def make_tile() -> TileFactory:
         return record
 
     return build
+
+
+@pytest.fixture
+def service():
+    """A fresh local BYOC service (in memory, immediate ingestion) on a free port."""
+    import byocframe
+
+    with byocframe.local_service() as running:
+        yield running
+
+
+@pytest.fixture
+def client(service):
+    """A byocframe Client for `service`."""
+    return service.client(backoff=0.01, max_backoff=0.05)
+
+
+@pytest.fixture(scope="session")
+def demo_service():
+    """A local service seeded with a small demo collection (shared, read-only in tests)."""
+    import byocframe
+
+    with byocframe.local_service(demo=True, demo_tiles=400) as running:
+        yield running
+
+
+UTM33_URN = "urn:ogc:def:crs:EPSG::32633"
+
+
+def utm33_files(
+    path: str, bands=("B02", "B03"), bounds=(400_000.0, 5_000_000.0, 509_800.0, 5_109_800.0)
+) -> dict[str, dict]:
+    """Virtual bucket entries for one tile's files (``(BAND)`` replaced by each band)."""
+    return {
+        path.replace("(BAND)", band): {
+            "crs": "EPSG:32633",
+            "bounds": list(bounds),
+            "resolution": 10,
+            "bitDepth": 16,
+            "sampleFormat": "UINT",
+        }
+        for band in bands
+    }

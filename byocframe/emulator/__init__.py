@@ -1,0 +1,245 @@
+"""A local, persistent BYOC-compatible service for demos, notebooks and tests.
+
+It speaks the Sentinel Hub BYOC REST API (``/api/v1/byoc``) with OAuth2 client
+credentials, so byocframe's `~byocframe.Client` and sentinelhub-py's ``SentinelHubBYOC``
+both work against it unchanged. State lives in SQLite (in memory by default, or a file
+that survives restarts); tiles are ingested from a *virtual bucket* of registered files.
+
+Examples
+--------
+>>> import byocframe
+>>> with byocframe.local_service() as service:
+...     client = service.client()
+...     created = client.create_collection({"name": "mine", "s3Bucket": "my-bucket"})
+...     [c["name"] for c in client.iter_collections()]
+['mine']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from byocframe.client import is_loopback
+from byocframe.emulator.auth import TokenIssuer
+from byocframe.emulator.demo import DEMO_BUCKET, DEMO_NAME, seed_demo
+from byocframe.emulator.faults import Faults, RateLimit
+from byocframe.emulator.ingest import Ingestor
+from byocframe.emulator.server import TOKEN_PATHS, BYOCServer
+from byocframe.emulator.store import Store
+from byocframe.exceptions import ByocframeWarning
+
+if TYPE_CHECKING:
+    from byocframe.client import Client
+
+__all__ = ["DEMO_BUCKET", "DEMO_NAME", "Faults", "LocalService", "RateLimit", "local_service"]
+
+DEFAULT_CLIENT_ID = "byocframe-local"
+DEFAULT_CLIENT_SECRET = "byocframe-local-secret"
+
+
+class LocalService:
+    """A running local BYOC service (see `local_service`).
+
+    Attributes
+    ----------
+    base_url : str
+        ``http://127.0.0.1:<port>``, the deployment's base URL (``sh_base_url``).
+    token_url : str
+        Its OAuth2 token endpoint (the sentinelhub-py default path).
+    client_id, client_secret : str
+        The credentials it accepts.
+    demo_collection : str or None
+        Id of the demo collection, when it was seeded.
+    """
+
+    def __init__(self, server: BYOCServer, *, demo_collection: str | None = None):
+        self._server = server
+        self.base_url = server.base_url
+        self.token_url = self.base_url + TOKEN_PATHS[1]
+        self.client_id = server.issuer.client_id
+        self.client_secret = server.issuer.client_secret
+        self.demo_collection = demo_collection
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"LocalService(base_url={self.base_url!r}, client_id={self.client_id!r})"
+
+    @property
+    def store(self) -> Store:
+        """The service's storage (for tests and seeding)."""
+        return self._server.store
+
+    @property
+    def faults(self) -> Faults:
+        """The faults injected now; assign a new `Faults` to change them."""
+        return self._server.faults
+
+    @faults.setter
+    def faults(self, value: Faults | None) -> None:
+        self._server.faults = value or Faults()
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The per-client token bucket, or None."""
+        return self._server.rate_limit
+
+    @rate_limit.setter
+    def rate_limit(self, value: RateLimit | None) -> None:
+        self._server.rate_limit = value
+
+    @property
+    def tokens_issued(self) -> int:
+        """How many access tokens the token endpoint handed out."""
+        return self._server.issuer.issued
+
+    @property
+    def requests_served(self) -> int:
+        """How many BYOC API requests got an answer (for tests and benchmarks)."""
+        return self._server.requests_served
+
+    def client(self, **kwargs: Any) -> Client:
+        """A `byocframe.Client` for this service."""
+        from byocframe.client import Client
+
+        return Client(
+            base_url=self.base_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            token_url=self.token_url,
+            **kwargs,
+        )
+
+    def sh_config(self, **kwargs: Any) -> Any:
+        """A sentinelhub-py ``SHConfig`` for this service (needs sentinelhub-py).
+
+        oauthlib refuses a plain-HTTP token URL unless ``OAUTHLIB_INSECURE_TRANSPORT`` is
+        set; this sets it for the process, which is safe only because the service is on
+        the loopback interface.
+        """
+        from sentinelhub import SHConfig
+
+        os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+        return SHConfig(
+            use_defaults=True,
+            sh_client_id=self.client_id,
+            sh_client_secret=self.client_secret,
+            sh_base_url=self.base_url,
+            sh_token_url=self.token_url,
+            **kwargs,
+        )
+
+    def register_files(self, bucket: str, files: Mapping[str, Mapping[str, Any]]) -> int:
+        """Put files into a virtual bucket: ``{key: {"crs", "bounds", ...}}``."""
+        return self._server.store.register_files(bucket, files)
+
+    def ingest_pending(self) -> int:
+        """Finish the ingestion of every waiting tile now; return how many."""
+        return self._server.ingestor.run_pending()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (the command line's way)."""
+        self._server.serve_forever(poll_interval=0.2)
+
+    def start(self) -> LocalService:
+        """Serve on a background thread."""
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="byoc-local-service",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the database."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+        self._server.ingestor.close()
+        self._server.store.close()
+
+
+def create_service(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    db: str | os.PathLike[str] | None = None,
+    client_id: str = DEFAULT_CLIENT_ID,
+    client_secret: str = DEFAULT_CLIENT_SECRET,
+    demo: bool = False,
+    demo_tiles: int = 20_000,
+    ingestion_delay: float | None = 0.0,
+    faults: Faults | None = None,
+    rate_limit: RateLimit | None = None,
+    token_lifetime: int = 3600,
+    clock: Callable[[], float] = time.time,
+) -> LocalService:
+    """Build a `LocalService` without starting it (see `local_service`)."""
+    if not is_loopback(host):
+        warnings.warn(
+            f"the local BYOC service listens on {host}, not only on this machine; it has "
+            "no TLS and well-known default credentials",
+            ByocframeWarning,
+            stacklevel=2,
+        )
+    store = Store(":memory:" if db is None else os.fspath(db), clock=clock)
+    demo_id = seed_demo(store, demo_tiles) if demo else store.get_meta("demo_collection")
+    issuer = TokenIssuer(client_id, client_secret, lifetime=token_lifetime, clock=clock)
+    ingestor = Ingestor(store, delay=ingestion_delay)
+    server = BYOCServer((host, port), store, issuer, ingestor, faults=faults, rate_limit=rate_limit)
+    return LocalService(server, demo_collection=demo_id)
+
+
+@contextlib.contextmanager
+def local_service(**options: Any) -> Iterator[LocalService]:
+    """Run the local BYOC service on a background thread for the ``with`` block.
+
+    Parameters
+    ----------
+    host : str, default "127.0.0.1"
+    port : int, default 0
+        0 picks a free port.
+    db : path, optional
+        SQLite file that keeps the state across restarts; in memory when omitted.
+    client_id, client_secret : str
+        The credentials the service accepts (well-known defaults: it is local).
+    demo : bool, default False
+        Seed the demo collection (about ``demo_tiles`` tiles, once per database).
+    demo_tiles : int, default 20 000
+    ingestion_delay : float or None, default 0
+        0: new tiles are ingested as soon as their request is answered; seconds: they
+        pass through QUEUED and INGESTING on a timer; None: only `LocalService.ingest_pending`.
+    faults : Faults, optional
+        Latency, 5xx, 429 and dropped connections to inject (seeded).
+    rate_limit : RateLimit, optional
+        A per-client token bucket answering 429 with ``Retry-After`` in milliseconds.
+    token_lifetime : int, default 3600
+        Seconds an access token lives.
+    clock : callable
+        Seconds since the epoch, for token expiry and timestamps.
+
+    Yields
+    ------
+    LocalService
+
+    Examples
+    --------
+    >>> with local_service(demo=True, demo_tiles=50) as service:
+    ...     tiles = list(service.client().iter_tiles(service.demo_collection))
+    >>> len(tiles)
+    50
+    """
+    service = create_service(**options).start()
+    try:
+        yield service
+    finally:
+        service.stop()

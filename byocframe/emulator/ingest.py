@@ -1,0 +1,249 @@
+"""Ingestion of tiles from a virtual bucket: WAITING -> QUEUED -> INGESTING -> INGESTED/FAILED.
+
+A *virtual bucket* is a manifest of files, registered with the service, mapping each
+object key to what its COG header would say::
+
+    {"tiles/2024/06/01/33U/B02.tif": {"crs": "EPSG:32633",
+                                      "bounds": [399960, 5190240, 509760, 5300040],
+                                      "resolution": 10, "bitDepth": 16, "sampleFormat": "UINT"}}
+
+Ingestion resolves a tile's path against the collection's bands (``(BAND)`` is replaced
+by each band's ``source``; a path without it is a folder) and fails the tile, with a
+``failedIngestionCause``, when a file is missing, the files disagree, or the CRS is one
+the service does not ingest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import math
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from byocframe.emulator.store import Store, transform_polygons
+
+__all__ = ["SUPPORTED_CRS", "Ingestor"]
+
+#: CRSs the BYOC service ingests (BYOC_API 7.2).
+SUPPORTED_CRS = frozenset(
+    {"EPSG:4326", "EPSG:3857", "EPSG:3035", "EPSG:6933"}
+    | {f"EPSG:{326 * 100 + z}" for z in range(1, 61)}
+    | {f"EPSG:{327 * 100 + z}" for z in range(1, 61)}
+)
+_EXTENSIONS = ("", ".tif", ".tiff", ".TIF", ".TIFF")
+_HEADER_SIZE = 1328
+
+
+class _Failure(Exception):
+    """Why a tile cannot be ingested (becomes its ``failedIngestionCause``)."""
+
+
+class Ingestor:
+    """Moves tiles through the ingestion states.
+
+    Parameters
+    ----------
+    store : Store
+    delay : float or None
+        0: a tile is ingested as soon as its create/reingest request is answered (the
+        answer still says WAITING). A positive number: seconds until the final state,
+        passing through QUEUED and INGESTING on a background thread. None: tiles wait
+        until `run_pending` is called (step by step tests).
+    clock : callable
+        Seconds, for the background schedule.
+    """
+
+    def __init__(
+        self, store: Store, *, delay: float | None = 0.0, clock: Callable[[], float] | None = None
+    ):
+        import time
+
+        self.store = store
+        self.delay = delay
+        self.clock = clock or time.monotonic
+        self._queue: list[tuple[float, int, str, str, int]] = []
+        self._counter = itertools.count()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        if delay:
+            self._thread = threading.Thread(target=self._run, name="byoc-ingest", daemon=True)
+            self._thread.start()
+            for cid, tid in store.pending():  # resume after a restart
+                self.submit(cid, tid)
+
+    def submit(self, cid: str, tid: str) -> None:
+        """Start ingesting a tile (now, later, or when asked, depending on ``delay``)."""
+        if self.delay is None:
+            return
+        if self.delay == 0:
+            self.ingest(cid, tid)
+            return
+        with self._cond:
+            step = self.delay / 3
+            now = self.clock()
+            for stage in (1, 2, 3):
+                heapq.heappush(
+                    self._queue, (now + step * stage, next(self._counter), cid, tid, stage)
+                )
+            self._cond.notify()
+
+    def run_pending(self) -> int:
+        """Ingest every waiting tile now; return how many were finished."""
+        pending = self.store.pending()
+        for cid, tid in pending:
+            self.ingest(cid, tid)
+        return len(pending)
+
+    def close(self) -> None:
+        """Stop the background thread."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped and (not self._queue or self._queue[0][0] > self.clock()):
+                    timeout = self._queue[0][0] - self.clock() if self._queue else None
+                    self._cond.wait(timeout)
+                if self._stopped:
+                    return
+                _, _, cid, tid, stage = heapq.heappop(self._queue)
+            try:
+                if stage == 3:
+                    self.ingest(cid, tid)
+                else:
+                    self._advance(cid, tid, "QUEUED" if stage == 1 else "INGESTING")
+            except Exception:
+                continue
+
+    def _advance(self, cid: str, tid: str, status: str) -> None:
+        state = self.store.tile_state(cid, tid)
+        if state["status"] in ("WAITING", "QUEUED", "INGESTING"):
+            state["status"] = status
+            self.store.set_tile_state(state)
+
+    def ingest(self, cid: str, tid: str) -> dict[str, Any]:
+        """Finish one tile: INGESTED with its geometry and metadata, or FAILED with a cause."""
+        collection = self.store.collection(cid)
+        state = self.store.tile_state(cid, tid)
+        if state["status"] not in ("WAITING", "QUEUED", "INGESTING"):
+            return state
+        try:
+            found, bands, path = _resolve(self.store, collection, state["path"])
+            state.update(_ingested(collection["s3Bucket"], found, state))
+            state["path"] = path
+            state["status"] = "INGESTED"
+            state.pop("failedIngestionCause", None)
+            if not (collection.get("additionalData") or {}).get("bands"):
+                self.store.configure_bands(cid, bands)
+        except _Failure as failure:
+            state["status"] = "FAILED"
+            state["failedIngestionCause"] = str(failure)
+            state.pop("additionalData", None)
+        self.store.set_tile_state(state)
+        return state
+
+
+def _resolve(
+    store: Store, collection: dict[str, Any], path: str
+) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Any], str]:
+    """Find the files of a tile: {band: (key, info)}, the band config and the final path."""
+    bucket = collection["s3Bucket"]
+    bands = (collection.get("additionalData") or {}).get("bands") or {}
+    template = path if "(BAND)" in path else f"{path}/(BAND)"
+    prefix, suffix = template.split("(BAND)", 1)
+    listing = store.files(bucket, prefix)
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    if bands:
+        for name, spec in bands.items():
+            key = prefix + (spec.get("source") or name) + suffix
+            hit = next((key + ext for ext in _EXTENSIONS if key + ext in listing), None)
+            if hit is None:
+                shown = key if "." in key.rsplit("/", 1)[-1] else key + ".tif"
+                raise _Failure(f"File s3://{bucket}/{shown} not found.")
+            found[name] = (hit, listing[hit])
+    else:
+        pattern = re.compile(
+            re.escape(prefix) + r"(?P<band>[^/]+?)" + re.escape(suffix) + r"(?P<ext>\.tiff?)?$",
+            re.IGNORECASE,
+        )
+        for key in sorted(listing):
+            match = pattern.fullmatch(key)
+            if match:
+                found[match["band"]] = (key, listing[key])
+        if not found:
+            raise _Failure(f"No files found at s3://{bucket}/{template}.")
+    extensions = {re.search(r"(\.[^./]+)?$", key)[0] for key, _ in found.values()}  # type: ignore[index]
+    if len(extensions) > 1:
+        raise _Failure(f"Files of one tile must share one extension, found {sorted(extensions)}.")
+    crs_set = {info["crs"] for _, info in found.values()}
+    if len(crs_set) > 1:
+        raise _Failure(f"Files of the tile are in different CRSs: {sorted(crs_set)}.")
+    crs = crs_set.pop()
+    if crs not in SUPPORTED_CRS:
+        raise _Failure(f"Unsupported CRS {crs}; use UTM, EPSG:4326, 3857, 3035 or 6933.")
+    config: dict[str, Any] = {}
+    for name, (key, info) in found.items():
+        spec = bands.get(name)
+        if spec and (spec.get("bitDepth"), spec.get("sampleFormat")) != (
+            info["bitDepth"],
+            info["sampleFormat"],
+        ):
+            raise _Failure(
+                f"File s3://{bucket}/{key} is {info['sampleFormat']}{info['bitDepth']}, "
+                f"band {name} is {spec.get('sampleFormat')}{spec.get('bitDepth')}."
+            )
+        config[name] = {
+            "bitDepth": info["bitDepth"],
+            "sampleFormat": info["sampleFormat"],
+            "source": name,
+            "bandIndex": 1,
+        }
+    final = path if "(BAND)" in path else f"{path}/(BAND){extensions.pop()}"
+    return found, config, final
+
+
+def _ingested(
+    bucket: str, found: dict[str, tuple[str, dict[str, Any]]], state: dict[str, Any]
+) -> dict[str, Any]:
+    infos = [info for _, info in found.values()]
+    crs = infos[0]["crs"]
+    box = [
+        min(i["bounds"][0] for i in infos),
+        min(i["bounds"][1] for i in infos),
+        max(i["bounds"][2] for i in infos),
+        max(i["bounds"][3] for i in infos),
+    ]
+    resolution = min(i["resolution"] for i in infos)
+    pixels = min(box[2] - box[0], box[3] - box[1]) / resolution
+    levels = max(0, int(math.log2(max(pixels, 1) / 256)))
+    out: dict[str, Any] = {
+        "crs": crs,
+        "tileBox": box,
+        "additionalData": {
+            "hasAddedPoints": False,
+            "filesMetadata": {
+                band: {
+                    "headerSize": _HEADER_SIZE,
+                    "etag": '"' + hashlib.md5(f"{bucket}/{key}".encode()).hexdigest() + '"',
+                }
+                for band, (key, _) in found.items()
+            },
+            "minMetersPerPixel": resolution,
+            "maxMetersPerPixel": resolution * 2**levels,
+        },
+    }
+    if not state.get("cover84"):
+        xmin, ymin, xmax, ymax = box
+        ring = [[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax], [xmin, ymin]]
+        out["cover84"] = transform_polygons([[ring]], crs, "EPSG:4326")
+        out["coverType"] = "Polygon"
+    return out

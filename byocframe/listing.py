@@ -1,0 +1,124 @@
+"""Read collections and tiles from a live service into frames."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from byocframe.client import Client, _ident
+from byocframe.geometry import DEFAULT_DENSIFY, WGS84
+from byocframe.io import ATTRS_KEY, Errors, collections_from_records, tiles_from_records
+
+__all__ = ["read_collections", "read_tiles"]
+
+
+def read_collections(client: Client, search: str | None = None) -> pd.DataFrame:
+    """List collections into a DataFrame (see `collections_from_records`).
+
+    Parameters
+    ----------
+    client : Client
+    search : str, optional
+        Words joined by ``|`` (or) and ``&`` (and), matched by the service.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> with byocframe.local_service(demo=True, demo_tiles=10) as service:
+    ...     frame = byocframe.read_collections(service.client())
+    >>> frame["name"].tolist()
+    ['byocframe demo: global mosaic']
+    """
+    frame = collections_from_records(client.iter_collections(search))
+    frame.attrs[ATTRS_KEY] = {**frame.attrs[ATTRS_KEY], "service": client.base_url}
+    return frame
+
+
+def read_tiles(
+    client: Client,
+    collection: Any,
+    *,
+    crs: Any = WGS84,
+    status: str | None = None,
+    progress: bool | None = None,
+    errors: Errors = "raise",
+    densify: float | None = DEFAULT_DENSIFY,
+) -> gpd.GeoDataFrame:
+    """List every tile of a collection into a GeoDataFrame (see `tiles_from_records`).
+
+    Pages of 100 tiles are fetched one after the other (the API's cursor cannot be
+    split), then converted in one vectorised pass.
+
+    Parameters
+    ----------
+    client : Client
+    collection : str, dict or sentinelhub-py ``ByocCollection``
+        The collection or its id.
+    crs : str or pyproj.CRS, default "EPSG:4326"
+        CRS of the geometry columns.
+    status : str, optional
+        Only tiles with this status (``"FAILED"``, ...), filtered by the service.
+    progress : bool, optional
+        Show a progress bar (needs tqdm). By default, only when the output is an
+        interactive terminal or notebook.
+    errors, densify
+        As in `tiles_from_records`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by tile id; ``attrs["byocframe"]`` remembers the collection and service.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> with byocframe.local_service(demo=True, demo_tiles=120) as service:
+    ...     gdf = byocframe.read_tiles(service.client(), service.demo_collection)
+    >>> len(gdf), gdf.crs.to_string()
+    (120, 'EPSG:4326')
+    """
+    cid = _ident(collection, "collection")
+    pages = client.tile_pages(cid, status=status)
+    records: list[dict[str, Any]] = []
+    for page in _with_progress(pages, progress, "listing tiles"):
+        records.extend(page)
+    gdf = tiles_from_records(records, crs=crs, errors=errors, densify=densify)
+    gdf.attrs[ATTRS_KEY] = {
+        **gdf.attrs[ATTRS_KEY],
+        "collection": cid,
+        "service": client.base_url,
+    }
+    return gdf
+
+
+def _interactive() -> bool:
+    if "ipykernel" in sys.modules:
+        return True
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _with_progress(
+    pages: Iterable[list[Any]], progress: bool | None, what: str
+) -> Iterator[list[Any]]:
+    """Yield the pages, counting items on a tqdm bar when asked or interactive."""
+    show = _interactive() if progress is None else progress
+    if not show:
+        yield from pages
+        return
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        if progress:
+            raise ImportError(
+                "progress bars need tqdm: pip install 'byocframe[progress]'"
+            ) from None
+        yield from pages
+        return
+    with tqdm(desc=what, unit=" tiles") as bar:
+        for page in pages:
+            bar.update(len(page))
+            yield page

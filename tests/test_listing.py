@@ -1,0 +1,50 @@
+"""read_collections / read_tiles against the local service."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from geopandas.testing import assert_geodataframe_equal
+
+import byocframe
+
+
+def test_read_tiles_equals_the_records(demo_service):
+    client = demo_service.client()
+    gdf = byocframe.read_tiles(client, demo_service.demo_collection)
+    expected = byocframe.tiles_from_records(client.iter_tiles(demo_service.demo_collection))
+    assert_geodataframe_equal(gdf, expected)
+    assert len(gdf) == 400
+    assert gdf.attrs["byocframe"]["collection"] == demo_service.demo_collection
+    assert gdf.attrs["byocframe"]["service"] == demo_service.base_url
+
+
+def test_status_filter_and_crs(demo_service):
+    gdf = byocframe.read_tiles(
+        demo_service.client(), demo_service.demo_collection, status="FAILED", crs="EPSG:3857"
+    )
+    assert len(gdf) > 0
+    assert set(gdf["status"]) == {"FAILED"}
+    assert gdf["failed_ingestion_cause"].str.contains("not found").all()
+    assert gdf.crs.to_epsg() == 3857
+
+
+def test_progress_bar(demo_service, capsys):
+    pytest.importorskip("tqdm")
+    byocframe.read_tiles(demo_service.client(), demo_service.demo_collection, progress=True)
+    assert "400 tiles" in capsys.readouterr().err
+
+
+def test_read_collections(demo_service):
+    frame = byocframe.read_collections(demo_service.client())
+    assert isinstance(frame, pd.DataFrame)
+    row = frame.loc[demo_service.demo_collection]
+    assert row["s3_bucket"] == "byocframe-demo"
+    assert row["band_count"] == 5
+    assert row["has_sensing_times"] == "YES"
+    assert byocframe.read_collections(demo_service.client(), search="nothing-like-it").empty
+
+
+def test_unknown_collection(demo_service):
+    with pytest.raises(byocframe.NotFoundError, match="Collection nope not found"):
+        byocframe.read_tiles(demo_service.client(), "nope")
