@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+from byocframe import accessor as _accessor  # noqa: F401 - registers the .byoc accessor
 from byocframe.client import Client
 from byocframe.coverage import geodesic_area
 from byocframe.emulator import Faults, LocalService, RateLimit, local_service

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Geod
+from pyproj import Geod, Transformer
 
-__all__ = ["geodesic_area"]
+from byocframe.geometry import WGS84, reproject
+
+__all__ = ["aoi_geometry", "coverage", "gaps", "geodesic_area", "overlaps"]
 
 _GEOD = Geod(ellps="WGS84")
 
@@ -60,3 +63,381 @@ def geodesic_area(geoms: Any, *, unit: str = "km2") -> pd.Series:
             areas[i] = _GEOD.geometry_area_perimeter(geom)[0]
     scale = 1e-6 if unit == "km2" else 1.0
     return pd.Series(areas * scale, index=index, name=f"area_{unit}")
+
+
+# --------------------------------------------------------------------------- statistics
+#: Lambert cylindrical equal-area on the WGS84 ellipsoid: planar areas here are true
+#: ellipsoidal areas, and parallels / meridians (grid cells, bounding boxes) are
+#: straight lines, so clipping footprints to cells is exact.
+EQUAL_AREA = "+proj=cea +lon_0=0 +lat_ts=0 +ellps=WGS84 +units=m +no_defs"
+#: Side of the square cells (metres in EQUAL_AREA) that partition the unions: each cell is
+#: unioned on its own, so the work grows with the number of footprints, not its square.
+CELL_SIZE = 1_000_000.0
+_DENSIFY_DEGREES = 0.1  # lon/lat edges of AOIs are densified before projecting
+_GRID = 0.01  # metres: the snapping grid of an overlay retried after a topology error
+_SIMPLIFY = 1.0  # metres of simplification before overlays
+
+
+@functools.lru_cache(maxsize=2)
+def _to_equal_area(inverse: bool = False) -> Transformer:
+    src, dst = ("EPSG:4326", EQUAL_AREA) if not inverse else (EQUAL_AREA, "EPSG:4326")
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def _project(geoms: np.ndarray, inverse: bool = False) -> np.ndarray:
+    transformer = _to_equal_area(inverse)
+
+    def fn(xy: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(np.asarray(geoms, dtype=object), fn)
+
+
+def equal_area_geometries(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
+    """Footprints in the equal-area CRS (None where a tile has no geometry)."""
+    geoms = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
+    if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
+        geoms = geoms.to_crs("EPSG:4326")
+    values = np.asarray(geoms.array, dtype=object)
+    values = np.where(shapely.is_empty(values), None, values)
+    return _project(values)
+
+
+def aoi_geometry(aoi: Any) -> shapely.Geometry:
+    """Read an area of interest into one valid lon/lat geometry inside [-180, 180].
+
+    Parameters
+    ----------
+    aoi : shapely geometry, GeoSeries, GeoDataFrame or (west, south, east, north)
+        A shapely geometry is taken as WGS84 lon/lat; a GeoSeries / GeoDataFrame is
+        reprojected from its CRS; a bounding box with ``west > east`` crosses the
+        antimeridian. Longitudes beyond +-180 are wrapped.
+
+    Examples
+    --------
+    >>> aoi_geometry((170, -20, -170, -10)).bounds  # across the antimeridian
+    (-180.0, -20.0, 180.0, -10.0)
+    """
+    if isinstance(aoi, gpd.GeoDataFrame | gpd.GeoSeries):
+        series = aoi.geometry if isinstance(aoi, gpd.GeoDataFrame) else aoi
+        if series.crs is None:
+            raise ValueError("the AOI GeoSeries / GeoDataFrame has no CRS; set one first")
+        geom = shapely.union_all(series.to_crs("EPSG:4326").array)
+    elif isinstance(aoi, shapely.Geometry):
+        geom = aoi
+    elif isinstance(aoi, tuple | list) and len(aoi) == 4:
+        west, south, east, north = (float(v) for v in aoi)
+        if not (-90 <= south < north <= 90):
+            raise ValueError(f"AOI south/north must satisfy -90 <= south < north <= 90: {aoi}")
+        if east <= west:
+            east += 360.0  # across the antimeridian
+        geom = shapely.box(west, south, east, north)
+    else:
+        raise TypeError(
+            "aoi must be a shapely geometry (WGS84), a GeoSeries/GeoDataFrame with a CRS, "
+            f"or a (west, south, east, north) tuple; got {type(aoi).__name__}"
+        )
+    geom = shapely.segmentize(geom, _DENSIFY_DEGREES)
+    polygons = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    if not polygons:
+        raise ValueError(f"the AOI must be polygonal, got {geom.geom_type}")
+    out = reproject(np.array([shapely.union_all(polygons)]), np.array([WGS84]), densify=None)[0]
+    if out is None or out.is_empty:
+        raise ValueError("the AOI is empty")
+    return out
+
+
+def group_labels(frame: pd.DataFrame, by: str | None) -> pd.Series:
+    """The group of each row for ``by``: None (one group), a column, or a frequency.
+
+    ``"sensing_time"`` groups by UTC date; a pandas frequency such as ``"MS"`` or
+    ``"W"`` bins ``sensing_time``.
+    """
+    if by is None:
+        return pd.Series("all", index=frame.index, name="group")
+    if by == "sensing_time" or by == "date":
+        times = frame["sensing_time"]
+        return times.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize().rename("date")
+    if by in frame.columns:
+        return frame[by].rename(by)
+    try:
+        offset = pd.tseries.frequencies.to_offset(by)
+    except ValueError:
+        raise ValueError(
+            f"by={by!r} is neither a column nor a pandas frequency (e.g. 'D', 'W', 'MS')"
+        ) from None
+    times = frame["sensing_time"].dt.tz_convert("UTC").dt.tz_localize(None)
+    bins = pd.DataFrame({"t": times.to_numpy()}).groupby(pd.Grouper(key="t", freq=offset))
+    labels = np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[us]")
+    for key, positions in bins.indices.items():
+        labels[positions] = np.datetime64(key, "us")
+    return pd.Series(labels, index=frame.index, name="period")
+
+
+def _cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cut footprints (no missing ones) along the cell grid: (pieces, cell key of each)."""
+    if len(geoms) == 0:
+        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    bounds = shapely.bounds(geoms)
+    i0, j0 = np.floor(bounds[:, 0] / CELL_SIZE), np.floor(bounds[:, 1] / CELL_SIZE)
+    ni = (np.floor(bounds[:, 2] / CELL_SIZE) - i0 + 1).astype(np.int64)
+    nj = (np.floor(bounds[:, 3] / CELL_SIZE) - j0 + 1).astype(np.int64)
+    count = ni * nj
+    row = np.repeat(np.arange(len(geoms)), count)
+    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    ci = (i0[row] + offset % ni[row]).astype(np.int64)
+    cj = (j0[row] + offset // ni[row]).astype(np.int64)
+    pieces = np.empty(len(row), dtype=object)
+    whole = (count == 1)[row]
+    pieces[whole] = geoms[row[whole]]
+    cut = ~whole
+    boxes = shapely.box(
+        ci[cut] * CELL_SIZE,
+        cj[cut] * CELL_SIZE,
+        (ci[cut] + 1) * CELL_SIZE,
+        (cj[cut] + 1) * CELL_SIZE,
+    )
+    pieces[cut] = shapely.intersection(geoms[row[cut]], boxes)
+    keep = ~shapely.is_empty(pieces) & (shapely.area(pieces) > 0)
+    return pieces[keep], (ci * 1_000_003 + cj)[keep]
+
+
+def _by_cell(pieces: np.ndarray, cell: np.ndarray) -> list[np.ndarray]:
+    """The pieces grouped by cell."""
+    order = np.argsort(cell, kind="stable")
+    _, starts = np.unique(cell[order], return_index=True)
+    return np.split(pieces[order], starts[1:]) if len(order) else []
+
+
+def _robust(operation: Any, *args: Any) -> Any:
+    """Run a GEOS overlay; on a topology error, again on a fine snapping grid."""
+    try:
+        return operation(*args)
+    except shapely.errors.GEOSException:
+        return operation(*args, grid_size=_GRID)
+
+
+def _repeats(group: np.ndarray) -> bool:
+    """Whether some pieces have (almost) the same bounding box: repeated footprints."""
+    boxes = np.round(shapely.bounds(group) / 10.0)
+    return len(np.unique(boxes, axis=0)) < len(group)
+
+
+def _cell_areas(group: np.ndarray, overlap: bool = True) -> tuple[float, float]:
+    """(covered, covered twice or more) area of the pieces of one cell.
+
+    The pieces' outlines are noded into faces; each face is counted by how many pieces
+    hold one of its interior points. No pairwise intersections, no big unions. Without
+    ``overlap``, a plain union is cheaper when many pieces nearly coincide.
+    """
+    if len(group) == 1:
+        return float(group[0].area), 0.0
+    if not overlap:
+        # snapping to a 1 m grid keeps GEOS fast when footprints nearly coincide (the
+        # same cell on many dates); the area changes by far less than 1e-6
+        return float(shapely.union_all(group, grid_size=1.0).area), float("nan")
+    outlines = shapely.boundary(group)
+    if _repeats(group):
+        # noding on a 1 m grid: footprints that nearly coincide (the same cell on several
+        # dates) would otherwise make GEOS crawl; areas move by far less than 1e-6
+        lines = shapely.union_all(outlines, grid_size=1.0)
+    else:
+        lines = _robust(shapely.union_all, outlines)
+    faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))))
+    if len(faces) == 0:
+        return 0.0, 0.0
+    inside, _ = shapely.STRtree(group).query(shapely.point_on_surface(faces), predicate="within")
+    depth = np.bincount(inside, minlength=len(faces))
+    areas = shapely.area(faces)
+    return float(areas[depth >= 1].sum()), float(areas[depth >= 2].sum())
+
+
+def _stats(
+    geoms: np.ndarray, aoi: shapely.Geometry | None, overlap: bool = True
+) -> dict[str, float]:
+    """Area statistics (m2) of one group of equal-area footprints."""
+    present = geoms[~shapely.is_missing(geoms)]
+    if aoi is not None:
+        present = _robust(shapely.intersection, present, aoi)
+        present = present[~shapely.is_empty(present) & (shapely.area(present) > 0)]
+    # vertices closer than 1 m to the line through their neighbours change no area that
+    # matters (< 1e-6 relative) but cost time in every overlay
+    present = shapely.simplify(present, _SIMPLIFY)
+    covered = twice = 0.0
+    for group in _by_cell(*_cells(present)):
+        cell_covered, cell_twice = _cell_areas(group, overlap)
+        covered += cell_covered
+        twice += cell_twice
+    return {
+        "footprint": float(shapely.area(present).sum()),
+        "covered": covered,
+        "overlap": twice,
+        "touching": len(present),
+    }
+
+
+def coverage(
+    frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None, overlap: bool = True
+) -> pd.DataFrame:
+    """Footprint coverage statistics, one row per group.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        A tile frame (any CRS).
+    aoi : optional
+        Area of interest (see `aoi_geometry`); areas are then counted inside it only.
+    by : str, optional
+        None (one row), a column (``"status"``, ``"sensing_time"`` = per UTC date), or a
+        pandas frequency applied to ``sensing_time`` (``"MS"``: per month).
+    overlap : bool, default True
+        Compute ``overlap_km2`` (NaN otherwise, which is faster for groups whose
+        footprints repeat, such as every date at once).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``tiles`` (rows in the group; with an AOI, those reaching into it),
+        ``footprint_km2`` (sum of footprint areas), ``covered_km2`` (area of their
+        union), ``overlap_km2`` (area covered by two or more footprints); with an AOI,
+        also ``aoi_km2`` and ``covered_fraction``. Areas are on the WGS84 ellipsoid,
+        computed in an equal-area projection, grid cell by grid cell.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> tiles = gpd.GeoDataFrame(
+    ...     {"path": ["a", "b"], "status": ["INGESTED"] * 2},
+    ...     geometry=[shapely.box(0, 0, 1, 1), shapely.box(0.5, 0, 1.5, 1)], crs=4326)
+    >>> coverage(tiles).round(0).iloc[0].to_dict()
+    {'tiles': 2.0, 'footprint_km2': 24617.0, 'covered_km2': 18463.0, 'overlap_km2': 6154.0}
+    """
+    geoms = equal_area_geometries(frame)
+    region = _project(np.array([aoi_geometry(aoi)]))[0] if aoi is not None else None
+    if region is not None:
+        shapely.prepare(region)
+    labels = group_labels(frame, by)
+    rows = []
+    keys = []
+    for key, index in labels.groupby(labels, sort=True, dropna=False).indices.items():
+        stats = _stats(geoms[index], region, overlap)
+        row = {
+            "tiles": stats["touching"] if region is not None else len(index),
+            "footprint_km2": stats["footprint"] / 1e6,
+            "covered_km2": stats["covered"] / 1e6,
+            "overlap_km2": stats["overlap"] / 1e6,
+        }
+        if region is not None:
+            row["aoi_km2"] = region.area / 1e6
+            row["covered_fraction"] = stats["covered"] / region.area
+        rows.append(row)
+        keys.append(key)
+    out = pd.DataFrame(rows, index=pd.Index(keys, name=labels.name))
+    if out.empty:
+        out = pd.DataFrame(columns=["tiles", "footprint_km2", "covered_km2", "overlap_km2"])
+    out["tiles"] = out["tiles"].astype("int64")
+    return out
+
+
+def gaps(frame: gpd.GeoDataFrame, aoi: Any, *, by: str | None = None) -> gpd.GeoDataFrame:
+    """The parts of an area of interest that no footprint covers, per group.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+    aoi : see `aoi_geometry`
+    by : str, optional
+        As in `coverage`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per group (EPSG:4326), with ``area_km2``; empty geometry where the AOI is
+        fully covered.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> tiles = gpd.GeoDataFrame({"path": ["a"], "status": ["INGESTED"]},
+    ...                          geometry=[shapely.box(0, 0, 1, 1)], crs=4326)
+    >>> hole = gaps(tiles, (0, 0, 2, 1))
+    >>> [round(v, 6) for v in hole.geometry.iloc[0].bounds], round(hole["area_km2"].iloc[0])
+    ([1.0, 0.0, 2.0, 1.0], 12308)
+    """
+    geoms = equal_area_geometries(frame)
+    region = _project(np.array([aoi_geometry(aoi)]))[0]
+    labels = group_labels(frame, by)
+    keys, shapes, areas = [], [], []
+    for key, index in labels.groupby(labels, sort=True, dropna=False).indices.items():
+        present = geoms[index]
+        present = present[~shapely.is_missing(present)]
+        covered = _robust(shapely.union_all, _robust(shapely.intersection, present, region))
+        hole = _robust(shapely.difference, region, covered)
+        keys.append(key)
+        shapes.append(hole)
+        areas.append(hole.area / 1e6)
+    lonlat = _project(np.array(shapes, dtype=object), inverse=True)
+    return gpd.GeoDataFrame(
+        {"area_km2": areas},
+        geometry=list(lonlat),
+        crs="EPSG:4326",
+        index=pd.Index(keys, name=labels.name),
+    )
+
+
+def overlaps(
+    frame: gpd.GeoDataFrame, *, within: str | None = "date", min_km2: float = 0.01
+) -> gpd.GeoDataFrame:
+    """Pairs of footprints that overlap, e.g. the same footprint ingested twice.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+    within : {"date", None} or column name
+        Compare only tiles of the same UTC sensing date (default), of the same value of
+        a column, or all pairs (None).
+    min_km2 : float
+        Ignore overlaps smaller than this (shared edges, float noise).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``tile``, ``other``, ``overlap_km2``, ``fraction`` (of the smaller footprint;
+        1.0 means one lies inside the other) and the overlap geometry (EPSG:4326).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> tiles = gpd.GeoDataFrame({"path": ["a", "b"], "status": ["INGESTED"] * 2},
+    ...                          geometry=[shapely.box(0, 0, 1, 1)] * 2, crs=4326,
+    ...                          index=["t1", "t2"])
+    >>> overlaps(tiles, within=None)[["tile", "other", "fraction"]].to_dict("records")
+    [{'tile': 't1', 'other': 't2', 'fraction': 1.0}]
+    """
+    geoms = equal_area_geometries(frame)
+    present = np.flatnonzero(~shapely.is_missing(geoms))
+    left, right = shapely.STRtree(geoms[present]).query(geoms[present], predicate="intersects")
+    left, right = present[left], present[right]
+    keep = left < right
+    if within is not None:
+        labels = group_labels(frame, "sensing_time" if within == "date" else within)
+        values = labels.to_numpy()
+        keep &= pd.Series(values[left]).eq(pd.Series(values[right])).to_numpy()
+    left, right = left[keep], right[keep]
+    shared = _robust(shapely.intersection, geoms[left], geoms[right])
+    area = shapely.area(shared)
+    smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
+    big = area >= min_km2 * 1e6
+    index = frame.index.to_numpy()
+    out = gpd.GeoDataFrame(
+        {
+            "tile": index[left[big]],
+            "other": index[right[big]],
+            "overlap_km2": area[big] / 1e6,
+            "fraction": np.round(area[big] / smaller[big], 6),
+        },
+        geometry=list(_project(shared[big], inverse=True)),
+        crs="EPSG:4326",
+    )
+    return out.sort_values("overlap_km2", ascending=False, ignore_index=True)

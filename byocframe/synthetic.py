@@ -93,8 +93,8 @@ def synthetic_cells() -> tuple[SyntheticCell, ...]:
             c, r = np.meshgrid(cols, np.asarray(rows))
             xmin = _X0 + c.ravel() * CELL
             ymin = r.ravel() * 100_000.0
-            lat_ok = _lat_within(crs, xmin + CELL / 2, ymin + CELL / 2)
-            keep = _on_land(crs, xmin, ymin, CELL) & lat_ok
+            in_zone = _in_zone(crs, zone, xmin + CELL / 2, ymin + CELL / 2)
+            keep = _on_land(crs, xmin, ymin, CELL) & in_zone
             for x, y, cc, rr in zip(
                 xmin[keep], ymin[keep], c.ravel()[keep], r.ravel()[keep], strict=True
             ):
@@ -119,9 +119,11 @@ def synthetic_cells() -> tuple[SyntheticCell, ...]:
     return cells
 
 
-def _lat_within(crs: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    _, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
-    return (lat > -80.0) & (lat < 84.0)
+def _in_zone(crs: str, zone: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Cells whose centre lies in the zone (as Sentinel-2's grid: 6 degrees, 80S-84N)."""
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+    west = -180.0 + 6.0 * (zone - 1)
+    return (lat > -80.0) & (lat < 84.0) & (lon >= west) & (lon < west + 6.0)
 
 
 def _cover(rng: np.random.Generator, bounds: tuple[float, float, float, float]) -> list[Any]:
@@ -246,8 +248,9 @@ def _generate(
                 return
             cell = cells[i]
             status = _status(rng, waiting, failed)
-            hour = 10.5 - (_centre_lon(cell) / 15.0)
-            sensing = base + dt.timedelta(hours=hour % 24, seconds=float(rng.integers(0, 600)))
+            # a morning overpass in local solar time, kept on the same UTC date
+            hour = min(max((10.5 - _centre_lon(cell) / 15.0) % 24, 0.2), 23.5)
+            sensing = base + dt.timedelta(hours=hour, seconds=float(rng.integers(0, 600)))
             rec: dict[str, Any] = {
                 "id": str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | count, version=4)),
                 "path": f"tiles/{day.replace('-', '/')}/{cell.name}/(BAND).tif",
@@ -276,13 +279,7 @@ def _choose(rng: np.random.Generator, cells: tuple[SyntheticCell, ...], k: int) 
     """Pick k cells in contiguous regions, always keeping polar and antimeridian cells."""
     lon = np.array([_centre_lon(c) for c in cells])
     lat = np.array([_centre_lat(c) for c in cells])
-    forced = np.array(
-        [
-            not c.crs.startswith("EPSG:32")
-            or (c.name.startswith(("01", "60")) and c.name[4] in "06")
-            for c in cells
-        ]
-    )
+    forced = np.array([not c.crs.startswith("EPSG:32") or _crosses_180(c) for c in cells])
     # a smooth random field over the sphere: its highest cells form a few large regions
     field = np.zeros(len(cells))
     for _ in range(6):
@@ -314,6 +311,15 @@ def _centre(cell: SyntheticCell) -> tuple[float, float]:
     xmin, ymin, xmax, ymax = cell.bounds
     lon, lat = _to_lonlat(cell.crs).transform((xmin + xmax) / 2, (ymin + ymax) / 2)
     return float(lon), float(lat)
+
+
+def _crosses_180(cell: SyntheticCell) -> bool:
+    """Whether a UTM cell of zone 1 or 60 reaches across the antimeridian."""
+    if not cell.name.startswith(("01", "60")):
+        return False
+    xmin, ymin, xmax, ymax = cell.bounds
+    lon, _ = _to_lonlat(cell.crs).transform([xmin, xmax, xmin, xmax], [ymin, ymin, ymax, ymax])
+    return bool(max(lon) - min(lon) > 180)
 
 
 def _centre_lon(cell: SyntheticCell) -> float:

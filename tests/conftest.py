@@ -21,6 +21,8 @@ def _no_real_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may see the developer's own Sentinel Hub credentials."""
     for name in ("SH_CLIENT_ID", "SH_CLIENT_SECRET", "SH_BASE_URL", "SH_TOKEN_URL"):
         monkeypatch.delenv(name, raising=False)
+    # maps never reach for web tiles in tests: only loopback networking is allowed
+    monkeypatch.setenv("BYOCFRAME_OFFLINE", "1")
 
 
 @pytest.fixture

@@ -1,0 +1,75 @@
+"""The ``.byoc`` accessor on tile frames (registered when byocframe is imported)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+import byocframe.coverage as _coverage
+from byocframe.summary import Summary, summarize
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["ByocAccessor"]
+
+
+@pd.api.extensions.register_dataframe_accessor("byoc")
+class ByocAccessor:
+    """Coverage statistics, maps and timelines of a BYOC tile frame: ``gdf.byoc.*``.
+
+    The accessor keeps no state: every method hands the frame to a public function
+    (`byocframe.coverage.coverage`, `byocframe.plotting.plot_coverage`, ...).
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(100, seed=1))
+    >>> [f"{d:%m-%d}" for d in gdf.byoc.coverage(by="sensing_time").index]
+    ['06-01', '06-11', '06-21', '07-01']
+    """
+
+    def __init__(self, frame: pd.DataFrame):
+        if not (
+            isinstance(frame, gpd.GeoDataFrame)
+            and "path" in frame.columns
+            and "status" in frame.columns
+            and frame._geometry_column_name in frame.columns
+        ):
+            raise AttributeError(
+                ".byoc works on BYOC tile frames: build one with byocframe.read_tiles() or "
+                "byocframe.tiles_from_records() (a GeoDataFrame with 'path', 'status' and "
+                "a geometry)"
+            )
+        self._frame = frame
+
+    def coverage(self, aoi: Any = None, *, by: str | None = None) -> pd.DataFrame:
+        """Footprint, covered and overlap areas per group; see `byocframe.coverage.coverage`."""
+        return _coverage.coverage(self._frame, aoi, by=by)
+
+    def gaps(self, aoi: Any, *, by: str | None = None) -> gpd.GeoDataFrame:
+        """The parts of ``aoi`` no tile covers; see `byocframe.coverage.gaps`."""
+        return _coverage.gaps(self._frame, aoi, by=by)
+
+    def overlaps(self, *, within: str | None = "date", min_km2: float = 0.01) -> gpd.GeoDataFrame:
+        """Pairs of overlapping footprints; see `byocframe.coverage.overlaps`."""
+        return _coverage.overlaps(self._frame, within=within, min_km2=min_km2)
+
+    def summary(self) -> Summary:
+        """Counts by status, dates, CRSs, failure causes and covered area."""
+        return summarize(self._frame)
+
+    def plot(self, column: str | None = None, **kwargs: Any) -> Axes:
+        """A coverage map; see `byocframe.plotting.plot_coverage`."""
+        from byocframe.plotting import plot_coverage
+
+        return plot_coverage(self._frame, column, **kwargs)
+
+    def timeline(self, *, freq: str | None = None, ax: Axes | None = None) -> Axes:
+        """Tiles and covered area per date; see `byocframe.plotting.plot_timeline`."""
+        from byocframe.plotting import plot_timeline
+
+        return plot_timeline(self._frame, freq=freq, ax=ax)

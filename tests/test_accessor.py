@@ -1,0 +1,105 @@
+"""The .byoc accessor: validation, delegation, summary, maps and timelines."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+import byocframe
+from byocframe import ByocframeWarning
+from byocframe.synthetic import synthetic_tiles
+
+
+@pytest.fixture(scope="module")
+def gdf():
+    return byocframe.tiles_from_records(synthetic_tiles(600, seed=5))
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_only_tile_frames(gdf):
+    with pytest.raises(AttributeError, match="works on BYOC tile frames"):
+        _ = pd.DataFrame({"a": [1]}).byoc
+    assert gdf.byoc.coverage().iloc[0]["tiles"] == 600
+
+
+def test_summary(gdf):
+    summary = gdf.byoc.summary()
+    statuses = gdf["status"].value_counts()
+    assert summary.tiles == 600
+    assert summary.statuses == {k: int(v) for k, v in statuses.items() if v}
+    assert summary.dates == 4
+    assert summary.without_geometry == int(gdf.geometry.isna().sum())
+    assert summary.covered_km2 == pytest.approx(gdf.byoc.coverage().iloc[0]["covered_km2"])
+    assert sum(summary.failures.values()) == statuses["FAILED"]
+    html = summary._repr_html_()
+    assert "<table>" in html
+    assert "Failures" in html
+    assert "600 tiles" in str(summary)
+
+
+class TestPlot:
+    def test_status_map(self, gdf):
+        ax = gdf.byoc.plot(basemap=False)
+        drawn = gdf.geometry.notna().sum()
+        polygons = sum(len(c.get_paths()) for c in ax.collections)
+        assert polygons >= drawn  # MultiPolygon parts may add paths
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels == [f"INGESTED ({drawn:,})"]
+        assert "600 tiles on 4 dates" in ax.get_title()
+        xmin, xmax = ax.get_xlim()
+        assert -180 <= xmin < xmax <= 180
+
+    def test_no_band_across_the_map(self, gdf):
+        ax = gdf.byoc.plot(basemap=False)
+        rings = [
+            ring
+            for collection in ax.collections
+            for path in collection.get_paths()
+            for ring in path.to_polygons()
+        ]
+        assert len(rings) >= gdf.geometry.notna().sum()
+        # a crosser drawn unwrapped would be a band ~360 degrees wide; only polar caps
+        # (which hold the pole) may be that wide
+        wide = [ring for ring in rings if ring[:, 0].max() - ring[:, 0].min() > 180]
+        assert wide
+        assert all(np.abs(ring[:, 1]).max() == 90 for ring in wide)
+
+    def test_datetime_colorbar(self, gdf):
+        ax = gdf.byoc.plot("sensing_time", basemap=False)
+        colorbar_axes = [a for a in ax.figure.axes if a is not ax]
+        assert len(colorbar_axes) == 1
+        assert "2024-06" in colorbar_axes[0].get_yticklabels()[0].get_text()
+
+    def test_offline_fallback_draws_land_and_warns(self, gdf):
+        unreachable = "http://127.0.0.1:9/{z}/{x}/{y}.png"
+        with pytest.warns(ByocframeWarning, match="Natural Earth land layer"):
+            ax = gdf.byoc.plot(basemap=unreachable)
+        land = ax.collections[0]
+        assert len(land.get_paths()[0].vertices) > 5000  # the shipped 1:110m land layer
+
+    def test_offline_setting_draws_land_without_warning(self, gdf):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ax = gdf.byoc.plot()
+        assert len(ax.collections[0].get_paths()[0].vertices) > 5000
+
+
+def test_timeline(gdf):
+    ax = gdf.byoc.timeline()
+    statuses = (gdf["status"].value_counts() > 0).sum()
+    assert len(ax.patches) == 4 * statuses
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "2024-06-01",
+        "2024-06-11",
+        "2024-06-21",
+        "2024-07-01",
+    ]
