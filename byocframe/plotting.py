@@ -144,6 +144,10 @@ def _draw_column(ax: Axes, data: gpd.GeoDataFrame, column: str, style: dict[str,
         or isinstance(values.dtype, pd.CategoricalDtype)
         or (values.dtype == object or pd.api.types.is_string_dtype(values))
     ):
+        if column == "status":  # problems last, so they are drawn on top
+            rank = {"INGESTED": 0, "INGESTING": 1, "QUEUED": 2, "WAITING": 3, "FAILED": 4}
+            data = data.iloc[np.argsort(values.map(rank).to_numpy(), kind="stable")]
+            values = data[column]
         labels = values.astype("string").fillna("(none)")
         order = (
             [s for s in STATUS_COLORS if s in set(labels)]

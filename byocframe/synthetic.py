@@ -170,7 +170,8 @@ def synthetic_tiles(
     seed : int
         Seed of the random generator: the same seed gives the same records.
     waiting, failed : float
-        Fractions of tiles that are still WAITING (no geometry yet) or FAILED.
+        Fractions of tiles that are still WAITING or FAILED (a cover geometry, as given
+        when they were created, but no tile geometry).
     polar : bool
         Include polar stereographic tiles (EPSG:3031 / 3413). The BYOC service itself
         only ingests UTM, WGS84, Web Mercator and a few equal-area CRSs.
@@ -258,9 +259,11 @@ def _generate(
                 "sensingTime": sensing.strftime("%Y-%m-%dT%H:%M:%S.000"),
                 "created": (created + dt.timedelta(seconds=count)).isoformat(),
             }
+            # every tile was created with its cover geometry; only ingested tiles have a
+            # tile geometry (the service derives it from the files)
+            rec["coverGeometry"] = _geojson("MultiPolygon", _cover(rng, cell.bounds), cell.crs)
             if status == "INGESTED":
                 rec["ingestionStart"] = rec["created"]
-                rec["coverGeometry"] = _geojson("MultiPolygon", _cover(rng, cell.bounds), cell.crs)
                 rec["tileGeometry"] = _geojson("Polygon", _box(cell.bounds), cell.crs)
                 pixel = 10.0 if cell.crs.startswith("EPSG:32") else 100.0
                 rec["additionalData"] = {

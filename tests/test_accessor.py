@@ -53,7 +53,13 @@ class TestPlot:
         polygons = sum(len(c.get_paths()) for c in ax.collections)
         assert polygons >= drawn  # MultiPolygon parts may add paths
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert labels == [f"INGESTED ({drawn:,})"]
+        counts = gdf.loc[gdf.geometry.notna(), "status"].value_counts()
+        assert labels == [
+            f"{status} ({counts[status]:,})"
+            for status in ("WAITING", "QUEUED", "INGESTING", "INGESTED", "FAILED")
+            if counts[status]
+        ]
+        assert len(labels) == 3
         assert "600 tiles on 4 dates" in ax.get_title()
         xmin, xmax = ax.get_xlim()
         assert -180 <= xmin < xmax <= 180

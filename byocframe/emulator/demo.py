@@ -57,12 +57,13 @@ def _states(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[A
         cause = extra.pop("failedIngestionCause", None)
         if cause:
             state["failedIngestionCause"] = cause
-        if rec.get("tileGeometry"):
-            ring = np.asarray(rec["tileGeometry"]["coordinates"][0])
-            state["crs"] = parse_crs(rec["tileGeometry"]["crs"]["properties"]["name"])
-            state["tileBox"] = [*ring.min(axis=0).tolist(), *ring.max(axis=0).tolist()]
+        if rec.get("coverGeometry"):
+            state["crs"] = parse_crs(rec["coverGeometry"]["crs"]["properties"]["name"])
             state["coverType"] = rec["coverGeometry"]["type"]
             state["cover_native"] = rec["coverGeometry"]["coordinates"]
+        if rec.get("tileGeometry"):
+            ring = np.asarray(rec["tileGeometry"]["coordinates"][0])
+            state["tileBox"] = [*ring.min(axis=0).tolist(), *ring.max(axis=0).tolist()]
             extra.pop("bandHeaderSizes", None)
             extra["filesMetadata"] = {band: {"headerSize": 1328} for band in SYNTHETIC_BANDS}
             state["additionalData"] = extra
