@@ -16,6 +16,7 @@ from __future__ import annotations
 from byocframe import accessor as _accessor  # noqa: F401 - registers the .byoc accessor
 from byocframe.client import Client
 from byocframe.coverage import geodesic_area
+from byocframe.edits import wait_for_ingestion
 from byocframe.emulator import Faults, LocalService, RateLimit, local_service
 from byocframe.exceptions import (
     APIError,
@@ -57,4 +58,5 @@ __all__ = [
     "read_tiles",
     "tiles_from_records",
     "to_records",
+    "wait_for_ingestion",
 ]

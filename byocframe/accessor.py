@@ -58,6 +58,26 @@ class ByocAccessor:
         """Pairs of overlapping footprints; see `byocframe.coverage.overlaps`."""
         return _coverage.overlaps(self._frame, within=within, min_km2=min_km2)
 
+    def changes(
+        self, *, original: pd.DataFrame | None = None, deleted: bool = False
+    ) -> pd.DataFrame:
+        """What was edited since loading; see `byocframe.edits.changes`."""
+        from byocframe.edits import changes
+
+        return changes(self._frame, original=original, deleted=deleted)
+
+    def push(self, client: Any, **kwargs: Any) -> pd.DataFrame:
+        """Send the edits to the service; see `byocframe.edits.push`."""
+        from byocframe.edits import push
+
+        return push(self._frame, client, **kwargs)
+
+    def reingest(self, client: Any, **kwargs: Any) -> pd.DataFrame:
+        """Send these tiles back to ingestion; see `byocframe.edits.reingest`."""
+        from byocframe.edits import reingest
+
+        return reingest(self._frame, client, **kwargs)
+
     def summary(self) -> Summary:
         """Counts by status, dates, CRSs, failure causes and covered area."""
         return summarize(self._frame)

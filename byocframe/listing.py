@@ -12,6 +12,7 @@ import pandas as pd
 from byocframe.client import Client, _ident
 from byocframe.geometry import DEFAULT_DENSIFY, WGS84
 from byocframe.io import ATTRS_KEY, Errors, collections_from_records, tiles_from_records
+from byocframe.snapshot import take_snapshot
 
 __all__ = ["read_collections", "read_tiles"]
 
@@ -92,6 +93,7 @@ def read_tiles(
         "collection": cid,
         "service": client.base_url,
     }
+    take_snapshot(gdf, collection=cid, service=client.base_url)
     return gdf
 
 
