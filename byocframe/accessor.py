@@ -33,63 +33,80 @@ class ByocAccessor:
     """
 
     def __init__(self, frame: pd.DataFrame):
-        if not (
+        tiles = (
             isinstance(frame, gpd.GeoDataFrame)
             and "path" in frame.columns
             and "status" in frame.columns
             and frame._geometry_column_name in frame.columns
-        ):
+        )
+        collections = "s3_bucket" in frame.columns and "name" in frame.columns
+        if not (tiles or collections):
             raise AttributeError(
                 ".byoc works on BYOC tile frames: build one with byocframe.read_tiles() or "
                 "byocframe.tiles_from_records() (a GeoDataFrame with 'path', 'status' and "
-                "a geometry)"
+                "a geometry); on collection frames from read_collections() it can push"
             )
         self._frame = frame
+        self._tiles = tiles
+
+    def _need_tiles(self, what: str) -> None:
+        if not self._tiles:
+            raise TypeError(f".byoc.{what}() works on tile frames, not on collection frames")
 
     def coverage(self, aoi: Any = None, *, by: str | None = None) -> pd.DataFrame:
         """Footprint, covered and overlap areas per group; see `byocframe.coverage.coverage`."""
+        self._need_tiles("coverage")
         return _coverage.coverage(self._frame, aoi, by=by)
 
     def gaps(self, aoi: Any, *, by: str | None = None) -> gpd.GeoDataFrame:
         """The parts of ``aoi`` no tile covers; see `byocframe.coverage.gaps`."""
+        self._need_tiles("gaps")
         return _coverage.gaps(self._frame, aoi, by=by)
 
     def overlaps(self, *, within: str | None = "date", min_km2: float = 0.01) -> gpd.GeoDataFrame:
         """Pairs of overlapping footprints; see `byocframe.coverage.overlaps`."""
+        self._need_tiles("overlaps")
         return _coverage.overlaps(self._frame, within=within, min_km2=min_km2)
 
     def changes(
         self, *, original: pd.DataFrame | None = None, deleted: bool = False
     ) -> pd.DataFrame:
         """What was edited since loading; see `byocframe.edits.changes`."""
+        self._need_tiles("changes")
         from byocframe.edits import changes
 
         return changes(self._frame, original=original, deleted=deleted)
 
     def push(self, client: Any, **kwargs: Any) -> pd.DataFrame:
-        """Send the edits to the service; see `byocframe.edits.push`."""
-        from byocframe.edits import push
+        """Send the edits to the service (`byocframe.edits.push` / `push_collections`)."""
+        from byocframe.edits import push, push_collections
 
+        if not self._tiles:
+            return push_collections(self._frame, client, **kwargs)
         return push(self._frame, client, **kwargs)
 
     def reingest(self, client: Any, **kwargs: Any) -> pd.DataFrame:
         """Send these tiles back to ingestion; see `byocframe.edits.reingest`."""
+        self._need_tiles("reingest")
         from byocframe.edits import reingest
 
         return reingest(self._frame, client, **kwargs)
 
     def summary(self) -> Summary:
         """Counts by status, dates, CRSs, failure causes and covered area."""
+        self._need_tiles("summary")
         return summarize(self._frame)
 
     def plot(self, column: str | None = None, **kwargs: Any) -> Axes:
         """A coverage map; see `byocframe.plotting.plot_coverage`."""
+        self._need_tiles("plot")
         from byocframe.plotting import plot_coverage
 
         return plot_coverage(self._frame, column, **kwargs)
 
     def timeline(self, *, freq: str | None = None, ax: Axes | None = None) -> Axes:
         """Tiles and covered area per date; see `byocframe.plotting.plot_timeline`."""
+        self._need_tiles("timeline")
         from byocframe.plotting import plot_timeline
 
         return plot_timeline(self._frame, freq=freq, ax=ax)

@@ -41,9 +41,10 @@ from byocframe.snapshot import (
     cover_fingerprint,
     snapshot_of,
     snapshot_rows,
+    times_us,
 )
 
-__all__ = ["changes", "push", "reingest", "wait_for_ingestion"]
+__all__ = ["changes", "push", "push_collections", "reingest", "wait_for_ingestion"]
 
 #: Most points the API accepts in a cover geometry.
 MAX_COVER_POINTS = 100
@@ -97,40 +98,42 @@ def _plan(frame: pd.DataFrame, original: pd.DataFrame | None, deleted: bool) -> 
         now_cover = cover_fingerprint(native)
         old_cover = np.vstack(before["cover"].to_numpy())
         moved = ~_close(now_cover, old_cover)
-        for pos, tid in enumerate(existing.index):
-            fields = []
-            if now["sensing_time"].iat[pos] != before["sensing_time"].iat[pos]:
-                fields.append(
-                    (
+        sensing_now = now["sensing_time"].to_numpy()
+        sensing_before = before["sensing_time"].to_numpy()
+        retimed = sensing_now != sensing_before
+        read_only = {
+            name: ~_equal(now[name].to_numpy(), before[name].to_numpy())
+            for name in ("path", "status", "created", "ingestion_start")
+        }
+        read_only["tile_geometry"] = ~_close(
+            np.vstack(now["tile"].to_numpy()), np.vstack(before["tile"].to_numpy()), rel=1e-9
+        )
+        tids = existing.index.to_numpy()
+        for name, flags in read_only.items():
+            for pos in np.flatnonzero(flags):
+                old = None if name == "tile_geometry" else before[name].iat[pos]
+                new = None if name == "tile_geometry" else now[name].iat[pos]
+                rows.append(_row(tids[pos], name, old, new, "read-only"))
+        times = existing["sensing_time"].to_numpy()
+        geometry = existing.geometry.to_numpy()
+        crs = existing["native_crs"].astype(object).to_numpy()
+        for pos in np.flatnonzero(retimed | moved):
+            tid = tids[pos]
+            if retimed[pos]:
+                rows.append(
+                    _row(
+                        tid,
                         "sensing_time",
-                        before["sensing_time"].iat[pos],
-                        existing["sensing_time"].iat[pos],
+                        _time(sensing_before[pos]),
+                        pd.Timestamp(times[pos]) if not pd.isna(times[pos]) else None,
+                        "update",
                     )
                 )
             if moved[pos]:
-                fields.append(("geometry", None, existing.geometry.iat[pos]))
-            for name in ("path", "status", "created", "ingestion_start"):
-                if now[name].iat[pos] != before[name].iat[pos] and not (
-                    pd.isna(now[name].iat[pos]) and pd.isna(before[name].iat[pos])
-                ):
-                    rows.append(
-                        _row(tid, name, before[name].iat[pos], now[name].iat[pos], "read-only")
-                    )
-            if not _close(
-                np.atleast_2d(now["tile"].iat[pos]),
-                np.atleast_2d(before["tile"].iat[pos]),
-                rel=1e-9,
-            )[0]:
-                rows.append(_row(tid, "tile_geometry", None, None, "read-only"))
-            for name, old, new in fields:
-                rows.append(
-                    _row(tid, name, _time(old) if name == "sensing_time" else old, new, "update")
-                )
-            if fields:
-                plan.updates.append(tid)
-                plan.covers[tid] = native[pos]
-                crs = existing["native_crs"].iat[pos]
-                plan.crs[tid] = WGS84 if pd.isna(crs) else str(crs)
+                rows.append(_row(tid, "geometry", None, geometry[pos], "update"))
+            plan.updates.append(tid)
+            plan.covers[tid] = native[pos]
+            plan.crs[tid] = WGS84 if pd.isna(crs[pos]) else str(crs[pos])
     for pos in np.flatnonzero(~known):
         row = frame.iloc[pos]
         key = ("new", pos)
@@ -149,6 +152,8 @@ def _plan(frame: pd.DataFrame, original: pd.DataFrame | None, deleted: bool) -> 
         for tid in gone:
             rows.append(_row(tid, "tile", table.at[tid, "path"], None, "delete"))
         plan.deletes = list(gone)
+    order = {tid: pos for pos, tid in enumerate(frame.index)}
+    rows.sort(key=lambda r: order.get(r["id"], len(order)))  # frame order; stable
     plan.changes = pd.DataFrame(rows, columns=["id", "field", "old", "new", "action"])
     return plan
 
@@ -159,6 +164,12 @@ def _row(tid: Any, name: str, old: Any, new: Any, action: str) -> dict[str, Any]
 
 def _time(value: int) -> pd.Timestamp | None:
     return None if value == _NAT else pd.Timestamp(value, unit="us", tz="UTC")
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise equality counting two missing values as equal."""
+    same = np.asarray(a == b, dtype=bool)
+    return same | (pd.isna(a) & pd.isna(b))
 
 
 def _close(a: np.ndarray, b: np.ndarray, rel: float | None = None) -> np.ndarray:
@@ -264,14 +275,25 @@ def _limit_points(geom: Any, tolerance: float | None, label: str) -> Any:
     return simpler
 
 
-def _body(frame: pd.DataFrame, pos: int, cover: Any, crs: str) -> dict[str, Any]:
-    row = frame.iloc[pos]
-    body: dict[str, Any] = {"path": None if pd.isna(row["path"]) else str(row["path"])}
-    if "sensing_time" in frame:
-        body["sensingTime"] = format_datetimes(pd.Series([row["sensing_time"]]))[0]
-    if cover is not None:
-        body["coverGeometry"] = geometries_to_geojson([cover], [crs])[0]
-    return body
+def _bodies(
+    frame: pd.DataFrame, positions: list[int], covers: list[Any], crs: list[str]
+) -> list[dict[str, Any]]:
+    """Request bodies for the rows at ``positions``, built column-wise."""
+    paths = frame["path"].astype(object).to_numpy()[positions]
+    times: list[Any] = [None] * len(positions)
+    has_time = "sensing_time" in frame
+    if has_time:
+        times = format_datetimes(frame["sensing_time"].iloc[positions])
+    geojson = geometries_to_geojson(covers, crs)
+    out = []
+    for path, when, cover in zip(paths, times, geojson, strict=True):
+        body: dict[str, Any] = {"path": None if pd.isna(path) else str(path)}
+        if has_time:
+            body["sensingTime"] = when
+        if cover is not None:
+            body["coverGeometry"] = cover
+        out.append(body)
+    return out
 
 
 def push(
@@ -341,16 +363,23 @@ def push(
         raise ValidationError("the frame does not say which collection it belongs to")
     positions = {tid: pos for pos, tid in enumerate(frame.index)}
     tasks: list[tuple[str, Any, Callable[[], dict[str, Any]]]] = []
-    for tid in plan.updates:
-        cover = _limit_points(plan.covers[tid], tolerance, f"tile {tid!r}")
-        body = _body(frame, positions[tid], cover, plan.crs[tid])
-        plan.covers[tid] = cover
+    update_covers = [_limit_points(plan.covers[t], tolerance, f"tile {t!r}") for t in plan.updates]
+    plan.covers.update(zip(plan.updates, update_covers, strict=True))
+    bodies = _bodies(
+        frame,
+        [positions[t] for t in plan.updates],
+        update_covers,
+        [plan.crs[t] for t in plan.updates],
+    )
+    for tid, body in zip(plan.updates, bodies, strict=True):
         tasks.append(("update", tid, _updater(client, cid, tid, body, snap, force)))
-    for pos in plan.creates:
-        key = ("new", pos)
-        cover = _limit_points(plan.covers.get(key), tolerance, f"new row {pos}")
-        plan.covers[key] = cover
-        body = _body(frame, pos, cover, plan.crs.get(key, WGS84))
+    keys = [("new", pos) for pos in plan.creates]
+    create_covers = [
+        _limit_points(plan.covers.get(key), tolerance, f"new row {key[1]}") for key in keys
+    ]
+    plan.covers.update(zip(keys, create_covers, strict=True))
+    bodies = _bodies(frame, plan.creates, create_covers, [plan.crs.get(k, WGS84) for k in keys])
+    for key, body in zip(keys, bodies, strict=True):
         tasks.append(("create", key, _creator(client, cid, body)))
     for tid in plan.deletes:
         tasks.append(("delete", tid, _deleter(client, cid, tid)))
@@ -439,29 +468,52 @@ def _unchanged(current: dict[str, Any], loaded: pd.Series) -> bool:
 
 
 def _creator(client: Client, cid: str, body: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    def adopt(note: str) -> dict[str, Any] | None:
+        """The tile at our path, if it is the one we meant to create."""
+        try:
+            existing = client.find_tile(cid, body["path"])
+        except (TransportError, ServerError):
+            return None
+        if existing is None or not _same_time(existing.get("sensingTime"), body.get("sensingTime")):
+            return None
+        return {
+            "outcome": "ok",
+            "status_code": 201,
+            "id": existing["id"],
+            "record": existing,
+            "message": f"created (confirmed by path after {note})",
+        }
+
     def run() -> dict[str, Any]:
-        for _attempt in range(4):
+        last = "no attempt"
+        for _attempt in range(6):
             try:
                 created = client.create_tile(cid, body)
                 return {"outcome": "ok", "status_code": 201, "id": created["id"], "record": created}
             except (TransportError, ServerError) as err:
                 # the create may have reached the server before the answer was lost:
                 # look for it by path before trying again, so a retry never duplicates
-                existing = client.find_tile(cid, body["path"])
-                if existing is not None:
-                    return {
-                        "outcome": "ok",
-                        "status_code": 201,
-                        "id": existing["id"],
-                        "record": existing,
-                        "message": f"created (confirmed by path after: {err})",
-                    }
-                time.sleep(0.05)
+                last = type(err).__name__
+                found = adopt(f"a lost answer: {last}")
+                if found is not None:
+                    return found
+                time.sleep(0.02)
             except ConflictError as err:
+                found = adopt("409: an earlier attempt had created it")
+                if found is not None:
+                    return found
                 return {"outcome": "conflict", "status_code": 409, "message": err.message}
-        return {"outcome": "failed", "message": "create failed 4 times"}
+        return {"outcome": "failed", "message": f"create failed 6 times (last: {last})"}
 
     return run
+
+
+def _same_time(a: Any, b: Any) -> bool:
+    """Whether two ISO times (zone-less means UTC) are the same instant."""
+    if a is None or b is None:
+        return a is None and b is None
+    times = pd.to_datetime(pd.Series([a, b]), utc=True, format="ISO8601")
+    return bool(times.iloc[0] == times.iloc[1])
 
 
 def _deleter(client: Client, cid: str, tid: str) -> Callable[[], dict[str, Any]]:
@@ -535,8 +587,12 @@ def _record(frame: pd.DataFrame, plan: _Plan, done: list[tuple[str, Any, dict[st
         has = ~shapely.is_missing(covers)
         if has.any():
             target = frame.crs.to_string() if frame.crs is not None else WGS84
-            shown = reproject(covers[has], np.full(has.sum(), WGS84), target,
-                              densify=frame.attrs.get(ATTRS_KEY, {}).get("densify"))
+            shown = reproject(
+                covers[has],
+                np.full(has.sum(), WGS84),
+                target,
+                densify=frame.attrs.get(ATTRS_KEY, {}).get("densify"),
+            )
             where = np.asarray(positions)[has]
             frame.iloc[where, frame.columns.get_loc(frame.geometry.name)] = shown
         new_rows = snapshot_rows(frame.iloc[positions])
@@ -649,3 +705,150 @@ def _interactive() -> bool:
     from byocframe.listing import _interactive as interactive
 
     return interactive()
+
+
+# --------------------------------------------------------------------------- collections
+_COLLECTION_EDITABLE = ("name", "no_data", "bands")
+_COLLECTION_READ_ONLY = ("s3_bucket", "created", "account_id", "user_id")
+
+
+def collection_snapshot_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The snapshot table rows of a collection frame (current values)."""
+    from byocframe.records import loads
+
+    bands = [
+        json_text((loads(text) or {}).get("bands"))
+        for text in frame["additional_data"].astype(object).tolist()
+    ]
+    table = pd.DataFrame(
+        {
+            name: frame[name].astype(object).to_numpy()
+            for name in ("name", "no_data", *_COLLECTION_READ_ONLY)
+        },
+        index=pd.Index(frame.index.astype(object), name="id"),
+    )
+    table["created"] = times_us(frame["created"])
+    table["bands"] = bands
+    return table
+
+
+def json_text(value: Any) -> str | None:
+    """Canonical JSON text (sorted keys) for comparing nested values."""
+    import json
+
+    return None if value is None else json.dumps(value, sort_keys=True)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, counting two missing values (None, NaN, NA) as equal."""
+    missing_a = a is None or (not isinstance(a, str) and bool(pd.isna(a)))
+    missing_b = b is None or (not isinstance(b, str) and bool(pd.isna(b)))
+    if missing_a or missing_b:
+        return missing_a and missing_b
+    return bool(a == b)
+
+
+def push_collections(
+    frame: pd.DataFrame,
+    client: Client,
+    *,
+    original: pd.DataFrame | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    workers: int = 4,
+) -> pd.DataFrame:
+    """Send edits of a collections frame: ``name``, ``no_data`` and band renames.
+
+    Bands are renamed by editing the keys of ``additionalData.bands`` in the
+    ``additional_data`` JSON column (their formats cannot change once tiles exist).
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> with byocframe.local_service(demo=True, demo_tiles=10) as service:
+    ...     client = service.client()
+    ...     collections = byocframe.read_collections(client)
+    ...     collections["name"] = "renamed"
+    ...     result = push_collections(collections, client)
+    ...     [c["name"] for c in client.iter_collections()]
+    ['renamed']
+    """
+    from byocframe.records import loads
+
+    snap = snapshot_of(original if original is not None else frame)
+    if snap is None:
+        raise ValidationError(
+            "this collections frame has no snapshot: load it with "
+            "byocframe.read_collections(), or pass original="
+        )
+    now = collection_snapshot_rows(frame)
+    problems, tasks = [], []
+    for cid in now.index:
+        if cid not in snap.table.index:
+            problems.append(
+                {
+                    "id": cid,
+                    "field": "id",
+                    "value": cid,
+                    "problem": "unknown collection (create it with Client.create_collection)",
+                }
+            )
+            continue
+        before, after = snap.table.loc[cid], now.loc[cid]
+        for name in _COLLECTION_READ_ONLY:
+            if not _same(before[name], after[name]):
+                problems.append(
+                    {
+                        "id": cid,
+                        "field": name,
+                        "value": after[name],
+                        "problem": "read-only field edited",
+                    }
+                )
+        edited = [n for n in _COLLECTION_EDITABLE if not _same(before[n], after[n])]
+        if not edited:
+            continue
+        row = frame.loc[cid]
+        body: dict[str, Any] = {"name": str(row["name"]), "s3Bucket": str(row["s3_bucket"])}
+        if not pd.isna(row["no_data"]):
+            body["noData"] = float(row["no_data"])  # an omitted noData is deleted
+        if "bands" in edited:
+            body["additionalData"] = {"bands": (loads(row["additional_data"]) or {}).get("bands")}
+        tasks.append((cid, body, before))
+    if problems:
+        lines = [f"collection {p['id']!r}: {p['field']}: {p['problem']}" for p in problems]
+        raise ValidationError(
+            f"{len(problems)} edit(s) cannot be pushed (nothing was sent):\n" + "\n".join(lines),
+            problems,
+        )
+    if dry_run:
+        return _result(
+            ("update", cid, {"outcome": "skipped", "message": "dry run: not sent"})
+            for cid, _, _ in tasks
+        )
+
+    def run(cid: str, body: dict[str, Any], before: pd.Series) -> dict[str, Any]:
+        if not force:
+            current = collection_snapshot_rows(_collection_frame([client.get_collection(cid)]))
+            if not all(_same(current.loc[cid, n], before[n]) for n in _COLLECTION_EDITABLE):
+                return {
+                    "outcome": "conflict",
+                    "message": "changed on the server since it was loaded",
+                }
+        client.update_collection(cid, body)
+        return {"outcome": "ok", "status_code": 204}
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        outcomes = list(pool.map(lambda t: _guard(lambda: run(*t)), tasks))
+    done = [("update", cid, o) for (cid, _, _), o in zip(tasks, outcomes, strict=True)]
+    succeeded = [cid for _, cid, o in done if o.get("outcome") == "ok"]
+    if succeeded:
+        fresh = snap.updated(now.loc[succeeded])
+        frame.attrs[ATTRS_KEY] = {**frame.attrs.get(ATTRS_KEY, {}), "snapshot": fresh}
+    return _result(done)
+
+
+def _collection_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    from byocframe.io import collections_from_records
+
+    return collections_from_records(records)

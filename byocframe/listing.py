@@ -34,8 +34,16 @@ def read_collections(client: Client, search: str | None = None) -> pd.DataFrame:
     >>> frame["name"].tolist()
     ['byocframe demo: global mosaic']
     """
+    from byocframe.edits import collection_snapshot_rows
+    from byocframe.snapshot import Snapshot
+
     frame = collections_from_records(client.iter_collections(search))
-    frame.attrs[ATTRS_KEY] = {**frame.attrs[ATTRS_KEY], "service": client.base_url}
+    snapshot = Snapshot("", client.base_url, collection_snapshot_rows(frame))
+    frame.attrs[ATTRS_KEY] = {
+        **frame.attrs[ATTRS_KEY],
+        "service": client.base_url,
+        "snapshot": snapshot,
+    }
     return frame
 
 

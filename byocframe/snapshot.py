@@ -10,7 +10,6 @@ assignment, ``copy``, ``assign`` and ``concat`` of pieces of the same frame.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,14 +36,17 @@ def cover_fingerprint(geoms: Any) -> np.ndarray:
     return out
 
 
-def _times(values: Any) -> np.ndarray:
+def times_us(values: Any) -> np.ndarray:
+    """Datetimes as int64 microseconds since the epoch (NaT as the int64 minimum)."""
     series = pd.to_datetime(pd.Series(values), utc=True)
     return series.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view("int64")
 
 
-@dataclass(frozen=True, eq=False)
-class Snapshot:
+class Snapshot(dict):
     """The loaded state of a tile frame (opaque to pandas: compared by identity).
+
+    A `dict` subclass holding plain JSON values, so ``to_parquet`` (which writes
+    ``attrs`` as JSON) keeps it and `snapshot_of` revives it after ``read_parquet``.
 
     Attributes
     ----------
@@ -58,10 +60,29 @@ class Snapshot:
         (fingerprint, 5 floats) and ``tile`` (bounds of the tile footprint).
     """
 
-    collection: str
-    service: str
-    table: pd.DataFrame = field(repr=False)
-    token: int = field(default_factory=lambda: next(_TOKENS))
+    def __init__(self, collection: str, service: str, table: pd.DataFrame):
+        columns = {name: [_plain(v) for v in table[name].tolist()] for name in table.columns}
+        super().__init__(
+            kind=_KIND,
+            collection=collection,
+            service=service,
+            ids=[str(i) for i in table.index],
+            columns=columns,
+        )
+        self.collection = collection
+        self.service = service
+        self.table = table
+        self.token = next(_TOKENS)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Snapshot:
+        """Revive a snapshot that went through JSON (e.g. GeoParquet metadata)."""
+        columns = {
+            name: [np.asarray(v, dtype=float) if isinstance(v, list) else v for v in values]
+            for name, values in data["columns"].items()
+        }
+        table = pd.DataFrame(columns, index=pd.Index(data["ids"], name="id", dtype=object))
+        return cls(data["collection"], data["service"], table)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Snapshot:
         return self  # immutable: pandas deep-copies attrs on every operation
@@ -69,18 +90,35 @@ class Snapshot:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Snapshot) and other.token == self.token
 
-    def __hash__(self) -> int:
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:  # type: ignore[override]
         return hash(self.token)
 
-    def __len__(self) -> int:
-        return len(self.table)
+    def __repr__(self) -> str:
+        return f"Snapshot(collection={self.collection!r}, tiles={len(self.table)})"
 
     def updated(self, rows: pd.DataFrame | None = None, dropped: Any = ()) -> Snapshot:
         """A new snapshot with ``rows`` replaced or added and ``dropped`` ids removed."""
         table = self.table.drop(index=list(dropped), errors="ignore")
         if rows is not None and len(rows):
             table = pd.concat([table.drop(index=rows.index, errors="ignore"), rows])
-        return replace(self, table=table, token=next(_TOKENS))
+        return type(self)(self.collection, self.service, table)
+
+
+_KIND = "byocframe-snapshot"
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able version of one snapshot cell."""
+    if isinstance(value, np.ndarray):
+        return [None if np.isnan(v) else float(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
 
 
 def snapshot_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -94,9 +132,9 @@ def snapshot_rows(frame: pd.DataFrame) -> pd.DataFrame:
         {
             "path": frame["path"].astype(object).to_numpy(),
             "status": frame["status"].astype(object).to_numpy(),
-            "created": _times(frame["created"]),
-            "ingestion_start": _times(frame["ingestion_start"]),
-            "sensing_time": _times(frame["sensing_time"]),
+            "created": times_us(frame["created"]),
+            "ingestion_start": times_us(frame["ingestion_start"]),
+            "sensing_time": times_us(frame["sensing_time"]),
             "cover": list(cover),
             "tile": list(tile),
         },
@@ -112,5 +150,10 @@ def take_snapshot(frame: pd.DataFrame, *, collection: str, service: str) -> Snap
 
 
 def snapshot_of(frame: pd.DataFrame) -> Snapshot | None:
-    """The snapshot a frame carries, if any."""
-    return frame.attrs.get(ATTRS_KEY, {}).get("snapshot")
+    """The snapshot a frame carries, if any (revived after a trip through GeoParquet)."""
+    settings = frame.attrs.get(ATTRS_KEY, {})
+    snap = settings.get("snapshot")
+    if isinstance(snap, dict) and not isinstance(snap, Snapshot) and snap.get("kind") == _KIND:
+        snap = Snapshot.from_json(snap)
+        frame.attrs[ATTRS_KEY] = {**settings, "snapshot": snap}
+    return snap if isinstance(snap, Snapshot) else None

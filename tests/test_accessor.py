@@ -29,6 +29,9 @@ def test_only_tile_frames(gdf):
     with pytest.raises(AttributeError, match="works on BYOC tile frames"):
         _ = pd.DataFrame({"a": [1]}).byoc
     assert gdf.byoc.coverage().iloc[0]["tiles"] == 600
+    collections = byocframe.collections_from_records([{"id": "c", "name": "n", "s3Bucket": "b"}])
+    with pytest.raises(TypeError, match="works on tile frames, not on collection frames"):
+        collections.byoc.plot()
 
 
 def test_summary(gdf):

@@ -59,7 +59,7 @@ class TestChanges:
         assert actions[("path", "create")] == 1
         assert actions[("geometry", "create")] == 1
         # deleted = loaded but absent: the dropped row and the rows the fixture filtered out
-        assert actions[("tile", "delete")] == len(snapshot_of(gdf)) - len(gdf) + 1
+        assert actions[("tile", "delete")] == len(snapshot_of(gdf).table) - len(gdf) + 1
 
     def test_snapshot_survives_pandas_operations(self, gdf):
         snap = snapshot_of(gdf)
@@ -206,7 +206,8 @@ class TestFaults:
         new = gpd.GeoDataFrame({"path": paths}, geometry=[None] * 40, crs=4326)
         frame = pd.concat([gdf, new])
         demo.faults = Faults(drop_rate=0.3, seed=4)
-        result = push(frame, client, workers=4, original=gdf)
+        sturdy = demo.client(retries=10, backoff=0.01, max_backoff=0.05)
+        result = push(frame, sturdy, workers=4, original=gdf)
         demo.faults = None
         assert (result["outcome"] == "ok").all()
         found = [
@@ -259,3 +260,42 @@ def test_reingest_failed_tiles_and_wait(demo, client):
     done = byocframe.wait_for_ingestion(client, demo.demo_collection, failed.index, poll=0.05)
     assert set(done["status"]) == {"INGESTED"}
     assert done.geometry.notna().all()
+
+
+class TestCollections:
+    @pytest.fixture
+    def collections(self, demo, client):
+        return byocframe.read_collections(client)
+
+    def test_rename_no_data_and_bands(self, demo, client, collections):
+        from byocframe.edits import push_collections
+        from byocframe.records import dumps, loads
+
+        cid = demo.demo_collection
+        collections.loc[cid, "name"] = "renamed"
+        collections.loc[cid, "no_data"] = 0.0
+        extra = loads(collections.loc[cid, "additional_data"])
+        extra["bands"]["blue"] = extra["bands"].pop("B02")
+        collections.loc[cid, "additional_data"] = dumps(extra)
+        result = push_collections(collections, client)
+        assert result.loc[cid, "outcome"] == "ok"
+        stored = client.get_collection(cid)
+        assert stored["name"] == "renamed"
+        assert stored["noData"] == 0.0
+        assert "blue" in stored["additionalData"]["bands"]
+        assert "B02" not in stored["additionalData"]["bands"]
+        assert push_collections(collections, client).empty  # nothing left
+
+    def test_read_only_and_conflicts(self, demo, client, collections):
+        from byocframe.edits import push_collections
+
+        cid = demo.demo_collection
+        edited = collections.copy()
+        edited.loc[cid, "s3_bucket"] = "another-bucket"
+        with pytest.raises(ValidationError, match="s3_bucket: read-only field edited"):
+            push_collections(edited, client)
+        client.update_collection(cid, {"name": "someone else", "s3Bucket": "byocframe-demo"})
+        collections.loc[cid, "name"] = "mine"
+        assert push_collections(collections, client).loc[cid, "outcome"] == "conflict"
+        assert client.get_collection(cid)["name"] == "someone else"
+        assert push_collections(collections, client, force=True).loc[cid, "outcome"] == "ok"
