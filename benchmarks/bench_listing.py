@@ -19,39 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 
 import requests
+from served import served
 
 import byocframe
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-
-
-def start_service(tiles: int, db: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "byocframe.cli",
-            "serve",
-            "--port",
-            "0",
-            "--demo",
-            "--demo-tiles",
-            str(tiles),
-            "--db",
-            db,
-            "--ingestion-delay",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    first = process.stdout.readline()
-    return process, first.rsplit(" ", 1)[-1].strip()
 
 
 def seed_way(base_url: str, collection: str):
@@ -87,31 +61,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiles", type=int, default=20_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        process, base_url = start_service(args.tiles, os.path.join(tmp, "bench.sqlite"))
-        try:
-            client = byocframe.Client(base_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
-            collection = next(client.iter_collections())["id"]
-            url = f"{client.service_url}/collections/{collection}/tiles?count=100"
-            session = requests.Session()
-            session.headers["Authorization"] = f"Bearer {client._bearer()}"
-            pages = []
-            for _ in range(60):
-                start = time.perf_counter()
-                assert session.get(url).content
-                pages.append(time.perf_counter() - start)
-            page_ms = statistics.median(pages[10:]) * 1000
-            ours = []
-            for _ in range(3):
-                start = time.perf_counter()
-                gdf = byocframe.read_tiles(client, collection, progress=False)
-                ours.append(time.perf_counter() - start)
+    with served("--demo", "--demo-tiles", str(args.tiles), "--ingestion-delay", "0") as base_url:
+        client = byocframe.Client(base_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        collection = next(client.iter_collections())["id"]
+        url = f"{client.service_url}/collections/{collection}/tiles?count=100"
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {client._bearer()}"
+        pages = []
+        for _ in range(60):
             start = time.perf_counter()
-            seed = seed_way(base_url, collection)
-            seed_time = time.perf_counter() - start
-        finally:
-            process.terminate()
-            process.wait()
+            assert session.get(url).content
+            pages.append(time.perf_counter() - start)
+        page_ms = statistics.median(pages[10:]) * 1000
+        ours = []
+        for _ in range(3):
+            start = time.perf_counter()
+            gdf = byocframe.read_tiles(client, collection, progress=False)
+            ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        seed = seed_way(base_url, collection)
+        seed_time = time.perf_counter() - start
     print(f"service: one 100-tile page in {page_ms:.1f} ms (median of 50, over HTTP)")
     print(
         f"seed way (sentinelhub-py iter_tiles + per-tile transform): {seed_time:7.2f} s, "

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
-import tempfile
 import time
 
 import pandas as pd
+from served import served
 
 import byocframe
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
@@ -32,32 +30,15 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.02)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "byocframe.cli",
-                "serve",
-                "--port",
-                "0",
-                "--demo",
-                "--demo-tiles",
-                str(int(args.edits * 1.05) + 10),
-                "--db",
-                os.path.join(tmp, "push.sqlite"),
-                "--latency",
-                str(args.latency),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        base_url = process.stdout.readline().rsplit(" ", 1)[-1].strip()
-        try:
-            run(base_url, args)
-        finally:
-            process.terminate()
-            process.wait()
+    options = [
+        "--demo",
+        "--demo-tiles",
+        str(int(args.edits * 1.05) + 10),
+        "--latency",
+        str(args.latency),
+    ]
+    with served(*options) as base_url:
+        run(base_url, args)
 
 
 def run(base_url: str, args: argparse.Namespace) -> None:

@@ -1,4 +1,4 @@
-"""The ``byocframe`` command line: ``byocframe demo``, ``byocframe serve``."""
+"""The ``byocframe`` command line: demo, serve, collections, tiles, coverage, map, push."""
 
 from __future__ import annotations
 
@@ -17,6 +17,14 @@ _EPILOG = """\
 examples:
   byocframe demo                      # local service, 20,000 demo tiles, coverage map PNG
   byocframe serve --port 8080 --demo  # a local BYOC API for sentinelhub-py or notebooks
+  byocframe collections               # your collections (credentials: SH_CLIENT_ID, ...)
+  byocframe tiles COLLECTION -o tiles.parquet
+  byocframe coverage COLLECTION --aoi 5,45,15,55 --by date
+  byocframe map COLLECTION -o map.png
+  byocframe push COLLECTION tiles.parquet --dry-run
+
+credentials: --client-id/--client-secret, else SH_CLIENT_ID/SH_CLIENT_SECRET (and
+SH_BASE_URL, SH_TOKEN_URL), else a sentinelhub-py config.toml profile (--profile).
 """
 
 
@@ -83,16 +91,124 @@ def _parser() -> argparse.ArgumentParser:
         "--drop-rate", type=float, default=0.0, help="fraction of dropped connections"
     )
     serve.add_argument("--seed", type=int, default=0, help="seed of the injected faults")
+
+    listing = commands.add_parser(
+        "collections",
+        help="list your collections as a table",
+        description="List the collections of your account.",
+    )
+    listing.add_argument("--search", help="words joined by | (or) and & (and)")
+    _account_options(listing)
+
+    tiles = commands.add_parser(
+        "tiles",
+        help="save a collection's tiles to a file",
+        description="List every tile of COLLECTION and save the table. The file type "
+        "follows the extension: .parquet (GeoParquet: keeps everything, and push can "
+        "check it for conflicts), .gpkg, .geojson or .csv (geometry as WKT).",
+    )
+    tiles.add_argument("collection", metavar="COLLECTION", help="collection id")
+    tiles.add_argument("-o", "--output", type=Path, required=True, help="file to write")
+    tiles.add_argument("--status", help="only tiles with this status")
+    tiles.add_argument("--crs", default="EPSG:4326", help="CRS of the geometries")
+    _account_options(tiles)
+
+    cover = commands.add_parser(
+        "coverage",
+        help="print footprint coverage statistics",
+        description="Footprint, covered and overlap areas (km2, on the ellipsoid).",
+    )
+    cover.add_argument("collection", metavar="COLLECTION", help="collection id")
+    cover.add_argument(
+        "--aoi",
+        help="west,south,east,north in degrees (write --aoi=-10,35,30,60 when it "
+        "starts with a minus), or a vector file (GeoJSON, GPKG)",
+    )
+    cover.add_argument("--by", help="date, status, or a pandas frequency such as MS (monthly)")
+    _account_options(cover)
+
+    drawing = commands.add_parser(
+        "map",
+        help="draw a coverage map",
+        description="Draw COLLECTION's tiles on a map.",
+    )
+    drawing.add_argument("collection", metavar="COLLECTION", help="collection id")
+    drawing.add_argument("-o", "--output", type=Path, default=Path("map.png"))
+    drawing.add_argument("--column", help="colour by this column (default status)")
+    drawing.add_argument("--basemap", action=argparse.BooleanOptionalAction, default=None)
+    _account_options(drawing)
+
+    push = commands.add_parser(
+        "push",
+        help="send edits from a file written by 'tiles'",
+        description="Compare EDITED_FILE (written by 'byocframe tiles', then edited) with "
+        "the collection and send the changes: sensing_time, geometry, new rows with a "
+        "path. A GeoParquet file remembers what was listed, so tiles changed by someone "
+        "else since are reported as conflicts; other formats compare with the "
+        "collection as it is now.",
+    )
+    push.add_argument("collection", metavar="COLLECTION", help="collection id")
+    push.add_argument("edited", metavar="EDITED_FILE", type=Path)
+    push.add_argument("--dry-run", action="store_true", help="only show what would be sent")
+    push.add_argument("--force", action="store_true", help="overwrite conflicting tiles")
+    push.add_argument(
+        "--delete-missing", action="store_true", help="delete tiles that are not in the file"
+    )
+    push.add_argument("--workers", type=int, default=8)
+    _account_options(push)
     return parser
+
+
+def _account_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("account")
+    group.add_argument("--base-url", help="deployment, e.g. https://sh.dataspace.copernicus.eu")
+    group.add_argument("--token-url", help="OAuth2 token endpoint")
+    group.add_argument("--client-id", help="OAuth client id (default: SH_CLIENT_ID)")
+    group.add_argument(
+        "--client-secret",
+        help="OAuth client secret (default: SH_CLIENT_SECRET; a flag is "
+        "visible to other users of this machine)",
+    )
+    group.add_argument("--profile", help="sentinelhub-py config.toml profile to read")
+
+
+def _client(args: argparse.Namespace):
+    import os
+
+    from byocframe.client import DEFAULT_BASE_URL, Client
+
+    client_id = args.client_id or os.environ.get("SH_CLIENT_ID")
+    secret = args.client_secret or os.environ.get("SH_CLIENT_SECRET")
+    if client_id and secret:
+        return Client(
+            args.base_url or os.environ.get("SH_BASE_URL") or DEFAULT_BASE_URL,
+            client_id,
+            secret,
+            args.token_url or os.environ.get("SH_TOKEN_URL") or None,
+        )
+    try:
+        return Client.from_config(profile=args.profile)
+    except ValueError as err:
+        raise ValueError(
+            "no credentials: pass --client-id/--client-secret, set SH_CLIENT_ID and "
+            f"SH_CLIENT_SECRET, or configure sentinelhub-py ({err})"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
+    commands = {
+        "demo": _demo,
+        "serve": _serve,
+        "collections": _collections,
+        "tiles": _tiles,
+        "coverage": _coverage,
+        "map": _map,
+        "push": _push,
+    }
     try:
-        if args.command == "demo":
-            return _demo(args)
-        return _serve(args)
+        return commands[args.command](args)
     except KeyboardInterrupt:
         return 130
     except (ByocframeError, ValueError, OSError) as err:
@@ -169,6 +285,95 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         service.stop()
     return 0
+
+
+def _collections(args: argparse.Namespace) -> int:
+    import byocframe
+
+    frame = byocframe.read_collections(_client(args), search=args.search)
+    if frame.empty:
+        print("no collections")
+        return 0
+    shown = frame[["name", "s3_bucket", "bands", "created"]].copy()
+    shown["created"] = shown["created"].dt.strftime("%Y-%m-%d")
+    print(shown.to_string(max_colwidth=40))
+    return 0
+
+
+def _read(args: argparse.Namespace, **kwargs):
+    import byocframe
+
+    return byocframe.read_tiles(_client(args), args.collection, **kwargs)
+
+
+def _tiles(args: argparse.Namespace) -> int:
+    from byocframe.files import write_tiles
+
+    gdf = _read(args, status=args.status, crs=args.crs)
+    write_tiles(gdf, args.output)
+    print(f"{len(gdf):,} tiles written to {args.output}")
+    return 0
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    aoi = _aoi(args.aoi) if args.aoi else None
+    by = "sensing_time" if args.by == "date" else args.by
+    table = _read(args).byoc.coverage(aoi, by=by)
+    print(table.round(3).to_string())
+    return 0
+
+
+def _aoi(text: str):
+    parts = text.split(",")
+    if len(parts) == 4:
+        try:
+            return tuple(float(p) for p in parts)
+        except ValueError:
+            pass
+    import geopandas as gpd
+
+    path = Path(text)
+    if not path.exists():
+        raise ValueError(f"--aoi {text!r} is neither west,south,east,north nor a file")
+    return gpd.read_file(path)
+
+
+def _map(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    gdf = _read(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ByocframeWarning)
+        ax = gdf.byoc.plot(args.column, basemap=args.basemap)
+    if caught:
+        print("note: no web map tiles could be fetched; drew the shipped land layer")
+    ax.figure.savefig(args.output, dpi=120)
+    print(f"map of {len(gdf):,} tiles written to {args.output}")
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    from byocframe.files import edited_frame
+
+    client = _client(args)
+    frame, original = edited_frame(client, args.collection, args.edited)
+    result = frame.byoc.push(
+        client,
+        dry_run=args.dry_run,
+        force=args.force,
+        delete_missing=args.delete_missing,
+        workers=args.workers,
+        original=original,
+    )
+    if result.empty:
+        print("nothing to push: the file matches the collection")
+        return 0
+    print(result.groupby(["action", "outcome"]).size().to_string())
+    bad = result[~result["outcome"].isin(["ok", "skipped"])]
+    for tid, row in bad.head(20).iterrows():
+        print(f"  {tid}: {row['outcome']}: {row['message']}")
+    return 0 if bad.empty else 2
 
 
 if __name__ == "__main__":  # pragma: no cover

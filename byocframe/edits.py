@@ -9,6 +9,7 @@ exactly what succeeded, so pushing again sends only what is left.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -31,7 +32,7 @@ from byocframe.exceptions import (
     TransportError,
     ValidationError,
 )
-from byocframe.geometry import WGS84, geometries_to_geojson, parse_geojson, reproject
+from byocframe.geometry import WGS84, geometries_to_geojson, reproject
 from byocframe.io import native_cover_geometries, tiles_from_records
 from byocframe.records import format_datetimes
 from byocframe.snapshot import (
@@ -459,12 +460,40 @@ def _updater(
 
 
 def _unchanged(current: dict[str, Any], loaded: pd.Series) -> bool:
-    sensing = pd.to_datetime(pd.Series([current.get("sensingTime")]), utc=True, format="ISO8601")
-    value = sensing.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view("int64")[0]
-    if value != loaded["sensing_time"]:
+    """Whether the server's tile still has the loaded sensing time and cover."""
+    if _micros(current.get("sensingTime")) != loaded["sensing_time"]:
         return False
-    cover = parse_geojson([current.get("coverGeometry")]).geoms
-    return bool(_close(cover_fingerprint(cover), np.atleast_2d(loaded["cover"]))[0])
+    return bool(
+        _close(_fingerprint(current.get("coverGeometry")), np.atleast_2d(loaded["cover"]))[0]
+    )
+
+
+def _micros(text: Any) -> int:
+    """An ISO time as int64 microseconds since the epoch (missing -> the NaT value)."""
+    if not text:
+        return _NAT
+    when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _fingerprint(geojson: Any) -> np.ndarray:
+    """`cover_fingerprint` of one GeoJSON cover, straight from its coordinates."""
+    out = np.full((1, 5), np.nan)
+    if not geojson:
+        return out
+    polygons = geojson["coordinates"]
+    if geojson.get("type") == "Polygon":
+        polygons = [polygons]
+    xy = np.asarray([p for poly in polygons for ring in poly for p in ring], dtype=float)
+    out[0, :4] = [xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max()]
+    out[0, 4] = len(xy)
+    return out
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _creator(client: Client, cid: str, body: dict[str, Any]) -> Callable[[], dict[str, Any]]:

@@ -83,3 +83,79 @@ def test_serve_prints_its_url_and_answers(tmp_path):
         process.terminate()
         process.wait(timeout=10)
         process.stdout.close()
+
+
+@pytest.fixture
+def account(demo_service, monkeypatch):
+    monkeypatch.setenv("SH_CLIENT_ID", demo_service.client_id)
+    monkeypatch.setenv("SH_CLIENT_SECRET", demo_service.client_secret)
+    monkeypatch.setenv("SH_BASE_URL", demo_service.base_url)
+    return demo_service
+
+
+def test_collections(account, capsys):
+    assert main(["collections"]) == 0
+    assert "byocframe demo: global mosaic" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".gpkg", ".geojson", ".csv"])
+def test_tiles_to_every_format(account, tmp_path, suffix):
+    import geopandas as gpd
+    import pandas as pd
+
+    path = tmp_path / f"tiles{suffix}"
+    assert main(["tiles", account.demo_collection, "-o", str(path)]) == 0
+    readers = {".csv": pd.read_csv, ".parquet": gpd.read_parquet}
+    back = readers.get(suffix, gpd.read_file)(path)
+    assert len(back) == 400
+
+
+def test_coverage_and_map(account, tmp_path, capsys):
+    assert main(["coverage", account.demo_collection, "--aoi=-180,-90,180,90", "--by", "date"]) == 0
+    out = capsys.readouterr().out
+    assert "covered_fraction" in out
+    assert "2024-06-01" in out
+    assert main(["map", account.demo_collection, "-o", str(tmp_path / "m.png")]) == 0
+    assert (tmp_path / "m.png").stat().st_size > 10_000
+
+
+def test_push_from_an_edited_file(tmp_path, monkeypatch, capsys):
+    import geopandas as gpd
+    import pandas as pd
+
+    import byocframe
+
+    with byocframe.local_service(demo=True, demo_tiles=60) as service:
+        monkeypatch.setenv("SH_CLIENT_ID", service.client_id)
+        monkeypatch.setenv("SH_CLIENT_SECRET", service.client_secret)
+        monkeypatch.setenv("SH_BASE_URL", service.base_url)
+        cid = service.demo_collection
+        for suffix in (".parquet", ".gpkg"):
+            path = tmp_path / f"tiles{suffix}"
+            assert main(["tiles", cid, "-o", str(path)]) == 0
+            frame = gpd.read_parquet(path) if suffix == ".parquet" else gpd.read_file(path)
+            key = "id" if "id" in frame.columns else None
+            ids = frame[key] if key else frame.index
+            shifted = pd.to_datetime(frame["sensing_time"], utc=True) + pd.Timedelta(hours=1)
+            frame["sensing_time"] = shifted
+            edited = frame.iloc[:3] if suffix == ".gpkg" else frame
+            if suffix == ".parquet":
+                edited.to_parquet(path)
+            else:
+                edited.to_file(path)
+            assert main(["push", cid, str(path), "--dry-run"]) == 0
+            assert "skipped" in capsys.readouterr().out
+            assert main(["push", cid, str(path)]) == 0
+            assert "ok" in capsys.readouterr().out
+            tile = service.client().get_tile(cid, next(iter(ids)))
+            assert pd.Timestamp(tile["sensingTime"]) == shifted.iloc[0]
+
+
+def test_expected_failures_are_one_line(account, capsys, monkeypatch):
+    assert main(["tiles", "no-such-collection", "-o", "x.parquet"]) == 1
+    err = capsys.readouterr().err
+    assert "Collection no-such-collection not found" in err
+    assert "Traceback" not in err
+    monkeypatch.setenv("SH_CLIENT_SECRET", "wrong")
+    assert main(["collections"]) == 1
+    assert "401" in capsys.readouterr().err

@@ -417,8 +417,13 @@ class Store:
     def tile(self, cid: str, tid: str) -> str:
         """The tile's JSON answer (text)."""
         with self._lock:
-            self._tile_row(cid, tid)
-            return self._conn.execute("SELECT doc FROM tiles WHERE id = ?", (tid,)).fetchone()[0]
+            row = self._conn.execute(
+                "SELECT doc FROM tiles WHERE id = ? AND collection_id = ?", (tid, cid)
+            ).fetchone()
+            if row is None:
+                self._collection_row(cid)  # 404 for the collection first
+                raise not_found("Tile", tid)
+            return row[0]
 
     def tile_state(self, cid: str, tid: str) -> dict[str, Any]:
         """The stored state of a tile (for ingestion)."""
