@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -106,8 +107,9 @@ def read_tiles(
 
 
 def _interactive() -> bool:
+    """A terminal, or a notebook that can draw progress widgets (text bars would litter it)."""
     if "ipykernel" in sys.modules:
-        return True
+        return importlib.util.find_spec("ipywidgets") is not None
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
