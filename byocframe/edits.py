@@ -372,8 +372,9 @@ def push(
         update_covers,
         [plan.crs[t] for t in plan.updates],
     )
+    listed = _current_states(client, cid, plan, force, dry_run)
     for tid, body in zip(plan.updates, bodies, strict=True):
-        tasks.append(("update", tid, _updater(client, cid, tid, body, snap, force)))
+        tasks.append(("update", tid, _updater(client, cid, tid, body, snap, force, listed)))
     keys = [("new", pos) for pos in plan.creates]
     create_covers = [
         _limit_points(plan.covers.get(key), tolerance, f"new row {key[1]}") for key in keys
@@ -435,13 +436,24 @@ def _guard(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 
 def _updater(
-    client: Client, cid: str, tid: str, body: dict[str, Any], snap: Snapshot, force: bool
+    client: Client,
+    cid: str,
+    tid: str,
+    body: dict[str, Any],
+    snap: Snapshot,
+    force: bool,
+    listed: dict[str, dict[str, Any]] | None = None,
 ) -> Callable[[], dict[str, Any]]:
     def run() -> dict[str, Any]:
         if not force:
-            try:
-                current = client.get_tile(cid, tid)
-            except NotFoundError:
+            if listed is not None:
+                current = listed.get(tid)
+            else:
+                try:
+                    current = client.get_tile(cid, tid)
+                except NotFoundError:
+                    current = None
+            if current is None:
                 return {
                     "outcome": "conflict",
                     "status_code": 404,
@@ -457,6 +469,24 @@ def _updater(
         return {"outcome": "ok", "status_code": 204}
 
     return run
+
+
+#: With more updates than this fraction of the loaded tiles, the conflict check lists the
+#: collection (one request per 100 tiles) instead of getting each tile (one request each).
+_LIST_FRACTION = 0.05
+
+
+def _current_states(
+    client: Client, cid: str, plan: _Plan, force: bool, dry_run: bool
+) -> dict[str, dict[str, Any]] | None:
+    """The server's tiles, listed once, when that is cheaper than one GET per update."""
+    if force or dry_run or len(plan.updates) <= _LIST_FRACTION * len(plan.snapshot.table):
+        return None
+    wanted = set(plan.updates)
+    try:
+        return {t["id"]: t for t in client.iter_tiles(cid) if t["id"] in wanted}
+    except ByocframeError:
+        return None  # the listing failed: check tile by tile, each failure on its own row
 
 
 def _unchanged(current: dict[str, Any], loaded: pd.Series) -> bool:

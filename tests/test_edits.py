@@ -141,9 +141,11 @@ class TestPush:
         assert {p["field"] for p in err.value.problems} == {"status", "path"}
         assert demo.requests_served == served
 
-    def test_conflict_with_a_second_writer(self, gdf, client):
+    @pytest.mark.parametrize("edits", [1, 40], ids=["checked-by-get", "checked-by-listing"])
+    def test_conflict_with_a_second_writer(self, gdf, client, demo, edits):
         cid = gdf.attrs["byocframe"]["collection"]
         tid = gdf.index[0]
+        gdf.loc[gdf.index[1:edits], "sensing_time"] += pd.Timedelta(days=2)
         client.update_tile(
             cid,
             tid,
@@ -153,8 +155,12 @@ class TestPush:
             },
         )
         gdf.loc[tid, "sensing_time"] += pd.Timedelta(days=1)
+        served = demo.requests_served
         result = push(gdf, client)
         assert result.loc[tid, "outcome"] == "conflict"
+        assert (result.drop(index=tid)["outcome"] == "ok").all()
+        checks = demo.requests_served - served - (edits - 1)  # minus the PUTs
+        assert checks == (1 if edits == 1 else 2)  # one GET, or a 2-page listing
         assert client.get_tile(cid, tid)["sensingTime"].startswith("2020-01-01")
         assert push(gdf, client, force=True).loc[tid, "outcome"] == "ok"
 
