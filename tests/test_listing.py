@@ -48,3 +48,25 @@ def test_read_collections(demo_service):
 def test_unknown_collection(demo_service):
     with pytest.raises(byocframe.NotFoundError, match="Collection nope not found"):
         byocframe.read_tiles(demo_service.client(), "nope")
+
+
+@pytest.mark.parametrize("tiles", [0, 1, 99, 100, 101, 250])
+def test_both_ends_equals_one_cursor(service, tiles):
+    client = service.client()
+    cid = client.create_collection({"name": "c", "s3Bucket": "b"})["id"]
+    for i in range(tiles):
+        client.create_tile(cid, {"path": f"t/{i:03d}/(BAND).tif"})
+    both = byocframe.read_tiles(client, cid, progress=False)
+    one = byocframe.read_tiles(client, cid, progress=False, both_ends=False)
+    assert_geodataframe_equal(both, one)
+    assert len(both) == tiles
+    failed = byocframe.read_tiles(client, cid, status="FAILED", progress=False)
+    assert len(failed) == tiles  # nothing in the bucket: every tile failed
+
+
+def test_both_ends_reports_errors(service):
+    client = service.client(retries=0)
+    cid = client.create_collection({"name": "c", "s3Bucket": "b"})["id"]
+    service.faults = byocframe.Faults(error_rate=1.0)
+    with pytest.raises(byocframe.ServerError):
+        byocframe.read_tiles(client, cid, progress=False)
