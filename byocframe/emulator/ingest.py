@@ -132,7 +132,7 @@ class Ingestor:
 
     def ingest(self, cid: str, tid: str) -> dict[str, Any]:
         """Finish one tile: INGESTED with its geometry and metadata, or FAILED with a cause."""
-        collection = self.store.collection(cid)
+        collection = self.store.collection_doc(cid)  # no metadata: it scans every tile
         state = self.store.tile_state(cid, tid)
         if state["status"] not in ("WAITING", "QUEUED", "INGESTING"):
             return state

@@ -261,6 +261,11 @@ class Store:
             raise not_found("Collection", cid)
         return json.loads(row[0])
 
+    def collection_doc(self, cid: str) -> dict[str, Any]:
+        """The stored collection without its computed metadata (cheap)."""
+        with self._lock:
+            return self._collection_row(cid)
+
     def collection(self, cid: str) -> dict[str, Any]:
         """The collection as the API shows it, with its computed metadata."""
         with self._lock:
