@@ -61,7 +61,7 @@ class Snapshot(dict):
     """
 
     def __init__(self, collection: str, service: str, table: pd.DataFrame):
-        columns = {name: [_plain(v) for v in table[name].tolist()] for name in table.columns}
+        columns = {name: _plain_column(table[name]) for name in table.columns}
         super().__init__(
             kind=_KIND,
             collection=collection,
@@ -110,15 +110,12 @@ class Snapshot(dict):
 _KIND = "byocframe-snapshot"
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-able version of one snapshot cell."""
-    if isinstance(value, np.ndarray):
-        return [None if np.isnan(v) else float(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    return value
+def _plain_column(column: pd.Series) -> list[Any]:
+    """A JSON-able list for one snapshot column (NaN stays NaN, which json writes)."""
+    values = column.to_numpy()
+    if len(values) and isinstance(values[0], np.ndarray):
+        return np.vstack(values).tolist()
+    return column.astype(object).where(column.notna(), None).tolist()
 
 
 def snapshot_rows(frame: pd.DataFrame) -> pd.DataFrame:
