@@ -34,6 +34,8 @@ def main() -> None:
         "--demo",
         "--demo-tiles",
         str(int(args.edits * 1.05) + 10),
+        "--ingestion-delay",
+        "0",
         "--latency",
         str(args.latency),
     ]
