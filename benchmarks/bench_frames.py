@@ -25,6 +25,7 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import shapely
+from common import seed_frame
 from pyproj import Geod, Transformer
 
 import byocframe
@@ -36,22 +37,7 @@ GEOD = Geod(ellps="WGS84")
 
 def seed_way(records: list[dict]) -> gpd.GeoDataFrame:
     """What the seed tutorial does, tile after tile."""
-    from sentinelhub import CRS, ByocTile
-
-    rows = []
-    for record in records:
-        tile = ByocTile.from_dict(record)
-        geometry = tile.cover_geometry or tile.tile_geometry
-        rows.append(
-            {
-                "id": tile.tile_id,
-                "path": tile.path,
-                "status": tile.status,
-                "sensing_time": tile.sensing_time,
-                "geometry": geometry.transform(CRS.WGS84).geometry if geometry else None,
-            }
-        )
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326").set_index("id")
+    return seed_frame(records)
 
 
 @functools.cache

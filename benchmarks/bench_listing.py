@@ -17,44 +17,19 @@ Run: ``python benchmarks/bench_listing.py [--tiles 20000]``
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
+import geopandas as gpd
 import requests
-from served import served
+from common import seed_frame, sentinelhub_byoc, served
 
 import byocframe
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 
-def seed_way(base_url: str, collection: str):
-    import geopandas as gpd
-    from sentinelhub import CRS, ByocTile, SentinelHubBYOC, SHConfig
-
-    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-    config = SHConfig(
-        use_defaults=True,
-        sh_client_id=DEFAULT_CLIENT_ID,
-        sh_client_secret=DEFAULT_CLIENT_SECRET,
-        sh_base_url=base_url,
-        sh_token_url=base_url + "/oauth/token",
-    )
-    byoc = SentinelHubBYOC(config=config)
-    rows = []
-    for record in byoc.iter_tiles(collection):
-        tile = ByocTile.from_dict(record)
-        geometry = tile.cover_geometry or tile.tile_geometry
-        rows.append(
-            {
-                "id": tile.tile_id,
-                "path": tile.path,
-                "status": tile.status,
-                "sensing_time": tile.sensing_time,
-                "geometry": geometry.transform(CRS.WGS84).geometry if geometry else None,
-            }
-        )
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+def seed_way(base_url: str, collection: str) -> gpd.GeoDataFrame:
+    return seed_frame(sentinelhub_byoc(base_url).iter_tiles(collection))
 
 
 def main() -> None:

@@ -15,11 +15,10 @@ Run: ``python benchmarks/bench_push.py [--edits 2000] [--latency 0.02]``
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import pandas as pd
-from served import served
+from common import sentinelhub_byoc, served
 
 import byocframe
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
@@ -44,23 +43,13 @@ def main() -> None:
 
 
 def run(base_url: str, args: argparse.Namespace) -> None:
-    from sentinelhub import SentinelHubBYOC, SHConfig
-
     client = byocframe.Client(base_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
     cid = next(client.iter_collections())["id"]
     gdf = byocframe.read_tiles(client, cid, progress=False)
     gdf = gdf[gdf["status"] == "INGESTED"].iloc[: args.edits].copy()
     records = [t for t in client.iter_tiles(cid) if t["id"] in set(gdf.index)]
 
-    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-    config = SHConfig(
-        use_defaults=True,
-        sh_client_id=DEFAULT_CLIENT_ID,
-        sh_client_secret=DEFAULT_CLIENT_SECRET,
-        sh_base_url=base_url,
-        sh_token_url=base_url + "/oauth/token",
-    )
-    byoc = SentinelHubBYOC(config=config)
+    byoc = sentinelhub_byoc(base_url)
     start = time.perf_counter()
     for record in records:
         shifted = pd.Timestamp(record["sensingTime"]) + pd.Timedelta(minutes=1)
