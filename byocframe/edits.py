@@ -34,6 +34,7 @@ from byocframe.exceptions import (
 )
 from byocframe.geometry import WGS84, geometries_to_geojson, reproject
 from byocframe.io import native_cover_geometries, tiles_from_records
+from byocframe.progress import ProgressBar
 from byocframe.records import format_datetimes
 from byocframe.snapshot import (
     ATTRS_KEY,
@@ -391,7 +392,7 @@ def push(
         )
     with (
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
-        _Bar(len(tasks), progress, "pushing") as bar,
+        ProgressBar(len(tasks), progress, "pushing") as bar,
     ):
         futures = [pool.submit(_guard, fn) for _, _, fn in tasks]
         for _ in as_completed(futures):
@@ -399,31 +400,6 @@ def push(
     done = [(action, key, f.result()) for (action, key, _), f in zip(tasks, futures, strict=True)]
     _record(frame, plan, done)
     return _result(done)
-
-
-class _Bar:
-    """A tqdm progress bar when asked for (or interactive), else nothing."""
-
-    def __init__(self, total: int, progress: bool | None, what: str):
-        self._bar = None
-        if total and (progress or (progress is None and _interactive())):
-            try:
-                from tqdm.auto import tqdm
-
-                self._bar = tqdm(total=total, desc=what, unit=" tiles")
-            except ImportError:
-                self._bar = None
-
-    def __enter__(self) -> _Bar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-    def update(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
 
 
 def _guard(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -738,7 +714,7 @@ def wait_for_ingestion(
     deadline = time.monotonic() + timeout
     with (
         ThreadPoolExecutor(max_workers=8) as pool,
-        _Bar(len(pending), progress, "ingesting") as bar,
+        ProgressBar(len(pending), progress, "ingesting") as bar,
     ):
         while pending:
             records = list(pool.map(lambda t: client.get_tile(cid, t), pending))
@@ -758,12 +734,6 @@ def wait_for_ingestion(
             if pending:
                 time.sleep(poll)
     return tiles_from_records(list(final.values()), crs=crs)
-
-
-def _interactive() -> bool:
-    from byocframe.listing import _interactive as interactive
-
-    return interactive()
 
 
 # --------------------------------------------------------------------------- collections

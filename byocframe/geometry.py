@@ -162,10 +162,6 @@ class Ragged:
         poly_geom = np.repeat(np.arange(len(self.geom_off) - 1), np.diff(self.geom_off))
         return poly_geom[np.repeat(np.arange(len(self.poly_off) - 1), np.diff(self.poly_off))]
 
-    def point_geometry(self) -> np.ndarray:
-        """The position of the geometry each coordinate belongs to."""
-        return np.repeat(self.ring_geometry(), np.diff(self.ring_off))
-
 
 _EMPTY = shapely.MultiPolygon()
 

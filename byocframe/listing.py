@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import queue
-import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import geopandas as gpd
@@ -15,6 +13,7 @@ import pandas as pd
 from byocframe.client import Client, _ident
 from byocframe.geometry import DEFAULT_DENSIFY, WGS84
 from byocframe.io import ATTRS_KEY, Errors, collections_from_records, tiles_from_records
+from byocframe.progress import ProgressBar
 from byocframe.snapshot import take_snapshot
 
 __all__ = ["read_collections", "read_tiles"]
@@ -103,8 +102,10 @@ def read_tiles(
         _from_both_ends(client, cid, status) if both_ends else client.tile_pages(cid, status=status)
     )
     records: list[dict[str, Any]] = []
-    for page in _with_progress(pages, progress, "listing tiles"):
-        records.extend(page)
+    with ProgressBar(None, progress, "listing tiles") as bar:
+        for page in pages:
+            records.extend(page)
+            bar.update(len(page))
     if both_ends:
         records.sort(key=lambda r: r.get("created") or "")
     gdf = tiles_from_records(records, crs=crs, errors=errors, densify=densify)
@@ -161,33 +162,3 @@ def _from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[li
             fresh = [t for t in item if t["id"] not in given]
             given.update(t["id"] for t in fresh)
             yield fresh
-
-
-def _interactive() -> bool:
-    """A terminal, or a notebook that can draw progress widgets (text bars would litter it)."""
-    if "ipykernel" in sys.modules:
-        return importlib.util.find_spec("ipywidgets") is not None
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
-
-
-def _with_progress(
-    pages: Iterable[list[Any]], progress: bool | None, what: str
-) -> Iterator[list[Any]]:
-    """Yield the pages, counting items on a tqdm bar when asked or interactive."""
-    show = _interactive() if progress is None else progress
-    if not show:
-        yield from pages
-        return
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        if progress:
-            raise ImportError(
-                "progress bars need tqdm: pip install 'byocframe[progress]'"
-            ) from None
-        yield from pages
-        return
-    with tqdm(desc=what, unit=" tiles") as bar:
-        for page in pages:
-            bar.update(len(page))
-            yield page
