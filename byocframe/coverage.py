@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import geopandas as gpd
@@ -11,6 +13,7 @@ import pandas as pd
 import shapely
 from pyproj import Geod, Transformer
 
+from byocframe.depth import depth_areas
 from byocframe.geometry import WGS84, reproject
 
 __all__ = ["aoi_geometry", "coverage", "gaps", "geodesic_area", "overlaps"]
@@ -70,12 +73,13 @@ def geodesic_area(geoms: Any, *, unit: str = "km2") -> pd.Series:
 #: ellipsoidal areas, and parallels / meridians (grid cells, bounding boxes) are
 #: straight lines, so clipping footprints to cells is exact.
 EQUAL_AREA = "+proj=cea +lon_0=0 +lat_ts=0 +ellps=WGS84 +units=m +no_defs"
-#: Side of the square cells (metres in EQUAL_AREA) that partition the unions: each cell is
-#: unioned on its own, so the work grows with the number of footprints, not its square.
+#: Groups of more footprints than this are cut along a grid of square cells of
+#: CELL_SIZE metres (in EQUAL_AREA) and counted cell by cell: areas add up over disjoint
+#: cells, and the memory stays bounded by what one cell holds.
 CELL_SIZE = 1_000_000.0
+_MAX_AT_ONCE = 50_000
 _DENSIFY_DEGREES = 0.1  # lon/lat edges of AOIs are densified before projecting
 _GRID = 0.01  # metres: the snapping grid of an overlay retried after a topology error
-_SIMPLIFY = 1.0  # metres of simplification before overlays
 
 
 @functools.lru_cache(maxsize=2)
@@ -218,68 +222,34 @@ def _robust(operation: Any, *args: Any) -> Any:
         return operation(*args, grid_size=_GRID)
 
 
-def _repeats(group: np.ndarray) -> bool:
-    """Whether some pieces have (almost) the same bounding box: repeated footprints."""
-    boxes = np.round(shapely.bounds(group) / 10.0)
-    return len(np.unique(boxes, axis=0)) < len(group)
+def _depths(present: np.ndarray) -> np.ndarray:
+    """Area covered at least 1, 2, ... times; cell by cell for very large groups."""
+    if len(present) <= _MAX_AT_ONCE:
+        return depth_areas(present)
+    total = np.zeros(0)
+    for group in _by_cell(*_cells(present)):
+        levels = depth_areas(group)
+        size = max(len(total), len(levels))
+        total = np.pad(total, (0, size - len(total))) + np.pad(levels, (0, size - len(levels)))
+    return total
 
 
-def _cell_areas(group: np.ndarray, overlap: bool = True) -> tuple[float, float]:
-    """(covered, covered twice or more) area of the pieces of one cell.
-
-    The pieces' outlines are noded into faces; each face is counted by how many pieces
-    hold one of its interior points. No pairwise intersections, no big unions. Without
-    ``overlap``, a plain union is cheaper when many pieces nearly coincide.
-    """
-    if len(group) == 1:
-        return float(group[0].area), 0.0
-    if not overlap:
-        # snapping to a 1 m grid keeps GEOS fast when footprints nearly coincide (the
-        # same cell on many dates); the area changes by far less than 1e-6
-        return float(shapely.union_all(group, grid_size=1.0).area), float("nan")
-    outlines = shapely.boundary(group)
-    if _repeats(group):
-        # noding on a 1 m grid: footprints that nearly coincide (the same cell on several
-        # dates) would otherwise make GEOS crawl; areas move by far less than 1e-6
-        lines = shapely.union_all(outlines, grid_size=1.0)
-    else:
-        lines = _robust(shapely.union_all, outlines)
-    faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))))
-    if len(faces) == 0:
-        return 0.0, 0.0
-    inside, _ = shapely.STRtree(group).query(shapely.point_on_surface(faces), predicate="within")
-    depth = np.bincount(inside, minlength=len(faces))
-    areas = shapely.area(faces)
-    return float(areas[depth >= 1].sum()), float(areas[depth >= 2].sum())
-
-
-def _stats(
-    geoms: np.ndarray, aoi: shapely.Geometry | None, overlap: bool = True
-) -> dict[str, float]:
+def _stats(geoms: np.ndarray, aoi: shapely.Geometry | None) -> dict[str, float]:
     """Area statistics (m2) of one group of equal-area footprints."""
     present = geoms[~shapely.is_missing(geoms)]
     if aoi is not None:
         present = _robust(shapely.intersection, present, aoi)
         present = present[~shapely.is_empty(present) & (shapely.area(present) > 0)]
-    # vertices closer than 1 m to the line through their neighbours change no area that
-    # matters (< 1e-6 relative) but cost time in every overlay
-    present = shapely.simplify(present, _SIMPLIFY)
-    covered = twice = 0.0
-    for group in _by_cell(*_cells(present)):
-        cell_covered, cell_twice = _cell_areas(group, overlap)
-        covered += cell_covered
-        twice += cell_twice
+    levels = np.pad(_depths(present), (0, 2))
     return {
         "footprint": float(shapely.area(present).sum()),
-        "covered": covered,
-        "overlap": twice,
+        "covered": float(levels[0]),
+        "overlap": float(levels[1]),
         "touching": len(present),
     }
 
 
-def coverage(
-    frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None, overlap: bool = True
-) -> pd.DataFrame:
+def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None) -> pd.DataFrame:
     """Footprint coverage statistics, one row per group.
 
     Parameters
@@ -291,9 +261,6 @@ def coverage(
     by : str, optional
         None (one row), a column (``"status"``, ``"sensing_time"`` = per UTC date), or a
         pandas frequency applied to ``sensing_time`` (``"MS"``: per month).
-    overlap : bool, default True
-        Compute ``overlap_km2`` (NaN otherwise, which is faster for groups whose
-        footprints repeat, such as every date at once).
 
     Returns
     -------
@@ -302,7 +269,8 @@ def coverage(
         ``footprint_km2`` (sum of footprint areas), ``covered_km2`` (area of their
         union), ``overlap_km2`` (area covered by two or more footprints); with an AOI,
         also ``aoi_km2`` and ``covered_fraction``. Areas are on the WGS84 ellipsoid,
-        computed in an equal-area projection, grid cell by grid cell.
+        computed in an equal-area projection without any union (see
+        `byocframe.depth.depth_areas`); groups run on parallel threads.
 
     Examples
     --------
@@ -315,15 +283,16 @@ def coverage(
     """
     geoms = equal_area_geometries(frame)
     region = _project(np.array([aoi_geometry(aoi)]))[0] if aoi is not None else None
-    if region is not None:
-        shapely.prepare(region)
     labels = group_labels(frame, by)
+    groups = labels.groupby(labels, sort=True, dropna=False).indices
+    keys = list(groups)
+    workers = min(len(keys), os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:  # GEOS and numpy free the GIL
+        results = list(pool.map(lambda key: _stats(geoms[groups[key]], region), keys))
     rows = []
-    keys = []
-    for key, index in labels.groupby(labels, sort=True, dropna=False).indices.items():
-        stats = _stats(geoms[index], region, overlap)
+    for key, stats in zip(keys, results, strict=True):
         row = {
-            "tiles": stats["touching"] if region is not None else len(index),
+            "tiles": stats["touching"] if region is not None else len(groups[key]),
             "footprint_km2": stats["footprint"] / 1e6,
             "covered_km2": stats["covered"] / 1e6,
             "overlap_km2": stats["overlap"] / 1e6,
@@ -332,7 +301,6 @@ def coverage(
             row["aoi_km2"] = region.area / 1e6
             row["covered_fraction"] = stats["covered"] / region.area
         rows.append(row)
-        keys.append(key)
     out = pd.DataFrame(rows, index=pd.Index(keys, name=labels.name))
     if out.empty:
         out = pd.DataFrame(columns=["tiles", "footprint_km2", "covered_km2", "overlap_km2"])

@@ -123,7 +123,7 @@ def summarize(frame: gpd.GeoDataFrame) -> Summary:
     statuses = {str(k): int(v) for k, v in counts.items() if v}
     times = frame["sensing_time"].dropna()
     failed = frame.loc[status == "FAILED", "failed_ingestion_cause"].fillna("(no cause given)")
-    stats = coverage(frame, overlap=False)
+    stats = coverage(frame)
     return Summary(
         tiles=len(frame),
         statuses=statuses,

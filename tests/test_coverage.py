@@ -29,6 +29,15 @@ def frame(*boxes, times=None, index=None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=[shapely.box(*b) for b in boxes], crs=4326, index=index)
 
 
+@pytest.fixture(params=["at once", "cell by cell"])
+def counting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with groups counted at once, then cut along the 1000 km cells."""
+    if request.param == "cell by cell":
+        monkeypatch.setattr(byocframe.coverage, "_MAX_AT_ONCE", 0)
+    return request.param
+
+
+@pytest.mark.usefixtures("counting")
 class TestCoverage:
     def test_two_overlapping_tiles(self):
         a, b = (10, 50, 11, 51), (10.5, 50, 11.5, 51)
@@ -99,10 +108,21 @@ class TestCoverage:
     def test_demo_listing_within_half_a_percent_of_geodesic_truth(self, demo_service):
         gdf = byocframe.read_tiles(demo_service.client(), demo_service.demo_collection)
         one_date = gdf[gdf["sensing_time"].dt.day == 1]
-        row = coverage(one_date, overlap=False).iloc[0]
+        row = coverage(one_date).iloc[0]
         union = shapely.union_all(shapely.set_precision(one_date.geometry.dropna().array, 1e-7))
         truth = byocframe.geodesic_area([union]).iloc[0]
         assert row["covered_km2"] == pytest.approx(truth, rel=5e-3)
+        # covered twice or more = the union of the pairwise intersections
+        left, right = shapely.STRtree(one_date.geometry.array).query(
+            one_date.geometry.array, predicate="intersects"
+        )
+        pairs = (
+            one_date.geometry.array[left[left < right]],
+            one_date.geometry.array[right[left < right]],
+        )
+        twice = shapely.union_all(shapely.intersection(*pairs, grid_size=1e-7))
+        truth_twice = byocframe.geodesic_area([twice]).iloc[0]
+        assert row["overlap_km2"] == pytest.approx(truth_twice, rel=5e-3)
 
 
 class TestGapsAndOverlaps:

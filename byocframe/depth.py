@@ -1,0 +1,327 @@
+"""Areas covered by at least 1, 2, 3, ... of a set of planar polygons, without unions.
+
+The area of a region is the integral of ``(x dy - y dx) / 2`` along its boundary
+(Green's theorem). The boundary of "covered by at least k polygons" is made of the
+pieces of polygon edges along which exactly ``k - 1`` *other* polygons lie: inside a
+polygon (on the left of its counter-clockwise edges) the depth is one more than
+outside it. So the whole depth profile follows from one pass over the edges:
+
+1. snap the vertices to an integer grid (``resolution``, 0.1 m by default), so that every
+   orientation test is exact integer arithmetic;
+2. find every pair of edges, of different polygons, that cross: a bucket grid joins the
+   edges, so the work grows with the edges and their crossings, never with the square
+   of the polygon count;
+3. count, for the first vertex of each ring, the other polygons that hold it (a ray
+   test), then walk each ring: every crossing enters or leaves one other polygon;
+4. add each piece of edge to the depth level it bounds.
+
+Degenerate input (shared edges, repeated footprints, a vertex on another polygon's
+edge) is made general by symbolic perturbation: polygon ``i`` is taken as translated by
+``(i * eps, i * eps**2)`` for an infinitely small ``eps``. Every test then has a strict
+answer, the answers agree with one another, and the areas are the limit as ``eps``
+goes to zero, i.e. exact. No topology error can occur, and no tolerance is involved
+beyond the snapping grid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+
+__all__ = ["depth_areas"]
+
+#: Candidate edge pairs examined at once (bounds the memory, ~200 bytes per pair).
+_CHUNK = 2_000_000
+#: Largest coordinate, in grid units, whose orientation determinants fit in int64.
+_MAX_UNITS = 1e9
+
+
+class _Edges:
+    """The polygons' ring edges on the integer grid, in ring order."""
+
+    def __init__(self, geoms: np.ndarray, resolution: float) -> None:
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        while True:  # collections can nest multi-polygons; lines and points have no area
+            nested = shapely.get_type_id(parts) >= 4
+            if not nested.any():
+                break
+            inner, at = shapely.get_parts(parts[nested], return_index=True)
+            parts = np.r_[parts[~nested], inner]
+            owner = np.r_[owner[~nested], owner[nested][at]]
+        polygons = shapely.get_type_id(parts) == 3
+        order = np.argsort(owner[polygons], kind="stable")
+        parts, owner = parts[polygons][order], owner[polygons][order]
+        oriented = shapely.orient_polygons(parts)  # interiors on the left of every ring
+        rings, ring_part = shapely.get_rings(oriented, return_index=True)
+        coords, vertex_ring = shapely.get_coordinates(rings, return_index=True)
+        limit = np.abs(coords).max(initial=0.0) / resolution
+        if limit > _MAX_UNITS:
+            raise ValueError(
+                f"coordinates reach {limit:.3g} times the resolution {resolution}; the limit "
+                f"is {_MAX_UNITS:.0e}: use a coarser resolution or a projected CRS"
+            )
+        grid = np.round(coords / resolution).astype(np.int64)
+        same_ring = vertex_ring[:-1] == vertex_ring[1:]
+        start, end = grid[:-1][same_ring], grid[1:][same_ring]
+        ring = vertex_ring[:-1][same_ring]
+        moving = np.any(start != end, axis=1)  # snapping can merge neighbouring vertices
+        self.ax, self.ay = start[moving, 0], start[moving, 1]
+        self.bx, self.by = end[moving, 0], end[moving, 1]
+        self.ring = ring[moving]
+        self.polygon = owner[ring_part[self.ring]]
+        self.resolution = resolution
+        # the first edge of every ring (edges are sorted by ring, rings by polygon)
+        self.ring_first = np.flatnonzero(np.r_[True, self.ring[1:] != self.ring[:-1]])
+        n_polygons = len(geoms)
+        self.polygon_start = np.searchsorted(self.polygon, np.arange(n_polygons + 1))
+
+    def __len__(self) -> int:
+        return len(self.ax)
+
+
+def _orientation(
+    ax: np.ndarray,
+    ay: np.ndarray,
+    bx: np.ndarray,
+    by: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    shift: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Side of point c against the directed edge a -> b: (+1 left / -1 right, raw value).
+
+    ``shift`` is the polygon index of c minus that of the edge: under the perturbation the
+    determinant gains ``-dy * shift * eps + dx * shift * eps**2``, which decides the sign
+    when the exact determinant is zero (``shift`` is never zero).
+    """
+    dx, dy = bx - ax, by - ay
+    raw = dx * (cy - ay) - dy * (cx - ax)
+    tie = np.where(dy != 0, -dy * shift, dx * shift)
+    return np.where(raw != 0, np.sign(raw), np.sign(tie)), raw
+
+
+def _candidate_pairs(edges: _Edges) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Pairs of edges of different polygons whose bounding boxes meet, in chunks."""
+    xmin, xmax = np.minimum(edges.ax, edges.bx), np.maximum(edges.ax, edges.bx)
+    ymin, ymax = np.minimum(edges.ay, edges.by), np.maximum(edges.ay, edges.by)
+    extent = np.maximum(xmax - xmin, ymax - ymin)
+    size = max(int(np.median(extent)), 1)  # bucket side: most edges touch 1 to 4 buckets
+    while True:  # a few very long edges (a polar cap's edge) must not fill the grid
+        ix0, iy0 = xmin // size, ymin // size
+        nx, ny = xmax // size - ix0 + 1, ymax // size - iy0 + 1
+        count = nx * ny
+        if count.sum() <= 8 * len(count):
+            break
+        size *= 2
+    edge = np.repeat(np.arange(len(edges)), count)
+    offset = _ragged_arange(count)
+    bx = ix0[edge] + offset % nx[edge]
+    by = iy0[edge] + offset // nx[edge]
+    key = (bx - bx.min()) * (by.max() - by.min() + 1) + (by - by.min())
+    order = np.argsort(key, kind="stable")  # within a bucket, edges stay in polygon order
+    edge, bx, by, key = edge[order], bx[order], by[order], key[order]
+    polygon = edges.polygon[edge]
+    new_bucket = np.r_[True, key[1:] != key[:-1]]
+    bucket_end = _run_ends(new_bucket)
+    # an entry pairs with the entries of later polygons in its bucket (never its own)
+    run_end = _run_ends(new_bucket | np.r_[True, polygon[1:] != polygon[:-1]])
+    partners = bucket_end - run_end
+    out = []
+    for lo, hi in _chunks(partners):
+        i = np.repeat(np.arange(lo, hi), partners[lo:hi])
+        j = np.repeat(run_end[lo:hi], partners[lo:hi]) + _ragged_arange(partners[lo:hi])
+        a, b = edge[i], edge[j]
+        keep = (xmin[a] <= xmax[b]) & (xmin[b] <= xmax[a])
+        keep &= (ymin[a] <= ymax[b]) & (ymin[b] <= ymax[a])
+        # a pair sharing several buckets is kept in one: the bucket of its overlap's corner
+        keep &= np.maximum(xmin[a], xmin[b]) // size == bx[i]
+        keep &= np.maximum(ymin[a], ymin[b]) // size == by[i]
+        out.append((a[keep], b[keep]))
+    return out
+
+
+def _run_ends(new_run: np.ndarray) -> np.ndarray:
+    """For each item, the index just past its run (a run starts where ``new_run``)."""
+    starts = np.flatnonzero(new_run)
+    ends = np.r_[starts[1:], len(new_run)]
+    return np.repeat(ends, ends - starts)
+
+
+def _ragged_arange(lengths: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(n) for n in lengths])`` without the loop."""
+    total = int(lengths.sum())
+    return np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+
+def _crossings(
+    edges: _Edges, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where edges a and b cross: (edge, parameter along it, +1 enter / -1 leave, x, y).
+
+    Each crossing is reported twice, once along each edge, at the same point.
+    """
+    e = edges
+    pa, pb = e.polygon[a], e.polygon[b]
+    s1, o1 = _orientation(e.ax[a], e.ay[a], e.bx[a], e.by[a], e.ax[b], e.ay[b], pb - pa)
+    s2, o2 = _orientation(e.ax[a], e.ay[a], e.bx[a], e.by[a], e.bx[b], e.by[b], pb - pa)
+    s3, o3 = _orientation(e.ax[b], e.ay[b], e.bx[b], e.by[b], e.ax[a], e.ay[a], pa - pb)
+    s4, o4 = _orientation(e.ax[b], e.ay[b], e.bx[b], e.by[b], e.bx[a], e.by[a], pa - pb)
+    cross = (s1 != s2) & (s3 != s4)
+    a, b = a[cross], b[cross]
+    s1, s3 = s1[cross], s3[cross]
+    o1, o2 = o1[cross].astype(float), o2[cross].astype(float)
+    o3, o4 = o3[cross].astype(float), o4[cross].astype(float)
+    # parameters along each edge; a zero denominator cannot pass the test above
+    ta = np.clip(np.divide(o3, o3 - o4, out=np.zeros_like(o3), where=o3 != o4), 0.0, 1.0)
+    tb = np.clip(np.divide(o1, o1 - o2, out=np.zeros_like(o1), where=o1 != o2), 0.0, 1.0)
+    x = e.ax[a] + ta * (e.bx[a] - e.ax[a])
+    y = e.ay[a] + ta * (e.by[a] - e.ay[a])
+    # moving from the right of the other polygon's edge to its left enters that polygon
+    return (
+        np.r_[a, b],
+        np.r_[ta, tb],
+        np.r_[np.where(s3 < 0, 1, -1), np.where(s1 < 0, 1, -1)],
+        np.r_[x, x],
+        np.r_[y, y],
+    )
+
+
+def _start_depths(edges: _Edges, n_polygons: int) -> np.ndarray:
+    """How many other polygons hold the first vertex of each ring (perturbed ray test).
+
+    A ray from the vertex towards +x; each edge of another polygon that it crosses
+    upwards counts +1, downwards -1 (the winding number).
+    """
+    e = edges
+    first = e.ring_first
+    vx, vy, vp = e.ax[first], e.ay[first], e.polygon[first]
+    boxes = shapely.box(*(np.asarray(v) * e.resolution for v in _bounds(e, n_polygons)))
+    ring, poly = shapely.STRtree(boxes).query(shapely.points(vx * e.resolution, vy * e.resolution))
+    keep = poly != vp[ring]
+    ring, poly = ring[keep], poly[keep]
+    ylo, yhi = np.minimum(e.ay, e.by), np.maximum(e.ay, e.by)
+    xhi = np.maximum(e.ax, e.bx)
+    n_edges = (e.polygon_start[1:] - e.polygon_start[:-1])[poly]
+    winding = np.zeros(len(ring))
+    for lo, hi in _chunks(n_edges):
+        pair = lo + np.repeat(np.arange(hi - lo), n_edges[lo:hi])
+        edge = np.repeat(e.polygon_start[:-1][poly[lo:hi]], n_edges[lo:hi])
+        edge += _ragged_arange(n_edges[lo:hi])
+        r = ring[pair]
+        # only edges level with the vertex and reaching its right can cross the ray
+        near = (ylo[edge] <= vy[r]) & (yhi[edge] >= vy[r]) & (xhi[edge] >= vx[r])
+        pair, edge, r = pair[near], edge[near], r[near]
+        px, py = vx[r], vy[r]
+        shift = vp[r] - e.polygon[edge]  # the vertex's polygon minus the edge's polygon
+        above_a = np.where(e.ay[edge] != py, e.ay[edge] > py, shift < 0)
+        above_b = np.where(e.by[edge] != py, e.by[edge] > py, shift < 0)
+        side, _ = _orientation(e.ax[edge], e.ay[edge], e.bx[edge], e.by[edge], px, py, shift)
+        step = (~above_a & above_b & (side > 0)).astype(np.int64)
+        step -= above_a & ~above_b & (side < 0)
+        winding += np.bincount(pair, weights=step, minlength=len(ring))
+    return np.bincount(ring, weights=winding != 0, minlength=len(first)).astype(np.int64)
+
+
+def _chunks(sizes: np.ndarray) -> list[tuple[int, int]]:
+    """Ranges of consecutive items whose sizes add up to at most _CHUNK (or one item)."""
+    total = np.cumsum(sizes)
+    out = []
+    lo = 0
+    while lo < len(sizes):
+        done = total[lo - 1] if lo else 0
+        hi = max(int(np.searchsorted(total, done + _CHUNK, side="right")), lo + 1)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def _bounds(edges: _Edges, n: int) -> tuple[np.ndarray, ...]:
+    """Grid bounding boxes of the polygons (from their snapped edges; 0 when none)."""
+    start = edges.polygon_start
+    has_edges = start[1:] > start[:-1]
+    out = []
+    for values, reduce in (
+        (edges.ax, np.minimum),
+        (edges.ay, np.minimum),
+        (edges.ax, np.maximum),
+        (edges.ay, np.maximum),
+    ):
+        bound = np.zeros(n, np.int64)
+        bound[has_edges] = reduce.reduceat(values, start[:-1][has_edges])
+        out.append(bound)
+    return tuple(out)
+
+
+def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
+    """Area covered by at least 1, 2, 3, ... of the polygons.
+
+    Parameters
+    ----------
+    geoms : array of shapely geometries
+        Polygons or MultiPolygons in a planar, equal-area CRS. Missing and empty ones
+        are skipped. Parts of one MultiPolygon must not overlap one another.
+    resolution : float, default 0.1
+        Snapping grid, in the CRS's units. Coordinates divided by it must stay below
+        about 1e9 (the products of two of them must fit in 64-bit integers).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out[k - 1]`` is the area covered by ``k`` or more polygons: ``out[0]`` is the
+        area of their union, ``out[1]`` the area covered twice or more. The array ends
+        at the deepest level reached.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> boxes = [shapely.box(0, 0, 2, 2), shapely.box(1, 0, 3, 2), shapely.box(0, 0, 2, 2)]
+    >>> depth_areas(boxes, resolution=0.01).round(6).tolist()
+    [6.0, 4.0, 2.0]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    geoms = geoms[~shapely.is_missing(geoms)]
+    geoms = geoms[~shapely.is_empty(geoms)]
+    if len(geoms) == 0:
+        return np.zeros(0)
+    edges = _Edges(geoms, resolution)
+    if len(edges) == 0:
+        return np.zeros(0)
+    crossing_parts = [_crossings(edges, a, b) for a, b in _candidate_pairs(edges)]
+    if crossing_parts:
+        edge, t, change, x, y = (np.concatenate(p) for p in zip(*crossing_parts, strict=True))
+    else:
+        edge = np.zeros(0, np.int64)
+        t = x = y = np.zeros(0)
+        change = np.zeros(0, np.int64)
+    # every vertex (start of its edge), then the crossings, in order along each ring
+    n = len(edges)
+    all_edge = np.r_[np.arange(n), edge]
+    kind = np.r_[np.zeros(n, np.int8), np.ones(len(edge), np.int8)]
+    step = np.r_[np.zeros(n, np.int64), change]
+    # crossings at one point (a vertex of the other polygon) enter before they leave:
+    # the pieces between them have no length, and no count goes below its true value
+    order = np.lexsort((-step, np.r_[np.zeros(n), t], kind, all_edge))
+    origin_x, origin_y = float(edges.ax.min()), float(edges.ay.min())
+    px = (np.r_[edges.ax.astype(float), x] - origin_x)[order]
+    py = (np.r_[edges.ay.astype(float), y] - origin_y)[order]
+    step = step[order]
+    ring = edges.ring[all_edge[order]]
+    # the depth along a ring: the other polygons at its first vertex, then each crossing
+    first_point = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]])
+    ring_index = np.cumsum(np.r_[True, ring[1:] != ring[:-1]]) - 1
+    start = _start_depths(edges, len(geoms))
+    running = np.cumsum(step)
+    before = np.r_[0, running][first_point]
+    others = start[ring_index] + running - before[ring_index]
+    unbalanced = np.bincount(ring_index, weights=step) != 0
+    if unbalanced.any():  # pragma: no cover - ruled out by the exact predicates
+        raise RuntimeError("a ring enters other polygons more often than it leaves them")
+    # crossings a rounding apart may swap; the piece between them has no area
+    others = np.maximum(others, 0)
+    following = np.r_[np.arange(1, len(px)), 0]
+    last = np.r_[first_point[1:] - 1, len(px) - 1]
+    following[last] = first_point
+    term = (px * py[following] - px[following] * py) * 0.5 * resolution**2
+    return np.bincount(others, weights=term)
