@@ -70,11 +70,11 @@ def main() -> None:
     )
     print(
         f"  same union, area in EPSG:6933 (equal-area):           "
-        f"max area error {error(equal_area):8.4f} %"
+        f"max area error {error(equal_area):8.1e} %"
     )
     print(
         f"gdf.byoc.coverage(by='sensing_time'):          {ours_time:6.2f} s, "
-        f"max area error {error(ours):8.4f} %  (also gives overlap_km2)"
+        f"max area error {error(ours):8.1e} %  (also gives overlap_km2)"
     )
     print(
         f"  median of {len(times)} runs; fastest {min(times):.2f} s, slowest {max(times):.2f} s; "

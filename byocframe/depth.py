@@ -54,8 +54,7 @@ class _Edges:
         order = np.argsort(owner[polygons], kind="stable")
         parts, owner = parts[polygons][order], owner[polygons][order]
         oriented = shapely.orient_polygons(parts)  # interiors on the left of every ring
-        rings, ring_part = shapely.get_rings(oriented, return_index=True)
-        coords, vertex_ring = shapely.get_coordinates(rings, return_index=True)
+        coords, vertex_ring, ring_part = _ring_coordinates(oriented)
         limit = np.abs(coords).max(initial=0.0) / resolution
         if limit > _MAX_UNITS:
             raise ValueError(
@@ -79,6 +78,26 @@ class _Edges:
 
     def __len__(self) -> int:
         return len(self.ax)
+
+
+def _ring_coordinates(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates of the polygons' rings: (xy, ring of each vertex, part of each ring).
+
+    Ring geometries are only built for the few polygons with holes.
+    """
+    coords = shapely.get_coordinates(parts)
+    n_rings = shapely.get_num_interior_rings(parts) + 1
+    sizes = shapely.get_num_coordinates(parts)  # one ring per part, unless holed
+    ring_part = np.repeat(np.arange(len(parts)), n_rings)
+    ring_sizes = sizes[ring_part]
+    holed = np.flatnonzero(n_rings > 1)
+    if len(holed):
+        rings, at = shapely.get_rings(parts[holed], return_index=True)
+        first_ring = (np.cumsum(n_rings) - n_rings)[holed]
+        ring_sizes[first_ring[at] + _ragged_arange(n_rings[holed])] = shapely.get_num_coordinates(
+            rings
+        )
+    return coords, np.repeat(np.arange(len(ring_part)), ring_sizes), ring_part
 
 
 def _orientation(

@@ -1,7 +1,8 @@
 """Realistic synthetic BYOC listings, generated offline.
 
 Used by the local service's demo collection, the benchmarks and the tests. Tiles sit on
-a Sentinel-2-like grid (109.8 km cells in every UTM zone) over the land of the shipped
+a Sentinel-2-like grid (109.8 km cells every 100 km in every UTM zone, reaching into
+the neighbouring zones) over the land of the shipped
 Natural Earth layer, with polar stereographic tiles around both poles. Cells at the
 outer edge of zones 1 and 60 cross the antimeridian, as real ones do. Covers are
 MultiPolygons with float noise and a ragged swath edge, like the seed tutorial's tile.
@@ -36,6 +37,7 @@ __all__ = [
 #: Width of one grid cell in metres (a Sentinel-2 MGRS tile).
 CELL = 109_800.0
 _X0 = 99_960.0
+_STEP = 100_000.0
 _DEFAULT_DATES = ("2024-06-01", "2024-06-11", "2024-06-21", "2024-07-01")
 _BANDS = ("B02", "B03", "B04", "B08", "dataMask")
 
@@ -86,14 +88,15 @@ def synthetic_cells() -> tuple[SyntheticCell, ...]:
     (True, True)
     """
     cells: list[SyntheticCell] = []
-    cols = np.arange(7)
+    cols = np.arange(8)
     for zone in range(1, 61):
         for hemi, code, rows in (("N", 32600, range(0, 94)), ("S", 32700, range(10, 100))):
             crs = f"EPSG:{code + zone}"
             c, r = np.meshgrid(cols, np.asarray(rows))
-            xmin = _X0 + c.ravel() * CELL
-            ymin = r.ravel() * 100_000.0
-            in_zone = _in_zone(crs, zone, xmin + CELL / 2, ymin + CELL / 2)
+            # like the MGRS grid: a cell every 100 km, 109.8 km wide (9.8 km overlap)
+            xmin = _X0 + c.ravel() * _STEP
+            ymin = r.ravel() * _STEP
+            in_zone = _in_zone(crs, zone, xmin, ymin)
             keep = _on_land(crs, xmin, ymin, CELL) & in_zone
             for x, y, cc, rr in zip(
                 xmin[keep], ymin[keep], c.ravel()[keep], r.ravel()[keep], strict=True
@@ -119,11 +122,18 @@ def synthetic_cells() -> tuple[SyntheticCell, ...]:
     return cells
 
 
-def _in_zone(crs: str, zone: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Cells whose centre lies in the zone (as Sentinel-2's grid: 6 degrees, 80S-84N)."""
-    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+def _in_zone(crs: str, zone: int, xmin: np.ndarray, ymin: np.ndarray) -> np.ndarray:
+    """Cells reaching into the zone's 6 degrees, 80S to 84N (as in Sentinel-2's grid).
+
+    Cells of neighbouring zones therefore overlap and leave no gap between the zones.
+    """
+    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     west = -180.0 + 6.0 * (zone - 1)
-    return (lat > -80.0) & (lat < 84.0) & (lon >= west) & (lon < west + 6.0)
+    hit = np.zeros(len(xmin), dtype=bool)
+    for fx, fy in ((0.5, 0.5), (0, 0), (1, 0), (0, 1), (1, 1)):
+        lon, lat = to_lonlat.transform(xmin + fx * CELL, ymin + fy * CELL)
+        hit |= (lat > -80.0) & (lat < 84.0) & (lon >= west) & (lon < west + 6.0)
+    return hit
 
 
 def _cover(rng: np.random.Generator, bounds: tuple[float, float, float, float]) -> list[Any]:
