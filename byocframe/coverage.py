@@ -286,9 +286,16 @@ def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None)
     labels = group_labels(frame, by)
     groups = labels.groupby(labels, sort=True, dropna=False).indices
     keys = list(groups)
+    region_wkb = None if region is None else shapely.to_wkb(region)
+
+    def group_stats(key: Any) -> dict[str, float]:
+        # each thread reads its own copy of the AOI: GEOS geometries cache lazily
+        own_region = None if region_wkb is None else shapely.from_wkb(region_wkb)
+        return _stats(geoms[groups[key]], own_region)
+
     workers = min(len(keys), os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:  # GEOS and numpy free the GIL
-        results = list(pool.map(lambda key: _stats(geoms[groups[key]], region), keys))
+        results = list(pool.map(group_stats, keys))
     rows = []
     for key, stats in zip(keys, results, strict=True):
         row = {
