@@ -73,11 +73,11 @@ def geodesic_area(geoms: Any, *, unit: str = "km2") -> pd.Series:
 #: ellipsoidal areas, and parallels / meridians (grid cells, bounding boxes) are
 #: straight lines, so clipping footprints to cells is exact.
 EQUAL_AREA = "+proj=cea +lon_0=0 +lat_ts=0 +ellps=WGS84 +units=m +no_defs"
-#: Groups of more footprints than this are cut along a grid of square cells of
+#: Groups of more footprints than _MAX_AT_ONCE are cut along a grid of square cells of
 #: CELL_SIZE metres (in EQUAL_AREA) and counted cell by cell: areas add up over disjoint
 #: cells, and the memory stays bounded by what one cell holds.
 CELL_SIZE = 1_000_000.0
-_MAX_AT_ONCE = 50_000
+_MAX_AT_ONCE = 10_000
 _DENSIFY_DEGREES = 0.1  # lon/lat edges of AOIs are densified before projecting
 _GRID = 0.01  # metres: the snapping grid of an overlay retried after a topology error
 
@@ -222,31 +222,23 @@ def _robust(operation: Any, *args: Any) -> Any:
         return operation(*args, grid_size=_GRID)
 
 
-def _depths(present: np.ndarray) -> np.ndarray:
-    """Area covered at least 1, 2, ... times; cell by cell for very large groups."""
-    if len(present) <= _MAX_AT_ONCE:
-        return depth_areas(present)
-    total = np.zeros(0)
-    for group in _by_cell(*_cells(present)):
-        levels = depth_areas(group)
-        size = max(len(total), len(levels))
-        total = np.pad(total, (0, size - len(total))) + np.pad(levels, (0, size - len(levels)))
-    return total
+def _batches(
+    geoms: np.ndarray, aoi: shapely.Geometry | None
+) -> tuple[list[np.ndarray], int, float]:
+    """One group's footprints (inside the AOI) in batches whose depth areas add up.
 
-
-def _stats(geoms: np.ndarray, aoi: shapely.Geometry | None) -> dict[str, float]:
-    """Area statistics (m2) of one group of equal-area footprints."""
+    A large group is cut along the cells, which bounds the memory, keeps the arrays in
+    the processor's cache and lets one group use every core. Also returns how many
+    footprints there are and the sum of their areas.
+    """
     present = geoms[~shapely.is_missing(geoms)]
     if aoi is not None:
         present = _robust(shapely.intersection, present, aoi)
         present = present[~shapely.is_empty(present) & (shapely.area(present) > 0)]
-    levels = np.pad(_depths(present), (0, 2))
-    return {
-        "footprint": float(shapely.area(present).sum()),
-        "covered": float(levels[0]),
-        "overlap": float(levels[1]),
-        "touching": len(present),
-    }
+    footprint = float(shapely.area(present).sum())
+    if len(present) <= _MAX_AT_ONCE:
+        return [present], len(present), footprint
+    return _by_cell(*_cells(present)), len(present), footprint
 
 
 def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None) -> pd.DataFrame:
@@ -288,25 +280,30 @@ def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None)
     keys = list(groups)
     region_wkb = None if region is None else shapely.to_wkb(region)
 
-    def group_stats(key: Any) -> dict[str, float]:
+    def group_batches(key: Any) -> tuple[list[np.ndarray], int, float]:
         # each thread reads its own copy of the AOI: GEOS geometries cache lazily
         own_region = None if region_wkb is None else shapely.from_wkb(region_wkb)
-        return _stats(geoms[groups[key]], own_region)
+        return _batches(geoms[groups[key]], own_region)
 
-    workers = min(len(keys), os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:  # GEOS and numpy free the GIL
-        results = list(pool.map(group_stats, keys))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # numpy, GEOS free the GIL
+        prepared = list(pool.map(group_batches, keys))
+        owner = [i for i, (batches, _, _) in enumerate(prepared) for _ in batches]
+        levels = pool.map(depth_areas, [b for batches, _, _ in prepared for b in batches])
+        depth = np.zeros((len(keys), 2))  # covered once or more, twice or more
+        for i, level in zip(owner, levels, strict=True):
+            depth[i] += np.pad(level, (0, 2))[:2]
     rows = []
-    for key, stats in zip(keys, results, strict=True):
+    for i, key in enumerate(keys):
+        _, touching, footprint = prepared[i]
         row = {
-            "tiles": stats["touching"] if region is not None else len(groups[key]),
-            "footprint_km2": stats["footprint"] / 1e6,
-            "covered_km2": stats["covered"] / 1e6,
-            "overlap_km2": stats["overlap"] / 1e6,
+            "tiles": touching if region is not None else len(groups[key]),
+            "footprint_km2": footprint / 1e6,
+            "covered_km2": depth[i, 0] / 1e6,
+            "overlap_km2": depth[i, 1] / 1e6,
         }
         if region is not None:
             row["aoi_km2"] = region.area / 1e6
-            row["covered_fraction"] = stats["covered"] / region.area
+            row["covered_fraction"] = depth[i, 0] / region.area
         rows.append(row)
     out = pd.DataFrame(rows, index=pd.Index(keys, name=labels.name))
     if out.empty:
