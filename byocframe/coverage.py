@@ -103,8 +103,8 @@ def equal_area_geometries(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray
     geoms = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
     if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
         geoms = geoms.to_crs("EPSG:4326")
-    values = np.asarray(geoms.array, dtype=object)
-    values = np.where(shapely.is_empty(values), None, values)
+    values = np.array(geoms.array, dtype=object)  # a copy: empty ones become None
+    values[shapely.is_empty(values)] = None
     return _project(values)
 
 

@@ -272,15 +272,15 @@ def _flat_coordinates(
         xy = None
     if xy is None:
         # 3-D or malformed positions: find them (only on this slow error path)
-        for r, ring in enumerate(rings):
+        for i, ring in enumerate(rings):
             for pos in ring:
                 if not (isinstance(pos, list | tuple) and len(pos) == 2):
-                    problems.setdefault(int(ring_geom[r]), f"bad position {pos!r}")
+                    problems.setdefault(int(ring_geom[i]), f"bad position {pos!r}")
                     break
                 try:
                     float(pos[0]), float(pos[1])
                 except (TypeError, ValueError):
-                    problems.setdefault(int(ring_geom[r]), f"bad position {pos!r}")
+                    problems.setdefault(int(ring_geom[i]), f"bad position {pos!r}")
                     break
         return np.zeros((0, 2)), problems or {int(ring_geom[0]): "malformed coordinates"}
     ring_start = np.asarray(ring_off[:-1], dtype=np.int64)
@@ -421,8 +421,8 @@ def _reproject(
         )
         return sub[inverse]
     codes = np.where(present, crs, WGS84).astype(object)
-    uniq, inverse = np.unique(codes.astype(str), return_inverse=True)
-    uniq = [str(c) for c in uniq]
+    unique_codes, inverse = np.unique(codes.astype(str), return_inverse=True)
+    uniq = [str(c) for c in unique_codes]
     xy, ring_off = ragged.xy, ragged.ring_off
     ring_geom = ragged.ring_geometry()
     if densify:
@@ -451,7 +451,7 @@ def _reproject(
     if target != WGS84:
         lonlat = _to_projected(lonlat, target, CRS.from_user_input(target))
     out = _as_multi(_make_valid(lonlat))
-    same = np.flatnonzero(present & (codes == target)) if target != WGS84 else []
+    same = np.flatnonzero(present & (codes == target) & (target != WGS84))
     if len(same):  # already in the target CRS: keep the coordinates as they were
         out[same] = _as_multi(np.asarray(geoms[same], dtype=object))
     return out
@@ -631,7 +631,9 @@ def _make_valid(geoms: np.ndarray) -> np.ndarray:
     return geoms
 
 
-def geometries_to_geojson(geoms: Sequence[Any], crs: Sequence[str | None]) -> list[Any]:
+def geometries_to_geojson(
+    geoms: Sequence[Any] | np.ndarray, crs: Sequence[str | None]
+) -> list[Any]:
     """Write shapely geometries as GeoJSON dicts with the service's ``crs`` member.
 
     Examples

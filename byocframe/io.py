@@ -152,7 +152,9 @@ def _tiles_frame(
         cover_t = reproject_parsed(cover, target, densify=densify)
         tile_t = tile_future.result()
     has_cover = ~shapely.is_missing(cover_t)
-    source = np.where(has_cover, "cover", np.where(shapely.is_missing(tile_t), None, "tile"))
+    source = np.full(len(cover_t), None, dtype=object)
+    source[~shapely.is_missing(tile_t)] = "tile"
+    source[has_cover] = "cover"
 
     columns: dict[str, Any] = {
         "path": pd.array([r.get("path") for r in recs], dtype=TEXT),
@@ -307,7 +309,9 @@ def native_cover_geometries(frame: pd.DataFrame) -> np.ndarray:
     native_crs = np.asarray(frame["native_crs"].astype(object).fillna(WGS84), dtype=object)
     current = np.asarray(frame.geometry.array, dtype=object)
     has_native = ~shapely.is_missing(native)
-    expected = reproject(native, np.where(has_native, native_crs, None), crs, densify=densify)
+    cover_crs = native_crs.copy()
+    cover_crs[~has_native] = None
+    expected = reproject(native, cover_crs, crs, densify=densify)
     # rows without a cover showed their tile geometry: unchanged means still no cover
     fallback = np.asarray(
         reproject(frame["native_tile"].array, native_crs, crs, densify=densify), dtype=object

@@ -119,7 +119,7 @@ def synthetic_cells() -> tuple[SyntheticCell, ...]:
             cells.append(
                 SyntheticCell(crs, (xmin[i], ymin[i], xmin[i] + size, ymin[i] + size), name)
             )
-    return cells
+    return tuple(cells)
 
 
 def _in_zone(crs: str, zone: int, xmin: np.ndarray, ymin: np.ndarray) -> np.ndarray:

@@ -332,6 +332,14 @@ class TestTiles:
                 "Polygon or MultiPolygon",
             ),
             ({"path": "p", "sensingTime": "soon"}, "not an ISO-8601 time"),
+            (
+                {"path": "p", "coverGeometry": {"type": "Polygon", "coordinates": None}},
+                "coordinates must be a list, got NoneType",
+            ),
+            (
+                {"path": "p", "coverGeometry": {"type": "Polygon", "coordinates": [[[0, 0]]]}},
+                "at least 4 positions",
+            ),
         ],
     )
     def test_bad_tiles(self, raw, collection, body, message):

@@ -227,8 +227,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _token(self, body: bytes) -> None:
         form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         grant = (form.get("grant_type") or [""])[0]
-        client_id = (form.get("client_id") or [None])[0]
-        secret = (form.get("client_secret") or [None])[0]
+        client_id: str | None = form["client_id"][0] if form.get("client_id") else None
+        secret: str | None = form["client_secret"][0] if form.get("client_secret") else None
         if client_id is None and self.headers.get("Authorization", "").startswith("Basic "):
             import base64
 

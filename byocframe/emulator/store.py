@@ -148,6 +148,8 @@ def read_cover(geojson: Any) -> tuple[list[Any], str, str]:
     except GeometryProblem as err:
         raise bad(f"coverGeometry: {err}") from err
     coords = geojson.get("coordinates")
+    if not isinstance(coords, list):
+        raise bad(f"coverGeometry coordinates must be a list, got {type(coords).__name__}")
     polygons = [coords] if kind == "Polygon" else coords
     try:
         points = 0
