@@ -15,8 +15,10 @@ outside it. So the whole depth profile follows from one pass over the edges:
    test), then walk each ring: every crossing enters or leaves one other polygon;
 4. add each piece of edge to the depth level it bounds.
 
-Degenerate input (shared edges, repeated footprints, a vertex on another polygon's
-edge) is made general by symbolic perturbation: polygon ``i`` is taken as translated by
+Identical polygons are merged first and counted with a weight, so the same footprint on
+many dates costs no more than once. Other degenerate input (shared edges, a vertex on
+another polygon's edge, near-copies that snap together) is made general by symbolic
+perturbation: polygon ``i`` is taken as translated by
 ``(i * eps, i * eps**2)`` for an infinitely small ``eps``. Every test then has a strict
 answer, the answers agree with one another, and the areas are the limit as ``eps``
 goes to zero, i.e. exact. No topology error can occur, and no tolerance is involved
@@ -175,11 +177,12 @@ def _ragged_arange(lengths: np.ndarray) -> np.ndarray:
 
 
 def _crossings(
-    edges: _Edges, a: np.ndarray, b: np.ndarray
+    edges: _Edges, a: np.ndarray, b: np.ndarray, weight: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Where edges a and b cross: (edge, parameter along it, +1 enter / -1 leave, x, y).
+    """Where edges a and b cross: (edge, parameter along it, depth change, x, y).
 
-    Each crossing is reported twice, once along each edge, at the same point.
+    Each crossing is reported twice, once along each edge, at the same point. Entering
+    the other polygon adds its weight (its number of copies), leaving subtracts it.
     """
     e = edges
     pa, pb = e.polygon[a], e.polygon[b]
@@ -188,7 +191,7 @@ def _crossings(
     s3, o3 = _orientation(e.ax[b], e.ay[b], e.bx[b], e.by[b], e.ax[a], e.ay[a], pa - pb)
     s4, o4 = _orientation(e.ax[b], e.ay[b], e.bx[b], e.by[b], e.bx[a], e.by[a], pa - pb)
     cross = (s1 != s2) & (s3 != s4)
-    a, b = a[cross], b[cross]
+    a, b, pa, pb = a[cross], b[cross], pa[cross], pb[cross]
     s1, s3 = s1[cross], s3[cross]
     o1, o2 = o1[cross].astype(float), o2[cross].astype(float)
     o3, o4 = o3[cross].astype(float), o4[cross].astype(float)
@@ -201,13 +204,13 @@ def _crossings(
     return (
         np.r_[a, b],
         np.r_[ta, tb],
-        np.r_[np.where(s3 < 0, 1, -1), np.where(s1 < 0, 1, -1)],
+        np.r_[np.where(s3 < 0, 1, -1) * weight[pb], np.where(s1 < 0, 1, -1) * weight[pa]],
         np.r_[x, x],
         np.r_[y, y],
     )
 
 
-def _start_depths(edges: _Edges, n_polygons: int) -> np.ndarray:
+def _start_depths(edges: _Edges, weight: np.ndarray) -> np.ndarray:
     """How many other polygons hold the first vertex of each ring (perturbed ray test).
 
     A ray from the vertex towards +x; each edge of another polygon that it crosses
@@ -216,7 +219,7 @@ def _start_depths(edges: _Edges, n_polygons: int) -> np.ndarray:
     e = edges
     first = e.ring_first
     vx, vy, vp = e.ax[first], e.ay[first], e.polygon[first]
-    boxes = shapely.box(*(np.asarray(v) * e.resolution for v in _bounds(e, n_polygons)))
+    boxes = shapely.box(*(np.asarray(v) * e.resolution for v in _bounds(e, len(weight))))
     ring, poly = shapely.STRtree(boxes).query(shapely.points(vx * e.resolution, vy * e.resolution))
     keep = poly != vp[ring]
     ring, poly = ring[keep], poly[keep]
@@ -240,7 +243,8 @@ def _start_depths(edges: _Edges, n_polygons: int) -> np.ndarray:
         step = (~above_a & above_b & (side > 0)).astype(np.int64)
         step -= above_a & ~above_b & (side < 0)
         winding += np.bincount(pair, weights=step, minlength=len(ring))
-    return np.bincount(ring, weights=winding != 0, minlength=len(first)).astype(np.int64)
+    inside = (winding != 0) * weight[poly]
+    return np.bincount(ring, weights=inside, minlength=len(first)).astype(np.int64)
 
 
 def _chunks(sizes: np.ndarray) -> list[tuple[int, int]]:
@@ -304,10 +308,14 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
     geoms = geoms[~shapely.is_empty(geoms)]
     if len(geoms) == 0:
         return np.zeros(0)
+    # identical footprints (the same tile on many dates) count once, with a weight
+    _, first, weight = np.unique(shapely.to_wkb(geoms), return_index=True, return_counts=True)
+    geoms = geoms[first]
     edges = _Edges(geoms, resolution)
     if len(edges) == 0:
         return np.zeros(0)
-    crossing_parts = [_crossings(edges, a, b) for a, b in _candidate_pairs(edges)]
+    pairs = _candidate_pairs(edges)
+    crossing_parts = [_crossings(edges, a, b, weight) for a, b in pairs]
     if crossing_parts:
         edge, t, change, x, y = (np.concatenate(p) for p in zip(*crossing_parts, strict=True))
     else:
@@ -330,7 +338,7 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
     # the depth along a ring: the other polygons at its first vertex, then each crossing
     first_point = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]])
     ring_index = np.cumsum(np.r_[True, ring[1:] != ring[:-1]]) - 1
-    start = _start_depths(edges, len(geoms))
+    start = _start_depths(edges, weight)
     running = np.cumsum(step)
     before = np.r_[0, running][first_point]
     others = start[ring_index] + running - before[ring_index]
@@ -343,4 +351,9 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
     last = np.r_[first_point[1:] - 1, len(px) - 1]
     following[last] = first_point
     term = (px * py[following] - px[following] * py) * 0.5 * resolution**2
-    return np.bincount(others, weights=term)
+    # a piece with c others beside a polygon of w copies bounds the levels c+1 .. c+w
+    own = weight[edges.polygon[all_edge[order]]]
+    size = int((others + own).max()) + 1
+    levels = np.bincount(others, weights=term, minlength=size)
+    levels -= np.bincount(others + own, weights=term, minlength=size)
+    return np.cumsum(levels)[:-1]

@@ -12,7 +12,7 @@ import byocframe.depth
 from byocframe.depth import depth_areas
 
 
-def overlay_truth(polygons: list, deepest: int = 3) -> np.ndarray:
+def overlay_truth(polygons: list, deepest: int = 4) -> np.ndarray:
     """Area covered k or more times = area of the union of all k-wise intersections."""
     out = []
     for k in range(1, deepest + 1):
@@ -21,7 +21,7 @@ def overlay_truth(polygons: list, deepest: int = 3) -> np.ndarray:
     return np.array(out)
 
 
-def levels(polygons: list, deepest: int = 3, **kwargs) -> np.ndarray:
+def levels(polygons: list, deepest: int = 4, **kwargs) -> np.ndarray:
     """``depth_areas`` padded or cut to ``deepest`` levels."""
     return np.pad(depth_areas(polygons, **kwargs), (0, deepest))[:deepest]
 
@@ -39,7 +39,7 @@ def random_polygons(rng: np.random.Generator) -> list:
         if area.area > 0:
             polygons.append(area)
     if len(polygons) > 1 and rng.random() < 0.4:
-        polygons.append(polygons[0])  # the same footprint twice
+        polygons += [polygons[0]] * int(rng.integers(1, 4))  # the same footprint again
     if len(polygons) > 1 and rng.random() < 0.4:
         polygons.append(polygons[1].difference(shapely.box(3, 3, 6, 6)))  # holes, notches
     if polygons and rng.random() < 0.4:
@@ -61,6 +61,25 @@ class TestDegenerateCases:
     def test_the_same_polygon_n_times(self):
         box = shapely.box(0, 0, 3, 2)
         assert levels([box] * 4, deepest=5).tolist() == pytest.approx([6, 6, 6, 6, 0])
+
+    def test_copies_beside_another_polygon(self):
+        a, b = shapely.box(0, 0, 2, 2), shapely.box(1, 0, 3, 2)
+        assert levels([a, b, a, a], deepest=5).tolist() == pytest.approx([6, 4, 4, 2, 0])
+
+    def test_many_copies_count_once_with_a_weight(self, monkeypatch):
+        # copies are merged before any edge is compared: no candidate pair between them
+        compared = []
+        find_pairs = byocframe.depth._candidate_pairs
+
+        def spy(edges):
+            pairs = find_pairs(edges)
+            compared.append(sum(len(a) for a, _ in pairs))
+            return pairs
+
+        monkeypatch.setattr(byocframe.depth, "_candidate_pairs", spy)
+        box = shapely.segmentize(shapely.box(0, 0, 100, 100), 1)
+        assert levels([box] * 200, deepest=201)[[0, 199, 200]] == pytest.approx([1e4, 1e4, 0])
+        assert compared == [0]
 
     def test_neighbours_sharing_an_edge_do_not_overlap(self):
         result = levels([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], deepest=2)
