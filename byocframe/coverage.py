@@ -222,6 +222,21 @@ def _robust(operation: Any, *args: Any) -> Any:
         return operation(*args, grid_size=_GRID)
 
 
+def _clip(geoms: np.ndarray, aoi: shapely.Geometry) -> np.ndarray:
+    """The footprints' parts inside the AOI (footprints outside it are dropped).
+
+    Only footprints that cross the AOI's outline go through an overlay: an AOI can have
+    thousands of vertices (a densified world or country), and overlays pay for them.
+    """
+    shapely.prepare(aoi)
+    touching = shapely.intersects(aoi, geoms)
+    crossing = touching & ~shapely.contains_properly(aoi, geoms)
+    parts = geoms.copy()
+    parts[crossing] = _robust(shapely.intersection, geoms[crossing], aoi)
+    parts = parts[touching]
+    return parts[~shapely.is_empty(parts) & (shapely.area(parts) > 0)]
+
+
 def _batches(
     geoms: np.ndarray, aoi: shapely.Geometry | None
 ) -> tuple[list[np.ndarray], int, float]:
@@ -233,8 +248,7 @@ def _batches(
     """
     present = geoms[~shapely.is_missing(geoms)]
     if aoi is not None:
-        present = _robust(shapely.intersection, present, aoi)
-        present = present[~shapely.is_empty(present) & (shapely.area(present) > 0)]
+        present = _clip(present, aoi)
     footprint = float(shapely.area(present).sum())
     if len(present) <= _MAX_AT_ONCE:
         return [present], len(present), footprint

@@ -66,6 +66,14 @@ class TestCoverage:
         assert row["aoi_km2"] == pytest.approx(aoi, rel=1e-4)
         assert row["covered_fraction"] == pytest.approx(truth_km2(east, west) / aoi, rel=1e-4)
 
+    def test_aoi_counts_footprints_inside_crossing_and_not_outside(self):
+        inside, crossing, outside = (2, 2, 3, 3), (9, 9, 11, 11), (20, 20, 21, 21)
+        row = coverage(frame(inside, crossing, outside), aoi=(0, 0, 10, 10)).iloc[0]
+        assert row["tiles"] == 2
+        expected = truth_km2(inside, (9, 9, 10, 10))
+        assert row["footprint_km2"] == pytest.approx(expected, rel=1e-4)
+        assert row["covered_km2"] == pytest.approx(expected, rel=1e-4)
+
     def test_aoi_as_geoseries_in_another_crs(self):
         aoi = gpd.GeoSeries([shapely.box(10, 50, 11, 51)], crs=4326).to_crs(3857)
         row = coverage(frame((10, 50, 12, 52)), aoi=aoi).iloc[0]
