@@ -358,7 +358,7 @@ def gaps(frame: gpd.GeoDataFrame, aoi: Any, *, by: str | None = None) -> gpd.Geo
     for key, index in labels.groupby(labels, sort=True, dropna=False).indices.items():
         present = geoms[index]
         present = present[~shapely.is_missing(present)]
-        covered = _robust(shapely.union_all, _robust(shapely.intersection, present, region))
+        covered = _robust(shapely.union_all, _clip(present, region))
         hole = _robust(shapely.difference, region, covered)
         keys.append(key)
         shapes.append(hole)
