@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -667,13 +667,6 @@ class Store:
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
             )
         return len(rows)
-
-    def remove_files(self, bucket: str, keys: Iterable[str]) -> None:
-        """Remove files from a virtual bucket."""
-        with self.transaction() as conn:
-            conn.executemany(
-                "DELETE FROM files WHERE bucket = ? AND key = ?", [(bucket, k) for k in keys]
-            )
 
     def files(self, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
         """Files of a bucket whose key starts with ``prefix``."""
