@@ -67,14 +67,20 @@ class SyntheticCell:
     name: str
 
 
-def _on_land(crs: str, xmin: np.ndarray, ymin: np.ndarray, size: float) -> np.ndarray:
-    """Whether the centre or a corner of each cell lies on land."""
+def _cell_points(
+    crs: str, xmin: np.ndarray, ymin: np.ndarray, size: float
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(lon, lat) of the centre and the four corners of each cell."""
     to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    hit = np.zeros(len(xmin), dtype=bool)
-    for fx, fy in ((0.5, 0.5), (0, 0), (1, 0), (0, 1), (1, 1)):
-        lon, lat = to_lonlat.transform(xmin + fx * size, ymin + fy * size)
-        hit |= shapely.contains_xy(land(), lon, lat)
-    return hit
+    return [
+        to_lonlat.transform(xmin + fx * size, ymin + fy * size)
+        for fx, fy in ((0.5, 0.5), (0, 0), (1, 0), (0, 1), (1, 1))
+    ]
+
+
+def _on_land(points: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Whether the centre or a corner of each cell lies on land."""
+    return np.any([shapely.contains_xy(land(), lon, lat) for lon, lat in points], axis=0)
 
 
 @functools.lru_cache(maxsize=1)
@@ -96,8 +102,8 @@ def synthetic_cells() -> tuple[SyntheticCell, ...]:
             # like the MGRS grid: a cell every 100 km, 109.8 km wide (9.8 km overlap)
             xmin = _X0 + c.ravel() * _STEP
             ymin = r.ravel() * _STEP
-            in_zone = _in_zone(crs, zone, xmin, ymin)
-            keep = _on_land(crs, xmin, ymin, CELL) & in_zone
+            points = _cell_points(crs, xmin, ymin, CELL)
+            keep = _on_land(points) & _in_zone(points, zone)
             for x, y, cc, rr in zip(
                 xmin[keep], ymin[keep], c.ravel()[keep], r.ravel()[keep], strict=True
             ):
@@ -113,7 +119,7 @@ def synthetic_cells() -> tuple[SyntheticCell, ...]:
         to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
         _, lat = to_lonlat.transform(xmin + size / 2, ymin + size / 2)
         beyond = lat * lat_sign > 80
-        keep = beyond | (_on_land(crs, xmin, ymin, size) & (lat * lat_sign > 60))
+        keep = beyond | (_on_land(_cell_points(crs, xmin, ymin, size)) & (lat * lat_sign > 60))
         for i in np.flatnonzero(keep):
             name = f"{label}/{int(xmin[i] // size)}_{int(ymin[i] // size)}"
             cells.append(
@@ -122,18 +128,16 @@ def synthetic_cells() -> tuple[SyntheticCell, ...]:
     return tuple(cells)
 
 
-def _in_zone(crs: str, zone: int, xmin: np.ndarray, ymin: np.ndarray) -> np.ndarray:
+def _in_zone(points: list[tuple[np.ndarray, np.ndarray]], zone: int) -> np.ndarray:
     """Cells reaching into the zone's 6 degrees, 80S to 84N (as in Sentinel-2's grid).
 
     Cells of neighbouring zones therefore overlap and leave no gap between the zones.
     """
-    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     west = -180.0 + 6.0 * (zone - 1)
-    hit = np.zeros(len(xmin), dtype=bool)
-    for fx, fy in ((0.5, 0.5), (0, 0), (1, 0), (0, 1), (1, 1)):
-        lon, lat = to_lonlat.transform(xmin + fx * CELL, ymin + fy * CELL)
-        hit |= (lat > -80.0) & (lat < 84.0) & (lon >= west) & (lon < west + 6.0)
-    return hit
+    inside = [
+        (lat > -80.0) & (lat < 84.0) & (lon >= west) & (lon < west + 6.0) for lon, lat in points
+    ]
+    return np.any(inside, axis=0)
 
 
 def _cover(rng: np.random.Generator, bounds: tuple[float, float, float, float]) -> list[Any]:
