@@ -13,7 +13,7 @@ import pandas as pd
 import shapely
 from pyproj import Geod, Transformer
 
-from byocframe.depth import depth_areas
+from byocframe.depth import depth_areas, grid_cells
 from byocframe.geometry import WGS84, reproject
 
 __all__ = ["aoi_geometry", "coverage", "gaps", "geodesic_area", "overlaps"]
@@ -183,15 +183,9 @@ def _cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cut footprints (no missing ones) along the cell grid: (pieces, cell key of each)."""
     if len(geoms) == 0:
         return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
-    bounds = shapely.bounds(geoms)
-    i0, j0 = np.floor(bounds[:, 0] / CELL_SIZE), np.floor(bounds[:, 1] / CELL_SIZE)
-    ni = (np.floor(bounds[:, 2] / CELL_SIZE) - i0 + 1).astype(np.int64)
-    nj = (np.floor(bounds[:, 3] / CELL_SIZE) - j0 + 1).astype(np.int64)
-    count = ni * nj
-    row = np.repeat(np.arange(len(geoms)), count)
-    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    ci = (i0[row] + offset % ni[row]).astype(np.int64)
-    cj = (j0[row] + offset // ni[row]).astype(np.int64)
+    xmin, ymin, xmax, ymax = shapely.bounds(geoms).T
+    row, ci, cj = grid_cells(xmin, ymin, xmax, ymax, CELL_SIZE)
+    count = np.bincount(row, minlength=len(geoms))
     pieces = np.empty(len(row), dtype=object)
     whole = (count == 1)[row]
     pieces[whole] = geoms[row[whole]]

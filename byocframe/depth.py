@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-__all__ = ["depth_areas"]
+__all__ = ["depth_areas", "grid_cells"]
 
 #: Candidate edge pairs examined at once (bounds the memory, ~200 bytes per pair).
 _CHUNK = 2_000_000
@@ -72,11 +72,12 @@ class _Edges:
         self.bx, self.by = end[moving, 0], end[moving, 1]
         self.ring = ring[moving]
         self.polygon = owner[ring_part[self.ring]]
+        self.xmin, self.xmax = np.minimum(self.ax, self.bx), np.maximum(self.ax, self.bx)
+        self.ymin, self.ymax = np.minimum(self.ay, self.by), np.maximum(self.ay, self.by)
         self.resolution = resolution
         # the first edge of every ring (edges are sorted by ring, rings by polygon)
         self.ring_first = np.flatnonzero(np.r_[True, self.ring[1:] != self.ring[:-1]])
-        n_polygons = len(geoms)
-        self.polygon_start = np.searchsorted(self.polygon, np.arange(n_polygons + 1))
+        self.polygon_start = np.searchsorted(self.polygon, np.arange(len(geoms) + 1))
 
     def __len__(self) -> int:
         return len(self.ax)
@@ -125,21 +126,14 @@ def _orientation(
 
 def _candidate_pairs(edges: _Edges) -> list[tuple[np.ndarray, np.ndarray]]:
     """Pairs of edges of different polygons whose bounding boxes meet, in chunks."""
-    xmin, xmax = np.minimum(edges.ax, edges.bx), np.maximum(edges.ax, edges.bx)
-    ymin, ymax = np.minimum(edges.ay, edges.by), np.maximum(edges.ay, edges.by)
-    extent = np.maximum(xmax - xmin, ymax - ymin)
-    size = max(int(np.median(extent)), 1)  # bucket side: most edges touch 1 to 4 buckets
+    xmin, xmax, ymin, ymax = edges.xmin, edges.xmax, edges.ymin, edges.ymax
+    size = max(int(np.median(np.maximum(xmax - xmin, ymax - ymin))), 1)  # 1 to 4 buckets
     while True:  # a few very long edges (a polar cap's edge) must not fill the grid
-        ix0, iy0 = xmin // size, ymin // size
-        nx, ny = xmax // size - ix0 + 1, ymax // size - iy0 + 1
-        count = nx * ny
-        if count.sum() <= 8 * len(count):
+        touched = (xmax // size - xmin // size + 1) * (ymax // size - ymin // size + 1)
+        if touched.sum() <= 8 * len(edges):
             break
         size *= 2
-    edge = np.repeat(np.arange(len(edges)), count)
-    offset = _ragged_arange(count)
-    bx = ix0[edge] + offset % nx[edge]
-    by = iy0[edge] + offset // nx[edge]
+    edge, bx, by = grid_cells(xmin, ymin, xmax, ymax, size)
     key = (bx - bx.min()) * (by.max() - by.min() + 1) + (by - by.min())
     order = np.argsort(key, kind="stable")  # within a bucket, edges stay in polygon order
     edge, bx, by, key = edge[order], bx[order], by[order], key[order]
@@ -161,6 +155,28 @@ def _candidate_pairs(edges: _Edges) -> list[tuple[np.ndarray, np.ndarray]]:
         keep &= np.maximum(ymin[a], ymin[b]) // size == by[i]
         out.append((a[keep], b[keep]))
     return out
+
+
+def grid_cells(
+    xmin: np.ndarray, ymin: np.ndarray, xmax: np.ndarray, ymax: np.ndarray, size: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The square cells (side ``size``) each bounding box touches: (box, column, row).
+
+    Examples
+    --------
+    >>> box, col, row = grid_cells(np.array([0.5]), np.array([0.5]), np.array([1.5]),
+    ...                            np.array([0.9]), 1.0)
+    >>> box.tolist(), col.tolist(), row.tolist()
+    ([0, 0], [0, 1], [0, 0])
+    """
+    col0 = np.floor_divide(xmin, size).astype(np.int64)
+    row0 = np.floor_divide(ymin, size).astype(np.int64)
+    cols = np.floor_divide(xmax, size).astype(np.int64) - col0 + 1
+    rows = np.floor_divide(ymax, size).astype(np.int64) - row0 + 1
+    count = cols * rows
+    box = np.repeat(np.arange(len(count)), count)
+    offset = _ragged_arange(count)
+    return box, col0[box] + offset % cols[box], row0[box] + offset // cols[box]
 
 
 def _run_ends(new_run: np.ndarray) -> np.ndarray:
@@ -223,8 +239,6 @@ def _start_depths(edges: _Edges, weight: np.ndarray) -> np.ndarray:
     ring, poly = shapely.STRtree(boxes).query(shapely.points(vx * e.resolution, vy * e.resolution))
     keep = poly != vp[ring]
     ring, poly = ring[keep], poly[keep]
-    ylo, yhi = np.minimum(e.ay, e.by), np.maximum(e.ay, e.by)
-    xhi = np.maximum(e.ax, e.bx)
     n_edges = (e.polygon_start[1:] - e.polygon_start[:-1])[poly]
     winding = np.zeros(len(ring))
     for lo, hi in _chunks(n_edges):
@@ -233,7 +247,7 @@ def _start_depths(edges: _Edges, weight: np.ndarray) -> np.ndarray:
         edge += _ragged_arange(n_edges[lo:hi])
         r = ring[pair]
         # only edges level with the vertex and reaching its right can cross the ray
-        near = (ylo[edge] <= vy[r]) & (yhi[edge] >= vy[r]) & (xhi[edge] >= vx[r])
+        near = (e.ymin[edge] <= vy[r]) & (e.ymax[edge] >= vy[r]) & (e.xmax[edge] >= vx[r])
         pair, edge, r = pair[near], edge[near], r[near]
         px, py = vx[r], vy[r]
         shift = vp[r] - e.polygon[edge]  # the vertex's polygon minus the edge's polygon
@@ -314,14 +328,9 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
     edges = _Edges(geoms, resolution)
     if len(edges) == 0:
         return np.zeros(0)
-    pairs = _candidate_pairs(edges)
-    crossing_parts = [_crossings(edges, a, b, weight) for a, b in pairs]
-    if crossing_parts:
-        edge, t, change, x, y = (np.concatenate(p) for p in zip(*crossing_parts, strict=True))
-    else:
-        edge = np.zeros(0, np.int64)
-        t = x = y = np.zeros(0)
-        change = np.zeros(0, np.int64)
+    # there is always at least one chunk of candidates, maybe empty
+    crossing_parts = [_crossings(edges, a, b, weight) for a, b in _candidate_pairs(edges)]
+    edge, t, change, x, y = (np.concatenate(p) for p in zip(*crossing_parts, strict=True))
     # every vertex (start of its edge), then the crossings, in order along each ring
     n = len(edges)
     all_edge = np.r_[np.arange(n), edge]
@@ -336,15 +345,19 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
     step = step[order]
     ring = edges.ring[all_edge[order]]
     # the depth along a ring: the other polygons at its first vertex, then each crossing
-    first_point = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]])
-    ring_index = np.cumsum(np.r_[True, ring[1:] != ring[:-1]]) - 1
+    new_ring = np.r_[True, ring[1:] != ring[:-1]]
+    first_point = np.flatnonzero(new_ring)
+    ring_index = np.cumsum(new_ring) - 1
     start = _start_depths(edges, weight)
     running = np.cumsum(step)
     before = np.r_[0, running][first_point]
     others = start[ring_index] + running - before[ring_index]
     unbalanced = np.bincount(ring_index, weights=step) != 0
     if unbalanced.any():  # pragma: no cover - ruled out by the exact predicates
-        raise RuntimeError("a ring enters other polygons more often than it leaves them")
+        raise RuntimeError(
+            "a ring enters other polygons more often than it leaves them: this is a bug in "
+            "byocframe.depth; please report it with the footprints that caused it"
+        )
     # crossings a rounding apart may swap; the piece between them has no area
     others = np.maximum(others, 0)
     following = np.r_[np.arange(1, len(px)), 0]
