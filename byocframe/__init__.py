@@ -17,7 +17,6 @@ from byocframe import accessor as _accessor  # noqa: F401 - registers the .byoc 
 from byocframe.client import Client
 from byocframe.coverage import geodesic_area
 from byocframe.diff import changes
-from byocframe.files import read_file, write_file
 from byocframe.emulator import Faults, LocalService, RateLimit, local_service
 from byocframe.exceptions import (
     APIError,
@@ -31,6 +30,7 @@ from byocframe.exceptions import (
     TransportError,
     ValidationError,
 )
+from byocframe.files import read_file, write_file
 from byocframe.ingestion import IngestionTimeout, reingest, wait_for_ingestion
 from byocframe.io import collections_from_records, tiles_from_records, to_records
 from byocframe.listing import read_collections, read_tiles

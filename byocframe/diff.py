@@ -222,7 +222,7 @@ def plan(
     if len(loaded):
         _diff_loaded(frame, state, loaded, settings, result, rows)
     for pos in np.flatnonzero(~state.present):
-        _diff_new(frame, pos, result, rows)
+        _diff_new(frame, int(pos), result, rows)
     if deleted:
         remembered = result.loaded_ids
         if remembered is None:
@@ -265,7 +265,7 @@ def _diff_loaded(
             if name == "status":
                 old = STATUSES[state.status[loaded][i] - 1] if state.status[loaded][i] else None
             elif name in ("created", "ingestion_start"):
-                old = _timestamp(state.__getattribute__(name)[loaded][i])
+                old = _timestamp(getattr(state, name)[loaded][i])
             else:
                 old = None
             rows.append(_row(tids[i], name, old, new, "read-only"))

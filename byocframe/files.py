@@ -90,6 +90,15 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
     kind = _kind(path)
     if not path.parent.is_dir():
         raise ValidationError(f"{path.parent}: folder not found; create it first")
+    if not all(isinstance(i, str) for i in gdf.index):
+        # rows added with pd.concat carry its 0, 1, ...: they have no tile id yet
+        gdf = gdf.set_axis(
+            pd.Index(
+                [i if isinstance(i, str) else None for i in gdf.index],
+                name=gdf.index.name,
+                dtype=object,
+            )
+        )
     if kind == "parquet":
         gdf.to_parquet(path)
         return
@@ -125,6 +134,8 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
         return
     frame = gpd.GeoDataFrame(flat, geometry=geometry, crs=gdf.crs)
     extra: dict[str, Any] = {}
+    if kind == "FlatGeobuf":
+        extra["SPATIAL_INDEX"] = "NO"  # keep the rows in their order
     if kind == "GPKG":
         extra["layer_metadata"] = {
             "byocframe": json.dumps({"index": gdf.index.name, "attrs": settings})
@@ -215,8 +226,7 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
             frame[column] = gpd.GeoSeries(geoms, index=frame.index, crs=crs)
         elif column in template.columns and column != template.active_geometry_name:
             frame[column] = _cast(frame[column], template[column].dtype)
-    frame.index = pd.Index(frame.index.astype(object), name=frame.index.name or "id")
-    frame.index = frame.index.where(pd.notna(frame.index), None)
+    frame.index = pd.Index(frame.index, name=frame.index.name or "id").astype(template.index.dtype)
     order = [c for c in template.columns if c in frame.columns]
     order += [c for c in frame.columns if c not in order]
     frame = frame[order]

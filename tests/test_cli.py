@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 import subprocess
 import sys
 
@@ -117,7 +116,8 @@ def test_tiles_to_every_format(account, tmp_path, suffix):
     }
     assert len(readers.get(suffix, gpd.read_file)(path)) == 400
     back = byocframe.read_file(path)
-    assert len(back) == 400 and back.index.name == "id"
+    assert len(back) == 400
+    assert back.index.name == "id"
     assert byocframe.changes(back).empty
 
 
