@@ -115,9 +115,11 @@ def covers_equal(a: Any, b: Any, crs: str) -> bool:
     >>> moved = shapely.affinity.translate(square, 0.001)
     >>> covers_equal(square, moved, "EPSG:32633"), covers_equal(square, None, "EPSG:32633")
     (True, False)
+    >>> covers_equal(square, shapely.affinity.translate(square, 0.05), "EPSG:32633")
+    False
     """
-    missing_a = a is None or shapely.is_missing(a) or shapely.is_empty(a)
-    missing_b = b is None or shapely.is_missing(b) or shapely.is_empty(b)
+    missing_a = a is None or bool(shapely.is_missing(a) or shapely.is_empty(a))
+    missing_b = b is None or bool(shapely.is_missing(b) or shapely.is_empty(b))
     if missing_a or missing_b:
         return missing_a and missing_b
     left, right = shapely.normalize(_multi(a)), shapely.normalize(_multi(b))
@@ -233,10 +235,10 @@ def plan(
             )
         present = set(ids[state.present])
         result.deletes = [tid for tid in remembered if tid not in present]
-        rows += [_row(tid, "tile", None, None, "delete") for tid in result.deletes]
-    order = {tid: pos for pos, tid in enumerate(frame.index)}
-    rows.sort(key=lambda r: order.get(r["id"], len(order)))  # frame order; stable
-    result.problems.sort(key=lambda p: order.get(p["id"], len(order)))
+        end = len(frame)
+        rows += [_row(tid, "tile", None, None, "delete", end) for tid in result.deletes]
+    rows.sort(key=lambda r: r.pop("_pos"))  # frame order; stable
+    result.problems.sort(key=lambda p: p.pop("_pos"))
     result.changes = pd.DataFrame(rows, columns=["id", "field", "old", "new", "action"])
     return result
 
@@ -268,9 +270,15 @@ def _diff_loaded(
                 old = _timestamp(getattr(state, name)[loaded][i])
             else:
                 old = None
-            rows.append(_row(tids[i], name, old, new, "read-only"))
+            rows.append(_row(tids[i], name, old, new, "read-only", loaded[i]))
             result.problems.append(
-                {"id": tids[i], "field": name, "value": new, "problem": "read-only field edited"}
+                {
+                    "id": tids[i],
+                    "field": name,
+                    "value": new,
+                    "problem": "read-only field edited",
+                    "_pos": int(loaded[i]),
+                }
             )
     retimed = ~same_instant(now["sensing_time"], state.sensing_time[loaded])
     moved, wanted = _edited_covers(part, now["geometry"] != state.geometry[loaded], settings)
@@ -287,10 +295,11 @@ def _diff_loaded(
                     _timestamp(state.sensing_time[loaded][i]),
                     _timestamp(now["sensing_time"][i]),
                     "update",
+                    loaded[i],
                 )
             )
         if moved[i]:
-            rows.append(_row(tid, "geometry", wanted["before"][i], shown[i], "update"))
+            rows.append(_row(tid, "geometry", wanted["before"][i], shown[i], "update", loaded[i]))
         result.updates.append(
             Update(
                 id=str(tid),
@@ -359,29 +368,36 @@ def _diff_new(frame: pd.DataFrame, pos: int, result: Plan, rows: list[dict[str, 
     row = frame.iloc[pos]
     path = row.get("path")
     path = None if path is None or pd.isna(path) or not str(path) else str(path)
-    rows.append(_row(None, "path", None, path, "create"))
+    rows.append(_row(None, "path", None, path, "create", pos))
     when = row.get("sensing_time") if "sensing_time" in frame.columns else None
     wanted_time = NAT
     if when is not None and not pd.isna(when):
         wanted_time = int(times_us([when])[0])
-        rows.append(_row(None, "sensing_time", None, pd.Timestamp(when), "create"))
+        rows.append(_row(None, "sensing_time", None, pd.Timestamp(when), "create", pos))
     geom = row.geometry
     cover = None
     if geom is not None and not shapely.is_empty(geom):
-        rows.append(_row(None, "geometry", None, geom, "create"))
+        rows.append(_row(None, "geometry", None, geom, "create", pos))
         crs = frame.crs.to_string() if frame.crs is not None else WGS84
         cover = reproject(np.array([geom]), np.array([crs]), WGS84, densify=None)[0]
     if path is None:
         result.problems.append(
-            {"id": None, "field": "path", "value": path, "problem": f"new row {pos} has no path"}
+            {
+                "id": None,
+                "field": "path",
+                "value": path,
+                "problem": f"new row {pos} has no path",
+                "_pos": pos,
+            }
         )
     result.creates.append(
         Create(position=int(pos), path=path, wanted_time=wanted_time, cover=cover)
     )
 
 
-def _row(tid: Any, name: str, old: Any, new: Any, action: str) -> dict[str, Any]:
-    return {"id": tid, "field": name, "old": old, "new": new, "action": action}
+def _row(tid: Any, name: str, old: Any, new: Any, action: str, pos: Any) -> dict[str, Any]:
+    """One change; ``_pos`` (the row's position in the frame) orders them, then goes."""
+    return {"id": tid, "field": name, "old": old, "new": new, "action": action, "_pos": int(pos)}
 
 
 def _timestamp(value: Any) -> pd.Timestamp | None:

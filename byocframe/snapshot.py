@@ -177,35 +177,53 @@ def geometry_digest(geoms: Any) -> np.ndarray:
     if not present.any():
         return out
     shown = geoms[present]
-    xy, index = shapely.get_coordinates(shown, return_index=True)
-    bits = np.ascontiguousarray(xy).view(np.uint64)
+    xy = shapely.get_coordinates(shown)
+    counts = shapely.get_num_coordinates(shown)
+    sums = np.zeros(len(shown), dtype=np.uint64)
+    nonempty = counts > 0
     with np.errstate(over="ignore"):
-        mixed = bits[:, 0] * _MIX[0] ^ bits[:, 1] * _MIX[1]
-        mixed ^= mixed >> np.uint64(29)
-        counts = shapely.get_num_coordinates(shown)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        # the position inside its geometry, so reordered points give another digest
-        mixed += (np.arange(len(index), dtype=np.uint64) - starts[index].astype(np.uint64)) * _MIX[
-            2
-        ]
-        sums = np.zeros(len(shown), dtype=np.uint64)
-        nonempty = counts > 0
-        if len(mixed):
-            sums[nonempty] = np.add.reduceat(mixed, starts[nonempty])
+        if len(xy):
+            bits = np.ascontiguousarray(xy).view(np.uint64)
+            mixed = bits[:, 0] * _MIX[0] ^ bits[:, 1] * _MIX[1]
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[nonempty]
+            # sum(mixed * position inside the geometry), without a per-point gather:
+            # sum(mixed * global position) - start * sum(mixed), in wrapping uint64
+            plain = np.add.reduceat(mixed, starts)
+            weighted = np.add.reduceat(mixed * np.arange(len(mixed), dtype=np.uint64), starts)
+            sums[nonempty] = plain + (weighted - starts.astype(np.uint64) * plain) * _MIX[2]
         parts = shapely.get_num_geometries(shown).astype(np.uint64)
-        rings = _ring_counts(shown)
-        sums ^= counts.astype(np.uint64) * _MIX[0] + parts * _MIX[1] + rings * _MIX[2]
+        kind = shapely.get_type_id(shown).astype(np.uint64)
+        sums ^= counts.astype(np.uint64) * _MIX[0] + parts * _MIX[1] + kind * _MIX[2]
     out[present] = sums | np.uint64(1)
     return out
 
 
-def _ring_counts(geoms: np.ndarray) -> np.ndarray:
-    """Total number of rings of each (multi)polygon, 0 for other geometries."""
-    parts, index = shapely.get_parts(geoms, return_index=True)
-    interiors = shapely.get_num_interior_rings(parts)
-    polygonal = shapely.get_type_id(parts) == 3
-    per_part = np.where(polygonal, 1 + np.maximum(interiors, 0), 0)
-    return np.bincount(index, weights=per_part, minlength=len(geoms)).astype(np.uint64)
+def bounds_digest(geoms: Any) -> np.ndarray:
+    """Stable 64-bit digests of the bounds and point counts of geometries (0: missing).
+
+    Cheaper than `geometry_digest`; used for the read-only ``tile_geometry``, which is
+    never sent, so telling an edit there is only a courtesy.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    values = np.zeros((len(geoms), 5))
+    present = ~shapely.is_missing(geoms)
+    values[present, :4] = shapely.bounds(geoms[present])
+    values[present, 4] = shapely.get_num_coordinates(geoms[present])
+    bits = np.nan_to_num(values).view(np.uint64)
+    with np.errstate(over="ignore"):
+        out = bits * np.array(
+            [
+                0x9E3779B97F4A7C15,
+                0xC2B2AE3D27D4EB4F,
+                0x165667B19E3779F9,
+                0x27D4EB2F165667C5,
+                0x94D049BB133111EB,
+            ],
+            dtype=np.uint64,
+        )
+        digest = np.bitwise_xor.reduce(out, axis=1) | np.uint64(1)
+    digest[~present] = 0
+    return digest
 
 
 def _column_or_none(frame: pd.DataFrame, name: str) -> Any:
@@ -222,7 +240,7 @@ def current_fields(frame: pd.DataFrame) -> np.ndarray:
     for name in ("sensing_time", "created", "ingestion_start"):
         payload[name] = times_us(frame[name]) if name in frame.columns else NAT
     payload["geometry"] = geometry_digest(frame.geometry.array)
-    payload["tile"] = geometry_digest(_column_or_none(frame, "tile_geometry"))
+    payload["tile"] = bounds_digest(_column_or_none(frame, "tile_geometry"))
     return payload
 
 
