@@ -39,7 +39,7 @@ def test_digest_tells_every_coordinate_and_order():
         shapely.MultiPolygon([square, shapely.box(5, 5, 6, 6)]),
         shapely.MultiPolygon([shapely.box(5, 5, 6, 6), square]),
     ]
-    digests = geometry_digest(variants + [None])
+    digests = geometry_digest([*variants, None])
     assert len(set(digests[:-1].tolist())) == len(variants)
     assert digests[-1] == 0
     again = shapely.from_wkb(shapely.to_wkb(np.array(variants, dtype=object)))
@@ -129,5 +129,5 @@ def test_tokens_hold_what_was_loaded(gdf):
 
 
 def test_no_loaded_column_names_the_fix(gdf):
-    with pytest.raises(ValidationError, match="byocframe.read_file"):
+    with pytest.raises(ValidationError, match=r"byocframe\.read_file"):
         byocframe.changes(gdf.drop(columns="loaded"))
