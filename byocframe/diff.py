@@ -265,9 +265,10 @@ def _diff_loaded(
         for i in np.flatnonzero(checks[name]):
             new = None if name == "tile_geometry" else part[name].iat[i]
             if name == "status":
-                old = STATUSES[state.status[loaded][i] - 1] if state.status[loaded][i] else None
+                code = state.status[loaded[i]]
+                old = STATUSES[code - 1] if code else None
             elif name in ("created", "ingestion_start"):
-                old = _timestamp(getattr(state, name)[loaded][i])
+                old = _timestamp(getattr(state, name)[loaded[i]])
             else:
                 old = None
             rows.append(_row(tids[i], name, old, new, "read-only", loaded[i]))
@@ -285,19 +286,13 @@ def _diff_loaded(
     native = np.asarray(part["native_cover"].array, dtype=object)
     crs = part["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
     shown = part.geometry.array
+    base_times = state.sensing_time[loaded]
+    old_times = _timestamps(base_times, retimed)
+    new_times = _timestamps(now["sensing_time"], retimed)
     for i in np.flatnonzero(retimed | moved):
         tid = tids[i]
         if retimed[i]:
-            rows.append(
-                _row(
-                    tid,
-                    "sensing_time",
-                    _timestamp(state.sensing_time[loaded][i]),
-                    _timestamp(now["sensing_time"][i]),
-                    "update",
-                    loaded[i],
-                )
-            )
+            rows.append(_row(tid, "sensing_time", old_times[i], new_times[i], "update", loaded[i]))
         if moved[i]:
             rows.append(_row(tid, "geometry", wanted["before"][i], shown[i], "update", loaded[i]))
         result.updates.append(
@@ -305,12 +300,21 @@ def _diff_loaded(
                 id=str(tid),
                 position=int(loaded[i]),
                 crs=str(crs[i]),
-                base_time=int(state.sensing_time[loaded][i]),
+                base_time=int(base_times[i]),
                 wanted_time=int(now["sensing_time"][i]),
                 base_cover=native[i],
                 wanted_cover=wanted["cover"][i] if moved[i] else native[i],
             )
         )
+
+
+def _timestamps(micros: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """UTC Timestamps (None for NaT) at ``where``, built in one vectorised call."""
+    out = np.full(len(micros), None, dtype=object)
+    picked = np.flatnonzero(where & (micros != NAT))
+    if len(picked):
+        out[picked] = list(pd.to_datetime(micros[picked], unit="us", utc=True))
+    return out
 
 
 def _edited_covers(
