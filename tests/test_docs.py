@@ -21,9 +21,11 @@ import pytest
 import byocframe
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", ROOT / "docs" / "getting-started.md"] + sorted(
-    (ROOT / "docs" / "guide").glob("*.md")
-)
+PAGES = [
+    ROOT / "README.md",
+    ROOT / "docs" / "getting-started.md",
+    *sorted((ROOT / "docs" / "guide").glob("*.md")),
+]
 FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.S | re.M)
 NOT_RUN = ("pip install", "byocframe serve")
 
