@@ -77,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
         help="accepted client secret (default: a well-known local one; see the docs)",
     )
     serve.add_argument("--demo", action="store_true", help="seed the demo collection")
-    serve.add_argument("--demo-tiles", type=int, default=20_000)
+    serve.add_argument(
+        "--demo-tiles", type=int, default=20_000, help="tiles in the demo collection (20000)"
+    )
     serve.add_argument(
         "--ingestion-delay",
         type=float,
@@ -133,9 +135,17 @@ def _parser() -> argparse.ArgumentParser:
         description="Draw COLLECTION's tiles on a map.",
     )
     drawing.add_argument("collection", metavar="COLLECTION", help="collection id")
-    drawing.add_argument("-o", "--output", type=Path, default=Path("map.png"))
+    drawing.add_argument(
+        "-o", "--output", type=Path, default=Path("map.png"), help="PNG to write (map.png)"
+    )
     drawing.add_argument("--column", help="colour by this column (default status)")
-    drawing.add_argument("--basemap", action=argparse.BooleanOptionalAction, default=None)
+    drawing.add_argument(
+        "--basemap",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fetch web map tiles under the footprints (default: try, fall back to the "
+        "shipped land layer)",
+    )
     _account_options(drawing)
 
     push = commands.add_parser(
