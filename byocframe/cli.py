@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"byocframe {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -44,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         "offline), list it through the client, print coverage statistics and write a "
         "coverage map. Needs no account and no network.",
     )
-    demo.add_argument("--tiles", type=int, default=20_000, help="demo tiles (default 20000)")
+    demo.add_argument("--tiles", type=_positive, default=20_000, help="demo tiles (default 20000)")
     demo.add_argument(
         "-o",
         "--output",
@@ -111,8 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     tiles.add_argument("collection", metavar="COLLECTION", help="collection id")
     tiles.add_argument("-o", "--output", type=Path, required=True, help="file to write")
-    tiles.add_argument("--status", help="only tiles with this status")
-    tiles.add_argument("--crs", default="EPSG:4326", help="CRS of the geometries")
+    tiles.add_argument(
+        "--status", type=_status, help="only tiles with this status (e.g. FAILED, failed)"
+    )
+    tiles.add_argument("--crs", default="EPSG:4326", help="CRS of the geometries (EPSG:4326)")
     _account_options(tiles)
 
     cover = commands.add_parser(
@@ -223,9 +226,51 @@ def _client(args: argparse.Namespace):
         ) from None
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("byocframe")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _status(text: str) -> str:
+    from byocframe.records import STATUSES
+
+    upper = text.strip().upper()
+    if upper not in STATUSES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a tile status; use one of {', '.join(STATUSES)}"
+        )
+    return upper
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--aoi -10,35,30,60`` as ``--aoi=-10,35,30,60`` (argparse takes -10 for a flag)."""
+    out: list[str] = []
+    for item in argv:
+        if out and out[-1] == "--aoi" and item.startswith("-") and "," in item:
+            out[-1] = f"--aoi={item}"
+        else:
+            out.append(item)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
-    args = _parser().parse_args(argv)
+    """Run the command line; return the exit code (0 ok, 1 error, 2 push incomplete)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(_join_negative_values(argv))
     commands = {
         "demo": _demo,
         "serve": _serve,
@@ -334,9 +379,30 @@ def _read(args: argparse.Namespace, **kwargs):
     return byocframe.read_tiles(_client(args), args.collection, **kwargs)
 
 
+def _check_output(path: Path, suffixes: tuple[str, ...]) -> None:
+    """Refuse an output path that cannot be written, before any request."""
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"{path}: use one of {', '.join(suffixes)}")
+    if not path.parent.is_dir():
+        raise ValueError(f"{path.parent}: folder not found")
+
+
+def _check_crs(text: str) -> str:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(text)
+    except CRSError as err:
+        raise ValueError(f"--crs {text!r} is not a CRS pyproj knows: {err}") from err
+    return text
+
+
 def _tiles(args: argparse.Namespace) -> int:
     from byocframe.files import write_file
 
+    _check_output(args.output, (".parquet", ".gpkg", ".geojson", ".json", ".fgb", ".csv"))
+    _check_crs(args.crs)
     gdf = _read(args, status=args.status, crs=args.crs)
     write_file(gdf, args.output)
     print(f"{len(gdf):,} tiles written to {args.output}")
@@ -347,8 +413,13 @@ def _coverage(args: argparse.Namespace) -> int:
     aoi = _aoi(args.aoi) if args.aoi else None
     by = "sensing_time" if args.by == "date" else args.by
     table = _read(args).byoc.coverage(aoi, by=by)
-    print(table.round(3).to_string())
+    print(table.to_string(float_format=_number))
     return 0
+
+
+def _number(value: float) -> str:
+    """Areas with thousands separators, fractions with 3 decimals; never 2.3e+08."""
+    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 def _aoi(text: str):
@@ -362,14 +433,29 @@ def _aoi(text: str):
 
     path = Path(text)
     if not path.exists():
-        raise ValueError(f"--aoi {text!r} is neither west,south,east,north nor a file")
-    return gpd.read_file(path)
+        raise ValueError(
+            f"--aoi {text!r}: file not found, and not west,south,east,north in degrees"
+        )
+    try:
+        return gpd.read_file(path)
+    except Exception as err:  # pyogrio raises its own error types for unreadable files
+        raise ValueError(f"--aoi {text!r}: not a vector file GDAL can read ({err})") from err
 
 
 def _map(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    _check_output(args.output, (".png", ".pdf", ".svg", ".jpg"))
+    if args.column is not None:
+        from byocframe.io import tiles_from_records
+
+        known = tiles_from_records([]).columns
+        if args.column not in known:
+            raise ValueError(
+                f"--column {args.column!r} is not a tile column; use one of "
+                + ", ".join(c for c in known if c not in ("loaded", "geometry"))
+            )
     gdf = _read(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ByocframeWarning)

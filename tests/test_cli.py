@@ -175,3 +175,48 @@ def test_expected_failures_are_one_line(account, capsys, monkeypatch):
     monkeypatch.setenv("SH_CLIENT_SECRET", "wrong")
     assert main(["collections"]) == 1
     assert "401" in capsys.readouterr().err
+
+
+def test_bad_arguments_fail_in_one_line_before_any_request(account, tmp_path, capsys):
+    garbage = tmp_path / "garbage.geojson"
+    garbage.write_text("this is not json")
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("a,b\n1,2\n")
+    cid = account.demo_collection
+    served = account.requests_served
+    cases = [
+        (["coverage", cid, "--aoi", str(garbage)], "not a vector file"),
+        (["coverage", cid, "--aoi", str(tmp_path / "nope.geojson")], "file not found"),
+        (["map", cid, "--column", "bogus", "-o", str(tmp_path / "m.png")], "not a tile column"),
+        (["push", cid, str(bad_csv)], "no 'geometry' column"),
+        (["push", cid, str(tmp_path / "missing.parquet")], "file not found"),
+        (["tiles", cid, "--crs", "EPSG:999999", "-o", str(tmp_path / "t.gpkg")], "not a CRS"),
+        (["tiles", cid, "-o", "/nonexistent/x.gpkg"], "folder not found"),
+    ]
+    for argv, expected in cases:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert expected in err, (argv, err)
+        assert len(err.strip().splitlines()) == 1, err
+    assert account.requests_served == served  # nothing was listed first
+
+
+def test_small_conveniences(account, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("byocframe ")
+    with pytest.raises(SystemExit):
+        main(["demo", "--tiles", "0"])
+    assert "must be at least 1" in capsys.readouterr().err
+    assert main(["coverage", account.demo_collection, "--aoi", "-10,35,30,60"]) == 0
+    out = capsys.readouterr().out
+    assert "e+0" not in out
+    assert any("," in word for word in out.split())  # thousands separators
+    assert main(["tiles", account.demo_collection, "--status", "failed", "-o", "f.parquet"]) == 0
+    done_cli = subprocess.run(
+        [sys.executable, "-m", "byocframe", "--version"], capture_output=True, text=True
+    )
+    assert done_cli.returncode == 0
+    assert done_cli.stdout.startswith("byocframe")
