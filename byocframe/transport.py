@@ -1,0 +1,196 @@
+"""HTTP plumbing under the client: URL checks and a whole-request deadline.
+
+requests' ``timeout`` bounds each socket operation, not the exchange: a server that
+sends one byte every half second never trips ``timeout=1``. `HTTPTransport` adds a
+watchdog that shuts the connection's socket down when the whole exchange (connect,
+send, headers, body) outlives its deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+import socket
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+__all__ = ["HTTPTransport", "Watch", "check_url", "is_loopback", "origin"]
+
+# spaces, control characters, backslashes and userinfo are where URL parsers disagree
+# (``http://a\@b/`` is host b for urllib, host a for urllib3)
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\@]")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost`` or a loopback address).
+
+    Examples
+    --------
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("192.0.2.2")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port of a URL: where a request really goes.
+
+    Examples
+    --------
+    >>> origin("https://services.sentinel-hub.com/api/v1/byoc")
+    ('https', 'services.sentinel-hub.com', 443)
+    """
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def check_url(url: str, what: str) -> str:
+    """Return ``url`` without a trailing slash if it is safe to send credentials to.
+
+    It must be a plain ``http(s)://host[:port][/path]`` that every URL parser reads
+    the same way, and plain ``http`` only for this machine.
+
+    Raises
+    ------
+    ValueError
+        Naming ``what`` and what is wrong.
+
+    Examples
+    --------
+    >>> check_url("https://sh.dataspace.copernicus.eu/", "base_url")
+    'https://sh.dataspace.copernicus.eu'
+    >>> check_url("http://192.0.2.2:80@127.0.0.1:80", "base_url")
+    Traceback (most recent call last):
+    ...
+    ValueError: base_url 'http://192.0.2.2:80@127.0.0.1:80' holds a space, control ...
+    """
+    if not isinstance(url, str):
+        raise TypeError(f"{what} must be a str, got {type(url).__name__}")
+    if _UNSAFE.search(url) or not url.isascii():
+        raise ValueError(
+            f"{what} {url!r} holds a space, control character, backslash or '@'; "
+            "give scheme://host[:port][/path]"
+        )
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+        theirs = urllib3.util.parse_url(url)  # the parser requests connects with
+    except (ValueError, urllib3.exceptions.LocationParseError) as err:
+        raise ValueError(f"{what} {url!r} is not a valid URL ({err})") from err
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} must be an http(s) URL, got {url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{what} {url!r} must not have a query or fragment")
+    ours = (parts.scheme, parts.hostname.lower(), port)
+    if (theirs.scheme, (theirs.host or "").strip("[]").lower(), theirs.port) != ours:
+        raise ValueError(f"{what} {url!r} is read differently by different URL parsers")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(
+            f"{what} {url!r} uses plain http; that is only allowed for this machine "
+            "(127.0.0.1, ::1, localhost). Use https."
+        )
+    return url.rstrip("/")
+
+
+class Watch:
+    """The connections one request uses, and a timer that cuts them at its deadline."""
+
+    _local = threading.local()
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._connections: list[HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    @classmethod
+    @contextlib.contextmanager
+    def deadline(cls, seconds: float) -> Iterator[Watch]:
+        """Watch every connection this thread uses inside the block."""
+        watch = cls(seconds)
+        previous = getattr(cls._local, "watch", None)
+        cls._local.watch = watch
+        watch._timer.start()
+        try:
+            yield watch
+        finally:
+            with watch._lock:
+                watch._done = True
+            watch._timer.cancel()
+            cls._local.watch = previous
+
+    @classmethod
+    def track(cls, connection: HTTPConnection) -> None:
+        """Register a connection with the current thread's watch, if any."""
+        watch = getattr(cls._local, "watch", None)
+        if watch is not None:
+            with watch._lock:
+                watch._connections.append(connection)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:  # the request finished while the timer fired
+                return
+            self.expired = True
+            for connection in self._connections:
+                sock = connection.sock
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        Watch.track(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        Watch.track(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class HTTPTransport(HTTPAdapter):
+    """A requests adapter whose connections obey a `Watch` deadline.
+
+    Subclass it and override ``send`` to reroute requests in tests (the client's
+    ``transport`` parameter).
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:  # noqa: D102
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = _POOLS
+        return manager
