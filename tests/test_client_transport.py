@@ -103,7 +103,7 @@ class Scripted(socketserver.ThreadingTCPServer):
 
     @property
     def base_url(self) -> str:
-        return "http://127.0.0.1:%d" % self.server_address[1]
+        return f"http://127.0.0.1:{self.server_address[1]}"
 
     def api(self, path: str, script: Script) -> None:
         self.scripts[API + path] = script
@@ -308,7 +308,7 @@ def test_a_dripped_body_hits_the_whole_request_deadline(server):
 
     server.api("/collections", script)
     client = server.client(timeout=1.0, deadline=0.3)
-    with pytest.raises(TransportError, match="within the deadline of 0.3 s") as err:
+    with pytest.raises(TransportError, match=r"within the deadline of 0\.3 s") as err:
         list(client.iter_collections())
     assert server.base_url in str(err.value)
 
