@@ -894,6 +894,10 @@ def _from_sh_config(
         "base_url": getattr(config, "sh_base_url", None),
         "token_url": getattr(config, "sh_token_url", None),
     }
+    if values["token_url"] == SENTINEL_HUB_TOKEN_URL:
+        # SHConfig's default, also when the base URL is CDSE or this machine: let the
+        # base URL choose (the same answer for every Sentinel Hub deployment)
+        values["token_url"] = None
     values.update({k: v for k, v in fields.items() if v})
     timeout = getattr(config, "download_timeout_seconds", None)
     attempts = getattr(config, "max_download_attempts", None)

@@ -9,10 +9,13 @@ send, headers, body) outlives its deadline.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import ipaddress
+import itertools
 import re
 import socket
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -107,18 +110,16 @@ def check_url(url: str, what: str) -> str:
 
 
 class Watch:
-    """The connections one request uses, and a timer that cuts them at its deadline."""
+    """The connections one request uses; the watchdog cuts them at its deadline."""
 
     _local = threading.local()
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.expired = False
+        self.done = False
         self._connections: list[HTTPConnection] = []
         self._lock = threading.Lock()
-        self._done = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     @classmethod
     @contextlib.contextmanager
@@ -127,13 +128,13 @@ class Watch:
         watch = cls(seconds)
         previous = getattr(cls._local, "watch", None)
         cls._local.watch = watch
-        watch._timer.start()
+        _WATCHDOG.add(time.monotonic() + seconds, watch)
         try:
             yield watch
         finally:
             with watch._lock:
-                watch._done = True
-            watch._timer.cancel()
+                watch.done = True
+            _WATCHDOG.finished()
             cls._local.watch = previous
 
     @classmethod
@@ -144,9 +145,10 @@ class Watch:
             with watch._lock:
                 watch._connections.append(connection)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """Shut down the watched sockets, unless the request has finished."""
         with self._lock:
-            if self._done:  # the request finished while the timer fired
+            if self.done:  # the request finished while its deadline passed
                 return
             self.expired = True
             for connection in self._connections:
@@ -154,6 +156,51 @@ class Watch:
                 if sock is not None:
                     with contextlib.suppress(OSError):
                         sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One thread for every deadline of the process (a thread per request costs more)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Watch]] = []
+        self._order = itertools.count()
+        self._finished = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, when: float, watch: Watch) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (when, next(self._order), watch))
+            if self._thread is None or not self._thread.is_alive():  # also after a fork
+                self._thread = threading.Thread(
+                    target=self._run, name="byocframe-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def finished(self) -> None:
+        with self._cond:
+            self._finished += 1
+            if self._finished > 1000 and self._finished > len(self._heap) // 2:
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
+                self._finished = 0
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2].done:
+                        heapq.heappop(self._heap)
+                    delay = self._heap[0][0] - time.monotonic() if self._heap else None
+                    if delay is not None and delay <= 0:
+                        watch = heapq.heappop(self._heap)[2]
+                        break
+                    self._cond.wait(delay)
+            watch.expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 class _WatchedHTTPConnection(HTTPConnection):

@@ -296,6 +296,20 @@ def test_sentinelhub_objects_are_clients(service):
         resolve_client("http://127.0.0.1")  # type: ignore[arg-type]
 
 
+def test_sh_config_defaults_follow_the_deployment():
+    sentinelhub = pytest.importorskip("sentinelhub")
+    cdse = sentinelhub.SHConfig(
+        use_defaults=True,
+        sh_client_id="i",
+        sh_client_secret="s",
+        sh_base_url=DEPLOYMENTS["cdse"].base_url,
+    )
+    assert cdse.sh_token_url == SENTINEL_HUB_TOKEN_URL  # sentinelhub-py's default: wrong here
+    assert Client.from_config(cdse).token_url == CDSE_TOKEN_URL
+    cdse.sh_token_url = "https://id.example/token"  # one the user chose is kept
+    assert Client.from_config(cdse).token_url == "https://id.example/token"
+
+
 def test_sh_config_options_carry_over(service):
     pytest.importorskip("sentinelhub")
     config = service.sh_config(download_timeout_seconds=7, max_download_attempts=2)
