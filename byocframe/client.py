@@ -718,12 +718,14 @@ class Client:
                     f"GET {url}: the answer has no 'data' list", method="GET", url=url
                 )
             for item in data:
-                if not (isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]):
+                try:  # ids go into later URLs: a server cannot slip in a path
+                    check_id(item.get("id") if isinstance(item, dict) else None, "listed")
+                except ValidationError as err:
                     raise TransportError(
-                        f"GET {url}: an item of the page has no id ({str(item)[:60]})",
+                        f"GET {url}: an item of the page has no usable id ({str(item)[:60]})",
                         method="GET",
                         url=url,
-                    )
+                    ) from err
             yield data
             links = body.get("links") if isinstance(body, dict) else None
             token = links.get("nextToken") if isinstance(links, dict) else None

@@ -354,8 +354,9 @@ BAD_ANSWERS = {
     "a JSON list": (200, [1, 2], "no 'data'"),
     "data is a number": (200, {"data": 5}, "no 'data'"),
     "not JSON": (200, b"<html>oops</html>", "not JSON"),
-    "an item without id": (200, _page([{"name": "x"}]), "has no id"),
-    "an item that is a string": (200, _page(["x"]), "has no id"),
+    "an item without id": (200, _page([{"name": "x"}]), "has no usable id"),
+    "an item that is a string": (200, _page(["x"]), "has no usable id"),
+    "an id that is a path": (200, _page([{"id": "c/tiles/t"}]), "has no usable id"),
     "a non-string token": (200, {"data": [], "links": {"nextToken": 7}}, None),
 }
 
