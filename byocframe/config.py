@@ -14,10 +14,19 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from byocframe.deployments import get_deployment
+from byocframe.deployments import SENTINEL_HUB_TOKEN_URL, get_deployment
 
-__all__ = ["DEFAULT_PROFILE", "Settings", "config_path", "resolve_settings"]
+__all__ = [
+    "DEFAULT_PROFILE",
+    "SHConfigLike",
+    "SentinelHubBYOCLike",
+    "Settings",
+    "config_path",
+    "resolve_settings",
+    "settings_from_sh_config",
+]
 
 DEFAULT_PROFILE = "default-profile"
 #: field -> (config.toml key, environment variable)
@@ -38,6 +47,48 @@ class Settings:
     base_url: str | None = None
     token_url: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+
+
+class SHConfigLike(Protocol):
+    """A sentinelhub-py ``SHConfig`` (duck-typed: sentinelhub is not imported)."""
+
+    sh_client_id: str
+    sh_client_secret: str
+    sh_base_url: str
+    sh_token_url: str
+
+
+class SentinelHubBYOCLike(Protocol):
+    """A sentinelhub-py ``SentinelHubBYOC`` (its ``config`` is used)."""
+
+    config: SHConfigLike
+
+
+def settings_from_sh_config(
+    config: SHConfigLike, **explicit: str | None
+) -> tuple[Settings, dict[str, float | int]]:
+    """Settings and client options (timeout, retries) of an ``SHConfig``.
+
+    Explicit values win. ``SHConfig``'s default token URL is dropped, so that the base
+    URL chooses (the same answer on every Sentinel Hub deployment, the right one on
+    CDSE or this machine, where sentinelhub-py would send the secret to the wrong
+    realm).
+    """
+    values = {name: getattr(config, key, None) for name, (key, _) in _FIELDS.items()}
+    if values["token_url"] == SENTINEL_HUB_TOKEN_URL:
+        values["token_url"] = None
+    sources = {name: "SHConfig" for name, value in values.items() if value}
+    for name, value in explicit.items():
+        if value:
+            values[name], sources[name] = value, "argument"
+    options: dict[str, float | int] = {}
+    timeout = getattr(config, "download_timeout_seconds", None)
+    attempts = getattr(config, "max_download_attempts", None)
+    if isinstance(timeout, int | float) and timeout > 0:
+        options["timeout"] = float(timeout)
+    if isinstance(attempts, int) and attempts >= 1:
+        options["retries"] = attempts - 1
+    return Settings(**values, sources=sources), options
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:

@@ -10,8 +10,9 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from byocframe.client import Client, ClientLike, CollectionLike, resolve_client, resource_id
+from byocframe.client import Client, ClientLike, resolve_client
 from byocframe.geometry import DEFAULT_DENSIFY, WGS84
+from byocframe.ids import CollectionLike, resource_id
 from byocframe.io import ATTRS_KEY, Errors, collections_from_records, tiles_from_records
 from byocframe.progress import ProgressBar
 from byocframe.snapshot import take_snapshot

@@ -20,12 +20,13 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
+import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-__all__ = ["HTTPTransport", "Watch", "check_url", "is_loopback", "origin"]
+__all__ = ["HTTPTransport", "Watch", "check_url", "is_loopback", "new_session", "origin"]
 
 # spaces, control characters, backslashes and userinfo are where URL parsers disagree
 # (``http://a\@b/`` is host b for urllib, host a for urllib3)
@@ -241,3 +242,20 @@ class HTTPTransport(HTTPAdapter):
         manager = super().proxy_manager_for(proxy, **kwargs)
         manager.pool_classes_by_scheme = _POOLS
         return manager
+
+
+def new_session(base_url: str, transport: HTTPTransport) -> requests.Session:
+    """A session that sends everything through ``transport`` (which retries nothing itself).
+
+    Proxy and CA settings are read from the environment once, for ``base_url``, not on
+    every request (requests does that per call: about a third of a millisecond each).
+    """
+    session = requests.Session()
+    session.mount("https://", transport)
+    session.mount("http://", transport)
+    session.headers["User-Agent"] = "byocframe"
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies.update(settings.get("proxies") or {})
+    session.verify = settings.get("verify", True)
+    session.trust_env = False
+    return session

@@ -126,7 +126,7 @@ class TestSecrets:
         with caplog.at_level(logging.DEBUG):
             client.create_collection({"name": "c", "s3Bucket": "b"})
             list(client.iter_collections())
-        token = client._bearer()
+        token = client._auth.bearer()
         text = caplog.text
         assert "GET" in text  # something was logged
         assert service.client_secret not in text

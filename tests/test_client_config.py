@@ -11,6 +11,7 @@ import byocframe
 from byocframe import Client, NotFoundError
 from byocframe.cli import main
 from byocframe.client import resolve_client
+from byocframe.config import resolve_settings
 from byocframe.deployments import CDSE_TOKEN_URL, DEPLOYMENTS, SENTINEL_HUB_TOKEN_URL
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from byocframe.transport import HTTPTransport
@@ -207,7 +208,8 @@ def test_precedence_matches_sentinelhub_py(case, tmp_path, monkeypatch):
     theirs = sentinelhub.SHConfig(**arguments)
     ours = Client.from_config(**{_OURS[k]: v for k, v in arguments.items()})
     assert ours.client_id == theirs.sh_client_id
-    assert ours._Client__secret == theirs.sh_client_secret
+    settings = resolve_settings(**{_OURS[k]: v for k, v in arguments.items()})
+    assert settings.client_secret == theirs.sh_client_secret
     assert ours.base_url == theirs.sh_base_url
     assert ours.token_url == theirs.sh_token_url
 
