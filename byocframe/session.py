@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import math
 import random
 import time
 from collections.abc import Iterator, Mapping
@@ -81,7 +82,7 @@ class ApiSession:
                 "SH_CLIENT_ID / SH_CLIENT_SECRET, or Client.from_config())"
             )
         for name, value in (("timeout", timeout), ("deadline", deadline), ("max_wait", max_wait)):
-            if not value > 0:
+            if not 0 < value < math.inf:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
         self.client_id = client_id
         self.__secret = client_secret

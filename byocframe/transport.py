@@ -177,7 +177,8 @@ class _Watchdog:
                     target=self._run, name="byocframe-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            elif self._heap[0][2] is watch:  # wake the watchdog only for a sooner deadline
+                self._cond.notify()
 
     def finished(self) -> None:
         with self._cond:

@@ -47,6 +47,12 @@ class TestConstruction:
         for url in ("http://127.0.0.1:8080", "http://localhost:8080", "https://example.com"):
             Client(base_url=url, client_id="id", client_secret="secret")
 
+    @pytest.mark.parametrize("name", ["timeout", "deadline", "max_wait"])
+    @pytest.mark.parametrize("value", [0, -1, float("inf"), float("nan")])
+    def test_limits_must_be_finite_and_positive(self, name, value):
+        with pytest.raises(ValueError, match=f"{name} must be a positive number"):
+            Client(client_id="id", client_secret="secret", **{name: value})
+
     def test_credentials_are_keyword_only(self):
         with pytest.raises(TypeError):
             Client("https://example.com", "id", "secret")  # type: ignore[misc]
