@@ -155,8 +155,17 @@ class ApiSession:
 
     @property
     def requests_per_minute(self) -> float | None:
-        """The pace of this client's requests, or None when it is not paced."""
+        """The pace of this client's requests (all threads), or None when unpaced.
+
+        Settable, e.g. to a plan's limit before a push (``client.requests_per_minute =
+        300``); requests already waiting keep the old pace.
+        """
         return self._pacer.per_minute
+
+    @requests_per_minute.setter
+    def requests_per_minute(self, value: float | None) -> None:
+        self._pacer = Pacer(value, clock=self._clock, sleep=self._sleep)
+        self._options["requests_per_minute"] = value
 
     # ------------------------------------------------------------------ plumbing
     def _moved(self, base_url: str) -> Self:

@@ -294,6 +294,13 @@ def test_sentinelhub_objects_are_clients(service):
     assert byocframe.read_collections(config).index.tolist() == [cid]
     assert resolve_client(config) is resolve_client(SentinelHubBYOC(config=config))
     assert resolve_client(client) is client
+
+    class Wrapper:  # e.g. a test's request counter around a real client
+        def __getattr__(self, name):
+            return getattr(client, name)
+
+    wrapper = Wrapper()
+    assert resolve_client(wrapper) is wrapper
     with pytest.raises(TypeError, match="got str"):
         resolve_client("http://127.0.0.1")  # type: ignore[arg-type]
 
@@ -389,6 +396,20 @@ def test_pacing_holds_across_threads(service):
     assert service.requests_served == 20
     # 20 requests at 2 a second take 9.5 s of (fake) time, however many threads ask
     assert clock.now == pytest.approx(19 * 0.5)
+
+
+def test_the_pace_can_be_set_later(service):
+    clock = FakeClock()
+    client = service.client(clock=clock, sleep=clock.sleep)
+    client.requests_per_minute = 60
+    for _ in range(3):
+        client.request("GET", "/collections")
+    assert clock.now == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="positive"):
+        client.requests_per_minute = -1
+    client.requests_per_minute = None
+    client.request("GET", "/collections")
+    assert clock.now == pytest.approx(2.0)
 
 
 def test_unpaced_by_default(service):
