@@ -144,19 +144,37 @@ def _parser() -> argparse.ArgumentParser:
         "push",
         help="send edits from a file written by 'tiles'",
         description="Compare EDITED_FILE (written by 'byocframe tiles', then edited) with "
-        "the collection and send the changes: sensing_time, geometry, new rows with a "
-        "path. A GeoParquet file remembers what was listed, so tiles changed by someone "
-        "else since are reported as conflicts; other formats compare with the "
-        "collection as it is now.",
+        "what was listed and send the changes: sensing_time, geometry, new rows with a "
+        "path. Each row remembers what it held when listed, so a tile someone else "
+        "changed since is reported as a conflict, and a rerun sends nothing twice. A "
+        "file with no 'loaded' column is compared with the collection as it is now.",
     )
     push.add_argument("collection", metavar="COLLECTION", help="collection id")
-    push.add_argument("edited", metavar="EDITED_FILE", type=Path)
-    push.add_argument("--dry-run", action="store_true", help="only show what would be sent")
+    push.add_argument(
+        "edited",
+        metavar="EDITED_FILE",
+        type=Path,
+        help="the edited tiles (.parquet, .gpkg, .geojson, .fgb or .csv)",
+    )
+    push.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only show what would be sent, the requests and the time it would take",
+    )
     push.add_argument("--force", action="store_true", help="overwrite conflicting tiles")
     push.add_argument(
         "--delete-missing", action="store_true", help="delete tiles that are not in the file"
     )
-    push.add_argument("--workers", type=int, default=8)
+    push.add_argument(
+        "--workers", type=int, default=32, help="requests in flight at once (default 32)"
+    )
+    push.add_argument(
+        "--rate",
+        type=float,
+        metavar="PER_MINUTE",
+        help="your plan's requests a minute (300 to 1,200): pace the push to it instead of "
+        "waiting out 429 answers, and estimate the time in a dry run",
+    )
     _account_options(push)
     return parser
 
@@ -326,10 +344,10 @@ def _read(args: argparse.Namespace, **kwargs):
 
 
 def _tiles(args: argparse.Namespace) -> int:
-    from byocframe.files import write_tiles
+    from byocframe.files import write_file
 
     gdf = _read(args, status=args.status, crs=args.crs)
-    write_tiles(gdf, args.output)
+    write_file(gdf, args.output)
     print(f"{len(gdf):,} tiles written to {args.output}")
     return 0
 
@@ -373,10 +391,36 @@ def _map(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from byocframe.files import edited_frame
+    from byocframe.files import overlay_edits, read_file
+    from byocframe.snapshot import LOADED, loaded_state, service_digest
 
+    edited = read_file(args.edited)  # a missing or unreadable file fails before any request
     client = _client(args)
-    frame, original = edited_frame(client, args.collection, args.edited)
+    if args.rate:
+        client.requests_per_minute = args.rate
+    original = None
+    if LOADED in edited.columns and edited[LOADED].notna().any():
+        state = loaded_state(edited)
+        collections = {c for c in state.collection[state.present] if c}
+        if collections and collections != {args.collection}:
+            print(
+                f"error: {args.edited} holds tiles of {', '.join(sorted(collections))}, not "
+                f"{args.collection}: check COLLECTION",
+                file=sys.stderr,
+            )
+            return 1
+        services = {int(s) for s in state.service[state.present] if s}
+        if services and services != {service_digest(client.base_url)}:
+            source = edited.attrs.get("byocframe", {}).get("service") or "another service"
+            print(
+                f"error: {args.edited} was listed from {source}, not {client.base_url}: "
+                "check --base-url / SH_BASE_URL or the profile",
+                file=sys.stderr,
+            )
+            return 1
+        frame = edited
+    else:
+        frame, original = overlay_edits(client, args.collection, edited)
     result = frame.byoc.push(
         client,
         dry_run=args.dry_run,
@@ -384,12 +428,20 @@ def _push(args: argparse.Namespace) -> int:
         delete_missing=args.delete_missing,
         workers=args.workers,
         original=original,
+        collection=args.collection,
     )
     if result.empty:
         print("nothing to push: the file matches the collection")
         return 0
+    if args.dry_run:
+        print(result.attrs["byocframe"]["summary"])
+        for tid, row in result.head(20).iterrows():
+            print(f"  {tid or 'new'}: {row['message']}")
+        if len(result) > 20:
+            print(f"  ... and {len(result) - 20:,} more")
+        return 0
     print(result.groupby(["action", "outcome"]).size().to_string())
-    bad = result[~result["outcome"].isin(["ok", "skipped"])]
+    bad = result[~result["outcome"].isin(["ok", "unchanged"])]
     for tid, row in bad.head(20).iterrows():
         print(f"  {tid}: {row['outcome']}: {row['message']}")
     return 0 if bad.empty else 2

@@ -13,9 +13,9 @@ import pandas as pd
 from byocframe.client import Client, ClientLike, resolve_client
 from byocframe.geometry import DEFAULT_DENSIFY, WGS84
 from byocframe.ids import CollectionLike, resource_id
-from byocframe.io import ATTRS_KEY, Errors, collections_from_records, tiles_from_records
+from byocframe.io import Errors, collections_from_records, tiles_from_records
 from byocframe.progress import ProgressBar
-from byocframe.snapshot import take_snapshot
+from byocframe.snapshot import stamp, stamp_collections
 
 __all__ = ["read_collections", "read_tiles"]
 
@@ -37,17 +37,9 @@ def read_collections(client: ClientLike, search: str | None = None) -> pd.DataFr
     >>> frame["name"].tolist()
     ['byocframe demo: global mosaic']
     """
-    from byocframe.edits import collection_snapshot_rows
-    from byocframe.snapshot import Snapshot
-
     client = resolve_client(client)
     frame = collections_from_records(client.iter_collections(search))
-    snapshot = Snapshot("", client.base_url, collection_snapshot_rows(frame))
-    frame.attrs[ATTRS_KEY] = {
-        **frame.attrs[ATTRS_KEY],
-        "service": client.base_url,
-        "snapshot": snapshot,
-    }
+    stamp_collections(frame, service=client.base_url)
     return frame
 
 
@@ -89,7 +81,8 @@ def read_tiles(
     Returns
     -------
     geopandas.GeoDataFrame
-        Indexed by tile id; ``attrs["byocframe"]`` remembers the collection and service.
+        Indexed by tile id; the ``loaded`` column remembers what each row held, so
+        `byocframe.push.push` can send only the edits (see `byocframe.snapshot`).
 
     Examples
     --------
@@ -112,12 +105,7 @@ def read_tiles(
     if both_ends:
         records.sort(key=lambda r: r.get("created") or "")
     gdf = tiles_from_records(records, crs=crs, errors=errors, densify=densify)
-    gdf.attrs[ATTRS_KEY] = {
-        **gdf.attrs[ATTRS_KEY],
-        "collection": cid,
-        "service": client.base_url,
-    }
-    take_snapshot(gdf, collection=cid, service=client.base_url)
+    stamp(gdf, collection=cid, service=client.base_url)
     return gdf
 
 
