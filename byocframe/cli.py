@@ -23,8 +23,10 @@ examples:
   byocframe map COLLECTION -o map.png
   byocframe push COLLECTION tiles.parquet --dry-run
 
-credentials: --client-id/--client-secret, else SH_CLIENT_ID/SH_CLIENT_SECRET (and
-SH_BASE_URL, SH_TOKEN_URL), else a sentinelhub-py config.toml profile (--profile).
+credentials, each taken from the first place that has it: --client-id/--client-secret
+(--base-url, --token-url, --deployment), then a profile named with --profile, then
+SH_CLIENT_ID/SH_CLIENT_SECRET (SH_BASE_URL, SH_TOKEN_URL), then the sentinelhub-py
+config.toml profile $SH_PROFILE or default-profile.
 """
 
 
@@ -193,6 +195,11 @@ def _parser() -> argparse.ArgumentParser:
 def _account_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("account")
     group.add_argument("--base-url", help="deployment, e.g. https://sh.dataspace.copernicus.eu")
+    group.add_argument(
+        "--deployment",
+        help="a deployment by name instead of --base-url: aws-eu-central-1, aws-us-west-2, "
+        "gcp-us-central1, creodias, code-de, mundi, cdse",
+    )
     group.add_argument("--token-url", help="OAuth2 token endpoint")
     group.add_argument("--client-id", help="OAuth client id (default: SH_CLIENT_ID)")
     group.add_argument(
@@ -204,26 +211,21 @@ def _account_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _client(args: argparse.Namespace):
-    import os
+    from byocframe.client import Client
+    from byocframe.config import resolve_settings
 
-    from byocframe.client import DEFAULT_BASE_URL, Client
-
-    client_id = args.client_id or os.environ.get("SH_CLIENT_ID")
-    secret = args.client_secret or os.environ.get("SH_CLIENT_SECRET")
-    if client_id and secret:
-        return Client(
-            args.base_url or os.environ.get("SH_BASE_URL") or DEFAULT_BASE_URL,
-            client_id,
-            secret,
-            args.token_url or os.environ.get("SH_TOKEN_URL") or None,
-        )
-    try:
-        return Client.from_config(profile=args.profile)
-    except ValueError as err:
-        raise ValueError(
-            "no credentials: pass --client-id/--client-secret, set SH_CLIENT_ID and "
-            f"SH_CLIENT_SECRET, or configure sentinelhub-py ({err})"
-        ) from None
+    # as sentinelhub-py: flags > SH_* variables > profile; but a --profile named on the
+    # command line beats the variables, and flags still apply on top of a profile
+    settings = resolve_settings(
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        base_url=args.base_url,
+        token_url=args.token_url,
+        deployment=args.deployment,
+        profile=args.profile,
+        profile_over_env=args.profile is not None,
+    )
+    return Client.from_settings(settings)
 
 
 def _version() -> str:
@@ -352,12 +354,29 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  client id: {service.client_id}")
     if service.demo_collection:
         print(f"  demo collection: {service.demo_collection}")
+    print("For byocframe in another shell:")
+    print("  " + _exports(service.base_url, service.client_id, service.client_secret))
     print("Press Ctrl+C to stop.", flush=True)
     try:
         service.serve_forever()
     finally:
         service.stop()
     return 0
+
+
+def _exports(base_url: str, client_id: str, client_secret: str) -> str:
+    """The ``export`` line for a second shell; the secret only when it is well known."""
+    import shlex
+
+    from byocframe.emulator import DEFAULT_CLIENT_SECRET
+
+    names = {"SH_BASE_URL": base_url, "SH_CLIENT_ID": client_id}
+    if client_secret == DEFAULT_CLIENT_SECRET:
+        names["SH_CLIENT_SECRET"] = client_secret
+    line = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in names.items())
+    if "SH_CLIENT_SECRET" not in names:
+        line += "  # and SH_CLIENT_SECRET=<the secret you chose>"
+    return line
 
 
 def _collections(args: argparse.Namespace) -> int:

@@ -10,8 +10,9 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from byocframe.client import Client, _ident
+from byocframe.client import Client, ClientLike, resolve_client
 from byocframe.geometry import DEFAULT_DENSIFY, WGS84
+from byocframe.ids import CollectionLike, resource_id
 from byocframe.io import Errors, collections_from_records, tiles_from_records
 from byocframe.progress import ProgressBar
 from byocframe.snapshot import stamp, stamp_collections
@@ -19,12 +20,12 @@ from byocframe.snapshot import stamp, stamp_collections
 __all__ = ["read_collections", "read_tiles"]
 
 
-def read_collections(client: Client, search: str | None = None) -> pd.DataFrame:
+def read_collections(client: ClientLike, search: str | None = None) -> pd.DataFrame:
     """List collections into a DataFrame (see `collections_from_records`).
 
     Parameters
     ----------
-    client : Client
+    client : Client, sentinelhub-py SHConfig or SentinelHubBYOC
     search : str, optional
         Words joined by ``|`` (or) and ``&`` (and), matched by the service.
 
@@ -36,14 +37,15 @@ def read_collections(client: Client, search: str | None = None) -> pd.DataFrame:
     >>> frame["name"].tolist()
     ['byocframe demo: global mosaic']
     """
+    client = resolve_client(client)
     frame = collections_from_records(client.iter_collections(search))
     stamp_collections(frame, service=client.base_url)
     return frame
 
 
 def read_tiles(
-    client: Client,
-    collection: Any,
+    client: ClientLike,
+    collection: CollectionLike,
     *,
     crs: Any = WGS84,
     status: str | None = None,
@@ -60,8 +62,8 @@ def read_tiles(
 
     Parameters
     ----------
-    client : Client
-    collection : str, dict or sentinelhub-py ``ByocCollection``
+    client : Client, sentinelhub-py SHConfig or SentinelHubBYOC
+    collection : str, dict, row of `read_collections` or sentinelhub-py ``ByocCollection``
         The collection or its id.
     crs : str or pyproj.CRS, default "EPSG:4326"
         CRS of the geometry columns.
@@ -90,7 +92,8 @@ def read_tiles(
     >>> len(gdf), gdf.crs.to_string()
     (120, 'EPSG:4326')
     """
-    cid = _ident(collection, "collection")
+    client = resolve_client(client)
+    cid = resource_id(collection, "collection")
     pages = (
         _from_both_ends(client, cid, status) if both_ends else client.tile_pages(cid, status=status)
     )

@@ -59,7 +59,7 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_serve_prints_its_url_and_answers(tmp_path):
+def test_serve_prints_its_url_and_answers(tmp_path, monkeypatch):
     process = subprocess.Popen(
         [
             sys.executable,
@@ -78,10 +78,18 @@ def test_serve_prints_its_url_and_answers(tmp_path):
         first = process.stdout.readline()
         assert first.startswith("byocframe local BYOC service at http://127.0.0.1:")
         base_url = first.rsplit(" ", 1)[-1].strip()
-        import byocframe
-        from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+        lines = [process.stdout.readline() for _ in range(6)]
+        export = next(line for line in lines if line.strip().startswith("export "))
+        import shlex
 
-        client = byocframe.Client(base_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        import byocframe
+
+        # the printed line is all a second shell needs
+        environ = dict(word.split("=", 1) for word in shlex.split(export)[1:])
+        assert environ["SH_BASE_URL"] == base_url
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        client = byocframe.Client.from_env()
         client.create_collection({"name": "via cli", "s3Bucket": "b"})
         assert [c["name"] for c in client.iter_collections()] == ["via cli"]
     finally:
