@@ -10,8 +10,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from byocframe.client import Client
-from byocframe.exceptions import ByocframeError
+from byocframe.client import Client, ClientLike, resolve_client
+from byocframe.exceptions import ByocframeError, ValidationError
 from byocframe.geometry import WGS84
 from byocframe.io import tiles_from_records
 from byocframe.progress import ProgressBar
@@ -40,7 +40,7 @@ def _collection_of(frame: pd.DataFrame) -> str:
         token = frame["loaded"].dropna()
         cid = str(token.iloc[0]).rsplit(":", 1)[0] if len(token) else None
     if not cid:
-        raise ByocframeError(
+        raise ValidationError(
             "the frame does not say which collection it belongs to; load it "
             "with byocframe.read_tiles()"
         )
@@ -48,7 +48,7 @@ def _collection_of(frame: pd.DataFrame) -> str:
 
 
 def reingest(
-    frame: pd.DataFrame, client: Client, *, workers: int = 8, progress: bool | None = None
+    frame: pd.DataFrame, client: ClientLike, *, workers: int = 8, progress: bool | None = None
 ) -> pd.DataFrame:
     """Send every tile of the frame (e.g. the FAILED ones) back to ingestion.
 
@@ -70,6 +70,7 @@ def reingest(
     """
     from byocframe.push import run_tasks, task_result
 
+    client = resolve_client(client)
     cid = _collection_of(frame)
     tasks = [("reingest", tid, _reingester(client, cid, str(tid))) for tid in frame.index]
     return task_result(run_tasks(tasks, workers, progress, "reingesting"))
@@ -86,7 +87,7 @@ def _reingester(client: Client, cid: str, tid: str) -> Callable[[], Any]:
 
 
 def wait_for_ingestion(
-    client: Client,
+    client: ClientLike,
     collection: Any,
     ids: Iterable[str],
     *,
@@ -101,7 +102,7 @@ def wait_for_ingestion(
 
     Parameters
     ----------
-    client : Client
+    client : Client, sentinelhub-py SHConfig or SentinelHubBYOC
     collection : str, dict or sentinelhub-py ``ByocCollection``
         The collection or its id.
     ids : iterable of str
@@ -130,6 +131,7 @@ def wait_for_ingestion(
     >>> done["status"].tolist(), done["failed_ingestion_cause"].str[:16].tolist()
     (['FAILED'], ['File s3://byocfr'])
     """
+    client = resolve_client(client)
     pending = list(dict.fromkeys(str(i) for i in ids))
     final: dict[str, dict[str, Any]] = {}
     deadline = clock() + timeout

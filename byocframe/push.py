@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from byocframe.client import Client
+from byocframe.client import Client, ClientLike, resolve_client
 from byocframe.diff import Plan, Update, adopt_tokens, covers_equal, plan, same_instant
 from byocframe.exceptions import (
     APIError,
@@ -50,6 +50,7 @@ from byocframe.geometry import (
     parse_geojson,
     reproject,
 )
+from byocframe.ids import check_id
 from byocframe.progress import ProgressBar
 from byocframe.records import format_datetimes
 from byocframe.snapshot import ATTRS_KEY, NAT, service_digest, stamp
@@ -86,7 +87,7 @@ class Outcome:
 
 def push(
     frame: pd.DataFrame,
-    client: Client,
+    client: ClientLike,
     *,
     dry_run: bool = False,
     workers: int = 32,
@@ -106,7 +107,7 @@ def push(
         pandas (rows may have been filtered, dropped or added with ``pd.concat``). It is
         updated in place: new rows get their server ids and every row that now matches
         the server is marked as loaded again, so pushing twice sends nothing new.
-    client : Client
+    client : Client, sentinelhub-py SHConfig or SentinelHubBYOC
     dry_run : bool
         Only report what would be sent: the result's ``message`` holds each field's
         change, and ``result.attrs["byocframe"]["summary"]`` the counts, requests and
@@ -157,9 +158,11 @@ def push(
     >>> first["outcome"].tolist(), rerun["outcome"].tolist()
     (['ok', 'ok', 'ok'], ['unchanged', 'unchanged', 'unchanged'])
     """
+    client = resolve_client(client)
     if original is not None:
         adopt_tokens(frame, original, inplace=True)  # the frame is updated in place below
     the_plan = plan(frame, original=original, deleted=delete_missing, collection=collection)
+    _check_ids(the_plan)
     _refuse_problems(the_plan)
     cid = _target(the_plan, frame, client)
     updates = [_limited(u, tolerance) for u in the_plan.updates]
@@ -177,6 +180,14 @@ def push(
     _verify(client, cid, the_plan, updates, done, workers)
     _record(frame, the_plan, updates, done, cid, client.base_url)
     return task_result(done)
+
+
+def _check_ids(the_plan: Plan) -> None:
+    """Every id a push would put in a URL is a plain id, before any request."""
+    if the_plan.collection:
+        check_id(the_plan.collection, "collection")
+    for tid in [u.id for u in the_plan.updates] + list(the_plan.deletes):
+        check_id(tid, "tile")
 
 
 def _refuse_problems(the_plan: Plan) -> None:
@@ -710,7 +721,7 @@ def _duration(seconds: float) -> str:
 
 def push_collections(
     frame: pd.DataFrame,
-    client: Client,
+    client: ClientLike,
     *,
     original: pd.DataFrame | None = None,
     dry_run: bool = False,
@@ -746,6 +757,7 @@ def push_collections(
         stamp_collections,
     )
 
+    client = resolve_client(client)
     loaded = loaded_collections(original if original is not None else frame)
     if loaded is None:
         raise ValidationError(
