@@ -549,6 +549,7 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer a protocol error with the JSON envelope (not http.server's HTML)."""
         self.close_connection = True
+        self.request_version = "HTTP/1.1"  # parse_request may have left HTTP/0.9: no head
         status = HTTPStatus(code)
         text = message or status.phrase
         if explain and explain != text:

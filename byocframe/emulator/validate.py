@@ -206,8 +206,8 @@ def _area_of_use(crs: str) -> tuple[float, float, float, float]:
     """The CRS's area of use in degrees (widened by `AREA_MARGIN`), or refuse the CRS."""
     parsed = CRS.from_user_input(crs)
     if not (parsed.is_geographic or parsed.is_projected) or len(parsed.axis_info) != 2:
-        kind = parsed.type_name
-        raise bad(f"coverGeometry.crs {crs} is a {kind} CRS; use a 2-D geographic or projected one")
+        kind = parsed.type_name  # e.g. "Vertical CRS", "Geocentric CRS", "Compound CRS"
+        raise bad(f"coverGeometry.crs {crs} is a {kind}; use a 2-D geographic or projected CRS")
     area = parsed.area_of_use
     west, south, east, north = area.bounds if area else (-180.0, -90.0, 180.0, 90.0)
     if west > east:  # the area crosses the antimeridian
@@ -255,21 +255,26 @@ def read_cover(geojson: Any, field: str = "coverGeometry") -> Cover:
             f"{field} has {points} points; at most {MAX_COVER_POINTS} are allowed "
             "(simplify it first)"
         )
+    # the area first: it bounds the magnitudes the validity check computes with
+    moved = transform_polygons(polygons, crs, "EPSG:4326")
+    # projected longitudes come back wrapped: a zone-1 tile reaching over the antimeridian
+    # is at 179; geographic ones are the input itself (181 is allowed, 200 is not)
+    turns = (0.0,) if CRS.from_user_input(crs).is_geographic else (-360.0, 0.0, 360.0)
+    for poly in moved:
+        for ring in poly:
+            for x, y in ring:
+                inside = any(west <= x + turn <= east for turn in turns)
+                if not (inside and south <= y <= north):
+                    raise bad(
+                        f"{field} reaches outside the area of use of {crs} "
+                        f"(a position maps to lon/lat {x:.6g}, {y:.6g})"
+                    )
     shape = shapely.MultiPolygon([shapely.Polygon(poly[0], poly[1:]) for poly in polygons])
     reason = shapely.is_valid_reason(shape)
     if reason != "Valid Geometry":
         raise bad(f"{field} is not a valid polygon: {reason}")
     if any(part.area <= 0 for part in shape.geoms):
         raise bad(f"{field} has a polygon of zero area")
-    moved = transform_polygons(polygons, crs, "EPSG:4326")
-    for poly in moved:
-        for ring in poly:
-            for x, y in ring:
-                if not (west <= x <= east and south <= y <= north):
-                    raise bad(
-                        f"{field} reaches outside the area of use of {crs} "
-                        f"(a position maps to lon/lat {x:.6g}, {y:.6g})"
-                    )
     return Cover(moved, crs, kind)
 
 
