@@ -45,6 +45,8 @@ __all__ = [
     "Limits",
     "LocalService",
     "RateLimit",
+    "check_credentials",
+    "create_service",
     "local_service",
 ]
 
