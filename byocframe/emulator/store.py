@@ -563,11 +563,17 @@ class Store:
 
     def files(self, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
         """Files of a bucket whose key starts with ``prefix``."""
+        # a key range walks the (bucket, key) index; substr keeps the match exact
+        end = None
+        if prefix and prefix[-1] < "\U0010ffff":
+            end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        bound = "" if end is None else "AND key < ? "
         with self._lock:
             rows = self._conn.execute(
                 "SELECT key, crs, xmin, ymin, xmax, ymax, resolution, bit_depth, sample_format, "
-                "bands FROM files WHERE bucket = ? AND substr(key, 1, ?) = ?",
-                (bucket, len(prefix), prefix),
+                f"bands FROM files WHERE bucket = ? AND key >= ? {bound}"
+                "AND substr(key, 1, ?) = ?",
+                (bucket, prefix, *([end] if end else []), len(prefix), prefix),
             ).fetchall()
         return {
             key: {
