@@ -102,6 +102,15 @@ def client(service):
 API = "/api/v1/byoc"
 
 
+def strict_json(text: str) -> Any:
+    """Parse as a strict JSON reader would: no NaN or Infinity."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 class ServiceApi:
     """Plain requests against a service's BYOC API, with a token: the wire itself."""
 

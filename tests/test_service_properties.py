@@ -10,18 +10,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import UTM33_URN, ServiceApi, box_ring, geojson, utm33_files
+from conftest import UTM33_URN, ServiceApi, box_ring, geojson, strict_json, utm33_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import byocframe
-
-
-def strict_json(text):
-    def refuse(constant):
-        raise ValueError(f"not JSON: {constant}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +37,9 @@ json_values = st.recursive(
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.integers(min_value=-(10**30), max_value=10**30)
     | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 numbers = st.one_of(
@@ -68,9 +62,7 @@ covers = st.one_of(
         st.one_of(st.lists(rings, max_size=2), st.lists(st.lists(rings, max_size=2), max_size=2)),
         st.sampled_from([UTM33_URN, None, "EPSG:4326", "EPSG:5714", "urn:ogc:def:crs:EPSG::4978"]),
     ),
-    st.just(
-        geojson("Polygon", [box_ring(410_000, 5_010_000, 420_000, 5_020_000)], UTM33_URN)
-    ),
+    st.just(geojson("Polygon", [box_ring(410_000, 5_010_000, 420_000, 5_020_000)], UTM33_URN)),
     json_values,
 )
 times = st.one_of(

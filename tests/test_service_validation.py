@@ -13,21 +13,12 @@ import base64
 import json
 
 import pytest
-from conftest import UTM33_URN, ServiceApi, box_ring, geojson, utm33_files
+from conftest import UTM33_URN, ServiceApi, box_ring, geojson, strict_json, utm33_files
 
 import byocframe
 from byocframe.emulator.ingest import UNEXPECTED_FAILURE
 
 WGS84_URN = "urn:ogc:def:crs:OGC::CRS84"
-
-
-def strict_json(text):
-    """Parse as a strict JSON reader would: no NaN or Infinity."""
-
-    def refuse(constant):
-        raise ValueError(f"not JSON: {constant}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 @pytest.fixture(scope="module")
