@@ -7,8 +7,8 @@ checked before a body is read. Every answer, protocol errors included, carries t
 ``{"error": ...}`` envelope, and an unexpected error is a 500, never a dropped reply.
 Why not a WSGI server: ``docs/design/service.md``.
 
-Routes live in `ROUTES`: a table of (method, path pattern, endpoint name); other API
-modules add theirs with `add_routes`.
+Routes live in `ROUTER` (`byocframe.emulator.routing`): the BYOC API's endpoints come
+from `byocframe.emulator.byoc_api`; another API registers its own list there.
 """
 
 from __future__ import annotations
@@ -24,73 +24,31 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from byocframe.emulator import validate
+from byocframe.emulator import byoc_api, validate
 from byocframe.emulator.auth import FailureThrottle, TokenIssuer
 from byocframe.emulator.faults import Faults, RateLimit
 from byocframe.emulator.ingest import Ingestor
 from byocframe.emulator.limits import Limits
-from byocframe.emulator.render import error_body, page_body
+from byocframe.emulator.render import error_body
+from byocframe.emulator.routing import Request, Route, Router
 from byocframe.emulator.store import Store
 from byocframe.emulator.validate import ApiProblem, bad
 
-__all__ = ["API_ROOTS", "ROUTES", "TOKEN_PATHS", "BYOCServer", "Endpoint", "add_routes"]
+__all__ = ["API_ROOTS", "ROUTER", "TOKEN_PATHS", "BYOCServer"]
 
 log = logging.getLogger("byocframe.emulator")
 
 API_ROOTS = ("/api/v1/byoc", "/byoc/v1")
 TOKEN_PATHS = ("/oauth/token", "/auth/realms/main/protocol/openid-connect/token")
 
-#: An endpoint: ``(handler, params=..., query=..., body=...) -> (status, answer)``.
-Endpoint = Callable[..., tuple[int, Any]]
-
-#: (method, compiled path pattern under an API root, handler method name)
-ROUTES: list[tuple[str, re.Pattern[str], str]] = []
-
-
-def add_routes(routes: list[tuple[str, str]], names: list[str]) -> None:
-    """Register (method, path regex) routes served by the handler methods ``_<name>``."""
-    for (method, pattern), name in zip(routes, names, strict=True):
-        ROUTES.append((method, re.compile(pattern), name))
-
-
-_CID, _TID = r"(?P<cid>[^/]+)", r"(?P<tid>[^/]+)"
-add_routes(
-    [
-        ("GET", r"/collections"),
-        ("POST", r"/collections"),
-        ("GET", rf"/collections/{_CID}"),
-        ("PUT", rf"/collections/{_CID}"),
-        ("DELETE", rf"/collections/{_CID}"),
-        ("POST", rf"/collections/{_CID}/copyTiles"),
-        ("GET", rf"/collections/{_CID}/tiles"),
-        ("POST", rf"/collections/{_CID}/tiles"),
-        ("GET", rf"/collections/{_CID}/tiles/{_TID}"),
-        ("PUT", rf"/collections/{_CID}/tiles/{_TID}"),
-        ("DELETE", rf"/collections/{_CID}/tiles/{_TID}"),
-        ("POST", rf"/collections/{_CID}/tiles/{_TID}/reingest"),
-        ("PUT", r"/_emulator/buckets/(?P<bucket>[^/]+)"),
-    ],
-    [
-        "list_collections",
-        "create_collection",
-        "get_collection",
-        "update_collection",
-        "delete_collection",
-        "copy_tiles",
-        "list_tiles",
-        "create_tile",
-        "get_tile",
-        "update_tile",
-        "delete_tile",
-        "reingest",
-        "register_files",
-    ],
-)
+#: Every route the service answers; other APIs register theirs here.
+ROUTER = Router()
+ROUTER.add(API_ROOTS, byoc_api.ROUTES)
+ROUTER.add(API_ROOTS, byoc_api.ADMIN_ROUTES, faulty=False)
 
 _METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
 _CHUNK_SIZE_LINE = re.compile(rb"[0-9a-fA-F]{1,15}")
@@ -381,12 +339,10 @@ class _Handler(BaseHTTPRequestHandler):
             if url.path in TOKEN_PATHS and method == "POST":
                 self._token(self._read_body())
                 return
-            root = next((r for r in API_ROOTS if url.path.startswith(r + "/")), None)
-            if root is None:
+            if not ROUTER.knows(url.path):
                 raise ApiProblem(404, "COMMON_NOT_FOUND", f"No such endpoint: {url.path[:200]}")
-            client = self._authenticate()
-            rest = url.path[len(root) :]
-            handler, params = self._route(method, rest)
+            client = self._authenticate()  # before the body is read
+            route, params = ROUTER.match(method, url.path)
             query = {
                 k: v[-1]
                 for k, v in urllib.parse.parse_qs(
@@ -394,11 +350,21 @@ class _Handler(BaseHTTPRequestHandler):
                 ).items()
             }
             body = self._read_body()
-            admin = rest.startswith("/_emulator/")
-            self._serve(client, handler, params, query, body, method, faulty=not admin)
+            host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+            request = Request(
+                store=self.server.store,
+                ingestor=self.server.ingestor,
+                method=method,
+                path=url.path,
+                host=host,
+                params=params,
+                query=query,
+                body=None,
+            )
+            self._serve(client, route, request, body)
         except ApiProblem as problem:
             self._error(problem)
-        except (_Closed, TimeoutError, OSError):
+        except (_Closed, OSError):
             raise
         except ValueError as err:  # parse_qs: too many fields
             self._error(bad(f"The query string is malformed ({err})."))
@@ -407,18 +373,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._error(ApiProblem(500, "COMMON_EXCEPTION", "Internal error; see the server log."))
 
-    def _serve(
-        self,
-        client: str,
-        handler: Endpoint,
-        params: dict[str, str],
-        query: dict[str, str],
-        body: bytes,
-        method: str,
-        *,
-        faulty: bool = True,
-    ) -> None:
-        faults = self.server.faults
+    def _serve(self, client: str, route: Route, request: Request, body: bytes) -> None:
+        """Apply the injected faults and the rate limit, then run the endpoint."""
+        faults, faulty = self.server.faults, route.faulty
         fate = faults.decide() if faulty and faults.active else "ok"
         if faulty and faults.latency:
             time.sleep(faults.latency)
@@ -435,25 +392,14 @@ class _Handler(BaseHTTPRequestHandler):
         if fate == "drop_before":
             self._drop()
             return
-        payload = validate.parse_body(body) if method in ("POST", "PUT") else None
-        status, answer = handler(params=params, query=query, body=payload)
+        if request.method in ("POST", "PUT"):
+            request.body = validate.parse_body(body)
+        status, answer = route.endpoint(request)
         if fate == "drop_after":
             self._drop()
             return
         self.server.count_request()
         self._send(status, answer)
-
-    def _route(self, method: str, rest: str) -> tuple[Endpoint, dict[str, str]]:
-        allowed = False
-        for route_method, pattern, name in ROUTES:
-            match = pattern.fullmatch(rest)
-            if match:
-                if route_method == method:
-                    return getattr(self, "_" + name), match.groupdict()
-                allowed = True
-        if allowed:
-            raise ApiProblem(405, "COMMON_METHOD_NOT_ALLOWED", f"{method} is not allowed here.")
-        raise ApiProblem(404, "COMMON_NOT_FOUND", f"No such endpoint: {rest[:200]}")
 
     # ---------------------------------------------------------------- auth
     def _authenticate(self) -> str:
@@ -567,98 +513,3 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-
-    # ---------------------------------------------------------------- pages
-    def _self_url(self, query: dict[str, str], **changes: Any) -> str:
-        url = urllib.parse.urlsplit(self.path)
-        params = {**query, **changes}
-        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        return f"http://{host}{url.path}?{urllib.parse.urlencode(params)}"
-
-    def _page(
-        self, items: list[str], next_token: str | None, query: dict[str, str], count: int
-    ) -> bytes:
-        links: dict[str, str] = {
-            "currentToken": query.get("viewtoken", ""),
-            "@id": self._self_url(query, count=count),
-        }
-        if next_token:
-            links["nextToken"] = next_token
-            links["next"] = self._self_url(query, viewtoken=next_token, count=count)
-        if query.get("viewtoken"):
-            links["previousToken"] = ""  # keyset pages do not walk backwards
-        return page_body(items, links)
-
-    @staticmethod
-    def _token_param(query: dict[str, str]) -> str | None:
-        if "viewToken" in query and "viewtoken" not in query:
-            query["viewtoken"] = query.pop("viewToken")
-        return query.get("viewtoken") or None
-
-    # ---------------------------------------------------------------- endpoints
-    def _list_collections(self, *, params, query, body):
-        count = validate.page_count(query.get("count"))
-        docs, token = self.server.store.collections(
-            search=query.get("search") or None, count=count, token=self._token_param(query)
-        )
-        return 200, self._page([json.dumps(d) for d in docs], token, query, count)
-
-    def _create_collection(self, *, params, query, body):
-        return 201, {"data": self.server.store.create_collection(validate.new_collection(body))}
-
-    def _get_collection(self, *, params, query, body):
-        return 200, {"data": self.server.store.collection(params["cid"])}
-
-    def _update_collection(self, *, params, query, body):
-        self.server.store.update_collection(params["cid"], validate.collection_update(body))
-        return 204, None
-
-    def _delete_collection(self, *, params, query, body):
-        self.server.store.delete_collection(params["cid"])
-        return 204, None
-
-    def _copy_tiles(self, *, params, query, body):
-        target = query.get("toCollection")
-        if not target:
-            raise bad("toCollection is required")
-        self.server.store.copy_tiles(params["cid"], target)
-        return 204, None
-
-    def _list_tiles(self, *, params, query, body):
-        count = validate.page_count(query.get("count"))
-        items, token = self.server.store.tiles_page(
-            params["cid"],
-            count=count,
-            token=self._token_param(query),
-            **validate.tile_listing(query),
-        )
-        return 200, self._page(items, token, query, count)
-
-    def _create_tile(self, *, params, query, body):
-        doc = self.server.store.create_tile(params["cid"], validate.new_tile(body))
-        tile_id = json.loads(doc)["id"]
-        answer = b'{"data":' + doc.encode() + b"}"
-        self.server.ingestor.submit(params["cid"], tile_id)
-        return 201, answer
-
-    def _get_tile(self, *, params, query, body):
-        doc = self.server.store.tile(params["cid"], params["tid"])
-        return 200, b'{"data":' + doc.encode() + b"}"
-
-    def _update_tile(self, *, params, query, body):
-        changes = validate.tile_update(body)
-        self.server.store.update_tile(params["cid"], params["tid"], changes)
-        return 204, None
-
-    def _delete_tile(self, *, params, query, body):
-        self.server.store.delete_tile(params["cid"], params["tid"])
-        return 204, None
-
-    def _reingest(self, *, params, query, body):
-        self.server.store.reingest(params["cid"], params["tid"])
-        self.server.ingestor.submit(params["cid"], params["tid"])
-        return 204, None
-
-    def _register_files(self, *, params, query, body):
-        self.server.store.register_files(params["bucket"], validate.manifest_rows(body))
-        return 204, None
