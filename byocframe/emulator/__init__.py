@@ -21,6 +21,7 @@ import contextlib
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from byocframe.emulator.limits import Limits
 from byocframe.emulator.server import TOKEN_PATHS, BYOCServer
 from byocframe.emulator.store import Store
 from byocframe.emulator.validate import manifest_rows
+from byocframe.exceptions import ByocframeWarning
 
 if TYPE_CHECKING:
     from byocframe.client import Client
@@ -210,6 +212,13 @@ def create_service(
         secret shorter than 16 characters.
     """
     check_credentials(host, client_id, client_secret)
+    if not is_loopback(host):
+        warnings.warn(
+            f"the local BYOC service listens on {host}, beyond this machine, without TLS: "
+            "credentials and data cross the network in clear text",
+            ByocframeWarning,
+            stacklevel=2,
+        )
     store = Store(":memory:" if db is None else os.fspath(db), clock=clock)
     issuer = TokenIssuer(client_id, client_secret, lifetime=token_lifetime, clock=clock)
     # built before the demo is seeded: it resumes only tiles a previous run left pending
