@@ -182,6 +182,36 @@ def test_unauthenticated_body_is_not_read(limited):
     assert body["error"]["code"] == "COMMON_UNAUTHORIZED"
 
 
+def test_expect_100_continue_only_after_the_checks(limited):
+    service, api, auth = limited
+    expect = ["Expect: 100-continue", "Content-Type: application/json"]
+    # unauthenticated: refused at once, never invited to send its 300 MB
+    data = request_bytes(
+        "POST", "/api/v1/byoc/collections", None, b"", [*expect, "Content-Length: 300000000"]
+    )
+    status, _, body = exchange(service, data)
+    assert status == 401
+    assert body["error"]["code"] == "COMMON_UNAUTHORIZED"
+    payload = b'{"name": "after continue", "s3Bucket": "b"}'
+    with connect(service) as conn:
+        conn.sendall(
+            request_bytes(
+                "POST",
+                "/api/v1/byoc/collections",
+                auth,
+                b"",
+                [*expect, f"Content-Length: {len(payload)}"],
+            )
+        )
+        assert conn.fp.readline() == b"HTTP/1.1 100 Continue\r\n"
+        assert conn.fp.readline() == b"\r\n"
+        conn.sendall(payload)
+        status, _, created = answer(conn)
+    assert status == 201
+    assert created["data"]["name"] == "after continue"
+    assert "after continue" in collection_names(api)
+
+
 def test_large_real_body_is_refused(limited):
     _, api, _ = limited
     before = collection_names(api)

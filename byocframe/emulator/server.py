@@ -187,6 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._reader.idle = self.server.limits.idle_timeout
         self.rfile: io.BufferedReader = io.BufferedReader(self._reader, 64 * 1024)
         self._body_pending = False
+        self._expect_continue = False
 
     def log_message(self, format: str, *args: Any) -> None:
         # the request line holds no secrets (tokens travel in headers, ids in the path)
@@ -198,7 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._reader.deadline = None  # idle until the next request's first byte
         self.request_version = "HTTP/1.1"  # how protocol errors are answered
         self.command = self.requestline = ""
-        self._body_pending = False
+        self._body_pending = self._expect_continue = False
         try:
             if not self.rfile.peek(1):
                 self.close_connection = True
@@ -261,6 +262,11 @@ class _Handler(BaseHTTPRequestHandler):
             if line in (b"\r\n", b"\n"):
                 return lines
 
+    def handle_expect_100(self) -> bool:
+        """Defer ``100 Continue`` until the token and the declared size were checked."""
+        self._expect_continue = True
+        return True
+
     def _read_body(self) -> bytes:
         """The body (by Content-Length or chunked), within `Limits.max_body_bytes`."""
         limit = self.server.limits.max_body_bytes
@@ -275,6 +281,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "COMMON_BAD_PAYLOAD",
                     f"Transfer-Encoding {encoding[:40]!r} is not supported.",
                 )
+            self._continue()
             body = self._read_chunked(limit)
         elif lengths:
             text = lengths[0].strip()
@@ -287,6 +294,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "COMMON_BAD_PAYLOAD",
                     f"The request body has {length} bytes; at most {limit} are accepted.",
                 )
+            if length:
+                self._continue()
             body = self.rfile.read(length) if length else b""
             if len(body) < length:
                 raise _Closed
@@ -294,6 +303,13 @@ class _Handler(BaseHTTPRequestHandler):
             body = b""
         self._body_pending = False
         return body
+
+    def _continue(self) -> None:
+        """Invite a client that sent ``Expect: 100-continue`` to send its body now."""
+        if self._expect_continue:
+            self._expect_continue = False
+            self.send_response_only(100)
+            self.end_headers()
 
     def _read_chunked(self, limit: int) -> bytes:
         body = bytearray()
