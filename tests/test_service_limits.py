@@ -127,6 +127,31 @@ def test_body_shorter_than_its_content_length_stores_nothing(limited):
     assert collection_names(api) == before
 
 
+def test_request_cut_short_by_the_client_is_a_400(limited):
+    service, api, auth = limited
+    before = collection_names(api)
+    body = b'{"name": "cut", "s3Bucket": "b"}'
+    data = request_bytes(
+        "POST", "/api/v1/byoc/collections", auth, body[:10], [f"Content-Length: {len(body)}"]
+    )
+    with connect(service) as conn:
+        conn.sendall(data)
+        conn.sock.shutdown(socket.SHUT_WR)  # end of stream mid-body
+        status, _, envelope = answer(conn)
+    assert status == 400
+    assert "ended before it was complete" in envelope["error"]["message"]
+    assert collection_names(api) == before
+
+
+def test_empty_lines_before_a_request_are_ignored(limited):
+    service, _, auth = limited
+    status, _, body = exchange(
+        service, b"\r\n" + request_bytes("GET", "/api/v1/byoc/collections", auth)
+    )
+    assert status == 200
+    assert "data" in body
+
+
 def test_idle_keep_alive_connection_is_closed(limited):
     service, _, auth = limited
     with connect(service) as sock:

@@ -170,7 +170,7 @@ class _DeadlineReader(io.RawIOBase):
 
 
 class _Closed(Exception):
-    """The client went away mid-request: nothing to answer."""
+    """The client stopped sending mid-request (end of stream)."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -228,8 +228,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except TimeoutError:
             self.send_error(408, f"The request was not received within {limits.read_timeout} s")
-        except _Closed:
-            self.close_connection = True
+        except _Closed:  # it began (peek saw a byte) and then the client stopped sending
+            self.send_error(400, "The request ended before it was complete")
         except ApiProblem as problem:  # a protocol problem before the endpoint ran
             self._error(problem)
         except OSError:
@@ -238,6 +238,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_head(self, limits: Limits) -> list[bytes]:
         """The request line and header lines, within the head size limits."""
         line = self.rfile.readline(limits.max_line_bytes + 1)
+        for _ in range(4):  # RFC 9112 2.2: ignore empty lines before a request line
+            if line not in (b"\r\n", b"\n"):
+                break
+            line = self.rfile.readline(limits.max_line_bytes + 1)
         if len(line) > limits.max_line_bytes:
             raise ApiProblem(
                 414,
