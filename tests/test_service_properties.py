@@ -110,6 +110,7 @@ collection_bodies = st.fixed_dictionaries(
 
 SETTINGS = settings(
     max_examples=120,
+    database=None,  # no .hypothesis/ folder in the working directory
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
