@@ -8,13 +8,19 @@ service shows afterwards is strict JSON.
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 from conftest import UTM33_URN, ServiceApi, box_ring, geojson, strict_json, utm33_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 import byocframe
+
+# hypothesis caches what it learns under its home: keep it out of the working directory
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "byocframe-hypothesis")
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +116,6 @@ collection_bodies = st.fixed_dictionaries(
 
 SETTINGS = settings(
     max_examples=120,
-    database=None,  # no .hypothesis/ folder in the working directory
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
