@@ -230,7 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(408, f"The request was not received within {limits.read_timeout} s")
         except _Closed:  # it began (peek saw a byte) and then the client stopped sending
             self.send_error(400, "The request ended before it was complete")
-        except ApiProblem as problem:  # a protocol problem before the endpoint ran
+        except ApiProblem as problem:  # the head broke a limit: the rest is unread
+            self.close_connection = True
             self._error(problem)
         except OSError:
             self.close_connection = True
