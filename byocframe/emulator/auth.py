@@ -108,18 +108,23 @@ class TokenIssuer:
 class FailureThrottle:
     """Slows down guessing at the token endpoint.
 
-    Per client address, after ``free`` failed attempts in a row, every attempt waits
-    ``base * 2**k`` seconds (at most ``cap``) after the last failure; a success resets
-    the address.
+    Per client address, the first ``free`` failed attempts in a row cost nothing; after
+    that, the next attempt must wait ``base`` seconds after the last failure, doubling
+    with every further failure up to ``cap``. A success resets the address.
 
     Examples
     --------
     >>> now = [0.0]
     >>> throttle = FailureThrottle(free=2, base=1.0, cap=4.0, clock=lambda: now[0])
-    >>> for _ in range(4):
-    ...     throttle.failed("10.0.0.1")
+    >>> throttle.failed("10.0.0.1")
+    >>> throttle.wait("10.0.0.1")
+    0.0
+    >>> throttle.failed("10.0.0.1")
     >>> throttle.wait("10.0.0.1"), throttle.wait("10.0.0.2")
-    (2.0, 0.0)
+    (1.0, 0.0)
+    >>> throttle.failed("10.0.0.1")
+    >>> throttle.wait("10.0.0.1")
+    2.0
     >>> now[0] = 2.0
     >>> throttle.wait("10.0.0.1")
     0.0
@@ -138,9 +143,9 @@ class FailureThrottle:
         """Seconds ``key`` must still wait before its next attempt (0: go ahead)."""
         with self._lock:
             count, last = self._failures.get(key, (0, 0.0))
-        if count <= self.free:
+        if count == 0 or count < self.free:
             return 0.0
-        delay = min(self.cap, self.base * 2 ** (count - self.free - 1))
+        delay = min(self.cap, self.base * 2.0 ** min(count - self.free, 64))
         return max(0.0, last + delay - self.clock())
 
     def failed(self, key: str) -> None:
