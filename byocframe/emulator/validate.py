@@ -62,6 +62,7 @@ MAX_DEPTH = 32
 MAX_PATH = 1024
 MAX_NAME = 1024
 MAX_BUCKET = 255
+MAX_BAND_NAME = 256
 #: Integers beyond a signed 64-bit value are refused (the real service is a JVM one).
 MAX_INT = 2**63 - 1
 #: Degrees a cover may reach beyond its CRS's area of use (tiles overlap the next zone).
@@ -130,12 +131,13 @@ def _check_tree(root: dict[str, Any]) -> None:
     stack: list[tuple[Any, str, int]] = [(root, "", 0)]
     while stack:
         value, where, depth = stack.pop()
+        shown = where if len(where) <= 200 else where[:197] + "..."  # keys can be long
         if depth > MAX_DEPTH:
-            raise bad(f"The request body is nested deeper than {MAX_DEPTH} levels at {where}.")
+            raise bad(f"The request body is nested deeper than {MAX_DEPTH} levels at {shown}.")
         if isinstance(value, float) and not math.isfinite(value):
-            raise bad(f"{where} must be a finite number, got {value}")
+            raise bad(f"{shown} must be a finite number, got {value}")
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-            raise bad(f"{where} is out of range: integers must fit in 64 bits")
+            raise bad(f"{shown} is out of range: integers must fit in 64 bits")
         if isinstance(value, dict):
             stack.extend((v, f"{where}.{k}" if where else k, depth + 1) for k, v in value.items())
         elif isinstance(value, list):
@@ -317,7 +319,7 @@ def _bands(bands: Any) -> dict[str, Any]:
         raise bad(f"additionalData.bands has {len(bands)} bands; at most {MAX_BANDS}")
     out = {}
     for name, spec in bands.items():
-        if not (isinstance(name, str) and name.isidentifier()):
+        if not (isinstance(name, str) and name.isidentifier() and len(name) <= MAX_BAND_NAME):
             raise bad(f"additionalData.bands: band name {_shown(name)} must be an identifier")
         out[name] = _band(name, _object(spec, f"additionalData.bands.{name}"))
     return out
@@ -476,13 +478,13 @@ def _file_row(key: Any, info: Any) -> tuple[Any, ...]:
         raise bad(f"{where}.crs: {err}") from err
     bounds = info.get("bounds")
     if not (isinstance(bounds, list) and len(bounds) == 4 and all(map(_is_number, bounds))):
-        raise bad(f"{where}.bounds must be [xmin, ymin, xmax, ymax] numbers, got {bounds!r}")
+        raise bad(f"{where}.bounds must be [xmin, ymin, xmax, ymax] numbers, got {_shown(bounds)}")
     xmin, ymin, xmax, ymax = (float(v) for v in bounds)
     if xmin >= xmax or ymin >= ymax:
         raise bad(f"{where}.bounds must be [xmin, ymin, xmax, ymax] with min < max")
     resolution = info.get("resolution", 10.0)
     if not _is_number(resolution) or resolution <= 0:
-        raise bad(f"{where}.resolution must be a positive number, got {resolution!r}")
+        raise bad(f"{where}.resolution must be a positive number, got {_shown(resolution)}")
     depth, sample_format = _format(info, where, 16)
     bands = _count(info.get("bands", 1), f"{where}.bands")
     return (key, crs, xmin, ymin, xmax, ymax, float(resolution), depth, sample_format, bands)
