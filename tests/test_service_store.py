@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from byocframe.emulator.problems import ApiProblem
 from byocframe.emulator.store import Store
-from byocframe.emulator.validate import ApiProblem, manifest_rows, new_collection, new_tile
+from byocframe.emulator.validate import manifest_rows, new_collection, new_tile
 
 
 @pytest.fixture

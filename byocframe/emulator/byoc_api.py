@@ -10,8 +10,8 @@ import json
 from typing import Any
 
 from byocframe.emulator import validate
+from byocframe.emulator.problems import bad
 from byocframe.emulator.routing import Endpoint, Request
-from byocframe.emulator.validate import bad
 
 __all__ = ["ADMIN_ROUTES", "ROUTES"]
 

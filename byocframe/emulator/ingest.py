@@ -38,8 +38,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from byocframe.emulator.coords import transform_polygons
+from byocframe.emulator.problems import ApiProblem
 from byocframe.emulator.store import PENDING, Store
-from byocframe.emulator.validate import ApiProblem
 
 __all__ = ["SUPPORTED_CRS", "UNEXPECTED_FAILURE", "FileSource", "Ingestor"]
 

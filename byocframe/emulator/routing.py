@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from byocframe.emulator.ingest import Ingestor
+from byocframe.emulator.problems import ApiProblem
 from byocframe.emulator.render import page_body
 from byocframe.emulator.store import Store
-from byocframe.emulator.validate import ApiProblem
 
 __all__ = ["Endpoint", "Request", "Route", "Router"]
 

@@ -33,10 +33,10 @@ from byocframe.emulator.auth import FailureThrottle, TokenIssuer
 from byocframe.emulator.faults import Faults, RateLimit
 from byocframe.emulator.ingest import Ingestor
 from byocframe.emulator.limits import Limits
+from byocframe.emulator.problems import ApiProblem, bad
 from byocframe.emulator.render import error_body
 from byocframe.emulator.routing import Request, Route, Router
 from byocframe.emulator.store import Store
-from byocframe.emulator.validate import ApiProblem, bad
 
 __all__ = ["API_ROOTS", "ROUTER", "TOKEN_PATHS", "BYOCServer"]
 

@@ -21,16 +21,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from byocframe.emulator.coords import bbox, box_rings, transform_polygons
+from byocframe.emulator.problems import ApiProblem, bad, not_found
 from byocframe.emulator.render import render_tile, to_json
-from byocframe.emulator.validate import (
-    ApiProblem,
-    bad,
-    band_types,
-    check_band_change,
-    decode_token,
-    encode_token,
-    not_found,
-)
+from byocframe.emulator.validate import band_types, check_band_change, decode_token, encode_token
 
 __all__ = ["PENDING", "Store", "TileChange", "now_text"]
 

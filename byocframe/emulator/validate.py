@@ -1,9 +1,10 @@
-"""Request validation of the local BYOC service, and the HTTP problem it answers with.
+"""Request validation of the local BYOC service.
 
 Every request body is checked here, completely, before anything is stored: a request
 that fails changes nothing, and what is stored can always be rendered as valid JSON.
 The rules follow the real API (``BYOC_API.md`` sections 6-7); a refusal is a 400
-`ApiProblem` whose message starts with the field it is about.
+`~byocframe.emulator.problems.ApiProblem` whose message starts with the field it is
+about. Cover geometries are checked in `byocframe.emulator.covers`.
 
 Examples
 --------
@@ -12,7 +13,7 @@ Examples
 >>> new_tile({"path": "t", "sensingTime": "soon"})
 Traceback (most recent call last):
 ...
-byocframe.emulator.validate.ApiProblem: sensingTime is not an ISO-8601 time: 'soon'
+byocframe.emulator.problems.ApiProblem: sensingTime is not an ISO-8601 time: 'soon'
 """
 
 from __future__ import annotations
@@ -20,23 +21,16 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import functools
 import json
 import math
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
-import shapely
-from pyproj import CRS
-
-from byocframe.emulator.coords import Polygons, transform_polygons
+from byocframe.emulator.covers import read_cover
+from byocframe.emulator.problems import bad, is_number, shown
 from byocframe.geometry import GeometryProblem, parse_crs
 
 __all__ = [
-    "MAX_COVER_POINTS",
-    "ApiProblem",
-    "Cover",
-    "bad",
     "band_types",
     "check_band_change",
     "collection_update",
@@ -45,16 +39,13 @@ __all__ = [
     "manifest_rows",
     "new_collection",
     "new_tile",
-    "not_found",
     "page_count",
     "parse_body",
     "parse_time",
-    "read_cover",
     "tile_listing",
     "tile_update",
 ]
 
-MAX_COVER_POINTS = 100
 MAX_BANDS = 100
 #: Deepest JSON nesting accepted (a MultiPolygon is 4 deep inside its tile).
 MAX_DEPTH = 32
@@ -65,38 +56,10 @@ MAX_BUCKET = 255
 MAX_BAND_NAME = 256
 #: Integers beyond a signed 64-bit value are refused (the real service is a JVM one).
 MAX_INT = 2**63 - 1
-#: Degrees a cover may reach beyond its CRS's area of use (tiles overlap the next zone).
-AREA_MARGIN = 5.0
 STATUSES = ("WAITING", "QUEUED", "INGESTING", "INGESTED", "FAILED")
 SORTS = frozenset({"created:asc", "created:desc", "path:asc", "path:desc"})
 SAMPLE_FORMATS = ("UINT", "INT", "FLOAT")
 BIT_DEPTHS = (8, 16, 32)
-
-
-class ApiProblem(Exception):
-    """A request the service refuses: carries the HTTP status, code and message."""
-
-    def __init__(self, status: int, code: str, message: str, errors: Any = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.errors = errors
-
-
-def bad(message: str, errors: Any = None) -> ApiProblem:
-    """A 400 COMMON_BAD_PAYLOAD problem."""
-    return ApiProblem(400, "COMMON_BAD_PAYLOAD", message, errors)
-
-
-def not_found(what: str, ident: str) -> ApiProblem:
-    """A 404 COMMON_NOT_FOUND problem, worded as the real service words it."""
-    return ApiProblem(404, "COMMON_NOT_FOUND", f"{what} {ident} not found.")
-
-
-def _shown(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------------- the body
@@ -110,7 +73,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
     >>> parse_body(b'{"noData": 1e999}')
     Traceback (most recent call last):
     ...
-    byocframe.emulator.validate.ApiProblem: noData must be a finite number, got inf
+    byocframe.emulator.problems.ApiProblem: noData must be a finite number, got inf
     """
     if not body.strip():
         return {}
@@ -144,13 +107,9 @@ def _check_tree(root: dict[str, Any]) -> None:
             stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _text(value: Any, field: str, limit: int) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise bad(f"{field} is required and must be a non-empty string, got {_shown(value)}")
+        raise bad(f"{field} is required and must be a non-empty string, got {shown(value)}")
     if len(value) > limit:
         raise bad(f"{field} is {len(value)} characters long; at most {limit} are allowed")
     return value
@@ -175,137 +134,31 @@ def parse_time(value: Any, field: str) -> str | None:
     >>> parse_time("0001-01-01T00:00:00+01:00", "t")
     Traceback (most recent call last):
     ...
-    byocframe.emulator.validate.ApiProblem: t is out of range in UTC: '0001-01-01T00:00:00+01:00'
+    byocframe.emulator.problems.ApiProblem: t is out of range in UTC: '0001-01-01T00:00:00+01:00'
     """
     if value is None:
         return None
     if not isinstance(value, str):
-        raise bad(f"{field} must be an ISO-8601 string, got {_shown(value)}")
+        raise bad(f"{field} must be an ISO-8601 string, got {shown(value)}")
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise bad(f"{field} is not an ISO-8601 time: {_shown(value)}") from None
+        raise bad(f"{field} is not an ISO-8601 time: {shown(value)}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     try:
         parsed = parsed.astimezone(dt.UTC)
     except OverflowError:
-        raise bad(f"{field} is out of range in UTC: {_shown(value)}") from None
+        raise bad(f"{field} is out of range in UTC: {shown(value)}") from None
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
-
-
-# ---------------------------------------------------------------------- geometry
-class Cover(NamedTuple):
-    """A validated cover: MultiPolygon coordinates in CRS84, the CRS given, the type."""
-
-    polygons84: Polygons
-    crs: str
-    kind: str
-
-
-@functools.lru_cache(maxsize=256)
-def _area_of_use(crs: str) -> tuple[float, float, float, float]:
-    """The CRS's area of use in degrees (widened by `AREA_MARGIN`), or refuse the CRS."""
-    parsed = CRS.from_user_input(crs)
-    if not (parsed.is_geographic or parsed.is_projected) or len(parsed.axis_info) != 2:
-        kind = parsed.type_name  # e.g. "Vertical CRS", "Geocentric CRS", "Compound CRS"
-        raise bad(f"coverGeometry.crs {crs} is a {kind}; use a 2-D geographic or projected CRS")
-    area = parsed.area_of_use
-    west, south, east, north = area.bounds if area else (-180.0, -90.0, 180.0, 90.0)
-    if west > east:  # the area crosses the antimeridian
-        west, east = west - 360.0, east
-    return (
-        west - AREA_MARGIN,
-        max(-90.0, south - AREA_MARGIN),
-        east + AREA_MARGIN,
-        min(90.0, north + AREA_MARGIN),
-    )
-
-
-def read_cover(geojson: Any, field: str = "coverGeometry") -> Cover:
-    """Validate a cover geometry from a request (shape, CRS, area of use, validity).
-
-    Examples
-    --------
-    >>> bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
-    >>> read_cover(bowtie, "cover")
-    Traceback (most recent call last):
-    ...
-    byocframe.emulator.validate.ApiProblem: cover is not a valid polygon: Self-intersection[0.5 0.5]
-    """
-    if not isinstance(geojson, Mapping):
-        raise bad(f"{field} must be a GeoJSON Polygon or MultiPolygon object")
-    kind = geojson.get("type")
-    if kind not in ("Polygon", "MultiPolygon"):
-        raise bad(f"{field} must be a Polygon or MultiPolygon, got {_shown(kind)}")
-    member = geojson.get("crs")
-    try:
-        name = None if member is None else member["properties"]["name"]
-        crs = parse_crs(None if name is None else str(name))
-    except (KeyError, TypeError) as err:
-        raise bad(f"{field} has an unreadable crs member: {_shown(member)}") from err
-    except GeometryProblem as err:
-        raise bad(f"{field}.crs: {err}") from err
-    west, south, east, north = _area_of_use(crs)
-    coords = geojson.get("coordinates")
-    if not isinstance(coords, list):
-        raise bad(f"{field} coordinates must be a list, got {type(coords).__name__}")
-    polygons = _polygons(coords if kind == "MultiPolygon" else [coords], field)
-    points = sum(len(ring) for poly in polygons for ring in poly)
-    if points > MAX_COVER_POINTS:
-        raise bad(
-            f"{field} has {points} points; at most {MAX_COVER_POINTS} are allowed "
-            "(simplify it first)"
-        )
-    # the area first: it bounds the magnitudes the validity check computes with
-    moved = transform_polygons(polygons, crs, "EPSG:4326")
-    # projected longitudes come back wrapped: a zone-1 tile reaching over the antimeridian
-    # is at 179; geographic ones are the input itself (181 is allowed, 200 is not)
-    turns = (0.0,) if CRS.from_user_input(crs).is_geographic else (-360.0, 0.0, 360.0)
-    for poly in moved:
-        for ring in poly:
-            for x, y in ring:
-                inside = any(west <= x + turn <= east for turn in turns)
-                if not (inside and south <= y <= north):
-                    raise bad(
-                        f"{field} reaches outside the area of use of {crs} "
-                        f"(a position maps to lon/lat {x:.6g}, {y:.6g})"
-                    )
-    shape = shapely.MultiPolygon([shapely.Polygon(poly[0], poly[1:]) for poly in polygons])
-    reason = shapely.is_valid_reason(shape)
-    if reason != "Valid Geometry":
-        raise bad(f"{field} is not a valid polygon: {reason}")
-    if any(part.area <= 0 for part in shape.geoms):
-        raise bad(f"{field} has a polygon of zero area")
-    return Cover(moved, crs, kind)
-
-
-def _polygons(polygons: list[Any], field: str) -> Polygons:
-    """Check the nesting of MultiPolygon coordinates; positions become floats."""
-    if not polygons:
-        raise bad(f"{field} coordinates must not be empty")
-    out: Polygons = []
-    for poly in polygons:
-        if not isinstance(poly, list) or not poly:
-            raise bad(f"{field} polygons must be non-empty lists of rings")
-        rings = []
-        for ring in poly:
-            if not isinstance(ring, list) or len(ring) < 4 or ring[0] != ring[-1]:
-                raise bad(f"{field} rings must be closed and have at least 4 positions")
-            for pos in ring:
-                if not (isinstance(pos, list) and len(pos) == 2 and all(map(_is_number, pos))):
-                    raise bad(f"{field} has a bad position {_shown(pos)}: [x, y] numbers")
-            rings.append([[float(x), float(y)] for x, y in ring])
-        out.append(rings)
-    return out
 
 
 # ---------------------------------------------------------------------- collections
 def _no_data(value: Any, field: str) -> float | None:
     if value is None:
         return None
-    if not _is_number(value):
-        raise bad(f"{field} must be a finite number, got {_shown(value)}")
+    if not is_number(value):
+        raise bad(f"{field} must be a finite number, got {shown(value)}")
     return value
 
 
@@ -320,7 +173,7 @@ def _bands(bands: Any) -> dict[str, Any]:
     out = {}
     for name, spec in bands.items():
         if not (isinstance(name, str) and name.isidentifier() and len(name) <= MAX_BAND_NAME):
-            raise bad(f"additionalData.bands: band name {_shown(name)} must be an identifier")
+            raise bad(f"additionalData.bands: band name {shown(name)} must be an identifier")
         out[name] = _band(name, _object(spec, f"additionalData.bands.{name}"))
     return out
 
@@ -345,17 +198,17 @@ def _format(spec: Mapping[str, Any], where: str, depth: int) -> tuple[int, str]:
     """``(bitDepth, sampleFormat)`` of a band or a file, checked (defaults: depth, UINT)."""
     bit_depth = spec.get("bitDepth", depth)
     if not isinstance(bit_depth, int) or isinstance(bit_depth, bool) or bit_depth not in BIT_DEPTHS:
-        raise bad(f"{where}.bitDepth must be 8, 16 or 32, got {_shown(bit_depth)}")
+        raise bad(f"{where}.bitDepth must be 8, 16 or 32, got {shown(bit_depth)}")
     sample_format = spec.get("sampleFormat", "UINT")
     if not isinstance(sample_format, str) or sample_format not in SAMPLE_FORMATS:
-        raise bad(f"{where}.sampleFormat must be UINT, INT or FLOAT, got {_shown(sample_format)}")
+        raise bad(f"{where}.sampleFormat must be UINT, INT or FLOAT, got {shown(sample_format)}")
     return bit_depth, sample_format
 
 
 def _count(value: Any, where: str) -> int:
     """A band index or a band count: an integer from 1 to `MAX_BANDS`."""
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_BANDS:
-        raise bad(f"{where} must be an integer from 1 to {MAX_BANDS}, got {_shown(value)}")
+        raise bad(f"{where} must be an integer from 1 to {MAX_BANDS}, got {shown(value)}")
     return value
 
 
@@ -424,7 +277,7 @@ def band_types(bands: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
 def _path(path: Any) -> str:
     path = _text(path, "path", MAX_PATH)
     if path.startswith("/") or path.endswith("/") or "//" in path:
-        raise bad(f"path {_shown(path)} must not start or end with '/' or contain '//'")
+        raise bad(f"path {shown(path)} must not start or end with '/' or contain '//'")
     return path
 
 
@@ -466,7 +319,7 @@ def manifest_rows(files: Any) -> list[tuple[Any, ...]]:
 
 def _file_row(key: Any, info: Any) -> tuple[Any, ...]:
     if not isinstance(key, str) or not key or len(key) > MAX_PATH:
-        raise bad(f"file key {_shown(key)} must be a string of 1 to {MAX_PATH} characters")
+        raise bad(f"file key {shown(key)} must be a string of 1 to {MAX_PATH} characters")
     where = f"file {key!r}"
     if not isinstance(info, Mapping):
         raise bad(f"{where} must be an object with crs and bounds")
@@ -477,14 +330,14 @@ def _file_row(key: Any, info: Any) -> tuple[Any, ...]:
     except GeometryProblem as err:
         raise bad(f"{where}.crs: {err}") from err
     bounds = info.get("bounds")
-    if not (isinstance(bounds, list) and len(bounds) == 4 and all(map(_is_number, bounds))):
-        raise bad(f"{where}.bounds must be [xmin, ymin, xmax, ymax] numbers, got {_shown(bounds)}")
+    if not (isinstance(bounds, list) and len(bounds) == 4 and all(map(is_number, bounds))):
+        raise bad(f"{where}.bounds must be [xmin, ymin, xmax, ymax] numbers, got {shown(bounds)}")
     xmin, ymin, xmax, ymax = (float(v) for v in bounds)
     if xmin >= xmax or ymin >= ymax:
         raise bad(f"{where}.bounds must be [xmin, ymin, xmax, ymax] with min < max")
     resolution = info.get("resolution", 10.0)
-    if not _is_number(resolution) or resolution <= 0:
-        raise bad(f"{where}.resolution must be a positive number, got {_shown(resolution)}")
+    if not is_number(resolution) or resolution <= 0:
+        raise bad(f"{where}.resolution must be a positive number, got {shown(resolution)}")
     depth, sample_format = _format(info, where, 16)
     bands = _count(info.get("bands", 1), f"{where}.bands")
     return (key, crs, xmin, ymin, xmax, ymax, float(resolution), depth, sample_format, bands)
@@ -507,9 +360,9 @@ def decode_token(token: str, sort: str) -> int | str:
     >>> decode_token(encode_token("created:asc", {"x": 1}), "created:asc")
     Traceback (most recent call last):
     ...
-    byocframe.emulator.validate.ApiProblem: invalid viewtoken 'WyJjcmVhdGVkOmFzYyIseyJ4IjoxfV0'
+    byocframe.emulator.problems.ApiProblem: invalid viewtoken 'WyJjcmVhdGVkOmFzYyIseyJ4IjoxfV0'
     """
-    invalid = bad(f"invalid viewtoken {_shown(token)}")
+    invalid = bad(f"invalid viewtoken {shown(token)}")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         decoded = json.loads(raw)
@@ -519,7 +372,7 @@ def decode_token(token: str, sort: str) -> int | str:
         raise invalid
     token_sort, key = decoded
     if token_sort != sort:
-        raise bad(f"viewtoken {_shown(token)} belongs to sort={token_sort}, not sort={sort}")
+        raise bad(f"viewtoken {shown(token)} belongs to sort={token_sort}, not sort={sort}")
     if sort.startswith("created"):
         if not isinstance(key, int) or isinstance(key, bool) or not 0 <= key <= MAX_INT:
             raise invalid
@@ -539,7 +392,7 @@ def page_count(text: str | None) -> int:
     if text is None or text == "":
         return 100
     if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        raise bad(f"count must be an integer from 1 to 100, got {_shown(text)}")
+        raise bad(f"count must be an integer from 1 to 100, got {shown(text)}")
     count = int(text)
     if count < 1:
         raise bad(f"count must be an integer from 1 to 100, got {count}")
@@ -550,8 +403,8 @@ def tile_listing(query: Mapping[str, str]) -> dict[str, Any]:
     """``sort``, ``path`` and ``status`` of a tile listing, checked."""
     sort = query.get("sort") or "created:asc"
     if sort not in SORTS:
-        raise bad(f"sort must be one of {sorted(SORTS)}, got {_shown(sort)}")
+        raise bad(f"sort must be one of {sorted(SORTS)}, got {shown(sort)}")
     status = query.get("status") or None
     if status is not None and status not in STATUSES:
-        raise bad(f"status must be one of {list(STATUSES)}, got {_shown(status)}")
+        raise bad(f"status must be one of {list(STATUSES)}, got {shown(status)}")
     return {"sort": sort, "path": query.get("path"), "status": status}
