@@ -268,7 +268,23 @@ def check_credentials(host: str, client_id: str, client_secret: str) -> None:
 
 
 @contextlib.contextmanager
-def local_service(**options: Any) -> Iterator[LocalService]:
+def local_service(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    db: str | os.PathLike[str] | None = None,
+    client_id: str = DEFAULT_CLIENT_ID,
+    client_secret: str = DEFAULT_CLIENT_SECRET,
+    demo: bool = False,
+    demo_tiles: int = 20_000,
+    ingestion_delay: float | None = 0.0,
+    faults: Faults | None = None,
+    rate_limit: RateLimit | None = None,
+    token_lifetime: int = 3600,
+    clock: Callable[[], float] = time.time,
+    limits: Limits | None = None,
+    throttle: FailureThrottle | None = None,
+) -> Iterator[LocalService]:
     """Run the local BYOC service on a background thread for the ``with`` block.
 
     Parameters
@@ -311,7 +327,22 @@ def local_service(**options: Any) -> Iterator[LocalService]:
     >>> len(tiles)
     50
     """
-    service = create_service(**options).start()
+    service = create_service(
+        host=host,
+        port=port,
+        db=db,
+        client_id=client_id,
+        client_secret=client_secret,
+        demo=demo,
+        demo_tiles=demo_tiles,
+        ingestion_delay=ingestion_delay,
+        faults=faults,
+        rate_limit=rate_limit,
+        token_lifetime=token_lifetime,
+        clock=clock,
+        limits=limits,
+        throttle=throttle,
+    ).start()
     try:
         yield service
     finally:

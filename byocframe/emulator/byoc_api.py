@@ -104,8 +104,11 @@ def reingest(req: Request) -> tuple[int, Any]:
 
 
 def global_lookup(req: Request) -> tuple[int, Any]:
-    """Where a collection lives (``/global/{id}``); the deployment is the store's
-    ``location`` setting, ``aws-eu-central-1`` unless a test stands in for another."""
+    """Where a collection lives (``/global/{id}``).
+
+    The deployment is the store's ``location`` setting: ``aws-eu-central-1`` unless a
+    test stands in for another.
+    """
     doc = req.store.collection(req.params["cid"])
     location = req.store.get_meta("location") or "aws-eu-central-1"
     return 200, {"data": {"id": doc["id"], "s3Bucket": doc["s3Bucket"], "location": location}}
