@@ -11,6 +11,7 @@ S3 needs the ``bucket`` extra (boto3): ``pip install 'byocframe[bucket]'``.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -64,7 +65,10 @@ class Bucket:
     ``list()`` yields `Listed` objects under the prefix.
     """
 
-    def __init__(self, url: str, *, endpoint_url: str | None = None, client: Any = None):
+    def __init__(
+        self, url: str | os.PathLike[str], *, endpoint_url: str | None = None, client: Any = None
+    ):
+        url = os.fspath(url)
         self.url = url
         self.endpoint_url = endpoint_url
         if url.startswith("s3://"):
@@ -86,10 +90,12 @@ class Bucket:
     def list(self) -> Iterator[Listed]:
         """Every object under the prefix, in key order."""
         if self.root is not None:
-            for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
-                stat = path.stat()
+            root = self.root
+            found = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
+            for key in sorted(found):  # key order, as S3 lists
+                stat = found[key].stat()
                 yield Listed(
-                    path.relative_to(self.root).as_posix(),
+                    key,
                     stat.st_size,
                     None,  # an S3 ETag is an MD5 of the content: computing it reads the file
                     pd.Timestamp(stat.st_mtime, unit="s", tz="UTC"),
@@ -168,11 +174,16 @@ def s3_client(endpoint_url: str | None = None, *, workers: int = 16) -> Any:
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
 
 
-def open_bucket(url: str | Bucket, *, endpoint_url: str | None = None) -> Bucket:
-    """A `Bucket` for ``s3://bucket/prefix`` or a local folder (a `Bucket` is returned as is)."""
+def open_bucket(
+    url: str | os.PathLike[str] | Bucket, *, endpoint_url: str | None = None, client: Any = None
+) -> Bucket:
+    """A `Bucket` for ``s3://bucket/prefix`` or a local folder (a `Bucket` is returned as is).
+
+    ``client`` is a boto3 S3 client to use instead of one from the environment.
+    """
     if isinstance(url, Bucket):
         return url
-    return Bucket(url, endpoint_url=endpoint_url)
+    return Bucket(url, endpoint_url=endpoint_url, client=client)
 
 
 def header_row(listed: Listed, reader: RangeReader) -> dict[str, Any]:
@@ -241,10 +252,11 @@ def files_from_headers(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def read_bucket(
-    url: str | Bucket,
+    url: str | os.PathLike[str] | Bucket,
     *,
     pattern: str | None = None,
     endpoint_url: str | None = None,
+    client: Any = None,
     suffix: str | None = r"\.tiff?",
     workers: int = 16,
     progress: bool | None = None,
@@ -254,7 +266,7 @@ def read_bucket(
 
     Parameters
     ----------
-    url : str or Bucket
+    url : str, path or Bucket
         ``s3://bucket/prefix`` (credentials from the AWS environment or profile) or a
         local folder.
     pattern : str, optional
@@ -265,6 +277,8 @@ def read_bucket(
         parses. Without it, one row per file is returned.
     endpoint_url : str, optional
         An S3-compatible endpoint (MinIO, CloudFerro, a local moto server).
+    client : boto3 S3 client, optional
+        Instead of one built from the environment (e.g. ``LocalS3.client()``).
     suffix : str or None, default ``r"\.tiff?"``
         Only keys ending with this (regular expression, any case) are read; None: all.
     workers : int, default 16
@@ -289,7 +303,7 @@ def read_bucket(
     >>> read_bucket(folder, progress=False).shape
     (0, 30)
     """
-    bucket = open_bucket(url, endpoint_url=endpoint_url)
+    bucket = open_bucket(url, endpoint_url=endpoint_url, client=client)
     wanted = re.compile(f"(?:{suffix})$", re.IGNORECASE) if suffix else None
     listed = [item for item in bucket.list() if wanted is None or wanted.search(item.key)]
     with (
@@ -358,7 +372,7 @@ def _tile_paths(raw: list[str | None]) -> list[str | None]:
     rule), written with the extension most files of the bucket use.
     """
     keys = [None if p is None else _TIFF.sub(".tif", p) for p in raw]
-    counts = pd.Series([_TIFF.search(p)[0] for p in raw if p and _TIFF.search(p)]).value_counts()
+    counts = pd.Series([_ext_of(p) for p in raw if p and _ext_of(p)]).value_counts()
     rank = {ext: pos for pos, ext in enumerate(counts.index)}
     chosen: dict[str, str] = {}
     for key, path in zip(keys, raw, strict=True):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,7 +173,9 @@ def rule_table() -> pd.DataFrame:
     return pd.DataFrame([dataclasses.asdict(r) for r in RULES]).set_index("id")
 
 
-class _Findings:
+class Findings:
+    """Findings collected while checking (a table in the making); `frame` gives it."""
+
     def __init__(self, rules: RuleSet):
         self.rules = rules
         self.rows: list[dict[str, Any]] = []
@@ -211,7 +213,7 @@ def _na(value: Any) -> bool:
         return False
 
 
-def check_file(row: Mapping[str, Any], out: _Findings, tile: Any = None) -> None:
+def check_file(row: Mapping[str, Any], out: Findings, tile: Any = None) -> None:
     """Append the findings of one file (a files-frame row) to ``out``."""
     key, rules = row["key"], out.rules
     if not _na(row.get("error")) and row.get("error"):
@@ -259,7 +261,7 @@ def check_file(row: Mapping[str, Any], out: _Findings, tile: Any = None) -> None
                 block=bw,
             )
     size = row.get("header_size")
-    if not _na(size) and size > rules.max_header:
+    if size is not None and not _na(size) and size > rules.max_header:
         out.add(
             "header-size",
             key,
@@ -277,7 +279,7 @@ def _images(indices: list[int]) -> str:
     return ", ".join(names) + (" has" if len(names) == 1 else " have")
 
 
-def _check_encoding(row: Mapping[str, Any], out: _Findings, tile: Any) -> None:
+def _check_encoding(row: Mapping[str, Any], out: Findings, tile: Any) -> None:
     key, rules = row["key"], out.rules
     compression = row.get("compression")
     photometric = row.get("photometric")
@@ -315,7 +317,8 @@ def _check_encoding(row: Mapping[str, Any], out: _Findings, tile: Any) -> None:
             dtype=dtype,
         )
     bands = row.get("bands")
-    if row.get("interleave") == "PIXEL" and not _na(bands) and bands > rules.max_chunky_bands:
+    chunky = row.get("interleave") == "PIXEL"
+    if chunky and bands is not None and not _na(bands) and bands > rules.max_chunky_bands:
         out.add(
             "interleave-bands",
             key,
@@ -334,7 +337,7 @@ def _check_encoding(row: Mapping[str, Any], out: _Findings, tile: Any) -> None:
         )
 
 
-def _check_georeference(row: Mapping[str, Any], out: _Findings, tile: Any) -> None:
+def _check_georeference(row: Mapping[str, Any], out: Findings, tile: Any) -> None:
     key, rules = row["key"], out.rules
     crs = row.get("crs")
     if crs is None or _na(crs):
@@ -438,7 +441,7 @@ def band_dtypes(bands: Mapping[str, Mapping[str, Any]] | None) -> dict[str, str]
 def check_tile_files(
     tile: str,
     files: pd.DataFrame,
-    out: _Findings,
+    out: Findings,
     *,
     sources: Iterable[str] = (),
     dtypes: Mapping[str, str] | None = None,
@@ -512,7 +515,7 @@ def check_tile_files(
             )
 
 
-def _check_bounds(tile: str, files: pd.DataFrame, out: _Findings) -> None:
+def _check_bounds(tile: str, files: pd.DataFrame, out: Findings) -> None:
     boxes = files[["xmin", "ymin", "xmax", "ymax"]].to_numpy(dtype=float)
     if len(boxes) < 2 or np.isnan(boxes).any():
         return
@@ -546,6 +549,7 @@ def check(
     bands: Mapping[str, Mapping[str, Any]] | None = None,
     rules: RuleSet = DEFAULT_RULES,
     endpoint_url: str | None = None,
+    client: Any = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
     """Run every rule of the table on each file and each tile; one row per finding.
@@ -564,6 +568,8 @@ def check(
         The limits; `DEFAULT_RULES` by default.
     endpoint_url : str, optional
         For a URL of an S3-compatible store.
+    client : boto3 S3 client, optional
+        For a URL: instead of one built from the environment.
     progress : bool, optional
         A progress bar while reading headers.
 
@@ -574,9 +580,10 @@ def check(
         would fail), ``message``, ``fix`` and the ``service_message`` ingestion gives.
     """
     if isinstance(files, str):
-        files = read_bucket(open_bucket(files, endpoint_url=endpoint_url), progress=progress)
+        source = open_bucket(files, endpoint_url=endpoint_url, client=client)
+        files = read_bucket(source, progress=progress)
     assigned = assign_tiles(files, pattern)
-    out = _Findings(rules)
+    out = Findings(rules)
     for row in assigned[assigned["tile"].isna()].to_dict("records"):
         out.add("unmatched", row["key"], None, f"{row['key']}: the pattern matches no tile")
     matched = assigned.dropna(subset=["tile"])
@@ -626,7 +633,7 @@ def predict(files: pd.DataFrame, pattern: str) -> pd.DataFrame:
     ).set_index("tile")
 
 
-def derived(files: list[Mapping[str, Any]]) -> dict[str, Any]:
+def derived(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The tileGeometry box, CRS and meters per pixel of one tile's files (header rows)."""
     crs = str(files[0]["crs"])
     box = [

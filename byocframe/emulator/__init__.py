@@ -29,7 +29,9 @@ from byocframe.client import is_loopback
 from byocframe.emulator.auth import TokenIssuer
 from byocframe.emulator.demo import DEMO_BUCKET, DEMO_NAME, seed_demo
 from byocframe.emulator.faults import Faults, RateLimit
+from byocframe.emulator.files_source import FilesSource
 from byocframe.emulator.ingest import Ingestor
+from byocframe.emulator.s3 import LocalS3
 from byocframe.emulator.server import TOKEN_PATHS, BYOCServer
 from byocframe.emulator.store import Store
 from byocframe.exceptions import ByocframeWarning
@@ -58,8 +60,17 @@ class LocalService:
         Id of the demo collection, when it was seeded.
     """
 
-    def __init__(self, server: BYOCServer, *, demo_collection: str | None = None):
+    def __init__(
+        self,
+        server: BYOCServer,
+        *,
+        demo_collection: str | None = None,
+        s3: LocalS3 | None = None,
+        owns_s3: bool = False,
+    ):
         self._server = server
+        self.s3 = s3  # the S3 endpoint tiles are ingested from (local_service(s3=...))
+        self._owns_s3 = owns_s3
         self.base_url = server.base_url
         self.token_url = self.base_url + TOKEN_PATHS[1]
         self.client_id = server.issuer.client_id
@@ -166,6 +177,8 @@ class LocalService:
         self._server.server_close()
         self._server.ingestor.close()
         self._server.store.close()
+        if self.s3 is not None and self._owns_s3:
+            self.s3.stop()
 
 
 def create_service(
@@ -182,6 +195,7 @@ def create_service(
     rate_limit: RateLimit | None = None,
     token_lifetime: int = 3600,
     clock: Callable[[], float] = time.time,
+    s3: bool | LocalS3 = False,
 ) -> LocalService:
     """Build a `LocalService` without starting it (see `local_service`)."""
     if not is_loopback(host):
@@ -194,9 +208,12 @@ def create_service(
     store = Store(":memory:" if db is None else os.fspath(db), clock=clock)
     demo_id = seed_demo(store, demo_tiles) if demo else store.get_meta("demo_collection")
     issuer = TokenIssuer(client_id, client_secret, lifetime=token_lifetime, clock=clock)
-    ingestor = Ingestor(store, delay=ingestion_delay)
+    owns = s3 is True
+    local_s3 = LocalS3().start() if s3 is True else (s3 or None)  # its client is needed now
+    files = FilesSource(local_s3.client()) if local_s3 is not None else None
+    ingestor = Ingestor(store, delay=ingestion_delay, files=files)
     server = BYOCServer((host, port), store, issuer, ingestor, faults=faults, rate_limit=rate_limit)
-    return LocalService(server, demo_collection=demo_id)
+    return LocalService(server, demo_collection=demo_id, s3=local_s3, owns_s3=owns)
 
 
 @contextlib.contextmanager
@@ -226,6 +243,11 @@ def local_service(**options: Any) -> Iterator[LocalService]:
         Seconds an access token lives.
     clock : callable
         Seconds since the epoch, for token expiry and timestamps.
+    s3 : bool or LocalS3, default False
+        True: also start a local S3 endpoint (`LocalService.s3`, moto's server; needs
+        the ``local-s3`` extra), stopped with the service; or a running `LocalS3` to use.
+        Tiles of collections whose bucket exists there are ingested from the real files
+        (`byocframe.emulator.files_source`); other buckets use the manifest.
 
     Yields
     ------

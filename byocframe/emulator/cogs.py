@@ -66,7 +66,7 @@ def write_cog(
     ``nodata_corner`` leaves the upper-right triangle as no-data.
     """
     import rasterio
-    from rasterio.transform import from_origin
+    from affine import Affine
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +81,7 @@ def write_cog(
         "count": 1,
         "dtype": dtype,
         "crs": crs,
-        "transform": from_origin(origin[0], origin[1], resolution, resolution),
+        "transform": Affine(resolution, 0.0, origin[0], 0.0, -resolution, origin[1]),
         "nodata": nodata,
         "compress": compress,
     }
@@ -125,10 +125,10 @@ def write_samples(folder: str | os.PathLike[str], *, date: str = "2024-06-01") -
 
 def _case_options(case: str, band: str, pole: tuple[float, float]) -> dict[str, Any] | None:
     second = band == SAMPLE_BANDS[1]
-    options: dict[str, Any] = {
+    table: dict[str, dict[str, Any]] = {
         "valid-nodata-corner": {"nodata_corner": True, "origin": (600_000.0, 5_000_000.0)},
         # zone 1 near the equator, west of its edge: the footprint crosses 180 degrees
-        "valid-antimeridian": {"crs": "EPSG:32601", "origin": (160_000.0, 2_560.0)},
+        "valid-antimeridian": {"crs": "EPSG:32601", "origin": (163_000.0, 2_560.0)},
         "jpeg": {"compress": "JPEG"},
         "striped": {"tiled": False},
         "blocks-128": {"blocksize": 128},
@@ -138,7 +138,8 @@ def _case_options(case: str, band: str, pole: tuple[float, float]) -> dict[str, 
         "pole": {"crs": "EPSG:3035", "origin": (pole[0] - 2_560.0, pole[1] + 2_560.0)},
         "bounds-off": {"origin": (500_030.0, 5_000_000.0)} if second else {},
         "mixed-bit-depth": {"dtype": "uint16"} if second else {},
-    }.get(case, {})
+    }
+    options = table.get(case, {})
     if case == "missing-band" and second:
         return None
     if case in ("jpeg", "striped", "blocks-128", "overview-blocks", "no-overviews") and second:

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from byocframe.emulator.files_source import FilesSource, IngestionFailure
 from byocframe.emulator.store import Store, transform_polygons
 
 __all__ = ["SUPPORTED_CRS", "Ingestor"]
@@ -55,13 +56,21 @@ class Ingestor:
         until `run_pending` is called (step by step tests).
     clock : callable
         Seconds, for the background schedule.
+    files : FilesSource, optional
+        Real files for the buckets that exist at its S3 endpoint.
     """
 
     def __init__(
-        self, store: Store, *, delay: float | None = 0.0, clock: Callable[[], float] | None = None
+        self,
+        store: Store,
+        *,
+        delay: float | None = 0.0,
+        clock: Callable[[], float] | None = None,
+        files: FilesSource | None = None,
     ):
         import time
 
+        self.files = files
         self.store = store
         self.delay = delay
         self.clock = clock or time.monotonic
@@ -137,14 +146,18 @@ class Ingestor:
         if state["status"] not in ("WAITING", "QUEUED", "INGESTING"):
             return state
         try:
-            found, bands, path = _resolve(self.store, collection, state["path"])
-            state.update(_ingested(collection["s3Bucket"], found, state))
+            if self.files is not None and self.files.serves(collection["s3Bucket"]):
+                update, bands, path = self.files.ingest(collection, state)
+            else:
+                found, bands, path = _resolve(self.store, collection, state["path"])
+                update = _ingested(collection["s3Bucket"], found, state)
+            state.update(update)
             state["path"] = path
             state["status"] = "INGESTED"
             state.pop("failedIngestionCause", None)
             if not (collection.get("additionalData") or {}).get("bands"):
                 self.store.configure_bands(cid, bands)
-        except _Failure as failure:
+        except (_Failure, IngestionFailure) as failure:
             state["status"] = "FAILED"
             state["failedIngestionCause"] = str(failure)
             state.pop("additionalData", None)
