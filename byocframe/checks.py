@@ -63,6 +63,10 @@ class Rule:
     service: str  # the service's kind of message ({...} filled in per finding)
     fix: str
 
+    def fix_for(self, **values: Any) -> str:
+        """The fix with the values given filled in (``<name>`` for the others)."""
+        return self.fix.format_map(_Blank(values))
+
 
 #: The rules of COG_RULES.md, in the order ingestion meets them.
 RULES: tuple[Rule, ...] = (
@@ -70,7 +74,7 @@ RULES: tuple[Rule, ...] = (
          "Unexpected error occurred while ingesting the tile",
          "re-create the file as a COG: " + _COG),
     Rule("striped", "file", "error", "images are internally tiled (not striped)",
-         "Ensure tiles of image at index {image} have width and height between {min} and {max}",
+         "Ensure image at index {image} is tiled, not striped",
          "write it tiled, as a COG: " + _COG),
     Rule("block-size", "file", "error", "block width and height in [256, 2048] in every image",
          "Ensure tiles of image at index {image} have width and height between {min} and {max}",
@@ -192,7 +196,7 @@ class Findings:
                 "rule": rule,
                 "severity": self.rules.severity(rule),
                 "message": message,
-                "fix": spec.fix.format_map(_Blank(values)),
+                "fix": spec.fix_for(**values),
                 "service_message": spec.service.format_map(_Blank(values)) or None,
             }
         )
@@ -203,7 +207,7 @@ class Findings:
 
 class _Blank(dict[str, Any]):
     def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+        return f"<{key}>"
 
 
 def _na(value: Any) -> bool:
