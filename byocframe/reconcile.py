@@ -241,7 +241,8 @@ def reconcile(
     DataFrame
         `PLAN_COLUMNS`: ``action`` (``reingest``, ``create``, ``delete``, ``none``),
         ``reason`` (``stale``, ``files-gone``, ``duplicate-path``, ``failed``, ``new``,
-        ``incomplete`` (new files lacking a band of ``bands``), ``unused-file``), tile ``id``, ``path``, the ``files`` concerned, ``detail``.
+        ``incomplete`` (new files lacking a band of ``bands``), ``unused-file``), tile
+        ``id``, ``path``, the ``files`` concerned, ``detail``.
     """
     etags = dict(zip(files["key"], files["etag"], strict=True))
     sources = {str(n): str(s.get("source") or n) for n, s in (bands or {}).items()}

@@ -12,7 +12,7 @@ from affine import Affine
 
 from byocframe.bucket import files_from_headers, read_bucket
 from byocframe.checks import DEFAULT_RULES, FINDING_COLUMNS, RULES, check, predict, rule_table
-from byocframe.emulator.cogs import SAMPLE_CASES, SAMPLE_PATTERN, write_cog
+from byocframe.emulator.cogs import SAMPLE_CASES, SAMPLE_PATTERN
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:botocore.*")
 UINT8 = {"sampleFormat": "UINT", "bitDepth": 8}

@@ -104,7 +104,7 @@ def test_ingested_metadata_comes_from_the_files(
 def test_bands_configured_from_the_first_files(
     service: Any, sample_folder: tuple[Path, dict[str, str]]
 ) -> None:
-    name, cid = _collection(service, sample_folder[0], bands=None)
+    _name, cid = _collection(service, sample_folder[0], bands=None)
     client = service.client()
     client.create_tile(cid, {"path": "tiles/valid/2024-06-01/(BAND).tif"})
     bands = client.get_collection(cid)["additionalData"]["bands"]
@@ -213,7 +213,8 @@ def test_traced_covers(
     assert corner.area / boxes[paths["valid-nodata-corner"]].area == pytest.approx(
         valid_share, abs=0.02
     )
-    assert shapely.get_num_coordinates(corner) <= 100 and corner.is_valid
+    assert shapely.get_num_coordinates(corner) <= 100
+    assert corner.is_valid
     shrunk = trace_covers(
         f"s3://{name}", candidates, buffer=-50, environment=service.s3.environment()
     )
