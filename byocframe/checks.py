@@ -556,7 +556,7 @@ def check(
     client: Any = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Run every rule of the table on each file and each tile; one row per finding.
+    r"""Run every rule of the table on each file and each tile; one row per finding.
 
     Parameters
     ----------
@@ -582,6 +582,22 @@ def check(
     pandas.DataFrame
         `FINDING_COLUMNS`: ``file``, ``tile``, ``rule``, ``severity`` (``error``: ingestion
         would fail), ``message``, ``fix`` and the ``service_message`` ingestion gives.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from byocframe.emulator.cogs import write_cog
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_cog(f"{folder}/t1/B01.tif")
+    >>> _ = write_cog(f"{folder}/t1/B02.tif", blocksize=128)
+    >>> _ = write_cog(f"{folder}/t2/B01.tif")
+    >>> findings = check(folder, pattern=r"(?P<tile>t\d)/(BAND)\.tif", progress=False)
+    >>> findings[["file", "tile", "rule"]]
+             file           tile          rule
+    0  t1/B02.tif  t1/(BAND).tif    block-size
+    1         NaN  t2/(BAND).tif  missing-band
+    >>> print(findings["fix"].iloc[1])
+    upload t2/B02.tif, or remove the band from the collection
     """
     if isinstance(files, str):
         source = open_bucket(files, endpoint_url=endpoint_url, client=client)

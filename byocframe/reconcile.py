@@ -36,7 +36,7 @@ _TIFF = re.compile(r"\.tiff?$", re.IGNORECASE)
 def add_tiles(
     tiles: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *, covers: Any = None
 ) -> gpd.GeoDataFrame:
-    """``tiles`` with a new row for each candidate whose path the collection lacks.
+    r"""``tiles`` with a new row for each candidate whose path the collection lacks.
 
     Parameters
     ----------
@@ -54,6 +54,17 @@ def add_tiles(
         A new frame (the snapshot kept): existing rows, then one row without id per new
         path, with ``sensing_time`` and the cover as ``geometry``. Push it with
         `byocframe.edits.push` to create them.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.bucket import files_from_headers, group_tiles
+    >>> files = files_from_headers([{"key": f"t/2024-06-0{day}/B01.tif", "crs": "EPSG:32633",
+    ...     "xmin": 5e5, "ymin": 5e6, "xmax": 5.1e5, "ymax": 5.01e6} for day in (1, 2)])
+    >>> candidates = group_tiles(files, r"t/(?P<sensing_time>[\d-]+)/(BAND)\.tif")
+    >>> tiles = byocframe.tiles_from_records([{"id": "t1", "path": "t/2024-06-01/(BAND).tif"}])
+    >>> add_tiles(tiles, candidates)["path"].tolist()  # the first exists already
+    ['t/2024-06-01/(BAND).tif', 't/2024-06-02/(BAND).tif']
     """
     existing = set(tiles["path"].dropna().map(_normal))
     keep = ~candidates["path"].map(_normal).isin(existing).to_numpy()
@@ -87,7 +98,7 @@ def trace_covers(
     max_points: int = 100,
     environment: Mapping[str, str] | None = None,
 ) -> gpd.GeoSeries:
-    """Valid-pixel outlines of candidate tiles, traced from each tile's lowest overview.
+    r"""Valid-pixel outlines of candidate tiles, traced from each tile's lowest overview.
 
     Parameters
     ----------
@@ -109,6 +120,19 @@ def trace_covers(
     -------
     GeoSeries
         Aligned with ``candidates``, in the frame's CRS (None where nothing is valid).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from byocframe.bucket import read_bucket
+    >>> from byocframe.emulator.cogs import write_cog
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_cog(f"{folder}/t/B01.tif", nodata_corner=True)  # a no-data triangle
+    >>> candidates = read_bucket(folder, pattern=r"t/(BAND)\.tif", crs="EPSG:32633",
+    ...                          progress=False)
+    >>> cover = trace_covers(folder, candidates).iloc[0]
+    >>> round(cover.area / candidates.geometry.iloc[0].area, 2)
+    0.72
     """
     import rasterio
 
@@ -218,7 +242,7 @@ def reconcile(
     delete: bool = False,
     retry_failed: bool = False,
 ) -> pd.DataFrame:
-    """Compare a collection's tiles with its bucket; the plan `apply_plan` carries out.
+    r"""Compare a collection's tiles with its bucket; the plan `apply_plan` carries out.
 
     Parameters
     ----------
@@ -243,6 +267,20 @@ def reconcile(
         ``reason`` (``stale``, ``files-gone``, ``duplicate-path``, ``failed``, ``new``,
         ``incomplete`` (new files lacking a band of ``bands``), ``unused-file``), tile
         ``id``, ``path``, the ``files`` concerned, ``detail``.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.bucket import files_from_headers
+    >>> tiles = byocframe.tiles_from_records([{"id": "t1", "path": "a/(BAND).tif",
+    ...     "status": "INGESTED",
+    ...     "additionalData": {"filesMetadata": {"B01": {"etag": '"1"', "headerSize": 800}}}}])
+    >>> files = files_from_headers([{"key": "a/B01.tif", "etag": '"2"'},
+    ...                             {"key": "b/B01.tif", "etag": '"3"'}])
+    >>> reconcile(tiles, files, pattern=r"(?:a|b)/(BAND)\.tif")[["action", "reason", "path"]]
+         action reason          path
+    0  reingest  stale  a/(BAND).tif
+    1    create    new  b/(BAND).tif
     """
     etags = dict(zip(files["key"], files["etag"], strict=True))
     sources = {str(n): str(s.get("source") or n) for n, s in (bands or {}).items()}
@@ -360,7 +398,7 @@ def apply_plan(
     candidates: gpd.GeoDataFrame | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Carry out a `reconcile` plan: create, reingest and delete tiles.
+    r"""Carry out a `reconcile` plan: create, reingest and delete tiles.
 
     Creates and deletes go through `byocframe.edits.push` (safe under faults); tiles
     are deleted only where the plan says ``delete`` (``reconcile(delete=True)``).
@@ -371,6 +409,25 @@ def apply_plan(
     -------
     DataFrame
         One row per request, as `byocframe.edits.push` returns.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> from byocframe.emulator.cogs import write_cog
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_cog(f"{folder}/t/2024-06-01/B01.tif")
+    >>> with byocframe.local_service(s3=True) as service:
+    ...     _ = service.s3.upload_folder(folder, "doc-apply-plan")
+    ...     client = service.client()
+    ...     cid = client.create_collection({"name": "d", "s3Bucket": "doc-apply-plan"})["id"]
+    ...     tiles = byocframe.read_tiles(client, cid, progress=False)
+    ...     files = byocframe.read_bucket(
+    ...         "s3://doc-apply-plan", client=service.s3.client(), progress=False)
+    ...     plan = reconcile(tiles, files, pattern=r"t/(?P<sensing_time>[\d-]+)/(BAND)\.tif")
+    ...     result = apply_plan(plan, tiles, client, progress=False)
+    ...     statuses = [t["status"] for t in client.iter_tiles(cid)]
+    >>> plan["action"].tolist(), result["outcome"].tolist(), statuses
+    (['create'], ['ok'], ['INGESTED'])
     """
     from byocframe.edits import push, reingest
 

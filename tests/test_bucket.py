@@ -245,3 +245,25 @@ def test_unreadable_file_is_a_row_with_its_error(tmp_path: Path) -> None:
     files = read_bucket(tmp_path, progress=False)
     assert files.loc[0, "error"] == "not a TIFF file (no II/MM byte-order mark)"
     assert pd.isna(files.loc[0, "crs"])
+
+
+def test_import_does_not_load_the_extras() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, byocframe\n"
+        "print(','.join(m for m in ('boto3', 'rasterio', 'moto') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_accessor_checks_files_frames(sample_folder: tuple[Path, dict[str, str]]) -> None:
+    files = read_bucket(sample_folder[0] / "tiles" / "jpeg", progress=False)
+    findings = files.byoc.check(r"[^/]+/(BAND)\.tif")
+    assert findings["rule"].tolist() == ["compression"]
+    with pytest.raises(TypeError, match="files frames"):
+        read_bucket(sample_folder[0], pattern=SAMPLE_PATTERN, progress=False).byoc.check("x")

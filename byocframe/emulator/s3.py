@@ -10,7 +10,7 @@ same buckets, and everything is gone when the process ends.
 Examples
 --------
 >>> with LocalS3() as s3:
-...     s3.client().create_bucket(Bucket="doc-bucket")
+...     _ = s3.client().create_bucket(Bucket="doc-bucket")
 ...     s3.client().put_object(Bucket="doc-bucket", Key="a.txt", Body=b"hello")["ETag"]
 '"5d41402abc4b2a76b9719d911017c592"'
 """
