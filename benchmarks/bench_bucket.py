@@ -32,7 +32,7 @@ from pathlib import Path
 import byocframe
 from byocframe.emulator.cogs import write_cog
 from byocframe.emulator.s3 import ACCESS_KEY, REGION, SECRET_KEY
-from byocframe.reconcile import _gdal_settings  # noqa: PLC2701 - the benchmark reuses it
+from byocframe.reconcile import gdal_environment
 from byocframe.tiffheader import RangeReader, read_header
 
 
@@ -106,7 +106,8 @@ def run(count: int, environment: dict[str, str]) -> None:
 
         def ranged(workers: int) -> None:
             files = read_bucket(url, client=client, workers=workers, progress=False)
-            assert len(files) == count and files["error"].isna().all()
+            assert len(files) == count
+            assert files["error"].isna().all()
             results[f"read_bucket, {workers} ranged readers"] = (
                 0.0,
                 float(files["bytes_read"].mean()),
@@ -126,11 +127,11 @@ def run(count: int, environment: dict[str, str]) -> None:
 
             def one(key: str) -> None:
                 with rasterio.open(f"/vsis3/bench/{key}") as src:
-                    assert src.profile["blockxsize"] == 512 and src.overviews(1)
+                    assert src.profile["blockxsize"] == 512
+                    assert src.overviews(1)
 
-            with rasterio.Env(**_gdal_settings(environment)):
-                with ThreadPoolExecutor(16) as pool:
-                    list(pool.map(one, keys))
+            with rasterio.Env(**gdal_environment(environment)), ThreadPoolExecutor(16) as pool:
+                list(pool.map(one, keys))
             results["rasterio /vsis3/, 16 threads"] = (0.0, float("nan"))
 
         runs: list[tuple[str, Callable[[], None]]] = [

@@ -27,7 +27,15 @@ from byocframe.bucket import assign_tiles, group_tiles
 from byocframe.checks import RULES
 from byocframe.geometry import WGS84, reproject
 
-__all__ = ["PLAN_COLUMNS", "add_tiles", "apply_plan", "failure_causes", "reconcile", "trace_covers"]
+__all__ = [
+    "PLAN_COLUMNS",
+    "add_tiles",
+    "apply_plan",
+    "failure_causes",
+    "gdal_environment",
+    "reconcile",
+    "trace_covers",
+]
 
 PLAN_COLUMNS = ("action", "reason", "id", "path", "files", "detail")
 _TIFF = re.compile(r"\.tiff?$", re.IGNORECASE)
@@ -137,7 +145,7 @@ def trace_covers(
     import rasterio
 
     native = []
-    with rasterio.Env(**_gdal_settings(environment)):
+    with rasterio.Env(**gdal_environment(environment)):
         for path, bands in zip(candidates["path"], candidates["bands"], strict=True):
             name = band or str(bands).split(",")[0]
             native.append(_trace(_location(url, str(path).replace("(BAND)", name)), buffer))
@@ -157,8 +165,22 @@ def _location(url: str, key: str) -> str:
     return os.path.join(url, key)
 
 
-def _gdal_settings(environment: Mapping[str, str] | None) -> dict[str, Any]:
-    """rasterio.Env options: an AWS session (credentials via boto3) and the endpoint."""
+def gdal_environment(environment: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Options for ``rasterio.Env`` to read ``/vsis3/`` paths: an AWS session and endpoint.
+
+    Parameters
+    ----------
+    environment : mapping, optional
+        AWS variables (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL_S3``, ...), e.g.
+        ``LocalS3.environment()``; the process's environment by default.
+
+    Examples
+    --------
+    >>> options = gdal_environment({"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000",
+    ...                             "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"})
+    >>> options["AWS_HTTPS"], options["AWS_VIRTUAL_HOSTING"]
+    ('NO', 'FALSE')
+    """
     from rasterio.session import AWSSession
 
     env = dict(os.environ if environment is None else environment)
