@@ -19,6 +19,7 @@ Run: ``python benchmarks/bench_bucket.py [--files 64]``
 from __future__ import annotations
 
 import argparse
+import re
 import socket
 import subprocess
 import sys
@@ -28,12 +29,35 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import byocframe
 from byocframe.emulator.cogs import write_cog
 from byocframe.emulator.s3 import ACCESS_KEY, REGION, SECRET_KEY
-from byocframe.reconcile import gdal_environment
 from byocframe.tiffheader import RangeReader, read_header
+
+
+def gdal_environment(environment: dict[str, str]) -> dict[str, Any]:
+    """Options for rasterio.Env to read /vsis3/ paths: an AWS session and the endpoint."""
+    from rasterio.session import AWSSession
+
+    env = dict(environment)
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    out: dict[str, Any] = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+    session: dict[str, Any] = {
+        "aws_access_key_id": env.get("AWS_ACCESS_KEY_ID"),
+        "aws_secret_access_key": env.get("AWS_SECRET_ACCESS_KEY"),
+        "aws_session_token": env.get("AWS_SESSION_TOKEN"),
+        "region_name": env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION"),
+        "profile_name": env.get("AWS_PROFILE"),
+    }
+    if endpoint:
+        # GDAL wants host:port, plain HTTP and path-style URLs for an S3-compatible endpoint
+        session["endpoint_url"] = re.sub(r"^https?://", "", endpoint)
+        out["AWS_HTTPS"] = "NO" if endpoint.startswith("http://") else "YES"
+        out["AWS_VIRTUAL_HOSTING"] = "FALSE"
+    out["session"] = AWSSession(**{k: v for k, v in session.items() if v})
+    return out
 
 
 def timed(fn: Callable[[], object]) -> float:

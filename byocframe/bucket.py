@@ -11,6 +11,7 @@ S3 needs the ``bucket`` extra (boto3): ``pip install 'byocframe[bucket]'``.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterator
@@ -139,6 +140,13 @@ class Bucket:
 
         return RangeReader(read_s3, block=block)
 
+    def open(self, key: str, *, block: int = 262_144) -> RangeFile:
+        """A read-only file object over ``key`` that fetches the ranges read (for rasterio)."""
+        listed = self.head(key)
+        if listed is None:
+            raise FileNotFoundError(f"{self.url}: no object {key!r}")
+        return RangeFile(self.ranged(key, block=block), listed.size)
+
     def head(self, key: str) -> Listed | None:
         """One object's size and ETag, or None when it does not exist."""
         if self.root is not None:
@@ -159,6 +167,39 @@ class Bucket:
             answer.get("ETag"),
             pd.Timestamp(answer["LastModified"]).tz_convert("UTC"),
         )
+
+
+class RangeFile(io.RawIOBase):
+    """A seekable, read-only file over a `RangeReader`: only the ranges read are fetched."""
+
+    def __init__(self, reader: RangeReader, size: int):
+        super().__init__()
+        self._reader = reader
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(len(buffer), self._size - self._pos)
+        if size <= 0:
+            return 0
+        data = self._reader.read(self._pos, size)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 def s3_client(endpoint_url: str | None = None, *, workers: int = 16) -> Any:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from byocframe.bucket import assign_tiles, group_tiles
+from byocframe.bucket import Bucket, assign_tiles, group_tiles, open_bucket
 from byocframe.checks import RULES
 from byocframe.geometry import WGS84, reproject
 
@@ -32,7 +31,6 @@ __all__ = [
     "add_tiles",
     "apply_plan",
     "failure_causes",
-    "gdal_environment",
     "reconcile",
     "trace_covers",
 ]
@@ -104,7 +102,8 @@ def trace_covers(
     band: str | None = None,
     buffer: float = 0.0,
     max_points: int = 100,
-    environment: Mapping[str, str] | None = None,
+    endpoint_url: str | None = None,
+    client: Any = None,
 ) -> gpd.GeoSeries:
     r"""Valid-pixel outlines of candidate tiles, traced from each tile's lowest overview.
 
@@ -121,8 +120,9 @@ def trace_covers(
     max_points : int, default 100
         The service's limit: outlines are simplified until they have at most this many
         points, without self-intersections.
-    environment : mapping, optional
-        GDAL/AWS settings for S3 (``LocalS3.environment()``); by default the process's.
+    endpoint_url, client
+        For S3, as in `byocframe.read_bucket`: the overview is read with ranged GETs
+        through the same boto3 client (credentials from the usual AWS chain).
 
     Returns
     -------
@@ -142,13 +142,11 @@ def trace_covers(
     >>> round(cover.area / candidates.geometry.iloc[0].area, 2)
     0.72
     """
-    import rasterio
-
+    bucket = open_bucket(url, endpoint_url=endpoint_url, client=client)
     native = []
-    with rasterio.Env(**gdal_environment(environment)):
-        for path, bands in zip(candidates["path"], candidates["bands"], strict=True):
-            name = band or str(bands).split(",")[0]
-            native.append(_trace(_location(url, str(path).replace("(BAND)", name)), buffer))
+    for path, bands in zip(candidates["path"], candidates["bands"], strict=True):
+        name = band or str(bands).split(",")[0]
+        native.append(_trace(bucket, str(path).replace("(BAND)", name), buffer))
     native = [_limit(g, max_points) for g in native]
     crs = candidates["native_crs"].astype(object).to_numpy()
     present = np.array([g is not None for g in native])
@@ -159,56 +157,19 @@ def trace_covers(
     return gpd.GeoSeries(out, index=candidates.index, crs=candidates.crs)
 
 
-def _location(url: str, key: str) -> str:
-    if url.startswith("s3://"):
-        return f"/vsis3/{url[5:].split('/', 1)[0]}/{key}"
-    return os.path.join(url, key)
-
-
-def gdal_environment(environment: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Options for ``rasterio.Env`` to read ``/vsis3/`` paths: an AWS session and endpoint.
-
-    Parameters
-    ----------
-    environment : mapping, optional
-        AWS variables (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL_S3``, ...), e.g.
-        ``LocalS3.environment()``; the process's environment by default.
-
-    Examples
-    --------
-    >>> options = gdal_environment({"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000",
-    ...                             "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"})
-    >>> options["AWS_HTTPS"], options["AWS_VIRTUAL_HOSTING"]
-    ('NO', 'FALSE')
-    """
-    from rasterio.session import AWSSession
-
-    env = dict(os.environ if environment is None else environment)
-    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
-    out: dict[str, Any] = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
-    session: dict[str, Any] = {
-        "aws_access_key_id": env.get("AWS_ACCESS_KEY_ID"),
-        "aws_secret_access_key": env.get("AWS_SECRET_ACCESS_KEY"),
-        "aws_session_token": env.get("AWS_SESSION_TOKEN"),
-        "region_name": env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION"),
-        "profile_name": env.get("AWS_PROFILE"),
-    }
-    if endpoint:
-        # GDAL wants host:port, plain HTTP and path-style URLs for an S3-compatible endpoint
-        session["endpoint_url"] = re.sub(r"^https?://", "", endpoint)
-        out["AWS_HTTPS"] = "NO" if endpoint.startswith("http://") else "YES"
-        out["AWS_VIRTUAL_HOSTING"] = "FALSE"
-    out["session"] = AWSSession(**{k: v for k, v in session.items() if v})
-    return out
-
-
-def _trace(location: str, buffer: float) -> Any:
+def _trace(bucket: Bucket, key: str, buffer: float) -> Any:
     import rasterio
     from rasterio import features
 
-    with rasterio.open(location) as src:
+    # rasterio reads the file object through Python: the ranges go through the same
+    # boto3 client as headers (GDAL's own /vsis3/ HTTP would need its own credentials
+    # and deadlocks against an S3 server running in this process)
+    with bucket.open(key) as file, rasterio.open(file) as src:
         level = len(src.overviews(1)) - 1
-    with rasterio.open(location, overview_level=level if level >= 0 else None) as src:
+    with (
+        bucket.open(key) as file,
+        rasterio.open(file, overview_level=level if level >= 0 else None) as src,
+    ):
         data = src.read(1, masked=False)
         valid = np.isfinite(data) if data.dtype.kind == "f" else np.ones(data.shape, bool)
         if src.nodata is not None and not np.isnan(src.nodata):

@@ -202,7 +202,7 @@ def test_traced_covers(
         f"s3://{name}/tiles/valid", pattern=SAMPLE_PATTERN, client=service.s3.client(),
         progress=False, crs="EPSG:32633",
     )  # fmt: skip
-    covers = trace_covers(f"s3://{name}", candidates, environment=service.s3.environment())
+    covers = trace_covers(f"s3://{name}", candidates, client=service.s3.client())
     by_path = dict(zip(candidates["path"], covers, strict=True))
     boxes = dict(zip(candidates["path"], candidates.geometry, strict=True))
     full = by_path[paths["valid"]]
@@ -215,9 +215,7 @@ def test_traced_covers(
     )
     assert shapely.get_num_coordinates(corner) <= 100
     assert corner.is_valid
-    shrunk = trace_covers(
-        f"s3://{name}", candidates, buffer=-50, environment=service.s3.environment()
-    )
+    shrunk = trace_covers(f"s3://{name}", candidates, buffer=-50, client=service.s3.client())
     assert (shrunk.area < covers.area).all()
 
 
@@ -230,3 +228,14 @@ def test_manifest_mode_when_the_bucket_is_not_in_s3(service: Any) -> None:
     cid = client.create_collection({"name": "v", "s3Bucket": "virtual-only"})["id"]
     client.create_tile(cid, {"path": "t/(BAND).tif"})
     assert [t["status"] for t in client.iter_tiles(cid)] == ["INGESTED"]
+
+
+def test_trace_a_file_whose_overview_follows_the_pixels(service: Any, ingested: Any) -> None:
+    # GTiff layout: the overview's IFD and data come after the full image (a second read)
+    name = ingested[0]
+    candidates = read_bucket(
+        f"s3://{name}/tiles/overview-blocks", pattern=SAMPLE_PATTERN, crs="EPSG:32633",
+        client=service.s3.client(), progress=False,
+    )  # fmt: skip
+    cover = trace_covers(f"s3://{name}", candidates, client=service.s3.client()).iloc[0]
+    assert cover.area == pytest.approx(candidates.geometry.iloc[0].area)
