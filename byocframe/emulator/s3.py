@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,9 @@ class LocalS3:
         return f"LocalS3(endpoint_url={self.endpoint_url!r})"
 
     def start(self) -> LocalS3:
-        """Serve on a background thread."""
+        """Serve on a background thread (moto's per-request log lines are silenced)."""
+        # werkzeug logs every request at INFO on stderr: noise in notebooks and tests
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
