@@ -105,7 +105,7 @@ class Bucket:
         pages = self._client.get_paginator("list_objects_v2").paginate(
             Bucket=self.name, Prefix=self.prefix
         )
-        for page in pages:
+        for page in self._pages(pages):
             for item in page.get("Contents", []):
                 yield Listed(
                     item["Key"],
@@ -113,6 +113,21 @@ class Bucket:
                     item.get("ETag"),
                     pd.Timestamp(item["LastModified"]).tz_convert("UTC"),
                 )
+
+    def _pages(self, pages: Any) -> Iterator[dict[str, Any]]:
+        """The listing's pages; a missing bucket or a refusal as a one-line OSError."""
+        where = f"s3://{self.name}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
+        try:
+            yield from pages
+        except self._client.exceptions.NoSuchBucket as err:
+            raise FileNotFoundError(f"{where}: no such bucket; check the name") from err
+        except self._client.exceptions.ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                raise PermissionError(
+                    f"{where}: {code}; check the AWS credentials (environment or profile)"
+                ) from err
+            raise
 
     def ranged(self, key: str, *, block: int = 65_536) -> RangeReader:
         """A reader of ``key`` that fetches only the byte ranges asked for."""

@@ -239,3 +239,35 @@ def test_trace_a_file_whose_overview_follows_the_pixels(service: Any, ingested: 
     )  # fmt: skip
     cover = trace_covers(f"s3://{name}", candidates, client=service.s3.client()).iloc[0]
     assert cover.area == pytest.approx(candidates.geometry.iloc[0].area)
+
+
+def test_a_missing_bucket_is_named(local_s3: Any) -> None:
+    with pytest.raises(FileNotFoundError, match="s3://no-such-bucket-here: no such bucket"):
+        read_bucket("s3://no-such-bucket-here/", client=local_s3.client(), progress=False)
+
+
+def test_an_unreadable_bucket_fails_the_tile_not_the_request(
+    service: Any, sample_folder: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    _name, cid = _collection(service, sample_folder[0])
+    client = service.client()
+    tid = client.create_tile(cid, {"path": sample_folder[1]["valid"]})["id"]
+    assert client.get_tile(cid, tid)["status"] == "INGESTED"
+
+    def down(**_: Any) -> Any:
+        raise EndpointConnectionError(endpoint_url=service.s3.endpoint_url)
+
+    # the service reads with the same (shared) boto3 client: the endpoint goes down
+    monkeypatch.setattr(service.s3.client(), "list_objects_v2", down)
+    client.reingest_tile(cid, tid)
+    tile = client.get_tile(cid, tid)
+    assert tile["status"] == "FAILED"
+    assert (
+        tile["additionalData"]["failedIngestionCause"]
+        == "Unexpected error occurred while ingesting the tile"
+    )
+    monkeypatch.undo()
+    client.reingest_tile(cid, tid)
+    assert client.get_tile(cid, tid)["status"] == "INGESTED"

@@ -63,10 +63,12 @@ class FilesSource:
         with self._lock:
             if self._known.get(bucket):
                 return True
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             self.client.head_bucket(Bucket=bucket)
             found = True
-        except self.client.exceptions.ClientError:
+        except (BotoCoreError, ClientError):  # missing, or the endpoint is down
             found = False
         with self._lock:
             self._known[bucket] = found
@@ -82,6 +84,18 @@ class FilesSource:
         IngestionFailure
             With the service's kind of message, for the first rule the files break.
         """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self._ingest(collection, state)
+        except (OSError, BotoCoreError, ClientError) as err:
+            # the bucket could not be read (an outage, a file removed meanwhile): the
+            # service's generic message; the tile can be reingested
+            raise IngestionFailure("Unexpected error occurred while ingesting the tile") from err
+
+    def _ingest(
+        self, collection: Mapping[str, Any], state: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], str]:
         name = str(collection["s3Bucket"])
         bands = (collection.get("additionalData") or {}).get("bands") or {}
         path = str(state["path"])
