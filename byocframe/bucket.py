@@ -32,10 +32,16 @@ from byocframe.tiffheader import RangeReader, TiffHeader, TiffHeaderError, read_
 __all__ = [
     "FILE_COLUMNS",
     "Bucket",
+    "Listed",
+    "RangeFile",
+    "assign_tiles",
+    "compile_pattern",
     "files_from_headers",
     "group_tiles",
+    "header_row",
     "open_bucket",
     "read_bucket",
+    "s3_client",
 ]
 
 #: Columns of a files frame, in order.
@@ -194,20 +200,25 @@ class RangeFile(io.RawIOBase):
         self._pos = 0
 
     def readable(self) -> bool:
+        """Always readable."""
         return True
 
     def seekable(self) -> bool:
+        """Always seekable."""
         return True
 
     def tell(self) -> int:
+        """The position."""
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move to ``offset`` (from the start, the position or the end); no request."""
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
         self._pos = max(0, base + offset)
         return self._pos
 
     def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from the position (ranged reads of the missing blocks)."""
         size = min(len(buffer), self._size - self._pos)
         if size <= 0:
             return 0

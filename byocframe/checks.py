@@ -37,10 +37,14 @@ __all__ = [
     "DEFAULT_RULES",
     "FINDING_COLUMNS",
     "RULES",
+    "Findings",
     "Rule",
     "RuleSet",
+    "band_dtypes",
     "check",
+    "check_file",
     "check_tile_files",
+    "derived",
     "predict",
     "rule_table",
 ]
@@ -185,6 +189,7 @@ class Findings:
         self.rows: list[dict[str, Any]] = []
 
     def add(self, rule: str, file: Any, tile: Any, message: str, **values: Any) -> None:
+        """Record a finding of ``rule``; ``values`` fill its service message and fix."""
         spec = _BY_ID[rule]
         name = str(file) if file is not None and not _na(file) else ""
         values.setdefault("file", name.rsplit("/", 1)[-1] or "<file>")
@@ -202,6 +207,7 @@ class Findings:
         )
 
     def frame(self) -> pd.DataFrame:
+        """The findings so far, one row each (`FINDING_COLUMNS`)."""
         return pd.DataFrame(self.rows, columns=list(FINDING_COLUMNS))
 
 
