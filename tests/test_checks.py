@@ -152,3 +152,21 @@ def test_predicted_meters_per_pixel() -> None:
     assert small["max_meters_per_pixel"].iloc[0] == 5 * 200  # no overviews: the full image
     tiny = files_from_headers([_row(width=512, height=512, image_sizes=[[512, 512], [256, 256]])])
     assert predict(tiny, r"t/(BAND)\.tif")["max_meters_per_pixel"].iloc[0] == 500  # the floor
+
+
+def test_files_of_a_tile_in_two_crs() -> None:
+    files = files_from_headers([_row(), _row(key="t/B02.tif", crs="EPSG:32634")])
+    findings = check(files, pattern=r"t/(BAND)\.tif")
+    assert findings[["file", "rule"]].values.tolist() == [["t/B02.tif", "band-crs"]]
+    assert "EPSG:32634" in findings["message"].iloc[0]
+
+
+def test_rotated_and_unreadable_files() -> None:
+    files = files_from_headers([_row(rotated=True), _row(key="u/B01.tif", error="not a TIFF")])
+    findings = check(files, pattern=r"[tu]/(BAND)\.tif")
+    assert findings[["file", "rule"]].values.tolist() == [
+        ["t/B01.tif", "rotated"],
+        ["u/B01.tif", "header"],
+    ]
+    header = findings[findings["rule"] == "header"].iloc[0]
+    assert header["service_message"] == "Unexpected error occurred while ingesting the tile"
