@@ -1,7 +1,7 @@
 """A collection and its bucket side by side: new tiles, traced covers, stale tiles, causes.
 
 * `add_tiles` appends the bucket's candidate tiles (`byocframe.read_bucket` with a
-  pattern) that the collection lacks to a tile frame; `byocframe.edits.push` creates them.
+  pattern) that the collection lacks to a tile frame; `byocframe.push` creates them.
 * `trace_covers` draws each candidate's valid-pixel outline from an overview, so covers
   of neighbouring tiles stop overlapping no-data.
 * `reconcile` compares a tile frame with a files frame: stale tiles (the bucket's ETag
@@ -59,7 +59,7 @@ def add_tiles(
     GeoDataFrame
         A new frame (the snapshot kept): existing rows, then one row without id per new
         path, with ``sensing_time`` and the cover as ``geometry``. Push it with
-        `byocframe.edits.push` to create them.
+        `byocframe.push` to create them.
 
     Examples
     --------
@@ -383,7 +383,7 @@ def apply_plan(
 ) -> pd.DataFrame:
     r"""Carry out a `reconcile` plan: create, reingest and delete tiles.
 
-    Creates and deletes go through `byocframe.edits.push` (safe under faults); tiles
+    Creates and deletes go through `byocframe.push` (safe under faults); tiles
     are deleted only where the plan says ``delete`` (``reconcile(delete=True)``).
     ``candidates`` (from `read_bucket` with the pattern) give new tiles their sensing
     times and covers; without them new tiles get the path only.
@@ -391,7 +391,7 @@ def apply_plan(
     Returns
     -------
     DataFrame
-        One row per request, as `byocframe.edits.push` returns.
+        One row per request, as `byocframe.push` returns.
 
     Examples
     --------
@@ -412,7 +412,8 @@ def apply_plan(
     >>> plan["action"].tolist(), result["outcome"].tolist(), statuses
     (['create'], ['ok'], ['INGESTED'])
     """
-    from byocframe.edits import push, reingest
+    from byocframe.ingestion import reingest
+    from byocframe.push import push
 
     frame = tiles
     create = plan[plan["action"] == "create"]

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
-from byocframe.edits import push
 
 import byocframe
 from byocframe.bucket import read_bucket
 from byocframe.emulator.cogs import SAMPLE_CASES, SAMPLE_PATTERN, write_cog
+from byocframe.push import push
 from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile, trace_covers
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:botocore.*")
