@@ -195,7 +195,10 @@ def plan(
         raise ValidationError(f"{err}: reload the tiles with byocframe.read_tiles()") from err
     settings = _settings(frame, original)
     ids = pd.Index(frame.index.astype(object))
-    _check_rows(frame, state, ids)
+    known = set(loaded_ids(frame) or []) | set(
+        (loaded_ids(original) or []) if original is not None else []
+    )
+    _check_rows(frame, state, ids, known)
     cids = {c for c in state.collection[state.present] if c}
     if collection:
         cids.add(collection)
@@ -245,7 +248,9 @@ SHAPE_TOLERANCE = 1e-5
 REQUIRED = ("path", "status", "sensing_time", "native_cover", "native_crs", "native_tile")
 
 
-def _check_rows(frame: pd.DataFrame, state: Any, ids: pd.Index) -> None:
+def _check_rows(
+    frame: pd.DataFrame, state: Any, ids: pd.Index, known: set[str] | None = None
+) -> None:
     """Refuse frames whose rows cannot be matched with what was loaded, in one line."""
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
@@ -281,7 +286,7 @@ def _check_rows(frame: pd.DataFrame, state: Any, ids: pd.Index) -> None:
                 f"{len(wrong)} row(s) are not indexed by their tile id (row {first} is "
                 f"{ids[first]!r} but was loaded as tile {state.tile_id[first]!r}): {hint}"
             )
-    strays = [i for i in ids[~present] if isinstance(i, str) and i]
+    strays = [i for i in ids[~present] if isinstance(i, str) and i in (known or set())]
     if strays:
         raise ValidationError(
             f"{len(strays)} row(s) have a tile id but no 'loaded' value (e.g. {strays[0]!r}): "
