@@ -103,12 +103,13 @@ def explore(
         stay in place and polar caps are cut at 85 degrees by the web projection).
     column : str or None, default "status"
         Colour by this column: status colours of `byocframe.plotting.STATUS_COLORS`,
-        up to 12 categories, or numbers / datetimes in 6 equal-count classes.
+        up to 12 categories (more go to "(other)"), datetimes by UTC date (6
+        equal-count classes past 12 dates) or numbers in 6 equal-count classes.
         None: one colour.
     popup : list of str, optional
         Columns shown in a tile's popup; by default those of ``path``, ``status``,
-        ``sensing_time``, ``failed_ingestion_cause`` and ``id`` that the frame has.
-        Missing values leave their row out.
+        ``sensing_time``, ``failed_ingestion_cause`` and ``id`` that the frame has (as
+        a column or as the index name). Missing values leave their row out.
     basemap : bool or str, optional
         None: OpenStreetMap tiles unless the ``BYOCFRAME_OFFLINE`` environment variable
         is set; False: only the land layer shipped with byocframe; True: OpenStreetMap;
@@ -143,8 +144,9 @@ def explore(
     """
     if column is not None and column not in frame.columns:
         raise ValueError(f"column={column!r} is not a column of the frame; pick one of its columns")
-    fields = list(popup) if popup is not None else [c for c in _POPUP_COLUMNS if c in frame]
-    missing = [c for c in fields if c not in frame.columns]
+    names = {*frame.columns, frame.index.name}  # the tile id is the index of tile frames
+    fields = list(popup) if popup is not None else [c for c in _POPUP_COLUMNS if c in names]
+    missing = [c for c in fields if c not in names]
     if missing:
         raise ValueError(f"popup column {missing[0]!r} is not in the frame; drop it from popup=")
     if not tolerance >= 0:
@@ -230,8 +232,15 @@ def _classes(frame: pd.DataFrame, column: str | None) -> tuple[list[str], list[s
         order = sorted(present - set(order)) + order  # unknown statuses first (bottom)
         colors = [STATUS_COLORS.get(s, _NONE_COLOR) for s in order]
         return _with_none(values.astype("string"), order, colors)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        utc = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
+        days = utc.dt.strftime("%Y-%m-%d")
+        if days.nunique() > _MAX_CLASSES:
+            return _binned(utc)
+        order = sorted(days.dropna().unique())  # one class per UTC date, in time order
+        return _with_none(days.astype("string"), order, _palette("viridis", len(order)))
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if (numeric or pd.api.types.is_datetime64_any_dtype(values)) and values.nunique() > 6:
+    if numeric and values.nunique() > 6:
         return _binned(values)
     labels = values.astype("string")
     counts = labels.value_counts()
@@ -252,21 +261,27 @@ def _with_none(
 
 
 def _binned(values: pd.Series) -> tuple[list[str], list[str], np.ndarray]:
-    """Six equal-count classes of a number or datetime column (viridis)."""
+    """Six equal-count classes of a number or (UTC) datetime column (viridis).
+
+    Each class is labelled with the smallest and largest value it holds.
+    """
+    tz = getattr(values.dtype, "tz", None)
     is_time = pd.api.types.is_datetime64_any_dtype(values)
-    numbers = values.astype("int64").where(values.notna()) if is_time else values
-    bins = pd.qcut(numbers.astype(float), 6, duplicates="drop")
-    edges = bins.cat.categories
-    if is_time:
-        tz = getattr(values.dtype, "tz", None)
+    # seconds since the epoch for datetimes, whatever the column's time unit
+    numbers = (values - pd.Timestamp(0, tz=tz)) / pd.Timedelta(seconds=1) if is_time else values
+    numbers = numbers.astype(float)
+    codes = pd.qcut(numbers, 6, labels=False, duplicates="drop")
+    ranges = numbers.groupby(codes).agg(["min", "max"]).to_numpy()
 
-        def day(ns: float) -> str:
-            return f"{pd.Timestamp(int(ns), tz=tz):%Y-%m-%d}"
+    def when(seconds: float, form: str) -> str:
+        return pd.Timestamp(seconds, unit="s", tz=tz).strftime(form)
 
-        names = [f"{day(i.left)} - {day(i.right)}" for i in edges]
-    else:
-        names = [f"{i.left:.4g} - {i.right:.4g}" for i in edges]
-    labels = pd.Series(pd.Categorical.from_codes(bins.cat.codes, names), index=values.index)
+    names = [f"{lo:.4g} - {hi:.4g}" for lo, hi in ranges]
+    for form in ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S.%f") if is_time else ():
+        names = [f"{when(lo, form)} - {when(hi, form)}" for lo, hi in ranges]
+        if len(set(names)) == len(names):  # labels must tell the classes apart
+            break
+    labels = pd.Series(np.asarray(names + [None], dtype=object)[codes.fillna(-1).astype(int)])
     return _with_none(labels.astype("string"), names, _palette("viridis", len(names)))
 
 
@@ -282,7 +297,7 @@ def _palette(name: str, n: int) -> list[str]:
 
 def _field(frame: pd.DataFrame, name: str) -> dict[str, Any]:
     """A popup column as codes into a table of distinct texts (-1: missing)."""
-    values = frame[name]
+    values = frame[name] if name in frame.columns else frame.index.to_series()
     if pd.api.types.is_datetime64_any_dtype(values):
         utc = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
         text = utc.dt.strftime("%Y-%m-%d %H:%M:%S UTC")
