@@ -281,7 +281,7 @@ def _binned(values: pd.Series) -> tuple[list[str], list[str], np.ndarray]:
         names = [f"{when(lo, form)} - {when(hi, form)}" for lo, hi in ranges]
         if len(set(names)) == len(names):  # labels must tell the classes apart
             break
-    labels = pd.Series(np.asarray(names + [None], dtype=object)[codes.fillna(-1).astype(int)])
+    labels = pd.Series(np.asarray([*names, None], dtype=object)[codes.fillna(-1).astype(int)])
     return _with_none(labels.astype("string"), names, _palette("viridis", len(names)))
 
 
