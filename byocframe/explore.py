@@ -178,7 +178,19 @@ def _display_geometry(frame: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
     geoms = np.asarray(series.values, dtype=object)
     geoms[pd.isna(geoms)] = None  # NaN from pandas operations: no geometry
     if tolerance > 0:
-        geoms = shapely.simplify(geoms, tolerance, preserve_topology=True)
+        # Douglas-Peucker alone is ~10x faster than the topology-preserving simplifier
+        # (0.2 against 2 s on 20k tiles); redo with the latter the few footprints where
+        # it lost a part (antimeridian slivers), broke validity or changed the area
+        fast = shapely.simplify(geoms, tolerance, preserve_topology=False)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = shapely.area(fast) / shapely.area(geoms)
+        redo = (
+            (shapely.get_num_geometries(fast) != shapely.get_num_geometries(geoms))
+            | ~shapely.is_valid(fast)
+            | ~(np.abs(ratio - 1) <= 0.01)
+        ) & ~shapely.is_missing(geoms)
+        fast[redo] = shapely.simplify(geoms[redo], tolerance, preserve_topology=True)
+        geoms = fast
     return np.asarray(geoms, dtype=object)
 
 
@@ -301,6 +313,9 @@ def _field(frame: pd.DataFrame, name: str) -> dict[str, Any]:
     if pd.api.types.is_datetime64_any_dtype(values):
         utc = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
         text = utc.dt.strftime("%Y-%m-%d %H:%M:%S UTC")
+    elif pd.api.types.is_string_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype):
+        text = values.astype("string")
+        text = text.mask(text == "")  # an empty value shows no row, like a missing one
     else:
         text = values.map(_text, na_action="ignore")
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
