@@ -155,7 +155,9 @@ def explore(
     keep = shapely.get_type_id(geoms) >= 0
     keep &= np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms)
     kept = frame[keep]
-    geoms = geoms[keep]
+    # shells counter-clockwise, holes clockwise: the page fills with the "nonzero" rule,
+    # so overlapping tiles of one class are filled once and holes stay open
+    geoms = shapely.orient_polygons(geoms[keep])
     decimals = _decimals(tolerance)
     labels, colors, codes = _classes(kept, column)
     payload = {
