@@ -349,9 +349,13 @@ def load(browser: Browser, path: Path) -> int:
 
 
 def screenshot(browser: Browser, save_to: Path) -> np.ndarray:
+    """The map without its controls (the legend's swatches are in the tile colours)."""
     from PIL import Image
 
+    controls = "document.querySelector('.leaflet-control-container').style.visibility"
+    browser.evaluate(f"{controls} = 'hidden'")
     png = base64.b64decode(browser.send("Page.captureScreenshot", format="png")["data"])
+    browser.evaluate(f"{controls} = ''")
     save_to.write_bytes(png)
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
 
@@ -432,3 +436,14 @@ def test_web_tiles_that_cannot_load_leave_the_land_layer(browser, tiles, tmp_pat
     assert all(u.startswith(("file:", "data:", "http://127.0.0.1:9/")) for u in browser.requested())
     assert hue_pixels(pixels)["INGESTED"] > 0
     assert [e for e in browser.events if e.get("method") == "Runtime.exceptionThrown"] == []
+
+
+def test_a_frame_with_nothing_to_draw_still_makes_a_working_page(browser, tiles, tmp_path):
+    nothing = tiles.head(5).copy()
+    nothing["geometry"] = None
+    m = explore(nothing, basemap=False)
+    assert (m.drawn, m.hidden) == (0, 5)
+    assert load(browser, m.save(tmp_path / "empty.html")) == 0
+    assert browser.evaluate("byocframeMap.getZoom()") >= 0  # a world view, not NaN
+    assert hue_pixels(screenshot(browser, tmp_path / "empty.png")) == {"INGESTED": 0, "FAILED": 0}
+    assert browser.problems() == []
