@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import select
 import subprocess
 import time
 from pathlib import Path
@@ -252,8 +253,11 @@ class Browser:
         self._proc.wait(timeout=30)
         os.close(self._read)
 
-    def _message(self) -> dict[str, Any]:
+    def _message(self, timeout: float = 120.0) -> dict[str, Any]:
         while b"\0" not in self._buffer:
+            # a hung browser fails the test instead of blocking the suite
+            if not select.select([self._read], [], [], timeout)[0]:
+                raise TimeoutError(f"chromium sent nothing for {timeout:.0f} s")
             chunk = os.read(self._read, 1 << 20)
             if not chunk:
                 raise RuntimeError("chromium closed the DevTools pipe")
