@@ -451,3 +451,9 @@ def test_a_frame_with_nothing_to_draw_still_makes_a_working_page(browser, tiles,
     assert browser.evaluate("byocframeMap.getZoom()") >= 0  # a world view, not NaN
     assert hue_pixels(screenshot(browser, tmp_path / "empty.png")) == {"INGESTED": 0, "FAILED": 0}
     assert browser.problems() == []
+
+
+def test_without_the_explore_extra_the_error_says_what_to_install(tiles, monkeypatch):
+    monkeypatch.setattr("byocframe.explore._LEAFLET_PACKAGE", "no_such_leaflet_package")
+    with pytest.raises(ImportError, match=r'pip install "byocframe\[explore\]"'):
+        explore(tiles.head(3), basemap=False)
