@@ -67,9 +67,18 @@ class TileMap:
     hidden: int
 
     def save(self, path: str | Path) -> Path:
-        """Write the page to ``path`` (UTF-8) and return the path."""
+        """Write the page to ``path`` (UTF-8) and return the path.
+
+        The page is written next to ``path`` and renamed into place, so a reader (or a
+        crash) never sees half a page.
+        """
         target = Path(path)
-        target.write_text(self.html, encoding="utf-8")
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        try:
+            partial.write_text(self.html, encoding="utf-8")
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
         return target
 
     def _repr_html_(self) -> str:
@@ -129,7 +138,10 @@ def explore(
     Raises
     ------
     ValueError
-        ``column`` or a ``popup`` column is not in the frame, or ``tolerance`` < 0.
+        ``column`` or a ``popup`` column is not in the frame, ``tolerance`` < 0, or
+        ``basemap`` is a str without ``{z}``.
+    ImportError
+        Leaflet is not installed (``pip install "byocframe[explore]"``).
 
     Examples
     --------
@@ -152,8 +164,8 @@ def explore(
     if not tolerance >= 0:
         raise ValueError(f"tolerance must be >= 0 degrees, got {tolerance!r}")
     geoms = _display_geometry(frame, tolerance)
-    keep = shapely.get_type_id(geoms) >= 0
-    keep &= np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms)
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))  # Polygon, MultiPolygon
+    keep = polygonal & ~shapely.is_empty(geoms)
     kept = frame[keep]
     # shells counter-clockwise, holes clockwise: the page fills with the "nonzero" rule,
     # so overlapping tiles of one class are filled once and holes stay open

@@ -1,8 +1,8 @@
 """byocframe.explore: the saved page (offline, compact, right data) and in a real browser.
 
 The browser tests drive Debian's chromium over the DevTools protocol on a pipe
-(``--remote-debugging-pipe``: no port, no extra package). They skip only where
-/usr/bin/chromium is absent; CI installs it.
+(``--remote-debugging-pipe``: no port, no extra package). They skip where
+/usr/bin/chromium is absent, except under CI (``CI`` set), which installs it.
 """
 
 from __future__ import annotations
@@ -193,6 +193,7 @@ def test_accessor_and_save(tiles, tmp_path):
     m = tiles.byoc.explore(basemap=False)
     path = m.save(tmp_path / "map.html")
     assert path.read_text(encoding="utf-8") == m.html
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.html"]  # no partial file left
     assert m._repr_html_().startswith("<iframe srcdoc=")
     assert "&lt;script&gt;" in m._repr_html_()  # the page is escaped into the attribute
     assert "drawn=300" in repr(m)
@@ -328,6 +329,8 @@ class Browser:
 @pytest.fixture
 def browser(tmp_path):
     if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):  # CI installs it: a missing browser is a broken CI
+            pytest.fail(f"no chromium at {CHROMIUM}: .ci/run must apt-get install chromium")
         pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium; CI installs it)")
     running = Browser(tmp_path / "profile")
     try:
