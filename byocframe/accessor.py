@@ -14,6 +14,8 @@ from byocframe.summary import Summary, summarize
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from byocframe.explore import TileMap
+
 __all__ = ["ByocAccessor"]
 
 
@@ -122,6 +124,13 @@ class ByocAccessor:
         from byocframe.plotting import plot_coverage
 
         return plot_coverage(self._frame, column, **kwargs)
+
+    def explore(self, column: str | None = "status", **kwargs: Any) -> TileMap:
+        """An interactive map in one offline HTML page; see `byocframe.explore.explore`."""
+        self._need_tiles("explore")
+        from byocframe.explore import explore
+
+        return explore(self._frame, column, **kwargs)
 
     def timeline(self, *, freq: str | None = None, ax: Axes | None = None) -> Axes:
         """Tiles and covered area per date; see `byocframe.plotting.plot_timeline`."""

@@ -1,0 +1,119 @@
+"""Benchmark: an interactive map of a 20,000-tile listing, saved as HTML.
+
+* ``gdf.byoc.explore()``: Leaflet inlined, outlines simplified to 0.01 degrees and
+  packed as base64 int32 (also with ``tolerance=0``: every vertex);
+* plain geopandas ``explore()`` (folium), on the full and on the simplified outlines,
+  when folium and mapclassify are installed;
+* lonboard's ``viz(...).to_html()``, when lonboard is installed.
+
+For each: seconds to build and write the page, its size, and the scripts and styles it
+loads from the network (a page that needs them does not work air-gapped). With
+chromium on the machine, also the seconds from navigation until our page's script has
+built the map (read from the page's ``data-ms`` through ``chromium --dump-dom``).
+
+Run: ``python benchmarks/bench_explore.py [--tiles 20000] [--repeat 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import shapely
+
+import byocframe
+from byocframe.synthetic import synthetic_tiles
+
+COLUMNS = ["path", "status", "sensing_time", "failed_ingestion_cause", "geometry"]
+CHROMIUM = shutil.which("chromium")
+
+
+def remote(html: str) -> int:
+    """Scripts and stylesheets the page loads over http(s)."""
+    return len(re.findall(r"<(?:script|link)[^>]+(?:src|href)=[\"']?(?:https?:)?//", html))
+
+
+def timed(write: Callable[[Path], None], path: Path, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        write(path)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def page_seconds(path: Path, tmp: Path) -> float:
+    """Seconds from navigation until the page script has built the map, in chromium.
+
+    The script records ``performance.now()`` in the body's ``data-ms`` attribute.
+    """
+    assert CHROMIUM
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp / 'profile'}", "--dump-dom", path.as_uri(),
+    ]  # fmt: skip
+    dom = subprocess.run(command, capture_output=True, check=True, timeout=300, text=True)
+    found = re.search(r'data-ms="(\d+)"', dom.stdout)
+    return int(found.group(1)) / 1000 if found else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiles", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each writer (best)")
+    args = parser.parse_args()
+    os.environ["BYOCFRAME_OFFLINE"] = "1"  # pages without web tiles: what CI can load
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(args.tiles, seed=1))
+    vertices = int(shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum())
+    print(f"{len(gdf):,} tiles, {vertices:,} vertices in the footprints")
+    plain = gdf[COLUMNS].copy()
+    plain["status"] = plain["status"].astype(str)
+    simple = plain.copy()
+    simple["geometry"] = simple.geometry.simplify(0.01)
+
+    writers: dict[str, Callable[[Path], None]] = {
+        "byoc.explore()": lambda p: gdf.byoc.explore(basemap=False).save(p),
+        "byoc.explore(tolerance=0)": lambda p: gdf.byoc.explore(basemap=False, tolerance=0).save(p),
+    }
+    try:
+        import folium  # noqa: F401
+        import mapclassify  # noqa: F401
+
+        writers["geopandas explore()"] = lambda p: plain.explore(column="status").save(p)
+        writers["geopandas explore(), simplified 0.01"] = lambda p: simple.explore(
+            column="status"
+        ).save(p)
+    except ImportError:
+        print("(folium or mapclassify not installed: no geopandas explore() figures)")
+    try:
+        import lonboard
+
+        writers["lonboard viz().to_html()"] = lambda p: lonboard.viz(plain).to_html(p)
+    except ImportError:
+        print("(lonboard not installed: no lonboard figures)")
+
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        print(f"{'page':40} {'write s':>8} {'MB':>7} {'remote':>6} {'browser s':>9}")
+        for name, write in writers.items():
+            path = tmp / "page.html"
+            seconds = timed(write, path, args.repeat)
+            html = path.read_text(encoding="utf-8")
+            size = path.stat().st_size / 1e6
+            shown = "n/a"
+            if CHROMIUM and not remote(html):
+                shown = f"{page_seconds(path, tmp):.2f}"
+            print(f"{name:40} {seconds:8.2f} {size:7.1f} {remote(html):6d} {shown:>9}")
+
+
+if __name__ == "__main__":
+    main()
