@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from byocframe.emulator.auth import TokenIssuer
+from byocframe.emulator.catalog import CATALOG_ROOT, Catalog
 from byocframe.emulator.faults import Faults, RateLimit
 from byocframe.emulator.ingest import Ingestor
 from byocframe.emulator.store import ApiProblem, Store, bad
@@ -81,6 +82,7 @@ class BYOCServer(ThreadingHTTPServer):
         self.ingestor = ingestor
         self.faults = faults or Faults()
         self.rate_limit = rate_limit
+        self.catalog = Catalog(store)
         self.requests_served = 0
         self._count_lock = threading.Lock()
 
@@ -131,6 +133,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if url.path in TOKEN_PATHS and method == "POST":
                 self._token(body)
+                return
+            if url.path == CATALOG_ROOT or url.path.startswith(CATALOG_ROOT + "/"):
+                self.server.catalog.serve(self, self.server, method, body)
                 return
             root = next((r for r in API_ROOTS if url.path.startswith(r + "/")), None)
             if root is None:
