@@ -164,7 +164,6 @@ class Catalog:
             return 200, JSON, self.collection(parts[1], base)
         if route == ("collections", "*", "items"):
             search = SearchQuery.parse(query, get=True, collection=parts[1])
-            self.store.collection_doc(search.collection)  # 404 for an unknown collection
             return 200, GEOJSON, self.search(search, base, get=query, items=parts[1])
         if route == ("collections", "*", "items", "*") and len(parts) == 4:
             return 200, GEOJSON, self.item(parts[1], parts[3], base)
@@ -314,6 +313,7 @@ class Catalog:
         items: str | None = None,
     ) -> dict[str, Any]:
         """One page of a search as a FeatureCollection with ``context`` and ``next`` links."""
+        self.store.collection_doc(query.collection)  # 404 for an unknown collection
         found = self.matches(query)
         if query.distinct == "date":
             days = sorted({str(format_stac_time(c[1]))[:10] for c in found if c[1] is not None})
