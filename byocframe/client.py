@@ -393,7 +393,12 @@ class Client:
             body = response.json()
             inner = body.get("error", body) if isinstance(body, dict) else {}
             if isinstance(inner, dict):
-                message = inner.get("message") or inner.get("error_description") or message
+                message = (
+                    inner.get("message")
+                    or inner.get("description")  # the Catalog API's error body
+                    or inner.get("error_description")
+                    or message
+                )
                 code = inner.get("code")
                 errors = inner.get("errors")
         except ValueError:
