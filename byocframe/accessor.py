@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -103,6 +104,13 @@ class ByocAccessor:
         from byocframe.plotting import plot_coverage
 
         return plot_coverage(self._frame, column, **kwargs)
+
+    def to_stac(self, collection: Mapping[str, Any], **kwargs: Any) -> Any:
+        """STAC Items (and a stac-geoparquet file); see `byocframe.stac.to_stac`."""
+        self._need_tiles("to_stac")
+        from byocframe.stac import to_stac
+
+        return to_stac(self._frame, collection, **kwargs)
 
     def timeline(self, *, freq: str | None = None, ax: Axes | None = None) -> Axes:
         """Tiles and covered area per date; see `byocframe.plotting.plot_timeline`."""

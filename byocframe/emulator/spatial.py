@@ -27,6 +27,7 @@ import shapely
 
 from byocframe.emulator.store import Store
 from byocframe.geometry import WGS84, crs_urn, parse_crs, parse_geojson, reproject_parsed
+from byocframe.stac import antimeridian_bbox
 
 __all__ = [
     "INDEX_VERSION",
@@ -34,7 +35,6 @@ __all__ = [
     "CatalogIndex",
     "format_stac_time",
     "geometry_geojson",
-    "item_bbox",
     "render_item",
 ]
 
@@ -307,7 +307,7 @@ def _items(rows: list[Any]) -> list[dict[str, Any]]:
                 "dt_us": _micros(tile.get("sensingTime")),
                 "epsg": int(str(crs).split(":")[-1]) if crs else None,
                 "extent": extent,
-                "bbox": json.dumps(item_bbox(boxes[k])) if boxes[k] else None,
+                "bbox": json.dumps(antimeridian_bbox(boxes[k])) if boxes[k] else None,
                 "boxes": _capped(boxes[k]),
                 "wkb": wkb[k],
             }
@@ -377,33 +377,6 @@ def geometry_geojson(geom: shapely.Geometry, urn: str) -> dict[str, Any]:
         "crs": {"type": "name", "properties": {"name": urn}},
         "coordinates": body["coordinates"],
     }
-
-
-def item_bbox(boxes: Sequence[Sequence[float]]) -> list[float]:
-    """The STAC ``bbox`` of a lon/lat cover from its parts' boxes; west > east across 180.
-
-    A cover cut at the antimeridian has parts ending at +180 and parts starting at
-    -180; unless one part goes round the globe (a polar cap), its box spans the
-    antimeridian.
-
-    Examples
-    --------
-    >>> item_bbox([(179, 0, 180, 1), (-180, 0, -179, 1)])
-    [179.0, 0.0, -179.0, 1.0]
-    """
-    west, south = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    east, north = max(b[2] for b in boxes), max(b[3] for b in boxes)
-    eastern = [b for b in boxes if b[0] > 0]
-    western = [b for b in boxes if b[2] < 0]
-    if (
-        eastern
-        and western
-        and len(eastern) + len(western) == len(boxes)
-        and max(b[2] for b in eastern) >= 180
-        and min(b[0] for b in western) <= -180
-    ):
-        west, east = min(b[0] for b in eastern), max(b[2] for b in western)
-    return [float(west), float(south), float(east), float(north)]
 
 
 def _micros(text: Any) -> int | None:
