@@ -34,7 +34,6 @@ __all__ = [
     "Candidate",
     "CatalogIndex",
     "format_stac_time",
-    "geometry_geojson",
     "render_item",
 ]
 
@@ -161,30 +160,49 @@ class CatalogIndex:
         """
         clauses = ["collection_id = ?", *where]
         params: list[Any] = [cid, *args]
+        sure = "0"
         if area is not None:
             boxes = _part_boxes(area)
             if not boxes:
                 return []
-            clauses.append(
-                "seq IN ("
-                + " UNION ".join(
-                    "SELECT item FROM catalog_rtree "
-                    "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
-                    for _ in boxes
-                )
-                + ")"
+            touching = " UNION ".join(
+                "SELECT item FROM catalog_rtree "
+                "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
+                for _ in boxes
             )
-            for w, s, e, n in boxes:
-                params += [e, w, n, s]
-        columns = "seq, dt_us, id" + (", wkb" if area is not None else "")
-        sql = f"SELECT {columns} FROM catalog_items WHERE {' AND '.join(clauses)}"
+            clauses.append(f"seq IN ({touching})")
+            # an item with a part box inside a rectangle of the area intersects it for
+            # sure: only the others need their cover read and tested (a whole-globe box
+            # then costs no geometry at all)
+            rectangles = _rectangles(area)
+            if rectangles:
+                inside = " UNION ".join(
+                    "SELECT item FROM catalog_rtree "
+                    "WHERE minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?"
+                    for _ in rectangles
+                )
+                sure = f"seq IN ({inside})"
+            params = [p for w, s, e, n in rectangles for p in (w, e, s, n)] + params
+            params += [p for w, s, e, n in boxes for p in (e, w, n, s)]
+        sql = f"SELECT seq, dt_us, id, {sure} FROM catalog_items WHERE {' AND '.join(clauses)}"
         with self.store.transaction() as conn:
             rows = conn.execute(sql, params).fetchall()
-        if area is not None and rows:
-            covers = shapely.from_wkb([r[3] for r in rows])
+            unsure = [r[0] for r in rows if not r[3]] if area is not None else []
+            covers = dict(
+                conn.execute(
+                    "SELECT seq, wkb FROM catalog_items "
+                    "WHERE seq IN (SELECT value FROM json_each(?))",
+                    (json.dumps(unsure),),
+                ).fetchall()
+                if unsure
+                else []
+            )
+        if covers:
+            keys = list(covers)
             shapely.prepare(area)
-            hits = shapely.intersects(covers, area)
-            rows = [r for r, hit in zip(rows, hits, strict=True) if hit]
+            hits = shapely.intersects(shapely.from_wkb([covers[k] for k in keys]), area)
+            misses = {k for k, hit in zip(keys, hits, strict=True) if not hit}
+            rows = [r for r in rows if r[0] not in misses]
         return [(r[0], r[1], r[2]) for r in rows]
 
     def documents(self, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -200,8 +218,12 @@ class CatalogIndex:
                 "WHERE c.seq IN (SELECT value FROM json_each(?))",
                 (json.dumps(list(seqs)),),
             ).fetchall()
+        present = [r[2] is not None for r in rows]
+        shapes = shapely.from_wkb([r[2] for r in rows if r[2] is not None])
+        texts = iter(shapely.to_geojson(shapes).tolist())
         return {
-            seq: render_item(json.loads(doc), cid, wkb, bbox) for seq, cid, wkb, bbox, doc in rows
+            seq: render_item(json.loads(doc), cid, next(texts) if has else None, bbox)
+            for (seq, cid, _, bbox, doc), has in zip(rows, present, strict=True)
         }
 
     def item(self, cid: str, item_id: str) -> dict[str, Any] | None:
@@ -267,6 +289,18 @@ def _part_boxes(geom: shapely.Geometry) -> list[tuple[float, ...]]:
     return _capped([tuple(b) for b in bounds if all(np.isfinite(b))])
 
 
+def _rectangles(geom: shapely.Geometry) -> list[tuple[float, ...]]:
+    """The boxes of the parts of ``geom`` that are axis-aligned rectangles."""
+    out: list[tuple[float, ...]] = []
+    for part in shapely.get_parts(geom):
+        if shapely.get_type_id(part) != shapely.GeometryType.POLYGON or part.interiors:
+            continue
+        w, s, e, n = part.bounds
+        if shapely.get_num_coordinates(part) == 5 and part.area == (e - w) * (n - s) > 0:
+            out.append((w, s, e, n))
+    return out
+
+
 def _capped(boxes: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
     """At most `_MAX_PARTS` boxes: the last one covers all the remaining parts."""
     if len(boxes) <= _MAX_PARTS:
@@ -316,7 +350,7 @@ def _items(rows: list[Any]) -> list[dict[str, Any]]:
 
 
 def render_item(
-    tile: dict[str, Any], cid: str, wkb: bytes | None, bbox: str | None
+    tile: dict[str, Any], cid: str, geojson: str | None, bbox: str | None
 ) -> dict[str, Any]:
     """The STAC item of an INGESTED tile (without links) from its BYOC record and index row.
 
@@ -334,8 +368,15 @@ def render_item(
         "collection": "byoc-" + cid,
     }
     native = tile.get("coverGeometry") or tile.get("tileGeometry")
-    if wkb is not None:
-        doc["geometry"] = geometry_geojson(shapely.from_wkb(wkb), _CRS84_URN)
+    if geojson is not None:
+        body = json.loads(geojson)
+        doc["geometry"] = {
+            "type": "MultiPolygon",
+            "crs": {"type": "name", "properties": {"name": _CRS84_URN}},
+            "coordinates": [body["coordinates"]]
+            if body["type"] == "Polygon"
+            else body["coordinates"],
+        }
         doc["bbox"] = json.loads(bbox) if bbox else None
     if native is not None:
         doc["properties"].update(_projection(native))
@@ -348,34 +389,16 @@ def _projection(native: dict[str, Any]) -> dict[str, Any]:
     epsg = int(parse_crs(crs).split(":")[-1])
     coords = native["coordinates"]
     polygons = [coords] if native.get("type") == "Polygon" else coords
-    xy = np.asarray([p for poly in polygons for p in poly[0]], dtype=float)
+    xs = [p[0] for poly in polygons for p in poly[0]]
+    ys = [p[1] for poly in polygons for p in poly[0]]
     return {
         "proj:epsg": epsg,
-        "proj:bbox": [*xy.min(axis=0).tolist(), *xy.max(axis=0).tolist()],
+        "proj:bbox": [min(xs), min(ys), max(xs), max(ys)],
         "proj:geometry": {
             "type": "MultiPolygon",
             "crs": {"type": "name", "properties": {"name": crs_urn(f"EPSG:{epsg}")}},
             "coordinates": polygons,
         },
-    }
-
-
-def geometry_geojson(geom: shapely.Geometry, urn: str) -> dict[str, Any]:
-    """A MultiPolygon as GeoJSON with the legacy ``crs`` member the Catalog writes.
-
-    Examples
-    --------
-    >>> out = geometry_geojson(shapely.box(0, 0, 1, 1), "urn:ogc:def:crs:OGC::CRS84")
-    >>> out["type"], len(out["coordinates"][0][0])
-    ('MultiPolygon', 5)
-    """
-    if shapely.get_type_id(geom) == shapely.GeometryType.POLYGON:
-        geom = shapely.multipolygons([geom])
-    body = json.loads(shapely.to_geojson(geom))
-    return {
-        "type": body["type"],
-        "crs": {"type": "name", "properties": {"name": urn}},
-        "coordinates": body["coordinates"],
     }
 
 
