@@ -367,3 +367,83 @@ def test_bad_json_and_unknown_paths(world_service):
     item = f"{root}/collections/{world.catalog_id}/items/{world.failed[0]}"
     assert session.get(item, timeout=5).status_code == 404
     assert json.loads(session.get(root + "/queryables", timeout=5).text)["properties"]
+
+
+def _ingested(store, cid, body):
+    """A tile stored and marked INGESTED through the store's public methods."""
+    import json as _json
+
+    tid = _json.loads(store.create_tile(cid, body))["id"]
+    state = store.tile_state(cid, tid)
+    state["status"] = "INGESTED"
+    store.set_tile_state(state)
+    return tid
+
+
+def test_polar_stereographic_tile_holding_the_pole():
+    from byocframe.emulator.store import Store
+
+    store = Store()
+    cid = store.create_collection({"name": "polar", "s3Bucket": "b"})["id"]
+    cover = {
+        "type": "Polygon",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3413"}},
+        "coordinates": [
+            [[-300_000, -300_000], [300_000, -300_000], [300_000, 300_000], [-300_000, 300_000]]
+            + [[-300_000, -300_000]]
+        ],
+    }
+    pole = _ingested(store, cid, {"path": "pole/(BAND).tif", "coverGeometry": cover})
+    catalog = Catalog(store)
+
+    def found(bbox):
+        query = SearchQuery.parse({"collections": [f"byoc-{cid}"], "bbox": bbox}, get=False)
+        return [c[2] for c in catalog.matches(query)]
+
+    # 300 km around the pole reaches below 88 N on every meridian, 87.3 N at the corners
+    assert found([100.0, 88.5, 110.0, 89.0]) == [pole]
+    assert found([-170.0, 88.0, -160.0, 88.2]) == [pole]
+    assert found([170.0, 89.9, -170.0, 90.0]) == [pole]
+    assert found([0.0, 80.0, 10.0, 85.0]) == []
+    assert found([0.0, -90.0, 10.0, -89.0]) == []
+
+
+def test_concurrent_writers_and_searches(own_world):
+    import threading
+
+    service, world, _, session = own_world
+    errors = []
+    tid = world.ids["utm33-2"]
+    client = service.client()
+    record = client.get_tile(world.collection, tid)
+
+    def write(k):
+        try:
+            for day in range(1, 11):
+                body = {
+                    "sensingTime": f"2022-0{k + 1}-{day:02d}T00:00:00Z",
+                    "coverGeometry": record["coverGeometry"],
+                }
+                client.update_tile(world.collection, tid, body)
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    def search():
+        try:
+            for _ in range(10):
+                ids, _, _ = _search(own_world, bbox=[10.0, 40.0, 20.0, 50.0], limit=2)
+                assert len(ids) == len(set(ids))
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(2)]
+    threads += [threading.Thread(target=search) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    # whichever writer finished last, the Catalog says what the BYOC API says
+    final = client.get_tile(world.collection, tid)["sensingTime"]
+    ids, page, _ = _search(own_world, ids=[tid])
+    assert page["features"][0]["properties"]["datetime"] == final.replace(".000Z", "Z")
