@@ -388,10 +388,7 @@ def test_polar_stereographic_tile_holding_the_pole():
     cover = {
         "type": "Polygon",
         "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3413"}},
-        "coordinates": [
-            [[-300_000, -300_000], [300_000, -300_000], [300_000, 300_000], [-300_000, 300_000]]
-            + [[-300_000, -300_000]]
-        ],
+        "coordinates": [[[-3e5, -3e5], [3e5, -3e5], [3e5, 3e5], [-3e5, 3e5], [-3e5, -3e5]]],
     }
     pole = _ingested(store, cid, {"path": "pole/(BAND).tif", "coverGeometry": cover})
     catalog = Catalog(store)
@@ -411,7 +408,7 @@ def test_polar_stereographic_tile_holding_the_pole():
 def test_concurrent_writers_and_searches(own_world):
     import threading
 
-    service, world, _, session = own_world
+    service, world, _, _ = own_world
     errors = []
     tid = world.ids["utm33-2"]
     client = service.client()
@@ -445,5 +442,5 @@ def test_concurrent_writers_and_searches(own_world):
     assert errors == []
     # whichever writer finished last, the Catalog says what the BYOC API says
     final = client.get_tile(world.collection, tid)["sensingTime"]
-    ids, page, _ = _search(own_world, ids=[tid])
+    _, page, _ = _search(own_world, ids=[tid])
     assert page["features"][0]["properties"]["datetime"] == final.replace(".000Z", "Z")
