@@ -84,21 +84,24 @@ def counted(client: byocframe.Client) -> list[int]:
     return calls
 
 
-def over_http(tiles: int, latency: float) -> None:
+def over_http(tiles: int, latency: float, keep: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        db = os.path.join(tmp, "catalog-bench.sqlite")
-        store, _, seconds = seeded(tiles, db)
-        start = time.perf_counter()
-        Catalog(store).index.refresh()  # kept in the file: the served process reuses it
-        built = time.perf_counter() - start
-        store.close()
-        print(f"  seeded {tiles} tiles in {seconds:.1f} s, Catalog index built in {built:.1f} s")
-        # the later --db wins over the one served() passes
-        with served("--latency", str(latency), "--db", db) as base_url:
-            compare(base_url, latency)
+        db = keep or os.path.join(tmp, "catalog-bench.sqlite")
+        if not os.path.exists(db):
+            store, _, seconds = seeded(tiles, db)
+            start = time.perf_counter()
+            Catalog(store).index.refresh()  # kept in the file: the served process reuses it
+            built = time.perf_counter() - start
+            store.close()
+            print(f"  seeded {tiles} tiles in {seconds:.1f} s, index built in {built:.1f} s")
+        # the later --db wins over the one served() passes; no ingestion of the WAITING
+        # tiles while measuring (they would change the collection between the two ways)
+        options = ("--latency", str(latency), "--ingestion-delay", "0", "--db", db)
+        with served(*options) as base_url:
+            compare(base_url)
 
 
-def compare(base_url: str, latency: float) -> None:
+def compare(base_url: str) -> None:
     client = byocframe.Client(base_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
     cid = next(client.iter_collections())["id"]
     calls = counted(client)
@@ -134,13 +137,14 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, default=200_000)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--skip-server-side", action="store_true")
+    parser.add_argument("--keep-db", help="seed this SQLite file once and reuse it")
     args = parser.parse_args()
     if not args.skip_server_side:
         print("Catalog search page, server side (no HTTP):")
         for tiles in sorted({20_000, args.tiles}):
             server_side(tiles)
     print(f"Over HTTP, {args.tiles} tiles, {args.latency * 1000:.0f} ms per request:")
-    over_http(args.tiles, args.latency)
+    over_http(args.tiles, args.latency, args.keep_db)
 
 
 if __name__ == "__main__":
