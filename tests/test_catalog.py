@@ -444,3 +444,18 @@ def test_concurrent_writers_and_searches(own_world):
     final = client.get_tile(world.collection, tid)["sensingTime"]
     _, page, _ = _search(own_world, ids=[tid])
     assert page["features"][0]["properties"]["datetime"] == final.replace(".000Z", "Z")
+
+
+def test_writes_never_searched_before_a_stop_are_indexed_after_it(tmp_path):
+    # the dirty marks are written with the tiles: stopping before any search (or a crash
+    # right after the writes) leaves nothing unindexed
+    db = tmp_path / "stopped.sqlite"
+    with byocframe.local_service(db=db, ingestion_delay=None) as service:
+        world = build_world(service, service.client())
+        with service.store.transaction() as conn:
+            pending = conn.execute("SELECT count(*) FROM catalog_dirty").fetchone()[0]
+        assert pending == len(TILES) + 4
+    with byocframe.local_service(db=db, ingestion_delay=None) as service:
+        catalog = Catalog(service.store)
+        query = SearchQuery.parse({"collections": [world.catalog_id]}, get=False)
+        assert sorted(c[2] for c in catalog.matches(query)) == sorted(world.ids.values())

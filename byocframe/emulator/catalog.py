@@ -7,8 +7,9 @@ INGESTED tiles are items, newest first (then id), paged by an integer offset ``n
 with ``context`` on every page and absolute links built from the request's ``Host``.
 
 A search's result list is computed once, on its first page, and kept for later pages
-of the same query (ten minutes, 64 queries): a tile written meanwhile neither shifts
-an item onto a second page nor hides one, which plain offsets would do.
+of the same query (ten minutes; 64 queries or a million items): a tile written
+meanwhile neither shifts an item onto a second page nor hides one, which plain
+offsets would do.
 
 Examples
 --------
@@ -66,6 +67,7 @@ CONFORMANCE = [
 ]
 JSON, GEOJSON, SCHEMA = "application/json", "application/geo+json", "application/schema+json"
 _KEPT_RESULTS = 64
+_KEPT_ITEMS = 1_000_000  # ~100 MB of (seq, datetime, id) triples at most
 _KEPT_SECONDS = 600.0
 
 
@@ -300,7 +302,10 @@ class Catalog:
         with self._results_lock:
             self._results[key] = (now, found)
             self._results.move_to_end(key)
-            while len(self._results) > _KEPT_RESULTS:
+            while len(self._results) > _KEPT_RESULTS or (
+                len(self._results) > 1
+                and sum(len(v) for _, v in self._results.values()) > _KEPT_ITEMS
+            ):
                 self._results.popitem(last=False)
         return found
 
