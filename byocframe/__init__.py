@@ -16,7 +16,7 @@ from __future__ import annotations
 from byocframe import accessor as _accessor  # noqa: F401 - registers the .byoc accessor
 from byocframe.client import Client
 from byocframe.coverage import geodesic_area
-from byocframe.edits import wait_for_ingestion
+from byocframe.diff import changes
 from byocframe.emulator import Faults, LocalService, RateLimit, local_service
 from byocframe.exceptions import (
     APIError,
@@ -30,8 +30,11 @@ from byocframe.exceptions import (
     TransportError,
     ValidationError,
 )
+from byocframe.files import read_file, write_file
+from byocframe.ingestion import IngestionTimeout, reingest, wait_for_ingestion
 from byocframe.io import collections_from_records, tiles_from_records, to_records
 from byocframe.listing import read_collections, read_tiles
+from byocframe.push import push, push_collections
 
 __version__ = "0.1.0"
 
@@ -43,6 +46,7 @@ __all__ = [
     "Client",
     "ConflictError",
     "Faults",
+    "IngestionTimeout",
     "LocalService",
     "NotFoundError",
     "RateLimit",
@@ -51,12 +55,18 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "__version__",
+    "changes",
     "collections_from_records",
     "geodesic_area",
     "local_service",
+    "push",
+    "push_collections",
     "read_collections",
+    "read_file",
     "read_tiles",
+    "reingest",
     "tiles_from_records",
     "to_records",
     "wait_for_ingestion",
+    "write_file",
 ]

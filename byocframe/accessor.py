@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -38,7 +39,7 @@ class ByocAccessor:
             isinstance(frame, gpd.GeoDataFrame)
             and "path" in frame.columns
             and "status" in frame.columns
-            and frame._geometry_column_name in frame.columns
+            and frame.active_geometry_name in frame.columns
         )
         collections = "s3_bucket" in frame.columns and "name" in frame.columns
         if not (tiles or collections):
@@ -72,26 +73,33 @@ class ByocAccessor:
     def changes(
         self, *, original: pd.DataFrame | None = None, deleted: bool = False
     ) -> pd.DataFrame:
-        """What was edited since loading; see `byocframe.edits.changes`."""
+        """What was edited since loading; see `byocframe.diff.changes`."""
         self._need_tiles("changes")
-        from byocframe.edits import changes
+        from byocframe.diff import changes
 
         return changes(self._frame, original=original, deleted=deleted)
 
     def push(self, client: Any, **kwargs: Any) -> pd.DataFrame:
-        """Send the edits to the service (`byocframe.edits.push` / `push_collections`)."""
-        from byocframe.edits import push, push_collections
+        """Send the edits to the service (`byocframe.push.push` / `push_collections`)."""
+        from byocframe.push import push, push_collections
 
         if not self._tiles:
             return push_collections(self._frame, client, **kwargs)
         return push(self._frame, client, **kwargs)
 
     def reingest(self, client: Any, **kwargs: Any) -> pd.DataFrame:
-        """Send these tiles back to ingestion; see `byocframe.edits.reingest`."""
+        """Send these tiles back to ingestion; see `byocframe.ingestion.reingest`."""
         self._need_tiles("reingest")
-        from byocframe.edits import reingest
+        from byocframe.ingestion import reingest
 
         return reingest(self._frame, client, **kwargs)
+
+    def to_file(self, path: str | Path) -> None:
+        """Write the tiles to a file that `byocframe.read_file` reads back whole."""
+        self._need_tiles("to_file")
+        from byocframe.files import write_file
+
+        write_file(self._frame, path)
 
     def summary(self) -> Summary:
         """Counts by status, dates, CRSs, failure causes and covered area."""

@@ -22,7 +22,7 @@ import shapely
 import shapely.geometry
 
 from byocframe.client import Client
-from byocframe.exceptions import NotFoundError
+from byocframe.exceptions import NotFoundError, TransportError
 from byocframe.progress import ProgressBar
 
 __all__ = ["CATALOG_PATH", "DatetimeLike", "catalog_datetime", "iter_items", "search_records"]
@@ -157,8 +157,12 @@ def iter_items(
     body = _search_body(collection, bbox, datetime, intersects, filter)
     while True:
         # a search changes nothing: safe to retry although it is a POST
-        page = client.request("POST", url, json=body, retry=True) or {}
-        features = page.get("features") or []
+        page = client.request("POST", url, json=body, retry=True)
+        if not isinstance(page, dict) or not isinstance(page.get("features"), list):
+            raise TransportError(
+                f"POST {url}: the answer is not a FeatureCollection", method="POST", url=url
+            )
+        features = page["features"]
         yield features
         offset = (page.get("context") or {}).get("next")
         if offset is None or not features:

@@ -23,8 +23,10 @@ examples:
   byocframe map COLLECTION -o map.png
   byocframe push COLLECTION tiles.parquet --dry-run
 
-credentials: --client-id/--client-secret, else SH_CLIENT_ID/SH_CLIENT_SECRET (and
-SH_BASE_URL, SH_TOKEN_URL), else a sentinelhub-py config.toml profile (--profile).
+credentials, each taken from the first place that has it: --client-id/--client-secret
+(--base-url, --token-url, --deployment), then a profile named with --profile, then
+SH_CLIENT_ID/SH_CLIENT_SECRET (SH_BASE_URL, SH_TOKEN_URL), then the sentinelhub-py
+config.toml profile $SH_PROFILE or default-profile.
 """
 
 
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"byocframe {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -44,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         "offline), list it through the client, print coverage statistics and write a "
         "coverage map. Needs no account and no network.",
     )
-    demo.add_argument("--tiles", type=int, default=20_000, help="demo tiles (default 20000)")
+    demo.add_argument("--tiles", type=_positive, default=20_000, help="demo tiles (default 20000)")
     demo.add_argument(
         "-o",
         "--output",
@@ -77,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
         help="accepted client secret (default: a well-known local one; see the docs)",
     )
     serve.add_argument("--demo", action="store_true", help="seed the demo collection")
-    serve.add_argument("--demo-tiles", type=int, default=20_000)
+    serve.add_argument(
+        "--demo-tiles", type=int, default=20_000, help="tiles in the demo collection (20000)"
+    )
     serve.add_argument(
         "--ingestion-delay",
         type=float,
@@ -109,8 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     tiles.add_argument("collection", metavar="COLLECTION", help="collection id")
     tiles.add_argument("-o", "--output", type=Path, required=True, help="file to write")
-    tiles.add_argument("--status", help="only tiles with this status")
-    tiles.add_argument("--crs", default="EPSG:4326", help="CRS of the geometries")
+    tiles.add_argument(
+        "--status", type=_status, help="only tiles with this status (e.g. FAILED, failed)"
+    )
+    tiles.add_argument("--crs", default="EPSG:4326", help="CRS of the geometries (EPSG:4326)")
     _account_options(tiles)
 
     cover = commands.add_parser(
@@ -133,28 +140,54 @@ def _parser() -> argparse.ArgumentParser:
         description="Draw COLLECTION's tiles on a map.",
     )
     drawing.add_argument("collection", metavar="COLLECTION", help="collection id")
-    drawing.add_argument("-o", "--output", type=Path, default=Path("map.png"))
+    drawing.add_argument(
+        "-o", "--output", type=Path, default=Path("map.png"), help="PNG to write (map.png)"
+    )
     drawing.add_argument("--column", help="colour by this column (default status)")
-    drawing.add_argument("--basemap", action=argparse.BooleanOptionalAction, default=None)
+    drawing.add_argument(
+        "--basemap",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fetch web map tiles under the footprints (default: try, fall back to the "
+        "shipped land layer)",
+    )
     _account_options(drawing)
 
     push = commands.add_parser(
         "push",
         help="send edits from a file written by 'tiles'",
         description="Compare EDITED_FILE (written by 'byocframe tiles', then edited) with "
-        "the collection and send the changes: sensing_time, geometry, new rows with a "
-        "path. A GeoParquet file remembers what was listed, so tiles changed by someone "
-        "else since are reported as conflicts; other formats compare with the "
-        "collection as it is now.",
+        "what was listed and send the changes: sensing_time, geometry, new rows with a "
+        "path. Each row remembers what it held when listed, so a tile someone else "
+        "changed since is reported as a conflict, and a rerun sends nothing twice. A "
+        "file with no 'loaded' column is compared with the collection as it is now.",
     )
     push.add_argument("collection", metavar="COLLECTION", help="collection id")
-    push.add_argument("edited", metavar="EDITED_FILE", type=Path)
-    push.add_argument("--dry-run", action="store_true", help="only show what would be sent")
+    push.add_argument(
+        "edited",
+        metavar="EDITED_FILE",
+        type=Path,
+        help="the edited tiles (.parquet, .gpkg, .geojson, .fgb or .csv)",
+    )
+    push.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only show what would be sent, the requests and the time it would take",
+    )
     push.add_argument("--force", action="store_true", help="overwrite conflicting tiles")
     push.add_argument(
         "--delete-missing", action="store_true", help="delete tiles that are not in the file"
     )
-    push.add_argument("--workers", type=int, default=8)
+    push.add_argument(
+        "--workers", type=int, default=32, help="requests in flight at once (default 32)"
+    )
+    push.add_argument(
+        "--rate",
+        type=float,
+        metavar="PER_MINUTE",
+        help="your plan's requests a minute (300 to 1,200): pace the push to it instead of "
+        "waiting out 429 answers, and estimate the time in a dry run",
+    )
     _account_options(push)
     return parser
 
@@ -162,6 +195,11 @@ def _parser() -> argparse.ArgumentParser:
 def _account_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("account")
     group.add_argument("--base-url", help="deployment, e.g. https://sh.dataspace.copernicus.eu")
+    group.add_argument(
+        "--deployment",
+        help="a deployment by name instead of --base-url: aws-eu-central-1, aws-us-west-2, "
+        "gcp-us-central1, creodias, code-de, mundi, cdse",
+    )
     group.add_argument("--token-url", help="OAuth2 token endpoint")
     group.add_argument("--client-id", help="OAuth client id (default: SH_CLIENT_ID)")
     group.add_argument(
@@ -173,31 +211,68 @@ def _account_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _client(args: argparse.Namespace):
-    import os
+    from byocframe.client import Client
+    from byocframe.config import resolve_settings
 
-    from byocframe.client import DEFAULT_BASE_URL, Client
+    # as sentinelhub-py: flags > SH_* variables > profile; but a --profile named on the
+    # command line beats the variables, and flags still apply on top of a profile
+    settings = resolve_settings(
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        base_url=args.base_url,
+        token_url=args.token_url,
+        deployment=args.deployment,
+        profile=args.profile,
+        profile_over_env=args.profile is not None,
+    )
+    return Client.from_settings(settings)
 
-    client_id = args.client_id or os.environ.get("SH_CLIENT_ID")
-    secret = args.client_secret or os.environ.get("SH_CLIENT_SECRET")
-    if client_id and secret:
-        return Client(
-            args.base_url or os.environ.get("SH_BASE_URL") or DEFAULT_BASE_URL,
-            client_id,
-            secret,
-            args.token_url or os.environ.get("SH_TOKEN_URL") or None,
-        )
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        return Client.from_config(profile=args.profile)
-    except ValueError as err:
-        raise ValueError(
-            "no credentials: pass --client-id/--client-secret, set SH_CLIENT_ID and "
-            f"SH_CLIENT_SECRET, or configure sentinelhub-py ({err})"
-        ) from None
+        return version("byocframe")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _status(text: str) -> str:
+    from byocframe.records import STATUSES
+
+    upper = text.strip().upper()
+    if upper not in STATUSES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a tile status; use one of {', '.join(STATUSES)}"
+        )
+    return upper
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--aoi -10,35,30,60`` as ``--aoi=-10,35,30,60`` (argparse takes -10 for a flag)."""
+    out: list[str] = []
+    for item in argv:
+        if out and out[-1] == "--aoi" and item.startswith("-") and "," in item:
+            out[-1] = f"--aoi={item}"
+        else:
+            out.append(item)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
-    args = _parser().parse_args(argv)
+    """Run the command line; return the exit code (0 ok, 1 error, 2 push incomplete)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(_join_negative_values(argv))
     commands = {
         "demo": _demo,
         "serve": _serve,
@@ -279,12 +354,29 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  client id: {service.client_id}")
     if service.demo_collection:
         print(f"  demo collection: {service.demo_collection}")
+    print("For byocframe in another shell:")
+    print("  " + _exports(service.base_url, service.client_id, service.client_secret))
     print("Press Ctrl+C to stop.", flush=True)
     try:
         service.serve_forever()
     finally:
         service.stop()
     return 0
+
+
+def _exports(base_url: str, client_id: str, client_secret: str) -> str:
+    """The ``export`` line for a second shell; the secret only when it is well known."""
+    import shlex
+
+    from byocframe.emulator import DEFAULT_CLIENT_SECRET
+
+    names = {"SH_BASE_URL": base_url, "SH_CLIENT_ID": client_id}
+    if client_secret == DEFAULT_CLIENT_SECRET:
+        names["SH_CLIENT_SECRET"] = client_secret
+    line = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in names.items())
+    if "SH_CLIENT_SECRET" not in names:
+        line += "  # and SH_CLIENT_SECRET=<the secret you chose>"
+    return line
 
 
 def _collections(args: argparse.Namespace) -> int:
@@ -306,11 +398,32 @@ def _read(args: argparse.Namespace, **kwargs):
     return byocframe.read_tiles(_client(args), args.collection, **kwargs)
 
 
-def _tiles(args: argparse.Namespace) -> int:
-    from byocframe.files import write_tiles
+def _check_output(path: Path, suffixes: tuple[str, ...]) -> None:
+    """Refuse an output path that cannot be written, before any request."""
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"{path}: use one of {', '.join(suffixes)}")
+    if not path.parent.is_dir():
+        raise ValueError(f"{path.parent}: folder not found")
 
+
+def _check_crs(text: str) -> str:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(text)
+    except CRSError as err:
+        raise ValueError(f"--crs {text!r} is not a CRS pyproj knows: {err}") from err
+    return text
+
+
+def _tiles(args: argparse.Namespace) -> int:
+    from byocframe.files import write_file
+
+    _check_output(args.output, (".parquet", ".gpkg", ".geojson", ".json", ".fgb", ".csv"))
+    _check_crs(args.crs)
     gdf = _read(args, status=args.status, crs=args.crs)
-    write_tiles(gdf, args.output)
+    write_file(gdf, args.output)
     print(f"{len(gdf):,} tiles written to {args.output}")
     return 0
 
@@ -319,8 +432,13 @@ def _coverage(args: argparse.Namespace) -> int:
     aoi = _aoi(args.aoi) if args.aoi else None
     by = "sensing_time" if args.by == "date" else args.by
     table = _read(args).byoc.coverage(aoi, by=by)
-    print(table.round(3).to_string())
+    print(table.to_string(float_format=_number))
     return 0
+
+
+def _number(value: float) -> str:
+    """Areas with thousands separators, fractions with 3 decimals; never 2.3e+08."""
+    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 def _aoi(text: str):
@@ -334,14 +452,29 @@ def _aoi(text: str):
 
     path = Path(text)
     if not path.exists():
-        raise ValueError(f"--aoi {text!r} is neither west,south,east,north nor a file")
-    return gpd.read_file(path)
+        raise ValueError(
+            f"--aoi {text!r}: file not found, and not west,south,east,north in degrees"
+        )
+    try:
+        return gpd.read_file(path)
+    except Exception as err:  # pyogrio raises its own error types for unreadable files
+        raise ValueError(f"--aoi {text!r}: not a vector file GDAL can read ({err})") from err
 
 
 def _map(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    _check_output(args.output, (".png", ".pdf", ".svg", ".jpg"))
+    if args.column is not None:
+        from byocframe.io import tiles_from_records
+
+        known = tiles_from_records([]).columns
+        if args.column not in known:
+            raise ValueError(
+                f"--column {args.column!r} is not a tile column; use one of "
+                + ", ".join(c for c in known if c not in ("loaded", "geometry"))
+            )
     gdf = _read(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ByocframeWarning)
@@ -354,10 +487,36 @@ def _map(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from byocframe.files import edited_frame
+    from byocframe.files import overlay_edits, read_file
+    from byocframe.snapshot import LOADED, loaded_state, service_digest
 
+    edited = read_file(args.edited)  # a missing or unreadable file fails before any request
     client = _client(args)
-    frame, original = edited_frame(client, args.collection, args.edited)
+    if args.rate:
+        client.requests_per_minute = args.rate
+    original = None
+    if LOADED in edited.columns and edited[LOADED].notna().any():
+        state = loaded_state(edited)
+        collections = {c for c in state.collection[state.present] if c}
+        if collections and collections != {args.collection}:
+            print(
+                f"error: {args.edited} holds tiles of {', '.join(sorted(collections))}, not "
+                f"{args.collection}: check COLLECTION",
+                file=sys.stderr,
+            )
+            return 1
+        services = {int(s) for s in state.service[state.present] if s}
+        if services and services != {service_digest(client.base_url)}:
+            source = edited.attrs.get("byocframe", {}).get("service") or "another service"
+            print(
+                f"error: {args.edited} was listed from {source}, not {client.base_url}: "
+                "check --base-url / SH_BASE_URL or the profile",
+                file=sys.stderr,
+            )
+            return 1
+        frame = edited
+    else:
+        frame, original = overlay_edits(client, args.collection, edited)
     result = frame.byoc.push(
         client,
         dry_run=args.dry_run,
@@ -365,12 +524,20 @@ def _push(args: argparse.Namespace) -> int:
         delete_missing=args.delete_missing,
         workers=args.workers,
         original=original,
+        collection=args.collection,
     )
     if result.empty:
         print("nothing to push: the file matches the collection")
         return 0
+    if args.dry_run:
+        print(result.attrs["byocframe"]["summary"])
+        for tid, row in result.head(20).iterrows():
+            print(f"  {tid or 'new'}: {row['message']}")
+        if len(result) > 20:
+            print(f"  ... and {len(result) - 20:,} more")
+        return 0
     print(result.groupby(["action", "outcome"]).size().to_string())
-    bad = result[~result["outcome"].isin(["ok", "skipped"])]
+    bad = result[~result["outcome"].isin(["ok", "unchanged"])]
     for tid, row in bad.head(20).iterrows():
         print(f"  {tid}: {row['outcome']}: {row['message']}")
     return 0 if bad.empty else 2

@@ -1,181 +1,123 @@
 """A small, careful HTTP client for the Sentinel Hub BYOC API.
 
-One pooled `requests.Session`, a timeout on every request, an OAuth2 token fetched once
-and refreshed before it expires, 429 honoured through ``Retry-After`` (milliseconds)
-for every thread at once, and 5xx / dropped connections retried with exponential
-backoff and jitter for idempotent requests only. Secrets and tokens never appear in a
+One pooled `requests.Session`; a timeout on every socket operation and a deadline on
+every whole exchange; an OAuth2 token fetched once and refreshed before it expires;
+429 honoured through ``Retry-After`` (milliseconds) for every thread at once, up to a
+cap; an optional steady pace; 5xx and dropped connections retried with backoff and
+jitter for idempotent requests only. Tokens go only to the base URL's origin, ids are
+checked before they reach a URL, and every failure a server can cause is a
+`~byocframe.ByocframeError` naming the URL. Secrets and tokens never appear in a
 repr, a log line or an error message.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import logging
+import hashlib
 import os
-import random
 import threading
-import time
-import tomllib
-import urllib.parse
 from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, cast
 
-import requests
-from requests.adapters import HTTPAdapter
-
-from byocframe.exceptions import (
-    APIError,
-    AuthenticationError,
-    RateLimitError,
-    TransportError,
-    error_for_status,
+from byocframe.config import (
+    SentinelHubBYOCLike,
+    Settings,
+    SHConfigLike,
+    resolve_settings,
+    settings_from_sh_config,
 )
+from byocframe.deployments import find_deployment
+from byocframe.exceptions import APIError, NotFoundError, TransportError
+from byocframe.ids import CollectionLike, TileLike, path_of, resource_id
+from byocframe.session import DEFAULT_BASE_URL, ApiSession
+from byocframe.transport import is_loopback
 
-__all__ = ["DEFAULT_BASE_URL", "Client"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Client",
+    "ClientLike",
+    "is_loopback",  # where the emulator imports it from
+    "resolve_client",
+]
 
-log = logging.getLogger("byocframe.client")
-
-DEFAULT_BASE_URL = "https://services.sentinel-hub.com"
-DEFAULT_TOKEN_PATH = "/auth/realms/main/protocol/openid-connect/token"
-_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-_REFRESH_MARGIN = 60.0  # seconds before expiry when a token is renewed
-_TRANSPORT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
-
-
-def _check_url(url: str, what: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{what} must be an http(s) URL, got {url!r}")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ValueError(
-            f"{what} {url!r} uses plain http; that is only allowed for this machine "
-            "(127.0.0.1, ::1, localhost). Use https."
-        )
-    return url.rstrip("/")
+#: What every public function that talks to a service accepts (see `resolve_client`).
+ClientLike: TypeAlias = "Client | SHConfigLike | SentinelHubBYOCLike"
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine (``localhost`` or a loopback address)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+_ident = resource_id  # the name edits.py imports; prefer byocframe.ids.resource_id
 
 
-def _ident(obj: Any, kind: str) -> str:
-    """The id of a collection / tile given as a string, a dict or a sentinelhub-py object."""
-    if isinstance(obj, str) and obj:
-        return obj
-    if isinstance(obj, Mapping) and obj.get("id"):
-        return str(obj["id"])
-    for attr in (f"{kind}_id", "id"):
-        value = getattr(obj, attr, None)
-        if value:
-            return str(value)
-    raise ValueError(f"cannot tell the {kind} id of {obj!r}; pass the id as a string")
-
-
-class Client:
+class Client(ApiSession):
     """Talk to the BYOC API of one Sentinel Hub deployment.
+
+    Every argument is a keyword. Credentials: give ``client_id`` and ``client_secret``,
+    or use `Client.from_env` / `Client.from_config`.
 
     Parameters
     ----------
-    base_url : str
-        The deployment, e.g. ``https://services.sentinel-hub.com`` or
+    base_url : str, optional
+        The deployment, e.g. ``https://services.sentinel-hub.com`` (the default) or
         ``https://sh.dataspace.copernicus.eu``; the API lives under ``/api/v1/byoc``.
         Plain ``http://`` is accepted only for this machine (the local service).
     client_id, client_secret : str
         OAuth2 client credentials.
     token_url : str, optional
-        Defaults to ``{base_url}/auth/realms/main/protocol/openid-connect/token``.
-    timeout : float
-        Seconds for each request (connect and read).
-    retries : int
+        Defaults to the deployment's own (`byocframe.deployments.default_token_url`):
+        Sentinel Hub deployments authenticate at services.sentinel-hub.com, CDSE at
+        identity.dataspace.copernicus.eu, the local service at itself.
+    deployment : str, optional
+        A deployment by name instead of ``base_url``: ``"aws-eu-central-1"`` (alias
+        ``"sentinel-hub"``), ``"aws-us-west-2"``, ``"gcp-us-central1"``,
+        ``"creodias"``, ``"code-de"``, ``"mundi"``, ``"cdse"``.
+    timeout : float, default 30
+        Seconds for each socket operation (connect, each read).
+    deadline : float, default 120
+        Seconds one whole exchange (connect to last byte) may take, however slowly the
+        server drips. Each retry gets a new deadline.
+    retries : int, default 4
         Extra attempts for 5xx answers and connection errors (idempotent requests only).
-    backoff : float
-        First retry wait in seconds; doubled each time, with jitter, up to ``max_backoff``.
-    max_backoff : float
-    rate_limit_retries : int
+    backoff, max_backoff : float, default 0.5 and 30
+        First retry wait in seconds, doubled each time with jitter, up to ``max_backoff``.
+    rate_limit_retries : int, default 50
         How many 429 answers one request may get before `RateLimitError`.
-    pool_size : int
+    max_wait : float, default 300
+        The longest ``Retry-After`` (seconds) the client waits; a longer one raises
+        `RateLimitError` at once.
+    requests_per_minute : float, optional
+        Pace every request of this client (all threads) to this rate instead of
+        waiting for 429s. None: as fast as callers ask.
+    pool_size : int, default 32
         Connections kept open (as many as the threads that share the client).
+    clock, sleep : callable, optional
+        Monotonic seconds and a sleep function (``time.monotonic``, ``time.sleep``),
+        for token expiry, backoff, 429 waits and pacing. Tests pass fakes.
+    transport : HTTPTransport, optional
+        The requests adapter for every connection (a test seam).
 
     Examples
     --------
     >>> import byocframe
-    >>> with byocframe.local_service() as service:
-    ...     client = byocframe.Client(service.base_url, service.client_id,
-    ...                               service.client_secret, service.token_url)
+    >>> with byocframe.local_service() as service, byocframe.Client(
+    ...     base_url=service.base_url,
+    ...     client_id=service.client_id,
+    ...     client_secret=service.client_secret,
+    ... ) as client:
     ...     collection = client.create_collection({"name": "demo", "s3Bucket": "bucket"})
     ...     client.get_collection(collection["id"])["name"]
     'demo'
     """
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_BASE_URL,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        token_url: str | None = None,
-        *,
-        timeout: float = 30.0,
-        retries: int = 4,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
-        rate_limit_retries: int = 50,
-        pool_size: int = 32,
-    ):
-        self.base_url = _check_url(base_url, "base_url")
-        self.token_url = _check_url(token_url or self.base_url + DEFAULT_TOKEN_PATH, "token_url")
-        if not client_id or not client_secret:
-            raise ValueError(
-                "client_id and client_secret are required (or use Client.from_env() with "
-                "SH_CLIENT_ID / SH_CLIENT_SECRET, or Client.from_config())"
-            )
-        self.client_id = client_id
-        self.__secret = client_secret
-        self.service_url = self.base_url + "/api/v1/byoc"
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self.rate_limit_retries = rate_limit_retries
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
-        self._session.headers["User-Agent"] = "byocframe"
-        # read proxy and CA settings from the environment once, not on every request
-        # (requests does that per call: about a third of a millisecond each)
-        settings = self._session.merge_environment_settings(self.base_url, {}, None, None, None)
-        self._session.proxies.update(settings.get("proxies") or {})
-        self._session.verify = settings.get("verify", True)
-        self._session.trust_env = False
-        self._token_lock = threading.Lock()
-        self.__token: str | None = None
-        self._token_expires = 0.0
-        self._throttle_lock = threading.Lock()
-        self._resume_at = 0.0
-        self._rng = random.Random()
-
-    def __repr__(self) -> str:
-        shown = self.client_id[:4] + "…" if len(self.client_id) > 4 else "…"
-        return f"Client(base_url={self.base_url!r}, client_id={shown!r})"
-
-    def __getstate__(self) -> None:
-        raise TypeError("a Client holds credentials and cannot be pickled")
+    @property
+    def location(self) -> str | None:
+        """The deployment's name in the global lookup (``aws-eu-central-1``, ...)."""
+        return self.deployment.location if self.deployment else None
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_env(cls, **kwargs: Any) -> Client:
         """Read ``SH_CLIENT_ID``, ``SH_CLIENT_SECRET``, ``SH_BASE_URL``, ``SH_TOKEN_URL``.
+
+        Keyword arguments win over the variables (``client_id``, ``base_url``, ...,
+        and every option of `Client`).
 
         Examples
         --------
@@ -186,255 +128,143 @@ class Client:
         >>> for name in ("SH_CLIENT_ID", "SH_CLIENT_SECRET"):
         ...     del os.environ[name]
         """
-        missing = [n for n in ("SH_CLIENT_ID", "SH_CLIENT_SECRET") if not os.environ.get(n)]
+        fields, options = _split(kwargs)
+        settings = resolve_settings(**fields, use_file=False)
+        missing = [n for n in ("client_id", "client_secret") if n not in settings.sources]
         if missing:
-            raise ValueError(f"set {' and '.join(missing)} (your Sentinel Hub OAuth client)")
-        return cls(
-            base_url=os.environ.get("SH_BASE_URL") or DEFAULT_BASE_URL,
-            client_id=os.environ["SH_CLIENT_ID"],
-            client_secret=os.environ["SH_CLIENT_SECRET"],
-            token_url=os.environ.get("SH_TOKEN_URL") or None,
-            **kwargs,
-        )
+            names = " and ".join(f"SH_{n.upper()}" for n in missing)
+            raise ValueError(f"set {names} (your Sentinel Hub OAuth client)")
+        return cls.from_settings(settings, **options)
 
     @classmethod
     def from_config(
         cls,
-        config: Any = None,
+        config: SHConfigLike | None = None,
         *,
         profile: str | None = None,
         path: str | os.PathLike[str] | None = None,
         **kwargs: Any,
     ) -> Client:
-        """Use a sentinelhub-py ``SHConfig``, or read a profile of its ``config.toml``.
+        """Use a sentinelhub-py ``SHConfig``, or resolve settings as sentinelhub-py does.
 
+        Without ``config``, each of the id, secret, base URL and token URL comes from
+        the first of: keyword arguments; ``SH_CLIENT_ID``, ``SH_CLIENT_SECRET``,
+        ``SH_BASE_URL``, ``SH_TOKEN_URL``; the profile of sentinelhub-py's
+        ``config.toml`` (``profile``, else ``$SH_PROFILE``, else ``default-profile``).
         The file is only read, never written (``SHConfig()`` itself creates it).
 
         Parameters
         ----------
         config : sentinelhub.SHConfig, optional
-            Used as is when given.
+            Its credentials, URLs, timeout and attempts are used as they are.
         profile : str, optional
-            Profile name; defaults to ``$SH_PROFILE`` or ``default-profile``.
         path : path, optional
             Defaults to ``$XDG_CONFIG_HOME/sentinelhub/config.toml`` (or ``~/.config/...``).
+        **kwargs
+            ``client_id``, ``client_secret``, ``base_url``, ``token_url``,
+            ``deployment``, and any option of `Client`.
         """
+        fields, options = _split(kwargs)
         if config is not None:
-            values = {
-                name: getattr(config, name, None)
-                for name in ("sh_client_id", "sh_client_secret", "sh_base_url", "sh_token_url")
-            }
-        else:
-            file = Path(path) if path else _config_path()
-            name = profile or os.environ.get("SH_PROFILE") or "default-profile"
-            try:
-                document = tomllib.loads(file.read_text())
-            except FileNotFoundError:
-                raise ValueError(f"no sentinelhub-py configuration at {file}") from None
-            except tomllib.TOMLDecodeError as err:
-                raise ValueError(f"{file} is not valid TOML: {err}") from None
-            if name not in document:
-                raise ValueError(f"profile {name!r} not in {file} (has: {sorted(document)})")
-            values = document[name]
-        return cls(
-            base_url=values.get("sh_base_url") or DEFAULT_BASE_URL,
-            client_id=values.get("sh_client_id") or os.environ.get("SH_CLIENT_ID"),
-            client_secret=values.get("sh_client_secret") or os.environ.get("SH_CLIENT_SECRET"),
-            token_url=values.get("sh_token_url") or None,
-            **kwargs,
-        )
+            fields.pop("deployment", None)  # an SHConfig names its base URL
+            settings, defaults = settings_from_sh_config(config, **fields)
+            return cls.from_settings(settings, **{**defaults, **options})
+        return cls.from_settings(resolve_settings(**fields, profile=profile, path=path), **options)
 
-    # ------------------------------------------------------------------ plumbing
-    def _bearer(self, *, renew: bool = False) -> str:
-        with self._token_lock:
-            if renew or self.__token is None or time.time() > self._token_expires:
-                self.__token, self._token_expires = self._fetch_token()
-            return self.__token
-
-    def _fetch_token(self) -> tuple[str, float]:
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": self.client_id,
-            "client_secret": self.__secret,
-        }
-        for attempt in range(self.retries + 1):
-            try:
-                response = self._session.post(self.token_url, data=form, timeout=self.timeout)
-            except _TRANSPORT_ERRORS as err:
-                if attempt < self.retries:
-                    self._sleep_backoff(attempt)
-                    continue
-                raise TransportError(
-                    f"no answer from the token endpoint {self.token_url}: {type(err).__name__}",
-                    method="POST",
-                    url=self.token_url,
-                ) from None
-            if response.status_code >= 500 and attempt < self.retries:
-                self._sleep_backoff(attempt)
-                continue
-            break
-        if response.status_code != 200:
-            try:
-                body = response.json()
-                message = body.get("error_description") or body.get("error") or response.reason
-            except ValueError:
-                message = response.reason
-            error = AuthenticationError if response.status_code in (400, 401, 403) else APIError
-            raise error(response.status_code, str(message), method="POST", url=self.token_url)
-        body = response.json()
-        lifetime = float(body.get("expires_in", 3600))
-        margin = min(_REFRESH_MARGIN, lifetime / 10)
-        return body["access_token"], time.time() + lifetime - margin
-
-    def _sleep_backoff(self, attempt: int) -> None:
-        wait = min(self.max_backoff, self.backoff * 2**attempt)
-        time.sleep(wait * (0.5 + self._rng.random() / 2))
-
-    def _wait_for_throttle(self) -> None:
-        while True:
-            with self._throttle_lock:
-                delay = self._resume_at - time.monotonic()
-            if delay <= 0:
-                return
-            time.sleep(delay)
-
-    def _throttled(self, retry_after_ms: float) -> None:
-        """Every thread waits after a 429: the limit is per client, not per request."""
-        wait = retry_after_ms / 1000 * (1 + self._rng.random() / 10)
-        with self._throttle_lock:
-            self._resume_at = max(self._resume_at, time.monotonic() + wait)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        retry: bool | None = None,
-    ) -> Any:
-        """Send one API request; return the decoded JSON body (None for an empty answer).
-
-        Parameters
-        ----------
-        method : str
-        path : str
-            Relative to ``/api/v1/byoc`` (``"/collections"``), or a full URL.
-        params, json : optional
-            Query parameters and JSON body.
-        retry : bool, optional
-            Retry 5xx answers and connection errors; defaults to True for idempotent
-            methods (GET, PUT, DELETE) and False for POST.
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> Client:
+        """A client from `byocframe.config.resolve_settings` (what the command line uses).
 
         Raises
         ------
-        APIError
-            A subclass per status (`NotFoundError`, `ConflictError`, ...).
-        TransportError
-            No usable answer after the retries.
+        ValueError
+            When the settings hold no id or no secret; it says where they were looked for.
         """
-        method = method.upper()
-        url = path if path.startswith(("http://", "https://")) else self.service_url + path
-        retry = method in _IDEMPOTENT if retry is None else retry
-        attempt = throttles = 0
-        renewed = False
-        while True:
-            self._wait_for_throttle()
-            headers = {"Authorization": f"Bearer {self._bearer()}"}
-            try:
-                response = self._session.request(
-                    method, url, params=params, json=json, headers=headers, timeout=self.timeout
-                )
-            except _TRANSPORT_ERRORS as err:
-                if retry and attempt < self.retries:
-                    self._sleep_backoff(attempt)
-                    attempt += 1
-                    continue
-                raise TransportError(
-                    f"{method} {url}: no answer ({type(err).__name__})"
-                    + ("" if retry else "; not retried because the request may have taken effect"),
-                    method=method,
-                    url=url,
-                ) from None
-            status = response.status_code
-            log.debug("%s %s -> %s", method, response.url, status)
-            if status == 429:
-                throttles += 1
-                retry_after = _retry_after_ms(response)
-                if throttles > self.rate_limit_retries:
-                    raise self._error(response, method, retry_after=retry_after)
-                self._throttled(retry_after if retry_after is not None else 1000.0)
-                continue
-            if status == 401 and not renewed:
-                renewed = True  # e.g. the token was revoked: try once with a new one
-                self._bearer(renew=True)
-                continue
-            if status >= 500 and retry and attempt < self.retries:
-                self._sleep_backoff(attempt)
-                attempt += 1
-                continue
-            if status >= 400:
-                raise self._error(response, method)
-            if status == 204 or not response.content:
-                return None
-            try:
-                return response.json()
-            except ValueError:
-                raise TransportError(
-                    f"{method} {url}: the answer is not JSON", method=method, url=url
-                ) from None
+        missing = [n for n in ("client_id", "client_secret") if n not in settings.sources]
+        if missing:
+            raise ValueError(
+                f"no {' and no '.join(m.replace('_', ' ') for m in missing)}: pass client_id "
+                "and client_secret, set SH_CLIENT_ID and SH_CLIENT_SECRET, or put "
+                "sh_client_id and sh_client_secret in a sentinelhub-py config.toml profile"
+            )
+        return cls(
+            base_url=settings.base_url,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            token_url=settings.token_url,
+            **options,
+        )
 
-    @staticmethod
-    def _error(
-        response: requests.Response, method: str, *, retry_after: float | None = None
-    ) -> APIError:
-        message, code, errors = response.reason or "error", None, None
+    def at(self, collection: CollectionLike) -> Client:
+        """A client for the deployment that holds ``collection`` (``self`` if it is here).
+
+        Uses the global lookup (`locate`); the new client has the same credentials,
+        token URL and options.
+        """
+        location = self.locate(collection)
+        if location == self.location:
+            return self
+        target = find_deployment(location=location)
+        if target is None:
+            raise ValueError(
+                f"the collection is on {location!r}, a deployment byocframe does not know"
+            )
+        return self._moved(target.base_url)
+
+    def locate(self, collection: CollectionLike) -> str:
+        """Which deployment holds ``collection``: its location, e.g. ``"aws-us-west-2"``.
+
+        Asks the global lookup ``GET https://services.sentinel-hub.com/api/v1/byoc/global/{id}``
+        (Sentinel Hub deployments only).
+        """
+        cid = resource_id(collection, "collection")
+        if self._lookup_url is None:
+            raise ValueError(
+                f"{self.base_url} has no global collection lookup (only the Sentinel Hub "
+                "deployments share one)"
+            )
+        url = self._lookup_url + path_of(cid)
+        body = self.request("GET", url)
+        data = body.get("data") if isinstance(body, dict) else None
+        location = data.get("location") if isinstance(data, dict) else None
+        if not isinstance(location, str) or not location:
+            raise TransportError(
+                f"GET {url}: the answer has no data.location", method="GET", url=url
+            )
+        return location
+
+    def _explained(
+        self, pages: Iterator[list[dict[str, Any]]], cid: str
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages; a 404 says which deployment holds the collection when it is elsewhere."""
         try:
-            body = response.json()
-            inner = body.get("error", body) if isinstance(body, dict) else {}
-            if isinstance(inner, dict):
-                message = (
-                    inner.get("message")
-                    or inner.get("description")  # the Catalog API's error body
-                    or inner.get("error_description")
-                    or message
-                )
-                code = inner.get("code")
-                errors = inner.get("errors")
-        except ValueError:
-            pass
-        cls = error_for_status(response.status_code)
-        kwargs: dict[str, Any] = {
-            "method": method,
-            "url": response.url,
-            "code": code,
-            "errors": errors,
-        }
-        if cls is RateLimitError:
-            kwargs["retry_after"] = None if retry_after is None else retry_after / 1000
-        return cls(response.status_code, str(message), **kwargs)
+            yield from pages
+        except NotFoundError as err:
+            raise self._elsewhere(err, cid) from err
 
-    def _data(self, method: str, path: str, **kwargs: Any) -> Any:
-        body = self.request(method, path, **kwargs)
-        return None if body is None else body.get("data")
-
-    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-        params = {k: v for k, v in params.items() if v is not None}
-        params.setdefault("count", 100)
-        while True:
-            body = self.request("GET", path, params=params)
-            data = (body or {}).get("data")
-            if data is None:
-                raise TransportError(
-                    f"GET {path}: the answer has no 'data'",
-                    method="GET",
-                    url=self.service_url + path,
-                )
-            yield data
-            token = ((body or {}).get("links") or {}).get("nextToken")
-            if not token or not data:
-                return
-            params = {**params, "viewtoken": token}
+    def _elsewhere(self, err: NotFoundError, cid: str) -> NotFoundError:
+        if self._lookup_url is None:
+            return err
+        try:
+            location = self.locate(cid)
+        except (APIError, TransportError):
+            return err
+        if location == self.location:
+            return err
+        target = find_deployment(location=location)
+        where = f"Client(deployment={location!r})" if target else f"the {location} deployment"
+        hint = (
+            f"collection {cid} is on {location}, not on {self.base_url}: use {where} "
+            "or client.at(collection)"
+        )
+        return NotFoundError(
+            err.status_code,
+            f"{err.message}; {hint}",
+            method=err.method,
+            url=err.url,
+            code=err.code,
+            errors=err.errors,
+        )
 
     # ------------------------------------------------------------------ collections
     def collection_pages(self, search: str | None = None) -> Iterator[list[dict[str, Any]]]:
@@ -446,94 +276,145 @@ class Client:
         for page in self.collection_pages(search):
             yield from page
 
-    def get_collection(self, collection: Any) -> dict[str, Any]:
+    def get_collection(self, collection: CollectionLike) -> dict[str, Any]:
         """One collection."""
-        return self._data("GET", f"/collections/{_ident(collection, 'collection')}")
+        cid = resource_id(collection, "collection")
+        try:
+            return self._data("GET", path_of("collections", cid))
+        except NotFoundError as err:
+            raise self._elsewhere(err, cid) from err
 
     def create_collection(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Create a collection (``name`` and ``s3Bucket`` required); return it."""
         return self._data("POST", "/collections", json=dict(record))
 
-    def update_collection(self, collection: Any, record: Mapping[str, Any]) -> None:
+    def update_collection(self, collection: CollectionLike, record: Mapping[str, Any]) -> None:
         """Replace the writable fields of a collection (name, s3Bucket, noData, bands)."""
-        self.request("PUT", f"/collections/{_ident(collection, 'collection')}", json=dict(record))
+        path = path_of("collections", resource_id(collection, "collection"))
+        self.request("PUT", path, json=dict(record))
 
-    def delete_collection(self, collection: Any) -> None:
+    def delete_collection(self, collection: CollectionLike) -> None:
         """Delete a collection and all its tiles."""
-        self.request("DELETE", f"/collections/{_ident(collection, 'collection')}")
+        self.request("DELETE", path_of("collections", resource_id(collection, "collection")))
 
-    def copy_tiles(self, source: Any, target: Any) -> None:
+    def copy_tiles(self, source: CollectionLike, target: CollectionLike) -> None:
         """Copy the ingested tiles of ``source`` whose path ``target`` lacks."""
+        sid, tid = resource_id(source, "collection"), resource_id(target, "collection")
         self.request(
             "POST",
-            f"/collections/{_ident(source, 'collection')}/copyTiles",
-            params={"toCollection": _ident(target, "collection")},
+            path_of("collections", sid, "copyTiles"),
+            params={"toCollection": tid},
             retry=True,  # copying twice copies nothing new
         )
 
     # ------------------------------------------------------------------ tiles
     def tile_pages(
         self,
-        collection: Any,
+        collection: CollectionLike,
         *,
         status: str | None = None,
         path: str | None = None,
         sort: str | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Tiles, one page (up to 100) at a time, following ``nextToken``."""
-        cid = _ident(collection, "collection")
-        return self._pages(
-            f"/collections/{cid}/tiles", {"status": status, "path": path, "sort": sort}
+        cid = resource_id(collection, "collection")
+        pages = self._pages(
+            path_of("collections", cid, "tiles"), {"status": status, "path": path, "sort": sort}
         )
+        return self._explained(pages, cid)
 
-    def iter_tiles(self, collection: Any, **filters: Any) -> Iterator[dict[str, Any]]:
+    def iter_tiles(
+        self, collection: CollectionLike, **filters: str | None
+    ) -> Iterator[dict[str, Any]]:
         """Every tile of a collection (filters: ``status``, ``path``, ``sort``)."""
         for page in self.tile_pages(collection, **filters):
             yield from page
 
-    def find_tile(self, collection: Any, path: str) -> dict[str, Any] | None:
+    def find_tile(self, collection: CollectionLike, path: str) -> dict[str, Any] | None:
         """The tile with this path, or None."""
         page = next(self.tile_pages(collection, path=path), [])
         return page[0] if page else None
 
-    def get_tile(self, collection: Any, tile: Any) -> dict[str, Any]:
+    def _tile_path(self, collection: CollectionLike, tile: TileLike, *rest: str) -> str:
+        cid, tid = resource_id(collection, "collection"), resource_id(tile, "tile")
+        return path_of("collections", cid, "tiles", tid, *rest)
+
+    def get_tile(self, collection: CollectionLike, tile: TileLike) -> dict[str, Any]:
         """One tile."""
-        cid, tid = _ident(collection, "collection"), _ident(tile, "tile")
-        return self._data("GET", f"/collections/{cid}/tiles/{tid}")
+        return self._data("GET", self._tile_path(collection, tile))
 
-    def create_tile(self, collection: Any, record: Mapping[str, Any]) -> dict[str, Any]:
+    def create_tile(self, collection: CollectionLike, record: Mapping[str, Any]) -> dict[str, Any]:
         """Create a tile (``path`` required); it starts WAITING. Return it."""
-        cid = _ident(collection, "collection")
-        return self._data("POST", f"/collections/{cid}/tiles", json=dict(record))
+        cid = resource_id(collection, "collection")
+        return self._data("POST", path_of("collections", cid, "tiles"), json=dict(record))
 
-    def update_tile(self, collection: Any, tile: Any, record: Mapping[str, Any]) -> None:
+    def update_tile(
+        self, collection: CollectionLike, tile: TileLike, record: Mapping[str, Any]
+    ) -> None:
         """Replace a tile's ``sensingTime`` and ``coverGeometry``.
 
         The API resets the cover to the tile's bounding box when ``coverGeometry`` is
         missing: send the current cover along with any other change.
         """
-        cid, tid = _ident(collection, "collection"), _ident(tile, "tile")
-        self.request("PUT", f"/collections/{cid}/tiles/{tid}", json=dict(record))
+        self.request("PUT", self._tile_path(collection, tile), json=dict(record))
 
-    def delete_tile(self, collection: Any, tile: Any) -> None:
+    def delete_tile(self, collection: CollectionLike, tile: TileLike) -> None:
         """Delete a tile."""
-        cid, tid = _ident(collection, "collection"), _ident(tile, "tile")
-        self.request("DELETE", f"/collections/{cid}/tiles/{tid}")
+        self.request("DELETE", self._tile_path(collection, tile))
 
-    def reingest_tile(self, collection: Any, tile: Any) -> None:
+    def reingest_tile(self, collection: CollectionLike, tile: TileLike) -> None:
         """Send an INGESTED or FAILED tile back to ingestion."""
-        cid, tid = _ident(collection, "collection"), _ident(tile, "tile")
-        self.request("POST", f"/collections/{cid}/tiles/{tid}/reingest")
+        self.request("POST", self._tile_path(collection, tile, "reingest"))
 
 
-def _retry_after_ms(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+# ---------------------------------------------------------------------- client-likes
+_FIELD_NAMES = ("client_id", "client_secret", "base_url", "token_url", "deployment")
+_derived: dict[tuple[object, ...], Client] = {}
+_derived_lock = threading.Lock()
 
 
-def _config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(Path.home(), ".config")
-    return Path(base) / "sentinelhub" / "config.toml"
+def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    fields = {k: v for k, v in kwargs.items() if k in _FIELD_NAMES}
+    return fields, {k: v for k, v in kwargs.items() if k not in _FIELD_NAMES}
+
+
+def resolve_client(client: ClientLike) -> Client:
+    """The `Client` for anything a public function accepts as a client.
+
+    A `Client` (or an object that wraps one) is returned as it is. A sentinelhub-py ``SHConfig`` or
+    ``SentinelHubBYOC`` (duck-typed; sentinelhub is not imported) gives a client with
+    its settings, made once per settings and kept for the process, as sentinelhub-py
+    keeps its sessions, so its token is reused.
+
+    Raises
+    ------
+    TypeError
+        For anything else.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> with byocframe.local_service() as service:
+    ...     client = service.client()
+    ...     resolve_client(client) is client
+    True
+    """
+    if isinstance(client, Client):
+        return client
+    config: Any = getattr(client, "config", client)  # SentinelHubBYOC keeps its SHConfig
+    if not hasattr(config, "sh_client_id") and hasattr(client, "tile_pages"):
+        return cast(Client, client)  # a wrapper around a Client (tests count requests so)
+    if not hasattr(config, "sh_client_id"):
+        raise TypeError(
+            "expected a byocframe Client, a sentinelhub SHConfig or a SentinelHubBYOC, "
+            f"got {type(client).__name__}"
+        )
+    names = ["sh_client_id", "sh_base_url", "sh_token_url"]
+    names += ["download_timeout_seconds", "max_download_attempts"]
+    secret = str(getattr(config, "sh_client_secret", ""))
+    key = (*(getattr(config, n, None) for n in names), hashlib.sha256(secret.encode()).hexdigest())
+    with _derived_lock:
+        found = _derived.get(key)
+        if found is None or found._closed:
+            found = _derived[key] = Client.from_config(config)
+        return found

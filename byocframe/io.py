@@ -45,12 +45,11 @@ from byocframe.records import (
     loads,
     parse_datetimes,
 )
+from byocframe.snapshot import ATTRS_KEY, stamp
 
 __all__ = ["collections_from_records", "tiles_from_records", "to_records"]
 
 Errors = Literal["raise", "warn"]
-#: Key in ``DataFrame.attrs`` for the few scalars byocframe keeps about a frame.
-ATTRS_KEY = "byocframe"
 #: Text columns use the pandas 3 default string dtype (missing values are NaN).
 TEXT = pd.StringDtype(na_value=np.nan)
 STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
@@ -180,6 +179,7 @@ def _tiles_frame(
 
         gdf["area_km2"] = geodesic_area(gdf.geometry)
     gdf.attrs[ATTRS_KEY] = {"kind": "tiles", "densify": densify}
+    stamp(gdf, collection="", service="")
     return gdf
 
 

@@ -11,21 +11,22 @@ import geopandas as gpd
 import pandas as pd
 
 from byocframe.catalog import DatetimeLike, search_records
-from byocframe.client import Client, _ident
+from byocframe.client import Client, ClientLike, resolve_client
 from byocframe.geometry import DEFAULT_DENSIFY, WGS84
-from byocframe.io import ATTRS_KEY, Errors, collections_from_records, tiles_from_records
+from byocframe.ids import CollectionLike, resource_id
+from byocframe.io import Errors, collections_from_records, tiles_from_records
 from byocframe.progress import ProgressBar
-from byocframe.snapshot import take_snapshot
+from byocframe.snapshot import stamp, stamp_collections
 
 __all__ = ["read_collections", "read_tiles"]
 
 
-def read_collections(client: Client, search: str | None = None) -> pd.DataFrame:
+def read_collections(client: ClientLike, search: str | None = None) -> pd.DataFrame:
     """List collections into a DataFrame (see `collections_from_records`).
 
     Parameters
     ----------
-    client : Client
+    client : Client, sentinelhub-py SHConfig or SentinelHubBYOC
     search : str, optional
         Words joined by ``|`` (or) and ``&`` (and), matched by the service.
 
@@ -37,22 +38,15 @@ def read_collections(client: Client, search: str | None = None) -> pd.DataFrame:
     >>> frame["name"].tolist()
     ['byocframe demo: global mosaic']
     """
-    from byocframe.edits import collection_snapshot_rows
-    from byocframe.snapshot import Snapshot
-
+    client = resolve_client(client)
     frame = collections_from_records(client.iter_collections(search))
-    snapshot = Snapshot("", client.base_url, collection_snapshot_rows(frame))
-    frame.attrs[ATTRS_KEY] = {
-        **frame.attrs[ATTRS_KEY],
-        "service": client.base_url,
-        "snapshot": snapshot,
-    }
+    stamp_collections(frame, service=client.base_url)
     return frame
 
 
 def read_tiles(
-    client: Client,
-    collection: Any,
+    client: ClientLike,
+    collection: CollectionLike,
     *,
     crs: Any = WGS84,
     status: str | None = None,
@@ -78,8 +72,8 @@ def read_tiles(
 
     Parameters
     ----------
-    client : Client
-    collection : str, dict or sentinelhub-py ``ByocCollection``
+    client : Client, sentinelhub-py SHConfig or SentinelHubBYOC
+    collection : str, dict, row of `read_collections` or sentinelhub-py ``ByocCollection``
         The collection or its id.
     crs : str or pyproj.CRS, default "EPSG:4326"
         CRS of the geometry columns.
@@ -107,7 +101,8 @@ def read_tiles(
     Returns
     -------
     geopandas.GeoDataFrame
-        Indexed by tile id; ``attrs["byocframe"]`` remembers the collection and service.
+        Indexed by tile id; the ``loaded`` column remembers what each row held, so
+        `byocframe.push.push` can send only the edits (see `byocframe.snapshot`).
 
     Examples
     --------
@@ -125,7 +120,8 @@ def read_tiles(
     >>> len(june) > 0, set(june["status"]), june["sensing_time"].dt.month.unique().tolist()
     (True, {'INGESTED'}, [6])
     """
-    cid = _ident(collection, "collection")
+    client = resolve_client(client)
+    cid = resource_id(collection, "collection")
     records: list[dict[str, Any]] = []
     if not (bbox is None and datetime is None and intersects is None and filter is None):
         if status not in (None, "INGESTED"):
@@ -155,12 +151,7 @@ def read_tiles(
         if both_ends:
             records.sort(key=lambda r: r.get("created") or "")
     gdf = tiles_from_records(records, crs=crs, errors=errors, densify=densify)
-    gdf.attrs[ATTRS_KEY] = {
-        **gdf.attrs[ATTRS_KEY],
-        "collection": cid,
-        "service": client.base_url,
-    }
-    take_snapshot(gdf, collection=cid, service=client.base_url)
+    stamp(gdf, collection=cid, service=client.base_url)
     return gdf
 
 

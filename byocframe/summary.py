@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -10,7 +11,7 @@ import pandas as pd
 
 from byocframe.coverage import coverage
 
-__all__ = ["Summary", "summarize"]
+__all__ = ["Summary", "failure_kind", "summarize"]
 
 _SHOWN = 5  # failure causes listed in the text and HTML views
 
@@ -31,7 +32,8 @@ class Summary:
     crs : dict of str to int
         Tiles per native CRS.
     failures : dict of str to int
-        FAILED tiles per ingestion failure cause.
+        FAILED tiles per kind of ingestion failure (`failure_kind`: the cause with its
+        tile's own paths reduced to the file name, so one missing band is one line).
     without_geometry : int
         Tiles with no footprint yet.
     covered_km2 : float
@@ -48,9 +50,20 @@ class Summary:
     without_geometry: int = 0
     covered_km2: float = 0.0
 
+    def __repr__(self) -> str:
+        statuses = ", ".join(f"{k}={v:,}" for k, v in self.statuses.items())
+        causes = sorted(self.failures.items(), key=lambda kv: -kv[1])
+        shown = "; ".join(f"{cause}: {n:,}" for cause, n in causes[:3])
+        more = f" and {len(causes) - 3} more" if len(causes) > 3 else ""
+        failures = f", failures=[{shown}{more}]" if causes else ""
+        return (
+            f"Summary(tiles={self.tiles:,}, {statuses}, dates={self.dates}, "
+            f"crs={len(self.crs)}, covered_km2={self.covered_km2:,.0f}{failures})"
+        )
+
     def __str__(self) -> str:
-        lines = [f"{self.tiles} tiles, {self.covered_km2:,.0f} km2 covered"]
-        lines.append("status: " + ", ".join(f"{k} {v}" for k, v in self.statuses.items()))
+        lines = [f"{self.tiles:,} tiles, {self.covered_km2:,.0f} km2 covered"]
+        lines.append("status: " + ", ".join(f"{k} {v:,}" for k, v in self.statuses.items()))
         if self.first is not None:
             lines.append(
                 f"sensing: {self.first:%Y-%m-%d %H:%M} to {self.last:%Y-%m-%d %H:%M} UTC "
@@ -61,9 +74,9 @@ class Summary:
             lines.append(f"without geometry: {self.without_geometry}")
         causes = sorted(self.failures.items(), key=lambda kv: -kv[1])
         for cause, count in causes[:_SHOWN]:
-            lines.append(f"FAILED x{count}: {cause}")
+            lines.append(f"FAILED: {cause}: {count:,} tiles")
         if len(causes) > _SHOWN:
-            lines.append(f"... and {len(causes) - _SHOWN} more failure causes")
+            lines.append(f"... and {len(causes) - _SHOWN} more kinds of failure")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -101,9 +114,25 @@ class Summary:
         return f"<div><table>{body}</table>{extra}</div>"
 
 
+_PATH = re.compile(r"[^\s'\"]*/([^\s/'\"]+)")
+
+
+def failure_kind(cause: str) -> str:
+    """A failure cause with its tile's own paths reduced to the file name.
+
+    Examples
+    --------
+    >>> failure_kind("File s3://bucket/tiles/2024/06/01/31T/123/B08.tif not found.")
+    'File B08.tif not found.'
+    >>> failure_kind("File tiles/2024/06/01/22S/569/B08.tif not found.")
+    'File B08.tif not found.'
+    """
+    return _PATH.sub(r"\1", cause)
+
+
 def _top(counts: dict[str, int], n: int = 3) -> str:
     items = sorted(counts.items(), key=lambda kv: -kv[1])
-    shown = ", ".join(f"{k} {v}" for k, v in items[:n])
+    shown = ", ".join(f"{k} {v:,}" for k, v in items[:n])
     return shown + (", ..." if len(items) > n else "")
 
 
@@ -131,7 +160,9 @@ def summarize(frame: gpd.GeoDataFrame) -> Summary:
         last=times.max() if len(times) else None,
         dates=int(times.dt.tz_convert("UTC").dt.normalize().nunique()),
         crs={str(k): int(v) for k, v in frame["native_crs"].value_counts().items()},
-        failures={str(k): int(v) for k, v in failed.value_counts().items()},
+        failures={
+            str(k): int(v) for k, v in failed.astype(str).map(failure_kind).value_counts().items()
+        },
         without_geometry=int(frame.geometry.isna().sum()),
         covered_km2=float(stats["covered_km2"].sum()) if len(stats) else 0.0,
     )

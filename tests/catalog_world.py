@@ -123,6 +123,22 @@ def build_world(service: Any, client: Any) -> World:
     return world
 
 
+def token_for(service: Any) -> str:
+    """An access token from the local service's token endpoint."""
+    import requests
+
+    answer = requests.post(
+        service.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": service.client_id,
+            "client_secret": service.client_secret,
+        },
+        timeout=5,
+    )
+    return answer.json()["access_token"]
+
+
 def lonlat_cover(record: dict[str, Any]) -> shapely.Geometry:
     """A tile's cover in lon/lat, unwrapped (longitudes may pass 180), without byocframe."""
     geojson = record.get("coverGeometry") or record["tileGeometry"]

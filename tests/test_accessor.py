@@ -7,7 +7,9 @@ import warnings
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
+import shapely
 
 import byocframe
 from byocframe import ByocframeWarning
@@ -41,12 +43,18 @@ def test_summary(gdf):
     assert summary.statuses == {k: int(v) for k, v in statuses.items() if v}
     assert summary.dates == 4
     assert summary.without_geometry == int(gdf.geometry.isna().sum())
-    assert summary.covered_km2 == pytest.approx(gdf.byoc.coverage().iloc[0]["covered_km2"])
+    # an independent truth: pyproj's geodesic area of a shapely union in lon/lat
+    union = shapely.union_all(gdf.geometry.dropna().array)
+    truth = abs(pyproj.Geod(ellps="WGS84").geometry_area_perimeter(union)[0]) / 1e6
+    assert summary.covered_km2 == pytest.approx(truth, rel=1e-3)
     assert sum(summary.failures.values()) == statuses["FAILED"]
     html = summary._repr_html_()
     assert "<table>" in html
     assert "Failures" in html
     assert "600 tiles" in str(summary)
+    assert len(repr(summary)) < 300  # the top entries, not every cause
+    kinds = summary.failures
+    assert all("tiles/" not in kind for kind in kinds)  # grouped: one line per kind
 
 
 class TestPlot:

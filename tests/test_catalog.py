@@ -6,7 +6,7 @@ import json
 
 import pytest
 import requests
-from catalog_world import CATALOG, TILES, build_world, truth
+from catalog_world import CATALOG, TILES, build_world, token_for, truth
 
 import byocframe
 from byocframe.emulator.catalog import CONFORMANCE, Catalog
@@ -21,21 +21,8 @@ def world_service():
         world = build_world(service, client)
         records = list(client.iter_tiles(world.collection))
         session = requests.Session()
-        session.headers["Authorization"] = "Bearer " + _token(service)
+        session.headers["Authorization"] = "Bearer " + token_for(service)
         yield service, world, records, session
-
-
-def _token(service) -> str:
-    answer = requests.post(
-        service.token_url,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": service.client_id,
-            "client_secret": service.client_secret,
-        },
-        timeout=5,
-    )
-    return answer.json()["access_token"]
 
 
 def _search(ctx, **body):
@@ -282,7 +269,7 @@ def own_world():
     with byocframe.local_service(ingestion_delay=None) as service:
         world = build_world(service, service.client())
         session = requests.Session()
-        session.headers["Authorization"] = "Bearer " + _token(service)
+        session.headers["Authorization"] = "Bearer " + token_for(service)
         yield service, world, None, session
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import warnings
 
 import pytest
-from catalog_world import CATALOG, TILES, build_world, truth
+from catalog_world import CATALOG, TILES, build_world, token_for, truth
 
 import byocframe
 
@@ -42,7 +42,7 @@ def world_service():
 @pytest.fixture
 def stac(world_service):
     service, world, records = world_service
-    token = service.client()._bearer()
+    token = token_for(service)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no NoConformsTo / MissingLink warnings
         cl = Client.open(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -32,16 +33,20 @@ def test_demo_falls_back_to_the_land_layer(tmp_path, capsys, monkeypatch):
     assert "Natural Earth land layer" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["serve"]])
-def test_help_teaches(command):
-    result = subprocess.run(
-        [sys.executable, "-m", "byocframe.cli", *command, "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "usage: byocframe" in result.stdout
-    assert "examples:" in result.stdout or "--" in result.stdout
+def test_help_teaches(capsys):
+    import argparse
+
+    from byocframe.cli import _parser
+
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            assert action.help, f"byocframe {name} {'/'.join(action.option_strings) or action.dest}"
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0
+        assert f"usage: byocframe {name}" in capsys.readouterr().out
 
 
 def test_errors_are_one_line(tmp_path, capsys):
@@ -54,7 +59,7 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_serve_prints_its_url_and_answers(tmp_path):
+def test_serve_prints_its_url_and_answers(tmp_path, monkeypatch):
     process = subprocess.Popen(
         [
             sys.executable,
@@ -73,10 +78,18 @@ def test_serve_prints_its_url_and_answers(tmp_path):
         first = process.stdout.readline()
         assert first.startswith("byocframe local BYOC service at http://127.0.0.1:")
         base_url = first.rsplit(" ", 1)[-1].strip()
-        import byocframe
-        from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+        lines = [process.stdout.readline() for _ in range(6)]
+        export = next(line for line in lines if line.strip().startswith("export "))
+        import shlex
 
-        client = byocframe.Client(base_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        import byocframe
+
+        # the printed line is all a second shell needs
+        environ = dict(word.split("=", 1) for word in shlex.split(export)[1:])
+        assert environ["SH_BASE_URL"] == base_url
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        client = byocframe.Client.from_env()
         client.create_collection({"name": "via cli", "s3Bucket": "b"})
         assert [c["name"] for c in client.iter_collections()] == ["via cli"]
     finally:
@@ -98,16 +111,26 @@ def test_collections(account, capsys):
     assert "byocframe demo: global mosaic" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("suffix", [".parquet", ".gpkg", ".geojson", ".csv"])
+@pytest.mark.parametrize("suffix", [".parquet", ".gpkg", ".geojson", ".fgb", ".csv"])
 def test_tiles_to_every_format(account, tmp_path, suffix):
     import geopandas as gpd
     import pandas as pd
 
+    import byocframe
+
     path = tmp_path / f"tiles{suffix}"
     assert main(["tiles", account.demo_collection, "-o", str(path)]) == 0
-    readers = {".csv": pd.read_csv, ".parquet": gpd.read_parquet}
-    back = readers.get(suffix, gpd.read_file)(path)
+    # other programs read the same files (CSV has one '#byocframe' line first)
+    readers = {
+        ".csv": lambda p: pd.read_csv(p, skiprows=1),
+        ".parquet": gpd.read_parquet,
+        ".geojson": lambda p: gpd.GeoDataFrame.from_features(json.loads(p.read_text())),
+    }
+    assert len(readers.get(suffix, gpd.read_file)(path)) == 400
+    back = byocframe.read_file(path)
     assert len(back) == 400
+    assert back.index.name == "id"
+    assert byocframe.changes(back).empty
 
 
 def test_coverage_and_map(account, tmp_path, capsys):
@@ -144,7 +167,8 @@ def test_push_from_an_edited_file(tmp_path, monkeypatch, capsys):
             else:
                 edited.to_file(path)
             assert main(["push", cid, str(path), "--dry-run"]) == 0
-            assert "skipped" in capsys.readouterr().out
+            count = 3 if suffix == ".gpkg" else 60
+            assert f"would update {count} / would create 0" in capsys.readouterr().out
             assert main(["push", cid, str(path)]) == 0
             assert "ok" in capsys.readouterr().out
             tile = service.client().get_tile(cid, next(iter(ids)))
@@ -159,3 +183,48 @@ def test_expected_failures_are_one_line(account, capsys, monkeypatch):
     monkeypatch.setenv("SH_CLIENT_SECRET", "wrong")
     assert main(["collections"]) == 1
     assert "401" in capsys.readouterr().err
+
+
+def test_bad_arguments_fail_in_one_line_before_any_request(account, tmp_path, capsys):
+    garbage = tmp_path / "garbage.geojson"
+    garbage.write_text("this is not json")
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("a,b\n1,2\n")
+    cid = account.demo_collection
+    served = account.requests_served
+    cases = [
+        (["coverage", cid, "--aoi", str(garbage)], "not a vector file"),
+        (["coverage", cid, "--aoi", str(tmp_path / "nope.geojson")], "file not found"),
+        (["map", cid, "--column", "bogus", "-o", str(tmp_path / "m.png")], "not a tile column"),
+        (["push", cid, str(bad_csv)], "no 'geometry' column"),
+        (["push", cid, str(tmp_path / "missing.parquet")], "file not found"),
+        (["tiles", cid, "--crs", "EPSG:999999", "-o", str(tmp_path / "t.gpkg")], "not a CRS"),
+        (["tiles", cid, "-o", "/nonexistent/x.gpkg"], "folder not found"),
+    ]
+    for argv, expected in cases:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert expected in err, (argv, err)
+        assert len(err.strip().splitlines()) == 1, err
+    assert account.requests_served == served  # nothing was listed first
+
+
+def test_small_conveniences(account, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("byocframe ")
+    with pytest.raises(SystemExit):
+        main(["demo", "--tiles", "0"])
+    assert "must be at least 1" in capsys.readouterr().err
+    assert main(["coverage", account.demo_collection, "--aoi", "-10,35,30,60"]) == 0
+    out = capsys.readouterr().out
+    assert "e+0" not in out
+    assert any("," in word for word in out.split())  # thousands separators
+    assert main(["tiles", account.demo_collection, "--status", "failed", "-o", "f.parquet"]) == 0
+    done_cli = subprocess.run(
+        [sys.executable, "-m", "byocframe", "--version"], capture_output=True, text=True
+    )
+    assert done_cli.returncode == 0
+    assert done_cli.stdout.startswith("byocframe")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import pickle
 import threading
-import time
 
 import pytest
 
@@ -23,17 +22,44 @@ from byocframe import (
 SECRET = "s3cr3t-do-not-print"
 
 
+class FakeClock:
+    """Monotonic seconds that only move when someone sleeps (thread-safe)."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self.now += max(0.0, seconds)
+
+
 class TestConstruction:
     def test_plain_http_only_for_this_machine(self):
         with pytest.raises(ValueError, match="only allowed for this machine"):
-            Client("http://example.com", "id", "secret")
-        Client("http://127.0.0.1:8080", "id", "secret")
-        Client("http://localhost:8080", "id", "secret")
-        Client("https://example.com", "id", "secret")
+            Client(base_url="http://example.com", client_id="id", client_secret="secret")
+        for url in ("http://127.0.0.1:8080", "http://localhost:8080", "https://example.com"):
+            Client(base_url=url, client_id="id", client_secret="secret")
+
+    @pytest.mark.parametrize("name", ["timeout", "deadline", "max_wait"])
+    @pytest.mark.parametrize("value", [0, -1, float("inf"), float("nan")])
+    def test_limits_must_be_finite_and_positive(self, name, value):
+        with pytest.raises(ValueError, match=f"{name} must be a positive number"):
+            Client(client_id="id", client_secret="secret", **{name: value})
+
+    def test_credentials_are_keyword_only(self):
+        with pytest.raises(TypeError):
+            Client("https://example.com", "id", "secret")  # type: ignore[misc]
 
     def test_credentials_are_required(self):
         with pytest.raises(ValueError, match="SH_CLIENT_ID / SH_CLIENT_SECRET"):
-            Client("https://example.com")
+            Client(base_url="https://example.com")
 
     def test_from_env(self, monkeypatch):
         monkeypatch.setenv("SH_CLIENT_ID", "env-id")
@@ -41,7 +67,9 @@ class TestConstruction:
         monkeypatch.setenv("SH_BASE_URL", "https://sh.dataspace.copernicus.eu")
         client = Client.from_env()
         assert client.base_url == "https://sh.dataspace.copernicus.eu"
-        assert client.token_url.endswith("/auth/realms/main/protocol/openid-connect/token")
+        assert client.token_url == (
+            "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token"
+        )
         assert client.service_url == "https://sh.dataspace.copernicus.eu/api/v1/byoc"
 
     def test_from_env_names_what_is_missing(self):
@@ -78,14 +106,21 @@ class TestConstruction:
 
 class TestSecrets:
     def test_repr_and_pickle(self):
-        client = Client("https://example.com", "my-client-id", SECRET)
+        client = Client(
+            base_url="https://example.com", client_id="my-client-id", client_secret=SECRET
+        )
         assert SECRET not in repr(client)
         assert "my-client-id" not in repr(client)
         with pytest.raises(TypeError, match="cannot be pickled"):
             pickle.dumps(client)
 
     def test_wrong_secret_error_does_not_echo_it(self, service):
-        client = Client(service.base_url, service.client_id, SECRET, service.token_url)
+        client = Client(
+            base_url=service.base_url,
+            client_id=service.client_id,
+            client_secret=SECRET,
+            token_url=service.token_url,
+        )
         with pytest.raises(AuthenticationError) as err:
             client.get_collection("x")
         assert err.value.status_code == 401
@@ -97,7 +132,7 @@ class TestSecrets:
         with caplog.at_level(logging.DEBUG):
             client.create_collection({"name": "c", "s3Bucket": "b"})
             list(client.iter_collections())
-        token = client._bearer()
+        token = client._auth.bearer()
         text = caplog.text
         assert "GET" in text  # something was logged
         assert service.client_secret not in text
@@ -134,27 +169,42 @@ class TestRetries:
             client.request("GET", "/collections")
         assert service.requests_served == 0
 
-    def test_429_waits_for_retry_after(self, service, client):
+    def test_429_waits_for_retry_after(self, service):
+        clock = FakeClock()
+        client = service.client(clock=clock, sleep=clock.sleep)
         service.faults = Faults(throttle_rate=0.5, retry_after_ms=150, seed=1)
-        start = time.perf_counter()
         for _ in range(6):
             client.request("GET", "/collections")
-        assert time.perf_counter() - start >= 0.15
+        waits = [s for s in clock.slept if s >= 0.15]
+        assert waits  # some 429 came, and each was waited out: 150 ms plus <10 % jitter
+        assert all(0.15 <= s <= 0.165 for s in waits)
 
     def test_too_many_429(self, service):
-        client = service.client(rate_limit_retries=2)
+        clock = FakeClock()
+        client = service.client(rate_limit_retries=2, clock=clock, sleep=clock.sleep)
         service.faults = Faults(throttle_rate=1.0, retry_after_ms=10)
         with pytest.raises(RateLimitError) as err:
             client.request("GET", "/collections")
         assert err.value.retry_after == pytest.approx(0.01)
+        assert len(clock.slept) == 2
 
-    def test_429_pauses_every_thread(self, service, client):
+    def test_429_pauses_every_thread(self, service):
         """After one 429, all workers wait: the limit is per client."""
+        clock = FakeClock()
+        client = service.client(clock=clock, sleep=clock.sleep)
         client.request("GET", "/collections")
-        client._throttled(300)
-        start = time.perf_counter()
-        client.request("GET", "/collections")
-        assert time.perf_counter() - start >= 0.3
+        client._throttle.pause(0.3)
+        results = []
+        threads = [
+            threading.Thread(target=lambda: results.append(client.request("GET", "/collections")))
+            for _ in range(3)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(results) == 3
+        assert clock.now >= 0.3  # nobody went before the pause was over
 
 
 class TestTokens:
@@ -174,13 +224,14 @@ class TestTokens:
             t.join()
         assert service.tokens_issued == 1
 
-    def test_token_is_renewed_before_it_expires(self, monkeypatch):
+    def test_token_is_renewed_before_it_expires(self):
+        clock = FakeClock()
         with byocframe.local_service(token_lifetime=100) as service:
-            client = service.client()
+            client = service.client(clock=clock, sleep=clock.sleep)
+            client.request("GET", "/collections")
             client.request("GET", "/collections")
             assert service.tokens_issued == 1
-            real = time.time
-            monkeypatch.setattr("byocframe.client.time.time", lambda: real() + 95)
+            clock.now += 95  # within the renewal margin (10 % of 100 s)
             client.request("GET", "/collections")
             assert service.tokens_issued == 2
 
@@ -214,5 +265,5 @@ class TestErrors:
         assert [c["name"] for c in client.iter_collections("e")] == ["e"]
         assert client.delete_tile(collection, tile["id"]) is None
         assert client.delete_collection(other) is None
-        with pytest.raises(ValueError, match="cannot tell the collection id"):
+        with pytest.raises(ValueError, match="empty collection id"):
             client.get_collection({})

@@ -101,8 +101,14 @@ class TestTileFrame:
 
     def test_area_column(self, make_tile):
         gdf = byocframe.tiles_from_records([make_tile(bounds=BOUNDS)], area=True)
-        truth = byocframe.geodesic_area(gdf.geometry).iloc[0]
-        assert gdf["area_km2"].iloc[0] == pytest.approx(truth)
+        # independent truth: the native square, densified, in a Lambert equal-area
+        # projection centred on it (PROJ's projection maths, not a geodesic polygon)
+        native = gdf["native_tile"].iloc[0]
+        dense = shapely.segmentize(native, 100)
+        centre = gpd.GeoSeries([native.centroid], crs=gdf["native_crs"].iloc[0]).to_crs(4326)[0]
+        laea = f"+proj=laea +lat_0={centre.y} +lon_0={centre.x} +ellps=WGS84"
+        truth = gpd.GeoSeries([dense], crs=gdf["native_crs"].iloc[0]).to_crs(laea).area[0] / 1e6
+        assert gdf["area_km2"].iloc[0] == pytest.approx(truth, rel=1e-5)
         assert 9_950 < truth < 10_050  # a 100 km UTM square, scale factor ~0.9996
 
     def test_sentinelhub_objects_give_the_same_frame(self, seed_tile):

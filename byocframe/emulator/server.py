@@ -44,6 +44,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("DELETE", r"/collections/(?P<cid>[^/]+)/tiles/(?P<tid>[^/]+)", "delete_tile"),
         ("POST", r"/collections/(?P<cid>[^/]+)/tiles/(?P<tid>[^/]+)/reingest", "reingest"),
         ("PUT", r"/_emulator/buckets/(?P<bucket>[^/]+)", "register_files"),
+        ("GET", r"/global/(?P<cid>[^/]+)", "global_lookup"),
     ]
 ]
 
@@ -416,6 +417,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.store.reingest(params["cid"], params["tid"])
         self.server.ingestor.submit(params["cid"], params["tid"])
         return 204, None
+
+    def _global_lookup(self, *, params, query, body):  # location: set_meta("location", ...)
+        doc, where = self.server.store.collection(params["cid"]), self.server.store.get_meta
+        location = where("location") or "aws-eu-central-1"
+        return 200, {"data": {"id": doc["id"], "s3Bucket": doc["s3Bucket"], "location": location}}
 
     def _register_files(self, *, params, query, body):
         self.server.store.register_files(params["bucket"], body)

@@ -1,0 +1,346 @@
+"""The HTTP session under `~byocframe.Client`: one deployment, one token, safe requests.
+
+It holds what every request needs (URL checks, the token, retries, the 429 pause, the
+pace, the deadline) and decodes answers; `~byocframe.Client` adds the BYOC endpoints.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import math
+import random
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any, Self
+
+import requests
+import urllib3
+
+from byocframe.auth import TokenSource
+from byocframe.deployments import (
+    SENTINEL_HUB_TOKEN_URL,
+    Deployment,
+    default_token_url,
+    find_deployment,
+    get_deployment,
+)
+from byocframe.exceptions import TransportError, ValidationError
+from byocframe.ids import check_id
+from byocframe.pacing import Clock, Pacer, Sleep, Throttle
+from byocframe.responses import JSON, decode, error_from, redirect_note, retry_after
+from byocframe.transport import HTTPTransport, Watch, check_url, new_session, origin
+
+__all__ = ["DEFAULT_BASE_URL", "ApiSession"]
+
+log = logging.getLogger("byocframe.client")
+
+DEFAULT_BASE_URL = "https://services.sentinel-hub.com"
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_FAILED = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
+
+
+class ApiSession:
+    """Requests to one deployment's BYOC API; see `~byocframe.Client` for the parameters."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token_url: str | None = None,
+        deployment: str | None = None,
+        timeout: float = 30.0,
+        deadline: float = 120.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        rate_limit_retries: int = 50,
+        max_wait: float = 300.0,
+        requests_per_minute: float | None = None,
+        pool_size: int = 32,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        transport: HTTPTransport | None = None,
+    ):
+        if deployment is not None:
+            if base_url is not None:
+                raise ValueError("give deployment or base_url, not both")
+            base_url = get_deployment(deployment).base_url
+        self.base_url = check_url(base_url or DEFAULT_BASE_URL, "base_url")
+        self.deployment: Deployment | None = find_deployment(base_url=self.base_url)
+        self.token_url = check_url(token_url or default_token_url(self.base_url), "token_url")
+        if not client_id or not client_secret:
+            raise ValueError(
+                "client_id and client_secret are required (or use Client.from_env() with "
+                "SH_CLIENT_ID / SH_CLIENT_SECRET, or Client.from_config())"
+            )
+        for name, value in (("timeout", timeout), ("deadline", deadline), ("max_wait", max_wait)):
+            if not 0 < value < math.inf:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        self.client_id = client_id
+        self.__secret = client_secret
+        self.service_url = self.base_url + "/api/v1/byoc"
+        self.timeout = timeout
+        self.deadline = deadline
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.rate_limit_retries = rate_limit_retries
+        self.max_wait = max_wait
+        self._options: dict[str, Any] = {
+            "timeout": timeout,
+            "deadline": deadline,
+            "retries": retries,
+            "backoff": backoff,
+            "max_backoff": max_backoff,
+            "rate_limit_retries": rate_limit_retries,
+            "max_wait": max_wait,
+            "requests_per_minute": requests_per_minute,
+            "pool_size": pool_size,
+            "clock": clock,
+            "sleep": sleep,
+            "transport": transport,
+        }
+        self._clock = clock
+        self._sleep = sleep
+        self._pacer = Pacer(requests_per_minute, clock=clock, sleep=sleep)
+        self._throttle = Throttle(clock=clock, sleep=sleep)
+        # the bearer token goes to these origins only; the global lookup shares the
+        # Sentinel Hub identity service, so it gets the token too
+        lookup = self.deployment.lookup_url if self.deployment else None
+        self._lookup_url = lookup if self.token_url == SENTINEL_HUB_TOKEN_URL else None
+        self._origins = {origin(self.base_url)}
+        if self._lookup_url:
+            self._origins.add(origin(self._lookup_url))
+        self._session = new_session(
+            self.base_url,
+            transport or HTTPTransport(pool_connections=pool_size, pool_maxsize=pool_size),
+        )
+        self._auth = TokenSource(
+            client_id=client_id,
+            client_secret=client_secret,
+            token_url=self.token_url,
+            send=self._send,
+            attempts=retries + 1,
+            backoff=self._sleep_backoff,
+            clock=clock,
+        )
+        self._rng = random.Random()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        shown = self.client_id[:4] + "…" if len(self.client_id) > 4 else "…"
+        return f"Client(base_url={self.base_url!r}, client_id={shown!r})"
+
+    def __getstate__(self) -> None:
+        raise TypeError("a Client holds credentials and cannot be pickled")
+
+    def __enter__(self) -> ApiSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections; the client cannot be used afterwards."""
+        self._closed = True
+        self._session.close()
+
+    @property
+    def requests_per_minute(self) -> float | None:
+        """The pace of this client's requests (all threads), or None when unpaced.
+
+        Settable, e.g. to a plan's limit before a push (``client.requests_per_minute =
+        300``); requests already waiting keep the old pace.
+        """
+        return self._pacer.per_minute
+
+    @requests_per_minute.setter
+    def requests_per_minute(self, value: float | None) -> None:
+        self._pacer = Pacer(value, clock=self._clock, sleep=self._sleep)
+        self._options["requests_per_minute"] = value
+
+    # ------------------------------------------------------------------ plumbing
+    def _moved(self, base_url: str) -> Self:
+        """The same credentials, token URL and options on another base URL."""
+        return type(self)(
+            base_url=base_url,
+            client_id=self.client_id,
+            client_secret=self.__secret,
+            token_url=self.token_url,
+            **self._options,
+        )
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One exchange within the deadline; never follows redirects."""
+        if self._closed:
+            raise ValueError("this Client is closed")
+        failure: BaseException | None = None
+        with Watch.deadline(self.deadline) as watch:
+            try:
+                response = self._session.request(
+                    method, url, timeout=self.timeout, allow_redirects=False, **kwargs
+                )
+            except _FAILED as err:
+                failure = err
+        # a cut socket can also look like a short but complete answer: check the watch
+        if failure is None and not watch.expired:
+            return response
+        if watch.expired:
+            reason = f"no complete answer within the deadline of {self.deadline:g} s"
+        else:
+            reason = f"no usable answer ({type(failure).__name__})"
+        raise TransportError(f"{method} {url}: {reason}", method=method, url=url) from failure
+
+    def _sleep_backoff(self, attempt: int) -> None:
+        wait = min(self.max_backoff, self.backoff * 2**attempt)
+        self._sleep(wait * (0.5 + self._rng.random() / 2))
+
+    def _url(self, path: str) -> str:
+        if not path.startswith(("http://", "https://")):
+            return self.service_url + path
+        if origin(path) not in self._origins:
+            raise ValueError(
+                f"{path!r} is not on {self.base_url}; the access token is sent to that origin only"
+            )
+        return path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: JSON = None,
+        retry: bool | None = None,
+    ) -> JSON:
+        """Send one API request; return the decoded JSON body (None for an empty answer).
+
+        Parameters
+        ----------
+        method : str
+        path : str
+            Relative to ``/api/v1/byoc`` (``"/collections"``), or a full URL on the
+            base URL's origin.
+        params, json : optional
+            Query parameters and JSON body.
+        retry : bool, optional
+            Retry 5xx answers and connection errors; defaults to True for idempotent
+            methods (GET, PUT, DELETE) and False for POST.
+
+        Raises
+        ------
+        APIError
+            A subclass per status (`NotFoundError`, `ConflictError`, ...); also for a
+            redirect, which is never followed.
+        RateLimitError
+            Too many 429s, or one asking to wait longer than ``max_wait``.
+        TransportError
+            No usable answer after the retries, or an answer that is not JSON.
+        """
+        method = method.upper()
+        url = self._url(path)
+        retry = method in _IDEMPOTENT if retry is None else retry
+        attempt = throttles = 0
+        renewed = False
+        while True:
+            self._throttle.wait()
+            self._pacer.wait()
+            headers = {"Authorization": f"Bearer {self._auth.bearer()}"}
+            try:
+                response = self._send(method, url, params=params, json=json, headers=headers)
+            except TransportError as err:
+                if retry and attempt < self.retries:
+                    self._sleep_backoff(attempt)
+                    attempt += 1
+                    continue
+                if not retry:
+                    raise TransportError(
+                        f"{err}; not retried because the request may have taken effect",
+                        method=method,
+                        url=url,
+                    ) from err
+                raise
+            status = response.status_code
+            log.debug("%s %s -> %s", method, response.url, status)
+            if status == 429:
+                throttles += 1
+                wait = retry_after(response)
+                if wait is not None and wait > self.max_wait:
+                    raise error_from(
+                        response,
+                        method,
+                        retry_after=wait,
+                        note=f"asked to wait {wait:.0f} s, more than max_wait={self.max_wait:g} "
+                        "s; try later or raise max_wait",
+                    )
+                if throttles > self.rate_limit_retries:
+                    raise error_from(response, method, retry_after=wait)
+                jitter = 1 + self._rng.random() / 10
+                self._throttle.pause(min(self.max_wait, (1.0 if wait is None else wait) * jitter))
+                continue
+            if status == 401 and not renewed:
+                renewed = True  # e.g. the token was revoked: try once with a new one
+                self._auth.bearer(renew=True)
+                continue
+            if status >= 500 and retry and attempt < self.retries:
+                self._sleep_backoff(attempt)
+                attempt += 1
+                continue
+            if status >= 300:
+                note = redirect_note(response) if status < 400 else None
+                raise error_from(response, method, note=note)
+            return decode(response, method, url)
+
+    def _data(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        body = self.request(method, path, **kwargs)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            url = self._url(path)
+            raise TransportError(
+                f"{method} {url}: the answer has no 'data' object", method=method, url=url
+            )
+        return data
+
+    def _pages(self, path: str, params: dict[str, str | None]) -> Iterator[list[dict[str, Any]]]:
+        query: dict[str, str | int] = {k: v for k, v in params.items() if v is not None}
+        query.setdefault("count", 100)
+        url = self._url(path)
+        seen: set[str] = set()
+        while True:
+            body = self.request("GET", path, params=query)
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list):
+                raise TransportError(
+                    f"GET {url}: the answer has no 'data' list", method="GET", url=url
+                )
+            for item in data:
+                try:  # ids go into later URLs: a server cannot slip in a path
+                    check_id(item.get("id") if isinstance(item, dict) else None, "listed")
+                except ValidationError as err:
+                    raise TransportError(
+                        f"GET {url}: an item of the page has no usable id ({str(item)[:60]})",
+                        method="GET",
+                        url=url,
+                    ) from err
+            yield data
+            links = body.get("links") if isinstance(body, dict) else None
+            token = links.get("nextToken") if isinstance(links, dict) else None
+            if not token or not data:
+                return
+            if not isinstance(token, str) or token in seen:
+                raise TransportError(
+                    f"GET {url}: the service sent the nextToken {str(token)[:40]!r} again; "
+                    "stopped a paging loop",
+                    method="GET",
+                    url=url,
+                )
+            seen.add(token)
+            query = {**query, "viewtoken": token}

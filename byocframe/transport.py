@@ -1,0 +1,262 @@
+"""HTTP plumbing under the client: URL checks and a whole-request deadline.
+
+requests' ``timeout`` bounds each socket operation, not the exchange: a server that
+sends one byte every half second never trips ``timeout=1``. `HTTPTransport` adds a
+watchdog that shuts the connection's socket down when the whole exchange (connect,
+send, headers, body) outlives its deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import ipaddress
+import itertools
+import re
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+__all__ = ["HTTPTransport", "Watch", "check_url", "is_loopback", "new_session", "origin"]
+
+# spaces, control characters, backslashes and userinfo are where URL parsers disagree
+# (``http://a\@b/`` is host b for urllib, host a for urllib3)
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\@]")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost`` or a loopback address).
+
+    Examples
+    --------
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("192.0.2.2")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port of a URL: where a request really goes.
+
+    Examples
+    --------
+    >>> origin("https://services.sentinel-hub.com/api/v1/byoc")
+    ('https', 'services.sentinel-hub.com', 443)
+    """
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def check_url(url: str, what: str) -> str:
+    """Return ``url`` without a trailing slash if it is safe to send credentials to.
+
+    It must be a plain ``http(s)://host[:port][/path]`` that every URL parser reads
+    the same way, and plain ``http`` only for this machine.
+
+    Raises
+    ------
+    ValueError
+        Naming ``what`` and what is wrong.
+
+    Examples
+    --------
+    >>> check_url("https://sh.dataspace.copernicus.eu/", "base_url")
+    'https://sh.dataspace.copernicus.eu'
+    >>> check_url("http://192.0.2.2:80@127.0.0.1:80", "base_url")
+    Traceback (most recent call last):
+    ...
+    ValueError: base_url 'http://192.0.2.2:80@127.0.0.1:80' holds a space, control ...
+    """
+    if not isinstance(url, str):
+        raise TypeError(f"{what} must be a str, got {type(url).__name__}")
+    if _UNSAFE.search(url) or not url.isascii():
+        raise ValueError(
+            f"{what} {url!r} holds a space, control character, backslash or '@'; "
+            "give scheme://host[:port][/path]"
+        )
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+        theirs = urllib3.util.parse_url(url)  # the parser requests connects with
+    except (ValueError, urllib3.exceptions.LocationParseError) as err:
+        raise ValueError(f"{what} {url!r} is not a valid URL ({err})") from err
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} must be an http(s) URL, got {url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{what} {url!r} must not have a query or fragment")
+    ours = (parts.scheme, parts.hostname.lower(), port)
+    if (theirs.scheme, (theirs.host or "").strip("[]").lower(), theirs.port) != ours:
+        raise ValueError(f"{what} {url!r} is read differently by different URL parsers")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(
+            f"{what} {url!r} uses plain http; that is only allowed for this machine "
+            "(127.0.0.1, ::1, localhost). Use https."
+        )
+    return url.rstrip("/")
+
+
+class Watch:
+    """The connections one request uses; the watchdog cuts them at its deadline."""
+
+    _local = threading.local()
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self.done = False
+        self._connections: list[HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    @contextlib.contextmanager
+    def deadline(cls, seconds: float) -> Iterator[Watch]:
+        """Watch every connection this thread uses inside the block."""
+        watch = cls(seconds)
+        previous = getattr(cls._local, "watch", None)
+        cls._local.watch = watch
+        _WATCHDOG.add(time.monotonic() + seconds, watch)
+        try:
+            yield watch
+        finally:
+            with watch._lock:
+                watch.done = True
+            _WATCHDOG.finished()
+            cls._local.watch = previous
+
+    @classmethod
+    def track(cls, connection: HTTPConnection) -> None:
+        """Register a connection with the current thread's watch, if any."""
+        watch = getattr(cls._local, "watch", None)
+        if watch is not None:
+            with watch._lock:
+                watch._connections.append(connection)
+
+    def expire(self) -> None:
+        """Shut down the watched sockets, unless the request has finished."""
+        with self._lock:
+            if self.done:  # the request finished while its deadline passed
+                return
+            self.expired = True
+            for connection in self._connections:
+                sock = connection.sock
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One thread for every deadline of the process (a thread per request costs more)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Watch]] = []
+        self._order = itertools.count()
+        self._finished = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, when: float, watch: Watch) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (when, next(self._order), watch))
+            if self._thread is None or not self._thread.is_alive():  # also after a fork
+                self._thread = threading.Thread(
+                    target=self._run, name="byocframe-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is watch:  # wake the watchdog only for a sooner deadline
+                self._cond.notify()
+
+    def finished(self) -> None:
+        with self._cond:
+            self._finished += 1
+            if self._finished > 1000 and self._finished > len(self._heap) // 2:
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
+                self._finished = 0
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2].done:
+                        heapq.heappop(self._heap)
+                    delay = self._heap[0][0] - time.monotonic() if self._heap else None
+                    if delay is not None and delay <= 0:
+                        watch = heapq.heappop(self._heap)[2]
+                        break
+                    self._cond.wait(delay)
+            watch.expire()
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        Watch.track(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        Watch.track(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class HTTPTransport(HTTPAdapter):
+    """A requests adapter whose connections obey a `Watch` deadline.
+
+    Subclass it and override ``send`` to reroute requests in tests (the client's
+    ``transport`` parameter).
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:  # noqa: D102
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+
+def new_session(base_url: str, transport: HTTPTransport) -> requests.Session:
+    """A session that sends everything through ``transport`` (which retries nothing itself).
+
+    Proxy and CA settings are read from the environment once, for ``base_url``, not on
+    every request (requests does that per call: about a third of a millisecond each).
+    """
+    session = requests.Session()
+    session.mount("https://", transport)
+    session.mount("http://", transport)
+    session.headers["User-Agent"] = "byocframe"
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies.update(settings.get("proxies") or {})
+    session.verify = settings.get("verify", True)
+    session.trust_env = False
+    return session
