@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from byocframe.exceptions import ByocframeError, ByocframeWarning
@@ -70,14 +70,29 @@ def _parser() -> argparse.ArgumentParser:
         "client credentials at /oauth/token and "
         "/auth/realms/main/protocol/openid-connect/token.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address (default 127.0.0.1); any other needs your own credentials",
+    )
     serve.add_argument("--port", type=int, default=8080, help="port, 0 for any (default 8080)")
     serve.add_argument("--db", type=Path, help="SQLite file (default: in memory, lost on exit)")
-    serve.add_argument("--client-id", default=None, help="accepted client id")
+    serve.add_argument(
+        "--client-id",
+        default=None,
+        help="accepted client id (default: BYOCFRAME_SERVICE_CLIENT_ID, else a well-known one)",
+    )
+    serve.add_argument(
+        "--client-secret-file",
+        type=Path,
+        help="file whose first line is the accepted client secret",
+    )
     serve.add_argument(
         "--client-secret",
         default=None,
-        help="accepted client secret (default: a well-known local one; see the docs)",
+        help="accepted client secret; visible to other users in the process list: prefer "
+        "BYOCFRAME_SERVICE_CLIENT_SECRET or --client-secret-file (default: a well-known "
+        "local one, refused beyond 127.0.0.1)",
     )
     serve.add_argument("--demo", action="store_true", help="seed the demo collection")
     serve.add_argument(
@@ -96,6 +111,19 @@ def _parser() -> argparse.ArgumentParser:
         "--drop-rate", type=float, default=0.0, help="fraction of dropped connections"
     )
     serve.add_argument("--seed", type=int, default=0, help="seed of the injected faults")
+    limits = serve.add_argument_group("limits")
+    limits.add_argument(
+        "--read-timeout", type=float, default=30.0, help="seconds to send one request (30)"
+    )
+    limits.add_argument(
+        "--idle-timeout", type=float, default=60.0, help="seconds a connection may idle (60)"
+    )
+    limits.add_argument(
+        "--max-connections", type=int, default=64, help="connections served at once (64)"
+    )
+    limits.add_argument(
+        "--max-body-bytes", type=int, default=16 * 2**20, help="largest request body (16 MiB)"
+    )
 
     listing = commands.add_parser(
         "collections",
@@ -326,10 +354,48 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import byocframe
-    from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_service
+def _service_credentials(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> tuple[str, str, str]:
+    """The credentials ``serve`` accepts, and where the secret came from.
 
+    Order: ``--client-secret``, ``--client-secret-file``, ``BYOCFRAME_SERVICE_CLIENT_SECRET``,
+    then the well-known default (refused beyond loopback by `create_service`).
+    """
+    from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+    client_id = args.client_id or environ.get("BYOCFRAME_SERVICE_CLIENT_ID") or DEFAULT_CLIENT_ID
+    if args.client_secret:
+        print(
+            "byocframe serve: warning: --client-secret is visible to other users of this "
+            "machine; prefer BYOCFRAME_SERVICE_CLIENT_SECRET or --client-secret-file",
+            file=sys.stderr,
+        )
+        return client_id, args.client_secret, "--client-secret"
+    if args.client_secret_file:
+        lines = args.client_secret_file.read_text(encoding="utf-8").splitlines()
+        secret = lines[0].strip() if lines else ""
+        if not secret:
+            raise ValueError(f"--client-secret-file {args.client_secret_file} is empty")
+        return client_id, secret, str(args.client_secret_file)
+    if environ.get("BYOCFRAME_SERVICE_CLIENT_SECRET"):
+        return client_id, environ["BYOCFRAME_SERVICE_CLIENT_SECRET"], "the environment"
+    return client_id, DEFAULT_CLIENT_SECRET, "the well-known local default"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    import byocframe
+    from byocframe.emulator import Limits, create_service
+
+    client_id, secret, origin = _service_credentials(args, os.environ)
+    limits = Limits(
+        read_timeout=args.read_timeout,
+        idle_timeout=args.idle_timeout,
+        max_connections=args.max_connections,
+        max_body_bytes=args.max_body_bytes,
+    )
     faults = byocframe.Faults(
         latency=args.latency,
         error_rate=args.error_rate,
@@ -341,17 +407,18 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         db=args.db,
-        client_id=args.client_id or DEFAULT_CLIENT_ID,
-        client_secret=args.client_secret or DEFAULT_CLIENT_SECRET,
+        client_id=client_id,
+        client_secret=secret,
         demo=args.demo,
         demo_tiles=args.demo_tiles,
         ingestion_delay=args.ingestion_delay or 0.0,
         faults=faults,
+        limits=limits,
     )
     print(f"byocframe local BYOC service at {service.base_url}", flush=True)
     print(f"  API:       {service.base_url}/api/v1/byoc")
     print(f"  token URL: {service.token_url}")
-    print(f"  client id: {service.client_id}")
+    print(f"  client id: {service.client_id} (secret from {origin})")
     if service.demo_collection:
         print(f"  demo collection: {service.demo_collection}")
     print("For byocframe in another shell:")

@@ -360,18 +360,24 @@ def _ingested(store, cid, body):
     """A tile stored and marked INGESTED through the store's public methods."""
     import json as _json
 
-    tid = _json.loads(store.create_tile(cid, body))["id"]
-    state = store.tile_state(cid, tid)
-    state["status"] = "INGESTED"
-    store.set_tile_state(state)
+    from byocframe.emulator.validate import new_tile
+
+    tid = _json.loads(store.create_tile(cid, new_tile(body)))["id"]
+
+    def ingest(state):
+        state["status"] = "INGESTED"
+        return True
+
+    store.change_tile(cid, tid, ingest)
     return tid
 
 
 def test_polar_stereographic_tile_holding_the_pole():
     from byocframe.emulator.store import Store
+    from byocframe.emulator.validate import new_collection
 
     store = Store()
-    cid = store.create_collection({"name": "polar", "s3Bucket": "b"})["id"]
+    cid = store.create_collection(new_collection({"name": "polar", "s3Bucket": "b"}))["id"]
     cover = {
         "type": "Polygon",
         "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3413"}},

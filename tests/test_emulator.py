@@ -10,7 +10,7 @@ import urllib.parse
 
 import pytest
 import requests
-from conftest import UTM33_URN, box_ring, geojson, utm33_files
+from conftest import UTM33_URN, ServiceApi, box_ring, geojson, utm33_files
 
 import byocframe
 from byocframe import Faults, RateLimit
@@ -18,23 +18,8 @@ from byocframe import Faults, RateLimit
 API = "/api/v1/byoc"
 
 
-class Raw:
+class Raw(ServiceApi):
     """Plain requests against a service, to check the wire format itself."""
-
-    def __init__(self, service):
-        self.service = service
-        self.session = requests.Session()
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": service.client_id,
-            "client_secret": service.client_secret,
-        }
-        token = self.session.post(service.token_url, data=form).json()["access_token"]
-        self.session.headers["Authorization"] = f"Bearer {token}"
-
-    def __call__(self, method, path, **kwargs):
-        url = path if path.startswith("http") else self.service.base_url + API + path
-        return self.session.request(method, url, **kwargs)
 
     def new_collection(self, name="c", bucket="bkt", bands=None):
         body = {"name": name, "s3Bucket": bucket}

@@ -26,18 +26,31 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from byocframe.client import is_loopback
-from byocframe.emulator.auth import TokenIssuer
+from byocframe.emulator.auth import MIN_SECRET_LENGTH, FailureThrottle, TokenIssuer
 from byocframe.emulator.demo import DEMO_BUCKET, DEMO_NAME, seed_demo
 from byocframe.emulator.faults import Faults, RateLimit
 from byocframe.emulator.ingest import Ingestor
+from byocframe.emulator.limits import Limits
 from byocframe.emulator.server import TOKEN_PATHS, BYOCServer
 from byocframe.emulator.store import Store
+from byocframe.emulator.validate import manifest_rows
 from byocframe.exceptions import ByocframeWarning
 
 if TYPE_CHECKING:
     from byocframe.client import Client
 
-__all__ = ["DEMO_BUCKET", "DEMO_NAME", "Faults", "LocalService", "RateLimit", "local_service"]
+__all__ = [
+    "DEMO_BUCKET",
+    "DEMO_NAME",
+    "FailureThrottle",
+    "Faults",
+    "Limits",
+    "LocalService",
+    "RateLimit",
+    "check_credentials",
+    "create_service",
+    "local_service",
+]
 
 DEFAULT_CLIENT_ID = "byocframe-local"
 DEFAULT_CLIENT_SECRET = "byocframe-local-secret"
@@ -94,6 +107,11 @@ class LocalService:
         self._server.rate_limit = value
 
     @property
+    def limits(self) -> Limits:
+        """The timeouts and size limits in force."""
+        return self._server.limits
+
+    @property
     def tokens_issued(self) -> int:
         """How many access tokens the token endpoint handed out."""
         return self._server.issuer.issued
@@ -136,7 +154,7 @@ class LocalService:
 
     def register_files(self, bucket: str, files: Mapping[str, Mapping[str, Any]]) -> int:
         """Put files into a virtual bucket: ``{key: {"crs", "bounds", ...}}``."""
-        return self._server.store.register_files(bucket, files)
+        return self._server.store.register_files(bucket, manifest_rows(files))
 
     def ingest_pending(self) -> int:
         """Finish the ingestion of every waiting tile now; return how many."""
@@ -182,25 +200,91 @@ def create_service(
     rate_limit: RateLimit | None = None,
     token_lifetime: int = 3600,
     clock: Callable[[], float] = time.time,
+    limits: Limits | None = None,
+    throttle: FailureThrottle | None = None,
 ) -> LocalService:
-    """Build a `LocalService` without starting it (see `local_service`)."""
+    """Build a `LocalService` without starting it (see `local_service`).
+
+    Raises
+    ------
+    ValueError
+        For a host beyond this machine with the well-known default credentials or a
+        secret shorter than 16 characters.
+    """
+    check_credentials(host, client_id, client_secret)
     if not is_loopback(host):
         warnings.warn(
-            f"the local BYOC service listens on {host}, not only on this machine; it has "
-            "no TLS and well-known default credentials",
+            f"the local BYOC service listens on {host}, beyond this machine, without TLS: "
+            "credentials and data cross the network in clear text",
             ByocframeWarning,
             stacklevel=2,
         )
     store = Store(":memory:" if db is None else os.fspath(db), clock=clock)
-    demo_id = seed_demo(store, demo_tiles) if demo else store.get_meta("demo_collection")
     issuer = TokenIssuer(client_id, client_secret, lifetime=token_lifetime, clock=clock)
+    # built before the demo is seeded: it resumes only tiles a previous run left pending
     ingestor = Ingestor(store, delay=ingestion_delay)
-    server = BYOCServer((host, port), store, issuer, ingestor, faults=faults, rate_limit=rate_limit)
+    demo_id = seed_demo(store, demo_tiles) if demo else store.get_meta("demo_collection")
+    server = BYOCServer(
+        (host, port),
+        store,
+        issuer,
+        ingestor,
+        faults=faults,
+        rate_limit=rate_limit,
+        limits=limits,
+        throttle=throttle or FailureThrottle(),
+    )
     return LocalService(server, demo_collection=demo_id)
 
 
+def check_credentials(host: str, client_id: str, client_secret: str) -> None:
+    """Refuse to listen beyond loopback with default or weak credentials.
+
+    Examples
+    --------
+    >>> check_credentials("127.0.0.1", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+    >>> check_credentials("0.0.0.0", "me", "0123456789abcdef")
+    >>> check_credentials("0.0.0.0", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: refusing to serve on 0.0.0.0 with the well-known default credentials; ...
+    """
+    if not client_id or not client_secret:
+        raise ValueError("client_id and client_secret must not be empty")
+    if is_loopback(host):
+        return
+    how = (
+        "give a client id and a secret of at least 16 characters (BYOCFRAME_SERVICE_CLIENT_ID "
+        "and BYOCFRAME_SERVICE_CLIENT_SECRET, or --client-secret-file)"
+    )
+    if client_id == DEFAULT_CLIENT_ID or client_secret == DEFAULT_CLIENT_SECRET:
+        raise ValueError(
+            f"refusing to serve on {host} with the well-known default credentials; {how}"
+        )
+    if len(client_secret) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"refusing to serve on {host} with a {len(client_secret)}-character secret; {how}"
+        )
+
+
 @contextlib.contextmanager
-def local_service(**options: Any) -> Iterator[LocalService]:
+def local_service(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    db: str | os.PathLike[str] | None = None,
+    client_id: str = DEFAULT_CLIENT_ID,
+    client_secret: str = DEFAULT_CLIENT_SECRET,
+    demo: bool = False,
+    demo_tiles: int = 20_000,
+    ingestion_delay: float | None = 0.0,
+    faults: Faults | None = None,
+    rate_limit: RateLimit | None = None,
+    token_lifetime: int = 3600,
+    clock: Callable[[], float] = time.time,
+    limits: Limits | None = None,
+    throttle: FailureThrottle | None = None,
+) -> Iterator[LocalService]:
     """Run the local BYOC service on a background thread for the ``with`` block.
 
     Parameters
@@ -226,6 +310,11 @@ def local_service(**options: Any) -> Iterator[LocalService]:
         Seconds an access token lives.
     clock : callable
         Seconds since the epoch, for token expiry and timestamps.
+    limits : Limits, optional
+        Timeouts, connection and size limits (`Limits` defaults).
+    throttle : FailureThrottle, optional
+        How repeated failed token requests are slowed down (5 free, then 0.5 s doubling
+        up to 60 s, per client address).
 
     Yields
     ------
@@ -238,7 +327,22 @@ def local_service(**options: Any) -> Iterator[LocalService]:
     >>> len(tiles)
     50
     """
-    service = create_service(**options).start()
+    service = create_service(
+        host=host,
+        port=port,
+        db=db,
+        client_id=client_id,
+        client_secret=client_secret,
+        demo=demo,
+        demo_tiles=demo_tiles,
+        ingestion_delay=ingestion_delay,
+        faults=faults,
+        rate_limit=rate_limit,
+        token_lifetime=token_lifetime,
+        clock=clock,
+        limits=limits,
+        throttle=throttle,
+    ).start()
     try:
         yield service
     finally:

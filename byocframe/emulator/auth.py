@@ -10,12 +10,17 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["TokenIssuer"]
+__all__ = ["MIN_SECRET_LENGTH", "FailureThrottle", "TokenIssuer"]
+
+#: Shortest client secret accepted when the service listens beyond this machine.
+MIN_SECRET_LENGTH = 16
 
 #: Seconds a token lives (sentinelhub-py refetches when fewer than 120 s remain).
 TOKEN_LIFETIME = 3600
@@ -53,10 +58,14 @@ class TokenIssuer:
         return hashlib.sha256(f"byocframe:{self.client_id}:{self.client_secret}".encode()).digest()
 
     def credentials_ok(self, client_id: str | None, client_secret: str | None) -> bool:
-        """Compare in constant time."""
-        return hmac.compare_digest(str(client_id or ""), self.client_id) and hmac.compare_digest(
-            str(client_secret or ""), self.client_secret
-        )
+        """Compare in constant time (as UTF-8 bytes: any text may arrive)."""
+        given = [
+            (client_id or "").encode("utf-8", "replace"),
+            (client_secret or "").encode("utf-8", "replace"),
+        ]
+        id_ok = hmac.compare_digest(given[0], self.client_id.encode())
+        secret_ok = hmac.compare_digest(given[1], self.client_secret.encode())
+        return id_ok and secret_ok
 
     issued: int = 0
 
@@ -93,3 +102,61 @@ class TokenIssuer:
         if not isinstance(claims, dict) or claims.get("exp", 0) <= self.clock():
             return None
         return str(claims.get("azp"))
+
+
+@dataclass
+class FailureThrottle:
+    """Slows down guessing at the token endpoint.
+
+    Per client address, the first ``free`` failed attempts in a row cost nothing; after
+    that, the next attempt must wait ``base`` seconds after the last failure, doubling
+    with every further failure up to ``cap``. A success resets the address.
+
+    Examples
+    --------
+    >>> now = [0.0]
+    >>> throttle = FailureThrottle(free=2, base=1.0, cap=4.0, clock=lambda: now[0])
+    >>> throttle.failed("10.0.0.1")
+    >>> throttle.wait("10.0.0.1")
+    0.0
+    >>> throttle.failed("10.0.0.1")
+    >>> throttle.wait("10.0.0.1"), throttle.wait("10.0.0.2")
+    (1.0, 0.0)
+    >>> throttle.failed("10.0.0.1")
+    >>> throttle.wait("10.0.0.1")
+    2.0
+    >>> now[0] = 2.0
+    >>> throttle.wait("10.0.0.1")
+    0.0
+    """
+
+    free: int = 5
+    base: float = 0.5
+    cap: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    #: Addresses remembered at once (oldest forgotten first): bounded memory.
+    capacity: int = 10_000
+    _failures: OrderedDict[str, tuple[int, float]] = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def wait(self, key: str) -> float:
+        """Seconds ``key`` must still wait before its next attempt (0: go ahead)."""
+        with self._lock:
+            count, last = self._failures.get(key, (0, 0.0))
+        if count == 0 or count < self.free:
+            return 0.0
+        delay = min(self.cap, self.base * 2.0 ** min(count - self.free, 64))
+        return max(0.0, last + delay - self.clock())
+
+    def failed(self, key: str) -> None:
+        """Count a failed attempt."""
+        with self._lock:
+            count, _ = self._failures.pop(key, (0, 0.0))
+            self._failures[key] = (count + 1, self.clock())
+            while len(self._failures) > self.capacity:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, key: str) -> None:
+        """Forget the failures of ``key``."""
+        with self._lock:
+            self._failures.pop(key, None)

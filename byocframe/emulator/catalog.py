@@ -35,9 +35,10 @@ from typing import Any, Protocol
 from byocframe.emulator.auth import TokenIssuer
 from byocframe.emulator.cql2 import QUERYABLES
 from byocframe.emulator.faults import Faults, RateLimit
+from byocframe.emulator.problems import ApiProblem
 from byocframe.emulator.search import SearchQuery, apply_fields, collection_uuid, problem
 from byocframe.emulator.spatial import Candidate, CatalogIndex, format_stac_time
-from byocframe.emulator.store import ApiProblem, Store
+from byocframe.emulator.store import Store
 
 __all__ = ["CATALOG_ROOT", "CONFORMANCE", "Catalog"]
 

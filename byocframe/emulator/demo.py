@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from byocframe.emulator.store import Store, parse_time, transform_polygons
+from byocframe.emulator.coords import transform_polygons
+from byocframe.emulator.store import Store
+from byocframe.emulator.validate import manifest_rows, new_collection, parse_time
 from byocframe.geometry import parse_crs
 from byocframe.synthetic import SYNTHETIC_BANDS, synthetic_collection
 
@@ -34,9 +36,15 @@ def seed_demo(
     else:
         records, files = synthetic_collection(tiles, seed=seed)
     collection = store.create_collection(
-        {"name": DEMO_NAME, "s3Bucket": DEMO_BUCKET, "additionalData": {"bands": SYNTHETIC_BANDS}}
+        new_collection(
+            {
+                "name": DEMO_NAME,
+                "s3Bucket": DEMO_BUCKET,
+                "additionalData": {"bands": SYNTHETIC_BANDS},
+            }
+        )
     )
-    store.register_files(DEMO_BUCKET, files)
+    store.register_files(DEMO_BUCKET, manifest_rows(files))
     states, natives = _states(records)
     store.insert_tiles(collection["id"], states, natives)
     store.set_meta("demo_collection", collection["id"])

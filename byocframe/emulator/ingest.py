@@ -11,6 +11,17 @@ Ingestion resolves a tile's path against the collection's bands (``(BAND)`` is r
 by each band's ``source``; a path without it is a folder) and fails the tile, with a
 ``failedIngestionCause``, when a file is missing, the files disagree, or the CRS is one
 the service does not ingest.
+
+Every step commits through `Store.change_tile`: one transaction that re-reads the tile
+and writes only the fields ingestion owns (status, tile geometry, CRS, ingestion
+metadata, the folder path's rewrite, a bounding-box cover when there is none), and only
+while the tile is still in the ingestion attempt that was read. A PUT, DELETE or
+reingest acknowledged meanwhile is therefore never reverted. A tile whose ingestion
+raises anything unexpected ends FAILED with the real service's generic cause: no tile
+is left WAITING.
+
+The files come from a `FileSource` (the virtual bucket in the store by default), so
+other sources (e.g. an S3 bucket) can be plugged in without touching the state machine.
 """
 
 from __future__ import annotations
@@ -18,15 +29,37 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+import logging
 import math
 import re
+import sqlite3
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from byocframe.emulator.store import Store, transform_polygons
+from byocframe.emulator.coords import transform_polygons
+from byocframe.emulator.problems import ApiProblem
+from byocframe.emulator.store import PENDING, Store
 
-__all__ = ["SUPPORTED_CRS", "Ingestor"]
+__all__ = ["SUPPORTED_CRS", "UNEXPECTED_FAILURE", "FileSource", "Ingestor"]
+
+log = logging.getLogger("byocframe.emulator")
+
+#: The cause the real service gives when ingestion fails for a reason it does not name.
+UNEXPECTED_FAILURE = "Unexpected error occurred while ingesting the tile."
+
+
+class FileSource(Protocol):
+    """Where ingestion finds a tile's files.
+
+    ``files`` answers ``{key: {"crs", "bounds", "resolution", "bitDepth",
+    "sampleFormat", "bands"}}`` for the keys of a bucket under a prefix.
+    """
+
+    def files(self, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
+        """Files of ``bucket`` whose key starts with ``prefix``."""
+        ...
+
 
 #: CRSs the BYOC service ingests (BYOC_API 7.2).
 SUPPORTED_CRS = frozenset(
@@ -48,6 +81,7 @@ class Ingestor:
     Parameters
     ----------
     store : Store
+        Where tile states are read and committed.
     delay : float or None
         0: a tile is ingested as soon as its create/reingest request is answered (the
         answer still says WAITING). A positive number: seconds until the final state,
@@ -55,14 +89,22 @@ class Ingestor:
         until `run_pending` is called (step by step tests).
     clock : callable
         Seconds, for the background schedule.
+    source : FileSource, optional
+        Where the files are looked up; the store's virtual bucket by default.
     """
 
     def __init__(
-        self, store: Store, *, delay: float | None = 0.0, clock: Callable[[], float] | None = None
+        self,
+        store: Store,
+        *,
+        delay: float | None = 0.0,
+        clock: Callable[[], float] | None = None,
+        source: FileSource | None = None,
     ):
         import time
 
         self.store = store
+        self.source: FileSource = source or store
         self.delay = delay
         self.clock = clock or time.monotonic
         self._queue: list[tuple[float, int, str, str, int]] = []
@@ -73,15 +115,19 @@ class Ingestor:
         if delay:
             self._thread = threading.Thread(target=self._run, name="byoc-ingest", daemon=True)
             self._thread.start()
-            for cid, tid in store.pending():  # resume after a restart
+        if delay is not None:  # resume what a restart (or kill -9) interrupted
+            for cid, tid in store.pending():
                 self.submit(cid, tid)
 
     def submit(self, cid: str, tid: str) -> None:
-        """Start ingesting a tile (now, later, or when asked, depending on ``delay``)."""
+        """Start ingesting a tile (now, later, or when asked, depending on ``delay``).
+
+        Never raises: it runs after the request that created the tile was committed.
+        """
         if self.delay is None:
             return
         if self.delay == 0:
-            self.ingest(cid, tid)
+            self._guarded(self.ingest, cid, tid)
             return
         with self._cond:
             step = self.delay / 3
@@ -96,7 +142,7 @@ class Ingestor:
         """Ingest every waiting tile now; return how many were finished."""
         pending = self.store.pending()
         for cid, tid in pending:
-            self.ingest(cid, tid)
+            self._guarded(self.ingest, cid, tid)
         return len(pending)
 
     def close(self) -> None:
@@ -116,51 +162,100 @@ class Ingestor:
                 if self._stopped:
                     return
                 _, _, cid, tid, stage = heapq.heappop(self._queue)
+            if stage == 3:
+                self._guarded(self.ingest, cid, tid)
+            else:
+                self._guarded(self._advance, cid, tid, "QUEUED" if stage == 1 else "INGESTING")
+
+    def _guarded(self, step: Callable[..., Any], cid: str, tid: str, *args: Any) -> None:
+        """Run one step; an unexpected error fails the tile instead of leaving it pending."""
+        try:
+            step(cid, tid, *args)
+        except ApiProblem:
+            return  # the tile or its collection was deleted meanwhile
+        except Exception:
+            log.exception("ingestion of tile %s in collection %s failed", tid, cid)
             try:
-                if stage == 3:
-                    self.ingest(cid, tid)
-                else:
-                    self._advance(cid, tid, "QUEUED" if stage == 1 else "INGESTING")
+                self._commit(cid, tid, None, {"status": "FAILED"}, UNEXPECTED_FAILURE)
             except Exception:
-                continue
+                log.exception("could not mark tile %s FAILED", tid)
 
     def _advance(self, cid: str, tid: str, status: str) -> None:
-        state = self.store.tile_state(cid, tid)
-        if state["status"] in ("WAITING", "QUEUED", "INGESTING"):
+        def step(state: dict[str, Any]) -> bool:
+            if state["status"] not in PENDING:
+                return False
             state["status"] = status
-            self.store.set_tile_state(state)
+            return True
 
-    def ingest(self, cid: str, tid: str) -> dict[str, Any]:
-        """Finish one tile: INGESTED with its geometry and metadata, or FAILED with a cause."""
+        self.store.change_tile(cid, tid, step)
+
+    def ingest(self, cid: str, tid: str) -> dict[str, Any] | None:
+        """Finish one tile: INGESTED with its geometry and metadata, or FAILED with a cause.
+
+        The files are resolved from a snapshot, outside any transaction; the outcome is
+        committed only if the tile is still in the same attempt with the same path.
+        Returns the state committed, or None when there was nothing to do.
+        """
         collection = self.store.collection_doc(cid)  # no metadata: it scans every tile
-        state = self.store.tile_state(cid, tid)
-        if state["status"] not in ("WAITING", "QUEUED", "INGESTING"):
-            return state
+        snapshot = self.store.tile_state(cid, tid)
+        if snapshot["status"] not in PENDING:
+            return None
+        attempt = (snapshot.get("attempt", 0), snapshot["path"])
+        bands = None
         try:
-            found, bands, path = _resolve(self.store, collection, state["path"])
-            state.update(_ingested(collection["s3Bucket"], found, state))
-            state["path"] = path
-            state["status"] = "INGESTED"
-            state.pop("failedIngestionCause", None)
+            found, config, path = _resolve(self.source, collection, snapshot["path"])
+            outcome = _ingested(collection["s3Bucket"], found)
+            outcome.update(status="INGESTED", path=path)
             if not (collection.get("additionalData") or {}).get("bands"):
-                self.store.configure_bands(cid, bands)
+                bands = config
+            cause = None
         except _Failure as failure:
-            state["status"] = "FAILED"
-            state["failedIngestionCause"] = str(failure)
-            state.pop("additionalData", None)
-        self.store.set_tile_state(state)
-        return state
+            outcome, cause = {"status": "FAILED"}, str(failure)
+        try:
+            return self._commit(cid, tid, attempt, outcome, cause, bands)
+        except sqlite3.IntegrityError:  # the rewritten folder path is another tile's
+            cause = f"Another tile of the collection already has path {outcome.get('path')!r}."
+            return self._commit(cid, tid, attempt, {"status": "FAILED"}, cause)
+
+    def _commit(
+        self,
+        cid: str,
+        tid: str,
+        attempt: tuple[int, str] | None,
+        outcome: dict[str, Any],
+        cause: str | None,
+        bands: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Write an ingestion outcome onto the tile as it is now, in one transaction."""
+
+        def finish(state: dict[str, Any]) -> bool:
+            if state["status"] not in PENDING:
+                return False
+            if attempt is not None and (state.get("attempt", 0), state["path"]) != attempt:
+                return False  # reingested or changed since the snapshot: a newer run decides
+            cover = outcome.get("cover84")
+            state.update({k: v for k, v in outcome.items() if k != "cover84"})
+            if cover is not None and not state.get("cover84"):
+                state["cover84"], state["coverType"] = cover, "Polygon"
+            if cause is None:
+                state.pop("failedIngestionCause", None)
+            else:
+                state["failedIngestionCause"] = cause
+                state.pop("additionalData", None)
+            return True
+
+        return self.store.change_tile(cid, tid, finish, bands=bands)
 
 
 def _resolve(
-    store: Store, collection: dict[str, Any], path: str
+    source: FileSource, collection: dict[str, Any], path: str
 ) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Any], str]:
     """Find the files of a tile: {band: (key, info)}, the band config and the final path."""
     bucket = collection["s3Bucket"]
     bands = (collection.get("additionalData") or {}).get("bands") or {}
     template = path if "(BAND)" in path else f"{path}/(BAND)"
     prefix, suffix = template.split("(BAND)", 1)
-    listing = store.files(bucket, prefix)
+    listing = source.files(bucket, prefix)
     found: dict[str, tuple[str, dict[str, Any]]] = {}
     if bands:
         for name, spec in bands.items():
@@ -211,9 +306,8 @@ def _resolve(
     return found, config, final
 
 
-def _ingested(
-    bucket: str, found: dict[str, tuple[str, dict[str, Any]]], state: dict[str, Any]
-) -> dict[str, Any]:
+def _ingested(bucket: str, found: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The fields ingestion owns; ``cover84`` is the bounding box, used only if no cover."""
     infos = [info for _, info in found.values()]
     crs = infos[0]["crs"]
     box = [
@@ -241,9 +335,7 @@ def _ingested(
             "maxMetersPerPixel": resolution * 2**levels,
         },
     }
-    if not state.get("cover84"):
-        xmin, ymin, xmax, ymax = box
-        ring = [[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax], [xmin, ymin]]
-        out["cover84"] = transform_polygons([[ring]], crs, "EPSG:4326")
-        out["coverType"] = "Polygon"
+    xmin, ymin, xmax, ymax = box
+    ring = [[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax], [xmin, ymin]]
+    out["cover84"] = transform_polygons([[ring]], crs, "EPSG:4326")
     return out

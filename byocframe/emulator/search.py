@@ -17,7 +17,7 @@ import shapely
 import shapely.geometry
 
 from byocframe.emulator.cql2 import FilterProblem, compile_filter, parse_text, time_micros
-from byocframe.emulator.store import ApiProblem
+from byocframe.emulator.problems import ApiProblem
 
 __all__ = ["DEFAULT_FIELDS", "SearchQuery", "apply_fields", "collection_uuid"]
 

@@ -1,8 +1,22 @@
-"""The HTTP side of the local BYOC service (standard library ``http.server``)."""
+"""The HTTP side of the local BYOC service: a hardened standard-library ``http.server``.
+
+One thread per connection, at most ``Limits.max_connections`` of them; every read has a
+deadline (``Limits.read_timeout`` for a whole request, ``Limits.idle_timeout`` between
+requests); heads and bodies have size limits; chunked bodies are decoded; the token is
+checked before a body is read. Every answer, protocol errors included, carries the
+``{"error": ...}`` envelope, and an unexpected error is a 500, never a dropped reply.
+Why not a WSGI server: ``docs/design/service.md``.
+
+Routes live in `ROUTER` (`byocframe.emulator.routing`): the BYOC API's endpoints come
+from `byocframe.emulator.byoc_api`; another API registers its own list there.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import io
 import json
 import logging
 import re
@@ -10,43 +24,37 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from byocframe.emulator.auth import TokenIssuer
+from byocframe.emulator import byoc_api, validate
+from byocframe.emulator.auth import FailureThrottle, TokenIssuer
 from byocframe.emulator.catalog import CATALOG_ROOT, Catalog
 from byocframe.emulator.faults import Faults, RateLimit
 from byocframe.emulator.ingest import Ingestor
-from byocframe.emulator.store import ApiProblem, Store, bad
+from byocframe.emulator.limits import Limits
+from byocframe.emulator.problems import ApiProblem, bad
+from byocframe.emulator.render import error_body
+from byocframe.emulator.routing import Request, Route, Router
+from byocframe.emulator.store import Store
 
-__all__ = ["TOKEN_PATHS", "BYOCServer"]
+__all__ = ["API_ROOTS", "ROUTER", "TOKEN_PATHS", "BYOCServer"]
 
 log = logging.getLogger("byocframe.emulator")
 
 API_ROOTS = ("/api/v1/byoc", "/byoc/v1")
 TOKEN_PATHS = ("/oauth/token", "/auth/realms/main/protocol/openid-connect/token")
 
-_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
-    (m, re.compile(p), name)
-    for m, p, name in [
-        ("GET", r"/collections", "list_collections"),
-        ("POST", r"/collections", "create_collection"),
-        ("GET", r"/collections/(?P<cid>[^/]+)", "get_collection"),
-        ("PUT", r"/collections/(?P<cid>[^/]+)", "update_collection"),
-        ("DELETE", r"/collections/(?P<cid>[^/]+)", "delete_collection"),
-        ("POST", r"/collections/(?P<cid>[^/]+)/copyTiles", "copy_tiles"),
-        ("GET", r"/collections/(?P<cid>[^/]+)/tiles", "list_tiles"),
-        ("POST", r"/collections/(?P<cid>[^/]+)/tiles", "create_tile"),
-        ("GET", r"/collections/(?P<cid>[^/]+)/tiles/(?P<tid>[^/]+)", "get_tile"),
-        ("PUT", r"/collections/(?P<cid>[^/]+)/tiles/(?P<tid>[^/]+)", "update_tile"),
-        ("DELETE", r"/collections/(?P<cid>[^/]+)/tiles/(?P<tid>[^/]+)", "delete_tile"),
-        ("POST", r"/collections/(?P<cid>[^/]+)/tiles/(?P<tid>[^/]+)/reingest", "reingest"),
-        ("PUT", r"/_emulator/buckets/(?P<bucket>[^/]+)", "register_files"),
-        ("GET", r"/global/(?P<cid>[^/]+)", "global_lookup"),
-    ]
-]
+#: Every route the service answers; other APIs register theirs here.
+ROUTER = Router()
+ROUTER.add(API_ROOTS, byoc_api.ROUTES)
+ROUTER.add(API_ROOTS, byoc_api.ADMIN_ROUTES, faulty=False)
+
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+_CHUNK_SIZE_LINE = re.compile(rb"[0-9a-fA-F]{1,15}")
+#: Codes of the answers the HTTP layer itself gives.
+_CODES = {405: "COMMON_METHOD_NOT_ALLOWED", 501: "COMMON_METHOD_NOT_ALLOWED"}
 
 
 class BYOCServer(ThreadingHTTPServer):
@@ -61,6 +69,10 @@ class BYOCServer(ThreadingHTTPServer):
     ingestor : Ingestor
     faults : Faults, optional
     rate_limit : RateLimit, optional
+    limits : Limits, optional
+        Timeouts and sizes; `Limits` defaults when omitted.
+    throttle : FailureThrottle, optional
+        Slows down repeated failures at the token endpoint.
     """
 
     daemon_threads = True
@@ -76,6 +88,8 @@ class BYOCServer(ThreadingHTTPServer):
         *,
         faults: Faults | None = None,
         rate_limit: RateLimit | None = None,
+        limits: Limits | None = None,
+        throttle: FailureThrottle | None = None,
     ):
         super().__init__(address, _Handler)
         self.store = store
@@ -83,9 +97,12 @@ class BYOCServer(ThreadingHTTPServer):
         self.ingestor = ingestor
         self.faults = faults or Faults()
         self.rate_limit = rate_limit
+        self.limits = limits or Limits()
+        self.throttle = throttle or FailureThrottle()
         self.catalog = Catalog(store)
         self.requests_served = 0
         self._count_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.limits.max_connections)
 
     @property
     def base_url(self) -> str:
@@ -99,6 +116,64 @@ class BYOCServer(ThreadingHTTPServer):
         with self._count_lock:
             self.requests_served += 1
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve a connection on its own thread, or answer 503 when all slots are taken."""
+        if not self._slots.acquire(blocking=False):
+            body = json.dumps(
+                error_body(503, "COMMON_EXCEPTION", "Too many connections; retry shortly.")
+            ).encode()
+            head = (
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+            )
+            with contextlib.suppress(OSError):
+                request.settimeout(0.5)  # the answer fits in the socket buffer
+                request.sendall(head.encode() + body)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection and give its slot back."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Socket reads with a deadline.
+
+    An absolute deadline covers a whole request; while waiting for a request to begin,
+    reads time out after an idle period instead.
+    """
+
+    def __init__(self, sock: socket.socket):
+        self._sock = sock
+        self.deadline: float | None = None
+        self.idle = 60.0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.deadline is None:
+            timeout = self.idle
+        else:
+            timeout = self.deadline - time.monotonic()
+            if timeout <= 0:
+                raise TimeoutError("request deadline passed")
+        self._sock.settimeout(timeout)
+        return self._sock.recv_into(buffer)
+
+
+class _Closed(Exception):
+    """The client stopped sending mid-request (end of stream)."""
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -110,61 +185,223 @@ class _Handler(BaseHTTPRequestHandler):
         # answers are written as header + body; without this, Nagle's algorithm and the
         # client's delayed ACK add ~40 ms to every small answer
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._reader = _DeadlineReader(self.connection)
+        self._reader.idle = self.server.limits.idle_timeout
+        self.rfile: io.BufferedReader = io.BufferedReader(self._reader, 64 * 1024)
+        self._body_pending = False
+        self._expect_continue = False
 
     def log_message(self, format: str, *args: Any) -> None:
         # the request line holds no secrets (tokens travel in headers, ids in the path)
         log.debug("%s %s", self.address_string(), format % args)
 
+    # ---------------------------------------------------------------- one request
+    def handle_one_request(self) -> None:
+        limits = self.server.limits
+        self._reader.deadline = None  # idle until the next request's first byte
+        self.request_version = "HTTP/1.1"  # how protocol errors are answered
+        self.command = self.requestline = ""
+        self._body_pending = self._expect_continue = False
+        try:
+            if not self.rfile.peek(1):
+                self.close_connection = True
+                return
+        except (TimeoutError, OSError):
+            self.close_connection = True
+            return
+        self._reader.deadline = time.monotonic() + limits.read_timeout
+        try:
+            head = self._read_head(limits)
+            self.raw_requestline = head[0]
+            line_reader, self.rfile = self.rfile, io.BufferedReader(io.BytesIO(b"".join(head[1:])))
+            try:
+                parsed = self.parse_request()
+            finally:
+                self.rfile = line_reader
+            if not parsed:
+                return  # answered by send_error
+            self._body_pending = bool(
+                self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length")
+            )
+            if self.command not in _METHODS:
+                self.send_error(501, f"Unsupported method {self.command[:20]!r}")
+                return
+            self._dispatch(self.command)
+            self.wfile.flush()
+        except TimeoutError:
+            self.send_error(408, f"The request was not received within {limits.read_timeout} s")
+        except _Closed:  # it began (peek saw a byte) and then the client stopped sending
+            self.send_error(400, "The request ended before it was complete")
+        except ApiProblem as problem:  # the head broke a limit: the rest is unread
+            self.close_connection = True
+            self._error(problem)
+        except OSError:
+            self.close_connection = True
+
+    def _read_head(self, limits: Limits) -> list[bytes]:
+        """The request line and header lines, within the head size limits."""
+        line = self.rfile.readline(limits.max_line_bytes + 1)
+        for _ in range(4):  # RFC 9112 2.2: ignore empty lines before a request line
+            if line not in (b"\r\n", b"\n"):
+                break
+            line = self.rfile.readline(limits.max_line_bytes + 1)
+        if len(line) > limits.max_line_bytes:
+            raise ApiProblem(
+                414,
+                "COMMON_BAD_PAYLOAD",
+                f"The request line exceeds {limits.max_line_bytes} bytes.",
+            )
+        if not line.endswith(b"\n"):
+            raise _Closed
+        lines, total = [line], len(line)
+        while True:
+            line = self.rfile.readline(limits.max_header_bytes - total + 1)
+            total += len(line)
+            if total > limits.max_header_bytes:
+                raise ApiProblem(
+                    431,
+                    "COMMON_BAD_PAYLOAD",
+                    f"The request headers exceed {limits.max_header_bytes} bytes.",
+                )
+            if not line.endswith(b"\n"):
+                raise _Closed
+            lines.append(line)
+            if line in (b"\r\n", b"\n"):
+                return lines
+
+    def handle_expect_100(self) -> bool:
+        """Defer ``100 Continue`` until the token and the declared size were checked."""
+        self._expect_continue = True
+        return True
+
+    def _read_body(self) -> bytes:
+        """The body (by Content-Length or chunked), within `Limits.max_body_bytes`."""
+        limit = self.server.limits.max_body_bytes
+        encoding = self.headers.get("Transfer-Encoding")
+        lengths = self.headers.get_all("Content-Length") or []
+        if encoding is not None:
+            if lengths:
+                raise bad("A request must not have both Content-Length and Transfer-Encoding.")
+            if encoding.strip().lower() != "chunked":
+                raise ApiProblem(
+                    501,
+                    "COMMON_BAD_PAYLOAD",
+                    f"Transfer-Encoding {encoding[:40]!r} is not supported.",
+                )
+            self._continue()
+            body = self._read_chunked(limit)
+        elif lengths:
+            text = lengths[0].strip()
+            if len(set(lengths)) > 1 or not (text.isascii() and text.isdigit()) or len(text) > 18:
+                raise bad(f"Content-Length must be a non-negative integer, got {lengths[0][:40]!r}")
+            length = int(text)
+            if length > limit:
+                raise ApiProblem(
+                    413,
+                    "COMMON_BAD_PAYLOAD",
+                    f"The request body has {length} bytes; at most {limit} are accepted.",
+                )
+            if length:
+                self._continue()
+            body = self.rfile.read(length) if length else b""
+            if len(body) < length:
+                raise _Closed
+        else:
+            body = b""
+        self._body_pending = False
+        return body
+
+    def _continue(self) -> None:
+        """Invite a client that sent ``Expect: 100-continue`` to send its body now."""
+        if self._expect_continue:
+            self._expect_continue = False
+            self.send_response_only(100)
+            self.end_headers()
+
+    def _read_chunked(self, limit: int) -> bytes:
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(1025)
+            if not line.endswith(b"\n"):
+                raise _Closed if not line else bad("A chunk size line is malformed.")
+            match = _CHUNK_SIZE_LINE.fullmatch(line.split(b";", 1)[0].strip())
+            if match is None:
+                raise bad("A chunk size is not a hexadecimal number.")
+            size = int(match[0], 16)
+            if len(body) + size > limit:
+                raise ApiProblem(
+                    413, "COMMON_BAD_PAYLOAD", f"The request body exceeds {limit} bytes."
+                )
+            if size == 0:
+                break
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                raise _Closed
+            body += chunk
+            if self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise bad("A chunk is longer than its size says.")
+        self._read_trailers()
+        return bytes(body)
+
+    def _read_trailers(self) -> None:
+        total, limit = 0, self.server.limits.max_header_bytes
+        while True:
+            line = self.rfile.readline(limit - total + 1)
+            total += len(line)
+            if total > limit:
+                raise ApiProblem(431, "COMMON_BAD_PAYLOAD", "The chunked trailers are too large.")
+            if not line.endswith(b"\n"):
+                raise _Closed
+            if line in (b"\r\n", b"\n"):
+                return
+
     # ---------------------------------------------------------------- dispatch
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
     def _dispatch(self, method: str) -> None:
         url = urllib.parse.urlsplit(self.path)
-        body = self._read_body()
         try:
             if url.path in TOKEN_PATHS and method == "POST":
-                self._token(body)
+                self._token(self._read_body())
                 return
             if url.path == CATALOG_ROOT or url.path.startswith(CATALOG_ROOT + "/"):
-                self.server.catalog.serve(self, self.server, method, body)
+                self.server.catalog.serve(self, self.server, method, self._read_body())
                 return
-            root = next((r for r in API_ROOTS if url.path.startswith(r + "/")), None)
-            if root is None:
-                raise ApiProblem(404, "COMMON_NOT_FOUND", f"No such endpoint: {url.path}")
-            client = self._authenticate()
-            rest = url.path[len(root) :]
-            handler, params = self._route(method, rest)
+            if not ROUTER.knows(url.path):
+                raise ApiProblem(404, "COMMON_NOT_FOUND", f"No such endpoint: {url.path[:200]}")
+            client = self._authenticate()  # before the body is read
+            route, params = ROUTER.match(method, url.path)
             query = {
                 k: v[-1]
-                for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()
+                for k, v in urllib.parse.parse_qs(
+                    url.query, keep_blank_values=True, max_num_fields=50
+                ).items()
             }
-            admin = rest.startswith("/_emulator/")
-            self._serve(client, handler, params, query, body, method, faulty=not admin)
+            body = self._read_body()
+            host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+            request = Request(
+                store=self.server.store,
+                ingestor=self.server.ingestor,
+                method=method,
+                path=url.path,
+                host=host,
+                params=params,
+                query=query,
+                body=None,
+            )
+            self._serve(client, route, request, body)
         except ApiProblem as problem:
             self._error(problem)
+        except (_Closed, OSError):
+            raise
+        except ValueError as err:  # parse_qs: too many fields
+            self._error(bad(f"The query string is malformed ({err})."))
+        except Exception:
+            log.exception("unexpected error answering %s %s", method, url.path[:200])
+            self.close_connection = True
+            self._error(ApiProblem(500, "COMMON_EXCEPTION", "Internal error; see the server log."))
 
-    def _serve(
-        self,
-        client: str,
-        handler: Callable[..., tuple[int, Any]],
-        params: dict[str, str],
-        query: dict[str, str],
-        body: bytes,
-        method: str,
-        *,
-        faulty: bool = True,
-    ) -> None:
-        faults = self.server.faults
+    def _serve(self, client: str, route: Route, request: Request, body: bytes) -> None:
+        """Apply the injected faults and the rate limit, then run the endpoint."""
+        faults, faulty = self.server.faults, route.faulty
         fate = faults.decide() if faulty and faults.active else "ok"
         if faulty and faults.latency:
             time.sleep(faults.latency)
@@ -181,43 +418,16 @@ class _Handler(BaseHTTPRequestHandler):
         if fate == "drop_before":
             self._drop()
             return
-        payload = self._json(body) if method in ("POST", "PUT") else None
-        status, answer = handler(params=params, query=query, body=payload)
+        if request.method in ("POST", "PUT"):
+            request.body = validate.parse_body(body)
+        status, answer = route.endpoint(request)
         if fate == "drop_after":
             self._drop()
             return
         self.server.count_request()
         self._send(status, answer)
 
-    def _route(self, method: str, rest: str) -> tuple[Callable[..., tuple[int, Any]], dict]:
-        allowed = False
-        for route_method, pattern, name in _ROUTES:
-            match = pattern.fullmatch(rest)
-            if match:
-                if route_method == method:
-                    return getattr(self, "_" + name), match.groupdict()
-                allowed = True
-        if allowed:
-            raise ApiProblem(405, "COMMON_METHOD_NOT_ALLOWED", f"{method} is not allowed here.")
-        raise ApiProblem(404, "COMMON_NOT_FOUND", f"No such endpoint: {rest}")
-
-    # ---------------------------------------------------------------- plumbing
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    @staticmethod
-    def _json(body: bytes) -> Any:
-        if not body.strip():
-            return {}
-        try:
-            value = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as err:
-            raise bad(f"The request body is not valid JSON ({err}).") from None
-        if not isinstance(value, dict):
-            raise bad("The request body must be a JSON object.")
-        return value
-
+    # ---------------------------------------------------------------- auth
     def _authenticate(self) -> str:
         header = self.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
@@ -231,15 +441,33 @@ class _Handler(BaseHTTPRequestHandler):
         return client
 
     def _token(self, body: bytes) -> None:
-        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        address = self.client_address[0] if self.client_address else ""
+        throttle = self.server.throttle
+        wait = throttle.wait(address)
+        if wait > 0:
+            self._send(
+                429,
+                {
+                    "error": "slow_down",
+                    "error_description": "Too many failed attempts; retry later.",
+                },
+                headers={"Retry-After": str(max(1, int(wait * 1000)))},
+            )
+            return
+        try:
+            form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
+        except ValueError:
+            form = {}
         grant = (form.get("grant_type") or [""])[0]
-        client_id: str | None = form["client_id"][0] if form.get("client_id") else None
-        secret: str | None = form["client_secret"][0] if form.get("client_secret") else None
-        if client_id is None and self.headers.get("Authorization", "").startswith("Basic "):
-            import base64
-
-            raw = base64.b64decode(self.headers["Authorization"][6:]).decode("utf-8", "replace")
-            client_id, _, secret = raw.partition(":")
+        client_id = form["client_id"][0] if form.get("client_id") else None
+        secret = form["client_secret"][0] if form.get("client_secret") else None
+        basic = self.headers.get("Authorization", "")
+        if client_id is None and basic.startswith("Basic "):
+            try:
+                raw = base64.b64decode(basic[6:].strip(), validate=True)
+            except (binascii.Error, ValueError):
+                raw = b""
+            client_id, _, secret = raw.decode("utf-8", "replace").partition(":")
         if grant != "client_credentials":
             self._send(
                 400,
@@ -250,6 +478,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         if not self.server.issuer.credentials_ok(client_id, secret):
+            throttle.failed(address)
+            log.info("failed token request from %s", address)
             self._send(
                 401,
                 {
@@ -258,171 +488,54 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
             return
+        throttle.succeeded(address)
         self._send(200, self.server.issuer.issue())
 
-    def _send(self, status: int, answer: Any) -> None:
+    # ---------------------------------------------------------------- answers
+    def _send(self, status: int, answer: Any, headers: dict[str, str] | None = None) -> None:
+        # reads may have left a nearly spent deadline on the socket; writes get their own
+        self.connection.settimeout(self.server.limits.read_timeout)
+        if self._body_pending:  # an unread body would be taken for the next request
+            self.close_connection = True
         if status == 204 or answer is None:
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+            data, kind = b"", None
+        else:
+            data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+            kind = "application/json"
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if kind:
+            self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if data:
+            self.wfile.write(data)
 
     def _error(self, problem: ApiProblem) -> None:
-        inner: dict[str, Any] = {
-            "status": problem.status,
-            "reason": HTTPStatus(problem.status).phrase,
-            "message": problem.message,
-            "code": problem.code,
-        }
-        if problem.errors is not None:
-            inner["errors"] = problem.errors
-        self._send(problem.status, {"error": inner})
+        envelope = error_body(problem.status, problem.code, problem.message, problem.errors)
+        self._send(problem.status, envelope)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer a protocol error with the JSON envelope (not http.server's HTML)."""
+        self.close_connection = True
+        self.request_version = "HTTP/1.1"  # parse_request may have left HTTP/0.9: no head
+        status = HTTPStatus(code)
+        text = message or status.phrase
+        if explain and explain != text:
+            text = f"{text}: {explain}"
+        code_name = _CODES.get(code, "COMMON_EXCEPTION" if code >= 500 else "COMMON_BAD_PAYLOAD")
+        self.log_message("protocol error %d: %s", code, text)
+        with contextlib.suppress(OSError):
+            self._error(ApiProblem(code, code_name, text[:500]))
 
     def _throttle(self, wait_ms: int) -> None:
-        data = json.dumps(
-            {
-                "error": {
-                    "status": 429,
-                    "reason": "Too Many Requests",
-                    "message": "You have exceeded your rate limit",
-                    "code": "RATE_LIMIT_EXCEEDED",
-                }
-            }
-        ).encode()
-        self.send_response(429)
-        self.send_header("Retry-After", str(int(wait_ms)))
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        envelope = error_body(429, "RATE_LIMIT_EXCEEDED", "You have exceeded your rate limit")
+        self._send(429, envelope, headers={"Retry-After": str(int(wait_ms))})
 
     def _drop(self) -> None:
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-
-    def _self_url(self, query: dict[str, str], **changes: Any) -> str:
-        url = urllib.parse.urlsplit(self.path)
-        params = {**query, **changes}
-        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        return f"http://{host}{url.path}?{urllib.parse.urlencode(params)}"
-
-    def _page(
-        self, items: list[str], next_token: str | None, query: dict[str, str], count: int
-    ) -> bytes:
-        links: dict[str, str] = {
-            "currentToken": query.get("viewtoken", ""),
-            "@id": self._self_url(query, count=count),
-        }
-        if next_token:
-            links["nextToken"] = next_token
-            links["next"] = self._self_url(query, viewtoken=next_token, count=count)
-        if query.get("viewtoken"):
-            links["previousToken"] = ""  # keyset pages do not walk backwards
-        return (
-            b'{"data":['
-            + ",".join(items).encode()
-            + b'],"links":'
-            + json.dumps(links).encode()
-            + b"}"
-        )
-
-    @staticmethod
-    def _count(query: dict[str, str]) -> int:
-        text = query.get("count")
-        if text is None or text == "":
-            return 100
-        try:
-            count = int(text)
-        except ValueError:
-            raise bad(f"count must be an integer from 1 to 100, got {text!r}") from None
-        if count < 1:
-            raise bad(f"count must be an integer from 1 to 100, got {count}")
-        return min(count, 100)
-
-    @staticmethod
-    def _token_param(query: dict[str, str]) -> str | None:
-        if "viewToken" in query and "viewtoken" not in query:
-            query["viewtoken"] = query.pop("viewToken")
-        return query.get("viewtoken") or None
-
-    # ---------------------------------------------------------------- endpoints
-    def _list_collections(self, *, params, query, body):
-        count = self._count(query)
-        docs, token = self.server.store.collections(
-            search=query.get("search") or None, count=count, token=self._token_param(query)
-        )
-        return 200, self._page([json.dumps(d) for d in docs], token, query, count)
-
-    def _create_collection(self, *, params, query, body):
-        return 201, {"data": self.server.store.create_collection(body)}
-
-    def _get_collection(self, *, params, query, body):
-        return 200, {"data": self.server.store.collection(params["cid"])}
-
-    def _update_collection(self, *, params, query, body):
-        self.server.store.update_collection(params["cid"], body)
-        return 204, None
-
-    def _delete_collection(self, *, params, query, body):
-        self.server.store.delete_collection(params["cid"])
-        return 204, None
-
-    def _copy_tiles(self, *, params, query, body):
-        target = query.get("toCollection")
-        if not target:
-            raise bad("toCollection is required")
-        self.server.store.copy_tiles(params["cid"], target)
-        return 204, None
-
-    def _list_tiles(self, *, params, query, body):
-        count = self._count(query)
-        items, token = self.server.store.tiles_page(
-            params["cid"],
-            count=count,
-            token=self._token_param(query),
-            sort=query.get("sort") or "created:asc",
-            path=query.get("path"),
-            status=query.get("status") or None,
-        )
-        return 200, self._page(items, token, query, count)
-
-    def _create_tile(self, *, params, query, body):
-        doc = self.server.store.create_tile(params["cid"], body)
-        tile_id = json.loads(doc)["id"]
-        answer = b'{"data":' + doc.encode() + b"}"
-        self.server.ingestor.submit(params["cid"], tile_id)
-        return 201, answer
-
-    def _get_tile(self, *, params, query, body):
-        return 200, b'{"data":' + self.server.store.tile(
-            params["cid"], params["tid"]
-        ).encode() + b"}"
-
-    def _update_tile(self, *, params, query, body):
-        self.server.store.update_tile(params["cid"], params["tid"], body)
-        return 204, None
-
-    def _delete_tile(self, *, params, query, body):
-        self.server.store.delete_tile(params["cid"], params["tid"])
-        return 204, None
-
-    def _reingest(self, *, params, query, body):
-        self.server.store.reingest(params["cid"], params["tid"])
-        self.server.ingestor.submit(params["cid"], params["tid"])
-        return 204, None
-
-    def _global_lookup(self, *, params, query, body):  # location: set_meta("location", ...)
-        doc, where = self.server.store.collection(params["cid"]), self.server.store.get_meta
-        location = where("location") or "aws-eu-central-1"
-        return 200, {"data": {"id": doc["id"], "s3Bucket": doc["s3Bucket"], "location": location}}
-
-    def _register_files(self, *, params, query, body):
-        self.server.store.register_files(params["bucket"], body)
-        return 204, None

@@ -1,31 +1,31 @@
 """SQLite storage of the local BYOC service: collections, tiles, virtual bucket files.
 
-Every tile row keeps its full JSON answer (``doc``), re-rendered whenever the tile
-changes, so a page of 100 tiles is one indexed query and a string join. All access
-goes through one connection guarded by a lock; every change is one transaction, so
-concurrent clients never see or leave a half-written record.
+Storage only: requests are validated before they reach it (`byocframe.emulator.validate`)
+and tiles are rendered by `byocframe.emulator.render`. Every tile row keeps its full JSON
+answer (``doc``), re-rendered whenever the tile changes, so a page of 100 tiles is one
+indexed query and a string join. All access goes through one connection guarded by a
+lock; every change is one transaction that re-reads what it changes, so concurrent
+clients never see, leave or overwrite a half-written record.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import functools
 import json
 import sqlite3
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
-from pyproj import Transformer
+from byocframe.emulator.coords import bbox, box_rings, transform_polygons
+from byocframe.emulator.problems import ApiProblem, bad, not_found
+from byocframe.emulator.render import render_tile, to_json
+from byocframe.emulator.validate import band_types, check_band_change, decode_token, encode_token
 
-from byocframe.geometry import GeometryProblem, crs_urn, parse_crs
-
-__all__ = ["ApiProblem", "Store"]
+__all__ = ["PENDING", "Store", "TileChange", "now_text"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -63,134 +63,16 @@ CREATE TABLE IF NOT EXISTS files (
 );
 """
 
-STATUSES = ("WAITING", "QUEUED", "INGESTING", "INGESTED", "FAILED")
-SORTS = {"created:asc", "created:desc", "path:asc", "path:desc"}
-MAX_COVER_POINTS = 100
+#: Statuses of a tile the ingestion has not finished.
+PENDING = ("WAITING", "QUEUED", "INGESTING")
 
-
-class ApiProblem(Exception):
-    """A request the service refuses: carries the HTTP status, code and message."""
-
-    def __init__(self, status: int, code: str, message: str, errors: Any = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.errors = errors
-
-
-def bad(message: str, errors: Any = None) -> ApiProblem:
-    """A 400 COMMON_BAD_PAYLOAD problem."""
-    return ApiProblem(400, "COMMON_BAD_PAYLOAD", message, errors)
-
-
-def not_found(what: str, ident: str) -> ApiProblem:
-    """A 404 COMMON_NOT_FOUND problem, worded as the real service words it."""
-    return ApiProblem(404, "COMMON_NOT_FOUND", f"{what} {ident} not found.")
+#: Changes a tile's stored state in place; returns False to leave the tile as it is.
+TileChange = Callable[[dict[str, Any]], bool]
 
 
 def now_text(clock: Callable[[], float]) -> str:
     """The current time as the service writes it (microseconds, ``Z``)."""
     return dt.datetime.fromtimestamp(clock(), dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(value: Any, field: str) -> str | None:
-    """Validate an ISO-8601 time from a request; return it in UTC, milliseconds, ``Z``."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise bad(f"{field} must be an ISO-8601 string, got {value!r}")
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise bad(f"{field} is not an ISO-8601 time: {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    parsed = parsed.astimezone(dt.UTC)
-    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
-
-
-@functools.lru_cache(maxsize=256)
-def _transformer(src: str, dst: str) -> Transformer:
-    return Transformer.from_crs(src, dst, always_xy=True)
-
-
-def transform_polygons(polygons: list[Any], src: str, dst: str) -> list[Any]:
-    """Transform MultiPolygon coordinates (lists) vertex by vertex, as the service does."""
-    if src == dst:
-        return polygons
-    flat = [pos for poly in polygons for ring in poly for pos in ring]
-    xy = np.asarray(flat, dtype=float)
-    x, y = _transformer(src, dst).transform(xy[:, 0], xy[:, 1])
-    out, k = [], 0
-    for poly in polygons:
-        rings = []
-        for ring in poly:
-            rings.append([[float(x[k + i]), float(y[k + i])] for i in range(len(ring))])
-            k += len(ring)
-        out.append(rings)
-    return out
-
-
-def read_cover(geojson: Any) -> tuple[list[Any], str, str]:
-    """Validate a cover geometry from a request: (MultiPolygon coordinates, CRS, type)."""
-    if not isinstance(geojson, Mapping):
-        raise bad("coverGeometry must be a GeoJSON Polygon or MultiPolygon object")
-    kind = geojson.get("type")
-    if kind not in ("Polygon", "MultiPolygon"):
-        raise bad(f"coverGeometry must be a Polygon or MultiPolygon, got {kind!r}")
-    member = geojson.get("crs")
-    try:
-        name = None if member is None else member["properties"]["name"]
-        crs = parse_crs(name)
-    except (KeyError, TypeError) as err:
-        raise bad(f"coverGeometry has an unreadable crs member: {member!r}") from err
-    except GeometryProblem as err:
-        raise bad(f"coverGeometry: {err}") from err
-    coords = geojson.get("coordinates")
-    if not isinstance(coords, list):
-        raise bad(f"coverGeometry coordinates must be a list, got {type(coords).__name__}")
-    polygons = [coords] if kind == "Polygon" else coords
-    try:
-        points = 0
-        for poly in polygons:
-            for ring in poly:
-                if len(ring) < 4 or ring[0] != ring[-1]:
-                    raise bad("coverGeometry rings must be closed and have at least 4 positions")
-                for pos in ring:
-                    if len(pos) != 2 or not all(np.isfinite(float(v)) for v in pos):
-                        raise bad(f"coverGeometry has a bad position {pos!r}")
-                points += len(ring)
-    except (TypeError, ValueError) as err:
-        raise bad(f"coverGeometry has malformed coordinates ({err})") from err
-    if points > MAX_COVER_POINTS:
-        raise bad(
-            f"coverGeometry has {points} points; at most {MAX_COVER_POINTS} are allowed "
-            "(simplify it first)"
-        )
-    return [[[list(map(float, p)) for p in ring] for ring in poly] for poly in polygons], crs, kind
-
-
-def _bbox(polygons: list[Any]) -> tuple[float, float, float, float]:
-    xs = [p[0] for poly in polygons for p in poly[0]]
-    ys = [p[1] for poly in polygons for p in poly[0]]
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def _encode_token(sort: str, key: Any) -> str:
-    raw = json.dumps([sort, key], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_token(token: str, sort: str) -> Any:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        token_sort, key = json.loads(raw)
-    except (ValueError, TypeError, binascii.Error):
-        raise bad(f"invalid viewtoken {token!r}") from None
-    if token_sort != sort:
-        raise bad(f"viewtoken {token!r} belongs to sort={token_sort}, not sort={sort}")
-    return key
 
 
 class Store:
@@ -205,8 +87,6 @@ class Store:
     """
 
     def __init__(self, path: str = ":memory:", *, clock: Callable[[], float] | None = None):
-        import time
-
         self.path = path
         self.clock = clock or time.time
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -313,7 +193,7 @@ class Store:
         self, *, search: str | None, count: int, token: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of collections, optionally matching ``search`` (``|`` = or, ``&`` = and)."""
-        start = int(_decode_token(token, "created:asc")) if token else 0
+        start = decode_token(token, "created:asc") if token else 0
         with self._lock:
             rows = self._conn.execute(
                 "SELECT seq, doc FROM collections WHERE seq > ? ORDER BY seq", (start,)
@@ -328,71 +208,63 @@ class Store:
                     break
         more = len(docs) > count
         docs = docs[:count]
-        next_token = _encode_token("created:asc", docs[-1][0]) if more and docs else None
+        next_token = encode_token("created:asc", docs[-1][0]) if more and docs else None
         return [d for _, d in docs], next_token
 
-    def create_collection(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate and store a new collection; return it."""
-        name, bucket = body.get("name"), body.get("s3Bucket")
-        for field, value in (("name", name), ("s3Bucket", bucket)):
-            if not isinstance(value, str) or not value.strip():
-                raise bad(f"{field} is required and must be a non-empty string")
-        extra = body.get("additionalData") or {}
-        if not isinstance(extra, Mapping):
-            raise bad("additionalData must be an object")
-        bands = _check_bands(extra.get("bands"))
+    def create_collection(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a new collection from `~byocframe.emulator.validate.new_collection`."""
+        bands = fields.get("bands") or {}
         doc: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "accountId": self.account_id,
-            "name": name,
-            "s3Bucket": bucket,
+            "name": fields["name"],
+            "s3Bucket": fields["s3Bucket"],
             "created": now_text(self.clock),
             "isConfigured": bool(bands),
             "additionalData": {"bands": bands} if bands else {},
         }
-        no_data = _check_no_data(body.get("noData"))
-        if no_data is not None:
-            doc["noData"] = no_data
-        if isinstance(extra.get("storageIdentifier"), str):
-            doc["additionalData"]["storageIdentifier"] = extra["storageIdentifier"]
+        if fields.get("noData") is not None:
+            doc["noData"] = fields["noData"]
+        if fields.get("storageIdentifier"):
+            doc["additionalData"]["storageIdentifier"] = fields["storageIdentifier"]
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO collections (id, doc) VALUES (?, ?)", (doc["id"], json.dumps(doc))
+                "INSERT INTO collections (id, doc) VALUES (?, ?)", (doc["id"], to_json(doc))
             )
             return self._with_metadata(doc)
 
-    def update_collection(self, cid: str, body: Mapping[str, Any]) -> None:
-        """Apply a PUT: name, s3Bucket (only while empty), noData, band renames/removals."""
+    def update_collection(self, cid: str, changes: Mapping[str, Any]) -> None:
+        """Apply `~byocframe.emulator.validate.collection_update` changes in one transaction.
+
+        s3Bucket changes only while the collection is empty; once it has tiles, bands
+        may only be renamed or removed.
+        """
         with self.transaction() as conn:
             doc = self._collection_row(cid)
             tiles = conn.execute(
                 "SELECT count(*) FROM tiles WHERE collection_id = ?", (cid,)
             ).fetchone()[0]
+            bucket = changes.get("s3Bucket", doc["s3Bucket"])
+            if bucket != doc["s3Bucket"] and tiles:
+                raise bad("s3Bucket can only change while the collection has no tiles")
             for field in ("name", "s3Bucket"):
-                value = body.get(field)
-                if value is None:
-                    continue
-                if not isinstance(value, str) or not value.strip():
-                    raise bad(f"{field} must be a non-empty string")
-                if field == "s3Bucket" and value != doc["s3Bucket"] and tiles:
-                    raise bad("s3Bucket can only change while the collection has no tiles")
-                doc[field] = value
-            no_data = _check_no_data(body.get("noData"))
-            if no_data is None:
+                if field in changes:
+                    doc[field] = changes[field]
+            if changes.get("noData") is None:
                 doc.pop("noData", None)
             else:
-                doc["noData"] = no_data
-            extra = body.get("additionalData")
-            if isinstance(extra, Mapping) and extra.get("bands") is not None:
-                new = _check_bands(extra["bands"])
+                doc["noData"] = changes["noData"]
+            if "bands" in changes:
+                new = changes["bands"]
                 old = (doc.get("additionalData") or {}).get("bands") or {}
                 if tiles:
-                    _check_band_change(old, new)
-                doc.setdefault("additionalData", {})["bands"] = new
+                    check_band_change(old, new)
+                extra = doc.setdefault("additionalData", {})
+                extra["bands"] = new
                 if not new:
-                    doc["additionalData"].pop("bands")
+                    extra.pop("bands")
                 doc["isConfigured"] = bool(new)
-            conn.execute("UPDATE collections SET doc = ? WHERE id = ?", (json.dumps(doc), cid))
+            conn.execute("UPDATE collections SET doc = ? WHERE id = ?", (to_json(doc), cid))
 
     def delete_collection(self, cid: str) -> None:
         """Delete a collection and all its tiles."""
@@ -401,15 +273,14 @@ class Store:
             conn.execute("DELETE FROM tiles WHERE collection_id = ?", (cid,))
             conn.execute("DELETE FROM collections WHERE id = ?", (cid,))
 
-    def configure_bands(self, cid: str, bands: dict[str, Any]) -> None:
-        """Set the bands of a collection that has none yet (first ingested tile)."""
-        with self.transaction() as conn:
-            doc = self._collection_row(cid)
-            if (doc.get("additionalData") or {}).get("bands"):
-                return
-            doc.setdefault("additionalData", {})["bands"] = bands
-            doc["isConfigured"] = True
-            conn.execute("UPDATE collections SET doc = ? WHERE id = ?", (json.dumps(doc), cid))
+    def _configure_bands(self, conn: sqlite3.Connection, cid: str, bands: dict[str, Any]) -> None:
+        """Set the bands of a collection that has none yet (its first ingested tile)."""
+        doc = self._collection_row(cid)
+        if (doc.get("additionalData") or {}).get("bands"):
+            return
+        doc.setdefault("additionalData", {})["bands"] = bands
+        doc["isConfigured"] = True
+        conn.execute("UPDATE collections SET doc = ? WHERE id = ?", (to_json(doc), cid))
 
     # ------------------------------------------------------------------ tiles
     def _tile_row(self, cid: str, tid: str) -> dict[str, Any]:
@@ -447,15 +318,15 @@ class Store:
         path: str | None,
         status: str | None,
     ) -> tuple[list[str], str | None]:
-        """A page of tile answers (JSON texts) and the token of the next page."""
-        if sort not in SORTS:
-            raise bad(f"sort must be one of {sorted(SORTS)}, got {sort!r}")
-        if status is not None and status not in STATUSES:
-            raise bad(f"status must be one of {list(STATUSES)}, got {status!r}")
+        """A page of tile answers (JSON texts) and the token of the next page.
+
+        ``sort`` and ``status`` are checked by `~byocframe.emulator.validate.tile_listing`.
+        """
         key_column, direction = sort.split(":")
         column = "seq" if key_column == "created" else "path"
         op, order = (">", "ASC") if direction == "asc" else ("<", "DESC")
-        where, args = ["collection_id = ?"], [cid]
+        where: list[str] = ["collection_id = ?"]
+        args: list[int | str] = [cid]
         if path is not None:
             where.append("path = ?")
             args.append(path)
@@ -464,7 +335,7 @@ class Store:
             args.append(status)
         if token:
             where.append(f"{column} {op} ?")
-            args.append(_decode_token(token, sort))
+            args.append(decode_token(token, sort))
         sql = (
             f"SELECT {column}, doc FROM tiles WHERE {' AND '.join(where)} "
             f"ORDER BY {column} {order} LIMIT ?"
@@ -474,71 +345,87 @@ class Store:
             rows = self._conn.execute(sql, (*args, count + 1)).fetchall()
         more = len(rows) > count
         rows = rows[:count]
-        next_token = _encode_token(sort, rows[-1][0]) if more else None
+        next_token = encode_token(sort, rows[-1][0]) if more else None
         return [doc for _, doc in rows], next_token
 
-    def create_tile(self, cid: str, body: Mapping[str, Any]) -> str:
-        """Validate and store a new WAITING tile; return its JSON answer."""
-        path = body.get("path")
-        _check_path(path)
+    def create_tile(self, cid: str, fields: Mapping[str, Any]) -> str:
+        """Store a new WAITING tile from `~byocframe.emulator.validate.new_tile`.
+
+        Returns its JSON answer.
+        """
         state: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "collection": cid,
-            "path": path,
+            "path": fields["path"],
             "status": "WAITING",
             "created": now_text(self.clock),
+            "attempt": 0,
         }
         state["ingestionStart"] = state["created"]
-        if "sensingTime" in body:
-            state["sensingTime"] = parse_time(body.get("sensingTime"), "sensingTime")
-        if body.get("coverGeometry") is not None:
-            polygons, crs, kind = read_cover(body["coverGeometry"])
-            state["cover84"] = transform_polygons(polygons, crs, "EPSG:4326")
-            state["coverType"] = kind
-            state["crs"] = crs
+        if fields.get("sensingTime"):
+            state["sensingTime"] = fields["sensingTime"]
+        if fields.get("cover") is not None:
+            _set_cover(state, fields["cover"])
         with self.transaction() as conn:
             self._collection_row(cid)
             try:
-                self._write_tile(conn, state, insert=True)
+                doc = self._write_tile(conn, state, insert=True)
             except sqlite3.IntegrityError:
                 raise ApiProblem(
                     409,
                     "COMMON_UNIQUE_KEY_VIOLATION",
-                    f"A tile with path {path!r} already exists in collection {cid}.",
+                    f"A tile with path {fields['path']!r} already exists in collection {cid}.",
                 ) from None
             self._touch(conn, cid)
-        return render_tile(state)
+        return doc
 
-    def update_tile(self, cid: str, tid: str, body: Mapping[str, Any]) -> None:
-        """Apply a PUT to a tile's sensing time and cover geometry.
+    def update_tile(self, cid: str, tid: str, changes: Mapping[str, Any]) -> None:
+        """Apply a PUT (`~byocframe.emulator.validate.tile_update`) to the fields it owns.
 
-        An absent ``sensingTime`` leaves it unchanged, null clears it. An absent or null
-        ``coverGeometry`` resets the cover to the tile's bounding box (as the API does).
+        An absent ``sensingTime`` leaves it unchanged, null clears it. A None ``cover``
+        resets the cover to the tile's bounding box (as the API does).
         """
-        update: dict[str, Any] = {}
-        if "sensingTime" in body:
-            update["sensingTime"] = parse_time(body.get("sensingTime"), "sensingTime")
-        cover = body.get("coverGeometry")
-        parsed = read_cover(cover) if cover is not None else None
-        with self.transaction() as conn:
-            state = self._tile_row(cid, tid)
-            state.update(update)
-            if parsed is None:
+
+        def change(state: dict[str, Any]) -> bool:
+            if "sensingTime" in changes:
+                state["sensingTime"] = changes["sensingTime"]
+            if changes.get("cover") is not None:
+                _set_cover(state, changes["cover"])
+            else:
                 state.pop("cover84", None)
                 state.pop("coverType", None)
                 if state.get("tileBox"):
-                    crs = state["crs"]
-                    state["cover84"] = transform_polygons(
-                        [_box_rings(state["tileBox"])], crs, "EPSG:4326"
-                    )
+                    box = [box_rings(state["tileBox"])]
+                    state["cover84"] = transform_polygons(box, state["crs"], "EPSG:4326")
                     state["coverType"] = "Polygon"
-            else:
-                polygons, crs, kind = parsed
-                state["cover84"] = transform_polygons(polygons, crs, "EPSG:4326")
-                state["coverType"] = kind
-                state.setdefault("crs", crs)
+            return True
+
+        self.change_tile(cid, tid, change)
+
+    def change_tile(
+        self, cid: str, tid: str, change: TileChange, *, bands: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Read, change and write one tile in a single transaction (a conditional update).
+
+        ``change`` sees the state as it is now, under the store's lock, and changes only
+        the fields its caller owns; when it returns False nothing is written. ``bands``
+        configure a collection that has none yet, in the same transaction (the first
+        ingested tile). Returns the state written, or None.
+
+        Raises
+        ------
+        ApiProblem
+            404 when the collection or the tile does not exist.
+        """
+        with self.transaction() as conn:
+            state = self._tile_row(cid, tid)
+            if not change(state):
+                return None
+            if bands:
+                self._configure_bands(conn, cid, bands)
             self._write_tile(conn, state)
             self._touch(conn, cid)
+            return state
 
     def delete_tile(self, cid: str, tid: str) -> None:
         """Delete one tile."""
@@ -548,9 +435,9 @@ class Store:
             self._touch(conn, cid)
 
     def reingest(self, cid: str, tid: str) -> None:
-        """Send a finished tile back to WAITING."""
-        with self.transaction() as conn:
-            state = self._tile_row(cid, tid)
+        """Send a finished tile back to WAITING, as a new ingestion attempt."""
+
+        def change(state: dict[str, Any]) -> bool:
             if state["status"] not in ("INGESTED", "FAILED"):
                 raise bad(
                     f"Tile {tid} is {state['status']}; only INGESTED or FAILED tiles "
@@ -558,16 +445,11 @@ class Store:
                 )
             state["status"] = "WAITING"
             state["ingestionStart"] = now_text(self.clock)
+            state["attempt"] = state.get("attempt", 0) + 1
             state.pop("failedIngestionCause", None)
-            self._write_tile(conn, state)
+            return True
 
-    def set_tile_state(self, state: dict[str, Any]) -> None:
-        """Store a tile state computed by the ingestion (one transaction)."""
-        with self.transaction() as conn:
-            exists = conn.execute("SELECT 1 FROM tiles WHERE id = ?", (state["id"],)).fetchone()
-            if exists:  # deleted meanwhile: nothing to do
-                self._write_tile(conn, state)
-                self._touch(conn, state["collection"])
+        self.change_tile(cid, tid, change)
 
     def copy_tiles(self, source: str, target: str) -> int:
         """Copy INGESTED tiles whose path the target lacks; return how many."""
@@ -575,8 +457,8 @@ class Store:
             src, dst = self._collection_row(source), self._collection_row(target)
             src_bands = (src.get("additionalData") or {}).get("bands") or {}
             dst_bands = (dst.get("additionalData") or {}).get("bands") or {}
-            if dst_bands and _band_types(dst_bands) != _band_types(src_bands):
-                raise bad("the target collection's bands differ from the source's")
+            if dst_bands and band_types(dst_bands) != band_types(src_bands):
+                raise bad("toCollection: the target collection's bands differ from the source's")
             rows = conn.execute(
                 "SELECT state FROM tiles WHERE collection_id = ? AND status = 'INGESTED' "
                 "AND path NOT IN (SELECT path FROM tiles WHERE collection_id = ?) ORDER BY seq",
@@ -591,9 +473,7 @@ class Store:
             if rows and not dst_bands and src_bands:
                 dst.setdefault("additionalData", {})["bands"] = src_bands
                 dst["isConfigured"] = True
-                conn.execute(
-                    "UPDATE collections SET doc = ? WHERE id = ?", (json.dumps(dst), target)
-                )
+                conn.execute("UPDATE collections SET doc = ? WHERE id = ?", (to_json(dst), target))
             if rows:
                 self._touch(conn, target)
             return len(rows)
@@ -602,8 +482,7 @@ class Store:
         """(collection id, tile id) of every tile waiting for or in ingestion."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT collection_id, id FROM tiles "
-                "WHERE status IN ('WAITING', 'QUEUED', 'INGESTING') ORDER BY seq"
+                f"SELECT collection_id, id FROM tiles WHERE status IN {PENDING} ORDER BY seq"
             ).fetchall()
         return [(c, t) for c, t in rows]
 
@@ -617,32 +496,36 @@ class Store:
         *,
         insert: bool = False,
         native: list[Any] | None = None,
-    ) -> None:
-        bbox = _bbox(state["cover84"]) if state.get("cover84") else (None,) * 4
+    ) -> str:
+        """Insert or update a tile row; return its rendered answer."""
+        box = bbox(state["cover84"]) if state.get("cover84") else (None,) * 4
+        doc = render_tile(state, native)
         values = (
             state["collection"],
             state["path"],
             state["status"],
             state.get("sensingTime"),
             state.get("crs"),
-            *bbox,
-            json.dumps(state),
-            render_tile(state, native),
+            *box,
+            to_json(state),
+            doc,
+            state["id"],
         )
         if insert:
             conn.execute(
                 "INSERT INTO tiles (collection_id, path, status, sensing_time, crs, "
                 "west, south, east, north, state, doc, id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, state["id"]),
+                values,
             )
         else:
             conn.execute(
                 "UPDATE tiles SET collection_id = ?, path = ?, status = ?, sensing_time = ?, "
                 "crs = ?, west = ?, south = ?, east = ?, north = ?, state = ?, "
                 "doc = ? WHERE id = ?",
-                (*values, state["id"]),
+                values,
             )
+        return doc
 
     def insert_tiles(
         self, cid: str, states: list[dict[str, Any]], natives: list[Any] | None = None
@@ -659,22 +542,31 @@ class Store:
         return len(states)
 
     # ------------------------------------------------------------------ virtual bucket
-    def register_files(self, bucket: str, files: Mapping[str, Mapping[str, Any]]) -> int:
-        """Add (or replace) files of a virtual bucket; see `byocframe.emulator.ingest`."""
-        rows = [(bucket, key, *_check_file(key, info)) for key, info in files.items()]
+    def register_files(self, bucket: str, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Add (or replace) files of a virtual bucket; return how many.
+
+        ``rows`` come from `~byocframe.emulator.validate.manifest_rows`.
+        """
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(bucket, *row) for row in rows],
             )
         return len(rows)
 
     def files(self, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
         """Files of a bucket whose key starts with ``prefix``."""
+        # a key range walks the (bucket, key) index; substr keeps the match exact
+        end = None
+        if prefix and prefix[-1] < "\U0010ffff":
+            end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        bound = "" if end is None else "AND key < ? "
         with self._lock:
             rows = self._conn.execute(
                 "SELECT key, crs, xmin, ymin, xmax, ymax, resolution, bit_depth, sample_format, "
-                "bands FROM files WHERE bucket = ? AND substr(key, 1, ?) = ?",
-                (bucket, len(prefix), prefix),
+                f"bands FROM files WHERE bucket = ? AND key >= ? {bound}"
+                "AND substr(key, 1, ?) = ?",
+                (bucket, prefix, *([end] if end else []), len(prefix), prefix),
             ).fetchall()
         return {
             key: {
@@ -689,44 +581,11 @@ class Store:
         }
 
 
-def _box_rings(box: list[float]) -> list[list[list[float]]]:
-    xmin, ymin, xmax, ymax = box
-    return [[[xmin, ymax], [xmax, ymax], [xmax, ymin], [xmin, ymin], [xmin, ymax]]]
-
-
-def render_tile(state: Mapping[str, Any], native: list[Any] | None = None) -> str:
-    """The tile as the API shows it (JSON text): cover in the tile's CRS with the urn.
-
-    ``native`` is the cover already transformed back into the tile's CRS (bulk seeding).
-    """
-    out: dict[str, Any] = {"id": state["id"], "created": state["created"]}
-    if state.get("ingestionStart"):
-        out["ingestionStart"] = state["ingestionStart"]
-    if state.get("sensingTime"):
-        out["sensingTime"] = state["sensingTime"]
-    crs = state.get("crs") or "EPSG:4326"
-    if state.get("cover84"):
-        polygons = native or transform_polygons(state["cover84"], "EPSG:4326", crs)
-        kind = state.get("coverType", "MultiPolygon")
-        out["coverGeometry"] = {
-            "type": kind,
-            "crs": {"type": "name", "properties": {"name": crs_urn(crs)}},
-            "coordinates": polygons[0] if kind == "Polygon" else polygons,
-        }
-    if state.get("tileBox"):
-        out["tileGeometry"] = {
-            "type": "Polygon",
-            "crs": {"type": "name", "properties": {"name": crs_urn(crs)}},
-            "coordinates": _box_rings(state["tileBox"]),
-        }
-    out["path"] = state["path"]
-    out["status"] = state["status"]
-    extra = dict(state.get("additionalData") or {})
-    if state.get("failedIngestionCause"):
-        extra["failedIngestionCause"] = state["failedIngestionCause"]
-    if extra:
-        out["additionalData"] = extra
-    return json.dumps(out, separators=(",", ":"))
+def _set_cover(state: dict[str, Any], cover: Any) -> None:
+    """Store a validated `~byocframe.emulator.validate.Cover` on a tile state."""
+    state["cover84"] = cover.polygons84
+    state["coverType"] = cover.kind
+    state.setdefault("crs", cover.crs)
 
 
 def _matches(search: str, doc: Mapping[str, Any]) -> bool:
@@ -736,91 +595,3 @@ def _matches(search: str, doc: Mapping[str, Any]) -> bool:
         all(word.strip().lower() in text for word in alternative.split("&"))
         for alternative in search.split("|")
     )
-
-
-def _check_path(path: Any) -> None:
-    if not isinstance(path, str) or not path:
-        raise bad("path is required and must be a non-empty string")
-    if path.startswith("/") or path.endswith("/") or "//" in path:
-        raise bad(f"path {path!r} must not start or end with '/' or contain '//'")
-
-
-def _check_no_data(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise bad(f"noData must be a number (not NaN), got {value!r}")
-    return value
-
-
-def _check_bands(bands: Any) -> dict[str, Any]:
-    if bands is None:
-        return {}
-    if not isinstance(bands, Mapping):
-        raise bad("additionalData.bands must be an object of band name -> format")
-    if len(bands) > 100:
-        raise bad(f"a collection can have at most 100 bands, got {len(bands)}")
-    out = {}
-    for name, spec in bands.items():
-        if not (isinstance(name, str) and name.isidentifier()):
-            raise bad(f"band name {name!r} must be a valid identifier")
-        spec = {k: v for k, v in (spec or {}).items() if v is not None}
-        spec.setdefault("bitDepth", 8)
-        spec.setdefault("sampleFormat", "UINT")
-        spec.setdefault("source", name)
-        spec.setdefault("bandIndex", 1)
-        if spec["bitDepth"] not in (8, 16, 32):
-            raise bad(f"band {name}: bitDepth must be 8, 16 or 32, got {spec['bitDepth']!r}")
-        if spec["sampleFormat"] not in ("UINT", "INT", "FLOAT"):
-            raise bad(f"band {name}: sampleFormat must be UINT, INT or FLOAT")
-        out[name] = spec
-    return out
-
-
-def _spec_key(spec: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (
-        spec.get("source"),
-        spec.get("bandIndex"),
-        spec.get("bitDepth"),
-        spec.get("sampleFormat"),
-    )
-
-
-def _check_band_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    if not new:
-        raise bad("all bands can only be removed from an empty collection")
-    remaining = [_spec_key(s) for s in old.values()]
-    for name, spec in new.items():
-        key = _spec_key(spec)
-        if key not in remaining:
-            raise bad(
-                f"band {name}: once a collection has tiles, bands can only be renamed or "
-                "removed, not added or changed"
-            )
-        remaining.remove(key)
-
-
-def _band_types(bands: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    return {k: (v.get("bitDepth"), v.get("sampleFormat")) for k, v in bands.items()}
-
-
-def _check_file(key: str, info: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Validate one manifest entry; return its row (crs, bounds, resolution, ...)."""
-    try:
-        crs = parse_crs(str(info["crs"]))
-        xmin, ymin, xmax, ymax = (float(v) for v in info["bounds"])
-        if xmin >= xmax or ymin >= ymax:
-            raise ValueError("bounds must be [xmin, ymin, xmax, ymax]")
-        return (
-            crs,
-            xmin,
-            ymin,
-            xmax,
-            ymax,
-            float(info.get("resolution", 10.0)),
-            int(info.get("bitDepth", 16)),
-            str(info.get("sampleFormat", "UINT")),
-            int(info.get("bands", 1)),
-        )
-    except (KeyError, TypeError, ValueError, GeometryProblem) as err:
-        raise bad(f"file {key!r}: needs crs and bounds [xmin, ymin, xmax, ymax] ({err})") from err

@@ -1,0 +1,51 @@
+"""The HTTP problem the local service answers a refused request with.
+
+Also the small helpers shared by the modules that validate requests.
+
+Examples
+--------
+>>> problem = bad("noData must be a finite number, got inf")
+>>> problem.status, problem.code
+(400, 'COMMON_BAD_PAYLOAD')
+>>> shown("x" * 100)[-5:]
+'xx...'
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["ApiProblem", "bad", "is_number", "not_found", "shown"]
+
+
+class ApiProblem(Exception):
+    """A request the service refuses: carries the HTTP status, code and message."""
+
+    def __init__(self, status: int, code: str, message: str, errors: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors
+
+
+def bad(message: str, errors: Any = None) -> ApiProblem:
+    """A 400 COMMON_BAD_PAYLOAD problem."""
+    return ApiProblem(400, "COMMON_BAD_PAYLOAD", message, errors)
+
+
+def not_found(what: str, ident: str) -> ApiProblem:
+    """A 404 COMMON_NOT_FOUND problem, worded as the real service words it."""
+    return ApiProblem(404, "COMMON_NOT_FOUND", f"{what} {ident} not found.")
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters (messages stay one short line)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a finite JSON number (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
