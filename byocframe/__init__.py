@@ -14,10 +14,13 @@ Examples
 from __future__ import annotations
 
 from byocframe import accessor as _accessor  # noqa: F401 - registers the .byoc accessor
+from byocframe.bucket import read_bucket
+from byocframe.checks import RuleSet, check
 from byocframe.client import Client
 from byocframe.coverage import geodesic_area
 from byocframe.diff import changes
 from byocframe.emulator import Faults, LocalService, RateLimit, local_service
+from byocframe.emulator.s3 import LocalS3
 from byocframe.exceptions import (
     APIError,
     AuthenticationError,
@@ -35,6 +38,7 @@ from byocframe.ingestion import IngestionTimeout, reingest, wait_for_ingestion
 from byocframe.io import collections_from_records, tiles_from_records, to_records
 from byocframe.listing import read_collections, read_tiles
 from byocframe.push import push, push_collections
+from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile, trace_covers
 
 __version__ = "0.1.0"
 
@@ -47,26 +51,35 @@ __all__ = [
     "ConflictError",
     "Faults",
     "IngestionTimeout",
+    "LocalS3",
     "LocalService",
     "NotFoundError",
     "RateLimit",
     "RateLimitError",
+    "RuleSet",
     "ServerError",
     "TransportError",
     "ValidationError",
     "__version__",
+    "add_tiles",
+    "apply_plan",
     "changes",
+    "check",
     "collections_from_records",
+    "failure_causes",
     "geodesic_area",
     "local_service",
     "push",
     "push_collections",
+    "read_bucket",
     "read_collections",
     "read_file",
     "read_tiles",
+    "reconcile",
     "reingest",
     "tiles_from_records",
     "to_records",
+    "trace_covers",
     "wait_for_ingestion",
     "write_file",
 ]

@@ -42,14 +42,17 @@ class ByocAccessor:
             and frame.active_geometry_name in frame.columns
         )
         collections = "s3_bucket" in frame.columns and "name" in frame.columns
-        if not (tiles or collections):
+        files = "key" in frame.columns and "header_size" in frame.columns
+        if not (tiles or collections or files):
             raise AttributeError(
                 ".byoc works on BYOC tile frames: build one with byocframe.read_tiles() or "
                 "byocframe.tiles_from_records() (a GeoDataFrame with 'path', 'status' and "
-                "a geometry); on collection frames from read_collections() it can push"
+                "a geometry); on collection frames from read_collections() it can push; on "
+                "files frames from read_bucket() it can check"
             )
         self._frame = frame
         self._tiles = tiles
+        self._files = files
 
     def _need_tiles(self, what: str) -> None:
         if not self._tiles:
@@ -100,6 +103,14 @@ class ByocAccessor:
         from byocframe.files import write_file
 
         write_file(self._frame, path)
+
+    def check(self, pattern: str, **kwargs: Any) -> pd.DataFrame:
+        """Pre-flight checks of a files frame (`byocframe.read_bucket`); see `byocframe.check`."""
+        if not self._files:
+            raise TypeError(".byoc.check() works on files frames from byocframe.read_bucket()")
+        from byocframe.checks import check
+
+        return check(self._frame, pattern=pattern, **kwargs)
 
     def summary(self) -> Summary:
         """Counts by status, dates, CRSs, failure causes and covered area."""

@@ -8,6 +8,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from byocframe.exceptions import ByocframeError, ByocframeWarning
 
@@ -22,6 +23,9 @@ examples:
   byocframe coverage COLLECTION --aoi 5,45,15,55 --by date
   byocframe map COLLECTION -o map.png
   byocframe push COLLECTION tiles.parquet --dry-run
+  byocframe check s3://bucket/tiles/ --pattern 'tiles/(?P<sensing_time>[^/]+)/(BAND)\\.tif'
+  byocframe bucket s3://bucket/tiles/ -o files.parquet
+  byocframe reconcile COLLECTION s3://bucket/ --pattern '...' --apply
 
 credentials, each taken from the first place that has it: --client-id/--client-secret
 (--base-url, --token-url, --deployment), then a profile named with --profile, then
@@ -39,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"byocframe {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _bucket_commands(commands)
 
     demo = commands.add_parser(
         "demo",
@@ -311,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "push": _push,
     }
     try:
-        return commands[args.command](args)
+        return (getattr(args, "handler", None) or commands[args.command])(args)
     except KeyboardInterrupt:
         return 130
     except (ByocframeError, ValueError, OSError) as err:
@@ -608,6 +613,133 @@ def _push(args: argparse.Namespace) -> int:
     for tid, row in bad.head(20).iterrows():
         print(f"  {tid}: {row['outcome']}: {row['message']}")
     return 0 if bad.empty else 2
+
+
+def _bucket_commands(commands: argparse._SubParsersAction) -> None:
+    """The subcommands on the files behind a collection: check, bucket, reconcile."""
+    check = commands.add_parser(
+        "check",
+        help="pre-flight checks of the GeoTIFFs in a bucket or folder",
+        description="Read every GeoTIFF header under URL (s3://bucket/prefix or a "
+        "folder) with ranged requests and run the BYOC file rules per file and per "
+        "tile. Exit code 1 when a file breaks a rule that fails ingestion.",
+    )
+    check.add_argument("url", metavar="URL")
+    _pattern_options(check)
+    check.add_argument(
+        "--crs", action="append", default=[], help="an extra CRS the deployment ingests"
+    )
+    check.add_argument("-o", "--output", type=Path, help="write the findings (.csv/.parquet)")
+    check.set_defaults(handler=_check)
+    bucket = commands.add_parser(
+        "bucket",
+        help="list a bucket's GeoTIFFs and their headers into a file",
+        description="One row per file (key, size, ETag, CRS, bounds, block sizes, "
+        "overviews, compression, header size, ...); with --pattern one row per tile.",
+    )
+    bucket.add_argument("url", metavar="URL")
+    bucket.add_argument("-o", "--output", type=Path, required=True, help=".parquet or .csv")
+    bucket.add_argument("--pattern", help="group the files into tiles (see 'check')")
+    bucket.add_argument("--endpoint-url", help="an S3-compatible endpoint")
+    bucket.set_defaults(handler=_bucket)
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="compare a collection with its bucket: stale, gone, new, unused",
+        description="Plan reingesting stale tiles (the bucket's ETag differs from "
+        "filesMetadata), creating tiles for new files, and (with --delete) deleting "
+        "tiles whose files are gone; --apply carries the plan out.",
+    )
+    reconcile.add_argument("collection", metavar="COLLECTION", help="collection id")
+    reconcile.add_argument("url", metavar="URL", help="the collection's bucket")
+    _pattern_options(reconcile)
+    reconcile.add_argument("--apply", action="store_true", help="carry the plan out")
+    reconcile.add_argument("--delete", action="store_true", help="plan deletions too")
+    reconcile.add_argument("--retry-failed", action="store_true", help="reingest FAILED tiles")
+    reconcile.set_defaults(handler=_reconcile)
+    _account_options(reconcile)
+
+
+def _pattern_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pattern",
+        required=True,
+        help="regular expression for the object keys with (BAND) and named sensing-time "
+        "groups (year, month, day, hour, minute, second, or sensing_time)",
+    )
+    parser.add_argument("--endpoint-url", help="an S3-compatible endpoint")
+
+
+def _check(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from byocframe.checks import DEFAULT_RULES, check
+
+    rules = DEFAULT_RULES.replace(supported_crs=DEFAULT_RULES.supported_crs | set(args.crs))
+    findings = check(args.url, pattern=args.pattern, rules=rules, endpoint_url=args.endpoint_url)
+    if args.output:
+        _write_table(findings, args.output)
+    errors = int((findings["severity"] == "error").sum())
+    if findings.empty:
+        print("no findings: every file and tile passes the rules")
+        return 0
+    with pd.option_context("display.max_colwidth", 90, "display.width", 200):
+        for row in findings.itertuples():
+            print(f"{row.severity.upper():7} {row.rule}: {row.message}")
+            print(f"        fix: {row.fix}")
+    print(f"{errors} error(s), {len(findings) - errors} warning(s)")
+    return 1 if errors else 0
+
+
+def _bucket(args: argparse.Namespace) -> int:
+    from byocframe.bucket import read_bucket
+
+    frame = read_bucket(args.url, pattern=args.pattern, endpoint_url=args.endpoint_url)
+    if args.pattern:
+        from byocframe.files import write_file
+
+        write_file(frame, args.output)
+    else:
+        _write_table(frame, args.output)
+    print(f"{len(frame):,} {'tiles' if args.pattern else 'files'} written to {args.output}")
+    return 0
+
+
+def _write_table(frame: Any, path: Path) -> None:
+    if path.suffix.lower() == ".parquet":
+        frame.to_parquet(path)
+    elif path.suffix.lower() == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        raise ValueError(f"{path}: unknown file type {path.suffix!r}; use .parquet or .csv")
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    import byocframe
+    from byocframe.reconcile import apply_plan, reconcile
+
+    client = _client(args)
+    bands = (client.get_collection(args.collection).get("additionalData") or {}).get("bands")
+    tiles = byocframe.read_tiles(client, args.collection)
+    files = byocframe.read_bucket(args.url, endpoint_url=args.endpoint_url)
+    plan = reconcile(
+        tiles, files, pattern=args.pattern, bands=bands, delete=args.delete,
+        retry_failed=args.retry_failed,
+    )  # fmt: skip
+    if plan.empty:
+        print("the collection and the bucket agree")
+        return 0
+    for row in plan.itertuples():
+        print(f"{row.action:8} {row.reason:14} {row.path or ', '.join(row.files)}  ({row.detail})")
+    if not args.apply:
+        print("nothing sent (add --apply to carry the plan out)")
+        return 0
+    candidates = byocframe.read_bucket(
+        args.url, pattern=args.pattern, endpoint_url=args.endpoint_url
+    )
+    result = apply_plan(plan, tiles, client, candidates=candidates)
+    failed = result[result["outcome"] != "ok"] if len(result) else result
+    print(f"{len(result) - len(failed)} request(s) ok, {len(failed)} failed")
+    return 1 if len(failed) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

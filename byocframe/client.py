@@ -43,9 +43,6 @@ __all__ = [
 ClientLike: TypeAlias = "Client | SHConfigLike | SentinelHubBYOCLike"
 
 
-_ident = resource_id  # the name edits.py imports; prefer byocframe.ids.resource_id
-
-
 class Client(ApiSession):
     """Talk to the BYOC API of one Sentinel Hub deployment.
 

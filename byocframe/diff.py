@@ -39,6 +39,7 @@ __all__ = [
     "covers_equal",
     "plan",
     "same_instant",
+    "same_shape",
 ]
 
 _READ_ONLY = ("path", "status", "created", "ingestion_start", "tile_geometry")
@@ -194,14 +195,7 @@ def plan(
         raise ValidationError(f"{err}: reload the tiles with byocframe.read_tiles()") from err
     settings = _settings(frame, original)
     ids = pd.Index(frame.index.astype(object))
-    known_ids = set(loaded_ids(original) or []) if original is not None else set()
-    known_ids |= set(loaded_ids(frame) or [])
-    orphans = [tid for tid in ids[~state.present] if isinstance(tid, str) and tid in known_ids]
-    if orphans:
-        raise ValidationError(
-            f"{len(orphans)} loaded tile(s) lost their 'loaded' token (e.g. {orphans[0]!r}): "
-            "keep the 'loaded' column when you edit, or pass original=<the frame as loaded>"
-        )
+    _check_rows(frame, state, ids)
     cids = {c for c in state.collection[state.present] if c}
     if collection:
         cids.add(collection)
@@ -225,13 +219,15 @@ def plan(
         _diff_loaded(frame, state, loaded, settings, result, rows)
     for pos in np.flatnonzero(~state.present):
         _diff_new(frame, int(pos), result, rows)
+    _refuse_repeated_paths(frame, state, result)
     if deleted:
         remembered = result.loaded_ids
         if remembered is None:
             raise ValidationError(
-                "the ids that were loaded are lost (pd.concat with a frame that has no "
-                "byocframe attrs drops them), so deleted rows cannot be found: drop rows "
-                "after concatenating, or pass original=<the frame as loaded>"
+                "this frame no longer lists the ids that were loaded (its .attrs were lost, "
+                "e.g. by pd.concat or a file format without metadata), so dropped rows "
+                "cannot be found: pass original=<the frame as loaded>, or delete with "
+                "Client.delete_tile"
             )
         present = set(ids[state.present])
         result.deletes = [tid for tid in remembered if tid not in present]
@@ -241,6 +237,64 @@ def plan(
     result.problems.sort(key=lambda p: p.pop("_pos"))
     result.changes = pd.DataFrame(rows, columns=["id", "field", "old", "new", "action"])
     return result
+
+
+#: A cover whose area changed by less than this fraction was not edited.
+SHAPE_TOLERANCE = 1e-5
+#: Columns a tile frame needs for its edits to be found.
+REQUIRED = ("path", "status", "sensing_time", "native_cover", "native_crs", "native_tile")
+
+
+def _check_rows(frame: pd.DataFrame, state: Any, ids: pd.Index) -> None:
+    """Refuse frames whose rows cannot be matched with what was loaded, in one line."""
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise ValidationError(
+            f"the frame lacks the column(s) {', '.join(missing)}: edit the frame that "
+            "byocframe.read_tiles() or byocframe.read_file() gave (select columns only "
+            "to look at them)"
+        )
+    for name in ("sensing_time", "created", "ingestion_start"):
+        if name in frame.columns and not isinstance(frame[name].dtype, pd.DatetimeTZDtype):
+            values = frame[name]
+            parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+            bad = np.flatnonzero(parsed.isna().to_numpy() & values.notna().to_numpy())
+            if len(bad):
+                raise ValidationError(
+                    f"{name}: row {ids[bad[0]]!r} holds {values.iloc[bad[0]]!r}, which is "
+                    f"not a time ({len(bad)} such row(s)); write ISO 8601, e.g. "
+                    "2024-06-01T10:00:00Z"
+                )
+    present = state.present
+    if present.any():
+        tokens = state.tile_id[present]
+        here = np.asarray([str(i) for i in ids[present]], dtype=object)
+        wrong = np.flatnonzero(tokens != here)
+        if len(wrong):
+            first = int(np.flatnonzero(present)[wrong[0]])
+            hint = (
+                "call .set_index('id')"
+                if "id" in frame.columns
+                else "keep the tile ids as the index"
+            )
+            raise ValidationError(
+                f"{len(wrong)} row(s) are not indexed by their tile id (row {first} is "
+                f"{ids[first]!r} but was loaded as tile {state.tile_id[first]!r}): {hint}"
+            )
+    strays = [i for i in ids[~present] if isinstance(i, str) and i]
+    if strays:
+        raise ValidationError(
+            f"{len(strays)} row(s) have a tile id but no 'loaded' value (e.g. {strays[0]!r}): "
+            "a new tile has no id yet (leave its index empty), and a loaded tile keeps its "
+            "'loaded' value (edit the row instead of replacing it)"
+        )
+    named = ids[present]
+    if named.has_duplicates:
+        twice = named[named.duplicated()][0]
+        raise ValidationError(
+            f"tile {twice!r} appears more than once: keep one row per tile "
+            "(e.g. frame[~frame.index.duplicated()])"
+        )
 
 
 def _diff_loaded(
@@ -257,8 +311,9 @@ def _diff_loaded(
     checks = {
         "path": now["path"] != state.path[loaded],
         "status": now["status"] != state.status[loaded],
-        "created": now["created"] != state.created[loaded],
-        "ingestion_start": now["ingestion_start"] != state.ingestion_start[loaded],
+        # file formats such as GeoPackage keep times to the millisecond
+        "created": ~same_instant(now["created"], state.created[loaded]),
+        "ingestion_start": ~same_instant(now["ingestion_start"], state.ingestion_start[loaded]),
         "tile_geometry": now["tile"] != state.tile[loaded],
     }
     for name in _READ_ONLY:
@@ -283,6 +338,18 @@ def _diff_loaded(
             )
     retimed = ~same_instant(now["sensing_time"], state.sensing_time[loaded])
     moved, wanted = _edited_covers(part, now["geometry"] != state.geometry[loaded], settings)
+    for i in np.flatnonzero(wanted["problem"] != None):  # noqa: E711 - elementwise
+        result.problems.append(
+            {
+                "id": tids[i],
+                "field": "geometry",
+                "value": part.geometry.array[i],
+                "problem": wanted["problem"][i],
+                "_pos": int(loaded[i]),
+            }
+        )
+        rows.append(_row(tids[i], "geometry", None, part.geometry.array[i], "invalid", loaded[i]))
+    moved &= wanted["problem"] == None  # noqa: E711
     native = np.asarray(part["native_cover"].array, dtype=object)
     crs = part["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
     shown = part.geometry.array
@@ -322,50 +389,90 @@ def _edited_covers(
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Which rows' geometry really changed, and their wanted covers in the native CRS.
 
-    Only the candidates (digest differs) are reprojected: their loaded cover is drawn
-    again as the loader draws it and compared with what the frame shows, so a file
-    format that rounds coordinates (GeoJSON) is not mistaken for an edit.
+    Only the candidates (digest differs) are looked at: what the frame shows is taken
+    back into the tile's own CRS, as `push` would send it, and compared with the loaded
+    cover by area. Rounding (GeoJSON), another display CRS (``to_crs``), antimeridian
+    cuts and densified edges change the vertices, not the shape, so they are not edits;
+    a change of more than 1e-5 of the tile's area (a 1 m shift of a side of a 100 km
+    tile) is. (The antimeridian cut of a displayed footprint is interpolated in degrees:
+    metres off the straight edge over one 10 km densify step.)
+    A geometry that cannot be a cover (missing, empty, not polygonal) is a problem.
     """
     n = len(part)
     moved = np.zeros(n, dtype=bool)
     before = np.full(n, None, dtype=object)
     cover = np.full(n, None, dtype=object)
+    problem = np.full(n, None, dtype=object)
     where = np.flatnonzero(candidates)
     if not len(where):
-        return moved, {"before": before, "cover": cover}
+        return moved, {"before": before, "cover": cover, "problem": problem}
     rows = part.iloc[where]
     target = rows.crs.to_string() if rows.crs is not None else WGS84
-    densify = settings.get("densify", DEFAULT_DENSIFY)
-    native = np.asarray(rows["native_cover"].array, dtype=object)
-    native_crs = rows["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
-    has = ~shapely.is_missing(native)
-    source = np.where(has, native, np.asarray(rows["native_tile"].array, dtype=object))
-    expected = np.asarray(reproject(source, native_crs, target, densify=densify), dtype=object)
     current = np.asarray(rows.geometry.array, dtype=object)
-    scale = 1e-9 * np.maximum(1.0, np.nan_to_num(np.abs(shapely.bounds(current)).max(axis=1)))
-    same = np.array(
-        [
-            (shapely.is_missing(c) and shapely.is_missing(e))
-            or (
-                not shapely.is_missing(c)
-                and not shapely.is_missing(e)
-                and bool(shapely.equals_exact(c, e, tolerance=float(t)))
-            )
-            for c, e, t in zip(current, expected, scale, strict=True)
-        ],
-        dtype=bool,
+    usable = _polygonal(current)
+    for i in np.flatnonzero(~usable):
+        problem[where[i]] = (
+            "the cover is missing or empty: a tile's cover cannot be removed (the service "
+            "would use its bounding box); give a polygon"
+            if current[i] is None or shapely.is_empty(current[i])
+            else f"a cover must be a Polygon or MultiPolygon, not a {current[i].geom_type}"
+        )
+    where, current = where[usable], current[usable]
+    if not len(where):
+        return moved, {"before": before, "cover": cover, "problem": problem}
+    rows = part.iloc[where]
+    native_crs = rows["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
+    native = np.asarray(rows["native_cover"].array, dtype=object)
+    base = np.where(
+        shapely.is_missing(native), np.asarray(rows["native_tile"].array, dtype=object), native
     )
-    changed = np.flatnonzero(~same)
-    moved[where[changed]] = True
-    before[where] = expected
-    if len(changed):
-        back = reproject(current[changed], np.full(len(changed), target), WGS84, densify=None)
-        out = np.full(len(changed), None, dtype=object)
-        for code in set(native_crs[changed]):
-            group = native_crs[changed] == code
-            out[group] = reproject(back[group], np.full(group.sum(), WGS84), code, densify=None)
-        cover[where[changed]] = out
-    return moved, {"before": before, "cover": cover}
+    back = _to_native(current, target, native_crs)
+    for j, (mine, loaded_geom) in enumerate(zip(back, base, strict=True)):
+        if mine is None:
+            problem[where[j]] = "the cover cannot be taken into the tile's CRS"
+            continue
+        if loaded_geom is None or shapely.is_missing(loaded_geom):
+            moved[where[j]] = True
+        else:
+            moved[where[j]] = not same_shape(mine, loaded_geom)
+        cover[where[j]] = mine
+    edited = where[moved[where]]
+    if len(edited):
+        shown = part.iloc[edited]
+        densify = settings.get("densify", DEFAULT_DENSIFY)
+        source = np.asarray(shown["native_cover"].array, dtype=object)
+        codes = shown["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
+        present = ~shapely.is_missing(source)
+        if present.any():
+            drawn = reproject(source[present], codes[present], target, densify=densify)
+            before[edited[present]] = drawn
+    return moved, {"before": before, "cover": cover, "problem": problem}
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Non-empty Polygons and MultiPolygons."""
+    ok = ~shapely.is_missing(geoms)
+    ok[ok] = ~shapely.is_empty(geoms[ok]) & np.isin(shapely.get_type_id(geoms[ok]), (3, 6))
+    return ok
+
+
+def _to_native(geoms: np.ndarray, source: str, codes: np.ndarray) -> np.ndarray:
+    """Geometries shown in ``source`` taken into each row's own CRS (no densifying)."""
+    wgs84 = reproject(geoms, np.full(len(geoms), source), WGS84, densify=None)
+    out = np.full(len(geoms), None, dtype=object)
+    for code in set(codes):
+        group = codes == code
+        out[group] = reproject(wgs84[group], np.full(group.sum(), WGS84), code, densify=None)
+    return out
+
+
+def same_shape(a: Any, b: Any) -> bool:
+    """Whether two covers in one CRS enclose the same area (to 1e-5 of it)."""
+    a, b = shapely.make_valid(a), shapely.make_valid(b)
+    scale = max(shapely.area(a), shapely.area(b))
+    if scale == 0:
+        return bool(shapely.equals(a, b))
+    return bool(shapely.area(shapely.symmetric_difference(a, b)) <= SHAPE_TOLERANCE * scale)
 
 
 def _diff_new(frame: pd.DataFrame, pos: int, result: Plan, rows: list[dict[str, Any]]) -> None:
@@ -382,8 +489,20 @@ def _diff_new(frame: pd.DataFrame, pos: int, result: Plan, rows: list[dict[str, 
     cover = None
     if geom is not None and not shapely.is_empty(geom):
         rows.append(_row(None, "geometry", None, geom, "create", pos))
-        crs = frame.crs.to_string() if frame.crs is not None else WGS84
-        cover = reproject(np.array([geom]), np.array([crs]), WGS84, densify=None)[0]
+        if not _polygonal(np.array([geom], dtype=object))[0]:
+            result.problems.append(
+                {
+                    "id": None,
+                    "field": "geometry",
+                    "value": geom,
+                    "problem": f"new row {pos}: a cover must be a Polygon or MultiPolygon, "
+                    f"not a {geom.geom_type}",
+                    "_pos": pos,
+                }
+            )
+        else:
+            crs = frame.crs.to_string() if frame.crs is not None else WGS84
+            cover = reproject(np.array([geom]), np.array([crs]), WGS84, densify=None)[0]
     if path is None:
         result.problems.append(
             {
@@ -397,6 +516,29 @@ def _diff_new(frame: pd.DataFrame, pos: int, result: Plan, rows: list[dict[str, 
     result.creates.append(
         Create(position=int(pos), path=path, wanted_time=wanted_time, cover=cover)
     )
+
+
+def _refuse_repeated_paths(frame: pd.DataFrame, state: Any, result: Plan) -> None:
+    """A new row whose path another new row or a loaded row of the frame has."""
+    if not result.creates:
+        return
+    taken = set(frame["path"].iloc[np.flatnonzero(state.present)].dropna().astype(str))
+    seen: set[str] = set()
+    for create in result.creates:
+        if create.path is None:
+            continue
+        if create.path in taken or create.path in seen:
+            result.problems.append(
+                {
+                    "id": None,
+                    "field": "path",
+                    "value": create.path,
+                    "problem": f"new row {create.position}: another row has the path "
+                    f"{create.path!r} (a path is one tile)",
+                    "_pos": create.position,
+                }
+            )
+        seen.add(create.path)
 
 
 def _row(tid: Any, name: str, old: Any, new: Any, action: str, pos: Any) -> dict[str, Any]:

@@ -90,13 +90,12 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
     kind = _kind(path)
     if not path.parent.is_dir():
         raise ValidationError(f"{path.parent}: folder not found; create it first")
-    if not all(isinstance(i, str) for i in gdf.index):
-        # rows added with pd.concat carry its 0, 1, ...: they have no tile id yet
+    if not all(isinstance(i, str) for i in gdf.index) or gdf.index.name != "id":
+        # rows added with pd.concat carry its 0, 1, ... (and concat drops the index
+        # name): they have no tile id yet, and the index is always written as "id"
         gdf = gdf.set_axis(
             pd.Index(
-                [i if isinstance(i, str) else None for i in gdf.index],
-                name=gdf.index.name,
-                dtype=object,
+                [i if isinstance(i, str) else None for i in gdf.index], name="id", dtype=object
             )
         )
     if kind == "parquet":
@@ -200,7 +199,8 @@ def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     if "geometry" not in table.columns:
         raise ValidationError(f"{path}: no 'geometry' column (WKT); is it a tile table?")
     try:
-        geometry = shapely.from_wkt(table.pop("geometry").fillna("").replace("", None))
+        text = table.pop("geometry").astype(object)
+        geometry = shapely.from_wkt(text.where(text.notna() & (text != ""), None).to_numpy())
     except shapely.errors.GEOSException as err:
         raise ValidationError(f"{path}: the 'geometry' column is not WKT: {err}") from err
     return gpd.GeoDataFrame(table, geometry=geometry, crs=meta.get("crs") or "EPSG:4326"), meta
@@ -215,6 +215,8 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
     index = meta.get("index") or "id"
     if index in frame.columns:
         frame = frame.set_index(index)
+    elif "id" in frame.columns:
+        frame = frame.set_index("id")
     template = tiles_from_records([])
     for column in frame.columns:
         if column in _EXTRA_GEOMETRIES:

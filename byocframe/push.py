@@ -32,7 +32,15 @@ import pandas as pd
 import shapely
 
 from byocframe.client import Client, ClientLike, resolve_client
-from byocframe.diff import Plan, Update, adopt_tokens, covers_equal, plan, same_instant
+from byocframe.diff import (
+    Plan,
+    Update,
+    adopt_tokens,
+    covers_equal,
+    plan,
+    same_instant,
+    same_shape,
+)
 from byocframe.exceptions import (
     APIError,
     ByocframeError,
@@ -83,6 +91,8 @@ class Outcome:
     message: str = ""
     id: str | None = None
     sent: _State | None = None
+    #: The fields this push changed on the server (what the verify looks at).
+    mine: tuple[str, ...] = ()
 
 
 def push(
@@ -171,7 +181,9 @@ def push(
         tasks.append(("update", update.id, _updater(client, cid, frame, update, force)))
     create_bodies = _create_bodies(frame, the_plan, tolerance)
     for create, body in zip(the_plan.creates, create_bodies, strict=True):
-        tasks.append(("create", ("new", create.position), _creator(client, cid, body)))
+        tasks.append(
+            ("create", ("new", create.position), _creator(client, cid, body, create.cover))
+        )
     for tid in the_plan.deletes:
         tasks.append(("delete", tid, _deleter(client, cid, tid)))
     if dry_run:
@@ -202,7 +214,7 @@ def _refuse_problems(the_plan: Plan) -> None:
     ]
     raise ValidationError(
         f"{len(problems)} edit(s) cannot be pushed (nothing was sent); only sensing_time "
-        "and the cover geometry can change, and new rows need a path:\n"
+        "and the cover (a polygon) can change, and each new row needs a path of its own:\n"
         + "\n".join(lines[:20])
         + (f"\n... and {len(lines) - 20} more" if len(lines) > 20 else ""),
         problems,
@@ -339,7 +351,13 @@ def _updater(
     def run() -> Outcome:
         if force:
             client.update_tile(cid, update.id, _body(path, wanted, update.crs))
-            return Outcome("ok", 204, "written without checking (force)", sent=wanted)
+            return Outcome(
+                "ok",
+                204,
+                "written without checking (force)",
+                sent=wanted,
+                mine=("sensing_time", "geometry"),
+            )
         try:
             record = client.get_tile(cid, update.id)
         except NotFoundError:
@@ -364,7 +382,15 @@ def _updater(
             if not mine
         ]
         note = f"kept the server's {' and '.join(kept)}" if kept else ""
-        return Outcome("ok", 204, note, sent=merged)
+        mine = tuple(
+            name
+            for name, same in (
+                ("sensing_time", same_instant(merged.time, server.time)),
+                ("geometry", covers_equal(merged.cover, server.cover, update.crs)),
+            )
+            if not same
+        )
+        return Outcome("ok", 204, note, sent=merged, mine=mine)
 
     return run
 
@@ -380,7 +406,19 @@ def _create_bodies(
     return bodies
 
 
-def _creator(client: Client, cid: str, body: dict[str, Any]) -> Callable[[], Outcome]:
+def _same_cover_as(record: dict[str, Any], wanted: Any) -> bool:
+    """Whether a tile's cover is ``wanted`` (CRS84), compared by area."""
+    if wanted is None:
+        return True  # we asked for no cover: the service chose one
+    have = _server_state(record, WGS84).cover
+    if have is None:
+        return False
+    return same_shape(have, wanted)
+
+
+def _creator(
+    client: Client, cid: str, body: dict[str, Any], wanted_cover: Any
+) -> Callable[[], Outcome]:
     wanted_time = _micros(body.get("sensingTime"))
 
     def adopt(note: str, ours: bool) -> Outcome | None:
@@ -396,12 +434,13 @@ def _creator(client: Client, cid: str, body: dict[str, Any]) -> Callable[[], Out
             return None
         if existing is None:
             return None
-        if not same_instant(_micros(existing.get("sensingTime")), wanted_time):
+        same_time = same_instant(_micros(existing.get("sensingTime")), wanted_time)
+        if not same_time or not _same_cover_as(existing, wanted_cover):
             return Outcome(
                 "conflict",
                 409,
-                f"a tile with this path already exists ({existing['id']}) with sensing time "
-                f"{existing.get('sensingTime')}: edit that tile instead",
+                f"a tile with this path already exists ({existing['id']}) with another "
+                f"{'sensing time' if not same_time else 'cover'}: edit that tile instead",
                 id=existing["id"],
             )
         return Outcome("ok" if ours else "unchanged", 201 if ours else 200, note, id=existing["id"])
@@ -529,11 +568,20 @@ def _verify(
             outcome.message = "deleted by another writer after our write"
             continue
         now = _server_state(record, native)
-        if not _same_state(now, outcome.sent, native):
+        lost = [
+            name
+            for name in outcome.mine
+            if not (
+                same_instant(now.time, outcome.sent.time)
+                if name == "sensing_time"
+                else covers_equal(now.cover, outcome.sent.cover, native)
+            )
+        ]
+        if lost:
             outcome.outcome = "overwritten"
             outcome.message = (
-                "another writer changed it after our write: the server now has sensing_time "
-                f"{_iso(now.time)}; reload it to see"
+                f"another writer changed its {' and '.join(lost)} after our write (the "
+                f"server now has sensing_time {_iso(now.time)}); reload it to see"
             )
 
 

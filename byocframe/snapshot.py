@@ -1,7 +1,7 @@
 """What each row of a tile frame held when it was loaded: the ``loaded`` column.
 
-Every tile row carries one short text token (about 120 characters) recording, at load
-time, the collection, a digest of the service's base URL, the sensing time, the
+Every tile row carries one short text token (about 160 characters) recording, at load
+time, the collection, the tile id, a digest of the service's base URL, the sensing time, the
 read-only fields (path, status, created, ingestion start) and digests of the displayed
 ``geometry`` and ``tile_geometry``. The loaded cover itself is the ``native_cover``
 column. Because the state travels *in the rows*, it survives what pandas does to rows
@@ -89,8 +89,9 @@ class LoadedState:
     ----------
     present : numpy.ndarray of bool
         Whether the row has a token (False: a new row).
-    collection : numpy.ndarray of object
-        The collection id each row was loaded from ("" when unknown).
+    collection, tile_id : numpy.ndarray of object
+        The collection id each row was loaded from ("" when unknown), and the row's own
+        tile id (None for new rows).
     service, path, geometry, tile : numpy.ndarray of uint64
         Digests of the service base URL, the path, the displayed geometry and the
         displayed tile geometry.
@@ -102,6 +103,7 @@ class LoadedState:
 
     present: np.ndarray
     collection: np.ndarray
+    tile_id: np.ndarray
     service: np.ndarray
     path: np.ndarray
     sensing_time: np.ndarray
@@ -162,7 +164,7 @@ def geometry_digest(geoms: Any) -> np.ndarray:
     """Stable 64-bit digests of geometries, exact to the last bit of every coordinate.
 
     Two geometries get the same digest when they have the same coordinates in the same
-    order and the same parts; missing geometries get 0. One vectorised pass over the
+    order and the same parts; missing and empty geometries get 0. One vectorised pass over the
     coordinates (no WKB, no per-row Python).
 
     Examples
@@ -174,6 +176,7 @@ def geometry_digest(geoms: Any) -> np.ndarray:
     geoms = np.asarray(geoms, dtype=object)
     out = np.zeros(len(geoms), dtype=np.uint64)
     present = ~shapely.is_missing(geoms)
+    present[present] = ~shapely.is_empty(geoms[present])  # empty shows nothing: as missing
     if not present.any():
         return out
     shown = geoms[present]
@@ -244,9 +247,12 @@ def current_fields(frame: pd.DataFrame) -> np.ndarray:
     return payload
 
 
-def _encode(collections: Sequence[str], payload: np.ndarray) -> list[str]:
+def _encode(collection: str, ids: Sequence[Any], payload: np.ndarray) -> list[str]:
+    """``<collection>:<tile id>:<80 base64 characters>`` per row."""
     text = base64.urlsafe_b64encode(payload.tobytes()).decode("ascii")
-    return [f"{cid}:{text[i * _CHARS : (i + 1) * _CHARS]}" for i, cid in enumerate(collections)]
+    return [
+        f"{collection}:{tid}:{text[i * _CHARS : (i + 1) * _CHARS]}" for i, tid in enumerate(ids)
+    ]
 
 
 def stamp(
@@ -273,7 +279,7 @@ def stamp(
     part = frame.iloc[positions]
     payload = current_fields(part)
     payload["service"] = service_digest(service)
-    tokens = _encode([collection] * len(part), payload)
+    tokens = _encode(collection, [str(i) for i in part.index], payload)
     if LOADED not in frame.columns:
         frame[LOADED] = pd.array([None] * len(frame), dtype=pd.StringDtype(na_value=np.nan))
     column = frame.columns.get_loc(LOADED)
@@ -307,6 +313,7 @@ def loaded_state(frame: pd.DataFrame) -> LoadedState:
     payload = np.zeros(n, dtype=_PAYLOAD)
     payload["sensing_time"] = payload["created"] = payload["ingestion_start"] = NAT
     collection = np.full(n, "", dtype=object)
+    tile_id = np.full(n, None, dtype=object)
     if present.any():
         texts = tokens[present].astype(str)
         body = "".join(texts.str[-_CHARS:].tolist())
@@ -318,12 +325,15 @@ def loaded_state(frame: pd.DataFrame) -> LoadedState:
         if len(decoded) != present.sum() or (decoded["version"] != _VERSION).any():
             raise ValueError(f"the {LOADED!r} column was edited or is from another version")
         payload[present] = decoded
-        collection[present] = texts.str[: -_CHARS - 1].to_numpy(dtype=object)
+        heads = texts.str[: -_CHARS - 1].str.partition(":")
+        collection[present] = heads[0].to_numpy(dtype=object)
+        tile_id[present] = heads[2].to_numpy(dtype=object)
     if bad.any():
         raise ValueError(f"the {LOADED!r} column was edited (row {int(np.flatnonzero(bad)[0])})")
     return LoadedState(
         present=present,
         collection=collection,
+        tile_id=tile_id,
         service=payload["service"].copy(),
         path=payload["path"].copy(),
         sensing_time=payload["sensing_time"].copy(),

@@ -159,3 +159,28 @@ def utm33_files(
         }
         for band in bands
     }
+
+
+@pytest.fixture(scope="session")
+def local_s3() -> Any:
+    """moto's S3 server on 127.0.0.1, for the whole session (needs the test extra)."""
+    from byocframe.emulator.s3 import LocalS3
+
+    with LocalS3() as s3:
+        yield s3
+
+
+@pytest.fixture(scope="session")
+def sample_folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """Real COGs: valid tiles and one tile per rule violation (see emulator.cogs)."""
+    from byocframe.emulator.cogs import write_samples
+
+    folder = tmp_path_factory.mktemp("cogs")
+    return folder, write_samples(folder)
+
+
+@pytest.fixture(scope="session")
+def sample_bucket(local_s3: Any, sample_folder: tuple[Path, dict[str, str]]) -> str:
+    """The sample COGs uploaded to the local S3; the bucket's name."""
+    local_s3.upload_folder(sample_folder[0], "samples")
+    return "samples"

@@ -155,7 +155,7 @@ def test_pandas_row_operations(gdf, client, demo):
 def test_rows_that_lost_their_state_are_never_taken_for_new(gdf):
     frame = gdf.copy()
     frame.loc[frame.index[0], "loaded"] = None
-    with pytest.raises(ValidationError, match="lost their 'loaded' token"):
+    with pytest.raises(ValidationError, match="have a tile id but no 'loaded' value"):
         byocframe.changes(frame)
     other = gdf.copy()
     other["loaded"] = other["loaded"].str.replace(

@@ -29,8 +29,10 @@ from byocframe.client import is_loopback
 from byocframe.emulator.auth import MIN_SECRET_LENGTH, FailureThrottle, TokenIssuer
 from byocframe.emulator.demo import DEMO_BUCKET, DEMO_NAME, seed_demo
 from byocframe.emulator.faults import Faults, RateLimit
+from byocframe.emulator.files_source import FilesSource
 from byocframe.emulator.ingest import Ingestor
 from byocframe.emulator.limits import Limits
+from byocframe.emulator.s3 import LocalS3
 from byocframe.emulator.server import TOKEN_PATHS, BYOCServer
 from byocframe.emulator.store import Store
 from byocframe.emulator.validate import manifest_rows
@@ -71,8 +73,17 @@ class LocalService:
         Id of the demo collection, when it was seeded.
     """
 
-    def __init__(self, server: BYOCServer, *, demo_collection: str | None = None):
+    def __init__(
+        self,
+        server: BYOCServer,
+        *,
+        demo_collection: str | None = None,
+        s3: LocalS3 | None = None,
+        owns_s3: bool = False,
+    ):
         self._server = server
+        self.s3 = s3  # the S3 endpoint tiles are ingested from (local_service(s3=...))
+        self._owns_s3 = owns_s3
         self.base_url = server.base_url
         self.token_url = self.base_url + TOKEN_PATHS[1]
         self.client_id = server.issuer.client_id
@@ -184,6 +195,8 @@ class LocalService:
         self._server.server_close()
         self._server.ingestor.close()
         self._server.store.close()
+        if self.s3 is not None and self._owns_s3:
+            self.s3.stop()
 
 
 def create_service(
@@ -202,6 +215,7 @@ def create_service(
     clock: Callable[[], float] = time.time,
     limits: Limits | None = None,
     throttle: FailureThrottle | None = None,
+    s3: bool | LocalS3 = False,
 ) -> LocalService:
     """Build a `LocalService` without starting it (see `local_service`).
 
@@ -221,8 +235,11 @@ def create_service(
         )
     store = Store(":memory:" if db is None else os.fspath(db), clock=clock)
     issuer = TokenIssuer(client_id, client_secret, lifetime=token_lifetime, clock=clock)
+    owns = s3 is True
+    local_s3 = LocalS3().start() if s3 is True else (s3 or None)  # its client is needed now
+    files = FilesSource(local_s3.client()) if local_s3 is not None else None
     # built before the demo is seeded: it resumes only tiles a previous run left pending
-    ingestor = Ingestor(store, delay=ingestion_delay)
+    ingestor = Ingestor(store, delay=ingestion_delay, files=files)
     demo_id = seed_demo(store, demo_tiles) if demo else store.get_meta("demo_collection")
     server = BYOCServer(
         (host, port),
@@ -234,7 +251,7 @@ def create_service(
         limits=limits,
         throttle=throttle or FailureThrottle(),
     )
-    return LocalService(server, demo_collection=demo_id)
+    return LocalService(server, demo_collection=demo_id, s3=local_s3, owns_s3=owns)
 
 
 def check_credentials(host: str, client_id: str, client_secret: str) -> None:
@@ -284,6 +301,7 @@ def local_service(
     clock: Callable[[], float] = time.time,
     limits: Limits | None = None,
     throttle: FailureThrottle | None = None,
+    s3: bool | LocalS3 = False,
 ) -> Iterator[LocalService]:
     """Run the local BYOC service on a background thread for the ``with`` block.
 
@@ -315,6 +333,11 @@ def local_service(
     throttle : FailureThrottle, optional
         How repeated failed token requests are slowed down (5 free, then 0.5 s doubling
         up to 60 s, per client address).
+    s3 : bool or LocalS3, default False
+        True: also start a local S3 endpoint (`LocalService.s3`, moto's server; needs
+        the ``local-s3`` extra), stopped with the service; or a running `LocalS3` to use.
+        Tiles of collections whose bucket exists there are ingested from the real files
+        (`byocframe.emulator.files_source`); other buckets use the manifest.
 
     Yields
     ------
@@ -342,6 +365,7 @@ def local_service(
         clock=clock,
         limits=limits,
         throttle=throttle,
+        s3=s3,
     ).start()
     try:
         yield service

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from byocframe.emulator.coords import transform_polygons
+from byocframe.emulator.files_source import FilesSource, IngestionFailure
 from byocframe.emulator.problems import ApiProblem
 from byocframe.emulator.store import PENDING, Store
 
@@ -91,6 +92,9 @@ class Ingestor:
         Seconds, for the background schedule.
     source : FileSource, optional
         Where the files are looked up; the store's virtual bucket by default.
+    files : FilesSource, optional
+        Real files, for the buckets that exist at its S3 endpoint: their headers are
+        read and checked with the same rules as `byocframe.check`.
     """
 
     def __init__(
@@ -100,9 +104,11 @@ class Ingestor:
         delay: float | None = 0.0,
         clock: Callable[[], float] | None = None,
         source: FileSource | None = None,
+        files: FilesSource | None = None,
     ):
         import time
 
+        self.files = files
         self.store = store
         self.source: FileSource = source or store
         self.delay = delay
@@ -203,13 +209,17 @@ class Ingestor:
         attempt = (snapshot.get("attempt", 0), snapshot["path"])
         bands = None
         try:
-            found, config, path = _resolve(self.source, collection, snapshot["path"])
-            outcome = _ingested(collection["s3Bucket"], found)
+            if self.files is not None and self.files.serves(collection["s3Bucket"]):
+                outcome, config, path = self.files.ingest(collection, snapshot)
+                outcome.pop("coverType", None)  # the commit sets it with the cover
+            else:
+                found, config, path = _resolve(self.source, collection, snapshot["path"])
+                outcome = _ingested(collection["s3Bucket"], found)
             outcome.update(status="INGESTED", path=path)
             if not (collection.get("additionalData") or {}).get("bands"):
                 bands = config
             cause = None
-        except _Failure as failure:
+        except (_Failure, IngestionFailure) as failure:
             outcome, cause = {"status": "FAILED"}, str(failure)
         try:
             return self._commit(cid, tid, attempt, outcome, cause, bands)
