@@ -624,7 +624,7 @@ def _bucket_commands(commands: argparse._SubParsersAction) -> None:
         "folder) with ranged requests and run the BYOC file rules per file and per "
         "tile. Exit code 1 when a file breaks a rule that fails ingestion.",
     )
-    check.add_argument("url", metavar="URL")
+    check.add_argument("url", metavar="URL", help="s3://bucket/prefix or a local folder")
     _pattern_options(check)
     check.add_argument(
         "--crs", action="append", default=[], help="an extra CRS the deployment ingests"
@@ -637,7 +637,7 @@ def _bucket_commands(commands: argparse._SubParsersAction) -> None:
         description="One row per file (key, size, ETag, CRS, bounds, block sizes, "
         "overviews, compression, header size, ...); with --pattern one row per tile.",
     )
-    bucket.add_argument("url", metavar="URL")
+    bucket.add_argument("url", metavar="URL", help="s3://bucket/prefix or a local folder")
     bucket.add_argument("-o", "--output", type=Path, required=True, help=".parquet or .csv")
     bucket.add_argument("--pattern", help="group the files into tiles (see 'check')")
     bucket.add_argument("--endpoint-url", help="an S3-compatible endpoint")
