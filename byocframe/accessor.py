@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +132,13 @@ class ByocAccessor:
         from byocframe.explore import explore
 
         return explore(self._frame, column, **kwargs)
+
+    def to_stac(self, collection: Mapping[str, Any], **kwargs: Any) -> Any:
+        """STAC Items (and a stac-geoparquet file); see `byocframe.stac.to_stac`."""
+        self._need_tiles("to_stac")
+        from byocframe.stac import to_stac
+
+        return to_stac(self._frame, collection, **kwargs)
 
     def timeline(self, *, freq: str | None = None, ax: Axes | None = None) -> Axes:
         """Tiles and covered area per date; see `byocframe.plotting.plot_timeline`."""

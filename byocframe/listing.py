@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
+from byocframe.catalog import DatetimeLike, search_records
 from byocframe.client import Client, ClientLike, resolve_client
 from byocframe.geometry import DEFAULT_DENSIFY, WGS84
 from byocframe.ids import CollectionLike, resource_id
@@ -53,8 +54,17 @@ def read_tiles(
     errors: Errors = "raise",
     densify: float | None = DEFAULT_DENSIFY,
     both_ends: bool = True,
+    bbox: Sequence[float] | None = None,
+    datetime: DatetimeLike | None = None,
+    intersects: Any = None,
+    filter: str | Mapping[str, Any] | None = None,
 ) -> gpd.GeoDataFrame:
-    """List every tile of a collection into a GeoDataFrame (see `tiles_from_records`).
+    """List the tiles of a collection into a GeoDataFrame (see `tiles_from_records`).
+
+    With ``bbox``, ``datetime``, ``intersects`` or ``filter``, the tiles are found
+    through the Catalog API (`byocframe.catalog.search_records`): only INGESTED tiles,
+    a few requests instead of one per 100 tiles of the collection, and the same frame
+    (columns, geometries, snapshot for `byocframe.edits.push`) as a full listing.
 
     The API's cursor cannot be split, so pages of 100 tiles come one after the other;
     by default two cursors run at once, oldest first and newest first, until they meet,
@@ -77,6 +87,16 @@ def read_tiles(
     both_ends : bool, default True
         List from both ends of the ``created`` order at once (measured: 5,000 tiles
         with 20 ms per request in 1.1 s instead of 1.9 s). False: one cursor.
+    bbox : [west, south, east, north], optional
+        Only tiles whose cover intersects this lon/lat box (west > east: across the
+        antimeridian).
+    datetime : str, datetime or (start, end), optional
+        Only tiles sensed then (see `byocframe.catalog.catalog_datetime`); tiles
+        without a sensing time never match.
+    intersects : shapely geometry or GeoJSON dict, optional
+        Only tiles whose cover intersects it (lon/lat).
+    filter : str or dict, optional
+        A CQL2 filter on ``id``, ``datetime`` or ``proj:epsg``.
 
     Returns
     -------
@@ -91,19 +111,45 @@ def read_tiles(
     ...     gdf = byocframe.read_tiles(service.client(), service.demo_collection)
     >>> len(gdf), gdf.crs.to_string()
     (120, 'EPSG:4326')
+
+    Only the tiles of one area and month, found through the Catalog:
+
+    >>> with byocframe.local_service(demo=True, demo_tiles=2000) as service:
+    ...     june = byocframe.read_tiles(service.client(), service.demo_collection,
+    ...                                 bbox=[-60, -40, -30, 0], datetime=("2024-06", "2024-06-30"))
+    >>> len(june) > 0, set(june["status"]), june["sensing_time"].dt.month.unique().tolist()
+    (True, {'INGESTED'}, [6])
     """
     client = resolve_client(client)
     cid = resource_id(collection, "collection")
-    pages = (
-        _from_both_ends(client, cid, status) if both_ends else client.tile_pages(cid, status=status)
-    )
     records: list[dict[str, Any]] = []
-    with ProgressBar(None, progress, "listing tiles") as bar:
-        for page in pages:
-            records.extend(page)
-            bar.update(len(page))
-    if both_ends:
-        records.sort(key=lambda r: r.get("created") or "")
+    if not (bbox is None and datetime is None and intersects is None and filter is None):
+        if status not in (None, "INGESTED"):
+            raise ValueError(
+                f"status={status!r} cannot be combined with bbox, datetime, intersects or "
+                "filter: the Catalog only knows INGESTED tiles"
+            )
+        records = search_records(
+            client,
+            cid,
+            bbox=bbox,
+            datetime=datetime,
+            intersects=intersects,
+            filter=filter,
+            progress=progress,
+        )
+    else:
+        pages = (
+            _from_both_ends(client, cid, status)
+            if both_ends
+            else client.tile_pages(cid, status=status)
+        )
+        with ProgressBar(None, progress, "listing tiles") as bar:
+            for page in pages:
+                records.extend(page)
+                bar.update(len(page))
+        if both_ends:
+            records.sort(key=lambda r: r.get("created") or "")
     gdf = tiles_from_records(records, crs=crs, errors=errors, densify=densify)
     stamp(gdf, collection=cid, service=client.base_url)
     return gdf

@@ -35,7 +35,12 @@ def error_from(
     body = json_or_none(response)
     inner = body.get("error", body) if isinstance(body, dict) else None
     if isinstance(inner, dict):
-        message = inner.get("message") or inner.get("error_description") or message
+        message = (
+            inner.get("message")
+            or inner.get("description")  # the Catalog API's error body
+            or inner.get("error_description")
+            or message
+        )
         code = inner.get("code")
         errors = inner.get("errors")
     if note:

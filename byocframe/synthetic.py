@@ -205,7 +205,11 @@ def synthetic_tiles(
 
 
 def synthetic_collection(
-    n: int | None = 20_000, *, seed: int = 0, polar: bool = False
+    n: int | None = 20_000,
+    *,
+    seed: int = 0,
+    polar: bool = False,
+    dates: tuple[str, ...] = _DEFAULT_DATES,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Tile records plus the virtual bucket that holds their files.
 
@@ -221,7 +225,7 @@ def synthetic_collection(
     """
     records: list[dict[str, Any]] = []
     files: dict[str, dict[str, Any]] = {}
-    for record, cell in _generate(n, _DEFAULT_DATES, seed, 0.02, 0.01, polar):
+    for record, cell in _generate(n, dates, seed, 0.02, 0.01, polar):
         records.append(record)
         for band in _BANDS:
             if band == "B08" and record["status"] == "FAILED":

@@ -18,17 +18,23 @@ DEMO_NAME = "byocframe demo: global mosaic"
 DEMO_BUCKET = "byocframe-demo"
 
 
-def seed_demo(store: Store, tiles: int = 20_000, *, seed: int = 0) -> str:
+def seed_demo(
+    store: Store, tiles: int = 20_000, *, seed: int = 0, dates: tuple[str, ...] | None = None
+) -> str:
     """Create the demo collection (once per database); return its id.
 
     About ``tiles`` Sentinel-2-like tiles over land in every UTM zone, four dates,
     MultiPolygon covers, crossers of the antimeridian, ~2 % WAITING and ~1 % FAILED
     (their file ``B08`` is missing from the virtual bucket). Generated offline.
+    ``dates`` replaces the four default dates (about 21,000 land cells per date).
     """
     existing = store.get_meta("demo_collection")
     if existing:
         return existing
-    records, files = synthetic_collection(tiles, seed=seed)
+    if dates:
+        records, files = synthetic_collection(tiles, seed=seed, dates=dates)
+    else:
+        records, files = synthetic_collection(tiles, seed=seed)
     collection = store.create_collection(
         new_collection(
             {

@@ -30,6 +30,7 @@ from typing import Any
 
 from byocframe.emulator import byoc_api, validate
 from byocframe.emulator.auth import FailureThrottle, TokenIssuer
+from byocframe.emulator.catalog import CATALOG_ROOT, Catalog
 from byocframe.emulator.faults import Faults, RateLimit
 from byocframe.emulator.ingest import Ingestor
 from byocframe.emulator.limits import Limits
@@ -98,6 +99,7 @@ class BYOCServer(ThreadingHTTPServer):
         self.rate_limit = rate_limit
         self.limits = limits or Limits()
         self.throttle = throttle or FailureThrottle()
+        self.catalog = Catalog(store)
         self.requests_served = 0
         self._count_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.limits.max_connections)
@@ -359,6 +361,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if url.path in TOKEN_PATHS and method == "POST":
                 self._token(self._read_body())
+                return
+            if url.path == CATALOG_ROOT or url.path.startswith(CATALOG_ROOT + "/"):
+                self.server.catalog.serve(self, self.server, method, self._read_body())
                 return
             if not ROUTER.knows(url.path):
                 raise ApiProblem(404, "COMMON_NOT_FOUND", f"No such endpoint: {url.path[:200]}")
