@@ -102,7 +102,9 @@ def over_http(tiles: int, latency: float, keep: str | None) -> None:
 
 
 def compare(base_url: str) -> None:
-    client = byocframe.Client(base_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+    client = byocframe.Client(
+        base_url=base_url, client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET
+    )
     cid = next(client.iter_collections())["id"]
     calls = counted(client)
     start = time.perf_counter()

@@ -37,7 +37,9 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, default=20_000)
     args = parser.parse_args()
     with served("--demo", "--demo-tiles", str(args.tiles), "--ingestion-delay", "0") as base_url:
-        client = byocframe.Client(base_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        client = byocframe.Client(
+            base_url=base_url, client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET
+        )
         collection = next(client.iter_collections())["id"]
         url = f"{client.service_url}/collections/{collection}/tiles?count=100"
         session = requests.Session()

@@ -46,7 +46,9 @@ def main() -> None:
 
 
 def run(base_url: str, args: argparse.Namespace) -> None:
-    client = byocframe.Client(base_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+    client = byocframe.Client(
+        base_url=base_url, client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET
+    )
     cid = next(client.iter_collections())["id"]
     gdf = byocframe.read_tiles(client, cid, progress=False)
     gdf = gdf[gdf["status"] == "INGESTED"].iloc[: args.edits].copy()
