@@ -10,6 +10,7 @@ whose digest differs are reprojected.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,8 @@ class Plan:
     deletes: list[str] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
     loaded_ids: list[str] | None = None
+    #: Whether the loaded ids are the whole collection (a listing without filters).
+    whole: bool = False
 
 
 def same_instant(a: Any, b: Any) -> Any:
@@ -210,12 +213,18 @@ def plan(
             "push each collection's rows on their own"
         )
     services = {int(s) for s in state.service[state.present] if s}
+    if len(services) > 1:
+        raise ValidationError(
+            f"the frame mixes tiles loaded from {len(services)} services: push each "
+            "service's rows with a client for that service"
+        )
     result = Plan(
         collection=next(iter(cids), ""),
         service=next(iter(services), 0) if len(services) == 1 else 0,
         changes=pd.DataFrame(),
     )
     result.loaded_ids = loaded_ids(original) if original is not None else loaded_ids(frame)
+    result.whole = bool(settings.get("whole"))
     rows: list[dict[str, Any]] = []
     loaded = np.flatnonzero(state.present)
     if len(loaded):
@@ -242,8 +251,14 @@ def plan(
     return result
 
 
-#: A cover whose area changed by less than this fraction was not edited.
-SHAPE_TOLERANCE = 1e-5
+#: A cover whose area changed by less than this fraction of it was not edited (a 5 cm
+#: shift of a side of a 100 km tile: above the noise of a round trip through another
+#: CRS); for a footprint shown cut at the antimeridian, whose cut is interpolated in
+#: degrees, 1e-5 (about 0.5 m).
+SHAPE_TOLERANCE = 1e-6
+CUT_TOLERANCE = 1e-5
+#: What a BYOC tile id looks like: a row with such an index and no token was loaded.
+_TILE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 #: Columns a tile frame needs for its edits to be found.
 REQUIRED = ("path", "status", "sensing_time", "native_cover", "native_crs", "native_tile")
 
@@ -286,7 +301,11 @@ def _check_rows(
                 f"{len(wrong)} row(s) are not indexed by their tile id (row {first} is "
                 f"{ids[first]!r} but was loaded as tile {state.tile_id[first]!r}): {hint}"
             )
-    strays = [i for i in ids[~present] if isinstance(i, str) and i in (known or set())]
+    strays = [
+        i
+        for i in ids[~present]
+        if isinstance(i, str) and (i in (known or set()) or _TILE_ID.fullmatch(i))
+    ]
     if strays:
         raise ValidationError(
             f"{len(strays)} row(s) have a tile id but no 'loaded' value (e.g. {strays[0]!r}): "
@@ -398,9 +417,9 @@ def _edited_covers(
     back into the tile's own CRS, as `push` would send it, and compared with the loaded
     cover by area. Rounding (GeoJSON), another display CRS (``to_crs``), antimeridian
     cuts and densified edges change the vertices, not the shape, so they are not edits;
-    a change of more than 1e-5 of the tile's area (a 1 m shift of a side of a 100 km
-    tile) is. (The antimeridian cut of a displayed footprint is interpolated in degrees:
-    metres off the straight edge over one 10 km densify step.)
+    a change of more than 1e-6 of the tile's area (a 5 cm shift of a side of a 100 km
+    tile) is. A footprint shown cut at the antimeridian gets 1e-5 (about 0.5 m): its
+    cut is interpolated in degrees, metres off the straight edge.
     A geometry that cannot be a cover (missing, empty, not polygonal) is a problem.
     """
     n = len(part)
@@ -439,7 +458,9 @@ def _edited_covers(
         if loaded_geom is None or shapely.is_missing(loaded_geom):
             moved[where[j]] = True
         else:
-            moved[where[j]] = not same_shape(mine, loaded_geom)
+            cut = shapely.get_num_geometries(current[j]) > shapely.get_num_geometries(loaded_geom)
+            tolerance = CUT_TOLERANCE if cut else SHAPE_TOLERANCE
+            moved[where[j]] = not same_shape(mine, loaded_geom, tolerance)
         cover[where[j]] = mine
     edited = where[moved[where]]
     if len(edited):
@@ -471,13 +492,13 @@ def _to_native(geoms: np.ndarray, source: str, codes: np.ndarray) -> np.ndarray:
     return out
 
 
-def same_shape(a: Any, b: Any) -> bool:
-    """Whether two covers in one CRS enclose the same area (to 1e-5 of it)."""
+def same_shape(a: Any, b: Any, tolerance: float = SHAPE_TOLERANCE) -> bool:
+    """Whether two covers in one CRS enclose the same area (to ``tolerance`` of it)."""
     a, b = shapely.make_valid(a), shapely.make_valid(b)
     scale = max(shapely.area(a), shapely.area(b))
     if scale == 0:
         return bool(shapely.equals(a, b))
-    return bool(shapely.area(shapely.symmetric_difference(a, b)) <= SHAPE_TOLERANCE * scale)
+    return bool(shapely.area(shapely.symmetric_difference(a, b)) <= tolerance * scale)
 
 
 def _diff_new(frame: pd.DataFrame, pos: int, result: Plan, rows: list[dict[str, Any]]) -> None:

@@ -171,14 +171,17 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
     path = Path(path)
     kind = _kind(path)
     if not path.is_file():
-        raise ValidationError(f"{path}: file not found")
+        raise ValidationError(f"{path}: file not found; check the path")
     if kind == "parquet":
         return gpd.read_parquet(path)
     meta: dict[str, Any] = {}
     if kind == "csv":
         frame, meta = _read_csv(path)
     elif kind == "GeoJSON":
-        document = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValidationError(f"{path}: not valid GeoJSON ({err})") from err
         meta = document.get("byocframe") or {}
         frame = gpd.GeoDataFrame.from_features(document, crs=meta.get("crs") or "EPSG:4326")
     else:
@@ -221,13 +224,26 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
     for column in frame.columns:
         if column in _EXTRA_GEOMETRIES:
             values = frame[column].astype(object).where(frame[column].notna(), None)
-            geoms = np.array(
-                [None if v is None else shapely.from_wkb(v) for v in values], dtype=object
-            )
+            try:
+                geoms = np.array(
+                    [None if v is None else shapely.from_wkb(v) for v in values], dtype=object
+                )
+            except (shapely.errors.GEOSException, TypeError, ValueError) as err:
+                raise ValidationError(
+                    f"{path}: column {column!r} is not hex WKB as write_file wrote it ({err}); "
+                    "write the file again with byocframe.write_file"
+                ) from err
             crs = frame.crs if column == "tile_geometry" else None
             frame[column] = gpd.GeoSeries(geoms, index=frame.index, crs=crs)
         elif column in template.columns and column != template.active_geometry_name:
-            frame[column] = _cast(frame[column], template[column].dtype)
+            try:
+                frame[column] = _cast(frame[column], template[column].dtype)
+            except (ValueError, TypeError) as err:
+                raise ValidationError(
+                    f"{path}: column {column!r} holds a value that is not "
+                    f"{template[column].dtype} ({err}); fix it (times: ISO 8601, e.g. "
+                    "2024-06-01T10:00:00Z)"
+                ) from err
     frame.index = pd.Index(frame.index, name=frame.index.name or "id").astype(template.index.dtype)
     order = [c for c in template.columns if c in frame.columns]
     order += [c for c in frame.columns if c not in order]

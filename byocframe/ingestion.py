@@ -13,9 +13,10 @@ import pandas as pd
 from byocframe.client import Client, ClientLike, resolve_client
 from byocframe.exceptions import ByocframeError, ValidationError
 from byocframe.geometry import WGS84
+from byocframe.ids import check_id
 from byocframe.io import tiles_from_records
 from byocframe.progress import ProgressBar
-from byocframe.snapshot import ATTRS_KEY
+from byocframe.snapshot import ATTRS_KEY, loaded_state
 
 __all__ = ["IngestionTimeout", "reingest", "wait_for_ingestion"]
 
@@ -37,8 +38,9 @@ class IngestionTimeout(ByocframeError, TimeoutError):
 def _collection_of(frame: pd.DataFrame) -> str:
     cid = frame.attrs.get(ATTRS_KEY, {}).get("collection")
     if not cid and "loaded" in frame.columns and len(frame):
-        token = frame["loaded"].dropna()
-        cid = str(token.iloc[0]).rsplit(":", 1)[0] if len(token) else None
+        state = loaded_state(frame)
+        named = [c for c in state.collection[state.present] if c]
+        cid = named[0] if named else None
     if not cid:
         raise ValidationError(
             "the frame does not say which collection it belongs to; load it "
@@ -72,6 +74,14 @@ def reingest(
 
     client = resolve_client(client)
     cid = _collection_of(frame)
+    unnamed = [pos for pos, tid in enumerate(frame.index) if not isinstance(tid, str)]
+    if unnamed:
+        raise ValidationError(
+            f"row {unnamed[0]} has no tile id (a new row not pushed yet?): push it first, "
+            "or leave it out"
+        )
+    for tid in frame.index:
+        check_id(tid, "tile")
     tasks = [("reingest", tid, _reingester(client, cid, str(tid))) for tid in frame.index]
     return task_result(run_tasks(tasks, workers, progress, "reingesting"))
 

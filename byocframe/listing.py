@@ -16,7 +16,7 @@ from byocframe.geometry import DEFAULT_DENSIFY, WGS84
 from byocframe.ids import CollectionLike, resource_id
 from byocframe.io import Errors, collections_from_records, tiles_from_records
 from byocframe.progress import ProgressBar
-from byocframe.snapshot import stamp, stamp_collections
+from byocframe.snapshot import ATTRS_KEY, stamp, stamp_collections
 
 __all__ = ["read_collections", "read_tiles"]
 
@@ -152,6 +152,10 @@ def read_tiles(
             records.sort(key=lambda r: r.get("created") or "")
     gdf = tiles_from_records(records, crs=crs, errors=errors, densify=densify)
     stamp(gdf, collection=cid, service=client.base_url)
+    # the loaded ids are the whole collection only without filters: push's verify may
+    # then list the collection instead of reading each written tile
+    whole = status is None and bbox is None and datetime is None and intersects is None
+    gdf.attrs[ATTRS_KEY] = {**gdf.attrs[ATTRS_KEY], "whole": whole and filter is None}
     return gdf
 
 

@@ -361,7 +361,9 @@ def _updater(
         try:
             record = client.get_tile(cid, update.id)
         except NotFoundError:
-            return Outcome("conflict", 404, "the tile was deleted on the server")
+            return Outcome(
+                "conflict", 404, "the tile was deleted on the server: reload, or drop the row"
+            )
         server = _server_state(record, update.crs)
         merged, clashes = _merge(base, server, wanted, update.crs)
         if clashes:
@@ -468,7 +470,7 @@ def _creator(
                 if found is not None:
                     return found
                 return Outcome("conflict", 409, err.message)
-        return Outcome("failed", message=f"create failed 6 times (last: {last})")
+        return Outcome("failed", message=f"create failed 6 times (last: {last}): push again")
 
     return run
 
@@ -532,7 +534,7 @@ def _verify(
     if not written:
         return
     crs = {u.id: u.crs for u in updates}
-    ids = the_plan.loaded_ids
+    ids = the_plan.loaded_ids if the_plan.whole else None
     pages = math.ceil(len(ids) / 100) if ids else None
     current: dict[str, dict[str, Any] | None] = {}
     if pages is not None and pages < len(written):
@@ -563,26 +565,36 @@ def _verify(
             continue
         record = current[tid]
         native = crs[tid]
-        if record is None:
-            outcome.outcome = "overwritten"
-            outcome.message = "deleted by another writer after our write"
-            continue
-        now = _server_state(record, native)
-        lost = [
-            name
-            for name in outcome.mine
-            if not (
-                same_instant(now.time, outcome.sent.time)
-                if name == "sensing_time"
-                else covers_equal(now.cover, outcome.sent.cover, native)
-            )
-        ]
-        if lost:
-            outcome.outcome = "overwritten"
-            outcome.message = (
-                f"another writer changed its {' and '.join(lost)} after our write (the "
-                f"server now has sensing_time {_iso(now.time)}); reload it to see"
-            )
+        try:
+            _check_written(outcome, record, native)
+        except Exception as err:  # the write landed; an unreadable answer leaves it unverified
+            outcome.message = f"written, not verified: the tile read back was unreadable ({err})"
+
+
+def _check_written(outcome: Outcome, record: dict[str, Any] | None, native: str) -> None:
+    """Mark ``outcome`` overwritten when another writer changed a field we wrote."""
+    if outcome.sent is None:
+        return
+    if record is None:
+        outcome.outcome = "overwritten"
+        outcome.message = "deleted by another writer after our write; reload to see"
+        return
+    now = _server_state(record, native)
+    lost = [
+        name
+        for name in outcome.mine
+        if not (
+            same_instant(now.time, outcome.sent.time)
+            if name == "sensing_time"
+            else covers_equal(now.cover, outcome.sent.cover, native)
+        )
+    ]
+    if lost:
+        outcome.outcome = "overwritten"
+        outcome.message = (
+            f"another writer changed its {' and '.join(lost)} after our write (the "
+            f"server now has sensing_time {_iso(now.time)}); reload it, check, push again"
+        )
 
 
 def _record(
@@ -740,7 +752,7 @@ def estimate_requests(the_plan: Plan, force: bool, loaded: int | None) -> int:
 
 
 def _estimate(the_plan: Plan, client: Client, force: bool, frame: pd.DataFrame) -> str:
-    ids = the_plan.loaded_ids
+    ids = the_plan.loaded_ids if the_plan.whole else None
     requests = estimate_requests(the_plan, force, len(ids) if ids is not None else None)
     counts = (
         f"would update {len(the_plan.updates):,} / would create {len(the_plan.creates):,} / "
@@ -885,8 +897,13 @@ def push_collections(
                 body["additionalData"] = {"bands": json.loads(merged["bands"])}
             client.update_collection(cid, body)
             again = server_values(cid)
-            if any(again[n] != merged[n] for n in COLLECTION_EDITABLE):
-                return Outcome("overwritten", 204, "another writer changed it after our write")
+            lost = [n for n in edited if again[n] != merged[n]]
+            if lost:
+                return Outcome(
+                    "overwritten",
+                    204,
+                    f"another writer changed its {', '.join(lost)} after our write; reload it",
+                )
             return Outcome("ok", 204)
 
         return run

@@ -77,7 +77,8 @@ class TestChanges:
         for piece in pieces:
             assert changes(piece).empty
             assert all(
-                isinstance(v, str | float | type(None)) for v in piece.attrs[ATTRS_KEY].values()
+                isinstance(v, str | float | bool | type(None))
+                for v in piece.attrs[ATTRS_KEY].values()
             )
         sorted_frame = gdf.sort_values("sensing_time")
         sorted_frame.loc[sorted_frame.index[0], "sensing_time"] = pd.NaT

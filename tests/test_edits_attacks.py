@@ -67,7 +67,8 @@ def test_an_empty_display_geometry_that_was_empty_stays_unedited(gdf, tmp_path):
     shown.loc[shown.index[0], "geometry"] = shapely.GeometryCollection()  # a cap in 3857
     from byocframe.snapshot import stamp
 
-    stamp(shown, collection=gdf.attrs["byocframe"]["collection"], service="x", rows=[0])
+    settings = gdf.attrs["byocframe"]
+    stamp(shown, collection=settings["collection"], service=settings["service"], rows=[0])
     path = tmp_path / "t.geojson"
     byocframe.write_file(shown, path)
     back = byocframe.read_file(path)
@@ -164,3 +165,46 @@ def test_others_editing_another_field_after_our_write_is_not_overwritten(gdf, cl
     assert result.loc[tid, "outcome"] == "ok"
     held = client.get_tile(cid, tid)
     assert pd.Timestamp(held["sensingTime"]) == gdf.loc[tid, "sensing_time"].floor("ms")
+
+
+def test_a_half_metre_shift_is_an_edit(gdf):
+    bounds = gdf.geometry.bounds
+    tid = (bounds["maxx"] - bounds["minx"]).idxmin()  # crosses no antimeridian
+    shifted = gdf.copy()
+    shifted.loc[tid, "geometry"] = shapely.affinity.translate(gdf.geometry[tid], 5e-6)  # ~0.5 m
+    assert byocframe.changes(shifted)["field"].tolist() == ["geometry"]
+
+
+def test_tiles_from_two_services_are_refused(gdf):
+    from byocframe.snapshot import stamp
+
+    other = gdf.iloc[:2].copy()
+    stamp(other, collection=gdf.attrs["byocframe"]["collection"], service="http://127.0.0.1:9")
+    with pytest.raises(ValidationError, match="2 services"):
+        byocframe.changes(pd.concat([gdf.iloc[2:5], other]))
+
+
+def test_a_tile_id_without_its_token_is_refused_even_without_attrs(gdf):
+    new = gpd.GeoDataFrame({"path": ["n/(BAND).tif"]}, geometry=[None], crs=4326)
+    frame = pd.concat([gdf.iloc[:3], new])
+    frame.loc[frame.index[1], "loaded"] = None  # and concat dropped the attrs
+    with pytest.raises(ValidationError, match="no 'loaded' value"):
+        byocframe.changes(frame)
+
+
+def test_reingest_finds_the_collection_in_the_tokens(gdf, client, service):
+    frame = gdf.iloc[:2].copy()
+    frame.attrs = {}
+    assert set(byocframe.reingest(frame, client)["outcome"]) == {"ok"}
+    new = pd.concat(
+        [frame, gpd.GeoDataFrame({"path": ["n/(BAND).tif"]}, geometry=[None], crs=4326)]
+    )
+    with pytest.raises(ValidationError, match="no tile id"):
+        byocframe.reingest(new, client)
+
+
+def test_a_filtered_load_is_verified_tile_by_tile(client, service):
+    failed_or_not = byocframe.read_tiles(client, service.demo_collection, status="INGESTED")
+    failed_or_not.loc[failed_or_not.index[:10], "sensing_time"] += pd.Timedelta(days=1)
+    summary = byocframe.push(failed_or_not, client, dry_run=True).attrs["byocframe"]["summary"]
+    assert ": 30 requests" in summary  # 10 checks, 10 writes, 10 reads (no full listing)
