@@ -63,12 +63,10 @@ from byocframe.progress import ProgressBar
 from byocframe.records import format_datetimes
 from byocframe.snapshot import ATTRS_KEY, NAT, service_digest, stamp
 
-__all__ = ["OUTCOMES", "Outcome", "push", "push_collections", "run_tasks", "task_result"]
+__all__ = ["Outcome", "push", "push_collections", "run_tasks", "task_result"]
 
 #: Most points the API accepts in a cover geometry.
 MAX_COVER_POINTS = 100
-#: What a row of `push`'s result can say happened.
-OUTCOMES = ("ok", "unchanged", "conflict", "overwritten", "failed", "skipped")
 #: Sentinel Hub plans allow this many requests a minute (the estimate's range when no
 #: rate is set).
 PLAN_RATES = (300, 1200)
@@ -203,18 +201,26 @@ def _check_ids(the_plan: Plan) -> None:
 
 
 def _refuse_problems(the_plan: Plan) -> None:
-    problems = the_plan.problems
+    _refuse(
+        the_plan.problems,
+        "tile",
+        "only sensing_time and the cover (a polygon) can change, and each new row needs a "
+        "path of its own",
+    )
+
+
+def _refuse(problems: list[dict[str, Any]], kind: str, rule: str) -> None:
+    """Raise one ValidationError naming the first 20 problems (all in ``.problems``)."""
     if not problems:
         return
     lines = [
-        f"tile {p['id']!r}: {p['field']}: {p['problem']}"
+        f"{kind} {p['id']!r}: {p['field']}: {p['problem']}"
         if p["id"]
         else f"{p['field']}: {p['problem']}"
         for p in problems
     ]
     raise ValidationError(
-        f"{len(problems)} edit(s) cannot be pushed (nothing was sent); only sensing_time "
-        "and the cover (a polygon) can change, and each new row needs a path of its own:\n"
+        f"{len(problems)} edit(s) cannot be pushed (nothing was sent); {rule}:\n"
         + "\n".join(lines[:20])
         + (f"\n... and {len(lines) - 20} more" if len(lines) > 20 else ""),
         problems,
@@ -847,12 +853,7 @@ def push_collections(
         edited = [n for n in COLLECTION_EDITABLE if after[n] != before[n]]
         if edited:
             edits.append((cid, edited))
-    if problems:
-        lines = [f"collection {p['id']!r}: {p['field']}: {p['problem']}" for p in problems]
-        raise ValidationError(
-            f"{len(problems)} edit(s) cannot be pushed (nothing was sent):\n" + "\n".join(lines),
-            problems,
-        )
+    _refuse(problems, "collection", "only name, no_data and band names can change")
     if dry_run:
         return task_result(
             (
@@ -916,9 +917,6 @@ def push_collections(
     )
     if any(o.outcome in ("ok", "unchanged") for _, _, o in done):
         settled = {k for _, k, o in done if o.outcome in ("ok", "unchanged")}
-        import json
-
         merged_state = {**loaded, **{cid: now[cid] for cid in settled}}
-        stamp_collections(frame, service=client.base_url)
-        frame.attrs[ATTRS_KEY] = {**frame.attrs[ATTRS_KEY], "loaded": json.dumps(merged_state)}
+        stamp_collections(frame, service=client.base_url, state=merged_state)
     return task_result(done)

@@ -42,8 +42,11 @@ __all__ = [
     "COLLECTION_EDITABLE",
     "COLLECTION_READ_ONLY",
     "LOADED",
+    "NAT",
     "LoadedState",
+    "bounds_digest",
     "collection_state",
+    "current_fields",
     "geometry_digest",
     "loaded_collections",
     "loaded_ids",
@@ -402,12 +405,19 @@ def _canonical(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True)
 
 
-def stamp_collections(frame: pd.DataFrame, *, service: str) -> None:
-    """Record in ``attrs`` (one JSON text) what each collection row holds now."""
+def stamp_collections(
+    frame: pd.DataFrame, *, service: str, state: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """Record in ``attrs`` (one JSON text) what each collection row holds now.
+
+    ``state`` replaces what is recorded (e.g. after a partial push: the loaded values
+    of the collections that were not written).
+    """
     import json
 
     settings = dict(frame.attrs.get(ATTRS_KEY, {}))
-    settings.update(service=service, loaded=json.dumps(collection_state(frame)))
+    recorded = collection_state(frame) if state is None else state
+    settings.update(service=service, loaded=json.dumps(recorded))
     frame.attrs[ATTRS_KEY] = settings
 
 

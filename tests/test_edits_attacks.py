@@ -208,3 +208,14 @@ def test_a_filtered_load_is_verified_tile_by_tile(client, service):
     failed_or_not.loc[failed_or_not.index[:10], "sensing_time"] += pd.Timedelta(days=1)
     summary = byocframe.push(failed_or_not, client, dry_run=True).attrs["byocframe"]["summary"]
     assert ": 30 requests" in summary  # 10 checks, 10 writes, 10 reads (no full listing)
+
+
+def test_many_refused_edits_name_twenty_and_list_all(gdf, client, service):
+    frame = gdf.iloc[:25].copy()
+    frame["path"] = "moved/(BAND).tif"
+    served = service.requests_served
+    with pytest.raises(ValidationError, match=r"25 edit\(s\).*\.\.\. and 5 more") as err:
+        byocframe.push(frame, client)
+    assert len(err.value.problems) == 25
+    assert all("_pos" not in p for p in err.value.problems)
+    assert service.requests_served == served
