@@ -214,7 +214,7 @@ def test_many_refused_edits_name_twenty_and_list_all(gdf, client, service):
     frame = gdf.iloc[:25].copy()
     frame["path"] = "moved/(BAND).tif"
     served = service.requests_served
-    with pytest.raises(ValidationError, match=r"25 edit\(s\).*\.\.\. and 5 more") as err:
+    with pytest.raises(ValidationError, match=r"(?s)25 edit\(s\).*\.\.\. and 5 more") as err:
         byocframe.push(frame, client)
     assert len(err.value.problems) == 25
     assert all("_pos" not in p for p in err.value.problems)
