@@ -10,6 +10,7 @@ whose digest differs are reprojected.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,7 @@ def same_instant(a: Any, b: Any) -> Any:
     return np.floor_divide(a, 1000) == np.floor_divide(b, 1000)
 
 
+@functools.lru_cache(maxsize=256)
 def _tolerance(crs: str) -> float:
     """Coordinates closer than this are the same point (2 cm, in the CRS's units)."""
     from pyproj import CRS
@@ -126,8 +128,11 @@ def covers_equal(a: Any, b: Any, crs: str) -> bool:
     missing_b = b is None or bool(shapely.is_missing(b) or shapely.is_empty(b))
     if missing_a or missing_b:
         return missing_a and missing_b
+    tolerance = _tolerance(crs)
+    if a is b or shapely.equals_exact(a, b, tolerance=tolerance):
+        return True  # the common case, without normalising
     left, right = shapely.normalize(_multi(a)), shapely.normalize(_multi(b))
-    return bool(shapely.equals_exact(left, right, tolerance=_tolerance(crs)))
+    return bool(shapely.equals_exact(left, right, tolerance=tolerance))
 
 
 def _multi(geom: Any) -> Any:

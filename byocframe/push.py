@@ -60,7 +60,7 @@ from byocframe.geometry import (
 )
 from byocframe.ids import check_id
 from byocframe.progress import ProgressBar
-from byocframe.records import format_datetimes
+from byocframe.records import format_datetimes, format_micros
 from byocframe.snapshot import ATTRS_KEY, NAT, service_digest, stamp
 
 __all__ = ["Outcome", "push", "push_collections", "run_tasks", "task_result"]
@@ -282,7 +282,7 @@ def _limit_points(geom: Any, tolerance: float | None, label: str) -> Any:
 def _iso(micros: int) -> str | None:
     if micros == NAT:
         return None
-    return format_datetimes(pd.Series([pd.Timestamp(micros, unit="us", tz="UTC")]))[0]
+    return format_micros(micros)
 
 
 def _body(path: str, state: _State, crs: str) -> dict[str, Any]:

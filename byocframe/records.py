@@ -6,6 +6,7 @@ The wire speaks camelCase (``sensingTime``); frames speak snake_case (``sensing_
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -19,6 +20,7 @@ __all__ = [
     "WIRE_TO_COLUMN",
     "as_record",
     "format_datetimes",
+    "format_micros",
     "parse_datetimes",
 ]
 
@@ -166,12 +168,30 @@ def format_datetimes(values: pd.Series) -> list[str | None]:
         if pd.isna(ts):
             out.append(None)
             continue
-        text = ts.strftime("%Y-%m-%dT%H:%M:%S")
-        if ts.microsecond:
-            frac = f"{ts.microsecond:06d}"
-            text += "." + (frac[:3] if frac.endswith("000") else frac)
-        out.append(text + "Z")
+        out.append(_format(ts.to_pydatetime(warn=False)))
     return out
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def format_micros(micros: int) -> str:
+    """Format int64 microseconds since the epoch as `format_datetimes` does, cheaply.
+
+    Examples
+    --------
+    >>> format_micros(1_678_971_382_205_845), format_micros(0)
+    ('2023-03-16T12:56:22.205845Z', '1970-01-01T00:00:00Z')
+    """
+    return _format(_EPOCH + dt.timedelta(microseconds=int(micros)))
+
+
+def _format(when: dt.datetime) -> str:
+    text = when.isoformat(timespec="seconds")[:19]
+    if when.microsecond:
+        frac = f"{when.microsecond:06d}"
+        text += "." + (frac[:3] if frac.endswith("000") else frac)
+    return text + "Z"
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)

@@ -29,7 +29,7 @@ from byocframe.exceptions import TransportError, ValidationError
 from byocframe.ids import check_id
 from byocframe.pacing import Clock, Pacer, Sleep, Throttle
 from byocframe.responses import JSON, decode, error_from, redirect_note, retry_after
-from byocframe.transport import HTTPTransport, Watch, check_url, new_session, origin
+from byocframe.transport import HTTPTransport, Sender, Watch, check_url, origin
 
 __all__ = ["DEFAULT_BASE_URL", "ApiSession"]
 
@@ -119,7 +119,7 @@ class ApiSession:
         self._origins = {origin(self.base_url)}
         if self._lookup_url:
             self._origins.add(origin(self._lookup_url))
-        self._session = new_session(
+        self._sender = Sender(
             self.base_url,
             transport or HTTPTransport(pool_connections=pool_size, pool_maxsize=pool_size),
         )
@@ -151,7 +151,7 @@ class ApiSession:
     def close(self) -> None:
         """Close the pooled connections; the client cannot be used afterwards."""
         self._closed = True
-        self._session.close()
+        self._sender.close()
 
     @property
     def requests_per_minute(self) -> float | None:
@@ -185,9 +185,7 @@ class ApiSession:
         failure: BaseException | None = None
         with Watch.deadline(self.deadline) as watch:
             try:
-                response = self._session.request(
-                    method, url, timeout=self.timeout, allow_redirects=False, **kwargs
-                )
+                response = self._sender.send(method, url, timeout=self.timeout, **kwargs)
             except _FAILED as err:
                 failure = err
         # a cut socket can also look like a short but complete answer: check the watch
