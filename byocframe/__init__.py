@@ -17,6 +17,7 @@ from byocframe import accessor as _accessor  # noqa: F401 - registers the .byoc 
 from byocframe.bucket import read_bucket
 from byocframe.checks import RuleSet, check
 from byocframe.client import Client
+from byocframe.collection_push import push_collections
 from byocframe.coverage import geodesic_area
 from byocframe.diff import changes
 from byocframe.emulator import Faults, LocalService, RateLimit, local_service
@@ -37,7 +38,7 @@ from byocframe.files import read_file, write_file
 from byocframe.ingestion import IngestionTimeout, reingest, wait_for_ingestion
 from byocframe.io import collections_from_records, tiles_from_records, to_records
 from byocframe.listing import read_collections, read_tiles
-from byocframe.push import push, push_collections
+from byocframe.push import push
 from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile, trace_covers
 
 __version__ = "0.1.0"

@@ -86,7 +86,8 @@ class ByocAccessor:
 
     def push(self, client: Any, **kwargs: Any) -> pd.DataFrame:
         """Send the edits to the service (`byocframe.push.push` / `push_collections`)."""
-        from byocframe.push import push, push_collections
+        from byocframe.collection_push import push_collections
+        from byocframe.push import push
 
         if not self._tiles:
             return push_collections(self._frame, client, **kwargs)

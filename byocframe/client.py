@@ -312,19 +312,28 @@ class Client(ApiSession):
         status: str | None = None,
         path: str | None = None,
         sort: str | None = None,
+        count: int | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Tiles, one page (up to 100) at a time, following ``nextToken``."""
+        """Tiles, one page (``count`` tiles, 1 to 100; 100 by default) at a time."""
         cid = resource_id(collection, "collection")
-        pages = self._pages(
-            path_of("collections", cid, "tiles"), {"status": status, "path": path, "sort": sort}
-        )
+        if count is not None and not (isinstance(count, int) and 1 <= count <= 100):
+            raise ValueError(f"count must be an integer from 1 to 100, got {count!r}")
+        params = {"status": status, "path": path, "sort": sort}
+        if count is not None:
+            params["count"] = str(count)
+        pages = self._pages(path_of("collections", cid, "tiles"), params)
         return self._explained(pages, cid)
 
     def iter_tiles(
-        self, collection: CollectionLike, **filters: str | None
+        self,
+        collection: CollectionLike,
+        *,
+        status: str | None = None,
+        path: str | None = None,
+        sort: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every tile of a collection (filters: ``status``, ``path``, ``sort``)."""
-        for page in self.tile_pages(collection, **filters):
+        for page in self.tile_pages(collection, status=status, path=path, sort=sort):
             yield from page
 
     def find_tile(self, collection: CollectionLike, path: str) -> dict[str, Any] | None:

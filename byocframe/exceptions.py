@@ -52,6 +52,30 @@ class ValidationError(ByocframeError, ValueError):
         super().__init__(message)
         self.problems = problems or []
 
+    @classmethod
+    def of_edits(cls, problems: list[dict[str, Any]], kind: str, rule: str) -> ValidationError:
+        """The error refusing a push: the first 20 problems, one a line (all in ``.problems``).
+
+        Examples
+        --------
+        >>> problem = {"id": "t1", "field": "path", "value": "x", "problem": "read-only"}
+        >>> print(ValidationError.of_edits([problem], "tile", "only the cover can change"))
+        1 edit(s) cannot be pushed (nothing was sent); only the cover can change:
+        tile 't1': path: read-only
+        """
+        lines = [
+            f"{kind} {p['id']!r}: {p['field']}: {p['problem']}"
+            if p["id"]
+            else f"{p['field']}: {p['problem']}"
+            for p in problems
+        ]
+        return cls(
+            f"{len(problems)} edit(s) cannot be pushed (nothing was sent); {rule}:\n"
+            + "\n".join(lines[:20])
+            + (f"\n... and {len(lines) - 20} more" if len(lines) > 20 else ""),
+            problems,
+        )
+
 
 class TransportError(ByocframeError):
     """The request got no usable answer (timeout, dropped connection, invalid JSON)."""

@@ -70,7 +70,7 @@ def reingest(
     >>> set(result["outcome"])
     {'ok'}
     """
-    from byocframe.push import run_tasks, task_result
+    from byocframe.tasks import run_tasks, task_result
 
     client = resolve_client(client)
     cid = _collection_of(frame)
@@ -87,7 +87,7 @@ def reingest(
 
 
 def _reingester(client: Client, cid: str, tid: str) -> Callable[[], Any]:
-    from byocframe.push import Outcome
+    from byocframe.tasks import Outcome
 
     def run() -> Outcome:
         client.reingest_tile(cid, tid)

@@ -154,6 +154,16 @@ class ApiSession:
         self._sender.close()
 
     @property
+    def clock(self) -> Clock:
+        """The monotonic clock this client was given (seconds); pushes time their reads by it."""
+        return self._clock
+
+    @property
+    def sleep(self) -> Sleep:
+        """The sleep this client was given; every wait of the client and of a push uses it."""
+        return self._sleep
+
+    @property
     def requests_per_minute(self) -> float | None:
         """The pace of this client's requests (all threads), or None when unpaced.
 

@@ -286,7 +286,7 @@ class TestCollections:
         return byocframe.read_collections(client)
 
     def test_rename_no_data_and_bands(self, demo, client, collections):
-        from byocframe.push import push_collections
+        from byocframe.collection_push import push_collections
         from byocframe.records import dumps, loads
 
         cid = demo.demo_collection
@@ -305,7 +305,7 @@ class TestCollections:
         assert push_collections(collections, client).empty  # nothing left
 
     def test_read_only_and_conflicts(self, demo, client, collections):
-        from byocframe.push import push_collections
+        from byocframe.collection_push import push_collections
 
         cid = demo.demo_collection
         edited = collections.copy()

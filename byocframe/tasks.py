@@ -1,0 +1,124 @@
+"""Run the requests of a push or reingest on a thread pool; one outcome per task.
+
+A task is ``(action, key, fn)``: ``fn`` sends what one tile needs and returns its
+`Outcome`. Any error becomes a ``failed`` outcome on that task's row, so a bug or a
+dead connection never loses the record of what succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import pandas as pd
+
+from byocframe.exceptions import APIError, ByocframeError
+from byocframe.progress import ProgressBar
+from byocframe.tilestate import TileState
+
+__all__ = ["Outcome", "Task", "run_tasks", "task_result"]
+
+
+@dataclass
+class Outcome:
+    """What happened to one task of a push (or reingest)."""
+
+    outcome: str
+    status_code: int | None = None
+    message: str = ""
+    id: str | None = None
+    sent: TileState | None = None
+    #: The fields this push changed on the server (what the verify looks at).
+    mine: tuple[str, ...] = ()
+    #: When the write was answered (the client's clock), for the verify's timing.
+    written_at: float | None = None
+
+
+#: ``(action, key, fn)``: the action (``update``, ``create``...), the tile id (or a
+#: key for a new row) and the function that sends it.
+Task: TypeAlias = tuple[str, Any, Callable[[], Outcome]]
+
+
+def _guard(fn: Callable[[], Outcome]) -> Outcome:
+    """Run one task; any error becomes a ``failed`` outcome on its own row."""
+    try:
+        return fn()
+    except APIError as err:
+        return Outcome("failed", err.status_code, err.message)
+    except ByocframeError as err:
+        return Outcome("failed", message=str(err))
+    except Exception as err:  # a bug must not lose the record of what succeeded
+        return Outcome("failed", message=f"{type(err).__name__}: {err}")
+
+
+def run_tasks(
+    tasks: Iterable[Task],
+    workers: int,
+    progress: bool | None,
+    label: str,
+    total: int | None = None,
+) -> list[tuple[str, Any, Outcome]]:
+    """Run tasks on a thread pool with a progress bar; outcomes in task order.
+
+    ``tasks`` may be a generator: it is read only as workers free up (at most
+    ``2 * workers`` tasks wait at once), so a task made from a page just read runs soon
+    after the read. ``total`` sizes the progress bar when ``tasks`` has no length.
+
+    Examples
+    --------
+    >>> done = run_tasks([("ping", k, lambda: Outcome("ok")) for k in "ab"], 2, False, "")
+    >>> [(key, o.outcome) for _, key, o in done]
+    [('a', 'ok'), ('b', 'ok')]
+    """
+    if total is None:
+        tasks = list(tasks)
+        total = len(tasks)
+    if not total:
+        return []
+    started: list[tuple[str, Any, Future[Outcome]]] = []
+    waiting: set[Future[Outcome]] = set()
+    with (
+        ThreadPoolExecutor(max_workers=max(1, min(workers, total))) as pool,
+        ProgressBar(total, progress, label) as bar,
+    ):
+        for action, key, fn in tasks:
+            while len(waiting) >= 2 * max(1, workers):
+                finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                bar.update(len(finished))
+            future = pool.submit(_guard, fn)
+            started.append((action, key, future))
+            waiting.add(future)
+        while waiting:
+            finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+            bar.update(len(finished))
+    return [(action, key, future.result()) for action, key, future in started]
+
+
+def task_result(done: Iterable[tuple[str, Any, Outcome]]) -> pd.DataFrame:
+    """The result frame of a push or reingest: one row per task, indexed by id.
+
+    Examples
+    --------
+    >>> task_result([("delete", "t1", Outcome("ok", 204))]).loc["t1", "outcome"]
+    'ok'
+    """
+    rows, index = [], []
+    for action, key, outcome in done:
+        index.append(outcome.id or (None if isinstance(key, tuple) else key))
+        rows.append(
+            {
+                "action": action,
+                "outcome": outcome.outcome,
+                "status_code": outcome.status_code,
+                "message": outcome.message,
+            }
+        )
+    result = pd.DataFrame(
+        rows,
+        index=pd.Index(index, name="id", dtype=object),
+        columns=["action", "outcome", "status_code", "message"],
+    )
+    result["status_code"] = result["status_code"].astype("Int64")
+    return result

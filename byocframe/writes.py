@@ -1,0 +1,424 @@
+"""The requests behind one tile of a push: check, write, verify; and create, delete.
+
+An update is checked against the server's current record just before it is written
+(`updater`). The record comes from a GET of that tile, or, when most tiles of the
+collection are being edited, from the listing page that holds it (`listed_updates`):
+one request reads a hundred tiles, and each tile is written at most `MAX_READ_AGE`
+seconds after its page was read (an older read is repeated with a GET). After all
+writes, `verify` reads the written tiles again and marks those another writer changed
+meanwhile as ``overwritten``. `docs/design/edits.md` explains the window that remains.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from byocframe.client import Client
+from byocframe.diff import Plan, Update, covers_equal, same_instant, same_shape
+from byocframe.exceptions import (
+    ByocframeError,
+    ConflictError,
+    NotFoundError,
+    ServerError,
+    TransportError,
+)
+from byocframe.geometry import WGS84
+from byocframe.tasks import Outcome, Task
+from byocframe.tilestate import (
+    TileState,
+    describe_clash,
+    iso,
+    merge,
+    micros,
+    read_state,
+    request_body,
+    same_state,
+)
+
+__all__ = [
+    "LISTING_SHARE",
+    "MAX_READ_AGE",
+    "SETTLE",
+    "creator",
+    "deleter",
+    "listed_updates",
+    "lists_to_check",
+    "page_size",
+    "updater",
+    "verify",
+]
+
+#: Seconds a tile's record stays good for its check: an older read (a listing page the
+#: tile waited behind) is repeated with a GET just before the write.
+MAX_READ_AGE = 0.25
+#: Seconds after its write before a tile is verified. Longer than `MAX_READ_AGE`, so a
+#: byocframe push whose check came before our write has written by then: the verify
+#: sees its value and one of the two pushes reports the collision.
+SETTLE = 0.5
+#: A push reads its checks from the listing when that takes at most this share of the
+#: requests one GET per edited tile would.
+LISTING_SHARE = 0.2
+
+Clock = Callable[[], float]
+
+
+def page_size(workers: int) -> int:
+    """Tiles per listing page when a push reads its checks from the listing.
+
+    About one page per round of workers, so a tile waits little between its page and
+    its write (10 to 100).
+
+    Examples
+    --------
+    >>> page_size(32), page_size(4), page_size(500)
+    (32, 10, 100)
+    """
+    return max(10, min(100, workers))
+
+
+def lists_to_check(updates: int, loaded: int | None, paced: bool, workers: int) -> bool:
+    """Whether a push reads the tiles to check from the listing instead of one by one.
+
+    Only for a frame loaded whole (``loaded`` tiles), when the listing takes at most
+    `LISTING_SHARE` of the requests of one GET per edited tile, and with no pace set (a
+    paced page of writes would outlive `MAX_READ_AGE`).
+
+    Examples
+    --------
+    >>> lists_to_check(2000, 2100, paced=False, workers=32)
+    True
+    >>> lists_to_check(2000, 200_000, paced=False, workers=32)
+    False
+    """
+    if loaded is None or paced or not updates:
+        return False
+    return math.ceil(loaded / page_size(workers)) <= LISTING_SHARE * updates
+
+
+def updater(
+    client: Client,
+    cid: str,
+    path: str,
+    update: Update,
+    *,
+    force: bool = False,
+    record: dict[str, Any] | None = None,
+    read_at: float | None = None,
+    clock: Clock = time.monotonic,
+) -> Callable[[], Outcome]:
+    """The task that checks, merges and writes one edited tile.
+
+    ``record`` is the tile as a listing page read at ``read_at`` (``clock`` seconds)
+    showed it; without it, or when it is older than `MAX_READ_AGE`, the tile is read
+    with a GET first.
+    """
+    base = TileState(update.base_time, update.base_cover)
+    wanted = TileState(update.wanted_time, update.wanted_cover)
+
+    def run() -> Outcome:
+        if force:
+            client.update_tile(cid, update.id, request_body(path, wanted, update.crs))
+            return Outcome(
+                "ok",
+                204,
+                "written without checking (force)",
+                sent=wanted,
+                mine=("sensing_time", "geometry"),
+                written_at=clock(),
+            )
+        current = record
+        if current is None or read_at is None or clock() - read_at > MAX_READ_AGE:
+            try:
+                current = client.get_tile(cid, update.id)
+            except NotFoundError:
+                return _gone()
+        server = read_state(current, update.crs)
+        merged, clashes = merge(base, server, wanted, update.crs)
+        if clashes:
+            detail = "; ".join(describe_clash(n, base, server, wanted) for n in clashes)
+            return Outcome(
+                "conflict",
+                message=f"{detail}: reload it, or push with force=True to overwrite",
+            )
+        if same_state(merged, server, update.crs):
+            return Outcome("unchanged", message="the server already holds it", sent=merged)
+        client.update_tile(cid, update.id, request_body(path, merged, update.crs))
+        written_at = clock()
+        kept = [
+            name
+            for name, mine in (
+                ("sensing_time", same_instant(merged.time, wanted.time)),
+                ("geometry", covers_equal(merged.cover, wanted.cover, update.crs)),
+            )
+            if not mine
+        ]
+        note = f"kept the server's {' and '.join(kept)}" if kept else ""
+        mine = tuple(
+            name
+            for name, same in (
+                ("sensing_time", same_instant(merged.time, server.time)),
+                ("geometry", covers_equal(merged.cover, server.cover, update.crs)),
+            )
+            if not same
+        )
+        return Outcome("ok", 204, note, sent=merged, mine=mine, written_at=written_at)
+
+    return run
+
+
+def _gone() -> Outcome:
+    return Outcome("conflict", 404, "the tile was deleted on the server: reload, or drop the row")
+
+
+def listed_updates(
+    client: Client,
+    cid: str,
+    updates: list[Update],
+    paths: dict[str, str],
+    clock: Clock = time.monotonic,
+    count: int = 100,
+) -> Iterator[Task]:
+    """Update tasks whose check reads the collection's listing, page by page.
+
+    Meant for `byocframe.tasks.run_tasks`, which reads the next page only when its
+    workers have room, so each tile is written soon after its page was read. Paging
+    stops once every edited tile was seen; tiles the listing did not show (deleted, or
+    the listing failed part way) are read one by one.
+    """
+    pending = {u.id: u for u in updates}
+    try:
+        for page in client.tile_pages(cid, count=count):
+            read_at = clock()
+            for record in page:
+                update = pending.pop(str(record.get("id")), None)
+                if update is not None:
+                    yield (
+                        "update",
+                        update.id,
+                        updater(
+                            client,
+                            cid,
+                            paths[update.id],
+                            update,
+                            record=record,
+                            read_at=read_at,
+                            clock=clock,
+                        ),
+                    )
+            if not pending:
+                return
+    except ByocframeError:
+        pass  # the tiles not seen yet are read one by one below
+    for update in list(pending.values()):
+        yield ("update", update.id, updater(client, cid, paths[update.id], update, clock=clock))
+
+
+def _same_cover_as(record: dict[str, Any], wanted: Any) -> bool:
+    """Whether a tile's cover is ``wanted`` (CRS84), compared by area."""
+    if wanted is None:
+        return True  # we asked for no cover: the service chose one
+    have = read_state(record, WGS84).cover
+    if have is None:
+        return False
+    return same_shape(have, wanted)
+
+
+def creator(
+    client: Client, cid: str, body: dict[str, Any], wanted_cover: Any
+) -> Callable[[], Outcome]:
+    """The task that creates one tile, safe to retry: a lost answer never duplicates it."""
+    wanted_time = micros(body.get("sensingTime"))
+
+    def adopt(note: str, ours: bool) -> Outcome | None:
+        """The tile already at our path, if it holds what we wanted.
+
+        ``ours``: an earlier attempt of this push may have created it (its answer was
+        lost), so finding it means our write took effect (``ok``); otherwise it was
+        there before this push (``unchanged``).
+        """
+        try:
+            existing = client.find_tile(cid, body["path"])
+        except (TransportError, ServerError):
+            return None
+        if existing is None:
+            return None
+        same_time = same_instant(micros(existing.get("sensingTime")), wanted_time)
+        if not same_time or not _same_cover_as(existing, wanted_cover):
+            return Outcome(
+                "conflict",
+                409,
+                f"a tile with this path already exists ({existing['id']}) with another "
+                f"{'sensing time' if not same_time else 'cover'}: edit that tile instead",
+                id=existing["id"],
+            )
+        return Outcome("ok" if ours else "unchanged", 201 if ours else 200, note, id=existing["id"])
+
+    def run() -> Outcome:
+        last = None
+        for _attempt in range(6):
+            try:
+                created = client.create_tile(cid, body)
+                return Outcome("ok", 201, id=created["id"])
+            except (TransportError, ServerError) as err:
+                # the create may have reached the server before the answer was lost:
+                # look for it by path before trying again, so a retry never duplicates
+                last = type(err).__name__
+                found = adopt(f"created (confirmed by path after {last})", ours=True)
+                if found is not None:
+                    return found
+                time.sleep(0.02)
+            except ConflictError as err:
+                if last is not None:
+                    note = f"created (confirmed by path after {last})"
+                else:
+                    note = "a tile with this path was already there"
+                found = adopt(note, ours=last is not None)
+                if found is not None:
+                    return found
+                return Outcome("conflict", 409, err.message)
+        return Outcome("failed", message=f"create failed 6 times (last: {last}): push again")
+
+    return run
+
+
+def deleter(client: Client, cid: str, tid: str) -> Callable[[], Outcome]:
+    """The task that deletes one tile (already gone counts as ``unchanged``)."""
+
+    def run() -> Outcome:
+        try:
+            client.delete_tile(cid, tid)
+        except NotFoundError:
+            return Outcome("unchanged", 404, "already gone")
+        return Outcome("ok", 204)
+
+    return run
+
+
+def verify(
+    client: Client,
+    cid: str,
+    the_plan: Plan,
+    updates: list[Update],
+    done: list[tuple[str, Any, Outcome]],
+    workers: int,
+) -> None:
+    """Read the written tiles again; mark those another writer changed meanwhile.
+
+    From the listing when the frame was loaded whole and that takes fewer requests,
+    else tile by tile. A tile is read back no sooner than `SETTLE` seconds after its
+    write (the client's ``clock`` and ``sleep``): one seen earlier in the listing is read
+    again once that time has passed. A tile that cannot be read back stays ``ok``,
+    unverified.
+    """
+    written = {
+        tid: outcome
+        for action, tid, outcome in done
+        if action == "update" and outcome.outcome == "ok" and outcome.sent is not None
+    }
+    if not written:
+        return
+    clock, sleep = client.clock, client.sleep
+
+    def due(tid: str) -> float:
+        return (written[tid].written_at or 0.0) + SETTLE
+
+    crs = {u.id: u.crs for u in updates}
+    ids = the_plan.loaded_ids if the_plan.whole else None
+    pages = math.ceil(len(ids) / 100) if ids else None
+    current: dict[str, dict[str, Any] | None] = {}
+    for _pass in range(2):  # a second pass when many tiles were listed before they settled
+        left = [tid for tid in written if tid not in current]
+        if pages is None or not left or pages >= len(left):
+            break
+        if _pass:
+            _wait_until(max(due(tid) for tid in left), clock, sleep)
+        _verify_listed(client, cid, set(left), due, current)
+    missing = [tid for tid in written if tid not in current]
+
+    def read(tid: str) -> dict[str, Any] | None:
+        try:
+            return client.get_tile(cid, tid)
+        except NotFoundError:
+            return None
+
+    if missing:
+        _wait_until(max(due(tid) for tid in missing), clock, sleep)
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing)))) as pool:
+            futures = {tid: pool.submit(read, tid) for tid in missing}
+        for tid, future in futures.items():
+            try:
+                current[tid] = future.result()
+            except ByocframeError:
+                continue  # unverified: the write itself succeeded
+    for tid, outcome in written.items():
+        if tid not in current:
+            continue
+        try:
+            _check_written(outcome, current[tid], crs[tid])
+        except Exception as err:  # the write landed; an unreadable answer leaves it unverified
+            outcome.message = f"written, not verified: the tile read back was unreadable ({err})"
+
+
+def _wait_until(when: float, clock: Clock, sleep: Callable[[float], None]) -> None:
+    wait = when - clock()
+    if wait > 0:
+        sleep(wait)
+
+
+def _verify_listed(
+    client: Client,
+    cid: str,
+    wanted: set[str],
+    due: Callable[[str], float],
+    current: dict[str, dict[str, Any] | None],
+) -> None:
+    """Read ``wanted`` tiles from the listing into ``current``, those settled only.
+
+    A tile the whole listing did not show was deleted (None). A failed listing leaves
+    the rest to be read tile by tile.
+    """
+    seen: set[str] = set()
+    try:
+        for page in client.tile_pages(cid):
+            read_at = client.clock()
+            for record in page:
+                tid = record["id"]
+                if tid in wanted:
+                    seen.add(tid)
+                    if read_at >= due(tid):
+                        current[tid] = record
+            if len(seen) == len(wanted):
+                return  # every tile was seen: the rest of the listing is not needed
+    except ByocframeError:
+        return
+    current.update((tid, None) for tid in wanted if tid not in seen)
+
+
+def _check_written(outcome: Outcome, record: dict[str, Any] | None, native: str) -> None:
+    """Mark ``outcome`` overwritten when another writer changed a field we wrote."""
+    if outcome.sent is None:
+        return
+    if record is None:
+        outcome.outcome = "overwritten"
+        outcome.message = "deleted by another writer after our write; reload to see"
+        return
+    now = read_state(record, native)
+    lost = [
+        name
+        for name in outcome.mine
+        if not (
+            same_instant(now.time, outcome.sent.time)
+            if name == "sensing_time"
+            else covers_equal(now.cover, outcome.sent.cover, native)
+        )
+    ]
+    if lost:
+        outcome.outcome = "overwritten"
+        outcome.message = (
+            f"another writer changed its {' and '.join(lost)} after our write (the "
+            f"server now has sensing_time {iso(now.time)}); reload it, check, push again"
+        )
