@@ -7,8 +7,10 @@ dead connection never loses the record of what succeeded.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -62,9 +64,9 @@ def run_tasks(
 ) -> list[tuple[str, Any, Outcome]]:
     """Run tasks on a thread pool with a progress bar; outcomes in task order.
 
-    ``tasks`` may be a generator: it is read only as workers free up (at most
-    ``2 * workers`` tasks wait at once), so a task made from a page just read runs soon
-    after the read. ``total`` sizes the progress bar when ``tasks`` has no length.
+    ``tasks`` may be a generator: it is read only as workers free up (no task waits
+    for a worker), so a task made from a page just read runs soon after the read.
+    ``total`` sizes the progress bar when ``tasks`` has no length.
 
     Examples
     --------
@@ -77,22 +79,36 @@ def run_tasks(
         total = len(tasks)
     if not total:
         return []
+    slots = threading.Semaphore(max(1, workers))  # tasks submitted, not finished
+    finished: queue.SimpleQueue[None] = queue.SimpleQueue()
     started: list[tuple[str, Any, Future[Outcome]]] = []
-    waiting: set[Future[Outcome]] = set()
+
+    def done(_: Future[Outcome]) -> None:
+        slots.release()
+        finished.put(None)
+
     with (
         ThreadPoolExecutor(max_workers=max(1, min(workers, total))) as pool,
         ProgressBar(total, progress, label) as bar,
     ):
-        for action, key, fn in tasks:
-            while len(waiting) >= 2 * max(1, workers):
-                finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-                bar.update(len(finished))
+        shown = 0
+        pending = iter(tasks)
+        while True:
+            slots.acquire()  # a worker is free before the next task is even made
+            while not finished.empty():
+                finished.get()
+                shown += 1
+                bar.update(1)
+            try:
+                action, key, fn = next(pending)
+            except StopIteration:
+                break
             future = pool.submit(_guard, fn)
+            future.add_done_callback(done)
             started.append((action, key, future))
-            waiting.add(future)
-        while waiting:
-            finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-            bar.update(len(finished))
+        for _ in range(len(started) - shown):
+            finished.get()
+            bar.update(1)
     return [(action, key, future.result()) for action, key, future in started]
 
 

@@ -286,6 +286,9 @@ class Sender:
         The answer's body is read before returning, so a `Watch` around the call covers
         it.
         """
+        params = body.pop("params", None)
+        if params:  # encoded here: requests' own encoder costs a runtime Protocol check
+            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params, doseq=True)
         prepared = requests.Request(
             method, url, headers={**self.headers, **(headers or {})}, **body
         ).prepare()

@@ -69,15 +69,15 @@ Clock = Callable[[], float]
 def page_size(workers: int) -> int:
     """Tiles per listing page when a push reads its checks from the listing.
 
-    About one page per round of workers, so a tile waits little between its page and
-    its write (10 to 100).
+    About two rounds of the workers, so a tile waits little between its page and its
+    write (10 to 100).
 
     Examples
     --------
     >>> page_size(32), page_size(4), page_size(500)
-    (32, 10, 100)
+    (64, 10, 100)
     """
-    return max(10, min(100, workers))
+    return max(10, min(100, 2 * workers))
 
 
 def lists_to_check(updates: int, loaded: int | None, paced: bool, workers: int) -> bool:

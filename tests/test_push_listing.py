@@ -93,7 +93,7 @@ def test_a_dense_push_reads_pages_not_tiles(service):
     after = held(service)
     for tid in ids:
         assert after[tid] == before[tid] + pd.Timedelta(minutes=7)
-    checks, verify = -(-len(before) // 32), -(-len(before) // 100)
+    checks, verify = -(-len(before) // 64), -(-len(before) // 100)
     assert transport.kinds["GET tile"] == 0
     assert transport.kinds["PUT tile"] == 300
     # the verify listed the tiles before they settled (no time passed), then again
@@ -194,7 +194,7 @@ def test_tasks_are_read_only_as_workers_free_up():
 
     done = run_tasks(tasks(), workers=2, progress=False, label="", total=60)
     assert [key for _, key, _ in done] == list(range(60))
-    assert max(ahead) <= 4  # never more than 2 * workers waiting
+    assert max(ahead) < 2  # no task was made before a worker was free for it
 
 
 @pytest.mark.parametrize("edited", [3, 300], ids=["read-tile-by-tile", "read-from-listing"])

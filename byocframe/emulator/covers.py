@@ -53,6 +53,11 @@ def _area_of_use(crs: str) -> tuple[float, float, float, float]:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _is_geographic(crs: str) -> bool:
+    return bool(CRS.from_user_input(crs).is_geographic)
+
+
 def read_cover(geojson: Any, field: str = "coverGeometry") -> Cover:
     """Validate a cover geometry from a request (shape, CRS, area of use, validity).
 
@@ -92,7 +97,7 @@ def read_cover(geojson: Any, field: str = "coverGeometry") -> Cover:
     moved = transform_polygons(polygons, crs, "EPSG:4326")
     # projected longitudes come back wrapped: a zone-1 tile reaching over the antimeridian
     # is at 179; geographic ones are the input itself (181 is allowed, 200 is not)
-    turns = (0.0,) if CRS.from_user_input(crs).is_geographic else (-360.0, 0.0, 360.0)
+    turns = (0.0,) if _is_geographic(crs) else (-360.0, 0.0, 360.0)
     for poly in moved:
         for ring in poly:
             for x, y in ring:
