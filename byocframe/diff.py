@@ -203,11 +203,13 @@ def plan(
         raise ValidationError(f"{err}: reload the tiles with byocframe.read_tiles()") from err
     settings = _settings(frame, original)
     ids = pd.Index(frame.index.astype(object))
-    known = set(loaded_ids(frame) or []) | set(
-        (loaded_ids(original) or []) if original is not None else []
-    )
+    known: set[str] = set()
+    if not state.present.all():  # only rows without a token are looked up
+        known = set(loaded_ids(frame) or []) | set(
+            (loaded_ids(original) or []) if original is not None else []
+        )
     _check_rows(frame, state, ids, known)
-    cids = {c for c in state.collection[state.present] if c}
+    cids = set(state.collection[state.present]) - {""}
     if collection:
         cids.add(collection)
     elif not cids and settings.get("collection"):
@@ -217,7 +219,7 @@ def plan(
             f"the frame mixes tiles of {len(cids)} collections ({', '.join(sorted(cids))}): "
             "push each collection's rows on their own"
         )
-    services = {int(s) for s in state.service[state.present] if s}
+    services = {int(s) for s in np.unique(state.service[state.present]) if s}
     if len(services) > 1:
         raise ValidationError(
             f"the frame mixes tiles loaded from {len(services)} services: push each "
@@ -291,10 +293,18 @@ def _check_rows(
                     "2024-06-01T10:00:00Z"
                 )
     present = state.present
+    named = ids if present.all() else ids[present]
+    here = named.to_numpy(dtype=object)
+    as_text = True  # whether the loaded rows' index values are their tile ids as they are
     if present.any():
         tokens = state.tile_id[present]
-        here = np.asarray([str(i) for i in ids[present]], dtype=object)
-        wrong = np.flatnonzero(tokens != here)
+        try:
+            wrong = np.flatnonzero(tokens != here)
+        except TypeError:  # pd.NA in the index, say
+            wrong = np.arange(len(here))
+        if len(wrong):  # an index of numbers, say: compare the text of those
+            as_text = False
+            wrong = wrong[[str(here[i]) != tokens[i] for i in wrong]]
         if len(wrong):
             first = int(np.flatnonzero(present)[wrong[0]])
             hint = (
@@ -317,8 +327,8 @@ def _check_rows(
             "a new tile has no id yet (leave its index empty), and a loaded tile keeps its "
             "'loaded' value (edit the row instead of replacing it)"
         )
-    named = ids[present]
-    if named.has_duplicates:
+    # a set of texts finds repeats faster than the Index, which then names the first
+    if (not as_text or len(set(here)) < len(here)) and named.has_duplicates:
         twice = named[named.duplicated()][0]
         raise ValidationError(
             f"tile {twice!r} appears more than once: keep one row per tile "
@@ -334,7 +344,7 @@ def _diff_loaded(
     result: Plan,
     rows: list[dict[str, Any]],
 ) -> None:
-    part = frame.iloc[loaded]
+    part = frame if len(loaded) == len(frame) else frame.iloc[loaded]
     now = current_fields(part)
     tids = part.index.to_numpy(dtype=object)
     checks = {
@@ -379,13 +389,17 @@ def _diff_loaded(
         )
         rows.append(_row(tids[i], "geometry", None, part.geometry.array[i], "invalid", loaded[i]))
     moved &= wanted["problem"] == None  # noqa: E711
+    edited = np.flatnonzero(retimed | moved)
+    if not len(edited):
+        return
     native = np.asarray(part["native_cover"].array, dtype=object)
-    crs = part["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
+    crs = np.full(len(part), None, dtype=object)
+    crs[edited] = part["native_crs"].iloc[edited].astype(object).fillna(WGS84).to_numpy()
     shown = part.geometry.array
     base_times = state.sensing_time[loaded]
     old_times = _timestamps(base_times, retimed)
     new_times = _timestamps(now["sensing_time"], retimed)
-    for i in np.flatnonzero(retimed | moved):
+    for i in edited:
         tid = tids[i]
         if retimed[i]:
             rows.append(_row(tid, "sensing_time", old_times[i], new_times[i], "update", loaded[i]))

@@ -132,16 +132,21 @@ def times_us(values: Any) -> np.ndarray:
 def text_digest(values: Any) -> np.ndarray:
     """Stable 64-bit digests of texts (missing values get 0).
 
+    Values that are not texts are digested as pandas writes them as text.
+
     Examples
     --------
     >>> a, b, c = text_digest(["x", "x", None])
     >>> bool(a == b), int(c)
     (True, 0)
     """
-    series = pd.Series(np.asarray(values, dtype=object))
-    missing = series.isna().to_numpy()
-    out = pd.util.hash_array(series.fillna("").astype(str).to_numpy(dtype=object))
-    out = out | np.uint64(1)  # never 0, which means missing
+    texts = np.asarray(values, dtype=object)
+    missing = pd.isna(texts)
+    if missing.any() or pd.api.types.infer_dtype(texts, skipna=False) != "string":
+        texts = pd.Series(texts, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
+    # categorize=False: the same digests, without first factorizing the texts
+    out = pd.util.hash_array(texts, categorize=False)
+    out |= np.uint64(1)  # never 0, which means missing
     out[missing] = 0
     return out
 
@@ -167,8 +172,9 @@ def geometry_digest(geoms: Any) -> np.ndarray:
     """Stable 64-bit digests of geometries, exact to the last bit of every coordinate.
 
     Two geometries get the same digest when they have the same coordinates in the same
-    order and the same parts; missing and empty geometries get 0. One vectorised pass over the
-    coordinates (no WKB, no per-row Python).
+    order and the same parts; missing and empty geometries get 0. Vectorised passes over
+    the coordinates (no WKB, no per-row Python), about 65,000 coordinates at a time so
+    that the arrays of each pass stay in the CPU cache.
 
     Examples
     --------
@@ -178,30 +184,49 @@ def geometry_digest(geoms: Any) -> np.ndarray:
     """
     geoms = np.asarray(geoms, dtype=object)
     out = np.zeros(len(geoms), dtype=np.uint64)
-    present = ~shapely.is_missing(geoms)
-    present[present] = ~shapely.is_empty(geoms[present])  # empty shows nothing: as missing
-    if not present.any():
+    counts = shapely.get_num_coordinates(geoms)  # 0 for missing and empty geometries
+    present = np.flatnonzero(counts > 0)
+    if not len(present):
         return out
-    shown = geoms[present]
-    xy = shapely.get_coordinates(shown)
-    counts = shapely.get_num_coordinates(shown)
-    sums = np.zeros(len(shown), dtype=np.uint64)
-    nonempty = counts > 0
+    shown, counts = geoms[present], counts[present]
+    ends = np.cumsum(counts)
+    sums = np.empty(len(shown), dtype=np.uint64)
+    start = 0
     with np.errstate(over="ignore"):
-        if len(xy):
-            bits = np.ascontiguousarray(xy).view(np.uint64)
-            mixed = bits[:, 0] * _MIX[0] ^ bits[:, 1] * _MIX[1]
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[nonempty]
-            # sum(mixed * position inside the geometry), without a per-point gather:
-            # sum(mixed * global position) - start * sum(mixed), in wrapping uint64
-            plain = np.add.reduceat(mixed, starts)
-            weighted = np.add.reduceat(mixed * np.arange(len(mixed), dtype=np.uint64), starts)
-            sums[nonempty] = plain + (weighted - starts.astype(np.uint64) * plain) * _MIX[2]
+        while start < len(shown):
+            # whole geometries, about _CHUNK coordinates (at least one geometry)
+            before = int(ends[start - 1]) if start else 0
+            stop = max(start + 1, int(np.searchsorted(ends, before + _CHUNK, side="right")))
+            sums[start:stop] = _coordinate_sums(shown[start:stop], counts[start:stop])
+            start = stop
         parts = shapely.get_num_geometries(shown).astype(np.uint64)
         kind = shapely.get_type_id(shown).astype(np.uint64)
         sums ^= counts.astype(np.uint64) * _MIX[0] + parts * _MIX[1] + kind * _MIX[2]
     out[present] = sums | np.uint64(1)
     return out
+
+
+#: Coordinates per pass of `geometry_digest` (1 MB of them).
+_CHUNK = 1 << 16
+
+
+def _coordinate_sums(geoms: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The position-weighted sums of the mixed coordinate bits of geometries.
+
+    Each geometry has at least one coordinate; the arithmetic wraps in uint64.
+    """
+    bits = np.ascontiguousarray(shapely.get_coordinates(geoms)).view(np.uint64)
+    mixed = bits[:, 0] * _MIX[0]
+    mixed ^= bits[:, 1] * _MIX[1]
+    starts = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    # sum(mixed * position inside the geometry), without a per-point gather:
+    # sum(mixed * position in the pass) - start * sum(mixed)
+    plain = np.add.reduceat(mixed, starts)
+    weighted = np.arange(len(mixed), dtype=np.uint64)
+    weighted *= mixed
+    summed = np.add.reduceat(weighted, starts)
+    return plain + (summed - starts.astype(np.uint64) * plain) * _MIX[2]
 
 
 def bounds_digest(geoms: Any) -> np.ndarray:
@@ -211,11 +236,11 @@ def bounds_digest(geoms: Any) -> np.ndarray:
     never sent, so telling an edit there is only a courtesy.
     """
     geoms = np.asarray(geoms, dtype=object)
-    values = np.zeros((len(geoms), 5))
     present = ~shapely.is_missing(geoms)
-    values[present, :4] = shapely.bounds(geoms[present])
-    values[present, 4] = shapely.get_num_coordinates(geoms[present])
-    bits = np.nan_to_num(values).view(np.uint64)
+    values = np.empty((len(geoms), 5))
+    values[:, :4] = shapely.bounds(geoms)  # NaN for missing and empty geometries
+    values[:, 4] = shapely.get_num_coordinates(geoms)
+    bits = np.nan_to_num(values, copy=False).view(np.uint64)
     with np.errstate(over="ignore"):
         out = bits * np.array(
             [
@@ -227,7 +252,8 @@ def bounds_digest(geoms: Any) -> np.ndarray:
             ],
             dtype=np.uint64,
         )
-        digest = np.bitwise_xor.reduce(out, axis=1) | np.uint64(1)
+        digest = out[:, 0] ^ out[:, 1] ^ out[:, 2] ^ out[:, 3] ^ out[:, 4]
+    digest |= np.uint64(1)
     digest[~present] = 0
     return digest
 
@@ -240,14 +266,25 @@ def current_fields(frame: pd.DataFrame) -> np.ndarray:
     """The token payload for what the rows hold now (service digest left 0)."""
     payload = np.zeros(len(frame), dtype=_PAYLOAD)
     payload["version"] = _VERSION
-    status = frame["status"].astype(object).to_numpy()
-    payload["status"] = [_STATUS_CODE.get(s, 0) if isinstance(s, str) else 0 for s in status]
+    payload["status"] = _status_codes(frame["status"])
     payload["path"] = text_digest(frame["path"].to_numpy(dtype=object))
     for name in ("sensing_time", "created", "ingestion_start"):
         payload[name] = times_us(frame[name]) if name in frame.columns else NAT
     payload["geometry"] = geometry_digest(frame.geometry.array)
     payload["tile"] = bounds_digest(_column_or_none(frame, "tile_geometry"))
     return payload
+
+
+def _status_codes(status: pd.Series) -> np.ndarray:
+    """1 + the position of each status in `STATUSES` (0: missing or unknown)."""
+    if isinstance(status.dtype, pd.CategoricalDtype):
+        # one look-up per category; code -1 (missing) takes the appended 0
+        known = [_STATUS_CODE.get(c, 0) if isinstance(c, str) else 0 for c in status.cat.categories]
+        return np.array([*known, 0], dtype=np.uint8)[status.cat.codes.to_numpy()]
+    values = status.astype(object).to_numpy()
+    return np.array(
+        [_STATUS_CODE.get(s, 0) if isinstance(s, str) else 0 for s in values], dtype=np.uint8
+    )
 
 
 def _encode(collection: str, ids: Sequence[Any], payload: np.ndarray) -> list[str]:
@@ -307,30 +344,31 @@ def loaded_state(frame: pd.DataFrame) -> LoadedState:
     """
     n = len(frame)
     tokens = (
-        pd.Series(frame[LOADED].to_numpy(dtype=object), dtype=object)
+        frame[LOADED].to_numpy(dtype=object)
         if LOADED in frame.columns
-        else pd.Series([None] * n, dtype=object)
+        else np.full(n, None, dtype=object)
     )
-    present = tokens.notna().to_numpy() & (tokens.astype(str).str.len() > _CHARS).to_numpy()
-    bad = tokens.notna().to_numpy() & ~present
+    given = ~pd.isna(tokens)
+    texts = tokens[given]
+    if len(texts) and pd.api.types.infer_dtype(texts, skipna=False) != "string":
+        texts = pd.Series(texts, dtype=object).astype(str).to_numpy(dtype=object)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    long = lengths > _CHARS
+    present = given.copy()
+    present[given] = long
     payload = np.zeros(n, dtype=_PAYLOAD)
     payload["sensing_time"] = payload["created"] = payload["ingestion_start"] = NAT
     collection = np.full(n, "", dtype=object)
     tile_id = np.full(n, None, dtype=object)
-    if present.any():
-        texts = tokens[present].astype(str)
-        body = "".join(texts.str[-_CHARS:].tolist())
+    if long.any():
         try:
-            raw = base64.urlsafe_b64decode(body.encode("ascii"))
-            decoded = np.frombuffer(raw, dtype=_PAYLOAD)
+            decoded, collection[present], tile_id[present] = _parse(texts[long], lengths[long])
         except ValueError as err:
             raise ValueError(f"the {LOADED!r} column was edited: {err}") from err
-        if len(decoded) != present.sum() or (decoded["version"] != _VERSION).any():
+        if (decoded["version"] != _VERSION).any():
             raise ValueError(f"the {LOADED!r} column was edited or is from another version")
         payload[present] = decoded
-        heads = texts.str[: -_CHARS - 1].str.partition(":")
-        collection[present] = heads[0].to_numpy(dtype=object)
-        tile_id[present] = heads[2].to_numpy(dtype=object)
+    bad = given & ~present
     if bad.any():
         raise ValueError(f"the {LOADED!r} column was edited (row {int(np.flatnonzero(bad)[0])})")
     return LoadedState(
@@ -346,6 +384,52 @@ def loaded_state(frame: pd.DataFrame) -> LoadedState:
         geometry=payload["geometry"].copy(),
         tile=payload["tile"].copy(),
     )
+
+
+def _parse(texts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The payloads, collections and tile ids of tokens longer than `_CHARS`.
+
+    A token is ``<head>:<payload>``; the head splits at its first ":" into the
+    collection and the tile id. Tokens of one length, in ASCII, are read as one block of
+    bytes (the usual case: one collection, tile ids that are UUIDs); a head that does not
+    start with the first token's collection is split on its own.
+    """
+    n = len(texts)
+    collection = np.empty(n, dtype=object)
+    tile_id = np.empty(n, dtype=object)
+    joined = "".join(texts)
+    width = int(lengths[0])
+    if not joined.isascii() or (lengths != width).any():
+        body = "".join([t[-_CHARS:] for t in texts])
+        chars = np.frombuffer(body.encode("ascii"), dtype=np.uint8).reshape(n, _CHARS)
+        split = np.arange(n)
+    else:
+        chars = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(n, width)
+        name, colon, _ = texts[0][: -_CHARS - 1].partition(":")
+        prefix = f"{name}{colon}"
+        skip = len(prefix)
+        collection[:] = name
+        tile_id[:] = [t[skip : -_CHARS - 1] for t in texts]
+        starts = (chars[:, :skip] == np.frombuffer(prefix.encode(), dtype=np.uint8)).all(axis=1)
+        split = np.flatnonzero(~starts) if colon else np.arange(n)
+        chars = chars[:, -_CHARS:]
+    for i in split:
+        collection[i], _, tile_id[i] = texts[i][: -_CHARS - 1].partition(":")
+    return _decode(chars), collection, tile_id
+
+
+def _decode(chars: np.ndarray) -> np.ndarray:
+    """Payload records from rows of `_CHARS` URL-safe base64 characters (uint8).
+
+    Raises
+    ------
+    ValueError
+        When the characters are not the base64 of whole payloads.
+    """
+    raw = base64.urlsafe_b64decode(np.ascontiguousarray(chars).tobytes())
+    if len(raw) != len(chars) * _PAYLOAD.itemsize:
+        raise ValueError("a token's payload is not base64")
+    return np.frombuffer(raw, dtype=_PAYLOAD)
 
 
 def loaded_ids(frame: pd.DataFrame) -> list[str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 
 import geopandas as gpd
@@ -13,7 +14,16 @@ import shapely
 import byocframe
 from byocframe import ValidationError
 from byocframe.diff import covers_equal, plan
-from byocframe.snapshot import ATTRS_KEY, geometry_digest, loaded_state, stamp
+from byocframe.snapshot import (
+    ATTRS_KEY,
+    bounds_digest,
+    current_fields,
+    geometry_digest,
+    loaded_state,
+    stamp,
+    text_digest,
+    times_us,
+)
 from byocframe.synthetic import synthetic_tiles
 
 
@@ -131,3 +141,192 @@ def test_tokens_hold_what_was_loaded(gdf):
 def test_no_loaded_column_names_the_fix(gdf):
     with pytest.raises(ValidationError, match=r"byocframe\.read_file"):
         byocframe.changes(gdf.drop(columns="loaded"))
+
+
+#: A tile, the geometries byocframe showed for it (WKB, exactly as digested) and the
+#: token it wrote for it before tokens were read column-wise (token version 1): files
+#: saved then hold such tokens, and must not look edited when read back.
+OLD_RECORD = {
+    "id": "600bf318-8289-4b79-8000-000000000000",
+    "path": "tiles/2024/06/01/01N/269/(BAND).tif",
+    "status": "INGESTED",
+    "sensingTime": "2024-06-01T22:34:21.123",
+    "created": "2024-07-02T08:00:00+00:00",
+    "ingestionStart": "2024-07-02T08:00:00+00:00",
+    "coverGeometry": {
+        "type": "MultiPolygon",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
+        "coordinates": [
+            [
+                [
+                    [500000.0, 0.0],
+                    [510000.0, 0.0],
+                    [510000.0, 10000.0],
+                    [500000.0, 10000.0],
+                    [500000.0, 0.0],
+                ]
+            ]
+        ],
+    },
+    "tileGeometry": {
+        "type": "Polygon",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
+        "coordinates": [
+            [
+                [499990.0, -10.0],
+                [510010.0, -10.0],
+                [510010.0, 10010.0],
+                [499990.0, 10010.0],
+                [499990.0, -10.0],
+            ]
+        ],
+    },
+}
+OLD_GEOMETRY = (
+    "01060000000100000001030000000100000005000000F6FFFFFFFFFF2D400000000000000000D3FFD81A03"
+    "2E2E4000000000000000001EF5941E032E2E400812F7773D29B73FF6FFFFFFFFFF2D4062792A593F29B73F"
+    "F6FFFFFFFFFF2D400000000000000000"
+)
+OLD_TILE_GEOMETRY = (
+    "01060000000100000001030000000100000009000000A3438C38F4FF2D405DB25AA88CB717BFB0FEE38D01"
+    "172E401FD92A2D8CB717BF6DC74BE20E2E2E40879B9EBA8AB717BFA4013BE30E2E2E40B54F6F793D29A73F"
+    "619B0AE60E2E2E40F0BBAC592B2FB73F3EEEC28F01172E40EC65E6C32C2FB73F6C4E8B38F4FF2D4047F251"
+    "3C2D2FB73F74068C38F4FF2D403D04995B3F29A73FA3438C38F4FF2D405DB25AA88CB717BF"
+)
+OLD_TOKEN = (
+    "c1:600bf318-8289-4b79-8000-000000000000:AQQAAH3Wy2xKp5k2q_okmUDr8624dYyz2xkGAADgsxk_"
+    "HAYAAOCzGT8cBgALgyTzUpmce5Us4avB8M2g"
+)
+
+
+def test_a_token_written_before_is_read_the_same():
+    frame = byocframe.tiles_from_records([copy.deepcopy(OLD_RECORD)])
+    for name, wkb in (("geometry", OLD_GEOMETRY), ("tile_geometry", OLD_TILE_GEOMETRY)):
+        frame[name] = gpd.GeoSeries(shapely.from_wkb([wkb]), index=frame.index, crs=4326)
+    frame["loaded"] = OLD_TOKEN
+    state = loaded_state(frame)
+    assert (state.collection.tolist(), state.tile_id.tolist()) == (["c1"], [OLD_RECORD["id"]])
+    assert {
+        name: int(getattr(state, name)[0])
+        for name in ("service", "path", "sensing_time", "created", "status", "geometry", "tile")
+    } == {
+        "service": 3934359687579555453,
+        "path": 12534620850581994155,
+        "sensing_time": 1717281261123000,
+        "created": 1719907200000000,
+        "status": 4,
+        "geometry": 8907162744577622795,
+        "tile": 11587182130897169557,
+    }
+    assert byocframe.changes(frame).empty
+    frame.loc[OLD_RECORD["id"], "sensing_time"] += pd.Timedelta(hours=1)
+    assert byocframe.changes(frame)["field"].tolist() == ["sensing_time"]
+
+
+def test_digests_are_those_saved_tokens_hold():
+    """Changing a digest would make every saved frame look edited (or hide edits)."""
+    shapes = [
+        shapely.box(0, 0, 1, 1),
+        shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(5, 5, 6, 6)]),
+        shapely.Point(1, 2),
+        shapely.Polygon(),
+    ]
+    assert geometry_digest(shapes).tolist() == [
+        14725440310137046435,
+        15140692804304341831,
+        16022162564643252069,
+        0,
+    ]
+    assert text_digest(["x", "tiles/a/(BAND).tif", None, 5, b"x"]).tolist() == [
+        7869353157402288317,
+        5234606999113221289,
+        0,
+        6701939878111629903,
+        7869353157402288317,  # pandas writes bytes as their text
+    ]
+    assert bounds_digest([shapely.box(0, 0, 1, 1), None, shapely.Polygon()]).tolist() == [
+        5015884084983889921,
+        0,
+        1,
+    ]
+
+
+def test_geometry_digest_is_the_same_in_one_call_or_one_geometry_at_a_time():
+    rng = np.random.default_rng(3)
+    shapes = [shapely.box(x, 0, x + 1, 1).segmentize(rng.uniform(0.01, 0.1)) for x in range(2000)]
+    big = shapely.box(0, 0, 1, 1).segmentize(1 / 20_000)  # more points than one pass takes
+    geoms = np.array([*shapes[:700], None, big, shapely.Polygon(), *shapes[700:]], dtype=object)
+    # passes take about 65,000 points: several of them, one with only the big one
+    assert shapely.get_num_coordinates(big) > 70_000
+    assert sum(shapely.get_num_coordinates(shapes[:700])) > 70_000
+    assert sum(shapely.get_num_coordinates(shapes[700:])) > 2 * 70_000
+    whole = geometry_digest(geoms)
+    alone = np.concatenate([geometry_digest(geoms[i : i + 1]) for i in range(len(geoms))])
+    assert (whole == alone).all()
+    assert len(set(whole.tolist())) == len(geoms) - 1  # the missing and the empty give 0
+
+
+def _stamped(gdf, name, index=None):
+    part = gdf.iloc[:3].copy()
+    if index is not None:
+        part.index = pd.Index(index)
+    stamp(part, collection=name, service="http://127.0.0.1:1")
+    return part
+
+
+@pytest.mark.parametrize(
+    "names",
+    [["c1", "c2"], ["c1", "c10"], ["ç", "c1"], ["c1"]],
+    ids=["one length", "two lengths", "not ASCII", "one collection"],
+)
+def test_tokens_are_split_at_their_first_colon(gdf, names):
+    frame = pd.concat([_stamped(gdf, name) for name in names])
+    state = loaded_state(frame)
+    assert state.collection.tolist() == [n for n in names for _ in range(3)]
+    assert state.tile_id.tolist() == list(gdf.index[:3]) * len(names)
+    assert (state.sensing_time == times_us(frame["sensing_time"])).all()
+    assert (state.geometry == np.tile(loaded_state(gdf).geometry[:3], len(names))).all()
+
+
+@pytest.mark.parametrize("ids", [["a:b", "c:d", "e:f"], ["a:b", "cd", "e:f:g"]])
+def test_tile_ids_may_hold_colons(gdf, ids):
+    frame = pd.concat([_stamped(gdf, "c1", ids), _stamped(gdf, "c2", ids)])
+    state = loaded_state(frame)
+    assert state.collection.tolist() == ["c1"] * 3 + ["c2"] * 3
+    assert state.tile_id.tolist() == ids * 2
+
+
+def test_a_token_of_another_version_is_refused(gdf):
+    token = gdf["loaded"].iloc[1]
+    payload = bytearray(base64.urlsafe_b64decode(token[-80:]))
+    payload[0] = 2  # the version
+    frame = gdf.copy()
+    frame.loc[frame.index[1], "loaded"] = token[:-80] + base64.urlsafe_b64encode(payload).decode()
+    with pytest.raises(ValueError, match="another version"):
+        loaded_state(frame)
+    frame.loc[frame.index[1], "loaded"] = token[:-40] + "*" + token[-39:]  # not base64
+    with pytest.raises(ValidationError, match="'loaded' column was edited"):
+        byocframe.changes(frame)
+
+
+def test_an_index_of_numbers_is_matched_with_its_tokens_as_text(gdf):
+    frame = gdf.iloc[:5].reset_index(drop=True)
+    stamp(frame, collection="c1", service="http://127.0.0.1:1")
+    assert byocframe.changes(frame).empty
+    frame.loc[2, "sensing_time"] += pd.Timedelta(hours=1)
+    assert byocframe.changes(frame)["id"].tolist() == [2]
+    with pytest.raises(ValidationError, match="tile 0 appears more than once"):
+        byocframe.changes(pd.concat([frame, frame.iloc[:1]]))
+    lost = gdf.iloc[:3].copy()
+    lost.index = pd.Index([lost.index[0], None, lost.index[2]], dtype="string")
+    with pytest.raises(ValidationError, match="row 1 is <NA> but was loaded as tile"):
+        byocframe.changes(lost)
+
+
+def test_status_reads_the_same_from_categories_and_from_texts(gdf):
+    frame = gdf.iloc[:4].copy()
+    values = ["INGESTED", None, "NOT A STATUS", "FAILED"]
+    frame["status"] = pd.Categorical(values, categories=["NOT A STATUS", "FAILED", "INGESTED"])
+    categories = current_fields(frame)["status"].tolist()
+    frame["status"] = pd.Series(values, index=frame.index, dtype=object)
+    assert categories == current_fields(frame)["status"].tolist() == [4, 0, 0, 5]
