@@ -69,15 +69,15 @@ Clock = Callable[[], float]
 def page_size(workers: int) -> int:
     """Tiles per listing page when a push reads its checks from the listing.
 
-    About two rounds of the workers, so a tile waits little between its page and its
-    write (10 to 100).
+    One tile per worker (10 to 100), so a tile waits little between its page and its
+    write.
 
     Examples
     --------
     >>> page_size(32), page_size(4), page_size(500)
-    (64, 10, 100)
+    (32, 10, 100)
     """
-    return max(10, min(100, 2 * workers))
+    return max(10, min(100, workers))
 
 
 def lists_to_check(updates: int, loaded: int | None, paced: bool, workers: int) -> bool:

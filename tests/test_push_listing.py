@@ -93,7 +93,7 @@ def test_a_dense_push_reads_pages_not_tiles(service):
     after = held(service)
     for tid in ids:
         assert after[tid] == before[tid] + pd.Timedelta(minutes=7)
-    checks, verify = -(-len(before) // 64), -(-len(before) // 100)
+    checks, verify = -(-len(before) // 32), -(-len(before) // 100)
     assert transport.kinds["GET tile"] == 0
     assert transport.kinds["PUT tile"] == 300
     # the verify listed the tiles before they settled (no time passed), then again
