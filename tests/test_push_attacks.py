@@ -1,0 +1,184 @@
+"""Attacks on the split push (tasks, writes, listing checks, verify, Sender): each test
+is a way a push lost an edit silently, or reported something false. The server's state
+is read back with a client of its own."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+
+import pandas as pd
+import pytest
+import requests
+
+import byocframe
+from byocframe.transport import HTTPTransport, Sender
+
+
+@pytest.fixture
+def service():
+    with byocframe.local_service(demo=True, demo_tiles=400) as running:
+        yield running
+
+
+def sensing(service, tid) -> pd.Timestamp:
+    return pd.Timestamp(service.client().get_tile(service.demo_collection, tid)["sensingTime"])
+
+
+def is_listing(request) -> bool:
+    path = urllib.parse.urlsplit(request.url).path
+    return request.method == "GET" and path.endswith("/tiles") and "path=" not in request.url
+
+
+class Hook(HTTPTransport):
+    """Calls ``hook(request, response)`` after each API answer, before the caller reads it."""
+
+    def __init__(self, hook):
+        super().__init__(pool_connections=32, pool_maxsize=32)
+        self.hook = hook
+
+    def send(self, request, **kwargs):
+        response = super().send(request, **kwargs)
+        if "/api/v1/byoc/" in request.url:
+            return self.hook(request, response) or response
+        return response
+
+
+def test_a_paced_push_does_not_overwrite_a_verified_edit_silently(service):
+    """The pacer's wait sits between a tile's GET and its PUT: the check-to-write gap is
+    the pace's interval, not one round trip. A push that writes and verifies inside that
+    gap reports ``ok``, then the paced push overwrites it and reports ``ok`` too."""
+    loaded = byocframe.read_tiles(service.client(), service.demo_collection)
+    tid = loaded.index[0]
+    mine, theirs = loaded.copy(), loaded.copy()
+    mine.loc[tid, "sensing_time"] += pd.Timedelta(hours=1)
+    theirs.loc[tid, "sensing_time"] += pd.Timedelta(hours=2)
+    results = {}
+
+    def paced():  # 20 a minute: its PUT leaves 3 s after its GET
+        results["theirs"] = byocframe.push(theirs, service.client(requests_per_minute=20))
+
+    thread = threading.Thread(target=paced)
+    thread.start()
+    time.sleep(0.5)  # the paced push has read the tile, its PUT waits in the pacer
+    results["mine"] = byocframe.push(mine, service.client())
+    thread.join()
+    held = sensing(service, tid)
+    base = loaded.loc[tid, "sensing_time"]
+    assert held in (base + pd.Timedelta(hours=1), base + pd.Timedelta(hours=2))
+    loser = "theirs" if held == base + pd.Timedelta(hours=1) else "mine"
+    assert results[loser].loc[tid, "outcome"] in ("conflict", "overwritten")
+
+
+def test_a_retried_write_does_not_overwrite_a_verified_edit_silently(service):
+    """A PUT answered 503 is retried after a back-off without a new check: a push that
+    wrote and verified meanwhile is overwritten, and both report ``ok``. Two pushes of
+    ``workers=32`` against the local service (64 connections) reach this by themselves."""
+    loaded = byocframe.read_tiles(service.client(), service.demo_collection)
+    tid = loaded.index[0]
+    mine, theirs = loaded.copy(), loaded.copy()
+    mine.loc[tid, "sensing_time"] += pd.Timedelta(hours=1)
+    theirs.loc[tid, "sensing_time"] += pd.Timedelta(hours=2)
+    busy = {"left": 1}
+
+    class Busy(HTTPTransport):  # the first PUT is answered 503, as a busy service does
+        def send(self, request, **kwargs):
+            if request.method == "PUT" and busy["left"]:
+                busy["left"] -= 1
+                response = requests.Response()
+                response.status_code = 503
+                response._content = b'{"error": {"status": 503, "reason": "busy"}}'
+                response.headers["Content-Type"] = "application/json"
+                response.url, response.request = request.url, request
+                return response
+            return super().send(request, **kwargs)
+
+    results = {}
+    slow = service.client(transport=Busy(), backoff=3.0, max_backoff=3.0)
+    thread = threading.Thread(target=lambda: results.update(theirs=byocframe.push(theirs, slow)))
+    thread.start()
+    time.sleep(0.5)  # theirs has checked, and waits to retry its PUT
+    results["mine"] = byocframe.push(mine, service.client())
+    thread.join()
+    held = sensing(service, tid)
+    base = loaded.loc[tid, "sensing_time"]
+    loser = "theirs" if held == base + pd.Timedelta(hours=1) else "mine"
+    assert results[loser].loc[tid, "outcome"] in ("conflict", "overwritten")
+
+
+def test_a_listing_page_is_as_old_as_its_request_not_its_arrival(service):
+    """The check's age is timed from when the page arrived; the server read the tiles
+    when the request reached it. A page that takes 0.4 s to come back is used as
+    fresh, and an edit made on the server meanwhile is overwritten without a conflict
+    (the design promises at most `MAX_READ_AGE`, 0.25 s)."""
+    loaded = byocframe.read_tiles(service.client(), service.demo_collection)
+    edited = loaded.copy()
+    edited["sensing_time"] += pd.Timedelta(hours=1)  # dense: the checks come from the listing
+    other = service.client()
+    target = {}
+
+    def slow_first_page(request, response):
+        if is_listing(request) and "viewtoken" not in request.url and not target:
+            page = json.loads(response.content)["data"]
+            target["id"] = page[0]["id"]
+            # a colleague (the dashboard) edits the tile once the page was read
+            record = other.get_tile(service.demo_collection, target["id"])
+            record["sensingTime"] = "2001-01-01T00:00:00Z"
+            other.update_tile(
+                service.demo_collection,
+                target["id"],
+                {k: record[k] for k in ("path", "sensingTime", "coverGeometry")},
+            )
+            time.sleep(0.4)  # the page is slow to arrive
+        return response
+
+    result = byocframe.push(edited, service.client(transport=Hook(slow_first_page)))
+    tid = target["id"]
+    assert sensing(service, tid) == pd.Timestamp("2001-01-01T00:00:00Z") or (
+        result.loc[tid, "outcome"] in ("conflict", "overwritten")
+    )
+
+
+def test_a_tile_the_verify_listing_leaves_out_is_read_before_it_is_called_deleted(service):
+    """The verify takes a tile missing from its listing for deleted by another writer
+    and reports ``overwritten``; one GET would have shown the tile holds our write."""
+    loaded = byocframe.read_tiles(service.client(), service.demo_collection)
+    edited = loaded.copy()
+    edited["sensing_time"] += pd.Timedelta(hours=1)
+    hidden = loaded.index[5]
+
+    def leave_out(request, response):
+        if is_listing(request) and "count=100" in request.url:  # the verify's pages
+            body = json.loads(response.content)
+            body["data"] = [t for t in body["data"] if t["id"] != hidden]
+            response._content = json.dumps(body).encode()
+        return response
+
+    result = byocframe.push(edited, service.client(transport=Hook(leave_out)), workers=32)
+    assert sensing(service, hidden) == loaded.loc[hidden, "sensing_time"] + pd.Timedelta(hours=1)
+    assert result.loc[hidden, "outcome"] == "ok", result.loc[hidden, "message"]
+
+
+def test_proxies_are_chosen_for_the_url_sent_not_the_base_url(monkeypatch):
+    """The Sender reads proxy settings for ``base_url`` once and applies them to every
+    URL, also the token URL and the global lookup on other hosts (NO_PROXY ignored)."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "sh.dataspace.copernicus.eu")
+    for name in ("https_proxy", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    seen = {}
+
+    class Capture(HTTPTransport):
+        def send(self, request, **kwargs):
+            seen[urllib.parse.urlsplit(request.url).hostname] = kwargs["proxies"]
+            response = requests.Response()
+            response.status_code, response._content = 200, b"{}"
+            return response
+
+    sender = Sender("https://sh.dataspace.copernicus.eu", Capture())
+    sender.send("GET", "https://sh.dataspace.copernicus.eu/api/v1/byoc/collections", timeout=1)
+    sender.send("POST", "https://identity.dataspace.copernicus.eu/token", timeout=1)
+    assert not seen["sh.dataspace.copernicus.eu"].get("https")
+    assert seen["identity.dataspace.copernicus.eu"].get("https") == "http://proxy.invalid:3128"
