@@ -191,8 +191,12 @@ def listed_updates(
     """
     pending = {u.id: u for u in updates}
     try:
-        for page in client.tile_pages(cid, count=count):
-            read_at = clock()
+        pages = client.tile_pages(cid, count=count)
+        while True:
+            read_at = clock()  # the server read the page after this: its age counts from here
+            page = next(pages, None)
+            if page is None:
+                break
             for record in page:
                 update = pending.pop(str(record.get("id")), None)
                 if update is not None:
@@ -378,13 +382,17 @@ def _verify_listed(
 ) -> None:
     """Read ``wanted`` tiles from the listing into ``current``, those settled only.
 
-    A tile the whole listing did not show was deleted (None). A failed listing leaves
-    the rest to be read tile by tile.
+    A tile the listing did not show is left to be read tile by tile (a GET tells a
+    deleted tile from one a listing missed), as are the rest after a failed listing.
     """
     seen: set[str] = set()
     try:
-        for page in client.tile_pages(cid):
-            read_at = client.clock()
+        pages = client.tile_pages(cid)
+        while True:
+            read_at = client.clock()  # the server read the page after this
+            page = next(pages, None)
+            if page is None:
+                break
             for record in page:
                 tid = record["id"]
                 if tid in wanted:
@@ -395,7 +403,6 @@ def _verify_listed(
                 return  # every tile was seen: the rest of the listing is not needed
     except ByocframeError:
         return
-    current.update((tid, None) for tid in wanted if tid not in seen)
 
 
 def _check_written(outcome: Outcome, record: dict[str, Any] | None, native: str) -> None:
