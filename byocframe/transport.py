@@ -264,13 +264,25 @@ class Sender:
     def __init__(self, base_url: str, transport: HTTPTransport):
         self.transport = transport
         self.headers = {**requests.utils.default_headers(), "User-Agent": "byocframe"}
-        environment = requests.Session()
-        try:
-            settings = environment.merge_environment_settings(base_url, {}, None, None, None)
-        finally:
-            environment.close()
-        self.proxies: dict[str, str] = settings.get("proxies") or {}
-        self.verify: bool | str = settings.get("verify", True)
+        self._settings: dict[tuple[str, str, int], tuple[dict[str, str], bool | str]] = {}
+        self.proxies, self.verify = self._environment(base_url)
+
+    def _environment(self, url: str) -> tuple[dict[str, str], bool | str]:
+        """Proxies and CA settings for ``url``'s origin, read from the environment once.
+
+        Per origin: ``NO_PROXY`` may name the base URL's host and not the token URL's.
+        """
+        key = origin(url)
+        found = self._settings.get(key)
+        if found is None:
+            environment = requests.Session()
+            try:
+                settings = environment.merge_environment_settings(url, {}, None, None, None)
+            finally:
+                environment.close()
+            found = (settings.get("proxies") or {}, settings.get("verify", True))
+            self._settings[key] = found
+        return found
 
     def send(
         self,
@@ -292,8 +304,9 @@ class Sender:
         prepared = requests.Request(
             method, url, headers={**self.headers, **(headers or {})}, **body
         ).prepare()
+        proxies, verify = self._environment(url)
         response = self.transport.send(
-            prepared, timeout=timeout, proxies=self.proxies, verify=self.verify, stream=False
+            prepared, timeout=timeout, proxies=proxies, verify=verify, stream=False
         )
         response.content  # noqa: B018 - read the body inside the caller's deadline
         return response
