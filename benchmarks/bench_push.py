@@ -49,10 +49,10 @@ class Timed:
             self.listed.update((t["id"], now) for t in page if t["id"] not in self.written)
             yield page
 
-    def update_tile(self, cid: str, tid: str, body: dict) -> None:
+    def update_tile(self, cid: str, tid: str, body: dict, **turns: float | None) -> None:
         with self._lock:
             self.written.setdefault(tid, time.perf_counter())
-        self._inner.update_tile(cid, tid, body)
+        self._inner.update_tile(cid, tid, body, **turns)
 
     def longest_wait(self) -> float:
         return max(self.written[t] - self.listed[t] for t in self.written if t in self.listed)

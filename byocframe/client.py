@@ -345,9 +345,11 @@ class Client(ApiSession):
         cid, tid = resource_id(collection, "collection"), resource_id(tile, "tile")
         return path_of("collections", cid, "tiles", tid, *rest)
 
-    def get_tile(self, collection: CollectionLike, tile: TileLike) -> dict[str, Any]:
-        """One tile."""
-        return self._data("GET", self._tile_path(collection, tile))
+    def get_tile(
+        self, collection: CollectionLike, tile: TileLike, *, at: float | None = None
+    ) -> dict[str, Any]:
+        """One tile (``at``: a pacing turn from `reserve_turns`)."""
+        return self._data("GET", self._tile_path(collection, tile), at=at)
 
     def create_tile(self, collection: CollectionLike, record: Mapping[str, Any]) -> dict[str, Any]:
         """Create a tile (``path`` required); it starts WAITING. Return it."""
@@ -355,14 +357,23 @@ class Client(ApiSession):
         return self._data("POST", path_of("collections", cid, "tiles"), json=dict(record))
 
     def update_tile(
-        self, collection: CollectionLike, tile: TileLike, record: Mapping[str, Any]
+        self,
+        collection: CollectionLike,
+        tile: TileLike,
+        record: Mapping[str, Any],
+        *,
+        at: float | None = None,
+        fresh_until: float | None = None,
     ) -> None:
         """Replace a tile's ``sensingTime`` and ``coverGeometry``.
 
         The API resets the cover to the tile's bounding box when ``coverGeometry`` is
-        missing: send the current cover along with any other change.
+        missing: send the current cover along with any other change. ``at`` and
+        ``fresh_until`` are as in `request` (a reserved turn; a time after which the
+        write is not sent).
         """
-        self.request("PUT", self._tile_path(collection, tile), json=dict(record))
+        path = self._tile_path(collection, tile)
+        self.request("PUT", path, json=dict(record), at=at, fresh_until=fresh_until)
 
     def delete_tile(self, collection: CollectionLike, tile: TileLike) -> None:
         """Delete a tile."""

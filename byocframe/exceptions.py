@@ -27,6 +27,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "ServerError",
+    "StaleCheckError",
     "TransportError",
     "ValidationError",
 ]
@@ -75,6 +76,20 @@ class ValidationError(ByocframeError, ValueError):
             + (f"\n... and {len(lines) - 20} more" if len(lines) > 20 else ""),
             problems,
         )
+
+
+class StaleCheckError(ByocframeError):
+    """A checked write was held back until its check was too old to trust; not sent.
+
+    Pacing, a 429 pause or a retry's back-off held it. Check the tile again, then write.
+
+    ``sent`` says whether an earlier attempt of the same request went out (its answer
+    lost or refused), so the write may have taken effect.
+    """
+
+    def __init__(self, message: str, *, sent: bool = False):
+        super().__init__(message)
+        self.sent = sent
 
 
 class TransportError(ByocframeError):

@@ -28,7 +28,7 @@ class Pacer:
     >>> now = [0.0]
     >>> pacer = Pacer(120, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     >>> for _ in range(3):
-    ...     pacer.wait()
+    ...     _ = pacer.wait()
     >>> now[0]
     1.0
     """
@@ -43,17 +43,39 @@ class Pacer:
         self._next: float | None = None
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
-        """Return when the next request may be sent."""
+    def wait(self, turns: int = 1) -> list[float]:
+        """Return when the next request may be sent, holding ``turns`` turns for it.
+
+        With ``turns > 1`` the caller sends that many requests together (a check and its
+        write, which must not be far apart) and the pace then waits ``turns`` intervals
+        before the next one, so the rate over any two intervals still holds. Returns the
+        times for the requests after the first (now; see `Pacer.wait_until`).
+
+        Examples
+        --------
+        >>> now = [0.0]
+        >>> pacer = Pacer(60, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+        >>> pacer.wait(turns=2), pacer.wait()
+        ([0.0], [])
+        >>> now[0]
+        2.0
+        """
         if self.per_minute is None:
-            return
+            return [self._clock()] * (turns - 1)
         # the lock is held while sleeping: threads queue here and leave one per interval
         with self._lock:
             now = self._clock()
             if self._next is not None and now < self._next:
                 self._sleep(self._next - now)
                 now = max(self._clock(), self._next)
-            self._next = now + self._interval
+            self._next = now + turns * self._interval
+        return [now] * (turns - 1)
+
+    def wait_until(self, when: float) -> None:
+        """Sleep until a turn given out by `Pacer.wait`."""
+        delay = when - self._clock()
+        if delay > 0:
+            self._sleep(delay)
 
 
 class Throttle:

@@ -145,13 +145,10 @@ def push(
     )
     checks: Iterable[Task]
     if listed:
-        checks = listed_updates(
-            client, cid, updates, paths, clock=client.clock, count=page_size(workers)
-        )
+        checks = listed_updates(client, cid, updates, paths, count=page_size(workers))
     else:
         checks = (
-            ("update", u.id, updater(client, cid, paths[u.id], u, force=force, clock=client.clock))
-            for u in updates
+            ("update", u.id, updater(client, cid, paths[u.id], u, force=force)) for u in updates
         )
     others: list[Task] = []
     create_bodies = _create_bodies(the_plan, tolerance)

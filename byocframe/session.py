@@ -25,7 +25,7 @@ from byocframe.deployments import (
     find_deployment,
     get_deployment,
 )
-from byocframe.exceptions import TransportError, ValidationError
+from byocframe.exceptions import StaleCheckError, TransportError, ValidationError
 from byocframe.ids import check_id
 from byocframe.pacing import Clock, Pacer, Sleep, Throttle
 from byocframe.responses import JSON, decode, error_from, redirect_note, retry_after
@@ -163,6 +163,18 @@ class ApiSession:
         """The sleep this client was given; every wait of the client and of a push uses it."""
         return self._sleep
 
+    def reserve_turns(self, turns: int) -> list[float | None]:
+        """Wait for this client's next pacing turn and keep ``turns`` turns in a row.
+
+        Returns their times (the client's ``clock``; the first is now) to pass as
+        ``at=`` to the requests: no other request of this client goes between them.
+        Without a pace, returns Nones (send at once).
+        """
+        if self._pacer.per_minute is None:
+            return [None] * turns
+        later = self._pacer.wait(turns)
+        return [self._clock(), *later]
+
     @property
     def requests_per_minute(self) -> float | None:
         """The pace of this client's requests (all threads), or None when unpaced.
@@ -228,6 +240,8 @@ class ApiSession:
         params: Mapping[str, str | int] | None = None,
         json: JSON = None,
         retry: bool | None = None,
+        at: float | None = None,
+        fresh_until: float | None = None,
     ) -> JSON:
         """Send one API request; return the decoded JSON body (None for an empty answer).
 
@@ -242,6 +256,12 @@ class ApiSession:
         retry : bool, optional
             Retry 5xx answers and connection errors; defaults to True for idempotent
             methods (GET, PUT, DELETE) and False for POST.
+        at : float, optional
+            A pacing turn from `reserve_turns` (the client's ``clock``): the first attempt
+            is sent then instead of queueing for a turn.
+        fresh_until : float, optional
+            Do not send any attempt after this time (the client's ``clock``): raise
+            `StaleCheckError` instead, e.g. for a write whose check would be too old.
 
         Raises
         ------
@@ -256,11 +276,21 @@ class ApiSession:
         method = method.upper()
         url = self._url(path)
         retry = method in _IDEMPOTENT if retry is None else retry
-        attempt = throttles = 0
+        attempt = throttles = sent = 0
         renewed = False
         while True:
             self._throttle.wait()
-            self._pacer.wait()
+            if at is not None and not sent:
+                self._pacer.wait_until(at)
+            else:
+                self._pacer.wait()
+            if fresh_until is not None and self._clock() > fresh_until:
+                raise StaleCheckError(
+                    f"{method} {url}: held back past its check (pacing, a 429 pause or a "
+                    "retry); not sent",
+                    sent=sent > 0,
+                )
+            sent += 1
             headers = {"Authorization": f"Bearer {self._auth.bearer()}"}
             try:
                 response = self._send(method, url, params=params, json=json, headers=headers)

@@ -24,6 +24,7 @@ from byocframe.exceptions import (
     ConflictError,
     NotFoundError,
     ServerError,
+    StaleCheckError,
     TransportError,
 )
 from byocframe.geometry import WGS84
@@ -55,6 +56,9 @@ __all__ = [
 #: Seconds a tile's record stays good for its check: an older read (a listing page the
 #: tile waited behind) is repeated with a GET just before the write.
 MAX_READ_AGE = 0.25
+#: Checks of one tile before a push gives up on writing it (each check too old by the
+#: time its write could be sent).
+MAX_CHECKS = 5
 #: Seconds after its write before a tile is verified. Longer than `MAX_READ_AGE`, so a
 #: byocframe push whose check came before our write has written by then: the verify
 #: sees its value and one of the two pushes reports the collision.
@@ -108,14 +112,15 @@ def updater(
     force: bool = False,
     record: dict[str, Any] | None = None,
     read_at: float | None = None,
-    clock: Clock = time.monotonic,
 ) -> Callable[[], Outcome]:
     """The task that checks, merges and writes one edited tile.
 
-    ``record`` is the tile as a listing page read at ``read_at`` (``clock`` seconds)
-    showed it; without it, or when it is older than `MAX_READ_AGE`, the tile is read
-    with a GET first.
+    ``record`` is the tile as a listing page read at ``read_at`` (the client's
+    ``clock``) showed it; without it, or when it is older than `MAX_READ_AGE`, the tile
+    is read with a GET first. A write held back (pacing, a 429 pause, a retry) until its
+    check is older than `MAX_READ_AGE` is not sent: the tile is checked again.
     """
+    clock = client.clock
     base = TileState(update.base_time, update.base_cover)
     wanted = TileState(update.wanted_time, update.wanted_cover)
 
@@ -130,44 +135,69 @@ def updater(
                 mine=("sensing_time", "geometry"),
                 written_at=clock(),
             )
-        current = record
-        if current is None or read_at is None or clock() - read_at > MAX_READ_AGE:
+        current, checked_at = record, read_at
+        first: TileState | None = None  # the server's state at the first check
+        uncertain = False  # a PUT of ours went out without a usable answer
+        for _check in range(MAX_CHECKS):
+            turns: list[float | None] = [None, None]
+            if current is None or checked_at is None or clock() - checked_at > MAX_READ_AGE:
+                turns = client.reserve_turns(2)  # paced: the check and its write together
+                try:
+                    current = client.get_tile(cid, update.id, at=turns[0])
+                except NotFoundError:
+                    return _gone()
+                checked_at = clock()  # held from here (the GET's own trip comes on top)
+            server = read_state(current, update.crs)
+            first = first or server
+            merged, clashes = merge(base, server, wanted, update.crs)
+            if clashes:
+                detail = "; ".join(describe_clash(n, base, server, wanted) for n in clashes)
+                return Outcome(
+                    "conflict",
+                    message=f"{detail}: reload it, or push with force=True to overwrite",
+                )
+            mine = _changed(merged, first, update.crs)
+            if same_state(merged, server, update.crs):
+                if uncertain and mine:  # our earlier PUT landed after all
+                    note = "written (confirmed by reading it again)"
+                    return Outcome("ok", 204, note, sent=merged, mine=mine, written_at=clock())
+                return Outcome("unchanged", message="the server already holds it", sent=merged)
             try:
-                current = client.get_tile(cid, update.id)
-            except NotFoundError:
-                return _gone()
-        server = read_state(current, update.crs)
-        merged, clashes = merge(base, server, wanted, update.crs)
-        if clashes:
-            detail = "; ".join(describe_clash(n, base, server, wanted) for n in clashes)
-            return Outcome(
-                "conflict",
-                message=f"{detail}: reload it, or push with force=True to overwrite",
-            )
-        if same_state(merged, server, update.crs):
-            return Outcome("unchanged", message="the server already holds it", sent=merged)
-        client.update_tile(cid, update.id, request_body(path, merged, update.crs))
-        written_at = clock()
-        kept = [
-            name
-            for name, mine in (
-                ("sensing_time", same_instant(merged.time, wanted.time)),
-                ("geometry", covers_equal(merged.cover, wanted.cover, update.crs)),
-            )
-            if not mine
-        ]
-        note = f"kept the server's {' and '.join(kept)}" if kept else ""
-        mine = tuple(
-            name
-            for name, same in (
-                ("sensing_time", same_instant(merged.time, server.time)),
-                ("geometry", covers_equal(merged.cover, server.cover, update.crs)),
-            )
-            if not same
+                client.update_tile(
+                    cid,
+                    update.id,
+                    request_body(path, merged, update.crs),
+                    at=turns[1],
+                    fresh_until=max(checked_at, turns[1] or checked_at) + MAX_READ_AGE,
+                )
+            except StaleCheckError as err:
+                uncertain = uncertain or err.sent
+                current = None  # held back too long: check again before writing
+                continue
+            kept = [
+                n for n in ("sensing_time", "geometry") if n in _changed(merged, wanted, update.crs)
+            ]
+            note = f"kept the server's {' and '.join(kept)}" if kept else ""
+            return Outcome("ok", 204, note, sent=merged, mine=mine, written_at=clock())
+        return Outcome(
+            "failed",
+            message=f"checked {MAX_CHECKS} times, each time too old to write by the time its "
+            "turn came (a slow pace or long 429 pauses): push again",
         )
-        return Outcome("ok", 204, note, sent=merged, mine=mine, written_at=written_at)
 
     return run
+
+
+def _changed(a: TileState, b: TileState, crs: str) -> tuple[str, ...]:
+    """The fields that differ between two states."""
+    return tuple(
+        name
+        for name, same in (
+            ("sensing_time", same_instant(a.time, b.time)),
+            ("geometry", covers_equal(a.cover, b.cover, crs)),
+        )
+        if not same
+    )
 
 
 def _gone() -> Outcome:
@@ -179,7 +209,6 @@ def listed_updates(
     cid: str,
     updates: list[Update],
     paths: dict[str, str],
-    clock: Clock = time.monotonic,
     count: int = 100,
 ) -> Iterator[Task]:
     """Update tasks whose check reads the collection's listing, page by page.
@@ -191,12 +220,8 @@ def listed_updates(
     """
     pending = {u.id: u for u in updates}
     try:
-        pages = client.tile_pages(cid, count=count)
-        while True:
-            read_at = clock()  # the server read the page after this: its age counts from here
-            page = next(pages, None)
-            if page is None:
-                break
+        for page in client.tile_pages(cid, count=count):
+            read_at = client.clock()  # held from here (the page's own trip comes on top)
             for record in page:
                 update = pending.pop(str(record.get("id")), None)
                 if update is not None:
@@ -210,7 +235,6 @@ def listed_updates(
                             update,
                             record=record,
                             read_at=read_at,
-                            clock=clock,
                         ),
                     )
             if not pending:
@@ -218,7 +242,7 @@ def listed_updates(
     except ByocframeError:
         pass  # the tiles not seen yet are read one by one below
     for update in list(pending.values()):
-        yield ("update", update.id, updater(client, cid, paths[update.id], update, clock=clock))
+        yield ("update", update.id, updater(client, cid, paths[update.id], update))
 
 
 def _same_cover_as(record: dict[str, Any], wanted: Any) -> bool:

@@ -148,8 +148,8 @@ def test_others_editing_another_field_after_our_write_is_not_overwritten(gdf, cl
             if name != "update_tile":
                 return attr
 
-            def then_edit_cover(collection, tile, body):
-                attr(collection, tile, body)
+            def then_edit_cover(collection, tile, body, **turns):
+                attr(collection, tile, body, **turns)
                 record = self._inner.get_tile(collection, tile)
                 ring = record["coverGeometry"]["coordinates"]
                 shrunk = shapely.geometry.shape(

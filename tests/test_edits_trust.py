@@ -279,8 +279,8 @@ class TestSecondWriter:
                 if name != "update_tile":
                     return attr
 
-                def then_meddle(collection, tile, body):
-                    attr(collection, tile, body)
+                def then_meddle(collection, tile, body, **turns):
+                    attr(collection, tile, body, **turns)
                     if tile == victim:  # another writer, right after our PUT
                         self._inner.update_tile(
                             collection, tile, {**body, "sensingTime": "2022-02-02T00:00:00Z"}

@@ -129,22 +129,22 @@ def test_a_paced_push_reads_each_tile(service):
     transport.kinds.clear()
     result = byocframe.push(loaded, client)
     assert (result["outcome"] == "ok").all()
-    assert transport.kinds["GET tile"] == 300  # pages would outlive their read age
+    # each check reads its tile (pages would outlive their read age); the verify may
+    # read a few on their own too
+    assert 300 <= transport.kinds["GET tile"] < 350
 
 
 def test_a_page_read_too_long_ago_is_read_again(service):
     """Another writer changes a tile after its page was read: once the page is older
     than MAX_READ_AGE the check reads the tile again, sees it and refuses."""
-    client = service.client()
+    clock = Clock()
+    client = service.client(clock=clock, sleep=clock.sleep)
     loaded = byocframe.read_tiles(client, service.demo_collection)
     ids = loaded.index[:2]
     loaded.loc[ids, "sensing_time"] += pd.Timedelta(hours=1)
     the_plan = plan(loaded)
     paths = {u.id: str(loaded.loc[u.id, "path"]) for u in the_plan.updates}
-    now = [100.0]
-    tasks = list(
-        listed_updates(client, service.demo_collection, the_plan.updates, paths, lambda: now[0])
-    )
+    tasks = list(listed_updates(client, service.demo_collection, the_plan.updates, paths))
     theirs = service.client()
     record = theirs.get_tile(service.demo_collection, ids[0])
     other_time = pd.Timestamp(record["sensingTime"]) + pd.Timedelta(hours=5)
@@ -153,7 +153,7 @@ def test_a_page_read_too_long_ago_is_read_again(service):
         ids[0],
         {**record, "sensingTime": other_time.isoformat().replace("+00:00", "Z")},
     )
-    now[0] += MAX_READ_AGE + 0.5
+    clock.sleep(MAX_READ_AGE + 0.5)
     outcomes = {key: fn() for _, key, fn in tasks}
     assert outcomes[ids[0]].outcome == "conflict"
     assert outcomes[ids[1]].outcome == "ok"
