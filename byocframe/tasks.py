@@ -66,7 +66,8 @@ def run_tasks(
 
     ``tasks`` may be a generator: it is read only as workers free up (no task waits
     for a worker), so a task made from a page just read runs soon after the read.
-    ``total`` sizes the progress bar when ``tasks`` has no length.
+    ``total`` sizes the progress bar when ``tasks`` has no length; every task is run
+    whatever it says.
 
     Examples
     --------
@@ -77,8 +78,8 @@ def run_tasks(
     if total is None:
         tasks = list(tasks)
         total = len(tasks)
-    if not total:
-        return []
+        if not total:
+            return []
     slots = threading.Semaphore(max(1, workers))  # tasks submitted, not finished
     finished: queue.SimpleQueue[None] = queue.SimpleQueue()
     started: list[tuple[str, Any, Future[Outcome]]] = []
@@ -88,7 +89,7 @@ def run_tasks(
         finished.put(None)
 
     with (
-        ThreadPoolExecutor(max_workers=max(1, min(workers, total))) as pool,
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,  # threads start as needed
         ProgressBar(total, progress, label) as bar,
     ):
         shown = 0

@@ -225,3 +225,9 @@ def test_the_verify_waits_for_a_write_checked_before_ours(service, edited):
     assert (result.drop(target)["outcome"] == "ok").all()
     after = held(service)
     assert after[target] == their_time
+
+
+def test_a_wrong_total_only_sizes_the_bar():
+    made = (("ping", k, lambda: Outcome("ok")) for k in range(5))
+    done = run_tasks(made, workers=2, progress=False, label="", total=0)
+    assert [key for _, key, _ in done] == list(range(5))
