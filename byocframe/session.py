@@ -120,8 +120,7 @@ class ApiSession:
         if self._lookup_url:
             self._origins.add(origin(self._lookup_url))
         self._sender = Sender(
-            self.base_url,
-            transport or HTTPTransport(pool_connections=pool_size, pool_maxsize=pool_size),
+            transport or HTTPTransport(pool_connections=pool_size, pool_maxsize=pool_size)
         )
         self._auth = TokenSource(
             client_id=client_id,

@@ -24,6 +24,7 @@ from byocframe.snapshot import NAT
 __all__ = [
     "MAX_COVER_POINTS",
     "TileState",
+    "changed_fields",
     "describe_clash",
     "iso",
     "limit_points",
@@ -94,9 +95,27 @@ def read_state(record: dict[str, Any], crs: str) -> TileState:
     return TileState(micros(record.get("sensingTime")), cover)
 
 
+def changed_fields(a: TileState, b: TileState, crs: str) -> tuple[str, ...]:
+    """The fields that differ between two states (times to the ms, covers within 2 cm).
+
+    Examples
+    --------
+    >>> changed_fields(TileState(0, None), TileState(5_000, None), "EPSG:4326")
+    ('sensing_time',)
+    """
+    return tuple(
+        name
+        for name, same in (
+            ("sensing_time", same_instant(a.time, b.time)),
+            ("geometry", covers_equal(a.cover, b.cover, crs)),
+        )
+        if not same
+    )
+
+
 def same_state(a: TileState, b: TileState, crs: str) -> bool:
-    """Whether two states are equal (times to the millisecond, covers within 2 cm)."""
-    return bool(same_instant(a.time, b.time)) and covers_equal(a.cover, b.cover, crs)
+    """Whether two states are equal (see `changed_fields`)."""
+    return not changed_fields(a, b, crs)
 
 
 def merge(

@@ -250,22 +250,21 @@ class Sender:
 
     A session merges settings, hooks and cookies on every call, which costs about twice
     the exchange itself on loopback; the client needs none of it. Proxy and CA settings
-    are read from the environment once, for ``base_url``. Cookies are neither kept nor
-    sent, and redirects are never followed.
+    are read from the environment once per origin (the token URL may be on another
+    host). Cookies are neither kept nor sent, and redirects are never followed.
 
     Examples
     --------
-    >>> sender = Sender("http://127.0.0.1:1", HTTPTransport())
+    >>> sender = Sender(HTTPTransport())
     >>> sender.headers["User-Agent"]
     'byocframe'
     >>> sender.close()
     """
 
-    def __init__(self, base_url: str, transport: HTTPTransport):
+    def __init__(self, transport: HTTPTransport):
         self.transport = transport
         self.headers = {**requests.utils.default_headers(), "User-Agent": "byocframe"}
         self._settings: dict[tuple[str, str, int], tuple[dict[str, str], bool | str]] = {}
-        self.proxies, self.verify = self._environment(base_url)
 
     def _environment(self, url: str) -> tuple[dict[str, str], bool | str]:
         """Proxies and CA settings for ``url``'s origin, read from the environment once.

@@ -31,6 +31,7 @@ from byocframe.geometry import WGS84
 from byocframe.tasks import Outcome, Task
 from byocframe.tilestate import (
     TileState,
+    changed_fields,
     describe_clash,
     iso,
     merge,
@@ -148,7 +149,8 @@ def updater(
                     return _gone()
                 checked_at = clock()  # held from here (the GET's own trip comes on top)
             server = read_state(current, update.crs)
-            first = first or server
+            if first is None:
+                first = server
             merged, clashes = merge(base, server, wanted, update.crs)
             if clashes:
                 detail = "; ".join(describe_clash(n, base, server, wanted) for n in clashes)
@@ -156,7 +158,7 @@ def updater(
                     "conflict",
                     message=f"{detail}: reload it, or push with force=True to overwrite",
                 )
-            mine = _changed(merged, first, update.crs)
+            mine = changed_fields(merged, first, update.crs)
             if same_state(merged, server, update.crs):
                 if uncertain and mine:  # our earlier PUT landed after all
                     note = "written (confirmed by reading it again)"
@@ -174,9 +176,7 @@ def updater(
                 uncertain = uncertain or err.sent
                 current = None  # held back too long: check again before writing
                 continue
-            kept = [
-                n for n in ("sensing_time", "geometry") if n in _changed(merged, wanted, update.crs)
-            ]
+            kept = changed_fields(merged, wanted, update.crs)
             note = f"kept the server's {' and '.join(kept)}" if kept else ""
             return Outcome("ok", 204, note, sent=merged, mine=mine, written_at=clock())
         return Outcome(
@@ -186,18 +186,6 @@ def updater(
         )
 
     return run
-
-
-def _changed(a: TileState, b: TileState, crs: str) -> tuple[str, ...]:
-    """The fields that differ between two states."""
-    return tuple(
-        name
-        for name, same in (
-            ("sensing_time", same_instant(a.time, b.time)),
-            ("geometry", covers_equal(a.cover, b.cover, crs)),
-        )
-        if not same
-    )
 
 
 def _gone() -> Outcome:

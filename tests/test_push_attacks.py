@@ -32,6 +32,16 @@ def is_listing(request) -> bool:
     return request.method == "GET" and path.endswith("/tiles") and "path=" not in request.url
 
 
+def busy_answer(request) -> requests.Response:
+    """A 503 answer to ``request``, as a busy service gives."""
+    answer = requests.Response()
+    answer.status_code = 503
+    answer._content = b'{"error": {"status": 503, "reason": "busy"}}'
+    answer.headers["Content-Type"] = "application/json"
+    answer.url, answer.request = request.url, request
+    return answer
+
+
 class Hook(HTTPTransport):
     """Calls ``hook(request, response)`` after each API answer, before the caller reads it."""
 
@@ -42,7 +52,8 @@ class Hook(HTTPTransport):
     def send(self, request, **kwargs):
         response = super().send(request, **kwargs)
         if "/api/v1/byoc/" in request.url:
-            return self.hook(request, response) or response
+            hooked = self.hook(request, response)  # a 503 Response is falsy: test for None
+            return response if hooked is None else hooked
         return response
 
 
@@ -87,12 +98,7 @@ def test_a_retried_write_does_not_overwrite_a_verified_edit_silently(service):
         def send(self, request, **kwargs):
             if request.method == "PUT" and busy["left"]:
                 busy["left"] -= 1
-                response = requests.Response()
-                response.status_code = 503
-                response._content = b'{"error": {"status": 503, "reason": "busy"}}'
-                response.headers["Content-Type"] = "application/json"
-                response.url, response.request = request.url, request
-                return response
+                return busy_answer(request)
             return super().send(request, **kwargs)
 
     results = {}
@@ -160,8 +166,60 @@ def test_proxies_are_chosen_for_the_url_sent_not_the_base_url(monkeypatch):
             response.status_code, response._content = 200, b"{}"
             return response
 
-    sender = Sender("https://sh.dataspace.copernicus.eu", Capture())
+    sender = Sender(Capture())
     sender.send("GET", "https://sh.dataspace.copernicus.eu/api/v1/byoc/collections", timeout=1)
     sender.send("POST", "https://identity.dataspace.copernicus.eu/token", timeout=1)
     assert not seen["sh.dataspace.copernicus.eu"].get("https")
     assert seen["identity.dataspace.copernicus.eu"].get("https") == "http://proxy.invalid:3128"
+
+
+class Clock:
+    """Fake time: ``step`` seconds pass on every reading, and sleeps pass at once."""
+
+    def __init__(self, step: float = 0.0):
+        self.now, self.step = 1000.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_write_whose_check_is_always_too_old_fails_and_sends_nothing(service):
+    loaded = byocframe.read_tiles(service.client(), service.demo_collection)
+    tid = loaded.index[0]
+    before = sensing(service, tid)
+    loaded.loc[tid, "sensing_time"] += pd.Timedelta(hours=1)
+    clock = Clock(step=1.0)  # every write would leave a second after its check
+    result = byocframe.push(loaded, service.client(clock=clock, sleep=clock.sleep))
+    assert result.loc[tid, "outcome"] == "failed"
+    assert "push again" in result.loc[tid, "message"]
+    assert sensing(service, tid) == before
+
+
+def test_a_write_whose_answer_was_lost_is_confirmed_by_the_next_check(service):
+    """The PUT lands but its answer is a 503; the retry comes after the check got old,
+    so the tile is checked again, holds our value: ``ok``, one PUT sent."""
+    loaded = byocframe.read_tiles(service.client(), service.demo_collection)
+    tid = loaded.index[0]
+    loaded.loc[tid, "sensing_time"] += pd.Timedelta(hours=1)
+    puts = []
+
+    def lose_first_answer(request, response):
+        if request.method == "PUT":
+            puts.append(request.url)
+            if len(puts) == 1:
+                return busy_answer(request)
+        return response
+
+    clock = Clock()
+    client = service.client(
+        transport=Hook(lose_first_answer), clock=clock, sleep=clock.sleep, backoff=1.0
+    )
+    result = byocframe.push(loaded, client)
+    assert result.loc[tid, "outcome"] == "ok"
+    assert "confirmed" in result.loc[tid, "message"]
+    assert len(puts) == 1
+    assert sensing(service, tid) == loaded.loc[tid, "sensing_time"]
