@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from byocframe.client import Client
@@ -201,34 +201,43 @@ def listed_updates(
 ) -> Iterator[Task]:
     """Update tasks whose check reads the collection's listing, page by page.
 
-    Meant for `byocframe.tasks.run_tasks`, which reads the next page only when its
-    workers have room, so each tile is written soon after its page was read. Paging
-    stops once every edited tile was seen; tiles the listing did not show (deleted, or
-    the listing failed part way) are read one by one.
+    Meant for `byocframe.tasks.run_tasks`, which reads the next task only when its
+    workers have room, so each tile is written soon after its page was read. The next
+    page is asked for while this page's tasks are handed out (one page ahead, never
+    more), so the workers do not wait for each page's round trip. Paging stops once
+    every edited tile was seen; tiles the listing did not show (deleted, or the listing
+    failed part way) are read one by one.
     """
     pending = {u.id: u for u in updates}
-    try:
-        for page in client.tile_pages(cid, count=count):
-            read_at = client.clock()  # held from here (the page's own trip comes on top)
-            for record in page:
-                update = pending.pop(str(record.get("id")), None)
-                if update is not None:
-                    yield (
-                        "update",
-                        update.id,
-                        updater(
-                            client,
-                            cid,
-                            paths[update.id],
-                            update,
-                            record=record,
-                            read_at=read_at,
-                        ),
-                    )
-            if not pending:
-                return
-    except ByocframeError:
-        pass  # the tiles not seen yet are read one by one below
+    pages = client.tile_pages(cid, count=count)
+
+    def read() -> tuple[list[dict[str, Any]], float] | None:
+        page = next(pages, None)
+        return None if page is None else (page, client.clock())  # held from its answer
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="byocframe-listing") as ahead:
+        coming: Future[tuple[list[dict[str, Any]], float] | None] | None = ahead.submit(read)
+        try:
+            while pending:
+                got = coming.result() if coming is not None else None
+                if got is None:
+                    break
+                page, read_at = got
+                found = [(r, pending.pop(str(r.get("id")), None)) for r in page]
+                coming = ahead.submit(read) if pending else None  # edits further on
+                for record, update in found:
+                    if update is not None:
+                        task = updater(
+                            client, cid, paths[update.id], update, record=record, read_at=read_at
+                        )
+                        yield ("update", update.id, task)
+                if coming is None:
+                    break
+        except ByocframeError:
+            pass  # the tiles not seen yet are read one by one below
+        finally:
+            if coming is not None:
+                coming.cancel()
     for update in list(pending.values()):
         yield ("update", update.id, updater(client, cid, paths[update.id], update))
 

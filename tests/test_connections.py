@@ -1,0 +1,225 @@
+"""The lean keep-alive exchanges under the client, against raw servers on loopback:
+reuse, servers that close, encodings, TLS, and proxies left to requests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socketserver
+import ssl
+import subprocess
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+
+from byocframe import Client, TransportError
+from byocframe.connections import ConnectionPool
+
+TOKEN = {"access_token": "tok.en.x", "token_type": "Bearer", "expires_in": 3600}
+
+Answer = Callable[[str], tuple[dict[str, str], bytes]]
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: Raw
+
+    def handle(self) -> None:
+        self.server.connections += 1
+        try:
+            while line := self.rfile.readline():
+                target = line.decode().split(" ")[1]
+                length = 0
+                while (header := self.rfile.readline()) not in (b"\r\n", b""):
+                    name, _, value = header.decode().partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                self.rfile.read(length)
+                self.server.targets.append(target)
+                headers, body = self.server.answer(target)
+                head = {"Content-Length": str(len(body)), **headers}
+                lines = "".join(f"{k}: {v}\r\n" for k, v in head.items())
+                self.wfile.write(f"HTTP/1.1 200 OK\r\n{lines}\r\n".encode() + body)
+                self.wfile.flush()
+                if self.server.close_after:
+                    return
+        finally:
+            self.server.closed.set()
+
+
+class Raw(socketserver.ThreadingTCPServer):
+    """Answers every request with ``answer(target)``; counts the connections it took."""
+
+    daemon_threads = True
+
+    def __init__(self, answer: Answer):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.answer = answer
+        self.connections = 0
+        self.targets: list[str] = []
+        self.close_after = False
+        self.closed = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Answer], Raw]]:
+    running: list[tuple[Raw, threading.Thread]] = []
+
+    def start(answer: Answer) -> Raw:
+        server = Raw(answer)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        running.append((server, thread))
+        return server
+
+    yield start
+    for server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _json(body: object, **headers: str) -> Answer:
+    return lambda target: (
+        {"Content-Type": "application/json", **headers},
+        json.dumps(body).encode(),
+    )
+
+
+def _get(pool: ConnectionPool, url: str) -> requests.Response:
+    prepared = requests.Request("GET", url).prepare()
+    return pool.send(prepared, timeout=2.0, verify=True)
+
+
+def test_connections_are_reused(serve):
+    server = serve(_json({"n": 1}))
+    pool = ConnectionPool(maxsize=2)
+    answers = [_get(pool, server.url + f"/x{i}").json() for i in range(5)]
+    assert answers == [{"n": 1}] * 5
+    assert server.connections == 1
+    assert pool.idle() == 1
+    pool.close()
+    assert pool.idle() == 0
+
+
+def test_a_connection_the_server_closed_is_replaced_not_failed(serve):
+    server = serve(_json({"ok": True}))
+    server.close_after = True  # closes after answering, without saying so
+    pool = ConnectionPool()
+    assert _get(pool, server.url + "/a").json() == {"ok": True}
+    assert server.closed.wait(5)
+    assert _get(pool, server.url + "/b").json() == {"ok": True}  # not RemoteDisconnected
+    assert server.connections == 2
+    pool.close()
+
+
+def test_connection_close_is_honoured(serve):
+    server = serve(_json({}, Connection="close"))
+    pool = ConnectionPool()
+    _get(pool, server.url + "/a")
+    assert pool.idle() == 0
+    pool.close()
+
+
+def test_repeated_headers_are_joined_as_requests_does(serve):
+    server = serve(lambda t: ({"X-Tag": "a", "x-tag": "b"}, b"{}"))
+    pool = ConnectionPool()
+    assert _get(pool, server.url + "/").headers["X-TAG"] == "a, b"
+    pool.close()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("deflate", zlib.compress),
+        ("deflate", lambda data: zlib.compress(data)[2:-4]),  # raw deflate, no zlib header
+        ("identity", lambda data: data),
+    ],
+)
+def test_encodings_are_decoded(serve, encoding, encode):
+    body = json.dumps({"data": [{"id": "a"}], "links": {}}).encode()
+    server = serve(lambda t: ({"Content-Encoding": encoding}, encode(body)))
+    pool = ConnectionPool()
+    assert _get(pool, server.url + "/").json()["data"] == [{"id": "a"}]
+    pool.close()
+
+
+def test_an_encoding_not_asked_for_is_a_transport_error(serve):
+    server = serve(lambda t: ({"Content-Encoding": "br"}, b"\x0b\x02\x80{}\x03"))
+    client = Client(base_url=server.url, client_id="me", client_secret="s", retries=0)
+    with pytest.raises(TransportError, match=r"no usable answer \(ContentDecodingError\)"):
+        client.request("GET", "/collections")
+    client.close()
+
+
+def test_a_silent_server_is_a_read_timeout(serve):
+    gate = threading.Event()
+
+    def stall(target: str) -> tuple[dict[str, str], bytes]:
+        gate.wait(5)
+        return {}, b"{}"
+
+    server = serve(stall)
+    pool = ConnectionPool()
+    try:
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            pool.send(requests.Request("GET", server.url).prepare(), timeout=0.2, verify=True)
+    finally:
+        gate.set()
+        pool.close()
+
+
+@pytest.fixture
+def certificate(tmp_path) -> tuple[str, str]:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+    command += f" -addext subjectAltName=IP:127.0.0.1 -keyout {key} -out {cert}"
+    subprocess.run(command.split(), check=True, capture_output=True)
+    return cert, key
+
+
+def test_tls_checks_the_certificate(serve, certificate, monkeypatch):
+    cert, key = certificate
+    server = serve(_json(TOKEN))  # the token, and the same as every API answer
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    url = server.url.replace("http://", "https://")
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    untrusting = Client(
+        base_url=url, client_id="me", client_secret="s", token_url=url + "/token", retries=0
+    )
+    with pytest.raises(TransportError, match="no usable answer") as refused:
+        untrusting.request("GET", "/collections")  # a self-signed certificate: refused
+    assert "CERTIFICATE_VERIFY_FAILED" in repr(refused.value.__cause__)
+    untrusting.close()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    trusting = Client(
+        base_url=url, client_id="me", client_secret="s", token_url=url + "/token", retries=0
+    )
+    assert trusting.request("GET", "/collections") == TOKEN  # the scripted answer
+    trusting.close()
+    assert any(target.startswith("/api/v1/byoc/collections") for target in server.targets)
+
+
+def test_a_proxied_request_goes_through_the_proxy(serve, monkeypatch):
+    """Proxies are requests' work: the proxy sees the whole URL, the origin nothing."""
+    origin = serve(_json(TOKEN))
+    proxy = serve(_json(TOKEN))
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    client = Client(base_url=origin.url, client_id="me", client_secret="s", retries=0)
+    client.request("GET", "/collections")
+    client.close()
+    assert origin.targets == []
+    assert origin.url + "/api/v1/byoc/collections" in proxy.targets
