@@ -37,6 +37,7 @@ from byocframe.records import format_datetimes
 from byocframe.snapshot import ATTRS_KEY, NAT, service_digest, stamp
 from byocframe.tasks import Outcome, Task, run_tasks, task_result
 from byocframe.tilestate import TileState, limit_points, request_body
+from byocframe.verify import Trail, verify
 from byocframe.writes import (
     creator,
     deleter,
@@ -44,7 +45,6 @@ from byocframe.writes import (
     lists_to_check,
     page_size,
     updater,
-    verify,
 )
 
 __all__ = ["estimate_requests", "push"]
@@ -143,13 +143,6 @@ def push(
         paced=client.requests_per_minute is not None,
         workers=workers,
     )
-    checks: Iterable[Task]
-    if listed:
-        checks = listed_updates(client, cid, updates, paths, count=page_size(workers))
-    else:
-        checks = (
-            ("update", u.id, updater(client, cid, paths[u.id], u, force=force)) for u in updates
-        )
     others: list[Task] = []
     create_bodies = _create_bodies(the_plan, tolerance)
     for create, body in zip(the_plan.creates, create_bodies, strict=True):
@@ -160,11 +153,34 @@ def push(
         others.append(("delete", tid, deleter(client, cid, tid)))
     if dry_run:
         return _dry_run(the_plan, updates, others, client, force, listed, workers)
+    checks: Iterable[Task]
+    trail = Trail(client, cid) if listed else None  # verifies behind the writes
+    if listed:
+        checks = listed_updates(client, cid, updates, paths, page_size(workers), trail)
+    else:
+        checks = (
+            ("update", u.id, updater(client, cid, paths[u.id], u, force=force)) for u in updates
+        )
     total = len(updates) + len(others)
-    done = run_tasks(itertools.chain(checks, others), workers, progress, "pushing", total=total)
+    try:
+        done = run_tasks(
+            itertools.chain(checks, others),
+            workers,
+            progress,
+            "pushing",
+            total=total,
+            on_done=trail.finished if trail is not None else None,
+        )
+    except BaseException:
+        if trail is not None:
+            trail.abandon()
+        raise
+    if trail is not None:
+        trail.close()
     rank = {u.id: i for i, u in enumerate(updates)}
     done.sort(key=lambda task: rank[task[1]] if task[0] == "update" else len(rank))
-    verify(client, cid, the_plan, updates, done, workers)
+    read = trail.records if trail is not None else None
+    verify(client, cid, the_plan, updates, done, workers, read)
     _record(frame, the_plan, updates, done, cid, client.base_url)
     return task_result(done)
 

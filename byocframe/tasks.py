@@ -43,16 +43,24 @@ class Outcome:
 Task: TypeAlias = tuple[str, Any, Callable[[], Outcome]]
 
 
-def _guard(fn: Callable[[], Outcome]) -> Outcome:
+def _guard(
+    fn: Callable[[], Outcome],
+    action: str = "",
+    key: Any = None,
+    on_done: Callable[[str, Any, Outcome], None] | None = None,
+) -> Outcome:
     """Run one task; any error becomes a ``failed`` outcome on its own row."""
     try:
-        return fn()
+        outcome = fn()
     except APIError as err:
-        return Outcome("failed", err.status_code, err.message)
+        outcome = Outcome("failed", err.status_code, err.message)
     except ByocframeError as err:
-        return Outcome("failed", message=str(err))
+        outcome = Outcome("failed", message=str(err))
     except Exception as err:  # a bug must not lose the record of what succeeded
-        return Outcome("failed", message=f"{type(err).__name__}: {err}")
+        outcome = Outcome("failed", message=f"{type(err).__name__}: {err}")
+    if on_done is not None:
+        on_done(action, key, outcome)
+    return outcome
 
 
 def run_tasks(
@@ -61,13 +69,15 @@ def run_tasks(
     progress: bool | None,
     label: str,
     total: int | None = None,
+    on_done: Callable[[str, Any, Outcome], None] | None = None,
 ) -> list[tuple[str, Any, Outcome]]:
     """Run tasks on a thread pool with a progress bar; outcomes in task order.
 
     ``tasks`` may be a generator: it is read only as workers free up (no task waits
     for a worker), so a task made from a page just read runs soon after the read.
     ``total`` sizes the progress bar when ``tasks`` has no length; every task is run
-    whatever it says.
+    whatever it says. ``on_done(action, key, outcome)`` is called on the worker's
+    thread as each task ends.
 
     Examples
     --------
@@ -104,7 +114,7 @@ def run_tasks(
                 action, key, fn = next(pending)
             except StopIteration:
                 break
-            future = pool.submit(_guard, fn)
+            future = pool.submit(_guard, fn, action, key, on_done)
             future.add_done_callback(done)
             started.append((action, key, future))
         for _ in range(len(started) - shown):

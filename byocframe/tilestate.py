@@ -17,7 +17,7 @@ import shapely
 
 from byocframe.diff import covers_equal, same_instant
 from byocframe.exceptions import ByocframeWarning, ValidationError
-from byocframe.geometry import geometries_to_geojson, parse_geojson, reproject
+from byocframe.geometry import geometries_to_geojson, parse_cover, reproject
 from byocframe.records import format_micros
 from byocframe.snapshot import NAT
 
@@ -88,10 +88,9 @@ def read_state(record: dict[str, Any], crs: str) -> TileState:
     >>> state.time == NAT, state.cover.geom_type
     (True, 'Polygon')
     """
-    parsed = parse_geojson([record.get("coverGeometry")])
-    cover = parsed.geoms[0]
-    if cover is not None and parsed.crs[0] != crs:
-        cover = reproject(np.array([cover]), np.array([parsed.crs[0]]), crs, densify=None)[0]
+    cover, its_crs = parse_cover(record.get("coverGeometry"))
+    if cover is not None and its_crs != crs:
+        cover = reproject(np.array([cover]), np.array([its_crs]), crs, densify=None)[0]
     return TileState(micros(record.get("sensingTime")), cover)
 
 

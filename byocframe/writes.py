@@ -1,12 +1,12 @@
-"""The requests behind one tile of a push: check, write, verify; and create, delete.
+"""The requests behind one tile of a push: check and write; and create, delete.
 
 An update is checked against the server's current record just before it is written
 (`updater`). The record comes from a GET of that tile, or, when most tiles of the
 collection are being edited, from the listing page that holds it (`listed_updates`):
-one request reads a hundred tiles, and each tile is written at most `MAX_READ_AGE`
-seconds after its page was read (an older read is repeated with a GET). After all
-writes, `verify` reads the written tiles again and marks those another writer changed
-meanwhile as ``overwritten``. `docs/design/edits.md` explains the window that remains.
+one request reads many tiles, and each tile is written at most `MAX_READ_AGE` seconds
+after its page was read (an older read is repeated with a GET). `byocframe.verify`
+then reads the written tiles again. `docs/design/edits.md` explains the window that
+remains.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from byocframe.client import Client
-from byocframe.diff import Plan, Update, covers_equal, same_instant, same_shape
+from byocframe.diff import Update, same_instant, same_shape
 from byocframe.exceptions import (
     ByocframeError,
     ConflictError,
@@ -33,25 +33,23 @@ from byocframe.tilestate import (
     TileState,
     changed_fields,
     describe_clash,
-    iso,
     merge,
     micros,
     read_state,
     request_body,
     same_state,
 )
+from byocframe.verify import Trail
 
 __all__ = [
     "LISTING_SHARE",
     "MAX_READ_AGE",
-    "SETTLE",
     "creator",
     "deleter",
     "listed_updates",
     "lists_to_check",
     "page_size",
     "updater",
-    "verify",
 ]
 
 #: Seconds a tile's record stays good for its check: an older read (a listing page the
@@ -60,15 +58,9 @@ MAX_READ_AGE = 0.25
 #: Checks of one tile before a push gives up on writing it (each check too old by the
 #: time its write could be sent).
 MAX_CHECKS = 5
-#: Seconds after its write before a tile is verified. Longer than `MAX_READ_AGE`, so a
-#: byocframe push whose check came before our write has written by then: the verify
-#: sees its value and one of the two pushes reports the collision.
-SETTLE = 0.5
 #: A push reads its checks from the listing when that takes at most this share of the
 #: requests one GET per edited tile would.
 LISTING_SHARE = 0.2
-
-Clock = Callable[[], float]
 
 
 def page_size(workers: int) -> int:
@@ -198,6 +190,7 @@ def listed_updates(
     updates: list[Update],
     paths: dict[str, str],
     count: int = 100,
+    trail: Trail | None = None,
 ) -> Iterator[Task]:
     """Update tasks whose check reads the collection's listing, page by page.
 
@@ -206,7 +199,7 @@ def listed_updates(
     page is asked for while this page's tasks are handed out (one page ahead, never
     more), so the workers do not wait for each page's round trip. Paging stops once
     every edited tile was seen; tiles the listing did not show (deleted, or the listing
-    failed part way) are read one by one.
+    failed part way) are read one by one. A ``trail`` is told each page's order.
     """
     pending = {u.id: u for u in updates}
     pages = client.tile_pages(cid, count=count)
@@ -223,6 +216,8 @@ def listed_updates(
                 if got is None:
                     break
                 page, read_at = got
+                if trail is not None:
+                    trail.listed([str(r.get("id")) for r in page], edited=pending)
                 found = [(r, pending.pop(str(r.get("id")), None)) for r in page]
                 coming = ahead.submit(read) if pending else None  # edits further on
                 for record, update in found:
@@ -238,6 +233,8 @@ def listed_updates(
         finally:
             if coming is not None:
                 coming.cancel()
+            if trail is not None:
+                trail.listing_done()
     for update in list(pending.values()):
         yield ("update", update.id, updater(client, cid, paths[update.id], update))
 
@@ -321,132 +318,3 @@ def deleter(client: Client, cid: str, tid: str) -> Callable[[], Outcome]:
         return Outcome("ok", 204)
 
     return run
-
-
-def verify(
-    client: Client,
-    cid: str,
-    the_plan: Plan,
-    updates: list[Update],
-    done: list[tuple[str, Any, Outcome]],
-    workers: int,
-) -> None:
-    """Read the written tiles again; mark those another writer changed meanwhile.
-
-    From the listing when the frame was loaded whole and that takes fewer requests,
-    else tile by tile. A tile is read back no sooner than `SETTLE` seconds after its
-    write (the client's ``clock`` and ``sleep``): one seen earlier in the listing is read
-    again once that time has passed. A tile that cannot be read back stays ``ok``,
-    unverified.
-    """
-    written = {
-        tid: outcome
-        for action, tid, outcome in done
-        if action == "update" and outcome.outcome == "ok" and outcome.sent is not None
-    }
-    if not written:
-        return
-    clock, sleep = client.clock, client.sleep
-
-    def due(tid: str) -> float:
-        return (written[tid].written_at or 0.0) + SETTLE
-
-    crs = {u.id: u.crs for u in updates}
-    ids = the_plan.loaded_ids if the_plan.whole else None
-    pages = math.ceil(len(ids) / 100) if ids else None
-    current: dict[str, dict[str, Any] | None] = {}
-    for _pass in range(2):  # a second pass when many tiles were listed before they settled
-        left = [tid for tid in written if tid not in current]
-        if pages is None or not left or pages >= len(left):
-            break
-        if _pass:
-            _wait_until(max(due(tid) for tid in left), clock, sleep)
-        _verify_listed(client, cid, set(left), due, current)
-    missing = [tid for tid in written if tid not in current]
-
-    def read(tid: str) -> dict[str, Any] | None:
-        try:
-            return client.get_tile(cid, tid)
-        except NotFoundError:
-            return None
-
-    if missing:
-        _wait_until(max(due(tid) for tid in missing), clock, sleep)
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing)))) as pool:
-            futures = {tid: pool.submit(read, tid) for tid in missing}
-        for tid, future in futures.items():
-            try:
-                current[tid] = future.result()
-            except ByocframeError:
-                continue  # unverified: the write itself succeeded
-    for tid, outcome in written.items():
-        if tid not in current:
-            continue
-        try:
-            _check_written(outcome, current[tid], crs[tid])
-        except Exception as err:  # the write landed; an unreadable answer leaves it unverified
-            outcome.message = f"written, not verified: the tile read back was unreadable ({err})"
-
-
-def _wait_until(when: float, clock: Clock, sleep: Callable[[float], None]) -> None:
-    wait = when - clock()
-    if wait > 0:
-        sleep(wait)
-
-
-def _verify_listed(
-    client: Client,
-    cid: str,
-    wanted: set[str],
-    due: Callable[[str], float],
-    current: dict[str, dict[str, Any] | None],
-) -> None:
-    """Read ``wanted`` tiles from the listing into ``current``, those settled only.
-
-    A tile the listing did not show is left to be read tile by tile (a GET tells a
-    deleted tile from one a listing missed), as are the rest after a failed listing.
-    """
-    seen: set[str] = set()
-    try:
-        pages = client.tile_pages(cid)
-        while True:
-            read_at = client.clock()  # the server read the page after this
-            page = next(pages, None)
-            if page is None:
-                break
-            for record in page:
-                tid = record["id"]
-                if tid in wanted:
-                    seen.add(tid)
-                    if read_at >= due(tid):
-                        current[tid] = record
-            if len(seen) == len(wanted):
-                return  # every tile was seen: the rest of the listing is not needed
-    except ByocframeError:
-        return
-
-
-def _check_written(outcome: Outcome, record: dict[str, Any] | None, native: str) -> None:
-    """Mark ``outcome`` overwritten when another writer changed a field we wrote."""
-    if outcome.sent is None:
-        return
-    if record is None:
-        outcome.outcome = "overwritten"
-        outcome.message = "deleted by another writer after our write; reload to see"
-        return
-    now = read_state(record, native)
-    lost = [
-        name
-        for name in outcome.mine
-        if not (
-            same_instant(now.time, outcome.sent.time)
-            if name == "sensing_time"
-            else covers_equal(now.cover, outcome.sent.cover, native)
-        )
-    ]
-    if lost:
-        outcome.outcome = "overwritten"
-        outcome.message = (
-            f"another writer changed its {' and '.join(lost)} after our write (the "
-            f"server now has sensing_time {iso(now.time)}); reload it, check, push again"
-        )

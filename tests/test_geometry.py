@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 import shapely
 from conftest import box_ring, geojson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 
 from byocframe.coverage import geodesic_area
 from byocframe.geometry import (
     GeometryProblem,
     geometries_to_geojson,
+    parse_cover,
     parse_crs,
     parse_geojson,
     reproject,
@@ -282,3 +285,87 @@ def test_whole_globe_listing_is_valid_and_area_true():
         i = records.index(r)
         ring = r["tileGeometry"]["coordinates"][0]
         assert truth[i] == pytest.approx(reference_area_km2(ring, parsed.crs[i]), rel=1e-9)
+
+
+# ---------------------------------------------------------------------- one cover
+_JSON_VALUES = st.one_of(
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=3),
+)
+_POSITIONS = st.one_of(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=2),
+    st.lists(_JSON_VALUES, min_size=0, max_size=3),
+)
+
+
+@st.composite
+def _covers(draw):
+    """Covers as a service might send them: mostly well formed, some not."""
+
+    def ring():
+        points = draw(st.lists(_POSITIONS, min_size=0, max_size=7))
+        if points and draw(st.booleans()):
+            points = [*points, points[0]]  # closed, as it should be
+        return points
+
+    def polygon():
+        return [ring() for _ in range(draw(st.integers(0, 3)))]
+
+    kind = draw(st.sampled_from(["Polygon", "MultiPolygon", "Point", None]))
+    cover = {"type": kind}
+    if kind == "MultiPolygon":
+        cover["coordinates"] = [polygon() for _ in range(draw(st.integers(0, 3)))]
+    elif kind is not None:
+        cover["coordinates"] = polygon()
+    crs = draw(st.sampled_from([None, "urn:ogc:def:crs:EPSG::32633", "EPSG:4326", "junk", 5]))
+    if crs is not None:
+        cover["crs"] = {"type": "name", "properties": {"name": crs}}
+    return cover
+
+
+@settings(max_examples=400, deadline=None)
+@given(_covers())
+def test_one_cover_reads_as_the_general_reader_reads_it(cover):
+    """`parse_cover`'s quick path must give exactly `parse_geojson`'s answer."""
+    geom, crs = parse_cover(cover)
+    parsed = parse_geojson([cover])
+    assert crs == parsed.crs[0]
+    if parsed.geoms[0] is None:
+        assert geom is None
+    else:
+        assert geom.geom_type == parsed.geoms[0].geom_type
+        assert shapely.equals_exact(geom, parsed.geoms[0], tolerance=0)
+
+
+def test_one_cover_quick_path_keeps_holes_and_parts():
+    outer, hole = box_ring(0, 0, 10, 10), box_ring(2, 2, 3, 3)
+    geom, crs = parse_cover({"type": "MultiPolygon", "coordinates": [[outer, hole], [outer]]})
+    assert crs == "EPSG:4326"
+    assert geom.geom_type == "MultiPolygon"
+    assert len(geom.geoms) == 2
+    assert geom.area == pytest.approx(100 - 1 + 100)
+
+
+@pytest.mark.parametrize(
+    "cover",
+    [
+        {"type": "Polygon", "coordinates": []},
+        {"type": "MultiPolygon", "coordinates": [[]]},
+        {"type": "MultiPolygon", "coordinates": [[], [box_ring(0, 0, 1, 1)]]},
+        {"type": "Polygon", "coordinates": [box_ring(0, 0, 1, 1), 5]},
+        {"type": "Polygon", "coordinates": [box_ring(0, 0, 1, 1), "abcd"]},
+    ],
+    ids=["polygon-no-rings", "part-no-rings", "one-part-no-rings", "int-ring", "text-ring"],
+)
+def test_malformed_polygons_are_problems_not_crashes(cover):
+    """A polygon without rings once reached shapely, which crashed the process."""
+    good = {"type": "Polygon", "coordinates": [box_ring(0, 0, 1, 1)]}
+    parsed = parse_geojson([cover, good])
+    assert parsed.geoms[0] is None
+    assert 0 in parsed.problems
+    assert parsed.geoms[1].area == 1.0
+    assert 1 not in parsed.problems
+    assert parse_cover(cover) == (None, None)

@@ -18,7 +18,8 @@ import byocframe
 from byocframe.diff import plan
 from byocframe.tasks import Outcome, run_tasks
 from byocframe.transport import HTTPTransport
-from byocframe.writes import MAX_READ_AGE, SETTLE, listed_updates
+from byocframe.verify import SETTLE, Trail
+from byocframe.writes import MAX_READ_AGE, listed_updates
 
 TILE = re.compile(r"/collections/[^/]+/tiles/[^/]+$")
 LISTING = re.compile(r"/collections/[^/]+/tiles$")
@@ -231,3 +232,66 @@ def test_a_wrong_total_only_sizes_the_bar():
     made = (("ping", k, lambda: Outcome("ok")) for k in range(5))
     done = run_tasks(made, workers=2, progress=False, label="", total=0)
     assert [key for _, key, _ in done] == list(range(5))
+
+
+class Stamped(Counting):
+    """Also notes the (fake) time at which each listing page was asked for."""
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+        self.listed_at: list[float] = []
+
+    def send(self, request, **kwargs):
+        if LISTING.search(urllib.parse.urlsplit(request.url).path):
+            self.listed_at.append(self.clock())
+        return super().send(request, **kwargs)
+
+
+def test_the_trail_reads_each_page_once_its_writes_settled(service):
+    """The verify's listing pass behind the writes: a page is read only once every
+    edited tile on it finished and SETTLE passed since its latest write; tiles not
+    written are not kept; nothing is read before its time."""
+    clock = Clock()
+    transport = Stamped(clock)
+    client = service.client(transport=transport, clock=clock, sleep=clock.sleep)
+    cid = service.demo_collection
+    ids = [t["id"] for t in client.iter_tiles(cid)]  # the listing's order, 400 tiles
+    transport.listed_at.clear()
+    trail = Trail(client, cid)
+    trail.listed(ids[:250], edited=ids[:250])
+    trail.listing_done()
+    start = clock()
+    for tid in ids[:250]:
+        trail.finish(tid, Outcome("ok", written_at=start))
+    trail.finish(ids[150], Outcome("ok", written_at=start + 0.3))  # page 2 settles later
+    trail.finish(ids[7], Outcome("conflict"))  # not written: nothing to verify
+    trail.close()  # with a fake clock, the trail waits for its time only after this
+    assert set(trail.records) == set(ids[:250]) - {ids[7]}
+    assert len(transport.listed_at) == 3  # 100 a page; no page past the edited tiles
+    assert transport.listed_at[0] >= start + SETTLE
+    assert transport.listed_at[1] >= start + 0.3 + SETTLE
+    for tid in ids[:3]:
+        assert trail.records[tid]["id"] == tid
+
+
+def test_the_trail_waits_for_tiles_still_running(service):
+    """A page is not read while an edited tile on it has not finished, however late."""
+    clock = Clock()
+    transport = Stamped(clock)
+    client = service.client(transport=transport, clock=clock, sleep=clock.sleep)
+    cid = service.demo_collection
+    ids = [t["id"] for t in client.iter_tiles(cid)]
+    transport.listed_at.clear()
+    trail = Trail(client, cid)
+    trail.listed(ids[:100], edited=ids[:100])
+    for tid in ids[:99]:
+        trail.finish(tid, Outcome("ok", written_at=clock() - 10))  # long settled
+    clock.sleep(5)
+    assert transport.listed_at == []  # ids[99] has not finished, the listing goes on
+    trail.listing_done()
+    trail.finish(ids[99], Outcome("ok", written_at=clock()))
+    trail.close()
+    assert transport.listed_at == [clock.now]  # read once ids[99] settled, not before
+    assert clock.now >= 1005.0 + SETTLE
+    assert len(trail.records) == 100
