@@ -25,6 +25,9 @@ MIN_SECRET_LENGTH = 16
 #: Seconds a token lives (sentinelhub-py refetches when fewer than 120 s remain).
 TOKEN_LIFETIME = 3600
 
+#: Tokens whose signature `TokenIssuer.check` remembers (forgotten all at once beyond).
+VERIFIED_CAPACITY = 1024
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -68,6 +71,10 @@ class TokenIssuer:
         return id_ok and secret_ok
 
     issued: int = 0
+    #: token -> (signing key, claims) of tokens whose signature was verified.
+    _verified: dict[str, tuple[bytes, object]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def issue(self) -> dict[str, object]:
         """A token response as the Sentinel Hub identity service sends it."""
@@ -90,18 +97,37 @@ class TokenIssuer:
         }
 
     def check(self, token: str) -> str | None:
-        """Return the client id of a valid, unexpired token, else None."""
-        try:
-            header, payload, signature = token.split(".")
-            expected = hmac.new(self._key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-            if not hmac.compare_digest(_unb64(signature), expected):
+        """Return the client id of a valid, unexpired token, else None.
+
+        A token's signature is verified once (while the credentials stay the same); its
+        expiry is checked against the clock on every call.
+        """
+        key = self._key
+        known = self._verified.get(token)
+        if known is None or known[0] != key:
+            claims = self._verify(token, key)
+            if claims is None:
                 return None
-            claims = json.loads(_unb64(payload))
-        except (ValueError, TypeError):
-            return None
+            if len(self._verified) >= VERIFIED_CAPACITY:
+                self._verified.clear()
+            self._verified[token] = (key, claims)
+        else:
+            claims = known[1]
         if not isinstance(claims, dict) or claims.get("exp", 0) <= self.clock():
             return None
         return str(claims.get("azp"))
+
+    @staticmethod
+    def _verify(token: str, key: bytes) -> object | None:
+        """The decoded claims of a token signed with ``key``, else None."""
+        try:
+            header, payload, signature = token.split(".")
+            expected = hmac.new(key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+            if not hmac.compare_digest(_unb64(signature), expected):
+                return None
+            return json.loads(_unb64(payload))
+        except (ValueError, TypeError):
+            return None
 
 
 @dataclass

@@ -40,11 +40,12 @@ def transform_polygons(polygons: list[Any], src: str, dst: str) -> Polygons:
         return [[[] for _ in poly] for poly in polygons]
     xy = np.asarray(flat, dtype=float)
     x, y = _transformer(src, dst).transform(xy[:, 0], xy[:, 1])
+    moved = list(zip(x.tolist(), y.tolist(), strict=True))
     out, k = [], 0
     for poly in polygons:
         rings = []
         for ring in poly:
-            rings.append([[float(x[k + i]), float(y[k + i])] for i in range(len(ring))])
+            rings.append([[px, py] for px, py in moved[k : k + len(ring)]])
             k += len(ring)
         out.append(rings)
     return out

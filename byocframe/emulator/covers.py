@@ -8,7 +8,11 @@ area. It comes back in CRS84, as the service stores it.
 
 from __future__ import annotations
 
+import array
 import functools
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -24,6 +28,10 @@ __all__ = ["AREA_MARGIN", "MAX_COVER_POINTS", "Cover", "read_cover"]
 MAX_COVER_POINTS = 100
 #: Degrees a cover may reach beyond its CRS's area of use (tiles overlap the next zone).
 AREA_MARGIN = 5.0
+#: Bytes of keys the memo of accepted covers keeps (oldest covers forgotten first).
+MEMO_BYTES = 4_000_000
+#: Largest cover the memo keeps, in bytes of key (a 100-point cover takes about 1,700).
+MEMO_LONGEST = 16_000
 
 
 class Cover(NamedTuple):
@@ -58,8 +66,128 @@ def _is_geographic(crs: str) -> bool:
     return bool(CRS.from_user_input(crs).is_geographic)
 
 
+#: What a cover's reading depends on (see `_memo_key`).
+MemoKey = tuple[str, tuple[Any, ...], bytes]
+
+
+class _Memo:
+    """Accepted covers by what their reading depends on, oldest forgotten first.
+
+    Reading a cover is a pure function of its `_memo_key`: a client that sends the same
+    cover again (a PUT that changes only the sensing time) gets the same answer without
+    a second reading. Thread-safe; holds at most ``capacity`` bytes of keys.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._used = 0
+        self._items: OrderedDict[MemoKey, Cover] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: MemoKey) -> Cover | None:
+        """The cover read from ``key`` before, as a copy (callers may change it)."""
+        with self._lock:
+            cover = self._items.get(key)
+            if cover is None:
+                return None
+            self._items.move_to_end(key)
+        return cover._replace(polygons84=_copy(cover.polygons84))
+
+    def put(self, key: MemoKey, cover: Cover) -> None:
+        """Remember a cover read from ``key`` (a copy: the caller keeps its own)."""
+        kept = cover._replace(polygons84=_copy(cover.polygons84))
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = kept
+            self._used += _size(key)
+            while self._used > self.capacity:
+                old, _ = self._items.popitem(last=False)
+                self._used -= _size(old)
+
+    def clear(self) -> None:
+        """Forget every cover."""
+        with self._lock:
+            self._items.clear()
+            self._used = 0
+
+
+def _size(key: MemoKey) -> int:
+    return len(key[0]) + len(key[2]) + 8 * len(key[1][1])
+
+
+_MEMO = _Memo(MEMO_BYTES)
+
+
+def _copy(polygons: Polygons) -> Polygons:
+    return [[list(map(list, ring)) for ring in poly] for poly in polygons]
+
+
+def _memo_key(geojson: Any) -> MemoKey | None:
+    """What a cover's reading depends on, exactly, or None when it cannot be told cheaply.
+
+    That is the JSON text of its members besides ``coordinates`` (only JSON's own types:
+    a tuple or a subclass prints like a list or a plain value yet reads differently), and
+    the nesting and the 64-bit values of its coordinates when they are lists of
+    ``[x, y]`` ints or floats (the reading turns both into the same float).
+    """
+    if type(geojson) is not dict:
+        return None
+    rest = {k: v for k, v in geojson.items() if k != "coordinates"}
+    kind, coords = rest.get("type"), geojson.get("coordinates")
+    if kind not in ("Polygon", "MultiPolygon") or type(coords) is not list:
+        return None
+    polygons = coords if kind == "MultiPolygon" else [coords]
+    if not _only(list, polygons):
+        return None
+    rings = [ring for poly in polygons for ring in poly]
+    if not _only(list, rings):
+        return None
+    positions = [pos for ring in rings for pos in ring]
+    if not (_only(list, positions) and set(map(len, positions)) <= {2}):
+        return None
+    numbers = [value for pos in positions for value in pos]
+    if not (set(map(type, numbers)) <= {float, int} and _plain_json(rest)):
+        return None
+    try:
+        values = array.array("d", numbers).tobytes()
+    except OverflowError:
+        return None
+    text = json.dumps(rest)
+    key = (text, (tuple(map(len, polygons)), tuple(map(len, rings))), values)
+    return key if _size(key) <= MEMO_LONGEST else None
+
+
+def _only(kind: type, values: list[Any]) -> bool:
+    """Whether every item of ``values`` is exactly of type ``kind``."""
+    return set(map(type, values)) <= {kind}
+
+
+def _plain_json(root: dict[str, Any]) -> bool:
+    """Whether ``root`` holds only dicts with str keys, lists, str, int, float, bool, None."""
+    stack: list[Any] = [root]
+    while stack:
+        value = stack.pop()
+        if type(value) is dict:
+            if not _only(str, list(value)):
+                return False
+            items: Any = value.values()
+        else:
+            items = value
+        for item in items:
+            kind = type(item)
+            if kind is list or kind is dict:
+                stack.append(item)
+            elif not (kind is float or kind is int or kind is str or kind is bool or item is None):
+                return False
+    return True
+
+
 def read_cover(geojson: Any, field: str = "coverGeometry") -> Cover:
     """Validate a cover geometry from a request (shape, CRS, area of use, validity).
+
+    Covers accepted before are remembered (`_Memo`): the same cover again gets the same
+    answer without being read again.
 
     Examples
     --------
@@ -69,6 +197,18 @@ def read_cover(geojson: Any, field: str = "coverGeometry") -> Cover:
     ...
     byocframe.emulator.problems.ApiProblem: cover is not a valid polygon: Self-intersection[0.5 0.5]
     """
+    key = _memo_key(geojson)
+    known = None if key is None else _MEMO.get(key)
+    if known is not None:
+        return known
+    cover = _read(geojson, field)
+    if key is not None:
+        _MEMO.put(key, cover)
+    return cover
+
+
+def _read(geojson: Any, field: str) -> Cover:
+    """`read_cover` without the memo."""
     if not isinstance(geojson, Mapping):
         raise bad(f"{field} must be a GeoJSON Polygon or MultiPolygon object")
     kind = geojson.get("type")
@@ -128,9 +268,18 @@ def _polygons(polygons: list[Any], field: str) -> Polygons:
         for ring in poly:
             if not isinstance(ring, list) or len(ring) < 4 or ring[0] != ring[-1]:
                 raise bad(f"{field} rings must be closed and have at least 4 positions")
-            for pos in ring:
-                if not (isinstance(pos, list) and len(pos) == 2 and all(map(is_number, pos))):
-                    raise bad(f"{field} has a bad position {shown(pos)}: [x, y] numbers")
-            rings.append([[float(x), float(y)] for x, y in ring])
+            rings.append(_positions(ring, field))
         out.append(rings)
+    return out
+
+
+def _positions(ring: list[Any], field: str) -> list[list[float]]:
+    """A ring's ``[x, y]`` positions as floats, or refuse the first bad one."""
+    out = []
+    for pos in ring:
+        if not (
+            isinstance(pos, list) and len(pos) == 2 and is_number(pos[0]) and is_number(pos[1])
+        ):
+            raise bad(f"{field} has a bad position {shown(pos)}: [x, y] numbers")
+        out.append([float(pos[0]), float(pos[1])])
     return out

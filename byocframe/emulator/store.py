@@ -419,11 +419,12 @@ class Store:
         """
         with self.transaction() as conn:
             state = self._tile_row(cid, tid)
+            keys = _index_keys(state)
             if not change(state):
                 return None
             if bands:
                 self._configure_bands(conn, cid, bands)
-            self._write_tile(conn, state)
+            self._write_tile(conn, state, indexed=keys != _index_keys(state))
             self._touch(conn, cid)
             return state
 
@@ -496,14 +497,17 @@ class Store:
         *,
         insert: bool = False,
         native: list[Any] | None = None,
+        indexed: bool = True,
     ) -> str:
-        """Insert or update a tile row; return its rendered answer."""
+        """Insert or update a tile row; return its rendered answer.
+
+        ``indexed=False`` promises that the indexed columns (collection, path, status)
+        keep their stored values: the update then leaves them, and their index entries,
+        alone.
+        """
         box = bbox(state["cover84"]) if state.get("cover84") else (None,) * 4
         doc = render_tile(state, native)
         values = (
-            state["collection"],
-            state["path"],
-            state["status"],
             state.get("sensingTime"),
             state.get("crs"),
             *box,
@@ -511,18 +515,25 @@ class Store:
             doc,
             state["id"],
         )
+        keys = _index_keys(state)
         if insert:
             conn.execute(
                 "INSERT INTO tiles (collection_id, path, status, sensing_time, crs, "
                 "west, south, east, north, state, doc, id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
+                (*keys, *values),
             )
-        else:
+        elif indexed:
             conn.execute(
                 "UPDATE tiles SET collection_id = ?, path = ?, status = ?, sensing_time = ?, "
                 "crs = ?, west = ?, south = ?, east = ?, north = ?, state = ?, "
                 "doc = ? WHERE id = ?",
+                (*keys, *values),
+            )
+        else:
+            conn.execute(
+                "UPDATE tiles SET sensing_time = ?, crs = ?, west = ?, south = ?, east = ?, "
+                "north = ?, state = ?, doc = ? WHERE id = ?",
                 values,
             )
         return doc
@@ -579,6 +590,11 @@ class Store:
             }
             for key, crs, x0, y0, x1, y1, res, depth, fmt, bands in rows
         }
+
+
+def _index_keys(state: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """The indexed columns of a tile row: collection, path, status."""
+    return state["collection"], state["path"], state["status"]
 
 
 def _set_cover(state: dict[str, Any], cover: Any) -> None:
