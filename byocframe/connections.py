@@ -10,6 +10,7 @@ certificates are left to requests (see `byocframe.transport.HTTPTransport`).
 
 from __future__ import annotations
 
+import functools
 import http.client
 import os
 import select
@@ -26,7 +27,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers
 
-__all__ = ["ACCEPT_ENCODING", "ConnectionPool", "Timeout"]
+__all__ = ["ACCEPT_ENCODING", "ConnectionPool", "Timeout", "route"]
 
 #: What a lean exchange accepts: the encodings it can decode.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -35,6 +36,35 @@ ACCEPT_ENCODING = "gzip, deflate"
 Timeout: TypeAlias = float | tuple[float | None, float | None] | None
 Verify: TypeAlias = bool | str
 _Key: TypeAlias = tuple[str, str, int, Verify]
+
+
+@functools.lru_cache(maxsize=64)
+def _origin_of(prefix: str) -> tuple[str, str, int]:
+    parts = urllib.parse.urlsplit(prefix)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+def route(url: str) -> tuple[str, str, int, str]:
+    """Scheme, host, port and request target (path and query) of an absolute URL.
+
+    The origin part is parsed once per distinct ``scheme://host:port`` (cached).
+
+    Examples
+    --------
+    >>> route("https://sh.dataspace.copernicus.eu/api/v1/byoc/collections?count=5")
+    ('https', 'sh.dataspace.copernicus.eu', 443, '/api/v1/byoc/collections?count=5')
+    >>> route("http://127.0.0.1:8000")
+    ('http', '127.0.0.1', 8000, '/')
+    """
+    start = url.find("//")
+    end = url.find("/", start + 2) if start != -1 else -1
+    if end == -1 or "?" in url[:end] or "#" in url[:end]:
+        parts = urllib.parse.urlsplit(url)
+        scheme, host, port = _origin_of(f"{parts.scheme}://{parts.netloc}")
+        return scheme, host, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    scheme, host, port = _origin_of(url[:end])
+    return scheme, host, port, url[end:].partition("#")[0]
 
 
 def _dropped(sock: socket.socket | None) -> bool:
@@ -160,12 +190,9 @@ class ConnectionPool:
             As requests would for the same failure.
         """
         url = request.url or ""
-        parts = urllib.parse.urlsplit(url)
-        scheme = parts.scheme.lower()
-        port = parts.port or (443 if scheme == "https" else 80)
-        key = (scheme, (parts.hostname or "").lower(), port, verify if scheme == "https" else True)
+        scheme, host, port, target = route(url)
+        key = (scheme, host, port, verify if scheme == "https" else True)
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         body = request.body
         if not isinstance(body, bytes | str | None):
             raise TypeError("a lean exchange sends bytes or str bodies only, not a stream")

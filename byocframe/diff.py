@@ -124,12 +124,14 @@ def covers_equal(a: Any, b: Any, crs: str) -> bool:
     >>> covers_equal(square, shapely.affinity.translate(square, 0.05), "EPSG:32633")
     False
     """
+    if a is b:
+        return True  # the same object (or both None): the usual unedited cover
     missing_a = a is None or bool(shapely.is_missing(a) or shapely.is_empty(a))
     missing_b = b is None or bool(shapely.is_missing(b) or shapely.is_empty(b))
     if missing_a or missing_b:
         return missing_a and missing_b
     tolerance = _tolerance(crs)
-    if a is b or shapely.equals_exact(a, b, tolerance=tolerance):
+    if shapely.equals_exact(a, b, tolerance=tolerance):
         return True  # the common case, without normalising
     left, right = shapely.normalize(_multi(a)), shapely.normalize(_multi(b))
     return bool(shapely.equals_exact(left, right, tolerance=tolerance))

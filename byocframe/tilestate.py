@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,10 +43,15 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 @dataclass
 class TileState:
-    """A tile's sensing time (int64 us, `NAT` when missing) and cover (native CRS)."""
+    """A tile's sensing time (int64 us, `NAT` when missing) and cover (native CRS).
+
+    ``source`` is the GeoJSON the cover was read from, when it was in the native CRS:
+    a write that keeps the server's cover sends it back as it came.
+    """
 
     time: int
     cover: Any
+    source: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 def iso(value: int) -> str | None:
@@ -77,8 +82,10 @@ def micros(text: Any) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def read_state(record: dict[str, Any], crs: str) -> TileState:
+def read_state(record: dict[str, Any], crs: str, cover: bool = True) -> TileState:
     """A tile as the service holds it, its cover in ``crs``.
+
+    With ``cover=False`` the cover is not read (a verify of the sensing time needs none).
 
     Examples
     --------
@@ -88,10 +95,15 @@ def read_state(record: dict[str, Any], crs: str) -> TileState:
     >>> state.time == NAT, state.cover.geom_type
     (True, 'Polygon')
     """
-    cover, its_crs = parse_cover(record.get("coverGeometry"))
-    if cover is not None and its_crs != crs:
-        cover = reproject(np.array([cover]), np.array([its_crs]), crs, densify=None)[0]
-    return TileState(micros(record.get("sensingTime")), cover)
+    when = micros(record.get("sensingTime"))
+    if not cover:
+        return TileState(when, None)
+    source = record.get("coverGeometry")
+    shape, its_crs = parse_cover(source)
+    if shape is None or its_crs == crs:
+        return TileState(when, shape, source if shape is not None else None)
+    shape = reproject(np.array([shape]), np.array([its_crs]), crs, densify=None)[0]
+    return TileState(when, shape)
 
 
 def changed_fields(a: TileState, b: TileState, crs: str) -> tuple[str, ...]:
@@ -142,9 +154,8 @@ def merge(
     theirs_c = not covers_equal(server.cover, base.cover, crs)
     if ours_c and theirs_c and not covers_equal(wanted.cover, server.cover, crs):
         clashes.append("geometry")
-    merged = TileState(
-        wanted.time if ours_t else server.time, wanted.cover if ours_c else server.cover
-    )
+    kept = wanted if ours_c else server
+    merged = TileState(wanted.time if ours_t else server.time, kept.cover, kept.source)
     return merged, clashes
 
 
@@ -159,8 +170,14 @@ def describe_clash(name: str, base: TileState, server: TileState, wanted: TileSt
 
 
 def request_body(path: str, state: TileState, crs: str) -> dict[str, Any]:
-    """A PUT/POST body: the path, the sensing time (null clears it) and the cover."""
+    """A PUT/POST body: the path, the sensing time (null clears it) and the cover.
+
+    A cover kept from the server goes back as the server sent it.
+    """
     body: dict[str, Any] = {"path": path, "sensingTime": iso(state.time)}
+    if state.source is not None:
+        body["coverGeometry"] = state.source
+        return body
     cover = geometries_to_geojson([state.cover], [crs])[0]
     if cover is not None:
         body["coverGeometry"] = cover

@@ -29,7 +29,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from byocframe.connections import ACCEPT_ENCODING, ConnectionPool, Timeout
+from byocframe.connections import ACCEPT_ENCODING, ConnectionPool, Timeout, route
 
 __all__ = ["HTTPTransport", "Sender", "Watch", "check_url", "is_loopback", "origin"]
 
@@ -260,7 +260,7 @@ class HTTPTransport(HTTPAdapter):
             stream
             or cert
             or not isinstance(request.body, bytes | str | None)  # a file or an iterator
-            or requests.utils.select_proxy(request.url or "", proxies)
+            or (proxies and requests.utils.select_proxy(request.url or "", proxies))
         ):
             return super().send(
                 request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
@@ -342,7 +342,7 @@ class Sender:
 
         Per origin: ``NO_PROXY`` may name the base URL's host and not the token URL's.
         """
-        key = origin(url)
+        key = route(url)[:3]
         found = self._settings.get(key)
         if found is None:
             environment = requests.Session()

@@ -287,7 +287,7 @@ def _check_written(outcome: Outcome, record: dict[str, Any] | None, native: str)
         outcome.outcome = "overwritten"
         outcome.message = "deleted by another writer after our write; reload to see"
         return
-    now = read_state(record, native)
+    now = read_state(record, native, cover="geometry" in outcome.mine)
     lost = [
         name
         for name in outcome.mine

@@ -18,7 +18,7 @@ from byocframe.emulator import covers, validate
 from byocframe.emulator.auth import TokenIssuer
 from byocframe.emulator.problems import ApiProblem
 from byocframe.emulator.server import _Handler
-from byocframe.emulator.store import Store
+from byocframe.emulator.store import SameCover, Store
 
 SQUARE = [[500000.0, 0.0], [500100.0, 0.0], [500100.0, 100.0], [500000.0, 100.0]]
 
@@ -299,3 +299,75 @@ def test_a_plain_head_parses_as_the_standard_parser_reads_it(head):
 )
 def test_other_heads_go_to_the_standard_parser(head):
     assert _parsed(head, plain=True) is None
+
+
+# ---------------------------------------------------------------------- a cover sent back
+@pytest.fixture
+def read_counted(monkeypatch):
+    """Counts the covers the service really reads (memo misses included)."""
+    calls = []
+    real = covers._read
+
+    def counted(geojson, field):
+        calls.append(geojson)
+        return real(geojson, field)
+
+    monkeypatch.setattr(covers, "_read", counted)
+    return calls
+
+
+def test_a_cover_sent_back_as_shown_is_kept_as_stored(read_counted):
+    with byocframe.local_service(demo=True, demo_tiles=3, ingestion_delay=0) as service:
+        client = service.client()
+        cid = service.demo_collection
+        tile = next(t for t in client.iter_tiles(cid) if t.get("coverGeometry"))
+        body = {"path": tile["path"], "sensingTime": "2024-05-06T07:08:09.000Z"}
+        client.update_tile(cid, tile["id"], {**body, "coverGeometry": tile["coverGeometry"]})
+        after = client.get_tile(cid, tile["id"])
+        assert read_counted == []  # not read again: no round trip through CRS84
+        assert after["coverGeometry"] == tile["coverGeometry"]  # to the last bit
+        assert after["sensingTime"] == body["sensingTime"]
+        moved = json.loads(json.dumps(tile["coverGeometry"]))
+        ring = _first_ring(moved)
+        ring[0][0] += 1.0  # the first (and last) corner 1 m east
+        ring[-1][0] += 1.0
+        client.update_tile(cid, tile["id"], {**body, "coverGeometry": moved})
+        assert len(read_counted) == 1  # another cover is read and checked as before
+        shown = _first_ring(client.get_tile(cid, tile["id"])["coverGeometry"])
+        assert shown[0][0] == pytest.approx(ring[0][0], abs=1e-6)
+
+
+def _first_ring(cover):
+    rings = cover["coordinates"] if cover["type"] == "Polygon" else cover["coordinates"][0]
+    return rings[0]
+
+
+def test_a_cover_changed_since_the_comparison_is_read_as_sent(tmp_path):
+    """The PUT compares before its transaction; if another PUT changed the cover in
+    between, the cover sent wins, as in any last-write-wins update."""
+    store = Store(str(tmp_path / "s.sqlite"))
+    cid = store.create_collection({"name": "c", "s3Bucket": "b"})["id"]
+    first = _polygon(SQUARE)
+    tid = json.loads(
+        store.create_tile(cid, {"path": "t/(BAND).tif", "cover": covers.read_cover(first)})
+    )["id"]
+    shown = store.shown_cover(cid, tid)
+    other = _polygon([[x + 50.0, y] for x, y in SQUARE])
+    store.update_tile(cid, tid, {"cover": covers.read_cover(other)})  # the other PUT
+    store.update_tile(cid, tid, {"cover": SameCover(shown)})  # ours, compared before it
+    now = store.shown_cover(cid, tid)
+    store.close()
+    assert now["crs"] == shown["crs"]
+    flat = [v for position in _first_ring(now) for v in position]
+    assert flat == pytest.approx([v for p in _first_ring(shown) for v in p], abs=1e-6)
+
+
+def test_a_put_to_a_missing_tile_is_still_404():
+    with byocframe.local_service(demo=True, demo_tiles=2, ingestion_delay=0) as service:
+        client = service.client()
+        cid = service.demo_collection
+        tile = next(client.iter_tiles(cid))
+        body = {"path": tile["path"], "coverGeometry": tile.get("coverGeometry")}
+        missing = "00000000-0000-4000-8000-000000000000"
+        with pytest.raises(byocframe.NotFoundError):
+            client.update_tile(cid, missing, body)

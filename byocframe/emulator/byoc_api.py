@@ -10,8 +10,9 @@ import json
 from typing import Any
 
 from byocframe.emulator import validate
-from byocframe.emulator.problems import bad
+from byocframe.emulator.problems import ApiProblem, bad
 from byocframe.emulator.routing import Endpoint, Request
+from byocframe.emulator.store import SameCover
 
 __all__ = ["ADMIN_ROUTES", "ROUTES"]
 
@@ -84,9 +85,26 @@ def get_tile(req: Request) -> tuple[int, Any]:
 
 
 def update_tile(req: Request) -> tuple[int, Any]:
-    """PUT a tile: sensing time and cover."""
-    changes = validate.tile_update(req.body or {})
-    req.store.update_tile(req.params["cid"], req.params["tid"], changes)
+    """PUT a tile: sensing time and cover.
+
+    A cover equal to the one the tile shows (a client sending the tile back with a new
+    sensing time) is kept as stored, not read again.
+    """
+    body = req.body or {}
+    cid, tid = req.params["cid"], req.params["tid"]
+    cover = body.get("coverGeometry") if isinstance(body, dict) else None
+    changes = None
+    if isinstance(cover, dict):
+        try:
+            same = req.store.shown_cover(cid, tid) == cover
+        except ApiProblem:
+            same = False  # no such tile: the update says so, after checking the body
+        if same:
+            rest = {k: v for k, v in body.items() if k != "coverGeometry"}
+            changes = {**validate.tile_update(rest), "cover": SameCover(cover)}
+    if changes is None:
+        changes = validate.tile_update(body)
+    req.store.update_tile(cid, tid, changes)
     return 204, None
 
 

@@ -18,14 +18,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from byocframe.emulator.coords import bbox, box_rings, transform_polygons
+from byocframe.emulator.covers import read_cover
 from byocframe.emulator.problems import ApiProblem, bad, not_found
 from byocframe.emulator.render import render_tile, to_json
 from byocframe.emulator.validate import band_types, check_band_change, decode_token, encode_token
 
-__all__ = ["PENDING", "Store", "TileChange", "now_text"]
+__all__ = ["PENDING", "SameCover", "Store", "TileChange", "now_text"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -379,18 +380,39 @@ class Store:
             self._touch(conn, cid)
         return doc
 
+    def shown_cover(self, cid: str, tid: str) -> Any:
+        """The tile's ``coverGeometry`` as its answer shows it (None if it has none).
+
+        Raises
+        ------
+        ApiProblem
+            404 when the collection or the tile does not exist.
+        """
+        return json.loads(self.tile(cid, tid)).get("coverGeometry")
+
     def update_tile(self, cid: str, tid: str, changes: Mapping[str, Any]) -> None:
         """Apply a PUT (`~byocframe.emulator.validate.tile_update`) to the fields it owns.
 
         An absent ``sensingTime`` leaves it unchanged, null clears it. A None ``cover``
-        resets the cover to the tile's bounding box (as the API does).
+        resets the cover to the tile's bounding box (as the API does). A `SameCover`
+        (the PUT sent back the cover the tile showed) keeps the stored cover as it is,
+        if the tile still shows it; else it is read as any other cover.
         """
-
-        def change(state: dict[str, Any]) -> bool:
+        with self.transaction() as conn:
+            state = self._tile_row(cid, tid)
+            keys = _index_keys(state)
             if "sensingTime" in changes:
                 state["sensingTime"] = changes["sensingTime"]
-            if changes.get("cover") is not None:
-                _set_cover(state, changes["cover"])
+            cover, native = changes.get("cover"), None
+            if isinstance(cover, SameCover):
+                shown = json.loads(self._doc(tid)).get("coverGeometry")
+                if shown == cover.geojson:  # kept as stored: no round trip through CRS84
+                    coordinates = shown["coordinates"]
+                    native = [coordinates] if shown["type"] == "Polygon" else coordinates
+                else:  # another PUT changed it since: read it as sent
+                    _set_cover(state, read_cover(cover.geojson))
+            elif cover is not None:
+                _set_cover(state, cover)
             else:
                 state.pop("cover84", None)
                 state.pop("coverType", None)
@@ -398,9 +420,11 @@ class Store:
                     box = [box_rings(state["tileBox"])]
                     state["cover84"] = transform_polygons(box, state["crs"], "EPSG:4326")
                     state["coverType"] = "Polygon"
-            return True
+            self._write_tile(conn, state, indexed=keys != _index_keys(state), native=native)
+            self._touch(conn, cid)
 
-        self.change_tile(cid, tid, change)
+    def _doc(self, tid: str) -> str:
+        return str(self._conn.execute("SELECT doc FROM tiles WHERE id = ?", (tid,)).fetchone()[0])
 
     def change_tile(
         self, cid: str, tid: str, change: TileChange, *, bands: dict[str, Any] | None = None
@@ -595,6 +619,12 @@ class Store:
 def _index_keys(state: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     """The indexed columns of a tile row: collection, path, status."""
     return state["collection"], state["path"], state["status"]
+
+
+class SameCover(NamedTuple):
+    """A PUT's cover that equalled the one its tile showed when the PUT compared them."""
+
+    geojson: dict[str, Any]
 
 
 def _set_cover(state: dict[str, Any], cover: Any) -> None:
