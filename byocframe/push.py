@@ -10,9 +10,10 @@ steps, from a thread pool sharing one client (`byocframe.writes`):
    different values is a ``conflict`` (nothing is sent). A tile that already holds what
    we want is ``unchanged`` (a rerun, or a resume after a crash, sends nothing for it).
 2. **write**: one PUT with the merged state.
-3. **verify**: once every write is done, the written tiles are read again; any whose
-   server state is no longer ours was changed by another writer meanwhile and is
-   reported as ``overwritten``.
+3. **verify** (`byocframe.verify`): each written tile is read again, no sooner than
+   half a second after its write (from the listing, behind the writes, when the checks
+   came from it); any whose server state is no longer ours was changed by another
+   writer meanwhile and is reported as ``overwritten``.
 
 `docs/design/edits.md` explains the window that remains.
 """
