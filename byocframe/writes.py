@@ -12,7 +12,6 @@ remains.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -292,7 +291,7 @@ def creator(
                 found = adopt(f"created (confirmed by path after {last})", ours=True)
                 if found is not None:
                     return found
-                time.sleep(0.02)
+                client.sleep(0.02)  # the client's seam: tests do not wait
             except ConflictError as err:
                 if last is not None:
                     note = f"created (confirmed by path after {last})"
