@@ -45,14 +45,21 @@ def raw() -> Iterator[Callable[[Handler], str]]:
                     conn, _ = listener.accept()
                 except OSError:
                     return
-                threading.Thread(target=handler, args=(conn,), daemon=True).start()
+                threading.Thread(target=_closing, args=(handler, conn), daemon=True).start()
 
         threading.Thread(target=accept, daemon=True).start()
         return f"http://127.0.0.1:{listener.getsockname()[1]}"
 
     yield start
     for listener in listeners:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes its accept
         listener.close()
+
+
+def _closing(handler: Handler, conn: socket.socket) -> None:
+    with conn, contextlib.suppress(OSError):
+        handler(conn)
 
 
 def _get(pool: ConnectionPool, url: str) -> requests.Response:
@@ -83,3 +90,28 @@ def test_an_informational_answer_is_skipped_not_taken_for_the_answer(raw):
         (200, b"/b"),
         (200, b"/c"),
     ]
+
+
+# A 101 (Switching Protocols, never asked for) is no HTTP answer: the exchange fails and
+# its connection, where a foreign protocol follows, is never reused.
+def test_an_unasked_protocol_switch_fails_and_its_connection_is_dropped(raw):
+    def handler(conn: socket.socket) -> None:
+        reader = conn.makefile("rb")
+        with contextlib.suppress(OSError):
+            target = _read_request(reader)
+            if target == "/switch":
+                conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n")
+                time.sleep(0.02)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
+                time.sleep(1)
+                return
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+
+    url = raw(handler)
+    pool = ConnectionPool()
+    try:
+        with pytest.raises(requests.ConnectionError):
+            _get(pool, f"{url}/switch")
+        assert _get(pool, f"{url}/next").content == b"fresh"
+    finally:
+        pool.close()
