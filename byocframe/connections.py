@@ -115,6 +115,34 @@ def _decoder(encoding: str) -> Callable[[bytes], bytes] | None:
     )
 
 
+#: Most header lines an informational (1xx) answer may have (as http.client's limit).
+_MAX_HEADERS = 100
+
+
+class _Answer(http.client.HTTPResponse):
+    """An answer that skips informational (1xx) answers before the final one.
+
+    http.client skips only ``100 Continue``; it takes a ``103 Early Hints`` for the
+    answer and leaves the real one unread on the connection, where the next request
+    would read it as its own (RFC 9110 15.2: a client must accept 1xx answers it did
+    not expect). ``101 Switching Protocols`` is left to `ConnectionPool.send`'s check.
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 < status < 200 or status == 101:
+                return version, status, reason
+            for _ in range(_MAX_HEADERS + 1):  # skip its header lines
+                line = self.fp.readline(http.client._MAXLINE + 1)  # type: ignore[attr-defined]
+                if len(line) > http.client._MAXLINE:  # type: ignore[attr-defined]
+                    raise http.client.LineTooLong("header line")
+                if line in (b"\r\n", b"\n", b""):
+                    break
+            else:
+                raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+
+
 class ConnectionPool:
     """Reused connections, per origin and certificate setting, for lean exchanges.
 
@@ -168,8 +196,13 @@ class ConnectionPool:
                 context = self._contexts.get(verify)
                 if context is None:
                     context = self._contexts[verify] = _tls(verify)
-            return http.client.HTTPSConnection(host, port, timeout=connect, context=context)
-        return http.client.HTTPConnection(host, port, timeout=connect)
+            fresh: http.client.HTTPConnection = http.client.HTTPSConnection(
+                host, port, timeout=connect, context=context
+            )
+        else:
+            fresh = http.client.HTTPConnection(host, port, timeout=connect)
+        fresh.response_class = _Answer
+        return fresh
 
     def _give_back(self, key: _Key, connection: http.client.HTTPConnection) -> None:
         with self._lock:
@@ -211,6 +244,8 @@ class ConnectionPool:
                 headers=dict(request.headers),
             )
             answer = connection.getresponse()
+            if answer.status < 200:  # 101: what follows is not HTTP
+                raise http.client.HTTPException(f"unexpected informational answer {answer.status}")
             data = answer.read()
         except TimeoutError as err:
             late = connection.sock is not None  # connected: the answer was late

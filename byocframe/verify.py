@@ -158,6 +158,9 @@ class Trail:
                         # while tasks run (a fake clock would age their checks)
                         self._cond.wait(settled - clock())
                 _wait_until(settled, clock, sleep)
+                with self._cond:
+                    if self._stopped:  # abandoned meanwhile: the push is over
+                        return
                 read_at = clock()  # the server read the page after this
                 page = next(pages, None)
                 if page is None:
