@@ -117,6 +117,8 @@ def _decoder(encoding: str) -> Callable[[bytes], bytes] | None:
 
 #: Most header lines an informational (1xx) answer may have (as http.client's limit).
 _MAX_HEADERS = 100
+#: Longest header line read (as http.client's limit).
+_MAX_LINE = 65536
 
 
 class _Answer(http.client.HTTPResponse):
@@ -129,13 +131,14 @@ class _Answer(http.client.HTTPResponse):
     """
 
     def _read_status(self) -> tuple[str, int, str]:
+        # the one hook http.client offers: begin() calls it for each status line
         while True:
             version, status, reason = super()._read_status()  # type: ignore[misc]
             if not 100 < status < 200 or status == 101:
                 return version, status, reason
             for _ in range(_MAX_HEADERS + 1):  # skip its header lines
-                line = self.fp.readline(http.client._MAXLINE + 1)  # type: ignore[attr-defined]
-                if len(line) > http.client._MAXLINE:  # type: ignore[attr-defined]
+                line = self.fp.readline(_MAX_LINE + 1)
+                if len(line) > _MAX_LINE:
                     raise http.client.LineTooLong("header line")
                 if line in (b"\r\n", b"\n", b""):
                     break
