@@ -36,6 +36,9 @@ class Outcome:
     mine: tuple[str, ...] = ()
     #: When the write was answered (the client's clock), for the verify's timing.
     written_at: float | None = None
+    #: Seconds after ``written_at`` before the verify reads the tile (None: the default,
+    #: `byocframe.verify.SETTLE`); longer after a slow write.
+    settle: float | None = None
 
 
 #: ``(action, key, fn)``: the action (``update``, ``create``...), the tile id (or a

@@ -1,8 +1,9 @@
 """The verify after a push: read the written tiles again, report other writers' changes.
 
-A tile is read back no sooner than `SETTLE` seconds after its write, so a byocframe push
-that checked the tile before our write has written by then and one of the two reports
-the collision (`docs/design/edits.md`). When the checks came from the listing, a `Trail`
+A tile is read back no sooner than `SETTLE` seconds after its write (longer after a slow
+write: `byocframe.writes.settle_after`), so a byocframe push that checked the tile before
+our write has written by then and one of the two reports the collision
+(`docs/design/edits.md`). When the checks came from the listing, a `Trail`
 reads the listing behind the writes, a page once every edited tile on it has settled,
 so little is left to read once the last write is done.
 """
@@ -104,7 +105,7 @@ class Trail:
         """A tile's task ended (from any worker thread)."""
         written_at = outcome.written_at if outcome.outcome == "ok" else None
         with self._cond:
-            self._due[tid] = None if written_at is None else written_at + SETTLE
+            self._due[tid] = None if written_at is None else written_at + _settle(outcome)
             self._cond.notify_all()
 
     def close(self) -> None:
@@ -203,7 +204,7 @@ def verify(
     clock, sleep = client.clock, client.sleep
 
     def due(tid: str) -> float:
-        return (written[tid].written_at or 0.0) + SETTLE
+        return (written[tid].written_at or 0.0) + _settle(written[tid])
 
     crs = {u.id: u.crs for u in updates}
     ids = the_plan.loaded_ids if the_plan.whole else None
@@ -242,6 +243,11 @@ def verify(
             _check_written(outcome, current[tid], crs[tid])
         except Exception as err:  # the write landed; an unreadable answer leaves it unverified
             outcome.message = f"written, not verified: the tile read back was unreadable ({err})"
+
+
+def _settle(outcome: Outcome) -> float:
+    """Seconds after its write before a tile is read back (longer after a slow write)."""
+    return SETTLE if outcome.settle is None else max(SETTLE, outcome.settle)
 
 
 def _wait_until(when: float, clock: Clock, sleep: Callable[[float], None]) -> None:

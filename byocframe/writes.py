@@ -38,16 +38,18 @@ from byocframe.tilestate import (
     request_body,
     same_state,
 )
-from byocframe.verify import Trail
+from byocframe.verify import SETTLE, Trail
 
 __all__ = [
     "LISTING_SHARE",
     "MAX_READ_AGE",
+    "MAX_SETTLE",
     "creator",
     "deleter",
     "listed_updates",
     "lists_to_check",
     "page_size",
+    "settle_after",
     "updater",
 ]
 
@@ -57,9 +59,28 @@ MAX_READ_AGE = 0.25
 #: Checks of one tile before a push gives up on writing it (each check too old by the
 #: time its write could be sent).
 MAX_CHECKS = 5
+#: Longest wait between a write and its verify (`settle_after`), however slow the write.
+MAX_SETTLE = 10.0
 #: A push reads its checks from the listing when that takes at most this share of the
 #: requests one GET per edited tile would.
 LISTING_SHARE = 0.2
+
+
+def settle_after(trip: float) -> float:
+    """Seconds between a write's answer and its verify, for a write that took ``trip``.
+
+    `SETTLE`, or longer when requests are slow. Another byocframe push's write lands
+    at most `MAX_READ_AGE` after its check was answered, plus the time its check's
+    answer and its write's request spend in transit, about one round trip: the verify
+    waits for twice the round trip our own write took, so a slow service (or a busy
+    machine) does not open the window in `docs/design/edits.md` (at most `MAX_SETTLE`).
+
+    Examples
+    --------
+    >>> settle_after(0.03), settle_after(0.4), settle_after(60.0)
+    (0.5, 1.05, 10.0)
+    """
+    return min(MAX_SETTLE, max(SETTLE, MAX_READ_AGE + 2 * trip))
 
 
 def page_size(workers: int) -> int:
@@ -118,6 +139,7 @@ def updater(
 
     def run() -> Outcome:
         if force:
+            sent_at = clock()
             client.update_tile(cid, update.id, request_body(path, wanted, update.crs))
             return Outcome(
                 "ok",
@@ -126,6 +148,7 @@ def updater(
                 sent=wanted,
                 mine=("sensing_time", "geometry"),
                 written_at=clock(),
+                settle=settle_after(clock() - sent_at),
             )
         current, checked_at = record, read_at
         first: TileState | None = None  # the server's state at the first check
@@ -155,6 +178,7 @@ def updater(
                     note = "written (confirmed by reading it again)"
                     return Outcome("ok", 204, note, sent=merged, mine=mine, written_at=clock())
                 return Outcome("unchanged", message="the server already holds it", sent=merged)
+            sent_at = max(clock(), turns[1] or 0.0)  # a paced write waits for its turn
             try:
                 client.update_tile(
                     cid,
@@ -167,9 +191,13 @@ def updater(
                 uncertain = uncertain or err.sent
                 current = None  # held back too long: check again before writing
                 continue
+            written_at = clock()
             kept = changed_fields(merged, wanted, update.crs)
             note = f"kept the server's {' and '.join(kept)}" if kept else ""
-            return Outcome("ok", 204, note, sent=merged, mine=mine, written_at=clock())
+            settle = settle_after(written_at - sent_at)
+            return Outcome(
+                "ok", 204, note, sent=merged, mine=mine, written_at=written_at, settle=settle
+            )
         return Outcome(
             "failed",
             message=f"checked {MAX_CHECKS} times, each time too old to write by the time its "

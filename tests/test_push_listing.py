@@ -295,3 +295,30 @@ def test_the_trail_waits_for_tiles_still_running(service):
     assert transport.listed_at == [clock.now]  # read once ids[99] settled, not before
     assert clock.now >= 1005.0 + SETTLE
     assert len(trail.records) == 100
+
+
+def test_a_slow_write_is_verified_later(service):
+    """Each PUT takes 0.4 s (on the fake clock): another push's check and write may
+    spend as long in transit, so the verify waits MAX_READ_AGE + 2 x 0.4 s after the
+    write, not SETTLE, before reading the tile back."""
+    clock = Clock()
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock.sleep(seconds)
+
+    class Slow(HTTPTransport):
+        def send(self, request, **kwargs):
+            answer = super().send(request, **kwargs)
+            if request.method == "PUT":
+                clock.now += 0.4
+            return answer
+
+    client = service.client(transport=Slow(), clock=clock, sleep=sleep)
+    loaded = byocframe.read_tiles(client, service.demo_collection)
+    ids = loaded.index[:3]
+    loaded.loc[ids, "sensing_time"] += pd.Timedelta(hours=5)
+    result = byocframe.push(loaded, client, workers=1)
+    assert (result["outcome"] == "ok").all()
+    assert slept == [pytest.approx(MAX_READ_AGE + 2 * 0.4)]  # SETTLE would be 0.5
