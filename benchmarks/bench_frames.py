@@ -29,7 +29,7 @@ from common import seed_frame
 from pyproj import Geod, Transformer
 
 import byocframe
-from byocframe.geometry import parse_crs
+from byocframe.crs import parse_crs
 from byocframe.synthetic import synthetic_tiles
 
 GEOD = Geod(ellps="WGS84")

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from byocframe.geometry import WGS84, parse_crs, reproject
+from byocframe.crs import WGS84, parse_crs
+from byocframe.geometry import reproject
 from byocframe.progress import ProgressBar
 from byocframe.tiffheader import RangeReader, TiffHeader, TiffHeaderError, read_header
 

@@ -13,8 +13,9 @@ import pandas as pd
 import shapely
 from pyproj import Geod, Transformer
 
+from byocframe.crs import WGS84
 from byocframe.depth import depth_areas, grid_cells
-from byocframe.geometry import WGS84, reproject
+from byocframe.geometry import reproject
 
 __all__ = ["aoi_geometry", "coverage", "gaps", "geodesic_area", "overlaps"]
 

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from byocframe.crs import WGS84
 from byocframe.exceptions import ValidationError
-from byocframe.geometry import DEFAULT_DENSIFY, WGS84, reproject
+from byocframe.geometry import DEFAULT_DENSIFY, reproject
 from byocframe.records import STATUSES
 from byocframe.snapshot import (
     ATTRS_KEY,

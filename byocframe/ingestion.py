@@ -11,8 +11,8 @@ import geopandas as gpd
 import pandas as pd
 
 from byocframe.client import Client, ClientLike, resolve_client
+from byocframe.crs import WGS84
 from byocframe.exceptions import ByocframeError, ValidationError
-from byocframe.geometry import WGS84
 from byocframe.ids import check_id
 from byocframe.io import tiles_from_records
 from byocframe.progress import ProgressBar

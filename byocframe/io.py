@@ -19,17 +19,10 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from byocframe.crs import WGS84, GeometryProblem, parse_crs
 from byocframe.exceptions import ByocframeWarning, ValidationError
-from byocframe.geometry import (
-    DEFAULT_DENSIFY,
-    WGS84,
-    GeometryProblem,
-    geometries_to_geojson,
-    parse_crs,
-    parse_geojson,
-    reproject,
-    reproject_parsed,
-)
+from byocframe.geojson import geometries_to_geojson, parse_geojson
+from byocframe.geometry import DEFAULT_DENSIFY, reproject, reproject_parsed
 from byocframe.records import (
     COLLECTION_FIELDS,
     COLLECTION_FLAT_ADDITIONAL,

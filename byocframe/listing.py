@@ -12,7 +12,8 @@ import pandas as pd
 
 from byocframe.catalog import DatetimeLike, search_records
 from byocframe.client import Client, ClientLike, resolve_client
-from byocframe.geometry import DEFAULT_DENSIFY, WGS84
+from byocframe.crs import WGS84
+from byocframe.geometry import DEFAULT_DENSIFY
 from byocframe.ids import CollectionLike, resource_id
 from byocframe.io import Errors, collections_from_records, tiles_from_records
 from byocframe.progress import ProgressBar

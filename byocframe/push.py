@@ -30,9 +30,10 @@ import pandas as pd
 import shapely
 
 from byocframe.client import Client, ClientLike, resolve_client
+from byocframe.crs import WGS84
 from byocframe.diff import Plan, Update, adopt_tokens, plan
 from byocframe.exceptions import ValidationError
-from byocframe.geometry import DEFAULT_DENSIFY, WGS84, reproject
+from byocframe.geometry import DEFAULT_DENSIFY, reproject
 from byocframe.ids import check_id
 from byocframe.records import format_datetimes
 from byocframe.snapshot import ATTRS_KEY, NAT, service_digest, stamp

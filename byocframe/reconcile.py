@@ -24,7 +24,8 @@ import shapely
 
 from byocframe.bucket import Bucket, assign_tiles, group_tiles, open_bucket
 from byocframe.checks import RULES
-from byocframe.geometry import WGS84, reproject
+from byocframe.crs import WGS84
+from byocframe.geometry import reproject
 
 __all__ = [
     "PLAN_COLUMNS",

@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from byocframe.geometry import DEFAULT_DENSIFY, WGS84, geometries_to_geojson, reproject
+from byocframe.crs import WGS84
+from byocframe.geojson import geometries_to_geojson
+from byocframe.geometry import DEFAULT_DENSIFY, reproject
 from byocframe.io import tiles_from_records, to_records
 
 if TYPE_CHECKING:

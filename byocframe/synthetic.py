@@ -23,7 +23,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from byocframe.geometry import crs_urn
+from byocframe.crs import crs_urn
 
 __all__ = [
     "SYNTHETIC_BANDS",

@@ -17,7 +17,8 @@ import shapely
 
 from byocframe.diff import covers_equal, same_instant
 from byocframe.exceptions import ByocframeWarning, ValidationError
-from byocframe.geometry import geometries_to_geojson, parse_cover, reproject
+from byocframe.geojson import geometries_to_geojson, parse_cover
+from byocframe.geometry import reproject
 from byocframe.records import format_micros
 from byocframe.snapshot import NAT
 

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from byocframe.client import Client
+from byocframe.crs import WGS84
 from byocframe.diff import Update, same_instant, same_shape
 from byocframe.exceptions import (
     ByocframeError,
@@ -26,7 +27,6 @@ from byocframe.exceptions import (
     StaleCheckError,
     TransportError,
 )
-from byocframe.geometry import WGS84
 from byocframe.tasks import Outcome, Task
 from byocframe.tilestate import (
     TileState,

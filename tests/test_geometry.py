@@ -13,14 +13,9 @@ from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 
 from byocframe.coverage import geodesic_area
-from byocframe.geometry import (
-    GeometryProblem,
-    geometries_to_geojson,
-    parse_cover,
-    parse_crs,
-    parse_geojson,
-    reproject,
-)
+from byocframe.crs import GeometryProblem, parse_crs
+from byocframe.geojson import geometries_to_geojson, parse_cover, parse_geojson
+from byocframe.geometry import reproject
 
 GEOD = Geod(ellps="WGS84")
 

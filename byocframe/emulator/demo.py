@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from byocframe.crs import parse_crs
 from byocframe.emulator.coords import transform_polygons
 from byocframe.emulator.store import Store
 from byocframe.emulator.validate import manifest_rows, new_collection, parse_time
-from byocframe.geometry import parse_crs
 from byocframe.synthetic import SYNTHETIC_BANDS, synthetic_collection
 
 __all__ = ["DEMO_BUCKET", "DEMO_NAME", "seed_demo"]

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 import shapely
 
+from byocframe.crs import WGS84, crs_urn, parse_crs
 from byocframe.emulator.store import Store
-from byocframe.geometry import WGS84, crs_urn, parse_crs, parse_geojson, reproject_parsed
+from byocframe.geojson import parse_geojson
+from byocframe.geometry import reproject_parsed
 from byocframe.stac import antimeridian_bbox
 
 __all__ = [
