@@ -28,25 +28,22 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         self.server.connections += 1
-        try:
-            while line := self.rfile.readline():
-                target = line.decode().split(" ")[1]
-                length = 0
-                while (header := self.rfile.readline()) not in (b"\r\n", b""):
-                    name, _, value = header.decode().partition(":")
-                    if name.lower() == "content-length":
-                        length = int(value)
-                self.rfile.read(length)
-                self.server.targets.append(target)
-                headers, body = self.server.answer(target)
-                head = {"Content-Length": str(len(body)), **headers}
-                lines = "".join(f"{k}: {v}\r\n" for k, v in head.items())
-                self.wfile.write(f"HTTP/1.1 200 OK\r\n{lines}\r\n".encode() + body)
-                self.wfile.flush()
-                if self.server.close_after:
-                    return
-        finally:
-            self.server.closed.set()
+        while line := self.rfile.readline():
+            target = line.decode().split(" ")[1]
+            length = 0
+            while (header := self.rfile.readline()) not in (b"\r\n", b""):
+                name, _, value = header.decode().partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            self.rfile.read(length)
+            self.server.targets.append(target)
+            headers, body = self.server.answer(target)
+            head = {"Content-Length": str(len(body)), **headers}
+            lines = "".join(f"{k}: {v}\r\n" for k, v in head.items())
+            self.wfile.write(f"HTTP/1.1 200 OK\r\n{lines}\r\n".encode() + body)
+            self.wfile.flush()
+            if self.server.close_after:
+                return
 
 
 class Raw(socketserver.ThreadingTCPServer):
@@ -65,6 +62,10 @@ class Raw(socketserver.ThreadingTCPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def shutdown_request(self, request) -> None:
+        super().shutdown_request(request)
+        self.closed.set()  # the socket is closed now, not just the handler done
 
 
 @pytest.fixture
@@ -176,9 +177,13 @@ def test_a_silent_server_is_a_read_timeout(serve):
 
 
 @pytest.fixture
-def certificate(tmp_path) -> tuple[str, str]:
+def openssl() -> None:
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command to make a certificate")
+
+
+@pytest.fixture
+def certificate(openssl, tmp_path) -> tuple[str, str]:
     cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
     command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
     command += f" -addext subjectAltName=IP:127.0.0.1 -keyout {key} -out {cert}"
@@ -223,3 +228,63 @@ def test_a_proxied_request_goes_through_the_proxy(serve, monkeypatch):
     client.close()
     assert origin.targets == []
     assert origin.url + "/api/v1/byoc/collections" in proxy.targets
+
+
+def test_many_threads_on_one_client_never_get_each_others_answers():
+    """32 threads share one client's pool against a service that drops connections,
+    answers 503 and 429 at random: every answer a thread gets is for its own tile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import byocframe
+    from byocframe.emulator.faults import Faults
+
+    with byocframe.local_service(demo=True, demo_tiles=64, ingestion_delay=0) as service:
+        client = service.client(backoff=0.001, max_backoff=0.005, retries=8)
+        cid = service.demo_collection
+        ids = [t["id"] for t in client.iter_tiles(cid)]
+        seen: list[str] = []
+
+        class Noted(Faults):
+            def decide(self):
+                fate = super().decide()
+                seen.append(fate)
+                return fate
+
+        service.faults = Noted(
+            error_rate=0.1, throttle_rate=0.05, drop_rate=0.1, retry_after_ms=1, seed=7
+        )
+
+        def read(tid: str) -> str:
+            try:
+                return str(client.get_tile(cid, tid)["id"])
+            except byocframe.ByocframeError:
+                return tid  # gave up cleanly: not a wrong answer
+
+        with ThreadPoolExecutor(32) as pool:
+            got = list(pool.map(read, ids * 4))
+        service.faults = None
+        assert len([fate for fate in seen if fate != "ok"]) >= 30  # faults did happen
+        assert got == ids * 4
+        assert client.get_tile(cid, ids[0])["id"] == ids[0]  # the pool still works
+
+
+def test_tls_checks_the_host_name(serve, openssl, tmp_path, monkeypatch):
+    """A certificate the bundle trusts, for another name, is refused all the same."""
+    cert, key = str(tmp_path / "other.pem"), str(tmp_path / "other-key.pem")
+    command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=example.org"
+    command += f" -addext subjectAltName=DNS:example.org -keyout {key} -out {cert}"
+    subprocess.run(command.split(), check=True, capture_output=True)
+    server = serve(_json(TOKEN))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    url = server.url.replace("http://", "https://")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    client = Client(
+        base_url=url, client_id="me", client_secret="s", token_url=url + "/token", retries=0
+    )
+    with pytest.raises(TransportError, match="no usable answer") as refused:
+        client.request("GET", "/collections")
+    client.close()
+    assert "CERTIFICATE_VERIFY_FAILED" in repr(refused.value.__cause__)
+    assert "match" in repr(refused.value.__cause__)  # the name, not the signer
