@@ -21,7 +21,7 @@ import urllib.parse
 import weakref
 import zlib
 from collections.abc import Callable
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -100,19 +100,27 @@ def _decoder(encoding: str) -> Callable[[bytes], bytes] | None:
     if encoding in ("", "identity"):
         return None
     if encoding == "gzip":
-        return lambda data: zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)
+        return lambda data: _whole(zlib.decompressobj(16 + zlib.MAX_WBITS), data)
     if encoding == "deflate":
 
         def inflate(data: bytes) -> bytes:
             try:
-                return zlib.decompressobj().decompress(data)
+                return _whole(zlib.decompressobj(), data)
             except zlib.error:  # some servers send deflate without its zlib header
-                return zlib.decompressobj(-zlib.MAX_WBITS).decompress(data)
+                return _whole(zlib.decompressobj(-zlib.MAX_WBITS), data)
 
         return inflate
     raise requests.exceptions.ContentDecodingError(
         f"the answer is encoded as {encoding!r}, which was not asked for"
     )
+
+
+def _whole(decompressor: Any, data: bytes) -> bytes:
+    """Decompress ``data``, which must hold the whole stream (a cut one is an error)."""
+    out = decompressor.decompress(data)
+    if not decompressor.eof:
+        raise zlib.error("the compressed body ends before its stream does")
+    return out
 
 
 #: Most header lines an informational (1xx) answer may have (as http.client's limit).

@@ -207,6 +207,11 @@ class ApiSession:
         with Watch.deadline(self.deadline) as watch:
             try:
                 response = self._sender.send(method, url, timeout=self.timeout, **kwargs)
+            except requests.exceptions.InvalidJSONError as err:  # nothing was sent
+                raise ValidationError(
+                    f"{method} {url}: the body cannot be sent as JSON ({err}); replace NaN "
+                    "and infinite numbers"
+                ) from err
             except _FAILED as err:
                 failure = err
         # a cut socket can also look like a short but complete answer: check the watch

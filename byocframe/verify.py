@@ -14,7 +14,7 @@ import bisect
 import functools
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -79,12 +79,11 @@ class Trail:
         self._thread = threading.Thread(target=self._run, name="byocframe-verify", daemon=True)
         self._thread.start()
 
-    def listed(self, ids: list[str], edited: Iterable[str]) -> None:
+    def listed(self, ids: list[str], edited: Container[str]) -> None:
         """The checks read the next page of the listing: ``ids`` in order."""
-        wanted = set(edited)
         with self._cond:
             for offset, tid in enumerate(ids):
-                if tid in wanted:
+                if tid in edited:
                     self._positions.append(self._listed_to + offset)
                     self._ids.append(tid)
             self._listed_to += len(ids)
@@ -247,7 +246,7 @@ def verify(
 
 def _settle(outcome: Outcome) -> float:
     """Seconds after its write before a tile is read back (longer after a slow write)."""
-    return SETTLE if outcome.settle is None else max(SETTLE, outcome.settle)
+    return SETTLE if outcome.settle is None else outcome.settle
 
 
 def _wait_until(when: float, clock: Clock, sleep: Callable[[float], None]) -> None:

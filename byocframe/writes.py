@@ -238,10 +238,7 @@ def listed_updates(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="byocframe-listing") as ahead:
         coming: Future[tuple[list[dict[str, Any]], float] | None] | None = ahead.submit(read)
         try:
-            while pending:
-                got = coming.result() if coming is not None else None
-                if got is None:
-                    break
+            while coming is not None and (got := coming.result()) is not None:
                 page, read_at = got
                 if trail is not None:
                     trail.listed([str(r.get("id")) for r in page], edited=pending)
@@ -253,8 +250,6 @@ def listed_updates(
                             client, cid, paths[update.id], update, record=record, read_at=read_at
                         )
                         yield ("update", update.id, task)
-                if coming is None:
-                    break
         except ByocframeError:
             pass  # the tiles not seen yet are read one by one below
         finally:

@@ -3,6 +3,7 @@ reuse, servers that close, encodings, TLS, and proxies left to requests."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import socketserver
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from byocframe import Client, TransportError
+from byocframe import Client, TransportError, ValidationError
 from byocframe.connections import ConnectionPool
 
 TOKEN = {"access_token": "tok.en.x", "token_type": "Bearer", "expires_in": 3600}
@@ -288,3 +289,24 @@ def test_tls_checks_the_host_name(serve, openssl, tmp_path, monkeypatch):
     client.close()
     assert "CERTIFICATE_VERIFY_FAILED" in repr(refused.value.__cause__)
     assert "match" in repr(refused.value.__cause__)  # the name, not the signer
+
+
+def test_a_cut_compressed_body_is_a_transport_error(serve):
+    """A gzip body whose stream ends early (its Content-Length honest about the cut)
+    would decode to a truncated answer without a check of the stream's end."""
+    body = json.dumps({"data": [{"id": "a"}] * 50, "links": {}}).encode()
+    cut = gzip.compress(body)[:-12]
+    server = serve(lambda t: ({"Content-Encoding": "gzip"}, cut))
+    client = Client(base_url=server.url, client_id="me", client_secret="s", retries=0)
+    with pytest.raises(TransportError, match=r"no usable answer \(ContentDecodingError\)"):
+        client.request("GET", "/collections")
+    client.close()
+
+
+def test_a_body_that_is_not_json_is_refused_before_sending(serve):
+    server = serve(_json(TOKEN))
+    client = Client(base_url=server.url, client_id="me", client_secret="s", retries=0)
+    with pytest.raises(ValidationError, match="replace NaN and infinite numbers"):
+        client.request("PUT", "/collections/c1", json={"noData": float("nan")})
+    client.close()
+    assert not any(t.startswith("/api/") for t in server.targets)  # nothing was sent

@@ -5,6 +5,7 @@ its own."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import urllib.parse
@@ -13,8 +14,10 @@ from collections import Counter
 import pandas as pd
 import pytest
 import requests
+import shapely
 
 import byocframe
+from byocframe import tilestate
 from byocframe.diff import plan
 from byocframe.tasks import Outcome, run_tasks
 from byocframe.transport import HTTPTransport
@@ -322,3 +325,40 @@ def test_a_slow_write_is_verified_later(service):
     result = byocframe.push(loaded, client, workers=1)
     assert (result["outcome"] == "ok").all()
     assert slept == [pytest.approx(MAX_READ_AGE + 2 * 0.4)]  # SETTLE would be 0.5
+
+
+@pytest.mark.parametrize("edited", [3, 300], ids=["read-tile-by-tile", "read-from-listing"])
+def test_a_kept_cover_goes_back_as_the_server_sent_it(service, edited, monkeypatch):
+    """A sensing-time edit sends the tile's cover exactly as the server showed it (no
+    round trip through shapely: only the edited cover is encoded); an edited cover is
+    sent as edited."""
+    sent = {}
+    encoded = []
+    encode = tilestate.geometries_to_geojson
+
+    def counted(geoms, crs):
+        encoded.append(len(geoms))
+        return encode(geoms, crs)
+
+    monkeypatch.setattr(tilestate, "geometries_to_geojson", counted)
+
+    class Bodies(HTTPTransport):
+        def send(self, request, **kwargs):
+            if request.method == "PUT":
+                tid = urllib.parse.urlsplit(request.url).path.rsplit("/", 1)[-1]
+                sent[tid] = json.loads(request.body)
+            return super().send(request, **kwargs)
+
+    client = service.client(transport=Bodies())
+    shown = {t["id"]: t for t in client.iter_tiles(service.demo_collection)}
+    loaded = byocframe.read_tiles(client, service.demo_collection)
+    ids = loaded.index[:edited]
+    loaded.loc[ids, "sensing_time"] += pd.Timedelta(minutes=3)
+    moved = ids[0]
+    loaded.loc[moved, "geometry"] = shapely.affinity.translate(loaded.loc[moved, "geometry"], 0.001)
+    result = byocframe.push(loaded, client)
+    assert (result["outcome"] == "ok").all()
+    for tid in ids[1:]:
+        assert sent[tid]["coverGeometry"] == shown[tid]["coverGeometry"]
+    assert sent[moved]["coverGeometry"] != shown[moved]["coverGeometry"]
+    assert encoded == [1]  # the moved tile's cover, and no other
