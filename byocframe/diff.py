@@ -19,7 +19,18 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from pyproj import CRS, Transformer
+
 from byocframe.crs import WGS84
+from byocframe.equality import (
+    CUT_TOLERANCE,
+    SHAPE_TOLERANCE,
+    cover_problem,
+    covers_equal,
+    same_cover,
+    same_instant,
+    same_shape,
+)
 from byocframe.exceptions import ValidationError
 from byocframe.geometry import DEFAULT_DENSIFY, reproject
 from byocframe.records import STATUSES
@@ -27,13 +38,17 @@ from byocframe.snapshot import (
     ATTRS_KEY,
     LOADED,
     NAT,
+    OldTokenError,
     current_fields,
     loaded_ids,
     loaded_state,
+    sealed_ids,
     times_us,
 )
 
 __all__ = [
+    "CUT_TOLERANCE",
+    "SHAPE_TOLERANCE",
     "Create",
     "Plan",
     "Update",
@@ -89,59 +104,6 @@ class Plan:
     loaded_ids: list[str] | None = None
     #: Whether the loaded ids are the whole collection (a listing without filters).
     whole: bool = False
-
-
-def same_instant(a: Any, b: Any) -> Any:
-    """Whether int64 microsecond times agree to the millisecond (the service's precision).
-
-    Examples
-    --------
-    >>> bool(same_instant(1_000_999, 1_000_000)), bool(same_instant(NAT, NAT))
-    (True, True)
-    """
-    return np.floor_divide(a, 1000) == np.floor_divide(b, 1000)
-
-
-@functools.lru_cache(maxsize=256)
-def _tolerance(crs: str) -> float:
-    """Coordinates closer than this are the same point (2 cm, in the CRS's units)."""
-    from pyproj import CRS
-
-    return 2e-7 if CRS(crs).is_geographic else 0.02
-
-
-def covers_equal(a: Any, b: Any, crs: str) -> bool:
-    """Whether two covers in ``crs`` are the same within 2 cm (both missing counts).
-
-    Vertex order, ring start and Polygon vs one-part MultiPolygon do not matter: the
-    service re-renders covers through CRS84, which adds millimetres of noise.
-
-    Examples
-    --------
-    >>> square = shapely.box(500000, 0, 510000, 10000)
-    >>> moved = shapely.affinity.translate(square, 0.001)
-    >>> covers_equal(square, moved, "EPSG:32633"), covers_equal(square, None, "EPSG:32633")
-    (True, False)
-    >>> covers_equal(square, shapely.affinity.translate(square, 0.05), "EPSG:32633")
-    False
-    """
-    if a is b:
-        return True  # the same object (or both None): the usual unedited cover
-    missing_a = a is None or bool(shapely.is_missing(a) or shapely.is_empty(a))
-    missing_b = b is None or bool(shapely.is_missing(b) or shapely.is_empty(b))
-    if missing_a or missing_b:
-        return missing_a and missing_b
-    tolerance = _tolerance(crs)
-    if shapely.equals_exact(a, b, tolerance=tolerance):
-        return True  # the common case, without normalising
-    left, right = shapely.normalize(_multi(a)), shapely.normalize(_multi(b))
-    return bool(shapely.equals_exact(left, right, tolerance=tolerance))
-
-
-def _multi(geom: Any) -> Any:
-    if shapely.get_type_id(geom) == 3:
-        return shapely.MultiPolygon([geom])
-    return geom
 
 
 def _settings(frame: pd.DataFrame, original: pd.DataFrame | None) -> dict[str, Any]:
@@ -202,6 +164,8 @@ def plan(
         )
     try:
         state = loaded_state(frame)
+    except OldTokenError as err:
+        raise ValidationError(f"{err} (nothing was sent)") from err
     except ValueError as err:
         raise ValidationError(f"{err}: reload the tiles with byocframe.read_tiles()") from err
     settings = _settings(frame, original)
@@ -251,6 +215,14 @@ def plan(
                 "cannot be found: pass original=<the frame as loaded>, or delete with "
                 "Client.delete_tile"
             )
+        sealed = sealed_ids(original) if original is not None else sealed_ids(frame)
+        if not sealed:
+            raise ValidationError(
+                "the ids this frame remembers as loaded do not match their seal (they were "
+                "edited, copied from another frame, or written by byocframe 0.1), so no "
+                "deletion is planned from them: pass original=<the frame as loaded>, or "
+                "load the tiles again with byocframe.read_tiles()"
+            )
         present = set(ids[state.present])
         result.deletes = [tid for tid in remembered if tid not in present]
         end = len(frame)
@@ -261,12 +233,6 @@ def plan(
     return result
 
 
-#: A cover whose area changed by less than this fraction of it was not edited (a 5 cm
-#: shift of a side of a 100 km tile: above the noise of a round trip through another
-#: CRS); for a footprint shown cut at the antimeridian, whose cut is interpolated in
-#: degrees, 1e-5 (about 0.5 m).
-SHAPE_TOLERANCE = 1e-6
-CUT_TOLERANCE = 1e-5
 #: What a BYOC tile id looks like: a row with such an index and no token was loaded.
 _TILE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 #: Columns a tile frame needs for its edits to be found.
@@ -378,6 +344,20 @@ def _diff_loaded(
                     "_pos": int(loaded[i]),
                 }
             )
+    renative = np.flatnonzero(now["native"] != state.native[loaded])
+    for i in renative:
+        rows.append(_row(tids[i], "native_cover", None, None, "read-only", loaded[i]))
+        result.problems.append(
+            {
+                "id": tids[i],
+                "field": "native_cover",
+                "value": part["native_cover"].array[i],
+                "problem": "read-only field edited (it is the cover as loaded, which the "
+                "push compares the server's with): restore it and edit 'geometry' instead, "
+                "or set covers in the tile's own CRS with gdf.byoc.set_native_covers(covers)",
+                "_pos": int(loaded[i]),
+            }
+        )
     retimed = ~same_instant(now["sensing_time"], state.sensing_time[loaded])
     moved, wanted = _edited_covers(part, now["geometry"] != state.geometry[loaded], settings)
     for i in np.flatnonzero(wanted["problem"] != None):  # noqa: E711 - elementwise
@@ -392,6 +372,8 @@ def _diff_loaded(
         )
         rows.append(_row(tids[i], "geometry", None, part.geometry.array[i], "invalid", loaded[i]))
     moved &= wanted["problem"] == None  # noqa: E711
+    if len(renative):  # refused: the loaded cover is not known
+        retimed[renative] = moved[renative] = False
     edited = np.flatnonzero(retimed | moved)
     if not len(edited):
         return
@@ -435,14 +417,19 @@ def _edited_covers(
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Which rows' geometry really changed, and their wanted covers in the native CRS.
 
-    Only the candidates (digest differs) are looked at: what the frame shows is taken
-    back into the tile's own CRS, as `push` would send it, and compared with the loaded
-    cover by area. Rounding (GeoJSON), another display CRS (``to_crs``), antimeridian
-    cuts and densified edges change the vertices, not the shape, so they are not edits;
-    a change of more than 1e-6 of the tile's area (a 5 cm shift of a side of a 100 km
-    tile) is. A footprint shown cut at the antimeridian gets 1e-5 (about 0.5 m): its
-    cut is interpolated in degrees, metres off the straight edge.
-    A geometry that cannot be a cover (missing, empty, not polygonal) is a problem.
+    Only the candidates (digest differs) are looked at, in two steps:
+
+    1. What loading the row's cover would show (`reproject`, as `read_tiles` does) is
+       compared vertex by vertex with the geometry (1e-9 degrees or 0.1 mm): a file
+       round trip or ``to_crs`` and back is recognised here.
+    2. Otherwise the geometry is taken back into the tile's own CRS, as `push` would
+       send it, and compared with the loaded cover by `same_cover` (the same area, no
+       boundary point 2 cm off). Densified edges and re-rendered vertices are not edits;
+       a swap of vertices, a flipped sign, a moved vertex are.
+
+    An edited geometry that cannot be a cover (missing, empty, not polygonal, invalid,
+    not finite or outside its CRS's area of use) is a problem of that row, named, and
+    never an exception that stops the diff.
     """
     n = len(part)
     moved = np.zeros(n, dtype=bool)
@@ -467,33 +454,57 @@ def _edited_covers(
     if not len(where):
         return moved, {"before": before, "cover": cover, "problem": problem}
     rows = part.iloc[where]
+    densify = settings.get("densify", DEFAULT_DENSIFY)
     native_crs = rows["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
     native = np.asarray(rows["native_cover"].array, dtype=object)
     base = np.where(
         shapely.is_missing(native), np.asarray(rows["native_tile"].array, dtype=object), native
     )
-    back = _to_native(current, target, native_crs)
-    for j, (mine, loaded_geom) in enumerate(zip(back, base, strict=True)):
-        if mine is None:
-            problem[where[j]] = "the cover cannot be taken into the tile's CRS"
+    has_base = ~shapely.is_missing(base)
+    shown84 = np.full(len(where), None, dtype=object)
+    shown84[has_base] = reproject(base[has_base], native_crs[has_base], WGS84, densify=densify)
+    shown = shown84
+    if target != WGS84:
+        shown = np.full(len(where), None, dtype=object)
+        shown[has_base] = reproject(base[has_base], native_crs[has_base], target, densify=densify)
+    step = 1e-9 if CRS(target).is_geographic else 1e-4
+    as_loaded = has_base & np.asarray(shapely.equals_exact(current, shown, tolerance=step))
+    # shown cut at the antimeridian, or holding a pole: taken back the way it was shown
+    special = has_base.copy()
+    special[has_base] = (
+        shapely.get_num_geometries(shown84[has_base]) > shapely.get_num_geometries(base[has_base])
+    ) | (np.abs(shapely.bounds(shown84[has_base])[:, [1, 3]]) >= 90 - 1e-6).any(axis=1)
+    todo = np.flatnonzero(~as_loaded)
+    back = _to_native(current[todo], target, native_crs[todo], special[todo])
+    for k, j in enumerate(todo):
+        row, crs = where[j], str(native_crs[j])
+        mine = back[k]
+        try:
+            unsendable = cover_problem(mine, crs) if mine is not None else "it is empty"
+            if not has_base[j]:
+                edited = True
+            elif unsendable and "not finite" in unsendable:
+                edited = True
+            else:
+                edited = not same_cover(mine, base[j], crs, cut=bool(special[j]))
+        except shapely.errors.GEOSException as err:
+            unsendable, edited = f"it cannot be read as a polygon ({err})", True
+        if not edited:
             continue
-        if loaded_geom is None or shapely.is_missing(loaded_geom):
-            moved[where[j]] = True
-        else:
-            cut = shapely.get_num_geometries(current[j]) > shapely.get_num_geometries(loaded_geom)
-            tolerance = CUT_TOLERANCE if cut else SHAPE_TOLERANCE
-            moved[where[j]] = not same_shape(mine, loaded_geom, tolerance)
-        cover[where[j]] = mine
-    edited = where[moved[where]]
-    if len(edited):
-        shown = part.iloc[edited]
-        densify = settings.get("densify", DEFAULT_DENSIFY)
-        source = np.asarray(shown["native_cover"].array, dtype=object)
-        codes = shown["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
+        if unsendable:
+            problem[row] = f"the cover cannot be sent in {crs}: {unsendable}"
+            continue
+        moved[row] = True
+        cover[row] = mine
+    edited_rows = where[moved[where]]
+    if len(edited_rows):
+        source = np.asarray(part["native_cover"].array, dtype=object)[edited_rows]
+        codes = part["native_crs"].iloc[edited_rows].astype(object).fillna(WGS84)
+        codes = codes.to_numpy(dtype=object)
         present = ~shapely.is_missing(source)
         if present.any():
             drawn = reproject(source[present], codes[present], target, densify=densify)
-            before[edited[present]] = drawn
+            before[edited_rows[present]] = drawn
     return moved, {"before": before, "cover": cover, "problem": problem}
 
 
@@ -504,23 +515,31 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
     return ok
 
 
-def _to_native(geoms: np.ndarray, source: str, codes: np.ndarray) -> np.ndarray:
-    """Geometries shown in ``source`` taken into each row's own CRS (no densifying)."""
-    wgs84 = reproject(geoms, np.full(len(geoms), source), WGS84, densify=None)
+def _to_native(
+    geoms: np.ndarray, source: str, codes: np.ndarray, special: np.ndarray
+) -> np.ndarray:
+    """Geometries shown in ``source`` taken into each row's own CRS (no densifying).
+
+    Vertex by vertex, without repairs, so an invalid edit stays invalid; geometries
+    shown cut at the antimeridian or holding a pole (``special``) go back through
+    `reproject`, which joins their parts, without clipping them.
+    """
     out = np.full(len(geoms), None, dtype=object)
-    for code in set(codes):
-        group = codes == code
-        out[group] = reproject(wgs84[group], np.full(group.sum(), WGS84), code, densify=None)
+    for code in set(codes.tolist()):
+        group = np.flatnonzero(codes == code)
+        plain = group[~special[group]]
+        if len(plain):
+            mover = Transformer.from_crs(source, str(code), always_xy=True)
+            out[plain] = shapely.transform(
+                geoms[plain], lambda xy, mover=mover: np.column_stack(mover.transform(*xy.T))
+            )
+        joined = group[special[group]]
+        if len(joined):
+            wgs84 = reproject(geoms[joined], np.full(len(joined), source), WGS84, densify=None)
+            out[joined] = reproject(
+                wgs84, np.full(len(joined), WGS84), str(code), densify=None, clip=False
+            )
     return out
-
-
-def same_shape(a: Any, b: Any, tolerance: float = SHAPE_TOLERANCE) -> bool:
-    """Whether two covers in one CRS enclose the same area (to ``tolerance`` of it)."""
-    a, b = shapely.make_valid(a), shapely.make_valid(b)
-    scale = max(shapely.area(a), shapely.area(b))
-    if scale == 0:
-        return bool(shapely.equals(a, b))
-    return bool(shapely.area(shapely.symmetric_difference(a, b)) <= tolerance * scale)
 
 
 def _diff_new(frame: pd.DataFrame, pos: int, result: Plan, rows: list[dict[str, Any]]) -> None:

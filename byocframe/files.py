@@ -250,7 +250,8 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
     frame = frame[order]
     frame.attrs[ATTRS_KEY] = {**template.attrs[ATTRS_KEY], **(meta.get("attrs") or {})}
     if not meta.get("attrs"):
-        frame.attrs[ATTRS_KEY].pop("loaded_ids", None)
+        for key in ("loaded_ids", "loaded_ids_seal"):
+            frame.attrs[ATTRS_KEY].pop(key, None)
     return frame
 
 

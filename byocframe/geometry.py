@@ -99,6 +99,7 @@ def reproject(
     target: str = WGS84,
     *,
     densify: float | None = DEFAULT_DENSIFY,
+    clip: bool = True,
 ) -> np.ndarray:
     """Reproject geometries that each carry their own CRS, grouped by CRS.
 
@@ -117,6 +118,9 @@ def reproject(
         The CRS to reproject into.
     densify : float or None
         Longest edge, in metres, before reprojecting.
+    clip : bool
+        Clip to the target's area of use in latitude (a map: Web Mercator has no
+        poles). False keeps every vertex, e.g. to take a cover back into its own CRS.
 
     Examples
     --------
@@ -128,7 +132,7 @@ def reproject(
     """
     geoms = np.asarray(geoms, dtype=object)
     ragged = Ragged.from_geometries(geoms)
-    return _reproject(ragged, geoms, np.asarray(crs, dtype=object), target, densify)
+    return _reproject(ragged, geoms, np.asarray(crs, dtype=object), target, densify, clip)
 
 
 def reproject_parsed(
@@ -141,7 +145,12 @@ def reproject_parsed(
 
 
 def _reproject(
-    ragged: Ragged, geoms: np.ndarray, crs: np.ndarray, target: str, densify: float | None
+    ragged: Ragged,
+    geoms: np.ndarray,
+    crs: np.ndarray,
+    target: str,
+    densify: float | None,
+    clip: bool = True,
 ) -> np.ndarray:
     target = target if str(target).upper().startswith("EPSG:") else parse_crs(target)
     present = np.diff(ragged.geom_off) > 0
@@ -151,7 +160,12 @@ def _reproject(
     if len(unique) < 0.9 * len(geoms):
         # the same grid cell on many dates: reproject each distinct footprint once
         sub = _reproject(
-            Ragged.from_geometries(geoms[unique]), geoms[unique], crs[unique], target, densify
+            Ragged.from_geometries(geoms[unique]),
+            geoms[unique],
+            crs[unique],
+            target,
+            densify,
+            clip,
         )
         return sub[inverse]
     codes = np.where(present, crs, WGS84).astype(object)
@@ -183,7 +197,7 @@ def _reproject(
         wraps[present] = (east - west > 180) | (west < -180) | (east > 180)
     lonlat = _fix_antimeridian(lonlat, wraps, _pole_flags(geoms, codes, present))
     if target != WGS84:
-        lonlat = _to_projected(lonlat, target, CRS.from_user_input(target))
+        lonlat = _to_projected(lonlat, target, CRS.from_user_input(target), clip)
     out = _as_multi(_make_valid(lonlat))
     same = np.flatnonzero(present & (codes == target) & (target != WGS84))
     if len(same):  # already in the target CRS: keep the coordinates as they were
@@ -335,17 +349,17 @@ def _polygons(geom: shapely.Geometry) -> list[shapely.Geometry]:
     return [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
 
 
-def _to_projected(lonlat: np.ndarray, target: str, info: CRS) -> np.ndarray:
+def _to_projected(lonlat: np.ndarray, target: str, info: CRS, clip: bool = True) -> np.ndarray:
     """Clip to the target's area of use (poles do not exist in Web Mercator) and project."""
     area = info.area_of_use
-    if area is not None and (area.south > -90 or area.north < 90):
+    if clip and area is not None and (area.south > -90 or area.north < 90):
         # clip only what leaves the area, so everything else keeps its vertices
         bounds = shapely.bounds(lonlat)
         outside = np.flatnonzero((bounds[:, 1] < area.south) | (bounds[:, 3] > area.north))
         if len(outside):
             lonlat = lonlat.copy()
-            clip = shapely.box(-180, max(area.south, -90), 180, min(area.north, 90))
-            clipped = shapely.intersection(lonlat[outside], clip)
+            window = shapely.box(-180, max(area.south, -90), 180, min(area.north, 90))
+            clipped = shapely.intersection(lonlat[outside], window)
             clipped = [_polygonal(g) for g in clipped]
             lonlat[outside] = clipped
     return _apply(_transformer(WGS84, target), lonlat)

@@ -36,7 +36,7 @@ from byocframe.exceptions import ValidationError
 from byocframe.geometry import DEFAULT_DENSIFY, reproject
 from byocframe.ids import check_id
 from byocframe.records import format_datetimes
-from byocframe.snapshot import ATTRS_KEY, NAT, service_digest, stamp
+from byocframe.snapshot import ATTRS_KEY, NAT, service_digest, stamp, with_loaded_ids
 from byocframe.tasks import Outcome, Task, run_tasks, task_result
 from byocframe.tilestate import TileState, limit_points, request_body
 from byocframe.verify import Trail, verify
@@ -292,7 +292,7 @@ def _record(
     settings = {**frame.attrs.get(ATTRS_KEY, {}), "collection": cid, "service": service}
     if ids is not None:
         keep = [i for i in ids if i not in deleted] + [str(o.id) for o in created.values()]
-        settings["loaded_ids"] = "\n".join(keep)
+        settings = with_loaded_ids(settings, keep)
     frame.attrs[ATTRS_KEY] = settings
 
 

@@ -1,14 +1,16 @@
 """What each row of a tile frame held when it was loaded: the ``loaded`` column.
 
-Every tile row carries one short text token (about 160 characters) recording, at load
+Every tile row carries one short text token (about 170 characters) recording, at load
 time, the collection, the tile id, a digest of the service's base URL, the sensing time, the
-read-only fields (path, status, created, ingestion start) and digests of the displayed
-``geometry`` and ``tile_geometry``. The loaded cover itself is the ``native_cover``
-column. Because the state travels *in the rows*, it survives what pandas does to rows
+read-only fields (path, status, created, ingestion start) and exact digests
+(`byocframe.digests`) of the displayed ``geometry``, the ``tile_geometry`` and the
+``native_cover``. The loaded cover itself is the ``native_cover`` column, which is
+therefore read-only: an edit there is refused, not sent. Because the state travels *in the rows*, it survives what pandas does to rows
 (filters, ``.drop``, sorts, ``pd.concat`` with new rows, ``copy``) and every file
 format that keeps a text column, at no cost to ordinary pandas operations. ``.attrs``
 keeps only scalars: the collection, the service, the densify step and the ids that were
-loaded (one text, so deleted rows can be found).
+loaded (one text, sealed with a digest, so deleted rows can be found and a list edited
+by hand plans no deletion).
 
 Rows with no token are new tiles. The token is opaque on purpose: edit ``sensing_time``
 and ``geometry``, never ``loaded``.
@@ -26,7 +28,6 @@ Examples
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from byocframe.digests import geometry_digest, ids_digest, service_digest, text_digest
 from byocframe.records import STATUSES
 
 __all__ = [
@@ -44,18 +46,20 @@ __all__ = [
     "LOADED",
     "NAT",
     "LoadedState",
-    "bounds_digest",
+    "OldTokenError",
     "collection_state",
     "current_fields",
     "geometry_digest",
     "loaded_collections",
     "loaded_ids",
     "loaded_state",
+    "sealed_ids",
     "service_digest",
     "stamp",
     "stamp_collections",
     "text_digest",
     "times_us",
+    "with_loaded_ids",
 ]
 
 #: Key in ``DataFrame.attrs`` for the few scalars byocframe keeps about a frame.
@@ -65,12 +69,14 @@ LOADED = "loaded"
 #: int64 stand-in for a missing time (NaT).
 NAT = np.iinfo(np.int64).min
 
-_VERSION = 1
+#: Version 2 (byocframe 0.2): exact XXH3 digests (`byocframe.digests`) and a digest of
+#: ``native_cover``. Version 1 summed coordinate bits, which missed sign flips.
+_VERSION = 2
 _PAYLOAD = np.dtype(
     [
         ("version", "<u1"),
         ("status", "<u1"),
-        ("spare", "<u2"),
+        ("spare", "<u1", (3,)),
         ("service", "<u8"),
         ("path", "<u8"),
         ("sensing_time", "<i8"),
@@ -78,10 +84,17 @@ _PAYLOAD = np.dtype(
         ("ingestion_start", "<i8"),
         ("geometry", "<u8"),
         ("tile", "<u8"),
+        ("native", "<u8"),
     ]
 )
-_CHARS = _PAYLOAD.itemsize * 4 // 3  # 60 bytes -> 80 base64 characters, no padding
+_CHARS = _PAYLOAD.itemsize * 4 // 3  # 69 bytes -> 92 base64 characters, no padding
+#: Characters of a version-1 payload (60 bytes), told apart to say "reload".
+_OLD_CHARS = 80
 _STATUS_CODE = {name: i + 1 for i, name in enumerate(STATUSES)}
+
+
+class OldTokenError(ValueError):
+    """A ``loaded`` token written by an earlier byocframe, whose digests are not trusted."""
 
 
 @dataclass(frozen=True)
@@ -95,9 +108,9 @@ class LoadedState:
     collection, tile_id : numpy.ndarray of object
         The collection id each row was loaded from ("" when unknown), and the row's own
         tile id (None for new rows).
-    service, path, geometry, tile : numpy.ndarray of uint64
-        Digests of the service base URL, the path, the displayed geometry and the
-        displayed tile geometry.
+    service, path, geometry, tile, native : numpy.ndarray of uint64
+        Digests of the service base URL, the path, the displayed geometry, the
+        displayed tile geometry and the ``native_cover`` (`byocframe.digests`).
     sensing_time, created, ingestion_start : numpy.ndarray of int64
         Microseconds since the epoch; `NAT` when missing.
     status : numpy.ndarray of uint8
@@ -115,6 +128,7 @@ class LoadedState:
     status: np.ndarray
     geometry: np.ndarray
     tile: np.ndarray
+    native: np.ndarray
 
 
 def times_us(values: Any) -> np.ndarray:
@@ -127,135 +141,6 @@ def times_us(values: Any) -> np.ndarray:
     """
     series = pd.to_datetime(pd.Series(values), utc=True)
     return series.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view("int64")
-
-
-def text_digest(values: Any) -> np.ndarray:
-    """Stable 64-bit digests of texts (missing values get 0).
-
-    Values that are not texts are digested as pandas writes them as text.
-
-    Examples
-    --------
-    >>> a, b, c = text_digest(["x", "x", None])
-    >>> bool(a == b), int(c)
-    (True, 0)
-    """
-    texts = np.asarray(values, dtype=object)
-    missing = pd.isna(texts)
-    if missing.any() or pd.api.types.infer_dtype(texts, skipna=False) != "string":
-        texts = pd.Series(texts, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
-    # categorize=False: the same digests, without first factorizing the texts
-    out = pd.util.hash_array(texts, categorize=False)
-    out |= np.uint64(1)  # never 0, which means missing
-    out[missing] = 0
-    return out
-
-
-def service_digest(url: str | None) -> int:
-    """A 64-bit digest of a base URL (case and trailing slashes ignored; "" gives 0).
-
-    Examples
-    --------
-    >>> service_digest("https://Example.com/") == service_digest("https://example.com")
-    True
-    """
-    text = (url or "").strip().rstrip("/").lower()
-    if not text:
-        return 0
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") | 1
-
-
-_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
-
-
-def geometry_digest(geoms: Any) -> np.ndarray:
-    """Stable 64-bit digests of geometries, exact to the last bit of every coordinate.
-
-    Two geometries get the same digest when they have the same coordinates in the same
-    order and the same parts; missing and empty geometries get 0. Vectorised passes over
-    the coordinates (no WKB, no per-row Python), about 65,000 coordinates at a time so
-    that the arrays of each pass stay in the CPU cache.
-
-    Examples
-    --------
-    >>> a, b, c = geometry_digest([shapely.box(0, 0, 1, 1), shapely.box(0, 0, 1, 1.5), None])
-    >>> bool(a != b), int(c)
-    (True, 0)
-    """
-    geoms = np.asarray(geoms, dtype=object)
-    out = np.zeros(len(geoms), dtype=np.uint64)
-    counts = shapely.get_num_coordinates(geoms)  # 0 for missing and empty geometries
-    present = np.flatnonzero(counts > 0)
-    if not len(present):
-        return out
-    shown, counts = geoms[present], counts[present]
-    ends = np.cumsum(counts)
-    sums = np.empty(len(shown), dtype=np.uint64)
-    start = 0
-    with np.errstate(over="ignore"):
-        while start < len(shown):
-            # whole geometries, about _CHUNK coordinates (at least one geometry)
-            before = int(ends[start - 1]) if start else 0
-            stop = max(start + 1, int(np.searchsorted(ends, before + _CHUNK, side="right")))
-            sums[start:stop] = _coordinate_sums(shown[start:stop], counts[start:stop])
-            start = stop
-        parts = shapely.get_num_geometries(shown).astype(np.uint64)
-        kind = shapely.get_type_id(shown).astype(np.uint64)
-        sums ^= counts.astype(np.uint64) * _MIX[0] + parts * _MIX[1] + kind * _MIX[2]
-    out[present] = sums | np.uint64(1)
-    return out
-
-
-#: Coordinates per pass of `geometry_digest` (1 MB of them).
-_CHUNK = 1 << 16
-
-
-def _coordinate_sums(geoms: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The position-weighted sums of the mixed coordinate bits of geometries.
-
-    Each geometry has at least one coordinate; the arithmetic wraps in uint64.
-    """
-    bits = np.ascontiguousarray(shapely.get_coordinates(geoms)).view(np.uint64)
-    mixed = bits[:, 0] * _MIX[0]
-    mixed ^= bits[:, 1] * _MIX[1]
-    starts = np.zeros(len(counts), dtype=np.int64)
-    np.cumsum(counts[:-1], out=starts[1:])
-    # sum(mixed * position inside the geometry), without a per-point gather:
-    # sum(mixed * position in the pass) - start * sum(mixed)
-    plain = np.add.reduceat(mixed, starts)
-    weighted = np.arange(len(mixed), dtype=np.uint64)
-    weighted *= mixed
-    summed = np.add.reduceat(weighted, starts)
-    return plain + (summed - starts.astype(np.uint64) * plain) * _MIX[2]
-
-
-def bounds_digest(geoms: Any) -> np.ndarray:
-    """Stable 64-bit digests of the bounds and point counts of geometries (0: missing).
-
-    Cheaper than `geometry_digest`; used for the read-only ``tile_geometry``, which is
-    never sent, so telling an edit there is only a courtesy.
-    """
-    geoms = np.asarray(geoms, dtype=object)
-    present = ~shapely.is_missing(geoms)
-    values = np.empty((len(geoms), 5))
-    values[:, :4] = shapely.bounds(geoms)  # NaN for missing and empty geometries
-    values[:, 4] = shapely.get_num_coordinates(geoms)
-    bits = np.nan_to_num(values, copy=False).view(np.uint64)
-    with np.errstate(over="ignore"):
-        out = bits * np.array(
-            [
-                0x9E3779B97F4A7C15,
-                0xC2B2AE3D27D4EB4F,
-                0x165667B19E3779F9,
-                0x27D4EB2F165667C5,
-                0x94D049BB133111EB,
-            ],
-            dtype=np.uint64,
-        )
-        digest = out[:, 0] ^ out[:, 1] ^ out[:, 2] ^ out[:, 3] ^ out[:, 4]
-    digest |= np.uint64(1)
-    digest[~present] = 0
-    return digest
 
 
 def _column_or_none(frame: pd.DataFrame, name: str) -> Any:
@@ -271,7 +156,8 @@ def current_fields(frame: pd.DataFrame) -> np.ndarray:
     for name in ("sensing_time", "created", "ingestion_start"):
         payload[name] = times_us(frame[name]) if name in frame.columns else NAT
     payload["geometry"] = geometry_digest(frame.geometry.array)
-    payload["tile"] = bounds_digest(_column_or_none(frame, "tile_geometry"))
+    payload["tile"] = geometry_digest(_column_or_none(frame, "tile_geometry"))
+    payload["native"] = geometry_digest(_column_or_none(frame, "native_cover"))
     return payload
 
 
@@ -288,7 +174,7 @@ def _status_codes(status: pd.Series) -> np.ndarray:
 
 
 def _encode(collection: str, ids: Sequence[Any], payload: np.ndarray) -> list[str]:
-    """``<collection>:<tile id>:<80 base64 characters>`` per row."""
+    """``<collection>:<tile id>:<92 base64 characters>`` per row."""
     text = base64.urlsafe_b64encode(payload.tobytes()).decode("ascii")
     return [
         f"{collection}:{tid}:{text[i * _CHARS : (i + 1) * _CHARS]}" for i, tid in enumerate(ids)
@@ -330,7 +216,7 @@ def stamp(
     settings = dict(frame.attrs.get(ATTRS_KEY, {}))
     settings.update(collection=collection, service=service)
     if whole:
-        settings["loaded_ids"] = "\n".join(str(i) for i in frame.index)
+        settings = with_loaded_ids(settings, [str(i) for i in frame.index])
     frame.attrs[ATTRS_KEY] = settings
 
 
@@ -339,6 +225,9 @@ def loaded_state(frame: pd.DataFrame) -> LoadedState:
 
     Raises
     ------
+    OldTokenError
+        When a token was written by byocframe 0.1 (version 1), whose geometry digest
+        missed some edits: the frame must be loaded again.
     ValueError
         When a token is malformed (someone edited the ``loaded`` column).
     """
@@ -348,31 +237,27 @@ def loaded_state(frame: pd.DataFrame) -> LoadedState:
         if LOADED in frame.columns
         else np.full(n, None, dtype=object)
     )
-    given = ~pd.isna(tokens)
+    given = ~np.asarray(pd.isna(tokens), dtype=bool)
     texts = tokens[given]
     if len(texts) and pd.api.types.infer_dtype(texts, skipna=False) != "string":
         texts = pd.Series(texts, dtype=object).astype(str).to_numpy(dtype=object)
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    long = lengths > _CHARS
-    present = given.copy()
-    present[given] = long
     payload = np.zeros(n, dtype=_PAYLOAD)
     payload["sensing_time"] = payload["created"] = payload["ingestion_start"] = NAT
     collection = np.full(n, "", dtype=object)
     tile_id = np.full(n, None, dtype=object)
-    if long.any():
+    if len(texts):
+        rows = np.flatnonzero(given)
         try:
-            decoded, collection[present], tile_id[present] = _parse(texts[long], lengths[long])
+            decoded, collection[given], tile_id[given] = _parse(texts, rows)
+        except OldTokenError:
+            raise
         except ValueError as err:
-            raise ValueError(f"the {LOADED!r} column was edited: {err}") from err
+            raise ValueError(f"the {LOADED!r} column was edited ({err})") from err
         if (decoded["version"] != _VERSION).any():
             raise ValueError(f"the {LOADED!r} column was edited or is from another version")
-        payload[present] = decoded
-    bad = given & ~present
-    if bad.any():
-        raise ValueError(f"the {LOADED!r} column was edited (row {int(np.flatnonzero(bad)[0])})")
+        payload[given] = decoded
     return LoadedState(
-        present=present,
+        present=given,
         collection=collection,
         tile_id=tile_id,
         service=payload["service"].copy(),
@@ -383,11 +268,15 @@ def loaded_state(frame: pd.DataFrame) -> LoadedState:
         status=payload["status"].copy(),
         geometry=payload["geometry"].copy(),
         tile=payload["tile"].copy(),
+        native=payload["native"].copy(),
     )
 
 
-def _parse(texts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The payloads, collections and tile ids of tokens longer than `_CHARS`.
+_COLON = ord(":")
+
+
+def _parse(texts: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The payloads, collections and tile ids of tokens (``rows``: their frame positions).
 
     A token is ``<head>:<payload>``; the head splits at its first ":" into the
     collection and the tile id. Tokens of one length, in ASCII, are read as one block of
@@ -398,24 +287,37 @@ def _parse(texts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarr
     collection = np.empty(n, dtype=object)
     tile_id = np.empty(n, dtype=object)
     joined = "".join(texts)
-    width = int(lengths[0])
-    if not joined.isascii() or (lengths != width).any():
-        body = "".join([t[-_CHARS:] for t in texts])
-        chars = np.frombuffer(body.encode("ascii"), dtype=np.uint8).reshape(n, _CHARS)
-        split = np.arange(n)
-    else:
+    width = len(texts[0])
+    block = joined.isascii() and width > _CHARS and len(joined) == n * width
+    if block:
         chars = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(n, width)
-        name, colon, _ = texts[0][: -_CHARS - 1].partition(":")
-        prefix = f"{name}{colon}"
-        skip = len(prefix)
-        collection[:] = name
-        tile_id[:] = [t[skip : -_CHARS - 1] for t in texts]
-        starts = (chars[:, :skip] == np.frombuffer(prefix.encode(), dtype=np.uint8)).all(axis=1)
-        split = np.flatnonzero(~starts) if colon else np.arange(n)
-        chars = chars[:, -_CHARS:]
+        block = bool((chars[:, -_CHARS - 1] == _COLON).all())
+    if not block:
+        bodies = []
+        for i, text in enumerate(texts):
+            head, colon, body = text.rpartition(":")
+            if not colon or len(body) != _CHARS:
+                if colon and len(body) == _OLD_CHARS:
+                    raise OldTokenError(
+                        f"the {LOADED!r} column was written by byocframe 0.1 (row {rows[i]}), "
+                        "whose digest of covers missed some edits (sign flips): load the "
+                        "tiles again with byocframe.read_tiles() and redo the edits"
+                    )
+                raise ValueError(f"row {rows[i]} holds no token")
+            bodies.append(body)
+            collection[i], _, tile_id[i] = head.partition(":")
+        body_chars = np.frombuffer("".join(bodies).encode("ascii", "replace"), dtype=np.uint8)
+        return _decode(body_chars.reshape(n, _CHARS)), collection, tile_id
+    name, colon, _ = texts[0][: -_CHARS - 1].partition(":")
+    prefix = f"{name}{colon}"
+    skip = len(prefix)
+    collection[:] = name
+    tile_id[:] = [t[skip : -_CHARS - 1] for t in texts]
+    starts = (chars[:, :skip] == np.frombuffer(prefix.encode(), dtype=np.uint8)).all(axis=1)
+    split = np.flatnonzero(~starts) if colon else np.arange(n)
     for i in split:
         collection[i], _, tile_id[i] = texts[i][: -_CHARS - 1].partition(":")
-    return _decode(chars), collection, tile_id
+    return _decode(chars[:, -_CHARS:]), collection, tile_id
 
 
 def _decode(chars: np.ndarray) -> np.ndarray:
@@ -438,6 +340,35 @@ def loaded_ids(frame: pd.DataFrame) -> list[str] | None:
     if not isinstance(text, str):
         return None
     return text.split("\n") if text else []
+
+
+def sealed_ids(frame: pd.DataFrame) -> bool:
+    """Whether the loaded ids in ``attrs`` are those `stamp` or a push recorded.
+
+    The ids are sealed with a digest of the collection and the ids (`with_loaded_ids`):
+    ids added to a file's metadata by hand, or metadata copied from another frame, break
+    the seal, and no deletion is planned from them.
+    """
+    settings = frame.attrs.get(ATTRS_KEY, {})
+    ids = loaded_ids(frame)
+    seal = settings.get("loaded_ids_seal")
+    if ids is None or not isinstance(seal, str):
+        return False
+    return seal == ids_digest(str(settings.get("collection") or ""), ids)
+
+
+def with_loaded_ids(settings: dict[str, Any], ids: Sequence[str]) -> dict[str, Any]:
+    """``settings`` (a frame's byocframe attrs) with these loaded ids, sealed.
+
+    Examples
+    --------
+    >>> settings = with_loaded_ids({"collection": "c1"}, ["a", "b"])
+    >>> settings["loaded_ids"].split(), len(settings["loaded_ids_seal"])
+    (['a', 'b'], 32)
+    """
+    ids = [str(i) for i in ids]
+    seal = ids_digest(str(settings.get("collection") or ""), ids)
+    return {**settings, "loaded_ids": "\n".join(ids), "loaded_ids_seal": seal}
 
 
 #: Collection fields `push` can change, and those it refuses to.
