@@ -18,6 +18,7 @@ from byocframe.bucket import read_bucket
 from byocframe.checks import RuleSet, check
 from byocframe.client import Client
 from byocframe.collection_push import push_collections
+from byocframe.cover_edits import set_native_covers
 from byocframe.coverage import geodesic_area
 from byocframe.diff import changes
 from byocframe.emulator import Faults, LocalService, RateLimit, local_service
@@ -41,7 +42,7 @@ from byocframe.listing import read_collections, read_tiles
 from byocframe.push import push
 from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile, trace_covers
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "APIError",
@@ -78,6 +79,7 @@ __all__ = [
     "read_tiles",
     "reconcile",
     "reingest",
+    "set_native_covers",
     "tiles_from_records",
     "to_records",
     "trace_covers",

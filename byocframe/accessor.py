@@ -84,6 +84,13 @@ class ByocAccessor:
 
         return changes(self._frame, original=original, deleted=deleted)
 
+    def set_native_covers(self, covers: pd.Series | Mapping[str, Any]) -> gpd.GeoDataFrame:
+        """Set covers given in each tile's own CRS; see `byocframe.set_native_covers`."""
+        self._need_tiles("set_native_covers")
+        from byocframe.cover_edits import set_native_covers
+
+        return set_native_covers(self._frame, covers)
+
     def push(self, client: Any, **kwargs: Any) -> pd.DataFrame:
         """Send the edits to the service (`byocframe.push.push` / `push_collections`)."""
         from byocframe.collection_push import push_collections

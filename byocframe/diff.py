@@ -233,6 +233,11 @@ def plan(
     return result
 
 
+#: Degrees a footprint shown cut at the antimeridian or holding a pole may move, as
+#: shown, before it counts as edited (about 0.5 m: its cut is interpolated, and a round
+#: trip through another CRS moves vertices near a pole by 0.1 m; its area alone misses
+#: small moves).
+SHOWN_TOLERANCE = 5e-6
 #: What a BYOC tile id looks like: a row with such an index and no token was loaded.
 _TILE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 #: Columns a tile frame needs for its edits to be found.
@@ -467,7 +472,8 @@ def _edited_covers(
     if target != WGS84:
         shown = np.full(len(where), None, dtype=object)
         shown[has_base] = reproject(base[has_base], native_crs[has_base], target, densify=densify)
-    step = 1e-9 if CRS(target).is_geographic else 1e-4
+    geographic = bool(CRS(target).is_geographic)
+    step = 1e-9 if geographic else 1e-4
     as_loaded = has_base & np.asarray(shapely.equals_exact(current, shown, tolerance=step))
     # shown cut at the antimeridian, or holding a pole: taken back the way it was shown
     special = has_base.copy()
@@ -481,12 +487,21 @@ def _edited_covers(
         mine = back[k]
         try:
             unsendable = cover_problem(mine, crs) if mine is not None else "it is empty"
+            if special[j] and not shapely.is_valid(current[j]):  # joining its parts hides it
+                reason = shapely.is_valid_reason(current[j])
+                unsendable = f"it is not a valid polygon ({reason}): fix it, e.g. with make_valid"
             if not has_base[j]:
                 edited = True
             elif unsendable and "not finite" in unsendable:
                 edited = True
             else:
                 edited = not same_cover(mine, base[j], crs, cut=bool(special[j]))
+                if special[j] and not edited and geographic:
+                    # the area test alone misses small moves: compare as shown too
+                    apart = shapely.hausdorff_distance(
+                        shapely.boundary(current[j]), shapely.boundary(shown84[j])
+                    )
+                    edited = not apart <= SHOWN_TOLERANCE
         except shapely.errors.GEOSException as err:
             unsendable, edited = f"it cannot be read as a polygon ({err})", True
         if not edited:

@@ -65,8 +65,10 @@ class Ragged:
             keep = np.isin(shapely.get_type_id(parts), [shapely.GeometryType.POLYGON])
             built = np.full(len(present), _EMPTY, dtype=object)
             if keep.any():
-                grouped = shapely.multipolygons(parts[keep], indices=index[keep])
-                built[np.unique(index[keep])] = grouped[~shapely.is_missing(grouped)]
+                # shapely wants indices 0..k-1: a first geometry with no polygon must not
+                # leave a hole ("Index 0 is missing from the input indices")
+                owners, dense = np.unique(index[keep], return_inverse=True)
+                built[owners] = shapely.multipolygons(parts[keep], indices=dense)
             multi[present] = built
         _, xy, (ring_off, poly_off, geom_off) = shapely.to_ragged_array(multi)
         return cls(np.array(xy, dtype=float), ring_off, poly_off, geom_off)
