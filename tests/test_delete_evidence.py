@@ -1,0 +1,70 @@
+"""A deletion needs evidence: ids remembered as loaded must carry the seal stamped with them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+import byocframe
+from byocframe import ValidationError
+
+
+@pytest.fixture
+def demo():
+    with byocframe.local_service(demo=True, demo_tiles=40) as service:
+        yield service
+
+
+def _server_ids(client, cid) -> set[str]:
+    return {t["id"] for t in client.iter_tiles(cid)}
+
+
+def _add_to_gpkg_metadata(path, extra_ids):
+    """Edit the byocframe metadata of a GeoPackage by hand, as a user or a tool might."""
+    with sqlite3.connect(path) as db:
+        (row_id, xml) = db.execute("SELECT id, metadata FROM gpkg_metadata").fetchone()
+        start = xml.index('<MDI key="byocframe">') + len('<MDI key="byocframe">')
+        end = xml.index("</MDI>", start)
+        meta = json.loads(xml[start:end].replace("&quot;", '"'))
+        meta["attrs"]["loaded_ids"] += "".join(f"\n{i}" for i in extra_ids)
+        text = json.dumps(meta).replace('"', "&quot;")
+        db.execute(
+            "UPDATE gpkg_metadata SET metadata = ? WHERE id = ?",
+            (xml[:start] + text + xml[end:], row_id),
+        )
+
+
+def test_ids_added_to_a_files_metadata_delete_nothing(demo, tmp_path):
+    client = demo.client()
+    cid = demo.demo_collection
+    whole = byocframe.read_tiles(client, cid)
+    mine, others = whole.iloc[:10].copy(), list(whole.index[10:13])
+    byocframe.write_file(mine, tmp_path / "t.gpkg")
+    # the file's loaded ids are the whole listing's; add 3 foreign ones to a subset's file
+    part = byocframe.read_tiles(client, cid).iloc[:10]
+    part.attrs["byocframe"] = dict(part.attrs["byocframe"])
+    byocframe.write_file(part, tmp_path / "part.gpkg")
+    _add_to_gpkg_metadata(tmp_path / "part.gpkg", others)
+    edited = byocframe.read_file(tmp_path / "part.gpkg")
+    before = _server_ids(client, cid)
+    with pytest.raises(ValidationError, match="do not match their seal"):
+        byocframe.push(edited, client, delete_missing=True)
+    assert _server_ids(client, cid) == before
+
+
+def test_a_dropped_row_of_a_sealed_frame_is_deleted(demo, tmp_path):
+    client = demo.client()
+    cid = demo.demo_collection
+    gdf = byocframe.read_tiles(client, cid)
+    byocframe.write_file(gdf, tmp_path / "t.gpkg")
+    back = byocframe.read_file(tmp_path / "t.gpkg")
+    gone = back.index[0]
+    pushed = back.drop(index=gone)
+    result = byocframe.push(pushed, client, delete_missing=True)
+    assert result.loc[result["action"] == "delete", "outcome"].tolist() == ["ok"]
+    assert gone not in _server_ids(client, cid)
+    # the pushed frame's ids stay sealed: a second drop plans exactly that deletion
+    found = byocframe.changes(pushed.drop(index=pushed.index[0]), deleted=True)
+    assert found["action"].tolist() == ["delete"]
