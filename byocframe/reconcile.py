@@ -6,7 +6,9 @@
   of neighbouring tiles stop overlapping no-data.
 * `reconcile` compares a tile frame with a files frame: stale tiles (the bucket's ETag
   differs from ``filesMetadata``), tiles whose files are gone, duplicate paths, files no
-  tile uses; `apply_plan` pushes the plan.
+  tile uses, new tiles whose files `byocframe.check` fails; `apply_plan` pushes the plan.
+  A tile is deleted for its files only on a listing of the collection's bucket that
+  looked where they would be (`byocframe.evidence`).
 * `failure_causes` groups FAILED tiles by the rule their cause names, with the fix.
 """
 
@@ -22,9 +24,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from byocframe.bucket import Bucket, assign_tiles, group_tiles, open_bucket
-from byocframe.checks import RULES
+from byocframe.bucket import Bucket, assign_tiles, compile_pattern, group_tiles, open_bucket
+from byocframe.checks import DEFAULT_RULES, RULES, RuleSet, check
 from byocframe.crs import WGS84
+from byocframe.evidence import deletion_scope
+from byocframe.exceptions import ValidationError
 from byocframe.geometry import reproject
 
 __all__ = [
@@ -225,6 +229,8 @@ def reconcile(
     bands: Mapping[str, Mapping[str, Any]] | None = None,
     delete: bool = False,
     retry_failed: bool = False,
+    s3_bucket: str | None = None,
+    rules: RuleSet = DEFAULT_RULES,
 ) -> pd.DataFrame:
     r"""Compare a collection's tiles with its bucket; the plan `apply_plan` carries out.
 
@@ -233,24 +239,41 @@ def reconcile(
     tiles : DataFrame
         From `byocframe.read_tiles`.
     files : DataFrame
-        From `byocframe.read_bucket` (no pattern) of the collection's bucket.
+        From `byocframe.read_bucket` (no pattern) of the collection's bucket, or of a
+        prefix of it: tiles whose files lie outside the listing are left alone
+        (``unlisted``).
     pattern : str, optional
-        Groups the files no tile uses into new tiles to create.
+        Groups the files no tile uses into new tiles to create; it must match at least
+        one listed key.
     bands : dict, optional
         The collection's ``additionalData.bands`` (band name -> ``source``).
     delete : bool
         Plan deletion of tiles whose files are gone and of duplicate paths (otherwise
-        they are reported with action ``none``).
+        they are reported with action ``none``). Needs ``s3_bucket`` and ``files`` as
+        `read_bucket` returned it, from a listing of that bucket that is not empty.
     retry_failed : bool
         Plan a reingest of every FAILED tile.
+    s3_bucket : str, optional
+        The collection's ``s3Bucket``: a listing of another bucket is refused.
+    rules : RuleSet
+        The limits new tiles are checked against (`byocframe.check`).
 
     Returns
     -------
     DataFrame
         `PLAN_COLUMNS`: ``action`` (``reingest``, ``create``, ``delete``, ``none``),
         ``reason`` (``stale``, ``files-gone``, ``duplicate-path``, ``failed``, ``new``,
-        ``incomplete`` (new files lacking a band of ``bands``), ``unused-file``), tile
-        ``id``, ``path``, the ``files`` concerned, ``detail``.
+        ``incomplete`` (new files lacking a band of ``bands``), ``fails-check`` (new
+        files that break a rule ingestion enforces; the rules in ``detail``),
+        ``unlisted`` (a tile whose files are outside the listing), ``unused-file``),
+        tile ``id``, ``path``, the ``files`` concerned, ``detail``.
+
+    Raises
+    ------
+    ValidationError
+        ``files`` lists another bucket than ``s3_bucket``; ``pattern`` matches no listed
+        key; ``delete=True`` on a listing that cannot prove a file gone (no
+        ``s3_bucket``, a local folder, an empty listing, a frame filtered after listing).
 
     Examples
     --------
@@ -265,7 +288,14 @@ def reconcile(
          action reason          path
     0  reingest  stale  a/(BAND).tif
     1    create    new  b/(BAND).tif
+    >>> reconcile(tiles, files, delete=True, s3_bucket="b")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    byocframe.exceptions.ValidationError: files has no record of the listing it came from: ...
     """
+    scope = deletion_scope(files, s3_bucket=s3_bucket, delete=delete)
+    if pattern is not None:
+        _require_match(files, pattern)
     etags = dict(zip(files["key"], files["etag"], strict=True))
     sources = {str(n): str(s.get("source") or n) for n, s in (bands or {}).items()}
     rows: list[dict[str, Any]] = []
@@ -293,6 +323,12 @@ def reconcile(
             )
             continue
         seen[normal] = tid
+        if scope is not None and not all(map(scope.covers, keys.values())):
+            # the listing did not look where its files are: their absence proves nothing
+            outside = sorted(k for k in keys.values() if not scope.covers(k))
+            detail = f"its files are outside the listing of {scope.url}"
+            rows.append(_plan_row("none", "unlisted", tid, path, outside, detail))
+            continue
         gone = sorted(k for k in keys.values() if k not in etags)
         if gone:
             rows.append(
@@ -345,7 +381,54 @@ def reconcile(
             rows.append(_plan_row("create", "new", None, path, members, f"{len(members)} files"))
     for key in sorted(set(unused["key"]) - used):
         rows.append(_plan_row("none", "unused-file", None, None, [key], "no tile uses it"))
+    if pattern is not None:
+        _flag_failing(rows, files, pattern, bands, rules)
     return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+
+
+def _require_match(files: pd.DataFrame, pattern: str) -> None:
+    """Refuse a pattern that matches no listed key: its plan would be silently empty."""
+    regex = compile_pattern(pattern)
+    keys = files["key"].astype(str)
+    if len(keys) and any(regex.fullmatch(key) for key in keys):
+        return
+    where = (files.attrs.get("byocframe") or {}).get("bucket") or "the listing"
+    if not len(keys):
+        raise ValidationError(
+            f"pattern {pattern!r} has nothing to match: {where} lists no file; check the URL"
+        )
+    raise ValidationError(
+        f"pattern {pattern!r} matches none of the {len(keys)} listed keys (e.g. "
+        f"{keys.iloc[0]!r}) of {where}; write it for whole keys, relative to the bucket"
+    )
+
+
+def _flag_failing(
+    rows: list[dict[str, Any]],
+    files: pd.DataFrame,
+    pattern: str,
+    bands: Mapping[str, Mapping[str, Any]] | None,
+    rules: RuleSet,
+) -> None:
+    """Turn planned creates whose files break a rule ingestion enforces into ``fails-check``."""
+    creates = [row for row in rows if row["action"] == "create"]
+    unread = files["header_size"].isna() & files["error"].isna()
+    if not creates or unread.any():
+        return  # a frame built without headers (files_from_headers): nothing to judge
+    # the whole listing is checked: sample types and extensions are judged by the majority
+    findings = check(files, pattern=pattern, bands=bands, rules=rules)
+    errors = findings[(findings["severity"] == "error") & findings["tile"].notna()]
+    by_tile = {_normal(tile): group for tile, group in errors.groupby("tile")}
+    for row in creates:
+        group = by_tile.get(_normal(row["path"]))
+        if group is None:
+            continue
+        names = ", ".join(dict.fromkeys(group["rule"]))
+        row.update(
+            action="none",
+            reason="fails-check",
+            detail=f"would fail ingestion ({names}): {group['message'].iloc[0]}",
+        )
 
 
 def _plan_row(

@@ -150,7 +150,7 @@ def test_fix_reingest_and_reconcile(
     s3.delete_object(Bucket=name, Key=paths["valid-nodata-corner"].replace("(BAND)", "B01"))
     files = read_bucket(f"s3://{name}/", client=s3, progress=False)
     plan = reconcile(tiles, files, pattern=SAMPLE_PATTERN, bands=BANDS, delete=True,
-                     retry_failed=True)  # fmt: skip
+                     retry_failed=True, s3_bucket=name)  # fmt: skip
     by_reason = {r: sorted(g["path"]) for r, g in plan.groupby("reason")}
     assert by_reason["stale"] == [paths["valid"]]
     assert by_reason["files-gone"] == [paths["valid-nodata-corner"]]
