@@ -43,6 +43,7 @@ class ListingScope:
     suffix: str | None
     count: int
     digest: str
+    listed_at: str = ""  # when the listing ended (ISO 8601, UTC): evidence of that moment
 
     def covers(self, key: str) -> bool:
         """Whether the listing would have shown ``key`` had it existed."""
@@ -72,6 +73,7 @@ def record_scope(
             "suffix": suffix,
             "listed": len(files),
             "keys_digest": _digest(files["key"]),
+            "listed_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         }
     )
 
@@ -88,6 +90,7 @@ def scope_of(files: pd.DataFrame) -> ListingScope | None:
         suffix=meta.get("suffix"),
         count=int(meta["listed"]),
         digest=str(meta.get("keys_digest") or ""),
+        listed_at=str(meta.get("listed_at") or ""),
     )
 
 

@@ -338,7 +338,8 @@ def reconcile(
                     tid,
                     path,
                     gone,
-                    f"{len(gone)} of {len(keys)} files are not in the bucket",
+                    f"{len(gone)} of {len(keys)} files are not in the "
+                    + (f"listing of {scope.url} ({scope.listed_at})" if scope else "bucket"),
                 )
             )
             continue

@@ -101,6 +101,10 @@ def test_prefix_listing_deletes_only_tiles_under_the_prefix(six: Setup) -> None:
     plan = reconcile(six.tiles(), files, pattern=PATTERN, delete=True, s3_bucket=six.bucket)
     # the tile under the prefix whose file is gone, nothing of the four outside it
     assert _deleted(plan) == ["t/2025-01/02/(BAND).tif"]
+    detail = plan.loc[plan["action"] == "delete", "detail"].iloc[0]
+    assert detail.startswith(
+        f"1 of 2 files are not in the listing of s3://{six.bucket}/t/2025-01 ("
+    )
     outside = plan[plan["reason"] == "unlisted"]
     assert sorted(outside["path"]) == [f"t/{day}/(BAND).tif" for day in DAYS[2:]]
     assert (outside["action"] == "none").all()
