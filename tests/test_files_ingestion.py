@@ -16,8 +16,9 @@ import shapely
 import byocframe
 from byocframe.bucket import read_bucket
 from byocframe.emulator.cogs import SAMPLE_CASES, SAMPLE_PATTERN, write_cog
+from byocframe.outlines import trace_covers
 from byocframe.push import push
-from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile, trace_covers
+from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:botocore.*")
 BANDS = {
