@@ -226,12 +226,15 @@ def reconcile(
                     path,
                     gone,
                     f"{len(gone)} of {len(keys)} files are not in the "
-                    + (f"listing of {scope.url} ({scope.listed_at})" if scope else "bucket"),
+                    + (f"listing of {scope.url} at {scope.listed_at}" if scope else "bucket"),
                 )
             )
             continue
         changed = sorted(
-            k for b, k in keys.items() if _etag(etags[k]) != _etag(meta[b].get("etag"))
+            k
+            for b, k in keys.items()
+            # a folder lists no ETags: nothing to compare, so nothing proven stale
+            if _etag(etags[k]) and _etag(etags[k]) != _etag(meta[b].get("etag"))
         )
         if changed:
             rows.append(
@@ -342,7 +345,9 @@ def _key(path: str, source: str, etags: Mapping[str, Any]) -> str:
 
 
 def _etag(value: Any) -> str:
-    return str(value or "").strip('"')
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value).strip('"')
 
 
 def apply_plan(

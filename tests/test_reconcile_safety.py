@@ -103,7 +103,7 @@ def test_prefix_listing_deletes_only_tiles_under_the_prefix(six: Setup) -> None:
     assert _deleted(plan) == ["t/2025-01/02/(BAND).tif"]
     detail = plan.loc[plan["action"] == "delete", "detail"].iloc[0]
     assert detail.startswith(
-        f"1 of 2 files are not in the listing of s3://{six.bucket}/t/2025-01 ("
+        f"1 of 2 files are not in the listing of s3://{six.bucket}/t/2025-01 at "
     )
     outside = plan[plan["reason"] == "unlisted"]
     assert sorted(outside["path"]) == [f"t/{day}/(BAND).tif" for day in DAYS[2:]]
@@ -128,6 +128,17 @@ def test_empty_listings_never_plan_a_deletion(six: Setup, tmp_path: Path) -> Non
     # without the collection's bucket to compare with, a delete is refused too
     with pytest.raises(ValidationError, match="pass s3_bucket="):
         reconcile(tiles, six.files(f"s3://{six.bucket}/"), delete=True)
+
+
+def test_a_folder_listing_without_etags_plans_no_reingest(six: Setup, tmp_path: Path) -> None:
+    for day in DAYS[:2]:  # a local copy of January's files: a folder lists no ETags
+        for band in BANDS:
+            key = f"t/{day}/{band}.tif"
+            (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+            six.s3.download_file(six.bucket, key, str(tmp_path / key))
+    plan = reconcile(six.tiles(), six.files(tmp_path), pattern=PATTERN, s3_bucket=six.bucket)
+    assert "reingest" not in set(plan["action"])
+    assert "delete" not in set(plan["action"])
 
 
 def test_another_buckets_listing_is_refused(six: Setup, service: Any, files_folder: Path) -> None:
