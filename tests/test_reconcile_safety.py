@@ -164,12 +164,14 @@ def test_cli_with_a_narrower_prefix_keeps_the_tiles_outside_it(
 
 
 def test_cli_refuses_a_url_of_another_bucket(
-    six: Setup, capsys: pytest.CaptureFixture[str]
+    six: Setup, service: Any, files_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["reconcile", six.cid, "s3://not-the-bucket/", "--pattern", PATTERN]
+    other = next(_names)  # holds February's files only: January's tiles look gone
+    service.s3.upload_folder(files_folder / "t" / "2025-02", other, prefix="t/2025-02/")
+    args = ["reconcile", six.cid, f"s3://{other}/", "--pattern", PATTERN]
     assert main([*args, "--apply", "--delete", *six.account()]) == 1
     err = capsys.readouterr().err
-    assert f"s3://not-the-bucket/ is not the collection's bucket {six.bucket}" in err
+    assert f"s3://{other}/ is not the collection's bucket {six.bucket}" in err
     assert len(err.strip().splitlines()) == 1
     assert len(six.paths()) == 6
 
