@@ -39,8 +39,9 @@ from byocframe.files import read_file, write_file
 from byocframe.ingestion import IngestionTimeout, reingest, wait_for_ingestion
 from byocframe.io import collections_from_records, tiles_from_records, to_records
 from byocframe.listing import read_collections, read_tiles
+from byocframe.outlines import trace_covers
 from byocframe.push import push
-from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile, trace_covers
+from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile
 
 __version__ = "0.2.0"
 

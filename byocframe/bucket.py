@@ -26,6 +26,7 @@ import pandas as pd
 import shapely
 
 from byocframe.crs import WGS84, parse_crs
+from byocframe.evidence import record_scope
 from byocframe.geometry import reproject
 from byocframe.progress import ProgressBar
 from byocframe.tiffheader import RangeReader, TiffHeader, TiffHeaderError, read_header
@@ -362,7 +363,10 @@ def read_bucket(
         Without ``pattern``: one row per file (`FILE_COLUMNS`: key, size, etag, last
         modified, CRS, bounds, size, resolution, bands, data type, block sizes of every
         image, overviews, compression, predictor, no-data, header size, interleave).
-        With it: one row per candidate tile (see `group_tiles`).
+        With it: one row per candidate tile (see `group_tiles`). A files frame's
+        ``attrs["byocframe"]`` records what the listing covered (S3 bucket, prefix,
+        suffix, count and digest of the keys; `byocframe.evidence.record_scope`): the
+        evidence `byocframe.reconcile` needs before it plans a deletion.
 
     Examples
     --------
@@ -386,7 +390,14 @@ def read_bucket(
 
         rows = list(pool.map(one, listed))
     files = files_from_headers(rows)
-    files.attrs["byocframe"] = {"kind": "files", "bucket": bucket.url}
+    # the listing ended without an error: what it covered is evidence for reconcile
+    record_scope(
+        files,
+        url=bucket.url,
+        s3_bucket=bucket.name if bucket.root is None else None,
+        prefix=bucket.prefix,
+        suffix=suffix,
+    )
     if pattern is None:
         return files
     return group_tiles(files, pattern, crs=crs)

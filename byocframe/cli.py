@@ -10,9 +10,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from byocframe.exceptions import ByocframeError, ByocframeWarning
+from byocframe.exceptions import ByocframeError, ByocframeWarning, ValidationError
 
-__all__ = ["main"]
+__all__ = ["DELETE_LIMIT", "main"]
+
+#: ``reconcile --apply`` deletes at most this many tiles without ``--confirm-deletes``.
+DELETE_LIMIT = 5
 
 _EPILOG = """\
 examples:
@@ -646,14 +649,32 @@ def _bucket_commands(commands: argparse._SubParsersAction) -> None:
         "reconcile",
         help="compare a collection with its bucket: stale, gone, new, unused",
         description="Plan reingesting stale tiles (the bucket's ETag differs from "
-        "filesMetadata), creating tiles for new files, and (with --delete) deleting "
-        "tiles whose files are gone; --apply carries the plan out.",
+        "filesMetadata), creating tiles for new files that pass the checks, and (with "
+        "--delete) deleting tiles whose files are gone; --apply carries the plan out. "
+        "URL must be the collection's bucket (or a prefix of it: tiles outside are left "
+        "alone); deletions need an S3 listing, and more than --delete-limit of them "
+        "need --confirm-deletes with their count.",
     )
     reconcile.add_argument("collection", metavar="COLLECTION", help="collection id")
-    reconcile.add_argument("url", metavar="URL", help="the collection's bucket")
+    reconcile.add_argument(
+        "url", metavar="URL", help="the collection's bucket, s3://bucket/ or s3://bucket/prefix"
+    )
     _pattern_options(reconcile)
     reconcile.add_argument("--apply", action="store_true", help="carry the plan out")
     reconcile.add_argument("--delete", action="store_true", help="plan deletions too")
+    reconcile.add_argument(
+        "--delete-limit",
+        type=int,
+        default=DELETE_LIMIT,
+        metavar="N",
+        help=f"--apply deletes up to N tiles unasked (default {DELETE_LIMIT})",
+    )
+    reconcile.add_argument(
+        "--confirm-deletes",
+        type=int,
+        metavar="COUNT",
+        help="confirm deleting more than --delete-limit tiles: the count the dry run printed",
+    )
     reconcile.add_argument("--retry-failed", action="store_true", help="reingest FAILED tiles")
     reconcile.set_defaults(handler=_reconcile)
     _account_options(reconcile)
@@ -715,31 +736,72 @@ def _write_table(frame: Any, path: Path) -> None:
 
 def _reconcile(args: argparse.Namespace) -> int:
     import byocframe
+    from byocframe.bucket import group_tiles
+    from byocframe.evidence import same_bucket
     from byocframe.reconcile import apply_plan, reconcile
 
     client = _client(args)
-    bands = (client.get_collection(args.collection).get("additionalData") or {}).get("bands")
+    collection = client.get_collection(args.collection)
+    s3_bucket = str(collection.get("s3Bucket") or "")
+    if args.url.startswith("s3://"):
+        listed = args.url[5:].split("/", 1)[0]
+        if not same_bucket(listed, s3_bucket):
+            raise ValidationError(
+                f"{args.url} is not the collection's bucket {s3_bucket}: "
+                f"give s3://{s3_bucket}/ or a prefix of it"
+            )
+    bands = (collection.get("additionalData") or {}).get("bands")
     tiles = byocframe.read_tiles(client, args.collection)
     files = byocframe.read_bucket(args.url, endpoint_url=args.endpoint_url)
     plan = reconcile(
         tiles, files, pattern=args.pattern, bands=bands, delete=args.delete,
-        retry_failed=args.retry_failed,
+        retry_failed=args.retry_failed, s3_bucket=s3_bucket,
     )  # fmt: skip
     if plan.empty:
         print("the collection and the bucket agree")
         return 0
-    for row in plan.itertuples():
-        print(f"{row.action:8} {row.reason:14} {row.path or ', '.join(row.files)}  ({row.detail})")
+    deletes = int((plan["action"] == "delete").sum())
+    _print_plan(plan)
     if not args.apply:
         print("nothing sent (add --apply to carry the plan out)")
         return 0
-    candidates = byocframe.read_bucket(
-        args.url, pattern=args.pattern, endpoint_url=args.endpoint_url
-    )
+    # a confirmation names the count, so one written for another plan confirms nothing
+    if args.confirm_deletes is not None and args.confirm_deletes != deletes:
+        raise ValidationError(
+            f"the plan deletes {deletes} tiles, not {args.confirm_deletes}: read the plan "
+            f"again, then give --confirm-deletes {deletes}"
+        )
+    if deletes > args.delete_limit and args.confirm_deletes is None:
+        raise ValidationError(
+            f"the plan deletes {deletes} tiles, more than --delete-limit {args.delete_limit}: "
+            f"read the plan, then add --confirm-deletes {deletes}"
+        )
+    candidates = group_tiles(files, args.pattern)  # the same listing as the plan
     result = apply_plan(plan, tiles, client, candidates=candidates)
     failed = result[result["outcome"] != "ok"] if len(result) else result
     print(f"{len(result) - len(failed)} request(s) ok, {len(failed)} failed")
     return 1 if len(failed) else 0
+
+
+def _print_plan(plan: Any, most: int = 20) -> None:
+    """Counts first, then deletions (all of them), creates, reingests, what is left alone."""
+    counts = plan["action"].value_counts()
+    print(
+        f"{counts.get('delete', 0)} deletions, {counts.get('create', 0)} creates, "
+        f"{counts.get('reingest', 0)} reingests, {counts.get('none', 0)} left alone"
+    )
+    unlisted = plan[plan["reason"] == "unlisted"]
+    shown = plan[plan["reason"] != "unlisted"]
+    for action in ("delete", "create", "reingest", "none"):
+        rows = shown[shown["action"] == action]
+        limit = len(rows) if action == "delete" else most
+        for row in rows.head(limit).itertuples():
+            where = row.path or ", ".join(row.files)
+            print(f"{row.action:8} {row.reason:14} {where}  ({row.detail})")
+        if len(rows) > limit:
+            print(f"  ... and {len(rows) - limit:,} more ({action})")
+    if len(unlisted):
+        print(f"{len(unlisted):,} tiles outside the listing: not compared, not deleted")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,11 +2,11 @@
 
 * `add_tiles` appends the bucket's candidate tiles (`byocframe.read_bucket` with a
   pattern) that the collection lacks to a tile frame; `byocframe.push` creates them.
-* `trace_covers` draws each candidate's valid-pixel outline from an overview, so covers
-  of neighbouring tiles stop overlapping no-data.
 * `reconcile` compares a tile frame with a files frame: stale tiles (the bucket's ETag
   differs from ``filesMetadata``), tiles whose files are gone, duplicate paths, files no
-  tile uses; `apply_plan` pushes the plan.
+  tile uses, new tiles whose files `byocframe.check` fails; `apply_plan` pushes the plan.
+  A tile is deleted for its files only on a listing of the collection's bucket that
+  looked where they would be (`byocframe.evidence`).
 * `failure_causes` groups FAILED tiles by the rule their cause names, with the fix.
 """
 
@@ -20,12 +20,11 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
-from byocframe.bucket import Bucket, assign_tiles, group_tiles, open_bucket
-from byocframe.checks import RULES
-from byocframe.crs import WGS84
-from byocframe.geometry import reproject
+from byocframe.bucket import assign_tiles, compile_pattern, group_tiles
+from byocframe.checks import DEFAULT_RULES, RULES, RuleSet, check
+from byocframe.evidence import deletion_scope
+from byocframe.exceptions import ValidationError
 
 __all__ = [
     "PLAN_COLUMNS",
@@ -33,7 +32,6 @@ __all__ = [
     "apply_plan",
     "failure_causes",
     "reconcile",
-    "trace_covers",
 ]
 
 PLAN_COLUMNS = ("action", "reason", "id", "path", "files", "detail")
@@ -52,8 +50,8 @@ def add_tiles(
     candidates : GeoDataFrame
         From `byocframe.read_bucket` with a pattern.
     covers : GeoSeries, optional
-        Covers for the candidates (from `trace_covers`), in any CRS; without them the
-        service uses each tile's bounding box.
+        Covers for the candidates (from `byocframe.trace_covers`), in any CRS; without
+        them the service uses each tile's bounding box.
 
     Returns
     -------
@@ -96,113 +94,6 @@ def add_tiles(
     return out
 
 
-def trace_covers(
-    url: str,
-    candidates: gpd.GeoDataFrame,
-    *,
-    band: str | None = None,
-    buffer: float = 0.0,
-    max_points: int = 100,
-    endpoint_url: str | None = None,
-    client: Any = None,
-) -> gpd.GeoSeries:
-    r"""Valid-pixel outlines of candidate tiles, traced from each tile's lowest overview.
-
-    Parameters
-    ----------
-    url : str
-        Where the files are: ``s3://bucket`` or a local folder (as in `read_bucket`).
-    candidates : GeoDataFrame
-        From `byocframe.read_bucket` with a pattern (``path``, ``bands``, ``native_crs``).
-    band : str, optional
-        The band file to trace; the first of each tile by default.
-    buffer : float
-        Negative to shrink the outline (CRS units), e.g. ``-20`` for a two-pixel margin.
-    max_points : int, default 100
-        The service's limit: outlines are simplified until they have at most this many
-        points, without self-intersections.
-    endpoint_url, client
-        For S3, as in `byocframe.read_bucket`: the overview is read with ranged GETs
-        through the same boto3 client (credentials from the usual AWS chain).
-
-    Returns
-    -------
-    GeoSeries
-        Aligned with ``candidates``, in the frame's CRS (None where nothing is valid).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from byocframe.bucket import read_bucket
-    >>> from byocframe.emulator.cogs import write_cog
-    >>> folder = tempfile.mkdtemp()
-    >>> _ = write_cog(f"{folder}/t/B01.tif", nodata_corner=True)  # a no-data triangle
-    >>> candidates = read_bucket(folder, pattern=r"t/(BAND)\.tif", crs="EPSG:32633",
-    ...                          progress=False)
-    >>> cover = trace_covers(folder, candidates).iloc[0]
-    >>> round(cover.area / candidates.geometry.iloc[0].area, 2)
-    0.72
-    """
-    bucket = open_bucket(url, endpoint_url=endpoint_url, client=client)
-    native = []
-    for path, bands in zip(candidates["path"], candidates["bands"], strict=True):
-        name = band or str(bands).split(",")[0]
-        native.append(_trace(bucket, str(path).replace("(BAND)", name), buffer))
-    native = [_limit(g, max_points) for g in native]
-    crs = candidates["native_crs"].astype(object).to_numpy()
-    present = np.array([g is not None for g in native])
-    out = np.full(len(native), None, dtype=object)
-    if present.any():
-        geoms = np.array(native, dtype=object)[present]
-        out[present] = reproject(geoms, crs[present], str(candidates.crs or WGS84), densify=None)
-    return gpd.GeoSeries(out, index=candidates.index, crs=candidates.crs)
-
-
-def _trace(bucket: Bucket, key: str, buffer: float) -> Any:
-    import rasterio
-    from rasterio import features
-
-    # rasterio reads the file object through Python: the ranges go through the same
-    # boto3 client as headers (GDAL's own /vsis3/ HTTP would need its own credentials
-    # and deadlocks against an S3 server running in this process)
-    with bucket.open(key) as file, rasterio.open(file) as src:
-        level = len(src.overviews(1)) - 1
-    with (
-        bucket.open(key) as file,
-        rasterio.open(file, overview_level=level if level >= 0 else None) as src,
-    ):
-        data = src.read(1, masked=False)
-        valid = np.isfinite(data) if data.dtype.kind == "f" else np.ones(data.shape, bool)
-        if src.nodata is not None and not np.isnan(src.nodata):
-            valid &= data != src.nodata
-        shapes = [
-            shapely.geometry.shape(geom)
-            for geom, value in features.shapes(valid.astype("uint8"), transform=src.transform)
-            if value == 1
-        ]
-    if not shapes:
-        return None
-    outline = shapely.union_all(shapes)
-    if buffer:
-        outline = outline.buffer(buffer)
-    return None if outline.is_empty else outline
-
-
-def _limit(geom: Any, max_points: int) -> Any:
-    """Simplified (topology kept) until it has at most ``max_points`` points."""
-    if geom is None:
-        return None
-    tolerance = 0.0
-    out = geom
-    size = max(geom.bounds[2] - geom.bounds[0], geom.bounds[3] - geom.bounds[1])
-    while shapely.get_num_coordinates(out) > max_points or not out.is_valid:
-        tolerance = tolerance * 2 if tolerance else size / 1000
-        out = geom.simplify(tolerance, preserve_topology=True)
-        if tolerance > size:
-            return shapely.box(*geom.bounds)
-    return out
-
-
 def _normal(path: Any) -> str:
     return _TIFF.sub(".tif", str(path))
 
@@ -225,6 +116,8 @@ def reconcile(
     bands: Mapping[str, Mapping[str, Any]] | None = None,
     delete: bool = False,
     retry_failed: bool = False,
+    s3_bucket: str | None = None,
+    rules: RuleSet = DEFAULT_RULES,
 ) -> pd.DataFrame:
     r"""Compare a collection's tiles with its bucket; the plan `apply_plan` carries out.
 
@@ -233,24 +126,41 @@ def reconcile(
     tiles : DataFrame
         From `byocframe.read_tiles`.
     files : DataFrame
-        From `byocframe.read_bucket` (no pattern) of the collection's bucket.
+        From `byocframe.read_bucket` (no pattern) of the collection's bucket, or of a
+        prefix of it: tiles whose files lie outside the listing are left alone
+        (``unlisted``).
     pattern : str, optional
-        Groups the files no tile uses into new tiles to create.
+        Groups the files no tile uses into new tiles to create; it must match at least
+        one listed key.
     bands : dict, optional
         The collection's ``additionalData.bands`` (band name -> ``source``).
     delete : bool
         Plan deletion of tiles whose files are gone and of duplicate paths (otherwise
-        they are reported with action ``none``).
+        they are reported with action ``none``). Needs ``s3_bucket`` and ``files`` as
+        `read_bucket` returned it, from a listing of that bucket that is not empty.
     retry_failed : bool
         Plan a reingest of every FAILED tile.
+    s3_bucket : str, optional
+        The collection's ``s3Bucket``: a listing of another bucket is refused.
+    rules : RuleSet
+        The limits new tiles are checked against (`byocframe.check`).
 
     Returns
     -------
     DataFrame
         `PLAN_COLUMNS`: ``action`` (``reingest``, ``create``, ``delete``, ``none``),
         ``reason`` (``stale``, ``files-gone``, ``duplicate-path``, ``failed``, ``new``,
-        ``incomplete`` (new files lacking a band of ``bands``), ``unused-file``), tile
-        ``id``, ``path``, the ``files`` concerned, ``detail``.
+        ``incomplete`` (new files lacking a band of ``bands``), ``fails-check`` (new
+        files that break a rule ingestion enforces; the rules in ``detail``),
+        ``unlisted`` (a tile whose files are outside the listing), ``unused-file``),
+        tile ``id``, ``path``, the ``files`` concerned, ``detail``.
+
+    Raises
+    ------
+    ValidationError
+        ``files`` lists another bucket than ``s3_bucket``; ``pattern`` matches no listed
+        key; ``delete=True`` on a listing that cannot prove a file gone (no
+        ``s3_bucket``, a local folder, an empty listing, a frame filtered after listing).
 
     Examples
     --------
@@ -265,7 +175,14 @@ def reconcile(
          action reason          path
     0  reingest  stale  a/(BAND).tif
     1    create    new  b/(BAND).tif
+    >>> reconcile(tiles, files, delete=True, s3_bucket="b")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    byocframe.exceptions.ValidationError: files has no record of the listing it came from: ...
     """
+    scope = deletion_scope(files, s3_bucket=s3_bucket, delete=delete)
+    if pattern is not None:
+        _require_match(files, pattern)
     etags = dict(zip(files["key"], files["etag"], strict=True))
     sources = {str(n): str(s.get("source") or n) for n, s in (bands or {}).items()}
     rows: list[dict[str, Any]] = []
@@ -293,6 +210,12 @@ def reconcile(
             )
             continue
         seen[normal] = tid
+        if scope is not None and not all(map(scope.covers, keys.values())):
+            # the listing did not look where its files are: their absence proves nothing
+            outside = sorted(k for k in keys.values() if not scope.covers(k))
+            detail = f"its files are outside the listing of {scope.url}"
+            rows.append(_plan_row("none", "unlisted", tid, path, outside, detail))
+            continue
         gone = sorted(k for k in keys.values() if k not in etags)
         if gone:
             rows.append(
@@ -302,12 +225,16 @@ def reconcile(
                     tid,
                     path,
                     gone,
-                    f"{len(gone)} of {len(keys)} files are not in the bucket",
+                    f"{len(gone)} of {len(keys)} files are not in the "
+                    + (f"listing of {scope.url} at {scope.listed_at}" if scope else "bucket"),
                 )
             )
             continue
         changed = sorted(
-            k for b, k in keys.items() if _etag(etags[k]) != _etag(meta[b].get("etag"))
+            k
+            for b, k in keys.items()
+            # a folder lists no ETags: nothing to compare, so nothing proven stale
+            if _etag(etags[k]) and _etag(etags[k]) != _etag(meta[b].get("etag"))
         )
         if changed:
             rows.append(
@@ -345,7 +272,54 @@ def reconcile(
             rows.append(_plan_row("create", "new", None, path, members, f"{len(members)} files"))
     for key in sorted(set(unused["key"]) - used):
         rows.append(_plan_row("none", "unused-file", None, None, [key], "no tile uses it"))
+    if pattern is not None:
+        _flag_failing(rows, files, pattern, bands, rules)
     return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+
+
+def _require_match(files: pd.DataFrame, pattern: str) -> None:
+    """Refuse a pattern that matches no listed key: its plan would be silently empty."""
+    regex = compile_pattern(pattern)
+    keys = files["key"].astype(str)
+    if len(keys) and any(regex.fullmatch(key) for key in keys):
+        return
+    where = (files.attrs.get("byocframe") or {}).get("bucket") or "the listing"
+    if not len(keys):
+        raise ValidationError(
+            f"pattern {pattern!r} has nothing to match: {where} lists no file; check the URL"
+        )
+    raise ValidationError(
+        f"pattern {pattern!r} matches none of the {len(keys)} listed keys (e.g. "
+        f"{keys.iloc[0]!r}) of {where}; write it for whole keys, relative to the bucket"
+    )
+
+
+def _flag_failing(
+    rows: list[dict[str, Any]],
+    files: pd.DataFrame,
+    pattern: str,
+    bands: Mapping[str, Mapping[str, Any]] | None,
+    rules: RuleSet,
+) -> None:
+    """Turn planned creates whose files break a rule ingestion enforces into ``fails-check``."""
+    creates = [row for row in rows if row["action"] == "create"]
+    unread = files["header_size"].isna() & files["error"].isna()
+    if not creates or unread.any():
+        return  # a frame built without headers (files_from_headers): nothing to judge
+    # the whole listing is checked: sample types and extensions are judged by the majority
+    findings = check(files, pattern=pattern, bands=bands, rules=rules)
+    errors = findings[(findings["severity"] == "error") & findings["tile"].notna()]
+    by_tile = {_normal(tile): group for tile, group in errors.groupby("tile")}
+    for row in creates:
+        group = by_tile.get(_normal(row["path"]))
+        if group is None:
+            continue
+        names = ", ".join(dict.fromkeys(group["rule"]))
+        row.update(
+            action="none",
+            reason="fails-check",
+            detail=f"would fail ingestion ({names}): {group['message'].iloc[0]}",
+        )
 
 
 def _plan_row(
@@ -371,7 +345,9 @@ def _key(path: str, source: str, etags: Mapping[str, Any]) -> str:
 
 
 def _etag(value: Any) -> str:
-    return str(value or "").strip('"')
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value).strip('"')
 
 
 def apply_plan(

@@ -16,8 +16,9 @@ import shapely
 import byocframe
 from byocframe.bucket import read_bucket
 from byocframe.emulator.cogs import SAMPLE_CASES, SAMPLE_PATTERN, write_cog
+from byocframe.outlines import trace_covers
 from byocframe.push import push
-from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile, trace_covers
+from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:botocore.*")
 BANDS = {
@@ -150,7 +151,7 @@ def test_fix_reingest_and_reconcile(
     s3.delete_object(Bucket=name, Key=paths["valid-nodata-corner"].replace("(BAND)", "B01"))
     files = read_bucket(f"s3://{name}/", client=s3, progress=False)
     plan = reconcile(tiles, files, pattern=SAMPLE_PATTERN, bands=BANDS, delete=True,
-                     retry_failed=True)  # fmt: skip
+                     retry_failed=True, s3_bucket=name)  # fmt: skip
     by_reason = {r: sorted(g["path"]) for r, g in plan.groupby("reason")}
     assert by_reason["stale"] == [paths["valid"]]
     assert by_reason["files-gone"] == [paths["valid-nodata-corner"]]
