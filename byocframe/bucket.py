@@ -263,7 +263,7 @@ def header_row(listed: Listed, reader: RangeReader) -> dict[str, Any]:
         "last_modified": listed.last_modified,
     }
     try:
-        header = read_header(reader)
+        header = read_header(reader, size=listed.size)
     except (TiffHeaderError, OSError) as err:
         row["error"] = str(err)
         row["bytes_read"] = reader.bytes_read
