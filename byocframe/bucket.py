@@ -102,7 +102,8 @@ class Bucket:
             root = self.root
             found = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
             for key in sorted(found):  # key order, as S3 lists
-                stat = found[key].stat()
+                # a link leaving the folder is listed as itself: reading it gives the reason
+                stat = found[key].stat() if self._inside(found[key]) else found[key].lstat()
                 yield Listed(
                     key,
                     stat.st_size,
@@ -140,10 +141,9 @@ class Bucket:
     def ranged(self, key: str, *, block: int = 65_536) -> RangeReader:
         """A reader of ``key`` that fetches only the byte ranges asked for."""
         if self.root is not None:
-            path = self.root / key
 
             def read_file(start: int, size: int) -> bytes:
-                with open(path, "rb") as f:
+                with open(self._local(key), "rb") as f:
                     f.seek(start)
                     return f.read(size)
 
@@ -173,7 +173,7 @@ class Bucket:
     def head(self, key: str) -> Listed | None:
         """One object's size and ETag, or None when it does not exist."""
         if self.root is not None:
-            path = self.root / key
+            path = self._local(key)
             if not path.is_file():
                 return None
             stat = path.stat()
@@ -190,6 +190,22 @@ class Bucket:
             answer.get("ETag"),
             pd.Timestamp(answer["LastModified"]).tz_convert("UTC"),
         )
+
+    def _inside(self, path: Path) -> bool:
+        """Whether ``path``, links followed, lies in the folder."""
+        assert self.root is not None
+        return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(self.root))
+
+    def _local(self, key: str) -> Path:
+        """The file of ``key`` in the folder; never a path outside it (``..``, links)."""
+        assert self.root is not None
+        path = self.root / key
+        if Path(key).is_absolute() or ".." in Path(key).parts or not self._inside(path):
+            raise PermissionError(
+                f"{key!r} leads outside the folder {self.root}; byocframe reads only files "
+                "inside it (move the file in, or read its own folder)"
+            )
+        return Path(os.path.realpath(path))  # the file checked, not a link swapped since
 
 
 class RangeFile(io.RawIOBase):
@@ -264,7 +280,7 @@ def header_row(listed: Listed, reader: RangeReader) -> dict[str, Any]:
         "last_modified": listed.last_modified,
     }
     try:
-        header = read_header(reader)
+        header = read_header(reader, size=listed.size)
     except (TiffHeaderError, OSError) as err:
         row["error"] = str(err)
         row["bytes_read"] = reader.bytes_read
