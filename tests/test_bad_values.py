@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import warnings
 
+import pandas as pd
 import pytest
 from conftest import ServiceApi, box_ring, geojson, utm33_files
 
@@ -270,3 +271,22 @@ def test_a_cover_geometry_of_the_wrong_kind_in_a_listing(world):
     assert len(record) == 1
     assert gdf.loc[tids["c"], "native_cover"] is None
     assert gdf.loc[tids["c"], "geometry_source"] == "tile"
+
+
+# ---------------------------------------------------------------------- pushing after it
+def test_push_after_loading_a_spoiled_tile(world):
+    """Other rows push; an edit of the bad tile fails on its own row, saying what to do."""
+    service, api, cid, tids = world
+    spoil(service, tids["b"], sensingTime="999-06-01T00:00:00.000Z")
+    with pytest.warns(ByocframeWarning, match="sensingTime"):
+        gdf = byocframe.read_tiles(service.client(), cid, progress=False)
+    when = pd.Timestamp("2025-01-01", tz="UTC")
+    gdf.loc[[tids["a"], tids["b"]], "sensing_time"] = when
+    result = byocframe.push(gdf, service.client())
+    assert result.loc[tids["a"], "outcome"] == "ok"
+    assert result.loc[tids["b"], "outcome"] == "failed"
+    assert (
+        "give it a valid sensing time with Client.update_tile" in result.loc[tids["b"], "message"]
+    )
+    got = api("GET", f"/collections/{cid}/tiles/{tids['a']}").json()["data"]
+    assert got["sensingTime"] == "2025-01-01T00:00:00.000Z"
