@@ -22,10 +22,18 @@ import shapely
 import shapely.geometry
 
 from byocframe.client import Client
-from byocframe.exceptions import NotFoundError, TransportError
+from byocframe.exceptions import NotFoundError, TransportError, ValidationError
+from byocframe.ids import check_id
 from byocframe.progress import ProgressBar
 
-__all__ = ["CATALOG_PATH", "DatetimeLike", "catalog_datetime", "iter_items", "search_records"]
+__all__ = [
+    "CATALOG_PATH",
+    "DatetimeLike",
+    "catalog_datetime",
+    "created_order",
+    "iter_items",
+    "search_records",
+]
 
 CATALOG_PATH = "/api/v1/catalog/1.0.0"
 _PAGE = 100  # the largest page the Catalog gives
@@ -52,6 +60,8 @@ def catalog_datetime(value: DatetimeLike) -> str:
     '2024-06-01T00:00:00Z/2024-06-30T23:59:59.999999Z'
     >>> catalog_datetime(("2024-06-01T12:00:00+02:00", None))
     '2024-06-01T10:00:00Z/..'
+    >>> catalog_datetime(("0500-01-01", "0999-12-31"))
+    '0500-01-01T00:00:00Z/0999-12-31T23:59:59.999999Z'
     """
     if isinstance(value, str):
         period = re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value.strip())
@@ -81,7 +91,8 @@ def _instant(value: Any, *, end: bool) -> str:
     day_only = isinstance(value, str) and len(value.strip()) == 10
     if end and (day_only or (isinstance(value, dt.date) and not isinstance(value, dt.datetime))):
         stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
-    text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat, not strftime: glibc writes the year 500 as "500" (not RFC 3339)
+    text = stamp.to_pydatetime(warn=False).isoformat(timespec="seconds")[:19]
     return text + (f".{stamp.microsecond:06d}" if stamp.microsecond else "") + "Z"
 
 
@@ -184,13 +195,20 @@ def search_records(
     """BYOC tile records of the tiles a Catalog search finds, oldest created first.
 
     One search request per 100 items, then one GET per tile (``workers`` at once) for
-    the fields the items lack; a tile deleted in between is left out.
+    the fields the items lack; a tile deleted in between is left out. An item without a
+    usable id gives a record with just that id, for the loader to report (never a URL).
     """
     ids: list[str] = []
+    records: list[dict[str, Any]] = []
     for page in iter_items(
         client, collection, bbox=bbox, datetime=datetime, intersects=intersects, filter=filter
     ):
-        ids += [item["id"] for item in page]
+        for item in page:
+            tid = item.get("id") if isinstance(item, dict) else None
+            try:
+                ids.append(check_id(tid, "tile"))
+            except ValidationError:
+                records.append({"id": tid})
     ids = list(dict.fromkeys(ids))  # a tile written between two pages may come twice
 
     def fetch(tid: str) -> dict[str, Any] | None:
@@ -199,7 +217,6 @@ def search_records(
         except NotFoundError:
             return None
 
-    records: list[dict[str, Any]] = []
     with (
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
         ProgressBar(len(ids), progress, "getting tiles") as bar,
@@ -208,5 +225,18 @@ def search_records(
             bar.update(1)
             if record is not None:
                 records.append(record)
-    records.sort(key=lambda r: r.get("created") or "")
+    records.sort(key=created_order)
     return records
+
+
+def created_order(record: Mapping[str, Any]) -> str:
+    """Sort key of tile records: ``created`` text (a missing or bad one sorts first).
+
+    Examples
+    --------
+    >>> tiles = [{"created": "2024-01-02T00:00:00Z"}, {"created": 17}, {}]
+    >>> [t.get("created") for t in sorted(tiles, key=created_order)]
+    [17, None, '2024-01-02T00:00:00Z']
+    """
+    created = record.get("created")
+    return created if isinstance(created, str) else ""

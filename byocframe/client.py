@@ -16,7 +16,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any, TypeAlias, cast
+from typing import Any, Literal, TypeAlias, cast
 
 from byocframe.config import (
     SentinelHubBYOCLike,
@@ -313,15 +313,23 @@ class Client(ApiSession):
         path: str | None = None,
         sort: str | None = None,
         count: int | None = None,
+        bad_ids: Literal["raise", "keep"] = "raise",
     ) -> Iterator[list[dict[str, Any]]]:
-        """Tiles, one page (``count`` tiles, 1 to 100; 100 by default) at a time."""
+        """Tiles, one page (``count`` tiles, 1 to 100; 100 by default) at a time.
+
+        A listed tile without a usable id (empty, or not a plain URL segment) is a
+        `TransportError`; ``bad_ids="keep"`` passes it on as it is, for a loader that
+        reports it (`byocframe.read_tiles`) and never puts its id in a URL.
+        """
         cid = resource_id(collection, "collection")
         if count is not None and not (isinstance(count, int) and 1 <= count <= 100):
             raise ValueError(f"count must be an integer from 1 to 100, got {count!r}")
+        if bad_ids not in ("raise", "keep"):
+            raise ValueError(f"bad_ids must be 'raise' or 'keep', got {bad_ids!r}")
         params = {"status": status, "path": path, "sort": sort}
         if count is not None:
             params["count"] = str(count)
-        pages = self._pages(path_of("collections", cid, "tiles"), params)
+        pages = self._pages(path_of("collections", cid, "tiles"), params, bad_ids=bad_ids)
         return self._explained(pages, cid)
 
     def iter_tiles(

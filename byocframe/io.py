@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,9 +19,19 @@ import shapely
 from pyproj import CRS
 
 from byocframe.crs import WGS84, GeometryProblem, parse_crs
-from byocframe.exceptions import ByocframeWarning, ValidationError
 from byocframe.geojson import geometries_to_geojson, parse_geojson
 from byocframe.geometry import DEFAULT_DENSIFY, reproject, reproject_parsed
+from byocframe.record_checks import (
+    Errors,
+    check_additional,
+    check_errors,
+    check_ids,
+    check_statuses,
+    check_times,
+    duplicates,
+    problem,
+    report,
+)
 from byocframe.records import (
     COLLECTION_FIELDS,
     COLLECTION_FLAT_ADDITIONAL,
@@ -36,24 +45,21 @@ from byocframe.records import (
     dumps,
     format_datetimes,
     loads,
-    parse_datetimes,
 )
 from byocframe.snapshot import ATTRS_KEY, stamp
 
 __all__ = ["collections_from_records", "tiles_from_records", "to_records"]
 
-Errors = Literal["raise", "warn"]
 #: Text columns use the pandas 3 default string dtype (missing values are NaN).
 TEXT = pd.StringDtype(na_value=np.nan)
 STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
-_MAX_LISTED = 10
 
 
 def tiles_from_records(
     records: Iterable[Any],
     *,
     crs: Any = WGS84,
-    errors: Errors = "raise",
+    errors: Errors = "warn",
     densify: float | None = DEFAULT_DENSIFY,
     area: bool = False,
 ) -> gpd.GeoDataFrame:
@@ -65,10 +71,12 @@ def tiles_from_records(
         Tiles exactly as the API returns them (camelCase, geometries with a ``crs`` member).
     crs : str or pyproj.CRS, default "EPSG:4326"
         The CRS of the ``geometry`` and ``tile_geometry`` columns.
-    errors : {"raise", "warn"}
-        What to do with a tile that cannot be read (bad geometry, missing ``path`` or
-        ``id``): raise `ValidationError` naming every such tile, or warn and give it a
-        None geometry (a tile with no ``id`` is dropped).
+    errors : {"warn", "raise"}, default "warn"
+        What to do with tiles that cannot be read in full (a time that is not ISO-8601,
+        a cover that is not GeoJSON, an unknown status, no usable ``id``, ...).
+        "warn": load them with the bad values missing (NaT, None, NaN; a tile with no
+        usable ``id`` is left out) and emit one `ByocframeWarning` naming the first
+        few. "raise": raise `ValidationError` naming every problem, load nothing.
     densify : float or None, default 10 000
         Longest edge, in metres, in the tile's own CRS before reprojecting. None keeps
         the vertices as they are (fast, but long UTM edges then come out straight).
@@ -86,6 +94,11 @@ def tiles_from_records(
     ------
     ValidationError
         With ``errors="raise"``, naming each bad tile, the field and the problem.
+
+    Warns
+    -----
+    ByocframeWarning
+        With ``errors="warn"``, once, when some tiles have values that cannot be read.
 
     See Also
     --------
@@ -109,7 +122,7 @@ def tiles_from_records(
     >>> round(gdf.geometry.iloc[0].centroid.x, 2), round(gdf.geometry.iloc[0].centroid.y, 2)
     (-15.99, 63.12)
     """
-    _check_errors(errors)
+    check_errors(errors)
     target = _normalise_crs(crs)
     with _no_gc():
         return _tiles_frame([as_record(r, "tile") for r in records], target, errors, densify, area)
@@ -118,24 +131,28 @@ def tiles_from_records(
 def _tiles_frame(
     recs: list[Mapping[str, Any]], target: str, errors: Errors, densify: float | None, area: bool
 ) -> gpd.GeoDataFrame:
-    problems: list[dict[str, Any]] = []
-    ids = [r.get("id") for r in recs]
+    ids, problems = check_ids(recs, "tile")
+    problems += duplicates(ids)
+    paths: list[str | None] = []
     for pos, rec in enumerate(recs):
-        if not rec.get("id"):
-            problems.append(_problem(pos, None, "id", rec.get("id"), "missing tile id"))
-        if not rec.get("path"):
-            problems.append(_problem(pos, ids[pos], "path", rec.get("path"), "missing path"))
-    problems += _duplicates(ids)
+        path = rec.get("path")
+        paths.append(path if isinstance(path, str) and path else None)
+        if paths[-1] is None:
+            text = "missing path" if path in (None, "") else f"not a text: {path!r}"
+            problems.append(problem(pos, ids[pos], "path", path, text))
+    statuses, bad = check_statuses(recs, ids)
+    additional, bad_additional = check_additional(recs, ids)
+    problems += bad + bad_additional
     cover = parse_geojson([r.get("coverGeometry") for r in recs])
     tile = parse_geojson([r.get("tileGeometry") for r in recs])
     for name, parsed in (("coverGeometry", cover), ("tileGeometry", tile)):
         for pos, msg in sorted(parsed.problems.items()):
-            problems.append(_problem(pos, ids[pos], name, None, msg))
+            problems.append(problem(pos, ids[pos], name, None, msg))
     times = {}
     for wire in TILE_DATETIMES:
-        times[wire], bad = _datetimes(recs, wire, ids)
+        times[wire], bad = check_times([r.get(wire) for r in recs], wire, ids)
         problems += bad
-    keep = _report(problems, errors, "tile", len(recs))
+    keep = report(problems, errors, "tile", len(recs))
 
     native_crs = np.where(pd.isna(tile.crs), cover.crs, tile.crs)
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -149,14 +166,13 @@ def _tiles_frame(
     source[has_cover] = "cover"
 
     columns: dict[str, Any] = {
-        "path": pd.array([r.get("path") for r in recs], dtype=TEXT),
-        "status": pd.Categorical([r.get("status") for r in recs], dtype=STATUS_DTYPE),
+        "path": pd.array(paths, dtype=TEXT),
+        "status": pd.Categorical(statuses, dtype=STATUS_DTYPE),
     }
     for wire in TILE_DATETIMES:
         columns[WIRE_TO_COLUMN[wire]] = times[wire]
     columns["native_crs"] = pd.array(native_crs, dtype=TEXT)
     columns["geometry_source"] = pd.Categorical(source, categories=["cover", "tile"])
-    additional = [r.get("additionalData") or {} for r in recs]
     columns.update(_flatten(additional, TILE_FLAT_ADDITIONAL))
     columns["additional_data"] = pd.array([dumps(a) for a in additional], dtype=TEXT)
     columns["other_data"] = _other(recs, TILE_FIELDS)
@@ -202,14 +218,19 @@ def collections_from_records(records: Iterable[Any]) -> pd.DataFrame:
     recs = [as_record(r, "collection") for r in records]
     ids = [r.get("id") for r in recs]
     problems = [
-        _problem(pos, rec.get("id"), name, rec.get(name), f"missing {name}")
+        problem(pos, rec.get("id"), name, rec.get(name), f"missing {name}")
         for pos, rec in enumerate(recs)
         for name in ("id", "name", "s3Bucket")
         if not rec.get(name)
     ]
-    created, bad_times = _datetimes(recs, "created", ids)
-    _report(problems + _duplicates(ids) + bad_times, "raise", "collection")
-    additional = [r.get("additionalData") or {} for r in recs]
+    created, bad_times = check_times([r.get("created") for r in recs], "created", ids)
+    additional, bad_additional = check_additional(recs, ids)
+    problems += duplicates(ids) + bad_times + bad_additional
+    spans = {}
+    for wire in ("fromSensingTime", "toSensingTime"):
+        spans[wire], bad_times = check_times([a.get(wire) for a in additional], wire, ids)
+        problems += bad_times
+    report(problems, "raise", "collection")
     columns: dict[str, Any] = {
         "name": pd.array([r.get("name") for r in recs], dtype=TEXT),
         "s3_bucket": pd.array([r.get("s3Bucket") for r in recs], dtype=TEXT),
@@ -224,8 +245,7 @@ def collections_from_records(records: Iterable[Any]) -> pd.DataFrame:
     columns["no_data"] = pd.array([r.get("noData") for r in recs], dtype="Float64")
     flat = _flatten(additional, COLLECTION_FLAT_ADDITIONAL)
     for wire in ("fromSensingTime", "toSensingTime"):
-        name = WIRE_TO_COLUMN[wire]
-        flat[name] = parse_datetimes([a.get(wire) for a in additional]).array
+        flat[WIRE_TO_COLUMN[wire]] = spans[wire]
     columns.update(flat)
     columns["additional_data"] = pd.array([dumps(a) for a in additional], dtype=TEXT)
     columns["other_data"] = _other(recs, COLLECTION_FIELDS)
@@ -377,80 +397,6 @@ def _no_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _check_errors(errors: str) -> None:
-    if errors not in ("raise", "warn"):
-        raise ValueError(f"errors must be 'raise' or 'warn', got {errors!r}")
-
-
-def _problem(pos: int, tid: Any, field: str, value: Any, problem: str) -> dict[str, Any]:
-    return {"row": pos, "id": tid, "field": field, "value": value, "problem": problem}
-
-
-def _duplicates(ids: list[Any]) -> list[dict[str, Any]]:
-    seen: dict[Any, int] = {}
-    out = []
-    for pos, tid in enumerate(ids):
-        if tid and tid in seen:
-            out.append(_problem(pos, tid, "id", tid, f"duplicate id (also row {seen[tid]})"))
-        elif tid:
-            seen[tid] = pos
-    return out
-
-
-def _describe(p: dict[str, Any], kind: str) -> str:
-    who = f"{kind} {p['id']!r}" if p["id"] else f"{kind} at row {p['row']}"
-    return f"{who}: {p['field']}: {p['problem']}"
-
-
-_CONSEQUENCE = {
-    "id": "; the row is left out",
-    "path": "; the row is kept without a path",
-    "coverGeometry": "; its cover geometry is set to None",
-    "tileGeometry": "; its tile geometry is set to None",
-    **{wire: "; the time is set to NaT" for wire in TILE_DATETIMES},
-}
-
-
-def _report(
-    problems: list[dict[str, Any]], errors: str, kind: str, n: int = 0
-) -> np.ndarray | None:
-    """Raise or warn about bad rows; return the rows to keep (None: all of them)."""
-    if not problems:
-        return None
-    lines = [_describe(p, kind) for p in problems]
-    if errors == "raise":
-        more = f"\n... and {len(lines) - _MAX_LISTED} more" if len(lines) > _MAX_LISTED else ""
-        raise ValidationError(
-            f"{len(problems)} problem(s) in the {kind} records "
-            f"(pass errors='warn' to load the rest):\n" + "\n".join(lines[:_MAX_LISTED]) + more,
-            problems,
-        )
-    for line, p in zip(lines, problems, strict=True):
-        warnings.warn(line + _CONSEQUENCE.get(p["field"], ""), ByocframeWarning, stacklevel=4)
-    drop = {p["row"] for p in problems if p["field"] == "id"}
-    return np.array([i for i in range(n) if i not in drop], dtype=int) if drop else None
-
-
-def _datetimes(
-    recs: list[Mapping[str, Any]], wire: str, ids: list[Any]
-) -> tuple[Any, list[dict[str, Any]]]:
-    """Parse one datetime field of every record; return the values and the problems."""
-    values = [r.get(wire) for r in recs]
-    try:
-        return parse_datetimes(values).array, []
-    except (ValueError, TypeError, OverflowError):
-        pass
-    # find the culprits one by one (only on this slow error path)
-    bad = []
-    for pos, value in enumerate(values):
-        try:
-            parse_datetimes([value])
-        except (ValueError, TypeError, OverflowError):
-            bad.append(_problem(pos, ids[pos], wire, value, f"not an ISO-8601 time: {value!r}"))
-            values[pos] = None
-    return parse_datetimes(values).array, bad
 
 
 def _flatten(additional: list[Mapping[str, Any]], wires: tuple[str, ...]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -10,13 +11,14 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from byocframe.catalog import DatetimeLike, search_records
+from byocframe.catalog import DatetimeLike, created_order, search_records
 from byocframe.client import Client, ClientLike, resolve_client
 from byocframe.crs import WGS84
 from byocframe.geometry import DEFAULT_DENSIFY
 from byocframe.ids import CollectionLike, resource_id
-from byocframe.io import Errors, collections_from_records, tiles_from_records
+from byocframe.io import collections_from_records, tiles_from_records
 from byocframe.progress import ProgressBar
+from byocframe.record_checks import Errors
 from byocframe.snapshot import ATTRS_KEY, stamp, stamp_collections
 
 __all__ = ["read_collections", "read_tiles"]
@@ -52,7 +54,7 @@ def read_tiles(
     crs: Any = WGS84,
     status: str | None = None,
     progress: bool | None = None,
-    errors: Errors = "raise",
+    errors: Errors = "warn",
     densify: float | None = DEFAULT_DENSIFY,
     both_ends: bool = True,
     bbox: Sequence[float] | None = None,
@@ -83,7 +85,12 @@ def read_tiles(
     progress : bool, optional
         Show a progress bar (needs tqdm). By default, only when the output is an
         interactive terminal or notebook.
-    errors, densify
+    errors : {"warn", "raise"}, default "warn"
+        Tiles with values that cannot be read (a time that is not ISO-8601, a cover
+        that is not GeoJSON, an unknown status, no usable id) are loaded as far as
+        they go with one `ByocframeWarning` naming them ("warn"), or refused with a
+        `ValidationError` ("raise"); see `tiles_from_records`.
+    densify
         As in `tiles_from_records`.
     both_ends : bool, default True
         List from both ends of the ``created`` order at once (measured: 5,000 tiles
@@ -143,14 +150,14 @@ def read_tiles(
         pages = (
             _from_both_ends(client, cid, status)
             if both_ends
-            else client.tile_pages(cid, status=status)
+            else client.tile_pages(cid, status=status, bad_ids="keep")
         )
         with ProgressBar(None, progress, "listing tiles") as bar:
             for page in pages:
                 records.extend(page)
                 bar.update(len(page))
         if both_ends:
-            records.sort(key=lambda r: r.get("created") or "")
+            records.sort(key=created_order)
     gdf = tiles_from_records(records, crs=crs, errors=errors, densify=densify)
     stamp(gdf, collection=cid, service=client.base_url)
     # the loaded ids are the whole collection only without filters: push's verify may
@@ -174,9 +181,10 @@ def _from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[li
     def walk(direction: str) -> None:
         other = "desc" if direction == "asc" else "asc"
         try:
-            for page in client.tile_pages(cid, status=status, sort=f"created:{direction}"):
+            sort = f"created:{direction}"
+            for page in client.tile_pages(cid, status=status, sort=sort, bad_ids="keep"):
                 with lock:
-                    seen[direction].update(t["id"] for t in page)
+                    seen[direction].update(_key(t) for t in page)
                     crossed = not seen[direction].isdisjoint(seen[other])
                 arrived.put((direction, page))
                 if crossed:
@@ -201,6 +209,16 @@ def _from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[li
             met.set()
             raise item
         else:
-            fresh = [t for t in item if t["id"] not in given]
-            given.update(t["id"] for t in fresh)
+            fresh = [t for t in item if _key(t) not in given]
+            given.update(_key(t) for t in fresh)
             yield fresh
+
+
+def _key(tile: Any) -> str:
+    """What tells listed tiles apart: the id, or the whole record when it has none.
+
+    A tile without a usable id still comes from both cursors once each; the loader
+    then reports it once (`byocframe.record_checks.report`).
+    """
+    tid = tile.get("id") if isinstance(tile, dict) else None
+    return tid if isinstance(tid, str) and tid else "\0" + json.dumps(tile, default=str)

@@ -351,7 +351,14 @@ class ApiSession:
             )
         return data
 
-    def _pages(self, path: str, params: dict[str, str | None]) -> Iterator[list[dict[str, Any]]]:
+    def _pages(
+        self, path: str, params: dict[str, str | None], *, bad_ids: str = "raise"
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The ``data`` lists of a listing's pages, following ``nextToken``.
+
+        An item without a usable id is a `TransportError`, or with ``bad_ids="keep"``
+        passed on as it is (for a loader that reports it and never puts it in a URL).
+        """
         query: dict[str, str | int] = {k: v for k, v in params.items() if v is not None}
         query.setdefault("count", 100)
         url = self._url(path)
@@ -364,6 +371,8 @@ class ApiSession:
                     f"GET {url}: the answer has no 'data' list", method="GET", url=url
                 )
             for item in data:
+                if bad_ids == "keep" and isinstance(item, dict):
+                    continue
                 try:  # ids go into later URLs: a server cannot slip in a path
                     check_id(item.get("id") if isinstance(item, dict) else None, "listed")
                 except ValidationError as err:

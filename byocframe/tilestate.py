@@ -69,14 +69,30 @@ def iso(value: int) -> str | None:
 def micros(text: Any) -> int:
     """An ISO time as int64 microseconds since the epoch (missing -> `NAT`).
 
+    Raises
+    ------
+    ValidationError
+        For a time that does not parse (the service holds a bad sensing time).
+
     Examples
     --------
     >>> micros("2023-03-16T12:56:22.205Z"), micros(None) == NAT
     (1678971382205000, True)
+    >>> micros("999-06-01T00:00:00Z")
+    Traceback (most recent call last):
+    ...
+    byocframe.exceptions.ValidationError: the time '999-06-01T00:00:00Z' is not ISO-8601 ...
     """
     if not text:
         return NAT
-    when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    try:
+        when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError as err:
+        raise ValidationError(
+            f"the time {str(text)[:40]!r} is not ISO-8601 with a four-digit year, so this "
+            "tile cannot be compared with what was loaded; give it a valid sensing time "
+            "with Client.update_tile, then load it again"
+        ) from err
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     delta = when - _EPOCH

@@ -159,7 +159,7 @@ class TestBadInput:
     def test_raise_names_tile_field_and_problem(self, make_tile, edit, field, problem):
         records = [make_tile("good", bounds=BOUNDS), make_tile("bad-tile", bounds=BOUNDS, **edit)]
         with pytest.raises(ValidationError, match=rf"tile 'bad-tile': {field}: .*{problem}") as err:
-            byocframe.tiles_from_records(records)
+            byocframe.tiles_from_records(records, errors="raise")
         assert err.value.problems[0]["id"] == "bad-tile"
         assert err.value.problems[0]["field"] == field
 
@@ -176,19 +176,19 @@ class TestBadInput:
     def test_missing_id_is_reported_by_row_and_dropped_on_warn(self, make_tile):
         records = [make_tile("good"), make_tile(id=None)]
         with pytest.raises(ValidationError, match="tile at row 1: id: missing tile id"):
-            byocframe.tiles_from_records(records)
+            byocframe.tiles_from_records(records, errors="raise")
         with pytest.warns(ByocframeWarning, match="the row is left out"):
             gdf = byocframe.tiles_from_records(records, errors="warn")
         assert gdf.index.tolist() == ["good"]
 
     def test_duplicate_ids(self, make_tile):
         with pytest.raises(ValidationError, match=r"tile 'x': id: duplicate id \(also row 0\)"):
-            byocframe.tiles_from_records([make_tile("x"), make_tile("x")])
+            byocframe.tiles_from_records([make_tile("x"), make_tile("x")], errors="raise")
 
     def test_every_problem_is_listed(self, make_tile):
         records = [make_tile(f"t{i}", path=None) for i in range(12)]
         with pytest.raises(ValidationError, match=r"(?s)12 problem\(s\).*and 2 more") as err:
-            byocframe.tiles_from_records(records)
+            byocframe.tiles_from_records(records, errors="raise")
         assert len(err.value.problems) == 12
 
     def test_bad_arguments(self, make_tile):

@@ -157,10 +157,15 @@ def _object(value: Any, field: str) -> Mapping[str, Any]:
 def parse_time(value: Any, field: str) -> str | None:
     """Validate an ISO-8601 time from a request; return it in UTC, milliseconds, ``Z``.
 
+    The year always has four digits (RFC 3339 ``date-fullyear``), also before 1000:
+    the answer is the same text whatever the platform's ``strftime`` does.
+
     Examples
     --------
     >>> parse_time("2024-06-01T12:00:00.123456+02:00", "sensingTime")
     '2024-06-01T10:00:00.123Z'
+    >>> parse_time("0999-06-01T00:00:00Z", "sensingTime")
+    '0999-06-01T00:00:00.000Z'
     >>> parse_time("0001-01-01T00:00:00+01:00", "t")
     Traceback (most recent call last):
     ...
@@ -180,7 +185,8 @@ def parse_time(value: Any, field: str) -> str | None:
         parsed = parsed.astimezone(dt.UTC)
     except OverflowError:
         raise bad(f"{field} is out of range in UTC: {shown(value)}") from None
-    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+    # not strftime: glibc writes the year 999 as "999", which is not RFC 3339
+    return parsed.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 # ---------------------------------------------------------------------- collections
