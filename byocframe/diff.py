@@ -10,7 +10,6 @@ whose digest differs are reprojected.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-
 from pyproj import CRS, Transformer
 
 from byocframe.crs import WGS84
@@ -490,9 +488,7 @@ def _edited_covers(
             if special[j] and not shapely.is_valid(current[j]):  # joining its parts hides it
                 reason = shapely.is_valid_reason(current[j])
                 unsendable = f"it is not a valid polygon ({reason}): fix it, e.g. with make_valid"
-            if not has_base[j]:
-                edited = True
-            elif unsendable and "not finite" in unsendable:
+            if not has_base[j] or (unsendable and "not finite" in unsendable):
                 edited = True
             else:
                 edited = not same_cover(mine, base[j], crs, cut=bool(special[j]))

@@ -127,14 +127,16 @@ def geometry_digest(geoms: Sequence[object] | np.ndarray) -> np.ndarray:
     present = np.flatnonzero(counts > 0)
     if not len(present):
         return out
-    shown = geoms[present]
+    shown, counts = geoms[present], counts[present]
     kind = shapely.get_type_id(shown)
-    simple = _one_ring(shown, kind)
+    coords = np.ascontiguousarray(shapely.get_coordinates(shown), dtype="<f8")
+    starts = np.zeros(len(shown), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    simple = _one_ring(shown, kind, coords, starts, counts)
     if simple.any():
-        out[present[simple]] = _simple_digests(shown[simple], kind[simple], counts[present][simple])
+        out[present[simple]] = _ring_digests(coords, starts[simple], counts[simple], kind[simple])
     if not simple.all():
-        other = shown[~simple]
-        wkb = shapely.to_wkb(other, byte_order=1, flavor="iso", include_srid=False)
+        wkb = shapely.to_wkb(shown[~simple], byte_order=1, flavor="iso", include_srid=False)
         digest = xxhash.xxh3_64_intdigest
         out[present[~simple]] = np.fromiter(
             (digest(blob, seed=_WKB_SEED) for blob in wkb.tolist()),
@@ -145,27 +147,35 @@ def geometry_digest(geoms: Sequence[object] | np.ndarray) -> np.ndarray:
     return out
 
 
-def _one_ring(geoms: np.ndarray, kind: np.ndarray) -> np.ndarray:
-    """Which geometries are 2-D polygons of one ring (Polygon or one-part MultiPolygon)."""
-    simple = np.zeros(len(geoms), dtype=bool)
-    polygon = kind == _POLYGON
-    multi = np.flatnonzero(kind == _MULTIPOLYGON)
-    if len(multi):
-        one = multi[shapely.get_num_geometries(geoms[multi]) == 1]
-        simple[one] = shapely.get_num_interior_rings(shapely.get_geometry(geoms[one], 0)) == 0
-    where = np.flatnonzero(polygon)
-    if len(where):
-        simple[where] = shapely.get_num_interior_rings(geoms[where]) == 0
-    simple &= ~shapely.has_z(geoms)
-    return simple
+def _one_ring(
+    geoms: np.ndarray, kind: np.ndarray, coords: np.ndarray, starts: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
+    """Which geometries are 2-D polygons of one ring (Polygon or one-part MultiPolygon).
+
+    Without building the parts: a polygon's shell ends at the first repeat of its first
+    point, so a polygon whose first point comes back only as its last one has no hole.
+    """
+    one_part = (kind == _POLYGON) | (
+        (kind == _MULTIPOLYGON) & (shapely.get_num_geometries(geoms) == 1)
+    )
+    first = coords[starts]
+    # x alone first (one pass, no gather of pairs); y only where x repeats
+    again = coords[:, 0] == np.repeat(first[:, 0], counts)
+    maybe = np.flatnonzero(again)
+    owner = np.searchsorted(starts, maybe, side="right") - 1
+    again[maybe] = coords[maybe, 1] == first[owner, 1]
+    repeats = np.add.reduceat(again.view(np.uint8), starts, dtype=np.int64)
+    closes = again[starts + counts - 1]
+    return one_part & (repeats == 2) & closes & ~shapely.has_z(geoms)
 
 
-def _simple_digests(geoms: np.ndarray, kind: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def _ring_digests(
+    coords: np.ndarray, starts: np.ndarray, counts: np.ndarray, kind: np.ndarray
+) -> np.ndarray:
     """Digests of one-ring polygons: their coordinate bytes, seeded by kind and count."""
-    coords = np.ascontiguousarray(shapely.get_coordinates(geoms), dtype="<f8")
-    data = memoryview(coords).cast("B")
-    ends = np.cumsum(counts) * 16
-    starts = ends - counts * 16
+    data = memoryview(coords.tobytes())
+    begin = starts * 16
+    end = begin + counts * 16
     seeds = (
         np.uint64(_SIMPLE_SEED)
         ^ (kind.astype(np.uint64) << np.uint64(56))
@@ -174,9 +184,9 @@ def _simple_digests(geoms: np.ndarray, kind: np.ndarray, counts: np.ndarray) -> 
     digest = xxhash.xxh3_64_intdigest
     return np.fromiter(
         (
-            digest(data[start:end], seed=seed)
-            for start, end, seed in zip(starts.tolist(), ends.tolist(), seeds.tolist(), strict=True)
+            digest(data[a:b], seed=seed)
+            for a, b, seed in zip(begin.tolist(), end.tolist(), seeds.tolist(), strict=True)
         ),
         dtype=np.uint64,
-        count=len(geoms),
+        count=len(counts),
     )

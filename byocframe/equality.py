@@ -14,7 +14,7 @@ Examples
 --------
 >>> import shapely
 >>> square = shapely.box(500000, 0, 510000, 10000)
->>> same_cover(square, shapely.affinity.translate(square, 0.01), "EPSG:32633")
+>>> same_cover(square, shapely.affinity.translate(square, 0.001), "EPSG:32633")
 True
 >>> same_cover(square, shapely.affinity.translate(square, 0.03), "EPSG:32633")
 False
@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 from pyproj import CRS, Transformer
 
@@ -52,7 +53,7 @@ AREA_MARGIN = 5.0
 _NAT = np.iinfo(np.int64).min
 
 
-def same_instant(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray | bool:
+def same_instant(a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray:
     """Whether int64 microsecond times agree to the millisecond (the service's precision).
 
     Examples
@@ -61,7 +62,7 @@ def same_instant(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray | bool:
     >>> bool(same_instant(1_000_999, 1_000_000)), bool(same_instant(nat, nat))
     (True, True)
     """
-    return np.floor_divide(a, 1000) == np.floor_divide(b, 1000)
+    return np.asarray(np.floor_divide(a, 1000) == np.floor_divide(b, 1000))
 
 
 @functools.lru_cache(maxsize=256)
@@ -188,7 +189,7 @@ def cover_problem(cover: shapely.Geometry | None, crs: str) -> str | None:
     >>> cover_problem(shapely.box(500000, 0, 510000, 10000), "EPSG:32601") is None
     True
     >>> print(cover_problem(shapely.box(-5e6, 0, -4.9e6, 1e4), "EPSG:32633"))
-    it reaches outside the area of use of EPSG:32633 (a vertex maps to lon/lat -55.4, 0.09)
+    it reaches outside the area of use of EPSG:32633 (a vertex maps to lon/lat -28.557, 0)
     >>> print(cover_problem(shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)]), "EPSG:4326"))
     it is not a valid polygon (Self-intersection[0.5 0.5]): fix it, e.g. with shapely.make_valid
     """

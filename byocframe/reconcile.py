@@ -26,12 +26,16 @@ from byocframe.checks import DEFAULT_RULES, RULES, RuleSet, check
 from byocframe.evidence import deletion_scope
 from byocframe.exceptions import ValidationError
 
+# moved to byocframe.outlines; still importable from here
+from byocframe.outlines import trace_covers
+
 __all__ = [
     "PLAN_COLUMNS",
     "add_tiles",
     "apply_plan",
     "failure_causes",
     "reconcile",
+    "trace_covers",
 ]
 
 PLAN_COLUMNS = ("action", "reason", "id", "path", "files", "detail")

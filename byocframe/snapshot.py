@@ -5,7 +5,8 @@ time, the collection, the tile id, a digest of the service's base URL, the sensi
 read-only fields (path, status, created, ingestion start) and exact digests
 (`byocframe.digests`) of the displayed ``geometry``, the ``tile_geometry`` and the
 ``native_cover``. The loaded cover itself is the ``native_cover`` column, which is
-therefore read-only: an edit there is refused, not sent. Because the state travels *in the rows*, it survives what pandas does to rows
+therefore read-only: an edit there is refused, not sent. Because the state travels *in
+the rows*, it survives what pandas does to rows
 (filters, ``.drop``, sorts, ``pd.concat`` with new rows, ``copy``) and every file
 format that keeps a text column, at no cost to ordinary pandas operations. ``.attrs``
 keeps only scalars: the collection, the service, the densify step and the ids that were
@@ -34,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
 
 from byocframe.digests import geometry_digest, ids_digest, service_digest, text_digest
 from byocframe.records import STATUSES
@@ -315,8 +315,8 @@ def _parse(texts: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     tile_id[:] = [t[skip : -_CHARS - 1] for t in texts]
     starts = (chars[:, :skip] == np.frombuffer(prefix.encode(), dtype=np.uint8)).all(axis=1)
     split = np.flatnonzero(~starts) if colon else np.arange(n)
-    for i in split:
-        collection[i], _, tile_id[i] = texts[i][: -_CHARS - 1].partition(":")
+    for k in split:
+        collection[k], _, tile_id[k] = texts[k][: -_CHARS - 1].partition(":")
     return _decode(chars[:, -_CHARS:]), collection, tile_id
 
 

@@ -120,7 +120,14 @@ def test_concat_drop_and_filter(gdf):
 
 def test_attrs_are_a_few_scalars_and_cheap_to_copy(gdf):
     settings = gdf.attrs[ATTRS_KEY]
-    assert set(settings) == {"kind", "densify", "collection", "service", "loaded_ids", "loaded_ids_seal"}
+    assert set(settings) == {
+        "kind",
+        "densify",
+        "collection",
+        "service",
+        "loaded_ids",
+        "loaded_ids_seal",
+    }
     assert all(isinstance(v, str | float | int | type(None)) for v in settings.values())
     copied = gdf[gdf.index.isin(gdf.index[:3])]
     assert copied.attrs[ATTRS_KEY]["loaded_ids"] is settings["loaded_ids"]  # not copied
@@ -323,3 +330,15 @@ def test_status_reads_the_same_from_categories_and_from_texts(gdf):
     categories = current_fields(frame)["status"].tolist()
     frame["status"] = pd.Series(values, index=frame.index, dtype=object)
     assert categories == current_fields(frame)["status"].tolist() == [4, 0, 0, 5]
+
+
+def test_digest_tells_where_rings_end():
+    """The same coordinate bytes as a shell with a hole, or as one longer ring."""
+    seq = [(0, 0), (4, 0), (4, 4), (0, 0), (0, 0), (1, 0.5), (1, 1), (0, 0)]
+    with_hole = shapely.Polygon(seq[:4], [seq[4:]])
+    one_ring = shapely.Polygon(seq)
+    assert (shapely.get_coordinates(with_hole) == shapely.get_coordinates(one_ring)).all()
+    a, b = geometry_digest([with_hole, one_ring])
+    assert a != b
+    # a shell whose first point comes back before its end is not taken for one ring
+    assert geometry_digest([shapely.MultiPolygon([with_hole])])[0] != a

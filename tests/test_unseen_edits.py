@@ -40,9 +40,7 @@ def gdf(records):
 
 def _same(a, b) -> bool:
     """The same cover up to vertex order, ring start and part order (displayed)."""
-    return bool(
-        shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=1e-7)
-    )
+    return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=1e-7))
 
 
 def _in_native(geom, crs):
@@ -66,9 +64,7 @@ def _verdict(frame, tid, new) -> str:
     if not np.isfinite(xy).all() or not (cut or shapely.is_valid(mine)):
         return "edited"  # refused, or sent: either way it must be seen
     mine = shapely.make_valid(mine)
-    far = shapely.hausdorff_distance(
-        shapely.boundary(mine), shapely.boundary(loaded), densify=0.02
-    )
+    far = shapely.hausdorff_distance(shapely.boundary(mine), shapely.boundary(loaded), densify=0.02)
     lost = shapely.area(shapely.symmetric_difference(mine, loaded)) / shapely.area(loaded)
     # the diff's tolerance is 2 cm (0.5 m shown cut or at a pole); this truth joins cut
     # parts roughly (tens of metres off near a pole), so it only judges big moves there
@@ -89,6 +85,11 @@ def _apply(frame, ids, edit):
         elif verdict == "same":
             same.append(tid)
     return changed, same
+
+
+def _nowhere():
+    """A client of a port nothing listens on: a refusal must come before any request."""
+    return byocframe.Client(base_url="http://127.0.0.1:9", client_id="i", client_secret="s")
 
 
 def _seen(frame) -> set:
@@ -171,7 +172,11 @@ def test_a_cover_that_cannot_be_sent_is_a_problem_of_its_tile_only(gdf):
     assert "area of use" in problems[far]
     assert [u.id for u in the_plan.updates] == [fine]
     with pytest.raises(ValidationError, match=f"{bowtie}.*\n.*{far}"):
-        byocframe.push(gdf, byocframe.Client(base_url="http://127.0.0.1:9", client_id="i", client_secret="s"), dry_run=True)
+        byocframe.push(
+            gdf,
+            byocframe.Client(base_url="http://127.0.0.1:9", client_id="i", client_secret="s"),
+            dry_run=True,
+        )
 
 
 def test_a_whole_longitude_sign_fix_never_stops_the_diff(gdf):
@@ -194,7 +199,11 @@ def test_native_cover_edits_are_refused_by_name(gdf):
     refused = found[(found["field"] == "native_cover") & (found["action"] == "read-only")]
     assert set(refused["id"]) == set(ids)
     with pytest.raises(ValidationError, match=rf"{ids[0]}.*native_cover.*set_native_covers"):
-        byocframe.push(gdf, byocframe.Client(base_url="http://127.0.0.1:9", client_id="i", client_secret="s"), dry_run=True)
+        byocframe.push(
+            gdf,
+            byocframe.Client(base_url="http://127.0.0.1:9", client_id="i", client_secret="s"),
+            dry_run=True,
+        )
 
 
 def test_set_native_covers_is_the_way_to_edit_in_the_tiles_crs(gdf):
