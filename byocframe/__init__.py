@@ -13,6 +13,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from byocframe import accessor as _accessor  # noqa: F401 - registers the .byoc accessor
 from byocframe.bucket import read_bucket
 from byocframe.checks import RuleSet, check
@@ -21,8 +23,6 @@ from byocframe.collection_push import push_collections
 from byocframe.cover_edits import set_native_covers
 from byocframe.coverage import geodesic_area
 from byocframe.diff import changes
-from byocframe.emulator import Faults, LocalService, RateLimit, local_service
-from byocframe.emulator.s3 import LocalS3
 from byocframe.exceptions import (
     APIError,
     AuthenticationError,
@@ -43,7 +43,35 @@ from byocframe.outlines import trace_covers
 from byocframe.push import push
 from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile
 
+if TYPE_CHECKING:
+    from byocframe.emulator import Faults, LocalService, RateLimit, local_service
+    from byocframe.emulator.s3 import LocalS3
+
 __version__ = "0.2.0"
+
+#: Names of the local service, imported on first use: ``import byocframe`` loads no part
+#: of it (no sqlite3, no http.server).
+_LAZY = {
+    "Faults": "byocframe.emulator",
+    "LocalService": "byocframe.emulator",
+    "RateLimit": "byocframe.emulator",
+    "local_service": "byocframe.emulator",
+    "LocalS3": "byocframe.emulator.s3",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'byocframe' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "APIError",

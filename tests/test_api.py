@@ -40,3 +40,21 @@ def test_import_does_not_load_plotting_libraries():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_import_loads_no_part_of_the_local_service():
+    """The client alone: no emulator module, no sqlite3, no http.server (a fresh process)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, byocframe; "
+        "loaded = [m for m in sys.modules if m.startswith('byocframe.emulator') "
+        "or m in ('sqlite3', 'http.server', 'cql2')]; print(loaded)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    from byocframe import LocalS3, local_service  # still importable by name
+
+    assert callable(local_service)
+    assert LocalS3.__name__ == "LocalS3"
