@@ -24,6 +24,7 @@ import shapely.geometry
 from byocframe.client import Client
 from byocframe.exceptions import NotFoundError, TransportError, ValidationError
 from byocframe.ids import check_id
+from byocframe.paging import Pages
 from byocframe.progress import ProgressBar
 
 __all__ = [
@@ -166,6 +167,7 @@ def iter_items(
     """
     url = client.base_url + CATALOG_PATH + "/search"
     body = _search_body(collection, bbox, datetime, intersects, filter)
+    pages = Pages(f"POST {url}")
     while True:
         # a search changes nothing: safe to retry although it is a POST
         page = client.request("POST", url, json=body, retry=True)
@@ -178,6 +180,7 @@ def iter_items(
         offset = (page.get("context") or {}).get("next")
         if offset is None or not features:
             return
+        pages.follow(offset)  # the same or endless next tokens stop here
         body = {**body, "next": offset}
 
 

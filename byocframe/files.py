@@ -197,7 +197,18 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
 def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     with path.open(encoding="utf-8") as source:
         first = source.readline()
-    meta = json.loads(first[len(_CSV_MARK) :]) if first.startswith(_CSV_MARK) else {}
+    meta: dict[str, Any] = {}
+    if first.startswith(_CSV_MARK):
+        try:
+            meta = json.loads(first[len(_CSV_MARK) :])
+        except json.JSONDecodeError as err:
+            raise ValidationError(
+                f"{path}: the first line ({_CSV_MARK.strip()} ...) is not the JSON byocframe "
+                f"wrote ({err.msg} at column {err.colno}); restore it from the written file, "
+                "or delete that line to read the table without its metadata"
+            ) from err
+        if not isinstance(meta, dict):
+            raise ValidationError(f"{path}: the first line's metadata is not a JSON object")
     table = pd.read_csv(path, skiprows=1 if meta else 0, dtype={"id": object, LOADED: object})
     if "geometry" not in table.columns:
         raise ValidationError(f"{path}: no 'geometry' column (WKT); is it a tile table?")

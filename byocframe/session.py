@@ -28,6 +28,7 @@ from byocframe.deployments import (
 from byocframe.exceptions import StaleCheckError, TransportError, ValidationError
 from byocframe.ids import check_id
 from byocframe.pacing import Clock, Pacer, Sleep, Throttle
+from byocframe.paging import Pages
 from byocframe.responses import JSON, decode, error_from, redirect_note, retry_after
 from byocframe.transport import HTTPTransport, Sender, Watch, check_url, origin
 
@@ -362,7 +363,7 @@ class ApiSession:
         query: dict[str, str | int] = {k: v for k, v in params.items() if v is not None}
         query.setdefault("count", 100)
         url = self._url(path)
-        seen: set[str] = set()
+        pages = Pages(f"GET {url}")
         while True:
             body = self.request("GET", path, params=query)
             data = body.get("data") if isinstance(body, dict) else None
@@ -386,12 +387,9 @@ class ApiSession:
             token = links.get("nextToken") if isinstance(links, dict) else None
             if not token or not data:
                 return
-            if not isinstance(token, str) or token in seen:
+            if not isinstance(token, str):
                 raise TransportError(
-                    f"GET {url}: the service sent the nextToken {str(token)[:40]!r} again; "
-                    "stopped a paging loop",
-                    method="GET",
-                    url=url,
+                    f"GET {url}: the nextToken is not a text", method="GET", url=url
                 )
-            seen.add(token)
+            pages.follow(token)
             query = {**query, "viewtoken": token}

@@ -296,3 +296,12 @@ def test_structured_edits_are_reported_refused_or_the_same_cover(row, edits):
     if verdict == "same":
         assert tid not in {u.id for u in the_plan.updates}, edits
     # a cover that is the same set of points may be reported or not; never a crash
+
+
+def test_a_csv_with_broken_metadata_is_one_clear_error(gdf, tmp_path):
+    path = tmp_path / "t.csv"
+    byocframe.write_file(gdf.iloc[:3], path)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(lines[0][:40] + "\n" + "".join(lines[1:]))
+    with pytest.raises(ValidationError, match="not the JSON byocframe wrote"):
+        byocframe.read_file(path)
