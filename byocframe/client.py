@@ -79,6 +79,10 @@ class Client(ApiSession):
     max_wait : float, default 300
         The longest ``Retry-After`` (seconds) the client waits; a longer one raises
         `RateLimitError` at once.
+    max_total_wait : float, default 900
+        The most seconds one request may spend in 429 pauses in all (50 answers of
+        ``Retry-After: 299999`` ms would otherwise hold it 4 hours); past it,
+        `RateLimitError` naming the limit.
     requests_per_minute : float, optional
         Pace every request of this client (all threads) to this rate instead of
         waiting for 429s. None: as fast as callers ask.

@@ -64,6 +64,7 @@ class ApiSession:
         max_backoff: float = 30.0,
         rate_limit_retries: int = 50,
         max_wait: float = 300.0,
+        max_total_wait: float = 900.0,
         requests_per_minute: float | None = None,
         pool_size: int = 32,
         clock: Clock = time.monotonic,
@@ -82,7 +83,12 @@ class ApiSession:
                 "client_id and client_secret are required (or use Client.from_env() with "
                 "SH_CLIENT_ID / SH_CLIENT_SECRET, or Client.from_config())"
             )
-        for name, value in (("timeout", timeout), ("deadline", deadline), ("max_wait", max_wait)):
+        for name, value in (
+            ("timeout", timeout),
+            ("deadline", deadline),
+            ("max_wait", max_wait),
+            ("max_total_wait", max_total_wait),
+        ):
             if not 0 < value < math.inf:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
         self.client_id = client_id
@@ -95,6 +101,7 @@ class ApiSession:
         self.max_backoff = max_backoff
         self.rate_limit_retries = rate_limit_retries
         self.max_wait = max_wait
+        self.max_total_wait = max_total_wait
         self._options: dict[str, Any] = {
             "timeout": timeout,
             "deadline": deadline,
@@ -103,6 +110,7 @@ class ApiSession:
             "max_backoff": max_backoff,
             "rate_limit_retries": rate_limit_retries,
             "max_wait": max_wait,
+            "max_total_wait": max_total_wait,
             "requests_per_minute": requests_per_minute,
             "pool_size": pool_size,
             "clock": clock,
@@ -282,6 +290,7 @@ class ApiSession:
         url = self._url(path)
         retry = method in _IDEMPOTENT if retry is None else retry
         attempt = throttles = sent = 0
+        waited = 0.0  # seconds of 429 pauses for this request
         renewed = False
         while True:
             self._throttle.wait()
@@ -327,7 +336,18 @@ class ApiSession:
                 if throttles > self.rate_limit_retries:
                     raise error_from(response, method, retry_after=wait)
                 jitter = 1 + self._rng.random() / 10
-                self._throttle.pause(min(self.max_wait, (1.0 if wait is None else wait) * jitter))
+                pause = min(self.max_wait, (1.0 if wait is None else wait) * jitter)
+                if waited + pause > self.max_total_wait:
+                    raise error_from(
+                        response,
+                        method,
+                        retry_after=wait,
+                        note=f"429s would make this request wait {waited + pause:.0f} s in "
+                        f"all, more than max_total_wait={self.max_total_wait:g} s; try later "
+                        "or raise max_total_wait",
+                    )
+                waited += pause
+                self._throttle.pause(pause)
                 continue
             if status == 401 and not renewed:
                 renewed = True  # e.g. the token was revoked: try once with a new one

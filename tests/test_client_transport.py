@@ -259,6 +259,31 @@ def test_max_wait_is_configurable(server):
     assert 600 <= sum(clock.slept) <= 660  # ten minutes plus at most 10 % jitter
 
 
+def test_the_total_429_wait_of_one_request_is_bounded(server):
+    """Today: 50 answers of Retry-After 299999 ms hold one GET for 4 h 10 min."""
+    server.api("/collections", lambda h, q: h.answer(429, {}, {"Retry-After": "299999"}))
+    clock = FakeClock()
+    client = server.client(clock=clock, sleep=clock.sleep)
+    with pytest.raises(RateLimitError, match="more than max_total_wait=900 s"):
+        list(client.iter_collections())
+    assert sum(clock.slept) <= 900
+    assert len(clock.slept) == 3  # 300 s each (max_wait): a fourth would pass 900 s
+
+
+def test_max_total_wait_is_configurable(server):
+    answers = iter([*[(429, {"Retry-After": "299999"})] * 5, (200, {})])
+
+    def script(h, q):
+        status, headers = next(answers)
+        h.answer(status, _page([]) if status == 200 else {}, headers)
+
+    server.api("/collections", script)
+    clock = FakeClock()
+    client = server.client(clock=clock, sleep=clock.sleep, max_total_wait=3600)
+    assert list(client.iter_collections()) == []
+    assert 1500 <= sum(clock.slept) <= 1650
+
+
 @pytest.mark.parametrize("value", ["inf", "1e400", "-inf"])
 def test_infinite_retry_after(server, value):
     server.api("/collections", lambda h, q: h.answer(429, {}, {"Retry-After": value}))
