@@ -27,7 +27,14 @@ import requests
 from requests.structures import CaseInsensitiveDict
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers
 
-__all__ = ["ACCEPT_ENCODING", "ConnectionPool", "Timeout", "route"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "MAX_ANSWER_BYTES",
+    "AnswerTooLarge",
+    "ConnectionPool",
+    "Timeout",
+    "route",
+]
 
 #: What a lean exchange accepts: the encodings it can decode.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -115,12 +122,49 @@ def _decoder(encoding: str) -> Callable[[bytes], bytes] | None:
     )
 
 
+#: Largest answer body read, on the wire and once decoded (64 MiB: a listing page of 100
+#: tiles is about 100 KB). A larger one is a `AnswerTooLarge`, found before it is held
+#: in memory; raise it with ``byocframe.connections.MAX_ANSWER_BYTES = ...``.
+MAX_ANSWER_BYTES = 64 * 2**20
+
+
+class AnswerTooLarge(requests.RequestException):
+    """An answer body over `MAX_ANSWER_BYTES` (declared, sent or decoded)."""
+
+
+def _too_large(what: str) -> AnswerTooLarge:
+    return AnswerTooLarge(
+        f"the answer {what} more than {MAX_ANSWER_BYTES:,} bytes "
+        "(byocframe.connections.MAX_ANSWER_BYTES); raise it if the service is trusted"
+    )
+
+
 def _whole(decompressor: Any, data: bytes) -> bytes:
     """Decompress ``data``, which must hold the whole stream (a cut one is an error)."""
-    out = decompressor.decompress(data)
+    out = decompressor.decompress(data, MAX_ANSWER_BYTES + 1)
+    if len(out) > MAX_ANSWER_BYTES or decompressor.unconsumed_tail:
+        raise _too_large("decodes to")
     if not decompressor.eof:
         raise zlib.error("the compressed body ends before its stream does")
     return out
+
+
+def _read_bounded(answer: http.client.HTTPResponse) -> bytes:
+    """The answer's body, refused past `MAX_ANSWER_BYTES` (declared or as it comes)."""
+    declared = (answer.getheader("Content-Length") or "").strip()
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise _too_large("declares")
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := answer.read(1 << 16):
+        total += len(chunk)
+        if total > MAX_ANSWER_BYTES:
+            raise _too_large("sends")
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    if declared.isdigit() and len(data) < int(declared):  # closed before its end
+        raise http.client.IncompleteRead(data, int(declared) - len(data))
+    return data
 
 
 #: Most header lines an informational (1xx) answer may have (as http.client's limit).
@@ -257,7 +301,10 @@ class ConnectionPool:
             answer = connection.getresponse()
             if answer.status < 200:  # 101: what follows is not HTTP
                 raise http.client.HTTPException(f"unexpected informational answer {answer.status}")
-            data = answer.read()
+            data = _read_bounded(answer)
+        except AnswerTooLarge:
+            connection.close()
+            raise
         except TimeoutError as err:
             late = connection.sock is not None  # connected: the answer was late
             connection.close()
@@ -277,6 +324,8 @@ class ConnectionPool:
         if decode is not None and data:
             try:
                 data = decode(data)
+            except AnswerTooLarge:
+                raise
             except zlib.error as err:
                 raise requests.exceptions.ContentDecodingError(
                     f"{url}: the answer's {headers['Content-Encoding']} body is damaged ({err})",

@@ -18,6 +18,7 @@ import requests
 import urllib3
 
 from byocframe.auth import TokenSource
+from byocframe.connections import AnswerTooLarge
 from byocframe.deployments import (
     SENTINEL_HUB_TOKEN_URL,
     Deployment,
@@ -221,6 +222,8 @@ class ApiSession:
                     f"{method} {url}: the body cannot be sent as JSON ({err}); replace NaN "
                     "and infinite numbers"
                 ) from err
+            except AnswerTooLarge as err:
+                raise TransportError(f"{method} {url}: {err}", method=method, url=url) from err
             except _FAILED as err:
                 failure = err
         # a cut socket can also look like a short but complete answer: check the watch

@@ -539,3 +539,49 @@ def test_closed_client_refuses(server):
         assert list(client.iter_collections()) == []
     with pytest.raises(ValueError, match="closed"):
         list(client.iter_collections())
+
+
+# ---------------------------------------------------------------------- answer sizes
+def test_a_declared_huge_body_is_refused_before_reading(server):
+    """Today: MemoryError at once for Content-Length: 107374182400."""
+    server.api(
+        "/collections",
+        lambda h, q: h.raw("HTTP/1.1 200 OK\r\n", {"Content-Length": "107374182400"}, b"{}"),
+    )
+    with pytest.raises(TransportError, match=r"declares more than .*MAX_ANSWER_BYTES"):
+        list(server.client().iter_collections())
+
+
+def test_an_endless_chunked_body_is_cut_at_the_limit(server, monkeypatch):
+    import byocframe.connections
+
+    monkeypatch.setattr(byocframe.connections, "MAX_ANSWER_BYTES", 1 << 20)
+
+    def endless(h, q):
+        h.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"x" * 65536
+        try:
+            for _ in range(200):  # 12.5 MiB if nobody stops reading
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        except OSError:
+            return
+
+    server.api("/collections", endless)
+    with pytest.raises(TransportError, match="sends more than 1,048,576 bytes"):
+        list(server.client().iter_collections())
+
+
+def test_a_gzip_bomb_is_refused_while_decoding(server):
+    """Today: a 2 MB body inflating to 2 GiB ends in MemoryError; here 256 MiB of zeros."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    bomb = b"".join(packer.compress(block) for _ in range(256)) + packer.flush()
+    assert len(bomb) < 1 << 20
+    server.api(
+        "/collections",
+        lambda h, q: h.answer(200, bomb, {"Content-Encoding": "gzip"}),
+    )
+    with pytest.raises(TransportError, match="decodes to more than"):
+        list(server.client().iter_collections())
