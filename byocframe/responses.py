@@ -61,7 +61,7 @@ def json_or_none(response: requests.Response) -> JSON:
     """The decoded body, or None when it is not JSON."""
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -74,6 +74,13 @@ def decode(response: requests.Response, method: str, url: str) -> JSON:
     except ValueError as err:
         raise TransportError(
             f"{method} {url}: the answer is not JSON ({err})", method=method, url=url
+        ) from err
+    except RecursionError as err:  # Python's reader stops near 1,000 levels; BYOC uses 32
+        raise TransportError(
+            f"{method} {url}: the answer's JSON is nested deeper than Python reads (about "
+            "1,000 levels); no BYOC or Catalog answer is",
+            method=method,
+            url=url,
         ) from err
 
 

@@ -585,3 +585,11 @@ def test_a_gzip_bomb_is_refused_while_decoding(server):
     )
     with pytest.raises(TransportError, match="decodes to more than"):
         list(server.client().iter_collections())
+
+
+def test_json_nested_100000_deep_is_a_transport_error(server):
+    """Today: a bare RecursionError."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    server.api("/collections", lambda h, q: h.answer(200, deep))
+    with pytest.raises(TransportError, match="nested deeper than Python reads"):
+        list(server.client().iter_collections())
