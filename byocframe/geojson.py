@@ -18,6 +18,7 @@ import shapely
 from byocframe.crs import WGS84, GeometryProblem, crs_urn, parse_crs
 
 __all__ = [
+    "MAX_VERTICES",
     "ParsedGeometries",
     "Ragged",
     "geometries_to_geojson",
@@ -108,6 +109,12 @@ class ParsedGeometries:
     ragged: Ragged | None = None
 
 
+#: Vertices one GeoJSON geometry may have to be loaded (a BYOC cover has at most 100;
+#: repairing an invalid 16,000-vertex ring took 27 s). Past it, the geometry is a
+#: problem of its tile, left out with a warning; raise it to load such geometries.
+MAX_VERTICES = 10_000
+
+
 def parse_geojson(items: Sequence[dict[str, Any] | None]) -> ParsedGeometries:
     """Read GeoJSON Polygons / MultiPolygons with a ``crs`` member into shapely arrays.
 
@@ -155,17 +162,27 @@ def parse_geojson(items: Sequence[dict[str, Any] | None]) -> ParsedGeometries:
                 geom_off.append(geom_off[-1])
                 continue
             try:
+                points = 0
                 for poly in polys:
                     if not isinstance(poly, list | tuple) or not poly:
                         # shapely would build (and crash on) a polygon with no rings
                         raise TypeError(f"a polygon must be a list of rings, got {poly!r:.40}")
                     for ring in poly:
                         size = len(ring)  # before keeping it: a ring must have a length
+                        points += size
+                        if points > MAX_VERTICES:
+                            raise OverflowError(points)
                         rings.append(ring)
                         ring_off.append(ring_off[-1] + size)
                     poly_off.append(len(ring_off) - 1)
             except TypeError as err:
                 problems[i] = f"malformed coordinates ({err})"
+            except OverflowError:
+                problems[i] = (
+                    f"more than {MAX_VERTICES:,} vertices (byocframe.geojson.MAX_VERTICES; "
+                    "raise it to load such a geometry: repairing it costs time that grows "
+                    "faster than its size)"
+                )
             geom_off.append(len(poly_off) - 1)
         xy, new = _flat_coordinates(rings, ring_off, poly_off, geom_off)
         problems.update(new)
@@ -220,8 +237,8 @@ def _polygon(rings: Any) -> Any:
         return None
     checked = []
     for ring in rings:
-        if not isinstance(ring, list) or len(ring) < 4 or ring[0] != ring[-1]:
-            return None
+        if not isinstance(ring, list) or not 4 <= len(ring) <= MAX_VERTICES or ring[0] != ring[-1]:
+            return None  # the general reader says what is wrong
         for position in ring:
             if (
                 not isinstance(position, list)

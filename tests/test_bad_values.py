@@ -290,3 +290,28 @@ def test_push_after_loading_a_spoiled_tile(world):
     )
     got = api("GET", f"/collections/{cid}/tiles/{tids['a']}").json()["data"]
     assert got["sensingTime"] == "2025-01-01T00:00:00.000Z"
+
+
+def test_a_cover_with_very_many_vertices_is_left_out_with_a_warning():
+    """Today: an invalid 16,000-vertex ring takes 27 s to repair; the rest waits."""
+    import math
+
+    import byocframe
+    from byocframe import ByocframeWarning
+    from byocframe.synthetic import synthetic_tiles
+
+    records = synthetic_tiles(3, seed=2)
+    n = 20_000
+    # a star: self-intersecting, so loading it would repair it (quadratic)
+    ring = [
+        [15 + (1 + (k % 2)) * math.cos(2 * math.pi * k * 7 / n), 45 + math.sin(2 * math.pi * k / n)]
+        for k in range(n)
+    ]
+    ring.append(ring[0])
+    records[1]["coverGeometry"] = {"type": "Polygon", "coordinates": [ring]}
+    with pytest.warns(ByocframeWarning, match=r"MAX_VERTICES") as caught:
+        gdf = byocframe.tiles_from_records(records)
+    assert len(caught) == 1
+    assert len(gdf) == 3
+    assert gdf["native_cover"].iloc[1] is None
+    assert gdf["native_cover"].iloc[[0, 2]].notna().all()
