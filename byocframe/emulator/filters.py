@@ -250,8 +250,9 @@ _LOGICAL = frozenset({"and", "or", "not"})
 def _measure(node: Any, limits: Limits) -> None:
     """Check the nesting of AND/OR/NOT and the number of terms of a cql2-json tree.
 
-    Iterative, and stops at the first breach: a tree of any depth costs at most
-    ``max_filter_terms`` steps.
+    Iterative (a tree of any depth is safe to walk), each node once, stopping at the
+    first breach; an ``args`` list longer than ``max_filter_terms`` is refused before
+    its items are looked at.
     """
     terms = 0
     stack = [(node, 0)]
