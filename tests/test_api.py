@@ -32,7 +32,7 @@ def test_exception_hierarchy():
 def test_import_does_not_load_plotting_libraries():
     code = (
         "import sys, byocframe\n"
-        "heavy = [m for m in ('matplotlib', 'contextily', 'sentinelhub', 'tqdm') "
+        "heavy = [m for m in ('matplotlib', 'contextily', 'sentinelhub', 'tqdm', 'cql2') "
         "if m in sys.modules]\n"
         "print(','.join(heavy))"
     )

@@ -33,9 +33,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 
 from byocframe.emulator.auth import TokenIssuer
-from byocframe.emulator.cql2 import QUERYABLES
 from byocframe.emulator.faults import Faults, RateLimit
-from byocframe.emulator.problems import ApiProblem
+from byocframe.emulator.filters import QUERYABLES
+from byocframe.emulator.limits import Limits
+from byocframe.emulator.problems import ApiProblem, read_json
 from byocframe.emulator.search import SearchQuery, apply_fields, collection_uuid, problem
 from byocframe.emulator.spatial import Candidate, CatalogIndex, format_stac_time
 from byocframe.emulator.store import Store
@@ -93,10 +94,19 @@ class Catalog:
     timeless_match_datetime : bool, default False
         Whether tiles without a sensing time match a ``datetime`` filter (the real
         behaviour is unconfirmed; they always match searches without one).
+    limits : Limits, optional
+        Bounds of request bodies, filters and ``intersects`` (`Limits` defaults).
     """
 
-    def __init__(self, store: Store, *, timeless_match_datetime: bool = False):
+    def __init__(
+        self,
+        store: Store,
+        *,
+        timeless_match_datetime: bool = False,
+        limits: Limits | None = None,
+    ):
         self.store = store
+        self.limits = limits or Limits()
         self.index = CatalogIndex(store)
         self.timeless_match_datetime = timeless_match_datetime
         self._results: collections.OrderedDict[str, tuple[float, list[Candidate]]] = (
@@ -125,7 +135,9 @@ class Catalog:
                     raise ApiProblem(503, "SERVICE_UNAVAILABLE", "Injected failure.")
             query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
             base = "http://" + (request.headers.get("Host") or "localhost") + CATALOG_ROOT
-            status, media, answer = self.answer(method, rest, query, _json_body(body), base)
+            status, media, answer = self.answer(
+                method, rest, query, _json_body(body, self.limits.max_json_depth), base
+            )
             host.count_request()
         except ApiProblem as err:
             status, media = err.status, JSON
@@ -149,7 +161,8 @@ class Catalog:
         parts = rest.strip("/").split("/") if rest.strip("/") else []
         route = tuple(p if i % 2 == 0 else "*" for i, p in enumerate(parts))
         if method == "POST" and route == ("search",):
-            return 200, GEOJSON, self.search(SearchQuery.parse(body or {}, get=False), base)
+            search = SearchQuery.parse(body or {}, get=False, limits=self.limits)
+            return 200, GEOJSON, self.search(search, base)
         if method != "GET":
             allowed = route == ("search",) or route in _GET_ROUTES
             raise ApiProblem(405 if allowed else 404, "METHOD_NOT_ALLOWED", f"{method} {rest}")
@@ -158,7 +171,8 @@ class Catalog:
         if route == ("conformance",):
             return 200, JSON, {"conformsTo": CONFORMANCE}
         if route == ("search",):
-            return 200, GEOJSON, self.search(SearchQuery.parse(query, get=True), base, get=query)
+            search = SearchQuery.parse(query, get=True, limits=self.limits)
+            return 200, GEOJSON, self.search(search, base, get=query)
         if route == ("queryables",) or route == ("collections", "*", "queryables"):
             return 200, SCHEMA, _queryables(base + rest)
         if route == ("collections",):
@@ -166,7 +180,7 @@ class Catalog:
         if route == ("collections", "*"):
             return 200, JSON, self.collection(parts[1], base)
         if route == ("collections", "*", "items"):
-            search = SearchQuery.parse(query, get=True, collection=parts[1])
+            search = SearchQuery.parse(query, get=True, collection=parts[1], limits=self.limits)
             return 200, GEOJSON, self.search(search, base, get=query, items=parts[1])
         if route == ("collections", "*", "items", "*") and len(parts) == 4:
             return 200, GEOJSON, self.item(parts[1], parts[3], base)
@@ -419,13 +433,21 @@ def _bearer_client(request: BaseHTTPRequestHandler, issuer: TokenIssuer) -> str:
     return client
 
 
-def _json_body(body: bytes) -> dict[str, Any] | None:
+def _json_body(body: bytes, max_depth: int) -> dict[str, Any] | None:
     if not body.strip():
         return None
+    deeper = f"nested deeper than max_json_depth={max_depth} levels"
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
+        value = read_json(body, deeper)
+    except ValueError as err:
         raise problem(f"the request body is not valid JSON ({err})") from None
     if not isinstance(value, dict):
         raise problem("the request body must be a JSON object")
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:  # iterative: what is decoded can be walked without recursion
+        item, depth = stack.pop()
+        if depth > max_depth:
+            raise problem(f"the request body is {deeper}")
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
     return value

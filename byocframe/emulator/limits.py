@@ -1,4 +1,8 @@
-"""Resource limits of the local BYOC service's HTTP side, with their defaults.
+"""Resource limits of the local BYOC service, with their defaults.
+
+The HTTP side (timeouts, connections, sizes of heads and bodies) and the Catalog's
+search requests (JSON nesting, the ``filter``, the ``intersects`` geometry). Each is
+checked before the work it bounds; a breach is answered with a message naming it.
 
 Examples
 --------
@@ -37,6 +41,24 @@ class Limits:
         Largest request head (request line and headers); larger ones get 431.
     max_line_bytes : int, default 8 KiB
         Longest request line; longer ones get 414.
+    max_json_depth : int, default 32
+        Deepest nesting of a Catalog request body (the BYOC API's fixed cap); deeper
+        bodies get 400 before their values are looked at.
+    max_filter_bytes : int, default 16 KiB
+        Longest Catalog ``filter``, in UTF-8 bytes of its text (cql2-text, or the JSON
+        text of a cql2-json filter); longer ones get 400 before they are parsed.
+    max_filter_terms : int, default 256, at most 500
+        Most conditions plus ``NOT`` operators in one filter. Counted on the text
+        before it is parsed (``AND``/``OR``/``NOT`` keywords, a ``BETWEEN``'s ``AND``
+        excepted) and again on the parsed filter; more get 400. The cap of 500 keeps
+        the SQL within SQLite's expression depth and the parser's stack.
+    max_filter_depth : int, default 10, at most 20
+        Deepest nesting of ``AND``/``NOT`` in one filter; more get 400. Before parsing,
+        parentheses may nest one level deeper than this (a bracketed condition).
+        The cap of 20 keeps the SQL within SQLite's parser stack.
+    max_intersects_parts : int, default 500
+        Most parts (polygons, lines, points) of an ``intersects`` geometry; more get
+        400 before the geometry is built.
     """
 
     read_timeout: float = 30.0
@@ -45,6 +67,11 @@ class Limits:
     max_body_bytes: int = 16 * 2**20
     max_header_bytes: int = 64 * 2**10
     max_line_bytes: int = 8 * 2**10
+    max_json_depth: int = 32
+    max_filter_bytes: int = 16 * 2**10
+    max_filter_terms: int = 256
+    max_filter_depth: int = 10
+    max_intersects_parts: int = 500
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -53,3 +80,6 @@ class Limits:
                 raise ValueError(f"{item.name} must be positive, got {value!r}")
         if self.max_line_bytes > self.max_header_bytes:
             raise ValueError("max_line_bytes must not exceed max_header_bytes")
+        for name, cap in (("max_filter_terms", 500), ("max_filter_depth", 20)):
+            if getattr(self, name) > cap:
+                raise ValueError(f"{name} must be at most {cap}, got {getattr(self, name)!r}")

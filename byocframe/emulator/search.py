@@ -16,8 +16,9 @@ from typing import Any
 import shapely
 import shapely.geometry
 
-from byocframe.emulator.cql2 import FilterProblem, compile_filter, parse_text, time_micros
-from byocframe.emulator.problems import ApiProblem
+from byocframe.emulator.filters import FilterProblem, read_filter, time_micros
+from byocframe.emulator.limits import Limits
+from byocframe.emulator.problems import ApiProblem, read_json, shown
 
 __all__ = ["DEFAULT_FIELDS", "SearchQuery", "apply_fields", "collection_uuid"]
 
@@ -75,11 +76,20 @@ class SearchQuery:
         )
 
     @classmethod
-    def parse(cls, params: Mapping[str, Any], *, get: bool, collection: str | None = None):
+    def parse(
+        cls,
+        params: Mapping[str, Any],
+        *,
+        get: bool,
+        collection: str | None = None,
+        limits: Limits | None = None,
+    ) -> SearchQuery:
         """Read a POST body (``get=False``) or GET query parameters.
 
         ``collection`` is the id from an ``/items`` path; then ``collections`` is ignored.
+        ``limits`` bound the ``filter`` and ``intersects`` (`Limits` defaults).
         """
+        limits = limits or Limits()
         if collection is None:
             collection = _one_collection(params.get("collections"), get)
         query = cls(collection=collection_uuid(collection), raw=dict(params))
@@ -90,10 +100,10 @@ class SearchQuery:
         if bbox is not None:
             query.area = _bbox_area(_numbers(bbox, get, "bbox"))
         elif intersects is not None:
-            query.area = _geometry(intersects, get)
+            query.area = _geometry(intersects, get, limits)
         if params.get("datetime") not in (None, ""):
             query.interval = _interval(params["datetime"])
-        query.filter = _filter(params.get("filter"), params.get("filter-lang"), get)
+        query.filter = _filter(params.get("filter"), params.get("filter-lang"), limits)
         distinct = params.get("distinct")
         if distinct not in (None, "", "date"):
             raise problem(f"distinct={distinct!r} is not supported for BYOC; only 'date' is")
@@ -154,15 +164,35 @@ def _box(w: float, s: float, e: float, n: float) -> Any:
     return shapely.box(w, s, e, n)
 
 
-def _geometry(value: Any, get: bool) -> Any:
+def _geometry(value: Any, get: bool, limits: Limits) -> Any:
+    deeper = f"nested deeper than max_json_depth={limits.max_json_depth}"
     try:
-        body = json.loads(value) if get and isinstance(value, str) else value
+        body = read_json(value, deeper) if get and isinstance(value, str) else value
+    except ValueError as err:
+        raise problem(f"intersects must be a GeoJSON geometry ({err})") from None
+    _check_parts(body, limits)
+    try:
         geom = shapely.geometry.shape({k: v for k, v in body.items() if k != "crs"})
     except (ValueError, TypeError, AttributeError, KeyError, shapely.errors.GEOSException) as err:
         raise problem(f"intersects must be a GeoJSON geometry ({err})") from None
     if geom.is_empty:
         raise problem("intersects is an empty geometry")
     return geom
+
+
+def _check_parts(body: Any, limits: Limits) -> None:
+    """Count the parts of a GeoJSON geometry before it is built (each costs SQL terms)."""
+    if not isinstance(body, Mapping):
+        return  # shapely's error names the problem
+    kind = body.get("type")
+    members = body.get("geometries") if kind == "GeometryCollection" else body.get("coordinates")
+    multi = kind in ("MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection")
+    parts = len(members) if multi and isinstance(members, list) else 1
+    if parts > limits.max_intersects_parts:
+        raise problem(
+            f"intersects has {parts} parts, more than max_intersects_parts="
+            f"{limits.max_intersects_parts}; merge them or search part by part"
+        )
 
 
 def _interval(value: Any) -> tuple[int | None, int | None]:
@@ -185,19 +215,13 @@ def _interval(value: Any) -> tuple[int | None, int | None]:
     return low, high
 
 
-def _filter(value: Any, lang: Any, get: bool) -> tuple[str, list[Any]] | None:
-    if value in (None, ""):
+def _filter(value: Any, lang: Any, limits: Limits) -> tuple[str, list[Any]] | None:
+    if value is None or value == "":
         return None  # sentinelhub-py sends filter-lang on every search, filter or not
     try:
-        if isinstance(value, str) and (lang or "cql2-text") == "cql2-text":
-            node = parse_text(value)
-        elif isinstance(value, str):
-            node = json.loads(value)
-        else:
-            node = value
-        return compile_filter(node)
-    except (FilterProblem, ValueError) as err:
-        raise problem(f"filter {value!r}: {err}") from None
+        return read_filter(value, lang, limits)
+    except FilterProblem as err:
+        raise problem(f"filter {shown(value)}: {err}") from None
 
 
 def _integer(value: Any, name: str, default: int, *, low: int) -> int:

@@ -105,7 +105,7 @@ class BYOCServer(ThreadingHTTPServer):
         self.rate_limit = rate_limit
         self.limits = limits or Limits()
         self.throttle = throttle or FailureThrottle()
-        self.catalog = Catalog(store)
+        self.catalog = Catalog(store, limits=self.limits)
         self.requests_served = 0
         self._count_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.limits.max_connections)

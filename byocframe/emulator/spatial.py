@@ -176,7 +176,9 @@ class CatalogIndex:
             # an item with a part box inside a rectangle of the area intersects it for
             # sure: only the others need their cover read and tested (a whole-globe box
             # then costs no geometry at all)
-            rectangles = _rectangles(area)
+            # the first rectangles only: the others are tested exactly, and a UNION of
+            # more than 500 SELECTs is beyond SQLite
+            rectangles = _rectangles(area)[:_MAX_PARTS]
             if rectangles:
                 inside = " UNION ".join(
                     "SELECT item FROM catalog_rtree "
