@@ -99,7 +99,8 @@ def get_deployment(name: str) -> Deployment:
     >>> get_deployment("cdse").token_url
     'https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token'
     """
-    found = DEPLOYMENTS.get(_ALIASES.get(name, name))
+    key = str(name).strip().lower()  # "CDSE" as the docs of Copernicus spell it
+    found = DEPLOYMENTS.get(_ALIASES.get(key, key))
     if found is None:
         raise ValueError(
             f"unknown deployment {name!r}; known: {', '.join(DEPLOYMENTS)} (or give base_url "

@@ -52,7 +52,7 @@ class ApiSession:
 
     def __init__(
         self,
-        *,
+        *args: object,
         base_url: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
@@ -72,6 +72,12 @@ class ApiSession:
         sleep: Sleep = time.sleep,
         transport: HTTPTransport | None = None,
     ):
+        if args:
+            raise TypeError(
+                f"{type(self).__name__} takes keywords only: e.g. "
+                f"{type(self).__name__}(base_url={args[0]!r}, client_id=..., "
+                "client_secret=...), or Client.from_env()"
+            )
         if deployment is not None:
             if base_url is not None:
                 raise ValueError("give deployment or base_url, not both")

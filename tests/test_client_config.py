@@ -421,3 +421,17 @@ def test_unpaced_by_default(service):
     assert clock.now == 0
     with pytest.raises(ValueError, match="requests_per_minute must be positive"):
         service.client(requests_per_minute=0)
+
+
+def test_deployment_names_ignore_case():
+    client = byocframe.Client(deployment="CDSE", client_id="a", client_secret="b")
+    assert (
+        client.base_url
+        == byocframe.Client(deployment="cdse", client_id="a", client_secret="b").base_url
+    )
+
+
+def test_a_positional_url_says_to_use_keywords():
+    """Today: 'ApiSession.__init__() takes 1 positional argument but 2 were given'."""
+    with pytest.raises(TypeError, match=r"keywords only: e.g. Client\(base_url='https://x"):
+        byocframe.Client("https://x.example")
