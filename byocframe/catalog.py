@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -108,9 +109,18 @@ def _search_body(
     if bbox is not None and intersects is not None:
         raise ValueError("give bbox or intersects, not both")
     if bbox is not None:
-        box = [float(v) for v in bbox]
-        if len(box) != 4:
-            raise ValueError(f"bbox must be [west, south, east, north] in degrees, got {bbox!r}")
+        # "1,2,3,4" as a command line or a STAC API query string writes it
+        parts = bbox.split(",") if isinstance(bbox, str) else bbox
+        try:
+            box = [float(v) for v in parts]
+        except (TypeError, ValueError) as err:
+            raise ValidationError(
+                f"bbox must be four numbers [west, south, east, north] in degrees, got {bbox!r}"
+            ) from err
+        if len(box) != 4 or not all(math.isfinite(v) for v in box):
+            raise ValidationError(
+                f"bbox must be four numbers [west, south, east, north] in degrees, got {bbox!r}"
+            )
         body["bbox"] = box
     if intersects is not None:
         geom = intersects if isinstance(intersects, shapely.Geometry) else None

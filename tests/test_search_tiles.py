@@ -9,6 +9,7 @@ import shapely.geometry
 from catalog_world import build_world, truth
 
 import byocframe
+from byocframe import ValidationError
 from byocframe.catalog import catalog_datetime, iter_items
 from byocframe.exceptions import APIError
 
@@ -93,6 +94,19 @@ def test_bad_arguments(demo):
         byocframe.read_tiles(client, service.demo_collection, filter="eo:cloud_cover < 5")
     with pytest.raises(ValueError, match="pair"):
         catalog_datetime(("2024-06-01", "2024-06-02", "2024-06-03"))
+
+
+def test_a_bbox_may_be_written_as_text(demo):
+    """Today: "could not convert string to float: ','"."""
+    service, client, _ = demo
+    box = AOIS["small"]
+    as_text = byocframe.read_tiles(client, service.demo_collection, bbox=",".join(map(str, box)))
+    as_list = byocframe.read_tiles(client, service.demo_collection, bbox=box)
+    assert sorted(as_text.index) == sorted(as_list.index)
+    with pytest.raises(
+        ValidationError, match=r"four numbers \[west, south, east, north\].*'1,2,x'"
+    ):
+        byocframe.read_tiles(client, service.demo_collection, bbox="1,2,x")
 
 
 def test_catalog_datetime_forms():
