@@ -28,7 +28,7 @@ import json
 import threading
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 
@@ -116,9 +116,17 @@ class Catalog:
 
     # ---------------------------------------------------------------- HTTP
     def serve(
-        self, request: BaseHTTPRequestHandler, host: CatalogHost, method: str, body: bytes
+        self,
+        request: BaseHTTPRequestHandler,
+        host: CatalogHost,
+        method: str,
+        read_body: Callable[[], bytes],
     ) -> None:
-        """Answer one request on a `BYOCServer` handler (tokens, faults, rate limit)."""
+        """Answer one request on a `BYOCServer` handler (tokens, faults, rate limit).
+
+        ``read_body`` is called only once the token was checked: an anonymous client
+        cannot make the service read (or invite with ``100 Continue``) a body.
+        """
         url = urllib.parse.urlsplit(request.path)
         rest = url.path[len(CATALOG_ROOT) :].rstrip("/")
         try:
@@ -133,6 +141,7 @@ class Catalog:
                     raise ApiProblem(429, "RATE_LIMIT_EXCEEDED", "You have exceeded your limit")
                 if fate == "error":
                     raise ApiProblem(503, "SERVICE_UNAVAILABLE", "Injected failure.")
+            body = read_body()
             query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
             base = "http://" + (request.headers.get("Host") or "localhost") + CATALOG_ROOT
             status, media, answer = self.answer(

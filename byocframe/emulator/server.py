@@ -411,7 +411,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._token(self._read_body())
                 return
             if url.path == CATALOG_ROOT or url.path.startswith(CATALOG_ROOT + "/"):
-                self.server.catalog.serve(self, self.server, method, self._read_body())
+                # the body is read once the token was checked, as on the BYOC routes
+                self.server.catalog.serve(self, self.server, method, self._read_body)
+                if self._body_pending:  # refused before its body: it cannot be read as a request
+                    self.close_connection = True
                 return
             if not ROUTER.knows(url.path):
                 raise ApiProblem(404, "COMMON_NOT_FOUND", f"No such endpoint: {url.path[:200]}")
