@@ -373,3 +373,30 @@ def test_defaults_are_sane():
     assert limits.max_body_bytes == 16 * 2**20
     with pytest.raises(ValueError, match="read_timeout must be positive"):
         Limits(read_timeout=0)
+
+
+def test_one_address_cannot_take_every_connection():
+    """Today: 300 half-sent connections from one client got every other client a 503."""
+    limits = Limits(
+        read_timeout=5, idle_timeout=5, max_connections=8, max_connections_per_address=3
+    )
+    with byocframe.local_service(limits=limits) as service:
+        host, port = service.base_url.removeprefix("http://").rsplit(":", 1)
+        held = [socket.create_connection((host, int(port)), timeout=10) for _ in range(3)]
+        try:
+            for sock in held:
+                sock.sendall(b"GET /api/v1/byoc/collections HTTP/1.1\r\n")  # half-sent
+            with connect(service) as fourth:
+                status, _, body = answer(fourth)
+            assert status == 503
+            assert "max_connections_per_address" in body["error"]["message"]
+            # another address is still served (Linux routes all of 127/8 to loopback)
+            other = socket.create_connection(
+                (host, int(port)), timeout=10, source_address=("127.0.0.2", 0)
+            )
+            with other:
+                other.sendall(b"GET /api/v1/catalog/1.0.0/ HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert other.recv(12).startswith(b"HTTP/1.1 200")
+        finally:
+            for sock in held:
+                sock.close()

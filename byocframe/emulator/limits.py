@@ -34,6 +34,10 @@ class Limits:
         Seconds a keep-alive connection may wait for its next request.
     max_connections : int, default 64
         Connections served at once (one thread each); more are answered 503 at once.
+    max_connections_per_address : int, default 48
+        Connections one client address may hold at once, so that one client cannot take
+        every slot (300 half-sent connections starved every other client); more are
+        answered 503 at once. The default leaves room for byocframe's 32 push workers.
     max_body_bytes : int, default 16 MiB
         Largest request body (declared or chunked); larger ones are answered 413 before
         they are read.
@@ -64,6 +68,7 @@ class Limits:
     read_timeout: float = 30.0
     idle_timeout: float = 60.0
     max_connections: int = 64
+    max_connections_per_address: int = 48
     max_body_bytes: int = 16 * 2**20
     max_header_bytes: int = 64 * 2**10
     max_line_bytes: int = 8 * 2**10

@@ -109,6 +109,8 @@ class BYOCServer(ThreadingHTTPServer):
         self.requests_served = 0
         self._count_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+        self._per_address: dict[str, int] = {}
+        self._address_lock = threading.Lock()
 
     @property
     def base_url(self) -> str:
@@ -123,32 +125,61 @@ class BYOCServer(ThreadingHTTPServer):
             self.requests_served += 1
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve a connection on its own thread, or answer 503 when all slots are taken."""
-        if not self._slots.acquire(blocking=False):
-            body = json.dumps(
-                error_body(503, "COMMON_EXCEPTION", "Too many connections; retry shortly.")
-            ).encode()
-            head = (
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        """Serve a connection on its own thread, or answer 503 at once.
+
+        503 when the client's address already holds `Limits.max_connections_per_address`
+        connections, or when all `Limits.max_connections` slots are taken.
+        """
+        address = str(client_address[0]) if client_address else ""
+        cap = self.limits.max_connections_per_address
+        with self._address_lock:
+            held = self._per_address.get(address, 0)
+            if held < cap:
+                self._per_address[address] = held + 1
+        if held >= cap:
+            self._refuse(
+                request,
+                f"Too many connections from your address ({cap}, "
+                "Limits.max_connections_per_address); close some or retry shortly.",
             )
-            with contextlib.suppress(OSError):
-                request.settimeout(0.5)  # the answer fits in the socket buffer
-                request.sendall(head.encode() + body)
-            self.shutdown_request(request)
+            return
+        if not self._slots.acquire(blocking=False):
+            self._leave(address)
+            self._refuse(request, "Too many connections; retry shortly.")
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
             self._slots.release()
+            self._leave(address)
             raise
 
+    def _leave(self, address: str) -> None:
+        with self._address_lock:
+            left = self._per_address.get(address, 1) - 1
+            if left > 0:
+                self._per_address[address] = left
+            else:
+                self._per_address.pop(address, None)
+
+    def _refuse(self, request: Any, message: str) -> None:
+        body = json.dumps(error_body(503, "COMMON_EXCEPTION", message)).encode()
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        )
+        with contextlib.suppress(OSError):
+            request.settimeout(0.5)  # the answer fits in the socket buffer
+            request.sendall(head.encode() + body)
+        self.shutdown_request(request)
+
     def process_request_thread(self, request: Any, client_address: Any) -> None:
-        """Serve one connection and give its slot back."""
+        """Serve one connection and give its slots back."""
         try:
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+            self._leave(str(client_address[0]) if client_address else "")
 
 
 class _DeadlineReader(io.RawIOBase):
