@@ -66,7 +66,9 @@ class Client(ApiSession):
         ``"sentinel-hub"``), ``"aws-us-west-2"``, ``"gcp-us-central1"``,
         ``"creodias"``, ``"code-de"``, ``"mundi"``, ``"cdse"``.
     timeout : float, default 30
-        Seconds for each socket operation (connect, each read).
+        Seconds for each socket operation (connect, each read), as in requests: a peer
+        that drips a byte a second never trips it. The bound on a whole exchange is
+        ``deadline``.
     deadline : float, default 120
         Seconds one whole exchange (connect to last byte) may take, however slowly the
         server drips. Each retry gets a new deadline.
