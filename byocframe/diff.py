@@ -213,11 +213,11 @@ def plan(
                 "cannot be found: pass original=<the frame as loaded>, or delete with "
                 "Client.delete_tile"
             )
-        sealed = sealed_ids(original) if original is not None else sealed_ids(frame)
+        sealed = sealed_ids(original) if original is not None else sealed_ids(frame, state)
         if not sealed:
             raise ValidationError(
                 "the ids this frame remembers as loaded do not match their seal (they were "
-                "edited, copied from another frame, or written by byocframe 0.1), so no "
+                "edited, come from another load, or rows of several loads were joined), so no "
                 "deletion is planned from them: pass original=<the frame as loaded>, or "
                 "load the tiles again with byocframe.read_tiles()"
             )

@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,7 +77,7 @@ _PAYLOAD = np.dtype(
     [
         ("version", "<u1"),
         ("status", "<u1"),
-        ("spare", "<u1", (3,)),
+        ("load", "<u1", (3,)),  # which load stamped the row (see `stamp`)
         ("service", "<u8"),
         ("path", "<u8"),
         ("sensing_time", "<i8"),
@@ -115,6 +116,8 @@ class LoadedState:
         Microseconds since the epoch; `NAT` when missing.
     status : numpy.ndarray of uint8
         1 + the position in `byocframe.records.STATUSES`; 0 when missing.
+    load : numpy.ndarray of uint32
+        The load that stamped the row (a random 24-bit number, ``attrs`` ``"load"``).
     """
 
     present: np.ndarray
@@ -129,6 +132,7 @@ class LoadedState:
     geometry: np.ndarray
     tile: np.ndarray
     native: np.ndarray
+    load: np.ndarray
 
 
 def times_us(values: Any) -> np.ndarray:
@@ -205,6 +209,11 @@ def stamp(
     part = frame.iloc[positions]
     payload = current_fields(part)
     payload["service"] = service_digest(service)
+    settings = dict(frame.attrs.get(ATTRS_KEY, {}))
+    load = settings.get("load")
+    if whole or not isinstance(load, int) or not 0 < load < 1 << 24:
+        load = secrets.randbits(24) | 1  # this load, written in every row it stamps
+    payload["load"] = np.frombuffer(load.to_bytes(3, "little"), dtype=np.uint8)
     tokens = _encode(collection, [str(i) for i in part.index], payload)
     if LOADED not in frame.columns:
         frame[LOADED] = pd.array([None] * len(frame), dtype=pd.StringDtype(na_value=np.nan))
@@ -213,8 +222,7 @@ def stamp(
         frame[LOADED] = pd.array(tokens, dtype=pd.StringDtype(na_value=np.nan))
     elif len(positions):
         frame.iloc[positions, column] = tokens
-    settings = dict(frame.attrs.get(ATTRS_KEY, {}))
-    settings.update(collection=collection, service=service)
+    settings.update(collection=collection, service=service, load=load)
     if whole:
         settings = with_loaded_ids(settings, [str(i) for i in frame.index])
     frame.attrs[ATTRS_KEY] = settings
@@ -269,6 +277,7 @@ def loaded_state(frame: pd.DataFrame) -> LoadedState:
         geometry=payload["geometry"].copy(),
         tile=payload["tile"].copy(),
         native=payload["native"].copy(),
+        load=payload["load"].astype(np.uint32) @ np.array([1, 1 << 8, 1 << 16], np.uint32),
     )
 
 
@@ -342,19 +351,23 @@ def loaded_ids(frame: pd.DataFrame) -> list[str] | None:
     return text.split("\n") if text else []
 
 
-def sealed_ids(frame: pd.DataFrame) -> bool:
-    """Whether the loaded ids in ``attrs`` are those `stamp` or a push recorded.
+def sealed_ids(frame: pd.DataFrame, state: LoadedState | None = None) -> bool:
+    """Whether the loaded ids in ``attrs`` are those this frame's load recorded.
 
-    The ids are sealed with a digest of the collection and the ids (`with_loaded_ids`):
-    ids added to a file's metadata by hand, or metadata copied from another frame, break
-    the seal, and no deletion is planned from them.
+    The ids are sealed with a digest of the collection, the load and the ids
+    (`with_loaded_ids`), and every row with a token must carry that load: ids added
+    to a file's metadata by hand, or ``attrs`` of another load (even of the same
+    collection), break the seal, and no deletion is planned from them.
     """
     settings = frame.attrs.get(ATTRS_KEY, {})
     ids = loaded_ids(frame)
-    seal = settings.get("loaded_ids_seal")
-    if ids is None or not isinstance(seal, str):
+    seal, load = settings.get("loaded_ids_seal"), settings.get("load")
+    if ids is None or not isinstance(seal, str) or not isinstance(load, int):
         return False
-    return seal == ids_digest(str(settings.get("collection") or ""), ids)
+    if seal != ids_digest(f"{settings.get('collection') or ''}\0{load}", ids):
+        return False
+    state = loaded_state(frame) if state is None else state
+    return bool((state.load[state.present] == load).all())
 
 
 def with_loaded_ids(settings: dict[str, Any], ids: Sequence[str]) -> dict[str, Any]:
@@ -367,7 +380,7 @@ def with_loaded_ids(settings: dict[str, Any], ids: Sequence[str]) -> dict[str, A
     (['a', 'b'], 32)
     """
     ids = [str(i) for i in ids]
-    seal = ids_digest(str(settings.get("collection") or ""), ids)
+    seal = ids_digest(f"{settings.get('collection') or ''}\0{settings.get('load')}", ids)
     return {**settings, "loaded_ids": "\n".join(ids), "loaded_ids_seal": seal}
 
 

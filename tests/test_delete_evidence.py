@@ -68,3 +68,30 @@ def test_a_dropped_row_of_a_sealed_frame_is_deleted(demo, tmp_path):
     # the pushed frame's ids stay sealed: a second drop plans exactly that deletion
     found = byocframe.changes(pushed.drop(index=pushed.index[0]), deleted=True)
     assert found["action"].tolist() == ["delete"]
+
+
+def test_attrs_of_another_load_of_the_same_collection_delete_nothing(demo):
+    """The seal names the load: attrs copied from another read_tiles call do not pass."""
+    client = demo.client()
+    cid = demo.demo_collection
+    gdf = byocframe.read_tiles(client, cid)
+    other = byocframe.read_tiles(client, cid).iloc[:30]
+    small = gdf.iloc[:10].copy()
+    small.attrs = other.attrs
+    before = _server_ids(client, cid)
+    with pytest.raises(ValidationError, match="do not match their seal"):
+        byocframe.push(small, client, delete_missing=True, dry_run=True)
+    assert _server_ids(client, cid) == before
+
+
+def test_rows_of_two_loads_joined_delete_nothing(demo):
+    import pandas as pd
+
+    client = demo.client()
+    cid = demo.demo_collection
+    first = byocframe.read_tiles(client, cid)
+    second = byocframe.read_tiles(client, cid)
+    joined = pd.concat([first.iloc[:5], second.iloc[5:10]])
+    joined.attrs = first.attrs
+    with pytest.raises(ValidationError, match="do not match their seal"):
+        byocframe.changes(joined, deleted=True)

@@ -125,6 +125,7 @@ def test_attrs_are_a_few_scalars_and_cheap_to_copy(gdf):
         "densify",
         "collection",
         "service",
+        "load",
         "loaded_ids",
         "loaded_ids_seal",
     }
