@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from byocframe.crs import WGS84
+from byocframe.equality import cover_problem
 from byocframe.exceptions import ValidationError
 from byocframe.geometry import DEFAULT_DENSIFY, reproject
 from byocframe.snapshot import ATTRS_KEY
@@ -46,8 +47,9 @@ def set_native_covers(
     Raises
     ------
     ValidationError
-        When a tile id is not in the frame, a cover is not polygonal, or the GeoSeries'
-        CRS is not the tile's.
+        When a tile id is not in the frame, a cover is not polygonal or cannot be sent
+        (not finite, outside its CRS's area of use, not valid), or the GeoSeries' CRS
+        is not the tile's. Nothing is changed then.
 
     Examples
     --------
@@ -92,6 +94,21 @@ def set_native_covers(
         raise ValidationError(
             f"tile {series.index[bad[0]]!r}: a cover must be a Polygon or MultiPolygon, not "
             f"a {kinds[bad[0]]} ({len(bad)} such cover(s))"
+        )
+    unsendable = [
+        (tid, why)
+        for tid, geom, code in zip(series.index, geoms, codes, strict=True)
+        if (why := cover_problem(geom, str(code))) is not None
+    ]
+    if unsendable:
+        tid, why = unsendable[0]
+        raise ValidationError(
+            f"tile {tid!r}: the cover cannot be sent: {why} ({len(unsendable)} such "
+            "cover(s)); nothing was changed",
+            [
+                {"id": t, "field": "native_cover", "value": None, "problem": w}
+                for t, w in unsendable
+            ],
         )
     target = frame.crs.to_string() if frame.crs is not None else WGS84
     densify = frame.attrs.get(ATTRS_KEY, {}).get("densify", DEFAULT_DENSIFY)

@@ -468,17 +468,28 @@ def _edited_covers(
     shown84[has_base] = reproject(base[has_base], native_crs[has_base], WGS84, densify=densify)
     shown = shown84
     if target != WGS84:
-        shown = np.full(len(where), None, dtype=object)
-        shown[has_base] = reproject(base[has_base], native_crs[has_base], target, densify=densify)
+        shown = _shown_in(base, native_crs, has_base, target, densify)
     geographic = bool(CRS(target).is_geographic)
     step = 1e-9 if geographic else 1e-4
-    as_loaded = has_base & np.asarray(shapely.equals_exact(current, shown, tolerance=step))
+    with np.errstate(invalid="ignore"):  # NaN or infinite vertices are simply not equal
+        same = np.asarray(shapely.equals_exact(current, shown, tolerance=step))
+    as_loaded = has_base & same
     # shown cut at the antimeridian, or holding a pole: taken back the way it was shown
     special = has_base.copy()
     special[has_base] = (
         shapely.get_num_geometries(shown84[has_base]) > shapely.get_num_geometries(base[has_base])
     ) | (np.abs(shapely.bounds(shown84[has_base])[:, [1, 3]]) >= 90 - 1e-6).any(axis=1)
+    if not geographic:  # `to_crs` moves the shown vertices one by one, even to infinity
+        as_loaded |= _moved_as_shown(current, shown84, has_base & ~as_loaded, target, step)
     todo = np.flatnonzero(~as_loaded)
+    finite = np.array(
+        [np.isfinite(shapely.get_coordinates(g)).all() for g in current[todo]], dtype=bool
+    )
+    for j in todo[~finite]:
+        problem[where[j]] = (
+            "its coordinates are not finite (NaN or infinite) as shown: give finite ones"
+        )
+    todo = todo[finite]
     back = _to_native(current[todo], target, native_crs[todo], special[todo])
     for k, j in enumerate(todo):
         row, crs = where[j], str(native_crs[j])
@@ -526,6 +537,52 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
     return ok
 
 
+def _shown_in(
+    base: np.ndarray, codes: np.ndarray, has: np.ndarray, target: str, densify: float | None
+) -> np.ndarray:
+    """What loading would show in ``target`` (None where that CRS cannot show it)."""
+    out = np.full(len(base), None, dtype=object)
+    failed = (shapely.errors.GEOSException, ValueError, RuntimeWarning)
+    with np.errstate(all="ignore"):  # infinite vertices: a failed repair, not a warning
+        try:
+            out[has] = reproject(base[has], codes[has], target, densify=densify)
+        except failed:
+            for i in np.flatnonzero(has):  # one at a time: some cannot be shown there
+                try:
+                    out[i] = reproject(base[i : i + 1], codes[i : i + 1], target, densify=densify)[
+                        0
+                    ]
+                except failed:
+                    out[i] = None
+    return out
+
+
+def _moved_as_shown(
+    current: np.ndarray, shown84: np.ndarray, where: np.ndarray, target: str, step: float
+) -> np.ndarray:
+    """Rows whose geometry is the loaded one moved vertex by vertex into ``target``.
+
+    That is what ``GeoDataFrame.to_crs`` does to the footprint shown in CRS84, infinities
+    included (a tile far outside a UTM zone).
+    """
+    out = np.zeros(len(current), dtype=bool)
+    rows = np.flatnonzero(where)
+    if not len(rows):
+        return out
+    mover = Transformer.from_crs(WGS84, target, always_xy=True)
+    moved = shapely.transform(
+        shown84[rows], lambda xy: np.column_stack(mover.transform(xy[:, 0], xy[:, 1]))
+    )
+    for i, geom in zip(rows, moved, strict=True):
+        mine, theirs = shapely.get_coordinates(current[i]), shapely.get_coordinates(geom)
+        out[i] = (
+            mine.shape == theirs.shape
+            and shapely.get_num_geometries(current[i]) == shapely.get_num_geometries(geom)
+            and bool(np.isclose(mine, theirs, rtol=0, atol=step, equal_nan=True).all())
+        )
+    return out
+
+
 def _to_native(
     geoms: np.ndarray, source: str, codes: np.ndarray, special: np.ndarray
 ) -> np.ndarray:
@@ -544,12 +601,12 @@ def _to_native(
             out[plain] = shapely.transform(
                 geoms[plain], lambda xy, mover=mover: np.column_stack(mover.transform(*xy.T))
             )
-        joined = group[special[group]]
-        if len(joined):
-            wgs84 = reproject(geoms[joined], np.full(len(joined), source), WGS84, densify=None)
-            out[joined] = reproject(
-                wgs84, np.full(len(joined), WGS84), str(code), densify=None, clip=False
-            )
+        for i in group[special[group]]:  # one at a time: a repair may fail on one
+            try:
+                wgs84 = reproject(geoms[i : i + 1], np.array([source]), WGS84, densify=None)
+                out[i] = reproject(wgs84, np.array([WGS84]), str(code), densify=None, clip=False)[0]
+            except (shapely.errors.GEOSException, ValueError):
+                out[i] = None  # "it is empty": a problem of that row
     return out
 
 

@@ -305,3 +305,48 @@ def test_a_csv_with_broken_metadata_is_one_clear_error(gdf, tmp_path):
     path.write_text(lines[0][:40] + "\n" + "".join(lines[1:]))
     with pytest.raises(ValidationError, match="not the JSON byocframe wrote"):
         byocframe.read_file(path)
+
+
+# ---------------------------------------------------------------- found by the attack review
+def _cut_tile(frame):
+    return next(i for i in frame.index if len(frame.geometry[i].geoms) > 1)
+
+
+@pytest.mark.parametrize("axis", [0, 1], ids=["lon", "lat"])
+def test_a_nan_in_a_cut_footprint_is_refused_not_lost(gdf, axis):
+    """It was unseen (NaN longitude) or a GEOSException for the whole diff (latitude)."""
+    tid = _cut_tile(gdf)
+    xy = shapely.get_coordinates(gdf.geometry[tid])
+    xy[1, axis] = np.nan
+    gdf.loc[tid, "geometry"] = shapely.set_coordinates(gdf.geometry[tid], xy)
+    gdf.loc[gdf.index[5], "sensing_time"] += pd.Timedelta(hours=1)
+    the_plan = plan(gdf)
+    assert [p["id"] for p in the_plan.problems] == [tid]
+    assert "not finite" in the_plan.problems[0]["problem"]
+    assert [u.id for u in the_plan.updates] == [gdf.index[5]]
+
+
+def test_set_native_covers_refuses_what_cannot_be_sent(gdf):
+    """A NaN corner was dropped and the cover pushed at half its area; a cover far
+    outside its CRS was a GEOSException."""
+    a, b = gdf.index[20], gdf.index[21]
+    xy = shapely.get_coordinates(gdf.loc[a, "native_cover"])
+    xy[2, 1] = np.nan
+    nan_corner = shapely.set_coordinates(gdf.loc[a, "native_cover"], xy)
+    far = shapely.affinity.translate(gdf.loc[b, "native_cover"], 1e9, 0)
+    before = gdf.geometry.copy()
+    with pytest.raises(ValidationError, match=rf"tile '{a}'.*not finite.*2 such") as err:
+        gdf.byoc.set_native_covers({a: nan_corner, b: far})
+    assert [p["id"] for p in err.value.problems] == [a, b]
+    assert gdf.geometry.equals(before)
+
+
+def test_to_a_zone_far_away_reports_nothing(gdf):
+    """Shown in a UTM zone, tiles half a world away have infinite vertices: not edits."""
+    for code in range(32601, 32661):
+        shown = gdf.to_crs(code)
+        if not np.isfinite(shapely.get_coordinates(shown.geometry.array)).all():
+            break
+    else:
+        pytest.fail("no UTM zone shows some footprint with infinite vertices")
+    assert byocframe.changes(shown).empty
