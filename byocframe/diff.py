@@ -100,6 +100,8 @@ class Plan:
     deletes: list[str] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
     loaded_ids: list[str] | None = None
+    #: The load the frame's rows came from (`byocframe.snapshot.stamp`), if known.
+    load: int | None = None
     #: Whether the loaded ids are the whole collection (a listing without filters).
     whole: bool = False
 
@@ -197,6 +199,8 @@ def plan(
     )
     result.loaded_ids = loaded_ids(original) if original is not None else loaded_ids(frame)
     result.whole = bool(settings.get("whole"))
+    load = settings.get("load")
+    result.load = load if isinstance(load, int) else None
     rows: list[dict[str, Any]] = []
     loaded = np.flatnonzero(state.present)
     if len(loaded):

@@ -252,6 +252,8 @@ def _record(
     service: str,
 ) -> None:
     """Update the frame in place so matching rows are marked as loaded again."""
+    if the_plan.load is not None:  # rows stamped now join the load they came from
+        frame.attrs[ATTRS_KEY] = {**frame.attrs.get(ATTRS_KEY, {}), "load": the_plan.load}
     by_id = {u.id: u for u in updates}
     settled = ("ok", "unchanged")
     rows: list[int] = []

@@ -29,7 +29,6 @@ Examples
 from __future__ import annotations
 
 import base64
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -117,7 +116,8 @@ class LoadedState:
     status : numpy.ndarray of uint8
         1 + the position in `byocframe.records.STATUSES`; 0 when missing.
     load : numpy.ndarray of uint32
-        The load that stamped the row (a random 24-bit number, ``attrs`` ``"load"``).
+        The load that stamped the row (24 bits of a digest of the collection, service
+        and ids loaded; ``attrs`` ``"load"``).
     """
 
     present: np.ndarray
@@ -212,7 +212,9 @@ def stamp(
     settings = dict(frame.attrs.get(ATTRS_KEY, {}))
     load = settings.get("load")
     if whole or not isinstance(load, int) or not 0 < load < 1 << 24:
-        load = secrets.randbits(24) | 1  # this load, written in every row it stamps
+        # names this load: the same listing loaded twice gives the same frame
+        ids = [str(i) for i in frame.index]
+        load = int(ids_digest(f"{collection}\0{service}", ids)[:6], 16) | 1
     payload["load"] = np.frombuffer(load.to_bytes(3, "little"), dtype=np.uint8)
     tokens = _encode(collection, [str(i) for i in part.index], payload)
     if LOADED not in frame.columns:
@@ -356,8 +358,8 @@ def sealed_ids(frame: pd.DataFrame, state: LoadedState | None = None) -> bool:
 
     The ids are sealed with a digest of the collection, the load and the ids
     (`with_loaded_ids`), and every row with a token must carry that load: ids added
-    to a file's metadata by hand, or ``attrs`` of another load (even of the same
-    collection), break the seal, and no deletion is planned from them.
+    to a file's metadata by hand, ``attrs`` of a load of other tiles, or rows of two
+    such loads joined break the seal, and no deletion is planned from them.
     """
     settings = frame.attrs.get(ATTRS_KEY, {})
     ids = loaded_ids(frame)

@@ -77,7 +77,7 @@ class TestChanges:
         for piece in pieces:
             assert changes(piece).empty
             assert all(
-                isinstance(v, str | float | bool | type(None))
+                isinstance(v, str | float | int | type(None))
                 for v in piece.attrs[ATTRS_KEY].values()
             )
         sorted_frame = gdf.sort_values("sensing_time")
