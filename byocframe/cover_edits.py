@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 
 from byocframe.crs import WGS84
 from byocframe.equality import cover_problem
@@ -77,16 +78,12 @@ def set_native_covers(
         series.array if isinstance(series, gpd.GeoSeries) else series.to_numpy(), dtype=object
     )
     if isinstance(series, gpd.GeoSeries) and series.crs is not None:
-        other = [
-            tid
-            for tid, code in zip(series.index, codes, strict=True)
-            if series.crs != gpd.GeoSeries([], crs=str(code)).crs
-        ]
+        other = [k for k, code in enumerate(codes) if series.crs != CRS.from_user_input(code)]
         if other:
             raise ValidationError(
-                f"the covers are in {series.crs.to_string()}, but tile {other[0]!r} is in "
-                f"{codes[list(series.index).index(other[0])]} ({len(other)} such tile(s)): "
-                "give each cover in its tile's native_crs, or set geometry with to_crs"
+                f"the covers are in {series.crs.to_string()}, but tile "
+                f"{series.index[other[0]]!r} is in {codes[other[0]]} ({len(other)} such "
+                "tile(s)): give each cover in its tile's native_crs, or set geometry with to_crs"
             )
     kinds = np.array([getattr(g, "geom_type", type(g).__name__) for g in geoms])
     bad = np.flatnonzero(~np.isin(kinds, ["Polygon", "MultiPolygon"]))

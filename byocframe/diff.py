@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from byocframe.crs import WGS84
 from byocframe.equality import (
@@ -30,7 +30,7 @@ from byocframe.equality import (
     same_shape,
 )
 from byocframe.exceptions import ValidationError
-from byocframe.geometry import DEFAULT_DENSIFY, reproject
+from byocframe.geometry import DEFAULT_DENSIFY, reproject, transformer
 from byocframe.records import STATUSES
 from byocframe.snapshot import (
     ATTRS_KEY,
@@ -503,7 +503,7 @@ def _edited_covers(
             if special[j] and not shapely.is_valid(current[j]):  # joining its parts hides it
                 reason = shapely.is_valid_reason(current[j])
                 unsendable = f"it is not a valid polygon ({reason}): fix it, e.g. with make_valid"
-            if not has_base[j] or (unsendable and "not finite" in unsendable):
+            if not has_base[j] or not np.isfinite(shapely.get_coordinates(mine)).all():
                 edited = True
             else:
                 edited = not same_cover(mine, base[j], crs, cut=bool(special[j]))
@@ -552,10 +552,9 @@ def _shown_in(
             out[has] = reproject(base[has], codes[has], target, densify=densify)
         except failed:
             for i in np.flatnonzero(has):  # one at a time: some cannot be shown there
+                one = slice(i, i + 1)
                 try:
-                    out[i] = reproject(base[i : i + 1], codes[i : i + 1], target, densify=densify)[
-                        0
-                    ]
+                    out[i] = reproject(base[one], codes[one], target, densify=densify)[0]
                 except failed:
                     out[i] = None
     return out
@@ -573,7 +572,7 @@ def _moved_as_shown(
     rows = np.flatnonzero(where)
     if not len(rows):
         return out
-    mover = Transformer.from_crs(WGS84, target, always_xy=True)
+    mover = transformer(WGS84, target)
     moved = shapely.transform(
         shown84[rows], lambda xy: np.column_stack(mover.transform(xy[:, 0], xy[:, 1]))
     )
@@ -601,7 +600,7 @@ def _to_native(
         group = np.flatnonzero(codes == code)
         plain = group[~special[group]]
         if len(plain):
-            mover = Transformer.from_crs(source, str(code), always_xy=True)
+            mover = transformer(source, str(code))
             out[plain] = shapely.transform(
                 geoms[plain], lambda xy, mover=mover: np.column_stack(mover.transform(*xy.T))
             )

@@ -29,6 +29,8 @@ import numpy.typing as npt
 import shapely
 from pyproj import CRS, Transformer
 
+from byocframe.geometry import transformer
+
 __all__ = [
     "AREA_MARGIN",
     "CUT_TOLERANCE",
@@ -50,7 +52,6 @@ CUT_TOLERANCE = 1e-5
 #: Degrees a cover may reach beyond its CRS's area of use (tiles overlap the next zone),
 #: as the service allows.
 AREA_MARGIN = 5.0
-_NAT = np.iinfo(np.int64).min
 
 
 def same_instant(a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray:
@@ -175,7 +176,7 @@ def _area(crs: str) -> tuple[tuple[float, float, float, float], bool, Transforme
         east + AREA_MARGIN,
         min(90.0, north + AREA_MARGIN),
     )
-    to_lonlat = Transformer.from_crs(parsed, "EPSG:4326", always_xy=True)
+    to_lonlat = transformer(crs, "EPSG:4326")
     return bounds, bool(parsed.is_geographic), to_lonlat
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_DENSIFY",
     "reproject",
     "reproject_parsed",
+    "transformer",
 ]
 
 #: Default longest edge, in metres, before reprojection (a 10 km step keeps the outline
@@ -32,8 +33,16 @@ _METRES_PER_DEGREE = 111_320.0
 
 
 @functools.lru_cache(maxsize=256)
-def _transformer(src: str, dst: str) -> Transformer:
-    # pyproj keeps a per-thread PROJ object inside, so one Transformer serves all threads
+def transformer(src: str, dst: str) -> Transformer:
+    """The (cached) x/y-ordered pyproj Transformer from ``src`` to ``dst``.
+
+    pyproj keeps a per-thread PROJ object inside, so one Transformer serves all threads.
+
+    Examples
+    --------
+    >>> transformer("EPSG:4326", "EPSG:3857") is transformer("EPSG:4326", "EPSG:3857")
+    True
+    """
     return Transformer.from_crs(str(src), str(dst), always_xy=True)
 
 
@@ -88,7 +97,7 @@ def _poles_in(crs: str) -> tuple[tuple[float, float] | None, tuple[float, float]
     """Where the north and south poles land in ``crs`` (None when they do not)."""
     out: list[tuple[float, float] | None] = []
     for lat in (90.0, -90.0):
-        x, y = _transformer(WGS84, crs).transform(0.0, lat)
+        x, y = transformer(WGS84, crs).transform(0.0, lat)
         out.append((x, y) if np.isfinite(x) and np.isfinite(y) else None)
     return out[0], out[1]
 
@@ -182,7 +191,7 @@ def _reproject(
         xy = xy.copy()
     point_code = inverse[ring_geom][np.repeat(np.arange(len(ring_off) - 1), np.diff(ring_off))]
     groups = [
-        (_transformer(code, WGS84), np.flatnonzero(point_code == k))
+        (transformer(code, WGS84), np.flatnonzero(point_code == k))
         for k, code in enumerate(uniq)
         if code != WGS84
     ]
@@ -362,7 +371,7 @@ def _to_projected(lonlat: np.ndarray, target: str, info: CRS, clip: bool = True)
             clipped = shapely.intersection(lonlat[outside], window)
             clipped = [_polygonal(g) for g in clipped]
             lonlat[outside] = clipped
-    return _apply(_transformer(WGS84, target), lonlat)
+    return _apply(transformer(WGS84, target), lonlat)
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:

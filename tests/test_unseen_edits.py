@@ -172,11 +172,7 @@ def test_a_cover_that_cannot_be_sent_is_a_problem_of_its_tile_only(gdf):
     assert "area of use" in problems[far]
     assert [u.id for u in the_plan.updates] == [fine]
     with pytest.raises(ValidationError, match=f"{bowtie}.*\n.*{far}"):
-        byocframe.push(
-            gdf,
-            byocframe.Client(base_url="http://127.0.0.1:9", client_id="i", client_secret="s"),
-            dry_run=True,
-        )
+        byocframe.push(gdf, _nowhere(), dry_run=True)
 
 
 def test_a_whole_longitude_sign_fix_never_stops_the_diff(gdf):
@@ -199,11 +195,7 @@ def test_native_cover_edits_are_refused_by_name(gdf):
     refused = found[(found["field"] == "native_cover") & (found["action"] == "read-only")]
     assert set(refused["id"]) == set(ids)
     with pytest.raises(ValidationError, match=rf"{ids[0]}.*native_cover.*set_native_covers"):
-        byocframe.push(
-            gdf,
-            byocframe.Client(base_url="http://127.0.0.1:9", client_id="i", client_secret="s"),
-            dry_run=True,
-        )
+        byocframe.push(gdf, _nowhere(), dry_run=True)
 
 
 def test_set_native_covers_is_the_way_to_edit_in_the_tiles_crs(gdf):
@@ -350,3 +342,19 @@ def test_to_a_zone_far_away_reports_nothing(gdf):
     else:
         pytest.fail("no UTM zone shows some footprint with infinite vertices")
     assert byocframe.changes(shown).empty
+
+
+def test_set_native_covers_names_what_it_refuses(gdf):
+    tid = gdf.index[0]
+    cover = gdf.loc[tid, "native_cover"]
+    with pytest.raises(ValidationError, match=r"not in the frame .*'nope'"):
+        gdf.byoc.set_native_covers({"nope": cover})
+    with pytest.raises(ValidationError, match=rf"tile '{tid}': a cover must be .*not a Point"):
+        gdf.byoc.set_native_covers({tid: shapely.Point(0, 0)})
+    other = "EPSG:3857" if gdf.loc[tid, "native_crs"] != "EPSG:3857" else "EPSG:4326"
+    with pytest.raises(ValidationError, match=rf"covers are in {other}, but tile '{tid}'"):
+        gdf.byoc.set_native_covers(gpd.GeoSeries([cover], index=[tid], crs=other))
+    # a GeoSeries in the tile's own CRS is taken
+    same = gpd.GeoSeries([cover], index=[tid], crs=gdf.loc[tid, "native_crs"])
+    gdf.byoc.set_native_covers(same)
+    assert byocframe.changes(gdf).empty
