@@ -245,14 +245,19 @@ def test_a_huge_retry_after_raises_instead_of_sleeping_28_hours(server):
     assert err.value.url.startswith(server.base_url)
 
 
-def test_max_wait_is_configurable(server):
-    answers = iter([(429, {"Retry-After": "600000"}), (200, {})])
+def _throttled_then_empty(answers):
+    """A script answering each (status, headers) in turn; a 200 is an empty page."""
+    answers = iter(answers)
 
     def script(h, q):
         status, headers = next(answers)
         h.answer(status, _page([]) if status == 200 else {}, headers)
 
-    server.api("/collections", script)
+    return script
+
+
+def test_max_wait_is_configurable(server):
+    server.api("/collections", _throttled_then_empty([(429, {"Retry-After": "600000"}), (200, {})]))
     clock = FakeClock()
     client = server.client(clock=clock, sleep=clock.sleep, max_wait=3600)
     assert list(client.iter_collections()) == []
@@ -271,13 +276,8 @@ def test_the_total_429_wait_of_one_request_is_bounded(server):
 
 
 def test_max_total_wait_is_configurable(server):
-    answers = iter([*[(429, {"Retry-After": "299999"})] * 5, (200, {})])
-
-    def script(h, q):
-        status, headers = next(answers)
-        h.answer(status, _page([]) if status == 200 else {}, headers)
-
-    server.api("/collections", script)
+    answers = [*[(429, {"Retry-After": "299999"})] * 5, (200, {})]
+    server.api("/collections", _throttled_then_empty(answers))
     clock = FakeClock()
     client = server.client(clock=clock, sleep=clock.sleep, max_total_wait=3600)
     assert list(client.iter_collections()) == []

@@ -37,17 +37,20 @@ def _add_to_gpkg_metadata(path, extra_ids):
 
 
 def test_ids_added_to_a_files_metadata_delete_nothing(demo, tmp_path):
+    """Today: 3 foreign ids added to a GeoPackage's metadata deleted 3 tiles."""
     client = demo.client()
     cid = demo.demo_collection
     whole = byocframe.read_tiles(client, cid)
-    mine, others = whole.iloc[:10].copy(), list(whole.index[10:13])
-    byocframe.write_file(mine, tmp_path / "t.gpkg")
-    # the file's loaded ids are the whole listing's; add 3 foreign ones to a subset's file
-    part = byocframe.read_tiles(client, cid).iloc[:10]
-    part.attrs["byocframe"] = dict(part.attrs["byocframe"])
+    ingested = whole[whole["status"] == "INGESTED"]
+    box = list(ingested.geometry.iloc[0].bounds)
+    part = byocframe.read_tiles(client, cid, bbox=box)  # a search: a few tiles
+    outside = whole.index.difference(part.index)
+    assert len(outside) >= 3
+    foreign = list(outside[:3])
     byocframe.write_file(part, tmp_path / "part.gpkg")
-    _add_to_gpkg_metadata(tmp_path / "part.gpkg", others)
+    _add_to_gpkg_metadata(tmp_path / "part.gpkg", foreign)
     edited = byocframe.read_file(tmp_path / "part.gpkg")
+    assert set(foreign) <= set(edited.attrs["byocframe"]["loaded_ids"].split("\n"))
     before = _server_ids(client, cid)
     with pytest.raises(ValidationError, match="do not match their seal"):
         byocframe.push(edited, client, delete_missing=True)
