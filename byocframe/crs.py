@@ -61,12 +61,16 @@ def parse_crs(name: str | None) -> str:
         return WGS84
     match = _URN_EPSG.match(text) or _PLAIN_EPSG.match(text) or _HTTP_EPSG.match(text)
     if not match:
-        raise GeometryProblem(f"unrecognised CRS {text!r}; expected urn:ogc:def:crs:EPSG::<code>")
+        raise GeometryProblem(
+            f"unrecognised CRS {text[:80]!r}; expected urn:ogc:def:crs:EPSG::<code>"
+        )
+    if len(match.group(1)) > 9:  # EPSG codes have at most 6 digits; int() of 5,000 raises
+        raise GeometryProblem(f"unknown EPSG code {match.group(1)[:12]}... in a CRS")
     code = int(match.group(1))
     try:
         CRS.from_epsg(code)
     except CRSError as err:
-        raise GeometryProblem(f"unknown EPSG code {code} in CRS {text!r}") from err
+        raise GeometryProblem(f"unknown EPSG code {code} in CRS {text[:80]!r}") from err
     return f"EPSG:{code}"
 
 
