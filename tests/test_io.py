@@ -355,3 +355,15 @@ def test_a_hostile_geojson_file_is_a_validation_error(tmp_path, text, words):
     path.write_text(text)
     with pytest.raises(ValidationError, match=words):
         byocframe.read_file(path)
+
+
+@pytest.mark.parametrize(
+    "bands",
+    [[1], "B02", {"B02": "x"}, {"B02": [16]}],
+    ids=["list", "text", "band-text", "band-list"],
+)
+def test_a_collection_whose_bands_are_not_a_band_map_is_a_validation_error(bands):
+    """Today: AttributeError ('list' object has no attribute 'items') from the summary."""
+    record = {"id": "c1", "name": "x", "s3Bucket": "b", "additionalData": {"bands": bands}}
+    with pytest.raises(ValidationError, match=r"additionalData\.bands: not an object of band"):
+        byocframe.collections_from_records([record])
