@@ -128,7 +128,7 @@ class FileHeader:
     transform: tuple[float, float, float, float, float, float] | None  # GDAL order
     requests: int = 0
     bytes_fetched: int = 0
-    geokeys: dict[str, Any] = field(default_factory=dict, repr=False)
+    geokeys: dict[int, int] = field(default_factory=dict, repr=False)
 
 
 class _Beyond(Exception):
@@ -334,45 +334,68 @@ def _read(tif: Any, window: _Prefix) -> FileHeader:
         raise UnreadableHeader("the file has no image")
     if end > window.limits.max_bytes:
         raise HeaderTooLarge(end)
-    keys = dict(tif.pages[0].geotiff_tags or {})
+    tags = tif.pages[0].tags
+    keys = _geokeys(_numbers(tags, 34735))
     return FileHeader(
         images=tuple(images),
         header_size=end,
         epsg=_epsg(keys),
-        transform=_transform(keys),
+        transform=_transform(
+            keys, _numbers(tags, 33550), _numbers(tags, 33922), _numbers(tags, 34264)
+        ),
         geokeys=keys,
     )
 
 
-def _epsg(keys: dict[str, Any]) -> int | None:
-    model = keys.get("GTModelTypeGeoKey")
-    names = ("ProjectedCSTypeGeoKey", "GeographicTypeGeoKey")
-    if model is not None and int(model) == 2:  # geographic: the geographic key decides
-        names = names[::-1]
-    for name in names:
-        code = keys.get(name)
-        if code is not None and int(code) not in (0, 32767):  # 32767: user-defined
-            return int(code)
+def _numbers(tags: Any, code: int) -> list[float]:
+    """A numeric tag's values (empty if absent), never more than the tag holds."""
+    tag = tags.get(code)
+    if tag is None:
+        return []
+    return [float(v) for v in np.asarray(tag.value, dtype=float).ravel().tolist()]
+
+
+# GeoKey ids (GeoTIFF 1.1, section 7.1)
+_MODEL, _RASTER, _GEOGRAPHIC, _PROJECTED = 1024, 1025, 2048, 3072
+
+
+def _geokeys(values: list[float]) -> dict[int, int]:
+    """The short-valued keys of a GeoKeyDirectory: ``{key id: value}``.
+
+    The directory's own key count is not trusted beyond the entries the tag holds
+    (tifffile's reader loops over the stated count, logging each missing key: seconds
+    for a crafted count of 65,535).
+    """
+    if len(values) < 4:
+        return {}
+    held = min(int(values[3]), (len(values) - 4) // 4)
+    keys = {}
+    for index in range(held):
+        key, location, _, value = values[4 + 4 * index : 8 + 4 * index]
+        if location == 0:  # the value is in the entry (all codes the service reads are)
+            keys[int(key)] = int(value)
+    return keys
+
+
+def _epsg(keys: dict[int, int]) -> int | None:
+    order = (_GEOGRAPHIC, _PROJECTED) if keys.get(_MODEL) == 2 else (_PROJECTED, _GEOGRAPHIC)
+    for key in order:
+        code = keys.get(key)
+        if code is not None and code not in (0, 32767):  # 32767: user-defined
+            return code
     return None
 
 
-def _transform(keys: dict[str, Any]) -> tuple[float, float, float, float, float, float] | None:
+def _transform(
+    keys: dict[int, int], scale: list[float], tie: list[float], matrix: list[float]
+) -> tuple[float, float, float, float, float, float] | None:
     """GDAL's geotransform (x0, dx, rx, y0, ry, dy) of the full image's corner."""
-    scale, tie, matrix = (
-        keys.get("ModelPixelScale"),
-        keys.get("ModelTiepoint"),
-        keys.get("ModelTransformation"),
-    )
-    if scale is not None and tie is not None and len(scale) >= 2 and len(tie) >= 6:
-        dx, dy = float(scale[0]), float(scale[1])
-        x0 = float(tie[3]) - float(tie[0]) * dx
-        y0 = float(tie[4]) + float(tie[1]) * dy
-        raster = keys.get("GTRasterTypeGeoKey")
-        if raster is not None and int(raster) == 2:  # PixelIsPoint: the tie is a centre
+    if len(scale) >= 2 and len(tie) >= 6:
+        dx, dy = scale[0], scale[1]
+        x0, y0 = tie[3] - tie[0] * dx, tie[4] + tie[1] * dy
+        if keys.get(_RASTER) == 2:  # PixelIsPoint: the tie point is a pixel's centre
             x0, y0 = x0 - dx / 2, y0 + dy / 2
         return (x0, dx, 0.0, y0, 0.0, -dy)
-    if matrix is not None:
-        flat = np.asarray(matrix, dtype=float).ravel().tolist()  # 4x4 rows, or 16 values
-        if len(flat) >= 8:
-            return (flat[3], flat[0], flat[1], flat[7], flat[4], flat[5])
+    if len(matrix) >= 8:  # ModelTransformation, row by row
+        return (matrix[3], matrix[0], matrix[1], matrix[7], matrix[4], matrix[5])
     return None
