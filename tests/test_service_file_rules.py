@@ -442,3 +442,40 @@ def test_the_tile_geometry_is_the_union_of_the_files(service: Any, tmp_path: Pat
     tile = ingest(service, files, bands=uint8_band("B01", "B02"))
     ring = np.array(tile["tileGeometry"]["coordinates"][0])
     assert (ring[:, 0].min(), ring[:, 0].max()) == pytest.approx((500_000.0, 505_125.0))
+
+
+# --- the service's own limits are settings ---
+
+
+def _bucket(local_s3: Any, files: dict[str, Path]) -> str:
+    name = next(_names)
+    s3 = local_s3.client()
+    s3.create_bucket(Bucket=name)
+    for key, file in files.items():
+        s3.upload_file(str(file), name, key)
+    return name
+
+
+def test_a_crowded_folder_fails_naming_the_limit(local_s3: Any, tmp_path: Path) -> None:
+    from byocframe.emulator.files_source import FilesSource, IngestionFailure
+
+    file = gdal_file(tmp_path / "B01.tif", size=256)
+    name = _bucket(local_s3, {f"tile/B0{i}.tif": file for i in range(1, 6)})
+    collection = {"s3Bucket": name}
+    FilesSource(local_s3.client(), max_listed=5).ingest(collection, {"path": "tile"})
+    with pytest.raises(IngestionFailure, match=r"More than 4 objects .*\(FilesSource max_listed\)"):
+        FilesSource(local_s3.client(), max_listed=4).ingest(collection, {"path": "tile"})
+
+
+def test_a_larger_read_budget_measures_a_larger_header(local_s3: Any, tmp_path: Path) -> None:
+    from byocframe.emulator.files_source import FilesSource, IngestionFailure
+    from byocframe.emulator.headers import ReadLimits
+
+    file = tifffile_file(tmp_path / "B01.tif", description="y" * 3_000_000)
+    name = _bucket(local_s3, {"tile/B01.tif": file})
+    source = FilesSource(local_s3.client(), limits=ReadLimits(max_bytes=8 * 2**20))
+    with pytest.raises(IngestionFailure) as caught:
+        source.ingest({"s3Bucket": name}, {"path": "tile/(BAND).tif"})
+    assert (
+        str(caught.value) == f"Header of the file is {_header_end(file)} bytes, more than {ONE_MB}"
+    )
