@@ -255,6 +255,15 @@ def read_file_header(
         An IFD or tag value lies beyond ``limits.max_bytes``.
     UnreadableHeader
         Not a TIFF, a damaged header, or more IFDs or reads than the limits allow.
+
+    Examples
+    --------
+    >>> ifd_far_away = b"II*" + bytes(1) + (2**24).to_bytes(4, "little") + bytes(2**24)
+    >>> try:
+    ...     read_file_header(lambda start, stop: ifd_far_away[start:stop], size=2**24 + 8)
+    ... except HeaderTooLarge as err:
+    ...     print(err)
+    the header needs at least 16777218 bytes
     """
     import tifffile
 

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from byocframe.emulator.headers import FileHeader
+from byocframe.emulator.headers import FileHeader, ImageInfo
 from byocframe.file_rules import DEFAULT_FILE_RULES, SERVICE_MESSAGES, TIFF_COMPRESSIONS, FileRules
 
 __all__ = [
@@ -176,6 +176,13 @@ def tile_failure(
     Returns
     -------
     str or None
+
+    Examples
+    --------
+    >>> b01 = TileFile("B01", "t/B01.tif", '"e1"', _example(epsg=32633))
+    >>> b02 = TileFile("B02", "t/B02.tif", '"e2"', _example(epsg=32634))
+    >>> print(tile_failure([b01, b02]))
+    Files of the tile are in different CRSs: ['EPSG:32633', 'EPSG:32634']
     """
     if not bands and len(files) > rules.max_bands:
         return _say("too-many-bands", max=rules.max_bands, bands=len(files))
@@ -223,6 +230,12 @@ def derive(files: Sequence[TileFile], rules: FileRules = DEFAULT_FILE_RULES) -> 
         ``minMetersPerPixel`` (the finest resolution) and ``maxMetersPerPixel``
         (``max_meters_factor`` x the median resolution of each file's coarsest overview
         of at least ``min_overview_px``, at least ``max_meters_floor``).
+
+    Examples
+    --------
+    >>> tile = derive([TileFile("B01", "t/B01.tif", '"e"', _example(epsg=32633))])
+    >>> tile["crs"], tile["tileBox"], tile["minMetersPerPixel"], tile["maxMetersPerPixel"]
+    ('EPSG:32633', [500000.0, 4994880.0, 505120.0, 5000000.0], 10.0, 500.0)
     """
     crs = f"EPSG:{files[0].header.epsg}"
     boxes = [_box(item.header) for item in files]
@@ -261,6 +274,11 @@ def band_config(files: Sequence[TileFile]) -> dict[str, dict[str, Any]]:
 
     A multi-band file ``RGB`` gives ``RGB_1``, ``RGB_2``, ... with ``source`` ``RGB`` and
     ``bandIndex`` 1, 2, ... (BYOC_API 6.2).
+
+    Examples
+    --------
+    >>> band_config([TileFile("RGB", "t/RGB.tif", '"e"', _example(samples=2))])["RGB_2"]
+    {'bitDepth': 8, 'sampleFormat': 'UINT', 'source': 'RGB', 'bandIndex': 2}
     """
     out: dict[str, dict[str, Any]] = {}
     for item in files:
@@ -277,3 +295,10 @@ def band_config(files: Sequence[TileFile]) -> dict[str, dict[str, Any]]:
             for index in range(1, samples + 1):
                 out[f"{item.band}_{index}"] = {**spec, "bandIndex": index}
     return out
+
+
+def _example(*, epsg: int = 32633, samples: int = 1) -> FileHeader:
+    """A valid 512 px, 10 m header at (500000, 5000000), for the examples."""
+    full = ImageInfo(512, 512, (256, 256), 8, 1, samples, 2, 8, 1, 0)
+    overview = ImageInfo(256, 256, (256, 256), 8, 1, samples, 2, 8, 1, 1)
+    return FileHeader((full, overview), 800, epsg, (5e5, 10.0, 0.0, 5e6, 0.0, -10.0))
