@@ -245,6 +245,16 @@ def test_a_multiband_file_configures_numbered_bands(service: Any, tmp_path: Path
         "RGB_2": ("RGB", 2),
         "RGB_3": ("RGB", 3),
     }
+    # the next tile's one file serves the three configured bands
+    collection = tile["collection"]
+    service.s3.client().upload_file(str(file), collection["s3Bucket"], "next/RGB.tiff")
+    client = service.client()
+    second = client.create_tile(collection["id"], {"path": "next/(BAND).tiff"})
+    second = client.get_tile(collection["id"], second["id"])
+    assert (second["status"], sorted(second["additionalData"]["filesMetadata"])) == (
+        "INGESTED",
+        ["RGB_1", "RGB_2", "RGB_3"],
+    )
 
 
 def test_band_files_may_differ_by_up_to_one_pixel(service: Any, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from byocframe.emulator.coords import transform_polygons
 from byocframe.emulator.headers import (
     DEFAULT_READ_LIMITS,
+    FileHeader,
     HeaderTooLarge,
     ReadLimits,
     UnreadableHeader,
@@ -123,8 +124,11 @@ class FilesSource:
         before, after = template.split("(BAND)", 1)
         listing = self._list(name, before, nested="/" in after)
         found = _resolve(name, bands, before, after, listing)
-        with ThreadPoolExecutor(max_workers=min(8, len(found))) as pool:
-            files = list(pool.map(lambda item: self._read(name, *item), found))
+        distinct = {item.key: item for _, item in found}  # bands of one file: read once
+        with ThreadPoolExecutor(max_workers=min(8, len(distinct))) as pool:
+            read = pool.map(lambda item: self._read(name, item), distinct.values())
+            headers = dict(zip(distinct, read, strict=True))
+        files = [TileFile(band, item.key, item.etag, headers[item.key]) for band, item in found]
         cause = tile_failure(files, bands, self.rules)
         if cause:
             raise IngestionFailure(cause)
@@ -146,7 +150,7 @@ class FilesSource:
                 )
         return out
 
-    def _read(self, bucket: str, band: str, item: Listed) -> TileFile:
+    def _read(self, bucket: str, item: Listed) -> FileHeader:
         def fetch(start: int, stop: int) -> bytes:
             # IfMatch: a file replaced since the listing fails the read, not the judgement
             answer = self.client.get_object(
@@ -159,7 +163,7 @@ class FilesSource:
                 body.close()
 
         try:
-            header = read_file_header(fetch, size=item.size, limits=self.limits)
+            return read_file_header(fetch, size=item.size, limits=self.limits)
         except HeaderTooLarge as err:
             cause = SERVICE_MESSAGES["header-size"].format(
                 size=f"at least {err.needed}", max=self.rules.max_header
@@ -167,7 +171,6 @@ class FilesSource:
             raise IngestionFailure(cause) from err
         except UnreadableHeader as err:
             raise IngestionFailure(UNEXPECTED_FAILURE) from err
-        return TileFile(band=band, key=item.key, etag=item.etag, header=header)
 
     def _ingested(self, files: list[TileFile], state: Mapping[str, Any]) -> dict[str, Any]:
         tile = derive(files, self.rules)
