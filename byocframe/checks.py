@@ -627,11 +627,12 @@ def derived(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         max(float(f["xmax"]) for f in files),
         max(float(f["ymax"]) for f in files),
     ]
-    unit = 111_320.0 if crs == "EPSG:4326" else 1.0  # degrees at the equator
+    table = DEFAULT_RULES  # COG_RULES 4, from byocframe.file_rules
+    unit = table.meters_per_degree if crs == "EPSG:4326" else 1.0
     finest = min(min(float(f["res_x"]), float(f["res_y"])) for f in files) * unit
     lowest = []
     for f in files:
-        sizes = [s for s in (f.get("image_sizes") or []) if min(s) >= 256] or [
+        sizes = [s for s in (f.get("image_sizes") or []) if min(s) >= table.min_overview_px] or [
             [f["width"], f["height"]]
         ]
         factor = float(f["width"]) / min(s[0] for s in sizes)
@@ -640,5 +641,7 @@ def derived(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "crs": crs,
         "tile_box": box,
         "min_meters_per_pixel": finest,
-        "max_meters_per_pixel": max(500.0, 5 * float(np.median(lowest))),
+        "max_meters_per_pixel": max(
+            table.max_meters_floor, table.max_meters_factor * float(np.median(lowest))
+        ),
     }
