@@ -1,7 +1,9 @@
 """A small, careful HTTP client for the Sentinel Hub BYOC API.
 
-One pooled `requests.Session`; a timeout on every socket operation and a deadline on
-every whole exchange; an OAuth2 token fetched once and refreshed before it expires;
+One keep-alive `~byocframe.transport.HTTPTransport` on urllib3 (or any
+`~byocframe.transport.Transport`, e.g. `byocframe.testing.MockTransport` in tests); a
+timeout on every socket operation and a deadline on every whole exchange; an OAuth2
+token fetched once and refreshed before it expires;
 429 honoured through ``Retry-After`` (milliseconds) for every thread at once, up to a
 cap; an optional steady pace; 5xx and dropped connections retried with backoff and
 jitter for idempotent requests only. Tokens go only to the base URL's origin, ids are
@@ -93,8 +95,12 @@ class Client(ApiSession):
     clock, sleep : callable, optional
         Monotonic seconds and a sleep function (``time.monotonic``, ``time.sleep``),
         for token expiry, backoff, 429 waits and pacing. Tests pass fakes.
-    transport : HTTPTransport, optional
-        The requests adapter for every connection (a test seam).
+    transport : Transport, optional
+        What sends every request (`~byocframe.transport.Transport`): by default an
+        `~byocframe.HTTPTransport` on urllib3 with ``pool_size`` connections, proxies
+        from the environment and certifi's CA bundle. Give your own
+        ``HTTPTransport(ca_bundle=..., client_cert=..., proxies=...)`` for those, or a
+        `byocframe.MockTransport` in tests.
 
     Examples
     --------
