@@ -20,7 +20,7 @@ from common import served
 
 import byocframe
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from byocframe.transport import Watch
+from byocframe.connections import Watch
 
 
 class _Unwatched:

@@ -66,6 +66,11 @@ def _answer(reply: Reply, request: Request) -> Answer:
     return Answer(int(status), body, headers, url=request.url)
 
 
+def _is_json(headers: Mapping[str, str]) -> bool:
+    kind = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return kind.split(";")[0].strip() == "application/json"
+
+
 class MockTransport:
     """A `~byocframe.transport.Transport` that answers without a network.
 
@@ -121,18 +126,21 @@ class MockTransport:
         """Nothing to close; present for the `~byocframe.transport.Transport` protocol."""
 
     def bodies(self, method: str | None = None) -> list[Any]:
-        """The JSON bodies sent (None for none), of one method or all.
+        """The bodies sent, of one method or all: JSON ones decoded, others as bytes.
 
         Examples
         --------
         >>> from byocframe.transport import Request
         >>> mock = MockTransport(lambda request: (204, None))
-        >>> _ = mock.send(Request("PUT", "http://127.0.0.1:1/x", body=b'{"a": 1}'), timeout=1)
-        >>> mock.bodies("PUT")
-        [{'a': 1}]
+        >>> put = Request(
+        ...     "PUT", "http://127.0.0.1:1/x", {"Content-Type": "application/json"}, b'{"a": 1}'
+        ... )
+        >>> _ = mock.send(put, timeout=1)
+        >>> mock.bodies("PUT"), mock.bodies("GET")
+        ([{'a': 1}], [])
         """
         return [
-            None if r.body is None else json.loads(r.body)
+            json.loads(r.body) if r.body and _is_json(r.headers) else r.body
             for r in self.requests
             if method is None or r.method == method
         ]

@@ -7,10 +7,12 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import socket
 import socketserver
 import ssl
 import subprocess
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 
@@ -41,10 +43,28 @@ class _Handler(socketserver.StreamRequestHandler):
             headers, body = self.server.answer(target)
             head = {"Content-Length": str(len(body)), **headers}
             lines = "".join(f"{k}: {v}\r\n" for k, v in head.items())
-            self.wfile.write(f"HTTP/1.1 200 OK\r\n{lines}\r\n".encode() + body)
-            self.wfile.flush()
+            status = f"HTTP/1.1 200 OK\r\n{lines}\r\n".encode()
+            where, gap = self.server.drip
+            if not where or where not in target:
+                self.wfile.write(status + body)
+                self.wfile.flush()
+            elif not self._drip(status, body, gap):
+                return
             if self.server.close_after:
                 return
+
+    def _drip(self, status: bytes, body: bytes, gap: float) -> bool:
+        """Send the head, then the body a byte every ``gap`` s; False once cut off."""
+        try:
+            self.wfile.write(status)
+            for byte in body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(gap)
+        except OSError:
+            self.server.cut.set()
+            return False
+        return True
 
 
 class Raw(socketserver.ThreadingTCPServer):
@@ -58,6 +78,8 @@ class Raw(socketserver.ThreadingTCPServer):
         self.connections = 0
         self.targets: list[str] = []
         self.close_after = False
+        self.drip: tuple[str, float] = ("", 0.0)  # (in which targets, seconds per byte)
+        self.cut = threading.Event()  # a dripped answer was cut off by the client
         self.closed = threading.Event()
 
     @property
@@ -230,6 +252,73 @@ def test_a_proxied_request_goes_through_the_proxy(serve, monkeypatch):
     client.close()
     assert origin.targets == []
     assert origin.url + "/api/v1/byoc/collections" in proxy.targets
+
+
+def _proxy_env(monkeypatch, proxy: Raw) -> None:
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+
+
+def test_a_proxied_answer_obeys_the_size_limit(serve, monkeypatch):
+    """Proxied requests went through requests' adapter, which read any body whole."""
+    origin = serve(_json(TOKEN))
+    huge = {"Content-Length": "107374182400"}
+    proxy = serve(lambda t: (huge if "/api/" in t else {}, json.dumps(TOKEN).encode()))
+    _proxy_env(monkeypatch, proxy)
+    client = Client(base_url=origin.url, client_id="me", client_secret="s", retries=0)
+    with pytest.raises(TransportError, match=r"declares more than .*MAX_ANSWER_BYTES"):
+        client.request("GET", "/collections")
+    client.close()
+    assert origin.targets == []
+
+
+def test_a_proxied_answer_obeys_the_deadline(serve, monkeypatch):
+    """A proxy that drips its answer is cut at the deadline, as a direct peer is."""
+    origin = serve(_json(TOKEN))
+    page = json.dumps({"data": [], "links": {}, "pad": "x" * 200}).encode()
+    proxy = serve(lambda t: ({}, page if "/api/" in t else json.dumps(TOKEN).encode()))
+    proxy.drip = ("/api/", 0.05)  # 230 bytes: 11 s if nobody cuts it
+    _proxy_env(monkeypatch, proxy)
+    client = Client(base_url=origin.url, client_id="me", client_secret="s", retries=0, deadline=0.5)
+    with pytest.raises(TransportError, match=r"within the deadline of 0\.5 s"):
+        client.request("GET", "/collections")
+    assert proxy.cut.wait(5)  # cut at the deadline, not read to its end and then refused
+    client.close()
+
+
+def test_a_client_certificate_is_presented(serve, certificate):
+    """A server that asks for a client certificate gets the one configured."""
+    cert, key = certificate
+    server = serve(_json(TOKEN))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(cert)  # the self-signed certificate is its own issuer
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    url = server.url.replace("http://", "https://") + "/x"
+    anonymous = HTTPTransport(ca_bundle=cert)
+    with pytest.raises(TransportError):
+        _get(anonymous, url)
+    anonymous.close()
+    known = HTTPTransport(ca_bundle=cert, client_cert=(cert, key))
+    assert _get(known, url).json() == TOKEN
+    known.close()
+
+
+def test_a_stopped_service_says_so():
+    """Was: 'no usable answer (ConnectionError)'."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]  # free once closed: nothing listens there
+    client = Client(
+        base_url=f"http://127.0.0.1:{port}", client_id="me", client_secret="s", retries=0
+    )
+    with pytest.raises(
+        TransportError, match=rf"cannot connect to http://127\.0\.0\.1:{port}: is it running\?"
+    ) as err:
+        client.request("GET", "/collections")
+    assert "no usable answer" not in str(err.value)
+    client.close()
 
 
 def test_many_threads_on_one_client_never_get_each_others_answers():
