@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import time
 from collections.abc import Callable
 
@@ -46,12 +45,21 @@ def per_request(fn: Callable[[], object], count: int) -> tuple[float, float]:
     """Milliseconds of wall and of this process's CPU per call."""
     for _ in range(3):  # connection, token, warm caches
         fn()
-    before, start = os.times(), time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()  # CPU of every thread of ours
     for _ in range(count):
         fn()
-    after = os.times()
-    cpu = after.user - before.user + after.system - before.system
+    cpu = time.process_time() - cpu
     return (time.perf_counter() - start) / count * 1e3, cpu / count * 1e3
+
+
+def _httpx_row(url: str, headers: dict[str, str]) -> list[tuple[str, Callable[[], object]]]:
+    """httpx's synchronous client, when it is installed (it is no dependency of byocframe)."""
+    try:
+        import httpx
+    except ImportError:
+        return []
+    client = httpx.Client(headers=headers)
+    return [("httpx.Client", lambda: client.get(url).json())]
 
 
 def main() -> None:
@@ -104,6 +112,7 @@ def run(base_url: str, count: int) -> None:
     body = {k: tile[k] for k in ("path", "sensingTime", "coverGeometry") if k in tile}
     rows = [
         ("requests.Session", lambda: session.get(base_url + path, headers=headers).json()),
+        *_httpx_row(base_url + path, headers),
         ("urllib3 pool", lambda: json.loads(pool.urlopen("GET", path, headers=headers).data)),
         ("http.client", plain),
         ("byocframe HTTPTransport.send", lambda: transport.send(request, timeout=30).json()),
