@@ -68,9 +68,9 @@ class Client(ApiSession):
         ``"sentinel-hub"``), ``"aws-us-west-2"``, ``"gcp-us-central1"``,
         ``"creodias"``, ``"code-de"``, ``"mundi"``, ``"cdse"``.
     timeout : float, default 30
-        Seconds for each socket operation (connect, each read), as in requests: a peer
-        that drips a byte a second never trips it. The bound on a whole exchange is
-        ``deadline``.
+        Seconds for each socket operation (connect, each read) and for a free pooled
+        connection: a peer that drips a byte a second never trips it. The bound on a
+        whole exchange is ``deadline``.
     deadline : float, default 120
         Seconds one whole exchange (connect to last byte) may take, however slowly the
         server drips. Each retry gets a new deadline.
@@ -91,7 +91,9 @@ class Client(ApiSession):
         Pace every request of this client (all threads) to this rate instead of
         waiting for 429s. None: as fast as callers ask.
     pool_size : int, default 32
-        Connections kept open (as many as the threads that share the client).
+        Most connections open at once to one host, kept alive between requests (as
+        many as the threads that share the client). A request finding them all busy
+        waits for one, up to ``timeout``.
     clock, sleep : callable, optional
         Monotonic seconds and a sleep function (``time.monotonic``, ``time.sleep``),
         for token expiry, backoff, 429 waits and pacing. Tests pass fakes.

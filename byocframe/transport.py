@@ -222,11 +222,18 @@ def _shown(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def _failure(err: Exception, url: str, timeout: float, proxy: str | None) -> TransportError:
+def _failure(
+    err: Exception, url: str, timeout: float, proxy: str | None, pool_size: int
+) -> TransportError:
     """A one-line `TransportError` for an exchange that failed."""
     where = _shown(url)
     exceptions = urllib3.exceptions
-    if isinstance(err, exceptions.ProxyError) and proxy is not None:
+    if isinstance(err, exceptions.EmptyPoolError):
+        message = (
+            f"all {pool_size} connections to {where} (pool_size) stayed busy for "
+            f"timeout={timeout:g} s; raise pool_size, or send from fewer threads"
+        )
+    elif isinstance(err, exceptions.ProxyError) and proxy is not None:
         message = (
             f"cannot connect through the proxy {_shown(proxy)} ({err.original_error}); "
             "check HTTPS_PROXY / HTTP_PROXY / NO_PROXY"
@@ -292,7 +299,9 @@ class HTTPTransport:
     Parameters
     ----------
     pool_size : int, default 10
-        Idle connections kept per origin (as many as the threads sharing the client).
+        Most connections open at once per origin, kept alive between requests. A
+        request finding them all busy waits for one, up to its ``timeout``; then a
+        `~byocframe.TransportError` says to raise ``pool_size``.
     ca_bundle : str, optional
         A CA bundle file or directory to check server certificates against. Default:
         ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` when set (as requests reads them),
@@ -368,7 +377,14 @@ class HTTPTransport:
         with self._lock:
             manager = self._managers.get(proxy)
             if manager is None:
-                options = {"num_pools": 16, "maxsize": self.pool_size, **self._tls_options()}
+                # block: at most pool_size connections per origin, a request waits for
+                # one (up to its timeout) instead of opening more than the service allows
+                options = {
+                    "num_pools": 16,
+                    "maxsize": self.pool_size,
+                    "block": True,
+                    **self._tls_options(),
+                }
                 if proxy is None:
                     manager = urllib3.PoolManager(**options)
                 else:
@@ -401,9 +417,10 @@ class HTTPTransport:
                 preload_content=False,  # read here, within the size limit
                 decode_content=False,  # decoded here, within the size limit
                 timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                pool_timeout=timeout,  # waiting for a free connection is bounded too
             )
         except _FAILED as err:
-            raise _failure(err, request.url, timeout, proxy) from err
+            raise _failure(err, request.url, timeout, proxy, self.pool_size) from err
         try:
             if response.status < 200:  # 101: what follows is not HTTP
                 raise http.client.HTTPException(
@@ -415,7 +432,7 @@ class HTTPTransport:
             raise
         except _FAILED as err:
             response.close()
-            raise _failure(err, request.url, timeout, proxy) from err
+            raise _failure(err, request.url, timeout, proxy, self.pool_size) from err
         finally:
             response.release_conn()
         try:

@@ -254,6 +254,33 @@ def test_a_proxied_request_goes_through_the_proxy(serve, monkeypatch):
     assert origin.url + "/api/v1/byoc/collections" in proxy.targets
 
 
+def test_pool_size_bounds_the_connections_and_a_wait_for_one(serve):
+    """With every connection busy, a request waits up to its timeout for one, then says
+    which limit to raise; it does not open more (the old pool opened any number)."""
+    arrived, gate = threading.Event(), threading.Event()
+
+    def stall(target: str) -> tuple[dict[str, str], bytes]:
+        if target == "/slow":
+            arrived.set()
+            gate.wait(10)
+        return {}, b"{}"
+
+    server = serve(stall)
+    transport = HTTPTransport(pool_size=1)
+    slow = threading.Thread(target=_get, args=(transport, server.url + "/slow", 10))
+    slow.start()
+    try:
+        assert arrived.wait(5)
+        with pytest.raises(TransportError, match=r"all 1 connections .*\(pool_size\) stayed busy"):
+            _get(transport, server.url + "/fast", timeout=0.2)
+    finally:
+        gate.set()
+        slow.join()
+    assert _get(transport, server.url + "/fast").json() == {}
+    assert server.connections == 1
+    transport.close()
+
+
 def _proxy_env(monkeypatch, proxy: Raw) -> None:
     for name in ("NO_PROXY", "no_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
