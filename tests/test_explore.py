@@ -630,14 +630,14 @@ def test_options_work_in_a_browser(browser, tiles, tmp_path):
     """popup=True, tooltip, style_kwds, m= and a custom basemap's attribution, drawn."""
     ingested = tiles[tiles["status"] == "INGESTED"]
     m = explore(
-        ingested.iloc[:150],
+        ingested.iloc[:-20],
         popup=True,
         tiles="http://127.0.0.1:9/{z}/{x}/{y}.png",
         attr="Tiles by <b>Example</b>",
     )
     # the second layer painted pure blue, no outline: its tiles must show that colour
     explore(
-        ingested.iloc[150:],
+        ingested.iloc[-20:],
         None,
         m=m,
         name="second",
@@ -659,7 +659,7 @@ def test_options_work_in_a_browser(browser, tiles, tmp_path):
     assert "tiles: INGESTED" in legend
 
     # hover a tile of the second layer: its tooltip names it
-    second = ingested.iloc[150:]
+    second = ingested.iloc[-20:]
     point = next(p for p in second.geometry.representative_point() if abs(p.y) < 70)
     top = second[second.geometry.contains(point)].iloc[-1]
     xy = on_screen(browser, point)
@@ -673,7 +673,7 @@ def test_options_work_in_a_browser(browser, tiles, tmp_path):
     assert "status" not in tip  # tooltip="path": only that column
 
     # click a tile of the first layer only: popup=True shows every column
-    first = ingested.iloc[:150]
+    first = ingested.iloc[:-20]
     alone = next(
         p
         for p in first.geometry.representative_point()
@@ -686,4 +686,5 @@ def test_options_work_in_a_browser(browser, tiles, tmp_path):
     for name in ("geometry_source", "native_crs", "created"):
         if name in first.columns:
             assert name in text
-    assert browser.problems() == []
+    # only the web tiles of the closed port fail; no script error or warning
+    assert [p for p in browser.problems() if "Failed to load resource" not in p] == []
