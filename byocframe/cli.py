@@ -23,7 +23,7 @@ examples:
   byocframe serve --port 8080 --demo  # a local BYOC API for sentinelhub-py or notebooks
   byocframe collections               # your collections (credentials: SH_CLIENT_ID, ...)
   byocframe tiles COLLECTION -o tiles.parquet
-  byocframe coverage COLLECTION --aoi 5,45,15,55 --by date
+  byocframe coverage COLLECTION --aoi=-60,-30,-45,-15 --by date
   byocframe map COLLECTION -o map.png
   byocframe push COLLECTION tiles.parquet --dry-run
   byocframe check s3://bucket/tiles/ --pattern 'tiles/(?P<sensing_time>[^/]+)/(BAND)\\.tif'
