@@ -7,7 +7,9 @@ test instead of reaching the network. Two validators use the same store:
 * `validate`: ``jsonschema`` with a ``referencing`` registry, for any STAC or STAC API
   document (the core schema of its ``type`` and ``stac_version``, then each extension);
 * `stored_schemas_io`: a pystac ``StacIO`` that reads schema URLs from the store, so
-  ``pystac.Item.validate()`` runs offline (see ``tests/test_stac_validity.py``).
+  ``pystac.Item.validate()`` runs offline (see ``tests/test_stac_validity.py``);
+* `validate_api`: an answer of a STAC API against a schema of the STAC API 1.0.0 OpenAPI
+  documents (``api.stacspec.org/v1.0.0/*.yaml``), e.g. ``"core/openapi.yaml#landingPage"``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import yaml
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
+from referencing.jsonschema import DRAFT7
 
 STORE = Path(__file__).parent / "data" / "stac-schemas"
 _CORE = {
@@ -43,12 +47,49 @@ def _refuse(uri: str) -> Resource[Any]:
     raise NoSuchResource(ref=uri)  # offline: a schema that is not stored is an error
 
 
+def _nullable(node: Any) -> Any:
+    """OpenAPI 3.0's ``nullable: true`` in JSON Schema terms (``type: [t, "null"]``)."""
+    if isinstance(node, list):
+        return [_nullable(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _nullable(v) for k, v in node.items() if k != "nullable"}
+    if node.get("nullable") is True and isinstance(node.get("type"), str):
+        out["type"] = [node["type"], "null"]
+    return out
+
+
+@functools.cache
+def stored_api() -> dict[str, dict[str, Any]]:
+    """The STAC API OpenAPI documents by URL, their schemas made JSON Schema."""
+    return {
+        "https://" + path.relative_to(STORE).as_posix(): _nullable(yaml.safe_load(path.read_text()))
+        for path in sorted(STORE.rglob("*.yaml"))
+    }
+
+
 @functools.cache
 def registry() -> Registry[Any]:
     """A registry of the stored schemas that never fetches."""
-    return Registry(retrieve=_refuse).with_resources(  # type: ignore[call-arg]
-        (uri, Resource.from_contents(schema)) for uri, schema in stored().items()
+    resources = [(uri, Resource.from_contents(schema)) for uri, schema in stored().items()]
+    resources += [(uri, DRAFT7.create_resource(doc)) for uri, doc in stored_api().items()]
+    return Registry(retrieve=_refuse).with_resources(resources)  # type: ignore[call-arg]
+
+
+def api_errors(doc: Any, where: str) -> list[str]:
+    """Errors of an API answer against ``"<file>#<schema name>"`` of STAC API 1.0.0."""
+    path, _, name = where.partition("#")
+    ref = f"https://api.stacspec.org/v1.0.0/{path}#/components/schemas/{name}"
+    validator = jsonschema.Draft7Validator(
+        {"$ref": ref}, registry=registry(), format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
     )
+    return [f"{where}: {e.json_path}: {e.message}" for e in validator.iter_errors(doc)]
+
+
+def validate_api(doc: Any, where: str) -> None:
+    """Raise ``AssertionError`` when an API answer does not match its STAC API schema."""
+    found = api_errors(doc, where)
+    assert not found, "\n".join(found[:5])
 
 
 def core_schema(doc: Mapping[str, Any]) -> str:
