@@ -26,7 +26,7 @@ import shapely
 
 from byocframe.catalog import CATALOG_PATH
 from byocframe.client import resolve_client
-from byocframe.crs import WGS84
+from byocframe.crs import WGS84, crs_urn, parse_crs
 from byocframe.deployments import get_deployment
 from byocframe.geojson import geometries_to_geojson
 from byocframe.geometry import DEFAULT_DENSIFY, reproject
@@ -326,11 +326,11 @@ def tiles_from_stac(
         for key, name in _CARRIED.items():
             if props.get(name) is not None:
                 record[key] = props[name]
-        epsg = props.get("proj:epsg") or _epsg_of_code(props.get("proj:code"))
         if props.get("proj:geometry") and props.get("byoc:cover", True):
+            native = crs_urn(_item_crs(props))
             record["coverGeometry"] = {
                 **props["proj:geometry"],
-                "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}},
+                "crs": {"type": "name", "properties": {"name": native}},
             }
         if props.get("byoc:additional_data"):
             record["additionalData"] = json.loads(props["byoc:additional_data"])
@@ -338,8 +338,7 @@ def tiles_from_stac(
     return tiles_from_records(records, crs=crs, densify=densify)
 
 
-def _epsg_of_code(code: Any) -> int | None:
-    """``proj:code`` ``"EPSG:32633"`` (projection extension 2.0, pystac's migration)."""
-    if isinstance(code, str) and code.upper().startswith("EPSG:"):
-        return int(code.split(":")[1])
-    return None
+def _item_crs(props: Mapping[str, Any]) -> str:
+    """The tile CRS of an item: ``proj:epsg`` (projection 1.x) or ``proj:code`` (2.0)."""
+    epsg = props.get("proj:epsg")
+    return parse_crs(f"EPSG:{epsg}" if epsg is not None else props.get("proj:code"))
