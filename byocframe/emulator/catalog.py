@@ -1,8 +1,9 @@
 """The Sentinel Hub Catalog API (STAC API 1.0.0) of the local service, BYOC collections only.
 
 Served under ``/api/v1/catalog/1.0.0`` next to the BYOC API, with the same tokens:
-landing page and conformance (anonymous), collections, items, item by id, queryables,
-and search (GET and POST). The behaviour follows ``shared/CATALOG_API.md``: only
+landing page, conformance and the API's OpenAPI definition (``/api``) and HTML page
+(``/api.html``), all anonymous; collections, items, item by id, queryables, and search
+(GET and POST). The behaviour follows ``shared/CATALOG_API.md``: only
 INGESTED tiles are items, newest first (then id), paged by an integer offset ``next``
 with ``context`` on every page and absolute links built from the request's ``Host``.
 
