@@ -42,6 +42,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from byocframe.file_rules import TIFF_COMPRESSIONS
+
 if TYPE_CHECKING:
     import tifffile
 
@@ -56,22 +58,8 @@ __all__ = [
     "read_header",
 ]
 
-#: TIFF compression codes (tag 259) and their names as GDAL prints them.
-COMPRESSIONS = {
-    1: "NONE",
-    2: "CCITTRLE",
-    5: "LZW",
-    6: "OJPEG",
-    7: "JPEG",
-    8: "DEFLATE",  # Adobe deflate (GDAL writes this code for DEFLATE and ZLIB)
-    32773: "PACKBITS",
-    32946: "DEFLATE",  # the old PKZIP code (PIXTIFF_ZIP)
-    34887: "LERC",
-    34925: "LZMA",
-    50000: "ZSTD",
-    50001: "WEBP",
-    50002: "JXL",
-}
+#: TIFF compression codes (tag 259) and their names as GDAL prints them (the shared table).
+COMPRESSIONS = TIFF_COMPRESSIONS
 _SAMPLE_FORMATS = {1: "uint", 2: "int", 3: "float"}
 _UNKNOWN_SIZE = 2**62  # a file size to give tifffile when the caller does not know it
 
