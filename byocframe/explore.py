@@ -11,13 +11,8 @@ and packed as base64 integers. Why this and not folium or lonboard: ``docs/desig
 
 from __future__ import annotations
 
-import base64
 import html
-import json
-import math
 import os
-import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,25 +21,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from byocframe.plotting import STATUS_COLORS
+from byocframe import mapclasses, mappage
+from byocframe.mappage import OSM_TILES
 
 __all__ = ["DEFAULT_TOLERANCE", "OSM_TILES", "TileMap", "explore"]
 
 #: Simplification tolerance in degrees (about 1 km): invisible at the zoom that shows
 #: thousands of 110 km tiles, and it cuts the vertices of densified covers by ~5x.
 DEFAULT_TOLERANCE = 0.01
-#: The web tiles drawn when ``basemap`` is None or True (and not offline).
-OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-_OSM_ATTRIBUTION = (
-    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
-)
-_OFFLINE_ENV = "BYOCFRAME_OFFLINE"
-_DEFAULT_TILES = "OpenStreetMap"
 _POPUP_COLUMNS = ("path", "status", "sensing_time", "failed_ingestion_cause", "id")
-_STATUS_ORDER = ("INGESTED", "INGESTING", "QUEUED", "WAITING", "FAILED")  # FAILED on top
-_NONE_COLOR = "#757575"
-_MAX_CLASSES = 12
-_MAX_LISTED = 5  # tiles without a footprint named in the caption
 
 
 class TileMap:
@@ -78,10 +63,10 @@ class TileMap:
         if self._html is None or self._html[0] != len(self._layers):
             payload = {
                 "layers": self._layers,
-                "land": _pack(np.asarray(shapely.get_parts(_land())), 3),
+                "land": mappage.pack(np.asarray(shapely.get_parts(_land())), 3),
                 "basemap": self._basemap,
             }
-            self._html = (len(self._layers), _page(payload, self._title))
+            self._html = (len(self._layers), mappage.page(payload, self._title))
         return self._html[1]
 
     @property
@@ -243,37 +228,37 @@ def explore(
     popup_fields = _columns(frame, popup, "popup", list(_POPUP_COLUMNS))
     tooltip_fields = _columns(frame, tooltip, "tooltip", ["path", *([column] if column else [])])
     style = _style(style_kwds)
-    colormap = _colormap(cmap)
-    web = None if m is not None else _web_tiles(tiles, attr, basemap)
-    geoms = _display_geometry(frame, tolerance)
+    colormap = mapclasses.colormap(cmap)
+    web = None if m is not None else mappage.web_tiles(tiles, attr, basemap)
+    geoms = mappage.display_geometry(frame, tolerance)
     polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))  # Polygon, MultiPolygon
     keep = polygonal & ~shapely.is_empty(geoms)
     kept = frame[keep]
     # shells counter-clockwise, holes clockwise: the page fills with the "nonzero" rule,
     # so overlapping tiles of one class are filled once and holes stay open
     geoms = shapely.orient_polygons(geoms[keep])
-    decimals = _decimals(tolerance)
+    decimals = mappage.decimals(tolerance)
     # classes over every tile, drawn or not: a FAILED tile without a footprint still
     # shows in the legend (as "not drawn")
-    labels, colors, codes = _classes(frame, column, colormap)
+    labels, colors, codes = mapclasses.classes(frame, column, colormap)
     hidden_counts = np.bincount(codes[~keep], minlength=len(labels))
     names = list(dict.fromkeys([*popup_fields, *tooltip_fields]))
     index = len(m._layers) if m is not None else 0
     layer = {
         "name": name or ("tiles" if index == 0 else f"layer {index + 1}"),
-        "tiles": _pack(geoms, decimals),
+        "tiles": mappage.pack(geoms, decimals),
         "classes": {
             "labels": labels,
             "colors": colors,
-            "codes": _int32(codes[keep]),
+            "codes": mappage.int32(codes[keep]),
             "hidden": [int(n) for n in hidden_counts],
         },
-        "fields": [_field(kept, field) for field in names],
+        "fields": [mappage.field(kept, field) for field in names],
         "popup": [names.index(f) for f in popup_fields],
         "tooltip": [names.index(f) for f in tooltip_fields],
         "style": style,
-        "bounds": _bounds(geoms),
-        "info": _info(frame, keep, tolerance),
+        "bounds": mappage.bounds(geoms),
+        "info": mappage.caption(frame, keep, tolerance),
         "drawn": int(keep.sum()),
         "hidden": int((~keep).sum()),
     }
@@ -330,349 +315,7 @@ def _style(style_kwds: dict[str, Any] | None) -> dict[str, Any]:
     return style
 
 
-def _colormap(cmap: Any) -> Any:
-    """A matplotlib Colormap for ``cmap`` (None stays None: the column's default)."""
-    if cmap is None:
-        return None
-    from matplotlib import colormaps
-    from matplotlib.colors import Colormap, ListedColormap, to_rgba
-
-    if isinstance(cmap, Colormap):
-        return cmap
-    if isinstance(cmap, str):
-        try:
-            return colormaps[cmap]
-        except KeyError as err:
-            raise ValueError(
-                f"cmap={cmap!r} is not a matplotlib colormap; pick one of matplotlib's "
-                "names (viridis, magma, tab10, ...) or give a list of colours"
-            ) from err
-    try:
-        return ListedColormap([to_rgba(c) for c in cmap])
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"cmap must be a colormap name, a Colormap or a list of colours, got {cmap!r}"
-        ) from err
-
-
-def _display_geometry(frame: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
-    series = frame.geometry
-    if series.crs is not None and not series.crs.equals("EPSG:4326"):
-        series = series.to_crs("EPSG:4326")
-    geoms = np.asarray(series.values, dtype=object)
-    geoms[pd.isna(geoms)] = None  # NaN from pandas operations: no geometry
-    if tolerance > 0:
-        # Douglas-Peucker alone is ~10x faster than the topology-preserving simplifier
-        # (0.2 against 2 s on 20k tiles); redo with the latter the few footprints where
-        # it lost a part (antimeridian slivers), broke validity or changed the area
-        fast = shapely.simplify(geoms, tolerance, preserve_topology=False)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = shapely.area(fast) / shapely.area(geoms)
-        redo = (
-            (shapely.get_num_geometries(fast) != shapely.get_num_geometries(geoms))
-            | ~shapely.is_valid(fast)
-            | ~(np.abs(ratio - 1) <= 0.01)
-        ) & ~shapely.is_missing(geoms)
-        fast[redo] = shapely.simplify(geoms[redo], tolerance, preserve_topology=True)
-        geoms = fast
-    return np.asarray(geoms, dtype=object)
-
-
-def _decimals(tolerance: float) -> int:
-    """Decimal places that keep a tenth of ``tolerance`` (at most 7, about 1 cm)."""
-    if tolerance <= 0:
-        return 7
-    return min(7, max(1, math.ceil(-math.log10(tolerance)) + 1))
-
-
-def _int32(values: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(values, dtype="<i4").tobytes()).decode()
-
-
-def _pack(geoms: np.ndarray, decimals: int) -> dict[str, Any]:
-    """Polygons as one ragged MultiPolygon array: int32 coordinates and offsets."""
-    scale = 10**decimals
-    if len(geoms) == 0:
-        empty = _int32(np.zeros(0))
-        return {"coords": empty, "rings": empty, "parts": empty, "tiles": _int32(np.zeros(1)),
-                "scale": scale}  # fmt: skip
-    _, coords, offsets = shapely.to_ragged_array(geoms)
-    if len(offsets) == 2:  # only Polygons: one part per tile
-        rings, parts = offsets
-        tiles = np.arange(len(parts))
-    else:
-        rings, parts, tiles = offsets
-    return {
-        "coords": _int32(np.round(coords * scale)),
-        "rings": _int32(rings),
-        "parts": _int32(parts),
-        "tiles": _int32(tiles),
-        "scale": scale,
-    }
-
-
 def _land() -> shapely.Geometry:
     from byocframe.synthetic import land
 
     return land()
-
-
-def _classes(
-    frame: pd.DataFrame, column: str | None, cmap: Any = None
-) -> tuple[list[str], list[str], np.ndarray]:
-    """Class labels and colours in drawing order, and each row's class.
-
-    ``cmap`` (a matplotlib Colormap or None) replaces the column's default colours.
-    """
-    if column is None:
-        color = _palette(cmap, 1)[0] if cmap is not None else STATUS_COLORS["INGESTING"]
-        return ["tiles"], [color], np.zeros(len(frame), dtype=int)
-    values = frame[column]
-    if column == "status":
-        present = set(values.dropna().astype(str))
-        order = [s for s in _STATUS_ORDER if s in present]
-        order = sorted(present - set(order)) + order  # unknown statuses first (bottom)
-        colors = [STATUS_COLORS.get(s, _NONE_COLOR) for s in order]
-        if cmap is not None:
-            colors = _palette(cmap, len(order))
-        return _with_none(values.astype("string"), order, colors)
-    if pd.api.types.is_datetime64_any_dtype(values):
-        utc = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
-        days = utc.dt.strftime("%Y-%m-%d")
-        if days.nunique() > _MAX_CLASSES:
-            return _binned(utc, cmap)
-        order = sorted(days.dropna().unique())  # one class per UTC date, in time order
-        return _with_none(days.astype("string"), order, _palette(cmap or "viridis", len(order)))
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric and values.nunique() > 6:
-        return _binned(values, cmap)
-    labels = values.astype("string")
-    counts = labels.value_counts()
-    order = [str(k) for k in counts.index[:_MAX_CLASSES]]
-    if len(counts) > _MAX_CLASSES:
-        labels = labels.where(labels.isin(order) | labels.isna(), "(other)")
-        order.append("(other)")
-    return _with_none(labels, order, _palette(cmap or "tab20", len(order)))
-
-
-def _with_none(
-    labels: pd.Series, order: list[str], colors: list[str]
-) -> tuple[list[str], list[str], np.ndarray]:
-    codes = pd.Categorical(labels, categories=order).codes.astype(int)
-    if (codes < 0).any():  # missing values get their own grey class, drawn first
-        return ["(none)", *order], [_NONE_COLOR, *colors], codes + 1
-    return order, colors, codes
-
-
-def _binned(values: pd.Series, cmap: Any = None) -> tuple[list[str], list[str], np.ndarray]:
-    """Six equal-count classes of a number or (UTC) datetime column (viridis).
-
-    Each class is labelled with the smallest and largest value it holds.
-    """
-    tz = getattr(values.dtype, "tz", None)
-    is_time = pd.api.types.is_datetime64_any_dtype(values)
-    # seconds since the epoch for datetimes, whatever the column's time unit
-    numbers = (values - pd.Timestamp(0, tz=tz)) / pd.Timedelta(seconds=1) if is_time else values
-    numbers = numbers.astype(float)
-    codes = pd.qcut(numbers, 6, labels=False, duplicates="drop")
-    ranges = numbers.groupby(codes).agg(["min", "max"]).to_numpy()
-
-    def when(seconds: float, form: str) -> str:
-        return pd.Timestamp(seconds, unit="s", tz=tz).strftime(form)
-
-    names = [f"{lo:.4g} - {hi:.4g}" for lo, hi in ranges]
-    for form in ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S.%f") if is_time else ():
-        names = [f"{when(lo, form)} - {when(hi, form)}" for lo, hi in ranges]
-        if len(set(names)) == len(names):  # labels must tell the classes apart
-            break
-    labels = pd.Series(np.asarray([*names, None], dtype=object)[codes.fillna(-1).astype(int)])
-    return _with_none(labels.astype("string"), names, _palette(cmap or "viridis", len(names)))
-
-
-def _palette(name: Any, n: int) -> list[str]:
-    """``n`` colours of a colormap (a name or a Colormap)."""
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
-    cmap = colormaps[name] if isinstance(name, str) else name
-    if cmap.N < 256:  # qualitative: take its colours in order
-        return [to_hex(cmap(i % cmap.N)) for i in range(n)]
-    return [to_hex(cmap(x)) for x in np.linspace(0, 0.9, max(n, 1))[:n]]
-
-
-def _field(frame: pd.DataFrame, name: str) -> dict[str, Any]:
-    """A popup column as codes into a table of distinct texts (-1: missing)."""
-    values = frame[name] if name in frame.columns else frame.index.to_series()
-    if pd.api.types.is_datetime64_any_dtype(values):
-        utc = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
-        text = utc.dt.strftime("%Y-%m-%d %H:%M:%S UTC")
-    elif pd.api.types.is_string_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype):
-        text = values.astype("string")
-        text = text.mask(text == "")  # an empty value shows no row, like a missing one
-    else:
-        text = values.map(_text, na_action="ignore")
-    codes, uniques = pd.factorize(text, use_na_sentinel=True)
-    return {"name": name, "codes": _int32(codes), "values": [str(u) for u in uniques]}
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
-    return str(value)
-
-
-def _names(frame: pd.DataFrame, limit: int) -> list[str]:
-    """How the caption names a tile: its path (or id), with its status."""
-    head = frame.head(limit)
-    if "path" in head.columns:
-        names = (
-            head["path"]
-            .astype("string")
-            .fillna(pd.Series(head.index.astype(str), index=head.index))
-        )
-    else:
-        names = pd.Series(head.index.astype(str), index=head.index)
-    if "status" in head.columns:
-        status = head["status"].astype("string").fillna("?")
-        return [f"{n} ({s})" for n, s in zip(names, status, strict=True)]
-    return [str(n) for n in names]
-
-
-def _bounds(geoms: np.ndarray) -> list[float] | None:
-    if len(geoms) == 0:
-        return None
-    west, south, east, north = shapely.total_bounds(geoms)
-    return [float(west), max(float(south), -85.0), float(east), min(float(north), 85.0)]
-
-
-def _web_tiles(tiles: Any, attr: str | None, basemap: bool | str | None) -> dict[str, str] | None:
-    """The web tile layer (URL template and attribution HTML), or None for none."""
-    if basemap is not None:  # the earlier argument: False, True or a tile URL
-        if tiles != _DEFAULT_TILES:
-            raise ValueError("give tiles= or basemap=, not both; tiles= is the current name")
-        if basemap is False:
-            return None
-        if basemap is True:
-            return {"url": OSM_TILES, "attribution": attr or _OSM_ATTRIBUTION}
-        tiles = basemap
-    elif isinstance(tiles, str) and tiles == _DEFAULT_TILES and os.environ.get(_OFFLINE_ENV):
-        return None
-    if tiles is None or tiles is False:
-        return None
-    if isinstance(tiles, str) and tiles.lower() in ("openstreetmap", "openstreetmap.mapnik"):
-        return {"url": OSM_TILES, "attribution": attr or _OSM_ATTRIBUTION}
-    if isinstance(tiles, str) and "{z}" in tiles:
-        if not attr:
-            raise ValueError(
-                "custom tiles need an attribution: pass attr= with the tile provider's "
-                "credit (HTML), as folium and geopandas require"
-            )
-        return {"url": tiles, "attribution": attr}
-    provider = _provider(tiles)
-    if provider.requires_token():
-        raise ValueError(
-            f"tiles {provider.name!r} need an API key: pass its tile URL with your key "
-            "as tiles= and its credit as attr="
-        )
-    credit = attr or provider.get("html_attribution") or provider.get("attribution", "")
-    if not credit:
-        raise ValueError(f"tiles {provider.name!r} carry no attribution; pass attr=")
-    return {"url": provider.build_url(scale_factor="{r}"), "attribution": credit}
-
-
-def _provider(tiles: Any) -> Any:
-    """An xyzservices TileProvider from a provider object or name."""
-    import xyzservices
-
-    if isinstance(tiles, xyzservices.TileProvider):
-        return tiles
-    if isinstance(tiles, str):
-        try:
-            return xyzservices.providers.query_name(tiles)
-        except ValueError as err:
-            raise ValueError(
-                f"tiles={tiles!r} is neither a tile URL with {{z}}/{{x}}/{{y}} nor an "
-                "xyzservices provider name (such as 'OpenStreetMap' or 'OpenTopoMap'); "
-                "pass a URL and attr=, or tiles=None"
-            ) from err
-    raise ValueError(
-        f"tiles must be a provider name, a tile URL, an xyzservices.TileProvider or None, "
-        f"got {type(tiles).__name__}"
-    )
-
-
-def _info(frame: gpd.GeoDataFrame, keep: np.ndarray, tolerance: float) -> list[str]:
-    """The caption: counts, and which tiles could not be drawn."""
-    drawn = int(keep.sum())
-    lines = [f"{drawn:,} tiles drawn"]
-    if len(frame) > drawn:
-        lines.append(f"{len(frame) - drawn:,} without a polygon footprint not drawn")
-        lines.extend(f"not drawn: {name}" for name in _names(frame[~keep], _MAX_LISTED))
-        if len(frame) - drawn > _MAX_LISTED:
-            lines.append(f"... and {len(frame) - drawn - _MAX_LISTED:,} more not drawn")
-    if tolerance > 0:
-        lines.append(f"outlines simplified to {tolerance:g} degrees")
-    return lines
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>{leaflet_css}</style>
-<style>
-html, body, #map {{ height: 100%; margin: 0; }}
-#map {{ background: #dceaf5; }}
-.byoc-swatch {{ display: inline-block; width: 12px; height: 12px; margin: 0 4px;
-  vertical-align: -2px; border: 1px solid #555; }}
-.byoc-info {{ background: rgba(255,255,255,0.85); padding: 4px 8px; font: 12px sans-serif;
-  border-radius: 4px; }}
-.byoc-popup th {{ text-align: left; padding-right: 8px; vertical-align: top; }}
-.byoc-popup td {{ word-break: break-all; }}
-</style>
-</head>
-<body>
-<div id="map"></div>
-<script type="application/json" id="byoc-data">{data}</script>
-<script>{leaflet_js}</script>
-<script>{page_js}</script>
-</body>
-</html>
-"""
-
-
-def _page(payload: dict[str, Any], title: str) -> str:
-    leaflet_js, leaflet_css = _leaflet()
-    page_js = resources.files("byocframe.data").joinpath("explore.js").read_text("utf-8")
-    # "</" would end the script element early; JSON allows "<\\/" for "</"
-    data = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
-    return _PAGE.format(
-        title=html.escape(title),
-        leaflet_css=leaflet_css,
-        data=data,
-        leaflet_js=leaflet_js,
-        page_js=page_js,
-    )
-
-
-def _leaflet() -> tuple[str, str]:
-    """Leaflet's script and stylesheet shipped in byocframe/data, images as data URIs."""
-    root = resources.files("byocframe.data").joinpath("leaflet")
-    script = root.joinpath("leaflet.js").read_text("utf-8")
-    css = root.joinpath("leaflet.css").read_text("utf-8")
-
-    def inline(match: re.Match[str]) -> str:
-        image = root.joinpath("images", match.group(1))
-        if not image.is_file():  # an image byocframe does not ship (markers): never used
-            return "none"
-        png = image.read_bytes()
-        return f"url(data:image/png;base64,{base64.b64encode(png).decode()})"
-
-    css = re.sub(r"url\(images/([\w.-]+\.png)\)", inline, css)
-    if "</script" in script.lower():  # would end the inline element early
-        raise RuntimeError("this Leaflet build cannot be inlined (it holds '</script')")
-    return script, css
