@@ -36,9 +36,9 @@ def test_demo_falls_back_to_the_land_layer(tmp_path, capsys, monkeypatch):
 def test_help_teaches(capsys):
     import argparse
 
-    from byocframe.cli import _parser
+    from byocframe.cli.app import build_parser
 
-    parser = _parser()
+    parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, sub in commands.choices.items():
         for action in sub._actions:
