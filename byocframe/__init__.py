@@ -26,6 +26,7 @@ from byocframe.diff import changes
 from byocframe.exceptions import (
     APIError,
     AuthenticationError,
+    BucketError,
     ByocframeError,
     ByocframeWarning,
     ConflictError,
@@ -77,6 +78,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BucketError",
     "ByocframeError",
     "ByocframeWarning",
     "Client",

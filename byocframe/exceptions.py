@@ -10,6 +10,10 @@
     │   ├── RateLimitError        429 (``retry_after`` in seconds)
     │   └── ServerError           5xx
     ├── TransportError      no usable answer: timeout, dropped connection, bad JSON
+    ├── BucketError         an S3 bucket or folder could not be read (also an OSError)
+    │   ├── BucketNotFoundError   no such bucket or object (a FileNotFoundError)
+    │   ├── BucketAccessError     credentials missing or refused (a PermissionError)
+    │   └── BucketConnectionError the endpoint cannot be reached (a ConnectionError)
     └── ValidationError     bad input found before anything was sent
     ByocframeWarning (UserWarning)
 """
@@ -21,6 +25,10 @@ from typing import Any
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BucketAccessError",
+    "BucketConnectionError",
+    "BucketError",
+    "BucketNotFoundError",
     "ByocframeError",
     "ByocframeWarning",
     "ConflictError",
@@ -99,6 +107,25 @@ class TransportError(ByocframeError):
         super().__init__(message)
         self.method = method
         self.url = url
+
+
+class BucketError(ByocframeError, OSError):
+    """An S3 bucket or a folder could not be read; the message says what to set.
+
+    Also an `OSError`, as reading a folder fails with one.
+    """
+
+
+class BucketNotFoundError(BucketError, FileNotFoundError):
+    """The bucket or object does not exist at this endpoint."""
+
+
+class BucketAccessError(BucketError, PermissionError):
+    """No AWS credentials were found, or they were refused."""
+
+
+class BucketConnectionError(BucketError, ConnectionError):
+    """The S3 endpoint could not be reached (wrong ``--endpoint-url``, server down)."""
 
 
 class APIError(ByocframeError):
