@@ -8,6 +8,7 @@ from typing import Any
 
 from byocframe.cli.common import account_options, client_from_args, write_table
 from byocframe.exceptions import ValidationError
+from byocframe.patterns import MAX_UNMATCHED
 
 __all__ = ["DELETE_LIMIT", "add_commands"]
 
@@ -25,7 +26,15 @@ def add_commands(commands: Any) -> None:
         "tile. Exit code 1 when a file breaks a rule that fails ingestion.",
     )
     check.add_argument("url", metavar="URL", help="s3://bucket/prefix or a local folder")
-    pattern_options(check)
+    pattern_options(check, required=False)
+    check.add_argument(
+        "--max-unmatched",
+        type=float,
+        default=MAX_UNMATCHED,
+        metavar="FRACTION",
+        help="largest share of the GeoTIFFs the pattern may leave unmatched before it is "
+        f"an error (default {MAX_UNMATCHED:g})",
+    )
     check.add_argument(
         "--crs", action="append", default=[], help="an extra CRS the deployment ingests"
     )
@@ -77,13 +86,14 @@ def add_commands(commands: Any) -> None:
     account_options(reconcile)
 
 
-def pattern_options(parser: argparse.ArgumentParser) -> None:
+def pattern_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     """Add ``--pattern`` and ``--endpoint-url``."""
     parser.add_argument(
         "--pattern",
-        required=True,
+        required=required,
         help="regular expression for the object keys with (BAND) and named sensing-time "
-        "groups (year, month, day, hour, minute, second, or sensing_time)",
+        "groups (year, month, day, hour, minute, second, or sensing_time)"
+        + ("" if required else "; default: inferred from a one-folder-per-tile layout"),
     )
     parser.add_argument("--endpoint-url", help="an S3-compatible endpoint")
 
@@ -95,7 +105,15 @@ def run_check(args: argparse.Namespace) -> int:
     from byocframe.checks import DEFAULT_RULES, check
 
     rules = DEFAULT_RULES.replace(supported_crs=DEFAULT_RULES.supported_crs | set(args.crs))
-    findings = check(args.url, pattern=args.pattern, rules=rules, endpoint_url=args.endpoint_url)
+    findings = check(
+        args.url,
+        pattern=args.pattern,
+        rules=rules,
+        endpoint_url=args.endpoint_url,
+        max_unmatched=args.max_unmatched,
+    )
+    if args.pattern is None:
+        print(f"pattern (inferred): {findings.attrs['byocframe']['pattern']}")
     if args.output:
         write_table(findings, args.output)
     errors = int((findings["severity"] == "error").sum())
