@@ -228,3 +228,44 @@ def test_small_conveniences(account, capsys, tmp_path, monkeypatch):
     )
     assert done_cli.returncode == 0
     assert done_cli.stdout.startswith("byocframe")
+
+
+def test_a_dry_run_says_what_would_happen(tmp_path, monkeypatch, capsys):
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    import byocframe
+
+    with byocframe.local_service(demo=True, demo_tiles=12) as service:
+        client = service.client()
+        gdf = byocframe.read_tiles(client, service.demo_collection)
+        gdf.loc[gdf.index[:2], "sensing_time"] += pd.Timedelta(hours=1)
+        new = gpd.GeoDataFrame(
+            {"path": ["new/(BAND).tif"], "sensing_time": pd.to_datetime(["2024-08-01"], utc=True)},
+            geometry=[shapely.box(10, 45, 11, 46)],
+            crs=4326,
+        )
+        frame = pd.concat([gdf.drop(index=gdf.index[-1]), new])
+        served = service.requests_served
+        result = frame.byoc.push(client, dry_run=True, delete_missing=True, original=gdf)
+        assert service.requests_served == served
+        assert result["outcome"].value_counts().to_dict() == {
+            "would update": 2,
+            "would create": 1,
+            "would delete": 1,
+        }
+        assert (result["outcome"] == "would " + result["action"]).all()
+        # the command line's dry run says the same
+        for name, value in {
+            "SH_BASE_URL": service.base_url,
+            "SH_CLIENT_ID": service.client_id,
+            "SH_CLIENT_SECRET": service.client_secret,
+        }.items():
+            monkeypatch.setenv(name, value)
+        path = tmp_path / "edited.parquet"
+        gdf.iloc[:3].to_parquet(path)  # two of them edited
+        assert main(["push", service.demo_collection, str(path), "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert out.count(": would update: sensing_time: ") == 2
+        assert "skipped" not in out
