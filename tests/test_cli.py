@@ -269,3 +269,45 @@ def test_a_dry_run_says_what_would_happen(tmp_path, monkeypatch, capsys):
         out = capsys.readouterr().out
         assert out.count(": would update: sensing_time: ") == 2
         assert "skipped" not in out
+
+
+def test_coverage_by_words_and_aliases(account, capsys):
+    import pandas as pd
+
+    import byocframe
+
+    gdf = byocframe.read_tiles(account.client(), account.demo_collection)
+    months = gdf["sensing_time"].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("M")
+    for by in ("month", "monthly", "MS"):
+        assert main(["coverage", account.demo_collection, "--by", by]) == 0
+        out = capsys.readouterr().out
+        for month in months.unique():
+            assert f"{month.start_time:%Y-%m-%d}" in out, (by, out)
+    table = gdf.byoc.coverage(by="week")
+    weeks = gdf["sensing_time"].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("W")
+    assert table["tiles"].sum() == len(gdf)
+    assert len(table) == weeks.nunique()
+    assert table.index.equals(
+        pd.DatetimeIndex(sorted(p.end_time.normalize() for p in weeks.unique()), name="period")
+    )
+    with pytest.raises(ValueError, match="nor a period"):
+        gdf.byoc.coverage(by="fortnight")
+
+
+def test_coverage_tables_show_areas_not_scientific_notation():
+    import geopandas as gpd
+    import shapely
+
+    tiles = gpd.GeoDataFrame(
+        {"path": ["a/(BAND).tif", "b/(BAND).tif"], "status": ["INGESTED"] * 2},
+        geometry=[shapely.box(-10, 35, 30, 60), shapely.box(0, 40, 1, 41)],
+        crs=4326,
+    )
+    table = tiles.byoc.coverage()
+    covered = table["covered_km2"].iloc[0]
+    assert covered > 1e6  # pandas would show it as 5.2e+06
+    shown = f"{covered:,.1f}"
+    for text in (repr(table), table._repr_html_(), str(table)):
+        assert "e+0" not in text
+        assert shown in text
+    assert table["covered_km2"].iloc[0] == covered  # the values stay whole floats

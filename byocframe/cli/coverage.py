@@ -9,9 +9,10 @@ from typing import Any
 
 from byocframe.cli.common import account_options, check_output
 from byocframe.cli.tiles import read_collection
+from byocframe.coverage import format_number
 from byocframe.exceptions import ByocframeWarning
 
-__all__ = ["add_commands", "number"]
+__all__ = ["add_commands", "read_aoi"]
 
 
 def add_commands(commands: Any) -> None:
@@ -27,7 +28,10 @@ def add_commands(commands: Any) -> None:
         help="west,south,east,north in degrees (write --aoi=-10,35,30,60 when it "
         "starts with a minus), or a vector file (GeoJSON, GPKG)",
     )
-    cover.add_argument("--by", help="date, status, or a pandas frequency such as MS (monthly)")
+    cover.add_argument(
+        "--by",
+        help="date, status, day, week, month, quarter, year, or a pandas frequency (e.g. MS)",
+    )
     account_options(cover)
     cover.set_defaults(handler=run_coverage)
 
@@ -57,19 +61,8 @@ def run_coverage(args: argparse.Namespace) -> int:
     aoi = read_aoi(args.aoi) if args.aoi else None
     by = "sensing_time" if args.by == "date" else args.by
     table = read_collection(args).byoc.coverage(aoi, by=by)
-    print(table.to_string(float_format=number))
+    print(table.to_string(float_format=format_number))
     return 0
-
-
-def number(value: float) -> str:
-    """Areas with thousands separators, fractions with 3 decimals; never 2.3e+08.
-
-    Examples
-    --------
-    >>> number(5731907.25), number(0.5)
-    ('5,731,907.2', '0.500')
-    """
-    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 def read_aoi(text: str) -> Any:
