@@ -235,8 +235,8 @@ def group_labels(frame: pd.DataFrame, by: str | None) -> pd.Series:
         offset = pd.tseries.frequencies.to_offset(_period(by))
     except ValueError:
         raise ValueError(
-            f"by={by!r} is neither a column, nor a period ({', '.join(PERIODS)}), nor a "
-            "pandas frequency (e.g. 'D', 'W', 'MS')"
+            f"by={by!r} is neither a column nor a pandas frequency (e.g. 'D', 'W', 'MS') "
+            f"nor a period ({', '.join(PERIODS)})"
         ) from None
     times = frame["sensing_time"].dt.tz_convert("UTC").dt.tz_localize(None)
     bins = pd.DataFrame({"t": times.to_numpy()}).groupby(pd.Grouper(key="t", freq=offset))

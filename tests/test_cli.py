@@ -290,7 +290,7 @@ def test_coverage_by_words_and_aliases(account, capsys):
     assert table.index.equals(
         pd.DatetimeIndex(sorted(p.end_time.normalize() for p in weeks.unique()), name="period")
     )
-    with pytest.raises(ValueError, match="nor a period"):
+    with pytest.raises(ValueError, match=r"nor a period \(day, week, month"):
         gdf.byoc.coverage(by="fortnight")
 
 
