@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = [
@@ -160,7 +161,7 @@ class APIError(ByocframeError):
         self.code = code
         self.errors = errors
         text = f"{status_code} {code or ''} on {method} {url}: {message}".replace("  ", " ")
-        super().__init__(text + _HINTS.get(status_code, ""))
+        super().__init__(text + _hint(status_code, url))
 
 
 class AuthenticationError(APIError):
@@ -202,6 +203,21 @@ _HINTS = {
     403: " (the credentials work but lack access to this collection)",
     404: " (check the id, and that the collection lives on this deployment's base URL)",
 }
+
+
+#: A collection id in the Catalog's form (``byoc-<id>``) in a BYOC API path.
+_CATALOG_FORM = re.compile(r"/collections/byoc-([^/?#]+)")
+
+
+def _hint(status_code: int, url: str) -> str:
+    """What to check after an error status; for ``byoc-<id>``, the bare id to give."""
+    found = _CATALOG_FORM.search(url) if status_code == 404 else None
+    if found:
+        return (
+            f" (byoc-{found[1]} is the Catalog's name of the collection; the BYOC API "
+            f"takes the bare id: {found[1]})"
+        )
+    return _HINTS.get(status_code, "")
 
 
 def error_for_status(status_code: int) -> type[APIError]:

@@ -311,3 +311,20 @@ def test_coverage_tables_show_areas_not_scientific_notation():
         assert "e+0" not in text
         assert shown in text
     assert table["covered_km2"].iloc[0] == covered  # the values stay whole floats
+
+
+def test_the_catalog_form_of_a_collection_id_gets_a_hint(account, capsys):
+    import byocframe
+
+    cid = account.demo_collection
+    assert main(["tiles", f"byoc-{cid}", "-o", "x.parquet"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert f"the BYOC API takes the bare id: {cid}" in err
+    with pytest.raises(byocframe.NotFoundError, match=f"takes the bare id: {cid}"):
+        byocframe.read_tiles(account.client(), f"byoc-{cid}")
+    # a Catalog search is refused before any request, with the same hint
+    served = account.requests_served
+    with pytest.raises(byocframe.ValidationError, match=f"give the bare BYOC id '{cid}'"):
+        byocframe.read_tiles(account.client(), f"byoc-{cid}", bbox=[-180, -90, 180, 90])
+    assert account.requests_served == served
