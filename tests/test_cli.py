@@ -328,3 +328,20 @@ def test_the_catalog_form_of_a_collection_id_gets_a_hint(account, capsys):
     with pytest.raises(byocframe.ValidationError, match=f"give the bare BYOC id '{cid}'"):
         byocframe.read_tiles(account.client(), f"byoc-{cid}", bbox=[-180, -90, 180, 90])
     assert account.requests_served == served
+
+
+def test_sh_base_url_set_to_the_api_address_says_what_to_set(account, monkeypatch, capsys):
+    import byocframe
+
+    api = account.base_url + "/api/v1/byoc"
+    monkeypatch.setenv("SH_BASE_URL", api)
+    served = account.requests_served
+    assert main(["collections"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert f"set SH_BASE_URL={account.base_url}" in err
+    with pytest.raises(byocframe.ValidationError, match=r"set SH_BASE_URL=http://127\.0\.0\.1:"):
+        byocframe.Client.from_env()
+    assert main(["collections", "--base-url", api + "/"]) == 1
+    assert f"set base_url to {account.base_url}" in capsys.readouterr().err
+    assert account.requests_served == served
