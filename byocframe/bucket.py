@@ -136,7 +136,7 @@ class Bucket:
         try:
             yield from pages
         except (BotoCoreError, ClientError) as err:
-            raise s3_error(err, self.where) from err
+            raise s3_error(err, self.where) from err.with_traceback(None)
 
     def ranged(self, key: str, *, block: int = 65_536) -> RangeReader:
         """A reader of ``key`` that fetches only the byte ranges asked for."""
@@ -160,9 +160,9 @@ class Bucket:
             except ClientError as err:
                 if err.response.get("Error", {}).get("Code") == "InvalidRange":
                     return b""  # asked past the end of the object
-                raise s3_error(err, where, key=key) from err
+                raise s3_error(err, where, key=key) from err.with_traceback(None)
             except BotoCoreError as err:
-                raise s3_error(err, where, key=key) from err
+                raise s3_error(err, where, key=key) from err.with_traceback(None)
             return answer["Body"].read()
 
         return RangeReader(read_s3, block=block)
@@ -189,9 +189,9 @@ class Bucket:
         except ClientError as err:
             if str(err.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
                 return None
-            raise s3_error(err, self.where, key=key) from err
+            raise s3_error(err, self.where, key=key) from err.with_traceback(None)
         except BotoCoreError as err:
-            raise s3_error(err, self.where, key=key) from err
+            raise s3_error(err, self.where, key=key) from err.with_traceback(None)
         return Listed(
             key,
             int(answer["ContentLength"]),

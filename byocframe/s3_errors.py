@@ -3,7 +3,9 @@
 boto3 raises its own types (``NoCredentialsError``, ``EndpointConnectionError``,
 ``ClientError`` with a code such as ``NoSuchBucket`` or ``AccessDenied``), whose
 tracebacks run to dozens of lines. `s3_error` turns one into the matching
-`byocframe.exceptions.BucketError` subclass; the caller raises it ``from`` the original.
+`byocframe.exceptions.BucketError` subclass; the caller raises it ``from`` the original
+with its traceback dropped (``err.with_traceback(None)``): the chain keeps botocore's type
+and message, not the hundred lines of its frames a notebook would print.
 """
 
 from __future__ import annotations

@@ -345,3 +345,21 @@ def test_sh_base_url_set_to_the_api_address_says_what_to_set(account, monkeypatc
     assert main(["collections", "--base-url", api + "/"]) == 1
     assert f"set base_url to {account.base_url}" in capsys.readouterr().err
     assert account.requests_served == served
+
+
+def test_a_not_found_error_is_not_its_own_cause(account):
+    import byocframe
+
+    for call in (
+        lambda: byocframe.read_tiles(account.client(), "no-such-collection"),
+        lambda: account.client().get_collection("no-such-collection"),
+    ):
+        with pytest.raises(byocframe.NotFoundError) as caught:
+            call()
+        seen = []
+        err = caught.value
+        while err is not None:  # IPython prints a self-caused error once per loop
+            assert all(err is not other for other in seen)
+            seen.append(err)
+            err = err.__cause__
+        assert len(seen) == 1

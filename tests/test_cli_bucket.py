@@ -181,3 +181,18 @@ def test_s3_errors_map_to_bucket_errors() -> None:
         assert "\n" not in str(mapped)
         assert str(mapped).startswith("s3://b: ")
     assert "AWS_DEFAULT_REGION" in str(s3_error(client_error("PermanentRedirect"), "s3://b"))
+
+
+def test_an_s3_error_chain_is_short(no_aws_credentials: dict[str, str], sample_bucket: str) -> None:
+    import traceback
+
+    from byocframe.exceptions import BucketAccessError
+
+    with pytest.raises(BucketAccessError) as caught:
+        byocframe.read_bucket(f"s3://{sample_bucket}/", progress=False)
+    cause = caught.value.__cause__
+    assert type(cause).__name__ == "NoCredentialsError"  # still chained, by type and message
+    assert cause.__traceback__ is None  # without botocore's frames
+    text = "".join(traceback.format_exception(caught.value))
+    assert text.count("no AWS credentials found") == 1
+    assert "botocore" not in text.replace("botocore.exceptions.NoCredentialsError", "")
