@@ -363,3 +363,29 @@ def test_a_not_found_error_is_not_its_own_cause(account):
             seen.append(err)
             err = err.__cause__
         assert len(seen) == 1
+
+
+def test_a_corrupt_file_is_one_line_naming_it(account, tmp_path, capsys):
+    import byocframe
+
+    good = tmp_path / "tiles.gpkg"
+    assert main(["tiles", account.demo_collection, "-o", str(good)]) == 0
+    capsys.readouterr()
+    whole = good.read_bytes()
+    cases = {
+        "noise.gpkg": (bytes(range(256)) * 20, "not a readable GeoPackage file"),
+        "cut.gpkg": (whole[: len(whole) // 2], "not a readable GeoPackage file"),
+        "noise.parquet": (bytes(range(256)) * 20, "not a readable GeoParquet file"),
+        "noise.fgb": (bytes(range(256)) * 20, "not a readable FlatGeobuf file"),
+    }
+    served = account.requests_served
+    for name, (content, expected) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        assert main(["push", account.demo_collection, str(path)]) == 1, name
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        assert f"error: {path}: {expected}" in err
+        with pytest.raises(byocframe.ValidationError, match=expected):
+            byocframe.read_file(path)
+    assert account.requests_served == served
