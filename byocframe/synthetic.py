@@ -83,9 +83,29 @@ def _on_land(points: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     return np.any([shapely.contains_xy(land(), lon, lat) for lon, lat in points], axis=0)
 
 
+#: The share of a UTM cell that must be land (on a 5 x 5 grid of points) for the cell to
+#: be kept: a cell with only a corner on the coast would be mostly sea.
+LAND_SHARE = 0.5
+
+
+def _mostly_land(crs: str, xmin: np.ndarray, ymin: np.ndarray, size: float) -> np.ndarray:
+    """Whether at least `LAND_SHARE` of each cell lies on land (5 x 5 points inside it)."""
+    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    steps = (np.arange(5) + 0.5) / 5
+    on = np.zeros(len(xmin))
+    for fx in steps:
+        for fy in steps:
+            lon, lat = to_lonlat.transform(xmin + fx * size, ymin + fy * size)
+            on += shapely.contains_xy(land(), lon, lat)
+    return on >= LAND_SHARE * steps.size**2
+
+
 @functools.lru_cache(maxsize=1)
 def synthetic_cells() -> tuple[SyntheticCell, ...]:
     """Grid cells over land: UTM zones 1-60 from 80S to 84N, polar cells beyond.
+
+    A UTM cell is kept when at least `LAND_SHARE` of it is land (Natural Earth 1:110m),
+    so coastal cells do not reach far out to sea.
 
     Examples
     --------
@@ -103,7 +123,8 @@ def synthetic_cells() -> tuple[SyntheticCell, ...]:
             xmin = _X0 + c.ravel() * _STEP
             ymin = r.ravel() * _STEP
             points = _cell_points(crs, xmin, ymin, CELL)
-            keep = _on_land(points) & _in_zone(points, zone)
+            keep = _in_zone(points, zone) & _on_land(points)
+            keep[keep] = _mostly_land(crs, xmin[keep], ymin[keep], CELL)
             for x, y, cc, rr in zip(
                 xmin[keep], ymin[keep], c.ravel()[keep], r.ravel()[keep], strict=True
             ):

@@ -26,7 +26,7 @@ def seed_demo(
     About ``tiles`` Sentinel-2-like tiles over land in every UTM zone, four dates,
     MultiPolygon covers, crossers of the antimeridian, ~2 % WAITING and ~1 % FAILED
     (their file ``B08`` is missing from the virtual bucket). Generated offline.
-    ``dates`` replaces the four default dates (about 21,000 land cells per date).
+    ``dates`` replaces the four default dates (about 18,500 land cells per date).
     """
     existing = store.get_meta("demo_collection")
     if existing:
