@@ -141,7 +141,7 @@ class ByocAccessor:
 
         return explore(self._frame, column, **kwargs)
 
-    def to_stac(self, collection: Mapping[str, Any], **kwargs: Any) -> Any:
+    def to_stac(self, collection: Mapping[str, Any] | str | None = None, **kwargs: Any) -> Any:
         """STAC Items (and a stac-geoparquet file); see `byocframe.stac.to_stac`."""
         self._need_tiles("to_stac")
         from byocframe.stac import to_stac

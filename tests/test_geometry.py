@@ -59,7 +59,7 @@ class TestParseCrs:
         ("spelling", "message"),
         [
             ("urn:ogc:def:crs:EPSG::999999", "unknown EPSG code 999999"),
-            ("WGS 84", "unrecognised CRS 'WGS 84'"),
+            ("WGS 1984 please", "unrecognised CRS 'WGS 1984 please'"),
             ("urn:ogc:def:crs:EPSG::", "unrecognised CRS"),
         ],
     )

@@ -18,7 +18,7 @@ examples:
   byocframe serve --demo --s3         # a local BYOC API (and S3) for sentinelhub-py or notebooks
   byocframe collections               # your collections (credentials: SH_CLIENT_ID, ...)
   byocframe tiles COLLECTION -o tiles.parquet
-  byocframe coverage COLLECTION --aoi 5,45,15,55 --by month
+  byocframe coverage COLLECTION --aoi=-60,-30,-45,-15 --by month
   byocframe map COLLECTION -o map.png
   byocframe push COLLECTION tiles.parquet --dry-run
   byocframe check s3://bucket/tiles/ --pattern 'tiles/(?P<sensing_time>[^/]+)/(BAND)\\.tif'
@@ -50,12 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def join_negative_values(argv: list[str]) -> list[str]:
-    """``--aoi -10,35,30,60`` as ``--aoi=-10,35,30,60`` (argparse takes -10 for a flag).
+    """``--aoi -60,-30,-45,-15`` as ``--aoi=-60,-30,-45,-15`` (argparse takes -60 for a flag).
 
     Examples
     --------
-    >>> join_negative_values(["coverage", "c", "--aoi", "-10,35,30,60"])
-    ['coverage', 'c', '--aoi=-10,35,30,60']
+    >>> join_negative_values(["coverage", "c", "--aoi", "-60,-30,-45,-15"])
+    ['coverage', 'c', '--aoi=-60,-30,-45,-15']
     """
     out: list[str] = []
     for item in argv:

@@ -25,7 +25,7 @@ def add_commands(commands: Any) -> None:
     cover.add_argument("collection", metavar="COLLECTION", help="collection id")
     cover.add_argument(
         "--aoi",
-        help="west,south,east,north in degrees (write --aoi=-10,35,30,60 when it "
+        help="west,south,east,north in degrees (write --aoi=-60,-30,-45,-15 when it "
         "starts with a minus), or a vector file (GeoJSON, GPKG)",
     )
     cover.add_argument(

@@ -26,6 +26,9 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 #: What ``fields: {}`` returns [Sentinel Hub Catalog docs]; note: no ``stac_version``.
 DEFAULT_FIELDS = ("id", "type", "geometry", "bbox", "links", "assets", "properties.datetime")
 MAX_LIMIT = 100
+#: A full RFC 3339 date-time, as STAC API's ``datetime`` requires: a date alone (or a time
+#: without its offset) is a 400, not an instant at midnight that matches almost nothing.
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 
 
 def problem(message: str) -> ApiProblem:
@@ -199,11 +202,19 @@ def _interval(value: Any) -> tuple[int | None, int | None]:
     """An instant, a closed interval ``a/b`` or an open one (``a/..``, ``../b``, ``a/``)."""
     if not isinstance(value, str):
         raise problem(f"datetime must be a string, got {value!r}")
+    start, slash, end = value.partition("/")
+    ends = [start, end] if slash else [start]
+    for text in ends:
+        if text not in ("", "..") and not _DATE_TIME.fullmatch(text.strip()):
+            raise problem(
+                f"datetime {value!r}: {text!r} is not an RFC 3339 date-time; expected "
+                "2024-06-01T00:00:00Z, an interval a/b, or a/.. and ../b (a whole day: "
+                "2024-06-01T00:00:00Z/2024-06-01T23:59:59Z)"
+            )
     try:
-        if "/" not in value:
+        if not slash:
             instant = time_micros(value)
             return instant, instant
-        start, _, end = value.partition("/")
         low = None if start in ("", "..") else time_micros(start)
         high = None if end in ("", "..") else time_micros(end)
     except FilterProblem as err:
