@@ -114,7 +114,7 @@ class ByocAccessor:
 
         write_file(self._frame, path)
 
-    def check(self, pattern: str, **kwargs: Any) -> pd.DataFrame:
+    def check(self, pattern: str | None = None, **kwargs: Any) -> pd.DataFrame:
         """Pre-flight checks of a files frame (`byocframe.read_bucket`); see `byocframe.check`."""
         if not self._files:
             raise TypeError(".byoc.check() works on files frames from byocframe.read_bucket()")

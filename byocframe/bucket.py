@@ -29,6 +29,7 @@ from byocframe.crs import WGS84, parse_crs
 from byocframe.evidence import record_scope
 from byocframe.geometry import reproject
 from byocframe.progress import ProgressBar
+from byocframe.s3_errors import s3_error
 from byocframe.tiffheader import RangeReader, TiffHeader, TiffHeaderError, read_header
 
 __all__ = [
@@ -123,20 +124,19 @@ class Bucket:
                     pd.Timestamp(item["LastModified"]).tz_convert("UTC"),
                 )
 
+    @property
+    def where(self) -> str:
+        """The bucket as messages name it: ``s3://name``, with the endpoint when given."""
+        return f"s3://{self.name}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
+
     def _pages(self, pages: Any) -> Iterator[dict[str, Any]]:
-        """The listing's pages; a missing bucket or a refusal as a one-line OSError."""
-        where = f"s3://{self.name}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
+        """The listing's pages; any S3 failure as a one-line `BucketError`."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             yield from pages
-        except self._client.exceptions.NoSuchBucket as err:
-            raise FileNotFoundError(f"{where}: no such bucket; check the name") from err
-        except self._client.exceptions.ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "")
-            if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-                raise PermissionError(
-                    f"{where}: {code}; check the AWS credentials (environment or profile)"
-                ) from err
-            raise
+        except (BotoCoreError, ClientError) as err:
+            raise s3_error(err, self.where) from err.with_traceback(None)
 
     def ranged(self, key: str, *, block: int = 65_536) -> RangeReader:
         """A reader of ``key`` that fetches only the byte ranges asked for."""
@@ -148,17 +148,21 @@ class Bucket:
                     return f.read(size)
 
             return RangeReader(read_file, block=block)
-        client, name = self._client, self.name
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client, name, where = self._client, self.name, self.where
 
         def read_s3(start: int, size: int) -> bytes:
             try:
                 answer = client.get_object(
                     Bucket=name, Key=key, Range=f"bytes={start}-{start + size - 1}"
                 )
-            except client.exceptions.ClientError as err:
+            except ClientError as err:
                 if err.response.get("Error", {}).get("Code") == "InvalidRange":
                     return b""  # asked past the end of the object
-                raise
+                raise s3_error(err, where, key=key) from err.with_traceback(None)
+            except BotoCoreError as err:
+                raise s3_error(err, where, key=key) from err.with_traceback(None)
             return answer["Body"].read()
 
         return RangeReader(read_s3, block=block)
@@ -178,12 +182,16 @@ class Bucket:
                 return None
             stat = path.stat()
             return Listed(key, stat.st_size, None, pd.Timestamp(stat.st_mtime, unit="s", tz="UTC"))
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             answer = self._client.head_object(Bucket=self.name, Key=key)
-        except self._client.exceptions.ClientError as err:
+        except ClientError as err:
             if str(err.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
                 return None
-            raise
+            raise s3_error(err, self.where, key=key) from err.with_traceback(None)
+        except BotoCoreError as err:
+            raise s3_error(err, self.where, key=key) from err.with_traceback(None)
         return Listed(
             key,
             int(answer["ContentLength"]),

@@ -105,6 +105,11 @@ def _search_body(
     intersects: Any,
     filter: str | Mapping[str, Any] | None,
 ) -> dict[str, Any]:
+    if cid.startswith("byoc-"):
+        raise ValidationError(
+            f"collection {cid!r} is the Catalog's name of the collection; give the bare "
+            f"BYOC id {cid[5:]!r} (byocframe adds 'byoc-' for the Catalog)"
+        )
     body: dict[str, Any] = {"collections": [f"byoc-{cid}"], "limit": _PAGE}
     if bbox is not None and intersects is not None:
         raise ValueError("give bbox or intersects, not both")

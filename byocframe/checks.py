@@ -34,6 +34,7 @@ from pyproj import Transformer
 
 from byocframe.bucket import assign_tiles, open_bucket, read_bucket
 from byocframe.file_rules import REQUIREMENTS, SERVICE_MESSAGES, FileRules
+from byocframe.patterns import MAX_UNMATCHED, check_coverage, infer_pattern
 
 __all__ = [
     "DEFAULT_RULES",
@@ -47,6 +48,7 @@ __all__ = [
     "check_file",
     "check_tile_files",
     "derived",
+    "exact_number",
     "predict",
     "rule_table",
 ]
@@ -494,16 +496,33 @@ def _check_bounds(tile: str, files: pd.DataFrame, out: Findings) -> None:
         off_x = max(abs(inter[0] - boxes[pos, 0]), abs(boxes[pos, 2] - inter[2]))
         off_y = max(abs(inter[1] - boxes[pos, 1]), abs(boxes[pos, 3] - inter[3]))
         if off_x > res[pos, 0] or off_y > res[pos, 1]:
-            box = " ".join(f"{v:g}" for v in inter)
+            box = " ".join(exact_number(v) for v in inter)
             out.add(
                 "band-bounds",
                 row["key"],
                 tile,
-                f"{row['key']}: its box is {off_x:g} x "
-                f"{off_y:g} CRS units off the common box of the tile's files, more than "
-                f"one pixel ({res[pos, 0]:g})",
+                f"{row['key']}: its box is {exact_number(off_x)} x "
+                f"{exact_number(off_y)} CRS units off the common box of the tile's files, "
+                f"more than one pixel ({exact_number(res[pos, 0])})",
                 box=box,
             )
+
+
+def exact_number(value: float) -> str:
+    """A coordinate for a command line, exactly: whole numbers without ``.0``, never ``%g``.
+
+    ``%g`` keeps 6 significant digits, so a northing of 4,994,885 would print as
+    ``4.99488e+06`` and a fix command would cut 5 m off the box.
+
+    Examples
+    --------
+    >>> exact_number(4994885.0), exact_number(4994885.25), exact_number(0.1 + 0.2)
+    ('4994885', '4994885.25', '0.30000000000000004')
+    """
+    value = float(value)
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
 
 
 def _extension(key: str) -> str:
@@ -514,12 +533,13 @@ def _extension(key: str) -> str:
 def check(
     files: pd.DataFrame | str,
     *,
-    pattern: str,
+    pattern: str | None = None,
     bands: Mapping[str, Mapping[str, Any]] | None = None,
     rules: RuleSet = DEFAULT_RULES,
     endpoint_url: str | None = None,
     client: Any = None,
     progress: bool | None = None,
+    max_unmatched: float = MAX_UNMATCHED,
 ) -> pd.DataFrame:
     r"""Run every rule of the table on each file and each tile; one row per finding.
 
@@ -527,8 +547,11 @@ def check(
     ----------
     files : pandas.DataFrame or str
         A files frame from `byocframe.read_bucket`, or a URL to read one from.
-    pattern : str
-        The tile pattern (see `byocframe.read_bucket`).
+    pattern : str, optional
+        The tile pattern (see `byocframe.read_bucket`). Without it, one is inferred
+        where the layout is plain (`byocframe.patterns.infer_pattern`: one folder per
+        tile, one file per band); the findings' ``attrs["byocframe"]["pattern"]`` holds
+        the pattern used.
     bands : dict, optional
         The collection's ``additionalData.bands``: each band's file (``source``) must
         exist in every tile and have the band's sample type. Without it, every tile must
@@ -541,6 +564,11 @@ def check(
         For a URL: instead of one built from the environment.
     progress : bool, optional
         A progress bar while reading headers.
+    max_unmatched : float
+        The largest fraction of the GeoTIFFs the pattern may leave unmatched (default
+        `byocframe.patterns.MAX_UNMATCHED`, one half); beyond it, or when it matches
+        none, a `ValidationError` (a typo in a pattern would otherwise pass, with one
+        ``unmatched`` warning per file).
 
     Returns
     -------
@@ -567,7 +595,11 @@ def check(
     if isinstance(files, str):
         source = open_bucket(files, endpoint_url=endpoint_url, client=client)
         files = read_bucket(source, progress=progress)
+    keys = [str(k) for k in files["key"]]
+    if pattern is None:
+        pattern = infer_pattern(keys)
     assigned = assign_tiles(files, pattern)
+    check_coverage(keys, assigned["tile"].notna().tolist(), pattern, max_unmatched=max_unmatched)
     out = Findings(rules)
     for row in assigned[assigned["tile"].isna()].to_dict("records"):
         out.add("unmatched", row["key"], None, f"{row['key']}: the pattern matches no tile")
@@ -594,7 +626,9 @@ def check(
             extension=extension,
             bucket=name,
         )
-    return out.frame()
+    findings = out.frame()
+    findings.attrs["byocframe"] = {"pattern": pattern}
+    return findings
 
 
 def _common_types(files: pd.DataFrame) -> dict[str, str]:

@@ -251,7 +251,10 @@ class Client(ApiSession):
         try:
             yield from pages
         except NotFoundError as err:
-            raise self._elsewhere(err, cid) from err
+            elsewhere = self._elsewhere(err, cid)
+            if elsewhere is err:
+                raise  # not "raise err from err": notebooks print a self-caused error twice
+            raise elsewhere from err
 
     def _elsewhere(self, err: NotFoundError, cid: str) -> NotFoundError:
         if self._lookup_url is None:
@@ -293,7 +296,10 @@ class Client(ApiSession):
         try:
             return self._data("GET", path_of("collections", cid))
         except NotFoundError as err:
-            raise self._elsewhere(err, cid) from err
+            elsewhere = self._elsewhere(err, cid)
+            if elsewhere is err:
+                raise
+            raise elsewhere from err
 
     def create_collection(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Create a collection (``name`` and ``s3Bucket`` required); return it."""

@@ -97,7 +97,7 @@ def push_collections(
                 "update",
                 cid,
                 Outcome(
-                    "skipped",
+                    "would update",
                     message="would update: "
                     + "; ".join(f"{n}: {loaded[cid][n]} -> {now[cid][n]}" for n in edited),
                 ),

@@ -10,6 +10,7 @@ taken from the first place that has it. The file is only read, never written.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,18 +18,22 @@ from pathlib import Path
 from typing import Protocol
 
 from byocframe.deployments import SENTINEL_HUB_TOKEN_URL, get_deployment
+from byocframe.exceptions import ValidationError
 
 __all__ = [
     "DEFAULT_PROFILE",
     "SHConfigLike",
     "SentinelHubBYOCLike",
     "Settings",
+    "check_base_url",
     "config_path",
     "resolve_settings",
     "settings_from_sh_config",
 ]
 
 DEFAULT_PROFILE = "default-profile"
+#: An API path where a base URL (scheme, host and port) belongs.
+_API_PATH = re.compile(r"/+api/+v\d+(?:/+(?P<api>[a-z]+))?.*$", re.IGNORECASE)
 #: field -> (config.toml key, environment variable)
 _FIELDS = {
     "client_id": ("sh_client_id", "SH_CLIENT_ID"),
@@ -81,6 +86,7 @@ def settings_from_sh_config(
     for name, value in explicit.items():
         if value:
             values[name], sources[name] = value, "argument"
+    check_base_url(values.get("base_url"), sources.get("base_url", ""))
     options: dict[str, float | int] = {}
     timeout = getattr(config, "download_timeout_seconds", None)
     attempts = getattr(config, "max_download_attempts", None)
@@ -161,7 +167,45 @@ def resolve_settings(
             if name not in values:
                 values[name] = value
                 sources[name] = _FIELDS[name][1] if where == "environment" else where
+    check_base_url(values.get("base_url"), sources.get("base_url", ""))
     return Settings(**values, sources=sources)
+
+
+def check_base_url(base_url: str | None, source: str = "base_url") -> None:
+    """Refuse an API's address (``.../api/v1/byoc``) given where the base URL goes.
+
+    ``byocframe serve`` prints the API's address too, and a base URL with a path
+    would make every request a 404. The message names the value to set instead.
+
+    Raises
+    ------
+    ValidationError
+        For a base URL whose path holds ``/api/``.
+
+    Examples
+    --------
+    >>> check_base_url("http://127.0.0.1:8080")
+    >>> check_base_url("http://127.0.0.1:8080/api/v1/byoc", "SH_BASE_URL")
+    Traceback (most recent call last):
+    ...
+    byocframe.exceptions.ValidationError: SH_BASE_URL is http://127.0.0.1:8080/api/v1/byoc, the BYOC API's address, not the base URL: set SH_BASE_URL=http://127.0.0.1:8080
+    """  # noqa: E501
+    if not base_url:
+        return
+    found = _API_PATH.search(base_url)
+    if found is None:
+        return
+    if source.isupper():  # an environment variable
+        name, target = source, f"{source}="
+    elif source.startswith("profile"):
+        name, target = f"sh_base_url of {source}", "sh_base_url = "
+    else:
+        name, target = "base_url (--base-url)", "base_url to "
+    api = f"the {found['api'].upper()} API's" if found["api"] else "an API"
+    raise ValidationError(
+        f"{name} is {base_url}, {api} address, not the base URL: set "
+        f"{target}{base_url[: found.start()]}"
+    )
 
 
 def _profile(

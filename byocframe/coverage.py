@@ -17,7 +17,64 @@ from byocframe.crs import WGS84
 from byocframe.depth import depth_areas, grid_cells
 from byocframe.geometry import reproject
 
-__all__ = ["aoi_geometry", "coverage", "gaps", "geodesic_area", "overlaps"]
+__all__ = [
+    "PERIODS",
+    "CoverageTable",
+    "aoi_geometry",
+    "coverage",
+    "format_number",
+    "gaps",
+    "geodesic_area",
+    "overlaps",
+]
+
+#: Words ``by=`` takes for a period of ``sensing_time``, and the pandas frequency of each
+#: (the periods start on their first day; a week ends on Sunday, as pandas' ``"W"``).
+PERIODS = {
+    "day": "D",
+    "week": "W",
+    "month": "MS",
+    "quarter": "QS",
+    "year": "YS",
+}
+
+
+def format_number(value: float) -> str:
+    """Areas with thousands separators, fractions with 3 decimals; never ``5.731907e+06``.
+
+    Examples
+    --------
+    >>> format_number(5731907.25), format_number(0.5)
+    ('5,731,907.2', '0.500')
+    """
+    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+
+
+class CoverageTable(pd.DataFrame):
+    """The table `coverage` returns: a DataFrame whose areas display as ``5,731,907.2``.
+
+    pandas shows any column holding a value over a million in scientific notation
+    (``5.731907e+06``), in a notebook and when printed; this table shows its numbers
+    with `format_number` instead. The values are the full floats; anything derived from
+    the table (a selection, arithmetic) is a plain DataFrame.
+
+    Examples
+    --------
+    >>> table = CoverageTable({"covered_km2": [5731907.25, 12.5]})
+    >>> print(table)
+       covered_km2
+    0  5,731,907.2
+    1         12.5
+    """
+
+    def __repr__(self) -> str:
+        with pd.option_context("display.float_format", format_number):
+            return super().__repr__()
+
+    def _repr_html_(self) -> str | None:
+        with pd.option_context("display.float_format", format_number):
+            return super()._repr_html_()
+
 
 _GEOD = Geod(ellps="WGS84")
 
@@ -156,8 +213,16 @@ def aoi_geometry(aoi: Any) -> shapely.Geometry:
 def group_labels(frame: pd.DataFrame, by: str | None) -> pd.Series:
     """The group of each row for ``by``: None (one group), a column, or a frequency.
 
-    ``"sensing_time"`` groups by UTC date; a pandas frequency such as ``"MS"`` or
-    ``"W"`` bins ``sensing_time``.
+    ``"sensing_time"`` (or ``"date"``) groups by UTC date; a period (``"day"``,
+    ``"week"``, ``"month"``, ``"quarter"``, ``"year"``, plural or ``-ly`` too, see
+    `PERIODS`) or a pandas frequency such as ``"MS"`` or ``"W"`` bins ``sensing_time``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"sensing_time": pd.to_datetime(
+    ...     ["2024-06-03T10:00Z", "2024-06-28T10:00Z", "2024-07-01T10:00Z"])})
+    >>> [f"{t:%Y-%m-%d}" for t in group_labels(frame, "month")]
+    ['2024-06-01', '2024-06-01', '2024-07-01']
     """
     if by is None:
         return pd.Series("all", index=frame.index, name="group")
@@ -167,10 +232,11 @@ def group_labels(frame: pd.DataFrame, by: str | None) -> pd.Series:
     if by in frame.columns:
         return frame[by].rename(by)
     try:
-        offset = pd.tseries.frequencies.to_offset(by)
+        offset = pd.tseries.frequencies.to_offset(_period(by))
     except ValueError:
         raise ValueError(
-            f"by={by!r} is neither a column nor a pandas frequency (e.g. 'D', 'W', 'MS')"
+            f"by={by!r} is neither a column nor a pandas frequency (e.g. 'D', 'W', 'MS') "
+            f"nor a period ({', '.join(PERIODS)})"
         ) from None
     times = frame["sensing_time"].dt.tz_convert("UTC").dt.tz_localize(None)
     bins = pd.DataFrame({"t": times.to_numpy()}).groupby(pd.Grouper(key="t", freq=offset))
@@ -250,7 +316,17 @@ def _batches(
     return _by_cell(*_cells(present)), len(present), footprint
 
 
-def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None) -> pd.DataFrame:
+def _period(by: str) -> str:
+    """``"month"``, ``"months"``, ``"monthly"`` as ``"MS"``; anything else unchanged."""
+    word = by.strip().lower()
+    for suffix in ("ly", "s", ""):
+        stem = word.removesuffix(suffix) if suffix else word
+        if stem in PERIODS:
+            return PERIODS[stem]
+    return "D" if word == "daily" else by
+
+
+def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None) -> CoverageTable:
     """Footprint coverage statistics, one row per group.
 
     Parameters
@@ -265,7 +341,8 @@ def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None)
 
     Returns
     -------
-    pandas.DataFrame
+    CoverageTable
+        A DataFrame showing its areas as ``5,731,907.2`` (not ``5.731907e+06``):
         ``tiles`` (rows in the group; with an AOI, those reaching into it),
         ``footprint_km2`` (sum of footprint areas), ``covered_km2`` (area of their
         union), ``overlap_km2`` (area covered by two or more footprints); with an AOI,
@@ -318,7 +395,7 @@ def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None)
     if out.empty:
         out = pd.DataFrame(columns=["tiles", "footprint_km2", "covered_km2", "overlap_km2"])
     out["tiles"] = out["tiles"].astype("int64")
-    return out
+    return CoverageTable(out)
 
 
 def gaps(frame: gpd.GeoDataFrame, aoi: Any, *, by: str | None = None) -> gpd.GeoDataFrame:

@@ -11,18 +11,27 @@
     │   └── ServerError           5xx
     ├── TransportError      no usable answer: timeout, dropped connection, bad JSON
     │   └── AnswerTooLarge        a body over ``byocframe.connections.MAX_ANSWER_BYTES``
+    ├── BucketError         an S3 bucket or folder could not be read (also an OSError)
+    │   ├── BucketNotFoundError   no such bucket or object (a FileNotFoundError)
+    │   ├── BucketAccessError     credentials missing or refused (a PermissionError)
+    │   └── BucketConnectionError the endpoint cannot be reached (a ConnectionError)
     └── ValidationError     bad input found before anything was sent
     ByocframeWarning (UserWarning)
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = [
     "APIError",
     "AnswerTooLarge",
     "AuthenticationError",
+    "BucketAccessError",
+    "BucketConnectionError",
+    "BucketError",
+    "BucketNotFoundError",
     "ByocframeError",
     "ByocframeWarning",
     "ConflictError",
@@ -111,6 +120,25 @@ class AnswerTooLarge(TransportError):
     """
 
 
+class BucketError(ByocframeError, OSError):
+    """An S3 bucket or a folder could not be read; the message says what to set.
+
+    Also an `OSError`, as reading a folder fails with one.
+    """
+
+
+class BucketNotFoundError(BucketError, FileNotFoundError):
+    """The bucket or object does not exist at this endpoint."""
+
+
+class BucketAccessError(BucketError, PermissionError):
+    """No AWS credentials were found, or they were refused."""
+
+
+class BucketConnectionError(BucketError, ConnectionError):
+    """The S3 endpoint could not be reached (wrong ``--endpoint-url``, server down)."""
+
+
 class APIError(ByocframeError):
     """The service answered with an error status.
 
@@ -143,7 +171,7 @@ class APIError(ByocframeError):
         self.code = code
         self.errors = errors
         text = f"{status_code} {code or ''} on {method} {url}: {message}".replace("  ", " ")
-        super().__init__(text + _HINTS.get(status_code, ""))
+        super().__init__(text + _hint(status_code, url))
 
 
 class AuthenticationError(APIError):
@@ -185,6 +213,21 @@ _HINTS = {
     403: " (the credentials work but lack access to this collection)",
     404: " (check the id, and that the collection lives on this deployment's base URL)",
 }
+
+
+#: A collection id in the Catalog's form (``byoc-<id>``) in a BYOC API path.
+_CATALOG_FORM = re.compile(r"/collections/byoc-([^/?#]+)")
+
+
+def _hint(status_code: int, url: str) -> str:
+    """What to check after an error status; for ``byoc-<id>``, the bare id to give."""
+    found = _CATALOG_FORM.search(url) if status_code == 404 else None
+    if found:
+        return (
+            f" (byoc-{found[1]} is the Catalog's name of the collection; the BYOC API "
+            f"takes the bare id: {found[1]})"
+        )
+    return _HINTS.get(status_code, "")
 
 
 def error_for_status(status_code: int) -> type[APIError]:

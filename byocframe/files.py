@@ -173,7 +173,10 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
     if not path.is_file():
         raise ValidationError(f"{path}: file not found; check the path")
     if kind == "parquet":
-        return gpd.read_parquet(path)
+        try:
+            return gpd.read_parquet(path)
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise _unreadable(path, "GeoParquet", err) from err
     meta: dict[str, Any] = {}
     if kind == "csv":
         frame, meta = _read_csv(path)
@@ -185,12 +188,16 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
         frame = gpd.GeoDataFrame.from_features(document, crs=meta.get("crs") or "EPSG:4326")
     else:
         import pyogrio
+        from pyogrio.errors import DataLayerError, DataSourceError
 
-        frame = gpd.read_file(path)
-        if kind == "GPKG":
-            info = pyogrio.read_info(path).get("layer_metadata") or {}
-            text = info.get("byocframe", "{}")
-            meta = _checked_meta(_json(text, f"{path}: the byocframe metadata is broken"), path)
+        try:
+            frame = gpd.read_file(path)
+            if kind == "GPKG":
+                info = pyogrio.read_info(path).get("layer_metadata") or {}
+                text = info.get("byocframe", "{}")
+                meta = _checked_meta(_json(text, f"{path}: the byocframe metadata is broken"), path)
+        except (DataSourceError, DataLayerError) as err:
+            raise _unreadable(path, {"GPKG": "GeoPackage"}.get(kind, kind), err) from err
     return _restore(frame, meta, path)
 
 
@@ -225,6 +232,17 @@ def _checked_meta(meta: Any, path: Path) -> dict[str, Any]:
                 f"{path}: the metadata's crs {crs[:40]!r} is unknown; {fix}"
             ) from err
     return meta
+
+
+def _unreadable(path: Path, kind: str, err: Exception) -> ValidationError:
+    """One line for a file its reader gave up on: which file, what the reader said."""
+    reason = str(err).split(";", 1)[0].replace(f"'{path}' ", "").strip().rstrip(".")
+    reason = reason.splitlines()[0] if reason else type(err).__name__
+    reason = reason.rsplit(" failed: ", 1)[-1]  # SQLite's complaint, not its query
+    return ValidationError(
+        f"{path}: not a readable {kind} file ({reason}); was it copied whole? Write it "
+        f"again with 'byocframe tiles COLLECTION -o {path.name}'"
+    )
 
 
 def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:

@@ -106,7 +106,8 @@ def push(
         ``create``, ``delete``), ``outcome`` (``ok``: written; ``unchanged``: the server
         already held it, nothing written; ``conflict``: someone else changed the same
         field, nothing written; ``overwritten``: written, then changed by another writer;
-        ``failed``; ``skipped``: dry run), ``status_code`` and ``message``.
+        ``failed``; in a dry run what would happen: ``would update``, ``would create``,
+        ``would delete``), ``status_code`` and ``message``.
 
     Raises
     ------
@@ -353,7 +354,7 @@ def _dry_run(
             message = f"would create {next(news).new}"
         else:
             message = f"would {action}: " + "; ".join(diffs.get(key, []))
-        outcomes.append((action, key, Outcome("skipped", message=message)))
+        outcomes.append((action, key, Outcome(f"would {action}", message=message)))
     result = task_result(outcomes)
     page = page_size(workers) if listed else None
     requests = estimate_requests(the_plan, force, _loaded_count(the_plan), page)

@@ -311,7 +311,7 @@ def _flag_failing(
     if not creates or unread.any():
         return  # a frame built without headers (files_from_headers): nothing to judge
     # the whole listing is checked: sample types and extensions are judged by the majority
-    findings = check(files, pattern=pattern, bands=bands, rules=rules)
+    findings = check(files, pattern=pattern, bands=bands, rules=rules, max_unmatched=1.0)
     errors = findings[(findings["severity"] == "error") & findings["tile"].notna()]
     by_tile = {_normal(tile): group for tile, group in errors.groupby("tile")}
     for row in creates:

@@ -83,9 +83,32 @@ def _on_land(points: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     return np.any([shapely.contains_xy(land(), lon, lat) for lon, lat in points], axis=0)
 
 
-@functools.lru_cache(maxsize=1)
-def synthetic_cells() -> tuple[SyntheticCell, ...]:
+#: The share of a UTM cell the demo collection wants on land (on a 5 x 5 grid of points):
+#: a cell with only a corner on the coast is mostly sea.
+LAND_SHARE = 0.5
+
+
+def _mostly_land(
+    crs: str, xmin: np.ndarray, ymin: np.ndarray, size: float, share: float
+) -> np.ndarray:
+    """Whether at least ``share`` of each cell lies on land (5 x 5 points inside it)."""
+    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    steps = (np.arange(5) + 0.5) / 5
+    on = np.zeros(len(xmin))
+    for fx in steps:
+        for fy in steps:
+            lon, lat = to_lonlat.transform(xmin + fx * size, ymin + fy * size)
+            on += shapely.contains_xy(land(), lon, lat)
+    return on >= share * steps.size**2
+
+
+@functools.lru_cache(maxsize=2)
+def synthetic_cells(land_share: float = 0.0) -> tuple[SyntheticCell, ...]:
     """Grid cells over land: UTM zones 1-60 from 80S to 84N, polar cells beyond.
+
+    A UTM cell is kept when its centre or a corner is on land (Natural Earth 1:110m)
+    and, with ``land_share`` (e.g. `LAND_SHARE`), when at least that share of it is land,
+    so that coastal cells do not reach out to sea.
 
     Examples
     --------
@@ -103,7 +126,9 @@ def synthetic_cells() -> tuple[SyntheticCell, ...]:
             xmin = _X0 + c.ravel() * _STEP
             ymin = r.ravel() * _STEP
             points = _cell_points(crs, xmin, ymin, CELL)
-            keep = _on_land(points) & _in_zone(points, zone)
+            keep = _in_zone(points, zone) & _on_land(points)
+            if land_share > 0:
+                keep[keep] = _mostly_land(crs, xmin[keep], ymin[keep], CELL, land_share)
             for x, y, cc, rr in zip(
                 xmin[keep], ymin[keep], c.ravel()[keep], r.ravel()[keep], strict=True
             ):
@@ -210,8 +235,12 @@ def synthetic_collection(
     seed: int = 0,
     polar: bool = False,
     dates: tuple[str, ...] = _DEFAULT_DATES,
+    land_share: float = 0.0,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Tile records plus the virtual bucket that holds their files.
+
+    ``land_share`` keeps only UTM cells with at least that share on land (see
+    `synthetic_cells`; the demo collection uses `LAND_SHARE`).
 
     The bucket maps each object key (the tile path with ``(BAND)`` replaced by a band
     name) to what a COG header would tell: CRS, bounds, resolution, bit depth. The
@@ -225,7 +254,7 @@ def synthetic_collection(
     """
     records: list[dict[str, Any]] = []
     files: dict[str, dict[str, Any]] = {}
-    for record, cell in _generate(n, dates, seed, 0.02, 0.01, polar):
+    for record, cell in _generate(n, dates, seed, 0.02, 0.01, polar, land_share):
         records.append(record)
         for band in _BANDS:
             if band == "B08" and record["status"] == "FAILED":
@@ -253,9 +282,10 @@ def _generate(
     waiting: float,
     failed: float,
     polar: bool,
+    land_share: float = 0.0,
 ) -> Iterator[tuple[dict[str, Any], SyntheticCell]]:
     rng = np.random.default_rng(seed)
-    cells = tuple(c for c in synthetic_cells() if polar or c.crs.startswith("EPSG:32"))
+    cells = tuple(c for c in synthetic_cells(land_share) if polar or c.crs.startswith("EPSG:32"))
     per_date = len(cells) if n is None else -(-n // len(dates))
     chosen = _choose(rng, cells, per_date)
     created = dt.datetime(2024, 7, 2, 8, 0, tzinfo=dt.UTC)

@@ -36,9 +36,9 @@ def test_demo_falls_back_to_the_land_layer(tmp_path, capsys, monkeypatch):
 def test_help_teaches(capsys):
     import argparse
 
-    from byocframe.cli import _parser
+    from byocframe.cli.app import build_parser
 
-    parser = _parser()
+    parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, sub in commands.choices.items():
         for action in sub._actions:
@@ -228,3 +228,164 @@ def test_small_conveniences(account, capsys, tmp_path, monkeypatch):
     )
     assert done_cli.returncode == 0
     assert done_cli.stdout.startswith("byocframe")
+
+
+def test_a_dry_run_says_what_would_happen(tmp_path, monkeypatch, capsys):
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    import byocframe
+
+    with byocframe.local_service(demo=True, demo_tiles=12) as service:
+        client = service.client()
+        gdf = byocframe.read_tiles(client, service.demo_collection)
+        gdf.loc[gdf.index[:2], "sensing_time"] += pd.Timedelta(hours=1)
+        new = gpd.GeoDataFrame(
+            {"path": ["new/(BAND).tif"], "sensing_time": pd.to_datetime(["2024-08-01"], utc=True)},
+            geometry=[shapely.box(10, 45, 11, 46)],
+            crs=4326,
+        )
+        frame = pd.concat([gdf.drop(index=gdf.index[-1]), new])
+        served = service.requests_served
+        result = frame.byoc.push(client, dry_run=True, delete_missing=True, original=gdf)
+        assert service.requests_served == served
+        assert result["outcome"].value_counts().to_dict() == {
+            "would update": 2,
+            "would create": 1,
+            "would delete": 1,
+        }
+        assert (result["outcome"] == "would " + result["action"]).all()
+        # the command line's dry run says the same
+        for name, value in {
+            "SH_BASE_URL": service.base_url,
+            "SH_CLIENT_ID": service.client_id,
+            "SH_CLIENT_SECRET": service.client_secret,
+        }.items():
+            monkeypatch.setenv(name, value)
+        path = tmp_path / "edited.parquet"
+        gdf.iloc[:3].to_parquet(path)  # two of them edited
+        assert main(["push", service.demo_collection, str(path), "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert out.count(": would update: sensing_time: ") == 2
+        assert "skipped" not in out
+
+
+def test_coverage_by_words_and_aliases(account, capsys):
+    import pandas as pd
+
+    import byocframe
+
+    gdf = byocframe.read_tiles(account.client(), account.demo_collection)
+    months = gdf["sensing_time"].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("M")
+    for by in ("month", "monthly", "MS"):
+        assert main(["coverage", account.demo_collection, "--by", by]) == 0
+        out = capsys.readouterr().out
+        for month in months.unique():
+            assert f"{month.start_time:%Y-%m-%d}" in out, (by, out)
+    table = gdf.byoc.coverage(by="week")
+    weeks = gdf["sensing_time"].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("W")
+    assert table["tiles"].sum() == len(gdf)
+    assert len(table) == weeks.nunique()
+    assert table.index.equals(
+        pd.DatetimeIndex(sorted(p.end_time.normalize() for p in weeks.unique()), name="period")
+    )
+    with pytest.raises(ValueError, match=r"nor a period \(day, week, month"):
+        gdf.byoc.coverage(by="fortnight")
+
+
+def test_coverage_tables_show_areas_not_scientific_notation():
+    import geopandas as gpd
+    import shapely
+
+    tiles = gpd.GeoDataFrame(
+        {"path": ["a/(BAND).tif", "b/(BAND).tif"], "status": ["INGESTED"] * 2},
+        geometry=[shapely.box(-10, 35, 30, 60), shapely.box(0, 40, 1, 41)],
+        crs=4326,
+    )
+    table = tiles.byoc.coverage()
+    covered = table["covered_km2"].iloc[0]
+    assert covered > 1e6  # pandas would show it as 5.2e+06
+    shown = f"{covered:,.1f}"
+    for text in (repr(table), table._repr_html_(), str(table)):
+        assert "e+0" not in text
+        assert shown in text
+    assert table["covered_km2"].iloc[0] == covered  # the values stay whole floats
+
+
+def test_the_catalog_form_of_a_collection_id_gets_a_hint(account, capsys):
+    import byocframe
+
+    cid = account.demo_collection
+    assert main(["tiles", f"byoc-{cid}", "-o", "x.parquet"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert f"the BYOC API takes the bare id: {cid}" in err
+    with pytest.raises(byocframe.NotFoundError, match=f"takes the bare id: {cid}"):
+        byocframe.read_tiles(account.client(), f"byoc-{cid}")
+    # a Catalog search is refused before any request, with the same hint
+    served = account.requests_served
+    with pytest.raises(byocframe.ValidationError, match=f"give the bare BYOC id '{cid}'"):
+        byocframe.read_tiles(account.client(), f"byoc-{cid}", bbox=[-180, -90, 180, 90])
+    assert account.requests_served == served
+
+
+def test_sh_base_url_set_to_the_api_address_says_what_to_set(account, monkeypatch, capsys):
+    import byocframe
+
+    api = account.base_url + "/api/v1/byoc"
+    monkeypatch.setenv("SH_BASE_URL", api)
+    served = account.requests_served
+    assert main(["collections"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert f"set SH_BASE_URL={account.base_url}" in err
+    with pytest.raises(byocframe.ValidationError, match=r"set SH_BASE_URL=http://127\.0\.0\.1:"):
+        byocframe.Client.from_env()
+    assert main(["collections", "--base-url", api + "/"]) == 1
+    assert f"set base_url to {account.base_url}" in capsys.readouterr().err
+    assert account.requests_served == served
+
+
+def test_a_not_found_error_is_not_its_own_cause(account):
+    import byocframe
+
+    for call in (
+        lambda: byocframe.read_tiles(account.client(), "no-such-collection"),
+        lambda: account.client().get_collection("no-such-collection"),
+    ):
+        with pytest.raises(byocframe.NotFoundError) as caught:
+            call()
+        seen = []
+        err = caught.value
+        while err is not None:  # IPython prints a self-caused error once per loop
+            assert all(err is not other for other in seen)
+            seen.append(err)
+            err = err.__cause__
+        assert len(seen) == 1
+
+
+def test_a_corrupt_file_is_one_line_naming_it(account, tmp_path, capsys):
+    import byocframe
+
+    good = tmp_path / "tiles.gpkg"
+    assert main(["tiles", account.demo_collection, "-o", str(good)]) == 0
+    capsys.readouterr()
+    whole = good.read_bytes()
+    cases = {
+        "noise.gpkg": (bytes(range(256)) * 20, "not a readable GeoPackage file"),
+        "cut.gpkg": (whole[: len(whole) // 2], "not a readable GeoPackage file"),
+        "noise.parquet": (bytes(range(256)) * 20, "not a readable GeoParquet file"),
+        "noise.fgb": (bytes(range(256)) * 20, "not a readable FlatGeobuf file"),
+    }
+    served = account.requests_served
+    for name, (content, expected) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        assert main(["push", account.demo_collection, str(path)]) == 1, name
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        assert f"error: {path}: {expected}" in err
+        with pytest.raises(byocframe.ValidationError, match=expected):
+            byocframe.read_file(path)
+    assert account.requests_served == served

@@ -270,7 +270,7 @@ def test_cli_profile_beats_env_and_base_url_applies_to_it(profile_file, capsys):
 
 
 def test_serve_export_line():
-    from byocframe.cli import _exports
+    from byocframe.cli.serve import exports as _exports
 
     line = _exports("http://127.0.0.1:8080", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
     assert line == (

@@ -201,7 +201,7 @@ class TestPush:
         gdf.loc[gdf.index[:3], "sensing_time"] += pd.Timedelta(days=1)
         served = demo.requests_served
         result = push(gdf, client, dry_run=True)
-        assert set(result["outcome"]) == {"skipped"}
+        assert set(result["outcome"]) == {"would update"}
         assert demo.requests_served == served
         assert len(changes(gdf)) == 3
 

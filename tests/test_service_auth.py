@@ -14,7 +14,8 @@ import pytest
 import requests
 
 import byocframe
-from byocframe.cli import _service_credentials, main
+from byocframe.cli import main
+from byocframe.cli.serve import service_credentials as _service_credentials
 from byocframe.emulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,

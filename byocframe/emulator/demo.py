@@ -10,7 +10,7 @@ from byocframe.crs import parse_crs
 from byocframe.emulator.coords import transform_polygons
 from byocframe.emulator.store import Store
 from byocframe.emulator.validate import manifest_rows, new_collection, parse_time
-from byocframe.synthetic import SYNTHETIC_BANDS, synthetic_collection
+from byocframe.synthetic import LAND_SHARE, SYNTHETIC_BANDS, synthetic_collection
 
 __all__ = ["DEMO_BUCKET", "DEMO_NAME", "seed_demo"]
 
@@ -23,18 +23,20 @@ def seed_demo(
 ) -> str:
     """Create the demo collection (once per database); return its id.
 
-    About ``tiles`` Sentinel-2-like tiles over land in every UTM zone, four dates,
+    About ``tiles`` Sentinel-2-like tiles over land (cells at least half land,
+    `byocframe.synthetic.LAND_SHARE`) in every UTM zone, four dates,
     MultiPolygon covers, crossers of the antimeridian, ~2 % WAITING and ~1 % FAILED
     (their file ``B08`` is missing from the virtual bucket). Generated offline.
-    ``dates`` replaces the four default dates (about 21,000 land cells per date).
+    ``dates`` replaces the four default dates (about 18,500 land cells per date).
     """
     existing = store.get_meta("demo_collection")
     if existing:
         return existing
+    # cells mostly on land: a cell with one corner on the coast would be mostly sea
     if dates:
-        records, files = synthetic_collection(tiles, seed=seed, dates=dates)
+        records, files = synthetic_collection(tiles, seed=seed, dates=dates, land_share=LAND_SHARE)
     else:
-        records, files = synthetic_collection(tiles, seed=seed)
+        records, files = synthetic_collection(tiles, seed=seed, land_share=LAND_SHARE)
     collection = store.create_collection(
         new_collection(
             {

@@ -1,0 +1,112 @@
+"""The footprint commands: ``coverage`` (statistics) and ``map``."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+from typing import Any
+
+from byocframe.cli.common import account_options, check_output
+from byocframe.cli.tiles import read_collection
+from byocframe.coverage import format_number
+from byocframe.exceptions import ByocframeWarning
+
+__all__ = ["add_commands", "read_aoi"]
+
+
+def add_commands(commands: Any) -> None:
+    """Add ``coverage`` and ``map`` to the subcommands."""
+    cover = commands.add_parser(
+        "coverage",
+        help="print footprint coverage statistics",
+        description="Footprint, covered and overlap areas (km2, on the ellipsoid).",
+    )
+    cover.add_argument("collection", metavar="COLLECTION", help="collection id")
+    cover.add_argument(
+        "--aoi",
+        help="west,south,east,north in degrees (write --aoi=-60,-30,-45,-15 when it "
+        "starts with a minus), or a vector file (GeoJSON, GPKG)",
+    )
+    cover.add_argument(
+        "--by",
+        help="date, status, day, week, month, quarter, year, or a pandas frequency (e.g. MS)",
+    )
+    account_options(cover)
+    cover.set_defaults(handler=run_coverage)
+
+    drawing = commands.add_parser(
+        "map",
+        help="draw a coverage map",
+        description="Draw COLLECTION's tiles on a map.",
+    )
+    drawing.add_argument("collection", metavar="COLLECTION", help="collection id")
+    drawing.add_argument(
+        "-o", "--output", type=Path, default=Path("map.png"), help="PNG to write (map.png)"
+    )
+    drawing.add_argument("--column", help="colour by this column (default status)")
+    drawing.add_argument(
+        "--basemap",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fetch web map tiles under the footprints (default: try, fall back to the "
+        "shipped land layer)",
+    )
+    account_options(drawing)
+    drawing.set_defaults(handler=run_map)
+
+
+def run_coverage(args: argparse.Namespace) -> int:
+    """``byocframe coverage``: print the coverage table."""
+    aoi = read_aoi(args.aoi) if args.aoi else None
+    by = "sensing_time" if args.by == "date" else args.by
+    table = read_collection(args).byoc.coverage(aoi, by=by)
+    print(table.to_string(float_format=format_number))
+    return 0
+
+
+def read_aoi(text: str) -> Any:
+    """``--aoi``: a ``west,south,east,north`` box in degrees or a vector file."""
+    parts = text.split(",")
+    if len(parts) == 4:
+        try:
+            return tuple(float(p) for p in parts)
+        except ValueError:
+            pass
+    import geopandas as gpd
+
+    path = Path(text)
+    if not path.exists():
+        raise ValueError(
+            f"--aoi {text!r}: file not found, and not west,south,east,north in degrees"
+        )
+    try:
+        return gpd.read_file(path)
+    except Exception as err:  # pyogrio raises its own error types for unreadable files
+        raise ValueError(f"--aoi {text!r}: not a vector file GDAL can read ({err})") from err
+
+
+def run_map(args: argparse.Namespace) -> int:
+    """``byocframe map``: draw the tiles and save the figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    check_output(args.output, (".png", ".pdf", ".svg", ".jpg"))
+    if args.column is not None:
+        from byocframe.io import tiles_from_records
+
+        known = tiles_from_records([]).columns
+        if args.column not in known:
+            raise ValueError(
+                f"--column {args.column!r} is not a tile column; use one of "
+                + ", ".join(c for c in known if c not in ("loaded", "geometry"))
+            )
+    gdf = read_collection(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ByocframeWarning)
+        ax = gdf.byoc.plot(args.column, basemap=args.basemap)
+    if caught:
+        print("note: no web map tiles could be fetched; drew the shipped land layer")
+    ax.figure.savefig(args.output, dpi=120)
+    print(f"map of {len(gdf):,} tiles written to {args.output}")
+    return 0

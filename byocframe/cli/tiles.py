@@ -1,0 +1,181 @@
+"""The collection commands: ``collections``, ``tiles`` (pull to a file) and ``push``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from byocframe.cli.common import account_options, check_output, client_from_args, status
+
+__all__ = ["add_commands", "read_collection"]
+
+
+def add_commands(commands: Any) -> None:
+    """Add ``collections``, ``tiles`` and ``push`` to the subcommands."""
+    listing = commands.add_parser(
+        "collections",
+        help="list your collections as a table",
+        description="List the collections of your account.",
+    )
+    listing.add_argument("--search", help="words joined by | (or) and & (and)")
+    account_options(listing)
+    listing.set_defaults(handler=run_collections)
+
+    tiles = commands.add_parser(
+        "tiles",
+        help="save a collection's tiles to a file",
+        description="List every tile of COLLECTION and save the table. The file type "
+        "follows the extension: .parquet (GeoParquet: keeps everything, and push can "
+        "check it for conflicts), .gpkg, .geojson or .csv (geometry as WKT).",
+    )
+    tiles.add_argument("collection", metavar="COLLECTION", help="collection id")
+    tiles.add_argument("-o", "--output", type=Path, required=True, help="file to write")
+    tiles.add_argument(
+        "--status", type=status, help="only tiles with this status (e.g. FAILED, failed)"
+    )
+    tiles.add_argument("--crs", default="EPSG:4326", help="CRS of the geometries (EPSG:4326)")
+    account_options(tiles)
+    tiles.set_defaults(handler=run_tiles)
+
+    push = commands.add_parser(
+        "push",
+        help="send edits from a file written by 'tiles'",
+        description="Compare EDITED_FILE (written by 'byocframe tiles', then edited) with "
+        "what was listed and send the changes: sensing_time, geometry, new rows with a "
+        "path. Each row remembers what it held when listed, so a tile someone else "
+        "changed since is reported as a conflict, and a rerun sends nothing twice. A "
+        "file with no 'loaded' column is compared with the collection as it is now.",
+    )
+    push.add_argument("collection", metavar="COLLECTION", help="collection id")
+    push.add_argument(
+        "edited",
+        metavar="EDITED_FILE",
+        type=Path,
+        help="the edited tiles (.parquet, .gpkg, .geojson, .fgb or .csv)",
+    )
+    push.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only show what would be sent, the requests and the time it would take",
+    )
+    push.add_argument("--force", action="store_true", help="overwrite conflicting tiles")
+    push.add_argument(
+        "--delete-missing", action="store_true", help="delete tiles that are not in the file"
+    )
+    push.add_argument(
+        "--workers", type=int, default=32, help="requests in flight at once (default 32)"
+    )
+    push.add_argument(
+        "--rate",
+        type=float,
+        metavar="PER_MINUTE",
+        help="your plan's requests a minute (300 to 1,200): pace the push to it instead of "
+        "waiting out 429 answers, and estimate the time in a dry run",
+    )
+    account_options(push)
+    push.set_defaults(handler=run_push)
+
+
+def read_collection(args: argparse.Namespace, **kwargs: Any) -> Any:
+    """The tiles of ``args.collection`` as a GeoDataFrame."""
+    import byocframe
+
+    return byocframe.read_tiles(client_from_args(args), args.collection, **kwargs)
+
+
+def run_collections(args: argparse.Namespace) -> int:
+    """``byocframe collections``: print the account's collections."""
+    import byocframe
+
+    frame = byocframe.read_collections(client_from_args(args), search=args.search)
+    if frame.empty:
+        print("no collections")
+        return 0
+    shown = frame[["name", "s3_bucket", "bands", "created"]].copy()
+    shown["created"] = shown["created"].dt.strftime("%Y-%m-%d")
+    print(shown.to_string(max_colwidth=40))
+    return 0
+
+
+def check_crs(text: str) -> str:
+    """Refuse a ``--crs`` pyproj does not know, before any request."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(text)
+    except CRSError as err:
+        raise ValueError(f"--crs {text!r} is not a CRS pyproj knows: {err}") from err
+    return text
+
+
+def run_tiles(args: argparse.Namespace) -> int:
+    """``byocframe tiles``: save a collection's tiles to a file."""
+    from byocframe.files import write_file
+
+    check_output(args.output, (".parquet", ".gpkg", ".geojson", ".json", ".fgb", ".csv"))
+    check_crs(args.crs)
+    gdf = read_collection(args, status=args.status, crs=args.crs)
+    write_file(gdf, args.output)
+    print(f"{len(gdf):,} tiles written to {args.output}")
+    return 0
+
+
+def run_push(args: argparse.Namespace) -> int:
+    """``byocframe push``: send the edits in a file; 2 when some were not carried out."""
+    from byocframe.files import overlay_edits, read_file
+    from byocframe.snapshot import LOADED, loaded_state, service_digest
+
+    edited = read_file(args.edited)  # a missing or unreadable file fails before any request
+    client = client_from_args(args)
+    if args.rate:
+        client.requests_per_minute = args.rate
+    original = None
+    if LOADED in edited.columns and edited[LOADED].notna().any():
+        state = loaded_state(edited)
+        collections = {c for c in state.collection[state.present] if c}
+        if collections and collections != {args.collection}:
+            print(
+                f"error: {args.edited} holds tiles of {', '.join(sorted(collections))}, not "
+                f"{args.collection}: check COLLECTION",
+                file=sys.stderr,
+            )
+            return 1
+        services = {int(s) for s in state.service[state.present] if s}
+        if services and services != {service_digest(client.base_url)}:
+            source = edited.attrs.get("byocframe", {}).get("service") or "another service"
+            print(
+                f"error: {args.edited} was listed from {source}, not {client.base_url}: "
+                "check --base-url / SH_BASE_URL or the profile",
+                file=sys.stderr,
+            )
+            return 1
+        frame = edited
+    else:
+        frame, original = overlay_edits(client, args.collection, edited)
+    result = frame.byoc.push(
+        client,
+        dry_run=args.dry_run,
+        force=args.force,
+        delete_missing=args.delete_missing,
+        workers=args.workers,
+        original=original,
+        collection=args.collection,
+    )
+    if result.empty:
+        print("nothing to push: the file matches the collection")
+        return 0
+    if args.dry_run:
+        print(result.attrs["byocframe"]["summary"])
+        for tid, row in result.head(20).iterrows():
+            print(f"  {tid or 'new'}: {row['message']}")
+        if len(result) > 20:
+            print(f"  ... and {len(result) - 20:,} more")
+        return 0
+    print(result.groupby(["action", "outcome"]).size().to_string())
+    bad = result[~result["outcome"].isin(["ok", "unchanged"])]
+    for tid, row in bad.head(20).iterrows():
+        print(f"  {tid}: {row['outcome']}: {row['message']}")
+    return 0 if bad.empty else 2
