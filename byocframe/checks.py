@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from byocframe.bucket import assign_tiles, open_bucket, read_bucket
+from byocframe.bucket import assign_tiles, open_bucket, read_bucket, s3_keyword
+from byocframe.typing import S3Like
 
 __all__ = [
     "DEFAULT_RULES",
@@ -559,8 +560,9 @@ def check(
     bands: Mapping[str, Mapping[str, Any]] | None = None,
     rules: RuleSet = DEFAULT_RULES,
     endpoint_url: str | None = None,
-    client: Any = None,
+    s3: S3Like | None = None,
     progress: bool | None = None,
+    client: S3Like | None = None,
 ) -> pd.DataFrame:
     r"""Run every rule of the table on each file and each tile; one row per finding.
 
@@ -578,10 +580,12 @@ def check(
         The limits; `DEFAULT_RULES` by default.
     endpoint_url : str, optional
         For a URL of an S3-compatible store.
-    client : boto3 S3 client, optional
+    s3 : boto3 S3 client, optional
         For a URL: instead of one built from the environment.
     progress : bool, optional
         A progress bar while reading headers.
+    client : boto3 S3 client, optional
+        The old name of ``s3`` (a `FutureWarning`).
 
     Returns
     -------
@@ -605,8 +609,9 @@ def check(
     >>> print(findings["fix"].iloc[1])
     upload t2/B02.tif, or remove the band from the collection
     """
+    s3 = s3_keyword(s3, client, "check")
     if isinstance(files, str):
-        source = open_bucket(files, endpoint_url=endpoint_url, client=client)
+        source = open_bucket(files, endpoint_url=endpoint_url, client=s3)
         files = read_bucket(source, progress=progress)
     assigned = assign_tiles(files, pattern)
     out = Findings(rules)

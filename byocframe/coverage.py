@@ -16,6 +16,7 @@ from pyproj import Geod, Transformer
 from byocframe.crs import WGS84
 from byocframe.depth import depth_areas, grid_cells
 from byocframe.geometry import reproject
+from byocframe.typing import AoiLike
 
 __all__ = ["aoi_geometry", "coverage", "gaps", "geodesic_area", "overlaps"]
 
@@ -109,7 +110,7 @@ def equal_area_geometries(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray
     return _project(values)
 
 
-def aoi_geometry(aoi: Any) -> shapely.Geometry:
+def aoi_geometry(aoi: AoiLike) -> shapely.Geometry:
     """Read an area of interest into one valid lon/lat geometry inside [-180, 180].
 
     Parameters
@@ -250,7 +251,9 @@ def _batches(
     return _by_cell(*_cells(present)), len(present), footprint
 
 
-def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None) -> pd.DataFrame:
+def coverage(
+    frame: gpd.GeoDataFrame, aoi: AoiLike | None = None, *, by: str | None = None
+) -> pd.DataFrame:
     """Footprint coverage statistics, one row per group.
 
     Parameters
@@ -321,7 +324,7 @@ def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None)
     return out
 
 
-def gaps(frame: gpd.GeoDataFrame, aoi: Any, *, by: str | None = None) -> gpd.GeoDataFrame:
+def gaps(frame: gpd.GeoDataFrame, aoi: AoiLike, *, by: str | None = None) -> gpd.GeoDataFrame:
     """The parts of an area of interest that no footprint covers, per group.
 
     Parameters

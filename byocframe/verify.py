@@ -11,26 +11,24 @@ so little is left to read once the last write is done.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import math
 import threading
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from byocframe.client import Client
-from byocframe.diff import Plan, Update, covers_equal, same_instant
+from byocframe.equality import covers_equal, same_instant
 from byocframe.exceptions import ByocframeError, NotFoundError
-from byocframe.tasks import Outcome
+from byocframe.send import Batch
+from byocframe.tasks import Action, Done, Outcome, Result
 from byocframe.tilestate import iso, read_state
+from byocframe.typing import ClientLike
+from byocframe.writes import SETTLE
 
-__all__ = ["SETTLE", "Trail", "verify"]
+__all__ = ["SETTLE", "Trail", "trailing", "verify"]
 
-#: Seconds after its write before a tile is verified. Longer than
-#: `byocframe.writes.MAX_READ_AGE`, so a byocframe push whose check came before our
-#: write has written by then: the verify sees its value and one of the two pushes
-#: reports the collision.
-SETTLE = 0.5
 #: Tiles a page of the listing holds when the verify reads it.
 PAGE = 100
 
@@ -63,7 +61,7 @@ class Trail:
     True
     """
 
-    def __init__(self, client: Client, cid: str):
+    def __init__(self, client: ClientLike, cid: str):
         self.client = client
         self.cid = cid
         self.records: dict[str, dict[str, Any]] = {}
@@ -95,14 +93,14 @@ class Trail:
             self._listing_done = True
             self._cond.notify_all()
 
-    def finished(self, action: str, key: Any, outcome: Outcome) -> None:
+    def finished(self, done: Done) -> None:
         """A task of the push ended (`byocframe.tasks.run_tasks`'s ``on_done``)."""
-        if action == "update":
-            self.finish(str(key), outcome)
+        if done.action == Action.UPDATE:
+            self.finish(str(done.key), done.outcome)
 
     def finish(self, tid: str, outcome: Outcome) -> None:
         """A tile's task ended (from any worker thread)."""
-        written_at = outcome.written_at if outcome.outcome == "ok" else None
+        written_at = outcome.written_at if outcome.outcome == Result.OK else None
         with self._cond:
             self._due[tid] = None if written_at is None else written_at + _settle(outcome)
             self._cond.notify_all()
@@ -175,13 +173,31 @@ class Trail:
             return  # verify reads what is missing
 
 
+@contextlib.contextmanager
+def trailing(client: ClientLike, batch: Batch) -> Iterator[Trail | None]:
+    """A `Trail` behind the batch's writes when its checks read the listing, else None.
+
+    It is closed (the pages still due are read) when the block ends, and abandoned
+    when the block raises (an interrupt, a bug).
+    """
+    if batch.page is None:
+        yield None
+        return
+    trail = Trail(client, batch.collection)
+    try:
+        yield trail
+    except BaseException:
+        trail.abandon()
+        raise
+    trail.close()
+
+
 def verify(
-    client: Client,
-    cid: str,
-    the_plan: Plan,
-    updates: list[Update],
-    done: list[tuple[str, Any, Outcome]],
-    workers: int,
+    client: ClientLike,
+    batch: Batch,
+    done: list[Done],
+    *,
+    workers: int = 32,
     read: Mapping[str, dict[str, Any]] | None = None,
 ) -> None:
     """Read the written tiles again; mark those another writer changed meanwhile.
@@ -191,12 +207,13 @@ def verify(
     requests, else tile by tile. A tile is read back no sooner than `SETTLE` seconds
     after its write (the client's ``clock`` and ``sleep``): one seen earlier in the
     listing is read again once that time has passed. A tile that cannot be read back
-    stays ``ok``, unverified.
+    stays ``ok``, unverified. The outcomes in ``done`` are changed in place.
     """
+    cid = batch.collection
     written = {
-        tid: outcome
+        str(tid): outcome
         for action, tid, outcome in done
-        if action == "update" and outcome.outcome == "ok" and outcome.sent is not None
+        if action == Action.UPDATE and outcome.outcome == Result.OK and outcome.sent is not None
     }
     if not written:
         return
@@ -205,9 +222,9 @@ def verify(
     def due(tid: str) -> float:
         return (written[tid].written_at or 0.0) + _settle(written[tid])
 
-    crs = {u.id: u.crs for u in updates}
-    ids = the_plan.loaded_ids if the_plan.whole else None
-    pages = math.ceil(len(ids) / 100) if ids else None
+    crs = {u.id: u.crs for u in batch.updates}
+    ids = batch.loaded
+    pages = math.ceil(len(ids) / PAGE) if ids else None
     current: dict[str, dict[str, Any] | None] = {
         tid: record for tid, record in (read or {}).items() if tid in written
     }
@@ -256,7 +273,7 @@ def _wait_until(when: float, clock: Clock, sleep: Callable[[float], None]) -> No
 
 
 def _verify_listed(
-    client: Client,
+    client: ClientLike,
     cid: str,
     wanted: set[str],
     due: Callable[[str], float],
@@ -292,7 +309,7 @@ def _check_written(outcome: Outcome, record: dict[str, Any] | None, native: str)
     if outcome.sent is None:
         return
     if record is None:
-        outcome.outcome = "overwritten"
+        outcome.outcome = Result.OVERWRITTEN
         outcome.message = "deleted by another writer after our write; reload to see"
         return
     now = read_state(record, native, cover="geometry" in outcome.mine)
@@ -306,7 +323,7 @@ def _check_written(outcome: Outcome, record: dict[str, Any] | None, native: str)
         )
     ]
     if lost:
-        outcome.outcome = "overwritten"
+        outcome.outcome = Result.OVERWRITTEN
         outcome.message = (
             f"another writer changed its {' and '.join(lost)} after our write (the "
             f"server now has sensing_time {iso(now.time)}); reload it, check, push again"
