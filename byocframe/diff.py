@@ -34,7 +34,7 @@ from byocframe.exceptions import ValidationError
 from byocframe.geometry import reproject
 from byocframe.plans import Create, Plan, Update
 from byocframe.records import STATUSES
-from byocframe.snapshot import NAT, LoadedState, current_fields, loaded_ids, sealed_ids, times_us
+from byocframe.snapshot import NAT, LoadedState, times_us
 
 __all__ = [
     "CUT_TOLERANCE",
@@ -79,12 +79,14 @@ def plan(
     >>> [u.id for u in plan(gdf).updates] == [gdf.index[0]]
     True
     """
-    edited = read_edited(frame, original=original, collection=collection)
+    edited = read_edited(frame, original=original, collection=collection, ids=deleted)
     return plan_edits(edited, deleted=deleted)
 
 
 def plan_edits(edited: EditedFrame, *, deleted: bool = False) -> Plan:
     """The `Plan` of a frame `byocframe.edited.read_edited` read; see `plan`.
+
+    ``deleted`` needs the frame read with ``ids=True``.
 
     Examples
     --------
@@ -95,13 +97,13 @@ def plan_edits(edited: EditedFrame, *, deleted: bool = False) -> Plan:
     >>> plan_edits(read_edited(gdf)).changes.empty
     True
     """
-    frame, state, settings, original = edited.frame, edited.state, edited.settings, edited.original
+    frame, state, settings = edited.frame, edited.state, edited.settings
     load = settings.get("load")
     result = Plan(
         collection=edited.collection,
         service=edited.service,
         changes=pd.DataFrame(),
-        loaded_ids=loaded_ids(original) if original is not None else loaded_ids(frame),
+        loaded_ids=edited.loaded_ids,
         load=load if isinstance(load, int) else None,
         whole=bool(settings.get("whole")),
         adopted=frame["loaded"].array if edited.adopted else None,
@@ -109,12 +111,12 @@ def plan_edits(edited: EditedFrame, *, deleted: bool = False) -> Plan:
     rows: list[dict[str, Any]] = []
     loaded = np.flatnonzero(state.present)
     if len(loaded):
-        _diff_loaded(frame, state, loaded, settings, result, rows)
+        _diff_loaded(frame, state, edited.now, loaded, settings, result, rows)
     for pos in np.flatnonzero(~state.present):
         _diff_new(frame, int(pos), result, rows)
     _refuse_repeated_paths(frame, state, result)
     if deleted:
-        result.deletes = _deletes(edited, result.loaded_ids)
+        result.deletes = _deletes(edited)
         end = len(frame)
         rows += [_row(tid, "tile", None, None, "delete", end) for tid in result.deletes]
     rows.sort(key=lambda r: r.pop("_pos"))  # frame order; stable
@@ -123,8 +125,9 @@ def plan_edits(edited: EditedFrame, *, deleted: bool = False) -> Plan:
     return result
 
 
-def _deletes(edited: EditedFrame, remembered: list[str] | None) -> list[str]:
+def _deletes(edited: EditedFrame) -> list[str]:
     """The loaded tiles no longer in the frame, when the loaded ids can be trusted."""
+    remembered = edited.loaded_ids
     if remembered is None:
         raise ValidationError(
             "this frame no longer lists the ids that were loaded (its .attrs were lost, "
@@ -132,10 +135,7 @@ def _deletes(edited: EditedFrame, remembered: list[str] | None) -> list[str]:
             "cannot be found: pass original=<the frame as loaded>, or delete with "
             "Client.delete_tile"
         )
-    original = edited.original
-    if not (
-        sealed_ids(original) if original is not None else sealed_ids(edited.frame, edited.state)
-    ):
+    if not edited.sealed:
         raise ValidationError(
             "the ids this frame remembers as loaded do not match their seal (they were "
             "edited, come from another load, or rows of several loads were joined), so no "
@@ -149,13 +149,13 @@ def _deletes(edited: EditedFrame, remembered: list[str] | None) -> list[str]:
 def _diff_loaded(
     frame: pd.DataFrame,
     state: LoadedState,
+    now: np.ndarray,
     loaded: np.ndarray,
     settings: dict[str, Any],
     result: Plan,
     rows: list[dict[str, Any]],
 ) -> None:
     part = frame if len(loaded) == len(frame) else frame.iloc[loaded]
-    now = current_fields(part)
     tids = part.index.to_numpy(dtype=object)
     checks = {
         "path": now["path"] != state.path[loaded],

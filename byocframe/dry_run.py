@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from byocframe.batch import Batch
 from byocframe.plans import Plan
 from byocframe.records import format_datetimes
-from byocframe.send import Batch
 from byocframe.snapshot import ATTRS_KEY
 from byocframe.tasks import Action, Done, NewRow, Outcome, Result, task_result
 from byocframe.typing import ClientLike

@@ -24,8 +24,10 @@ from byocframe.snapshot import (
     LOADED,
     LoadedState,
     OldTokenError,
+    current_fields,
     loaded_ids,
     loaded_state,
+    sealed_ids,
 )
 
 __all__ = ["REQUIRED", "TILE_ID", "EditedFrame", "adopt_tokens", "check_rows", "read_edited"]
@@ -56,6 +58,14 @@ class EditedFrame:
         The digest of the one service they came from (0 when unknown).
     adopted : bool
         Whether rows took ``original``'s tokens.
+    now : numpy.ndarray
+        What the loaded rows (``state.present``) hold now, as token payloads
+        (`byocframe.snapshot.current_fields`), to compare with ``state``.
+    loaded_ids : list of str or None
+        The ids remembered as loaded (``original``'s when given), None when lost.
+    sealed : bool
+        Whether those ids match their seal (`byocframe.snapshot.sealed_ids`), so
+        deletions may be planned from them; only looked at when asked for (``ids``).
     """
 
     frame: pd.DataFrame
@@ -65,6 +75,9 @@ class EditedFrame:
     collection: str
     service: int
     adopted: bool
+    now: np.ndarray
+    loaded_ids: list[str] | None
+    sealed: bool
 
 
 def adopt_tokens(
@@ -111,8 +124,12 @@ def read_edited(
     *,
     original: pd.DataFrame | None = None,
     collection: str | None = None,
+    ids: bool = False,
 ) -> EditedFrame:
     """Read what each row of ``frame`` was loaded as, refusing frames that cannot say.
+
+    ``ids``: also check that the ids remembered as loaded can be trusted (``sealed``),
+    for a plan that looks for deleted rows.
 
     Raises
     ------
@@ -169,6 +186,8 @@ def read_edited(
             f"the frame mixes tiles loaded from {len(services)} services: push each "
             "service's rows with a client for that service"
         )
+    present = np.flatnonzero(state.present)
+    source = original if original is not None else frame
     return EditedFrame(
         frame=frame,
         state=state,
@@ -177,6 +196,9 @@ def read_edited(
         collection=next(iter(cids), ""),
         service=next(iter(services), 0),
         adopted=frame is not given,
+        now=current_fields(frame if len(present) == len(frame) else frame.iloc[present]),
+        loaded_ids=loaded_ids(source),
+        sealed=ids and sealed_ids(source, state if original is None else None),
     )
 
 

@@ -16,8 +16,9 @@ steps, from a thread pool sharing one client (`byocframe.writes`):
    writer meanwhile and is reported as ``overwritten``.
 
 `push` itself is the whole route, one stage per module, each handing the next what it
-made: read the frame (`byocframe.edited`), plan (`byocframe.diff`), prepare and send
-(`byocframe.send`), verify (`byocframe.verify`), write back (`byocframe.writeback`).
+made: read the frame (`byocframe.edited`), plan (`byocframe.diff`), prepare
+(`byocframe.batch`), send (`byocframe.send`), verify (`byocframe.verify`), write back
+(`byocframe.writeback`). No stage calls back into an earlier one.
 `docs/design/edits.md` explains the window that remains.
 """
 
@@ -25,14 +26,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from byocframe.batch import prepare
 from byocframe.client import resolve_client
 from byocframe.diff import plan_edits
 from byocframe.dry_run import PLAN_RATES, dry_run_result, estimate_requests
 from byocframe.edited import read_edited
-from byocframe.send import prepare, send
+from byocframe.send import send
 from byocframe.tasks import task_result
 from byocframe.typing import AnyClient
-from byocframe.verify import trailing, verify
+from byocframe.verify import verify
 from byocframe.writeback import write_back
 
 __all__ = ["PLAN_RATES", "estimate_requests", "push"]
@@ -124,13 +126,12 @@ def push(
     (['ok', 'ok', 'ok'], ['unchanged', 'unchanged', 'unchanged'])
     """
     client = resolve_client(client)
-    edited = read_edited(frame, original=original, collection=collection)
+    edited = read_edited(frame, original=original, collection=collection, ids=delete_missing)
     the_plan = plan_edits(edited, deleted=delete_missing)
     batch = prepare(the_plan, frame, client, force=force, tolerance=tolerance, workers=workers)
     if dry_run:
         return dry_run_result(the_plan, batch, client)
-    with trailing(client, batch) as trail:  # verifies behind the writes, when it can
-        done = send(client, batch, workers=workers, progress=progress, trail=trail)
-    verify(client, batch, done, workers=workers, read=trail.records if trail else None)
-    write_back(frame, the_plan, batch, done, client.base_url)
-    return task_result(done)
+    sent = send(client, batch, workers=workers, progress=progress)
+    verify(client, batch, sent, workers=workers)
+    write_back(frame, the_plan, batch, sent.done, client.base_url)
+    return task_result(sent.done)

@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from byocframe.batch import Batch
 from byocframe.crs import WGS84
 from byocframe.geometry import DEFAULT_DENSIFY, reproject
 from byocframe.plans import Plan
-from byocframe.send import Batch
 from byocframe.snapshot import ATTRS_KEY, LOADED, NAT, stamp, with_loaded_ids
 from byocframe.tasks import Action, Done, NewRow
 
