@@ -66,9 +66,11 @@ def test_push_changes_only_what_its_docstring_says(demo):
         ids[2]: "conflict",
         ids[5]: "unchanged",
     }
-    assert list(gdf.index) == ids and list(gdf.columns) == list(before.columns)
+    assert list(gdf.index) == ids
+    assert list(gdf.columns) == list(before.columns)
     others = [c for c in before.columns if c not in DOCUMENTED]
-    assert "note" in others and "path" in others
+    assert "note" in others
+    assert "path" in others
     assert_frame_equal(gdf[others], before[others])
     untouched = [i for i in ids if i not in (ids[0], ids[1], ids[5])]
     assert_frame_equal(gdf.loc[untouched], before.loc[untouched])
@@ -112,7 +114,8 @@ def test_created_rows_take_their_id_and_waiting(demo):
     result = push(frame, client, progress=False)
     (created,) = result.index
     assert result.loc[created, "outcome"] == "ok"
-    assert list(frame.index[:-1]) == list(before.index[:-1]) and frame.index[-1] == created
+    assert list(frame.index[:-1]) == list(before.index[:-1])
+    assert frame.index[-1] == created
     assert frame["status"].iloc[-1] == "WAITING"
     assert client.get_tile(demo.demo_collection, created)["path"] == "new/tile/(BAND).tif"
     others = [c for c in before.columns if c not in DOCUMENTED]
@@ -137,7 +140,8 @@ def test_read_tiles_stamps_the_frame_once(demo, monkeypatch):
 
 def test_tasks_and_outcomes_have_named_fields():
     outcome = Outcome("ok", 204)
-    assert outcome.outcome is Result.OK and outcome.outcome.settled
+    assert outcome.outcome is Result.OK
+    assert outcome.outcome.settled
     assert not Outcome("conflict").outcome.settled
     with pytest.raises(ValueError, match="'fine' is not a valid Result"):
         Outcome("fine")
