@@ -63,11 +63,6 @@ class Batch:
     page: int | None
     loaded: list[str] | None
 
-    @property
-    def size(self) -> int:
-        """How many tasks `send` runs."""
-        return len(self.updates) + len(self.creates) + len(self.deletes)
-
 
 def prepare(
     the_plan: Plan,

@@ -41,7 +41,7 @@ def send(
             workers,
             progress,
             "pushing",
-            total=batch.size,
+            total=len(batch.updates) + len(batch.creates) + len(batch.deletes),
             on_done=trail.finished if trail is not None else None,
         )
     rank = {u.id: i for i, u in enumerate(batch.updates)}
