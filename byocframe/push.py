@@ -67,8 +67,8 @@ def push(
           holds in ``sensing_time``, the geometry, ``native_cover`` and ``native_crs``;
         * each created row takes its new tile id as its index and ``status``
           ``WAITING``, and the same four columns;
-        * those rows (and, with ``original``, rows that had lost their token) get a new
-          ``loaded`` token;
+        * those rows get a new ``loaded`` token, and, with ``original``, rows that had
+          lost theirs take ``original``'s;
         * ``attrs["byocframe"]`` names the collection and service, and lists the loaded
           ids without the deleted tiles and with the created ones.
 
