@@ -25,6 +25,20 @@ def dry_run_result(the_plan: Plan, batch: Batch, client: ClientLike) -> pd.DataF
     """What would be sent: one row per tile, each field's change, and the cost.
 
     The cost is in ``result.attrs["byocframe"]["summary"]``.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.batch import prepare
+    >>> from byocframe.diff import plan
+    >>> with byocframe.local_service(demo=True, demo_tiles=5) as service:
+    ...     client = service.client()
+    ...     gdf = byocframe.read_tiles(client, service.demo_collection)
+    ...     gdf.loc[gdf.index[:1], "sensing_time"] += pd.Timedelta(hours=1)
+    ...     the_plan = plan(gdf)
+    ...     result = dry_run_result(the_plan, prepare(the_plan, gdf, client), client)
+    >>> result["message"].str.startswith("would update: sensing_time: ").tolist()
+    [True]
     """
     diffs: dict[Any, list[str]] = {}
     for row in the_plan.changes.itertuples():

@@ -13,11 +13,11 @@ import pandas as pd
 from byocframe.client import Client, resolve_client
 from byocframe.crs import WGS84
 from byocframe.exceptions import ByocframeError, ValidationError
-from byocframe.ids import check_id
+from byocframe.ids import CollectionLike, check_id
 from byocframe.io import tiles_from_records
 from byocframe.progress import ProgressBar
 from byocframe.snapshot import ATTRS_KEY, loaded_state
-from byocframe.typing import AnyClient
+from byocframe.typing import AnyClient, CrsLike
 
 __all__ = ["IngestionTimeout", "reingest", "wait_for_ingestion"]
 
@@ -99,13 +99,13 @@ def _reingester(client: Client, cid: str, tid: str) -> Callable[[], Any]:
 
 def wait_for_ingestion(
     client: AnyClient,
-    collection: Any,
+    collection: CollectionLike,
     ids: Iterable[str],
     *,
     timeout: float = 600.0,
     poll: float = 2.0,
     progress: bool | None = None,
-    crs: Any = WGS84,
+    crs: CrsLike = WGS84,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> gpd.GeoDataFrame:

@@ -34,7 +34,22 @@ def send(
     workers: int = 32,
     progress: bool | None = None,
 ) -> Sent:
-    """Run a batch's requests; one `Done` per task, updates first in plan order."""
+    """Run a batch's requests; one `Done` per task, updates first in plan order.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> import pandas as pd
+    >>> from byocframe.batch import prepare
+    >>> from byocframe.diff import plan
+    >>> with byocframe.local_service(demo=True, demo_tiles=5) as service:
+    ...     client = service.client()
+    ...     gdf = byocframe.read_tiles(client, service.demo_collection)
+    ...     gdf.loc[gdf.index[:2], "sensing_time"] += pd.Timedelta(days=1)
+    ...     sent = send(client, prepare(plan(gdf), gdf, client), progress=False)
+    >>> [(d.action.value, d.outcome.outcome.value) for d in sent.done]
+    [('update', 'ok'), ('update', 'ok')]
+    """
     with trailing(client, batch) as trail:  # reads behind the writes, when it can
         done = run_tasks(
             _tasks(client, batch, trail),

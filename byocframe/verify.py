@@ -36,6 +36,26 @@ def verify(client: ClientLike, batch: Batch, sent: Sent, *, workers: int = 32) -
     after its write (the client's ``clock`` and ``sleep``): one seen earlier in the
     listing is read again once that time has passed. A tile that cannot be read back
     stays ``ok``, unverified. The outcomes in ``sent.done`` are changed in place.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> import pandas as pd
+    >>> from byocframe.batch import prepare
+    >>> from byocframe.diff import plan
+    >>> from byocframe.send import send
+    >>> with byocframe.local_service(demo=True, demo_tiles=5) as service:
+    ...     client = service.client()
+    ...     gdf = byocframe.read_tiles(client, service.demo_collection)
+    ...     gdf.loc[gdf.index[:1], "sensing_time"] += pd.Timedelta(hours=1)
+    ...     batch = prepare(plan(gdf), gdf, client)
+    ...     sent = send(client, batch)
+    ...     theirs = client.get_tile(service.demo_collection, gdf.index[0])
+    ...     theirs["sensingTime"] = "2020-01-01T00:00:00Z"  # another writer, meanwhile
+    ...     client.update_tile(service.demo_collection, gdf.index[0], theirs)
+    ...     verify(client, batch, sent)
+    >>> sent.done[0].outcome.outcome.value
+    'overwritten'
     """
     cid = batch.collection
     written = {

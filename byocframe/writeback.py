@@ -42,7 +42,26 @@ WRITTEN_BACK = ("loaded", "native_cover", "native_crs", "sensing_time", "status"
 def write_back(
     frame: pd.DataFrame, the_plan: Plan, batch: Batch, done: list[Done], service: str
 ) -> None:
-    """Update the frame in place so rows that now match the server are loaded again."""
+    """Update the frame in place so rows that now match the server are loaded again.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> import pandas as pd
+    >>> from byocframe.batch import prepare
+    >>> from byocframe.diff import plan
+    >>> from byocframe.send import send
+    >>> with byocframe.local_service(demo=True, demo_tiles=5) as service:
+    ...     client = service.client()
+    ...     gdf = byocframe.read_tiles(client, service.demo_collection)
+    ...     gdf.loc[gdf.index[:2], "sensing_time"] += pd.Timedelta(days=1)
+    ...     the_plan = plan(gdf)
+    ...     batch = prepare(the_plan, gdf, client)
+    ...     before = len(byocframe.changes(gdf))
+    ...     write_back(gdf, the_plan, batch, send(client, batch).done, client.base_url)
+    >>> before, len(byocframe.changes(gdf))
+    (2, 0)
+    """
     if the_plan.adopted is not None:  # rows that lost their token take original's
         frame[LOADED] = the_plan.adopted
     if the_plan.load is not None:  # rows stamped now join the load they came from
