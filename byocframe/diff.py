@@ -75,9 +75,11 @@ def plan(
     >>> import byocframe
     >>> from byocframe.synthetic import synthetic_tiles
     >>> gdf = byocframe.tiles_from_records(synthetic_tiles(5, seed=1))
-    >>> gdf.loc[gdf.index[0], "sensing_time"] += pd.Timedelta(hours=1)
-    >>> [u.id for u in plan(gdf).updates] == [gdf.index[0]]
-    True
+    >>> moved = gdf.drop(index=gdf.index[4])
+    >>> moved.loc[moved.index[0], "sensing_time"] += pd.Timedelta(hours=1)
+    >>> found = plan(moved, deleted=True)
+    >>> [u.id for u in found.updates] == [gdf.index[0]], found.deletes == [gdf.index[4]]
+    (True, True)
     """
     edited = read_edited(frame, original=original, collection=collection, ids=deleted)
     return plan_edits(edited, deleted=deleted)

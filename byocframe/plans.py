@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
 __all__ = ["Create", "Plan", "Update"]
 
@@ -59,4 +60,4 @@ class Plan:
     whole: bool = False
     #: The frame's ``loaded`` tokens after rows that lost theirs took ``original``'s
     #: (None: none were adopted); a push writes them back (`byocframe.writeback`).
-    adopted: Any = None
+    adopted: ExtensionArray | None = None
