@@ -19,8 +19,8 @@ import time
 from common import served
 
 import byocframe
+from byocframe.connections import Watch
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from byocframe.transport import Watch
 
 
 class _Unwatched:

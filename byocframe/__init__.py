@@ -24,6 +24,7 @@ from byocframe.cover_edits import set_native_covers
 from byocframe.coverage import geodesic_area
 from byocframe.diff import changes
 from byocframe.exceptions import (
+    AnswerTooLarge,
     APIError,
     AuthenticationError,
     ByocframeError,
@@ -42,6 +43,8 @@ from byocframe.listing import read_collections, read_tiles
 from byocframe.outlines import trace_covers
 from byocframe.push import push
 from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile
+from byocframe.testing import MockTransport
+from byocframe.transport import Answer, HTTPTransport, Transport
 
 if TYPE_CHECKING:
     from byocframe.emulator import Faults, LocalService, RateLimit, local_service
@@ -76,20 +79,25 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "APIError",
+    "Answer",
+    "AnswerTooLarge",
     "AuthenticationError",
     "ByocframeError",
     "ByocframeWarning",
     "Client",
     "ConflictError",
     "Faults",
+    "HTTPTransport",
     "IngestionTimeout",
     "LocalS3",
     "LocalService",
+    "MockTransport",
     "NotFoundError",
     "RateLimit",
     "RateLimitError",
     "RuleSet",
     "ServerError",
+    "Transport",
     "TransportError",
     "ValidationError",
     "__version__",

@@ -225,7 +225,14 @@ class ByocAccessor:
         self,
         column: str | None = "status",
         *,
-        popup: list[str] | None = None,
+        cmap: Any = None,
+        tooltip: bool | str | int | list[str] | None = None,
+        popup: bool | str | int | list[str] | None = None,
+        tiles: Any = "OpenStreetMap",
+        attr: str | None = None,
+        m: TileMap | None = None,
+        style_kwds: dict[str, Any] | None = None,
+        name: str | None = None,
         basemap: bool | str | None = None,
         tolerance: float | None = None,
         title: str = "byocframe tiles",
@@ -240,7 +247,14 @@ class ByocAccessor:
         return explore(
             self._frame,
             column,
+            cmap=cmap,
+            tooltip=tooltip,
             popup=popup,
+            tiles=tiles,
+            attr=attr,
+            m=m,
+            style_kwds=style_kwds,
+            name=name,
             basemap=basemap,
             tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
             title=title,
@@ -248,15 +262,16 @@ class ByocAccessor:
 
     def to_stac(
         self,
-        collection: Mapping[str, Any],
+        collection: Mapping[str, Any] | str | None = None,
         *,
+        client: AnyClient | None = None,
         geoparquet: str | os.PathLike[str] | None = None,
     ) -> pystac.ItemCollection:
         """STAC Items (and a stac-geoparquet file); see `byocframe.stac.to_stac`."""
         self._need_tiles("to_stac")
         from byocframe.stac import to_stac
 
-        return to_stac(self._frame, collection, geoparquet=geoparquet)
+        return to_stac(self._frame, collection, client=client, geoparquet=geoparquet)
 
     def timeline(self, *, freq: str | None = None, ax: Axes | None = None) -> Axes:
         """Tiles and covered area per date; see `byocframe.plotting.plot_timeline`."""

@@ -7,11 +7,10 @@ import re
 import threading
 from collections.abc import Callable
 
-import requests
-
 from byocframe.exceptions import APIError, AuthenticationError, TransportError
 from byocframe.pacing import Clock
 from byocframe.responses import decode, json_or_none, redirect_note, seconds
+from byocframe.transport import Answer
 
 __all__ = ["TokenSource"]
 
@@ -44,7 +43,7 @@ class TokenSource:
         client_id: str,
         client_secret: str,
         token_url: str,
-        send: Callable[..., requests.Response],
+        send: Callable[..., Answer],
         attempts: int,
         backoff: Callable[[int], None],
         clock: Clock,
@@ -86,19 +85,19 @@ class TokenSource:
                     self._backoff(attempt)
                     continue
                 raise
-            if response.status_code >= 500 and not last:
+            if response.status >= 500 and not last:
                 self._backoff(attempt)
                 continue
             break
-        if response.status_code != 200:
+        if response.status != 200:
             body = json_or_none(response)
             message = response.reason or "error"
             if isinstance(body, dict):
                 message = body.get("error_description") or body.get("error") or message
-            if 300 <= response.status_code < 400:
+            if 300 <= response.status < 400:
                 message = redirect_note(response)
-            error = AuthenticationError if response.status_code in (400, 401, 403) else APIError
-            raise error(response.status_code, str(message), method="POST", url=url)
+            error = AuthenticationError if response.status in (400, 401, 403) else APIError
+            raise error(response.status, str(message), method="POST", url=url)
         body = decode(response, "POST", url)
         if not isinstance(body, dict):
             body = {}

@@ -187,7 +187,14 @@ def iter_items(
             )
         features = page["features"]
         yield features
-        offset = (page.get("context") or {}).get("next")
+        context = page.get("context") or {}
+        if not isinstance(context, dict):
+            raise TransportError(
+                f"POST {url}: the answer's context is a {type(context).__name__}, not an object",
+                method="POST",
+                url=url,
+            )
+        offset = context.get("next")
         if offset is None or not features:
             return
         pages.follow(offset)  # the same or endless next tokens stop here

@@ -3,8 +3,9 @@ r"""Pre-flight checks of BYOC files: the rules of COG_RULES.md as a table, per f
 The rule table (`RULES`) is data: each rule has an id, a scope, a severity, the short
 message the service would give and the fix a user can run. The limits (supported CRSs,
 block sizes, header size, compressions, sample types) live in a `RuleSet`, so a
-deployment that ingests more CRSs is one ``RuleSet.replace(...)`` away. The local
-service's ingestion (`byocframe.emulator.files_source`) applies the same table.
+deployment that ingests more CRSs is one ``RuleSet.replace(...)`` away. Requirements,
+limits and service messages come from `byocframe.file_rules`, the data-only table the
+local service's ingestion (`byocframe.emulator.judge`) judges files by with its own code.
 
 Examples
 --------
@@ -32,6 +33,7 @@ import pandas as pd
 from pyproj import Transformer
 
 from byocframe.bucket import assign_tiles, open_bucket, read_bucket, s3_keyword
+from byocframe.file_rules import REQUIREMENTS, SERVICE_MESSAGES, FileRules
 from byocframe.typing import S3Like
 
 __all__ = [
@@ -73,77 +75,49 @@ class Rule:
         return self.fix.format_map(_Blank(values))
 
 
-#: The rules of COG_RULES.md, in the order ingestion meets them.
-RULES: tuple[Rule, ...] = (
-    Rule("header", "file", "error", "the file is a readable TIFF",
-         "Unexpected error occurred while ingesting the tile",
-         "re-create the file as a COG: " + _COG),
-    Rule("striped", "file", "error", "images are internally tiled (not striped)",
-         "Ensure image at index {image} is tiled, not striped",
-         "write it tiled, as a COG: " + _COG),
-    Rule("block-size", "file", "error", "block width and height in [256, 2048] in every image",
-         "Ensure tiles of image at index {image} have width and height between {min} and {max}",
-         "rewrite with one block size for all levels: " + _COG),
-    Rule("overviews", "file", "error", "overviews down to one block (cloud-optimised)",
-         "Ensure the file has overviews (image is {width}x{height} px, block {block} px)",
-         "add overviews: " + _COG),
-    Rule("header-size", "file", "error", "header (IFDs and tag data) at most 1 MB",
-         "Header of the file is {size} bytes, more than {max}",
-         "write the IFDs first with fewer, larger blocks: " + _COG),
-    Rule("compression", "file", "error", "compression none, DEFLATE, ZSTD, LZW, PACKBITS",
-         "Unsupported compression {compression}",
-         "recompress losslessly: " + _COG),
-    Rule("compression-photometric", "file", "error",
-         "photometric other than 1/2 only with none, DEFLATE or ZSTD",
-         "Compression {compression} is not supported with photometric interpretation {photometric}",
-         "recompress with DEFLATE or ZSTD: " + _COG),
-    Rule("sample-type", "file", "error", "8, 16 or 32-bit UINT/INT/FLOAT (or 1/2/4-bit uint)",
-         "Unsupported sample type {dtype}",
-         "convert the type, e.g. gdal_translate -ot Float32 -of COG {file} {stem}_cog.tif"),
-    Rule("interleave-bands", "file", "error", "pixel-interleaved files hold at most 10 bands",
-         "Pixel-interleaved file has {bands} bands, more than {max}",
-         "write band-interleaved: gdal_translate -of COG -co INTERLEAVE=BAND "
-         "{file} {stem}_cog.tif"),
-    Rule("crs", "file", "error", "an EPSG CRS the deployment supports",
-         "Unsupported CRS {crs}", "reproject: gdalwarp -t_srs {suggest} -of COG "
-         "-co COMPRESS=DEFLATE -co BLOCKSIZE=1024 {file} {stem}_cog.tif"),
-    Rule("rotated", "file", "error", "north-up georeferencing (no rotation or shear)",
-         "Rotated or sheared georeferencing is not supported",
-         "resample north-up: gdalwarp -of COG {file} {stem}_cog.tif"),
-    Rule("pole", "file", "error", "the file does not cross a pole",
-         "The file crosses a pole", "split the file so no part contains the pole "
-         "(gdal_translate -projwin ...), or reproject the parts to a polar CRS"),
-    Rule("nodata-nan", "file", "warning", "NaN is always no-data; it cannot be set as no-data",
-         "", "unset it: gdal_edit.py -unsetnodata {file}"),
-    Rule("unmatched", "file", "warning", "every file belongs to a tile",
-         "", "check the pattern, or move the file out of the collection's prefix"),
-    Rule("missing-band", "tile", "error", "every band's file exists in every tile",
-         "File {key} not found.", "upload {key}, or remove the band from the collection"),
-    Rule("extension", "tile", "error", "all tiles use one file extension (.tif/.tiff/.TIF)",
-         "Files of one tile must share one extension, found {found}",
-         "rename the file to end in {want}"),
-    Rule("band-crs", "tile", "error", "all files of a tile share one CRS",
-         "Files of the tile are in different CRSs: {found}",
-         "reproject every band to one CRS: gdalwarp -t_srs {crs} -of COG {file} {stem}_cog.tif"),
-    Rule("band-bounds", "tile", "error",
-         "the intersection of the files' boxes is within one pixel of each box",
-         "Bounding boxes of the files of the tile differ by more than one pixel",
-         "re-grid to the common box: gdalwarp -te {box} -of COG {file} {stem}_cog.tif"),
-    Rule("bit-depth", "tile", "error", "all files of a band share the collection's sample type",
-         "File {key} is {dtype}, band {band} is {want}",
-         "convert: gdal_translate -ot {gdal_type} -of COG {file} {stem}_cog.tif"),
+#: Each rule's severity and the fix a user can run (the client's advice); what a rule
+#: requires and the service's message come from the shared table, `byocframe.file_rules`.
+_ADVICE: tuple[tuple[str, str, str, str], ...] = (
+    ("header", "file", "error", "re-create the file as a COG: " + _COG),
+    ("striped", "file", "error", "write it tiled, as a COG: " + _COG),
+    ("block-size", "file", "error", "rewrite with one block size for all levels: " + _COG),
+    ("overviews", "file", "error", "add overviews: " + _COG),
+    ("header-size", "file", "error", "write the IFDs first with fewer, larger blocks: " + _COG),
+    ("compression", "file", "error", "recompress losslessly: " + _COG),
+    ("compression-photometric", "file", "error", "recompress with DEFLATE or ZSTD: " + _COG),
+    ("sample-type", "file", "error",
+     "convert the type, e.g. gdal_translate -ot Float32 -of COG {file} {stem}_cog.tif"),
+    ("interleave-bands", "file", "error",
+     "write band-interleaved: gdal_translate -of COG -co INTERLEAVE=BAND {file} {stem}_cog.tif"),
+    ("crs", "file", "error", "reproject: gdalwarp -t_srs {suggest} -of COG "
+     "-co COMPRESS=DEFLATE -co BLOCKSIZE=1024 {file} {stem}_cog.tif"),
+    ("rotated", "file", "error", "resample north-up: gdalwarp -of COG {file} {stem}_cog.tif"),
+    ("pole", "file", "error", "split the file so no part contains the pole "
+     "(gdal_translate -projwin ...), or reproject the parts to a polar CRS"),
+    ("nodata-nan", "file", "warning", "unset it: gdal_edit.py -unsetnodata {file}"),
+    ("unmatched", "file", "warning",
+     "check the pattern, or move the file out of the collection's prefix"),
+    ("missing-band", "tile", "error", "upload {key}, or remove the band from the collection"),
+    ("extension", "tile", "error", "rename the file to end in {want}"),
+    ("band-crs", "tile", "error",
+     "reproject every band to one CRS: gdalwarp -t_srs {crs} -of COG {file} {stem}_cog.tif"),
+    ("band-bounds", "tile", "error",
+     "re-grid to the common box: gdalwarp -te {box} -of COG {file} {stem}_cog.tif"),
+    ("bit-depth", "tile", "error",
+     "convert: gdal_translate -ot {gdal_type} -of COG {file} {stem}_cog.tif"),
 )  # fmt: skip
+
+#: The rules of COG_RULES.md, in the order ingestion meets them.
+RULES: tuple[Rule, ...] = tuple(
+    Rule(rid, scope, severity, REQUIREMENTS[rid], SERVICE_MESSAGES.get(rid, ""), fix)
+    for rid, scope, severity, fix in _ADVICE
+)
 _BY_ID = {rule.id: rule for rule in RULES}
 
 
-def _default_crs() -> frozenset[str]:
-    utm = {f"EPSG:{base + zone}" for base in (32600, 32700) for zone in range(1, 61)}
-    return frozenset({"EPSG:4326", "EPSG:3857", "EPSG:3035"} | utm)
-
-
 @dataclass(frozen=True)
-class RuleSet:
-    """The limits the rules apply (the deployment's table); `replace` changes some.
+class RuleSet(FileRules):
+    """The limits the rules apply (`byocframe.file_rules.FileRules`), with severities.
 
     Examples
     --------
@@ -152,22 +126,7 @@ class RuleSet:
     (True, False)
     """
 
-    supported_crs: frozenset[str] = field(default_factory=_default_crs)
-    min_block: int = 256
-    max_block: int = 2048
-    max_header: int = 1_048_576
-    compressions: frozenset[str] = frozenset({"NONE", "DEFLATE", "ZSTD", "LZW", "PACKBITS"})
-    other_photometric: frozenset[str] = frozenset({"NONE", "DEFLATE", "ZSTD"})
-    dtypes: frozenset[str] = frozenset(
-        {f"{kind}{bits}" for kind in ("uint", "int") for bits in (8, 16, 32)}
-        | {"float32", "uint1", "uint2", "uint4"}
-    )
-    max_chunky_bands: int = 10
     severities: Mapping[str, str] = field(default_factory=dict)  # rule id -> severity override
-
-    def replace(self, **changes: Any) -> RuleSet:
-        """A copy with some limits changed."""
-        return dataclasses.replace(self, **changes)
 
     def severity(self, rule: str) -> str:
         """The severity of a rule here (the table's, unless overridden)."""
@@ -673,11 +632,12 @@ def derived(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         max(float(f["xmax"]) for f in files),
         max(float(f["ymax"]) for f in files),
     ]
-    unit = 111_320.0 if crs == "EPSG:4326" else 1.0  # degrees at the equator
+    table = DEFAULT_RULES  # COG_RULES 4, from byocframe.file_rules
+    unit = table.meters_per_degree if crs == "EPSG:4326" else 1.0
     finest = min(min(float(f["res_x"]), float(f["res_y"])) for f in files) * unit
     lowest = []
     for f in files:
-        sizes = [s for s in (f.get("image_sizes") or []) if min(s) >= 256] or [
+        sizes = [s for s in (f.get("image_sizes") or []) if min(s) >= table.min_overview_px] or [
             [f["width"], f["height"]]
         ]
         factor = float(f["width"]) / min(s[0] for s in sizes)
@@ -686,5 +646,7 @@ def derived(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "crs": crs,
         "tile_box": box,
         "min_meters_per_pixel": finest,
-        "max_meters_per_pixel": max(500.0, 5 * float(np.median(lowest))),
+        "max_meters_per_pixel": max(
+            table.max_meters_floor, table.max_meters_factor * float(np.median(lowest))
+        ),
     }

@@ -23,7 +23,7 @@ examples:
   byocframe serve --port 8080 --demo  # a local BYOC API for sentinelhub-py or notebooks
   byocframe collections               # your collections (credentials: SH_CLIENT_ID, ...)
   byocframe tiles COLLECTION -o tiles.parquet
-  byocframe coverage COLLECTION --aoi 5,45,15,55 --by date
+  byocframe coverage COLLECTION --aoi=-60,-30,-45,-15 --by date
   byocframe map COLLECTION -o map.png
   byocframe push COLLECTION tiles.parquet --dry-run
   byocframe check s3://bucket/tiles/ --pattern 'tiles/(?P<sensing_time>[^/]+)/(BAND)\\.tif'
@@ -164,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     cover.add_argument("collection", metavar="COLLECTION", help="collection id")
     cover.add_argument(
         "--aoi",
-        help="west,south,east,north in degrees (write --aoi=-10,35,30,60 when it "
+        help="west,south,east,north in degrees (write --aoi=-60,-30,-45,-15 when it "
         "starts with a minus), or a vector file (GeoJSON, GPKG)",
     )
     cover.add_argument("--by", help="date, status, or a pandas frequency such as MS (monthly)")
@@ -295,7 +295,7 @@ def _status(text: str) -> str:
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:
-    """``--aoi -10,35,30,60`` as ``--aoi=-10,35,30,60`` (argparse takes -10 for a flag)."""
+    """``--aoi -60,-30,-45,-15`` as ``--aoi=-60,-30,-45,-15`` (argparse takes -60 for a flag)."""
     out: list[str] = []
     for item in argv:
         if out and out[-1] == "--aoi" and item.startswith("-") and "," in item:

@@ -1,7 +1,9 @@
 """A small, careful HTTP client for the Sentinel Hub BYOC API.
 
-One pooled `requests.Session`; a timeout on every socket operation and a deadline on
-every whole exchange; an OAuth2 token fetched once and refreshed before it expires;
+One keep-alive `~byocframe.transport.HTTPTransport` on urllib3 (or any
+`~byocframe.transport.Transport`, e.g. `byocframe.testing.MockTransport` in tests); a
+timeout on every socket operation and a deadline on every whole exchange; an OAuth2
+token fetched once and refreshed before it expires;
 429 honoured through ``Retry-After`` (milliseconds) for every thread at once, up to a
 cap; an optional steady pace; 5xx and dropped connections retried with backoff and
 jitter for idempotent requests only. Tokens go only to the base URL's origin, ids are
@@ -62,9 +64,9 @@ class Client(ApiSession):
         ``"sentinel-hub"``), ``"aws-us-west-2"``, ``"gcp-us-central1"``,
         ``"creodias"``, ``"code-de"``, ``"mundi"``, ``"cdse"``.
     timeout : float, default 30
-        Seconds for each socket operation (connect, each read), as in requests: a peer
-        that drips a byte a second never trips it. The bound on a whole exchange is
-        ``deadline``.
+        Seconds for each socket operation (connect, each read) and for a free pooled
+        connection: a peer that drips a byte a second never trips it. The bound on a
+        whole exchange is ``deadline``.
     deadline : float, default 120
         Seconds one whole exchange (connect to last byte) may take, however slowly the
         server drips. Each retry gets a new deadline.
@@ -85,12 +87,18 @@ class Client(ApiSession):
         Pace every request of this client (all threads) to this rate instead of
         waiting for 429s. None: as fast as callers ask.
     pool_size : int, default 32
-        Connections kept open (as many as the threads that share the client).
+        Most connections open at once to one host, kept alive between requests (as
+        many as the threads that share the client). A request finding them all busy
+        waits for one, up to ``timeout``.
     clock, sleep : callable, optional
         Monotonic seconds and a sleep function (``time.monotonic``, ``time.sleep``),
         for token expiry, backoff, 429 waits and pacing. Tests pass fakes.
-    transport : HTTPTransport, optional
-        The requests adapter for every connection (a test seam).
+    transport : Transport, optional
+        What sends every request (`~byocframe.transport.Transport`): by default an
+        `~byocframe.HTTPTransport` on urllib3 with ``pool_size`` connections, proxies
+        from the environment and certifi's CA bundle. Give your own
+        ``HTTPTransport(ca_bundle=..., client_cert=..., proxies=...)`` for those, or a
+        `byocframe.MockTransport` in tests.
 
     Examples
     --------

@@ -10,6 +10,7 @@
     │   ├── RateLimitError        429 (``retry_after`` in seconds)
     │   └── ServerError           5xx
     ├── TransportError      no usable answer: timeout, dropped connection, bad JSON
+    │   └── AnswerTooLarge        a body over ``byocframe.connections.MAX_ANSWER_BYTES``
     └── ValidationError     bad input found before anything was sent
     ByocframeWarning (UserWarning)
 """
@@ -20,6 +21,7 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "AnswerTooLarge",
     "AuthenticationError",
     "ByocframeError",
     "ByocframeWarning",
@@ -99,6 +101,14 @@ class TransportError(ByocframeError):
         super().__init__(message)
         self.method = method
         self.url = url
+
+
+class AnswerTooLarge(TransportError):
+    """An answer body over ``byocframe.connections.MAX_ANSWER_BYTES``, refused unread.
+
+    Found from its declared length, as it comes, or as it is decoded; raise the limit
+    (``byocframe.connections.MAX_ANSWER_BYTES = ...``) only for a service you trust.
+    """
 
 
 class APIError(ByocframeError):

@@ -178,11 +178,10 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
     if kind == "csv":
         frame, meta = _read_csv(path)
     elif kind == "GeoJSON":
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValidationError(f"{path}: not valid GeoJSON ({err})") from err
-        meta = document.get("byocframe") or {}
+        document = _json(path.read_text(encoding="utf-8"), f"{path}: not valid GeoJSON")
+        if not isinstance(document, dict):
+            raise ValidationError(f"{path}: not a GeoJSON FeatureCollection (an object)")
+        meta = _checked_meta(document.get("byocframe") or {}, path)
         frame = gpd.GeoDataFrame.from_features(document, crs=meta.get("crs") or "EPSG:4326")
     else:
         import pyogrio
@@ -190,8 +189,42 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
         frame = gpd.read_file(path)
         if kind == "GPKG":
             info = pyogrio.read_info(path).get("layer_metadata") or {}
-            meta = json.loads(info.get("byocframe", "{}"))
+            text = info.get("byocframe", "{}")
+            meta = _checked_meta(_json(text, f"{path}: the byocframe metadata is broken"), path)
     return _restore(frame, meta, path)
+
+
+def _json(text: str, what: str) -> Any:
+    """``json.loads``, every failure (nesting, 5,000-digit integers) a `ValidationError`."""
+    try:
+        return json.loads(text)
+    except RecursionError as err:
+        raise ValidationError(f"{what} (nested too deep to read)") from err
+    except ValueError as err:  # JSONDecodeError, and int() of thousands of digits
+        raise ValidationError(f"{what} ({str(err)[:80]})") from err
+
+
+def _checked_meta(meta: Any, path: Path) -> dict[str, Any]:
+    """The metadata byocframe writes (``crs``, ``index``, ``attrs``), checked member by member."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    fix = "restore it from the written file, or write the file again with byocframe.write_file"
+    if not isinstance(meta, dict):
+        raise ValidationError(f"{path}: the byocframe metadata is not a JSON object; {fix}")
+    crs, index, attrs = meta.get("crs"), meta.get("index"), meta.get("attrs")
+    if not (crs is None or isinstance(crs, str)) or not (index is None or isinstance(index, str)):
+        raise ValidationError(f"{path}: the metadata's crs and index must be texts; {fix}")
+    if not (attrs is None or isinstance(attrs, dict)):
+        raise ValidationError(f"{path}: the metadata's attrs must be an object; {fix}")
+    if crs:
+        try:
+            CRS.from_user_input(crs)
+        except CRSError as err:
+            raise ValidationError(
+                f"{path}: the metadata's crs {crs[:40]!r} is unknown; {fix}"
+            ) from err
+    return meta
 
 
 def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
@@ -207,8 +240,13 @@ def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
                 f"wrote ({err.msg} at column {err.colno}); restore it from the written file, "
                 "or delete that line to read the table without its metadata"
             ) from err
-        if not isinstance(meta, dict):
-            raise ValidationError(f"{path}: the first line's metadata is not a JSON object")
+        except (RecursionError, ValueError) as err:  # deep nesting, 5,000-digit integers
+            raise ValidationError(
+                f"{path}: the first line ({_CSV_MARK.strip()} ...) is not the JSON byocframe "
+                "wrote (nested too deep or numbers too long); restore it from the written "
+                "file, or delete that line to read the table without its metadata"
+            ) from err
+        meta = _checked_meta(meta, path)
     table = pd.read_csv(path, skiprows=1 if meta else 0, dtype={"id": object, LOADED: object})
     if "geometry" not in table.columns:
         raise ValidationError(f"{path}: no 'geometry' column (WKT); is it a tile table?")

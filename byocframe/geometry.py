@@ -342,15 +342,16 @@ def _cut_at_antimeridian(geom: shapely.Geometry, pole: int) -> shapely.Geometry:
             hole = _unwrap(np.asarray(ring.coords))
             hole[:, 0] += 360.0 * np.round((mid - hole[:, 0].mean()) / 360.0)
             holes.append(hole)
-        unwrapped = shapely.make_valid(shapely.Polygon(shell, holes))
+        # "structure": the default repair and a union of what it leaves grow with the
+        # square of the vertices (5 s for a 10,000-vertex self-crossing ring)
+        unwrapped = shapely.make_valid(shapely.Polygon(shell, holes), method="structure")
         for k, window in _WINDOWS:
             part = shapely.intersection(unwrapped, window)
             if not part.is_empty:
                 pieces.extend(
                     _polygons(shapely.transform(part, lambda xy, k=k: xy - [360.0 * k, 0]))
                 )
-    merged = shapely.union_all(pieces)
-    return merged
+    return _joined(pieces) if pieces else shapely.GeometryCollection()
 
 
 def _polygons(geom: shapely.Geometry) -> list[shapely.Geometry]:
@@ -383,6 +384,25 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:
 def _make_valid(geoms: np.ndarray) -> np.ndarray:
     bad = np.flatnonzero(~shapely.is_valid(geoms) & ~shapely.is_missing(geoms))
     for i in bad:
-        fixed = _polygons(shapely.make_valid(geoms[i], method="structure"))
-        geoms[i] = shapely.union_all(fixed) if fixed else None
+        # part by part: GEOS repairs a MultiPolygon by a union of its repaired parts, in
+        # time that grows with the square of their number (2.2 s for one 10,000-vertex
+        # self-crossing comb given as a MultiPolygon, 0.1 s as a Polygon)
+        parts = shapely.make_valid(shapely.get_parts(geoms[i]), method="structure")
+        fixed = [p for part in parts for p in _polygons(part)]
+        geoms[i] = _joined(fixed) if fixed else None
     return geoms
+
+
+def _joined(polygons: list[shapely.Geometry]) -> shapely.Geometry:
+    """One (Multi)Polygon of the polygonal parts of a repaired geometry.
+
+    The "structure" repair gives parts that do not overlap: they already form a valid
+    MultiPolygon, checked in near-linear time. `shapely.union_all` of the same parts
+    costs time that grows with the square of their number (2.2 s for the 5,000 teeth
+    of a 10,000-vertex self-crossing comb): it runs only when the check fails.
+    """
+    parts = shapely.get_parts(np.asarray(polygons, dtype=object))
+    if len(parts) == 1:
+        return parts[0]
+    joined = shapely.MultiPolygon(list(parts))
+    return joined if joined.is_valid else shapely.union_all(parts)

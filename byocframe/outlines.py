@@ -3,6 +3,11 @@
 `trace_covers` draws the outline of the valid pixels of each candidate tile (from
 `byocframe.read_bucket` with a pattern), so covers of neighbouring tiles stop
 overlapping no-data; `byocframe.add_tiles` takes them as the new tiles' covers.
+
+Two settings bound what one file may cost, whatever its header says: `MAX_TRACE_PIXELS`
+(checked before the overview is read) and `MAX_TRACE_SHAPES` (counted as the outline
+is traced). Past either, `trace_covers` raises a `~byocframe.ValidationError` naming
+the file and the setting.
 """
 
 from __future__ import annotations
@@ -15,10 +20,22 @@ import shapely
 
 from byocframe.bucket import Bucket, open_bucket, s3_keyword
 from byocframe.crs import WGS84
+from byocframe.exceptions import ValidationError
 from byocframe.geometry import reproject
 from byocframe.typing import S3Like
 
-__all__ = ["trace_covers"]
+__all__ = ["MAX_TRACE_PIXELS", "MAX_TRACE_SHAPES", "trace_covers"]
+
+#: Pixels of the overview one file is traced from, at most (a 4096 x 4096 overview, 16 MB
+#: of 8-bit pixels); checked on the header, before reading. A file without overviews
+#: is traced at full size: add overviews (a COG has them), or raise this
+#: (``byocframe.outlines.MAX_TRACE_PIXELS = ...``).
+MAX_TRACE_PIXELS = 4096 * 4096
+
+#: Separate pieces of valid pixels one file may have (joining them costs time that grows
+#: faster than their number: 10,000 take about 2 s). Speckled no-data past it is refused;
+#: raise it (``byocframe.outlines.MAX_TRACE_SHAPES = ...``) to trace such a file.
+MAX_TRACE_SHAPES = 10_000
 
 
 def trace_covers(
@@ -100,18 +117,32 @@ def _trace(bucket: Bucket, key: str, buffer: float) -> Any:
         bucket.open(key) as file,
         rasterio.open(file, overview_level=level if level >= 0 else None) as src,
     ):
+        if src.width * src.height > MAX_TRACE_PIXELS:
+            raise ValidationError(
+                f"{key}: its smallest overview has {src.width * src.height:,} pixels, more "
+                f"than byocframe.outlines.MAX_TRACE_PIXELS ({MAX_TRACE_PIXELS:,}); add "
+                "overviews to the file, or raise the limit"
+            )
         data = src.read(1, masked=False)
         valid = np.isfinite(data) if data.dtype.kind == "f" else np.ones(data.shape, bool)
         if src.nodata is not None and not np.isnan(src.nodata):
             valid &= data != src.nodata
-        shapes = [
-            shapely.geometry.shape(geom)
-            for geom, value in features.shapes(valid.astype("uint8"), transform=src.transform)
-            if value == 1
-        ]
+        shapes: list[shapely.Geometry] = []
+        for geom, value in features.shapes(valid.astype("uint8"), transform=src.transform):
+            if value != 1:
+                continue
+            if len(shapes) == MAX_TRACE_SHAPES:
+                raise ValidationError(
+                    f"{key}: its valid pixels form more than {MAX_TRACE_SHAPES:,} separate "
+                    "pieces (byocframe.outlines.MAX_TRACE_SHAPES); raise the limit to trace "
+                    "such speckled no-data, or give this tile a cover yourself"
+                )
+            shapes.append(shapely.geometry.shape(geom))
     if not shapes:
         return None
-    outline = shapely.union_all(shapes)
+    # the pieces tile the plane without overlapping: a coverage union is exact and
+    # faster than union_all (0.2 s instead of 1.8 s for 2,700 pieces)
+    outline = shapely.coverage_union_all(shapes)
     if buffer:
         outline = outline.buffer(buffer)
     return None if outline.is_empty else outline

@@ -18,6 +18,8 @@ the service sent the next token 't1' again; stopped a paging loop
 
 from __future__ import annotations
 
+import hashlib
+
 from byocframe.exceptions import TransportError
 
 __all__ = ["MAX_PAGES", "Pages"]
@@ -42,7 +44,7 @@ class Pages:
         self.what = what
         self.limit = MAX_PAGES if limit is None else limit
         self.count = 1
-        self._seen: set[str] = set()
+        self._seen: set[bytes] = set()
 
     def follow(self, token: object) -> None:
         """Record that the listing goes on with ``token``, or raise (nothing sent).
@@ -60,7 +62,8 @@ class Pages:
                 method=method,
                 url=url,
             )
-        key = repr(token)
+        # a digest, not the token: a service may send a fresh megabyte-long one each page
+        key = hashlib.sha256(repr(token).encode("utf-8", "surrogatepass")).digest()
         if key in self._seen:
             raise TransportError(
                 f"{self.what}: the service sent the next token {str(token)[:40]!r} again; "

@@ -160,6 +160,14 @@ def check_additional(
         for key in wrong:
             text = f"not {'a number' if key in NUMBERS else 'true or false'}: {value[key]!r}"
             problems.append(problem(pos, ids[pos], f"additionalData.{key}", value[key], text))
+        bands = value.get("bands")
+        if bands is not None and not (
+            isinstance(bands, Mapping)
+            and all(spec is None or isinstance(spec, Mapping) for spec in bands.values())
+        ):
+            wrong.append("bands")  # a summary reads it as {name: {bitDepth, ...}}
+            text = f"not an object of band objects: {str(bands)[:40]!r}"
+            problems.append(problem(pos, ids[pos], "additionalData.bands", bands, text))
         out.append({k: v for k, v in value.items() if k not in wrong} if wrong else value)
     return out, problems
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, TypeAlias
 
-import requests
-
 from byocframe.exceptions import APIError, RateLimitError, TransportError, error_for_status
+from byocframe.transport import Answer
 
 __all__ = [
     "JSON",
@@ -24,7 +23,7 @@ JSON: TypeAlias = "dict[str, Any] | list[Any] | str | int | float | bool | None"
 
 
 def error_from(
-    response: requests.Response,
+    response: Answer,
     method: str,
     *,
     retry_after: float | None = None,
@@ -45,7 +44,7 @@ def error_from(
         errors = inner.get("errors")
     if note:
         message = f"{message}; {note}"
-    cls = error_for_status(response.status_code)
+    cls = error_for_status(response.status)
     kwargs: dict[str, Any] = {
         "method": method,
         "url": response.url,
@@ -54,10 +53,10 @@ def error_from(
     }
     if cls is RateLimitError:
         kwargs["retry_after"] = retry_after
-    return cls(response.status_code, str(message), **kwargs)
+    return cls(response.status, str(message), **kwargs)
 
 
-def json_or_none(response: requests.Response) -> JSON:
+def json_or_none(response: Answer) -> JSON:
     """The decoded body, or None when it is not JSON."""
     try:
         return response.json()
@@ -65,9 +64,9 @@ def json_or_none(response: requests.Response) -> JSON:
         return None
 
 
-def decode(response: requests.Response, method: str, url: str) -> JSON:
+def decode(response: Answer, method: str, url: str) -> JSON:
     """The decoded body (None when empty); `TransportError` when it is not JSON."""
-    if response.status_code == 204 or not response.content:
+    if response.status == 204 or not response.body:
         return None
     try:
         return response.json()
@@ -84,7 +83,7 @@ def decode(response: requests.Response, method: str, url: str) -> JSON:
         ) from err
 
 
-def redirect_note(response: requests.Response) -> str:
+def redirect_note(response: Answer) -> str:
     """Why a redirect is an error, and where it pointed."""
     target = response.headers.get("Location", "nowhere")
     return (
@@ -104,7 +103,7 @@ def seconds(value: object) -> float | None:
     return None if math.isnan(number) else number
 
 
-def retry_after(response: requests.Response) -> float | None:
+def retry_after(response: Answer) -> float | None:
     """``Retry-After`` in seconds (Sentinel Hub sends milliseconds), or None."""
     value = seconds(response.headers.get("Retry-After"))
     return None if value is None or value < 0 else value / 1000

@@ -11,14 +11,15 @@ import logging
 import math
 import random
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping
+from json import dumps
 from typing import Any, Self
 
-import requests
 import urllib3
 
 from byocframe.auth import TokenSource
-from byocframe.connections import AnswerTooLarge
+from byocframe.connections import ACCEPT_ENCODING, Watch
 from byocframe.deployments import (
     SENTINEL_HUB_TOKEN_URL,
     Deployment,
@@ -31,7 +32,7 @@ from byocframe.ids import check_id
 from byocframe.pacing import Clock, Pacer, Sleep, Throttle
 from byocframe.paging import Pages
 from byocframe.responses import JSON, decode, error_from, redirect_note, retry_after
-from byocframe.transport import HTTPTransport, Sender, Watch, check_url, origin
+from byocframe.transport import Answer, HTTPTransport, Request, Transport, check_url, origin
 
 __all__ = ["DEFAULT_BASE_URL", "ApiSession"]
 
@@ -39,12 +40,13 @@ log = logging.getLogger("byocframe.client")
 
 DEFAULT_BASE_URL = "https://services.sentinel-hub.com"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-_FAILED = (
-    requests.RequestException,
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    OSError,
-)
+# what a transport of the user's may raise besides TransportError: no usable answer too
+_FAILED = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
+_HEADERS = {
+    "User-Agent": "byocframe",
+    "Accept": "application/json",
+    "Accept-Encoding": ACCEPT_ENCODING,
+}
 
 
 class ApiSession:
@@ -70,7 +72,7 @@ class ApiSession:
         pool_size: int = 32,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
-        transport: HTTPTransport | None = None,
+        transport: Transport | None = None,
     ):
         if args:
             raise TypeError(
@@ -135,9 +137,7 @@ class ApiSession:
         self._origins = {origin(self.base_url)}
         if self._lookup_url:
             self._origins.add(origin(self._lookup_url))
-        self._sender = Sender(
-            transport or HTTPTransport(pool_connections=pool_size, pool_maxsize=pool_size)
-        )
+        self._transport: Transport = transport or HTTPTransport(pool_size=pool_size)
         self._auth = TokenSource(
             client_id=client_id,
             client_secret=client_secret,
@@ -166,7 +166,7 @@ class ApiSession:
     def close(self) -> None:
         """Close the pooled connections; the client cannot be used afterwards."""
         self._closed = True
-        self._sender.close()
+        self._transport.close()
 
     @property
     def clock(self) -> Clock:
@@ -215,31 +215,56 @@ class ApiSession:
             **self._options,
         )
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """One exchange within the deadline; never follows redirects."""
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: JSON = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """One exchange within the deadline; never follows redirects.
+
+        ``json`` is sent as a JSON body, ``data`` as a form (the token request).
+        """
         if self._closed:
             raise ValueError("this Client is closed")
-        failure: BaseException | None = None
-        with Watch.deadline(self.deadline) as watch:
+        if params:
+            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params, doseq=True)
+        head = {**_HEADERS, **(headers or {})}
+        body = None
+        if json is not None:
             try:
-                response = self._sender.send(method, url, timeout=self.timeout, **kwargs)
-            except requests.exceptions.InvalidJSONError as err:  # nothing was sent
+                body = dumps(json, allow_nan=False, separators=(",", ":")).encode()
+            except ValueError as err:  # nothing was sent
                 raise ValidationError(
                     f"{method} {url}: the body cannot be sent as JSON ({err}); replace NaN "
                     "and infinite numbers"
                 ) from err
-            except AnswerTooLarge as err:
-                raise TransportError(f"{method} {url}: {err}", method=method, url=url) from err
-            except _FAILED as err:
+            head["Content-Type"] = "application/json"
+        elif data is not None:
+            body = urllib.parse.urlencode(data).encode()
+            head["Content-Type"] = "application/x-www-form-urlencoded"
+        request = Request(method, url, head, body)
+        failure: BaseException | None = None
+        with Watch.deadline(self.deadline) as watch:
+            try:
+                answer = self._transport.send(request, timeout=self.timeout)
+            except (TransportError, *_FAILED) as err:
                 failure = err
         # a cut socket can also look like a short but complete answer: check the watch
         if failure is None and not watch.expired:
-            return response
+            return answer
         if watch.expired:
             reason = f"no complete answer within the deadline of {self.deadline:g} s"
+            kind = TransportError
+        elif isinstance(failure, TransportError):
+            reason, kind = str(failure), type(failure)
         else:
-            reason = f"no usable answer ({type(failure).__name__})"
-        raise TransportError(f"{method} {url}: {reason}", method=method, url=url) from failure
+            reason, kind = f"no usable answer ({type(failure).__name__})", TransportError
+        raise kind(f"{method} {url}: {reason}", method=method, url=url) from failure
 
     def _sleep_backoff(self, attempt: int) -> None:
         wait = min(self.max_backoff, self.backoff * 2**attempt)
@@ -329,7 +354,7 @@ class ApiSession:
                         url=url,
                     ) from err
                 raise
-            status = response.status_code
+            status = response.status
             log.debug("%s %s -> %s", method, response.url, status)
             if status == 429:
                 throttles += 1

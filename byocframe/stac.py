@@ -1,8 +1,9 @@
 """STAC export of tile frames, and back: open the same COGs outside Sentinel Hub.
 
 `to_stac` turns a tile frame into STAC Items (a pystac ``ItemCollection``): the lon/lat
-cover as the geometry, the projection extension (``proj:epsg``, ``proj:geometry``,
-``proj:bbox``) with the cover in the tile's own CRS, and one asset per collection band
+cover as the geometry, the projection extension 2.0 (``proj:code``, ``proj:geometry``,
+``proj:bbox``, as pystac 1.15 writes it) with the cover in the tile's own CRS, a
+``collection`` link to the collection in the Catalog, and one asset per collection band
 pointing at its file (``s3://bucket/path`` with ``(BAND)`` resolved by the band's
 ``source``). odc-stac, stackstac or GDAL (``/vsis3/``) read those assets directly. The
 BYOC fields that STAC has no place for travel as ``byoc:*`` properties, so
@@ -23,10 +24,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from byocframe.crs import WGS84
+from byocframe.catalog import CATALOG_PATH
+from byocframe.client import resolve_client
+from byocframe.crs import WGS84, crs_urn, parse_crs
+from byocframe.deployments import get_deployment
 from byocframe.geojson import geometries_to_geojson
 from byocframe.geometry import DEFAULT_DENSIFY, reproject
 from byocframe.io import tiles_from_records, to_records
+from byocframe.snapshot import ATTRS_KEY, loaded_state
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -34,7 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["antimeridian_bbox", "tiles_from_stac", "to_stac", "write_geoparquet"]
 
-PROJECTION = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
+#: The projection extension 2.0 (``proj:code``); 1.x wrote ``proj:epsg``, which readers still take.
+PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
 RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
 EO = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
 COG = "image/tiff; application=geotiff; profile=cloud-optimized"
@@ -119,8 +125,9 @@ def _assets(path: str, collection: Mapping[str, Any]) -> dict[str, Any]:
 
 def to_stac(
     frame: gpd.GeoDataFrame,
-    collection: Mapping[str, Any],
+    collection: Mapping[str, Any] | str | None = None,
     *,
+    client: Any = None,
     geoparquet: str | os.PathLike[str] | None = None,
 ) -> pystac.ItemCollection:
     """STAC Items of the tiles of a frame, one asset per band of the collection.
@@ -129,9 +136,15 @@ def to_stac(
     ----------
     frame : GeoDataFrame
         A tile frame (`byocframe.read_tiles`, `tiles_from_records`).
-    collection : dict
+    collection : dict or str, optional
         The BYOC collection record (``client.get_collection(id)``): its ``s3Bucket`` and
         ``additionalData.bands`` make the asset hrefs, its ``id`` the item collection.
+        A collection id, or nothing for the collection the frame was loaded from
+        (``read_tiles`` records it), makes one request for the record: with ``client``,
+        else with a client for the frame's service from ``SH_CLIENT_ID`` /
+        ``SH_CLIENT_SECRET`` or sentinelhub-py's ``config.toml`` (`Client.from_config`).
+    client : byocframe.Client or sentinelhub SHConfig, optional
+        Where to read the record when ``collection`` is not one.
     geoparquet : path, optional
         Also write the items there as stac-geoparquet (GeoParquet 1.1 + STAC columns).
 
@@ -140,6 +153,14 @@ def to_stac(
     pystac.ItemCollection
         ``datetime`` is the sensing time; a tile without one has a null ``datetime``
         and its creation time as ``start_datetime`` = ``end_datetime`` (STAC needs a time).
+        Each item links (``rel="collection"``) to its collection in the Catalog of the
+        service the frame came from (Sentinel Hub's main deployment when unknown).
+
+    Raises
+    ------
+    ValueError
+        For a frame that is not a tile frame, a record without ``id`` or ``s3Bucket``,
+        or no record and no collection the frame knows.
 
     Examples
     --------
@@ -150,26 +171,73 @@ def to_stac(
     >>> items = to_stac(gdf, record)
     >>> items.items[0].assets["B02"].href
     's3://bucket/tiles/2024/06/01/01N/269/B02.tif'
-    >>> items.items[0].properties["proj:epsg"], items.items[0].collection_id
-    (32601, 'byoc-c1')
+    >>> items.items[0].properties["proj:code"], items.items[0].collection_id
+    ('EPSG:32601', 'byoc-c1')
+
+    A frame loaded from a service knows its collection:
+
+    >>> with byocframe.local_service(demo=True, demo_tiles=20) as service:
+    ...     client = service.client()
+    ...     loaded = byocframe.read_tiles(client, service.demo_collection)
+    ...     items = loaded.byoc.to_stac(client=client)
+    >>> len(items), items.items[0].get_single_link("collection").href == (
+    ...     f"{service.base_url}/api/v1/catalog/1.0.0/collections/byoc-{service.demo_collection}")
+    (20, True)
     """
     import pystac
 
     if "path" not in frame.columns or "native_crs" not in frame.columns:
         raise ValueError("to_stac needs a tile frame (read_tiles or tiles_from_records)")
+    record, service = _collection_record(frame, collection, client)
     for field in ("id", "s3Bucket"):
-        if not collection.get(field):
+        if not record.get(field):
             raise ValueError(f"collection has no {field!r}: pass client.get_collection(id)")
     lonlat = _lonlat(frame)
     native = geometries_to_geojson(_native(frame), list(frame["native_crs"]))
     records = to_records(frame)
+    href = f"{service.rstrip('/')}{CATALOG_PATH}/collections/byoc-{record['id']}"
     items = []
-    for record, geom, proj in zip(records, lonlat, native, strict=True):
-        items.append(_item(record, geom, proj, collection, pystac))
+    for row, geom, proj in zip(records, lonlat, native, strict=True):
+        item = _item(row, geom, proj, record, pystac)
+        # STAC: an item naming its collection links to it (stac-validator and pystac check it)
+        item.add_link(pystac.Link("collection", href, media_type="application/json"))
+        items.append(item)
     found = pystac.ItemCollection(items)
     if geoparquet is not None:
         write_geoparquet(found, geoparquet)
     return found
+
+
+def _collection_record(
+    frame: pd.DataFrame, collection: Mapping[str, Any] | str | None, client: Any
+) -> tuple[Mapping[str, Any], str]:
+    """The collection record to export with, and the base URL of its service."""
+    settings = frame.attrs.get(ATTRS_KEY, {})
+    service = str(settings.get("service") or "")
+    if isinstance(collection, Mapping):
+        base = service or (resolve_client(client).base_url if client is not None else "")
+        return collection, base or get_deployment("sentinel-hub").base_url
+    if collection is not None and not isinstance(collection, str):
+        raise TypeError(
+            "collection must be a record (dict) or a collection id, got "
+            f"{type(collection).__name__}"
+        )
+    cid = collection or settings.get("collection")
+    if not cid and "loaded" in frame.columns and len(frame):
+        named = [c for c in loaded_state(frame).collection if c]
+        cid = named[0] if named else None
+    if not cid:
+        raise ValueError(
+            "the frame does not say which collection it belongs to: pass the record, "
+            "to_stac(frame, client.get_collection(id))"
+        )
+    if client is not None:
+        reader = resolve_client(client)
+    else:
+        from byocframe.client import Client
+
+        reader = Client.from_config(base_url=service) if service else Client.from_config()
+    return reader.get_collection(str(cid)), reader.base_url
 
 
 def _item(
@@ -192,7 +260,7 @@ def _item(
         xy = np.asarray([p for poly in polygons for p in poly[0]], dtype=float)
         properties.update(
             {
-                "proj:epsg": epsg,
+                "proj:code": f"EPSG:{epsg}",
                 "proj:geometry": {"type": "MultiPolygon", "coordinates": polygons},
                 "proj:bbox": [*xy.min(axis=0).tolist(), *xy.max(axis=0).tolist()],
             }
@@ -258,11 +326,11 @@ def tiles_from_stac(
         for key, name in _CARRIED.items():
             if props.get(name) is not None:
                 record[key] = props[name]
-        epsg = props.get("proj:epsg") or _epsg_of_code(props.get("proj:code"))
         if props.get("proj:geometry") and props.get("byoc:cover", True):
+            native = crs_urn(_item_crs(props))
             record["coverGeometry"] = {
                 **props["proj:geometry"],
-                "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}},
+                "crs": {"type": "name", "properties": {"name": native}},
             }
         if props.get("byoc:additional_data"):
             record["additionalData"] = json.loads(props["byoc:additional_data"])
@@ -270,8 +338,7 @@ def tiles_from_stac(
     return tiles_from_records(records, crs=crs, densify=densify)
 
 
-def _epsg_of_code(code: Any) -> int | None:
-    """``proj:code`` ``"EPSG:32633"`` (projection extension 2.0, pystac's migration)."""
-    if isinstance(code, str) and code.upper().startswith("EPSG:"):
-        return int(code.split(":")[1])
-    return None
+def _item_crs(props: Mapping[str, Any]) -> str:
+    """The tile CRS of an item: ``proj:epsg`` (projection 1.x) or ``proj:code`` (2.0)."""
+    epsg = props.get("proj:epsg")
+    return parse_crs(f"EPSG:{epsg}" if epsg is not None else props.get("proj:code"))

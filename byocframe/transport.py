@@ -1,37 +1,45 @@
-"""HTTP plumbing under the client: URL checks and a whole-request deadline.
+"""The HTTP path under the client: URL checks, one `Transport` seam, and its default.
 
-requests' ``timeout`` bounds each socket operation, not the exchange: a server that
-sends one byte every half second never trips ``timeout=1``. `HTTPTransport` adds a
-watchdog that shuts the connection's socket down when the whole exchange (connect,
-send, headers, body) outlives its deadline.
+A `Transport` sends one `Request` and returns one `Answer` (status, headers, the whole
+decoded body). `HTTPTransport`, the default, sends on urllib3's public API: a
+``PoolManager`` (or a ``ProxyManager`` for a proxy from ``HTTP(S)_PROXY``/``NO_PROXY``)
+with keep-alive pools, certificates checked against certifi's bundle or a custom one, an
+optional client certificate, no retries and no redirects (the session decides both).
+Every request, direct or through a proxy, obeys the same limits: the socket timeout,
+the whole-request deadline (`byocframe.connections.Watch`) and the answer size
+(`byocframe.connections.MAX_ANSWER_BYTES`). `byocframe.testing.MockTransport` answers
+from a script instead, for tests without sockets. See ``docs/design/http.md``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import heapq
 import http.client
 import ipaddress
-import itertools
 import json
+import os
 import re
-import socket
 import threading
-import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
-from typing import Any
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-import requests
+import certifi
 import urllib3
-from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from byocframe.connections import ACCEPT_ENCODING, ConnectionPool, Timeout, route
+from byocframe.connections import POOL_CLASSES, decode_body, read_body
+from byocframe.exceptions import AnswerTooLarge, TransportError
 
-__all__ = ["HTTPTransport", "Sender", "Watch", "check_url", "is_loopback", "origin"]
+__all__ = [
+    "Answer",
+    "HTTPTransport",
+    "Request",
+    "Transport",
+    "check_url",
+    "is_loopback",
+    "origin",
+]
 
 # spaces, control characters, backslashes and userinfo are where URL parsers disagree
 # (``http://a\@b/`` is host b for urllib, host a for urllib3)
@@ -115,270 +123,330 @@ def check_url(url: str, what: str) -> str:
     return url.rstrip("/")
 
 
-class Watch:
-    """The connections one request uses; the watchdog cuts them at its deadline."""
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request, as the session hands it to a `Transport`.
 
-    _local = threading.local()
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.expired = False
-        self.done = False
-        self._connections: list[HTTPConnection | http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-
-    @classmethod
-    @contextlib.contextmanager
-    def deadline(cls, seconds: float) -> Iterator[Watch]:
-        """Watch every connection this thread uses inside the block."""
-        watch = cls(seconds)
-        previous = getattr(cls._local, "watch", None)
-        cls._local.watch = watch
-        _WATCHDOG.add(time.monotonic() + seconds, watch)
-        try:
-            yield watch
-        finally:
-            with watch._lock:
-                watch.done = True
-            _WATCHDOG.finished()
-            cls._local.watch = previous
-
-    @classmethod
-    def track(cls, connection: HTTPConnection | http.client.HTTPConnection) -> None:
-        """Register a connection with the current thread's watch, if any."""
-        watch = getattr(cls._local, "watch", None)
-        if watch is not None:
-            with watch._lock:
-                watch._connections.append(connection)
-
-    def expire(self) -> None:
-        """Shut down the watched sockets, unless the request has finished."""
-        with self._lock:
-            if self.done:  # the request finished while its deadline passed
-                return
-            self.expired = True
-            for connection in self._connections:
-                sock = connection.sock
-                if sock is not None:
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_RDWR)
-
-
-class _Watchdog:
-    """One thread for every deadline of the process (a thread per request costs more)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Watch]] = []
-        self._order = itertools.count()
-        self._finished = 0
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def add(self, when: float, watch: Watch) -> None:
-        with self._cond:
-            heapq.heappush(self._heap, (when, next(self._order), watch))
-            if self._thread is None or not self._thread.is_alive():  # also after a fork
-                self._thread = threading.Thread(
-                    target=self._run, name="byocframe-deadlines", daemon=True
-                )
-                self._thread.start()
-            elif self._heap[0][2] is watch:  # wake the watchdog only for a sooner deadline
-                self._cond.notify()
-
-    def finished(self) -> None:
-        with self._cond:
-            self._finished += 1
-            if self._finished > 1000 and self._finished > len(self._heap) // 2:
-                self._heap = [entry for entry in self._heap if not entry[2].done]
-                heapq.heapify(self._heap)
-                self._finished = 0
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    while self._heap and self._heap[0][2].done:
-                        heapq.heappop(self._heap)
-                    delay = self._heap[0][0] - time.monotonic() if self._heap else None
-                    if delay is not None and delay <= 0:
-                        watch = heapq.heappop(self._heap)[2]
-                        break
-                    self._cond.wait(delay)
-            watch.expire()
-
-
-_WATCHDOG = _Watchdog()
-
-
-class _WatchedHTTPConnection(HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        Watch.track(self)
-        super().request(*args, **kwargs)
-
-
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        Watch.track(self)
-        super().request(*args, **kwargs)
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-class HTTPTransport(HTTPAdapter):
-    """A requests adapter whose connections obey a `Watch` deadline.
-
-    Requests that go straight to their host (no proxy, no client certificate) are sent
-    by a lean `~byocframe.connections.ConnectionPool` on ``http.client``; the rest by
-    requests' own adapter. Subclass it and override ``send`` to reroute requests in
-    tests (the client's ``transport`` parameter).
-    """
-
-    def __init__(self, pool_connections: int = 10, pool_maxsize: int = 10, **kwargs: Any):
-        super().__init__(pool_connections=pool_connections, pool_maxsize=pool_maxsize, **kwargs)
-        self.lean = ConnectionPool(maxsize=pool_maxsize, track=Watch.track)
-
-    def send(  # type: ignore[override]
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: Timeout = None,
-        verify: bool | str = True,
-        cert: Any = None,
-        proxies: dict[str, str] | None = None,
-    ) -> requests.Response:
-        """Send ``request``; see `requests.adapters.HTTPAdapter.send`."""
-        if (
-            stream
-            or cert
-            or not isinstance(request.body, bytes | str | None)  # a file or an iterator
-            or (proxies and requests.utils.select_proxy(request.url or "", proxies))
-        ):
-            return super().send(
-                request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
-            )
-        return self.lean.send(request, timeout, verify)
-
-    def close(self) -> None:
-        """Close every pooled connection."""
-        self.lean.close()
-        super().close()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:  # noqa: D102
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        manager.pool_classes_by_scheme = _POOLS
-        return manager
-
-
-def _prepare(
-    method: str, url: str, headers: dict[str, str], body: dict[str, Any]
-) -> requests.PreparedRequest:
-    """The request as requests would prepare it.
-
-    Built directly for a plain URL and a JSON body or none (requests' ``prepare``
-    re-parses and re-quotes the URL, which costs a third of a loopback exchange); by
-    requests for anything else.
-    """
-    if set(body) - {"json"} or _UNSAFE.search(url) or not url.isascii():
-        return requests.Request(method, url, headers=headers, **body).prepare()
-    prepared = requests.PreparedRequest()
-    prepared.method = method.upper()
-    prepared.url = url
-    prepared.hooks = {"response": []}
-    prepared.headers = CaseInsensitiveDict(headers)
-    document = body.get("json")
-    if document is not None:
-        try:
-            data = json.dumps(document, allow_nan=False, separators=(",", ":")).encode()
-        except ValueError as err:  # as requests words it: NaN and inf are not JSON
-            raise requests.exceptions.InvalidJSONError(err, request=prepared) from err
-        prepared.body = data
-        prepared.headers.setdefault("Content-Type", "application/json")
-        prepared.headers["Content-Length"] = str(len(data))
-    elif prepared.method not in ("GET", "HEAD"):
-        prepared.headers["Content-Length"] = "0"
-    return prepared
-
-
-class Sender:
-    """Sends one request through a transport, without a ``requests.Session``.
-
-    A session merges settings, hooks and cookies on every call, which costs about twice
-    the exchange itself on loopback; the client needs none of it. Proxy and CA settings
-    are read from the environment once per origin (the token URL may be on another
-    host). Cookies are neither kept nor sent, and redirects are never followed.
+    Attributes
+    ----------
+    method : str
+        Upper case: ``"GET"``, ``"PUT"``, ...
+    url : str
+        Absolute, with its query.
+    headers : Mapping[str, str]
+        Every header to send (the transport adds only ``Host`` and ``Content-Length``).
+    body : bytes or None
+        The encoded body.
 
     Examples
     --------
-    >>> sender = Sender(HTTPTransport())
-    >>> sender.headers["User-Agent"]
-    'byocframe'
-    >>> sender.close()
+    >>> Request("GET", "http://127.0.0.1:8000/api/v1/byoc/collections").body is None
+    True
     """
 
-    def __init__(self, transport: HTTPTransport):
-        self.transport = transport
-        self.headers = {
-            **requests.utils.default_headers(),
-            "User-Agent": "byocframe",
-            "Accept-Encoding": ACCEPT_ENCODING,
-        }
-        self._settings: dict[tuple[str, str, int], tuple[dict[str, str], bool | str]] = {}
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
 
-    def _environment(self, url: str) -> tuple[dict[str, str], bool | str]:
-        """Proxies and CA settings for ``url``'s origin, read from the environment once.
+
+class Answer:
+    """One HTTP answer, read whole: status, headers and the decoded body.
+
+    Parameters
+    ----------
+    status : int
+    body : bytes, default b""
+        Already decoded from its ``Content-Encoding``.
+    headers : Mapping[str, str], optional
+        Looked up without regard to case.
+    url : str, optional
+        The URL the request went to (shown in errors).
+    reason : str, optional
+        The status line's reason phrase.
+
+    Examples
+    --------
+    >>> answer = Answer(200, b'{"data": []}', {"content-type": "application/json"})
+    >>> answer.headers["Content-Type"], answer.json()
+    ('application/json', {'data': []})
+    """
+
+    __slots__ = ("body", "headers", "reason", "status", "url")
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        *,
+        url: str = "",
+        reason: str = "",
+    ):
+        self.status = status
+        self.body = body
+        self.headers = urllib3.HTTPHeaderDict(headers or {})
+        self.url = url
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Answer({self.status}, {len(self.body)} bytes, url={self.url!r})"
+
+    def json(self) -> Any:
+        """The body read as JSON (``ValueError`` when it is not JSON)."""
+        return json.loads(self.body)
+
+
+class Transport(Protocol):
+    """What the session sends with: one request in, one whole answer out.
+
+    ``send`` raises `~byocframe.TransportError` when there is no usable answer (cannot
+    connect, timeout, a broken or oversized body); any status, 4xx and 5xx included, is
+    an `Answer`. It must not retry or follow redirects: the session does the one and
+    refuses the other. `HTTPTransport` is the default; `byocframe.testing.MockTransport`
+    answers without sockets.
+    """
+
+    def send(self, request: Request, *, timeout: float) -> Answer:
+        """Send ``request``; ``timeout`` bounds each socket operation, in seconds."""
+        ...
+
+    def close(self) -> None:
+        """Close pooled connections; ``send`` may open new ones afterwards."""
+        ...
+
+
+def _shown(url: str) -> str:
+    """``scheme://host:port`` of a URL: what an error may show of it (no credentials)."""
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host}:{port}"
+
+
+def _failure(
+    err: Exception, url: str, timeout: float, proxy: str | None, pool_size: int
+) -> TransportError:
+    """A one-line `TransportError` for an exchange that failed."""
+    where = _shown(url)
+    exceptions = urllib3.exceptions
+    if isinstance(err, exceptions.EmptyPoolError):
+        message = (
+            f"all {pool_size} connections to {where} (pool_size) stayed busy for "
+            f"timeout={timeout:g} s; raise pool_size, or send from fewer threads"
+        )
+    elif isinstance(err, exceptions.ProxyError) and proxy is not None:
+        message = (
+            f"cannot connect through the proxy {_shown(proxy)} ({err.original_error}); "
+            "check HTTPS_PROXY / HTTP_PROXY / NO_PROXY"
+        )
+    elif isinstance(err, exceptions.NameResolutionError):
+        message = f"cannot find the host of {where}: check the URL"
+    elif isinstance(err, exceptions.NewConnectionError):
+        message = f"cannot connect to {where}: is it running?"
+    elif isinstance(err, exceptions.ConnectTimeoutError):
+        message = f"cannot connect to {where} within timeout={timeout:g} s: is it reachable?"
+    elif isinstance(err, exceptions.ReadTimeoutError | TimeoutError):
+        message = f"no answer within timeout={timeout:g} s (one socket read); raise timeout"
+    else:
+        text = " ".join(str(err).split())[:300]
+        message = f"no usable answer ({type(err).__name__}: {text})"
+    return TransportError(message)
+
+
+def _bypassed(host: str, port: int, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` names the host, as requests and curl read it.
+
+    An entry is a domain (and its subdomains), an address or a network, optionally
+    with a port; ``*`` is every host.
+
+    Examples
+    --------
+    >>> _bypassed("sh.dataspace.copernicus.eu", 443, "localhost, .copernicus.eu")
+    True
+    >>> _bypassed("127.0.0.1", 8000, "10.0.0.0/8,127.0.0.0/8:9000")
+    False
+    """
+    for entry in no_proxy.replace(" ", ",").lower().split(","):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, want = entry, None
+        head, sep, tail = entry.rpartition(":")
+        if sep and tail.isdigit() and (head.count(":") == 0 or head.endswith("]")):
+            name, want = head, int(tail)
+        if want is not None and want != port:
+            continue
+        name = name.strip("[]")
+        if "/" in name:
+            try:
+                if ipaddress.ip_address(host.strip("[]")) in ipaddress.ip_network(name, False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        name = name.lstrip(".")
+        if host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+_FAILED = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
+
+
+class HTTPTransport:
+    """The default `Transport`: urllib3 pools, proxies from the environment, TLS checked.
+
+    Parameters
+    ----------
+    pool_size : int, default 10
+        Most connections open at once per origin, kept alive between requests. A
+        request finding them all busy waits for one, up to its ``timeout``; then a
+        `~byocframe.TransportError` says to raise ``pool_size``.
+    ca_bundle : str, optional
+        A CA bundle file or directory to check server certificates against. Default:
+        ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` when set (as requests reads them),
+        else certifi's bundle.
+    client_cert : str or (str, str), optional
+        A client certificate for TLS: one PEM file with the key, or (certificate, key).
+    proxies : Mapping[str, str], optional
+        ``{"https": "http://proxy:3128", "no": "localhost"}`` as `urllib.request.getproxies`
+        gives them. Default: read from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``,
+        ``ALL_PROXY``, ``NO_PROXY``) once per origin.
+
+    Examples
+    --------
+    >>> transport = HTTPTransport(pool_size=4)
+    >>> transport.proxy_for("http://127.0.0.1:8000/api") is None or "a proxy is set"
+    True
+    >>> transport.close()
+    """
+
+    def __init__(
+        self,
+        *,
+        pool_size: int = 10,
+        ca_bundle: str | None = None,
+        client_cert: str | tuple[str, str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ):
+        if not isinstance(pool_size, int) or pool_size < 1:
+            raise ValueError(f"pool_size must be a positive int, got {pool_size!r}")
+        self.pool_size = pool_size
+        self.ca_bundle = ca_bundle
+        self.client_cert = client_cert
+        self._proxies = None if proxies is None else {k.lower(): v for k, v in proxies.items()}
+        self._routes: dict[tuple[str, str, int], str | None] = {}
+        self._managers: dict[str | None, urllib3.PoolManager] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"HTTPTransport(pool_size={self.pool_size})"
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy a request to ``url`` goes through, or None (straight to its host).
 
         Per origin: ``NO_PROXY`` may name the base URL's host and not the token URL's.
         """
-        key = route(url)[:3]
-        found = self._settings.get(key)
-        if found is None:
-            environment = requests.Session()
-            try:
-                settings = environment.merge_environment_settings(url, {}, None, None, None)
-            finally:
-                environment.close()
-            found = (settings.get("proxies") or {}, settings.get("verify", True))
-            self._settings[key] = found
-        return found
+        key = origin(url)
+        if key in self._routes:
+            return self._routes[key]
+        proxies = urllib.request.getproxies() if self._proxies is None else self._proxies
+        scheme, host, port = key
+        chosen = proxies.get(scheme) or proxies.get("all")
+        if chosen and _bypassed(host, port, proxies.get("no", "")):
+            chosen = None
+        self._routes[key] = chosen or None
+        return chosen or None
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        timeout: float,
-        headers: Mapping[str, str] | None = None,
-        **body: Any,
-    ) -> requests.Response:
-        """One exchange; ``body`` takes ``params``, ``json`` or ``data`` as in requests.
-
-        The answer's body is read before returning, so a `Watch` around the call covers
-        it.
-        """
-        params = body.pop("params", None)
-        if params:  # encoded here: requests' own encoder costs a runtime Protocol check
-            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params, doseq=True)
-        prepared = _prepare(method, url, {**self.headers, **(headers or {})}, body)
-        proxies, verify = self._environment(url)
-        response = self.transport.send(
-            prepared, timeout=timeout, proxies=proxies, verify=verify, stream=False
+    def _tls_options(self) -> dict[str, Any]:
+        where = (
+            self.ca_bundle
+            or os.environ.get("REQUESTS_CA_BUNDLE")
+            or os.environ.get("CURL_CA_BUNDLE")
+            or certifi.where()
         )
-        response.content  # noqa: B018 - read the body inside the caller's deadline
-        return response
+        options: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
+        options["ca_cert_dir" if os.path.isdir(where) else "ca_certs"] = where
+        if isinstance(self.client_cert, tuple):
+            options["cert_file"], options["key_file"] = self.client_cert
+        elif self.client_cert is not None:
+            options["cert_file"] = self.client_cert
+        return options
+
+    def _manager(self, proxy: str | None) -> urllib3.PoolManager:
+        with self._lock:
+            manager = self._managers.get(proxy)
+            if manager is None:
+                # block: at most pool_size connections per origin, a request waits for
+                # one (up to its timeout) instead of opening more than the service allows
+                options = {
+                    "num_pools": 16,
+                    "maxsize": self.pool_size,
+                    "block": True,
+                    **self._tls_options(),
+                }
+                if proxy is None:
+                    manager = urllib3.PoolManager(**options)
+                else:
+                    manager = urllib3.proxy_from_url(proxy, **options)
+                # the documented way to choose a manager's pools: ours obey the deadline
+                manager.pool_classes_by_scheme = POOL_CLASSES
+                self._managers[proxy] = manager
+            return manager
+
+    def send(self, request: Request, *, timeout: float) -> Answer:
+        """Send ``request`` and read its whole answer; see `Transport`.
+
+        Raises
+        ------
+        TransportError
+            No usable answer: cannot connect, a timeout, a broken, undecodable or
+            unexpected answer; `AnswerTooLarge` past
+            ``byocframe.connections.MAX_ANSWER_BYTES``.
+        """
+        proxy = self.proxy_for(request.url)
+        manager = self._manager(proxy)
+        try:
+            response = manager.urlopen(
+                request.method,
+                request.url,
+                body=request.body,
+                headers=dict(request.headers),
+                retries=False,  # the session retries what is safe to retry
+                redirect=False,  # and never follows a redirect (the token could go along)
+                preload_content=False,  # read here, within the size limit
+                decode_content=False,  # decoded here, within the size limit
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                pool_timeout=timeout,  # waiting for a free connection is bounded too
+            )
+        except _FAILED as err:
+            raise _failure(err, request.url, timeout, proxy, self.pool_size) from err
+        try:
+            if response.status < 200:  # 101: what follows is not HTTP
+                raise http.client.HTTPException(
+                    f"unexpected informational answer {response.status}"
+                )
+            data = read_body(response)
+        except AnswerTooLarge:
+            response.close()  # the rest of the body stays unread: drop the connection
+            raise
+        except _FAILED as err:
+            response.close()
+            raise _failure(err, request.url, timeout, proxy, self.pool_size) from err
+        finally:
+            response.release_conn()
+        try:
+            body = decode_body(data, response.headers.get("Content-Encoding", ""))
+        except ValueError as err:
+            raise TransportError(f"no usable answer ({err})") from err
+        return Answer(
+            response.status, body, response.headers, url=request.url, reason=response.reason or ""
+        )
 
     def close(self) -> None:
-        """Close the transport's pooled connections."""
-        self.transport.close()
+        """Close every pooled connection."""
+        with self._lock:
+            managers = list(self._managers.values())
+            self._managers.clear()
+        for manager in managers:
+            manager.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import matplotlib.pyplot as plt
@@ -91,14 +92,16 @@ class TestPlot:
         assert all(np.abs(ring[:, 1]).max() == 90 for ring in wide)
 
     def test_datetime_colorbar(self, gdf):
-        ax = gdf.byoc.plot("sensing_time", basemap=False)
+        spread = gdf.assign(sensing_time=pd.date_range("2024-06-01", periods=len(gdf), tz="UTC"))
+        ax = spread.byoc.plot("sensing_time", basemap=False)  # many dates: a colour bar
         colorbar_axes = [a for a in ax.figure.axes if a is not ax]
         assert len(colorbar_axes) == 1
-        assert "2024-06" in colorbar_axes[0].get_yticklabels()[0].get_text()
+        assert "2024-" in colorbar_axes[0].get_yticklabels()[0].get_text()
 
-    def test_offline_fallback_draws_land_and_warns(self, gdf):
+    def test_offline_fallback_draws_land_and_warns(self, gdf, monkeypatch):
         unreachable = "http://127.0.0.1:9/{z}/{x}/{y}.png"
-        with pytest.warns(ByocframeWarning, match="Natural Earth land layer"):
+        monkeypatch.setattr("byocframe.plotting._fallback_said", threading.Event())
+        with pytest.warns(ByocframeWarning, match="land layer shipped with byocframe"):
             ax = gdf.byoc.plot(basemap=unreachable)
         land = ax.collections[0]
         assert len(land.get_paths()[0].vertices) > 5000  # the shipped 1:110m land layer

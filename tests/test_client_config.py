@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import urllib.parse
 
@@ -34,7 +35,8 @@ class Reroute(HTTPTransport):
         for (host, prefix), target in self.routes.items():
             if origin == host and parts.path.startswith(prefix):
                 path = TOKEN_PATH if "/protocol/openid-connect/token" in parts.path else parts.path
-                request.url = target + path + (f"?{parts.query}" if parts.query else "")
+                url = target + path + (f"?{parts.query}" if parts.query else "")
+                request = dataclasses.replace(request, url=url)
                 break
         else:
             raise AssertionError(f"no stand-in for {request.url}")

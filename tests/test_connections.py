@@ -1,27 +1,29 @@
-"""The lean keep-alive exchanges under the client, against raw servers on loopback:
-reuse, servers that close, encodings, TLS, and proxies left to requests."""
+"""The HTTP path under the client (`byocframe.HTTPTransport` on urllib3), against raw
+servers on loopback: reuse, servers that close, encodings, TLS and client certificates,
+proxies, and a stopped service."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import shutil
+import socket
 import socketserver
 import ssl
 import subprocess
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 
 import pytest
-import requests
 
-from byocframe import Client, TransportError, ValidationError
-from byocframe.connections import ConnectionPool
+from byocframe import Answer, Client, HTTPTransport, TransportError, ValidationError
+from byocframe.transport import Request
 
 TOKEN = {"access_token": "tok.en.x", "token_type": "Bearer", "expires_in": 3600}
 
-Answer = Callable[[str], tuple[dict[str, str], bytes]]
+Script = Callable[[str], tuple[dict[str, str], bytes]]
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -41,10 +43,28 @@ class _Handler(socketserver.StreamRequestHandler):
             headers, body = self.server.answer(target)
             head = {"Content-Length": str(len(body)), **headers}
             lines = "".join(f"{k}: {v}\r\n" for k, v in head.items())
-            self.wfile.write(f"HTTP/1.1 200 OK\r\n{lines}\r\n".encode() + body)
-            self.wfile.flush()
+            status = f"HTTP/1.1 200 OK\r\n{lines}\r\n".encode()
+            where, gap = self.server.drip
+            if not where or where not in target:
+                self.wfile.write(status + body)
+                self.wfile.flush()
+            elif not self._drip(status, body, gap):
+                return
             if self.server.close_after:
                 return
+
+    def _drip(self, status: bytes, body: bytes, gap: float) -> bool:
+        """Send the head, then the body a byte every ``gap`` s; False once cut off."""
+        try:
+            self.wfile.write(status)
+            for byte in body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(gap)
+        except OSError:
+            self.server.cut.set()
+            return False
+        return True
 
 
 class Raw(socketserver.ThreadingTCPServer):
@@ -52,12 +72,14 @@ class Raw(socketserver.ThreadingTCPServer):
 
     daemon_threads = True
 
-    def __init__(self, answer: Answer):
+    def __init__(self, answer: Script):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.answer = answer
         self.connections = 0
         self.targets: list[str] = []
         self.close_after = False
+        self.drip: tuple[str, float] = ("", 0.0)  # (in which targets, seconds per byte)
+        self.cut = threading.Event()  # a dripped answer was cut off by the client
         self.closed = threading.Event()
 
     @property
@@ -70,10 +92,10 @@ class Raw(socketserver.ThreadingTCPServer):
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Answer], Raw]]:
+def serve() -> Iterator[Callable[[Script], Raw]]:
     running: list[tuple[Raw, threading.Thread]] = []
 
-    def start(answer: Answer) -> Raw:
+    def start(answer: Script) -> Raw:
         server = Raw(answer)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
         thread.start()
@@ -87,53 +109,54 @@ def serve() -> Iterator[Callable[[Answer], Raw]]:
         thread.join()
 
 
-def _json(body: object, **headers: str) -> Answer:
+def _json(body: object, **headers: str) -> Script:
     return lambda target: (
         {"Content-Type": "application/json", **headers},
         json.dumps(body).encode(),
     )
 
 
-def _get(pool: ConnectionPool, url: str) -> requests.Response:
-    prepared = requests.Request("GET", url).prepare()
-    return pool.send(prepared, timeout=2.0, verify=True)
+def _get(transport: HTTPTransport, url: str, timeout: float = 2.0) -> Answer:
+    return transport.send(Request("GET", url), timeout=timeout)
 
 
 def test_connections_are_reused(serve):
     server = serve(_json({"n": 1}))
-    pool = ConnectionPool(maxsize=2)
-    answers = [_get(pool, server.url + f"/x{i}").json() for i in range(5)]
+    transport = HTTPTransport(pool_size=2)
+    answers = [_get(transport, server.url + f"/x{i}").json() for i in range(5)]
     assert answers == [{"n": 1}] * 5
     assert server.connections == 1
-    assert pool.idle() == 1
-    pool.close()
-    assert pool.idle() == 0
+    transport.close()  # the kept connection is closed: the next request opens one
+    assert _get(transport, server.url + "/y").json() == {"n": 1}
+    assert server.connections == 2
+    transport.close()
 
 
 def test_a_connection_the_server_closed_is_replaced_not_failed(serve):
     server = serve(_json({"ok": True}))
     server.close_after = True  # closes after answering, without saying so
-    pool = ConnectionPool()
-    assert _get(pool, server.url + "/a").json() == {"ok": True}
+    transport = HTTPTransport()
+    assert _get(transport, server.url + "/a").json() == {"ok": True}
     assert server.closed.wait(5)
-    assert _get(pool, server.url + "/b").json() == {"ok": True}  # not RemoteDisconnected
+    assert _get(transport, server.url + "/b").json() == {"ok": True}  # not a reset
     assert server.connections == 2
-    pool.close()
+    transport.close()
 
 
 def test_connection_close_is_honoured(serve):
-    server = serve(_json({}, Connection="close"))
-    pool = ConnectionPool()
-    _get(pool, server.url + "/a")
-    assert pool.idle() == 0
-    pool.close()
+    server = serve(_json({}, Connection="close"))  # says so, but keeps it open
+    transport = HTTPTransport()
+    _get(transport, server.url + "/a")
+    _get(transport, server.url + "/b")
+    assert server.connections == 2
+    transport.close()
 
 
-def test_repeated_headers_are_joined_as_requests_does(serve):
+def test_repeated_headers_are_joined(serve):
     server = serve(lambda t: ({"X-Tag": "a", "x-tag": "b"}, b"{}"))
-    pool = ConnectionPool()
-    assert _get(pool, server.url + "/").headers["X-TAG"] == "a, b"
-    pool.close()
+    transport = HTTPTransport()
+    assert _get(transport, server.url + "/").headers["X-TAG"] == "a, b"
+    transport.close()
 
 
 @pytest.mark.parametrize(
@@ -147,15 +170,15 @@ def test_repeated_headers_are_joined_as_requests_does(serve):
 def test_encodings_are_decoded(serve, encoding, encode):
     body = json.dumps({"data": [{"id": "a"}], "links": {}}).encode()
     server = serve(lambda t: ({"Content-Encoding": encoding}, encode(body)))
-    pool = ConnectionPool()
-    assert _get(pool, server.url + "/").json()["data"] == [{"id": "a"}]
-    pool.close()
+    transport = HTTPTransport()
+    assert _get(transport, server.url + "/").json()["data"] == [{"id": "a"}]
+    transport.close()
 
 
 def test_an_encoding_not_asked_for_is_a_transport_error(serve):
     server = serve(lambda t: ({"Content-Encoding": "br"}, b"\x0b\x02\x80{}\x03"))
     client = Client(base_url=server.url, client_id="me", client_secret="s", retries=0)
-    with pytest.raises(TransportError, match=r"no usable answer \(ContentDecodingError\)"):
+    with pytest.raises(TransportError, match="encoded as 'br', which was not asked for"):
         client.request("GET", "/collections")
     client.close()
 
@@ -168,13 +191,13 @@ def test_a_silent_server_is_a_read_timeout(serve):
         return {}, b"{}"
 
     server = serve(stall)
-    pool = ConnectionPool()
+    transport = HTTPTransport()
     try:
-        with pytest.raises(requests.exceptions.ReadTimeout):
-            pool.send(requests.Request("GET", server.url).prepare(), timeout=0.2, verify=True)
+        with pytest.raises(TransportError, match=r"no answer within timeout=0\.2 s"):
+            _get(transport, server.url, timeout=0.2)
     finally:
         gate.set()
-        pool.close()
+        transport.close()
 
 
 @pytest.fixture
@@ -218,7 +241,7 @@ def test_tls_checks_the_certificate(serve, certificate, monkeypatch):
 
 
 def test_a_proxied_request_goes_through_the_proxy(serve, monkeypatch):
-    """Proxies are requests' work: the proxy sees the whole URL, the origin nothing."""
+    """HTTP_PROXY is honoured: the proxy sees the whole URL, the origin nothing."""
     origin = serve(_json(TOKEN))
     proxy = serve(_json(TOKEN))
     for name in ("NO_PROXY", "no_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
@@ -229,6 +252,100 @@ def test_a_proxied_request_goes_through_the_proxy(serve, monkeypatch):
     client.close()
     assert origin.targets == []
     assert origin.url + "/api/v1/byoc/collections" in proxy.targets
+
+
+def test_pool_size_bounds_the_connections_and_a_wait_for_one(serve):
+    """With every connection busy, a request waits up to its timeout for one, then says
+    which limit to raise; it does not open more (the old pool opened any number)."""
+    arrived, gate = threading.Event(), threading.Event()
+
+    def stall(target: str) -> tuple[dict[str, str], bytes]:
+        if target == "/slow":
+            arrived.set()
+            gate.wait(10)
+        return {}, b"{}"
+
+    server = serve(stall)
+    transport = HTTPTransport(pool_size=1)
+    slow = threading.Thread(target=_get, args=(transport, server.url + "/slow", 10))
+    slow.start()
+    try:
+        assert arrived.wait(5)
+        with pytest.raises(TransportError, match=r"all 1 connections .*\(pool_size\) stayed busy"):
+            _get(transport, server.url + "/fast", timeout=0.2)
+    finally:
+        gate.set()
+        slow.join()
+    assert _get(transport, server.url + "/fast").json() == {}
+    assert server.connections == 1
+    transport.close()
+
+
+def _proxy_env(monkeypatch, proxy: Raw) -> None:
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+
+
+def test_a_proxied_answer_obeys_the_size_limit(serve, monkeypatch):
+    """Proxied requests went through requests' adapter, which read any body whole."""
+    origin = serve(_json(TOKEN))
+    huge = {"Content-Length": "107374182400"}
+    proxy = serve(lambda t: (huge if "/api/" in t else {}, json.dumps(TOKEN).encode()))
+    _proxy_env(monkeypatch, proxy)
+    client = Client(base_url=origin.url, client_id="me", client_secret="s", retries=0)
+    with pytest.raises(TransportError, match=r"declares more than .*MAX_ANSWER_BYTES"):
+        client.request("GET", "/collections")
+    client.close()
+    assert origin.targets == []
+
+
+def test_a_proxied_answer_obeys_the_deadline(serve, monkeypatch):
+    """A proxy that drips its answer is cut at the deadline, as a direct peer is."""
+    origin = serve(_json(TOKEN))
+    page = json.dumps({"data": [], "links": {}, "pad": "x" * 200}).encode()
+    proxy = serve(lambda t: ({}, page if "/api/" in t else json.dumps(TOKEN).encode()))
+    proxy.drip = ("/api/", 0.05)  # 230 bytes: 11 s if nobody cuts it
+    _proxy_env(monkeypatch, proxy)
+    client = Client(base_url=origin.url, client_id="me", client_secret="s", retries=0, deadline=0.5)
+    with pytest.raises(TransportError, match=r"within the deadline of 0\.5 s"):
+        client.request("GET", "/collections")
+    assert proxy.cut.wait(5)  # cut at the deadline, not read to its end and then refused
+    client.close()
+
+
+def test_a_client_certificate_is_presented(serve, certificate):
+    """A server that asks for a client certificate gets the one configured."""
+    cert, key = certificate
+    server = serve(_json(TOKEN))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(cert)  # the self-signed certificate is its own issuer
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    url = server.url.replace("http://", "https://") + "/x"
+    anonymous = HTTPTransport(ca_bundle=cert)
+    with pytest.raises(TransportError):
+        _get(anonymous, url)
+    anonymous.close()
+    known = HTTPTransport(ca_bundle=cert, client_cert=(cert, key))
+    assert _get(known, url).json() == TOKEN
+    known.close()
+
+
+def test_a_stopped_service_says_so():
+    """Was: 'no usable answer (ConnectionError)'."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]  # free once closed: nothing listens there
+    client = Client(
+        base_url=f"http://127.0.0.1:{port}", client_id="me", client_secret="s", retries=0
+    )
+    with pytest.raises(
+        TransportError, match=rf"cannot connect to http://127\.0\.0\.1:{port}: is it running\?"
+    ) as err:
+        client.request("GET", "/collections")
+    assert "no usable answer" not in str(err.value)
+    client.close()
 
 
 def test_many_threads_on_one_client_never_get_each_others_answers():
@@ -298,7 +415,9 @@ def test_a_cut_compressed_body_is_a_transport_error(serve):
     cut = gzip.compress(body)[:-12]
     server = serve(lambda t: ({"Content-Encoding": "gzip"}, cut))
     client = Client(base_url=server.url, client_id="me", client_secret="s", retries=0)
-    with pytest.raises(TransportError, match=r"no usable answer \(ContentDecodingError\)"):
+    with pytest.raises(
+        TransportError, match=r"no usable answer \(the answer's gzip body is damaged"
+    ):
         client.request("GET", "/collections")
     client.close()
 

@@ -1,4 +1,5 @@
-"""Attacks on the lean keep-alive pool (`byocframe.connections`) from raw loopback servers."""
+"""Informational (1xx) answers to the HTTP path (`byocframe.HTTPTransport`), from raw
+loopback servers."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-import requests
 
-from byocframe.connections import ConnectionPool
+from byocframe import Answer, HTTPTransport, TransportError
+from byocframe.transport import Request
 
 Handler = Callable[[socket.socket], None]
 
@@ -62,12 +63,12 @@ def _closing(handler: Handler, conn: socket.socket) -> None:
         handler(conn)
 
 
-def _get(pool: ConnectionPool, url: str) -> requests.Response:
-    return pool.send(requests.Request("GET", url).prepare(), 5, True)
+def _get(transport: HTTPTransport, url: str) -> Answer:
+    return transport.send(Request("GET", url), timeout=5)
 
 
 # An informational answer (103 Early Hints) before the real one must not be taken as the
-# answer: the pool gave the connection back with the real answer still unread, and the
+# answer: the connection went back to the pool with the real answer still unread, and the
 # next request on it read the previous request's answer as its own.
 def test_an_informational_answer_is_skipped_not_taken_for_the_answer(raw):
     def handler(conn: socket.socket) -> None:
@@ -80,12 +81,12 @@ def test_an_informational_answer_is_skipped_not_taken_for_the_answer(raw):
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
 
     url = raw(handler)
-    pool = ConnectionPool()
+    transport = HTTPTransport()
     try:
-        answers = [_get(pool, f"{url}/{name}") for name in ("a", "b", "c")]
+        answers = [_get(transport, f"{url}/{name}") for name in ("a", "b", "c")]
     finally:
-        pool.close()
-    assert [(r.status_code, r.content) for r in answers] == [
+        transport.close()
+    assert [(r.status, r.body) for r in answers] == [
         (200, b"/a"),
         (200, b"/b"),
         (200, b"/c"),
@@ -108,10 +109,10 @@ def test_an_unasked_protocol_switch_fails_and_its_connection_is_dropped(raw):
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
 
     url = raw(handler)
-    pool = ConnectionPool()
+    transport = HTTPTransport()
     try:
-        with pytest.raises(requests.ConnectionError):
-            _get(pool, f"{url}/switch")
-        assert _get(pool, f"{url}/next").content == b"fresh"
+        with pytest.raises(TransportError, match="unexpected informational answer 101"):
+            _get(transport, f"{url}/switch")
+        assert _get(transport, f"{url}/next").body == b"fresh"
     finally:
-        pool.close()
+        transport.close()

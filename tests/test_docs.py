@@ -87,3 +87,29 @@ def test_page_runs_as_written(page, reader_env):
             continue
         ran += 1
     assert ran or page.name == "README.md"
+
+
+# An AOI the way the pages write it: aoi=(w, s, e, n), gaps((w, s, e, n)), --aoi=w,s,e,n
+AOI = re.compile(
+    r"(?:aoi=\(|gaps\(\(|--aoi[= ])\s*(-?[\d.]+),\s*(-?[\d.]+),\s*(-?[\d.]+),\s*(-?[\d.]+)"
+)
+
+
+def test_every_documented_aoi_shows_tiles_of_the_demo(service):
+    """An example AOI over no demo tile would print zeros and a gap the size of the AOI."""
+    docstrings = sorted((ROOT / "byocframe").rglob("*.py"))
+    texts = {p.relative_to(ROOT).as_posix(): p.read_text() for p in [*PAGES, *docstrings]}
+    texts |= {p.relative_to(ROOT).as_posix(): p.read_text() for p in (ROOT / "docs").glob("*.md")}
+    aois = {
+        tuple(float(v) for v in match.groups()): name
+        for name, text in texts.items()
+        for match in AOI.finditer(text)
+    }
+    assert (-60, -30, -45, -15) in aois  # the pattern finds the examples
+    gdf = byocframe.read_tiles(service.client(), service.demo_collection)
+    for aoi, name in aois.items():
+        row = gdf.byoc.coverage(aoi=aoi).iloc[0]
+        assert row["tiles"] > 0, f"{aoi} in {name}: no demo tile"
+        assert row["covered_fraction"] > 0.05, f"{aoi} in {name}: {row['covered_fraction']:.3f}"
+        left = gdf.byoc.gaps(aoi)["area_km2"].sum()
+        assert left < 0.95 * row["aoi_km2"], f"{aoi} in {name}: the gap is the whole AOI"

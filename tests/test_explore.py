@@ -47,6 +47,11 @@ def page_data(html: str) -> dict[str, Any]:
     return json.loads(found.group(1))
 
 
+def layer(html: str, number: int = 0) -> dict[str, Any]:
+    """One frame's layer of the page's data."""
+    return page_data(html)["layers"][number]
+
+
 def int32(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<i4")
 
@@ -94,13 +99,13 @@ def test_offline_env_drops_web_tiles_and_basemap_none_adds_them(tiles, monkeypat
     assert online["url"] == OSM_TILES
     assert "OpenStreetMap" in online["attribution"]
     custom = "http://127.0.0.1:9/{z}/{x}/{y}.png"
-    assert page_data(explore(tiles, basemap=custom).html)["basemap"]["url"] == custom
+    assert page_data(explore(tiles, basemap=custom, attr="me").html)["basemap"]["url"] == custom
     assert remote_loads(explore(tiles).html) == []  # tiles are images, not page resources
 
 
 def test_drawn_outlines_stay_within_tolerance_of_the_footprints(tiles):
     tolerance = 0.01
-    data = page_data(explore(tiles, basemap=False, tolerance=tolerance).html)
+    data = layer(explore(tiles, basemap=False, tolerance=tolerance).html)
     drawn = decode_tiles(data["tiles"])
     assert len(drawn) == len(tiles)
     original = tiles.geometry.to_numpy()
@@ -117,7 +122,7 @@ def test_drawn_outlines_stay_within_tolerance_of_the_footprints(tiles):
 
 
 def test_tolerance_zero_keeps_every_vertex(tiles):
-    data = page_data(explore(tiles.head(10), basemap=False, tolerance=0).html)
+    data = layer(explore(tiles.head(10), basemap=False, tolerance=0).html)
     assert (
         int32(data["tiles"]["coords"]).size // 2
         == shapely.get_num_coordinates(tiles.head(10).geometry.to_numpy()).sum()
@@ -125,7 +130,7 @@ def test_tolerance_zero_keeps_every_vertex(tiles):
 
 
 def test_status_classes_colours_and_popup_fields(tiles):
-    data = page_data(explore(tiles, basemap=False).html)
+    data = layer(explore(tiles, basemap=False).html)
     classes = data["classes"]
     assert classes["labels"][-1] == "FAILED"  # drawn last, so on top
     assert dict(zip(classes["labels"], classes["colors"], strict=True)) == {
@@ -155,7 +160,7 @@ def test_page_survives_script_end_tags_in_values(tiles):
     evil["path"] = "</script><script>alert(1)</script>/(BAND).tif"
     page = explore(evil, basemap=False).html
     assert page.count("</script>") == 3  # data, Leaflet, page script: none from the value
-    values = {f["name"]: f["values"] for f in page_data(page)["fields"]}
+    values = {f["name"]: f["values"] for f in layer(page)["fields"]}
     assert values["path"] == ["</script><script>alert(1)</script>/(BAND).tif"]
 
 
@@ -164,7 +169,7 @@ def test_missing_geometry_is_counted_not_drawn(tiles):
     gaps.loc[gaps.index[:3], "geometry"] = None
     m = explore(gaps, basemap=False)
     assert (m.drawn, m.hidden) == (7, 3)
-    data = page_data(m.html)
+    data = layer(m.html)
     assert len(decode_tiles(data["tiles"])) == 7
     assert "3 without a polygon footprint not drawn" in data["info"]
     paths = data["fields"][0]
@@ -172,20 +177,20 @@ def test_missing_geometry_is_counted_not_drawn(tiles):
 
 
 def test_other_columns_are_classed(tiles):
-    by_date = page_data(explore(tiles, "sensing_time", basemap=False).html)["classes"]
+    by_date = layer(explore(tiles, "sensing_time", basemap=False).html)["classes"]
     days = tiles["sensing_time"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d")
     assert by_date["labels"] == sorted(days.unique())  # one class per UTC date
     assert (np.asarray(by_date["labels"])[int32(by_date["codes"])] == days.to_numpy()).all()
     spread = tiles.assign(sensing_time=pd.date_range("2024-01-01", periods=len(tiles), tz="UTC"))
-    by_bins = page_data(explore(spread, "sensing_time", basemap=False).html)["classes"]
+    by_bins = layer(explore(spread, "sensing_time", basemap=False).html)["classes"]
     assert len(by_bins["labels"]) == 6  # 300 dates: equal-count classes
     assert by_bins["labels"][0].startswith("2024-01-01")
     numbers = tiles.assign(size=np.arange(len(tiles), dtype=float))
-    binned = page_data(explore(numbers, "size", basemap=False).html)["classes"]
+    binned = layer(explore(numbers, "size", basemap=False).html)["classes"]
     counts = np.bincount(int32(binned["codes"]))
     assert len(binned["labels"]) == 6
     assert counts.max() - counts.min() <= 1  # equal-count classes
-    plain = page_data(explore(tiles, None, basemap=False).html)["classes"]
+    plain = layer(explore(tiles, None, basemap=False).html)["classes"]
     assert plain["labels"] == ["tiles"]
 
 
@@ -206,7 +211,17 @@ def test_accessor_and_save(tiles, tmp_path):
         ({"popup": ["path", "nope"]}, "popup column 'nope'"),
         ({"tolerance": -1}, "tolerance must be >= 0"),
         ({"tolerance": float("nan")}, "tolerance must be >= 0"),
-        ({"basemap": "no-placeholders"}, "basemap must be"),
+        ({"basemap": "no-placeholders"}, "neither a tile URL"),
+        ({"tiles": "no-placeholders"}, "neither a tile URL"),
+        ({"tiles": 3}, "tiles must be"),
+        ({"tiles": None, "basemap": False}, "not both"),
+        ({"tooltip": ["nope"]}, "tooltip column 'nope'"),
+        ({"popup": "nope"}, "popup column 'nope'"),
+        ({"cmap": "no-such-colormap"}, "not a matplotlib colormap"),
+        ({"cmap": ["red", "not-a-colour"]}, "cmap must be"),
+        ({"style_kwds": {"fillopacity": 0.2}}, "'fillopacity' is not a Leaflet path option"),
+        ({"style_kwds": {"style_function": print}}, "style_function"),
+        ({"m": "a folium map"}, "m must be a TileMap"),
     ],
 )
 def test_bad_arguments(tiles, kwargs, match):
@@ -355,6 +370,23 @@ def load(browser: Browser, path: Path) -> int:
     return int(browser.evaluate(WAIT_FOR_MAP))
 
 
+def on_screen(browser: Browser, point: shapely.Point) -> list[float]:
+    """The page pixel of a longitude/latitude point."""
+    return browser.evaluate(
+        f"(p => [p.x, p.y])(byocframeMap.latLngToContainerPoint([{point.y}, {point.x}]))"
+    )
+
+
+def click(browser: Browser, point: shapely.Point) -> str | None:
+    """Click the map at a point; the text of the popup that opened, or None."""
+    xy = on_screen(browser, point)
+    for kind in ("mousePressed", "mouseReleased"):
+        browser.send(
+            "Input.dispatchMouseEvent", type=kind, x=xy[0], y=xy[1], button="left", clickCount=1
+        )
+    return browser.evaluate("document.querySelector('.leaflet-popup-content')?.innerText ?? null")
+
+
 def screenshot(browser: Browser, save_to: Path) -> np.ndarray:
     """The map without its controls (the legend's swatches are in the tile colours)."""
     from PIL import Image
@@ -410,14 +442,7 @@ def test_popup_shows_the_clicked_tile_and_nothing_loads_remotely(browser, tiles,
     assert load(browser, path) == len(tiles)
     blank = hue_pixels(screenshot(browser, tmp_path / "before.png"))
 
-    xy = browser.evaluate(
-        f"(p => [p.x, p.y])(byocframeMap.latLngToContainerPoint([{point.y}, {point.x}]))"
-    )
-    for kind in ("mousePressed", "mouseReleased"):
-        browser.send(
-            "Input.dispatchMouseEvent", type=kind, x=xy[0], y=xy[1], button="left", clickCount=1
-        )
-    text = browser.evaluate("document.querySelector('.leaflet-popup-content')?.innerText ?? null")
+    text = click(browser, point)
     assert text is not None, "no popup opened"
     assert failed["path"] in text
     assert "FAILED" in text
@@ -432,7 +457,7 @@ def test_popup_shows_the_clicked_tile_and_nothing_loads_remotely(browser, tiles,
 
 def test_web_tiles_that_cannot_load_leave_the_land_layer(browser, tiles, tmp_path):
     # a closed loopback port: every tile fails, as on an air-gapped machine
-    page = explore(tiles, basemap="http://127.0.0.1:9/{z}/{x}/{y}.png")
+    page = explore(tiles, tiles="http://127.0.0.1:9/{z}/{x}/{y}.png", attr="test tiles")
     drawn = load(browser, page.save(tmp_path / "tiles.html"))
     pixels = screenshot(browser, tmp_path / "tiles.png")
     assert drawn == len(tiles)
@@ -456,7 +481,210 @@ def test_a_frame_with_nothing_to_draw_still_makes_a_working_page(browser, tiles,
     assert browser.problems() == []
 
 
-def test_without_the_explore_extra_the_error_says_what_to_install(tiles, monkeypatch):
-    monkeypatch.setattr("byocframe.explore._LEAFLET_PACKAGE", "no_such_leaflet_package")
-    with pytest.raises(ImportError, match=r'pip install "byocframe\[explore\]"'):
-        explore(tiles.head(3), basemap=False)
+# --- geopandas' explore() conventions ---------------------------------------------------
+
+
+def test_popup_and_tooltip_follow_geopandas_conventions(tiles):
+    geometries = {"geometry", "tile_geometry", "native_cover", "native_tile"}
+    every = ["id", *[c for c in tiles.columns if c not in geometries]]
+
+    def shown(which, **kwargs):
+        data = layer(explore(tiles.head(20), basemap=False, **kwargs).html)
+        return [data["fields"][i]["name"] for i in data[which]]
+
+    assert shown("popup", popup=True) == every  # was a TypeError
+    assert shown("popup", popup=False) == []
+    assert shown("popup", popup="path") == ["path"]
+    assert shown("popup", popup=2) == every[:2]
+    assert shown("popup") == ["path", "status", "sensing_time", "failed_ingestion_cause", "id"]
+    assert shown("tooltip") == ["path", "status"]  # short: what a hover needs
+    assert shown("tooltip", tooltip=True) == every
+    assert shown("tooltip", tooltip=False) == []
+    assert shown("tooltip", tooltip=["sensing_time"]) == ["sensing_time"]
+    assert shown("tooltip", column="sensing_time") == ["path", "sensing_time"]
+    # a column shown by both travels once
+    data = layer(explore(tiles.head(20), basemap=False, popup=True, tooltip=True).html)
+    assert [f["name"] for f in data["fields"]] == every
+
+
+def test_custom_tiles_carry_their_attribution(tiles, monkeypatch):
+    url = "http://127.0.0.1:9/{z}/{x}/{y}.png"
+    with pytest.raises(ValueError, match="custom tiles need an attribution: pass attr="):
+        explore(tiles, tiles=url)
+    with pytest.raises(ValueError, match="custom tiles need an attribution"):
+        explore(tiles, basemap=url)  # the earlier spelling too
+    credit = '&copy; <a href="https://example.org">Example maps</a>'
+    assert page_data(explore(tiles, tiles=url, attr=credit).html)["basemap"] == {
+        "url": url,
+        "attribution": credit,
+    }
+    # a named xyzservices provider brings its own credit; attr replaces it
+    import xyzservices.providers as xyz
+
+    topo = page_data(explore(tiles, tiles="OpenTopoMap").html)["basemap"]
+    assert topo["url"] == xyz.OpenTopoMap.build_url()
+    assert topo["attribution"] == xyz.OpenTopoMap.html_attribution
+    assert "OpenTopoMap" in topo["attribution"]
+    provider = page_data(explore(tiles, tiles=xyz.OpenTopoMap, attr="mine").html)["basemap"]
+    assert provider["attribution"] == "mine"
+    # tiles=None: no web tiles (the land layer only); default OSM dropped offline only
+    assert page_data(explore(tiles, tiles=None).html)["basemap"] is None
+    assert page_data(explore(tiles).html)["basemap"] is None  # BYOCFRAME_OFFLINE (conftest)
+    monkeypatch.delenv("BYOCFRAME_OFFLINE")
+    osm = page_data(explore(tiles, tiles="OpenStreetMap").html)["basemap"]
+    assert osm["url"] == OSM_TILES
+    assert "OpenStreetMap</a> contributors" in osm["attribution"]
+
+
+def test_cmap_colours_the_classes(tiles):
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap, to_hex
+
+    by_date = layer(explore(tiles, "sensing_time", basemap=False, cmap="magma").html)["classes"]
+    magma = colormaps["magma"]
+    assert by_date["colors"] == [to_hex(magma(x)) for x in np.linspace(0, 0.9, 4)]
+    listed = layer(explore(tiles, "sensing_time", basemap=False, cmap=["red", "#0000ff"]).html)
+    assert listed["classes"]["colors"] == ["#ff0000", "#0000ff", "#ff0000", "#0000ff"]
+    own = ListedColormap(["#123456"])
+    plain = layer(explore(tiles, None, basemap=False, cmap=own).html)["classes"]
+    assert plain["colors"] == ["#123456"]
+    status = layer(explore(tiles, basemap=False, cmap=["black"]).html)["classes"]
+    assert set(status["colors"]) == {"#000000"}  # cmap overrides the status colours too
+
+
+def test_style_kwds_reach_the_layer(tiles):
+    style = {"weight": 3, "fillOpacity": 0.1, "dashArray": "4 2", "color": "#ff00ff"}
+    data = layer(explore(tiles, basemap=False, style_kwds=style).html)
+    assert data["style"] == style
+    assert layer(explore(tiles, basemap=False).html)["style"] == {}
+
+
+def test_m_adds_a_layer_to_an_existing_map(tiles):
+    first = explore(tiles.iloc[:100], basemap=False, title="both")
+    same = explore(tiles.iloc[100:130], "sensing_time", m=first, name="late", tiles="OpenTopoMap")
+    assert same is first  # as GeoDataFrame.explore(m=...) returns the map it drew on
+    assert (first.drawn, first.hidden) == (130, 0)
+    data = page_data(first.html)
+    assert [entry["name"] for entry in data["layers"]] == ["tiles", "late"]
+    assert data["basemap"] is None  # the map's own tiles stay (tiles= applies to new maps)
+    assert len(decode_tiles(data["layers"][1]["tiles"])) == 30
+    assert "<title>both</title>" in first.html
+    assert "2 layers" in repr(first)
+
+
+def test_tiles_without_a_footprint_stay_in_legend_and_caption(tiles):
+    gaps = tiles.head(40).copy()
+    failed = gaps["status"] == "FAILED"
+    assert failed.sum() == 3  # every 15th tile of the fixture
+    gaps.loc[failed, "geometry"] = None  # every FAILED tile lost its footprint
+    data = layer(explore(gaps, basemap=False).html)
+    classes = data["classes"]
+    # FAILED has no drawn tile, yet it is a legend class with its count
+    assert classes["labels"] == ["INGESTED", "FAILED"]
+    assert classes["hidden"] == [0, 3]
+    assert np.bincount(int32(classes["codes"]), minlength=2).tolist() == [37, 0]
+    assert "3 without a polygon footprint not drawn" in data["info"]
+    named = [line for line in data["info"] if line.startswith("not drawn: ")]
+    assert named == [f"not drawn: {p} (FAILED)" for p in gaps.loc[failed, "path"]]
+
+
+# --- Leaflet ships with byocframe ----------------------------------------------------------
+
+
+def test_leaflet_is_shipped_with_licence_and_recorded_hashes(tiles, monkeypatch):
+    import hashlib
+    import sys
+    import tomllib
+
+    data = Path(byocframe.__file__).parent / "data"
+    provenance = (data / "PROVENANCE.md").read_text()
+    recorded = dict(
+        re.findall(r"\| `(leaflet/[\w./-]+)` \| \d+ \| `([0-9a-f]{64})` \|", provenance)
+    )
+    assert set(recorded) == {
+        "leaflet/leaflet.js",
+        "leaflet/leaflet.css",
+        "leaflet/images/layers.png",
+        "leaflet/images/layers-2x.png",
+        "leaflet/images/marker-icon.png",
+    }
+    for name, digest in recorded.items():
+        assert hashlib.sha256((data / name).read_bytes()).hexdigest() == digest, name
+    licence = (data / "leaflet" / "LICENSE").read_text()
+    assert licence.startswith("BSD 2-Clause License")
+    assert "Volodymyr Agafonkin" in licence
+    assert "Leaflet 1.9.4" in (data / "leaflet" / "leaflet.js").read_text()[:200]
+    # no third-party Leaflet package: the page builds with it made unimportable
+    monkeypatch.setitem(sys.modules, "js_lib_leaflet", None)
+    page = explore(tiles.head(3), basemap=False).html
+    assert "Leaflet 1.9.4" in page
+    assert "@preserve" in page  # the licence banner travels in every page
+    assert remote_loads(page) == []
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    extras = project["project"]["optional-dependencies"]
+    assert not [d for deps in extras.values() for d in deps if "leaflet" in d.lower()]
+
+
+@pytest.mark.slow
+def test_options_work_in_a_browser(browser, tiles, tmp_path):
+    """popup=True, tooltip, style_kwds, m= and a custom basemap's attribution, drawn."""
+    ingested = tiles[tiles["status"] == "INGESTED"]
+    m = explore(
+        ingested.iloc[:-20],
+        popup=True,
+        tiles="http://127.0.0.1:9/{z}/{x}/{y}.png",
+        attr="Tiles by <b>Example</b>",
+    )
+    # the second layer painted pure blue, no outline: its tiles must show that colour
+    explore(
+        ingested.iloc[-20:],
+        None,
+        m=m,
+        name="second",
+        style_kwds={"fillColor": "#0000ff", "fillOpacity": 1, "stroke": False},
+        tooltip="path",
+    )
+    assert load(browser, m.save(tmp_path / "two.html")) == len(ingested)
+    pixels = screenshot(browser, tmp_path / "two.png")
+    blue = np.all(pixels == [0, 0, 255], axis=-1).sum()
+    assert blue > 1000
+    assert hue_pixels(pixels)["INGESTED"] > 1000  # the first layer's status colours
+
+    attribution = browser.evaluate(
+        "document.querySelector('.leaflet-control-attribution').innerText"
+    )
+    assert "Tiles by Example" in attribution
+    legend = browser.evaluate("document.querySelector('.leaflet-control-layers').innerText")
+    assert "second: tiles" in legend
+    assert "tiles: INGESTED" in legend
+
+    # hover a tile of the second layer: its tooltip names it
+    second = ingested.iloc[-20:]
+    point = next(p for p in second.geometry.representative_point() if abs(p.y) < 70)
+    top = second[second.geometry.contains(point)].iloc[-1]
+    xy = on_screen(browser, point)
+    browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=xy[0], y=xy[1])
+    tip = browser.evaluate(
+        "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r("
+        "document.querySelector('.leaflet-tooltip')?.innerText ?? null))))"
+    )
+    assert tip is not None, "no tooltip on hover"
+    assert top["path"] in tip
+    assert "status" not in tip  # tooltip="path": only that column
+
+    # click a tile of the first layer only: popup=True shows every column
+    first = ingested.iloc[:-20]
+    alone = next(
+        p
+        for p in first.geometry.representative_point()
+        if abs(p.y) < 70 and not second.geometry.contains(p).any()
+    )
+    clicked = first[first.geometry.contains(alone)].iloc[-1]
+    text = click(browser, alone)
+    assert text is not None, "no popup opened"
+    assert clicked["path"] in text
+    for name in ("geometry_source", "native_crs", "created"):
+        if name in first.columns:
+            assert name in text
+    # only the web tiles of the closed port fail; no script error or warning
+    assert [p for p in browser.problems() if "Failed to load resource" not in p] == []

@@ -1,4 +1,9 @@
-"""The local service ingests real files from the local S3; bulk create and reconcile."""
+"""The local service ingests real files from the local S3; bulk create and reconcile.
+
+The service judges files with its own code (`byocframe.emulator.judge`); these tests
+check that the client's tools (`read_bucket`, `failure_causes`, `reconcile`) agree with
+it. What the service does per documented rule is pinned in `test_service_file_rules.py`.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import shapely
 import byocframe
 from byocframe.bucket import read_bucket
 from byocframe.emulator.cogs import SAMPLE_CASES, SAMPLE_PATTERN, write_cog
+from byocframe.file_rules import SERVICE_MESSAGES
 from byocframe.outlines import trace_covers
 from byocframe.push import push
 from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile
@@ -71,6 +77,7 @@ def test_ingestion_fails_exactly_the_violations(
     assert len(tiles) == len(SAMPLE_CASES)
     for case, rule in SAMPLE_CASES.items():
         assert by_path.loc[paths[case], "status"] == ("FAILED" if rule else "INGESTED"), case
+    assert {r for r in SAMPLE_CASES.values() if r} <= set(SERVICE_MESSAGES)
     causes = failure_causes(tiles)
     expected = pd.Series([r for r in SAMPLE_CASES.values() if r]).value_counts()
     assert causes["tiles"].sort_index().to_dict() == expected.sort_index().to_dict()

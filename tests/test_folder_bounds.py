@@ -77,3 +77,43 @@ def test_trace_covers_refuses_a_path_outside(layout: tuple[Path, Path]) -> None:
     candidates.loc[0, "path"] = "../outside/(BAND).tif"
     with pytest.raises(PermissionError, match=r"'\.\./outside/B01\.tif' leads outside the folder"):
         trace_covers(str(root), candidates)
+
+
+def _speckled(path: Path, size: int) -> None:
+    """A GeoTIFF without overviews whose valid pixels form a checkerboard (no-data 0)."""
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    data = ((np.indices((size, size)).sum(axis=0) % 2) * 7).astype("uint8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile = {"driver": "GTiff", "width": size, "height": size, "count": 1, "dtype": "uint8"}
+    transform = Affine(10, 0, 500_000, 0, -10, 5_000_000)  # 10 m pixels, north up
+    with rasterio.open(path, "w", **profile, crs="EPSG:32633", transform=transform, nodata=0) as f:
+        f.write(data, 1)
+
+
+def test_trace_covers_bounds_pixels_and_shapes(tmp_path: Path, monkeypatch) -> None:
+    """Both limits are settings named when reached: pixels before reading, shapes as traced.
+
+    Today: the lowest overview is read whole however large its header says it is, and
+    its valid pixels are joined however many pieces they form (a checkerboard of
+    800 x 800 pixels: 320,000 squares to join).
+    """
+    import byocframe.outlines
+    from byocframe import ValidationError
+
+    _speckled(tmp_path / "t/B01.tif", 64)
+    candidates = read_bucket(
+        tmp_path, pattern=r"(?P<tile>t)/(BAND)\.tif", crs="EPSG:32633", progress=False
+    )
+    monkeypatch.setattr(byocframe.outlines, "MAX_TRACE_PIXELS", 64 * 64 - 1)
+    with pytest.raises(ValidationError, match=r"4,096 pixels.*MAX_TRACE_PIXELS"):
+        trace_covers(str(tmp_path), candidates)
+    monkeypatch.setattr(byocframe.outlines, "MAX_TRACE_PIXELS", 64 * 64)
+    monkeypatch.setattr(byocframe.outlines, "MAX_TRACE_SHAPES", 100)
+    with pytest.raises(ValidationError, match=r"more than 100 .*MAX_TRACE_SHAPES"):
+        trace_covers(str(tmp_path), candidates)
+    monkeypatch.setattr(byocframe.outlines, "MAX_TRACE_SHAPES", 64 * 64 // 2)
+    cover = trace_covers(str(tmp_path), candidates, max_points=20_000).iloc[0]
+    assert cover.area == pytest.approx(64 * 64 // 2 * 100)  # half the 10 m pixels

@@ -59,7 +59,7 @@ class TestParseCrs:
         ("spelling", "message"),
         [
             ("urn:ogc:def:crs:EPSG::999999", "unknown EPSG code 999999"),
-            ("WGS 84", "unrecognised CRS 'WGS 84'"),
+            ("WGS 1984 please", "unrecognised CRS 'WGS 1984 please'"),
             ("urn:ogc:def:crs:EPSG::", "unrecognised CRS"),
         ],
     )
@@ -364,3 +364,16 @@ def test_malformed_polygons_are_problems_not_crashes(cover):
     assert parsed.geoms[1].area == 1.0
     assert 1 not in parsed.problems
     assert parse_cover(cover) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [10**5000, "urn:ogc:def:crs:EPSG::" + "9" * 5000, "EPSG:" + "9" * 5000],
+    ids=["int", "urn", "plain"],
+)
+def test_parse_crs_refuses_a_code_of_thousands_of_digits(name):
+    """Today: Python's ValueError (int/str conversion past 4,300 digits) from a hostile record."""
+    from byocframe.crs import GeometryProblem, parse_crs
+
+    with pytest.raises(GeometryProblem, match="unknown EPSG code"):
+        parse_crs(name)

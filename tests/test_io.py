@@ -306,3 +306,64 @@ def test_frame_values_are_numpy_free_in_records(seed_tile):
     coords = back[0]["coverGeometry"]["coordinates"][0][0][0]
     assert all(type(c) is float for c in coords)
     assert not isinstance(back[0]["id"], np.generic)
+
+
+# ---------------------------------------------------------------------- hostile files
+_DEEP = "[" * 100_000 + "]" * 100_000
+_BROKEN_META = {
+    "nested-100000-deep": (_DEEP, "nested too deep"),
+    "integer-of-5000-digits": ('{"crs": ' + "9" * 5000 + "}", "numbers too long"),
+    "crs-a-number": ('{"crs": 5}', "must be texts"),
+    "crs-unknown": ('{"crs": "EPSG:' + "9" * 60 + '"}', "is unknown"),
+    "index-a-list": ('{"index": []}', "must be texts"),
+    "attrs-a-text": ('{"attrs": "x"}', "attrs must be an object"),
+    "a-list": ("[1]", "not a JSON object"),
+}
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """A tile table written as CSV, its lines."""
+    from byocframe.synthetic import synthetic_tiles
+
+    path = tmp_path_factory.mktemp("io") / "t.csv"
+    byocframe.write_file(byocframe.tiles_from_records(synthetic_tiles(3, seed=1)), path)
+    return path.read_text().splitlines(keepends=True)
+
+
+@pytest.mark.parametrize("case", list(_BROKEN_META))
+def test_a_csv_with_hostile_metadata_is_a_validation_error(written, tmp_path, case):
+    """Today: RecursionError, ValueError, CRSError or TypeError from deep inside."""
+    line, words = _BROKEN_META[case]
+    path = tmp_path / "t.csv"
+    path.write_text("#byocframe " + line + "\n" + "".join(written[1:]))
+    with pytest.raises(ValidationError, match=words):
+        byocframe.read_file(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[1]", "not a GeoJSON FeatureCollection"),
+        (_DEEP, "nested too deep"),
+        ('{"type": "FeatureCollection", "features": [], "byocframe": "x"}', "not a JSON object"),
+    ],
+    ids=["a-list", "nested-100000-deep", "metadata-a-text"],
+)
+def test_a_hostile_geojson_file_is_a_validation_error(tmp_path, text, words):
+    path = tmp_path / "t.geojson"
+    path.write_text(text)
+    with pytest.raises(ValidationError, match=words):
+        byocframe.read_file(path)
+
+
+@pytest.mark.parametrize(
+    "bands",
+    [[1], "B02", {"B02": "x"}, {"B02": [16]}],
+    ids=["list", "text", "band-text", "band-list"],
+)
+def test_a_collection_whose_bands_are_not_a_band_map_is_a_validation_error(bands):
+    """Today: AttributeError ('list' object has no attribute 'items') from the summary."""
+    record = {"id": "c1", "name": "x", "s3Bucket": "b", "additionalData": {"bands": bands}}
+    with pytest.raises(ValidationError, match=r"additionalData\.bands: not an object of band"):
+        byocframe.collections_from_records([record])

@@ -13,7 +13,6 @@ from collections import Counter
 
 import pandas as pd
 import pytest
-import requests
 import shapely
 
 import byocframe
@@ -32,7 +31,7 @@ class Counting(HTTPTransport):
     """Counts API requests by kind; can fail listing pages after the first."""
 
     def __init__(self, fail_later_pages: bool = False):
-        super().__init__(pool_connections=32, pool_maxsize=32)
+        super().__init__(pool_size=32)
         self.kinds: Counter[str] = Counter()
         self.fail_later_pages = fail_later_pages
         self.lock = threading.Lock()
@@ -43,7 +42,7 @@ class Counting(HTTPTransport):
             if LISTING.search(path):
                 kind = f"{request.method} listing"
                 if self.fail_later_pages and "viewtoken" in request.url:
-                    raise requests.ConnectionError("cut")
+                    raise byocframe.TransportError("cut")
             elif TILE.search(path):
                 kind = f"{request.method} tile"
             else:

@@ -400,3 +400,36 @@ def test_one_address_cannot_take_every_connection():
         finally:
             for sock in held:
                 sock.close()
+
+
+def test_300_half_sent_connections_leave_a_real_listing_answered():
+    """The issue's case with the default limits: one address opens 300 connections and
+    sends half a request on each; another client's authenticated listing is answered."""
+    with byocframe.local_service() as service:
+        api = ServiceApi(service)
+        api("POST", "/collections", json={"name": "still-here", "s3Bucket": "b"})
+        host, port = service.base_url.removeprefix("http://").rsplit(":", 1)
+        held = []
+        try:
+            for _ in range(300):
+                sock = socket.create_connection((host, int(port)), timeout=10)
+                held.append(sock)
+                sock.sendall(b"GET /api/v1/byoc/collections HTTP/1.1\r\nHost: x\r\n")
+            # accepted after all 300 (one accept loop): 48 hold a slot, the rest got 503
+            with socket.create_connection(
+                (host, int(port)), timeout=10, source_address=("127.0.0.2", 0)
+            ) as other:
+                auth = api.session.headers["Authorization"]
+                other.sendall(request_bytes("GET", "/api/v1/byoc/collections", auth=auth))
+                reader = other.makefile("rb")
+                assert reader.readline().startswith(b"HTTP/1.1 200")
+                headers = http.client.parse_headers(reader)
+                body = json.loads(reader.read(int(headers["Content-Length"])))
+            assert [c["name"] for c in body["data"]] == ["still-here"]
+            refused = 0
+            for sock in held[Limits().max_connections_per_address :]:
+                refused += sock.recv(12).startswith(b"HTTP/1.1 503")
+            assert refused == 300 - Limits().max_connections_per_address
+        finally:
+            for sock in held:
+                sock.close()

@@ -43,7 +43,7 @@ def test_items_carry_projection_assets_and_cover(frame):
     item = items.items[5]
     row = frame.loc[item.id]
     assert item.collection_id == "byoc-" + COLLECTION["id"]
-    assert item.properties["proj:epsg"] == int(row["native_crs"].split(":")[1])
+    assert item.properties["proj:code"] == row["native_crs"]
     native = shapely.geometry.shape(item.properties["proj:geometry"])
     assert native.equals_exact(row["native_cover"], 1e-6)
     assert item.properties["proj:bbox"] == pytest.approx(list(row["native_cover"].bounds))

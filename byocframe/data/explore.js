@@ -78,9 +78,16 @@
   };
 
   const map = L.map("map", { preferCanvas: true });
-  const b = data.bounds;  // west, south, east, north; the view first, then the layers
-  if (b) {
-    map.fitBounds([[b[1], b[0]], [b[3], b[2]]]);
+  // The view first (every layer's tiles), then the layers.
+  let view = null;
+  for (const layer of data.layers) {
+    const b = layer.bounds;  // west, south, east, north
+    if (!b) continue;
+    view = view ? [Math.min(view[0], b[0]), Math.min(view[1], b[1]),
+      Math.max(view[2], b[2]), Math.max(view[3], b[3])] : b.slice();
+  }
+  if (view) {
+    map.fitBounds([[view[1], view[0]], [view[3], view[2]]], { maxZoom: 12 });
   } else {
     map.fitWorld();
   }
@@ -105,52 +112,70 @@
   }
   map.attributionControl.addAttribution("land: Natural Earth");
 
-  // One Leaflet layer per class (thousands of layers are slow to add and to pan): each
-  // tile is a polygon of it. "nonzero" fills overlapping tiles once instead of cutting
-  // holes in the overlaps; explore.py orients shells and holes to make that right.
-  const tiles = new Shapes(data.tiles);
-  const classOf = int32(data.classes.codes);
-  const members = data.classes.labels.map(function () { return []; });
-  for (let t = 0; t < tiles.length; t++) members[classOf[t]].push(t);
+  // One Leaflet layer per class of each frame (thousands of layers are slow to add and
+  // to pan): each tile is a polygon of it. "nonzero" fills overlapping tiles once
+  // instead of cutting holes in the overlaps; explore.py orients shells and holes.
   const renderer = L.canvas({ padding: 0.2 });
   const overlays = {};
-  const layers = data.classes.labels.map(function (label, c) {
-    const latLngs = [];
-    for (const t of members[c]) tiles.latLngs(t, latLngs);
-    const color = data.classes.colors[c];
-    const layer = L.polygon(latLngs, {
-      renderer: renderer, color: color, weight: 0.6, opacity: 0.9, fillColor: color,
-      fillOpacity: 0.45, fillRule: "nonzero", interactive: false,
+  const named = data.layers.length > 1;
+  const frames = data.layers.map(function (spec) {
+    const tiles = new Shapes(spec.tiles);
+    const classOf = int32(spec.classes.codes);
+    const members = spec.classes.labels.map(function () { return []; });
+    for (let t = 0; t < tiles.length; t++) members[classOf[t]].push(t);
+    const layers = spec.classes.labels.map(function (label, c) {
+      const latLngs = [];
+      for (const t of members[c]) tiles.latLngs(t, latLngs);
+      const color = spec.classes.colors[c];
+      const options = Object.assign({
+        renderer: renderer, color: color, weight: 0.6, opacity: 0.9, fillColor: color,
+        fillOpacity: 0.45,
+      }, spec.style, { fillRule: "nonzero", interactive: false });
+      const layer = L.polygon(latLngs, options);
+      layer.addTo(map);  // classes come in drawing order: problems last, so on top
+      const swatch = '<span class="byoc-swatch" style="background:' +
+        escapeHtml(options.fillColor) + '"></span>';
+      let count = members[c].length.toLocaleString("en");
+      const hidden = spec.classes.hidden[c];
+      if (hidden) count += ", " + hidden.toLocaleString("en") + " without footprint, not drawn";
+      const prefix = named ? escapeHtml(spec.name) + ": " : "";
+      overlays[swatch + prefix + escapeHtml(label) + " (" + count + ")"] = layer;
+      return layer;
     });
-    layer.addTo(map);  // classes come in drawing order: problems last, so on top
-    const swatch = '<span class="byoc-swatch" style="background:' + color + '"></span>';
-    const count = members[c].length.toLocaleString("en");
-    overlays[swatch + escapeHtml(label) + " (" + count + ")"] = layer;
-    return layer;
+    const fields = spec.fields.map(function (f) {
+      return { name: f.name, codes: int32(f.codes), values: f.values };
+    });
+    return {
+      tiles: tiles, members: members, layers: layers, boxes: tiles.boxes(),
+      fields: fields, popup: spec.popup, tooltip: spec.tooltip, name: spec.name,
+    };
   });
   L.control.layers(baseLayers, overlays, { collapsed: false }).addTo(map);
 
-  // Popups: the topmost shown tile under the click (last class, then last tile drawn).
-  const fields = data.fields.map(function (f) {
-    return { name: f.name, codes: int32(f.codes), values: f.values };
-  });
-  const boxes = tiles.boxes();
-  function tileAt(latlng) {
-    const x = latlng.lng * tiles.scale, y = latlng.lat * tiles.scale;
-    for (let c = members.length - 1; c >= 0; c--) {
-      if (!map.hasLayer(layers[c])) continue;
-      for (let j = members[c].length - 1; j >= 0; j--) {
-        const t = members[c][j];
-        if (x < boxes[4 * t] || y < boxes[4 * t + 1] || x > boxes[4 * t + 2]) continue;
-        if (y > boxes[4 * t + 3]) continue;
-        if (tiles.contains(t, latlng.lng, latlng.lat)) return t;
+  // The topmost shown tile under a point: last frame, last class, then last tile drawn.
+  function tileAt(latlng, want) {
+    for (let f = frames.length - 1; f >= 0; f--) {
+      const fr = frames[f];
+      if (!fr[want].length) continue;  // this frame shows no popup (or tooltip)
+      const x = latlng.lng * fr.tiles.scale, y = latlng.lat * fr.tiles.scale;
+      const boxes = fr.boxes;
+      for (let c = fr.members.length - 1; c >= 0; c--) {
+        if (!map.hasLayer(fr.layers[c])) continue;
+        const members = fr.members[c];
+        for (let j = members.length - 1; j >= 0; j--) {
+          const t = members[j];
+          if (x < boxes[4 * t] || y < boxes[4 * t + 1] || x > boxes[4 * t + 2]) continue;
+          if (y > boxes[4 * t + 3]) continue;
+          if (fr.tiles.contains(t, latlng.lng, latlng.lat)) return [fr, t];
+        }
       }
     }
-    return -1;
+    return null;
   }
-  function popup(t) {
+  function table(fr, t, which) {
     let rows = "";
-    for (const f of fields) {
+    for (const i of fr[which]) {
+      const f = fr.fields[i];
       const code = f.codes[t];
       if (code < 0) continue;  // missing value: no row
       rows += "<tr><th>" + escapeHtml(f.name) + "</th><td>" + escapeHtml(f.values[code]) +
@@ -159,20 +184,49 @@
     return '<table class="byoc-popup">' + rows + "</table>";
   }
   map.on("click", function (e) {
-    const t = tileAt(e.latlng.wrap());
-    if (t >= 0) L.popup({ maxWidth: 480 }).setLatLng(e.latlng).setContent(popup(t)).openOn(map);
+    const hit = tileAt(e.latlng.wrap(), "popup");
+    if (hit) {
+      L.popup({ maxWidth: 480 }).setLatLng(e.latlng).setContent(table(hit[0], hit[1], "popup"))
+        .openOn(map);
+    }
   });
+  // Tooltips: the page's own hit test on pointer moves, at most once per frame.
+  const tip = L.tooltip({ direction: "top", offset: [0, -8], className: "byoc-tooltip" });
+  let pending = null;
+  map.on("mousemove", function (e) {
+    const first = pending === null;
+    pending = e.latlng;
+    if (!first) return;
+    requestAnimationFrame(function () {
+      const latlng = pending;
+      pending = null;
+      const hit = tileAt(latlng.wrap(), "tooltip");
+      if (!hit) {
+        map.closeTooltip(tip);
+        return;
+      }
+      tip.setLatLng(latlng).setContent(table(hit[0], hit[1], "tooltip"));
+      if (!map.hasLayer(tip)) tip.openOn(map);
+    });
+  });
+  map.on("mouseout", function () { map.closeTooltip(tip); });
 
   const info = L.control({ position: "bottomleft" });
   info.onAdd = function () {
     const div = L.DomUtil.create("div", "byoc-info");
-    div.innerHTML = data.info.map(escapeHtml).join("<br>");
+    const lines = [];
+    for (const spec of data.layers) {
+      for (const line of spec.info) lines.push((named ? spec.name + ": " : "") + line);
+    }
+    div.innerHTML = lines.map(escapeHtml).join("<br>");
     return div;
   };
   info.addTo(map);
 
+  let drawn = 0;
+  for (const fr of frames) drawn += fr.tiles.length;
   window.byocframeMap = map;  // for scripts and tests driving the page
   // Lets tests and benchmarks see that the page finished (and how long it took).
-  document.body.setAttribute("data-drawn", String(tiles.length));
+  document.body.setAttribute("data-drawn", String(drawn));
   document.body.setAttribute("data-ms", String(Math.round(performance.now())));
 })();

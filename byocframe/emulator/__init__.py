@@ -17,12 +17,11 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from byocframe.client import is_loopback
@@ -90,9 +89,22 @@ class LocalService:
         self.client_secret = server.issuer.client_secret
         self.demo_collection = demo_collection
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     def __repr__(self) -> str:
-        return f"LocalService(base_url={self.base_url!r}, client_id={self.client_id!r})"
+        state = ", stopped" if self._stopped else ""
+        return f"LocalService(base_url={self.base_url!r}, client_id={self.client_id!r}{state})"
+
+    def __enter__(self) -> LocalService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether it is serving on its background thread now."""
+        return self._thread is not None and self._thread.is_alive()
 
     @property
     def store(self) -> Store:
@@ -187,7 +199,10 @@ class LocalService:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the database."""
+        """Stop serving and close the database (a second call does nothing)."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)
@@ -284,7 +299,6 @@ def check_credentials(host: str, client_id: str, client_secret: str) -> None:
         )
 
 
-@contextlib.contextmanager
 def local_service(
     *,
     host: str = "127.0.0.1",
@@ -302,8 +316,12 @@ def local_service(
     limits: Limits | None = None,
     throttle: FailureThrottle | None = None,
     s3: bool | LocalS3 = False,
-) -> Iterator[LocalService]:
-    """Run the local BYOC service on a background thread for the ``with`` block.
+) -> LocalService:
+    """Start the local BYOC service on a background thread and return it.
+
+    Use it in a ``with`` block, which stops it at the end, or, in a notebook cell,
+    keep the returned service and call its ``stop()`` when done (the process
+    exiting also ends it: it serves on a daemon thread).
 
     Parameters
     ----------
@@ -339,9 +357,10 @@ def local_service(
         Tiles of collections whose bucket exists there are ingested from the real files
         (`byocframe.emulator.files_source`); other buckets use the manifest.
 
-    Yields
-    ------
+    Returns
+    -------
     LocalService
+        Serving already; also a context manager that stops it on exit.
 
     Examples
     --------
@@ -349,6 +368,15 @@ def local_service(
     ...     tiles = list(service.client().iter_tiles(service.demo_collection))
     >>> len(tiles)
     50
+
+    Without ``with``, as in a Jupyter cell:
+
+    >>> service = local_service(demo=True, demo_tiles=50)
+    >>> service.running
+    True
+    >>> service.stop()
+    >>> service.running
+    False
     """
     service = create_service(
         host=host,
@@ -366,8 +394,9 @@ def local_service(
         limits=limits,
         throttle=throttle,
         s3=s3,
-    ).start()
+    )
     try:
-        yield service
-    finally:
+        return service.start()
+    except BaseException:
         service.stop()
+        raise

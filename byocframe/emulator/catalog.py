@@ -1,8 +1,9 @@
 """The Sentinel Hub Catalog API (STAC API 1.0.0) of the local service, BYOC collections only.
 
 Served under ``/api/v1/catalog/1.0.0`` next to the BYOC API, with the same tokens:
-landing page and conformance (anonymous), collections, items, item by id, queryables,
-and search (GET and POST). The behaviour follows ``shared/CATALOG_API.md``: only
+landing page, conformance and the API's OpenAPI definition (``/api``) and HTML page
+(``/api.html``), all anonymous; collections, items, item by id, queryables, and search
+(GET and POST). The behaviour follows ``shared/CATALOG_API.md``: only
 INGESTED tiles are items, newest first (then id), paged by an integer offset ``next``
 with ``context`` on every page and absolute links built from the request's ``Host``.
 
@@ -33,6 +34,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 
 from byocframe.emulator.auth import TokenIssuer
+from byocframe.emulator.catalog_openapi import OPENAPI_MEDIA, SERVICE_DESC, SERVICE_DOC, openapi
+from byocframe.emulator.catalog_openapi import service_doc as service_doc_page
 from byocframe.emulator.faults import Faults, RateLimit
 from byocframe.emulator.filters import QUERYABLES
 from byocframe.emulator.limits import Limits
@@ -68,6 +71,9 @@ CONFORMANCE = [
     f"{_OGC}/cql2/1.0/conf/basic-cql2",
 ]
 JSON, GEOJSON, SCHEMA = "application/json", "application/geo+json", "application/schema+json"
+HTML = "text/html"
+#: Routes any client may read without a token [CATALOG_API.md 2], and the API's definition.
+_ANONYMOUS = ("", "/conformance", SERVICE_DESC, SERVICE_DOC)
 _KEPT_RESULTS = 64
 _KEPT_ITEMS = 1_000_000  # ~100 MB of (seq, datetime, id) triples at most
 _KEPT_SECONDS = 600.0
@@ -133,7 +139,7 @@ class Catalog:
             faults = host.faults
             if faults.latency:
                 time.sleep(faults.latency)
-            if rest not in ("", "/conformance"):  # both are anonymous [CATALOG_API.md 2]
+            if rest not in _ANONYMOUS:
                 client = _bearer_client(request, host.issuer)
                 wait = host.rate_limit.acquire(client) if host.rate_limit is not None else 0
                 fate = faults.decide() if faults.active else "ok"
@@ -151,7 +157,11 @@ class Catalog:
         except ApiProblem as err:
             status, media = err.status, JSON
             answer = {"code": err.code, "description": err.message}
-        data = json.dumps(answer, separators=(",", ":")).encode()
+        if media == HTML:
+            data = str(answer).encode()
+            media += "; charset=utf-8"
+        else:
+            data = json.dumps(answer, separators=(",", ":")).encode()
         request.send_response(status)
         request.send_header("Content-Type", media)
         request.send_header("Content-Length", str(len(data)))
@@ -179,6 +189,10 @@ class Catalog:
             return 200, JSON, self.landing(base)
         if route == ("conformance",):
             return 200, JSON, {"conformsTo": CONFORMANCE}
+        if rest == SERVICE_DESC:
+            return 200, OPENAPI_MEDIA, openapi(base)
+        if rest == SERVICE_DOC:
+            return 200, HTML, service_doc_page(base)
         if route == ("search",):
             search = SearchQuery.parse(query, get=True, limits=self.limits)
             return 200, GEOJSON, self.search(search, base, get=query)
@@ -218,6 +232,8 @@ class Catalog:
                     "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                     "type": SCHEMA,
                 },
+                {"href": base + SERVICE_DESC, "rel": "service-desc", "type": OPENAPI_MEDIA},
+                {"href": base + SERVICE_DOC, "rel": "service-doc", "type": HTML},
             ],
         }
 
@@ -391,6 +407,8 @@ class Catalog:
 _GET_ROUTES = {
     (),
     ("conformance",),
+    ("api",),
+    ("api.html",),
     ("queryables",),
     ("collections",),
     ("collections", "*"),

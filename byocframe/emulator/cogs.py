@@ -2,8 +2,13 @@
 
 Needs rasterio (the ``bucket`` extra). `write_cog` writes one file; `write_samples`
 writes a folder of tiles (``tiles/<case>/<date>/<band>.tif``) where each case breaks
-exactly one rule of `byocframe.checks.RULES`, plus valid tiles, one of them crossing
-the antimeridian and one with a no-data corner (a traced cover is smaller than its box).
+exactly one rule of the shared table (`byocframe.file_rules`, by rule id), plus valid
+tiles, one of them crossing the antimeridian and one with a no-data corner (a traced
+cover is smaller than its box).
+
+These samples serve the client's tests and demos (the client's checks against the
+service). The service's own rule tests write their files with rasterio and tifffile
+directly (``tests/test_service_file_rules.py``), so a mistake here cannot hide one there.
 """
 
 from __future__ import annotations

@@ -2,11 +2,15 @@
 
 When the local service runs with a local S3 (`byocframe.emulator.s3.LocalS3`) and a
 collection's bucket exists there, ingestion resolves the tile's ``(BAND)`` path against
-the bucket, reads each file's header with ranged GETs (`byocframe.tiffheader`), and
-applies the rule table of `byocframe.checks`: the first error fails the tile with the
-service's kind of message; otherwise ``tileGeometry``, ``filesMetadata`` (ETag and
+the bucket's listing, reads each file's header with ranged GETs
+(`byocframe.emulator.headers`) and judges the files (`byocframe.emulator.judge`) by the
+shared rule table (`byocframe.file_rules`): the first rule broken fails the tile with
+the service's kind of message; otherwise ``tileGeometry``, ``filesMetadata`` (ETag and
 header size) and meters per pixel come from the files. Buckets that do not exist there
 fall back to the manifest (virtual bucket) mode.
+
+None of this uses the client's bucket reader or checks: the service is what the
+client is tested against.
 """
 
 from __future__ import annotations
@@ -15,46 +19,63 @@ import re
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
-from byocframe.bucket import Bucket, Listed, files_from_headers, header_row
-from byocframe.checks import (
-    DEFAULT_RULES,
-    Findings,
-    RuleSet,
-    band_dtypes,
-    check_tile_files,
-    derived,
-)
 from byocframe.emulator.coords import transform_polygons
+from byocframe.emulator.headers import (
+    DEFAULT_READ_LIMITS,
+    FileHeader,
+    HeaderTooLarge,
+    ReadLimits,
+    UnreadableHeader,
+    read_file_header,
+)
+from byocframe.emulator.judge import IngestionFailure, TileFile, band_config, derive, tile_failure
+from byocframe.file_rules import DEFAULT_FILE_RULES, SERVICE_MESSAGES, UNEXPECTED_FAILURE, FileRules
 
-__all__ = ["FilesSource", "IngestionFailure"]
+__all__ = ["FilesSource", "IngestionFailure", "Listed"]
 
 _EXTENSIONS = ("", ".tif", ".tiff", ".TIF", ".TIFF")
 _TIFF = re.compile(r"\.tiff?$", re.IGNORECASE)
-_FORMATS = {"uint": "UINT", "int": "INT", "float": "FLOAT"}
 
 
-class IngestionFailure(Exception):
-    """Why a tile cannot be ingested (becomes its ``failedIngestionCause``)."""
+@dataclass(frozen=True)
+class Listed:
+    """One object of a bucket listing."""
+
+    key: str
+    size: int
+    etag: str
 
 
 class FilesSource:
-    """Reads tiles' files from an S3-compatible endpoint, with the rule table.
+    """Reads tiles' files from an S3-compatible endpoint and judges them.
 
     Parameters
     ----------
     client : boto3 S3 client
         E.g. ``LocalS3.client()``.
-    rules : RuleSet
-        The deployment's limits.
+    rules : FileRules
+        The deployment's table (`byocframe.file_rules.DEFAULT_FILE_RULES`).
+    limits : ReadLimits
+        How much of each file is read (`byocframe.emulator.headers.DEFAULT_READ_LIMITS`).
+    max_listed : int, default 10 000
+        Objects listed under a tile's folder before the tile fails.
     """
 
-    def __init__(self, client: Any, *, rules: RuleSet = DEFAULT_RULES):
+    def __init__(
+        self,
+        client: Any,
+        *,
+        rules: FileRules = DEFAULT_FILE_RULES,
+        limits: ReadLimits = DEFAULT_READ_LIMITS,
+        max_listed: int = 10_000,
+    ):
         self.client = client
         self.rules = rules
+        self.limits = limits
+        self.max_listed = max_listed
         self._known: dict[str, bool] = {}
         self._lock = threading.Lock()
 
@@ -91,7 +112,7 @@ class FilesSource:
         except (OSError, BotoCoreError, ClientError) as err:
             # the bucket could not be read (an outage, a file removed meanwhile): the
             # service's generic message; the tile can be reingested
-            raise IngestionFailure("Unexpected error occurred while ingesting the tile") from err
+            raise IngestionFailure(UNEXPECTED_FAILURE) from err
 
     def _ingest(
         self, collection: Mapping[str, Any], state: Mapping[str, Any]
@@ -101,101 +122,119 @@ class FilesSource:
         path = str(state["path"])
         template = path if "(BAND)" in path else path.rstrip("/") + "/(BAND)"
         before, after = template.split("(BAND)", 1)
-        bucket = Bucket(f"s3://{name}/{before}", client=self.client)
-        listing = {item.key: item for item in bucket.list()}
-        found = self._resolve(name, bands, before, after, listing)
-        with ThreadPoolExecutor(max_workers=min(8, len(found))) as pool:
-            rows = list(
-                pool.map(lambda item: header_row(item[1], bucket.ranged(item[1].key)), found)
-            )
-        files = files_from_headers(rows)
-        files["band"] = pd.array([band for band, _ in found], dtype="string")
-        findings = Findings(self.rules)
-        check_tile_files(
-            template, files, findings, sources=[b for b, _ in found], dtypes=band_dtypes(bands)
-        )
-        errors = [row for row in findings.rows if row["severity"] == "error"]
-        if errors:
-            raise IngestionFailure(errors[0]["service_message"] or errors[0]["message"])
-        records = files.to_dict("records")
-        return self._ingested(records, found, state), _band_config(records), _final(path, found)
+        listing = self._list(name, before, nested="/" in after)
+        found = _resolve(name, bands, before, after, listing)
+        distinct = {item.key: item for _, item in found}  # bands of one file: read once
+        with ThreadPoolExecutor(max_workers=min(8, len(distinct))) as pool:
+            read = pool.map(lambda item: self._read(name, item), distinct.values())
+            headers = dict(zip(distinct, read, strict=True))
+        files = [TileFile(band, item.key, item.etag, headers[item.key]) for band, item in found]
+        cause = tile_failure(files, bands, self.rules)
+        if cause:
+            raise IngestionFailure(cause)
+        return self._ingested(files, state), band_config(files), _final(path, found)
 
-    def _resolve(
-        self,
-        name: str,
-        bands: Mapping[str, Any],
-        before: str,
-        after: str,
-        listing: dict[str, Listed],
-    ) -> list[tuple[str, Listed]]:
-        """``[(band, object)]`` of the tile, or the service's failure."""
-        if not bands:
-            ext = "" if _TIFF.search(after) else r"(?:\.tiff?)?"
-            regex = re.compile(
-                re.escape(before) + r"(?P<band>[^/]+?)" + re.escape(after) + ext, re.IGNORECASE
-            )
-            out = [(m["band"], listing[k]) for k in sorted(listing) if (m := regex.fullmatch(k))]
-            if not out:
-                raise IngestionFailure(f"No files found at s3://{name}/{before}(BAND){after}.")
-            return out
-        out = []
-        for band, spec in bands.items():
-            key = before + str(spec.get("source") or band) + after
-            hit = next((key + e for e in _EXTENSIONS if key + e in listing), None)
-            if hit is None:
-                stem = _TIFF.sub("", key).lower()
-                other = sorted(k for k in listing if _TIFF.sub("", k).lower() == stem)
-                if other:
-                    exts = {m[0] for k in other if (m := _TIFF.search(k))}
-                    exts.add(after[after.rfind(".") :] if "." in after else ".tif")
-                    raise IngestionFailure(
-                        f"Files of one tile must share one extension, found {sorted(exts)}"
-                    )
-                missing = key if _TIFF.search(key) else key + ".tif"
-                raise IngestionFailure(f"File s3://{name}/{missing} not found.")
-            out.append((str(band), listing[hit]))
+    def _list(self, bucket: str, prefix: str, *, nested: bool) -> dict[str, Listed]:
+        """The objects under ``prefix`` (one folder level unless ``nested``), bounded."""
+        options: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        if not nested:
+            options["Delimiter"] = "/"  # a band name holds no "/": sub-folders are not read
+        out: dict[str, Listed] = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(**options):
+            for item in page.get("Contents", []):
+                out[item["Key"]] = Listed(item["Key"], int(item["Size"]), str(item["ETag"]))
+            if len(out) > self.max_listed:
+                raise IngestionFailure(
+                    f"More than {self.max_listed} objects under s3://{bucket}/{prefix} "
+                    "(FilesSource max_listed); move other files out of the tile's folder"
+                )
         return out
 
-    def _ingested(
-        self,
-        records: list[dict[str, Any]],
-        found: list[tuple[str, Listed]],
-        state: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        tile = derived(records)
+    def _read(self, bucket: str, item: Listed) -> FileHeader:
+        def fetch(start: int, stop: int) -> bytes:
+            # IfMatch: a file replaced since the listing fails the read, not the judgement
+            answer = self.client.get_object(
+                Bucket=bucket, Key=item.key, Range=f"bytes={start}-{stop - 1}", IfMatch=item.etag
+            )
+            body = answer["Body"]
+            try:  # at most the bytes asked for, even from a server that ignores Range
+                return bytes(body.read(stop - start))
+            finally:
+                body.close()
+
+        try:
+            return read_file_header(fetch, size=item.size, limits=self.limits)
+        except HeaderTooLarge as err:
+            cause = SERVICE_MESSAGES["header-size"].format(
+                size=f"at least {err.needed}", max=self.rules.max_header
+            )
+            raise IngestionFailure(cause) from err
+        except UnreadableHeader as err:
+            raise IngestionFailure(UNEXPECTED_FAILURE) from err
+
+    def _ingested(self, files: list[TileFile], state: Mapping[str, Any]) -> dict[str, Any]:
+        tile = derive(files, self.rules)
         out: dict[str, Any] = {
             "crs": tile["crs"],
-            "tileBox": tile["tile_box"],
+            "tileBox": tile["tileBox"],
             "additionalData": {
                 "hasAddedPoints": False,
                 "filesMetadata": {
-                    band: {"headerSize": int(row["header_size"]), "etag": item.etag}
-                    for (band, item), row in zip(found, records, strict=True)
+                    item.band: {"headerSize": item.header.header_size, "etag": item.etag}
+                    for item in files
                 },
-                "minMetersPerPixel": tile["min_meters_per_pixel"],
-                "maxMetersPerPixel": tile["max_meters_per_pixel"],
+                "minMetersPerPixel": tile["minMetersPerPixel"],
+                "maxMetersPerPixel": tile["maxMetersPerPixel"],
             },
         }
         if not state.get("cover84"):
-            xmin, ymin, xmax, ymax = tile["tile_box"]
+            xmin, ymin, xmax, ymax = tile["tileBox"]
             ring = [[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax], [xmin, ymin]]
             out["cover84"] = transform_polygons([[ring]], tile["crs"], "EPSG:4326")
             out["coverType"] = "Polygon"
         return out
 
 
-def _band_config(records: list[dict[str, Any]]) -> dict[str, Any]:
-    config = {}
-    for row in records:
-        kind = re.match(r"[a-z]+", str(row["dtype"]))
-        bits = int(str(row["dtype"])[len(kind[0]) :]) if kind else 8
-        config[str(row["band"])] = {
-            "bitDepth": max(8, bits),  # 1/2/4-bit files are read as 8-bit bands
-            "sampleFormat": _FORMATS.get(kind[0] if kind else "uint", "UINT"),
-            "source": str(row["band"]),
-            "bandIndex": 1,
-        }
-    return config
+def _resolve(
+    name: str,
+    bands: Mapping[str, Any],
+    before: str,
+    after: str,
+    listing: dict[str, Listed],
+) -> list[tuple[str, Listed]]:
+    """``[(band, object)]`` of the tile, or the service's failure."""
+    if not bands:
+        ext = "" if _TIFF.search(after) else r"(?:\.tiff?)?"
+        regex = re.compile(
+            re.escape(before) + r"(?P<band>[^/]+?)" + re.escape(after) + ext, re.IGNORECASE
+        )
+        out = [(m["band"], listing[k]) for k in sorted(listing) if (m := regex.fullmatch(k))]
+        if not out:
+            raise IngestionFailure(f"No files found at s3://{name}/{before}(BAND){after}.")
+        exts = {m[0] if (m := _TIFF.search(item.key)) else "" for _, item in out}
+        if len(exts) > 1:
+            raise IngestionFailure(SERVICE_MESSAGES["extension"].format(found=sorted(exts)))
+        return out
+    out = []
+    for band, spec in bands.items():
+        key = before + str(spec.get("source") or band) + after
+        hit = next((key + e for e in _EXTENSIONS if key + e in listing), None)
+        if hit is None:
+            stem = _TIFF.sub("", key).lower()
+            other = sorted(k for k in listing if _TIFF.sub("", k).lower() == stem)
+            if other:
+                exts = {m[0] for k in other if (m := _TIFF.search(k))}
+                exts.add(after[after.rfind(".") :] if "." in after else ".tif")
+                raise IngestionFailure(SERVICE_MESSAGES["extension"].format(found=sorted(exts)))
+            missing = key if _TIFF.search(key) else key + ".tif"
+            raise IngestionFailure(
+                SERVICE_MESSAGES["missing-band"].format(key=f"s3://{name}/{missing}")
+            )
+        out.append((str(band), listing[hit]))
+    exts = {m[0] if (m := _TIFF.search(item.key)) else "" for _, item in out}
+    if len(exts) > 1:
+        raise IngestionFailure(SERVICE_MESSAGES["extension"].format(found=sorted(exts)))
+    return out
 
 
 def _final(path: str, found: list[tuple[str, Listed]]) -> str:

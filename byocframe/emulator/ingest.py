@@ -37,17 +37,19 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from byocframe import file_rules
 from byocframe.emulator.coords import transform_polygons
 from byocframe.emulator.files_source import FilesSource, IngestionFailure
 from byocframe.emulator.problems import ApiProblem
 from byocframe.emulator.store import PENDING, Store
+from byocframe.file_rules import SERVICE_MESSAGES, FileRules
 
 __all__ = ["SUPPORTED_CRS", "UNEXPECTED_FAILURE", "FileSource", "Ingestor"]
 
 log = logging.getLogger("byocframe.emulator")
 
 #: The cause the real service gives when ingestion fails for a reason it does not name.
-UNEXPECTED_FAILURE = "Unexpected error occurred while ingesting the tile."
+UNEXPECTED_FAILURE = file_rules.UNEXPECTED_FAILURE
 
 
 class FileSource(Protocol):
@@ -62,12 +64,8 @@ class FileSource(Protocol):
         ...
 
 
-#: CRSs the BYOC service ingests (BYOC_API 7.2).
-SUPPORTED_CRS = frozenset(
-    {"EPSG:4326", "EPSG:3857", "EPSG:3035", "EPSG:6933"}
-    | {f"EPSG:{326 * 100 + z}" for z in range(1, 61)}
-    | {f"EPSG:{327 * 100 + z}" for z in range(1, 61)}
-)
+#: CRSs the BYOC service ingests by default (COG_RULES 3; `Ingestor(rules=...)` for more).
+SUPPORTED_CRS = file_rules.DEFAULT_FILE_RULES.supported_crs
 _EXTENSIONS = ("", ".tif", ".tiff", ".TIF", ".TIFF")
 _HEADER_SIZE = 1328
 
@@ -94,7 +92,10 @@ class Ingestor:
         Where the files are looked up; the store's virtual bucket by default.
     files : FilesSource, optional
         Real files, for the buckets that exist at its S3 endpoint: their headers are
-        read and checked with the same rules as `byocframe.check`.
+        read and judged by the service's own code (`byocframe.emulator.judge`).
+    rules : FileRules, optional
+        The table the manifest mode checks CRSs against (`byocframe.file_rules`); a
+        `FilesSource` has its own.
     """
 
     def __init__(
@@ -105,10 +106,12 @@ class Ingestor:
         clock: Callable[[], float] | None = None,
         source: FileSource | None = None,
         files: FilesSource | None = None,
+        rules: FileRules | None = None,
     ):
         import time
 
         self.files = files
+        self.rules = rules or file_rules.DEFAULT_FILE_RULES
         self.store = store
         self.source: FileSource = source or store
         self.delay = delay
@@ -213,7 +216,9 @@ class Ingestor:
                 outcome, config, path = self.files.ingest(collection, snapshot)
                 outcome.pop("coverType", None)  # the commit sets it with the cover
             else:
-                found, config, path = _resolve(self.source, collection, snapshot["path"])
+                found, config, path = _resolve(
+                    self.source, collection, snapshot["path"], self.rules
+                )
                 outcome = _ingested(collection["s3Bucket"], found)
             outcome.update(status="INGESTED", path=path)
             if not (collection.get("additionalData") or {}).get("bands"):
@@ -258,7 +263,7 @@ class Ingestor:
 
 
 def _resolve(
-    source: FileSource, collection: dict[str, Any], path: str
+    source: FileSource, collection: dict[str, Any], path: str, rules: FileRules
 ) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Any], str]:
     """Find the files of a tile: {band: (key, info)}, the band config and the final path."""
     bucket = collection["s3Bucket"]
@@ -273,7 +278,9 @@ def _resolve(
             hit = next((key + ext for ext in _EXTENSIONS if key + ext in listing), None)
             if hit is None:
                 shown = key if "." in key.rsplit("/", 1)[-1] else key + ".tif"
-                raise _Failure(f"File s3://{bucket}/{shown} not found.")
+                raise _Failure(
+                    SERVICE_MESSAGES["missing-band"].format(key=f"s3://{bucket}/{shown}")
+                )
             found[name] = (hit, listing[hit])
     else:
         pattern = re.compile(
@@ -288,13 +295,13 @@ def _resolve(
             raise _Failure(f"No files found at s3://{bucket}/{template}.")
     extensions = {re.search(r"(\.[^./]+)?$", key)[0] for key, _ in found.values()}  # type: ignore[index]
     if len(extensions) > 1:
-        raise _Failure(f"Files of one tile must share one extension, found {sorted(extensions)}.")
+        raise _Failure(SERVICE_MESSAGES["extension"].format(found=sorted(extensions)))
     crs_set = {info["crs"] for _, info in found.values()}
     if len(crs_set) > 1:
-        raise _Failure(f"Files of the tile are in different CRSs: {sorted(crs_set)}.")
+        raise _Failure(SERVICE_MESSAGES["band-crs"].format(found=sorted(crs_set)))
     crs = crs_set.pop()
-    if crs not in SUPPORTED_CRS:
-        raise _Failure(f"Unsupported CRS {crs}; use UTM, EPSG:4326, 3857, 3035 or 6933.")
+    if crs not in rules.supported_crs:
+        raise _Failure(SERVICE_MESSAGES["crs"].format(crs=crs))
     config: dict[str, Any] = {}
     for name, (key, info) in found.items():
         spec = bands.get(name)
@@ -303,8 +310,12 @@ def _resolve(
             info["sampleFormat"],
         ):
             raise _Failure(
-                f"File s3://{bucket}/{key} is {info['sampleFormat']}{info['bitDepth']}, "
-                f"band {name} is {spec.get('sampleFormat')}{spec.get('bitDepth')}."
+                SERVICE_MESSAGES["bit-depth"].format(
+                    key=key,
+                    dtype=f"{info['sampleFormat']}{info['bitDepth']}",
+                    band=name,
+                    want=f"{spec.get('sampleFormat')}{spec.get('bitDepth')}",
+                )
             )
         config[name] = {
             "bitDepth": info["bitDepth"],

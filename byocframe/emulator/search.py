@@ -8,11 +8,13 @@ it validates every parameter the Sentinel Hub Catalog documents (see
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import shapely
 import shapely.geometry
 
@@ -26,6 +28,9 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 #: What ``fields: {}`` returns [Sentinel Hub Catalog docs]; note: no ``stac_version``.
 DEFAULT_FIELDS = ("id", "type", "geometry", "bbox", "links", "assets", "properties.datetime")
 MAX_LIMIT = 100
+#: A full RFC 3339 date-time, as STAC API's ``datetime`` requires: a date alone (or a time
+#: without its offset) is a 400, not an instant at midnight that matches almost nothing.
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 
 
 def problem(message: str) -> ApiProblem:
@@ -134,10 +139,10 @@ def _ids(value: Any, get: bool) -> list[str] | None:
 def _numbers(value: Any, get: bool, name: str) -> list[float]:
     try:
         numbers = [float(v) for v in (value.split(",") if get else value)]
-    except (TypeError, ValueError, AttributeError):
-        raise problem(f"{name} must be 4 or 6 numbers, got {value!r}") from None
-    if len(numbers) not in (4, 6) or not all(n == n for n in numbers):
-        raise problem(f"{name} must be 4 or 6 numbers, got {value!r}")
+    except (TypeError, ValueError, AttributeError, OverflowError):  # 10**400: no float
+        raise problem(f"{name} must be 4 or 6 finite numbers, got {shown(value)}") from None
+    if len(numbers) not in (4, 6) or not all(math.isfinite(n) for n in numbers):
+        raise problem(f"{name} must be 4 or 6 finite numbers, got {shown(value)}")
     return numbers
 
 
@@ -173,10 +178,20 @@ def _geometry(value: Any, get: bool, limits: Limits) -> Any:
     _check_parts(body, limits)
     try:
         geom = shapely.geometry.shape({k: v for k, v in body.items() if k != "crs"})
-    except (ValueError, TypeError, AttributeError, KeyError, shapely.errors.GEOSException) as err:
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        KeyError,
+        OverflowError,  # an integer coordinate no float holds
+        shapely.errors.GEOSException,
+    ) as err:
         raise problem(f"intersects must be a GeoJSON geometry ({err})") from None
     if geom.is_empty:
         raise problem("intersects is an empty geometry")
+    if not np.isfinite(shapely.get_coordinates(geom, include_z=bool(shapely.has_z(geom)))).all():
+        # an infinite corner matched nothing (or everything) without a word
+        raise problem("intersects has a coordinate that is not a finite number")
     return geom
 
 
@@ -199,11 +214,19 @@ def _interval(value: Any) -> tuple[int | None, int | None]:
     """An instant, a closed interval ``a/b`` or an open one (``a/..``, ``../b``, ``a/``)."""
     if not isinstance(value, str):
         raise problem(f"datetime must be a string, got {value!r}")
+    start, slash, end = value.partition("/")
+    ends = [start, end] if slash else [start]
+    for text in ends:
+        if text not in ("", "..") and not _DATE_TIME.fullmatch(text.strip()):
+            raise problem(
+                f"datetime {value!r}: {text!r} is not an RFC 3339 date-time; expected "
+                "2024-06-01T00:00:00Z, an interval a/b, or a/.. and ../b (a whole day: "
+                "2024-06-01T00:00:00Z/2024-06-01T23:59:59Z)"
+            )
     try:
-        if "/" not in value:
+        if not slash:
             instant = time_micros(value)
             return instant, instant
-        start, _, end = value.partition("/")
         low = None if start in ("", "..") else time_micros(start)
         high = None if end in ("", "..") else time_micros(end)
     except FilterProblem as err:
@@ -231,7 +254,7 @@ def _integer(value: Any, name: str, default: int, *, low: int) -> int:
         number = int(value)
         if isinstance(value, float | bool) or str(number) != str(value).strip():
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # int(1e999) overflows
         raise problem(f"{name} must be an integer, got {value!r}") from None
     if number < low:
         raise problem(f"{name} must be at least {low}, got {number}")
@@ -249,8 +272,11 @@ def _fields(value: Any, get: bool) -> dict[str, Any] | None:
     if not isinstance(value, Mapping):
         raise problem(f"fields must be an object with include and exclude lists, got {value!r}")
     for key in ("include", "exclude"):
-        if value.get(key) is not None and not isinstance(value[key], list):
-            raise problem(f"fields.{key} must be a list of field names")
+        listed = value.get(key)
+        if listed is not None and (
+            not isinstance(listed, list) or not all(isinstance(n, str) for n in listed)
+        ):
+            raise problem(f"fields.{key} must be a list of field names (texts)")
     return {"include": value.get("include"), "exclude": value.get("exclude")}
 
 

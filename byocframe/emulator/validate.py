@@ -28,7 +28,7 @@ from typing import Any
 
 from byocframe.crs import GeometryProblem, parse_crs
 from byocframe.emulator.covers import read_cover
-from byocframe.emulator.problems import bad, is_number, shown
+from byocframe.emulator.problems import bad, is_number, json_integer, shown
 
 __all__ = [
     "band_types",
@@ -78,7 +78,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_int=json_integer)
     except RecursionError:
         raise bad(f"The request body is nested deeper than {MAX_DEPTH} levels.") from None
     except (ValueError, UnicodeDecodeError) as err:

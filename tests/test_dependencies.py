@@ -1,0 +1,52 @@
+"""pyproject.toml: features are extras, development tools a PEP 735 group, and the one
+install-and-test command reads the same in the README, the docs and CI."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+TOOLS = {"pytest", "ruff", "mypy", "hypothesis", "mkdocs", "nbclient", "sentinelhub"}
+
+
+def names(requirements: list[str]) -> set[str]:
+    return {Requirement(r).name.lower() for r in requirements if isinstance(r, str)}
+
+
+def test_no_published_extra_carries_development_tools():
+    extras = PROJECT["project"]["optional-dependencies"]
+    published = {name for deps in extras.values() for name in names(deps)}
+    assert published & TOOLS == set()
+    assert "test" not in extras
+    assert names(PROJECT["dependency-groups"]["test"]) >= TOOLS
+    # the group pulls in every optional feature the suite exercises
+    assert "byocframe[all]" in PROJECT["dependency-groups"]["test"]
+    assert set(Requirement(extras["all"][0]).extras) == {"progress", "stac", "bucket", "local-s3"}
+
+
+def test_notebook_extra_draws_progress_bars_as_widgets():
+    notebook = names(PROJECT["project"]["optional-dependencies"]["notebook"])
+    # byocframe.progress draws in a kernel only with ipywidgets importable, via tqdm
+    assert {"jupyter", "ipywidgets", "tqdm"} <= notebook
+    source = (ROOT / "byocframe" / "progress.py").read_text()
+    assert 'find_spec("ipywidgets")' in source
+
+
+def test_the_test_command_is_the_same_everywhere_and_can_install_groups():
+    command = re.compile(r"^python3 -m venv \.venv && .*-m pytest$", re.M)
+    readme = command.findall((ROOT / "README.md").read_text())
+    started = command.findall((ROOT / "docs" / "getting-started.md").read_text())
+    ci = command.findall((ROOT / ".ci" / "run").read_text())
+    assert len(readme) == len(started) == len(ci) == 1
+    assert readme == started == ci
+    steps = readme[0].split(" && ")
+    upgrade = next(i for i, step in enumerate(steps) if '-U "pip>=25.1"' in step)
+    group = next(i for i, step in enumerate(steps) if "--group test" in step)
+    assert upgrade < group  # pip learnt --group in 25.1; a fresh 3.11 venv has 23.x
+    assert "docs/design/dependencies.md" in (ROOT / "README.md").read_text()
+    assert (ROOT / "docs" / "design" / "dependencies.md").exists()
