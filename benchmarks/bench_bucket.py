@@ -129,7 +129,7 @@ def run(count: int, environment: dict[str, str]) -> None:
         results: dict[str, tuple[float, float]] = {}
 
         def ranged(workers: int) -> None:
-            files = read_bucket(url, client=client, workers=workers, progress=False)
+            files = read_bucket(url, s3=client, workers=workers, progress=False)
             assert len(files) == count
             assert files["error"].isna().all()
             results[f"read_bucket, {workers} ranged readers"] = (

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 import byocframe.coverage as _coverage
 from byocframe.summary import Summary, summarize
+from byocframe.typing import AnyClient, AoiLike
 
 if TYPE_CHECKING:
+    import pystac
     from matplotlib.axes import Axes
 
+    from byocframe.checks import RuleSet
     from byocframe.explore import TileMap
 
 __all__ = ["ByocAccessor"]
@@ -60,12 +65,12 @@ class ByocAccessor:
         if not self._tiles:
             raise TypeError(f".byoc.{what}() works on tile frames, not on collection frames")
 
-    def coverage(self, aoi: Any = None, *, by: str | None = None) -> pd.DataFrame:
+    def coverage(self, aoi: AoiLike | None = None, *, by: str | None = None) -> pd.DataFrame:
         """Footprint, covered and overlap areas per group; see `byocframe.coverage.coverage`."""
         self._need_tiles("coverage")
         return _coverage.coverage(self._frame, aoi, by=by)
 
-    def gaps(self, aoi: Any, *, by: str | None = None) -> gpd.GeoDataFrame:
+    def gaps(self, aoi: AoiLike, *, by: str | None = None) -> gpd.GeoDataFrame:
         """The parts of ``aoi`` no tile covers; see `byocframe.coverage.gaps`."""
         self._need_tiles("gaps")
         return _coverage.gaps(self._frame, aoi, by=by)
@@ -84,28 +89,79 @@ class ByocAccessor:
 
         return changes(self._frame, original=original, deleted=deleted)
 
-    def set_native_covers(self, covers: pd.Series | Mapping[str, Any]) -> gpd.GeoDataFrame:
+    def set_native_covers(
+        self, covers: pd.Series | Mapping[str, shapely.Geometry]
+    ) -> gpd.GeoDataFrame:
         """Set covers given in each tile's own CRS; see `byocframe.set_native_covers`."""
         self._need_tiles("set_native_covers")
         from byocframe.cover_edits import set_native_covers
 
         return set_native_covers(self._frame, covers)
 
-    def push(self, client: Any, **kwargs: Any) -> pd.DataFrame:
-        """Send the edits to the service (`byocframe.push.push` / `push_collections`)."""
+    def push(
+        self,
+        client: AnyClient,
+        *,
+        dry_run: bool = False,
+        workers: int | None = None,
+        delete_missing: bool = False,
+        force: bool = False,
+        progress: bool | None = None,
+        original: pd.DataFrame | None = None,
+        tolerance: float | None = None,
+        collection: str | None = None,
+    ) -> pd.DataFrame:
+        """Send the edits to the service: `byocframe.push` (tiles) or `push_collections`.
+
+        ``workers`` is each function's own default when None. ``delete_missing``,
+        ``tolerance`` and ``collection`` are for tile frames only.
+        """
+        if self._tiles:
+            from byocframe.push import push
+
+            return push(
+                self._frame,
+                client,
+                dry_run=dry_run,
+                workers=32 if workers is None else workers,
+                delete_missing=delete_missing,
+                force=force,
+                progress=progress,
+                original=original,
+                tolerance=tolerance,
+                collection=collection,
+            )
+        tile_only = {
+            "delete_missing": delete_missing,
+            "tolerance": tolerance is not None,
+            "collection": collection is not None,
+        }
+        given = [name for name, on in tile_only.items() if on]
+        if given:
+            raise TypeError(
+                f".byoc.push() of a collections frame takes no {', '.join(given)}: leave "
+                "it out (it is for tile frames)"
+            )
         from byocframe.collection_push import push_collections
-        from byocframe.push import push
 
-        if not self._tiles:
-            return push_collections(self._frame, client, **kwargs)
-        return push(self._frame, client, **kwargs)
+        return push_collections(
+            self._frame,
+            client,
+            original=original,
+            dry_run=dry_run,
+            force=force,
+            workers=4 if workers is None else workers,
+            progress=progress,
+        )
 
-    def reingest(self, client: Any, **kwargs: Any) -> pd.DataFrame:
+    def reingest(
+        self, client: AnyClient, *, workers: int = 8, progress: bool | None = None
+    ) -> pd.DataFrame:
         """Send these tiles back to ingestion; see `byocframe.ingestion.reingest`."""
         self._need_tiles("reingest")
         from byocframe.ingestion import reingest
 
-        return reingest(self._frame, client, **kwargs)
+        return reingest(self._frame, client, workers=workers, progress=progress)
 
     def to_file(self, path: str | Path) -> None:
         """Write the tiles to a file that `byocframe.read_file` reads back whole."""
@@ -114,39 +170,113 @@ class ByocAccessor:
 
         write_file(self._frame, path)
 
-    def check(self, pattern: str | None = None, **kwargs: Any) -> pd.DataFrame:
-        """Pre-flight checks of a files frame (`byocframe.read_bucket`); see `byocframe.check`."""
+    def check(
+        self,
+        pattern: str | None = None,
+        *,
+        bands: Mapping[str, Mapping[str, Any]] | None = None,
+        rules: RuleSet | None = None,
+        progress: bool | None = None,
+        max_unmatched: float | None = None,
+    ) -> pd.DataFrame:
+        """Pre-flight checks of a files frame (`byocframe.read_bucket`); see `byocframe.check`.
+
+        ``rules`` is `byocframe.checks.DEFAULT_RULES` and ``max_unmatched``
+        `byocframe.patterns.MAX_UNMATCHED` when None; without ``pattern`` one is
+        inferred where the layout is unambiguous.
+        """
         if not self._files:
             raise TypeError(".byoc.check() works on files frames from byocframe.read_bucket()")
-        from byocframe.checks import check
+        from byocframe.checks import DEFAULT_RULES, check
+        from byocframe.patterns import MAX_UNMATCHED
 
-        return check(self._frame, pattern=pattern, **kwargs)
+        return check(
+            self._frame,
+            pattern=pattern,
+            bands=bands,
+            rules=DEFAULT_RULES if rules is None else rules,
+            progress=progress,
+            max_unmatched=MAX_UNMATCHED if max_unmatched is None else max_unmatched,
+        )
 
     def summary(self) -> Summary:
         """Counts by status, dates, CRSs, failure causes and covered area."""
         self._need_tiles("summary")
         return summarize(self._frame)
 
-    def plot(self, column: str | None = None, **kwargs: Any) -> Axes:
-        """A coverage map; see `byocframe.plotting.plot_coverage`."""
+    def plot(
+        self,
+        column: str | None = None,
+        *,
+        ax: Axes | None = None,
+        basemap: bool | str | Any | None = None,
+        aoi: AoiLike | None = None,
+        title: str | None = None,
+        **style: Any,
+    ) -> Axes:
+        """A coverage map; see `byocframe.plotting.plot_coverage`.
+
+        ``style`` goes to matplotlib as in `geopandas.GeoDataFrame.plot` (``color``,
+        ``alpha``, ...).
+        """
         self._need_tiles("plot")
         from byocframe.plotting import plot_coverage
 
-        return plot_coverage(self._frame, column, **kwargs)
+        return plot_coverage(
+            self._frame, column, ax=ax, basemap=basemap, aoi=aoi, title=title, **style
+        )
 
-    def explore(self, column: str | None = "status", **kwargs: Any) -> TileMap:
-        """An interactive map in one offline HTML page; see `byocframe.explore.explore`."""
+    def explore(
+        self,
+        column: str | None = "status",
+        *,
+        cmap: Any = None,
+        tooltip: bool | str | int | list[str] | None = None,
+        popup: bool | str | int | list[str] | None = None,
+        tiles: Any = "OpenStreetMap",
+        attr: str | None = None,
+        m: TileMap | None = None,
+        style_kwds: dict[str, Any] | None = None,
+        name: str | None = None,
+        basemap: bool | str | None = None,
+        tolerance: float | None = None,
+        title: str = "byocframe tiles",
+    ) -> TileMap:
+        """An interactive map in one offline HTML page; see `byocframe.explore.explore`.
+
+        ``tolerance`` is `byocframe.explore.DEFAULT_TOLERANCE` when None.
+        """
         self._need_tiles("explore")
-        from byocframe.explore import explore
+        from byocframe.explore import DEFAULT_TOLERANCE, explore
 
-        return explore(self._frame, column, **kwargs)
+        return explore(
+            self._frame,
+            column,
+            cmap=cmap,
+            tooltip=tooltip,
+            popup=popup,
+            tiles=tiles,
+            attr=attr,
+            m=m,
+            style_kwds=style_kwds,
+            name=name,
+            basemap=basemap,
+            tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
+            title=title,
+        )
 
-    def to_stac(self, collection: Mapping[str, Any] | str | None = None, **kwargs: Any) -> Any:
+    def to_stac(
+        self,
+        collection: Mapping[str, Any] | str | None = None,
+        *,
+        client: AnyClient | None = None,
+        geoparquet: str | os.PathLike[str] | None = None,
+    ) -> pystac.ItemCollection:
         """STAC Items (and a stac-geoparquet file); see `byocframe.stac.to_stac`."""
         self._need_tiles("to_stac")
         from byocframe.stac import to_stac
 
-        return to_stac(self._frame, collection, **kwargs)
+        return to_stac(self._frame, collection, client=client, geoparquet=geoparquet)
 
     def timeline(self, *, freq: str | None = None, ax: Axes | None = None) -> Axes:
         """Tiles and covered area per date; see `byocframe.plotting.plot_timeline`."""

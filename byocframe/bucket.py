@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from byocframe.geometry import reproject
 from byocframe.progress import ProgressBar
 from byocframe.s3_errors import s3_error
 from byocframe.tiffheader import RangeReader, TiffHeader, TiffHeaderError, read_header
+from byocframe.typing import S3Like
 
 __all__ = [
     "FILE_COLUMNS",
@@ -45,6 +47,7 @@ __all__ = [
     "open_bucket",
     "read_bucket",
     "s3_client",
+    "s3_keyword",
 ]
 
 #: Columns of a files frame, in order.
@@ -267,6 +270,36 @@ def s3_client(endpoint_url: str | None = None, *, workers: int = 16) -> Any:
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
 
 
+def s3_keyword(s3: S3Like | None, client: S3Like | None, caller: str) -> S3Like | None:
+    """The boto3 client given as ``s3=``, or as the old ``client=`` (with a `FutureWarning`).
+
+    Raises
+    ------
+    TypeError
+        When both are given.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     picked = s3_keyword(None, "boto3 client", "read_bucket")
+    >>> picked, caught[0].category.__name__
+    ('boto3 client', 'FutureWarning')
+    """
+    if client is None:
+        return s3
+    if s3 is not None:
+        raise TypeError(f"{caller}() got both s3= and client=: pass the boto3 client as s3= only")
+    warnings.warn(
+        f"{caller}(client=...) is now {caller}(s3=...): pass the boto3 S3 client as s3= "
+        "(client= will be removed)",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return client
+
+
 def open_bucket(
     url: str | os.PathLike[str] | Bucket, *, endpoint_url: str | None = None, client: Any = None
 ) -> Bucket:
@@ -349,11 +382,12 @@ def read_bucket(
     *,
     pattern: str | None = None,
     endpoint_url: str | None = None,
-    client: Any = None,
+    s3: S3Like | None = None,
     suffix: str | None = r"\.tiff?",
     workers: int = 16,
     progress: bool | None = None,
     crs: str = WGS84,
+    client: S3Like | None = None,
 ) -> pd.DataFrame:
     r"""List a bucket (or folder) and read every GeoTIFF header with ranged requests.
 
@@ -370,7 +404,7 @@ def read_bucket(
         parses. Without it, one row per file is returned.
     endpoint_url : str, optional
         An S3-compatible endpoint (MinIO, CloudFerro, a local moto server).
-    client : boto3 S3 client, optional
+    s3 : boto3 S3 client, optional
         Instead of one built from the environment (e.g. ``LocalS3.client()``).
     suffix : str or None, default ``r"\.tiff?"``
         Only keys ending with this (regular expression, any case) are read; None: all.
@@ -380,6 +414,8 @@ def read_bucket(
         A progress bar (tqdm); by default when interactive.
     crs : str, default "EPSG:4326"
         The CRS of the tile footprints (with ``pattern``).
+    client : boto3 S3 client, optional
+        The old name of ``s3`` (a `FutureWarning`).
 
     Returns
     -------
@@ -399,7 +435,8 @@ def read_bucket(
     >>> read_bucket(folder, progress=False).shape
     (0, 30)
     """
-    bucket = open_bucket(url, endpoint_url=endpoint_url, client=client)
+    s3 = s3_keyword(s3, client, "read_bucket")
+    bucket = open_bucket(url, endpoint_url=endpoint_url, client=s3)
     wanted = re.compile(f"(?:{suffix})$", re.IGNORECASE) if suffix else None
     listed = [item for item in bucket.list() if wanted is None or wanted.search(item.key)]
     with (

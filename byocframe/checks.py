@@ -32,9 +32,10 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from byocframe.bucket import assign_tiles, open_bucket, read_bucket
+from byocframe.bucket import assign_tiles, open_bucket, read_bucket, s3_keyword
 from byocframe.file_rules import REQUIREMENTS, SERVICE_MESSAGES, FileRules
 from byocframe.patterns import MAX_UNMATCHED, check_coverage, infer_pattern
+from byocframe.typing import S3Like
 
 __all__ = [
     "DEFAULT_RULES",
@@ -537,9 +538,10 @@ def check(
     bands: Mapping[str, Mapping[str, Any]] | None = None,
     rules: RuleSet = DEFAULT_RULES,
     endpoint_url: str | None = None,
-    client: Any = None,
+    s3: S3Like | None = None,
     progress: bool | None = None,
     max_unmatched: float = MAX_UNMATCHED,
+    client: S3Like | None = None,
 ) -> pd.DataFrame:
     r"""Run every rule of the table on each file and each tile; one row per finding.
 
@@ -560,7 +562,7 @@ def check(
         The limits; `DEFAULT_RULES` by default.
     endpoint_url : str, optional
         For a URL of an S3-compatible store.
-    client : boto3 S3 client, optional
+    s3 : boto3 S3 client, optional
         For a URL: instead of one built from the environment.
     progress : bool, optional
         A progress bar while reading headers.
@@ -569,6 +571,8 @@ def check(
         `byocframe.patterns.MAX_UNMATCHED`, one half); beyond it, or when it matches
         none, a `ValidationError` (a typo in a pattern would otherwise pass, with one
         ``unmatched`` warning per file).
+    client : boto3 S3 client, optional
+        The old name of ``s3`` (a `FutureWarning`).
 
     Returns
     -------
@@ -592,8 +596,9 @@ def check(
     >>> print(findings["fix"].iloc[1])
     upload t2/B02.tif, or remove the band from the collection
     """
+    s3 = s3_keyword(s3, client, "check")
     if isinstance(files, str):
-        source = open_bucket(files, endpoint_url=endpoint_url, client=client)
+        source = open_bucket(files, endpoint_url=endpoint_url, client=s3)
         files = read_bucket(source, progress=progress)
     keys = [str(k) for k in files["key"]]
     if pattern is None:

@@ -18,10 +18,9 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal, TypeAlias, cast
+from typing import Any, Literal, cast
 
 from byocframe.config import (
-    SentinelHubBYOCLike,
     Settings,
     SHConfigLike,
     resolve_settings,
@@ -32,17 +31,14 @@ from byocframe.exceptions import APIError, NotFoundError, TransportError
 from byocframe.ids import CollectionLike, TileLike, path_of, resource_id
 from byocframe.session import DEFAULT_BASE_URL, ApiSession
 from byocframe.transport import is_loopback
+from byocframe.typing import AnyClient
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "Client",
-    "ClientLike",
     "is_loopback",  # where the emulator imports it from
     "resolve_client",
 ]
-
-#: What every public function that talks to a service accepts (see `resolve_client`).
-ClientLike: TypeAlias = "Client | SHConfigLike | SentinelHubBYOCLike"
 
 
 class Client(ApiSession):
@@ -423,7 +419,7 @@ def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return fields, {k: v for k, v in kwargs.items() if k not in _FIELD_NAMES}
 
 
-def resolve_client(client: ClientLike) -> Client:
+def resolve_client(client: AnyClient) -> Client:
     """The `Client` for anything a public function accepts as a client.
 
     A `Client` (or an object that wraps one) is returned as it is. A sentinelhub-py ``SHConfig`` or

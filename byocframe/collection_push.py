@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from byocframe.client import ClientLike, resolve_client
+from byocframe.client import resolve_client
 from byocframe.exceptions import ValidationError
 from byocframe.io import collections_from_records
 from byocframe.snapshot import (
@@ -23,14 +23,15 @@ from byocframe.snapshot import (
     loaded_collections,
     stamp_collections,
 )
-from byocframe.tasks import Outcome, run_tasks, task_result
+from byocframe.tasks import Action, Done, Outcome, Result, Task, run_tasks, task_result
+from byocframe.typing import AnyClient
 
 __all__ = ["push_collections"]
 
 
 def push_collections(
     frame: pd.DataFrame,
-    client: ClientLike,
+    client: AnyClient,
     *,
     original: pd.DataFrame | None = None,
     dry_run: bool = False,
@@ -93,11 +94,11 @@ def push_collections(
         )
     if dry_run:
         return task_result(
-            (
-                "update",
+            Done(
+                Action.UPDATE,
                 cid,
                 Outcome(
-                    "would update",
+                    Result.WOULD_UPDATE,
                     message="would update: "
                     + "; ".join(f"{n}: {loaded[cid][n]} -> {now[cid][n]}" for n in edited),
                 ),
@@ -120,12 +121,12 @@ def push_collections(
                 merged[name] = wanted[name]
             if clashes:
                 return Outcome(
-                    "conflict",
+                    Result.CONFLICT,
                     message=f"{', '.join(clashes)} changed on the server too: reload it, or "
                     "push with force=True",
                 )
             if all(merged[n] == server[n] for n in COLLECTION_EDITABLE):
-                return Outcome("unchanged", message="the server already holds it")
+                return Outcome(Result.UNCHANGED, message="the server already holds it")
             body: dict[str, Any] = {"name": merged["name"], "s3Bucket": merged["s3_bucket"]}
             if merged["no_data"] is not None:
                 body["noData"] = float(merged["no_data"])  # an omitted noData is deleted
@@ -136,22 +137,22 @@ def push_collections(
             lost = [n for n in edited if again[n] != merged[n]]
             if lost:
                 return Outcome(
-                    "overwritten",
+                    Result.OVERWRITTEN,
                     204,
                     f"another writer changed its {', '.join(lost)} after our write; reload it",
                 )
-            return Outcome("ok", 204)
+            return Outcome(Result.OK, 204)
 
         return run
 
     done = run_tasks(
-        [("update", cid, task(cid, edited)) for cid, edited in edits],
+        [Task(Action.UPDATE, cid, task(cid, edited)) for cid, edited in edits],
         workers,
         progress,
         "pushing collections",
     )
-    if any(o.outcome in ("ok", "unchanged") for _, _, o in done):
-        settled = {k for _, k, o in done if o.outcome in ("ok", "unchanged")}
+    settled = {str(d.key) for d in done if d.outcome.outcome.settled}
+    if settled:
         merged_state = {**loaded, **{cid: now[cid] for cid in settled}}
         stamp_collections(frame, service=client.base_url, state=merged_state)
     return task_result(done)

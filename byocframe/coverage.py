@@ -16,6 +16,7 @@ from pyproj import Geod, Transformer
 from byocframe.crs import WGS84
 from byocframe.depth import depth_areas, grid_cells
 from byocframe.geometry import reproject
+from byocframe.typing import AoiLike
 
 __all__ = [
     "PERIODS",
@@ -166,7 +167,7 @@ def equal_area_geometries(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray
     return _project(values)
 
 
-def aoi_geometry(aoi: Any) -> shapely.Geometry:
+def aoi_geometry(aoi: AoiLike) -> shapely.Geometry:
     """Read an area of interest into one valid lon/lat geometry inside [-180, 180].
 
     Parameters
@@ -326,7 +327,9 @@ def _period(by: str) -> str:
     return "D" if word == "daily" else by
 
 
-def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None) -> CoverageTable:
+def coverage(
+    frame: gpd.GeoDataFrame, aoi: AoiLike | None = None, *, by: str | None = None
+) -> CoverageTable:
     """Footprint coverage statistics, one row per group.
 
     Parameters
@@ -398,7 +401,7 @@ def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None)
     return CoverageTable(out)
 
 
-def gaps(frame: gpd.GeoDataFrame, aoi: Any, *, by: str | None = None) -> gpd.GeoDataFrame:
+def gaps(frame: gpd.GeoDataFrame, aoi: AoiLike, *, by: str | None = None) -> gpd.GeoDataFrame:
     """The parts of an area of interest that no footprint covers, per group.
 
     Parameters

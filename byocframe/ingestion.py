@@ -10,13 +10,14 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from byocframe.client import Client, ClientLike, resolve_client
+from byocframe.client import Client, resolve_client
 from byocframe.crs import WGS84
 from byocframe.exceptions import ByocframeError, ValidationError
-from byocframe.ids import check_id
+from byocframe.ids import CollectionLike, check_id
 from byocframe.io import tiles_from_records
 from byocframe.progress import ProgressBar
 from byocframe.snapshot import ATTRS_KEY, loaded_state
+from byocframe.typing import AnyClient, CrsLike
 
 __all__ = ["IngestionTimeout", "reingest", "wait_for_ingestion"]
 
@@ -50,7 +51,7 @@ def _collection_of(frame: pd.DataFrame) -> str:
 
 
 def reingest(
-    frame: pd.DataFrame, client: ClientLike, *, workers: int = 8, progress: bool | None = None
+    frame: pd.DataFrame, client: AnyClient, *, workers: int = 8, progress: bool | None = None
 ) -> pd.DataFrame:
     """Send every tile of the frame (e.g. the FAILED ones) back to ingestion.
 
@@ -70,7 +71,7 @@ def reingest(
     >>> set(result["outcome"])
     {'ok'}
     """
-    from byocframe.tasks import run_tasks, task_result
+    from byocframe.tasks import Action, Task, run_tasks, task_result
 
     client = resolve_client(client)
     cid = _collection_of(frame)
@@ -82,29 +83,29 @@ def reingest(
         )
     for tid in frame.index:
         check_id(tid, "tile")
-    tasks = [("reingest", tid, _reingester(client, cid, str(tid))) for tid in frame.index]
+    tasks = [Task(Action.REINGEST, tid, _reingester(client, cid, str(tid))) for tid in frame.index]
     return task_result(run_tasks(tasks, workers, progress, "reingesting"))
 
 
 def _reingester(client: Client, cid: str, tid: str) -> Callable[[], Any]:
-    from byocframe.tasks import Outcome
+    from byocframe.tasks import Outcome, Result
 
     def run() -> Outcome:
         client.reingest_tile(cid, tid)
-        return Outcome("ok", 204)
+        return Outcome(Result.OK, 204)
 
     return run
 
 
 def wait_for_ingestion(
-    client: ClientLike,
-    collection: Any,
+    client: AnyClient,
+    collection: CollectionLike,
     ids: Iterable[str],
     *,
     timeout: float = 600.0,
     poll: float = 2.0,
     progress: bool | None = None,
-    crs: Any = WGS84,
+    crs: CrsLike = WGS84,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> gpd.GeoDataFrame:

@@ -47,8 +47,9 @@ from byocframe.records import (
     loads,
 )
 from byocframe.snapshot import ATTRS_KEY, stamp
+from byocframe.typing import CrsLike
 
-__all__ = ["collections_from_records", "tiles_from_records", "to_records"]
+__all__ = ["collections_from_records", "tile_frame", "tiles_from_records", "to_records"]
 
 #: Text columns use the pandas 3 default string dtype (missing values are NaN).
 TEXT = pd.StringDtype(na_value=np.nan)
@@ -58,7 +59,7 @@ STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
 def tiles_from_records(
     records: Iterable[Any],
     *,
-    crs: Any = WGS84,
+    crs: CrsLike = WGS84,
     errors: Errors = "warn",
     densify: float | None = DEFAULT_DENSIFY,
     area: bool = False,
@@ -121,6 +122,26 @@ def tiles_from_records(
     ['EPSG:32628', 'tile']
     >>> round(gdf.geometry.iloc[0].centroid.x, 2), round(gdf.geometry.iloc[0].centroid.y, 2)
     (-15.99, 63.12)
+    """
+    gdf = tile_frame(records, crs=crs, errors=errors, densify=densify, area=area)
+    stamp(gdf, collection="", service="")
+    return gdf
+
+
+def tile_frame(
+    records: Iterable[Any],
+    *,
+    crs: CrsLike = WGS84,
+    errors: Errors = "warn",
+    densify: float | None = DEFAULT_DENSIFY,
+    area: bool = False,
+) -> gpd.GeoDataFrame:
+    """`tiles_from_records` without the ``loaded`` column: for a loader that stamps it once.
+
+    Examples
+    --------
+    >>> "loaded" in tile_frame([]).columns, "loaded" in tiles_from_records([]).columns
+    (False, True)
     """
     check_errors(errors)
     target = _normalise_crs(crs)
@@ -188,7 +209,6 @@ def _tiles_frame(
 
         gdf["area_km2"] = geodesic_area(gdf.geometry)
     gdf.attrs[ATTRS_KEY] = {"kind": "tiles", "densify": densify}
-    stamp(gdf, collection="", service="")
     return gdf
 
 

@@ -12,19 +12,20 @@ import geopandas as gpd
 import pandas as pd
 
 from byocframe.catalog import DatetimeLike, created_order, search_records
-from byocframe.client import Client, ClientLike, resolve_client
+from byocframe.client import Client, resolve_client
 from byocframe.crs import WGS84
 from byocframe.geometry import DEFAULT_DENSIFY
 from byocframe.ids import CollectionLike, resource_id
-from byocframe.io import collections_from_records, tiles_from_records
+from byocframe.io import collections_from_records, tile_frame
 from byocframe.progress import ProgressBar
 from byocframe.record_checks import Errors
 from byocframe.snapshot import ATTRS_KEY, stamp, stamp_collections
+from byocframe.typing import AnyClient, CrsLike
 
 __all__ = ["read_collections", "read_tiles"]
 
 
-def read_collections(client: ClientLike, search: str | None = None) -> pd.DataFrame:
+def read_collections(client: AnyClient, search: str | None = None) -> pd.DataFrame:
     """List collections into a DataFrame (see `collections_from_records`).
 
     Parameters
@@ -48,10 +49,10 @@ def read_collections(client: ClientLike, search: str | None = None) -> pd.DataFr
 
 
 def read_tiles(
-    client: ClientLike,
+    client: AnyClient,
     collection: CollectionLike,
     *,
-    crs: Any = WGS84,
+    crs: CrsLike = WGS84,
     status: str | None = None,
     progress: bool | None = None,
     errors: Errors = "warn",
@@ -158,12 +159,12 @@ def read_tiles(
                 bar.update(len(page))
         if both_ends:
             records.sort(key=created_order)
-    gdf = tiles_from_records(records, crs=crs, errors=errors, densify=densify)
-    stamp(gdf, collection=cid, service=client.base_url)
+    gdf = tile_frame(records, crs=crs, errors=errors, densify=densify)
     # the loaded ids are the whole collection only without filters: push's verify may
     # then list the collection instead of reading each written tile
     whole = status is None and bbox is None and datetime is None and intersects is None
     gdf.attrs[ATTRS_KEY] = {**gdf.attrs[ATTRS_KEY], "whole": whole and filter is None}
+    stamp(gdf, collection=cid, service=client.base_url)  # once, where it was loaded from
     return gdf
 
 

@@ -18,10 +18,11 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from byocframe.bucket import Bucket, open_bucket
+from byocframe.bucket import Bucket, open_bucket, s3_keyword
 from byocframe.crs import WGS84
 from byocframe.exceptions import ValidationError
 from byocframe.geometry import reproject
+from byocframe.typing import S3Like
 
 __all__ = ["MAX_TRACE_PIXELS", "MAX_TRACE_SHAPES", "trace_covers"]
 
@@ -45,7 +46,8 @@ def trace_covers(
     buffer: float = 0.0,
     max_points: int = 100,
     endpoint_url: str | None = None,
-    client: Any = None,
+    s3: S3Like | None = None,
+    client: S3Like | None = None,
 ) -> gpd.GeoSeries:
     r"""Valid-pixel outlines of candidate tiles, traced from each tile's lowest overview.
 
@@ -62,9 +64,11 @@ def trace_covers(
     max_points : int, default 100
         The service's limit: outlines are simplified until they have at most this many
         points, without self-intersections.
-    endpoint_url, client
+    endpoint_url, s3
         For S3, as in `byocframe.read_bucket`: the overview is read with ranged GETs
         through the same boto3 client (credentials from the usual AWS chain).
+    client : boto3 S3 client, optional
+        The old name of ``s3`` (a `FutureWarning`).
 
     Returns
     -------
@@ -84,7 +88,8 @@ def trace_covers(
     >>> round(cover.area / candidates.geometry.iloc[0].area, 2)
     0.72
     """
-    bucket = open_bucket(url, endpoint_url=endpoint_url, client=client)
+    s3 = s3_keyword(s3, client, "trace_covers")
+    bucket = open_bucket(url, endpoint_url=endpoint_url, client=s3)
     native = []
     for path, bands in zip(candidates["path"], candidates["bands"], strict=True):
         name = band or str(bands).split(",")[0]

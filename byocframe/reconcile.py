@@ -386,7 +386,7 @@ def apply_plan(
     ...     cid = client.create_collection({"name": "d", "s3Bucket": "doc-apply-plan"})["id"]
     ...     tiles = byocframe.read_tiles(client, cid, progress=False)
     ...     files = byocframe.read_bucket(
-    ...         "s3://doc-apply-plan", client=service.s3.client(), progress=False)
+    ...         "s3://doc-apply-plan", s3=service.s3.client(), progress=False)
     ...     plan = reconcile(tiles, files, pattern=r"t/(?P<sensing_time>[\d-]+)/(BAND)\.tif")
     ...     result = apply_plan(plan, tiles, client, progress=False)
     ...     statuses = [t["status"] for t in client.iter_tiles(cid)]

@@ -1,18 +1,20 @@
 """Run the requests of a push or reingest on a thread pool; one outcome per task.
 
-A task is ``(action, key, fn)``: ``fn`` sends what one tile needs and returns its
-`Outcome`. Any error becomes a ``failed`` outcome on that task's row, so a bug or a
-dead connection never loses the record of what succeeded.
+A `Task` names its `Action`, its key (a tile id, or the `NewRow` a create comes from)
+and the function that sends what one tile needs and returns its `Outcome`. Any error
+becomes a ``failed`` outcome on that task's row, so a bug or a dead connection never
+loses the record of what succeeded. `run_tasks` answers with one `Done` per task.
 """
 
 from __future__ import annotations
 
+import enum
 import queue
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import NamedTuple, TypeAlias
 
 import pandas as pd
 
@@ -20,14 +22,77 @@ from byocframe.exceptions import APIError, ByocframeError
 from byocframe.progress import ProgressBar
 from byocframe.tilestate import TileState
 
-__all__ = ["Outcome", "Task", "run_tasks", "task_result"]
+__all__ = [
+    "Action",
+    "Done",
+    "Key",
+    "NewRow",
+    "Outcome",
+    "Result",
+    "Task",
+    "run_tasks",
+    "task_result",
+]
+
+
+class Action(enum.StrEnum):
+    """What a task does to one tile or collection (the result's ``action`` column)."""
+
+    UPDATE = "update"
+    CREATE = "create"
+    DELETE = "delete"
+    REINGEST = "reingest"
+
+
+class Result(enum.StrEnum):
+    """What became of a task (the result's ``outcome`` column)."""
+
+    #: Written (or deleted, created, sent to ingestion).
+    OK = "ok"
+    #: The server already held it: nothing was written.
+    UNCHANGED = "unchanged"
+    #: Someone else changed the same field: nothing was written.
+    CONFLICT = "conflict"
+    #: Written, then changed by another writer (the verify saw it).
+    OVERWRITTEN = "overwritten"
+    FAILED = "failed"
+    #: A dry run: nothing was sent; this would have been.
+    WOULD_UPDATE = "would update"
+    WOULD_CREATE = "would create"
+    WOULD_DELETE = "would delete"
+
+    @classmethod
+    def would(cls, action: Action) -> Result:
+        """The dry-run outcome of ``action`` (``would update``, ...)."""
+        return cls(f"would {action}")
+
+    @property
+    def settled(self) -> bool:
+        """Whether the server now holds what was asked for (``ok`` or ``unchanged``)."""
+        return self in (Result.OK, Result.UNCHANGED)
+
+
+class NewRow(NamedTuple):
+    """The key of a create: the new row's position in the pushed frame."""
+
+    position: int
+
+
+#: A task's key: a tile (or collection) id, or the new row a create comes from.
+Key: TypeAlias = "str | NewRow"
 
 
 @dataclass
 class Outcome:
-    """What happened to one task of a push (or reingest)."""
+    """What happened to one task of a push (or reingest).
 
-    outcome: str
+    Examples
+    --------
+    >>> Outcome("ok", 204).outcome is Result.OK
+    True
+    """
+
+    outcome: Result
     status_code: int | None = None
     message: str = ""
     id: str | None = None
@@ -37,32 +102,41 @@ class Outcome:
     #: When the write was answered (the client's clock), for the verify's timing.
     written_at: float | None = None
     #: Seconds after ``written_at`` before the verify reads the tile (None: the default,
-    #: `byocframe.verify.SETTLE`); longer after a slow write.
+    #: `byocframe.writes.SETTLE`); longer after a slow write.
     settle: float | None = None
 
-
-#: ``(action, key, fn)``: the action (``update``, ``create``...), the tile id (or a
-#: key for a new row) and the function that sends it.
-Task: TypeAlias = tuple[str, Any, Callable[[], Outcome]]
+    def __post_init__(self) -> None:
+        self.outcome = Result(self.outcome)  # "ok" is taken as Result.OK
 
 
-def _guard(
-    fn: Callable[[], Outcome],
-    action: str = "",
-    key: Any = None,
-    on_done: Callable[[str, Any, Outcome], None] | None = None,
-) -> Outcome:
+class Task(NamedTuple):
+    """One request (or a few) to run: ``run`` sends it and says what happened."""
+
+    action: Action
+    key: Key
+    run: Callable[[], Outcome]
+
+
+class Done(NamedTuple):
+    """A task that ran, with its outcome."""
+
+    action: Action
+    key: Key
+    outcome: Outcome
+
+
+def _guard(task: Task, on_done: Callable[[Done], None] | None = None) -> Outcome:
     """Run one task; any error becomes a ``failed`` outcome on its own row."""
     try:
-        outcome = fn()
+        outcome = task.run()
     except APIError as err:
-        outcome = Outcome("failed", err.status_code, err.message)
+        outcome = Outcome(Result.FAILED, err.status_code, err.message)
     except ByocframeError as err:
-        outcome = Outcome("failed", message=str(err))
+        outcome = Outcome(Result.FAILED, message=str(err))
     except Exception as err:  # a bug must not lose the record of what succeeded
-        outcome = Outcome("failed", message=f"{type(err).__name__}: {err}")
+        outcome = Outcome(Result.FAILED, message=f"{type(err).__name__}: {err}")
     if on_done is not None:
-        on_done(action, key, outcome)
+        on_done(Done(task.action, task.key, outcome))
     return outcome
 
 
@@ -72,20 +146,20 @@ def run_tasks(
     progress: bool | None,
     label: str,
     total: int | None = None,
-    on_done: Callable[[str, Any, Outcome], None] | None = None,
-) -> list[tuple[str, Any, Outcome]]:
+    on_done: Callable[[Done], None] | None = None,
+) -> list[Done]:
     """Run tasks on a thread pool with a progress bar; outcomes in task order.
 
     ``tasks`` may be a generator: it is read only as workers free up (no task waits
     for a worker), so a task made from a page just read runs soon after the read.
     ``total`` sizes the progress bar when ``tasks`` has no length; every task is run
-    whatever it says. ``on_done(action, key, outcome)`` is called on the worker's
-    thread as each task ends.
+    whatever it says. ``on_done(done)`` is called on the worker's thread as each task
+    ends.
 
     Examples
     --------
-    >>> done = run_tasks([("ping", k, lambda: Outcome("ok")) for k in "ab"], 2, False, "")
-    >>> [(key, o.outcome) for _, key, o in done]
+    >>> pings = [Task(Action.UPDATE, k, lambda: Outcome("ok")) for k in "ab"]
+    >>> [(done.key, done.outcome.outcome.value) for done in run_tasks(pings, 2, False, "")]
     [('a', 'ok'), ('b', 'ok')]
     """
     if total is None:
@@ -95,9 +169,9 @@ def run_tasks(
             return []
     slots = threading.Semaphore(max(1, workers))  # tasks submitted, not finished
     finished: queue.SimpleQueue[None] = queue.SimpleQueue()
-    started: list[tuple[str, Any, Future[Outcome]]] = []
+    started: list[tuple[Task, Future[Outcome]]] = []
 
-    def done(_: Future[Outcome]) -> None:
+    def release(_: Future[Outcome]) -> None:
         slots.release()
         finished.put(None)
 
@@ -114,33 +188,35 @@ def run_tasks(
                 shown += 1
                 bar.update(1)
             try:
-                action, key, fn = next(pending)
+                task = Task(*next(pending))
             except StopIteration:
                 break
-            future = pool.submit(_guard, fn, action, key, on_done)
-            future.add_done_callback(done)
-            started.append((action, key, future))
+            future = pool.submit(_guard, task, on_done)
+            future.add_done_callback(release)
+            started.append((task, future))
         for _ in range(len(started) - shown):
             finished.get()
             bar.update(1)
-    return [(action, key, future.result()) for action, key, future in started]
+    return [Done(task.action, task.key, future.result()) for task, future in started]
 
 
-def task_result(done: Iterable[tuple[str, Any, Outcome]]) -> pd.DataFrame:
+def task_result(done: Iterable[Done]) -> pd.DataFrame:
     """The result frame of a push or reingest: one row per task, indexed by id.
+
+    A create is indexed by the new tile's id (None when it was not created).
 
     Examples
     --------
-    >>> task_result([("delete", "t1", Outcome("ok", 204))]).loc["t1", "outcome"]
+    >>> task_result([Done(Action.DELETE, "t1", Outcome("ok", 204))]).loc["t1", "outcome"]
     'ok'
     """
     rows, index = [], []
     for action, key, outcome in done:
-        index.append(outcome.id or (None if isinstance(key, tuple) else key))
+        index.append(outcome.id or (None if isinstance(key, NewRow) else key))
         rows.append(
             {
-                "action": action,
-                "outcome": outcome.outcome,
+                "action": str(action),
+                "outcome": str(outcome.outcome),
                 "status_code": outcome.status_code,
                 "message": outcome.message,
             }

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from byocframe.diff import covers_equal, same_instant
+from byocframe.equality import covers_equal, same_instant
 from byocframe.exceptions import ByocframeWarning, ValidationError
 from byocframe.geojson import geometries_to_geojson, parse_cover
 from byocframe.geometry import reproject

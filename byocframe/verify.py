@@ -3,220 +3,85 @@
 A tile is read back no sooner than `SETTLE` seconds after its write (longer after a slow
 write: `byocframe.writes.settle_after`), so a byocframe push that checked the tile before
 our write has written by then and one of the two reports the collision
-(`docs/design/edits.md`). When the checks came from the listing, a `Trail`
-reads the listing behind the writes, a page once every edited tile on it has settled,
-so little is left to read once the last write is done.
+(`docs/design/edits.md`). What a `Trail` already read behind the writes
+(`byocframe.send.Sent.read`) is not read again.
 """
 
 from __future__ import annotations
 
-import bisect
-import functools
 import math
-import threading
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from byocframe.client import Client
-from byocframe.diff import Plan, Update, covers_equal, same_instant
+from byocframe.batch import Batch
+from byocframe.equality import covers_equal, same_instant
 from byocframe.exceptions import ByocframeError, NotFoundError
-from byocframe.tasks import Outcome
+from byocframe.send import Sent
+from byocframe.tasks import Action, Outcome, Result
 from byocframe.tilestate import iso, read_state
+from byocframe.trail import PAGE, Trail, due_after, wait_until
+from byocframe.typing import ClientLike
+from byocframe.writes import SETTLE
 
-__all__ = ["SETTLE", "Trail", "verify"]
-
-#: Seconds after its write before a tile is verified. Longer than
-#: `byocframe.writes.MAX_READ_AGE`, so a byocframe push whose check came before our
-#: write has written by then: the verify sees its value and one of the two pushes
-#: reports the collision.
-SETTLE = 0.5
-#: Tiles a page of the listing holds when the verify reads it.
-PAGE = 100
-
-Clock = Callable[[], float]
+__all__ = ["SETTLE", "Trail", "verify"]  # Trail and SETTLE: where byocframe 0.2 had them
 
 
-class Trail:
-    """Reads the listing behind a push's writes, a page once its edited tiles settled.
-
-    The checks' listing tells where each edited tile stands (`listed`), each finished
-    task when its write landed (`finish`). A thread reads page after page of the
-    listing, each once every edited tile on it (by the checks' positions) has finished
-    and `SETTLE` has passed since its write; `records` holds what it read of the
-    written tiles, each read no sooner than that. If the listing changed meanwhile, a
-    tile may be read too early: it is left out, and `verify` reads it again.
-
-    Examples
-    --------
-    >>> import byocframe
-    >>> from byocframe.tasks import Outcome
-    >>> with byocframe.local_service(demo=True, demo_tiles=3) as service:
-    ...     client = service.client()
-    ...     ids = [t["id"] for t in client.iter_tiles(service.demo_collection)]
-    ...     trail = Trail(client, service.demo_collection)
-    ...     trail.listed(ids, edited=ids[:1])
-    ...     trail.listing_done()
-    ...     trail.finish(ids[0], Outcome("ok", written_at=client.clock() - 1.0))
-    ...     trail.close()
-    ...     sorted(trail.records) == ids[:1]
-    True
-    """
-
-    def __init__(self, client: Client, cid: str):
-        self.client = client
-        self.cid = cid
-        self.records: dict[str, dict[str, Any]] = {}
-        self._cond = threading.Condition()
-        self._positions: list[int] = []  # of the edited tiles, rising
-        self._ids: list[str] = []  # the same tiles' ids
-        self._finished_to = 0  # the tiles before this index have all finished
-        self._listed_to = 0
-        self._listing_done = False
-        self._due: dict[str, float | None] = {}  # None: finished without a write
-        self._closed = False
-        self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="byocframe-verify", daemon=True)
-        self._thread.start()
-
-    def listed(self, ids: list[str], edited: Container[str]) -> None:
-        """The checks read the next page of the listing: ``ids`` in order."""
-        with self._cond:
-            for offset, tid in enumerate(ids):
-                if tid in edited:
-                    self._positions.append(self._listed_to + offset)
-                    self._ids.append(tid)
-            self._listed_to += len(ids)
-            self._cond.notify_all()
-
-    def listing_done(self) -> None:
-        """The checks read no more of the listing."""
-        with self._cond:
-            self._listing_done = True
-            self._cond.notify_all()
-
-    def finished(self, action: str, key: Any, outcome: Outcome) -> None:
-        """A task of the push ended (`byocframe.tasks.run_tasks`'s ``on_done``)."""
-        if action == "update":
-            self.finish(str(key), outcome)
-
-    def finish(self, tid: str, outcome: Outcome) -> None:
-        """A tile's task ended (from any worker thread)."""
-        written_at = outcome.written_at if outcome.outcome == "ok" else None
-        with self._cond:
-            self._due[tid] = None if written_at is None else written_at + _settle(outcome)
-            self._cond.notify_all()
-
-    def close(self) -> None:
-        """Every task ended: read the pages still due, then stop."""
-        with self._cond:
-            self._closed = self._listing_done = True
-            self._cond.notify_all()
-        self._thread.join()
-
-    def abandon(self) -> None:
-        """The push stopped (an interrupt, a bug): stop without reading more."""
-        with self._cond:
-            self._stopped = self._closed = self._listing_done = True
-            self._cond.notify_all()
-
-    def _ahead(self, start: int) -> bool:
-        """Whether an edited tile may stand at or after ``start`` in the listing."""
-        return not self._listing_done or bool(self._positions and self._positions[-1] >= start)
-
-    def _ready(self, end: int) -> bool:
-        """Whether every edited tile before position ``end`` has finished."""
-        if self._closed:
-            return True
-        if self._listed_to < end and not self._listing_done:
-            return False
-        ids = self._ids
-        while self._finished_to < len(ids) and ids[self._finished_to] in self._due:
-            self._finished_to += 1  # tasks end roughly in listing order: amortised O(1)
-        return self._finished_to == len(ids) or self._positions[self._finished_to] >= end
-
-    def _settled_at(self, start: int, end: int) -> float:
-        """When every write on the page [start, end) has settled."""
-        low = bisect.bisect_left(self._positions, start)
-        high = bisect.bisect_left(self._positions, end)
-        dues = [self._due.get(tid) for tid in self._ids[low:high]]
-        return max((due for due in dues if due is not None), default=-math.inf)
-
-    def _run(self) -> None:
-        clock, sleep = self.client.clock, self.client.sleep
-        start = 0
-        try:
-            pages = self.client.tile_pages(self.cid, count=PAGE)
-            while True:
-                with self._cond:
-                    if self._stopped or not self._ahead(start):
-                        return
-                    self._cond.wait_for(functools.partial(self._ready, start + PAGE))
-                    settled = self._settled_at(start, start + PAGE)
-                    while not self._closed and clock() < settled:
-                        # woken by each task's end; never sleeps on the client's clock
-                        # while tasks run (a fake clock would age their checks)
-                        self._cond.wait(settled - clock())
-                _wait_until(settled, clock, sleep)
-                with self._cond:
-                    if self._stopped:  # abandoned meanwhile: the push is over
-                        return
-                read_at = clock()  # the server read the page after this
-                page = next(pages, None)
-                if page is None:
-                    return
-                with self._cond:
-                    for record in page:
-                        due = self._due.get(str(record.get("id")))
-                        if due is not None and read_at >= due:
-                            self.records[str(record["id"])] = record
-                start += len(page)
-        except ByocframeError:
-            return  # verify reads what is missing
-
-
-def verify(
-    client: Client,
-    cid: str,
-    the_plan: Plan,
-    updates: list[Update],
-    done: list[tuple[str, Any, Outcome]],
-    workers: int,
-    read: Mapping[str, dict[str, Any]] | None = None,
-) -> None:
+def verify(client: ClientLike, batch: Batch, sent: Sent, *, workers: int = 32) -> None:
     """Read the written tiles again; mark those another writer changed meanwhile.
 
-    ``read`` holds records a `Trail` already read back after they settled. The rest
+    ``sent.read`` holds records a `Trail` already read back after they settled. The rest
     come from the listing when the frame was loaded whole and that takes fewer
     requests, else tile by tile. A tile is read back no sooner than `SETTLE` seconds
     after its write (the client's ``clock`` and ``sleep``): one seen earlier in the
     listing is read again once that time has passed. A tile that cannot be read back
-    stays ``ok``, unverified.
+    stays ``ok``, unverified. The outcomes in ``sent.done`` are changed in place.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> import pandas as pd
+    >>> from byocframe.batch import prepare
+    >>> from byocframe.diff import plan
+    >>> from byocframe.send import send
+    >>> with byocframe.local_service(demo=True, demo_tiles=5) as service:
+    ...     client = service.client()
+    ...     gdf = byocframe.read_tiles(client, service.demo_collection)
+    ...     gdf.loc[gdf.index[:1], "sensing_time"] += pd.Timedelta(hours=1)
+    ...     batch = prepare(plan(gdf), gdf, client)
+    ...     sent = send(client, batch)
+    ...     theirs = client.get_tile(service.demo_collection, gdf.index[0])
+    ...     theirs["sensingTime"] = "2020-01-01T00:00:00Z"  # another writer, meanwhile
+    ...     client.update_tile(service.demo_collection, gdf.index[0], theirs)
+    ...     verify(client, batch, sent)
+    >>> sent.done[0].outcome.outcome.value
+    'overwritten'
     """
+    cid = batch.collection
     written = {
-        tid: outcome
-        for action, tid, outcome in done
-        if action == "update" and outcome.outcome == "ok" and outcome.sent is not None
+        str(tid): outcome
+        for action, tid, outcome in sent.done
+        if action == Action.UPDATE and outcome.outcome == Result.OK and outcome.sent is not None
     }
     if not written:
         return
     clock, sleep = client.clock, client.sleep
 
     def due(tid: str) -> float:
-        return (written[tid].written_at or 0.0) + _settle(written[tid])
+        return (written[tid].written_at or 0.0) + due_after(written[tid])
 
-    crs = {u.id: u.crs for u in updates}
-    ids = the_plan.loaded_ids if the_plan.whole else None
-    pages = math.ceil(len(ids) / 100) if ids else None
+    crs = {u.id: u.crs for u in batch.updates}
+    ids = batch.loaded
+    pages = math.ceil(len(ids) / PAGE) if ids else None
     current: dict[str, dict[str, Any] | None] = {
-        tid: record for tid, record in (read or {}).items() if tid in written
+        tid: record for tid, record in sent.read.items() if tid in written
     }
     for _pass in range(2):  # a second pass when many tiles were listed before they settled
         left = [tid for tid in written if tid not in current]
         if pages is None or not left or pages >= len(left):
             break
         if _pass:
-            _wait_until(max(due(tid) for tid in left), clock, sleep)
+            wait_until(max(due(tid) for tid in left), clock, sleep)
         _verify_listed(client, cid, set(left), due, current)
     missing = [tid for tid in written if tid not in current]
 
@@ -227,7 +92,7 @@ def verify(
             return None
 
     if missing:
-        _wait_until(max(due(tid) for tid in missing), clock, sleep)
+        wait_until(max(due(tid) for tid in missing), clock, sleep)
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing)))) as pool:
             futures = {tid: pool.submit(get, tid) for tid in missing}
         for tid, future in futures.items():
@@ -244,19 +109,8 @@ def verify(
             outcome.message = f"written, not verified: the tile read back was unreadable ({err})"
 
 
-def _settle(outcome: Outcome) -> float:
-    """Seconds after its write before a tile is read back (longer after a slow write)."""
-    return SETTLE if outcome.settle is None else outcome.settle
-
-
-def _wait_until(when: float, clock: Clock, sleep: Callable[[float], None]) -> None:
-    wait = when - clock()
-    if wait > 0:
-        sleep(wait)
-
-
 def _verify_listed(
-    client: Client,
+    client: ClientLike,
     cid: str,
     wanted: set[str],
     due: Callable[[str], float],
@@ -292,7 +146,7 @@ def _check_written(outcome: Outcome, record: dict[str, Any] | None, native: str)
     if outcome.sent is None:
         return
     if record is None:
-        outcome.outcome = "overwritten"
+        outcome.outcome = Result.OVERWRITTEN
         outcome.message = "deleted by another writer after our write; reload to see"
         return
     now = read_state(record, native, cover="geometry" in outcome.mine)
@@ -306,7 +160,7 @@ def _check_written(outcome: Outcome, record: dict[str, Any] | None, native: str)
         )
     ]
     if lost:
-        outcome.outcome = "overwritten"
+        outcome.outcome = Result.OVERWRITTEN
         outcome.message = (
             f"another writer changed its {' and '.join(lost)} after our write (the "
             f"server now has sensing_time {iso(now.time)}); reload it, check, push again"

@@ -12,13 +12,12 @@ remains.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
-from byocframe.client import Client
 from byocframe.crs import WGS84
-from byocframe.diff import Update, same_instant, same_shape
+from byocframe.equality import same_instant, same_shape
 from byocframe.exceptions import (
     ByocframeError,
     ConflictError,
@@ -27,7 +26,8 @@ from byocframe.exceptions import (
     StaleCheckError,
     TransportError,
 )
-from byocframe.tasks import Outcome, Task
+from byocframe.plans import Update
+from byocframe.tasks import Action, Done, Outcome, Result, Task
 from byocframe.tilestate import (
     TileState,
     changed_fields,
@@ -38,12 +38,14 @@ from byocframe.tilestate import (
     request_body,
     same_state,
 )
-from byocframe.verify import SETTLE, Trail
+from byocframe.typing import ClientLike
 
 __all__ = [
     "LISTING_SHARE",
     "MAX_READ_AGE",
     "MAX_SETTLE",
+    "SETTLE",
+    "ListingWatcher",
     "creator",
     "deleter",
     "listed_updates",
@@ -53,6 +55,10 @@ __all__ = [
     "updater",
 ]
 
+#: Seconds after its write before a tile is verified (`byocframe.verify`). Longer than
+#: `MAX_READ_AGE`, so a byocframe push whose check came before our write has written by
+#: then: the verify sees its value and one of the two pushes reports the collision.
+SETTLE = 0.5
 #: Seconds a tile's record stays good for its check: an older read (a listing page the
 #: tile waited behind) is repeated with a GET just before the write.
 MAX_READ_AGE = 0.25
@@ -64,6 +70,19 @@ MAX_SETTLE = 10.0
 #: A push reads its checks from the listing when that takes at most this share of the
 #: requests one GET per edited tile would.
 LISTING_SHARE = 0.2
+
+
+class ListingWatcher(Protocol):
+    """Told what the checks read of the listing, and each task's end (`byocframe.verify.Trail`)."""
+
+    def listed(self, ids: list[str], edited: Container[str]) -> None:
+        """The checks read the next page of the listing: ``ids`` in order."""
+
+    def listing_done(self) -> None:
+        """The checks read no more of the listing."""
+
+    def finished(self, done: Done) -> None:
+        """A task ended (`byocframe.tasks.run_tasks`'s ``on_done``)."""
 
 
 def settle_after(trip: float) -> float:
@@ -117,7 +136,7 @@ def lists_to_check(updates: int, loaded: int | None, paced: bool, workers: int) 
 
 
 def updater(
-    client: Client,
+    client: ClientLike,
     cid: str,
     path: str,
     update: Update,
@@ -142,7 +161,7 @@ def updater(
             sent_at = clock()
             client.update_tile(cid, update.id, request_body(path, wanted, update.crs))
             return Outcome(
-                "ok",
+                Result.OK,
                 204,
                 "written without checking (force)",
                 sent=wanted,
@@ -169,15 +188,15 @@ def updater(
             if clashes:
                 detail = "; ".join(describe_clash(n, base, server, wanted) for n in clashes)
                 return Outcome(
-                    "conflict",
+                    Result.CONFLICT,
                     message=f"{detail}: reload it, or push with force=True to overwrite",
                 )
             mine = changed_fields(merged, first, update.crs)
             if same_state(merged, server, update.crs):
                 if uncertain and mine:  # our earlier PUT landed after all
                     note = "written (confirmed by reading it again)"
-                    return Outcome("ok", 204, note, sent=merged, mine=mine, written_at=clock())
-                return Outcome("unchanged", message="the server already holds it", sent=merged)
+                    return Outcome(Result.OK, 204, note, sent=merged, mine=mine, written_at=clock())
+                return Outcome(Result.UNCHANGED, message="the server already holds it", sent=merged)
             sent_at = max(clock(), turns[1] or 0.0)  # a paced write waits for its turn
             try:
                 client.update_tile(
@@ -196,10 +215,10 @@ def updater(
             note = f"kept the server's {' and '.join(kept)}" if kept else ""
             settle = settle_after(written_at - sent_at)
             return Outcome(
-                "ok", 204, note, sent=merged, mine=mine, written_at=written_at, settle=settle
+                Result.OK, 204, note, sent=merged, mine=mine, written_at=written_at, settle=settle
             )
         return Outcome(
-            "failed",
+            Result.FAILED,
             message=f"checked {MAX_CHECKS} times, each time too old to write by the time its "
             "turn came (a slow pace or long 429 pauses): push again",
         )
@@ -208,16 +227,18 @@ def updater(
 
 
 def _gone() -> Outcome:
-    return Outcome("conflict", 404, "the tile was deleted on the server: reload, or drop the row")
+    return Outcome(
+        Result.CONFLICT, 404, "the tile was deleted on the server: reload, or drop the row"
+    )
 
 
 def listed_updates(
-    client: Client,
+    client: ClientLike,
     cid: str,
     updates: list[Update],
     paths: dict[str, str],
     count: int = 100,
-    trail: Trail | None = None,
+    trail: ListingWatcher | None = None,
 ) -> Iterator[Task]:
     """Update tasks whose check reads the collection's listing, page by page.
 
@@ -249,7 +270,7 @@ def listed_updates(
                         task = updater(
                             client, cid, paths[update.id], update, record=record, read_at=read_at
                         )
-                        yield ("update", update.id, task)
+                        yield Task(Action.UPDATE, update.id, task)
         except ByocframeError:
             pass  # the tiles not seen yet are read one by one below
         finally:
@@ -258,7 +279,7 @@ def listed_updates(
             if trail is not None:
                 trail.listing_done()
     for update in list(pending.values()):
-        yield ("update", update.id, updater(client, cid, paths[update.id], update))
+        yield Task(Action.UPDATE, update.id, updater(client, cid, paths[update.id], update))
 
 
 def _same_cover_as(record: dict[str, Any], wanted: Any) -> bool:
@@ -272,7 +293,7 @@ def _same_cover_as(record: dict[str, Any], wanted: Any) -> bool:
 
 
 def creator(
-    client: Client, cid: str, body: dict[str, Any], wanted_cover: Any
+    client: ClientLike, cid: str, body: dict[str, Any], wanted_cover: Any
 ) -> Callable[[], Outcome]:
     """The task that creates one tile, safe to retry: a lost answer never duplicates it."""
     wanted_time = micros(body.get("sensingTime"))
@@ -293,20 +314,22 @@ def creator(
         same_time = same_instant(micros(existing.get("sensingTime")), wanted_time)
         if not same_time or not _same_cover_as(existing, wanted_cover):
             return Outcome(
-                "conflict",
+                Result.CONFLICT,
                 409,
                 f"a tile with this path already exists ({existing['id']}) with another "
                 f"{'sensing time' if not same_time else 'cover'}: edit that tile instead",
                 id=existing["id"],
             )
-        return Outcome("ok" if ours else "unchanged", 201 if ours else 200, note, id=existing["id"])
+        return Outcome(
+            Result.OK if ours else Result.UNCHANGED, 201 if ours else 200, note, id=existing["id"]
+        )
 
     def run() -> Outcome:
         last = None
         for _attempt in range(6):
             try:
                 created = client.create_tile(cid, body)
-                return Outcome("ok", 201, id=created["id"])
+                return Outcome(Result.OK, 201, id=created["id"])
             except (TransportError, ServerError) as err:
                 # the create may have reached the server before the answer was lost:
                 # look for it by path before trying again, so a retry never duplicates
@@ -323,20 +346,20 @@ def creator(
                 found = adopt(note, ours=last is not None)
                 if found is not None:
                     return found
-                return Outcome("conflict", 409, err.message)
-        return Outcome("failed", message=f"create failed 6 times (last: {last}): push again")
+                return Outcome(Result.CONFLICT, 409, err.message)
+        return Outcome(Result.FAILED, message=f"create failed 6 times (last: {last}): push again")
 
     return run
 
 
-def deleter(client: Client, cid: str, tid: str) -> Callable[[], Outcome]:
+def deleter(client: ClientLike, cid: str, tid: str) -> Callable[[], Outcome]:
     """The task that deletes one tile (already gone counts as ``unchanged``)."""
 
     def run() -> Outcome:
         try:
             client.delete_tile(cid, tid)
         except NotFoundError:
-            return Outcome("unchanged", 404, "already gone")
-        return Outcome("ok", 204)
+            return Outcome(Result.UNCHANGED, 404, "already gone")
+        return Outcome(Result.OK, 204)
 
     return run

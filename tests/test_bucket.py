@@ -182,7 +182,7 @@ def test_s3_header_only_ranged_reads(
     client.meta.events.register("provide-client-params.s3.GetObject", count)
     client.meta.events.register("after-call.s3.GetObject", measure)
     try:
-        files = read_bucket(f"s3://{sample_bucket}/tiles/valid/", client=client, progress=False)
+        files = read_bucket(f"s3://{sample_bucket}/tiles/valid/", s3=client, progress=False)
     finally:
         client.meta.events.unregister("provide-client-params.s3.GetObject", count)
         client.meta.events.unregister("after-call.s3.GetObject", measure)

@@ -43,7 +43,7 @@ def test_each_violation_found_exactly(
 def test_same_findings_from_s3(
     local_s3: Any, sample_bucket: str, sample_files: Any, sample_folder: tuple[Path, Any]
 ) -> None:
-    from_s3 = check(f"s3://{sample_bucket}/", pattern=SAMPLE_PATTERN, client=local_s3.client())
+    from_s3 = check(f"s3://{sample_bucket}/", pattern=SAMPLE_PATTERN, s3=local_s3.client())
     from_folder = check(sample_files, pattern=SAMPLE_PATTERN)
     assert from_s3[["file", "tile", "rule"]].equals(from_folder[["file", "tile", "rule"]])
     missing = from_s3[from_s3["rule"] == "missing-band"]

@@ -54,7 +54,7 @@ def _create_all(service: Any, name: str, cid: str) -> pd.DataFrame:
     client = service.client()
     tiles = byocframe.read_tiles(client, cid, progress=False)
     candidates = read_bucket(
-        f"s3://{name}/", pattern=SAMPLE_PATTERN, client=service.s3.client(), progress=False
+        f"s3://{name}/", pattern=SAMPLE_PATTERN, s3=service.s3.client(), progress=False
     )
     frame = add_tiles(tiles, candidates)
     result = push(frame, client, progress=False)
@@ -132,7 +132,7 @@ def test_bands_configured_from_the_first_files(
 def test_existing_paths_are_not_created_twice(service: Any, ingested: Any) -> None:
     name, _, tiles = ingested
     candidates = read_bucket(
-        f"s3://{name}/", pattern=SAMPLE_PATTERN, client=service.s3.client(), progress=False
+        f"s3://{name}/", pattern=SAMPLE_PATTERN, s3=service.s3.client(), progress=False
     )
     assert len(add_tiles(tiles, candidates)) == len(tiles)
 
@@ -144,7 +144,7 @@ def test_fix_reingest_and_reconcile(
     name, cid = _collection(service, folder)
     tiles = _create_all(service, name, cid)
     client, s3 = service.client(), service.s3.client()
-    files = read_bucket(f"s3://{name}/", client=s3, progress=False)
+    files = read_bucket(f"s3://{name}/", s3=s3, progress=False)
     assert reconcile(tiles, files, pattern=SAMPLE_PATTERN).empty  # all in step
     # fix the JPEG file; overwrite a valid file; add a tile's files; delete a tile's file
     jpeg = paths["jpeg"].replace("(BAND)", "B01")
@@ -156,7 +156,7 @@ def test_fix_reingest_and_reconcile(
             str(write_cog(tmp_path / f"{band}.tif")), name, f"tiles/new/2024-06-02/{band}.tif"
         )
     s3.delete_object(Bucket=name, Key=paths["valid-nodata-corner"].replace("(BAND)", "B01"))
-    files = read_bucket(f"s3://{name}/", client=s3, progress=False)
+    files = read_bucket(f"s3://{name}/", s3=s3, progress=False)
     plan = reconcile(tiles, files, pattern=SAMPLE_PATTERN, bands=BANDS, delete=True,
                      retry_failed=True, s3_bucket=name)  # fmt: skip
     by_reason = {r: sorted(g["path"]) for r, g in plan.groupby("reason")}
@@ -165,7 +165,7 @@ def test_fix_reingest_and_reconcile(
     assert by_reason["new"] == ["tiles/new/2024-06-02/(BAND).tif"]
     assert paths["jpeg"] in by_reason["failed"]
     assert plan.set_index("reason").loc["stale", "files"] == [changed]
-    candidates = read_bucket(f"s3://{name}/", pattern=SAMPLE_PATTERN, client=s3, progress=False)
+    candidates = read_bucket(f"s3://{name}/", pattern=SAMPLE_PATTERN, s3=s3, progress=False)
     result = apply_plan(plan, tiles, client, candidates=candidates, progress=False)
     assert (result["outcome"] == "ok").all()
     after = byocframe.read_tiles(client, cid, progress=False).set_index("path")
@@ -191,7 +191,7 @@ def test_duplicate_paths_and_unused_files(
     client.create_tile(cid, {"path": paths["valid"]})
     client.create_tile(cid, {"path": paths["valid"].replace(".tif", ".TIF")})
     tiles = byocframe.read_tiles(client, cid, progress=False)
-    files = read_bucket(f"s3://{name}/", client=service.s3.client(), progress=False)
+    files = read_bucket(f"s3://{name}/", s3=service.s3.client(), progress=False)
     plan = reconcile(tiles, files)
     dup = plan[plan["reason"] == "duplicate-path"]
     assert dup[["action", "path"]].values.tolist() == [
@@ -207,10 +207,10 @@ def test_traced_covers(
     name, _, _ = ingested
     folder, paths = sample_folder
     candidates = read_bucket(
-        f"s3://{name}/tiles/valid", pattern=SAMPLE_PATTERN, client=service.s3.client(),
+        f"s3://{name}/tiles/valid", pattern=SAMPLE_PATTERN, s3=service.s3.client(),
         progress=False, crs="EPSG:32633",
     )  # fmt: skip
-    covers = trace_covers(f"s3://{name}", candidates, client=service.s3.client())
+    covers = trace_covers(f"s3://{name}", candidates, s3=service.s3.client())
     by_path = dict(zip(candidates["path"], covers, strict=True))
     boxes = dict(zip(candidates["path"], candidates.geometry, strict=True))
     full = by_path[paths["valid"]]
@@ -223,7 +223,7 @@ def test_traced_covers(
     )
     assert shapely.get_num_coordinates(corner) <= 100
     assert corner.is_valid
-    shrunk = trace_covers(f"s3://{name}", candidates, buffer=-50, client=service.s3.client())
+    shrunk = trace_covers(f"s3://{name}", candidates, buffer=-50, s3=service.s3.client())
     assert (shrunk.area < covers.area).all()
 
 
@@ -243,15 +243,15 @@ def test_trace_a_file_whose_overview_follows_the_pixels(service: Any, ingested: 
     name = ingested[0]
     candidates = read_bucket(
         f"s3://{name}/tiles/overview-blocks", pattern=SAMPLE_PATTERN, crs="EPSG:32633",
-        client=service.s3.client(), progress=False,
+        s3=service.s3.client(), progress=False,
     )  # fmt: skip
-    cover = trace_covers(f"s3://{name}", candidates, client=service.s3.client()).iloc[0]
+    cover = trace_covers(f"s3://{name}", candidates, s3=service.s3.client()).iloc[0]
     assert cover.area == pytest.approx(candidates.geometry.iloc[0].area)
 
 
 def test_a_missing_bucket_is_named(local_s3: Any) -> None:
     with pytest.raises(FileNotFoundError, match="s3://no-such-bucket-here: no such bucket"):
-        read_bucket("s3://no-such-bucket-here/", client=local_s3.client(), progress=False)
+        read_bucket("s3://no-such-bucket-here/", s3=local_s3.client(), progress=False)
 
 
 def test_an_unreadable_bucket_fails_the_tile_not_the_request(

@@ -71,7 +71,7 @@ class Setup:
         return sorted(t["path"] for t in self.client.iter_tiles(self.cid))
 
     def files(self, url: str | Path) -> Any:
-        return read_bucket(url, client=self.s3, progress=False)
+        return read_bucket(url, s3=self.s3, progress=False)
 
     def remove(self, day: str, band: str = "B01") -> None:
         self.s3.delete_object(Bucket=self.bucket, Key=f"t/{day}/{band}.tif")

@@ -235,7 +235,7 @@ def test_the_service_fails_only_the_crafted_tile(local_s3: Any, tmp_path: Path) 
         cid = client.create_collection({"name": bucket, "s3Bucket": bucket})["id"]
         candidates = read_bucket(
             f"s3://{bucket}/", pattern=r"tiles/(?P<case>[^/]+)/(BAND)\.tif",
-            client=service.s3.client(), progress=False,
+            s3=service.s3.client(), progress=False,
         )  # fmt: skip
         assert candidates["files"].tolist() == [1, 1, 1, 1]
         frame = byocframe.read_tiles(client, cid, progress=False)
