@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
 import threading
 
@@ -433,3 +434,53 @@ def test_300_half_sent_connections_leave_a_real_listing_answered():
         finally:
             for sock in held:
                 sock.close()
+
+
+def test_idle_keep_alive_connections_give_way_at_the_address_cap():
+    """Two clients of one address: the first one's idle pool must not lock the second out.
+
+    A push and a CLI run in one process both keep connections open between requests; at
+    ``max_connections_per_address`` the service closes an idle one instead of answering 503.
+    """
+    cap = 4
+    with byocframe.local_service(limits=Limits(max_connections_per_address=cap)) as service:
+        api = ServiceApi(service)
+        auth = api.session.headers["Authorization"]
+        api.session.close()  # only the connections below remain
+        listing = request_bytes("GET", "/api/v1/byoc/collections", auth=auth)
+        idle = [connect(service) for _ in range(cap)]
+        try:
+            for conn in idle:  # each answered once, then left open: idle keep-alive
+                conn.sendall(listing)
+                assert answer(conn)[0] == 200
+            for _ in range(3):  # new connections from the same address are served
+                with connect(service) as fresh:
+                    fresh.sendall(listing)
+                    assert answer(fresh)[0] == 200
+            # a connection is closed before the new one is served, so its end is already
+            # here: oldest first, and at least one (how many depends on how soon the
+            # service saw the fresh connections end)
+            ended = [bool(select.select([conn.sock], [], [], 0)[0]) for conn in idle]
+            assert ended[0]
+            assert ended == sorted(ended, reverse=True)
+            assert all(conn.recv(1) == b"" for conn, gone in zip(idle, ended, strict=True) if gone)
+        finally:
+            for conn in idle:
+                conn.close()
+
+
+def test_connections_with_a_request_under_way_are_not_closed_for_room():
+    cap = 3
+    with byocframe.local_service(limits=Limits(max_connections_per_address=cap)) as service:
+        held = [connect(service) for _ in range(cap)]
+        try:
+            for conn in held:  # half a request each: busy, not idle
+                conn.sendall(b"GET /api/v1/byoc/collections HTTP/1.1\r\n")
+            with connect(service) as other:
+                other.sendall(request_bytes("GET", "/api/v1/byoc/collections"))
+                status, _, body = answer(other)
+            assert status == 503
+            assert "max_connections_per_address" in body["error"]["message"]
+        finally:
+            for conn in held:
+                conn.close()

@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import re
+import select
 import socket
 import threading
 import time
@@ -111,6 +112,9 @@ class BYOCServer(ThreadingHTTPServer):
         self._slots = threading.BoundedSemaphore(self.limits.max_connections)
         self._per_address: dict[str, int] = {}
         self._address_lock = threading.Lock()
+        self._left = threading.Condition(self._address_lock)
+        #: Connections waiting for their next request, oldest first, per address.
+        self._idle: dict[str, dict[socket.socket, None]] = {}
 
     @property
     def base_url(self) -> str:
@@ -134,6 +138,10 @@ class BYOCServer(ThreadingHTTPServer):
         cap = self.limits.max_connections_per_address
         with self._address_lock:
             held = self._per_address.get(address, 0)
+            if held >= cap and self._evict_idle(address):
+                # a keep-alive connection of the same client made room: wait for it to go
+                self._left.wait_for(lambda: self._per_address.get(address, 0) < cap, 1.0)
+                held = self._per_address.get(address, 0)
             if held < cap:
                 self._per_address[address] = held + 1
         if held >= cap:
@@ -143,7 +151,7 @@ class BYOCServer(ThreadingHTTPServer):
                 "Limits.max_connections_per_address); close some or retry shortly.",
             )
             return
-        if not self._slots.acquire(blocking=False):
+        if not self._slots.acquire(blocking=False) and not self._slot_from_idle():
             self._leave(address)
             self._refuse(request, "Too many connections; retry shortly.")
             return
@@ -161,6 +169,40 @@ class BYOCServer(ThreadingHTTPServer):
                 self._per_address[address] = left
             else:
                 self._per_address.pop(address, None)
+            self._left.notify_all()
+
+    def waiting(self, address: str, sock: socket.socket, idle: bool) -> None:
+        """Note that a kept-alive connection waits for its next request, or no longer does."""
+        with self._address_lock:
+            if idle:
+                self._idle.setdefault(address, {})[sock] = None
+            else:
+                self._idle.get(address, {}).pop(sock, None)
+
+    def _evict_idle(self, address: str | None) -> bool:
+        """Close the oldest idle keep-alive connection (of ``address``, or of anyone).
+
+        Idle connections cost a client nothing to open again, while a refused one costs
+        it a request: at a limit, idle connections give way first. A connection whose
+        next request has begun to arrive is not idle. Called with the address lock held.
+        """
+        pools = [self._idle.get(address, {})] if address is not None else self._idle.values()
+        for pool in pools:
+            for sock in list(pool):
+                del pool[sock]
+                with contextlib.suppress(OSError, ValueError):
+                    ready, _, _ = select.select([sock], [], [], 0)
+                    if ready:  # a request (or the end) is arriving: not idle after all
+                        continue
+                    sock.shutdown(socket.SHUT_RDWR)  # its handler sees the end and leaves
+                    return True
+        return False
+
+    def _slot_from_idle(self) -> bool:
+        """A service-wide slot, after closing someone's idle connection (within 1 s)."""
+        with self._address_lock:
+            evicted = self._evict_idle(None)
+        return evicted and self._slots.acquire(timeout=1.0)
 
     def _refuse(self, request: Any, message: str) -> None:
         body = json.dumps(error_body(503, "COMMON_EXCEPTION", message)).encode()
@@ -227,6 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.rfile: io.BufferedReader = io.BufferedReader(self._reader, 64 * 1024)
         self._body_pending = False
         self._expect_continue = False
+        self._answered = False  # no request served on this connection yet
 
     def log_message(self, format: str, *args: Any) -> None:
         # the request line holds no secrets (tokens travel in headers, ids in the path)
@@ -240,6 +283,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.request_version = "HTTP/1.1"  # how protocol errors are answered
         self.command = self.requestline = ""
         self._body_pending = self._expect_continue = False
+        address = str(self.client_address[0]) if self.client_address else ""
+        # kept alive after an answer: may be closed to make room (a new connection may not)
+        self.server.waiting(address, self.connection, self._answered)
         try:
             if not self.rfile.peek(1):
                 self.close_connection = True
@@ -247,6 +293,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (TimeoutError, OSError):
             self.close_connection = True
             return
+        finally:
+            self.server.waiting(address, self.connection, False)
+        self._answered = True
         self._reader.deadline = time.monotonic() + limits.read_timeout
         try:
             head = self._read_head(limits)
@@ -523,7 +572,7 @@ class _Handler(BaseHTTPRequestHandler):
         return client
 
     def _token(self, body: bytes) -> None:
-        address = self.client_address[0] if self.client_address else ""
+        address = str(self.client_address[0]) if self.client_address else ""
         throttle = self.server.throttle
         wait = throttle.wait(address)
         if wait > 0:
