@@ -109,6 +109,25 @@ def equal_area_geometries(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray
     return _project(values)
 
 
+def _near_aoi(frame: gpd.GeoDataFrame, aoi: shapely.Geometry) -> np.ndarray:
+    """Equal-area footprints of the tiles whose lon/lat bounds meet the AOI's parts' bounds.
+
+    The others are None: they cannot touch the AOI (the equal-area projection keeps
+    meridians and parallels straight, so a footprint stays inside its projected
+    bounding box), and projecting them would cost more than all the rest of the call.
+    """
+    geoms = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
+    if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
+        geoms = geoms.to_crs("EPSG:4326")
+    xmin, ymin, xmax, ymax = shapely.bounds(np.asarray(geoms.array, dtype=object)).T
+    near = np.zeros(len(geoms), dtype=bool)
+    for west, south, east, north in shapely.bounds(shapely.get_parts(aoi)):
+        near |= (xmin <= east) & (xmax >= west) & (ymin <= north) & (ymax >= south)
+    out = np.full(len(geoms), None, dtype=object)
+    out[near] = equal_area_geometries(geoms[near])
+    return out
+
+
 def aoi_geometry(aoi: Any) -> shapely.Geometry:
     """Read an area of interest into one valid lon/lat geometry inside [-180, 180].
 
@@ -282,8 +301,13 @@ def coverage(frame: gpd.GeoDataFrame, aoi: Any = None, *, by: str | None = None)
     >>> coverage(tiles).round(0).iloc[0].to_dict()
     {'tiles': 2.0, 'footprint_km2': 24617.0, 'covered_km2': 18463.0, 'overlap_km2': 6154.0}
     """
-    geoms = equal_area_geometries(frame)
-    region = _project(np.array([aoi_geometry(aoi)]))[0] if aoi is not None else None
+    if aoi is None:
+        region = None
+        geoms = equal_area_geometries(frame)
+    else:
+        lonlat = aoi_geometry(aoi)
+        region = _project(np.array([lonlat]))[0]
+        geoms = _near_aoi(frame, lonlat)
     labels = group_labels(frame, by)
     groups = labels.groupby(labels, sort=True, dropna=False).indices
     keys = list(groups)
@@ -346,8 +370,9 @@ def gaps(frame: gpd.GeoDataFrame, aoi: Any, *, by: str | None = None) -> gpd.Geo
     >>> [round(v, 6) for v in hole.geometry.iloc[0].bounds], round(hole["area_km2"].iloc[0])
     ([1.0, 0.0, 2.0, 1.0], 12308)
     """
-    geoms = equal_area_geometries(frame)
-    region = _project(np.array([aoi_geometry(aoi)]))[0]
+    lonlat = aoi_geometry(aoi)
+    region = _project(np.array([lonlat]))[0]
+    geoms = _near_aoi(frame, lonlat)
     labels = group_labels(frame, by)
     keys, shapes, areas = [], [], []
     for key, index in labels.groupby(labels, sort=True, dropna=False).indices.items():

@@ -100,6 +100,7 @@ def test_both_ends_stop_where_they_meet(service, monkeypatch):
 
     monkeypatch.setattr(client, "tile_pages", counting)
     both = byocframe.read_tiles(client, cid, progress=False)
-    assert len(both) == 1000 and both.index.is_unique
+    assert len(both) == 1000
+    assert both.index.is_unique
     # each cursor may fetch one page past the meeting point before it sees the other
     assert len(fetched) <= 10 + 3
