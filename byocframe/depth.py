@@ -20,9 +20,9 @@ outside it. So the whole depth profile follows from one pass over the edges:
 
 Identical polygons are merged first and counted with a weight, so the same footprint on
 many dates costs no more than once; near-identical ones share their edge classes, and
-rings that start at the same point share one ray test. Other degenerate input (shared edges, a vertex on
-another polygon's edge, near-copies that snap together) is made general by symbolic
-perturbation: polygon ``i`` is taken as translated by
+rings that start at the same point share one ray test. Other degenerate input (shared
+edges, a vertex on another polygon's edge, near-copies that snap together) is made
+general by symbolic perturbation: polygon ``i`` is taken as translated by
 ``(i * eps, i * eps**2)`` for an infinitely small ``eps``. Every test then has a strict
 answer, the answers agree with one another, and the areas are the limit as ``eps``
 goes to zero, i.e. exact. No topology error can occur, and no tolerance is involved
@@ -98,39 +98,62 @@ class _Segments:
 
     def __init__(self, edges: _Edges, weight: np.ndarray) -> None:
         e = edges
-        order = np.lexsort((e.polygon, e.by, e.bx, e.ay, e.ax))  # by class, then polygon
-        ax, ay, bx, by = e.ax[order], e.ay[order], e.bx[order], e.by[order]
-        new = np.r_[True, (np.diff(ax) != 0) | (np.diff(ay) != 0)]
-        new[1:] |= (np.diff(bx) != 0) | (np.diff(by) != 0)
+        start_key, end_key = _packed(e.ax, e.ay), _packed(e.bx, e.by)
+        # an edge that shares its start point with no other is a class of its own; the
+        # others (few, unless footprints repeat) are sorted by points, then polygon
+        by_start = np.argsort(start_key, kind="stable")
+        same = start_key[by_start][1:] == start_key[by_start][:-1]
+        shared = np.zeros(len(e), dtype=bool)
+        shared[by_start[np.r_[same, False] | np.r_[False, same]]] = True
+        sub = np.flatnonzero(shared)
+        sub = sub[np.lexsort((e.polygon[sub], end_key[sub], start_key[sub]))]
+        order = np.r_[np.flatnonzero(~shared), sub]
+        sub_start, sub_end = start_key[sub], end_key[sub]
+        sub_new = (sub_start[1:] != sub_start[:-1]) | (sub_end[1:] != sub_end[:-1])
+        new = np.r_[np.ones(len(e) - len(sub), dtype=bool), True, sub_new][: len(e)]
         start = np.flatnonzero(new)
         size = np.diff(np.r_[start, len(order)])
+        first = order[start]
         self.member_edge = order
         self.member_polygon = e.polygon[order]
-        self.member_class = np.cumsum(new) - 1
         #: weights of the members so far, in (class, polygon) order, from 0
         self.cumulative = np.r_[0, np.cumsum(weight[self.member_polygon])]
-        self.member_key = (self.member_class << 32) | self.member_polygon
+        self.member_key = ((np.cumsum(new) - 1) << 32) | self.member_polygon
         self.start, self.size = start, size
-        self.ax, self.ay, self.bx, self.by = ax[start], ay[start], bx[start], by[start]
-        self.xmin, self.xmax = np.minimum(self.ax, self.bx), np.maximum(self.ax, self.bx)
-        self.ymin, self.ymax = np.minimum(self.ay, self.by), np.maximum(self.ay, self.by)
-        # two classes owned by one and the same polygon never cross: they are not paired
+        self.ax, self.ay, self.bx, self.by = e.ax[first], e.ay[first], e.bx[first], e.by[first]
+        self.xmin, self.xmax = e.xmin[first], e.xmax[first]
+        self.ymin, self.ymax = e.ymin[first], e.ymax[first]
+        # two classes owned by one and the same polygon never cross: they are not paired.
+        # Labels ascend (edges come in polygon order, then the shared ones get their own)
+        # as `_candidate_pairs` needs them.
         n_polygons = int(e.polygon.max(initial=-1)) + 1
-        self.polygon = np.where(
-            size == 1, self.member_polygon[start], n_polygons + np.arange(len(start))
-        )
+        alone = len(e) - len(sub)
+        self.polygon = np.r_[e.polygon[first[:alone]], n_polygons + np.arange(len(start) - alone)]
 
     def __len__(self) -> int:
         return len(self.start)
 
     def weight_around(self, cls: np.ndarray, polygon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weights of the members of each class with a lower / higher polygon index."""
-        key = (cls << 32) | polygon
+        c = self.cumulative
+        first = self.start[cls]
+        end = first + self.size[cls]
+        # most classes have one member: compare its polygon, no search
+        own = self.member_polygon[first]
+        weight = c[first + 1] - c[first]
+        lower, higher = np.where(own < polygon, weight, 0), np.where(own > polygon, weight, 0)
+        many = np.flatnonzero(end - first > 1)
+        key = (cls[many] << 32) | polygon[many]
         below = np.searchsorted(self.member_key, key, side="left")
         above = np.searchsorted(self.member_key, key, side="right")
-        first, end = self.start[cls], self.start[cls] + self.size[cls]
-        c = self.cumulative
-        return c[below] - c[first], c[end] - c[above]
+        lower[many] = c[below] - c[first[many]]
+        higher[many] = c[end[many]] - c[above]
+        return lower, higher
+
+
+def _packed(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Grid points as single int64 keys (coordinates stay below 2**31 grid units)."""
+    return ((x + (1 << 31)) << 32) | (y + (1 << 31))
 
 
 def _ring_coordinates(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -174,8 +197,20 @@ def _orientation(
     return np.where(raw != 0, np.sign(raw), np.sign(tie)), raw
 
 
+def _determinant(
+    s: _Segments, edge: np.ndarray, cx: np.ndarray, cy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_orientation` of points c against the classes' edges, split: (raw, tie sign at +1)."""
+    dx, dy = s.bx[edge] - s.ax[edge], s.by[edge] - s.ay[edge]
+    raw = dx * (cy - s.ay[edge]) - dy * (cx - s.ax[edge])
+    return raw, np.sign(np.where(dy != 0, -dy, dx))
+
+
 def _candidate_pairs(edges: _Edges | _Segments) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Pairs of edges of different polygons whose bounding boxes meet, in chunks."""
+    """Pairs of edges of different polygons whose bounding boxes meet, in chunks.
+
+    ``edges.polygon`` must ascend (it labels the edges, or the classes of `_Segments`).
+    """
     xmin, xmax, ymin, ymax = edges.xmin, edges.xmax, edges.ymin, edges.ymax
     size = max(int(np.median(np.maximum(xmax - xmin, ymax - ymin))), 1)  # 1 to 4 buckets
     while True:  # a few very long edges (a polar cap's edge) must not fill the grid
@@ -185,7 +220,7 @@ def _candidate_pairs(edges: _Edges | _Segments) -> list[tuple[np.ndarray, np.nda
         size *= 2
     edge, bx, by = grid_cells(xmin, ymin, xmax, ymax, size)
     key = (bx - bx.min()) * (by.max() - by.min() + 1) + (by - by.min())
-    order = np.lexsort((edges.polygon[edge], key))  # by bucket, then polygon
+    order = np.argsort(key, kind="stable")  # within a bucket, entries stay in label order
     edge, bx, by, key = edge[order], bx[order], by[order], key[order]
     polygon = edges.polygon[edge]
     new_bucket = np.r_[True, key[1:] != key[:-1]]
@@ -256,16 +291,27 @@ def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> list[_Event
     that come before and after its own polygon. Members of one polygon never meet.
     """
     s = segments
+    # exact determinants, and the sign each takes when it is zero and the other polygon
+    # comes after; before, that sign flips (the perturbation is a translation)
+    o1, t1 = _determinant(s, a, s.ax[b], s.ay[b])
+    o2, t2 = _determinant(s, a, s.bx[b], s.by[b])
+    o3, t3 = _determinant(s, b, s.ax[a], s.ay[a])
+    o4, t4 = _determinant(s, b, s.bx[a], s.by[a])
     tests = {}
-    for order in (1, -1):
-        shift = np.full(len(a), order)
-        s1, o1 = _orientation(s.ax[a], s.ay[a], s.bx[a], s.by[a], s.ax[b], s.ay[b], shift)
-        s2, o2 = _orientation(s.ax[a], s.ay[a], s.bx[a], s.by[a], s.bx[b], s.by[b], shift)
-        s3, o3 = _orientation(s.ax[b], s.ay[b], s.bx[b], s.by[b], s.ax[a], s.ay[a], -shift)
-        s4, o4 = _orientation(s.ax[b], s.ay[b], s.bx[b], s.by[b], s.bx[a], s.by[a], -shift)
+    # the orders differ only where a determinant is zero (few pairs): the second order is
+    # worked out for those alone
+    ties = np.flatnonzero((o1 == 0) | (o2 == 0) | (o3 == 0) | (o4 == 0))
+    for order, rows in ((1, slice(None)), (-1, ties)):
+        s1 = np.where(o1[rows] != 0, np.sign(o1[rows]), order * t1[rows])
+        s2 = np.where(o2[rows] != 0, np.sign(o2[rows]), order * t2[rows])
+        s3 = np.where(o3[rows] != 0, np.sign(o3[rows]), -order * t3[rows])
+        s4 = np.where(o4[rows] != 0, np.sign(o4[rows]), -order * t4[rows])
         cross = (s1 != s2) & (s3 != s4)
         # moving from the right of the other polygon's edge to its left enters that polygon
-        tests[order] = (cross, np.where(s3 < 0, 1, -1) * cross, np.where(s1 < 0, 1, -1) * cross)
+        tests[order] = [cross, np.where(s3 < 0, 1, -1) * cross, np.where(s1 < 0, 1, -1) * cross]
+    for i, values in enumerate(tests[-1]):
+        tests[-1][i] = tests[1][i].copy()
+        tests[-1][i][ties] = values
     crossing = tests[1][0] | tests[-1][0]
     a, b = a[crossing], b[crossing]
     # the exact determinants do not depend on the order; only their ties do
@@ -287,8 +333,13 @@ def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> list[_Event
         parts = []
         for mine, other, t, if_after, if_before in sides:
             n = s.size[mine[lo:hi]]
-            pair = lo + np.repeat(np.arange(hi - lo), n)
-            member = np.repeat(s.start[mine[lo:hi]], n) + _ragged_arange(n)
+            # classes of one member (most, unless footprints repeat) need no expanding
+            one, many = lo + np.flatnonzero(n == 1), np.flatnonzero(n > 1)
+            pair = np.r_[one, lo + np.repeat(many, n[many])]
+            member = np.r_[
+                s.start[mine[one]],
+                np.repeat(s.start[mine[lo + many]], n[many]) + _ragged_arange(n[many]),
+            ]
             before, after = s.weight_around(other[pair], s.member_polygon[member])
             change = if_after[pair] * after + if_before[pair] * before
             keep = change != 0
@@ -309,15 +360,16 @@ def _start_depths(edges: _Edges, weight: np.ndarray) -> np.ndarray:
     """
     e = edges
     first = e.ring_first
-    rx, ry, rp = e.ax[first], e.ay[first], e.polygon[first].astype(np.int64)
-    order = np.lexsort((ry, rx))
-    new = np.r_[True, (np.diff(rx[order]) != 0) | (np.diff(ry[order]) != 0)]
-    point_of = np.empty(len(first), np.int64)
-    point_of[order] = np.cumsum(new) - 1
-    vx, vy = rx[order][new], ry[order][new]
+    rp = e.polygon[first].astype(np.int64)
+    _, at, point_of = np.unique(_packed(e.ax[first], e.ay[first]), True, True)
+    vx, vy = e.ax[first][at], e.ay[first][at]
     boxes = shapely.box(*(np.asarray(v) * e.resolution for v in _bounds(e, len(weight))))
     point, poly = shapely.STRtree(boxes).query(shapely.points(vx * e.resolution, vy * e.resolution))
     point, poly = point.astype(np.int64), poly.astype(np.int64)
+    # a point that starts one ring only is never tested against that ring's polygon
+    alone = np.bincount(point_of, minlength=len(at)) == 1
+    keep = ~(alone[point] & (poly == rp[at][point]))
+    point, poly = point[keep], poly[keep]
     n_edges = (e.polygon_start[1:] - e.polygon_start[:-1])[poly]
     # the shift is the ring's polygon minus the other one: +1 when the other comes first
     winding = {1: np.zeros(len(point)), -1: np.zeros(len(point))}
@@ -330,15 +382,25 @@ def _start_depths(edges: _Edges, weight: np.ndarray) -> np.ndarray:
         near = (e.ymin[edge] <= vy[p]) & (e.ymax[edge] >= vy[p]) & (e.xmax[edge] >= vx[p])
         pair, edge, p = pair[near], edge[near], p[near]
         px, py = vx[p], vy[p]
-        for shift in (1, -1):
-            above_a = np.where(e.ay[edge] != py, e.ay[edge] > py, shift < 0)
-            above_b = np.where(e.by[edge] != py, e.by[edge] > py, shift < 0)
-            side, _ = _orientation(
-                e.ax[edge], e.ay[edge], e.bx[edge], e.by[edge], px, py, np.full(len(p), shift)
-            )
+        ax, ay, bx, by = e.ax[edge], e.ay[edge], e.bx[edge], e.by[edge]
+        dx, dy = bx - ax, by - ay
+        raw = np.sign(dx * (py - ay) - dy * (px - ax))
+        tie = np.sign(np.where(dy != 0, -dy, dx))
+        steps = {}
+        # the two orders differ only where the vertex is level with an end of the edge or
+        # on its line (few pairs): the other order is worked out for those alone
+        ties = np.flatnonzero((ay == py) | (by == py) | (raw == 0))
+        for shift, rows in ((1, slice(None)), (-1, ties)):
+            above_a = np.where(ay[rows] != py[rows], ay[rows] > py[rows], shift < 0)
+            above_b = np.where(by[rows] != py[rows], by[rows] > py[rows], shift < 0)
+            # as `_orientation` decides ties
+            side = np.where(raw[rows] != 0, raw[rows], shift * tie[rows])
             step = (~above_a & above_b & (side > 0)).astype(np.int64)
-            step -= above_a & ~above_b & (side < 0)
-            winding[shift] += np.bincount(pair, weights=step, minlength=len(point))
+            steps[shift] = step - (above_a & ~above_b & (side < 0))
+        counted = np.bincount(pair, weights=steps[1], minlength=len(point))
+        winding[1] += counted
+        change = steps[-1] - steps[1][ties]
+        winding[-1] += counted + np.bincount(pair[ties], weights=change, minlength=len(point))
     key = (point << 32) | poly
     by_key = np.argsort(key)
     key = key[by_key]
@@ -432,11 +494,11 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
     # every vertex (start of its edge), then the crossings, in order along each ring
     n = len(edges)
     all_edge = np.r_[np.arange(n), edge]
-    kind = np.r_[np.zeros(n, np.int8), np.ones(len(edge), np.int8)]
     step = np.r_[np.zeros(n, np.int64), change]
     # crossings at one point (a vertex of the other polygon) enter before they leave:
     # the pieces between them have no length, and no count goes below its true value
-    order = np.lexsort((-step, np.r_[np.zeros(n), t], kind, all_edge))
+    # (a vertex, at -1, comes before the crossings of its edge, even those at 0)
+    order = np.lexsort((-step, np.r_[np.full(n, -1.0), t], all_edge))
     origin_x, origin_y = float(edges.ax.min()), float(edges.ay.min())
     px = (np.r_[edges.ax.astype(float), x] - origin_x)[order]
     py = (np.r_[edges.ay.astype(float), y] - origin_y)[order]
