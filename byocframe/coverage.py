@@ -77,8 +77,8 @@ EQUAL_AREA = "+proj=cea +lon_0=0 +lat_ts=0 +ellps=WGS84 +units=m +no_defs"
 #: Groups of more footprints than _MAX_AT_ONCE are cut along a grid of square cells of
 #: CELL_SIZE metres (in EQUAL_AREA) and counted cell by cell: areas add up over disjoint
 #: cells, and the memory stays bounded by what one cell holds.
-CELL_SIZE = 1_000_000.0
-_MAX_AT_ONCE = 10_000
+CELL_SIZE = 3_000_000.0
+_MAX_AT_ONCE = 2_000
 _DENSIFY_DEGREES = 0.1  # lon/lat edges of AOIs are densified before projecting
 _GRID = 0.01  # metres: the snapping grid of an overlay retried after a topology error
 
