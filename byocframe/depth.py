@@ -176,31 +176,16 @@ def _ring_coordinates(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return coords, np.repeat(np.arange(len(ring_part)), ring_sizes), ring_part
 
 
-def _orientation(
-    ax: np.ndarray,
-    ay: np.ndarray,
-    bx: np.ndarray,
-    by: np.ndarray,
-    cx: np.ndarray,
-    cy: np.ndarray,
-    shift: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Side of point c against the directed edge a -> b: (+1 left / -1 right, raw value).
-
-    ``shift`` is the polygon index of c minus that of the edge: under the perturbation the
-    determinant gains ``-dy * shift * eps + dx * shift * eps**2``, which decides the sign
-    when the exact determinant is zero (``shift`` is never zero).
-    """
-    dx, dy = bx - ax, by - ay
-    raw = dx * (cy - ay) - dy * (cx - ax)
-    tie = np.where(dy != 0, -dy * shift, dx * shift)
-    return np.where(raw != 0, np.sign(raw), np.sign(tie)), raw
-
-
 def _determinant(
     s: _Segments, edge: np.ndarray, cx: np.ndarray, cy: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`_orientation` of points c against the classes' edges, split: (raw, tie sign at +1)."""
+    """Side of points c against the classes' directed edges a -> b: (raw value, tie sign).
+
+    The raw determinant is positive on the left, negative on the right. Where it is zero,
+    the perturbation decides: with ``shift`` the polygon index of c minus that of the
+    edge, the determinant gains ``-dy * shift * eps + dx * shift * eps**2``, so the side
+    is ``shift`` times the tie sign returned here (``shift`` is never zero).
+    """
     dx, dy = s.bx[edge] - s.ax[edge], s.by[edge] - s.ay[edge]
     raw = dx * (cy - s.ay[edge]) - dy * (cx - s.ax[edge])
     return raw, np.sign(np.where(dy != 0, -dy, dx))
@@ -393,7 +378,7 @@ def _start_depths(edges: _Edges, weight: np.ndarray) -> np.ndarray:
         for shift, rows in ((1, slice(None)), (-1, ties)):
             above_a = np.where(ay[rows] != py[rows], ay[rows] > py[rows], shift < 0)
             above_b = np.where(by[rows] != py[rows], by[rows] > py[rows], shift < 0)
-            # as `_orientation` decides ties
+            # ties decided as in `_determinant`
             side = np.where(raw[rows] != 0, raw[rows], shift * tie[rows])
             step = (~above_a & above_b & (side > 0)).astype(np.int64)
             steps[shift] = step - (above_a & ~above_b & (side < 0))
