@@ -79,6 +79,10 @@ EQUAL_AREA = "+proj=cea +lon_0=0 +lat_ts=0 +ellps=WGS84 +units=m +no_defs"
 #: cells, and the memory stays bounded by what one cell holds.
 CELL_SIZE = 3_000_000.0
 _MAX_AT_ONCE = 2_000
+#: Cells are halved (down to _MIN_CELL metres) until none holds more than _MAX_PER_CELL
+#: footprints: years of stacked mosaics then stay within one cell's memory too.
+_MAX_PER_CELL = 20_000
+_MIN_CELL = 100_000.0
 _DENSIFY_DEGREES = 0.1  # lon/lat edges of AOIs are densified before projecting
 _GRID = 0.01  # metres: the snapping grid of an overlay retried after a topology error
 
@@ -204,18 +208,19 @@ def _cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(geoms) == 0:
         return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
     xmin, ymin, xmax, ymax = shapely.bounds(geoms).T
-    row, ci, cj = grid_cells(xmin, ymin, xmax, ymax, CELL_SIZE)
+    size = CELL_SIZE
+    while True:
+        row, ci, cj = grid_cells(xmin, ymin, xmax, ymax, size)
+        _, fullest = np.unique(ci * 1_000_003 + cj, return_counts=True)
+        if fullest.max() <= _MAX_PER_CELL or size / 2 < _MIN_CELL:
+            break
+        size /= 2
     count = np.bincount(row, minlength=len(geoms))
     pieces = np.empty(len(row), dtype=object)
     whole = (count == 1)[row]
     pieces[whole] = geoms[row[whole]]
     cut = ~whole
-    boxes = shapely.box(
-        ci[cut] * CELL_SIZE,
-        cj[cut] * CELL_SIZE,
-        (ci[cut] + 1) * CELL_SIZE,
-        (cj[cut] + 1) * CELL_SIZE,
-    )
+    boxes = shapely.box(ci[cut] * size, cj[cut] * size, (ci[cut] + 1) * size, (cj[cut] + 1) * size)
     pieces[cut] = shapely.intersection(geoms[row[cut]], boxes)
     keep = ~shapely.is_empty(pieces) & (shapely.area(pieces) > 0)
     return pieces[keep], (ci * 1_000_003 + cj)[keep]

@@ -30,11 +30,14 @@ def frame(*boxes, times=None, index=None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=[shapely.box(*b) for b in boxes], crs=4326, index=index)
 
 
-@pytest.fixture(params=["at once", "cell by cell"])
+@pytest.fixture(params=["at once", "cell by cell", "in halved cells"])
 def counting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with groups counted at once, then cut along the 1000 km cells."""
-    if request.param == "cell by cell":
+    """Run a test with groups counted at once, cut along the cells, and cut along cells
+    halved down to 100 km (as when a cell would hold too many footprints)."""
+    if request.param != "at once":
         monkeypatch.setattr(byocframe.coverage, "_MAX_AT_ONCE", 0)
+    if request.param == "in halved cells":
+        monkeypatch.setattr(byocframe.coverage, "_MAX_PER_CELL", 1)
     return request.param
 
 
