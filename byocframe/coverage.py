@@ -135,8 +135,12 @@ EQUAL_AREA = "+proj=cea +lon_0=0 +lat_ts=0 +ellps=WGS84 +units=m +no_defs"
 #: Groups of more footprints than _MAX_AT_ONCE are cut along a grid of square cells of
 #: CELL_SIZE metres (in EQUAL_AREA) and counted cell by cell: areas add up over disjoint
 #: cells, and the memory stays bounded by what one cell holds.
-CELL_SIZE = 1_000_000.0
-_MAX_AT_ONCE = 10_000
+CELL_SIZE = 3_000_000.0
+_MAX_AT_ONCE = 2_000
+#: Cells are halved (down to _MIN_CELL metres) until none holds more than _MAX_PER_CELL
+#: footprints: years of stacked mosaics then stay within one cell's memory too.
+_MAX_PER_CELL = 20_000
+_MIN_CELL = 100_000.0
 _DENSIFY_DEGREES = 0.1  # lon/lat edges of AOIs are densified before projecting
 _GRID = 0.01  # metres: the snapping grid of an overlay retried after a topology error
 
@@ -165,6 +169,25 @@ def equal_area_geometries(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray
     values = np.array(geoms.array, dtype=object)  # a copy: empty ones become None
     values[shapely.is_empty(values)] = None
     return _project(values)
+
+
+def _near_aoi(frame: gpd.GeoDataFrame, aoi: shapely.Geometry) -> np.ndarray:
+    """Equal-area footprints of the tiles whose lon/lat bounds meet the AOI's parts' bounds.
+
+    The others are None: they cannot touch the AOI (the equal-area projection keeps
+    meridians and parallels straight, so a footprint stays inside its projected
+    bounding box), and projecting them would cost more than all the rest of the call.
+    """
+    geoms = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
+    if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
+        geoms = geoms.to_crs("EPSG:4326")
+    xmin, ymin, xmax, ymax = shapely.bounds(np.asarray(geoms.array, dtype=object)).T
+    near = np.zeros(len(geoms), dtype=bool)
+    for west, south, east, north in shapely.bounds(shapely.get_parts(aoi)):
+        near |= (xmin <= east) & (xmax >= west) & (ymin <= north) & (ymax >= south)
+    out = np.full(len(geoms), None, dtype=object)
+    out[near] = equal_area_geometries(geoms[near])
+    return out
 
 
 def aoi_geometry(aoi: AoiLike) -> shapely.Geometry:
@@ -252,18 +275,19 @@ def _cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(geoms) == 0:
         return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
     xmin, ymin, xmax, ymax = shapely.bounds(geoms).T
-    row, ci, cj = grid_cells(xmin, ymin, xmax, ymax, CELL_SIZE)
+    size = CELL_SIZE
+    while True:
+        row, ci, cj = grid_cells(xmin, ymin, xmax, ymax, size)
+        _, fullest = np.unique(ci * 1_000_003 + cj, return_counts=True)
+        if fullest.max() <= _MAX_PER_CELL or size / 2 < _MIN_CELL:
+            break
+        size /= 2
     count = np.bincount(row, minlength=len(geoms))
     pieces = np.empty(len(row), dtype=object)
     whole = (count == 1)[row]
     pieces[whole] = geoms[row[whole]]
     cut = ~whole
-    boxes = shapely.box(
-        ci[cut] * CELL_SIZE,
-        cj[cut] * CELL_SIZE,
-        (ci[cut] + 1) * CELL_SIZE,
-        (cj[cut] + 1) * CELL_SIZE,
-    )
+    boxes = shapely.box(ci[cut] * size, cj[cut] * size, (ci[cut] + 1) * size, (cj[cut] + 1) * size)
     pieces[cut] = shapely.intersection(geoms[row[cut]], boxes)
     keep = ~shapely.is_empty(pieces) & (shapely.area(pieces) > 0)
     return pieces[keep], (ci * 1_000_003 + cj)[keep]
@@ -362,8 +386,13 @@ def coverage(
     >>> coverage(tiles).round(0).iloc[0].to_dict()
     {'tiles': 2.0, 'footprint_km2': 24617.0, 'covered_km2': 18463.0, 'overlap_km2': 6154.0}
     """
-    geoms = equal_area_geometries(frame)
-    region = _project(np.array([aoi_geometry(aoi)]))[0] if aoi is not None else None
+    if aoi is None:
+        region = None
+        geoms = equal_area_geometries(frame)
+    else:
+        lonlat = aoi_geometry(aoi)
+        region = _project(np.array([lonlat]))[0]
+        geoms = _near_aoi(frame, lonlat)
     labels = group_labels(frame, by)
     groups = labels.groupby(labels, sort=True, dropna=False).indices
     keys = list(groups)
@@ -426,8 +455,9 @@ def gaps(frame: gpd.GeoDataFrame, aoi: AoiLike, *, by: str | None = None) -> gpd
     >>> [round(v, 6) for v in hole.geometry.iloc[0].bounds], round(hole["area_km2"].iloc[0])
     ([1.0, 0.0, 2.0, 1.0], 12308)
     """
-    geoms = equal_area_geometries(frame)
-    region = _project(np.array([aoi_geometry(aoi)]))[0]
+    lonlat = aoi_geometry(aoi)
+    region = _project(np.array([lonlat]))[0]
+    geoms = _near_aoi(frame, lonlat)
     labels = group_labels(frame, by)
     keys, shapes, areas = [], [], []
     for key, index in labels.groupby(labels, sort=True, dropna=False).indices.items():

@@ -10,15 +10,19 @@ outside it. So the whole depth profile follows from one pass over the edges:
    orientation test is exact integer arithmetic;
 2. find every pair of edges, of different polygons, that cross: a bucket grid joins the
    edges, so the work grows with the edges and their crossings, never with the square
-   of the polygon count;
+   of the polygon count. Edges equal once snapped (copies of a footprint with float
+   noise below the grid) form one class: classes are compared, not edges, and a
+   crossing of two classes adds one event per member edge, weighted by the members of
+   the other class on either side of it in the perturbation order (below);
 3. count, for the first vertex of each ring, the other polygons that hold it (a ray
    test), then walk each ring: every crossing enters or leaves one other polygon;
 4. add each piece of edge to the depth level it bounds.
 
 Identical polygons are merged first and counted with a weight, so the same footprint on
-many dates costs no more than once. Other degenerate input (shared edges, a vertex on
-another polygon's edge, near-copies that snap together) is made general by symbolic
-perturbation: polygon ``i`` is taken as translated by
+many dates costs no more than once; near-identical ones share their edge classes, and
+rings that start at the same point share one ray test. Other degenerate input (shared
+edges, a vertex on another polygon's edge, near-copies that snap together) is made
+general by symbolic perturbation: polygon ``i`` is taken as translated by
 ``(i * eps, i * eps**2)`` for an infinitely small ``eps``. Every test then has a strict
 answer, the answers agree with one another, and the areas are the limit as ``eps``
 goes to zero, i.e. exact. No topology error can occur, and no tolerance is involved
@@ -83,6 +87,75 @@ class _Edges:
         return len(self.ax)
 
 
+class _Segments:
+    """The distinct directed edges (equal once snapped) and the polygons that own each.
+
+    Near-identical footprints (one tile on many dates, with float noise below the grid)
+    share most of their snapped edges: edges are compared class by class, and a crossing
+    of two classes becomes one event per edge, weighted by the copies of the other class.
+    The work then grows with the edges, not with the square of the copies.
+    """
+
+    def __init__(self, edges: _Edges, weight: np.ndarray) -> None:
+        e = edges
+        start_key, end_key = _packed(e.ax, e.ay), _packed(e.bx, e.by)
+        # an edge that shares its start point with no other is a class of its own; the
+        # others (few, unless footprints repeat) are sorted by points, then polygon
+        by_start = np.argsort(start_key, kind="stable")
+        same = start_key[by_start][1:] == start_key[by_start][:-1]
+        shared = np.zeros(len(e), dtype=bool)
+        shared[by_start[np.r_[same, False] | np.r_[False, same]]] = True
+        sub = np.flatnonzero(shared)
+        sub = sub[np.lexsort((e.polygon[sub], end_key[sub], start_key[sub]))]
+        order = np.r_[np.flatnonzero(~shared), sub]
+        sub_start, sub_end = start_key[sub], end_key[sub]
+        sub_new = (sub_start[1:] != sub_start[:-1]) | (sub_end[1:] != sub_end[:-1])
+        new = np.r_[np.ones(len(e) - len(sub), dtype=bool), True, sub_new][: len(e)]
+        start = np.flatnonzero(new)
+        size = np.diff(np.r_[start, len(order)])
+        first = order[start]
+        self.member_edge = order
+        self.member_polygon = e.polygon[order]
+        #: weights of the members so far, in (class, polygon) order, from 0
+        self.cumulative = np.r_[0, np.cumsum(weight[self.member_polygon])]
+        self.member_key = ((np.cumsum(new) - 1) << 32) | self.member_polygon
+        self.start, self.size = start, size
+        self.ax, self.ay, self.bx, self.by = e.ax[first], e.ay[first], e.bx[first], e.by[first]
+        self.xmin, self.xmax = e.xmin[first], e.xmax[first]
+        self.ymin, self.ymax = e.ymin[first], e.ymax[first]
+        # two classes owned by one and the same polygon never cross: they are not paired.
+        # Labels ascend (edges come in polygon order, then the shared ones get their own)
+        # as `_candidate_pairs` needs them.
+        n_polygons = int(e.polygon.max(initial=-1)) + 1
+        alone = len(e) - len(sub)
+        self.polygon = np.r_[e.polygon[first[:alone]], n_polygons + np.arange(len(start) - alone)]
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def weight_around(self, cls: np.ndarray, polygon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights of the members of each class with a lower / higher polygon index."""
+        c = self.cumulative
+        first = self.start[cls]
+        end = first + self.size[cls]
+        # most classes have one member: compare its polygon, no search
+        own = self.member_polygon[first]
+        weight = c[first + 1] - c[first]
+        lower, higher = np.where(own < polygon, weight, 0), np.where(own > polygon, weight, 0)
+        many = np.flatnonzero(end - first > 1)
+        key = (cls[many] << 32) | polygon[many]
+        below = np.searchsorted(self.member_key, key, side="left")
+        above = np.searchsorted(self.member_key, key, side="right")
+        lower[many] = c[below] - c[first[many]]
+        higher[many] = c[end[many]] - c[above]
+        return lower, higher
+
+
+def _packed(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Grid points as single int64 keys (coordinates stay below 2**31 grid units)."""
+    return ((x + (1 << 31)) << 32) | (y + (1 << 31))
+
+
 def _ring_coordinates(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coordinates of the polygons' rings: (xy, ring of each vertex, part of each ring).
 
@@ -103,29 +176,26 @@ def _ring_coordinates(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return coords, np.repeat(np.arange(len(ring_part)), ring_sizes), ring_part
 
 
-def _orientation(
-    ax: np.ndarray,
-    ay: np.ndarray,
-    bx: np.ndarray,
-    by: np.ndarray,
-    cx: np.ndarray,
-    cy: np.ndarray,
-    shift: np.ndarray,
+def _determinant(
+    s: _Segments, edge: np.ndarray, cx: np.ndarray, cy: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Side of point c against the directed edge a -> b: (+1 left / -1 right, raw value).
+    """Side of points c against the classes' directed edges a -> b: (raw value, tie sign).
 
-    ``shift`` is the polygon index of c minus that of the edge: under the perturbation the
-    determinant gains ``-dy * shift * eps + dx * shift * eps**2``, which decides the sign
-    when the exact determinant is zero (``shift`` is never zero).
+    The raw determinant is positive on the left, negative on the right. Where it is zero,
+    the perturbation decides: with ``shift`` the polygon index of c minus that of the
+    edge, the determinant gains ``-dy * shift * eps + dx * shift * eps**2``, so the side
+    is ``shift`` times the tie sign returned here (``shift`` is never zero).
     """
-    dx, dy = bx - ax, by - ay
-    raw = dx * (cy - ay) - dy * (cx - ax)
-    tie = np.where(dy != 0, -dy * shift, dx * shift)
-    return np.where(raw != 0, np.sign(raw), np.sign(tie)), raw
+    dx, dy = s.bx[edge] - s.ax[edge], s.by[edge] - s.ay[edge]
+    raw = dx * (cy - s.ay[edge]) - dy * (cx - s.ax[edge])
+    return raw, np.sign(np.where(dy != 0, -dy, dx))
 
 
-def _candidate_pairs(edges: _Edges) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Pairs of edges of different polygons whose bounding boxes meet, in chunks."""
+def _candidate_pairs(edges: _Edges | _Segments) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Pairs of edges of different polygons whose bounding boxes meet, in chunks.
+
+    ``edges.polygon`` must ascend (it labels the edges, or the classes of `_Segments`).
+    """
     xmin, xmax, ymin, ymax = edges.xmin, edges.xmax, edges.ymin, edges.ymax
     size = max(int(np.median(np.maximum(xmax - xmin, ymax - ymin))), 1)  # 1 to 4 buckets
     while True:  # a few very long edges (a polar cap's edge) must not fill the grid
@@ -135,7 +205,7 @@ def _candidate_pairs(edges: _Edges) -> list[tuple[np.ndarray, np.ndarray]]:
         size *= 2
     edge, bx, by = grid_cells(xmin, ymin, xmax, ymax, size)
     key = (bx - bx.min()) * (by.max() - by.min() + 1) + (by - by.min())
-    order = np.argsort(key, kind="stable")  # within a bucket, edges stay in polygon order
+    order = np.argsort(key, kind="stable")  # within a bucket, entries stay in label order
     edge, bx, by, key = edge[order], bx[order], by[order], key[order]
     polygon = edges.polygon[edge]
     new_bucket = np.r_[True, key[1:] != key[:-1]]
@@ -192,73 +262,145 @@ def _ragged_arange(lengths: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
 
 
-def _crossings(
-    edges: _Edges, a: np.ndarray, b: np.ndarray, weight: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Where edges a and b cross: (edge, parameter along it, depth change, x, y).
+_Events = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-    Each crossing is reported twice, once along each edge, at the same point. Entering
-    the other polygon adds its weight (its number of copies), leaving subtracts it.
+
+def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> list[_Events]:
+    """Where the edges of classes a and b cross: (edge, parameter along it, depth change, x, y).
+
+    A crossing is reported along every member edge of both classes, at the same point:
+    entering the other class's polygons adds their weights, leaving subtracts them.
+    Whether two edges cross can depend on the order of their polygons (the
+    perturbation), so each pair of classes is tested both ways (``order`` is the sign of
+    b's polygon minus a's), and each member of a class counts the members of the other
+    that come before and after its own polygon. Members of one polygon never meet.
     """
-    e = edges
-    pa, pb = e.polygon[a], e.polygon[b]
-    s1, o1 = _orientation(e.ax[a], e.ay[a], e.bx[a], e.by[a], e.ax[b], e.ay[b], pb - pa)
-    s2, o2 = _orientation(e.ax[a], e.ay[a], e.bx[a], e.by[a], e.bx[b], e.by[b], pb - pa)
-    s3, o3 = _orientation(e.ax[b], e.ay[b], e.bx[b], e.by[b], e.ax[a], e.ay[a], pa - pb)
-    s4, o4 = _orientation(e.ax[b], e.ay[b], e.bx[b], e.by[b], e.bx[a], e.by[a], pa - pb)
-    cross = (s1 != s2) & (s3 != s4)
-    a, b, pa, pb = a[cross], b[cross], pa[cross], pb[cross]
-    s1, s3 = s1[cross], s3[cross]
-    o1, o2 = o1[cross].astype(float), o2[cross].astype(float)
-    o3, o4 = o3[cross].astype(float), o4[cross].astype(float)
+    s = segments
+    # exact determinants, and the sign each takes when it is zero and the other polygon
+    # comes after; before, that sign flips (the perturbation is a translation)
+    o1, t1 = _determinant(s, a, s.ax[b], s.ay[b])
+    o2, t2 = _determinant(s, a, s.bx[b], s.by[b])
+    o3, t3 = _determinant(s, b, s.ax[a], s.ay[a])
+    o4, t4 = _determinant(s, b, s.bx[a], s.by[a])
+    tests = {}
+    # the orders differ only where a determinant is zero (few pairs): the second order is
+    # worked out for those alone
+    ties = np.flatnonzero((o1 == 0) | (o2 == 0) | (o3 == 0) | (o4 == 0))
+    for order, rows in ((1, slice(None)), (-1, ties)):
+        s1 = np.where(o1[rows] != 0, np.sign(o1[rows]), order * t1[rows])
+        s2 = np.where(o2[rows] != 0, np.sign(o2[rows]), order * t2[rows])
+        s3 = np.where(o3[rows] != 0, np.sign(o3[rows]), -order * t3[rows])
+        s4 = np.where(o4[rows] != 0, np.sign(o4[rows]), -order * t4[rows])
+        cross = (s1 != s2) & (s3 != s4)
+        # moving from the right of the other polygon's edge to its left enters that polygon
+        tests[order] = [cross, np.where(s3 < 0, 1, -1) * cross, np.where(s1 < 0, 1, -1) * cross]
+    for i, values in enumerate(tests[-1]):
+        tests[-1][i] = tests[1][i].copy()
+        tests[-1][i][ties] = values
+    crossing = tests[1][0] | tests[-1][0]
+    a, b = a[crossing], b[crossing]
+    # the exact determinants do not depend on the order; only their ties do
+    o1, o2 = o1[crossing].astype(float), o2[crossing].astype(float)
+    o3, o4 = o3[crossing].astype(float), o4[crossing].astype(float)
     # parameters along each edge; a zero denominator cannot pass the test above
     ta = np.clip(np.divide(o3, o3 - o4, out=np.zeros_like(o3), where=o3 != o4), 0.0, 1.0)
     tb = np.clip(np.divide(o1, o1 - o2, out=np.zeros_like(o1), where=o1 != o2), 0.0, 1.0)
-    x = e.ax[a] + ta * (e.bx[a] - e.ax[a])
-    y = e.ay[a] + ta * (e.by[a] - e.ay[a])
-    # moving from the right of the other polygon's edge to its left enters that polygon
-    return (
-        np.r_[a, b],
-        np.r_[ta, tb],
-        np.r_[np.where(s3 < 0, 1, -1) * weight[pb], np.where(s1 < 0, 1, -1) * weight[pa]],
-        np.r_[x, x],
-        np.r_[y, y],
+    x = s.ax[a] + ta * (s.bx[a] - s.ax[a])
+    y = s.ay[a] + ta * (s.by[a] - s.ay[a])
+    # per side: its classes, the other side's, the parameters, and the change along a
+    # member when the other class's polygons come after / before the member's own
+    sides = (
+        (a, b, ta, tests[1][1][crossing], tests[-1][1][crossing]),
+        (b, a, tb, tests[-1][2][crossing], tests[1][2][crossing]),
     )
+    out: list[_Events] = []
+    for lo, hi in _chunks(s.size[a] + s.size[b]):
+        parts = []
+        for mine, other, t, if_after, if_before in sides:
+            n = s.size[mine[lo:hi]]
+            # classes of one member (most, unless footprints repeat) need no expanding
+            one, many = lo + np.flatnonzero(n == 1), np.flatnonzero(n > 1)
+            pair = np.r_[one, lo + np.repeat(many, n[many])]
+            member = np.r_[
+                s.start[mine[one]],
+                np.repeat(s.start[mine[lo + many]], n[many]) + _ragged_arange(n[many]),
+            ]
+            before, after = s.weight_around(other[pair], s.member_polygon[member])
+            change = if_after[pair] * after + if_before[pair] * before
+            keep = change != 0
+            pair = pair[keep]
+            parts.append((s.member_edge[member[keep]], t[pair], change[keep], x[pair], y[pair]))
+        edge, t, change, px, py = (np.concatenate(p) for p in zip(*parts, strict=True))
+        out.append((edge, t, change, px, py))
+    return out
 
 
 def _start_depths(edges: _Edges, weight: np.ndarray) -> np.ndarray:
     """How many other polygons hold the first vertex of each ring (perturbed ray test).
 
     A ray from the vertex towards +x; each edge of another polygon that it crosses
-    upwards counts +1, downwards -1 (the winding number).
+    upwards counts +1, downwards -1 (the winding number). Rings starting at one and the
+    same point (copies of a footprint) are tested once, against each nearby polygon
+    both ways: for polygons before and after the ring's own in the perturbation.
     """
     e = edges
     first = e.ring_first
-    vx, vy, vp = e.ax[first], e.ay[first], e.polygon[first]
+    rp = e.polygon[first].astype(np.int64)
+    _, at, point_of = np.unique(_packed(e.ax[first], e.ay[first]), True, True)
+    vx, vy = e.ax[first][at], e.ay[first][at]
     boxes = shapely.box(*(np.asarray(v) * e.resolution for v in _bounds(e, len(weight))))
-    ring, poly = shapely.STRtree(boxes).query(shapely.points(vx * e.resolution, vy * e.resolution))
-    keep = poly != vp[ring]
-    ring, poly = ring[keep], poly[keep]
+    point, poly = shapely.STRtree(boxes).query(shapely.points(vx * e.resolution, vy * e.resolution))
+    point, poly = point.astype(np.int64), poly.astype(np.int64)
+    # a point that starts one ring only is never tested against that ring's polygon
+    alone = np.bincount(point_of, minlength=len(at)) == 1
+    keep = ~(alone[point] & (poly == rp[at][point]))
+    point, poly = point[keep], poly[keep]
     n_edges = (e.polygon_start[1:] - e.polygon_start[:-1])[poly]
-    winding = np.zeros(len(ring))
+    # the shift is the ring's polygon minus the other one: +1 when the other comes first
+    winding = {1: np.zeros(len(point)), -1: np.zeros(len(point))}
     for lo, hi in _chunks(n_edges):
         pair = lo + np.repeat(np.arange(hi - lo), n_edges[lo:hi])
         edge = np.repeat(e.polygon_start[:-1][poly[lo:hi]], n_edges[lo:hi])
         edge += _ragged_arange(n_edges[lo:hi])
-        r = ring[pair]
+        p = point[pair]
         # only edges level with the vertex and reaching its right can cross the ray
-        near = (e.ymin[edge] <= vy[r]) & (e.ymax[edge] >= vy[r]) & (e.xmax[edge] >= vx[r])
-        pair, edge, r = pair[near], edge[near], r[near]
-        px, py = vx[r], vy[r]
-        shift = vp[r] - e.polygon[edge]  # the vertex's polygon minus the edge's polygon
-        above_a = np.where(e.ay[edge] != py, e.ay[edge] > py, shift < 0)
-        above_b = np.where(e.by[edge] != py, e.by[edge] > py, shift < 0)
-        side, _ = _orientation(e.ax[edge], e.ay[edge], e.bx[edge], e.by[edge], px, py, shift)
-        step = (~above_a & above_b & (side > 0)).astype(np.int64)
-        step -= above_a & ~above_b & (side < 0)
-        winding += np.bincount(pair, weights=step, minlength=len(ring))
-    inside = (winding != 0) * weight[poly]
-    return np.bincount(ring, weights=inside, minlength=len(first)).astype(np.int64)
+        near = (e.ymin[edge] <= vy[p]) & (e.ymax[edge] >= vy[p]) & (e.xmax[edge] >= vx[p])
+        pair, edge, p = pair[near], edge[near], p[near]
+        px, py = vx[p], vy[p]
+        ax, ay, bx, by = e.ax[edge], e.ay[edge], e.bx[edge], e.by[edge]
+        dx, dy = bx - ax, by - ay
+        raw = np.sign(dx * (py - ay) - dy * (px - ax))
+        tie = np.sign(np.where(dy != 0, -dy, dx))
+        steps = {}
+        # the two orders differ only where the vertex is level with an end of the edge or
+        # on its line (few pairs): the other order is worked out for those alone
+        ties = np.flatnonzero((ay == py) | (by == py) | (raw == 0))
+        for shift, rows in ((1, slice(None)), (-1, ties)):
+            above_a = np.where(ay[rows] != py[rows], ay[rows] > py[rows], shift < 0)
+            above_b = np.where(by[rows] != py[rows], by[rows] > py[rows], shift < 0)
+            # ties decided as in `_determinant`
+            side = np.where(raw[rows] != 0, raw[rows], shift * tie[rows])
+            step = (~above_a & above_b & (side > 0)).astype(np.int64)
+            steps[shift] = step - (above_a & ~above_b & (side < 0))
+        counted = np.bincount(pair, weights=steps[1], minlength=len(point))
+        winding[1] += counted
+        change = steps[-1] - steps[1][ties]
+        winding[-1] += counted + np.bincount(pair[ties], weights=change, minlength=len(point))
+    key = (point << 32) | poly
+    by_key = np.argsort(key)
+    key = key[by_key]
+    held = {
+        shift: np.r_[0, np.cumsum((winding[shift][by_key] != 0) * weight[poly[by_key]])]
+        for shift in (1, -1)
+    }
+    ring_key = point_of << 32
+    first_pair = np.searchsorted(key, ring_key)
+    end_pair = np.searchsorted(key, ring_key + (1 << 32))
+    own_first = np.searchsorted(key, ring_key | rp, side="left")
+    own_end = np.searchsorted(key, ring_key | rp, side="right")
+    # polygons before the ring's own, then after it; its own is not counted
+    before = held[1][own_first] - held[1][first_pair]
+    return (before + held[-1][end_pair] - held[-1][own_end]).astype(np.int64)
 
 
 def _chunks(sizes: np.ndarray) -> list[tuple[int, int]]:
@@ -328,17 +470,20 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
     edges = _Edges(geoms, resolution)
     if len(edges) == 0:
         return np.zeros(0)
-    # there is always at least one chunk of candidates, maybe empty
-    crossing_parts = [_crossings(edges, a, b, weight) for a, b in _candidate_pairs(edges)]
+    segments = _Segments(edges, weight)
+    empty = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+    crossing_parts = [empty]
+    for a, b in _candidate_pairs(segments):
+        crossing_parts += _crossings(segments, a, b)
     edge, t, change, x, y = (np.concatenate(p) for p in zip(*crossing_parts, strict=True))
     # every vertex (start of its edge), then the crossings, in order along each ring
     n = len(edges)
     all_edge = np.r_[np.arange(n), edge]
-    kind = np.r_[np.zeros(n, np.int8), np.ones(len(edge), np.int8)]
     step = np.r_[np.zeros(n, np.int64), change]
     # crossings at one point (a vertex of the other polygon) enter before they leave:
     # the pieces between them have no length, and no count goes below its true value
-    order = np.lexsort((-step, np.r_[np.zeros(n), t], kind, all_edge))
+    # (a vertex, at -1, comes before the crossings of its edge, even those at 0)
+    order = np.lexsort((-step, np.r_[np.full(n, -1.0), t], all_edge))
     origin_x, origin_y = float(edges.ax.min()), float(edges.ay.min())
     px = (np.r_[edges.ax.astype(float), x] - origin_x)[order]
     py = (np.r_[edges.ay.astype(float), y] - origin_y)[order]

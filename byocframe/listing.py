@@ -184,9 +184,12 @@ def _from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[li
         try:
             sort = f"created:{direction}"
             for page in client.tile_pages(cid, status=status, sort=sort, bad_ids="keep"):
+                keys = {_key(t) for t in page}
                 with lock:
-                    seen[direction].update(_key(t) for t in page)
-                    crossed = not seen[direction].isdisjoint(seen[other])
+                    # a tile both cursors returned is found when its second copy arrives:
+                    # checking the new page alone keeps the cost linear in the tiles
+                    seen[direction].update(keys)
+                    crossed = not seen[other].isdisjoint(keys)
                 arrived.put((direction, page))
                 if crossed:
                     met.set()

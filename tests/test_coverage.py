@@ -10,7 +10,8 @@ import shapely
 from conftest import box_ring, geojson
 
 import byocframe
-from byocframe.coverage import aoi_geometry, coverage, gaps, overlaps
+from byocframe.coverage import EQUAL_AREA, aoi_geometry, coverage, gaps, overlaps
+from byocframe.synthetic import synthetic_tiles
 
 
 def truth_km2(*boxes) -> float:
@@ -29,11 +30,14 @@ def frame(*boxes, times=None, index=None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=[shapely.box(*b) for b in boxes], crs=4326, index=index)
 
 
-@pytest.fixture(params=["at once", "cell by cell"])
+@pytest.fixture(params=["at once", "cell by cell", "in halved cells"])
 def counting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with groups counted at once, then cut along the 1000 km cells."""
-    if request.param == "cell by cell":
+    """Run a test with groups counted at once, cut along the cells, and cut along cells
+    halved down to 100 km (as when a cell would hold too many footprints)."""
+    if request.param != "at once":
         monkeypatch.setattr(byocframe.coverage, "_MAX_AT_ONCE", 0)
+    if request.param == "in halved cells":
+        monkeypatch.setattr(byocframe.coverage, "_MAX_PER_CELL", 1)
     return request.param
 
 
@@ -112,6 +116,42 @@ class TestCoverage:
         assert len(per_month) == 2
         with pytest.raises(ValueError, match="neither a column nor a pandas frequency"):
             coverage(gdf, by="nonsense!")
+
+    def test_aoi_touching_a_few_tiles_of_many(self, monkeypatch):
+        # two stacked dates of 600 tiles; a 1 degree AOI touches a handful of them
+        records = synthetic_tiles(1200, dates=("2024-06-01", "2024-07-01"), polar=False)
+        gdf = byocframe.tiles_from_records(records)
+        centre = gdf.geometry.iloc[0].representative_point()
+        aoi = (centre.x - 0.5, centre.y - 0.5, centre.x + 0.5, centre.y + 0.5)
+        touching = gdf[gdf.intersects(shapely.box(*aoi))]
+        assert 2 <= len(touching) <= 40
+        projected = []
+        project = byocframe.coverage._project
+
+        def spy(geoms, inverse=False):
+            projected.append(len(geoms))
+            return project(geoms, inverse)
+
+        monkeypatch.setattr(byocframe.coverage, "_project", spy)
+        row = coverage(gdf, aoi=aoi).iloc[0]
+        # only the footprints near the AOI (and the AOI itself) were projected
+        assert sum(projected) <= 3 * len(touching) + 1
+        monkeypatch.setattr(byocframe.coverage, "_project", project)
+        # the same as counting the touching tiles alone
+        alone = coverage(touching, aoi=aoi).iloc[0]
+        assert row.to_dict() == pytest.approx(alone.to_dict(), rel=1e-12)
+        assert row["tiles"] == len(touching)
+        # and as GEOS overlays of the footprints cut to the AOI, in the equal-area CRS (up
+        # to the 0.1 m snapping of the points where footprint edges cross the AOI's)
+        ea = gpd.GeoSeries(touching.geometry.array, crs=4326).to_crs(EQUAL_AREA)
+        region = gpd.GeoSeries([aoi_geometry(aoi)], crs=4326).to_crs(EQUAL_AREA).iloc[0]
+        cut = shapely.intersection(ea.array, region)
+        assert row["covered_km2"] == pytest.approx(shapely.union_all(cut).area / 1e6, rel=1e-5)
+        left, right = shapely.STRtree(cut).query(cut, predicate="intersects")
+        twice = shapely.union_all(
+            shapely.intersection(cut[left[left < right]], cut[right[left < right]])
+        )
+        assert row["overlap_km2"] == pytest.approx(twice.area / 1e6, rel=1e-5)
 
     def test_demo_listing_within_half_a_percent_of_geodesic_truth(self, demo_service):
         gdf = byocframe.read_tiles(demo_service.client(), demo_service.demo_collection)

@@ -26,6 +26,20 @@ def levels(polygons: list, deepest: int = 4, **kwargs) -> np.ndarray:
     return np.pad(depth_areas(polygons, **kwargs), (0, deepest))[:deepest]
 
 
+def count_pairs(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Record how many candidate edge pairs each ``depth_areas`` call compares."""
+    compared = []
+    find_pairs = byocframe.depth._candidate_pairs
+
+    def spy(edges):
+        pairs = find_pairs(edges)
+        compared.append(sum(len(a) for a, _ in pairs))
+        return pairs
+
+    monkeypatch.setattr(byocframe.depth, "_candidate_pairs", spy)
+    return compared
+
+
 def random_polygons(rng: np.random.Generator) -> list:
     """Up to 8 polygons on a half-unit grid (shared vertices, collinear edges) plus
     exact duplicates, holes and multi-part polygons, the cases that break overlays."""
@@ -68,15 +82,7 @@ class TestDegenerateCases:
 
     def test_many_copies_count_once_with_a_weight(self, monkeypatch):
         # copies are merged before any edge is compared: no candidate pair between them
-        compared = []
-        find_pairs = byocframe.depth._candidate_pairs
-
-        def spy(edges):
-            pairs = find_pairs(edges)
-            compared.append(sum(len(a) for a, _ in pairs))
-            return pairs
-
-        monkeypatch.setattr(byocframe.depth, "_candidate_pairs", spy)
+        compared = count_pairs(monkeypatch)
         box = shapely.segmentize(shapely.box(0, 0, 100, 100), 1)
         assert levels([box] * 200, deepest=201)[[0, 199, 200]] == pytest.approx([1e4, 1e4, 0])
         assert compared == [0]
@@ -132,3 +138,48 @@ class TestLimits:
         expected = depth_areas(polygons)
         monkeypatch.setattr(byocframe.depth, "_CHUNK", 50)
         np.testing.assert_allclose(depth_areas(polygons), expected, rtol=1e-12)
+
+
+class TestStackedCopies:
+    """One mosaic stacked k times, each copy with its own float noise (tiles re-ingested
+    every month): the depth is k everywhere, and the work grows with k, not with k**2."""
+
+    @staticmethod
+    def mosaic(copy: int, noise: float) -> list:
+        """A 4 x 3 grid of squares sharing edges, vertices moved by up to ``noise``."""
+        rng = np.random.default_rng(copy)
+        squares = []
+        for x, y in itertools.product(range(4), range(3)):
+            square = shapely.segmentize(shapely.box(x * 10, y * 10, x * 10 + 10, y * 10 + 10), 2)
+            squares.append(shapely.transform(square, lambda c: c + rng.uniform(-noise, noise)))
+        return squares
+
+    @pytest.mark.parametrize("k", [1, 2, 5, 12])
+    def test_depth_is_k_exactly(self, k):
+        # noise far below the grid: every copy snaps onto the same vertices
+        stack = [p for copy in range(k) for p in self.mosaic(copy, noise=1e-6)]
+        assert len(set(shapely.to_wkb(stack))) == len(stack)  # no two copies are equal
+        result = levels(stack, deepest=k + 1, resolution=0.01)
+        assert result.tolist() == pytest.approx([1200.0] * k + [0.0], rel=1e-12)
+
+    def test_edge_pairs_do_not_grow_with_the_copies(self, monkeypatch):
+        compared = count_pairs(monkeypatch)
+        for k in (2, 20):
+            depth_areas([p for copy in range(k) for p in self.mosaic(copy, noise=1e-6)])
+        assert compared[0] == compared[1] > 0
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_copies_that_snap_apart_match_overlays(self, seed):
+        # noise of a grid step: copies snap to different vertices and their edges cross
+        # one another at shallow angles; the truth is the overlay of the snapped copies
+        rng = np.random.default_rng(seed)
+        copies = []
+        for _ in range(3):
+            ring = np.array([(0, 0), (4, 0), (4, 3), (2, 4), (0, 3)]) * 100.0
+            ring = ring + rng.integers(-1, 2, ring.shape)
+            copies.append(shapely.Polygon(ring))
+        other = shapely.box(150, -50, 600, 150)
+        polygons = [*copies, other]
+        np.testing.assert_allclose(
+            levels(polygons, 5, resolution=1.0), overlay_truth(polygons, 5), rtol=1e-12
+        )

@@ -81,3 +81,26 @@ def test_both_ends_reports_errors(service):
     service.faults = byocframe.Faults(error_rate=1.0)
     with pytest.raises(byocframe.ServerError):
         byocframe.read_tiles(client, cid, progress=False)
+
+
+def test_both_ends_stop_where_they_meet(service, monkeypatch):
+    # 1000 tiles in pages of 100: the cursors must stop once they overlap, not each run
+    # to the far end (which would still give the right frame, at twice the cost)
+    client = service.client()
+    cid = client.create_collection({"name": "c", "s3Bucket": "b"})["id"]
+    for i in range(1000):
+        client.create_tile(cid, {"path": f"t/{i:04d}/(BAND).tif"})
+    fetched = []
+    tile_pages = client.tile_pages
+
+    def counting(*args, **kwargs):
+        for page in tile_pages(*args, **kwargs):
+            fetched.append(len(page))
+            yield page
+
+    monkeypatch.setattr(client, "tile_pages", counting)
+    both = byocframe.read_tiles(client, cid, progress=False)
+    assert len(both) == 1000
+    assert both.index.is_unique
+    # each cursor may fetch one page past the meeting point before it sees the other
+    assert len(fetched) <= 10 + 3
