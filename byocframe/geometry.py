@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,6 +22,7 @@ from byocframe.geojson import ParsedGeometries, Ragged
 
 __all__ = [
     "DEFAULT_DENSIFY",
+    "antimeridian_bbox",
     "reproject",
     "reproject_parsed",
     "transformer",
@@ -406,3 +408,30 @@ def _joined(polygons: list[shapely.Geometry]) -> shapely.Geometry:
         return parts[0]
     joined = shapely.MultiPolygon(list(parts))
     return joined if joined.is_valid else shapely.union_all(parts)
+
+
+def antimeridian_bbox(boxes: Sequence[Sequence[float]]) -> list[float]:
+    """The STAC ``bbox`` of a lon/lat geometry from its parts' boxes; west > east across 180.
+
+    A geometry cut at the antimeridian has parts ending at +180 and parts starting at
+    -180; unless one part goes round the globe (a polar cap), its box spans the
+    antimeridian.
+
+    Examples
+    --------
+    >>> antimeridian_bbox([(179, 0, 180, 1), (-180, 0, -179, 1)])
+    [179.0, 0.0, -179.0, 1.0]
+    """
+    west, south = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    east, north = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    eastern = [b for b in boxes if b[0] > 0]
+    western = [b for b in boxes if b[2] < 0]
+    if (
+        eastern
+        and western
+        and len(eastern) + len(western) == len(boxes)
+        and max(b[2] for b in eastern) >= 180
+        and min(b[0] for b in western) <= -180
+    ):
+        west, east = min(b[0] for b in eastern), max(b[2] for b in western)
+    return [float(west), float(south), float(east), float(north)]

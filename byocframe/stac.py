@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from byocframe.client import resolve_client
 from byocframe.crs import WGS84, crs_urn, parse_crs
 from byocframe.deployments import get_deployment
 from byocframe.geojson import geometries_to_geojson
-from byocframe.geometry import DEFAULT_DENSIFY, reproject
+from byocframe.geometry import DEFAULT_DENSIFY, antimeridian_bbox, reproject
 from byocframe.io import tiles_from_records, to_records
 from byocframe.snapshot import ATTRS_KEY, loaded_state
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pystac
 
-__all__ = ["antimeridian_bbox", "tiles_from_stac", "to_stac", "write_geoparquet"]
+__all__ = ["tiles_from_stac", "to_stac", "write_geoparquet"]
 
 #: The projection extension 2.0 (``proj:code``); 1.x wrote ``proj:epsg``, which readers still take.
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
@@ -52,33 +52,6 @@ _CARRIED = {
     "ingestionStart": "byoc:ingestion_start",
     "tileGeometry": "byoc:tile_geometry",
 }
-
-
-def antimeridian_bbox(boxes: Sequence[Sequence[float]]) -> list[float]:
-    """The STAC ``bbox`` of a lon/lat geometry from its parts' boxes; west > east across 180.
-
-    A geometry cut at the antimeridian has parts ending at +180 and parts starting at
-    -180; unless one part goes round the globe (a polar cap), its box spans the
-    antimeridian.
-
-    Examples
-    --------
-    >>> antimeridian_bbox([(179, 0, 180, 1), (-180, 0, -179, 1)])
-    [179.0, 0.0, -179.0, 1.0]
-    """
-    west, south = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    east, north = max(b[2] for b in boxes), max(b[3] for b in boxes)
-    eastern = [b for b in boxes if b[0] > 0]
-    western = [b for b in boxes if b[2] < 0]
-    if (
-        eastern
-        and western
-        and len(eastern) + len(western) == len(boxes)
-        and max(b[2] for b in eastern) >= 180
-        and min(b[0] for b in western) <= -180
-    ):
-        west, east = min(b[0] for b in eastern), max(b[2] for b in western)
-    return [float(west), float(south), float(east), float(north)]
 
 
 def _lonlat(frame: gpd.GeoDataFrame) -> np.ndarray:

@@ -9,7 +9,8 @@ import pytest
 import shapely
 
 import byocframe
-from byocframe.stac import antimeridian_bbox, tiles_from_stac, to_stac
+from byocframe.geometry import antimeridian_bbox
+from byocframe.stac import tiles_from_stac, to_stac
 from byocframe.synthetic import SYNTHETIC_BANDS, synthetic_tiles
 
 pystac = pytest.importorskip("pystac")

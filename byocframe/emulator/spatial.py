@@ -28,8 +28,7 @@ import shapely
 from byocframe.crs import WGS84, crs_urn, parse_crs
 from byocframe.emulator.store import Store
 from byocframe.geojson import parse_geojson
-from byocframe.geometry import reproject_parsed
-from byocframe.stac import antimeridian_bbox
+from byocframe.geometry import antimeridian_bbox, reproject_parsed
 
 __all__ = [
     "INDEX_VERSION",
