@@ -97,11 +97,22 @@ class Watch:
 
     @classmethod
     def track(cls, connection: HTTPConnection) -> None:
-        """Register a connection with the current thread's watch, if any."""
+        """Register a connection with the current thread's watch, if any.
+
+        Raises
+        ------
+        TimeoutError
+            The watch's deadline has passed already (e.g. while the request waited for
+            a free connection, or while it connected): nothing more is sent, since the
+            watchdog, which cut the sockets it knew, will not come back for this one.
+        """
         watch = getattr(cls._local, "watch", None)
         if watch is not None:
             with watch._lock:
-                watch._connections.append(connection)
+                if watch.expired:
+                    raise TimeoutError(f"the request's deadline of {watch.seconds:g} s passed")
+                if connection not in watch._connections:
+                    watch._connections.append(connection)
 
     def expire(self) -> None:
         """Shut down the watched sockets, unless the request has finished."""
@@ -221,6 +232,14 @@ class _Response(http.client.HTTPResponse):
 class _WatchedHTTPConnection(HTTPConnection):
     response_class = _Response
 
+    def connect(self) -> None:
+        # tracked before connecting: the watchdog can cut a slow TLS handshake or proxy
+        # tunnel (self.sock is the TCP socket during both); checked after, since a
+        # deadline that passed while the TCP connect ran found no socket to cut
+        Watch.track(self)
+        super().connect()
+        Watch.track(self)
+
     def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         Watch.track(self)
         super().request(*args, **kwargs)
@@ -228,6 +247,14 @@ class _WatchedHTTPConnection(HTTPConnection):
 
 class _WatchedHTTPSConnection(HTTPSConnection):
     response_class = _Response
+
+    def connect(self) -> None:
+        # tracked before connecting: the watchdog can cut a slow TLS handshake or proxy
+        # tunnel (self.sock is the TCP socket during both); checked after, since a
+        # deadline that passed while the TCP connect ran found no socket to cut
+        Watch.track(self)
+        super().connect()
+        Watch.track(self)
 
     def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         Watch.track(self)

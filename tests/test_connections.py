@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from byocframe import Answer, Client, HTTPTransport, TransportError, ValidationError
+from byocframe.connections import Watch
 from byocframe.transport import Request
 
 TOKEN = {"access_token": "tok.en.x", "token_type": "Bearer", "expires_in": 3600}
@@ -429,3 +430,22 @@ def test_a_body_that_is_not_json_is_refused_before_sending(serve):
         client.request("PUT", "/collections/c1", json={"noData": float("nan")})
     client.close()
     assert not any(t.startswith("/api/") for t in server.targets)  # nothing was sent
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_a_request_whose_deadline_passed_before_it_got_a_connection_is_not_sent(serve, pooled):
+    """A request that waited for a free connection (pool_size) past its deadline was
+    sent and read with no deadline at all: the watchdog had already cut the sockets it
+    knew, and never came back for the one tracked afterwards (a dripping server then
+    held it for as long as it liked)."""
+    server = serve(_json({}))
+    transport = HTTPTransport(pool_size=1)
+    if pooled:
+        assert _get(transport, server.url + "/first").json() == {}
+    with Watch.deadline(60) as watch:
+        watch.expire()  # what the watchdog does when the deadline passes
+        with pytest.raises(TransportError):
+            _get(transport, server.url + "/late")
+    assert _get(transport, server.url + "/after").json() == {}  # the pool still works
+    transport.close()
+    assert "/late" not in server.targets
