@@ -315,14 +315,35 @@ def _decompressor(encoding: str) -> Callable[[], Any] | None:
     return None
 
 
-def _whole(decompressor: Any, data: bytes) -> bytes:
-    """Decompress ``data``, which must hold the whole stream (a cut one is an error)."""
-    out = decompressor.decompress(data, MAX_ANSWER_BYTES + 1)
-    if len(out) > MAX_ANSWER_BYTES or decompressor.unconsumed_tail:
-        raise _too_large("decodes to")
-    if not decompressor.eof:
-        raise zlib.error("the compressed body ends before its stream does")
-    return out
+def _whole(new: Callable[[], Any], data: bytes, members: bool) -> bytes:
+    """Decompress ``data``, which must hold whole streams (a cut one is an error).
+
+    With ``members`` (gzip), one stream may follow another (RFC 1952 2.2); otherwise, as
+    after the last gzip member, nothing may follow the stream. Fed 64 KiB at a time, so
+    that many tiny members cost no more than one large one.
+    """
+    out: list[bytes] = []
+    total = pos = 0
+    view = memoryview(data)
+    decompressor = new()
+    while True:
+        if decompressor.eof:
+            leftover = decompressor.unused_data
+            if not leftover and pos == len(data):
+                return b"".join(out)
+            if not members:
+                raise zlib.error("bytes follow the compressed stream")
+            decompressor, chunk = new(), leftover
+        elif pos < len(data):
+            chunk = view[pos : pos + (1 << 16)]
+            pos += len(chunk)
+        else:
+            raise zlib.error("the compressed body ends before its stream does")
+        part = decompressor.decompress(chunk, MAX_ANSWER_BYTES + 1 - total)
+        total += len(part)
+        if total > MAX_ANSWER_BYTES or decompressor.unconsumed_tail:
+            raise _too_large("decodes to")
+        out.append(part)
 
 
 def decode_body(data: bytes, encoding: str) -> bytes:
@@ -353,11 +374,11 @@ def decode_body(data: bytes, encoding: str) -> bytes:
         raise ValueError(f"the answer is encoded as {encoding!r}, which was not asked for")
     try:
         try:
-            return _whole(new(), data)
+            return _whole(new, data, members=encoding == "gzip")
         except zlib.error:
             if encoding != "deflate":
                 raise
             # some servers send deflate without its zlib header
-            return _whole(zlib.decompressobj(-zlib.MAX_WBITS), data)
+            return _whole(lambda: zlib.decompressobj(-zlib.MAX_WBITS), data, members=False)
     except zlib.error as err:
         raise ValueError(f"the answer's {encoding} body is damaged ({err})") from err

@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from byocframe import Answer, Client, HTTPTransport, TransportError, ValidationError
-from byocframe.connections import Watch
+from byocframe import connections
+from byocframe.connections import Watch, decode_body
+from byocframe.exceptions import AnswerTooLarge
 from byocframe.transport import Request
 
 TOKEN = {"access_token": "tok.en.x", "token_type": "Bearer", "expires_in": 3600}
@@ -449,3 +451,30 @@ def test_a_request_whose_deadline_passed_before_it_got_a_connection_is_not_sent(
     assert _get(transport, server.url + "/after").json() == {}  # the pool still works
     transport.close()
     assert "/late" not in server.targets
+
+
+def test_every_gzip_member_is_decoded_and_trailing_bytes_are_refused(monkeypatch):
+    """A gzip body may hold several members (RFC 1952 2.2); only the first was decoded,
+    and whatever followed it, garbage included, was dropped without a word."""
+    first, second = b'{"data": [{"id": "a"}, ', b'{"id": "b"}]}'
+    both = gzip.compress(first) + gzip.compress(second)
+    assert json.loads(decode_body(both, "gzip"))["data"] == [{"id": "a"}, {"id": "b"}]
+    for encoding, encoded in [
+        ("gzip", gzip.compress(b"{}") + b"<html>junk</html>"),
+        ("deflate", zlib.compress(b"{}") + b"junk"),
+        ("deflate", zlib.compress(b"{}")[2:-4] + b"junk"),
+    ]:
+        with pytest.raises(ValueError, match="damaged"):
+            decode_body(encoded, encoding)
+    monkeypatch.setattr(connections, "MAX_ANSWER_BYTES", 1000)
+    members = gzip.compress(b"x" * 600) * 2  # each under the limit, not together
+    with pytest.raises(AnswerTooLarge, match="decodes to more than 1,000 bytes"):
+        decode_body(members, "gzip")
+
+
+def test_many_tiny_gzip_members_decode_in_linear_time():
+    """2 MB of empty members (100,000 of them) decode in about a second: each member's
+    leftover is not copied whole again (that would be some 100 GB of copying)."""
+    empty = gzip.compress(b"", mtime=0)
+    body = empty * (2_000_000 // len(empty)) + gzip.compress(b"{}", mtime=0)
+    assert decode_body(body, "gzip") == b"{}"
