@@ -18,8 +18,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from byocframe import Answer, Client, HTTPTransport, TransportError, ValidationError
-from byocframe import connections
+from byocframe import Answer, Client, HTTPTransport, TransportError, ValidationError, connections
 from byocframe.connections import Watch, decode_body
 from byocframe.exceptions import AnswerTooLarge
 from byocframe.transport import Request
