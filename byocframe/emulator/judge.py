@@ -135,6 +135,10 @@ def _georeference(header: FileHeader, rules: FileRules) -> str | None:
     if header.transform[2] or header.transform[4]:
         return _say("rotated")
     xmin, ymin, xmax, ymax = _box(header)
+    if not all(map(math.isfinite, (xmin, ymin, xmax, ymax))) or xmin >= xmax or ymin >= ymax:
+        # a pixel size of NaN, infinity or zero, an overflow, or an image of no pixels:
+        # the file covers no area to place
+        return _say("header")
     if crs == "EPSG:4326":
         crosses = ymin < -90 or ymax > 90
     else:
