@@ -529,3 +529,24 @@ def test_an_image_of_zero_width_is_unreadable(service: Any, tmp_path: Path) -> N
         at, size = tag.valueoffset, tag.valuebytecount
     data[at : at + size] = bytes(size)
     assert cause(ingest(service, {"tile/B01.tif": bytes(data)})) == UNEXPECTED
+
+
+CUSTOM_LAEA_ON_WGS84 = (
+    'PROJCS["Custom LAEA",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,'
+    '298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0],'
+    'UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]],'
+    'PROJECTION["Lambert_Azimuthal_Equal_Area"],PARAMETER["latitude_of_center",52],'
+    'PARAMETER["longitude_of_center",10],PARAMETER["false_easting",0],'
+    'PARAMETER["false_northing",0],UNIT["metre",1]]'
+)
+
+
+def test_a_user_defined_projection_on_wgs84_is_not_epsg_4326(service: Any, tmp_path: Path) -> None:
+    """GDAL writes such a file with ProjectedCSTypeGeoKey 32767 (user-defined) and
+    GeographicTypeGeoKey 4326 (its datum): the service took the metres for degrees and
+    ingested the tile as EPSG:4326."""
+    crs = rasterio.crs.CRS.from_wkt(CUSTOM_LAEA_ON_WGS84)
+    file = gdal_file(tmp_path / "B01.tif", crs=crs, origin=(10.0, 50.0), res=0.001)
+    tile = ingest(service, {"tile/B01.tif": file})
+    assert tile["status"] == "FAILED"
+    assert cause(tile) == "Unsupported CRS (none)"

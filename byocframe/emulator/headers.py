@@ -398,12 +398,24 @@ def _geokeys(values: list[float]) -> dict[int, int]:
 
 
 def _epsg(keys: dict[int, int]) -> int | None:
-    order = (_GEOGRAPHIC, _PROJECTED) if keys.get(_MODEL) == 2 else (_PROJECTED, _GEOGRAPHIC)
-    for key in order:
-        code = keys.get(key)
-        if code is not None and code not in (0, 32767):  # 32767: user-defined
-            return code
-    return None
+    """The EPSG code of the file's CRS, or None (none, or user-defined).
+
+    The model type says which key names the CRS: a projected model's CRS is its
+    ProjectedCSTypeGeoKey, never the GeographicTypeGeoKey of its datum (GDAL writes 4326
+    there for a user-defined projection on WGS 84). Without a model type, a projected
+    code comes first and a user-defined one (32767) means no code.
+    """
+    model = keys.get(_MODEL)
+    if model == 2:
+        key = _GEOGRAPHIC
+    elif model == 1 or (model is None and _PROJECTED in keys):
+        key = _PROJECTED
+    elif model is None:
+        key = _GEOGRAPHIC
+    else:  # geocentric, or a model type GeoTIFF does not define
+        return None
+    code = keys.get(key)
+    return None if code is None or code in (0, 32767) else code  # 32767: user-defined
 
 
 def _transform(
