@@ -550,3 +550,28 @@ def test_a_user_defined_projection_on_wgs84_is_not_epsg_4326(service: Any, tmp_p
     tile = ingest(service, {"tile/B01.tif": file})
     assert tile["status"] == "FAILED"
     assert cause(tile) == "Unsupported CRS (none)"
+
+
+def _planar(path: Path, bands: int) -> Path:
+    """A band-interleaved GeoTIFF of one 256 px block (it needs no overviews)."""
+    options = {"tiled": True, "blockxsize": 256, "blockysize": 256, "interleave": "band"}
+    return gdal_file(path, driver="GTiff", size=256, count=bands, overviews=False, **options)
+
+
+def test_a_planar_file_of_101_bands_is_more_than_a_collection_holds(
+    service: Any, tmp_path: Path
+) -> None:
+    """BYOC_API: a collection has at most 100 bands. The judge counted files, so one
+    band-interleaved file configured a collection of 101 bands."""
+    file = _planar(tmp_path / "HS.tif", 101)
+    tile = ingest(service, {"tile/HS.tif": file})
+    assert tile["status"] == "FAILED"
+    assert cause(tile) == "A collection has at most 100 bands, the tile's files hold 101"
+    assert not tile["collection"].get("additionalData", {}).get("bands")
+
+
+def test_a_planar_file_of_100_bands_configures_100(service: Any, tmp_path: Path) -> None:
+    file = _planar(tmp_path / "HS.tif", 100)
+    tile = ingest(service, {"tile/HS.tif": file})
+    assert cause(tile) is None
+    assert len(tile["collection"]["additionalData"]["bands"]) == 100

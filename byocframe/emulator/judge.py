@@ -188,8 +188,10 @@ def tile_failure(
     >>> print(tile_failure([b01, b02]))
     Files of the tile are in different CRSs: ['EPSG:32633', 'EPSG:32634']
     """
-    if not bands and len(files) > rules.max_bands:
-        return _say("too-many-bands", max=rules.max_bands, bands=len(files))
+    if not bands:  # the bands this tile would configure: a multi-band file gives several
+        held = sum(max(1, item.header.images[0].samples) for item in files)
+        if held > rules.max_bands:
+            return _say("too-many-bands", max=rules.max_bands, bands=held)
     for item in files:
         cause = file_failure(item.header, rules)
         if cause:
