@@ -150,6 +150,13 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
 
+    def __repr__(self) -> str:
+        # the headers carry the bearer token and the token request's body the secret:
+        # a repr shows their names and size only (transports log requests, tracebacks
+        # print locals)
+        size = "no body" if self.body is None else f"{len(self.body)} bytes"
+        return f"Request({self.method!r}, {self.url!r}, headers={sorted(self.headers)}, {size})"
+
 
 class Answer:
     """One HTTP answer, read whole: status, headers and the decoded body.
