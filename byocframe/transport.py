@@ -416,12 +416,14 @@ class HTTPTransport:
         return chosen or None
 
     def _tls_options(self) -> dict[str, Any]:
-        where = (
-            self.ca_bundle
-            or os.environ.get("REQUESTS_CA_BUNDLE")
-            or os.environ.get("CURL_CA_BUNDLE")
-            or certifi.where()
-        )
+        given = [("ca_bundle", self.ca_bundle)]
+        given += [(name, os.environ.get(name)) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")]
+        source, where = next(((s, w) for s, w in given if w), ("certifi", certifi.where()))
+        if not os.path.exists(where):  # else an SSLError "[Errno 2]" naming no file
+            raise ValidationError(
+                f"the CA bundle {source}={where!r} does not exist; give an existing file "
+                "or directory of CA certificates, or unset it to use certifi's"
+            )
         options: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
         options["ca_cert_dir" if os.path.isdir(where) else "ca_certs"] = where
         if isinstance(self.client_cert, tuple):
@@ -462,8 +464,8 @@ class HTTPTransport:
             unexpected answer; `AnswerTooLarge` past
             ``byocframe.connections.MAX_ANSWER_BYTES``.
         ValidationError
-            The proxy setting for ``request.url`` is not an http(s) proxy URL (nothing
-            was sent).
+            The proxy setting for ``request.url`` is not an http(s) proxy URL, or the CA
+            bundle does not exist (nothing was sent).
         """
         proxy = self.proxy_for(request.url)
         manager = self._manager(proxy)

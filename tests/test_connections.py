@@ -477,3 +477,21 @@ def test_many_tiny_gzip_members_decode_in_linear_time():
     empty = gzip.compress(b"", mtime=0)
     body = empty * (2_000_000 // len(empty)) + gzip.compress(b"{}", mtime=0)
     assert decode_body(body, "gzip") == b"{}"
+
+
+@pytest.mark.parametrize("source", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "ca_bundle"])
+def test_a_missing_ca_bundle_is_named_before_anything_is_sent(monkeypatch, tmp_path, source):
+    """It was 'no usable answer (SSLError: [Errno 2] No such file or directory)', retried
+    as if the service were down."""
+    missing = str(tmp_path / "nowhere" / "ca.pem")
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    if source == "ca_bundle":
+        transport = HTTPTransport(ca_bundle=missing)
+    else:
+        monkeypatch.setenv(source, missing)
+        transport = HTTPTransport()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
+        with pytest.raises(ValidationError, match=rf"{source}='{missing}' does not exist"):
+            transport.send(Request("GET", url), timeout=2)
