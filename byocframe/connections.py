@@ -76,7 +76,7 @@ class Watch:
         self.seconds = seconds
         self.expired = False
         self.done = False
-        self._connections: list[HTTPConnection] = []
+        self._connections: list[Any] = []
         self._lock = threading.Lock()
 
     @classmethod
@@ -96,8 +96,11 @@ class Watch:
             cls._local.watch = previous
 
     @classmethod
-    def track(cls, connection: HTTPConnection) -> None:
+    def track(cls, connection: Any) -> None:
         """Register a connection with the current thread's watch, if any.
+
+        The connection's ``watch`` becomes that watch (or None): another request's
+        watch no longer cuts it.
 
         Raises
         ------
@@ -107,6 +110,7 @@ class Watch:
             watchdog, which cut the sockets it knew, will not come back for this one.
         """
         watch = getattr(cls._local, "watch", None)
+        connection.watch = watch
         if watch is not None:
             with watch._lock:
                 if watch.expired:
@@ -121,6 +125,8 @@ class Watch:
                 return
             self.expired = True
             for connection in self._connections:
+                if connection.watch is not self:  # back in the pool, another request's now
+                    continue
                 sock = connection.sock
                 if sock is not None:
                     with contextlib.suppress(OSError):
@@ -229,36 +235,35 @@ class _Response(http.client.HTTPResponse):
         self.fp = _SkipInformational(self.fp)  # type: ignore[assignment]
 
 
-class _WatchedHTTPConnection(HTTPConnection):
-    response_class = _Response
+class _Watched:
+    """What both connection classes add: `Watch` tracking (and each, `_Response`).
+
+    ``watch`` is the watch of the request now using the connection (None: a request
+    without one): a pooled connection outlives the request that opened it, and only its
+    current request's deadline may cut it.
+    """
+
+    watch: Watch | None = None
 
     def connect(self) -> None:
         # tracked before connecting: the watchdog can cut a slow TLS handshake or proxy
         # tunnel (self.sock is the TCP socket during both); checked after, since a
         # deadline that passed while the TCP connect ran found no socket to cut
         Watch.track(self)
-        super().connect()
+        super().connect()  # type: ignore[misc]
         Watch.track(self)
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         Watch.track(self)
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
     response_class = _Response
 
-    def connect(self) -> None:
-        # tracked before connecting: the watchdog can cut a slow TLS handshake or proxy
-        # tunnel (self.sock is the TCP socket during both); checked after, since a
-        # deadline that passed while the TCP connect ran found no socket to cut
-        Watch.track(self)
-        super().connect()
-        Watch.track(self)
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        Watch.track(self)
-        super().request(*args, **kwargs)
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    response_class = _Response
 
 
 class _HTTPPool(HTTPConnectionPool):

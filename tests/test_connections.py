@@ -495,3 +495,34 @@ def test_a_missing_ca_bundle_is_named_before_anything_is_sent(monkeypatch, tmp_p
         url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
         with pytest.raises(ValidationError, match=rf"{source}='{missing}' does not exist"):
             transport.send(Request("GET", url), timeout=2)
+
+
+def test_a_finished_request_whose_deadline_passes_does_not_cut_the_next_user(serve):
+    """A request's connection goes back to the pool before its watch is closed; if its
+    deadline passed in between, the watchdog shut down the socket another thread was
+    already using (a POST there fails, not retried)."""
+    arrived, gate = threading.Event(), threading.Event()
+
+    def answer(target: str) -> tuple[dict[str, str], bytes]:
+        if target == "/second":
+            arrived.set()
+            gate.wait(10)
+        return {}, b"{}"
+
+    server = serve(answer)
+    transport = HTTPTransport(pool_size=1)
+    second: list[object] = []
+    with Watch.deadline(60) as watch:
+        assert _get(transport, server.url + "/first").json() == {}
+        # another thread takes the pooled connection while this watch is still open
+        other = threading.Thread(
+            target=lambda: second.append(_get(transport, server.url + "/second", 10).json())
+        )
+        other.start()
+        assert arrived.wait(5)
+        watch.expire()  # the first request's deadline passes now
+        gate.set()
+        other.join()
+    assert second == [{}]
+    assert server.connections == 1
+    transport.close()
