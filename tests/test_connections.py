@@ -256,17 +256,24 @@ def test_a_proxied_request_goes_through_the_proxy(serve, monkeypatch):
     assert origin.url + "/api/v1/byoc/collections" in proxy.targets
 
 
-def test_pool_size_bounds_the_connections_and_a_wait_for_one(serve):
-    """With every connection busy, a request waits up to its timeout for one, then says
-    which limit to raise; it does not open more (the old pool opened any number)."""
+def _held(path: str) -> tuple[Script, threading.Event, threading.Event]:
+    """A script answering ``{}``, that holds ``path``'s answer until ``gate`` is set
+    (``arrived`` says the request is there)."""
     arrived, gate = threading.Event(), threading.Event()
 
-    def stall(target: str) -> tuple[dict[str, str], bytes]:
-        if target == "/slow":
+    def answer(target: str) -> tuple[dict[str, str], bytes]:
+        if target == path:
             arrived.set()
             gate.wait(10)
         return {}, b"{}"
 
+    return answer, arrived, gate
+
+
+def test_pool_size_bounds_the_connections_and_a_wait_for_one(serve):
+    """With every connection busy, a request waits up to its timeout for one, then says
+    which limit to raise; it does not open more (the old pool opened any number)."""
+    stall, arrived, gate = _held("/slow")
     server = serve(stall)
     transport = HTTPTransport(pool_size=1)
     slow = threading.Thread(target=_get, args=(transport, server.url + "/slow", 10))
@@ -501,14 +508,7 @@ def test_a_finished_request_whose_deadline_passes_does_not_cut_the_next_user(ser
     """A request's connection goes back to the pool before its watch is closed; if its
     deadline passed in between, the watchdog shut down the socket another thread was
     already using (a POST there fails, not retried)."""
-    arrived, gate = threading.Event(), threading.Event()
-
-    def answer(target: str) -> tuple[dict[str, str], bytes]:
-        if target == "/second":
-            arrived.set()
-            gate.wait(10)
-        return {}, b"{}"
-
+    answer, arrived, gate = _held("/second")
     server = serve(answer)
     transport = HTTPTransport(pool_size=1)
     second: list[object] = []
