@@ -575,3 +575,17 @@ def test_a_planar_file_of_100_bands_configures_100(service: Any, tmp_path: Path)
     tile = ingest(service, {"tile/HS.tif": file})
     assert cause(tile) is None
     assert len(tile["collection"]["additionalData"]["bands"]) == 100
+
+
+@pytest.mark.parametrize("origin", [(5e5, 1e12), (1e15, 5e6)], ids=["y-1e12", "x-1e15"])
+def test_a_file_far_outside_what_its_crs_can_place_is_unreadable(
+    service: Any, tmp_path: Path, origin: tuple[float, float], caplog: Any
+) -> None:
+    """UTM northings of 10**12 m went to latitude 32 and back to 3.5e6 m: the tile was
+    INGESTED with a cover 10**12 m away from its tileGeometry. Eastings of 10**15 m gave
+    infinite longitudes, and the ingestion crashed (a logged traceback)."""
+    file = gdal_file(tmp_path / "B01.tif", origin=origin)
+    tile = ingest(service, {"tile/B01.tif": file})
+    assert tile["status"] == "FAILED"
+    assert cause(tile) == UNEXPECTED
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
