@@ -589,3 +589,36 @@ def test_a_file_far_outside_what_its_crs_can_place_is_unreadable(
     assert tile["status"] == "FAILED"
     assert cause(tile) == UNEXPECTED
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+class _CountingS3:
+    """An S3 client that counts the objects read."""
+
+    def __init__(self, client: Any):
+        self.client, self.reads = client, 0
+
+    def get_object(self, **options: Any) -> Any:
+        self.reads += 1
+        return self.client.get_object(**options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_folder_of_more_files_than_bands_fails_before_reading_them(
+    local_s3: Any, tmp_path: Path
+) -> None:
+    """An unconfigured collection's tile with 101 files cannot be ingested whatever they
+    hold: every header was read first (up to 6 GETs and 2 MiB each, max_listed files)."""
+    from byocframe.emulator.files_source import FilesSource, IngestionFailure
+
+    junk = tmp_path / "junk.tif"
+    junk.write_bytes(b"II*\x00" + bytes(100))
+    name = _bucket(local_s3, {f"tile/B{i:03}.tif": junk for i in range(101)})
+    s3 = _CountingS3(local_s3.client())
+    with pytest.raises(IngestionFailure) as caught:
+        FilesSource(s3).ingest({"s3Bucket": name}, {"path": "tile/(BAND).tif"})
+    assert str(caught.value) == (
+        "A collection has at most 100 bands, the tile's files hold at least 101"
+    )
+    assert s3.reads == 0
