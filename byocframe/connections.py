@@ -299,8 +299,13 @@ def read_body(response: urllib3.BaseHTTPResponse) -> bytes:
     urllib3.exceptions.HTTPError
         The connection failed or closed before the declared end.
     """
-    declared = (response.headers.get("Content-Length") or "").strip()
-    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+    declared = (response.headers.get("Content-Length") or "").strip().lstrip("0")
+    # the length of the text first: int() refuses more than 4,300 digits
+    if (
+        declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > len(str(MAX_ANSWER_BYTES)) or int(declared) > MAX_ANSWER_BYTES)
+    ):
         raise _too_large("declares")
     chunks: list[bytes] = []
     total = 0

@@ -553,6 +553,16 @@ def test_a_declared_huge_body_is_refused_before_reading(server):
         list(server.client().iter_collections())
 
 
+def test_a_content_length_of_5000_digits_is_too_large_not_a_value_error(server):
+    """int() refuses strings over 4,300 digits: a raw ValueError escaped the client."""
+    length = "9" * 5000
+    server.api(
+        "/collections", lambda h, q: h.raw("HTTP/1.1 200 OK\r\n", {"Content-Length": length}, b"")
+    )
+    with pytest.raises(TransportError, match=r"declares more than .*MAX_ANSWER_BYTES"):
+        list(server.client().iter_collections())
+
+
 def test_an_endless_chunked_body_is_cut_at_the_limit(server, monkeypatch):
     import byocframe.connections
 
