@@ -559,8 +559,10 @@ def test_a_content_length_of_5000_digits_is_too_large_not_a_value_error(server):
     server.api(
         "/collections", lambda h, q: h.raw("HTTP/1.1 200 OK\r\n", {"Content-Length": length}, b"")
     )
+    client = server.client()
     with pytest.raises(TransportError, match=r"declares more than .*MAX_ANSWER_BYTES"):
-        list(server.client().iter_collections())
+        list(client.iter_collections())
+    client.close()
 
 
 def test_an_endless_chunked_body_is_cut_at_the_limit(server, monkeypatch):
@@ -630,7 +632,9 @@ def test_proxy_credentials_go_to_the_proxy_as_proxy_authorization(server, other,
 def test_a_proxy_without_a_scheme_is_an_http_proxy(server, other, monkeypatch):
     _only_proxy(monkeypatch, f"127.0.0.1:{server.server_address[1]}")  # as curl reads it
     server.scripts["*"] = lambda h, q: h.answer(200, {"data": {"id": "c"}})
-    assert other.client().get_collection("c")["id"] == "c"
+    client = other.client()
+    assert client.get_collection("c")["id"] == "c"
+    client.close()
     assert other.seen == []
     assert len(server.seen) == 2
 
