@@ -76,7 +76,7 @@ class Watch:
         self.seconds = seconds
         self.expired = False
         self.done = False
-        self._connections: list[HTTPConnection] = []
+        self._connections: list[Any] = []
         self._lock = threading.Lock()
 
     @classmethod
@@ -96,12 +96,27 @@ class Watch:
             cls._local.watch = previous
 
     @classmethod
-    def track(cls, connection: HTTPConnection) -> None:
-        """Register a connection with the current thread's watch, if any."""
+    def track(cls, connection: Any) -> None:
+        """Register a connection with the current thread's watch, if any.
+
+        The connection's ``watch`` becomes that watch (or None): another request's
+        watch no longer cuts it.
+
+        Raises
+        ------
+        TimeoutError
+            The watch's deadline has passed already (e.g. while the request waited for
+            a free connection, or while it connected): nothing more is sent, since the
+            watchdog, which cut the sockets it knew, will not come back for this one.
+        """
         watch = getattr(cls._local, "watch", None)
+        connection.watch = watch
         if watch is not None:
             with watch._lock:
-                watch._connections.append(connection)
+                if watch.expired:
+                    raise TimeoutError(f"the request's deadline of {watch.seconds:g} s passed")
+                if connection not in watch._connections:
+                    watch._connections.append(connection)
 
     def expire(self) -> None:
         """Shut down the watched sockets, unless the request has finished."""
@@ -110,6 +125,8 @@ class Watch:
                 return
             self.expired = True
             for connection in self._connections:
+                if connection.watch is not self:  # back in the pool, another request's now
+                    continue
                 sock = connection.sock
                 if sock is not None:
                     with contextlib.suppress(OSError):
@@ -218,20 +235,35 @@ class _Response(http.client.HTTPResponse):
         self.fp = _SkipInformational(self.fp)  # type: ignore[assignment]
 
 
-class _WatchedHTTPConnection(HTTPConnection):
+class _Watched:
+    """What both connection classes add: `Watch` tracking (and each, `_Response`).
+
+    ``watch`` is the watch of the request now using the connection (None: a request
+    without one): a pooled connection outlives the request that opened it, and only its
+    current request's deadline may cut it.
+    """
+
+    watch: Watch | None = None
+
+    def connect(self) -> None:
+        # tracked before connecting: the watchdog can cut a slow TLS handshake or proxy
+        # tunnel (self.sock is the TCP socket during both); checked after, since a
+        # deadline that passed while the TCP connect ran found no socket to cut
+        Watch.track(self)
+        super().connect()  # type: ignore[misc]
+        Watch.track(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        Watch.track(self)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
     response_class = _Response
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        Watch.track(self)
-        super().request(*args, **kwargs)
 
-
-class _WatchedHTTPSConnection(HTTPSConnection):
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
     response_class = _Response
-
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        Watch.track(self)
-        super().request(*args, **kwargs)
 
 
 class _HTTPPool(HTTPConnectionPool):
@@ -267,8 +299,13 @@ def read_body(response: urllib3.BaseHTTPResponse) -> bytes:
     urllib3.exceptions.HTTPError
         The connection failed or closed before the declared end.
     """
-    declared = (response.headers.get("Content-Length") or "").strip()
-    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+    declared = (response.headers.get("Content-Length") or "").strip().lstrip("0")
+    # the length of the text first: int() refuses more than 4,300 digits
+    if (
+        declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > len(str(MAX_ANSWER_BYTES)) or int(declared) > MAX_ANSWER_BYTES)
+    ):
         raise _too_large("declares")
     chunks: list[bytes] = []
     total = 0
@@ -288,14 +325,35 @@ def _decompressor(encoding: str) -> Callable[[], Any] | None:
     return None
 
 
-def _whole(decompressor: Any, data: bytes) -> bytes:
-    """Decompress ``data``, which must hold the whole stream (a cut one is an error)."""
-    out = decompressor.decompress(data, MAX_ANSWER_BYTES + 1)
-    if len(out) > MAX_ANSWER_BYTES or decompressor.unconsumed_tail:
-        raise _too_large("decodes to")
-    if not decompressor.eof:
-        raise zlib.error("the compressed body ends before its stream does")
-    return out
+def _whole(new: Callable[[], Any], data: bytes, members: bool) -> bytes:
+    """Decompress ``data``, which must hold whole streams (a cut one is an error).
+
+    With ``members`` (gzip), one stream may follow another (RFC 1952 2.2); otherwise, as
+    after the last gzip member, nothing may follow the stream. Fed 64 KiB at a time, so
+    that many tiny members cost no more than one large one.
+    """
+    out: list[bytes] = []
+    total = pos = 0
+    view = memoryview(data)
+    decompressor = new()
+    while True:
+        if decompressor.eof:
+            leftover = decompressor.unused_data
+            if not leftover and pos == len(data):
+                return b"".join(out)
+            if not members:
+                raise zlib.error("bytes follow the compressed stream")
+            decompressor, chunk = new(), leftover
+        elif pos < len(data):
+            chunk = view[pos : pos + (1 << 16)]
+            pos += len(chunk)
+        else:
+            raise zlib.error("the compressed body ends before its stream does")
+        part = decompressor.decompress(chunk, MAX_ANSWER_BYTES + 1 - total)
+        total += len(part)
+        if total > MAX_ANSWER_BYTES or decompressor.unconsumed_tail:
+            raise _too_large("decodes to")
+        out.append(part)
 
 
 def decode_body(data: bytes, encoding: str) -> bytes:
@@ -326,11 +384,11 @@ def decode_body(data: bytes, encoding: str) -> bytes:
         raise ValueError(f"the answer is encoded as {encoding!r}, which was not asked for")
     try:
         try:
-            return _whole(new(), data)
+            return _whole(new, data, members=encoding == "gzip")
         except zlib.error:
             if encoding != "deflate":
                 raise
             # some servers send deflate without its zlib header
-            return _whole(zlib.decompressobj(-zlib.MAX_WBITS), data)
+            return _whole(lambda: zlib.decompressobj(-zlib.MAX_WBITS), data, members=False)
     except zlib.error as err:
         raise ValueError(f"the answer's {encoding} body is damaged ({err})") from err

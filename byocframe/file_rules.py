@@ -189,7 +189,7 @@ SERVICE_MESSAGES: Mapping[str, str] = MappingProxyType(
         "band-crs": "Files of the tile are in different CRSs: {found}",
         "band-bounds": "Bounding boxes of the files of the tile differ by more than one pixel",
         "bit-depth": "File {key} is {dtype}, band {band} is {want}",
-        "too-many-bands": "A collection has at most {max} bands, the tile has {bands} files",
+        "too-many-bands": "A collection has at most {max} bands, the tile's files hold {bands}",
     }
 )
 

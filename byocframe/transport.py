@@ -13,6 +13,7 @@ from a script instead, for tests without sockets. See ``docs/design/http.md``.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import ipaddress
 import json
@@ -29,7 +30,7 @@ import certifi
 import urllib3
 
 from byocframe.connections import POOL_CLASSES, decode_body, read_body
-from byocframe.exceptions import AnswerTooLarge, TransportError
+from byocframe.exceptions import AnswerTooLarge, TransportError, ValidationError
 
 __all__ = [
     "Answer",
@@ -148,6 +149,13 @@ class Request:
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
+
+    def __repr__(self) -> str:
+        # the headers carry the bearer token and the token request's body the secret:
+        # a repr shows their names and size only (transports log requests, tracebacks
+        # print locals)
+        size = "no body" if self.body is None else f"{len(self.body)} bytes"
+        return f"Request({self.method!r}, {self.url!r}, headers={sorted(self.headers)}, {size})"
 
 
 class Answer:
@@ -290,6 +298,55 @@ def _bypassed(host: str, port: int, no_proxy: str) -> bool:
     return False
 
 
+def _proxy_setting(proxy: str) -> tuple[str, dict[str, str]]:
+    """A proxy setting as ``scheme://host:port`` and the headers that carry its credentials.
+
+    Read as requests and curl read it: no scheme means ``http://``, and
+    ``user:password@`` (percent-encoded) becomes ``Proxy-Authorization: Basic ...``, which
+    urllib3 does not derive from the URL itself.
+
+    Raises
+    ------
+    ValidationError
+        A setting that is not an http(s) proxy URL; the message never shows credentials.
+
+    Examples
+    --------
+    >>> _proxy_setting("me:s%40cret@proxy.example:3128")
+    ('http://proxy.example:3128', {'proxy-authorization': 'Basic bWU6c0BjcmV0'})
+    >>> _proxy_setting("https://[::1]")[0]
+    'https://[::1]:443'
+    """
+    text = proxy.strip()
+    if "://" not in text:
+        text = "http://" + text
+    scheme, _, rest = text.partition("://")
+    scheme = scheme.lower()
+    where = rest.rpartition("@")[2].split("/", 1)[0]  # what an error may show of it
+    fix = "set HTTPS_PROXY / HTTP_PROXY / ALL_PROXY to http(s)://[user:password@]host:port"
+    if scheme not in ("http", "https"):
+        raise ValidationError(
+            f"the proxy {scheme}://{where} is not an http(s) proxy, the only kind byocframe "
+            f"uses; {fix}"
+        )
+    try:
+        parts = urllib.parse.urlsplit(text)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or _UNSAFE.search(host):
+        raise ValidationError(f"the proxy {scheme}://{where} is not a valid URL; {fix}")
+    shown = f"[{host}]" if ":" in host else host
+    headers: dict[str, str] = {}
+    if parts.username is not None or parts.password is not None:
+        user = urllib.parse.unquote(parts.username or "")
+        secret = urllib.parse.unquote(parts.password or "")
+        pair = base64.b64encode(f"{user}:{secret}".encode()).decode()  # RFC 7617, UTF-8
+        headers = {"proxy-authorization": f"Basic {pair}"}
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{shown}:{port or default}", headers
+
+
 _FAILED = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
 
 
@@ -359,12 +416,14 @@ class HTTPTransport:
         return chosen or None
 
     def _tls_options(self) -> dict[str, Any]:
-        where = (
-            self.ca_bundle
-            or os.environ.get("REQUESTS_CA_BUNDLE")
-            or os.environ.get("CURL_CA_BUNDLE")
-            or certifi.where()
-        )
+        given = [("ca_bundle", self.ca_bundle)]
+        given += [(name, os.environ.get(name)) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")]
+        source, where = next(((s, w) for s, w in given if w), ("certifi", certifi.where()))
+        if not os.path.exists(where):  # else an SSLError "[Errno 2]" naming no file
+            raise ValidationError(
+                f"the CA bundle {source}={where!r} does not exist; give an existing file "
+                "or directory of CA certificates, or unset it to use certifi's"
+            )
         options: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
         options["ca_cert_dir" if os.path.isdir(where) else "ca_certs"] = where
         if isinstance(self.client_cert, tuple):
@@ -388,7 +447,8 @@ class HTTPTransport:
                 if proxy is None:
                     manager = urllib3.PoolManager(**options)
                 else:
-                    manager = urllib3.proxy_from_url(proxy, **options)
+                    url, headers = _proxy_setting(proxy)
+                    manager = urllib3.proxy_from_url(url, proxy_headers=headers, **options)
                 # the documented way to choose a manager's pools: ours obey the deadline
                 manager.pool_classes_by_scheme = POOL_CLASSES
                 self._managers[proxy] = manager
@@ -403,6 +463,9 @@ class HTTPTransport:
             No usable answer: cannot connect, a timeout, a broken, undecodable or
             unexpected answer; `AnswerTooLarge` past
             ``byocframe.connections.MAX_ANSWER_BYTES``.
+        ValidationError
+            The proxy setting for ``request.url`` is not an http(s) proxy URL, or the CA
+            bundle does not exist (nothing was sent).
         """
         proxy = self.proxy_for(request.url)
         manager = self._manager(proxy)

@@ -6,6 +6,7 @@ never a raw exception, an endless wait or a token sent somewhere else.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import socketserver
@@ -552,6 +553,18 @@ def test_a_declared_huge_body_is_refused_before_reading(server):
         list(server.client().iter_collections())
 
 
+def test_a_content_length_of_5000_digits_is_too_large_not_a_value_error(server):
+    """int() refuses strings over 4,300 digits: a raw ValueError escaped the client."""
+    length = "9" * 5000
+    server.api(
+        "/collections", lambda h, q: h.raw("HTTP/1.1 200 OK\r\n", {"Content-Length": length}, b"")
+    )
+    client = server.client()
+    with pytest.raises(TransportError, match=r"declares more than .*MAX_ANSWER_BYTES"):
+        list(client.iter_collections())
+    client.close()
+
+
 def test_an_endless_chunked_body_is_cut_at_the_limit(server, monkeypatch):
     import byocframe.connections
 
@@ -593,3 +606,58 @@ def test_json_nested_100000_deep_is_a_transport_error(server):
     server.api("/collections", lambda h, q: h.answer(200, deep))
     with pytest.raises(TransportError, match="nested deeper than Python reads"):
         list(server.client().iter_collections())
+
+
+# ---------------------------------------------------------------------- proxies
+def _only_proxy(monkeypatch, value: str) -> None:
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", value)
+
+
+def test_proxy_credentials_go_to_the_proxy_as_proxy_authorization(server, other, monkeypatch):
+    """``HTTP_PROXY=http://user:password@host:port`` (as requests and curl read it): the
+    proxy gets Basic credentials; urllib3 alone drops them and the proxy answers 407."""
+    _only_proxy(monkeypatch, f"http://us%40er:pa55:w0rd@127.0.0.1:{server.server_address[1]}")
+    server.scripts["*"] = lambda h, q: h.answer(200, {"data": {"id": "c"}})
+    client = other.client()
+    assert client.get_collection("c")["id"] == "c"
+    assert other.seen == []  # everything went through the proxy
+    expected = "Basic " + base64.b64encode(b"us@er:pa55:w0rd").decode()
+    assert [h.get("proxy-authorization") for _, _, h, _ in server.seen] == [expected] * 2
+    assert "pa55" not in repr(client) + str(client) + repr(client._transport)
+    client.close()
+
+
+def test_a_proxy_without_a_scheme_is_an_http_proxy(server, other, monkeypatch):
+    _only_proxy(monkeypatch, f"127.0.0.1:{server.server_address[1]}")  # as curl reads it
+    server.scripts["*"] = lambda h, q: h.answer(200, {"data": {"id": "c"}})
+    client = other.client()
+    assert client.get_collection("c")["id"] == "c"
+    client.close()
+    assert other.seen == []
+    assert len(server.seen) == 2
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        "http://me:pa55w0rd@127.0.0.1:99999",
+        "http://me:pa55w0rd@[::1",
+        "http://me:pa/55w0rd@[::1",
+        "socks5://me:pa55w0rd@127.0.0.1:1080",
+        "ftp://me:pa55w0rd@127.0.0.1:21",
+    ],
+)
+def test_a_bad_proxy_setting_is_named_without_its_credentials(server, monkeypatch, proxy):
+    _only_proxy(monkeypatch, proxy)
+    client = server.client(retries=3)
+    with pytest.raises(ValidationError, match="HTTP_PROXY") as err:
+        client.request("GET", "/collections")
+    shown, cause = str(err.value), err.value.__cause__
+    while cause is not None:  # tracebacks print the whole chain
+        shown += repr(cause) + str(cause)
+        cause = cause.__cause__ or cause.__context__
+    assert "pa55w0rd" not in shown
+    assert "\n" not in str(err.value)
+    assert server.seen == []

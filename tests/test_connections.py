@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from byocframe import Answer, Client, HTTPTransport, TransportError, ValidationError
+from byocframe import Answer, Client, HTTPTransport, TransportError, ValidationError, connections
+from byocframe.connections import Watch, decode_body
+from byocframe.exceptions import AnswerTooLarge
 from byocframe.transport import Request
 
 TOKEN = {"access_token": "tok.en.x", "token_type": "Bearer", "expires_in": 3600}
@@ -254,17 +256,24 @@ def test_a_proxied_request_goes_through_the_proxy(serve, monkeypatch):
     assert origin.url + "/api/v1/byoc/collections" in proxy.targets
 
 
-def test_pool_size_bounds_the_connections_and_a_wait_for_one(serve):
-    """With every connection busy, a request waits up to its timeout for one, then says
-    which limit to raise; it does not open more (the old pool opened any number)."""
+def _held(path: str) -> tuple[Script, threading.Event, threading.Event]:
+    """A script answering ``{}``, that holds ``path``'s answer until ``gate`` is set
+    (``arrived`` says the request is there)."""
     arrived, gate = threading.Event(), threading.Event()
 
-    def stall(target: str) -> tuple[dict[str, str], bytes]:
-        if target == "/slow":
+    def answer(target: str) -> tuple[dict[str, str], bytes]:
+        if target == path:
             arrived.set()
             gate.wait(10)
         return {}, b"{}"
 
+    return answer, arrived, gate
+
+
+def test_pool_size_bounds_the_connections_and_a_wait_for_one(serve):
+    """With every connection busy, a request waits up to its timeout for one, then says
+    which limit to raise; it does not open more (the old pool opened any number)."""
+    stall, arrived, gate = _held("/slow")
     server = serve(stall)
     transport = HTTPTransport(pool_size=1)
     slow = threading.Thread(target=_get, args=(transport, server.url + "/slow", 10))
@@ -429,3 +438,91 @@ def test_a_body_that_is_not_json_is_refused_before_sending(serve):
         client.request("PUT", "/collections/c1", json={"noData": float("nan")})
     client.close()
     assert not any(t.startswith("/api/") for t in server.targets)  # nothing was sent
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_a_request_whose_deadline_passed_before_it_got_a_connection_is_not_sent(serve, pooled):
+    """A request that waited for a free connection (pool_size) past its deadline was
+    sent and read with no deadline at all: the watchdog had already cut the sockets it
+    knew, and never came back for the one tracked afterwards (a dripping server then
+    held it for as long as it liked)."""
+    server = serve(_json({}))
+    transport = HTTPTransport(pool_size=1)
+    if pooled:
+        assert _get(transport, server.url + "/first").json() == {}
+    with Watch.deadline(60) as watch:
+        watch.expire()  # what the watchdog does when the deadline passes
+        with pytest.raises(TransportError):
+            _get(transport, server.url + "/late")
+    assert _get(transport, server.url + "/after").json() == {}  # the pool still works
+    transport.close()
+    assert "/late" not in server.targets
+
+
+def test_every_gzip_member_is_decoded_and_trailing_bytes_are_refused(monkeypatch):
+    """A gzip body may hold several members (RFC 1952 2.2); only the first was decoded,
+    and whatever followed it, garbage included, was dropped without a word."""
+    first, second = b'{"data": [{"id": "a"}, ', b'{"id": "b"}]}'
+    both = gzip.compress(first) + gzip.compress(second)
+    assert json.loads(decode_body(both, "gzip"))["data"] == [{"id": "a"}, {"id": "b"}]
+    for encoding, encoded in [
+        ("gzip", gzip.compress(b"{}") + b"<html>junk</html>"),
+        ("deflate", zlib.compress(b"{}") + b"junk"),
+        ("deflate", zlib.compress(b"{}")[2:-4] + b"junk"),
+    ]:
+        with pytest.raises(ValueError, match="damaged"):
+            decode_body(encoded, encoding)
+    monkeypatch.setattr(connections, "MAX_ANSWER_BYTES", 1000)
+    members = gzip.compress(b"x" * 600) * 2  # each under the limit, not together
+    with pytest.raises(AnswerTooLarge, match="decodes to more than 1,000 bytes"):
+        decode_body(members, "gzip")
+
+
+def test_many_tiny_gzip_members_decode_in_linear_time():
+    """2 MB of empty members (100,000 of them) decode in about a second: each member's
+    leftover is not copied whole again (that would be some 100 GB of copying)."""
+    empty = gzip.compress(b"", mtime=0)
+    body = empty * (2_000_000 // len(empty)) + gzip.compress(b"{}", mtime=0)
+    assert decode_body(body, "gzip") == b"{}"
+
+
+@pytest.mark.parametrize("source", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "ca_bundle"])
+def test_a_missing_ca_bundle_is_named_before_anything_is_sent(monkeypatch, tmp_path, source):
+    """It was 'no usable answer (SSLError: [Errno 2] No such file or directory)', retried
+    as if the service were down."""
+    missing = str(tmp_path / "nowhere" / "ca.pem")
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    if source == "ca_bundle":
+        transport = HTTPTransport(ca_bundle=missing)
+    else:
+        monkeypatch.setenv(source, missing)
+        transport = HTTPTransport()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
+        with pytest.raises(ValidationError, match=rf"{source}='{missing}' does not exist"):
+            transport.send(Request("GET", url), timeout=2)
+
+
+def test_a_finished_request_whose_deadline_passes_does_not_cut_the_next_user(serve):
+    """A request's connection goes back to the pool before its watch is closed; if its
+    deadline passed in between, the watchdog shut down the socket another thread was
+    already using (a POST there fails, not retried)."""
+    answer, arrived, gate = _held("/second")
+    server = serve(answer)
+    transport = HTTPTransport(pool_size=1)
+    second: list[object] = []
+    with Watch.deadline(60) as watch:
+        assert _get(transport, server.url + "/first").json() == {}
+        # another thread takes the pooled connection while this watch is still open
+        other = threading.Thread(
+            target=lambda: second.append(_get(transport, server.url + "/second", 10).json())
+        )
+        other.start()
+        assert arrived.wait(5)
+        watch.expire()  # the first request's deadline passes now
+        gate.set()
+        other.join()
+    assert second == [{}]
+    assert server.connections == 1
+    transport.close()

@@ -137,3 +137,20 @@ def test_the_mock_is_exported_and_is_a_transport():
     assert byocframe.MockTransport is MockTransport
     transport: byocframe.Transport = MockTransport([])  # the Protocol's two methods
     transport.close()
+
+
+def test_a_recorded_request_shows_neither_the_token_nor_the_secret():
+    """A transport that logs or raises with the Request it got (or a traceback that
+    prints locals) must not print the bearer token or the token form's secret."""
+    mock = MockTransport([(200, {"access_token": "TOKEN-x1", "expires_in": 3600}), (200, {})])
+    client = Client(
+        base_url="http://127.0.0.1:1", client_id="me", client_secret="SECRET-y2", transport=mock
+    )
+    client.request("GET", "/collections")
+    token_request, api_request = mock.requests
+    assert b"SECRET-y2" in token_request.body  # sent, as it must be
+    assert api_request.headers["Authorization"] == "Bearer TOKEN-x1"
+    for request in mock.requests:
+        assert "SECRET-y2" not in repr(request) + str(request)
+        assert "TOKEN-x1" not in repr(request) + str(request)
+        assert request.url in repr(request)

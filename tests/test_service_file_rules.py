@@ -489,3 +489,136 @@ def test_a_larger_read_budget_measures_a_larger_header(local_s3: Any, tmp_path: 
     assert (
         str(caught.value) == f"Header of the file is {_header_end(file)} bytes, more than {ONE_MB}"
     )
+
+
+# --- crafted georeferencing: a documented failure, never a tile placed at NaN ---
+
+
+def _scaled_file(path: Path, res: float) -> Path:
+    data = np.full((512, 512), 7, dtype="uint8")
+    with tifffile.TiffWriter(path) as tif:
+        for level, subfile in ((data, 0), (data[::2, ::2], 1)):
+            tif.write(
+                level,
+                tile=(256, 256),
+                compression=8,
+                photometric="minisblack",
+                subfiletype=subfile,
+                metadata=None,
+                extratags=geotiff_tags(32633, (500_000.0, 5_000_000.0), res) if not subfile else [],
+            )
+    return path
+
+
+@pytest.mark.parametrize("res", [float("nan"), float("inf"), 0.0, 1e308], ids=str)
+def test_a_pixel_size_that_places_nothing_is_unreadable(
+    service: Any, tmp_path: Path, res: float
+) -> None:
+    """A ModelPixelScale of NaN, infinity, zero or one that overflows gave an INGESTED
+    tile with a NaN, infinite or empty tileGeometry."""
+    tile = ingest(service, {"tile/B01.tif": _scaled_file(tmp_path / "B01.tif", res)})
+    assert cause(tile) == UNEXPECTED
+    assert tile["status"] == "FAILED"
+
+
+def test_an_image_of_zero_width_is_unreadable(service: Any, tmp_path: Path) -> None:
+    """ImageWidth 0 (bytes changed by hand): the judge divided by it (a logged crash)."""
+    data = bytearray(_scaled_file(tmp_path / "B01.tif", 10.0).read_bytes())
+    with tifffile.TiffFile(tmp_path / "B01.tif") as tif:
+        tag = tif.pages[0].tags[256]
+        at, size = tag.valueoffset, tag.valuebytecount
+    data[at : at + size] = bytes(size)
+    assert cause(ingest(service, {"tile/B01.tif": bytes(data)})) == UNEXPECTED
+
+
+CUSTOM_LAEA_ON_WGS84 = (
+    'PROJCS["Custom LAEA",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,'
+    '298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0],'
+    'UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]],'
+    'PROJECTION["Lambert_Azimuthal_Equal_Area"],PARAMETER["latitude_of_center",52],'
+    'PARAMETER["longitude_of_center",10],PARAMETER["false_easting",0],'
+    'PARAMETER["false_northing",0],UNIT["metre",1]]'
+)
+
+
+def test_a_user_defined_projection_on_wgs84_is_not_epsg_4326(service: Any, tmp_path: Path) -> None:
+    """GDAL writes such a file with ProjectedCSTypeGeoKey 32767 (user-defined) and
+    GeographicTypeGeoKey 4326 (its datum): the service took the metres for degrees and
+    ingested the tile as EPSG:4326."""
+    crs = rasterio.crs.CRS.from_wkt(CUSTOM_LAEA_ON_WGS84)
+    file = gdal_file(tmp_path / "B01.tif", crs=crs, origin=(10.0, 50.0), res=0.001)
+    tile = ingest(service, {"tile/B01.tif": file})
+    assert tile["status"] == "FAILED"
+    assert cause(tile) == "Unsupported CRS (none)"
+
+
+def _planar(path: Path, bands: int) -> Path:
+    """A band-interleaved GeoTIFF of one 256 px block (it needs no overviews)."""
+    options = {"tiled": True, "blockxsize": 256, "blockysize": 256, "interleave": "band"}
+    return gdal_file(path, driver="GTiff", size=256, count=bands, overviews=False, **options)
+
+
+def test_a_planar_file_of_101_bands_is_more_than_a_collection_holds(
+    service: Any, tmp_path: Path
+) -> None:
+    """BYOC_API: a collection has at most 100 bands. The judge counted files, so one
+    band-interleaved file configured a collection of 101 bands."""
+    file = _planar(tmp_path / "HS.tif", 101)
+    tile = ingest(service, {"tile/HS.tif": file})
+    assert tile["status"] == "FAILED"
+    assert cause(tile) == "A collection has at most 100 bands, the tile's files hold 101"
+    assert not tile["collection"].get("additionalData", {}).get("bands")
+
+
+def test_a_planar_file_of_100_bands_configures_100(service: Any, tmp_path: Path) -> None:
+    file = _planar(tmp_path / "HS.tif", 100)
+    tile = ingest(service, {"tile/HS.tif": file})
+    assert cause(tile) is None
+    assert len(tile["collection"]["additionalData"]["bands"]) == 100
+
+
+@pytest.mark.parametrize("origin", [(5e5, 1e12), (1e15, 5e6)], ids=["y-1e12", "x-1e15"])
+def test_a_file_far_outside_what_its_crs_can_place_is_unreadable(
+    service: Any, tmp_path: Path, origin: tuple[float, float], caplog: Any
+) -> None:
+    """UTM northings of 10**12 m went to latitude 32 and back to 3.5e6 m: the tile was
+    INGESTED with a cover 10**12 m away from its tileGeometry. Eastings of 10**15 m gave
+    infinite longitudes, and the ingestion crashed (a logged traceback)."""
+    file = gdal_file(tmp_path / "B01.tif", origin=origin)
+    tile = ingest(service, {"tile/B01.tif": file})
+    assert tile["status"] == "FAILED"
+    assert cause(tile) == UNEXPECTED
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+class _CountingS3:
+    """An S3 client that counts the objects read."""
+
+    def __init__(self, client: Any):
+        self.client, self.reads = client, 0
+
+    def get_object(self, **options: Any) -> Any:
+        self.reads += 1
+        return self.client.get_object(**options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_folder_of_more_files_than_bands_fails_before_reading_them(
+    local_s3: Any, tmp_path: Path
+) -> None:
+    """An unconfigured collection's tile with 101 files cannot be ingested whatever they
+    hold: every header was read first (up to 6 GETs and 2 MiB each, max_listed files)."""
+    from byocframe.emulator.files_source import FilesSource, IngestionFailure
+
+    junk = tmp_path / "junk.tif"
+    junk.write_bytes(b"II*\x00" + bytes(100))
+    name = _bucket(local_s3, {f"tile/B{i:03}.tif": junk for i in range(101)})
+    s3 = _CountingS3(local_s3.client())
+    with pytest.raises(IngestionFailure) as caught:
+        FilesSource(s3).ingest({"s3Bucket": name}, {"path": "tile/(BAND).tif"})
+    assert str(caught.value) == (
+        "A collection has at most 100 bands, the tile's files hold at least 101"
+    )
+    assert s3.reads == 0

@@ -124,6 +124,25 @@ def test_too_many_reads_is_unreadable(tmp_path: Path) -> None:
         read_file_header(Fetches(data), size=len(data), limits=ReadLimits(max_reads=5))
 
 
+def test_many_large_tag_values_in_the_prefix_are_refused_by_the_bytes_read() -> None:
+    """A thousand TileOffsets entries, each 1 MiB of values at the same place within the
+    prefix: tifffile decodes each (3 ms a MiB), and a 65,535-entry IFD took minutes with
+    no limit breached. The bytes handed out are counted too."""
+    tiles = [(324, 4, 2**18, 2**20)] * 1000
+    data = classic([(8, BASIC + tiles, 0)], 2 * 2**20 + 8)
+    fetch, outcome = read(data)
+    assert isinstance(outcome, UnreadableHeader)
+    assert "ReadLimits.max_read_bytes" in str(outcome)
+    assert fetch.furthest <= LIMITS.max_bytes
+
+
+def test_the_bytes_read_are_a_setting(tmp_path: Path) -> None:
+    data = _cog(tmp_path)
+    with pytest.raises(UnreadableHeader, match=r"more than 100 bytes read"):
+        read_file_header(Fetches(data), size=len(data), limits=ReadLimits(max_read_bytes=100))
+    assert read_file_header(Fetches(data), size=len(data)).images[0].width == 512
+
+
 def test_a_server_that_ignores_ranges_fills_no_more_than_asked(tmp_path: Path) -> None:
     data = _cog(tmp_path, size=2048) + bytes(3 * 2**20)
     fetch = Fetches(data, ignore_range=True)

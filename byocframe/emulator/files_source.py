@@ -124,6 +124,12 @@ class FilesSource:
         before, after = template.split("(BAND)", 1)
         listing = self._list(name, before, nested="/" in after)
         found = _resolve(name, bands, before, after, listing)
+        if not bands and len(found) > self.rules.max_bands:  # decided before any GET
+            raise IngestionFailure(
+                SERVICE_MESSAGES["too-many-bands"].format(
+                    max=self.rules.max_bands, bands=f"at least {len(found)}"
+                )
+            )
         distinct = {item.key: item for _, item in found}  # bands of one file: read once
         with ThreadPoolExecutor(max_workers=min(8, len(distinct))) as pool:
             read = pool.map(lambda item: self._read(name, item), distinct.values())

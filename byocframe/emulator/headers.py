@@ -6,8 +6,10 @@ fetches a prefix of the file (64 KiB, then twice as much as needed, up to
 Nothing beyond the prefix is ever fetched: an IFD or tag value that lies past it means a
 header larger than the service reads, which `HeaderTooLarge` reports with the bytes it
 would have needed (at least). Every read tifffile makes is counted (`max_reads`) and at
-most `max_images` IFDs are followed, so a crafted header costs at most ``max_bytes`` of
-memory and a bounded number of reads. Any other refusal is `UnreadableHeader`.
+most `max_images` IFDs are followed; the bytes those reads hand out are counted too
+(`max_read_bytes`: tifffile decodes what it reads, about 3 ms a MiB). So a crafted header
+costs at most ``max_bytes`` of memory and a bounded amount of work. Any other refusal is
+`UnreadableHeader`.
 
 Independent of the client's `byocframe.tiffheader` on purpose: the service is the
 reference the client's checks are tested against.
@@ -63,6 +65,10 @@ class ReadLimits:
         IFDs followed along the chain (full image, overviews, masks).
     max_reads : int, default 100 000
         Reads tifffile may make of the buffer (bounds the time per file).
+    max_read_bytes : int, default 64 MiB
+        Bytes those reads may hand out in all: one tag value can be read many times (a
+        thousand entries pointing at the same megabyte), and tifffile decodes each.
+        A COG's header is read about once (1.0-1.2 times its size).
 
     Examples
     --------
@@ -74,6 +80,7 @@ class ReadLimits:
     first_bytes: int = 65_536
     max_images: int = 64
     max_reads: int = 100_000
+    max_read_bytes: int = 64 * 2**20
 
     def replace(self, **changes: int) -> ReadLimits:
         """A copy with some limits changed."""
@@ -146,9 +153,9 @@ class _Prefix(io.RawIOBase):
         super().__init__()
         self.fetch, self.size, self.limits = fetch, size, limits
         self.buffer = b""
-        self.pos = self.reads = self.requests = 0
+        self.pos = self.reads = self.requests = self.handed = 0
         self.beyond = 0  # the furthest end of a refused read (0: none)
-        self.over_budget = False
+        self.over_budget = ""  # the limit a read breached
 
     def readable(self) -> bool:
         return True
@@ -180,7 +187,13 @@ class _Prefix(io.RawIOBase):
         """Bytes ``[start, stop)``, fetching a longer prefix if needed and allowed."""
         self.reads += 1
         if self.reads > self.limits.max_reads:
-            self.over_budget = True
+            self.over_budget = f"more than {self.limits.max_reads} reads (ReadLimits.max_reads)"
+            raise _Budget
+        self.handed += max(0, min(stop, self.size) - start)
+        if self.handed > self.limits.max_read_bytes:
+            self.over_budget = (
+                f"more than {self.limits.max_read_bytes} bytes read (ReadLimits.max_read_bytes)"
+            )
             raise _Budget
         if stop > self.limits.max_bytes:
             self.beyond = max(self.beyond, stop)
@@ -290,9 +303,7 @@ def read_file_header(
     if window.beyond:
         raise HeaderTooLarge(window.beyond) from failure
     if window.over_budget:
-        raise UnreadableHeader(
-            f"more than {window.limits.max_reads} reads (ReadLimits.max_reads)"
-        ) from failure
+        raise UnreadableHeader(window.over_budget) from failure
     if isinstance(failure, UnreadableHeader):
         raise failure
     if failure is not None or complaints or found is None:
@@ -387,12 +398,24 @@ def _geokeys(values: list[float]) -> dict[int, int]:
 
 
 def _epsg(keys: dict[int, int]) -> int | None:
-    order = (_GEOGRAPHIC, _PROJECTED) if keys.get(_MODEL) == 2 else (_PROJECTED, _GEOGRAPHIC)
-    for key in order:
-        code = keys.get(key)
-        if code is not None and code not in (0, 32767):  # 32767: user-defined
-            return code
-    return None
+    """The EPSG code of the file's CRS, or None (none, or user-defined).
+
+    The model type says which key names the CRS: a projected model's CRS is its
+    ProjectedCSTypeGeoKey, never the GeographicTypeGeoKey of its datum (GDAL writes 4326
+    there for a user-defined projection on WGS 84). Without a model type, a projected
+    code comes first and a user-defined one (32767) means no code.
+    """
+    model = keys.get(_MODEL)
+    if model == 2:
+        key = _GEOGRAPHIC
+    elif model == 1 or (model is None and _PROJECTED in keys):
+        key = _PROJECTED
+    elif model is None:
+        key = _GEOGRAPHIC
+    else:  # geocentric, or a model type GeoTIFF does not define
+        return None
+    code = keys.get(key)
+    return None if code is None or code in (0, 32767) else code  # 32767: user-defined
 
 
 def _transform(

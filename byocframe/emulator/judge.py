@@ -135,11 +135,48 @@ def _georeference(header: FileHeader, rules: FileRules) -> str | None:
     if header.transform[2] or header.transform[4]:
         return _say("rotated")
     xmin, ymin, xmax, ymax = _box(header)
+    dy = header.transform[5]
+    if not all(map(math.isfinite, (xmin, ymin, xmax, ymax))) or xmin >= xmax or ymin >= ymax:
+        # a pixel size of NaN, infinity or zero, an overflow, or an image of no pixels:
+        # the file covers no area to place
+        return _say("header")
+    if not _placeable(crs, (xmin, ymin, xmax, ymax), max(abs(header.transform[1]), abs(dy))):
+        return _say("header")  # where the CRS cannot place it (its maths break down)
     if crs == "EPSG:4326":
         crosses = ymin < -90 or ymax > 90
     else:
         crosses = any(xmin < x < xmax and ymin < y < ymax for x, y in _poles(crs))
     return _say("pole") if crosses else None
+
+
+@functools.lru_cache(maxsize=256)
+def _to_degrees(crs: str) -> tuple[Any, Any]:
+    from pyproj import Transformer
+
+    return (
+        Transformer.from_crs(crs, "EPSG:4326", always_xy=True),
+        Transformer.from_crs("EPSG:4326", crs, always_xy=True),
+    )
+
+
+def _placeable(crs: str, box: tuple[float, float, float, float], pixel: float) -> bool:
+    """Whether the box's corners go to longitude/latitude and back to within a pixel.
+
+    Far outside a projection's domain its formulas give infinities, or wrap (UTM
+    northings of 10**12 m come back as 3.5e6 m): the file cannot be placed.
+    """
+    if crs == "EPSG:4326":
+        return True
+    forward, back = _to_degrees(crs)
+    xs = [box[0], box[2], box[2], box[0]]
+    ys = [box[1], box[1], box[3], box[3]]
+    lons, lats = forward.transform(xs, ys)
+    again = back.transform(lons, lats)
+    return all(
+        math.isfinite(a) and abs(a - b) <= pixel
+        for found, given in ((again[0], xs), (again[1], ys))
+        for a, b in zip(found, given, strict=True)
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -184,8 +221,10 @@ def tile_failure(
     >>> print(tile_failure([b01, b02]))
     Files of the tile are in different CRSs: ['EPSG:32633', 'EPSG:32634']
     """
-    if not bands and len(files) > rules.max_bands:
-        return _say("too-many-bands", max=rules.max_bands, bands=len(files))
+    if not bands:  # the bands this tile would configure: a multi-band file gives several
+        held = sum(max(1, item.header.images[0].samples) for item in files)
+        if held > rules.max_bands:
+            return _say("too-many-bands", max=rules.max_bands, bands=held)
     for item in files:
         cause = file_failure(item.header, rules)
         if cause:
