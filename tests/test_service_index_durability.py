@@ -20,17 +20,17 @@ API = "/api/v1/byoc"
 
 def _files(count):
     """A manifest of one band per tile path ``t{i}/(BAND).tif`` (UTM 33N, 10 km apart)."""
-    return {
-        f"t{i}/B01.tif": {
+    out = {}
+    for i in range(count):
+        x, y = 300_000 + 10_000 * (i % 40), 4_800_000 + 10_000 * (i // 40)
+        out[f"t{i}/B01.tif"] = {
             "crs": "EPSG:32633",
-            "bounds": [300_000 + 10_000 * (i % 40), 4_800_000 + 10_000 * (i // 40)]
-            + [310_000 + 10_000 * (i % 40), 4_810_000 + 10_000 * (i // 40)],
+            "bounds": [x, y, x + 10_000, y + 10_000],
             "resolution": 10,
             "bitDepth": 16,
             "sampleFormat": "UINT",
         }
-        for i in range(count)
-    }
+    return out
 
 
 def _writers(base_url, cid, acknowledged, lock, enough):
@@ -70,7 +70,8 @@ def test_items_and_tiles_never_come_apart_under_sigkill(tmp_path):
     process, base_url = serve(db)
     try:
         http = session(base_url)
-        body = {"name": "kept", "s3Bucket": "b", "additionalData": {"bands": {"B01": {"bitDepth": 16}}}}
+        bands = {"B01": {"bitDepth": 16}}
+        body = {"name": "kept", "s3Bucket": "b", "additionalData": {"bands": bands}}
         cid = http.post(base_url + API + "/collections", json=body).json()["data"]["id"]
         assert http.put(base_url + API + "/_emulator/buckets/b", json=_files(4000)).ok
         enough = threading.Event()
@@ -90,9 +91,7 @@ def test_items_and_tiles_never_come_apart_under_sigkill(tmp_path):
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("SELECT count(*) FROM catalog_dirty").fetchone() == (0,)
         ingested = dict(
-            conn.execute(
-                "SELECT seq, sensing_time FROM tiles WHERE status = 'INGESTED'"
-            ).fetchall()
+            conn.execute("SELECT seq, sensing_time FROM tiles WHERE status = 'INGESTED'").fetchall()
         )
         items = dict(conn.execute("SELECT seq, dt_us FROM catalog_items").fetchall())
         boxes = conn.execute("SELECT item, count(*) FROM catalog_rtree GROUP BY item").fetchall()

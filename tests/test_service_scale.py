@@ -68,9 +68,7 @@ def test_first_search_builds_nothing_and_matches_brute_force():
         session = requests.Session()
         session.headers["Authorization"] = "Bearer " + token_for(service)
         for name, bbox in BBOXES.items():
-            query = SearchQuery.parse(
-                {"collections": [world.catalog_id], "bbox": bbox}, get=False
-            )
+            query = SearchQuery.parse({"collections": [world.catalog_id], "bbox": bbox}, get=False)
             assert {c[2] for c in catalog.matches(query)} == truth(records, bbox), name
             assert _search_ids(service, session, world.catalog_id, bbox) == truth(records, bbox)
         assert catalog.index.built_on_read == 0
@@ -136,7 +134,8 @@ def _without_ids(tiles):
 def test_seed_stores_what_the_api_stores(delay):
     records, files = synthetic_collection(60, seed=3)
     records.append({"id": "x", "path": "nowhere/(BAND).tif", "status": "INGESTED"})  # no files
-    bodies = [{k: r[k] for k in ("path", "sensingTime", "coverGeometry") if k in r} for r in records]
+    fields = ("path", "sensingTime", "coverGeometry")
+    bodies = [{k: r[k] for k in fields if k in r} for r in records]
     with byocframe.local_service(ingestion_delay=delay, clock=lambda: FIXED_CLOCK) as service:
         client = service.client()
         service.register_files("syn", files)

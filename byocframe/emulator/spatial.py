@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
