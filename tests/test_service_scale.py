@@ -220,3 +220,18 @@ def test_an_old_database_is_indexed_once_at_start_with_progress(tmp_path, caplog
     assert index.refresh() == 0
     assert {c[2] for c in index.candidates(world.collection)} == set(world.ids.values())
     store.close()
+
+
+def test_a_tile_the_index_cannot_read_does_not_fail_its_write(caplog):
+    with byocframe.local_service(ingestion_delay=None) as service:
+        store = service.store
+        world = build_world(service, service.client())
+        tid = world.ids["utm33-1"]
+        with caplog.at_level(logging.ERROR, logger="byocframe.emulator"):
+            with store.transaction() as conn:  # a document the index cannot convert
+                doc = '{"sensingTime": "not a time"}'
+                conn.execute("UPDATE tiles SET doc = ? WHERE id = ?", (doc, tid))
+        assert "converting changed tiles failed" in caplog.text
+        with store.transaction() as conn:  # the write committed, its mark too
+            assert conn.execute("SELECT doc FROM tiles WHERE id = ?", (tid,)).fetchone() == (doc,)
+            assert conn.execute("SELECT id FROM catalog_dirty").fetchall() == [(tid,)]

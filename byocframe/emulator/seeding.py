@@ -64,11 +64,7 @@ def seed_records(tiles: Any) -> Iterable[Mapping[str, Any]]:
     if isinstance(tiles, str | os.PathLike):
         import geopandas as gpd
 
-        from byocframe.io import tiles_from_records
-
-        # GeoParquet keeps the columns, not the frame's attrs: rebuild it from its records
-        frame = gpd.read_parquet(tiles)
-        return to_records(tiles_from_records(to_records(frame)))
+        return to_records(gpd.read_parquet(tiles))
     if isinstance(tiles, pd.DataFrame):
         return to_records(tiles)
     if isinstance(tiles, Mapping) or not isinstance(tiles, Iterable):

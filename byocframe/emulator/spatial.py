@@ -144,8 +144,18 @@ class CatalogIndex:
                 log.info("Catalog index: %d of %d tiles converted", done, total)
 
     def _on_commit(self, conn: sqlite3.Connection) -> None:
-        """The store's commit hook: convert the tiles this transaction changed."""
-        _convert_marked(conn, None)
+        """The store's commit hook: convert the tiles this transaction changed.
+
+        A tile the conversion cannot read does not fail the write: its marks stay (and
+        commit), the next read converts it and says what is wrong there.
+        """
+        conn.execute("SAVEPOINT catalog_index")
+        try:
+            _convert_marked(conn, None)
+        except Exception:
+            log.exception("Catalog index: converting changed tiles failed; left to the next read")
+            conn.execute("ROLLBACK TO catalog_index")
+        conn.execute("RELEASE catalog_index")
 
     def refresh(self) -> int:
         """Convert tiles changed without the commit hook; return how many (normally 0).
@@ -376,7 +386,7 @@ def _items(rows: list[Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "seq": row[2],
-                "id": tile["id"],
+                "id": row[1],  # the row, not its document (only what the tile shows)
                 "collection": row[3],
                 "dt_us": _micros(tile.get("sensingTime")),
                 "epsg": int(str(crs).split(":")[-1]) if crs else None,
