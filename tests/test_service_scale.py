@@ -227,10 +227,9 @@ def test_a_tile_the_index_cannot_read_does_not_fail_its_write(caplog):
         store = service.store
         world = build_world(service, service.client())
         tid = world.ids["utm33-1"]
-        with caplog.at_level(logging.ERROR, logger="byocframe.emulator"):
-            with store.transaction() as conn:  # a document the index cannot convert
-                doc = '{"sensingTime": "not a time"}'
-                conn.execute("UPDATE tiles SET doc = ? WHERE id = ?", (doc, tid))
+        doc = '{"sensingTime": "not a time"}'  # a document the index cannot convert
+        with caplog.at_level(logging.ERROR, logger="byocframe.emulator"), store.transaction() as c:
+            c.execute("UPDATE tiles SET doc = ? WHERE id = ?", (doc, tid))
         assert "converting changed tiles failed" in caplog.text
         with store.transaction() as conn:  # the write committed, its mark too
             assert conn.execute("SELECT doc FROM tiles WHERE id = ?", (tid,)).fetchone() == (doc,)
