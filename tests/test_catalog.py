@@ -12,6 +12,7 @@ import byocframe
 from byocframe.emulator.catalog import CONFORMANCE, Catalog
 from byocframe.emulator.search import SearchQuery
 from byocframe.emulator.spatial import CatalogIndex
+from byocframe.emulator.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -335,12 +336,15 @@ def test_index_survives_a_restart_and_catches_up(tmp_path):
         assert index.refresh() == 0  # nothing left to do: the index was kept
         ids = [c[2] for c in index.candidates(world.collection)]
         assert sorted(ids) == sorted(world.ids.values())
-        # a database from before the Catalog: the index is rebuilt from every tile
-        with service.store.transaction() as conn:
-            conn.execute("DELETE FROM meta WHERE key = 'catalog_index'")
-        rebuilt = CatalogIndex(service.store)
-        assert rebuilt.refresh() == len(TILES) + 4
-        assert sorted(c[2] for c in rebuilt.candidates(world.collection)) == sorted(ids)
+    # a database from before the Catalog: the index is rebuilt from every tile, at opening
+    store = Store(str(db))
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'catalog_index'")
+    rebuilt = CatalogIndex(store)
+    assert rebuilt.migrated == len(TILES) + 4
+    assert rebuilt.refresh() == 0
+    assert sorted(c[2] for c in rebuilt.candidates(world.collection)) == sorted(ids)
+    store.close()
 
 
 def test_bad_json_and_unknown_paths(world_service):
@@ -440,14 +444,15 @@ def test_concurrent_writers_and_searches(own_world):
 
 
 def test_writes_never_searched_before_a_stop_are_indexed_after_it(tmp_path):
-    # the dirty marks are written with the tiles: stopping before any search (or a crash
+    # the items are written with the tiles: stopping before any search (or a crash
     # right after the writes) leaves nothing unindexed
     db = tmp_path / "stopped.sqlite"
     with byocframe.local_service(db=db, ingestion_delay=None) as service:
         world = build_world(service, service.client())
         with service.store.transaction() as conn:
             pending = conn.execute("SELECT count(*) FROM catalog_dirty").fetchone()[0]
-        assert pending == len(TILES) + 4
+            items = conn.execute("SELECT count(*) FROM catalog_items").fetchone()[0]
+        assert (pending, items) == (0, len(TILES))
     with byocframe.local_service(db=db, ingestion_delay=None) as service:
         catalog = Catalog(service.store)
         query = SearchQuery.parse({"collections": [world.catalog_id]}, get=False)

@@ -32,6 +32,7 @@ from byocframe.emulator.files_source import FilesSource
 from byocframe.emulator.ingest import Ingestor
 from byocframe.emulator.limits import Limits
 from byocframe.emulator.s3 import LocalS3
+from byocframe.emulator.seeding import SEED_CHUNK, seed_tiles
 from byocframe.emulator.server import TOKEN_PATHS, BYOCServer
 from byocframe.emulator.store import Store
 from byocframe.emulator.validate import manifest_rows
@@ -182,6 +183,60 @@ class LocalService:
     def ingest_pending(self) -> int:
         """Finish the ingestion of every waiting tile now; return how many."""
         return self._server.ingestor.run_pending()
+
+    def seed(
+        self,
+        collection_id: str,
+        tiles: Any,
+        *,
+        chunk_size: int = SEED_CHUNK,
+        progress: bool | None = False,
+    ) -> list[str]:
+        """Create many tiles at once, exactly as one POST per tile would; return their ids.
+
+        Each record is validated as a POST body, gets a new id, ``created`` and the
+        WAITING status, and is ingested as the service's ``ingestion_delay`` says;
+        ``chunk_size`` tiles are committed per transaction, with their Catalog items
+        (`byocframe.emulator.seeding`). The HTTP API itself still creates one tile per
+        request, as the real one does.
+
+        Parameters
+        ----------
+        collection_id : str
+        tiles : DataFrame, path or iterable of dict
+            A tile frame, the path of a GeoParquet file of one, or API-shaped records
+            (``path``, ``sensingTime``, ``coverGeometry``; other fields are ignored).
+        chunk_size : int, default 10 000
+            Tiles per transaction.
+        progress : bool or None, default False
+            A progress bar (None: when interactive; needs tqdm).
+
+        Returns
+        -------
+        list of str
+
+        Raises
+        ------
+        ValidationError
+            For a record a POST would refuse or a path the collection already has.
+
+        Examples
+        --------
+        >>> with local_service() as service:
+        ...     client = service.client()
+        ...     cid = client.create_collection({"name": "big", "s3Bucket": "b"})["id"]
+        ...     ids = service.seed(cid, [{"path": f"t{k}/(BAND).tif"} for k in range(500)])
+        ...     len(list(client.iter_tiles(cid)))
+        500
+        """
+        return seed_tiles(
+            self._server.store,
+            self._server.ingestor,
+            collection_id,
+            tiles,
+            chunk_size=chunk_size,
+            progress=progress,
+        )
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (the command line's way)."""

@@ -8,17 +8,22 @@ polar caps closed along the pole), so a search answers exactly for the geometry 
 user sees. Each polygon of it gets its own box in an SQLite R*Tree, so a crosser
 indexes as two narrow boxes, not one spanning the globe.
 
-The index follows the tiles through SQLite triggers: every insert, update and delete of
-a tile row records its id in ``catalog_dirty`` inside the writer's own transaction,
-and `CatalogIndex.refresh` (run before every search) brings those items up to date.
+The index follows the tiles inside the writer's own transaction: SQLite triggers record
+the id of every inserted, updated or deleted tile row in ``catalog_dirty``, and a
+commit hook of the store (`Store.add_commit_hook`) converts those tiles and empties the
+table just before the transaction commits. A tile row and its item therefore commit
+together or not at all (a ``kill -9`` cannot leave them apart), and a search finds the
+index ready: a transaction of many tiles (`byocframe.emulator.seeding`) converts them
+in one vectorised pass. A database from before (or written without the hook) is
+caught up once when the index is opened, in batches with a log line each.
 No code in the store has to know about the Catalog.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,6 +35,8 @@ from byocframe.emulator.store import Store
 from byocframe.geojson import parse_geojson
 from byocframe.geometry import antimeridian_bbox, reproject_parsed
 
+log = logging.getLogger("byocframe.emulator")
+
 __all__ = [
     "INDEX_VERSION",
     "Candidate",
@@ -40,7 +47,7 @@ __all__ = [
 
 #: Bump when the stored item layout changes: the index is then rebuilt from the tiles.
 INDEX_VERSION = "1"
-#: Tiles converted per round of `CatalogIndex.refresh` (bounds the memory it needs).
+#: Tiles converted per transaction when the index catches up (bounds the memory it needs).
 _BATCH = 20_000
 #: Boxes per item in the R*Tree; the rest of a many-part cover shares the last box.
 _MAX_PARTS = 64
@@ -85,6 +92,8 @@ class CatalogIndex:
     ----------
     store : Store
         The service's storage; the index lives in the same database.
+    batch : int, default 20 000
+        Tiles converted per transaction when a database is caught up at opening.
 
     Examples
     --------
@@ -95,9 +104,12 @@ class CatalogIndex:
     0
     """
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, *, batch: int = _BATCH):
         self.store = store
-        self._refreshing = threading.Lock()
+        self.batch = batch
+        #: Tiles a read (search, item, collection) had to convert: 0 while the commit
+        #: hook keeps the index current.
+        self.built_on_read = 0
         with store.transaction() as conn:
             for statement in _SCHEMA:
                 conn.execute(statement)
@@ -110,38 +122,49 @@ class CatalogIndex:
                 conn.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('catalog_index', ?)", (INDEX_VERSION,)
                 )
+        self.migrated = self._catch_up(announce=True)
+        store.add_commit_hook(self._on_commit)
 
     # ---------------------------------------------------------------- maintenance
-    def refresh(self) -> int:
-        """Bring the items of every changed tile up to date; return how many were looked at.
+    def _catch_up(self, *, announce: bool = False) -> int:
+        """Convert every marked tile, `batch` per transaction; return how many."""
+        done, total = 0, None
+        while True:
+            with self.store.transaction() as conn:
+                if announce and total is None:
+                    total = conn.execute("SELECT count(*) FROM catalog_dirty").fetchone()[0]
+                    if total:
+                        log.info("Catalog index: converting %d tiles, once", total)
+                converted = _convert_marked(conn, self.batch)
+            if not converted:
+                return done
+            done += converted
+            if announce:
+                log.info("Catalog index: %d of %d tiles converted", done, total)
 
-        The conversion runs outside the store's lock; a tile written meanwhile stays
-        marked (its mark was replaced by a newer one) and is redone in the next round.
+    def _on_commit(self, conn: sqlite3.Connection) -> None:
+        """The store's commit hook: convert the tiles this transaction changed.
+
+        A tile the conversion cannot read does not fail the write: its marks stay (and
+        commit), the next read converts it and says what is wrong there.
         """
-        done = 0
-        with self._refreshing:
-            while True:
-                with self.store.transaction() as conn:
-                    rows = conn.execute(
-                        "SELECT d.n, d.id, t.seq, t.collection_id, t.status, t.doc "
-                        "FROM catalog_dirty d LEFT JOIN tiles t ON t.id = d.id "
-                        "ORDER BY d.n LIMIT ?",
-                        (_BATCH,),
-                    ).fetchall()
-                if not rows:
-                    return done
-                ingested = [r for r in rows if r[4] == "INGESTED"]
-                items = _items(ingested)
-                with self.store.transaction() as conn:
-                    for _, tid, *_rest in rows:
-                        _forget(conn, tid)
-                    for item in items:
-                        _remember(conn, item)
-                    conn.execute(
-                        "DELETE FROM catalog_dirty WHERE n IN (SELECT value FROM json_each(?))",
-                        (json.dumps([r[0] for r in rows]),),
-                    )
-                done += len(rows)
+        conn.execute("SAVEPOINT catalog_index")
+        try:
+            _convert_marked(conn, None)
+        except Exception:
+            log.exception("Catalog index: converting changed tiles failed; left to the next read")
+            conn.execute("ROLLBACK TO catalog_index")
+        conn.execute("RELEASE catalog_index")
+
+    def refresh(self) -> int:
+        """Convert tiles changed without the commit hook; return how many (normally 0).
+
+        Only a write by another `Store` on the same file, one without a `CatalogIndex`,
+        leaves tiles marked; a read converts them before it answers.
+        """
+        done = self._catch_up()
+        self.built_on_read += done
+        return done
 
     # ---------------------------------------------------------------- queries
     def candidates(
@@ -250,6 +273,29 @@ class CatalogIndex:
         return box, [row[4], row[5]]
 
 
+def _convert_marked(conn: sqlite3.Connection, limit: int | None) -> int:
+    """Bring the items of the first ``limit`` (None: all) marked tiles up to date.
+
+    Runs inside the caller's transaction; returns how many marks it cleared.
+    """
+    rows = conn.execute(
+        "SELECT d.n, d.id, t.seq, t.collection_id, t.status, t.doc "
+        "FROM catalog_dirty d LEFT JOIN tiles t ON t.id = d.id "
+        "ORDER BY d.n LIMIT ?",
+        (-1 if limit is None else limit,),
+    ).fetchall()
+    if not rows:
+        return 0
+    items = _items([r for r in rows if r[4] == "INGESTED"])
+    for _, tid, *_rest in rows:
+        _forget(conn, tid)
+    for item in items:
+        _remember(conn, item)
+    # read in order of n: every mark up to the last one read was converted
+    conn.execute("DELETE FROM catalog_dirty WHERE n <= ?", (rows[-1][0],))
+    return len(rows)
+
+
 def _forget(conn: sqlite3.Connection, tid: str) -> None:
     row = conn.execute("SELECT seq, parts FROM catalog_items WHERE id = ?", (tid,)).fetchone()
     if row is None:
@@ -339,7 +385,7 @@ def _items(rows: list[Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "seq": row[2],
-                "id": tile["id"],
+                "id": row[1],  # the row, not its document (only what the tile shows)
                 "collection": row[3],
                 "dt_us": _micros(tile.get("sensingTime")),
                 "epsg": int(str(crs).split(":")[-1]) if crs else None,

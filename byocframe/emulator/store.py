@@ -92,6 +92,8 @@ class Store:
         self.clock = clock or time.time
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
+        self._depth = 0  # transactions open on the lock holder's thread
+        self._hooks: list[Callable[[sqlite3.Connection], None]] = []
         with self._lock:
             if path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
@@ -104,15 +106,51 @@ class Store:
     # ------------------------------------------------------------------ plumbing
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of work (nothing half-written if it raises)."""
+        """One atomic unit of work (nothing half-written if it raises).
+
+        A transaction opened inside another one (same thread) is a savepoint of it:
+        it undoes only its own changes if it raises, and the outer one commits
+        everything at once (how `seed` groups thousands of creates and ingestions).
+        The hooks of `add_commit_hook` run in the outermost transaction, just
+        before it commits.
+        """
         with self._lock:
+            if self._depth:
+                name = f"nested_{self._depth}"
+                self._conn.execute(f"SAVEPOINT {name}")
+                self._depth += 1
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute(f"ROLLBACK TO {name}")
+                    self._conn.execute(f"RELEASE {name}")
+                    raise
+                finally:
+                    self._depth -= 1
+                self._conn.execute(f"RELEASE {name}")
+                return
             self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._conn
+                for hook in self._hooks:
+                    hook(self._conn)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
             self._conn.execute("COMMIT")
+
+    def add_commit_hook(self, hook: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``hook(connection)`` at the end of every transaction, before it commits.
+
+        What the hook writes commits with the transaction's own changes, or not at
+        all: the Catalog's index (`byocframe.emulator.spatial`) follows the tile rows
+        this way. A hook that raises rolls the whole transaction back.
+        """
+        with self._lock:
+            self._hooks.append(hook)
 
     def _meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

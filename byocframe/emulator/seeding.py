@@ -1,0 +1,186 @@
+"""Seeding the local service with many tiles at once, beside its one-tile-per-request API.
+
+The real BYOC API creates one tile per POST, and so does the service's. Loading a
+million tiles that way costs about a millisecond of HTTP per tile; `seed_tiles` takes
+the same records in bulk and stores exactly what the POSTs would have: each record goes
+through the POST's validation (`~byocframe.emulator.validate.new_tile`: path, sensing
+time, cover; every other field of a record is ignored, as the API ignores it), then
+`Store.create_tile` gives it a new id, its ``created`` time and the WAITING status, and
+the ingestor is told, as after a POST. What differs is only how the work is committed:
+``chunk_size`` tiles, their ingestion (``ingestion_delay=0``) and their Catalog items
+share one transaction, so a chunk is stored whole or not at all and the index converts
+its covers in one vectorised pass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from byocframe.emulator.problems import ApiProblem
+from byocframe.emulator.store import Store
+from byocframe.emulator.validate import new_tile
+from byocframe.exceptions import ValidationError
+from byocframe.progress import ProgressBar
+
+if TYPE_CHECKING:
+    from byocframe.emulator.ingest import Ingestor
+
+__all__ = ["SEED_CHUNK", "seed_records", "seed_tiles"]
+
+log = logging.getLogger("byocframe.emulator")
+
+#: Tiles committed per transaction by `seed_tiles` (the lock is held that long).
+SEED_CHUNK = 10_000
+
+
+def seed_records(tiles: Any) -> Iterable[Mapping[str, Any]]:
+    """The API-shaped records of a tile frame, a GeoParquet file of one, or records.
+
+    Parameters
+    ----------
+    tiles : DataFrame, path or iterable of dict
+        A tile frame (`byocframe.read_tiles`, `byocframe.tiles_from_records`), the path
+        of a GeoParquet file written from one (``frame.to_parquet``), or records as the
+        API takes or lists them (``path``, ``sensingTime``, ``coverGeometry``).
+
+    Returns
+    -------
+    iterable of dict
+
+    Examples
+    --------
+    >>> list(seed_records([{"path": "a/(BAND).tif"}]))
+    [{'path': 'a/(BAND).tif'}]
+    """
+    from byocframe.io import to_records
+
+    if isinstance(tiles, str | os.PathLike):
+        import geopandas as gpd
+
+        return to_records(gpd.read_parquet(tiles))
+    if isinstance(tiles, pd.DataFrame):
+        return to_records(tiles)
+    if isinstance(tiles, Mapping) or not isinstance(tiles, Iterable):
+        raise TypeError(
+            f"tiles must be a tile frame, a GeoParquet path or records, got {type(tiles).__name__}"
+        )
+    return tiles
+
+
+def seed_tiles(
+    store: Store,
+    ingestor: Ingestor | None,
+    cid: str,
+    tiles: Any,
+    *,
+    chunk_size: int = SEED_CHUNK,
+    progress: bool | None = False,
+) -> list[str]:
+    """Create many tiles in collection ``cid`` as that many POSTs would; return their ids.
+
+    Parameters
+    ----------
+    store : Store
+    ingestor : Ingestor or None
+        Told of every new tile, as after a POST (None: the tiles stay WAITING).
+    cid : str
+        The collection's id.
+    tiles : DataFrame, path or iterable of dict
+        See `seed_records`.
+    chunk_size : int, default 10 000
+        Tiles per transaction.
+    progress : bool or None, default False
+        A progress bar (None: when interactive; needs tqdm).
+
+    Returns
+    -------
+    list of str
+        The new tiles' ids, in the order of ``tiles``.
+
+    Raises
+    ------
+    ValidationError
+        A record the POST would refuse (400), or a path the collection already has
+        (409): its chunk is not stored, earlier chunks are.
+
+    Examples
+    --------
+    >>> from byocframe.emulator.validate import new_collection
+    >>> store = Store()
+    >>> cid = store.create_collection(new_collection({"name": "n", "s3Bucket": "b"}))["id"]
+    >>> len(seed_tiles(store, None, cid, [{"path": f"t{k}/(BAND).tif"} for k in range(3)]))
+    3
+    """
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    store.collection_doc(cid)  # an unknown collection fails before anything is read
+    records = seed_records(tiles)
+    total = len(records) if isinstance(records, list) else None
+    ids: list[str] = []
+    with ProgressBar(total, progress, "seeded") as bar:
+        for first, chunk in _chunks(records, chunk_size):
+            fields = [_fields(first + k, rec) for k, rec in enumerate(chunk)]
+            ids += _store_chunk(store, ingestor, cid, fields, first)
+            bar.update(len(fields))
+            log.info("seeded %d tiles into collection %s", len(ids), cid)
+    return ids
+
+
+def _chunks(
+    records: Iterable[Mapping[str, Any]], size: int
+) -> Iterator[tuple[int, list[Mapping[str, Any]]]]:
+    iterator, first = iter(records), 0
+    while chunk := list(islice(iterator, size)):
+        yield first, chunk
+        first += len(chunk)
+
+
+def _fields(position: int, record: Any) -> dict[str, Any]:
+    """The POST's validation of one record."""
+    if not isinstance(record, Mapping):
+        raise ValidationError(
+            f"tile {position}: a record must be a dict like a POST body, "
+            f"got {type(record).__name__}"
+        )
+    try:
+        return new_tile(record)
+    except ApiProblem as err:
+        raise ValidationError(
+            f"tile {position} (path {record.get('path')!r}): {err.message}; "
+            "fix the record (the API would refuse it too)",
+            [
+                {
+                    "id": record.get("id"),
+                    "field": "record",
+                    "value": record.get("path"),
+                    "problem": err.message,
+                }
+            ],
+        ) from err
+
+
+def _store_chunk(
+    store: Store, ingestor: Ingestor | None, cid: str, fields: list[dict[str, Any]], first: int
+) -> list[str]:
+    """Create (and with ``ingestion_delay=0`` ingest) one chunk in one transaction."""
+    ids = []
+    with store.transaction():
+        for k, tile in enumerate(fields):
+            try:
+                ids.append(json.loads(store.create_tile(cid, tile))["id"])
+            except ApiProblem as err:
+                raise ValidationError(
+                    f"tile {first + k}: {err.message} Nothing of tiles {first} to "
+                    f"{first + len(fields) - 1} was stored; remove or rename it and seed again",
+                ) from err
+        if ingestor is not None:
+            for tid in ids:
+                ingestor.submit(cid, tid)
+    return ids
