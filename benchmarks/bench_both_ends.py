@@ -2,7 +2,7 @@
 
 Two cursors list ``--tiles`` ids in pages of 100, one from each end, alternating, until
 they meet. After each page, the check asks whether the cursors have returned a common
-tile. Before 2026-12-06, ``byocframe.listing`` compared every id its cursor had seen
+tile. Before 2026-12-06, ``byocframe.io.listing`` compared every id its cursor had seen
 with the other cursor's (``seen[mine].isdisjoint(seen[other])``), which grows with the
 ids seen so far; now it compares the new page only (``seen[other].isdisjoint(page)``):
 a common tile is found when its second copy arrives either way. This script runs both

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import byocframe
+from byocframe.bucket.headers import RangeReader, read_header
 from byocframe.emulator.cogs import write_cog
 from byocframe.emulator.s3 import ACCESS_KEY, REGION, SECRET_KEY
-from byocframe.tiffheader import RangeReader, read_header
 
 
 def gdal_environment(environment: dict[str, str]) -> dict[str, Any]:

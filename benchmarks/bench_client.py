@@ -19,7 +19,7 @@ import time
 from common import served
 
 import byocframe
-from byocframe.connections import Watch
+from byocframe.client.connections import Watch
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 
 import byocframe
-from byocframe.synthetic import synthetic_tiles
+from byocframe.frame.synthetic import synthetic_tiles
 
 
 def naive(gdf: gpd.GeoDataFrame, crs: str) -> pd.Series:

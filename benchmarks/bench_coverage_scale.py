@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import byocframe
-from byocframe.synthetic import synthetic_tiles
+from byocframe.frame.synthetic import synthetic_tiles
 
 
 def timed(call: Callable[[], Any]) -> tuple[float, float, Any]:

@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 import byocframe
-from byocframe.snapshot import stamp
-from byocframe.synthetic import synthetic_tiles
+from byocframe.frame.snapshot import stamp
+from byocframe.frame.synthetic import synthetic_tiles
 
 
 def median_ms(fn: Callable[[], object], repeat: int) -> float:

@@ -29,7 +29,7 @@ from pathlib import Path
 import shapely
 
 import byocframe
-from byocframe.synthetic import synthetic_tiles
+from byocframe.frame.synthetic import synthetic_tiles
 
 COLUMNS = ["path", "status", "sensing_time", "failed_ingestion_cause", "geometry"]
 CHROMIUM = shutil.which("chromium")

@@ -29,8 +29,8 @@ from common import seed_frame
 from pyproj import Geod, Transformer
 
 import byocframe
-from byocframe.crs import parse_crs
-from byocframe.synthetic import synthetic_tiles
+from byocframe.frame.synthetic import synthetic_tiles
+from byocframe.geo.crs import parse_crs
 
 GEOD = Geod(ellps="WGS84")
 

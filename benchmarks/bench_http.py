@@ -27,10 +27,10 @@ import urllib3
 from common import served
 
 import byocframe
+from byocframe.client.transport import Request
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from byocframe.transport import Request
 
-#: The previous path (byocframe.connections.ConnectionPool on http.client), measured with
+#: The previous path (byocframe.client.connections.ConnectionPool on http.client), measured with
 #: this benchmark's rows on main at b69a810 (2026-12-06, load average 0.4): ms per request.
 RECORDED = {
     "requests.Session": (0.78, 0.62),

@@ -28,8 +28,8 @@ import pandas as pd
 from common import sentinelhub_byoc, served
 
 import byocframe
+from byocframe.edits.writes import MAX_READ_AGE
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from byocframe.writes import MAX_READ_AGE
 
 
 class Timed:

@@ -38,7 +38,7 @@ from common import served
 import byocframe
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_service
 from byocframe.emulator.validate import new_collection
-from byocframe.synthetic import SYNTHETIC_BANDS, synthetic_collection
+from byocframe.frame.synthetic import SYNTHETIC_BANDS, synthetic_collection
 
 AOI = [-46.4, -16.35, -43.6, -13.65]  # as in bench_catalog.py
 MONTH = "2024-06-01T00:00:00Z/2024-06-30T23:59:59Z"

@@ -6,7 +6,7 @@ modules is recorded, on every thread (the service's own modules, ``byocframe.emu
 are left out). Printed:
 
 * the modules whose code ran during the push;
-* the stages: the modules `byocframe.push.push` itself calls, in order, and how many
+* the stages: the modules `byocframe.edits.route.push` itself calls, in order, and how many
   times it goes back to a module it had already left;
 * calls back up: a call from one stage into a stage that came before it. The client
   (``client``, ``session``) and the task runner (``tasks``), which every stage may use,
@@ -89,7 +89,12 @@ def main() -> None:
     order = list(dict.fromkeys(stages))
     returns = len(stages) - len(order)
     rank = {m: i for i, m in enumerate(order)}
-    shared = {"byocframe.push", "byocframe.client", "byocframe.session", "byocframe.tasks"}
+    shared = {
+        "byocframe.push",
+        "byocframe.client.api",
+        "byocframe.client.session",
+        "byocframe.edits.tasks",
+    }
     back = sorted(
         (a, b)
         for (a, b) in edges

@@ -16,13 +16,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from byocframe import accessor as _accessor  # noqa: F401 - registers the .byoc accessor
-from byocframe.bucket import read_bucket
-from byocframe.checks import RuleSet, check
-from byocframe.client import Client
-from byocframe.collection_push import push_collections
-from byocframe.cover_edits import set_native_covers
-from byocframe.coverage import geodesic_area
-from byocframe.diff import changes
+from byocframe.bucket.checks import RuleSet, check
+from byocframe.bucket.files import read_bucket
+from byocframe.bucket.outlines import trace_covers
+from byocframe.bucket.reconcile import add_tiles, apply_plan, failure_causes, reconcile
+from byocframe.client.api import Client
+from byocframe.client.transport import Answer, HTTPTransport, Transport
+from byocframe.edits.collection_push import push_collections
+from byocframe.edits.cover_edits import set_native_covers
+from byocframe.edits.diff import changes
+from byocframe.edits.ingestion import IngestionTimeout, reingest, wait_for_ingestion
+from byocframe.edits.route import push
 from byocframe.exceptions import (
     AnswerTooLarge,
     APIError,
@@ -37,15 +41,11 @@ from byocframe.exceptions import (
     TransportError,
     ValidationError,
 )
-from byocframe.files import read_file, write_file
-from byocframe.ingestion import IngestionTimeout, reingest, wait_for_ingestion
-from byocframe.io import collections_from_records, tiles_from_records, to_records
-from byocframe.listing import read_collections, read_tiles
-from byocframe.outlines import trace_covers
-from byocframe.push import push
-from byocframe.reconcile import add_tiles, apply_plan, failure_causes, reconcile
+from byocframe.frame.convert import collections_from_records, tiles_from_records, to_records
+from byocframe.io.files import read_file, write_file
+from byocframe.io.listing import read_collections, read_tiles
 from byocframe.testing import MockTransport
-from byocframe.transport import Answer, HTTPTransport, Transport
+from byocframe.tools.stats import geodesic_area
 
 if TYPE_CHECKING:
     from byocframe.emulator import Faults, LocalService, RateLimit, local_service

@@ -11,16 +11,16 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-import byocframe.coverage as _coverage
-from byocframe.summary import Summary, summarize
+import byocframe.tools.stats as _coverage
+from byocframe.tools.summary import Summary, summarize
 from byocframe.typing import AnyClient, AoiLike
 
 if TYPE_CHECKING:
     import pystac
     from matplotlib.axes import Axes
 
-    from byocframe.checks import RuleSet
-    from byocframe.explore import TileMap
+    from byocframe.bucket.checks import RuleSet
+    from byocframe.maps.webmap import TileMap
 
 __all__ = ["ByocAccessor"]
 
@@ -30,12 +30,12 @@ class ByocAccessor:
     """Coverage statistics, maps and timelines of a BYOC tile frame: ``gdf.byoc.*``.
 
     The accessor keeps no state: every method hands the frame to a public function
-    (`byocframe.coverage.coverage`, `byocframe.plotting.plot_coverage`, ...).
+    (`byocframe.tools.stats.coverage`, `byocframe.maps.plotting.plot_coverage`, ...).
 
     Examples
     --------
     >>> import byocframe
-    >>> from byocframe.synthetic import synthetic_tiles
+    >>> from byocframe.frame.synthetic import synthetic_tiles
     >>> gdf = byocframe.tiles_from_records(synthetic_tiles(100, seed=1))
     >>> [f"{d:%m-%d}" for d in gdf.byoc.coverage(by="sensing_time").index]
     ['06-01', '06-11', '06-21', '07-01']
@@ -66,26 +66,26 @@ class ByocAccessor:
             raise TypeError(f".byoc.{what}() works on tile frames, not on collection frames")
 
     def coverage(self, aoi: AoiLike | None = None, *, by: str | None = None) -> pd.DataFrame:
-        """Footprint, covered and overlap areas per group; see `byocframe.coverage.coverage`."""
+        """Footprint, covered and overlap areas per group; see `byocframe.tools.stats.coverage`."""
         self._need_tiles("coverage")
         return _coverage.coverage(self._frame, aoi, by=by)
 
     def gaps(self, aoi: AoiLike, *, by: str | None = None) -> gpd.GeoDataFrame:
-        """The parts of ``aoi`` no tile covers; see `byocframe.coverage.gaps`."""
+        """The parts of ``aoi`` no tile covers; see `byocframe.tools.stats.gaps`."""
         self._need_tiles("gaps")
         return _coverage.gaps(self._frame, aoi, by=by)
 
     def overlaps(self, *, within: str | None = "date", min_km2: float = 0.01) -> gpd.GeoDataFrame:
-        """Pairs of overlapping footprints; see `byocframe.coverage.overlaps`."""
+        """Pairs of overlapping footprints; see `byocframe.tools.stats.overlaps`."""
         self._need_tiles("overlaps")
         return _coverage.overlaps(self._frame, within=within, min_km2=min_km2)
 
     def changes(
         self, *, original: pd.DataFrame | None = None, deleted: bool = False
     ) -> pd.DataFrame:
-        """What was edited since loading; see `byocframe.diff.changes`."""
+        """What was edited since loading; see `byocframe.edits.diff.changes`."""
         self._need_tiles("changes")
-        from byocframe.diff import changes
+        from byocframe.edits.diff import changes
 
         return changes(self._frame, original=original, deleted=deleted)
 
@@ -94,7 +94,7 @@ class ByocAccessor:
     ) -> gpd.GeoDataFrame:
         """Set covers given in each tile's own CRS; see `byocframe.set_native_covers`."""
         self._need_tiles("set_native_covers")
-        from byocframe.cover_edits import set_native_covers
+        from byocframe.edits.cover_edits import set_native_covers
 
         return set_native_covers(self._frame, covers)
 
@@ -117,7 +117,7 @@ class ByocAccessor:
         ``tolerance`` and ``collection`` are for tile frames only.
         """
         if self._tiles:
-            from byocframe.push import push
+            from byocframe.edits.route import push
 
             return push(
                 self._frame,
@@ -142,7 +142,7 @@ class ByocAccessor:
                 f".byoc.push() of a collections frame takes no {', '.join(given)}: leave "
                 "it out (it is for tile frames)"
             )
-        from byocframe.collection_push import push_collections
+        from byocframe.edits.collection_push import push_collections
 
         return push_collections(
             self._frame,
@@ -157,16 +157,16 @@ class ByocAccessor:
     def reingest(
         self, client: AnyClient, *, workers: int = 8, progress: bool | None = None
     ) -> pd.DataFrame:
-        """Send these tiles back to ingestion; see `byocframe.ingestion.reingest`."""
+        """Send these tiles back to ingestion; see `byocframe.edits.ingestion.reingest`."""
         self._need_tiles("reingest")
-        from byocframe.ingestion import reingest
+        from byocframe.edits.ingestion import reingest
 
         return reingest(self._frame, client, workers=workers, progress=progress)
 
     def to_file(self, path: str | Path) -> None:
         """Write the tiles to a file that `byocframe.read_file` reads back whole."""
         self._need_tiles("to_file")
-        from byocframe.files import write_file
+        from byocframe.io.files import write_file
 
         write_file(self._frame, path)
 
@@ -181,14 +181,14 @@ class ByocAccessor:
     ) -> pd.DataFrame:
         """Pre-flight checks of a files frame (`byocframe.read_bucket`); see `byocframe.check`.
 
-        ``rules`` is `byocframe.checks.DEFAULT_RULES` and ``max_unmatched``
-        `byocframe.patterns.MAX_UNMATCHED` when None; without ``pattern`` one is
+        ``rules`` is `byocframe.bucket.checks.DEFAULT_RULES` and ``max_unmatched``
+        `byocframe.bucket.patterns.MAX_UNMATCHED` when None; without ``pattern`` one is
         inferred where the layout is unambiguous.
         """
         if not self._files:
             raise TypeError(".byoc.check() works on files frames from byocframe.read_bucket()")
-        from byocframe.checks import DEFAULT_RULES, check
-        from byocframe.patterns import MAX_UNMATCHED
+        from byocframe.bucket.checks import DEFAULT_RULES, check
+        from byocframe.bucket.patterns import MAX_UNMATCHED
 
         return check(
             self._frame,
@@ -214,13 +214,13 @@ class ByocAccessor:
         title: str | None = None,
         **style: Any,
     ) -> Axes:
-        """A coverage map; see `byocframe.plotting.plot_coverage`.
+        """A coverage map; see `byocframe.maps.plotting.plot_coverage`.
 
         ``style`` goes to matplotlib as in `geopandas.GeoDataFrame.plot` (``color``,
         ``alpha``, ...).
         """
         self._need_tiles("plot")
-        from byocframe.plotting import plot_coverage
+        from byocframe.maps.plotting import plot_coverage
 
         return plot_coverage(
             self._frame, column, ax=ax, basemap=basemap, aoi=aoi, title=title, **style
@@ -242,12 +242,12 @@ class ByocAccessor:
         tolerance: float | None = None,
         title: str = "byocframe tiles",
     ) -> TileMap:
-        """An interactive map in one offline HTML page; see `byocframe.explore.explore`.
+        """An interactive map in one offline HTML page; see `byocframe.maps.webmap.explore`.
 
-        ``tolerance`` is `byocframe.explore.DEFAULT_TOLERANCE` when None.
+        ``tolerance`` is `byocframe.maps.webmap.DEFAULT_TOLERANCE` when None.
         """
         self._need_tiles("explore")
-        from byocframe.explore import DEFAULT_TOLERANCE, explore
+        from byocframe.maps.webmap import DEFAULT_TOLERANCE, explore
 
         return explore(
             self._frame,
@@ -272,15 +272,15 @@ class ByocAccessor:
         client: AnyClient | None = None,
         geoparquet: str | os.PathLike[str] | None = None,
     ) -> pystac.ItemCollection:
-        """STAC Items (and a stac-geoparquet file); see `byocframe.stac.to_stac`."""
+        """STAC Items (and a stac-geoparquet file); see `byocframe.io.stac.to_stac`."""
         self._need_tiles("to_stac")
-        from byocframe.stac import to_stac
+        from byocframe.io.stac import to_stac
 
         return to_stac(self._frame, collection, client=client, geoparquet=geoparquet)
 
     def timeline(self, *, freq: str | None = None, ax: Axes | None = None) -> Axes:
-        """Tiles and covered area per date; see `byocframe.plotting.plot_timeline`."""
+        """Tiles and covered area per date; see `byocframe.maps.plotting.plot_timeline`."""
         self._need_tiles("timeline")
-        from byocframe.plotting import plot_timeline
+        from byocframe.maps.plotting import plot_timeline
 
         return plot_timeline(self._frame, freq=freq, ax=ax)

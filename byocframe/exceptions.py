@@ -10,7 +10,7 @@
     │   ├── RateLimitError        429 (``retry_after`` in seconds)
     │   └── ServerError           5xx
     ├── TransportError      no usable answer: timeout, dropped connection, bad JSON
-    │   └── AnswerTooLarge        a body over ``byocframe.connections.MAX_ANSWER_BYTES``
+    │   └── AnswerTooLarge        a body over ``byocframe.client.connections.MAX_ANSWER_BYTES``
     ├── BucketError         an S3 bucket or folder could not be read (also an OSError)
     │   ├── BucketNotFoundError   no such bucket or object (a FileNotFoundError)
     │   ├── BucketAccessError     credentials missing or refused (a PermissionError)
@@ -113,10 +113,10 @@ class TransportError(ByocframeError):
 
 
 class AnswerTooLarge(TransportError):
-    """An answer body over ``byocframe.connections.MAX_ANSWER_BYTES``, refused unread.
+    """An answer body over ``byocframe.client.connections.MAX_ANSWER_BYTES``, refused unread.
 
     Found from its declared length, as it comes, or as it is decoded; raise the limit
-    (``byocframe.connections.MAX_ANSWER_BYTES = ...``) only for a service you trust.
+    (``byocframe.client.connections.MAX_ANSWER_BYTES = ...``) only for a service you trust.
     """
 
 

@@ -1,7 +1,7 @@
 """The BYOC file rules as data: limits, allowed values and the service's failure messages.
 
 What `COG_RULES.md` and `BYOC_API.md` document about the files behind a tile, written
-down once and judged twice: by the client's pre-flight checks (`byocframe.checks`) and,
+down once and judged twice: by the client's pre-flight checks (`byocframe.bucket.checks`) and,
 with its own code, by the local service's ingestion (`byocframe.emulator.judge`). This
 module holds no logic that judges a file: plain constants, one frozen dataclass of
 limits (`FileRules`) and mappings from rule ids to texts. A deployment that ingests

@@ -33,8 +33,8 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
+from byocframe.client.transport import Answer, Request
 from byocframe.exceptions import TransportError
-from byocframe.transport import Answer, Request
 
 __all__ = ["MockTransport", "Reply"]
 
@@ -72,7 +72,7 @@ def _is_json(headers: Mapping[str, str]) -> bool:
 
 
 class MockTransport:
-    """A `~byocframe.transport.Transport` that answers without a network.
+    """A `~byocframe.client.transport.Transport` that answers without a network.
 
     Parameters
     ----------
@@ -88,7 +88,7 @@ class MockTransport:
 
     Examples
     --------
-    >>> from byocframe.transport import Request
+    >>> from byocframe.client.transport import Request
     >>> mock = MockTransport(lambda request: (404, {"error": {"message": request.url}}))
     >>> answer = mock.send(Request("GET", "http://127.0.0.1:1/x"), timeout=1.0)
     >>> answer.status, answer.json()["error"]["message"]
@@ -123,14 +123,14 @@ class MockTransport:
         return _answer(self._handler(request), request)
 
     def close(self) -> None:
-        """Nothing to close; present for the `~byocframe.transport.Transport` protocol."""
+        """Nothing to close; present for the `~byocframe.client.transport.Transport` protocol."""
 
     def bodies(self, method: str | None = None) -> list[Any]:
         """The bodies sent, of one method or all: JSON ones decoded, others as bytes.
 
         Examples
         --------
-        >>> from byocframe.transport import Request
+        >>> from byocframe.client.transport import Request
         >>> mock = MockTransport(lambda request: (204, None))
         >>> put = Request(
         ...     "PUT", "http://127.0.0.1:1/x", {"Content-Type": "application/json"}, b'{"a": 1}'

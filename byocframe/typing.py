@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pyproj
     import shapely
 
-    from byocframe.config import SentinelHubBYOCLike, SHConfigLike
+    from byocframe.client.config import SentinelHubBYOCLike, SHConfigLike
 
 __all__ = ["AnyClient", "AoiLike", "ClientLike", "CrsLike", "S3Like"]
 
@@ -99,12 +99,12 @@ class ClientLike(Protocol):
 
 #: What a public function accepts as its client: a `ClientLike` (a `byocframe.Client`),
 #: or a sentinelhub-py ``SHConfig`` or ``SentinelHubBYOC`` (duck-typed; see
-#: `byocframe.client.resolve_client`).
+#: `byocframe.client.api.resolve_client`).
 AnyClient: TypeAlias = "ClientLike | SHConfigLike | SentinelHubBYOCLike"
 
 #: An area of interest: a shapely geometry (lon/lat), a GeoSeries or GeoDataFrame with a
 #: CRS, or a ``(west, south, east, north)`` box in degrees (``west > east`` crosses the
-#: antimeridian). See `byocframe.coverage.aoi_geometry`.
+#: antimeridian). See `byocframe.tools.stats.aoi_geometry`.
 AoiLike: TypeAlias = "shapely.Geometry | gpd.GeoSeries | gpd.GeoDataFrame | Sequence[float]"
 
 #: A CRS: a text pyproj reads (``"EPSG:32633"``, ``"urn:ogc:def:crs:OGC::CRS84"``), an

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from byocframe.bucket.patterns import MAX_UNMATCHED
 from byocframe.cli.common import account_options, client_from_args, write_table
 from byocframe.exceptions import ValidationError
-from byocframe.patterns import MAX_UNMATCHED
 
 __all__ = ["DELETE_LIMIT", "add_commands"]
 
@@ -102,7 +102,7 @@ def run_check(args: argparse.Namespace) -> int:
     """``byocframe check``: print the findings; 1 when a file breaks a rule."""
     import pandas as pd
 
-    from byocframe.checks import DEFAULT_RULES, check
+    from byocframe.bucket.checks import DEFAULT_RULES, check
 
     rules = DEFAULT_RULES.replace(supported_crs=DEFAULT_RULES.supported_crs | set(args.crs))
     findings = check(
@@ -130,11 +130,11 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_bucket(args: argparse.Namespace) -> int:
     """``byocframe bucket``: list the files (or tiles) and their headers into a file."""
-    from byocframe.bucket import read_bucket
+    from byocframe.bucket.files import read_bucket
 
     frame = read_bucket(args.url, pattern=args.pattern, endpoint_url=args.endpoint_url)
     if args.pattern:
-        from byocframe.files import write_file
+        from byocframe.io.files import write_file
 
         write_file(frame, args.output)
     else:
@@ -146,9 +146,9 @@ def run_bucket(args: argparse.Namespace) -> int:
 def run_reconcile(args: argparse.Namespace) -> int:
     """``byocframe reconcile``: plan, and with ``--apply`` carry out, the repairs."""
     import byocframe
-    from byocframe.bucket import group_tiles
-    from byocframe.evidence import same_bucket
-    from byocframe.reconcile import apply_plan, reconcile
+    from byocframe.bucket.evidence import same_bucket
+    from byocframe.bucket.files import group_tiles
+    from byocframe.bucket.reconcile import apply_plan, reconcile
 
     client = client_from_args(args)
     collection = client.get_collection(args.collection)

@@ -38,8 +38,8 @@ def account_options(parser: argparse.ArgumentParser) -> None:
 
 def client_from_args(args: argparse.Namespace) -> Any:
     """The BYOC `Client` the account options, variables and profile describe."""
-    from byocframe.client import Client
-    from byocframe.config import resolve_settings
+    from byocframe.client.api import Client
+    from byocframe.client.config import resolve_settings
 
     # as sentinelhub-py: flags > SH_* variables > profile; but a --profile named on the
     # command line beats the variables, and flags still apply on top of a profile
@@ -91,7 +91,7 @@ def status(text: str) -> str:
     >>> status("failed")
     'FAILED'
     """
-    from byocframe.records import STATUSES
+    from byocframe.frame.records import STATUSES
 
     upper = text.strip().upper()
     if upper not in STATUSES:

@@ -9,8 +9,8 @@ from typing import Any
 
 from byocframe.cli.common import account_options, check_output
 from byocframe.cli.tiles import read_collection
-from byocframe.coverage import format_number
 from byocframe.exceptions import ByocframeWarning
+from byocframe.tools.stats import format_number
 
 __all__ = ["add_commands", "read_aoi"]
 
@@ -93,7 +93,7 @@ def run_map(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     check_output(args.output, (".png", ".pdf", ".svg", ".jpg"))
     if args.column is not None:
-        from byocframe.io import tiles_from_records
+        from byocframe.frame.convert import tiles_from_records
 
         known = tiles_from_records([]).columns
         if args.column not in known:

@@ -113,7 +113,7 @@ def check_crs(text: str) -> str:
 
 def run_tiles(args: argparse.Namespace) -> int:
     """``byocframe tiles``: save a collection's tiles to a file."""
-    from byocframe.files import write_file
+    from byocframe.io.files import write_file
 
     check_output(args.output, (".parquet", ".gpkg", ".geojson", ".json", ".fgb", ".csv"))
     check_crs(args.crs)
@@ -125,8 +125,8 @@ def run_tiles(args: argparse.Namespace) -> int:
 
 def run_push(args: argparse.Namespace) -> int:
     """``byocframe push``: send the edits in a file; 2 when some were not carried out."""
-    from byocframe.files import overlay_edits, read_file
-    from byocframe.snapshot import LOADED, loaded_state, service_digest
+    from byocframe.frame.snapshot import LOADED, loaded_state, service_digest
+    from byocframe.io.files import overlay_edits, read_file
 
     edited = read_file(args.edited)  # a missing or unreadable file fails before any request
     client = client_from_args(args)

@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from byocframe.client import is_loopback
+from byocframe.client.api import is_loopback
 from byocframe.emulator.auth import MIN_SECRET_LENGTH, FailureThrottle, TokenIssuer
 from byocframe.emulator.demo import DEMO_BUCKET, DEMO_NAME, seed_demo
 from byocframe.emulator.faults import Faults, RateLimit
@@ -39,7 +39,7 @@ from byocframe.emulator.validate import manifest_rows
 from byocframe.exceptions import ByocframeWarning
 
 if TYPE_CHECKING:
-    from byocframe.client import Client
+    from byocframe.client.api import Client
 
 __all__ = [
     "DEMO_BUCKET",
@@ -147,7 +147,7 @@ class LocalService:
 
     def client(self, **kwargs: Any) -> Client:
         """A `byocframe.Client` for this service."""
-        from byocframe.client import Client
+        from byocframe.client.api import Client
 
         return Client(
             base_url=self.base_url,

@@ -19,9 +19,9 @@ from typing import Any, NamedTuple
 import shapely
 from pyproj import CRS
 
-from byocframe.crs import GeometryProblem, parse_crs
 from byocframe.emulator.coords import Polygons, transform_polygons
 from byocframe.emulator.problems import bad, is_number, shown
+from byocframe.geo.crs import GeometryProblem, parse_crs
 
 __all__ = ["AREA_MARGIN", "MAX_COVER_POINTS", "Cover", "read_cover"]
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from byocframe.crs import parse_crs
 from byocframe.emulator.coords import transform_polygons
 from byocframe.emulator.store import Store
 from byocframe.emulator.validate import manifest_rows, new_collection, parse_time
-from byocframe.synthetic import LAND_SHARE, SYNTHETIC_BANDS, synthetic_collection
+from byocframe.frame.synthetic import LAND_SHARE, SYNTHETIC_BANDS, synthetic_collection
+from byocframe.geo.crs import parse_crs
 
 __all__ = ["DEMO_BUCKET", "DEMO_NAME", "seed_demo"]
 
@@ -24,7 +24,7 @@ def seed_demo(
     """Create the demo collection (once per database); return its id.
 
     About ``tiles`` Sentinel-2-like tiles over land (cells at least half land,
-    `byocframe.synthetic.LAND_SHARE`) in every UTM zone, four dates,
+    `byocframe.frame.synthetic.LAND_SHARE`) in every UTM zone, four dates,
     MultiPolygon covers, crossers of the antimeridian, ~2 % WAITING and ~1 % FAILED
     (their file ``B08`` is missing from the virtual bucket). Generated offline.
     ``dates`` replaces the four default dates (about 18,500 land cells per date).

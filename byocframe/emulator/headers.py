@@ -11,7 +11,7 @@ most `max_images` IFDs are followed; the bytes those reads hand out are counted 
 costs at most ``max_bytes`` of memory and a bounded amount of work. Any other refusal is
 `UnreadableHeader`.
 
-Independent of the client's `byocframe.tiffheader` on purpose: the service is the
+Independent of the client's `byocframe.bucket.headers` on purpose: the service is the
 reference the client's checks are tested against.
 
 Examples

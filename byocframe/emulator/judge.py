@@ -2,7 +2,7 @@
 
 The limits and the failure messages are the shared data-only table
 (`byocframe.file_rules`); the code that applies them is the service's own, so that the
-client's checks (`byocframe.checks`) can be tested against it rather than against
+client's checks (`byocframe.bucket.checks`) can be tested against it rather than against
 themselves. The first rule a tile breaks, file by file in band order and then across its
 files, is its ``failedIngestionCause``; a tile that breaks none gets what the service
 derives from its files (COG_RULES 4).

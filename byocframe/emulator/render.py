@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from byocframe.crs import crs_urn
 from byocframe.emulator.coords import box_rings, transform_polygons
+from byocframe.geo.crs import crs_urn
 
 __all__ = ["error_body", "page_body", "render_tile", "to_json"]
 

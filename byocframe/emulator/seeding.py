@@ -59,7 +59,7 @@ def seed_records(tiles: Any) -> Iterable[Mapping[str, Any]]:
     >>> list(seed_records([{"path": "a/(BAND).tif"}]))
     [{'path': 'a/(BAND).tif'}]
     """
-    from byocframe.io import to_records
+    from byocframe.frame.convert import to_records
 
     if isinstance(tiles, str | os.PathLike):
         import geopandas as gpd

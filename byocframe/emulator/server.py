@@ -98,7 +98,7 @@ class BYOCServer(ThreadingHTTPServer):
         limits: Limits | None = None,
         throttle: FailureThrottle | None = None,
     ):
-        super().__init__(address, _Handler)
+        super().__init__(address, RequestHandler)
         self.store = store
         self.issuer = issuer
         self.ingestor = ingestor
@@ -254,7 +254,9 @@ class _Closed(Exception):
     """The client stopped sending mid-request (end of stream)."""
 
 
-class _Handler(BaseHTTPRequestHandler):
+class RequestHandler(BaseHTTPRequestHandler):
+    """One connection of the service: requests read within the limits, then routed."""
+
     protocol_version = "HTTP/1.1"
     server: BYOCServer
     server_version = "byocframe-local-byoc"

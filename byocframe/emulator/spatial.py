@@ -3,7 +3,7 @@
 Every INGESTED tile becomes one row of ``catalog_items``: its STAC item (without the
 request-dependent links), its datetime in microseconds, its EPSG code, and its lon/lat
 cover as WKB. That cover is computed the way the client computes a tile frame's
-geometry (`byocframe.geometry.reproject_parsed`: densified, cut at the antimeridian,
+geometry (`byocframe.geo.geometry.reproject_parsed`: densified, cut at the antimeridian,
 polar caps closed along the pole), so a search answers exactly for the geometry the
 user sees. Each polygon of it gets its own box in an SQLite R*Tree, so a crosser
 indexes as two narrow boxes, not one spanning the globe.
@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 import shapely
 
-from byocframe.crs import WGS84, crs_urn, parse_crs
 from byocframe.emulator.store import Store
-from byocframe.geojson import parse_geojson
-from byocframe.geometry import antimeridian_bbox, reproject_parsed
+from byocframe.geo.crs import WGS84, crs_urn, parse_crs
+from byocframe.geo.geojson import parse_geojson
+from byocframe.geo.geometry import antimeridian_bbox, reproject_parsed
 
 log = logging.getLogger("byocframe.emulator")
 

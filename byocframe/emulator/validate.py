@@ -26,9 +26,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from byocframe.crs import GeometryProblem, parse_crs
 from byocframe.emulator.covers import read_cover
 from byocframe.emulator.problems import bad, is_number, json_integer, shown
+from byocframe.geo.crs import GeometryProblem, parse_crs
 
 __all__ = [
     "band_types",

@@ -1,0 +1,228 @@
+"""Which edited geometries are real edits, and what cover each means in its tile's own CRS.
+
+A row's ``geometry`` is what loading showed of its cover (reprojected, densified, maybe
+cut at the antimeridian), so an unedited row can hold other vertices than the cover
+it came from: a file round trip, ``to_crs`` and back, densified edges. `edited_covers`
+tells those from edits (`byocframe.edits.equality` holds the rules) and takes each edit back
+into the tile's own CRS, as a push sends it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from byocframe.edits.equality import cover_problem, same_cover
+from byocframe.geo.crs import WGS84
+from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject, transformer
+
+__all__ = [
+    "SHOWN_TOLERANCE",
+    "edited_covers",
+    "moved_as_shown",
+    "polygonal",
+    "shown_in",
+    "to_native",
+]
+
+#: Degrees a footprint shown cut at the antimeridian or holding a pole may move, as
+#: shown, before it counts as edited (about 0.5 m: its cut is interpolated, and a round
+#: trip through another CRS moves vertices near a pole by 0.1 m; its area alone misses
+#: small moves).
+SHOWN_TOLERANCE = 5e-6
+
+
+def edited_covers(
+    part: pd.DataFrame, candidates: np.ndarray, settings: dict[str, Any]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Which rows' geometry really changed, and their wanted covers in the native CRS.
+
+    Only the candidates (digest differs) are looked at, in two steps:
+
+    1. What loading the row's cover would show (`reproject`, as `read_tiles` does) is
+       compared vertex by vertex with the geometry (1e-9 degrees or 0.1 mm): a file
+       round trip or ``to_crs`` and back is recognised here.
+    2. Otherwise the geometry is taken back into the tile's own CRS, as `push` would
+       send it, and compared with the loaded cover by `same_cover` (the same area, no
+       boundary point 2 cm off). Densified edges and re-rendered vertices are not edits;
+       a swap of vertices, a flipped sign, a moved vertex are.
+
+    An edited geometry that cannot be a cover (missing, empty, not polygonal, invalid,
+    not finite or outside its CRS's area of use) is a problem of that row, named, and
+    never an exception that stops the diff.
+    """
+    n = len(part)
+    moved = np.zeros(n, dtype=bool)
+    before = np.full(n, None, dtype=object)
+    cover = np.full(n, None, dtype=object)
+    problem = np.full(n, None, dtype=object)
+    where = np.flatnonzero(candidates)
+    if not len(where):
+        return moved, {"before": before, "cover": cover, "problem": problem}
+    rows = part.iloc[where]
+    target = rows.crs.to_string() if rows.crs is not None else WGS84
+    current = np.asarray(rows.geometry.array, dtype=object)
+    usable = polygonal(current)
+    for i in np.flatnonzero(~usable):
+        problem[where[i]] = (
+            "the cover is missing or empty: a tile's cover cannot be removed (the service "
+            "would use its bounding box); give a polygon"
+            if current[i] is None or shapely.is_empty(current[i])
+            else f"a cover must be a Polygon or MultiPolygon, not a {current[i].geom_type}"
+        )
+    where, current = where[usable], current[usable]
+    if not len(where):
+        return moved, {"before": before, "cover": cover, "problem": problem}
+    rows = part.iloc[where]
+    densify = settings.get("densify", DEFAULT_DENSIFY)
+    native_crs = rows["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
+    native = np.asarray(rows["native_cover"].array, dtype=object)
+    base = np.where(
+        shapely.is_missing(native), np.asarray(rows["native_tile"].array, dtype=object), native
+    )
+    has_base = ~shapely.is_missing(base)
+    shown84 = np.full(len(where), None, dtype=object)
+    shown84[has_base] = reproject(base[has_base], native_crs[has_base], WGS84, densify=densify)
+    shown = shown84
+    if target != WGS84:
+        shown = shown_in(base, native_crs, has_base, target, densify)
+    geographic = bool(CRS(target).is_geographic)
+    step = 1e-9 if geographic else 1e-4
+    with np.errstate(invalid="ignore"):  # NaN or infinite vertices are simply not equal
+        same = np.asarray(shapely.equals_exact(current, shown, tolerance=step))
+    as_loaded = has_base & same
+    # shown cut at the antimeridian, or holding a pole: taken back the way it was shown
+    special = has_base.copy()
+    special[has_base] = (
+        shapely.get_num_geometries(shown84[has_base]) > shapely.get_num_geometries(base[has_base])
+    ) | (np.abs(shapely.bounds(shown84[has_base])[:, [1, 3]]) >= 90 - 1e-6).any(axis=1)
+    if not geographic:  # `to_crs` moves the shown vertices one by one, even to infinity
+        as_loaded |= moved_as_shown(current, shown84, has_base & ~as_loaded, target, step)
+    todo = np.flatnonzero(~as_loaded)
+    finite = np.array(
+        [np.isfinite(shapely.get_coordinates(g)).all() for g in current[todo]], dtype=bool
+    )
+    for j in todo[~finite]:
+        problem[where[j]] = (
+            "its coordinates are not finite (NaN or infinite) as shown: give finite ones"
+        )
+    todo = todo[finite]
+    back = to_native(current[todo], target, native_crs[todo], special[todo])
+    for k, j in enumerate(todo):
+        row, crs = where[j], str(native_crs[j])
+        mine = back[k]
+        try:
+            unsendable = cover_problem(mine, crs) if mine is not None else "it is empty"
+            if special[j] and not shapely.is_valid(current[j]):  # joining its parts hides it
+                reason = shapely.is_valid_reason(current[j])
+                unsendable = f"it is not a valid polygon ({reason}): fix it, e.g. with make_valid"
+            if not has_base[j] or not np.isfinite(shapely.get_coordinates(mine)).all():
+                edited = True
+            else:
+                edited = not same_cover(mine, base[j], crs, cut=bool(special[j]))
+                if special[j] and not edited and geographic:
+                    # the area test alone misses small moves: compare as shown too
+                    apart = shapely.hausdorff_distance(
+                        shapely.boundary(current[j]), shapely.boundary(shown84[j])
+                    )
+                    edited = not apart <= SHOWN_TOLERANCE
+        except shapely.errors.GEOSException as err:
+            unsendable, edited = f"it cannot be read as a polygon ({err})", True
+        if not edited:
+            continue
+        if unsendable:
+            problem[row] = f"the cover cannot be sent in {crs}: {unsendable}"
+            continue
+        moved[row] = True
+        cover[row] = mine
+    edited_rows = where[moved[where]]
+    if len(edited_rows):
+        source = np.asarray(part["native_cover"].array, dtype=object)[edited_rows]
+        codes = part["native_crs"].iloc[edited_rows].astype(object).fillna(WGS84)
+        codes = codes.to_numpy(dtype=object)
+        present = ~shapely.is_missing(source)
+        if present.any():
+            drawn = reproject(source[present], codes[present], target, densify=densify)
+            before[edited_rows[present]] = drawn
+    return moved, {"before": before, "cover": cover, "problem": problem}
+
+
+def polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Non-empty Polygons and MultiPolygons."""
+    ok = ~shapely.is_missing(geoms)
+    ok[ok] = ~shapely.is_empty(geoms[ok]) & np.isin(shapely.get_type_id(geoms[ok]), (3, 6))
+    return ok
+
+
+def shown_in(
+    base: np.ndarray, codes: np.ndarray, has: np.ndarray, target: str, densify: float | None
+) -> np.ndarray:
+    """What loading would show in ``target`` (None where that CRS cannot show it)."""
+    out = np.full(len(base), None, dtype=object)
+    failed = (shapely.errors.GEOSException, ValueError, RuntimeWarning)
+    with np.errstate(all="ignore"):  # infinite vertices: a failed repair, not a warning
+        try:
+            out[has] = reproject(base[has], codes[has], target, densify=densify)
+        except failed:
+            for i in np.flatnonzero(has):  # one at a time: some cannot be shown there
+                one = slice(i, i + 1)
+                try:
+                    out[i] = reproject(base[one], codes[one], target, densify=densify)[0]
+                except failed:
+                    out[i] = None
+    return out
+
+
+def moved_as_shown(
+    current: np.ndarray, shown84: np.ndarray, where: np.ndarray, target: str, step: float
+) -> np.ndarray:
+    """Rows whose geometry is the loaded one moved vertex by vertex into ``target``.
+
+    That is what ``GeoDataFrame.to_crs`` does to the footprint shown in CRS84, infinities
+    included (a tile far outside a UTM zone).
+    """
+    out = np.zeros(len(current), dtype=bool)
+    rows = np.flatnonzero(where)
+    if not len(rows):
+        return out
+    mover = transformer(WGS84, target)
+    moved = shapely.transform(
+        shown84[rows], lambda xy: np.column_stack(mover.transform(xy[:, 0], xy[:, 1]))
+    )
+    for i, geom in zip(rows, moved, strict=True):
+        mine, theirs = shapely.get_coordinates(current[i]), shapely.get_coordinates(geom)
+        out[i] = (
+            mine.shape == theirs.shape
+            and shapely.get_num_geometries(current[i]) == shapely.get_num_geometries(geom)
+            and bool(np.isclose(mine, theirs, rtol=0, atol=step, equal_nan=True).all())
+        )
+    return out
+
+
+def to_native(geoms: np.ndarray, source: str, codes: np.ndarray, special: np.ndarray) -> np.ndarray:
+    """Geometries shown in ``source`` taken into each row's own CRS (no densifying).
+
+    Vertex by vertex, without repairs, so an invalid edit stays invalid; geometries
+    shown cut at the antimeridian or holding a pole (``special``) go back through
+    `reproject`, which joins their parts, without clipping them.
+    """
+    out = np.full(len(geoms), None, dtype=object)
+    for code in set(codes.tolist()):
+        group = np.flatnonzero(codes == code)
+        plain = group[~special[group]]
+        if len(plain):
+            mover = transformer(source, str(code))
+            out[plain] = shapely.transform(
+                geoms[plain], lambda xy, mover=mover: np.column_stack(mover.transform(*xy.T))
+            )
+        for i in group[special[group]]:  # one at a time: a repair may fail on one
+            try:
+                wgs84 = reproject(geoms[i : i + 1], np.array([source]), WGS84, densify=None)
+                out[i] = reproject(wgs84, np.array([WGS84]), str(code), densify=None, clip=False)[0]
+            except (shapely.errors.GEOSException, ValueError):
+                out[i] = None  # "it is empty": a problem of that row
+    return out

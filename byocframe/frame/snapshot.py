@@ -1,0 +1,459 @@
+"""What each row of a tile frame held when it was loaded: the ``loaded`` column.
+
+Every tile row carries one short text token (about 170 characters) recording, at load
+time, the collection, the tile id, a digest of the service's base URL, the sensing time, the
+read-only fields (path, status, created, ingestion start) and exact digests
+(`byocframe.frame.digests`) of the displayed ``geometry``, the ``tile_geometry`` and the
+``native_cover``. The loaded cover itself is the ``native_cover`` column, which is
+therefore read-only: an edit there is refused, not sent. Because the state travels *in
+the rows*, it survives what pandas does to rows
+(filters, ``.drop``, sorts, ``pd.concat`` with new rows, ``copy``) and every file
+format that keeps a text column, at no cost to ordinary pandas operations. ``.attrs``
+keeps only scalars: the collection, the service, the densify step and the ids that were
+loaded (one text, sealed with a digest, so deleted rows can be found and a list edited
+by hand plans no deletion).
+
+Rows with no token are new tiles. The token is opaque on purpose: edit ``sensing_time``
+and ``geometry``, never ``loaded``.
+
+Examples
+--------
+>>> import byocframe
+>>> from byocframe.frame.synthetic import synthetic_tiles
+>>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+>>> state = loaded_state(gdf)
+>>> bool(state.present.all()), int((state.sensing_time == times_us(gdf["sensing_time"])).sum())
+(True, 3)
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from byocframe.frame.digests import geometry_digest, ids_digest, service_digest, text_digest
+from byocframe.frame.records import STATUSES
+
+__all__ = [
+    "ATTRS_KEY",
+    "COLLECTION_EDITABLE",
+    "COLLECTION_READ_ONLY",
+    "LOADED",
+    "NAT",
+    "LoadedState",
+    "OldTokenError",
+    "collection_state",
+    "current_fields",
+    "geometry_digest",
+    "loaded_collections",
+    "loaded_ids",
+    "loaded_state",
+    "sealed_ids",
+    "service_digest",
+    "stamp",
+    "stamp_collections",
+    "text_digest",
+    "times_us",
+    "with_loaded_ids",
+]
+
+#: Key in ``DataFrame.attrs`` for the few scalars byocframe keeps about a frame.
+ATTRS_KEY = "byocframe"
+#: Name of the column holding each row's loaded-state token.
+LOADED = "loaded"
+#: int64 stand-in for a missing time (NaT).
+NAT = np.iinfo(np.int64).min
+
+#: Version 2 (byocframe 0.2): exact XXH3 digests (`byocframe.frame.digests`) and a digest of
+#: ``native_cover``. Version 1 summed coordinate bits, which missed sign flips.
+_VERSION = 2
+_PAYLOAD = np.dtype(
+    [
+        ("version", "<u1"),
+        ("status", "<u1"),
+        ("load", "<u1", (3,)),  # which load stamped the row (see `stamp`)
+        ("service", "<u8"),
+        ("path", "<u8"),
+        ("sensing_time", "<i8"),
+        ("created", "<i8"),
+        ("ingestion_start", "<i8"),
+        ("geometry", "<u8"),
+        ("tile", "<u8"),
+        ("native", "<u8"),
+    ]
+)
+_CHARS = _PAYLOAD.itemsize * 4 // 3  # 69 bytes -> 92 base64 characters, no padding
+#: Characters of a version-1 payload (60 bytes), told apart to say "reload".
+_OLD_CHARS = 80
+_STATUS_CODE = {name: i + 1 for i, name in enumerate(STATUSES)}
+
+
+class OldTokenError(ValueError):
+    """A ``loaded`` token written by an earlier byocframe, whose digests are not trusted."""
+
+
+@dataclass(frozen=True)
+class LoadedState:
+    """The decoded ``loaded`` tokens of a frame, one entry per row.
+
+    Attributes
+    ----------
+    present : numpy.ndarray of bool
+        Whether the row has a token (False: a new row).
+    collection, tile_id : numpy.ndarray of object
+        The collection id each row was loaded from ("" when unknown), and the row's own
+        tile id (None for new rows).
+    service, path, geometry, tile, native : numpy.ndarray of uint64
+        Digests of the service base URL, the path, the displayed geometry, the
+        displayed tile geometry and the ``native_cover`` (`byocframe.frame.digests`).
+    sensing_time, created, ingestion_start : numpy.ndarray of int64
+        Microseconds since the epoch; `NAT` when missing.
+    status : numpy.ndarray of uint8
+        1 + the position in `byocframe.frame.records.STATUSES`; 0 when missing.
+    load : numpy.ndarray of uint32
+        The load that stamped the row (24 bits of a digest of the collection, service
+        and ids loaded; ``attrs`` ``"load"``).
+    """
+
+    present: np.ndarray
+    collection: np.ndarray
+    tile_id: np.ndarray
+    service: np.ndarray
+    path: np.ndarray
+    sensing_time: np.ndarray
+    created: np.ndarray
+    ingestion_start: np.ndarray
+    status: np.ndarray
+    geometry: np.ndarray
+    tile: np.ndarray
+    native: np.ndarray
+    load: np.ndarray
+
+
+def times_us(values: Any) -> np.ndarray:
+    """Datetimes as int64 microseconds since the epoch (NaT as `NAT`).
+
+    Examples
+    --------
+    >>> times_us(pd.to_datetime(["1970-01-01T00:00:01Z", None], utc=True)).tolist()
+    [1000000, -9223372036854775808]
+    """
+    series = pd.to_datetime(pd.Series(values), utc=True)
+    return series.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view("int64")
+
+
+def _column_or_none(frame: pd.DataFrame, name: str) -> Any:
+    return frame[name].array if name in frame.columns else [None] * len(frame)
+
+
+def current_fields(frame: pd.DataFrame) -> np.ndarray:
+    """The token payload for what the rows hold now (service digest left 0)."""
+    payload = np.zeros(len(frame), dtype=_PAYLOAD)
+    payload["version"] = _VERSION
+    payload["status"] = _status_codes(frame["status"])
+    payload["path"] = text_digest(frame["path"].to_numpy(dtype=object))
+    for name in ("sensing_time", "created", "ingestion_start"):
+        payload[name] = times_us(frame[name]) if name in frame.columns else NAT
+    payload["geometry"] = geometry_digest(frame.geometry.array)
+    payload["tile"] = geometry_digest(_column_or_none(frame, "tile_geometry"))
+    payload["native"] = geometry_digest(_column_or_none(frame, "native_cover"))
+    return payload
+
+
+def _status_codes(status: pd.Series) -> np.ndarray:
+    """1 + the position of each status in `STATUSES` (0: missing or unknown)."""
+    if isinstance(status.dtype, pd.CategoricalDtype):
+        # one look-up per category; code -1 (missing) takes the appended 0
+        known = [_STATUS_CODE.get(c, 0) if isinstance(c, str) else 0 for c in status.cat.categories]
+        return np.array([*known, 0], dtype=np.uint8)[status.cat.codes.to_numpy()]
+    values = status.astype(object).to_numpy()
+    return np.array(
+        [_STATUS_CODE.get(s, 0) if isinstance(s, str) else 0 for s in values], dtype=np.uint8
+    )
+
+
+def _encode(collection: str, ids: Sequence[Any], payload: np.ndarray) -> list[str]:
+    """``<collection>:<tile id>:<92 base64 characters>`` per row."""
+    text = base64.urlsafe_b64encode(payload.tobytes()).decode("ascii")
+    return [
+        f"{collection}:{tid}:{text[i * _CHARS : (i + 1) * _CHARS]}" for i, tid in enumerate(ids)
+    ]
+
+
+def stamp(
+    frame: pd.DataFrame,
+    *,
+    collection: str,
+    service: str,
+    rows: Any = None,
+) -> None:
+    """Record in ``frame[LOADED]`` what the rows hold now, as loaded from ``service``.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        A tile frame; changed in place.
+    collection, service : str
+        Where the rows came from ("" when unknown, e.g. from saved records).
+    rows : array-like of int, optional
+        Positions of the rows to stamp; by default every row, which also resets the
+        ids remembered as loaded (``attrs["byocframe"]["loaded_ids"]``).
+    """
+    whole = rows is None
+    positions = np.arange(len(frame)) if whole else np.asarray(rows, dtype=int)
+    part = frame.iloc[positions]
+    payload = current_fields(part)
+    payload["service"] = service_digest(service)
+    settings = dict(frame.attrs.get(ATTRS_KEY, {}))
+    load = settings.get("load")
+    if whole or not isinstance(load, int) or not 0 < load < 1 << 24:
+        # names this load: the same listing loaded twice gives the same frame
+        ids = [str(i) for i in frame.index]
+        load = int(ids_digest(f"{collection}\0{service}", ids)[:6], 16) | 1
+    payload["load"] = np.frombuffer(load.to_bytes(3, "little"), dtype=np.uint8)
+    tokens = _encode(collection, [str(i) for i in part.index], payload)
+    if LOADED not in frame.columns:
+        frame[LOADED] = pd.array([None] * len(frame), dtype=pd.StringDtype(na_value=np.nan))
+    column = frame.columns.get_loc(LOADED)
+    if whole:
+        frame[LOADED] = pd.array(tokens, dtype=pd.StringDtype(na_value=np.nan))
+    elif len(positions):
+        frame.iloc[positions, column] = tokens
+    settings.update(collection=collection, service=service, load=load)
+    if whole:
+        settings = with_loaded_ids(settings, [str(i) for i in frame.index])
+    frame.attrs[ATTRS_KEY] = settings
+
+
+def loaded_state(frame: pd.DataFrame) -> LoadedState:
+    """Decode the ``loaded`` column (rows without a token are marked not present).
+
+    Raises
+    ------
+    OldTokenError
+        When a token was written by byocframe 0.1 (version 1), whose geometry digest
+        missed some edits: the frame must be loaded again.
+    ValueError
+        When a token is malformed (someone edited the ``loaded`` column).
+    """
+    n = len(frame)
+    tokens = (
+        frame[LOADED].to_numpy(dtype=object)
+        if LOADED in frame.columns
+        else np.full(n, None, dtype=object)
+    )
+    given = ~np.asarray(pd.isna(tokens), dtype=bool)
+    texts = tokens[given]
+    if len(texts) and pd.api.types.infer_dtype(texts, skipna=False) != "string":
+        texts = pd.Series(texts, dtype=object).astype(str).to_numpy(dtype=object)
+    payload = np.zeros(n, dtype=_PAYLOAD)
+    payload["sensing_time"] = payload["created"] = payload["ingestion_start"] = NAT
+    collection = np.full(n, "", dtype=object)
+    tile_id = np.full(n, None, dtype=object)
+    if len(texts):
+        rows = np.flatnonzero(given)
+        try:
+            decoded, collection[given], tile_id[given] = _parse(texts, rows)
+        except OldTokenError:
+            raise
+        except ValueError as err:
+            raise ValueError(f"the {LOADED!r} column was edited ({err})") from err
+        if (decoded["version"] != _VERSION).any():
+            raise ValueError(f"the {LOADED!r} column was edited or is from another version")
+        payload[given] = decoded
+    return LoadedState(
+        present=given,
+        collection=collection,
+        tile_id=tile_id,
+        service=payload["service"].copy(),
+        path=payload["path"].copy(),
+        sensing_time=payload["sensing_time"].copy(),
+        created=payload["created"].copy(),
+        ingestion_start=payload["ingestion_start"].copy(),
+        status=payload["status"].copy(),
+        geometry=payload["geometry"].copy(),
+        tile=payload["tile"].copy(),
+        native=payload["native"].copy(),
+        load=payload["load"].astype(np.uint32) @ np.array([1, 1 << 8, 1 << 16], np.uint32),
+    )
+
+
+_COLON = ord(":")
+
+
+def _parse(texts: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The payloads, collections and tile ids of tokens (``rows``: their frame positions).
+
+    A token is ``<head>:<payload>``; the head splits at its first ":" into the
+    collection and the tile id. Tokens of one length, in ASCII, are read as one block of
+    bytes (the usual case: one collection, tile ids that are UUIDs); a head that does not
+    start with the first token's collection is split on its own.
+    """
+    n = len(texts)
+    collection = np.empty(n, dtype=object)
+    tile_id = np.empty(n, dtype=object)
+    joined = "".join(texts)
+    width = len(texts[0])
+    block = joined.isascii() and width > _CHARS and len(joined) == n * width
+    if block:
+        chars = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(n, width)
+        block = bool((chars[:, -_CHARS - 1] == _COLON).all())
+    if not block:
+        bodies = []
+        for i, text in enumerate(texts):
+            head, colon, body = text.rpartition(":")
+            if not colon or len(body) != _CHARS:
+                if colon and len(body) == _OLD_CHARS:
+                    raise OldTokenError(
+                        f"the {LOADED!r} column was written by byocframe 0.1 (row {rows[i]}), "
+                        "whose digest of covers missed some edits (sign flips): load the "
+                        "tiles again with byocframe.read_tiles() and redo the edits"
+                    )
+                raise ValueError(f"row {rows[i]} holds no token")
+            bodies.append(body)
+            collection[i], _, tile_id[i] = head.partition(":")
+        body_chars = np.frombuffer("".join(bodies).encode("ascii", "replace"), dtype=np.uint8)
+        return _decode(body_chars.reshape(n, _CHARS)), collection, tile_id
+    name, colon, _ = texts[0][: -_CHARS - 1].partition(":")
+    prefix = f"{name}{colon}"
+    skip = len(prefix)
+    collection[:] = name
+    tile_id[:] = [t[skip : -_CHARS - 1] for t in texts]
+    starts = (chars[:, :skip] == np.frombuffer(prefix.encode(), dtype=np.uint8)).all(axis=1)
+    split = np.flatnonzero(~starts) if colon else np.arange(n)
+    for k in split:
+        collection[k], _, tile_id[k] = texts[k][: -_CHARS - 1].partition(":")
+    return _decode(chars[:, -_CHARS:]), collection, tile_id
+
+
+def _decode(chars: np.ndarray) -> np.ndarray:
+    """Payload records from rows of `_CHARS` URL-safe base64 characters (uint8).
+
+    Raises
+    ------
+    ValueError
+        When the characters are not the base64 of whole payloads.
+    """
+    raw = base64.urlsafe_b64decode(np.ascontiguousarray(chars).tobytes())
+    if len(raw) != len(chars) * _PAYLOAD.itemsize:
+        raise ValueError("a token's payload is not base64")
+    return np.frombuffer(raw, dtype=_PAYLOAD)
+
+
+def loaded_ids(frame: pd.DataFrame) -> list[str] | None:
+    """The ids of the tiles that were loaded, or None when ``attrs`` lost them."""
+    text = frame.attrs.get(ATTRS_KEY, {}).get("loaded_ids")
+    if not isinstance(text, str):
+        return None
+    return text.split("\n") if text else []
+
+
+def sealed_ids(frame: pd.DataFrame, state: LoadedState | None = None) -> bool:
+    """Whether the loaded ids in ``attrs`` are those this frame's load recorded.
+
+    The ids are sealed with a digest of the collection, the load and the ids
+    (`with_loaded_ids`), and every row with a token must carry that load: ids added
+    to a file's metadata by hand, ``attrs`` of a load of other tiles, or rows of two
+    such loads joined break the seal, and no deletion is planned from them.
+    """
+    settings = frame.attrs.get(ATTRS_KEY, {})
+    ids = loaded_ids(frame)
+    seal, load = settings.get("loaded_ids_seal"), settings.get("load")
+    if ids is None or not isinstance(seal, str) or not isinstance(load, int):
+        return False
+    if seal != ids_digest(f"{settings.get('collection') or ''}\0{load}", ids):
+        return False
+    state = loaded_state(frame) if state is None else state
+    return bool((state.load[state.present] == load).all())
+
+
+def with_loaded_ids(settings: dict[str, Any], ids: Sequence[str]) -> dict[str, Any]:
+    """``settings`` (a frame's byocframe attrs) with these loaded ids, sealed.
+
+    Examples
+    --------
+    >>> settings = with_loaded_ids({"collection": "c1"}, ["a", "b"])
+    >>> settings["loaded_ids"].split(), len(settings["loaded_ids_seal"])
+    (['a', 'b'], 32)
+    """
+    ids = [str(i) for i in ids]
+    seal = ids_digest(f"{settings.get('collection') or ''}\0{settings.get('load')}", ids)
+    return {**settings, "loaded_ids": "\n".join(ids), "loaded_ids_seal": seal}
+
+
+#: Collection fields `push` can change, and those it refuses to.
+COLLECTION_EDITABLE = ("name", "no_data", "bands")
+COLLECTION_READ_ONLY = ("s3_bucket", "created", "account_id", "user_id")
+
+
+def collection_state(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """What each collection row holds now, as JSON-able values (bands as canonical JSON).
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> frame = byocframe.collections_from_records([{"id": "c1", "name": "n", "s3Bucket": "b"}])
+    >>> collection_state(frame)["c1"]["name"]
+    'n'
+    """
+    from byocframe.frame.records import loads
+
+    out: dict[str, dict[str, Any]] = {}
+    created = times_us(frame["created"]) if "created" in frame.columns else None
+    for pos, cid in enumerate(frame.index):
+        row = frame.iloc[pos]
+        additional = loads(row.get("additional_data")) or {}
+        values: dict[str, Any] = {
+            "name": _plain(row.get("name")),
+            "no_data": _plain(row.get("no_data")),
+            "bands": _canonical(additional.get("bands")),
+            "s3_bucket": _plain(row.get("s3_bucket")),
+            "created": None if created is None or created[pos] == NAT else int(created[pos]),
+            "account_id": _plain(row.get("account_id")),
+            "user_id": _plain(row.get("user_id")),
+        }
+        out[str(cid)] = values
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _canonical(value: Any) -> str | None:
+    import json
+
+    return None if value is None else json.dumps(value, sort_keys=True)
+
+
+def stamp_collections(
+    frame: pd.DataFrame, *, service: str, state: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """Record in ``attrs`` (one JSON text) what each collection row holds now.
+
+    ``state`` replaces what is recorded (e.g. after a partial push: the loaded values
+    of the collections that were not written).
+    """
+    import json
+
+    settings = dict(frame.attrs.get(ATTRS_KEY, {}))
+    recorded = collection_state(frame) if state is None else state
+    settings.update(service=service, loaded=json.dumps(recorded))
+    frame.attrs[ATTRS_KEY] = settings
+
+
+def loaded_collections(frame: pd.DataFrame) -> dict[str, dict[str, Any]] | None:
+    """What `stamp_collections` recorded, or None."""
+    import json
+
+    text = frame.attrs.get(ATTRS_KEY, {}).get("loaded")
+    return json.loads(text) if isinstance(text, str) else None

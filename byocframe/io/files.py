@@ -1,0 +1,369 @@
+"""Tile frames to and from files: `write_file` and `read_file`.
+
+GeoParquet, GeoPackage, GeoJSON, FlatGeobuf and CSV all round-trip through this pair:
+the index, the dtypes, every geometry column, the ``loaded`` column (what each row held
+when it was loaded, which `byocframe.edits.route.push` needs) and, where the format can hold
+them, the frame's byocframe attrs. A frame read back behaves like the frame that was
+written: the same edits are found, the same conflicts reported.
+
+* GeoParquet keeps everything natively.
+* GeoPackage, GeoJSON and FlatGeobuf hold one geometry column: ``tile_geometry``,
+  ``native_cover`` and ``native_tile`` are stored as hex WKB text (exact). The attrs go
+  into the layer metadata (GeoPackage) or a ``byocframe`` member (GeoJSON, written with
+  full float precision); FlatGeobuf keeps no attrs.
+* CSV stores ``geometry`` as WKT, and its CRS and the attrs on a first ``#byocframe``
+  comment line.
+
+Without attrs (FlatGeobuf, or a file another program rewrote), edits and conflicts are
+still found from the ``loaded`` column; only ``delete_missing`` needs the attrs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from byocframe.exceptions import ValidationError
+from byocframe.frame.snapshot import ATTRS_KEY, LOADED
+
+__all__ = ["overlay_edits", "read_file", "write_file"]
+
+PathLike = str | Path
+_EXTRA_GEOMETRIES = ("tile_geometry", "native_cover", "native_tile")
+_FORMATS = {
+    ".parquet": "parquet",
+    ".gpkg": "GPKG",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".fgb": "FlatGeobuf",
+    ".csv": "csv",
+}
+_CSV_MARK = "#byocframe "
+
+
+def _kind(path: Path) -> str:
+    kind = _FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ValidationError(
+            f"{path}: unknown file type {path.suffix!r}; use .parquet, .gpkg, .geojson, "
+            ".fgb or .csv"
+        )
+    return kind
+
+
+def _settings(frame: pd.DataFrame) -> dict[str, Any]:
+    return {k: v for k, v in frame.attrs.get(ATTRS_KEY, {}).items() if _scalar(v)}
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
+    """Write a tile frame to a file; the format follows the extension.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        A tile frame (from `byocframe.read_tiles`, possibly edited).
+    path : str or Path
+        ``.parquet``, ``.gpkg``, ``.geojson`` / ``.json``, ``.fgb`` or ``.csv``.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(5, seed=1))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_file(gdf, f"{folder}/tiles.gpkg")
+    ...     back = read_file(f"{folder}/tiles.gpkg")
+    >>> back.index.equals(gdf.index), back.dtypes.equals(gdf.dtypes)
+    (True, True)
+    """
+    path = Path(path)
+    kind = _kind(path)
+    if not path.parent.is_dir():
+        raise ValidationError(f"{path.parent}: folder not found; create it first")
+    if not all(isinstance(i, str) for i in gdf.index) or gdf.index.name != "id":
+        # rows added with pd.concat carry its 0, 1, ... (and concat drops the index
+        # name): they have no tile id yet, and the index is always written as "id"
+        gdf = gdf.set_axis(
+            pd.Index(
+                [i if isinstance(i, str) else None for i in gdf.index], name="id", dtype=object
+            )
+        )
+    if kind == "parquet":
+        gdf.to_parquet(path)
+        return
+    settings = _settings(gdf)
+    flat = pd.DataFrame(gdf.drop(columns=gdf.active_geometry_name)).copy()
+    flat.attrs = {}
+    for column in _EXTRA_GEOMETRIES:
+        if column in flat:
+            flat[column] = shapely.to_wkb(np.asarray(flat[column].array), hex=True)
+    for column in flat.columns:
+        if isinstance(flat[column].dtype, pd.CategoricalDtype):
+            flat[column] = flat[column].astype(object)
+    flat = flat.reset_index()
+    flat[flat.columns[0]] = flat[flat.columns[0]].astype(object)
+    geometry = np.asarray(gdf.geometry.array, dtype=object)
+    crs = gdf.crs.to_string() if gdf.crs is not None else None
+    if kind == "csv":
+        flat["geometry"] = shapely.to_wkt(geometry, rounding_precision=-1)
+        header = json.dumps({"crs": crs, "index": gdf.index.name, "attrs": settings})
+        with path.open("w", encoding="utf-8", newline="") as out:
+            out.write(_CSV_MARK + header + "\n")
+            flat.to_csv(out, index=False)
+        return
+    if kind == "GeoJSON":
+        for column in flat.columns:
+            if isinstance(flat[column].dtype, pd.DatetimeTZDtype):
+                text = flat[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                flat[column] = text.astype(object).where(flat[column].notna(), None)
+        frame = gpd.GeoDataFrame(flat, geometry=geometry, crs=gdf.crs)
+        document = json.loads(frame.to_json(na="null", drop_id=True))
+        document["byocframe"] = {"crs": crs, "index": gdf.index.name, "attrs": settings}
+        path.write_text(json.dumps(document), encoding="utf-8")
+        return
+    frame = gpd.GeoDataFrame(flat, geometry=geometry, crs=gdf.crs)
+    extra: dict[str, Any] = {}
+    if kind == "FlatGeobuf":
+        extra["SPATIAL_INDEX"] = "NO"  # keep the rows in their order
+    if kind == "GPKG":
+        extra["layer_metadata"] = {
+            "byocframe": json.dumps({"index": gdf.index.name, "attrs": settings})
+        }
+    frame.to_file(path, driver=kind, **extra)
+
+
+def read_file(path: PathLike) -> gpd.GeoDataFrame:
+    """Read a tile frame written by `write_file` (or any file with tile columns).
+
+    The result has the dtypes, geometry columns, index and ``loaded`` column of the frame
+    that was written, so `byocframe.changes` and `byocframe.push` work on it directly.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Raises
+    ------
+    ValidationError
+        When the file does not exist, has an unknown extension, or is not a tile table.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(5, seed=1))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_file(gdf, f"{folder}/tiles.geojson")
+    ...     back = read_file(f"{folder}/tiles.geojson")
+    >>> byocframe.changes(back).empty
+    True
+    """
+    path = Path(path)
+    kind = _kind(path)
+    if not path.is_file():
+        raise ValidationError(f"{path}: file not found; check the path")
+    if kind == "parquet":
+        try:
+            return gpd.read_parquet(path)
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise _unreadable(path, "GeoParquet", err) from err
+    meta: dict[str, Any] = {}
+    if kind == "csv":
+        frame, meta = _read_csv(path)
+    elif kind == "GeoJSON":
+        document = _json(path.read_text(encoding="utf-8"), f"{path}: not valid GeoJSON")
+        if not isinstance(document, dict):
+            raise ValidationError(f"{path}: not a GeoJSON FeatureCollection (an object)")
+        meta = _checked_meta(document.get("byocframe") or {}, path)
+        frame = gpd.GeoDataFrame.from_features(document, crs=meta.get("crs") or "EPSG:4326")
+    else:
+        import pyogrio
+        from pyogrio.errors import DataLayerError, DataSourceError
+
+        try:
+            frame = gpd.read_file(path)
+            if kind == "GPKG":
+                info = pyogrio.read_info(path).get("layer_metadata") or {}
+                text = info.get("byocframe", "{}")
+                meta = _checked_meta(_json(text, f"{path}: the byocframe metadata is broken"), path)
+        except (DataSourceError, DataLayerError) as err:
+            raise _unreadable(path, {"GPKG": "GeoPackage"}.get(kind, kind), err) from err
+    return _restore(frame, meta, path)
+
+
+def _json(text: str, what: str) -> Any:
+    """``json.loads``, every failure (nesting, 5,000-digit integers) a `ValidationError`."""
+    try:
+        return json.loads(text)
+    except RecursionError as err:
+        raise ValidationError(f"{what} (nested too deep to read)") from err
+    except ValueError as err:  # JSONDecodeError, and int() of thousands of digits
+        raise ValidationError(f"{what} ({str(err)[:80]})") from err
+
+
+def _checked_meta(meta: Any, path: Path) -> dict[str, Any]:
+    """The metadata byocframe writes (``crs``, ``index``, ``attrs``), checked member by member."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    fix = "restore it from the written file, or write the file again with byocframe.write_file"
+    if not isinstance(meta, dict):
+        raise ValidationError(f"{path}: the byocframe metadata is not a JSON object; {fix}")
+    crs, index, attrs = meta.get("crs"), meta.get("index"), meta.get("attrs")
+    if not (crs is None or isinstance(crs, str)) or not (index is None or isinstance(index, str)):
+        raise ValidationError(f"{path}: the metadata's crs and index must be texts; {fix}")
+    if not (attrs is None or isinstance(attrs, dict)):
+        raise ValidationError(f"{path}: the metadata's attrs must be an object; {fix}")
+    if crs:
+        try:
+            CRS.from_user_input(crs)
+        except CRSError as err:
+            raise ValidationError(
+                f"{path}: the metadata's crs {crs[:40]!r} is unknown; {fix}"
+            ) from err
+    return meta
+
+
+def _unreadable(path: Path, kind: str, err: Exception) -> ValidationError:
+    """One line for a file its reader gave up on: which file, what the reader said."""
+    reason = str(err).split(";", 1)[0].replace(f"'{path}' ", "").strip().rstrip(".")
+    reason = reason.splitlines()[0] if reason else type(err).__name__
+    reason = reason.rsplit(" failed: ", 1)[-1]  # SQLite's complaint, not its query
+    return ValidationError(
+        f"{path}: not a readable {kind} file ({reason}); was it copied whole? Write it "
+        f"again with 'byocframe tiles COLLECTION -o {path.name}'"
+    )
+
+
+def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    with path.open(encoding="utf-8") as source:
+        first = source.readline()
+    meta: dict[str, Any] = {}
+    if first.startswith(_CSV_MARK):
+        try:
+            meta = json.loads(first[len(_CSV_MARK) :])
+        except json.JSONDecodeError as err:
+            raise ValidationError(
+                f"{path}: the first line ({_CSV_MARK.strip()} ...) is not the JSON byocframe "
+                f"wrote ({err.msg} at column {err.colno}); restore it from the written file, "
+                "or delete that line to read the table without its metadata"
+            ) from err
+        except (RecursionError, ValueError) as err:  # deep nesting, 5,000-digit integers
+            raise ValidationError(
+                f"{path}: the first line ({_CSV_MARK.strip()} ...) is not the JSON byocframe "
+                "wrote (nested too deep or numbers too long); restore it from the written "
+                "file, or delete that line to read the table without its metadata"
+            ) from err
+        meta = _checked_meta(meta, path)
+    table = pd.read_csv(path, skiprows=1 if meta else 0, dtype={"id": object, LOADED: object})
+    if "geometry" not in table.columns:
+        raise ValidationError(f"{path}: no 'geometry' column (WKT); is it a tile table?")
+    try:
+        text = table.pop("geometry").astype(object)
+        geometry = shapely.from_wkt(text.where(text.notna() & (text != ""), None).to_numpy())
+    except shapely.errors.GEOSException as err:
+        raise ValidationError(f"{path}: the 'geometry' column is not WKT: {err}") from err
+    return gpd.GeoDataFrame(table, geometry=geometry, crs=meta.get("crs") or "EPSG:4326"), meta
+
+
+def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.GeoDataFrame:
+    """Index, dtypes, extra geometry columns and attrs as `tiles_from_records` makes them."""
+    from byocframe.frame.convert import tiles_from_records
+
+    if "path" not in frame.columns:
+        raise ValidationError(f"{path}: no 'path' column; is it a tile table?")
+    index = meta.get("index") or "id"
+    if index in frame.columns:
+        frame = frame.set_index(index)
+    elif "id" in frame.columns:
+        frame = frame.set_index("id")
+    template = tiles_from_records([])
+    for column in frame.columns:
+        if column in _EXTRA_GEOMETRIES:
+            values = frame[column].astype(object).where(frame[column].notna(), None)
+            try:
+                geoms = np.array(
+                    [None if v is None else shapely.from_wkb(v) for v in values], dtype=object
+                )
+            except (shapely.errors.GEOSException, TypeError, ValueError) as err:
+                raise ValidationError(
+                    f"{path}: column {column!r} is not hex WKB as write_file wrote it ({err}); "
+                    "write the file again with byocframe.write_file"
+                ) from err
+            crs = frame.crs if column == "tile_geometry" else None
+            frame[column] = gpd.GeoSeries(geoms, index=frame.index, crs=crs)
+        elif column in template.columns and column != template.active_geometry_name:
+            try:
+                frame[column] = _cast(frame[column], template[column].dtype)
+            except (ValueError, TypeError) as err:
+                raise ValidationError(
+                    f"{path}: column {column!r} holds a value that is not "
+                    f"{template[column].dtype} ({err}); fix it (times: ISO 8601, e.g. "
+                    "2024-06-01T10:00:00Z)"
+                ) from err
+    frame.index = pd.Index(frame.index, name=frame.index.name or "id").astype(template.index.dtype)
+    order = [c for c in template.columns if c in frame.columns]
+    order += [c for c in frame.columns if c not in order]
+    frame = frame[order]
+    frame.attrs[ATTRS_KEY] = {**template.attrs[ATTRS_KEY], **(meta.get("attrs") or {})}
+    if not meta.get("attrs"):
+        for key in ("loaded_ids", "loaded_ids_seal"):
+            frame.attrs[ATTRS_KEY].pop(key, None)
+    return frame
+
+
+def _cast(column: pd.Series, dtype: Any) -> pd.Series:
+    if isinstance(dtype, pd.DatetimeTZDtype) or str(dtype).startswith("datetime64"):
+        return pd.to_datetime(column, utc=True, format="ISO8601").astype(dtype)
+    if isinstance(dtype, pd.CategoricalDtype):
+        return column.astype(object).where(column.notna(), None).astype(dtype)
+    return column.astype(dtype)
+
+
+def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[Any, Any]:
+    """Lay a table with no ``loaded`` column over the collection as it is now.
+
+    For tables people build by hand: ``sensing_time`` and ``geometry`` of rows whose id
+    is in the collection are edits; rows with no known id and a ``path`` are new tiles;
+    tiles missing from the table are left out (deleted only with ``delete_missing``).
+    Returns the frame to push and the listing it was compared with (its ``original``).
+    """
+    from byocframe.io.listing import read_tiles
+
+    current = read_tiles(client, collection, progress=False)
+    frame = current.copy()
+    if edited.crs is not None and frame.crs is not None and not edited.crs.equals(frame.crs):
+        edited = edited.to_crs(frame.crs)
+    known = edited.index.notna() & edited.index.isin(frame.index)
+    rows = edited[known]
+    if "sensing_time" in rows:
+        frame.loc[rows.index, "sensing_time"] = pd.to_datetime(rows["sensing_time"], utc=True)
+    frame.loc[rows.index, frame.active_geometry_name] = rows.geometry.array
+    frame = frame.drop(index=frame.index.difference(edited.index[known]))
+    new = edited[~known]
+    if len(new):
+        if "path" not in new.columns:
+            raise ValidationError(
+                f"{len(new)} row(s) have no known tile id and no 'path' column: give new "
+                "tiles a path, or keep the 'id' column of listed tiles"
+            )
+        extra = gpd.GeoDataFrame(
+            {
+                "path": new["path"].to_numpy(),
+                "sensing_time": pd.to_datetime(new.get("sensing_time"), utc=True),
+            },
+            geometry=new.geometry.array,
+            crs=frame.crs,
+        )
+        frame = pd.concat([frame, extra])
+    return frame, current

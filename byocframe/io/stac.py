@@ -1,0 +1,317 @@
+"""STAC export of tile frames, and back: open the same COGs outside Sentinel Hub.
+
+`to_stac` turns a tile frame into STAC Items (a pystac ``ItemCollection``): the lon/lat
+cover as the geometry, the projection extension 2.0 (``proj:code``, ``proj:geometry``,
+``proj:bbox``, as pystac 1.15 writes it) with the cover in the tile's own CRS, a
+``collection`` link to the collection in the Catalog, and one asset per collection band
+pointing at its file (``s3://bucket/path`` with ``(BAND)`` resolved by the band's
+``source``). odc-stac, stackstac or GDAL (``/vsis3/``) read those assets directly. The
+BYOC fields that STAC has no place for travel as ``byoc:*`` properties, so
+`tiles_from_stac` rebuilds the same frame. With ``geoparquet=``, the items are also
+written as a stac-geoparquet file (the format's reference writer, ``stac-geoparquet``).
+
+Needs the ``stac`` extra (``pip install byocframe[stac]``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from byocframe.client.api import resolve_client
+from byocframe.client.deployments import get_deployment
+from byocframe.frame.convert import tiles_from_records, to_records
+from byocframe.frame.snapshot import ATTRS_KEY, loaded_state
+from byocframe.geo.crs import WGS84, crs_urn, parse_crs
+from byocframe.geo.geojson import geometries_to_geojson
+from byocframe.geo.geometry import DEFAULT_DENSIFY, antimeridian_bbox, reproject
+from byocframe.io.catalog import CATALOG_PATH
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pystac
+
+__all__ = ["tiles_from_stac", "to_stac", "write_geoparquet"]
+
+#: The projection extension 2.0 (``proj:code``); 1.x wrote ``proj:epsg``, which readers still take.
+PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
+RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
+EO = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
+COG = "image/tiff; application=geotiff; profile=cloud-optimized"
+#: BYOC record fields carried as ``byoc:*`` properties (STAC has no place for them).
+_CARRIED = {
+    "path": "byoc:path",
+    "status": "byoc:status",
+    "created": "byoc:created",
+    "ingestionStart": "byoc:ingestion_start",
+    "tileGeometry": "byoc:tile_geometry",
+}
+
+
+def _lonlat(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """The frame's geometries in lon/lat (from the native ones when the frame is not)."""
+    if frame.crs is not None and frame.crs.to_epsg() == 4326:
+        return frame.geometry.to_numpy()
+    native = _native(frame)
+    return reproject(native, frame["native_crs"].to_numpy(dtype=object), WGS84)
+
+
+def _native(frame: pd.DataFrame) -> np.ndarray:
+    cover = frame["native_cover"].to_numpy()
+    tile = frame["native_tile"].to_numpy() if "native_tile" in frame else cover
+    return np.where(shapely.is_missing(cover), tile, cover)
+
+
+def _asset_href(bucket: str, path: str, source: str) -> str:
+    # a path without (BAND) is a folder; the service names its files <band>.tif[f]
+    key = path.replace("(BAND)", source) if "(BAND)" in path else f"{path}/{source}.tif"
+    return f"s3://{bucket}/{key}"
+
+
+def _assets(path: str, collection: Mapping[str, Any]) -> dict[str, Any]:
+    import pystac
+
+    bands = (collection.get("additionalData") or {}).get("bands") or {}
+    out = {}
+    for name, spec in bands.items():
+        raster: dict[str, Any] = {
+            "data_type": f"{str(spec.get('sampleFormat', 'UINT')).lower()}{spec.get('bitDepth', 8)}"
+        }
+        no_data = spec.get("noData", collection.get("noData"))
+        if no_data is not None:
+            raster["nodata"] = no_data
+        out[name] = pystac.Asset(
+            href=_asset_href(collection["s3Bucket"], path, str(spec.get("source") or name)),
+            title=name,
+            media_type=COG,
+            roles=["data"],
+            extra_fields={"eo:bands": [{"name": name}], "raster:bands": [raster]},
+        )
+    return out
+
+
+def to_stac(
+    frame: gpd.GeoDataFrame,
+    collection: Mapping[str, Any] | str | None = None,
+    *,
+    client: Any = None,
+    geoparquet: str | os.PathLike[str] | None = None,
+) -> pystac.ItemCollection:
+    """STAC Items of the tiles of a frame, one asset per band of the collection.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        A tile frame (`byocframe.read_tiles`, `tiles_from_records`).
+    collection : dict or str, optional
+        The BYOC collection record (``client.get_collection(id)``): its ``s3Bucket`` and
+        ``additionalData.bands`` make the asset hrefs, its ``id`` the item collection.
+        A collection id, or nothing for the collection the frame was loaded from
+        (``read_tiles`` records it), makes one request for the record: with ``client``,
+        else with a client for the frame's service from ``SH_CLIENT_ID`` /
+        ``SH_CLIENT_SECRET`` or sentinelhub-py's ``config.toml`` (`Client.from_config`).
+    client : byocframe.Client or sentinelhub SHConfig, optional
+        Where to read the record when ``collection`` is not one.
+    geoparquet : path, optional
+        Also write the items there as stac-geoparquet (GeoParquet 1.1 + STAC columns).
+
+    Returns
+    -------
+    pystac.ItemCollection
+        ``datetime`` is the sensing time; a tile without one has a null ``datetime``
+        and its creation time as ``start_datetime`` = ``end_datetime`` (STAC needs a time).
+        Each item links (``rel="collection"``) to its collection in the Catalog of the
+        service the frame came from (Sentinel Hub's main deployment when unknown).
+
+    Raises
+    ------
+    ValueError
+        For a frame that is not a tile frame, a record without ``id`` or ``s3Bucket``,
+        or no record and no collection the frame knows.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import SYNTHETIC_BANDS, synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> record = {"id": "c1", "s3Bucket": "bucket", "additionalData": {"bands": SYNTHETIC_BANDS}}
+    >>> items = to_stac(gdf, record)
+    >>> items.items[0].assets["B02"].href
+    's3://bucket/tiles/2024/06/01/01N/269/B02.tif'
+    >>> items.items[0].properties["proj:code"], items.items[0].collection_id
+    ('EPSG:32601', 'byoc-c1')
+
+    A frame loaded from a service knows its collection:
+
+    >>> with byocframe.local_service(demo=True, demo_tiles=20) as service:
+    ...     client = service.client()
+    ...     loaded = byocframe.read_tiles(client, service.demo_collection)
+    ...     items = loaded.byoc.to_stac(client=client)
+    >>> len(items), items.items[0].get_single_link("collection").href == (
+    ...     f"{service.base_url}/api/v1/catalog/1.0.0/collections/byoc-{service.demo_collection}")
+    (20, True)
+    """
+    import pystac
+
+    if "path" not in frame.columns or "native_crs" not in frame.columns:
+        raise ValueError("to_stac needs a tile frame (read_tiles or tiles_from_records)")
+    record, service = _collection_record(frame, collection, client)
+    for field in ("id", "s3Bucket"):
+        if not record.get(field):
+            raise ValueError(f"collection has no {field!r}: pass client.get_collection(id)")
+    lonlat = _lonlat(frame)
+    native = geometries_to_geojson(_native(frame), list(frame["native_crs"]))
+    records = to_records(frame)
+    href = f"{service.rstrip('/')}{CATALOG_PATH}/collections/byoc-{record['id']}"
+    items = []
+    for row, geom, proj in zip(records, lonlat, native, strict=True):
+        item = _item(row, geom, proj, record, pystac)
+        # STAC: an item naming its collection links to it (stac-validator and pystac check it)
+        item.add_link(pystac.Link("collection", href, media_type="application/json"))
+        items.append(item)
+    found = pystac.ItemCollection(items)
+    if geoparquet is not None:
+        write_geoparquet(found, geoparquet)
+    return found
+
+
+def _collection_record(
+    frame: pd.DataFrame, collection: Mapping[str, Any] | str | None, client: Any
+) -> tuple[Mapping[str, Any], str]:
+    """The collection record to export with, and the base URL of its service."""
+    settings = frame.attrs.get(ATTRS_KEY, {})
+    service = str(settings.get("service") or "")
+    if isinstance(collection, Mapping):
+        base = service or (resolve_client(client).base_url if client is not None else "")
+        return collection, base or get_deployment("sentinel-hub").base_url
+    if collection is not None and not isinstance(collection, str):
+        raise TypeError(
+            "collection must be a record (dict) or a collection id, got "
+            f"{type(collection).__name__}"
+        )
+    cid = collection or settings.get("collection")
+    if not cid and "loaded" in frame.columns and len(frame):
+        named = [c for c in loaded_state(frame).collection if c]
+        cid = named[0] if named else None
+    if not cid:
+        raise ValueError(
+            "the frame does not say which collection it belongs to: pass the record, "
+            "to_stac(frame, client.get_collection(id))"
+        )
+    if client is not None:
+        reader = resolve_client(client)
+    else:
+        from byocframe.client.api import Client
+
+        reader = Client.from_config(base_url=service) if service else Client.from_config()
+    return reader.get_collection(str(cid)), reader.base_url
+
+
+def _item(
+    record: dict[str, Any],
+    geom: Any,
+    proj: dict[str, Any] | None,
+    collection: Mapping[str, Any],
+    pystac: Any,
+) -> pystac.Item:
+    present = geom is not None and not shapely.is_empty(geom)
+    properties: dict[str, Any] = {}
+    sensing = record.get("sensingTime")
+    if not sensing:
+        created = record.get("created") or "1970-01-01T00:00:00Z"
+        properties.update(start_datetime=created, end_datetime=created)
+    if proj is not None:
+        epsg = int(proj["crs"]["properties"]["name"].rsplit(":", 1)[-1])
+        coords = proj["coordinates"]
+        polygons = [coords] if proj["type"] == "Polygon" else coords
+        xy = np.asarray([p for poly in polygons for p in poly[0]], dtype=float)
+        properties.update(
+            {
+                "proj:code": f"EPSG:{epsg}",
+                "proj:geometry": {"type": "MultiPolygon", "coordinates": polygons},
+                "proj:bbox": [*xy.min(axis=0).tolist(), *xy.max(axis=0).tolist()],
+            }
+        )
+    for key, name in _CARRIED.items():
+        if record.get(key) is not None:
+            properties[name] = record[key]
+    properties["byoc:cover"] = record.get("coverGeometry") is not None
+    if record.get("additionalData"):
+        properties["byoc:additional_data"] = json.dumps(record["additionalData"])
+    boxes = shapely.bounds(shapely.get_parts(geom)).tolist() if present else []
+    return pystac.Item(
+        id=record["id"],
+        geometry=json.loads(shapely.to_geojson(geom)) if present else None,
+        bbox=antimeridian_bbox(boxes) if boxes else None,
+        datetime=pd.Timestamp(sensing).to_pydatetime() if sensing else None,
+        properties=properties,
+        stac_extensions=[PROJECTION, RASTER, EO],
+        assets=_assets(str(record["path"]), collection),
+        collection=f"byoc-{collection['id']}",
+    )
+
+
+def write_geoparquet(items: Iterable[Any], path: str | os.PathLike[str]) -> None:
+    """Write STAC Items (pystac or dicts) as a stac-geoparquet file."""
+    from stac_geoparquet.arrow import parse_stac_items_to_arrow
+    from stac_geoparquet.arrow import to_parquet as write
+
+    dicts = [i.to_dict(transform_hrefs=False) if hasattr(i, "to_dict") else i for i in items]
+    write(parse_stac_items_to_arrow(dicts), os.fspath(path))
+
+
+def tiles_from_stac(
+    items: Iterable[Any], *, crs: Any = WGS84, densify: float | None = DEFAULT_DENSIFY
+) -> gpd.GeoDataFrame:
+    """Build a tile frame from STAC Items written by `to_stac` (or read from stac-geoparquet).
+
+    The cover comes from ``proj:geometry`` in the tile's CRS, so the frame has the same
+    geometries as the one exported; ``byoc:*`` properties give path, status and times.
+
+    Parameters
+    ----------
+    items : iterable of pystac.Item or dict
+        An ``ItemCollection``, a list of dicts, or ``stac_table_to_items(...)``.
+    crs, densify
+        As in `tiles_from_records`.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import SYNTHETIC_BANDS, synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> record = {"id": "c1", "s3Bucket": "b", "additionalData": {"bands": SYNTHETIC_BANDS}}
+    >>> back = tiles_from_stac(to_stac(gdf, record))
+    >>> back.index.equals(gdf.index), bool(back.geometry.geom_equals_exact(gdf.geometry, 0).all())
+    (True, True)
+    """
+    records = []
+    for item in items:
+        data = item.to_dict(transform_hrefs=False) if hasattr(item, "to_dict") else dict(item)
+        props = data.get("properties") or {}
+        record: dict[str, Any] = {"id": data["id"], "sensingTime": props.get("datetime")}
+        for key, name in _CARRIED.items():
+            if props.get(name) is not None:
+                record[key] = props[name]
+        if props.get("proj:geometry") and props.get("byoc:cover", True):
+            native = crs_urn(_item_crs(props))
+            record["coverGeometry"] = {
+                **props["proj:geometry"],
+                "crs": {"type": "name", "properties": {"name": native}},
+            }
+        if props.get("byoc:additional_data"):
+            record["additionalData"] = json.loads(props["byoc:additional_data"])
+        records.append(record)
+    return tiles_from_records(records, crs=crs, densify=densify)
+
+
+def _item_crs(props: Mapping[str, Any]) -> str:
+    """The tile CRS of an item: ``proj:epsg`` (projection 1.x) or ``proj:code`` (2.0)."""
+    epsg = props.get("proj:epsg")
+    return parse_crs(f"EPSG:{epsg}" if epsg is not None else props.get("proj:code"))

@@ -1,0 +1,231 @@
+"""`reconcile(delete=True)` deletes a tile only on a listing that covers its files.
+
+A collection of six tiles in its own bucket (two under ``t/2025-01/``, four under
+``t/2025-02/``), listed in the ways that used to plan deletions: a prefix, an empty
+folder, another bucket; and through the command line, which must compare the URL with
+the collection's ``s3Bucket`` and ask before deleting more than a few tiles.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import byocframe
+from byocframe.bucket.files import read_bucket
+from byocframe.bucket.reconcile import reconcile
+from byocframe.cli import main
+from byocframe.emulator.cogs import write_cog
+from byocframe.exceptions import ValidationError
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:botocore.*")
+
+PATTERN = r"t/(?P<year>\d{4})-(?P<month>\d\d)/(?P<day>\d\d)/(BAND)\.tif"
+BANDS = {
+    "B01": {"sampleFormat": "UINT", "bitDepth": 8},
+    "B02": {"sampleFormat": "UINT", "bitDepth": 8},
+}
+DAYS = ["2025-01/01", "2025-01/02", "2025-02/01", "2025-02/02", "2025-02/03", "2025-02/04"]
+_names = (f"reg-safety-{n}" for n in itertools.count())
+
+
+@pytest.fixture(scope="module")
+def files_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two small valid COGs for each of the six tiles."""
+    folder = tmp_path_factory.mktemp("six-tiles")
+    for day in DAYS:
+        for band in BANDS:
+            write_cog(folder / "t" / day / f"{band}.tif", size=256, blocksize=256)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def service(local_s3: Any) -> Iterator[Any]:
+    with byocframe.local_service(s3=local_s3) as running:
+        yield running
+
+
+class Setup:
+    """A fresh bucket holding the six tiles' files, and a collection on it, ingested."""
+
+    def __init__(self, service: Any, folder: Path):
+        self.service = service
+        self.bucket = next(_names)
+        service.s3.upload_folder(folder, self.bucket)
+        self.client = service.client()
+        body = {"name": "six", "s3Bucket": self.bucket, "additionalData": {"bands": BANDS}}
+        self.cid = self.client.create_collection(body)["id"]
+        for day in DAYS:
+            self.client.create_tile(self.cid, {"path": f"t/{day}/(BAND).tif"})
+        assert [t["status"] for t in self.client.iter_tiles(self.cid)] == ["INGESTED"] * 6
+        self.s3 = service.s3.client()
+
+    def tiles(self) -> Any:
+        return byocframe.read_tiles(self.client, self.cid, progress=False)
+
+    def paths(self) -> list[str]:
+        return sorted(t["path"] for t in self.client.iter_tiles(self.cid))
+
+    def files(self, url: str | Path) -> Any:
+        return read_bucket(url, s3=self.s3, progress=False)
+
+    def remove(self, day: str, band: str = "B01") -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=f"t/{day}/{band}.tif")
+
+    def account(self) -> list[str]:
+        service = self.service
+        return [
+            *("--base-url", service.base_url, "--token-url", service.token_url),
+            *("--client-id", service.client_id, "--client-secret", service.client_secret),
+        ]
+
+
+@pytest.fixture
+def six(service: Any, files_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Setup:
+    for name, value in service.s3.environment().items():
+        monkeypatch.setenv(name, value)  # the command line finds the local S3 as a user's
+    return Setup(service, files_folder)
+
+
+def _deleted(plan: Any) -> list[str]:
+    return sorted(plan.loc[plan["action"] == "delete", "path"])
+
+
+def test_prefix_listing_deletes_only_tiles_under_the_prefix(six: Setup) -> None:
+    six.remove("2025-01/02")
+    files = six.files(f"s3://{six.bucket}/t/2025-01")
+    plan = reconcile(six.tiles(), files, pattern=PATTERN, delete=True, s3_bucket=six.bucket)
+    # the tile under the prefix whose file is gone, nothing of the four outside it
+    assert _deleted(plan) == ["t/2025-01/02/(BAND).tif"]
+    detail = plan.loc[plan["action"] == "delete", "detail"].iloc[0]
+    assert detail.startswith(
+        f"1 of 2 files are not in the listing of s3://{six.bucket}/t/2025-01 at "
+    )
+    outside = plan[plan["reason"] == "unlisted"]
+    assert sorted(outside["path"]) == [f"t/{day}/(BAND).tif" for day in DAYS[2:]]
+    assert (outside["action"] == "none").all()
+    assert outside["detail"].str.contains(f"s3://{six.bucket}/t/2025-01").all()
+
+
+def test_a_listing_changed_after_it_was_read_is_no_evidence(six: Setup) -> None:
+    files = six.files(f"s3://{six.bucket}/")
+    some = files[files["key"].str.startswith("t/2025-01/")]  # the attrs survive a filter
+    with pytest.raises(ValidationError, match="not the listing read_bucket returned"):
+        reconcile(six.tiles(), some, delete=True, s3_bucket=six.bucket)
+
+
+def test_empty_listings_never_plan_a_deletion(six: Setup, tmp_path: Path) -> None:
+    tiles = six.tiles()
+    with pytest.raises(ValidationError, match="a local folder is not the collection's bucket"):
+        reconcile(tiles, six.files(tmp_path), delete=True, s3_bucket=six.bucket)
+    empty = six.files(f"s3://{six.bucket}/nothing-here/")
+    with pytest.raises(ValidationError, match=r"listing of s3://.*/nothing-here/ is empty"):
+        reconcile(tiles, empty, delete=True, s3_bucket=six.bucket)
+    # without the collection's bucket to compare with, a delete is refused too
+    with pytest.raises(ValidationError, match="pass s3_bucket="):
+        reconcile(tiles, six.files(f"s3://{six.bucket}/"), delete=True)
+
+
+def test_a_folder_listing_without_etags_plans_no_reingest(six: Setup, tmp_path: Path) -> None:
+    for day in DAYS[:2]:  # a local copy of January's files: a folder lists no ETags
+        for band in BANDS:
+            key = f"t/{day}/{band}.tif"
+            (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+            six.s3.download_file(six.bucket, key, str(tmp_path / key))
+    plan = reconcile(six.tiles(), six.files(tmp_path), pattern=PATTERN, s3_bucket=six.bucket)
+    assert "reingest" not in set(plan["action"])
+    assert "delete" not in set(plan["action"])
+
+
+def test_another_buckets_listing_is_refused(six: Setup, service: Any, files_folder: Path) -> None:
+    other = next(_names)
+    service.s3.upload_folder(files_folder / "t" / "2025-02", other, prefix="t/2025-02/")
+    files = six.files(f"s3://{other}/")
+    with pytest.raises(ValidationError, match=f"lists s3://{other}/, not the collection's"):
+        reconcile(six.tiles(), files, delete=True, s3_bucket=six.bucket)
+    # a CDSE bucket name (PROJECT_ID:bucket) is the same bucket
+    plan = reconcile(six.tiles(), six.files(f"s3://{six.bucket}/"), s3_bucket=f"p:{six.bucket}")
+    assert plan.empty
+
+
+def test_cli_with_a_narrower_prefix_keeps_the_tiles_outside_it(
+    six: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["reconcile", six.cid, f"s3://{six.bucket}/t/2025-01", "--pattern", PATTERN]
+    assert main([*args, "--apply", "--delete", *six.account()]) == 0
+    assert six.paths() == [f"t/{day}/(BAND).tif" for day in DAYS]
+    out = capsys.readouterr().out
+    assert "0 deletions" in out
+    assert "4 tiles outside the listing" in out
+
+
+def test_cli_refuses_a_url_of_another_bucket(
+    six: Setup, service: Any, files_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = next(_names)  # holds February's files only: January's tiles look gone
+    service.s3.upload_folder(files_folder / "t" / "2025-02", other, prefix="t/2025-02/")
+    args = ["reconcile", six.cid, f"s3://{other}/", "--pattern", PATTERN]
+    assert main([*args, "--apply", "--delete", *six.account()]) == 1
+    err = capsys.readouterr().err
+    assert f"s3://{other}/ is not the collection's bucket {six.bucket}" in err
+    assert len(err.strip().splitlines()) == 1
+    assert len(six.paths()) == 6
+
+
+def test_a_pattern_matching_no_file_is_an_error(
+    six: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = six.files(f"s3://{six.bucket}/")
+    with pytest.raises(ValidationError, match=r"matches none of the 12 listed keys"):
+        reconcile(six.tiles(), files, pattern=r"tiles/(BAND)\.tif", s3_bucket=six.bucket)
+    args = ["reconcile", six.cid, f"s3://{six.bucket}/", "--pattern", r"x/(BAND)\.tif"]
+    assert main([*args, *six.account()]) == 1
+    err = capsys.readouterr().err
+    assert "matches none of the 12 listed keys (e.g. 't/2025-01/01/B01.tif')" in err
+
+
+def test_deleting_more_than_the_limit_needs_a_confirmation(
+    six: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for day in DAYS:
+        six.remove(day)
+    args = ["reconcile", six.cid, f"s3://{six.bucket}/", "--pattern", PATTERN, "--delete"]
+    assert main([*args, *six.account()]) == 0  # the dry run: deletions first, counted
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "6 deletions, 0 creates, 0 reingests, 0 left alone"
+    assert [line.split()[0] for line in lines[1:7]] == ["delete"] * 6
+    # more than 5 (the default --delete-limit): refused without the count confirmed
+    assert main([*args, "--apply", *six.account()]) == 1
+    assert "--confirm-deletes 6" in capsys.readouterr().err
+    assert main([*args, "--apply", "--confirm-deletes", "5", *six.account()]) == 1
+    assert len(six.paths()) == 6
+    assert main([*args, "--apply", "--confirm-deletes", "6", *six.account()]) == 0
+    assert six.paths() == []
+
+
+def test_creates_that_check_flags_are_not_planned(
+    six: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for band in BANDS:
+        good = write_cog(tmp_path / f"good-{band}.tif", size=256, blocksize=256)
+        six.s3.upload_file(str(good), six.bucket, f"t/2025-03/01/{band}.tif")
+        bad = write_cog(tmp_path / f"bad-{band}.tif", size=256, compress="JPEG")
+        six.s3.upload_file(str(bad), six.bucket, f"t/2025-03/02/{band}.tif")
+    files = six.files(f"s3://{six.bucket}/")
+    plan = reconcile(six.tiles(), files, pattern=PATTERN, bands=BANDS, s3_bucket=six.bucket)
+    rows = plan.set_index("path")
+    assert rows.loc["t/2025-03/01/(BAND).tif", "action"] == "create"
+    assert rows.loc["t/2025-03/02/(BAND).tif", ["action", "reason"]].tolist() == [
+        "none",
+        "fails-check",
+    ]
+    assert "compression" in rows.loc["t/2025-03/02/(BAND).tif", "detail"]
+    args = ["reconcile", six.cid, f"s3://{six.bucket}/", "--pattern", PATTERN, "--apply"]
+    assert main([*args, *six.account()]) == 0
+    assert "fails-check" in capsys.readouterr().out
+    assert "t/2025-03/02/(BAND).tif" not in six.paths()
+    assert "t/2025-03/01/(BAND).tif" in six.paths()

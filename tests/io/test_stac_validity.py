@@ -1,0 +1,147 @@
+"""STAC exports validate against the published schemas, offline (``tests/data/stac-schemas``).
+
+Independent truth: the JSON schemas of the STAC specification and its extensions, as
+published, checked by ``jsonschema`` and by pystac's own validator; neither knows
+byocframe. Items without their ``collection`` link must fail, so the check can fail.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import requests
+from catalog_world import token_for
+from stac_schemas import errors, stored, stored_schemas_io, validate
+
+import byocframe
+from byocframe.io.stac import PROJECTION, tiles_from_stac, to_stac
+
+pystac = pytest.importorskip("pystac")
+validation = pytest.importorskip("pystac.validation")
+DefaultStacIO = pytest.importorskip("pystac.stac_io").DefaultStacIO
+
+CATALOG = "/api/v1/catalog/1.0.0"
+
+
+@pytest.fixture(scope="module")
+def export(demo_service):
+    client = demo_service.client()
+    frame = byocframe.read_tiles(client, demo_service.demo_collection)
+    record = client.get_collection(demo_service.demo_collection)
+    return frame, record, [item.to_dict() for item in frame.byoc.to_stac(record)]
+
+
+@pytest.fixture
+def offline_pystac():
+    """pystac validates with the stored schemas only (any other URL raises)."""
+    pystac.StacIO.set_default(stored_schemas_io())
+    validator = validation.JsonSchemaSTACValidator()
+    validator.schema_cache = copy.deepcopy(stored())
+    validation.set_validator(validator)
+    yield
+    validation.set_validator(validation.JsonSchemaSTACValidator())
+    pystac.StacIO.set_default(DefaultStacIO)  # pystac's own default
+
+
+def test_every_item_of_the_demo_export_validates(export):
+    frame, _, items = export
+    assert len(items) == len(frame) == 400
+    for item in items:
+        validate(item)  # the core schema of its stac_version, then each extension
+    assert {i["stac_version"] for i in items} == {pystac.get_stac_version()}
+    assert PROJECTION in items[0]["stac_extensions"]
+
+
+def test_pystac_validates_the_items_offline(export, offline_pystac):
+    _, _, items = export
+    for item in items[::20]:
+        checked = pystac.Item.from_dict(item).validate()
+        assert "https://schemas.stacspec.org/v1.1.0/item-spec/json-schema/item.json" in checked
+        assert PROJECTION in checked
+
+
+def test_an_item_without_its_collection_link_fails(export, offline_pystac):
+    _, _, items = export
+    broken = copy.deepcopy(items[0])
+    broken["links"] = [link for link in broken["links"] if link["rel"] != "collection"]
+    assert any("collection" in e for e in errors(broken))
+    with pytest.raises(pystac.errors.STACValidationError, match="collection"):
+        pystac.Item.from_dict(broken).validate()
+
+
+def test_a_schema_not_stored_is_an_error_not_a_download(export, offline_pystac):
+    _, _, items = export
+    other = {
+        **items[0],
+        "stac_extensions": ["https://stac-extensions.github.io/sat/v1.0.0/schema.json"],
+    }
+    with pytest.raises(Exception, match="sat"):
+        list(errors(other))
+    with pytest.raises(Exception, match="not in"):
+        pystac.Item.from_dict(other).validate()
+
+
+def test_projection_2_is_written(export):
+    frame, _, items = export
+    by_id = {item["id"]: item for item in items}
+    for tile_id, crs in frame["native_crs"].items():
+        props = by_id[tile_id]["properties"]
+        assert props["proj:code"] == crs  # "EPSG:32633", as pystac 1.15 writes it
+        assert "proj:epsg" not in props
+    assert PROJECTION == "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
+
+
+def test_projection_1_items_still_read(export):
+    """Items written before (``proj:epsg``, extension 1.1.0) give the same frame."""
+    frame, _, items = export
+    old = copy.deepcopy(items)
+    for item in old:
+        code = item["properties"].pop("proj:code")
+        item["properties"]["proj:epsg"] = int(code.split(":")[1])
+        item["stac_extensions"] = [
+            "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
+            if uri == PROJECTION
+            else uri
+            for uri in item["stac_extensions"]
+        ]
+    validate(old[0])  # a valid projection 1.1 item
+    spelled = copy.deepcopy(items)  # proj:code in another spelling pyproj reads
+    for item in spelled:
+        item["properties"]["proj:code"] = item["properties"]["proj:code"].replace("EPSG:", "epsg:")
+    for back in (tiles_from_stac(old), tiles_from_stac(items), tiles_from_stac(spelled)):
+        assert list(back.index) == list(frame.index)
+        assert back["native_crs"].equals(frame["native_crs"])
+        assert back.geometry.geom_equals_exact(frame.geometry, tolerance=1e-9).all()
+
+
+def test_no_argument_when_the_frame_knows_its_collection(demo_service, monkeypatch):
+    client = demo_service.client()
+    frame = byocframe.read_tiles(client, demo_service.demo_collection).iloc[:30]
+    monkeypatch.setenv("SH_CLIENT_ID", demo_service.client_id)
+    monkeypatch.setenv("SH_CLIENT_SECRET", demo_service.client_secret)
+    items = frame.byoc.to_stac()  # the record comes from the frame's own service
+    record = client.get_collection(demo_service.demo_collection)
+    assert [i.to_dict() for i in items] == [i.to_dict() for i in to_stac(frame, record)]
+    # the link leads to the collection in the service's Catalog, a valid STAC Collection
+    href = items.items[0].get_single_link("collection").href
+    assert href == (
+        f"{demo_service.base_url}{CATALOG}/collections/byoc-{demo_service.demo_collection}"
+    )
+    headers = {"Authorization": f"Bearer {token_for(demo_service)}"}
+    answer = requests.get(href, headers=headers, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["id"] == items.items[0].collection_id
+    validate(answer.json())
+
+
+def test_a_frame_without_a_collection_needs_the_record(export):
+    frame, record, _ = export
+    plain = byocframe.tiles_from_records(byocframe.to_records(frame.iloc[:3]))
+    with pytest.raises(ValueError, match="which collection"):
+        plain.byoc.to_stac()
+    with pytest.raises(TypeError, match="record"):
+        to_stac(plain, 42)  # type: ignore[arg-type]
+    # with the record, an unknown service links to Sentinel Hub's main deployment
+    href = to_stac(plain, record).items[0].get_single_link("collection").href
+    assert href.startswith("https://services.sentinel-hub.com/api/v1/catalog/1.0.0/collections/")

@@ -1,0 +1,128 @@
+"""Static coverage maps: categories for few values, a layout that keeps the text, the AOI
+view, tiles without geometry in the legend, and the offline fallback said once."""
+
+from __future__ import annotations
+
+import io
+import threading
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from matplotlib.colors import to_hex
+
+import byocframe
+from byocframe.exceptions import ByocframeWarning
+from byocframe.frame.synthetic import synthetic_tiles
+
+
+@pytest.fixture(scope="module")
+def gdf():
+    return byocframe.tiles_from_records(synthetic_tiles(400, seed=2))
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def legend_labels(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_few_dates_get_a_colour_each_and_a_legend(gdf):
+    ax = gdf.byoc.plot("sensing_time", basemap=False)
+    days = gdf["sensing_time"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d")
+    counts = days.value_counts()
+    assert sorted(counts.index) == ["2024-06-01", "2024-06-11", "2024-06-21", "2024-07-01"]
+    assert legend_labels(ax) == [f"{d} ({counts[d]:,})" for d in sorted(counts.index)]
+    assert ax.get_legend().get_title().get_text() == "sensing_time (UTC date)"
+    assert [a for a in ax.figure.axes if a is not ax] == []  # no colour bar
+    swatches = [to_hex(h.get_facecolor()) for h in ax.get_legend().legend_handles]
+    assert len(set(swatches)) == 4
+    # each tile is painted in its date's colour
+    tiles = ax.collections[-1]
+    painted = {to_hex(c) for c in tiles.get_facecolor()}
+    assert painted == set(swatches)
+
+
+def test_many_dates_keep_a_colour_bar(gdf):
+    spread = gdf.assign(sensing_time=pd.date_range("2024-01-01", periods=len(gdf), tz="UTC"))
+    ax = spread.byoc.plot("sensing_time", basemap=False)
+    bars = [a for a in ax.figure.axes if a is not ax]
+    assert len(bars) == 1
+    assert ax.get_legend() is None
+
+
+def test_few_numbers_are_categories(gdf):
+    ax = gdf.assign(level=np.arange(len(gdf)) % 3).byoc.plot("level", basemap=False)
+    assert [label.split(" ")[0] for label in legend_labels(ax)] == ["0", "1", "2"]
+
+
+def test_a_plain_savefig_keeps_every_text_inside_the_figure(gdf):
+    figure, ax = plt.subplots(figsize=(5, 2.6))  # no layout engine: the user's own axes
+    gdf.byoc.plot(ax=ax, basemap=False, title="a title\non two lines")
+    figure.savefig(io.BytesIO(), format="png")  # no bbox_inches="tight"
+    renderer = figure.canvas.get_renderer()
+    box = figure.bbox
+    texts = [ax.title, ax.xaxis.label, ax.yaxis.label, ax.get_legend()]
+    texts += [t for t in ax.get_xticklabels() + ax.get_yticklabels() if t.get_visible()]
+    for text in texts:
+        extent = text.get_window_extent(renderer)
+        assert extent.x0 >= box.x0 - 1
+        assert extent.y0 >= box.y0 - 1, text
+        assert extent.x1 <= box.x1 + 1
+        assert extent.y1 <= box.y1 + 1, text
+
+
+def test_aoi_zooms_the_map(gdf):
+    aoi = (-60, -30, -45, -15)
+    ax = gdf.byoc.plot(aoi=aoi, basemap=False)
+    west, east = ax.get_xlim()
+    south, north = ax.get_ylim()
+    assert -62 <= west <= -60
+    assert -45 <= east <= -43
+    assert -32 <= south <= -30
+    assert -15 <= north <= -13
+
+
+def test_tiles_without_geometry_stay_in_the_legend(gdf):
+    frame = gdf.head(30).copy()
+    frame["status"] = frame["status"].astype("string")
+    frame.loc[frame.index[:2], "status"] = "FAILED"
+    frame.loc[frame.index[:2], "geometry"] = None  # the only FAILED tiles: nothing to draw
+    ax = frame.byoc.plot(basemap=False)
+    assert legend_labels(ax) == ["INGESTED (28)", "FAILED (0 + 2 without geometry, not drawn)"]
+    assert "(2 without geometry not drawn)" in ax.get_title()
+
+
+def test_tiles_too_small_to_see_are_marked(gdf):
+    frame = gdf.head(6).copy()
+    tiny = [shapely.box(x, 10, x + 0.01, 10.01) for x in (-150, -50, 50, 150)]
+    frame.loc[frame.index[:4], "geometry"] = tiny  # 1 km tiles on a world map
+    ax = frame.byoc.plot(basemap=False)
+    dots = [c for c in ax.collections if c.get_label() == "_small tiles"]
+    assert len(dots) == 1
+    assert sorted(np.round(dots[0].get_offsets()[:, 0]).tolist()) == [-150, -50, 50, 150]
+
+
+def test_basemap_fallback_is_one_line_said_once_per_process(gdf, monkeypatch):
+    monkeypatch.setattr("byocframe.maps.plotting._fallback_said", threading.Event(), raising=False)
+    unreachable = "http://127.0.0.1:9/{z}/{x}/{y}.png"
+    small = gdf.head(20)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        small.byoc.plot(basemap=unreachable)
+        small.byoc.plot(basemap=unreachable)
+    said = [w for w in caught if issubclass(w.category, ByocframeWarning)]
+    assert len(said) == 1
+    text = str(said[0].message)
+    assert "\n" not in text
+    assert len(text) < 200
+    assert "BYOCFRAME_OFFLINE=1" in text
+    assert "urllib3" not in text
+    assert "HTTPConnectionPool" not in text

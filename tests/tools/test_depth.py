@@ -1,0 +1,185 @@
+"""Depth areas against GEOS overlays computed independently, degenerate cases first."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import shapely
+
+import byocframe.tools.depth
+from byocframe.tools.depth import depth_areas
+
+
+def overlay_truth(polygons: list, deepest: int = 4) -> np.ndarray:
+    """Area covered k or more times = area of the union of all k-wise intersections."""
+    out = []
+    for k in range(1, deepest + 1):
+        parts = [shapely.intersection_all(list(c)) for c in itertools.combinations(polygons, k)]
+        out.append(shapely.union_all(parts).area if parts else 0.0)
+    return np.array(out)
+
+
+def levels(polygons: list, deepest: int = 4, **kwargs) -> np.ndarray:
+    """``depth_areas`` padded or cut to ``deepest`` levels."""
+    return np.pad(depth_areas(polygons, **kwargs), (0, deepest))[:deepest]
+
+
+def count_pairs(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Record how many candidate edge pairs each ``depth_areas`` call compares."""
+    compared = []
+    find_pairs = byocframe.tools.depth._candidate_pairs
+
+    def spy(edges):
+        pairs = find_pairs(edges)
+        compared.append(sum(len(a) for a, _ in pairs))
+        return pairs
+
+    monkeypatch.setattr(byocframe.tools.depth, "_candidate_pairs", spy)
+    return compared
+
+
+def random_polygons(rng: np.random.Generator) -> list:
+    """Up to 8 polygons on a half-unit grid (shared vertices, collinear edges) plus
+    exact duplicates, holes and multi-part polygons, the cases that break overlays."""
+    polygons = []
+    for _ in range(rng.integers(1, 8)):
+        centre, radius = rng.uniform(0, 10, 2), rng.uniform(0.5, 4)
+        angles = np.sort(rng.uniform(0, 2 * np.pi, rng.integers(3, 9)))
+        ring = np.round((centre + radius * np.c_[np.cos(angles), np.sin(angles)]) * 2) / 2
+        valid = shapely.make_valid(shapely.Polygon(ring))
+        area = shapely.union_all([g for g in shapely.get_parts(valid) if g.area > 0])
+        if area.area > 0:
+            polygons.append(area)
+    if len(polygons) > 1 and rng.random() < 0.4:
+        polygons += [polygons[0]] * int(rng.integers(1, 4))  # the same footprint again
+    if len(polygons) > 1 and rng.random() < 0.4:
+        polygons.append(polygons[1].difference(shapely.box(3, 3, 6, 6)))  # holes, notches
+    if polygons and rng.random() < 0.4:
+        polygons.append(shapely.union(polygons[0], shapely.box(-3, -3, 0, 0)))  # multi-part
+    return [p for p in polygons if p.area > 0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_degenerate_polygons_match_overlays(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        polygons = random_polygons(rng)
+        np.testing.assert_allclose(
+            levels(polygons, resolution=1e-7), overlay_truth(polygons), atol=1e-5
+        )
+
+
+class TestDegenerateCases:
+    def test_the_same_polygon_n_times(self):
+        box = shapely.box(0, 0, 3, 2)
+        assert levels([box] * 4, deepest=5).tolist() == pytest.approx([6, 6, 6, 6, 0])
+
+    def test_copies_beside_another_polygon(self):
+        a, b = shapely.box(0, 0, 2, 2), shapely.box(1, 0, 3, 2)
+        assert levels([a, b, a, a], deepest=5).tolist() == pytest.approx([6, 4, 4, 2, 0])
+
+    def test_many_copies_count_once_with_a_weight(self, monkeypatch):
+        # copies are merged before any edge is compared: no candidate pair between them
+        compared = count_pairs(monkeypatch)
+        box = shapely.segmentize(shapely.box(0, 0, 100, 100), 1)
+        assert levels([box] * 200, deepest=201)[[0, 199, 200]] == pytest.approx([1e4, 1e4, 0])
+        assert compared == [0]
+
+    def test_neighbours_sharing_an_edge_do_not_overlap(self):
+        result = levels([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], deepest=2)
+        assert result.tolist() == pytest.approx([2, 0])
+
+    def test_a_polygon_filling_anothers_hole(self):
+        ring = shapely.box(0, 0, 4, 4).difference(shapely.box(1, 1, 3, 3))
+        assert levels([ring, shapely.box(1, 1, 3, 3)], 2).tolist() == pytest.approx([16, 0])
+
+    def test_vertex_shared_by_two_polygons(self):
+        # found by the random test: both rings pass through (6.5, 4.5)
+        a = shapely.Polygon([(11.5, 8.5), (10, 11), (6, 5), (6.5, 4.5), (7, 4.5), (11.5, 6.5)])
+        b = shapely.Polygon([(8, 3), (7.5, 4), (6.5, 4.5), (4.5, 1.5), (5, 1), (8, 2.5)])
+        np.testing.assert_allclose(levels([a, b], resolution=1e-7), overlay_truth([a, b]))
+
+    def test_near_collinear_cut_that_polygonize_gets_wrong(self):
+        # GEOS node + polygonize loses the sliver between these two; the overlay does not
+        a = shapely.Polygon([(11, 4.5), (5.5, 4.5), (11, 0.5)])
+        b = a.difference(shapely.box(3, 3, 6, 6))
+        expected = [a.area, b.area]
+        assert levels([a, b], 2, resolution=1e-7) == pytest.approx(expected, abs=1e-6)
+
+    def test_lines_and_points_have_no_area(self):
+        square = shapely.box(0, 0, 1, 1)
+        collection = shapely.GeometryCollection(
+            [shapely.MultiPolygon([shapely.box(2, 0, 3, 1)]), shapely.LineString([(0, 0), (5, 5)])]
+        )
+        assert levels([square, collection, None], 2).tolist() == pytest.approx([2, 0])
+
+
+class TestLimits:
+    def test_nothing_to_count(self):
+        assert depth_areas([]).size == 0
+        assert depth_areas([None, shapely.Polygon()]).size == 0
+
+    def test_coordinates_too_large_for_the_grid(self):
+        with pytest.raises(ValueError, match="coarser resolution"):
+            depth_areas([shapely.box(0, 0, 1e12, 1)], resolution=0.1)
+
+    def test_one_very_long_edge_among_short_ones(self):
+        # a polar cap in the equal-area plane: one edge 40,000 km long
+        cap = shapely.box(-2.0e7, 6.0e6, 2.0e7, 6.4e6)
+        small = [shapely.box(x, 6.3e6, x + 1e4, 6.5e6) for x in np.arange(-1e6, 1e6, 2e4)]
+        polygons = [cap, *small]
+        np.testing.assert_allclose(levels(polygons, 2), overlay_truth(polygons, 2), rtol=1e-12)
+
+    def test_small_chunks_give_the_same_areas(self, monkeypatch):
+        rng = np.random.default_rng(7)
+        polygons = [shapely.box(x, y, x + 3, y + 3) for x, y in rng.uniform(0, 10, (40, 2))]
+        expected = depth_areas(polygons)
+        monkeypatch.setattr(byocframe.tools.depth, "_CHUNK", 50)
+        np.testing.assert_allclose(depth_areas(polygons), expected, rtol=1e-12)
+
+
+class TestStackedCopies:
+    """One mosaic stacked k times, each copy with its own float noise (tiles re-ingested
+    every month): the depth is k everywhere, and the work grows with k, not with k**2."""
+
+    @staticmethod
+    def mosaic(copy: int, noise: float) -> list:
+        """A 4 x 3 grid of squares sharing edges, vertices moved by up to ``noise``."""
+        rng = np.random.default_rng(copy)
+        squares = []
+        for x, y in itertools.product(range(4), range(3)):
+            square = shapely.segmentize(shapely.box(x * 10, y * 10, x * 10 + 10, y * 10 + 10), 2)
+            squares.append(shapely.transform(square, lambda c: c + rng.uniform(-noise, noise)))
+        return squares
+
+    @pytest.mark.parametrize("k", [1, 2, 5, 12])
+    def test_depth_is_k_exactly(self, k):
+        # noise far below the grid: every copy snaps onto the same vertices
+        stack = [p for copy in range(k) for p in self.mosaic(copy, noise=1e-6)]
+        assert len(set(shapely.to_wkb(stack))) == len(stack)  # no two copies are equal
+        result = levels(stack, deepest=k + 1, resolution=0.01)
+        assert result.tolist() == pytest.approx([1200.0] * k + [0.0], rel=1e-12)
+
+    def test_edge_pairs_do_not_grow_with_the_copies(self, monkeypatch):
+        compared = count_pairs(monkeypatch)
+        for k in (2, 20):
+            depth_areas([p for copy in range(k) for p in self.mosaic(copy, noise=1e-6)])
+        assert compared[0] == compared[1] > 0
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_copies_that_snap_apart_match_overlays(self, seed):
+        # noise of a grid step: copies snap to different vertices and their edges cross
+        # one another at shallow angles; the truth is the overlay of the snapped copies
+        rng = np.random.default_rng(seed)
+        copies = []
+        for _ in range(3):
+            ring = np.array([(0, 0), (4, 0), (4, 3), (2, 4), (0, 3)]) * 100.0
+            ring = ring + rng.integers(-1, 2, ring.shape)
+            copies.append(shapely.Polygon(ring))
+        other = shapely.box(150, -50, 600, 150)
+        polygons = [*copies, other]
+        np.testing.assert_allclose(
+            levels(polygons, 5, resolution=1.0), overlay_truth(polygons, 5), rtol=1e-12
+        )
