@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import pyproj
     import shapely
 
-    from byocframe.client.config import SentinelHubBYOCLike, SHConfigLike
 
 __all__ = ["AnyClient", "AoiLike", "ClientLike", "CrsLike", "S3Like"]
 
@@ -95,6 +94,21 @@ class ClientLike(Protocol):
 
     def update_collection(self, collection: str, record: Mapping[str, Any]) -> None:
         """Replace a collection's name, no-data value and band names."""
+
+
+class SHConfigLike(Protocol):
+    """A sentinelhub-py ``SHConfig`` (duck-typed: sentinelhub is not imported)."""
+
+    sh_client_id: str
+    sh_client_secret: str
+    sh_base_url: str
+    sh_token_url: str
+
+
+class SentinelHubBYOCLike(Protocol):
+    """A sentinelhub-py ``SentinelHubBYOC`` (its ``config`` is used)."""
+
+    config: SHConfigLike
 
 
 #: What a public function accepts as its client: a `ClientLike` (a `byocframe.Client`),

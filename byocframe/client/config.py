@@ -15,10 +15,10 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from byocframe.client.deployments import SENTINEL_HUB_TOKEN_URL, get_deployment
 from byocframe.exceptions import ValidationError
+from byocframe.typing import SentinelHubBYOCLike, SHConfigLike
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -52,21 +52,6 @@ class Settings:
     base_url: str | None = None
     token_url: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
-
-
-class SHConfigLike(Protocol):
-    """A sentinelhub-py ``SHConfig`` (duck-typed: sentinelhub is not imported)."""
-
-    sh_client_id: str
-    sh_client_secret: str
-    sh_base_url: str
-    sh_token_url: str
-
-
-class SentinelHubBYOCLike(Protocol):
-    """A sentinelhub-py ``SentinelHubBYOC`` (its ``config`` is used)."""
-
-    config: SHConfigLike
 
 
 def settings_from_sh_config(
