@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from byocframe.bucket.files import Bucket, open_bucket, s3_keyword
+from byocframe.bucket.access import Bucket, open_bucket, s3_keyword
 from byocframe.exceptions import ValidationError
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject

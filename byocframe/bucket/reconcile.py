@@ -21,12 +21,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from byocframe.bucket.checks import DEFAULT_RULES, RULES, RuleSet, check
+from byocframe.bucket.checks import check
 from byocframe.bucket.evidence import deletion_scope
-from byocframe.bucket.files import assign_tiles, compile_pattern, group_tiles
 
 # moved to byocframe.bucket.outlines; still importable from here
 from byocframe.bucket.outlines import trace_covers
+from byocframe.bucket.rules import DEFAULT_RULES, RULES, RuleSet
+from byocframe.bucket.tiles import assign_tiles, compile_pattern, group_tiles
 from byocframe.exceptions import ValidationError
 
 __all__ = [

@@ -1,0 +1,278 @@
+"""Where a collection's files are: an S3 bucket (or S3-compatible store) or a local folder.
+
+`open_bucket` gives a `Bucket`: ``list()`` yields its objects (`Listed`), ``ranged(key)``
+a `RangeReader` that fetches only the byte ranges asked for, ``open(key)`` a seekable
+`RangeFile` over one (for rasterio). Every S3 failure is a one-line `BucketError`
+(`byocframe.bucket.s3_errors`); a folder never hands out a file outside itself.
+
+S3 needs the ``bucket`` extra (boto3): ``pip install 'byocframe[bucket]'``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from byocframe.bucket.headers import RangeReader
+from byocframe.bucket.s3_errors import s3_error
+from byocframe.typing import S3Like
+
+__all__ = ["Bucket", "Listed", "RangeFile", "open_bucket", "s3_client", "s3_keyword"]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One object of a bucket listing."""
+
+    key: str
+    size: int
+    etag: str | None
+    last_modified: pd.Timestamp | None
+
+
+class Bucket:
+    """A place holding files: ``s3://bucket/prefix`` or a local folder.
+
+    Use `open_bucket` to build one. ``ranged(key)`` gives a `RangeReader`;
+    ``list()`` yields `Listed` objects under the prefix.
+    """
+
+    def __init__(
+        self, url: str | os.PathLike[str], *, endpoint_url: str | None = None, client: Any = None
+    ):
+        url = os.fspath(url)
+        self.url = url
+        self.endpoint_url = endpoint_url
+        if url.startswith("s3://"):
+            rest = url[5:]
+            self.name, _, self.prefix = rest.partition("/")
+            if not self.name:
+                raise ValueError(f"url {url!r} names no bucket; write s3://bucket/prefix")
+            self.root: Path | None = None
+            self._client = client if client is not None else s3_client(endpoint_url)
+        else:
+            self.root = Path(url[7:] if url.startswith("file://") else url)
+            if not self.root.is_dir():
+                raise ValueError(f"url {url!r} is neither s3://... nor an existing folder")
+            self.name, self.prefix, self._client = self.root.name, "", None
+
+    def __repr__(self) -> str:
+        return f"Bucket({self.url!r})"
+
+    def list(self) -> Iterator[Listed]:
+        """Every object under the prefix, in key order."""
+        if self.root is not None:
+            root = self.root
+            found = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
+            for key in sorted(found):  # key order, as S3 lists
+                # a link leaving the folder is listed as itself: reading it gives the reason
+                stat = found[key].stat() if self._inside(found[key]) else found[key].lstat()
+                yield Listed(
+                    key,
+                    stat.st_size,
+                    None,  # an S3 ETag is an MD5 of the content: computing it reads the file
+                    pd.Timestamp(stat.st_mtime, unit="s", tz="UTC"),
+                )
+            return
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.name, Prefix=self.prefix
+        )
+        for page in self._pages(pages):
+            for item in page.get("Contents", []):
+                yield Listed(
+                    item["Key"],
+                    int(item["Size"]),
+                    item.get("ETag"),
+                    pd.Timestamp(item["LastModified"]).tz_convert("UTC"),
+                )
+
+    @property
+    def where(self) -> str:
+        """The bucket as messages name it: ``s3://name``, with the endpoint when given."""
+        return f"s3://{self.name}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
+
+    def _pages(self, pages: Any) -> Iterator[dict[str, Any]]:
+        """The listing's pages; any S3 failure as a one-line `BucketError`."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield from pages
+        except (BotoCoreError, ClientError) as err:
+            raise s3_error(err, self.where) from err.with_traceback(None)
+
+    def ranged(self, key: str, *, block: int = 65_536) -> RangeReader:
+        """A reader of ``key`` that fetches only the byte ranges asked for."""
+        if self.root is not None:
+
+            def read_file(start: int, size: int) -> bytes:
+                with open(self._local(key), "rb") as f:
+                    f.seek(start)
+                    return f.read(size)
+
+            return RangeReader(read_file, block=block)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client, name, where = self._client, self.name, self.where
+
+        def read_s3(start: int, size: int) -> bytes:
+            try:
+                answer = client.get_object(
+                    Bucket=name, Key=key, Range=f"bytes={start}-{start + size - 1}"
+                )
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") == "InvalidRange":
+                    return b""  # asked past the end of the object
+                raise s3_error(err, where, key=key) from err.with_traceback(None)
+            except BotoCoreError as err:
+                raise s3_error(err, where, key=key) from err.with_traceback(None)
+            return answer["Body"].read()
+
+        return RangeReader(read_s3, block=block)
+
+    def open(self, key: str, *, block: int = 262_144) -> RangeFile:
+        """A read-only file object over ``key`` that fetches the ranges read (for rasterio)."""
+        listed = self.head(key)
+        if listed is None:
+            raise FileNotFoundError(f"{self.url}: no object {key!r}")
+        return RangeFile(self.ranged(key, block=block), listed.size)
+
+    def head(self, key: str) -> Listed | None:
+        """One object's size and ETag, or None when it does not exist."""
+        if self.root is not None:
+            path = self._local(key)
+            if not path.is_file():
+                return None
+            stat = path.stat()
+            return Listed(key, stat.st_size, None, pd.Timestamp(stat.st_mtime, unit="s", tz="UTC"))
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            answer = self._client.head_object(Bucket=self.name, Key=key)
+        except ClientError as err:
+            if str(err.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise s3_error(err, self.where, key=key) from err.with_traceback(None)
+        except BotoCoreError as err:
+            raise s3_error(err, self.where, key=key) from err.with_traceback(None)
+        return Listed(
+            key,
+            int(answer["ContentLength"]),
+            answer.get("ETag"),
+            pd.Timestamp(answer["LastModified"]).tz_convert("UTC"),
+        )
+
+    def _inside(self, path: Path) -> bool:
+        """Whether ``path``, links followed, lies in the folder."""
+        assert self.root is not None
+        return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(self.root))
+
+    def _local(self, key: str) -> Path:
+        """The file of ``key`` in the folder; never a path outside it (``..``, links)."""
+        assert self.root is not None
+        path = self.root / key
+        if Path(key).is_absolute() or ".." in Path(key).parts or not self._inside(path):
+            raise PermissionError(
+                f"{key!r} leads outside the folder {self.root}; byocframe reads only files "
+                "inside it (move the file in, or read its own folder)"
+            )
+        return Path(os.path.realpath(path))  # the file checked, not a link swapped since
+
+
+class RangeFile(io.RawIOBase):
+    """A seekable, read-only file over a `RangeReader`: only the ranges read are fetched."""
+
+    def __init__(self, reader: RangeReader, size: int):
+        super().__init__()
+        self._reader = reader
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        """Always readable."""
+        return True
+
+    def seekable(self) -> bool:
+        """Always seekable."""
+        return True
+
+    def tell(self) -> int:
+        """The position."""
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move to ``offset`` (from the start, the position or the end); no request."""
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from the position (ranged reads of the missing blocks)."""
+        size = min(len(buffer), self._size - self._pos)
+        if size <= 0:
+            return 0
+        data = self._reader.read(self._pos, size)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+def s3_client(endpoint_url: str | None = None, *, workers: int = 16) -> Any:
+    """A boto3 S3 client: credentials from the usual AWS environment and profiles."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as err:
+        raise ImportError(
+            "reading S3 buckets needs boto3: pip install 'byocframe[bucket]'"
+        ) from err
+    config = Config(max_pool_connections=max(10, workers), retries={"mode": "standard"})
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+
+
+def s3_keyword(s3: S3Like | None, client: S3Like | None, caller: str) -> S3Like | None:
+    """The boto3 client given as ``s3=``, or as the old ``client=`` (with a `FutureWarning`).
+
+    Raises
+    ------
+    TypeError
+        When both are given.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     picked = s3_keyword(None, "boto3 client", "read_bucket")
+    >>> picked, caught[0].category.__name__
+    ('boto3 client', 'FutureWarning')
+    """
+    if client is None:
+        return s3
+    if s3 is not None:
+        raise TypeError(f"{caller}() got both s3= and client=: pass the boto3 client as s3= only")
+    warnings.warn(
+        f"{caller}(client=...) is now {caller}(s3=...): pass the boto3 S3 client as s3= "
+        "(client= will be removed)",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return client
+
+
+def open_bucket(
+    url: str | os.PathLike[str] | Bucket, *, endpoint_url: str | None = None, client: Any = None
+) -> Bucket:
+    """A `Bucket` for ``s3://bucket/prefix`` or a local folder (a `Bucket` is returned as is).
+
+    ``client`` is a boto3 S3 client to use instead of one from the environment.
+    """
+    if isinstance(url, Bucket):
+        return url
+    return Bucket(url, endpoint_url=endpoint_url, client=client)
