@@ -5,6 +5,25 @@ its lock, for a read); none opens a transaction or takes a lock of its own. `Sto
 (`byocframe.emulator.store`) composes them into the service's operations. A tile row
 keeps the tile's whole state (``state``) and its rendered JSON answer (``doc``) beside
 the indexed columns (collection, path, status, sensing time, box in CRS84).
+
+Examples
+--------
+>>> from byocframe.emulator.schema import open_database
+>>> conn = open_database(":memory:")
+>>> _ = conn.execute("INSERT INTO collections (id, doc) VALUES ('c', ?)", ('{"id": "c"}',))
+>>> state = {"id": "t", "collection": "c", "path": "a/(BAND).tif", "status": "INGESTED",
+...          "created": "2026-01-01T00:00:00.000000Z", "sensingTime": "2026-01-01T00:00:00Z"}
+>>> answer = write_tile(conn, state, insert=True)
+>>> read_tile(conn, "c", "t")["path"], tile_answer(conn, "t") == answer
+('a/(BAND).tif', True)
+>>> touch(conn, "c", now=100.0)
+>>> doc = collection_with_metadata(conn, read_collection(conn, "c"), clock=lambda: 102.0)
+>>> doc["additionalData"]["hasSensingTimes"], doc["requiresMetadataUpdate"]
+('YES', True)
+>>> items, token = tile_page(conn, "c", count=10, token=None, sort="created:asc",
+...                          path=None, status="INGESTED")
+>>> len(items), token
+(1, None)
 """
 
 from __future__ import annotations
