@@ -1,0 +1,154 @@
+"""Connection limits of the local service's HTTP server: slots, per-address caps, idle eviction.
+
+At most ``Limits.max_connections`` connections are served at once, and at most
+``Limits.max_connections_per_address`` from one client address. At a limit, a kept-alive
+connection that waits for its next request is closed first (opening it again costs its
+client nothing); only when none is idle does the new connection get a one-line 503.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import select
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from byocframe.emulator.limits import Limits
+from byocframe.emulator.render import error_body
+
+__all__ = ["LimitedHTTPServer"]
+
+
+class LimitedHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that holds its connections within `Limits`.
+
+    Parameters
+    ----------
+    address : (host, port)
+        Port 0 picks a free one.
+    handler : type of BaseHTTPRequestHandler
+        Serves one connection on its own thread.
+    limits : Limits
+        ``max_connections`` and ``max_connections_per_address`` are used here.
+
+    Examples
+    --------
+    >>> from http.server import BaseHTTPRequestHandler
+    >>> server = LimitedHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler, Limits())
+    >>> server.limits.max_connections_per_address
+    48
+    >>> server.server_close()
+    """
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        limits: Limits,
+    ):
+        super().__init__(address, handler)
+        self.limits = limits
+        self._slots = threading.BoundedSemaphore(limits.max_connections)
+        self._per_address: dict[str, int] = {}
+        self._address_lock = threading.Lock()
+        self._left = threading.Condition(self._address_lock)
+        #: Connections waiting for their next request, oldest first, per address.
+        self._idle: dict[str, dict[socket.socket, None]] = {}
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve a connection on its own thread, or answer 503 at once.
+
+        503 when the client's address already holds `Limits.max_connections_per_address`
+        connections, or when all `Limits.max_connections` slots are taken.
+        """
+        address = str(client_address[0]) if client_address else ""
+        cap = self.limits.max_connections_per_address
+        with self._address_lock:
+            held = self._per_address.get(address, 0)
+            if held >= cap and self._evict_idle(address):
+                # a keep-alive connection of the same client made room: wait for it to go
+                self._left.wait_for(lambda: self._per_address.get(address, 0) < cap, 1.0)
+                held = self._per_address.get(address, 0)
+            if held < cap:
+                self._per_address[address] = held + 1
+        if held >= cap:
+            self._refuse(
+                request,
+                f"Too many connections from your address ({cap}, "
+                "Limits.max_connections_per_address); close some or retry shortly.",
+            )
+            return
+        if not self._slots.acquire(blocking=False) and not self._slot_from_idle():
+            self._leave(address)
+            self._refuse(request, "Too many connections; retry shortly.")
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            self._leave(address)
+            raise
+
+    def _leave(self, address: str) -> None:
+        with self._address_lock:
+            left = self._per_address.get(address, 1) - 1
+            if left > 0:
+                self._per_address[address] = left
+            else:
+                self._per_address.pop(address, None)
+            self._left.notify_all()
+
+    def waiting(self, address: str, sock: socket.socket, idle: bool) -> None:
+        """Note that a kept-alive connection waits for its next request, or no longer does."""
+        with self._address_lock:
+            if idle:
+                self._idle.setdefault(address, {})[sock] = None
+            else:
+                self._idle.get(address, {}).pop(sock, None)
+
+    def _evict_idle(self, address: str | None) -> bool:
+        """Close the oldest idle keep-alive connection (of ``address``, or of anyone).
+
+        Idle connections cost a client nothing to open again, while a refused one costs
+        it a request: at a limit, idle connections give way first. A connection whose
+        next request has begun to arrive is not idle. Called with the address lock held.
+        """
+        pools = [self._idle.get(address, {})] if address is not None else self._idle.values()
+        for pool in pools:
+            for sock in list(pool):
+                del pool[sock]
+                with contextlib.suppress(OSError, ValueError):
+                    ready, _, _ = select.select([sock], [], [], 0)
+                    if ready:  # a request (or the end) is arriving: not idle after all
+                        continue
+                    sock.shutdown(socket.SHUT_RDWR)  # its handler sees the end and leaves
+                    return True
+        return False
+
+    def _slot_from_idle(self) -> bool:
+        """A service-wide slot, after closing someone's idle connection (within 1 s)."""
+        with self._address_lock:
+            evicted = self._evict_idle(None)
+        return evicted and self._slots.acquire(timeout=1.0)
+
+    def _refuse(self, request: Any, message: str) -> None:
+        body = json.dumps(error_body(503, "COMMON_EXCEPTION", message)).encode()
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        )
+        with contextlib.suppress(OSError):
+            request.settimeout(0.5)  # the answer fits in the socket buffer
+            request.sendall(head.encode() + body)
+        self.shutdown_request(request)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection and give its slots back."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+            self._leave(str(client_address[0]) if client_address else "")
