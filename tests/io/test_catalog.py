@@ -422,16 +422,19 @@ def test_concurrent_writers_and_searches(own_world):
         except Exception as err:  # pragma: no cover - reported below
             errors.append(err)
 
-    def search():
+    def search(limit):
         try:
             for _ in range(10):
-                ids, _, _ = _search(own_world, bbox=[10.0, 40.0, 20.0, 50.0], limit=2)
+                ids, _, _ = _search(own_world, bbox=[10.0, 40.0, 20.0, 50.0], limit=limit)
                 assert len(ids) == len(set(ids))
         except Exception as err:  # pragma: no cover - reported below
             errors.append(err)
 
+    # each searcher pages its own query: a search's later pages come from the result list
+    # its first page made, whatever is written meanwhile. (Two identical searches paged at
+    # once share that list, as they share offsets on Sentinel Hub: `next` is a plain offset.)
     threads = [threading.Thread(target=write, args=(k,)) for k in range(2)]
-    threads += [threading.Thread(target=search) for _ in range(2)]
+    threads += [threading.Thread(target=search, args=(limit,)) for limit in (2, 3)]
     for thread in threads:
         thread.start()
     for thread in threads:
