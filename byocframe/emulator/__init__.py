@@ -262,6 +262,7 @@ class LocalService:
             self._server.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
+        self._server.close_connections()  # no kept-alive connection reaches a closed store
         self._server.server_close()
         self._server.ingestor.close()
         self._server.store.close()

@@ -55,8 +55,12 @@ class LimitedHTTPServer(ThreadingHTTPServer):
         self._per_address: dict[str, int] = {}
         self._address_lock = threading.Lock()
         self._left = threading.Condition(self._address_lock)
-        #: Connections waiting for their next request, oldest first, per address.
+        #: Kept-alive connections waiting for their next request, oldest first, per address.
         self._idle: dict[str, dict[socket.socket, None]] = {}
+        #: Every connection waiting for a request (new ones too), for `close_connections`.
+        self._waiting: set[socket.socket] = set()
+        #: Set by `close_connections`: no connection waits for another request.
+        self.closing = False
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Serve a connection on its own thread, or answer 503 at once.
@@ -101,13 +105,47 @@ class LimitedHTTPServer(ThreadingHTTPServer):
                 self._per_address.pop(address, None)
             self._left.notify_all()
 
-    def waiting(self, address: str, sock: socket.socket, idle: bool) -> None:
-        """Note that a kept-alive connection waits for its next request, or no longer does."""
+    def waiting(
+        self, address: str, sock: socket.socket, waits: bool, *, evictable: bool = False
+    ) -> None:
+        """Note that a connection waits for a request (``waits``), or no longer does.
+
+        ``evictable``: it was answered before and is kept alive, so it may be closed to
+        make room at a connection limit (a new connection may not).
+        """
         with self._address_lock:
-            if idle:
-                self._idle.setdefault(address, {})[sock] = None
-            else:
+            if not waits:
+                self._waiting.discard(sock)
                 self._idle.get(address, {}).pop(sock, None)
+            elif self.closing:  # closing: this one waits for nothing more
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            else:
+                self._waiting.add(sock)
+                if evictable:
+                    self._idle.setdefault(address, {})[sock] = None
+
+    def close_connections(self, timeout: float = 5.0) -> bool:
+        """End every connection: those waiting at once, the others after their request.
+
+        Returns whether all ended within ``timeout`` seconds. Call it after the server
+        stopped accepting and before what requests use (the store) is closed, so that no
+        kept-alive connection reaches a closed store.
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> service = byocframe.local_service()
+        >>> service.stop()  # calls close_connections: no connection outlives it
+        """
+        with self._address_lock:
+            self.closing = True
+            for sock in self._waiting:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            self._waiting.clear()
+            self._idle.clear()
+            return self._left.wait_for(lambda: not self._per_address, timeout)
 
     def _evict_idle(self, address: str | None) -> bool:
         """Close the oldest idle keep-alive connection (of ``address``, or of anyone).

@@ -135,7 +135,7 @@ class RequestHandler(RequestReader):
         self._body_pending = self._expect_continue = False
         address = str(self.client_address[0]) if self.client_address else ""
         # kept alive after an answer: may be closed to make room (a new connection may not)
-        self.server.waiting(address, self.connection, self._answered)
+        self.server.waiting(address, self.connection, True, evictable=self._answered)
         try:
             if not self.rfile.peek(1):
                 self.close_connection = True

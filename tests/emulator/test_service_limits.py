@@ -484,3 +484,19 @@ def test_connections_with_a_request_under_way_are_not_closed_for_room():
         finally:
             for conn in held:
                 conn.close()
+
+
+def test_stopping_ends_kept_alive_connections_before_the_store_closes():
+    """A client's kept-alive connection outliving the service got a 500 from a closed store."""
+    service = byocframe.local_service()
+    try:
+        auth = ServiceApi(service).session.headers["Authorization"]
+        listing = request_bytes("GET", "/api/v1/byoc/collections", auth=auth)
+        kept, fresh = connect(service), connect(service)  # answered once / never used
+        kept.sendall(listing)
+        assert answer(kept)[0] == 200
+    finally:
+        service.stop()
+    for conn in (kept, fresh):
+        with conn:
+            assert conn.recv(1) == b""  # the service hung up: no answer, no 500
