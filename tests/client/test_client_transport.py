@@ -320,7 +320,7 @@ def _drip(data: bytes, gap: float) -> Script:
                 h.wfile.flush()
             except OSError:
                 return
-            time.sleep(gap)
+            time.sleep(gap)  # the peer's behaviour under test: a slow drip
 
     return script
 
