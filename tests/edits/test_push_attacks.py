@@ -115,10 +115,12 @@ def test_a_paced_push_does_not_overwrite_a_verified_edit_silently(service):
     )
     results = {}
     thread = held.run(lambda: byocframe.push(theirs, paced), results, "theirs")
-    assert held.waiting.wait(60)  # theirs checked, and waits (or it is done)
-    results["mine"] = byocframe.push(mine, service.client())
-    held.go.set()
-    thread.join()
+    try:
+        assert held.waiting.wait(60)  # theirs checked, and waits (or it is done)
+        results["mine"] = byocframe.push(mine, service.client())
+    finally:
+        held.go.set()
+        thread.join()
     final = sensing(service, tid)
     base = loaded.loc[tid, "sensing_time"]
     assert final in (base + pd.Timedelta(hours=1), base + pd.Timedelta(hours=2))
@@ -152,10 +154,12 @@ def test_a_retried_write_does_not_overwrite_a_verified_edit_silently(service):
     )
     results = {}
     thread = held.run(lambda: byocframe.push(theirs, slow), results, "theirs")
-    assert held.waiting.wait(60)  # theirs has checked, and waits to retry its PUT
-    results["mine"] = byocframe.push(mine, service.client())
-    held.go.set()
-    thread.join()
+    try:
+        assert held.waiting.wait(60)  # theirs has checked, and waits to retry its PUT
+        results["mine"] = byocframe.push(mine, service.client())
+    finally:
+        held.go.set()
+        thread.join()
     final = sensing(service, tid)
     base = loaded.loc[tid, "sensing_time"]
     assert busy["left"] == 0
