@@ -53,6 +53,7 @@ class _Handler(socketserver.StreamRequestHandler):
     server: Scripted
 
     def handle(self) -> None:
+        self.server.connections += 1
         while True:
             line = self.rfile.readline()
             if not line:
@@ -101,6 +102,7 @@ class Scripted(socketserver.ThreadingTCPServer):
         self.scripts: dict[str, Script] = {TOKEN_PATH: lambda h, q: h.answer(200, TOKEN)}
         self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
         self.close_after = False
+        self.connections = 0  # taken so far
 
     @property
     def base_url(self) -> str:
@@ -318,7 +320,7 @@ def _drip(data: bytes, gap: float) -> Script:
                 h.wfile.flush()
             except OSError:
                 return
-            time.sleep(gap)
+            time.sleep(gap)  # the peer's behaviour under test: a slow drip
 
     return script
 
@@ -348,11 +350,15 @@ def test_dripped_headers_hit_the_deadline_too(server):
 
 def test_the_deadline_does_not_cut_a_healthy_connection(server):
     server.api("/collections", lambda h, q: h.answer(200, _page([])))
-    client = server.client(deadline=0.2)
+    client = server.client(deadline=0.5)  # room for a request on a loaded machine
     for _ in range(3):
         assert list(client.iter_collections()) == []
-    time.sleep(0.3)  # the watchdogs of finished requests must not cut the pooled socket
+    taken = server.connections
+    # the time under test: the finished requests' deadlines pass, and their watchdogs
+    # must not cut the pooled socket (the next request would open another one)
+    time.sleep(0.6)
     assert list(client.iter_collections()) == []
+    assert server.connections == taken
 
 
 # ---------------------------------------------------------------------- paging

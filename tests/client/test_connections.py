@@ -63,7 +63,7 @@ class _Handler(socketserver.StreamRequestHandler):
             for byte in body:
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
-                time.sleep(gap)
+                time.sleep(gap)  # the peer's behaviour under test: a slow drip
         except OSError:
             self.server.cut.set()
             return False

@@ -76,7 +76,7 @@ def test_an_informational_answer_is_skipped_not_taken_for_the_answer(raw):
         with contextlib.suppress(OSError):
             while (target := _read_request(reader)) is not None:
                 conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n")
-                time.sleep(0.02)  # the final answer comes in its own packet
+                time.sleep(0.02)  # the peer's behaviour: the final answer in its own packet
                 body = target.encode()
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
 
@@ -96,15 +96,17 @@ def test_an_informational_answer_is_skipped_not_taken_for_the_answer(raw):
 # A 101 (Switching Protocols, never asked for) is no HTTP answer: the exchange fails and
 # its connection, where a foreign protocol follows, is never reused.
 def test_an_unasked_protocol_switch_fails_and_its_connection_is_dropped(raw):
+    done = threading.Event()
+
     def handler(conn: socket.socket) -> None:
         reader = conn.makefile("rb")
         with contextlib.suppress(OSError):
             target = _read_request(reader)
             if target == "/switch":
                 conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n")
-                time.sleep(0.02)
+                time.sleep(0.02)  # the peer's behaviour: the stale answer in its own packet
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
-                time.sleep(1)
+                done.wait(10)  # open until the test ends: a reuse would read "stale"
                 return
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
 
@@ -115,4 +117,5 @@ def test_an_unasked_protocol_switch_fails_and_its_connection_is_dropped(raw):
             _get(transport, f"{url}/switch")
         assert _get(transport, f"{url}/next").body == b"fresh"
     finally:
+        done.set()
         transport.close()

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import geopandas as gpd
 import numpy as np
@@ -18,7 +17,7 @@ import pytest
 import shapely
 
 import byocframe
-from byocframe import ValidationError
+from byocframe import Faults, ValidationError
 from byocframe.cli import main
 from byocframe.frame.snapshot import ATTRS_KEY
 
@@ -328,9 +327,25 @@ def test_two_editors_at_once_never_lose_an_edit_silently(client, demo):
         assert (results[name].loc[only, "outcome"] == "ok").all()
 
 
+class Counting(Faults):
+    """The service's faults, that also set ``reached`` once ``limit`` API requests
+    reached the service (counted where the service draws each request's fate)."""
+
+    def __init__(self, limit: int, reached: threading.Event, **faults) -> None:
+        super().__init__(**faults)
+        self.limit, self.reached, self.seen = limit, reached, 0
+        self.counting = threading.Lock()
+
+    def decide(self):
+        with self.counting:
+            self.seen += 1
+            if self.seen >= self.limit:
+                self.reached.set()
+        return super().decide()
+
+
 @pytest.mark.slow
 def test_resume_after_kill_9_at_several_points(tmp_path):
-    from byocframe import Faults
 
     with byocframe.local_service(demo=True, demo_tiles=700) as service:
         client = service.client(backoff=0.01, max_backoff=0.05)
@@ -351,9 +366,9 @@ def test_resume_after_kill_9_at_several_points(tmp_path):
             "SH_CLIENT_ID": service.client_id,
             "SH_CLIENT_SECRET": service.client_secret,
         }
-        service.faults = Faults(latency=0.005, seed=3)
         for requests in (40, 300, 700):  # kill -9 after this many requests reached the service
-            start = service.requests_served
+            reached = threading.Event()
+            service.faults = Counting(requests, reached, latency=0.005, seed=3)
             process = subprocess.Popen(
                 [
                     sys.executable,
@@ -369,12 +384,12 @@ def test_resume_after_kill_9_at_several_points(tmp_path):
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            deadline = time.monotonic() + 120
-            while service.requests_served - start < requests and process.poll() is None:
-                assert time.monotonic() < deadline, "the push never got going"
-                time.sleep(0.005)
+            ended = threading.Thread(target=lambda p=process, r=reached: (p.wait(), r.set()))
+            ended.start()  # a push that ends before that many requests ends the wait too
+            assert reached.wait(120), "the push never got going"
             process.send_signal(signal.SIGKILL)
-            process.wait()
+            ended.join()
+            assert process.returncode == -signal.SIGKILL  # killed part way, not done before
         service.faults = None
         frame = byocframe.read_file(path)
         result = byocframe.push(frame, client, workers=8)

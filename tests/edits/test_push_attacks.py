@@ -52,60 +52,118 @@ class Hook(HTTPTransport):
         return response
 
 
+class Held:
+    """Time for the client of a push run on another thread: real time plus the waits it
+    skipped. Its waits pass at once, except the first one after `arm`: that one holds
+    until `go` is set, and `waiting` says it began (or that the push ended first)."""
+
+    def __init__(self):
+        self.skipped = 0.0
+        self.armed = False
+        self.waiting = threading.Event()
+        self.go = threading.Event()
+        self._lock = threading.Lock()
+
+    def arm(self) -> None:
+        with self._lock:
+            self.armed = self.armed or not self.waiting.is_set()
+
+    def clock(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            hold, self.armed = self.armed, False
+        if hold:
+            self.waiting.set()
+            self.go.wait(60)  # the other push runs meanwhile
+        with self._lock:
+            self.skipped += seconds
+
+    def run(self, push, results: dict, name: str) -> threading.Thread:
+        """Start ``push()`` on a thread; its result goes to ``results[name]``."""
+
+        def target():
+            try:
+                results[name] = push()
+            finally:
+                self.waiting.set()
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        return thread
+
+
 def test_a_paced_push_does_not_overwrite_a_verified_edit_silently(service):
-    """The pacer's wait sits between a tile's GET and its PUT: the check-to-write gap is
+    """The pacer's wait sat between a tile's GET and its PUT: the check-to-write gap was
     the pace's interval, not one round trip. A push that writes and verifies inside that
-    gap reports ``ok``, then the paced push overwrites it and reports ``ok`` too."""
+    gap reports ``ok``, then the paced push overwrites it and reports ``ok`` too. Here
+    mine runs whole inside the paced push's first wait after its check."""
     loaded = byocframe.read_tiles(service.client(), service.demo_collection)
     tid = loaded.index[0]
     mine, theirs = loaded.copy(), loaded.copy()
     mine.loc[tid, "sensing_time"] += pd.Timedelta(hours=1)
     theirs.loc[tid, "sensing_time"] += pd.Timedelta(hours=2)
+    held = Held()
+
+    def checked(request, response):  # theirs read the tile: hold its next wait
+        if request.method == "GET" and request.url.endswith(f"/tiles/{tid}"):
+            held.arm()
+
+    paced = service.client(  # 20 a minute: a request every 3 s (skipped, not waited)
+        requests_per_minute=20, transport=Hook(checked), clock=held.clock, sleep=held.sleep
+    )
     results = {}
-
-    def paced():  # 20 a minute: its PUT leaves 3 s after its GET
-        results["theirs"] = byocframe.push(theirs, service.client(requests_per_minute=20))
-
-    thread = threading.Thread(target=paced)
-    thread.start()
-    time.sleep(0.5)  # the paced push has read the tile, its PUT waits in the pacer
-    results["mine"] = byocframe.push(mine, service.client())
-    thread.join()
-    held = sensing(service, tid)
+    thread = held.run(lambda: byocframe.push(theirs, paced), results, "theirs")
+    try:
+        assert held.waiting.wait(60)  # theirs checked, and waits (or it is done)
+        results["mine"] = byocframe.push(mine, service.client())
+    finally:
+        held.go.set()
+        thread.join()
+    final = sensing(service, tid)
     base = loaded.loc[tid, "sensing_time"]
-    assert held in (base + pd.Timedelta(hours=1), base + pd.Timedelta(hours=2))
-    loser = "theirs" if held == base + pd.Timedelta(hours=1) else "mine"
+    assert final in (base + pd.Timedelta(hours=1), base + pd.Timedelta(hours=2))
+    loser = "theirs" if final == base + pd.Timedelta(hours=1) else "mine"
     assert results[loser].loc[tid, "outcome"] in ("conflict", "overwritten")
 
 
 def test_a_retried_write_does_not_overwrite_a_verified_edit_silently(service):
-    """A PUT answered 503 is retried after a back-off without a new check: a push that
+    """A PUT answered 503 was retried after a back-off without a new check: a push that
     wrote and verified meanwhile is overwritten, and both report ``ok``. Two pushes of
-    ``workers=32`` against the local service (64 connections) reach this by themselves."""
+    ``workers=32`` against the local service (64 connections) reach this by themselves.
+    Here mine runs whole inside theirs' back-off."""
     loaded = byocframe.read_tiles(service.client(), service.demo_collection)
     tid = loaded.index[0]
     mine, theirs = loaded.copy(), loaded.copy()
     mine.loc[tid, "sensing_time"] += pd.Timedelta(hours=1)
     theirs.loc[tid, "sensing_time"] += pd.Timedelta(hours=2)
     busy = {"left": 1}
+    held = Held()
 
     class Busy(HTTPTransport):  # the first PUT is answered 503, as a busy service does
         def send(self, request, **kwargs):
             if request.method == "PUT" and busy["left"]:
                 busy["left"] -= 1
+                held.arm()  # hold theirs in its back-off
                 return busy_answer(request)
             return super().send(request, **kwargs)
 
+    slow = service.client(
+        transport=Busy(), backoff=3.0, max_backoff=3.0, clock=held.clock, sleep=held.sleep
+    )
     results = {}
-    slow = service.client(transport=Busy(), backoff=3.0, max_backoff=3.0)
-    thread = threading.Thread(target=lambda: results.update(theirs=byocframe.push(theirs, slow)))
-    thread.start()
-    time.sleep(0.5)  # theirs has checked, and waits to retry its PUT
-    results["mine"] = byocframe.push(mine, service.client())
-    thread.join()
-    held = sensing(service, tid)
+    thread = held.run(lambda: byocframe.push(theirs, slow), results, "theirs")
+    try:
+        assert held.waiting.wait(60)  # theirs has checked, and waits to retry its PUT
+        results["mine"] = byocframe.push(mine, service.client())
+    finally:
+        held.go.set()
+        thread.join()
+    final = sensing(service, tid)
     base = loaded.loc[tid, "sensing_time"]
-    loser = "theirs" if held == base + pd.Timedelta(hours=1) else "mine"
+    assert busy["left"] == 0
+    loser = "theirs" if final == base + pd.Timedelta(hours=1) else "mine"
     assert results[loser].loc[tid, "outcome"] in ("conflict", "overwritten")
 
 

@@ -472,20 +472,29 @@ class TestIngestion:
         assert "Unsupported CRS EPSG:3031" in tile["additionalData"]["failedIngestionCause"]
 
     def test_delayed_ingestion_passes_through_every_state(self):
+        """The stages come 0.2 s apart on the ingestion's clock; here that clock moves
+        only when the test moves it, past one stage at a time, so no state goes by
+        unseen however slow the machine (reading each state the moment it was due
+        missed one whenever a GET took longer than 0.2 s)."""
         with byocframe.local_service(ingestion_delay=0.6) as service:
+            now = [1000.0]
+            service._server.ingestor.clock = lambda: now[0]  # the ingestor's clock seam
             raw = Raw(service)
             cid = raw.new_collection()
             service.register_files("bkt", utm33_files("t/(BAND).tif"))
             tid = raw.new_tile(cid, "t/(BAND).tif")
-            seen = []
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                status = raw("GET", f"/collections/{cid}/tiles/{tid}").json()["data"]["status"]
-                if not seen or seen[-1] != status:
-                    seen.append(status)
-                if status in ("INGESTED", "FAILED"):
-                    break
-                time.sleep(0.02)
+
+            def status() -> str:
+                return raw("GET", f"/collections/{cid}/tiles/{tid}").json()["data"]["status"]
+
+            seen = [status()]
+            for _ in range(3):
+                now[0] += 0.25  # past the next stage, not the one after
+                deadline = time.monotonic() + 10
+                # the ingestion thread looks at its clock every 0.2 s at most
+                while (current := status()) == seen[-1] and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                seen.append(current)
             assert seen == ["WAITING", "QUEUED", "INGESTING", "INGESTED"]
 
     def test_manual_ingestion(self):

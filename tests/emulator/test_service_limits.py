@@ -34,6 +34,9 @@ def limited():
     )
     with byocframe.local_service(limits=limits) as service:
         api = ServiceApi(service)
+        # a fresh connection per call: one kept idle between calls races the 0.3 s idle
+        # timeout (the service closing it just as the next request goes out on it)
+        api.session.headers["Connection"] = "close"
         yield service, api, api.session.headers["Authorization"]
 
 
