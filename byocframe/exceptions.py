@@ -21,6 +21,8 @@
 
 from __future__ import annotations
 
+import inspect
+import os
 import re
 from typing import Any
 
@@ -41,6 +43,7 @@ __all__ = [
     "StaleCheckError",
     "TransportError",
     "ValidationError",
+    "user_stacklevel",
 ]
 
 
@@ -217,6 +220,27 @@ _HINTS = {
 
 #: A collection id in the Catalog's form (``byoc-<id>``) in a BYOC API path.
 _CATALOG_FORM = re.compile(r"/collections/byoc-([^/?#]+)")
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first caller outside byocframe.
+
+    Call it as the ``stacklevel=`` argument of `warnings.warn`, in the function that
+    warns: however deep inside byocframe the warning is raised, it then names the
+    user's line (as pandas' ``find_stack_level``).
+
+    Examples
+    --------
+    >>> user_stacklevel() >= 1
+    True
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = inspect.currentframe()
+    level = 0
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    return max(level, 1)
 
 
 def _hint(status_code: int, url: str) -> str:

@@ -157,7 +157,12 @@ def to_stac(
     ...     f"{service.base_url}/api/v1/catalog/1.0.0/collections/byoc-{service.demo_collection}")
     (20, True)
     """
-    import pystac
+    try:
+        import pystac
+    except ImportError as err:
+        raise ImportError(
+            "to_stac needs pystac: install the stac extra, pip install 'byocframe[stac]'"
+        ) from err
 
     if "path" not in frame.columns or "native_crs" not in frame.columns:
         raise ValueError("to_stac needs a tile frame (read_tiles or tiles_from_records)")

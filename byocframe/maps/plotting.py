@@ -11,7 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from byocframe.exceptions import ByocframeWarning
+from byocframe.exceptions import ByocframeWarning, user_stacklevel
 from byocframe.tools.stats import aoi_geometry, coverage, group_labels
 
 if TYPE_CHECKING:
@@ -314,7 +314,7 @@ def _background(ax: Axes, bounds: tuple[float, float, float, float], basemap: An
                 f"byocframe instead; set {_OFFLINE_ENV}=1 to skip the download "
                 "(said once per process)",
                 ByocframeWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         _draw_land(ax)
         return

@@ -129,3 +129,12 @@ def test_searched_frame_exports(tmp_path):
     items = found.byoc.to_stac(record)
     assert len(items) == len(found)
     assert {i.assets["B02"].href.split("/")[2] for i in items} == {record["s3Bucket"]}
+
+
+def test_to_stac_without_pystac_names_the_extra(monkeypatch):
+    import sys
+
+    frame = byocframe.tiles_from_records(synthetic_tiles(2, seed=1))
+    monkeypatch.setitem(sys.modules, "pystac", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r"byocframe\[stac\]"):
+        to_stac(frame, {"id": "c", "s3Bucket": "b"})

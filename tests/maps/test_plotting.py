@@ -126,3 +126,4 @@ def test_basemap_fallback_is_one_line_said_once_per_process(gdf, monkeypatch):
     assert "BYOCFRAME_OFFLINE=1" in text
     assert "urllib3" not in text
     assert "HTTPConnectionPool" not in text
+    assert said[0].filename == __file__  # it points at the user's plot call
