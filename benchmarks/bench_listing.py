@@ -25,6 +25,7 @@ import requests
 from common import seed_frame, sentinelhub_byoc, served
 
 import byocframe
+from byocframe.client.deployments import default_token_url
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 
@@ -43,7 +44,13 @@ def main() -> None:
         collection = next(client.iter_collections())["id"]
         url = f"{client.service_url}/collections/{collection}/tiles?count=100"
         session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {client._bearer()}"
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+        }
+        token = session.post(default_token_url(base_url), data=form).json()["access_token"]
+        session.headers["Authorization"] = f"Bearer {token}"
         pages = []
         for _ in range(60):
             start = time.perf_counter()
