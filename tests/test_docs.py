@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -26,13 +27,14 @@ PAGES = [
     ROOT / "docs" / "getting-started.md",
     *sorted((ROOT / "docs" / "guide").glob("*.md")),
 ]
-FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.S | re.M)
+#: A fenced block, also one indented under a list item (its indent is taken off the code).
+FENCE = re.compile(r"^([ \t]*)```(\w+)[^\n]*\n(.*?)^\1```", re.S | re.M)
 NOT_RUN = ("pip install", "byocframe serve")
 
 
 def blocks(page: Path) -> list[tuple[str, str]]:
     """(language, code) of each fenced block of a Markdown page."""
-    return [(m.group(1), m.group(2)) for m in FENCE.finditer(page.read_text())]
+    return [(m.group(2), textwrap.dedent(m.group(3))) for m in FENCE.finditer(page.read_text())]
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +56,12 @@ def reader_env(service, tmp_path, monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
     return env
+
+
+def test_indented_blocks_are_found_and_dedented():
+    page = "* a list item:\n\n  ```python\n  x = 1\n  ```\n\n```bash\necho\n```\n"
+    found = [(m.group(2), textwrap.dedent(m.group(3))) for m in FENCE.finditer(page)]
+    assert found == [("python", "x = 1\n"), ("bash", "echo\n")]
 
 
 def test_every_page_has_code():
