@@ -19,15 +19,13 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from byocframe.exceptions import ByocframeWarning, ValidationError
+from byocframe.exceptions import ByocframeWarning, ValidationError, user_stacklevel
 from byocframe.frame.records import STATUSES, parse_datetimes
 from byocframe.ids import check_id
 
@@ -59,7 +57,6 @@ CONSEQUENCE = {
     "tileGeometry": "its tile geometry is set to None",
     "additionalData": "its additional data is left out",
 }
-_PACKAGE = str(Path(__file__).resolve().parents[1])
 
 
 def check_errors(errors: object) -> None:
@@ -246,7 +243,7 @@ def report(problems: list[dict[str, Any]], errors: str, kind: str, n: int = 0) -
             f"(pass errors='warn' to load the rest):\n" + "\n".join(lines[:MAX_LISTED]) + more,
             problems,
         )
-    warnings.warn(_warning(problems, kind), ByocframeWarning, stacklevel=_caller_level())
+    warnings.warn(_warning(problems, kind), ByocframeWarning, stacklevel=user_stacklevel())
     return np.array([i for i in range(n) if i not in drop], dtype=int) if drop else None
 
 
@@ -275,17 +272,3 @@ def _consequence(p: Mapping[str, Any]) -> str:
     if field in CONSEQUENCE:
         return CONSEQUENCE[field]
     return "the time is set to NaT" if field.endswith(("Time", "created", "Start")) else "left out"
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` of the first frame outside byocframe, seen from `report`.
-
-    The same warning then points at the user's ``read_tiles`` or ``tiles_from_records``
-    call, however deep inside byocframe it was raised (as pandas' ``find_stack_level``).
-    """
-    frame = inspect.currentframe()
-    level = 0
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame = frame.f_back
-        level += 1
-    return level
