@@ -18,15 +18,17 @@ import byocframe
 PACKAGE = Path(byocframe.__file__).parent
 #: Each part's floor: a module may import its own part and parts on lower floors only.
 FLOORS = {
-    "exceptions": 0, "ids": 1, "progress": 1, "file_rules": 1, "typing": 1,
+    "exceptions": 0, "ids": 1, "progress": 1, "file_rules": 1, "typing": 1, "log_capture": 1,
     "geo": 2, "tools": 3, "frame": 4, "client": 4, "io": 5, "edits": 6,
     "bucket": 7, "maps": 7, "testing": 8, "accessor": 8, "cli": 9, "__main__": 9,
 }  # fmt: skip
 #: What the local service may use of the client's side: geometry, the data-only file
-#: rules, the errors, progress bars, the demo's synthetic listings, `Client` (for
+#: rules, the errors, progress bars, tifffile's collected log (`log_capture`), the demo's
+#: synthetic listings, `Client` (for
 #: ``service.client()``) and `to_records` (``service.seed`` takes a tile frame).
 SERVICE_MAY_USE = {
     "byocframe", "byocframe.exceptions", "byocframe.file_rules", "byocframe.progress",
+    "byocframe.log_capture",
     "byocframe.geo", "byocframe.geo.crs", "byocframe.geo.geojson", "byocframe.geo.geometry",
     "byocframe.frame.synthetic", "byocframe.frame.convert", "byocframe.client.api",
 }  # fmt: skip

@@ -34,15 +34,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import itertools
-import logging
 import struct
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from byocframe.file_rules import TIFF_COMPRESSIONS
+from byocframe.log_capture import collect_errors
 
 if TYPE_CHECKING:
     import tifffile
@@ -300,40 +298,6 @@ class _Window(io.RawIOBase):
         return data
 
 
-# tifffile logs what it skips or repairs in a damaged file (a bad tag, a circular
-# IFD chain) and goes on; while a header is read in this thread, its errors are
-# collected as the file's problem instead of reaching the log.
-_CAPTURE = threading.local()
-_FILTER_LOCK = threading.Lock()
-
-
-class _Collect(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        sink: list[str] | None = getattr(_CAPTURE, "sink", None)
-        if sink is None:
-            return True  # not ours: tifffile used elsewhere in the program
-        if record.levelno >= logging.ERROR:
-            sink.append(" ".join(record.getMessage().split()))
-        return False
-
-
-_FILTER = _Collect()
-
-
-@contextmanager
-def _collect_tifffile_errors() -> Iterator[list[str]]:
-    logger = logging.getLogger("tifffile")
-    with _FILTER_LOCK:
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
-    sink: list[str] = []
-    _CAPTURE.sink = sink
-    try:
-        yield sink
-    finally:
-        _CAPTURE.sink = None
-
-
 def read_header(
     reader: RangeReader, *, size: int | None = None, limits: HeaderLimits | None = None
 ) -> TiffHeader:
@@ -366,7 +330,7 @@ def read_header(
     window = _Window(reader, size, DEFAULT_LIMITS if limits is None else limits)
     header: TiffHeader | None = None
     error: Exception | None = None
-    with _collect_tifffile_errors() as complaints:
+    with collect_errors("tifffile") as complaints:
         try:
             big, first = _preamble(window)
             with tifffile.TiffFile(

@@ -30,14 +30,13 @@ Examples
 from __future__ import annotations
 
 import io
-import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
 
 import numpy as np
+
+from byocframe.log_capture import collect_errors
 
 __all__ = [
     "DEFAULT_READ_LIMITS",
@@ -211,39 +210,6 @@ class _Prefix(io.RawIOBase):
         return self.buffer[start:stop]
 
 
-# tifffile logs what it skips in a damaged file and goes on; while the service reads a
-# header on this thread, those errors are the file's problem, not log noise
-_LOCAL = threading.local()
-_INSTALL = threading.Lock()
-
-
-class _Complaints(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        sink = getattr(_LOCAL, "sink", None)
-        if sink is None:
-            return True
-        if record.levelno >= logging.ERROR:
-            sink.append(record.getMessage())
-        return False
-
-
-_COMPLAINTS = _Complaints()
-
-
-@contextmanager
-def _complaints() -> Iterator[list[str]]:
-    logger = logging.getLogger("tifffile")
-    with _INSTALL:
-        if _COMPLAINTS not in logger.filters:
-            logger.addFilter(_COMPLAINTS)
-    sink: list[str] = []
-    _LOCAL.sink = sink
-    try:
-        yield sink
-    finally:
-        _LOCAL.sink = None
-
-
 def read_file_header(
     fetch: Callable[[int, int], bytes], *, size: int, limits: ReadLimits | None = None
 ) -> FileHeader:
@@ -283,7 +249,7 @@ def read_file_header(
     window = _Prefix(fetch, size, limits or DEFAULT_READ_LIMITS)
     found: FileHeader | None = None
     failure: Exception | None = None
-    with _complaints() as complaints:
+    with collect_errors("tifffile") as complaints:
         try:
             head = window.take(0, 8)
             if head[:4] not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
