@@ -1,0 +1,104 @@
+"""The tile's own geometries, as received: ``native_cover`` and ``native_tile``.
+
+They are the truth a push compares the server's with, in each tile's ``native_crs``. A
+frame stores them compactly, as WKB bytes: a shapely polygon costs ~24 bytes a vertex
+plus ~400 bytes of GEOS and Python overhead, its WKB ~16 bytes a vertex plus ~60 (about
+a third, measured in docs/design/frames.md). Read them through `native_geometries`,
+which also accepts frames that hold shapely objects (older files, hand-made frames);
+write them through `native_column`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import shapely
+
+__all__ = ["NATIVE_COLUMNS", "WKB_DTYPE", "as_geometries", "native_column", "native_geometries"]
+
+#: The columns that hold a tile's geometries in its own CRS.
+NATIVE_COLUMNS = ("native_cover", "native_tile")
+
+#: How a frame stores them: Arrow-backed bytes (WKB), missing values as null.
+WKB_DTYPE = pd.ArrowDtype(pa.binary())
+
+
+def native_geometries(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """The geometries of ``column`` as a numpy array of shapely objects (None where missing).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A tile frame.
+    column : {"native_cover", "native_tile"}
+        The column to read; a frame without it gives all None.
+
+    Returns
+    -------
+    numpy.ndarray of object
+
+    Examples
+    --------
+    >>> import byocframe, shapely
+    >>> gdf = byocframe.tiles_from_records(byocframe.synthetic_tiles(3, seed=1))
+    >>> covers = native_geometries(gdf, "native_cover")
+    >>> covers[0].geom_type, bool(shapely.get_srid(covers[0]) == 0)
+    ('MultiPolygon', True)
+    """
+    if column not in frame.columns:
+        return np.full(len(frame), None, dtype=object)
+    return as_geometries(frame[column])
+
+
+def as_geometries(values: Any) -> np.ndarray:
+    """WKB bytes, shapely objects or None, as a numpy array of shapely objects.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> as_geometries([shapely.to_wkb(shapely.Point(1, 2)), None])[0].wkt
+    'POINT (1 2)'
+    """
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.api.extensions.ExtensionArray) and isinstance(
+        values.dtype, pd.ArrowDtype
+    ):
+        raw = values.to_numpy(dtype=object, na_value=None)
+    else:
+        raw = np.asarray(values, dtype=object)
+    if raw.ndim != 1:
+        raw = np.asarray(list(values), dtype=object)
+    wkb = np.fromiter((isinstance(v, bytes | bytearray) for v in raw), dtype=bool, count=len(raw))
+    if not wkb.any():
+        return np.asarray([None if _missing(v) else v for v in raw], dtype=object)
+    out = np.full(len(raw), None, dtype=object)
+    out[wkb] = shapely.from_wkb(raw[wkb])
+    rest = np.flatnonzero(~wkb)
+    for i in rest:
+        out[i] = None if _missing(raw[i]) else raw[i]
+    return out
+
+
+def native_column(geoms: Sequence[Any] | np.ndarray, index: pd.Index) -> pd.Series:
+    """Store geometries (shapely or None) the way a frame keeps its native columns.
+
+    Examples
+    --------
+    >>> import shapely, pandas as pd
+    >>> column = native_column([shapely.box(0, 0, 1, 1), None], pd.Index(["a", "b"]))
+    >>> column.isna().tolist(), native_geometries(column.to_frame("native_cover"),
+    ...     "native_cover")[0].geom_type
+    ([False, True], 'Polygon')
+    """
+    values = np.asarray(geoms, dtype=object)
+    wkb = shapely.to_wkb(values)
+    return pd.Series(pd.array(list(wkb), dtype=WKB_DTYPE), index=index)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
