@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from byocframe.frame.native import native_column, native_geometries
 from byocframe.frame.record_checks import (
     Errors,
     check_additional,
@@ -89,7 +90,9 @@ def tiles_from_records(
     geopandas.GeoDataFrame
         Indexed by tile ``id``. ``geometry`` is the cover geometry, or the tile geometry
         where there is no cover (``geometry_source`` says which). ``native_cover`` and
-        ``native_tile`` keep the geometries as received, in ``native_crs``.
+        ``native_tile`` keep the geometries as received, in ``native_crs``, as WKB
+        bytes (read them with `byocframe.frame.native.native_geometries` or
+        ``shapely.from_wkb``).
 
     Raises
     ------
@@ -199,8 +202,8 @@ def _tiles_frame(
     columns["other_data"] = _other(recs, TILE_FIELDS)
     frame = pd.DataFrame(columns, index=pd.Index(ids, name="id", dtype=TEXT))
     frame["tile_geometry"] = gpd.GeoSeries(tile_t, index=frame.index, crs=target)
-    frame["native_cover"] = gpd.GeoSeries(cover.geoms, index=frame.index, crs=None)
-    frame["native_tile"] = gpd.GeoSeries(tile.geoms, index=frame.index, crs=None)
+    frame["native_cover"] = native_column(cover.geoms, frame.index)
+    frame["native_tile"] = native_column(tile.geoms, frame.index)
     geometry = np.where(has_cover, cover_t, tile_t)
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, index=frame.index, crs=target))
     gdf = gdf.iloc[keep] if keep is not None else gdf
@@ -312,7 +315,9 @@ def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _tile_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     cover = native_cover_geometries(frame)
     cover_json = geometries_to_geojson(cover, frame["native_crs"].tolist())
-    tile_json = geometries_to_geojson(frame["native_tile"].array, frame["native_crs"].tolist())
+    tile_json = geometries_to_geojson(
+        native_geometries(frame, "native_tile"), frame["native_crs"].tolist()
+    )
     times = {w: format_datetimes(frame[WIRE_TO_COLUMN[w]]) for w in TILE_DATETIMES}
     out = []
     for pos, (tid, path, status) in enumerate(
@@ -338,7 +343,7 @@ def native_cover_geometries(frame: pd.DataFrame) -> np.ndarray:
     settings = frame.attrs.get(ATTRS_KEY, {})
     densify = settings.get("densify", DEFAULT_DENSIFY)
     crs = frame.crs.to_string() if frame.crs is not None else WGS84
-    native = np.asarray(frame["native_cover"].array, dtype=object)
+    native = native_geometries(frame, "native_cover")
     native_crs = np.asarray(frame["native_crs"].astype(object).fillna(WGS84), dtype=object)
     current = np.asarray(frame.geometry.array, dtype=object)
     has_native = ~shapely.is_missing(native)
@@ -347,7 +352,8 @@ def native_cover_geometries(frame: pd.DataFrame) -> np.ndarray:
     expected = reproject(native, cover_crs, crs, densify=densify)
     # rows without a cover showed their tile geometry: unchanged means still no cover
     fallback = np.asarray(
-        reproject(frame["native_tile"].array, native_crs, crs, densify=densify), dtype=object
+        reproject(native_geometries(frame, "native_tile"), native_crs, crs, densify=densify),
+        dtype=object,
     )
     expected = np.where(has_native, expected, fallback)
     same = shapely.equals_exact(current, expected, tolerance=1e-9) | (

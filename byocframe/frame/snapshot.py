@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from byocframe.frame.digests import geometry_digest, ids_digest, service_digest, text_digest
+from byocframe.frame.native import native_geometries
 from byocframe.frame.records import STATUSES
 
 __all__ = [
@@ -161,7 +162,7 @@ def current_fields(frame: pd.DataFrame) -> np.ndarray:
         payload[name] = times_us(frame[name]) if name in frame.columns else NAT
     payload["geometry"] = geometry_digest(frame.geometry.array)
     payload["tile"] = geometry_digest(_column_or_none(frame, "tile_geometry"))
-    payload["native"] = geometry_digest(_column_or_none(frame, "native_cover"))
+    payload["native"] = geometry_digest(native_geometries(frame, "native_cover"))
     return payload
 
 
