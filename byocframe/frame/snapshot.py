@@ -214,10 +214,10 @@ def stamp(
     load = settings.get("load")
     if whole or not isinstance(load, int) or not 0 < load < 1 << 24:
         # names this load: the same listing loaded twice gives the same frame
-        ids = [str(i) for i in frame.index]
+        ids = _texts(frame.index)
         load = int(ids_digest(f"{collection}\0{service}", ids)[:6], 16) | 1
     payload["load"] = np.frombuffer(load.to_bytes(3, "little"), dtype=np.uint8)
-    tokens = _encode(collection, [str(i) for i in part.index], payload)
+    tokens = _encode(collection, _texts(part.index), payload)
     if LOADED not in frame.columns:
         frame[LOADED] = pd.array([None] * len(frame), dtype=pd.StringDtype(na_value=np.nan))
     column = frame.columns.get_loc(LOADED)
@@ -227,8 +227,13 @@ def stamp(
         frame.iloc[positions, column] = tokens
     settings.update(collection=collection, service=service, load=load)
     if whole:
-        settings = with_loaded_ids(settings, [str(i) for i in frame.index])
+        settings = with_loaded_ids(settings, _texts(frame.index))
     frame.attrs[ATTRS_KEY] = settings
+
+
+def _texts(index: pd.Index) -> list[str]:
+    """The labels as text (an Arrow-backed index is slow to iterate item by item)."""
+    return [str(i) for i in index.to_numpy(dtype=object)]
 
 
 def loaded_state(frame: pd.DataFrame) -> LoadedState:
