@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import geopandas as gpd
@@ -18,7 +17,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from byocframe.frame.native import native_column, native_geometries
+from byocframe.frame.footprints import read_footprints
+from byocframe.frame.native import native_geometries, wkb_column
 from byocframe.frame.record_checks import (
     Errors,
     check_additional,
@@ -46,8 +46,8 @@ from byocframe.frame.records import (
 )
 from byocframe.frame.snapshot import ATTRS_KEY, stamp
 from byocframe.geo.crs import WGS84, GeometryProblem, parse_crs
-from byocframe.geo.geojson import geometries_to_geojson, parse_geojson
-from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject, reproject_parsed
+from byocframe.geo.geojson import geometries_to_geojson
+from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject
 from byocframe.typing import CrsLike
 
 __all__ = ["collections_from_records", "tile_frame", "tiles_from_records", "to_records"]
@@ -167,23 +167,16 @@ def _tiles_frame(
     statuses, bad = check_statuses(recs, ids)
     additional, bad_additional = check_additional(recs, ids)
     problems += bad + bad_additional
-    cover = parse_geojson([r.get("coverGeometry") for r in recs])
-    tile = parse_geojson([r.get("tileGeometry") for r in recs])
-    for name, parsed in (("coverGeometry", cover), ("tileGeometry", tile)):
-        for pos, msg in sorted(parsed.problems.items()):
-            problems.append(problem(pos, ids[pos], name, None, msg))
     times = {}
     for wire in TILE_DATETIMES:
         times[wire], bad = check_times([r.get(wire) for r in recs], wire, ids)
         problems += bad
+    feet = read_footprints(recs, target, densify=densify)
+    for (pos, wire), msg in sorted(feet.problems.items()):
+        problems.append(problem(pos, ids[pos], wire, None, msg))
     keep = report(problems, errors, "tile", len(recs))
 
-    native_crs = np.where(pd.isna(tile.crs), cover.crs, tile.crs)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # the two geometry columns overlap: pyproj, shapely and numpy release the GIL
-        tile_future = pool.submit(reproject_parsed, tile, target, densify=densify)
-        cover_t = reproject_parsed(cover, target, densify=densify)
-        tile_t = tile_future.result()
+    cover_t, tile_t = feet.cover, feet.tile
     has_cover = ~shapely.is_missing(cover_t)
     source = np.full(len(cover_t), None, dtype=object)
     source[~shapely.is_missing(tile_t)] = "tile"
@@ -195,15 +188,16 @@ def _tiles_frame(
     }
     for wire in TILE_DATETIMES:
         columns[WIRE_TO_COLUMN[wire]] = times[wire]
-    columns["native_crs"] = pd.array(native_crs, dtype=TEXT)
+    columns["native_crs"] = pd.array(feet.native_crs, dtype=TEXT)
     columns["geometry_source"] = pd.Categorical(source, categories=["cover", "tile"])
     columns.update(_flatten(additional, TILE_FLAT_ADDITIONAL))
     columns["additional_data"] = pd.array([dumps(a) for a in additional], dtype=TEXT)
     columns["other_data"] = _other(recs, TILE_FIELDS)
     frame = pd.DataFrame(columns, index=pd.Index(ids, name="id", dtype=TEXT))
     frame["tile_geometry"] = gpd.GeoSeries(tile_t, index=frame.index, crs=target)
-    frame["native_cover"] = native_column(cover.geoms, frame.index)
-    frame["native_tile"] = native_column(tile.geoms, frame.index)
+    frame["native_cover"] = wkb_column(feet.cover_wkb, frame.index)
+    frame["native_tile"] = wkb_column(feet.tile_wkb, frame.index)
+    del feet
     geometry = np.where(has_cover, cover_t, tile_t)
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, index=frame.index, crs=target))
     gdf = gdf.iloc[keep] if keep is not None else gdf

@@ -25,6 +25,7 @@ __all__ = [
     "native_column",
     "native_geometries",
     "put_native",
+    "wkb_column",
 ]
 
 #: The columns that hold a tile's geometries in its own CRS.
@@ -102,9 +103,21 @@ def native_column(geoms: Sequence[Any] | np.ndarray, index: pd.Index) -> pd.Seri
     ...     "native_cover")[0].geom_type
     ([False, True], 'Polygon')
     """
-    values = np.asarray(geoms, dtype=object)
-    wkb = shapely.to_wkb(values)
-    return pd.Series(pd.array(list(wkb), dtype=WKB_DTYPE), index=index)
+    return wkb_column(shapely.to_wkb(np.asarray(geoms, dtype=object)), index)
+
+
+def wkb_column(blobs: Sequence[bytes | None] | np.ndarray, index: pd.Index) -> pd.Series:
+    """WKB bytes (or None) already made, stored as a frame keeps its native columns.
+
+    Examples
+    --------
+    >>> import shapely, pandas as pd
+    >>> blobs = [shapely.to_wkb(shapely.Point(0, 0)), None]
+    >>> wkb_column(blobs, pd.Index(["a", "b"])).isna().tolist()
+    [False, True]
+    """
+    array = pa.array(np.asarray(blobs, dtype=object), type=pa.binary(), from_pandas=True)
+    return pd.Series(pd.arrays.ArrowExtensionArray(array), index=index)
 
 
 def put_native(frame: pd.DataFrame, rows: Sequence[int], column: str, geoms: Any) -> None:
