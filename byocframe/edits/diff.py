@@ -221,7 +221,8 @@ def _diff_loaded(
     edited = np.flatnonzero(retimed | moved)
     if not len(edited):
         return
-    native = native_geometries(part, "native_cover")
+    native = np.full(len(part), None, dtype=object)
+    native[edited] = native_geometries(part.iloc[edited], "native_cover")
     crs = np.full(len(part), None, dtype=object)
     crs[edited] = part["native_crs"].iloc[edited].astype(object).fillna(WGS84).to_numpy()
     shown = part.geometry.array
