@@ -58,7 +58,7 @@ def set_native_covers(
     >>> from byocframe.frame.synthetic import synthetic_tiles
     >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
     >>> tid = gdf.index[0]
-    >>> moved = shapely.affinity.translate(gdf.loc[tid, "native_cover"], 500.0)
+    >>> moved = shapely.affinity.translate(gdf.byoc.native_covers()[tid], 500.0)
     >>> _ = set_native_covers(gdf, {tid: moved})
     >>> byocframe.changes(gdf)[["field", "action"]].to_dict("records")
     [{'field': 'geometry', 'action': 'update'}]
