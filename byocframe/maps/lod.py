@@ -150,7 +150,12 @@ def _overview(geoms: np.ndarray, codes: np.ndarray, n_classes: int, size: float)
     """The cells each class's tiles touch, and how many tiles of each class touch each."""
     cols = int(np.ceil(360 / size))
     if len(geoms) == 0:
-        return {"cell": size, "cols": cols, "cells": _int32(np.zeros(0)), "counts": _int32(np.zeros(0))}
+        return {
+            "cell": size,
+            "cols": cols,
+            "cells": _int32(np.zeros(0)),
+            "counts": _int32(np.zeros(0)),
+        }
     # parts, not whole footprints: a tile cut at the antimeridian has two small boxes,
     # where its own box would span the globe
     parts, tile = shapely.get_parts(geoms, return_index=True)
@@ -285,7 +290,9 @@ def _group_boxes(geoms: np.ndarray, group: np.ndarray, size: float) -> dict[int,
     table = pd.DataFrame(bounds, columns=["w", "s", "e", "n"])
     table["group"] = group[tile]
     table["square"] = square
-    merged = table.groupby(["group", "square"]).agg({"w": "min", "s": "min", "e": "max", "n": "max"})
+    merged = table.groupby(["group", "square"]).agg(
+        {"w": "min", "s": "min", "e": "max", "n": "max"}
+    )
     out: dict[int, list[list[float]]] = {}
     for (g, _), row in zip(merged.index, merged.to_numpy().round(4).tolist(), strict=True):
         out.setdefault(int(g), []).append(row)
