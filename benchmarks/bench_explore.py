@@ -12,20 +12,29 @@ chromium on the machine, also the seconds from navigation until our page's scrip
 built the map (read from the page's ``data-ms`` through ``chromium --dump-dom``).
 
 Run: ``python benchmarks/bench_explore.py [--tiles 20000] [--repeat 3]``
+
+Levels of detail (issue 24): ``--lod 100000`` (or 1000000) builds a listing of that
+many tiles (all land cells on each of as many 10-day dates as it takes, kept to the
+columns the page shows) and writes it with the default levels of detail
+(`byocframe.maps.DEFAULT_LOD`) and, unless ``--no-plain``, every tile drawn
+(``lod=None``): seconds to write, MB, and seconds until the page has drawn in chromium.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import geopandas as gpd
 import shapely
 
 import byocframe
@@ -65,12 +74,61 @@ def page_seconds(path: Path, tmp: Path) -> float:
     return int(found.group(1)) / 1000 if found else float("nan")
 
 
+def large_frame(n: int) -> gpd.GeoDataFrame:
+    """``n`` tiles: every land cell on each of as many dates as it takes (one date at a time)."""
+    import pandas as pd
+
+    frames, count, day = [], 0, dt.date(2021, 1, 1)
+    while count < n:
+        records = synthetic_tiles(None, dates=(day.isoformat(),), seed=len(frames))
+        frame = byocframe.tiles_from_records(records)
+        index_name = frame.index.name
+        frames.append(frame[COLUMNS])  # what the page shows: the rest would only cost memory
+        count += len(frame)
+        day += dt.timedelta(days=10)
+    out = pd.concat(frames).head(n)
+    out.index.name = index_name
+    return out
+
+
+def lod_pages(n: int, plain: bool) -> None:
+    """Write ``n`` tiles with and without levels of detail; size, write and draw times."""
+    start = time.perf_counter()
+    gdf = large_frame(n)
+    print(f"{len(gdf):,} tiles ({gdf['sensing_time'].dt.date.nunique()} dates), "
+          f"frame built in {time.perf_counter() - start:.0f} s")  # fmt: skip
+    writers: dict[str, Callable[[Path], None]] = {
+        "explore() (levels of detail)": lambda p: gdf.byoc.explore(tiles=None).save(p),
+    }
+    if plain:
+        writers["explore(lod=None) (every tile)"] = lambda p: gdf.byoc.explore(
+            tiles=None, lod=None
+        ).save(p)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        print(f"{'page':40} {'write s':>8} {'MB':>7} {'browser s':>9}")
+        for name, write in writers.items():
+            path = tmp / "page.html"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # lod=None above the threshold warns
+                seconds = timed(write, path, 1)
+            size = path.stat().st_size / 1e6
+            shown = f"{page_seconds(path, tmp):.2f}" if CHROMIUM else "n/a"
+            print(f"{name:40} {seconds:8.2f} {size:7.1f} {shown:>9}")
+            path.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiles", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each writer (best)")
+    parser.add_argument("--lod", type=int, help="tiles of a levels-of-detail run instead")
+    parser.add_argument("--no-plain", action="store_true", help="skip lod=None in --lod runs")
     args = parser.parse_args()
     os.environ["BYOCFRAME_OFFLINE"] = "1"  # pages without web tiles: what CI can load
+    if args.lod:
+        lod_pages(args.lod, plain=not args.no_plain)
+        return
 
     gdf = byocframe.tiles_from_records(synthetic_tiles(args.tiles, seed=1))
     vertices = int(shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum())
