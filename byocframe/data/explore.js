@@ -92,6 +92,9 @@
   } else {
     map.fitWorld();
   }
+  // A view in the address, as OpenStreetMap writes it: page.html#zoom/lat/lon
+  const asked = /^#(\d+)\/(-?[\d.]+)\/(-?[\d.]+)$/.exec(location.hash);
+  if (asked) map.setView([Number(asked[2]), Number(asked[3])], Number(asked[1]));
   // The land layer sits in a pane below the tile pane (z 200): web tiles cover it when
   // they load, and it shows through where they cannot (no network).
   map.createPane("land").style.zIndex = 150;

@@ -207,7 +207,7 @@ def _groups(
     parts_per_tile = np.diff(tile_off)
     c0 = ring_off[part_off[tile_off[:-1]]]
     c1 = ring_off[part_off[tile_off[1:]]]
-    shape = _shape_ids(xy, ring_len, rings_per_part, parts_per_tile, c0, c1, part_off, tile_off)
+    shape = _shape_ids(xy, ring_len, rings_per_part, c0, c1, part_off, tile_off)
 
     # a group per square of the point on each footprint: a tile lies in one group
     points = shapely.point_on_surface(geoms)
@@ -255,13 +255,16 @@ def _shape_ids(
     xy: np.ndarray,
     ring_len: np.ndarray,
     rings_per_part: np.ndarray,
-    parts_per_tile: np.ndarray,
     c0: np.ndarray,
     c1: np.ndarray,
     part_off: np.ndarray,
     tile_off: np.ndarray,
 ) -> np.ndarray:
-    """One id per distinct outline (exact vertices and ring structure)."""
+    """One id per distinct outline: its exact vertices, rings per part and ring lengths.
+
+    A tile's coordinates run from ``c0`` to ``c1``; its parts and rings are its slices of
+    ``tile_off`` and ``part_off`` (the part count is the length of the part slice).
+    """
     raw = np.ascontiguousarray(xy).tobytes()
     rings = np.ascontiguousarray(ring_len).tobytes()
     parts = np.ascontiguousarray(rings_per_part).tobytes()
@@ -274,7 +277,6 @@ def _shape_ids(
             tile_off[:-1].tolist(), tile_off[1:].tolist(), strict=True,
         )
     ]  # fmt: skip
-    del parts_per_tile  # the part count is implied by the part slice
     return pd.factorize(np.asarray(keys, dtype=object))[0]
 
 

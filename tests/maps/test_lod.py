@@ -225,5 +225,14 @@ def test_lod_page_shows_cells_at_low_zoom_and_tiles_zoomed_in(browser, tiles, tm
 
     browser.evaluate("byocframeMap.closePopup(), byocframeMap.setView([0, 0], 1), 0")
     assert browser.evaluate(settled("overview")) == 0
+
+    assert browser.problems() == []
+
+    # a view in the address (#zoom/lat/lon) opens on the tiles themselves
+    browser.events.clear()
+    again = page.save(tmp_path / "again.html").as_uri()
+    browser.send("Page.navigate", url=f"{again}#8/{point.y:.5f}/{point.x:.5f}")
+    browser.wait_for("Page.loadEventFired")
+    assert 0 < browser.evaluate(settled("tiles")) <= SMALL.view_tiles
     assert browser.problems() == []
     assert [u for u in browser.requested() if not u.startswith(("file:", "data:"))] == []
