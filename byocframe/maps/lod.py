@@ -165,9 +165,14 @@ def _overview(geoms: np.ndarray, codes: np.ndarray, n_classes: int, size: float)
     owner = np.repeat(np.arange(len(parts)), per_part)
     k = np.arange(per_part.sum()) - np.repeat(np.cumsum(per_part) - per_part, per_part)
     cell = (y0[owner] + k // width[owner]) * cols + x0[owner] + k % width[owner]
-    # a tile counts once per cell, however many of its parts touch it
-    pairs = np.unique(cell * len(geoms) + tile[owner])
-    cell, tile_of = np.divmod(pairs, len(geoms))
+    tile_of = tile[owner]
+    # a tile counts once per cell, however many of its parts touch it (the cells of one
+    # part are distinct: only tiles of several parts can repeat one)
+    several = np.bincount(tile, minlength=len(geoms))[tile_of] > 1
+    if several.any():
+        pairs = np.unique(cell[several] * len(geoms) + tile_of[several])
+        cell = np.concatenate([cell[~several], pairs // len(geoms)])
+        tile_of = np.concatenate([tile_of[~several], pairs % len(geoms)])
     cells, where = np.unique(cell, return_inverse=True)
     counts = np.bincount(
         where * n_classes + codes[tile_of], minlength=len(cells) * n_classes
