@@ -105,7 +105,14 @@ def field(frame: pd.DataFrame, name: str) -> dict[str, Any]:
 
 
 def texts(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """A column as the texts a popup shows: codes into a table of distinct texts (-1: missing)."""
+    """A column as the texts a popup shows: codes into a table of distinct texts (-1: missing).
+
+    Examples
+    --------
+    >>> codes, values = texts(pd.Series(["a", None, "a", ""]))
+    >>> codes.tolist(), values
+    ([0, -1, 0, -1], ['a'])
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
         utc = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
         text = utc.dt.strftime("%Y-%m-%d %H:%M:%S UTC")
