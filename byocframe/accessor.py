@@ -89,6 +89,27 @@ class ByocAccessor:
 
         return changes(self._frame, original=original, deleted=deleted)
 
+    def native_covers(self) -> pd.Series:
+        """Each tile's cover as loaded, in its own CRS (``native_crs``), as shapely objects.
+
+        The frame keeps them compactly as WKB bytes in ``native_cover``; this decodes them
+        (None where a tile has no cover), e.g. to move one in metres and hand it to
+        `set_native_covers`.
+
+        Examples
+        --------
+        >>> import byocframe, shapely
+        >>> from byocframe.frame.synthetic import synthetic_tiles
+        >>> gdf = byocframe.tiles_from_records(synthetic_tiles(2, seed=1))
+        >>> gdf.byoc.native_covers().iloc[0].geom_type
+        'MultiPolygon'
+        """
+        self._need_tiles("native_covers")
+        from byocframe.frame.native import native_geometries
+
+        geoms = native_geometries(self._frame, "native_cover")
+        return pd.Series(geoms, index=self._frame.index, name="native_cover", dtype=object)
+
     def set_native_covers(
         self, covers: pd.Series | Mapping[str, shapely.Geometry]
     ) -> gpd.GeoDataFrame:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from byocframe.frame.native import native_column
 from byocframe.geo.crs import WGS84, parse_crs
 from byocframe.geo.geometry import reproject
 
@@ -169,7 +170,7 @@ def group_tiles(files: pd.DataFrame, pattern: str, *, crs: str = WGS84) -> gpd.G
                 groups["band"].agg(lambda s: ",".join(sorted(s))).to_numpy(), dtype="string"
             ),
             "files": groups.size().to_numpy(),
-            "native_tile": gpd.GeoSeries(native, index=index, crs=None),
+            "native_tile": native_column(native, index),
         },
         geometry=gpd.GeoSeries(footprint, index=index, crs=target),
         index=index,

@@ -17,6 +17,7 @@ import shapely
 from pyproj import CRS
 
 from byocframe.edits.equality import cover_problem, same_cover
+from byocframe.frame.native import native_geometries
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject, transformer
 
@@ -80,10 +81,8 @@ def edited_covers(
     rows = part.iloc[where]
     densify = settings.get("densify", DEFAULT_DENSIFY)
     native_crs = rows["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
-    native = np.asarray(rows["native_cover"].array, dtype=object)
-    base = np.where(
-        shapely.is_missing(native), np.asarray(rows["native_tile"].array, dtype=object), native
-    )
+    native = native_geometries(rows, "native_cover")
+    base = np.where(shapely.is_missing(native), native_geometries(rows, "native_tile"), native)
     has_base = ~shapely.is_missing(base)
     shown84 = np.full(len(where), None, dtype=object)
     shown84[has_base] = reproject(base[has_base], native_crs[has_base], WGS84, densify=densify)
@@ -141,7 +140,7 @@ def edited_covers(
         cover[row] = mine
     edited_rows = where[moved[where]]
     if len(edited_rows):
-        source = np.asarray(part["native_cover"].array, dtype=object)[edited_rows]
+        source = native_geometries(part.iloc[edited_rows], "native_cover")
         codes = part["native_crs"].iloc[edited_rows].astype(object).fillna(WGS84)
         codes = codes.to_numpy(dtype=object)
         present = ~shapely.is_missing(source)

@@ -31,6 +31,7 @@ from byocframe.edits.equality import (
 )
 from byocframe.edits.plans import Create, Plan, Update
 from byocframe.exceptions import ValidationError
+from byocframe.frame.native import native_geometries
 from byocframe.frame.records import STATUSES
 from byocframe.frame.snapshot import NAT, LoadedState, times_us
 from byocframe.geo.crs import WGS84
@@ -194,7 +195,7 @@ def _diff_loaded(
             {
                 "id": tids[i],
                 "field": "native_cover",
-                "value": part["native_cover"].array[i],
+                "value": native_geometries(part.iloc[[i]], "native_cover")[0],
                 "problem": "read-only field edited (it is the cover as loaded, which the "
                 "push compares the server's with): restore it and edit 'geometry' instead, "
                 "or set covers in the tile's own CRS with gdf.byoc.set_native_covers(covers)",
@@ -220,7 +221,8 @@ def _diff_loaded(
     edited = np.flatnonzero(retimed | moved)
     if not len(edited):
         return
-    native = np.asarray(part["native_cover"].array, dtype=object)
+    native = np.full(len(part), None, dtype=object)
+    native[edited] = native_geometries(part.iloc[edited], "native_cover")
     crs = np.full(len(part), None, dtype=object)
     crs[edited] = part["native_crs"].iloc[edited].astype(object).fillna(WGS84).to_numpy()
     shown = part.geometry.array

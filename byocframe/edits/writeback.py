@@ -28,6 +28,7 @@ import shapely
 from byocframe.edits.batch import Batch
 from byocframe.edits.plans import Plan
 from byocframe.edits.tasks import Action, Done, NewRow
+from byocframe.frame.native import put_native
 from byocframe.frame.snapshot import ATTRS_KEY, LOADED, NAT, stamp, with_loaded_ids
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject
@@ -117,10 +118,10 @@ def _put(
     native = np.empty(len(rows), dtype=object)
     native[:] = covers
     codes = np.asarray(crs, dtype=object)
-    for column, values in (("native_cover", native), ("native_crs", codes)):
-        if column not in frame.columns:
-            frame[column] = None
-        frame.iloc[rows, frame.columns.get_loc(column)] = values
+    put_native(frame, rows, "native_cover", native)
+    if "native_crs" not in frame.columns:
+        frame["native_crs"] = None
+    frame.iloc[rows, frame.columns.get_loc("native_crs")] = codes
     when = pd.to_datetime(
         [None if t == NAT else pd.Timestamp(t, unit="us", tz="UTC") for t in times], utc=True
     )

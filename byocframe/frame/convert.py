@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import geopandas as gpd
@@ -18,6 +17,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from byocframe.frame.footprints import read_footprints
+from byocframe.frame.native import native_geometries, wkb_column
 from byocframe.frame.record_checks import (
     Errors,
     check_additional,
@@ -45,8 +46,8 @@ from byocframe.frame.records import (
 )
 from byocframe.frame.snapshot import ATTRS_KEY, stamp
 from byocframe.geo.crs import WGS84, GeometryProblem, parse_crs
-from byocframe.geo.geojson import geometries_to_geojson, parse_geojson
-from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject, reproject_parsed
+from byocframe.geo.geojson import geometries_to_geojson
+from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject
 from byocframe.typing import CrsLike
 
 __all__ = ["collections_from_records", "tile_frame", "tiles_from_records", "to_records"]
@@ -89,7 +90,9 @@ def tiles_from_records(
     geopandas.GeoDataFrame
         Indexed by tile ``id``. ``geometry`` is the cover geometry, or the tile geometry
         where there is no cover (``geometry_source`` says which). ``native_cover`` and
-        ``native_tile`` keep the geometries as received, in ``native_crs``.
+        ``native_tile`` keep the geometries as received, in ``native_crs``, as WKB
+        bytes (read them with `byocframe.frame.native.native_geometries` or
+        ``shapely.from_wkb``).
 
     Raises
     ------
@@ -164,23 +167,16 @@ def _tiles_frame(
     statuses, bad = check_statuses(recs, ids)
     additional, bad_additional = check_additional(recs, ids)
     problems += bad + bad_additional
-    cover = parse_geojson([r.get("coverGeometry") for r in recs])
-    tile = parse_geojson([r.get("tileGeometry") for r in recs])
-    for name, parsed in (("coverGeometry", cover), ("tileGeometry", tile)):
-        for pos, msg in sorted(parsed.problems.items()):
-            problems.append(problem(pos, ids[pos], name, None, msg))
     times = {}
     for wire in TILE_DATETIMES:
         times[wire], bad = check_times([r.get(wire) for r in recs], wire, ids)
         problems += bad
+    feet = read_footprints(recs, target, densify=densify)
+    for (pos, wire), msg in sorted(feet.problems.items()):
+        problems.append(problem(pos, ids[pos], wire, None, msg))
     keep = report(problems, errors, "tile", len(recs))
 
-    native_crs = np.where(pd.isna(tile.crs), cover.crs, tile.crs)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # the two geometry columns overlap: pyproj, shapely and numpy release the GIL
-        tile_future = pool.submit(reproject_parsed, tile, target, densify=densify)
-        cover_t = reproject_parsed(cover, target, densify=densify)
-        tile_t = tile_future.result()
+    cover_t, tile_t = feet.cover, feet.tile
     has_cover = ~shapely.is_missing(cover_t)
     source = np.full(len(cover_t), None, dtype=object)
     source[~shapely.is_missing(tile_t)] = "tile"
@@ -192,15 +188,16 @@ def _tiles_frame(
     }
     for wire in TILE_DATETIMES:
         columns[WIRE_TO_COLUMN[wire]] = times[wire]
-    columns["native_crs"] = pd.array(native_crs, dtype=TEXT)
+    columns["native_crs"] = pd.array(feet.native_crs, dtype=TEXT)
     columns["geometry_source"] = pd.Categorical(source, categories=["cover", "tile"])
     columns.update(_flatten(additional, TILE_FLAT_ADDITIONAL))
     columns["additional_data"] = pd.array([dumps(a) for a in additional], dtype=TEXT)
     columns["other_data"] = _other(recs, TILE_FIELDS)
     frame = pd.DataFrame(columns, index=pd.Index(ids, name="id", dtype=TEXT))
     frame["tile_geometry"] = gpd.GeoSeries(tile_t, index=frame.index, crs=target)
-    frame["native_cover"] = gpd.GeoSeries(cover.geoms, index=frame.index, crs=None)
-    frame["native_tile"] = gpd.GeoSeries(tile.geoms, index=frame.index, crs=None)
+    frame["native_cover"] = wkb_column(feet.cover_wkb, frame.index)
+    frame["native_tile"] = wkb_column(feet.tile_wkb, frame.index)
+    del feet
     geometry = np.where(has_cover, cover_t, tile_t)
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, index=frame.index, crs=target))
     gdf = gdf.iloc[keep] if keep is not None else gdf
@@ -312,7 +309,9 @@ def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _tile_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     cover = native_cover_geometries(frame)
     cover_json = geometries_to_geojson(cover, frame["native_crs"].tolist())
-    tile_json = geometries_to_geojson(frame["native_tile"].array, frame["native_crs"].tolist())
+    tile_json = geometries_to_geojson(
+        native_geometries(frame, "native_tile"), frame["native_crs"].tolist()
+    )
     times = {w: format_datetimes(frame[WIRE_TO_COLUMN[w]]) for w in TILE_DATETIMES}
     out = []
     for pos, (tid, path, status) in enumerate(
@@ -338,7 +337,7 @@ def native_cover_geometries(frame: pd.DataFrame) -> np.ndarray:
     settings = frame.attrs.get(ATTRS_KEY, {})
     densify = settings.get("densify", DEFAULT_DENSIFY)
     crs = frame.crs.to_string() if frame.crs is not None else WGS84
-    native = np.asarray(frame["native_cover"].array, dtype=object)
+    native = native_geometries(frame, "native_cover")
     native_crs = np.asarray(frame["native_crs"].astype(object).fillna(WGS84), dtype=object)
     current = np.asarray(frame.geometry.array, dtype=object)
     has_native = ~shapely.is_missing(native)
@@ -347,7 +346,8 @@ def native_cover_geometries(frame: pd.DataFrame) -> np.ndarray:
     expected = reproject(native, cover_crs, crs, densify=densify)
     # rows without a cover showed their tile geometry: unchanged means still no cover
     fallback = np.asarray(
-        reproject(frame["native_tile"].array, native_crs, crs, densify=densify), dtype=object
+        reproject(native_geometries(frame, "native_tile"), native_crs, crs, densify=densify),
+        dtype=object,
     )
     expected = np.where(has_native, expected, fallback)
     same = shapely.equals_exact(current, expected, tolerance=1e-9) | (

@@ -122,6 +122,12 @@ def geometry_digest(geoms: Sequence[object] | np.ndarray) -> np.ndarray:
     (True, False)
     """
     geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) > 1_000:
+        # a footprint on many dates is often one shared object: digest each object once
+        identity = np.fromiter(map(id, geoms), dtype=np.int64, count=len(geoms))
+        _, first, inverse = np.unique(identity, return_index=True, return_inverse=True)
+        if len(first) < 0.75 * len(geoms):
+            return geometry_digest(geoms[first])[inverse]
     out = np.zeros(len(geoms), dtype=np.uint64)
     counts = shapely.get_num_coordinates(geoms)  # 0 for missing and empty geometries
     present = np.flatnonzero(counts > 0)

@@ -18,7 +18,15 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
-__all__ = ["NATIVE_COLUMNS", "WKB_DTYPE", "as_geometries", "native_column", "native_geometries"]
+__all__ = [
+    "NATIVE_COLUMNS",
+    "WKB_DTYPE",
+    "as_geometries",
+    "native_column",
+    "native_geometries",
+    "put_native",
+    "wkb_column",
+]
 
 #: The columns that hold a tile's geometries in its own CRS.
 NATIVE_COLUMNS = ("native_cover", "native_tile")
@@ -95,9 +103,42 @@ def native_column(geoms: Sequence[Any] | np.ndarray, index: pd.Index) -> pd.Seri
     ...     "native_cover")[0].geom_type
     ([False, True], 'Polygon')
     """
-    values = np.asarray(geoms, dtype=object)
-    wkb = shapely.to_wkb(values)
-    return pd.Series(pd.array(list(wkb), dtype=WKB_DTYPE), index=index)
+    return wkb_column(shapely.to_wkb(np.asarray(geoms, dtype=object)), index)
+
+
+def wkb_column(blobs: Sequence[bytes | None] | np.ndarray, index: pd.Index) -> pd.Series:
+    """WKB bytes (or None) already made, stored as a frame keeps its native columns.
+
+    Examples
+    --------
+    >>> import shapely, pandas as pd
+    >>> blobs = [shapely.to_wkb(shapely.Point(0, 0)), None]
+    >>> wkb_column(blobs, pd.Index(["a", "b"])).isna().tolist()
+    [False, True]
+    """
+    array = pa.array(np.asarray(blobs, dtype=object), type=pa.binary(), from_pandas=True)
+    return pd.Series(pd.arrays.ArrowExtensionArray(array), index=index)
+
+
+def put_native(frame: pd.DataFrame, rows: Sequence[int], column: str, geoms: Any) -> None:
+    """Store ``geoms`` (shapely or None) into ``column`` at positions ``rows``, in place.
+
+    A frame without the column gets one (missing elsewhere); a column of shapely objects
+    (an older frame) is converted to the compact form first.
+
+    Examples
+    --------
+    >>> import shapely, pandas as pd
+    >>> frame = pd.DataFrame({"path": ["a", "b"]})
+    >>> put_native(frame, [1], "native_cover", [shapely.Point(0, 1)])
+    >>> [None if g is None else g.wkt for g in native_geometries(frame, "native_cover")]
+    [None, 'POINT (0 1)']
+    """
+    current = native_geometries(frame, column)
+    values = np.empty(len(rows), dtype=object)
+    values[:] = list(geoms)
+    current[np.asarray(rows, dtype=np.int64)] = values
+    frame[column] = native_column(current, frame.index)
 
 
 def _missing(value: Any) -> bool:

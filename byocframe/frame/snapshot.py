@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from byocframe.frame.digests import geometry_digest, ids_digest, service_digest, text_digest
+from byocframe.frame.native import native_geometries
 from byocframe.frame.records import STATUSES
 
 __all__ = [
@@ -161,7 +162,7 @@ def current_fields(frame: pd.DataFrame) -> np.ndarray:
         payload[name] = times_us(frame[name]) if name in frame.columns else NAT
     payload["geometry"] = geometry_digest(frame.geometry.array)
     payload["tile"] = geometry_digest(_column_or_none(frame, "tile_geometry"))
-    payload["native"] = geometry_digest(_column_or_none(frame, "native_cover"))
+    payload["native"] = geometry_digest(native_geometries(frame, "native_cover"))
     return payload
 
 
@@ -213,10 +214,10 @@ def stamp(
     load = settings.get("load")
     if whole or not isinstance(load, int) or not 0 < load < 1 << 24:
         # names this load: the same listing loaded twice gives the same frame
-        ids = [str(i) for i in frame.index]
+        ids = _texts(frame.index)
         load = int(ids_digest(f"{collection}\0{service}", ids)[:6], 16) | 1
     payload["load"] = np.frombuffer(load.to_bytes(3, "little"), dtype=np.uint8)
-    tokens = _encode(collection, [str(i) for i in part.index], payload)
+    tokens = _encode(collection, _texts(part.index), payload)
     if LOADED not in frame.columns:
         frame[LOADED] = pd.array([None] * len(frame), dtype=pd.StringDtype(na_value=np.nan))
     column = frame.columns.get_loc(LOADED)
@@ -226,8 +227,13 @@ def stamp(
         frame.iloc[positions, column] = tokens
     settings.update(collection=collection, service=service, load=load)
     if whole:
-        settings = with_loaded_ids(settings, [str(i) for i in frame.index])
+        settings = with_loaded_ids(settings, _texts(frame.index))
     frame.attrs[ATTRS_KEY] = settings
+
+
+def _texts(index: pd.Index) -> list[str]:
+    """The labels as text (an Arrow-backed index is slow to iterate item by item)."""
+    return [str(i) for i in index.to_numpy(dtype=object)]
 
 
 def loaded_state(frame: pd.DataFrame) -> LoadedState:

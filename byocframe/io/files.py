@@ -30,6 +30,7 @@ import pandas as pd
 import shapely
 
 from byocframe.exceptions import ValidationError
+from byocframe.frame.native import NATIVE_COLUMNS, as_geometries, native_column
 from byocframe.frame.snapshot import ATTRS_KEY, LOADED
 
 __all__ = ["overlay_edits", "read_file", "write_file"]
@@ -106,7 +107,7 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
     flat.attrs = {}
     for column in _EXTRA_GEOMETRIES:
         if column in flat:
-            flat[column] = shapely.to_wkb(np.asarray(flat[column].array), hex=True)
+            flat[column] = shapely.to_wkb(as_geometries(flat[column]), hex=True)
     for column in flat.columns:
         if isinstance(flat[column].dtype, pd.CategoricalDtype):
             flat[column] = flat[column].astype(object)
@@ -295,13 +296,16 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
                 geoms = np.array(
                     [None if v is None else shapely.from_wkb(v) for v in values], dtype=object
                 )
+                geoms = as_geometries(geoms)
             except (shapely.errors.GEOSException, TypeError, ValueError) as err:
                 raise ValidationError(
                     f"{path}: column {column!r} is not hex WKB as write_file wrote it ({err}); "
                     "write the file again with byocframe.write_file"
                 ) from err
-            crs = frame.crs if column == "tile_geometry" else None
-            frame[column] = gpd.GeoSeries(geoms, index=frame.index, crs=crs)
+            if column in NATIVE_COLUMNS:
+                frame[column] = native_column(geoms, frame.index)
+            else:
+                frame[column] = gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs)
         elif column in template.columns and column != template.active_geometry_name:
             try:
                 frame[column] = _cast(frame[column], template[column].dtype)

@@ -27,6 +27,7 @@ import shapely
 from byocframe.client.api import resolve_client
 from byocframe.client.deployments import get_deployment
 from byocframe.frame.convert import tiles_from_records, to_records
+from byocframe.frame.native import native_geometries
 from byocframe.frame.snapshot import ATTRS_KEY, loaded_state
 from byocframe.geo.crs import WGS84, crs_urn, parse_crs
 from byocframe.geo.geojson import geometries_to_geojson
@@ -63,8 +64,8 @@ def _lonlat(frame: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def _native(frame: pd.DataFrame) -> np.ndarray:
-    cover = frame["native_cover"].to_numpy()
-    tile = frame["native_tile"].to_numpy() if "native_tile" in frame else cover
+    cover = native_geometries(frame, "native_cover")
+    tile = native_geometries(frame, "native_tile") if "native_tile" in frame else cover
     return np.where(shapely.is_missing(cover), tile, cover)
 
 

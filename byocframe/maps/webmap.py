@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 
 from byocframe.exceptions import ByocframeWarning, user_stacklevel
+from byocframe.frame.native import NATIVE_COLUMNS
 from byocframe.maps import classes as mapclasses
 from byocframe.maps import page as mappage
 from byocframe.maps.lod import DEFAULT_LOD, LevelOfDetail, lod_layer
@@ -360,8 +361,13 @@ def _columns(
     frame: pd.DataFrame, choice: bool | str | int | list[str] | None, what: str, default: list[str]
 ) -> list[str]:
     """The columns of a popup or tooltip, in geopandas' conventions."""
-    # every column but geometries, as geopandas' explore() (outlines are the map itself)
-    names = [c for c in frame.columns if not isinstance(frame[c].dtype, gpd.array.GeometryDtype)]
+    # every column but geometries, as geopandas' explore() (outlines are the map itself);
+    # the native geometries are geometries too, kept as WKB bytes
+    names = [
+        c
+        for c in frame.columns
+        if not isinstance(frame[c].dtype, gpd.array.GeometryDtype) and c not in NATIVE_COLUMNS
+    ]
     if frame.index.name is not None:  # the tile id is the index of tile frames
         names = [frame.index.name, *names]
     if choice is None:

@@ -93,7 +93,7 @@ def test_edited_cover_goes_to_the_native_crs_only_for_edited_rows(gdf):
     assert update.crs == gdf.loc[tid, "native_crs"]
     back = gpd.GeoSeries([update.wanted_cover], crs=update.crs).to_crs(4326)[0]
     assert back.symmetric_difference(box).area < 1e-9
-    assert covers_equal(update.base_cover, gdf.loc[tid, "native_cover"], update.crs)
+    assert covers_equal(update.base_cover, gdf.byoc.native_covers()[tid], update.crs)
 
 
 def test_concat_drop_and_filter(gdf):

@@ -55,7 +55,7 @@ def _in_native(geom, crs):
 
 def _verdict(frame, tid, new) -> str:
     """'edited', 'same' or 'unclear' for a new displayed cover of tile ``tid``."""
-    crs, loaded = frame.loc[tid, "native_crs"], frame.loc[tid, "native_cover"]
+    crs, loaded = frame.loc[tid, "native_crs"], frame.byoc.native_covers()[tid]
     mine = _in_native(new, crs)
     xy = shapely.get_coordinates(mine)
     cut = shapely.get_num_geometries(frame.geometry[tid]) > 1 or (
@@ -188,8 +188,8 @@ def test_a_whole_longitude_sign_fix_never_stops_the_diff(gdf):
 def test_native_cover_edits_are_refused_by_name(gdf):
     ids = gdf.index[:40]
     for tid in ids:
-        gdf.loc[tid, "native_cover"] = shapely.affinity.translate(
-            gdf.loc[tid, "native_cover"], 100.0
+        gdf.loc[tid, "native_cover"] = shapely.to_wkb(
+            shapely.affinity.translate(gdf.byoc.native_covers()[tid], 100.0)
         )
     found = byocframe.changes(gdf)
     refused = found[(found["field"] == "native_cover") & (found["action"] == "read-only")]
@@ -204,7 +204,7 @@ def test_set_native_covers_is_the_way_to_edit_in_the_tiles_crs(gdf):
     whole = gdf.geometry.apply(lambda g: len(g.geoms) == 1) & (gdf.bounds["maxy"] < 89)
     ids = gdf.index[whole][:30]
     moved = gpd.GeoSeries(
-        [shapely.affinity.translate(gdf.loc[t, "native_cover"], 250.0) for t in ids], index=ids
+        [shapely.affinity.translate(gdf.byoc.native_covers()[t], 250.0) for t in ids], index=ids
     )
     gdf.byoc.set_native_covers(moved)
     the_plan = plan(gdf)
@@ -322,10 +322,10 @@ def test_set_native_covers_refuses_what_cannot_be_sent(gdf):
     """A NaN corner was dropped and the cover pushed at half its area; a cover far
     outside its CRS was a GEOSException."""
     a, b = gdf.index[20], gdf.index[21]
-    xy = shapely.get_coordinates(gdf.loc[a, "native_cover"])
+    xy = shapely.get_coordinates(gdf.byoc.native_covers()[a])
     xy[2, 1] = np.nan
-    nan_corner = shapely.set_coordinates(gdf.loc[a, "native_cover"], xy)
-    far = shapely.affinity.translate(gdf.loc[b, "native_cover"], 1e9, 0)
+    nan_corner = shapely.set_coordinates(gdf.byoc.native_covers()[a], xy)
+    far = shapely.affinity.translate(gdf.byoc.native_covers()[b], 1e9, 0)
     before = gdf.geometry.copy()
     with pytest.raises(ValidationError, match=rf"tile '{a}'.*not finite.*2 such") as err:
         gdf.byoc.set_native_covers({a: nan_corner, b: far})
@@ -346,7 +346,7 @@ def test_to_a_zone_far_away_reports_nothing(gdf):
 
 def test_set_native_covers_names_what_it_refuses(gdf):
     tid = gdf.index[0]
-    cover = gdf.loc[tid, "native_cover"]
+    cover = gdf.byoc.native_covers()[tid]
     with pytest.raises(ValidationError, match=r"not in the frame .*'nope'"):
         gdf.byoc.set_native_covers({"nope": cover})
     with pytest.raises(ValidationError, match=rf"tile '{tid}': a cover must be .*not a Point"):

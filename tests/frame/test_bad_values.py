@@ -269,7 +269,7 @@ def test_a_cover_geometry_of_the_wrong_kind_in_a_listing(world):
     with pytest.warns(ByocframeWarning, match=r"^2 tiles have values") as record:
         gdf = byocframe.read_tiles(service.client(), cid, progress=False)
     assert len(record) == 1
-    assert gdf.loc[tids["c"], "native_cover"] is None
+    assert gdf.byoc.native_covers()[tids["c"]] is None
     assert gdf.loc[tids["c"], "geometry_source"] == "tile"
 
 
@@ -313,7 +313,7 @@ def test_a_cover_with_very_many_vertices_is_left_out_with_a_warning():
         gdf = byocframe.tiles_from_records(records)
     assert len(caught) == 1
     assert len(gdf) == 3
-    assert gdf["native_cover"].iloc[1] is None
+    assert gdf.byoc.native_covers().iloc[1] is None
     assert gdf["native_cover"].iloc[[0, 2]].notna().all()
 
 

@@ -103,7 +103,7 @@ class TestTileFrame:
         gdf = byocframe.tiles_from_records([make_tile(bounds=BOUNDS)], area=True)
         # independent truth: the native square, densified, in a Lambert equal-area
         # projection centred on it (PROJ's projection maths, not a geodesic polygon)
-        native = gdf["native_tile"].iloc[0]
+        native = shapely.from_wkb(gdf["native_tile"].iloc[0])
         dense = shapely.segmentize(native, 100)
         centre = gpd.GeoSeries([native.centroid], crs=gdf["native_crs"].iloc[0]).to_crs(4326)[0]
         laea = f"+proj=laea +lat_0={centre.y} +lon_0={centre.x} +ellps=WGS84"

@@ -23,7 +23,7 @@ def test_read_tiles_equals_the_records(demo_service):
     for tid in gdf.index[::37]:
         cover = raw[tid].get("coverGeometry")
         if cover is not None:
-            assert gdf.loc[tid, "native_cover"].equals_exact(shapely.geometry.shape(cover), 0)
+            assert gdf.byoc.native_covers()[tid].equals_exact(shapely.geometry.shape(cover), 0)
     assert expected["loaded"].str.startswith(":").all()
     assert len(gdf) == 400
     assert gdf.attrs["byocframe"]["collection"] == demo_service.demo_collection
