@@ -236,3 +236,21 @@ def test_lod_page_shows_cells_at_low_zoom_and_tiles_zoomed_in(browser, tiles, tm
     assert 0 < browser.evaluate(settled("tiles")) <= SMALL.view_tiles
     assert browser.problems() == []
     assert [u for u in browser.requested() if not u.startswith(("file:", "data:"))] == []
+
+
+def test_a_lod_layer_and_a_plain_one_share_a_map(tiles):
+    m = explore(tiles, tiles=None, lod=SMALL)
+    failed = tiles[tiles["status"] == "FAILED"]
+    m = explore(failed, m=m, name="failed", lod=SMALL)  # under the threshold: tile by tile
+    first, second = page_data(m.html)["layers"]
+    assert "lod" in first
+    assert "lod" not in second
+    assert m.drawn == first["drawn"] + second["drawn"]
+
+
+def test_the_accessor_passes_lod_through(tiles):
+    layer = page_data(tiles.byoc.explore(tiles=None, lod=SMALL).html)["layers"][0]
+    assert layer["lod"]["view_tiles"] == SMALL.view_tiles
+    assert "lod" not in page_data(tiles.byoc.explore(tiles=None).html)["layers"][0]
+    with pytest.raises(ValueError, match=r'lod must be a LevelOfDetail, None or "default"'):
+        tiles.byoc.explore(lod="auto")
