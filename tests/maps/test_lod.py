@@ -168,10 +168,14 @@ def test_the_caption_names_the_settings(tiles):
 
 
 def settled(mode: str) -> str:
-    """Resolves once the level-of-detail layers show ``mode`` and nothing is pending."""
+    """Resolves once the level-of-detail layers show ``mode`` and nothing is pending.
+
+    Also once a closed popup has faded out of the page (Leaflet removes it 200 ms
+    later): until then a click at its anchor lands on it, not on the map.
+    """
     return f"""new Promise(resolve => {{
   const check = () => document.body.dataset.lodPending === "0" &&
-      document.body.dataset.lod === "{mode}"
+      document.body.dataset.lod === "{mode}" && !document.querySelector(".leaflet-popup")
     ? requestAnimationFrame(() => resolve(Number(document.body.dataset.lodTiles)))
     : setTimeout(check, 50);
   check();
