@@ -227,9 +227,9 @@ def _groups(
     out = []
     for start, stop in zip(starts, stops, strict=True):
         tiles = order[start:stop]
-        local, shapes = pd.factorize(shape[tiles])
         # the first tile of each distinct outline carries it
-        first = tiles[np.unique(local, return_index=True)[1]]
+        shapes, at, local = np.unique(shape[tiles], return_index=True, return_inverse=True)
+        first = tiles[at]
         parts = _spans(tile_off[first], tile_off[first + 1])
         rings = _spans(part_off[parts], part_off[parts + 1])
         points_xy = xy[_spans(ring_off[rings], ring_off[rings + 1])]
@@ -331,15 +331,13 @@ def _field_columns(series: pd.Series) -> Any:
     codes, values = texts(series)
 
     def table(tiles: np.ndarray) -> dict[str, Any]:
-        local, uniques = pd.factorize(codes[tiles])
-        seen = uniques >= 0
-        # missing stays -1: shift codes past the missing entry
-        remap = np.full(len(uniques), -1)
-        remap[seen] = np.arange(seen.sum())
+        # np.unique sorts: a missing value (-1) comes first and keeps -1
+        uniques, local = np.unique(codes[tiles], return_inverse=True)
+        missing = int(uniques[0] < 0) if len(uniques) else 0
         return {
             "n": name,
-            "k": remap[local].tolist(),
-            "v": [values[u] for u in uniques[seen]],
+            "k": (local - missing).tolist(),
+            "v": [values[u] for u in uniques[missing:]],
         }
 
     return table
