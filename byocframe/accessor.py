@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from byocframe.bucket.checks import RuleSet
-    from byocframe.maps.webmap import TileMap
+    from byocframe.maps.webmap import LevelOfDetail, TileMap
 
 __all__ = ["ByocAccessor"]
 
@@ -262,13 +262,15 @@ class ByocAccessor:
         basemap: bool | str | None = None,
         tolerance: float | None = None,
         title: str = "byocframe tiles",
+        lod: LevelOfDetail | str | None = "default",
     ) -> TileMap:
         """An interactive map in one offline HTML page; see `byocframe.maps.webmap.explore`.
 
-        ``tolerance`` is `byocframe.maps.webmap.DEFAULT_TOLERANCE` when None.
+        ``tolerance`` is `byocframe.maps.webmap.DEFAULT_TOLERANCE` when None; ``lod`` is
+        `byocframe.maps.webmap.DEFAULT_LOD` when "default" (None: no levels of detail).
         """
         self._need_tiles("explore")
-        from byocframe.maps.webmap import DEFAULT_TOLERANCE, explore
+        from byocframe.maps.webmap import DEFAULT_LOD, DEFAULT_TOLERANCE, explore
 
         return explore(
             self._frame,
@@ -284,6 +286,7 @@ class ByocAccessor:
             basemap=basemap,
             tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
             title=title,
+            lod=DEFAULT_LOD if lod == "default" else _level_of_detail(lod),
         )
 
     def to_stac(
@@ -305,3 +308,9 @@ class ByocAccessor:
         from byocframe.maps.plotting import plot_timeline
 
         return plot_timeline(self._frame, freq=freq, ax=ax)
+
+
+def _level_of_detail(lod: LevelOfDetail | str | None) -> LevelOfDetail | None:
+    if isinstance(lod, str):
+        raise ValueError(f'lod must be a LevelOfDetail, None or "default", got {lod!r}')
+    return lod

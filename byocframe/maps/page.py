@@ -31,6 +31,7 @@ __all__ = [
     "int32",
     "pack",
     "page",
+    "texts",
     "web_tiles",
 ]
 
@@ -99,6 +100,19 @@ def display_geometry(frame: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
 def field(frame: pd.DataFrame, name: str) -> dict[str, Any]:
     """A popup column as codes into a table of distinct texts (-1: missing)."""
     values = frame[name] if name in frame.columns else frame.index.to_series()
+    codes, uniques = texts(values)
+    return {"name": name, "codes": int32(codes), "values": uniques}
+
+
+def texts(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """A column as the texts a popup shows: codes into a table of distinct texts (-1: missing).
+
+    Examples
+    --------
+    >>> codes, values = texts(pd.Series(["a", None, "a", ""]))
+    >>> codes.tolist(), values
+    ([0, -1, 0, -1], ['a'])
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
         utc = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
         text = utc.dt.strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -108,7 +122,7 @@ def field(frame: pd.DataFrame, name: str) -> dict[str, Any]:
     else:
         text = values.map(_text, na_action="ignore")
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
-    return {"name": name, "codes": int32(codes), "values": [str(u) for u in uniques]}
+    return np.asarray(codes), [str(u) for u in uniques]
 
 
 def _text(value: Any) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from byocframe.exceptions import ByocframeWarning, user_stacklevel
 from byocframe.frame.native import NATIVE_COLUMNS
 from byocframe.maps import classes as mapclasses
 from byocframe.maps import page as mappage
+from byocframe.maps.lod import DEFAULT_LOD, LevelOfDetail, lod_layer
 from byocframe.maps.page import OSM_TILES
 
-__all__ = ["DEFAULT_TOLERANCE", "OSM_TILES", "TileMap", "explore"]
+__all__ = ["DEFAULT_LOD", "DEFAULT_TOLERANCE", "OSM_TILES", "LevelOfDetail", "TileMap", "explore"]
 
 #: Simplification tolerance in degrees (about 1 km): invisible at the zoom that shows
 #: thousands of 110 km tiles, and it cuts the vertices of densified covers by ~5x.
@@ -128,6 +131,7 @@ def explore(
     basemap: bool | str | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     title: str = "byocframe tiles",
+    lod: LevelOfDetail | None = DEFAULT_LOD,
 ) -> TileMap:
     """An interactive map of tile footprints as one self-contained HTML page.
 
@@ -190,6 +194,14 @@ def explore(
         Coordinates are rounded to a tenth of it.
     title : str
         The page title (ignored when ``m`` is given).
+    lod : LevelOfDetail or None, default `DEFAULT_LOD`
+        Levels of detail for large frames: with more than ``lod.threshold`` drawable
+        tiles (50,000 by default), the page shows the cells the tiles touch (merged,
+        with counts and class mix on click) until the view holds at most
+        ``lod.view_tiles`` tiles, and the tiles themselves from there, loaded per group
+        as the view moves. The default popup then leaves out ``id`` (random ids do not
+        compress; ask for it with ``popup=``). None: draw every tile at every zoom
+        (a ByocframeWarning above the default threshold: such pages open slowly).
 
     Returns
     -------
@@ -202,7 +214,7 @@ def explore(
         ``column``, a ``popup`` or ``tooltip`` column is not in the frame, ``tolerance``
         < 0, ``tiles`` is unknown or a URL without ``attr``, ``cmap`` is not a colormap,
         ``style_kwds`` holds an option Leaflet paths do not have, or ``m`` is not a
-        `TileMap`.
+        `TileMap`, or ``lod`` is not a `LevelOfDetail`.
 
     Examples
     --------
@@ -217,6 +229,9 @@ def explore(
     >>> m = explore(gdf.head(10), "sensing_time", cmap="magma", popup=True, m=m, name="first 10")
     >>> m.drawn
     110
+    >>> big = explore(gdf, tiles=None, lod=LevelOfDetail(threshold=50))  # cells, then tiles
+    >>> "lod" in big._layers[0], big.drawn
+    (True, 100)
     """
     if m is not None and not isinstance(m, TileMap):
         raise ValueError(
@@ -227,6 +242,11 @@ def explore(
         raise ValueError(f"column={column!r} is not a column of the frame; pick one of its columns")
     if not tolerance >= 0:
         raise ValueError(f"tolerance must be >= 0 degrees, got {tolerance!r}")
+    if lod is not None and not isinstance(lod, LevelOfDetail):
+        raise ValueError(
+            f"lod must be a byocframe.maps.LevelOfDetail or None, got {type(lod).__name__}; "
+            "pass e.g. lod=LevelOfDetail(threshold=100_000)"
+        )
     popup_fields = _columns(frame, popup, "popup", list(_POPUP_COLUMNS))
     tooltip_fields = _columns(frame, tooltip, "tooltip", ["path", *([column] if column else [])])
     style = _style(style_kwds)
@@ -244,8 +264,38 @@ def explore(
     # shows in the legend (as "not drawn")
     labels, colors, codes = mapclasses.classes(frame, column, colormap)
     hidden_counts = np.bincount(codes[~keep], minlength=len(labels))
+    drawn = int(keep.sum())
+    if lod is None and drawn > DEFAULT_LOD.threshold:
+        warnings.warn(
+            f"explore(lod=None) draws all {drawn:,} tiles one by one: a page that browsers "
+            f"open slowly; leave lod at its default (levels of detail above "
+            f"LevelOfDetail.threshold={DEFAULT_LOD.threshold:,} tiles)",
+            ByocframeWarning,
+            stacklevel=user_stacklevel(),
+        )
+    detail = lod is not None and drawn > lod.threshold
+    if detail and popup is None:  # random ids are ~21 bytes each even compressed
+        popup_fields = [f for f in popup_fields if f != "id"]
     names = list(dict.fromkeys([*popup_fields, *tooltip_fields]))
     index = len(m._layers) if m is not None else 0
+    if detail:
+        assert lod is not None
+        layer = _lod_layer(kept, geoms, labels, colors, codes[keep], hidden_counts, names, lod,
+                           decimals)  # fmt: skip
+        layer.update(
+            name=name or ("tiles" if index == 0 else f"layer {index + 1}"),
+            popup=[names.index(f) for f in popup_fields],
+            tooltip=[names.index(f) for f in tooltip_fields],
+            style=style,
+            bounds=mappage.bounds(geoms),
+            info=[*mappage.caption(frame, keep, tolerance), *_lod_caption(lod)],
+            drawn=drawn,
+            hidden=int((~keep).sum()),
+        )
+        if m is None:
+            return TileMap(layer, web, title)
+        m._add(layer)
+        return m
     layer = {
         "name": name or ("tiles" if index == 0 else f"layer {index + 1}"),
         "tiles": mappage.pack(geoms, decimals),
@@ -268,6 +318,43 @@ def explore(
         return TileMap(layer, web, title)
     m._add(layer)
     return m
+
+
+def _lod_layer(
+    kept: gpd.GeoDataFrame,
+    geoms: np.ndarray,
+    labels: list[str],
+    colors: list[str],
+    codes: np.ndarray,
+    hidden_counts: np.ndarray,
+    names: list[str],
+    lod: LevelOfDetail,
+    decimals: int,
+) -> dict[str, Any]:
+    """A layer drawn as merged cells at low zoom and as tiles (loaded per group) zoomed in."""
+    series = [
+        (kept[f] if f in kept.columns else kept.index.to_series()).rename(f).reset_index(drop=True)
+        for f in names
+    ]
+    return {
+        "lod": lod_layer(geoms, codes, len(labels), series, decimals, lod),
+        "fieldnames": names,
+        "decimals": decimals,
+        "classes": {
+            "labels": labels,
+            "colors": colors,
+            "totals": [int(n) for n in np.bincount(codes, minlength=len(labels))],
+            "hidden": [int(n) for n in hidden_counts],
+        },
+    }
+
+
+def _lod_caption(lod: LevelOfDetail) -> list[str]:
+    return [
+        f"merged into {lod.cell:g}-degree cells until at most {lod.view_tiles:,} tiles are in "
+        "view (LevelOfDetail.cell, .view_tiles)",
+        f"levels of detail above {lod.threshold:,} tiles (LevelOfDetail.threshold)",
+    ]
 
 
 def _columns(
