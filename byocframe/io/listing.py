@@ -5,24 +5,31 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from byocframe.client.api import Client, resolve_client
+from byocframe.exceptions import ByocframeWarning, ValidationError
 from byocframe.frame.convert import collections_from_records, tile_frame
-from byocframe.frame.record_checks import Errors
-from byocframe.frame.snapshot import ATTRS_KEY, stamp, stamp_collections
+from byocframe.frame.record_checks import Errors, check_errors, problem, report
+from byocframe.frame.snapshot import ATTRS_KEY, stamp, stamp_collections, times_us
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import DEFAULT_DENSIFY
 from byocframe.ids import CollectionLike, resource_id
-from byocframe.io.catalog import DatetimeLike, created_order, search_records
+from byocframe.io.catalog import DatetimeLike, search_records
 from byocframe.progress import ProgressBar
 from byocframe.typing import AnyClient, CrsLike
 
-__all__ = ["read_collections", "read_tiles"]
+__all__ = ["BATCH_SIZE", "read_collections", "read_tiles"]
+
+#: Listed tiles converted into a partial frame at a time: the client then holds the
+#: frame so far plus at most this many records (``read_tiles(batch_size=...)``).
+BATCH_SIZE = 20_000
 
 
 def read_collections(client: AnyClient, search: str | None = None) -> pd.DataFrame:
@@ -62,6 +69,7 @@ def read_tiles(
     datetime: DatetimeLike | None = None,
     intersects: Any = None,
     filter: str | Mapping[str, Any] | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> gpd.GeoDataFrame:
     """List the tiles of a collection into a GeoDataFrame (see `tiles_from_records`).
 
@@ -72,7 +80,10 @@ def read_tiles(
 
     The API's cursor cannot be split, so pages of 100 tiles come one after the other;
     by default two cursors run at once, oldest first and newest first, until they meet,
-    which halves the round trips. Then everything is converted in one vectorised pass.
+    which halves the round trips. The records are converted as they arrive, in
+    vectorised batches of ``batch_size``: the client holds the frame so far and one
+    batch of records, not every record (`write_listing` writes the batches to a file
+    instead, for collections larger than memory).
 
     Parameters
     ----------
@@ -106,6 +117,9 @@ def read_tiles(
         Only tiles whose cover intersects it (lon/lat).
     filter : str or dict, optional
         A CQL2 filter on ``id``, ``datetime`` or ``proj:epsg``.
+    batch_size : int, default `BATCH_SIZE` (20 000)
+        Records converted at a time. Larger batches convert a little faster and hold
+        more records at once (about 5 KB each as received).
 
     Returns
     -------
@@ -131,48 +145,206 @@ def read_tiles(
     """
     client = resolve_client(client)
     cid = resource_id(collection, "collection")
-    records: list[dict[str, Any]] = []
-    if not (bbox is None and datetime is None and intersects is None and filter is None):
-        if status not in (None, "INGESTED"):
-            raise ValueError(
-                f"status={status!r} cannot be combined with bbox, datetime, intersects or "
-                "filter: the Catalog only knows INGESTED tiles"
-            )
-        records = search_records(
-            client,
-            cid,
-            bbox=bbox,
-            datetime=datetime,
-            intersects=intersects,
-            filter=filter,
-            progress=progress,
-        )
-    else:
-        pages = (
-            _from_both_ends(client, cid, status)
-            if both_ends
-            else client.tile_pages(cid, status=status, bad_ids="keep")
-        )
-        with ProgressBar(None, progress, "listing tiles") as bar:
-            for page in pages:
-                records.extend(page)
-                bar.update(len(page))
-        if both_ends:
-            records.sort(key=created_order)
-    gdf = tile_frame(records, crs=crs, errors=errors, densify=densify)
+    check_errors(errors)
+    size = _batch_size(batch_size)
+    filtered = not (bbox is None and datetime is None and intersects is None and filter is None)
+    pages = _pages(client, cid, status, both_ends, bbox, datetime, intersects, filter, progress)
+    assembly = _Assembly(size, crs=crs, errors=errors, densify=densify)
+    with ProgressBar(None, progress, "listing tiles") as bar:
+        for stream, page in pages:
+            assembly.add(stream, page)
+            bar.update(len(page))
+    gdf = assembly.finish(by_created=both_ends and not filtered)
     # the loaded ids are the whole collection only without filters: push's verify may
     # then list the collection instead of reading each written tile
-    whole = status is None and bbox is None and datetime is None and intersects is None
-    gdf.attrs[ATTRS_KEY] = {**gdf.attrs[ATTRS_KEY], "whole": whole and filter is None}
+    gdf.attrs[ATTRS_KEY] = {**gdf.attrs[ATTRS_KEY], "whole": status is None and not filtered}
     stamp(gdf, collection=cid, service=client.base_url)  # once, where it was loaded from
     return gdf
 
 
-def _from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[list[Any]]:
+def _batch_size(batch_size: Any) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return batch_size
+
+
+def _pages(
+    client: Client,
+    cid: str,
+    status: str | None,
+    both_ends: bool,
+    bbox: Sequence[float] | None,
+    datetime: DatetimeLike | None,
+    intersects: Any,
+    filter: str | Mapping[str, Any] | None,
+    progress: bool | None,
+) -> Iterator[tuple[str, list[Any]]]:
+    """The listed records as ``(stream, page)``: "asc" in order, "desc" newest first."""
+    if bbox is None and datetime is None and intersects is None and filter is None:
+        if both_ends:
+            yield from _from_both_ends(client, cid, status)
+        else:
+            for page in client.tile_pages(cid, status=status, bad_ids="keep"):
+                yield "asc", page
+        return
+    if status not in (None, "INGESTED"):
+        raise ValueError(
+            f"status={status!r} cannot be combined with bbox, datetime, intersects or "
+            "filter: the Catalog only knows INGESTED tiles"
+        )
+    found = search_records(
+        client,
+        cid,
+        bbox=bbox,
+        datetime=datetime,
+        intersects=intersects,
+        filter=filter,
+        progress=progress,
+    )
+    # the Catalog's answer is one list: hand it on in pages, letting go of each
+    found.reverse()
+    while found:
+        page = found[-100:][::-1]
+        del found[-100:]
+        yield "asc", page
+
+
+class _Assembly:
+    """Listed records turned into partial frames as they arrive, then into one frame.
+
+    Each stream of records ("asc": oldest first, or the only one; "desc": newest first)
+    is converted every ``size`` records with `tile_frame`, so the client holds the
+    frame so far plus at most one batch of records per stream, never every record. A
+    "desc" batch is reversed before conversion and the "desc" frames are appended in
+    reverse: the result is in creation order without sorting. Problems found in the
+    batches, and ids repeated across them, are reported once at the end, with the row
+    each has in the whole listing, as `tile_frame` does for one list of records.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        crs: CrsLike,
+        errors: Errors,
+        densify: float | None,
+        keep: Callable[[str, gpd.GeoDataFrame, np.ndarray], None] | None = None,
+    ) -> None:
+        self.size = size
+        self.options: dict[str, Any] = {"crs": crs, "densify": densify}
+        self.errors = errors
+        self.pending: dict[str, list[Any]] = {"asc": [], "desc": []}
+        self.frames: dict[str, list[tuple[gpd.GeoDataFrame, np.ndarray]]] = {"asc": [], "desc": []}
+        self.counts = {"asc": 0, "desc": 0}
+        self.problems: list[tuple[str, int, dict[str, Any]]] = []
+        self.keep = keep or self._keep
+
+    def add(self, stream: str, page: list[Any]) -> None:
+        """Take one page of records; convert a batch once ``size`` have arrived."""
+        pending = self.pending[stream]
+        pending.extend(page)
+        while len(pending) >= self.size:
+            batch = pending[: self.size]
+            del pending[: self.size]
+            self._convert(stream, batch)
+
+    def _convert(self, stream: str, batch: list[Any]) -> None:
+        start = self.counts[stream]
+        self.counts[stream] += len(batch)
+        if stream == "desc":
+            batch.reverse()
+        # stream positions of the batch's records, in the order they are converted
+        positions = np.arange(start, start + len(batch))
+        if stream == "desc":
+            positions = positions[::-1]
+        try:
+            frame = tile_frame(batch, errors="raise", **self.options)
+        except ValidationError as err:
+            dropped = set()
+            for found in err.problems:
+                self.problems.append((stream, int(positions[found["row"]]), found))
+                if found["field"] == "id":
+                    dropped.add(found["row"])
+            with warnings.catch_warnings():
+                # reported once for the whole listing, in `finish`
+                warnings.simplefilter("ignore", ByocframeWarning)
+                frame = tile_frame(batch, errors="warn", **self.options)
+            positions = np.delete(positions, sorted(dropped))
+        del batch[:]
+        self.keep(stream, frame, positions)
+
+    def _keep(self, stream: str, frame: gpd.GeoDataFrame, positions: np.ndarray) -> None:
+        self.frames[stream].append((frame, positions))
+
+    def flush(self) -> int:
+        """Convert what is left; return the number of records listed."""
+        for stream, pending in self.pending.items():
+            if pending:
+                batch = pending[:]
+                del pending[:]
+                self._convert(stream, batch)
+        return self.counts["asc"] + self.counts["desc"]
+
+    def rows(self, stream: str, positions: np.ndarray, total: int) -> np.ndarray:
+        """Rows in the whole listing of a stream's positions ("desc" counts from the end)."""
+        return positions if stream == "asc" else total - 1 - positions
+
+    def report(self, total: int, ids: pd.Index, rows: np.ndarray) -> np.ndarray:
+        """Warn or raise once for every problem; return the mask of rows to keep.
+
+        ``ids`` and ``rows`` are the index of the frames put together and the row each
+        frame row has in the listing: an id seen in an earlier batch is a duplicate.
+        """
+        found = [{**p, "row": k if s == "asc" else total - 1 - k} for s, k, p in self.problems]
+        repeated = np.asarray(ids.duplicated(keep="first") & ids.notna(), dtype=bool)
+        if repeated.any():
+            first = pd.Series(rows, index=ids).groupby(level=0, sort=False).transform("min")
+            for pos in np.flatnonzero(repeated):
+                also = int(first.iat[pos])
+                text = f"duplicate id (also row {also})"
+                found.append(problem(int(rows[pos]), ids[pos], "id", ids[pos], text))
+        if found:
+            found.sort(key=lambda p: p["row"])
+            report(found, self.errors, "tile")
+        return ~repeated
+
+    def finish(self, *, by_created: bool) -> gpd.GeoDataFrame:
+        """The frame of every batch, in listing order (by ``created`` when asked).
+
+        With two streams the batches already come out in creation order when the
+        service sorts as ``created`` does; only otherwise is the frame sorted.
+        """
+        total = self.flush()
+        parts = [("asc", *part) for part in self.frames["asc"]]
+        parts += [("desc", *part) for part in self.frames["desc"][::-1]]
+        self.frames = {"asc": [], "desc": []}
+        empty = tile_frame([], **self.options)
+        if not parts:
+            self.report(total, empty.index, np.zeros(0, dtype=int))
+            return empty
+        rows = np.concatenate([self.rows(s, p, total) for s, _, p in parts])
+        frames = [f for _, f, _ in parts]
+        del parts
+        gdf = frames[0] if len(frames) == 1 else pd.concat(frames)
+        del frames
+        keep = self.report(total, gdf.index, rows)
+        if not keep.all():
+            gdf = gdf[keep]
+        if by_created:
+            order = times_us(gdf["created"])
+            if (np.diff(order) < 0).any():
+                gdf = gdf.take(np.argsort(order, kind="stable"))
+        gdf.attrs = dict(empty.attrs)
+        return gdf
+
+
+def _from_both_ends(
+    client: Client, cid: str, status: str | None
+) -> Iterator[tuple[str, list[Any]]]:
     """Pages from two cursors (created ascending and descending) until they meet.
 
-    Yields pages as they arrive, from either end, without the tiles both cursors
-    returned where they met; the caller puts them back in creation order.
+    Yields ``(direction, page)`` as pages arrive, from either end, without the tiles
+    both cursors returned where they met; the caller puts them back in creation order.
     """
     arrived: queue.Queue[tuple[str, Any]] = queue.Queue()
     met = threading.Event()
@@ -215,7 +387,7 @@ def _from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[li
         else:
             fresh = [t for t in item if _key(t) not in given]
             given.update(_key(t) for t in fresh)
-            yield fresh
+            yield kind, fresh
 
 
 def _key(tile: Any) -> str:
