@@ -52,6 +52,7 @@ __all__ = [
     "geometry_digest",
     "loaded_collections",
     "loaded_ids",
+    "load_number",
     "loaded_state",
     "sealed_ids",
     "service_digest",
@@ -212,9 +213,7 @@ def stamp(
     settings = dict(frame.attrs.get(ATTRS_KEY, {}))
     load = settings.get("load")
     if whole or not isinstance(load, int) or not 0 < load < 1 << 24:
-        # names this load: the same listing loaded twice gives the same frame
-        ids = [str(i) for i in frame.index]
-        load = int(ids_digest(f"{collection}\0{service}", ids)[:6], 16) | 1
+        load = load_number(collection, service, [str(i) for i in frame.index])
     payload["load"] = np.frombuffer(load.to_bytes(3, "little"), dtype=np.uint8)
     tokens = _encode(collection, [str(i) for i in part.index], payload)
     if LOADED not in frame.columns:
@@ -228,6 +227,21 @@ def stamp(
     if whole:
         settings = with_loaded_ids(settings, [str(i) for i in frame.index])
     frame.attrs[ATTRS_KEY] = settings
+
+
+def load_number(collection: str, service: str, ids: Sequence[str]) -> int:
+    """The number `stamp` gives a load of ``ids`` (24 bits, never 0).
+
+    It names the load: the same listing loaded twice gives the same frame. A loader
+    that stamps rows batch by batch (`byocframe.write_listing`) sets it in ``attrs``
+    first.
+
+    Examples
+    --------
+    >>> 0 < load_number("c1", "http://localhost", ["a", "b"]) < 1 << 24
+    True
+    """
+    return int(ids_digest(f"{collection}\0{service}", ids)[:6], 16) | 1
 
 
 def loaded_state(frame: pd.DataFrame) -> LoadedState:

@@ -186,6 +186,8 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
                 return read_parquet(path)
             # a GeoParquet file of another writer (or of byocframe before 0.3)
             return restore_columns(gpd.read_parquet(path))
+        except ValidationError:
+            raise
         except (OSError, ValueError, KeyError) as err:  # pyarrow's ArrowInvalid is a ValueError
             raise _unreadable(path, "GeoParquet", err) from err
     meta: dict[str, Any] = {}

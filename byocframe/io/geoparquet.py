@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 
+from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import tile_frame
 from byocframe.frame.native import NATIVE_COLUMNS, WKB_DTYPE, native_column, native_geometries
 from byocframe.frame.snapshot import ATTRS_KEY
@@ -43,6 +44,7 @@ __all__ = [
     "ParquetSink",
     "is_byocframe_parquet",
     "read_parquet",
+    "read_row_groups",
     "restore_columns",
     "tile_table",
     "write_parquet",
@@ -174,7 +176,17 @@ class ParquetSink:
     is written) in the file's metadata.
     """
 
-    def __init__(self, path: str | Path, crs: Any, geometry: str = "geometry") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        crs: Any,
+        geometry: str = "geometry",
+        *,
+        row_group_size: int = ROW_GROUP_SIZE,
+        compression_level: int = COMPRESSION_LEVEL,
+    ) -> None:
+        self.row_group_size = row_group_size
+        self.compression_level = compression_level
         self.path = Path(path)
         self.crs = crs
         self.geometry = geometry
@@ -204,13 +216,13 @@ class ParquetSink:
                 self.path,
                 self.schema,
                 compression="zstd",
-                compression_level=COMPRESSION_LEVEL,
+                compression_level=self.compression_level,
                 use_dictionary=dictionary + _text_columns(table),
                 write_statistics=True,
             )
         elif self.schema is not None and not table.schema.equals(self.schema, check_metadata=False):
             table = table.select(self.schema.names).cast(self.schema)
-        self.writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+        self.writer.write_table(table, row_group_size=self.row_group_size)
         self.rows += len(gdf)
 
     def close(self, attrs: dict[str, Any], columns: list[str], index: str | None) -> None:
@@ -243,25 +255,43 @@ def read_parquet(path: str | Path) -> gpd.GeoDataFrame:
 
     Raises
     ------
-    ValueError
-        When the file was written by a newer byocframe (upgrade), or is not one of its.
+    ValidationError
+        When the file was written by a newer byocframe (upgrade byocframe).
     """
-    source = pq.ParquetFile(path)
+    return read_row_groups(path)
+
+
+def read_row_groups(path: str | Path, groups: list[int] | None = None) -> gpd.GeoDataFrame:
+    """`read_parquet` of some row groups only (all when None), in the order given.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(4, seed=1))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_parquet(gdf, f"{folder}/tiles.parquet")
+    ...     len(read_row_groups(f"{folder}/tiles.parquet", [0, 0]))
+    8
+    """
+    wkb_native = tile_frame([])["native_cover"].dtype == WKB_DTYPE
+    names = pq.read_schema(path).names
+    dictionary = [] if wkb_native else [c for c in NATIVE_COLUMNS if c in names]
+    source = pq.ParquetFile(path, read_dictionary=dictionary)
     metadata = {**(source.schema_arrow.metadata or {}), **(source.metadata.metadata or {})}
     own = json.loads(metadata[METADATA_KEY])
     if own.get("format") != FORMAT:
-        raise ValueError(
-            f"written by another byocframe version (file format {own.get('format')!r}); "
-            "upgrade byocframe to read it"
+        raise ValidationError(
+            f"{path}: written by a newer byocframe (file format {own.get('format')!r}, this "
+            f"one reads {FORMAT}); upgrade byocframe to read it"
         )
     geo = json.loads(metadata[b"geo"])
     name = geo["primary_column"]
     crs = geo["columns"][name].get("crs")
-    wkb_native = tile_frame([])["native_cover"].dtype == WKB_DTYPE
-    dictionary = [] if wkb_native else [c for c in NATIVE_COLUMNS if c in source.schema.names]
-    table = source.read(use_pandas_metadata=True) if not dictionary else None
-    if table is None:
-        table = pq.read_table(path, read_dictionary=dictionary)
+    if groups is None:
+        table = source.read(use_pandas_metadata=True)
+    else:
+        table = source.read_row_groups(groups, use_pandas_metadata=True)
     pulled: dict[str, Any] = {}
     for column in (name, *NATIVE_COLUMNS, TILE_GEOMETRY):
         if column in table.column_names:

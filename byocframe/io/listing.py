@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
+import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,15 +19,23 @@ from byocframe.client.api import Client, resolve_client
 from byocframe.exceptions import ByocframeWarning, ValidationError
 from byocframe.frame.convert import collections_from_records, tile_frame
 from byocframe.frame.record_checks import Errors, check_errors, problem, report
-from byocframe.frame.snapshot import ATTRS_KEY, stamp, stamp_collections, times_us
+from byocframe.frame.snapshot import (
+    ATTRS_KEY,
+    load_number,
+    stamp,
+    stamp_collections,
+    times_us,
+    with_loaded_ids,
+)
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import DEFAULT_DENSIFY
 from byocframe.ids import CollectionLike, resource_id
 from byocframe.io.catalog import DatetimeLike, search_records
+from byocframe.io.geoparquet import ParquetSink, read_row_groups
 from byocframe.progress import ProgressBar
 from byocframe.typing import AnyClient, CrsLike
 
-__all__ = ["BATCH_SIZE", "read_collections", "read_tiles"]
+__all__ = ["BATCH_SIZE", "read_collections", "read_tiles", "write_listing"]
 
 #: Listed tiles converted into a partial frame at a time: the client then holds the
 #: frame so far plus at most this many records (``read_tiles(batch_size=...)``).
@@ -160,6 +170,146 @@ def read_tiles(
     gdf.attrs[ATTRS_KEY] = {**gdf.attrs[ATTRS_KEY], "whole": status is None and not filtered}
     stamp(gdf, collection=cid, service=client.base_url)  # once, where it was loaded from
     return gdf
+
+
+def write_listing(
+    client: AnyClient,
+    collection: CollectionLike,
+    path: str | os.PathLike[str],
+    *,
+    crs: CrsLike = WGS84,
+    status: str | None = None,
+    progress: bool | None = None,
+    errors: Errors = "warn",
+    densify: float | None = DEFAULT_DENSIFY,
+    both_ends: bool = True,
+    bbox: Sequence[float] | None = None,
+    datetime: DatetimeLike | None = None,
+    intersects: Any = None,
+    filter: str | Mapping[str, Any] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> int:
+    """List the tiles of a collection straight into a GeoParquet file; return how many.
+
+    The file is the one ``byocframe.write_file(byocframe.read_tiles(...), path)``
+    writes, built without ever holding the whole frame: each batch of ``batch_size``
+    records is converted and written to a scratch file next to ``path`` as it arrives,
+    then the batches are stamped (the ``loaded`` column, which names the whole load)
+    and written to ``path`` one at a time. Memory stays about one batch whatever the
+    size of the collection; `byocframe.read_file` reads the file back into the frame
+    `read_tiles` gives (except that the tiles of a service whose order is not that of
+    ``created`` are kept in the service's order), ready for `byocframe.push`.
+
+    Parameters
+    ----------
+    client, collection, crs, status, progress, errors, densify, both_ends
+        As in `read_tiles`.
+    bbox, datetime, intersects, filter, batch_size
+        As in `read_tiles`.
+    path : str or path-like
+        A ``.parquet`` file, replaced when it exists.
+
+    Returns
+    -------
+    int
+        The number of tiles written.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> with byocframe.local_service(demo=True, demo_tiles=120) as service:
+    ...     with tempfile.TemporaryDirectory() as folder:
+    ...         n = byocframe.write_listing(service.client(), service.demo_collection,
+    ...                                     f"{folder}/tiles.parquet", batch_size=50)
+    ...         gdf = byocframe.read_file(f"{folder}/tiles.parquet")
+    >>> n, len(gdf), byocframe.changes(gdf).empty
+    (120, 120, True)
+    """
+    from pathlib import Path
+
+    client = resolve_client(client)
+    cid = resource_id(collection, "collection")
+    check_errors(errors)
+    size = _batch_size(batch_size)
+    target = Path(path)
+    if target.suffix.lower() != ".parquet":
+        raise ValidationError(f"{target}: write_listing writes GeoParquet; name it *.parquet")
+    if not target.parent.is_dir():
+        raise ValidationError(f"{target.parent}: folder not found; create it first")
+    filtered = not (bbox is None and datetime is None and intersects is None and filter is None)
+    pages = _pages(client, cid, status, both_ends, bbox, datetime, intersects, filter, progress)
+    empty = tile_frame([], crs=crs, densify=densify)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".byocframe-listing-") as tmp:
+        spills = {
+            stream: ParquetSink(
+                Path(tmp) / f"{stream}.parquet", empty.crs, row_group_size=size, compression_level=1
+            )
+            for stream in ("asc", "desc")
+        }
+        positions: dict[str, list[np.ndarray]] = {"asc": [], "desc": []}
+
+        def keep(stream: str, frame: gpd.GeoDataFrame, rows: np.ndarray) -> None:
+            spills[stream].write(frame)
+            positions[stream].append(rows)
+
+        assembly = _Assembly(size, crs=crs, errors=errors, densify=densify, keep=keep)
+        with ProgressBar(None, progress, "listing tiles") as bar:
+            for stream, page in pages:
+                assembly.add(stream, page)
+                bar.update(len(page))
+        total = assembly.flush()
+        for sink in spills.values():
+            if sink.writer is not None:
+                sink.close(empty.attrs, list(empty.columns), empty.index.name)
+        # the batches in creation order: "asc" as listed, then "desc" from the last
+        order = [("asc", i) for i in range(len(positions["asc"]))]
+        order += [("desc", i) for i in reversed(range(len(positions["desc"])))]
+        ids = pd.Index(
+            np.concatenate(
+                [np.zeros(0, dtype=object)] + [_ids(spills[stream].path, i) for stream, i in order]
+            ),
+            dtype=object,
+        )
+        rows = np.concatenate(
+            [np.zeros(0, dtype=int)]
+            + [assembly.rows(stream, positions[stream][i], total) for stream, i in order]
+        )
+        kept = assembly.report(total, ids, rows)
+        loaded = [str(i) for i in ids[kept]]
+        del ids
+        settings = {
+            **empty.attrs[ATTRS_KEY],
+            "whole": status is None and not filtered,
+            "collection": cid,
+            "service": client.base_url,
+            "load": load_number(cid, client.base_url, loaded),
+        }
+        settings = with_loaded_ids(settings, loaded)
+        del loaded
+        with ParquetSink(target, empty.crs) as sink:
+            start = 0
+            for stream, i in order:
+                frame = read_row_groups(spills[stream].path, [i])
+                mask = kept[start : start + len(frame)]
+                start += len(frame)
+                frame = frame[mask] if not mask.all() else frame
+                frame.attrs = {ATTRS_KEY: dict(settings)}
+                stamp(frame, collection=cid, service=client.base_url, rows=np.arange(len(frame)))
+                sink.write(frame)
+            if sink.writer is None:
+                stamped = empty.copy()
+                stamp(stamped, collection=cid, service=client.base_url)
+                sink.write(stamped)
+            sink.close({ATTRS_KEY: settings}, [*empty.columns, "loaded"], empty.index.name)
+    return int(kept.sum())
+
+
+def _ids(path: Any, group: int) -> np.ndarray:
+    """The tile ids of one row group of a scratch file."""
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path).read_row_group(group, columns=["id"])
+    return np.asarray(table.column("id").to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _batch_size(batch_size: Any) -> int:

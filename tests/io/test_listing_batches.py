@@ -87,3 +87,64 @@ def test_duplicates_across_batches_are_found(service, make_tile, monkeypatch):
     with pytest.warns(byocframe.ByocframeWarning, match="2 tiles have values"):
         one = byocframe.read_tiles(client, "c", both_ends=False, batch_size=100)
     assert_geodataframe_equal(gdf, one)
+
+
+@pytest.mark.parametrize("both_ends", [True, False], ids=["both-ends", "one-cursor"])
+def test_write_listing_writes_the_file_of_read_tiles(demo_service, tmp_path, both_ends):
+    client = demo_service.client()
+    cid = demo_service.demo_collection
+    path = tmp_path / "tiles.parquet"
+    n = byocframe.write_listing(client, cid, path, batch_size=70, both_ends=both_ends)
+    gdf = byocframe.read_tiles(client, cid, progress=False)
+    assert n == len(gdf) == 400
+    back = byocframe.read_file(path)
+    assert_geodataframe_equal(back, gdf)  # every column, the loaded tokens included
+    assert back.attrs == gdf.attrs  # the same load, the same sealed ids
+    # nothing left next to the file
+    assert [p.name for p in tmp_path.iterdir()] == ["tiles.parquet"]
+
+
+def test_write_listing_converts_and_writes_batch_by_batch(demo_service, tmp_path, batch_sizes):
+    from byocframe.io import geoparquet
+
+    written = []
+    write = geoparquet.ParquetSink.write
+
+    def counting(self, gdf):
+        written.append(len(gdf))
+        return write(self, gdf)
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(geoparquet.ParquetSink, "write", counting):
+        byocframe.write_listing(
+            demo_service.client(),
+            demo_service.demo_collection,
+            tmp_path / "t.parquet",
+            batch_size=64,
+        )
+    assert max(batch_sizes) <= 64
+    # each batch twice (the scratch file, then stamped into the file), never more at once
+    assert max(written) <= 64
+    assert sum(written) == 800
+
+
+def test_write_listing_finds_duplicates_across_batches(service, make_tile, monkeypatch, tmp_path):
+    client = service.client()
+    first = [make_tile(f"t{i}", bounds=(400_000, 5_000_000, 500_000, 5_100_000)) for i in range(5)]
+    again = make_tile("t1", bounds=(400_000, 5_000_000, 500_000, 5_100_000))
+    fake_pages(monkeypatch, client, [first[:3], [*first[3:], again]])
+    path = tmp_path / "t.parquet"
+    with pytest.raises(byocframe.ValidationError, match="duplicate id"):
+        byocframe.write_listing(client, "c", path, both_ends=False, errors="raise", batch_size=2)
+    with pytest.warns(byocframe.ByocframeWarning, match="1 tile has values"):
+        n = byocframe.write_listing(client, "c", path, both_ends=False, batch_size=2)
+    assert n == 5
+    assert list(byocframe.read_file(path).index) == ["t0", "t1", "t2", "t3", "t4"]
+
+
+def test_write_listing_refuses_other_files(demo_service, tmp_path):
+    with pytest.raises(byocframe.ValidationError, match=r"name it \*\.parquet"):
+        byocframe.write_listing(demo_service.client(), "c", tmp_path / "t.csv")
+    with pytest.raises(byocframe.ValidationError, match="folder not found"):
+        byocframe.write_listing(demo_service.client(), "c", tmp_path / "no" / "t.parquet")
