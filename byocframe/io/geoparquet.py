@@ -117,10 +117,17 @@ def _tile_geometries(
     settings = frame.attrs.get(ATTRS_KEY, {})
     densify = settings.get("densify", DEFAULT_DENSIFY)
     crs = np.asarray(frame["native_crs"].astype(object).fillna(WGS84), dtype=object)
-    present = ~shapely.is_missing(native_tile)
+    present = np.flatnonzero(~shapely.is_missing(native_tile))
     out = np.full(n, None, dtype=object)
-    if present.any():
-        out[present] = reproject(native_tile[present], crs[present], target, densify=densify)
+    if len(present):
+        # a footprint repeats on every date: reproject each (footprint, CRS) pair once
+        wkb_codes, _ = pd.factorize(shapely.to_wkb(native_tile[present]))
+        crs_codes, crs_names = pd.factorize(crs[present])
+        pairs = wkb_codes.astype(np.int64) * len(crs_names) + crs_codes
+        _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+        rows = present[first]
+        distinct = reproject(native_tile[rows], crs[rows], target, densify=densify)
+        out[present] = np.asarray(distinct, dtype=object)[inverse.ravel()]
     return out
 
 
@@ -182,11 +189,13 @@ class ParquetSink:
         crs: Any,
         geometry: str = "geometry",
         *,
-        row_group_size: int = ROW_GROUP_SIZE,
-        compression_level: int = COMPRESSION_LEVEL,
+        row_group_size: int | None = None,
+        compression_level: int | None = None,
     ) -> None:
-        self.row_group_size = row_group_size
-        self.compression_level = compression_level
+        self.row_group_size = ROW_GROUP_SIZE if row_group_size is None else row_group_size
+        self.compression_level = (
+            COMPRESSION_LEVEL if compression_level is None else compression_level
+        )
         self.path = Path(path)
         self.crs = crs
         self.geometry = geometry
