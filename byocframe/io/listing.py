@@ -39,7 +39,7 @@ __all__ = ["BATCH_SIZE", "read_collections", "read_tiles", "write_listing"]
 
 #: Listed tiles converted into a partial frame at a time: the client then holds the
 #: frame so far plus at most this many records (``read_tiles(batch_size=...)``).
-BATCH_SIZE = 20_000
+BATCH_SIZE = 10_000
 
 
 def read_collections(client: AnyClient, search: str | None = None) -> pd.DataFrame:
@@ -127,7 +127,7 @@ def read_tiles(
         Only tiles whose cover intersects it (lon/lat).
     filter : str or dict, optional
         A CQL2 filter on ``id``, ``datetime`` or ``proj:epsg``.
-    batch_size : int, default `BATCH_SIZE` (20 000)
+    batch_size : int, default `BATCH_SIZE` (10 000)
         Records converted at a time. Larger batches convert a little faster and hold
         more records at once (about 5 KB each as received).
 

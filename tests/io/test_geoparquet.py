@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pyarrow.parquet as pq
@@ -112,13 +114,25 @@ def test_duckdb_reads_ids_and_paths(gdf, tmp_path):
 def test_one_geometry_column_and_compressed(gdf, tmp_path):
     byocframe.write_file(gdf, tmp_path / "t.parquet")
     meta = pq.read_schema(tmp_path / "t.parquet").metadata
-    import json
-
     geo = json.loads(meta[b"geo"])
     assert list(geo["columns"]) == ["geometry"]
+    assert geo["columns"]["geometry"]["encoding"] == "multipolygon"  # GeoArrow
+    group = pq.ParquetFile(tmp_path / "t.parquet").metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    assert {c.compression for c in columns.values()} == {"ZSTD"}
+    coordinates = [c for name, c in columns.items() if name.startswith("geometry.")]
+    assert [c.path_in_schema.rsplit(".", 1)[1] for c in coordinates] == ["x", "y"]
+    assert all("BYTE_STREAM_SPLIT" in c.encodings for c in coordinates)
+
+
+def test_a_frame_with_other_geometries_is_written_as_wkb(gdf, tmp_path):
+    edited = gdf.copy()
+    edited.loc[edited.index[0], "geometry"] = shapely.box(10, 10, 11, 11)  # a Polygon
+    edited.loc[edited.index[1], "geometry"] = None
+    byocframe.write_file(edited, tmp_path / "t.parquet")
+    geo = json.loads(pq.read_schema(tmp_path / "t.parquet").metadata[b"geo"])
     assert geo["columns"]["geometry"]["encoding"] == "WKB"
-    column = pq.ParquetFile(tmp_path / "t.parquet").metadata.row_group(0).column(0)
-    assert column.compression == "ZSTD"
+    assert_exact(byocframe.read_file(tmp_path / "t.parquet"), edited)
 
 
 def test_a_file_of_a_newer_version_is_refused(gdf, tmp_path, monkeypatch):

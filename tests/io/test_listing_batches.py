@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unittest.mock
+
 import pytest
 from geopandas.testing import assert_geodataframe_equal
 
@@ -54,11 +56,10 @@ def test_a_batch_holds_at_most_batch_size_records(demo_service, batch_sizes):
     assert sum(batch_sizes) == 400
 
 
-def test_the_default_batch_size_is_a_setting(demo_service, batch_sizes, monkeypatch):
-    monkeypatch.setattr(listing, "BATCH_SIZE", 64)
+def test_the_batch_size_is_a_setting_with_a_default(demo_service):
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         byocframe.read_tiles(demo_service.client(), demo_service.demo_collection, batch_size=0)
-    assert listing.read_tiles.__kwdefaults__["batch_size"] == 20_000
+    assert listing.read_tiles.__kwdefaults__["batch_size"] == listing.BATCH_SIZE == 10_000
 
 
 def fake_pages(monkeypatch, client, pages):
@@ -113,8 +114,6 @@ def test_write_listing_converts_and_writes_batch_by_batch(demo_service, tmp_path
     def counting(self, gdf):
         written.append(len(gdf))
         return write(self, gdf)
-
-    import unittest.mock
 
     with unittest.mock.patch.object(geoparquet.ParquetSink, "write", counting):
         byocframe.write_listing(
