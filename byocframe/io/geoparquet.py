@@ -50,9 +50,9 @@ __all__ = [
     "write_parquet",
 ]
 
-#: zstd level of every column (1-22): 9 writes ~10 % smaller files than 3 at about half
-#: the speed; higher levels cost much more time for little (docs/design/geoparquet.md).
-COMPRESSION_LEVEL = 9
+#: zstd level of every column (1-22): 9 writes ~3 % smaller files than 3 at less than
+#: half the speed (docs/design/geoparquet.md).
+COMPRESSION_LEVEL = 3
 #: Rows per Parquet row group: large enough to compress well, small enough to read a
 #: part of a file (DuckDB, dask) without the rest.
 ROW_GROUP_SIZE = 65_536
