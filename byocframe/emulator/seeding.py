@@ -65,7 +65,7 @@ def seed_records(tiles: Any) -> Iterable[Mapping[str, Any]]:
     if isinstance(tiles, str | os.PathLike):
         from byocframe.io.files import read_file
 
-        return to_records(read_file(tiles))
+        return to_records(read_file(os.fspath(tiles)))
     if isinstance(tiles, pd.DataFrame):
         return to_records(tiles)
     if isinstance(tiles, Mapping) or not isinstance(tiles, Iterable):

@@ -35,11 +35,14 @@ from byocframe.io.geoparquet import ParquetSink, read_row_groups
 from byocframe.progress import ProgressBar
 from byocframe.typing import AnyClient, CrsLike
 
-__all__ = ["BATCH_SIZE", "read_collections", "read_tiles", "write_listing"]
+__all__ = ["BATCH_SIZE", "PAGES_AHEAD", "read_collections", "read_tiles", "write_listing"]
 
 #: Listed tiles converted into a partial frame at a time: the client then holds the
 #: frame so far plus at most this many records (``read_tiles(batch_size=...)``).
 BATCH_SIZE = 10_000
+#: Pages (100 tiles each) the two cursors of a listing may fetch ahead of the conversion:
+#: a fast service then waits for the client instead of filling its memory.
+PAGES_AHEAD = 20
 
 
 def read_collections(client: AnyClient, search: str | None = None) -> pd.DataFrame:
@@ -496,7 +499,8 @@ def _from_both_ends(
     Yields ``(direction, page)`` as pages arrive, from either end, without the tiles
     both cursors returned where they met; the caller puts them back in creation order.
     """
-    arrived: queue.Queue[tuple[str, Any]] = queue.Queue()
+    # bounded, so the cursors wait for the conversion instead of piling up records
+    arrived: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, PAGES_AHEAD))
     met = threading.Event()
     seen: dict[str, set[str]] = {"asc": set(), "desc": set()}
     lock = threading.Lock()
@@ -527,17 +531,24 @@ def _from_both_ends(
         worker.start()
     finished = 0
     given: set[str] = set()
-    while finished < 2:
-        kind, item = arrived.get()
-        if kind == "done":
-            finished += 1
-        elif kind == "error":
-            met.set()
-            raise item
-        else:
-            fresh = [t for t in item if _key(t) not in given]
-            given.update(_key(t) for t in fresh)
-            yield kind, fresh
+    try:
+        while finished < 2:
+            kind, item = arrived.get()
+            if kind == "done":
+                finished += 1
+            elif kind == "error":
+                raise item
+            else:
+                fresh = [t for t in item if _key(t) not in given]
+                given.update(_key(t) for t in fresh)
+                yield kind, fresh
+    finally:
+        # stopped early (an error, or the caller gave up): each cursor stops after the
+        # page it is fetching; take what they still put so neither waits on a full queue
+        met.set()
+        while finished < 2:
+            if arrived.get()[0] == "done":
+                finished += 1
 
 
 def _key(tile: Any) -> str:

@@ -147,3 +147,18 @@ def test_write_listing_refuses_other_files(demo_service, tmp_path):
         byocframe.write_listing(demo_service.client(), "c", tmp_path / "t.csv")
     with pytest.raises(byocframe.ValidationError, match="folder not found"):
         byocframe.write_listing(demo_service.client(), "c", tmp_path / "no" / "t.parquet")
+
+
+def test_cursors_stop_when_the_caller_stops_early(demo_service, monkeypatch):
+    # a queue of one page: both cursors soon wait on it; closing the listing must
+    # release them rather than leave them blocked (this test would hang otherwise)
+    monkeypatch.setattr(listing, "PAGES_AHEAD", 1)
+    client = demo_service.client()
+    pages = listing._from_both_ends(client, demo_service.demo_collection, None)
+    direction, page = next(pages)
+    assert direction in ("asc", "desc")
+    assert len(page) == 100
+    pages.close()
+    # and a listing with that small a queue is still whole
+    gdf = byocframe.read_tiles(client, demo_service.demo_collection, progress=False)
+    assert len(gdf) == 400
