@@ -21,7 +21,12 @@ served by ``byocframe serve`` in its own process:
 * "batches": ``read_tiles`` as it is, converting every ``BATCH_SIZE`` records;
 * "to GeoParquet": ``write_listing`` writing the batches to a file.
 
+With ``--stream N`` it runs ``write_listing`` of N tiles in this process from a fake
+cursor that parses 100-tile JSON pages (no HTTP, one cursor), printing the resident
+memory every 50,000 tiles: the peak must not grow with N.
+
 Run: ``python benchmarks/bench_listing.py [--tiles 20000]`` or
+``PYTHONPATH=. python benchmarks/bench_listing.py --stream 300000`` or
 ``PYTHONPATH=. python benchmarks/bench_listing.py --memory 100000 [--db FILE]``
 """
 
@@ -100,6 +105,52 @@ def client_run(base_url: str, cid: str, mode: str, folder: str) -> dict[str, flo
     return {"tiles": n, "wall": wall, "cpu": cpu, "peak_mb": peak, "start_mb": before}
 
 
+def stream(tiles: int) -> None:
+    """`write_listing` of ``tiles`` tiles from parsed JSON pages, memory as it goes."""
+    from byocframe.frame.synthetic import synthetic_tiles
+    from byocframe.io import listing
+
+    sample = synthetic_tiles(10_000, dates=DATES)
+    texts = [json.dumps(sample[i : i + 100]) for i in range(0, len(sample), 100)]
+    del sample
+
+    class Cursor:
+        """Pages as a service sends them: new dicts every page, ids and paths unique."""
+
+        base_url = "http://fake.invalid"
+
+        def tile_pages(self, *args: object, **kwargs: object):
+            k = 0
+            while k < tiles:
+                page = json.loads(texts[(k // 100) % len(texts)])[: tiles - k]
+                for tile in page:
+                    tile["id"] = f"{k:08d}-0000-4000-8000-000000000000"
+                    tile["path"] = f"p/{k}/(BAND).tif"
+                    k += 1
+                yield page
+                if k % 50_000 == 0:
+                    print(
+                        f"  {k:>8} tiles: resident {_status_mb('VmRSS'):6.0f} MB, "
+                        f"peak {_status_mb('VmHWM'):6.0f} MB",
+                        flush=True,
+                    )
+
+    listing.resolve_client = lambda client: client  # the fake cursor is the client
+    start = _status_mb("VmRSS")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "stream.parquet")
+        wall = time.perf_counter()
+        n = listing.write_listing(Cursor(), "c", path, both_ends=False, progress=False)
+        wall = time.perf_counter() - wall
+        size = os.path.getsize(path)
+    peak = _status_mb("VmHWM")
+    print(
+        f"write_listing of {n} tiles: {wall:.0f} s ({wall / n * 1e6:.0f} us a tile), "
+        f"resident {start:.0f} MB before, peak {peak:.0f} MB (+{peak - start:.0f} MB), "
+        f"file {size / n:.0f} B a tile"
+    )
+
+
 def _status_mb(field: str) -> float:
     """A memory figure of this process from /proc (Linux), in MB.
 
@@ -162,11 +213,15 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, default=20_000)
     parser.add_argument("--memory", type=int, nargs="+", metavar="N")
     parser.add_argument("--db", help="keep the seeded collection in this SQLite file")
+    parser.add_argument("--stream", type=int, metavar="N")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--client", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
         print(json.dumps(client_run(*args.client)))
+        return
+    if args.stream:
+        stream(args.stream)
         return
     if args.memory:
         for tiles in args.memory:
