@@ -65,10 +65,12 @@ TILE_GEOMETRY = "tile_geometry"
 MULTIPOLYGON = "multipolygon"
 
 
-def tile_table(gdf: gpd.GeoDataFrame, encoding: str = "WKB") -> pa.Table:
+def tile_table(gdf: gpd.GeoDataFrame, encoding: str = "WKB", *, recompute: bool = True) -> pa.Table:
     """One tile frame (or a batch of one) as the Arrow table of the file, without attrs.
 
     ``encoding`` is that of the geometry column: "WKB" or "multipolygon" (GeoArrow).
+    ``recompute=False`` stores every ``tile_geometry`` (a scratch file read back soon:
+    writing and reading skip the reprojection).
 
     Examples
     --------
@@ -100,6 +102,9 @@ def tile_table(gdf: gpd.GeoDataFrame, encoding: str = "WKB") -> pa.Table:
     if TILE_GEOMETRY in gdf.columns:
         stored = np.asarray(gdf[TILE_GEOMETRY].array, dtype=object)
         given = shapely.to_wkb(stored)
+        if not recompute:
+            given[shapely.is_missing(stored)] = b""
+            return table.append_column(TILE_GEOMETRY, pa.array(given, type=pa.binary()))
         expected = shapely.to_wkb(_tile_geometries(gdf, natives.get("native_tile"), _crs(gdf)))
         # kept only where recomputing would not give back the same bytes; b"" (not WKB)
         # stands for a missing tile geometry where recomputing would give one
@@ -267,8 +272,10 @@ class ParquetSink:
         row_group_size: int | None = None,
         compression_level: int | None = None,
         encoding: str = MULTIPOLYGON,
+        recompute: bool = True,
     ) -> None:
         self.encoding = encoding
+        self.recompute = recompute
         self.row_group_size = ROW_GROUP_SIZE if row_group_size is None else row_group_size
         self.compression_level = (
             COMPRESSION_LEVEL if compression_level is None else compression_level
@@ -291,7 +298,7 @@ class ParquetSink:
 
     def write(self, gdf: gpd.GeoDataFrame) -> None:
         """Append the rows of ``gdf``."""
-        table = tile_table(gdf, self.encoding)
+        table = tile_table(gdf, self.encoding, recompute=self.recompute)
         if self.writer is None:
             # the geo metadata goes into the schema (where GeoParquet readers look); the
             # byocframe metadata into the footer's key-values when the file is closed
@@ -425,10 +432,18 @@ def read_row_groups(path: str | Path, groups: list[int] | None = None) -> gpd.Ge
 
 def _complete_tiles(gdf: gpd.GeoDataFrame, stored: np.ndarray, target: str) -> gpd.GeoSeries:
     """``tile_geometry`` from what the file kept of it (WKB where a row's differs)."""
-    tiles = _tile_geometries(gdf, native_geometries(gdf, "native_tile"), target)
-    kept = np.flatnonzero(np.fromiter((v is not None for v in stored), bool, len(stored)))
-    for pos in kept:  # the few rows whose tile geometry is not the recomputed one
-        tiles[pos] = shapely.from_wkb(stored[pos]) if len(stored[pos]) else None
+    kept = np.fromiter((v is not None for v in stored), bool, len(stored))
+    todo = np.flatnonzero(~kept)
+    tiles = np.full(len(gdf), None, dtype=object)
+    if len(todo):
+        native_tile = native_geometries(gdf, "native_tile")[todo]
+        tiles[todo] = _tile_geometries(gdf.iloc[todo], native_tile, target)
+    # rows whose tile geometry is not the recomputed one: few, or all in a scratch file
+    given = np.flatnonzero(kept)
+    if len(given):
+        wkb = stored[given]
+        some = np.fromiter((len(v) > 0 for v in wkb), bool, len(wkb))
+        tiles[given[some]] = shapely.from_wkb(wkb[some])
     return gpd.GeoSeries(tiles, index=gdf.index, crs=gdf.crs)
 
 

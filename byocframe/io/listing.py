@@ -245,7 +245,11 @@ def write_listing(
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".byocframe-listing-") as tmp:
         spills = {
             stream: ParquetSink(
-                Path(tmp) / f"{stream}.parquet", empty.crs, row_group_size=size, compression_level=1
+                Path(tmp) / f"{stream}.parquet",
+                empty.crs,
+                row_group_size=size,
+                compression_level=1,
+                recompute=False,
             )
             for stream in ("asc", "desc")
         }
