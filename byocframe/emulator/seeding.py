@@ -47,8 +47,7 @@ def seed_records(tiles: Any) -> Iterable[Mapping[str, Any]]:
     ----------
     tiles : DataFrame, path or iterable of dict
         A tile frame (`byocframe.read_tiles`, `byocframe.tiles_from_records`), the path
-        of a GeoParquet file of one (`byocframe.write_file`, `byocframe.write_listing` or
-        ``frame.to_parquet``), or records as the
+        of a GeoParquet file written from one (``frame.to_parquet``), or records as the
         API takes or lists them (``path``, ``sensingTime``, ``coverGeometry``).
 
     Returns
@@ -63,9 +62,9 @@ def seed_records(tiles: Any) -> Iterable[Mapping[str, Any]]:
     from byocframe.frame.convert import to_records
 
     if isinstance(tiles, str | os.PathLike):
-        from byocframe.io.files import read_file
+        import geopandas as gpd
 
-        return to_records(read_file(os.fspath(tiles)))
+        return to_records(gpd.read_parquet(tiles))
     if isinstance(tiles, pd.DataFrame):
         return to_records(tiles)
     if isinstance(tiles, Mapping) or not isinstance(tiles, Iterable):

@@ -147,25 +147,3 @@ def test_older_files_still_read(gdf, tmp_path):
     gdf.to_parquet(tmp_path / "old.parquet")  # what write_file wrote before
     back = byocframe.read_file(tmp_path / "old.parquet")
     assert_geodataframe_equal(back, gdf)
-
-
-def test_the_local_service_seeds_from_a_written_file(demo_service, tmp_path):
-    listed = byocframe.read_tiles(demo_service.client(), demo_service.demo_collection)
-    byocframe.write_file(listed, tmp_path / "t.parquet")
-    with byocframe.local_service() as service:
-        client = service.client()
-        from_file, from_frame = (
-            client.create_collection({"name": name, "s3Bucket": "b"})["id"]
-            for name in ("file", "frame")
-        )
-        ids = service.seed(from_file, tmp_path / "t.parquet")
-        service.seed(from_frame, listed)  # the truth: the frame the file was written from
-        seeded = [
-            byocframe.read_tiles(client, cid, progress=False).sort_values("path")
-            for cid in (from_file, from_frame)
-        ]
-    assert len(ids) == len(listed)
-    assert list(seeded[0]["path"]) == sorted(listed["path"])
-    assert same_bytes(
-        native_geometries(seeded[0], "native_cover"), native_geometries(seeded[1], "native_cover")
-    )
