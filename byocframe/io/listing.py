@@ -281,7 +281,7 @@ def write_listing(
             [np.zeros(0, dtype=int)]
             + [assembly.rows(stream, positions[stream][i], total) for stream, i in order]
         )
-        kept = assembly.report(total, ids, rows)
+        kept = assembly.report_problems(total, ids, rows)
         loaded = [str(i) for i in ids[kept]]
         del ids
         settings = {
@@ -446,7 +446,7 @@ class _Assembly:
         """Rows in the whole listing of a stream's positions ("desc" counts from the end)."""
         return positions if stream == "asc" else total - 1 - positions
 
-    def report(self, total: int, ids: pd.Index, rows: np.ndarray) -> np.ndarray:
+    def report_problems(self, total: int, ids: pd.Index, rows: np.ndarray) -> np.ndarray:
         """Warn or raise once for every problem; return the mask of rows to keep.
 
         ``ids`` and ``rows`` are the index of the frames put together and the row each
@@ -477,14 +477,14 @@ class _Assembly:
         self.frames = {"asc": [], "desc": []}
         empty = tile_frame([], **self.options)
         if not parts:
-            self.report(total, empty.index, np.zeros(0, dtype=int))
+            self.report_problems(total, empty.index, np.zeros(0, dtype=int))
             return empty
         rows = np.concatenate([self.rows(s, p, total) for s, _, p in parts])
         frames = [f for _, f, _ in parts]
         del parts
         gdf = frames[0] if len(frames) == 1 else pd.concat(frames)
         del frames
-        keep = self.report(total, gdf.index, rows)
+        keep = self.report_problems(total, gdf.index, rows)
         if not keep.all():
             gdf = gdf[keep]
         if by_created:
