@@ -43,7 +43,7 @@ from byocframe.exceptions import (
 )
 from byocframe.frame.convert import collections_from_records, tiles_from_records, to_records
 from byocframe.io.files import read_file, write_file
-from byocframe.io.listing import read_collections, read_tiles
+from byocframe.io.listing import read_collections, read_tiles, write_listing
 from byocframe.testing import MockTransport
 from byocframe.tools.stats import geodesic_area
 
@@ -125,4 +125,5 @@ __all__ = [
     "trace_covers",
     "wait_for_ingestion",
     "write_file",
+    "write_listing",
 ]

@@ -58,3 +58,9 @@ def test_import_loads_no_part_of_the_local_service():
 
     assert callable(local_service)
     assert LocalS3.__name__ == "LocalS3"
+
+
+def test_the_streaming_loader_is_public():
+    # a listing larger than memory goes straight to a file (issue 24)
+    assert byocframe.write_listing is byocframe.io.listing.write_listing
+    assert "write_listing" in byocframe.__all__

@@ -51,6 +51,7 @@ __all__ = [
     "collection_state",
     "current_fields",
     "geometry_digest",
+    "load_number",
     "loaded_collections",
     "loaded_ids",
     "loaded_state",
@@ -214,8 +215,7 @@ def stamp(
     load = settings.get("load")
     if whole or not isinstance(load, int) or not 0 < load < 1 << 24:
         # names this load: the same listing loaded twice gives the same frame
-        ids = _texts(frame.index)
-        load = int(ids_digest(f"{collection}\0{service}", ids)[:6], 16) | 1
+        load = load_number(collection, service, _texts(frame.index))
     payload["load"] = np.frombuffer(load.to_bytes(3, "little"), dtype=np.uint8)
     tokens = _encode(collection, _texts(part.index), payload)
     if LOADED not in frame.columns:
@@ -234,6 +234,21 @@ def stamp(
 def _texts(index: pd.Index) -> list[str]:
     """The labels as text (an Arrow-backed index is slow to iterate item by item)."""
     return [str(i) for i in index.to_numpy(dtype=object)]
+
+
+def load_number(collection: str, service: str, ids: Sequence[str]) -> int:
+    """The number `stamp` gives a load of ``ids`` (24 bits, never 0).
+
+    It names the load: the same listing loaded twice gives the same frame. A loader
+    that stamps rows batch by batch (`byocframe.write_listing`) sets it in ``attrs``
+    first.
+
+    Examples
+    --------
+    >>> 0 < load_number("c1", "http://localhost", ["a", "b"]) < 1 << 24
+    True
+    """
+    return int(ids_digest(f"{collection}\0{service}", ids)[:6], 16) | 1
 
 
 def loaded_state(frame: pd.DataFrame) -> LoadedState:

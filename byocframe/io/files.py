@@ -6,7 +6,9 @@ when it was loaded, which `byocframe.edits.route.push` needs) and, where the for
 them, the frame's byocframe attrs. A frame read back behaves like the frame that was
 written: the same edits are found, the same conflicts reported.
 
-* GeoParquet keeps everything natively.
+* GeoParquet keeps everything, compactly (`byocframe.io.geoparquet`): one WKB geometry
+  column any GeoParquet reader understands, the native geometries as binary WKB, and
+  ``tile_geometry`` recomputed on reading unless a row's differs.
 * GeoPackage, GeoJSON and FlatGeobuf hold one geometry column: ``tile_geometry``,
   ``native_cover`` and ``native_tile`` are stored as hex WKB text (exact). The attrs go
   into the layer metadata (GeoPackage) or a ``byocframe`` member (GeoJSON, written with
@@ -32,6 +34,12 @@ import shapely
 from byocframe.exceptions import ValidationError
 from byocframe.frame.native import NATIVE_COLUMNS, as_geometries, native_column
 from byocframe.frame.snapshot import ATTRS_KEY, LOADED
+from byocframe.io.geoparquet import (
+    is_byocframe_parquet,
+    read_parquet,
+    restore_columns,
+    write_parquet,
+)
 
 __all__ = ["overlay_edits", "read_file", "write_file"]
 
@@ -100,7 +108,7 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
             )
         )
     if kind == "parquet":
-        gdf.to_parquet(path)
+        write_parquet(gdf, path)
         return
     settings = _settings(gdf)
     flat = pd.DataFrame(gdf.drop(columns=gdf.active_geometry_name)).copy()
@@ -175,8 +183,13 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
         raise ValidationError(f"{path}: file not found; check the path")
     if kind == "parquet":
         try:
-            return gpd.read_parquet(path)
-        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            if is_byocframe_parquet(path):
+                return read_parquet(path)
+            # a GeoParquet file of another writer (or of byocframe before 0.3)
+            return restore_columns(gpd.read_parquet(path))
+        except ValidationError:
+            raise
+        except (OSError, ValueError, KeyError) as err:  # pyarrow's ArrowInvalid is a ValueError
             raise _unreadable(path, "GeoParquet", err) from err
     meta: dict[str, Any] = {}
     if kind == "csv":

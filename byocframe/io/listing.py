@@ -3,26 +3,46 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
+import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from byocframe.client.api import Client, resolve_client
+from byocframe.exceptions import ByocframeWarning, ValidationError
 from byocframe.frame.convert import collections_from_records, tile_frame
-from byocframe.frame.record_checks import Errors
-from byocframe.frame.snapshot import ATTRS_KEY, stamp, stamp_collections
+from byocframe.frame.record_checks import Errors, check_errors, problem, report
+from byocframe.frame.snapshot import (
+    ATTRS_KEY,
+    load_number,
+    stamp,
+    stamp_collections,
+    times_us,
+    with_loaded_ids,
+)
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import DEFAULT_DENSIFY
 from byocframe.ids import CollectionLike, resource_id
-from byocframe.io.catalog import DatetimeLike, created_order, search_records
+from byocframe.io.catalog import DatetimeLike, search_records
+from byocframe.io.geoparquet import ParquetSink, read_row_groups
 from byocframe.progress import ProgressBar
 from byocframe.typing import AnyClient, CrsLike
 
-__all__ = ["read_collections", "read_tiles"]
+__all__ = ["BATCH_SIZE", "PAGES_AHEAD", "read_collections", "read_tiles", "write_listing"]
+
+#: Listed tiles converted into a partial frame at a time: the client then holds the
+#: frame so far plus at most this many records (``read_tiles(batch_size=...)``).
+BATCH_SIZE = 10_000
+#: Pages (100 tiles each) the two cursors of a listing may fetch ahead of the conversion:
+#: a fast service then waits for the client instead of filling its memory.
+PAGES_AHEAD = 20
 
 
 def read_collections(client: AnyClient, search: str | None = None) -> pd.DataFrame:
@@ -62,6 +82,7 @@ def read_tiles(
     datetime: DatetimeLike | None = None,
     intersects: Any = None,
     filter: str | Mapping[str, Any] | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> gpd.GeoDataFrame:
     """List the tiles of a collection into a GeoDataFrame (see `tiles_from_records`).
 
@@ -72,7 +93,10 @@ def read_tiles(
 
     The API's cursor cannot be split, so pages of 100 tiles come one after the other;
     by default two cursors run at once, oldest first and newest first, until they meet,
-    which halves the round trips. Then everything is converted in one vectorised pass.
+    which halves the round trips. The records are converted as they arrive, in
+    vectorised batches of ``batch_size``: the client holds the frame so far and one
+    batch of records, not every record (`write_listing` writes the batches to a file
+    instead, for collections larger than memory).
 
     Parameters
     ----------
@@ -106,6 +130,9 @@ def read_tiles(
         Only tiles whose cover intersects it (lon/lat).
     filter : str or dict, optional
         A CQL2 filter on ``id``, ``datetime`` or ``proj:epsg``.
+    batch_size : int, default `BATCH_SIZE` (10 000)
+        Records converted at a time. Larger batches convert a little faster and hold
+        more records at once (about 5 KB each as received).
 
     Returns
     -------
@@ -131,50 +158,353 @@ def read_tiles(
     """
     client = resolve_client(client)
     cid = resource_id(collection, "collection")
-    records: list[dict[str, Any]] = []
-    if not (bbox is None and datetime is None and intersects is None and filter is None):
-        if status not in (None, "INGESTED"):
-            raise ValueError(
-                f"status={status!r} cannot be combined with bbox, datetime, intersects or "
-                "filter: the Catalog only knows INGESTED tiles"
-            )
-        records = search_records(
-            client,
-            cid,
-            bbox=bbox,
-            datetime=datetime,
-            intersects=intersects,
-            filter=filter,
-            progress=progress,
-        )
-    else:
-        pages = (
-            _from_both_ends(client, cid, status)
-            if both_ends
-            else client.tile_pages(cid, status=status, bad_ids="keep")
-        )
-        with ProgressBar(None, progress, "listing tiles") as bar:
-            for page in pages:
-                records.extend(page)
-                bar.update(len(page))
-        if both_ends:
-            records.sort(key=created_order)
-    gdf = tile_frame(records, crs=crs, errors=errors, densify=densify)
+    check_errors(errors)
+    size = _batch_size(batch_size)
+    filtered = not (bbox is None and datetime is None and intersects is None and filter is None)
+    pages = _pages(client, cid, status, both_ends, bbox, datetime, intersects, filter, progress)
+    assembly = _Assembly(size, crs=crs, errors=errors, densify=densify)
+    with ProgressBar(None, progress, "listing tiles") as bar:
+        for stream, page in pages:
+            assembly.add(stream, page)
+            bar.update(len(page))
+    gdf = assembly.finish(by_created=both_ends and not filtered)
     # the loaded ids are the whole collection only without filters: push's verify may
     # then list the collection instead of reading each written tile
-    whole = status is None and bbox is None and datetime is None and intersects is None
-    gdf.attrs[ATTRS_KEY] = {**gdf.attrs[ATTRS_KEY], "whole": whole and filter is None}
+    gdf.attrs[ATTRS_KEY] = {**gdf.attrs[ATTRS_KEY], "whole": status is None and not filtered}
     stamp(gdf, collection=cid, service=client.base_url)  # once, where it was loaded from
     return gdf
 
 
-def _from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[list[Any]]:
+def write_listing(
+    client: AnyClient,
+    collection: CollectionLike,
+    path: str | os.PathLike[str],
+    *,
+    crs: CrsLike = WGS84,
+    status: str | None = None,
+    progress: bool | None = None,
+    errors: Errors = "warn",
+    densify: float | None = DEFAULT_DENSIFY,
+    both_ends: bool = True,
+    bbox: Sequence[float] | None = None,
+    datetime: DatetimeLike | None = None,
+    intersects: Any = None,
+    filter: str | Mapping[str, Any] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> int:
+    """List the tiles of a collection straight into a GeoParquet file; return how many.
+
+    The file is the one ``byocframe.write_file(byocframe.read_tiles(...), path)``
+    writes, built without ever holding the whole frame: each batch of ``batch_size``
+    records is converted and written to a scratch file next to ``path`` as it arrives,
+    then the batches are stamped (the ``loaded`` column, which names the whole load)
+    and written to ``path`` one at a time. Memory stays about one batch whatever the
+    size of the collection; `byocframe.read_file` reads the file back into the frame
+    `read_tiles` gives (except that the tiles of a service whose order is not that of
+    ``created`` are kept in the service's order), ready for `byocframe.push`.
+
+    Parameters
+    ----------
+    client, collection, crs, status, progress, errors, densify, both_ends
+        As in `read_tiles`.
+    bbox, datetime, intersects, filter, batch_size
+        As in `read_tiles`.
+    path : str or path-like
+        A ``.parquet`` file, replaced when it exists.
+
+    Returns
+    -------
+    int
+        The number of tiles written.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> with byocframe.local_service(demo=True, demo_tiles=120) as service:
+    ...     with tempfile.TemporaryDirectory() as folder:
+    ...         n = byocframe.write_listing(service.client(), service.demo_collection,
+    ...                                     f"{folder}/tiles.parquet", batch_size=50)
+    ...         gdf = byocframe.read_file(f"{folder}/tiles.parquet")
+    >>> n, len(gdf), byocframe.changes(gdf).empty
+    (120, 120, True)
+    """
+    from pathlib import Path
+
+    client = resolve_client(client)
+    cid = resource_id(collection, "collection")
+    check_errors(errors)
+    size = _batch_size(batch_size)
+    target = Path(path)
+    if target.suffix.lower() != ".parquet":
+        raise ValidationError(f"{target}: write_listing writes GeoParquet; name it *.parquet")
+    if not target.parent.is_dir():
+        raise ValidationError(f"{target.parent}: folder not found; create it first")
+    filtered = not (bbox is None and datetime is None and intersects is None and filter is None)
+    pages = _pages(client, cid, status, both_ends, bbox, datetime, intersects, filter, progress)
+    empty = tile_frame([], crs=crs, densify=densify)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".byocframe-listing-") as tmp:
+        spills = {
+            stream: ParquetSink(
+                Path(tmp) / f"{stream}.parquet",
+                empty.crs,
+                row_group_size=size,
+                compression_level=1,
+                recompute=False,
+            )
+            for stream in ("asc", "desc")
+        }
+        positions: dict[str, list[np.ndarray]] = {"asc": [], "desc": []}
+
+        def keep(stream: str, frame: gpd.GeoDataFrame, rows: np.ndarray) -> None:
+            spills[stream].write(frame)
+            positions[stream].append(rows)
+
+        assembly = _Assembly(size, crs=crs, errors=errors, densify=densify, keep=keep)
+        with ProgressBar(None, progress, "listing tiles") as bar:
+            for stream, page in pages:
+                assembly.add(stream, page)
+                bar.update(len(page))
+        total = assembly.flush()
+        for sink in spills.values():
+            if sink.writer is not None:
+                sink.close(empty.attrs, list(empty.columns), empty.index.name)
+        # the batches in creation order: "asc" as listed, then "desc" from the last
+        order = [("asc", i) for i in range(len(positions["asc"]))]
+        order += [("desc", i) for i in reversed(range(len(positions["desc"])))]
+        ids = pd.Index(
+            np.concatenate(
+                [np.zeros(0, dtype=object)] + [_ids(spills[stream].path, i) for stream, i in order]
+            ),
+            dtype=object,
+        )
+        rows = np.concatenate(
+            [np.zeros(0, dtype=int)]
+            + [assembly.rows(stream, positions[stream][i], total) for stream, i in order]
+        )
+        kept = assembly.report_problems(total, ids, rows)
+        loaded = [str(i) for i in ids[kept]]
+        del ids
+        settings = {
+            **empty.attrs[ATTRS_KEY],
+            "whole": status is None and not filtered,
+            "collection": cid,
+            "service": client.base_url,
+            "load": load_number(cid, client.base_url, loaded),
+        }
+        settings = with_loaded_ids(settings, loaded)
+        del loaded
+        with ParquetSink(target, empty.crs) as sink:
+            start = 0
+            for stream, i in order:
+                frame = read_row_groups(spills[stream].path, [i])
+                mask = kept[start : start + len(frame)]
+                start += len(frame)
+                frame = frame[mask] if not mask.all() else frame
+                frame.attrs = {ATTRS_KEY: dict(settings)}
+                stamp(frame, collection=cid, service=client.base_url, rows=np.arange(len(frame)))
+                sink.write(frame)
+            if sink.writer is None:
+                stamped = empty.copy()
+                stamp(stamped, collection=cid, service=client.base_url)
+                sink.write(stamped)
+            sink.close({ATTRS_KEY: settings}, [*empty.columns, "loaded"], empty.index.name)
+    return int(kept.sum())
+
+
+def _ids(path: Any, group: int) -> np.ndarray:
+    """The tile ids of one row group of a scratch file."""
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path).read_row_group(group, columns=["id"])
+    return np.asarray(table.column("id").to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _batch_size(batch_size: Any) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return batch_size
+
+
+def _pages(
+    client: Client,
+    cid: str,
+    status: str | None,
+    both_ends: bool,
+    bbox: Sequence[float] | None,
+    datetime: DatetimeLike | None,
+    intersects: Any,
+    filter: str | Mapping[str, Any] | None,
+    progress: bool | None,
+) -> Iterator[tuple[str, list[Any]]]:
+    """The listed records as ``(stream, page)``: "asc" in order, "desc" newest first."""
+    if bbox is None and datetime is None and intersects is None and filter is None:
+        if both_ends:
+            yield from _from_both_ends(client, cid, status)
+        else:
+            for page in client.tile_pages(cid, status=status, bad_ids="keep"):
+                yield "asc", page
+        return
+    if status not in (None, "INGESTED"):
+        raise ValueError(
+            f"status={status!r} cannot be combined with bbox, datetime, intersects or "
+            "filter: the Catalog only knows INGESTED tiles"
+        )
+    found = search_records(
+        client,
+        cid,
+        bbox=bbox,
+        datetime=datetime,
+        intersects=intersects,
+        filter=filter,
+        progress=progress,
+    )
+    # the Catalog's answer is one list: hand it on in pages, letting go of each
+    found.reverse()
+    while found:
+        page = found[-100:][::-1]
+        del found[-100:]
+        yield "asc", page
+
+
+class _Assembly:
+    """Listed records turned into partial frames as they arrive, then into one frame.
+
+    Each stream of records ("asc": oldest first, or the only one; "desc": newest first)
+    is converted every ``size`` records with `tile_frame`, so the client holds the
+    frame so far plus at most one batch of records per stream, never every record. A
+    "desc" batch is reversed before conversion and the "desc" frames are appended in
+    reverse: the result is in creation order without sorting. Problems found in the
+    batches, and ids repeated across them, are reported once at the end, with the row
+    each has in the whole listing, as `tile_frame` does for one list of records.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        crs: CrsLike,
+        errors: Errors,
+        densify: float | None,
+        keep: Callable[[str, gpd.GeoDataFrame, np.ndarray], None] | None = None,
+    ) -> None:
+        self.size = size
+        self.options: dict[str, Any] = {"crs": crs, "densify": densify}
+        self.errors = errors
+        self.pending: dict[str, list[Any]] = {"asc": [], "desc": []}
+        self.frames: dict[str, list[tuple[gpd.GeoDataFrame, np.ndarray]]] = {"asc": [], "desc": []}
+        self.counts = {"asc": 0, "desc": 0}
+        self.problems: list[tuple[str, int, dict[str, Any]]] = []
+        self.keep = keep or self._keep
+
+    def add(self, stream: str, page: list[Any]) -> None:
+        """Take one page of records; convert a batch once ``size`` have arrived."""
+        pending = self.pending[stream]
+        pending.extend(page)
+        while len(pending) >= self.size:
+            batch = pending[: self.size]
+            del pending[: self.size]
+            self._convert(stream, batch)
+
+    def _convert(self, stream: str, batch: list[Any]) -> None:
+        start = self.counts[stream]
+        self.counts[stream] += len(batch)
+        if stream == "desc":
+            batch.reverse()
+        # stream positions of the batch's records, in the order they are converted
+        positions = np.arange(start, start + len(batch))
+        if stream == "desc":
+            positions = positions[::-1]
+        try:
+            frame = tile_frame(batch, errors="raise", **self.options)
+        except ValidationError as err:
+            dropped = set()
+            for found in err.problems:
+                self.problems.append((stream, int(positions[found["row"]]), found))
+                if found["field"] == "id":
+                    dropped.add(found["row"])
+            with warnings.catch_warnings():
+                # reported once for the whole listing, in `finish`
+                warnings.simplefilter("ignore", ByocframeWarning)
+                frame = tile_frame(batch, errors="warn", **self.options)
+            positions = np.delete(positions, sorted(dropped))
+        del batch[:]
+        self.keep(stream, frame, positions)
+
+    def _keep(self, stream: str, frame: gpd.GeoDataFrame, positions: np.ndarray) -> None:
+        self.frames[stream].append((frame, positions))
+
+    def flush(self) -> int:
+        """Convert what is left; return the number of records listed."""
+        for stream, pending in self.pending.items():
+            if pending:
+                batch = pending[:]
+                del pending[:]
+                self._convert(stream, batch)
+        return self.counts["asc"] + self.counts["desc"]
+
+    def rows(self, stream: str, positions: np.ndarray, total: int) -> np.ndarray:
+        """Rows in the whole listing of a stream's positions ("desc" counts from the end)."""
+        return positions if stream == "asc" else total - 1 - positions
+
+    def report_problems(self, total: int, ids: pd.Index, rows: np.ndarray) -> np.ndarray:
+        """Warn or raise once for every problem; return the mask of rows to keep.
+
+        ``ids`` and ``rows`` are the index of the frames put together and the row each
+        frame row has in the listing: an id seen in an earlier batch is a duplicate.
+        """
+        found = [{**p, "row": k if s == "asc" else total - 1 - k} for s, k, p in self.problems]
+        repeated = np.asarray(ids.duplicated(keep="first") & ids.notna(), dtype=bool)
+        if repeated.any():
+            first = pd.Series(rows, index=ids).groupby(level=0, sort=False).transform("min")
+            for pos in np.flatnonzero(repeated):
+                also = int(first.iat[pos])
+                text = f"duplicate id (also row {also})"
+                found.append(problem(int(rows[pos]), ids[pos], "id", ids[pos], text))
+        if found:
+            found.sort(key=lambda p: p["row"])
+            report(found, self.errors, "tile")
+        return ~repeated
+
+    def finish(self, *, by_created: bool) -> gpd.GeoDataFrame:
+        """The frame of every batch, in listing order (by ``created`` when asked).
+
+        With two streams the batches already come out in creation order when the
+        service sorts as ``created`` does; only otherwise is the frame sorted.
+        """
+        total = self.flush()
+        parts = [("asc", *part) for part in self.frames["asc"]]
+        parts += [("desc", *part) for part in self.frames["desc"][::-1]]
+        self.frames = {"asc": [], "desc": []}
+        empty = tile_frame([], **self.options)
+        if not parts:
+            self.report_problems(total, empty.index, np.zeros(0, dtype=int))
+            return empty
+        rows = np.concatenate([self.rows(s, p, total) for s, _, p in parts])
+        frames = [f for _, f, _ in parts]
+        del parts
+        gdf = frames[0] if len(frames) == 1 else pd.concat(frames)
+        del frames
+        keep = self.report_problems(total, gdf.index, rows)
+        if not keep.all():
+            gdf = gdf[keep]
+        if by_created:
+            order = times_us(gdf["created"])
+            if (np.diff(order) < 0).any():
+                gdf = gdf.take(np.argsort(order, kind="stable"))
+        gdf.attrs = dict(empty.attrs)
+        return gdf
+
+
+def _from_both_ends(
+    client: Client, cid: str, status: str | None
+) -> Iterator[tuple[str, list[Any]]]:
     """Pages from two cursors (created ascending and descending) until they meet.
 
-    Yields pages as they arrive, from either end, without the tiles both cursors
-    returned where they met; the caller puts them back in creation order.
+    Yields ``(direction, page)`` as pages arrive, from either end, without the tiles
+    both cursors returned where they met; the caller puts them back in creation order.
     """
-    arrived: queue.Queue[tuple[str, Any]] = queue.Queue()
+    # bounded, so the cursors wait for the conversion instead of piling up records
+    arrived: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, PAGES_AHEAD))
     met = threading.Event()
     seen: dict[str, set[str]] = {"asc": set(), "desc": set()}
     lock = threading.Lock()
@@ -205,17 +535,24 @@ def _from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[li
         worker.start()
     finished = 0
     given: set[str] = set()
-    while finished < 2:
-        kind, item = arrived.get()
-        if kind == "done":
-            finished += 1
-        elif kind == "error":
-            met.set()
-            raise item
-        else:
-            fresh = [t for t in item if _key(t) not in given]
-            given.update(_key(t) for t in fresh)
-            yield fresh
+    try:
+        while finished < 2:
+            kind, item = arrived.get()
+            if kind == "done":
+                finished += 1
+            elif kind == "error":
+                raise item
+            else:
+                fresh = [t for t in item if _key(t) not in given]
+                given.update(_key(t) for t in fresh)
+                yield kind, fresh
+    finally:
+        # stopped early (an error, or the caller gave up): each cursor stops after the
+        # page it is fetching; take what they still put so neither waits on a full queue
+        met.set()
+        while finished < 2:
+            if arrived.get()[0] == "done":
+                finished += 1
 
 
 def _key(tile: Any) -> str:

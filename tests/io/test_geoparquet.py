@@ -1,0 +1,149 @@
+"""write_file's compact GeoParquet: exact round trips, and files other readers read."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import shapely
+from geopandas.testing import assert_geodataframe_equal
+
+import byocframe
+from byocframe.frame.native import native_geometries
+from byocframe.frame.synthetic import synthetic_tiles
+from byocframe.io import geoparquet
+
+GEOMETRIES = ("geometry", "tile_geometry")
+
+
+@pytest.fixture(scope="module")
+def gdf():
+    # WAITING and FAILED tiles too: covers without tile geometries
+    return byocframe.tiles_from_records(synthetic_tiles(300, seed=3, waiting=0.1, failed=0.1))
+
+
+def same_bytes(a, b) -> bool:
+    return list(shapely.to_wkb(np.asarray(a, dtype=object))) == list(
+        shapely.to_wkb(np.asarray(b, dtype=object))
+    )
+
+
+def assert_exact(back, gdf):
+    assert_geodataframe_equal(back, gdf)
+    assert back.attrs == gdf.attrs
+    for column in GEOMETRIES:  # every coordinate bit, not only the same shapes
+        assert same_bytes(back[column].array, gdf[column].array), column
+    for column in ("native_cover", "native_tile"):
+        assert same_bytes(native_geometries(back, column), native_geometries(gdf, column))
+
+
+def test_round_trip_is_exact(gdf, tmp_path):
+    byocframe.write_file(gdf, tmp_path / "t.parquet")
+    back = byocframe.read_file(tmp_path / "t.parquet")
+    assert_exact(back, gdf)
+    assert byocframe.changes(back).empty
+
+
+def test_tile_geometry_is_stored_only_where_recomputing_differs(gdf, tmp_path):
+    edited = gdf.copy()
+    moved = shapely.affinity.translate(edited["tile_geometry"].iloc[3], 0.5, 0)
+    edited.loc[edited.index[3], "tile_geometry"] = moved
+    has_tile = np.flatnonzero(~shapely.is_missing(np.asarray(edited["native_tile"].array)))
+    edited.loc[edited.index[has_tile[0]], "tile_geometry"] = None
+    path = tmp_path / "t.parquet"
+    byocframe.write_file(edited, path)
+    stored = pq.read_table(path, columns=["tile_geometry"]).column(0).to_pylist()
+    assert sum(v is not None for v in stored) == 2
+    back = byocframe.read_file(path)
+    assert_exact(back, edited)
+    assert back["tile_geometry"].iloc[has_tile[0]] is None
+
+
+def test_an_edited_frame_round_trips(gdf, tmp_path):
+    edited = gdf.copy()
+    edited.loc[edited.index[0], "geometry"] = shapely.box(10, 10, 11, 11)
+    edited = edited.drop(index=edited.index[5])
+    byocframe.write_file(edited, tmp_path / "t.parquet")
+    back = byocframe.read_file(tmp_path / "t.parquet")
+    assert_exact(back, edited)
+    assert len(byocframe.changes(back)) == len(byocframe.changes(edited))
+
+
+def test_geopandas_reads_one_geometry_column_with_its_crs(gdf, tmp_path):
+    byocframe.write_file(gdf.to_crs("EPSG:3857"), tmp_path / "t.parquet")
+    other = gpd.read_parquet(tmp_path / "t.parquet")
+    assert isinstance(other, gpd.GeoDataFrame)
+    assert other.crs.to_epsg() == 3857
+    assert list(other.select_dtypes("geometry").columns) == ["geometry"]
+    assert same_bytes(other.geometry.array, gdf.to_crs("EPSG:3857").geometry.array)
+    assert list(other.index) == list(gdf.index)
+
+
+def test_a_file_geopandas_rewrote_still_pushes_what_changed(gdf, tmp_path):
+    path = tmp_path / "t.parquet"
+    byocframe.write_file(gdf, path)
+    gpd.read_parquet(path).to_parquet(path)  # geopandas' own writer: our metadata is gone
+    back = byocframe.read_file(path)
+    for column in GEOMETRIES:
+        assert same_bytes(back[column].array, gdf[column].array), column
+    assert byocframe.changes(back).empty
+    other = gpd.read_parquet(path)
+    other.loc[other.index[0], "geometry"] = shapely.box(10, 10, 11, 11)
+    other.to_parquet(path)
+    assert len(byocframe.changes(byocframe.read_file(path))) == 1
+
+
+def test_duckdb_reads_ids_and_paths(gdf, tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    byocframe.write_file(gdf, tmp_path / "t.parquet")
+    rows = (
+        duckdb.connect()
+        .execute(
+            "SELECT id, path, status FROM read_parquet(?) ORDER BY id",
+            [str(tmp_path / "t.parquet")],
+        )
+        .fetchall()
+    )
+    expected = sorted(zip(gdf.index, gdf["path"], gdf["status"].astype(str), strict=True))
+    assert [tuple(r) for r in rows] == [tuple(e) for e in expected]
+
+
+def test_one_geometry_column_and_compressed(gdf, tmp_path):
+    byocframe.write_file(gdf, tmp_path / "t.parquet")
+    meta = pq.read_schema(tmp_path / "t.parquet").metadata
+    geo = json.loads(meta[b"geo"])
+    assert list(geo["columns"]) == ["geometry"]
+    assert geo["columns"]["geometry"]["encoding"] == "multipolygon"  # GeoArrow
+    group = pq.ParquetFile(tmp_path / "t.parquet").metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    assert {c.compression for c in columns.values()} == {"ZSTD"}
+    coordinates = [c for name, c in columns.items() if name.startswith("geometry.")]
+    assert [c.path_in_schema.rsplit(".", 1)[1] for c in coordinates] == ["x", "y"]
+    assert all("BYTE_STREAM_SPLIT" in c.encodings for c in coordinates)
+
+
+def test_a_frame_with_other_geometries_is_written_as_wkb(gdf, tmp_path):
+    edited = gdf.copy()
+    edited.loc[edited.index[0], "geometry"] = shapely.box(10, 10, 11, 11)  # a Polygon
+    edited.loc[edited.index[1], "geometry"] = None
+    byocframe.write_file(edited, tmp_path / "t.parquet")
+    geo = json.loads(pq.read_schema(tmp_path / "t.parquet").metadata[b"geo"])
+    assert geo["columns"]["geometry"]["encoding"] == "WKB"
+    assert_exact(byocframe.read_file(tmp_path / "t.parquet"), edited)
+
+
+def test_a_file_of_a_newer_version_is_refused(gdf, tmp_path, monkeypatch):
+    monkeypatch.setattr(geoparquet, "FORMAT", 99)
+    byocframe.write_file(gdf, tmp_path / "t.parquet")
+    monkeypatch.undo()
+    with pytest.raises(byocframe.ValidationError, match="upgrade byocframe"):
+        byocframe.read_file(tmp_path / "t.parquet")
+
+
+def test_older_files_still_read(gdf, tmp_path):
+    gdf.to_parquet(tmp_path / "old.parquet")  # what write_file wrote before
+    back = byocframe.read_file(tmp_path / "old.parquet")
+    assert_geodataframe_equal(back, gdf)
