@@ -222,8 +222,9 @@ class Ingestor:
         collection: dict[str, Any],
         states: list[dict[str, Any]],
         claim: Callable[[str, str], bool],
+        before: Callable[[int], None] | None = None,
     ) -> dict[str, Any] | None:
-        """Finish new tiles, not stored yet, in order, as `ingest` right after their POSTs.
+        """Finish new tiles, not stored yet, in order, as `ingest` right after each POST.
 
         Each state becomes what `ingest` would have committed on it: INGESTED with its
         geometry and metadata, or FAILED with a cause. The files of all the tiles are
@@ -242,6 +243,9 @@ class Ingestor:
             rewrite ``new_path`` (no other tile of the collection has it); a True
             answer records the move. A False one fails the tile, as the unique path
             index fails `ingest`'s commit.
+        before : callable, optional
+            ``before(k)`` runs before tile ``k`` is ingested (after tile ``k - 1``
+            was): its POST, e.g. the check that no tile has its path now.
 
         Returns
         -------
@@ -265,7 +269,9 @@ class Ingestor:
         real = self.files is not None and self.files.serves(bucket)
         listings = {} if real else self._listings(bucket, [_prefix(s["path"]) for s in states])
         configured = None
-        for state in states:
+        for k, state in enumerate(states):
+            if before is not None:
+                before(k)
             try:
                 listing = None if real else listings[_prefix(state["path"])]
                 outcome, cause, bands = self._outcome(

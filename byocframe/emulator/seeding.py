@@ -215,42 +215,42 @@ def _store_chunk(
 ) -> list[str]:
     """Create (and with ``ingestion_delay=0`` ingest) one chunk in one transaction.
 
-    The tiles are built as `Store.create_tile` builds them, ingested in memory as
-    `Ingestor.ingest` would right after (`Ingestor.ingest_new`), and written once.
+    The tiles are built as `Store.create_tile` builds them and, when the service
+    ingests at once, ingested in memory as `Ingestor.ingest` would right after each
+    POST (`Ingestor.ingest_new`: a folder path rewritten by one tile's ingestion is
+    taken when the next tile is created); then the chunk is written in one statement.
     """
-    now = ingestor is not None and ingestor.delay == 0
     with store.transaction():
         collection = store.collection_doc(cid)
         states = [store.new_tile_state(cid, tile) for tile in fields]
-        paths = _check_paths(store, cid, states, first)
+        taken = store.paths_taken(cid, [state["path"] for state in states])
+        paths: set[str] = set()  # the chunk's tiles' paths as they are now
+
+        def create(k: int) -> None:
+            path = states[k]["path"]
+            if path in paths or path in taken:
+                raise ValidationError(
+                    f"tile {first + k}: A tile with path {path!r} already exists in "
+                    f"collection {cid}. Nothing of tiles {first} to "
+                    f"{first + len(states) - 1} was stored; remove or rename it and seed again",
+                )
+            paths.add(path)
+
+        def claim(path: str, moved: str) -> bool:
+            if moved in paths or store.paths_taken(cid, [moved]):
+                return False
+            paths.discard(path)
+            paths.add(moved)
+            return True
+
         bands = None
-        if ingestor is not None and now:
-
-            def claim(path: str, moved: str) -> bool:
-                if moved in paths or store.paths_taken(cid, [moved]):
-                    return False
-                paths.discard(path)
-                paths.add(moved)
-                return True
-
-            bands = ingestor.ingest_new(collection, states, claim)
+        if ingestor is not None and ingestor.delay == 0:
+            bands = ingestor.ingest_new(collection, states, claim, create)
+        else:
+            for k in range(len(states)):
+                create(k)
         store.add_tiles(cid, states, bands=bands)
-    if ingestor is not None and not now:  # told after the commit, as after a POST
+    if ingestor is not None and ingestor.delay != 0:  # told after the commit, as after a POST
         for state in states:
             ingestor.submit(cid, state["id"])
     return [state["id"] for state in states]
-
-
-def _check_paths(store: Store, cid: str, states: list[dict[str, Any]], first: int) -> set[str]:
-    """The chunk's paths; refuse the first one the collection (or the chunk) has (a 409)."""
-    paths = [state["path"] for state in states]
-    seen = store.paths_taken(cid, paths)
-    for k, path in enumerate(paths):
-        if path in seen:
-            raise ValidationError(
-                f"tile {first + k}: A tile with path {path!r} already exists in collection "
-                f"{cid}. Nothing of tiles {first} to {first + len(states) - 1} was stored; "
-                "remove or rename it and seed again",
-            )
-        seen.add(path)
-    return set(paths)
