@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-from byocframe.emulator.coords import Polygons, transform_polygons
+from byocframe.emulator.coords import Polygons, transform_many, transform_polygons
 from byocframe.emulator.problems import ApiProblem, bad, is_number, shown
 from byocframe.geo.crs import GeometryProblem, parse_crs
 
@@ -260,10 +260,11 @@ def _moved_inside(
         west, south, east, north = _area_of_use(crs)
     except ApiProblem:
         return set(members)
-    flat = [pos for _, _, polygons in shapes for poly in polygons for ring in poly for pos in ring]
     counts = [sum(len(ring) for poly in polygons for ring in poly) for _, _, polygons in shapes]
-    moved = transform_polygons([[flat]], crs, "EPSG:4326")[0][0]
-    xy = np.asarray(moved, dtype=float).reshape(-1, 2)
+    covers = transform_many([polygons for _, _, polygons in shapes], crs, "EPSG:4326")
+    xy = np.asarray(
+        [pos for cover in covers for poly in cover for ring in poly for pos in ring], dtype=float
+    ).reshape(-1, 2)
     x, y = xy[:, 0], xy[:, 1]
     turns = (0.0,) if _is_geographic(crs) else (-360.0, 0.0, 360.0)
     inside = np.zeros(len(x), dtype=bool)
@@ -274,16 +275,11 @@ def _moved_inside(
     starts = np.cumsum(sizes) - sizes  # every cover has at least 4 positions
     all_inside = np.logical_and.reduceat(inside, starts).tolist()
     refused = set()
-    start = 0
-    for k, (kind, _, polygons), count, ok in zip(members, shapes, counts, all_inside, strict=True):
-        if not ok:
-            refused.add(k)
+    for k, (kind, _, _), cover, ok in zip(members, shapes, covers, all_inside, strict=True):
+        if ok:
+            out[k] = Cover(cover, crs, kind)
         else:
-            points = iter(moved[start : start + count])
-            out[k] = Cover(
-                [[[next(points) for _ in ring] for ring in poly] for poly in polygons], crs, kind
-            )
-        start += count
+            refused.add(k)
     return refused
 
 

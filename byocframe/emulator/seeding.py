@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pandas as pd
 
+from byocframe.emulator.coords import transform_many
 from byocframe.emulator.problems import ApiProblem
 from byocframe.emulator.store import Store
 from byocframe.emulator.validate import new_tiles
@@ -249,8 +250,22 @@ def _store_chunk(
         else:
             for k in range(len(states)):
                 create(k)
-        store.add_tiles(cid, states, bands=bands)
+        store.add_tiles(cid, states, _natives(states), bands=bands)
     if ingestor is not None and ingestor.delay != 0:  # told after the commit, as after a POST
         for state in states:
             ingestor.submit(cid, state["id"])
     return [state["id"] for state in states]
+
+
+def _natives(states: list[dict[str, Any]]) -> list[Any]:
+    """Each state's cover as its answer shows it (in its CRS), one transform per CRS."""
+    out: list[Any] = [None] * len(states)
+    by_crs: dict[str, list[int]] = {}
+    for k, state in enumerate(states):
+        if state.get("cover84"):
+            by_crs.setdefault(state.get("crs") or "EPSG:4326", []).append(k)
+    for crs, members in by_crs.items():
+        covers = transform_many([states[k]["cover84"] for k in members], "EPSG:4326", crs)
+        for k, cover in zip(members, covers, strict=True):
+            out[k] = cover
+    return out
