@@ -42,8 +42,11 @@ log = logging.getLogger("byocframe.emulator")
 SEED_CHUNK = 10_000
 
 
-def seed_records(tiles: Any) -> Iterable[Mapping[str, Any]]:
+def seed_records(tiles: Any, chunk_size: int = SEED_CHUNK) -> Iterable[Mapping[str, Any]]:
     """The API-shaped records of a tile frame, a GeoParquet file of one, or records.
+
+    A frame's records are made ``chunk_size`` rows at a time, as they are seeded: a
+    million-tile frame never becomes a million dicts at once.
 
     Parameters
     ----------
@@ -51,6 +54,8 @@ def seed_records(tiles: Any) -> Iterable[Mapping[str, Any]]:
         A tile frame (`byocframe.read_tiles`, `byocframe.tiles_from_records`), the path
         of a GeoParquet file written from one (``frame.to_parquet``), or records as the
         API takes or lists them (``path``, ``sensingTime``, ``coverGeometry``).
+    chunk_size : int, default 10 000
+        Rows of a frame converted at a time.
 
     Returns
     -------
@@ -61,19 +66,25 @@ def seed_records(tiles: Any) -> Iterable[Mapping[str, Any]]:
     >>> list(seed_records([{"path": "a/(BAND).tif"}]))
     [{'path': 'a/(BAND).tif'}]
     """
-    from byocframe.frame.convert import to_records
-
     if isinstance(tiles, str | os.PathLike):
         import geopandas as gpd
 
-        return to_records(gpd.read_parquet(tiles))
+        tiles = gpd.read_parquet(tiles)
     if isinstance(tiles, pd.DataFrame):
-        return to_records(tiles)
+        return _frame_records(tiles, chunk_size)
     if isinstance(tiles, Mapping) or not isinstance(tiles, Iterable):
         raise TypeError(
             f"tiles must be a tile frame, a GeoParquet path or records, got {type(tiles).__name__}"
         )
     return tiles
+
+
+def _frame_records(frame: pd.DataFrame, size: int) -> Iterator[Mapping[str, Any]]:
+    """The records of a frame, converted ``size`` rows at a time."""
+    from byocframe.frame.convert import to_records
+
+    for start in range(0, len(frame), size):
+        yield from to_records(frame.iloc[start : start + size])
 
 
 def seed_tiles(
@@ -123,8 +134,8 @@ def seed_tiles(
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     store.collection_doc(cid)  # an unknown collection fails before anything is read
-    records = seed_records(tiles)
-    total = len(records) if isinstance(records, list) else None
+    records = seed_records(tiles, chunk_size)
+    total = len(tiles) if isinstance(tiles, pd.DataFrame | list) else None
     ids: list[str] = []
     with _collector_paused() as tidy, ProgressBar(total, progress, "seeded") as bar:
         for first, chunk in _chunks(records, chunk_size):

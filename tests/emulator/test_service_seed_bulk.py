@@ -226,3 +226,23 @@ def _one_tile_files():
     records, files = synthetic_collection(1, seed=4)
     head = records[0]["path"].split("(BAND)")[0]
     return {key[len(head) :].split(".")[0]: info for key, info in files.items()}
+
+
+def test_a_frame_is_seeded_chunk_by_chunk_as_its_records_are():
+    records, files = synthetic_collection(23, seed=8)
+    with byocframe.local_service(clock=lambda: FIXED_CLOCK) as service:
+        client = service.client()
+        service.register_files("syn", files)
+        spec = {"s3Bucket": "syn", "additionalData": {"bands": SYNTHETIC_BANDS}}
+        source, from_records, from_frame = (
+            client.create_collection({"name": n, **spec})["id"] for n in "abc"
+        )
+        service.seed(source, records)
+        frame = byocframe.read_tiles(client, source)
+        service.seed(from_records, byocframe.to_records(frame), chunk_size=5)
+        service.seed(from_frame, frame, chunk_size=5)  # converted 5 rows at a time
+        listed = [
+            [{**t, "id": None} for t in client.iter_tiles(c)] for c in (from_records, from_frame)
+        ]
+    assert len(listed[0]) == 23
+    assert listed[1] == listed[0]
