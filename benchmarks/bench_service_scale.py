@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from common import served
@@ -49,30 +50,50 @@ AOI = [-46.4, -16.35, -43.6, -13.65]  # as in bench_catalog.py
 MONTH = "2024-06-01T00:00:00Z/2024-06-30T23:59:59Z"
 #: One date a month for ten months: room for 200,000 land tiles.
 DATES = tuple(f"2024-{m:02d}-10" for m in range(1, 11))
+#: Beyond 200,000 tiles: a date a month over five years, generated (and their files
+#: registered) 5 dates at a time, so the records in memory stay about 100,000.
+MANY_DATES = tuple(f"{y}-{m:02d}-10" for y in range(2020, 2025) for m in range(1, 13))
+
+
+def _pieces(tiles: int) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """Synthetic records and files: at once up to 200,000 tiles, else 5 dates at a time."""
+    if tiles <= 200_000:
+        yield synthetic_collection(tiles, dates=DATES)
+        return
+    per_date = -(-tiles // len(MANY_DATES))
+    for start in range(0, len(MANY_DATES), 5):
+        dates = MANY_DATES[start : start + 5]
+        n = min(per_date * len(dates), tiles - per_date * start)
+        if n > 0:
+            yield synthetic_collection(n, dates=dates)
 
 
 def seed_here(tiles: int, db: str) -> dict[str, Any]:
     """Seed a collection of ``tiles`` into ``db`` in this process; return the figures."""
-    records, files = synthetic_collection(tiles, dates=DATES)
-    # the generator makes a few covers a POST refuses (beyond 84 N in a UTM zone)
-    kept = [r for r in records if _accepted(r)]
-    left_out = len(records) - len(kept)
-    records = kept
     service = create_service(db=db, ingestion_delay=0)
+    wall = cpu = 0.0
+    stored = left_out = 0
     try:
-        service.register_files("bench", files)
         spec = {"name": "scale", "s3Bucket": "bench", "additionalData": {"bands": SYNTHETIC_BANDS}}
         cid = service.store.create_collection(new_collection(spec))["id"]
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        wall, cpu = time.perf_counter(), time.process_time()
-        ids = service.seed(cid, records)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        for records, files in _pieces(tiles):
+            # the generator makes a few covers a POST refuses (beyond 84 N in a UTM zone)
+            kept = [r for r in records if _accepted(r)]
+            left_out += len(records) - len(kept)
+            service.register_files("bench", files)
+            del records, files
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            start, cpu_start = time.perf_counter(), time.process_time()
+            stored += len(service.seed(cid, kept))
+            wall += time.perf_counter() - start
+            cpu += time.process_time() - cpu_start
+            del kept
     finally:
         service.stop()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "cid": cid,
-        "tiles": len(ids),
+        "tiles": stored,
         "left_out": left_out,
         "wall": wall,
         "cpu": cpu,
