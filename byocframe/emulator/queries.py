@@ -293,6 +293,16 @@ def write_new_tiles(
     ------
     sqlite3.IntegrityError
         When the collection already has a tile at one of the paths.
+
+    Examples
+    --------
+    >>> from byocframe.emulator.schema import open_database
+    >>> conn = open_database(":memory:")
+    >>> state = {"id": "t", "collection": "c", "path": "a", "status": "WAITING",
+    ...          "created": "2026-01-01T00:00:00.000000Z"}
+    >>> write_new_tiles(conn, [state], [None])
+    >>> tile_answer(conn, "t")
+    '{"id":"t","created":"2026-01-01T00:00:00.000000Z","path":"a","status":"WAITING"}'
     """
     conn.executemany(
         "INSERT INTO tiles (collection_id, path, status, sensing_time, crs, "

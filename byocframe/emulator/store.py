@@ -442,6 +442,15 @@ class Store:
         ApiProblem
             409 when the collection already has a tile at one of the paths (nothing
             is stored); 404 for an unknown collection.
+
+        Examples
+        --------
+        >>> from byocframe.emulator.validate import new_collection
+        >>> store = Store()
+        >>> cid = store.create_collection(new_collection({"name": "n", "s3Bucket": "b"}))["id"]
+        >>> store.add_tiles(cid, [store.new_tile_state(cid, {"path": p}) for p in "ab"])
+        >>> sorted(store.paths_taken(cid, ["a", "b", "c"]))
+        ['a', 'b']
         """
         natives = natives if natives is not None else [None] * len(states)
         with self.transaction() as conn:
@@ -459,7 +468,7 @@ class Store:
             touch(conn, cid, self.clock())
 
     def paths_taken(self, cid: str, paths: Sequence[str]) -> set[str]:
-        """Which of ``paths`` the collection's tiles have."""
+        """Which of ``paths`` the collection's tiles have (see `add_tiles`)."""
         with self._lock:
             rows = self._conn.execute(
                 "SELECT path FROM tiles WHERE collection_id = ? "
@@ -483,7 +492,16 @@ class Store:
             return files_under(self._conn, bucket, prefix)
 
     def files_many(self, bucket: str, prefixes: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """`files` for many prefixes in one query: ``{prefix: {key: info}}``."""
+        """`files` for many prefixes in one query: ``{prefix: {key: info}}``.
+
+        Examples
+        --------
+        >>> store = Store()
+        >>> row = ("a/B1.tif", "EPSG:32633", 0, 0, 10, 10, 10.0, 16, "UINT", 1)
+        >>> _ = store.register_files("b", [row])
+        >>> {p: list(f) for p, f in store.files_many("b", ["a/", "c/"]).items()}
+        {'a/': ['a/B1.tif'], 'c/': []}
+        """
         with self._lock:
             return files_under_many(self._conn, bucket, prefixes)
 
