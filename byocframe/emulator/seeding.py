@@ -3,13 +3,15 @@
 The real BYOC API creates one tile per POST, and so does the service's. Loading a
 million tiles that way costs about a millisecond of HTTP per tile; `seed_tiles` takes
 the same records in bulk and stores exactly what the POSTs would have: each record goes
-through the POST's validation (`~byocframe.emulator.validate.new_tile`: path, sensing
-time, cover; every other field of a record is ignored, as the API ignores it), then
-`Store.create_tile` gives it a new id, its ``created`` time and the WAITING status, and
-the ingestor is told, as after a POST. What differs is only how the work is committed:
-``chunk_size`` tiles, their ingestion (``ingestion_delay=0``) and their Catalog items
-share one transaction, so a chunk is stored whole or not at all and the index converts
-its covers in one vectorised pass.
+through the POST's validation (`~byocframe.emulator.validate.new_tiles`: path, sensing
+time, cover; every other field of a record is ignored, as the API ignores it), gets the
+state `Store.create_tile` would give it (`Store.new_tile_state`: a new id, ``created``,
+WAITING) and, with ``ingestion_delay=0``, the outcome `Ingestor.ingest` would commit
+right after its POST (`Ingestor.ingest_new`), in the records' order. What differs is
+how the work is done: ``chunk_size`` records at a time, their covers read together,
+their files looked up in one query, each tile written once (`Store.add_tiles`, one
+statement), and the chunk, its ingestion and its Catalog items in one transaction, so
+a chunk is stored whole or not at all.
 """
 
 from __future__ import annotations
