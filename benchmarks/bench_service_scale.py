@@ -3,9 +3,12 @@
 Measures, for synthetic collections of 20,000 and 100,000 tiles (``--tiles``) in an
 SQLite file:
 
-1. ``LocalService.seed``: tiles per second, every tile validated as a POST, created,
-   ingested from the virtual bucket and indexed for the Catalog, 10,000 per transaction;
-   and, for comparison, creating tiles one POST at a time over HTTP.
+1. ``LocalService.seed``: tiles per second, CPU and peak RSS, every tile validated as a
+   POST, created, ingested from the virtual bucket and indexed for the Catalog, 10,000
+   per transaction, in a fresh process (its peak RSS includes the records it seeds
+   from: "records" is the peak before seeding). With ``--before PATH`` the checkout at
+   PATH seeds the same records first, in its own process, for a same-run ratio. And,
+   for comparison, creating tiles one POST at a time over HTTP.
 2. The first Catalog search after the service opens the file, in a fresh process
    (server side, ``Catalog.answer``, no HTTP): an AOI + month and a whole-globe page.
    "kept" is the file as seeding left it (the index kept at write time). "old
@@ -26,12 +29,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from common import served
 
@@ -44,31 +50,76 @@ AOI = [-46.4, -16.35, -43.6, -13.65]  # as in bench_catalog.py
 MONTH = "2024-06-01T00:00:00Z/2024-06-30T23:59:59Z"
 #: One date a month for ten months: room for 200,000 land tiles.
 DATES = tuple(f"2024-{m:02d}-10" for m in range(1, 11))
+#: Beyond 200,000 tiles: a date a month over five years, generated (and their files
+#: registered) 5 dates at a time, so the records in memory stay about 100,000.
+MANY_DATES = tuple(f"{y}-{m:02d}-10" for y in range(2020, 2025) for m in range(1, 13))
 
 
-def seed(tiles: int, db: str) -> str:
-    """Seed a collection of ``tiles`` into ``db``; print the rate; return its id."""
-    records, files = synthetic_collection(tiles, dates=DATES)
-    # the generator makes a few covers a POST refuses (beyond 84 N in a UTM zone)
-    kept = [r for r in records if _accepted(r)]
-    if len(kept) < len(records):
-        print(f"  ({len(records) - len(kept)} synthetic records a POST refuses left out)")
-    records = kept
+def _pieces(tiles: int) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """Synthetic records and files: at once up to 200,000 tiles, else 5 dates at a time."""
+    if tiles <= 200_000:
+        yield synthetic_collection(tiles, dates=DATES)
+        return
+    per_date = -(-tiles // len(MANY_DATES))
+    for start in range(0, len(MANY_DATES), 5):
+        dates = MANY_DATES[start : start + 5]
+        n = min(per_date * len(dates), tiles - per_date * start)
+        if n > 0:
+            yield synthetic_collection(n, dates=dates)
+
+
+def seed_here(tiles: int, db: str) -> dict[str, Any]:
+    """Seed a collection of ``tiles`` into ``db`` in this process; return the figures."""
     service = create_service(db=db, ingestion_delay=0)
+    wall = cpu = 0.0
+    stored = left_out = 0
     try:
-        service.register_files("bench", files)
         spec = {"name": "scale", "s3Bucket": "bench", "additionalData": {"bands": SYNTHETIC_BANDS}}
         cid = service.store.create_collection(new_collection(spec))["id"]
-        wall, cpu = time.perf_counter(), time.process_time()
-        ids = service.seed(cid, records)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        for records, files in _pieces(tiles):
+            # the generator makes a few covers a POST refuses (beyond 84 N in a UTM zone)
+            kept = [r for r in records if _accepted(r)]
+            left_out += len(records) - len(kept)
+            service.register_files("bench", files)
+            del records, files
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            start, cpu_start = time.perf_counter(), time.process_time()
+            stored += len(service.seed(cid, kept))
+            wall += time.perf_counter() - start
+            cpu += time.process_time() - cpu_start
+            del kept
     finally:
         service.stop()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "cid": cid,
+        "tiles": stored,
+        "left_out": left_out,
+        "wall": wall,
+        "cpu": cpu,
+        "records_mb": before,
+        "peak_mb": peak,
+    }
+
+
+def seed(
+    tiles: int, db: str, checkout: str | None = None, label: str = "this code"
+) -> dict[str, Any]:
+    """`seed_here` in a fresh process, on ``checkout``'s code when given; print the figures."""
+    root = checkout or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, os.path.abspath(__file__), "--seed-only", db, str(tiles)]
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True, cwd=root)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    if out["left_out"]:
+        print(f"  ({out['left_out']} synthetic records a POST refuses left out)")
+    n, wall, cpu = out["tiles"], out["wall"], out["cpu"]
     print(
-        f"  seed {len(ids):>7} tiles: {wall:6.1f} s wall, {cpu:6.1f} s CPU, "
-        f"{len(ids) / wall:7.0f} tiles/s ({wall / len(ids) * 1e3:.2f} ms a tile)"
+        f"  seed ({label}) {n:>7} tiles: {wall:6.1f} s wall, {cpu:6.1f} s CPU "
+        f"({cpu / n * 1e3:.2f} ms a tile), {n / wall:6.0f} tiles/s, peak RSS "
+        f"{out['peak_mb']:.0f} MB (records alone {out['records_mb']:.0f} MB)"
     )
-    return cid
+    return out
 
 
 def _accepted(record: dict[str, object]) -> bool:
@@ -161,15 +212,33 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--before", help="another checkout to run the first search on")
     parser.add_argument("--first-search", nargs=2, metavar=("DB", "CID"), help=argparse.SUPPRESS)
+    parser.add_argument("--seed-only", nargs=2, metavar=("DB", "TILES"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-search", action="store_true", help="skip the first searches")
     parser.add_argument("--no-listing", action="store_true", help="skip the HTTP part")
     args = parser.parse_args()
     if args.first_search:
         print(json.dumps(first_search(*args.first_search)))
         return
+    if args.seed_only:
+        print(json.dumps(seed_here(int(args.seed_only[1]), args.seed_only[0])))
+        return
     for tiles in args.tiles:
         with tempfile.TemporaryDirectory() as tmp:
             db = os.path.join(tmp, "scale.sqlite")
-            cid = seed(tiles, db)
+            if args.before:
+                old = seed(tiles, os.path.join(tmp, "before.sqlite"), args.before, args.before)
+                os.remove(os.path.join(tmp, "before.sqlite"))
+            new = seed(tiles, db)
+            cid = new["cid"]
+            if args.before:
+                print(
+                    f"  seed, this code / {args.before}: {old['cpu'] / new['cpu']:.1f}x less CPU, "
+                    f"{old['wall'] / new['wall']:.1f}x less wall time"
+                )
+            if args.no_search:
+                if not args.no_listing:
+                    listing_and_posts(db, cid, tiles)
+                continue
             print("  first search in a fresh process:")
             show("kept (this code)", in_fresh_process(db, cid))
             old = unmarked_copy(db, os.path.join(tmp, "old.sqlite"))

@@ -13,17 +13,18 @@ import functools
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
 import shapely
 from pyproj import CRS
 
-from byocframe.emulator.coords import Polygons, transform_polygons
-from byocframe.emulator.problems import bad, is_number, shown
+from byocframe.emulator.coords import Polygons, transform_many, transform_polygons
+from byocframe.emulator.problems import ApiProblem, bad, is_number, shown
 from byocframe.geo.crs import GeometryProblem, parse_crs
 
-__all__ = ["AREA_MARGIN", "MAX_COVER_POINTS", "Cover", "read_cover"]
+__all__ = ["AREA_MARGIN", "MAX_COVER_POINTS", "Cover", "read_cover", "read_covers"]
 
 MAX_COVER_POINTS = 100
 #: Degrees a cover may reach beyond its CRS's area of use (tiles overlap the next zone).
@@ -207,8 +208,102 @@ def read_cover(geojson: Any, field: str = "coverGeometry") -> Cover:
     return cover
 
 
-def _read(geojson: Any, field: str) -> Cover:
-    """`read_cover` without the memo."""
+def read_covers(geojsons: Sequence[Any], field: str = "coverGeometry") -> list[Cover | ApiProblem]:
+    """`read_cover` of many covers at once: each cover read, or the problem refusing it.
+
+    The checks are `read_cover`'s, with the geometry work done for all the covers in
+    one pass: one transform per CRS, the area of use compared with numpy, validity and
+    areas by shapely over the whole array. A cover that fails any of them is read again
+    by `read_cover`'s own code, so its problem is the one `read_cover` raises. The memo
+    of accepted covers is neither read nor filled (bulk seeding rarely repeats one).
+
+    Examples
+    --------
+    >>> square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+    >>> bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
+    >>> good, refused = read_covers([square, bowtie])
+    >>> good.kind, good.polygons84[0][0][2], refused.message
+    ('Polygon', [1.0, 1.0], 'coverGeometry is not a valid polygon: Self-intersection[0.5 0.5]')
+    """
+    out: list[Cover | ApiProblem | None] = [None] * len(geojsons)
+    shapes: dict[int, tuple[str, str, Polygons]] = {}
+    for k, geojson in enumerate(geojsons):
+        try:
+            shapes[k] = _shape(geojson, field)
+        except ApiProblem as err:
+            out[k] = err
+    by_crs: dict[str, list[int]] = {}
+    for k, (_, crs, _) in shapes.items():
+        by_crs.setdefault(crs, []).append(k)
+    refused: set[int] = set()
+    for crs, members in by_crs.items():
+        refused |= _moved_inside(crs, [shapes[k] for k in members], members, out)
+    candidates = [k for k in shapes if k not in refused]
+    for k in _invalid([shapes[k][2] for k in candidates], candidates):
+        refused.add(k)
+    for k in refused:
+        try:
+            out[k] = _read(geojsons[k], field)  # its problem, as read_cover words it
+        except ApiProblem as err:
+            out[k] = err
+    return [cover for cover in out if cover is not None]
+
+
+def _moved_inside(
+    crs: str, shapes: list[tuple[str, str, Polygons]], members: list[int], out: list[Any]
+) -> set[int]:
+    """Store the CRS84 covers of ``shapes`` (all in ``crs``) at ``out[members]``.
+
+    Returns the members a position of which falls outside the CRS's area of use.
+    """
+    try:
+        west, south, east, north = _area_of_use(crs)
+    except ApiProblem:
+        return set(members)
+    counts = [sum(len(ring) for poly in polygons for ring in poly) for _, _, polygons in shapes]
+    covers = transform_many([polygons for _, _, polygons in shapes], crs, "EPSG:4326")
+    xy = np.asarray(
+        [pos for cover in covers for poly in cover for ring in poly for pos in ring], dtype=float
+    ).reshape(-1, 2)
+    x, y = xy[:, 0], xy[:, 1]
+    turns = (0.0,) if _is_geographic(crs) else (-360.0, 0.0, 360.0)
+    inside = np.zeros(len(x), dtype=bool)
+    for turn in turns:
+        inside |= (west <= x + turn) & (x + turn <= east)
+    inside &= (south <= y) & (y <= north)
+    sizes = np.asarray(counts, dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes  # every cover has at least 4 positions
+    all_inside = np.logical_and.reduceat(inside, starts).tolist()
+    refused = set()
+    for k, (kind, _, _), cover, ok in zip(members, shapes, covers, all_inside, strict=True):
+        if ok:
+            out[k] = Cover(cover, crs, kind)
+        else:
+            refused.add(k)
+    return refused
+
+
+def _invalid(polygons: list[Polygons], members: list[int]) -> list[int]:
+    """The members whose polygons are not valid, or have a part of zero area."""
+    if not members:
+        return []
+    coords = [pos for polys in polygons for poly in polys for ring in poly for pos in ring]
+    rings = [len(ring) for polys in polygons for poly in polys for ring in poly]
+    parts = [len(poly) for polys in polygons for poly in polys]
+    geoms = [len(polys) for polys in polygons]
+    offsets = tuple(np.concatenate([[0], np.cumsum(n)]) for n in (rings, parts, geoms))
+    shapes = shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON, np.asarray(coords, dtype=float), offsets
+    )
+    valid = shapely.is_valid(shapes)
+    pieces, owner = shapely.get_parts(shapes, return_index=True)
+    flat = np.zeros(len(members), dtype=bool)
+    flat[owner[shapely.area(pieces) <= 0]] = True
+    return [k for k, ok, zero in zip(members, valid, flat, strict=True) if not ok or zero]
+
+
+def _shape(geojson: Any, field: str) -> tuple[str, str, Polygons]:
+    """A cover's kind, CRS and polygons (float positions), or refuse its structure."""
     if not isinstance(geojson, Mapping):
         raise bad(f"{field} must be a GeoJSON Polygon or MultiPolygon object")
     kind = geojson.get("type")
@@ -222,7 +317,7 @@ def _read(geojson: Any, field: str) -> Cover:
         raise bad(f"{field} has an unreadable crs member: {shown(member)}") from err
     except GeometryProblem as err:
         raise bad(f"{field}.crs: {err}") from err
-    west, south, east, north = _area_of_use(crs)
+    _area_of_use(crs)  # refuses a CRS of another kind before the coordinates are read
     coords = geojson.get("coordinates")
     if not isinstance(coords, list):
         raise bad(f"{field} coordinates must be a list, got {type(coords).__name__}")
@@ -233,6 +328,13 @@ def _read(geojson: Any, field: str) -> Cover:
             f"{field} has {points} points; at most {MAX_COVER_POINTS} are allowed "
             "(simplify it first)"
         )
+    return kind, crs, polygons
+
+
+def _read(geojson: Any, field: str) -> Cover:
+    """`read_cover` without the memo."""
+    kind, crs, polygons = _shape(geojson, field)
+    west, south, east, north = _area_of_use(crs)
     # the area first: it bounds the magnitudes the validity check computes with
     moved = transform_polygons(polygons, crs, "EPSG:4326")
     # projected longitudes come back wrapped: a zone-1 tile reaching over the antimeridian

@@ -210,6 +210,108 @@ class Ingestor:
         if snapshot["status"] not in PENDING:
             return None
         attempt = (snapshot.get("attempt", 0), snapshot["path"])
+        outcome, cause, bands = self._outcome(collection, snapshot)
+        try:
+            return self._commit(cid, tid, attempt, outcome, cause, bands)
+        except sqlite3.IntegrityError:  # the rewritten folder path is another tile's
+            cause = f"Another tile of the collection already has path {outcome.get('path')!r}."
+            return self._commit(cid, tid, attempt, {"status": "FAILED"}, cause)
+
+    def ingest_new(
+        self,
+        collection: dict[str, Any],
+        states: list[dict[str, Any]],
+        claim: Callable[[str, str], bool],
+        before: Callable[[int], None] | None = None,
+    ) -> dict[str, Any] | None:
+        """Finish new tiles, not stored yet, in order, as `ingest` right after each POST.
+
+        Each state becomes what `ingest` would have committed on it: INGESTED with its
+        geometry and metadata, or FAILED with a cause. The files of all the tiles are
+        looked up in one pass (a source with ``files_many(bucket, prefixes)``, as the
+        store has, answers them in one query). Nothing is written: the caller stores
+        the states (`byocframe.emulator.seeding`, one transaction per chunk).
+
+        Parameters
+        ----------
+        collection : dict
+            The stored collection (`Store.collection_doc`).
+        states : list of dict
+            New tile states (`Store.new_tile_state`), changed in place.
+        claim : callable
+            ``claim(path, new_path)``: whether a tile may move to the folder path's
+            rewrite ``new_path`` (no other tile of the collection has it); a True
+            answer records the move. A False one fails the tile, as the unique path
+            index fails `ingest`'s commit.
+        before : callable, optional
+            ``before(k)`` runs before tile ``k`` is ingested (after tile ``k - 1``
+            was): its POST, e.g. the check that no tile has its path now.
+
+        Returns
+        -------
+        dict or None
+            The band configuration the first ingested tile gives a collection that has
+            none yet (the caller stores it with the tiles), else None.
+
+        Examples
+        --------
+        >>> from byocframe.emulator.validate import new_collection
+        >>> store = Store()
+        >>> _ = store.register_files("b", [("t/B1.tif", "EPSG:32633", 5e5, 0, 6e5, 1e5,
+        ...                                 10.0, 16, "UINT", 1)])
+        >>> collection = store.create_collection(new_collection({"name": "n", "s3Bucket": "b"}))
+        >>> states = [store.new_tile_state(collection["id"], {"path": p}) for p in ("t", "u")]
+        >>> bands = Ingestor(store).ingest_new(collection, states, lambda old, new: True)
+        >>> [(s["status"], s["path"]) for s in states], list(bands)
+        ([('INGESTED', 't/(BAND).tif'), ('FAILED', 'u')], ['B1'])
+        """
+        bucket = collection["s3Bucket"]
+        real = self.files is not None and self.files.serves(bucket)
+        listings = {} if real else self._listings(bucket, [_prefix(s["path"]) for s in states])
+        configured = None
+        for k, state in enumerate(states):
+            if before is not None:
+                before(k)
+            try:
+                listing = None if real else listings[_prefix(state["path"])]
+                outcome, cause, bands = self._outcome(
+                    collection, state, listing, box_cover=not state.get("cover84")
+                )
+            except Exception:
+                log.exception("ingestion of tile %s (path %r) failed", state["id"], state["path"])
+                outcome, cause, bands = {"status": "FAILED"}, UNEXPECTED_FAILURE, None
+            moved = outcome.get("path", state["path"])
+            if moved != state["path"] and not claim(state["path"], moved):
+                cause = f"Another tile of the collection already has path {moved!r}."
+                outcome, bands = {"status": "FAILED"}, None
+            _finish(state, outcome, cause)
+            if bands and configured is None:  # the next tiles see the collection configured
+                configured = bands
+                extra = {**(collection.get("additionalData") or {}), "bands": bands}
+                collection = {**collection, "additionalData": extra, "isConfigured": True}
+        return configured
+
+    def _listings(self, bucket: str, prefixes: list[str]) -> dict[str, dict[str, Any]]:
+        """The files under each prefix: one query when the source can, else one per prefix."""
+        unique = list(dict.fromkeys(prefixes))
+        many = getattr(self.source, "files_many", None)
+        if many is not None:
+            return dict(many(bucket, unique))
+        return {prefix: self.source.files(bucket, prefix) for prefix in unique}
+
+    def _outcome(
+        self,
+        collection: dict[str, Any],
+        snapshot: dict[str, Any],
+        listing: dict[str, dict[str, Any]] | None = None,
+        *,
+        box_cover: bool = True,
+    ) -> tuple[dict[str, Any], str | None, dict[str, Any] | None]:
+        """What ingesting the tile gives: (new fields, failure cause, bands to configure).
+
+        ``listing``: the files under the tile's prefix when already looked up.
+        ``box_cover=False`` leaves out the bounding-box cover (the tile has a cover).
+        """
         bands = None
         try:
             if self.files is not None and self.files.serves(collection["s3Bucket"]):
@@ -217,20 +319,16 @@ class Ingestor:
                 outcome.pop("coverType", None)  # the commit sets it with the cover
             else:
                 found, config, path = _resolve(
-                    self.source, collection, snapshot["path"], self.rules
+                    self.source, collection, snapshot["path"], self.rules, listing
                 )
-                outcome = _ingested(collection["s3Bucket"], found)
+                outcome = _ingested(collection["s3Bucket"], found, box_cover=box_cover)
             outcome.update(status="INGESTED", path=path)
             if not (collection.get("additionalData") or {}).get("bands"):
                 bands = config
             cause = None
         except (_Failure, IngestionFailure) as failure:
             outcome, cause = {"status": "FAILED"}, str(failure)
-        try:
-            return self._commit(cid, tid, attempt, outcome, cause, bands)
-        except sqlite3.IntegrityError:  # the rewritten folder path is another tile's
-            cause = f"Another tile of the collection already has path {outcome.get('path')!r}."
-            return self._commit(cid, tid, attempt, {"status": "FAILED"}, cause)
+        return outcome, cause, bands
 
     def _commit(
         self,
@@ -248,29 +346,48 @@ class Ingestor:
                 return False
             if attempt is not None and (state.get("attempt", 0), state["path"]) != attempt:
                 return False  # reingested or changed since the snapshot: a newer run decides
-            cover = outcome.get("cover84")
-            state.update({k: v for k, v in outcome.items() if k != "cover84"})
-            if cover is not None and not state.get("cover84"):
-                state["cover84"], state["coverType"] = cover, "Polygon"
-            if cause is None:
-                state.pop("failedIngestionCause", None)
-            else:
-                state["failedIngestionCause"] = cause
-                state.pop("additionalData", None)
+            _finish(state, outcome, cause)
             return True
 
         return self.store.change_tile(cid, tid, finish, bands=bands)
 
 
+def _finish(state: dict[str, Any], outcome: dict[str, Any], cause: str | None) -> None:
+    """Write an ingestion outcome onto a tile state (only the fields ingestion owns)."""
+    cover = outcome.get("cover84")
+    state.update({k: v for k, v in outcome.items() if k != "cover84"})
+    if cover is not None and not state.get("cover84"):
+        state["cover84"], state["coverType"] = cover, "Polygon"
+    if cause is None:
+        state.pop("failedIngestionCause", None)
+    else:
+        state["failedIngestionCause"] = cause
+        state.pop("additionalData", None)
+
+
+def _prefix(path: str) -> str:
+    """The key prefix under which a tile's files are (the path up to ``(BAND)``)."""
+    template = path if "(BAND)" in path else f"{path}/(BAND)"
+    return template.split("(BAND)", 1)[0]
+
+
 def _resolve(
-    source: FileSource, collection: dict[str, Any], path: str, rules: FileRules
+    source: FileSource,
+    collection: dict[str, Any],
+    path: str,
+    rules: FileRules,
+    listing: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Any], str]:
-    """Find the files of a tile: {band: (key, info)}, the band config and the final path."""
+    """Find the files of a tile: {band: (key, info)}, the band config and the final path.
+
+    ``listing``: the source's files under the tile's prefix, when already looked up.
+    """
     bucket = collection["s3Bucket"]
     bands = (collection.get("additionalData") or {}).get("bands") or {}
     template = path if "(BAND)" in path else f"{path}/(BAND)"
     prefix, suffix = template.split("(BAND)", 1)
-    listing = source.files(bucket, prefix)
+    if listing is None:
+        listing = source.files(bucket, prefix)
     found: dict[str, tuple[str, dict[str, Any]]] = {}
     if bands:
         for name, spec in bands.items():
@@ -327,8 +444,13 @@ def _resolve(
     return found, config, final
 
 
-def _ingested(bucket: str, found: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    """The fields ingestion owns; ``cover84`` is the bounding box, used only if no cover."""
+def _ingested(
+    bucket: str, found: dict[str, tuple[str, dict[str, Any]]], *, box_cover: bool = True
+) -> dict[str, Any]:
+    """The fields ingestion owns; ``cover84`` is the bounding box, used only if no cover.
+
+    ``box_cover=False`` leaves ``cover84`` out (the tile has a cover, which it keeps).
+    """
     infos = [info for _, info in found.values()]
     crs = infos[0]["crs"]
     box = [
@@ -356,7 +478,8 @@ def _ingested(bucket: str, found: dict[str, tuple[str, dict[str, Any]]]) -> dict
             "maxMetersPerPixel": resolution * 2**levels,
         },
     }
-    xmin, ymin, xmax, ymax = box
-    ring = [[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax], [xmin, ymin]]
-    out["cover84"] = transform_polygons([[ring]], crs, "EPSG:4326")
+    if box_cover:
+        xmin, ymin, xmax, ymax = box
+        ring = [[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax], [xmin, ymin]]
+        out["cover84"] = transform_polygons([[ring]], crs, "EPSG:4326")
     return out

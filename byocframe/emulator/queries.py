@@ -43,6 +43,7 @@ __all__ = [
     "collection_with_metadata",
     "configure_bands",
     "files_under",
+    "files_under_many",
     "index_keys",
     "insert_files",
     "name_matches",
@@ -53,6 +54,7 @@ __all__ = [
     "tile_answer",
     "tile_page",
     "touch",
+    "write_new_tiles",
     "write_tile",
 ]
 
@@ -280,6 +282,47 @@ def write_tile(
     return doc
 
 
+def write_new_tiles(
+    conn: sqlite3.Connection, states: Sequence[dict[str, Any]], natives: Sequence[Any]
+) -> None:
+    """Insert many new tile rows in one statement, as `write_tile` inserts one.
+
+    ``natives[k]`` is the cover of ``states[k]`` already in its CRS, or None.
+
+    Raises
+    ------
+    sqlite3.IntegrityError
+        When the collection already has a tile at one of the paths.
+
+    Examples
+    --------
+    >>> from byocframe.emulator.schema import open_database
+    >>> conn = open_database(":memory:")
+    >>> state = {"id": "t", "collection": "c", "path": "a", "status": "WAITING",
+    ...          "created": "2026-01-01T00:00:00.000000Z"}
+    >>> write_new_tiles(conn, [state], [None])
+    >>> tile_answer(conn, "t")
+    '{"id":"t","created":"2026-01-01T00:00:00.000000Z","path":"a","status":"WAITING"}'
+    """
+    conn.executemany(
+        "INSERT INTO tiles (collection_id, path, status, sensing_time, crs, "
+        "west, south, east, north, state, doc, id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                *index_keys(state),
+                state.get("sensingTime"),
+                state.get("crs"),
+                *(bbox(state["cover84"]) if state.get("cover84") else (None,) * 4),
+                to_json(state),
+                render_tile(state, native),
+                state["id"],
+            )
+            for state, native in zip(states, natives, strict=True)
+        ),
+    )
+
+
 def tile_page(
     conn: sqlite3.Connection,
     cid: str,
@@ -360,17 +403,55 @@ def files_under(conn: sqlite3.Connection, bucket: str, prefix: str) -> dict[str,
         "AND substr(key, 1, ?) = ?",
         (bucket, prefix, *([end] if end else []), len(prefix), prefix),
     ).fetchall()
+    return {row[0]: _file_info(row[1:]) for row in rows}
+
+
+def _file_info(row: Sequence[Any]) -> dict[str, Any]:
+    """What a file row of `files_under` says: crs, bounds, resolution, ..."""
+    crs, x0, y0, x1, y1, res, depth, fmt, bands = row
     return {
-        key: {
-            "crs": crs,
-            "bounds": [x0, y0, x1, y1],
-            "resolution": res,
-            "bitDepth": depth,
-            "sampleFormat": fmt,
-            "bands": bands,
-        }
-        for key, crs, x0, y0, x1, y1, res, depth, fmt, bands in rows
+        "crs": crs,
+        "bounds": [x0, y0, x1, y1],
+        "resolution": res,
+        "bitDepth": depth,
+        "sampleFormat": fmt,
+        "bands": bands,
     }
+
+
+def files_under_many(
+    conn: sqlite3.Connection, bucket: str, prefixes: Sequence[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """`files_under` for many prefixes in one query: ``{prefix: {key: info}}``.
+
+    Examples
+    --------
+    >>> from byocframe.emulator.schema import open_database
+    >>> conn = open_database(":memory:")
+    >>> for key in ("a/x.tif", "a/y.tif", "b/x.tif"):
+    ...     row = ("b", key, "EPSG:32633", 0, 0, 10, 10, 10.0, 16, "UINT", 1)
+    ...     _ = conn.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+    >>> {p: sorted(f) for p, f in files_under_many(conn, "b", ["a/", "c/"]).items()}
+    {'a/': ['a/x.tif', 'a/y.tif'], 'c/': []}
+    """
+    out: dict[str, dict[str, dict[str, Any]]] = {prefix: {} for prefix in prefixes}
+    ranged = [p for p in out if p and p[-1] < "\U0010ffff"]
+    for prefix in out.keys() - set(ranged):  # no key range ends them: one query each
+        out[prefix] = files_under(conn, bucket, prefix)
+    # the prefixes drive the join (CROSS JOIN keeps that order): a key range each
+    bounds = [[p, p[:-1] + chr(ord(p[-1]) + 1)] for p in ranged]
+    rows = conn.execute(
+        "SELECT json_extract(p.value, '$[0]'), f.key, f.crs, f.xmin, f.ymin, f.xmax, f.ymax, "
+        "f.resolution, f.bit_depth, f.sample_format, f.bands "
+        "FROM json_each(?) p CROSS JOIN files f ON f.bucket = ? "
+        "AND f.key >= json_extract(p.value, '$[0]') AND f.key < json_extract(p.value, '$[1]') "
+        "AND substr(f.key, 1, length(json_extract(p.value, '$[0]'))) = "
+        "json_extract(p.value, '$[0]')",
+        (json.dumps(bounds), bucket),
+    ).fetchall()
+    for row in rows:
+        out[row[0]][row[1]] = _file_info(row[2:])
+    return out
 
 
 def name_matches(search: str, doc: Mapping[str, Any]) -> bool:

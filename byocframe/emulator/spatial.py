@@ -287,46 +287,53 @@ def _convert_marked(conn: sqlite3.Connection, limit: int | None) -> int:
     if not rows:
         return 0
     items = _items([r for r in rows if r[4] == "INGESTED"])
-    for _, tid, *_rest in rows:
-        _forget(conn, tid)
-    for item in items:
-        _remember(conn, item)
+    _forget(conn, [r[1] for r in rows])
+    _remember(conn, items)
     # read in order of n: every mark up to the last one read was converted
     conn.execute("DELETE FROM catalog_dirty WHERE n <= ?", (rows[-1][0],))
     return len(rows)
 
 
-def _forget(conn: sqlite3.Connection, tid: str) -> None:
-    row = conn.execute("SELECT seq, parts FROM catalog_items WHERE id = ?", (tid,)).fetchone()
-    if row is None:
-        return
-    seq, parts = row
+def _forget(conn: sqlite3.Connection, ids: list[str]) -> None:
+    """Delete the items (and their boxes) of these tiles, where they have some."""
+    rows = conn.execute(
+        "SELECT seq, parts FROM catalog_items WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids),),
+    ).fetchall()
     conn.executemany(
-        "DELETE FROM catalog_rtree WHERE part = ?", [(seq * _MAX_PARTS + k,) for k in range(parts)]
+        "DELETE FROM catalog_rtree WHERE part = ?",
+        [(seq * _MAX_PARTS + k,) for seq, parts in rows for k in range(parts)],
     )
-    conn.execute("DELETE FROM catalog_items WHERE seq = ?", (seq,))
+    conn.executemany("DELETE FROM catalog_items WHERE seq = ?", [(seq,) for seq, _ in rows])
 
 
-def _remember(conn: sqlite3.Connection, item: dict[str, Any]) -> None:
-    seq, boxes = item["seq"], item["boxes"]
-    conn.execute(
+def _remember(conn: sqlite3.Connection, items: list[dict[str, Any]]) -> None:
+    """Insert items and their boxes, each statement once for all of them."""
+    conn.executemany(
         "INSERT INTO catalog_items (seq, id, collection_id, dt_us, epsg, west, south, east, "
         "north, parts, bbox, wkb) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            seq,
-            item["id"],
-            item["collection"],
-            item["dt_us"],
-            item["epsg"],
-            *(item["extent"] or (None,) * 4),
-            len(boxes),
-            item["bbox"],
-            item["wkb"],
-        ),
+        [
+            (
+                item["seq"],
+                item["id"],
+                item["collection"],
+                item["dt_us"],
+                item["epsg"],
+                *(item["extent"] or (None,) * 4),
+                len(item["boxes"]),
+                item["bbox"],
+                item["wkb"],
+            )
+            for item in items
+        ],
     )
     conn.executemany(
         "INSERT INTO catalog_rtree VALUES (?, ?, ?, ?, ?, ?)",
-        [(seq * _MAX_PARTS + k, w, e, s, n, seq) for k, (w, s, e, n) in enumerate(boxes)],
+        [
+            (item["seq"] * _MAX_PARTS + k, w, e, s, n, item["seq"])
+            for item in items
+            for k, (w, s, e, n) in enumerate(item["boxes"])
+        ],
     )
 
 

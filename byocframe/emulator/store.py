@@ -30,6 +30,7 @@ from byocframe.emulator.queries import (
     collection_with_metadata,
     configure_bands,
     files_under,
+    files_under_many,
     index_keys,
     insert_files,
     read_collection,
@@ -39,6 +40,7 @@ from byocframe.emulator.queries import (
     tile_answer,
     tile_page,
     touch,
+    write_new_tiles,
     write_tile,
 )
 from byocframe.emulator.render import to_json
@@ -238,10 +240,17 @@ class Store:
                 self._conn, cid, count=count, token=token, sort=sort, path=path, status=status
             )
 
-    def create_tile(self, cid: str, fields: Mapping[str, Any]) -> str:
-        """Store a new WAITING tile from `~byocframe.emulator.validate.new_tile`.
+    def new_tile_state(self, cid: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """The state a POST stores for `~byocframe.emulator.validate.new_tile` fields.
 
-        Returns its JSON answer.
+        A new id, ``created`` (and ``ingestionStart``) now, WAITING, attempt 0; nothing
+        is written (`create_tile` writes one, `byocframe.emulator.seeding` many).
+
+        Examples
+        --------
+        >>> state = Store(clock=lambda: 0.0).new_tile_state("c", {"path": "a/(BAND).tif"})
+        >>> state["status"], state["created"], state["ingestionStart"]
+        ('WAITING', '1970-01-01T00:00:00.000000Z', '1970-01-01T00:00:00.000000Z')
         """
         state: dict[str, Any] = {
             "id": str(uuid.uuid4()),
@@ -256,6 +265,14 @@ class Store:
             state["sensingTime"] = fields["sensingTime"]
         if fields.get("cover") is not None:
             set_cover(state, fields["cover"])
+        return state
+
+    def create_tile(self, cid: str, fields: Mapping[str, Any]) -> str:
+        """Store a new WAITING tile from `~byocframe.emulator.validate.new_tile`.
+
+        Returns its JSON answer.
+        """
+        state = self.new_tile_state(cid, fields)
         with self.transaction() as conn:
             read_collection(self._conn, cid)
             try:
@@ -401,10 +418,64 @@ class Store:
         """
         natives = natives if natives is not None else [None] * len(states)
         with self.transaction() as conn:
-            for state, native in zip(states, natives, strict=True):
+            for state in states:
                 state["collection"] = cid
-                write_tile(conn, state, insert=True, native=native)
+            write_new_tiles(conn, states, natives)
         return len(states)
+
+    def add_tiles(
+        self,
+        cid: str,
+        states: list[dict[str, Any]],
+        natives: Sequence[Any] | None = None,
+        *,
+        bands: dict[str, Any] | None = None,
+    ) -> None:
+        """Store new tiles (`new_tile_state`, maybe ingested) as their POSTs would have.
+
+        One transaction, with ``bands`` configured on a collection that has none (the
+        first ingested tile's) and the collection marked as changed. ``natives`` may
+        hold each cover already in its tile's CRS.
+
+        Raises
+        ------
+        ApiProblem
+            409 when the collection already has a tile at one of the paths (nothing
+            is stored); 404 for an unknown collection.
+
+        Examples
+        --------
+        >>> from byocframe.emulator.validate import new_collection
+        >>> store = Store()
+        >>> cid = store.create_collection(new_collection({"name": "n", "s3Bucket": "b"}))["id"]
+        >>> store.add_tiles(cid, [store.new_tile_state(cid, {"path": p}) for p in "ab"])
+        >>> sorted(store.paths_taken(cid, ["a", "b", "c"]))
+        ['a', 'b']
+        """
+        natives = natives if natives is not None else [None] * len(states)
+        with self.transaction() as conn:
+            read_collection(self._conn, cid)
+            try:
+                write_new_tiles(conn, states, natives)
+            except sqlite3.IntegrityError:
+                raise ApiProblem(
+                    409,
+                    "COMMON_UNIQUE_KEY_VIOLATION",
+                    f"A tile of these {len(states)} has a path collection {cid} already has.",
+                ) from None
+            if bands:
+                configure_bands(conn, cid, bands)
+            touch(conn, cid, self.clock())
+
+    def paths_taken(self, cid: str, paths: Sequence[str]) -> set[str]:
+        """Which of ``paths`` the collection's tiles have (see `add_tiles`)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT path FROM tiles WHERE collection_id = ? "
+                "AND path IN (SELECT value FROM json_each(?))",
+                (cid, json.dumps(list(paths))),
+            ).fetchall()
+        return {path for (path,) in rows}
 
     # ------------------------------------------------------------------ virtual bucket
     def register_files(self, bucket: str, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -419,6 +490,20 @@ class Store:
         """Files of a bucket whose key starts with ``prefix``."""
         with self._lock:
             return files_under(self._conn, bucket, prefix)
+
+    def files_many(self, bucket: str, prefixes: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """`files` for many prefixes in one query: ``{prefix: {key: info}}``.
+
+        Examples
+        --------
+        >>> store = Store()
+        >>> row = ("a/B1.tif", "EPSG:32633", 0, 0, 10, 10, 10.0, 16, "UINT", 1)
+        >>> _ = store.register_files("b", [row])
+        >>> {p: list(f) for p, f in store.files_many("b", ["a/", "c/"]).items()}
+        {'a/': ['a/B1.tif'], 'c/': []}
+        """
+        with self._lock:
+            return files_under_many(self._conn, bucket, prefixes)
 
 
 class SameCover(NamedTuple):

@@ -26,8 +26,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from byocframe.emulator.covers import read_cover
-from byocframe.emulator.problems import bad, is_number, json_integer, shown
+from byocframe.emulator.covers import read_cover, read_covers
+from byocframe.emulator.problems import ApiProblem, bad, is_number, json_integer, shown
 from byocframe.geo.crs import GeometryProblem, parse_crs
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "manifest_rows",
     "new_collection",
     "new_tile",
+    "new_tiles",
     "page_count",
     "parse_body",
     "parse_time",
@@ -324,6 +325,41 @@ def new_tile(body: Mapping[str, Any]) -> dict[str, Any]:
         out["sensingTime"] = parse_time(body["sensingTime"], "sensingTime")
     if body.get("coverGeometry") is not None:
         out["cover"] = read_cover(body["coverGeometry"])
+    return out
+
+
+def new_tiles(bodies: list[Mapping[str, Any]]) -> list[dict[str, Any] | ApiProblem]:
+    """`new_tile` of many bodies: each one's fields, or the problem `new_tile` raises.
+
+    The covers are read together (`~byocframe.emulator.covers.read_covers`); a body
+    refused for its path or sensing time is refused for that, as `new_tile` checks
+    those first.
+
+    Examples
+    --------
+    >>> good, refused = new_tiles([{"path": "a/(BAND).tif"}, {"path": "/a"}])
+    >>> good, refused.status
+    ({'path': 'a/(BAND).tif'}, 400)
+    """
+    out: list[dict[str, Any] | ApiProblem] = []
+    with_cover: list[int] = []
+    for k, body in enumerate(bodies):
+        try:
+            fields: dict[str, Any] = {"path": _path(body.get("path"))}
+            if body.get("sensingTime") is not None:
+                fields["sensingTime"] = parse_time(body["sensingTime"], "sensingTime")
+        except ApiProblem as err:
+            out.append(err)
+            continue
+        if body.get("coverGeometry") is not None:
+            with_cover.append(k)
+        out.append(fields)
+    covers = read_covers([bodies[k]["coverGeometry"] for k in with_cover])
+    for k, cover in zip(with_cover, covers, strict=True):
+        if isinstance(cover, ApiProblem):
+            out[k] = cover
+        else:
+            out[k]["cover"] = cover  # type: ignore[index]
     return out
 
 
