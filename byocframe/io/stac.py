@@ -28,6 +28,7 @@ from byocframe.client.api import resolve_client
 from byocframe.client.deployments import get_deployment
 from byocframe.frame.convert import tiles_from_records, to_records
 from byocframe.frame.native import native_geometries
+from byocframe.frame.records import dumps
 from byocframe.frame.snapshot import ATTRS_KEY, loaded_state
 from byocframe.geo.crs import WGS84, crs_urn, parse_crs
 from byocframe.geo.geojson import geometries_to_geojson
@@ -55,8 +56,10 @@ _CARRIED = {
 }
 
 
-def lonlat_covers(frame: gpd.GeoDataFrame) -> np.ndarray:
+def lonlat_covers(frame: gpd.GeoDataFrame, native: np.ndarray | None = None) -> np.ndarray:
     """The frame's geometries in lon/lat (from the native ones when the frame is not).
+
+    ``native`` saves computing `native_covers` again when the caller has them.
 
     Examples
     --------
@@ -68,7 +71,7 @@ def lonlat_covers(frame: gpd.GeoDataFrame) -> np.ndarray:
     """
     if frame.crs is not None and frame.crs.to_epsg() == 4326:
         return frame.geometry.to_numpy()
-    native = native_covers(frame)
+    native = native_covers(frame) if native is None else native
     return reproject(native, frame["native_crs"].to_numpy(dtype=object), WGS84)
 
 
@@ -85,6 +88,18 @@ def native_covers(frame: pd.DataFrame) -> np.ndarray:
     """
     cover = native_geometries(frame, "native_cover")
     tile = native_geometries(frame, "native_tile") if "native_tile" in frame else cover
+    return cover_or_tile(cover, tile)
+
+
+def cover_or_tile(cover: np.ndarray, tile: np.ndarray) -> np.ndarray:
+    """The cover where there is one, else the tile geometry (both in the tile's CRS).
+
+    Examples
+    --------
+    >>> import numpy as np, shapely
+    >>> cover_or_tile(np.array([None, shapely.Point(1, 1)]), np.array([shapely.Point(0, 0)] * 2))
+    array([<POINT (0 0)>, <POINT (1 1)>], dtype=object)
+    """
     return np.where(shapely.is_missing(cover), tile, cover)
 
 
@@ -310,7 +325,8 @@ def _item(
             properties[name] = record[key]
     properties["byoc:cover"] = record.get("coverGeometry") is not None
     if record.get("additionalData"):
-        properties["byoc:additional_data"] = json.dumps(record["additionalData"])
+        # compact, as the frame keeps it, so the columnar export copies the text as is
+        properties["byoc:additional_data"] = dumps(record["additionalData"])
     boxes = shapely.bounds(shapely.get_parts(geom)).tolist() if present else []
     return pystac.Item(
         id=record["id"],

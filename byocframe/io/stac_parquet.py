@@ -41,8 +41,8 @@ from byocframe.io.stac import (
     RASTER,
     band_assets,
     collection_record,
+    cover_or_tile,
     lonlat_covers,
-    native_covers,
 )
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ __all__ = ["STAC_CHUNK_ROWS", "write_stac_geoparquet"]
 STAC_CHUNK_ROWS = 50_000
 _EPOCH = "1970-01-01T00:00:00Z"  # to_stac's start/end_datetime of a tile with no time at all
 _BBOX = ("xmin", "ymin", "xmax", "ymax")
+_MULTIPOLYGON = int(shapely.GeometryType.MULTIPOLYGON)
 
 
 def write_stac_geoparquet(
@@ -250,11 +251,15 @@ class _Layout:
     def batch(self, chunk: gpd.GeoDataFrame) -> tuple[pa.RecordBatch, int]:
         """One record batch of items for ``chunk``, and how many tiles it left out."""
         pa = self.pa
-        lonlat = np.asarray(lonlat_covers(chunk), dtype=object)
-        keep = ~(shapely.is_missing(lonlat) | shapely.is_empty(lonlat))
+        cover = native_geometries(chunk, "native_cover")
+        tile = native_geometries(chunk, "native_tile")
+        native = cover_or_tile(cover, tile)
+        lonlat = np.asarray(lonlat_covers(chunk, native), dtype=object)
+        keep = _present(lonlat)
         dropped = int((~keep).sum())
         if dropped:
             chunk, lonlat = chunk[keep], lonlat[keep]
+            cover, tile, native = cover[keep], tile[keep], native[keep]
         n = len(chunk)
         zeros = pa.array(np.zeros(n, dtype=np.int32))
         cols: dict[str, Any] = {k: v.take(zeros) for k, v in self.constants.items()}
@@ -271,20 +276,19 @@ class _Layout:
             span = pa.compute.if_else(sensing.is_null(), fallback, pa.nulls(n, sensing.type))
             cols["start_datetime"] = cols["end_datetime"] = span
         if self.present["proj"]:
-            cols.update(_proj_columns(pa, chunk))
+            cols.update(_proj_columns(pa, native, chunk["native_crs"]))
         cols["byoc:path"] = paths
         cols["byoc:status"] = _strings(pa, chunk["status"])
         cols["byoc:created"] = _iso_z(pa, created)
         if self.present["byoc:ingestion_start"]:
             cols["byoc:ingestion_start"] = _iso_z(pa, chunk["ingestion_start"])
         if self.present["byoc:tile_geometry"]:
-            cols["byoc:tile_geometry"] = _tile_geometry(pa, chunk, self.tile_multi)
-        cols["byoc:cover"] = pa.array(_present(native_geometries(chunk, "native_cover")))
-        if self.present["byoc:additional_data"]:
-            cols["byoc:additional_data"] = pa.array(
-                [_additional(v) for v in chunk["additional_data"].to_numpy(dtype=object)],
-                type=pa.string(),
+            cols["byoc:tile_geometry"] = _tile_geometry(
+                pa, tile, chunk["native_crs"], self.tile_multi
             )
+        cols["byoc:cover"] = pa.array(_present(cover))
+        if self.present["byoc:additional_data"]:
+            cols["byoc:additional_data"] = _additional(pa, chunk["additional_data"])
         cols["datetime"] = sensing
         arrays = [cols[f.name] for f in self.schema]
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema), dropped
@@ -326,11 +330,22 @@ def _any_present(frame: pd.DataFrame, column: str) -> bool:
 
 def _any_multi(frame: pd.DataFrame, column: str) -> bool:
     """Whether any tile geometry is a MultiPolygon (the service's are Polygons)."""
-    for start in range(0, len(frame), STAC_CHUNK_ROWS):
-        geoms = native_geometries(frame.iloc[start : start + STAC_CHUNK_ROWS], column)
-        if (shapely.get_type_id(geoms) == shapely.GeometryType.MULTIPOLYGON).any():
-            return True
-    return False
+    values = frame[column]
+    if not isinstance(values.dtype, pd.ArrowDtype):
+        return bool((shapely.get_type_id(values.to_numpy()) == _MULTIPOLYGON).any())
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # WKB: a byte order mark, then the type as uint32 (6, 1006, 2006, 3006 in ISO WKB)
+    head = pc.binary_slice(pa.array(values.array), 0, 5).to_pylist()
+    return any(_wkb_type(h) % 1000 == _MULTIPOLYGON for h in set(head) if h)
+
+
+def _wkb_type(head: bytes) -> int:
+    # a byte order mark, then the type (EWKB keeps its Z/M/SRID flags in the top bits)
+    if head[:1] == b"\x01":
+        return int.from_bytes(head[1:5], "little") & 0x0FFFFFFF
+    return int.from_bytes(head[1:5], "big") & 0x0FFFFFFF
 
 
 def _present(geoms: np.ndarray) -> np.ndarray:
@@ -366,12 +381,14 @@ def _iso_z(pa: Any, values: pd.Series) -> pa.Array:
     return pa.compute.if_else(pa.array(missing), pa.nulls(len(text), pa.string()), out)
 
 
-def _additional(text: Any) -> str | None:
-    # to_stac writes json.dumps of the record's additionalData (default separators)
-    if text is None or text is pd.NA or (isinstance(text, float) and np.isnan(text)):
-        return None
-    value = json.loads(text)
-    return json.dumps(value) if value else None
+def _additional(pa: Any, values: pd.Series) -> pa.Array:
+    """The frame's ``additional_data`` text as is (compact JSON, as `to_stac` writes it).
+
+    `to_stac` leaves the property out for a tile with none, or an empty one.
+    """
+    text = _strings(pa, values)
+    empty = pa.compute.is_in(text, value_set=pa.array(["{}", "null"]))
+    return pa.compute.if_else(empty, pa.scalar(None, pa.string()), text)
 
 
 def _boxes(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -401,12 +418,11 @@ def _bbox_struct(pa: Any, lonlat: np.ndarray) -> pa.StructArray:
     return pa.StructArray.from_arrays([pa.array(box[:, k]) for k in range(4)], names=list(_BBOX))
 
 
-def _proj_columns(pa: Any, chunk: pd.DataFrame) -> dict[str, pa.Array]:
+def _proj_columns(pa: Any, native: np.ndarray, crs: pd.Series) -> dict[str, pa.Array]:
     """``proj:code``, ``proj:geometry`` (always a MultiPolygon, as to_stac) and ``proj:bbox``."""
-    native = np.asarray(native_covers(chunk), dtype=object)
     has = _present(native)
     n = len(native)
-    codes = chunk["native_crs"].astype(object).where(chunk["native_crs"].notna(), WGS84)
+    codes = _crs_codes(crs)
     names = {c: "EPSG:" + crs_urn(str(c)).rsplit(":", 1)[-1] for c in pd.unique(codes)}
     code = pa.array(np.where(has, codes.map(names).to_numpy(dtype=object), None), type=pa.string())
     wkb = np.full(n, None, dtype=object)
@@ -442,9 +458,8 @@ def _tile_geometry_type(pa: Any, multi: bool) -> pa.DataType:
     return pa.struct([("type", pa.string()), ("crs", crs), ("coordinates", coords)])
 
 
-def _tile_geometry(pa: Any, chunk: pd.DataFrame, multi: bool) -> pa.StructArray:
+def _tile_geometry(pa: Any, geoms: np.ndarray, crs: pd.Series, multi: bool) -> pa.StructArray:
     """``byoc:tile_geometry``: the record's GeoJSON (with its ``crs`` member) as a struct."""
-    geoms = native_geometries(chunk, "native_tile")
     has = _present(geoms)
     n = len(geoms)
     valid = geoms[has]
@@ -465,8 +480,7 @@ def _tile_geometry(pa: Any, chunk: pd.DataFrame, multi: bool) -> pa.StructArray:
     sizes[has] = np.diff(offsets[-1])
     mask = pa.array(~has)
     coords = pa.ListArray.from_arrays(_offsets(pa, sizes), nested, mask=mask)
-    native_crs = chunk["native_crs"].astype(object)
-    codes = native_crs.where(native_crs.notna(), WGS84)
+    codes = _crs_codes(crs)
     names = {c: crs_urn(str(c)) for c in pd.unique(codes)}
     urn = pa.array(np.where(has, codes.map(names).to_numpy(dtype=object), None), type=pa.string())
     crs = pa.StructArray.from_arrays(
@@ -482,6 +496,12 @@ def _tile_geometry(pa: Any, chunk: pd.DataFrame, multi: bool) -> pa.StructArray:
         names=["type", "crs", "coordinates"],
         mask=mask,
     )
+
+
+def _crs_codes(crs: pd.Series) -> pd.Series:
+    """Each tile's CRS, WGS84 where the frame has none (as `to_records` writes it)."""
+    values = crs.astype(object)
+    return values.where(values.notna(), WGS84)
 
 
 def _only(has: np.ndarray, value: str) -> np.ndarray:
