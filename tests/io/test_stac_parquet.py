@@ -304,3 +304,9 @@ def test_a_failed_write_leaves_no_file(frame, tmp_path):
     with pytest.raises(Exception, match="not a time"):
         write_stac_geoparquet(broken, target, COLLECTION, chunk_rows=4)
     assert not list(tmp_path.iterdir())
+
+
+def test_the_accessor_delegates(frame, written, tmp_path):
+    target = tmp_path / "accessor.parquet"
+    assert frame.byoc.to_stac_geoparquet(target, COLLECTION, chunk_rows=64) == len(frame)
+    assert pq.read_table(target).equals(pq.read_table(written[0]))
