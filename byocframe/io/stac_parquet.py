@@ -6,7 +6,7 @@ items as Arrow columns instead: for each chunk of ``chunk_rows`` tiles it comput
 column with vectorised shapely / numpy / pyarrow calls and hands one record batch to a
 ``pyarrow.parquet.ParquetWriter``, so memory stays bounded by the chunk, not the frame.
 
-The layout is the stac-geoparquet 1.0 one (``docs/design/stac.md``): the core fields as
+The layout is the stac-geoparquet 1.0 one (``docs/design/catalog.md``): the core fields as
 columns, ``geometry`` and ``proj:geometry`` as ISO WKB, ``bbox`` as a struct (the
 GeoParquet 1.1 covering), ``links`` and ``assets`` as nested structs, every property a
 top-level column, times as UTC timestamps, and the ``geo`` and ``stac-geoparquet`` file
@@ -105,15 +105,18 @@ def write_stac_geoparquet(
 
     Examples
     --------
-    >>> import tempfile, byocframe
+    >>> import tempfile, byocframe, pyarrow.parquet as pq
+    >>> from stac_geoparquet.arrow import stac_table_to_items
     >>> from byocframe.frame.synthetic import SYNTHETIC_BANDS, synthetic_tiles
     >>> gdf = byocframe.tiles_from_records(synthetic_tiles(5, seed=1))
     >>> record = {"id": "c1", "s3Bucket": "bucket", "additionalData": {"bands": SYNTHETIC_BANDS}}
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     n = write_stac_geoparquet(gdf, f"{tmp}/items.parquet", record, chunk_rows=2)
-    ...     back = byocframe.io.tiles_from_stac(read_items(f"{tmp}/items.parquet"))
-    >>> n, list(back.index) == list(gdf.index)
-    (5, True)
+    ...     items = list(stac_table_to_items(pq.read_table(f"{tmp}/items.parquet")))
+    >>> n, items[0]["assets"]["B02"]["href"]
+    (5, 's3://bucket/tiles/2024/06/01/01N/269/B02.tif')
+    >>> byocframe.io.tiles_from_stac(items).index.equals(gdf.index)
+    True
     """
     try:
         import pyarrow.parquet as pq
@@ -155,19 +158,6 @@ def write_stac_geoparquet(
             stacklevel=user_stacklevel(),
         )
     return written
-
-
-def read_items(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read a stac-geoparquet file back to item dicts with the reference reader.
-
-    Examples
-    --------
-    See `write_stac_geoparquet`.
-    """
-    import pyarrow.parquet as pq
-    from stac_geoparquet.arrow import stac_table_to_items
-
-    return list(stac_table_to_items(pq.read_table(path)))
 
 
 class _Layout:
