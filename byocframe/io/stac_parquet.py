@@ -52,8 +52,8 @@ if TYPE_CHECKING:
 __all__ = ["STAC_CHUNK_ROWS", "write_stac_geoparquet"]
 
 #: Tiles converted and written per record batch (one Parquet row group each): memory
-#: grows with it (~2 KB a tile of the synthetic grid), speed barely past ~20 000.
-STAC_CHUNK_ROWS = 50_000
+#: grows with it (~4 KB a tile of the synthetic grid, writer buffers included).
+STAC_CHUNK_ROWS = 20_000
 _EPOCH = "1970-01-01T00:00:00Z"  # to_stac's start/end_datetime of a tile with no time at all
 _BBOX = ("xmin", "ymin", "xmax", "ymax")
 _MULTIPOLYGON = int(shapely.GeometryType.MULTIPOLYGON)
