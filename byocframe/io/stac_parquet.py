@@ -102,6 +102,10 @@ def write_stac_geoparquet(
     ------
     ValueError
         As `to_stac`, and for ``chunk_rows`` below 1.
+    TypeError
+        For a ``chunk_rows`` that is not an int.
+    ImportError
+        Without the ``stac`` extra (pyarrow, pystac).
 
     Examples
     --------
@@ -120,13 +124,18 @@ def write_stac_geoparquet(
     """
     try:
         import pyarrow.parquet as pq
+        import pystac  # noqa: F401  (the items' STAC version is pystac's, as in to_stac)
     except ImportError as err:
         raise ImportError(
-            "write_stac_geoparquet needs pyarrow: install the stac extra, "
+            "write_stac_geoparquet needs pyarrow and pystac: install the stac extra, "
             "pip install 'byocframe[stac]'"
         ) from err
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int):
+        raise TypeError(f"chunk_rows must be an int, got {type(chunk_rows).__name__}")
+    if chunk_rows < 1:
+        raise ValueError(
+            f"chunk_rows must be at least 1, got {chunk_rows} (default {STAC_CHUNK_ROWS})"
+        )
     if "path" not in frame.columns or "native_crs" not in frame.columns:
         raise ValueError(
             "write_stac_geoparquet needs a tile frame (read_tiles or tiles_from_records)"

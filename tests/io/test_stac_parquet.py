@@ -284,8 +284,10 @@ def test_projected_frame_gives_lonlat_items(frame, tmp_path):
 
 def test_bad_input(frame, tmp_path):
     target = tmp_path / "bad.parquet"
-    with pytest.raises(ValueError, match="chunk_rows"):
+    with pytest.raises(ValueError, match="chunk_rows must be at least 1, got 0"):
         write_stac_geoparquet(frame, target, COLLECTION, chunk_rows=0)
+    with pytest.raises(TypeError, match="chunk_rows must be an int, got float"):
+        write_stac_geoparquet(frame, target, COLLECTION, chunk_rows=1e4)
     with pytest.raises(ValueError, match="s3Bucket"):
         write_stac_geoparquet(frame, target, {"id": "x"})
     with pytest.raises(ValueError, match="tile frame"):
@@ -310,3 +312,11 @@ def test_the_accessor_delegates(frame, written, tmp_path):
     target = tmp_path / "accessor.parquet"
     assert frame.byoc.to_stac_geoparquet(target, COLLECTION, chunk_rows=64) == len(frame)
     assert pq.read_table(target).equals(pq.read_table(written[0]))
+
+
+def test_without_the_stac_extra_names_it(frame, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pystac", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r"byocframe\[stac\]"):
+        write_stac_geoparquet(frame, tmp_path / "x.parquet", COLLECTION)
