@@ -90,6 +90,7 @@ def build(n: int, out: str, compact: bool) -> None:
                 part[column] = native_column(native_geometries(part, column), part.index)
         parts.append(part)
     frame = pd.concat(parts) if len(parts) > 1 else parts[0]
+    del parts, part  # the builder holds one copy while pickling
     with open(out, "wb") as f:
         pickle.dump(frame, f, protocol=pickle.HIGHEST_PROTOCOL)
 
