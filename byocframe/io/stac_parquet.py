@@ -214,6 +214,8 @@ class _Layout:
             pa.field("assets", self._assets_type()),
             pa.field("collection", pa.string()),
         ]
+        if not self.bands:  # Parquet has no empty struct; readers give back "assets": {}
+            fields = [f for f in fields if f.name != "assets"]
         if self.present["start_datetime"]:
             fields += [pa.field("start_datetime", time), pa.field("end_datetime", time)]
         if self.present["proj"]:
@@ -266,7 +268,8 @@ class _Layout:
         cols["geometry"] = pa.array(shapely.to_wkb(lonlat, flavor="iso"), type=pa.binary())
         cols["bbox"] = _bbox_struct(pa, lonlat)
         paths = _strings(pa, chunk["path"])
-        cols["assets"] = self._assets(paths, zeros)
+        if self.bands:
+            cols["assets"] = self._assets(paths, zeros)
         sensing = _times(pa, chunk["sensing_time"])
         created = chunk["created"]
         if self.present["start_datetime"]:
@@ -309,8 +312,6 @@ class _Layout:
                     [href, *const.flatten()], fields=[pa.field("href", pa.string()), *const.type]
                 )
             )
-        if not members:
-            return pa.array([{}] * len(paths), type=pa.struct([]))
         return pa.StructArray.from_arrays(members, names=list(self.bands))
 
 

@@ -320,3 +320,16 @@ def test_without_the_stac_extra_names_it(frame, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pystac", None)  # as if it were not installed
     with pytest.raises(ImportError, match=r"byocframe\[stac\]"):
         write_stac_geoparquet(frame, tmp_path / "x.parquet", COLLECTION)
+
+
+def test_a_collection_without_bands_and_an_empty_frame(frame, tmp_path):
+    bare = {"id": "c1", "s3Bucket": "b"}  # not configured yet: no bands, no assets
+    target, reference = tmp_path / "bare.parquet", tmp_path / "reference.parquet"
+    write_stac_geoparquet(frame.iloc[:20], target, bare)
+    write_geoparquet(to_stac(frame.iloc[:20], bare), reference)
+    items = _items(target)
+    assert items == _items(reference)
+    assert items[0]["assets"] == {}
+    empty = tmp_path / "empty.parquet"
+    assert write_stac_geoparquet(frame.iloc[:0], empty, COLLECTION) == 0
+    assert pq.read_table(empty).num_rows == 0
