@@ -67,16 +67,11 @@ class PeakRss(threading.Thread):
         return max(self.peak, rss_mb())
 
 
-def build(n: int, out: str, compact: bool) -> None:
-    """A frame of n synthetic tiles, made ``PAGE`` records at a time, pickled to ``out``.
-
-    ``compact``: the native geometries as WKB bytes (`byocframe.frame.native.native_column`),
-    as frames are coming to store them; a million tiles with shapely natives do not fit here.
-    """
+def build(n: int, out: str) -> None:
+    """A frame of n synthetic tiles, made ``PAGE`` records at a time, pickled to ``out``."""
     import pandas as pd
 
     import byocframe
-    from byocframe.frame.native import NATIVE_COLUMNS, native_column, native_geometries
     from byocframe.frame.synthetic import synthetic_tiles
 
     parts = []
@@ -84,13 +79,9 @@ def build(n: int, out: str, compact: bool) -> None:
         size = min(PAGE, n - start)
         # another seed and other dates per page: new ids, as a longer collection would have
         dates = tuple(f"{2020 + k // 3}-{(k % 3) * 4 + m + 1:02d}-01" for m in range(4))
-        part = byocframe.tiles_from_records(synthetic_tiles(size, seed=k, dates=dates))
-        if compact:
-            for column in NATIVE_COLUMNS:
-                part[column] = native_column(native_geometries(part, column), part.index)
-        parts.append(part)
+        parts.append(byocframe.tiles_from_records(synthetic_tiles(size, seed=k, dates=dates)))
     frame = pd.concat(parts) if len(parts) > 1 else parts[0]
-    del parts, part  # the builder holds one copy while pickling
+    del parts  # the builder holds one copy while pickling
     with open(out, "wb") as f:
         pickle.dump(frame, f, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -138,14 +129,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--per-item", type=int, nargs="*", default=[20_000])
-    parser.add_argument(
-        "--compact", action="store_true", help="native geometries as WKB (columnar runs only)"
-    )
-    parser.add_argument("--build", nargs=3, metavar=("N", "PICKLE", "COMPACT"))
+    parser.add_argument("--build", nargs=2, metavar=("N", "PICKLE"), help=argparse.SUPPRESS)
     parser.add_argument("--measure", nargs=3, metavar=("METHOD", "PICKLE", "OUT"))
     args = parser.parse_args()
     if args.build:
-        build(int(args.build[0]), args.build[1], args.build[2] == "compact")
+        build(int(args.build[0]), args.build[1])
         return
     if args.measure:
         print(json.dumps(measure(*args.measure)))
@@ -153,11 +141,6 @@ def main() -> None:
     import byocframe
 
     print(f"byocframe from {byocframe.__file__}")
-    if args.compact:
-        # to_stac reads natives through to_records, which takes WKB columns only once
-        # the compact frame is on main: the per-item path runs on shapely natives only
-        args.per_item = []
-        print("native geometries as WKB (compact frame); no per-item runs")
     print(
         f"{'method':9s} {'tiles':>9s} {'wall s':>8s} {'cpu s':>8s} {'us/tile':>8s} "
         f"{'RSS before':>11s} {'peak':>8s} {'growth':>8s} {'file MB':>8s} {'read s':>7s}"
@@ -166,7 +149,7 @@ def main() -> None:
     for n in sorted(set(args.sizes) | set(args.per_item)):
         with tempfile.TemporaryDirectory() as tmp:
             frame_path = os.path.join(tmp, "frame.pkl")
-            child("--build", str(n), frame_path, "compact" if args.compact else "shapely")
+            child("--build", str(n), frame_path)
             methods = ["columnar"] if n in args.sizes else []
             methods += ["per-item"] if n in args.per_item else []
             for method in methods:
