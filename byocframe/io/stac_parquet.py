@@ -72,9 +72,10 @@ def write_stac_geoparquet(
 
     The items are those of `to_stac` (same ids, geometry, bbox, datetimes, ``proj:*``,
     ``byoc:*`` properties, assets, hrefs and collection link), written as columns without
-    building a pystac object per tile: a million tiles take seconds and memory bounded
-    by ``chunk_rows``. Read the file with ``stac_geoparquet.arrow.stac_table_to_items``,
-    ``geopandas.read_parquet``, DuckDB or `tiles_from_stac`.
+    building a pystac object per tile: about 25 us of CPU a tile (a million in ~25 s,
+    ``docs/benchmarks.md``), in memory bounded by ``chunk_rows``. Read the file with
+    ``stac_geoparquet.arrow.stac_table_to_items``, ``geopandas.read_parquet``, DuckDB or
+    `tiles_from_stac`.
 
     Parameters
     ----------
