@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from stac_schemas import validate
+from stac_schemas import offline_validation, validate
 
 import byocframe
 from byocframe.exceptions import ByocframeWarning
@@ -167,6 +167,13 @@ def test_assets_and_projection(written, frame):
             "type": "application/json",
         }
     ]
+
+
+@pytest.fixture
+def offline_pystac():
+    """pystac validates with the stored schemas only (any other URL raises)."""
+    with offline_validation():
+        yield
 
 
 def test_validates_against_the_stored_schemas(written, offline_pystac):

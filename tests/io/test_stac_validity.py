@@ -12,7 +12,7 @@ import copy
 import pytest
 import requests
 from catalog_world import token_for
-from stac_schemas import errors, validate
+from stac_schemas import errors, offline_validation, validate
 
 import byocframe
 from byocframe.io.stac import PROJECTION, tiles_from_stac, to_stac
@@ -28,6 +28,13 @@ def export(demo_service):
     frame = byocframe.read_tiles(client, demo_service.demo_collection)
     record = client.get_collection(demo_service.demo_collection)
     return frame, record, [item.to_dict() for item in frame.byoc.to_stac(record)]
+
+
+@pytest.fixture
+def offline_pystac():
+    """pystac validates with the stored schemas only (any other URL raises)."""
+    with offline_validation():
+        yield
 
 
 def test_every_item_of_the_demo_export_validates(export):
