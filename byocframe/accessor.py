@@ -302,6 +302,21 @@ class ByocAccessor:
 
         return to_stac(self._frame, collection, client=client, geoparquet=geoparquet)
 
+    def to_stac_geoparquet(
+        self,
+        path: str | os.PathLike[str],
+        collection: Mapping[str, Any] | str | None = None,
+        *,
+        client: AnyClient | None = None,
+        chunk_rows: int | None = None,
+    ) -> int:
+        """STAC Items straight to stac-geoparquet; see `byocframe.io.write_stac_geoparquet`."""
+        self._need_tiles("to_stac_geoparquet")
+        from byocframe.io.stac_parquet import STAC_CHUNK_ROWS, write_stac_geoparquet
+
+        rows = STAC_CHUNK_ROWS if chunk_rows is None else chunk_rows
+        return write_stac_geoparquet(self._frame, path, collection, client=client, chunk_rows=rows)
+
     def timeline(self, *, freq: str | None = None, ax: Axes | None = None) -> Axes:
         """Tiles and covered area per date; see `byocframe.maps.plotting.plot_timeline`."""
         self._need_tiles("timeline")

@@ -7,13 +7,16 @@ test instead of reaching the network. Two validators use the same store:
 * `validate`: ``jsonschema`` with a ``referencing`` registry, for any STAC or STAC API
   document (the core schema of its ``type`` and ``stac_version``, then each extension);
 * `stored_schemas_io`: a pystac ``StacIO`` that reads schema URLs from the store, so
-  ``pystac.Item.validate()`` runs offline (see ``tests/test_stac_validity.py``);
+  ``pystac.Item.validate()`` runs offline (`offline_validation` installs it with a
+  validator whose cache holds the store; see ``tests/io/test_stac_validity.py``);
 * `validate_api`: an answer of a STAC API against a schema of the STAC API 1.0.0 OpenAPI
   documents (``api.stacspec.org/v1.0.0/*.yaml``), e.g. ``"core/openapi.yaml#landingPage"``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import json
 from collections.abc import Iterator, Mapping
@@ -136,3 +139,23 @@ def stored_schemas_io() -> Any:
             return super().read_text(source, *args, **kwargs)
 
     return StoredSchemasIO
+
+
+@contextlib.contextmanager
+def offline_validation() -> Iterator[None]:
+    """pystac validates with the stored schemas only (any other URL raises), then as before."""
+    import importlib
+
+    import pystac
+    from pystac.stac_io import DefaultStacIO
+
+    validation = importlib.import_module("pystac.validation")  # its attribute warns
+    pystac.StacIO.set_default(stored_schemas_io())
+    validator = validation.JsonSchemaSTACValidator()
+    validator.schema_cache = copy.deepcopy(stored())
+    validation.set_validator(validator)
+    try:
+        yield
+    finally:
+        validation.set_validator(validation.JsonSchemaSTACValidator())
+        pystac.StacIO.set_default(DefaultStacIO)  # pystac's own default

@@ -28,6 +28,7 @@ from byocframe.client.api import resolve_client
 from byocframe.client.deployments import get_deployment
 from byocframe.frame.convert import tiles_from_records, to_records
 from byocframe.frame.native import native_geometries
+from byocframe.frame.records import dumps
 from byocframe.frame.snapshot import ATTRS_KEY, loaded_state
 from byocframe.geo.crs import WGS84, crs_urn, parse_crs
 from byocframe.geo.geojson import geometries_to_geojson
@@ -55,29 +56,78 @@ _CARRIED = {
 }
 
 
-def _lonlat(frame: gpd.GeoDataFrame) -> np.ndarray:
-    """The frame's geometries in lon/lat (from the native ones when the frame is not)."""
+def lonlat_covers(frame: gpd.GeoDataFrame, native: np.ndarray | None = None) -> np.ndarray:
+    """The frame's geometries in lon/lat (from the native ones when the frame is not).
+
+    ``native`` saves computing `native_covers` again when the caller has them.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(2, seed=1), crs="EPSG:3857")
+    >>> round(lonlat_covers(gdf)[0].bounds[1])
+    62
+    """
     if frame.crs is not None and frame.crs.to_epsg() == 4326:
         return frame.geometry.to_numpy()
-    native = _native(frame)
+    native = native_covers(frame) if native is None else native
     return reproject(native, frame["native_crs"].to_numpy(dtype=object), WGS84)
 
 
-def _native(frame: pd.DataFrame) -> np.ndarray:
+def native_covers(frame: pd.DataFrame) -> np.ndarray:
+    """Each tile's cover in its own CRS, its tile geometry where it has no cover.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(2, seed=1))
+    >>> native_covers(gdf)[0].geom_type
+    'MultiPolygon'
+    """
     cover = native_geometries(frame, "native_cover")
     tile = native_geometries(frame, "native_tile") if "native_tile" in frame else cover
+    return cover_or_tile(cover, tile)
+
+
+def cover_or_tile(cover: np.ndarray, tile: np.ndarray) -> np.ndarray:
+    """The cover where there is one, else the tile geometry (both in the tile's CRS).
+
+    Examples
+    --------
+    >>> import numpy as np, shapely
+    >>> cover_or_tile(np.array([None, shapely.Point(1, 1)]), np.array([shapely.Point(0, 0)] * 2))
+    array([<POINT (0 0)>, <POINT (1 1)>], dtype=object)
+    """
     return np.where(shapely.is_missing(cover), tile, cover)
 
 
-def _asset_href(bucket: str, path: str, source: str) -> str:
+def asset_key(path: str, source: str) -> str:
+    """The object key of one band's file: ``(BAND)`` resolved, or ``<source>.tif`` in a folder.
+
+    Examples
+    --------
+    >>> asset_key("tiles/a/(BAND).tif", "B02"), asset_key("tiles/a", "B02")
+    ('tiles/a/B02.tif', 'tiles/a/B02.tif')
+    """
     # a path without (BAND) is a folder; the service names its files <band>.tif[f]
-    key = path.replace("(BAND)", source) if "(BAND)" in path else f"{path}/{source}.tif"
-    return f"s3://{bucket}/{key}"
+    return path.replace("(BAND)", source) if "(BAND)" in path else f"{path}/{source}.tif"
 
 
-def _assets(path: str, collection: Mapping[str, Any]) -> dict[str, Any]:
-    import pystac
+def band_assets(collection: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Per band of the collection: the file ``source`` and the asset's fields but ``href``.
 
+    The fields are in the order pystac writes them (``type``, ``title``, extension fields,
+    ``roles``), so the per-item and the columnar exports agree.
+
+    Examples
+    --------
+    >>> spec = {"noData": 0, "additionalData": {"bands": {"B1": {"bitDepth": 16}}}}
+    >>> source, fields = band_assets(spec)["B1"]
+    >>> source, fields["raster:bands"]
+    ('B1', [{'data_type': 'uint16', 'nodata': 0}])
+    """
     bands = (collection.get("additionalData") or {}).get("bands") or {}
     out = {}
     for name, spec in bands.items():
@@ -87,12 +137,29 @@ def _assets(path: str, collection: Mapping[str, Any]) -> dict[str, Any]:
         no_data = spec.get("noData", collection.get("noData"))
         if no_data is not None:
             raster["nodata"] = no_data
+        fields = {
+            "type": COG,
+            "title": name,
+            "eo:bands": [{"name": name}],
+            "raster:bands": [raster],
+            "roles": ["data"],
+        }
+        out[name] = (str(spec.get("source") or name), fields)
+    return out
+
+
+def _assets(path: str, collection: Mapping[str, Any]) -> dict[str, Any]:
+    import pystac
+
+    out = {}
+    for name, (source, fields) in band_assets(collection).items():
+        extra = {k: v for k, v in fields.items() if k not in ("type", "title", "roles")}
         out[name] = pystac.Asset(
-            href=_asset_href(collection["s3Bucket"], path, str(spec.get("source") or name)),
-            title=name,
-            media_type=COG,
-            roles=["data"],
-            extra_fields={"eo:bands": [{"name": name}], "raster:bands": [raster]},
+            href=f"s3://{collection['s3Bucket']}/{asset_key(path, source)}",
+            title=fields["title"],
+            media_type=fields["type"],
+            roles=fields["roles"],
+            extra_fields=extra,
         )
     return out
 
@@ -167,12 +234,12 @@ def to_stac(
 
     if "path" not in frame.columns or "native_crs" not in frame.columns:
         raise ValueError("to_stac needs a tile frame (read_tiles or tiles_from_records)")
-    record, service = _collection_record(frame, collection, client)
+    record, service = collection_record(frame, collection, client)
     for field in ("id", "s3Bucket"):
         if not record.get(field):
             raise ValueError(f"collection has no {field!r}: pass client.get_collection(id)")
-    lonlat = _lonlat(frame)
-    native = geometries_to_geojson(_native(frame), list(frame["native_crs"]))
+    lonlat = lonlat_covers(frame)
+    native = geometries_to_geojson(native_covers(frame), list(frame["native_crs"]))
     records = to_records(frame)
     href = f"{service.rstrip('/')}{CATALOG_PATH}/collections/byoc-{record['id']}"
     items = []
@@ -187,10 +254,19 @@ def to_stac(
     return found
 
 
-def _collection_record(
+def collection_record(
     frame: pd.DataFrame, collection: Mapping[str, Any] | str | None, client: Any
 ) -> tuple[Mapping[str, Any], str]:
-    """The collection record to export with, and the base URL of its service."""
+    """The collection record to export with, and the base URL of its service.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(1, seed=1))
+    >>> collection_record(gdf, {"id": "c1", "s3Bucket": "b"}, None)[1]
+    'https://services.sentinel-hub.com'
+    """
     settings = frame.attrs.get(ATTRS_KEY, {})
     service = str(settings.get("service") or "")
     if isinstance(collection, Mapping):
@@ -249,7 +325,8 @@ def _item(
             properties[name] = record[key]
     properties["byoc:cover"] = record.get("coverGeometry") is not None
     if record.get("additionalData"):
-        properties["byoc:additional_data"] = json.dumps(record["additionalData"])
+        # compact, as the frame keeps it, so the columnar export copies the text as is
+        properties["byoc:additional_data"] = dumps(record["additionalData"])
     boxes = shapely.bounds(shapely.get_parts(geom)).tolist() if present else []
     return pystac.Item(
         id=record["id"],

@@ -12,14 +12,12 @@ import copy
 import pytest
 import requests
 from catalog_world import token_for
-from stac_schemas import errors, stored, stored_schemas_io, validate
+from stac_schemas import errors, offline_validation, validate
 
 import byocframe
 from byocframe.io.stac import PROJECTION, tiles_from_stac, to_stac
 
 pystac = pytest.importorskip("pystac")
-validation = pytest.importorskip("pystac.validation")
-DefaultStacIO = pytest.importorskip("pystac.stac_io").DefaultStacIO
 
 CATALOG = "/api/v1/catalog/1.0.0"
 
@@ -35,13 +33,8 @@ def export(demo_service):
 @pytest.fixture
 def offline_pystac():
     """pystac validates with the stored schemas only (any other URL raises)."""
-    pystac.StacIO.set_default(stored_schemas_io())
-    validator = validation.JsonSchemaSTACValidator()
-    validator.schema_cache = copy.deepcopy(stored())
-    validation.set_validator(validator)
-    yield
-    validation.set_validator(validation.JsonSchemaSTACValidator())
-    pystac.StacIO.set_default(DefaultStacIO)  # pystac's own default
+    with offline_validation():
+        yield
 
 
 def test_every_item_of_the_demo_export_validates(export):
