@@ -266,6 +266,7 @@ def combine_coverage(
     name: str = "group",
     aoi: AoiLike | shapely.Geometry | None = None,
     projected_aoi: bool = False,
+    categories: Sequence[Any] | None = None,
 ) -> CoverageTable:
     """Add the cells' depth areas up into `byocframe.tools.coverage`'s table.
 
@@ -281,6 +282,9 @@ def combine_coverage(
         ``covered_fraction``.
     projected_aoi : bool
         ``aoi`` is already in the equal-area plane.
+    categories : sequence, optional
+        The categories of a categorical ``by`` column: groups then come in their order,
+        as `byocframe.tools.coverage` lists them, instead of sorted.
 
     Returns
     -------
@@ -297,7 +301,11 @@ def combine_coverage(
     """
     columns = ["tiles", "footprint_m2", "covered_m2", "overlap_m2"]
     sums = depths.groupby("group", sort=False, dropna=False)[columns].sum()
-    keys = sorted(sums.index, key=_sort_key)
+    if categories is not None:
+        rank = {value: i for i, value in enumerate(categories)}
+        keys = sorted(sums.index, key=lambda v: (v not in rank, rank.get(v, 0)))
+    else:
+        keys = sorted(sums.index, key=_sort_key)
     sums = sums.loc[keys] if keys else sums
     out = pd.DataFrame(
         {

@@ -233,7 +233,14 @@ def partitioned_coverage(
         shuffled = pieces.shuffle("cell", npartitions=shuffle_partitions or frame.npartitions)
         depths = shuffled.map_partitions(cell_depths, meta=_empty(DEPTH_META)).compute()
     name = group_name(by, list(frame.columns))
-    return combine_coverage(depths, name=name, aoi=region, projected_aoi=True)
+    categories = None
+    if name == by and isinstance(frame.dtypes.get(by), pd.CategoricalDtype):
+        # categories are unknown until read (GeoParquet keeps them per file): `coverage`
+        # lists a categorical's groups in their order, so read them from one file
+        categories = list(frame[by].partitions[0].compute().dtype.categories)
+    return combine_coverage(
+        depths, name=name, aoi=region, projected_aoi=True, categories=categories
+    )
 
 
 #: The rows of `_partition_report`: each partition's changes, then one row (``action``
