@@ -444,7 +444,15 @@ def partitioned_changes(
     columns = ["id", "field", "old", "new", "action", "partition"]
     if not tables:
         return pd.DataFrame(columns=columns)
-    return pd.concat(tables, ignore_index=True)[columns]
+    rows = pd.concat(tables, ignore_index=True)[columns].astype(object)
+    return pd.DataFrame([_plain(row) for row in rows.to_dict("records")], columns=columns)
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """A row with NaT as None again: pandas infers a partition's column of times and None
+    as datetimes and NaT; the combined table is inferred from all rows, as `changes`
+    infers its own (where a NaT is always a None)."""
+    return {k: None if v is pd.NaT else v for k, v in row.items()}
 
 
 def _refuse_repeats(found: pd.DataFrame) -> None:
