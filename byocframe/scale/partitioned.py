@@ -449,9 +449,12 @@ def partitioned_changes(
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    """A row with NaT as None again: pandas infers a partition's column of times and None
-    as datetimes and NaT; the combined table is inferred from all rows, as `changes`
-    infers its own (where a NaT is always a None)."""
+    """A row with NaT as None again.
+
+    pandas infers a partition's column of times and None as datetimes and NaT; the
+    combined table is inferred from all its rows, as `changes` infers its own (where a
+    NaT is always a None).
+    """
     return {k: None if v is pd.NaT else v for k, v in row.items()}
 
 
