@@ -9,9 +9,11 @@ runs in its own process, so its peak RSS is its own:
 * ``dask-threads`` / ``dask-sync``: `partitioned_coverage` (same two calls) with dask's
   threaded scheduler (2 workers) and its synchronous one, and `partitioned_changes` of
   the same edits written as 4 id-hash partitions;
-* ``stages``: the per-task costs a cluster would pay, in one process per task: cutting
-  one partition into cell pieces, counting the depth of one shuffled partition, and the
-  shuffle volume (bytes of pieces) - what docs/design/scale.md extrapolates from.
+* ``stages``: the per-task costs a cluster would pay, in one process per task: reading
+  one partition and cutting it into cell pieces, reading one shuffled partition (written
+  to a file first) and counting its depth, reading one id-hash partition and planning
+  its changes; and the shuffle volume (bytes of pieces). docs/design/scale.md
+  extrapolates from these.
 
 It prints wall and CPU seconds, peak RSS, and the ratio of each dask run to the in-memory
 one (same run, same machine). Run: ``python benchmarks/bench_partitioned.py --tiles 100000``
@@ -133,32 +135,52 @@ def run_dask(folder: Path, scheduler: str) -> dict[str, Any]:
 def run_stage(folder: Path, stage: str, number: int) -> dict[str, Any]:
     """One task in a fresh process: its CPU time and the memory it adds."""
     import byocframe
+    from byocframe.edits.diff import plan
     from byocframe.scale.cells import cell_depths, cell_pieces
 
-    paths = sorted((folder / "dates").glob("*.parquet"))
-    if stage == "pieces":
-        part = byocframe.read_file(paths[number])
+    if stage == "shuffle":  # the 4 shuffled partitions, to files (hash of the cell, mod 4)
+        paths = sorted((folder / "dates").glob("*.parquet"))
+        pieces = pd.concat([cell_pieces(byocframe.read_file(p)) for p in paths])
+        target = pd.util.hash_pandas_object(pieces["cell"], index=False).to_numpy() % 4
+        (folder / "shuffled").mkdir()
+        for i in range(4):
+            mine = pieces[target == i].reset_index(drop=True)
+            mine.assign(group=mine["group"].astype(str)).to_parquet(folder / f"shuffled/{i}.pq")
+        return {}
+    import pyarrow.parquet
+
+    # the libraries a read loads are loaded once per worker, not per task: load them first
+    pyarrow.parquet.read_metadata(next((folder / "dates").glob("*.parquet")))
+    byocframe.read_file(next((folder / "dates").glob("*.parquet"))).iloc[:0]
+    base = current_mb()
+    if stage == "depths":
+        wall, cpu, mine = timed(lambda: pd.read_parquet(folder / f"shuffled/{number}.pq"))
+        read = {"read_cpu": cpu, "read_mb": peak_mb() - base}
         base = current_mb()
-        wall, cpu, pieces = timed(lambda: cell_pieces(part))
+        wall, cpu, depths = timed(lambda: cell_depths(mine))
         return {
-            "tiles": len(part),
-            "pieces": int(pieces["piece"].notna().sum()),
-            "bytes": int(pieces.memory_usage(deep=True).sum()),
-            "wkb_bytes": int(pieces["piece"].dropna().map(len).sum()),
+            **read,
+            "pieces": int(mine["piece"].notna().sum()),
+            "bytes": int(mine.memory_usage(deep=True).sum()),
+            "cells": len(depths),
             "cpu": cpu,
             "wall": wall,
             "added_mb": peak_mb() - base,
         }
-    # a shuffled partition: the pieces of every 4th cell (as a hash shuffle to 4 would)
-    pieces = pd.concat([cell_pieces(byocframe.read_file(p)) for p in paths], ignore_index=True)
-    cells = np.sort(pieces["cell"].unique())
-    mine = pieces[pieces["cell"].isin(cells[number::4])].reset_index(drop=True)
-    del pieces
+    source = "dates" if stage == "pieces" else "edited"
+    path = sorted((folder / source).glob("*.parquet"))[number]
+    wall, cpu, part = timed(lambda: byocframe.read_file(path))
+    read = {"read_cpu": cpu, "read_mb": peak_mb() - base, "tiles": len(part)}
     base = current_mb()
-    wall, cpu, depths = timed(lambda: cell_depths(mine))
+    if stage == "plan":
+        wall, cpu, _ = timed(lambda: plan(part))
+        return {**read, "cpu": cpu, "wall": wall, "added_mb": peak_mb() - base}
+    wall, cpu, pieces = timed(lambda: cell_pieces(part))
     return {
-        "pieces": int(mine["piece"].notna().sum()),
-        "cells": len(depths),
+        **read,
+        "pieces": int(pieces["piece"].notna().sum()),
+        "bytes": int(pieces.memory_usage(deep=True).sum()),
+        "wkb_bytes": int(pieces["piece"].dropna().map(len).sum()),
         "cpu": cpu,
         "wall": wall,
         "added_mb": peak_mb() - base,
@@ -221,18 +243,27 @@ def main() -> None:
                 )
         for name, run in runs.items():
             print(f"  peak RSS {name:12s} {run['rss_mb']:,.0f} MB")
-        for stage in ("pieces", "depths"):
+        child("--run", "shuffle", "--folder", tmp)
+        for stage in ("pieces", "depths", "plan"):
             for number in range(4):
                 s = child("--run", stage, "--folder", tmp, "--number", str(number))
-                extra = (
-                    f"{s['tiles']:,d} tiles -> {s['pieces']:,d} pieces, "
-                    f"{s['bytes'] / 2**20:.1f} MB ({s['wkb_bytes'] / 2**20:.1f} MB WKB)"
-                    if stage == "pieces"
-                    else f"{s['pieces']:,d} pieces in {s['cells']} group-cells"
-                )
+                if stage == "pieces":
+                    what = (
+                        f"{s['tiles']:,d} tiles -> {s['pieces']:,d} pieces, "
+                        f"{s['bytes'] / 2**20:.1f} MB ({s['wkb_bytes'] / 2**20:.1f} MB WKB)"
+                    )
+                elif stage == "depths":
+                    what = (
+                        f"{s['pieces']:,d} pieces ({s['bytes'] / 2**20:.1f} MB) "
+                        f"in {s['cells']} group-cells"
+                    )
+                else:
+                    what = f"{s['tiles']:,d} tiles"
                 print(
-                    f"  task {stage} #{number}: {extra}; cpu {s['cpu']:.2f} s, "
-                    f"adds {s['added_mb']:,.0f} MB"
+                    f"  task {stage} #{number}: {what}; read: cpu {s['read_cpu']:.2f} s, "
+                    f"{s['read_mb']:,.0f} MB; task: cpu {s['cpu']:.2f} s, "
+                    f"adds {s['added_mb']:,.0f} MB",
+                    flush=True,
                 )
 
 
