@@ -86,6 +86,7 @@ def prepare(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     (folder / "dates").mkdir()
     (folder / "edited").mkdir()
     wall, _, _ = timed(lambda: write_partitions(gdf, folder / "dates", by="quarter"))
+    byocframe.write_file(gdf.iloc[:2], folder / "tiny.parquet")
     edited = edit(gdf)
     write_partitions(edited, folder / "edited", partitions=4)
     pd.Series(gdf.index.to_numpy(dtype=object)).to_frame("id").to_parquet(folder / "ids.parquet")
@@ -147,11 +148,9 @@ def run_stage(folder: Path, stage: str, number: int) -> dict[str, Any]:
             mine = pieces[target == i].reset_index(drop=True)
             mine.assign(group=mine["group"].astype(str)).to_parquet(folder / f"shuffled/{i}.pq")
         return {}
-    import pyarrow.parquet
-
     # the libraries a read loads are loaded once per worker, not per task: load them first
-    pyarrow.parquet.read_metadata(next((folder / "dates").glob("*.parquet")))
-    byocframe.read_file(next((folder / "dates").glob("*.parquet"))).iloc[:0]
+    byocframe.read_file(folder / "tiny.parquet")
+    pd.read_parquet(folder / "tiny.parquet")
     base = current_mb()
     if stage == "depths":
         wall, cpu, mine = timed(lambda: pd.read_parquet(folder / f"shuffled/{number}.pq"))
