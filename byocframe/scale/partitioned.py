@@ -230,7 +230,11 @@ def partitioned_coverage(
             meta=_empty(_PIECE_META),
             enforce_metadata=False,
         )
-        shuffled = pieces.shuffle("cell", npartitions=shuffle_partitions or frame.npartitions)
+        # a cell of a group is counted on its own: shuffling on both spreads dated groups
+        # over as many tasks as they have cells, not only as many as there are cells
+        shuffled = pieces.shuffle(
+            ["group", "cell"], npartitions=shuffle_partitions or frame.npartitions
+        )
         depths = shuffled.map_partitions(cell_depths, meta=_empty(DEPTH_META)).compute()
     name = group_name(by, list(frame.columns))
     categories = None
