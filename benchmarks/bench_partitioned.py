@@ -226,7 +226,10 @@ def main() -> None:
             for name in ("memory", "dask-threads", "dask-sync")
         }
         memory = runs["memory"]
-        print(f"  memory: read the 4 files {memory['read'][0]:.1f} s")
+        print(
+            f"  memory: read the 4 files: wall {memory['read'][0]:.1f} s, cpu "
+            f"{memory['read'][1]:.1f} s (not in the in-memory figures below; in the dask ones)"
+        )
         for what, label in (
             ("all", "coverage()"),
             ("date", "coverage(by=date)"),

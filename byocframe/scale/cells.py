@@ -3,8 +3,9 @@
 `byocframe.tools.stats.coverage` needs every footprint of a group in memory. These three
 steps split it so that no step does: `cell_pieces` cuts one partition's footprints along
 a grid of square cells of the equal-area plane (``byocframe.tools.stats.EQUAL_AREA``),
-keyed by cell; whatever engine brings each cell's pieces together (a shuffle on
-``cell``) runs `cell_depths` on them; `combine_coverage` adds the cells up.
+keyed by group and cell; whatever engine brings each group's pieces of a cell together
+(a shuffle on ``group`` and ``cell``) runs `cell_depths` on them; `combine_coverage`
+adds the cells up.
 
 Why the sum is exact: the cells are disjoint squares (closed boxes that share only their
 edges, which have no area), and a point of a cell lies in a footprint exactly when it
@@ -50,9 +51,9 @@ __all__ = [
 ]
 
 #: Side of the square cells, in metres of the equal-area plane (1,000 km: about 520
-#: cells over the world, 40 of them over one row). A cell's pieces over all groups are
-#: what one worker holds at once after the shuffle: lower it (``cell_size=``) for deep
-#: stacks of many years; docs/design/scale.md gives the sizes.
+#: cells over the world, 40 of them over one row). One group's pieces in one cell are
+#: what one task counts at once after the shuffle: lower it (``cell_size=``) for deep
+#: stacks of many years as one group; docs/design/scale.md gives the sizes and costs.
 CELL_SIZE = 1_000_000.0
 #: The cell key of the one row per group and partition that carries the group's tile
 #: count and footprint area (it holds no piece).
@@ -204,8 +205,8 @@ def group_name(by: str | None, columns: Sequence[str]) -> str:
 def cell_depths(pieces: pd.DataFrame) -> pd.DataFrame:
     """Depth areas per group and cell, from all the pieces of the cells given.
 
-    Every piece of a cell must be in ``pieces`` (the rows of a shuffle on ``cell``);
-    pieces of several cells may be.
+    Every piece of a group in a cell must be in ``pieces`` (the rows of a shuffle on
+    ``group`` and ``cell``); pieces of several groups and cells may be.
 
     Parameters
     ----------

@@ -1,8 +1,9 @@
 """Coverage and changes over a partitioned GeoParquet dataset, with dask-geopandas.
 
 Nothing here holds every tile at once. Coverage cuts each partition's footprints along
-equal-area cells (`byocframe.scale.cells.cell_pieces`), shuffles the pieces by cell, counts
-depth per group and cell (`byocframe.scale.cells.cell_depths`) and adds the cells up.
+equal-area cells (`byocframe.scale.cells.cell_pieces`), shuffles the pieces by group and
+cell, counts depth per group and cell (`byocframe.scale.cells.cell_depths`) and adds the
+cells up.
 Changes run `byocframe.edits.diff.plan` on each partition, then combine: the ids of every
 partition (and the loaded ids, for deletions) are shuffled by id, so a tile in two
 partitions is found, and so is a loaded tile in none. The scheduler is dask's current one
@@ -182,8 +183,8 @@ def partitioned_coverage(
     """`byocframe.tools.coverage` of a partitioned dataset, cell by cell, with dask.
 
     Partitions may overlap in space (time partitions of one grid always do): footprints
-    are cut along equal-area cells and shuffled by cell, so each cell's depth is counted
-    once, from every partition's pieces. Areas add up over the disjoint cells.
+    are cut along equal-area cells and shuffled by group and cell, so each cell's depth is
+    counted once, from every partition's pieces. Areas add up over the disjoint cells.
 
     Parameters
     ----------
@@ -196,7 +197,8 @@ def partitioned_coverage(
         1,000 km): the most one worker holds at once is one cell's pieces over every
         group and partition. Lower it for deep stacks of many years.
     shuffle_partitions : int, optional
-        Partitions after the shuffle by cell (default: as many as the dataset has).
+        Partitions after the shuffle by group and cell (default: as many as the dataset
+        has).
 
     Returns
     -------
