@@ -40,11 +40,13 @@ from byocframe.typing import AoiLike
 
 __all__ = [
     "CELL_SIZE",
+    "MIN_CELL_SIZE",
     "PIECE_COLUMNS",
     "TOTALS_CELL",
     "cell_depths",
     "cell_key",
     "cell_pieces",
+    "check_cell_size",
     "combine_coverage",
     "equal_area_aoi",
     "group_name",
@@ -55,12 +57,32 @@ __all__ = [
 #: what one task counts at once after the shuffle: lower it (``cell_size=``) for deep
 #: stacks of many years as one group; docs/design/scale.md gives the sizes and costs.
 CELL_SIZE = 1_000_000.0
+#: The smallest cell side, in metres: cell keys pack a row number below 500,000, and
+#: cells much smaller than a tile only multiply the pieces.
+MIN_CELL_SIZE = 1_000.0
 #: The cell key of the one row per group and partition that carries the group's tile
 #: count and footprint area (it holds no piece).
 TOTALS_CELL = np.iinfo(np.int64).min
 #: The columns `cell_pieces` returns, in order.
 PIECE_COLUMNS = ("group", "cell", "piece", "tiles", "footprint_m2")
 _ROW = 1_000_003  # cell key = column * _ROW + row; rows stay far below it
+
+
+def check_cell_size(cell_size: float) -> None:
+    """Refuse a cell side that is not a number of metres of at least `MIN_CELL_SIZE`.
+
+    Examples
+    --------
+    >>> check_cell_size(500_000.0)
+    >>> check_cell_size(10.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: cell_size must be at least MIN_CELL_SIZE (1,000 m), got 10.0
+    """
+    if not isinstance(cell_size, int | float) or not cell_size >= MIN_CELL_SIZE:
+        raise ValueError(
+            f"cell_size must be at least MIN_CELL_SIZE ({MIN_CELL_SIZE:,.0f} m), got {cell_size!r}"
+        )
 
 
 def cell_key(column: np.ndarray, row: np.ndarray) -> np.ndarray:
@@ -125,7 +147,8 @@ def cell_pieces(
     by : str, optional
         As in `byocframe.tools.coverage` (None, a column, ``"sensing_time"``, a period).
     cell_size : float
-        Side of the cells in metres (`CELL_SIZE`); every partition must use the same.
+        Side of the cells in metres (`CELL_SIZE`, at least `MIN_CELL_SIZE`); every
+        partition must use the same.
     projected_aoi : bool
         ``aoi`` is already in the equal-area plane (`equal_area_aoi`), as when one
         projected AOI is shipped to every partition.
@@ -145,8 +168,7 @@ def cell_pieces(
     >>> pieces["piece"].notna().sum(), pieces["tiles"].sum()
     (np.int64(2), np.int64(1))
     """
-    if not cell_size > 0:
-        raise ValueError(f"cell_size must be a positive number of metres, got {cell_size!r}")
+    check_cell_size(cell_size)
     region: shapely.Geometry | None = None
     if aoi is not None:
         region = aoi if projected_aoi else equal_area_aoi(aoi)

@@ -30,6 +30,7 @@ from byocframe.scale.cells import (
     DEPTH_META,
     cell_depths,
     cell_pieces,
+    check_cell_size,
     combine_coverage,
     equal_area_aoi,
     group_name,
@@ -220,6 +221,7 @@ def partitioned_coverage(
     (['all'], True)
     """
     dask, _, _ = _dask()
+    check_cell_size(cell_size)
     frame = read_partitions(source)
     region = equal_area_aoi(aoi) if aoi is not None else None
     with dask.config.set({"dataframe.convert-string": False}):

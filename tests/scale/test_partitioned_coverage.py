@@ -144,5 +144,7 @@ def test_bad_input_says_what_to_do(tmp_path):
     with pytest.raises(TypeError, match="got list"):
         partitioned_coverage([1, 2])
     frame = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=4326)
-    with pytest.raises(ValueError, match="cell_size must be a positive"):
+    with pytest.raises(ValueError, match=r"cell_size must be at least MIN_CELL_SIZE \(1,000 m\)"):
         cell_pieces(frame, cell_size=0)
+    with pytest.raises(ValueError, match=r"got 10\.0"):
+        partitioned_coverage(tmp_path, cell_size=10.0)
