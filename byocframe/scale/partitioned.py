@@ -343,29 +343,27 @@ def id_findings(ids: pd.DataFrame) -> pd.DataFrame:
     return out.astype(ID_FINDINGS)
 
 
+def _loaded_part(part: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> Any:
+    """One partition of loaded ids as `_ID_META` rows; positions keep the ids' order."""
+    number = int((partition_info or {}).get("number", 0))
+    return pd.DataFrame(
+        {
+            "id": part["id"].to_numpy(dtype=object),
+            "partition": np.full(len(part), -1, np.int64),
+            "position": (number << 32) + np.arange(len(part), dtype=np.int64),
+        }
+    )
+
+
 def _loaded_frame(dd: Any, loaded_ids: Any, npartitions: int) -> Any:
     """The loaded ids as a dask frame of `_ID_META` rows (partition -1)."""
     if hasattr(loaded_ids, "to_frame") and hasattr(loaded_ids, "map_partitions"):
-        series = loaded_ids  # a dask Series or Index: positions follow its partitions
-        return series.to_frame("id").map_partitions(
-            lambda part: pd.DataFrame(
-                {
-                    "id": part["id"].to_numpy(dtype=object),
-                    "partition": np.full(len(part), -1, np.int64),
-                    "position": np.zeros(len(part), np.int64),
-                }
-            ),
-            meta=_empty(_ID_META),
-        )
+        # a dask Series or Index: stays distributed
+        return loaded_ids.to_frame("id").map_partitions(_loaded_part, meta=_empty(_ID_META))
     values = np.asarray(list(loaded_ids), dtype=object)
-    table = pd.DataFrame(
-        {
-            "id": values,
-            "partition": np.full(len(values), -1, np.int64),
-            "position": np.arange(len(values), dtype=np.int64),
-        }
-    )
-    return dd.from_pandas(table, npartitions=max(1, min(npartitions, len(values) or 1)))
+    table = pd.DataFrame({"id": values})
+    loaded = dd.from_pandas(table, npartitions=max(1, min(npartitions, len(values) or 1)))
+    return loaded.map_partitions(_loaded_part, meta=_empty(_ID_META))
 
 
 def partitioned_changes(
