@@ -20,7 +20,7 @@ PACKAGE = Path(byocframe.__file__).parent
 FLOORS = {
     "exceptions": 0, "ids": 1, "progress": 1, "file_rules": 1, "typing": 1, "log_capture": 1,
     "geo": 2, "tools": 3, "frame": 4, "client": 4, "io": 5, "edits": 6,
-    "bucket": 7, "maps": 7, "testing": 8, "accessor": 8, "cli": 9, "__main__": 9,
+    "bucket": 7, "maps": 7, "scale": 7, "testing": 8, "accessor": 8, "cli": 9, "__main__": 9,
 }  # fmt: skip
 #: What the local service may use of the client's side: geometry, the data-only file
 #: rules, the errors, progress bars, tifffile's collected log (`log_capture`), the demo's
