@@ -468,6 +468,16 @@ def restore_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """
     gdf = gdf.copy()
     template = tile_frame([])
+    for column in gdf.columns.intersection(template.columns):
+        # a reader gives categories (status, geometry_source) as text or with only the
+        # categories its rows use: the frame's order of groups is the template's
+        kind = template[column].dtype
+        if isinstance(kind, pd.CategoricalDtype) and gdf[column].dtype != kind:
+            values = gdf[column].astype(object)
+            values = values.where(values.notna(), None)
+            known = list(kind.categories)
+            extra = [v for v in pd.unique(values.dropna()) if v not in set(known)]
+            gdf[column] = values.astype(pd.CategoricalDtype(known + extra))
     for column in NATIVE_COLUMNS:
         if column in gdf.columns and gdf[column].dtype != template[column].dtype:
             geoms = native_geometries(gdf, column)  # WKB bytes or shapely, as frames hold them

@@ -25,6 +25,7 @@ import pandas as pd
 from byocframe.edits.diff import plan
 from byocframe.exceptions import ValidationError
 from byocframe.io.files import write_file
+from byocframe.io.geoparquet import restore_columns
 from byocframe.scale.cells import (
     CELL_SIZE,
     DEPTH_META,
@@ -226,7 +227,7 @@ def partitioned_coverage(
     region = equal_area_aoi(aoi) if aoi is not None else None
     with dask.config.set({"dataframe.convert-string": False}):
         pieces = frame.map_partitions(
-            cell_pieces,
+            _restored_pieces,
             region,
             by=by,
             cell_size=cell_size,
@@ -242,10 +243,13 @@ def partitioned_coverage(
         depths = shuffled.map_partitions(cell_depths, meta=_empty(DEPTH_META)).compute()
     name = group_name(by, list(frame.columns))
     categories = None
-    if name == by and isinstance(frame.dtypes.get(by), pd.CategoricalDtype):
-        # categories are unknown until read (GeoParquet keeps them per file): `coverage`
-        # lists a categorical's groups in their order, so read them from one file
-        categories = list(frame[by].partitions[0].compute().dtype.categories)
+    if name == by:
+        # categories are unknown until read (GeoParquet keeps them per file, or stores a
+        # frame's categorical columns as text): `coverage` lists a categorical's groups in
+        # their order, so read them from one file, as a frame holds it
+        first = restore_columns(frame[[by]].partitions[0].compute())
+        if isinstance(first[by].dtype, pd.CategoricalDtype):
+            categories = list(first[by].dtype.categories)
     return combine_coverage(
         depths, name=name, aoi=region, projected_aoi=True, categories=categories
     )
@@ -263,10 +267,15 @@ _REPORT_META = {
 }
 
 
+def _restored_pieces(part: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.DataFrame:
+    """`cell_pieces` of a partition with the columns a frame has (see `restore_columns`)."""
+    return cell_pieces(restore_columns(part), *args, **kwargs)
+
+
 def _partition_report(part: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> Any:
     """One partition's changes, in its own row order, and the collection it came from."""
     number = int((partition_info or {}).get("number", 0))
-    found = plan(part)
+    found = plan(restore_columns(part))
     marker = {"id": None, "field": None, "old": None, "new": found.collection, "action": None}
     table = pd.concat(
         [found.changes.astype(object), pd.DataFrame([marker], dtype=object)], ignore_index=True
