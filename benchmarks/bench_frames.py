@@ -18,7 +18,8 @@ straight in its own CRS, sampled every 100 m; the lon/lat outline is taken back 
 the native CRS with its lon/lat chords sampled every 0.01 degree).
 
 Run: ``python benchmarks/bench_frames.py [--tiles 20000] [--repeat 3]``
-or ``python benchmarks/bench_frames.py --densify [--tiles 100000] [--tolerances 2 5 10]``
+or ``python benchmarks/bench_frames.py --densify [--tiles 20000] [--tolerances 2 5 10]``
+(``--cost-only``: vertices, time and memory without the accuracy, for 100 000 tiles)
 """
 
 from __future__ import annotations
@@ -195,6 +196,23 @@ def densify_setting(records: list[dict], densify: float | None, tolerance: float
     return {"frame": frame, "seconds": seconds, "column_mb": column_mb, "wkb_mb": wkb_mb}
 
 
+def densify_cost(records: list[dict], tolerances: list[float]) -> None:
+    """Only vertices, time and memory (no accuracy): for large listings."""
+    print("| setting | vertices/tile | frame build s | geometry column MB (RSS) | WKB MB |")
+    print("|---|---|---|---|---|")
+    settings = [("uniform 10 km (before)", 10_000.0, float("inf"))]
+    settings += [(f"adaptive {t:g} m", float("inf"), t) for t in tolerances]
+    for name, densify, tolerance in settings:
+        built = densify_setting(records, densify, tolerance)
+        geoms = np.asarray(built.pop("frame").geometry.array, dtype=object)
+        vertices = shapely.get_num_coordinates(geoms[~shapely.is_missing(geoms)]).mean()
+        print(
+            f"| {name} | {vertices:.1f} | {built['seconds']:.2f} | {built['column_mb']:.0f} "
+            f"| {built['wkb_mb']:.0f} |",
+            flush=True,
+        )
+
+
 def densify_report(records: list[dict], tolerances: list[float], sample_size: int) -> None:
     """Uniform 10 km steps (before) against adaptive tolerances (after), same listing."""
     truth = reference_areas(records)
@@ -255,10 +273,14 @@ def main() -> None:
     parser.add_argument("--densify", action="store_true", help="compare densifying settings")
     parser.add_argument("--tolerances", type=float, nargs="+", default=[2.0, 5.0, 10.0])
     parser.add_argument("--sample", type=int, default=2_000, help="tiles for outline distances")
+    parser.add_argument("--cost-only", action="store_true", help="with --densify: no accuracy")
     args = parser.parse_args()
     if args.densify:
         print(f"python {platform.python_version()}, byocframe {byocframe.__version__}")
-        densify_report(synthetic_tiles(args.tiles), args.tolerances, args.sample)
+        if args.cost_only:
+            densify_cost(synthetic_tiles(args.tiles), args.tolerances)
+        else:
+            densify_report(synthetic_tiles(args.tiles), args.tolerances, args.sample)
         return
 
     records = synthetic_tiles(args.tiles)

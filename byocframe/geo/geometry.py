@@ -150,7 +150,7 @@ def reproject(
     >>> square = shapely.box(300000, 6900000, 600000, 7200000)  # 300 km, UTM 28N
     >>> out = reproject(np.array([square]), np.array(["EPSG:32628"]))
     >>> out[0].geom_type, int(shapely.get_num_coordinates(out[0]))  # curved within 5 m
-    ('MultiPolygon', 89)
+    ('MultiPolygon', 88)
     >>> uniform = reproject(
     ...     np.array([square]), np.array(["EPSG:32628"]), densify=10_000, tolerance=np.inf)
     >>> int(shapely.get_num_coordinates(uniform[0]))  # 10 km steps, as before
