@@ -152,7 +152,9 @@ def outline_distances(
         lines = shapely.segmentize(shapely.boundary(shown[i]), 0.01)
         drawn = shapely.get_coordinates(lines)
         # the lines a cut at 180 degrees or a polar cap adds lie inside the true outline
-        outline = (np.abs(drawn[:, 0]) < 180) & (np.abs(drawn[:, 1]) < 90)
+        pole = np.abs(drawn[:, 1]) == 90
+        # and the meridians that close a cap along a pole (exactly that longitude)
+        outline = (np.abs(drawn[:, 0]) < 180) & ~pole & ~np.isin(drawn[:, 0], drawn[pole, 0])
         back = np.column_stack(to_native.transform(drawn[:, 0], drawn[:, 1]))
         back_lines = shapely.transform(
             lines, lambda xy, t=to_native: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))

@@ -42,12 +42,15 @@ def outline_error(shown: shapely.Geometry, native: shapely.Geometry, crs: str) -
     """Metres, in the native CRS, between the shown outline and the true one (both ways).
 
     The lines a cut at the antimeridian or a polar cap adds (longitude exactly 180,
-    latitude exactly 90) are inside the true outline, so only the other way counts them.
+    latitude exactly 90, meridians to a pole) are inside the true outline, so only the
+    other way counts them.
     """
     to_native = _from_lonlat(crs)
     # the lon/lat chords as drawn, sampled every 0.01 degrees (<= 1.1 km)
     drawn = shapely.get_coordinates(shapely.segmentize(shapely.boundary(shown), 0.01))
-    outline = (np.abs(drawn[:, 0]) < 180) & (np.abs(drawn[:, 1]) < 90)
+    pole = np.abs(drawn[:, 1]) == 90
+    # and the meridians that close a cap along a pole (exactly that longitude)
+    outline = (np.abs(drawn[:, 0]) < 180) & ~pole & ~np.isin(drawn[:, 0], drawn[pole, 0])
     back = np.column_stack(to_native.transform(drawn[:, 0], drawn[:, 1]))
     back_lines = shapely.transform(
         shapely.segmentize(shapely.boundary(shown), 0.01),
