@@ -168,16 +168,35 @@ def outline_distances(
     return out
 
 
-def _rss() -> int:
-    import psutil
+_MEASURE = """
+import gc, pickle, sys, psutil, shapely
+with open(sys.argv[1], "rb") as f:
+    wkb = pickle.load(f)
+gc.collect()
+before = psutil.Process().memory_info().rss
+geoms = shapely.from_wkb(wkb)
+print(psutil.Process().memory_info().rss - before)
+"""
 
-    return psutil.Process().memory_info().rss
+
+def _column_rss(wkb: np.ndarray) -> int:
+    """Bytes of resident memory the shapely geometries take, built in a fresh process."""
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".pickle") as f:
+        pickle.dump(wkb, f)
+        f.flush()
+        out = subprocess.run(
+            [sys.executable, "-c", _MEASURE, f.name], capture_output=True, text=True, check=True
+        )
+    return int(out.stdout)
 
 
 def densify_setting(records: list[dict], densify: float | None, tolerance: float) -> dict:
     """Build the frame with one setting; vertices, time, memory of the geometry column."""
-    import gc
-
     from byocframe.geo import densify as densifying
 
     saved = densifying.DENSIFY_TOLERANCE
@@ -187,12 +206,9 @@ def densify_setting(records: list[dict], densify: float | None, tolerance: float
         frame = byocframe.tiles_from_records(records, densify=densify)
         seconds = time.perf_counter() - start
         geoms = np.asarray(frame.geometry.array, dtype=object)
-        gc.collect()
-        before = _rss()
-        copy = shapely.from_wkb(shapely.to_wkb(geoms))  # the column alone, built again
-        column_mb = (_rss() - before) / 1e6
-        wkb_mb = sum(len(b) for b in shapely.to_wkb(geoms[~shapely.is_missing(geoms)])) / 1e6
-        del copy
+        wkb = shapely.to_wkb(geoms[~shapely.is_missing(geoms)])
+        column_mb = _column_rss(wkb) / 1e6
+        wkb_mb = sum(len(b) for b in wkb) / 1e6
     finally:
         densifying.DENSIFY_TOLERANCE = saved
     return {"frame": frame, "seconds": seconds, "column_mb": column_mb, "wkb_mb": wkb_mb}
