@@ -141,6 +141,8 @@ def reproject(
 
     Raises
     ------
+    TypeError
+        If ``tolerance`` is not a number.
     ValueError
         If ``tolerance`` is not a positive number.
 
