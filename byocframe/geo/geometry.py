@@ -11,13 +11,16 @@ import functools
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
+from byocframe.geo import densify as densifying
 from byocframe.geo.crs import WGS84, parse_crs
+from byocframe.geo.densify import refine_edges, segment_length, split_long_edges
 from byocframe.geo.geojson import ParsedGeometries, Ragged
 
 __all__ = [
@@ -28,10 +31,11 @@ __all__ = [
     "transformer",
 ]
 
-#: Default longest edge, in metres, before reprojection (a 10 km step keeps the outline
-#: of a 300 km UTM tile within ~20 m of the truth; 4 corners alone are off by ~2 km).
-DEFAULT_DENSIFY = 10_000.0
-_METRES_PER_DEGREE = 111_320.0
+#: Default longest edge, in metres, before reprojection: none, the tolerance decides
+#: (`byocframe.geo.densify.DENSIFY_TOLERANCE`). Until December 2026 it was 10 km: 1.6
+#: times the vertices of adaptive densifying on a synthetic world listing, 36 m off at
+#: worst where adaptive stays within 5 m (docs/benchmarks.md).
+DEFAULT_DENSIFY = float("inf")
 
 
 @functools.lru_cache(maxsize=256)
@@ -85,16 +89,6 @@ def _transform_groups(groups: list[tuple[Transformer, np.ndarray]], xy: np.ndarr
 
 
 @functools.lru_cache(maxsize=256)
-def _segment_length(crs: str, metres: float) -> float:
-    """Convert a length in metres into the CRS's own units (degrees for lon/lat)."""
-    info = CRS.from_user_input(crs)
-    if info.is_geographic:
-        return metres / _METRES_PER_DEGREE
-    factor = info.axis_info[0].unit_conversion_factor or 1.0
-    return metres / factor
-
-
-@functools.lru_cache(maxsize=256)
 def _poles_in(crs: str) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
     """Where the north and south poles land in ``crs`` (None when they do not)."""
     out: list[tuple[float, float] | None] = []
@@ -111,14 +105,19 @@ def reproject(
     *,
     densify: float | None = DEFAULT_DENSIFY,
     clip: bool = True,
+    tolerance: float | None = None,
 ) -> np.ndarray:
     """Reproject geometries that each carry their own CRS, grouped by CRS.
 
     All coordinates go through one flat array: edges are densified in the source CRS
-    (``densify`` metres, None to skip) so straight UTM edges come out curved as they
-    should, then each CRS group is transformed in one pyproj call. Results that cross
-    the antimeridian are cut into parts inside [-180, 180], and tiles that contain a
-    pole become polar caps. Every result is a valid MultiPolygon (or None).
+    so straight UTM edges come out curved as they should, then each CRS group is
+    transformed in one pyproj call. Densifying is adaptive: an edge is halved, round
+    after round, only where the straight lon/lat chord between its transformed ends
+    passes farther than ``tolerance`` metres from the true image of its midpoint
+    (`byocframe.geo.densify.refine_edges`). Results that cross the antimeridian are cut
+    into parts inside [-180, 180], and tiles that contain a pole become polar caps.
+    Every result is a valid MultiPolygon (or None). The same geometry gives the same
+    vertices, bit for bit, whatever else is reprojected with it.
 
     Parameters
     ----------
@@ -127,32 +126,77 @@ def reproject(
         ``"EPSG:<code>"`` per geometry (see `parse_crs`).
     target : str
         The CRS to reproject into.
-    densify : float or None
-        Longest edge, in metres, before reprojecting.
+    densify : float or None, default inf
+        Longest edge, in metres, before reprojecting (edges are first cut into equal
+        pieces no longer than this; inf: no limit, the tolerance decides). None: no
+        densifying at all, only the vertices given are transformed.
     clip : bool
         Clip to the target's area of use in latitude (a map: Web Mercator has no
         poles). False keeps every vertex, e.g. to take a cover back into its own CRS.
+    tolerance : float or None
+        Metres an edge's lon/lat chord may pass from the true curve; None reads
+        `byocframe.geo.densify.DENSIFY_TOLERANCE` (5 m); inf turns adaptive
+        densifying off (``densify=10_000, tolerance=inf`` is the behaviour before
+        December 2026). Ignored when ``densify`` is None.
+
+    Raises
+    ------
+    TypeError
+        If ``tolerance`` is not a number.
+    ValueError
+        If ``tolerance`` is not a positive number.
 
     Examples
     --------
     >>> import shapely, numpy as np
     >>> square = shapely.box(300000, 6900000, 600000, 7200000)  # 300 km, UTM 28N
     >>> out = reproject(np.array([square]), np.array(["EPSG:32628"]))
-    >>> out[0].geom_type, int(shapely.get_num_coordinates(out[0]))  # 10 km steps: curved
-    ('MultiPolygon', 121)
+    >>> out[0].geom_type, int(shapely.get_num_coordinates(out[0]))  # curved within 5 m
+    ('MultiPolygon', 88)
+    >>> uniform = reproject(
+    ...     np.array([square]), np.array(["EPSG:32628"]), densify=10_000, tolerance=np.inf)
+    >>> int(shapely.get_num_coordinates(uniform[0]))  # 10 km steps, as before
+    121
     """
     geoms = np.asarray(geoms, dtype=object)
     ragged = Ragged.from_geometries(geoms)
-    return _reproject(ragged, geoms, np.asarray(crs, dtype=object), target, densify, clip)
+    steps = _Steps.of(densify, tolerance)
+    return _reproject(ragged, geoms, np.asarray(crs, dtype=object), target, steps, clip)
 
 
 def reproject_parsed(
-    parsed: ParsedGeometries, target: str = WGS84, *, densify: float | None = DEFAULT_DENSIFY
+    parsed: ParsedGeometries,
+    target: str = WGS84,
+    *,
+    densify: float | None = DEFAULT_DENSIFY,
+    tolerance: float | None = None,
 ) -> np.ndarray:
     """`reproject` for the output of `parse_geojson`, reusing its flat coordinates."""
     if parsed.ragged is None:
-        return reproject(parsed.geoms, parsed.crs, target, densify=densify)
-    return _reproject(parsed.ragged, parsed.geoms, parsed.crs, target, densify)
+        return reproject(parsed.geoms, parsed.crs, target, densify=densify, tolerance=tolerance)
+    steps = _Steps.of(densify, tolerance)
+    return _reproject(parsed.ragged, parsed.geoms, parsed.crs, target, steps)
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """How to densify: the longest edge and the chord tolerance, in metres."""
+
+    longest: float | None
+    tolerance: float
+
+    @classmethod
+    def of(cls, densify: float | None, tolerance: float | None) -> _Steps:
+        if tolerance is None:
+            tolerance = densifying.DENSIFY_TOLERANCE
+        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.floating)):
+            raise TypeError(f"tolerance must be a number of metres, not {type(tolerance).__name__}")
+        if not tolerance > 0:
+            raise ValueError(
+                f"tolerance must be a positive number of metres (inf: no adaptive "
+                f"densifying), not {tolerance}"
+            )
+        return cls(densify or None, float(tolerance))
 
 
 def _reproject(
@@ -160,7 +204,7 @@ def _reproject(
     geoms: np.ndarray,
     crs: np.ndarray,
     target: str,
-    densify: float | None,
+    steps: _Steps,
     clip: bool = True,
 ) -> np.ndarray:
     target = target if str(target).upper().startswith("EPSG:") else parse_crs(target)
@@ -175,30 +219,12 @@ def _reproject(
             geoms[unique],
             crs[unique],
             target,
-            densify,
+            steps,
             clip,
         )
         return sub[inverse]
     codes = np.where(present, crs, WGS84).astype(object)
-    unique_codes, inverse = np.unique(codes.astype(str), return_inverse=True)
-    uniq = [str(c) for c in unique_codes]
-    xy, ring_off = ragged.xy, ragged.ring_off
-    ring_geom = ragged.ring_geometry()
-    if densify:
-        # nothing to densify when a geometry is already in the target CRS
-        lengths = [np.inf if c == target else _segment_length(c, densify) for c in uniq]
-        steps = np.array(lengths)[inverse]
-        xy, ring_off = _densify(xy, ring_off, steps[ring_geom])
-    else:
-        xy = xy.copy()
-    point_code = inverse[ring_geom][np.repeat(np.arange(len(ring_off) - 1), np.diff(ring_off))]
-    groups = [
-        (transformer(code, WGS84), np.flatnonzero(point_code == k))
-        for k, code in enumerate(uniq)
-        if code != WGS84
-    ]
-    _transform_groups(groups, xy)
-    lonlat = Ragged(xy, ring_off, ragged.poly_off, ragged.geom_off).geometries()
+    xy, ring_off = _densified_lonlat(ragged, codes, target, steps)
     wraps = np.zeros(len(geoms), dtype=bool)
     if len(xy):
         # crossing the antimeridian shows as a jump of more than 180 degrees in longitude
@@ -206,6 +232,7 @@ def _reproject(
         west = np.minimum.reduceat(xy[:, 0], starts)
         east = np.maximum.reduceat(xy[:, 0], starts)
         wraps[present] = (east - west > 180) | (west < -180) | (east > 180)
+    lonlat = Ragged(xy, ring_off, ragged.poly_off, ragged.geom_off).geometries()
     lonlat = _fix_antimeridian(lonlat, wraps, _pole_flags(geoms, codes, present))
     if target != WGS84:
         lonlat = _to_projected(lonlat, target, CRS.from_user_input(target), clip)
@@ -214,6 +241,46 @@ def _reproject(
     if len(same):  # already in the target CRS: keep the coordinates as they were
         out[same] = _as_multi(np.asarray(geoms[same], dtype=object))
     return out
+
+
+def _densified_lonlat(
+    ragged: Ragged, codes: np.ndarray, target: str, steps: _Steps
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every ring densified as ``steps`` asks and transformed to lon/lat; new ring offsets."""
+    unique_codes, inverse = np.unique(codes.astype(str), return_inverse=True)
+    uniq = [str(c) for c in unique_codes]
+    xy, ring_off = ragged.xy, ragged.ring_off
+    ring_code = inverse[ragged.ring_geometry()]
+    # nothing to densify when a geometry is already in the target CRS; a lon/lat edge is
+    # its own chord, so only a length limit cuts it
+    curved = np.array([c not in (target, WGS84) for c in uniq])
+    if steps.longest is not None and np.isfinite(steps.longest):
+        lengths = [np.inf if c == target else segment_length(c, steps.longest) for c in uniq]
+        xy, ring_off = split_long_edges(xy, ring_off, np.array(lengths)[ring_code])
+    src = xy
+    xy = xy.copy()
+    point_code = ring_code[np.repeat(np.arange(len(ring_off) - 1), np.diff(ring_off))]
+    to_wgs84 = [transformer(code, WGS84) if code != WGS84 else None for code in uniq]
+
+    def transform(points: np.ndarray, code: np.ndarray) -> None:
+        groups = [
+            (to, np.flatnonzero(code == k)) for k, to in enumerate(to_wgs84) if to is not None
+        ]
+        _transform_groups([(to, rows) for to, rows in groups if len(rows)], points)
+
+    transform(xy, point_code)
+    if steps.longest is None or not np.isfinite(steps.tolerance):
+        return xy, ring_off
+    shortest = np.array([segment_length(c, steps.tolerance) for c in uniq])
+    return refine_edges(
+        src,
+        xy,
+        ring_off,
+        np.where(curved[ring_code], ring_code, -1),
+        transform,
+        tolerance=steps.tolerance,
+        shortest=shortest[ring_code],
+    )
 
 
 def _distinct(ragged: Ragged, crs: np.ndarray, present: np.ndarray) -> tuple[Any, Any]:
@@ -265,29 +332,6 @@ def _as_multi(geoms: np.ndarray) -> np.ndarray:
     if len(single):
         geoms[single] = shapely.multipolygons(geoms[single], indices=np.arange(len(single)))
     return geoms
-
-
-def _densify(
-    xy: np.ndarray, ring_off: np.ndarray, step: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Insert points so no edge is longer than its ring's ``step``; return new xy and offsets."""
-    n = len(xy)
-    if n == 0:
-        return xy.copy(), ring_off
-    last = np.zeros(n, dtype=bool)
-    last[ring_off[1:] - 1] = True
-    nxt = np.arange(1, n + 1)
-    nxt[last] = np.flatnonzero(last)
-    delta = xy[nxt] - xy
-    point_ring = np.repeat(np.arange(len(ring_off) - 1), np.diff(ring_off))
-    pieces = np.ceil(np.hypot(delta[:, 0], delta[:, 1]) / step[point_ring]).astype(np.int64)
-    pieces = np.maximum(pieces, 1)
-    source = np.repeat(np.arange(n), pieces)
-    first = np.cumsum(pieces) - pieces
-    frac = (np.arange(len(source)) - first[source]) / pieces[source]
-    dense = xy[source] + delta[source] * frac[:, None]
-    offsets = np.concatenate([[0], np.cumsum(pieces)])[ring_off]
-    return dense, offsets
 
 
 def _pole_flags(src: np.ndarray, codes: np.ndarray, present: np.ndarray) -> np.ndarray:

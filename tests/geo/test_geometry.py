@@ -128,7 +128,7 @@ class TestDensify:
         curved = one(self.corners, "EPSG:32628")
         straight = one(self.corners, "EPSG:32628", densify=None)
         assert shapely.get_num_coordinates(straight) == 5
-        assert shapely.get_num_coordinates(curved) > 100
+        assert shapely.get_num_coordinates(curved) > 50  # 10 km steps gave 121
         # the true image of the top edge's midpoint lies on the curved outline, not the chord
         lon, lat = Transformer.from_crs("EPSG:32628", "EPSG:4326", always_xy=True).transform(
             450_000.0, 7_200_000.0
