@@ -18,8 +18,9 @@ from pyproj import CRS
 
 from byocframe.edits.equality import cover_problem, same_cover
 from byocframe.frame.native import native_geometries
+from byocframe.frame.snapshot import Drawing, drawing
 from byocframe.geo.crs import WGS84
-from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject, transformer
+from byocframe.geo.geometry import reproject, transformer
 
 __all__ = [
     "SHOWN_TOLERANCE",
@@ -79,16 +80,16 @@ def edited_covers(
     if not len(where):
         return moved, {"before": before, "cover": cover, "problem": problem}
     rows = part.iloc[where]
-    densify = settings.get("densify", DEFAULT_DENSIFY)
+    drawn = drawing(settings)
     native_crs = rows["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
     native = native_geometries(rows, "native_cover")
     base = np.where(shapely.is_missing(native), native_geometries(rows, "native_tile"), native)
     has_base = ~shapely.is_missing(base)
     shown84 = np.full(len(where), None, dtype=object)
-    shown84[has_base] = reproject(base[has_base], native_crs[has_base], WGS84, densify=densify)
+    shown84[has_base] = reproject(base[has_base], native_crs[has_base], WGS84, **drawn)
     shown = shown84
     if target != WGS84:
-        shown = shown_in(base, native_crs, has_base, target, densify)
+        shown = shown_in(base, native_crs, has_base, target, drawn)
     geographic = bool(CRS(target).is_geographic)
     step = 1e-9 if geographic else 1e-4
     with np.errstate(invalid="ignore"):  # NaN or infinite vertices are simply not equal
@@ -145,8 +146,8 @@ def edited_covers(
         codes = codes.to_numpy(dtype=object)
         present = ~shapely.is_missing(source)
         if present.any():
-            drawn = reproject(source[present], codes[present], target, densify=densify)
-            before[edited_rows[present]] = drawn
+            loaded = reproject(source[present], codes[present], target, **drawn)
+            before[edited_rows[present]] = loaded
     return moved, {"before": before, "cover": cover, "problem": problem}
 
 
@@ -158,19 +159,23 @@ def polygonal(geoms: np.ndarray) -> np.ndarray:
 
 
 def shown_in(
-    base: np.ndarray, codes: np.ndarray, has: np.ndarray, target: str, densify: float | None
+    base: np.ndarray,
+    codes: np.ndarray,
+    has: np.ndarray,
+    target: str,
+    drawn: Drawing,
 ) -> np.ndarray:
     """What loading would show in ``target`` (None where that CRS cannot show it)."""
     out = np.full(len(base), None, dtype=object)
     failed = (shapely.errors.GEOSException, ValueError, RuntimeWarning)
     with np.errstate(all="ignore"):  # infinite vertices: a failed repair, not a warning
         try:
-            out[has] = reproject(base[has], codes[has], target, densify=densify)
+            out[has] = reproject(base[has], codes[has], target, **drawn)
         except failed:
             for i in np.flatnonzero(has):  # one at a time: some cannot be shown there
                 one = slice(i, i + 1)
                 try:
-                    out[i] = reproject(base[one], codes[one], target, densify=densify)[0]
+                    out[i] = reproject(base[one], codes[one], target, **drawn)[0]
                 except failed:
                     out[i] = None
     return out

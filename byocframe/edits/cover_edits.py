@@ -19,9 +19,9 @@ from pyproj import CRS
 
 from byocframe.edits.equality import cover_problem
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY
+from byocframe.frame.snapshot import ATTRS_KEY, drawing
 from byocframe.geo.crs import WGS84
-from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject
+from byocframe.geo.geometry import reproject
 
 __all__ = ["set_native_covers"]
 
@@ -108,8 +108,8 @@ def set_native_covers(
             ],
         )
     target = frame.crs.to_string() if frame.crs is not None else WGS84
-    densify = frame.attrs.get(ATTRS_KEY, {}).get("densify", DEFAULT_DENSIFY)
-    shown = reproject(geoms, codes, target, densify=densify, clip=False)
+    drawn = drawing(frame.attrs.get(ATTRS_KEY, {}))
+    shown = reproject(geoms, codes, target, clip=False, **drawn)
     column = frame.columns.get_loc(frame.active_geometry_name)
     frame.iloc[positions, column] = shown
     return frame

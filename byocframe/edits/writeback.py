@@ -29,9 +29,9 @@ from byocframe.edits.batch import Batch
 from byocframe.edits.plans import Plan
 from byocframe.edits.tasks import Action, Done, NewRow
 from byocframe.frame.native import put_native
-from byocframe.frame.snapshot import ATTRS_KEY, LOADED, NAT, stamp, with_loaded_ids
+from byocframe.frame.snapshot import ATTRS_KEY, LOADED, NAT, drawing, stamp, with_loaded_ids
 from byocframe.geo.crs import WGS84
-from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject
+from byocframe.geo.geometry import reproject
 
 __all__ = ["WRITTEN_BACK", "write_back"]
 
@@ -130,7 +130,7 @@ def _put(
     has = ~shapely.is_missing(native)
     if has.any():
         target = frame.crs.to_string() if frame.crs is not None else WGS84
-        densify = frame.attrs.get(ATTRS_KEY, {}).get("densify", DEFAULT_DENSIFY)
-        shown = reproject(native[has], codes[has], target, densify=densify)
+        drawn = drawing(frame.attrs.get(ATTRS_KEY, {}))
+        shown = reproject(native[has], codes[has], target, **drawn)
         where = np.asarray(rows)[has]
         frame.iloc[where, frame.columns.get_loc(frame.geometry.name)] = shown

@@ -44,8 +44,9 @@ from byocframe.frame.records import (
     format_datetimes,
     loads,
 )
-from byocframe.frame.snapshot import ATTRS_KEY, stamp
+from byocframe.frame.snapshot import ATTRS_KEY, Drawing, drawing, stamp
 from byocframe.geo.crs import WGS84, GeometryProblem, parse_crs
+from byocframe.geo.densify import DENSIFY_TOLERANCE
 from byocframe.geo.geojson import geometries_to_geojson
 from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject
 from byocframe.typing import CrsLike
@@ -64,6 +65,7 @@ def tiles_from_records(
     errors: Errors = "warn",
     densify: float | None = DEFAULT_DENSIFY,
     area: bool = False,
+    tolerance: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Build a GeoDataFrame of BYOC tiles from API records.
 
@@ -79,11 +81,17 @@ def tiles_from_records(
         "warn": load them with the bad values missing (NaT, None, NaN; a tile with no
         usable ``id`` is left out) and emit one `ByocframeWarning` naming the first
         few. "raise": raise `ValidationError` naming every problem, load nothing.
-    densify : float or None, default 10 000
-        Longest edge, in metres, in the tile's own CRS before reprojecting. None keeps
-        the vertices as they are (fast, but long UTM edges then come out straight).
+    densify : float or None, default inf
+        Longest edge, in metres, in the tile's own CRS before reprojecting (inf: no
+        limit, ``tolerance`` decides). None keeps the vertices as they are (fast, but
+        long UTM edges then come out straight).
     area : bool, default False
         Add an ``area_km2`` column with the geodesic area of each footprint.
+    tolerance : float, optional
+        How far, in metres, a reprojected edge may pass from the true curve before it is
+        split (`byocframe.geo.densify.DENSIFY_TOLERANCE`, 5 m, by default; inf: fixed
+        ``densify`` steps only). The frame records it, so edits are found against the
+        geometries it was loaded with.
 
     Returns
     -------
@@ -126,7 +134,9 @@ def tiles_from_records(
     >>> round(gdf.geometry.iloc[0].centroid.x, 2), round(gdf.geometry.iloc[0].centroid.y, 2)
     (-15.99, 63.12)
     """
-    gdf = tile_frame(records, crs=crs, errors=errors, densify=densify, area=area)
+    gdf = tile_frame(
+        records, crs=crs, errors=errors, densify=densify, area=area, tolerance=tolerance
+    )
     stamp(gdf, collection="", service="")
     return gdf
 
@@ -138,6 +148,7 @@ def tile_frame(
     errors: Errors = "warn",
     densify: float | None = DEFAULT_DENSIFY,
     area: bool = False,
+    tolerance: float | None = None,
 ) -> gpd.GeoDataFrame:
     """`tiles_from_records` without the ``loaded`` column: for a loader that stamps it once.
 
@@ -149,11 +160,19 @@ def tile_frame(
     check_errors(errors)
     target = _normalise_crs(crs)
     with _no_gc():
-        return _tiles_frame([as_record(r, "tile") for r in records], target, errors, densify, area)
+        drawn: Drawing = {
+            "densify": None if densify is None else float(densify),
+            "tolerance": DENSIFY_TOLERANCE if tolerance is None else float(tolerance),
+        }
+        return _tiles_frame([as_record(r, "tile") for r in records], target, errors, drawn, area)
 
 
 def _tiles_frame(
-    recs: list[Mapping[str, Any]], target: str, errors: Errors, densify: float | None, area: bool
+    recs: list[Mapping[str, Any]],
+    target: str,
+    errors: Errors,
+    drawn: Drawing,
+    area: bool,
 ) -> gpd.GeoDataFrame:
     ids, problems = check_ids(recs, "tile")
     problems += duplicates(ids)
@@ -171,7 +190,7 @@ def _tiles_frame(
     for wire in TILE_DATETIMES:
         times[wire], bad = check_times([r.get(wire) for r in recs], wire, ids)
         problems += bad
-    feet = read_footprints(recs, target, densify=densify)
+    feet = read_footprints(recs, target, **drawn)
     for (pos, wire), msg in sorted(feet.problems.items()):
         problems.append(problem(pos, ids[pos], wire, None, msg))
     keep = report(problems, errors, "tile", len(recs))
@@ -205,7 +224,7 @@ def _tiles_frame(
         from byocframe.tools.stats import geodesic_area
 
         gdf["area_km2"] = geodesic_area(gdf.geometry)
-    gdf.attrs[ATTRS_KEY] = {"kind": "tiles", "densify": densify}
+    gdf.attrs[ATTRS_KEY] = {"kind": "tiles", **drawn}
     return gdf
 
 
@@ -334,8 +353,7 @@ def native_cover_geometries(frame: pd.DataFrame) -> np.ndarray:
     A row whose ``geometry`` differs from what loading its ``native_cover`` would give has
     been edited: its geometry is reprojected into the row's native CRS.
     """
-    settings = frame.attrs.get(ATTRS_KEY, {})
-    densify = settings.get("densify", DEFAULT_DENSIFY)
+    drawn = drawing(frame.attrs.get(ATTRS_KEY, {}))
     crs = frame.crs.to_string() if frame.crs is not None else WGS84
     native = native_geometries(frame, "native_cover")
     native_crs = np.asarray(frame["native_crs"].astype(object).fillna(WGS84), dtype=object)
@@ -343,10 +361,10 @@ def native_cover_geometries(frame: pd.DataFrame) -> np.ndarray:
     has_native = ~shapely.is_missing(native)
     cover_crs = native_crs.copy()
     cover_crs[~has_native] = None
-    expected = reproject(native, cover_crs, crs, densify=densify)
+    expected = reproject(native, cover_crs, crs, **drawn)
     # rows without a cover showed their tile geometry: unchanged means still no cover
     fallback = np.asarray(
-        reproject(native_geometries(frame, "native_tile"), native_crs, crs, densify=densify),
+        reproject(native_geometries(frame, "native_tile"), native_crs, crs, **drawn),
         dtype=object,
     )
     expected = np.where(has_native, expected, fallback)

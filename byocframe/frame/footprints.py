@@ -11,13 +11,13 @@ one shared shapely object, whichever chunk it comes in.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import shapely
 
+from byocframe.frame.snapshot import Drawing
 from byocframe.geo.geojson import parse_geojson
 from byocframe.geo.geometry import reproject, reproject_parsed
 
@@ -52,6 +52,7 @@ def read_footprints(
     target: str,
     *,
     densify: float | None,
+    tolerance: float | None = None,
     chunk_size: int | None = None,
 ) -> Footprints:
     """Read and reproject the ``coverGeometry`` and ``tileGeometry`` of every record.
@@ -62,8 +63,8 @@ def read_footprints(
         API-shaped tile records.
     target : str
         ``"EPSG:<code>"`` to show the geometries in.
-    densify : float or None
-        Longest edge in metres before reprojecting (see `byocframe.geo.geometry.reproject`).
+    densify, tolerance : float or None
+        How edges are densified before reprojecting (see `byocframe.geo.geometry.reproject`).
     chunk_size : int, optional
         Tiles read at once; `CHUNK_SIZE` by default.
 
@@ -86,9 +87,9 @@ def read_footprints(
         tile=np.full(n, None, dtype=object),
     )
     shown: dict[tuple[Any, bytes], Any] = {}  # (CRS, WKB) of a tile geometry -> as shown
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        for start in range(0, n, size):
-            _read_chunk(recs, start, min(start + size, n), target, densify, out, shown, pool)
+    drawn: Drawing = {"densify": densify, "tolerance": tolerance}
+    for start in range(0, n, size):
+        _read_chunk(recs, start, min(start + size, n), target, drawn, out, shown)
     return out
 
 
@@ -97,10 +98,9 @@ def _read_chunk(
     start: int,
     stop: int,
     target: str,
-    densify: float | None,
+    drawn: Drawing,
     out: Footprints,
     shown: dict[tuple[Any, bytes], Any],
-    pool: ThreadPoolExecutor,
 ) -> None:
     rows = slice(start, stop)
     cover = parse_geojson([recs[i].get("coverGeometry") for i in range(start, stop)])
@@ -119,15 +119,13 @@ def _read_chunk(
         if key is not None and key not in shown and key not in new:
             new[key] = pos
     first = np.fromiter(new.values(), dtype=np.int64, count=len(new))
-    # the two reprojections overlap: pyproj, shapely and numpy release the GIL
-    tiles = (
-        pool.submit(reproject, tile.geoms[first], tile.crs[first], target, densify=densify)
-        if len(first)
-        else None
-    )
-    out.cover[rows] = reproject_parsed(cover, target, densify=densify)
-    if tiles is not None:
-        shown.update(zip(new, tiles.result(), strict=True))
+    # one after the other, on this thread: shapely.is_valid switches warnings off and on
+    # around its work (warnings.catch_warnings), which is not thread-safe before Python
+    # 3.14: two threads doing it at once can leave every warning of the process ignored
+    if len(first):
+        tiles = reproject(tile.geoms[first], tile.crs[first], target, **drawn)
+        shown.update(zip(new, tiles, strict=True))
+    out.cover[rows] = reproject_parsed(cover, target, **drawn)
     out.tile[rows] = [None if key is None else shown[key] for key in keys]
     out.cover_wkb[rows] = cover_wkb
     out.tile_wkb[rows] = tile_wkb

@@ -29,9 +29,10 @@ Examples
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,7 @@ import pandas as pd
 from byocframe.frame.digests import geometry_digest, ids_digest, service_digest, text_digest
 from byocframe.frame.native import native_geometries
 from byocframe.frame.records import STATUSES
+from byocframe.geo.geometry import DEFAULT_DENSIFY
 
 __all__ = [
     "ATTRS_KEY",
@@ -46,11 +48,14 @@ __all__ = [
     "COLLECTION_READ_ONLY",
     "LOADED",
     "NAT",
+    "Drawing",
     "LoadedState",
     "OldTokenError",
     "collection_state",
     "current_fields",
+    "drawing",
     "geometry_digest",
+    "json_safe",
     "load_number",
     "loaded_collections",
     "loaded_ids",
@@ -478,3 +483,57 @@ def loaded_collections(frame: pd.DataFrame) -> dict[str, dict[str, Any]] | None:
 
     text = frame.attrs.get(ATTRS_KEY, {}).get("loaded")
     return json.loads(text) if isinstance(text, str) else None
+
+
+class Drawing(TypedDict):
+    """`reproject`'s keywords that drew a frame's geometries (see `drawing`)."""
+
+    densify: float | None
+    tolerance: float | None
+
+
+def drawing(settings: Mapping[str, Any]) -> Drawing:
+    """How a frame's shown geometries were drawn from its native ones.
+
+    The keywords to give `byocframe.geo.geometry.reproject` so a recomputation gives
+    the very geometries the frame was loaded with: ``densify`` and ``tolerance`` as the
+    frame's attrs record them. A frame saved before adaptive densifying (December 2026)
+    records a ``densify`` step but no ``tolerance``: its geometries were drawn with fixed
+    steps only (tolerance inf). Without either, today's defaults.
+
+    Examples
+    --------
+    >>> drawing({"densify": 10_000.0})
+    {'densify': 10000.0, 'tolerance': inf}
+    >>> drawing({"densify": "inf", "tolerance": 5.0})
+    {'densify': inf, 'tolerance': 5.0}
+    >>> drawing({})
+    {'densify': inf, 'tolerance': None}
+    """
+    densify = settings.get("densify", DEFAULT_DENSIFY)
+    if "tolerance" in settings:
+        tolerance = settings["tolerance"]
+    elif "densify" in settings:
+        tolerance = math.inf
+    else:
+        tolerance = None
+    return {"densify": _number(densify), "tolerance": _number(tolerance)}
+
+
+def _number(value: Any) -> float | None:
+    """A setting as a float: JSON keeps infinity as the text "inf" (see `json_safe`)."""
+    return None if value is None else float(value)
+
+
+def json_safe(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings with infinite numbers as text, so strict JSON readers take them.
+
+    Examples
+    --------
+    >>> json_safe({"densify": float("inf"), "tolerance": 5.0, "kind": "tiles"})
+    {'densify': 'inf', 'tolerance': 5.0, 'kind': 'tiles'}
+    """
+    return {
+        key: (str(value) if isinstance(value, float) and math.isinf(value) else value)
+        for key, value in settings.items()
+    }

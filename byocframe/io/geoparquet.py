@@ -33,9 +33,9 @@ import shapely
 from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import tile_frame
 from byocframe.frame.native import NATIVE_COLUMNS, WKB_DTYPE, native_column, native_geometries
-from byocframe.frame.snapshot import ATTRS_KEY
+from byocframe.frame.snapshot import ATTRS_KEY, drawing, json_safe
 from byocframe.geo.crs import WGS84
-from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject
+from byocframe.geo.geometry import reproject
 
 __all__ = [
     "COMPRESSION_LEVEL",
@@ -185,7 +185,7 @@ def _tile_geometries(
     if native_tile is None or "native_crs" not in frame.columns or n == 0:
         return np.full(n, None, dtype=object)
     settings = frame.attrs.get(ATTRS_KEY, {})
-    densify = settings.get("densify", DEFAULT_DENSIFY)
+    drawn = drawing(settings)
     crs = np.asarray(frame["native_crs"].astype(object).fillna(WGS84), dtype=object)
     present = np.flatnonzero(~shapely.is_missing(native_tile))
     out = np.full(n, None, dtype=object)
@@ -196,7 +196,7 @@ def _tile_geometries(
         pairs = wkb_codes.astype(np.int64) * len(crs_names) + crs_codes
         _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
         rows = present[first]
-        distinct = reproject(native_tile[rows], crs[rows], target, densify=densify)
+        distinct = reproject(native_tile[rows], crs[rows], target, **drawn)
         out[present] = np.asarray(distinct, dtype=object)[inverse.ravel()]
     return out
 
@@ -217,11 +217,13 @@ def file_metadata(
     column: dict[str, Any] = {"encoding": encoding, "geometry_types": types}
     column["crs"] = crs.to_json_dict() if crs is not None else None
     geo = {"version": "1.1.0", "primary_column": geometry, "columns": {geometry: column}}
-    settings = {
-        k: v
-        for k, v in attrs.get(ATTRS_KEY, {}).items()
-        if v is None or isinstance(v, str | int | float | bool)
-    }
+    settings = json_safe(
+        {
+            k: v
+            for k, v in attrs.get(ATTRS_KEY, {}).items()
+            if v is None or isinstance(v, str | int | float | bool)
+        }
+    )
     own = {
         "format": FORMAT,
         "crs": crs.to_string() if crs is not None else WGS84,
@@ -229,7 +231,10 @@ def file_metadata(
         "columns": columns,
         "attrs": settings,
     }
-    return {b"geo": json.dumps(geo).encode(), METADATA_KEY: json.dumps(own).encode()}
+    return {
+        b"geo": json.dumps(geo, allow_nan=False).encode(),
+        METADATA_KEY: json.dumps(own, allow_nan=False).encode(),
+    }
 
 
 def write_parquet(gdf: gpd.GeoDataFrame, path: str | Path) -> None:
@@ -413,7 +418,10 @@ def read_row_groups(path: str | Path, groups: list[int] | None = None) -> gpd.Ge
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, index=frame.index, crs=crs))
     if gdf.active_geometry_name != name:
         gdf = gdf.rename_geometry(name)
-    gdf.attrs = {ATTRS_KEY: own.get("attrs") or {}}
+    saved = dict(own.get("attrs") or {})
+    if "densify" in saved:  # as drawn when saved (infinity is kept as text in JSON)
+        saved.update(drawing(saved))
+    gdf.attrs = {ATTRS_KEY: saved}
     for column in NATIVE_COLUMNS:
         if column in pulled:
             if wkb_native:

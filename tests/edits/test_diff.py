@@ -123,6 +123,7 @@ def test_attrs_are_a_few_scalars_and_cheap_to_copy(gdf):
     assert set(settings) == {
         "kind",
         "densify",
+        "tolerance",
         "collection",
         "service",
         "load",

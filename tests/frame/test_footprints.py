@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,15 @@ def test_a_repeated_tile_geometry_is_one_object_across_chunks(records, monkeypat
         natives[frame["native_tile"].notna().to_numpy()],
         tolerance=0,
     ).all()
+
+
+def test_building_leaves_the_warning_filters_as_they_were(records, monkeypatch):
+    # reprojecting on two threads at once once left every warning of the process ignored
+    # (shapely.is_valid's catch_warnings is not thread-safe)
+    before = list(warnings.filters)
+    for chunk in (7, 10_000, 7):
+        _build(records, chunk, monkeypatch)
+        assert warnings.filters == before
 
 
 def test_a_chunk_size_below_one_is_refused():
