@@ -1,8 +1,9 @@
 """Benchmark: building the tile frame at scale, its resident size, against a plain build.
 
 Each measurement runs in a fresh subprocess on the same synthetic listing (``--tiles``
-tiles over ``--dates`` monthly dates: a mosaic's grid cells repeat every month, each
-month's covers carry their own noise). It prints, per size:
+tiles over ``--dates`` monthly dates, more where a date cannot hold its share: the grid
+has ~21,000 cells; a mosaic's grid cells repeat every month, each month's covers carry
+their own noise). It prints, per size:
 
 * ``tiles_from_records``: wall and CPU seconds, the peak RSS of the process (records
   included) and the frame's resident size (RSS after the build, the allocator trimmed,
@@ -40,8 +41,11 @@ from shapely.geometry import shape
 import byocframe
 from byocframe.frame.synthetic import synthetic_tiles
 
-dates = tuple(f"{2020 + m // 12}-{m % 12 + 1:02d}-01" for m in range(k))
+# the synthetic grid has ~21,000 cells: more dates when one date cannot hold n / k tiles
+k = max(k, -(-n // 20_000))
+dates = tuple(f"{2000 + m // 12}-{m % 12 + 1:02d}-01" for m in range(k))
 records = synthetic_tiles(n, dates=dates, polar=True)
+assert len(records) == n, (len(records), n)
 
 def plain(recs):
     groups = {}
@@ -79,7 +83,7 @@ wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 resident = rss() - before
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"wall": wall, "cpu": cpu, "resident": resident, "peak": peak,
-                  "columns": len(frame.columns)}))
+                  "columns": len(frame.columns), "dates": k}))
 """
 
 
@@ -105,7 +109,7 @@ def main() -> None:
             f"{n:>9,} tiles  tiles_from_records {ours['wall']:7.2f} s wall "
             f"{ours['cpu']:7.2f} s CPU, frame {ours['resident'] / n:6.0f} B/tile "
             f"({ours['resident'] / 1e9:.2f} GB), peak {ours['peak'] / 1e9:.2f} GB, "
-            f"{ours['columns']} columns"
+            f"{ours['columns']} columns, {ours['dates']} dates"
         )
         print(
             f"{'':>15} plain per-CRS pyproj {plain['wall']:7.2f} s wall "
