@@ -134,11 +134,15 @@ def put_native(frame: pd.DataFrame, rows: Sequence[int], column: str, geoms: Any
     >>> [None if g is None else g.wkt for g in native_geometries(frame, "native_cover")]
     [None, 'POINT (0 1)']
     """
-    current = native_geometries(frame, column)
     values = np.empty(len(rows), dtype=object)
     values[:] = list(geoms)
-    current[np.asarray(rows, dtype=np.int64)] = values
-    frame[column] = native_column(current, frame.index)
+    if column in frame.columns and frame[column].dtype == WKB_DTYPE:
+        # the other rows' bytes as they are: nothing decoded or encoded again
+        blobs = frame[column].array.to_numpy(dtype=object, na_value=None)
+    else:
+        blobs = shapely.to_wkb(native_geometries(frame, column))
+    blobs[np.asarray(rows, dtype=np.int64)] = shapely.to_wkb(values)
+    frame[column] = wkb_column(blobs, frame.index)
 
 
 def _missing(value: Any) -> bool:

@@ -60,6 +60,7 @@ __all__ = [
     "loaded_collections",
     "loaded_ids",
     "loaded_state",
+    "saved_settings",
     "sealed_ids",
     "service_digest",
     "stamp",
@@ -537,3 +538,23 @@ def json_safe(settings: Mapping[str, Any]) -> dict[str, Any]:
         key: (str(value) if isinstance(value, float) and math.isinf(value) else value)
         for key, value in settings.items()
     }
+
+
+def saved_settings(saved: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings read back from a file's JSON, as the frame that was saved held them.
+
+    The inverse of `json_safe`; a frame saved with a ``densify`` step also gets the
+    ``tolerance`` it was drawn with (inf before adaptive densifying), so a reader's
+    defaults never replace how its geometries were drawn.
+
+    Examples
+    --------
+    >>> saved_settings({"densify": 10000.0, "collection": "c"})
+    {'densify': 10000.0, 'collection': 'c', 'tolerance': inf}
+    >>> saved_settings({"densify": "inf", "tolerance": 5.0})
+    {'densify': inf, 'tolerance': 5.0}
+    """
+    out = dict(saved)
+    if "densify" in out:
+        out.update(drawing(out))
+    return out

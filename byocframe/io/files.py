@@ -33,7 +33,7 @@ import shapely
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.native import NATIVE_COLUMNS, as_geometries, native_column
-from byocframe.frame.snapshot import ATTRS_KEY, LOADED, drawing, json_safe
+from byocframe.frame.snapshot import ATTRS_KEY, LOADED, json_safe, saved_settings
 from byocframe.io.geoparquet import (
     is_byocframe_parquet,
     read_parquet,
@@ -332,10 +332,8 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
     order = [c for c in template.columns if c in frame.columns]
     order += [c for c in frame.columns if c not in order]
     frame = frame[order]
-    saved = meta.get("attrs") or {}
+    saved = saved_settings(meta.get("attrs") or {})
     frame.attrs[ATTRS_KEY] = {**template.attrs[ATTRS_KEY], **saved}
-    if "densify" in saved:  # drawn as it was saved, not with today's defaults
-        frame.attrs[ATTRS_KEY].update(drawing(saved))
     if not meta.get("attrs"):
         for key in ("loaded_ids", "loaded_ids_seal"):
             frame.attrs[ATTRS_KEY].pop(key, None)

@@ -33,7 +33,7 @@ import shapely
 from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import tile_frame
 from byocframe.frame.native import NATIVE_COLUMNS, WKB_DTYPE, native_column, native_geometries
-from byocframe.frame.snapshot import ATTRS_KEY, drawing, json_safe
+from byocframe.frame.snapshot import ATTRS_KEY, drawing, json_safe, saved_settings
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject
 
@@ -381,10 +381,7 @@ def read_row_groups(path: str | Path, groups: list[int] | None = None) -> gpd.Ge
     ...     len(read_row_groups(f"{folder}/tiles.parquet", [0, 0]))
     8
     """
-    wkb_native = tile_frame([])["native_cover"].dtype == WKB_DTYPE
-    names = pq.read_schema(path).names
-    dictionary = [] if wkb_native else [c for c in NATIVE_COLUMNS if c in names]
-    source = pq.ParquetFile(path, read_dictionary=dictionary)
+    source = pq.ParquetFile(path)
     metadata = {**(source.schema_arrow.metadata or {}), **(source.metadata.metadata or {})}
     own = json.loads(metadata[METADATA_KEY])
     if own.get("format") != FORMAT:
@@ -418,18 +415,12 @@ def read_row_groups(path: str | Path, groups: list[int] | None = None) -> gpd.Ge
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, index=frame.index, crs=crs))
     if gdf.active_geometry_name != name:
         gdf = gdf.rename_geometry(name)
-    saved = dict(own.get("attrs") or {})
-    if "densify" in saved:  # as drawn when saved (infinity is kept as text in JSON)
-        saved.update(drawing(saved))
-    gdf.attrs = {ATTRS_KEY: saved}
+    gdf.attrs = {ATTRS_KEY: saved_settings(own.get("attrs") or {})}
     for column in NATIVE_COLUMNS:
-        if column in pulled:
-            if wkb_native:
-                gdf[column] = pd.Series(
-                    pd.array(pulled[column].combine_chunks(), dtype=WKB_DTYPE), index=gdf.index
-                )
-            else:
-                gdf[column] = gpd.GeoSeries(_geoms(pulled[column]), index=gdf.index, crs=None)
+        if column in pulled:  # kept as the frame keeps them: WKB bytes, not decoded
+            gdf[column] = pd.Series(
+                pd.array(pulled[column].combine_chunks(), dtype=WKB_DTYPE), index=gdf.index
+            )
     if TILE_GEOMETRY in pulled:
         stored = pulled[TILE_GEOMETRY].to_numpy(zero_copy_only=False)
         gdf[TILE_GEOMETRY] = _complete_tiles(gdf, stored, own.get("crs") or WGS84)
@@ -484,15 +475,12 @@ def restore_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             values = gdf[column].astype(object)
             values = values.where(values.notna(), None)
             known = list(kind.categories)
-            extra = [v for v in pd.unique(values.dropna()) if v not in set(known)]
+            extra = [v for v in pd.unique(values.dropna()) if v not in kind.categories]
             gdf[column] = values.astype(pd.CategoricalDtype(known + extra))
     for column in NATIVE_COLUMNS:
         if column in gdf.columns and gdf[column].dtype != template[column].dtype:
-            geoms = native_geometries(gdf, column)  # WKB bytes or shapely, as frames hold them
-            if template[column].dtype == WKB_DTYPE:
-                gdf[column] = native_column(geoms, gdf.index)
-            else:
-                gdf[column] = gpd.GeoSeries(geoms, index=gdf.index, crs=None)
+            # WKB as another reader gives it (object bytes), or shapely objects
+            gdf[column] = native_column(native_geometries(gdf, column), gdf.index)
     if TILE_GEOMETRY in gdf.columns and not isinstance(gdf[TILE_GEOMETRY], gpd.GeoSeries):
         values = gdf[TILE_GEOMETRY].astype(object)
         stored = values.where(values.notna(), None).to_numpy(dtype=object)
