@@ -22,6 +22,7 @@ __all__ = [
     "NATIVE_COLUMNS",
     "WKB_DTYPE",
     "as_geometries",
+    "native_codes",
     "native_column",
     "native_geometries",
     "put_native",
@@ -60,6 +61,30 @@ def native_geometries(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column not in frame.columns:
         return np.full(len(frame), None, dtype=object)
     return as_geometries(frame[column])
+
+
+def native_codes(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A code per row, the same for the same geometry bytes; -1 where missing.
+
+    Found on the WKB bytes, without decoding them (a footprint that repeats on every
+    date is decoded once by whoever reads one row per code).
+
+    Examples
+    --------
+    >>> import shapely
+    >>> frame = pd.DataFrame(index=pd.Index(["a", "b", "c"]))
+    >>> frame["native_tile"] = native_column(
+    ...     [shapely.box(0, 0, 1, 1), None, shapely.box(0, 0, 1, 1)], frame.index)
+    >>> native_codes(frame, "native_tile").tolist()
+    [0, -1, 0]
+    """
+    if column not in frame.columns:
+        return np.full(len(frame), -1, dtype=np.int64)
+    values = frame[column].array
+    if not (isinstance(values, pd.api.extensions.ExtensionArray) and values.dtype == WKB_DTYPE):
+        values = shapely.to_wkb(as_geometries(values))  # an older frame: shapely objects
+    codes, _ = pd.factorize(values, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64)
 
 
 def as_geometries(values: Any) -> np.ndarray:

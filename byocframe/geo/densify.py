@@ -256,6 +256,27 @@ def refine_edges(
 _FIRST_CUT = 16
 
 
+#: Where the image of an edge is smooth on the edge's scale (`_smooth`), the pieces of its
+#: first cut are not tested again when the quadratic law forecasts each within this
+#: fraction of the tolerance: it holds there to a few per cent, and testing every piece's
+#: midpoint cost as much as the rest of the build (``benchmarks/bench_frames.py``).
+_SMOOTH_MARGIN = 0.85
+
+#: An edge is smooth when it is this many times shorter than its distance to the nearer
+#: pole (polar stereographic and UTM are smooth away from the poles; the curve of an edge
+#: next to a pole turns within the edge's own length).
+_POLE_DISTANCES = 4.0
+
+
+def _smooth(a: np.ndarray, b: np.ndarray, mid: np.ndarray, error: np.ndarray) -> np.ndarray:
+    """Edges whose lon/lat image bends evenly: short against their distance to a pole."""
+    lon = np.abs((b[:, 0] - a[:, 0] + 180.0) % 360.0 - 180.0)
+    highest = np.maximum(np.maximum(np.abs(a[:, 1]), np.abs(b[:, 1])), np.abs(mid[:, 1]))
+    with np.errstate(invalid="ignore"):
+        length = np.hypot(lon * np.cos(np.radians(highest)), b[:, 1] - a[:, 1])
+        return np.isfinite(error) & (_POLE_DISTANCES * length < 90.0 - highest)
+
+
 def _first_cut(
     src: np.ndarray,
     nxt: np.ndarray,
@@ -271,8 +292,9 @@ def _first_cut(
     A chord's error shrinks with the square of its length, so an edge whose midpoint is
     off by e needs about ceil(sqrt(e / tolerance)) pieces; halving goes on only where
     that was not enough (halving alone gives powers of two: 10 to 15 % more vertices on
-    UTM tiles). Returns the pieces still open (edge, t0, t1, lon/lat ends) and the
-    vertices added.
+    UTM tiles). Where the edge's image is smooth (`_smooth`) and the forecast is not
+    a close call (`_SMOOTH_MARGIN`), its pieces are final. Returns the pieces still
+    open (edge, t0, t1, lon/lat ends) and the vertices added.
     """
     start, stop = src[open_edge], src[nxt[open_edge]]
     mid = start + (stop - start) * 0.5
@@ -282,6 +304,10 @@ def _first_cut(
         pieces = np.ceil(np.sqrt(np.nan_to_num(error / tolerance, nan=1.0, posinf=4.0)))
     pieces = np.minimum(pieces, _FIRST_CUT)
     pieces = np.clip(pieces, 1, np.maximum(np.floor(most), 1)).astype(np.int64)
+    # the quadratic law's forecast for each piece; a close call is tested all the same
+    with np.errstate(invalid="ignore"):
+        sure = error / pieces**2 <= _SMOOTH_MARGIN * tolerance
+    smooth = sure & _smooth(ends[0], ends[1], mid, error)
     cut = np.flatnonzero(pieces > 1)  # the others are done: within the tolerance, or short
     edge = np.repeat(cut, pieces[cut])
     j = np.arange(len(edge)) - np.repeat(np.cumsum(pieces[cut]) - pieces[cut], pieces[cut])
@@ -295,7 +321,9 @@ def _first_cut(
     b = np.roll(a, -1, axis=0)  # a piece ends where the next one of its edge starts
     last = j == pieces[edge] - 1
     b[last] = ends[1][edge[last]]
-    return edge, t0, t1, a, b, (edge[inner], t0[inner], points)
+    still = np.flatnonzero(~smooth[edge])
+    added = (edge[inner], t0[inner], points)
+    return edge[still], t0[still], t1[still], a[still], b[still], added
 
 
 def _insert(
