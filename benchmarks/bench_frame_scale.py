@@ -11,7 +11,9 @@ their own noise). It prints, per size:
 * a plain per-CRS pyproj build: ``shapely.geometry.shape`` per record, one pyproj
   transform per CRS (no densifying, no antimeridian or pole repair, no checks), the
   cover only, into a GeoDataFrame with id, path, status and sensing time;
-* the ratio plain / ours (above 1: ours is faster) and the exponent between sizes.
+* the ratio plain / ours (above 1: ours is faster) and the exponent between sizes;
+* the frame written with ``write_file`` (size) and read back with ``read_file`` in a
+  fresh process: wall and CPU seconds, resident size of the frame read, peak RSS.
 
 Run: ``python benchmarks/bench_frame_scale.py [--tiles 20000 100000] [--dates 12]``
 """
@@ -21,8 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
+import tempfile
 
 _CHILD = r"""
 import ctypes, gc, json, resource, sys, time
@@ -82,17 +86,50 @@ frame = build(records)
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 resident = rss() - before
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"wall": wall, "cpu": cpu, "resident": resident, "peak": peak,
-                  "columns": len(frame.columns), "dates": k}))
+out = {"wall": wall, "cpu": cpu, "resident": resident, "peak": peak,
+       "columns": len(frame.columns), "dates": k}
+if which == "ours" and len(sys.argv) > 4:  # and its GeoParquet file, for the reading child
+    del records
+    start = time.perf_counter()
+    byocframe.write_file(frame, sys.argv[4])
+    out["write"] = time.perf_counter() - start
+print(json.dumps(out))
+"""
+
+_READ = r"""
+import ctypes, gc, json, os, resource, sys, time
+
+def rss():
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+import byocframe
+path = sys.argv[1]
+before = rss()
+wall, cpu = time.perf_counter(), time.process_time()
+frame = byocframe.read_file(path)
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+print(json.dumps({"wall": wall, "cpu": cpu, "resident": rss() - before, "rows": len(frame),
+                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "size": os.path.getsize(path)}))
 """
 
 
-def run(which: str, n: int, dates: int) -> dict[str, float]:
+def run(which: str, n: int, dates: int, *extra: str) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, which, str(n), str(dates)],
+        [sys.executable, "-c", _CHILD, which, str(n), str(dates), *extra],
         check=True,
         capture_output=True,
         text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def read(path: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", _READ, path], check=True, capture_output=True, text=True
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -104,7 +141,11 @@ def main() -> None:
     args = parser.parse_args()
     previous: tuple[int, float] | None = None
     for n in args.tiles:
-        ours, plain = run("ours", n, args.dates), run("plain", n, args.dates)
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "tiles.parquet")
+            ours = run("ours", n, args.dates, path)
+            back = read(path)
+        plain = run("plain", n, args.dates)
         print(
             f"{n:>9,} tiles  tiles_from_records {ours['wall']:7.2f} s wall "
             f"{ours['cpu']:7.2f} s CPU, frame {ours['resident'] / n:6.0f} B/tile "
@@ -116,6 +157,12 @@ def main() -> None:
             f"{plain['cpu']:7.2f} s CPU, frame {plain['resident'] / n:6.0f} B/tile; "
             f"plain / ours: {plain['wall'] / ours['wall']:.2f}x wall, "
             f"{plain['cpu'] / ours['cpu']:.2f}x CPU"
+        )
+        print(
+            f"{'':>15} write_file {ours['write']:6.2f} s wall; file {back['size'] / 1e9:.3f} GB "
+            f"({back['size'] / n:.0f} B/tile); read_file {back['wall']:6.2f} s wall "
+            f"{back['cpu']:6.2f} s CPU, frame read back {back['resident'] / 1e9:.2f} GB, "
+            f"peak {back['peak'] / 1e9:.2f} GB"
         )
         if previous is not None:
             exponent = math.log(ours["cpu"] / previous[1]) / math.log(n / previous[0])

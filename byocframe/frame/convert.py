@@ -6,19 +6,17 @@ live service and call them.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import shapely
 from pyproj import CRS
 
 from byocframe.frame.footprints import read_footprints
+from byocframe.frame.memory import building
 from byocframe.frame.native import native_geometries, wkb_column
 from byocframe.frame.record_checks import (
     Errors,
@@ -138,7 +136,7 @@ def tiles_from_records(
     gdf = tile_frame(
         records, crs=crs, errors=errors, densify=densify, area=area, tolerance=tolerance
     )
-    with _no_gc():  # the records are still alive: a full collection walks all of them
+    with building():  # the records are still alive: a full collection walks all of them
         stamp(gdf, collection="", service="")
     return gdf
 
@@ -161,7 +159,7 @@ def tile_frame(
     """
     check_errors(errors)
     target = _normalise_crs(crs)
-    with _no_gc():
+    with building():
         drawn: Drawing = {
             "densify": None if densify is None else float(densify),
             "tolerance": DENSIFY_TOLERANCE if tolerance is None else float(tolerance),
@@ -421,35 +419,6 @@ def _normalise_crs(crs: Any) -> str:
     if epsg is None:
         raise ValueError(f"crs must have an EPSG code, got {crs!r}")
     return f"EPSG:{epsg}"
-
-
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large arrays of objects.
-
-    Building tens of thousands of geometries and strings creates no reference cycles,
-    but it triggers many full collections; pausing them saves about a fifth of the time.
-    At the end, what Arrow's allocator kept of the transient arrays goes back to the
-    system (`_release_arrow_memory`).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-        _release_arrow_memory()
-
-
-def _release_arrow_memory() -> None:
-    """Give the system back the memory Arrow's allocator keeps from freed arrays.
-
-    Building a frame makes many short-lived Arrow arrays; the allocator (mimalloc in the
-    pyarrow wheels) kept ~0.4 KB a tile of them, a sixth of the frame's resident size,
-    until its next collection (measured with ``benchmarks/bench_frame_scale.py``).
-    """
-    pa.default_memory_pool().release_unused()
 
 
 def _flatten(additional: list[Mapping[str, Any]], wires: tuple[str, ...]) -> dict[str, Any]:

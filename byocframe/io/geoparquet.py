@@ -32,6 +32,7 @@ import shapely
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import tile_frame
+from byocframe.frame.memory import release_arrow_memory
 from byocframe.frame.native import (
     NATIVE_COLUMNS,
     WKB_DTYPE,
@@ -388,6 +389,12 @@ def read_row_groups(path: str | Path, groups: list[int] | None = None) -> gpd.Ge
     ...     len(read_row_groups(f"{folder}/tiles.parquet", [0, 0]))
     8
     """
+    frame = _read_row_groups(path, groups)
+    release_arrow_memory()  # the file's transient arrays: more than half the frame again
+    return frame
+
+
+def _read_row_groups(path: str | Path, groups: list[int] | None) -> gpd.GeoDataFrame:
     source = pq.ParquetFile(path)
     metadata = {**(source.schema_arrow.metadata or {}), **(source.metadata.metadata or {})}
     own = json.loads(metadata[METADATA_KEY])
