@@ -28,15 +28,22 @@ import subprocess
 import sys
 import tempfile
 
-_CHILD = r"""
-import ctypes, gc, json, resource, sys, time
-import numpy as np
+_RSS = r"""
+import ctypes, gc
 
 def rss():
     gc.collect()
     ctypes.CDLL("libc.so.6").malloc_trim(0)
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096
+"""
+
+_CHILD = (
+    _RSS
+    + r"""
+import json, resource, sys, time
+import numpy as np
+
 
 which, n, k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 import geopandas as gpd, pandas as pd, shapely
@@ -95,15 +102,13 @@ if which == "ours" and len(sys.argv) > 4:  # and its GeoParquet file, for the re
     out["write"] = time.perf_counter() - start
 print(json.dumps(out))
 """
+)
 
-_READ = r"""
-import ctypes, gc, json, os, resource, sys, time
+_READ = (
+    _RSS
+    + r"""
+import json, os, resource, sys, time
 
-def rss():
-    gc.collect()
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
 
 import byocframe
 path = sys.argv[1]
@@ -115,6 +120,7 @@ print(json.dumps({"wall": wall, "cpu": cpu, "resident": rss() - before, "rows": 
                   "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                   "size": os.path.getsize(path)}))
 """
+)
 
 
 def run(which: str, n: int, dates: int, *extra: str) -> dict[str, float]:
