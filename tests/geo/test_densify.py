@@ -203,3 +203,48 @@ def test_refine_edges_orders_added_points_along_each_edge():
     bottom = back[np.abs(back[:, 1] - y0) < 1e-3]
     assert len(bottom) > 8
     assert (np.diff(bottom[:, 0]) > 0).all() or (np.diff(bottom[:, 0]) < 0).all()
+
+
+def _synthetic_covers(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    records = [r for r in synthetic_tiles(n, seed=seed) if "coverGeometry" in r]
+    parsed = parse_geojson([r["coverGeometry"] for r in records])
+    return parsed.geoms, parsed.crs
+
+
+def test_pieces_of_smooth_edges_keep_the_error_bound_without_a_second_test(monkeypatch):
+    """The forecast that spares smooth edges a second test keeps every outline in bounds.
+
+    Measured against the independent outline distance, on the test cases and on a
+    sample of the synthetic world's covers (polar caps and antimeridian cells included).
+    """
+    for case, (bounds, crs) in CASES.items():
+        shown = one(bounds, crs, tolerance=5.0)
+        assert outline_error(shown, shapely.box(*bounds), crs) < 1.02 * 5.0, case
+    geoms, crs = _synthetic_covers(600, seed=5)
+    shown = reproject(geoms, crs)
+    worst = max(outline_error(shown[i], geoms[i], str(crs[i])) for i in range(0, len(geoms), 7))
+    assert worst < 1.02 * densifying.DENSIFY_TOLERANCE
+
+
+def test_smooth_edges_are_not_tested_again(monkeypatch):
+    """Fewer midpoint tests than when every piece is tested, for the same shapes (UTM)."""
+    geoms, crs = _synthetic_covers(2_000, seed=3)
+    utm = np.array([str(c).startswith(("EPSG:326", "EPSG:327")) for c in crs])
+    geoms, crs = geoms[utm], crs[utm]
+    counted = []
+    original = densifying.chord_error
+
+    def counting(a, b, mid):
+        counted.append(len(a))
+        return original(a, b, mid)
+
+    monkeypatch.setattr(densifying, "chord_error", counting)
+    forecast = reproject(geoms, crs)
+    spared = sum(counted)
+    counted.clear()
+    monkeypatch.setattr(densifying, "_SMOOTH_MARGIN", 0.0)  # every piece tested again
+    tested = reproject(geoms, crs)
+    assert spared < 0.85 * sum(counted)
+    # and the vertices differ only where testing would have split a forecast piece
+    same = shapely.equals_exact(forecast, tested, tolerance=0)
+    assert np.mean(same) > 0.95
