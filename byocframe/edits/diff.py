@@ -31,6 +31,7 @@ from byocframe.edits.equality import (
 )
 from byocframe.edits.plans import Create, Plan, Update
 from byocframe.exceptions import ValidationError
+from byocframe.frame.footprints import redraw_tiles
 from byocframe.frame.native import native_geometries
 from byocframe.frame.records import STATUSES
 from byocframe.frame.snapshot import NAT, LoadedState, times_us
@@ -149,6 +150,27 @@ def _deletes(edited: EditedFrame) -> list[str]:
     return [tid for tid in remembered if tid not in present]
 
 
+def _tile_redrawn_elsewhere(part: pd.DataFrame, differs: np.ndarray) -> np.ndarray:
+    """Of the rows whose ``tile_geometry`` differs from the loaded one, those edited.
+
+    A row whose tile geometry is what this byocframe draws for its ``native_tile`` was
+    not edited: it was drawn again, e.g. by `read_file` (which recomputes it) with
+    another version's densifying than the one that loaded it.
+    """
+    rows = np.flatnonzero(differs)
+    if not len(rows) or "native_tile" not in part.columns:
+        return differs
+    target = part.crs.to_string() if getattr(part, "crs", None) is not None else WGS84
+    shown = np.asarray(part["tile_geometry"].array, dtype=object)[rows]
+    redrawn = redraw_tiles(part.iloc[rows], target)
+    drawn = shapely.equals_exact(shown, redrawn, tolerance=0) | (
+        shapely.is_missing(shown) & shapely.is_missing(redrawn)
+    )
+    out = differs.copy()
+    out[rows[drawn]] = False
+    return out
+
+
 def _diff_loaded(
     frame: pd.DataFrame,
     state: LoadedState,
@@ -166,7 +188,7 @@ def _diff_loaded(
         # file formats such as GeoPackage keep times to the millisecond
         "created": ~same_instant(now["created"], state.created[loaded]),
         "ingestion_start": ~same_instant(now["ingestion_start"], state.ingestion_start[loaded]),
-        "tile_geometry": now["tile"] != state.tile[loaded],
+        "tile_geometry": _tile_redrawn_elsewhere(part, now["tile"] != state.tile[loaded]),
     }
     for name in _READ_ONLY:
         for i in np.flatnonzero(checks[name]):

@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
-from byocframe.frame.snapshot import Drawing
+from byocframe.frame.native import native_codes, native_geometries
+from byocframe.frame.snapshot import ATTRS_KEY, Drawing, drawing
+from byocframe.geo.crs import WGS84
 from byocframe.geo.geojson import parse_geojson
 from byocframe.geo.geometry import reproject, reproject_parsed
 
-__all__ = ["CHUNK_SIZE", "Footprints", "read_footprints"]
+__all__ = ["CHUNK_SIZE", "Footprints", "read_footprints", "redraw_tiles"]
 
 #: Tiles whose geometries are read and reprojected at once. It bounds the build's
 #: transient memory (~5 KB a tile at the default densifying); raise it for a little
@@ -130,3 +133,40 @@ def _read_chunk(
     out.cover_wkb[rows] = cover_wkb
     out.tile_wkb[rows] = tile_wkb
     out.native_crs[rows] = np.where(np.array([c is None for c in tile.crs]), cover.crs, tile.crs)
+
+
+def redraw_tiles(frame: pd.DataFrame, target: str) -> np.ndarray:
+    """``tile_geometry`` as loading draws it: ``native_tile`` reprojected into ``target``.
+
+    Drawn with the frame's own settings (`byocframe.frame.snapshot.drawing`). A footprint
+    repeats on every date: each distinct (WKB, CRS) pair is decoded and reprojected
+    once, found on the bytes without decoding the others.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(20, seed=1))
+    >>> redrawn = redraw_tiles(gdf, "EPSG:4326")
+    >>> bool(shapely.equals_exact(redrawn, gdf["tile_geometry"].array, tolerance=0).sum() > 10)
+    True
+    """
+    n = len(frame)
+    if "native_tile" not in frame.columns or "native_crs" not in frame.columns or n == 0:
+        return np.full(n, None, dtype=object)
+    drawn = drawing(frame.attrs.get(ATTRS_KEY, {}))
+    # to_numpy, not np.asarray: numpy's probe of a Series' attributes makes pandas hash
+    # its whole index (0.4-0.8 s for a million ids, in a read that needs no look-up)
+    crs = frame["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
+    wkb_codes = native_codes(frame, "native_tile")
+    present = np.flatnonzero(wkb_codes >= 0)
+    out = np.full(n, None, dtype=object)
+    if len(present):
+        crs_codes, crs_names = pd.factorize(crs[present])
+        pairs = wkb_codes[present].astype(np.int64) * len(crs_names) + crs_codes
+        _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+        rows = present[first]
+        native_tile = native_geometries(frame.iloc[rows], "native_tile")
+        distinct = reproject(native_tile, crs[rows], target, **drawn)
+        out[present] = np.asarray(distinct, dtype=object)[inverse.ravel()]
+    return out

@@ -32,17 +32,16 @@ import shapely
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import tile_frame
+from byocframe.frame.footprints import redraw_tiles
 from byocframe.frame.memory import release_arrow_memory
 from byocframe.frame.native import (
     NATIVE_COLUMNS,
     WKB_DTYPE,
-    native_codes,
     native_column,
     native_geometries,
 )
-from byocframe.frame.snapshot import ATTRS_KEY, drawing, json_safe, saved_settings
+from byocframe.frame.snapshot import ATTRS_KEY, json_safe, saved_settings
 from byocframe.geo.crs import WGS84
-from byocframe.geo.geometry import reproject
 
 __all__ = [
     "COMPRESSION_LEVEL",
@@ -112,7 +111,7 @@ def tile_table(gdf: gpd.GeoDataFrame, encoding: str = "WKB", *, recompute: bool 
         if not recompute:
             given[shapely.is_missing(stored)] = b""
             return table.append_column(TILE_GEOMETRY, pa.array(given, type=pa.binary()))
-        expected = shapely.to_wkb(_tile_geometries(gdf, _crs(gdf)))
+        expected = shapely.to_wkb(redraw_tiles(gdf, _crs(gdf)))
         # kept only where recomputing would not give back the same bytes; b"" (not WKB)
         # stands for a missing tile geometry where recomputing would give one
         same = np.fromiter(
@@ -182,33 +181,6 @@ def _wkb(geoms: np.ndarray) -> pa.Array:
 
 def _crs(frame: gpd.GeoDataFrame) -> str:
     return frame.crs.to_string() if frame.crs is not None else WGS84
-
-
-def _tile_geometries(frame: pd.DataFrame, target: str) -> np.ndarray:
-    """``tile_geometry`` as loading gives it: ``native_tile`` reprojected like on loading.
-
-    A footprint repeats on every date: each distinct (WKB, CRS) pair is decoded and
-    reprojected once, found on the bytes without decoding the others.
-    """
-    n = len(frame)
-    if "native_tile" not in frame.columns or "native_crs" not in frame.columns or n == 0:
-        return np.full(n, None, dtype=object)
-    drawn = drawing(frame.attrs.get(ATTRS_KEY, {}))
-    # to_numpy, not np.asarray: numpy's probe of a Series' attributes makes pandas hash
-    # its whole index (0.4-0.8 s for a million ids, in a read that needs no look-up)
-    crs = frame["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
-    wkb_codes = native_codes(frame, "native_tile")
-    present = np.flatnonzero(wkb_codes >= 0)
-    out = np.full(n, None, dtype=object)
-    if len(present):
-        crs_codes, crs_names = pd.factorize(crs[present])
-        pairs = wkb_codes[present].astype(np.int64) * len(crs_names) + crs_codes
-        _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
-        rows = present[first]
-        native_tile = native_geometries(frame.iloc[rows], "native_tile")
-        distinct = reproject(native_tile, crs[rows], target, **drawn)
-        out[present] = np.asarray(distinct, dtype=object)[inverse.ravel()]
-    return out
 
 
 def file_metadata(
@@ -455,7 +427,7 @@ def _complete_tiles(
     todo = np.flatnonzero(~kept)
     tiles = np.full(len(gdf), None, dtype=object)
     if len(todo):
-        tiles[todo] = _tile_geometries(gdf if len(todo) == len(gdf) else gdf.iloc[todo], target)
+        tiles[todo] = redraw_tiles(gdf if len(todo) == len(gdf) else gdf.iloc[todo], target)
     # rows whose tile geometry is not the recomputed one: few, or all in a scratch file
     given = np.flatnonzero(kept)
     if len(given):

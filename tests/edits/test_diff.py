@@ -344,3 +344,28 @@ def test_digest_tells_where_rings_end():
     assert a != b
     # a shell whose first point comes back before its end is not taken for one ring
     assert geometry_digest([shapely.MultiPolygon([with_hole])])[0] != a
+
+
+def test_a_tile_geometry_drawn_again_by_other_code_is_not_an_edit(tmp_path, monkeypatch):
+    """read_file recomputes tile_geometry: another version's densifying is not an edit.
+
+    The loaded tokens hold the digest of the tile geometry as drawn when loading; a file
+    read by a byocframe that draws a few vertices differently must still push (no
+    read-only refusal), while a tile geometry changed by hand is still refused.
+    """
+    from byocframe.geo import densify
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(400, seed=2))
+    path = tmp_path / "tiles.parquet"
+    byocframe.write_file(gdf, path)
+    monkeypatch.setattr(densify, "_FIRST_CUT", 2)  # another version's first cut
+    back = byocframe.read_file(path)
+    loaded = np.asarray(gdf["tile_geometry"].array, dtype=object)
+    drawn = np.asarray(back["tile_geometry"].array, dtype=object)
+    present = ~shapely.is_missing(loaded)
+    assert not shapely.equals_exact(drawn[present], loaded[present], tolerance=0).all()
+    assert byocframe.changes(back).empty
+    tid = back.index[np.flatnonzero(present)[0]]
+    back.loc[tid, "tile_geometry"] = shapely.affinity.translate(back.loc[tid, "tile_geometry"], 0.1)
+    found = byocframe.changes(back)
+    assert found[["id", "field", "action"]].values.tolist() == [[tid, "tile_geometry", "read-only"]]
