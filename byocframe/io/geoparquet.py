@@ -32,6 +32,7 @@ import shapely
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import tile_frame
+from byocframe.frame.digests import geometry_digest
 from byocframe.frame.footprints import redraw_tiles
 from byocframe.frame.memory import release_arrow_memory
 from byocframe.frame.native import (
@@ -40,7 +41,7 @@ from byocframe.frame.native import (
     native_column,
     native_geometries,
 )
-from byocframe.frame.snapshot import ATTRS_KEY, json_safe, saved_settings
+from byocframe.frame.snapshot import ATTRS_KEY, json_safe, loaded_state, saved_settings
 from byocframe.geo.crs import WGS84
 
 __all__ = [
@@ -102,25 +103,45 @@ def tile_table(gdf: gpd.GeoDataFrame, encoding: str = "WKB", *, recompute: bool 
     else:
         arrow = _wkb(geometry)
     table = table.append_column(name, arrow)
-    natives = {c: native_geometries(gdf, c) for c in NATIVE_COLUMNS if c in gdf.columns}
-    for column, geoms in natives.items():
-        table = table.append_column(column, _wkb(geoms))
+    for column in (c for c in NATIVE_COLUMNS if c in gdf.columns):
+        if gdf[column].dtype == WKB_DTYPE:  # the bytes as the frame keeps them
+            table = table.append_column(column, pa.array(gdf[column].array))
+        else:
+            table = table.append_column(column, _wkb(native_geometries(gdf, column)))
     if TILE_GEOMETRY in gdf.columns:
         stored = np.asarray(gdf[TILE_GEOMETRY].array, dtype=object)
-        given = shapely.to_wkb(stored)
+        given = np.full(len(stored), None, dtype=object)
         if not recompute:
-            given[shapely.is_missing(stored)] = b""
-            return table.append_column(TILE_GEOMETRY, pa.array(given, type=pa.binary()))
-        expected = shapely.to_wkb(redraw_tiles(gdf, _crs(gdf)))
-        # kept only where recomputing would not give back the same bytes; b"" (not WKB)
-        # stands for a missing tile geometry where recomputing would give one
-        same = np.fromiter(
-            (a == b for a, b in zip(given, expected, strict=True)), dtype=bool, count=len(given)
-        )
-        given[~same & shapely.is_missing(stored)] = b""
-        given[same] = None
+            redrawn = np.zeros(len(stored), dtype=bool)
+        else:
+            redrawn = _as_loaded_tiles(gdf, stored)
+            rest = np.flatnonzero(~redrawn)
+            if len(rest) > len(stored) // 2:  # a frame without tokens: compare drawings
+                expected = redraw_tiles(gdf.iloc[rest], _crs(gdf))
+                redrawn[rest] = shapely.equals_exact(stored[rest], expected, tolerance=0) | (
+                    shapely.is_missing(stored[rest]) & shapely.is_missing(expected)
+                )
+        # kept only where recomputing would not give it back; b"" (not WKB) stands for a
+        # missing tile geometry where recomputing would give one
+        keep = np.flatnonzero(~redrawn)
+        given[keep] = shapely.to_wkb(stored[keep])
+        given[keep[shapely.is_missing(stored[keep])]] = b""
         table = table.append_column(TILE_GEOMETRY, pa.array(given, type=pa.binary()))
     return table
+
+
+def _as_loaded_tiles(gdf: gpd.GeoDataFrame, stored: np.ndarray) -> np.ndarray:
+    """Rows whose tile geometry is the one their own token says was loaded.
+
+    Loading drew it from ``native_tile`` with the frame's settings, so a reader draws
+    it again (the writer need not reproject to know). Rows without such a token: False.
+    """
+    try:
+        state = loaded_state(gdf)
+    except ValueError:  # an edited or old loaded column: compare the drawings instead
+        return np.zeros(len(stored), dtype=bool)
+    own = state.present & (state.tile_id == gdf.index.to_numpy(dtype=object))
+    return own & (geometry_digest(stored) == state.tile)
 
 
 def multipolygons(geoms: np.ndarray) -> pa.Array | None:
@@ -129,14 +150,9 @@ def multipolygons(geoms: np.ndarray) -> pa.Array | None:
     Coordinates go into separate x and y columns, which Parquet's BYTE_STREAM_SPLIT
     encoding then compresses a quarter better than WKB (docs/design/geoparquet.md).
     """
+    if not _all_multipolygons(geoms):
+        return None
     missing = shapely.is_missing(geoms)
-    types = shapely.get_type_id(geoms[~missing])
-    if (types != shapely.GeometryType.MULTIPOLYGON).any() or shapely.is_empty(
-        geoms[~missing]
-    ).any():
-        return None
-    if (~missing).any() and shapely.has_z(geoms[~missing]).any():
-        return None
     if missing.all():
         coords = np.zeros((0, 2))
         ring_off = poly_off = np.zeros(1, dtype=np.int64)
@@ -152,6 +168,14 @@ def multipolygons(geoms: np.ndarray) -> pa.Array | None:
     return pa.ListArray.from_arrays(
         pa.array(geom_off.astype(np.int32)), polygons, mask=pa.array(missing)
     )
+
+
+def _all_multipolygons(geoms: np.ndarray) -> bool:
+    """Whether every geometry is a non-empty 2D MultiPolygon or missing."""
+    present = geoms[~shapely.is_missing(geoms)]
+    if (shapely.get_type_id(present) != shapely.GeometryType.MULTIPOLYGON).any():
+        return False
+    return not (shapely.is_empty(present).any() or shapely.has_z(present).any())
 
 
 def _from_multipolygons(values: pa.ChunkedArray) -> np.ndarray:
@@ -234,9 +258,8 @@ def write_parquet(gdf: gpd.GeoDataFrame, path: str | Path) -> None:
     (True, True)
     """
     geoms = np.asarray(gdf.geometry.array, dtype=object)
-    encoding = MULTIPOLYGON if len(gdf) and multipolygons(geoms[:1000]) is not None else "WKB"
-    if encoding == MULTIPOLYGON and multipolygons(geoms) is None:
-        encoding = "WKB"  # an edited row holds another kind of geometry
+    # "WKB" when an edited row holds another kind of geometry
+    encoding = MULTIPOLYGON if len(gdf) and _all_multipolygons(geoms) else "WKB"
     with ParquetSink(path, gdf.crs, gdf.active_geometry_name, encoding=encoding) as sink:
         sink.write(gdf)
         sink.close(gdf.attrs, list(gdf.columns), gdf.index.name)

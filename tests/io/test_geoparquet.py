@@ -62,6 +62,22 @@ def test_tile_geometry_is_stored_only_where_recomputing_differs(gdf, tmp_path):
     assert back["tile_geometry"].iloc[has_tile[0]] is None
 
 
+@pytest.mark.parametrize("tokens", ["none", "edited"])
+def test_tile_geometry_without_its_token_is_compared_with_its_drawing(gdf, tmp_path, tokens):
+    """A frame without (usable) loaded tokens: the writer redraws to know what to keep."""
+    frame = gdf.drop(columns="loaded") if tokens == "none" else gdf.copy()
+    if tokens == "edited":
+        frame["loaded"] = frame["loaded"].str.replace(":", ";", n=1)
+    moved = shapely.affinity.translate(frame["tile_geometry"].iloc[5], 0.5, 0)
+    frame.loc[frame.index[5], "tile_geometry"] = moved
+    path = tmp_path / "t.parquet"
+    byocframe.write_file(frame, path)
+    stored = pq.read_table(path, columns=["tile_geometry"]).column(0).to_pylist()
+    assert [i for i, v in enumerate(stored) if v is not None] == [5]
+    back = byocframe.read_file(path)
+    assert same_bytes(back["tile_geometry"].array, frame["tile_geometry"].array)
+
+
 def test_an_edited_frame_round_trips(gdf, tmp_path):
     edited = gdf.copy()
     edited.loc[edited.index[0], "geometry"] = shapely.box(10, 10, 11, 11)
