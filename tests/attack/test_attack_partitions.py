@@ -48,7 +48,9 @@ def test_loaded_ids_of_another_load_plan_no_deletion(tmp_path):
     elsewhere = byocframe.tiles_from_records(synthetic_tiles(12, seed=2))
     assert not set(gdf.index) & set(elsewhere.index)
     partitioned.write_partitions(gdf, tmp_path, partitions=3)
-    with dask.config.set(scheduler="sync"):
-        with pytest.raises(byocframe.ValidationError, match="loaded"):
-            # today: 12 deletions of tiles that are not in this dataset at all
-            partitioned.partitioned_changes(tmp_path, deleted=True, loaded_ids=elsewhere.index)
+    # today: 12 deletions of tiles that are not in this dataset at all
+    with (
+        dask.config.set(scheduler="sync"),
+        pytest.raises(byocframe.ValidationError, match="loaded"),
+    ):
+        partitioned.partitioned_changes(tmp_path, deleted=True, loaded_ids=elsewhere.index)
