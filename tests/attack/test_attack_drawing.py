@@ -1,0 +1,125 @@
+"""Attacks on edit detection when frames drawn with other densify/tolerance settings meet.
+
+`byocframe.frame.snapshot.drawing` reads how a frame's geometries were drawn from the
+frame's attrs, one setting for every row. When the attrs are lost or are another load's
+(``pd.concat`` of two loads, a FlatGeobuf file, a file read by geopandas), the rows are
+redrawn with today's defaults and compared with geometries drawn otherwise.
+
+Each test documents one defect (branch ``attack``) and is marked ``xfail(strict=True)``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import shape
+
+import byocframe
+from byocframe.io.geoparquet import restore_columns
+
+
+@pytest.fixture(scope="module")
+def two_loads(demo_service):
+    """The demo collection loaded with fixed 10 km steps, and with today's defaults."""
+    client = demo_service.client()
+    cid = demo_service.demo_collection
+    fixed = byocframe.read_tiles(client, cid, progress=False, densify=10_000.0)
+    default = byocframe.read_tiles(client, cid, progress=False)
+    return fixed, default
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="phantom edits PUSHED: a concat of two loads drawn with other settings loses the "
+    "attrs that say how rows were drawn; after a to_crs round trip (no edit) the tiles cut "
+    "at the antimeridian are compared (edits/cover_diff.py edited_covers, SHOWN_TOLERANCE "
+    "test) with a redrawing by today's defaults (frame/snapshot.py drawing({})) and pushed "
+    "as geometry updates",
+)
+def test_a_concat_of_two_loads_has_no_phantom_edit_after_a_crs_round_trip(demo_service, two_loads):
+    fixed, default = two_loads
+    half = len(fixed) // 2
+    mixed = pd.concat([fixed.iloc[:half], default.iloc[half:]])
+    assert byocframe.changes(mixed).empty  # as concatenated: nothing edited
+    round_trip = mixed.to_crs("EPSG:3857").to_crs("EPSG:4326")
+    # today: 18 geometry updates (every antimeridian tile of the fixed-step half); a push
+    # sends them, moving the server's covers by up to 4 m and adding ~40 vertices each
+    assert byocframe.changes(round_trip).empty
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="phantom edits: a FlatGeobuf file keeps no attrs and io/files.py _restore fills "
+    "the template's densify/tolerance, so a load drawn with fixed steps is redrawn with "
+    "today's defaults; a to_crs round trip then shows every antimeridian tile edited",
+)
+def test_a_flatgeobuf_round_trip_then_to_crs_has_no_phantom_edit(two_loads, tmp_path):
+    fixed, _ = two_loads
+    path = tmp_path / "tiles.fgb"
+    byocframe.write_file(fixed, path)
+    back = byocframe.read_file(path)
+    assert byocframe.changes(back).empty
+    assert byocframe.changes(back.to_crs("EPSG:3857").to_crs("EPSG:4326")).empty
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="phantom read-only edits: restore_columns (a file read by geopandas or dask, or "
+    "rewritten by geopandas) recomputes tile_geometry with today's defaults because those "
+    "readers drop the byocframe attrs (io/geoparquet.py _complete_tiles -> "
+    "_tile_geometries -> drawing(frame.attrs)); a load with another densify then shows "
+    "every tile_geometry edited and push refuses the whole frame",
+)
+def test_restore_columns_gives_no_phantom_tile_geometry_edit(two_loads, tmp_path):
+    import geopandas
+
+    fixed, _ = two_loads
+    path = tmp_path / "tiles.parquet"
+    byocframe.write_file(fixed, path)
+    assert byocframe.changes(byocframe.read_file(path)).empty  # byocframe's own reader
+    other = restore_columns(geopandas.read_parquet(path))
+    found = byocframe.changes(other)
+    assert found.empty, found["field"].value_counts().to_dict()  # today: tile_geometry x ~390
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the same phantom read-only edits in partitioned_changes, which restores every "
+    "partition with restore_columns (scale/partitioned.py _partition_report)",
+)
+def test_partitioned_changes_of_a_fixed_step_load_are_empty(two_loads, tmp_path):
+    dask = pytest.importorskip("dask")
+    from byocframe.scale.partitioned import partitioned_changes, write_partitions
+
+    fixed, _ = two_loads
+    write_partitions(fixed, tmp_path, partitions=2)
+    with dask.config.set(scheduler="sync"):
+        found = partitioned_changes(tmp_path)
+    assert found.empty, found["field"].value_counts().to_dict()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the phantom edits above are pushed: push of an unedited concat of two loads, "
+    "after a to_crs round trip, rewrites the covers of the antimeridian tiles",
+)
+def test_a_push_of_an_unedited_concat_writes_nothing(demo_service):
+    source = demo_service.client()
+    records = list(source.iter_tiles(demo_service.demo_collection))
+    # a private copy of the demo collection, so the shared service stays as it was
+    with byocframe.local_service() as private:
+        client = private.client()
+        cid = client.create_collection({"name": "copy", "s3Bucket": "b"})["id"]
+        private.seed(cid, records)
+        fixed = byocframe.read_tiles(client, cid, progress=False, densify=10_000.0)
+        default = byocframe.read_tiles(client, cid, progress=False)
+        half = len(fixed) // 2
+        mixed = pd.concat([fixed.iloc[:half], default.iloc[half:]])
+        before = {t: shape(client.get_tile(cid, t)["coverGeometry"]) for t in mixed.index}
+        result = byocframe.push(mixed.to_crs("EPSG:3857").to_crs("EPSG:4326"), client)
+        after = {t: shape(client.get_tile(cid, t)["coverGeometry"]) for t in result.index}
+        moved = {t: shapely.hausdorff_distance(before[t], after[t]) for t in result.index}
+    # today: 18 tiles written ("ok"), their covers moved by up to 4 m (tile CRS metres)
+    assert result.empty or not (result["outcome"] == "ok").any()
+    assert all(distance == 0 for distance in moved.values())
