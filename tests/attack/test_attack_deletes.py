@@ -1,0 +1,42 @@
+"""Attacks on deletion planning: ids of one load, rows of another.
+
+Each test documents one defect (branch ``attack``) and is marked ``xfail(strict=True)``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import byocframe
+from byocframe.frame.synthetic import synthetic_tiles
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="original= from another load lends its sealed ids to rows it did not load: "
+    "edits/edited.py read_edited checks the seal with sealed_ids(original, None), i.e. "
+    "the original against its own rows, never that the frame's rows carry that load, so a "
+    "filtered load (bbox, status, datetime) pushed with original=<the whole collection> and "
+    "delete_missing=True deletes every tile outside the filter",
+)
+def test_original_of_another_load_plans_no_deletion():
+    records = synthetic_tiles(10, seed=1)
+    whole = byocframe.tiles_from_records(records)
+    # a second load of part of the collection (as read_tiles(bbox=...) gives), not edited
+    part = byocframe.tiles_from_records(records[:6])
+    assert byocframe.changes(part, deleted=True).empty  # on its own: nothing to delete
+    try:
+        found = byocframe.changes(part, original=whole, deleted=True)
+    except byocframe.ValidationError:
+        return  # refused: fine
+    assert found.empty  # today: 4 deletions, the tiles the second load never held
+
+
+def test_original_of_the_same_load_still_finds_dropped_rows():
+    """Held (and the behaviour a fix must keep): original= of the same load."""
+    whole = byocframe.tiles_from_records(synthetic_tiles(10, seed=1))
+    dropped = whole.drop(index=whole.index[:2])
+    dropped.attrs = {}  # lost, e.g. by pd.concat
+    found = byocframe.changes(dropped, original=whole, deleted=True)
+    assert sorted(found["id"]) == sorted(whole.index[:2])
+    assert set(found["action"]) == {"delete"}
