@@ -47,7 +47,7 @@ def test_an_edited_read_only_column_is_refused(gdf):
     assert not byocframe.changes(edited).empty
 
 
-def _crafted(gdf, tmp_path, *, meta=None, column=None, values=None):
+def _crafted(gdf, tmp_path, *, meta=None, column=None, values=None, geo_encoding=None):
     """The file write_file writes, with some metadata or one column replaced."""
     path = tmp_path / "tiles.parquet"
     byocframe.write_file(gdf, path)
@@ -55,6 +55,10 @@ def _crafted(gdf, tmp_path, *, meta=None, column=None, values=None):
     metadata = {**(table.schema.metadata or {}), **(pq.read_metadata(path).metadata or {})}
     metadata.pop(b"ARROW:schema", None)
     metadata.update(meta or {})
+    if geo_encoding is not None:
+        geo = json.loads(metadata[b"geo"])
+        geo["columns"]["geometry"]["encoding"] = geo_encoding
+        metadata[b"geo"] = json.dumps(geo).encode()
     if column is not None:
         index = table.schema.get_field_index(column)
         table = table.set_column(index, column, pa.array(values, pa.binary()))
@@ -91,6 +95,7 @@ HUGE_COUNT = b"\x01\x03\x00\x00\x00\xff\xff\xff\x7f"
             id="unknown-crs",
         ),
         pytest.param(lambda own: {"meta": {b"geo": b"[]"}}, id="geo-meta-a-list"),
+        pytest.param(lambda own: {"geo_encoding": "WKB"}, id="geoarrow-column-said-wkb"),
         pytest.param(
             lambda own: {"column": "native_tile", "values": [HUGE_COUNT] * 6},
             id="native-tile-huge-ring-count",
