@@ -160,12 +160,12 @@ def test_an_old_file_with_a_new_row_has_no_phantom_edit(demo_service, tmp_path):
 @pytest.mark.xfail(
     strict=True,
     reason="a cover set exactly in the tile's own CRS is sent split in two and 4 m off on a "
-    "tile shown cut at the antimeridian: edits/cover_edits.py set_native_covers draws it "
-    "(adaptive densifying, tolerance 5 m) and edits/cover_diff.py to_native takes the "
-    "drawing back through CRS84 without joining it whole, so the service gets a 2-part "
-    "MultiPolygon (parts 1e-9 m apart) whose cut vertices lie up to the drawing tolerance "
-    "off the requested edges (5 -> 34 vertices); any geometry edit of such a tile is sent "
-    "split and bent at the cut the same way",
+    "tile shown cut at the antimeridian: edits/cover_edits.py set_native_covers shows it cut "
+    "at 180 degrees and edits/cover_diff.py to_native takes that back through CRS84 without "
+    "joining it whole, so the service gets a 2-part MultiPolygon (parts 1e-9 m apart) whose "
+    "cut vertices, interpolated in degrees, lie ~4 m off the requested edges (5 -> 34 "
+    "vertices; 3.8 m with fixed 10 km steps too, so not from adaptive densifying); any "
+    "geometry edit of such a tile is sent split and bent at the cut the same way",
 )
 def test_set_native_covers_sends_the_cover_that_was_set():
     from byocframe.edits.equality import tolerance
