@@ -5,6 +5,8 @@ Each test documents one defect (branch ``attack``) and is marked ``xfail(strict=
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 import byocframe
@@ -110,3 +112,30 @@ def test_apply_plan_deletes_only_what_the_plan_says(tmp_path):
         left = {t["path"] for t in client.iter_tiles(cid)}
     # today: only t/2024-06-01 is left; both July tiles were deleted too
     assert left == {f"t/{day}/(BAND).tif" for day in days} - planned
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a tile lost: a row replaced in the frame (dropped, and added again as a new row "
+    "with the same path, e.g. to fix its sensing time) is planned as a create and a delete; "
+    "the create meets the old tile's path (409: 'edit that tile instead') and the delete "
+    "then removes that tile, so the path has no tile at all (edits/diff.py "
+    "_refuse_repeated_paths looks only at the rows still present; edits/send.py runs "
+    "creates before deletes)",
+)
+def test_replacing_a_row_never_leaves_its_path_without_a_tile():
+    import pandas as pd
+
+    with byocframe.local_service(demo=True, demo_tiles=20) as service:  # private: written
+        client = service.client()
+        cid = service.demo_collection
+        gdf = byocframe.read_tiles(client, cid, progress=False)
+        tid = gdf.index[3]
+        path = gdf.loc[tid, "path"]
+        again = gdf.loc[[tid]].drop(columns="loaded").reset_index(drop=True)  # a new row
+        again["sensing_time"] += pd.Timedelta(hours=1)
+        frame = pd.concat([gdf.drop(index=tid), again])
+        with contextlib.suppress(byocframe.ValidationError):  # refused before sending: fine
+            byocframe.push(frame, client, delete_missing=True, workers=1, progress=False)
+        left = [t["id"] for t in client.iter_tiles(cid) if t["path"] == path]
+    assert len(left) == 1  # today: none (the create conflicted, the delete went through)
