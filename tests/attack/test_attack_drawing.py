@@ -157,6 +157,17 @@ def test_an_old_file_with_a_new_row_has_no_phantom_edit(demo_service, tmp_path):
     assert set(found["action"]) == {"create"}
 
 
+@pytest.fixture
+def cut_tile():
+    """A private demo service (these tests write), its frame and a tile shown cut."""
+    with byocframe.local_service(demo=True, demo_tiles=20) as service:
+        client = service.client()
+        gdf = byocframe.read_tiles(client, service.demo_collection, progress=False)
+        cut = gdf.index[shapely.get_num_geometries(gdf.geometry.array) > 1]
+        assert len(cut)
+        yield client, service.demo_collection, gdf, cut[0]
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="a cover set exactly in the tile's own CRS is sent split in two and 4 m off on a "
@@ -167,22 +178,16 @@ def test_an_old_file_with_a_new_row_has_no_phantom_edit(demo_service, tmp_path):
     "vertices; 3.8 m with fixed 10 km steps too, so not from adaptive densifying); any "
     "geometry edit of such a tile is sent split and bent at the cut the same way",
 )
-def test_set_native_covers_sends_the_cover_that_was_set():
+def test_set_native_covers_sends_the_cover_that_was_set(cut_tile):
     from byocframe.edits.equality import tolerance
 
-    with byocframe.local_service(demo=True, demo_tiles=20) as service:  # private: written
-        client = service.client()
-        cid = service.demo_collection
-        gdf = byocframe.read_tiles(client, cid, progress=False)
-        cut = gdf.index[shapely.get_num_geometries(gdf.geometry.array) > 1]
-        assert len(cut)
-        tid = cut[0]
-        x0, y0, x1, y1 = shapely.bounds(gdf.byoc.native_covers()[tid])
-        wanted = shapely.box(x0 + 1000, y0 + 1000, x1 - 1000, y1 - 1000)  # 1 km inside
-        byocframe.set_native_covers(gdf, {tid: wanted})
-        result = byocframe.push(gdf, client, progress=False)
-        assert result.loc[tid, "outcome"] == "ok"
-        sent = shape(client.get_tile(cid, tid)["coverGeometry"])
+    client, cid, gdf, tid = cut_tile
+    x0, y0, x1, y1 = shapely.bounds(gdf.byoc.native_covers()[tid])
+    wanted = shapely.box(x0 + 1000, y0 + 1000, x1 - 1000, y1 - 1000)  # 1 km inside
+    byocframe.set_native_covers(gdf, {tid: wanted})
+    result = byocframe.push(gdf, client, progress=False)
+    assert result.loc[tid, "outcome"] == "ok"
+    sent = shape(client.get_tile(cid, tid)["coverGeometry"])
     crs = gdf.loc[tid, "native_crs"]
     # today: a MultiPolygon of 2 parts, 4.05 m off (the service keeps covers to millimetres)
     assert shapely.get_num_geometries(sent) == 1
@@ -195,26 +200,22 @@ def test_set_native_covers_sends_the_cover_that_was_set():
     "cover as a 2-part MultiPolygon and bends its outline ~4 m at the cut, far from the "
     "edit (edits/cover_diff.py to_native of `special` rows)",
 )
-def test_a_vertex_edit_of_an_antimeridian_tile_changes_nothing_else():
+def test_a_vertex_edit_of_an_antimeridian_tile_changes_nothing_else(cut_tile):
     import numpy as np
 
-    with byocframe.local_service(demo=True, demo_tiles=20) as service:  # private: written
-        client = service.client()
-        cid = service.demo_collection
-        gdf = byocframe.read_tiles(client, cid, progress=False)
-        tid = gdf.index[shapely.get_num_geometries(gdf.geometry.array) > 1][0]
-        before = shape(client.get_tile(cid, tid)["coverGeometry"])
-        assert shapely.get_num_geometries(before) == 1
-        shown = gdf.loc[tid, "geometry"]
-        xy = shapely.get_coordinates(shown)
-        k = int(np.argmin(np.where(xy[:, 0] > 0, xy[:, 0], np.inf)))  # far west of the cut
-        moved = xy.copy()
-        moved[k, 0] -= 0.01
-        if k == 0:
-            moved[-1] = moved[0]  # keep the ring closed (assumes one closed ring first)
-        gdf.loc[tid, "geometry"] = shapely.set_coordinates(shown, moved)
-        assert byocframe.push(gdf, client, progress=False).loc[tid, "outcome"] == "ok"
-        after = shape(client.get_tile(cid, tid)["coverGeometry"])
+    client, cid, gdf, tid = cut_tile
+    before = shape(client.get_tile(cid, tid)["coverGeometry"])
+    assert shapely.get_num_geometries(before) == 1
+    shown = gdf.loc[tid, "geometry"]
+    xy = shapely.get_coordinates(shown)
+    k = int(np.argmin(np.where(xy[:, 0] > 0, xy[:, 0], np.inf)))  # far west of the cut
+    moved = xy.copy()
+    moved[k, 0] -= 0.01
+    if k == 0:
+        moved[-1] = moved[0]  # keep the ring closed (assumes one closed ring first)
+    gdf.loc[tid, "geometry"] = shapely.set_coordinates(shown, moved)
+    assert byocframe.push(gdf, client, progress=False).loc[tid, "outcome"] == "ok"
+    after = shape(client.get_tile(cid, tid)["coverGeometry"])
     assert shapely.get_num_geometries(after) == 1  # today: 2
     # every vertex sent lies on the old outline, except where the edit moved it
     off = [before.boundary.distance(shapely.Point(p)) for p in shapely.get_coordinates(after)]
