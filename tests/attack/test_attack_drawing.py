@@ -63,15 +63,11 @@ def test_a_flatgeobuf_round_trip_then_to_crs_has_no_phantom_edit(two_loads, tmp_
     assert byocframe.changes(back.to_crs("EPSG:3857").to_crs("EPSG:4326")).empty
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="phantom read-only edits: restore_columns (a file read by geopandas or dask, or "
-    "rewritten by geopandas) recomputes tile_geometry with today's defaults because those "
-    "readers drop the byocframe attrs (io/geoparquet.py _complete_tiles -> "
-    "_tile_geometries -> drawing(frame.attrs)); a load with another densify then shows "
-    "every tile_geometry edited and push refuses the whole frame",
-)
 def test_restore_columns_gives_no_phantom_tile_geometry_edit(two_loads, tmp_path):
+    """Found on this branch, fixed on main meanwhile (baed198: the diff redraws tile
+    geometries whose digest differs): kept as a regression test. A file of a non-default
+    densify load read by geopandas and restore_columns (which lose the attrs) showed every
+    tile_geometry as a read-only edit."""
     import geopandas
 
     fixed, _ = two_loads
@@ -80,15 +76,12 @@ def test_restore_columns_gives_no_phantom_tile_geometry_edit(two_loads, tmp_path
     assert byocframe.changes(byocframe.read_file(path)).empty  # byocframe's own reader
     other = restore_columns(geopandas.read_parquet(path))
     found = byocframe.changes(other)
-    assert found.empty, found["field"].value_counts().to_dict()  # today: tile_geometry x ~390
+    assert found.empty, found["field"].value_counts().to_dict()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the same phantom read-only edits in partitioned_changes, which restores every "
-    "partition with restore_columns (scale/partitioned.py _partition_report)",
-)
 def test_partitioned_changes_of_a_fixed_step_load_are_empty(two_loads, tmp_path):
+    """As above, through partitioned_changes (restore_columns on every partition): fixed
+    on main by baed198, kept as a regression test."""
     dask = pytest.importorskip("dask")
     from byocframe.scale.partitioned import partitioned_changes, write_partitions
 
