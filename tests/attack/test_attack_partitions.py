@@ -1,0 +1,56 @@
+"""Attacks on partitioned changes: deletions planned from a partial or foreign dataset.
+
+Each test documents one defect (branch ``attack``) and is marked ``xfail(strict=True)``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import byocframe
+from byocframe.frame.synthetic import synthetic_tiles
+
+dask = pytest.importorskip("dask")
+partitioned = pytest.importorskip("byocframe.scale.partitioned")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="partitioned_changes(deleted=True) plans a deletion for every tile of a "
+    "partition file that is missing from the folder (a failed copy, a glob that missed "
+    "one): write_partitions records nothing that tells a missing file from rows the user "
+    "dropped (scale/partitioned.py write_partitions, partitioned_changes)",
+)
+def test_a_missing_partition_file_plans_no_deletion(tmp_path):
+    gdf = byocframe.tiles_from_records(synthetic_tiles(30, seed=1))
+    files = partitioned.write_partitions(gdf, tmp_path, partitions=3)
+    lost = byocframe.read_file(files[1]).index
+    files[1].unlink()  # the dataset is now partial; no row was dropped by the user
+    with dask.config.set(scheduler="sync"):
+        try:
+            found = partitioned.partitioned_changes(tmp_path, deleted=True, loaded_ids=gdf.index)
+        except byocframe.ValidationError:
+            return  # refused: fine
+    deletes = set(found.loc[found["action"] == "delete", "id"])
+    assert not deletes & set(lost)  # today: every tile of the missing file
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="partitioned_changes trusts loaded_ids= blindly: ids of another load (another "
+    "collection) plan every one of them deleted, although each partition's tokens name "
+    "their load (load_number of the ids) and its file holds the sealed ids "
+    "(scale/partitioned.py partitioned_changes; compare edits/diff.py _deletes, which "
+    "refuses unsealed ids)",
+)
+def test_loaded_ids_of_another_load_plan_no_deletion(tmp_path):
+    gdf = byocframe.tiles_from_records(synthetic_tiles(12, seed=1))
+    elsewhere = byocframe.tiles_from_records(synthetic_tiles(12, seed=2))
+    assert not set(gdf.index) & set(elsewhere.index)
+    partitioned.write_partitions(gdf, tmp_path, partitions=3)
+    # today: 12 deletions of tiles that are not in this dataset at all
+    with (
+        dask.config.set(scheduler="sync"),
+        pytest.raises(byocframe.ValidationError, match="loaded"),
+    ):
+        partitioned.partitioned_changes(tmp_path, deleted=True, loaded_ids=elsewhere.index)
