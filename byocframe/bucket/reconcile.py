@@ -408,7 +408,17 @@ def apply_plan(
         frame.attrs = tiles.attrs
     results = []
     if len(create) or len(drop):
-        results.append(push(frame, client, delete_missing=bool(len(drop)), progress=progress))
+        # the plan's deletions only: ``tiles`` may be a filtered part of a load, whose
+        # other tiles are missing from it without being meant for deletion
+        results.append(
+            push(
+                frame,
+                client,
+                delete_missing=bool(len(drop)),
+                delete_only=list(drop),
+                progress=progress,
+            )
+        )
     again = plan.loc[plan["action"] == "reingest", "id"].dropna()
     if len(again):
         results.append(reingest(tiles.loc[list(again)], client, progress=progress))

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,3 +66,23 @@ class Plan:
     #: The frame's ``loaded`` tokens after rows that lost theirs took ``original``'s
     #: (None: none were adopted); a push writes them back (`byocframe.edits.writeback`).
     adopted: ExtensionArray | None = None
+
+    def only_deleting(self, ids: Iterable[str]) -> Plan:
+        """A copy that keeps only those of the deletions that are in ``ids``.
+
+        Examples
+        --------
+        >>> plan = Plan("c", 0, pd.DataFrame({"id": ["a", "b"], "action": ["delete"] * 2}),
+        ...             deletes=["a", "b"])
+        >>> kept = plan.only_deleting(["b", "x"])
+        >>> kept.deletes, kept.changes["id"].tolist()
+        (['b'], ['b'])
+        """
+        wanted = set(ids)
+        deletes = [tid for tid in self.deletes if tid in wanted]
+        dropped = set(self.deletes) - set(deletes)
+        changes = self.changes
+        if dropped and {"id", "action"} <= set(changes.columns):
+            other = (changes["action"] == "delete") & changes["id"].isin(dropped)
+            changes = changes[~other]
+        return dataclasses.replace(self, deletes=deletes, changes=changes)

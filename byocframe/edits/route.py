@@ -25,6 +25,8 @@ back into an earlier one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 
 from byocframe.client.api import resolve_client
@@ -53,6 +55,7 @@ def push(
     original: pd.DataFrame | None = None,
     tolerance: float | None = None,
     collection: str | None = None,
+    delete_only: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Send the edits of a tile frame to the service, one request per tile.
 
@@ -95,6 +98,9 @@ def push(
         found automatically, with a warning, when not given.
     collection : str, optional
         The collection, when the frame does not know it (e.g. built from records).
+    delete_only : collection of str, optional
+        With ``delete_missing``, delete only these of the tiles dropped from the frame;
+        the other dropped tiles stay (e.g. the rows a pandas filter left out).
 
     Returns
     -------
@@ -129,6 +135,8 @@ def push(
     client = resolve_client(client)
     edited = read_edited(frame, original=original, collection=collection, ids=delete_missing)
     the_plan = plan_edits(edited, deleted=delete_missing)
+    if delete_only is not None:
+        the_plan = the_plan.only_deleting(delete_only)
     batch = prepare(the_plan, frame, client, force=force, tolerance=tolerance, workers=workers)
     if dry_run:
         return dry_run_result(the_plan, batch, client)

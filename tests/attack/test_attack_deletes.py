@@ -74,15 +74,6 @@ def test_a_filtered_file_without_tokens_plans_no_deletion_outside_its_load(demo_
     assert deleted <= set(failed.index)  # today: 393 deletions, every tile not FAILED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a wrong mass delete: bucket/reconcile.py apply_plan pushes with "
-    "delete_missing=True, so it deletes every loaded tile missing from `tiles`, not only "
-    "the plan's deletes: reconciling a pandas-filtered part of a load (one month; the "
-    "filter keeps the attrs with the whole load's sealed ids) deletes the tiles of every "
-    "other month, which have their files (its docstring: 'tiles are deleted only where the "
-    "plan says delete')",
-)
 def test_apply_plan_deletes_only_what_the_plan_says(tmp_path):
     from byocframe.bucket.reconcile import apply_plan, reconcile
     from byocframe.emulator.cogs import write_cog
