@@ -298,7 +298,7 @@ class LocalService:
                 wait,
             )
         self._server.server_close()
-        self._server.ingestor.close()
+        self._server.ingestor.close(wait)
         self._server.store.close()
         if self.s3 is not None and self._owns_s3:
             self.s3.stop()

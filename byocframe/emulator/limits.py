@@ -45,8 +45,8 @@ class Limits:
         wait ends as soon as the room is free: raise it on a heavily loaded machine.
     stop_timeout : float, default 5
         Seconds `byocframe.emulator.LocalService.stop` waits for the serving thread to
-        stop, and again for requests under way to be answered, before it closes the
-        database anyway (logging a warning).
+        stop, again for requests under way to be answered, before it closes the
+        database anyway (logging a warning), and for the ingestion thread's tile.
     max_body_bytes : int, default 16 MiB
         Largest request body (declared or chunked); larger ones are answered 413 before
         they are read.
