@@ -154,9 +154,12 @@ class LocalService:
         *,
         held: int,
         idle: int | None = None,
+        busy: int | None = None,
         timeout: float = 60.0,
     ) -> bool:
-        """Wait until ``address`` holds ``held`` connections, ``idle`` of them kept alive.
+        """Wait until ``address`` holds ``held`` connections, as many as asked of them idle.
+
+        ``idle``: kept alive after an answer; ``busy``: with a request under way.
 
         Returns whether it did within ``timeout`` seconds: lets a script or a test know
         what the service has seen (a closed connection ended, an answered one waits for
@@ -170,7 +173,9 @@ class LocalService:
         ...     service.wait_connections(held=0, timeout=5)
         True
         """
-        return self._server.wait_connections(address, held=held, idle=idle, timeout=timeout)
+        return self._server.wait_connections(
+            address, held=held, idle=idle, busy=busy, timeout=timeout
+        )
 
     def client(self, **kwargs: Any) -> Client:
         """A `byocframe.Client` for this service."""

@@ -59,6 +59,8 @@ class LimitedHTTPServer(ThreadingHTTPServer):
         self._idle: dict[str, dict[socket.socket, None]] = {}
         #: Every connection waiting for a request (new ones too), for `close_connections`.
         self._waiting: set[socket.socket] = set()
+        #: Connections with a request under way (its first byte read), for `wait_connections`.
+        self._busy: dict[socket.socket, str] = {}
         #: Set by `close_connections`: no connection waits for another request.
         self.closing = False
 
@@ -108,8 +110,9 @@ class LimitedHTTPServer(ThreadingHTTPServer):
             self._leave(address)
             raise
 
-    def _leave(self, address: str) -> None:
+    def _leave(self, address: str, sock: Any = None) -> None:
         with self._address_lock:
+            self._busy.pop(sock, None)
             left = self._per_address.get(address, 1) - 1
             if left > 0:
                 self._per_address[address] = left
@@ -128,16 +131,18 @@ class LimitedHTTPServer(ThreadingHTTPServer):
         with self._address_lock:
             if not waits:
                 self._waiting.discard(sock)
-                if self._idle.get(address, {}).pop(sock, 0) is None:
-                    self._left.notify_all()  # no longer idle, for `wait_connections`
+                self._idle.get(address, {}).pop(sock, None)
+                self._busy[sock] = address
+                self._left.notify_all()  # a request has begun, for `wait_connections`
             elif self.closing:  # closing: this one waits for nothing more
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
             else:
                 self._waiting.add(sock)
+                self._busy.pop(sock, None)
                 if evictable:
                     self._idle.setdefault(address, {})[sock] = None
-                    self._left.notify_all()  # for `wait_connections`
+                self._left.notify_all()  # for `wait_connections`
 
     def close_connections(self, timeout: float | None = None) -> bool:
         """End every connection: those waiting at once, the others after their request.
@@ -164,13 +169,22 @@ class LimitedHTTPServer(ThreadingHTTPServer):
             return self._left.wait_for(lambda: not self._per_address, wait)
 
     def wait_connections(
-        self, address: str, *, held: int, idle: int | None = None, timeout: float = 60.0
+        self,
+        address: str,
+        *,
+        held: int,
+        idle: int | None = None,
+        busy: int | None = None,
+        timeout: float = 60.0,
     ) -> bool:
-        """Wait until ``address`` holds ``held`` connections (``idle`` of them idle).
+        """Wait until ``address`` holds ``held`` connections, as many as asked of them idle.
 
-        Returns whether it did within ``timeout`` seconds. For scripts and tests that
-        must know what the server has seen (a connection ended, a kept-alive one waits
-        for its next request) without sleeping.
+        ``idle``: kept alive after an answer (so they may be closed to make room);
+        ``busy``: with a request under way (its first byte read, its answer not yet
+        sent). Returns whether it happened within
+        ``timeout`` seconds. For scripts and tests that must know what the server has
+        seen (a connection ended, a kept-alive one waits for its next request, a
+        request began) without sleeping.
 
         Examples
         --------
@@ -180,14 +194,16 @@ class LimitedHTTPServer(ThreadingHTTPServer):
         True
         >>> server.server_close()
         """
-        with self._address_lock:
-            return self._left.wait_for(
-                lambda: (
-                    self._per_address.get(address, 0) == held
-                    and (idle is None or len(self._idle.get(address, ())) == idle)
-                ),
-                timeout,
+
+        def seen() -> bool:
+            return (
+                self._per_address.get(address, 0) == held
+                and (idle is None or len(self._idle.get(address, ())) == idle)
+                and (busy is None or list(self._busy.values()).count(address) == busy)
             )
+
+        with self._address_lock:
+            return self._left.wait_for(seen, timeout)
 
     def _evict_idle(self, address: str | None) -> bool:
         """Close the oldest idle keep-alive connection (of ``address``, or of anyone).
@@ -243,4 +259,4 @@ class LimitedHTTPServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
-            self._leave(str(client_address[0]) if client_address else "")
+            self._leave(str(client_address[0]) if client_address else "", request)

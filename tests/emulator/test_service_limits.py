@@ -458,10 +458,11 @@ def test_idle_keep_alive_connections_give_way_at_the_address_cap():
         idle = [connect(service) for _ in range(cap)]
         fresh = []
         try:
-            for conn in idle:  # each answered once, then left open: idle keep-alive
+            for n, conn in enumerate(idle, 1):  # each answered once, left open: idle
                 conn.sendall(listing)
                 assert answer(conn)[0] == 200
-            assert service.wait_connections(held=cap, idle=cap)
+                # kept alive in this order (their threads would register in any order)
+                assert service.wait_connections(held=cap, idle=n)
             for _ in range(3):  # new connections from the same address are served...
                 fresh.append(connect(service))
                 fresh[-1].sendall(listing)
@@ -492,7 +493,9 @@ def test_room_not_freed_within_room_wait_is_a_503_naming_the_setting(monkeypatch
     monkeypatch.setattr(LimitedHTTPServer, "finish_request", finish_request)
     limits = Limits(max_connections_per_address=1, room_wait=0.05)
     with byocframe.local_service(limits=limits) as service:
-        auth = ServiceApi(service).session.headers["Authorization"]
+        api = ServiceApi(service)
+        auth = api.session.headers["Authorization"]
+        api.session.close()  # its kept-alive connection would hold the only place
         assert service.wait_connections(held=0)
         listing = request_bytes("GET", "/api/v1/byoc/collections", auth=auth)
         try:
@@ -521,7 +524,7 @@ def test_stop_waits_stop_timeout_for_requests_under_way(caplog):
     half = connect(service)
     try:
         half.sendall(b"GET /api/v1/byoc/collections HTTP/1.1\r\n")  # under way, not idle
-        assert service.wait_connections(held=1, idle=0)
+        assert service.wait_connections(held=1, busy=1)  # its handler reads the head
         with caplog.at_level("WARNING", logger="byocframe.emulator"):
             service.stop()
         assert "Limits.stop_timeout" in caplog.text
@@ -550,11 +553,16 @@ def test_stopping_ends_kept_alive_connections_before_the_store_closes():
     """A client's kept-alive connection outliving the service got a 500 from a closed store."""
     service = byocframe.local_service()
     try:
-        auth = ServiceApi(service).session.headers["Authorization"]
+        api = ServiceApi(service)
+        auth = api.session.headers["Authorization"]
+        api.session.close()
         listing = request_bytes("GET", "/api/v1/byoc/collections", auth=auth)
         kept, fresh = connect(service), connect(service)  # answered once / never used
         kept.sendall(listing)
         assert answer(kept)[0] == 200
+        # both accepted: one still in the listen queue would be reset when the listening
+        # socket closes (seen under load), which is not what this test is about
+        assert service.wait_connections(held=2)
     finally:
         service.stop()
     for conn in (kept, fresh):
