@@ -477,7 +477,14 @@ def test_idle_keep_alive_connections_give_way_at_the_address_cap():
                 conn.close()
 
 
-def test_room_not_freed_within_room_wait_is_a_503_naming_the_setting(monkeypatch):
+@pytest.mark.parametrize(
+    ("limit", "limits"),
+    [
+        ("max_connections_per_address", {"max_connections_per_address": 1}),
+        ("max_connections", {"max_connections": 1}),
+    ],
+)
+def test_room_not_freed_within_room_wait_is_a_503_naming_the_setting(monkeypatch, limit, limits):
     """The idle connection closed for room ends only when its thread leaves (held here)."""
     from byocframe.emulator.connections import LimitedHTTPServer
 
@@ -491,8 +498,7 @@ def test_room_not_freed_within_room_wait_is_a_503_naming_the_setting(monkeypatch
             gate.wait(60)  # it has ended its connection but has not left yet
 
     monkeypatch.setattr(LimitedHTTPServer, "finish_request", finish_request)
-    limits = Limits(max_connections_per_address=1, room_wait=0.05)
-    with byocframe.local_service(limits=limits) as service:
+    with byocframe.local_service(limits=Limits(room_wait=0.05, **limits)) as service:
         api = ServiceApi(service)
         auth = api.session.headers["Authorization"]
         api.session.close()  # its kept-alive connection would hold the only place
@@ -509,7 +515,7 @@ def test_room_not_freed_within_room_wait_is_a_503_naming_the_setting(monkeypatch
                     status, _, body = answer(new)
                 assert status == 503
                 message = body["error"]["message"]
-                assert "Limits.max_connections_per_address" in message
+                assert f"Limits.{limit})" in message
                 assert "within 0.05 s, Limits.room_wait; raise it" in message
                 assert old.recv(1) == b""  # it was closed for the newcomer all the same
         finally:
