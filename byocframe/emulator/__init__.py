@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -53,6 +54,8 @@ __all__ = [
     "create_service",
     "local_service",
 ]
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_CLIENT_ID = "byocframe-local"
 DEFAULT_CLIENT_SECRET = "byocframe-local-secret"
@@ -144,6 +147,35 @@ class LocalService:
     def requests_served(self) -> int:
         """How many BYOC API requests got an answer (for tests and benchmarks)."""
         return self._server.requests_served
+
+    def wait_connections(
+        self,
+        address: str = "127.0.0.1",
+        *,
+        held: int,
+        idle: int | None = None,
+        busy: int | None = None,
+        timeout: float = 60.0,
+    ) -> bool:
+        """Wait until ``address`` holds ``held`` connections, as many as asked of them idle.
+
+        ``idle``: kept alive after an answer; ``busy``: with a request under way.
+
+        Returns whether it did within ``timeout`` seconds: lets a script or a test know
+        what the service has seen (a closed connection ended, an answered one waits for
+        its next request) without sleeping. See
+        `byocframe.emulator.connections.LimitedHTTPServer.wait_connections`.
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     service.wait_connections(held=0, timeout=5)
+        True
+        """
+        return self._server.wait_connections(
+            address, held=held, idle=idle, busy=busy, timeout=timeout
+        )
 
     def client(self, **kwargs: Any) -> Client:
         """A `byocframe.Client` for this service."""
@@ -258,13 +290,20 @@ class LocalService:
         if self._stopped:
             return
         self._stopped = True
+        wait = self._server.limits.stop_timeout
         if self._thread is not None:
             self._server.shutdown()
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=wait)
             self._thread = None
-        self._server.close_connections()  # no kept-alive connection reaches a closed store
+        # no kept-alive connection reaches a closed store
+        if not self._server.close_connections(wait):
+            _log.warning(
+                "a request was still under way after %s s (Limits.stop_timeout); closing the "
+                "database anyway",
+                wait,
+            )
         self._server.server_close()
-        self._server.ingestor.close()
+        self._server.ingestor.close(wait)
         self._server.store.close()
         if self.s3 is not None and self._owns_s3:
             self.s3.stop()

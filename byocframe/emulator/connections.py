@@ -59,6 +59,8 @@ class LimitedHTTPServer(ThreadingHTTPServer):
         self._idle: dict[str, dict[socket.socket, None]] = {}
         #: Every connection waiting for a request (new ones too), for `close_connections`.
         self._waiting: set[socket.socket] = set()
+        #: Connections with a request under way (its first byte read), for `wait_connections`.
+        self._busy: dict[socket.socket, str] = {}
         #: Set by `close_connections`: no connection waits for another request.
         self.closing = False
 
@@ -70,25 +72,37 @@ class LimitedHTTPServer(ThreadingHTTPServer):
         """
         address = str(client_address[0]) if client_address else ""
         cap = self.limits.max_connections_per_address
+        evicted = False
         with self._address_lock:
             held = self._per_address.get(address, 0)
             if held >= cap and self._evict_idle(address):
                 # a keep-alive connection of the same client made room: wait for it to go
-                self._left.wait_for(lambda: self._per_address.get(address, 0) < cap, 1.0)
+                evicted = True
+                self._left.wait_for(
+                    lambda: self._per_address.get(address, 0) < cap, self.limits.room_wait
+                )
                 held = self._per_address.get(address, 0)
             if held < cap:
                 self._per_address[address] = held + 1
+                self._left.notify_all()  # for `wait_connections`
         if held >= cap:
             self._refuse(
                 request,
                 f"Too many connections from your address ({cap}, "
-                "Limits.max_connections_per_address); close some or retry shortly.",
+                "Limits.max_connections_per_address); close some or retry shortly."
+                + (self._late_room() if evicted else ""),
             )
             return
-        if not self._slots.acquire(blocking=False) and not self._slot_from_idle():
-            self._leave(address)
-            self._refuse(request, "Too many connections; retry shortly.")
-            return
+        if not self._slots.acquire(blocking=False):
+            room = self._slot_from_idle()
+            if room is not True:
+                self._leave(address)
+                self._refuse(
+                    request,
+                    "Too many connections (Limits.max_connections); retry shortly."
+                    + (self._late_room() if room is None else ""),
+                )
+                return
         try:
             super().process_request(request, client_address)
         except BaseException:
@@ -96,8 +110,9 @@ class LimitedHTTPServer(ThreadingHTTPServer):
             self._leave(address)
             raise
 
-    def _leave(self, address: str) -> None:
+    def _leave(self, address: str, sock: Any = None) -> None:
         with self._address_lock:
+            self._busy.pop(sock, None)
             left = self._per_address.get(address, 1) - 1
             if left > 0:
                 self._per_address[address] = left
@@ -117,18 +132,23 @@ class LimitedHTTPServer(ThreadingHTTPServer):
             if not waits:
                 self._waiting.discard(sock)
                 self._idle.get(address, {}).pop(sock, None)
+                self._busy[sock] = address
+                self._left.notify_all()  # a request has begun, for `wait_connections`
             elif self.closing:  # closing: this one waits for nothing more
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
             else:
                 self._waiting.add(sock)
+                self._busy.pop(sock, None)
                 if evictable:
                     self._idle.setdefault(address, {})[sock] = None
+                self._left.notify_all()  # for `wait_connections`
 
-    def close_connections(self, timeout: float = 5.0) -> bool:
+    def close_connections(self, timeout: float | None = None) -> bool:
         """End every connection: those waiting at once, the others after their request.
 
-        Returns whether all ended within ``timeout`` seconds. Call it after the server
+        Returns whether all ended within ``timeout`` seconds (default
+        `Limits.stop_timeout`). Call it after the server
         stopped accepting and before what requests use (the store) is closed, so that no
         kept-alive connection reaches a closed store.
 
@@ -145,7 +165,45 @@ class LimitedHTTPServer(ThreadingHTTPServer):
                     sock.shutdown(socket.SHUT_RDWR)
             self._waiting.clear()
             self._idle.clear()
-            return self._left.wait_for(lambda: not self._per_address, timeout)
+            wait = self.limits.stop_timeout if timeout is None else timeout
+            return self._left.wait_for(lambda: not self._per_address, wait)
+
+    def wait_connections(
+        self,
+        address: str,
+        *,
+        held: int,
+        idle: int | None = None,
+        busy: int | None = None,
+        timeout: float = 60.0,
+    ) -> bool:
+        """Wait until ``address`` holds ``held`` connections, as many as asked of them idle.
+
+        ``idle``: kept alive after an answer (so they may be closed to make room);
+        ``busy``: with a request under way (its first byte read, its answer not yet
+        sent). Returns whether it happened within
+        ``timeout`` seconds. For scripts and tests that must know what the server has
+        seen (a connection ended, a kept-alive one waits for its next request, a
+        request began) without sleeping.
+
+        Examples
+        --------
+        >>> from http.server import BaseHTTPRequestHandler
+        >>> server = LimitedHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler, Limits())
+        >>> server.wait_connections("127.0.0.1", held=0, idle=0, timeout=5)
+        True
+        >>> server.server_close()
+        """
+
+        def seen() -> bool:
+            return (
+                self._per_address.get(address, 0) == held
+                and (idle is None or len(self._idle.get(address, ())) == idle)
+                and (busy is None or list(self._busy.values()).count(address) == busy)
+            )
+
+        with self._address_lock:
+            return self._left.wait_for(seen, timeout)
 
     def _evict_idle(self, address: str | None) -> bool:
         """Close the oldest idle keep-alive connection (of ``address``, or of anyone).
@@ -166,11 +224,23 @@ class LimitedHTTPServer(ThreadingHTTPServer):
                     return True
         return False
 
-    def _slot_from_idle(self) -> bool:
-        """A service-wide slot, after closing someone's idle connection (within 1 s)."""
+    def _slot_from_idle(self) -> bool | None:
+        """A service-wide slot, after closing someone's idle connection.
+
+        True: a slot was taken; False: no connection was idle; None: one was closed but
+        did not end within `Limits.room_wait`.
+        """
         with self._address_lock:
             evicted = self._evict_idle(None)
-        return evicted and self._slots.acquire(timeout=1.0)
+        if not evicted:
+            return False
+        return True if self._slots.acquire(timeout=self.limits.room_wait) else None
+
+    def _late_room(self) -> str:
+        return (
+            f" (an idle connection closed to make room did not end within "
+            f"{self.limits.room_wait:g} s, Limits.room_wait; raise it on a loaded machine)"
+        )
 
     def _refuse(self, request: Any, message: str) -> None:
         body = json.dumps(error_body(503, "COMMON_EXCEPTION", message)).encode()
@@ -189,4 +259,4 @@ class LimitedHTTPServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
-            self._leave(str(client_address[0]) if client_address else "")
+            self._leave(str(client_address[0]) if client_address else "", request)

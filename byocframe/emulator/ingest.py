@@ -154,13 +154,16 @@ class Ingestor:
             self._guarded(self.ingest, cid, tid)
         return len(pending)
 
-    def close(self) -> None:
-        """Stop the background thread."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the background thread, waiting up to ``timeout`` seconds for a tile under way.
+
+        `byocframe.emulator.LocalService.stop` passes `Limits.stop_timeout`.
+        """
         with self._cond:
             self._stopped = True
             self._cond.notify()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=timeout)
 
     def _run(self) -> None:
         while True:

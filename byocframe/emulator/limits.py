@@ -38,6 +38,15 @@ class Limits:
         Connections one client address may hold at once, so that one client cannot take
         every slot (300 half-sent connections starved every other client); more are
         answered 503 at once. The default leaves room for byocframe's 32 push workers.
+    room_wait : float, default 1
+        Seconds a new connection, at one of the two connection limits, waits for the idle
+        keep-alive connection closed to make room for it to end (its thread must see the
+        end and leave); past it, the new one is answered 503 naming this setting. The
+        wait ends as soon as the room is free: raise it on a heavily loaded machine.
+    stop_timeout : float, default 5
+        Seconds `byocframe.emulator.LocalService.stop` waits for the serving thread to
+        stop, again for requests under way to be answered, before it closes the
+        database anyway (logging a warning), and for the ingestion thread's tile.
     max_body_bytes : int, default 16 MiB
         Largest request body (declared or chunked); larger ones are answered 413 before
         they are read.
@@ -69,6 +78,8 @@ class Limits:
     idle_timeout: float = 60.0
     max_connections: int = 64
     max_connections_per_address: int = 48
+    room_wait: float = 1.0
+    stop_timeout: float = 5.0
     max_body_bytes: int = 16 * 2**20
     max_header_bytes: int = 64 * 2**10
     max_line_bytes: int = 8 * 2**10

@@ -74,12 +74,30 @@ def pack(geoms: np.ndarray, decimals: int) -> dict[str, Any]:
 
 
 def display_geometry(frame: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
-    """The frame's footprints in lon/lat, simplified to ``tolerance`` degrees for display."""
+    """The frame's footprints in lon/lat, simplified to ``tolerance`` degrees for display.
+
+    A frame in another CRS is taken back to lon/lat as the frame's own footprints are
+    made (`byocframe.geo.geometry.reproject`): a footprint that crosses the antimeridian
+    is cut into parts on either side of it and one around a pole becomes a polar cap.
+    geopandas' ``to_crs`` would join the vertices of a crossing footprint the short way
+    round, into a band around the globe.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3000, seed=1))
+    >>> crossing = gdf[gdf.geometry.bounds["maxx"] - gdf.geometry.bounds["minx"] == 360][:3]
+    >>> pacific = crossing.to_crs("EPSG:3832")  # centred on the antimeridian
+    >>> widths = shapely.bounds(shapely.get_parts(display_geometry(pacific, 0.01))) @ [-1, 0, 1, 0]
+    >>> bool(widths.max() < 5)  # each part a few degrees wide, none around the globe
+    True
+    """
     series = frame.geometry
-    if series.crs is not None and not series.crs.equals("EPSG:4326"):
-        series = series.to_crs("EPSG:4326")
     geoms = np.asarray(series.values, dtype=object)
     geoms[pd.isna(geoms)] = None  # NaN from pandas operations: no geometry
+    if series.crs is not None and not series.crs.equals("EPSG:4326"):
+        geoms = _to_lonlat(series, geoms)
     if tolerance > 0:
         # Douglas-Peucker alone is ~10x faster than the topology-preserving simplifier
         # (0.2 against 2 s on 20k tiles); redo with the latter the few footprints where
@@ -95,6 +113,24 @@ def display_geometry(frame: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
         fast[redo] = shapely.simplify(geoms[redo], tolerance, preserve_topology=True)
         geoms = fast
     return np.asarray(geoms, dtype=object)
+
+
+def _to_lonlat(series: gpd.GeoSeries, geoms: np.ndarray) -> np.ndarray:
+    """Polygons through `reproject` (cut at the antimeridian), the rest with ``to_crs``."""
+    from byocframe.geo.crs import WGS84, GeometryProblem, parse_crs
+    from byocframe.geo.geometry import reproject
+
+    out = np.asarray(series.to_crs(WGS84).values, dtype=object)
+    out[pd.isna(out)] = None
+    polygons = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms)
+    try:
+        crs = parse_crs(series.crs)
+    except GeometryProblem:  # no EPSG code: only pyproj can take it back
+        return out
+    if polygons.any():
+        source = np.full(int(polygons.sum()), crs, dtype=object)
+        out[polygons] = reproject(geoms[polygons], source, WGS84, densify=None, clip=False)
+    return out
 
 
 def field(frame: pd.DataFrame, name: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from test_explore import browser, load, page_data, remote_loads  # noqa: F401  (a fixture)
+from test_explore import browser, decode_tiles, load, page_data, remote_loads  # noqa: F401  (a fixture)
 
 import byocframe
 from byocframe.exceptions import ByocframeWarning
@@ -258,3 +258,80 @@ def test_the_accessor_passes_lod_through(tiles):
     assert "lod" not in page_data(tiles.byoc.explore(tiles=None).html)["layers"][0]
     with pytest.raises(ValueError, match=r'lod must be a LevelOfDetail, None or "default"'):
         tiles.byoc.explore(lod="auto")
+
+
+@pytest.mark.parametrize("crs", [None, "EPSG:3832"], ids=["lonlat", "pacific"])
+def test_antimeridian_and_polar_tiles_show_at_both_levels(browser, tiles, tmp_path, crs):  # noqa: F811
+    """A tile cut at the antimeridian shows on both sides and nowhere else, a polar one
+    below 85 degrees (the web map's edge): as cells at the world view, as itself zoomed
+    in; also from a frame in a CRS centred on the antimeridian (EPSG:3832), which
+    geopandas' to_crs took back to lon/lat as bands around the globe."""
+    from test_explore import click
+
+    bounds = tiles.geometry.bounds
+    crossing = tiles[(bounds.minx <= -180) & (bounds.maxx >= 180)].iloc[:2]
+    polar = tiles[(bounds.miny < -80) & (bounds.maxy > -85)].iloc[:2]
+    assert len(crossing) == len(polar) == 2
+    page = explore(tiles if crs is None else tiles.to_crs(crs), tiles=None, lod=SMALL)
+    load(browser, page.save(tmp_path / "edges.html"))
+    assert browser.evaluate(settled("overview")) == 0
+    # views set at once: Leaflet ignores a new zoom while it animates one
+    browser.evaluate("window.NOW = {animate: false}")
+    places = []
+    for path, geom in zip(
+        [*crossing["path"], *polar["path"]], [*crossing.geometry, *polar.geometry], strict=True
+    ):
+        for part in shapely.get_parts(geom):
+            visible = shapely.clip_by_rect(part, -180, -85, 180, 85)
+            if not visible.is_empty and visible.area > 0.05:
+                places.append((path, visible.representative_point()))
+    assert len(places) >= 6  # both sides of each crossing tile, each polar tile
+    for path, point in places:
+        view = f"[{point.y}, {point.x}]"
+        browser.evaluate(f"byocframeMap.closePopup(), byocframeMap.setView({view}, 2, NOW), 0")
+        browser.evaluate(settled("overview"))
+        text = click(browser, point)
+        assert text is not None, (path, point)
+        assert "zoom in to see the tiles" in text
+        browser.evaluate(f"byocframeMap.closePopup(), byocframeMap.setView({view}, 7, NOW), 0")
+        assert 0 < browser.evaluate(settled("tiles")) <= SMALL.view_tiles
+        text = click(browser, point)
+        holding = tiles[tiles.geometry.contains(point)]["path"]
+        assert path in set(holding)
+        assert text is not None, (path, point)
+        assert any(p in text for p in holding), (path, point, text)
+    for path, point in places[:4]:  # nor a few degrees past its other side
+        beyond = shapely.Point((point.x + np.sign(point.x) * 4.5 + 180) % 360 - 180, point.y)
+        view = f"[{beyond.y}, {beyond.x}]"
+        browser.evaluate(f"byocframeMap.closePopup(), byocframeMap.setView({view}, 7, NOW), 0")
+        browser.evaluate(settled("tiles"))
+        text = click(browser, beyond)
+        assert text is None or path not in text, (path, beyond, text)
+    assert browser.problems() == []
+
+
+def test_a_frame_in_another_crs_is_drawn_as_in_lon_lat(tiles):
+    """Both pages of a frame in EPSG:3832 (centred on the antimeridian) hold the cells and
+    outlines of the frame in lon/lat: crossing tiles cut at +/-180, not around the globe."""
+    pacific = tiles.to_crs("EPSG:3832")
+    cells = {}
+    for name, frame in (("lonlat", tiles), ("pacific", pacific)):
+        ov = page_data(explore(frame, tiles=None, lod=SMALL).html)["layers"][0]["lod"]["overview"]
+        cells[name] = set(np.frombuffer(base64.b64decode(ov["cells"]), "<i4").tolist())
+    assert len(cells["pacific"] ^ cells["lonlat"]) <= 0.01 * len(cells["lonlat"])
+    layer = page_data(explore(pacific, tiles=None, lod=SMALL).html)["layers"][0]
+    scale = 10 ** layer["decimals"]
+    truth = tiles[tiles.geometry.notna()].set_index("path")
+    for group in groups(layer):
+        paths = {f["n"]: field_texts(f) for f in group["f"]}["path"]
+        for path, outline in zip(paths, outlines(group, scale), strict=True):
+            assert (
+                shapely.hausdorff_distance(outline, truth.loc[path, "geometry"])
+                <= 0.0125 + 1 / scale
+            )
+    plain = page_data(explore(pacific, tiles=None, lod=None).html)["layers"][0]["tiles"]
+    drawn = decode_tiles(plain)
+    assert (
+        max(shapely.hausdorff_distance(a, b) for a, b in zip(drawn, truth.geometry, strict=True))
+        <= 0.0125 + 1 / plain["scale"]
+    )

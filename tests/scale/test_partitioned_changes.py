@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dask
 import geopandas as gpd
 import numpy as np
@@ -10,11 +12,13 @@ import pytest
 import shapely
 
 import byocframe
+from byocframe.edits.diff import plan
 from byocframe.frame.synthetic import synthetic_tiles
 from byocframe.io.geoparquet import restore_columns
 from byocframe.scale.partitioned import (
     id_findings,
     partitioned_changes,
+    partitioned_plan,
     read_partitions,
     write_partitions,
 )
@@ -95,10 +99,130 @@ def test_a_tile_in_two_partitions_is_refused_by_id(loaded, tmp_path):
         partitioned_changes(tmp_path)
 
 
-def test_deletions_need_the_loaded_ids(edited, tmp_path):
+def test_deletions_read_the_loaded_ids_that_write_partitions_keeps(loaded, edited, tmp_path):
+    write_partitions(edited, tmp_path, partitions=3)
+    with dask.config.set(scheduler="sync"):
+        got = partitioned_changes(tmp_path, deleted=True)
+        given = partitioned_changes(tmp_path, deleted=True, loaded_ids=loaded.index)
+    assert got.equals(given)
+    want = byocframe.changes(edited, deleted=True)
+    assert comparable(got) == comparable(want)
+    gone = got[got["action"] == "delete"]["id"].tolist()
+    assert gone == [i for i in loaded.index if i not in set(edited.index)]  # in load order
+
+
+def test_a_partition_on_its_own_plans_no_deletion_of_the_others(edited, tmp_path):
+    """Each file used to carry every loaded id: one partition read back saw all others'
+    tiles as deleted."""
+    paths = write_partitions(edited, tmp_path, partitions=3)
+    part = byocframe.read_file(paths[0])
+    assert len(part) < len(edited)
+    with pytest.raises(byocframe.ValidationError, match="no longer lists the ids that were"):
+        byocframe.changes(part, deleted=True)
+
+
+def test_deletions_without_recoverable_ids_are_refused(loaded, edited, tmp_path):
+    # a dask frame carries no manifest
+    frame = read_partitions(write_partitions(edited, tmp_path, partitions=2)[0].parent)
+    with pytest.raises(byocframe.ValidationError, match=r"a dask frame keeps none .*loaded_ids="):
+        partitioned_changes(frame, deleted=True)
+    # a folder written without write_partitions
+    by_hand = tmp_path / "by_hand"
+    by_hand.mkdir()
+    byocframe.write_file(edited, by_hand / "part.0.parquet")
+    with pytest.raises(byocframe.ValidationError, match=r"no _loaded_ids\.parquet"):
+        partitioned_changes(by_hand, deleted=True)
+    # a frame that lost its attrs (or whose ids were edited, unsealed) has no ids to keep
+    for name, attrs in [("lost", {}), ("edited", None)]:
+        frame = edited.copy()
+        if attrs is None:
+            settings = dict(loaded.attrs["byocframe"])
+            settings["loaded_ids"] = settings["loaded_ids"].replace(loaded.index[0], "x")
+            frame.attrs = {"byocframe": settings}
+        else:
+            frame.attrs = attrs
+        folder = tmp_path / name
+        folder.mkdir()
+        write_partitions(frame, folder, partitions=2)
+        with pytest.raises(byocframe.ValidationError, match=r"holds none .*pass loaded_ids="):
+            partitioned_changes(folder, deleted=True)
+
+
+def test_a_dataset_missing_a_partition_file_plans_no_deletion(loaded, edited, tmp_path):
+    paths = write_partitions(edited, tmp_path, partitions=3)
+    paths[1].unlink()  # its tiles would all look deleted
+    message = r"1 of the 3 partition files written are missing \(part.00001.parquet\)"
+    for ids in (None, loaded.index):  # given ids do not make a partial dataset whole
+        with (
+            dask.config.set(scheduler="sync"),
+            pytest.raises(byocframe.ValidationError, match=message),
+        ):
+            partitioned_changes(tmp_path, deleted=True, loaded_ids=ids)
+    with dask.config.set(scheduler="sync"):  # without deletions there is nothing to refuse
+        assert "delete" not in set(partitioned_changes(tmp_path)["action"])
+
+
+def test_a_manifest_cut_short_is_refused(edited, tmp_path):
+    import pyarrow.parquet as pq
+
+    from byocframe.scale.manifest import MANIFEST
+
     write_partitions(edited, tmp_path, partitions=2)
-    with pytest.raises(byocframe.ValidationError, match="needs loaded_ids="):
+    table = pq.read_table(tmp_path / MANIFEST)
+    pq.write_table(table.slice(0, 10), tmp_path / MANIFEST)  # keeps its metadata
+    with pytest.raises(byocframe.ValidationError, match="lists 5000 loaded ids but holds 10"):
         partitioned_changes(tmp_path, deleted=True)
+
+
+def test_repeated_new_paths_are_found_across_partitions_as_in_one_frame(loaded, tmp_path):
+    """Two new rows with one path in two partitions, a new row with a loaded row's path in
+    another partition, and with a loaded row's edited path: the problems `plan` finds in
+    the frame of all partitions, row for row."""
+    base = loaded.iloc[:300].copy()
+    base.attrs = loaded.attrs
+    base.loc[base.index[5], "path"] = "moved/(BAND).tif"  # read-only edit
+    new = base.iloc[[1, 2, 3, 4, 6]].reset_index(drop=True)
+    new["loaded"] = None
+    new["path"] = [
+        "dup/(BAND).tif",  # first of two: fine
+        base["path"].iloc[250],  # a loaded row's (partition 2)
+        None,  # no path
+        "dup/(BAND).tif",  # the second: refused
+        "moved/(BAND).tif",  # the edited path of a loaded row (partition 0)
+    ]
+    parts = [
+        pd.concat([base.iloc[:100], new.iloc[[0]]]),
+        pd.concat([base.iloc[100:200], new.iloc[[1, 2]]]),
+        pd.concat([base.iloc[200:], new.iloc[[3, 4]]]),
+    ]
+    for number, part in enumerate(parts):
+        byocframe.write_file(part, tmp_path / f"part.{number}.parquet")
+    whole = pd.concat(parts)
+    whole.attrs = loaded.attrs
+    with dask.config.set(scheduler="sync"):
+        found = partitioned_plan(tmp_path)
+        table = partitioned_changes(tmp_path)
+    truth = plan(whole)
+    starts = np.cumsum([0] + [len(p) for p in parts])
+
+    def local(text: str) -> str:  # "new row G" of the whole frame -> "new row r of partition p"
+        head = re.match(r"new row (\d+)", text)
+        if not head:
+            return text
+        at = int(head.group(1))
+        number = int(np.searchsorted(starts, at, side="right") - 1)
+        return f"new row {at - starts[number]} of partition {number}{text[head.end() :]}"
+
+    want = [(p["id"], p["field"], p["value"], local(p["problem"])) for p in truth.problems]
+    got = [(p["id"], p["field"], p["value"], p["problem"]) for p in found.problems]
+    assert len(want) == 5  # read-only edit, a loaded path, no path, repeated, an edited path
+    assert sum("another row has the path" in w[3] for w in want) == 3
+    assert got == want
+    assert [p["partition"] for p in found.problems] == [0, 1, 1, 2, 2]
+    assert comparable(found.changes) == comparable(truth.changes)
+    assert table.equals(found.changes)  # changes() lists them, as one frame's does
+    with pytest.raises(byocframe.ValidationError, match="another row has the path 'dup/"):
+        found.check()
 
 
 def test_loaded_ids_as_a_dask_series(loaded, edited, tmp_path):
