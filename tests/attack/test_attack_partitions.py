@@ -14,13 +14,6 @@ dask = pytest.importorskip("dask")
 partitioned = pytest.importorskip("byocframe.scale.partitioned")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="partitioned_changes(deleted=True) plans a deletion for every tile of a "
-    "partition file that is missing from the folder (a failed copy, a glob that missed "
-    "one): write_partitions records nothing that tells a missing file from rows the user "
-    "dropped (scale/partitioned.py write_partitions, partitioned_changes)",
-)
 def test_a_missing_partition_file_plans_no_deletion(tmp_path):
     gdf = byocframe.tiles_from_records(synthetic_tiles(30, seed=1))
     files = partitioned.write_partitions(gdf, tmp_path, partitions=3)
