@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,11 +131,12 @@ class ByocAccessor:
         original: pd.DataFrame | None = None,
         tolerance: float | None = None,
         collection: str | None = None,
+        delete_only: Collection[str] | None = None,
     ) -> pd.DataFrame:
         """Send the edits to the service: `byocframe.push` (tiles) or `push_collections`.
 
         ``workers`` is each function's own default when None. ``delete_missing``,
-        ``tolerance`` and ``collection`` are for tile frames only.
+        ``tolerance``, ``collection`` and ``delete_only`` are for tile frames only.
         """
         if self._tiles:
             from byocframe.edits.route import push
@@ -151,11 +152,13 @@ class ByocAccessor:
                 original=original,
                 tolerance=tolerance,
                 collection=collection,
+                delete_only=delete_only,
             )
         tile_only = {
             "delete_missing": delete_missing,
             "tolerance": tolerance is not None,
             "collection": collection is not None,
+            "delete_only": delete_only is not None,
         }
         given = [name for name, on in tile_only.items() if on]
         if given:

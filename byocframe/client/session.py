@@ -439,8 +439,11 @@ class ApiSession:
             yield data
             links = body.get("links") if isinstance(body, dict) else None
             token = links.get("nextToken") if isinstance(links, dict) else None
-            if not token or not data:
+            if not token:
                 return
+            # an empty page with a next token is not the end: the server says "go on
+            # from here" (stopping would leave the rest unseen, the frame "whole");
+            # a token that repeats or never ends is bounded by Pages
             if not isinstance(token, str):
                 raise TransportError(
                     f"GET {url}: the nextToken is not a text", method="GET", url=url

@@ -198,8 +198,21 @@ def read_edited(
         adopted=frame is not given,
         now=current_fields(frame if len(present) == len(frame) else frame.iloc[present]),
         loaded_ids=loaded_ids(source),
-        sealed=ids and sealed_ids(source, state if original is None else None),
+        sealed=ids
+        and sealed_ids(source, state if original is None else None)
+        and (original is None or _rows_of_load(state, original)),
     )
+
+
+def _rows_of_load(state: LoadedState, original: pd.DataFrame) -> bool:
+    """Whether every row with a token carries ``original``'s load.
+
+    ``original`` lends its list of loaded ids only to rows of its own load: the rows of
+    another load (a filtered one: bbox, status, dates) would see every tile outside
+    their filter as dropped.
+    """
+    load = original.attrs.get(ATTRS_KEY, {}).get("load")
+    return isinstance(load, int) and bool((state.load[state.present] == load).all())
 
 
 def check_rows(

@@ -83,5 +83,8 @@ def _tasks(client: ClientLike, batch: Batch, trail: ListingWatcher | None) -> It
         Task(Action.CREATE, NewRow(create.position), creator(client, cid, body, create.cover))
         for create, body in zip(batch.creates, batch.bodies, strict=True)
     ]
-    others += [Task(Action.DELETE, tid, deleter(client, cid, tid)) for tid in batch.deletes]
+    created = frozenset(str(c.path) for c in batch.creates)
+    others += [
+        Task(Action.DELETE, tid, deleter(client, cid, tid, created)) for tid in batch.deletes
+    ]
     return itertools.chain(checks, others)

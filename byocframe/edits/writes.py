@@ -12,7 +12,7 @@ remains.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Collection, Container, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -352,11 +352,27 @@ def creator(
     return run
 
 
-def deleter(client: ClientLike, cid: str, tid: str) -> Callable[[], Outcome]:
-    """The task that deletes one tile (already gone counts as ``unchanged``)."""
+def deleter(
+    client: ClientLike, cid: str, tid: str, created: Collection[str] = ()
+) -> Callable[[], Outcome]:
+    """The task that deletes one tile (already gone counts as ``unchanged``).
+
+    ``created``: the paths the same push creates. A tile with one of them is not
+    deleted: the frame replaced its row by a new one (dropped, added again), whose
+    create meets that tile's path and fails; deleting it too would leave the path with
+    no tile. It is looked up first (one request) only when the push creates tiles.
+    """
 
     def run() -> Outcome:
         try:
+            path = str(client.get_tile(cid, tid).get("path")) if created else None
+            if path is not None and path in created:
+                return Outcome(
+                    Result.FAILED,
+                    409,
+                    f"not deleted: a new row of this push has its path {path!r}; edit "
+                    "this tile's row instead of replacing it with a new one",
+                )
             client.delete_tile(cid, tid)
         except NotFoundError:
             return Outcome(Result.UNCHANGED, 404, "already gone")

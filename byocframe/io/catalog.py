@@ -200,7 +200,7 @@ def iter_items(
                 url=url,
             )
         offset = context.get("next")
-        if offset is None or not features:
+        if offset is None:  # an empty page with a next offset is not the end
             return
         pages.follow(offset)  # the same or endless next tokens stop here
         body = {**body, "next": offset}

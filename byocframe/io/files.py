@@ -33,7 +33,7 @@ import shapely
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.native import NATIVE_COLUMNS, as_geometries, native_column
-from byocframe.frame.snapshot import ATTRS_KEY, LOADED, json_safe, saved_settings
+from byocframe.frame.snapshot import ATTRS_KEY, LOADED, json_safe, loaded_ids, saved_settings
 from byocframe.io.geoparquet import (
     is_byocframe_parquet,
     read_parquet,
@@ -353,7 +353,9 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
 
     For tables people build by hand: ``sensing_time`` and ``geometry`` of rows whose id
     is in the collection are edits; rows with no known id and a ``path`` are new tiles;
-    tiles missing from the table are left out (deleted only with ``delete_missing``).
+    tiles missing from the table are left out (deleted only with ``delete_missing``),
+    except, for a table of a filtered load (its metadata says so), the tiles outside
+    that load.
     Returns the frame to push and the listing it was compared with (its ``original``).
     """
     from byocframe.io.listing import read_tiles
@@ -367,7 +369,14 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
     if "sensing_time" in rows:
         frame.loc[rows.index, "sensing_time"] = pd.to_datetime(rows["sensing_time"], utc=True)
     frame.loc[rows.index, frame.active_geometry_name] = rows.geometry.array
-    frame = frame.drop(index=frame.index.difference(edited.index[known]))
+    missing = frame.index.difference(edited.index[known])
+    settings = edited.attrs.get(ATTRS_KEY, {})
+    if settings.get("whole") is False:
+        # the table is a filtered load (status, bbox, dates): the tiles outside its
+        # filter are missing from it without being meant for deletion; only its own
+        # loaded tiles may go (none when it no longer lists them)
+        missing = missing.intersection(pd.Index(loaded_ids(edited) or [], dtype=object))
+    frame = frame.drop(index=missing)
     new = edited[~known]
     if len(new):
         if "path" not in new.columns:

@@ -19,7 +19,9 @@ Measured in docs/design/geoparquet.md. `ParquetSink` writes the same file batch 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -291,6 +293,8 @@ class ParquetSink:
             COMPRESSION_LEVEL if compression_level is None else compression_level
         )
         self.path = Path(path)
+        #: written here, next to ``path``, and renamed to it once complete (`close`)
+        self.partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
         self.crs = crs
         self.geometry = geometry
         self.writer: pq.ParquetWriter | None = None
@@ -302,9 +306,14 @@ class ParquetSink:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # not closed (an error, Ctrl-C): the half-made file goes, whatever was at the
+        # path stays as it was
         if self.writer is not None and not self.closed:
-            self.writer.close()
+            with contextlib.suppress(Exception):
+                self.writer.close()
             self.closed = True
+        if self.partial.exists() and self.partial != self.path:
+            self.partial.unlink(missing_ok=True)
 
     def write(self, gdf: gpd.GeoDataFrame) -> None:
         """Append the rows of ``gdf``."""
@@ -316,7 +325,7 @@ class ParquetSink:
             self.schema = table.schema.with_metadata({**table.schema.metadata, b"geo": geo})
             dictionary = [c for c in ("native_tile", "native_crs") if c in table.column_names]
             self.writer = pq.ParquetWriter(
-                self.path,
+                self.partial,
                 self.schema,
                 compression="zstd",
                 compression_level=self.compression_level,
@@ -333,10 +342,17 @@ class ParquetSink:
         """Record the frame's attrs, column order and CRS, and finish the file."""
         if self.writer is None:
             raise ValueError("nothing was written: write at least one (possibly empty) frame")
-        metadata = file_metadata(self.crs, self.geometry, index, columns, attrs, self.encoding)
+        try:
+            metadata = file_metadata(self.crs, self.geometry, index, columns, attrs, self.encoding)
+        except ValueError as err:
+            raise ValidationError(
+                f"the frame's attrs cannot be written as JSON ({err}): remove the value "
+                "from .attrs and write again (nothing was written)"
+            ) from err
         self.writer.add_key_value_metadata({METADATA_KEY: metadata[METADATA_KEY]})
         self.writer.close()
         self.closed = True
+        os.replace(self.partial, self.path)  # the complete file, at once
 
 
 def _coordinate_columns(schema: pa.Schema, geometry: str) -> list[str] | bool:
@@ -426,7 +442,13 @@ def _read_row_groups(path: str | Path, groups: list[int] | None) -> gpd.GeoDataF
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, index=frame.index, crs=crs))
     if gdf.active_geometry_name != name:
         gdf = gdf.rename_geometry(name)
-    gdf.attrs = {ATTRS_KEY: saved_settings(own.get("attrs") or {})}
+    settings = saved_settings(own.get("attrs") or {})
+    if groups is not None and set(groups) != set(range(source.num_row_groups)):
+        # a part of the file: the ids loaded are the file's, not this part's; kept, they
+        # would plan every row not read for deletion
+        settings = {k: v for k, v in settings.items() if k not in ("loaded_ids", "loaded_ids_seal")}
+        settings["whole"] = False
+    gdf.attrs = {ATTRS_KEY: settings}
     for column in NATIVE_COLUMNS:
         if column in pulled:  # kept as the frame keeps them: WKB bytes, not decoded
             gdf[column] = pd.Series(

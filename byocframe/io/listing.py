@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import queue
@@ -508,6 +509,10 @@ def _from_both_ends(
     met = threading.Event()
     seen: dict[str, set[str]] = {"asc": set(), "desc": set()}
     lock = threading.Lock()
+    # where the cursors met: the latest creation time among the tiles both returned.
+    # Tiles created at that same instant may come in another order from each end (a
+    # bulk import: all at once), so the ascending cursor reads on through that instant
+    meeting: list[Any] = []
 
     def walk(direction: str) -> None:
         other = "desc" if direction == "asc" else "asc"
@@ -519,11 +524,15 @@ def _from_both_ends(
                     # a tile both cursors returned is found when its second copy arrives:
                     # checking the new page alone keeps the cost linear in the tiles
                     seen[direction].update(keys)
-                    crossed = not seen[other].isdisjoint(keys)
+                    common = keys & seen[other] if not met.is_set() else set()
+                    if common:
+                        both = [t for t in page if _key(t) in common]
+                        times = [_created(t) for t in both]
+                        known = [w for w in times if w is not None]
+                        meeting.append(max(known) if known and len(known) == len(times) else None)
+                        met.set()
                 arrived.put((direction, page))
-                if crossed:
-                    met.set()
-                if met.is_set():
+                if met.is_set() and (direction == "desc" or _past(page, meeting[0])):
                     break
         except BaseException as err:
             arrived.put(("error", err))
@@ -553,6 +562,28 @@ def _from_both_ends(
         while finished < 2:
             if arrived.get()[0] == "done":
                 finished += 1
+
+
+def _created(tile: Any) -> dt.datetime | None:
+    """A listed tile's creation time (None when it has none that reads as one)."""
+    text = tile.get("created") if isinstance(tile, dict) else None
+    try:
+        when = dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def _past(page: list[Any], meeting: dt.datetime | None) -> bool:
+    """Whether the ascending cursor has read past every tile created at ``meeting``.
+
+    Without a readable meeting time it reads on to the end: the whole listing then
+    comes from one cursor, complete.
+    """
+    if meeting is None:
+        return False
+    last = [when for when in map(_created, page) if when is not None]
+    return bool(last) and max(last) > meeting
 
 
 def _key(tile: Any) -> str:

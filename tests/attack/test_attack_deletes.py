@@ -1,26 +1,16 @@
 """Attacks on deletion planning: ids of one load, rows of another.
 
-Each test documents one defect (branch ``attack``) and is marked ``xfail(strict=True)``.
+Each test documented one defect (branch ``attack``); all are fixed: they are regression tests now.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-import pytest
-
 import byocframe
 from byocframe.frame.synthetic import synthetic_tiles
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="original= from another load lends its sealed ids to rows it did not load: "
-    "edits/edited.py read_edited checks the seal with sealed_ids(original, None), i.e. "
-    "the original against its own rows, never that the frame's rows carry that load, so a "
-    "filtered load (bbox, status, datetime) pushed with original=<the whole collection> and "
-    "delete_missing=True deletes every tile outside the filter",
-)
 def test_original_of_another_load_plans_no_deletion():
     records = synthetic_tiles(10, seed=1)
     whole = byocframe.tiles_from_records(records)
@@ -44,14 +34,6 @@ def test_original_of_the_same_load_still_finds_dropped_rows():
     assert set(found["action"]) == {"delete"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a wrong mass delete: a file of a filtered load (status='FAILED') that lost its "
-    "'loaded' column (e.g. written from gdf[some columns]) is pushed by `byocframe push "
-    "--delete-missing` through io/files.py overlay_edits, which takes the table for the "
-    "whole collection and plans every other tile deleted, although the file's metadata "
-    "says whole=False and lists the 7 ids it loaded (cli/tiles.py run_push)",
-)
 def test_a_filtered_file_without_tokens_plans_no_deletion_outside_its_load(demo_service, tmp_path):
     from byocframe.io.files import overlay_edits
 
@@ -105,15 +87,6 @@ def test_apply_plan_deletes_only_what_the_plan_says(tmp_path):
     assert left == {f"t/{day}/(BAND).tif" for day in days} - planned
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a tile lost: a row replaced in the frame (dropped, and added again as a new row "
-    "with the same path, e.g. to fix its sensing time) is planned as a create and a delete; "
-    "the create meets the old tile's path (409: 'edit that tile instead') and the delete "
-    "then removes that tile, so the path has no tile at all (edits/diff.py "
-    "_refuse_repeated_paths looks only at the rows still present; edits/send.py runs "
-    "creates before deletes)",
-)
 def test_replacing_a_row_never_leaves_its_path_without_a_tile():
     import pandas as pd
 

@@ -141,13 +141,6 @@ def test_nan_coordinates_in_a_crafted_native_cover_are_refused(gdf, tmp_path):
     assert found[["field", "action"]].values.tolist() == [["native_cover", "read-only"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a delete planned from a partial read: io/geoparquet.py read_row_groups of some "
-    "row groups gives the rows of those groups with the attrs of the whole file (the "
-    "sealed loaded ids), so changes(deleted=True) / push(delete_missing=True) plan a "
-    "deletion for every tile of the groups not read",
-)
 def test_reading_some_row_groups_plans_no_deletion(tmp_path, monkeypatch):
     from byocframe.io import geoparquet
 
@@ -164,13 +157,6 @@ def test_reading_some_row_groups_plans_no_deletion(tmp_path, monkeypatch):
     assert found.empty  # today: 6 deletions, the tiles of the 3 groups not read
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write_file is not atomic: a write that fails at close (here a NaN in the attrs, "
-    "which the strict JSON of the metadata refuses with a bare ValueError) has already "
-    "replaced the previous file with one that holds every row but no byocframe metadata "
-    "(io/geoparquet.py ParquetSink.__exit__ closes the half-made file)",
-)
 def test_a_failed_write_file_leaves_the_previous_file_as_it_was(gdf, tmp_path):
     path = tmp_path / "tiles.parquet"
     byocframe.write_file(gdf, path)

@@ -16,12 +16,6 @@ import byocframe
 from byocframe.io import listing
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="both-ends listing trusts that created:desc is the exact reverse of created:asc; "
-    "tiles with equal `created` ordered otherwise are silently left out (io/listing.py "
-    "_from_both_ends: stops at the first tile both cursors returned)",
-)
 def test_both_ends_listing_keeps_every_tile_when_created_ties(demo_service):
     client = demo_service.client()
     cid = demo_service.demo_collection
@@ -51,14 +45,6 @@ def test_both_ends_listing_keeps_every_tile_when_created_ties(demo_service):
     assert len(gdf) == len(records)  # today: 200 of 400 tiles, no warning
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write_listing writes the target in place: stopped while writing it (Ctrl-C, "
-    "disk full), ParquetSink.__exit__ closes a valid GeoParquet file holding the batches "
-    "written so far and no byocframe metadata, which read_file reads without a word; the "
-    "complete file that was there is gone (io/listing.py write_listing, "
-    "io/geoparquet.py ParquetSink.__exit__)",
-)
 def test_an_interrupted_write_listing_leaves_no_file_that_reads_as_a_listing(
     demo_service, tmp_path, monkeypatch
 ):
@@ -89,13 +75,6 @@ def test_an_interrupted_write_listing_leaves_no_file_that_reads_as_a_listing(
     assert len(back) == 400  # today: 100 rows, no attrs, no warning
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an empty page that still carries a nextToken ends the listing without a word "
-    "(client/session.py _pages: `if not token or not data: return`, as sentinelhub-py "
-    "does; io/catalog.py the same for context.next): the frame holds the pages before it "
-    "and says it is the whole collection",
-)
 def test_an_empty_page_with_a_next_token_does_not_end_the_listing(demo_service):
     client = demo_service.client()
     cid = demo_service.demo_collection
