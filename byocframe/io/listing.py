@@ -9,6 +9,7 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -32,10 +33,18 @@ from byocframe.geo.geometry import DEFAULT_DENSIFY
 from byocframe.ids import CollectionLike, resource_id
 from byocframe.io.catalog import DatetimeLike, search_records
 from byocframe.io.geoparquet import ParquetSink, read_row_groups
+from byocframe.io.stac_parquet import StacSink, merge_stac_columns, stac_columns
 from byocframe.progress import ProgressBar
 from byocframe.typing import AnyClient, CrsLike
 
-__all__ = ["BATCH_SIZE", "PAGES_AHEAD", "read_collections", "read_tiles", "write_listing"]
+__all__ = [
+    "BATCH_SIZE",
+    "LISTING_FORMATS",
+    "PAGES_AHEAD",
+    "read_collections",
+    "read_tiles",
+    "write_listing",
+]
 
 #: Listed tiles converted into a partial frame at a time: the client then holds the
 #: frame so far plus at most this many records (``read_tiles(batch_size=...)``).
@@ -191,6 +200,7 @@ def write_listing(
     intersects: Any = None,
     filter: str | Mapping[str, Any] | None = None,
     batch_size: int = BATCH_SIZE,
+    format: str = "geoparquet",
 ) -> int:
     """List the tiles of a collection straight into a GeoParquet file; return how many.
 
@@ -203,6 +213,14 @@ def write_listing(
     `read_tiles` gives (except that the tiles of a service whose order is not that of
     ``created`` are kept in the service's order), ready for `byocframe.push`.
 
+    With ``format="stac-geoparquet"`` the same batches become STAC Items instead: the
+    file `byocframe.io.write_stac_geoparquet` writes from the frame `read_tiles` gives
+    (one row group a batch), with the collection's record read from the service first.
+
+    The file appears only once complete: it is written in a scratch folder next to
+    ``path`` and renamed over it, so an error or an interruption leaves ``path`` as it
+    was and nothing beside it.
+
     Parameters
     ----------
     client, collection, crs, status, progress, errors, densify, both_ends
@@ -211,104 +229,223 @@ def write_listing(
         As in `read_tiles`.
     path : str or path-like
         A ``.parquet`` file, replaced when it exists.
+    format : {"geoparquet", "stac-geoparquet"}, default "geoparquet"
+        The tile frame as GeoParquet (read it with `byocframe.read_file`, push edits from
+        it), or the tiles as STAC Items in stac-geoparquet (needs the ``stac`` extra).
 
     Returns
     -------
     int
-        The number of tiles written.
+        The number of tiles written (of items, for stac-geoparquet: tiles with no
+        geometry at all are left out with a `ByocframeWarning`).
+
+    Raises
+    ------
+    ValueError
+        For a ``format`` not in `LISTING_FORMATS`.
+    ValidationError
+        For a ``path`` not named ``*.parquet`` or in a missing folder, before any request.
 
     Examples
     --------
     >>> import tempfile, byocframe
+    >>> from stac_geoparquet.arrow import stac_table_to_items
+    >>> import pyarrow.parquet as pq
     >>> with byocframe.local_service(demo=True, demo_tiles=120) as service:
     ...     with tempfile.TemporaryDirectory() as folder:
     ...         n = byocframe.write_listing(service.client(), service.demo_collection,
     ...                                     f"{folder}/tiles.parquet", batch_size=50)
     ...         gdf = byocframe.read_file(f"{folder}/tiles.parquet")
-    >>> n, len(gdf), byocframe.changes(gdf).empty
-    (120, 120, True)
+    ...         m = byocframe.write_listing(service.client(), service.demo_collection,
+    ...                                     f"{folder}/items.parquet", format="stac-geoparquet")
+    ...         items = list(stac_table_to_items(pq.read_table(f"{folder}/items.parquet")))
+    >>> n, len(gdf), byocframe.changes(gdf).empty, m, len(items)
+    (120, 120, True, 120, 120)
     """
-    from pathlib import Path
-
     client = resolve_client(client)
     cid = resource_id(collection, "collection")
     check_errors(errors)
     size = _batch_size(batch_size)
-    target = Path(path)
-    if target.suffix.lower() != ".parquet":
-        raise ValidationError(f"{target}: write_listing writes GeoParquet; name it *.parquet")
-    if not target.parent.is_dir():
-        raise ValidationError(f"{target.parent}: folder not found; create it first")
+    target = _listing_target(path, format)
+    # the record first: a collection that cannot be exported fails before the listing
+    record = _stac_record(client, cid) if format == "stac-geoparquet" else None
     filtered = not (bbox is None and datetime is None and intersects is None and filter is None)
     pages = _pages(client, cid, status, both_ends, bbox, datetime, intersects, filter, progress)
-    empty = tile_frame([], crs=crs, densify=densify)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".byocframe-listing-") as tmp:
-        spills = {
+        spill = _Spill(tmp, size, crs=crs, errors=errors, densify=densify, stac=record is not None)
+        with ProgressBar(None, progress, "listing tiles") as bar:
+            for stream, page in pages:
+                spill.add(stream, page)
+                bar.update(len(page))
+        spill.finish()
+        part = Path(tmp) / "listing.parquet"
+        if record is None:
+            whole = status is None and not filtered
+            written = _write_stamped(spill, part, cid, client.base_url, whole)
+        else:
+            with StacSink(part, record, client.base_url, spill.stac_columns()) as sink:
+                for frame in spill.frames():
+                    sink.write(frame)
+        os.replace(part, target)
+    return written if record is None else sink.finish()
+
+
+#: What `write_listing` writes (``format=``).
+LISTING_FORMATS = ("geoparquet", "stac-geoparquet")
+
+
+def _listing_target(path: str | os.PathLike[str], format: Any) -> Path:
+    """The file `write_listing` may write, checked before any request."""
+    if format not in LISTING_FORMATS:
+        raise ValueError(
+            f"format must be one of {', '.join(map(repr, LISTING_FORMATS))}, got {format!r}"
+        )
+    target = Path(path)
+    if target.suffix.lower() != ".parquet":
+        raise ValidationError(f"{target}: write_listing writes {format}; name it *.parquet")
+    if not target.parent.is_dir():
+        raise ValidationError(f"{target.parent}: folder not found; create it first")
+    return target
+
+
+def _stac_record(client: Client, cid: str) -> Mapping[str, Any]:
+    """The collection's record, checked as `write_stac_geoparquet` needs it."""
+    try:
+        import pyarrow.parquet  # noqa: F401
+        import pystac  # noqa: F401
+    except ImportError as err:
+        raise ImportError(
+            "write_listing(format='stac-geoparquet') needs pyarrow and pystac: install the "
+            "stac extra, pip install 'byocframe[stac]'"
+        ) from err
+    record = client.get_collection(cid)
+    if not record.get("s3Bucket"):
+        raise ValidationError(f"collection {cid} has no s3Bucket: STAC assets need one; set it")
+    return record
+
+
+class _Spill:
+    """A listing's batches in scratch files, then read back in creation order.
+
+    Each stream's batches (see `_Assembly`) go to a GeoParquet scratch file of their
+    own, one row group a batch; ``finish`` reports the problems of the whole listing
+    and finds the ids repeated across batches; ``frames`` gives the batches back one at
+    a time, in creation order, without the repeats.
+    """
+
+    def __init__(
+        self,
+        folder: str,
+        size: int,
+        *,
+        crs: CrsLike,
+        errors: Errors,
+        densify: float | None,
+        stac: bool,
+    ) -> None:
+        self.empty = tile_frame([], crs=crs, densify=densify)
+        self.sinks = {
             stream: ParquetSink(
-                Path(tmp) / f"{stream}.parquet",
-                empty.crs,
+                Path(folder) / f"{stream}.parquet",
+                self.empty.crs,
                 row_group_size=size,
                 compression_level=1,
                 recompute=False,
             )
             for stream in ("asc", "desc")
         }
-        positions: dict[str, list[np.ndarray]] = {"asc": [], "desc": []}
+        self.positions: dict[str, list[np.ndarray]] = {"asc": [], "desc": []}
+        # per batch, the stac-geoparquet columns its tiles need (decided before writing)
+        self.columns: dict[str, list[dict[str, bool]]] | None = (
+            {"asc": [], "desc": []} if stac else None
+        )
+        self.assembly = _Assembly(size, crs=crs, errors=errors, densify=densify, keep=self._keep)
+        self.order: list[tuple[str, int]] = []
+        self.kept = np.zeros(0, dtype=bool)
 
-        def keep(stream: str, frame: gpd.GeoDataFrame, rows: np.ndarray) -> None:
-            spills[stream].write(frame)
-            positions[stream].append(rows)
+    def _keep(self, stream: str, frame: gpd.GeoDataFrame, rows: np.ndarray) -> None:
+        self.sinks[stream].write(frame)
+        self.positions[stream].append(rows)
+        if self.columns is not None:
+            self.columns[stream].append(stac_columns(frame))
 
-        assembly = _Assembly(size, crs=crs, errors=errors, densify=densify, keep=keep)
-        with ProgressBar(None, progress, "listing tiles") as bar:
-            for stream, page in pages:
-                assembly.add(stream, page)
-                bar.update(len(page))
-        total = assembly.flush()
-        for sink in spills.values():
+    def add(self, stream: str, page: list[Any]) -> None:
+        """Take one page of records (see `_Assembly.add`)."""
+        self.assembly.add(stream, page)
+
+    def finish(self) -> None:
+        """Convert what is left, close the scratch files, report the listing's problems."""
+        total = self.assembly.flush()
+        for sink in self.sinks.values():
             if sink.writer is not None:
-                sink.close(empty.attrs, list(empty.columns), empty.index.name)
+                sink.close(self.empty.attrs, list(self.empty.columns), self.empty.index.name)
         # the batches in creation order: "asc" as listed, then "desc" from the last
-        order = [("asc", i) for i in range(len(positions["asc"]))]
-        order += [("desc", i) for i in reversed(range(len(positions["desc"])))]
-        ids = pd.Index(
+        self.order = [("asc", i) for i in range(len(self.positions["asc"]))]
+        self.order += [("desc", i) for i in reversed(range(len(self.positions["desc"])))]
+        self.ids = pd.Index(
             np.concatenate(
-                [np.zeros(0, dtype=object)] + [_ids(spills[stream].path, i) for stream, i in order]
+                [np.zeros(0, dtype=object)]
+                + [_ids(self.sinks[stream].path, i) for stream, i in self.order]
             ),
             dtype=object,
         )
         rows = np.concatenate(
             [np.zeros(0, dtype=int)]
-            + [assembly.rows(stream, positions[stream][i], total) for stream, i in order]
+            + [self.assembly.rows(s, self.positions[s][i], total) for s, i in self.order]
         )
-        kept = assembly.report_problems(total, ids, rows)
-        loaded = [str(i) for i in ids[kept]]
-        del ids
-        settings = {
-            **empty.attrs[ATTRS_KEY],
-            "whole": status is None and not filtered,
-            "collection": cid,
-            "service": client.base_url,
-            "load": load_number(cid, client.base_url, loaded),
-        }
-        settings = with_loaded_ids(settings, loaded)
-        del loaded
-        with ParquetSink(target, empty.crs) as sink:
-            start = 0
-            for stream, i in order:
-                frame = read_row_groups(spills[stream].path, [i])
-                mask = kept[start : start + len(frame)]
-                start += len(frame)
-                frame = frame[mask] if not mask.all() else frame
-                frame.attrs = {ATTRS_KEY: dict(settings)}
-                stamp(frame, collection=cid, service=client.base_url, rows=np.arange(len(frame)))
-                sink.write(frame)
-            if sink.writer is None:
-                stamped = empty.copy()
-                stamp(stamped, collection=cid, service=client.base_url)
-                sink.write(stamped)
-            sink.close({ATTRS_KEY: settings}, [*empty.columns, "loaded"], empty.index.name)
-    return int(kept.sum())
+        self.kept = self.assembly.report_problems(total, self.ids, rows)
+
+    def frames(self) -> Iterator[gpd.GeoDataFrame]:
+        """Each batch read back, in creation order, without the rows not kept."""
+        start = 0
+        for stream, i in self.order:
+            frame = read_row_groups(self.sinks[stream].path, [i])
+            mask = self.kept[start : start + len(frame)]
+            start += len(frame)
+            yield frame[mask] if not mask.all() else frame
+
+    def stac_columns(self) -> dict[str, bool]:
+        """The stac-geoparquet columns the kept tiles need (see `stac_columns`)."""
+        if self.columns is None:
+            raise ValueError("this listing was not spilled for stac-geoparquet")
+        flags = []
+        start = 0
+        for stream, i in self.order:
+            rows = len(self.positions[stream][i])
+            mask = self.kept[start : start + rows]
+            start += rows
+            if mask.all():
+                flags.append(self.columns[stream][i])
+            else:  # a repeated id left out: what the batch needs without it
+                frame = read_row_groups(self.sinks[stream].path, [i])
+                flags.append(stac_columns(frame[mask]))
+        return merge_stac_columns(stac_columns(self.empty), *flags)
+
+
+def _write_stamped(spill: _Spill, part: Path, cid: str, service: str, whole: bool) -> int:
+    """The spilled batches stamped as one load into the GeoParquet file ``part``."""
+    empty = spill.empty
+    loaded = [str(i) for i in spill.ids[spill.kept]]
+    settings = {
+        **empty.attrs[ATTRS_KEY],
+        "whole": whole,
+        "collection": cid,
+        "service": service,
+        "load": load_number(cid, service, loaded),
+    }
+    settings = with_loaded_ids(settings, loaded)
+    del loaded
+    with ParquetSink(part, empty.crs) as sink:
+        for frame in spill.frames():
+            frame.attrs = {ATTRS_KEY: dict(settings)}
+            stamp(frame, collection=cid, service=service, rows=np.arange(len(frame)))
+            sink.write(frame)
+        if sink.writer is None:
+            stamped = empty.copy()
+            stamp(stamped, collection=cid, service=service)
+            sink.write(stamped)
+        sink.close({ATTRS_KEY: settings}, [*empty.columns, "loaded"], empty.index.name)
+    return int(spill.kept.sum())
 
 
 def _ids(path: Any, group: int) -> np.ndarray:
