@@ -1,4 +1,4 @@
-"""A listing streamed to a file: stac-geoparquet, the command line, nothing half written.
+"""A listing streamed to a file: stac-geoparquet, and nothing half written.
 
 Independent truths: the frame `read_tiles` gives written by `write_stac_geoparquet` (the
 frame path), read back by the reference stac-geoparquet reader; the STAC JSON schemas
@@ -11,11 +11,9 @@ import copy
 import unittest.mock
 
 import pytest
-from geopandas.testing import assert_geodataframe_equal
 from stac_schemas import offline_validation, validate
 
 import byocframe
-from byocframe.cli import main
 from byocframe.frame.synthetic import SYNTHETIC_BANDS, synthetic_tiles
 from byocframe.io import listing, stac_parquet, write_stac_geoparquet
 
@@ -213,52 +211,3 @@ def test_an_error_while_listing_leaves_nothing(demo_service, tmp_path, monkeypat
                 client, demo_service.demo_collection, tmp_path / "t.parquet", format=form
             )
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.fixture
-def account(demo_service, monkeypatch):
-    monkeypatch.setenv("SH_CLIENT_ID", demo_service.client_id)
-    monkeypatch.setenv("SH_CLIENT_SECRET", demo_service.client_secret)
-    monkeypatch.setenv("SH_BASE_URL", demo_service.base_url)
-    return demo_service
-
-
-def test_the_command_streams_parquet_through_write_listing(account, tmp_path, capsys):
-    from byocframe.io import geoparquet
-
-    written = []
-    write = geoparquet.ParquetSink.write
-
-    def counting(self, gdf):
-        written.append(len(gdf))
-        return write(self, gdf)
-
-    path = tmp_path / "tiles.parquet"
-    cid = account.demo_collection
-    with unittest.mock.patch.object(geoparquet.ParquetSink, "write", counting):
-        assert main(["tiles", cid, "-o", str(path), "--batch-size", "64"]) == 0
-    assert "400 tiles written to" in capsys.readouterr().out
-    # batches of at most 64 rows, each written twice (scratch file, then the file)
-    assert max(written) <= 64
-    assert sum(written) == 800
-    gdf = byocframe.read_tiles(account.client(), cid, progress=False)
-    back = byocframe.read_file(path)
-    assert_geodataframe_equal(back, gdf)
-    assert back.attrs == gdf.attrs
-
-
-def test_the_command_writes_stac_geoparquet(account, tmp_path, capsys):
-    path = tmp_path / "items.parquet"
-    cid = account.demo_collection
-    assert main(["tiles", cid, "-o", str(path), "--stac", "--batch-size", "100"]) == 0
-    assert "400 STAC items written to" in capsys.readouterr().out
-    (tmp_path / "frame").mkdir()
-    assert _items(path) == _frame_path(account.client(), cid, tmp_path / "frame" / "i.parquet")
-    assert pq.ParquetFile(path).metadata.num_row_groups == 4
-    assert main(["tiles", cid, "-o", str(tmp_path / "items.gpkg"), "--stac"]) == 1
-    err = capsys.readouterr().err
-    assert "use one of .parquet" in err
-    assert len(err.strip().splitlines()) == 1
-    with pytest.raises(SystemExit):
-        main(["tiles", cid, "-o", str(path), "--batch-size", "0"])
-    assert "must be at least 1" in capsys.readouterr().err
