@@ -272,7 +272,10 @@ def write_listing(
     filtered = not (bbox is None and datetime is None and intersects is None and filter is None)
     pages = _pages(client, cid, status, both_ends, bbox, datetime, intersects, filter, progress)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".byocframe-listing-") as tmp:
-        spill = _Spill(tmp, size, crs=crs, errors=errors, densify=densify, stac=record is not None)
+        stac = record is not None
+        spill = _Spill(
+            tmp, size, crs=crs, errors=errors, densify=densify, stac=stac, progress=progress
+        )
         with ProgressBar(None, progress, "listing tiles") as bar:
             for stream, page in pages:
                 spill.add(stream, page)
@@ -342,6 +345,7 @@ class _Spill:
         errors: Errors,
         densify: float | None,
         stac: bool,
+        progress: bool | None = False,
     ) -> None:
         self.empty = tile_frame([], crs=crs, densify=densify)
         self.sinks = {
@@ -362,6 +366,7 @@ class _Spill:
         self.assembly = _Assembly(size, crs=crs, errors=errors, densify=densify, keep=self._keep)
         self.order: list[tuple[str, int]] = []
         self.kept = np.zeros(0, dtype=bool)
+        self.progress = progress  # a bar while `frames` gives the batches back
 
     def _keep(self, stream: str, frame: gpd.GeoDataFrame, rows: np.ndarray) -> None:
         self.sinks[stream].write(frame)
@@ -398,11 +403,13 @@ class _Spill:
     def frames(self) -> Iterator[gpd.GeoDataFrame]:
         """Each batch read back, in creation order, without the rows not kept."""
         start = 0
-        for stream, i in self.order:
-            frame = read_row_groups(self.sinks[stream].path, [i])
-            mask = self.kept[start : start + len(frame)]
-            start += len(frame)
-            yield frame[mask] if not mask.all() else frame
+        with ProgressBar(int(self.kept.sum()), self.progress, "writing the file") as bar:
+            for stream, i in self.order:
+                frame = read_row_groups(self.sinks[stream].path, [i])
+                mask = self.kept[start : start + len(frame)]
+                start += len(frame)
+                yield frame[mask] if not mask.all() else frame
+                bar.update(int(mask.sum()))
 
     def stac_columns(self) -> dict[str, bool]:
         """The stac-geoparquet columns the kept tiles need (see `stac_columns`)."""

@@ -169,6 +169,20 @@ def test_format_and_collection_are_checked_before_the_listing(service, tmp_path)
     assert listing.write_listing.__kwdefaults__["format"] == "geoparquet"
 
 
+def test_both_passes_show_progress(demo_service, tmp_path, capsys):
+    pytest.importorskip("tqdm")
+    client = demo_service.client()
+    for form in listing.LISTING_FORMATS:
+        path = tmp_path / f"{form}.parquet"
+        byocframe.write_listing(
+            client, demo_service.demo_collection, path, progress=True, format=form
+        )
+        err = capsys.readouterr().err
+        assert "listing tiles" in err
+        assert "writing the file: 100%" in err
+        assert "400/400" in err
+
+
 class Interrupted(BaseException):
     """Stands for Ctrl-C (KeyboardInterrupt would stop pytest itself)."""
 
