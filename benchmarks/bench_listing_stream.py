@@ -146,10 +146,12 @@ def main() -> None:
         for mode in args.modes:
             a, b = runs[small][mode], runs[large][mode]
             exponent = math.log(b["cpu"] / a["cpu"]) / math.log(b["tiles"] / a["tiles"])
+            extra = (b["peak_mb"] - a["peak_mb"]) * 2**20 / (b["tiles"] - a["tiles"])
             print(
                 f"  {mode:<16} {small:,} -> {large:,}: CPU exponent {exponent:.2f}, peak RSS "
-                f"{a['peak_mb']:.0f} -> {b['peak_mb']:.0f} MB"
+                f"{a['peak_mb']:.0f} -> {b['peak_mb']:.0f} MB ({extra:.0f} B a tile more)"
             )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
 
 
 if __name__ == "__main__":
