@@ -38,9 +38,9 @@ def add_commands(commands: Any) -> None:
         help="save a collection's tiles to a file",
         description="List every tile of COLLECTION and save the table. The file type "
         "follows the extension: .parquet (GeoParquet: keeps everything, and push can "
-        "check it for conflicts; written batch by batch as the pages arrive, so memory "
-        "stays flat however large the collection), .gpkg, .geojson or .csv (geometry as "
-        "WKT). With --stac, the tiles as STAC Items in a stac-geoparquet file instead.",
+        "check it for conflicts; written batch by batch as the pages arrive, in a "
+        "fraction of the memory the whole table takes), .gpkg, .geojson or .csv (geometry "
+        "as WKT). With --stac, the tiles as STAC Items in a stac-geoparquet file instead.",
     )
     tiles.add_argument("collection", metavar="COLLECTION", help="collection id")
     tiles.add_argument("-o", "--output", type=Path, required=True, help="file to write")

@@ -201,10 +201,12 @@ def write_listing(
     writes, built without ever holding the whole frame: each batch of ``batch_size``
     records is converted and written to a scratch file next to ``path`` as it arrives,
     then the batches are stamped (the ``loaded`` column, which names the whole load)
-    and written to ``path`` one at a time. Memory stays about one batch whatever the
-    size of the collection; `byocframe.read_file` reads the file back into the frame
-    `read_tiles` gives (except that the tiles of a service whose order is not that of
-    ``created`` are kept in the service's order), ready for `byocframe.push`.
+    and written to ``path`` one at a time. Memory stays about one batch plus a few
+    hundred bytes a tile of ids (measured: 831 MB at a million tiles over HTTP, where
+    `read_tiles` needs 4.5 GB; ``docs/benchmarks.md``). `byocframe.read_file` reads the
+    file back into the frame `read_tiles` gives (except that the tiles of a service
+    whose order is not that of ``created`` are kept in the service's order), ready for
+    `byocframe.push`.
 
     With ``format="stac-geoparquet"`` the same batches become STAC Items instead: the
     file `byocframe.io.write_stac_geoparquet` writes from the frame `read_tiles` gives
