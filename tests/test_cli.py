@@ -389,3 +389,63 @@ def test_a_corrupt_file_is_one_line_naming_it(account, tmp_path, capsys):
         with pytest.raises(byocframe.ValidationError, match=expected):
             byocframe.read_file(path)
     assert account.requests_served == served
+
+
+def _stac_items(path):
+    import pyarrow.parquet as pq
+    from stac_geoparquet.arrow import stac_table_to_items
+
+    return list(stac_table_to_items(pq.read_table(path)))
+
+
+def test_the_command_streams_parquet_through_write_listing(account, tmp_path, capsys):
+    import unittest.mock
+
+    from geopandas.testing import assert_geodataframe_equal
+
+    import byocframe
+    from byocframe.io import geoparquet
+
+    written = []
+    write = geoparquet.ParquetSink.write
+
+    def counting(self, gdf):
+        written.append(len(gdf))
+        return write(self, gdf)
+
+    path = tmp_path / "tiles.parquet"
+    cid = account.demo_collection
+    with unittest.mock.patch.object(geoparquet.ParquetSink, "write", counting):
+        assert main(["tiles", cid, "-o", str(path), "--batch-size", "64"]) == 0
+    assert "400 tiles written to" in capsys.readouterr().out
+    # batches of at most 64 rows, each written twice (scratch file, then the file)
+    assert max(written) <= 64
+    assert sum(written) == 800
+    gdf = byocframe.read_tiles(account.client(), cid, progress=False)
+    back = byocframe.read_file(path)
+    assert_geodataframe_equal(back, gdf)
+    assert back.attrs == gdf.attrs
+
+
+def test_the_command_writes_stac_geoparquet(account, tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    import byocframe
+
+    path = tmp_path / "items.parquet"
+    cid = account.demo_collection
+    assert main(["tiles", cid, "-o", str(path), "--stac", "--batch-size", "100"]) == 0
+    assert "400 STAC items written to" in capsys.readouterr().out
+    # the frame path: the whole frame, then write_stac_geoparquet
+    frame = byocframe.read_tiles(account.client(), cid, progress=False)
+    byocframe.io.write_stac_geoparquet(frame, tmp_path / "frame.parquet", client=account.client())
+    assert _stac_items(path) == _stac_items(tmp_path / "frame.parquet")
+    meta = pq.ParquetFile(path).metadata  # written a batch (a row group) at a time
+    assert max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) <= 100
+    assert main(["tiles", cid, "-o", str(tmp_path / "items.gpkg"), "--stac"]) == 1
+    err = capsys.readouterr().err
+    assert "use one of .parquet" in err
+    assert len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit):
+        main(["tiles", cid, "-o", str(path), "--batch-size", "0"])
+    assert "must be at least 1" in capsys.readouterr().err

@@ -7,9 +7,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from byocframe.cli.common import account_options, check_output, client_from_args, status
+from byocframe.cli.common import (
+    account_options,
+    check_output,
+    client_from_args,
+    positive,
+    status,
+)
+from byocframe.io.listing import BATCH_SIZE
 
-__all__ = ["add_commands", "read_collection"]
+__all__ = ["TILE_FILES", "add_commands", "read_collection"]
+
+#: The files ``byocframe tiles`` writes, by extension.
+TILE_FILES = (".parquet", ".gpkg", ".geojson", ".json", ".fgb", ".csv")
 
 
 def add_commands(commands: Any) -> None:
@@ -28,7 +38,9 @@ def add_commands(commands: Any) -> None:
         help="save a collection's tiles to a file",
         description="List every tile of COLLECTION and save the table. The file type "
         "follows the extension: .parquet (GeoParquet: keeps everything, and push can "
-        "check it for conflicts), .gpkg, .geojson or .csv (geometry as WKT).",
+        "check it for conflicts; written batch by batch as the pages arrive, in a "
+        "fraction of the memory the whole table takes), .gpkg, .geojson or .csv (geometry "
+        "as WKT). With --stac, the tiles as STAC Items in a stac-geoparquet file instead.",
     )
     tiles.add_argument("collection", metavar="COLLECTION", help="collection id")
     tiles.add_argument("-o", "--output", type=Path, required=True, help="file to write")
@@ -36,6 +48,19 @@ def add_commands(commands: Any) -> None:
         "--status", type=status, help="only tiles with this status (e.g. FAILED, failed)"
     )
     tiles.add_argument("--crs", default="EPSG:4326", help="CRS of the geometries (EPSG:4326)")
+    tiles.add_argument(
+        "--stac",
+        action="store_true",
+        help="write STAC Items as stac-geoparquet (-o *.parquet; needs the stac extra)",
+    )
+    tiles.add_argument(
+        "--batch-size",
+        type=positive,
+        default=BATCH_SIZE,
+        metavar="N",
+        help=f"tiles converted (and, to .parquet, written) at a time (default {BATCH_SIZE:,}): "
+        "memory grows with it",
+    )
     account_options(tiles)
     tiles.set_defaults(handler=run_tiles)
 
@@ -112,12 +137,26 @@ def check_crs(text: str) -> str:
 
 
 def run_tiles(args: argparse.Namespace) -> int:
-    """``byocframe tiles``: save a collection's tiles to a file."""
-    from byocframe.io.files import write_file
+    """``byocframe tiles``: save a collection's tiles to a file.
 
-    check_output(args.output, (".parquet", ".gpkg", ".geojson", ".json", ".fgb", ".csv"))
+    A ``.parquet`` file is written by `byocframe.write_listing` as the pages arrive
+    (GeoParquet, or stac-geoparquet with ``--stac``); other formats from the whole frame.
+    """
+    from byocframe.io.files import write_file
+    from byocframe.io.listing import write_listing
+
+    suffixes = (".parquet",) if args.stac else TILE_FILES
+    check_output(args.output, suffixes)
     check_crs(args.crs)
-    gdf = read_collection(args, status=args.status, crs=args.crs)
+    options = {"status": args.status, "crs": args.crs, "batch_size": args.batch_size}
+    if args.output.suffix.lower() == ".parquet":
+        form = "stac-geoparquet" if args.stac else "geoparquet"
+        client = client_from_args(args)
+        n = write_listing(client, args.collection, args.output, format=form, **options)
+        what = "STAC items" if args.stac else "tiles"
+        print(f"{n:,} {what} written to {args.output}")
+        return 0
+    gdf = read_collection(args, **options)
     write_file(gdf, args.output)
     print(f"{len(gdf):,} tiles written to {args.output}")
     return 0

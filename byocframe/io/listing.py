@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
-import queue
 import tempfile
-import threading
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -17,15 +13,14 @@ import numpy as np
 import pandas as pd
 
 from byocframe.client.api import Client, resolve_client
-from byocframe.exceptions import ByocframeWarning, ValidationError
+from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import collections_from_records, tile_frame
-from byocframe.frame.record_checks import Errors, check_errors, problem, report
+from byocframe.frame.record_checks import Errors, check_errors
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
     load_number,
     stamp,
     stamp_collections,
-    times_us,
     with_loaded_ids,
 )
 from byocframe.geo.crs import WGS84
@@ -33,17 +28,23 @@ from byocframe.geo.geometry import DEFAULT_DENSIFY
 from byocframe.ids import CollectionLike, resource_id
 from byocframe.io.catalog import DatetimeLike, search_records
 from byocframe.io.geoparquet import ParquetSink, read_row_groups
+from byocframe.io.pages import PAGES_AHEAD, Assembly, from_both_ends
+from byocframe.io.stac_parquet import StacSink, merge_stac_columns, stac_columns
 from byocframe.progress import ProgressBar
 from byocframe.typing import AnyClient, CrsLike
 
-__all__ = ["BATCH_SIZE", "PAGES_AHEAD", "read_collections", "read_tiles", "write_listing"]
+__all__ = [
+    "BATCH_SIZE",
+    "LISTING_FORMATS",
+    "PAGES_AHEAD",
+    "read_collections",
+    "read_tiles",
+    "write_listing",
+]
 
 #: Listed tiles converted into a partial frame at a time: the client then holds the
 #: frame so far plus at most this many records (``read_tiles(batch_size=...)``).
 BATCH_SIZE = 10_000
-#: Pages (100 tiles each) the two cursors of a listing may fetch ahead of the conversion:
-#: a fast service then waits for the client instead of filling its memory.
-PAGES_AHEAD = 20
 
 
 def read_collections(client: AnyClient, search: str | None = None) -> pd.DataFrame:
@@ -163,7 +164,7 @@ def read_tiles(
     size = _batch_size(batch_size)
     filtered = not (bbox is None and datetime is None and intersects is None and filter is None)
     pages = _pages(client, cid, status, both_ends, bbox, datetime, intersects, filter, progress)
-    assembly = _Assembly(size, crs=crs, errors=errors, densify=densify)
+    assembly = Assembly(size, crs=crs, errors=errors, densify=densify)
     with ProgressBar(None, progress, "listing tiles") as bar:
         for stream, page in pages:
             assembly.add(stream, page)
@@ -192,6 +193,7 @@ def write_listing(
     intersects: Any = None,
     filter: str | Mapping[str, Any] | None = None,
     batch_size: int = BATCH_SIZE,
+    format: str = "geoparquet",
 ) -> int:
     """List the tiles of a collection straight into a GeoParquet file; return how many.
 
@@ -199,10 +201,20 @@ def write_listing(
     writes, built without ever holding the whole frame: each batch of ``batch_size``
     records is converted and written to a scratch file next to ``path`` as it arrives,
     then the batches are stamped (the ``loaded`` column, which names the whole load)
-    and written to ``path`` one at a time. Memory stays about one batch whatever the
-    size of the collection; `byocframe.read_file` reads the file back into the frame
-    `read_tiles` gives (except that the tiles of a service whose order is not that of
-    ``created`` are kept in the service's order), ready for `byocframe.push`.
+    and written to ``path`` one at a time. Memory stays about one batch plus a few
+    hundred bytes a tile of ids (measured: 831 MB at a million tiles over HTTP, where
+    `read_tiles` needs 4.5 GB; ``docs/benchmarks.md``). `byocframe.read_file` reads the
+    file back into the frame `read_tiles` gives (except that the tiles of a service
+    whose order is not that of ``created`` are kept in the service's order), ready for
+    `byocframe.push`.
+
+    With ``format="stac-geoparquet"`` the same batches become STAC Items instead: the
+    file `byocframe.io.write_stac_geoparquet` writes from the frame `read_tiles` gives
+    (one row group a batch), with the collection's record read from the service first.
+
+    The file appears only once complete: it is written in a scratch folder next to
+    ``path`` and renamed over it, so an error or an interruption leaves ``path`` as it
+    was and nothing beside it.
 
     Parameters
     ----------
@@ -212,104 +224,230 @@ def write_listing(
         As in `read_tiles`.
     path : str or path-like
         A ``.parquet`` file, replaced when it exists.
+    format : {"geoparquet", "stac-geoparquet"}, default "geoparquet"
+        The tile frame as GeoParquet (read it with `byocframe.read_file`, push edits from
+        it), or the tiles as STAC Items in stac-geoparquet (needs the ``stac`` extra).
 
     Returns
     -------
     int
-        The number of tiles written.
+        The number of tiles written (of items, for stac-geoparquet: tiles with no
+        geometry at all are left out with a `ByocframeWarning`).
+
+    Raises
+    ------
+    ValueError
+        For a ``format`` not in `LISTING_FORMATS`.
+    ValidationError
+        For a ``path`` not named ``*.parquet`` or in a missing folder, before any request.
 
     Examples
     --------
     >>> import tempfile, byocframe
+    >>> from stac_geoparquet.arrow import stac_table_to_items
+    >>> import pyarrow.parquet as pq
     >>> with byocframe.local_service(demo=True, demo_tiles=120) as service:
     ...     with tempfile.TemporaryDirectory() as folder:
     ...         n = byocframe.write_listing(service.client(), service.demo_collection,
     ...                                     f"{folder}/tiles.parquet", batch_size=50)
     ...         gdf = byocframe.read_file(f"{folder}/tiles.parquet")
-    >>> n, len(gdf), byocframe.changes(gdf).empty
-    (120, 120, True)
+    ...         m = byocframe.write_listing(service.client(), service.demo_collection,
+    ...                                     f"{folder}/items.parquet", format="stac-geoparquet")
+    ...         items = list(stac_table_to_items(pq.read_table(f"{folder}/items.parquet")))
+    >>> n, len(gdf), byocframe.changes(gdf).empty, m, len(items)
+    (120, 120, True, 120, 120)
     """
-    from pathlib import Path
-
     client = resolve_client(client)
     cid = resource_id(collection, "collection")
     check_errors(errors)
     size = _batch_size(batch_size)
-    target = Path(path)
-    if target.suffix.lower() != ".parquet":
-        raise ValidationError(f"{target}: write_listing writes GeoParquet; name it *.parquet")
-    if not target.parent.is_dir():
-        raise ValidationError(f"{target.parent}: folder not found; create it first")
+    target = _listing_target(path, format)
+    # the record first: a collection that cannot be exported fails before the listing
+    record = _stac_record(client, cid) if format == "stac-geoparquet" else None
     filtered = not (bbox is None and datetime is None and intersects is None and filter is None)
     pages = _pages(client, cid, status, both_ends, bbox, datetime, intersects, filter, progress)
-    empty = tile_frame([], crs=crs, densify=densify)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".byocframe-listing-") as tmp:
-        spills = {
+        stac = record is not None
+        spill = _Spill(
+            tmp, size, crs=crs, errors=errors, densify=densify, stac=stac, progress=progress
+        )
+        with ProgressBar(None, progress, "listing tiles") as bar:
+            for stream, page in pages:
+                spill.add(stream, page)
+                bar.update(len(page))
+        spill.finish()
+        part = Path(tmp) / "listing.parquet"
+        if record is None:
+            whole = status is None and not filtered
+            written = _write_stamped(spill, part, cid, client.base_url, whole)
+        else:
+            with StacSink(part, record, client.base_url, spill.stac_columns()) as sink:
+                for frame in spill.frames():
+                    sink.write(frame)
+        os.replace(part, target)
+    return written if record is None else sink.finish()
+
+
+#: What `write_listing` writes (``format=``).
+LISTING_FORMATS = ("geoparquet", "stac-geoparquet")
+
+
+def _listing_target(path: str | os.PathLike[str], format: Any) -> Path:
+    """The file `write_listing` may write, checked before any request."""
+    if format not in LISTING_FORMATS:
+        raise ValueError(
+            f"format must be one of {', '.join(map(repr, LISTING_FORMATS))}, got {format!r}"
+        )
+    target = Path(path)
+    if target.suffix.lower() != ".parquet":
+        raise ValidationError(f"{target}: write_listing writes {format}; name it *.parquet")
+    if not target.parent.is_dir():
+        raise ValidationError(f"{target.parent}: folder not found; create it first")
+    return target
+
+
+def _stac_record(client: Client, cid: str) -> Mapping[str, Any]:
+    """The collection's record, checked as `write_stac_geoparquet` needs it."""
+    try:
+        import pyarrow.parquet  # noqa: F401
+        import pystac  # noqa: F401
+    except ImportError as err:
+        raise ImportError(
+            "write_listing(format='stac-geoparquet') needs pyarrow and pystac: install the "
+            "stac extra, pip install 'byocframe[stac]'"
+        ) from err
+    record = client.get_collection(cid)
+    if not record.get("s3Bucket"):
+        raise ValidationError(f"collection {cid} has no s3Bucket: STAC assets need one; set it")
+    return record
+
+
+class _Spill:
+    """A listing's batches in scratch files, then read back in creation order.
+
+    Each stream's batches (see `Assembly`) go to a GeoParquet scratch file of their
+    own, one row group a batch; ``finish`` reports the problems of the whole listing
+    and finds the ids repeated across batches; ``frames`` gives the batches back one at
+    a time, in creation order, without the repeats.
+    """
+
+    def __init__(
+        self,
+        folder: str,
+        size: int,
+        *,
+        crs: CrsLike,
+        errors: Errors,
+        densify: float | None,
+        stac: bool,
+        progress: bool | None = False,
+    ) -> None:
+        self.empty = tile_frame([], crs=crs, densify=densify)
+        self.sinks = {
             stream: ParquetSink(
-                Path(tmp) / f"{stream}.parquet",
-                empty.crs,
+                Path(folder) / f"{stream}.parquet",
+                self.empty.crs,
                 row_group_size=size,
                 compression_level=1,
                 recompute=False,
             )
             for stream in ("asc", "desc")
         }
-        positions: dict[str, list[np.ndarray]] = {"asc": [], "desc": []}
+        self.positions: dict[str, list[np.ndarray]] = {"asc": [], "desc": []}
+        # per batch, the stac-geoparquet columns its tiles need (decided before writing)
+        self.columns: dict[str, list[dict[str, bool]]] | None = (
+            {"asc": [], "desc": []} if stac else None
+        )
+        self.assembly = Assembly(size, crs=crs, errors=errors, densify=densify, keep=self._keep)
+        self.order: list[tuple[str, int]] = []
+        self.kept = np.zeros(0, dtype=bool)
+        self.progress = progress  # a bar while `frames` gives the batches back
 
-        def keep(stream: str, frame: gpd.GeoDataFrame, rows: np.ndarray) -> None:
-            spills[stream].write(frame)
-            positions[stream].append(rows)
+    def _keep(self, stream: str, frame: gpd.GeoDataFrame, rows: np.ndarray) -> None:
+        self.sinks[stream].write(frame)
+        self.positions[stream].append(rows)
+        if self.columns is not None:
+            self.columns[stream].append(stac_columns(frame))
 
-        assembly = _Assembly(size, crs=crs, errors=errors, densify=densify, keep=keep)
-        with ProgressBar(None, progress, "listing tiles") as bar:
-            for stream, page in pages:
-                assembly.add(stream, page)
-                bar.update(len(page))
-        total = assembly.flush()
-        for sink in spills.values():
+    def add(self, stream: str, page: list[Any]) -> None:
+        """Take one page of records (see `_Assembly.add`)."""
+        self.assembly.add(stream, page)
+
+    def finish(self) -> None:
+        """Convert what is left, close the scratch files, report the listing's problems."""
+        total = self.assembly.flush()
+        for sink in self.sinks.values():
             if sink.writer is not None:
-                sink.close(empty.attrs, list(empty.columns), empty.index.name)
+                sink.close(self.empty.attrs, list(self.empty.columns), self.empty.index.name)
         # the batches in creation order: "asc" as listed, then "desc" from the last
-        order = [("asc", i) for i in range(len(positions["asc"]))]
-        order += [("desc", i) for i in reversed(range(len(positions["desc"])))]
-        ids = pd.Index(
+        self.order = [("asc", i) for i in range(len(self.positions["asc"]))]
+        self.order += [("desc", i) for i in reversed(range(len(self.positions["desc"])))]
+        self.ids = pd.Index(
             np.concatenate(
-                [np.zeros(0, dtype=object)] + [_ids(spills[stream].path, i) for stream, i in order]
+                [np.zeros(0, dtype=object)]
+                + [_ids(self.sinks[stream].path, i) for stream, i in self.order]
             ),
             dtype=object,
         )
         rows = np.concatenate(
             [np.zeros(0, dtype=int)]
-            + [assembly.rows(stream, positions[stream][i], total) for stream, i in order]
+            + [self.assembly.rows(s, self.positions[s][i], total) for s, i in self.order]
         )
-        kept = assembly.report_problems(total, ids, rows)
-        loaded = [str(i) for i in ids[kept]]
-        del ids
-        settings = {
-            **empty.attrs[ATTRS_KEY],
-            "whole": status is None and not filtered,
-            "collection": cid,
-            "service": client.base_url,
-            "load": load_number(cid, client.base_url, loaded),
-        }
-        settings = with_loaded_ids(settings, loaded)
-        del loaded
-        with ParquetSink(target, empty.crs) as sink:
-            start = 0
-            for stream, i in order:
-                frame = read_row_groups(spills[stream].path, [i])
-                mask = kept[start : start + len(frame)]
+        self.kept = self.assembly.report_problems(total, self.ids, rows)
+
+    def frames(self) -> Iterator[gpd.GeoDataFrame]:
+        """Each batch read back, in creation order, without the rows not kept."""
+        start = 0
+        with ProgressBar(int(self.kept.sum()), self.progress, "writing the file") as bar:
+            for stream, i in self.order:
+                frame = read_row_groups(self.sinks[stream].path, [i])
+                mask = self.kept[start : start + len(frame)]
                 start += len(frame)
-                frame = frame[mask] if not mask.all() else frame
-                frame.attrs = {ATTRS_KEY: dict(settings)}
-                stamp(frame, collection=cid, service=client.base_url, rows=np.arange(len(frame)))
-                sink.write(frame)
-            if sink.writer is None:
-                stamped = empty.copy()
-                stamp(stamped, collection=cid, service=client.base_url)
-                sink.write(stamped)
-            sink.close({ATTRS_KEY: settings}, [*empty.columns, "loaded"], empty.index.name)
-    return int(kept.sum())
+                yield frame[mask] if not mask.all() else frame
+                bar.update(int(mask.sum()))
+
+    def stac_columns(self) -> dict[str, bool]:
+        """The stac-geoparquet columns the kept tiles need (see `stac_columns`)."""
+        if self.columns is None:
+            raise ValueError("this listing was not spilled for stac-geoparquet")
+        flags = []
+        start = 0
+        for stream, i in self.order:
+            rows = len(self.positions[stream][i])
+            mask = self.kept[start : start + rows]
+            start += rows
+            if mask.all():
+                flags.append(self.columns[stream][i])
+            else:  # a repeated id left out: what the batch needs without it
+                frame = read_row_groups(self.sinks[stream].path, [i])
+                flags.append(stac_columns(frame[mask]))
+        return merge_stac_columns(stac_columns(self.empty), *flags)
+
+
+def _write_stamped(spill: _Spill, part: Path, cid: str, service: str, whole: bool) -> int:
+    """The spilled batches stamped as one load into the GeoParquet file ``part``."""
+    empty = spill.empty
+    loaded = [str(i) for i in spill.ids[spill.kept]]
+    settings = {
+        **empty.attrs[ATTRS_KEY],
+        "whole": whole,
+        "collection": cid,
+        "service": service,
+        "load": load_number(cid, service, loaded),
+    }
+    settings = with_loaded_ids(settings, loaded)
+    del loaded
+    with ParquetSink(part, empty.crs) as sink:
+        for frame in spill.frames():
+            frame.attrs = {ATTRS_KEY: dict(settings)}
+            stamp(frame, collection=cid, service=service, rows=np.arange(len(frame)))
+            sink.write(frame)
+        if sink.writer is None:
+            stamped = empty.copy()
+            stamp(stamped, collection=cid, service=service)
+            sink.write(stamped)
+        sink.close({ATTRS_KEY: settings}, [*empty.columns, "loaded"], empty.index.name)
+    return int(spill.kept.sum())
 
 
 def _ids(path: Any, group: int) -> np.ndarray:
@@ -340,7 +478,7 @@ def _pages(
     """The listed records as ``(stream, page)``: "asc" in order, "desc" newest first."""
     if bbox is None and datetime is None and intersects is None and filter is None:
         if both_ends:
-            yield from _from_both_ends(client, cid, status)
+            yield from from_both_ends(client, cid, status)
         else:
             for page in client.tile_pages(cid, status=status, bad_ids="keep"):
                 yield "asc", page
@@ -365,232 +503,3 @@ def _pages(
         page = found[-100:][::-1]
         del found[-100:]
         yield "asc", page
-
-
-class _Assembly:
-    """Listed records turned into partial frames as they arrive, then into one frame.
-
-    Each stream of records ("asc": oldest first, or the only one; "desc": newest first)
-    is converted every ``size`` records with `tile_frame`, so the client holds the
-    frame so far plus at most one batch of records per stream, never every record. A
-    "desc" batch is reversed before conversion and the "desc" frames are appended in
-    reverse: the result is in creation order without sorting. Problems found in the
-    batches, and ids repeated across them, are reported once at the end, with the row
-    each has in the whole listing, as `tile_frame` does for one list of records.
-    """
-
-    def __init__(
-        self,
-        size: int,
-        *,
-        crs: CrsLike,
-        errors: Errors,
-        densify: float | None,
-        keep: Callable[[str, gpd.GeoDataFrame, np.ndarray], None] | None = None,
-    ) -> None:
-        self.size = size
-        self.options: dict[str, Any] = {"crs": crs, "densify": densify}
-        self.errors = errors
-        self.pending: dict[str, list[Any]] = {"asc": [], "desc": []}
-        self.frames: dict[str, list[tuple[gpd.GeoDataFrame, np.ndarray]]] = {"asc": [], "desc": []}
-        self.counts = {"asc": 0, "desc": 0}
-        self.problems: list[tuple[str, int, dict[str, Any]]] = []
-        self.keep = keep or self._keep
-
-    def add(self, stream: str, page: list[Any]) -> None:
-        """Take one page of records; convert a batch once ``size`` have arrived."""
-        pending = self.pending[stream]
-        pending.extend(page)
-        while len(pending) >= self.size:
-            batch = pending[: self.size]
-            del pending[: self.size]
-            self._convert(stream, batch)
-
-    def _convert(self, stream: str, batch: list[Any]) -> None:
-        start = self.counts[stream]
-        self.counts[stream] += len(batch)
-        if stream == "desc":
-            batch.reverse()
-        # stream positions of the batch's records, in the order they are converted
-        positions = np.arange(start, start + len(batch))
-        if stream == "desc":
-            positions = positions[::-1]
-        try:
-            frame = tile_frame(batch, errors="raise", **self.options)
-        except ValidationError as err:
-            dropped = set()
-            for found in err.problems:
-                self.problems.append((stream, int(positions[found["row"]]), found))
-                if found["field"] == "id":
-                    dropped.add(found["row"])
-            with warnings.catch_warnings():
-                # reported once for the whole listing, in `finish`
-                warnings.simplefilter("ignore", ByocframeWarning)
-                frame = tile_frame(batch, errors="warn", **self.options)
-            positions = np.delete(positions, sorted(dropped))
-        del batch[:]
-        self.keep(stream, frame, positions)
-
-    def _keep(self, stream: str, frame: gpd.GeoDataFrame, positions: np.ndarray) -> None:
-        self.frames[stream].append((frame, positions))
-
-    def flush(self) -> int:
-        """Convert what is left; return the number of records listed."""
-        for stream, pending in self.pending.items():
-            if pending:
-                batch = pending[:]
-                del pending[:]
-                self._convert(stream, batch)
-        return self.counts["asc"] + self.counts["desc"]
-
-    def rows(self, stream: str, positions: np.ndarray, total: int) -> np.ndarray:
-        """Rows in the whole listing of a stream's positions ("desc" counts from the end)."""
-        return positions if stream == "asc" else total - 1 - positions
-
-    def report_problems(self, total: int, ids: pd.Index, rows: np.ndarray) -> np.ndarray:
-        """Warn or raise once for every problem; return the mask of rows to keep.
-
-        ``ids`` and ``rows`` are the index of the frames put together and the row each
-        frame row has in the listing: an id seen in an earlier batch is a duplicate.
-        """
-        found = [{**p, "row": k if s == "asc" else total - 1 - k} for s, k, p in self.problems]
-        repeated = np.asarray(ids.duplicated(keep="first") & ids.notna(), dtype=bool)
-        if repeated.any():
-            first = pd.Series(rows, index=ids).groupby(level=0, sort=False).transform("min")
-            for pos in np.flatnonzero(repeated):
-                also = int(first.iat[pos])
-                text = f"duplicate id (also row {also})"
-                found.append(problem(int(rows[pos]), ids[pos], "id", ids[pos], text))
-        if found:
-            found.sort(key=lambda p: p["row"])
-            report(found, self.errors, "tile")
-        return ~repeated
-
-    def finish(self, *, by_created: bool) -> gpd.GeoDataFrame:
-        """The frame of every batch, in listing order (by ``created`` when asked).
-
-        With two streams the batches already come out in creation order when the
-        service sorts as ``created`` does; only otherwise is the frame sorted.
-        """
-        total = self.flush()
-        parts = [("asc", *part) for part in self.frames["asc"]]
-        parts += [("desc", *part) for part in self.frames["desc"][::-1]]
-        self.frames = {"asc": [], "desc": []}
-        empty = tile_frame([], **self.options)
-        if not parts:
-            self.report_problems(total, empty.index, np.zeros(0, dtype=int))
-            return empty
-        rows = np.concatenate([self.rows(s, p, total) for s, _, p in parts])
-        frames = [f for _, f, _ in parts]
-        del parts
-        gdf = frames[0] if len(frames) == 1 else pd.concat(frames)
-        del frames
-        keep = self.report_problems(total, gdf.index, rows)
-        if not keep.all():
-            gdf = gdf[keep]
-        if by_created:
-            order = times_us(gdf["created"])
-            if (np.diff(order) < 0).any():
-                gdf = gdf.take(np.argsort(order, kind="stable"))
-        gdf.attrs = dict(empty.attrs)
-        return gdf
-
-
-def _from_both_ends(
-    client: Client, cid: str, status: str | None
-) -> Iterator[tuple[str, list[Any]]]:
-    """Pages from two cursors (created ascending and descending) until they meet.
-
-    Yields ``(direction, page)`` as pages arrive, from either end, without the tiles
-    both cursors returned where they met; the caller puts them back in creation order.
-    """
-    # bounded, so the cursors wait for the conversion instead of piling up records
-    arrived: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, PAGES_AHEAD))
-    met = threading.Event()
-    seen: dict[str, set[str]] = {"asc": set(), "desc": set()}
-    lock = threading.Lock()
-    # where the cursors met: the latest creation time among the tiles both returned.
-    # Tiles created at that same instant may come in another order from each end (a
-    # bulk import: all at once), so the ascending cursor reads on through that instant
-    meeting: list[Any] = []
-
-    def walk(direction: str) -> None:
-        other = "desc" if direction == "asc" else "asc"
-        try:
-            sort = f"created:{direction}"
-            for page in client.tile_pages(cid, status=status, sort=sort, bad_ids="keep"):
-                keys = {_key(t) for t in page}
-                with lock:
-                    # a tile both cursors returned is found when its second copy arrives:
-                    # checking the new page alone keeps the cost linear in the tiles
-                    seen[direction].update(keys)
-                    common = keys & seen[other] if not met.is_set() else set()
-                    if common:
-                        both = [t for t in page if _key(t) in common]
-                        times = [_created(t) for t in both]
-                        known = [w for w in times if w is not None]
-                        meeting.append(max(known) if known and len(known) == len(times) else None)
-                        met.set()
-                arrived.put((direction, page))
-                if met.is_set() and (direction == "desc" or _past(page, meeting[0])):
-                    break
-        except BaseException as err:
-            arrived.put(("error", err))
-        finally:
-            arrived.put(("done", None))
-
-    workers = [threading.Thread(target=walk, args=(d,), daemon=True) for d in ("asc", "desc")]
-    for worker in workers:
-        worker.start()
-    finished = 0
-    given: set[str] = set()
-    try:
-        while finished < 2:
-            kind, item = arrived.get()
-            if kind == "done":
-                finished += 1
-            elif kind == "error":
-                raise item
-            else:
-                fresh = [t for t in item if _key(t) not in given]
-                given.update(_key(t) for t in fresh)
-                yield kind, fresh
-    finally:
-        # stopped early (an error, or the caller gave up): each cursor stops after the
-        # page it is fetching; take what they still put so neither waits on a full queue
-        met.set()
-        while finished < 2:
-            if arrived.get()[0] == "done":
-                finished += 1
-
-
-def _created(tile: Any) -> dt.datetime | None:
-    """A listed tile's creation time (None when it has none that reads as one)."""
-    text = tile.get("created") if isinstance(tile, dict) else None
-    try:
-        when = dt.datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
-
-
-def _past(page: list[Any], meeting: dt.datetime | None) -> bool:
-    """Whether the ascending cursor has read past every tile created at ``meeting``.
-
-    Without a readable meeting time it reads on to the end: the whole listing then
-    comes from one cursor, complete.
-    """
-    if meeting is None:
-        return False
-    last = [when for when in map(_created, page) if when is not None]
-    return bool(last) and max(last) > meeting
-
-
-def _key(tile: Any) -> str:
-    """What tells listed tiles apart: the id, or the whole record when it has none.
-
-    A tile without a usable id still comes from both cursors once each; the loader
-    then reports it once (`byocframe.frame.record_checks.report`).
-    """
-    tid = tile.get("id") if isinstance(tile, dict) else None
-    return tid if isinstance(tid, str) and tid else "\0" + json.dumps(tile, default=str)

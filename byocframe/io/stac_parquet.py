@@ -49,7 +49,13 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pyarrow as pa
 
-__all__ = ["STAC_CHUNK_ROWS", "write_stac_geoparquet"]
+__all__ = [
+    "STAC_CHUNK_ROWS",
+    "StacSink",
+    "merge_stac_columns",
+    "stac_columns",
+    "write_stac_geoparquet",
+]
 
 #: Tiles converted and written per record batch (one Parquet row group each): memory
 #: grows with it (~4 KB a tile of the synthetic grid, writer buffers included).
@@ -124,7 +130,7 @@ def write_stac_geoparquet(
     True
     """
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet  # noqa: F401  (StacSink writes with it)
         import pystac  # noqa: F401  (the items' STAC version is pystac's, as in to_stac)
     except ImportError as err:
         raise ImportError(
@@ -142,38 +148,127 @@ def write_stac_geoparquet(
             "write_stac_geoparquet needs a tile frame (read_tiles or tiles_from_records)"
         )
     record, service = collection_record(frame, collection, client)
-    for field in ("id", "s3Bucket"):
-        if not record.get(field):
-            raise ValueError(f"collection has no {field!r}: pass client.get_collection(id)")
-    href = f"{service.rstrip('/')}{CATALOG_PATH}/collections/byoc-{record['id']}"
-    layout = _Layout(frame, record, href)
     target = Path(path)
     partial = target.with_name(target.name + ".partial")
-    written = skipped = 0
     try:
-        with pq.ParquetWriter(partial, layout.schema, compression=compression) as writer:
+        with StacSink(partial, record, service, stac_columns(frame), compression) as sink:
             for start in range(0, len(frame), chunk_rows):
-                batch, dropped = layout.batch(frame.iloc[start : start + chunk_rows])
-                writer.write_batch(batch, row_group_size=chunk_rows)
-                written += batch.num_rows
-                skipped += dropped
+                sink.write(frame.iloc[start : start + chunk_rows])
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    if skipped:
-        warnings.warn(
-            f"{skipped} tile(s) with no geometry at all were left out (stac-geoparquet needs "
-            "one); to_stac keeps them with a null geometry",
-            ByocframeWarning,
-            stacklevel=user_stacklevel(),
-        )
-    return written
+    return sink.finish()
+
+
+def stac_columns(frame: gpd.GeoDataFrame) -> dict[str, bool]:
+    """Which optional columns the items of ``frame`` need in a stac-geoparquet file.
+
+    A property column exists when some tile has the property (as the reference writer
+    infers it from the items), so both writers' files read back to the same items. The
+    flags of parts of a frame combine with `or` (`merge_stac_columns`): a listing
+    decides the file's schema from its batches without holding them.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> flags = stac_columns(gdf)
+    >>> flags["proj"], flags["start_datetime"]
+    (True, False)
+    """
+    tile = _any_present(frame, "native_tile")
+    return {
+        "start_datetime": bool(frame["sensing_time"].isna().any()),
+        "proj": bool(_any_present(frame, "native_cover") or tile),
+        "byoc:ingestion_start": _any(frame, "ingestion_start"),
+        "byoc:tile_geometry": tile,
+        "byoc:additional_data": _any(frame, "additional_data"),
+        # one nesting depth per column: MultiPolygons make every tile geometry one
+        "tile_multi": tile and _any_multi(frame, "native_tile"),
+    }
+
+
+def merge_stac_columns(*flags: Mapping[str, bool]) -> dict[str, bool]:
+    """The `stac_columns` of frames put together: a column any of them needs.
+
+    Examples
+    --------
+    >>> merge_stac_columns({"proj": False, "tile_multi": False}, {"proj": True})
+    {'proj': True, 'tile_multi': False}
+    """
+    names = dict.fromkeys(name for f in flags for name in f)
+    return {name: any(f.get(name, False) for f in flags) for name in names}
+
+
+class StacSink:
+    """Writes STAC items to a stac-geoparquet file one frame (chunk) at a time.
+
+    The file's columns are decided up front from the `stac_columns` of every tile to
+    come; each `write` converts one chunk to a record batch (one row group), and
+    `finish` warns once about tiles left out for having no geometry at all.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe, pyarrow.parquet as pq
+    >>> from byocframe.frame.synthetic import SYNTHETIC_BANDS, synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(4, seed=1))
+    >>> record = {"id": "c1", "s3Bucket": "b", "additionalData": {"bands": SYNTHETIC_BANDS}}
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with StacSink(f"{tmp}/i.parquet", record, "http://x", stac_columns(gdf)) as sink:
+    ...         sink.write(gdf.iloc[:3])
+    ...         sink.write(gdf.iloc[3:])
+    ...     pq.ParquetFile(f"{tmp}/i.parquet").metadata.num_row_groups, sink.finish()
+    (2, 4)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        record: Mapping[str, Any],
+        service: str,
+        columns: Mapping[str, bool],
+        compression: str = "zstd",
+    ) -> None:
+        import pyarrow.parquet as pq
+
+        for field in ("id", "s3Bucket"):
+            if not record.get(field):
+                raise ValueError(f"collection has no {field!r}: pass client.get_collection(id)")
+        href = f"{service.rstrip('/')}{CATALOG_PATH}/collections/byoc-{record['id']}"
+        self.layout = _Layout(columns, record, href)
+        self.writer = pq.ParquetWriter(path, self.layout.schema, compression=compression)
+        self.written = self.skipped = 0
+
+    def __enter__(self) -> StacSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.writer.close()
+
+    def write(self, frame: gpd.GeoDataFrame) -> None:
+        """Append the items of the tiles of ``frame`` as one row group."""
+        batch, dropped = self.layout.batch(frame)
+        self.writer.write_batch(batch, row_group_size=max(1, batch.num_rows))
+        self.written += batch.num_rows
+        self.skipped += dropped
+
+    def finish(self) -> int:
+        """The number of items written; warn about the tiles left out, if any."""
+        if self.skipped:
+            warnings.warn(
+                f"{self.skipped} tile(s) with no geometry at all were left out "
+                "(stac-geoparquet needs one); to_stac keeps them with a null geometry",
+                ByocframeWarning,
+                stacklevel=user_stacklevel(),
+            )
+        return self.written
 
 
 class _Layout:
-    """The file's schema, decided once from the whole frame, and the batches that fill it."""
+    """The file's schema, decided once from `stac_columns`, and the batches that fill it."""
 
-    def __init__(self, frame: gpd.GeoDataFrame, record: Mapping[str, Any], href: str) -> None:
+    def __init__(self, columns: Mapping[str, bool], record: Mapping[str, Any], href: str) -> None:
         import pyarrow as pa
         import pyarrow.compute  # makes pa.compute available
         import pystac
@@ -188,20 +283,11 @@ class _Layout:
             "links": pa.array([[{"rel": "collection", "href": href, "type": "application/json"}]]),
             "collection": pa.array([f"byoc-{record['id']}"]),
         }
-        # a property column exists when some tile has the property (as the reference
-        # writer infers it from the items), so both files read back to the same items
-        present = {
-            "start_datetime": bool(frame["sensing_time"].isna().any()),
-            "proj": bool(_any_present(frame, "native_cover") or _any_present(frame, "native_tile")),
-            "byoc:ingestion_start": _any(frame, "ingestion_start"),
-            "byoc:tile_geometry": _any_present(frame, "native_tile"),
-            "byoc:additional_data": _any(frame, "additional_data"),
-        }
-        self.present = present
-        self.tile_multi = present["byoc:tile_geometry"] and _any_multi(frame, "native_tile")
-        self.schema = self._schema(frame)
+        self.present = {k: bool(v) for k, v in columns.items() if k != "tile_multi"}
+        self.tile_multi = bool(columns.get("tile_multi"))
+        self.schema = self._schema()
 
-    def _schema(self, frame: gpd.GeoDataFrame) -> pa.Schema:
+    def _schema(self) -> pa.Schema:
         pa = self.pa
         time = pa.timestamp("us", tz="UTC")
         fields = [

@@ -8,21 +8,21 @@ import pytest
 from geopandas.testing import assert_geodataframe_equal
 
 import byocframe
-from byocframe.io import listing
+from byocframe.io import listing, pages
 
 
 @pytest.fixture
 def batch_sizes(monkeypatch):
     """The number of records in each conversion read_tiles makes (a seam on tile_frame)."""
     sizes: list[int] = []
-    convert = listing.tile_frame
+    convert = pages.tile_frame
 
     def counting(records, **options):
         records = list(records)
         sizes.append(len(records))
         return convert(records, **options)
 
-    monkeypatch.setattr(listing, "tile_frame", counting)
+    monkeypatch.setattr(pages, "tile_frame", counting)
     return sizes
 
 
@@ -62,9 +62,9 @@ def test_the_batch_size_is_a_setting_with_a_default(demo_service):
     assert listing.read_tiles.__kwdefaults__["batch_size"] == listing.BATCH_SIZE == 10_000
 
 
-def fake_pages(monkeypatch, client, pages):
+def fake_pages(monkeypatch, client, listed):
     def tile_pages(*args, **kwargs):
-        yield from pages
+        yield from listed
 
     monkeypatch.setattr(client, "tile_pages", tile_pages)
 
@@ -152,13 +152,13 @@ def test_write_listing_refuses_other_files(demo_service, tmp_path):
 def test_cursors_stop_when_the_caller_stops_early(demo_service, monkeypatch):
     # a queue of one page: both cursors soon wait on it; closing the listing must
     # release them rather than leave them blocked (this test would hang otherwise)
-    monkeypatch.setattr(listing, "PAGES_AHEAD", 1)
+    monkeypatch.setattr(pages, "PAGES_AHEAD", 1)
     client = demo_service.client()
-    pages = listing._from_both_ends(client, demo_service.demo_collection, None)
-    direction, page = next(pages)
+    listed = pages.from_both_ends(client, demo_service.demo_collection, None)
+    direction, page = next(listed)
     assert direction in ("asc", "desc")
     assert len(page) == 100
-    pages.close()
+    listed.close()
     # and a listing with that small a queue is still whole
     gdf = byocframe.read_tiles(client, demo_service.demo_collection, progress=False)
     assert len(gdf) == 400
