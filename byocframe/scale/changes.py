@@ -110,8 +110,11 @@ def _partition_ids(part: pd.DataFrame, partition_info: dict[str, Any] | None = N
     ).astype(_ID_META)
 
 
-def id_findings(ids: pd.DataFrame) -> pd.DataFrame:
+def id_findings(ids: pd.DataFrame, loaded_given: bool = False) -> pd.DataFrame:
     """Ids in several partitions, and loaded ids in none, among rows shuffled by id.
+
+    With ``loaded_given`` (deletions asked for), also the ``unlisted`` ids: in a
+    partition but not among the loaded ids, which then are not this dataset's load.
 
     Parameters
     ----------
@@ -137,9 +140,19 @@ def id_findings(ids: pd.DataFrame) -> pd.DataFrame:
     repeated = counts[counts["size"] > 1]
     loaded = ids[ids["partition"] < 0]
     gone = loaded[~loaded["id"].isin(present["id"])]
+    alien = present[~present["id"].isin(loaded["id"])] if loaded_given else present.iloc[:0]
     out = pd.concat(
         [
             empty_frame(ID_FINDINGS),
+            pd.DataFrame(
+                {
+                    "id": alien["id"].to_numpy(dtype=object),
+                    "finding": "unlisted",
+                    "first": alien["partition"].to_numpy(np.int64),
+                    "second": np.full(len(alien), -1, np.int64),
+                    "position": np.zeros(len(alien), np.int64),
+                }
+            ),
             pd.DataFrame(
                 {
                     "id": repeated.index.to_numpy(dtype=object),
@@ -293,9 +306,12 @@ def partitioned_plan(
         ids = frame.map_partitions(_partition_ids, meta=empty_frame(_ID_META))
         if deleted:
             ids = dd.concat([ids, _loaded_frame(dd, loaded_ids, frame.npartitions)])
-        findings = ids.shuffle("id").map_partitions(id_findings, meta=empty_frame(ID_FINDINGS))
+        findings = ids.shuffle("id").map_partitions(
+            id_findings, loaded_given=deleted, meta=empty_frame(ID_FINDINGS)
+        )
         report, found = dask.compute(reports, findings)
     _refuse_repeats(found)
+    _refuse_unlisted(found)
     kind = report["action"]
     marker = kind.isna()
     collections = sorted({c for c in report.loc[marker, "new"] if c})
@@ -376,6 +392,20 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     NaT is always a None).
     """
     return {k: None if v is pd.NaT else v for k, v in row.items()}
+
+
+def _refuse_unlisted(found: pd.DataFrame) -> None:
+    unlisted = found[found["finding"] == "unlisted"].sort_values("id")
+    if not len(unlisted):
+        return
+    first = unlisted.iloc[0]
+    more = f" (and {len(unlisted) - 1} more)" if len(unlisted) > 1 else ""
+    raise ValidationError(
+        f"tile {first['id']!r} of partition {first['first']} is not among the loaded ids"
+        f"{more}: they are another load's, so no deletion is planned from them; pass the "
+        "ids of the load these partitions were written from (or none, to read them from "
+        "the folder)"
+    )
 
 
 def _refuse_repeats(found: pd.DataFrame) -> None:

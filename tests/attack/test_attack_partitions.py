@@ -28,14 +28,6 @@ def test_a_missing_partition_file_plans_no_deletion(tmp_path):
     assert not deletes & set(lost)  # today: every tile of the missing file
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="partitioned_changes trusts loaded_ids= blindly: ids of another load (another "
-    "collection) plan every one of them deleted, although each partition's tokens name "
-    "their load (load_number of the ids) and its file holds the sealed ids "
-    "(scale/partitioned.py partitioned_changes; compare edits/diff.py _deletes, which "
-    "refuses unsealed ids)",
-)
 def test_loaded_ids_of_another_load_plan_no_deletion(tmp_path):
     gdf = byocframe.tiles_from_records(synthetic_tiles(12, seed=1))
     elsewhere = byocframe.tiles_from_records(synthetic_tiles(12, seed=2))
