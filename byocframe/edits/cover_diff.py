@@ -9,6 +9,7 @@ into the tile's own CRS, as a push sends it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,35 @@ __all__ = [
 #: trip through another CRS moves vertices near a pole by 0.1 m; its area alone misses
 #: small moves).
 SHOWN_TOLERANCE = 5e-6
+
+
+#: The fixed step, in metres, rows were drawn with before adaptive densifying (and with
+#: ``densify=10_000``): tried when a frame no longer records how it was drawn.
+LEGACY_STEP = 10_000.0
+
+
+def possible_drawings(settings: dict[str, Any]) -> list[Drawing]:
+    """How the rows may have been drawn: the frame's record, or, lost, the usual ways.
+
+    A frame whose attrs lost the record (``pd.concat`` of two loads, a file format
+    without metadata) may hold rows drawn with fixed 10 km steps (files from before
+    December 2026, or ``densify=10_000``): an unedited row drawn so is recognised by
+    any of them, so it is not mistaken for an edit and sent.
+
+    Examples
+    --------
+    >>> len(possible_drawings({"densify": 10_000.0})), len(possible_drawings({}))
+    (1, 3)
+    """
+    own = drawing(settings)
+    if "densify" in settings or "tolerance" in settings:
+        return [own]
+    fixed = LEGACY_STEP
+    others: list[Drawing] = [
+        {"densify": fixed, "tolerance": math.inf},
+        {"densify": fixed, "tolerance": None},
+    ]
+    return [own, *others]
 
 
 def edited_covers(
@@ -80,28 +110,36 @@ def edited_covers(
     if not len(where):
         return moved, {"before": before, "cover": cover, "problem": problem}
     rows = part.iloc[where]
-    drawn = drawing(settings)
     native_crs = rows["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
     native = native_geometries(rows, "native_cover")
     base = np.where(shapely.is_missing(native), native_geometries(rows, "native_tile"), native)
     has_base = ~shapely.is_missing(base)
-    shown84 = np.full(len(where), None, dtype=object)
-    shown84[has_base] = reproject(base[has_base], native_crs[has_base], WGS84, **drawn)
-    shown = shown84
-    if target != WGS84:
-        shown = shown_in(base, native_crs, has_base, target, drawn)
     geographic = bool(CRS(target).is_geographic)
     step = 1e-9 if geographic else 1e-4
-    with np.errstate(invalid="ignore"):  # NaN or infinite vertices are simply not equal
-        same = np.asarray(shapely.equals_exact(current, shown, tolerance=step))
-    as_loaded = has_base & same
-    # shown cut at the antimeridian, or holding a pole: taken back the way it was shown
-    special = has_base.copy()
-    special[has_base] = (
-        shapely.get_num_geometries(shown84[has_base]) > shapely.get_num_geometries(base[has_base])
-    ) | (np.abs(shapely.bounds(shown84[has_base])[:, [1, 3]]) >= 90 - 1e-6).any(axis=1)
-    if not geographic:  # `to_crs` moves the shown vertices one by one, even to infinity
-        as_loaded |= moved_as_shown(current, shown84, has_base & ~as_loaded, target, step)
+    as_loaded = np.zeros(len(where), dtype=bool)
+    shown84 = special = None
+    for drawn in possible_drawings(settings):
+        look = has_base & ~as_loaded
+        if not look.any():
+            break
+        seen84 = np.full(len(where), None, dtype=object)
+        seen84[look] = reproject(base[look], native_crs[look], WGS84, **drawn)
+        shown = seen84 if target == WGS84 else shown_in(base, native_crs, look, target, drawn)
+        with np.errstate(invalid="ignore"):  # NaN or infinite vertices are simply not equal
+            same = np.asarray(shapely.equals_exact(current, shown, tolerance=step))
+        as_loaded |= look & same
+        if not geographic:  # `to_crs` moves the shown vertices one by one, even to infinity
+            as_loaded |= moved_as_shown(current, seen84, look & ~as_loaded, target, step)
+        if shown84 is None:  # the frame's own drawing: the one edits are taken back with
+            shown84 = seen84
+            # shown cut at the antimeridian, or holding a pole: taken back as shown
+            special = has_base.copy()
+            special[has_base] = (
+                shapely.get_num_geometries(shown84[has_base])
+                > shapely.get_num_geometries(base[has_base])
+            ) | (np.abs(shapely.bounds(shown84[has_base])[:, [1, 3]]) >= 90 - 1e-6).any(axis=1)
+    assert shown84 is not None
+    assert special is not None
     todo = np.flatnonzero(~as_loaded)
     finite = np.array(
         [np.isfinite(shapely.get_coordinates(g)).all() for g in current[todo]], dtype=bool

@@ -335,7 +335,9 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
     saved = saved_settings(meta.get("attrs") or {})
     frame.attrs[ATTRS_KEY] = {**template.attrs[ATTRS_KEY], **saved}
     if not meta.get("attrs"):
-        for key in ("loaded_ids", "loaded_ids_seal"):
+        # the file kept no attrs: neither the loaded ids nor how the rows were drawn
+        # are known (today's defaults would make rows drawn otherwise look edited)
+        for key in ("loaded_ids", "loaded_ids_seal", "densify", "tolerance"):
             frame.attrs[ATTRS_KEY].pop(key, None)
     return frame
 

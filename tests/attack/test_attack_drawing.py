@@ -29,14 +29,6 @@ def two_loads(demo_service):
     return fixed, default
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="phantom edits PUSHED: a concat of two loads drawn with other settings loses the "
-    "attrs that say how rows were drawn; after a to_crs round trip (no edit) the tiles cut "
-    "at the antimeridian are compared (edits/cover_diff.py edited_covers, SHOWN_TOLERANCE "
-    "test) with a redrawing by today's defaults (frame/snapshot.py drawing({})) and pushed "
-    "as geometry updates",
-)
 def test_a_concat_of_two_loads_has_no_phantom_edit_after_a_crs_round_trip(demo_service, two_loads):
     fixed, default = two_loads
     half = len(fixed) // 2
@@ -48,12 +40,6 @@ def test_a_concat_of_two_loads_has_no_phantom_edit_after_a_crs_round_trip(demo_s
     assert byocframe.changes(round_trip).empty
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="phantom edits: a FlatGeobuf file keeps no attrs and io/files.py _restore fills "
-    "the template's densify/tolerance, so a load drawn with fixed steps is redrawn with "
-    "today's defaults; a to_crs round trip then shows every antimeridian tile edited",
-)
 def test_a_flatgeobuf_round_trip_then_to_crs_has_no_phantom_edit(two_loads, tmp_path):
     fixed, _ = two_loads
     path = tmp_path / "tiles.fgb"
@@ -92,11 +78,6 @@ def test_partitioned_changes_of_a_fixed_step_load_are_empty(two_loads, tmp_path)
     assert found.empty, found["field"].value_counts().to_dict()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the phantom edits above are pushed: push of an unedited concat of two loads, "
-    "after a to_crs round trip, rewrites the covers of the antimeridian tiles",
-)
 def test_a_push_of_an_unedited_concat_writes_nothing(demo_service):
     source = demo_service.client()
     records = list(source.iter_tiles(demo_service.demo_collection))
@@ -118,12 +99,6 @@ def test_a_push_of_an_unedited_concat_writes_nothing(demo_service):
     assert all(distance == 0 for distance in moved.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="phantom edits: a file saved before adaptive densifying (fixed 10 km steps) plus "
-    "one new row added with pd.concat (the documented way to add a tile) loses the attrs; "
-    "after a to_crs round trip every antimeridian tile shows a geometry update",
-)
 def test_an_old_file_with_a_new_row_has_no_phantom_edit(demo_service, tmp_path):
     import geopandas
 
