@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
+from byocframe.exceptions import ValidationError
+
 __all__ = [
     "NATIVE_COLUMNS",
     "WKB_DTYPE",
@@ -110,7 +112,14 @@ def as_geometries(values: Any) -> np.ndarray:
     if not wkb.any():
         return np.asarray([None if _missing(v) else v for v in raw], dtype=object)
     out = np.full(len(raw), None, dtype=object)
-    out[wkb] = shapely.from_wkb(raw[wkb])
+    try:
+        out[wkb] = shapely.from_wkb(raw[wkb])
+    except shapely.errors.ShapelyError as err:
+        bad = next(i for i in np.flatnonzero(wkb) if not _reads(raw[i]))
+        raise ValidationError(
+            f"row {bad}: the native geometry is not WKB ({err}); the frame or its file "
+            "was altered: load the tiles again"
+        ) from err
     rest = np.flatnonzero(~wkb)
     for i in rest:
         out[i] = None if _missing(raw[i]) else raw[i]
@@ -168,6 +177,14 @@ def put_native(frame: pd.DataFrame, rows: Sequence[int], column: str, geoms: Any
         blobs = shapely.to_wkb(native_geometries(frame, column))
     blobs[np.asarray(rows, dtype=np.int64)] = shapely.to_wkb(values)
     frame[column] = wkb_column(blobs, frame.index)
+
+
+def _reads(blob: bytes) -> bool:
+    try:
+        shapely.from_wkb(blob)
+    except shapely.errors.ShapelyError:
+        return False
+    return True
 
 
 def _missing(value: Any) -> bool:

@@ -30,6 +30,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj.exceptions import CRSError
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.native import NATIVE_COLUMNS, as_geometries, native_column
@@ -189,7 +190,12 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
             return restore_columns(gpd.read_parquet(path))
         except ValidationError:
             raise
-        except (OSError, ValueError, KeyError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        # pyarrow's ArrowInvalid is a ValueError; metadata of the wrong shape, an unknown
+        # CRS or geometry bytes that are not what the metadata says (a crafted file)
+        # surface as the others
+        except (OSError, ValueError, KeyError, AttributeError, TypeError) as err:
+            raise _unreadable(path, "GeoParquet", err) from err
+        except (CRSError, shapely.errors.ShapelyError) as err:
             raise _unreadable(path, "GeoParquet", err) from err
     meta: dict[str, Any] = {}
     if kind == "csv":

@@ -110,15 +110,6 @@ HUGE_COUNT = b"\x01\x03\x00\x00\x00\xff\xff\xff\x7f"
         ),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="a crafted GeoParquet file escapes as AttributeError, TypeError, CRSError or "
-    "shapely's GEOSException (from read_file, or later from changes()) instead of a "
-    "one-line ValidationError naming the file (io/geoparquet.py read_row_groups: the "
-    "byocframe and geo metadata are used unchecked; native WKB is decoded only later, "
-    "in frame/native.py native_geometries; io/files.py read_file catches only OSError, "
-    "ValueError and KeyError)",
-)
 def test_a_crafted_file_is_refused_with_a_validation_error(gdf, tmp_path, craft):
     path = _crafted(gdf, tmp_path, **craft(_own(gdf, tmp_path)))
     with warnings.catch_warnings():
