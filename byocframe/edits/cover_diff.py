@@ -264,7 +264,48 @@ def to_native(geoms: np.ndarray, source: str, codes: np.ndarray, special: np.nda
         for i in group[special[group]]:  # one at a time: a repair may fail on one
             try:
                 wgs84 = reproject(geoms[i : i + 1], np.array([source]), WGS84, densify=None)
-                out[i] = reproject(wgs84, np.array([WGS84]), str(code), densify=None, clip=False)[0]
+                back = reproject(wgs84, np.array([WGS84]), str(code), densify=None, clip=False)
+                out[i] = _seamless(back[0], wgs84[0], str(code))
             except (shapely.errors.GEOSException, ValueError):
                 out[i] = None  # "it is empty": a problem of that row
     return out
+
+
+#: Grid, in the tile CRS's units, on which the two sides of a cut at the antimeridian
+#: are joined again (they meet within ~1e-9 m once taken back).
+_SEAM_GRID = 1e-6
+
+
+def _seamless(native: Any, lonlat: Any, code: str) -> Any:
+    """A cover shown cut at the antimeridian, taken back whole, without the cut's vertices.
+
+    The parts either side of 180 degrees meet along the cut once in the tile's own CRS:
+    they are joined into one polygon, and the vertices the cut added (interpolated in
+    degrees, up to the densifying tolerance off the true edge) are dropped, so the edge
+    runs straight between the vertices either side, as it does in the tile's CRS.
+    Covers that hold a pole, or do not join into one polygon, are left as they are.
+    """
+    if native is None or shapely.get_num_geometries(native) < 2:
+        return native
+    xy = shapely.get_coordinates(lonlat)
+    if (np.abs(xy[:, 1]) >= 90 - 1e-9).any():
+        return native
+    seam = xy[np.abs(xy[:, 0]) == 180.0]
+    if not len(seam):
+        return native
+    joined = shapely.union_all(shapely.get_parts(native), grid_size=_SEAM_GRID)
+    if shapely.get_type_id(joined) != shapely.GeometryType.POLYGON:
+        return native
+    mover = transformer(WGS84, code)
+    cut = np.column_stack(mover.transform(seam[:, 0], seam[:, 1]))
+    rings = [joined.exterior, *joined.interiors]
+    kept = []
+    for ring in rings:
+        points = shapely.get_coordinates(ring)[:-1]
+        near = np.array(
+            [np.hypot(*(cut - p).T).min() <= 10 * _SEAM_GRID for p in points], dtype=bool
+        )
+        points = points[~near] if (~near).sum() >= 3 else points
+        kept.append(np.vstack([points, points[:1]]))
+    whole = shapely.Polygon(kept[0], kept[1:])
+    return shapely.MultiPolygon([whole]) if whole.is_valid else native

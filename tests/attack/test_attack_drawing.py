@@ -5,7 +5,7 @@ frame's attrs, one setting for every row. When the attrs are lost or are another
 (``pd.concat`` of two loads, a FlatGeobuf file, a file read by geopandas), the rows are
 redrawn with today's defaults and compared with geometries drawn otherwise.
 
-Each test documents one defect (branch ``attack``) and is marked ``xfail(strict=True)``.
+Each test documented one defect (branch ``attack``); all are fixed: regression tests now.
 """
 
 from __future__ import annotations
@@ -136,16 +136,6 @@ def cut_tile():
         yield client, service.demo_collection, gdf, cut[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a cover set exactly in the tile's own CRS is sent split in two and 4 m off on a "
-    "tile shown cut at the antimeridian: edits/cover_edits.py set_native_covers shows it cut "
-    "at 180 degrees and edits/cover_diff.py to_native takes that back through CRS84 without "
-    "joining it whole, so the service gets a 2-part MultiPolygon (parts 1e-9 m apart) whose "
-    "cut vertices, interpolated in degrees, lie ~4 m off the requested edges (5 -> 34 "
-    "vertices; 3.8 m with fixed 10 km steps too, so not from adaptive densifying); any "
-    "geometry edit of such a tile is sent split and bent at the cut the same way",
-)
 def test_set_native_covers_sends_the_cover_that_was_set(cut_tile):
     from byocframe.edits.equality import tolerance
 
@@ -162,12 +152,6 @@ def test_set_native_covers_sends_the_cover_that_was_set(cut_tile):
     assert shapely.hausdorff_distance(sent, wanted) <= tolerance(crs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="moving one vertex of a tile shown cut at the antimeridian sends its one-part "
-    "cover as a 2-part MultiPolygon and bends its outline ~4 m at the cut, far from the "
-    "edit (edits/cover_diff.py to_native of `special` rows)",
-)
 def test_a_vertex_edit_of_an_antimeridian_tile_changes_nothing_else(cut_tile):
     import numpy as np
 
