@@ -184,7 +184,8 @@ def edited_covers(
         codes = codes.to_numpy(dtype=object)
         present = ~shapely.is_missing(source)
         if present.any():
-            loaded = reproject(source[present], codes[present], target, **drawn)
+            own = drawing(settings)  # as loading showed them (not a fallback drawing)
+            loaded = reproject(source[present], codes[present], target, **own)
             before[edited_rows[present]] = loaded
     return moved, {"before": before, "cover": cover, "problem": problem}
 
