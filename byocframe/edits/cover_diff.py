@@ -118,7 +118,8 @@ def edited_covers(
     step = 1e-9 if geographic else 1e-4
     as_loaded = np.zeros(len(where), dtype=bool)
     shown84 = special = None
-    for drawn in possible_drawings(settings):
+    drawings = possible_drawings(settings)  # the frame's own first
+    for drawn in drawings:
         look = has_base & ~as_loaded
         if not look.any():
             break
@@ -184,8 +185,8 @@ def edited_covers(
         codes = codes.to_numpy(dtype=object)
         present = ~shapely.is_missing(source)
         if present.any():
-            own = drawing(settings)  # as loading showed them (not a fallback drawing)
-            loaded = reproject(source[present], codes[present], target, **own)
+            # as loading showed them: the frame's own drawing, not a fallback
+            loaded = reproject(source[present], codes[present], target, **drawings[0])
             before[edited_rows[present]] = loaded
     return moved, {"before": before, "cover": cover, "problem": problem}
 
@@ -303,9 +304,8 @@ def _seamless(native: Any, lonlat: Any, code: str) -> Any:
     kept = []
     for ring in rings:
         points = shapely.get_coordinates(ring)[:-1]
-        near = np.array(
-            [np.hypot(*(cut - p).T).min() <= 10 * _SEAM_GRID for p in points], dtype=bool
-        )
+        apart = np.hypot(*(points[:, None, :] - cut[None, :, :]).transpose(2, 0, 1))
+        near = apart.min(axis=1) <= 10 * _SEAM_GRID  # a cut vertex, after the join's snap
         points = points[~near] if (~near).sum() >= 3 else points
         kept.append(np.vstack([points, points[:1]]))
     whole = shapely.Polygon(kept[0], kept[1:])

@@ -394,27 +394,31 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: None if v is pd.NaT else v for k, v in row.items()}
 
 
+def _first_finding(found: pd.DataFrame, finding: str) -> tuple[pd.Series, str] | None:
+    """The first id (sorted) with this finding, and "(and N more)" for the others."""
+    rows = found[found["finding"] == finding].sort_values("id")
+    if not len(rows):
+        return None
+    return rows.iloc[0], f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+
+
 def _refuse_unlisted(found: pd.DataFrame) -> None:
-    unlisted = found[found["finding"] == "unlisted"].sort_values("id")
-    if not len(unlisted):
-        return
-    first = unlisted.iloc[0]
-    more = f" (and {len(unlisted) - 1} more)" if len(unlisted) > 1 else ""
-    raise ValidationError(
-        f"tile {first['id']!r} of partition {first['first']} is not among the loaded ids"
-        f"{more}: they are another load's, so no deletion is planned from them; pass the "
-        "ids of the load these partitions were written from (or none, to read them from "
-        "the folder)"
-    )
+    first = _first_finding(found, "unlisted")
+    if first is not None:
+        row, more = first
+        raise ValidationError(
+            f"tile {row['id']!r} of partition {row['first']} is not among the loaded ids"
+            f"{more}: they are another load's, so no deletion is planned from them; pass "
+            "the ids of the load these partitions were written from (or none, to read them "
+            "from the folder)"
+        )
 
 
 def _refuse_repeats(found: pd.DataFrame) -> None:
-    repeated = found[found["finding"] == "repeated"].sort_values("id")
-    if not len(repeated):
-        return
-    first = repeated.iloc[0]
-    more = f" (and {len(repeated) - 1} more ids)" if len(repeated) > 1 else ""
-    raise ValidationError(
-        f"tile {first['id']!r} is in partitions {first['first']} and {first['second']}{more}:"
-        " a tile must be in one partition only; keep one row per tile and run again"
-    )
+    first = _first_finding(found, "repeated")
+    if first is not None:
+        row, more = first
+        raise ValidationError(
+            f"tile {row['id']!r} is in partitions {row['first']} and {row['second']}{more}:"
+            " a tile must be in one partition only; keep one row per tile and run again"
+        )

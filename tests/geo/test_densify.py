@@ -211,7 +211,7 @@ def _synthetic_covers(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return parsed.geoms, parsed.crs
 
 
-def test_pieces_of_smooth_edges_keep_the_error_bound_without_a_second_test(monkeypatch):
+def test_pieces_of_smooth_edges_keep_the_error_bound_without_a_second_test():
     """The forecast that spares smooth edges a second test keeps every outline in bounds.
 
     Measured against the independent outline distance, on the test cases and on a

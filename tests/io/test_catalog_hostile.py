@@ -117,3 +117,13 @@ def test_pages_keep_a_digest_of_each_token_not_the_token():
     assert grown < 1_000_000  # 100 MB if the tokens were kept
     with pytest.raises(TransportError, match="again"):
         pages.follow(f"{5:08d}" + "x" * 1_000_000)
+
+
+def test_an_empty_page_with_a_next_offset_does_not_end_the_search(collection):
+    """An empty page that still says where to go on is not the end (it ended the search)."""
+    service, cid, ids = collection
+    answers = iter([_page([], 100), _page([{"id": ids[0]}, {"id": ids[2]}])])
+    client = _client(service, lambda body: next(answers))
+    gdf = byocframe.read_tiles(client, cid, bbox=[-180, -90, 180, 90], progress=False)
+    assert sorted(gdf.index) == sorted([ids[0], ids[2]])
+    assert client.searches == 2
