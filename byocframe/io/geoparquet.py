@@ -312,8 +312,7 @@ class ParquetSink:
             with contextlib.suppress(Exception):
                 self.writer.close()
             self.closed = True
-        if self.partial.exists() and self.partial != self.path:
-            self.partial.unlink(missing_ok=True)
+        self.partial.unlink(missing_ok=True)  # renamed away once complete
 
     def write(self, gdf: gpd.GeoDataFrame) -> None:
         """Append the rows of ``gdf``."""
