@@ -34,7 +34,7 @@ from byocframe.exceptions import ValidationError
 from byocframe.frame.footprints import redraw_tiles
 from byocframe.frame.native import native_geometries
 from byocframe.frame.records import STATUSES
-from byocframe.frame.snapshot import NAT, LoadedState, times_us
+from byocframe.frame.snapshot import NAT, OTHER_READ_ONLY, LoadedState, times_us
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject
 
@@ -210,6 +210,26 @@ def _diff_loaded(
                     "_pos": int(loaded[i]),
                 }
             )
+    refused = np.zeros(len(part), dtype=bool)  # rows whose cover or CRS is not as loaded
+    for k, name in enumerate(OTHER_READ_ONLY):
+        if name not in part.columns:  # a column dropped is not an edit to send
+            continue
+        for i in np.flatnonzero(now["others"][:, k] != state.others[loaded, k]):
+            new = part[name].iat[i]
+            if name == "native_tile":
+                new = native_geometries(part.iloc[[i]], name)[0]
+            rows.append(_row(tids[i], name, None, new, "read-only", loaded[i]))
+            result.problems.append(
+                {
+                    "id": tids[i],
+                    "field": name,
+                    "value": new,
+                    "problem": f"read-only field edited (the service owns {name}): restore it, "
+                    "or load the tiles again with byocframe.read_tiles()",
+                    "_pos": int(loaded[i]),
+                }
+            )
+            refused[i] |= name in ("native_crs", "native_tile")
     renative = np.flatnonzero(now["native"] != state.native[loaded])
     for i in renative:
         rows.append(_row(tids[i], "native_cover", None, None, "read-only", loaded[i]))
@@ -238,8 +258,9 @@ def _diff_loaded(
         )
         rows.append(_row(tids[i], "geometry", None, part.geometry.array[i], "invalid", loaded[i]))
     moved &= wanted["problem"] == None  # noqa: E711
-    if len(renative):  # refused: the loaded cover is not known
-        retimed[renative] = moved[renative] = False
+    refused[renative] = True
+    if refused.any():  # refused: the loaded cover, or the CRS it is in, is not known
+        retimed[refused] = moved[refused] = False
     edited = np.flatnonzero(retimed | moved)
     if not len(edited):
         return

@@ -27,6 +27,7 @@ from byocframe.frame.snapshot import (
     current_fields,
     loaded_ids,
     loaded_state,
+    require_current,
     sealed_ids,
 )
 
@@ -135,7 +136,7 @@ def read_edited(
     ------
     ValidationError
         When the frame cannot say what was loaded (no ``loaded`` column, or tokens
-        edited or from byocframe 0.1), its rows cannot be matched with their tokens, or
+        edited or from byocframe 0.1 or 0.2), its rows cannot be matched with their tokens, or
         they come from several collections or services.
 
     Examples
@@ -158,6 +159,7 @@ def read_edited(
         )
     try:
         state = loaded_state(frame)
+        require_current(state)
     except OldTokenError as err:
         raise ValidationError(f"{err} (nothing was sent)") from err
     except ValueError as err:

@@ -1,10 +1,12 @@
 """What each row of a tile frame held when it was loaded: the ``loaded`` column.
 
-Every tile row carries one short text token (about 170 characters) recording, at load
+Every tile row carries one short text token (about 220 characters) recording, at load
 time, the collection, the tile id, a digest of the service's base URL, the sensing time, the
-read-only fields (path, status, created, ingestion start) and exact digests
+read-only fields (path, status, created, ingestion start), exact digests
 (`byocframe.frame.digests`) of the displayed ``geometry``, the ``tile_geometry`` and the
-``native_cover``. The loaded cover itself is the ``native_cover`` column, which is
+``native_cover``, and 32-bit digests of every other column the service owns
+(`OTHER_READ_ONLY`: ``native_crs``, ``additional_data``, ...), so an edit of any of them
+is refused rather than lost. The loaded cover itself is the ``native_cover`` column, which is
 therefore read-only: an edit there is refused, not sent. Because the state travels *in
 the rows*, it survives what pandas does to rows
 (filters, ``.drop``, sorts, ``pd.concat`` with new rows, ``copy``) and every file
@@ -48,6 +50,7 @@ __all__ = [
     "COLLECTION_READ_ONLY",
     "LOADED",
     "NAT",
+    "OTHER_READ_ONLY",
     "Drawing",
     "LoadedState",
     "OldTokenError",
@@ -60,6 +63,8 @@ __all__ = [
     "loaded_collections",
     "loaded_ids",
     "loaded_state",
+    "other_digests",
+    "require_current",
     "saved_settings",
     "sealed_ids",
     "service_digest",
@@ -77,25 +82,49 @@ LOADED = "loaded"
 #: int64 stand-in for a missing time (NaT).
 NAT = np.iinfo(np.int64).min
 
-#: Version 2 (byocframe 0.2): exact XXH3 digests (`byocframe.frame.digests`) and a digest of
-#: ``native_cover``. Version 1 summed coordinate bits, which missed sign flips.
-_VERSION = 2
+#: The other columns of a tile frame that the service owns: an edit of one is refused, so
+#: each row's token keeps a 32-bit digest of each (`other_digests`), in this order.
+OTHER_READ_ONLY = (
+    "native_crs",
+    "native_tile",
+    "additional_data",
+    "other_data",
+    "geometry_source",
+    "min_meters_per_pixel",
+    "max_meters_per_pixel",
+    "failed_ingestion_cause",
+    "warnings",
+    "has_added_points",
+)
+
+#: Version 3 (byocframe 0.3): version 2 plus digests of the `OTHER_READ_ONLY` columns.
+#: Version 2 (0.2) had exact XXH3 digests (`byocframe.frame.digests`) and a digest of
+#: ``native_cover``; version 1 summed coordinate bits, which missed sign flips.
+_VERSION = 3
+_V2_FIELDS = [
+    ("version", "<u1"),
+    ("status", "<u1"),
+    ("load", "<u1", (3,)),  # which load stamped the row (see `stamp`)
+    ("service", "<u8"),
+    ("path", "<u8"),
+    ("sensing_time", "<i8"),
+    ("created", "<i8"),
+    ("ingestion_start", "<i8"),
+    ("geometry", "<u8"),
+    ("tile", "<u8"),
+    ("native", "<u8"),
+]
+_V2_PAYLOAD = np.dtype(_V2_FIELDS)
 _PAYLOAD = np.dtype(
     [
-        ("version", "<u1"),
-        ("status", "<u1"),
-        ("load", "<u1", (3,)),  # which load stamped the row (see `stamp`)
-        ("service", "<u8"),
-        ("path", "<u8"),
-        ("sensing_time", "<i8"),
-        ("created", "<i8"),
-        ("ingestion_start", "<i8"),
-        ("geometry", "<u8"),
-        ("tile", "<u8"),
-        ("native", "<u8"),
+        *_V2_FIELDS,
+        ("others", "<u4", (len(OTHER_READ_ONLY),)),
+        ("reserved", "<u2"),  # zero; pads the payload to whole base64 characters
     ]
 )
-_CHARS = _PAYLOAD.itemsize * 4 // 3  # 69 bytes -> 92 base64 characters, no padding
+_CHARS = _PAYLOAD.itemsize * 4 // 3  # 111 bytes -> 148 base64 characters, no padding
+#: Characters of a version-2 payload (69 bytes): read, but refused for a push.
+_V2_CHARS = _V2_PAYLOAD.itemsize * 4 // 3
 #: Characters of a version-1 payload (60 bytes), told apart to say "reload".
 _OLD_CHARS = 80
 _STATUS_CODE = {name: i + 1 for i, name in enumerate(STATUSES)}
@@ -126,6 +155,11 @@ class LoadedState:
     load : numpy.ndarray of uint32
         The load that stamped the row (24 bits of a digest of the collection, service
         and ids loaded; ``attrs`` ``"load"``).
+    others : numpy.ndarray of uint32, shape (n, len(OTHER_READ_ONLY))
+        32-bit digests of the other read-only columns (`other_digests`); 0 in rows whose
+        token is of version 2, which did not keep them.
+    version : numpy.ndarray of uint8
+        The token's format version (0 for new rows).
     """
 
     present: np.ndarray
@@ -141,6 +175,8 @@ class LoadedState:
     tile: np.ndarray
     native: np.ndarray
     load: np.ndarray
+    others: np.ndarray
+    version: np.ndarray
 
 
 def times_us(values: Any) -> np.ndarray:
@@ -170,7 +206,62 @@ def current_fields(frame: pd.DataFrame) -> np.ndarray:
     payload["geometry"] = geometry_digest(frame.geometry.array)
     payload["tile"] = geometry_digest(_column_or_none(frame, "tile_geometry"))
     payload["native"] = geometry_digest(native_geometries(frame, "native_cover"))
+    payload["others"] = other_digests(frame)
     return payload
+
+
+def other_digests(frame: pd.DataFrame) -> np.ndarray:
+    """32-bit digests of the `OTHER_READ_ONLY` columns, one row per frame row.
+
+    A missing value (or a column the frame does not have) gives 0, any other value a
+    digest that is never 0. Values are digested as canonical texts, so a file format
+    that brings a column back in another dtype (numbers as float64, flags as 0/1,
+    categories as text) gives the same digests; ``native_tile`` is digested as its
+    geometry (`byocframe.frame.digests.geometry_digest`).
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(2, seed=1))
+    >>> before = other_digests(gdf)
+    >>> gdf.loc[gdf.index[0], "native_crs"] = "EPSG:32602"
+    >>> (other_digests(gdf) != before).nonzero()
+    (array([0]), array([0]))
+    """
+    out = np.zeros((len(frame), len(OTHER_READ_ONLY)), dtype=np.uint32)
+    for k, name in enumerate(OTHER_READ_ONLY):
+        if name not in frame.columns or not len(frame):
+            continue
+        if name == "native_tile":
+            digests = geometry_digest(native_geometries(frame, name))
+        else:
+            codes, uniques = pd.factorize(frame[name], use_na_sentinel=True)
+            texts = [_canonical_text(name, u) for u in np.asarray(uniques, dtype=object)]
+            digests = np.append(text_digest(np.array(texts, dtype=object)), np.uint64(0))[codes]
+        # the low bits of a digest that is never 0 is odd, so never 0 either
+        out[:, k] = (digests & np.uint64(0xFFFF_FFFF)).astype(np.uint32)
+    return out
+
+
+_FLAGS = {"1": "true", "1.0": "true", "0": "false", "0.0": "false"}
+
+
+def _canonical_text(name: str, value: Any) -> str | None:
+    """The text a value of an `OTHER_READ_ONLY` column is digested as (None: missing)."""
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return None
+    if name == "has_added_points":
+        text = str(value).strip().lower()
+        return _FLAGS.get(text, text)
+    if name in ("min_meters_per_pixel", "max_meters_per_pixel"):
+        try:
+            return repr(float(value))
+        except (TypeError, ValueError):
+            return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 def _status_codes(status: pd.Series) -> np.ndarray:
@@ -186,7 +277,7 @@ def _status_codes(status: pd.Series) -> np.ndarray:
 
 
 def _encode(collection: str, ids: Sequence[Any], payload: np.ndarray) -> list[str]:
-    """``<collection>:<tile id>:<92 base64 characters>`` per row."""
+    """``<collection>:<tile id>:<148 base64 characters>`` per row."""
     text = base64.urlsafe_b64encode(payload.tobytes()).decode("ascii")
     return [
         f"{collection}:{tid}:{text[i * _CHARS : (i + 1) * _CHARS]}" for i, tid in enumerate(ids)
@@ -260,6 +351,9 @@ def load_number(collection: str, service: str, ids: Sequence[str]) -> int:
 def loaded_state(frame: pd.DataFrame) -> LoadedState:
     """Decode the ``loaded`` column (rows without a token are marked not present).
 
+    Tokens of version 2 are read (their ``others`` are 0); `require_current` tells
+    whether a frame's tokens can back a push.
+
     Raises
     ------
     OldTokenError
@@ -290,8 +384,6 @@ def loaded_state(frame: pd.DataFrame) -> LoadedState:
             raise
         except ValueError as err:
             raise ValueError(f"the {LOADED!r} column was edited ({err})") from err
-        if (decoded["version"] != _VERSION).any():
-            raise ValueError(f"the {LOADED!r} column was edited or is from another version")
         payload[given] = decoded
     return LoadedState(
         present=given,
@@ -307,7 +399,34 @@ def loaded_state(frame: pd.DataFrame) -> LoadedState:
         tile=payload["tile"].copy(),
         native=payload["native"].copy(),
         load=payload["load"].astype(np.uint32) @ np.array([1, 1 << 8, 1 << 16], np.uint32),
+        others=payload["others"].copy(),
+        version=payload["version"].copy(),
     )
+
+
+def require_current(state: LoadedState) -> None:
+    """Refuse tokens of version 2, which do not say what the other read-only columns held.
+
+    Raises
+    ------
+    OldTokenError
+        When a row's token is of version 2 (byocframe 0.2): an edit of ``native_crs``,
+        ``additional_data`` or another read-only column would be neither sent nor refused.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> require_current(loaded_state(byocframe.tiles_from_records(synthetic_tiles(2, seed=1))))
+    """
+    old = np.flatnonzero(state.present & (state.version < _VERSION))
+    if len(old):
+        raise OldTokenError(
+            f"the {LOADED!r} column of {len(old)} rows (first: row {old[0]}) was written by "
+            "byocframe 0.2, which did not record the read-only columns (native_crs, "
+            "additional_data, ...), so an edit there could not be seen: load the tiles again "
+            "with byocframe.read_tiles() and redo the edits"
+        )
 
 
 _COLON = ord(":")
@@ -318,58 +437,75 @@ def _parse(texts: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 
     A token is ``<head>:<payload>``; the head splits at its first ":" into the
     collection and the tile id. Tokens of one length, in ASCII, are read as one block of
-    bytes (the usual case: one collection, tile ids that are UUIDs); a head that does not
-    start with the first token's collection is split on its own.
+    bytes (the usual case: one collection, tile ids that are UUIDs, one version); a head
+    that does not start with the first token's collection is split on its own, and
+    tokens of several lengths are read one by one.
     """
     n = len(texts)
     collection = np.empty(n, dtype=object)
     tile_id = np.empty(n, dtype=object)
     joined = "".join(texts)
     width = len(texts[0])
-    block = joined.isascii() and width > _CHARS and len(joined) == n * width
-    if block:
+    body = 0
+    if joined.isascii() and len(joined) == n * width:
         chars = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(n, width)
-        block = bool((chars[:, -_CHARS - 1] == _COLON).all())
-    if not block:
-        bodies = []
+        for size in (_CHARS, _V2_CHARS):
+            if width > size and (chars[:, -size - 1] == _COLON).all():
+                body = size
+                break
+    if not body:
+        out = np.zeros(n, dtype=_PAYLOAD)
         for i, text in enumerate(texts):
-            head, colon, body = text.rpartition(":")
-            if not colon or len(body) != _CHARS:
-                if colon and len(body) == _OLD_CHARS:
-                    raise OldTokenError(
-                        f"the {LOADED!r} column was written by byocframe 0.1 (row {rows[i]}), "
-                        "whose digest of covers missed some edits (sign flips): load the "
-                        "tiles again with byocframe.read_tiles() and redo the edits"
-                    )
+            head, colon, tail = text.rpartition(":")
+            if colon and len(tail) == _OLD_CHARS:
+                raise OldTokenError(
+                    f"the {LOADED!r} column was written by byocframe 0.1 (row {rows[i]}), "
+                    "whose digest of covers missed some edits (sign flips): load the "
+                    "tiles again with byocframe.read_tiles() and redo the edits"
+                )
+            if not colon or len(tail) not in (_CHARS, _V2_CHARS):
                 raise ValueError(f"row {rows[i]} holds no token")
-            bodies.append(body)
+            one = np.frombuffer(tail.encode("ascii", "replace"), dtype=np.uint8)
+            out[i] = _decode(one.reshape(1, -1))[0]
             collection[i], _, tile_id[i] = head.partition(":")
-        body_chars = np.frombuffer("".join(bodies).encode("ascii", "replace"), dtype=np.uint8)
-        return _decode(body_chars.reshape(n, _CHARS)), collection, tile_id
-    name, colon, _ = texts[0][: -_CHARS - 1].partition(":")
+        return out, collection, tile_id
+    name, colon, _ = texts[0][: -body - 1].partition(":")
     prefix = f"{name}{colon}"
     skip = len(prefix)
     collection[:] = name
-    tile_id[:] = [t[skip : -_CHARS - 1] for t in texts]
+    tile_id[:] = [t[skip : -body - 1] for t in texts]
     starts = (chars[:, :skip] == np.frombuffer(prefix.encode(), dtype=np.uint8)).all(axis=1)
     split = np.flatnonzero(~starts) if colon else np.arange(n)
     for k in split:
-        collection[k], _, tile_id[k] = texts[k][: -_CHARS - 1].partition(":")
-    return _decode(chars[:, -_CHARS:]), collection, tile_id
+        collection[k], _, tile_id[k] = texts[k][: -body - 1].partition(":")
+    return _decode(chars[:, -body:]), collection, tile_id
 
 
 def _decode(chars: np.ndarray) -> np.ndarray:
-    """Payload records from rows of `_CHARS` URL-safe base64 characters (uint8).
+    """Payload records from rows of URL-safe base64 characters (uint8).
+
+    Rows of `_CHARS` characters are version 3; rows of `_V2_CHARS` version 2 (their
+    ``others`` left 0).
 
     Raises
     ------
     ValueError
-        When the characters are not the base64 of whole payloads.
+        When the characters are not the base64 of whole payloads of their version.
     """
+    width = chars.shape[1]
+    layout = _PAYLOAD if width == _CHARS else _V2_PAYLOAD
     raw = base64.urlsafe_b64decode(np.ascontiguousarray(chars).tobytes())
-    if len(raw) != len(chars) * _PAYLOAD.itemsize:
+    if len(raw) != len(chars) * layout.itemsize:
         raise ValueError("a token's payload is not base64")
-    return np.frombuffer(raw, dtype=_PAYLOAD)
+    decoded = np.frombuffer(raw, dtype=layout)
+    if (decoded["version"] != (_VERSION if layout is _PAYLOAD else 2)).any():
+        raise ValueError("a token is of another version than its length says")
+    if layout is _PAYLOAD:
+        return decoded
+    out = np.zeros(len(decoded), dtype=_PAYLOAD)
+    for field in _V2_FIELDS:
+        out[field[0]] = decoded[field[0]]
+    return out
 
 
 def loaded_ids(frame: pd.DataFrame) -> list[str] | None:

@@ -1,8 +1,7 @@
 """Attacks on the listing: a frame or file that looks complete but is not.
 
 Each test documents one defect found by attacking the million-tile work (branch
-``attack``) and is marked ``xfail(strict=True)``: it fails today and will pass once the
-defect is fixed, at which point the mark must go.
+``attack``, tests/attack/FINDINGS.md); all are fixed and the tests pass.
 """
 
 from __future__ import annotations

@@ -300,15 +300,87 @@ def test_tile_ids_may_hold_colons(gdf, ids):
 
 def test_a_token_of_another_version_is_refused(gdf):
     token = gdf["loaded"].iloc[1]
-    payload = bytearray(base64.urlsafe_b64decode(token[-92:]))
-    payload[0] = 3  # the version
+    payload = bytearray(base64.urlsafe_b64decode(token[-148:]))
+    assert payload[0] == 3  # the version
+    payload[0] = 4
     frame = gdf.copy()
-    frame.loc[frame.index[1], "loaded"] = token[:-92] + base64.urlsafe_b64encode(payload).decode()
+    frame.loc[frame.index[1], "loaded"] = token[:-148] + base64.urlsafe_b64encode(payload).decode()
     with pytest.raises(ValueError, match="another version"):
         loaded_state(frame)
     frame.loc[frame.index[1], "loaded"] = token[:-40] + "*" + token[-39:]  # not base64
     with pytest.raises(ValidationError, match="'loaded' column was edited"):
         byocframe.changes(frame)
+
+
+def _as_version_2(token):
+    """The token byocframe 0.2 wrote for the same row: the first 69 bytes, version 2."""
+    payload = bytearray(base64.urlsafe_b64decode(token[-148:]))[:69]
+    payload[0] = 2
+    return token[:-148] + base64.urlsafe_b64encode(bytes(payload)).decode()
+
+
+@pytest.mark.parametrize("rows", [[1], [0, 1, 2, 3, 4]], ids=["one row", "every row"])
+def test_tokens_of_version_2_are_read_but_back_no_push(gdf, rows):
+    frame = gdf.copy()
+    column = frame.columns.get_loc("loaded")
+    for i in rows:
+        frame.iloc[i, column] = _as_version_2(frame["loaded"].iloc[i])
+    state, own = loaded_state(frame), loaded_state(gdf)
+    assert state.version[rows].tolist() == [2] * len(rows)
+    assert (state.sensing_time == own.sensing_time).all()
+    assert (state.native == own.native).all()
+    kept = ~np.isin(np.arange(len(gdf)), rows)
+    assert not state.others[rows].any()
+    assert (state.others[kept] == own.others[kept]).all()
+    assert own.others[:, 0].all()  # native_crs: never missing in this frame
+    with pytest.raises(ValidationError, match=rf"{len(rows)} rows \(first: row {rows[0]}\).*0\.2"):
+        byocframe.changes(frame)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("native_crs", "EPSG:32602"),
+        ("additional_data", '{"edited": true}'),
+        ("other_data", '{"x": 1}'),
+        ("warnings", "a note"),
+        ("min_meters_per_pixel", 20.0),
+        ("has_added_points", True),
+        ("geometry_source", "tile"),
+    ],
+)
+def test_an_edit_of_a_column_the_service_owns_is_refused(gdf, column, value):
+    frame = gdf.copy()
+    frame.loc[frame.index[2], column] = value
+    found = byocframe.changes(frame)
+    assert found[["id", "field", "action"]].values.tolist() == [[gdf.index[2], column, "read-only"]]
+    found = plan(frame)
+    assert [(p["id"], p["field"]) for p in found.problems] == [(gdf.index[2], column)]
+    assert not found.updates
+
+
+def test_an_edited_native_tile_or_crs_holds_back_the_rows_other_edits(gdf):
+    frame = gdf.copy()
+    frame.loc[frame.index[0], "native_crs"] = "EPSG:32602"
+    frame.loc[frame.index[0], "sensing_time"] += pd.Timedelta(hours=1)
+    frame.loc[frame.index[1], "sensing_time"] += pd.Timedelta(hours=1)
+    found = plan(frame)
+    assert [u.id for u in found.updates] == [gdf.index[1]]
+    assert [(p["id"], p["field"]) for p in found.problems] == [(gdf.index[0], "native_crs")]
+
+
+def test_columns_the_service_owns_survive_a_file_in_other_dtypes(gdf, tmp_path):
+    """Flags as 0/1, numbers as float64 and categories as text digest as they did."""
+    frame = gdf.iloc[:5].copy()
+    frame["has_added_points"] = pd.array([True, False, None, True, False], dtype="boolean")
+    stamp(frame, collection="c1", service="http://127.0.0.1:1")
+    other = frame.copy()
+    other["has_added_points"] = [1.0, 0.0, np.nan, 1.0, 0.0]
+    other["min_meters_per_pixel"] = other["min_meters_per_pixel"].astype("float64")
+    other["geometry_source"] = other["geometry_source"].astype(object)
+    assert byocframe.changes(other).empty
+    other.loc[other.index[1], "has_added_points"] = 1.0
+    assert byocframe.changes(other)["field"].tolist() == ["has_added_points"]
 
 
 def test_an_index_of_numbers_is_matched_with_its_tokens_as_text(gdf):

@@ -358,3 +358,19 @@ def test_set_native_covers_names_what_it_refuses(gdf):
     same = gpd.GeoSeries([cover], index=[tid], crs=gdf.loc[tid, "native_crs"])
     gdf.byoc.set_native_covers(same)
     assert byocframe.changes(gdf).empty
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("native_crs", "EPSG:32602"), ("additional_data", '{"edited": true}'), ("warnings", "hi")],
+)
+def test_edits_of_columns_the_service_owns_are_refused_by_name(gdf, column, value):
+    """Finding 12 of the attack: these edits were neither sent nor refused."""
+    tid = gdf.index[7]
+    gdf.loc[tid, column] = value
+    gdf.loc[tid, "geometry"] = shapely.affinity.translate(gdf.geometry[tid], 0.01)
+    found = byocframe.changes(gdf)
+    mine = found.loc[found["id"] == tid, ["field", "action"]].values.tolist()
+    assert [column, "read-only"] in mine
+    with pytest.raises(ValidationError, match=rf"{tid}.*{column}.*read-only"):
+        byocframe.push(gdf, _nowhere(), dry_run=True)
