@@ -24,6 +24,7 @@ __all__ = [
     "NATIVE_COLUMNS",
     "WKB_DTYPE",
     "as_geometries",
+    "native_blobs",
     "native_codes",
     "native_column",
     "native_geometries",
@@ -80,13 +81,31 @@ def native_codes(frame: pd.DataFrame, column: str) -> np.ndarray:
     >>> native_codes(frame, "native_tile").tolist()
     [0, -1, 0]
     """
-    if column not in frame.columns:
-        return np.full(len(frame), -1, dtype=np.int64)
-    values = frame[column].array
-    if not (isinstance(values, pd.api.extensions.ExtensionArray) and values.dtype == WKB_DTYPE):
-        values = shapely.to_wkb(as_geometries(values))  # an older frame: shapely objects
-    codes, _ = pd.factorize(values, use_na_sentinel=True)
+    codes, _ = pd.factorize(native_blobs(frame, column), use_na_sentinel=True)
     return np.asarray(codes, dtype=np.int64)
+
+
+def native_blobs(frame: pd.DataFrame, column: str) -> Any:
+    """The WKB bytes of ``column`` as the frame keeps them (encoded for older frames).
+
+    An Arrow array of bytes, missing values null; a frame without the column gives all
+    missing. A column of shapely objects (an older or hand-made frame) is encoded as
+    `native_column` would store it, so both give the same bytes.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> frame = pd.DataFrame({"native_tile": [shapely.box(0, 0, 1, 1), None]})
+    >>> blobs = native_blobs(frame, "native_tile")
+    >>> blobs[0] == shapely.to_wkb(shapely.box(0, 0, 1, 1)), pd.isna(blobs[1])
+    (True, True)
+    """
+    if column not in frame.columns:
+        return pd.array([None] * len(frame), dtype=WKB_DTYPE)
+    values = frame[column].array
+    if isinstance(values, pd.api.extensions.ExtensionArray) and values.dtype == WKB_DTYPE:
+        return values
+    return native_column(as_geometries(values), frame.index).array
 
 
 def as_geometries(values: Any) -> np.ndarray:

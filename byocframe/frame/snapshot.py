@@ -39,8 +39,14 @@ from typing import Any, TypedDict
 import numpy as np
 import pandas as pd
 
-from byocframe.frame.digests import geometry_digest, ids_digest, service_digest, text_digest
-from byocframe.frame.native import native_geometries
+from byocframe.frame.digests import (
+    blob_digest,
+    geometry_digest,
+    ids_digest,
+    service_digest,
+    text_digest,
+)
+from byocframe.frame.native import native_blobs, native_geometries
 from byocframe.frame.records import STATUSES
 from byocframe.geo.geometry import DEFAULT_DENSIFY
 
@@ -216,8 +222,8 @@ def other_digests(frame: pd.DataFrame) -> np.ndarray:
     A missing value (or a column the frame does not have) gives 0, any other value a
     digest that is never 0. Values are digested as canonical texts, so a file format
     that brings a column back in another dtype (numbers as float64, flags as 0/1,
-    categories as text) gives the same digests; ``native_tile`` is digested as its
-    geometry (`byocframe.frame.digests.geometry_digest`).
+    categories as text) gives the same digests; ``native_tile`` is digested as the WKB
+    bytes the frame keeps (`byocframe.frame.native.native_blobs`).
 
     Examples
     --------
@@ -233,8 +239,10 @@ def other_digests(frame: pd.DataFrame) -> np.ndarray:
     for k, name in enumerate(OTHER_READ_ONLY):
         if name not in frame.columns or not len(frame):
             continue
-        if name == "native_tile":
-            digests = geometry_digest(native_geometries(frame, name))
+        if name == "native_tile":  # its WKB bytes: each distinct one digested once
+            codes, uniques = pd.factorize(native_blobs(frame, name), use_na_sentinel=True)
+            digests = np.append(blob_digest(np.asarray(uniques, dtype=object)), np.uint64(0))
+            digests = digests[codes]
         else:
             codes, uniques = pd.factorize(frame[name], use_na_sentinel=True)
             texts = [_canonical_text(name, u) for u in np.asarray(uniques, dtype=object)]
