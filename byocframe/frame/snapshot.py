@@ -46,7 +46,7 @@ from byocframe.frame.digests import (
     service_digest,
     text_digest,
 )
-from byocframe.frame.native import native_blobs, native_geometries
+from byocframe.frame.native import native_blobs
 from byocframe.frame.records import STATUSES
 from byocframe.geo.geometry import DEFAULT_DENSIFY
 
@@ -79,6 +79,7 @@ __all__ = [
     "text_digest",
     "times_us",
     "with_loaded_ids",
+    "wkb_digest",
 ]
 
 #: Key in ``DataFrame.attrs`` for the few scalars byocframe keeps about a frame.
@@ -103,7 +104,8 @@ OTHER_READ_ONLY = (
     "has_added_points",
 )
 
-#: Version 3 (byocframe 0.3): version 2 plus digests of the `OTHER_READ_ONLY` columns.
+#: Version 3 (byocframe 0.3): version 2 plus digests of the `OTHER_READ_ONLY` columns;
+#: ``native`` digests the WKB bytes of ``native_cover`` (`wkb_digest`), not its geometry.
 #: Version 2 (0.2) had exact XXH3 digests (`byocframe.frame.digests`) and a digest of
 #: ``native_cover``; version 1 summed coordinate bits, which missed sign flips.
 _VERSION = 3
@@ -153,7 +155,8 @@ class LoadedState:
         tile id (None for new rows).
     service, path, geometry, tile, native : numpy.ndarray of uint64
         Digests of the service base URL, the path, the displayed geometry, the
-        displayed tile geometry and the ``native_cover`` (`byocframe.frame.digests`).
+        displayed tile geometry (`byocframe.frame.digests`) and the WKB bytes of
+        ``native_cover`` (`wkb_digest`; version 2 digested its geometry).
     sensing_time, created, ingestion_start : numpy.ndarray of int64
         Microseconds since the epoch; `NAT` when missing.
     status : numpy.ndarray of uint8
@@ -211,7 +214,7 @@ def current_fields(frame: pd.DataFrame) -> np.ndarray:
         payload[name] = times_us(frame[name]) if name in frame.columns else NAT
     payload["geometry"] = geometry_digest(frame.geometry.array)
     payload["tile"] = geometry_digest(_column_or_none(frame, "tile_geometry"))
-    payload["native"] = geometry_digest(native_geometries(frame, "native_cover"))
+    payload["native"] = wkb_digest(frame, "native_cover")
     payload["others"] = other_digests(frame)
     return payload
 
@@ -239,10 +242,8 @@ def other_digests(frame: pd.DataFrame) -> np.ndarray:
     for k, name in enumerate(OTHER_READ_ONLY):
         if name not in frame.columns or not len(frame):
             continue
-        if name == "native_tile":  # its WKB bytes: each distinct one digested once
-            codes, uniques = pd.factorize(native_blobs(frame, name), use_na_sentinel=True)
-            digests = np.append(blob_digest(np.asarray(uniques, dtype=object)), np.uint64(0))
-            digests = digests[codes]
+        if name == "native_tile":
+            digests = wkb_digest(frame, name)
         else:
             codes, uniques = pd.factorize(frame[name], use_na_sentinel=True)
             texts = [_canonical_text(name, u) for u in np.asarray(uniques, dtype=object)]
@@ -250,6 +251,32 @@ def other_digests(frame: pd.DataFrame) -> np.ndarray:
         # the low bits of a digest that is never 0 is odd, so never 0 either
         out[:, k] = (digests & np.uint64(0xFFFF_FFFF)).astype(np.uint32)
     return out
+
+
+def wkb_digest(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """XXH3-64 digests of a native column's WKB bytes, each distinct blob digested once.
+
+    Exact: any change of a coordinate's bits changes the bytes. The bytes are those
+    the frame keeps (`byocframe.frame.native.native_blobs`), written by one encoder, so
+    an unedited geometry keeps its bytes through files and copies; nothing is decoded.
+    Missing values (or no such column) give 0.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(2, seed=1))
+    >>> a = wkb_digest(gdf, "native_cover")
+    >>> import shapely
+    >>> from byocframe.frame.native import native_geometries, put_native
+    >>> cover = native_geometries(gdf, "native_cover")[0]
+    >>> put_native(gdf, [0], "native_cover", [shapely.transform(cover, lambda xy: xy + 1e-9)])
+    >>> (wkb_digest(gdf, "native_cover") != a).tolist()
+    [True, False]
+    """
+    codes, uniques = pd.factorize(native_blobs(frame, column), use_na_sentinel=True)
+    digests = np.append(blob_digest(np.asarray(uniques, dtype=object)), np.uint64(0))
+    return digests[codes]
 
 
 _FLAGS = {"1": "true", "1.0": "true", "0": "false", "0.0": "false"}
