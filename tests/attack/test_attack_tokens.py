@@ -15,7 +15,6 @@ import base64
 import copy
 import json
 import pickle
-import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -387,9 +386,7 @@ def test_unhashable_values_in_a_read_only_column_are_refused_by_name(gdf, column
     "and the file cannot be read back (io/files.py write_file, csv QUOTE_MINIMAL)",
 )
 def test_a_csv_of_a_text_with_a_carriage_return_reads_back(tmp_path):
-    frame = byocframe.tiles_from_records(
-        _with_additional(2, [{"failedIngestionCause": "a\rb"}])
-    )
+    frame = byocframe.tiles_from_records(_with_additional(2, [{"failedIngestionCause": "a\rb"}]))
     back = _round_trip(frame, tmp_path, ".csv")  # today: ValidationError (sensing_time)
     assert len(back) == 2
     assert byocframe.changes(back).empty
