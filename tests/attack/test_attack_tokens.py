@@ -510,3 +510,27 @@ def test_a_push_writes_back_a_frame_that_stays_unedited(tmp_path):
     assert byocframe.changes(frame).empty
     for suffix in FORMATS:
         assert byocframe.changes(_round_trip(frame, tmp_path, suffix)).empty, suffix
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 22: a collections frame records only name, no_data, bands, s3_bucket, "
+    "created, account_id and user_id (snapshot.collection_state): edits of the other "
+    "columns the service owns are neither pushed nor refused (push returns nothing)",
+)
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("is_configured", False),
+        ("max_meters_per_pixel", 20.0),
+        ("storage_identifier", "elsewhere"),
+        ("other_data", '{"edited":true}'),
+        ("from_sensing_time", pd.Timestamp("2020-01-01", tz="UTC")),
+    ],
+)
+def test_an_edit_of_a_read_only_collection_column_is_refused(service, column, value):
+    collections = byocframe.read_collections(service.client())
+    edited = collections.copy()
+    edited[column] = value
+    with pytest.raises(byocframe.ValidationError, match=column):
+        edited.byoc.push(service.client(), dry_run=True)  # today: an empty result
