@@ -128,6 +128,16 @@ def test_dtype_changes_of_read_only_columns_are_not_edits(rich, convert):
     assert byocframe.changes(convert(rich.copy())).empty
 
 
+def test_filling_a_read_only_column_is_an_edit_refused_by_name(rich):
+    """Held: ``fillna`` of a read-only column changes what the row holds; it cannot be sent."""
+    filled = rich.fillna({"failed_ingestion_cause": "", "has_added_points": False})
+    refused = {tuple(r) for r in _refused(filled)}
+    assert refused == {("failed_ingestion_cause", "read-only"), ("has_added_points", "read-only")}
+    assert len(_refused(filled)) == int(rich["failed_ingestion_cause"].isna().sum()) + int(
+        rich["has_added_points"].isna().sum()
+    )
+
+
 def test_a_partitioned_dataset_of_an_unedited_frame_is_unedited(rich, tmp_path):
     dask = pytest.importorskip("dask")
     partitioned = pytest.importorskip("byocframe.scale.partitioned")
@@ -304,7 +314,7 @@ def test_rows_of_version_2_and_3_mixed_are_refused(gdf):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 21: a v2 frame whose tile ids put ':' where a v3 body starts is read "
+    reason="finding 22: a v2 frame whose tile ids put ':' where a v3 body starts is read "
     "as v3 and called 'edited' instead of 'written by byocframe 0.2' (snapshot._parse)",
 )
 def test_a_version_2_frame_with_long_ids_is_told_to_reload_as_0_2():
@@ -317,7 +327,7 @@ def test_a_version_2_frame_with_long_ids_is_told_to_reload_as_0_2():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 15: CSV reads texts '', 'NA', 'None', 'nan' as missing and "
+    reason="finding 18: CSV reads texts '', 'NA', 'None', 'nan' as missing and "
     "'true', '0123' as other types (pd.read_csv inference), so an unedited row is "
     "refused as a read-only edit (io/files.py _read_csv; snapshot._canonical_text)",
 )
@@ -341,7 +351,7 @@ def test_a_csv_round_trip_of_text_values_is_not_an_edit(tmp_path, wire, value):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 16: GDAL (geopandas, QGIS, ogr2ogr) writes a GeoJSON text holding JSON "
+    reason="finding 17: GDAL (geopandas, QGIS, ogr2ogr) writes a GeoJSON text holding JSON "
     "back as a nested object; read_file makes it str(dict), so additional_data of every "
     "tile is refused as a read-only edit (io/files.py _cast; snapshot._canonical_text)",
 )
@@ -361,7 +371,7 @@ def test_a_geojson_file_saved_again_by_geopandas_is_not_an_edit(gdf, tmp_path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 17: a read-only column holding dicts or lists (e.g. additional_data "
+    reason="finding 19: a read-only column holding dicts or lists (e.g. additional_data "
     "parsed with json.loads to look into it) makes changes()/push() raise a bare "
     "TypeError (unhashable) from pd.factorize (snapshot.other_digests)",
 )
@@ -382,7 +392,7 @@ def test_unhashable_values_in_a_read_only_column_are_refused_by_name(gdf, column
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 19: a text holding a lone carriage return is written to CSV unquoted "
+    reason="finding 20: a text holding a lone carriage return is written to CSV unquoted "
     "and the file cannot be read back (io/files.py write_file, csv QUOTE_MINIMAL)",
 )
 def test_a_csv_of_a_text_with_a_carriage_return_reads_back(tmp_path):
@@ -397,7 +407,7 @@ def test_a_csv_of_a_text_with_a_carriage_return_reads_back(tmp_path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 20: every 32-bit digest is odd (the 64-bit digest's '| 1' is kept in "
+    reason="finding 21: every 32-bit digest is odd (the 64-bit digest's '| 1' is kept in "
     "the low bits), so a chance edit goes unseen with probability 2^-31, not the 2^-32 "
     "docs/design/edits.md says (snapshot.other_digests)",
 )
@@ -465,7 +475,7 @@ def test_write_listing_and_some_row_groups_are_unedited(service, tmp_path, monke
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 18: 'byocframe push' of a file without 'loaded' tokens lays only "
+    reason="finding 15: 'byocframe push' of a file without 'loaded' tokens lays only "
     "sensing_time and geometry over the collection (io/files.py overlay_edits): edits of "
     "native_crs, additional_data, status... are neither pushed nor refused ('nothing to "
     "push: the file matches the collection')",
@@ -514,7 +524,7 @@ def test_a_push_writes_back_a_frame_that_stays_unedited(tmp_path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 22: a collections frame records only name, no_data, bands, s3_bucket, "
+    reason="finding 16: a collections frame records only name, no_data, bands, s3_bucket, "
     "created, account_id and user_id (snapshot.collection_state): edits of the other "
     "columns the service owns are neither pushed nor refused (push returns nothing)",
 )
