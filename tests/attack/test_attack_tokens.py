@@ -366,6 +366,19 @@ def test_a_geojson_file_saved_again_by_geopandas_is_not_an_edit(gdf, tmp_path):
     assert byocframe.changes(back).empty  # today: additional_data refused for all 4 rows
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 24: write_file (.parquet) of a frame without native_tile keeps no "
+    "tile_geometry (the writer counts on the reader drawing it from native_tile), so "
+    "every tile_geometry reads back empty (io/geoparquet.py tile_table, _as_loaded_tiles)",
+)
+def test_a_parquet_file_of_a_frame_without_native_tile_keeps_its_tile_geometry(gdf, tmp_path):
+    slim = gdf.drop(columns="native_tile")
+    back = _round_trip(slim, tmp_path, ".parquet")
+    assert back["tile_geometry"].notna().all()  # today: all 4 missing
+    assert back["tile_geometry"].geom_equals_exact(slim["tile_geometry"], 0).all()
+
+
 # --- defects: crashes -----------------------------------------------------------------
 
 
