@@ -314,7 +314,7 @@ def test_rows_of_version_2_and_3_mixed_are_refused(gdf):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 23: a v2 frame whose tile ids put ':' where a v3 body starts is read "
+    reason="finding 24: a v2 frame whose tile ids put ':' where a v3 body starts is read "
     "as v3 and called 'edited' instead of 'written by byocframe 0.2' (snapshot._parse)",
 )
 def test_a_version_2_frame_with_long_ids_is_told_to_reload_as_0_2():
@@ -368,7 +368,7 @@ def test_a_geojson_file_saved_again_by_geopandas_is_not_an_edit(gdf, tmp_path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 24: write_file (.parquet) of a frame without native_tile keeps no "
+    reason="finding 22: write_file (.parquet) of a frame without native_tile keeps no "
     "tile_geometry (the writer counts on the reader drawing it from native_tile), so "
     "every tile_geometry reads back empty (io/geoparquet.py tile_table, _as_loaded_tiles)",
 )
@@ -433,7 +433,7 @@ def test_a_csv_of_a_text_with_a_carriage_return_reads_back(tmp_path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 22: every 32-bit digest is odd (the 64-bit digest's '| 1' is kept in "
+    reason="finding 23: every 32-bit digest is odd (the 64-bit digest's '| 1' is kept in "
     "the low bits), so a chance edit goes unseen with probability 2^-31, not the 2^-32 "
     "docs/design/edits.md says (snapshot.other_digests)",
 )
