@@ -81,10 +81,28 @@ def push_collections(
                 }
             )
             continue
+        if "others" not in before:
+            raise ValidationError(
+                f"collection {cid}: this collections frame was loaded by an earlier byocframe, "
+                "which did not record every column: load it again with "
+                "byocframe.read_collections() and redo the edits"
+            )
         problems += [
             {"id": cid, "field": n, "value": after[n], "problem": "read-only field edited"}
             for n in COLLECTION_READ_ONLY
             if after[n] != before[n]
+        ]
+        # every other column the service owns; a column dropped is not an edit
+        problems += [
+            {
+                "id": cid,
+                "field": n,
+                "value": value,
+                "problem": "read-only field edited"
+                + (" (only its bands can change)" if n == "additional_data" else ""),
+            }
+            for n, value in after["others"].items()
+            if n in before["others"] and value != before["others"][n]
         ]
         edited = [n for n in COLLECTION_EDITABLE if after[n] != before[n]]
         if edited:

@@ -188,9 +188,15 @@ def _diff_loaded(
         # file formats such as GeoPackage keep times to the millisecond
         "created": ~same_instant(now["created"], state.created[loaded]),
         "ingestion_start": ~same_instant(now["ingestion_start"], state.ingestion_start[loaded]),
-        "tile_geometry": _tile_redrawn_elsewhere(part, now["tile"] != state.tile[loaded]),
+        "tile_geometry": (
+            _tile_redrawn_elsewhere(part, now["tile"] != state.tile[loaded])
+            if "tile_geometry" in part.columns
+            else None
+        ),
     }
     for name in _READ_ONLY:
+        if name not in part.columns:  # a column dropped is not an edit to send
+            continue
         for i in np.flatnonzero(checks[name]):
             new = None if name == "tile_geometry" else part[name].iat[i]
             if name == "status":

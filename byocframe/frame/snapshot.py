@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -47,7 +48,7 @@ from byocframe.frame.digests import (
     text_digest,
 )
 from byocframe.frame.native import native_blobs
-from byocframe.frame.records import STATUSES
+from byocframe.frame.records import STATUSES, dumps
 from byocframe.geo.geometry import DEFAULT_DENSIFY
 
 __all__ = [
@@ -245,11 +246,20 @@ def other_digests(frame: pd.DataFrame) -> np.ndarray:
         if name == "native_tile":
             digests = wkb_digest(frame, name)
         else:
-            codes, uniques = pd.factorize(frame[name], use_na_sentinel=True)
-            texts = [_canonical_text(name, u) for u in np.asarray(uniques, dtype=object)]
-            digests = np.append(text_digest(np.array(texts, dtype=object)), np.uint64(0))[codes]
-        # the low bits of a digest that is never 0 is odd, so never 0 either
-        out[:, k] = (digests & np.uint64(0xFFFF_FFFF)).astype(np.uint32)
+            column = frame[name]
+            try:
+                codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            except TypeError:  # dicts or lists (someone parsed the JSON to look inside)
+                texts = [_canonical_text(name, v) for v in column.to_numpy(dtype=object)]
+                codes, uniques = pd.factorize(np.array(texts, dtype=object), use_na_sentinel=True)
+            else:
+                texts = [_canonical_text(name, u) for u in np.asarray(uniques, dtype=object)]
+                uniques = np.array(texts, dtype=object)
+            digests = np.append(text_digest(uniques), np.uint64(0))[codes]
+        # both halves of the 64 bits; a present value is never 0
+        folded = ((digests >> np.uint64(32)) ^ digests) & np.uint64(0xFFFF_FFFF)
+        folded[(folded == 0) & (digests != 0)] = 1
+        out[:, k] = folded.astype(np.uint32)
     return out
 
 
@@ -282,21 +292,47 @@ def wkb_digest(frame: pd.DataFrame, column: str) -> np.ndarray:
 _FLAGS = {"1": "true", "1.0": "true", "0": "false", "0.0": "false"}
 
 
+#: Numbers of 16 or more digits: written again by GDAL with 15 significant digits.
+_LONG_NUMBER = re.compile(r"-?\d*\.?\d{16,}(?:[eE][-+]?\d+)?|-?\d+\.\d*(?:[eE][-+]?\d+)?")
+#: A digit run long enough that `_LONG_NUMBER` may have to round something.
+_LONG_DIGITS = re.compile(r"\d{16}|\d\.\d{15}|\d{2}\.\d{14}")
+
+
 def _canonical_text(name: str, value: Any) -> str | None:
-    """The text a value of an `OTHER_READ_ONLY` column is digested as (None: missing)."""
-    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+    """The text a value of an `OTHER_READ_ONLY` column is digested as (None: missing).
+
+    These columns are never sent, so their canonical text only has to see a deliberate
+    edit, and to read the same after any file format: an empty text is missing (CSV
+    cannot tell them apart), numbers keep 15 significant digits (what GDAL writes, also
+    inside JSON texts), flags read alike as bools, 0/1 or text, and a value that is not
+    a text where a text belongs (a dict from ``json.loads``) is a different value.
+    """
+    if value is None or (not isinstance(value, str | dict | list) and bool(pd.isna(value))):
         return None
     if name == "has_added_points":
         text = str(value).strip().lower()
         return _FLAGS.get(text, text)
     if name in ("min_meters_per_pixel", "max_meters_per_pixel"):
         try:
-            return repr(float(value))
+            return _number_text(float(value))
         except (TypeError, ValueError):
             return str(value)
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, dict | list):
+        return "\0not a text: " + (dumps(value) or "")
+    text = str(value)
+    if not text:
+        return None
+    if _LONG_DIGITS.search(text):  # rare: only those texts pay for the rounding
+        text = _LONG_NUMBER.sub(lambda m: _number_text(float(m.group())), text)
+    return text
+
+
+def _number_text(number: float) -> str:
+    """A number as GDAL writes a double: 15 significant digits, ".0" when integral."""
+    text = format(number, ".15g")
+    return text if any(c in text for c in ".einf") else text + ".0"
 
 
 def _status_codes(status: pd.Series) -> np.ndarray:
@@ -488,6 +524,11 @@ def _parse(texts: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray,
             if width > size and (chars[:, -size - 1] == _COLON).all():
                 body = size
                 break
+    if body:
+        try:
+            decoded = _decode(chars[:, -body:])
+        except ValueError:  # e.g. a version-2 head with a ":" where a v3 body would start
+            body = 0
     if not body:
         out = np.zeros(n, dtype=_PAYLOAD)
         for i, text in enumerate(texts):
@@ -513,7 +554,7 @@ def _parse(texts: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     split = np.flatnonzero(~starts) if colon else np.arange(n)
     for k in split:
         collection[k], _, tile_id[k] = texts[k][: -body - 1].partition(":")
-    return _decode(chars[:, -body:]), collection, tile_id
+    return decoded, collection, tile_id
 
 
 def _decode(chars: np.ndarray) -> np.ndarray:
@@ -614,9 +655,35 @@ def collection_state(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
             "created": None if created is None or created[pos] == NAT else int(created[pos]),
             "account_id": _plain(row.get("account_id")),
             "user_id": _plain(row.get("user_id")),
+            "others": {
+                name: _collection_text(name, row[name])
+                for name in frame.columns
+                if name not in _COLLECTION_COMPARED
+            },
         }
+        rest = {k: v for k, v in additional.items() if k != "bands"}
+        values["others"]["additional_data"] = _canonical(rest) if rest else None
         out[str(cid)] = values
     return out
+
+
+#: Collection columns `collection_state` compares on their own (``additional_data`` as
+#: its bands; its other members are in ``others``, as is the ``bands`` column, a summary
+#: that an edit of ``additional_data`` does not change).
+_COLLECTION_COMPARED = frozenset(
+    {"name", "no_data", *COLLECTION_READ_ONLY, "additional_data", "geometry"}
+)
+
+
+def _collection_text(name: str, value: Any) -> str | None:
+    """A collection value as canonical text, as `_canonical_text` does for tiles."""
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else str(int(times_us([value])[0]))
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return _canonical(value)
+    return _canonical_text(name, value)
 
 
 def _plain(value: Any) -> Any:

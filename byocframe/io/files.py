@@ -34,7 +34,15 @@ from pyproj.exceptions import CRSError
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.native import NATIVE_COLUMNS, as_geometries, native_column
-from byocframe.frame.snapshot import ATTRS_KEY, LOADED, json_safe, loaded_ids, saved_settings
+from byocframe.frame.records import dumps
+from byocframe.frame.snapshot import (
+    ATTRS_KEY,
+    LOADED,
+    OTHER_READ_ONLY,
+    json_safe,
+    loaded_ids,
+    saved_settings,
+)
 from byocframe.io.geoparquet import (
     is_byocframe_parquet,
     read_parquet,
@@ -55,6 +63,20 @@ _FORMATS = {
     ".csv": "csv",
 }
 _CSV_MARK = "#byocframe "
+#: Columns a CSV keeps as texts: read as they were written, not as numbers or flags.
+_CSV_TEXTS = (
+    "path",
+    "status",
+    "native_crs",
+    "geometry_source",
+    "failed_ingestion_cause",
+    "warnings",
+    "additional_data",
+    "other_data",
+    "native_cover",
+    "native_tile",
+    "tile_geometry",
+)
 
 
 def _kind(path: Path) -> str:
@@ -129,7 +151,8 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
         header = json.dumps({"crs": crs, "index": gdf.index.name, "attrs": settings})
         with path.open("w", encoding="utf-8", newline="") as out:
             out.write(_CSV_MARK + header + "\n")
-            flat.to_csv(out, index=False)
+            # "\r\n" makes the csv writer quote a text holding a lone "\r" too
+            flat.to_csv(out, index=False, lineterminator="\r\n")
         return
     if kind == "GeoJSON":
         for column in flat.columns:
@@ -285,7 +308,15 @@ def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
                 "file, or delete that line to read the table without its metadata"
             ) from err
         meta = _checked_meta(meta, path)
-    table = pd.read_csv(path, skiprows=1 if meta else 0, dtype={"id": object, LOADED: object})
+    # texts stay texts ("NA", "true", "0123"); only an empty field is missing
+    texts = {name: object for name in _CSV_TEXTS}
+    table = pd.read_csv(
+        path,
+        skiprows=1 if meta else 0,
+        dtype={"id": object, LOADED: object, **texts},
+        keep_default_na=False,
+        na_values=[""],
+    )
     if "geometry" not in table.columns:
         raise ValidationError(f"{path}: no 'geometry' column (WKT); is it a tile table?")
     try:
@@ -349,6 +380,11 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
 
 
 def _cast(column: pd.Series, dtype: Any) -> pd.Series:
+    if pd.api.types.is_string_dtype(dtype) and column.dtype == object:
+        # GDAL tools write a text holding JSON back as a nested object: the text again
+        nested = column.map(lambda v: isinstance(v, dict | list))
+        if nested.any():
+            column = column.astype(object).where(~nested, column[nested].map(dumps))
     if isinstance(dtype, pd.DatetimeTZDtype) or str(dtype).startswith("datetime64"):
         return pd.to_datetime(column, utc=True, format="ISO8601").astype(dtype)
     if isinstance(dtype, pd.CategoricalDtype):
@@ -356,11 +392,33 @@ def _cast(column: pd.Series, dtype: Any) -> pd.Series:
     return column.astype(dtype)
 
 
+#: Columns the service owns that a table without tokens may still hold: laid over the
+#: listing too, so the push refuses an edit of one by name instead of dropping it
+#: (``tile_geometry`` is left out: a table's copy of it is drawn, not edited).
+_OVERLAID = ("path", "status", "created", "ingestion_start", "native_cover", *OTHER_READ_ONLY)
+
+
+def _overlay_read_only(frame: pd.DataFrame, rows: pd.DataFrame) -> None:
+    """Put ``rows``' values of the `_OVERLAID` columns into ``frame``, in place."""
+    at = frame.index.get_indexer(rows.index)
+    for name in _OVERLAID:
+        if name not in rows.columns or name not in frame.columns:
+            continue
+        values = frame[name].astype(object).to_numpy(copy=True)
+        values[at] = rows[name].astype(object).to_numpy()
+        if name in ("created", "ingestion_start"):
+            frame[name] = pd.to_datetime(pd.Series(values, index=frame.index), utc=True)
+        else:
+            frame[name] = pd.Series(values, index=frame.index, dtype=object)
+
+
 def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[Any, Any]:
     """Lay a table with no ``loaded`` column over the collection as it is now.
 
     For tables people build by hand: ``sensing_time`` and ``geometry`` of rows whose id
-    is in the collection are edits; rows with no known id and a ``path`` are new tiles;
+    is in the collection are edits, and so would be the columns the service owns that
+    the table holds (``native_crs``, ``status``, ...): laid over the listing, a value
+    that differs is refused by name; rows with no known id and a ``path`` are new tiles;
     tiles missing from the table are left out (deleted only with ``delete_missing``),
     except, for a table of a filtered load (its metadata says so), the tiles outside
     that load.
@@ -377,6 +435,7 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
     if "sensing_time" in rows:
         frame.loc[rows.index, "sensing_time"] = pd.to_datetime(rows["sensing_time"], utc=True)
     frame.loc[rows.index, frame.active_geometry_name] = rows.geometry.array
+    _overlay_read_only(frame, rows)
     missing = frame.index.difference(edited.index[known])
     settings = edited.attrs.get(ATTRS_KEY, {})
     if settings.get("whole") is False:

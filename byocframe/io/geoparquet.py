@@ -138,6 +138,8 @@ def _as_loaded_tiles(gdf: gpd.GeoDataFrame, stored: np.ndarray) -> np.ndarray:
     Loading drew it from ``native_tile`` with the frame's settings, so a reader draws
     it again (the writer need not reproject to know). Rows without such a token: False.
     """
+    if "native_tile" not in gdf.columns:  # nothing to draw it from: keep it
+        return np.zeros(len(stored), dtype=bool)
     try:
         state = loaded_state(gdf)
     except ValueError:  # an edited or old loaded column: compare the drawings instead

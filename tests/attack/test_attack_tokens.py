@@ -4,9 +4,8 @@ Version 3 of the ``loaded`` token (main, a64fdb9) keeps a 32-bit digest of every
 column the service owns (``OTHER_READ_ONLY``), digested as canonical text, so an edit
 there is refused by name. Two things must hold: an edit of one of those columns is never
 neither pushed nor refused, and a frame nobody edited is never refused (a false
-"read-only edit"). The tests below without a mark show what holds; each
-``xfail(strict=True)`` pins a defect (tests/attack/FINDINGS.md, "Token version 3") and
-must lose its mark once fixed.
+"read-only edit"). Findings 15-24 (tests/attack/FINDINGS.md, "Token version 3") were
+pinned here as strict xfails and are fixed: every test passes.
 """
 
 from __future__ import annotations
@@ -130,7 +129,8 @@ def test_dtype_changes_of_read_only_columns_are_not_edits(rich, convert):
 
 def test_filling_a_read_only_column_is_an_edit_refused_by_name(rich):
     """Held: ``fillna`` of a read-only column changes what the row holds; it cannot be sent."""
-    filled = rich.fillna({"failed_ingestion_cause": "", "has_added_points": False})
+    # (an empty text reads as missing: CSV cannot tell them apart, and it is never sent)
+    filled = rich.fillna({"failed_ingestion_cause": "none", "has_added_points": False})
     refused = {tuple(r) for r in _refused(filled)}
     assert refused == {("failed_ingestion_cause", "read-only"), ("has_added_points", "read-only")}
     assert len(_refused(filled)) == int(rich["failed_ingestion_cause"].isna().sum()) + int(
@@ -189,8 +189,9 @@ def test_an_edit_of_each_read_only_column_is_refused_by_name(gdf, column):
         ("has_added_points", False, [0, 0.0, "false"], [True, None]),
         ("min_meters_per_pixel", 10.0, [10, "10", "10.0", "1e1"], [10.5, "10,0", None]),
         ("failed_ingestion_cause", "x", [b"x"], [" x", "x ", "X", None]),
-        # ...and missing is missing, while the text "nan" is a value
-        ("failed_ingestion_cause", None, [np.nan, pd.NA], ["nan", "", "None"]),
+        # ...and missing is missing (so is an empty text: CSV cannot tell them apart),
+        # while the text "nan" is a value
+        ("failed_ingestion_cause", None, [np.nan, pd.NA, ""], ["nan", "None"]),
     ],
 )
 def test_equal_spellings_are_not_edits_and_other_values_are(gdf, column, loaded, same, other):
@@ -312,11 +313,6 @@ def test_rows_of_version_2_and_3_mixed_are_refused(gdf):
         byocframe.changes(pd.concat([gdf, other]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 24: a v2 frame whose tile ids put ':' where a v3 body starts is read "
-    "as v3 and called 'edited' instead of 'written by byocframe 0.2' (snapshot._parse)",
-)
 def test_a_version_2_frame_with_long_ids_is_told_to_reload_as_0_2():
     with pytest.raises(byocframe.ValidationError, match=r"0\.2"):
         byocframe.changes(_v2_frame_with_long_ids())
@@ -325,12 +321,6 @@ def test_a_version_2_frame_with_long_ids_is_told_to_reload_as_0_2():
 # --- defects: false refusals of frames nobody edited --------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 18: CSV reads texts '', 'NA', 'None', 'nan' as missing and "
-    "'true', '0123' as other types (pd.read_csv inference), so an unedited row is "
-    "refused as a read-only edit (io/files.py _read_csv; snapshot._canonical_text)",
-)
 @pytest.mark.parametrize(
     ("wire", "value"),
     [
@@ -349,12 +339,6 @@ def test_a_csv_round_trip_of_text_values_is_not_an_edit(tmp_path, wire, value):
     assert byocframe.changes(back).empty  # today: 3 x read-only (failed_ingestion_cause ...)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 17: GDAL (geopandas, QGIS, ogr2ogr) writes a GeoJSON text holding JSON "
-    "back as a nested object; read_file makes it str(dict), so additional_data of every "
-    "tile is refused as a read-only edit (io/files.py _cast; snapshot._canonical_text)",
-)
 def test_a_geojson_file_saved_again_by_geopandas_is_not_an_edit(gdf, tmp_path):
     path = tmp_path / "tiles.geojson"
     byocframe.write_file(gdf, path)
@@ -366,12 +350,6 @@ def test_a_geojson_file_saved_again_by_geopandas_is_not_an_edit(gdf, tmp_path):
     assert byocframe.changes(back).empty  # today: additional_data refused for all 4 rows
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 22: write_file (.parquet) of a frame without native_tile keeps no "
-    "tile_geometry (the writer counts on the reader drawing it from native_tile), so "
-    "every tile_geometry reads back empty (io/geoparquet.py tile_table, _as_loaded_tiles)",
-)
 def test_a_parquet_file_of_a_frame_without_native_tile_keeps_its_tile_geometry(gdf, tmp_path):
     slim = gdf.drop(columns="native_tile")
     back = _round_trip(slim, tmp_path, ".parquet")
@@ -382,25 +360,12 @@ def test_a_parquet_file_of_a_frame_without_native_tile_keeps_its_tile_geometry(g
 # --- defects: crashes -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 19: dropping created, ingestion_start or tile_geometry (geopandas' "
-    "to_file asks to drop extra geometry columns) makes changes()/push() raise KeyError; "
-    "the design says a dropped column is not an edit (edits/diff.py _diff_loaded: the "
-    "missing column compares as NaT / no geometry, then part[name] is read)",
-)
 @pytest.mark.parametrize("column", ["tile_geometry", "created", "ingestion_start"])
 def test_dropping_a_read_only_column_is_not_an_edit(gdf, column):
     slim = gdf.drop(columns=column)
     assert byocframe.changes(slim).empty  # today: KeyError
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 20: a read-only column holding dicts or lists (e.g. additional_data "
-    "parsed with json.loads to look into it) makes changes()/push() raise a bare "
-    "TypeError (unhashable) from pd.factorize (snapshot.other_digests)",
-)
 @pytest.mark.parametrize(
     ("column", "convert"),
     [
@@ -416,11 +381,6 @@ def test_unhashable_values_in_a_read_only_column_are_refused_by_name(gdf, column
         byocframe.push(edited, _nowhere())  # today: TypeError: unhashable type
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 21: a text holding a lone carriage return is written to CSV unquoted "
-    "and the file cannot be read back (io/files.py write_file, csv QUOTE_MINIMAL)",
-)
 def test_a_csv_of_a_text_with_a_carriage_return_reads_back(tmp_path):
     frame = byocframe.tiles_from_records(_with_additional(2, [{"failedIngestionCause": "a\rb"}]))
     back = _round_trip(frame, tmp_path, ".csv")  # today: ValidationError (sensing_time)
@@ -431,12 +391,6 @@ def test_a_csv_of_a_text_with_a_carriage_return_reads_back(tmp_path):
 # --- defects: the digests are 31 bits, not 32 -----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 23: every 32-bit digest is odd (the 64-bit digest's '| 1' is kept in "
-    "the low bits), so a chance edit goes unseen with probability 2^-31, not the 2^-32 "
-    "docs/design/edits.md says (snapshot.other_digests)",
-)
 def test_the_read_only_digests_use_all_32_bits():
     frame = byocframe.tiles_from_records(synthetic_tiles(64, seed=3))
     frame["failed_ingestion_cause"] = [f"cause {i}" for i in range(len(frame))]
@@ -499,13 +453,6 @@ def test_write_listing_and_some_row_groups_are_unedited(service, tmp_path, monke
     assert byocframe.changes(geoparquet.read_row_groups(path, [1, 3])).empty
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 15: 'byocframe push' of a file without 'loaded' tokens lays only "
-    "sensing_time and geometry over the collection (io/files.py overlay_edits): edits of "
-    "native_crs, additional_data, status... are neither pushed nor refused ('nothing to "
-    "push: the file matches the collection')",
-)
 def test_the_cli_refuses_read_only_edits_in_a_file_without_tokens(
     service, tmp_path, monkeypatch, capsys
 ):
@@ -548,12 +495,6 @@ def test_a_push_writes_back_a_frame_that_stays_unedited(tmp_path):
         assert byocframe.changes(_round_trip(frame, tmp_path, suffix)).empty, suffix
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 16: a collections frame records only name, no_data, bands, s3_bucket, "
-    "created, account_id and user_id (snapshot.collection_state): edits of the other "
-    "columns the service owns are neither pushed nor refused (push returns nothing)",
-)
 @pytest.mark.parametrize(
     ("column", "value"),
     [
@@ -572,12 +513,6 @@ def test_an_edit_of_a_read_only_collection_column_is_refused(service, column, va
         edited.byoc.push(service.client(), dry_run=True)  # today: an empty result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 20 (after sending): a new row holding a dict in additional_data is "
-    "created, then write_back's stamp raises TypeError: the result is lost and the frame "
-    "is left with the new id but no token (edits/writeback.py -> snapshot.other_digests)",
-)
 def test_a_push_creating_a_row_with_a_dict_returns_its_result():
     with byocframe.local_service(demo=True, demo_tiles=6) as running:
         client = running.client()
