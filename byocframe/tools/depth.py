@@ -265,15 +265,20 @@ def _ragged_arange(lengths: np.ndarray) -> np.ndarray:
 _Events = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> list[_Events]:
-    """Where the edges of classes a and b cross: (edge, parameter along it, depth change, x, y).
+def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> tuple[_Events, _Events]:
+    """Where the edges of classes a and b cross, as class events and member events.
 
-    A crossing is reported along every member edge of both classes, at the same point:
-    entering the other class's polygons adds their weights, leaving subtracts them.
-    Whether two edges cross can depend on the order of their polygons (the
-    perturbation), so each pair of classes is tested both ways (``order`` is the sign of
-    b's polygon minus a's), and each member of a class counts the members of the other
-    that come before and after its own polygon. Members of one polygon never meet.
+    Each is (class or member edge, parameter along it, depth change, x, y). Entering the
+    other class's polygons adds their weights, leaving subtracts them. Whether two
+    edges cross can depend on the order of their polygons (the perturbation), so each
+    pair of classes is tested both ways (``order`` is the sign of b's polygon minus a's).
+
+    A proper crossing (no determinant zero) changes the depth along every member of a
+    class by the same amount, the weight of the other class: it is one **class event**,
+    whatever the number of members. Only a tie (an end of one edge on the other's line:
+    a shared vertex, a T-junction) depends on the order of the member's polygon among
+    the other class's: it is a **member event** on each member, weighted by the members
+    of the other class that come before and after it. Members of one polygon never meet.
     """
     s = segments
     # exact determinants, and the sign each takes when it is zero and the other polygon
@@ -285,7 +290,8 @@ def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> list[_Event
     tests = {}
     # the orders differ only where a determinant is zero (few pairs): the second order is
     # worked out for those alone
-    ties = np.flatnonzero((o1 == 0) | (o2 == 0) | (o3 == 0) | (o4 == 0))
+    tie = (o1 == 0) | (o2 == 0) | (o3 == 0) | (o4 == 0)
+    ties = np.flatnonzero(tie)
     for order, rows in ((1, slice(None)), (-1, ties)):
         s1 = np.where(o1[rows] != 0, np.sign(o1[rows]), order * t1[rows])
         s2 = np.where(o2[rows] != 0, np.sign(o2[rows]), order * t2[rows])
@@ -298,7 +304,7 @@ def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> list[_Event
         tests[-1][i] = tests[1][i].copy()
         tests[-1][i][ties] = values
     crossing = tests[1][0] | tests[-1][0]
-    a, b = a[crossing], b[crossing]
+    a, b, tie = a[crossing], b[crossing], tie[crossing]
     # the exact determinants do not depend on the order; only their ties do
     o1, o2 = o1[crossing].astype(float), o2[crossing].astype(float)
     o3, o4 = o3[crossing].astype(float), o4[crossing].astype(float)
@@ -313,26 +319,30 @@ def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> list[_Event
         (a, b, ta, tests[1][1][crossing], tests[-1][1][crossing]),
         (b, a, tb, tests[-1][2][crossing], tests[1][2][crossing]),
     )
-    out: list[_Events] = []
-    for lo, hi in _chunks(s.size[a] + s.size[b]):
-        parts = []
-        for mine, other, t, if_after, if_before in sides:
-            n = s.size[mine[lo:hi]]
-            # classes of one member (most, unless footprints repeat) need no expanding
-            one, many = lo + np.flatnonzero(n == 1), np.flatnonzero(n > 1)
-            pair = np.r_[one, lo + np.repeat(many, n[many])]
-            member = np.r_[
-                s.start[mine[one]],
-                np.repeat(s.start[mine[lo + many]], n[many]) + _ragged_arange(n[many]),
-            ]
-            before, after = s.weight_around(other[pair], s.member_polygon[member])
-            change = if_after[pair] * after + if_before[pair] * before
-            keep = change != 0
-            pair = pair[keep]
-            parts.append((s.member_edge[member[keep]], t[pair], change[keep], x[pair], y[pair]))
-        edge, t, change, px, py = (np.concatenate(p) for p in zip(*parts, strict=True))
-        out.append((edge, t, change, px, py))
-    return out
+    by_class, by_member = [], []
+    for mine, other, t, if_after, if_before in sides:
+        # one event per class: proper crossings, and ties of a class with one member
+        # (its first member stands for all: they are on no other class of a proper crossing)
+        one = np.flatnonzero(~tie | (s.size[mine] == 1))
+        before, after = s.weight_around(other[one], s.member_polygon[s.start[mine[one]]])
+        change = if_after[one] * after + if_before[one] * before
+        by_class.append((mine[one], t[one], change, x[one], y[one]))
+        # one event per member: ties of classes with several members
+        many = np.flatnonzero(tie & (s.size[mine] > 1))
+        n = s.size[mine[many]]
+        pair = np.repeat(many, n)
+        member = np.repeat(s.start[mine[many]], n) + _ragged_arange(n)
+        before, after = s.weight_around(other[pair], s.member_polygon[member])
+        change = if_after[pair] * after + if_before[pair] * before
+        by_member.append((s.member_edge[member], t[pair], change, x[pair], y[pair]))
+    return _joined(by_class), _joined(by_member)
+
+
+def _joined(parts: list[_Events]) -> _Events:
+    """Event arrays, each part after the other, without the events that change nothing."""
+    edge, t, change, px, py = (np.concatenate(p) for p in zip(*parts, strict=True))
+    keep = change != 0
+    return edge[keep], t[keep], change[keep], px[keep], py[keep]
 
 
 def _start_depths(edges: _Edges, weight: np.ndarray) -> np.ndarray:
@@ -433,7 +443,143 @@ def _bounds(edges: _Edges, n: int) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
+class _Walks:
+    """The depth along every edge, walked once per class rather than once per member.
+
+    A **walk** is a class of edges, or a single member of a class where a tie falls
+    inside the edge (a T-junction: rare). Along a walk the class events (proper
+    crossings) change the depth of every member alike, so the walk is cut into pieces
+    once: each piece has its Green term and its depth change ``u`` since the walk's
+    start. A member's own events (ties at a shared vertex) fall on its ends: those at
+    the start shift where its depth starts (``d``), those at the end only what it hands
+    on to the next edge of its ring. A piece then bounds, for each member, the levels
+    ``d + u + 1`` to ``d + u + w`` (``w`` copies of its polygon): the work is pieces plus
+    members, not pieces times members.
+    """
+
+    def __init__(self, edges: _Edges, s: _Segments, on_class: _Events, on_member: _Events):
+        cls, ct, cchange, cx, cy = on_class
+        medge, mt, mchange, mx, my = on_member
+        n_classes = len(s)
+        class_of = np.empty(len(edges), np.int64)
+        class_of[s.member_edge] = np.repeat(np.arange(n_classes), s.size)
+        # a class with a tie inside one of its members is walked member by member
+        split = np.zeros(n_classes, dtype=bool)
+        split[class_of[medge[(mt > 0) & (mt < 1)]]] = True
+        alone = np.flatnonzero(split[class_of])
+        walk = class_of.copy()
+        walk[alone] = n_classes + np.arange(len(alone))
+        self.walk, self.edges = walk, edges
+        first = np.r_[s.member_edge[s.start], alone]  # an edge that draws each walk
+        # class events of a split class happen on each of its members
+        copied = split[cls]
+        n = s.size[cls[copied]]
+        member = np.repeat(s.start[cls[copied]], n) + _ragged_arange(n)
+        own = split[class_of[medge]]  # events on a walk of one member are the walk's
+        event_walk = np.r_[cls[~copied], walk[s.member_edge[member]], walk[medge[own]]]
+        pick = np.r_[np.flatnonzero(~copied), np.repeat(np.flatnonzero(copied), n)]
+        t = np.r_[ct[pick], mt[own]]
+        change = np.r_[cchange[pick], mchange[own]]
+        x, y = np.r_[cx[pick], mx[own]], np.r_[cy[pick], my[own]]
+        # the other member events, at the ends of their edges
+        ends = ~own
+        start, end = mchange[ends] * (mt[ends] == 0), mchange[ends] * (mt[ends] == 1)
+        self.at_start = np.bincount(medge[ends], start, len(edges)).astype(np.int64)
+        at_end = np.bincount(medge[ends], end, len(edges)).astype(np.int64)
+        self._pieces(first, event_walk, t, change, x, y)
+        self.total = self.walk_total[walk] + self.at_start + at_end
+
+    def _pieces(self, first: np.ndarray, walk: np.ndarray, t: np.ndarray, change: np.ndarray,
+                x: np.ndarray, y: np.ndarray) -> None:
+        """The pieces of every walk between its start, its events and its end."""
+        e = self.edges
+        n = len(first)
+        # crossings at one point enter before they leave: the pieces between them have
+        # no length, and no depth goes below its true value
+        all_walk = np.r_[np.arange(n), walk]
+        step = np.r_[np.zeros(n, np.int64), change]
+        order = np.lexsort((-step, np.r_[np.full(n, -1.0), t], all_walk))
+        origin_x, origin_y = float(e.ax.min()), float(e.ay.min())
+        px = (np.r_[e.ax[first].astype(float), x] - origin_x)[order]
+        py = (np.r_[e.ay[first].astype(float), y] - origin_y)[order]
+        all_walk, step = all_walk[order], step[order]
+        running = np.cumsum(step)
+        new_walk = np.r_[True, all_walk[1:] != all_walk[:-1]]
+        starts = np.flatnonzero(new_walk)
+        self.u = running - np.repeat(running[starts], np.diff(np.r_[starts, len(step)]))
+        # a piece runs from each point to the next one of its walk, the last to its end
+        last = np.r_[starts[1:], len(step)] - 1
+        qx, qy = np.r_[px[1:], 0.0], np.r_[py[1:], 0.0]
+        qx[last] = e.bx[first].astype(float) - origin_x
+        qy[last] = e.by[first].astype(float) - origin_y
+        self.term = (px * qy - qx * py) * (0.5 * e.resolution**2)
+        self.piece_walk = all_walk
+        self.walk_total = self.u[last]
+
+    def levels(self, start_depth: np.ndarray, own: np.ndarray, deepest: int | None) -> np.ndarray:
+        """Area covered k or more times, k = 1 .. ``deepest`` (or the deepest reached)."""
+        d = start_depth + self.at_start  # the depth along each edge, from its start
+        n_walks = len(self.walk_total)
+        size = np.bincount(self.walk, minlength=n_walks)
+        deepest_d = np.full(n_walks, np.iinfo(np.int64).min // 2)
+        np.maximum.at(deepest_d, self.walk, d + own)
+        reached = int(max((self.u + deepest_d[self.piece_walk]).max(), own.max()))
+        levels = np.zeros(reached if deepest is None else min(deepest, reached))
+        # walks of one member (most of them): its d and w, no search
+        member = np.full(n_walks, -1)
+        member[self.walk] = np.arange(len(d))
+        one = size[self.piece_walk] == 1
+        at, u, term = member[self.piece_walk[one]], self.u[one], self.term[one]
+        low = np.maximum(d[at] + u, 0)
+        self._add(levels, low, term)
+        self._add(levels, low + own[at], -term)
+        # the others: one entry +1 at d and one -1 at d + w, summed per walk and depth
+        several = size[self.walk] > 1
+        offset = 1 << 31
+        walk, d, own = self.walk[several], d[several], own[several]
+        key = np.r_[(walk << 32) | (d + offset), (walk << 32) | (d + own + offset)]
+        entry, at = np.unique(key, return_inverse=True)
+        count = np.bincount(at, np.r_[np.ones(len(d)), -np.ones(len(d))], len(entry))
+        entry, count = entry[count != 0], count[count != 0]
+        entry_d = (entry & 0xFFFFFFFF) - offset
+        piece_walk, u, term = self.piece_walk[~one], self.u[~one], self.term[~one]
+        # the entries of a piece's walk that reach a level below the deepest asked for
+        low = np.searchsorted(entry, piece_walk << 32)
+        limit = np.clip(len(levels) - u, -offset, offset - 1) + offset
+        n = np.searchsorted(entry, (piece_walk << 32) | limit) - low
+        for lo, hi in _chunks(n):
+            piece = np.repeat(np.arange(lo, hi), n[lo:hi])
+            at = np.repeat(low[lo:hi], n[lo:hi]) + _ragged_arange(n[lo:hi])
+            # a rounding can swap crossings a hair apart: no depth goes below 0
+            self._add(levels, np.maximum(entry_d[at] + u[piece], 0), term[piece] * count[at])
+        return np.cumsum(levels)
+
+    @staticmethod
+    def _add(levels: np.ndarray, level: np.ndarray, term: np.ndarray) -> None:
+        """Add the terms to their levels, those below the deepest level asked for."""
+        keep = level < len(levels)
+        levels += np.bincount(level[keep], term[keep], len(levels))
+
+
+def _edge_start_depths(edges: _Edges, walks: _Walks, ring_start: np.ndarray) -> np.ndarray:
+    """The depth at the start of every edge: its ring's, plus the changes on the edges
+    before it."""
+    new_ring = np.zeros(len(edges), dtype=bool)
+    new_ring[edges.ring_first] = True
+    ring = np.cumsum(new_ring) - 1
+    running = np.cumsum(walks.total)
+    before = running - walks.total
+    if np.any(np.bincount(ring, weights=walks.total) != 0):  # pragma: no cover
+        raise RuntimeError(
+            "a ring enters other polygons more often than it leaves them: this is a bug in "
+            "byocframe.tools.depth; please report it with the footprints that caused it"
+        )
+    return ring_start[ring] + before - before[edges.ring_first][ring]
+
+
+def depth_areas(
+    geoms: Any, *, resolution: float = 0.1, deepest: int | None = None
+) -> np.ndarray:
     """Area covered by at least 1, 2, 3, ... of the polygons.
 
     Parameters
@@ -472,46 +618,11 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
         return np.zeros(0)
     segments = _Segments(edges, weight)
     empty = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-    crossing_parts = [empty]
+    by_class, by_member = [empty], [empty]
     for a, b in _candidate_pairs(segments):
-        crossing_parts += _crossings(segments, a, b)
-    edge, t, change, x, y = (np.concatenate(p) for p in zip(*crossing_parts, strict=True))
-    # every vertex (start of its edge), then the crossings, in order along each ring
-    n = len(edges)
-    all_edge = np.r_[np.arange(n), edge]
-    step = np.r_[np.zeros(n, np.int64), change]
-    # crossings at one point (a vertex of the other polygon) enter before they leave:
-    # the pieces between them have no length, and no count goes below its true value
-    # (a vertex, at -1, comes before the crossings of its edge, even those at 0)
-    order = np.lexsort((-step, np.r_[np.full(n, -1.0), t], all_edge))
-    origin_x, origin_y = float(edges.ax.min()), float(edges.ay.min())
-    px = (np.r_[edges.ax.astype(float), x] - origin_x)[order]
-    py = (np.r_[edges.ay.astype(float), y] - origin_y)[order]
-    step = step[order]
-    ring = edges.ring[all_edge[order]]
-    # the depth along a ring: the other polygons at its first vertex, then each crossing
-    new_ring = np.r_[True, ring[1:] != ring[:-1]]
-    first_point = np.flatnonzero(new_ring)
-    ring_index = np.cumsum(new_ring) - 1
-    start = _start_depths(edges, weight)
-    running = np.cumsum(step)
-    before = np.r_[0, running][first_point]
-    others = start[ring_index] + running - before[ring_index]
-    unbalanced = np.bincount(ring_index, weights=step) != 0
-    if unbalanced.any():  # pragma: no cover - ruled out by the exact predicates
-        raise RuntimeError(
-            "a ring enters other polygons more often than it leaves them: this is a bug in "
-            "byocframe.tools.depth; please report it with the footprints that caused it"
-        )
-    # crossings a rounding apart may swap; the piece between them has no area
-    others = np.maximum(others, 0)
-    following = np.r_[np.arange(1, len(px)), 0]
-    last = np.r_[first_point[1:] - 1, len(px) - 1]
-    following[last] = first_point
-    term = (px * py[following] - px[following] * py) * 0.5 * resolution**2
-    # a piece with c others beside a polygon of w copies bounds the levels c+1 .. c+w
-    own = weight[edges.polygon[all_edge[order]]]
-    size = int((others + own).max()) + 1
-    levels = np.bincount(others, weights=term, minlength=size)
-    levels -= np.bincount(others + own, weights=term, minlength=size)
-    return np.cumsum(levels)[:-1]
+        on_class, on_member = _crossings(segments, a, b)
+        by_class.append(on_class)
+        by_member.append(on_member)
+    walks = _Walks(edges, segments, _joined(by_class), _joined(by_member))
+    start_depth = _edge_start_depths(edges, walks, _start_depths(edges, weight))
+    return walks.levels(start_depth, weight[edges.polygon], deepest)
