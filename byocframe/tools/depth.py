@@ -265,7 +265,9 @@ def _ragged_arange(lengths: np.ndarray) -> np.ndarray:
 _Events = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> tuple[_Events, _Events]:
+def _crossings(
+    segments: _Segments, a: np.ndarray, b: np.ndarray
+) -> tuple[_Events, _Events, tuple[np.ndarray, ...]]:
     """Where the edges of classes a and b cross, as class events and member events.
 
     Each is (class or member edge, parameter along it, depth change, x, y). Entering the
@@ -319,7 +321,9 @@ def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> tuple[_Even
         (a, b, ta, tests[1][1][crossing], tests[-1][1][crossing]),
         (b, a, tb, tests[-1][2][crossing], tests[1][2][crossing]),
     )
-    by_class, by_member = [], []
+    by_class: list[_Events] = []
+    by_member: list[_Events] = []
+    ends: list[tuple[np.ndarray, ...]] = []
     for mine, other, t, if_after, if_before in sides:
         # one event per class: proper crossings, and ties of a class with one member
         # (its first member stands for all: they are on no other class of a proper crossing)
@@ -327,15 +331,64 @@ def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> tuple[_Even
         before, after = s.weight_around(other[one], s.member_polygon[s.start[mine[one]]])
         change = if_after[one] * after + if_before[one] * before
         by_class.append((mine[one], t[one], change, x[one], y[one]))
-        # one event per member: ties of classes with several members
-        many = np.flatnonzero(tie & (s.size[mine] > 1))
+        # ties of classes with several members: inside an edge (a T-junction: rare), one
+        # event per member; at an end, summed per member by `_end_changes`
+        many = tie & (s.size[mine] > 1)
+        at_end = many & ((t == 0) | (t == 1))
+        ends.append((mine[at_end], t[at_end], other[at_end], if_after[at_end], if_before[at_end]))
+        many = np.flatnonzero(many & ~at_end)
         n = s.size[mine[many]]
         pair = np.repeat(many, n)
         member = np.repeat(s.start[mine[many]], n) + _ragged_arange(n)
         before, after = s.weight_around(other[pair], s.member_polygon[member])
         change = if_after[pair] * after + if_before[pair] * before
         by_member.append((s.member_edge[member], t[pair], change, x[pair], y[pair]))
-    return _joined(by_class), _joined(by_member)
+    ties_at_ends = tuple(np.concatenate(p) for p in zip(*ends, strict=True))
+    return _joined(by_class), _joined(by_member), ties_at_ends
+
+
+def _end_changes(s: _Segments, n_edges: int, ties: list[tuple[np.ndarray, ...]]) -> np.ndarray:
+    """The depth changes at the start and at the end of every edge from its ties there.
+
+    A member of class x at a shared vertex enters (or leaves) each polygon q of every
+    class y that meets x there in the perturbed order: ``if_after`` times the weight of
+    q when q comes after the member's own polygon, ``if_before`` when it comes before.
+    Summed over every y at that end of x, the change is a step function of the member's
+    polygon: the breakpoints (every q with its two weights) are sorted once per end of
+    x, and each member reads its sum from prefix sums. The work grows with the members
+    of x plus those of the classes meeting it, not with their product.
+    """
+    mine, t, other, if_after, if_before = (np.concatenate(p) for p in zip(*ties, strict=True))
+    out = np.zeros((2, n_edges), np.int64)
+    if len(mine) == 0:
+        return out
+    end = t.astype(np.int64)  # 0 at the start of the edge, 1 at its end
+    n = s.size[other]
+    row = np.repeat(np.arange(len(mine)), n)
+    member = np.repeat(s.start[other], n) + _ragged_arange(n)
+    q = s.member_polygon[member].astype(np.int64)
+    weight = s.cumulative[member + 1] - s.cumulative[member]
+    # one sorted run of breakpoints per (class, end)
+    group = (mine[row] << 1) | end[row]
+    order = np.lexsort((q, group))
+    group, q = group[order], q[order]
+    row, weight = row[order], weight[order]
+    later = np.r_[0, np.cumsum(if_after[row] * weight)]  # weight of q for members before q
+    earlier = np.r_[0, np.cumsum(if_before[row] * weight)]  # ... for members after q
+    key = (group << 32) | q
+    groups = np.unique(group)
+    # every member of each class with ties at that end reads its change
+    size = s.size[groups >> 1]
+    at = np.repeat(s.start[groups >> 1], size) + _ragged_arange(size)
+    g = np.repeat(groups, size)
+    p = s.member_polygon[at].astype(np.int64)
+    first = np.searchsorted(key, g << 32)
+    last = np.searchsorted(key, (g + 1) << 32)
+    below = np.searchsorted(key, (g << 32) | p, side="left")
+    above = np.searchsorted(key, (g << 32) | p, side="right")
+    change = later[last] - later[above] + earlier[below] - earlier[first]
+    np.add.at(out, (g & 1, s.member_edge[at]), change)
+    return out
 
 
 def _joined(parts: list[_Events]) -> _Events:
@@ -457,7 +510,15 @@ class _Walks:
     members, not pieces times members.
     """
 
-    def __init__(self, edges: _Edges, s: _Segments, on_class: _Events, on_member: _Events):
+    def __init__(
+        self,
+        edges: _Edges,
+        s: _Segments,
+        on_class: _Events,
+        on_member: _Events,
+        at_start: np.ndarray,
+        at_end: np.ndarray,
+    ) -> None:
         cls, ct, cchange, cx, cy = on_class
         medge, mt, mchange, mx, my = on_member
         n_classes = len(s)
@@ -481,16 +542,19 @@ class _Walks:
         t = np.r_[ct[pick], mt[own]]
         change = np.r_[cchange[pick], mchange[own]]
         x, y = np.r_[cx[pick], mx[own]], np.r_[cy[pick], my[own]]
-        # the other member events, at the ends of their edges
-        ends = ~own
-        start, end = mchange[ends] * (mt[ends] == 0), mchange[ends] * (mt[ends] == 1)
-        self.at_start = np.bincount(medge[ends], start, len(edges)).astype(np.int64)
-        at_end = np.bincount(medge[ends], end, len(edges)).astype(np.int64)
+        self.at_start = at_start
         self._pieces(first, event_walk, t, change, x, y)
         self.total = self.walk_total[walk] + self.at_start + at_end
 
-    def _pieces(self, first: np.ndarray, walk: np.ndarray, t: np.ndarray, change: np.ndarray,
-                x: np.ndarray, y: np.ndarray) -> None:
+    def _pieces(
+        self,
+        first: np.ndarray,
+        walk: np.ndarray,
+        t: np.ndarray,
+        change: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+    ) -> None:
         """The pieces of every walk between its start, its events and its end."""
         e = self.edges
         n = len(first)
@@ -577,9 +641,7 @@ def _edge_start_depths(edges: _Edges, walks: _Walks, ring_start: np.ndarray) -> 
     return ring_start[ring] + before - before[edges.ring_first][ring]
 
 
-def depth_areas(
-    geoms: Any, *, resolution: float = 0.1, deepest: int | None = None
-) -> np.ndarray:
+def depth_areas(geoms: Any, *, resolution: float = 0.1, deepest: int | None = None) -> np.ndarray:
     """Area covered by at least 1, 2, 3, ... of the polygons.
 
     Parameters
@@ -619,10 +681,21 @@ def depth_areas(
     segments = _Segments(edges, weight)
     empty = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
     by_class, by_member = [empty], [empty]
+    ties = [
+        (
+            np.zeros(0, np.int64),
+            np.zeros(0),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+        )
+    ]
     for a, b in _candidate_pairs(segments):
-        on_class, on_member = _crossings(segments, a, b)
+        on_class, on_member, at_ends = _crossings(segments, a, b)
         by_class.append(on_class)
         by_member.append(on_member)
-    walks = _Walks(edges, segments, _joined(by_class), _joined(by_member))
+        ties.append(at_ends)
+    at_start, at_end = _end_changes(segments, len(edges), ties)
+    walks = _Walks(edges, segments, _joined(by_class), _joined(by_member), at_start, at_end)
     start_depth = _edge_start_depths(edges, walks, _start_depths(edges, weight))
     return walks.levels(start_depth, weight[edges.polygon], deepest)
