@@ -263,11 +263,11 @@ def _ragged_arange(lengths: np.ndarray) -> np.ndarray:
 
 
 _Events = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: Ties at the end of an edge: (class, end 0 or 1, other class, if after, if before)
+_Ties = tuple[np.ndarray, ...]
 
 
-def _crossings(
-    segments: _Segments, a: np.ndarray, b: np.ndarray
-) -> tuple[_Events, _Events, tuple[np.ndarray, ...]]:
+def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> tuple[_Events, _Events, _Ties]:
     """Where the edges of classes a and b cross, as class events and member events.
 
     Each is (class or member edge, parameter along it, depth change, x, y). Entering the
@@ -323,7 +323,7 @@ def _crossings(
     )
     by_class: list[_Events] = []
     by_member: list[_Events] = []
-    ends: list[tuple[np.ndarray, ...]] = []
+    ends: list[_Ties] = []
     for mine, other, t, if_after, if_before in sides:
         # one event per class: proper crossings, and ties of a class with one member
         # (its first member stands for all: they are on no other class of a proper crossing)
@@ -347,7 +347,7 @@ def _crossings(
     return _joined(by_class), _joined(by_member), ties_at_ends
 
 
-def _end_changes(s: _Segments, n_edges: int, ties: list[tuple[np.ndarray, ...]]) -> np.ndarray:
+def _end_changes(s: _Segments, n_edges: int, ties: list[_Ties]) -> np.ndarray:
     """The depth changes at the start and at the end of every edge from its ties there.
 
     A member of class x at a shared vertex enters (or leaves) each polygon q of every
@@ -626,8 +626,7 @@ class _Walks:
 
 
 def _edge_start_depths(edges: _Edges, walks: _Walks, ring_start: np.ndarray) -> np.ndarray:
-    """The depth at the start of every edge: its ring's, plus the changes on the edges
-    before it."""
+    """The depth at the start of every edge: its ring's plus the changes on the edges before."""
     new_ring = np.zeros(len(edges), dtype=bool)
     new_ring[edges.ring_first] = True
     ring = np.cumsum(new_ring) - 1
@@ -652,13 +651,23 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1, deepest: int | None = No
     resolution : float, default 0.1
         Snapping grid, in the CRS's units. Coordinates divided by it must stay below
         about 1e9 (the products of two of them must fit in 64-bit integers).
+    deepest : int, optional
+        Count the levels 1 to ``deepest`` only (``coverage`` asks for 2: covered, and
+        covered twice). Deeper levels are then not walked, which keeps the work linear
+        in the polygons however many copies of one footprint are stacked. None (the
+        default) counts every level.
 
     Returns
     -------
     numpy.ndarray
         ``out[k - 1]`` is the area covered by ``k`` or more polygons: ``out[0]`` is the
         area of their union, ``out[1]`` the area covered twice or more. The array ends
-        at the deepest level reached.
+        at the deepest level reached (or at ``deepest``).
+
+    Raises
+    ------
+    ValueError
+        If ``deepest`` is below 1, or the coordinates are too large for the grid.
 
     Examples
     --------
@@ -666,7 +675,11 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1, deepest: int | None = No
     >>> boxes = [shapely.box(0, 0, 2, 2), shapely.box(1, 0, 3, 2), shapely.box(0, 0, 2, 2)]
     >>> depth_areas(boxes, resolution=0.01).round(6).tolist()
     [6.0, 4.0, 2.0]
+    >>> depth_areas(boxes, resolution=0.01, deepest=2).round(6).tolist()
+    [6.0, 4.0]
     """
+    if deepest is not None and deepest < 1:
+        raise ValueError(f"deepest={deepest!r}: ask for 1 level or more, or None for every level")
     geoms = np.asarray(geoms, dtype=object)
     geoms = geoms[~shapely.is_missing(geoms)]
     geoms = geoms[~shapely.is_empty(geoms)]
@@ -681,15 +694,7 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1, deepest: int | None = No
     segments = _Segments(edges, weight)
     empty = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
     by_class, by_member = [empty], [empty]
-    ties = [
-        (
-            np.zeros(0, np.int64),
-            np.zeros(0),
-            np.zeros(0, np.int64),
-            np.zeros(0, np.int64),
-            np.zeros(0, np.int64),
-        )
-    ]
+    ties: list[_Ties] = [(empty[0], empty[1], empty[0], empty[0], empty[0])]
     for a, b in _candidate_pairs(segments):
         on_class, on_member, at_ends = _crossings(segments, a, b)
         by_class.append(on_class)

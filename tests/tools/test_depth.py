@@ -67,9 +67,11 @@ def test_random_degenerate_polygons_match_overlays(seed):
     rng = np.random.default_rng(seed)
     for _ in range(60):
         polygons = random_polygons(rng)
-        np.testing.assert_allclose(
-            levels(polygons, resolution=1e-7), overlay_truth(polygons), atol=1e-5
-        )
+        expected = overlay_truth(polygons)
+        np.testing.assert_allclose(levels(polygons, resolution=1e-7), expected, atol=1e-5)
+        two = depth_areas(polygons, resolution=1e-7, deepest=2)
+        assert len(two) <= 2
+        np.testing.assert_allclose(np.pad(two, (0, 2))[:2], expected[:2], atol=1e-5)
 
 
 class TestDegenerateCases:
@@ -121,6 +123,10 @@ class TestLimits:
     def test_nothing_to_count(self):
         assert depth_areas([]).size == 0
         assert depth_areas([None, shapely.Polygon()]).size == 0
+
+    def test_deepest_below_one(self):
+        with pytest.raises(ValueError, match="1 level or more"):
+            depth_areas([shapely.box(0, 0, 1, 1)], deepest=0)
 
     def test_coordinates_too_large_for_the_grid(self):
         with pytest.raises(ValueError, match="coarser resolution"):
@@ -246,7 +252,7 @@ class TestStackedVariants:
         rng = np.random.default_rng(11)
         polygons = []
         for _, (x, y) in itertools.product(range(3), itertools.product(range(4), range(3))):
-            ring = np.array([(0, 0), (10, 0), (10, 10), (0, 10)]) + (10 * x, 10 * y)
+            ring = np.add([(0, 0), (10, 0), (10, 10), (0, 10)], (10 * x, 10 * y))
             polygons.append(shapely.Polygon(ring + rng.integers(-1, 2, ring.shape)))
         expected = arrangement_truth(polygons, 5)
         np.testing.assert_allclose(levels(polygons, 5, resolution=1.0), expected, rtol=1e-9)
