@@ -47,7 +47,7 @@ _MAX_UNITS = 1e9
 class _Edges:
     """The polygons' ring edges on the integer grid, in ring order."""
 
-    def __init__(self, geoms: np.ndarray, resolution: float) -> None:
+    def __init__(self, geoms: np.ndarray, weight: np.ndarray, resolution: float) -> None:
         parts, owner = shapely.get_parts(geoms, return_index=True)
         while True:  # collections can nest multi-polygons; lines and points have no area
             nested = shapely.get_type_id(parts) >= 4
@@ -72,19 +72,77 @@ class _Edges:
         start, end = grid[:-1][same_ring], grid[1:][same_ring]
         ring = vertex_ring[:-1][same_ring]
         moving = np.any(start != end, axis=1)  # snapping can merge neighbouring vertices
-        self.ax, self.ay = start[moving, 0], start[moving, 1]
-        self.bx, self.by = end[moving, 0], end[moving, 1]
-        self.ring = ring[moving]
-        self.polygon = owner[ring_part[self.ring]]
+        start, end, ring = start[moving], end[moving], ring[moving]
+        polygon = owner[ring_part[ring]]
+        # footprints equal once snapped (copies whose noise stays below the grid) count
+        # once, with the weights of all of them
+        label, self.weight = _merged_copies(polygon, ring, start, end, weight)
+        if len(self.weight) < len(weight):
+            kept = label[polygon] >= 0
+            start, end, ring, polygon = start[kept], end[kept], ring[kept], label[polygon[kept]]
+        self.ax, self.ay = np.ascontiguousarray(start.T)
+        self.bx, self.by = np.ascontiguousarray(end.T)
+        self.ring, self.polygon = ring, polygon
         self.xmin, self.xmax = np.minimum(self.ax, self.bx), np.maximum(self.ax, self.bx)
         self.ymin, self.ymax = np.minimum(self.ay, self.by), np.maximum(self.ay, self.by)
         self.resolution = resolution
         # the first edge of every ring (edges are sorted by ring, rings by polygon)
         self.ring_first = np.flatnonzero(np.r_[True, self.ring[1:] != self.ring[:-1]])
-        self.polygon_start = np.searchsorted(self.polygon, np.arange(len(geoms) + 1))
+        self.polygon_start = np.searchsorted(self.polygon, np.arange(len(self.weight) + 1))
 
     def __len__(self) -> int:
         return len(self.ax)
+
+
+def _merged_copies(
+    polygon: np.ndarray, ring: np.ndarray, start: np.ndarray, end: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Polygons whose snapped rings are equal, edge for edge: (label, weight of each label).
+
+    ``label`` numbers the polygons kept (the first of each set of equal ones, in their
+    order) and is -1 for the others; each kept one carries the weights of its copies.
+    Polygons are grouped by a hash of their edges, then compared edge for edge, so a
+    hash collision only leaves two polygons apart.
+    """
+    n = len(weight)
+    bounds = np.searchsorted(polygon, np.arange(n + 1))
+    size = np.diff(bounds)
+    # only polygons whose first edges start at one point, with as many edges, can be equal
+    has = np.flatnonzero(size > 0)
+    head = bounds[:-1][has]
+    key = _packed(start[head, 0], start[head, 1]) ^ (size[has] << 20)  # a clash only costs time
+    if len(np.unique(key)) == len(has):
+        return np.arange(n), weight
+    local = np.arange(len(polygon)) - np.repeat(bounds[:-1], size)
+    first_ring = ring[bounds[:-1][size > 0]]
+    columns = [ring - np.repeat(first_ring, size[size > 0]), *start.T, *end.T]
+    mix = np.random.default_rng(0).integers(1, 2**62, (len(columns), int(size.max(initial=0))))
+    terms = np.zeros(len(polygon), np.uint64)
+    for column, factor in zip(columns, mix, strict=True):
+        terms += column.astype(np.uint64) * factor[local].astype(np.uint64)  # wraps around
+    has = np.flatnonzero(size > 0)
+    digest = np.zeros(n, np.uint64)
+    digest[has] = np.add.reduceat(terms, bounds[:-1][has])
+    order = np.lexsort((np.arange(n), digest, size))
+    same = np.r_[
+        False, (digest[order][1:] == digest[order][:-1]) & (size[order][1:] == size[order][:-1])
+    ]
+    first = order[np.maximum.accumulate(np.where(same, 0, np.arange(n)))]
+    # the candidates compared edge for edge with the first of their run
+    copy = np.flatnonzero(same)
+    p, q = order[copy], first[copy]
+    count = size[p]
+    at_p = np.repeat(bounds[p], count) + _ragged_arange(count)
+    at_q = np.repeat(bounds[q], count) + _ragged_arange(count)
+    differ = np.zeros(len(at_p), dtype=bool)
+    for column in columns:
+        differ |= column[at_p] != column[at_q]
+    equal = np.bincount(np.repeat(np.arange(len(p)), count), differ, len(p)) == 0
+    to = np.arange(n)
+    to[p[equal]] = q[equal]
+    own = to == np.arange(n)
+    label = np.where(own, np.cumsum(own) - 1, -1)
+    return label, np.bincount(label[to], weight, int(own.sum())).astype(np.int64)
 
 
 class _Segments:
@@ -557,28 +615,51 @@ class _Walks:
     ) -> None:
         """The pieces of every walk between its start, its events and its end."""
         e = self.edges
-        n = len(first)
-        # crossings at one point enter before they leave: the pieces between them have
-        # no length, and no depth goes below its true value
-        all_walk = np.r_[np.arange(n), walk]
-        step = np.r_[np.zeros(n, np.int64), change]
-        order = np.lexsort((-step, np.r_[np.full(n, -1.0), t], all_walk))
         origin_x, origin_y = float(e.ax.min()), float(e.ay.min())
-        px = (np.r_[e.ax[first].astype(float), x] - origin_x)[order]
-        py = (np.r_[e.ay[first].astype(float), y] - origin_y)[order]
+        ax, ay = e.ax[first] - origin_x, e.ay[first] - origin_y
+        bx, by = e.bx[first] - origin_x, e.by[first] - origin_y
+        # a walk without events is one piece, one with a single event two (most walks,
+        # unless footprints repeat): only walks with several events are sorted
+        count = np.bincount(walk, minlength=len(first))
+        idle = np.flatnonzero(count == 0)
+        single = np.flatnonzero(count[walk] == 1)
+        one, step_one = walk[single], change[single]
+        sx, sy = x[single] - origin_x, y[single] - origin_y
+        several = np.flatnonzero(count[walk] > 1)
+        walk, t, change = walk[several], t[several], change[several]
+        x, y = x[several] - origin_x, y[several] - origin_y
+        busy = np.flatnonzero(count > 1)
+        n = len(busy)
+        all_walk = np.r_[busy, walk]
+        step = np.r_[np.zeros(n, np.int64), change]
+        # one int64 key orders a walk's points: its start, then the events by t (the
+        # bits of a float in [0, 1] ascend with it) and, at one t, those entering first:
+        # the pieces between crossings at one point have no length, and no depth goes
+        # below its true value
+        key = np.r_[np.full(n, -1), (t.view(np.int64) << 1) | (change <= 0)]
+        order = np.argsort(key)
+        order = order[np.argsort(all_walk[order], kind="stable")]
+        px, py = np.r_[ax[busy], x][order], np.r_[ay[busy], y][order]
         all_walk, step = all_walk[order], step[order]
         running = np.cumsum(step)
-        new_walk = np.r_[True, all_walk[1:] != all_walk[:-1]]
-        starts = np.flatnonzero(new_walk)
-        self.u = running - np.repeat(running[starts], np.diff(np.r_[starts, len(step)]))
+        starts = np.flatnonzero(np.r_[True, all_walk[1:] != all_walk[:-1]][: len(all_walk)])
+        u = running - np.repeat(running[starts], np.diff(np.r_[starts, len(step)]))
         # a piece runs from each point to the next one of its walk, the last to its end
-        last = np.r_[starts[1:], len(step)] - 1
+        last = np.r_[starts[1:], len(step)][: len(starts)] - 1
         qx, qy = np.r_[px[1:], 0.0], np.r_[py[1:], 0.0]
-        qx[last] = e.bx[first].astype(float) - origin_x
-        qy[last] = e.by[first].astype(float) - origin_y
-        self.term = (px * qy - qx * py) * (0.5 * e.resolution**2)
-        self.piece_walk = all_walk
-        self.walk_total = self.u[last]
+        qx[last], qy[last] = bx[busy], by[busy]
+        terms = (
+            px * qy - qx * py,
+            ax[idle] * by[idle] - bx[idle] * ay[idle],
+            ax[one] * sy - sx * ay[one],
+            sx * by[one] - bx[one] * sy,
+        )
+        self.term = np.concatenate(terms) * (0.5 * e.resolution**2)
+        self.piece_walk = np.r_[all_walk, idle, one, one]
+        self.u = np.r_[u, np.zeros(len(idle) + len(one), np.int64), step_one]
+        self.walk_total = np.zeros(len(first), np.int64)
+        self.walk_total[busy] = u[last]
+        self.walk_total[one] = step_one
 
     def levels(self, start_depth: np.ndarray, own: np.ndarray, deepest: int | None) -> np.ndarray:
         """Area covered k or more times, k = 1 .. ``deepest`` (or the deepest reached)."""
@@ -685,10 +766,9 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1, deepest: int | None = No
     geoms = geoms[~shapely.is_empty(geoms)]
     if len(geoms) == 0:
         return np.zeros(0)
-    # identical footprints (the same tile on many dates) count once, with a weight
-    _, first, weight = np.unique(shapely.to_wkb(geoms), return_index=True, return_counts=True)
-    geoms = geoms[first]
-    edges = _Edges(geoms, resolution)
+    # footprints equal once snapped (the same tile on many dates) count once, with a weight
+    edges = _Edges(geoms, np.ones(len(geoms), np.int64), resolution)
+    weight = edges.weight
     if len(edges) == 0:
         return np.zeros(0)
     segments = _Segments(edges, weight)
