@@ -11,22 +11,30 @@ outside it. So the whole depth profile follows from one pass over the edges:
 2. find every pair of edges, of different polygons, that cross: a bucket grid joins the
    edges, so the work grows with the edges and their crossings, never with the square
    of the polygon count. Edges equal once snapped (copies of a footprint with float
-   noise below the grid) form one class: classes are compared, not edges, and a
-   crossing of two classes adds one event per member edge, weighted by the members of
-   the other class on either side of it in the perturbation order (below);
+   noise below the grid) form one class: classes are compared, not edges;
 3. count, for the first vertex of each ring, the other polygons that hold it (a ray
-   test), then walk each ring: every crossing enters or leaves one other polygon;
-4. add each piece of edge to the depth level it bounds.
+   test), then walk the edges: every crossing enters or leaves other polygons;
+4. add each piece of edge to the depth levels it bounds.
 
-Identical polygons are merged first and counted with a weight, so the same footprint on
-many dates costs no more than once; near-identical ones share their edge classes, and
-rings that start at the same point share one ray test. Other degenerate input (shared
-edges, a vertex on another polygon's edge, near-copies that snap together) is made
-general by symbolic perturbation: polygon ``i`` is taken as translated by
-``(i * eps, i * eps**2)`` for an infinitely small ``eps``. Every test then has a strict
-answer, the answers agree with one another, and the areas are the limit as ``eps``
-goes to zero, i.e. exact. No topology error can occur, and no tolerance is involved
-beyond the snapping grid.
+A class is walked once, not once per member: a proper crossing changes the depth along
+every member alike (one event per class), and only a tie at a shared vertex depends
+on where the member's polygon comes in the perturbation order (below); those are
+summed per member from prefix sums over that order. Each piece of a class then adds
+its term at the levels ``d + u + 1 .. d + u + w`` of each member (``d`` where the
+member's depth starts, ``u`` the change along the class so far, ``w`` its copies), and
+with ``deepest`` only the levels asked for are visited: the work grows with the
+members plus the crossings of classes, not with their product, however many copies of
+one footprint are stacked.
+
+Polygons equal once snapped are merged first and counted with a weight, so the same
+footprint on many dates costs no more than once; near-identical ones share their edge
+classes, and rings that start at the same point share one ray test. Other degenerate
+input (shared edges, a vertex on another polygon's edge, near-copies that snap
+together) is made general by symbolic perturbation: polygon ``i`` is taken as
+translated by ``(i * eps, i * eps**2)`` for an infinitely small ``eps``. Every test then
+has a strict answer, the answers agree with one another, and the areas are the limit
+as ``eps`` goes to zero, i.e. exact. No topology error can occur, and no tolerance is
+involved beyond the snapping grid.
 """
 
 from __future__ import annotations
@@ -150,8 +158,8 @@ class _Segments:
 
     Near-identical footprints (one tile on many dates, with float noise below the grid)
     share most of their snapped edges: edges are compared class by class, and a crossing
-    of two classes becomes one event per edge, weighted by the copies of the other class.
-    The work then grows with the edges, not with the square of the copies.
+    of two classes is one event per class (`_Walks`). The work then grows with the
+    edges, not with the square of the copies.
     """
 
     def __init__(self, edges: _Edges, weight: np.ndarray) -> None:
