@@ -674,18 +674,14 @@ class _Walks:
         d = start_depth + self.at_start  # the depth along each edge, from its start
         n_walks = len(self.walk_total)
         size = np.bincount(self.walk, minlength=n_walks)
-        deepest_d = np.full(n_walks, np.iinfo(np.int64).min // 2)
-        np.maximum.at(deepest_d, self.walk, d + own)
-        reached = int(max((self.u + deepest_d[self.piece_walk]).max(), own.max()))
-        levels = np.zeros(reached if deepest is None else min(deepest, reached))
-        # walks of one member (most of them): its d and w, no search
+        # walks of one member (most of them): its d and w, no search; a rounding can swap
+        # crossings a hair apart, so no depth goes below 0
         member = np.full(n_walks, -1)
         member[self.walk] = np.arange(len(d))
         one = size[self.piece_walk] == 1
-        at, u, term = member[self.piece_walk[one]], self.u[one], self.term[one]
-        low = np.maximum(d[at] + u, 0)
-        self._add(levels, low, term)
-        self._add(levels, low + own[at], -term)
+        at, term_one = member[self.piece_walk[one]], self.term[one]
+        low_one = np.maximum(d[at] + self.u[one], 0)
+        high_one = low_one + own[at]
         # the others: one entry +1 at d and one -1 at d + w, summed per walk and depth
         several = size[self.walk] > 1
         offset = 1 << 31
@@ -693,9 +689,16 @@ class _Walks:
         key = np.r_[(walk << 32) | (d + offset), (walk << 32) | (d + own + offset)]
         entry, at = np.unique(key, return_inverse=True)
         count = np.bincount(at, np.r_[np.ones(len(d)), -np.ones(len(d))], len(entry))
-        entry, count = entry[count != 0], count[count != 0]
-        entry_d = (entry & 0xFFFFFFFF) - offset
-        piece_walk, u, term = self.piece_walk[~one], self.u[~one], self.term[~one]
+        entry_d = (entry & 0xFFFFFFFF) - offset  # with the ends (d + w) that cancel out
+        many = size[self.piece_walk] > 1  # (a split class's own walk has no member)
+        piece_walk, u, term = self.piece_walk[many], self.u[many], self.term[many]
+        reached = int(high_one.max(initial=1))
+        if len(piece_walk):
+            top = entry_d[np.searchsorted(entry, (piece_walk + 1) << 32) - 1]
+            reached = max(reached, int((u + top).max()))
+        levels = np.zeros(reached if deepest is None else min(deepest, reached))
+        self._add(levels, low_one, term_one)
+        self._add(levels, high_one, -term_one)
         # the entries of a piece's walk that reach a level below the deepest asked for
         low = np.searchsorted(entry, piece_walk << 32)
         limit = np.clip(len(levels) - u, -offset, offset - 1) + offset
@@ -703,7 +706,6 @@ class _Walks:
         for lo, hi in _chunks(n):
             piece = np.repeat(np.arange(lo, hi), n[lo:hi])
             at = np.repeat(low[lo:hi], n[lo:hi]) + _ragged_arange(n[lo:hi])
-            # a rounding can swap crossings a hair apart: no depth goes below 0
             self._add(levels, np.maximum(entry_d[at] + u[piece], 0), term[piece] * count[at])
         return np.cumsum(levels)
 
