@@ -426,22 +426,39 @@ def _end_changes(s: _Segments, n_edges: int, ties: list[_Ties]) -> np.ndarray:
     """
     mine, t, other, if_after, if_before = (np.concatenate(p) for p in zip(*ties, strict=True))
     out = np.zeros((2, n_edges), np.int64)
-    if len(mine) == 0:
-        return out
-    end = t.astype(np.int64)  # 0 at the start of the edge, 1 at its end
+    # rows by (class, end); chunks of whole groups of at most _CHUNK breakpoints
+    group = (mine << 1) | t.astype(np.int64)  # end 0: the start of the edge, 1: its end
+    order = np.argsort(group, kind="stable")
+    group, other = group[order], other[order]
+    if_after, if_before = if_after[order], if_before[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]][: len(group)])
+    bounds = np.r_[starts, len(group)]
+    for lo, hi in _chunks(np.add.reduceat(s.size[other], starts) if len(starts) else starts):
+        rows = slice(bounds[lo], bounds[hi])
+        _add_tie_sums(s, out, group[rows], other[rows], if_after[rows], if_before[rows])
+    return out
+
+
+def _add_tie_sums(
+    s: _Segments,
+    out: np.ndarray,
+    group: np.ndarray,
+    other: np.ndarray,
+    if_after: np.ndarray,
+    if_before: np.ndarray,
+) -> None:
+    """Add the changes of the members of some (class, end) groups, whole, to ``out``."""
     n = s.size[other]
-    row = np.repeat(np.arange(len(mine)), n)
+    row = np.repeat(np.arange(len(group)), n)
     member = np.repeat(s.start[other], n) + _ragged_arange(n)
     q = s.member_polygon[member].astype(np.int64)
     weight = s.cumulative[member + 1] - s.cumulative[member]
     # one sorted run of breakpoints per (class, end)
-    group = (mine[row] << 1) | end[row]
-    order = np.lexsort((q, group))
-    group, q = group[order], q[order]
-    row, weight = row[order], weight[order]
+    order = np.lexsort((q, group[row]))
+    row, q, weight = row[order], q[order], weight[order]
     later = np.r_[0, np.cumsum(if_after[row] * weight)]  # weight of q for members before q
     earlier = np.r_[0, np.cumsum(if_before[row] * weight)]  # ... for members after q
-    key = (group << 32) | q
+    key = (group[row] << 32) | q
     groups = np.unique(group)
     # every member of each class with ties at that end reads its change
     size = s.size[groups >> 1]
@@ -454,7 +471,6 @@ def _end_changes(s: _Segments, n_edges: int, ties: list[_Ties]) -> np.ndarray:
     above = np.searchsorted(key, (g << 32) | p, side="right")
     change = later[last] - later[above] + earlier[below] - earlier[first]
     np.add.at(out, (g & 1, s.member_edge[at]), change)
-    return out
 
 
 def _joined(parts: list[_Events]) -> _Events:

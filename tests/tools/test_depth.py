@@ -236,6 +236,14 @@ class TestStackedVariants:
         two = depth_areas(polygons, resolution=1.0, deepest=2)
         np.testing.assert_allclose(two, expected[:2], rtol=1e-9)
 
+    def test_small_chunks_give_the_same_areas(self, monkeypatch):
+        # candidate pairs, tie sums and the pieces' levels, each in chunks of a few
+        polygons = self.stack(np.random.default_rng(9), months=6)
+        expected = depth_areas(polygons, resolution=1.0)
+        monkeypatch.setattr(byocframe.tools.depth, "_CHUNK", 7)
+        result = depth_areas(polygons, resolution=1.0)
+        np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-9)
+
     def test_reversed_and_rotated_rings_are_the_same_footprint(self):
         square = np.array([(0, 0), (10, 0), (10, 10), (0, 10)])
         copies = [shapely.Polygon(np.roll(square, k, axis=0)) for k in range(4)]
