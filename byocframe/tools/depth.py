@@ -618,12 +618,11 @@ class _Walks:
         copied = split[cls]
         n = s.size[cls[copied]]
         member = np.repeat(s.start[cls[copied]], n) + _ragged_arange(n)
-        own = split[class_of[medge]]  # events on a walk of one member are the walk's
-        event_walk = np.r_[cls[~copied], walk[s.member_edge[member]], walk[medge[own]]]
+        # member events (ties inside an edge) all fall on split classes: their walks'
+        event_walk = np.r_[cls[~copied], walk[s.member_edge[member]], walk[medge]]
         pick = np.r_[np.flatnonzero(~copied), np.repeat(np.flatnonzero(copied), n)]
-        t = np.r_[ct[pick], mt[own]]
-        change = np.r_[cchange[pick], mchange[own]]
-        x, y = np.r_[cx[pick], mx[own]], np.r_[cy[pick], my[own]]
+        t, change = np.r_[ct[pick], mt], np.r_[cchange[pick], mchange]
+        x, y = np.r_[cx[pick], mx], np.r_[cy[pick], my]
         self.at_start = at_start
         self._pieces(first, event_walk, t, change, x, y)
         self.total = self.walk_total[walk] + self.at_start + at_end
