@@ -257,7 +257,7 @@ def cell_depths(pieces: pd.DataFrame) -> pd.DataFrame:
         if cell == TOTALS_CELL:
             level = np.zeros(2)
         else:
-            level = np.pad(depth_areas(shapely.from_wkb(values[at])), (0, 2))[:2]
+            level = np.pad(depth_areas(shapely.from_wkb(values[at]), deepest=2), (0, 2))[:2]
         rows.append(
             {
                 "group": group,

@@ -11,22 +11,30 @@ outside it. So the whole depth profile follows from one pass over the edges:
 2. find every pair of edges, of different polygons, that cross: a bucket grid joins the
    edges, so the work grows with the edges and their crossings, never with the square
    of the polygon count. Edges equal once snapped (copies of a footprint with float
-   noise below the grid) form one class: classes are compared, not edges, and a
-   crossing of two classes adds one event per member edge, weighted by the members of
-   the other class on either side of it in the perturbation order (below);
+   noise below the grid) form one class: classes are compared, not edges;
 3. count, for the first vertex of each ring, the other polygons that hold it (a ray
-   test), then walk each ring: every crossing enters or leaves one other polygon;
-4. add each piece of edge to the depth level it bounds.
+   test), then walk the edges: every crossing enters or leaves other polygons;
+4. add each piece of edge to the depth levels it bounds.
 
-Identical polygons are merged first and counted with a weight, so the same footprint on
-many dates costs no more than once; near-identical ones share their edge classes, and
-rings that start at the same point share one ray test. Other degenerate input (shared
-edges, a vertex on another polygon's edge, near-copies that snap together) is made
-general by symbolic perturbation: polygon ``i`` is taken as translated by
-``(i * eps, i * eps**2)`` for an infinitely small ``eps``. Every test then has a strict
-answer, the answers agree with one another, and the areas are the limit as ``eps``
-goes to zero, i.e. exact. No topology error can occur, and no tolerance is involved
-beyond the snapping grid.
+A class is walked once, not once per member: a proper crossing changes the depth along
+every member alike (one event per class), and only a tie at a shared vertex depends
+on where the member's polygon comes in the perturbation order (below); those are
+summed per member from prefix sums over that order. Each piece of a class then adds
+its term at the levels ``d + u + 1 .. d + u + w`` of each member (``d`` where the
+member's depth starts, ``u`` the change along the class so far, ``w`` its copies), and
+with ``deepest`` only the levels asked for are visited: the work grows with the
+members plus the crossings of classes, not with their product, however many copies of
+one footprint are stacked.
+
+Polygons equal once snapped are merged first and counted with a weight, so the same
+footprint on many dates costs no more than once; near-identical ones share their edge
+classes, and rings that start at the same point share one ray test. Other degenerate
+input (shared edges, a vertex on another polygon's edge, near-copies that snap
+together) is made general by symbolic perturbation: polygon ``i`` is taken as
+translated by ``(i * eps, i * eps**2)`` for an infinitely small ``eps``. Every test then
+has a strict answer, the answers agree with one another, and the areas are the limit
+as ``eps`` goes to zero, i.e. exact. No topology error can occur, and no tolerance is
+involved beyond the snapping grid.
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ _MAX_UNITS = 1e9
 class _Edges:
     """The polygons' ring edges on the integer grid, in ring order."""
 
-    def __init__(self, geoms: np.ndarray, resolution: float) -> None:
+    def __init__(self, geoms: np.ndarray, weight: np.ndarray, resolution: float) -> None:
         parts, owner = shapely.get_parts(geoms, return_index=True)
         while True:  # collections can nest multi-polygons; lines and points have no area
             nested = shapely.get_type_id(parts) >= 4
@@ -72,19 +80,77 @@ class _Edges:
         start, end = grid[:-1][same_ring], grid[1:][same_ring]
         ring = vertex_ring[:-1][same_ring]
         moving = np.any(start != end, axis=1)  # snapping can merge neighbouring vertices
-        self.ax, self.ay = start[moving, 0], start[moving, 1]
-        self.bx, self.by = end[moving, 0], end[moving, 1]
-        self.ring = ring[moving]
-        self.polygon = owner[ring_part[self.ring]]
+        start, end, ring = start[moving], end[moving], ring[moving]
+        polygon = owner[ring_part[ring]]
+        # footprints equal once snapped (copies whose noise stays below the grid) count
+        # once, with the weights of all of them
+        label, self.weight = _merged_copies(polygon, ring, start, end, weight)
+        if len(self.weight) < len(weight):
+            kept = label[polygon] >= 0
+            start, end, ring, polygon = start[kept], end[kept], ring[kept], label[polygon[kept]]
+        self.ax, self.ay = np.ascontiguousarray(start.T)
+        self.bx, self.by = np.ascontiguousarray(end.T)
+        self.ring, self.polygon = ring, polygon
         self.xmin, self.xmax = np.minimum(self.ax, self.bx), np.maximum(self.ax, self.bx)
         self.ymin, self.ymax = np.minimum(self.ay, self.by), np.maximum(self.ay, self.by)
         self.resolution = resolution
         # the first edge of every ring (edges are sorted by ring, rings by polygon)
         self.ring_first = np.flatnonzero(np.r_[True, self.ring[1:] != self.ring[:-1]])
-        self.polygon_start = np.searchsorted(self.polygon, np.arange(len(geoms) + 1))
+        self.polygon_start = np.searchsorted(self.polygon, np.arange(len(self.weight) + 1))
 
     def __len__(self) -> int:
         return len(self.ax)
+
+
+def _merged_copies(
+    polygon: np.ndarray, ring: np.ndarray, start: np.ndarray, end: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Polygons whose snapped rings are equal, edge for edge: (label, weight of each label).
+
+    ``label`` numbers the polygons kept (the first of each set of equal ones, in their
+    order) and is -1 for the others; each kept one carries the weights of its copies.
+    Polygons are grouped by a hash of their edges, then compared edge for edge, so a
+    hash collision only leaves two polygons apart.
+    """
+    n = len(weight)
+    bounds = np.searchsorted(polygon, np.arange(n + 1))
+    size = np.diff(bounds)
+    # only polygons whose first edges start at one point, with as many edges, can be equal
+    has = np.flatnonzero(size > 0)
+    head = bounds[:-1][has]
+    key = _packed(start[head, 0], start[head, 1]) ^ (size[has] << 20)  # a clash only costs time
+    if len(np.unique(key)) == len(has):
+        return np.arange(n), weight
+    local = np.arange(len(polygon)) - np.repeat(bounds[:-1], size)
+    first_ring = ring[bounds[:-1][size > 0]]
+    columns = [ring - np.repeat(first_ring, size[size > 0]), *start.T, *end.T]
+    mix = np.random.default_rng(0).integers(1, 2**62, (len(columns), int(size.max(initial=0))))
+    terms = np.zeros(len(polygon), np.uint64)
+    for column, factor in zip(columns, mix, strict=True):
+        terms += column.astype(np.uint64) * factor[local].astype(np.uint64)  # wraps around
+    has = np.flatnonzero(size > 0)
+    digest = np.zeros(n, np.uint64)
+    digest[has] = np.add.reduceat(terms, bounds[:-1][has])
+    order = np.lexsort((np.arange(n), digest, size))
+    same = np.r_[
+        False, (digest[order][1:] == digest[order][:-1]) & (size[order][1:] == size[order][:-1])
+    ]
+    first = order[np.maximum.accumulate(np.where(same, 0, np.arange(n)))]
+    # the candidates compared edge for edge with the first of their run
+    copy = np.flatnonzero(same)
+    p, q = order[copy], first[copy]
+    count = size[p]
+    at_p = np.repeat(bounds[p], count) + _ragged_arange(count)
+    at_q = np.repeat(bounds[q], count) + _ragged_arange(count)
+    differ = np.zeros(len(at_p), dtype=bool)
+    for column in columns:
+        differ |= column[at_p] != column[at_q]
+    equal = np.bincount(np.repeat(np.arange(len(p)), count), differ, len(p)) == 0
+    to = np.arange(n)
+    to[p[equal]] = q[equal]
+    own = to == np.arange(n)
+    label = np.where(own, np.cumsum(own) - 1, -1)
+    return label, np.bincount(label[to], weight, int(own.sum())).astype(np.int64)
 
 
 class _Segments:
@@ -92,8 +158,8 @@ class _Segments:
 
     Near-identical footprints (one tile on many dates, with float noise below the grid)
     share most of their snapped edges: edges are compared class by class, and a crossing
-    of two classes becomes one event per edge, weighted by the copies of the other class.
-    The work then grows with the edges, not with the square of the copies.
+    of two classes is one event per class (`_Walks`). The work then grows with the
+    edges, not with the square of the copies.
     """
 
     def __init__(self, edges: _Edges, weight: np.ndarray) -> None:
@@ -263,17 +329,24 @@ def _ragged_arange(lengths: np.ndarray) -> np.ndarray:
 
 
 _Events = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: Ties at the end of an edge: (class, end 0 or 1, other class, if after, if before)
+_Ties = tuple[np.ndarray, ...]
 
 
-def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> list[_Events]:
-    """Where the edges of classes a and b cross: (edge, parameter along it, depth change, x, y).
+def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> tuple[_Events, _Events, _Ties]:
+    """Where the edges of classes a and b cross, as class events and member events.
 
-    A crossing is reported along every member edge of both classes, at the same point:
-    entering the other class's polygons adds their weights, leaving subtracts them.
-    Whether two edges cross can depend on the order of their polygons (the
-    perturbation), so each pair of classes is tested both ways (``order`` is the sign of
-    b's polygon minus a's), and each member of a class counts the members of the other
-    that come before and after its own polygon. Members of one polygon never meet.
+    Each is (class or member edge, parameter along it, depth change, x, y). Entering the
+    other class's polygons adds their weights, leaving subtracts them. Whether two
+    edges cross can depend on the order of their polygons (the perturbation), so each
+    pair of classes is tested both ways (``order`` is the sign of b's polygon minus a's).
+
+    A proper crossing (no determinant zero) changes the depth along every member of a
+    class by the same amount, the weight of the other class: it is one **class event**,
+    whatever the number of members. Only a tie (an end of one edge on the other's line:
+    a shared vertex, a T-junction) depends on the order of the member's polygon among
+    the other class's: it is a **member event** on each member, weighted by the members
+    of the other class that come before and after it. Members of one polygon never meet.
     """
     s = segments
     # exact determinants, and the sign each takes when it is zero and the other polygon
@@ -285,7 +358,8 @@ def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> list[_Event
     tests = {}
     # the orders differ only where a determinant is zero (few pairs): the second order is
     # worked out for those alone
-    ties = np.flatnonzero((o1 == 0) | (o2 == 0) | (o3 == 0) | (o4 == 0))
+    tie = (o1 == 0) | (o2 == 0) | (o3 == 0) | (o4 == 0)
+    ties = np.flatnonzero(tie)
     for order, rows in ((1, slice(None)), (-1, ties)):
         s1 = np.where(o1[rows] != 0, np.sign(o1[rows]), order * t1[rows])
         s2 = np.where(o2[rows] != 0, np.sign(o2[rows]), order * t2[rows])
@@ -298,7 +372,7 @@ def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> list[_Event
         tests[-1][i] = tests[1][i].copy()
         tests[-1][i][ties] = values
     crossing = tests[1][0] | tests[-1][0]
-    a, b = a[crossing], b[crossing]
+    a, b, tie = a[crossing], b[crossing], tie[crossing]
     # the exact determinants do not depend on the order; only their ties do
     o1, o2 = o1[crossing].astype(float), o2[crossing].astype(float)
     o3, o4 = o3[crossing].astype(float), o4[crossing].astype(float)
@@ -313,26 +387,97 @@ def _crossings(segments: _Segments, a: np.ndarray, b: np.ndarray) -> list[_Event
         (a, b, ta, tests[1][1][crossing], tests[-1][1][crossing]),
         (b, a, tb, tests[-1][2][crossing], tests[1][2][crossing]),
     )
-    out: list[_Events] = []
-    for lo, hi in _chunks(s.size[a] + s.size[b]):
-        parts = []
-        for mine, other, t, if_after, if_before in sides:
-            n = s.size[mine[lo:hi]]
-            # classes of one member (most, unless footprints repeat) need no expanding
-            one, many = lo + np.flatnonzero(n == 1), np.flatnonzero(n > 1)
-            pair = np.r_[one, lo + np.repeat(many, n[many])]
-            member = np.r_[
-                s.start[mine[one]],
-                np.repeat(s.start[mine[lo + many]], n[many]) + _ragged_arange(n[many]),
-            ]
-            before, after = s.weight_around(other[pair], s.member_polygon[member])
-            change = if_after[pair] * after + if_before[pair] * before
-            keep = change != 0
-            pair = pair[keep]
-            parts.append((s.member_edge[member[keep]], t[pair], change[keep], x[pair], y[pair]))
-        edge, t, change, px, py = (np.concatenate(p) for p in zip(*parts, strict=True))
-        out.append((edge, t, change, px, py))
+    by_class: list[_Events] = []
+    by_member: list[_Events] = []
+    ends: list[_Ties] = []
+    for mine, other, t, if_after, if_before in sides:
+        # one event per class: proper crossings, and ties of a class with one member
+        # (its first member stands for all: they are on no other class of a proper crossing)
+        one = np.flatnonzero(~tie | (s.size[mine] == 1))
+        before, after = s.weight_around(other[one], s.member_polygon[s.start[mine[one]]])
+        change = if_after[one] * after + if_before[one] * before
+        by_class.append((mine[one], t[one], change, x[one], y[one]))
+        # ties of classes with several members: inside an edge (a T-junction: rare), one
+        # event per member; at an end, summed per member by `_end_changes`
+        many = tie & (s.size[mine] > 1)
+        at_end = many & ((t == 0) | (t == 1))
+        ends.append((mine[at_end], t[at_end], other[at_end], if_after[at_end], if_before[at_end]))
+        many = np.flatnonzero(many & ~at_end)
+        n = s.size[mine[many]]
+        pair = np.repeat(many, n)
+        member = np.repeat(s.start[mine[many]], n) + _ragged_arange(n)
+        before, after = s.weight_around(other[pair], s.member_polygon[member])
+        change = if_after[pair] * after + if_before[pair] * before
+        by_member.append((s.member_edge[member], t[pair], change, x[pair], y[pair]))
+    ties_at_ends = tuple(np.concatenate(p) for p in zip(*ends, strict=True))
+    return _joined(by_class), _joined(by_member), ties_at_ends
+
+
+def _end_changes(s: _Segments, n_edges: int, ties: list[_Ties]) -> np.ndarray:
+    """The depth changes at the start and at the end of every edge from its ties there.
+
+    A member of class x at a shared vertex enters (or leaves) each polygon q of every
+    class y that meets x there in the perturbed order: ``if_after`` times the weight of
+    q when q comes after the member's own polygon, ``if_before`` when it comes before.
+    Summed over every y at that end of x, the change is a step function of the member's
+    polygon: the breakpoints (every q with its two weights) are sorted once per end of
+    x, and each member reads its sum from prefix sums. The work grows with the members
+    of x plus those of the classes meeting it, not with their product.
+    """
+    mine, t, other, if_after, if_before = (np.concatenate(p) for p in zip(*ties, strict=True))
+    out = np.zeros((2, n_edges), np.int64)
+    # rows by (class, end); chunks of whole groups of at most _CHUNK breakpoints
+    group = (mine << 1) | t.astype(np.int64)  # end 0: the start of the edge, 1: its end
+    order = np.argsort(group, kind="stable")
+    group, other = group[order], other[order]
+    if_after, if_before = if_after[order], if_before[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]][: len(group)])
+    bounds = np.r_[starts, len(group)]
+    for lo, hi in _chunks(np.add.reduceat(s.size[other], starts) if len(starts) else starts):
+        rows = slice(bounds[lo], bounds[hi])
+        _add_tie_sums(s, out, group[rows], other[rows], if_after[rows], if_before[rows])
     return out
+
+
+def _add_tie_sums(
+    s: _Segments,
+    out: np.ndarray,
+    group: np.ndarray,
+    other: np.ndarray,
+    if_after: np.ndarray,
+    if_before: np.ndarray,
+) -> None:
+    """Add the changes of the members of some (class, end) groups, whole, to ``out``."""
+    n = s.size[other]
+    row = np.repeat(np.arange(len(group)), n)
+    member = np.repeat(s.start[other], n) + _ragged_arange(n)
+    q = s.member_polygon[member].astype(np.int64)
+    weight = s.cumulative[member + 1] - s.cumulative[member]
+    # one sorted run of breakpoints per (class, end)
+    order = np.lexsort((q, group[row]))
+    row, q, weight = row[order], q[order], weight[order]
+    later = np.r_[0, np.cumsum(if_after[row] * weight)]  # weight of q for members before q
+    earlier = np.r_[0, np.cumsum(if_before[row] * weight)]  # ... for members after q
+    key = (group[row] << 32) | q
+    groups = np.unique(group)
+    # every member of each class with ties at that end reads its change
+    size = s.size[groups >> 1]
+    at = np.repeat(s.start[groups >> 1], size) + _ragged_arange(size)
+    g = np.repeat(groups, size)
+    p = s.member_polygon[at].astype(np.int64)
+    first = np.searchsorted(key, g << 32)
+    last = np.searchsorted(key, (g + 1) << 32)
+    below = np.searchsorted(key, (g << 32) | p, side="left")
+    above = np.searchsorted(key, (g << 32) | p, side="right")
+    change = later[last] - later[above] + earlier[below] - earlier[first]
+    np.add.at(out, (g & 1, s.member_edge[at]), change)
+
+
+def _joined(parts: list[_Events]) -> _Events:
+    """Event arrays, each part after the other, without the events that change nothing."""
+    edge, t, change, px, py = (np.concatenate(p) for p in zip(*parts, strict=True))
+    keep = change != 0
+    return edge[keep], t[keep], change[keep], px[keep], py[keep]
 
 
 def _start_depths(edges: _Edges, weight: np.ndarray) -> np.ndarray:
@@ -433,7 +578,175 @@ def _bounds(edges: _Edges, n: int) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
+class _Walks:
+    """The depth along every edge, walked once per class rather than once per member.
+
+    A **walk** is a class of edges, or a single member of a class where a tie falls
+    inside the edge (a T-junction: rare). Along a walk the class events (proper
+    crossings) change the depth of every member alike, so the walk is cut into pieces
+    once: each piece has its Green term and its depth change ``u`` since the walk's
+    start. A member's own events (ties at a shared vertex) fall on its ends: those at
+    the start shift where its depth starts (``d``), those at the end only what it hands
+    on to the next edge of its ring. A piece then bounds, for each member, the levels
+    ``d + u + 1`` to ``d + u + w`` (``w`` copies of its polygon): the work is pieces plus
+    members, not pieces times members.
+    """
+
+    def __init__(
+        self,
+        edges: _Edges,
+        s: _Segments,
+        on_class: _Events,
+        on_member: _Events,
+        at_start: np.ndarray,
+        at_end: np.ndarray,
+    ) -> None:
+        cls, ct, cchange, cx, cy = on_class
+        medge, mt, mchange, mx, my = on_member
+        n_classes = len(s)
+        class_of = np.empty(len(edges), np.int64)
+        class_of[s.member_edge] = np.repeat(np.arange(n_classes), s.size)
+        # a class with a tie inside one of its members is walked member by member
+        split = np.zeros(n_classes, dtype=bool)
+        split[class_of[medge[(mt > 0) & (mt < 1)]]] = True
+        alone = np.flatnonzero(split[class_of])
+        walk = class_of.copy()
+        walk[alone] = n_classes + np.arange(len(alone))
+        self.walk, self.edges = walk, edges
+        first = np.r_[s.member_edge[s.start], alone]  # an edge that draws each walk
+        # class events of a split class happen on each of its members
+        copied = split[cls]
+        n = s.size[cls[copied]]
+        member = np.repeat(s.start[cls[copied]], n) + _ragged_arange(n)
+        # member events (ties inside an edge) all fall on split classes: their walks'
+        event_walk = np.r_[cls[~copied], walk[s.member_edge[member]], walk[medge]]
+        pick = np.r_[np.flatnonzero(~copied), np.repeat(np.flatnonzero(copied), n)]
+        t, change = np.r_[ct[pick], mt], np.r_[cchange[pick], mchange]
+        x, y = np.r_[cx[pick], mx], np.r_[cy[pick], my]
+        self.at_start = at_start
+        self._pieces(first, event_walk, t, change, x, y)
+        self.total = self.walk_total[walk] + self.at_start + at_end
+
+    def _pieces(
+        self,
+        first: np.ndarray,
+        walk: np.ndarray,
+        t: np.ndarray,
+        change: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+    ) -> None:
+        """The pieces of every walk between its start, its events and its end."""
+        e = self.edges
+        origin_x, origin_y = float(e.ax.min()), float(e.ay.min())
+        ax, ay = e.ax[first] - origin_x, e.ay[first] - origin_y
+        bx, by = e.bx[first] - origin_x, e.by[first] - origin_y
+        # a walk without events is one piece, one with a single event two (most walks,
+        # unless footprints repeat): only walks with several events are sorted
+        count = np.bincount(walk, minlength=len(first))
+        idle = np.flatnonzero(count == 0)
+        single = np.flatnonzero(count[walk] == 1)
+        one, step_one = walk[single], change[single]
+        sx, sy = x[single] - origin_x, y[single] - origin_y
+        several = np.flatnonzero(count[walk] > 1)
+        walk, t, change = walk[several], t[several], change[several]
+        x, y = x[several] - origin_x, y[several] - origin_y
+        busy = np.flatnonzero(count > 1)
+        n = len(busy)
+        all_walk = np.r_[busy, walk]
+        step = np.r_[np.zeros(n, np.int64), change]
+        # one int64 key orders a walk's points: its start, then the events by t (the
+        # bits of a float in [0, 1] ascend with it) and, at one t, those entering first:
+        # the pieces between crossings at one point have no length, and no depth goes
+        # below its true value
+        key = np.r_[np.full(n, -1), (t.view(np.int64) << 1) | (change <= 0)]
+        order = np.argsort(key)
+        order = order[np.argsort(all_walk[order], kind="stable")]
+        px, py = np.r_[ax[busy], x][order], np.r_[ay[busy], y][order]
+        all_walk, step = all_walk[order], step[order]
+        running = np.cumsum(step)
+        starts = np.flatnonzero(np.r_[True, all_walk[1:] != all_walk[:-1]][: len(all_walk)])
+        u = running - np.repeat(running[starts], np.diff(np.r_[starts, len(step)]))
+        # a piece runs from each point to the next one of its walk, the last to its end
+        last = np.r_[starts[1:], len(step)][: len(starts)] - 1
+        qx, qy = np.r_[px[1:], 0.0], np.r_[py[1:], 0.0]
+        qx[last], qy[last] = bx[busy], by[busy]
+        terms = (
+            px * qy - qx * py,
+            ax[idle] * by[idle] - bx[idle] * ay[idle],
+            ax[one] * sy - sx * ay[one],
+            sx * by[one] - bx[one] * sy,
+        )
+        self.term = np.concatenate(terms) * (0.5 * e.resolution**2)
+        self.piece_walk = np.r_[all_walk, idle, one, one]
+        self.u = np.r_[u, np.zeros(len(idle) + len(one), np.int64), step_one]
+        self.walk_total = np.zeros(len(first), np.int64)
+        self.walk_total[busy] = u[last]
+        self.walk_total[one] = step_one
+
+    def levels(self, start_depth: np.ndarray, own: np.ndarray, deepest: int | None) -> np.ndarray:
+        """Area covered k or more times, k = 1 .. ``deepest`` (or the deepest reached)."""
+        d = start_depth + self.at_start  # the depth along each edge, from its start
+        n_walks = len(self.walk_total)
+        size = np.bincount(self.walk, minlength=n_walks)
+        # walks of one member (most of them): its d and w, no search; a rounding can swap
+        # crossings a hair apart, so no depth goes below 0
+        member = np.full(n_walks, -1)
+        member[self.walk] = np.arange(len(d))
+        one = size[self.piece_walk] == 1
+        at, term_one = member[self.piece_walk[one]], self.term[one]
+        low_one = np.maximum(d[at] + self.u[one], 0)
+        high_one = low_one + own[at]
+        # the others: one entry +1 at d and one -1 at d + w, summed per walk and depth
+        several = size[self.walk] > 1
+        offset = 1 << 31
+        walk, d, own = self.walk[several], d[several], own[several]
+        key = np.r_[(walk << 32) | (d + offset), (walk << 32) | (d + own + offset)]
+        entry, at = np.unique(key, return_inverse=True)
+        count = np.bincount(at, np.r_[np.ones(len(d)), -np.ones(len(d))], len(entry))
+        entry_d = (entry & 0xFFFFFFFF) - offset  # with the ends (d + w) that cancel out
+        many = size[self.piece_walk] > 1  # (a split class's own walk has no member)
+        piece_walk, u, term = self.piece_walk[many], self.u[many], self.term[many]
+        reached = int(high_one.max(initial=1))
+        if len(piece_walk):
+            top = entry_d[np.searchsorted(entry, (piece_walk + 1) << 32) - 1]
+            reached = max(reached, int((u + top).max()))
+        levels = np.zeros(reached if deepest is None else min(deepest, reached))
+        self._add(levels, low_one, term_one)
+        self._add(levels, high_one, -term_one)
+        # the entries of a piece's walk that reach a level below the deepest asked for
+        low = np.searchsorted(entry, piece_walk << 32)
+        limit = np.clip(len(levels) - u, -offset, offset - 1) + offset
+        n = np.searchsorted(entry, (piece_walk << 32) | limit) - low
+        for lo, hi in _chunks(n):
+            piece = np.repeat(np.arange(lo, hi), n[lo:hi])
+            at = np.repeat(low[lo:hi], n[lo:hi]) + _ragged_arange(n[lo:hi])
+            self._add(levels, np.maximum(entry_d[at] + u[piece], 0), term[piece] * count[at])
+        return np.cumsum(levels)
+
+    @staticmethod
+    def _add(levels: np.ndarray, level: np.ndarray, term: np.ndarray) -> None:
+        """Add the terms to their levels, those below the deepest level asked for."""
+        keep = level < len(levels)
+        levels += np.bincount(level[keep], term[keep], len(levels))
+
+
+def _edge_start_depths(edges: _Edges, walks: _Walks, ring_start: np.ndarray) -> np.ndarray:
+    """The depth at the start of every edge: its ring's plus the changes on the edges before."""
+    new_ring = np.zeros(len(edges), dtype=bool)
+    new_ring[edges.ring_first] = True
+    ring = np.cumsum(new_ring) - 1
+    running = np.cumsum(walks.total)
+    before = running - walks.total
+    if np.any(np.bincount(ring, weights=walks.total) != 0):  # pragma: no cover
+        raise RuntimeError(
+            "a ring enters other polygons more often than it leaves them: this is a bug in "
+            "byocframe.tools.depth; please report it with the footprints that caused it"
+        )
+    return ring_start[ring] + before - before[edges.ring_first][ring]
+
+
+def depth_areas(geoms: Any, *, resolution: float = 0.1, deepest: int | None = None) -> np.ndarray:
     """Area covered by at least 1, 2, 3, ... of the polygons.
 
     Parameters
@@ -444,13 +757,23 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
     resolution : float, default 0.1
         Snapping grid, in the CRS's units. Coordinates divided by it must stay below
         about 1e9 (the products of two of them must fit in 64-bit integers).
+    deepest : int, optional
+        Count the levels 1 to ``deepest`` only (``coverage`` asks for 2: covered, and
+        covered twice). Deeper levels are then not walked, which keeps the work linear
+        in the polygons however many copies of one footprint are stacked. None (the
+        default) counts every level.
 
     Returns
     -------
     numpy.ndarray
         ``out[k - 1]`` is the area covered by ``k`` or more polygons: ``out[0]`` is the
         area of their union, ``out[1]`` the area covered twice or more. The array ends
-        at the deepest level reached.
+        at the deepest level reached (or at ``deepest``).
+
+    Raises
+    ------
+    ValueError
+        If ``deepest`` is below 1, or the coordinates are too large for the grid.
 
     Examples
     --------
@@ -458,60 +781,31 @@ def depth_areas(geoms: Any, *, resolution: float = 0.1) -> np.ndarray:
     >>> boxes = [shapely.box(0, 0, 2, 2), shapely.box(1, 0, 3, 2), shapely.box(0, 0, 2, 2)]
     >>> depth_areas(boxes, resolution=0.01).round(6).tolist()
     [6.0, 4.0, 2.0]
+    >>> depth_areas(boxes, resolution=0.01, deepest=2).round(6).tolist()
+    [6.0, 4.0]
     """
+    if deepest is not None and deepest < 1:
+        raise ValueError(f"deepest={deepest!r}: ask for 1 level or more, or None for every level")
     geoms = np.asarray(geoms, dtype=object)
     geoms = geoms[~shapely.is_missing(geoms)]
     geoms = geoms[~shapely.is_empty(geoms)]
     if len(geoms) == 0:
         return np.zeros(0)
-    # identical footprints (the same tile on many dates) count once, with a weight
-    _, first, weight = np.unique(shapely.to_wkb(geoms), return_index=True, return_counts=True)
-    geoms = geoms[first]
-    edges = _Edges(geoms, resolution)
+    # footprints equal once snapped (the same tile on many dates) count once, with a weight
+    edges = _Edges(geoms, np.ones(len(geoms), np.int64), resolution)
+    weight = edges.weight
     if len(edges) == 0:
         return np.zeros(0)
     segments = _Segments(edges, weight)
     empty = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-    crossing_parts = [empty]
+    by_class, by_member = [empty], [empty]
+    ties: list[_Ties] = [(empty[0], empty[1], empty[0], empty[0], empty[0])]
     for a, b in _candidate_pairs(segments):
-        crossing_parts += _crossings(segments, a, b)
-    edge, t, change, x, y = (np.concatenate(p) for p in zip(*crossing_parts, strict=True))
-    # every vertex (start of its edge), then the crossings, in order along each ring
-    n = len(edges)
-    all_edge = np.r_[np.arange(n), edge]
-    step = np.r_[np.zeros(n, np.int64), change]
-    # crossings at one point (a vertex of the other polygon) enter before they leave:
-    # the pieces between them have no length, and no count goes below its true value
-    # (a vertex, at -1, comes before the crossings of its edge, even those at 0)
-    order = np.lexsort((-step, np.r_[np.full(n, -1.0), t], all_edge))
-    origin_x, origin_y = float(edges.ax.min()), float(edges.ay.min())
-    px = (np.r_[edges.ax.astype(float), x] - origin_x)[order]
-    py = (np.r_[edges.ay.astype(float), y] - origin_y)[order]
-    step = step[order]
-    ring = edges.ring[all_edge[order]]
-    # the depth along a ring: the other polygons at its first vertex, then each crossing
-    new_ring = np.r_[True, ring[1:] != ring[:-1]]
-    first_point = np.flatnonzero(new_ring)
-    ring_index = np.cumsum(new_ring) - 1
-    start = _start_depths(edges, weight)
-    running = np.cumsum(step)
-    before = np.r_[0, running][first_point]
-    others = start[ring_index] + running - before[ring_index]
-    unbalanced = np.bincount(ring_index, weights=step) != 0
-    if unbalanced.any():  # pragma: no cover - ruled out by the exact predicates
-        raise RuntimeError(
-            "a ring enters other polygons more often than it leaves them: this is a bug in "
-            "byocframe.tools.depth; please report it with the footprints that caused it"
-        )
-    # crossings a rounding apart may swap; the piece between them has no area
-    others = np.maximum(others, 0)
-    following = np.r_[np.arange(1, len(px)), 0]
-    last = np.r_[first_point[1:] - 1, len(px) - 1]
-    following[last] = first_point
-    term = (px * py[following] - px[following] * py) * 0.5 * resolution**2
-    # a piece with c others beside a polygon of w copies bounds the levels c+1 .. c+w
-    own = weight[edges.polygon[all_edge[order]]]
-    size = int((others + own).max()) + 1
-    levels = np.bincount(others, weights=term, minlength=size)
-    levels -= np.bincount(others + own, weights=term, minlength=size)
-    return np.cumsum(levels)[:-1]
+        on_class, on_member, at_ends = _crossings(segments, a, b)
+        by_class.append(on_class)
+        by_member.append(on_member)
+        ties.append(at_ends)
+    at_start, at_end = _end_changes(segments, len(edges), ties)
+    walks = _Walks(edges, segments, _joined(by_class), _joined(by_member), at_start, at_end)
+    start_depth = _edge_start_depths(edges, walks, _start_depths(edges, weight))
+    return walks.levels(start_depth, weight[edges.polygon], deepest)

@@ -406,7 +406,9 @@ def coverage(
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # numpy, GEOS free the GIL
         prepared = list(pool.map(group_batches, keys))
         owner = [i for i, (batches, _, _) in enumerate(prepared) for _ in batches]
-        levels = pool.map(depth_areas, [b for batches, _, _ in prepared for b in batches])
+        # covered once or more, twice or more: deeper levels are not walked
+        count = functools.partial(depth_areas, deepest=2)
+        levels = pool.map(count, [b for batches, _, _ in prepared for b in batches])
         depth = np.zeros((len(keys), 2))  # covered once or more, twice or more
         for i, level in zip(owner, levels, strict=True):
             depth[i] += np.pad(level, (0, 2))[:2]

@@ -213,3 +213,97 @@ class TestAoi:
     def test_bad_aoi(self, aoi, error, message):
         with pytest.raises(error, match=message):
             aoi_geometry(aoi)
+
+
+def overlay_km2(geoms: np.ndarray) -> tuple[float, float, float]:
+    """Covered and covered-twice areas from GEOS, in the equal-area CRS (the union, and
+    the union of the pairwise intersections), and how much snapping to the 0.1 m grid
+    can change either: at most 0.1 m along every footprint's outline."""
+    ea = gpd.GeoSeries(geoms, crs=4326).to_crs(EQUAL_AREA).array
+    left, right = shapely.STRtree(ea).query(ea, predicate="intersects")
+    pairs = left < right
+    twice = shapely.union_all(shapely.intersection(ea[left[pairs]], ea[right[pairs]]))
+    grid = shapely.length(ea).sum() * 0.1
+    return shapely.union_all(ea).area / 1e6, twice.area / 1e6, grid / 1e6
+
+
+@pytest.mark.usefixtures("counting")
+class TestStackedMonths:
+    """Months of the same tiles, each month's footprints with their own float noise,
+    counted as one group and per month."""
+
+    @staticmethod
+    def noisy(geom: shapely.Geometry, rng: np.random.Generator, scale: float) -> shapely.Geometry:
+        """The footprint with every coordinate but +-180 degrees moved by up to ``scale``
+        (a vertex moves as a function of where it is, so rings stay closed)."""
+        phase = rng.uniform(0, 2 * np.pi, 2)
+
+        def move(xy: np.ndarray) -> np.ndarray:
+            moved = xy + scale * np.sin(xy * 1e3 + xy[:, ::-1] * 7e3 + phase)
+            return np.where(np.abs(xy) == 180, xy, moved)
+
+        return shapely.transform(geom, move)
+
+    def test_across_the_antimeridian(self):
+        rng = np.random.default_rng(4)
+        east, west = shapely.box(175, -20, 180, -10), shapely.box(-180, -20, -178, -10)
+        tiles = [shapely.MultiPolygon([east, west]), shapely.box(176, -12, 179, -8)]
+        months = 6
+        geoms = [self.noisy(t, rng, 1e-8) for _ in range(months) for t in tiles]  # ~1 mm
+        times = [f"2024-{m + 1:02d}-01T10:00:00Z" for m in range(months) for _ in tiles]
+        gdf = gpd.GeoDataFrame(
+            {
+                "path": [f"p{i}" for i in range(len(geoms))],
+                "status": pd.Categorical(["INGESTED"] * len(geoms)),
+                "sensing_time": pd.to_datetime(times, utc=True),
+            },
+            geometry=geoms,
+            crs=4326,
+        )
+        row = coverage(gdf).iloc[0]
+        covered, twice, grid = overlay_km2(gdf.geometry.array)
+        assert row["covered_km2"] == pytest.approx(covered, abs=grid)
+        assert row["overlap_km2"] == pytest.approx(twice, abs=grid)
+        # the noise-free tiles on the ellipsoid: the box pokes out of the east part
+        union = truth_km2((175, -20, 180, -10), (-180, -20, -178, -10), (176, -10, 179, -8))
+        assert row["covered_km2"] == pytest.approx(union, rel=1e-4)
+        assert row["overlap_km2"] == pytest.approx(row["covered_km2"], rel=1e-7)
+        per_month = coverage(gdf, by="MS")
+        assert len(per_month) == months
+        one, one_twice, grid = overlay_km2(gdf.geometry.array[:2])
+        assert per_month["covered_km2"].iloc[0] == pytest.approx(one, abs=grid)
+        assert per_month["overlap_km2"].iloc[0] == pytest.approx(one_twice, abs=grid)
+
+    def test_polar_tiles(self):
+        rng = np.random.default_rng(5)
+        months = 5
+        records = []
+        for m in range(months):
+            for i, (x, y) in enumerate([(-500_000, -500_000), (300_000, -200_000)]):
+                ring = np.array(box_ring(x, y, x + 600_000, y + 600_000), dtype=float)
+                ring[:-1] += rng.uniform(-0.001, 0.001, (4, 2))  # 1 mm
+                ring[-1] = ring[0]
+                records.append(
+                    {
+                        "id": f"t{m}-{i}",
+                        "path": "p",
+                        "status": "INGESTED",
+                        "sensingTime": f"2024-{m + 1:02d}-01T10:00:00.000",
+                        "tileGeometry": geojson(
+                            "Polygon", [ring.tolist()], "urn:ogc:def:crs:EPSG::3031"
+                        ),
+                    }
+                )
+        gdf = byocframe.tiles_from_records(records)
+        row = coverage(gdf).iloc[0]
+        covered, twice, grid = overlay_km2(gdf.geometry.array)
+        assert row["covered_km2"] == pytest.approx(covered, abs=grid)
+        assert row["overlap_km2"] == pytest.approx(twice, abs=grid)
+        # independent truth: the squares in a polar equal-area projection
+        squares = [
+            shapely.segmentize(shapely.box(x, y, x + 600_000, y + 600_000), 1_000)
+            for x, y in [(-500_000, -500_000), (300_000, -200_000)]
+        ]
+        laea = gpd.GeoSeries(squares, crs=3031).to_crs("+proj=laea +lat_0=-90 +ellps=WGS84")
+        assert row["covered_km2"] == pytest.approx(laea.union_all().area / 1e6, rel=5e-3)
+        assert row["overlap_km2"] == pytest.approx(row["covered_km2"], rel=1e-6)

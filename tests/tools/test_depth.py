@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 
 import byocframe.tools.depth
 from byocframe.tools.depth import depth_areas
@@ -66,9 +67,11 @@ def test_random_degenerate_polygons_match_overlays(seed):
     rng = np.random.default_rng(seed)
     for _ in range(60):
         polygons = random_polygons(rng)
-        np.testing.assert_allclose(
-            levels(polygons, resolution=1e-7), overlay_truth(polygons), atol=1e-5
-        )
+        expected = overlay_truth(polygons)
+        np.testing.assert_allclose(levels(polygons, resolution=1e-7), expected, atol=1e-5)
+        two = depth_areas(polygons, resolution=1e-7, deepest=2)
+        assert len(two) <= 2
+        np.testing.assert_allclose(np.pad(two, (0, 2))[:2], expected[:2], atol=1e-5)
 
 
 class TestDegenerateCases:
@@ -120,6 +123,10 @@ class TestLimits:
     def test_nothing_to_count(self):
         assert depth_areas([]).size == 0
         assert depth_areas([None, shapely.Polygon()]).size == 0
+
+    def test_deepest_below_one(self):
+        with pytest.raises(ValueError, match="1 level or more"):
+            depth_areas([shapely.box(0, 0, 1, 1)], deepest=0)
 
     def test_coordinates_too_large_for_the_grid(self):
         with pytest.raises(ValueError, match="coarser resolution"):
@@ -183,3 +190,107 @@ class TestStackedCopies:
         np.testing.assert_allclose(
             levels(polygons, 5, resolution=1.0), overlay_truth(polygons, 5), rtol=1e-12
         )
+
+
+def arrangement_truth(polygons: list, deepest: int) -> np.ndarray:
+    """Area covered k or more times from GEOS: node every boundary, polygonize the faces
+    and count the polygons that hold a point inside each face."""
+    lines = shapely.union_all(shapely.boundary(np.asarray(polygons, dtype=object)))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
+    inside = shapely.point_on_surface(faces)
+    count = np.array([sum(p.covers(q) for p in polygons) for q in inside])
+    return np.array([shapely.area(faces[count >= k]).sum() for k in range(1, deepest + 1)])
+
+
+class TestStackedVariants:
+    """Years of one mosaic counted as one group: copies that snap apart, covers cut anew
+    each month (a swath edge), rings turned the other way or starting elsewhere. Exact
+    coordinates on a unit grid (``resolution=1``), so the truth is GEOS's on the input."""
+
+    @staticmethod
+    def swath(rng: np.random.Generator, cell: shapely.Polygon) -> shapely.Polygon:
+        """The cell minus the part below a zig-zag from its bottom edge (integer vertices)."""
+        xmin, ymin, xmax, _ = cell.bounds
+        a = int(rng.integers(1, 4))
+        zig = [(xmin + a + 2 * i, ymin + 1 + i + 2 * (i % 2)) for i in range(5)]
+        cut = shapely.Polygon([(xmin, ymin), *zig, (xmax, ymin)])
+        swath = shapely.difference(cell, shapely.make_valid(cut))
+        return swath if swath.geom_type == "Polygon" else cell
+
+    def stack(self, rng: np.random.Generator, months: int) -> list:
+        cells = [shapely.box(x, y, x + 12, y + 12) for x, y in itertools.product((0, 10), (0, 10))]
+        out = []
+        for _, cell in itertools.product(range(months), cells):
+            cover = self.swath(rng, cell) if rng.random() < 0.35 else cell
+            ring = shapely.get_coordinates(cover.exterior)[:-1]
+            ring = ring + rng.integers(-1, 2, ring.shape) * (rng.random(ring.shape) < 0.2)
+            out.append(shapely.Polygon(ring))
+        return [p for p in out if p.is_valid]
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_recut_and_snapped_apart_copies_match_the_arrangement(self, seed):
+        polygons = self.stack(np.random.default_rng(seed), months=5)
+        expected = arrangement_truth(polygons, 6)
+        np.testing.assert_allclose(levels(polygons, 6, resolution=1.0), expected, rtol=1e-9)
+        # only the levels asked for are counted, and they are the same
+        two = depth_areas(polygons, resolution=1.0, deepest=2)
+        np.testing.assert_allclose(two, expected[:2], rtol=1e-9)
+
+    def test_small_chunks_give_the_same_areas(self, monkeypatch):
+        # candidate pairs, tie sums and the pieces' levels, each in chunks of a few
+        polygons = self.stack(np.random.default_rng(9), months=6)
+        expected = depth_areas(polygons, resolution=1.0)
+        monkeypatch.setattr(byocframe.tools.depth, "_CHUNK", 7)
+        result = depth_areas(polygons, resolution=1.0)
+        np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-9)
+
+    def test_reversed_and_rotated_rings_are_the_same_footprint(self):
+        square = np.array([(0, 0), (10, 0), (10, 10), (0, 10)])
+        copies = [shapely.Polygon(np.roll(square, k, axis=0)) for k in range(4)]
+        copies += [shapely.Polygon(np.roll(square[::-1], k, axis=0)) for k in range(3)]
+        other = shapely.box(5, -5, 15, 5)  # a neighbour sharing a vertex with every copy
+        result = levels([*copies, other], 9, resolution=1.0)
+        assert result.tolist() == pytest.approx([175.0, 100.0, *[100.0] * 5, 25.0, 0.0])
+        expected = arrangement_truth([*copies, other], 9)
+        np.testing.assert_allclose(result, expected, rtol=1e-12)
+
+    def test_shared_edges_and_copies_sharing_a_corner(self):
+        # 4 x 3 squares sharing edges, three times, each copy's vertices moved by up to
+        # one grid step: the slivers between copies are counted exactly
+        rng = np.random.default_rng(11)
+        polygons = []
+        for _, (x, y) in itertools.product(range(3), itertools.product(range(4), range(3))):
+            ring = np.add([(0, 0), (10, 0), (10, 10), (0, 10)], (10 * x, 10 * y))
+            polygons.append(shapely.Polygon(ring + rng.integers(-1, 2, ring.shape)))
+        expected = arrangement_truth(polygons, 5)
+        np.testing.assert_allclose(levels(polygons, 5, resolution=1.0), expected, rtol=1e-9)
+
+    def test_the_work_grows_with_the_copies_not_copies_times_crossings(self, monkeypatch):
+        # one cell stacked k times (noise below the grid), 3 covers of it cut anew (they
+        # share three of its corners) and 3 shifted ones whose edges cross the copies':
+        # a crossing is one event per class and a shared corner one sum per member, so
+        # the events do not grow with k (before: k member events per crossing)
+        events = []
+        crossings = byocframe.tools.depth._crossings
+
+        def spy(segments, a, b):
+            on_class, on_member, at_ends = crossings(segments, a, b)
+            events.append(len(on_class[0]) + len(on_member[0]) + len(at_ends[0]))
+            return on_class, on_member, at_ends
+
+        monkeypatch.setattr(byocframe.tools.depth, "_crossings", spy)
+        rng = np.random.default_rng(3)
+        cell = shapely.box(0, 0, 100, 100)
+        cut = [self.swath(rng, cell) for _ in range(6)]
+        cut[3:] = [shapely.affinity.translate(c, 50, 30) for c in cut[3:]]
+        expected = arrangement_truth([cell, cell, *cut], 2)
+        totals = []
+        for k in (2, 20):
+            copies = [
+                shapely.transform(cell, lambda c: c + rng.uniform(-1e-4, 1e-4)) for _ in range(k)
+            ]
+            events.clear()
+            result = depth_areas([*copies, *cut], resolution=0.01, deepest=2)
+            np.testing.assert_allclose(result, expected, rtol=1e-12)
+            totals.append(sum(events))
+        assert totals[0] == totals[1] > 0
