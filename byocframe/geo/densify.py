@@ -128,21 +128,45 @@ def chord_error(a: np.ndarray, b: np.ndarray, mid: np.ndarray) -> np.ndarray:
     >>> int(chord_error(a, b, on_parallel)[0])  # the great circle bulges 420 m north
     420
     """
+    return np.maximum(_planar_error(a, b, mid), _great_error(a, b, mid))
+
+
+def _planar_error(a: np.ndarray, b: np.ndarray, mid: np.ndarray) -> np.ndarray:
+    """Metres from ``mid`` to the midpoint of the straight lon/lat chord from a to b."""
     lon_ab = (b[:, 0] - a[:, 0] + 180.0) % 360.0 - 180.0
     centre_lat = (a[:, 1] + b[:, 1]) / 2
     d_lon = (mid[:, 0] - (a[:, 0] + lon_ab / 2) + 180.0) % 360.0 - 180.0
     d_lat = mid[:, 1] - centre_lat
-    planar = _METRES_PER_DEGREE * np.hypot(d_lon * np.cos(np.radians(mid[:, 1])), d_lat)
-    # great circle: the normalised sum of the two unit vectors (a sphere is close enough
-    # for a test that only decides where to add a vertex)
+    return _METRES_PER_DEGREE * np.hypot(d_lon * np.cos(np.radians(mid[:, 1])), d_lat)
+
+
+def _great_error(a: np.ndarray, b: np.ndarray, mid: np.ndarray) -> np.ndarray:
+    """Metres from ``mid`` to the midpoint of the great circle from a to b."""
+    # the normalised sum of the two unit vectors (a sphere is close enough for a test
+    # that only decides where to add a vertex)
     va, vb, vm = _unit(a), _unit(b), _unit(mid)
     total = va + vb
     norm = np.linalg.norm(total, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         great = _EARTH_RADIUS * np.linalg.norm(total / norm[:, None] - vm, axis=1)
     # antipodal ends have no one great circle: always worth splitting
-    great = np.where(np.isfinite(great), great, np.inf)
-    return np.maximum(planar, great)
+    return np.where(np.isfinite(great), great, np.inf)
+
+
+def _over(a: np.ndarray, b: np.ndarray, mid: np.ndarray, tolerance: float) -> np.ndarray:
+    """``chord_error(a, b, mid) > tolerance``, the great circle only where it decides.
+
+    Where the planar distance is over already, the larger of the two is too: the
+    trigonometry of the great circle (most of the cost) is spent on the others only.
+    NaN is not over, as with `chord_error` (``np.maximum`` keeps a NaN).
+    """
+    with np.errstate(invalid="ignore"):
+        planar = _planar_error(a, b, mid)
+        over = planar > tolerance
+        check = np.flatnonzero(planar <= tolerance)
+        if len(check):
+            over[check] = _great_error(a[check], b[check], mid[check]) > tolerance
+    return over
 
 
 def _unit(lonlat: np.ndarray) -> np.ndarray:
@@ -230,8 +254,7 @@ def refine_edges(
         start = open_edge[edge]
         mid = src[start] + (src[nxt[start]] - src[start]) * tm[:, None]
         transform(mid, group[point_ring[start]])
-        with np.errstate(invalid="ignore"):
-            split = chord_error(a, b, mid) > tolerance
+        split = _over(a, b, mid, tolerance)
         split &= edge_len[edge] * (t1 - t0) > limit[edge]
         added_edge.append(edge[split])
         added_t.append(tm[split])
