@@ -6,6 +6,7 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import shapely
@@ -163,3 +164,49 @@ def test_older_files_still_read(gdf, tmp_path):
     gdf.to_parquet(tmp_path / "old.parquet")  # what write_file wrote before
     back = byocframe.read_file(tmp_path / "old.parquet")
     assert_geodataframe_equal(back, gdf)
+
+
+def test_each_footprint_is_drawn_once_in_the_file_and_never_on_reading(gdf, tmp_path, monkeypatch):
+    """The file carries one drawing per distinct (native_tile, native_crs): reading the
+    whole file decodes those and reprojects nothing."""
+    path = tmp_path / "t.parquet"
+    byocframe.write_file(gdf, path)
+    drawings = pq.read_table(path, columns=["tile_drawing"]).column(0).to_pylist()
+    cells = {
+        (blob, crs)
+        for blob, crs in zip(gdf["native_tile"].tolist(), gdf["native_crs"].tolist(), strict=True)
+        if blob is not None and blob is not pd.NA
+    }
+    assert sum(v is not None for v in drawings) == len(cells) < len(gdf)
+    redrawn = []
+    original = geoparquet.redraw_tiles
+
+    def counting(frame, target):
+        redrawn.append(len(frame))
+        return original(frame, target)
+
+    monkeypatch.setattr(geoparquet, "redraw_tiles", counting)
+    back = byocframe.read_file(path)
+    assert redrawn == []
+    assert_exact(back, gdf)
+    # a part of the file without a footprint's drawing draws it again, the same
+    part = geoparquet.read_row_groups(path, [0])
+    assert same_bytes(part["tile_geometry"].array, gdf["tile_geometry"].array)
+
+
+def test_frames_drawn_two_ways_round_trip_exactly(tmp_path):
+    """Rows of one footprint drawn with two tolerances (two loads joined): each row gets
+    its own drawing back, not the other load's."""
+    records = synthetic_tiles(120, seed=9)
+    fine = byocframe.tiles_from_records(records[:60], tolerance=1.0)
+    coarse = byocframe.tiles_from_records(records[60:])
+    joined = pd.concat([fine, coarse])
+    joined.attrs = coarse.attrs
+    shared = set(fine["native_tile"].dropna().tolist()) & set(
+        coarse["native_tile"].dropna().tolist()
+    )
+    assert shared  # the same grid cells on other dates
+    path = tmp_path / "t.parquet"
+    byocframe.write_file(joined, path)
+    back = byocframe.read_file(path)
+    assert same_bytes(back["tile_geometry"].array, joined["tile_geometry"].array)
