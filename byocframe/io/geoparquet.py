@@ -456,21 +456,26 @@ def _read_row_groups(path: str | Path, groups: list[int] | None) -> gpd.GeoDataF
     geo = json.loads(metadata[b"geo"])
     name = geo["primary_column"]
     crs = geo["columns"][name].get("crs")
+    names = source.schema_arrow.names
+    if name not in names:
+        raise ValidationError(
+            f"{path}: no column {name!r}, which the geo metadata names as the geometry; "
+            "the file was altered: write it again"
+        )
+    rest = [c for c in names if c != name]
     if groups is None:
-        table = source.read(use_pandas_metadata=True)
+        table = source.read(columns=rest, use_pandas_metadata=True)
     else:
-        table = source.read_row_groups(groups, use_pandas_metadata=True)
+        table = source.read_row_groups(groups, columns=rest, use_pandas_metadata=True)
     pulled: dict[str, Any] = {}
-    for column in (name, *NATIVE_COLUMNS, TILE_GEOMETRY, TILE_DRAWING):
+    for column in (*NATIVE_COLUMNS, TILE_GEOMETRY, TILE_DRAWING):
         if column in table.column_names:
             pulled[column] = table.column(column)
             table = table.drop_columns([column])
     frame = table.to_pandas()
     del table
-    if geo["columns"][name].get("encoding") == MULTIPOLYGON:
-        geometry = _from_multipolygons(pulled[name])
-    else:
-        geometry = _geoms(pulled[name])
+    encoding = geo["columns"][name].get("encoding")
+    geometry = _read_geometry(source, name, encoding, groups)
     template = tile_frame([])
     for column in frame.columns.intersection(template.columns):
         # a dictionary column comes back with the categories its rows use: all of them
@@ -489,8 +494,8 @@ def _read_row_groups(path: str | Path, groups: list[int] | None) -> gpd.GeoDataF
     for column in NATIVE_COLUMNS:
         if column in pulled:  # kept as the frame keeps them: WKB bytes, not decoded
             gdf[column] = pd.Series(
-                pd.array(pulled[column].combine_chunks(), dtype=WKB_DTYPE), index=gdf.index
-            )
+                pd.arrays.ArrowExtensionArray(pulled[column]), index=gdf.index
+            )  # the file's chunks as they are: not copied into one
     if TILE_GEOMETRY in pulled:
         target = own.get("crs") or WGS84
         _known_crs(target)  # checked even when every drawing is in the file
@@ -508,6 +513,23 @@ def _known_crs(name: str) -> None:
     from pyproj import CRS
 
     CRS.from_user_input(name)
+
+
+def _read_geometry(
+    source: pq.ParquetFile, name: str, encoding: str | None, groups: list[int] | None
+) -> np.ndarray:
+    """The geometry column as shapely objects, decoded one row group at a time.
+
+    Each group's Arrow coordinates are freed before the next is read: at a million tiles
+    the whole column at once held ~0.8 GB of transient arrays (its coordinates, then
+    the same again stacked for shapely) beside the shapely objects being made.
+    """
+    parts = []
+    for group in range(source.num_row_groups) if groups is None else groups:
+        values = source.read_row_group(group, columns=[name]).column(0)
+        parts.append(_from_multipolygons(values) if encoding == MULTIPOLYGON else _geoms(values))
+        del values
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
 
 
 def _complete_tiles(
