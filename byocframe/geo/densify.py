@@ -153,20 +153,20 @@ def _great_error(a: np.ndarray, b: np.ndarray, mid: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(great), great, np.inf)
 
 
-def _over(a: np.ndarray, b: np.ndarray, mid: np.ndarray, tolerance: float) -> np.ndarray:
-    """``chord_error(a, b, mid) > tolerance``, the great circle only where it decides.
+def _round_error(a: np.ndarray, b: np.ndarray, mid: np.ndarray, tolerance: float) -> np.ndarray:
+    """`chord_error` where a round needs it exactly; the planar distance where it is larger.
 
-    Where the planar distance is over already, the larger of the two is too: the
-    trigonometry of the great circle (most of the cost) is spent on the others only.
-    NaN is not over, as with `chord_error` (``np.maximum`` keeps a NaN).
+    A round decides ``error > tolerance`` and forecasts the halves of a split piece
+    (``error / 4``); a planar distance above ``4 * _SMOOTH_MARGIN * tolerance`` decides
+    both alone (the larger of the two is larger still), so the trigonometry of the great
+    circle (most of the cost) is spent on the other pieces only. NaN stays NaN.
     """
     with np.errstate(invalid="ignore"):
-        planar = _planar_error(a, b, mid)
-        over = planar > tolerance
-        check = np.flatnonzero(planar <= tolerance)
+        error = _planar_error(a, b, mid)
+        check = np.flatnonzero(error <= 4 * _SMOOTH_MARGIN * tolerance)
         if len(check):
-            over[check] = _great_error(a[check], b[check], mid[check]) > tolerance
-    return over
+            error[check] = np.maximum(error[check], _great_error(a[check], b[check], mid[check]))
+    return error
 
 
 def _unit(lonlat: np.ndarray) -> np.ndarray:
@@ -254,12 +254,18 @@ def refine_edges(
         start = open_edge[edge]
         mid = src[start] + (src[nxt[start]] - src[start]) * tm[:, None]
         transform(mid, group[point_ring[start]])
-        split = _over(a, b, mid, tolerance)
-        split &= edge_len[edge] * (t1 - t0) > limit[edge]
+        error = _round_error(a, b, mid, tolerance)
+        with np.errstate(invalid="ignore"):
+            split = error > tolerance
+            split &= edge_len[edge] * (t1 - t0) > limit[edge]
+            # the halves of a piece that bends evenly on its own scale: forecast as in
+            # the first cut (a quarter of its error), tested only on a close call
+            final = error <= 4 * _SMOOTH_MARGIN * tolerance
+        final &= split & _smooth(a, b, mid, error)
         added_edge.append(edge[split])
         added_t.append(tm[split])
         added_xy.append(mid[split])
-        keep = np.flatnonzero(split)
+        keep = np.flatnonzero(split & ~final)
         edge = np.concatenate([edge[keep], edge[keep]])
         t0, t1 = np.concatenate([t0[keep], tm[keep]]), np.concatenate([tm[keep], t1[keep]])
         a = np.concatenate([a[keep], mid[keep]])
