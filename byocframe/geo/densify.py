@@ -345,14 +345,19 @@ def _first_cut(
     first = open_edge[edge[inner]]
     points = src[first] + (src[nxt[first]] - src[first]) * t0[inner][:, None]
     transform(points, group[first])
-    a = ends[0][edge]
-    a[inner] = points
-    b = np.roll(a, -1, axis=0)  # a piece ends where the next one of its edge starts
-    last = j == pieces[edge] - 1
-    b[last] = ends[1][edge[last]]
+    # the ends of the pieces tested again only (most pieces of UTM edges are final): a
+    # piece starts at its inner point (or the edge's start) and ends where the next
+    # piece of its edge starts (or at the edge's end)
     still = np.flatnonzero(~smooth[edge])
+    point_of = np.cumsum(j > 0) - 1  # a piece's inner point in `points` (where j > 0)
+    a = ends[0][edge[still]]
+    starts = np.flatnonzero(j[still] > 0)
+    a[starts] = points[point_of[still[starts]]]
+    b = ends[1][edge[still]]
+    goes_on = np.flatnonzero(j[still] < pieces[edge[still]] - 1)
+    b[goes_on] = points[point_of[still[goes_on] + 1]]
     added = (edge[inner], t0[inner], points)
-    return edge[still], t0[still], t1[still], a[still], b[still], added
+    return edge[still], t0[still], t1[still], a, b, added
 
 
 def _insert(

@@ -81,7 +81,9 @@ def _transform_groups(groups: list[tuple[Transformer, np.ndarray]], xy: np.ndarr
 
     def run(item: tuple[Transformer, np.ndarray]) -> None:
         transformer, rows = item
-        xy[rows, 0], xy[rows, 1] = transformer.transform(xy[rows, 0], xy[rows, 1])
+        x, y = xy[rows, 0], xy[rows, 1]  # copies already: transformed where they are
+        transformer.transform(x, y, inplace=True)
+        xy[rows, 0], xy[rows, 1] = x, y
 
     threads = min(4, os.cpu_count() or 1)
     if threads < 2 or sum(len(rows) for _, rows in work) < _THREADED:
@@ -347,14 +349,23 @@ def _as_multi(geoms: np.ndarray) -> np.ndarray:
 def _pole_flags(src: np.ndarray, codes: np.ndarray, present: np.ndarray) -> np.ndarray:
     """+1 where a geometry (in its own CRS) contains the north pole, -1 the south pole."""
     flags = np.zeros(len(src), dtype=np.int8)
+    bounds = shapely.bounds(src)  # NaN for missing geometries: never around a pole
     for code in np.unique(codes[present].astype(str)):
         if code == WGS84:
             continue  # a lon/lat polygon cannot enclose a pole without touching it
         group = np.flatnonzero(present & (codes == code))
         north, south = _poles_in(str(code))
         for sign, pole in ((1, north), (-1, south)):
-            if pole is not None:
-                flags[group[shapely.intersects_xy(src[group], *pole)]] = sign
+            if pole is None:
+                continue
+            box = bounds[group]
+            around = group[
+                (box[:, 0] <= pole[0])
+                & (pole[0] <= box[:, 2])
+                & (box[:, 1] <= pole[1])
+                & (pole[1] <= box[:, 3])
+            ]
+            flags[around[shapely.intersects_xy(src[around], *pole)]] = sign
     return flags
 
 
