@@ -166,18 +166,25 @@ def test_older_files_still_read(gdf, tmp_path):
     assert_geodataframe_equal(back, gdf)
 
 
-def test_each_footprint_is_drawn_once_in_the_file_and_never_on_reading(gdf, tmp_path, monkeypatch):
-    """The file carries one drawing per distinct (native_tile, native_crs): reading the
-    whole file decodes those and reprojects nothing."""
+def _footprints(frame):
+    """Rows per (native_tile, native_crs) footprint of a frame."""
+    pairs = zip(frame["native_tile"].tolist(), frame["native_crs"].tolist(), strict=True)
+    count = {}
+    for blob, crs in pairs:
+        if blob is not None and blob is not pd.NA:
+            count[(blob, crs)] = count.get((blob, crs), 0) + 1
+    return count
+
+
+def test_each_footprint_that_repeats_is_drawn_once_in_the_file(gdf, tmp_path, monkeypatch):
+    """The file carries one drawing per footprint seen twice or more: reading decodes
+    those and reprojects only the footprints seen once."""
     path = tmp_path / "t.parquet"
     byocframe.write_file(gdf, path)
     drawings = pq.read_table(path, columns=["tile_drawing"]).column(0).to_pylist()
-    cells = {
-        (blob, crs)
-        for blob, crs in zip(gdf["native_tile"].tolist(), gdf["native_crs"].tolist(), strict=True)
-        if blob is not None and blob is not pd.NA
-    }
-    assert sum(v is not None for v in drawings) == len(cells) < len(gdf)
+    count = _footprints(gdf)
+    repeated = sum(1 for n in count.values() if n > 1)
+    assert sum(v is not None for v in drawings) == repeated > 0
     redrawn = []
     original = geoparquet.redraw_tiles
 
@@ -187,11 +194,35 @@ def test_each_footprint_is_drawn_once_in_the_file_and_never_on_reading(gdf, tmp_
 
     monkeypatch.setattr(geoparquet, "redraw_tiles", counting)
     back = byocframe.read_file(path)
-    assert redrawn == []
+    assert sum(redrawn) == sum(1 for n in count.values() if n == 1)
     assert_exact(back, gdf)
     # a part of the file without a footprint's drawing draws it again, the same
     part = geoparquet.read_row_groups(path, [0])
     assert same_bytes(part["tile_geometry"].array, gdf["tile_geometry"].array)
+
+
+def test_batches_store_a_footprint_once_across_the_file(tmp_path):
+    """A listing written batch by batch (one date a batch): a footprint's drawing is
+    stored once, in the batch that sees it again, and the whole file reads back exactly;
+    tiles that never repeat add no drawing."""
+    dates = ("2020-01-01", "2020-02-01", "2020-03-01")
+    frame = byocframe.tiles_from_records(synthetic_tiles(300, seed=5, dates=dates))
+    path = tmp_path / "t.parquet"
+    day = frame["sensing_time"].dt.strftime("%Y-%m").to_numpy()
+    with geoparquet.ParquetSink(path, frame.crs) as sink:
+        for month in sorted(set(day)):
+            sink.write(frame[day == month])
+        sink.close(frame.attrs, list(frame.columns), "id")
+    drawings = pq.read_table(path, columns=["tile_drawing"]).column(0).to_pylist()
+    repeated = sum(1 for n in _footprints(frame).values() if n > 1)
+    assert sum(v is not None for v in drawings) == repeated > 0
+    back = byocframe.read_file(path)
+    order = back.index.get_indexer(frame.index)
+    assert same_bytes(back["tile_geometry"].array[order], frame["tile_geometry"].array)
+    once = frame[~frame.duplicated(subset=["native_tile", "native_crs"], keep=False)]
+    byocframe.write_file(once, path)
+    stored = pq.read_table(path, columns=["tile_drawing"]).column(0).to_pylist()
+    assert stored == [None] * len(once)
 
 
 def test_frames_drawn_two_ways_round_trip_exactly(tmp_path):
