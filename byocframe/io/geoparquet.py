@@ -193,7 +193,10 @@ def _shared_drawings(
     """
     drawings = np.full(len(stored), None, dtype=object)
     groups = tile_groups(gdf)
-    rows = np.flatnonzero(redrawn & (groups >= 0) & ~shapely.is_missing(stored))
+    # a row without a tile geometry although it has a native tile (rare: a drawing that
+    # failed) is kept as missing, whatever another batch stores for its footprint
+    redrawn[(groups >= 0) & shapely.is_missing(stored)] = False
+    rows = np.flatnonzero(redrawn & (groups >= 0))
     if not len(rows):
         return drawings
     _, first, inverse, counts = np.unique(
@@ -223,9 +226,6 @@ def _shared_drawings(
     drawings[heads[store]] = shapely.to_wkb(stored[heads[store]])
     drawn.stored[at[known & store]] = True
     drawn.add(keys[~known], digest[~known], store[~known])
-    # a row without a tile geometry in a footprint with a drawing: kept as missing
-    missing = np.flatnonzero(redrawn & (groups >= 0) & shapely.is_missing(stored))
-    redrawn[missing[np.isin(groups[missing], groups[heads[~clash]])]] = False
     return drawings
 
 
