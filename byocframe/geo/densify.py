@@ -189,8 +189,10 @@ def refine_edges(
     A first cut splits each edge into equal pieces, as many as its midpoint's error
     asks for; then each round transforms the source-CRS midpoints of every piece still
     open (one call for all of them, grouped by CRS), keeps those whose `chord_error`
-    exceeds ``tolerance`` as new vertices, and opens both halves. A vertex depends only on its
-    own edge, so a geometry gets the same vertices whatever listing it is in.
+    exceeds ``tolerance`` as new vertices, and opens both halves, unless the piece bends
+    evenly and a quarter of its error is clearly within the tolerance (the halves are
+    then final, as the first cut's pieces are). A vertex depends only on its own edge,
+    so a geometry gets the same vertices whatever listing it is in.
 
     Parameters
     ----------
