@@ -156,6 +156,14 @@ class Drawn:
     ``keys`` (sorted) digest a footprint (``native_crs`` and ``native_tile`` bytes),
     ``drawing`` digests its tile geometry (`geometry_digest`) in the first batch that had
     it, and ``stored`` says whether the file holds that drawing already.
+
+    Examples
+    --------
+    >>> drawn = Drawn()
+    >>> drawn.add(np.array([7, 3], dtype=np.uint64), np.array([1, 2], dtype=np.uint64),
+    ...           np.array([True, False]))
+    >>> drawn.find(np.array([3, 5, 7], dtype=np.uint64)).tolist()
+    [0, -1, 1]
     """
 
     def __init__(self) -> None:
