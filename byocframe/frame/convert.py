@@ -15,7 +15,6 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from byocframe.frame.digests import geometry_digest
 from byocframe.frame.footprints import read_footprints
 from byocframe.frame.memory import building
 from byocframe.frame.native import native_geometries, wkb_column
@@ -44,7 +43,14 @@ from byocframe.frame.records import (
     format_datetimes,
     loads,
 )
-from byocframe.frame.snapshot import ATTRS_KEY, Drawing, drawing, loaded_state, stamp
+from byocframe.frame.snapshot import (
+    ATTRS_KEY,
+    Drawing,
+    current_fields,
+    drawing,
+    loaded_state,
+    stamp,
+)
 from byocframe.geo.crs import WGS84, GeometryProblem, parse_crs
 from byocframe.geo.densify import DENSIFY_TOLERANCE
 from byocframe.geo.geojson import geometries_to_geojson
@@ -367,7 +373,7 @@ def native_cover_geometries(frame: pd.DataFrame) -> np.ndarray:
     has_native = ~shapely.is_missing(native)
     result = native.copy()
     result[~has_native] = None
-    todo = np.flatnonzero(~_as_loaded_covers(frame, current, native))
+    todo = np.flatnonzero(~_as_loaded_covers(frame))
     if not len(todo):
         return result
     cover_crs = native_crs[todo].copy()
@@ -394,22 +400,21 @@ def native_cover_geometries(frame: pd.DataFrame) -> np.ndarray:
     return result
 
 
-def _as_loaded_covers(frame: pd.DataFrame, current: np.ndarray, native: np.ndarray) -> np.ndarray:
+def _as_loaded_covers(frame: pd.DataFrame) -> np.ndarray:
     """Rows whose own token says both ``geometry`` and ``native_cover`` are as loaded.
 
     Loading drew that geometry from that cover, so the row gives back its native cover
-    unedited. Rows without such a token (new, or an edited ``loaded`` column): False.
+    unedited. The digests of what the rows hold now are the ones `changes` compares
+    (`byocframe.frame.snapshot.current_fields`). Rows without such a token (new, or an
+    edited ``loaded`` column): False.
     """
     try:
         state = loaded_state(frame)
     except ValueError:  # an edited or old loaded column: compare the drawings instead
         return np.zeros(len(frame), dtype=bool)
+    now = current_fields(frame)
     own = state.present & (state.tile_id == frame.index.to_numpy(dtype=object))
-    rows = np.flatnonzero(own)
-    own[rows] = (geometry_digest(current[rows]) == state.geometry[rows]) & (
-        geometry_digest(native[rows]) == state.native[rows]
-    )
-    return own
+    return own & (now["geometry"] == state.geometry) & (now["native"] == state.native)
 
 
 def _collection_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
