@@ -323,7 +323,9 @@ def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a DataFrame, got {type(frame).__name__}")
     if "path" in frame.columns:
-        return _tile_records(frame)
+        # a million small lists and dicts, no reference cycles: no collections meanwhile
+        with building():
+            return _tile_records(frame)
     if "s3_bucket" in frame.columns:
         return _collection_records(frame)
     raise ValueError(
