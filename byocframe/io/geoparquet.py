@@ -42,7 +42,7 @@ from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import tile_frame
 from byocframe.frame.digests import geometry_digest
 from byocframe.frame.footprints import redraw_tiles, tile_groups
-from byocframe.frame.memory import release_arrow_memory
+from byocframe.frame.memory import building
 from byocframe.frame.native import (
     NATIVE_COLUMNS,
     WKB_DTYPE,
@@ -519,9 +519,10 @@ def read_row_groups(path: str | Path, groups: list[int] | None = None) -> gpd.Ge
     ...     len(read_row_groups(f"{folder}/tiles.parquet", [0, 0]))
     8
     """
-    frame = _read_row_groups(path, groups)
-    release_arrow_memory()  # the file's transient arrays: more than half the frame again
-    return frame
+    # no collections while a million geometries are made; after, Arrow gives back the
+    # file's transient arrays (more than half the frame again)
+    with building():
+        return _read_row_groups(path, groups)
 
 
 def _read_row_groups(path: str | Path, groups: list[int] | None) -> gpd.GeoDataFrame:
