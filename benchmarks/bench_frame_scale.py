@@ -16,6 +16,10 @@ their own noise). It prints, per size:
   fresh process: wall and CPU seconds, resident size of the frame read, peak RSS.
 
 Run: ``python benchmarks/bench_frame_scale.py [--tiles 20000 100000] [--dates 12]``
+
+``--read FILE`` measures only ``read_file`` of an existing file (e.g. a million tiles
+written earlier), each time in a fresh process: the file as it is, then the same frame
+written again by this checkout's ``write_file`` (its format) and read back.
 """
 
 from __future__ import annotations
@@ -113,12 +117,20 @@ import json, os, resource, sys, time
 import byocframe
 path = sys.argv[1]
 before = rss()
+usage = resource.getrusage(resource.RUSAGE_SELF)
 wall, cpu = time.perf_counter(), time.process_time()
 frame = byocframe.read_file(path)
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-print(json.dumps({"wall": wall, "cpu": cpu, "resident": rss() - before, "rows": len(frame),
-                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                  "size": os.path.getsize(path)}))
+after = resource.getrusage(resource.RUSAGE_SELF)
+# system time here is mostly the kernel giving the process fresh memory (page faults)
+out = {"wall": wall, "cpu": cpu, "resident": rss() - before, "rows": len(frame),
+       "user": after.ru_utime - usage.ru_utime, "system": after.ru_stime - usage.ru_stime,
+       "peak": after.ru_maxrss * 1024, "size": os.path.getsize(path)}
+if len(sys.argv) > 2:  # write the frame again, in this checkout's format
+    start = time.perf_counter()
+    byocframe.write_file(frame, sys.argv[2])
+    out["write"] = time.perf_counter() - start
+print(json.dumps(out))
 """
 )
 
@@ -133,18 +145,39 @@ def run(which: str, n: int, dates: int, *extra: str) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def read(path: str) -> dict[str, float]:
+def read(path: str, *again: str) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-c", _READ, path], check=True, capture_output=True, text=True
+        [sys.executable, "-c", _READ, path, *again], check=True, capture_output=True, text=True
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _read_line(what: str, back: dict[str, float]) -> str:
+    return (
+        f"{what}: {back['rows']:,} tiles, file {back['size'] / 1e9:.3f} GB; read_file "
+        f"{back['wall']:6.2f} s wall {back['cpu']:6.2f} s CPU ({back['user']:.2f} user, "
+        f"{back['system']:.2f} system), frame read back "
+        f"{back['resident'] / 1e9:.2f} GB, peak {back['peak'] / 1e9:.2f} GB"
+    )
+
+
+def read_only(path: str) -> None:
+    """``--read``: the file as it is, then written again by this checkout and read back."""
+    with tempfile.TemporaryDirectory() as folder:
+        again = os.path.join(folder, "again.parquet")
+        print(_read_line("as given", read(path, again)))
+        print(_read_line("written again by this checkout", read(again)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiles", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--dates", type=int, default=12)
+    parser.add_argument("--read", metavar="FILE", help="only read_file of this file (see above)")
     args = parser.parse_args()
+    if args.read:
+        read_only(args.read)
+        return
     previous: tuple[int, float] | None = None
     for n in args.tiles:
         with tempfile.TemporaryDirectory() as folder:

@@ -43,7 +43,14 @@ from byocframe.frame.records import (
     format_datetimes,
     loads,
 )
-from byocframe.frame.snapshot import ATTRS_KEY, Drawing, drawing, stamp
+from byocframe.frame.snapshot import (
+    ATTRS_KEY,
+    Drawing,
+    current_fields,
+    drawing,
+    loaded_state,
+    stamp,
+)
 from byocframe.geo.crs import WGS84, GeometryProblem, parse_crs
 from byocframe.geo.densify import DENSIFY_TOLERANCE
 from byocframe.geo.geojson import geometries_to_geojson
@@ -316,7 +323,9 @@ def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a DataFrame, got {type(frame).__name__}")
     if "path" in frame.columns:
-        return _tile_records(frame)
+        # a million small lists and dicts, no reference cycles: no collections meanwhile
+        with building():
+            return _tile_records(frame)
     if "s3_bucket" in frame.columns:
         return _collection_records(frame)
     raise ValueError(
@@ -327,22 +336,25 @@ def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _tile_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     cover = native_cover_geometries(frame)
-    cover_json = geometries_to_geojson(cover, frame["native_crs"].tolist())
-    tile_json = geometries_to_geojson(
-        native_geometries(frame, "native_tile"), frame["native_crs"].tolist()
-    )
+    native_crs = frame["native_crs"].tolist()
+    cover_json = geometries_to_geojson(cover, native_crs)
+    tile_json = geometries_to_geojson(native_geometries(frame, "native_tile"), native_crs)
     times = {w: format_datetimes(frame[WIRE_TO_COLUMN[w]]) for w in TILE_DATETIMES}
+    # whole columns as lists: frame[column] per row builds a Series each time, and pandas
+    # deep-copies the frame's attrs (its loaded ids) into every one of them
+    columns = [frame["path"].tolist(), frame["status"].tolist()]
+    columns += [frame[name].tolist() for name in ("additional_data", "other_data")]
     out = []
-    for pos, (tid, path, status) in enumerate(
-        zip(frame.index, frame["path"], frame["status"], strict=True)
+    for pos, (tid, path, status, additional, other) in enumerate(
+        zip(frame.index.tolist(), *columns, strict=True)
     ):
         rec: dict[str, Any] = {"id": tid, "path": _scalar(path), "status": _scalar(status)}
         for wire in TILE_DATETIMES:
             rec[wire] = times[wire][pos]
         rec["coverGeometry"] = cover_json[pos]
         rec["tileGeometry"] = tile_json[pos]
-        rec["additionalData"] = loads(frame["additional_data"].iat[pos])
-        rec.update(loads(frame["other_data"].iat[pos]) or {})
+        rec["additionalData"] = loads(additional)
+        rec.update(loads(other) or {})
         out.append({k: v for k, v in rec.items() if v is not None and v != {}})
     return out
 
@@ -351,7 +363,9 @@ def native_cover_geometries(frame: pd.DataFrame) -> np.ndarray:
     """The cover geometry of each row in its native CRS, honouring edits to ``geometry``.
 
     A row whose ``geometry`` differs from what loading its ``native_cover`` would give has
-    been edited: its geometry is reprojected into the row's native CRS.
+    been edited: its geometry is reprojected into the row's native CRS. A row whose
+    ``loaded`` token says its ``geometry`` and ``native_cover`` are both as loaded is not
+    reprojected to find that out.
     """
     drawn = drawing(frame.attrs.get(ATTRS_KEY, {}))
     crs = frame.crs.to_string() if frame.crs is not None else WGS84
@@ -359,21 +373,26 @@ def native_cover_geometries(frame: pd.DataFrame) -> np.ndarray:
     native_crs = np.asarray(frame["native_crs"].astype(object).fillna(WGS84), dtype=object)
     current = np.asarray(frame.geometry.array, dtype=object)
     has_native = ~shapely.is_missing(native)
-    cover_crs = native_crs.copy()
-    cover_crs[~has_native] = None
-    expected = reproject(native, cover_crs, crs, **drawn)
-    # rows without a cover showed their tile geometry: unchanged means still no cover
-    fallback = np.asarray(
-        reproject(native_geometries(frame, "native_tile"), native_crs, crs, **drawn),
-        dtype=object,
-    )
-    expected = np.where(has_native, expected, fallback)
-    same = shapely.equals_exact(current, expected, tolerance=1e-9) | (
-        shapely.is_missing(current) & shapely.is_missing(expected)
-    )
-    edited = np.flatnonzero(~same)
     result = native.copy()
     result[~has_native] = None
+    todo = np.flatnonzero(~_as_loaded_covers(frame))
+    if not len(todo):
+        return result
+    cover_crs = native_crs[todo].copy()
+    cover_crs[~has_native[todo]] = None
+    expected = reproject(native[todo], cover_crs, crs, **drawn)
+    # rows without a cover showed their tile geometry: unchanged means still no cover
+    fallback = np.asarray(
+        reproject(
+            native_geometries(frame.iloc[todo], "native_tile"), native_crs[todo], crs, **drawn
+        ),
+        dtype=object,
+    )
+    expected = np.where(has_native[todo], expected, fallback)
+    same = shapely.equals_exact(current[todo], expected, tolerance=1e-9) | (
+        shapely.is_missing(current[todo]) & shapely.is_missing(expected)
+    )
+    edited = todo[~same]
     if len(edited):
         back = reproject(current[edited], np.full(len(edited), crs), WGS84, densify=None)
         for i, geom in zip(edited, back, strict=True):
@@ -381,6 +400,23 @@ def native_cover_geometries(frame: pd.DataFrame) -> np.ndarray:
                 0
             ]
     return result
+
+
+def _as_loaded_covers(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose own token says both ``geometry`` and ``native_cover`` are as loaded.
+
+    Loading drew that geometry from that cover, so the row gives back its native cover
+    unedited. The digests of what the rows hold now are the ones `changes` compares
+    (`byocframe.frame.snapshot.current_fields`). Rows without such a token (new, or an
+    edited ``loaded`` column): False.
+    """
+    try:
+        state = loaded_state(frame)
+    except ValueError:  # an edited or old loaded column: compare the drawings instead
+        return np.zeros(len(frame), dtype=bool)
+    now = current_fields(frame)
+    own = state.present & (state.tile_id == frame.index.to_numpy(dtype=object))
+    return own & (now["geometry"] == state.geometry) & (now["native"] == state.native)
 
 
 def _collection_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

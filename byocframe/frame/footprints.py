@@ -24,7 +24,7 @@ from byocframe.geo.crs import WGS84
 from byocframe.geo.geojson import parse_geojson
 from byocframe.geo.geometry import reproject, reproject_parsed
 
-__all__ = ["CHUNK_SIZE", "Footprints", "read_footprints", "redraw_tiles"]
+__all__ = ["CHUNK_SIZE", "Footprints", "read_footprints", "redraw_tiles", "tile_groups"]
 
 #: Tiles whose geometries are read and reprojected at once. It bounds the build's
 #: transient memory (~5 KB a tile at the default densifying); raise it for a little
@@ -152,21 +152,49 @@ def redraw_tiles(frame: pd.DataFrame, target: str) -> np.ndarray:
     True
     """
     n = len(frame)
-    if "native_tile" not in frame.columns or "native_crs" not in frame.columns or n == 0:
-        return np.full(n, None, dtype=object)
-    drawn = drawing(frame.attrs.get(ATTRS_KEY, {}))
-    # to_numpy, not np.asarray: numpy's probe of a Series' attributes makes pandas hash
-    # its whole index (0.4-0.8 s for a million ids, in a read that needs no look-up)
-    crs = frame["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)
-    wkb_codes = native_codes(frame, "native_tile")
-    present = np.flatnonzero(wkb_codes >= 0)
     out = np.full(n, None, dtype=object)
+    groups = tile_groups(frame)
+    present = np.flatnonzero(groups >= 0)
     if len(present):
-        crs_codes, crs_names = pd.factorize(crs[present])
-        pairs = wkb_codes[present].astype(np.int64) * len(crs_names) + crs_codes
-        _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+        drawn = drawing(frame.attrs.get(ATTRS_KEY, {}))
+        _, first, inverse = np.unique(groups[present], return_index=True, return_inverse=True)
         rows = present[first]
         native_tile = native_geometries(frame.iloc[rows], "native_tile")
-        distinct = reproject(native_tile, crs[rows], target, **drawn)
+        crs = _native_crs(frame)[rows]
+        distinct = reproject(native_tile, crs, target, **drawn)
         out[present] = np.asarray(distinct, dtype=object)[inverse.ravel()]
     return out
+
+
+def tile_groups(frame: pd.DataFrame) -> np.ndarray:
+    """A code per row, the same for the same ``native_tile`` bytes in the same ``native_crs``.
+
+    -1 where the row has no native tile. Rows of one code draw the same ``tile_geometry``
+    (a grid cell on every date); found on the WKB bytes, nothing decoded.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(20, seed=1))
+    >>> codes = tile_groups(gdf)
+    >>> bool(len(set(codes.tolist())) < len(gdf))  # cells repeat across dates
+    True
+    """
+    n = len(frame)
+    if "native_tile" not in frame.columns or "native_crs" not in frame.columns or n == 0:
+        return np.full(n, -1, dtype=np.int64)
+    wkb_codes = native_codes(frame, "native_tile")
+    present = np.flatnonzero(wkb_codes >= 0)
+    out = np.full(n, -1, dtype=np.int64)
+    if len(present):
+        crs_codes, crs_names = pd.factorize(_native_crs(frame)[present])
+        pairs = wkb_codes[present].astype(np.int64) * len(crs_names) + crs_codes
+        out[present] = pd.factorize(pairs)[0]
+    return out
+
+
+def _native_crs(frame: pd.DataFrame) -> np.ndarray:
+    # to_numpy, not np.asarray: numpy's probe of a Series' attributes makes pandas hash
+    # its whole index (0.4-0.8 s for a million ids, in a read that needs no look-up)
+    return frame["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)

@@ -123,6 +123,8 @@ def as_geometries(values: Any) -> np.ndarray:
         values.dtype, pd.ArrowDtype
     ):
         raw = values.to_numpy(dtype=object, na_value=None)
+        if values.dtype == WKB_DTYPE:  # bytes or None, nothing to look at one by one
+            return _from_wkb(raw, np.flatnonzero(~np.asarray(values.isna(), dtype=bool)))
     else:
         raw = np.asarray(values, dtype=object)
     if raw.ndim != 1:
@@ -130,15 +132,7 @@ def as_geometries(values: Any) -> np.ndarray:
     wkb = np.fromiter((isinstance(v, bytes | bytearray) for v in raw), dtype=bool, count=len(raw))
     if not wkb.any():
         return np.asarray([None if _missing(v) else v for v in raw], dtype=object)
-    out = np.full(len(raw), None, dtype=object)
-    try:
-        out[wkb] = shapely.from_wkb(raw[wkb])
-    except shapely.errors.ShapelyError as err:
-        bad = next(i for i in np.flatnonzero(wkb) if not _reads(raw[i]))
-        raise ValidationError(
-            f"row {bad}: the native geometry is not WKB ({err}); the frame or its file "
-            "was altered: load the tiles again"
-        ) from err
+    out = _from_wkb(raw, np.flatnonzero(wkb))
     rest = np.flatnonzero(~wkb)
     for i in rest:
         out[i] = None if _missing(raw[i]) else raw[i]
@@ -196,6 +190,20 @@ def put_native(frame: pd.DataFrame, rows: Sequence[int], column: str, geoms: Any
         blobs = shapely.to_wkb(native_geometries(frame, column))
     blobs[np.asarray(rows, dtype=np.int64)] = shapely.to_wkb(values)
     frame[column] = wkb_column(blobs, frame.index)
+
+
+def _from_wkb(raw: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Shapely objects of the WKB at ``rows`` of ``raw``; None elsewhere."""
+    out = np.full(len(raw), None, dtype=object)
+    try:
+        out[rows] = shapely.from_wkb(raw[rows])
+    except shapely.errors.ShapelyError as err:
+        bad = next(i for i in rows if not _reads(raw[i]))
+        raise ValidationError(
+            f"row {bad}: the native geometry is not WKB ({err}); the frame or its file "
+            "was altered: load the tiles again"
+        ) from err
+    return out
 
 
 def _reads(blob: bytes) -> bool:

@@ -152,6 +152,9 @@ def check_additional(
             problems.append(problem(pos, ids[pos], "additionalData", value, text))
             continue
         value = value or {}
+        if _plainly_right(value):
+            out.append(value)
+            continue
         wrong = [k for k in NUMBERS if not _is_a(value.get(k), (int, float))]
         wrong += [k for k in FLAGS if not _is_a(value.get(k), (bool,))]
         for key in wrong:
@@ -167,6 +170,26 @@ def check_additional(
             problems.append(problem(pos, ids[pos], "additionalData.bands", bands, text))
         out.append({k: v for k, v in value.items() if k not in wrong} if wrong else value)
     return out, problems
+
+
+def _plainly_right(value: Mapping[str, Any]) -> bool:
+    """The usual ``additionalData``: plain numbers and flags, no band map to look into.
+
+    Exact types only (a subclass such as numpy's float64, or True as a number, takes
+    the full check), so every object let through here passes it too.
+    """
+    for key in NUMBERS:
+        number = value.get(key)
+        if number is not None and type(number) not in _PLAIN_NUMBERS:
+            return False
+    for key in FLAGS:
+        flag = value.get(key)
+        if flag is not None and type(flag) is not bool:
+            return False
+    return value.get("bands") is None
+
+
+_PLAIN_NUMBERS = (int, float)
 
 
 def _is_a(value: Any, kinds: tuple[type, ...]) -> bool:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -162,14 +163,23 @@ def format_datetimes(values: pd.Series) -> list[str | None]:
     >>> format_datetimes(parse_datetimes(["2019-11-27T00:00:00Z", "2023-03-16T12:56:22.205845Z"]))
     ['2019-11-27T00:00:00Z', '2023-03-16T12:56:22.205845Z']
     """
-    values = pd.to_datetime(values, utc=True)
-    out: list[str | None] = []
-    for ts in values:
-        if pd.isna(ts):
-            out.append(None)
-            continue
-        out.append(_format(ts.to_pydatetime(warn=False)))
-    return out
+    utc = pd.Series(pd.to_datetime(values, utc=True)).dt.tz_localize(None).dt.as_unit("us")
+    micros = utc.to_numpy(dtype="datetime64[us]")
+    missing = np.isnat(micros).tolist()
+    # whole seconds as numpy writes them (floored, as datetime does), then the fraction
+    seconds = np.datetime_as_string(micros.astype("datetime64[s]"), unit="s").tolist()
+    fraction = (micros.view(np.int64) % 1_000_000).tolist()
+    return [
+        None if gone else f"{text}{_fraction(part)}Z"
+        for text, part, gone in zip(seconds, fraction, missing, strict=True)
+    ]
+
+
+def _fraction(micros: int) -> str:
+    """The fraction of a second as written: milliseconds, microseconds or nothing."""
+    if not micros:
+        return ""
+    return f".{micros // 1000:03d}" if micros % 1000 == 0 else f".{micros:06d}"
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

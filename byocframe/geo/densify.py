@@ -128,21 +128,45 @@ def chord_error(a: np.ndarray, b: np.ndarray, mid: np.ndarray) -> np.ndarray:
     >>> int(chord_error(a, b, on_parallel)[0])  # the great circle bulges 420 m north
     420
     """
+    return np.maximum(_planar_error(a, b, mid), _great_error(a, b, mid))
+
+
+def _planar_error(a: np.ndarray, b: np.ndarray, mid: np.ndarray) -> np.ndarray:
+    """Metres from ``mid`` to the midpoint of the straight lon/lat chord from a to b."""
     lon_ab = (b[:, 0] - a[:, 0] + 180.0) % 360.0 - 180.0
     centre_lat = (a[:, 1] + b[:, 1]) / 2
     d_lon = (mid[:, 0] - (a[:, 0] + lon_ab / 2) + 180.0) % 360.0 - 180.0
     d_lat = mid[:, 1] - centre_lat
-    planar = _METRES_PER_DEGREE * np.hypot(d_lon * np.cos(np.radians(mid[:, 1])), d_lat)
-    # great circle: the normalised sum of the two unit vectors (a sphere is close enough
-    # for a test that only decides where to add a vertex)
+    return _METRES_PER_DEGREE * np.hypot(d_lon * np.cos(np.radians(mid[:, 1])), d_lat)
+
+
+def _great_error(a: np.ndarray, b: np.ndarray, mid: np.ndarray) -> np.ndarray:
+    """Metres from ``mid`` to the midpoint of the great circle from a to b."""
+    # the normalised sum of the two unit vectors (a sphere is close enough for a test
+    # that only decides where to add a vertex)
     va, vb, vm = _unit(a), _unit(b), _unit(mid)
     total = va + vb
     norm = np.linalg.norm(total, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         great = _EARTH_RADIUS * np.linalg.norm(total / norm[:, None] - vm, axis=1)
     # antipodal ends have no one great circle: always worth splitting
-    great = np.where(np.isfinite(great), great, np.inf)
-    return np.maximum(planar, great)
+    return np.where(np.isfinite(great), great, np.inf)
+
+
+def _round_error(a: np.ndarray, b: np.ndarray, mid: np.ndarray, tolerance: float) -> np.ndarray:
+    """`chord_error` where a round needs it exactly; the planar distance where it is larger.
+
+    A round decides ``error > tolerance`` and forecasts the halves of a split piece
+    (``error / 4``); a planar distance above ``4 * _SMOOTH_MARGIN * tolerance`` decides
+    both alone (the larger of the two is larger still), so the trigonometry of the great
+    circle (most of the cost) is spent on the other pieces only. NaN stays NaN.
+    """
+    with np.errstate(invalid="ignore"):
+        error = _planar_error(a, b, mid)
+        check = np.flatnonzero(error <= 4 * _SMOOTH_MARGIN * tolerance)
+        if len(check):
+            error[check] = np.maximum(error[check], _great_error(a[check], b[check], mid[check]))
+    return error
 
 
 def _unit(lonlat: np.ndarray) -> np.ndarray:
@@ -165,8 +189,10 @@ def refine_edges(
     A first cut splits each edge into equal pieces, as many as its midpoint's error
     asks for; then each round transforms the source-CRS midpoints of every piece still
     open (one call for all of them, grouped by CRS), keeps those whose `chord_error`
-    exceeds ``tolerance`` as new vertices, and opens both halves. A vertex depends only on its
-    own edge, so a geometry gets the same vertices whatever listing it is in.
+    exceeds ``tolerance`` as new vertices, and opens both halves, unless the piece bends
+    evenly and a quarter of its error is clearly within the tolerance (the halves are
+    then final, as the first cut's pieces are). A vertex depends only on its own edge,
+    so a geometry gets the same vertices whatever listing it is in.
 
     Parameters
     ----------
@@ -230,13 +256,18 @@ def refine_edges(
         start = open_edge[edge]
         mid = src[start] + (src[nxt[start]] - src[start]) * tm[:, None]
         transform(mid, group[point_ring[start]])
+        error = _round_error(a, b, mid, tolerance)
         with np.errstate(invalid="ignore"):
-            split = chord_error(a, b, mid) > tolerance
-        split &= edge_len[edge] * (t1 - t0) > limit[edge]
+            split = error > tolerance
+            split &= edge_len[edge] * (t1 - t0) > limit[edge]
+            # the halves of a piece that bends evenly on its own scale: forecast as in
+            # the first cut (a quarter of its error), tested only on a close call
+            final = error <= 4 * _SMOOTH_MARGIN * tolerance
+        final &= split & _smooth(a, b, mid, error)
         added_edge.append(edge[split])
         added_t.append(tm[split])
         added_xy.append(mid[split])
-        keep = np.flatnonzero(split)
+        keep = np.flatnonzero(split & ~final)
         edge = np.concatenate([edge[keep], edge[keep]])
         t0, t1 = np.concatenate([t0[keep], tm[keep]]), np.concatenate([tm[keep], t1[keep]])
         a = np.concatenate([a[keep], mid[keep]])
@@ -316,14 +347,19 @@ def _first_cut(
     first = open_edge[edge[inner]]
     points = src[first] + (src[nxt[first]] - src[first]) * t0[inner][:, None]
     transform(points, group[first])
-    a = ends[0][edge]
-    a[inner] = points
-    b = np.roll(a, -1, axis=0)  # a piece ends where the next one of its edge starts
-    last = j == pieces[edge] - 1
-    b[last] = ends[1][edge[last]]
+    # the ends of the pieces tested again only (most pieces of UTM edges are final): a
+    # piece starts at its inner point (or the edge's start) and ends where the next
+    # piece of its edge starts (or at the edge's end)
     still = np.flatnonzero(~smooth[edge])
+    point_of = np.cumsum(j > 0) - 1  # a piece's inner point in `points` (where j > 0)
+    a = ends[0][edge[still]]
+    starts = np.flatnonzero(j[still] > 0)
+    a[starts] = points[point_of[still[starts]]]
+    b = ends[1][edge[still]]
+    goes_on = np.flatnonzero(j[still] < pieces[edge[still]] - 1)
+    b[goes_on] = points[point_of[still[goes_on] + 1]]
     added = (edge[inner], t0[inner], points)
-    return edge[still], t0[still], t1[still], a[still], b[still], added
+    return edge[still], t0[still], t1[still], a, b, added
 
 
 def _insert(

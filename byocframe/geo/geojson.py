@@ -314,20 +314,59 @@ def geometries_to_geojson(
     >>> out[0]["crs"]["properties"]["name"], out[0]["type"], out[1]
     ('urn:ogc:def:crs:EPSG::32633', 'Polygon', None)
     """
+    geoms = np.asarray(geoms, dtype=object)
+    if geoms.ndim != 1:  # a sequence numpy cannot keep flat
+        geoms = np.fromiter(geoms, dtype=object, count=len(geoms))
+    shown = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    kind = shapely.get_type_id(geoms)
+    polygonal = shown & np.isin(kind, _POLYGONAL) & ~shapely.has_z(geoms)
+    coordinates: list[Any] = [None] * len(geoms)
+    rows = np.flatnonzero(polygonal)
+    for pos, body in zip(rows.tolist(), _polygon_lists(geoms[rows], kind[rows]), strict=True):
+        coordinates[pos] = body
     out: list[Any] = []
-    for geom, code in zip(geoms, crs, strict=True):
-        if geom is None or shapely.is_missing(geom) or shapely.is_empty(geom):
+    for geom, code, body, visible in zip(geoms, crs, coordinates, shown.tolist(), strict=True):
+        if not visible:
             out.append(None)
             continue
-        body = shapely.geometry.mapping(geom)
+        if body is None:  # another kind of geometry: shapely's mapping, tuples as lists
+            mapped = shapely.geometry.mapping(geom)
+            body = (mapped["type"], _lists(mapped["coordinates"]))
         out.append(
             {
-                "type": body["type"],
+                "type": body[0],
                 "crs": {"type": "name", "properties": {"name": crs_urn(code or WGS84)}},
-                "coordinates": _lists(body["coordinates"]),
+                "coordinates": body[1],
             }
         )
     return out
+
+
+_POLYGONAL = [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON]
+
+
+def _polygon_lists(geoms: np.ndarray, kind: np.ndarray) -> list[tuple[str, list[Any]]]:
+    """2D Polygons and MultiPolygons as (GeoJSON type, nested coordinate lists).
+
+    The same lists as shapely's mapping gives (shell first, then holes), built from one
+    flat coordinate array instead of a Python object per ring and vertex.
+    """
+    polygons, owner = shapely.get_parts(geoms, return_index=True)
+    rings, ring_owner = shapely.get_rings(polygons, return_index=True)
+    points = shapely.get_coordinates(rings).tolist()
+    ends = np.cumsum(shapely.get_num_coordinates(rings)).tolist()
+    shells: list[list[Any]] = [[] for _ in range(len(polygons))]
+    start = 0
+    for polygon, end in zip(ring_owner.tolist(), ends, strict=True):
+        shells[polygon].append(points[start:end])
+        start = end
+    bodies: list[list[Any]] = [[] for _ in range(len(geoms))]
+    for geom, polygon in zip(owner.tolist(), shells, strict=True):
+        bodies[geom].append(polygon)
+    return [
+        ("Polygon", body[0]) if k == shapely.GeometryType.POLYGON else ("MultiPolygon", body)
+        for body, k in zip(bodies, kind.tolist(), strict=True)
+    ]
 
 
 def _lists(value: Any) -> Any:

@@ -61,6 +61,10 @@ def _apply(transformer: Transformer, geoms: np.ndarray) -> np.ndarray:
 
 
 _CHUNK = 200_000  # coordinates per pyproj call when transforming on several threads
+#: Fewer coordinates than this in one call are transformed on the calling thread: the
+#: pool's hand-offs cost more CPU than the threads save (20,000 tiles: 0.16 s more CPU
+#: for the build on threads, and no shorter on a busy machine; docs/benchmarks.md).
+_THREADED = 2 * _CHUNK
 
 
 def _transform_groups(groups: list[tuple[Transformer, np.ndarray]], xy: np.ndarray) -> None:
@@ -77,10 +81,12 @@ def _transform_groups(groups: list[tuple[Transformer, np.ndarray]], xy: np.ndarr
 
     def run(item: tuple[Transformer, np.ndarray]) -> None:
         transformer, rows = item
-        xy[rows, 0], xy[rows, 1] = transformer.transform(xy[rows, 0], xy[rows, 1])
+        x, y = xy[rows, 0], xy[rows, 1]  # copies already: transformed where they are
+        transformer.transform(x, y, inplace=True)
+        xy[rows, 0], xy[rows, 1] = x, y
 
     threads = min(4, os.cpu_count() or 1)
-    if threads < 2 or sum(len(rows) for _, rows in work) < 50_000:
+    if threads < 2 or sum(len(rows) for _, rows in work) < _THREADED:
         for item in work:
             run(item)
         return
@@ -263,10 +269,16 @@ def _densified_lonlat(
     to_wgs84 = [transformer(code, WGS84) if code != WGS84 else None for code in uniq]
 
     def transform(points: np.ndarray, code: np.ndarray) -> None:
+        # the rows of each CRS in one sort (not one pass over all points per CRS: a
+        # world listing has ~120 UTM zones, and densifying calls this round after round)
+        order = np.argsort(code, kind="stable")
+        bounds = np.searchsorted(code[order], np.arange(len(to_wgs84) + 1)).tolist()
         groups = [
-            (to, np.flatnonzero(code == k)) for k, to in enumerate(to_wgs84) if to is not None
+            (to, order[bounds[k] : bounds[k + 1]])
+            for k, to in enumerate(to_wgs84)
+            if to is not None and bounds[k + 1] > bounds[k]
         ]
-        _transform_groups([(to, rows) for to, rows in groups if len(rows)], points)
+        _transform_groups(groups, points)
 
     transform(xy, point_code)
     if steps.longest is None or not np.isfinite(steps.tolerance):
@@ -337,14 +349,23 @@ def _as_multi(geoms: np.ndarray) -> np.ndarray:
 def _pole_flags(src: np.ndarray, codes: np.ndarray, present: np.ndarray) -> np.ndarray:
     """+1 where a geometry (in its own CRS) contains the north pole, -1 the south pole."""
     flags = np.zeros(len(src), dtype=np.int8)
+    bounds = shapely.bounds(src)  # NaN for missing geometries: never around a pole
     for code in np.unique(codes[present].astype(str)):
         if code == WGS84:
             continue  # a lon/lat polygon cannot enclose a pole without touching it
         group = np.flatnonzero(present & (codes == code))
         north, south = _poles_in(str(code))
         for sign, pole in ((1, north), (-1, south)):
-            if pole is not None:
-                flags[group[shapely.intersects_xy(src[group], *pole)]] = sign
+            if pole is None:
+                continue
+            box = bounds[group]
+            around = group[
+                (box[:, 0] <= pole[0])
+                & (pole[0] <= box[:, 2])
+                & (box[:, 1] <= pole[1])
+                & (pole[1] <= box[:, 3])
+            ]
+            flags[around[shapely.intersects_xy(src[around], *pole)]] = sign
     return flags
 
 

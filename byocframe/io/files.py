@@ -79,6 +79,13 @@ _CSV_TEXTS = (
 )
 
 
+def _all_texts(index: pd.Index) -> bool:
+    """Whether every label is a str (a str-dtype index without NaN is, unlooked at)."""
+    if isinstance(index.dtype, pd.StringDtype):
+        return not index.hasnans
+    return all(isinstance(i, str) for i in index)
+
+
 def _kind(path: Path) -> str:
     kind = _FORMATS.get(path.suffix.lower())
     if kind is None:
@@ -122,7 +129,7 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
     kind = _kind(path)
     if not path.parent.is_dir():
         raise ValidationError(f"{path.parent}: folder not found; create it first")
-    if not all(isinstance(i, str) for i in gdf.index) or gdf.index.name != "id":
+    if not _all_texts(gdf.index) or gdf.index.name != "id":
         # rows added with pd.concat carry its 0, 1, ... (and concat drops the index
         # name): they have no tile id yet, and the index is always written as "id"
         gdf = gdf.set_axis(

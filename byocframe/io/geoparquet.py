@@ -8,8 +8,12 @@ GeoParquet table. The rest is stored as byocframe needs it back, exactly:
   CRS, so not GeoParquet geometry columns); tiles repeat across dates, so
   ``native_tile`` is dictionary-encoded to almost nothing.
 * ``tile_geometry`` only where it is not what reprojecting ``native_tile`` gives (an
-  edited or hand-made row): everywhere else it is recomputed on reading, which is cheap
-  because the reprojection handles each distinct footprint once.
+  edited or hand-made row). Everywhere else it is drawn from ``native_tile``, once per
+  distinct footprint: ``tile_drawing`` holds that drawing (WKB) once in the file for
+  each (``native_tile``, ``native_crs``) pair seen more than once (a mosaic's grid cell
+  on every date: ~5,000 drawings for 20,000 synthetic tiles, ~21,000 for a million),
+  null elsewhere, so a reader decodes it instead of reprojecting. A footprint seen once,
+  or whose drawing lies outside the part of the file read, is reprojected.
 * every other column through pyarrow's pandas conversion (dtypes kept), and the
   frame's byocframe attrs and column order as JSON in the ``byocframe`` metadata key.
 
@@ -20,6 +24,7 @@ Measured in docs/design/geoparquet.md. `ParquetSink` writes the same file batch 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from pathlib import Path
@@ -31,12 +36,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
+import xxhash
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import tile_frame
 from byocframe.frame.digests import geometry_digest
-from byocframe.frame.footprints import redraw_tiles
-from byocframe.frame.memory import release_arrow_memory
+from byocframe.frame.footprints import redraw_tiles, tile_groups
+from byocframe.frame.memory import building
 from byocframe.frame.native import (
     NATIVE_COLUMNS,
     WKB_DTYPE,
@@ -50,6 +56,7 @@ __all__ = [
     "COMPRESSION_LEVEL",
     "METADATA_KEY",
     "ROW_GROUP_SIZE",
+    "Drawn",
     "ParquetSink",
     "is_byocframe_parquet",
     "read_parquet",
@@ -70,16 +77,25 @@ METADATA_KEY = b"byocframe"
 #: Version of that description; a reader refuses a newer one.
 FORMAT = 1
 TILE_GEOMETRY = "tile_geometry"
+#: The file's column of shared tile drawings (not a frame column).
+TILE_DRAWING = "tile_drawing"
 #: GeoParquet's name of the GeoArrow encoding used when every geometry is a MultiPolygon.
 MULTIPOLYGON = "multipolygon"
 
 
-def tile_table(gdf: gpd.GeoDataFrame, encoding: str = "WKB", *, recompute: bool = True) -> pa.Table:
+def tile_table(
+    gdf: gpd.GeoDataFrame,
+    encoding: str = "WKB",
+    *,
+    recompute: bool = True,
+    drawn: Drawn | None = None,
+) -> pa.Table:
     """One tile frame (or a batch of one) as the Arrow table of the file, without attrs.
 
     ``encoding`` is that of the geometry column: "WKB" or "multipolygon" (GeoArrow).
     ``recompute=False`` stores every ``tile_geometry`` (a scratch file read back soon:
-    writing and reading skip the reprojection).
+    writing and reading skip the reprojection). ``drawn`` remembers the footprints of
+    the file's earlier batches (`ParquetSink` keeps one).
 
     Examples
     --------
@@ -123,13 +139,114 @@ def tile_table(gdf: gpd.GeoDataFrame, encoding: str = "WKB", *, recompute: bool 
                 redrawn[rest] = shapely.equals_exact(stored[rest], expected, tolerance=0) | (
                     shapely.is_missing(stored[rest]) & shapely.is_missing(expected)
                 )
+        drawings = _shared_drawings(gdf, stored, redrawn, Drawn() if drawn is None else drawn)
         # kept only where recomputing would not give it back; b"" (not WKB) stands for a
         # missing tile geometry where recomputing would give one
         keep = np.flatnonzero(~redrawn)
         given[keep] = shapely.to_wkb(stored[keep])
         given[keep[shapely.is_missing(stored[keep])]] = b""
         table = table.append_column(TILE_GEOMETRY, pa.array(given, type=pa.binary()))
+        table = table.append_column(TILE_DRAWING, pa.array(drawings, type=pa.binary()))
     return table
+
+
+class Drawn:
+    """What a file's earlier batches drew of each footprint: digests, 24 bytes a footprint.
+
+    ``keys`` (sorted) digest a footprint (``native_crs`` and ``native_tile`` bytes),
+    ``drawing`` digests its tile geometry (`geometry_digest`) in the first batch that had
+    it, and ``stored`` says whether the file holds that drawing already.
+
+    Examples
+    --------
+    >>> drawn = Drawn()
+    >>> drawn.add(np.array([7, 3], dtype=np.uint64), np.array([1, 2], dtype=np.uint64),
+    ...           np.array([True, False]))
+    >>> drawn.find(np.array([3, 5, 7], dtype=np.uint64)).tolist()
+    [0, -1, 1]
+    """
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.uint64)
+        self.drawing = np.zeros(0, dtype=np.uint64)
+        self.stored = np.zeros(0, dtype=bool)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """The position of each key here, -1 where it is new."""
+        if not len(self.keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        at = np.searchsorted(self.keys, keys).clip(max=len(self.keys) - 1)
+        return np.where(self.keys[at] == keys, at, -1)
+
+    def add(self, keys: np.ndarray, drawing: np.ndarray, stored: np.ndarray) -> None:
+        """Remember new footprints (keys not here yet)."""
+        keys = np.concatenate([self.keys, keys])
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order]
+        self.drawing = np.concatenate([self.drawing, drawing])[order]
+        self.stored = np.concatenate([self.stored, stored])[order]
+
+
+def _shared_drawings(
+    gdf: gpd.GeoDataFrame, stored: np.ndarray, redrawn: np.ndarray, drawn: Drawn
+) -> np.ndarray:
+    """WKB of the tile geometry drawn for each footprint that repeats, once in the file.
+
+    Only rows that a reader would draw again (``redrawn``) take part. A footprint's drawing
+    is stored on its first row in the batch where it is seen a second time (in this batch
+    or after an earlier one, remembered in ``drawn``); a footprint seen once is drawn
+    again by the reader, as before, so a file of tiles that never repeat grows by
+    nothing. A row whose value is not its footprint's drawing (frames joined from two
+    drawings) leaves ``redrawn``, in place: it is kept in the file as it is.
+    """
+    drawings = np.full(len(stored), None, dtype=object)
+    groups = tile_groups(gdf)
+    # a row without a tile geometry although it has a native tile (rare: a drawing that
+    # failed) is kept as missing, whatever another batch stores for its footprint
+    redrawn[(groups >= 0) & shapely.is_missing(stored)] = False
+    rows = np.flatnonzero(redrawn & (groups >= 0))
+    if not len(rows):
+        return drawings
+    _, first, inverse, counts = np.unique(
+        groups[rows], return_index=True, return_inverse=True, return_counts=True
+    )
+    shown = stored[rows]
+    drawn_here = shown[first][inverse]
+    # loading shares one object per footprint: compare objects first, then exactly
+    same = np.fromiter(map(id, shown), np.int64, len(shown)) == np.fromiter(
+        map(id, drawn_here), np.int64, len(drawn_here)
+    )
+    other = np.flatnonzero(~same)
+    same[other] = shapely.equals_exact(shown[other], drawn_here[other], tolerance=0)
+    redrawn[rows[~same]] = False
+    heads = rows[first]  # one row per footprint of this batch
+    keys = _footprint_keys(gdf, heads)
+    digest = geometry_digest(stored[heads])
+    at = drawn.find(keys)
+    known = at >= 0
+    # a footprint drawn otherwise by an earlier batch: its rows here are kept as they are
+    clash = np.zeros(len(heads), dtype=bool)
+    clash[known] = drawn.drawing[at[known]] != digest[known]
+    redrawn[rows[clash[inverse.ravel()]]] = False
+    done = np.zeros(len(heads), dtype=bool)
+    done[known] = drawn.stored[at[known]]
+    store = ~clash & ~done & ((counts > 1) | known)
+    drawings[heads[store]] = shapely.to_wkb(stored[heads[store]])
+    drawn.stored[at[known & store]] = True
+    drawn.add(keys[~known], digest[~known], store[~known])
+    return drawings
+
+
+def _footprint_keys(gdf: gpd.GeoDataFrame, rows: np.ndarray) -> np.ndarray:
+    """A 64-bit digest of each row's ``native_crs`` and ``native_tile`` bytes."""
+    crs = gdf["native_crs"].astype(object).fillna(WGS84).to_numpy(dtype=object)[rows]
+    blobs = gdf["native_tile"].iloc[rows].tolist()
+    digest = xxhash.xxh3_64_intdigest
+    return np.fromiter(
+        (digest(f"{code}\0".encode() + blob) for code, blob in zip(crs, blobs, strict=True)),
+        dtype=np.uint64,
+        count=len(rows),
+    )
 
 
 def _as_loaded_tiles(gdf: gpd.GeoDataFrame, stored: np.ndarray) -> np.ndarray:
@@ -303,6 +420,7 @@ class ParquetSink:
         self.schema: pa.Schema | None = None
         self.rows = 0
         self.closed = False
+        self.drawn = Drawn()  # the footprints of the batches written so far
 
     def __enter__(self) -> ParquetSink:
         return self
@@ -318,7 +436,7 @@ class ParquetSink:
 
     def write(self, gdf: gpd.GeoDataFrame) -> None:
         """Append the rows of ``gdf``."""
-        table = tile_table(gdf, self.encoding, recompute=self.recompute)
+        table = tile_table(gdf, self.encoding, recompute=self.recompute, drawn=self.drawn)
         if self.writer is None:
             # the geo metadata goes into the schema (where GeoParquet readers look); the
             # byocframe metadata into the footer's key-values when the file is closed
@@ -403,9 +521,10 @@ def read_row_groups(path: str | Path, groups: list[int] | None = None) -> gpd.Ge
     ...     len(read_row_groups(f"{folder}/tiles.parquet", [0, 0]))
     8
     """
-    frame = _read_row_groups(path, groups)
-    release_arrow_memory()  # the file's transient arrays: more than half the frame again
-    return frame
+    # no collections while a million geometries are made; after, Arrow gives back the
+    # file's transient arrays (more than half the frame again)
+    with building():
+        return _read_row_groups(path, groups)
 
 
 def _read_row_groups(path: str | Path, groups: list[int] | None) -> gpd.GeoDataFrame:
@@ -420,21 +539,26 @@ def _read_row_groups(path: str | Path, groups: list[int] | None) -> gpd.GeoDataF
     geo = json.loads(metadata[b"geo"])
     name = geo["primary_column"]
     crs = geo["columns"][name].get("crs")
+    names = source.schema_arrow.names
+    if name not in names:
+        raise ValidationError(
+            f"{path}: no column {name!r}, which the geo metadata names as the geometry; "
+            "the file was altered: write it again"
+        )
+    rest = [c for c in names if c != name]
     if groups is None:
-        table = source.read(use_pandas_metadata=True)
+        table = source.read(columns=rest, use_pandas_metadata=True)
     else:
-        table = source.read_row_groups(groups, use_pandas_metadata=True)
+        table = source.read_row_groups(groups, columns=rest, use_pandas_metadata=True)
     pulled: dict[str, Any] = {}
-    for column in (name, *NATIVE_COLUMNS, TILE_GEOMETRY):
+    for column in (*NATIVE_COLUMNS, TILE_GEOMETRY, TILE_DRAWING):
         if column in table.column_names:
             pulled[column] = table.column(column)
             table = table.drop_columns([column])
     frame = table.to_pandas()
     del table
-    if geo["columns"][name].get("encoding") == MULTIPOLYGON:
-        geometry = _from_multipolygons(pulled[name])
-    else:
-        geometry = _geoms(pulled[name])
+    encoding = geo["columns"][name].get("encoding")
+    geometry = _read_geometry(source, name, encoding, groups)
     template = tile_frame([])
     for column in frame.columns.intersection(template.columns):
         # a dictionary column comes back with the categories its rows use: all of them
@@ -453,37 +577,101 @@ def _read_row_groups(path: str | Path, groups: list[int] | None) -> gpd.GeoDataF
     for column in NATIVE_COLUMNS:
         if column in pulled:  # kept as the frame keeps them: WKB bytes, not decoded
             gdf[column] = pd.Series(
-                pd.array(pulled[column].combine_chunks(), dtype=WKB_DTYPE), index=gdf.index
-            )
+                pd.arrays.ArrowExtensionArray(pulled[column]), index=gdf.index
+            )  # the file's chunks as they are: not copied into one
     if TILE_GEOMETRY in pulled:
-        gdf[TILE_GEOMETRY] = _complete_tiles(gdf, pulled[TILE_GEOMETRY], own.get("crs") or WGS84)
+        target = own.get("crs") or WGS84
+        _known_crs(target)  # checked even when every drawing is in the file
+        gdf[TILE_GEOMETRY] = _complete_tiles(
+            gdf, pulled[TILE_GEOMETRY], target, pulled.get(TILE_DRAWING)
+        )
     order = [c for c in own.get("columns") or [] if c in gdf.columns]
     order += [c for c in gdf.columns if c not in order]
     return gdf[order]
 
 
+@functools.lru_cache(maxsize=64)
+def _known_crs(name: str) -> None:
+    """Raise pyproj's CRSError for a CRS it does not know (a crafted file's metadata)."""
+    from pyproj import CRS
+
+    CRS.from_user_input(name)
+
+
+def _read_geometry(
+    source: pq.ParquetFile, name: str, encoding: str | None, groups: list[int] | None
+) -> np.ndarray:
+    """The geometry column as shapely objects, decoded one row group at a time.
+
+    Each group's Arrow coordinates are freed before the next is read: at a million tiles
+    the whole column at once held ~0.8 GB of transient arrays (its coordinates, then
+    the same again stacked for shapely) beside the shapely objects being made.
+    """
+    parts = []
+    for group in range(source.num_row_groups) if groups is None else groups:
+        values = source.read_row_group(group, columns=[name]).column(0)
+        parts.append(_from_multipolygons(values) if encoding == MULTIPOLYGON else _geoms(values))
+        del values
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
+
+
 def _complete_tiles(
-    gdf: gpd.GeoDataFrame, stored: pa.ChunkedArray | np.ndarray, target: str
+    gdf: gpd.GeoDataFrame,
+    stored: pa.ChunkedArray | np.ndarray,
+    target: str,
+    drawings: pa.ChunkedArray | np.ndarray | None = None,
 ) -> gpd.GeoSeries:
-    """``tile_geometry`` from what the file kept of it (WKB where a row's differs)."""
-    if isinstance(stored, pa.ChunkedArray):
-        kept = stored.is_valid().to_numpy(zero_copy_only=False)
-    else:
-        kept = np.fromiter((v is not None for v in stored), bool, len(stored))
+    """``tile_geometry`` from what the file kept of it (WKB where a row's differs).
+
+    The other rows get their footprint's shared drawing (``drawings``, see `tile_table`),
+    or, where the part read has none, are drawn again from ``native_tile``.
+    """
+    kept = _valid(stored)
     todo = np.flatnonzero(~kept)
     tiles = np.full(len(gdf), None, dtype=object)
+    if len(todo) and drawings is not None:
+        todo = _from_drawings(gdf, todo, drawings, tiles)
     if len(todo):
         tiles[todo] = redraw_tiles(gdf if len(todo) == len(gdf) else gdf.iloc[todo], target)
     # rows whose tile geometry is not the recomputed one: few, or all in a scratch file
     given = np.flatnonzero(kept)
     if len(given):
-        if isinstance(stored, pa.ChunkedArray):
-            wkb = stored.take(pa.array(given)).to_numpy(zero_copy_only=False)
-        else:
-            wkb = stored[given]
+        wkb = _take(stored, given)
         some = np.fromiter((len(v) > 0 for v in wkb), bool, len(wkb))
         tiles[given[some]] = shapely.from_wkb(wkb[some])
     return gpd.GeoSeries(tiles, index=gdf.index, crs=gdf.crs)
+
+
+def _from_drawings(
+    gdf: gpd.GeoDataFrame,
+    todo: np.ndarray,
+    drawings: pa.ChunkedArray | np.ndarray,
+    tiles: np.ndarray,
+) -> np.ndarray:
+    """Fill ``tiles[todo]`` from the shared drawings; the rows left to draw."""
+    have = np.flatnonzero(_valid(drawings))
+    if not len(have):
+        return todo
+    groups = tile_groups(gdf)
+    codes, first = np.unique(groups[have], return_index=True)
+    decoded = shapely.from_wkb(_take(drawings, have[first]))
+    found = np.searchsorted(codes, groups[todo]).clip(max=len(codes) - 1)
+    hit = (codes[found] == groups[todo]) & (groups[todo] >= 0)
+    tiles[todo[hit]] = decoded[found[hit]]  # one shared object per footprint, as loaded
+    return todo[~hit & (groups[todo] >= 0)]  # without a native tile: nothing to draw
+
+
+def _valid(values: pa.ChunkedArray | np.ndarray) -> np.ndarray:
+    """Which values of a file column (or another reader's object array) are not null."""
+    if isinstance(values, pa.ChunkedArray):
+        return np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    return np.fromiter((v is not None for v in values), bool, len(values))
+
+
+def _take(values: pa.ChunkedArray | np.ndarray, rows: np.ndarray) -> np.ndarray:
+    if isinstance(values, pa.ChunkedArray):
+        return values.take(pa.array(rows)).to_numpy(zero_copy_only=False)
+    return values[rows]
 
 
 def restore_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -521,11 +709,18 @@ def restore_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if column in gdf.columns and gdf[column].dtype != template[column].dtype:
             # WKB as another reader gives it (object bytes), or shapely objects
             gdf[column] = native_column(native_geometries(gdf, column), gdf.index)
+    drawings = None
+    if TILE_DRAWING in gdf.columns:
+        drawings = _objects(gdf.pop(TILE_DRAWING))
     if TILE_GEOMETRY in gdf.columns and not isinstance(gdf[TILE_GEOMETRY], gpd.GeoSeries):
-        values = gdf[TILE_GEOMETRY].astype(object)
-        stored = values.where(values.notna(), None).to_numpy(dtype=object)
-        gdf[TILE_GEOMETRY] = _complete_tiles(gdf, stored, _crs(gdf))
+        stored = _objects(gdf[TILE_GEOMETRY])
+        gdf[TILE_GEOMETRY] = _complete_tiles(gdf, stored, _crs(gdf), drawings)
     return gdf
+
+
+def _objects(column: pd.Series) -> np.ndarray:
+    values = column.astype(object)
+    return values.where(values.notna(), None).to_numpy(dtype=object)
 
 
 def _geoms(values: pa.ChunkedArray) -> np.ndarray:

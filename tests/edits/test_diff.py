@@ -425,11 +425,21 @@ def test_a_tile_geometry_drawn_again_by_other_code_is_not_an_edit(tmp_path, monk
     read by a byocframe that draws a few vertices differently must still push (no
     read-only refusal), while a tile geometry changed by hand is still refused.
     """
+    import pyarrow.parquet as pq
+
     from byocframe.geo import densify
+    from byocframe.io import geoparquet
 
     gdf = byocframe.tiles_from_records(synthetic_tiles(400, seed=2))
     path = tmp_path / "tiles.parquet"
     byocframe.write_file(gdf, path)
+    # without the file's stored drawings (an earlier writer's file): drawn on reading
+    source = pq.ParquetFile(path)
+    meta = {**source.schema_arrow.metadata, **source.metadata.metadata}
+    meta.pop(b"ARROW:schema")
+    table = source.read().drop_columns(["tile_drawing"]).replace_schema_metadata(meta)
+    pq.write_table(table, path)
+    assert geoparquet.is_byocframe_parquet(path)
     monkeypatch.setattr(densify, "_FIRST_CUT", 2)  # another version's first cut
     back = byocframe.read_file(path)
     loaded = np.asarray(gdf["tile_geometry"].array, dtype=object)

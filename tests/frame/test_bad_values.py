@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import ServiceApi, box_ring, geojson, utm33_files
@@ -372,3 +373,26 @@ def test_a_self_crossing_cover_is_repaired_in_linear_time(monkeypatch, kind, wes
     truth = shapely.union_all([t for t in teeth if t.geom_type in ("Polygon", "MultiPolygon")])
     assert truth.area > 1e-3
     assert abs(cover.area - truth.area) < 1e-9 * truth.area
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1, 1.5, None, True, "2", np.float64(2.0), np.int64(3), [1]],
+    ids=["int", "float", "none", "bool", "text", "np-float", "np-int", "list"],
+)
+def test_the_quick_additional_data_check_agrees_with_the_full_one(value):
+    """Plain records skip the full check; every other kind of value still gets it."""
+    from byocframe.frame.record_checks import check_additional
+
+    for key in ("minMetersPerPixel", "hasAddedPoints"):
+        record = {"additionalData": {key: value, "x": 1}}
+        kept, problems = check_additional([record], ["a"])
+        wrong = [p["field"] for p in problems]
+        if key == "minMetersPerPixel":
+            plain = value is None or (
+                isinstance(value, int | float) and not isinstance(value, bool)
+            )
+        else:
+            plain = value is None or isinstance(value, bool)
+        assert wrong == ([] if plain else [f"additionalData.{key}"])
+        assert (key in kept[0]) == plain

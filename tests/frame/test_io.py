@@ -367,3 +367,52 @@ def test_a_collection_whose_bands_are_not_a_band_map_is_a_validation_error(bands
     record = {"id": "c1", "name": "x", "s3Bucket": "b", "additionalData": {"bands": bands}}
     with pytest.raises(ValidationError, match=r"additionalData\.bands: not an object of band"):
         byocframe.collections_from_records([record])
+
+
+# ------------------------------------------------------------- to_records, cheaply
+def test_to_records_sends_unedited_covers_back_without_reprojecting(monkeypatch):
+    """The rows' tokens say geometry and native cover are as loaded: nothing is redrawn,
+    and the covers are the received ones, exactly."""
+    from byocframe.frame import convert
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    records = synthetic_tiles(200, seed=4)
+    gdf = byocframe.tiles_from_records(records)
+    drawn = []
+    original = convert.reproject
+
+    def counting(geoms, *args, **kwargs):
+        drawn.append(len(geoms))
+        return original(geoms, *args, **kwargs)
+
+    monkeypatch.setattr(convert, "reproject", counting)
+    back = byocframe.to_records(gdf)
+    assert sum(drawn) == 0
+    assert [r.get("coverGeometry") for r in back] == [r.get("coverGeometry") for r in records]
+    # an edited row is still found, and only the rows that need it are drawn
+    edited = gdf.copy()
+    column = edited.columns.get_loc("geometry")
+    edited.iloc[3, column] = shapely.affinity.translate(edited.geometry.iloc[3], 0.01, 0)
+    back = byocframe.to_records(edited)
+    assert 0 < sum(drawn) < len(gdf)
+    assert back[3]["coverGeometry"] != records[3].get("coverGeometry")
+    assert [r.get("coverGeometry") for i, r in enumerate(back) if i != 3] == [
+        r.get("coverGeometry") for i, r in enumerate(records) if i != 3
+    ]
+
+
+def test_to_records_with_a_changed_native_cover_sends_the_shown_geometry():
+    """native_cover changed by hand (its token digest differs): the displayed geometry
+    decides, as before tokens were read here."""
+    from byocframe.frame.native import native_geometries, put_native
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(5, seed=2))
+    before = byocframe.to_records(gdf)[1]["coverGeometry"]
+    moved = shapely.affinity.translate(native_geometries(gdf, "native_cover")[1], 500.0, 0)
+    put_native(gdf, [1], "native_cover", [moved])
+    after = byocframe.to_records(gdf)[1]["coverGeometry"]
+    shown, sent = shapely.geometry.shape(before), shapely.geometry.shape(after)
+    assert after != before  # reprojected back from the display, not the bytes loaded
+    assert shapely.hausdorff_distance(shown, sent) < 10.0  # metres: the same outline
+    assert shapely.hausdorff_distance(moved, sent) > 400.0

@@ -75,3 +75,25 @@ def test_as_record_accepts_objects_with_to_dict():
     assert as_record(Tile()) == {"id": "t", "path": "p"}
     with pytest.raises(TypeError, match="must be a dict or a sentinelhub-py ByocCollection"):
         as_record(3, "collection")
+
+
+def test_datetimes_are_written_as_python_spells_them():
+    """Every precision and both sides of 1970, against datetime's own ISO spelling."""
+    import datetime as dt
+
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    micros = rng.integers(-1_500_000_000_000_000, 4_000_000_000_000_000, 2_000)
+    micros[::3] -= micros[::3] % 1_000  # milliseconds
+    micros[::5] -= micros[::5] % 1_000_000  # whole seconds
+    values = pd.Series(pd.to_datetime(micros, unit="us", utc=True))
+    values.iloc[7] = pd.NaT
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    expected = []
+    for i, us in enumerate(micros.tolist()):
+        when = epoch + dt.timedelta(microseconds=us)
+        fraction = "" if not when.microsecond else f".{when.microsecond:06d}"
+        fraction = fraction[:4] if fraction.endswith("000") else fraction
+        expected.append(None if i == 7 else when.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z")
+    assert format_datetimes(values) == expected

@@ -232,13 +232,19 @@ def test_smooth_edges_are_not_tested_again(monkeypatch):
     utm = np.array([str(c).startswith(("EPSG:326", "EPSG:327")) for c in crs])
     geoms, crs = geoms[utm], crs[utm]
     counted = []
-    original = densifying.chord_error
+    first_cut, rounds = densifying.chord_error, densifying._round_error
 
-    def counting(a, b, mid):
+    def counting_first(a, b, mid):
         counted.append(len(a))
-        return original(a, b, mid)
+        return first_cut(a, b, mid)
 
-    monkeypatch.setattr(densifying, "chord_error", counting)
+    def counting_rounds(a, b, mid, tolerance):
+        counted.append(len(a))
+        return rounds(a, b, mid, tolerance)
+
+    # the first cut measures each edge's error, each round tests the open pieces
+    monkeypatch.setattr(densifying, "chord_error", counting_first)
+    monkeypatch.setattr(densifying, "_round_error", counting_rounds)
     forecast = reproject(geoms, crs)
     spared = sum(counted)
     counted.clear()
@@ -248,3 +254,49 @@ def test_smooth_edges_are_not_tested_again(monkeypatch):
     # and the vertices differ only where testing would have split a forecast piece
     same = shapely.equals_exact(forecast, tested, tolerance=0)
     assert np.mean(same) > 0.95
+
+
+def test_round_error_decides_as_the_full_chord_error():
+    """The rounds skip the great circle where the planar distance decides: the same
+    splits as ``chord_error > tolerance`` and the same error wherever the halves'
+    forecast could use it; NaN, infinite and antipodal ends included."""
+    rng = np.random.default_rng(11)
+    k = 20_000
+    a = np.column_stack([rng.uniform(-180, 180, k), rng.uniform(-90, 90, k)])
+    b = a + rng.normal(0, 0.05, (k, 2)) * rng.choice([0.01, 1, 30], (k, 1))
+    mid = (a + b) / 2 + rng.normal(0, 1e-4, (k, 2)) * rng.choice([0.01, 1, 10], (k, 1))
+    mid[:5] = [np.nan, np.nan]
+    mid[5:10] = [np.inf, np.inf]
+    b[10:15] = a[10:15] * [1, -1] + [180, 0]  # antipodal: no one great circle
+    for tolerance in (1.0, 5.0, 50.0):
+        with np.errstate(invalid="ignore"):
+            full = densifying.chord_error(a, b, mid)
+            got = densifying._round_error(a, b, mid, tolerance)
+            assert ((got > tolerance) == (full > tolerance)).all()
+            near = full <= 4 * densifying._SMOOTH_MARGIN * tolerance
+        assert np.array_equal(got[near], full[near])
+        assert np.isnan(got[:5]).all()
+
+
+def test_rounds_spare_the_halves_they_can_forecast(monkeypatch):
+    """Polar tiles (edges that bend unevenly): the halves of a piece are tested only on
+    a close call, and the vertices are those of testing every half."""
+    geoms, crs = _synthetic_covers(3_000, seed=8)
+    polar = np.array([str(c) in ("EPSG:3413", "EPSG:3031") for c in crs])
+    assert polar.sum() > 20
+    geoms, crs = geoms[polar], crs[polar]
+    counted = []
+    rounds = densifying._round_error
+
+    def counting(a, b, mid, tolerance):
+        counted.append(len(a))
+        return rounds(a, b, mid, tolerance)
+
+    monkeypatch.setattr(densifying, "_round_error", counting)
+    forecast = reproject(geoms, crs)
+    spared = sum(counted)
+    counted.clear()
+    monkeypatch.setattr(densifying, "_SMOOTH_MARGIN", 0.0)  # every piece tested again
+    tested = reproject(geoms, crs)
+    assert spared < 0.7 * sum(counted)
+    assert shapely.equals_exact(forecast, tested, tolerance=0).all()

@@ -377,3 +377,31 @@ def test_parse_crs_refuses_a_code_of_thousands_of_digits(name):
 
     with pytest.raises(GeometryProblem, match="unknown EPSG code"):
         parse_crs(name)
+
+
+def test_geojson_writer_matches_shapely_mapping_for_every_kind():
+    """Polygons with holes, MultiPolygons, Z, other kinds, empty and missing: the lists
+    shapely's own mapping gives (tuples as lists), in the same order."""
+    import json
+
+    holed = shapely.Polygon(
+        [(0, 0), (10, 0), (10, 10), (0, 10), (0, 0)], [[(1, 1), (2, 1), (2, 2), (1, 1)]]
+    )
+    geoms = [
+        holed,
+        shapely.MultiPolygon([holed, shapely.box(20, 20, 21, 21)]),
+        None,
+        shapely.Polygon(),
+        shapely.Polygon([(0, 0, 5), (1, 0, 5), (1, 1, 5), (0, 0, 5)]),
+        shapely.Point(3, 4),
+        shapely.box(0.1, 0.2, 0.30000000000000004, 0.4),
+    ]
+    out = geometries_to_geojson(geoms, ["EPSG:32633"] * len(geoms))
+    for geom, got in zip(geoms, out, strict=True):
+        if geom is None or geom.is_empty:
+            assert got is None
+            continue
+        expected = json.loads(json.dumps(shapely.geometry.mapping(geom)))
+        assert got["type"] == expected["type"]
+        assert got["coordinates"] == expected["coordinates"]
+        assert json.loads(json.dumps(got["coordinates"])) == got["coordinates"]

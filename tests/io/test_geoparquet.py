@@ -6,6 +6,7 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import shapely
@@ -163,3 +164,80 @@ def test_older_files_still_read(gdf, tmp_path):
     gdf.to_parquet(tmp_path / "old.parquet")  # what write_file wrote before
     back = byocframe.read_file(tmp_path / "old.parquet")
     assert_geodataframe_equal(back, gdf)
+
+
+def _footprints(frame):
+    """Rows per (native_tile, native_crs) footprint of a frame."""
+    pairs = zip(frame["native_tile"].tolist(), frame["native_crs"].tolist(), strict=True)
+    count = {}
+    for blob, crs in pairs:
+        if blob is not None and blob is not pd.NA:
+            count[(blob, crs)] = count.get((blob, crs), 0) + 1
+    return count
+
+
+def test_each_footprint_that_repeats_is_drawn_once_in_the_file(gdf, tmp_path, monkeypatch):
+    """The file carries one drawing per footprint seen twice or more: reading decodes
+    those and reprojects only the footprints seen once."""
+    path = tmp_path / "t.parquet"
+    byocframe.write_file(gdf, path)
+    drawings = pq.read_table(path, columns=["tile_drawing"]).column(0).to_pylist()
+    count = _footprints(gdf)
+    repeated = sum(1 for n in count.values() if n > 1)
+    assert sum(v is not None for v in drawings) == repeated > 0
+    redrawn = []
+    original = geoparquet.redraw_tiles
+
+    def counting(frame, target):
+        redrawn.append(len(frame))
+        return original(frame, target)
+
+    monkeypatch.setattr(geoparquet, "redraw_tiles", counting)
+    back = byocframe.read_file(path)
+    assert sum(redrawn) == sum(1 for n in count.values() if n == 1)
+    assert_exact(back, gdf)
+    # a part of the file without a footprint's drawing draws it again, the same
+    part = geoparquet.read_row_groups(path, [0])
+    assert same_bytes(part["tile_geometry"].array, gdf["tile_geometry"].array)
+
+
+def test_batches_store_a_footprint_once_across_the_file(tmp_path):
+    """A listing written batch by batch (one date a batch): a footprint's drawing is
+    stored once, in the batch that sees it again, and the whole file reads back exactly;
+    tiles that never repeat add no drawing."""
+    dates = ("2020-01-01", "2020-02-01", "2020-03-01")
+    frame = byocframe.tiles_from_records(synthetic_tiles(300, seed=5, dates=dates))
+    path = tmp_path / "t.parquet"
+    day = frame["sensing_time"].dt.strftime("%Y-%m").to_numpy()
+    with geoparquet.ParquetSink(path, frame.crs) as sink:
+        for month in sorted(set(day)):
+            sink.write(frame[day == month])
+        sink.close(frame.attrs, list(frame.columns), "id")
+    drawings = pq.read_table(path, columns=["tile_drawing"]).column(0).to_pylist()
+    repeated = sum(1 for n in _footprints(frame).values() if n > 1)
+    assert sum(v is not None for v in drawings) == repeated > 0
+    back = byocframe.read_file(path)
+    order = back.index.get_indexer(frame.index)
+    assert same_bytes(back["tile_geometry"].array[order], frame["tile_geometry"].array)
+    once = frame[~frame.duplicated(subset=["native_tile", "native_crs"], keep=False)]
+    byocframe.write_file(once, path)
+    stored = pq.read_table(path, columns=["tile_drawing"]).column(0).to_pylist()
+    assert stored == [None] * len(once)
+
+
+def test_frames_drawn_two_ways_round_trip_exactly(tmp_path):
+    """Rows of one footprint drawn with two tolerances (two loads joined): each row gets
+    its own drawing back, not the other load's."""
+    records = synthetic_tiles(120, seed=9)
+    fine = byocframe.tiles_from_records(records[:60], tolerance=1.0)
+    coarse = byocframe.tiles_from_records(records[60:])
+    joined = pd.concat([fine, coarse])
+    joined.attrs = coarse.attrs
+    shared = set(fine["native_tile"].dropna().tolist()) & set(
+        coarse["native_tile"].dropna().tolist()
+    )
+    assert shared  # the same grid cells on other dates
+    path = tmp_path / "t.parquet"
+    byocframe.write_file(joined, path)
+    back = byocframe.read_file(path)
+    assert same_bytes(back["tile_geometry"].array, joined["tile_geometry"].array)
