@@ -30,14 +30,14 @@ def levels(polygons: list, deepest: int = 4, **kwargs) -> np.ndarray:
 def count_pairs(monkeypatch: pytest.MonkeyPatch) -> list:
     """Record how many candidate edge pairs each ``depth_areas`` call compares."""
     compared = []
-    find_pairs = byocframe.tools.depth._candidate_pairs
+    find_pairs = byocframe.tools.depth.candidate_pairs
 
     def spy(edges):
         pairs = find_pairs(edges)
         compared.append(sum(len(a) for a, _ in pairs))
         return pairs
 
-    monkeypatch.setattr(byocframe.tools.depth, "_candidate_pairs", spy)
+    monkeypatch.setattr(byocframe.tools.depth, "candidate_pairs", spy)
     return compared
 
 
@@ -271,14 +271,14 @@ class TestStackedVariants:
         # a crossing is one event per class and a shared corner one sum per member, so
         # the events do not grow with k (before: k member events per crossing)
         events = []
-        crossings = byocframe.tools.depth._crossings
+        crossings = byocframe.tools.depth.crossings
 
         def spy(segments, a, b):
             on_class, on_member, at_ends = crossings(segments, a, b)
             events.append(len(on_class[0]) + len(on_member[0]) + len(at_ends[0]))
             return on_class, on_member, at_ends
 
-        monkeypatch.setattr(byocframe.tools.depth, "_crossings", spy)
+        monkeypatch.setattr(byocframe.tools.depth, "crossings", spy)
         rng = np.random.default_rng(3)
         cell = shapely.box(0, 0, 100, 100)
         cut = [self.swath(rng, cell) for _ in range(6)]
