@@ -10,6 +10,7 @@ import shapely
 import shapely.affinity
 
 import byocframe.tools.depth
+import byocframe.tools.edges
 from byocframe.tools.depth import depth_areas
 
 
@@ -143,7 +144,7 @@ class TestLimits:
         rng = np.random.default_rng(7)
         polygons = [shapely.box(x, y, x + 3, y + 3) for x, y in rng.uniform(0, 10, (40, 2))]
         expected = depth_areas(polygons)
-        monkeypatch.setattr(byocframe.tools.depth, "_CHUNK", 50)
+        monkeypatch.setattr(byocframe.tools.edges, "CHUNK", 50)
         np.testing.assert_allclose(depth_areas(polygons), expected, rtol=1e-12)
 
 
@@ -240,7 +241,7 @@ class TestStackedVariants:
         # candidate pairs, tie sums and the pieces' levels, each in chunks of a few
         polygons = self.stack(np.random.default_rng(9), months=6)
         expected = depth_areas(polygons, resolution=1.0)
-        monkeypatch.setattr(byocframe.tools.depth, "_CHUNK", 7)
+        monkeypatch.setattr(byocframe.tools.edges, "CHUNK", 7)
         result = depth_areas(polygons, resolution=1.0)
         np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-9)
 
