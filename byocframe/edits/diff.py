@@ -212,7 +212,8 @@ def _diff_loaded(
                     "id": tids[i],
                     "field": name,
                     "value": new,
-                    "problem": "read-only field edited",
+                    "problem": "read-only field edited: restore it, or load the tiles "
+                    "again with byocframe.read_tiles()",
                     "_pos": int(loaded[i]),
                 }
             )

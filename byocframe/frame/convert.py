@@ -45,6 +45,7 @@ from byocframe.frame.records import (
 )
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
+    OTHER_READ_ONLY,
     Drawing,
     current_fields,
     drawing,
@@ -416,7 +417,10 @@ def _as_loaded_covers(frame: pd.DataFrame) -> np.ndarray:
         return np.zeros(len(frame), dtype=bool)
     now = current_fields(frame)
     own = state.present & (state.tile_id == frame.index.to_numpy(dtype=object))
-    return own & (now["geometry"] == state.geometry) & (now["native"] == state.native)
+    # the CRS the cover is written in, and the tile it falls back to, as loaded too
+    kept = [OTHER_READ_ONLY.index("native_crs"), OTHER_READ_ONLY.index("native_tile")]
+    same_crs = (now["others"][:, kept] == state.others[:, kept]).all(axis=1)
+    return own & same_crs & (now["geometry"] == state.geometry) & (now["native"] == state.native)
 
 
 def _collection_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

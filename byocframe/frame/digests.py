@@ -73,12 +73,11 @@ def blob_digest(values: Sequence[object] | np.ndarray) -> np.ndarray:
     """
     blobs = np.asarray(values, dtype=object)
     digest = xxhash.xxh3_64_intdigest
-    out = np.fromiter(
+    return np.fromiter(
         (0 if blob is None else digest(blob) | 1 for blob in blobs.tolist()),
         dtype=np.uint64,
         count=len(blobs),
     )
-    return out
 
 
 def _text(value: object) -> str:

@@ -307,6 +307,8 @@ def _canonical_text(name: str, value: Any) -> str | None:
     inside JSON texts), flags read alike as bools, 0/1 or text, and a value that is not
     a text where a text belongs (a dict from ``json.loads``) is a different value.
     """
+    if not isinstance(value, str | bytes | dict | list) and not pd.api.types.is_scalar(value):
+        return "\0not a text: " + str(value)  # an array where a value belongs
     if value is None or (not isinstance(value, str | dict | list) and bool(pd.isna(value))):
         return None
     if name == "has_added_points":
@@ -683,6 +685,8 @@ def _collection_text(name: str, value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, dict | list):
         return _canonical(value)
+    if isinstance(value, int | float | np.integer | np.floating) and not pd.isna(value):
+        return _number_text(float(value))  # 5 and 5.0 alike (a column cast to float)
     return _canonical_text(name, value)
 
 

@@ -414,7 +414,15 @@ def _overlay_read_only(frame: pd.DataFrame, rows: pd.DataFrame) -> None:
         values = frame[name].astype(object).to_numpy(copy=True)
         values[at] = rows[name].astype(object).to_numpy()
         if name in ("created", "ingestion_start"):
-            frame[name] = pd.to_datetime(pd.Series(values, index=frame.index), utc=True)
+            given = pd.Series(values, index=frame.index)
+            times = pd.to_datetime(given, utc=True, format="mixed", errors="coerce")
+            bad = times.isna() & given.notna()
+            if bad.any():
+                raise ValidationError(
+                    f"tile {bad.idxmax()}: {name} {given[bad].iloc[0]!r} is not a time; "
+                    f"restore it as listed (it is read-only), or drop the {name!r} column"
+                )
+            frame[name] = times
         else:
             frame[name] = pd.Series(values, index=frame.index, dtype=object)
 

@@ -530,3 +530,65 @@ def test_a_push_creating_a_row_with_a_dict_returns_its_result():
         result = byocframe.push(frame, client, progress=False)  # today: TypeError
         assert result["outcome"].tolist() == ["ok"]
         assert frame["loaded"].notna().all()
+
+
+# --- found by the review of the session's change (2026-12-07) -----------------------
+
+
+def test_a_collections_frame_cast_to_float_is_not_an_edit(service):
+    collections = byocframe.read_collections(service.client())
+    cast = collections.astype({"band_count": "float64"})
+    assert cast.byoc.push(service.client(), dry_run=True).empty  # was: band_count refused
+    cast.loc[cast.index[0], "band_count"] = 99.0
+    with pytest.raises(byocframe.ValidationError, match="band_count"):
+        cast.byoc.push(service.client(), dry_run=True)
+
+
+def test_a_collections_frame_recorded_by_an_earlier_byocframe_is_told_to_reload(service):
+    collections = byocframe.read_collections(service.client())
+    settings = collections.attrs["byocframe"]
+    recorded = json.loads(settings["loaded"])
+    for state in recorded.values():
+        del state["others"]
+    collections.attrs["byocframe"] = {**settings, "loaded": json.dumps(recorded)}
+    collections["name"] = "renamed"
+    with pytest.raises(byocframe.ValidationError, match=r"earlier byocframe.*load it again"):
+        collections.byoc.push(service.client(), dry_run=True)
+
+
+def test_to_records_writes_a_cover_in_an_edited_crs_where_it_is(gdf):
+    """to_records' shortcut for unedited covers must not keep coordinates of another CRS."""
+    from pyproj import Transformer
+
+    edited = gdf.copy()
+    tid = edited.index[0]
+    old = edited.loc[tid, "native_crs"]
+    zone = int(old.split(":")[1])
+    new = f"EPSG:{zone + 1 if zone % 100 < 60 else zone - 1}"
+    edited.loc[tid, "native_crs"] = new
+    record = byocframe.to_records(edited)[0]
+    assert record["coverGeometry"]["crs"]["properties"]["name"].endswith(new.split(":")[1])
+    # independent truth: the displayed cover put into the new CRS by pyproj
+    there = Transformer.from_crs("EPSG:4326", new, always_xy=True)
+    shown = shapely.transform(
+        edited.geometry[tid], lambda xy: np.column_stack(there.transform(*xy.T))
+    )
+    written = shapely.geometry.shape(record["coverGeometry"])
+    assert shapely.hausdorff_distance(written, shown) < 100.0
+
+
+def test_an_array_in_a_read_only_text_column_is_refused_by_name(gdf):
+    edited = gdf.copy()
+    edited["warnings"] = pd.Series(
+        [np.array(["w", "x"])] * len(edited), index=edited.index, dtype=object
+    )
+    assert {"warnings"} == {f for f, _ in _refused(edited)}
+
+
+def test_a_table_without_tokens_with_a_bad_time_is_refused_naming_the_tile(service, loaded):
+    from byocframe.io.files import overlay_edits
+
+    table = loaded.drop(columns="loaded").astype({"created": object})
+    table.loc[table.index[2], "created"] = "yesterday"
+    with pytest.raises(byocframe.ValidationError, match=rf"tile {table.index[2]}: created"):
+        overlay_edits(service.client(), service.demo_collection, table)
