@@ -16,14 +16,14 @@ import pandas as pd
 from byocframe.client.api import resolve_client
 from byocframe.edits.tasks import Action, Done, Outcome, Result, Task, run_tasks, task_result
 from byocframe.exceptions import ValidationError
-from byocframe.frame.convert import collections_from_records
-from byocframe.frame.snapshot import (
+from byocframe.frame.collection_state import (
     COLLECTION_EDITABLE,
     COLLECTION_READ_ONLY,
     collection_state,
     loaded_collections,
     stamp_collections,
 )
+from byocframe.frame.convert import collections_from_records
 from byocframe.typing import AnyClient
 
 __all__ = ["push_collections"]

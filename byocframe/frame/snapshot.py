@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -40,6 +39,7 @@ from typing import Any, TypedDict
 import numpy as np
 import pandas as pd
 
+from byocframe.frame.canonical import canonical_text
 from byocframe.frame.digests import (
     blob_digest,
     geometry_digest,
@@ -48,26 +48,22 @@ from byocframe.frame.digests import (
     text_digest,
 )
 from byocframe.frame.native import native_blobs
-from byocframe.frame.records import STATUSES, dumps
+from byocframe.frame.records import STATUSES
 from byocframe.geo.geometry import DEFAULT_DENSIFY
 
 __all__ = [
     "ATTRS_KEY",
-    "COLLECTION_EDITABLE",
-    "COLLECTION_READ_ONLY",
     "LOADED",
     "NAT",
     "OTHER_READ_ONLY",
     "Drawing",
     "LoadedState",
     "OldTokenError",
-    "collection_state",
     "current_fields",
     "drawing",
     "geometry_digest",
     "json_safe",
     "load_number",
-    "loaded_collections",
     "loaded_ids",
     "loaded_state",
     "other_digests",
@@ -76,7 +72,6 @@ __all__ = [
     "sealed_ids",
     "service_digest",
     "stamp",
-    "stamp_collections",
     "text_digest",
     "times_us",
     "with_loaded_ids",
@@ -250,10 +245,10 @@ def other_digests(frame: pd.DataFrame) -> np.ndarray:
             try:
                 codes, uniques = pd.factorize(column, use_na_sentinel=True)
             except TypeError:  # dicts or lists (someone parsed the JSON to look inside)
-                texts = [_canonical_text(name, v) for v in column.to_numpy(dtype=object)]
+                texts = [canonical_text(name, v) for v in column.to_numpy(dtype=object)]
                 codes, uniques = pd.factorize(np.array(texts, dtype=object), use_na_sentinel=True)
             else:
-                texts = [_canonical_text(name, u) for u in np.asarray(uniques, dtype=object)]
+                texts = [canonical_text(name, u) for u in np.asarray(uniques, dtype=object)]
                 uniques = np.array(texts, dtype=object)
             digests = np.append(text_digest(uniques), np.uint64(0))[codes]
         # both halves of the 64 bits; a present value is never 0
@@ -287,54 +282,6 @@ def wkb_digest(frame: pd.DataFrame, column: str) -> np.ndarray:
     codes, uniques = pd.factorize(native_blobs(frame, column), use_na_sentinel=True)
     digests = np.append(blob_digest(np.asarray(uniques, dtype=object)), np.uint64(0))
     return digests[codes]
-
-
-_FLAGS = {"1": "true", "1.0": "true", "0": "false", "0.0": "false"}
-
-
-#: Numbers of 16 or more digits: written again by GDAL with 15 significant digits.
-_LONG_NUMBER = re.compile(r"-?\d*\.?\d{16,}(?:[eE][-+]?\d+)?|-?\d+\.\d*(?:[eE][-+]?\d+)?")
-#: A digit run long enough that `_LONG_NUMBER` may have to round something.
-_LONG_DIGITS = re.compile(r"\d{16}|\d\.\d{15}|\d{2}\.\d{14}")
-
-
-def _canonical_text(name: str, value: Any) -> str | None:
-    """The text a value of an `OTHER_READ_ONLY` column is digested as (None: missing).
-
-    These columns are never sent, so their canonical text only has to see a deliberate
-    edit, and to read the same after any file format: an empty text is missing (CSV
-    cannot tell them apart), numbers keep 15 significant digits (what GDAL writes, also
-    inside JSON texts), flags read alike as bools, 0/1 or text, and a value that is not
-    a text where a text belongs (a dict from ``json.loads``) is a different value.
-    """
-    if not isinstance(value, str | bytes | dict | list) and not pd.api.types.is_scalar(value):
-        return "\0not a text: " + str(value)  # an array where a value belongs
-    if value is None or (not isinstance(value, str | dict | list) and bool(pd.isna(value))):
-        return None
-    if name == "has_added_points":
-        text = str(value).strip().lower()
-        return _FLAGS.get(text, text)
-    if name in ("min_meters_per_pixel", "max_meters_per_pixel"):
-        try:
-            return _number_text(float(value))
-        except (TypeError, ValueError):
-            return str(value)
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if isinstance(value, dict | list):
-        return "\0not a text: " + (dumps(value) or "")
-    text = str(value)
-    if not text:
-        return None
-    if _LONG_DIGITS.search(text):  # rare: only those texts pay for the rounding
-        text = _LONG_NUMBER.sub(lambda m: _number_text(float(m.group())), text)
-    return text
-
-
-def _number_text(number: float) -> str:
-    """A number as GDAL writes a double: 15 significant digits, ".0" when integral."""
-    text = format(number, ".15g")
-    return text if any(c in text for c in ".einf") else text + ".0"
 
 
 def _status_codes(status: pd.Series) -> np.ndarray:
@@ -627,107 +574,6 @@ def with_loaded_ids(settings: dict[str, Any], ids: Sequence[str]) -> dict[str, A
     return {**settings, "loaded_ids": "\n".join(ids), "loaded_ids_seal": seal}
 
 
-#: Collection fields `push` can change, and those it refuses to.
-COLLECTION_EDITABLE = ("name", "no_data", "bands")
-COLLECTION_READ_ONLY = ("s3_bucket", "created", "account_id", "user_id")
-
-
-def collection_state(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """What each collection row holds now, as JSON-able values (bands as canonical JSON).
-
-    Examples
-    --------
-    >>> import byocframe
-    >>> frame = byocframe.collections_from_records([{"id": "c1", "name": "n", "s3Bucket": "b"}])
-    >>> collection_state(frame)["c1"]["name"]
-    'n'
-    """
-    from byocframe.frame.records import loads
-
-    out: dict[str, dict[str, Any]] = {}
-    created = times_us(frame["created"]) if "created" in frame.columns else None
-    for pos, cid in enumerate(frame.index):
-        row = frame.iloc[pos]
-        additional = loads(row.get("additional_data")) or {}
-        values: dict[str, Any] = {
-            "name": _plain(row.get("name")),
-            "no_data": _plain(row.get("no_data")),
-            "bands": _canonical(additional.get("bands")),
-            "s3_bucket": _plain(row.get("s3_bucket")),
-            "created": None if created is None or created[pos] == NAT else int(created[pos]),
-            "account_id": _plain(row.get("account_id")),
-            "user_id": _plain(row.get("user_id")),
-            "others": {
-                name: _collection_text(name, row[name])
-                for name in frame.columns
-                if name not in _COLLECTION_COMPARED
-            },
-        }
-        rest = {k: v for k, v in additional.items() if k != "bands"}
-        values["others"]["additional_data"] = _canonical(rest) if rest else None
-        out[str(cid)] = values
-    return out
-
-
-#: Collection columns `collection_state` compares on their own (``additional_data`` as
-#: its bands; its other members are in ``others``, as is the ``bands`` column, a summary
-#: that an edit of ``additional_data`` does not change).
-_COLLECTION_COMPARED = frozenset(
-    {"name", "no_data", *COLLECTION_READ_ONLY, "additional_data", "geometry"}
-)
-
-
-def _collection_text(name: str, value: Any) -> str | None:
-    """A collection value as canonical text, as `_canonical_text` does for tiles."""
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else str(int(times_us([value])[0]))
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return _canonical(value)
-    if isinstance(value, int | float | np.integer | np.floating) and not pd.isna(value):
-        return _number_text(float(value))  # 5 and 5.0 alike (a column cast to float)
-    return _canonical_text(name, value)
-
-
-def _plain(value: Any) -> Any:
-    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _canonical(value: Any) -> str | None:
-    import json
-
-    return None if value is None else json.dumps(value, sort_keys=True)
-
-
-def stamp_collections(
-    frame: pd.DataFrame, *, service: str, state: dict[str, dict[str, Any]] | None = None
-) -> None:
-    """Record in ``attrs`` (one JSON text) what each collection row holds now.
-
-    ``state`` replaces what is recorded (e.g. after a partial push: the loaded values
-    of the collections that were not written).
-    """
-    import json
-
-    settings = dict(frame.attrs.get(ATTRS_KEY, {}))
-    recorded = collection_state(frame) if state is None else state
-    settings.update(service=service, loaded=json.dumps(recorded))
-    frame.attrs[ATTRS_KEY] = settings
-
-
-def loaded_collections(frame: pd.DataFrame) -> dict[str, dict[str, Any]] | None:
-    """What `stamp_collections` recorded, or None."""
-    import json
-
-    text = frame.attrs.get(ATTRS_KEY, {}).get("loaded")
-    return json.loads(text) if isinstance(text, str) else None
-
-
 class Drawing(TypedDict):
     """`reproject`'s keywords that drew a frame's geometries (see `drawing`)."""
 
@@ -800,3 +646,23 @@ def saved_settings(saved: Mapping[str, Any]) -> dict[str, Any]:
     if "densify" in out:
         out.update(drawing(out))
     return out
+
+
+#: Moved to `byocframe.frame.collection_state` (December 2026); still importable from here.
+_MOVED = frozenset(
+    {
+        "COLLECTION_EDITABLE",
+        "COLLECTION_READ_ONLY",
+        "collection_state",
+        "loaded_collections",
+        "stamp_collections",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from byocframe.frame import collection_state
+
+        return getattr(collection_state, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,13 +14,13 @@ import pandas as pd
 
 from byocframe.client.api import Client, resolve_client
 from byocframe.exceptions import ValidationError
+from byocframe.frame.collection_state import stamp_collections
 from byocframe.frame.convert import collections_from_records, tile_frame
 from byocframe.frame.record_checks import Errors, check_errors
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
     load_number,
     stamp,
-    stamp_collections,
     with_loaded_ids,
 )
 from byocframe.geo.crs import WGS84

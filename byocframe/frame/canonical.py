@@ -1,0 +1,73 @@
+"""Values of the columns the service owns, as the canonical texts their digests take.
+
+These columns are never sent, so their canonical text only has to see a deliberate edit
+and to read the same after any file format: an empty text is missing (CSV cannot tell
+them apart), numbers keep 15 significant digits (what GDAL writes, also inside JSON
+texts), flags read alike as bools, 0/1 or text, and a value that is not a text where a
+text belongs is a different value (`byocframe.frame.snapshot.other_digests`).
+
+Examples
+--------
+>>> canonical_text("has_added_points", 1), canonical_text("warnings", "")
+('true', None)
+>>> canonical_text("additional_data", '{"m":0.30000000000000004}')
+'{"m":0.3}'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from byocframe.frame.records import dumps
+
+__all__ = ["canonical_text", "number_text"]
+
+_FLAGS = {"1": "true", "1.0": "true", "0": "false", "0.0": "false"}
+
+
+#: Numbers of 16 or more digits: written again by GDAL with 15 significant digits.
+_LONG_NUMBER = re.compile(r"-?\d*\.?\d{16,}(?:[eE][-+]?\d+)?|-?\d+\.\d*(?:[eE][-+]?\d+)?")
+#: A digit run long enough that `_LONG_NUMBER` may have to round something.
+_LONG_DIGITS = re.compile(r"\d{16}|\d\.\d{15}|\d{2}\.\d{14}")
+
+
+def canonical_text(name: str, value: Any) -> str | None:
+    """The text a value of an `OTHER_READ_ONLY` column is digested as (None: missing).
+
+    These columns are never sent, so their canonical text only has to see a deliberate
+    edit, and to read the same after any file format: an empty text is missing (CSV
+    cannot tell them apart), numbers keep 15 significant digits (what GDAL writes, also
+    inside JSON texts), flags read alike as bools, 0/1 or text, and a value that is not
+    a text where a text belongs (a dict from ``json.loads``) is a different value.
+    """
+    if not isinstance(value, str | bytes | dict | list) and not pd.api.types.is_scalar(value):
+        return "\0not a text: " + str(value)  # an array where a value belongs
+    if value is None or (not isinstance(value, str | dict | list) and bool(pd.isna(value))):
+        return None
+    if name == "has_added_points":
+        text = str(value).strip().lower()
+        return _FLAGS.get(text, text)
+    if name in ("min_meters_per_pixel", "max_meters_per_pixel"):
+        try:
+            return number_text(float(value))
+        except (TypeError, ValueError):
+            return str(value)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, dict | list):
+        return "\0not a text: " + (dumps(value) or "")
+    text = str(value)
+    if not text:
+        return None
+    if _LONG_DIGITS.search(text):  # rare: only those texts pay for the rounding
+        text = _LONG_NUMBER.sub(lambda m: number_text(float(m.group())), text)
+    return text
+
+
+def number_text(number: float) -> str:
+    """A number as GDAL writes a double: 15 significant digits, ".0" when integral."""
+    text = format(number, ".15g")
+    return text if any(c in text for c in ".einf") else text + ".0"
