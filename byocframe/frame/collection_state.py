@@ -9,8 +9,10 @@ Examples
 --------
 >>> import byocframe
 >>> frame = byocframe.collections_from_records([{"id": "c1", "name": "n", "s3Bucket": "b"}])
->>> collection_state(frame)["c1"]["name"]
-'n'
+>>> stamp_collections(frame, service="http://localhost")
+>>> frame["name"] = "renamed"
+>>> loaded_collections(frame)["c1"]["name"], collection_state(frame)["c1"]["name"]
+('n', 'renamed')
 """
 
 from __future__ import annotations

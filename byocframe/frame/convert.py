@@ -49,7 +49,7 @@ from byocframe.frame.snapshot import (
     Drawing,
     current_fields,
     drawing,
-    loaded_state,
+    own_tokens,
     stamp,
 )
 from byocframe.geo.crs import WGS84, GeometryProblem, parse_crs
@@ -411,16 +411,20 @@ def _as_loaded_covers(frame: pd.DataFrame) -> np.ndarray:
     (`byocframe.frame.snapshot.current_fields`). Rows without such a token (new, or an
     edited ``loaded`` column): False.
     """
-    try:
-        state = loaded_state(frame)
-    except ValueError:  # an edited or old loaded column: compare the drawings instead
-        return np.zeros(len(frame), dtype=bool)
-    now = current_fields(frame)
-    own = state.present & (state.tile_id == frame.index.to_numpy(dtype=object))
+    state, own = own_tokens(frame)
+    rows = np.flatnonzero(own)
+    if state is None or not len(rows):
+        return own
+    now = current_fields(frame if len(rows) == len(frame) else frame.iloc[rows])
     # the CRS the cover is written in, and the tile it falls back to, as loaded too
     kept = [OTHER_READ_ONLY.index("native_crs"), OTHER_READ_ONLY.index("native_tile")]
-    same_crs = (now["others"][:, kept] == state.others[:, kept]).all(axis=1)
-    return own & same_crs & (now["geometry"] == state.geometry) & (now["native"] == state.native)
+    out = np.zeros(len(frame), dtype=bool)
+    out[rows] = (
+        (now["others"][:, kept] == state.others[rows][:, kept]).all(axis=1)
+        & (now["geometry"] == state.geometry[rows])
+        & (now["native"] == state.native[rows])
+    )
+    return out
 
 
 def _collection_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -67,6 +67,7 @@ __all__ = [
     "loaded_ids",
     "loaded_state",
     "other_digests",
+    "own_tokens",
     "require_current",
     "saved_settings",
     "sealed_ids",
@@ -422,6 +423,28 @@ def loaded_state(frame: pd.DataFrame) -> LoadedState:
         others=payload["others"].copy(),
         version=payload["version"].copy(),
     )
+
+
+def own_tokens(frame: pd.DataFrame) -> tuple[LoadedState | None, np.ndarray]:
+    """The decoded tokens, and which rows carry a readable token of their own tile id.
+
+    A frame whose ``loaded`` column cannot be read (edited, or from byocframe 0.1) gives
+    None and no row: callers then compare what the rows hold instead of trusting tokens.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> _, own = own_tokens(gdf.set_axis(["x", *gdf.index[1:]]))
+    >>> own.tolist()
+    [False, True, True]
+    """
+    try:
+        state = loaded_state(frame)
+    except ValueError:
+        return None, np.zeros(len(frame), dtype=bool)
+    return state, state.present & (state.tile_id == frame.index.to_numpy(dtype=object))
 
 
 def require_current(state: LoadedState) -> None:

@@ -49,7 +49,7 @@ from byocframe.frame.native import (
     native_column,
     native_geometries,
 )
-from byocframe.frame.snapshot import ATTRS_KEY, json_safe, loaded_state, saved_settings
+from byocframe.frame.snapshot import ATTRS_KEY, json_safe, own_tokens, saved_settings
 from byocframe.geo.crs import WGS84
 
 __all__ = [
@@ -257,11 +257,9 @@ def _as_loaded_tiles(gdf: gpd.GeoDataFrame, stored: np.ndarray) -> np.ndarray:
     """
     if "native_tile" not in gdf.columns:  # nothing to draw it from: keep it
         return np.zeros(len(stored), dtype=bool)
-    try:
-        state = loaded_state(gdf)
-    except ValueError:  # an edited or old loaded column: compare the drawings instead
-        return np.zeros(len(stored), dtype=bool)
-    own = state.present & (state.tile_id == gdf.index.to_numpy(dtype=object))
+    state, own = own_tokens(gdf)  # none readable: the drawings are compared instead
+    if state is None:
+        return own
     return own & (geometry_digest(stored) == state.tile)
 
 

@@ -145,3 +145,19 @@ def test_a_failed_write_file_leaves_the_previous_file_as_it_was(gdf, tmp_path):
     with pytest.raises(byocframe.ValidationError):  # today: ValueError
         byocframe.write_file(broken, path)
     assert path.read_bytes() == before
+
+
+def test_a_file_whose_geo_metadata_names_a_missing_column_says_so(gdf, tmp_path):
+    path = tmp_path / "tiles.parquet"
+    byocframe.write_file(gdf, path)
+    table = pq.read_table(path)
+    metadata = {**(table.schema.metadata or {}), **(pq.read_metadata(path).metadata or {})}
+    metadata.pop(b"ARROW:schema", None)
+    geo = json.loads(metadata[b"geo"])
+    geo["primary_column"] = "footprint"
+    geo["columns"]["footprint"] = geo["columns"].pop("geometry")
+    metadata[b"geo"] = json.dumps(geo).encode()
+    out = tmp_path / "renamed.parquet"
+    pq.write_table(table.replace_schema_metadata(metadata), out)
+    with pytest.raises(byocframe.ValidationError, match=r"no column 'footprint'.*write it again"):
+        byocframe.read_file(out)
