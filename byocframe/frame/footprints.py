@@ -27,9 +27,10 @@ from byocframe.geo.geometry import reproject, reproject_parsed
 __all__ = ["CHUNK_SIZE", "Footprints", "read_footprints", "redraw_tiles", "tile_groups"]
 
 #: Tiles whose geometries are read and reprojected at once. It bounds the build's
-#: transient memory (~5 KB a tile at the default densifying); raise it for a little
-#: speed on a machine with memory to spare, lower it on a small one.
-CHUNK_SIZE = 100_000
+#: transient memory (~5 KB a tile at the default densifying); lower it on a small
+#: machine. 10,000 to 20,000 was the fastest in ``benchmarks/bench_frame_scale.py``: 12 %
+#: less CPU than 100,000 at 100,000 tiles (a chunk's arrays stay in the caches).
+CHUNK_SIZE = 20_000
 
 
 @dataclass
