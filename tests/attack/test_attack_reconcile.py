@@ -8,6 +8,7 @@ names the finding); it must lose its mark once fixed. Unmarked tests show what h
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,11 +88,15 @@ class World:
         return [t["status"] for t in self.client.iter_tiles(self.cid)]
 
     def account(self) -> list[str]:
-        s = self.service
-        return [
-            *("--base-url", s.base_url, "--token-url", s.token_url),
-            *("--client-id", s.client_id, "--client-secret", s.client_secret),
-        ]
+        return _account(self.service)
+
+
+def _account(service: Any) -> list[str]:
+    """The command line's options for the local service."""
+    return [
+        *("--base-url", service.base_url, "--token-url", service.token_url),
+        *("--client-id", service.client_id, "--client-secret", service.client_secret),
+    ]
 
 
 @pytest.fixture
@@ -347,14 +352,25 @@ def test_apply_plan_deletes_nothing_on_a_listing_of_another_bucket(world: Any) -
     w = _simple(world, 3)
     other = world(["t/01/B01.tif"], [])  # another collection's bucket: t/01 only
     plan = reconcile(w.tiles(), other.files(), delete=True, s3_bucket=other.bucket)
-    try:
+    # refused (the collection's s3Bucket is not the listing's): fine
+    with contextlib.suppress(ValidationError):
         apply_plan(plan, w.tiles(), w.client, progress=False)
-    except ValidationError:
-        pass  # refused (the collection's s3Bucket is not the listing's): fine
     assert w.paths() == [f"{d}/(BAND).tif" for d in _days(3)]  # today: t/02, t/03 deleted
 
 
 # --- apply_plan -----------------------------------------------------------------------
+
+
+def _third_gone(world: Any, edit: Any = None) -> tuple[World, Any, pd.DataFrame]:
+    """Three tiles, the file of t/03 gone: the world, its tiles (``edit`` applied), the plan."""
+    w = _simple(world, 3)
+    w.remove("t/03/B01.tif")
+    tiles = w.tiles()
+    if edit is not None:
+        edit(tiles)
+    plan = reconcile(tiles, w.files(), delete=True, s3_bucket=w.bucket)
+    assert _deleted(plan) == ["t/03/(BAND).tif"]
+    return w, tiles, plan
 
 
 @pytest.mark.xfail(
@@ -363,16 +379,14 @@ def test_apply_plan_deletes_nothing_on_a_listing_of_another_bucket(world: Any) -
     "in it (a draft) is written though the plan does not hold it",
 )
 def test_apply_plan_writes_nothing_the_plan_does_not_hold(world: Any) -> None:
-    w = _simple(world, 3)
-    w.remove("t/03/B01.tif")
-    tiles = w.tiles()
-    draft = tiles.index[0]
-    tiles.loc[draft, "sensing_time"] += pd.Timedelta(days=100)  # not meant to be sent yet
-    plan = reconcile(tiles, w.files(), delete=True, s3_bucket=w.bucket)
-    assert _deleted(plan) == ["t/03/(BAND).tif"]
+    def draft(tiles: Any) -> None:  # an edit not meant to be sent yet
+        tiles.loc[tiles.index[0], "sensing_time"] += pd.Timedelta(days=100)
+
+    w, tiles, plan = _third_gone(world, draft)
+    draft_id = tiles.index[0]
     result = apply_plan(plan, tiles, w.client, progress=False)
     assert list(result["action"]) == ["delete"]  # today: ["update", "delete"]
-    assert w.client.get_tile(w.cid, draft)["sensingTime"].startswith("2024-06-01")
+    assert w.client.get_tile(w.cid, draft_id)["sensingTime"].startswith("2024-06-01")
 
 
 @pytest.mark.xfail(
@@ -405,11 +419,7 @@ def test_apply_plan_creates_every_planned_tile_or_says_which_not(world: Any) -> 
     "a tile another editor reingested (its files back) after the plan is deleted",
 )
 def test_apply_plan_keeps_a_tile_reingested_since_the_plan(world: Any) -> None:
-    w = _simple(world, 3)
-    w.remove("t/03/B01.tif")
-    tiles = w.tiles()
-    plan = reconcile(tiles, w.files(), delete=True, s3_bucket=w.bucket)
-    assert _deleted(plan) == ["t/03/(BAND).tif"]
+    w, tiles, plan = _third_gone(world)
     # meanwhile a colleague puts the file back and reingests the tile
     w.put("t/03/B01.tif")
     tid = plan.loc[plan["action"] == "delete", "id"].iloc[0]
@@ -501,10 +511,7 @@ def test_push_delete_missing_asks_before_deleting_more_than_the_limit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with byocframe.local_service(demo=True, demo_tiles=20) as service:
-        account = [
-            *("--base-url", service.base_url, "--token-url", service.token_url),
-            *("--client-id", service.client_id, "--client-secret", service.client_secret),
-        ]
+        account = _account(service)
         cid = service.demo_collection
         path = tmp_path / "tiles.parquet"
         assert main(["tiles", cid, "-o", str(path), *account]) == 0
