@@ -308,6 +308,42 @@ def test_a_band_renamed_after_ingestion_deletes_nothing(
     assert w.paths() == [f"{d}/(BAND).tif" for d in days], out  # today: none left
 
 
+def _no_extension(world: Any) -> World:
+    """Tiles ``t/NN/(BAND)`` (no extension: allowed), ingested from ``t/NN/B01.tif``."""
+    w = world(["t/01/B01.tif", "t/02/B01.tif"], ["t/01/(BAND)", "t/02/(BAND)"])
+    assert w.statuses() == ["INGESTED", "INGESTED"]
+    return w
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 39: a (BAND) path without extension is looked for as the bare key "
+    "t/01/B01; a listing of every key (suffix=None) lacks it: every such tile is "
+    "planned deleted, though t/01/B01.tif, its file, is listed",
+)
+def test_a_path_without_extension_is_not_gone_from_a_listing_of_all_keys(world: Any) -> None:
+    w = _no_extension(world)
+    files = read_bucket(f"s3://{w.bucket}/", s3=w.s3, suffix=None, progress=False)
+    assert sorted(files["key"]) == ["t/01/B01.tif", "t/02/B01.tif"]
+    plan = reconcile(w.tiles(), files, delete=True, s3_bucket=w.bucket)
+    assert _deleted(plan) == []  # today: both tiles
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 40: the files of tiles whose (BAND) path has no extension are "
+    "reported 'unused-file: no tile uses it', and with a pattern a second tile is "
+    "planned for each (the same files ingested twice)",
+)
+def test_the_files_of_a_path_without_extension_are_in_use(world: Any) -> None:
+    w = _no_extension(world)
+    files = w.files()
+    plan = reconcile(w.tiles(), files, s3_bucket=w.bucket)
+    assert "unused-file" not in set(plan["reason"])  # today: both files "unused"
+    plan = reconcile(w.tiles(), files, pattern=PATTERN, s3_bucket=w.bucket)
+    assert "create" not in set(plan["action"])  # today: t/01/(BAND).tif, t/02/(BAND).tif
+
+
 # --- the tiles frame ------------------------------------------------------------------
 
 
