@@ -368,9 +368,8 @@ def test_a_tile_twice_in_the_frame_is_not_its_own_duplicate(world: Any) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 28: paths that differ only in the extension's spelling (.tif/.tiff, "
-    ".tif/.TIF) name different S3 objects, yet reconcile calls them duplicates and "
-    "deletes the later tile",
+    reason="finding 28: paths that differ only in the extension (.tif/.tiff) name "
+    "different S3 objects, yet reconcile calls them duplicates and deletes the later tile",
 )
 def test_paths_differing_in_extension_are_not_duplicates(world: Any) -> None:
     w = world(["c/B01.tif", "c/B01.tiff"], ["c/(BAND).tif", "c/(BAND).tiff"])
