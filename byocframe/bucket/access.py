@@ -22,6 +22,7 @@ import pandas as pd
 
 from byocframe.bucket.headers import RangeReader
 from byocframe.bucket.s3_errors import s3_error
+from byocframe.exceptions import BucketError
 from byocframe.typing import S3Like
 
 __all__ = ["Bucket", "Listed", "RangeFile", "open_bucket", "s3_client", "s3_keyword"]
@@ -99,11 +100,23 @@ class Bucket:
         return f"s3://{self.name}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
 
     def _pages(self, pages: Any) -> Iterator[dict[str, Any]]:
-        """The listing's pages; any S3 failure as a one-line `BucketError`."""
+        """The listing's pages; any S3 failure as a one-line `BucketError`.
+
+        A page that says more follow (``IsTruncated``) but gives no token to ask for them
+        ends botocore's paginator as if the listing were whole: it is refused, since a
+        listing cut short would show the files on the pages never read as gone.
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            yield from pages
+            for number, page in enumerate(pages, start=1):
+                if page.get("IsTruncated") and not page.get("NextContinuationToken"):
+                    raise BucketError(
+                        f"{self.where}: page {number} of the listing says more keys follow "
+                        "but gives no continuation token, so the listing cannot be read to "
+                        "its end; nothing was concluded from it (check the S3 server)"
+                    )
+                yield page
         except (BotoCoreError, ClientError) as err:
             raise s3_error(err, self.where) from err.with_traceback(None)
 

@@ -21,7 +21,21 @@ import pandas as pd
 
 from byocframe.exceptions import ValidationError
 
-__all__ = ["ListingScope", "deletion_scope", "record_scope", "same_bucket", "scope_of"]
+__all__ = [
+    "CLOCK_SKEW",
+    "ListingScope",
+    "deletion_scope",
+    "record_scope",
+    "same_bucket",
+    "scope_of",
+]
+
+#: How far the service's clock may lag this machine's. A tile whose ``created`` or
+#: ``ingestion_start`` (the service's clock) is less than this before a bucket listing
+#: began (this machine's clock) counts as created after it: its files are not proven gone.
+#: Only used when the tiles were not loaded before the listing began (then no clock of the
+#: service is compared). Raise it for a service whose clock is far off.
+CLOCK_SKEW = pd.Timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,32 @@ class ListingScope:
     count: int
     digest: str
     listed_at: str = ""  # when the listing ended (ISO 8601, UTC): evidence of that moment
+    #: When the listing began (ISO 8601, UTC; "" in records of an earlier byocframe): a
+    #: tile created or ingested since may have files the listing had already passed, so
+    #: their absence proves nothing.
+    listed_from: str = ""
+
+    def predates(self, when: Any) -> bool:
+        """Whether the listing may have begun before ``when`` (a time, or NaT/None: no).
+
+        ``when`` is the service's clock: it counts as after the start from `CLOCK_SKEW`
+        before it. Without a start on record (an earlier byocframe), the end stands in.
+
+        Examples
+        --------
+        >>> scope = ListingScope("s3://b", "b", "", None, 1, "", "2025-01-02T00:00:10+00:00",
+        ...                      "2025-01-02T00:00:05+00:00")
+        >>> scope.predates(pd.Timestamp("2025-01-02T00:00:07Z")), scope.predates(pd.NaT)
+        (True, False)
+        >>> scope.predates(pd.Timestamp("2025-01-01T23:56:00Z"))  # within CLOCK_SKEW
+        True
+        >>> scope.predates(pd.Timestamp("2025-01-01T23:54:00Z"))
+        False
+        """
+        began = self.listed_from or self.listed_at
+        if not began or when is None or pd.isna(when):
+            return False
+        return bool(pd.Timestamp(when) >= pd.Timestamp(began) - CLOCK_SKEW)
 
     def covers(self, key: str) -> bool:
         """Whether the listing would have shown ``key`` had it existed."""
@@ -57,12 +97,22 @@ def _digest(keys: Iterable[Any]) -> str:
 
 
 def record_scope(
-    files: pd.DataFrame, *, url: str, s3_bucket: str | None, prefix: str, suffix: str | None
+    files: pd.DataFrame,
+    *,
+    url: str,
+    s3_bucket: str | None,
+    prefix: str,
+    suffix: str | None,
+    started: pd.Timestamp | None = None,
+    ended: pd.Timestamp | None = None,
 ) -> None:
     """Write the scope of the listing ``files`` came from into ``files.attrs``.
 
-    Called by `byocframe.read_bucket` once the listing has ended without an error.
+    Called by `byocframe.read_bucket` once the listing has ended without an error;
+    ``started`` / ``ended``: when the listing began and ended (now by default).
     """
+    now = pd.Timestamp.now(tz="UTC")
+    began, done = (now if started is None else started), (now if ended is None else ended)
     meta = files.attrs.setdefault("byocframe", {})
     meta.update(
         {
@@ -73,7 +123,9 @@ def record_scope(
             "suffix": suffix,
             "listed": len(files),
             "keys_digest": _digest(files["key"]),
-            "listed_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+            "listed_at": done.isoformat(timespec="seconds"),
+            # to the microsecond: compared with when the tiles were loaded (this clock too)
+            "listed_from": began.isoformat(),
         }
     )
 
@@ -91,6 +143,7 @@ def scope_of(files: pd.DataFrame) -> ListingScope | None:
         count=int(meta["listed"]),
         digest=str(meta.get("keys_digest") or ""),
         listed_at=str(meta.get("listed_at") or ""),
+        listed_from=str(meta.get("listed_from") or ""),
     )
 
 

@@ -187,7 +187,9 @@ def read_bucket(
     s3 = s3_keyword(s3, client, "read_bucket")
     bucket = open_bucket(url, endpoint_url=endpoint_url, client=s3)
     wanted = re.compile(f"(?:{suffix})$", re.IGNORECASE) if suffix else None
+    started = pd.Timestamp.now(tz="UTC")
     listed = [item for item in bucket.list() if wanted is None or wanted.search(item.key)]
+    ended = pd.Timestamp.now(tz="UTC")
     with (
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
         ProgressBar(len(listed), progress, "reading headers") as bar,
@@ -207,6 +209,8 @@ def read_bucket(
         s3_bucket=bucket.name if bucket.root is None else None,
         prefix=bucket.prefix,
         suffix=suffix,
+        started=started,
+        ended=ended,
     )
     if pattern is None:
         return files

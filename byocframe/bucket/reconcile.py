@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Mapping
@@ -22,13 +23,15 @@ import numpy as np
 import pandas as pd
 
 from byocframe.bucket.checks import check
-from byocframe.bucket.evidence import deletion_scope
+from byocframe.bucket.evidence import ListingScope, deletion_scope, same_bucket
 
 # moved to byocframe.bucket.outlines; still importable from here
 from byocframe.bucket.outlines import trace_covers
 from byocframe.bucket.rules import DEFAULT_RULES, RULES, RuleSet
 from byocframe.bucket.tiles import assign_tiles, compile_pattern, group_tiles
 from byocframe.exceptions import ValidationError
+from byocframe.frame.snapshot import ATTRS_KEY
+from byocframe.typing import AnyClient, ClientLike
 
 __all__ = [
     "PLAN_COLUMNS",
@@ -76,9 +79,9 @@ def add_tiles(
     >>> add_tiles(tiles, candidates)["path"].tolist()  # the first exists already
     ['t/2024-06-01/(BAND).tif', 't/2024-06-02/(BAND).tif']
     """
-    existing = set(tiles["path"].dropna().map(_normal))
-    keep = ~candidates["path"].map(_normal).isin(existing).to_numpy()
-    keep &= ~candidates["path"].map(_normal).duplicated().to_numpy()
+    existing = set(tiles["path"].dropna().map(_stem))
+    keep = ~candidates["path"].map(_stem).isin(existing).to_numpy()
+    keep &= ~candidates["path"].map(_stem).duplicated().to_numpy()
     new = candidates[keep]
     geometry = np.full(len(new), None, dtype=object)
     if covers is not None:
@@ -138,11 +141,15 @@ def reconcile(
         Groups the files no tile uses into new tiles to create; it must match at least
         one listed key.
     bands : dict, optional
-        The collection's ``additionalData.bands`` (band name -> ``source``).
+        The collection's ``additionalData.bands`` (band name -> ``source``; ``{}`` for a
+        collection without bands, whose files are named after the bands). A band in a
+        tile's ``filesMetadata`` that ``bands`` does not name (renamed since) leaves the
+        tile alone (``unknown-band``): its file name is not guessed.
     delete : bool
         Plan deletion of tiles whose files are gone and of duplicate paths (otherwise
-        they are reported with action ``none``). Needs ``s3_bucket`` and ``files`` as
-        `read_bucket` returned it, from a listing of that bucket that is not empty.
+        they are reported with action ``none``). Needs ``bands``, ``s3_bucket`` and
+        ``files`` as `read_bucket` returned it, from a listing of that bucket that is not
+        empty.
     retry_failed : bool
         Plan a reingest of every FAILED tile.
     s3_bucket : str, optional
@@ -157,14 +164,19 @@ def reconcile(
         ``reason`` (``stale``, ``files-gone``, ``duplicate-path``, ``failed``, ``new``,
         ``incomplete`` (new files lacking a band of ``bands``), ``fails-check`` (new
         files that break a rule ingestion enforces; the rules in ``detail``),
-        ``unlisted`` (a tile whose files are outside the listing), ``unused-file``),
-        tile ``id``, ``path``, the ``files`` concerned, ``detail``.
+        ``unlisted`` (a tile whose files are outside the listing), ``after-listing`` (a
+        tile created or ingested after the listing began: its files may have come
+        since), ``unknown-band``, ``unused-file``), tile ``id``, ``path``, the ``files``
+        concerned, ``detail``. ``attrs["byocframe"]`` records the listing the plan
+        compared with, which `apply_plan` checks against the collection's bucket.
 
     Raises
     ------
     ValidationError
         ``files`` lists another bucket than ``s3_bucket``; ``pattern`` matches no listed
-        key; ``delete=True`` on a listing that cannot prove a file gone (no
+        key; ``tiles`` holds a tile twice, or edits of a column the plan reads (``path``,
+        ``status``, ``additional_data``: what the service holds decides); ``delete=True``
+        without ``bands`` or on a listing that cannot prove a file gone (no
         ``s3_bucket``, a local folder, an empty listing, a frame filtered after listing).
 
     Examples
@@ -186,23 +198,37 @@ def reconcile(
     byocframe.exceptions.ValidationError: files has no record of the listing it came from: ...
     """
     scope = deletion_scope(files, s3_bucket=s3_bucket, delete=delete)
+    if delete and bands is None:
+        raise ValidationError(
+            "delete=True finds each band's file by its source: pass "
+            "bands=collection['additionalData']['bands'] ({} for a collection without bands)"
+        )
+    _require_as_loaded(tiles, delete)
     if pattern is not None:
         _require_match(files, pattern)
     etags = dict(zip(files["key"], files["etag"], strict=True))
     sources = {str(n): str(s.get("source") or n) for n, s in (bands or {}).items()}
     rows: list[dict[str, Any]] = []
     used: set[str] = set()
-    seen: dict[str, Any] = {}
+    seen: dict[str, Any] = {}  # a path, exactly as the service keeps it -> its first tile
     order = tiles.sort_values("created") if "created" in tiles else tiles
-    for tid, path, status, meta in zip(
-        order.index, order["path"], order["status"], _metadata(order), strict=True
+    # every tile existed before the listing began when the tiles were loaded before it;
+    # else a tile created or ingested since may have files the listing had passed
+    recent = (
+        _after_listing(order, scope)
+        if scope is not None and not _loaded_before(tiles, scope)
+        else np.zeros(len(order), dtype=bool)
+    )
+    for tid, path, status, meta, late in zip(
+        order.index, order["path"], order["status"], _metadata(order), recent, strict=True
     ):
-        keys = {band: _key(str(path), sources.get(band, band), etags) for band in meta}
+        path = str(path)
+        named = {band: sources.get(band, band) for band in meta if not sources or band in sources}
+        keys = {band: _key(path, source, etags) for band, source in named.items()}
         used.update(keys.values())
         # the files of tiles never ingested (no filesMetadata) are in use too
-        used.update(_key(str(path), source, etags) for source in sources.values())
-        normal = _normal(path)
-        if normal in seen:
+        used.update(_key(path, source, etags) for source in sources.values())
+        if path in seen:
             rows.append(
                 _plan_row(
                     "delete" if delete else "none",
@@ -210,11 +236,19 @@ def reconcile(
                     tid,
                     path,
                     [],
-                    f"same path as tile {seen[normal]}",
+                    f"same path as tile {seen[path]}",
                 )
             )
             continue
-        seen[normal] = tid
+        seen[path] = tid
+        unknown = sorted(str(band) for band in meta if band not in named)
+        if unknown:
+            detail = (
+                f"filesMetadata names band(s) {', '.join(unknown)}, which bands= does not "
+                "(renamed?): their files cannot be named, so nothing is concluded"
+            )
+            rows.append(_plan_row("none", "unknown-band", tid, path, [], detail))
+            continue
         if scope is not None and not all(map(scope.covers, keys.values())):
             # the listing did not look where its files are: their absence proves nothing
             outside = sorted(k for k in keys.values() if not scope.covers(k))
@@ -222,6 +256,20 @@ def reconcile(
             rows.append(_plan_row("none", "unlisted", tid, path, outside, detail))
             continue
         gone = sorted(k for k in keys.values() if k not in etags)
+        changed = sorted(
+            k
+            for b, k in keys.items()
+            # a folder lists no ETags: nothing to compare, so nothing proven stale
+            if k in etags and _etag(etags[k]) and _etag(etags[k]) != _etag(meta[b].get("etag"))
+        )
+        if late and (gone or changed):
+            # what the listing shows of its files may predate them: concluded nothing
+            detail = (
+                f"created or ingested after the listing of {scope.url if scope else ''} began "
+                f"({_began(scope)}): list the bucket again to compare it"
+            )
+            rows.append(_plan_row("none", "after-listing", tid, path, gone or changed, detail))
+            continue
         if gone:
             rows.append(
                 _plan_row(
@@ -235,12 +283,6 @@ def reconcile(
                 )
             )
             continue
-        changed = sorted(
-            k
-            for b, k in keys.items()
-            # a folder lists no ETags: nothing to compare, so nothing proven stale
-            if _etag(etags[k]) and _etag(etags[k]) != _etag(meta[b].get("etag"))
-        )
         if changed:
             rows.append(
                 _plan_row(
@@ -254,10 +296,12 @@ def reconcile(
             )
         elif retry_failed and str(status) == "FAILED":
             rows.append(_plan_row("reingest", "failed", tid, path, [], "FAILED: try again"))
+    # a new tile is not planned where a tile of the same path (any extension) exists
+    stems = {_stem(path) for path in seen}
     if pattern is not None:
         tiled = assign_tiles(files, pattern)
-        tile_of = tiled["tile"].map(lambda t: _normal(t) if isinstance(t, str) else None)
-        used.update(tiled.loc[tile_of.isin(list(seen)).to_numpy(), "key"])
+        tile_of = tiled["tile"].map(lambda t: _stem(t) if isinstance(t, str) else None)
+        used.update(tiled.loc[tile_of.isin(list(stems)).to_numpy(), "key"])
     unused = files[~files["key"].isin(used)]
     if pattern is not None and len(unused):
         assigned = assign_tiles(unused, pattern).dropna(subset=["tile"])
@@ -265,7 +309,7 @@ def reconcile(
         bands_of = assigned.groupby(assigned["tile"].map(_normal))["band"].agg(list)
         candidates = group_tiles(unused, pattern)
         for path in candidates["path"]:
-            if _normal(path) in seen:
+            if _stem(path) in stems:
                 continue  # a tile whose band list is not known yet (never ingested)
             members = list(by_tile[_normal(path)])
             used.update(members)
@@ -279,7 +323,84 @@ def reconcile(
         rows.append(_plan_row("none", "unused-file", None, None, [key], "no tile uses it"))
     if pattern is not None:
         _flag_failing(rows, files, pattern, bands, rules)
-    return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+    plan = pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+    if scope is not None:
+        plan.attrs["byocframe"] = {
+            "kind": "plan",
+            "listing": scope.url,
+            "s3_bucket": scope.s3_bucket,
+        }
+    return plan
+
+
+def _require_as_loaded(tiles: pd.DataFrame, delete: bool) -> None:
+    """Refuse a frame holding a tile twice, or edits of the columns a plan is read from.
+
+    A plan compares what the service holds with the bucket: a ``path`` or
+    ``additional_data`` edited in the frame (never pushed: they are read-only) would
+    decide a deletion the service's own tile does not call for. A frame whose edits
+    cannot be read (not indexed by tile id, say) is refused only for deletions.
+    """
+    if tiles.index.has_duplicates:
+        twice = tiles.index[tiles.index.duplicated()][0]
+        raise ValidationError(
+            f"tiles holds tile {twice} more than once (pd.concat of overlapping loads?): "
+            "drop the repeated rows, e.g. tiles[~tiles.index.duplicated()]"
+        )
+    if "loaded" not in tiles.columns:
+        return  # no record of the load: the frame is taken as the service's
+    from byocframe.edits.diff import changes
+
+    try:
+        found = changes(tiles)
+    except ValidationError as err:
+        if not delete:
+            return  # a report only: nothing is deleted on what it says
+        raise ValidationError(
+            f"delete=True needs tiles as loaded, to know their paths are the service's: {err}"
+        ) from err
+    read = found[found["field"].isin(_READ_BY_PLAN) & (found["action"] == "read-only")]
+    if len(read):
+        first = read.iloc[0]
+        raise ValidationError(
+            f"tile {first['id']}: {first['field']} was edited in the frame, but the plan "
+            "compares the bucket with what the service holds: restore it, or load the "
+            "tiles again with byocframe.read_tiles()"
+        )
+
+
+#: The columns of a tile frame that `reconcile` reads.
+_READ_BY_PLAN = ("path", "status", "additional_data", "created", "ingestion_start")
+
+
+def _loaded_before(tiles: pd.DataFrame, scope: ListingScope) -> bool:
+    """Whether ``tiles`` were listed from the service before the bucket listing began.
+
+    Both times are this machine's clock (`byocframe.read_tiles` records when its
+    listing ended), so no clock of the service is trusted.
+    """
+    listed = (tiles.attrs.get(ATTRS_KEY) or {}).get("listed_at")
+    if not listed or not scope.listed_from:
+        return False
+    return bool(pd.Timestamp(listed) <= pd.Timestamp(scope.listed_from))
+
+
+def _after_listing(tiles: pd.DataFrame, scope: ListingScope) -> np.ndarray:
+    """Tiles created or ingested (the service's clock) when the listing may have begun."""
+    late = np.zeros(len(tiles), dtype=bool)
+    for column in ("created", "ingestion_start"):
+        if column in tiles.columns:
+            late |= np.array([scope.predates(t) for t in tiles[column]], dtype=bool)
+    return late
+
+
+def _began(scope: ListingScope | None) -> str:
+    return (scope.listed_from or scope.listed_at) if scope is not None else ""
+
+
+def _stem(path: str) -> str:
+    """A path without a TIFF extension: the service tries them on a path without one."""
+    return _TIFF.sub("", str(path))
 
 
 def _require_match(files: pd.DataFrame, pattern: str) -> None:
@@ -341,12 +462,20 @@ def _plan_row(
 
 
 def _key(path: str, source: str, etags: Mapping[str, Any]) -> str:
+    """The key of a band's file: a listed spelling when one is, else the plain one.
+
+    A folder path, and a ``(BAND)`` path without an extension (the extension is
+    optional, BYOC_API 7.2), may name a file with any TIFF extension.
+    """
     if "(BAND)" in path:
-        return path.replace("(BAND)", source)
-    base = f"{path.rstrip('/')}/{source}"
-    return next(
-        (base + e for e in (".tif", ".tiff", ".TIF", ".TIFF", "") if base + e in etags), base
-    )
+        base = path.replace("(BAND)", source)
+        if _TIFF.search(base):
+            return base
+        spellings: tuple[str, ...] = ("", ".tif", ".tiff", ".TIF", ".TIFF")
+    else:
+        base = f"{path.rstrip('/')}/{source}"
+        spellings = (".tif", ".tiff", ".TIF", ".TIFF", "")
+    return next((base + e for e in spellings if base + e in etags), base)
 
 
 def _etag(value: Any) -> str:
@@ -358,7 +487,7 @@ def _etag(value: Any) -> str:
 def apply_plan(
     plan: pd.DataFrame,
     tiles: gpd.GeoDataFrame,
-    client: Any,
+    client: AnyClient,
     *,
     candidates: gpd.GeoDataFrame | None = None,
     progress: bool | None = None,
@@ -394,35 +523,79 @@ def apply_plan(
     >>> plan["action"].tolist(), result["outcome"].tolist(), statuses
     (['create'], ['ok'], ['INGESTED'])
     """
+    from byocframe.client.api import resolve_client
     from byocframe.edits.ingestion import reingest
     from byocframe.edits.route import push
 
-    frame = tiles
+    client = resolve_client(client)
     create = plan[plan["action"] == "create"]
-    if len(create):
-        pool = candidates if candidates is not None else _bare(create, tiles)
-        frame = add_tiles(tiles, pool[pool["path"].isin(create["path"])])
     drop = plan.loc[plan["action"] == "delete", "id"].dropna()
+    again = plan.loc[plan["action"] == "reingest", "id"].dropna()
+    missing = [tid for tid in [*drop, *again] if tid not in tiles.index]
+    if missing:
+        raise ValidationError(
+            f"the plan names tile {missing[0]}, which tiles does not hold: pass the tiles "
+            "frame the plan was made from"
+        )
+    pool = candidates if candidates is not None else _bare(create, tiles)
+    lacking = sorted(set(create["path"]) - set(pool["path"]))
+    if lacking:
+        raise ValidationError(
+            f"the plan creates {lacking[0]!r}, which candidates lack: pass candidates "
+            "from the listing the plan was made from (read_bucket with its pattern)"
+        )
     if len(drop):
-        frame = frame.drop(index=list(drop))
-        frame.attrs = tiles.attrs
+        _require_listing_of_collection(plan, tiles, client)
     results = []
     if len(create) or len(drop):
-        # the plan's deletions only: ``tiles`` may be a filtered part of a load, whose
-        # other tiles are missing from it without being meant for deletion
+        # only what the plan holds: the new rows alone, so no other row's edits (a draft
+        # in ``tiles``) are sent, and of the loaded tiles missing from it, the plan's
+        # deletions only, each checked against its row as loaded (``original``) first
+        added = add_tiles(tiles, pool[pool["path"].isin(create["path"])])
+        frame = added.iloc[len(tiles) :]
+        frame.attrs = copy.deepcopy(tiles.attrs)  # the push writes back into its own
         results.append(
             push(
                 frame,
                 client,
                 delete_missing=bool(len(drop)),
                 delete_only=list(drop),
+                original=tiles,
                 progress=progress,
             )
         )
-    again = plan.loc[plan["action"] == "reingest", "id"].dropna()
     if len(again):
         results.append(reingest(tiles.loc[list(again)], client, progress=progress))
     return pd.concat(results) if results else pd.DataFrame()
+
+
+def _require_listing_of_collection(
+    plan: pd.DataFrame, tiles: pd.DataFrame, client: ClientLike
+) -> None:
+    """Refuse deletions planned from a listing of another bucket than the collection's.
+
+    ``reconcile`` checks the listing against the ``s3_bucket`` it is given; here the
+    collection itself says which bucket is its own.
+    """
+    record = plan.attrs.get("byocframe") or {}
+    listed = record.get("s3_bucket")
+    if record.get("kind") != "plan" or not listed:
+        raise ValidationError(
+            "the plan does not record the bucket listing its deletions come from (its "
+            "attrs were lost): make it again with reconcile(..., delete=True)"
+        )
+    cid = (tiles.attrs.get(ATTRS_KEY) or {}).get("collection")
+    if not cid:
+        raise ValidationError(
+            "tiles does not say which collection it was loaded from, so the plan's "
+            "bucket cannot be checked: load it with byocframe.read_tiles()"
+        )
+    s3_bucket = str(client.get_collection(cid).get("s3Bucket") or "")
+    if not same_bucket(str(listed), s3_bucket):
+        raise ValidationError(
+            f"the plan's deletions come from a listing of {record.get('listing')}, not of "
+            f"collection {cid}'s bucket {s3_bucket}: list s3://{s3_bucket}/ and plan again"
+        )
 
 
 def _bare(create: pd.DataFrame, tiles: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from byocframe.edits.delete_checks import AsLoaded
 from byocframe.edits.plans import Create, Plan, Update
 from byocframe.edits.tilestate import TileState, limit_points, request_body
 from byocframe.edits.writes import lists_to_check, page_size
@@ -44,6 +45,9 @@ class Batch:
         The request body of each create.
     deletes : list of str
         The tiles to delete.
+    delete_checks : dict
+        Of those, the ones to check against their row as loaded before deleting
+        (`byocframe.edits.delete_checks`).
     force : bool
         Write without the three-way check.
     page : int or None
@@ -59,6 +63,7 @@ class Batch:
     creates: list[Create]
     bodies: list[dict[str, Any]]
     deletes: list[str]
+    delete_checks: dict[str, AsLoaded]
     force: bool
     page: int | None
     loaded: list[str] | None
@@ -141,6 +146,7 @@ def prepare(
             request_body(str(c.path), TileState(c.wanted_time, c.cover), WGS84) for c in creates
         ],
         deletes=list(the_plan.deletes),
+        delete_checks=dict(the_plan.delete_checks),
         force=force,
         page=page_size(workers) if listed else None,
         loaded=whole,

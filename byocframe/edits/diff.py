@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 
 from byocframe.edits.cover_diff import edited_covers, polygonal
+from byocframe.edits.delete_checks import as_loaded
 from byocframe.edits.edited import EditedFrame, adopt_tokens, read_edited
 
 # The equality rules live in `byocframe.edits.equality`; these names stay importable from
@@ -121,6 +122,8 @@ def plan_edits(edited: EditedFrame, *, deleted: bool = False) -> Plan:
     _refuse_repeated_paths(frame, state, result)
     if deleted:
         result.deletes = _deletes(edited)
+        if edited.original is not None:  # the deleted rows as loaded: checked before deleting
+            result.delete_checks = as_loaded(edited.original, result.deletes)
         end = len(frame)
         rows += [_row(tid, "tile", None, None, "delete", end) for tid in result.deletes]
     rows.sort(key=lambda r: r.pop("_pos"))  # frame order; stable

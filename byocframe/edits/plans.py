@@ -13,6 +13,8 @@ from typing import Any
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
+from byocframe.edits.delete_checks import AsLoaded
+
 __all__ = ["Create", "Plan", "Update"]
 
 
@@ -66,6 +68,9 @@ class Plan:
     #: The frame's ``loaded`` tokens after rows that lost theirs took ``original``'s
     #: (None: none were adopted); a push writes them back (`byocframe.edits.writeback`).
     adopted: ExtensionArray | None = None
+    #: The deleted tiles as loaded (from ``original``), checked on the server before each
+    #: is deleted (`byocframe.edits.delete_checks`); a tile not in it is deleted unchecked.
+    delete_checks: dict[str, AsLoaded] = field(default_factory=dict)
 
     def only_deleting(self, ids: Iterable[str]) -> Plan:
         """A copy that keeps only those of the deletions that are in ``ids``.

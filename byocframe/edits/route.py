@@ -93,6 +93,9 @@ def push(
         A progress bar (tqdm); by default when interactive.
     original : GeoDataFrame, optional
         The frame as loaded, when ``frame`` lost its ``loaded`` column or its attrs.
+        With ``delete_missing``, each tile deleted that has a row in it is read first:
+        one whose path, status, ingestion start or additional data changed on the
+        server since it was loaded is a ``conflict``, not deleted.
     tolerance : float, optional
         Simplification tolerance (in the tile's CRS units) for covers over 100 points;
         found automatically, with a warning, when not given.

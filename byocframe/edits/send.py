@@ -85,6 +85,7 @@ def _tasks(client: ClientLike, batch: Batch, trail: ListingWatcher | None) -> It
     ]
     created = frozenset(str(c.path) for c in batch.creates)
     others += [
-        Task(Action.DELETE, tid, deleter(client, cid, tid, created)) for tid in batch.deletes
+        Task(Action.DELETE, tid, deleter(client, cid, tid, created, batch.delete_checks.get(tid)))
+        for tid in batch.deletes
     ]
     return itertools.chain(checks, others)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Container, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
+from byocframe.edits.delete_checks import AsLoaded
 from byocframe.edits.equality import same_instant, same_shape
 from byocframe.edits.plans import Update
 from byocframe.edits.tasks import Action, Done, Outcome, Result, Task
@@ -353,19 +354,33 @@ def creator(
 
 
 def deleter(
-    client: ClientLike, cid: str, tid: str, created: Collection[str] = ()
+    client: ClientLike,
+    cid: str,
+    tid: str,
+    created: Collection[str] = (),
+    loaded: AsLoaded | None = None,
 ) -> Callable[[], Outcome]:
     """The task that deletes one tile (already gone counts as ``unchanged``).
 
     ``created``: the paths the same push creates. A tile with one of them is not
     deleted: the frame replaced its row by a new one (dropped, added again), whose
     create meets that tile's path and fails; deleting it too would leave the path with
-    no tile. It is looked up first (one request) only when the push creates tiles.
+    no tile. ``loaded``: the tile as its row was loaded; one that changed on the server
+    since (reingested, say) is a conflict, not deleted. The tile is looked up first (one
+    request) only when the push creates tiles or ``loaded`` is given.
     """
 
     def run() -> Outcome:
         try:
-            path = str(client.get_tile(cid, tid).get("path")) if created else None
+            record = client.get_tile(cid, tid) if created or loaded is not None else None
+            changed = loaded.changed(record) if loaded is not None and record else []
+            if changed:
+                return Outcome(
+                    Result.CONFLICT,
+                    message=f"not deleted: its {', '.join(changed)} changed on the server "
+                    "since it was loaded; load the tiles again and look at it first",
+                )
+            path = str(record.get("path")) if created and record is not None else None
             if path is not None and path in created:
                 return Outcome(
                     Result.FAILED,

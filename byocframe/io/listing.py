@@ -169,12 +169,32 @@ def read_tiles(
         for stream, page in pages:
             assembly.add(stream, page)
             bar.update(len(page))
+    listed_at = _listing_ended()
     gdf = assembly.finish(by_created=both_ends and not filtered)
     # the loaded ids are the whole collection only without filters: push's verify may
     # then list the collection instead of reading each written tile
-    gdf.attrs[ATTRS_KEY] = {**gdf.attrs[ATTRS_KEY], "whole": status is None and not filtered}
+    gdf.attrs[ATTRS_KEY] = {
+        **gdf.attrs[ATTRS_KEY],
+        "whole": status is None and not filtered,
+        "listed_at": listed_at,
+    }
     stamp(gdf, collection=cid, service=client.base_url)  # once, where it was loaded from
     return gdf
+
+
+def _listing_ended() -> str:
+    """Now, as a load records when its listing ended (``attrs["byocframe"]["listed_at"]``).
+
+    ISO 8601 in UTC, to the microsecond, from this machine's clock: `byocframe.reconcile`
+    compares it with when a bucket listing began (the same clock) to know that every
+    tile loaded existed before that listing did.
+
+    Examples
+    --------
+    >>> _listing_ended().endswith("+00:00")
+    True
+    """
+    return pd.Timestamp.now(tz="UTC").isoformat()
 
 
 def write_listing(
@@ -276,10 +296,11 @@ def write_listing(
                 spill.add(stream, page)
                 bar.update(len(page))
         spill.finish()
+        listed_at = _listing_ended()
         part = Path(tmp) / "listing.parquet"
         if record is None:
             whole = status is None and not filtered
-            written = _write_stamped(spill, part, cid, client.base_url, whole)
+            written = _write_stamped(spill, part, cid, client.base_url, whole, listed_at)
         else:
             with StacSink(part, record, client.base_url, spill.stac_columns()) as sink:
                 for frame in spill.frames():
@@ -424,13 +445,16 @@ class _Spill:
         return merge_stac_columns(stac_columns(self.empty), *flags)
 
 
-def _write_stamped(spill: _Spill, part: Path, cid: str, service: str, whole: bool) -> int:
+def _write_stamped(
+    spill: _Spill, part: Path, cid: str, service: str, whole: bool, listed_at: str
+) -> int:
     """The spilled batches stamped as one load into the GeoParquet file ``part``."""
     empty = spill.empty
     loaded = [str(i) for i in spill.ids[spill.kept]]
     settings = {
         **empty.attrs[ATTRS_KEY],
         "whole": whole,
+        "listed_at": listed_at,
         "collection": cid,
         "service": service,
         "load": load_number(cid, service, loaded),

@@ -78,7 +78,7 @@ def test_apply_plan_deletes_only_what_the_plan_says(tmp_path):
         june = tiles[tiles["sensing_time"].dt.month == 6]  # reconcile June only
         files = byocframe.read_bucket("s3://bkt/t/", s3=s3, progress=False)
         pattern = r"t/(?P<sensing_time>[\d-]+)/(BAND)\.tif"
-        plan = reconcile(june, files, pattern=pattern, delete=True, s3_bucket="bkt")
+        plan = reconcile(june, files, pattern=pattern, delete=True, bands={}, s3_bucket="bkt")
         planned = set(plan.loc[plan["action"] == "delete", "path"])
         assert planned == {"t/2024-06-02/(BAND).tif"}
         apply_plan(plan, june, client, progress=False)

@@ -150,15 +150,9 @@ def test_a_paged_listing_is_read_to_its_end(world: Any, service: Any) -> None:
     files = w.files(s3=s3)
     assert pages == [2, 2, 2]
     assert len(files) == 6
-    assert reconcile(w.tiles(), files, delete=True, s3_bucket=w.bucket).empty
+    assert reconcile(w.tiles(), files, delete=True, bands={}, s3_bucket=w.bucket).empty
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 29: a page marked IsTruncated without NextContinuationToken ends the "
-    "listing silently (botocore's paginator); it is recorded as whole and its later keys "
-    "are planned gone",
-)
 def test_a_page_marked_truncated_without_a_token_is_no_evidence(world: Any, service: Any) -> None:
     w = _simple(world, 6)
     s3 = service.s3.client()
@@ -172,7 +166,7 @@ def test_a_page_marked_truncated_without_a_token_is_no_evidence(world: Any, serv
     s3.meta.events.register("after-call.s3.ListObjectsV2", lose_token)
     try:
         files = w.files(s3=s3)
-        plan = reconcile(w.tiles(), files, delete=True, s3_bucket=w.bucket)
+        plan = reconcile(w.tiles(), files, delete=True, bands={}, s3_bucket=w.bucket)
     except (BucketError, ValidationError):
         return  # refused: fine
     assert _deleted(plan) == []  # today: t/05 and t/06, whose keys were on page 3
@@ -216,10 +210,12 @@ def test_keys_with_spaces_plus_percent_and_unicode_plan_no_deletion(world: Any) 
     assert w.statuses() == ["INGESTED"] * len(KEYS)
     files = w.files()
     assert sorted(files["key"]) == sorted(KEYS)
-    assert reconcile(w.tiles(), files, delete=True, s3_bucket=w.bucket).empty
+    assert reconcile(w.tiles(), files, delete=True, bands={}, s3_bucket=w.bucket).empty
     # a prefix with a space: the tiles outside it are left alone, the one inside compared
     w.remove("s p/a b/B01.tif")
-    plan = reconcile(w.tiles(), w.files(f"s3://{w.bucket}/s p/"), delete=True, s3_bucket=w.bucket)
+    plan = reconcile(
+        w.tiles(), w.files(f"s3://{w.bucket}/s p/"), delete=True, bands={}, s3_bucket=w.bucket
+    )
     assert _deleted(plan) == ["s p/a b/(BAND).tif"]
     others = plan[plan["path"] != "s p/a b/(BAND).tif"]
     assert sorted(others["path"]) == sorted(
@@ -237,16 +233,13 @@ def test_prefix_spellings_delete_only_what_they_list(world: Any, url: str) -> No
     )  # u/02 never had its file: FAILED, no filesMetadata, so never "gone"
     w.remove("t/02/B01.tif")
     w.remove("u/01/B01.tif")
-    plan = reconcile(w.tiles(), w.files(f"s3://{w.bucket}/{url}"), delete=True, s3_bucket=w.bucket)
+    plan = reconcile(
+        w.tiles(), w.files(f"s3://{w.bucket}/{url}"), delete=True, bands={}, s3_bucket=w.bucket
+    )
     expected = ["t/02/(BAND).tif"] + (["u/01/(BAND).tif"] if url == "" else [])
     assert _deleted(plan) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 37: a listing read before a tile was created (a files frame kept, or "
-    "saved to Parquet with its attrs) plans that tile deleted: its files were never looked for",
-)
 def test_a_listing_older_than_a_tile_plans_no_deletion_of_it(world: Any, tmp_path: Path) -> None:
     w = _simple(world, 2)
     w.files().to_parquet(tmp_path / "files.parquet")  # yesterday's listing, kept
@@ -258,7 +251,7 @@ def test_a_listing_older_than_a_tile_plans_no_deletion_of_it(world: Any, tmp_pat
     w.client.create_tile(w.cid, {"path": "t/03/(BAND).tif"})
     tiles = w.tiles()
     assert (tiles["created"] > yesterday).all()
-    plan = reconcile(tiles, old, delete=True, s3_bucket=w.bucket)
+    plan = reconcile(tiles, old, delete=True, bands={}, s3_bucket=w.bucket)
     assert _deleted(plan) == []  # today: t/03, "not in the listing of ... at <yesterday>"
 
 
@@ -267,11 +260,6 @@ def test_a_listing_older_than_a_tile_plans_no_deletion_of_it(world: Any, tmp_pat
 RED = {"red": {"source": "B04", "sampleFormat": "UINT", "bitDepth": 8}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 25: without bands=, reconcile takes filesMetadata's band names for "
-    "the file names; every tile whose band source is not its name is planned deleted",
-)
 def test_reconcile_without_bands_plans_no_deletion_of_files_named_by_source(world: Any) -> None:
     days = _days(3)
     w = world([f"{d}/B04.tif" for d in days], [f"{d}/(BAND).tif" for d in days], RED)
@@ -286,12 +274,6 @@ def test_reconcile_without_bands_plans_no_deletion_of_files_named_by_source(worl
     assert _deleted(plan) == []  # today: all three (looked for t/NN/red.tif)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 26: after a band rename the tiles' filesMetadata keep the old name, "
-    "which the collection's bands no longer map to a source: `byocframe reconcile "
-    "--delete --apply` deletes every tile",
-)
 def test_a_band_renamed_after_ingestion_deletes_nothing(
     world: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -315,26 +297,14 @@ def _no_extension(world: Any) -> World:
     return w
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 39: a (BAND) path without extension is looked for as the bare key "
-    "t/01/B01; a listing of every key (suffix=None) lacks it: every such tile is "
-    "planned deleted, though t/01/B01.tif, its file, is listed",
-)
 def test_a_path_without_extension_is_not_gone_from_a_listing_of_all_keys(world: Any) -> None:
     w = _no_extension(world)
     files = read_bucket(f"s3://{w.bucket}/", s3=w.s3, suffix=None, progress=False)
     assert sorted(files["key"]) == ["t/01/B01.tif", "t/02/B01.tif"]
-    plan = reconcile(w.tiles(), files, delete=True, s3_bucket=w.bucket)
+    plan = reconcile(w.tiles(), files, delete=True, bands={}, s3_bucket=w.bucket)
     assert _deleted(plan) == []  # today: both tiles
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 40: the files of tiles whose (BAND) path has no extension are "
-    "reported 'unused-file: no tile uses it', and with a pattern a second tile is "
-    "planned for each (the same files ingested twice)",
-)
 def test_the_files_of_a_path_without_extension_are_in_use(world: Any) -> None:
     w = _no_extension(world)
     files = w.files()
@@ -347,11 +317,6 @@ def test_the_files_of_a_path_without_extension_are_in_use(world: Any) -> None:
 # --- the tiles frame ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 27: a tile twice in the frame (pd.concat of two overlapping loads) "
-    "is a 'duplicate-path' of itself: the plan deletes it and apply_plan does",
-)
 def test_a_tile_twice_in_the_frame_is_not_its_own_duplicate(world: Any) -> None:
     w = _simple(world, 3)
     first = w.tiles()
@@ -359,31 +324,20 @@ def test_a_tile_twice_in_the_frame_is_not_its_own_duplicate(world: Any) -> None:
     both = pd.concat([first, second.iloc[:2]])
     files = w.files()
     try:
-        plan = reconcile(both, files, delete=True, s3_bucket=w.bucket)
+        plan = reconcile(both, files, delete=True, bands={}, s3_bucket=w.bucket)
         apply_plan(plan, both, w.client, progress=False)
     except ValidationError:
         pass  # refused: fine
     assert w.paths() == [f"{d}/(BAND).tif" for d in _days(3)]  # today: only t/03 left
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 28: paths that differ only in the extension (.tif/.tiff) name "
-    "different S3 objects, yet reconcile calls them duplicates and deletes the later tile",
-)
 def test_paths_differing_in_extension_are_not_duplicates(world: Any) -> None:
     w = world(["c/B01.tif", "c/B01.tiff"], ["c/(BAND).tif", "c/(BAND).tiff"])
     assert w.statuses() == ["INGESTED", "INGESTED"]  # each ingested from its own file
-    plan = reconcile(w.tiles(), w.files(), delete=True, s3_bucket=w.bucket)
+    plan = reconcile(w.tiles(), w.files(), delete=True, bands={}, s3_bucket=w.bucket)
     assert _deleted(plan) == []  # today: c/(BAND).tiff, "same path as tile ..."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 30: reconcile reads a path edited in the frame but never pushed (a "
-    "read-only edit push refuses); apply_plan drops that row and deletes the tile, "
-    "whose files are all there",
-)
 def test_a_path_edit_never_pushed_deletes_nothing(world: Any) -> None:
     w = _simple(world, 3)
     tiles = w.tiles()
@@ -391,22 +345,17 @@ def test_a_path_edit_never_pushed_deletes_nothing(world: Any) -> None:
     with pytest.raises(ValidationError):
         byocframe.push(tiles, w.client, dry_run=True)  # push refuses the edit ...
     try:
-        plan = reconcile(tiles, w.files(), delete=True, s3_bucket=w.bucket)
+        plan = reconcile(tiles, w.files(), delete=True, bands={}, s3_bucket=w.bucket)
         apply_plan(plan, tiles, w.client, progress=False)
     except ValidationError:
         pass  # ... reconcile refusing it too: fine
     assert w.paths() == [f"{d}/(BAND).tif" for d in _days(3)]  # today: t/01 deleted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 34: s3_bucket= is the caller's word only; a listing of another "
-    "collection's bucket, passed with that bucket's name, deletes every tile it lacks",
-)
 def test_apply_plan_deletes_nothing_on_a_listing_of_another_bucket(world: Any) -> None:
     w = _simple(world, 3)
     other = world(["t/01/B01.tif"], [])  # another collection's bucket: t/01 only
-    plan = reconcile(w.tiles(), other.files(), delete=True, s3_bucket=other.bucket)
+    plan = reconcile(w.tiles(), other.files(), delete=True, bands={}, s3_bucket=other.bucket)
     # refused (the collection's s3Bucket is not the listing's): fine
     with contextlib.suppress(ValidationError):
         apply_plan(plan, w.tiles(), w.client, progress=False)
@@ -423,16 +372,11 @@ def _third_gone(world: Any, edit: Any = None) -> tuple[World, Any, pd.DataFrame]
     tiles = w.tiles()
     if edit is not None:
         edit(tiles)
-    plan = reconcile(tiles, w.files(), delete=True, s3_bucket=w.bucket)
+    plan = reconcile(tiles, w.files(), delete=True, bands={}, s3_bucket=w.bucket)
     assert _deleted(plan) == ["t/03/(BAND).tif"]
     return w, tiles, plan
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 31: apply_plan pushes the whole tiles frame, so an unrelated edit "
-    "in it (a draft) is written though the plan does not hold it",
-)
 def test_apply_plan_writes_nothing_the_plan_does_not_hold(world: Any) -> None:
     def draft(tiles: Any) -> None:  # an edit not meant to be sent yet
         tiles.loc[tiles.index[0], "sensing_time"] += pd.Timedelta(days=100)
@@ -444,11 +388,6 @@ def test_apply_plan_writes_nothing_the_plan_does_not_hold(world: Any) -> None:
     assert w.client.get_tile(w.cid, draft_id)["sensingTime"].startswith("2024-06-01")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 32: a planned create whose path the candidates lack is dropped "
-    "without a word: neither sent nor refused, absent from the result",
-)
 def test_apply_plan_creates_every_planned_tile_or_says_which_not(world: Any) -> None:
     days = _days(3)
     w = world([f"{d}/B01.tif" for d in days], [f"{days[0]}/(BAND).tif"])
@@ -468,11 +407,6 @@ def test_apply_plan_creates_every_planned_tile_or_says_which_not(world: Any) -> 
     assert (result["action"] == "create").sum() == 2  # today: 1; t/03 silently skipped
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 33: apply_plan deletes without checking the tile against its load: "
-    "a tile another editor reingested (its files back) after the plan is deleted",
-)
 def test_apply_plan_keeps_a_tile_reingested_since_the_plan(world: Any) -> None:
     w, tiles, plan = _third_gone(world)
     # meanwhile a colleague puts the file back and reingests the tile
@@ -484,11 +418,6 @@ def test_apply_plan_keeps_a_tile_reingested_since_the_plan(world: Any) -> None:
     assert "t/03/(BAND).tif" in w.paths(), result  # today: deleted ("ok")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 38: apply_plan of a plan whose ids the tiles frame lacks (a plan of "
-    "another load or collection) raises a bare KeyError from pandas",
-)
 def test_apply_plan_of_another_frame_is_refused_by_name(world: Any) -> None:
     w, tiles, plan = _third_gone(world)
     with pytest.raises(ValidationError):
@@ -502,7 +431,7 @@ def test_a_plan_applied_twice_changes_nothing_the_second_time(world: Any) -> Non
     w = world([f"{d}/B01.tif" for d in days], [f"{d}/(BAND).tif" for d in days[:2]])
     w.remove("t/01/B01.tif")
     tiles = w.tiles()
-    plan = reconcile(tiles, w.files(), pattern=PATTERN, delete=True, s3_bucket=w.bucket)
+    plan = reconcile(tiles, w.files(), pattern=PATTERN, delete=True, bands={}, s3_bucket=w.bucket)
     assert sorted(zip(plan["action"], plan["path"], strict=True)) == [
         ("create", "t/03/(BAND).tif"),
         ("delete", "t/01/(BAND).tif"),
@@ -520,7 +449,7 @@ def test_a_plan_with_rows_dropped_deletes_only_the_rows_kept(world: Any) -> None
     for day in _days(3):
         w.remove(f"{day}/B01.tif")
     tiles = w.tiles()
-    plan = reconcile(tiles, w.files(), delete=True, s3_bucket=w.bucket)
+    plan = reconcile(tiles, w.files(), delete=True, bands={}, s3_bucket=w.bucket)
     assert len(_deleted(plan)) == 3
     kept = plan[plan["path"] != "t/02/(BAND).tif"]
     apply_plan(kept, tiles, w.client, progress=False)
@@ -569,12 +498,6 @@ def test_a_confirmed_count_confirms_only_the_plan_that_was_read(
     assert len(w.paths()) == 12  # today: t/07..t/12 deleted, never shown to the user
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="findings 28 and 40 through the command line: `reconcile --delete --apply` "
-    "deletes c/01/(BAND).tiff as a duplicate of .tif and creates t/01/(BAND).tif beside "
-    "t/01/(BAND) (the same file ingested twice), all unasked",
-)
 def test_cli_reconcile_keeps_every_spelling_of_a_path_and_adds_no_twin(
     world: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

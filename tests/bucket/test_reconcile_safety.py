@@ -97,8 +97,9 @@ def _deleted(plan: Any) -> list[str]:
 
 def test_prefix_listing_deletes_only_tiles_under_the_prefix(six: Setup) -> None:
     six.remove("2025-01/02")
+    tiles = six.tiles()  # loaded before the listing: every tile existed when it began
     files = six.files(f"s3://{six.bucket}/t/2025-01")
-    plan = reconcile(six.tiles(), files, pattern=PATTERN, delete=True, s3_bucket=six.bucket)
+    plan = reconcile(tiles, files, pattern=PATTERN, delete=True, bands={}, s3_bucket=six.bucket)
     # the tile under the prefix whose file is gone, nothing of the four outside it
     assert _deleted(plan) == ["t/2025-01/02/(BAND).tif"]
     detail = plan.loc[plan["action"] == "delete", "detail"].iloc[0]
@@ -115,19 +116,19 @@ def test_a_listing_changed_after_it_was_read_is_no_evidence(six: Setup) -> None:
     files = six.files(f"s3://{six.bucket}/")
     some = files[files["key"].str.startswith("t/2025-01/")]  # the attrs survive a filter
     with pytest.raises(ValidationError, match="not the listing read_bucket returned"):
-        reconcile(six.tiles(), some, delete=True, s3_bucket=six.bucket)
+        reconcile(six.tiles(), some, delete=True, bands={}, s3_bucket=six.bucket)
 
 
 def test_empty_listings_never_plan_a_deletion(six: Setup, tmp_path: Path) -> None:
     tiles = six.tiles()
     with pytest.raises(ValidationError, match="a local folder is not the collection's bucket"):
-        reconcile(tiles, six.files(tmp_path), delete=True, s3_bucket=six.bucket)
+        reconcile(tiles, six.files(tmp_path), delete=True, bands={}, s3_bucket=six.bucket)
     empty = six.files(f"s3://{six.bucket}/nothing-here/")
     with pytest.raises(ValidationError, match=r"listing of s3://.*/nothing-here/ is empty"):
-        reconcile(tiles, empty, delete=True, s3_bucket=six.bucket)
+        reconcile(tiles, empty, delete=True, bands={}, s3_bucket=six.bucket)
     # without the collection's bucket to compare with, a delete is refused too
     with pytest.raises(ValidationError, match="pass s3_bucket="):
-        reconcile(tiles, six.files(f"s3://{six.bucket}/"), delete=True)
+        reconcile(tiles, six.files(f"s3://{six.bucket}/"), delete=True, bands={})
 
 
 def test_a_folder_listing_without_etags_plans_no_reingest(six: Setup, tmp_path: Path) -> None:
@@ -146,7 +147,7 @@ def test_another_buckets_listing_is_refused(six: Setup, service: Any, files_fold
     service.s3.upload_folder(files_folder / "t" / "2025-02", other, prefix="t/2025-02/")
     files = six.files(f"s3://{other}/")
     with pytest.raises(ValidationError, match=f"lists s3://{other}/, not the collection's"):
-        reconcile(six.tiles(), files, delete=True, s3_bucket=six.bucket)
+        reconcile(six.tiles(), files, delete=True, bands={}, s3_bucket=six.bucket)
     # a CDSE bucket name (PROJECT_ID:bucket) is the same bucket
     plan = reconcile(six.tiles(), six.files(f"s3://{six.bucket}/"), s3_bucket=f"p:{six.bucket}")
     assert plan.empty

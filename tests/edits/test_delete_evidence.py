@@ -106,4 +106,23 @@ def test_the_same_listing_loaded_twice_gives_the_same_frame(demo):
     a = byocframe.read_tiles(client, demo.demo_collection)
     b = byocframe.read_tiles(client, demo.demo_collection)
     assert a["loaded"].equals(b["loaded"])
+    # the same but for when each listing ended (reconcile compares it with a bucket's)
+    times = [frame.attrs["byocframe"].pop("listed_at") for frame in (a, b)]
     assert a.attrs == b.attrs
+    assert times[0] < times[1]
+
+
+def test_a_tile_changed_since_it_was_loaded_is_not_deleted_with_original(demo):
+    """push(..., original=) reads each tile before deleting it: changed ones are conflicts."""
+    client = demo.client()
+    cid = demo.demo_collection
+    loaded = byocframe.read_tiles(client, cid)
+    changed, same = loaded.index[0], loaded.index[1]
+    client.reingest_tile(cid, changed)  # another editor: a new ingestion since the load
+    assert client.get_tile(cid, changed)["ingestionStart"] != loaded.loc[changed, "ingestion_start"]
+    kept = loaded.drop(index=[changed, same])
+    result = byocframe.push(kept, client, delete_missing=True, original=loaded)
+    assert result.loc[changed, "outcome"] == "conflict"
+    assert "ingestion start" in result.loc[changed, "message"]
+    assert result.loc[same, "outcome"] == "ok"
+    assert _server_ids(client, cid) == set(loaded.index) - {same}

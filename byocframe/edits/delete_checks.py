@@ -1,0 +1,98 @@
+"""What a tile held when it was loaded, checked again on the server before it is deleted.
+
+A deletion is planned from a frame: a `reconcile` plan deletes the tiles whose files
+were gone, `push(delete_missing=True)` the rows dropped. Another editor may have changed
+the tile since (put its files back and reingested it, say): deleting it then deletes
+something nobody looked at. Where the push knows the row as loaded (``original=``, which
+`byocframe.bucket.reconcile.apply_plan` always passes), each delete first reads the tile
+and is refused as a conflict when its path, status, ingestion start or additional data
+(its ``filesMetadata``) are no longer what the row's ``loaded`` token recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from byocframe.frame.snapshot import OTHER_READ_ONLY, LoadedState, loaded_state
+
+__all__ = ["AsLoaded", "as_loaded"]
+
+_ADDITIONAL = OTHER_READ_ONLY.index("additional_data")
+
+
+@dataclass(frozen=True)
+class AsLoaded:
+    """The digests of one tile's service-owned fields, as its row was loaded.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> record = {"id": "3f1e6e0a-1b2c-4d5e-8f90-0123456789ab", "path": "a/(BAND).tif",
+    ...           "status": "INGESTED", "ingestionStart": "2024-06-01T00:00:00Z"}
+    >>> loaded = as_loaded(byocframe.tiles_from_records([record]), [record["id"]])
+    >>> check = loaded[record["id"]]
+    >>> check.changed(record), check.changed({**record, "status": "FAILED"})
+    ([], ['status'])
+    """
+
+    path: int
+    status: int
+    ingestion_start: int
+    additional: int | None  # None: a version-2 token, which kept no digest of it
+
+    def changed(self, record: Mapping[str, Any]) -> list[str]:
+        """The fields of the server's ``record`` that differ from the tile as loaded."""
+        from byocframe.frame.convert import tiles_from_records
+
+        now = loaded_state(tiles_from_records([record], errors="warn"))
+        out = []
+        if int(now.path[0]) != self.path:
+            out.append("path")
+        if int(now.status[0]) != self.status:
+            out.append("status")
+        if int(now.ingestion_start[0]) != self.ingestion_start:
+            out.append("ingestion start")
+        if self.additional is not None and int(now.others[0, _ADDITIONAL]) != self.additional:
+            out.append("additional data (filesMetadata)")
+        return out
+
+
+def as_loaded(frame: pd.DataFrame, ids: Iterable[str]) -> dict[str, AsLoaded]:
+    """`AsLoaded` of each of ``ids`` that has a row with its own ``loaded`` token in ``frame``.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> sorted(as_loaded(gdf, [gdf.index[0], "not-loaded"])) == [gdf.index[0]]
+    True
+    """
+    if "loaded" not in frame.columns:
+        return {}
+    state = loaded_state(frame)
+    return _of_state(state, ids)
+
+
+def _of_state(state: LoadedState, ids: Iterable[str]) -> dict[str, AsLoaded]:
+    row_of = {
+        str(tid): pos
+        for pos, (tid, present) in enumerate(zip(state.tile_id, state.present, strict=True))
+        if present and tid is not None
+    }
+    out: dict[str, AsLoaded] = {}
+    for tid in ids:
+        pos = row_of.get(str(tid))
+        if pos is None:
+            continue
+        out[str(tid)] = AsLoaded(
+            path=int(state.path[pos]),
+            status=int(state.status[pos]),
+            ingestion_start=int(state.ingestion_start[pos]),
+            additional=int(state.others[pos, _ADDITIONAL]) if state.version[pos] >= 3 else None,
+        )
+    return out
