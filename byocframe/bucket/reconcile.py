@@ -528,6 +528,7 @@ def apply_plan(
     from byocframe.edits.route import push
 
     client = resolve_client(client)
+    _require_plan_rows(plan)
     create = plan[plan["action"] == "create"]
     drop = plan.loc[plan["action"] == "delete", "id"].dropna()
     again = plan.loc[plan["action"] == "reingest", "id"].dropna()
@@ -567,6 +568,36 @@ def apply_plan(
     if len(again):
         results.append(reingest(tiles.loc[list(again)], client, progress=progress))
     return pd.concat(results) if results else pd.DataFrame()
+
+
+#: What a plan row may ask for.
+_ACTIONS = frozenset({"create", "delete", "reingest", "none"})
+
+
+def _require_plan_rows(plan: pd.DataFrame) -> None:
+    """Refuse rows `apply_plan` could not carry out as written (e.g. edited by hand)."""
+    missing = [c for c in ("action", "id", "path") if c not in plan.columns]
+    if missing:
+        raise ValidationError(
+            f"the plan has no {missing[0]!r} column: pass the frame reconcile() returned"
+        )
+    files = plan["files"] if "files" in plan.columns else pd.Series(None, index=plan.index)
+    for action, tid, path, listed in zip(
+        plan["action"], plan["id"], plan["path"], files, strict=True
+    ):
+        if action not in _ACTIONS:
+            raise ValidationError(
+                f"the plan asks for {action!r} (path {path!r}); actions are create, delete, "
+                "reingest and none"
+            )
+        if action in ("delete", "reingest") and (tid is None or pd.isna(tid)):
+            raise ValidationError(
+                f"a {action} row of the plan names no tile id (path {path!r}, files "
+                f"{listed!r}): only tiles can be deleted or reingested; give the row an id "
+                "or set its action to none"
+            )
+        if action == "create" and not isinstance(path, str):
+            raise ValidationError("a create row of the plan has no path: give it one or drop it")
 
 
 def _require_listing_of_collection(

@@ -530,3 +530,26 @@ def test_push_delete_missing_asks_before_deleting_more_than_the_limit(
         main(["push", cid, str(path), "--delete-missing", *account])
         left = len(list(service.client().iter_tiles(cid)))
     assert left == 20, capsys.readouterr().out  # today: 14 (six deleted, exit 0)
+
+
+@pytest.mark.parametrize(
+    ("action", "with_id"), [("delete", False), ("reingest", False), ("remove", True)]
+)
+def test_a_plan_row_apply_plan_cannot_carry_out_is_refused(
+    world: Any, action: str, with_id: bool
+) -> None:
+    """Noted by the attack: a row set by hand to delete a file (no tile id), or to an
+    unknown action, was ignored without a word. Now refused, before anything is sent."""
+    w, tiles, plan = _third_gone(world)
+    edited = plan.copy()
+    edited.loc[len(edited)] = {
+        "action": action,
+        "reason": "by hand",
+        "id": tiles.index[0] if with_id else None,
+        "path": "t/01/(BAND).tif",
+        "files": ["t/01/B01.tif"],
+        "detail": "",
+    }
+    with pytest.raises(ValidationError, match=action):
+        apply_plan(edited, tiles, w.client, progress=False)
+    assert len(w.paths()) == 3  # the plan's own delete was not sent either
