@@ -80,10 +80,16 @@ class ListingScope:
         >>> scope.predates(pd.Timestamp("2025-01-01T23:54:00Z"))
         False
         """
-        began = self.listed_from or self.listed_at
-        if not began or when is None or pd.isna(when):
+        since = self.since
+        if since is None or when is None or pd.isna(when):
             return False
-        return bool(pd.Timestamp(when) >= pd.Timestamp(began) - CLOCK_SKEW)
+        return bool(pd.Timestamp(when) >= since)
+
+    @property
+    def since(self) -> pd.Timestamp | None:
+        """From when a time of the service's counts as after the listing began (`predates`)."""
+        began = self.listed_from or self.listed_at
+        return pd.Timestamp(began) - CLOCK_SKEW if began else None
 
     def covers(self, key: str) -> bool:
         """Whether the listing would have shown ``key`` had it existed."""

@@ -388,9 +388,13 @@ def _loaded_before(tiles: pd.DataFrame, scope: ListingScope) -> bool:
 def _after_listing(tiles: pd.DataFrame, scope: ListingScope) -> np.ndarray:
     """Tiles created or ingested (the service's clock) when the listing may have begun."""
     late = np.zeros(len(tiles), dtype=bool)
+    since = scope.since
+    if since is None:
+        return late
     for column in ("created", "ingestion_start"):
         if column in tiles.columns:
-            late |= np.array([scope.predates(t) for t in tiles[column]], dtype=bool)
+            times = pd.to_datetime(tiles[column], utc=True, errors="coerce")
+            late |= (times >= since).fillna(False).to_numpy(dtype=bool)
     return late
 
 
