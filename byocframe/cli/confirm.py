@@ -16,6 +16,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
+from byocframe.cli.common import non_negative
 from byocframe.exceptions import ValidationError
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "confirmation_hint",
     "delete_options",
     "deletion_code",
-    "limit",
     "read_confirmation",
 ]
 
@@ -95,28 +95,11 @@ def read_confirmation(text: str) -> str:
     return f"{count}" if code is None else f"{count}:{code.lower()}"
 
 
-def limit(text: str) -> int:
-    """The ``--delete-limit`` argument: a whole number of at least 0.
-
-    Examples
-    --------
-    >>> limit("0")
-    0
-    """
-    try:
-        value = int(text.replace(",", "").replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def delete_options(parser: argparse.ArgumentParser, when: str) -> None:
     """Add ``--delete-limit`` and ``--confirm-deletes``; ``when`` names the deleting run."""
     parser.add_argument(
         "--delete-limit",
-        type=limit,
+        type=non_negative,
         default=DELETE_LIMIT,
         metavar="N",
         help=f"{when} deletes up to N tiles unasked (default {DELETE_LIMIT})",
