@@ -171,6 +171,11 @@ def run_push(args: argparse.Namespace) -> int:
     from byocframe.frame.snapshot import LOADED, loaded_state, service_digest
     from byocframe.io.files import overlay_edits, read_file
 
+    if args.confirm_deletes is not None and not args.delete_missing:
+        raise ValueError(
+            "--confirm-deletes confirms the deletions of --delete-missing: add "
+            "--delete-missing, or leave --confirm-deletes out"
+        )
     edited = read_file(args.edited)  # a missing or unreadable file fails before any request
     client = client_from_args(args)
     if args.rate:

@@ -103,7 +103,9 @@ def test_push_deleting_within_the_limit_goes_unasked(
     second = _file_without(service, path, 10)
     assert main(push[:3] + push[4:]) == 0
     assert len(_ids(service)) == 17
-    assert len(second) == 10
+    # nor taken: a confirmation there would confirm nothing, so it is refused
+    assert main([*push[:3], *push[4:], "--confirm-deletes", _code("x", second)]) == 1
+    assert "add --delete-missing, or leave --confirm-deletes out" in capsys.readouterr().err
 
 
 def test_push_of_a_plan_changed_since_the_dry_run_is_refused(
