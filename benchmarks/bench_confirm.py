@@ -16,24 +16,13 @@ Each figure is the median of ``--repeat`` runs. Run:
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
+
+from bench_edits import median_ms  # run from benchmarks/, as the other scripts
 
 import byocframe
 from byocframe.cli.confirm import deletion_code
 from byocframe.edits.diff import plan
 from byocframe.frame.synthetic import synthetic_tiles
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    """The median wall time of ``fn`` in milliseconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def main() -> None:
