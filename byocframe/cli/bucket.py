@@ -8,12 +8,10 @@ from typing import Any
 
 from byocframe.bucket.patterns import MAX_UNMATCHED
 from byocframe.cli.common import account_options, client_from_args, write_table
+from byocframe.cli.confirm import check_deletions, confirmation_hint, delete_options
 from byocframe.exceptions import ValidationError
 
-__all__ = ["DELETE_LIMIT", "add_commands"]
-
-#: ``reconcile --apply`` deletes at most this many tiles without ``--confirm-deletes``.
-DELETE_LIMIT = 5
+__all__ = ["add_commands"]
 
 
 def add_commands(commands: Any) -> None:
@@ -59,7 +57,7 @@ def add_commands(commands: Any) -> None:
         "--delete) deleting tiles whose files are gone; --apply carries the plan out. "
         "URL must be the collection's bucket (or a prefix of it: tiles outside are left "
         "alone); deletions need an S3 listing, and more than --delete-limit of them "
-        "need --confirm-deletes with their count.",
+        "need --confirm-deletes with the COUNT:CODE the dry run printed for them.",
     )
     reconcile.add_argument("collection", metavar="COLLECTION", help="collection id")
     reconcile.add_argument(
@@ -68,19 +66,7 @@ def add_commands(commands: Any) -> None:
     pattern_options(reconcile)
     reconcile.add_argument("--apply", action="store_true", help="carry the plan out")
     reconcile.add_argument("--delete", action="store_true", help="plan deletions too")
-    reconcile.add_argument(
-        "--delete-limit",
-        type=int,
-        default=DELETE_LIMIT,
-        metavar="N",
-        help=f"--apply deletes up to N tiles unasked (default {DELETE_LIMIT})",
-    )
-    reconcile.add_argument(
-        "--confirm-deletes",
-        type=int,
-        metavar="COUNT",
-        help="confirm deleting more than --delete-limit tiles: the count the dry run printed",
-    )
+    delete_options(reconcile, "--apply")
     reconcile.add_argument("--retry-failed", action="store_true", help="reingest FAILED tiles")
     reconcile.set_defaults(handler=run_reconcile)
     account_options(reconcile)
@@ -170,22 +156,18 @@ def run_reconcile(args: argparse.Namespace) -> int:
     if plan.empty:
         print("the collection and the bucket agree")
         return 0
-    deletes = int((plan["action"] == "delete").sum())
+    deletes = plan.loc[plan["action"] == "delete", "id"].dropna().tolist()
     print_plan(plan)
+    hint = confirmation_hint(args.collection, deletes, args.delete_limit)
     if not args.apply:
+        if hint:
+            print(hint)
         print("nothing sent (add --apply to carry the plan out)")
         return 0
-    # a confirmation names the count, so one written for another plan confirms nothing
-    if args.confirm_deletes is not None and args.confirm_deletes != deletes:
-        raise ValidationError(
-            f"the plan deletes {deletes} tiles, not {args.confirm_deletes}: read the plan "
-            f"again, then give --confirm-deletes {deletes}"
-        )
-    if deletes > args.delete_limit and args.confirm_deletes is None:
-        raise ValidationError(
-            f"the plan deletes {deletes} tiles, more than --delete-limit {args.delete_limit}: "
-            f"read the plan, then add --confirm-deletes {deletes}"
-        )
+    # the plan was made again for this run: its deletions must be the ones confirmed
+    check_deletions(
+        args.collection, deletes, delete_limit=args.delete_limit, confirmed=args.confirm_deletes
+    )
     candidates = group_tiles(files, args.pattern)  # the same listing as the plan
     result = apply_plan(plan, tiles, client, candidates=candidates)
     failed = result[result["outcome"] != "ok"] if len(result) else result

@@ -10,9 +10,11 @@ __all__ = [
     "account_options",
     "check_output",
     "client_from_args",
+    "non_negative",
     "positive",
     "status",
     "version",
+    "whole_number",
     "write_table",
 ]
 
@@ -74,12 +76,34 @@ def positive(text: str) -> int:
     >>> positive("20,000")
     20000
     """
+    return whole_number(text, least=1)
+
+
+def non_negative(text: str) -> int:
+    """A whole number of at least 0 (a limit that may be zero).
+
+    Examples
+    --------
+    >>> non_negative("0")
+    0
+    """
+    return whole_number(text, least=0)
+
+
+def whole_number(text: str, *, least: int) -> int:
+    """A whole number of at least ``least``, with ``,`` or ``_`` between thousands.
+
+    Examples
+    --------
+    >>> whole_number("1_000", least=0)
+    1000
+    """
     try:
         value = int(text.replace(",", "").replace("_", ""))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
     return value
 
 

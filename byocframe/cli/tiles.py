@@ -14,6 +14,7 @@ from byocframe.cli.common import (
     positive,
     status,
 )
+from byocframe.cli.confirm import check_deletions, confirmation_hint, delete_options
 from byocframe.io.listing import BATCH_SIZE
 
 __all__ = ["TILE_FILES", "add_commands", "read_collection"]
@@ -71,7 +72,9 @@ def add_commands(commands: Any) -> None:
         "what was listed and send the changes: sensing_time, geometry, new rows with a "
         "path. Each row remembers what it held when listed, so a tile someone else "
         "changed since is reported as a conflict, and a rerun sends nothing twice. A "
-        "file with no 'loaded' column is compared with the collection as it is now.",
+        "file with no 'loaded' column is compared with the collection as it is now. "
+        "With --delete-missing, more than --delete-limit deletions need --confirm-deletes "
+        "with the COUNT:CODE a --dry-run printed for them.",
     )
     push.add_argument("collection", metavar="COLLECTION", help="collection id")
     push.add_argument(
@@ -89,6 +92,7 @@ def add_commands(commands: Any) -> None:
     push.add_argument(
         "--delete-missing", action="store_true", help="delete tiles that are not in the file"
     )
+    delete_options(push, "--delete-missing")
     push.add_argument(
         "--workers", type=int, default=32, help="requests in flight at once (default 32)"
     )
@@ -167,6 +171,11 @@ def run_push(args: argparse.Namespace) -> int:
     from byocframe.frame.snapshot import LOADED, loaded_state, service_digest
     from byocframe.io.files import overlay_edits, read_file
 
+    if args.confirm_deletes is not None and not args.delete_missing:
+        raise ValueError(
+            "--confirm-deletes confirms the deletions of --delete-missing: add "
+            "--delete-missing, or leave --confirm-deletes out"
+        )
     edited = read_file(args.edited)  # a missing or unreadable file fails before any request
     client = client_from_args(args)
     if args.rate:
@@ -194,6 +203,16 @@ def run_push(args: argparse.Namespace) -> int:
         frame = edited
     else:
         frame, original = overlay_edits(client, args.collection, edited)
+    deletes = None
+    if args.delete_missing and not args.dry_run:
+        from byocframe.edits.diff import plan
+
+        # the deletions of this run, found offline as push finds them; only these are sent
+        found = plan(frame, original=original, deleted=True, collection=args.collection)
+        deletes = found.deletes
+        check_deletions(
+            args.collection, deletes, delete_limit=args.delete_limit, confirmed=args.confirm_deletes
+        )
     result = frame.byoc.push(
         client,
         dry_run=args.dry_run,
@@ -202,19 +221,32 @@ def run_push(args: argparse.Namespace) -> int:
         workers=args.workers,
         original=original,
         collection=args.collection,
+        delete_only=deletes,
     )
     if result.empty:
         print("nothing to push: the file matches the collection")
         return 0
     if args.dry_run:
-        print(result.attrs["byocframe"]["summary"])
-        for tid, row in result.head(20).iterrows():
-            print(f"  {tid or 'new'}: {row['message']}")
-        if len(result) > 20:
-            print(f"  ... and {len(result) - 20:,} more")
+        print_dry_run(result, args)
         return 0
     print(result.groupby(["action", "outcome"]).size().to_string())
     bad = result[~result["outcome"].isin(["ok", "unchanged"])]
     for tid, row in bad.head(20).iterrows():
         print(f"  {tid}: {row['outcome']}: {row['message']}")
     return 0 if bad.empty else 2
+
+
+def print_dry_run(result: Any, args: argparse.Namespace, most: int = 20) -> None:
+    """The summary, the deletions (all of them) and their confirmation, then ``most`` rows."""
+    print(result.attrs["byocframe"]["summary"])
+    deleting = (result["action"] == "delete").to_numpy()
+    for tid, row in result[deleting].iterrows():
+        print(f"  {tid}: {row['message']}")
+    others = result[~deleting]
+    for tid, row in others.head(most).iterrows():
+        print(f"  {tid or 'new'}: {row['message']}")
+    if len(others) > most:
+        print(f"  ... and {len(others) - most:,} more")
+    hint = confirmation_hint(args.collection, result.index[deleting], args.delete_limit)
+    if hint:
+        print(hint)

@@ -475,11 +475,6 @@ def test_the_delete_limit_counts_exactly(
         assert f"--confirm-deletes {gone}" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 35: --confirm-deletes confirms a count, not the plan read: 6 other "
-    "tiles gone by the --apply run are deleted under the dry run's '6'",
-)
 def test_a_confirmed_count_confirms_only_the_plan_that_was_read(
     world: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -512,11 +507,6 @@ def test_cli_reconcile_keeps_every_spelling_of_a_path_and_adds_no_twin(
     assert w.paths() == sorted(paths), out  # today: .tiff gone, two .tif twins added
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 36: `byocframe push FILE --delete-missing` deletes any number of "
-    "tiles unasked; reconcile's --delete-limit / --confirm-deletes guard is missing",
-)
 def test_push_delete_missing_asks_before_deleting_more_than_the_limit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

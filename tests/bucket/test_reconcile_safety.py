@@ -3,12 +3,15 @@
 A collection of six tiles in its own bucket (two under ``t/2025-01/``, four under
 ``t/2025-02/``), listed in the ways that used to plan deletions: a prefix, an empty
 folder, another bucket; and through the command line, which must compare the URL with
-the collection's ``s3Bucket`` and ask before deleting more than a few tiles.
+the collection's ``s3Bucket`` and ask before deleting more than a few tiles, with a
+code that names the tiles of the plan read (``--confirm-deletes COUNT:CODE``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,7 @@ class Setup:
 
     def __init__(self, service: Any, folder: Path):
         self.service = service
+        self.folder = folder
         self.bucket = next(_names)
         service.s3.upload_folder(folder, self.bucket)
         self.client = service.client()
@@ -189,23 +193,131 @@ def test_a_pattern_matching_no_file_is_an_error(
     assert "matches none of the 12 listed keys (e.g. 't/2025-01/01/B01.tif')" in err
 
 
-def test_deleting_more_than_the_limit_needs_a_confirmation(
+def _code(cid: str, ids: list[str]) -> str:
+    """The documented code of a deletion: sha256 of the collection and sorted ids, 8 hex."""
+    text = "\n".join([cid, *sorted(ids)])
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _ids(six: Setup, days: list[str]) -> list[str]:
+    """The ids of the tiles of ``days``, from the service."""
+    paths = {f"t/{day}/(BAND).tif" for day in days}
+    return [t["id"] for t in six.client.iter_tiles(six.cid) if t["path"] in paths]
+
+
+def _printed(text: str) -> str:
+    """The COUNT:CODE a dry run or a refusal printed."""
+    found = re.findall(r"--confirm-deletes (\d+:[0-9a-f]{8})\b", text)
+    assert len(set(found)) == 1, text
+    return found[0]
+
+
+def test_deleting_more_than_the_limit_needs_the_plans_code(
     six: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for day in DAYS:
         six.remove(day)
+    code = f"6:{_code(six.cid, _ids(six, DAYS))}"
     args = ["reconcile", six.cid, f"s3://{six.bucket}/", "--pattern", PATTERN, "--delete"]
-    assert main([*args, *six.account()]) == 0  # the dry run: deletions first, counted
+    assert main([*args, *six.account()]) == 0  # the dry run: deletions first, counted, coded
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "6 deletions, 0 creates, 0 reingests, 0 left alone"
     assert [line.split()[0] for line in lines[1:7]] == ["delete"] * 6
-    # more than 5 (the default --delete-limit): refused without the count confirmed
+    assert lines[7] == (
+        f"6 deletion(s), more than --delete-limit 5: to delete exactly these tiles, add "
+        f"--confirm-deletes {code}"
+    )
+    # more than 5 (the default --delete-limit): refused without the plan's code
     assert main([*args, "--apply", *six.account()]) == 1
-    assert "--confirm-deletes 6" in capsys.readouterr().err
-    assert main([*args, "--apply", "--confirm-deletes", "5", *six.account()]) == 1
+    err = capsys.readouterr().err
+    assert _printed(err) == code
+    assert len(err.strip().splitlines()) == 1
+    # a bare count confirms any six deletions: refused, with the code to give
+    assert main([*args, "--apply", "--confirm-deletes", "6", *six.account()]) == 1
+    err = capsys.readouterr().err
+    assert "--confirm-deletes 6 is a count, not a plan" in err
+    assert _printed(err) == code
+    assert len(err.strip().splitlines()) == 1
+    wrong = [f"5:{code[2:]}", f"6:{_code(six.cid, _ids(six, DAYS[:5]))}", "6:00000000"]
+    for given in wrong:
+        assert main([*args, "--apply", "--confirm-deletes", given, *six.account()]) == 1
+        assert "the plan changed since it was read" in capsys.readouterr().err
     assert len(six.paths()) == 6
-    assert main([*args, "--apply", "--confirm-deletes", "6", *six.account()]) == 0
+    upper = code.upper()  # as read aloud or retyped: the code is hex in any case
+    assert main([*args, "--apply", "--confirm-deletes", upper, *six.account()]) == 0
     assert six.paths() == []
+
+
+def test_a_plan_changed_since_the_dry_run_is_refused(
+    six: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Finding 35 with --delete-limit 1: the same count, other tiles, another code."""
+    january, february = DAYS[:2], DAYS[2:4]
+    for day in january:
+        six.remove(day)
+    args = ["reconcile", six.cid, f"s3://{six.bucket}/", "--pattern", PATTERN, "--delete"]
+    args += ["--delete-limit", "1", *six.account()]
+    assert main(args) == 0
+    read = _printed(capsys.readouterr().out)  # the plan the user read: January's two
+    assert read == f"2:{_code(six.cid, _ids(six, january))}"
+    for day in january:  # before --apply: January's files come back, two of February go
+        for band in BANDS:
+            six.s3.upload_file(str(six.folder / "t" / day / f"{band}.tif"), six.bucket,
+                               f"t/{day}/{band}.tif")  # fmt: skip
+    for day in february:
+        six.remove(day)
+    assert main([*args, "--apply", "--confirm-deletes", read]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    assert "the plan changed since it was read: it deletes 2 tile(s) now" in captured.err
+    now = _printed(captured.err)
+    assert now == f"2:{_code(six.cid, _ids(six, february))}"
+    deleting = [line for line in captured.out.splitlines() if line.startswith("delete")]
+    assert [line.split()[2] for line in deleting] == [  # the plan read again, printed first
+        f"t/{day}/(BAND).tif" for day in february
+    ]
+    assert len(six.paths()) == 6  # nothing deleted
+    # a stale code: a third tile's file goes after the plan was read again
+    six.remove(DAYS[4])
+    assert main([*args, "--apply", "--confirm-deletes", now]) == 1
+    assert "it deletes 3 tile(s) now" in capsys.readouterr().err
+    assert len(six.paths()) == 6
+    # the code of the plan as it is now deletes exactly its tiles
+    three = f"3:{_code(six.cid, _ids(six, [*february, DAYS[4]]))}"
+    assert main([*args, "--apply", "--confirm-deletes", three]) == 0
+    assert six.paths() == [f"t/{day}/(BAND).tif" for day in [*january, DAYS[5]]]
+
+
+def test_deletions_within_the_limit_go_unasked(
+    six: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for day in DAYS[:2]:
+        six.remove(day)
+    args = ["reconcile", six.cid, f"s3://{six.bucket}/", "--pattern", PATTERN, "--delete"]
+    assert main([*args, *six.account()]) == 0
+    assert "2 deletion(s), within --delete-limit 5: sent unasked" in capsys.readouterr().out
+    assert main([*args, "--apply", "--delete-limit", "2", *six.account()]) == 0
+    assert six.paths() == [f"t/{day}/(BAND).tif" for day in DAYS[2:]]
+    # a confirmation given is checked even within the limit: this one names two tiles
+    # already deleted, and the plan now deletes none
+    six.remove(DAYS[2])
+    assert main([*args, "--apply", "--confirm-deletes", "2:00000000", *six.account()]) == 1
+    assert "the plan changed since it was read: it deletes 1 tile(s) now" in (
+        capsys.readouterr().err
+    )
+    assert len(six.paths()) == 4
+
+
+def test_delete_options_refuse_malformed_values(
+    six: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["reconcile", six.cid, f"s3://{six.bucket}/", "--pattern", PATTERN, "--delete"]
+    for bad in (["--confirm-deletes", "yes"], ["--confirm-deletes", "6:xyz"],
+                ["--delete-limit", "-1"]):  # fmt: skip
+        with pytest.raises(SystemExit):
+            main([*args, "--apply", *bad, *six.account()])
+        assert "argument" in capsys.readouterr().err
+    assert len(six.paths()) == 6
 
 
 def test_creates_that_check_flags_are_not_planned(
