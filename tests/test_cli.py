@@ -424,6 +424,7 @@ def test_the_command_streams_parquet_through_write_listing(account, tmp_path, ca
     gdf = byocframe.read_tiles(account.client(), cid, progress=False)
     back = byocframe.read_file(path)
     assert_geodataframe_equal(back, gdf)
+    assert back.attrs["byocframe"].pop("listed_at") < gdf.attrs["byocframe"].pop("listed_at")
     assert back.attrs == gdf.attrs
 
 

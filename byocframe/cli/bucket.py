@@ -146,7 +146,8 @@ def run_reconcile(args: argparse.Namespace) -> int:
                 f"{args.url} is not the collection's bucket {s3_bucket}: "
                 f"give s3://{s3_bucket}/ or a prefix of it"
             )
-    bands = (collection.get("additionalData") or {}).get("bands")
+    # no bands: the files are named after the bands (a band's source defaults to its name)
+    bands = (collection.get("additionalData") or {}).get("bands") or {}
     tiles = byocframe.read_tiles(client, args.collection)
     files = byocframe.read_bucket(args.url, endpoint_url=args.endpoint_url)
     plan = reconcile(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unittest.mock
 
+import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
 
@@ -40,6 +41,8 @@ def test_batches_give_the_frame_of_one_conversion(demo_service, batch_sizes, bot
     byocframe.frame.snapshot.stamp(expected, collection=cid, service=demo_service.base_url)
     expected.attrs["byocframe"]["whole"] = True
     assert_geodataframe_equal(gdf, expected)
+    listed_at = pd.Timestamp(gdf.attrs["byocframe"].pop("listed_at"))  # when it ended
+    assert pd.Timestamp.now(tz="UTC") - pd.Timedelta(minutes=1) < listed_at
     assert gdf.attrs == expected.attrs
     # never more records at once than a batch (the last call converts no records)
     conversions = [n for n in batch_sizes if n]
@@ -100,7 +103,9 @@ def test_write_listing_writes_the_file_of_read_tiles(demo_service, tmp_path, bot
     assert n == len(gdf) == 400
     back = byocframe.read_file(path)
     assert_geodataframe_equal(back, gdf)  # every column, the loaded tokens included
-    assert back.attrs == gdf.attrs  # the same load, the same sealed ids
+    # the same load, the same sealed ids; each listing's own end (read_tiles listed later)
+    assert back.attrs["byocframe"].pop("listed_at") < gdf.attrs["byocframe"].pop("listed_at")
+    assert back.attrs == gdf.attrs
     # nothing left next to the file
     assert [p.name for p in tmp_path.iterdir()] == ["tiles.parquet"]
 
