@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import shapely
 
 
-__all__ = ["AnyClient", "AoiLike", "ClientLike", "CrsLike", "S3Like"]
+__all__ = ["AnyClient", "AoiLike", "ClientLike", "CrsLike", "GeometryLike", "S3Like"]
 
 
 @runtime_checkable
@@ -120,6 +120,10 @@ AnyClient: TypeAlias = "ClientLike | SHConfigLike | SentinelHubBYOCLike"
 #: CRS, or a ``(west, south, east, north)`` box in degrees (``west > east`` crosses the
 #: antimeridian). See `byocframe.tools.stats.aoi_geometry`.
 AoiLike: TypeAlias = "shapely.Geometry | gpd.GeoSeries | gpd.GeoDataFrame | Sequence[float]"
+
+#: One lon/lat geometry: a shapely geometry, or a GeoJSON geometry as a dict (e.g. a
+#: Catalog search's ``intersects``).
+GeometryLike: TypeAlias = "shapely.Geometry | Mapping[str, Any]"
 
 #: A CRS: a text pyproj reads (``"EPSG:32633"``, ``"urn:ogc:def:crs:OGC::CRS84"``), an
 #: EPSG code as an int, or a `pyproj.CRS`.

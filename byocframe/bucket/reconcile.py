@@ -47,7 +47,7 @@ _TIFF = re.compile(r"\.tiff?$", re.IGNORECASE)
 
 
 def add_tiles(
-    tiles: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *, covers: Any = None
+    tiles: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *, covers: gpd.GeoSeries | None = None
 ) -> gpd.GeoDataFrame:
     r"""``tiles`` with a new row for each candidate whose path the collection lacks.
 

@@ -27,6 +27,7 @@ from byocframe.client.paging import Pages
 from byocframe.exceptions import NotFoundError, TransportError, ValidationError
 from byocframe.ids import check_id
 from byocframe.progress import ProgressBar
+from byocframe.typing import GeometryLike
 
 __all__ = [
     "CATALOG_PATH",
@@ -102,7 +103,7 @@ def _search_body(
     cid: str,
     bbox: Sequence[float] | None,
     datetime: DatetimeLike | None,
-    intersects: Any,
+    intersects: GeometryLike | None,
     filter: str | Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     if cid.startswith("byoc-"):
@@ -152,7 +153,7 @@ def iter_items(
     *,
     bbox: Sequence[float] | None = None,
     datetime: DatetimeLike | None = None,
-    intersects: Any = None,
+    intersects: GeometryLike | None = None,
     filter: str | Mapping[str, Any] | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of STAC items of a BYOC collection from a Catalog search (POST, 100 a page).
@@ -212,7 +213,7 @@ def search_records(
     *,
     bbox: Sequence[float] | None = None,
     datetime: DatetimeLike | None = None,
-    intersects: Any = None,
+    intersects: GeometryLike | None = None,
     filter: str | Mapping[str, Any] | None = None,
     workers: int = 8,
     progress: bool | None = None,

@@ -31,7 +31,7 @@ from byocframe.io.geoparquet import ParquetSink, read_row_groups
 from byocframe.io.pages import PAGES_AHEAD, Assembly, from_both_ends
 from byocframe.io.stac_parquet import StacSink, merge_stac_columns, stac_columns
 from byocframe.progress import ProgressBar
-from byocframe.typing import AnyClient, CrsLike
+from byocframe.typing import AnyClient, CrsLike, GeometryLike
 
 __all__ = [
     "BATCH_SIZE",
@@ -82,7 +82,7 @@ def read_tiles(
     both_ends: bool = True,
     bbox: Sequence[float] | None = None,
     datetime: DatetimeLike | None = None,
-    intersects: Any = None,
+    intersects: GeometryLike | None = None,
     filter: str | Mapping[str, Any] | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> gpd.GeoDataFrame:
@@ -210,7 +210,7 @@ def write_listing(
     both_ends: bool = True,
     bbox: Sequence[float] | None = None,
     datetime: DatetimeLike | None = None,
-    intersects: Any = None,
+    intersects: GeometryLike | None = None,
     filter: str | Mapping[str, Any] | None = None,
     batch_size: int = BATCH_SIZE,
     format: str = "geoparquet",
@@ -495,7 +495,7 @@ def _pages(
     both_ends: bool,
     bbox: Sequence[float] | None,
     datetime: DatetimeLike | None,
-    intersects: Any,
+    intersects: GeometryLike | None,
     filter: str | Mapping[str, Any] | None,
     progress: bool | None,
 ) -> Iterator[tuple[str, list[Any]]]:
