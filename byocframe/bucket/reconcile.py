@@ -1,37 +1,40 @@
-"""A collection and its bucket side by side: new tiles, traced covers, stale tiles, causes.
+"""A collection and its bucket side by side: the plan that puts them in step.
 
-* `add_tiles` appends the bucket's candidate tiles (`byocframe.read_bucket` with a
-  pattern) that the collection lacks to a tile frame; `byocframe.push` creates them.
-* `reconcile` compares a tile frame with a files frame: stale tiles (the bucket's ETag
-  differs from ``filesMetadata``), tiles whose files are gone, duplicate paths, files no
-  tile uses, new tiles whose files `byocframe.check` fails; `apply_plan` pushes the plan.
-  A tile is deleted for its files only on a listing of the collection's bucket that
-  looked where they would be (`byocframe.bucket.evidence`).
-* `failure_causes` groups FAILED tiles by the rule their cause names, with the fix.
+`reconcile` compares a tile frame with a files frame: stale tiles (the bucket's ETag
+differs from ``filesMetadata``), tiles whose files are gone, duplicate paths, files no
+tile uses, new tiles whose files `byocframe.check` fails. A tile is deleted for its files
+only on a listing of the collection's bucket that looked where they would be, and began
+after the tiles were loaded (`byocframe.bucket.evidence`).
+
+The plan is carried out by `byocframe.bucket.apply.apply_plan`; new tiles are added by
+`byocframe.bucket.adding.add_tiles`, FAILED tiles grouped by
+`byocframe.bucket.causes.failure_causes` (all three still importable from here).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+# add_tiles, apply_plan, failure_causes and trace_covers moved to modules of their own;
+# still importable from here
+from byocframe.bucket.adding import add_tiles
+from byocframe.bucket.apply import apply_plan
+from byocframe.bucket.causes import failure_causes
 from byocframe.bucket.checks import check
-from byocframe.bucket.evidence import ListingScope, deletion_scope, same_bucket
-
-# moved to byocframe.bucket.outlines; still importable from here
+from byocframe.bucket.evidence import ListingScope, deletion_scope
 from byocframe.bucket.outlines import trace_covers
-from byocframe.bucket.rules import DEFAULT_RULES, RULES, RuleSet
+from byocframe.bucket.paths import band_key, path_stem
+from byocframe.bucket.rules import DEFAULT_RULES, RuleSet
 from byocframe.bucket.tiles import assign_tiles, compile_pattern, group_tiles
 from byocframe.exceptions import ValidationError
 from byocframe.frame.snapshot import ATTRS_KEY
-from byocframe.typing import AnyClient, ClientLike
 
 __all__ = [
     "PLAN_COLUMNS",
@@ -44,62 +47,6 @@ __all__ = [
 
 PLAN_COLUMNS = ("action", "reason", "id", "path", "files", "detail")
 _TIFF = re.compile(r"\.tiff?$", re.IGNORECASE)
-
-
-def add_tiles(
-    tiles: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, *, covers: gpd.GeoSeries | None = None
-) -> gpd.GeoDataFrame:
-    r"""``tiles`` with a new row for each candidate whose path the collection lacks.
-
-    Parameters
-    ----------
-    tiles : GeoDataFrame
-        The collection's tiles, from `byocframe.read_tiles`.
-    candidates : GeoDataFrame
-        From `byocframe.read_bucket` with a pattern.
-    covers : GeoSeries, optional
-        Covers for the candidates (from `byocframe.trace_covers`), in any CRS; without
-        them the service uses each tile's bounding box.
-
-    Returns
-    -------
-    GeoDataFrame
-        A new frame (the snapshot kept): existing rows, then one row without id per new
-        path, with ``sensing_time`` and the cover as ``geometry``. Push it with
-        `byocframe.push` to create them.
-
-    Examples
-    --------
-    >>> import byocframe
-    >>> from byocframe.bucket.files import files_from_headers, group_tiles
-    >>> files = files_from_headers([{"key": f"t/2024-06-0{day}/B01.tif", "crs": "EPSG:32633",
-    ...     "xmin": 5e5, "ymin": 5e6, "xmax": 5.1e5, "ymax": 5.01e6} for day in (1, 2)])
-    >>> candidates = group_tiles(files, r"t/(?P<sensing_time>[\d-]+)/(BAND)\.tif")
-    >>> tiles = byocframe.tiles_from_records([{"id": "t1", "path": "t/2024-06-01/(BAND).tif"}])
-    >>> add_tiles(tiles, candidates)["path"].tolist()  # the first exists already
-    ['t/2024-06-01/(BAND).tif', 't/2024-06-02/(BAND).tif']
-    """
-    existing = set(tiles["path"].dropna().map(_stem))
-    keep = ~candidates["path"].map(_stem).isin(existing).to_numpy()
-    keep &= ~candidates["path"].map(_stem).duplicated().to_numpy()
-    new = candidates[keep]
-    geometry = np.full(len(new), None, dtype=object)
-    if covers is not None:
-        aligned = gpd.GeoSeries(covers).loc[new.index]
-        if aligned.crs is not None and tiles.crs is not None and aligned.crs != tiles.crs:
-            aligned = aligned.to_crs(tiles.crs)
-        geometry = aligned.to_numpy()
-    rows = gpd.GeoDataFrame(
-        {
-            "path": new["path"].to_numpy(),
-            "sensing_time": pd.to_datetime(new["sensing_time"].to_numpy(), utc=True),
-        },
-        geometry=gpd.GeoSeries(geometry, crs=tiles.crs),
-        index=pd.Index([None] * len(new), name=tiles.index.name, dtype=object),
-    )
-    out = pd.concat([tiles, rows])
-    out.attrs = tiles.attrs
-    return out
 
 
 def _normal(path: Any) -> str:
@@ -206,11 +153,10 @@ def reconcile(
     _require_as_loaded(tiles, delete)
     if pattern is not None:
         _require_match(files, pattern)
-    etags = dict(zip(files["key"], files["etag"], strict=True))
     sources = {str(n): str(s.get("source") or n) for n, s in (bands or {}).items()}
-    rows: list[dict[str, Any]] = []
-    used: set[str] = set()
-    seen: dict[str, Any] = {}  # a path, exactly as the service keeps it -> its first tile
+    listing = _Listing(
+        dict(zip(files["key"], files["etag"], strict=True)), sources, scope, delete, retry_failed
+    )
     order = tiles.sort_values("created") if "created" in tiles else tiles
     # every tile existed before the listing began when the tiles were loaded before it;
     # else a tile created or ingested since may have files the listing had passed
@@ -219,42 +165,83 @@ def reconcile(
         if scope is not None and not _loaded_before(tiles, scope)
         else np.zeros(len(order), dtype=bool)
     )
-    for tid, path, status, meta, late in zip(
-        order.index, order["path"], order["status"], _metadata(order), recent, strict=True
-    ):
-        path = str(path)
-        named = {band: sources.get(band, band) for band in meta if not sources or band in sources}
-        keys = {band: _key(path, source, etags) for band, source in named.items()}
-        used.update(keys.values())
-        # the files of tiles never ingested (no filesMetadata) are in use too
-        used.update(_key(path, source, etags) for source in sources.values())
-        if path in seen:
-            rows.append(
-                _plan_row(
-                    "delete" if delete else "none",
-                    "duplicate-path",
-                    tid,
-                    path,
-                    [],
-                    f"same path as tile {seen[path]}",
-                )
-            )
-            continue
-        seen[path] = tid
+    rows, used, seen = listing.tile_rows(order, recent)
+    rows += _new_rows(files, pattern, used, seen, sources)
+    if pattern is not None:
+        _flag_failing(rows, files, pattern, bands, rules)
+    plan = pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+    if scope is not None:
+        plan.attrs["byocframe"] = {
+            "kind": "plan",
+            "listing": scope.url,
+            "s3_bucket": scope.s3_bucket,
+        }
+    return plan
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """What each tile is compared with: the listed keys' ETags, the bands' sources."""
+
+    etags: dict[str, Any]
+    sources: dict[str, str]
+    scope: ListingScope | None
+    delete: bool
+    retry_failed: bool
+
+    def tile_rows(
+        self, order: pd.DataFrame, recent: np.ndarray
+    ) -> tuple[list[dict[str, Any]], set[str], dict[str, Any]]:
+        """The plan's rows for the tiles; the keys they use; each path's first tile."""
+        rows: list[dict[str, Any]] = []
+        used: set[str] = set()
+        seen: dict[str, Any] = {}  # a path, exactly as the service keeps it -> its first tile
+        for tid, path, status, meta, late in zip(
+            order.index, order["path"], order["status"], _metadata(order), recent, strict=True
+        ):
+            path = str(path)
+            named = {
+                b: self.sources.get(b, b) for b in meta if not self.sources or b in self.sources
+            }
+            keys = {band: band_key(path, source, self.etags) for band, source in named.items()}
+            used.update(keys.values())
+            # the files of tiles never ingested (no filesMetadata) are in use too
+            used.update(band_key(path, source, self.etags) for source in self.sources.values())
+            if path in seen:
+                action = "delete" if self.delete else "none"
+                detail = f"same path as tile {seen[path]}"
+                rows.append(_plan_row(action, "duplicate-path", tid, path, [], detail))
+                continue
+            seen[path] = tid
+            row = self._judge(tid, path, str(status), meta, named, keys, bool(late))
+            if row is not None:
+                rows.append(row)
+        return rows, used, seen
+
+    def _judge(
+        self,
+        tid: Any,
+        path: str,
+        status: str,
+        meta: Mapping[str, Any],
+        named: Mapping[str, str],
+        keys: Mapping[str, str],
+        late: bool,
+    ) -> dict[str, Any] | None:
+        """One tile's row of the plan, or None when it and its files are in step."""
+        scope, etags = self.scope, self.etags
         unknown = sorted(str(band) for band in meta if band not in named)
         if unknown:
             detail = (
                 f"filesMetadata names band(s) {', '.join(unknown)}, which bands= does not "
                 "(renamed?): their files cannot be named, so nothing is concluded"
             )
-            rows.append(_plan_row("none", "unknown-band", tid, path, [], detail))
-            continue
+            return _plan_row("none", "unknown-band", tid, path, [], detail)
         if scope is not None and not all(map(scope.covers, keys.values())):
             # the listing did not look where its files are: their absence proves nothing
             outside = sorted(k for k in keys.values() if not scope.covers(k))
             detail = f"its files are outside the listing of {scope.url}"
-            rows.append(_plan_row("none", "unlisted", tid, path, outside, detail))
-            continue
+            return _plan_row("none", "unlisted", tid, path, outside, detail)
         gone = sorted(k for k in keys.values() if k not in etags)
         changed = sorted(
             k
@@ -268,39 +255,35 @@ def reconcile(
                 f"created or ingested after the listing of {scope.url if scope else ''} began "
                 f"({_began(scope)}): list the bucket again to compare it"
             )
-            rows.append(_plan_row("none", "after-listing", tid, path, gone or changed, detail))
-            continue
+            return _plan_row("none", "after-listing", tid, path, gone or changed, detail)
         if gone:
-            rows.append(
-                _plan_row(
-                    "delete" if delete else "none",
-                    "files-gone",
-                    tid,
-                    path,
-                    gone,
-                    f"{len(gone)} of {len(keys)} files are not in the "
-                    + (f"listing of {scope.url} at {scope.listed_at}" if scope else "bucket"),
-                )
+            where = f"listing of {scope.url} at {scope.listed_at}" if scope else "bucket"
+            detail = f"{len(gone)} of {len(keys)} files are not in the {where}"
+            return _plan_row(
+                "delete" if self.delete else "none", "files-gone", tid, path, gone, detail
             )
-            continue
         if changed:
-            rows.append(
-                _plan_row(
-                    "reingest",
-                    "stale",
-                    tid,
-                    path,
-                    changed,
-                    "the bucket's ETag differs from filesMetadata",
-                )
-            )
-        elif retry_failed and str(status) == "FAILED":
-            rows.append(_plan_row("reingest", "failed", tid, path, [], "FAILED: try again"))
+            detail = "the bucket's ETag differs from filesMetadata"
+            return _plan_row("reingest", "stale", tid, path, changed, detail)
+        if self.retry_failed and status == "FAILED":
+            return _plan_row("reingest", "failed", tid, path, [], "FAILED: try again")
+        return None
+
+
+def _new_rows(
+    files: pd.DataFrame,
+    pattern: str | None,
+    used: set[str],
+    seen: Mapping[str, Any],
+    sources: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """The rows of new tiles (``pattern``) and of files no tile uses; ``used`` grows."""
+    rows: list[dict[str, Any]] = []
     # a new tile is not planned where a tile of the same path (any extension) exists
-    stems = {_stem(path) for path in seen}
+    stems = {path_stem(path) for path in seen}
     if pattern is not None:
         tiled = assign_tiles(files, pattern)
-        tile_of = tiled["tile"].map(lambda t: _stem(t) if isinstance(t, str) else None)
+        tile_of = tiled["tile"].map(lambda t: path_stem(t) if isinstance(t, str) else None)
         used.update(tiled.loc[tile_of.isin(list(stems)).to_numpy(), "key"])
     unused = files[~files["key"].isin(used)]
     if pattern is not None and len(unused):
@@ -309,7 +292,7 @@ def reconcile(
         bands_of = assigned.groupby(assigned["tile"].map(_normal))["band"].agg(list)
         candidates = group_tiles(unused, pattern)
         for path in candidates["path"]:
-            if _stem(path) in stems:
+            if path_stem(path) in stems:
                 continue  # a tile whose band list is not known yet (never ingested)
             members = list(by_tile[_normal(path)])
             used.update(members)
@@ -321,16 +304,7 @@ def reconcile(
             rows.append(_plan_row("create", "new", None, path, members, f"{len(members)} files"))
     for key in sorted(set(unused["key"]) - used):
         rows.append(_plan_row("none", "unused-file", None, None, [key], "no tile uses it"))
-    if pattern is not None:
-        _flag_failing(rows, files, pattern, bands, rules)
-    plan = pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
-    if scope is not None:
-        plan.attrs["byocframe"] = {
-            "kind": "plan",
-            "listing": scope.url,
-            "s3_bucket": scope.s3_bucket,
-        }
-    return plan
+    return rows
 
 
 def _require_as_loaded(tiles: pd.DataFrame, delete: bool) -> None:
@@ -402,11 +376,6 @@ def _began(scope: ListingScope | None) -> str:
     return (scope.listed_from or scope.listed_at) if scope is not None else ""
 
 
-def _stem(path: str) -> str:
-    """A path without a TIFF extension: the service tries them on a path without one."""
-    return _TIFF.sub("", str(path))
-
-
 def _require_match(files: pd.DataFrame, pattern: str) -> None:
     """Refuse a pattern that matches no listed key: its plan would be silently empty."""
     regex = compile_pattern(pattern)
@@ -465,233 +434,7 @@ def _plan_row(
     }
 
 
-def _key(path: str, source: str, etags: Mapping[str, Any]) -> str:
-    """The key of a band's file: a listed spelling when one is, else the plain one.
-
-    A folder path, and a ``(BAND)`` path without an extension (the extension is
-    optional, BYOC_API 7.2), may name a file with any TIFF extension.
-    """
-    if "(BAND)" in path:
-        base = path.replace("(BAND)", source)
-        if _TIFF.search(base):
-            return base
-        spellings: tuple[str, ...] = ("", ".tif", ".tiff", ".TIF", ".TIFF")
-    else:
-        base = f"{path.rstrip('/')}/{source}"
-        spellings = (".tif", ".tiff", ".TIF", ".TIFF", "")
-    return next((base + e for e in spellings if base + e in etags), base)
-
-
 def _etag(value: Any) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return ""
     return str(value).strip('"')
-
-
-def apply_plan(
-    plan: pd.DataFrame,
-    tiles: gpd.GeoDataFrame,
-    client: AnyClient,
-    *,
-    candidates: gpd.GeoDataFrame | None = None,
-    progress: bool | None = None,
-) -> pd.DataFrame:
-    r"""Carry out a `reconcile` plan: create, reingest and delete tiles.
-
-    Creates and deletes go through `byocframe.push` (safe under faults); tiles
-    are deleted only where the plan says ``delete`` (``reconcile(delete=True)``).
-    ``candidates`` (from `read_bucket` with the pattern) give new tiles their sensing
-    times and covers; without them new tiles get the path only.
-
-    Returns
-    -------
-    DataFrame
-        One row per request, as `byocframe.push` returns.
-
-    Examples
-    --------
-    >>> import tempfile, byocframe
-    >>> from byocframe.emulator.cogs import write_cog
-    >>> folder = tempfile.mkdtemp()
-    >>> _ = write_cog(f"{folder}/t/2024-06-01/B01.tif")
-    >>> with byocframe.local_service(s3=True) as service:
-    ...     _ = service.s3.upload_folder(folder, "doc-apply-plan")
-    ...     client = service.client()
-    ...     cid = client.create_collection({"name": "d", "s3Bucket": "doc-apply-plan"})["id"]
-    ...     tiles = byocframe.read_tiles(client, cid, progress=False)
-    ...     files = byocframe.read_bucket(
-    ...         "s3://doc-apply-plan", s3=service.s3.client(), progress=False)
-    ...     plan = reconcile(tiles, files, pattern=r"t/(?P<sensing_time>[\d-]+)/(BAND)\.tif")
-    ...     result = apply_plan(plan, tiles, client, progress=False)
-    ...     statuses = [t["status"] for t in client.iter_tiles(cid)]
-    >>> plan["action"].tolist(), result["outcome"].tolist(), statuses
-    (['create'], ['ok'], ['INGESTED'])
-    """
-    from byocframe.client.api import resolve_client
-    from byocframe.edits.ingestion import reingest
-    from byocframe.edits.route import push
-
-    client = resolve_client(client)
-    _require_plan_rows(plan)
-    create = plan[plan["action"] == "create"]
-    drop = plan.loc[plan["action"] == "delete", "id"].dropna()
-    again = plan.loc[plan["action"] == "reingest", "id"].dropna()
-    missing = [tid for tid in [*drop, *again] if tid not in tiles.index]
-    if missing:
-        raise ValidationError(
-            f"the plan names tile {missing[0]}, which tiles does not hold: pass the tiles "
-            "frame the plan was made from"
-        )
-    pool = candidates if candidates is not None else _bare(create, tiles)
-    lacking = sorted(set(create["path"]) - set(pool["path"]))
-    if lacking:
-        raise ValidationError(
-            f"the plan creates {lacking[0]!r}, which candidates lack: pass candidates "
-            "from the listing the plan was made from (read_bucket with its pattern)"
-        )
-    if len(drop):
-        _require_listing_of_collection(plan, tiles, client)
-    results = []
-    if len(create) or len(drop):
-        # only what the plan holds: the new rows alone, so no other row's edits (a draft
-        # in ``tiles``) are sent, and of the loaded tiles missing from it, the plan's
-        # deletions only, each checked against its row as loaded (``original``) first
-        added = add_tiles(tiles, pool[pool["path"].isin(create["path"])])
-        frame = added.iloc[len(tiles) :]
-        frame.attrs = copy.deepcopy(tiles.attrs)  # the push writes back into its own
-        results.append(
-            push(
-                frame,
-                client,
-                delete_missing=bool(len(drop)),
-                delete_only=list(drop),
-                original=tiles,
-                progress=progress,
-            )
-        )
-    if len(again):
-        results.append(reingest(tiles.loc[list(again)], client, progress=progress))
-    return pd.concat(results) if results else pd.DataFrame()
-
-
-#: What a plan row may ask for.
-_ACTIONS = frozenset({"create", "delete", "reingest", "none"})
-
-
-def _require_plan_rows(plan: pd.DataFrame) -> None:
-    """Refuse rows `apply_plan` could not carry out as written (e.g. edited by hand)."""
-    missing = [c for c in ("action", "id", "path") if c not in plan.columns]
-    if missing:
-        raise ValidationError(
-            f"the plan has no {missing[0]!r} column: pass the frame reconcile() returned"
-        )
-    files = plan["files"] if "files" in plan.columns else pd.Series(None, index=plan.index)
-    for action, tid, path, listed in zip(
-        plan["action"], plan["id"], plan["path"], files, strict=True
-    ):
-        if action not in _ACTIONS:
-            raise ValidationError(
-                f"the plan asks for {action!r} (path {path!r}); actions are create, delete, "
-                "reingest and none"
-            )
-        if action in ("delete", "reingest") and (tid is None or pd.isna(tid)):
-            raise ValidationError(
-                f"a {action} row of the plan names no tile id (path {path!r}, files "
-                f"{listed!r}): only tiles can be deleted or reingested; give the row an id "
-                "or set its action to none"
-            )
-        if action == "create" and not isinstance(path, str):
-            raise ValidationError("a create row of the plan has no path: give it one or drop it")
-
-
-def _require_listing_of_collection(
-    plan: pd.DataFrame, tiles: pd.DataFrame, client: ClientLike
-) -> None:
-    """Refuse deletions planned from a listing of another bucket than the collection's.
-
-    ``reconcile`` checks the listing against the ``s3_bucket`` it is given; here the
-    collection itself says which bucket is its own.
-    """
-    record = plan.attrs.get("byocframe") or {}
-    listed = record.get("s3_bucket")
-    if record.get("kind") != "plan" or not listed:
-        raise ValidationError(
-            "the plan does not record the bucket listing its deletions come from (its "
-            "attrs were lost): make it again with reconcile(..., delete=True)"
-        )
-    cid = (tiles.attrs.get(ATTRS_KEY) or {}).get("collection")
-    if not cid:
-        raise ValidationError(
-            "tiles does not say which collection it was loaded from, so the plan's "
-            "bucket cannot be checked: load it with byocframe.read_tiles()"
-        )
-    s3_bucket = str(client.get_collection(cid).get("s3Bucket") or "")
-    if not same_bucket(str(listed), s3_bucket):
-        raise ValidationError(
-            f"the plan's deletions come from a listing of {record.get('listing')}, not of "
-            f"collection {cid}'s bucket {s3_bucket}: list s3://{s3_bucket}/ and plan again"
-        )
-
-
-def _bare(create: pd.DataFrame, tiles: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(
-        {"path": create["path"].to_numpy(), "sensing_time": pd.NaT},
-        geometry=gpd.GeoSeries([None] * len(create), crs=tiles.crs),
-    )
-
-
-def _cause_patterns() -> list[tuple[str, re.Pattern[str]]]:
-    out = []
-    for rule in RULES:
-        if not rule.service or rule.id == "header":
-            continue
-        text = re.escape(rule.service)
-        out.append((rule.id, re.compile(re.sub(r"\\\{[a-z_]+\\\}", ".+?", text) + "$")))
-    return out
-
-
-def failure_causes(tiles: pd.DataFrame) -> pd.DataFrame:
-    """FAILED tiles grouped by the rule their ``failed_ingestion_cause`` names.
-
-    Returns
-    -------
-    DataFrame
-        Indexed by rule (``unknown`` for causes the table does not know, e.g.
-        "Unexpected error occurred while ingesting the tile"): ``tiles`` (count),
-        ``example`` (a cause as the service wrote it), ``example_path``, ``requirement``
-        and ``fix``.
-
-    Examples
-    --------
-    >>> frame = pd.DataFrame({"path": ["a/(BAND).tif", "b/(BAND).tif"],
-    ...     "status": ["FAILED", "FAILED"],
-    ...     "failed_ingestion_cause": ["Unsupported CRS EPSG:2056", "Unsupported CRS EPSG:27700"]})
-    >>> failure_causes(frame)[["tiles", "example"]].values.tolist()
-    [[2, 'Unsupported CRS EPSG:2056']]
-    """
-    failed = tiles[tiles["status"].astype(object) == "FAILED"]
-    patterns = _cause_patterns()
-    table = {r.id: r for r in RULES}
-    kinds = []
-    for cause in failed.get("failed_ingestion_cause", pd.Series(dtype=object)).fillna(""):
-        kinds.append(next((rid for rid, rx in patterns if rx.match(str(cause))), "unknown"))
-    grouped = pd.DataFrame(
-        {"rule": kinds, "cause": failed.get("failed_ingestion_cause"), "path": failed["path"]}
-    ).groupby("rule", sort=False)
-    rows = []
-    for rid, group in grouped:
-        rule = table.get(str(rid))
-        rows.append(
-            {
-                "rule": rid,
-                "tiles": len(group),
-                "example": group["cause"].iloc[0],
-                "example_path": group["path"].iloc[0],
-                "requirement": rule.requirement if rule else "see the cause",
-                "fix": rule.fix_for() if rule else "run byocframe.check() on the tile's files",
-            }
-        )
-    columns = ["rule", "tiles", "example", "example_path", "requirement", "fix"]
-    return (
-        pd.DataFrame(rows, columns=columns).set_index("rule").sort_values("tiles", ascending=False)
-    )

@@ -1,0 +1,175 @@
+"""Carry out a `byocframe.bucket.reconcile.reconcile` plan: create, reingest, delete.
+
+`apply_plan` sends what the plan holds and nothing else, and only what it can check:
+rows it could not carry out as written, tiles the frame lacks, creates the candidates
+lack and deletions from a listing of another bucket than the collection's are refused
+before anything is sent; each deletion reads its tile first (`byocframe.edits.delete_checks`).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import geopandas as gpd
+import pandas as pd
+
+from byocframe.bucket.adding import add_tiles
+from byocframe.bucket.evidence import same_bucket
+from byocframe.exceptions import ValidationError
+from byocframe.frame.snapshot import ATTRS_KEY
+from byocframe.typing import AnyClient, ClientLike
+
+__all__ = ["apply_plan"]
+
+
+def apply_plan(
+    plan: pd.DataFrame,
+    tiles: gpd.GeoDataFrame,
+    client: AnyClient,
+    *,
+    candidates: gpd.GeoDataFrame | None = None,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    r"""Carry out a `byocframe.reconcile` plan: create, reingest and delete tiles.
+
+    Creates and deletes go through `byocframe.push` (safe under faults); tiles
+    are deleted only where the plan says ``delete`` (``reconcile(delete=True)``).
+    ``candidates`` (from `read_bucket` with the pattern) give new tiles their sensing
+    times and covers; without them new tiles get the path only.
+
+    Returns
+    -------
+    DataFrame
+        One row per request, as `byocframe.push` returns.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> from byocframe.emulator.cogs import write_cog
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_cog(f"{folder}/t/2024-06-01/B01.tif")
+    >>> with byocframe.local_service(s3=True) as service:
+    ...     _ = service.s3.upload_folder(folder, "doc-apply-plan")
+    ...     client = service.client()
+    ...     cid = client.create_collection({"name": "d", "s3Bucket": "doc-apply-plan"})["id"]
+    ...     tiles = byocframe.read_tiles(client, cid, progress=False)
+    ...     files = byocframe.read_bucket(
+    ...         "s3://doc-apply-plan", s3=service.s3.client(), progress=False)
+    ...     pattern = r"t/(?P<sensing_time>[\d-]+)/(BAND)\.tif"
+    ...     plan = byocframe.reconcile(tiles, files, pattern=pattern)
+    ...     result = apply_plan(plan, tiles, client, progress=False)
+    ...     statuses = [t["status"] for t in client.iter_tiles(cid)]
+    >>> plan["action"].tolist(), result["outcome"].tolist(), statuses
+    (['create'], ['ok'], ['INGESTED'])
+    """
+    from byocframe.client.api import resolve_client
+    from byocframe.edits.ingestion import reingest
+    from byocframe.edits.route import push
+
+    client = resolve_client(client)
+    _require_plan_rows(plan)
+    create = plan[plan["action"] == "create"]
+    drop = plan.loc[plan["action"] == "delete", "id"].dropna()
+    again = plan.loc[plan["action"] == "reingest", "id"].dropna()
+    missing = [tid for tid in [*drop, *again] if tid not in tiles.index]
+    if missing:
+        raise ValidationError(
+            f"the plan names tile {missing[0]}, which tiles does not hold: pass the tiles "
+            "frame the plan was made from"
+        )
+    pool = candidates if candidates is not None else _bare(create, tiles)
+    lacking = sorted(set(create["path"]) - set(pool["path"]))
+    if lacking:
+        raise ValidationError(
+            f"the plan creates {lacking[0]!r}, which candidates lack: pass candidates "
+            "from the listing the plan was made from (read_bucket with its pattern)"
+        )
+    if len(drop):
+        _require_listing_of_collection(plan, tiles, client)
+    results = []
+    if len(create) or len(drop):
+        # only what the plan holds: the new rows alone, so no other row's edits (a draft
+        # in ``tiles``) are sent, and of the loaded tiles missing from it, the plan's
+        # deletions only, each checked against its row as loaded (``original``) first
+        added = add_tiles(tiles, pool[pool["path"].isin(create["path"])])
+        frame = added.iloc[len(tiles) :]
+        frame.attrs = copy.deepcopy(tiles.attrs)  # the push writes back into its own
+        results.append(
+            push(
+                frame,
+                client,
+                delete_missing=bool(len(drop)),
+                delete_only=list(drop),
+                original=tiles,
+                progress=progress,
+            )
+        )
+    if len(again):
+        results.append(reingest(tiles.loc[list(again)], client, progress=progress))
+    return pd.concat(results) if results else pd.DataFrame()
+
+
+#: What a plan row may ask for.
+_ACTIONS = frozenset({"create", "delete", "reingest", "none"})
+
+
+def _require_plan_rows(plan: pd.DataFrame) -> None:
+    """Refuse rows `apply_plan` could not carry out as written (e.g. edited by hand)."""
+    missing = [c for c in ("action", "id", "path") if c not in plan.columns]
+    if missing:
+        raise ValidationError(
+            f"the plan has no {missing[0]!r} column: pass the frame reconcile() returned"
+        )
+    files = plan["files"] if "files" in plan.columns else pd.Series(None, index=plan.index)
+    for action, tid, path, listed in zip(
+        plan["action"], plan["id"], plan["path"], files, strict=True
+    ):
+        if action not in _ACTIONS:
+            raise ValidationError(
+                f"the plan asks for {action!r} (path {path!r}); actions are create, delete, "
+                "reingest and none"
+            )
+        if action in ("delete", "reingest") and (tid is None or pd.isna(tid)):
+            raise ValidationError(
+                f"a {action} row of the plan names no tile id (path {path!r}, files "
+                f"{listed!r}): only tiles can be deleted or reingested; give the row an id "
+                "or set its action to none"
+            )
+        if action == "create" and not isinstance(path, str):
+            raise ValidationError("a create row of the plan has no path: give it one or drop it")
+
+
+def _require_listing_of_collection(
+    plan: pd.DataFrame, tiles: pd.DataFrame, client: ClientLike
+) -> None:
+    """Refuse deletions planned from a listing of another bucket than the collection's.
+
+    ``reconcile`` checks the listing against the ``s3_bucket`` it is given; here the
+    collection itself says which bucket is its own.
+    """
+    record = plan.attrs.get("byocframe") or {}
+    listed = record.get("s3_bucket")
+    if record.get("kind") != "plan" or not listed:
+        raise ValidationError(
+            "the plan does not record the bucket listing its deletions come from (its "
+            "attrs were lost): make it again with reconcile(..., delete=True)"
+        )
+    cid = (tiles.attrs.get(ATTRS_KEY) or {}).get("collection")
+    if not cid:
+        raise ValidationError(
+            "tiles does not say which collection it was loaded from, so the plan's "
+            "bucket cannot be checked: load it with byocframe.read_tiles()"
+        )
+    s3_bucket = str(client.get_collection(cid).get("s3Bucket") or "")
+    if not same_bucket(str(listed), s3_bucket):
+        raise ValidationError(
+            f"the plan's deletions come from a listing of {record.get('listing')}, not of "
+            f"collection {cid}'s bucket {s3_bucket}: list s3://{s3_bucket}/ and plan again"
+        )
+
+
+def _bare(create: pd.DataFrame, tiles: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"path": create["path"].to_numpy(), "sensing_time": pd.NaT},
+        geometry=gpd.GeoSeries([None] * len(create), crs=tiles.crs),
+    )
