@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 
 from byocframe.frame.canonical import canonical_text, number_text
-from byocframe.frame.records import loads
-from byocframe.frame.snapshot import ATTRS_KEY, NAT, times_us
+from byocframe.frame.records import ATTRS_KEY, NAT, loads, times_us
 
 __all__ = [
     "COLLECTION_EDITABLE",

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "ATTRS_KEY",
     "COLLECTION_FIELDS",
+    "NAT",
     "STATUSES",
     "TILE_FIELDS",
     "WIRE_TO_COLUMN",
@@ -23,7 +25,25 @@ __all__ = [
     "format_datetimes",
     "format_micros",
     "parse_datetimes",
+    "times_us",
 ]
+
+#: Key in ``DataFrame.attrs`` for the few scalars byocframe keeps about a frame.
+ATTRS_KEY = "byocframe"
+#: int64 stand-in for a missing time (NaT) in microseconds (`times_us`).
+NAT = np.iinfo(np.int64).min
+
+
+def times_us(values: Any) -> np.ndarray:
+    """Datetimes as int64 microseconds since the epoch (NaT as `NAT`).
+
+    Examples
+    --------
+    >>> times_us(pd.to_datetime(["1970-01-01T00:00:01Z", None], utc=True)).tolist()
+    [1000000, -9223372036854775808]
+    """
+    series = pd.to_datetime(pd.Series(values), utc=True)
+    return series.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view("int64")
 
 #: Every wire name byocframe knows, with its frame column name.
 WIRE_TO_COLUMN: dict[str, str] = {

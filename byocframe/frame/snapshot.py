@@ -48,7 +48,7 @@ from byocframe.frame.digests import (
     text_digest,
 )
 from byocframe.frame.native import native_blobs
-from byocframe.frame.records import STATUSES
+from byocframe.frame.records import ATTRS_KEY, NAT, STATUSES, times_us
 from byocframe.geo.geometry import DEFAULT_DENSIFY
 
 __all__ = [
@@ -79,13 +79,8 @@ __all__ = [
     "wkb_digest",
 ]
 
-#: Key in ``DataFrame.attrs`` for the few scalars byocframe keeps about a frame.
-ATTRS_KEY = "byocframe"
 #: Name of the column holding each row's loaded-state token.
 LOADED = "loaded"
-#: int64 stand-in for a missing time (NaT).
-NAT = np.iinfo(np.int64).min
-
 #: The other columns of a tile frame that the service owns: an edit of one is refused, so
 #: each row's token keeps a 32-bit digest of each (`other_digests`), in this order.
 OTHER_READ_ONLY = (
@@ -183,18 +178,6 @@ class LoadedState:
     load: np.ndarray
     others: np.ndarray
     version: np.ndarray
-
-
-def times_us(values: Any) -> np.ndarray:
-    """Datetimes as int64 microseconds since the epoch (NaT as `NAT`).
-
-    Examples
-    --------
-    >>> times_us(pd.to_datetime(["1970-01-01T00:00:01Z", None], utc=True)).tolist()
-    [1000000, -9223372036854775808]
-    """
-    series = pd.to_datetime(pd.Series(values), utc=True)
-    return series.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view("int64")
 
 
 def _column_or_none(frame: pd.DataFrame, name: str) -> Any:
