@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from test_attack_reconcile import PATTERN, World, cog, service, world  # noqa: F401 (fixtures)
+import test_attack_reconcile as base
+from test_attack_reconcile import PATTERN, World
 
 import byocframe
 from byocframe.bucket.reconcile import apply_plan, reconcile
@@ -23,6 +24,9 @@ from byocframe.cli import main
 from byocframe.exceptions import ValidationError
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:botocore.*")
+
+# the fixtures of test_attack_reconcile, registered here under their own names
+cog, service, world = base.cog, base.service, base.world
 
 
 def days(n: int) -> list[str]:
