@@ -286,11 +286,12 @@ def test_a_confirmation_typed_in_upper_case_with_spaces_confirms_its_plan(
     assert w.paths() == paths(8)[6:]
 
 
-def test_the_command_line_reconciles_a_collection_without_bands(
+def test_the_command_line_reconciles_a_collection_created_without_bands(
     world: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Held: the everyday flow (created without bands, its files named after the bands):
-    2 of 4 files gone, those 2 tiles deleted, under --delete-limit."""
+    """Held: the everyday flow. The collection is created without bands (the service
+    sets them, source = name, at the first ingestion); 2 of 4 files gone, those 2 tiles
+    deleted unasked (under --delete-limit)."""
     w = simple(world, 4)
     for day in days(2):
         w.remove(f"{day}/B01.tif")
