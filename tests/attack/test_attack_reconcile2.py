@@ -298,3 +298,30 @@ def test_the_command_line_reconciles_a_collection_created_without_bands(
     args = ["reconcile", w.cid, f"s3://{w.bucket}/", "--pattern", PATTERN, "--delete"]
     assert main([*args, "--apply", *w.account()]) == 0, capsys.readouterr()
     assert w.paths() == paths(4)[2:]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="47: push --delete-missing refuses with 'read the deletions listed above' and the "
+    "COUNT:CODE, but lists nothing: the code that confirms the plan is given unread",
+)
+def test_push_refusing_its_deletions_lists_the_tiles_it_would_delete(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with byocframe.local_service(demo=True, demo_tiles=20) as running:
+        account = [
+            *("--base-url", running.base_url, "--token-url", running.token_url),
+            *("--client-id", running.client_id, "--client-secret", running.client_secret),
+        ]
+        cid = running.demo_collection
+        path = tmp_path / "tiles.parquet"
+        assert main(["tiles", cid, "-o", str(path), *account]) == 0
+        frame = byocframe.read_file(path)
+        byocframe.write_file(frame.iloc[6:], path)  # six rows lost, e.g. by a bad filter
+        capsys.readouterr()
+        assert main(["push", cid, str(path), "--delete-missing", *account]) == 1
+        said = capsys.readouterr()
+        assert "--confirm-deletes 6:" in said.err  # the code, ready to paste
+        assert len(list(running.client().iter_tiles(cid))) == 20  # refused: none deleted
+    shown = [tid for tid in frame.index[:6] if tid in said.out + said.err]
+    assert shown == list(frame.index[:6]), said  # today: none of the six is named
