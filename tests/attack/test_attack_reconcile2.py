@@ -300,6 +300,13 @@ def test_the_command_line_reconciles_a_collection_created_without_bands(
     assert w.paths() == paths(4)[2:]
 
 
+def _demo_account(running: Any) -> list[str]:
+    return [
+        *("--base-url", running.base_url, "--token-url", running.token_url),
+        *("--client-id", running.client_id, "--client-secret", running.client_secret),
+    ]
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="47: push --delete-missing refuses with 'read the deletions listed above' and the "
@@ -309,10 +316,7 @@ def test_push_refusing_its_deletions_lists_the_tiles_it_would_delete(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with byocframe.local_service(demo=True, demo_tiles=20) as running:
-        account = [
-            *("--base-url", running.base_url, "--token-url", running.token_url),
-            *("--client-id", running.client_id, "--client-secret", running.client_secret),
-        ]
+        account = _demo_account(running)
         cid = running.demo_collection
         path = tmp_path / "tiles.parquet"
         assert main(["tiles", cid, "-o", str(path), *account]) == 0
@@ -325,6 +329,33 @@ def test_push_refusing_its_deletions_lists_the_tiles_it_would_delete(
         assert len(list(running.client().iter_tiles(cid))) == 20  # refused: none deleted
     shown = [tid for tid in frame.index[:6] if tid in said.out + said.err]
     assert shown == list(frame.index[:6]), said  # today: none of the six is named
+
+
+def test_push_confirmed_by_its_dry_run_refuses_a_file_changed_since(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Held: the dry run's code names its six tiles; a seventh row dropped after it (the
+    file changed) is refused with the new code, and nothing is deleted."""
+    with byocframe.local_service(demo=True, demo_tiles=20) as running:
+        account = _demo_account(running)
+        cid = running.demo_collection
+        path = tmp_path / "tiles.parquet"
+        assert main(["tiles", cid, "-o", str(path), *account]) == 0
+        frame = byocframe.read_file(path)
+        byocframe.write_file(frame.iloc[6:], path)
+        capsys.readouterr()
+        push = ["push", cid, str(path), "--delete-missing", *account]
+        assert main([*push, "--dry-run"]) == 0
+        match = re.search(r"--confirm-deletes (6:[0-9a-f]+)", capsys.readouterr().out)
+        assert match is not None
+        byocframe.write_file(frame.iloc[7:], path)  # the file changed after the dry run
+        assert main([*push, "--confirm-deletes", match[1]]) == 1
+        err = capsys.readouterr().err
+        assert "plan changed" in err
+        assert "--confirm-deletes 7:" in err
+        assert len(list(running.client().iter_tiles(cid))) == 20
+        assert main([*push, "--confirm-deletes", re.search(r"(7:[0-9a-f]+)", err)[1]]) == 0
+        assert len(list(running.client().iter_tiles(cid))) == 13
 
 
 # --- the S3 listing -------------------------------------------------------------------
