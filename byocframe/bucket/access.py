@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,14 @@ class Bucket:
     def __repr__(self) -> str:
         return f"Bucket({self.url!r})"
 
+    @property
+    def endpoint(self) -> str | None:
+        """The S3 endpoint this bucket is read at (None: a folder, or the client's default)."""
+        if self.root is not None:
+            return None
+        meta = getattr(self._client, "meta", None)  # a boto3 client's public metadata
+        return self.endpoint_url or getattr(meta, "endpoint_url", None)
+
     def list(self) -> Iterator[Listed]:
         """Every object under the prefix, in key order."""
         if self.root is not None:
@@ -102,19 +110,21 @@ class Bucket:
     def _pages(self, pages: Any) -> Iterator[dict[str, Any]]:
         """The listing's pages; any S3 failure as a one-line `BucketError`.
 
-        A page that says more follow (``IsTruncated``) but gives no token to ask for them
-        ends botocore's paginator as if the listing were whole: it is refused, since a
-        listing cut short would show the files on the pages never read as gone.
+        A page that contradicts itself (more keys follow, ``IsTruncated``, but no token to
+        ask for them; a token but not ``IsTruncated``, which ends botocore's paginator;
+        a ``KeyCount`` other than the keys it holds) is refused, since a listing cut short
+        would show the files on the pages never read as gone.
         """
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             for number, page in enumerate(pages, start=1):
-                if page.get("IsTruncated") and not page.get("NextContinuationToken"):
+                problem = _contradiction(page)
+                if problem:
                     raise BucketError(
-                        f"{self.where}: page {number} of the listing says more keys follow "
-                        "but gives no continuation token, so the listing cannot be read to "
-                        "its end; nothing was concluded from it (check the S3 server)"
+                        f"{self.where}: page {number} of the listing {problem}, so the "
+                        "listing cannot be trusted to be whole; nothing was concluded from it "
+                        "(check the S3 server)"
                     )
                 yield page
         except (BotoCoreError, ClientError) as err:
@@ -277,6 +287,20 @@ def s3_keyword(s3: S3Like | None, client: S3Like | None, caller: str) -> S3Like 
         stacklevel=3,
     )
     return client
+
+
+def _contradiction(page: Mapping[str, Any]) -> str:
+    """What a ListObjectsV2 page says against itself ("" when nothing)."""
+    truncated, token = page.get("IsTruncated"), page.get("NextContinuationToken")
+    if truncated and not token:
+        return "says more keys follow but gives no continuation token"
+    if token and not truncated:
+        return "gives a continuation token but does not say more keys follow"
+    count = page.get("KeyCount")
+    held = len(page.get("Contents") or ()) + len(page.get("CommonPrefixes") or ())
+    if count is not None and int(count) != held:
+        return f"says it holds {count} keys but holds {held}"
+    return ""
 
 
 def open_bucket(

@@ -9,15 +9,18 @@ before anything is sent; each deletion reads its tile first (`byocframe.edits.de
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 
 import geopandas as gpd
 import pandas as pd
 
+from byocframe.bucket.access import open_bucket
 from byocframe.bucket.adding import add_tiles
 from byocframe.bucket.evidence import same_bucket
-from byocframe.exceptions import ValidationError
+from byocframe.bucket.paths import path_stem
+from byocframe.exceptions import BucketError, ValidationError
 from byocframe.frame.snapshot import ATTRS_KEY
-from byocframe.typing import AnyClient, ClientLike
+from byocframe.typing import AnyClient, ClientLike, S3Like
 
 __all__ = ["apply_plan"]
 
@@ -28,6 +31,7 @@ def apply_plan(
     client: AnyClient,
     *,
     candidates: gpd.GeoDataFrame | None = None,
+    s3: S3Like | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
     r"""Carry out a `byocframe.reconcile` plan: create, reingest and delete tiles.
@@ -36,6 +40,13 @@ def apply_plan(
     are deleted only where the plan says ``delete`` (``reconcile(delete=True)``).
     ``candidates`` (from `read_bucket` with the pattern) give new tiles their sensing
     times and covers; without them new tiles get the path only.
+
+    Before anything is sent, the plan is checked against ``tiles`` (the frame it was
+    made from: each row's id, path and, for a deletion, its ``loaded`` token) and a
+    deletion against the collection's own bucket; then the files a deletion found gone
+    are looked for again (one HEAD each, with ``s3``, a boto3 client, or one from the
+    environment at the listing's endpoint): a tile whose files are back is kept, with
+    outcome ``conflict``. Each tile is read once more just before it is deleted.
 
     Returns
     -------
@@ -84,9 +95,14 @@ def apply_plan(
             f"the plan creates {lacking[0]!r}, which candidates lack: pass candidates "
             "from the listing the plan was made from (read_bucket with its pattern)"
         )
+    _require_rows_of_tiles(plan, tiles)
+    results = []
     if len(drop):
         _require_listing_of_collection(plan, tiles, client)
-    results = []
+        back = _files_back(plan, s3)
+        if back:  # its files are in the bucket again: not deleted
+            results.append(_kept(back))
+            drop = drop[~drop.isin(list(back))]
     if len(create) or len(drop):
         # only what the plan holds: the new rows alone, so no other row's edits (a draft
         # in ``tiles``) are sent, and of the loaded tiles missing from it, the plan's
@@ -172,4 +188,79 @@ def _bare(create: pd.DataFrame, tiles: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {"path": create["path"].to_numpy(), "sensing_time": pd.NaT},
         geometry=gpd.GeoSeries([None] * len(create), crs=tiles.crs),
+    )
+
+
+def _require_rows_of_tiles(plan: pd.DataFrame, tiles: pd.DataFrame) -> None:
+    """Refuse a plan whose rows do not name the tiles of ``tiles`` as they were planned.
+
+    A delete or reingest row's path must be its tile's (ids shifted against paths would
+    act on tiles nobody read about); a deletion's tile must hold the ``loaded`` token it
+    had when planned (a frame loaded again since may show a tile reingested meanwhile);
+    a create must not be for a path a tile already holds (the create would be skipped).
+    """
+    held = tiles["path"].astype(object)
+    for action, tid, path in zip(plan["action"], plan["id"], plan["path"], strict=True):
+        if action in ("delete", "reingest") and str(held.loc[tid]) != str(path):
+            raise ValidationError(
+                f"the plan's {action} row names tile {tid} with path {path!r}, but that "
+                f"tile's path is {held.loc[tid]!r}: make the plan again with reconcile()"
+            )
+    record = plan.attrs.get("byocframe") or {}
+    tokens = record.get("loaded") or {}
+    loaded = tiles["loaded"] if "loaded" in tiles.columns else None
+    for tid in plan.loc[plan["action"] == "delete", "id"].dropna():
+        now = None if loaded is None else loaded.loc[tid]
+        if str(tid) in tokens and tokens[str(tid)] != str(now):
+            raise ValidationError(
+                f"tile {tid} was loaded again since the plan was made (its row is not the "
+                "one the plan compared with the bucket): make the plan again with reconcile()"
+            )
+    stems = {path_stem(p) for p in held.dropna()}
+    for path in plan.loc[plan["action"] == "create", "path"]:
+        if path_stem(path) in stems:
+            raise ValidationError(
+                f"the plan creates {path!r}, a path a tile of tiles holds (any extension): "
+                "delete that tile first, then reconcile again to create it"
+            )
+
+
+def _files_back(plan: pd.DataFrame, s3: S3Like | None) -> dict[str, str]:
+    """The deleted tiles whose gone files are in the bucket again: id -> one such file."""
+    record = plan.attrs.get("byocframe") or {}
+    rows = plan[(plan["action"] == "delete") & plan["id"].notna()]
+    wanted = [(tid, list(files)) for tid, files in zip(rows["id"], rows["files"], strict=True)]
+    if not any(files for _, files in wanted):
+        return {}  # duplicate paths: nothing to look for
+    bucket = open_bucket(
+        f"s3://{record['s3_bucket']}", endpoint_url=record.get("endpoint_url"), client=s3
+    )
+    back: dict[str, str] = {}
+    try:
+        for tid, files in wanted:
+            found = next((key for key in files if bucket.head(key) is not None), None)
+            if found is not None:
+                back[str(tid)] = found
+    except BucketError as err:
+        raise ValidationError(
+            f"the files of the plan's deletions could not be looked for again ({err}): pass "
+            "s3= the boto3 client the bucket was listed with"
+        ) from err
+    return back
+
+
+def _kept(back: Mapping[str, str]) -> pd.DataFrame:
+    """Result rows for the deletions not sent because their files are back."""
+    return pd.DataFrame(
+        {
+            "action": "delete",
+            "outcome": "conflict",
+            "status_code": None,
+            "message": [
+                f"not deleted: its file {key} is in the bucket again since the listing; "
+                "reconcile again"
+                for key in back.values()
+            ],
+        },
+        index=pd.Index(list(back), name="id"),
     )

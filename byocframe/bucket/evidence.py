@@ -62,6 +62,8 @@ class ListingScope:
     #: tile created or ingested since may have files the listing had already passed, so
     #: their absence proves nothing.
     listed_from: str = ""
+    #: The S3 endpoint the listing was read at (None: the client's default, or unknown).
+    endpoint_url: str | None = None
 
     def predates(self, when: Any) -> bool:
         """Whether the listing may have begun before ``when`` (a time, or NaT/None: no).
@@ -111,11 +113,14 @@ def record_scope(
     suffix: str | None,
     started: pd.Timestamp | None = None,
     ended: pd.Timestamp | None = None,
+    endpoint_url: str | None = None,
 ) -> None:
     """Write the scope of the listing ``files`` came from into ``files.attrs``.
 
     Called by `byocframe.read_bucket` once the listing has ended without an error;
-    ``started`` / ``ended``: when the listing began and ended (now by default).
+    ``started`` / ``ended``: when the listing began and ended (now by default);
+    ``endpoint_url``: the S3 endpoint it was read at (`byocframe.apply_plan` reads the
+    files of a planned deletion there again).
     """
     now = pd.Timestamp.now(tz="UTC")
     began, done = (now if started is None else started), (now if ended is None else ended)
@@ -132,6 +137,7 @@ def record_scope(
             "listed_at": done.isoformat(timespec="seconds"),
             # to the microsecond: compared with when the tiles were loaded (this clock too)
             "listed_from": began.isoformat(),
+            "endpoint_url": endpoint_url,
         }
     )
 
@@ -150,6 +156,7 @@ def scope_of(files: pd.DataFrame) -> ListingScope | None:
         digest=str(meta.get("keys_digest") or ""),
         listed_at=str(meta.get("listed_at") or ""),
         listed_from=str(meta.get("listed_from") or ""),
+        endpoint_url=meta.get("endpoint_url") or None,
     )
 
 

@@ -211,6 +211,7 @@ def read_bucket(
         suffix=suffix,
         started=started,
         ended=ended,
+        endpoint_url=bucket.endpoint,
     )
     if pattern is None:
         return files

@@ -160,23 +160,42 @@ def reconcile(
     order = tiles.sort_values("created") if "created" in tiles else tiles
     # every tile existed before the listing began when the tiles were loaded before it;
     # else a tile created or ingested since may have files the listing had passed
-    recent = (
-        _after_listing(order, scope)
-        if scope is not None and not _loaded_before(tiles, scope)
-        else np.zeros(len(order), dtype=bool)
-    )
+    recent = np.zeros(len(order), dtype=bool)
+    if scope is not None and not _loaded_before(tiles, scope):
+        if delete and not {"created", "ingestion_start"} <= set(tiles.columns):
+            raise ValidationError(
+                "the bucket was listed before these tiles were loaded, and without their "
+                "created and ingestion_start columns a tile added since cannot be told: "
+                "keep those columns, or list the bucket again after loading the tiles"
+            )
+        recent = _after_listing(order, scope)
     rows, used, seen = listing.tile_rows(order, recent)
     rows += _new_rows(files, pattern, used, seen, sources)
     if pattern is not None:
         _flag_failing(rows, files, pattern, bands, rules)
     plan = pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
     if scope is not None:
-        plan.attrs["byocframe"] = {
-            "kind": "plan",
-            "listing": scope.url,
-            "s3_bucket": scope.s3_bucket,
-        }
+        plan.attrs["byocframe"] = _record(plan, tiles, scope)
     return plan
+
+
+def _record(plan: pd.DataFrame, tiles: pd.DataFrame, scope: ListingScope) -> dict[str, Any]:
+    """What `byocframe.apply_plan` checks a plan's deletions against before sending them.
+
+    The listing (bucket, endpoint), and the ``loaded`` token of each tile it deletes: a
+    frame loaded again since (a tile reingested meanwhile) is not the one compared.
+    """
+    deleted = plan.loc[plan["action"] == "delete", "id"].dropna()
+    tokens = tiles["loaded"] if "loaded" in tiles.columns else None
+    return {
+        "kind": "plan",
+        "listing": scope.url,
+        "s3_bucket": scope.s3_bucket,
+        "endpoint_url": scope.endpoint_url,
+        "loaded": {}
+        if tokens is None
+        else {str(tid): str(tokens.loc[tid]) for tid in deleted if pd.notna(tokens.loc[tid])},
+    }
 
 
 @dataclass(frozen=True)

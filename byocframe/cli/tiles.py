@@ -15,6 +15,7 @@ from byocframe.cli.common import (
     status,
 )
 from byocframe.cli.confirm import check_deletions, confirmation_hint, delete_options
+from byocframe.exceptions import NotFoundError
 from byocframe.io.listing import BATCH_SIZE
 
 __all__ = ["TILE_FILES", "add_commands", "read_collection"]
@@ -210,6 +211,11 @@ def run_push(args: argparse.Namespace) -> int:
         # the deletions of this run, found offline as push finds them; only these are sent
         found = plan(frame, original=original, deleted=True, collection=args.collection)
         deletes = found.deletes
+        if len(deletes) > args.delete_limit or args.confirm_deletes is not None:
+            # what a confirmation confirms, listed before it is asked for
+            print(f"{len(deletes):,} tile(s) to delete:")
+            for tid, path in _deleted_paths(client, args.collection, deletes, original):
+                print(f"  delete {tid}  {path}")
         check_deletions(
             args.collection, deletes, delete_limit=args.delete_limit, confirmed=args.confirm_deletes
         )
@@ -234,6 +240,23 @@ def run_push(args: argparse.Namespace) -> int:
     for tid, row in bad.head(20).iterrows():
         print(f"  {tid}: {row['outcome']}: {row['message']}")
     return 0 if bad.empty else 2
+
+
+def _deleted_paths(
+    client: Any, collection: str, ids: list[str], original: Any
+) -> list[tuple[str, str]]:
+    """Each tile to delete with its path: from the listing at hand, else read (one GET)."""
+    known = original["path"] if original is not None and "path" in original.columns else None
+    out = []
+    for tid in ids:
+        if known is not None and tid in known.index:
+            out.append((tid, str(known.loc[tid])))
+            continue
+        try:
+            out.append((tid, str(client.get_tile(collection, tid).get("path"))))
+        except NotFoundError:
+            out.append((tid, "(already gone)"))
+    return out
 
 
 def print_dry_run(result: Any, args: argparse.Namespace, most: int = 20) -> None:

@@ -11,17 +11,21 @@ and is refused as a conflict when its path, status, ingestion start or additiona
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from byocframe.frame.snapshot import OTHER_READ_ONLY, LoadedState, loaded_state
+from byocframe.frame.snapshot import OTHER_READ_ONLY, LoadedState, loaded_state, other_digests
 
 __all__ = ["AsLoaded", "as_loaded"]
 
 _ADDITIONAL = OTHER_READ_ONLY.index("additional_data")
+_UNKNOWN: Any = object()  # no additional data as loaded: compared by digest
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class AsLoaded:
     status: int
     ingestion_start: int
     additional: int | None  # None: a version-2 token, which kept no digest of it
+    #: The additional data as loaded, parsed (when the row still held it as loaded): the
+    #: server's is compared by value, so keys in another order or 580 as 580.0 are the same
+    additional_data: Any = _UNKNOWN
 
     def changed(self, record: Mapping[str, Any]) -> list[str]:
         """The fields of the server's ``record`` that differ from the tile as loaded."""
@@ -56,7 +63,10 @@ class AsLoaded:
             out.append("status")
         if int(now.ingestion_start[0]) != self.ingestion_start:
             out.append("ingestion start")
-        if self.additional is not None and int(now.others[0, _ADDITIONAL]) != self.additional:
+        if self.additional_data is not _UNKNOWN:
+            if (record.get("additionalData") or None) != (self.additional_data or None):
+                out.append("additional data (filesMetadata)")
+        elif self.additional is not None and int(now.others[0, _ADDITIONAL]) != self.additional:
             out.append("additional data (filesMetadata)")
         return out
 
@@ -75,7 +85,28 @@ def as_loaded(frame: pd.DataFrame, ids: Iterable[str]) -> dict[str, AsLoaded]:
     if "loaded" not in frame.columns:
         return {}
     state = loaded_state(frame)
-    return _of_state(state, ids)
+    out = _of_state(state, ids)
+    if out and "additional_data" in frame.columns:
+        _add_values(frame, state, out)
+    return out
+
+
+def _add_values(frame: pd.DataFrame, state: LoadedState, out: dict[str, AsLoaded]) -> None:
+    """Give each check the row's additional data, parsed, where it is still as loaded."""
+    position = {str(tid): pos for pos, tid in enumerate(state.tile_id) if str(tid) in out}
+    rows = np.array(sorted(position.values()), dtype=np.int64)
+    digests = other_digests(frame.iloc[rows])[:, _ADDITIONAL]
+    for pos, digest in zip(rows.tolist(), digests.tolist(), strict=True):
+        tid = str(state.tile_id[pos])
+        check = out[tid]
+        if check.additional is None or int(digest) != check.additional:
+            continue  # edited since, or a version-2 token: the digest decides
+        text = frame["additional_data"].iat[pos]
+        try:
+            value = json.loads(text) if isinstance(text, str) and text else None
+        except ValueError:
+            continue
+        out[tid] = dataclasses.replace(check, additional_data=value)
 
 
 def _of_state(state: LoadedState, ids: Iterable[str]) -> dict[str, AsLoaded]:

@@ -45,6 +45,7 @@ def times_us(values: Any) -> np.ndarray:
     series = pd.to_datetime(pd.Series(values), utc=True)
     return series.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view("int64")
 
+
 #: Every wire name byocframe knows, with its frame column name.
 WIRE_TO_COLUMN: dict[str, str] = {
     # tiles and collections

@@ -81,7 +81,7 @@ def test_apply_plan_deletes_only_what_the_plan_says(tmp_path):
         plan = reconcile(june, files, pattern=pattern, delete=True, bands={}, s3_bucket="bkt")
         planned = set(plan.loc[plan["action"] == "delete", "path"])
         assert planned == {"t/2024-06-02/(BAND).tif"}
-        apply_plan(plan, june, client, progress=False)
+        apply_plan(plan, june, client, s3=s3, progress=False)
         left = {t["path"] for t in client.iter_tiles(cid)}
     # today: only t/2024-06-01 is left; both July tiles were deleted too
     assert left == {f"t/{day}/(BAND).tif" for day in days} - planned

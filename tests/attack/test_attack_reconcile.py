@@ -147,10 +147,11 @@ def test_a_paged_listing_is_read_to_its_end(world: Any, service: Any) -> None:
     w = _simple(world, 6)
     s3 = service.s3.client()
     pages = _paged(s3)
+    tiles = w.tiles()  # loaded before the listing, as the command line does
     files = w.files(s3=s3)
     assert pages == [2, 2, 2]
     assert len(files) == 6
-    assert reconcile(w.tiles(), files, delete=True, bands={}, s3_bucket=w.bucket).empty
+    assert reconcile(tiles, files, delete=True, bands={}, s3_bucket=w.bucket).empty
 
 
 def test_a_page_marked_truncated_without_a_token_is_no_evidence(world: Any, service: Any) -> None:
@@ -165,8 +166,9 @@ def test_a_page_marked_truncated_without_a_token_is_no_evidence(world: Any, serv
 
     s3.meta.events.register("after-call.s3.ListObjectsV2", lose_token)
     try:
+        tiles = w.tiles()  # loaded before the listing, as the command line does
         files = w.files(s3=s3)
-        plan = reconcile(w.tiles(), files, delete=True, bands={}, s3_bucket=w.bucket)
+        plan = reconcile(tiles, files, delete=True, bands={}, s3_bucket=w.bucket)
     except (BucketError, ValidationError):
         return  # refused: fine
     assert _deleted(plan) == []  # today: t/05 and t/06, whose keys were on page 3
@@ -299,9 +301,10 @@ def _no_extension(world: Any) -> World:
 
 def test_a_path_without_extension_is_not_gone_from_a_listing_of_all_keys(world: Any) -> None:
     w = _no_extension(world)
+    tiles = w.tiles()  # loaded before the listing, as the command line does
     files = read_bucket(f"s3://{w.bucket}/", s3=w.s3, suffix=None, progress=False)
     assert sorted(files["key"]) == ["t/01/B01.tif", "t/02/B01.tif"]
-    plan = reconcile(w.tiles(), files, delete=True, bands={}, s3_bucket=w.bucket)
+    plan = reconcile(tiles, files, delete=True, bands={}, s3_bucket=w.bucket)
     assert _deleted(plan) == []  # today: both tiles
 
 

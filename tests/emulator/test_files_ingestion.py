@@ -166,7 +166,7 @@ def test_fix_reingest_and_reconcile(
     assert paths["jpeg"] in by_reason["failed"]
     assert plan.set_index("reason").loc["stale", "files"] == [changed]
     candidates = read_bucket(f"s3://{name}/", pattern=SAMPLE_PATTERN, s3=s3, progress=False)
-    result = apply_plan(plan, tiles, client, candidates=candidates, progress=False)
+    result = apply_plan(plan, tiles, client, candidates=candidates, s3=s3, progress=False)
     assert (result["outcome"] == "ok").all()
     after = byocframe.read_tiles(client, cid, progress=False).set_index("path")
     assert after.loc[paths["jpeg"], "status"] == "INGESTED"
