@@ -257,3 +257,42 @@ def apply_or_refuse_with(plan: pd.DataFrame, tiles: Any, w: World, s3: Any) -> N
         apply_plan(plan, tiles, w.client, s3=s3, progress=False)
     except ValidationError:
         pass
+
+
+def test_a_plan_saved_to_parquet_still_looks_for_its_files(world: Any, tmp_path: Any) -> None:
+    """Held: a plan written to Parquet and read back (attrs and list cells as arrays)
+    keeps the tile of two gone files when one of them is back, and deletes the other."""
+    bands = {"B01": {"source": "B01"}, "B02": {"source": "B02"}}
+    keys = [f"{d}/{b}.tif" for d in days(3) for b in ("B01", "B02")]
+    w = world(keys, [f"{d}/(BAND).tif" for d in days(3)], bands)
+    assert set(w.statuses()) == {"INGESTED"}
+    for key in ("t/02/B01.tif", "t/02/B02.tif", "t/03/B01.tif", "t/03/B02.tif"):
+        w.remove(key)
+    tiles = w.tiles()
+    plan = reconcile(tiles, w.files(), delete=True, bands=bands, s3_bucket=w.bucket)
+    assert deleted(plan) == ["t/02/(BAND).tif", "t/03/(BAND).tif"]
+    plan.to_parquet(tmp_path / "plan.parquet")
+    read = pd.read_parquet(tmp_path / "plan.parquet")
+    assert read.attrs == plan.attrs
+    w.put("t/03/B02.tif")  # one of t/03's two files back
+    result = apply_plan(read, tiles, w.client, s3=w.s3, progress=False)
+    assert sorted(result["outcome"]) == ["conflict", "ok"]
+    assert w.paths() == ["t/01/(BAND).tif", "t/03/(BAND).tif"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 52: a plan narrowed to the columns apply_plan names (action, id, path) "
+    "has no 'files': _files_back raises pandas' KeyError instead of a ValidationError",
+)
+def test_a_plan_without_its_files_column_is_refused_by_name(world: Any) -> None:
+    w = world([f"{d}/B01.tif" for d in days(3)], [f"{d}/(BAND).tif" for d in days(3)])
+    w.remove("t/03/B01.tif")
+    tiles = w.tiles()
+    plan = reconcile(tiles, w.files(), delete=True, bands={}, s3_bucket=w.bucket)
+    w.put("t/03/B01.tif")  # back: the tile is healthy again
+    narrow = plan[["action", "id", "path"]]  # attrs kept
+    assert narrow.attrs == plan.attrs
+    with pytest.raises(ValidationError):  # today: KeyError: 'files'
+        apply_plan(narrow, tiles, w.client, s3=w.s3, progress=False)
+    assert len(w.paths()) == 3
