@@ -296,3 +296,32 @@ def test_a_plan_without_its_files_column_is_refused_by_name(world: Any) -> None:
     with pytest.raises(ValidationError):  # today: KeyError: 'files'
         apply_plan(narrow, tiles, w.client, s3=w.s3, progress=False)
     assert len(w.paths()) == 3
+
+
+def _demo_account(running: Any) -> list[str]:
+    return [
+        *("--base-url", running.base_url, "--token-url", running.token_url),
+        *("--client-id", running.client_id, "--client-secret", running.client_secret),
+    ]
+
+
+def test_push_of_a_table_without_tokens_lists_each_deletion_with_its_path(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Held (47's fix, a file without ``loaded``): the six tiles a ``--delete-missing``
+    would delete are listed by id and path before the refusal; none is deleted."""
+    with byocframe.local_service(demo=True, demo_tiles=20) as running:
+        account = _demo_account(running)
+        cid = running.demo_collection
+        path = tmp_path / "tiles.parquet"
+        assert main(["tiles", cid, "-o", str(path), *account]) == 0
+        frame = byocframe.read_file(path)
+        byocframe.write_file(frame.iloc[6:].drop(columns=["loaded"]), path)
+        capsys.readouterr()
+        assert main(["push", cid, str(path), "--delete-missing", *account]) == 1
+        said = capsys.readouterr()
+        assert len(list(running.client().iter_tiles(cid))) == 20
+    listed = [line for line in said.out.splitlines() if line.strip().startswith("delete ")]
+    assert sorted(listed) == sorted(
+        f"  delete {tid}  {frame.loc[tid, 'path']}" for tid in frame.index[:6]
+    ), said
