@@ -67,6 +67,29 @@ class Bucket:
     def __repr__(self) -> str:
         return f"Bucket({self.url!r})"
 
+    def exists(self) -> bool:
+        """Whether the bucket (or folder) is there: a missing bucket is not a missing key.
+
+        An S3 error other than "not found" (access denied, say) is a `BucketError`.
+        """
+        if self.root is not None:
+            return self.root.is_dir()
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._client.head_bucket(Bucket=self.name)
+        except ClientError as err:
+            if str(err.response.get("Error", {}).get("Code")) in (
+                "404",
+                "NoSuchBucket",
+                "NotFound",
+            ):
+                return False
+            raise s3_error(err, self.where) from err.with_traceback(None)
+        except BotoCoreError as err:
+            raise s3_error(err, self.where) from err.with_traceback(None)
+        return True
+
     @property
     def endpoint(self) -> str | None:
         """The S3 endpoint this bucket is read at (None: a folder, or the client's default)."""

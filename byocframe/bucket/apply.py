@@ -14,10 +14,10 @@ from collections.abc import Mapping
 import geopandas as gpd
 import pandas as pd
 
-from byocframe.bucket.access import open_bucket
+from byocframe.bucket.access import Bucket, open_bucket
 from byocframe.bucket.adding import add_tiles
 from byocframe.bucket.evidence import same_bucket
-from byocframe.bucket.paths import path_stem
+from byocframe.bucket.paths import key_spellings, path_stem
 from byocframe.exceptions import BucketError, ValidationError
 from byocframe.frame.snapshot import ATTRS_KEY
 from byocframe.typing import AnyClient, ClientLike, S3Like
@@ -131,7 +131,10 @@ _ACTIONS = frozenset({"create", "delete", "reingest", "none"})
 
 def _require_plan_rows(plan: pd.DataFrame) -> None:
     """Refuse rows `apply_plan` could not carry out as written (e.g. edited by hand)."""
-    missing = [c for c in ("action", "id", "path") if c not in plan.columns]
+    needed = ["action", "id", "path"]
+    if "action" in plan.columns and (plan["action"] == "delete").any():
+        needed.append("files")  # a deletion's files are looked for again before it is sent
+    missing = [c for c in needed if c not in plan.columns]
     if missing:
         raise ValidationError(
             f"the plan has no {missing[0]!r} column: pass the frame reconcile() returned"
@@ -235,10 +238,17 @@ def _files_back(plan: pd.DataFrame, s3: S3Like | None) -> dict[str, str]:
     bucket = open_bucket(
         f"s3://{record['s3_bucket']}", endpoint_url=record.get("endpoint_url"), client=s3
     )
+    _require_listing_endpoint(bucket, record.get("endpoint_url"))
     back: dict[str, str] = {}
     try:
+        if not bucket.exists():
+            raise ValidationError(
+                f"{bucket.where} does not answer as a bucket: pass s3= the boto3 client the "
+                "bucket was listed with"
+            )
         for tid, files in wanted:
-            found = next((key for key in files if bucket.head(key) is not None), None)
+            spellings = (k for key in files for k in key_spellings(key))
+            found = next((key for key in spellings if bucket.head(key) is not None), None)
             if found is not None:
                 back[str(tid)] = found
     except BucketError as err:
@@ -247,6 +257,16 @@ def _files_back(plan: pd.DataFrame, s3: S3Like | None) -> dict[str, str]:
             "s3= the boto3 client the bucket was listed with"
         ) from err
     return back
+
+
+def _require_listing_endpoint(bucket: Bucket, listed_at: str | None) -> None:
+    """Refuse to look for files at another S3 endpoint than the listing's."""
+    here = bucket.endpoint
+    if listed_at and here and here.rstrip("/") != str(listed_at).rstrip("/"):
+        raise ValidationError(
+            f"s3= reads {here}, but the plan's listing was read at {listed_at}: pass the "
+            "boto3 client the bucket was listed with"
+        )
 
 
 def _kept(back: Mapping[str, str]) -> pd.DataFrame:

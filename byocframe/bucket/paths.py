@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 
-__all__ = ["band_key", "path_stem"]
+__all__ = ["band_key", "key_spellings", "path_stem"]
 
 _TIFF = re.compile(r"\.tiff?$", re.IGNORECASE)
 #: How a file of a folder path, or of a ``(BAND)`` path without an extension, may end.
@@ -27,6 +27,21 @@ def path_stem(path: str) -> str:
     ('t/01/(BAND)', 't/01/(BAND)', 't/01/B01.jp2')
     """
     return _TIFF.sub("", str(path))
+
+
+def key_spellings(key: str) -> tuple[str, ...]:
+    """Every key a band's file may have: itself, and with each TIFF extension if it has none.
+
+    Examples
+    --------
+    >>> key_spellings("t/01/B04.tif")
+    ('t/01/B04.tif',)
+    >>> key_spellings("t/01/B04")
+    ('t/01/B04', 't/01/B04.tif', 't/01/B04.tiff', 't/01/B04.TIF', 't/01/B04.TIFF')
+    """
+    if _TIFF.search(key):
+        return (key,)
+    return (key, *(key + e for e in _SPELLINGS))
 
 
 def band_key(path: str, source: str, listed: Container[str]) -> str:

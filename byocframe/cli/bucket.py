@@ -173,6 +173,10 @@ def run_reconcile(args: argparse.Namespace) -> int:
     result = apply_plan(plan, tiles, client, candidates=candidates)
     failed = result[result["outcome"] != "ok"] if len(result) else result
     print(f"{len(result) - len(failed)} request(s) ok, {len(failed)} failed")
+    for tid, row in failed.head(20).iterrows():
+        print(f"  {tid}: {row['action']} {row['outcome']}: {row['message']}")
+    if len(failed) > 20:
+        print(f"  ... and {len(failed) - 20:,} more")
     return 1 if len(failed) else 0
 
 

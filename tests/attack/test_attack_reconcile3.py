@@ -80,12 +80,6 @@ def test_a_tile_whose_file_is_back_is_kept(world: Any) -> None:
     assert "t/03/B01.tif" in result["message"].iloc[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 49: the gone files of a path without extension are "
-    "looked for again under the bare key only; the file back as .tif, which ingestion "
-    "reads, is not seen and the healthy tile is deleted",
-)
 def test_a_path_without_extension_whose_file_is_back_is_kept(world: Any) -> None:
     spelled = [f"{d}/(BAND)" for d in days(3)]
     w, tiles, plan = gone_then_planned(world, spelled, [f"{d}/B01.tif" for d in days(3)])
@@ -175,11 +169,6 @@ def test_cli_reconcile_keeps_a_tile_whose_file_is_restored_before_its_delete(
     assert "1 request(s) ok, 1 failed" in said
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 50: reconcile --apply reports a tile kept because its file is back as "
-    "'1 failed' without its id, path, file or what to do (push prints each failed row)",
-)
 def test_cli_reconcile_says_which_tile_it_kept_and_why(
     world: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -234,13 +223,6 @@ def other_endpoint() -> Any:
         thread.join()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 51: apply_plan looks for a deletion's files with the s3= client given, "
-    "never comparing its endpoint with the listing's (recorded in the plan): a client of "
-    "another S3, where the bucket does not exist, answers 404 and a tile whose file is "
-    "back is deleted",
-)
 def test_apply_plan_looks_for_the_files_where_the_bucket_was_listed(
     world: Any, other_endpoint: Any
 ) -> None:
@@ -275,11 +257,6 @@ def test_a_plan_saved_to_parquet_still_looks_for_its_files(world: Any, tmp_path:
     assert w.paths() == ["t/01/(BAND).tif", "t/03/(BAND).tif"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 52: a plan narrowed to the columns apply_plan names (action, id, path) "
-    "has no 'files': _files_back raises pandas' KeyError instead of a ValidationError",
-)
 def test_a_plan_without_its_files_column_is_refused_by_name(world: Any) -> None:
     w = world([f"{d}/B01.tif" for d in days(3)], [f"{d}/(BAND).tif" for d in days(3)])
     w.remove("t/03/B01.tif")
