@@ -30,12 +30,16 @@ def frame(*boxes, times=None, index=None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=[shapely.box(*b) for b in boxes], crs=4326, index=index)
 
 
-@pytest.fixture(params=["at once", "cell by cell", "in halved cells"])
+@pytest.fixture(params=["at once", "cell by cell", "cells in batches", "in halved cells"])
 def counting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with groups counted at once, cut along the cells, and cut along cells
+    """Run a test with groups counted at once, cut along the cells (each cell counted
+    alone, or whole cells counted together up to 3 pieces a call), and cut along cells
     halved down to 100 km (as when a cell would hold too many footprints)."""
     if request.param != "at once":
         monkeypatch.setattr(byocframe.tools.stats, "_MAX_AT_ONCE", 0)
+        monkeypatch.setattr(byocframe.tools.stats, "_BATCH", 1)
+    if request.param == "cells in batches":
+        monkeypatch.setattr(byocframe.tools.stats, "_BATCH", 3)
     if request.param == "in halved cells":
         monkeypatch.setattr(byocframe.tools.stats, "_MAX_PER_CELL", 1)
     return request.param
