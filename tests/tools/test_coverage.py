@@ -11,7 +11,14 @@ from conftest import box_ring, geojson
 
 import byocframe
 from byocframe.frame.synthetic import synthetic_tiles
-from byocframe.tools.stats import EQUAL_AREA, aoi_geometry, coverage, gaps, overlaps
+from byocframe.tools.stats import (
+    EQUAL_AREA,
+    aoi_geometry,
+    coverage,
+    equal_area_geometries,
+    gaps,
+    overlaps,
+)
 
 
 def truth_km2(*boxes) -> float:
@@ -275,6 +282,47 @@ class TestStackedMonths:
         per_month = coverage(gdf, by="MS")
         assert len(per_month) == months
         one, one_twice, grid = overlay_km2(gdf.geometry.array[:2])
+        assert per_month["covered_km2"].iloc[0] == pytest.approx(one, abs=grid)
+        assert per_month["overlap_km2"].iloc[0] == pytest.approx(one_twice, abs=grid)
+
+    def test_a_mosaic_with_shared_edges_cut_across_small_cells(self, counting, monkeypatch):
+        # 5 x 4 one-degree tiles sharing their edges, 3 months of them with their own noise,
+        # counted in 150 km cells: most tiles are cut, and pieces of one tile in
+        # neighbouring cells (which share the cell line) are counted in one call
+        rng = np.random.default_rng(6)
+        monkeypatch.setattr(byocframe.tools.stats, "CELL_SIZE", 150_000.0)
+        tiles = [shapely.box(x, y, x + 1, y + 1) for x in range(10, 15) for y in range(40, 44)]
+        months = 3
+        geoms = [self.noisy(t, rng, 1e-8) for _ in range(months) for t in tiles]
+        times = [f"2024-{m + 1:02d}-01T10:00:00Z" for m in range(months) for _ in tiles]
+        gdf = gpd.GeoDataFrame(
+            {"sensing_time": pd.to_datetime(times, utc=True)}, geometry=geoms, crs=4326
+        )
+        if counting == "cells in batches":
+            monkeypatch.setattr(byocframe.tools.stats, "_BATCH", 60)
+        calls = []
+        count = byocframe.tools.stats.depth_areas
+
+        def spy(pieces, **kwargs):
+            calls.append(len(pieces))
+            return count(pieces, **kwargs)
+
+        monkeypatch.setattr(byocframe.tools.stats, "depth_areas", spy)
+        row = coverage(gdf).iloc[0]
+        covered, twice, grid = overlay_km2(gdf.geometry.array)
+        assert row["covered_km2"] == pytest.approx(covered, abs=grid)
+        assert row["overlap_km2"] == pytest.approx(twice, abs=grid)
+        # the noise-free mosaic on the ellipsoid
+        assert row["covered_km2"] == pytest.approx(truth_km2((10, 40, 15, 44)), rel=1e-6)
+        _, cell = byocframe.tools.stats._cells(equal_area_geometries(gdf))
+        fullest = np.unique(cell, return_counts=True)[1].max()
+        if counting == "cell by cell":
+            assert max(calls) == fullest
+        if counting == "cells in batches":  # whole cells together, up to 60 pieces a call
+            assert fullest < max(calls) <= 60
+            assert len(calls) < len(np.unique(cell))
+        per_month = coverage(gdf, by="MS")
+        one, one_twice, grid = overlay_km2(gdf.geometry.array[: len(tiles)])
         assert per_month["covered_km2"].iloc[0] == pytest.approx(one, abs=grid)
         assert per_month["overlap_km2"].iloc[0] == pytest.approx(one_twice, abs=grid)
 
