@@ -40,13 +40,13 @@ def frame(*boxes, times=None, index=None) -> gpd.GeoDataFrame:
 @pytest.fixture(params=["at once", "cell by cell", "cells in batches", "in halved cells"])
 def counting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test with groups counted at once, cut along the cells (each cell counted
-    alone, or whole cells counted together up to 3 pieces a call), and cut along cells
+    alone, or whole cells counted together up to 40 pieces a call), and cut along cells
     halved down to 100 km (as when a cell would hold too many footprints)."""
     if request.param != "at once":
         monkeypatch.setattr(byocframe.tools.stats, "_MAX_AT_ONCE", 0)
         monkeypatch.setattr(byocframe.tools.stats, "_BATCH", 1)
     if request.param == "cells in batches":
-        monkeypatch.setattr(byocframe.tools.stats, "_BATCH", 3)
+        monkeypatch.setattr(byocframe.tools.stats, "_BATCH", 40)
     if request.param == "in halved cells":
         monkeypatch.setattr(byocframe.tools.stats, "_MAX_PER_CELL", 1)
     return request.param
@@ -238,6 +238,26 @@ def overlay_km2(geoms: np.ndarray) -> tuple[float, float, float]:
     return shapely.union_all(ea).area / 1e6, twice.area / 1e6, grid / 1e6
 
 
+def counted_pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of pieces of each `depth_areas` call `coverage` makes from now on."""
+    calls: list[int] = []
+    count = byocframe.tools.stats.depth_areas
+
+    def spy(pieces, **kwargs):
+        calls.append(len(pieces))
+        return count(pieces, **kwargs)
+
+    monkeypatch.setattr(byocframe.tools.stats, "depth_areas", spy)
+    return calls
+
+
+def fullest_cell(gdf: gpd.GeoDataFrame) -> tuple[int, int]:
+    """The pieces of the fullest cell, and the cells, of a frame cut as `coverage` cuts it."""
+    _, cell = byocframe.tools.stats._cells(equal_area_geometries(gdf))
+    counts = np.unique(cell, return_counts=True)[1]
+    return int(counts.max()), len(counts)
+
+
 @pytest.mark.usefixtures("counting")
 class TestStackedMonths:
     """Months of the same tiles, each month's footprints with their own float noise,
@@ -298,35 +318,25 @@ class TestStackedMonths:
         gdf = gpd.GeoDataFrame(
             {"sensing_time": pd.to_datetime(times, utc=True)}, geometry=geoms, crs=4326
         )
-        if counting == "cells in batches":
-            monkeypatch.setattr(byocframe.tools.stats, "_BATCH", 60)
-        calls = []
-        count = byocframe.tools.stats.depth_areas
-
-        def spy(pieces, **kwargs):
-            calls.append(len(pieces))
-            return count(pieces, **kwargs)
-
-        monkeypatch.setattr(byocframe.tools.stats, "depth_areas", spy)
+        calls = counted_pieces(monkeypatch)
         row = coverage(gdf).iloc[0]
         covered, twice, grid = overlay_km2(gdf.geometry.array)
         assert row["covered_km2"] == pytest.approx(covered, abs=grid)
         assert row["overlap_km2"] == pytest.approx(twice, abs=grid)
         # the noise-free mosaic on the ellipsoid
         assert row["covered_km2"] == pytest.approx(truth_km2((10, 40, 15, 44)), rel=1e-6)
-        _, cell = byocframe.tools.stats._cells(equal_area_geometries(gdf))
-        fullest = np.unique(cell, return_counts=True)[1].max()
+        fullest, cells = fullest_cell(gdf)
         if counting == "cell by cell":
             assert max(calls) == fullest
-        if counting == "cells in batches":  # whole cells together, up to 60 pieces a call
-            assert fullest < max(calls) <= 60
-            assert len(calls) < len(np.unique(cell))
+        if counting == "cells in batches":  # whole cells together, up to 40 pieces a call
+            assert fullest < max(calls) <= 40
+            assert len(calls) < cells
         per_month = coverage(gdf, by="MS")
         one, one_twice, grid = overlay_km2(gdf.geometry.array[: len(tiles)])
         assert per_month["covered_km2"].iloc[0] == pytest.approx(one, abs=grid)
         assert per_month["overlap_km2"].iloc[0] == pytest.approx(one_twice, abs=grid)
 
-    def test_polar_tiles(self):
+    def test_polar_tiles(self, counting, monkeypatch):
         rng = np.random.default_rng(5)
         months = 5
         records = []
@@ -347,7 +357,10 @@ class TestStackedMonths:
                     }
                 )
         gdf = byocframe.tiles_from_records(records)
+        calls = counted_pieces(monkeypatch)
         row = coverage(gdf).iloc[0]
+        if counting == "cells in batches":  # the caps cross many cells, counted together
+            assert fullest_cell(gdf)[0] < max(calls) <= 40
         covered, twice, grid = overlay_km2(gdf.geometry.array)
         assert row["covered_km2"] == pytest.approx(covered, abs=grid)
         assert row["overlap_km2"] == pytest.approx(twice, abs=grid)
