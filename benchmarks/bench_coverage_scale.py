@@ -17,8 +17,17 @@ or pass ``--before /path/to/checkout``: each call then runs with that checkout's
 the same frame (what differs is the counting; projecting and cutting are the current
 checkout's in both).
 
+``--shared-points`` runs an experiment instead, outside the frame build: 120 cells of one
+UTM zone stacked ``--months`` times (35 % of the covers recut by a swath edge drawn anew
+each month, 1 mm noise, as the synthetic listing), their straight UTM edges densified
+every 4 km either at points of their own (halving each edge, as densifying by an edge's
+ends does) or at points they share (where the edge crosses the lines of a 4 km lattice),
+then projected to the equal-area CRS and counted as one group by ``depth_areas``. It
+prints the CPU seconds, the polygons after merging copies, the edge classes and the
+class events (crossings), and the areas.
+
 Run: ``python benchmarks/bench_coverage_scale.py [--per-month 20000] [--months 1 5 15]
-[--before /work/main] [--repeat 1]``
+[--before /work/main] [--repeat 1] [--shared-points]``
 """
 
 from __future__ import annotations
@@ -26,16 +35,24 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.util
+import itertools
 import math
 import resource
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import shapely
+from pyproj import Transformer
+
 import byocframe
 import byocframe.tools.stats
 from byocframe.frame.synthetic import synthetic_tiles
+from byocframe.tools import edges
+from byocframe.tools.stats import EQUAL_AREA
 
 
 def timed(call: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -45,15 +62,26 @@ def timed(call: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def counting_from(checkout: str) -> Callable[..., Any]:
-    """``depth_areas`` of another checkout (it imports nothing from byocframe)."""
-    path = Path(checkout) / "byocframe" / "tools" / "depth.py"
-    spec = importlib.util.spec_from_file_location("depth_before", path)
+def load(name: str, path: Path) -> Any:
+    """A module of another checkout, from its file."""
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise SystemExit(f"no byocframe/tools/depth.py under {checkout}")
+        raise SystemExit(f"no {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    before = module.depth_areas
+    return module
+
+
+def counting_from(checkout: str) -> Callable[..., Any]:
+    """``depth_areas`` of another checkout, with that checkout's ``tools/edges.py`` (if any)."""
+    tools = Path(checkout) / "byocframe" / "tools"
+    own = sys.modules["byocframe.tools.edges"]
+    if (tools / "edges.py").exists():  # its depth.py imports its edges.py, not ours
+        sys.modules["byocframe.tools.edges"] = load("edges_before", tools / "edges.py")
+    try:
+        before = load("depth_before", tools / "depth.py").depth_areas
+    finally:
+        sys.modules["byocframe.tools.edges"] = own
 
     def call(geoms: Any, deepest: int | None = None) -> Any:
         try:
@@ -90,6 +118,113 @@ def compare(args: argparse.Namespace, calls: dict[str, Callable[[Any], Any]]) ->
         del gdf
 
 
+def stacked_cells(months: int, shared: bool, cells: int = 120) -> np.ndarray:
+    """Covers of ``cells`` UTM cells stacked ``months`` times, in the equal-area CRS."""
+    rng = np.random.default_rng(0)
+    to_equal_area = Transformer.from_crs("EPSG:32632", EQUAL_AREA, always_xy=True)
+    covers = []
+    for _ in range(months):
+        for i in range(cells):
+            x0, y0 = 200_000 + (i % 6) * 100_000, 5_000_000 + (i // 6) * 100_000
+            ring = densified(cover_ring(rng, x0, y0, 109_800.0), 4_000.0, shared)
+            x, y = to_equal_area.transform(ring[:, 0], ring[:, 1])
+            covers.append(shapely.Polygon(np.column_stack([x, y])))
+    return np.array(covers)
+
+
+def cover_ring(rng: np.random.Generator, x0: float, y0: float, size: float) -> np.ndarray:
+    """A cell, maybe recut by a zig-zag swath edge (35 %), with 1 mm noise: a closed ring."""
+    x1, y1 = x0 + size, y0 + size
+    corners = [(x0, y1), (x0, y0), (x1, y0), (x1, y1)]
+    if rng.random() < 0.35:
+        n = int(rng.integers(5, 12))
+        a, b = rng.uniform(0.2, 0.8, 2)
+        inward = rng.uniform(0, 0.05, n) * size
+        inward[[0, -1]] = 0.0
+        t = np.arange(n) / (n - 1)
+        swath = np.column_stack([x0 + size * (a + (1 - a) * t), y0 + size * b * t + inward])
+        corners = [(x0, y1), (x0, y0), *map(tuple, swath), (x1, y1)]
+    ring = np.array(corners) + rng.normal(0, 0.001, (len(corners), 2))
+    return np.vstack([ring, ring[:1]])
+
+
+def densified(ring: np.ndarray, step: float, shared: bool) -> np.ndarray:
+    """The ring with points every ``step`` or less: shared lattice points, or its own."""
+    out = []
+    for (ax, ay), (bx, by) in itertools.pairwise(ring):
+        if shared:  # where the edge crosses a lattice line across its main direction
+            a, b = (ax, bx) if abs(bx - ax) >= abs(by - ay) else (ay, by)
+            lines = np.arange(np.floor(min(a, b) / step) + 1, np.ceil(max(a, b) / step)) * step
+            t = np.sort((lines - a) / (b - a))
+            t = t[(t > 1e-9) & (t < 1 - 1e-9)]
+        else:  # halved until no piece is longer than the step: points of its own ends
+            pieces = 2 ** max(0, math.ceil(math.log2(max(math.hypot(bx - ax, by - ay) / step, 1))))
+            t = np.arange(1, pieces) / pieces
+        out.append(
+            np.column_stack([np.r_[0.0, t] * (bx - ax) + ax, np.r_[0.0, t] * (by - ay) + ay])
+        )
+    out.append(ring[-1:])
+    return np.vstack(out)
+
+
+def shared_points(months: list[int]) -> None:
+    """The experiment of ``--shared-points``: own against shared densifying points."""
+    for shared in (False, True):
+        seen: list[tuple[int, float]] = []
+        for k in months:
+            covers = stacked_cells(k, shared)
+            cpu = min(
+                timed(functools.partial(byocframe.tools.stats.depth_areas, covers, deepest=2))[1]
+                for _ in range(2)
+            )
+            found = edges.Edges(covers, np.ones(len(covers), np.int64), 0.1)
+            classes = edges.Segments(found, found.weight)
+            events = sum(
+                len(edges.crossings(classes, a, b)[0][0]) for a, b in edges.candidate_pairs(classes)
+            )
+            areas = byocframe.tools.stats.depth_areas(covers, deepest=2) / 1e6
+            line = (
+                f"{'shared' if shared else 'own'} points  {k:3d} months  {len(covers):6,d} covers  "
+                f"cpu {cpu:6.2f} s  polygons after merging {len(found.weight):6,d}  "
+                f"classes {len(classes):8,d}  class events {events:10,d}  "
+                f"covered {areas[0]:,.4f} km2  twice {areas[1]:,.4f} km2"
+            )
+            seen.append((len(covers), cpu))
+            if len(seen) > 1:
+                (n1, t1), (n2, t2) = seen[-2:]
+                line += f"  exponent {math.log(t2 / t1) / math.log(n2 / n1):.2f}"
+            print(line, flush=True)
+
+
+def sliver_widths(locations: int = 40) -> None:
+    """How far apart two months' versions of one recut cover run (``--shared-points``).
+
+    For the first ``locations`` cells whose covers differ in their vertex count over 6
+    stacked months of the synthetic listing: the mean width (2 area / perimeter) of the
+    thin parts (under 25 m) of the symmetric difference of two versions, the widest.
+    """
+    months = tuple(f"2020-{m + 1:02d}-01" for m in range(6))
+    gdf = byocframe.tiles_from_records(synthetic_tiles(300 * 6, dates=months, polar=False))
+    geoms = byocframe.tools.stats.equal_area_geometries(gdf)
+    cell = gdf["path"].str.split("/").str[-2].to_numpy()
+    widths = []
+    for name in np.unique(cell):
+        versions = geoms[cell == name]
+        versions = versions[~shapely.is_missing(versions)]
+        if len(versions) < 2 or len(set(shapely.get_num_coordinates(versions))) < 2:
+            continue
+        parts = shapely.get_parts(shapely.symmetric_difference(versions[0], versions[1]))
+        mean = 2 * shapely.area(parts) / shapely.length(parts)
+        if (thin := mean[mean < 25.0]).size:
+            widths.append(thin.max())
+        if len(widths) == locations:
+            break
+    print(
+        f"slivers between two versions of a recut cover, {len(widths)} locations: mean width "
+        f"median {np.median(widths):.2f} m, from {min(widths):.4f} to {max(widths):.2f} m"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-month", type=int, default=20_000)
@@ -97,7 +232,12 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], choices=["all", "date", "aoi"])
     parser.add_argument("--before", help="a checkout to compare with, in the same process")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each (with --before)")
+    parser.add_argument("--shared-points", action="store_true", help="the experiment above")
     args = parser.parse_args()
+    if args.shared_points:
+        sliver_widths()
+        shared_points(args.months)
+        return
     months = tuple(f"{2020 + m // 12}-{m % 12 + 1:02d}-01" for m in range(max(args.months)))
     print(f"byocframe from {byocframe.__file__}")
     calls: dict[str, Callable[[Any], Any]] = {

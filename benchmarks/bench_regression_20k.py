@@ -6,8 +6,9 @@ user of 20,000 tiles meets (best of three calls each, CPU seconds): building the
 ``changes()`` unedited and with 200 edited paths, ``coverage()`` as one group and by
 date, ``write_file`` / ``read_file`` of GeoParquet, ``to_records``.
 
-Run: ``python benchmarks/bench_regression_20k.py /path/to/other/checkout [--runs 2]``
-(the other checkout's ``byocframe`` is put first on ``PYTHONPATH``).
+Run: ``python benchmarks/bench_regression_20k.py /path/to/other/checkout [more checkouts]
+[--runs 2] [--coverage-only]`` (each other checkout's ``byocframe`` is put first on
+``PYTHONPATH``; ``--coverage-only`` times the two ``coverage()`` calls alone).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def cpu(fn):
 
 out = {}
 out["tiles_from_records"], gdf = cpu(lambda: byocframe.tiles_from_records(records))
+if COVERAGE_ONLY:
+    out = {}
+    out["coverage()"], _ = cpu(lambda: gdf.byoc.coverage())
+    out["coverage(by=date)"], _ = cpu(lambda: gdf.byoc.coverage(by="sensing_time"))
+    print(json.dumps(out))
+    raise SystemExit
 out["changes() unedited"], _ = cpu(lambda: gdf.byoc.changes())
 edited = gdf.copy()
 column = edited.columns.get_loc("path")
@@ -56,10 +63,12 @@ print(json.dumps(out))
 """
 
 
-def run(checkout: str) -> dict[str, float]:
+def run(checkout: str, coverage_only: bool = False) -> dict[str, float]:
+    """The child's CPU seconds per operation, in a fresh process on ``checkout``."""
     env = {**os.environ, "PYTHONPATH": checkout}
+    child = f"COVERAGE_ONLY = {coverage_only}\n{_CHILD}"
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD], cwd=checkout, env=env, capture_output=True, text=True
+        [sys.executable, "-c", child], cwd=checkout, env=env, capture_output=True, text=True
     )
     if done.returncode:
         raise SystemExit(f"{checkout}: {done.stderr[-2000:]}")
@@ -68,20 +77,27 @@ def run(checkout: str) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("other", help="the checkout to compare with (e.g. a git worktree)")
+    parser.add_argument(
+        "other", nargs="+", help="the checkouts to compare with (e.g. git worktrees)"
+    )
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--coverage-only", action="store_true", help="time coverage() alone")
     args = parser.parse_args()
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     runs: dict[str, list[dict[str, float]]] = collections.defaultdict(list)
     for _ in range(args.runs):
-        for name, checkout in (("other", args.other), ("this", here)):
-            runs[name].append(run(checkout))
-    print(f"| operation, 20,000 tiles | {args.other} | this checkout | this / other |")
-    print("|---|---|---|---|")
-    for key in runs["this"][0]:
-        before = min(r[key] for r in runs["other"])
-        now = min(r[key] for r in runs["this"])
-        print(f"| {key} | {before:.3f} s | {now:.3f} s | {now / before:.2f} |")
+        for checkout in [*args.other, here]:
+            runs[checkout].append(run(checkout, args.coverage_only))
+    others = " | ".join(f"{o} | this / {o}" for o in args.other)
+    print(f"| operation, 20,000 tiles | this checkout | {others} |")
+    print("|---|---|" + "---|---|" * len(args.other))
+    for key in runs[here][0]:
+        now = min(r[key] for r in runs[here])
+        cells = [f"{now:.3f} s"]
+        for other in args.other:
+            before = min(r[key] for r in runs[other])
+            cells += [f"{before:.3f} s", f"{now / before:.2f}"]
+        print(f"| {key} | {' | '.join(cells)} |")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ from byocframe.tools.edges import (
     Segments,
     Ties,
     candidate_pairs,
+    cat,
     chunks,
     crossings,
     end_changes,
@@ -117,7 +118,7 @@ def _start_depths(edges: Edges, weight: np.ndarray) -> np.ndarray:
     by_key = np.argsort(key)
     key = key[by_key]
     held = {
-        shift: np.r_[0, np.cumsum((winding[shift][by_key] != 0) * weight[poly[by_key]])]
+        shift: cat(0, np.cumsum((winding[shift][by_key] != 0) * weight[poly[by_key]]))
         for shift in (1, -1)
     }
     ring_key = point_of << 32
@@ -182,16 +183,16 @@ class _Walks:
         walk = class_of.copy()
         walk[alone] = n_classes + np.arange(len(alone))
         self.walk, self.edges = walk, edges
-        first = np.r_[s.member_edge[s.start], alone]  # an edge that draws each walk
+        first = cat(s.member_edge[s.start], alone)  # an edge that draws each walk
         # class events of a split class happen on each of its members
         copied = split[cls]
         n = s.size[cls[copied]]
         member = np.repeat(s.start[cls[copied]], n) + ragged_arange(n)
         # member events (ties inside an edge) all fall on split classes: their walks'
-        event_walk = np.r_[cls[~copied], walk[s.member_edge[member]], walk[medge]]
-        pick = np.r_[np.flatnonzero(~copied), np.repeat(np.flatnonzero(copied), n)]
-        t, change = np.r_[ct[pick], mt], np.r_[cchange[pick], mchange]
-        x, y = np.r_[cx[pick], mx], np.r_[cy[pick], my]
+        event_walk = cat(cls[~copied], walk[s.member_edge[member]], walk[medge])
+        pick = cat(np.flatnonzero(~copied), np.repeat(np.flatnonzero(copied), n))
+        t, change = cat(ct[pick], mt), cat(cchange[pick], mchange)
+        x, y = cat(cx[pick], mx), cat(cy[pick], my)
         self.at_start = at_start
         self._pieces(first, event_walk, t, change, x, y)
         self.total = self.walk_total[walk] + self.at_start + at_end
@@ -222,23 +223,23 @@ class _Walks:
         x, y = x[several] - origin_x, y[several] - origin_y
         busy = np.flatnonzero(count > 1)
         n = len(busy)
-        all_walk = np.r_[busy, walk]
-        step = np.r_[np.zeros(n, np.int64), change]
+        all_walk = cat(busy, walk)
+        step = cat(np.zeros(n, np.int64), change)
         # one int64 key orders a walk's points: its start, then the events by t (the
         # bits of a float in [0, 1] ascend with it) and, at one t, those entering first:
         # the pieces between crossings at one point have no length, and no depth goes
         # below its true value
-        key = np.r_[np.full(n, -1), (t.view(np.int64) << 1) | (change <= 0)]
+        key = cat(np.full(n, -1), (t.view(np.int64) << 1) | (change <= 0))
         order = np.argsort(key)
         order = order[np.argsort(all_walk[order], kind="stable")]
-        px, py = np.r_[ax[busy], x][order], np.r_[ay[busy], y][order]
+        px, py = cat(ax[busy], x)[order], cat(ay[busy], y)[order]
         all_walk, step = all_walk[order], step[order]
         running = np.cumsum(step)
-        starts = np.flatnonzero(np.r_[True, all_walk[1:] != all_walk[:-1]][: len(all_walk)])
-        u = running - np.repeat(running[starts], np.diff(np.r_[starts, len(step)]))
+        starts = np.flatnonzero(cat(True, all_walk[1:] != all_walk[:-1])[: len(all_walk)])
+        u = running - np.repeat(running[starts], np.diff(cat(starts, len(step))))
         # a piece runs from each point to the next one of its walk, the last to its end
-        last = np.r_[starts[1:], len(step)][: len(starts)] - 1
-        qx, qy = np.r_[px[1:], 0.0], np.r_[py[1:], 0.0]
+        last = cat(starts[1:], len(step))[: len(starts)] - 1
+        qx, qy = cat(px[1:], 0.0), cat(py[1:], 0.0)
         qx[last], qy[last] = bx[busy], by[busy]
         terms = (
             px * qy - qx * py,
@@ -247,8 +248,8 @@ class _Walks:
             sx * by[one] - bx[one] * sy,
         )
         self.term = np.concatenate(terms) * (0.5 * e.resolution**2)
-        self.piece_walk = np.r_[all_walk, idle, one, one]
-        self.u = np.r_[u, np.zeros(len(idle) + len(one), np.int64), step_one]
+        self.piece_walk = cat(all_walk, idle, one, one)
+        self.u = cat(u, np.zeros(len(idle) + len(one), np.int64), step_one)
         self.walk_total = np.zeros(len(first), np.int64)
         self.walk_total[busy] = u[last]
         self.walk_total[one] = step_one
@@ -270,9 +271,9 @@ class _Walks:
         several = size[self.walk] > 1
         offset = 1 << 31
         walk, d, own = self.walk[several], d[several], own[several]
-        key = np.r_[(walk << 32) | (d + offset), (walk << 32) | (d + own + offset)]
+        key = cat((walk << 32) | (d + offset), (walk << 32) | (d + own + offset))
         entry, at = np.unique(key, return_inverse=True)
-        count = np.bincount(at, np.r_[np.ones(len(d)), -np.ones(len(d))], len(entry))
+        count = np.bincount(at, cat(np.ones(len(d)), -np.ones(len(d))), len(entry))
         entry_d = (entry & 0xFFFFFFFF) - offset  # with the ends (d + w) that cancel out
         many = size[self.piece_walk] > 1  # (a split class's own walk has no member)
         piece_walk, u, term = self.piece_walk[many], self.u[many], self.term[many]

@@ -133,7 +133,7 @@ def geodesic_area(geoms: Any, *, unit: str = "km2") -> pd.Series:
 #: straight lines, so clipping footprints to cells is exact.
 EQUAL_AREA = "+proj=cea +lon_0=0 +lat_ts=0 +ellps=WGS84 +units=m +no_defs"
 #: Groups of more footprints than _MAX_AT_ONCE are cut along a grid of square cells of
-#: CELL_SIZE metres (in EQUAL_AREA) and counted cell by cell: areas add up over disjoint
+#: CELL_SIZE metres (in EQUAL_AREA) and counted by cells: areas add up over disjoint
 #: cells, and the memory stays bounded by what one cell holds.
 CELL_SIZE = 3_000_000.0
 _MAX_AT_ONCE = 2_000
@@ -141,6 +141,10 @@ _MAX_AT_ONCE = 2_000
 #: footprints: years of stacked mosaics then stay within one cell's memory too.
 _MAX_PER_CELL = 20_000
 _MIN_CELL = 100_000.0
+#: Whole cells are counted together, up to _BATCH pieces a call (a cell that holds more
+#: is counted alone): most cells of a worldwide group hold a few tiles, and each call
+#: has a fixed cost of about a millisecond (500 measured best of 300 to 2,000).
+_BATCH = 500
 _DENSIFY_DEGREES = 0.1  # lon/lat edges of AOIs are densified before projecting
 _GRID = 0.01  # metres: the snapping grid of an overlay retried after a topology error
 
@@ -293,11 +297,25 @@ def _cells(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pieces[keep], (ci * 1_000_003 + cj)[keep]
 
 
-def _by_cell(pieces: np.ndarray, cell: np.ndarray) -> list[np.ndarray]:
-    """The pieces grouped by cell."""
+def _in_batches(pieces: np.ndarray, cell: np.ndarray) -> list[np.ndarray]:
+    """The pieces in batches of whole cells, each batch up to _BATCH pieces (or one cell).
+
+    Pieces of different cells meet along cell lines at most, so a batch of several
+    cells counts the sum of their areas: small cells (a few tiles each) then share one
+    call's fixed cost instead of paying it each.
+    """
+    if len(pieces) == 0:
+        return []
     order = np.argsort(cell, kind="stable")
-    _, starts = np.unique(cell[order], return_index=True)
-    return np.split(pieces[order], starts[1:]) if len(order) else []
+    _, starts, counts = np.unique(cell[order], return_index=True, return_counts=True)
+    cuts = []
+    filled = 0
+    for start, count in zip(starts.tolist(), counts.tolist(), strict=True):
+        if filled and filled + count > _BATCH:
+            cuts.append(start)
+            filled = 0
+        filled += count
+    return np.split(pieces[order], cuts)
 
 
 def _robust(operation: Any, *args: Any) -> Any:
@@ -338,7 +356,7 @@ def _batches(
     footprint = float(shapely.area(present).sum())
     if len(present) <= _MAX_AT_ONCE:
         return [present], len(present), footprint
-    return _by_cell(*_cells(present)), len(present), footprint
+    return _in_batches(*_cells(present)), len(present), footprint
 
 
 def _period(by: str) -> str:

@@ -11,7 +11,14 @@ from conftest import box_ring, geojson
 
 import byocframe
 from byocframe.frame.synthetic import synthetic_tiles
-from byocframe.tools.stats import EQUAL_AREA, aoi_geometry, coverage, gaps, overlaps
+from byocframe.tools.stats import (
+    EQUAL_AREA,
+    aoi_geometry,
+    coverage,
+    equal_area_geometries,
+    gaps,
+    overlaps,
+)
 
 
 def truth_km2(*boxes) -> float:
@@ -30,12 +37,16 @@ def frame(*boxes, times=None, index=None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=[shapely.box(*b) for b in boxes], crs=4326, index=index)
 
 
-@pytest.fixture(params=["at once", "cell by cell", "in halved cells"])
+@pytest.fixture(params=["at once", "cell by cell", "cells in batches", "in halved cells"])
 def counting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with groups counted at once, cut along the cells, and cut along cells
+    """Run a test with groups counted at once, cut along the cells (each cell counted
+    alone, or whole cells counted together up to 40 pieces a call), and cut along cells
     halved down to 100 km (as when a cell would hold too many footprints)."""
     if request.param != "at once":
         monkeypatch.setattr(byocframe.tools.stats, "_MAX_AT_ONCE", 0)
+        monkeypatch.setattr(byocframe.tools.stats, "_BATCH", 1)
+    if request.param == "cells in batches":
+        monkeypatch.setattr(byocframe.tools.stats, "_BATCH", 40)
     if request.param == "in halved cells":
         monkeypatch.setattr(byocframe.tools.stats, "_MAX_PER_CELL", 1)
     return request.param
@@ -227,6 +238,26 @@ def overlay_km2(geoms: np.ndarray) -> tuple[float, float, float]:
     return shapely.union_all(ea).area / 1e6, twice.area / 1e6, grid / 1e6
 
 
+def counted_pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of pieces of each `depth_areas` call `coverage` makes from now on."""
+    calls: list[int] = []
+    count = byocframe.tools.stats.depth_areas
+
+    def spy(pieces, **kwargs):
+        calls.append(len(pieces))
+        return count(pieces, **kwargs)
+
+    monkeypatch.setattr(byocframe.tools.stats, "depth_areas", spy)
+    return calls
+
+
+def fullest_cell(gdf: gpd.GeoDataFrame) -> tuple[int, int]:
+    """The pieces of the fullest cell, and the cells, of a frame cut as `coverage` cuts it."""
+    _, cell = byocframe.tools.stats._cells(equal_area_geometries(gdf))
+    counts = np.unique(cell, return_counts=True)[1]
+    return int(counts.max()), len(counts)
+
+
 @pytest.mark.usefixtures("counting")
 class TestStackedMonths:
     """Months of the same tiles, each month's footprints with their own float noise,
@@ -274,7 +305,38 @@ class TestStackedMonths:
         assert per_month["covered_km2"].iloc[0] == pytest.approx(one, abs=grid)
         assert per_month["overlap_km2"].iloc[0] == pytest.approx(one_twice, abs=grid)
 
-    def test_polar_tiles(self):
+    def test_a_mosaic_with_shared_edges_cut_across_small_cells(self, counting, monkeypatch):
+        # 5 x 4 one-degree tiles sharing their edges, 3 months of them with their own noise,
+        # counted in 150 km cells: most tiles are cut, and pieces of one tile in
+        # neighbouring cells (which share the cell line) are counted in one call
+        rng = np.random.default_rng(6)
+        monkeypatch.setattr(byocframe.tools.stats, "CELL_SIZE", 150_000.0)
+        tiles = [shapely.box(x, y, x + 1, y + 1) for x in range(10, 15) for y in range(40, 44)]
+        months = 3
+        geoms = [self.noisy(t, rng, 1e-8) for _ in range(months) for t in tiles]
+        times = [f"2024-{m + 1:02d}-01T10:00:00Z" for m in range(months) for _ in tiles]
+        gdf = gpd.GeoDataFrame(
+            {"sensing_time": pd.to_datetime(times, utc=True)}, geometry=geoms, crs=4326
+        )
+        calls = counted_pieces(monkeypatch)
+        row = coverage(gdf).iloc[0]
+        covered, twice, grid = overlay_km2(gdf.geometry.array)
+        assert row["covered_km2"] == pytest.approx(covered, abs=grid)
+        assert row["overlap_km2"] == pytest.approx(twice, abs=grid)
+        # the noise-free mosaic on the ellipsoid
+        assert row["covered_km2"] == pytest.approx(truth_km2((10, 40, 15, 44)), rel=1e-6)
+        fullest, cells = fullest_cell(gdf)
+        if counting == "cell by cell":
+            assert max(calls) == fullest
+        if counting == "cells in batches":  # whole cells together, up to 40 pieces a call
+            assert fullest < max(calls) <= 40
+            assert len(calls) < cells
+        per_month = coverage(gdf, by="MS")
+        one, one_twice, grid = overlay_km2(gdf.geometry.array[: len(tiles)])
+        assert per_month["covered_km2"].iloc[0] == pytest.approx(one, abs=grid)
+        assert per_month["overlap_km2"].iloc[0] == pytest.approx(one_twice, abs=grid)
+
+    def test_polar_tiles(self, counting, monkeypatch):
         rng = np.random.default_rng(5)
         months = 5
         records = []
@@ -295,7 +357,10 @@ class TestStackedMonths:
                     }
                 )
         gdf = byocframe.tiles_from_records(records)
+        calls = counted_pieces(monkeypatch)
         row = coverage(gdf).iloc[0]
+        if counting == "cells in batches":  # the caps cross many cells, counted together
+            assert fullest_cell(gdf)[0] < max(calls) <= 40
         covered, twice, grid = overlay_km2(gdf.geometry.array)
         assert row["covered_km2"] == pytest.approx(covered, abs=grid)
         assert row["overlap_km2"] == pytest.approx(twice, abs=grid)
