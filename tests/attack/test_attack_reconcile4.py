@@ -1,0 +1,159 @@
+"""Attacks on the fixes of findings 49-52, both ways: wrong deletes, and false refusals.
+
+Branch ``attack7`` (tests/attack/FINDINGS.md, findings 53 on). The same world as
+``test_attack_reconcile.py`` (moto's S3 on 127.0.0.1, the embedded service), whose
+fixtures and `World` are reused. A test marked ``xfail(strict=True)`` pins a defect open
+today (its reason names the finding); it must lose its mark once fixed. Unmarked tests
+show what holds, including everyday flows the guards must not refuse.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import test_attack_reconcile as base
+from test_attack_reconcile import PATTERN, World
+
+import byocframe
+from byocframe.bucket.files import group_tiles
+from byocframe.bucket.reconcile import apply_plan, reconcile
+from byocframe.cli import main
+from byocframe.exceptions import ValidationError
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:botocore.*")
+
+# the fixtures of test_attack_reconcile, registered here under their own names
+cog, service, world = base.cog, base.service, base.world
+
+
+def days(n: int) -> list[str]:
+    return [f"t/{d:02d}" for d in range(1, n + 1)]
+
+
+def deleted(plan: pd.DataFrame) -> list[str]:
+    return sorted(plan.loc[plan["action"] == "delete", "path"])
+
+
+def simple(world: Any, n: int) -> World:
+    """``n`` one-band tiles ``t/NN/(BAND).tif`` on their files ``t/NN/B01.tif``."""
+    w = world([f"{d}/B01.tif" for d in days(n)], [f"{d}/(BAND).tif" for d in days(n)])
+    assert set(w.statuses()) == {"INGESTED"}
+    return w
+
+
+def third_gone(world: Any, url: str | None = None, s3: Any = None) -> tuple[World, Any, Any]:
+    """Three tiles, t/03's file removed, tiles loaded, then the bucket listed: the plan
+    deletes t/03."""
+    w = simple(world, 3)
+    w.remove("t/03/B01.tif")
+    tiles = w.tiles()
+    plan = reconcile(tiles, w.files(url, s3=s3), delete=True, bands={}, s3_bucket=w.bucket)
+    assert deleted(plan) == ["t/03/(BAND).tif"]
+    return w, tiles, plan
+
+
+# --- 1. a deletion's files looked for at another endpoint ------------------------------
+
+
+class _StagingCopy(http.server.BaseHTTPRequestHandler):
+    """Another S3 endpoint holding a bucket of the same name, but not the restored file:
+    HEAD of a bucket answers 200, HEAD of a key 404 (path-style requests)."""
+
+    def do_HEAD(self) -> None:
+        parts = [p for p in self.path.split("?")[0].split("/") if p]
+        self.send_response(200 if len(parts) == 1 else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def staging() -> Iterator[Any]:
+    """A boto3 client of another S3 endpoint on 127.0.0.1 (``_StagingCopy``)."""
+    import boto3
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StagingCopy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield boto3.session.Session().client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+            aws_access_key_id="k",
+            aws_secret_access_key="s",
+            region_name="us-east-1",
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="53: the endpoint guard of 51 compares the plan's endpoint with itself "
+    "(open_bucket(endpoint_url=record, client=s3).endpoint is the record): a client of "
+    "another S3 holding a bucket of that name is used, and the tile whose file is back "
+    "is deleted",
+)
+def test_apply_plan_refuses_a_client_of_another_endpoint_that_has_the_bucket(
+    world: Any, staging: Any
+) -> None:
+    w, tiles, plan = third_gone(world)
+    assert plan.attrs["byocframe"]["endpoint_url"] == w.s3.meta.endpoint_url
+    assert staging.meta.endpoint_url != w.s3.meta.endpoint_url
+    w.put("t/03/B01.tif")  # back: the tile is healthy again
+    try:
+        apply_plan(plan, tiles, w.client, s3=staging, progress=False)
+    except ValidationError:
+        pass  # refused: fine
+    assert len(w.paths()) == 3  # today: t/03 deleted, outcome "ok"
+
+
+# --- 2. everyday flows the guards must not refuse --------------------------------------
+
+
+class _PrefixScoped:
+    """An S3 client of a user allowed to list (and read) under a prefix only: the usual
+    IAM policy ``s3:ListBucket`` with a condition on ``s3:prefix`` denies HeadBucket
+    (it names no prefix), so head_bucket answers 403; listing and HEAD of keys pass."""
+
+    def __init__(self, real: Any):
+        self._real = real
+        self.meta = real.meta
+
+    def head_bucket(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        error = {"Error": {"Code": "403", "Message": "Forbidden"}}
+        raise ClientError(error, "HeadBucket")  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="54: apply_plan asks HeadBucket before it looks for a deletion's files: a user "
+    "allowed to list a prefix only (403 on HeadBucket) cannot apply any deletion from "
+    "that very listing, told to 'pass s3= the boto3 client the bucket was listed with', "
+    "which is the client given",
+)
+def test_a_user_listing_a_prefix_can_apply_its_deletions(world: Any) -> None:
+    w = simple(world, 3)
+    scoped = _PrefixScoped(w.s3)
+    w.remove("t/03/B01.tif")
+    tiles = w.tiles()
+    files = w.files(f"s3://{w.bucket}/t/", s3=scoped)  # the listing itself passes
+    plan = reconcile(tiles, files, delete=True, bands={}, s3_bucket=w.bucket)
+    assert deleted(plan) == ["t/03/(BAND).tif"]
+    apply_plan(plan, tiles, w.client, s3=scoped, progress=False)  # today: ValidationError
+    assert w.paths() == ["t/01/(BAND).tif", "t/02/(BAND).tif"]
