@@ -21,6 +21,7 @@ import pytest
 import test_attack_reconcile as base
 from test_attack_reconcile import PATTERN, World
 
+import byocframe
 from byocframe.bucket.files import group_tiles
 from byocframe.bucket.reconcile import apply_plan, reconcile
 from byocframe.cli import main
@@ -248,3 +249,52 @@ def test_a_plan_of_creates_only_read_back_from_a_file(world: Any, tmp_path: Path
     )
     assert result["outcome"].tolist() == ["ok", "ok"]
     assert w.paths() == [f"{d}/(BAND).tif" for d in days(3)]
+
+
+# --- 1. a load filtered at the service taken for the whole collection -----------------
+
+
+def failed_only(world: Any) -> tuple[World, Any, Any]:
+    """Tiles ``t/01..03/(BAND)`` (no extension: the service reads ``B01.tif``) ingested,
+    and ``t/04/(BAND)`` FAILED (no file); the FAILED tiles loaded alone
+    (``read_tiles(status="FAILED")``: ``attrs`` say ``whole: False``) and the bucket listed."""
+    keys = [f"{d}/B01.tif" for d in days(3)]
+    w = world(keys, [f"{d}/(BAND)" for d in days(4)])
+    assert sorted(w.statuses()) == ["FAILED", "INGESTED", "INGESTED", "INGESTED"]
+    failed = byocframe.read_tiles(w.client, w.cid, status="FAILED", progress=False)
+    assert failed["path"].tolist() == ["t/04/(BAND)"]
+    assert failed.attrs["byocframe"]["whole"] is False
+    return w, failed, w.files()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="55: reconcile takes a load filtered at the service (attrs whole: False, e.g. "
+    "read_tiles(status='FAILED')) for the whole collection: the files of the tiles outside "
+    "it are new, and apply_plan creates a second tile on each (t/01/(BAND).tif beside "
+    "t/01/(BAND))",
+)
+def test_a_filtered_load_plans_no_twin_of_the_tiles_it_does_not_hold(world: Any) -> None:
+    w, failed, files = failed_only(world)
+    before = w.paths()
+    try:
+        plan = reconcile(failed, files, pattern=PATTERN, s3_bucket=w.bucket)
+        apply_plan(plan, failed, w.client, candidates=group_tiles(files, PATTERN), progress=False)
+    except ValidationError:
+        pass  # refused (reconcile or apply_plan): fine
+    assert w.paths() == before  # today: three twins t/0N/(BAND).tif, ingesting the same files
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="55: without a pattern, the files of the tiles a filtered load leaves out are "
+    "reported unused-file ('no tile uses it'), though three INGESTED tiles read them",
+)
+def test_a_filtered_load_reports_no_file_of_another_tile_unused(world: Any) -> None:
+    w, failed, files = failed_only(world)
+    try:
+        plan = reconcile(failed, files, s3_bucket=w.bucket)
+    except ValidationError:
+        return  # refused: fine
+    unused = plan.loc[plan["reason"] == "unused-file", "files"]
+    assert not len(unused), plan[["action", "reason", "files"]]  # today: t/01..03/B01.tif
