@@ -298,3 +298,34 @@ def test_a_filtered_load_reports_no_file_of_another_tile_unused(world: Any) -> N
         return  # refused: fine
     unused = plan.loc[plan["reason"] == "unused-file", "files"]
     assert not len(unused), plan[["action", "reason", "files"]]  # today: t/01..03/B01.tif
+
+
+def test_a_file_back_after_a_prefix_listing_keeps_its_tile(world: Any) -> None:
+    """Held: the plan of a listing of ``s3://b/t/`` looks for the whole key again (not
+    one relative to the prefix): the file back keeps its tile."""
+    w, tiles, _ = third_gone(world)
+    listing = w.files(f"s3://{w.bucket}/t/")
+    prefixed = reconcile(tiles, listing, delete=True, bands={}, s3_bucket=w.bucket)
+    assert prefixed.loc[prefixed["action"] == "delete", "files"].tolist() == [["t/03/B01.tif"]]
+    w.put("t/03/B01.tif")
+    result = apply_plan(prefixed, tiles, w.client, s3=w.s3, progress=False)
+    assert result["outcome"].tolist() == ["conflict"]
+    assert len(w.paths()) == 3
+
+
+def test_a_failed_tile_with_its_file_present_blocks_nothing(world: Any) -> None:
+    """Held: a FAILED tile whose file is there but not a COG is neither a create (no twin),
+    nor its file unused; the plan creates the new tile only and apply_plan carries it."""
+    w = world([f"{d}/B01.tif" for d in days(3)], [])
+    w.s3.put_object(Bucket=w.bucket, Key="t/04/B01.tif", Body=b"not a tiff")
+    for d in ("t/01", "t/02", "t/04"):
+        w.client.create_tile(
+            w.cid, {"path": f"{d}/(BAND).tif", "sensingTime": "2024-06-01T00:00:00Z"}
+        )
+    assert sorted(w.statuses()) == ["FAILED", "INGESTED", "INGESTED"]
+    tiles, files = w.tiles(), w.files()
+    bands = w.client.get_collection(w.cid)["additionalData"]["bands"]
+    plan = reconcile(tiles, files, pattern=PATTERN, bands=bands, delete=True, s3_bucket=w.bucket)
+    assert plan[["action", "path"]].values.tolist() == [["create", "t/03/(BAND).tif"]]
+    apply_plan(plan, tiles, w.client, candidates=group_tiles(files, PATTERN), progress=False)
+    assert w.paths() == [f"t/0{d}/(BAND).tif" for d in (1, 2, 3, 4)]
