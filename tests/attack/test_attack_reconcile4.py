@@ -329,3 +329,21 @@ def test_a_failed_tile_with_its_file_present_blocks_nothing(world: Any) -> None:
     assert plan[["action", "path"]].values.tolist() == [["create", "t/03/(BAND).tif"]]
     apply_plan(plan, tiles, w.client, candidates=group_tiles(files, PATTERN), progress=False)
     assert w.paths() == [f"t/0{d}/(BAND).tif" for d in (1, 2, 3, 4)]
+
+
+def test_cli_reconcile_of_a_replaced_file_reingests_only(
+    world: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Held: a plan of one reingest (t/02's file replaced by another COG after ingestion)
+    is carried out by the command line with no confirmation and nothing deleted."""
+    from byocframe.emulator.cogs import write_cog
+
+    w = simple(world, 3)
+    other = write_cog(tmp_path / "other.tif", size=512, blocksize=256)
+    w.s3.upload_file(str(other), w.bucket, "t/02/B01.tif")
+    args = ["reconcile", w.cid, f"s3://{w.bucket}/", "--pattern", PATTERN, "--delete"]
+    code = main([*args, "--apply", *w.account()])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.startswith("0 deletions, 0 creates, 1 reingests"), out
+    assert len(w.paths()) == 3
