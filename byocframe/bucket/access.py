@@ -70,20 +70,23 @@ class Bucket:
     def exists(self) -> bool:
         """Whether the bucket (or folder) is there: a missing bucket is not a missing key.
 
-        An S3 error other than "not found" (access denied, say) is a `BucketError`.
+        Asked with HeadBucket; where that is denied (a user allowed to list only a
+        prefix), with a one-key listing of the prefix. Another S3 error is a
+        `BucketError`.
         """
         if self.root is not None:
             return self.root.is_dir()
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self._client.head_bucket(Bucket=self.name)
+            try:
+                self._client.head_bucket(Bucket=self.name)
+            except ClientError as err:
+                if _code(err) not in ("403", "AccessDenied", "Forbidden"):
+                    raise
+                self._client.list_objects_v2(Bucket=self.name, Prefix=self.prefix, MaxKeys=1)
         except ClientError as err:
-            if str(err.response.get("Error", {}).get("Code")) in (
-                "404",
-                "NoSuchBucket",
-                "NotFound",
-            ):
+            if _code(err) in ("404", "NoSuchBucket", "NotFound"):
                 return False
             raise s3_error(err, self.where) from err.with_traceback(None)
         except BotoCoreError as err:
@@ -96,7 +99,7 @@ class Bucket:
         if self.root is not None:
             return None
         meta = getattr(self._client, "meta", None)  # a boto3 client's public metadata
-        return self.endpoint_url or getattr(meta, "endpoint_url", None)
+        return getattr(meta, "endpoint_url", None) or self.endpoint_url
 
     def list(self) -> Iterator[Listed]:
         """Every object under the prefix, in key order."""
@@ -310,6 +313,11 @@ def s3_keyword(s3: S3Like | None, client: S3Like | None, caller: str) -> S3Like 
         stacklevel=3,
     )
     return client
+
+
+def _code(err: Any) -> str:
+    """The error code of a botocore ``ClientError``."""
+    return str(err.response.get("Error", {}).get("Code"))
 
 
 def _contradiction(page: Mapping[str, Any]) -> str:

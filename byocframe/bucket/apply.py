@@ -235,10 +235,12 @@ def _files_back(plan: pd.DataFrame, s3: S3Like | None) -> dict[str, str]:
     wanted = [(tid, list(files)) for tid, files in zip(rows["id"], rows["files"], strict=True)]
     if not any(files for _, files in wanted):
         return {}  # duplicate paths: nothing to look for
-    bucket = open_bucket(
-        f"s3://{record['s3_bucket']}", endpoint_url=record.get("endpoint_url"), client=s3
-    )
-    _require_listing_endpoint(bucket, record.get("endpoint_url"))
+    listed_at = record.get("endpoint_url")
+    # the listing's own URL (its prefix: a user may list only there), at the endpoint of
+    # the client given, which must be the listing's
+    url = str(record.get("listing") or f"s3://{record['s3_bucket']}")
+    bucket = open_bucket(url, endpoint_url=None if s3 is not None else listed_at, client=s3)
+    _require_listing_endpoint(bucket, listed_at)
     back: dict[str, str] = {}
     try:
         if not bucket.exists():
@@ -260,7 +262,11 @@ def _files_back(plan: pd.DataFrame, s3: S3Like | None) -> dict[str, str]:
 
 
 def _require_listing_endpoint(bucket: Bucket, listed_at: str | None) -> None:
-    """Refuse to look for files at another S3 endpoint than the listing's."""
+    """Refuse to look for files at another S3 endpoint than the listing's.
+
+    ``bucket`` is opened with the client given, or at ``listed_at``: its endpoint is then
+    the client's own (a boto3 client's ``meta.endpoint_url``).
+    """
     here = bucket.endpoint
     if listed_at and here and here.rstrip("/") != str(listed_at).rstrip("/"):
         raise ValidationError(

@@ -34,7 +34,7 @@ from byocframe.bucket.paths import band_key, path_stem
 from byocframe.bucket.rules import DEFAULT_RULES, RuleSet
 from byocframe.bucket.tiles import assign_tiles, compile_pattern, group_tiles
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY
+from byocframe.frame.snapshot import ATTRS_KEY, loaded_ids
 
 __all__ = [
     "PLAN_COLUMNS",
@@ -113,7 +113,9 @@ def reconcile(
         files that break a rule ingestion enforces; the rules in ``detail``),
         ``unlisted`` (a tile whose files are outside the listing), ``after-listing`` (a
         tile created or ingested after the listing began: its files may have come
-        since), ``unknown-band``, ``unused-file``), tile ``id``, ``path``, the ``files``
+        since), ``unknown-band``, ``partial-load`` (new files, against a ``tiles`` that is
+        part of the collection: not created), ``unused-file`` (only against the whole
+        collection)), tile ``id``, ``path``, the ``files``
         concerned, ``detail``. ``attrs["byocframe"]`` records the listing the plan
         compared with, which `apply_plan` checks against the collection's bucket.
 
@@ -170,7 +172,7 @@ def reconcile(
             )
         recent = _after_listing(order, scope)
     rows, used, seen = listing.tile_rows(order, recent)
-    rows += _new_rows(files, pattern, used, seen, sources)
+    rows += _new_rows(files, pattern, used, seen, sources, _whole(tiles))
     if pattern is not None:
         _flag_failing(rows, files, pattern, bands, rules)
     plan = pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
@@ -289,14 +291,33 @@ class _Listing:
         return None
 
 
+def _whole(tiles: pd.DataFrame) -> bool:
+    """Whether ``tiles`` may be the whole collection (new tiles are found against it).
+
+    Not when its load says it was filtered (``whole: False``: a bbox, status or Catalog
+    load), nor when rows of its load are missing from it (a pandas filter keeps attrs).
+    A frame without a record of its load is taken as the whole.
+    """
+    settings = tiles.attrs.get(ATTRS_KEY) or {}
+    if settings.get("whole") is False:
+        return False
+    ids = loaded_ids(tiles)
+    return ids is None or set(ids) <= set(map(str, tiles.index))
+
+
 def _new_rows(
     files: pd.DataFrame,
     pattern: str | None,
     used: set[str],
     seen: Mapping[str, Any],
     sources: Mapping[str, str],
+    whole: bool,
 ) -> list[dict[str, Any]]:
-    """The rows of new tiles (``pattern``) and of files no tile uses; ``used`` grows."""
+    """The rows of new tiles (``pattern``) and of files no tile uses; ``used`` grows.
+
+    Against part of a collection neither can be told (a tile outside it may use the
+    files): new tiles are left alone as ``partial-load``, and no file is called unused.
+    """
     rows: list[dict[str, Any]] = []
     # a new tile is not planned where a tile of the same path (any extension) exists
     stems = {path_stem(path) for path in seen}
@@ -320,7 +341,16 @@ def _new_rows(
                 detail = f"no file for {', '.join(missing)}"
                 rows.append(_plan_row("none", "incomplete", None, path, members, detail))
                 continue
+            if not whole:
+                detail = (
+                    "tiles is part of the collection: a tile outside it may use these files; "
+                    "reconcile all the collection's tiles to create it"
+                )
+                rows.append(_plan_row("none", "partial-load", None, path, members, detail))
+                continue
             rows.append(_plan_row("create", "new", None, path, members, f"{len(members)} files"))
+    if not whole:
+        return rows
     for key in sorted(set(unused["key"]) - used):
         rows.append(_plan_row("none", "unused-file", None, None, [key], "no tile uses it"))
     return rows

@@ -98,13 +98,6 @@ def staging() -> Iterator[Any]:
         thread.join()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="53: the endpoint guard of 51 compares the plan's endpoint with itself "
-    "(open_bucket(endpoint_url=record, client=s3).endpoint is the record): a client of "
-    "another S3 holding a bucket of that name is used, and the tile whose file is back "
-    "is deleted",
-)
 def test_apply_plan_refuses_a_client_of_another_endpoint_that_has_the_bucket(
     world: Any, staging: Any
 ) -> None:
@@ -139,13 +132,6 @@ class _PrefixScoped:
         return getattr(self._real, name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="54: apply_plan asks HeadBucket before it looks for a deletion's files: a user "
-    "allowed to list a prefix only (403 on HeadBucket) cannot apply any deletion from "
-    "that very listing, told to 'pass s3= the boto3 client the bucket was listed with', "
-    "which is the client given",
-)
 def test_a_user_listing_a_prefix_can_apply_its_deletions(world: Any) -> None:
     w = simple(world, 3)
     scoped = _PrefixScoped(w.s3)
@@ -267,13 +253,6 @@ def failed_only(world: Any) -> tuple[World, Any, Any]:
     return w, failed, w.files()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="55: reconcile takes a load filtered at the service (attrs whole: False, e.g. "
-    "read_tiles(status='FAILED')) for the whole collection: the files of the tiles outside "
-    "it are new, and apply_plan creates a second tile on each (t/01/(BAND).tif beside "
-    "t/01/(BAND))",
-)
 def test_a_filtered_load_plans_no_twin_of_the_tiles_it_does_not_hold(world: Any) -> None:
     w, failed, files = failed_only(world)
     before = w.paths()
@@ -285,11 +264,6 @@ def test_a_filtered_load_plans_no_twin_of_the_tiles_it_does_not_hold(world: Any)
     assert w.paths() == before  # today: three twins t/0N/(BAND).tif, ingesting the same files
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="55: without a pattern, the files of the tiles a filtered load leaves out are "
-    "reported unused-file ('no tile uses it'), though three INGESTED tiles read them",
-)
 def test_a_filtered_load_reports_no_file_of_another_tile_unused(world: Any) -> None:
     w, failed, files = failed_only(world)
     try:
