@@ -1,0 +1,90 @@
+"""Attacks on the fixes of findings 53-55: twins and wrong deletes, and false refusals.
+
+Branch ``attack8`` (tests/attack/FINDINGS.md, findings 56 on). The same world as
+``test_attack_reconcile.py`` (moto's S3 on 127.0.0.1, the embedded service), whose
+fixtures and `World` are reused. A test marked ``xfail(strict=True)`` pins a defect open
+today (its reason names the finding); it must lose its mark once fixed. Unmarked tests
+show what holds, including everyday flows the guards must not refuse.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import test_attack_reconcile as base
+from test_attack_reconcile import PATTERN, World
+
+import byocframe
+from byocframe.bucket.files import group_tiles
+from byocframe.bucket.reconcile import apply_plan, reconcile
+from byocframe.cli import main
+from byocframe.exceptions import ValidationError
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:botocore.*")
+
+# the fixtures of test_attack_reconcile, registered here under their own names
+cog, service, world = base.cog, base.service, base.world
+
+
+def days(n: int) -> list[str]:
+    return [f"t/{d:02d}" for d in range(1, n + 1)]
+
+
+def failed_then_fixed(world: Any, path: str) -> World:
+    """A new collection whose one tile ``path`` FAILED (its file ``t/01/B01.tif`` was not
+    a COG), so the collection has no bands yet; then the file is replaced by a COG."""
+    w = world([], [])
+    w.s3.put_object(Bucket=w.bucket, Key="t/01/B01.tif", Body=b"not a tiff")
+    w.client.create_tile(w.cid, {"path": path, "sensingTime": "2024-06-01T00:00:00Z"})
+    assert w.statuses() == ["FAILED"]
+    assert not (w.client.get_collection(w.cid).get("additionalData") or {}).get("bands")
+    w.put("t/01/B01.tif")  # fixed: a COG now
+    return w
+
+
+# --- 1. a FAILED tile whose path is a folder gets a twin on its own files --------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 56: a FAILED folder tile t/01 does not claim t/01/B01.tif without "
+    "bands; reconcile --apply creates t/01/(BAND).tif on the same file",
+)
+def test_cli_reconcile_creates_no_twin_of_a_failed_folder_tile(
+    world: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = failed_then_fixed(world, "t/01")
+    url = f"s3://{w.bucket}/"
+    main(["reconcile", w.cid, url, "--pattern", PATTERN, "--apply", *w.account()])
+    capsys.readouterr()
+    assert w.paths() == ["t/01"]  # today: ['t/01', 't/01/(BAND).tif']
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 56: the guide's flow (bands from the collection: {}) plans and applies "
+    "a create of t/01/(BAND).tif beside the FAILED folder tile t/01",
+)
+def test_guide_flow_plans_no_twin_of_a_failed_folder_tile(world: Any) -> None:
+    w = failed_then_fixed(world, "t/01")
+    tiles, files = w.tiles(), w.files()
+    bands = (w.client.get_collection(w.cid).get("additionalData") or {}).get("bands", {})
+    plan = reconcile(tiles, files, pattern=PATTERN, bands=bands, s3_bucket=w.bucket)
+    assert "create" not in set(plan["action"]), plan[["action", "reason", "path"]]
+    # today: create new t/01/(BAND).tif, and apply_plan's own stem check lets it through
+
+
+def test_a_failed_band_path_tile_gets_no_twin(
+    world: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Held: the same flow for a FAILED ``t/01/(BAND)`` (no extension) tile: its stem
+    claims ``t/01/(BAND).tif``, so nothing is created."""
+    w = failed_then_fixed(world, "t/01/(BAND)")
+    url = f"s3://{w.bucket}/"
+    main(["reconcile", w.cid, url, "--pattern", PATTERN, "--apply", *w.account()])
+    assert "the collection and the bucket agree" in capsys.readouterr().out
+    assert w.paths() == ["t/01/(BAND)"]
