@@ -88,3 +88,53 @@ def test_a_failed_band_path_tile_gets_no_twin(
     main(["reconcile", w.cid, url, "--pattern", PATTERN, "--apply", *w.account()])
     assert "the collection and the bucket agree" in capsys.readouterr().out
     assert w.paths() == ["t/01/(BAND)"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 56: add_tiles skips candidates by path stem only: the FAILED folder "
+    "tile t/01 does not stop t/01/(BAND).tif, and the push creates the twin",
+)
+def test_add_tiles_adds_no_twin_of_a_failed_folder_tile(world: Any) -> None:
+    w = failed_then_fixed(world, "t/01")
+    frame = byocframe.add_tiles(w.tiles(), group_tiles(w.files(), PATTERN))
+    assert frame["path"].tolist() == ["t/01"]  # today: ['t/01', 't/01/(BAND).tif']
+
+
+# --- 2. add_tiles on a load filtered at the service (finding 55, the guide's other flow) -
+
+
+def failed_only(world: Any) -> tuple[World, Any]:
+    """Tiles ``t/01..03/(BAND)`` (no extension: the service reads ``B01.tif``) ingested,
+    ``t/04/(BAND)`` FAILED; the FAILED tiles loaded alone (``whole: False``)."""
+    w = world([f"{d}/B01.tif" for d in days(3)], [f"{d}/(BAND)" for d in days(4)])
+    assert sorted(w.statuses()) == ["FAILED", "INGESTED", "INGESTED", "INGESTED"]
+    failed = byocframe.read_tiles(w.client, w.cid, status="FAILED", progress=False)
+    assert failed.attrs["byocframe"]["whole"] is False
+    return w, failed
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 57: add_tiles ignores whole: False (the fix of 55 reached reconcile "
+    "only): a FAILED-only load plus the bucket's candidates pushes 3 twins",
+)
+def test_add_tiles_on_a_filtered_load_creates_no_twin(world: Any) -> None:
+    w, failed = failed_only(world)
+    before = w.paths()
+    try:
+        frame = byocframe.add_tiles(failed, group_tiles(w.files(), PATTERN))
+        frame.byoc.push(w.client, progress=False)
+    except ValidationError:
+        pass  # refused (add_tiles or the push): fine
+    assert w.paths() == before  # today: t/01..03/(BAND).tif created beside t/01..03/(BAND)
+
+
+def test_reconcile_of_the_same_filtered_load_creates_nothing(world: Any) -> None:
+    """Held (55's fix): the same load through reconcile + apply_plan creates no twin."""
+    w, failed = failed_only(world)
+    before, files = w.paths(), w.files()
+    plan = reconcile(failed, files, pattern=PATTERN, s3_bucket=w.bucket)
+    assert set(plan["reason"]) == {"partial-load"}
+    apply_plan(plan, failed, w.client, candidates=group_tiles(files, PATTERN), progress=False)
+    assert w.paths() == before
