@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
 import pytest
 import test_attack_reconcile as base
 from test_attack_reconcile import PATTERN, World
@@ -138,3 +137,35 @@ def test_reconcile_of_the_same_filtered_load_creates_nothing(world: Any) -> None
     assert set(plan["reason"]) == {"partial-load"}
     apply_plan(plan, failed, w.client, candidates=group_tiles(files, PATTERN), progress=False)
     assert w.paths() == before
+
+
+# --- 3. everyday flows that must not be refused ----------------------------------------
+
+
+@pytest.mark.parametrize("how", ["geopandas", "byocframe"])
+def test_a_whole_load_saved_to_geoparquet_reconciles_as_loaded(
+    world: Any, tmp_path: Path, how: str
+) -> None:
+    """Held: a whole load saved to GeoParquet (geopandas' own ``to_parquet`` /
+    ``read_parquet``, or `write_file` / `read_file`) and read back is still the whole
+    collection as loaded: t/03's gone file deletes t/03 (only), and the new t/04 is a
+    create, not ``partial-load``."""
+    w = world([f"{d}/B01.tif" for d in days(3)], [f"{d}/(BAND).tif" for d in days(3)])
+    w.remove("t/03/B01.tif")
+    w.put("t/04/B01.tif")
+    where = tmp_path / "tiles.parquet"
+    if how == "geopandas":
+        w.tiles().to_parquet(where)
+        back = gpd.read_parquet(where)
+    else:
+        byocframe.write_file(w.tiles(), where)
+        back = byocframe.read_file(where)
+    files = w.files()
+    plan = reconcile(back, files, pattern=PATTERN, delete=True, bands={}, s3_bucket=w.bucket)
+    acts = sorted(zip(plan["action"], plan["path"], strict=True))
+    assert acts == [("create", "t/04/(BAND).tif"), ("delete", "t/03/(BAND).tif")]
+    result = apply_plan(
+        plan, back, w.client, candidates=group_tiles(files, PATTERN), progress=False
+    )
+    assert result["outcome"].tolist() == ["ok", "ok"]
+    assert w.paths() == ["t/01/(BAND).tif", "t/02/(BAND).tif", "t/04/(BAND).tif"]
