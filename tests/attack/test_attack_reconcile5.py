@@ -139,7 +139,37 @@ def test_reconcile_of_the_same_filtered_load_creates_nothing(world: Any) -> None
     assert w.paths() == before
 
 
-# --- 3. everyday flows that must not be refused ----------------------------------------
+# --- 3. bands={} on a collection with bands: every tile deleted -----------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 58: bands={} (documented for a collection without bands) on a "
+    "collection whose band RED reads B04.tif: every tile planned and deleted",
+)
+def test_empty_bands_on_a_collection_with_bands_deletes_nothing(world: Any) -> None:
+    red = {"RED": {"source": "B04", "bitDepth": 8, "sampleFormat": "UINT"}}
+    w = world([f"{d}/B04.tif" for d in days(3)], [f"{d}/(BAND).tif" for d in days(3)], red)
+    assert w.statuses() == ["INGESTED"] * 3  # every file is there
+    tiles, files = w.tiles(), w.files()
+    try:
+        plan = reconcile(tiles, files, delete=True, bands={}, s3_bucket=w.bucket)
+        apply_plan(plan, tiles, w.client, s3=w.s3, progress=False)
+    except ValidationError:
+        pass  # refused (reconcile or apply_plan): fine
+    assert len(w.paths()) == 3  # today: [] (t/0N/RED.tif looked for, "gone")
+
+
+def test_the_collections_own_bands_delete_nothing_there(world: Any) -> None:
+    """Held: the same collection with its own bands (``source`` B04) plans no deletion."""
+    red = {"RED": {"source": "B04", "bitDepth": 8, "sampleFormat": "UINT"}}
+    w = world([f"{d}/B04.tif" for d in days(3)], [f"{d}/(BAND).tif" for d in days(3)], red)
+    bands = w.client.get_collection(w.cid)["additionalData"]["bands"]
+    plan = reconcile(w.tiles(), w.files(), delete=True, bands=bands, s3_bucket=w.bucket)
+    assert plan.empty, plan[["action", "reason", "path"]]
+
+
+# --- 4. everyday flows that must not be refused ----------------------------------------
 
 
 @pytest.mark.parametrize("how", ["geopandas", "byocframe"])
