@@ -7,8 +7,32 @@ import numpy as np
 import pandas as pd
 
 from byocframe.bucket.paths import path_stem
+from byocframe.exceptions import ValidationError
+from byocframe.frame.snapshot import ATTRS_KEY, loaded_ids
 
-__all__ = ["add_tiles"]
+__all__ = ["add_tiles", "is_whole"]
+
+
+def is_whole(tiles: pd.DataFrame) -> bool:
+    """Whether ``tiles`` may be the whole collection: new tiles are found against it.
+
+    Not when its load says it was filtered (``whole: False``: a bbox, status or Catalog
+    load), nor when rows of its load are missing from it (a pandas filter keeps attrs).
+    A frame without a record of its load is taken as the whole.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> tiles = byocframe.tiles_from_records([{"id": "t1", "path": "a/(BAND).tif"},
+    ...                                        {"id": "t2", "path": "b/(BAND).tif"}])
+    >>> is_whole(tiles), is_whole(tiles.iloc[:1])
+    (True, False)
+    """
+    settings = tiles.attrs.get(ATTRS_KEY) or {}
+    if settings.get("whole") is False:
+        return False
+    ids = loaded_ids(tiles)
+    return ids is None or set(ids) <= set(map(str, tiles.index))
 
 
 def add_tiles(
@@ -48,6 +72,12 @@ def add_tiles(
     keep = ~candidates["path"].map(path_stem).isin(existing).to_numpy()
     keep &= ~candidates["path"].map(path_stem).duplicated().to_numpy()
     new = candidates[keep]
+    if len(new) and not is_whole(tiles):
+        raise ValidationError(
+            "tiles is part of the collection (a filtered load, or rows of a load missing): "
+            f"a tile outside it may already use the files of {new['path'].iloc[0]!r}; pass "
+            "all the collection's tiles, byocframe.read_tiles() without filters"
+        )
     geometry = np.full(len(new), None, dtype=object)
     if covers is not None:
         aligned = gpd.GeoSeries(covers).loc[new.index]

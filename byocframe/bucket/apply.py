@@ -107,8 +107,10 @@ def apply_plan(
         # only what the plan holds: the new rows alone, so no other row's edits (a draft
         # in ``tiles``) are sent, and of the loaded tiles missing from it, the plan's
         # deletions only, each checked against its row as loaded (``original``) first
-        added = add_tiles(tiles, pool[pool["path"].isin(create["path"])])
-        frame = added.iloc[len(tiles) :]
+        if len(create):
+            frame = add_tiles(tiles, pool[pool["path"].isin(create["path"])]).iloc[len(tiles) :]
+        else:
+            frame = tiles.iloc[:0]
         frame.attrs = copy.deepcopy(tiles.attrs)  # the push writes back into its own
         results.append(
             push(
@@ -179,7 +181,16 @@ def _require_listing_of_collection(
             "tiles does not say which collection it was loaded from, so the plan's "
             "bucket cannot be checked: load it with byocframe.read_tiles()"
         )
-    s3_bucket = str(client.get_collection(cid).get("s3Bucket") or "")
+    collection = client.get_collection(cid)
+    s3_bucket = str(collection.get("s3Bucket") or "")
+    bands = (collection.get("additionalData") or {}).get("bands") or {}
+    sources = {str(n): str(b.get("source") or n) for n, b in bands.items()}
+    if "sources" in record and not _same_names(record["sources"], sources):
+        raise ValidationError(
+            f"the plan named the files by bands {record['sources']} (band: source), but "
+            f"collection {cid}'s bands are {sources}: reconcile again with "
+            "bands=collection['additionalData']['bands']"
+        )
     if not same_bucket(str(listed), s3_bucket):
         raise ValidationError(
             f"the plan's deletions come from a listing of {record.get('listing')}, not of "
@@ -259,6 +270,24 @@ def _files_back(plan: pd.DataFrame, s3: S3Like | None) -> dict[str, str]:
             "s3= the boto3 client the bucket was listed with"
         ) from err
     return back
+
+
+def _same_names(planned: Mapping[str, str], current: Mapping[str, str]) -> bool:
+    """Whether two band -> source maps name every band's file alike.
+
+    No bands at all names each file after its band (the source defaults to the name).
+
+    Examples
+    --------
+    >>> _same_names({}, {"B01": "B01"}), _same_names({}, {"RED": "B04"})
+    (True, False)
+    """
+
+    def source(bands: Mapping[str, str], band: str) -> str | None:
+        return bands.get(band, band if not bands else None)
+
+    names = set(planned) | set(current)
+    return all(source(planned, n) == source(current, n) for n in names)
 
 
 def _require_listing_endpoint(bucket: Bucket, listed_at: str | None) -> None:

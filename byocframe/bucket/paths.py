@@ -19,14 +19,22 @@ _SPELLINGS = (".tif", ".tiff", ".TIF", ".TIFF")
 
 
 def path_stem(path: str) -> str:
-    """A path without its TIFF extension: the paths of one tile's files, any spelling.
+    """One spelling for every path naming the same files: the ``(BAND)`` template.
+
+    A folder path is its ``(BAND)`` template (``folder/(BAND)``), and a TIFF extension
+    is dropped: the service tries them all on a path without one.
 
     Examples
     --------
-    >>> path_stem("t/01/(BAND).TIFF"), path_stem("t/01/(BAND)"), path_stem("t/01/B01.jp2")
-    ('t/01/(BAND)', 't/01/(BAND)', 't/01/B01.jp2')
+    >>> path_stem("t/01/(BAND).TIFF"), path_stem("t/01/(BAND)"), path_stem("t/01/")
+    ('t/01/(BAND)', 't/01/(BAND)', 't/01/(BAND)')
+    >>> path_stem("t/x_(BAND)_2019.tif")
+    't/x_(BAND)_2019'
     """
-    return _TIFF.sub("", str(path))
+    text = str(path)
+    if "(BAND)" not in text:
+        text = text.rstrip("/") + "/(BAND)"
+    return _TIFF.sub("", text)
 
 
 def key_spellings(key: str) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ import pandas as pd
 
 # add_tiles, apply_plan, failure_causes and trace_covers moved to modules of their own;
 # still importable from here
-from byocframe.bucket.adding import add_tiles
+from byocframe.bucket.adding import add_tiles, is_whole
 from byocframe.bucket.apply import apply_plan
 from byocframe.bucket.causes import failure_causes
 from byocframe.bucket.checks import check
@@ -34,7 +34,7 @@ from byocframe.bucket.paths import band_key, path_stem
 from byocframe.bucket.rules import DEFAULT_RULES, RuleSet
 from byocframe.bucket.tiles import assign_tiles, compile_pattern, group_tiles
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY, loaded_ids
+from byocframe.frame.snapshot import ATTRS_KEY
 
 __all__ = [
     "PLAN_COLUMNS",
@@ -172,19 +172,22 @@ def reconcile(
             )
         recent = _after_listing(order, scope)
     rows, used, seen = listing.tile_rows(order, recent)
-    rows += _new_rows(files, pattern, used, seen, sources, _whole(tiles))
+    rows += _new_rows(files, pattern, used, seen, sources, is_whole(tiles))
     if pattern is not None:
         _flag_failing(rows, files, pattern, bands, rules)
     plan = pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
     if scope is not None:
-        plan.attrs["byocframe"] = _record(plan, tiles, scope)
+        plan.attrs["byocframe"] = _record(plan, tiles, scope, sources)
     return plan
 
 
-def _record(plan: pd.DataFrame, tiles: pd.DataFrame, scope: ListingScope) -> dict[str, Any]:
+def _record(
+    plan: pd.DataFrame, tiles: pd.DataFrame, scope: ListingScope, sources: Mapping[str, str]
+) -> dict[str, Any]:
     """What `byocframe.apply_plan` checks a plan's deletions against before sending them.
 
-    The listing (bucket, endpoint), and the ``loaded`` token of each tile it deletes: a
+    The listing (bucket, endpoint), the bands' sources the files were named by (the
+    collection's must be the same), and the ``loaded`` token of each tile it deletes: a
     frame loaded again since (a tile reingested meanwhile) is not the one compared.
     """
     deleted = plan.loc[plan["action"] == "delete", "id"].dropna()
@@ -194,6 +197,7 @@ def _record(plan: pd.DataFrame, tiles: pd.DataFrame, scope: ListingScope) -> dic
         "listing": scope.url,
         "s3_bucket": scope.s3_bucket,
         "endpoint_url": scope.endpoint_url,
+        "sources": dict(sources),
         "loaded": {}
         if tokens is None
         else {str(tid): str(tokens.loc[tid]) for tid in deleted if pd.notna(tokens.loc[tid])},
@@ -289,20 +293,6 @@ class _Listing:
         if self.retry_failed and status == "FAILED":
             return _plan_row("reingest", "failed", tid, path, [], "FAILED: try again")
         return None
-
-
-def _whole(tiles: pd.DataFrame) -> bool:
-    """Whether ``tiles`` may be the whole collection (new tiles are found against it).
-
-    Not when its load says it was filtered (``whole: False``: a bbox, status or Catalog
-    load), nor when rows of its load are missing from it (a pandas filter keeps attrs).
-    A frame without a record of its load is taken as the whole.
-    """
-    settings = tiles.attrs.get(ATTRS_KEY) or {}
-    if settings.get("whole") is False:
-        return False
-    ids = loaded_ids(tiles)
-    return ids is None or set(ids) <= set(map(str, tiles.index))
 
 
 def _new_rows(

@@ -48,11 +48,6 @@ def failed_then_fixed(world: Any, path: str) -> World:
 # --- 1. a FAILED tile whose path is a folder gets a twin on its own files --------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 56: a FAILED folder tile t/01 does not claim t/01/B01.tif without "
-    "bands; reconcile --apply creates t/01/(BAND).tif on the same file",
-)
 def test_cli_reconcile_creates_no_twin_of_a_failed_folder_tile(
     world: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -63,11 +58,6 @@ def test_cli_reconcile_creates_no_twin_of_a_failed_folder_tile(
     assert w.paths() == ["t/01"]  # today: ['t/01', 't/01/(BAND).tif']
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 56: the guide's flow (bands from the collection: {}) plans and applies "
-    "a create of t/01/(BAND).tif beside the FAILED folder tile t/01",
-)
 def test_guide_flow_plans_no_twin_of_a_failed_folder_tile(world: Any) -> None:
     w = failed_then_fixed(world, "t/01")
     tiles, files = w.tiles(), w.files()
@@ -89,11 +79,6 @@ def test_a_failed_band_path_tile_gets_no_twin(
     assert w.paths() == ["t/01/(BAND)"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 56: add_tiles skips candidates by path stem only: the FAILED folder "
-    "tile t/01 does not stop t/01/(BAND).tif, and the push creates the twin",
-)
 def test_add_tiles_adds_no_twin_of_a_failed_folder_tile(world: Any) -> None:
     w = failed_then_fixed(world, "t/01")
     frame = byocframe.add_tiles(w.tiles(), group_tiles(w.files(), PATTERN))
@@ -113,11 +98,6 @@ def failed_only(world: Any) -> tuple[World, Any]:
     return w, failed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 57: add_tiles ignores whole: False (the fix of 55 reached reconcile "
-    "only): a FAILED-only load plus the bucket's candidates pushes 3 twins",
-)
 def test_add_tiles_on_a_filtered_load_creates_no_twin(world: Any) -> None:
     w, failed = failed_only(world)
     before = w.paths()
@@ -142,11 +122,6 @@ def test_reconcile_of_the_same_filtered_load_creates_nothing(world: Any) -> None
 # --- 3. bands={} on a collection with bands: every tile deleted -----------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 58: bands={} (documented for a collection without bands) on a "
-    "collection whose band RED reads B04.tif: every tile planned and deleted",
-)
 def test_empty_bands_on_a_collection_with_bands_deletes_nothing(world: Any) -> None:
     red = {"RED": {"source": "B04", "bitDepth": 8, "sampleFormat": "UINT"}}
     w = world([f"{d}/B04.tif" for d in days(3)], [f"{d}/(BAND).tif" for d in days(3)], red)
