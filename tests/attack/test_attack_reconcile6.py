@@ -169,3 +169,20 @@ def test_empty_bands_on_a_multiband_collection_deletes_nothing(world: Any, tmp_p
     own = reconcile(tiles, files, delete=True, bands=bands, s3_bucket=w.bucket)
     assert "delete" not in set(own["action"])
     assert w.paths() == [f"{d}/(BAND).tif" for d in days(3)]
+
+
+# --- 4. a collection where every tile's path is a folder -------------------------------
+
+
+def test_folder_tiles_cli_reconcile_creates_only_the_new_tile(
+    world: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Held: tiles created as folders (``t/01``: the service rewrites each to
+    ``t/01/(BAND).tif`` once ingested) plus a new folder's file: ``reconcile --delete
+    --apply`` creates the new tile only and deletes nothing."""
+    w = world([f"{d}/B01.tif" for d in days(3)], days(2))
+    assert w.paths() == ["t/01/(BAND).tif", "t/02/(BAND).tif"]
+    url = f"s3://{w.bucket}/"
+    main(["reconcile", w.cid, url, "--pattern", PATTERN, "--delete", "--apply", *w.account()])
+    capsys.readouterr()
+    assert w.paths() == [f"{d}/(BAND).tif" for d in days(3)]
