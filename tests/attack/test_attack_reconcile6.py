@@ -186,3 +186,23 @@ def test_folder_tiles_cli_reconcile_creates_only_the_new_tile(
     main(["reconcile", w.cid, url, "--pattern", PATTERN, "--delete", "--apply", *w.account()])
     capsys.readouterr()
     assert w.paths() == [f"{d}/(BAND).tif" for d in days(3)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 60: the tile that configured a multi-band collection's bands keeps "
+    "filesMetadata keyed by file (RGB), the others by band (RGB_1..3): reconcile with the "
+    "collection's own bands calls the first healthy tile unknown-band",
+)
+def test_a_healthy_multiband_collection_plans_nothing(world: Any, tmp_path: Path) -> None:
+    w = world([], [])
+    rgb = rgb_cog(tmp_path / "rgb.tif")
+    for d in days(3):
+        w.s3.upload_file(str(rgb), w.bucket, f"{d}/RGB.tif")
+        w.client.create_tile(
+            w.cid, {"path": f"{d}/(BAND).tif", "sensingTime": "2024-06-01T00:00:00Z"}
+        )
+    assert w.statuses() == ["INGESTED"] * 3
+    bands = w.client.get_collection(w.cid)["additionalData"]["bands"]
+    plan = reconcile(w.tiles(), w.files(), pattern=PATTERN, bands=bands)
+    assert plan.empty, plan[["action", "reason", "path"]]  # today: none unknown-band t/01
