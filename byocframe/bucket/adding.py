@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from byocframe.bucket.paths import path_stem
+from byocframe.bucket.paths import SameFiles
 from byocframe.exceptions import ValidationError
 from byocframe.frame.snapshot import ATTRS_KEY, loaded_ids
 
@@ -68,9 +68,12 @@ def add_tiles(
     >>> add_tiles(tiles, candidates)["path"].tolist()  # the first exists already
     ['t/2024-06-01/(BAND).tif', 't/2024-06-02/(BAND).tif']
     """
-    existing = set(tiles["path"].dropna().map(path_stem))
-    keep = ~candidates["path"].map(path_stem).isin(existing).to_numpy()
-    keep &= ~candidates["path"].map(path_stem).duplicated().to_numpy()
+    held = SameFiles(tiles["path"].dropna().astype(str))
+    keep = np.zeros(len(candidates), dtype=bool)
+    for pos, path in enumerate(candidates["path"].astype(str)):
+        if path not in held:  # nor in a candidate kept before it
+            keep[pos] = True
+            held.add(path)
     new = candidates[keep]
     if len(new) and not is_whole(tiles):
         raise ValidationError(

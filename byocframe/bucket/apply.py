@@ -17,7 +17,7 @@ import pandas as pd
 from byocframe.bucket.access import Bucket, open_bucket
 from byocframe.bucket.adding import add_tiles
 from byocframe.bucket.evidence import same_bucket
-from byocframe.bucket.paths import key_spellings, path_stem
+from byocframe.bucket.paths import SameFiles, key_spellings
 from byocframe.exceptions import BucketError, ValidationError
 from byocframe.frame.snapshot import ATTRS_KEY
 from byocframe.typing import AnyClient, ClientLike, S3Like
@@ -230,9 +230,9 @@ def _require_rows_of_tiles(plan: pd.DataFrame, tiles: pd.DataFrame) -> None:
                 f"tile {tid} was loaded again since the plan was made (its row is not the "
                 "one the plan compared with the bucket): make the plan again with reconcile()"
             )
-    stems = {path_stem(p) for p in held.dropna()}
+    names = SameFiles(held.dropna().astype(str))
     for path in plan.loc[plan["action"] == "create", "path"]:
-        if path_stem(path) in stems:
+        if path in names:
             raise ValidationError(
                 f"the plan creates {path!r}, a path a tile of tiles holds (any extension): "
                 "delete that tile first, then reconcile again to create it"

@@ -9,9 +9,9 @@ service tries them.
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Container, Iterable
 
-__all__ = ["band_key", "key_spellings", "path_stem"]
+__all__ = ["SameFiles", "band_key", "key_spellings", "path_stem"]
 
 _TIFF = re.compile(r"\.tiff?$", re.IGNORECASE)
 #: How a file of a folder path, or of a ``(BAND)`` path without an extension, may end.
@@ -73,3 +73,45 @@ def band_key(path: str, source: str, listed: Container[str]) -> str:
         base = f"{path.rstrip('/')}/{source}"
         spellings = (*_SPELLINGS, "")
     return next((base + e for e in spellings if base + e in listed), base)
+
+
+def _split(path: str) -> tuple[str, str]:
+    """A path's `path_stem` and its TIFF extension as spelled ("" when it reads any)."""
+    text = str(path)
+    if "(BAND)" not in text:  # a folder: the service tries every extension
+        return text.rstrip("/") + "/(BAND)", ""
+    found = _TIFF.search(text)
+    return (text[: found.start()], found.group()) if found else (text, "")
+
+
+class SameFiles:
+    """Tile paths, asked whether a path would read a file one of them reads.
+
+    A path that spells its extension reads only that spelling (S3 keys are
+    case-sensitive); a folder path, or a ``(BAND)`` path without an extension, reads any.
+
+    Examples
+    --------
+    >>> held = SameFiles(["t/01/(BAND).tif", "t/02"])
+    >>> "t/01/(BAND).tif" in held, "t/01/(BAND)" in held, "t/01/(BAND).tiff" in held
+    (True, True, False)
+    >>> "t/02/(BAND).TIF" in held  # the folder reads any spelling
+    True
+    """
+
+    def __init__(self, paths: Iterable[str] = ()) -> None:
+        self._spelled: dict[str, set[str]] = {}
+        for path in paths:
+            self.add(path)
+
+    def add(self, path: str) -> None:
+        """Hold ``path`` too."""
+        stem, extension = _split(path)
+        self._spelled.setdefault(stem, set()).add(extension)
+
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, str):
+            return False
+        stem, extension = _split(path)
+        held = self._spelled.get(stem, set())
+        return bool(held) and (not extension or "" in held or extension in held)

@@ -30,7 +30,7 @@ from byocframe.bucket.causes import failure_causes
 from byocframe.bucket.checks import check
 from byocframe.bucket.evidence import ListingScope, deletion_scope
 from byocframe.bucket.outlines import trace_covers
-from byocframe.bucket.paths import band_key, path_stem
+from byocframe.bucket.paths import SameFiles, band_key
 from byocframe.bucket.rules import DEFAULT_RULES, RuleSet
 from byocframe.bucket.tiles import assign_tiles, compile_pattern, group_tiles
 from byocframe.exceptions import ValidationError
@@ -310,11 +310,11 @@ def _new_rows(
     """
     rows: list[dict[str, Any]] = []
     # a new tile is not planned where a tile of the same path (any extension) exists
-    stems = {path_stem(path) for path in seen}
+    names = SameFiles(seen)
     if pattern is not None:
         tiled = assign_tiles(files, pattern)
-        tile_of = tiled["tile"].map(lambda t: path_stem(t) if isinstance(t, str) else None)
-        used.update(tiled.loc[tile_of.isin(list(stems)).to_numpy(), "key"])
+        held = tiled["tile"].map(lambda t: t in names).to_numpy(dtype=bool)
+        used.update(tiled.loc[held, "key"])
     unused = files[~files["key"].isin(used)]
     if pattern is not None and len(unused):
         assigned = assign_tiles(unused, pattern).dropna(subset=["tile"])
@@ -322,7 +322,7 @@ def _new_rows(
         bands_of = assigned.groupby(assigned["tile"].map(_normal))["band"].agg(list)
         candidates = group_tiles(unused, pattern)
         for path in candidates["path"]:
-            if path_stem(path) in stems:
+            if path in names:
                 continue  # a tile whose band list is not known yet (never ingested)
             members = list(by_tile[_normal(path)])
             used.update(members)

@@ -46,11 +46,6 @@ def tif_tile_with_a_tiff_file(world: Any) -> World:
     return w
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 59: path_stem drops an explicit extension, so t/01/B01.tiff counts as "
-    "the files of the FAILED tile t/01/(BAND).tif, which cannot read it; the plan is empty",
-)
 def test_a_file_no_tile_reads_is_in_the_plan(world: Any) -> None:
     w = tif_tile_with_a_tiff_file(world)
     tiles, files = w.tiles(), w.files()
@@ -60,11 +55,6 @@ def test_a_file_no_tile_reads_is_in_the_plan(world: Any) -> None:
     assert "t/01/B01.tiff" in named, plan  # today: the plan is empty ("agree")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 59: the command line says the collection and the bucket agree while "
-    "a tile is FAILED for want of a file the bucket holds under another extension",
-)
 def test_cli_does_not_say_agree_over_a_file_no_tile_reads(
     world: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
