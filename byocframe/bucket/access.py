@@ -95,7 +95,7 @@ class Bucket:
 
     @property
     def endpoint(self) -> str | None:
-        """The S3 endpoint this bucket is read at (None: a folder, or the client's default)."""
+        """The S3 endpoint this bucket is read at: its client's own (None: a folder)."""
         if self.root is not None:
             return None
         meta = getattr(self._client, "meta", None)  # a boto3 client's public metadata

@@ -246,12 +246,12 @@ def _files_back(plan: pd.DataFrame, s3: S3Like | None) -> dict[str, str]:
     wanted = [(tid, list(files)) for tid, files in zip(rows["id"], rows["files"], strict=True)]
     if not any(files for _, files in wanted):
         return {}  # duplicate paths: nothing to look for
-    listed_at = record.get("endpoint_url")
+    endpoint = record.get("endpoint_url")  # where the listing was read
     # the listing's own URL (its prefix: a user may list only there), at the endpoint of
     # the client given, which must be the listing's
     url = str(record.get("listing") or f"s3://{record['s3_bucket']}")
-    bucket = open_bucket(url, endpoint_url=None if s3 is not None else listed_at, client=s3)
-    _require_listing_endpoint(bucket, listed_at)
+    bucket = open_bucket(url, endpoint_url=None if s3 is not None else endpoint, client=s3)
+    _require_listing_endpoint(bucket, endpoint)
     back: dict[str, str] = {}
     try:
         if not bucket.exists():

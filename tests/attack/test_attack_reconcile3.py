@@ -9,9 +9,11 @@ show what holds.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import importlib
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -201,12 +203,12 @@ class _NoSuchBucket(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def other_endpoint() -> Any:
-    """A boto3 client for another S3 endpoint on 127.0.0.1, which lacks the bucket."""
+@contextlib.contextmanager
+def s3_client_of(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[Any]:
+    """A boto3 client of another S3 endpoint on 127.0.0.1, answered by ``handler``."""
     import boto3
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoSuchBucket)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -221,6 +223,13 @@ def other_endpoint() -> Any:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture
+def other_endpoint() -> Iterator[Any]:
+    """A boto3 client for another S3 endpoint on 127.0.0.1, which lacks the bucket."""
+    with s3_client_of(_NoSuchBucket) as client:
+        yield client
 
 
 def test_apply_plan_looks_for_the_files_where_the_bucket_was_listed(

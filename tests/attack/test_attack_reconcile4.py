@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pandas as pd
 import pytest
 import test_attack_reconcile as base
 from test_attack_reconcile import PATTERN, World
+from test_attack_reconcile3 import s3_client_of
 
 import byocframe
 from byocframe.bucket.files import group_tiles
@@ -79,23 +79,8 @@ class _StagingCopy(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def staging() -> Iterator[Any]:
     """A boto3 client of another S3 endpoint on 127.0.0.1 (``_StagingCopy``)."""
-    import boto3
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StagingCopy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield boto3.session.Session().client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
-            aws_access_key_id="k",
-            aws_secret_access_key="s",
-            region_name="us-east-1",
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with s3_client_of(_StagingCopy) as client:
+        yield client
 
 
 def test_apply_plan_refuses_a_client_of_another_endpoint_that_has_the_bucket(
