@@ -138,7 +138,15 @@ class FilesSource:
         cause = tile_failure(files, bands, self.rules)
         if cause:
             raise IngestionFailure(cause)
-        return self._ingested(files, state), band_config(files), _final(path, found)
+        config = band_config(files)
+        outcome = self._ingested(files, state)
+        if not bands:  # the bands this tile configures name its files' metadata, as later
+            # tiles' do (a multi-band RGB.tif: RGB_1, RGB_2, ..., each the file's)
+            meta = outcome["additionalData"]["filesMetadata"]
+            outcome["additionalData"]["filesMetadata"] = {
+                name: meta[spec["source"]] for name, spec in config.items()
+            }
+        return outcome, config, _final(path, found)
 
     def _list(self, bucket: str, prefix: str, *, nested: bool) -> dict[str, Listed]:
         """The objects under ``prefix`` (one folder level unless ``nested``), bounded."""

@@ -178,12 +178,6 @@ def test_folder_tiles_cli_reconcile_creates_only_the_new_tile(
     assert w.paths() == [f"{d}/(BAND).tif" for d in days(3)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 60: the tile that configured a multi-band collection's bands keeps "
-    "filesMetadata keyed by file (RGB), the others by band (RGB_1..3): reconcile with the "
-    "collection's own bands calls the first healthy tile unknown-band",
-)
 def test_a_healthy_multiband_collection_plans_nothing(world: Any, tmp_path: Path) -> None:
     w = world([], [])
     rgb = rgb_cog(tmp_path / "rgb.tif")
@@ -194,5 +188,8 @@ def test_a_healthy_multiband_collection_plans_nothing(world: Any, tmp_path: Path
         )
     assert w.statuses() == ["INGESTED"] * 3
     bands = w.client.get_collection(w.cid)["additionalData"]["bands"]
+    # finding 60: every tile's filesMetadata is keyed by the bands, the first's included
+    for tile in w.client.iter_tiles(w.cid):
+        assert sorted(tile["additionalData"]["filesMetadata"]) == sorted(bands), tile["path"]
     plan = reconcile(w.tiles(), w.files(), pattern=PATTERN, bands=bands)
-    assert plan.empty, plan[["action", "reason", "path"]]  # today: none unknown-band t/01
+    assert plan.empty, plan[["action", "reason", "path"]]  # was: none unknown-band t/01
