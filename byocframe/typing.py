@@ -20,11 +20,20 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_che
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import numpy as np
     import pyproj
     import shapely
 
 
-__all__ = ["AnyClient", "AoiLike", "ClientLike", "CrsLike", "GeometryLike", "S3Like"]
+__all__ = [
+    "AnyClient",
+    "AoiLike",
+    "ClientLike",
+    "CrsLike",
+    "GeometriesLike",
+    "GeometryLike",
+    "S3Like",
+]
 
 
 @runtime_checkable
@@ -124,6 +133,12 @@ AoiLike: TypeAlias = "shapely.Geometry | gpd.GeoSeries | gpd.GeoDataFrame | Sequ
 #: One lon/lat geometry: a shapely geometry, or a GeoJSON geometry as a dict (e.g. a
 #: Catalog search's ``intersects``).
 GeometryLike: TypeAlias = "shapely.Geometry | Mapping[str, Any]"
+
+#: Many geometries: a GeoSeries or GeoDataFrame (its CRS is honoured where a function
+#: says so), or an array or sequence of shapely geometries (None: no geometry).
+GeometriesLike: TypeAlias = (
+    "gpd.GeoSeries | gpd.GeoDataFrame | np.ndarray | Sequence[shapely.Geometry | None]"
+)
 
 #: A CRS: a text pyproj reads (``"EPSG:32633"``, ``"urn:ogc:def:crs:OGC::CRS84"``), an
 #: EPSG code as an int, or a `pyproj.CRS`.

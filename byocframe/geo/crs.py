@@ -14,6 +14,8 @@ from typing import Any
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from byocframe.typing import CrsLike
+
 __all__ = ["WGS84", "GeometryProblem", "crs_urn", "parse_crs"]
 
 #: byocframe's lon/lat CRS (CRS84 order).
@@ -34,7 +36,7 @@ class GeometryProblem(ValueError):
     """A geometry that cannot be read; the message names the problem, not the tile."""
 
 
-def parse_crs(name: Any) -> str:
+def parse_crs(name: CrsLike | None) -> str:
     """Normalise a CRS, in any spelling pyproj reads, to ``"EPSG:<code>"``.
 
     Parameters

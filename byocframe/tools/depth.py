@@ -39,8 +39,6 @@ involved beyond the snapping grid.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import shapely
 
@@ -59,6 +57,7 @@ from byocframe.tools.edges import (
     packed,
     ragged_arange,
 )
+from byocframe.typing import GeometriesLike
 
 __all__ = ["depth_areas", "grid_cells"]
 
@@ -316,7 +315,9 @@ def _edge_start_depths(edges: Edges, walks: _Walks, ring_start: np.ndarray) -> n
     return ring_start[ring] + before - before[edges.ring_first][ring]
 
 
-def depth_areas(geoms: Any, *, resolution: float = 0.1, deepest: int | None = None) -> np.ndarray:
+def depth_areas(
+    geoms: GeometriesLike, *, resolution: float = 0.1, deepest: int | None = None
+) -> np.ndarray:
     """Area covered by at least 1, 2, 3, ... of the polygons.
 
     Parameters

@@ -16,7 +16,7 @@ from pyproj import Geod, Transformer
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject
 from byocframe.tools.depth import depth_areas, grid_cells
-from byocframe.typing import AoiLike
+from byocframe.typing import AoiLike, GeometriesLike
 
 __all__ = [
     "PERIODS",
@@ -80,7 +80,7 @@ class CoverageTable(pd.DataFrame):
 _GEOD = Geod(ellps="WGS84")
 
 
-def geodesic_area(geoms: Any, *, unit: str = "km2") -> pd.Series:
+def geodesic_area(geoms: GeometriesLike, *, unit: str = "km2") -> pd.Series:
     """Geodesic area of each footprint on the WGS84 ellipsoid (Karney's algorithm).
 
     Right for footprints cut at the antimeridian and for polar caps: the area is summed
