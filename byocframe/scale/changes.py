@@ -21,9 +21,10 @@ import pandas as pd
 
 from byocframe.edits.diff import plan
 from byocframe.exceptions import ValidationError
+from byocframe.frame.snapshot import ATTRS_KEY, loaded_state
 from byocframe.io.geoparquet import restore_columns
-from byocframe.scale.dataset import dask_modules, empty_frame, read_partitions
-from byocframe.scale.manifest import check_complete, read_manifest, recovered_ids
+from byocframe.scale.dataset import check_files, dask_modules, empty_frame, read_partitions
+from byocframe.scale.manifest import Manifest, check_complete, read_manifest, recovered_ids
 from byocframe.scale.problems import (
     NEW_PATH,
     PROBLEM,
@@ -66,13 +67,21 @@ _REPORT_META = {
 }
 
 
-def _partition_report(part: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> Any:
+def _partition_report(
+    part: pd.DataFrame,
+    partition_info: dict[str, Any] | None = None,
+    drawing: dict[str, Any] | None = None,
+) -> Any:
     """One partition's changes (in its row order), collection, problems and new paths.
 
-    The problems and new paths are `byocframe.scale.problems.partition_rows`.
+    The problems and new paths are `byocframe.scale.problems.partition_rows`. ``drawing``
+    (the dataset's ``densify`` and ``tolerance``) says how its geometries were drawn:
+    dask keeps no file's attrs, and without it a redraw would differ from the rows.
     """
     number = int((partition_info or {}).get("number", 0))
     restored = restore_columns(part)
+    if drawing:
+        restored.attrs = {ATTRS_KEY: {**restored.attrs.get(ATTRS_KEY, {}), **drawing}}
     found = plan(restored)
     marker = {"id": None, "field": None, "old": None, "new": found.collection, "action": None}
     table = pd.concat(
@@ -97,9 +106,14 @@ def _taken_paths(part: pd.DataFrame, wanted: frozenset[str]) -> pd.DataFrame:
 
 
 def _partition_ids(part: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> Any:
-    """The tile ids a partition holds (rows added without an id have none)."""
+    """The ids of the loaded tiles a partition holds: rows with a ``loaded`` token.
+
+    A new row is a create whatever its index says (a name of the user's, say): as in
+    one frame, it is neither a loaded tile nor another load's.
+    """
     number = int((partition_info or {}).get("number", 0))
-    ids = pd.Series(part.index.to_numpy(dtype=object))
+    tokened = part["loaded"].notna().to_numpy() if "loaded" in part.columns else True
+    ids = pd.Series(part.index.to_numpy(dtype=object)[tokened])
     ids = ids[ids.map(lambda v: isinstance(v, str) and v != "")]
     return pd.DataFrame(
         {
@@ -108,6 +122,34 @@ def _partition_ids(part: pd.DataFrame, partition_info: dict[str, Any] | None = N
             "position": np.zeros(len(ids), np.int64),
         }
     ).astype(_ID_META)
+
+
+_LOAD_META = {"load": np.int64}
+
+
+def _partition_loads(part: pd.DataFrame) -> Any:
+    """The loads (`byocframe.frame.snapshot.LoadedState.load`) of a partition's rows."""
+    if "loaded" not in part.columns or not part["loaded"].notna().any():
+        return empty_frame(_LOAD_META)
+    state = loaded_state(part)
+    return pd.DataFrame({"load": np.unique(state.load[state.present]).astype(np.int64)})
+
+
+def _id_sums(dd: Any, ids: Any) -> tuple[int, int]:
+    """How many distinct ids, and the sum of their 64-bit hashes: the same for the same set."""
+
+    def sums(values: pd.Series) -> pd.DataFrame:
+        hashed = pd.util.hash_pandas_object(values.astype(object), index=False).to_numpy()
+        total = np.array([hashed.sum(dtype=np.uint64)], dtype=np.uint64)  # wraps: mod 2**64
+        return pd.DataFrame({"n": np.array([len(hashed)], np.int64), "sum": total})
+
+    meta = empty_frame({"n": np.int64, "sum": np.uint64})
+    if hasattr(ids, "map_partitions"):
+        unique = ids.drop_duplicates(split_out=max(1, getattr(ids, "npartitions", 1)))
+        table = unique.map_partitions(sums, meta=meta).compute()
+    else:
+        table = sums(pd.Series(list(ids), dtype=object).drop_duplicates())
+    return int(table["n"].sum()), sum(int(v) for v in table["sum"]) % (1 << 64)
 
 
 def id_findings(ids: pd.DataFrame, loaded_given: bool = False) -> pd.DataFrame:
@@ -139,7 +181,7 @@ def id_findings(ids: pd.DataFrame, loaded_given: bool = False) -> pd.DataFrame:
     counts = present.groupby("id", sort=True)["partition"].agg(["size", "min", "max"])
     repeated = counts[counts["size"] > 1]
     loaded = ids[ids["partition"] < 0]
-    gone = loaded[~loaded["id"].isin(present["id"])]
+    gone = loaded[~loaded["id"].isin(present["id"])].drop_duplicates("id")  # one per id
     alien = present[~present["id"].isin(loaded["id"])] if loaded_given else present.iloc[:0]
     out = pd.concat(
         [
@@ -292,7 +334,11 @@ def partitioned_plan(
     """
     dask, dd, _ = dask_modules()
     folder = Path(source) if isinstance(source, str | os.PathLike) else None
-    manifest = read_manifest(folder) if folder is not None and folder.is_dir() else None
+    folder = folder if folder is not None and folder.is_dir() else None
+    manifest = read_manifest(folder) if folder is not None else None
+    drawing: dict[str, Any] = {}
+    if folder is not None:
+        drawing = check_files(folder, manifest, deleted=deleted)
     frame = read_partitions(source)
     if deleted:
         if manifest is not None:
@@ -301,17 +347,24 @@ def partitioned_plan(
             where = f"the folder {folder}" if folder is not None else "a dask frame"
             stored = recovered_ids(manifest, where)
             loaded_ids = dd.read_parquet(str(stored), columns=["id"])["id"]
+        elif manifest is not None and manifest.ids is not None:
+            _require_manifest_ids(dd, manifest, loaded_ids)
     with dask.config.set({"dataframe.convert-string": False}):
-        reports = frame.map_partitions(_partition_report, meta=empty_frame(_REPORT_META))
+        reports = frame.map_partitions(
+            _partition_report, drawing=drawing, meta=empty_frame(_REPORT_META)
+        )
         ids = frame.map_partitions(_partition_ids, meta=empty_frame(_ID_META))
+        loads = frame.map_partitions(_partition_loads, meta=empty_frame(_LOAD_META))
         if deleted:
             ids = dd.concat([ids, _loaded_frame(dd, loaded_ids, frame.npartitions)])
         findings = ids.shuffle("id").map_partitions(
             id_findings, loaded_given=deleted, meta=empty_frame(ID_FINDINGS)
         )
-        report, found = dask.compute(reports, findings)
+        report, found, seen = dask.compute(reports, findings, loads)
     _refuse_repeats(found)
     _refuse_unlisted(found)
+    if deleted:
+        _require_one_load(set(seen["load"].tolist()), manifest)
     kind = report["action"]
     marker = kind.isna()
     collections = sorted({c for c in report.loc[marker, "new"] if c})
@@ -400,6 +453,31 @@ def _first_finding(found: pd.DataFrame, finding: str) -> tuple[pd.Series, str] |
     if not len(rows):
         return None
     return rows.iloc[0], f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+
+
+def _require_manifest_ids(dd: Any, manifest: Manifest, loaded_ids: Any) -> None:
+    """Refuse ``loaded_ids=`` that are not the ids the folder's manifest recorded."""
+    given = _id_sums(dd, loaded_ids)
+    stored = _id_sums(dd, dd.read_parquet(str(manifest.path), columns=["id"])["id"])
+    if given != stored:
+        raise ValidationError(
+            f"loaded_ids= ({given[0]} distinct ids) are not the ids {manifest.path} recorded "
+            f"for these partitions ({stored[0]}): they are another load's, so no deletion is "
+            "planned from them; leave loaded_ids= out to use the folder's own"
+        )
+
+
+def _require_one_load(loads: set[int], manifest: Manifest | None) -> None:
+    """Refuse deletions when the rows are not all of the load the loaded ids are of."""
+    expected = manifest.load if manifest is not None else None
+    other = sorted(loads - {expected}) if expected is not None else sorted(loads)[1:]
+    if other:
+        what = "the load its manifest records" if expected is not None else "one load"
+        raise ValidationError(
+            f"the partitions hold tiles of {len(loads)} loads, not only of {what} (a file "
+            "of an older or another load copied in, or a write stopped half way), so no "
+            "deletion is planned from them: write the dataset again from one load"
+        )
 
 
 def _refuse_unlisted(found: pd.DataFrame) -> None:

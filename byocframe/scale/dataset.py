@@ -8,21 +8,41 @@ on use (the optional ``dask`` extra).
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.snapshot import ATTRS_KEY, loaded_ids, sealed_ids
 from byocframe.io.files import write_file
-from byocframe.scale.manifest import write_manifest
+from byocframe.io.geoparquet import METADATA_KEY
+from byocframe.scale.manifest import (
+    MANIFEST,
+    PARTITION_COUNT,
+    PARTITION_NUMBER,
+    PARTITION_WRITE,
+    Manifest,
+    write_manifest,
+)
 from byocframe.tools.stats import group_labels
 
-__all__ = ["dask_modules", "empty_frame", "read_partitions", "write_partitions"]
+__all__ = [
+    "check_files",
+    "dask_modules",
+    "empty_frame",
+    "file_settings",
+    "partition_files",
+    "read_partitions",
+    "write_partitions",
+]
 
 
 def dask_modules() -> tuple[Any, Any, Any]:
@@ -57,6 +77,113 @@ def empty_frame(meta: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in meta.items()})
 
 
+def partition_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The partition files of a dataset's folder, in name order (``_`` files are not).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     partition_files(folder)
+    []
+    """
+    return sorted(p for p in Path(folder).glob("*.parquet") if not p.name.startswith("_"))
+
+
+def file_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The byocframe attrs a GeoParquet file's footer records, without reading a row.
+
+    An empty dict when there are none (e.g. a file that pandas or geopandas rewrote).
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(2, seed=1))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     byocframe.write_file(gdf, f"{folder}/t.parquet")
+    ...     "load" in file_settings(f"{folder}/t.parquet")
+    True
+    """
+    try:
+        footer = pq.read_metadata(path).metadata or {}
+        settings = json.loads(footer[METADATA_KEY]).get("attrs")
+    except (OSError, KeyError, ValueError, AttributeError, pa.ArrowException):
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def check_files(folder: Path, manifest: Manifest | None, *, deleted: bool) -> dict[str, Any]:
+    """Refuse a folder whose files are not one dataset; return how its rows were drawn.
+
+    Each file `write_partitions` writes records its write (`PARTITION_WRITE`), its
+    number and how many files the write made; its manifest, written last, records the
+    write too. Refused, naming the file:
+
+    * a file the manifest lists but that another write made (an older copy put back,
+      or a write stopped half way over an earlier dataset);
+    * a file the manifest does not list that holds loaded tiles (left by an earlier
+      write with more files: its tiles would hide deletions and invent edits); a file
+      of new rows only (creates) is welcome;
+    * without a manifest: files of several writes; with ``deleted``, a write's files
+      not all there (the write stopped before its manifest).
+
+    Returns the dataset's ``densify`` and ``tolerance`` (the manifest's, or a file's).
+    """
+    files = partition_files(folder)
+    settings = {path.name: file_settings(path) for path in files}
+    again = "write the dataset again with write_partitions from the frame as loaded"
+    if manifest is not None:
+        listed = set(manifest.files)
+        for path in files:
+            write = settings[path.name].get(PARTITION_WRITE)
+            if path.name in listed:
+                if manifest.write is not None and write is not None and write != manifest.write:
+                    raise ValidationError(
+                        f"{path}: written by another write_partitions call than {MANIFEST} "
+                        f"(an older copy put back, or a write stopped half way); {again}"
+                    )
+            elif _holds_loaded_rows(path):
+                raise ValidationError(
+                    f"{path}: holds loaded tiles but is not among the files {MANIFEST} lists "
+                    f"(left by an earlier write?): move it out of the folder, or {again}"
+                )
+        if manifest.drawing:
+            return dict(manifest.drawing)
+    else:
+        writes = {str(own[PARTITION_WRITE]) for own in settings.values() if PARTITION_WRITE in own}
+        if len(writes) > 1:
+            raise ValidationError(
+                f"{folder}: its files come from {len(writes)} write_partitions calls and no "
+                f"{MANIFEST} says which is the dataset; {again}"
+            )
+        if deleted and writes:
+            written = [own for own in settings.values() if PARTITION_WRITE in own]
+            numbers = {own.get(PARTITION_NUMBER) for own in written}
+            count = written[0].get(PARTITION_COUNT)
+            if not isinstance(count, int) or not numbers >= set(range(count)):
+                raise ValidationError(
+                    f"{folder}: the write of its files stopped before its {MANIFEST} (not "
+                    f"all of its {count} files are here), so no deletion is planned from "
+                    f"part of a dataset; {again}"
+                )
+    for own in settings.values():
+        if "densify" in own or "tolerance" in own:
+            return {k: own[k] for k in ("densify", "tolerance") if k in own}
+    return {}
+
+
+def _holds_loaded_rows(path: Path) -> bool:
+    """Whether a GeoParquet file has rows with a ``loaded`` token (read: that column)."""
+    try:
+        if "loaded" not in pq.read_schema(path).names:
+            return False
+        column = pq.read_table(path, columns=["loaded"]).column("loaded")
+    except (OSError, pa.ArrowException) as err:
+        raise ValidationError(f"{path}: not a readable GeoParquet file ({err})") from err
+    return column.null_count < len(column)
+
+
 def read_partitions(source: Any) -> Any:
     """A partitioned tile dataset as a dask-geopandas GeoDataFrame.
 
@@ -87,7 +214,7 @@ def read_partitions(source: Any) -> Any:
         path = Path(source)
         if not path.is_dir():
             return dask_geopandas.read_parquet(str(path))
-        files = sorted(str(p) for p in path.glob("*.parquet") if not p.name.startswith("_"))
+        files = [str(p) for p in partition_files(path)]
         if not files:
             raise ValidationError(f"{path}: no .parquet file in this folder; check the path")
         return dask_geopandas.read_parquet(files)
@@ -149,12 +276,25 @@ def write_partitions(
     settings = dict(frame.attrs.get(ATTRS_KEY, {}))
     ids = loaded_ids(frame) if sealed_ids(frame) else None
     own = {k: v for k, v in settings.items() if k not in ("loaded_ids", "loaded_ids_seal")}
+    write = secrets.token_hex(8)
+    # an earlier write's manifest goes first: a write stopped half way (killed, a full
+    # disk) leaves no manifest that would pass the new files off as the old dataset
+    (Path(folder) / MANIFEST).unlink(missing_ok=True)
     out = []
     for i, rows in enumerate(blocks):
         path = Path(folder) / f"part.{i:05d}.parquet"
         part = frame.iloc[rows]
-        part.attrs = {**frame.attrs, ATTRS_KEY: own}
+        mark = {PARTITION_WRITE: write, PARTITION_NUMBER: i, PARTITION_COUNT: len(blocks)}
+        part.attrs = {**frame.attrs, ATTRS_KEY: {**own, **mark}}
         write_file(part, path)
         out.append(path)
-    write_manifest(folder, [p.name for p in out], ids)
+    load = own.get("load")
+    write_manifest(
+        folder,
+        [p.name for p in out],
+        ids,
+        write=write,
+        load=load if isinstance(load, int) else None,
+        drawing={k: own[k] for k in ("densify", "tolerance") if k in own},
+    )
     return out

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ from byocframe.exceptions import ValidationError
 __all__ = [
     "MANIFEST",
     "MANIFEST_KEY",
+    "PARTITION_COUNT",
+    "PARTITION_NUMBER",
+    "PARTITION_WRITE",
     "Manifest",
     "check_complete",
     "read_manifest",
@@ -50,23 +54,46 @@ __all__ = [
 
 #: The file `write_partitions` writes the loaded ids and the file list to.
 MANIFEST = "_loaded_ids.parquet"
-#: Its key-value metadata key: ``{"files": [names], "ids": count or null}``.
+#: Its key-value metadata key: ``{"files": [names], "ids": count or null, "write": id,
+#: "load": number or null, "drawing": {...}}`` (the last three since December 2026).
 MANIFEST_KEY = b"byocframe_partitions"
+
+#: The byocframe attrs each partition file of one `write_partitions` call carries: the
+#: write's random id, the file's number and how many files the write made.
+PARTITION_WRITE, PARTITION_NUMBER, PARTITION_COUNT = (
+    "partition_write",
+    "partition_number",
+    "partition_count",
+)
 
 
 @dataclass(frozen=True)
 class Manifest:
     """A dataset's manifest: where it is, the partition files written, the id count.
 
-    ``ids`` is None when the frame written could not say which ids were loaded.
+    ``ids`` is None when the frame written could not say which ids were loaded;
+    ``write`` (the id every partition file of the write carries), ``load`` (the load
+    the frame's rows were stamped by) and ``drawing`` (how its geometries were drawn)
+    are None, None and empty in manifests written before December 2026.
     """
 
     path: Path
     files: list[str]
     ids: int | None
+    write: str | None = None
+    load: int | None = None
+    drawing: dict[str, Any] = field(default_factory=dict)
 
 
-def write_manifest(folder: str | os.PathLike[str], files: list[str], ids: list[str] | None) -> Path:
+def write_manifest(
+    folder: str | os.PathLike[str],
+    files: list[str],
+    ids: list[str] | None,
+    *,
+    write: str | None = None,
+    load: int | None = None,
+    drawing: Mapping[str, Any] | None = None,
+) -> Path:
     """Write the manifest of a partitioned dataset (see the module's description).
 
     Parameters
@@ -77,6 +104,12 @@ def write_manifest(folder: str | os.PathLike[str], files: list[str], ids: list[s
         Names of the partition files written, in order.
     ids : list of str or None
         The ids as loaded, in load order; None when they are not known.
+    write : str, optional
+        The id of the write, which each partition file carries (`PARTITION_WRITE`).
+    load : int, optional
+        The load the frame's rows were stamped by (its attrs ``"load"``).
+    drawing : mapping, optional
+        How the frame's geometries were drawn (its attrs ``densify``, ``tolerance``).
 
     Returns
     -------
@@ -91,7 +124,13 @@ def write_manifest(folder: str | os.PathLike[str], files: list[str], ids: list[s
     '_loaded_ids.parquet'
     """
     path = Path(folder) / MANIFEST
-    meta = {"files": list(files), "ids": None if ids is None else len(ids)}
+    meta = {
+        "files": list(files),
+        "ids": None if ids is None else len(ids),
+        "write": write,
+        "load": load,
+        "drawing": dict(drawing or {}),
+    }
     table = pa.table({"id": pa.array(list(ids or []), pa.string())})
     pq.write_table(table.replace_schema_metadata({MANIFEST_KEY: json.dumps(meta)}), path)
     return path
@@ -131,7 +170,14 @@ def read_manifest(folder: str | os.PathLike[str]) -> Manifest | None:
         raise ValidationError(
             f"{path}: the manifest lists {ids!r} loaded ids but holds {footer.num_rows}; {fix}"
         )
-    return Manifest(path=path, files=files, ids=ids)
+    write, load, drawn = meta.get("write"), meta.get("load"), meta.get("drawing") or {}
+    if (
+        not isinstance(write, str | None)
+        or not (load is None or (isinstance(load, int) and not isinstance(load, bool)))
+        or not isinstance(drawn, dict)
+    ):
+        raise ValidationError(f"{path}: the manifest's write, load or drawing is broken; {fix}")
+    return Manifest(path=path, files=files, ids=ids, write=write, load=load, drawing=drawn)
 
 
 def check_complete(folder: str | os.PathLike[str], manifest: Manifest) -> None:
