@@ -580,3 +580,24 @@ def test_a_partition_pushed_on_its_own_leaves_the_dataset_plannable(service, tmp
     assert partitioned_changes(here).empty
     found = partitioned_changes(here, deleted=True)  # today: "another load's"
     assert found.empty
+
+
+# --- 89. refusals name dask's partition numbers, not the files ---
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 89: a refusal names dask's partition numbers (files in sorted order), "
+    "not the files: a copy sorted before its original shifts every number",
+)
+def test_a_tile_in_two_files_is_refused_naming_both_files(tmp_path):
+    gdf = two_months()
+    here = folder(tmp_path, "partitions")
+    files = write_partitions(gdf, here, partitions=3)
+    copy = here / "part.00002-copy.parquet"  # sorts before part.00002.parquet
+    shutil.copy(files[2], copy)
+    with pytest.raises(ValidationError) as refused:
+        partitioned_changes(here)
+    # today: "is in partitions 2 and 3": there is no part.00003, and 2 is the copy
+    assert copy.name in str(refused.value)
+    assert files[2].name in str(refused.value)
