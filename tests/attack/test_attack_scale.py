@@ -601,3 +601,37 @@ def test_a_tile_in_two_files_is_refused_naming_both_files(tmp_path):
     # today: "is in partitions 2 and 3": there is no part.00003, and 2 is the copy
     assert copy.name in str(refused.value)
     assert files[2].name in str(refused.value)
+
+
+# --- 90. partitions are planned without their files' drawing settings ---
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 90: partitions are read by dask without their files' byocframe attrs: "
+    "after a to_crs round trip, every cover of a densify=20 km load is a geometry edit",
+)
+def test_a_to_crs_round_trip_of_a_densified_load_is_no_edit(tmp_path):
+    gdf = byocframe.tiles_from_records(synthetic_tiles(40, seed=5), densify=20_000.0)
+    here = folder(tmp_path, "partitions")
+    files = write_partitions(gdf, here, partitions=3)
+    for f in files:  # e.g. areas measured in metres, then back: no edit meant
+        part = byocframe.read_file(f)
+        byocframe.write_file(part.to_crs("EPSG:3857").to_crs("EPSG:4326"), f)
+    # the same files in memory: nothing edited, by the file's own settings
+    again = pd.concat([byocframe.read_file(f) for f in files])
+    assert byocframe.changes(again, original=gdf, deleted=True).empty
+    assert all(byocframe.changes(byocframe.read_file(f)).empty for f in files)
+    found = partitioned_plan(here, deleted=True)
+    assert found.changes.empty  # today: 40 of 40 covers as geometry updates
+    assert not found.problems
+
+
+def test_a_densified_load_unedited_is_no_edit(tmp_path):
+    """Held (the control of 90): the same load written and planned untouched."""
+    gdf = byocframe.tiles_from_records(synthetic_tiles(40, seed=5), densify=20_000.0)
+    here = folder(tmp_path, "partitions")
+    write_partitions(gdf, here, partitions=3)
+    found = partitioned_plan(here, deleted=True)
+    assert found.changes.empty
+    assert not found.problems
