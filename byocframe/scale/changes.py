@@ -79,9 +79,10 @@ def _partition_report(
     dask keeps no file's attrs, and without it a redraw would differ from the rows.
     """
     number = int((partition_info or {}).get("number", 0))
+    if drawing:  # before restoring: the tile geometries it draws are drawn so too
+        part = part.copy(deep=False)
+        part.attrs = {ATTRS_KEY: {**part.attrs.get(ATTRS_KEY, {}), **drawing}}
     restored = restore_columns(part)
-    if drawing:
-        restored.attrs = {ATTRS_KEY: {**restored.attrs.get(ATTRS_KEY, {}), **drawing}}
     found = plan(restored)
     marker = {"id": None, "field": None, "old": None, "new": found.collection, "action": None}
     table = pd.concat(

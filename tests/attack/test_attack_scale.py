@@ -121,11 +121,6 @@ def killed_write(frame: gpd.GeoDataFrame, where: Path, *, after: int, partitions
 # --- 80. a partition file of an older load: the tiles created since are deleted ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 80: a partition file of an older load plans the tiles created since "
-    "as deleted (no load check between the manifest and the rows' tokens)",
-)
 def test_a_partition_of_an_older_load_plans_no_deletion_of_newer_tiles(service, tmp_path):
     client, cid = service.client(), service.demo_collection
     before = byocframe.read_tiles(client, cid)
@@ -153,11 +148,6 @@ def test_a_partition_of_an_older_load_plans_no_deletion_of_newer_tiles(service, 
 # --- 81, 82. write_partitions killed midway (SIGKILL in a child process) ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 81: write_partitions killed before its manifest leaves the manifest of "
-    "the folder's earlier (wider) load, and the tiles outside the new load are deleted",
-)
 def test_a_write_killed_before_its_manifest_plans_no_deletion_from_the_old_one(service, tmp_path):
     client, cid = service.client(), service.demo_collection
     whole = byocframe.read_tiles(client, cid)
@@ -175,11 +165,6 @@ def test_a_write_killed_before_its_manifest_plans_no_deletion_from_the_old_one(s
     assert not deletes(found) & outside  # today: every tile outside June
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 82: write_partitions killed after its first file leaves no sign the "
-    "dataset is partial; with loaded_ids= the unwritten files' tiles are deleted",
-)
 def test_a_write_killed_after_its_first_file_plans_no_deletion(tmp_path):
     gdf = two_months()
     here = folder(tmp_path, "partitions")
@@ -199,7 +184,8 @@ def test_a_write_killed_after_its_first_file_is_refused_without_loaded_ids(tmp_p
     gdf = two_months()
     here = folder(tmp_path, "partitions")
     killed_write(gdf, here, after=1, partitions=3)
-    with pytest.raises(ValidationError, match="loaded_ids="):
+    # since finding 82's fix the files' own write marks refuse it first, naming the cause
+    with pytest.raises(ValidationError, match=r"loaded_ids=|stopped before its _loaded_ids"):
         partitioned_changes(here, deleted=True)
 
 
@@ -225,12 +211,6 @@ def test_a_write_killed_over_the_same_load_plans_no_deletion(tmp_path):
 # --- 83. files of an earlier write stay in the folder and are read as partitions ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 83: write_partitions over a folder of an earlier, longer write leaves "
-    "its extra files, and read_partitions reads them although the manifest does not list "
-    "them: the deletions are hidden and a stale edit of a dropped tile is planned",
-)
 def test_rewriting_with_fewer_files_hides_no_deletion(tmp_path):
     gdf = two_months()
     july = gdf.index[gdf["sensing_time"] >= pd.Timestamp("2024-07-01", tz="UTC")]
@@ -267,11 +247,6 @@ def test_a_month_emptied_by_hand_plans_its_deletions(tmp_path):
 # --- 84. loaded_ids= of a wider load ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 84: loaded_ids= of a wider load (the whole collection) over the "
-    "partitions of a filtered load plans every tile outside the filter as deleted",
-)
 def test_loaded_ids_of_a_wider_load_plan_no_deletion(service, tmp_path):
     client, cid = service.client(), service.demo_collection
     whole = byocframe.read_tiles(client, cid)
@@ -381,10 +356,6 @@ def test_a_glob_of_the_folder_plans_as_the_folder(tmp_path):
 # --- 86. a loaded id given twice is deleted twice ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 86: an id repeated in loaded_ids= is listed as two deletions of one tile",
-)
 def test_a_repeated_loaded_id_is_one_deletion(tmp_path):
     gdf = two_months()
     gone = gdf.index[3]
@@ -418,7 +389,8 @@ def test_a_partition_file_copied_within_the_folder_is_refused(tmp_path):
     here = folder(tmp_path, "partitions")
     files = write_partitions(gdf, here, partitions=3)
     shutil.copy(files[2], here / "part.00002-copy.parquet")
-    with pytest.raises(ValidationError, match="one partition only"):
+    # since finding 83's fix a file the manifest does not list is refused by name first
+    with pytest.raises(ValidationError, match=r"one partition only|copy\.parquet: holds loaded"):
         partitioned_changes(here, deleted=True)
 
 
@@ -451,7 +423,8 @@ def test_partitions_of_two_collections_are_refused(service, tmp_path):
         partitioned_changes(here)
     byocframe.write_file(part, files[1])
     byocframe.write_file(theirs, here / "part.00002.parquet")  # a partition of its own
-    with pytest.raises(ValidationError, match="collections"):
+    # since finding 83's fix: refused as a file the manifest does not list, by name
+    with pytest.raises(ValidationError, match=r"collections|00002\.parquet: holds loaded"):
         partitioned_changes(here)
 
 
@@ -533,11 +506,6 @@ def test_a_partition_pushed_on_its_own_deletes_nothing(service, tmp_path):
 # --- 87. a new row named by the user: deletions refused as "another load's" ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 87: a new row indexed by a name (not a tile id) makes deleted=True "
-    "refuse the dataset as another load's; changes() of the same frame lists a create",
-)
 def test_a_named_new_row_is_a_create_with_deletions(tmp_path):
     gdf = two_months()
     here = folder(tmp_path, "partitions")
@@ -606,11 +574,6 @@ def test_a_tile_in_two_files_is_refused_naming_both_files(tmp_path):
 # --- 90. partitions are planned without their files' drawing settings ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 90: partitions are read by dask without their files' byocframe attrs: "
-    "after a to_crs round trip, every cover of a densify=20 km load is a geometry edit",
-)
 def test_a_to_crs_round_trip_of_a_densified_load_is_no_edit(tmp_path):
     gdf = byocframe.tiles_from_records(synthetic_tiles(40, seed=5), densify=20_000.0)
     here = folder(tmp_path, "partitions")
