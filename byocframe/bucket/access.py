@@ -10,6 +10,7 @@ S3 needs the ``bucket`` extra (boto3): ``pip install 'byocframe[bucket]'``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import warnings
@@ -25,7 +26,20 @@ from byocframe.bucket.s3_errors import s3_error
 from byocframe.exceptions import BucketError
 from byocframe.typing import S3Like
 
-__all__ = ["Bucket", "Listed", "RangeFile", "open_bucket", "s3_client", "s3_keyword"]
+__all__ = [
+    "MAX_LIST_PAGES",
+    "Bucket",
+    "Listed",
+    "RangeFile",
+    "open_bucket",
+    "s3_client",
+    "s3_keyword",
+]
+
+#: Pages one S3 listing follows at most (S3 sends up to 1,000 keys a page: 100 million
+#: keys). Read when a listing starts; raise it
+#: (``byocframe.bucket.access.MAX_LIST_PAGES = ...``) for a larger bucket.
+MAX_LIST_PAGES = 100_000
 
 
 @dataclass(frozen=True)
@@ -139,19 +153,52 @@ class Bucket:
         A page that contradicts itself (more keys follow, ``IsTruncated``, but no token to
         ask for them; a token but not ``IsTruncated``, which ends botocore's paginator;
         a ``KeyCount`` other than the keys it holds) is refused, since a listing cut short
-        would show the files on the pages never read as gone.
+        would show the files on the pages never read as gone. So is a listing that does
+        not end: a continuation token sent before (botocore refuses only one sent twice
+        in a row), a page going back to keys already listed (S3 lists in key order), or
+        more than `MAX_LIST_PAGES` pages; each is found before the next page is asked for.
         """
         from botocore.exceptions import BotoCoreError, ClientError
+
+        limit = MAX_LIST_PAGES
+        seen: set[bytes] = set()  # digests: a server may send fresh megabyte-long tokens
+        last = ""  # the last key listed so far
+
+        def refuse(number: int, problem: str) -> BucketError:
+            return BucketError(
+                f"{self.where}: page {number} of the listing {problem}; nothing was "
+                "concluded from it (check the S3 server)"
+            )
 
         try:
             for number, page in enumerate(pages, start=1):
                 problem = _contradiction(page)
                 if problem:
-                    raise BucketError(
-                        f"{self.where}: page {number} of the listing {problem}, so the "
-                        "listing cannot be trusted to be whole; nothing was concluded from it "
-                        "(check the S3 server)"
+                    raise refuse(number, f"{problem}, so the listing cannot be trusted to be whole")
+                keys = [str(item.get("Key", "")) for item in page.get("Contents") or ()]
+                if keys and last and _utf8(keys[0]) <= _utf8(last):
+                    raise refuse(
+                        number,
+                        f"starts at {keys[0][:80]!r}, not after {last[:80]!r} where the page "
+                        "before ended (S3 lists in key order): the listing went back",
                     )
+                last = keys[-1] if keys else last
+                token = page.get("NextContinuationToken")
+                if token:
+                    key = hashlib.sha256(str(token).encode("utf-8", "surrogatepass")).digest()
+                    if key in seen:
+                        raise refuse(
+                            number,
+                            f"sent the continuation token {str(token)[:40]!r} again: the "
+                            "listing goes round in a loop",
+                        )
+                    if number >= limit:
+                        raise BucketError(
+                            f"{self.where}: the listing did not end within {limit:,} pages "
+                            "(byocframe.bucket.access.MAX_LIST_PAGES); raise it if the bucket "
+                            "really holds that many keys"
+                        )
+                    seen.add(key)
                 yield page
         except (BotoCoreError, ClientError) as err:
             raise s3_error(err, self.where) from err.with_traceback(None)
@@ -181,7 +228,11 @@ class Bucket:
                 raise s3_error(err, where, key=key) from err.with_traceback(None)
             except BotoCoreError as err:
                 raise s3_error(err, where, key=key) from err.with_traceback(None)
-            return answer["Body"].read()
+            body = answer["Body"]
+            try:  # at most the bytes asked for, even from a server that ignores Range
+                return bytes(body.read(size))
+            finally:
+                body.close()  # the rest stays unread: the connection is dropped
 
         return RangeReader(read_s3, block=block)
 
@@ -318,6 +369,11 @@ def s3_keyword(s3: S3Like | None, client: S3Like | None, caller: str) -> S3Like 
 def _code(err: Any) -> str:
     """The error code of a botocore ``ClientError``."""
     return str(err.response.get("Error", {}).get("Code"))
+
+
+def _utf8(key: str) -> bytes:
+    """A key as S3 orders keys: by its UTF-8 bytes."""
+    return key.encode("utf-8", "surrogatepass")
 
 
 def _contradiction(page: Mapping[str, Any]) -> str:

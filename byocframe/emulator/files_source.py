@@ -15,6 +15,7 @@ client is tested against.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections.abc import Mapping
@@ -154,14 +155,30 @@ class FilesSource:
         if not nested:
             options["Delimiter"] = "/"  # a band name holds no "/": sub-folders are not read
         out: dict[str, Listed] = {}
-        for page in self.client.get_paginator("list_objects_v2").paginate(**options):
+        tokens: set[bytes] = set()  # digests: a token may be megabytes long
+        where = f"s3://{bucket}/{prefix}"
+        pages = self.client.get_paginator("list_objects_v2").paginate(**options)
+        for number, page in enumerate(pages, start=1):
             for item in page.get("Contents", []):
                 out[item["Key"]] = Listed(item["Key"], int(item["Size"]), str(item["ETag"]))
             if len(out) > self.max_listed:
                 raise IngestionFailure(
-                    f"More than {self.max_listed} objects under s3://{bucket}/{prefix} "
+                    f"More than {self.max_listed} objects under {where} "
                     "(FilesSource max_listed); move other files out of the tile's folder"
                 )
+            # every page but the last lists a key or a folder: more pages than max_listed
+            # is a listing that does not end (botocore refuses a token only twice in a row)
+            token = page.get("NextContinuationToken")
+            if token is None:
+                continue
+            digest = hashlib.sha256(str(token).encode("utf-8", "surrogatepass")).digest()
+            if digest in tokens or number > self.max_listed:
+                raise IngestionFailure(
+                    f"The listing of {where} did not end (a repeated continuation token, or "
+                    f"more than {self.max_listed} pages: FilesSource max_listed); check the "
+                    "S3 server"
+                )
+            tokens.add(digest)
         return out
 
     def _read(self, bucket: str, item: Listed) -> FileHeader:

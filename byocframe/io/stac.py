@@ -26,6 +26,7 @@ import shapely
 
 from byocframe.client.api import resolve_client
 from byocframe.client.deployments import get_deployment
+from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import tiles_from_records, to_records
 from byocframe.frame.native import native_geometries
 from byocframe.frame.records import dumps
@@ -389,9 +390,28 @@ def tiles_from_stac(
                 "crs": {"type": "name", "properties": {"name": native}},
             }
         if props.get("byoc:additional_data"):
-            record["additionalData"] = json.loads(props["byoc:additional_data"])
+            record["additionalData"] = _additional_data(props["byoc:additional_data"], data["id"])
         records.append(record)
     return tiles_from_records(records, crs=crs, densify=densify)
+
+
+def _additional_data(text: Any, item: Any) -> dict[str, Any]:
+    """An item's ``byoc:additional_data`` (JSON text of an object), or a `ValidationError`.
+
+    Items come from STAC files and services byocframe does not control: nesting too deep
+    for Python's reader, 5,000-digit integers or broken text are one line naming the item.
+    """
+    what = f"item {str(item)[:80]!r}: byoc:additional_data"
+    fix = "fix or drop the property (to_stac writes it as JSON text of an object)"
+    try:
+        value = json.loads(text) if isinstance(text, str | bytes) else text
+    except RecursionError as err:
+        raise ValidationError(f"{what} is nested too deep to read; {fix}") from err
+    except ValueError as err:  # JSONDecodeError, and int() of thousands of digits
+        raise ValidationError(f"{what} is not JSON ({str(err)[:80]}); {fix}") from err
+    if not isinstance(value, dict):
+        raise ValidationError(f"{what} is a {type(value).__name__}, not an object; {fix}")
+    return value
 
 
 def _item_crs(props: Mapping[str, Any]) -> str:

@@ -1,0 +1,243 @@
+"""Attacks on byocframe's bounds by a peer that does not play fair (findings 61 on).
+
+Branch ``limits`` (tests/attack/FINDINGS.md, "Limits against an unfair peer"). Each
+peer is a real server on 127.0.0.1: an S3 endpoint answered by a hostile
+``http.server`` handler (through `test_attack_reconcile3.s3_client_of`, boto3 talking
+to it over loopback). A test marked ``xfail(strict=True)`` pins a defect open today
+(its reason names the finding); unmarked tests show what holds. No test times
+anything: each hostile server counts what it was asked for and what it managed to send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+import urllib.parse
+from typing import Any, ClassVar
+
+import pytest
+from test_attack_reconcile3 import s3_client_of
+
+import byocframe
+from byocframe.bucket import access
+from byocframe.exceptions import BucketError, ValidationError
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:botocore.*")
+
+_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def listing_page(keys: list[str], token: str | None, size: int = 1000) -> bytes:
+    """A ListObjectsV2 answer holding ``keys``, truncated with ``token`` when given."""
+    contents = "".join(
+        f"<Contents><Key>{key}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified>"
+        f'<ETag>"{hashlib.md5(key.encode()).hexdigest()}"</ETag><Size>{size}</Size>'
+        "<StorageClass>STANDARD</StorageClass></Contents>"
+        for key in keys
+    )
+    more = (
+        f"<IsTruncated>true</IsTruncated><NextContinuationToken>{token}</NextContinuationToken>"
+        if token
+        else "<IsTruncated>false</IsTruncated>"
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="{_XMLNS}">'
+        f"<Name>b</Name><Prefix></Prefix><KeyCount>{len(keys)}</KeyCount>"
+        f"<MaxKeys>1000</MaxKeys>{more}{contents}</ListBucketResult>"
+    ).encode()
+
+
+class _Listing(http.server.BaseHTTPRequestHandler):
+    """An S3 endpoint whose listing is ``pages(n, token)``: (keys, next token) of request n.
+
+    Subclasses set ``pages``; after ``cap`` listing requests the listing ends, so that a
+    client without a bound still finishes (and its test fails instead of hanging).
+    """
+
+    cap: ClassVar[int] = 60
+    lists: ClassVar[int] = 0
+
+    @staticmethod
+    def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        if "list-type" not in query:
+            self.send_error(404)
+            return
+        type(self).lists += 1
+        n = type(self).lists
+        token = query.get("continuation-token", [None])[0]
+        keys, following = self.pages(n, token)
+        body = listing_page(keys, None if n >= self.cap else following)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _handler(pages: Any, cap: int = 60) -> type[_Listing]:
+    return type("Hostile", (_Listing,), {"pages": staticmethod(pages), "cap": cap, "lists": 0})
+
+
+# --- finding 61: a listing whose continuation tokens go round in a cycle --------------
+
+
+def test_a_listing_cycling_its_tokens_is_refused() -> None:
+    """Tokens A, B, A, B, ...: botocore's paginator only refuses a token repeated at once."""
+
+    def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
+        following = {None: "A", "A": "B", "B": "A"}[token]
+        return [f"k{n:03}.tif"], following
+
+    handler = _handler(pages)
+    with s3_client_of(handler) as s3, pytest.raises(BucketError) as caught:
+        byocframe.read_bucket("s3://b", s3=s3, progress=False)
+    assert "sent the continuation token" in str(caught.value)
+    assert handler.lists == 3  # today: 60 pages listed, every key kept
+    assert "\n" not in str(caught.value)
+
+
+def test_a_listing_going_back_to_keys_already_listed_is_refused() -> None:
+    """Fresh tokens every page, the same keys again: memory grows with every page."""
+
+    def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
+        return ["a.tif", "b.tif"], f"T{n}"
+
+    handler = _handler(pages)
+    with s3_client_of(handler) as s3, pytest.raises(BucketError) as caught:
+        byocframe.read_bucket("s3://b", s3=s3, progress=False)
+    assert "not after" in str(caught.value)
+    assert handler.lists == 2
+
+
+def test_endless_fresh_pages_stop_at_max_list_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fresh tokens, fresh keys in order, forever: bounded by the documented setting."""
+    monkeypatch.setattr(access, "MAX_LIST_PAGES", 5)
+
+    def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
+        return [f"k{n:05}.tif"], f"T{n}"
+
+    handler = _handler(pages)
+    with s3_client_of(handler) as s3, pytest.raises(BucketError) as caught:
+        byocframe.read_bucket("s3://b", s3=s3, suffix=None, progress=False)
+    message = str(caught.value)
+    assert "byocframe.bucket.access.MAX_LIST_PAGES" in message
+    assert "raise" in message
+    assert handler.lists == 5
+
+
+def test_an_honest_listing_of_many_pages_is_whole() -> None:
+    """Held: three honest pages (fresh tokens, keys in order) are listed whole."""
+
+    def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
+        return [f"k{n}a", f"k{n}b"], (f"T{n}" if n < 3 else None)
+
+    handler = _handler(pages)
+    with s3_client_of(handler) as s3:
+        files = byocframe.read_bucket("s3://b", s3=s3, suffix=None, progress=False)
+    assert sorted(files["key"]) == ["k1a", "k1b", "k2a", "k2b", "k3a", "k3b"]
+    assert handler.lists == 3
+
+
+def test_the_service_stops_a_cycling_listing_of_a_tile_folder() -> None:
+    """The local service's ingestion lists the tile's folder: same cycle, same bound."""
+    from byocframe.emulator.files_source import FilesSource, IngestionFailure
+
+    def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
+        return [], {None: "A", "A": "B", "B": "A"}[token]
+
+    handler = _handler(pages)
+    with s3_client_of(handler) as s3, pytest.raises(IngestionFailure):
+        FilesSource(s3).ingest({"s3Bucket": "b"}, {"path": "tile/(BAND).tif"})
+    assert handler.lists == 3  # today: 60 (the service's ingestion thread, for ever)
+
+
+def test_the_service_stops_endless_empty_pages() -> None:
+    """Fresh tokens and no keys: the service's max_listed bounds the pages as well."""
+    from byocframe.emulator.files_source import FilesSource, IngestionFailure
+
+    def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
+        return [], f"T{n}"
+
+    handler = _handler(pages, cap=200)
+    with s3_client_of(handler) as s3, pytest.raises(IngestionFailure, match="max_listed"):
+        FilesSource(s3, max_listed=20).ingest({"s3Bucket": "b"}, {"path": "tile/(BAND).tif"})
+    assert handler.lists <= 21
+
+
+# --- finding 62: a ranged read answered with the whole (huge) object ------------------
+
+_HUGE = 256 * 2**20
+
+
+class _IgnoresRange(http.server.BaseHTTPRequestHandler):
+    """An S3 endpoint listing one object, answering every GET with all of it (no 206).
+
+    The object is 256 MiB (``Content-Length`` says so); ``sent`` counts what the client
+    took before it closed the connection.
+    """
+
+    sent: ClassVar[int] = 0
+    done: ClassVar[threading.Event]
+
+    def do_GET(self) -> None:
+        if "list-type" in self.path:
+            body = listing_page(["a.tif"], None, size=_HUGE)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)  # the Range header ignored
+        self.send_header("Content-Length", str(_HUGE))
+        self.end_headers()
+        chunk = b"II*\x00\x08\x00\x00\x00" + bytes(2**20 - 8)
+        try:
+            for _ in range(_HUGE // len(chunk)):
+                self.wfile.write(chunk)
+                type(self).sent += len(chunk)
+        except OSError:
+            pass  # the client closed the connection
+        finally:
+            type(self).done.set()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_ranged_read_answered_whole_takes_only_the_range() -> None:
+    """A header read asks for 64 KiB; the endpoint sends 256 MiB: the client reads 64 KiB
+    and drops the connection (the socket buffers hold a few MiB more at most)."""
+    handler = type("Whole", (_IgnoresRange,), {"sent": 0, "done": threading.Event()})
+    with s3_client_of(handler) as s3:
+        files = byocframe.read_bucket("s3://b", s3=s3, progress=False, workers=1)
+        assert handler.done.wait(60)
+    assert len(files) == 1
+    assert handler.sent < 32 * 2**20  # today: all 256 MiB read into memory
+
+
+# --- finding 63: a STAC item's byoc:additional_data nested 100,000 deep ---------------
+
+
+def test_stac_items_with_hostile_additional_data_are_a_validation_error() -> None:
+    """``tiles_from_stac`` on items from a STAC API or file: one line naming the item."""
+    from byocframe.io.stac import tiles_from_stac
+
+    deep = "[" * 100_000 + "]" * 100_000
+    for text in (deep, "1" * 5_000, "{broken"):
+        item = {
+            "type": "Feature",
+            "id": "t1",
+            "geometry": None,
+            "properties": {"datetime": "2024-01-01T00:00:00Z", "byoc:additional_data": text},
+        }
+        with pytest.raises(ValidationError, match=r"^item 't1': byoc:additional_data") as caught:
+            tiles_from_stac([item])
+        assert "\n" not in str(caught.value)
