@@ -241,3 +241,85 @@ def test_stac_items_with_hostile_additional_data_are_a_validation_error() -> Non
         with pytest.raises(ValidationError, match=r"^item 't1': byoc:additional_data") as caught:
             tiles_from_stac([item])
         assert "\n" not in str(caught.value)
+
+
+# --- finding 64: a tiny GeoParquet declaring a huge number of rows --------------------
+
+
+def _one_tile_file(folder: Any) -> Any:
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(1, seed=1))
+    byocframe.write_file(gdf, folder / "one.parquet")
+    return folder / "one.parquet"
+
+
+def _repeated(source: Any, target: Any, rows: int) -> None:
+    """``source``'s one row repeated ``rows`` times, dictionary- and run-length encoded:
+    a few kilobytes on disk, whatever ``rows`` is (the metadata kept as written)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(source)
+    repeated = table.take(pa.array([0] * rows, pa.int32()))
+    pq.write_table(repeated, target, row_group_size=rows, compression="zstd")
+
+
+def test_a_tiny_geoparquet_declaring_many_rows_is_refused_before_reading(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20,000 copies of one tile in 20 KB (200,000 in 47 KB took 1.4 GB and 3 s to read):
+    refused on the footer's count, before a row is read."""
+    import byocframe.io.files as files_module
+    import byocframe.io.geoparquet as geoparquet
+
+    _repeated(_one_tile_file(tmp_path), tmp_path / "bomb.parquet", 20_000)
+    size = (tmp_path / "bomb.parquet").stat().st_size
+    assert size < 2 * 20_000  # about one byte a row
+    reads: list[Any] = []
+    monkeypatch.setattr(
+        geoparquet, "read_row_groups", lambda *a, **k: reads.append(a) or pytest.fail("read")
+    )
+    with pytest.raises(ValidationError) as caught:
+        byocframe.read_file(tmp_path / "bomb.parquet")
+    message = str(caught.value)
+    assert "20,000 rows" in message
+    assert "byocframe.io.files.MIN_PARQUET_BYTES_PER_ROW" in message
+    assert "\n" not in message
+    assert reads == []
+    # the documented way out: the setting lowered, the same file reads whole
+    monkeypatch.undo()
+    monkeypatch.setattr(files_module, "MIN_PARQUET_BYTES_PER_ROW", 0)
+    assert len(byocframe.read_file(tmp_path / "bomb.parquet")) == 20_000
+
+
+def test_a_geoparquet_over_max_file_rows_is_refused(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import byocframe.io.files as files_module
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(30, seed=1))
+    for name in ("t.parquet", "t.gpkg"):
+        byocframe.write_file(gdf, tmp_path / name)
+        monkeypatch.setattr(files_module, "MAX_FILE_ROWS", 29)
+        with pytest.raises(ValidationError, match=r"30 rows.*byocframe\.io\.files\.MAX_FILE_ROWS"):
+            byocframe.read_file(tmp_path / name)
+        monkeypatch.setattr(files_module, "MAX_FILE_ROWS", 30)
+        assert len(byocframe.read_file(tmp_path / name)) == 30
+
+
+def test_a_geoparquet_with_hostile_byocframe_metadata_is_a_validation_error(
+    tmp_path: Any,
+) -> None:
+    """Metadata nested 100,000 deep, or not JSON: one line, as for CSV and GeoJSON."""
+    import pyarrow.parquet as pq
+
+    source = _one_tile_file(tmp_path)
+    table = pq.read_table(source)
+    for text in ("[" * 100_000 + "]" * 100_000, "{broken", "1" * 5_000):
+        meta = {**(table.schema.metadata or {}), b"byocframe": text.encode()}
+        pq.write_table(table.replace_schema_metadata(meta), tmp_path / "bad.parquet")
+        with pytest.raises(ValidationError) as caught:
+            byocframe.read_file(tmp_path / "bad.parquet")
+        assert "\n" not in str(caught.value)
