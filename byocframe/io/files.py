@@ -53,6 +53,7 @@ from byocframe.io.geoparquet import (
 __all__ = [
     "MAX_FILE_ROWS",
     "MIN_PARQUET_BYTES_PER_ROW",
+    "check_parquet_rows",
     "overlay_edits",
     "read_file",
     "write_file",
@@ -232,7 +233,7 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
     if not path.is_file():
         raise ValidationError(f"{path}: file not found; check the path")
     if kind == "parquet":
-        _check_parquet_rows(path)
+        check_parquet_rows(path)
         try:
             if is_byocframe_parquet(path):
                 return read_parquet(path)
@@ -283,23 +284,43 @@ def _check_rows(path: Path, rows: Any, kind: str) -> None:
         )
 
 
-def _check_parquet_rows(path: Path) -> None:
-    """`MAX_FILE_ROWS` and `MIN_PARQUET_BYTES_PER_ROW` on the footer, before any row is read."""
+def check_parquet_rows(path: PathLike) -> int:
+    """The rows a Parquet file's footer declares, refused past the file-size bounds.
+
+    Only the footer is read: `MAX_FILE_ROWS` and `MIN_PARQUET_BYTES_PER_ROW` are checked
+    before any row is. `read_file`, the partitions of `byocframe.scale` and their
+    manifest all go through it.
+
+    Raises
+    ------
+    ValidationError
+        Naming the file and the setting to change; or when the footer is unreadable.
+
+    Examples
+    --------
+    >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     pq.write_table(pa.table({"id": ["a", "b"]}), f"{folder}/t.parquet")
+    ...     check_parquet_rows(f"{folder}/t.parquet")
+    2
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    path = Path(path)
     try:
-        rows = pq.read_metadata(path).num_rows
+        rows = int(pq.read_metadata(path).num_rows)
     except (OSError, ValueError, pa.ArrowException) as err:
         raise _unreadable(path, "GeoParquet", err) from err
     _check_rows(path, rows, "GeoParquet")
     size, least = path.stat().st_size, MIN_PARQUET_BYTES_PER_ROW
     if rows * least > size:
         raise ValidationError(
-            f"{path}: the GeoParquet file says it holds {rows:,} rows in {size:,} bytes, "
+            f"{path}: the Parquet file says it holds {rows:,} rows in {size:,} bytes, "
             f"fewer than {least} bytes a row (byocframe.io.files.MIN_PARQUET_BYTES_PER_ROW): "
             "rows repeated by its encoding, a crafted file? Set the limit to 0 to read it"
         )
+    return rows
 
 
 def _json(text: str, what: str) -> Any:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.snapshot import ATTRS_KEY, loaded_ids, sealed_ids
-from byocframe.io.files import write_file
+from byocframe.io.files import check_parquet_rows, write_file
 from byocframe.scale.manifest import write_manifest
 from byocframe.tools.stats import group_labels
 
@@ -86,10 +86,14 @@ def read_partitions(source: Any) -> Any:
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         if not path.is_dir():
+            if path.is_file():
+                check_parquet_rows(path)
             return dask_geopandas.read_parquet(str(path))
         files = sorted(str(p) for p in path.glob("*.parquet") if not p.name.startswith("_"))
         if not files:
             raise ValidationError(f"{path}: no .parquet file in this folder; check the path")
+        for file in files:  # footers only: each partition's rows bounded before any is read
+            check_parquet_rows(file)
         return dask_geopandas.read_parquet(files)
     if hasattr(source, "map_partitions") and hasattr(source, "to_delayed"):
         return source

@@ -323,3 +323,42 @@ def test_a_geoparquet_with_hostile_byocframe_metadata_is_a_validation_error(
         with pytest.raises(ValidationError) as caught:
             byocframe.read_file(tmp_path / "bad.parquet")
         assert "\n" not in str(caught.value)
+
+
+# --- finding 66: the partitioned dataset's manifest and partitions ---------------------
+
+
+def test_a_manifest_with_hostile_metadata_is_a_validation_error(tmp_path: Any) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from byocframe.scale.manifest import MANIFEST, MANIFEST_KEY, read_manifest
+
+    table = pa.table({"id": pa.array([f"id-{i:08}" for i in range(10)])})
+    meta = {MANIFEST_KEY: ("[" * 100_000 + "]" * 100_000).encode()}
+    pq.write_table(table.replace_schema_metadata(meta), tmp_path / MANIFEST)
+    with pytest.raises(ValidationError, match="not a partition manifest byocframe wrote"):
+        read_manifest(tmp_path)
+
+
+def test_a_manifest_or_partition_repeating_one_row_is_refused_before_reading(
+    tmp_path: Any,
+) -> None:
+    """A manifest of 200,000 copies of one id (about 1 byte each), a partition of 20,000
+    copies of one tile: refused on their footers, as `read_file` refuses such a file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from byocframe.scale.dataset import read_partitions
+    from byocframe.scale.manifest import MANIFEST, MANIFEST_KEY, read_manifest
+
+    table = pa.table({"id": pa.array(["a" * 36] * 200_000)})
+    meta = {MANIFEST_KEY: b'{"files": [], "ids": 200000}'}
+    pq.write_table(table.replace_schema_metadata(meta), tmp_path / MANIFEST)
+    with pytest.raises(ValidationError, match="MIN_PARQUET_BYTES_PER_ROW"):
+        read_manifest(tmp_path)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    _repeated(_one_tile_file(tmp_path), folder / "part.00000.parquet", 20_000)
+    with pytest.raises(ValidationError, match="MIN_PARQUET_BYTES_PER_ROW"):
+        read_partitions(folder)
