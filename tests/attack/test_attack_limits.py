@@ -362,3 +362,51 @@ def test_a_manifest_or_partition_repeating_one_row_is_refused_before_reading(
     _repeated(_one_tile_file(tmp_path), folder / "part.00000.parquet", 20_000)
     with pytest.raises(ValidationError, match="MIN_PARQUET_BYTES_PER_ROW"):
         read_partitions(folder)
+
+
+# --- finding 67 (open): a listing page is read whole, however large --------------------
+
+
+class _HugePage(http.server.BaseHTTPRequestHandler):
+    """An S3 endpoint whose listing page declares 2 GiB and streams 24 MiB of keys."""
+
+    sent: ClassVar[int] = 0
+    done: ClassVar[threading.Event]
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(2**31))
+        self.end_headers()
+        head = f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="{_XMLNS}">'
+        item = (
+            "<Contents><Key>k</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified>"
+            "<Size>1</Size></Contents>"
+        )
+        try:
+            self.wfile.write(head.encode())
+            chunk = (item * (2**20 // len(item))).encode()
+            for _ in range(24):
+                self.wfile.write(chunk)
+                type(self).sent += len(chunk)
+        except OSError:
+            pass  # the client closed the connection
+        finally:
+            type(self).done.set()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 67: botocore reads a whole ListObjectsV2 answer before parsing it; "
+    "byocframe has no hook to bound it (an S3 page is at most 1,000 keys, ~300 KB)",
+)
+def test_a_listing_page_declaring_2_gib_is_refused_before_reading() -> None:
+    handler = type("Huge", (_HugePage,), {"sent": 0, "done": threading.Event()})
+    with s3_client_of(handler) as s3:
+        with pytest.raises(BucketError):
+            byocframe.read_bucket("s3://b", s3=s3, progress=False)
+        assert handler.done.wait(60)
+    assert handler.sent < 12 * 2**20  # today: 24 MiB read per attempt, each one retried
