@@ -410,3 +410,42 @@ def test_a_listing_page_declaring_2_gib_is_refused_before_reading() -> None:
             byocframe.read_bucket("s3://b", s3=s3, progress=False)
         assert handler.done.wait(60)
     assert handler.sent < 12 * 2**20  # today: 24 MiB read per attempt, each one retried
+
+
+# --- the documented table of limits -----------------------------------------------------
+
+
+def test_every_module_setting_in_the_limits_table_exists_with_its_default() -> None:
+    """docs/guide/credentials.md's table: each dotted setting is real and its default is
+    the one the table gives."""
+    import importlib
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "guide" / "credentials.md"
+    text = page.read_text().split("### Limits and how to raise them", 1)[1]
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "`byocframe." in line]
+    assert len(rows) >= 8
+    shown = {}
+    for row in rows:
+        _, default, how = (cell.strip() for cell in row.strip("|").split("|"))
+        for name in re.findall(r"`(byocframe\.[\w.]+)", how):
+            module, _, attr = name.rpartition(".")
+            value = getattr(importlib.import_module(module), attr)
+            shown[name] = (value, default)
+    expected = {
+        "byocframe.client.connections.MAX_ANSWER_BYTES": 64 * 2**20,
+        "byocframe.client.connections.MAX_INFORMATIONAL": 16,
+        "byocframe.client.paging.MAX_PAGES": 100_000,
+        "byocframe.geo.geojson.MAX_VERTICES": 10_000,
+        "byocframe.bucket.access.MAX_LIST_PAGES": 100_000,
+        "byocframe.bucket.outlines.MAX_TRACE_PIXELS": 4096 * 4096,
+        "byocframe.io.files.MAX_FILE_ROWS": 2_000_000,
+        "byocframe.io.files.MIN_PARQUET_BYTES_PER_ROW": 4,
+    }
+    for name, value in expected.items():
+        assert shown[name][0] == value, name
+    from byocframe.bucket.headers import DEFAULT_LIMITS
+
+    assert (DEFAULT_LIMITS.max_bytes, DEFAULT_LIMITS.max_requests) == (4 * 2**20, 32)
+    assert (DEFAULT_LIMITS.max_images, DEFAULT_LIMITS.max_reads) == (64, 20_000)
