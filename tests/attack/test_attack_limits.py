@@ -449,3 +449,31 @@ def test_every_module_setting_in_the_limits_table_exists_with_its_default() -> N
 
     assert (DEFAULT_LIMITS.max_bytes, DEFAULT_LIMITS.max_requests) == (4 * 2**20, 32)
     assert (DEFAULT_LIMITS.max_images, DEFAULT_LIMITS.max_reads) == (64, 20_000)
+
+
+# --- finding 68: the local service's ingestion limits could not be raised -----------------
+
+
+def test_the_service_ingestion_limits_are_settings_read_when_it_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``local_service()`` makes its `FilesSource` with no arguments: its ``max_listed``
+    and read limits must come from module settings a user can raise (they were frozen
+    into the signature's defaults)."""
+    from byocframe.emulator import files_source, headers
+    from byocframe.emulator.files_source import FilesSource, IngestionFailure
+
+    raised = headers.ReadLimits(max_bytes=8 * 2**20)
+    monkeypatch.setattr(headers, "DEFAULT_READ_LIMITS", raised)
+    monkeypatch.setattr(files_source, "MAX_LISTED", 20, raising=False)
+
+    def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
+        return [], f"T{n}"
+
+    handler = _handler(pages, cap=200)
+    with s3_client_of(handler) as s3:
+        source = FilesSource(s3)
+        assert source.limits is raised
+        with pytest.raises(IngestionFailure, match=r"files_source\.MAX_LISTED"):
+            source.ingest({"s3Bucket": "b"}, {"path": "tile/(BAND).tif"})
+    assert handler.lists == 21
