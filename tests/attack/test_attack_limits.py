@@ -477,3 +477,34 @@ def test_the_service_ingestion_limits_are_settings_read_when_it_starts(
         with pytest.raises(IngestionFailure, match=r"files_source\.MAX_LISTED"):
             source.ingest({"s3Bucket": "b"}, {"path": "tile/(BAND).tif"})
     assert handler.lists == 21
+
+
+# --- finding 69: an S3 error's code and message are shown as the endpoint sent them ------
+
+
+class _Chatty(http.server.BaseHTTPRequestHandler):
+    """An S3 endpoint answering every request 400, its error a megabyte over many lines."""
+
+    def do_GET(self) -> None:
+        words = "\n".join(["the endpoint says:"] * 50_000)
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?><Error><Code>Odd\nCode</Code>'
+            f"<Message>{words}</Message></Error>"
+        ).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_s3_error_from_the_endpoint_is_one_short_line() -> None:
+    with s3_client_of(_Chatty) as s3, pytest.raises(BucketError) as caught:
+        byocframe.read_bucket("s3://b", s3=s3, progress=False)
+    message = str(caught.value)
+    assert message.startswith("s3://b: Odd Code: the endpoint says: the endpoint says:")
+    assert "\n" not in message
+    assert len(message) < 500  # today: 950,000 characters over 50,000 lines
