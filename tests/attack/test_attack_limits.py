@@ -48,7 +48,21 @@ def listing_page(keys: list[str], token: str | None, size: int = 1000) -> bytes:
     ).encode()
 
 
-class _Listing(http.server.BaseHTTPRequestHandler):
+def answer(handler: http.server.BaseHTTPRequestHandler, status: int, body: bytes) -> None:
+    """Send ``body`` as an XML answer of ``status``."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/xml")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Listing(_Quiet):
     """An S3 endpoint whose listing is ``pages(n, token)``: (keys, next token) of request n.
 
     Subclasses set ``pages``; after ``cap`` listing requests the listing ends, so that a
@@ -71,15 +85,7 @@ class _Listing(http.server.BaseHTTPRequestHandler):
         n = type(self).lists
         token = query.get("continuation-token", [None])[0]
         keys, following = self.pages(n, token)
-        body = listing_page(keys, None if n >= self.cap else following)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        answer(self, 200, listing_page(keys, None if n >= self.cap else following))
 
 
 def _handler(pages: Any, cap: int = 60) -> type[_Listing]:
@@ -177,7 +183,7 @@ def test_the_service_stops_endless_empty_pages() -> None:
 _HUGE = 256 * 2**20
 
 
-class _IgnoresRange(http.server.BaseHTTPRequestHandler):
+class _IgnoresRange(_Quiet):
     """An S3 endpoint listing one object, answering every GET with all of it (no 206).
 
     The object is 256 MiB (``Content-Length`` says so); ``sent`` counts what the client
@@ -189,11 +195,7 @@ class _IgnoresRange(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if "list-type" in self.path:
-            body = listing_page(["a.tif"], None, size=_HUGE)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer(self, 200, listing_page(["a.tif"], None, size=_HUGE))
             return
         self.send_response(200)  # the Range header ignored
         self.send_header("Content-Length", str(_HUGE))
@@ -207,9 +209,6 @@ class _IgnoresRange(http.server.BaseHTTPRequestHandler):
             pass  # the client closed the connection
         finally:
             type(self).done.set()
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 def test_a_ranged_read_answered_whole_takes_only_the_range() -> None:
@@ -367,7 +366,7 @@ def test_a_manifest_or_partition_repeating_one_row_is_refused_before_reading(
 # --- finding 67 (open): a listing page is read whole, however large --------------------
 
 
-class _HugePage(http.server.BaseHTTPRequestHandler):
+class _HugePage(_Quiet):
     """An S3 endpoint whose listing page declares 2 GiB and streams 24 MiB of keys."""
 
     sent: ClassVar[int] = 0
@@ -393,9 +392,6 @@ class _HugePage(http.server.BaseHTTPRequestHandler):
             pass  # the client closed the connection
         finally:
             type(self).done.set()
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 @pytest.mark.xfail(
@@ -482,7 +478,7 @@ def test_the_service_ingestion_limits_are_settings_read_when_it_starts(
 # --- finding 69: an S3 error's code and message are shown as the endpoint sent them ------
 
 
-class _Chatty(http.server.BaseHTTPRequestHandler):
+class _Chatty(_Quiet):
     """An S3 endpoint answering every request 400, its error a megabyte over many lines."""
 
     def do_GET(self) -> None:
@@ -491,14 +487,7 @@ class _Chatty(http.server.BaseHTTPRequestHandler):
             '<?xml version="1.0" encoding="UTF-8"?><Error><Code>Odd\nCode</Code>'
             f"<Message>{words}</Message></Error>"
         ).encode()
-        self.send_response(400)
-        self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        answer(self, 400, body)
 
 
 def test_an_s3_error_from_the_endpoint_is_one_short_line() -> None:
