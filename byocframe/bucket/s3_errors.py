@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from byocframe.client.responses import one_line
 from byocframe.exceptions import (
     BucketAccessError,
     BucketConnectionError,
@@ -87,7 +88,7 @@ def s3_error(err: Exception, where: str, *, key: str | None = None) -> BucketErr
         )
     if isinstance(err, ClientError):
         return _client_error(err, what)
-    return BucketError(f"{what}: {type(err).__name__}: {_shown(err)}")
+    return BucketError(f"{what}: {type(err).__name__}: {one_line(err)}")
 
 
 def _client_error(err: Any, what: str) -> BucketError:
@@ -109,17 +110,5 @@ def _client_error(err: Any, what: str) -> BucketError:
         return BucketError(
             f"{what}: {code}: the bucket is in another region; set AWS_DEFAULT_REGION to its region"
         )
-    message = _shown(error.get("Message") or "")
-    return BucketError(f"{what}: {_shown(code, 60) or 'S3 error'}: {message}".rstrip(": "))
-
-
-def _shown(text: object, most: int = 300) -> str:
-    """Text an endpoint sent, as one line of at most ``most`` characters.
-
-    Examples
-    --------
-    >>> _shown("one   two " * 10, 12)
-    'one two o...'
-    """
-    line = " ".join(str(text).split())
-    return line if len(line) <= most else line[: most - 3] + "..."
+    message = one_line(error.get("Message") or "")
+    return BucketError(f"{what}: {one_line(code, 60) or 'S3 error'}: {message}".rstrip(": "))
