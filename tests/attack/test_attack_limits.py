@@ -497,3 +497,31 @@ def test_an_s3_error_from_the_endpoint_is_one_short_line() -> None:
     assert message.startswith("s3://b: Odd Code: the endpoint says: the endpoint says:")
     assert "\n" not in message
     assert len(message) < 500  # today: 950,000 characters over 50,000 lines
+
+
+# --- finding 71 (open): few rows, each repeating one large dictionary value -------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 71: the file bounds count rows; a dictionary value of 1 MiB repeated "
+    "by each row is expanded whole before any check (200 rows: 0.85 MB of file, 0.9 GB)",
+)
+def test_a_geoparquet_repeating_one_large_value_is_refused_before_reading(
+    tmp_path: Any,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(64, seed=1))
+    byocframe.write_file(gdf, tmp_path / "t.parquet")
+    table = pq.read_table(tmp_path / "t.parquet")
+    at = table.schema.get_field_index("native_tile")
+    field = table.schema.field(at)
+    big = pa.array([b"\x01" + bytes(2**20)] * 64, field.type)  # 64 MiB once expanded
+    pq.write_table(table.set_column(at, field, big), tmp_path / "b.parquet", compression="zstd")
+    assert (tmp_path / "b.parquet").stat().st_size < 2**20
+    with pytest.raises(ValidationError, match=r"byocframe\.io\.files\."):
+        byocframe.read_file(tmp_path / "b.parquet")  # today: read whole, then "not WKB"
