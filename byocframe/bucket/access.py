@@ -155,14 +155,17 @@ class Bucket:
         a ``KeyCount`` other than the keys it holds) is refused, since a listing cut short
         would show the files on the pages never read as gone. So is a listing that does
         not end: a continuation token sent before (botocore refuses only one sent twice
-        in a row), a page going back to keys already listed (S3 lists in key order), or
-        more than `MAX_LIST_PAGES` pages; each is found before the next page is asked for.
+        in a row), a page starting at the key another page started at (the same keys
+        again, under a fresh token), or more than `MAX_LIST_PAGES` pages; each is found
+        before the next page is asked for. No key order is assumed (a directory bucket
+        lists in none).
         """
         from botocore.exceptions import BotoCoreError, ClientError
 
         limit = MAX_LIST_PAGES
-        seen: set[bytes] = set()  # digests: a server may send fresh megabyte-long tokens
-        last = ""  # the last key listed so far
+        # digests: a server may send fresh megabyte-long tokens or keys; one key a page
+        seen: set[bytes] = set()
+        starts: dict[bytes, int] = {}  # the first key of each page: the page it began
 
         def refuse(number: int, problem: str) -> BucketError:
             return BucketError(
@@ -175,17 +178,19 @@ class Bucket:
                 problem = _contradiction(page)
                 if problem:
                     raise refuse(number, f"{problem}, so the listing cannot be trusted to be whole")
-                keys = [str(item.get("Key", "")) for item in page.get("Contents") or ()]
-                if keys and last and _utf8(keys[0]) <= _utf8(last):
-                    raise refuse(
-                        number,
-                        f"starts at {keys[0][:80]!r}, not after {last[:80]!r} where the page "
-                        "before ended (S3 lists in key order): the listing went back",
-                    )
-                last = keys[-1] if keys else last
+                contents = page.get("Contents") or ()
+                if contents:
+                    first = str(contents[0].get("Key", ""))
+                    before = starts.setdefault(_digest(first), number)
+                    if before != number:
+                        raise refuse(
+                            number,
+                            f"starts at the key {first[:80]!r} again, as page {before} did: "
+                            "the listing goes round in a loop",
+                        )
                 token = page.get("NextContinuationToken")
                 if token:
-                    key = hashlib.sha256(str(token).encode("utf-8", "surrogatepass")).digest()
+                    key = _digest(str(token))
                     if key in seen:
                         raise refuse(
                             number,
@@ -371,9 +376,9 @@ def _code(err: Any) -> str:
     return str(err.response.get("Error", {}).get("Code"))
 
 
-def _utf8(key: str) -> bytes:
-    """A key as S3 orders keys: by its UTF-8 bytes."""
-    return key.encode("utf-8", "surrogatepass")
+def _digest(text: str) -> bytes:
+    """SHA-256 of a text a server sent (a token, a key): what a listing remembers of it."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
 def _contradiction(page: Mapping[str, Any]) -> str:
