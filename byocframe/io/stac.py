@@ -31,7 +31,7 @@ from byocframe.frame.convert import tiles_from_records, to_records
 from byocframe.frame.native import native_geometries
 from byocframe.frame.records import dumps
 from byocframe.frame.snapshot import ATTRS_KEY, loaded_state
-from byocframe.geo.crs import WGS84, crs_urn, parse_crs
+from byocframe.geo.crs import WGS84, GeometryProblem, crs_urn, parse_crs
 from byocframe.geo.geojson import geometries_to_geojson
 from byocframe.geo.geometry import DEFAULT_DENSIFY, antimeridian_bbox, reproject
 from byocframe.io.catalog import CATALOG_PATH
@@ -375,16 +375,24 @@ def tiles_from_stac(
     >>> back.index.equals(gdf.index), bool(back.geometry.geom_equals_exact(gdf.geometry, 0).all())
     (True, True)
     """
-    records = []
+    records: list[dict[str, Any]] = []
     for item in items:
         data = item.to_dict(transform_hrefs=False) if hasattr(item, "to_dict") else dict(item)
         props = data.get("properties") or {}
+        if not isinstance(data.get("id"), str) or not isinstance(props, Mapping):
+            raise ValidationError(
+                f"STAC item {len(records) + 1} has no text id or its properties are not an "
+                f"object ({str(data)[:60]}); give items as to_stac writes them"
+            )
         record: dict[str, Any] = {"id": data["id"], "sensingTime": props.get("datetime")}
         for key, name in _CARRIED.items():
             if props.get(name) is not None:
                 record[key] = props[name]
         if props.get("proj:geometry") and props.get("byoc:cover", True):
-            native = crs_urn(_item_crs(props))
+            try:
+                native = crs_urn(_item_crs(props))
+            except GeometryProblem as err:  # a ValueError: one line naming the item
+                raise ValidationError(f"item {data['id'][:80]!r}: {err}") from err
             record["coverGeometry"] = {
                 **props["proj:geometry"],
                 "crs": {"type": "name", "properties": {"name": native}},

@@ -240,6 +240,18 @@ def test_stac_items_with_hostile_additional_data_are_a_validation_error() -> Non
         with pytest.raises(ValidationError, match=r"^item 't1': byoc:additional_data") as caught:
             tiles_from_stac([item])
         assert "\n" not in str(caught.value)
+    polygon = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}
+    odd = [
+        ({"type": "Feature", "properties": {}}, r"^STAC item 1 has no text id"),
+        ({"id": "t1", "properties": [1]}, r"^STAC item 1 has no text id or its properties"),
+        (
+            {"id": "t1", "properties": {"proj:geometry": polygon, "proj:epsg": "x"}},
+            r"^item 't1': unrecognised CRS 'EPSG:x'",
+        ),
+    ]
+    for item, message in odd:  # a KeyError, an AttributeError, a bare ValueError before
+        with pytest.raises(ValidationError, match=message):
+            tiles_from_stac([item])
 
 
 # --- finding 64: a tiny GeoParquet declaring a huge number of rows --------------------
