@@ -241,12 +241,15 @@ class Bucket:
 
         return RangeReader(read_s3, block=block)
 
-    def open(self, key: str, *, block: int = 262_144) -> RangeFile:
-        """A read-only file object over ``key`` that fetches the ranges read (for rasterio)."""
+    def open(self, key: str, *, block: int = 262_144, max_bytes: int | None = None) -> RangeFile:
+        """A read-only file object over ``key`` that fetches the ranges read (for rasterio).
+
+        ``max_bytes`` bounds what its reads may ask for in all (see `RangeFile`).
+        """
         listed = self.head(key)
         if listed is None:
             raise FileNotFoundError(f"{self.url}: no object {key!r}")
-        return RangeFile(self.ranged(key, block=block), listed.size)
+        return RangeFile(self.ranged(key, block=block), listed.size, max_bytes=max_bytes)
 
     def head(self, key: str) -> Listed | None:
         """One object's size and ETag, or None when it does not exist."""
@@ -291,13 +294,21 @@ class Bucket:
 
 
 class RangeFile(io.RawIOBase):
-    """A seekable, read-only file over a `RangeReader`: only the ranges read are fetched."""
+    """A seekable, read-only file over a `RangeReader`: only the ranges read are fetched.
 
-    def __init__(self, reader: RangeReader, size: int):
+    With ``max_bytes``, a read that would take the bytes asked for in all past it is
+    refused before anything is fetched: an ``OSError``, and ``breach`` says which limit
+    (a reader such as GDAL may turn the error into its own).
+    """
+
+    def __init__(self, reader: RangeReader, size: int, *, max_bytes: int | None = None):
         super().__init__()
         self._reader = reader
         self._size = size
         self._pos = 0
+        self.max_bytes = max_bytes
+        self.taken = 0  # bytes asked for so far
+        self.breach: str | None = None
 
     def readable(self) -> bool:
         """Always readable."""
@@ -322,6 +333,10 @@ class RangeFile(io.RawIOBase):
         size = min(len(buffer), self._size - self._pos)
         if size <= 0:
             return 0
+        if self.max_bytes is not None and self.taken + size > self.max_bytes:
+            self.breach = f"more than {self.max_bytes:,} bytes"
+            raise OSError(f"reading past {self.max_bytes:,} bytes of this file, the limit")
+        self.taken += size
         data = self._reader.read(self._pos, size)
         buffer[: len(data)] = data
         self._pos += len(data)

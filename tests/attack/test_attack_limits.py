@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import io
+import re
 import threading
 import urllib.parse
 from typing import Any, ClassVar
 
+import numpy as np
 import pytest
 from test_attack_reconcile3 import s3_client_of
 
@@ -448,6 +451,7 @@ def test_every_module_setting_in_the_limits_table_exists_with_its_default() -> N
         "byocframe.geo.geojson.MAX_VERTICES": 10_000,
         "byocframe.bucket.access.MAX_LIST_PAGES": 100_000,
         "byocframe.bucket.outlines.MAX_TRACE_PIXELS": 4096 * 4096,
+        "byocframe.bucket.outlines.MAX_TRACE_BYTES": 256 * 2**20,
         "byocframe.io.files.MAX_FILE_ROWS": 2_000_000,
         "byocframe.io.files.MIN_PARQUET_BYTES_PER_ROW": 4,
     }
@@ -537,3 +541,102 @@ def test_a_geoparquet_repeating_one_large_value_is_refused_before_reading(
     assert (tmp_path / "b.parquet").stat().st_size < 2**20
     with pytest.raises(ValidationError, match=r"byocframe\.io\.files\."):
         byocframe.read_file(tmp_path / "b.parquet")  # today: read whole, then "not WKB"
+
+
+# --- finding 72: trace_covers reads what a crafted tile byte count says ------------------
+
+
+def _crafted_tiff(declared: int) -> bytes:
+    """A 512 x 512 deflate GeoTIFF of 768 bytes whose first tile's byte count says
+    ``declared`` (the tile overlaps the rest, and runs past the end of the file)."""
+    import struct
+
+    import rasterio
+    from affine import Affine
+
+    profile = {
+        "driver": "GTiff",
+        "width": 512,
+        "height": 512,
+        "count": 1,
+        "dtype": "uint8",
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "crs": "EPSG:32633",
+        "transform": Affine(10, 0, 500_000, 0, -10, 5_000_000),
+        "nodata": 0,
+    }
+    with rasterio.MemoryFile() as memory:
+        with memory.open(**profile) as target:
+            target.write(np.full((1, 512, 512), 7, np.uint8))
+        data = bytearray(memory.read())
+    import tifffile
+
+    with tifffile.TiffFile(io.BytesIO(bytes(data))) as tiff:
+        counts = tiff.pages[0].tags["TileByteCounts"]
+        assert (counts.dtype, counts.count) == (4, 4)  # four LONGs, stored apart
+        struct.pack_into("<I", data, counts.valueoffset, declared)
+    return bytes(data)
+
+
+class _Padded(_Quiet):
+    """An S3 object of ``data`` followed by ``padding`` zero bytes, served by range."""
+
+    data: ClassVar[bytes] = b""
+    padding: ClassVar[int] = 0
+    sent: ClassVar[int] = 0
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.data) + self.padding))
+        self.send_header("ETag", '"e"')
+        self.send_header("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        size = len(self.data) + self.padding
+        asked = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range", ""))
+        assert asked is not None
+        start, end = int(asked[1]), min(int(asked[2]), size - 1)
+        self.send_response(206)
+        self.send_header("Content-Length", str(end - start + 1))
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        head = self.data[start : end + 1]
+        left = end + 1 - start - len(head)
+        try:
+            self.wfile.write(head)
+            type(self).sent += len(head)
+            while left > 0:
+                self.wfile.write(bytes(min(left, 2**20)))
+                type(self).sent += min(left, 2**20)
+                left -= 2**20
+        except OSError:
+            pass
+
+
+def test_trace_covers_stops_at_max_trace_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 768-byte GeoTIFF whose tile says 256 MiB: 512 MiB were fetched (two opens), 1 GB
+    peak, to trace 512 x 512 pixels. Now each open reads at most MAX_TRACE_BYTES."""
+    import geopandas as gpd
+    import shapely
+
+    from byocframe.bucket import outlines
+
+    monkeypatch.setattr(outlines, "MAX_TRACE_BYTES", 16 * 2**20, raising=False)
+    handler = type(
+        "Padded", (_Padded,), {"data": _crafted_tiff(256 * 2**20), "padding": 256 * 2**20}
+    )
+    candidates = gpd.GeoDataFrame(
+        {"path": ["(BAND).tif"], "bands": ["t"], "native_crs": ["EPSG:32633"]},
+        geometry=[shapely.box(0, 0, 1, 1)],
+        crs="EPSG:4326",
+    )
+    with s3_client_of(handler) as s3, pytest.raises(ValidationError) as caught:
+        outlines.trace_covers("s3://b", candidates, s3=s3)
+    message = str(caught.value)
+    assert message.startswith("t.tif: ")
+    assert "byocframe.bucket.outlines.MAX_TRACE_BYTES" in message
+    assert handler.sent < 24 * 2**20  # today: 512 MiB
