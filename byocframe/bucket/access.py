@@ -10,6 +10,7 @@ S3 needs the ``bucket`` extra (boto3): ``pip install 'byocframe[bucket]'``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import warnings
@@ -25,7 +26,20 @@ from byocframe.bucket.s3_errors import s3_error
 from byocframe.exceptions import BucketError
 from byocframe.typing import S3Like
 
-__all__ = ["Bucket", "Listed", "RangeFile", "open_bucket", "s3_client", "s3_keyword"]
+__all__ = [
+    "MAX_LIST_PAGES",
+    "Bucket",
+    "Listed",
+    "RangeFile",
+    "open_bucket",
+    "s3_client",
+    "s3_keyword",
+]
+
+#: Pages one S3 listing follows at most (S3 sends up to 1,000 keys a page: 100 million
+#: keys). Read when a listing starts; raise it
+#: (``byocframe.bucket.access.MAX_LIST_PAGES = ...``) for a larger bucket.
+MAX_LIST_PAGES = 100_000
 
 
 @dataclass(frozen=True)
@@ -139,19 +153,57 @@ class Bucket:
         A page that contradicts itself (more keys follow, ``IsTruncated``, but no token to
         ask for them; a token but not ``IsTruncated``, which ends botocore's paginator;
         a ``KeyCount`` other than the keys it holds) is refused, since a listing cut short
-        would show the files on the pages never read as gone.
+        would show the files on the pages never read as gone. So is a listing that does
+        not end: a continuation token sent before (botocore refuses only one sent twice
+        in a row), a page starting at the key another page started at (the same keys
+        again, under a fresh token), or more than `MAX_LIST_PAGES` pages; each is found
+        before the next page is asked for. No key order is assumed (a directory bucket
+        lists in none).
         """
         from botocore.exceptions import BotoCoreError, ClientError
+
+        limit = MAX_LIST_PAGES
+        # digests: a server may send fresh megabyte-long tokens or keys; one key a page
+        seen: set[bytes] = set()
+        starts: dict[bytes, int] = {}  # the first key of each page: the page it began
+
+        def refuse(number: int, problem: str) -> BucketError:
+            return BucketError(
+                f"{self.where}: page {number} of the listing {problem}; nothing was "
+                "concluded from it (check the S3 server)"
+            )
 
         try:
             for number, page in enumerate(pages, start=1):
                 problem = _contradiction(page)
                 if problem:
-                    raise BucketError(
-                        f"{self.where}: page {number} of the listing {problem}, so the "
-                        "listing cannot be trusted to be whole; nothing was concluded from it "
-                        "(check the S3 server)"
-                    )
+                    raise refuse(number, f"{problem}, so the listing cannot be trusted to be whole")
+                contents = page.get("Contents") or ()
+                if contents:
+                    first = str(contents[0].get("Key", ""))
+                    before = starts.setdefault(_digest(first), number)
+                    if before != number:
+                        raise refuse(
+                            number,
+                            f"starts at the key {first[:80]!r} again, as page {before} did: "
+                            "the listing goes round in a loop",
+                        )
+                token = page.get("NextContinuationToken")
+                if token:
+                    key = _digest(str(token))
+                    if key in seen:
+                        raise refuse(
+                            number,
+                            f"sent the continuation token {str(token)[:40]!r} again: the "
+                            "listing goes round in a loop",
+                        )
+                    if number >= limit:
+                        raise BucketError(
+                            f"{self.where}: the listing did not end within {limit:,} pages "
+                            "(byocframe.bucket.access.MAX_LIST_PAGES); raise it if the bucket "
+                            "really holds that many keys"
+                        )
+                    seen.add(key)
                 yield page
         except (BotoCoreError, ClientError) as err:
             raise s3_error(err, self.where) from err.with_traceback(None)
@@ -181,16 +233,23 @@ class Bucket:
                 raise s3_error(err, where, key=key) from err.with_traceback(None)
             except BotoCoreError as err:
                 raise s3_error(err, where, key=key) from err.with_traceback(None)
-            return answer["Body"].read()
+            body = answer["Body"]
+            try:  # at most the bytes asked for, even from a server that ignores Range
+                return bytes(body.read(size))
+            finally:
+                body.close()  # the rest stays unread: the connection is dropped
 
         return RangeReader(read_s3, block=block)
 
-    def open(self, key: str, *, block: int = 262_144) -> RangeFile:
-        """A read-only file object over ``key`` that fetches the ranges read (for rasterio)."""
+    def open(self, key: str, *, block: int = 262_144, max_bytes: int | None = None) -> RangeFile:
+        """A read-only file object over ``key`` that fetches the ranges read (for rasterio).
+
+        ``max_bytes`` bounds what its reads may ask for in all (see `RangeFile`).
+        """
         listed = self.head(key)
         if listed is None:
             raise FileNotFoundError(f"{self.url}: no object {key!r}")
-        return RangeFile(self.ranged(key, block=block), listed.size)
+        return RangeFile(self.ranged(key, block=block), listed.size, max_bytes=max_bytes)
 
     def head(self, key: str) -> Listed | None:
         """One object's size and ETag, or None when it does not exist."""
@@ -235,13 +294,21 @@ class Bucket:
 
 
 class RangeFile(io.RawIOBase):
-    """A seekable, read-only file over a `RangeReader`: only the ranges read are fetched."""
+    """A seekable, read-only file over a `RangeReader`: only the ranges read are fetched.
 
-    def __init__(self, reader: RangeReader, size: int):
+    With ``max_bytes``, a read that would take the bytes asked for in all past it is
+    refused before anything is fetched: an ``OSError``, and ``breach`` says which limit
+    (a reader such as GDAL may turn the error into its own).
+    """
+
+    def __init__(self, reader: RangeReader, size: int, *, max_bytes: int | None = None):
         super().__init__()
         self._reader = reader
         self._size = size
         self._pos = 0
+        self.max_bytes = max_bytes
+        self.taken = 0  # bytes asked for so far
+        self.breach: str | None = None
 
     def readable(self) -> bool:
         """Always readable."""
@@ -266,6 +333,10 @@ class RangeFile(io.RawIOBase):
         size = min(len(buffer), self._size - self._pos)
         if size <= 0:
             return 0
+        if self.max_bytes is not None and self.taken + size > self.max_bytes:
+            self.breach = f"more than {self.max_bytes:,} bytes"
+            raise OSError(f"reading past {self.max_bytes:,} bytes of this file, the limit")
+        self.taken += size
         data = self._reader.read(self._pos, size)
         buffer[: len(data)] = data
         self._pos += len(data)
@@ -318,6 +389,11 @@ def s3_keyword(s3: S3Like | None, client: S3Like | None, caller: str) -> S3Like 
 def _code(err: Any) -> str:
     """The error code of a botocore ``ClientError``."""
     return str(err.response.get("Error", {}).get("Code"))
+
+
+def _digest(text: str) -> bytes:
+    """SHA-256 of a text a server sent (a token, a key): what a listing remembers of it."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
 def _contradiction(page: Mapping[str, Any]) -> str:

@@ -4,10 +4,11 @@
 `byocframe.read_bucket` with a pattern), so covers of neighbouring tiles stop
 overlapping no-data; `byocframe.add_tiles` takes them as the new tiles' covers.
 
-Two settings bound what one file may cost, whatever its header says: `MAX_TRACE_PIXELS`
-(checked before the overview is read) and `MAX_TRACE_SHAPES` (counted as the outline
-is traced). Past either, `trace_covers` raises a `~byocframe.ValidationError` naming
-the file and the setting.
+Three settings bound what one file may cost, whatever its header says:
+`MAX_TRACE_PIXELS` (checked before the overview is read), `MAX_TRACE_BYTES` (what the
+reads of one opening of the file may ask for, checked before each) and
+`MAX_TRACE_SHAPES` (counted as the outline is traced). Past any, `trace_covers` raises a
+`~byocframe.ValidationError` naming the file and the setting.
 """
 
 from __future__ import annotations
@@ -24,13 +25,20 @@ from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject
 from byocframe.typing import S3Like
 
-__all__ = ["MAX_TRACE_PIXELS", "MAX_TRACE_SHAPES", "trace_covers"]
+__all__ = ["MAX_TRACE_BYTES", "MAX_TRACE_PIXELS", "MAX_TRACE_SHAPES", "trace_covers"]
 
 #: Pixels of the overview one file is traced from, at most (a 4096 x 4096 overview, 16 MB
 #: of 8-bit pixels); checked on the header, before reading. A file without overviews
 #: is traced at full size: add overviews (a COG has them), or raise this
 #: (``byocframe.bucket.outlines.MAX_TRACE_PIXELS = ...``).
 MAX_TRACE_PIXELS = 4096 * 4096
+
+#: Bytes one opening of a file may read to trace it (its header, then its smallest
+#: overview's band: at most 4096 x 4096 pixels, 128 MiB of float64 uncompressed). A
+#: crafted tile byte count made GDAL fetch 256 MiB of a 768-byte file; checked before
+#: each read. Raise it (``byocframe.bucket.outlines.MAX_TRACE_BYTES = ...``) for a file
+#: that really needs more.
+MAX_TRACE_BYTES = 256 * 2**20
 
 #: Separate pieces of valid pixels one file may have (joining them costs time that grows
 #: faster than their number: 10,000 take about 2 s). Speckled no-data past it is refused;
@@ -105,16 +113,38 @@ def trace_covers(
 
 
 def _trace(bucket: Bucket, key: str, buffer: float) -> Any:
-    import rasterio
-    from rasterio import features
-
     # rasterio reads the file object through Python: the ranges go through the same
     # boto3 client as headers (GDAL's own /vsis3/ HTTP would need its own credentials
     # and deadlocks against an S3 server running in this process)
-    with bucket.open(key) as file, rasterio.open(file) as src:
+    opened: list[Any] = []
+
+    def open_file() -> Any:
+        opened.append(bucket.open(key, max_bytes=MAX_TRACE_BYTES))
+        return opened[-1]
+
+    try:
+        return _trace_opened(open_file, key, buffer)
+    except ValidationError:
+        raise
+    except Exception as err:  # GDAL's error for a read refused past the limit
+        breach = next((f.breach for f in opened if f.breach), None)
+        if breach is None:
+            raise
+        raise ValidationError(
+            f"{key}: tracing it would read {breach} "
+            "(byocframe.bucket.outlines.MAX_TRACE_BYTES): its tile byte counts say more "
+            "than its pixels need (a damaged or crafted file?); raise the limit to trace it"
+        ) from err
+
+
+def _trace_opened(open_file: Any, key: str, buffer: float) -> Any:
+    import rasterio
+    from rasterio import features
+
+    with open_file() as file, rasterio.open(file) as src:
         level = len(src.overviews(1)) - 1
     with (
-        bucket.open(key) as file,
+        open_file() as file,
         rasterio.open(file, overview_level=level if level >= 0 else None) as src,
     ):
         if src.width * src.height > MAX_TRACE_PIXELS:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from byocframe.client.responses import one_line
 from byocframe.exceptions import (
     BucketAccessError,
     BucketConnectionError,
@@ -87,7 +88,7 @@ def s3_error(err: Exception, where: str, *, key: str | None = None) -> BucketErr
         )
     if isinstance(err, ClientError):
         return _client_error(err, what)
-    return BucketError(f"{what}: {type(err).__name__}: {err}")
+    return BucketError(f"{what}: {type(err).__name__}: {one_line(err)}")
 
 
 def _client_error(err: Any, what: str) -> BucketError:
@@ -109,5 +110,5 @@ def _client_error(err: Any, what: str) -> BucketError:
         return BucketError(
             f"{what}: {code}: the bucket is in another region; set AWS_DEFAULT_REGION to its region"
         )
-    message = error.get("Message") or ""
-    return BucketError(f"{what}: {code or 'S3 error'}: {message}".rstrip(": "))
+    message = one_line(error.get("Message") or "")
+    return BucketError(f"{what}: {one_line(code, 60) or 'S3 error'}: {message}".rstrip(": "))

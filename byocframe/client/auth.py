@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 
 from byocframe.client.pacing import Clock
-from byocframe.client.responses import decode, json_or_none, redirect_note, seconds
+from byocframe.client.responses import decode, json_or_none, one_line, redirect_note, seconds
 from byocframe.client.transport import Answer
 from byocframe.exceptions import APIError, AuthenticationError, TransportError
 
@@ -94,6 +94,7 @@ class TokenSource:
             message = response.reason or "error"
             if isinstance(body, dict):
                 message = body.get("error_description") or body.get("error") or message
+                message = one_line(message)  # a server's words: one line, bounded
             if 300 <= response.status < 400:
                 message = redirect_note(response)
             error = AuthenticationError if response.status in (400, 401, 403) else APIError

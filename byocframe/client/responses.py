@@ -13,6 +13,7 @@ __all__ = [
     "decode",
     "error_from",
     "json_or_none",
+    "one_line",
     "redirect_note",
     "retry_after",
     "seconds",
@@ -42,18 +43,34 @@ def error_from(
         )
         code = inner.get("code")
         errors = inner.get("errors")
+    # a server's own words, shown as one line of bounded length (a hostile one sent a
+    # megabyte over 50,000 lines)
+    message = one_line(message)
+    code = None if code is None else one_line(code, 60)
     if note:
         message = f"{message}; {note}"
     cls = error_for_status(response.status)
     kwargs: dict[str, Any] = {
         "method": method,
         "url": response.url,
-        "code": None if code is None else str(code),
+        "code": code,
         "errors": errors,
     }
     if cls is RateLimitError:
         kwargs["retry_after"] = retry_after
     return cls(response.status, str(message), **kwargs)
+
+
+def one_line(text: object, most: int = 300) -> str:
+    """Text a peer sent, as one line of at most ``most`` characters (for a message).
+
+    Examples
+    --------
+    >>> one_line("one   two " * 10, 12)
+    'one two o...'
+    """
+    line = " ".join(str(text).split())
+    return line if len(line) <= most else line[: most - 3] + "..."
 
 
 def json_or_none(response: Answer) -> JSON:

@@ -15,6 +15,7 @@ client is tested against.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections.abc import Mapping
@@ -24,7 +25,6 @@ from typing import Any
 
 from byocframe.emulator.coords import transform_polygons
 from byocframe.emulator.headers import (
-    DEFAULT_READ_LIMITS,
     FileHeader,
     HeaderTooLarge,
     ReadLimits,
@@ -34,7 +34,13 @@ from byocframe.emulator.headers import (
 from byocframe.emulator.judge import IngestionFailure, TileFile, band_config, derive, tile_failure
 from byocframe.file_rules import DEFAULT_FILE_RULES, SERVICE_MESSAGES, UNEXPECTED_FAILURE, FileRules
 
-__all__ = ["FilesSource", "IngestionFailure", "Listed"]
+__all__ = ["MAX_LISTED", "FilesSource", "IngestionFailure", "Listed"]
+
+#: Objects (and pages) one listing of a tile's folder may hold before the tile fails;
+#: read when a `FilesSource` is made (the local service makes one when it starts).
+#: Raise it (``byocframe.emulator.files_source.MAX_LISTED = ...``) before starting the
+#: service, or pass ``FilesSource(max_listed=...)``.
+MAX_LISTED = 10_000
 
 _EXTENSIONS = ("", ".tif", ".tiff", ".TIF", ".TIFF")
 _TIFF = re.compile(r"\.tiff?$", re.IGNORECASE)
@@ -58,10 +64,13 @@ class FilesSource:
         E.g. ``LocalS3.client()``.
     rules : FileRules
         The deployment's table (`byocframe.file_rules.DEFAULT_FILE_RULES`).
-    limits : ReadLimits
-        How much of each file is read (`byocframe.emulator.headers.DEFAULT_READ_LIMITS`).
-    max_listed : int, default 10 000
-        Objects listed under a tile's folder before the tile fails.
+    limits : ReadLimits, optional
+        How much of each file is read; `byocframe.emulator.headers.DEFAULT_READ_LIMITS`
+        as it is when the source is made (assign a raised `ReadLimits` there before the
+        service starts to raise it for the local service).
+    max_listed : int, optional
+        Objects (and pages) listed under a tile's folder before the tile fails;
+        `MAX_LISTED` (10 000) as it is when the source is made.
     """
 
     def __init__(
@@ -69,13 +78,15 @@ class FilesSource:
         client: Any,
         *,
         rules: FileRules = DEFAULT_FILE_RULES,
-        limits: ReadLimits = DEFAULT_READ_LIMITS,
-        max_listed: int = 10_000,
+        limits: ReadLimits | None = None,
+        max_listed: int | None = None,
     ):
+        from byocframe.emulator import headers  # the setting as it is now
+
         self.client = client
         self.rules = rules
-        self.limits = limits
-        self.max_listed = max_listed
+        self.limits = headers.DEFAULT_READ_LIMITS if limits is None else limits
+        self.max_listed = MAX_LISTED if max_listed is None else max_listed
         self._known: dict[str, bool] = {}
         self._lock = threading.Lock()
 
@@ -154,14 +165,31 @@ class FilesSource:
         if not nested:
             options["Delimiter"] = "/"  # a band name holds no "/": sub-folders are not read
         out: dict[str, Listed] = {}
-        for page in self.client.get_paginator("list_objects_v2").paginate(**options):
+        tokens: set[bytes] = set()  # digests: a token may be megabytes long
+        where = f"s3://{bucket}/{prefix}"
+        pages = self.client.get_paginator("list_objects_v2").paginate(**options)
+        for number, page in enumerate(pages, start=1):
             for item in page.get("Contents", []):
                 out[item["Key"]] = Listed(item["Key"], int(item["Size"]), str(item["ETag"]))
             if len(out) > self.max_listed:
                 raise IngestionFailure(
-                    f"More than {self.max_listed} objects under s3://{bucket}/{prefix} "
-                    "(FilesSource max_listed); move other files out of the tile's folder"
+                    f"More than {self.max_listed} objects under {where} (FilesSource "
+                    "max_listed, byocframe.emulator.files_source.MAX_LISTED); move other "
+                    "files out of the tile's folder"
                 )
+            # every page but the last lists a key or a folder: more pages than max_listed
+            # is a listing that does not end (botocore refuses a token only twice in a row)
+            token = page.get("NextContinuationToken")
+            if token is None:
+                continue
+            digest = hashlib.sha256(str(token).encode("utf-8", "surrogatepass")).digest()
+            if digest in tokens or number > self.max_listed:
+                raise IngestionFailure(
+                    f"The listing of {where} did not end (a repeated continuation token, or "
+                    f"more than {self.max_listed} pages: FilesSource max_listed, "
+                    "byocframe.emulator.files_source.MAX_LISTED); check the S3 server"
+                )
+            tokens.add(digest)
         return out
 
     def _read(self, bucket: str, item: Listed) -> FileHeader:

@@ -50,7 +50,27 @@ from byocframe.io.geoparquet import (
     write_parquet,
 )
 
-__all__ = ["overlay_edits", "read_file", "write_file"]
+__all__ = [
+    "MAX_FILE_ROWS",
+    "MIN_PARQUET_BYTES_PER_ROW",
+    "check_parquet_rows",
+    "overlay_edits",
+    "read_file",
+    "write_file",
+]
+
+#: Most rows `read_file` reads from one GeoParquet or GeoPackage file, as the file's own
+#: count says before any row is read (a tile row costs 2-7 KB of memory once read).
+#: Twice the largest collection measured (1 million tiles); raise it
+#: (``byocframe.io.files.MAX_FILE_ROWS = ...``) for a larger one.
+MAX_FILE_ROWS = 2_000_000
+
+#: Fewest bytes of a GeoParquet file one of its rows may take, read from the footer before
+#: any row is: dictionary and run-length encoding let a 47 KB file hold 200,000 copies of
+#: one tile (1.4 GB once read). A tile written by byocframe takes far more (its random id
+#: alone about 16 bytes); set it to 0 (``byocframe.io.files.MIN_PARQUET_BYTES_PER_ROW =
+#: 0``) to read such a file anyway.
+MIN_PARQUET_BYTES_PER_ROW = 4
 
 PathLike = str | Path
 _EXTRA_GEOMETRIES = ("tile_geometry", "native_cover", "native_tile")
@@ -213,6 +233,7 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
     if not path.is_file():
         raise ValidationError(f"{path}: file not found; check the path")
     if kind == "parquet":
+        check_parquet_rows(path)
         try:
             if is_byocframe_parquet(path):
                 return read_parquet(path)
@@ -223,7 +244,7 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
         # pyarrow's ArrowInvalid is a ValueError; metadata of the wrong shape, an unknown
         # CRS or geometry bytes that are not what the metadata says (a crafted file)
         # surface as the others
-        except (OSError, ValueError, KeyError, AttributeError, TypeError) as err:
+        except (OSError, ValueError, KeyError, AttributeError, TypeError, RecursionError) as err:
             raise _unreadable(path, "GeoParquet", err) from err
         except (CRSError, shapely.errors.ShapelyError) as err:
             raise _unreadable(path, "GeoParquet", err) from err
@@ -241,6 +262,8 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
         from pyogrio.errors import DataLayerError, DataSourceError
 
         try:
+            if kind == "GPKG":  # its own count, before any row is read
+                _check_rows(path, pyogrio.read_info(path).get("features"), "GeoPackage")
             frame = gpd.read_file(path)
             if kind == "GPKG":
                 info = pyogrio.read_info(path).get("layer_metadata") or {}
@@ -249,6 +272,55 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
         except (DataSourceError, DataLayerError) as err:
             raise _unreadable(path, {"GPKG": "GeoPackage"}.get(kind, kind), err) from err
     return _restore(frame, meta, path)
+
+
+def _check_rows(path: Path, rows: Any, kind: str) -> None:
+    """Refuse a file whose own count of rows passes `MAX_FILE_ROWS` (nothing read yet)."""
+    limit = MAX_FILE_ROWS
+    if isinstance(rows, int | np.integer) and rows > limit:
+        raise ValidationError(
+            f"{path}: the {kind} file holds {int(rows):,} rows, more than {limit:,} "
+            "(byocframe.io.files.MAX_FILE_ROWS); raise it to read a collection that large"
+        )
+
+
+def check_parquet_rows(path: PathLike) -> int:
+    """The rows a Parquet file's footer declares, refused past the file-size bounds.
+
+    Only the footer is read: `MAX_FILE_ROWS` and `MIN_PARQUET_BYTES_PER_ROW` are checked
+    before any row is. `read_file`, the partitions of `byocframe.scale` and their
+    manifest all go through it.
+
+    Raises
+    ------
+    ValidationError
+        Naming the file and the setting to change; or when the footer is unreadable.
+
+    Examples
+    --------
+    >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     pq.write_table(pa.table({"id": ["a", "b"]}), f"{folder}/t.parquet")
+    ...     check_parquet_rows(f"{folder}/t.parquet")
+    2
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    try:
+        rows = int(pq.read_metadata(path).num_rows)
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise _unreadable(path, "GeoParquet", err) from err
+    _check_rows(path, rows, "GeoParquet")
+    size, least = path.stat().st_size, MIN_PARQUET_BYTES_PER_ROW
+    if rows * least > size:
+        raise ValidationError(
+            f"{path}: the Parquet file says it holds {rows:,} rows in {size:,} bytes, "
+            f"fewer than {least} bytes a row (byocframe.io.files.MIN_PARQUET_BYTES_PER_ROW): "
+            "rows repeated by its encoding, a crafted file? Set the limit to 0 to read it"
+        )
+    return rows
 
 
 def _json(text: str, what: str) -> Any:

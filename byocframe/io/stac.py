@@ -26,11 +26,12 @@ import shapely
 
 from byocframe.client.api import resolve_client
 from byocframe.client.deployments import get_deployment
+from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import tiles_from_records, to_records
 from byocframe.frame.native import native_geometries
 from byocframe.frame.records import dumps
 from byocframe.frame.snapshot import ATTRS_KEY, loaded_state
-from byocframe.geo.crs import WGS84, crs_urn, parse_crs
+from byocframe.geo.crs import WGS84, GeometryProblem, crs_urn, parse_crs
 from byocframe.geo.geojson import geometries_to_geojson
 from byocframe.geo.geometry import DEFAULT_DENSIFY, antimeridian_bbox, reproject
 from byocframe.io.catalog import CATALOG_PATH
@@ -374,24 +375,51 @@ def tiles_from_stac(
     >>> back.index.equals(gdf.index), bool(back.geometry.geom_equals_exact(gdf.geometry, 0).all())
     (True, True)
     """
-    records = []
+    records: list[dict[str, Any]] = []
     for item in items:
         data = item.to_dict(transform_hrefs=False) if hasattr(item, "to_dict") else dict(item)
         props = data.get("properties") or {}
+        if not isinstance(data.get("id"), str) or not isinstance(props, Mapping):
+            raise ValidationError(
+                f"STAC item {len(records) + 1} has no text id or its properties are not an "
+                f"object ({str(data)[:60]}); give items as to_stac writes them"
+            )
         record: dict[str, Any] = {"id": data["id"], "sensingTime": props.get("datetime")}
         for key, name in _CARRIED.items():
             if props.get(name) is not None:
                 record[key] = props[name]
         if props.get("proj:geometry") and props.get("byoc:cover", True):
-            native = crs_urn(_item_crs(props))
+            try:
+                native = crs_urn(_item_crs(props))
+            except GeometryProblem as err:  # a ValueError: one line naming the item
+                raise ValidationError(f"item {data['id'][:80]!r}: {err}") from err
             record["coverGeometry"] = {
                 **props["proj:geometry"],
                 "crs": {"type": "name", "properties": {"name": native}},
             }
         if props.get("byoc:additional_data"):
-            record["additionalData"] = json.loads(props["byoc:additional_data"])
+            record["additionalData"] = _additional_data(props["byoc:additional_data"], data["id"])
         records.append(record)
     return tiles_from_records(records, crs=crs, densify=densify)
+
+
+def _additional_data(text: Any, item: Any) -> dict[str, Any]:
+    """An item's ``byoc:additional_data`` (JSON text of an object), or a `ValidationError`.
+
+    Items come from STAC files and services byocframe does not control: nesting too deep
+    for Python's reader, 5,000-digit integers or broken text are one line naming the item.
+    """
+    what = f"item {str(item)[:80]!r}: byoc:additional_data"
+    fix = "fix or drop the property (to_stac writes it as JSON text of an object)"
+    try:
+        value = json.loads(text) if isinstance(text, str | bytes) else text
+    except RecursionError as err:
+        raise ValidationError(f"{what} is nested too deep to read; {fix}") from err
+    except ValueError as err:  # JSONDecodeError, and int() of thousands of digits
+        raise ValidationError(f"{what} is not JSON ({str(err)[:80]}); {fix}") from err
+    if not isinstance(value, dict):
+        raise ValidationError(f"{what} is a {type(value).__name__}, not an object; {fix}")
+    return value
 
 
 def _item_crs(props: Mapping[str, Any]) -> str:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.snapshot import ATTRS_KEY, loaded_ids, sealed_ids
-from byocframe.io.files import write_file
+from byocframe.io.files import check_parquet_rows, write_file
 from byocframe.io.geoparquet import METADATA_KEY
 from byocframe.scale.manifest import (
     MANIFEST,
@@ -175,6 +175,7 @@ def check_files(folder: Path, manifest: Manifest | None, *, deleted: bool) -> di
 
 def _holds_loaded_rows(path: Path) -> bool:
     """Whether a GeoParquet file has rows with a ``loaded`` token (read: that column)."""
+    check_parquet_rows(path)  # its rows bounded before the column is read
     try:
         if "loaded" not in pq.read_schema(path).names:
             return False
@@ -213,10 +214,14 @@ def read_partitions(source: Any) -> Any:
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         if not path.is_dir():
+            if path.is_file():
+                check_parquet_rows(path)
             return dask_geopandas.read_parquet(str(path))
         files = [str(p) for p in partition_files(path)]
         if not files:
             raise ValidationError(f"{path}: no .parquet file in this folder; check the path")
+        for file in files:  # footers only: each partition's rows bounded before any is read
+            check_parquet_rows(file)
         return dask_geopandas.read_parquet(files)
     if hasattr(source, "map_partitions") and hasattr(source, "to_delayed"):
         return source

@@ -669,3 +669,19 @@ def test_a_bad_proxy_setting_is_named_without_its_credentials(server, monkeypatc
     assert "pa55w0rd" not in shown
     assert "\n" not in str(err.value)
     assert server.seen == []
+
+
+def test_a_servers_error_message_is_one_short_line(server: Scripted) -> None:
+    """Finding 70: a 400 whose message is 950,000 characters over 50,000 lines, and a code
+    with a line break, become one line of at most a few hundred characters."""
+    words = "\n".join(["the service says:"] * 50_000)
+    error = {"error": {"status": 400, "code": "ODD\nCODE", "message": words}}
+    server.api("/collections/c1", lambda h, q: h.answer(400, error))
+    with pytest.raises(APIError) as caught:
+        server.client().get_collection("c1")
+    text = str(caught.value)
+    assert "\n" not in text
+    assert len(text) < 600
+    assert text.startswith("400 ODD CODE on GET ")
+    assert "the service says: the service says:" in text
+    assert caught.value.message.startswith("the service says: the")
