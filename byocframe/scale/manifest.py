@@ -157,12 +157,12 @@ def read_manifest(folder: str | os.PathLike[str]) -> Manifest | None:
     if not path.exists():
         return None
     fix = "write the dataset again with write_partitions, or pass loaded_ids="
-    check_parquet_rows(path)  # its ids are read whole later: bounded before
     try:
         footer = pq.read_metadata(path)
         meta: Any = json.loads((footer.metadata or {})[MANIFEST_KEY])
     except (OSError, KeyError, ValueError, RecursionError, pa.ArrowException) as err:
         raise ValidationError(f"{path}: not a partition manifest byocframe wrote; {fix}") from err
+    check_parquet_rows(path)  # its ids are read whole later: bounded before
     if not isinstance(meta, dict):
         raise ValidationError(f"{path}: the manifest's metadata is not an object; {fix}")
     files, ids = meta.get("files"), meta.get("ids")

@@ -299,15 +299,22 @@ def _extra_column(path: Path) -> None:
     gpd.read_parquet(path).assign(note="checked").to_parquet(path)
 
 
-@pytest.mark.xfail(
+_OPEN_85 = pytest.mark.xfail(
     strict=True,
-    reason="finding 85: a partition file rewritten by pandas, cut short, or of another "
-    "schema escapes as ValueError, ArrowInvalid or KeyError, not as a ValidationError",
+    reason="finding 85: a partition file rewritten by pandas, or of another schema, escapes "
+    "as ValueError or KeyError, not as a ValidationError",
 )
+
+
 @pytest.mark.parametrize(
     ("spoil", "which"),
-    [(_pandas_rewrite, 1), (_cut_short, 2), (_no_index, 1), (_extra_column, 0)],
-    ids=["pandas-rewrite", "cut-short", "no-index", "extra-column-in-first"],
+    [
+        pytest.param(_pandas_rewrite, 1, marks=_OPEN_85, id="pandas-rewrite"),
+        # a file cut short: its footer is read (and refused by name) before any row
+        pytest.param(_cut_short, 2, id="cut-short"),
+        pytest.param(_no_index, 1, marks=_OPEN_85, id="no-index"),
+        pytest.param(_extra_column, 0, marks=_OPEN_85, id="extra-column-in-first"),
+    ],
 )
 def test_a_spoilt_partition_file_is_refused_by_name(spoil, which, tmp_path):
     gdf = two_months()
