@@ -196,6 +196,7 @@ def test_bad_arguments_fail_in_one_line_before_any_request(account, tmp_path, ca
         (["coverage", cid, "--aoi", str(garbage)], "not a vector file"),
         (["coverage", cid, "--aoi", str(tmp_path / "nope.geojson")], "file not found"),
         (["map", cid, "--column", "bogus", "-o", str(tmp_path / "m.png")], "not a tile column"),
+        (["map", cid, "--column", "native_cover", "-o", str(tmp_path / "m.png")], "cannot colour"),
         (["push", cid, str(bad_csv)], "no 'geometry' column"),
         (["push", cid, str(tmp_path / "missing.parquet")], "file not found"),
         (["tiles", cid, "--crs", "EPSG:999999", "-o", str(tmp_path / "t.gpkg")], "not a CRS"),
@@ -206,6 +207,7 @@ def test_bad_arguments_fail_in_one_line_before_any_request(account, tmp_path, ca
         err = capsys.readouterr().err
         assert expected in err, (argv, err)
         assert len(err.strip().splitlines()) == 1, err
+        assert "native_cover" not in err.partition("use one of")[2], err  # not offered
     assert account.requests_served == served  # nothing was listed first
 
 

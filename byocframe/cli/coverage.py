@@ -94,13 +94,13 @@ def run_map(args: argparse.Namespace) -> int:
     check_output(args.output, (".png", ".pdf", ".svg", ".jpg"))
     if args.column is not None:
         from byocframe.frame.convert import tiles_from_records
+        from byocframe.maps.plotting import colour_columns
 
-        known = tiles_from_records([]).columns
-        if args.column not in known:
-            raise ValueError(
-                f"--column {args.column!r} is not a tile column; use one of "
-                + ", ".join(c for c in known if c not in ("loaded", "geometry"))
-            )
+        known = tiles_from_records([])
+        usable = colour_columns(known)
+        if args.column not in usable:
+            why = "is not a tile column" if args.column not in known else "cannot colour a map"
+            raise ValueError(f"--column {args.column!r} {why}; use one of {', '.join(usable)}")
     gdf = read_collection(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ByocframeWarning)

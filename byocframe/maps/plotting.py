@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from byocframe.exceptions import ByocframeWarning, user_stacklevel
 from byocframe.tools.stats import aoi_geometry, coverage, group_labels
@@ -17,7 +18,14 @@ from byocframe.tools.stats import aoi_geometry, coverage, group_labels
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["MAX_CATEGORIES", "STATUS_COLORS", "plot_coverage", "plot_timeline"]
+__all__ = [
+    "MAX_CATEGORIES",
+    "STATUS_COLORS",
+    "check_column",
+    "colour_columns",
+    "plot_coverage",
+    "plot_timeline",
+]
 
 STATUS_COLORS = {
     "WAITING": "#9e9e9e",
@@ -32,6 +40,86 @@ _OFFLINE_ENV = "BYOCFRAME_OFFLINE"
 _DRAW_ORDER = ("INGESTED", "INGESTING", "QUEUED", "WAITING", "FAILED")  # FAILED on top
 # The basemap fallback is said once per process (a notebook draws many maps).
 _fallback_said = threading.Event()
+#: The snapshot token push needs (`byocframe.frame`): a column, but nothing to colour by.
+_NOT_COLOURS = ("loaded",)
+
+
+def colour_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` a map can be coloured by, in frame order.
+
+    Every column but those holding geometries (``geometry``, ``tile_geometry``) or WKB
+    bytes (``native_cover``, ``native_tile``), and the ``loaded`` token.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> colour_columns(gdf)[:3]
+    ['path', 'status', 'sensing_time']
+    >>> {"geometry", "tile_geometry", "native_cover", "loaded"} & set(colour_columns(gdf))
+    set()
+    """
+    return [
+        str(name)
+        for name, values in frame.items()
+        if name not in _NOT_COLOURS and not _holds_shapes(values)
+    ]
+
+
+def _holds_shapes(values: pd.Series) -> bool:
+    """Whether a column holds geometries or WKB bytes (nothing a colour can stand for)."""
+    dtype = values.dtype
+    if isinstance(dtype, gpd.array.GeometryDtype) or dtype.kind == "S":
+        return True
+    if isinstance(dtype, pd.ArrowDtype):
+        return "binary" in str(dtype.pyarrow_dtype)
+    if pd.api.types.is_object_dtype(dtype):  # the first value that is there tells
+        first = next((v for v in values if v is not None and v is not np.nan), None)
+        return isinstance(first, bytes | shapely.Geometry)
+    return False
+
+
+def check_column(frame: pd.DataFrame, column: str | None) -> None:
+    """Refuse, in one line, a ``column`` that cannot colour a map of ``frame``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    column : str or None
+        None (the default colouring) always passes.
+
+    Raises
+    ------
+    ValueError
+        When ``column`` is not a column of ``frame``, or holds geometries or WKB bytes;
+        the message lists the columns that can colour the map.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> check_column(gdf, "sensing_time")
+    >>> check_column(gdf, "date")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: column='date' is not a column of the frame, so it cannot colour the map; \
+pick one of path, status, sensing_time, ...
+    """
+    if column is None:
+        return
+    usable = colour_columns(frame)
+    if column in usable:
+        return
+    why = (
+        "holds geometries or WKB bytes"
+        if column in frame.columns
+        else "is not a column of the frame"
+    )
+    raise ValueError(
+        f"column={column!r} {why}, so it cannot colour the map; pick one of {', '.join(usable)}"
+    )
 
 
 def plot_coverage(
@@ -89,6 +177,7 @@ def plot_coverage(
     """
     import matplotlib.pyplot as plt
 
+    check_column(frame, column)
     if ax is None:
         _, ax = plt.subplots(figsize=(12, 6.6), layout="constrained")
     else:
@@ -104,7 +193,8 @@ def plot_coverage(
     style = {"linewidth": 0.3, "alpha": 0.75, **style}
     if column is None:
         color = style.pop("color", "#1565c0")
-        data.plot(ax=ax, color=color, **style)
+        if len(data):  # geopandas warns when asked to draw nothing
+            data.plot(ax=ax, color=color, **style)
         _mark_small(ax, data, [color] * len(data), bounds)
     else:
         _draw_column(ax, data, column, style, frame[~drawn.to_numpy()], bounds)
@@ -198,7 +288,8 @@ def _draw_column(
             data, labels = data.iloc[position], labels.iloc[position]
         colors = dict(zip(order, palette, strict=True))
         facecolors = [colors[v] for v in labels]
-        data.plot(ax=ax, color=facecolors, **style)
+        if len(data):  # geopandas warns when asked to draw nothing
+            data.plot(ax=ax, color=facecolors, **style)
         _mark_small(ax, data, facecolors, bounds)
         counts = labels.value_counts()
         missing = hidden_labels.value_counts()
@@ -415,7 +506,8 @@ def plot_timeline(
         bottom += counts[status].to_numpy()
     ax.set_xticks(positions, [_label(k) for k in counts.index], rotation=45, ha="right")
     ax.set_ylabel("tiles")
-    ax.legend(loc="upper left", fontsize="small")
+    if order:  # matplotlib warns about a legend without entries
+        ax.legend(loc="upper left", fontsize="small")
     area = coverage(frame, by=by)["covered_km2"].reindex(counts.index)
     twin = ax.twinx()
     twin.plot(positions, area.to_numpy() / 1e6, color="black", marker="o", linewidth=1)

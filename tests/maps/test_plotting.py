@@ -127,3 +127,26 @@ def test_basemap_fallback_is_one_line_said_once_per_process(gdf, monkeypatch):
     assert "urllib3" not in text
     assert "HTTPConnectionPool" not in text
     assert said[0].filename == __file__  # it points at the user's plot call
+
+
+@pytest.mark.parametrize("column", ["nope", "native_cover", "tile_geometry"])
+def test_a_column_that_cannot_colour_a_map_is_one_line_naming_those_that_can(gdf, column):
+    # a missing column was a bare KeyError; the WKB column a UnicodeDecodeError
+    for draw in (gdf.byoc.plot, gdf.byoc.explore):
+        with pytest.raises(ValueError, match="so it cannot colour the map; pick one of") as caught:
+            draw(column, basemap=False) if draw == gdf.byoc.plot else draw(column, tiles=None)
+        message = str(caught.value)
+        assert message.startswith(f"column={column!r} ")
+        assert "\n" not in message
+        assert "status, sensing_time" in message
+        assert "native_cover" not in message.split("pick one of")[1]
+        assert "tile_geometry" not in message.split("pick one of")[1]
+    assert plt.get_fignums() == []  # refused before a figure is made
+
+
+def test_an_empty_frame_draws_without_warnings(gdf):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = gdf.iloc[:0].byoc.plot(basemap=False)
+        assert ax.get_title().startswith("0 tiles")
+        gdf.iloc[:0].byoc.timeline()
