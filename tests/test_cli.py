@@ -452,3 +452,39 @@ def test_the_command_writes_stac_geoparquet(account, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["tiles", cid, "-o", str(path), "--batch-size", "0"])
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_a_collection_is_named_by_its_id_or_its_name(tmp_path, capsys, monkeypatch):
+    """`byocframe collections` shows names; each COLLECTION argument takes one."""
+    import byocframe
+
+    with byocframe.local_service(demo=True, demo_tiles=30) as service:
+        monkeypatch.setenv("SH_CLIENT_ID", service.client_id)
+        monkeypatch.setenv("SH_CLIENT_SECRET", service.client_secret)
+        monkeypatch.setenv("SH_BASE_URL", service.base_url)
+        name = service.client().get_collection(service.demo_collection)["name"]
+        assert " " in name  # not a plain id: refused as one before
+        assert main(["tiles", name, "-o", str(tmp_path / "t.parquet")]) == 0
+        listed = byocframe.read_file(tmp_path / "t.parquet")
+        assert listed.attrs["byocframe"]["collection"] == service.demo_collection
+        capsys.readouterr()
+        counts, printed = [], []
+        for given in (service.demo_collection, name):
+            served = service.requests_served
+            assert main(["coverage", given]) == 0
+            counts.append(service.requests_served - served)
+            printed.append(capsys.readouterr().out)
+        assert printed[0] == printed[1]
+        assert counts[1] == counts[0] + 1  # a name costs one listing; an id none
+        # an unknown name, and a name two collections share, are one line each
+        assert main(["coverage", "no such collection"]) == 1
+        err = capsys.readouterr().err
+        assert "no collection has the id or name 'no such collection'" in err
+        assert "byocframe collections" in err
+        assert len(err.strip().splitlines()) == 1
+        twin = service.client().create_collection({"name": name, "s3Bucket": "other-bucket"})
+        assert main(["coverage", name]) == 1
+        err = capsys.readouterr().err
+        assert f"2 collections are named {name!r}" in err
+        assert service.demo_collection in err
+        assert twin["id"] in err

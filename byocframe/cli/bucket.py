@@ -59,7 +59,7 @@ def add_commands(commands: Any) -> None:
         "alone); deletions need an S3 listing, and more than --delete-limit of them "
         "need --confirm-deletes with the COUNT:CODE the dry run printed for them.",
     )
-    reconcile.add_argument("collection", metavar="COLLECTION", help="collection id")
+    reconcile.add_argument("collection", metavar="COLLECTION", help="collection id or name")
     reconcile.add_argument(
         "url", metavar="URL", help="the collection's bucket, s3://bucket/ or s3://bucket/prefix"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ __all__ = [
     "account_options",
     "check_output",
     "client_from_args",
+    "collection_id",
     "non_negative",
     "positive",
     "status",
@@ -54,7 +56,74 @@ def client_from_args(args: argparse.Namespace) -> Any:
         profile=args.profile,
         profile_over_env=args.profile is not None,
     )
-    return Client.from_settings(settings)
+    client = Client.from_settings(settings)
+    if getattr(args, "collection", None):  # COLLECTION may be a name: the rest needs the id
+        args.collection = collection_id(client, args.collection)
+    return client
+
+
+#: Sentinel Hub gives collections UUIDs: text of this shape is taken as an id unlooked.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+
+def collection_id(client: Any, text: str) -> str:
+    """The id of the collection ``text`` names: its id, or its name.
+
+    A UUID is taken as the id with no request. Other text is looked up in the
+    account's collections (one listing): an id there, else the one collection of that
+    name. Plain text that matches nothing is passed on as an id, for the service to
+    answer (a collection of another deployment, say).
+
+    Parameters
+    ----------
+    client : Client
+    text : str
+        What the user gave as COLLECTION.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        When several collections have that name (the message lists their ids), or when
+        no collection has it and it cannot be an id (it holds a space, a slash, ...).
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> with byocframe.local_service(demo=True, demo_tiles=5) as service:
+    ...     client = service.client()
+    ...     by_name = collection_id(client, "byocframe demo: global mosaic")
+    ...     by_id = collection_id(client, service.demo_collection)
+    >>> by_name == by_id == service.demo_collection
+    True
+    """
+    from byocframe.exceptions import ValidationError
+    from byocframe.ids import check_id
+
+    if _UUID.fullmatch(text):
+        return text
+    named = []
+    for record in client.iter_collections():
+        if record.get("id") == text:
+            return text
+        if record.get("name") == text:
+            named.append(str(record.get("id")))
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise ValueError(
+            f"{len(named)} collections are named {text!r}: give the id of one ({', '.join(named)})"
+        )
+    try:
+        return check_id(text, "collection")
+    except ValidationError as err:
+        raise ValueError(
+            f"no collection has the id or name {text!r}: "
+            "'byocframe collections' lists the ids (first column) and names"
+        ) from err
 
 
 def version() -> str:

@@ -22,7 +22,7 @@ def add_commands(commands: Any) -> None:
         help="print footprint coverage statistics",
         description="Footprint, covered and overlap areas (km2, on the ellipsoid).",
     )
-    cover.add_argument("collection", metavar="COLLECTION", help="collection id")
+    cover.add_argument("collection", metavar="COLLECTION", help="collection id or name")
     cover.add_argument(
         "--aoi",
         help="west,south,east,north in degrees (write --aoi=-60,-30,-45,-15 when it "
@@ -40,7 +40,7 @@ def add_commands(commands: Any) -> None:
         help="draw a coverage map",
         description="Draw COLLECTION's tiles on a map.",
     )
-    drawing.add_argument("collection", metavar="COLLECTION", help="collection id")
+    drawing.add_argument("collection", metavar="COLLECTION", help="collection id or name")
     drawing.add_argument(
         "-o", "--output", type=Path, default=Path("map.png"), help="PNG to write (map.png)"
     )
