@@ -121,3 +121,15 @@ def test_every_documented_aoi_shows_tiles_of_the_demo(service):
         assert row["covered_fraction"] > 0.05, f"{aoi} in {name}: {row['covered_fraction']:.3f}"
         left = gdf.byoc.gaps(aoi)["area_km2"].sum()
         assert left < 0.95 * row["aoi_km2"], f"{aoi} in {name}: the gap is the whole AOI"
+
+
+def test_plain_to_file_stops_as_the_loading_guide_says(tmp_path):
+    """The guide quotes geopandas' refusal of a tile frame's two geometry columns."""
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    guide = (ROOT / "docs" / "guide" / "loading.md").read_text()
+    quoted = re.search(r'geopandas\' "([^"]+)"', guide)
+    assert quoted is not None
+    gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    with pytest.raises(ValueError, match=quoted.group(1).replace("\n", " ")):
+        gdf.to_file(tmp_path / "tiles.gpkg")
