@@ -201,6 +201,12 @@ def run_serve(args: argparse.Namespace) -> int:
         drop_rate=args.drop_rate,
         seed=args.seed,
     )
+    if args.demo:  # seeding 20,000 tiles takes seconds before the first line below
+        print(
+            f"byocframe serve: starting, with a {args.demo_tiles:,}-tile demo collection ...",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         service = create_service(
             host=args.host,
