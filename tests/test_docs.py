@@ -133,3 +133,21 @@ def test_plain_to_file_stops_as_the_loading_guide_says(tmp_path):
     gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
     with pytest.raises(ValueError, match=quoted.group(1).replace("\n", " ")):
         gdf.to_file(tmp_path / "tiles.gpkg")
+
+
+def test_the_reference_documents_every_public_name():
+    """Each name `byocframe` exports has a ``:::`` entry, or its module has one."""
+    import importlib
+
+    entries = set(re.findall(r"^::: ([\w.]+)$", (ROOT / "docs" / "reference.md").read_text(), re.M))
+    for entry in entries:  # each resolves (mkdocstrings would fail the strict build)
+        module, _, name = entry.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), entry
+    missing = []
+    for name in byocframe.__all__:
+        if name == "__version__":
+            continue
+        home = getattr(getattr(byocframe, name), "__module__", "")
+        if not {f"byocframe.{name}", home, f"{home}.{name}"} & entries:
+            missing.append(name)
+    assert missing == [], f"add '::: byocframe.<name>' to docs/reference.md for {missing}"
