@@ -488,3 +488,16 @@ def test_a_collection_is_named_by_its_id_or_its_name(tmp_path, capsys, monkeypat
         assert f"2 collections are named {name!r}" in err
         assert service.demo_collection in err
         assert twin["id"] in err
+
+
+def test_no_credentials_says_what_to_set_on_the_command_line(capsys):
+    """The conftest clears SH_* and points config.toml at an empty folder."""
+    assert main(["collections"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("byocframe collections: error: no client id and no client secret")
+    assert "SH_CLIENT_ID and SH_CLIENT_SECRET" in err
+    assert "--client-id" in err
+    assert "--profile" in err
+    assert "byocframe serve --demo" in err  # no account: the local service
+    assert "pass client_id" not in err  # the Python wording

@@ -56,6 +56,16 @@ def client_from_args(args: argparse.Namespace) -> Any:
         profile=args.profile,
         profile_over_env=args.profile is not None,
     )
+    missing = [
+        n.replace("_", " ") for n in ("client_id", "client_secret") if n not in settings.sources
+    ]
+    if missing:  # Client.from_settings would say it in Python's words (client_id=...)
+        raise ValueError(
+            f"no {' and no '.join(missing)}: set SH_CLIENT_ID and SH_CLIENT_SECRET (or "
+            "--client-id, and the secret in the variable: a --client-secret flag is visible to "
+            "others), name a sentinelhub-py config.toml profile with --profile, or try the "
+            "local service without an account: byocframe serve --demo"
+        )
     client = Client.from_settings(settings)
     if getattr(args, "collection", None):  # COLLECTION may be a name: the rest needs the id
         args.collection = collection_id(client, args.collection)
