@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_CATEGORIES",
+    "SMALL_TILE_PIXELS",
     "STATUS_COLORS",
     "check_column",
     "colour_columns",
@@ -40,6 +41,8 @@ _OFFLINE_ENV = "BYOCFRAME_OFFLINE"
 _DRAW_ORDER = ("INGESTED", "INGESTING", "QUEUED", "WAITING", "FAILED")  # FAILED on top
 # The basemap fallback is said once per process (a notebook draws many maps).
 _fallback_said = threading.Event()
+#: A tile drawn smaller than this, in pixels each way, also gets a dot so that it shows.
+SMALL_TILE_PIXELS = 2.0
 #: The snapshot token push needs (`byocframe.frame`): a column, but nothing to colour by.
 _NOT_COLOURS = ("loaded",)
 
@@ -367,13 +370,12 @@ def _categories(
 def _mark_small(
     ax: Axes, data: gpd.GeoDataFrame, colors: list[Any], bounds: tuple[float, float, float, float]
 ) -> None:
-    """Mark tiles too small to see at this scale (under 1/150 of the view) with a dot."""
+    """Mark tiles too small to see at this scale (under `SMALL_TILE_PIXELS`) with a dot."""
     if not len(data):
         return
     boxes = data.geometry.bounds.to_numpy()
     size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    span = max(bounds[2] - bounds[0], bounds[3] - bounds[1])
-    small = size < span / 150
+    small = size * _pixels_per_degree(ax, bounds) < SMALL_TILE_PIXELS
     if not small.any():
         return
     points = data.geometry[small].representative_point()
@@ -387,6 +389,22 @@ def _mark_small(
         zorder=3,
         label="_small tiles",
     )
+
+
+def _pixels_per_degree(ax: Axes, bounds: tuple[float, float, float, float]) -> float:
+    """Pixels one degree takes on ``ax`` showing ``bounds`` (the smaller of x and y).
+
+    From the axes' box in the figure, before any layout engine moves it: close enough to
+    tell a tile of a few pixels from one of less than one.
+    """
+    figure = ax.get_figure()
+    if figure is None:
+        return 1.0
+    box = ax.get_position()
+    width, height = figure.get_size_inches() * figure.dpi
+    span_x = max(bounds[2] - bounds[0], 1e-9)
+    span_y = max(bounds[3] - bounds[1], 1e-9)
+    return float(min(box.width * width / span_x, box.height * height / span_y))
 
 
 def _background(ax: Axes, bounds: tuple[float, float, float, float], basemap: Any) -> None:

@@ -110,6 +110,24 @@ def test_tiles_too_small_to_see_are_marked(gdf):
     assert sorted(np.round(dots[0].get_offsets()[:, 0]).tolist()) == [-150, -50, 50, 150]
 
 
+def test_tiles_a_few_pixels_wide_are_drawn_without_a_dot(gdf):
+    """The demo's ~1 degree tiles on a world map: each several pixels wide, none dotted."""
+    frame = gdf.head(40).copy()
+    xs, ys = np.meshgrid(np.linspace(-170, 169, 8), np.linspace(-70, 69, 5))
+    frame["geometry"] = [
+        shapely.box(x, y, x + 1, y + 1) for x, y in zip(xs.flat, ys.flat, strict=True)
+    ]
+    frame.loc[frame.index[:2], "geometry"] = [shapely.box(x, 0, x + 0.1, 0.1) for x in (0, 20)]
+    ax = frame.byoc.plot(basemap=False)
+    ax.figure.canvas.draw()  # the layout as saved
+    # an independent truth: the drawn width of a 1 degree tile in pixels
+    (x0, _), (x1, _) = ax.transData.transform([(0, 0), (1, 0)])
+    assert x1 - x0 > 2
+    dots = [c for c in ax.collections if c.get_label() == "_small tiles"]
+    assert len(dots) == 1
+    assert sorted(np.round(dots[0].get_offsets()[:, 0]).tolist()) == [0.0, 20.0]
+
+
 def test_basemap_fallback_is_one_line_said_once_per_process(gdf, monkeypatch):
     monkeypatch.setattr("byocframe.maps.plotting._fallback_said", threading.Event(), raising=False)
     unreachable = "http://127.0.0.1:9/{z}/{x}/{y}.png"
