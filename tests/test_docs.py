@@ -151,3 +151,12 @@ def test_the_reference_documents_every_public_name():
         if not {f"byocframe.{name}", home, f"{home}.{name}"} & entries:
             missing.append(name)
     assert missing == [], f"add '::: byocframe.<name>' to docs/reference.md for {missing}"
+
+
+def test_no_page_writes_the_readers_configuration():
+    """Copying a page's code never saves a sentinelhub-py profile (``SHConfig.save``)."""
+    saving = re.compile(r"\b(?!m\.)\w+\.save\(")  # m.save("tiles.html") writes a web map
+    for page in PAGES:
+        for number, (language, code) in enumerate(blocks(page), start=1):
+            found = [line.strip() for line in code.splitlines() if saving.search(line)]
+            assert language != "python" or not found, f"{page.name} block {number}: {found}"
