@@ -49,6 +49,28 @@ def test_help_teaches(capsys):
         assert f"usage: byocframe {name}" in capsys.readouterr().out
 
 
+def test_every_default_is_said_the_same_way():
+    """An option with a default says it as "(default ...)", as most already did."""
+    import argparse
+
+    from byocframe.cli.app import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    unsaid = [
+        f"{name} {action.option_strings[-1]}: {action.help}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if action.option_strings
+        and action.default not in (None, False, 0, argparse.SUPPRESS)
+        and "default" not in (action.help or "")
+    ]
+    assert unsaid == []
+    serve, demo = commands.choices["serve"], commands.choices["demo"]
+    helps = {a.dest: a.help for p in (serve, demo) for a in p._actions}
+    assert helps["demo_tiles"] == helps["tiles"]  # the same setting, the same words
+
+
 def test_errors_are_one_line(tmp_path, capsys):
     assert (
         main(["demo", "--tiles", "10", "-o", str(tmp_path / "missing" / "m.png"), "--no-basemap"])

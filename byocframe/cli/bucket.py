@@ -34,7 +34,10 @@ def add_commands(commands: Any) -> None:
         f"an error (default {MAX_UNMATCHED:g})",
     )
     check.add_argument(
-        "--crs", action="append", default=[], help="an extra CRS the deployment ingests"
+        "--crs",
+        action="append",
+        default=[],
+        help="an extra CRS the deployment ingests (repeat for more; default none)",
     )
     check.add_argument("-o", "--output", type=Path, help="write the findings (.csv/.parquet)")
     check.set_defaults(handler=run_check)

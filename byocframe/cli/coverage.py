@@ -42,7 +42,11 @@ def add_commands(commands: Any) -> None:
     )
     drawing.add_argument("collection", metavar="COLLECTION", help="collection id or name")
     drawing.add_argument(
-        "-o", "--output", type=Path, default=Path("map.png"), help="PNG to write (map.png)"
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("map.png"),
+        help="image to write: .png, .pdf, .svg or .jpg (default map.png)",
     )
     drawing.add_argument("--column", help="colour by this column (default status)")
     drawing.add_argument(

@@ -49,7 +49,9 @@ def add_commands(commands: Any) -> None:
     tiles.add_argument(
         "--status", type=status, help="only tiles with this status (e.g. FAILED, failed)"
     )
-    tiles.add_argument("--crs", default="EPSG:4326", help="CRS of the geometries (EPSG:4326)")
+    tiles.add_argument(
+        "--crs", default="EPSG:4326", help="CRS of the geometries (default EPSG:4326)"
+    )
     tiles.add_argument(
         "--stac",
         action="store_true",
