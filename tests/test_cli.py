@@ -523,3 +523,28 @@ def test_no_credentials_says_what_to_set_on_the_command_line(capsys):
     assert "--profile" in err
     assert "byocframe serve --demo" in err  # no account: the local service
     assert "pass client_id" not in err  # the Python wording
+
+
+def test_map_zooms_to_the_aoi_coverage_takes(account, tmp_path, capsys, monkeypatch):
+    """'coverage C --aoi=...' then 'map C --aoi=...': the same AOI, now on the map."""
+    import matplotlib.pyplot as plt
+
+    drawn = {}
+    real_savefig = plt.Figure.savefig
+
+    def keep(figure, *args, **kwargs):
+        drawn["ax"] = figure.axes[0]
+        return real_savefig(figure, *args, **kwargs)
+
+    monkeypatch.setattr(plt.Figure, "savefig", keep)
+    out = tmp_path / "aoi.png"
+    cid = account.demo_collection
+    assert main(["map", cid, "--aoi", "-60,-30,-45,-15", "-o", str(out), "--no-basemap"]) == 0
+    west, east = drawn["ax"].get_xlim()
+    south, north = drawn["ax"].get_ylim()
+    view = (west, east, south, north)  # the AOI and a small margin
+    low, high = (-62, -45, -32, -15), (-60, -43, -30, -13)
+    assert all(lo < v < hi for lo, v, hi in zip(low, view, high, strict=True)), view
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert main(["map", cid, "--aoi", "1,2,3", "-o", str(out)]) == 1
+    assert "--aoi '1,2,3'" in capsys.readouterr().err

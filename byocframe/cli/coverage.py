@@ -15,6 +15,12 @@ from byocframe.tools.stats import format_number
 __all__ = ["add_commands", "read_aoi"]
 
 
+AOI_HELP = (
+    "west,south,east,north in degrees (write --aoi=-60,-30,-45,-15 when it starts with a "
+    "minus), or a vector file (GeoJSON, GPKG)"
+)
+
+
 def add_commands(commands: Any) -> None:
     """Add ``coverage`` and ``map`` to the subcommands."""
     cover = commands.add_parser(
@@ -23,11 +29,7 @@ def add_commands(commands: Any) -> None:
         description="Footprint, covered and overlap areas (km2, on the ellipsoid).",
     )
     cover.add_argument("collection", metavar="COLLECTION", help="collection id or name")
-    cover.add_argument(
-        "--aoi",
-        help="west,south,east,north in degrees (write --aoi=-60,-30,-45,-15 when it "
-        "starts with a minus), or a vector file (GeoJSON, GPKG)",
-    )
+    cover.add_argument("--aoi", help=AOI_HELP)
     cover.add_argument(
         "--by",
         help="date, status, day, week, month, quarter, year, or a pandas frequency (e.g. MS)",
@@ -49,6 +51,7 @@ def add_commands(commands: Any) -> None:
         help="image to write: .png, .pdf, .svg or .jpg (default map.png)",
     )
     drawing.add_argument("--column", help="colour by this column (default status)")
+    drawing.add_argument("--aoi", help=AOI_HELP + "; the map zooms to it and outlines it")
     drawing.add_argument(
         "--basemap",
         action=argparse.BooleanOptionalAction,
@@ -105,10 +108,11 @@ def run_map(args: argparse.Namespace) -> int:
         if args.column not in usable:
             why = "is not a tile column" if args.column not in known else "cannot colour a map"
             raise ValueError(f"--column {args.column!r} {why}; use one of {', '.join(usable)}")
+    aoi = read_aoi(args.aoi) if args.aoi else None  # a bad --aoi fails before the listing
     gdf = read_collection(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ByocframeWarning)
-        ax = gdf.byoc.plot(args.column, basemap=args.basemap)
+        ax = gdf.byoc.plot(args.column, basemap=args.basemap, aoi=aoi)
     if caught:
         print("note: no web map tiles could be fetched; drew the shipped land layer")
     ax.figure.savefig(args.output, dpi=120)

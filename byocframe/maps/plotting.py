@@ -397,14 +397,10 @@ def _pixels_per_degree(ax: Axes, bounds: tuple[float, float, float, float]) -> f
     From the axes' box in the figure, before any layout engine moves it: close enough to
     tell a tile of a few pixels from one of less than one.
     """
-    figure = ax.get_figure()
-    if figure is None:
-        return 1.0
-    box = ax.get_position()
-    width, height = figure.get_size_inches() * figure.dpi
+    box = ax.get_window_extent()  # in pixels at the figure's dpi
     span_x = max(bounds[2] - bounds[0], 1e-9)
     span_y = max(bounds[3] - bounds[1], 1e-9)
-    return float(min(box.width * width / span_x, box.height * height / span_y))
+    return float(min(box.width / span_x, box.height / span_y))
 
 
 def _background(ax: Axes, bounds: tuple[float, float, float, float], basemap: Any) -> None:
