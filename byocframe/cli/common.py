@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
@@ -72,17 +71,12 @@ def client_from_args(args: argparse.Namespace) -> Any:
     return client
 
 
-#: Sentinel Hub gives collections UUIDs: text of this shape is taken as an id unlooked.
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-
-
 def collection_id(client: Any, text: str) -> str:
     """The id of the collection ``text`` names: its id, or its name.
 
-    A UUID is taken as the id with no request. Other text is looked up in the
-    account's collections (one listing): an id there, else the one collection of that
-    name. Plain text that matches nothing is passed on as an id, for the service to
-    answer (a collection of another deployment, say).
+    Text that can be an id (no space, slash, ...; ids are UUIDs) is taken as one, with
+    no request: the service says if no collection has it. Other text is a name, looked
+    up in one listing of the account's collections.
 
     Parameters
     ----------
@@ -97,8 +91,7 @@ def collection_id(client: Any, text: str) -> str:
     Raises
     ------
     ValueError
-        When several collections have that name (the message lists their ids), or when
-        no collection has it and it cannot be an id (it holds a space, a slash, ...).
+        When no collection, or several, have that name (the message lists their ids).
 
     Examples
     --------
@@ -113,27 +106,21 @@ def collection_id(client: Any, text: str) -> str:
     from byocframe.exceptions import ValidationError
     from byocframe.ids import check_id
 
-    if _UUID.fullmatch(text):
-        return text
-    named = []
-    for record in client.iter_collections():
-        if record.get("id") == text:
-            return text
-        if record.get("name") == text:
-            named.append(str(record.get("id")))
+    try:
+        return check_id(text, "collection")
+    except ValidationError as err:
+        not_an_id = err
+    named = [str(c.get("id")) for c in client.iter_collections() if c.get("name") == text]
     if len(named) == 1:
         return named[0]
     if named:
         raise ValueError(
             f"{len(named)} collections are named {text!r}: give the id of one ({', '.join(named)})"
         )
-    try:
-        return check_id(text, "collection")
-    except ValidationError as err:
-        raise ValueError(
-            f"no collection has the id or name {text!r}: "
-            "'byocframe collections' lists the ids (first column) and names"
-        ) from err
+    raise ValueError(
+        f"no collection has the id or name {text!r}: "
+        "'byocframe collections' lists the ids (first column) and names"
+    ) from not_an_id
 
 
 def version() -> str:
