@@ -62,8 +62,13 @@ class ByocAccessor:
         self._files = files
 
     def _need_tiles(self, what: str) -> None:
-        if not self._tiles:
-            raise TypeError(f".byoc.{what}() works on tile frames, not on collection frames")
+        if self._tiles:
+            return
+        if self._files:
+            kind = "files frames (byocframe.read_bucket(): .byoc.check() works on them)"
+        else:
+            kind = "collection frames (byocframe.read_collections(): .byoc.push() works on them)"
+        raise TypeError(f".byoc.{what}() works on tile frames, not on {kind}")
 
     def coverage(self, aoi: AoiLike | None = None, *, by: str | None = None) -> pd.DataFrame:
         """Footprint, covered and overlap areas per group; see `byocframe.tools.stats.coverage`."""
@@ -154,6 +159,8 @@ class ByocAccessor:
                 collection=collection,
                 delete_only=delete_only,
             )
+        if self._files:  # files frames are neither tiles nor collections: refuse
+            self._need_tiles("push")
         tile_only = {
             "delete_missing": delete_missing,
             "tolerance": tolerance is not None,

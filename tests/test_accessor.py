@@ -123,3 +123,19 @@ def test_timeline(gdf):
         "2024-06-21",
         "2024-07-01",
     ]
+
+
+def test_a_files_frame_is_told_apart_from_a_collections_frame(tmp_path):
+    """A read_bucket frame was refused as a 'collection frame', and push went to collections."""
+    files = pd.DataFrame({"key": ["t/2024/B01.tif"], "header_size": [1328]})
+    for call in (files.byoc.plot, files.byoc.summary, files.byoc.timeline):
+        with pytest.raises(TypeError, match=r"works on tile frames, not on files frames") as caught:
+            call()
+        assert "byocframe.read_bucket()" in str(caught.value)
+        assert ".byoc.check()" in str(caught.value)  # what does work on it
+    with pytest.raises(TypeError, match=r"\.byoc\.push\(\) works on tile frames"):
+        files.byoc.push(None)
+    collections = byocframe.collections_from_records([{"id": "c", "name": "n", "s3Bucket": "b"}])
+    with pytest.raises(TypeError, match="not on collection frames") as caught:
+        collections.byoc.plot()
+    assert ".byoc.push()" in str(caught.value)  # what does work on it

@@ -49,6 +49,28 @@ def test_help_teaches(capsys):
         assert f"usage: byocframe {name}" in capsys.readouterr().out
 
 
+def test_every_default_is_said_the_same_way():
+    """An option with a default says it as "(default ...)", as most already did."""
+    import argparse
+
+    from byocframe.cli.app import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    unsaid = [
+        f"{name} {action.option_strings[-1]}: {action.help}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if action.option_strings
+        and action.default not in (None, False, 0, argparse.SUPPRESS)
+        and "default" not in (action.help or "")
+    ]
+    assert unsaid == []
+    serve, demo = commands.choices["serve"], commands.choices["demo"]
+    helps = {a.dest: a.help for p in (serve, demo) for a in p._actions}
+    assert helps["demo_tiles"] == helps["tiles"]  # the same setting, the same words
+
+
 def test_errors_are_one_line(tmp_path, capsys):
     assert (
         main(["demo", "--tiles", "10", "-o", str(tmp_path / "missing" / "m.png"), "--no-basemap"])
@@ -196,6 +218,7 @@ def test_bad_arguments_fail_in_one_line_before_any_request(account, tmp_path, ca
         (["coverage", cid, "--aoi", str(garbage)], "not a vector file"),
         (["coverage", cid, "--aoi", str(tmp_path / "nope.geojson")], "file not found"),
         (["map", cid, "--column", "bogus", "-o", str(tmp_path / "m.png")], "not a tile column"),
+        (["map", cid, "--column", "native_cover", "-o", str(tmp_path / "m.png")], "cannot colour"),
         (["push", cid, str(bad_csv)], "no 'geometry' column"),
         (["push", cid, str(tmp_path / "missing.parquet")], "file not found"),
         (["tiles", cid, "--crs", "EPSG:999999", "-o", str(tmp_path / "t.gpkg")], "not a CRS"),
@@ -206,6 +229,7 @@ def test_bad_arguments_fail_in_one_line_before_any_request(account, tmp_path, ca
         err = capsys.readouterr().err
         assert expected in err, (argv, err)
         assert len(err.strip().splitlines()) == 1, err
+        assert "native_cover" not in err.partition("use one of")[2], err  # not offered
     assert account.requests_served == served  # nothing was listed first
 
 
@@ -450,3 +474,77 @@ def test_the_command_writes_stac_geoparquet(account, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["tiles", cid, "-o", str(path), "--batch-size", "0"])
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_a_collection_is_named_by_its_id_or_its_name(tmp_path, capsys, monkeypatch):
+    """`byocframe collections` shows names; each COLLECTION argument takes one."""
+    import byocframe
+
+    with byocframe.local_service(demo=True, demo_tiles=30) as service:
+        monkeypatch.setenv("SH_CLIENT_ID", service.client_id)
+        monkeypatch.setenv("SH_CLIENT_SECRET", service.client_secret)
+        monkeypatch.setenv("SH_BASE_URL", service.base_url)
+        name = service.client().get_collection(service.demo_collection)["name"]
+        assert " " in name  # not a plain id: refused as one before
+        assert main(["tiles", name, "-o", str(tmp_path / "t.parquet")]) == 0
+        listed = byocframe.read_file(tmp_path / "t.parquet")
+        assert listed.attrs["byocframe"]["collection"] == service.demo_collection
+        capsys.readouterr()
+        counts, printed = [], []
+        for given in (service.demo_collection, name):
+            served = service.requests_served
+            assert main(["coverage", given]) == 0
+            counts.append(service.requests_served - served)
+            printed.append(capsys.readouterr().out)
+        assert printed[0] == printed[1]
+        assert counts[1] == counts[0] + 1  # a name costs one listing; an id none
+        # an unknown name, and a name two collections share, are one line each
+        assert main(["coverage", "no such collection"]) == 1
+        err = capsys.readouterr().err
+        assert "no collection has the id or name 'no such collection'" in err
+        assert "byocframe collections" in err
+        assert len(err.strip().splitlines()) == 1
+        twin = service.client().create_collection({"name": name, "s3Bucket": "other-bucket"})
+        assert main(["coverage", name]) == 1
+        err = capsys.readouterr().err
+        assert f"2 collections are named {name!r}" in err
+        assert service.demo_collection in err
+        assert twin["id"] in err
+
+
+def test_no_credentials_says_what_to_set_on_the_command_line(capsys):
+    """The conftest clears SH_* and points config.toml at an empty folder."""
+    assert main(["collections"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("byocframe collections: error: no client id and no client secret")
+    assert "SH_CLIENT_ID and SH_CLIENT_SECRET" in err
+    assert "--client-id" in err
+    assert "--profile" in err
+    assert "byocframe serve --demo" in err  # no account: the local service
+    assert "pass client_id" not in err  # the Python wording
+
+
+def test_map_zooms_to_the_aoi_coverage_takes(account, tmp_path, capsys, monkeypatch):
+    """'coverage C --aoi=...' then 'map C --aoi=...': the same AOI, now on the map."""
+    import matplotlib.pyplot as plt
+
+    drawn = {}
+    real_savefig = plt.Figure.savefig
+
+    def keep(figure, *args, **kwargs):
+        drawn["ax"] = figure.axes[0]
+        return real_savefig(figure, *args, **kwargs)
+
+    monkeypatch.setattr(plt.Figure, "savefig", keep)
+    out = tmp_path / "aoi.png"
+    cid = account.demo_collection
+    assert main(["map", cid, "--aoi", "-60,-30,-45,-15", "-o", str(out), "--no-basemap"]) == 0
+    west, east = drawn["ax"].get_xlim()
+    south, north = drawn["ax"].get_ylim()
+    view = (west, east, south, north)  # the AOI and a small margin
+    low, high = (-62, -45, -32, -15), (-60, -43, -30, -13)
+    assert all(lo < v < hi for lo, v, hi in zip(low, view, high, strict=True)), view
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert main(["map", cid, "--aoi", "1,2,3", "-o", str(out)]) == 1
+    assert "--aoi '1,2,3'" in capsys.readouterr().err

@@ -150,3 +150,26 @@ def test_a_busy_port_says_how_to_choose_another(capsys: pytest.CaptureFixture[st
     assert len(err.strip().splitlines()) == 1, err
     assert f"port {port} on 127.0.0.1 is taken" in err
     assert "--port 0" in err
+
+
+def test_seeding_the_demo_is_said_before_the_wait() -> None:
+    """Seeding 20,000 demo tiles takes seconds: a line on stderr says so first."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "byocframe", "serve", "--port", "0", "--demo", "--demo-tiles", "40"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    try:
+        first = process.stdout.readline()  # the service is up
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        said = process.stderr.read().splitlines()
+        process.stdout.close()
+        process.stderr.close()
+    assert said
+    assert said[0].startswith("byocframe serve: starting, with a 40-tile demo collection")
+    assert first.startswith("byocframe local BYOC service at http://127.0.0.1:")

@@ -121,3 +121,42 @@ def test_every_documented_aoi_shows_tiles_of_the_demo(service):
         assert row["covered_fraction"] > 0.05, f"{aoi} in {name}: {row['covered_fraction']:.3f}"
         left = gdf.byoc.gaps(aoi)["area_km2"].sum()
         assert left < 0.95 * row["aoi_km2"], f"{aoi} in {name}: the gap is the whole AOI"
+
+
+def test_plain_to_file_stops_as_the_loading_guide_says(tmp_path):
+    """The guide quotes geopandas' refusal of a tile frame's two geometry columns."""
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    guide = (ROOT / "docs" / "guide" / "loading.md").read_text()
+    quoted = re.search(r'geopandas\' "([^"]+)"', guide)
+    assert quoted is not None
+    gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    with pytest.raises(ValueError, match=quoted.group(1).replace("\n", " ")):
+        gdf.to_file(tmp_path / "tiles.gpkg")
+
+
+def test_the_reference_documents_every_public_name():
+    """Each name `byocframe` exports has a ``:::`` entry, or its module has one."""
+    import importlib
+
+    entries = set(re.findall(r"^::: ([\w.]+)$", (ROOT / "docs" / "reference.md").read_text(), re.M))
+    for entry in entries:  # each resolves (mkdocstrings would fail the strict build)
+        module, _, name = entry.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), entry
+    missing = []
+    for name in byocframe.__all__:
+        if name == "__version__":
+            continue
+        home = getattr(getattr(byocframe, name), "__module__", "")
+        if not {f"byocframe.{name}", home, f"{home}.{name}"} & entries:
+            missing.append(name)
+    assert missing == [], f"add '::: byocframe.<name>' to docs/reference.md for {missing}"
+
+
+def test_no_page_writes_the_readers_configuration():
+    """Copying a page's code never saves a sentinelhub-py profile (``SHConfig.save``)."""
+    saving = re.compile(r"\b(?!m\.)\w+\.save\(")  # m.save("tiles.html") writes a web map
+    for page in PAGES:
+        for number, (language, code) in enumerate(blocks(page), start=1):
+            found = [line.strip() for line in code.splitlines() if saving.search(line)]
+            assert language != "python" or not found, f"{page.name} block {number}: {found}"

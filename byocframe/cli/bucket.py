@@ -34,7 +34,10 @@ def add_commands(commands: Any) -> None:
         f"an error (default {MAX_UNMATCHED:g})",
     )
     check.add_argument(
-        "--crs", action="append", default=[], help="an extra CRS the deployment ingests"
+        "--crs",
+        action="append",
+        default=[],
+        help="an extra CRS the deployment ingests (repeat for more; default none)",
     )
     check.add_argument("-o", "--output", type=Path, help="write the findings (.csv/.parquet)")
     check.set_defaults(handler=run_check)
@@ -59,7 +62,7 @@ def add_commands(commands: Any) -> None:
         "alone); deletions need an S3 listing, and more than --delete-limit of them "
         "need --confirm-deletes with the COUNT:CODE the dry run printed for them.",
     )
-    reconcile.add_argument("collection", metavar="COLLECTION", help="collection id")
+    reconcile.add_argument("collection", metavar="COLLECTION", help="collection id or name")
     reconcile.add_argument(
         "url", metavar="URL", help="the collection's bucket, s3://bucket/ or s3://bucket/prefix"
     )

@@ -10,6 +10,7 @@ __all__ = [
     "account_options",
     "check_output",
     "client_from_args",
+    "collection_id",
     "non_negative",
     "positive",
     "status",
@@ -54,7 +55,72 @@ def client_from_args(args: argparse.Namespace) -> Any:
         profile=args.profile,
         profile_over_env=args.profile is not None,
     )
-    return Client.from_settings(settings)
+    missing = [
+        n.replace("_", " ") for n in ("client_id", "client_secret") if n not in settings.sources
+    ]
+    if missing:  # Client.from_settings would say it in Python's words (client_id=...)
+        raise ValueError(
+            f"no {' and no '.join(missing)}: set SH_CLIENT_ID and SH_CLIENT_SECRET (or "
+            "--client-id, and the secret in the variable: a --client-secret flag is visible to "
+            "others), name a sentinelhub-py config.toml profile with --profile, or try the "
+            "local service without an account: byocframe serve --demo"
+        )
+    client = Client.from_settings(settings)
+    if getattr(args, "collection", None):  # COLLECTION may be a name: the rest needs the id
+        args.collection = collection_id(client, args.collection)
+    return client
+
+
+def collection_id(client: Any, text: str) -> str:
+    """The id of the collection ``text`` names: its id, or its name.
+
+    Text that can be an id (no space, slash, ...; ids are UUIDs) is taken as one, with
+    no request: the service says if no collection has it. Other text is a name, looked
+    up in one listing of the account's collections.
+
+    Parameters
+    ----------
+    client : Client
+    text : str
+        What the user gave as COLLECTION.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        When no collection, or several, have that name (the message lists their ids).
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> with byocframe.local_service(demo=True, demo_tiles=5) as service:
+    ...     client = service.client()
+    ...     by_name = collection_id(client, "byocframe demo: global mosaic")
+    ...     by_id = collection_id(client, service.demo_collection)
+    >>> by_name == by_id == service.demo_collection
+    True
+    """
+    from byocframe.exceptions import ValidationError
+    from byocframe.ids import check_id
+
+    try:
+        return check_id(text, "collection")
+    except ValidationError as err:
+        not_an_id = err
+    named = [str(c.get("id")) for c in client.iter_collections() if c.get("name") == text]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise ValueError(
+            f"{len(named)} collections are named {text!r}: give the id of one ({', '.join(named)})"
+        )
+    raise ValueError(
+        f"no collection has the id or name {text!r}: "
+        "'byocframe collections' lists the ids (first column) and names"
+    ) from not_an_id
 
 
 def version() -> str:

@@ -15,6 +15,12 @@ from byocframe.tools.stats import format_number
 __all__ = ["add_commands", "read_aoi"]
 
 
+AOI_HELP = (
+    "west,south,east,north in degrees (write --aoi=-60,-30,-45,-15 when it starts with a "
+    "minus), or a vector file (GeoJSON, GPKG)"
+)
+
+
 def add_commands(commands: Any) -> None:
     """Add ``coverage`` and ``map`` to the subcommands."""
     cover = commands.add_parser(
@@ -22,12 +28,8 @@ def add_commands(commands: Any) -> None:
         help="print footprint coverage statistics",
         description="Footprint, covered and overlap areas (km2, on the ellipsoid).",
     )
-    cover.add_argument("collection", metavar="COLLECTION", help="collection id")
-    cover.add_argument(
-        "--aoi",
-        help="west,south,east,north in degrees (write --aoi=-60,-30,-45,-15 when it "
-        "starts with a minus), or a vector file (GeoJSON, GPKG)",
-    )
+    cover.add_argument("collection", metavar="COLLECTION", help="collection id or name")
+    cover.add_argument("--aoi", help=AOI_HELP)
     cover.add_argument(
         "--by",
         help="date, status, day, week, month, quarter, year, or a pandas frequency (e.g. MS)",
@@ -40,11 +42,16 @@ def add_commands(commands: Any) -> None:
         help="draw a coverage map",
         description="Draw COLLECTION's tiles on a map.",
     )
-    drawing.add_argument("collection", metavar="COLLECTION", help="collection id")
+    drawing.add_argument("collection", metavar="COLLECTION", help="collection id or name")
     drawing.add_argument(
-        "-o", "--output", type=Path, default=Path("map.png"), help="PNG to write (map.png)"
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("map.png"),
+        help="image to write: .png, .pdf, .svg or .jpg (default map.png)",
     )
     drawing.add_argument("--column", help="colour by this column (default status)")
+    drawing.add_argument("--aoi", help=AOI_HELP + "; the map zooms to it and outlines it")
     drawing.add_argument(
         "--basemap",
         action=argparse.BooleanOptionalAction,
@@ -94,17 +101,18 @@ def run_map(args: argparse.Namespace) -> int:
     check_output(args.output, (".png", ".pdf", ".svg", ".jpg"))
     if args.column is not None:
         from byocframe.frame.convert import tiles_from_records
+        from byocframe.maps.plotting import colour_columns
 
-        known = tiles_from_records([]).columns
-        if args.column not in known:
-            raise ValueError(
-                f"--column {args.column!r} is not a tile column; use one of "
-                + ", ".join(c for c in known if c not in ("loaded", "geometry"))
-            )
+        known = tiles_from_records([])
+        usable = colour_columns(known)
+        if args.column not in usable:
+            why = "is not a tile column" if args.column not in known else "cannot colour a map"
+            raise ValueError(f"--column {args.column!r} {why}; use one of {', '.join(usable)}")
+    aoi = read_aoi(args.aoi) if args.aoi else None  # a bad --aoi fails before the listing
     gdf = read_collection(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ByocframeWarning)
-        ax = gdf.byoc.plot(args.column, basemap=args.basemap)
+        ax = gdf.byoc.plot(args.column, basemap=args.basemap, aoi=aoi)
     if caught:
         print("note: no web map tiles could be fetched; drew the shipped land layer")
     ax.figure.savefig(args.output, dpi=120)

@@ -27,7 +27,12 @@ def add_commands(commands: Any) -> None:
         "offline), list it through the client, print coverage statistics and write a "
         "coverage map. Needs no account and no network.",
     )
-    demo.add_argument("--tiles", type=positive, default=20_000, help="demo tiles (default 20000)")
+    demo.add_argument(
+        "--tiles",
+        type=positive,
+        default=20_000,
+        help="tiles in the demo collection (default 20,000)",
+    )
     demo.add_argument(
         "-o",
         "--output",
@@ -78,7 +83,10 @@ def add_commands(commands: Any) -> None:
     )
     serve.add_argument("--demo", action="store_true", help="seed the demo collection")
     serve.add_argument(
-        "--demo-tiles", type=int, default=20_000, help="tiles in the demo collection (20000)"
+        "--demo-tiles",
+        type=int,
+        default=20_000,
+        help="tiles in the demo collection (default 20,000)",
     )
     serve.add_argument(
         "--s3",
@@ -101,16 +109,22 @@ def add_commands(commands: Any) -> None:
     serve.add_argument("--seed", type=int, default=0, help="seed of the injected faults")
     limits = serve.add_argument_group("limits")
     limits.add_argument(
-        "--read-timeout", type=float, default=30.0, help="seconds to send one request (30)"
+        "--read-timeout", type=float, default=30.0, help="seconds to send one request (default 30)"
     )
     limits.add_argument(
-        "--idle-timeout", type=float, default=60.0, help="seconds a connection may idle (60)"
+        "--idle-timeout",
+        type=float,
+        default=60.0,
+        help="seconds a connection may idle (default 60)",
     )
     limits.add_argument(
-        "--max-connections", type=int, default=64, help="connections served at once (64)"
+        "--max-connections", type=int, default=64, help="connections served at once (default 64)"
     )
     limits.add_argument(
-        "--max-body-bytes", type=int, default=16 * 2**20, help="largest request body (16 MiB)"
+        "--max-body-bytes",
+        type=int,
+        default=16 * 2**20,
+        help="largest request body in bytes (default 16 MiB)",
     )
     serve.set_defaults(handler=run_serve)
 
@@ -201,6 +215,12 @@ def run_serve(args: argparse.Namespace) -> int:
         drop_rate=args.drop_rate,
         seed=args.seed,
     )
+    if args.demo:  # seeding 20,000 tiles takes seconds before the first line below
+        print(
+            f"byocframe serve: starting, with a {args.demo_tiles:,}-tile demo collection ...",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         service = create_service(
             host=args.host,

@@ -44,12 +44,14 @@ def add_commands(commands: Any) -> None:
         "fraction of the memory the whole table takes), .gpkg, .geojson or .csv (geometry "
         "as WKT). With --stac, the tiles as STAC Items in a stac-geoparquet file instead.",
     )
-    tiles.add_argument("collection", metavar="COLLECTION", help="collection id")
+    tiles.add_argument("collection", metavar="COLLECTION", help="collection id or name")
     tiles.add_argument("-o", "--output", type=Path, required=True, help="file to write")
     tiles.add_argument(
         "--status", type=status, help="only tiles with this status (e.g. FAILED, failed)"
     )
-    tiles.add_argument("--crs", default="EPSG:4326", help="CRS of the geometries (EPSG:4326)")
+    tiles.add_argument(
+        "--crs", default="EPSG:4326", help="CRS of the geometries (default EPSG:4326)"
+    )
     tiles.add_argument(
         "--stac",
         action="store_true",
@@ -77,7 +79,7 @@ def add_commands(commands: Any) -> None:
         "With --delete-missing, more than --delete-limit deletions need --confirm-deletes "
         "with the COUNT:CODE a --dry-run printed for them.",
     )
-    push.add_argument("collection", metavar="COLLECTION", help="collection id")
+    push.add_argument("collection", metavar="COLLECTION", help="collection id or name")
     push.add_argument(
         "edited",
         metavar="EDITED_FILE",

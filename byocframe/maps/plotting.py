@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from byocframe.exceptions import ByocframeWarning, user_stacklevel
 from byocframe.tools.stats import aoi_geometry, coverage, group_labels
@@ -17,7 +18,15 @@ from byocframe.tools.stats import aoi_geometry, coverage, group_labels
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["MAX_CATEGORIES", "STATUS_COLORS", "plot_coverage", "plot_timeline"]
+__all__ = [
+    "MAX_CATEGORIES",
+    "SMALL_TILE_PIXELS",
+    "STATUS_COLORS",
+    "check_column",
+    "colour_columns",
+    "plot_coverage",
+    "plot_timeline",
+]
 
 STATUS_COLORS = {
     "WAITING": "#9e9e9e",
@@ -32,6 +41,88 @@ _OFFLINE_ENV = "BYOCFRAME_OFFLINE"
 _DRAW_ORDER = ("INGESTED", "INGESTING", "QUEUED", "WAITING", "FAILED")  # FAILED on top
 # The basemap fallback is said once per process (a notebook draws many maps).
 _fallback_said = threading.Event()
+#: A tile drawn smaller than this, in pixels each way, also gets a dot so that it shows.
+SMALL_TILE_PIXELS = 2.0
+#: The snapshot token push needs (`byocframe.frame`): a column, but nothing to colour by.
+_NOT_COLOURS = ("loaded",)
+
+
+def colour_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` a map can be coloured by, in frame order.
+
+    Every column but those holding geometries (``geometry``, ``tile_geometry``) or WKB
+    bytes (``native_cover``, ``native_tile``), and the ``loaded`` token.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> colour_columns(gdf)[:3]
+    ['path', 'status', 'sensing_time']
+    >>> {"geometry", "tile_geometry", "native_cover", "loaded"} & set(colour_columns(gdf))
+    set()
+    """
+    return [
+        str(name)
+        for name, values in frame.items()
+        if name not in _NOT_COLOURS and not _holds_shapes(values)
+    ]
+
+
+def _holds_shapes(values: pd.Series) -> bool:
+    """Whether a column holds geometries or WKB bytes (nothing a colour can stand for)."""
+    dtype = values.dtype
+    if isinstance(dtype, gpd.array.GeometryDtype) or dtype.kind == "S":
+        return True
+    if isinstance(dtype, pd.ArrowDtype):
+        return "binary" in str(dtype.pyarrow_dtype)
+    if pd.api.types.is_object_dtype(dtype):  # the first value that is there tells
+        first = next((v for v in values if v is not None and v is not np.nan), None)
+        return isinstance(first, bytes | shapely.Geometry)
+    return False
+
+
+def check_column(frame: pd.DataFrame, column: str | None) -> None:
+    """Refuse, in one line, a ``column`` that cannot colour a map of ``frame``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    column : str or None
+        None (the default colouring) always passes.
+
+    Raises
+    ------
+    ValueError
+        When ``column`` is not a column of ``frame``, or holds geometries or WKB bytes;
+        the message lists the columns that can colour the map.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> check_column(gdf, "sensing_time")
+    >>> check_column(gdf, "date")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: column='date' is not a column of the frame, so it cannot colour the map; \
+pick one of path, status, sensing_time, ...
+    """
+    if column is None:
+        return
+    usable = colour_columns(frame)
+    if column in usable:
+        return
+    why = (
+        "holds geometries or WKB bytes"
+        if column in frame.columns
+        else "is not a column of the frame"
+    )
+    raise ValueError(
+        f"column={column!r} {why}, so it cannot colour the map; pick one of {', '.join(usable)}"
+    )
 
 
 def plot_coverage(
@@ -89,6 +180,7 @@ def plot_coverage(
     """
     import matplotlib.pyplot as plt
 
+    check_column(frame, column)
     if ax is None:
         _, ax = plt.subplots(figsize=(12, 6.6), layout="constrained")
     else:
@@ -104,7 +196,8 @@ def plot_coverage(
     style = {"linewidth": 0.3, "alpha": 0.75, **style}
     if column is None:
         color = style.pop("color", "#1565c0")
-        data.plot(ax=ax, color=color, **style)
+        if len(data):  # geopandas warns when asked to draw nothing
+            data.plot(ax=ax, color=color, **style)
         _mark_small(ax, data, [color] * len(data), bounds)
     else:
         _draw_column(ax, data, column, style, frame[~drawn.to_numpy()], bounds)
@@ -198,7 +291,8 @@ def _draw_column(
             data, labels = data.iloc[position], labels.iloc[position]
         colors = dict(zip(order, palette, strict=True))
         facecolors = [colors[v] for v in labels]
-        data.plot(ax=ax, color=facecolors, **style)
+        if len(data):  # geopandas warns when asked to draw nothing
+            data.plot(ax=ax, color=facecolors, **style)
         _mark_small(ax, data, facecolors, bounds)
         counts = labels.value_counts()
         missing = hidden_labels.value_counts()
@@ -276,13 +370,12 @@ def _categories(
 def _mark_small(
     ax: Axes, data: gpd.GeoDataFrame, colors: list[Any], bounds: tuple[float, float, float, float]
 ) -> None:
-    """Mark tiles too small to see at this scale (under 1/150 of the view) with a dot."""
+    """Mark tiles too small to see at this scale (under `SMALL_TILE_PIXELS`) with a dot."""
     if not len(data):
         return
     boxes = data.geometry.bounds.to_numpy()
     size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    span = max(bounds[2] - bounds[0], bounds[3] - bounds[1])
-    small = size < span / 150
+    small = size * _pixels_per_degree(ax, bounds) < SMALL_TILE_PIXELS
     if not small.any():
         return
     points = data.geometry[small].representative_point()
@@ -296,6 +389,18 @@ def _mark_small(
         zorder=3,
         label="_small tiles",
     )
+
+
+def _pixels_per_degree(ax: Axes, bounds: tuple[float, float, float, float]) -> float:
+    """Pixels one degree takes on ``ax`` showing ``bounds`` (the smaller of x and y).
+
+    From the axes' box in the figure, before any layout engine moves it: close enough to
+    tell a tile of a few pixels from one of less than one.
+    """
+    box = ax.get_window_extent()  # in pixels at the figure's dpi
+    span_x = max(bounds[2] - bounds[0], 1e-9)
+    span_y = max(bounds[3] - bounds[1], 1e-9)
+    return float(min(box.width / span_x, box.height / span_y))
 
 
 def _background(ax: Axes, bounds: tuple[float, float, float, float], basemap: Any) -> None:
@@ -415,7 +520,8 @@ def plot_timeline(
         bottom += counts[status].to_numpy()
     ax.set_xticks(positions, [_label(k) for k in counts.index], rotation=45, ha="right")
     ax.set_ylabel("tiles")
-    ax.legend(loc="upper left", fontsize="small")
+    if order:  # matplotlib warns about a legend without entries
+        ax.legend(loc="upper left", fontsize="small")
     area = coverage(frame, by=by)["covered_km2"].reindex(counts.index)
     twin = ax.twinx()
     twin.plot(positions, area.to_numpy() / 1e6, color="black", marker="o", linewidth=1)

@@ -28,6 +28,7 @@ from byocframe.maps import classes as mapclasses
 from byocframe.maps import page as mappage
 from byocframe.maps.lod import DEFAULT_LOD, LevelOfDetail, lod_layer
 from byocframe.maps.page import OSM_TILES
+from byocframe.maps.plotting import check_column
 
 __all__ = ["DEFAULT_LOD", "DEFAULT_TOLERANCE", "OSM_TILES", "LevelOfDetail", "TileMap", "explore"]
 
@@ -238,8 +239,7 @@ def explore(
             f"m must be a TileMap returned by byocframe's explore(), got {type(m).__name__}; "
             "drop m= to start a new map"
         )
-    if column is not None and column not in frame.columns:
-        raise ValueError(f"column={column!r} is not a column of the frame; pick one of its columns")
+    check_column(frame, column)
     if not tolerance >= 0:
         raise ValueError(f"tolerance must be >= 0 degrees, got {tolerance!r}")
     if lod is not None and not isinstance(lod, LevelOfDetail):

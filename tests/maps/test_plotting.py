@@ -110,6 +110,24 @@ def test_tiles_too_small_to_see_are_marked(gdf):
     assert sorted(np.round(dots[0].get_offsets()[:, 0]).tolist()) == [-150, -50, 50, 150]
 
 
+def test_tiles_a_few_pixels_wide_are_drawn_without_a_dot(gdf):
+    """The demo's ~1 degree tiles on a world map: each several pixels wide, none dotted."""
+    frame = gdf.head(40).copy()
+    xs, ys = np.meshgrid(np.linspace(-170, 169, 8), np.linspace(-70, 69, 5))
+    frame["geometry"] = [
+        shapely.box(x, y, x + 1, y + 1) for x, y in zip(xs.flat, ys.flat, strict=True)
+    ]
+    frame.loc[frame.index[:2], "geometry"] = [shapely.box(x, 0, x + 0.1, 0.1) for x in (0, 20)]
+    ax = frame.byoc.plot(basemap=False)
+    ax.figure.canvas.draw()  # the layout as saved
+    # an independent truth: the drawn width of a 1 degree tile in pixels
+    (x0, _), (x1, _) = ax.transData.transform([(0, 0), (1, 0)])
+    assert x1 - x0 > 2
+    dots = [c for c in ax.collections if c.get_label() == "_small tiles"]
+    assert len(dots) == 1
+    assert sorted(np.round(dots[0].get_offsets()[:, 0]).tolist()) == [0.0, 20.0]
+
+
 def test_basemap_fallback_is_one_line_said_once_per_process(gdf, monkeypatch):
     monkeypatch.setattr("byocframe.maps.plotting._fallback_said", threading.Event(), raising=False)
     unreachable = "http://127.0.0.1:9/{z}/{x}/{y}.png"
@@ -127,3 +145,26 @@ def test_basemap_fallback_is_one_line_said_once_per_process(gdf, monkeypatch):
     assert "urllib3" not in text
     assert "HTTPConnectionPool" not in text
     assert said[0].filename == __file__  # it points at the user's plot call
+
+
+@pytest.mark.parametrize("column", ["nope", "native_cover", "tile_geometry"])
+def test_a_column_that_cannot_colour_a_map_is_one_line_naming_those_that_can(gdf, column):
+    # a missing column was a bare KeyError; the WKB column a UnicodeDecodeError
+    for draw in (gdf.byoc.plot, gdf.byoc.explore):
+        with pytest.raises(ValueError, match="so it cannot colour the map; pick one of") as caught:
+            draw(column, basemap=False) if draw == gdf.byoc.plot else draw(column, tiles=None)
+        message = str(caught.value)
+        assert message.startswith(f"column={column!r} ")
+        assert "\n" not in message
+        assert "status, sensing_time" in message
+        assert "native_cover" not in message.split("pick one of")[1]
+        assert "tile_geometry" not in message.split("pick one of")[1]
+    assert plt.get_fignums() == []  # refused before a figure is made
+
+
+def test_an_empty_frame_draws_without_warnings(gdf):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = gdf.iloc[:0].byoc.plot(basemap=False)
+        assert ax.get_title().startswith("0 tiles")
+        gdf.iloc[:0].byoc.timeline()
