@@ -32,6 +32,7 @@ __all__ = [
     "CrsLike",
     "GeometriesLike",
     "GeometryLike",
+    "RecordLike",
     "S3Like",
 ]
 
@@ -139,6 +140,15 @@ GeometryLike: TypeAlias = "shapely.Geometry | Mapping[str, Any]"
 GeometriesLike: TypeAlias = (
     "gpd.GeoSeries | gpd.GeoDataFrame | np.ndarray | Sequence[shapely.Geometry | None]"
 )
+
+
+class _HasToDict(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+#: A collection or tile as the API shapes it: a dict, or a sentinelhub-py dataclass
+#: (``ByocCollection``, ``ByocTile``: anything with ``to_dict()``).
+RecordLike: TypeAlias = "Mapping[str, Any] | _HasToDict"
 
 #: A CRS: a text pyproj reads (``"EPSG:32633"``, ``"urn:ogc:def:crs:OGC::CRS84"``), an
 #: EPSG code as an int, or a `pyproj.CRS`.

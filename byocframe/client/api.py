@@ -31,7 +31,7 @@ from byocframe.client.session import DEFAULT_BASE_URL, ApiSession
 from byocframe.client.transport import is_loopback
 from byocframe.exceptions import APIError, NotFoundError, TransportError
 from byocframe.ids import CollectionLike, TileLike, path_of, resource_id
-from byocframe.typing import AnyClient
+from byocframe.typing import AnyClient, RecordLike
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -297,9 +297,12 @@ class Client(ApiSession):
                 raise
             raise elsewhere from err
 
-    def create_collection(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """Create a collection (``name`` and ``s3Bucket`` required); return it."""
-        return self._data("POST", "/collections", json=dict(record))
+    def create_collection(self, record: RecordLike) -> dict[str, Any]:
+        """Create a collection (``name`` and ``s3Bucket`` required); return it.
+
+        ``record`` is a dict, or a sentinelhub-py ``ByocCollection``.
+        """
+        return self._data("POST", "/collections", json=_payload(record))
 
     def update_collection(self, collection: CollectionLike, record: Mapping[str, Any]) -> None:
         """Replace the writable fields of a collection (name, s3Bucket, noData, bands)."""
@@ -375,10 +378,13 @@ class Client(ApiSession):
         """One tile (``at``: a pacing turn from `reserve_turns`)."""
         return self._data("GET", self._tile_path(collection, tile), at=at)
 
-    def create_tile(self, collection: CollectionLike, record: Mapping[str, Any]) -> dict[str, Any]:
-        """Create a tile (``path`` required); it starts WAITING. Return it."""
+    def create_tile(self, collection: CollectionLike, record: RecordLike) -> dict[str, Any]:
+        """Create a tile (``path`` required); it starts WAITING. Return it.
+
+        ``record`` is a dict, or a sentinelhub-py ``ByocTile``.
+        """
         cid = resource_id(collection, "collection")
-        return self._data("POST", path_of("collections", cid, "tiles"), json=dict(record))
+        return self._data("POST", path_of("collections", cid, "tiles"), json=_payload(record))
 
     def update_tile(
         self,
@@ -459,3 +465,16 @@ def resolve_client(client: AnyClient) -> Client:
         if found is None or found._closed:
             found = _derived[key] = Client.from_config(config)
         return found
+
+
+def _payload(record: RecordLike) -> dict[str, Any]:
+    """A record as sent: a dict as it is, a dataclass as sentinelhub-py sends it."""
+    if isinstance(record, Mapping):
+        return dict(record)
+    to_dict = getattr(record, "to_dict", None)
+    if not callable(to_dict):
+        raise TypeError(
+            f"a record must be a dict or a sentinelhub-py dataclass (ByocCollection, "
+            f"ByocTile), got {type(record).__name__}"
+        )
+    return dict(to_dict())

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.snapshot import (
@@ -189,6 +190,7 @@ def read_edited(
             "service's rows with a client for that service"
         )
     present = np.flatnonzero(state.present)
+    _require_geometries(frame)
     source = original if original is not None else frame
     return EditedFrame(
         frame=frame,
@@ -280,4 +282,23 @@ def check_rows(
         raise ValidationError(
             f"tile {twice!r} appears more than once: keep one row per tile "
             "(e.g. frame[~frame.index.duplicated()])"
+        )
+
+
+def _require_geometries(frame: pd.DataFrame) -> None:
+    """Refuse a ``tile_geometry`` column that holds no geometries, naming where it went.
+
+    geopandas or pandas reading a file byocframe wrote (``gpd.read_file`` of a GPKG)
+    leave the second geometry column as text or bytes.
+    """
+    if "tile_geometry" not in frame.columns:
+        return
+    values = np.asarray(frame["tile_geometry"].array, dtype=object)
+    wrong = np.flatnonzero(~(shapely.is_geometry(values) | pd.isna(values)))
+    if len(wrong):
+        kind = type(values[wrong[0]]).__name__
+        raise ValidationError(
+            f"column 'tile_geometry' holds {kind} values, not geometries "
+            "(a file of byocframe's read with geopandas or pandas?): read it with "
+            "byocframe.read_file, or drop the column"
         )

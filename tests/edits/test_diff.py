@@ -451,3 +451,20 @@ def test_a_tile_geometry_drawn_again_by_other_code_is_not_an_edit(tmp_path, monk
     back.loc[tid, "tile_geometry"] = shapely.affinity.translate(back.loc[tid, "tile_geometry"], 0.1)
     found = byocframe.changes(back)
     assert found[["id", "field", "action"]].values.tolist() == [[tid, "tile_geometry", "read-only"]]
+
+
+def test_a_byocframe_file_read_by_geopandas_is_refused_in_one_line(tmp_path):
+    """gpd.read_file of a GPKG byocframe wrote leaves tile_geometry as text: changes()
+    says so and how to read it (it raised shapely's TypeError)."""
+    import geopandas as gpd
+
+    import byocframe
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    byocframe.write_file(gdf, tmp_path / "t.gpkg")
+    plain = gpd.read_file(tmp_path / "t.gpkg").set_index("id")
+    with pytest.raises(byocframe.ValidationError, match="'tile_geometry' holds str.*read_file"):
+        byocframe.changes(plain)
+    back = byocframe.read_file(tmp_path / "t.gpkg")
+    assert byocframe.changes(back).empty

@@ -116,3 +116,18 @@ def test_demo_collection_reads_into_dataclasses(demo_service, tmp_path, monkeypa
     assert all(t.cover_geometry is not None for t in ingested)
     assert {t.cover_geometry.crs.epsg for t in ingested} <= set(range(32601, 32761))
     SentinelHubDownloadClient.clear_cache()
+
+
+def test_byocframe_client_creates_from_the_tutorials_dataclasses(service):
+    """The tutorial's ByocCollection and ByocTile go to byocframe's Client as they are
+    (they used to fail: "TypeError: ... not iterable")."""
+    client = service.client()
+    made = client.create_collection(ByocCollection(name="from-dataclass", s3_bucket="b"))
+    assert (made["name"], made["s3Bucket"]) == ("from-dataclass", "b")
+    tile = client.create_tile(
+        made["id"],
+        ByocTile(path="x/(BAND).tif", sensing_time=dt.datetime(2024, 6, 1, tzinfo=dt.UTC)),
+    )
+    assert tile["path"] == "x/(BAND).tif"
+    assert tile["sensingTime"].startswith("2024-06-01T00:00:00")
+    assert [t["id"] for t in client.iter_tiles(made["id"])] == [tile["id"]]
