@@ -23,7 +23,13 @@ from byocframe.edits.diff import plan
 from byocframe.exceptions import ValidationError
 from byocframe.frame.snapshot import ATTRS_KEY, loaded_state
 from byocframe.io.geoparquet import restore_columns
-from byocframe.scale.dataset import check_files, dask_modules, empty_frame, read_partitions
+from byocframe.scale.dataset import (
+    check_files,
+    dask_modules,
+    empty_frame,
+    partition_files,
+    read_partitions,
+)
 from byocframe.scale.manifest import Manifest, check_complete, read_manifest, recovered_ids
 from byocframe.scale.problems import (
     NEW_PATH,
@@ -362,7 +368,8 @@ def partitioned_plan(
             id_findings, loaded_given=deleted, meta=empty_frame(ID_FINDINGS)
         )
         report, found, seen = dask.compute(reports, findings, loads)
-    _refuse_repeats(found)
+    names = [p.name for p in partition_files(folder)] if folder is not None else []
+    _refuse_repeats(found, names if len(names) == frame.npartitions else [])
     _refuse_unlisted(found)
     if deleted:
         _require_one_load(set(seen["load"].tolist()), manifest)
@@ -493,11 +500,14 @@ def _refuse_unlisted(found: pd.DataFrame) -> None:
         )
 
 
-def _refuse_repeats(found: pd.DataFrame) -> None:
+def _refuse_repeats(found: pd.DataFrame, names: Sequence[str] = ()) -> None:
+    """Refuse a tile in two partitions, naming their files (``names``, one a partition)."""
     first = _first_finding(found, "repeated")
     if first is not None:
         row, more = first
+        a, b = int(row["first"]), int(row["second"])
+        where = f"files {names[a]} and {names[b]}" if names else f"partitions {a} and {b}"
         raise ValidationError(
-            f"tile {row['id']!r} is in partitions {row['first']} and {row['second']}{more}:"
-            " a tile must be in one partition only; keep one row per tile and run again"
+            f"tile {row['id']!r} is in {where}{more}: a tile must be in one partition only;"
+            " keep one row per tile and run again"
         )

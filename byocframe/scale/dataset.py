@@ -131,6 +131,7 @@ def check_files(folder: Path, manifest: Manifest | None, *, deleted: bool) -> di
     Returns the dataset's ``densify`` and ``tolerance`` (the manifest's, or a file's).
     """
     files = partition_files(folder)
+    _require_one_schema(files)
     settings = {path.name: file_settings(path) for path in files}
     again = "write the dataset again with write_partitions from the frame as loaded"
     if manifest is not None:
@@ -144,9 +145,12 @@ def check_files(folder: Path, manifest: Manifest | None, *, deleted: bool) -> di
                         f"(an older copy put back, or a write stopped half way); {again}"
                     )
             elif _holds_loaded_rows(path):
+                twin = _sharing_ids(path, [folder / name for name in manifest.files])
+                also = f", and some of its tiles are in {twin}" if twin else ""
                 raise ValidationError(
                     f"{path}: holds loaded tiles but is not among the files {MANIFEST} lists "
-                    f"(left by an earlier write?): move it out of the folder, or {again}"
+                    f"(left by an earlier write, or a copy?{also}): move it out of the folder, "
+                    f"or {again}"
                 )
         if manifest.drawing:
             return dict(manifest.drawing)
@@ -171,6 +175,56 @@ def check_files(folder: Path, manifest: Manifest | None, *, deleted: bool) -> di
         if "densify" in own or "tolerance" in own:
             return {k: own[k] for k in ("densify", "tolerance") if k in own}
     return {}
+
+
+def _require_one_schema(files: list[Path]) -> None:
+    """Refuse, by file name, a file that is no GeoParquet tile partition like the first.
+
+    Read from the footers only: without this, dask fails later on its first file's
+    schema, naming no file (geopandas' "use pandas.read_parquet", a KeyError of ``id``).
+    """
+    first: set[str] | None = None
+    for path in files:
+        try:
+            schema = pq.read_schema(path)
+        except (OSError, pa.ArrowException) as err:
+            raise ValidationError(f"{path}: not a readable GeoParquet file ({err})") from err
+        if b"geo" not in (schema.metadata or {}):
+            raise ValidationError(
+                f"{path}: no GeoParquet metadata (rewritten by pandas?): write the partition "
+                "with byocframe.write_file or geopandas' to_parquet"
+            )
+        names = set(schema.names)
+        if "id" not in names:
+            raise ValidationError(
+                f"{path}: has no id column (written with index=False?): write the partition "
+                "with its tile ids as the index"
+            )
+        if first is None:
+            first = names
+        elif names != first:
+            extra, lacking = sorted(names - first), sorted(first - names)
+            raise ValidationError(
+                f"{path}: its columns differ from {files[0].name}'s (more: {extra or 'none'}; "
+                f"fewer: {lacking or 'none'}): give every partition the same columns"
+            )
+
+
+def _sharing_ids(path: Path, others: list[Path]) -> str | None:
+    """The first of ``others`` that holds a tile id ``path`` holds, by name.
+
+    A refusal's detail: the ids are read only when a file is refused.
+    """
+    try:
+        mine = set(pq.read_table(path, columns=["id"]).column("id").to_pylist())
+        for other in others:
+            if other.is_file() and mine & set(
+                pq.read_table(other, columns=["id"]).column("id").to_pylist()
+            ):
+                return other.name
+    except (OSError, KeyError, pa.ArrowException):
+        return None
+    return None
 
 
 def _holds_loaded_rows(path: Path) -> bool:
@@ -216,7 +270,14 @@ def read_partitions(source: Any) -> Any:
         if not path.is_dir():
             if path.is_file():
                 check_parquet_rows(path)
-            return dask_geopandas.read_parquet(str(path))
+                return dask_geopandas.read_parquet(str(path))
+            # a glob: its files, without the ``_`` ones (the manifest is no partition)
+            matched = sorted(p for p in path.parent.glob(path.name) if not p.name.startswith("_"))
+            if not matched:
+                raise ValidationError(f"{path}: no file matches; check the path")
+            for match in matched:
+                check_parquet_rows(match)
+            return dask_geopandas.read_parquet([str(p) for p in matched])
         files = [str(p) for p in partition_files(path)]
         if not files:
             raise ValidationError(f"{path}: no .parquet file in this folder; check the path")

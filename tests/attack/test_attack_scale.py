@@ -299,22 +299,10 @@ def _extra_column(path: Path) -> None:
     gpd.read_parquet(path).assign(note="checked").to_parquet(path)
 
 
-_OPEN_85 = pytest.mark.xfail(
-    strict=True,
-    reason="finding 85: a partition file rewritten by pandas, or of another schema, escapes "
-    "as ValueError or KeyError, not as a ValidationError",
-)
-
-
 @pytest.mark.parametrize(
     ("spoil", "which"),
-    [
-        pytest.param(_pandas_rewrite, 1, marks=_OPEN_85, id="pandas-rewrite"),
-        # a file cut short: its footer is read (and refused by name) before any row
-        pytest.param(_cut_short, 2, id="cut-short"),
-        pytest.param(_no_index, 1, marks=_OPEN_85, id="no-index"),
-        pytest.param(_extra_column, 0, marks=_OPEN_85, id="extra-column-in-first"),
-    ],
+    [(_pandas_rewrite, 1), (_cut_short, 2), (_no_index, 1), (_extra_column, 0)],
+    ids=["pandas-rewrite", "cut-short", "no-index", "extra-column-in-first"],
 )
 def test_a_spoilt_partition_file_is_refused_by_name(spoil, which, tmp_path):
     gdf = two_months()
@@ -342,11 +330,6 @@ def test_a_partition_rewritten_by_geopandas_plans_its_edits(tmp_path):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 85: the folder's own glob reads the manifest as a partition "
-    "(ValueError from geopandas)",
-)
 def test_a_glob_of_the_folder_plans_as_the_folder(tmp_path):
     """85 too: read_partitions takes "a folder (or glob)"; only a folder leaves out the
     ``_`` files, so ``folder/*.parquet`` reads ``_loaded_ids.parquet`` as a partition."""
@@ -560,11 +543,6 @@ def test_a_partition_pushed_on_its_own_leaves_the_dataset_plannable(service, tmp
 # --- 89. refusals name dask's partition numbers, not the files ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 89: a refusal names dask's partition numbers (files in sorted order), "
-    "not the files: a copy sorted before its original shifts every number",
-)
 def test_a_tile_in_two_files_is_refused_naming_both_files(tmp_path):
     gdf = two_months()
     here = folder(tmp_path, "partitions")

@@ -464,7 +464,7 @@ def test_a_byocframe_file_read_by_geopandas_is_refused_in_one_line(tmp_path):
     gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
     byocframe.write_file(gdf, tmp_path / "t.gpkg")
     plain = gpd.read_file(tmp_path / "t.gpkg").set_index("id")
-    with pytest.raises(byocframe.ValidationError, match="'tile_geometry' holds str.*read_file"):
+    with pytest.raises(byocframe.ValidationError, match=r"'tile_geometry' holds str.*read_file"):
         byocframe.changes(plain)
     back = byocframe.read_file(tmp_path / "t.gpkg")
     assert byocframe.changes(back).empty
