@@ -345,6 +345,8 @@ class Client(ApiSession):
             raise ValueError(f"count must be an integer from 1 to 100, got {count!r}")
         if bad_ids not in ("raise", "keep"):
             raise ValueError(f"bad_ids must be 'raise' or 'keep', got {bad_ids!r}")
+        # the API's statuses are upper case; "failed" as the command line takes it
+        status = status.upper() if isinstance(status, str) else status
         params = {"status": status, "path": path, "sort": sort}
         if count is not None:
             params["count"] = str(count)

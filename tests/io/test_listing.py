@@ -40,6 +40,17 @@ def test_status_filter_and_crs(demo_service):
     assert gdf.crs.to_epsg() == 3857
 
 
+def test_status_filter_in_lower_case_as_the_command_line_takes_it(demo_service):
+    """status="failed" filters as "FAILED" does (the service answered 400 before)."""
+    client, cid = demo_service.client(), demo_service.demo_collection
+    lower = byocframe.read_tiles(client, cid, status="failed", progress=False)
+    upper = byocframe.read_tiles(client, cid, status="FAILED", progress=False)
+    assert len(lower) > 0
+    assert list(lower.index) == list(upper.index)
+    truth = [t["id"] for t in client.iter_tiles(cid) if t["status"] == "FAILED"]
+    assert sorted(lower.index) == sorted(truth)
+
+
 def test_progress_bar(demo_service, capsys):
     pytest.importorskip("tqdm")
     byocframe.read_tiles(demo_service.client(), demo_service.demo_collection, progress=True)
