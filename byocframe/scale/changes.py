@@ -370,9 +370,14 @@ def partitioned_plan(
         report, found, seen = dask.compute(reports, findings, loads)
     names = [p.name for p in partition_files(folder)] if folder is not None else []
     _refuse_repeats(found, names if len(names) == frame.npartitions else [])
-    _refuse_unlisted(found)
     if deleted:
         _require_one_load(set(seen["load"].tolist()), manifest)
+        # with every token of the manifest's load (just checked), a tile the loaded ids
+        # lack was created from this dataset since (a partition pushed on its own, its
+        # new row stamped into the load): present, so never a deletion. Otherwise such
+        # a tile says the ids are another load's.
+        if manifest is None or manifest.load is None:
+            _refuse_unlisted(found)
     kind = report["action"]
     marker = kind.isna()
     collections = sorted({c for c in report.loc[marker, "new"] if c})

@@ -516,11 +516,6 @@ def test_a_named_new_row_is_a_create_with_deletions(tmp_path):
 # --- 88. pushing a partitioned plan: a partition pushed on its own ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 88: a partition pushed on its own (its create written back to the "
-    "file) makes every later deleted=True plan of the dataset refuse it as another load's",
-)
 def test_a_partition_pushed_on_its_own_leaves_the_dataset_plannable(service, tmp_path):
     client, cid = service.client(), service.demo_collection
     gdf = byocframe.read_tiles(client, cid)
