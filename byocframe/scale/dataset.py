@@ -107,8 +107,16 @@ def file_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     try:
         footer = pq.read_metadata(path).metadata or {}
+    except (OSError, pa.ArrowException):
+        return {}
+    return _attrs(footer)
+
+
+def _attrs(footer: dict[bytes, bytes]) -> dict[str, Any]:
+    """The byocframe attrs in a footer's key-value metadata ({} when none or broken)."""
+    try:
         settings = json.loads(footer[METADATA_KEY]).get("attrs")
-    except (OSError, KeyError, ValueError, AttributeError, pa.ArrowException):
+    except (KeyError, ValueError, AttributeError):
         return {}
     return settings if isinstance(settings, dict) else {}
 
@@ -131,8 +139,9 @@ def check_files(folder: Path, manifest: Manifest | None, *, deleted: bool) -> di
     Returns the dataset's ``densify`` and ``tolerance`` (the manifest's, or a file's).
     """
     files = partition_files(folder)
-    _require_one_schema(files)
-    settings = {path.name: file_settings(path) for path in files}
+    footers = [_footer(path) for path in files]  # each file's rows bounded, footer read once
+    _require_one_schema(files, footers)
+    settings = {path.name: _attrs(meta) for path, (_, meta) in zip(files, footers, strict=True)}
     again = "write the dataset again with write_partitions from the frame as loaded"
     if manifest is not None:
         listed = set(manifest.files)
@@ -177,24 +186,32 @@ def check_files(folder: Path, manifest: Manifest | None, *, deleted: bool) -> di
     return {}
 
 
-def _require_one_schema(files: list[Path]) -> None:
+def _footer(path: Path) -> tuple[set[str], dict[bytes, bytes]]:
+    """A partition file's column names and key-value metadata, its rows bounded first."""
+    check_parquet_rows(path)  # refuses an unreadable footer too, by name
+    try:
+        footer = pq.read_metadata(path)
+        names = set(footer.schema.to_arrow_schema().names)
+    except (OSError, pa.ArrowException) as err:
+        raise ValidationError(f"{path}: not a readable GeoParquet file ({err})") from err
+    return names, dict(footer.metadata or {})
+
+
+def _require_one_schema(
+    files: list[Path], footers: list[tuple[set[str], dict[bytes, bytes]]]
+) -> None:
     """Refuse, by file name, a file that is no GeoParquet tile partition like the first.
 
     Read from the footers only: without this, dask fails later on its first file's
     schema, naming no file (geopandas' "use pandas.read_parquet", a KeyError of ``id``).
     """
     first: set[str] | None = None
-    for path in files:
-        try:
-            schema = pq.read_schema(path)
-        except (OSError, pa.ArrowException) as err:
-            raise ValidationError(f"{path}: not a readable GeoParquet file ({err})") from err
-        if b"geo" not in (schema.metadata or {}):
+    for path, (names, meta) in zip(files, footers, strict=True):
+        if b"geo" not in meta:
             raise ValidationError(
                 f"{path}: no GeoParquet metadata (rewritten by pandas?): write the partition "
                 "with byocframe.write_file or geopandas' to_parquet"
             )
-        names = set(schema.names)
         if "id" not in names:
             raise ValidationError(
                 f"{path}: has no id column (written with index=False?): write the partition "
@@ -228,8 +245,10 @@ def _sharing_ids(path: Path, others: list[Path]) -> str | None:
 
 
 def _holds_loaded_rows(path: Path) -> bool:
-    """Whether a GeoParquet file has rows with a ``loaded`` token (read: that column)."""
-    check_parquet_rows(path)  # its rows bounded before the column is read
+    """Whether a GeoParquet file has rows with a ``loaded`` token (read: that column).
+
+    Its rows are bounded already (`check_files` reads every footer first).
+    """
     try:
         if "loaded" not in pq.read_schema(path).names:
             return False

@@ -578,3 +578,19 @@ def test_a_densified_load_unedited_is_no_edit(tmp_path):
     found = partitioned_plan(here, deleted=True)
     assert found.changes.empty
     assert not found.problems
+
+
+def test_files_of_two_writes_without_a_manifest_are_refused(tmp_path):
+    """Held (82's fix, its other branch): a folder holding files of two write_partitions
+    calls and no manifest is refused by name before anything is planned, with or without
+    deletions; one write's files alone plan as before."""
+    gdf = two_months()
+    here = folder(tmp_path, "partitions")
+    write_partitions(gdf, here, partitions=3)  # part.00000-00002
+    write_partitions(gdf, here, partitions=2)  # rewrites 00000-00001; 00002 is the first's
+    (here / "_loaded_ids.parquet").unlink()
+    for deleted in (False, True):
+        with pytest.raises(ValidationError, match=r"come from 2 write_partitions calls"):
+            partitioned_changes(here, deleted=deleted, loaded_ids=gdf.index if deleted else None)
+    (here / "part.00002.parquet").unlink()
+    assert partitioned_changes(here, deleted=True, loaded_ids=gdf.index).empty
