@@ -267,3 +267,10 @@ class TestErrors:
         assert client.delete_collection(other) is None
         with pytest.raises(ValueError, match="empty collection id"):
             client.get_collection({})
+
+
+def test_a_record_that_is_neither_a_dict_nor_a_dataclass_is_refused_before_sending(service):
+    client = service.client()
+    with pytest.raises(TypeError, match=r"dict or a sentinelhub-py dataclass .*got list"):
+        client.create_collection([("name", "c"), ("s3Bucket", "b")])  # type: ignore[arg-type]
+    assert list(client.iter_collections()) == []  # nothing was sent
