@@ -673,27 +673,33 @@ def checks_now(frame: pd.DataFrame, ids: Sequence[str]) -> np.ndarray | None:
     >>> checks_now(gdf, ["not-loaded"]) is None
     True
     """
-    recorded = delete_checks(frame.attrs.get(ATTRS_KEY, {}))
+    wanted = pd.Index([str(t) for t in ids], dtype=object)
+    out = np.zeros(len(wanted), dtype=DeleteChecks)
+    found = np.zeros(len(wanted), dtype=bool)
     state = loaded_state(frame)
-    rows = {
-        str(t): pos
-        for pos, (t, here) in enumerate(zip(state.tile_id, state.present, strict=True))
-        if here and t is not None and state.version[pos] >= _VERSION
-    }
-    out = np.zeros(len(ids), dtype=DeleteChecks)
-    for k, tid in enumerate(ids):
-        pos = rows.get(str(tid))
-        if pos is not None:
-            out[k] = _checks(
-                state.path[pos : pos + 1],
-                state.ingestion_start[pos : pos + 1],
-                state.others[pos : pos + 1],
-                state.status[pos : pos + 1],
-            )[0]
-        elif str(tid) in recorded:
-            out[k] = recorded[str(tid)]
-        else:
-            return None
+    usable = state.present & (state.version >= _VERSION)
+    rows = np.flatnonzero(usable)
+    if len(rows):
+        own = pd.Index(state.tile_id[rows].astype(str), dtype=object)
+        keep = ~own.duplicated(keep="first")
+        own, rows = own[keep], rows[keep]
+        where = own.get_indexer(wanted)
+        hit = where >= 0
+        picked = rows[where[hit]]
+        out[hit] = _checks(
+            state.path[picked],
+            state.ingestion_start[picked],
+            state.others[picked],
+            state.status[picked],
+        )
+        found |= hit
+    if not found.all():
+        recorded = delete_checks(frame.attrs.get(ATTRS_KEY, {}))
+        for k in np.flatnonzero(~found).tolist():
+            check = recorded.get(wanted[k])
+            if check is None:
+                return None
+            out[k] = check
     return out
 
 
