@@ -4,8 +4,8 @@ A deletion is planned from a frame: a `reconcile` plan deletes the tiles whose f
 were gone, `push(delete_missing=True)` the rows dropped. Another editor may have changed
 the tile since (put its files back and reingested it, say): deleting it then deletes
 something nobody looked at. So each delete first reads the tile and is refused as a
-conflict when its path, status, ingestion start or additional data (its
-``filesMetadata``) are no longer what the tile held when it was loaded: as the row's
+conflict when its path, status, ingestion start, sensing time, cover or additional
+data (its ``filesMetadata``) are no longer what the tile held when it was loaded: as the row's
 ``loaded`` token recorded it where the push has the row (``original=``, which
 `byocframe.bucket.reconcile.apply_plan` always passes), else as the load recorded it
 in the frame's ``attrs`` beside the loaded ids (`byocframe.frame.snapshot.delete_checks`:
@@ -63,6 +63,9 @@ class AsLoaded:
     #: Low bits of the path digest and ingestion start kept: 64 from a row's token, 32
     #: from what a frame's attrs recorded of a dropped row (`DeleteChecks`)
     bits: int = 64
+    #: The sensing time and the native cover's digest (None: not checked)
+    sensing_time: int | None = None
+    native: int | None = None
 
     def changed(self, record: Mapping[str, Any]) -> list[str]:
         """The fields of the server's ``record`` that differ from the tile as loaded."""
@@ -77,6 +80,12 @@ class AsLoaded:
             out.append("status")
         if int(now.ingestion_start[0]) & mask != self.ingestion_start & mask:
             out.append("ingestion start")
+        if self.sensing_time is not None and (
+            int(now.sensing_time[0]) & mask != self.sensing_time & mask
+        ):
+            out.append("sensing time")
+        if self.native is not None and int(now.native[0]) & mask != self.native & mask:
+            out.append("cover")
         if self.additional_data is not _UNKNOWN:
             if (record.get("additionalData") or None) != (self.additional_data or None):
                 out.append("additional data (filesMetadata)")
@@ -118,6 +127,8 @@ def as_loaded(frame: pd.DataFrame, ids: Iterable[str]) -> dict[str, AsLoaded]:
                     ingestion_start=int(check["ingestion_start"]),
                     additional=int(check["additional"]),
                     bits=32,
+                    sensing_time=int(check["sensing_time"]),
+                    native=int(check["native"]),
                 )
     return out
 
@@ -156,5 +167,7 @@ def _of_state(state: LoadedState, ids: Iterable[str]) -> dict[str, AsLoaded]:
             status=int(state.status[pos]),
             ingestion_start=int(state.ingestion_start[pos]),
             additional=int(state.others[pos, _ADDITIONAL]) if state.version[pos] >= 3 else None,
+            sensing_time=int(state.sensing_time[pos]),
+            native=int(state.native[pos]) if state.version[pos] >= 3 else None,
         )
     return out

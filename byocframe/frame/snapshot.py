@@ -137,10 +137,18 @@ _OLD_CHARS = 80
 _STATUS_CODE = {name: i + 1 for i, name in enumerate(STATUSES)}
 #: Per loaded id, what a deletion reads again on the server before it deletes the tile
 #: (`byocframe.edits.delete_checks`), kept in ``attrs`` so a row dropped from the frame
-#: still has it: the low 32 bits of the path's digest and of the ingestion start, the
-#: additional data's 32-bit digest and the status code (13 bytes, 18 base64 characters).
+#: still has it: the low 32 bits of the path's digest, the ingestion start, the sensing
+#: time and the native cover's digest, the additional data's 32-bit digest and the
+#: status code (21 bytes, 28 base64 characters).
 DeleteChecks = np.dtype(
-    [("path", "<u4"), ("ingestion_start", "<u4"), ("additional", "<u4"), ("status", "u1")]
+    [
+        ("path", "<u4"),
+        ("ingestion_start", "<u4"),
+        ("sensing_time", "<u4"),
+        ("native", "<u4"),
+        ("additional", "<u4"),
+        ("status", "u1"),
+    ]
 )
 _LOW32 = np.uint64(0xFFFFFFFF)
 
@@ -686,12 +694,7 @@ def checks_now(frame: pd.DataFrame, ids: Sequence[str]) -> np.ndarray | None:
         where = own.get_indexer(wanted)
         hit = where >= 0
         picked = rows[where[hit]]
-        out[hit] = _checks(
-            state.path[picked],
-            state.ingestion_start[picked],
-            state.others[picked],
-            state.status[picked],
-        )
+        out[hit] = _checks({name: getattr(state, name)[picked] for name in _CHECKED})
         found |= hit
     if not found.all():
         recorded = delete_checks(frame.attrs.get(ATTRS_KEY, {}))
@@ -703,21 +706,22 @@ def checks_now(frame: pd.DataFrame, ids: Sequence[str]) -> np.ndarray | None:
     return out
 
 
+_CHECKED = ("path", "ingestion_start", "sensing_time", "native", "others", "status")
+
+
 def _checks_of(payload: np.ndarray) -> np.ndarray:
     """`DeleteChecks` of token payloads (`current_fields`)."""
-    return _checks(
-        payload["path"], payload["ingestion_start"], payload["others"], payload["status"]
-    )
+    return _checks({name: payload[name] for name in _CHECKED})
 
 
-def _checks(
-    path: np.ndarray, ingestion_start: np.ndarray, others: np.ndarray, status: np.ndarray
-) -> np.ndarray:
-    out = np.zeros(len(path), dtype=DeleteChecks)
-    out["path"] = np.asarray(path, dtype="<u8") & _LOW32
-    out["ingestion_start"] = np.asarray(ingestion_start, dtype="<i8").view("<u8") & _LOW32
-    out["additional"] = np.asarray(others)[:, OTHER_READ_ONLY.index("additional_data")]
-    out["status"] = status
+def _checks(fields: Mapping[str, np.ndarray]) -> np.ndarray:
+    out = np.zeros(len(fields["path"]), dtype=DeleteChecks)
+    for name in ("path", "native"):
+        out[name] = np.asarray(fields[name], dtype="<u8") & _LOW32
+    for name in ("ingestion_start", "sensing_time"):
+        out[name] = np.asarray(fields[name], dtype="<i8").view("<u8") & _LOW32
+    out["additional"] = np.asarray(fields["others"])[:, OTHER_READ_ONLY.index("additional_data")]
+    out["status"] = fields["status"]
     return out
 
 

@@ -177,3 +177,47 @@ def test_a_status_changed_since_the_load_keeps_a_dropped_tile(demo):
     result = byocframe.push(loaded.drop(index=[tid]), client, delete_missing=True)
     assert result.loc[tid, "outcome"] == "conflict"
     assert tid in _server_ids(client, cid)
+
+
+@pytest.mark.parametrize("with_original", [False, True])
+@pytest.mark.parametrize("edit", ["sensing time", "cover"])
+def test_a_tile_another_editor_edited_since_the_load_is_not_deleted(demo, edit, with_original):
+    """Another editor re-timed or redrew the tile (a PUT: no reingestion, no new status).
+
+    Before, only path, status, ingestion start and files were compared, so the other
+    editor's edit was deleted with the tile.
+    """
+    client = demo.client()
+    cid = demo.demo_collection
+    loaded = byocframe.read_tiles(client, cid)
+    ingested = loaded.index[loaded["status"] == "INGESTED"]
+    tid, same = ingested[:2]
+    record = client.get_tile(cid, tid)
+    change = {"sensingTime": record["sensingTime"], "coverGeometry": record["coverGeometry"]}
+    if edit == "sensing time":
+        change["sensingTime"] = "2001-02-03T04:05:06Z"
+    else:
+
+        def moved(coords):  # 5 m east, whatever the nesting (Polygon or MultiPolygon)
+            if isinstance(coords[0], int | float):
+                return [coords[0] + 5.0, *coords[1:]]
+            return [moved(c) for c in coords]
+
+        cover = change["coverGeometry"]
+        change["coverGeometry"] = {**cover, "coordinates": moved(cover["coordinates"])}
+    client.update_tile(cid, tid, change)
+    after = client.get_tile(cid, tid)
+    assert (after["status"], after.get("ingestionStart")) == (
+        record["status"],
+        record.get("ingestionStart"),
+    )
+    result = byocframe.push(
+        loaded.drop(index=[tid, same]),
+        client,
+        delete_missing=True,
+        original=loaded if with_original else None,
+    )
+    assert result.loc[tid, "outcome"] == "conflict"
+    assert edit in result.loc[tid, "message"]
+    assert result.loc[same, "outcome"] == "ok"
+    assert tid in _server_ids(client, cid)
