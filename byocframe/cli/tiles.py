@@ -206,6 +206,13 @@ def run_push(args: argparse.Namespace) -> int:
         frame = edited
     else:
         frame, original = overlay_edits(client, args.collection, edited)
+        if args.delete_missing and edited.attrs.get("byocframe", {}).get("whole") is not True:
+            print(
+                f"note: {args.edited} does not say it lists the whole collection (no "
+                "'loaded' column, and metadata of a filtered load or none): --delete-missing "
+                "deletes only tiles of its own load it no longer lists",
+                file=sys.stderr,
+            )
     deletes = None
     if args.delete_missing and not args.dry_run:
         from byocframe.edits.diff import plan
