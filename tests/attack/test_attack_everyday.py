@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -335,3 +334,262 @@ def test_a_frame_without_its_cover_column_is_refused_by_name(service: Any) -> No
         bare = loaded.drop(columns="geometry")  # geopandas keeps a GeoDataFrame
     with pytest.raises(byocframe.ValidationError, match="geometry"):
         byocframe.push(bare, service.client(), progress=False)
+
+
+# --- what holds: a push killed with SIGKILL, then run again ---
+
+#: Run in a child process: `push` of the frame in a file, killed with SIGKILL right after
+#: the answer of its write number ``after`` (a PUT, POST or DELETE), one worker.
+_KILLED_PUSH = textwrap.dedent(
+    """
+    import os, signal, sys
+    import byocframe
+    from byocframe.client.session import ApiSession
+
+    frame = byocframe.read_file(sys.argv[1])
+    base_url, token_url, client_id, secret, after = sys.argv[2:7]
+    client = byocframe.Client(
+        base_url=base_url, token_url=token_url, client_id=client_id, client_secret=secret
+    )
+    writes = []
+    real = ApiSession.request
+
+    def request(self, method, path, **kwargs):
+        answer = real(self, method, path, **kwargs)
+        if method in ("PUT", "POST", "DELETE"):
+            writes.append(method)
+            if len(writes) == int(after):
+                os.kill(os.getpid(), signal.SIGKILL)
+        return answer
+
+    ApiSession.request = request
+    byocframe.push(frame, client, delete_missing=True, workers=1, progress=False)
+    """
+)
+
+
+def _new_rows(names: list[str], crs: Any) -> gpd.GeoDataFrame:
+    squares = [shapely.box(10 + 2 * i, 45, 10.5 + 2 * i, 45.5) for i in range(len(names))]
+    frame = gpd.GeoDataFrame(
+        {
+            "path": [f"new/{n}/(BAND).tif" for n in names],
+            "sensing_time": pd.to_datetime(["2024-06-05T10:00:00Z"] * len(names), utc=True),
+        },
+        geometry=squares,
+        crs="EPSG:4326",
+    )
+    return frame.to_crs(crs)
+
+
+@pytest.mark.parametrize("after", [1, 3, 5])
+def test_a_push_killed_midway_then_run_again_sends_nothing_twice_and_loses_nothing(
+    service: Any, tmp_path: Path, after: int
+) -> None:
+    client, cid = service.client(), service.demo_collection
+    loaded = _load(service)
+    plain = _ingested(loaded)
+    retimed, dropped = plain[:3], plain[3:5]
+    edited = loaded.drop(index=dropped)
+    edited.loc[retimed, "sensing_time"] += pd.Timedelta(hours=1)
+    edited = pd.concat([edited, _new_rows(["a", "b"], edited.crs)])
+    edited.attrs = loaded.attrs  # pd.concat keeps them only when all inputs share them
+    path = tmp_path / "edited.parquet"
+    byocframe.write_file(edited, path)
+    before = _server(service)
+    args = [service.base_url, service.token_url, service.client_id, service.client_secret]
+    killed = _child(_KILLED_PUSH, str(path), *args, str(after), kill_after=after)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    between = _server(service)
+    assert between != before  # the kill came after some writes landed
+    # the same push again, from the file (the killed process wrote nothing back)
+    again = byocframe.read_file(path)
+    result = byocframe.push(again, client, delete_missing=True, progress=False)
+    assert set(result["outcome"]) <= {"ok", "unchanged"}, result
+    server = _server(service)
+    assert server != between  # and before the last: the rerun had work left
+    paths = [t["path"] for t in server.values()]
+    assert len(paths) == len(set(paths))  # no path twice: nothing created twice
+    assert set(server) == (set(before) - set(dropped)) | set(result.index[result.action == "create"])
+    for tid in retimed:
+        wanted = loaded.loc[tid, "sensing_time"] + pd.Timedelta(hours=1)
+        assert _when(server[tid]["sensingTime"]) == wanted
+    for tid in set(before) - set(dropped) - set(retimed):  # nothing else moved
+        assert server[tid] == before[tid]
+    for name in ("a", "b"):
+        made = [t for t in server.values() if t["path"] == f"new/{name}/(BAND).tif"]
+        assert len(made) == 1
+        assert _when(made[0]["sensingTime"]) == pd.Timestamp("2024-06-05T10:00:00Z")
+    # written back: a third push has nothing left to send
+    assert byocframe.changes(again, deleted=True).empty
+
+
+# --- what holds: two editors on one collection ---
+
+
+def test_two_editors_merge_distinct_fields_and_the_same_field_is_a_conflict(
+    service: Any,
+) -> None:
+    client = service.client()
+    a, b = _load(service), _load(service)
+    x, y, z = _ingested(a)[:3]
+    # A moves x's time; B edits x's cover: both land (the merge keeps A's time)
+    a.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+    assert byocframe.push(a, client, progress=False)["outcome"].tolist() == ["ok"]
+    b.loc[x, "geometry"] = shapely.affinity.scale(b.loc[x, "geometry"], 0.9, 0.9)
+    # B also moves y and z: y to another time than A's, z to the same time as A's
+    a.loc[[y, z], "sensing_time"] += pd.Timedelta(hours=2)
+    assert set(byocframe.push(a, client, progress=False)["outcome"]) == {"ok"}
+    b.loc[y, "sensing_time"] += pd.Timedelta(hours=3)
+    b.loc[z, "sensing_time"] += pd.Timedelta(hours=2)
+    result = byocframe.push(b, client, progress=False)
+    assert result.loc[[x, y, z], "outcome"].tolist() == ["ok", "conflict", "unchanged"]
+    server = _server(service)
+    loaded = _load(service)
+    assert _when(server[x]["sensingTime"]) == a.loc[x, "sensing_time"]  # A's time kept
+    shown = loaded.loc[x, "geometry"]
+    wanted = b.loc[x, "geometry"]
+    assert shown.symmetric_difference(wanted).area < 1e-6 * wanted.area  # B's cover
+    assert _when(server[y]["sensingTime"]) == a.loc[y, "sensing_time"]  # A's, not B's
+
+
+def test_two_editors_creating_one_path_never_make_two_tiles(service: Any) -> None:
+    client = service.client()
+    a, b = _load(service), _load(service)
+    a2 = pd.concat([a, _new_rows(["same"], a.crs)])
+    same = _new_rows(["same"], b.crs)
+    other = same.copy()
+    other["geometry"] = other.geometry.scale(0.5, 0.5)  # B draws it smaller
+    b_same = pd.concat([b, same])
+    b_other = pd.concat([b, other])
+    assert byocframe.push(a2, client, progress=False)["outcome"].tolist() == ["ok"]
+    # B's identical tile is A's: unchanged; B's other cover is a conflict, never a twin
+    assert byocframe.push(b_same, client, progress=False)["outcome"].tolist() == ["unchanged"]
+    assert byocframe.push(b_other, client, progress=False)["outcome"].tolist() == ["conflict"]
+    paths = [t["path"] for t in _server(service).values()]
+    assert paths.count("new/same/(BAND).tif") == 1
+
+
+def test_an_edit_of_a_tile_another_editor_deleted_is_a_conflict(service: Any) -> None:
+    client = service.client()
+    a, b = _load(service), _load(service)
+    x = _ingested(a)[0]
+    assert byocframe.push(a.drop(index=x), client, delete_missing=True, progress=False)[
+        "outcome"
+    ].tolist() == ["ok"]
+    b.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+    result = byocframe.push(b, client, progress=False)
+    assert result.loc[x, "outcome"] == "conflict"
+    assert x not in _server(service)  # not created again
+
+
+# --- what holds: edits pandas users make without thinking ---
+
+#: Conversions that change no value: ``changes()`` must stay empty.
+_NO_EDIT = {
+    "astype-string": lambda f: f.astype({"path": "string", "native_crs": "string"}),
+    "astype-arrow": lambda f: f.astype(
+        {"path": "string[pyarrow]", "loaded": "string[pyarrow]", "warnings": "string[pyarrow]"}
+    ),
+    "astype-category": lambda f: f.astype({"path": "category", "loaded": "category"}),
+    "astype-object": lambda f: f.astype(object).set_geometry("geometry"),
+    "status-text": lambda f: f.assign(status=f["status"].astype(str)),
+    "tz-berlin": lambda f: f.assign(sensing_time=f["sensing_time"].dt.tz_convert("Asia/Tokyo")),
+    "tz-naive-utc": lambda f: f.assign(sensing_time=f["sensing_time"].dt.tz_localize(None)),
+    "as-ns": lambda f: f.assign(sensing_time=f["sensing_time"].dt.as_unit("ns")),
+    "fillna-texts": lambda f: f.fillna({"failed_ingestion_cause": "", "warnings": ""}),
+    "where-notna": lambda f: f.where(f.notna(), None),
+    "sort-values": lambda f: f.sort_values("sensing_time"),
+    "columns-reversed": lambda f: f[list(reversed(f.columns))],
+    "join-by-index": lambda f: f.join(pd.DataFrame({"note": "x"}, index=f.index)),
+    "index-object": lambda f: f.set_axis(f.index.astype(object)),
+    "concat-halves": lambda f: pd.concat([f.iloc[:10], f.iloc[10:]]),
+    "copy-deep": lambda f: f.copy(deep=True),
+    "polygons-as-multi": lambda f: f.assign(
+        geometry=[
+            shapely.MultiPolygon([g]) if g.geom_type == "Polygon" else g for g in f.geometry
+        ]
+    ),
+    "rings-reversed": lambda f: f.assign(geometry=f.geometry.reverse()),
+    "normalized": lambda f: f.assign(geometry=f.geometry.normalize()),
+    "to-crs-and-back": lambda f: f.to_crs(3857).to_crs(4326),
+    "to-crs-3035": lambda f: f.to_crs(3035),
+}
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[Any]:
+    """One read-only service for the tests that push nothing."""
+    with byocframe.local_service(demo=True, demo_tiles=40) as running:
+        yield running
+
+
+@pytest.mark.parametrize("name", sorted(_NO_EDIT))
+def test_a_conversion_that_changes_no_value_is_no_edit(shared: Any, name: str) -> None:
+    loaded = _load(shared)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        converted = _NO_EDIT[name](loaded.copy())
+    # pandas drops attrs when joining another frame: no deletion can be planned then
+    assert byocframe.changes(converted, deleted=name != "join-by-index").empty
+
+
+#: Reshapes that lose the match between rows and their tokens: refused, nothing sent.
+_REFUSED = {
+    "where-drops-tokens": lambda f: f.where(f["status"] == "INGESTED"),
+    "sort-reset-index": lambda f: f.sort_values("sensing_time").reset_index(),
+    "reset-index-drop": lambda f: f.reset_index(drop=True),
+    "set-index-path": lambda f: f.reset_index().set_index("path"),
+    "merge-on-path": lambda f: f.merge(pd.DataFrame({"path": f["path"], "n": 1}), on="path"),
+    "concat-with-a-filtered-copy": lambda f: pd.concat([f, f[f["status"] == "FAILED"]]),
+    "duplicated-label": lambda f: pd.concat([f, f.iloc[[0]]]),
+    "explode": lambda f: f.explode(),
+    "renamed-time": lambda f: f.rename(columns={"sensing_time": "time"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_REFUSED))
+def test_a_reshape_that_loses_the_rows_tokens_is_refused(service: Any, name: str) -> None:
+    loaded = _load(service)
+    x = _ingested(loaded)[0]
+    loaded.loc[x, "sensing_time"] += pd.Timedelta(hours=1)  # an edit to send
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reshaped = _REFUSED[name](loaded.copy())
+    before = _server(service)
+    with pytest.raises(byocframe.ValidationError):
+        byocframe.push(reshaped, service.client(), delete_missing=True, progress=False)
+    assert _server(service) == before
+
+
+def test_a_time_edit_in_any_zone_or_unit_lands_as_that_instant(service: Any) -> None:
+    client = service.client()
+    loaded = _load(service)
+    x, y, z = _ingested(loaded)[:3]
+    edited = loaded.assign(sensing_time=loaded["sensing_time"].dt.tz_convert("Europe/Berlin"))
+    edited.loc[x, "sensing_time"] = pd.Timestamp("2024-06-01 12:00", tz="Europe/Berlin")
+    edited.loc[y, "sensing_time"] += pd.Timedelta(milliseconds=1)  # the service's precision
+    edited.loc[z, "sensing_time"] = pd.NaT  # cleared: the API allows a tile without one
+    result = byocframe.push(edited, client, progress=False)
+    assert result.loc[[x, y, z], "outcome"].tolist() == ["ok", "ok", "ok"]
+    server = _server(service)
+    assert _when(server[x]["sensingTime"]) == pd.Timestamp("2024-06-01T10:00:00Z")
+    wanted = loaded.loc[y, "sensing_time"] + pd.Timedelta(milliseconds=1)
+    assert _when(server[y]["sensingTime"]) == wanted
+    assert server[z].get("sensingTime") is None
+    assert byocframe.changes(edited).empty  # written back
+
+
+def test_a_view_edited_after_a_filter_pushes_its_own_edit_only(service: Any) -> None:
+    client = service.client()
+    loaded = _load(service)
+    x, y = _ingested(loaded)[:2]
+    view = loaded[loaded["status"] == "INGESTED"]  # a filtered copy (copy on write)
+    view.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+    assert byocframe.changes(loaded).empty  # the edit is the view's, not loaded's
+    loaded.loc[y, "sensing_time"] += pd.Timedelta(hours=1)
+    result = byocframe.push(view, client, progress=False)
+    assert result.index.tolist() == [x]
+    # the view left out the FAILED tile; pushing it with delete_only names what goes
+    nothing = byocframe.push(view, client, delete_missing=True, delete_only=[], progress=False)
+    assert nothing.empty
+    assert len(_server(service)) == len(loaded)
