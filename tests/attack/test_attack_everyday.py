@@ -229,7 +229,8 @@ def _bare_failed_table(service: Any, where: Path, how: str) -> Path:
     keeps no byocframe metadata: FlatGeobuf (keeps no attrs), or a GeoPackage that
     geopandas saved again (as any GDAL tool does)."""
     failed = _load(service, status="FAILED")
-    assert len(failed) == 1 and failed.attrs["byocframe"]["whole"] is False
+    assert len(failed) == 1
+    assert failed.attrs["byocframe"]["whole"] is False
     tidy = failed[["path", "status", "sensing_time", "geometry"]]
     if how == "fgb":
         path = where / "failed.fgb"
@@ -385,7 +386,7 @@ def _new_rows(names: list[str], crs: Any) -> gpd.GeoDataFrame:
 def test_a_push_killed_midway_then_run_again_sends_nothing_twice_and_loses_nothing(
     service: Any, tmp_path: Path, after: int
 ) -> None:
-    client, cid = service.client(), service.demo_collection
+    client = service.client()
     loaded = _load(service)
     plain = _ingested(loaded)
     retimed, dropped = plain[:3], plain[3:5]
@@ -409,7 +410,8 @@ def test_a_push_killed_midway_then_run_again_sends_nothing_twice_and_loses_nothi
     assert server != between  # and before the last: the rerun had work left
     paths = [t["path"] for t in server.values()]
     assert len(paths) == len(set(paths))  # no path twice: nothing created twice
-    assert set(server) == (set(before) - set(dropped)) | set(result.index[result.action == "create"])
+    created = set(result.index[result["action"] == "create"])
+    assert set(server) == (set(before) - set(dropped)) | created
     for tid in retimed:
         wanted = loaded.loc[tid, "sensing_time"] + pd.Timedelta(hours=1)
         assert _when(server[tid]["sensingTime"]) == wanted
@@ -505,9 +507,7 @@ _NO_EDIT = {
     "concat-halves": lambda f: pd.concat([f.iloc[:10], f.iloc[10:]]),
     "copy-deep": lambda f: f.copy(deep=True),
     "polygons-as-multi": lambda f: f.assign(
-        geometry=[
-            shapely.MultiPolygon([g]) if g.geom_type == "Polygon" else g for g in f.geometry
-        ]
+        geometry=[shapely.MultiPolygon([g]) if g.geom_type == "Polygon" else g for g in f.geometry]
     ),
     "rings-reversed": lambda f: f.assign(geometry=f.geometry.reverse()),
     "normalized": lambda f: f.assign(geometry=f.geometry.normalize()),
