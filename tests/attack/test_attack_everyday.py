@@ -593,3 +593,55 @@ def test_a_view_edited_after_a_filter_pushes_its_own_edit_only(service: Any) -> 
     nothing = byocframe.push(view, client, delete_missing=True, delete_only=[], progress=False)
     assert nothing.empty
     assert len(_server(service)) == len(loaded)
+
+
+# --- what holds: a listing whose pages change under it ---
+
+
+@pytest.mark.parametrize("filters", [{}, {"status": "INGESTED"}, {"both_ends": False}])
+def test_a_listing_changed_between_its_pages_deletes_nothing_it_did_not_see_dropped(
+    service: Any, filters: dict[str, Any]
+) -> None:
+    """Another editor deletes a listed tile and creates one while the pages are read."""
+    client, cid = service.client(), service.demo_collection
+    other = service.client()
+    everything = _server(service)
+    ordered = sorted(everything.values(), key=lambda t: (t["created"], t["id"]))
+    victim = next(t["id"] for t in ordered if t["status"] == "INGESTED")  # listed first
+    real = client.tile_pages
+    pages = 0
+
+    def tile_pages(*args: Any, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
+        nonlocal pages
+        kwargs["count"] = 10
+        for page in real(*args, **kwargs):
+            yield page
+            pages += 1
+            if pages == 1:  # between this page and the next, the other editor acts
+                other.delete_tile(cid, victim)
+                square = {
+                    "type": "Polygon",
+                    "coordinates": [
+                        shapely.geometry.mapping(shapely.box(10, 45, 10.5, 45.5))["coordinates"][0]
+                    ],
+                }
+                other.create_tile(
+                    cid,
+                    {
+                        "path": "mid/(BAND).tif",
+                        "sensingTime": "2024-06-05T00:00:00Z",
+                        "coverGeometry": square,
+                    },
+                )
+
+    client.tile_pages = tile_pages
+    loaded = byocframe.read_tiles(client, cid, progress=False, **filters)
+    assert pages >= 2
+    after = _server(service)
+    born = next(t for t in after if t not in everything)
+    # nothing was dropped from the frame: its push with delete_missing deletes nothing
+    client.tile_pages = real
+    result = byocframe.push(loaded, client, delete_missing=True, progress=False)
+    assert result.empty
+    assert set(_server(service)) == set(after)
+    assert born in _server(service)
