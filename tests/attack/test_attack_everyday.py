@@ -645,3 +645,33 @@ def test_a_listing_changed_between_its_pages_deletes_nothing_it_did_not_see_drop
     assert result.empty
     assert set(_server(service)) == set(after)
     assert born in _server(service)
+
+
+# --- 96. delete_only names tiles that are not dropped: nothing deleted, nothing said ---
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 96: push(delete_missing=True, delete_only=ids) ignores ids still in "
+    "the frame (or not tile ids at all, e.g. paths) without a word: empty result, "
+    "nothing deleted, nothing refused",
+)
+@pytest.mark.parametrize("how", ["still-in-the-frame", "paths-for-ids"])
+def test_delete_only_of_tiles_not_dropped_is_refused_or_reported(service: Any, how: str) -> None:
+    client = service.client()
+    loaded = _load(service)
+    failed = loaded.index[loaded["status"] == "FAILED"].tolist()
+    if how == "still-in-the-frame":  # "delete these": the rows were not dropped first
+        frame, named = loaded, failed
+    else:  # the rows dropped, but named by path (what the user reads)
+        frame, named = loaded.drop(index=failed), loaded.loc[failed, "path"].tolist()
+    before = _server(service)
+    try:
+        result = byocframe.push(
+            frame, client, delete_missing=True, delete_only=named, progress=False
+        )
+    except byocframe.ValidationError:
+        assert _server(service) == before  # refused: fine
+        return
+    # sent, or at least a row saying why not (today: an empty result, nothing happened)
+    assert not result.empty
