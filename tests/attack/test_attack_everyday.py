@@ -495,7 +495,7 @@ _NO_EDIT = {
     "astype-category": lambda f: f.astype({"path": "category", "loaded": "category"}),
     "astype-object": lambda f: f.astype(object).set_geometry("geometry"),
     "status-text": lambda f: f.assign(status=f["status"].astype(str)),
-    "tz-berlin": lambda f: f.assign(sensing_time=f["sensing_time"].dt.tz_convert("Asia/Tokyo")),
+    "tz-tokyo": lambda f: f.assign(sensing_time=f["sensing_time"].dt.tz_convert("Asia/Tokyo")),
     "tz-naive-utc": lambda f: f.assign(sensing_time=f["sensing_time"].dt.tz_localize(None)),
     "as-ns": lambda f: f.assign(sensing_time=f["sensing_time"].dt.as_unit("ns")),
     "fillna-texts": lambda f: f.fillna({"failed_ingestion_cause": "", "warnings": ""}),
