@@ -675,3 +675,47 @@ def test_delete_only_of_tiles_not_dropped_is_refused_or_reported(service: Any, h
         return
     # sent, or at least a row saying why not (today: an empty result, nothing happened)
     assert not result.empty
+
+
+# --- 97. a table without tokens that holds a tile twice: one of its rows wins silently ---
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 97: `byocframe push` of a table without 'loaded' holding one tile "
+    "twice (two sensing times) sends the last row's time without a word; a frame with "
+    "tokens is refused ('appears more than once')",
+)
+def test_a_table_without_tokens_holding_a_tile_twice_is_refused(
+    service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loaded = _load(service)
+    x = _ingested(loaded)[0]
+    table = loaded[["path", "sensing_time", "geometry"]]
+    first, second = table.loc[[x]].copy(), table.loc[[x]].copy()
+    first["sensing_time"] = pd.Timestamp("2030-01-01T00:00:00Z")  # a fix from one sheet
+    second["sensing_time"] = pd.Timestamp("2031-01-01T00:00:00Z")  # another from a second
+    path = tmp_path / "fixes.gpkg"
+    byocframe.write_file(pd.concat([table.drop(index=x), first, second]), path)
+    before = _server(service)
+    code = main(["push", service.demo_collection, str(path), *_account(service)])
+    capsys.readouterr()
+    assert code == 1  # today: 0, x moved to 2031 (the last row), 2030 dropped unsaid
+    assert _server(service) == before
+
+
+def test_a_frame_with_tokens_holding_a_tile_twice_is_refused_by_the_cli(
+    service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Held: the same two rows with their tokens are refused, nothing sent."""
+    loaded = _load(service)
+    x = _ingested(loaded)[0]
+    first, second = loaded.loc[[x]].copy(), loaded.loc[[x]].copy()
+    first["sensing_time"] = pd.Timestamp("2030-01-01T00:00:00Z")
+    second["sensing_time"] = pd.Timestamp("2031-01-01T00:00:00Z")
+    path = tmp_path / "fixes.gpkg"
+    byocframe.write_file(pd.concat([loaded.drop(index=x), first, second]), path)
+    before = _server(service)
+    assert main(["push", service.demo_collection, str(path), *_account(service)]) == 1
+    assert "more than once" in capsys.readouterr().err
+    assert _server(service) == before
