@@ -719,3 +719,53 @@ def test_a_frame_with_tokens_holding_a_tile_twice_is_refused_by_the_cli(
     assert main(["push", service.demo_collection, str(path), *_account(service)]) == 1
     assert "more than once" in capsys.readouterr().err
     assert _server(service) == before
+
+
+# --- 98. an assignment that misses the index clears every tile's sensing time ---
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 98: gdf['sensing_time'] = table['sensing_time'] from a table with "
+    "another index aligns to nothing: every row NaT, and the push clears the sensing "
+    "time of all 40 tiles (40 'ok', no warning); a cover cannot be cleared, deletions are "
+    "limited, clearing is neither",
+)
+def test_a_misaligned_assignment_clears_no_sensing_time_unasked(service: Any) -> None:
+    client = service.client()
+    loaded = _load(service)
+    times = loaded[["path", "sensing_time"]].reset_index(drop=True)  # a table of fixes
+    times.loc[0, "sensing_time"] += pd.Timedelta(hours=1)
+    loaded["sensing_time"] = times["sensing_time"]  # aligned on the index: 0, 1, ... match nothing
+    assert loaded["sensing_time"].isna().all()
+    before = _server(service)
+    try:
+        byocframe.push(loaded, client, progress=False)
+    except byocframe.ValidationError:
+        assert _server(service) == before  # refused: fine
+        return
+    cleared = [
+        t
+        for t, r in _server(service).items()
+        if before[t].get("sensingTime") and not r.get("sensingTime")
+    ]
+    assert cleared == []  # today: all 40
+
+
+def test_a_table_without_tokens_of_another_collection_creates_nothing(
+    service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Held: a staging collection's table pushed to the demo collection by mistake."""
+    client, cid = service.client(), service.demo_collection
+    staging = client.create_collection({"name": "staging", "s3Bucket": "byocframe-demo"})["id"]
+    for i in range(3):
+        square = shapely.geometry.mapping(shapely.box(10 + i, 45, 10.5 + i, 45.5))
+        record = {"path": f"staging/{i}/(BAND).tif", "coverGeometry": square}
+        client.create_tile(staging, {**record, "sensingTime": "2024-06-01T00:00:00Z"})
+    theirs = byocframe.read_tiles(client, staging, progress=False)
+    path = tmp_path / "staging.gpkg"
+    byocframe.write_file(theirs[["path", "sensing_time", "geometry"]], path)
+    before = _server(service)
+    assert main(["push", cid, str(path), "--delete-missing", *_account(service)]) == 1
+    assert "no 'loaded' value" in capsys.readouterr().err
+    assert _server(service) == before
