@@ -325,16 +325,24 @@ def test_create_tile_with_a_sentinelhub_tile_keeps_its_time_and_cover(service: A
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding 95: a frame whose cover column was dropped makes changes()/push() "
-    "raise geopandas' AttributeError, not a ValidationError naming the column",
+    reason="finding 95: a frame whose cover column was dropped, or that holds "
+    "sensing_time twice, makes changes()/push() raise geopandas' or pandas' "
+    "AttributeError, not a ValidationError naming the column",
 )
-def test_a_frame_without_its_cover_column_is_refused_by_name(service: Any) -> None:
+@pytest.mark.parametrize("how", ["cover-dropped", "time-twice"])
+def test_a_frame_without_one_column_of_each_is_refused_by_name(service: Any, how: str) -> None:
     loaded = _load(service)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bare = loaded.drop(columns="geometry")  # geopandas keeps a GeoDataFrame
-    with pytest.raises(byocframe.ValidationError, match="geometry"):
-        byocframe.push(bare, service.client(), progress=False)
+        if how == "cover-dropped":
+            frame = loaded.drop(columns="geometry")  # geopandas keeps a GeoDataFrame
+        else:  # fixed times joined as a second column of the same name
+            fixed = loaded[["sensing_time"]] + pd.Timedelta(hours=1)
+            frame = pd.concat([loaded, fixed], axis=1)
+    before = _server(service)
+    with pytest.raises(byocframe.ValidationError, match=r"geometry|sensing_time"):
+        byocframe.push(frame, service.client(), progress=False)
+    assert _server(service) == before
 
 
 # --- what holds: a push killed with SIGKILL, then run again ---
