@@ -886,3 +886,24 @@ def test_an_iso_time_typed_into_a_text_column_is_an_edit(service: Any) -> None:
     except byocframe.ValidationError:
         return  # refused by name: acceptable
     assert found[["id", "field", "action"]].values.tolist() == [[x, "sensing_time", "update"]]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 101: a status column whose unused categories were removed makes "
+    "write_back raise TypeError ('set the categories first') after the create was sent",
+)
+def test_a_push_creating_a_tile_in_a_tidied_frame_returns_its_result(service: Any) -> None:
+    client = service.client()
+    loaded = _load(service)
+    loaded["status"] = loaded["status"].cat.remove_unused_categories()  # no WAITING left
+    frame = pd.concat([loaded, _new_rows(["tidy"], loaded.crs)])
+    try:
+        result = byocframe.push(frame, client, progress=False)
+    except TypeError:
+        result = None  # today, after the POST
+    made = [t for t in _server(service).values() if t["path"] == "new/tidy/(BAND).tif"]
+    assert len(made) == 1  # it was created either way
+    assert result is not None  # today: the result is lost
+    assert result.index.tolist() == [made[0]["id"]]
+    assert frame.index[-1] == made[0]["id"]  # written back
