@@ -144,6 +144,23 @@ def test_a_stale_table_without_tokens_deletes_no_tile_created_since(
     assert code == 1 or dropped not in server
 
 
+def test_a_stale_table_without_tokens_never_brings_back_a_deleted_tile(
+    service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Held: a row of a tile a colleague deleted since is refused, not created again."""
+    cid = service.demo_collection
+    client = service.client()
+    mine = _load(service)
+    x = _ingested(mine)[0]
+    table = tmp_path / "mine.gpkg"
+    byocframe.write_file(mine[["path", "sensing_time", "geometry"]], table)
+    client.delete_tile(cid, x)  # the colleague's clean-up
+    before = _server(service)
+    assert main(["push", cid, str(table), *_account(service)]) == 1
+    assert x in capsys.readouterr().err
+    assert _server(service) == before  # the path stays free
+
+
 def test_a_stale_file_with_tokens_deletes_only_its_dropped_row(
     service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
