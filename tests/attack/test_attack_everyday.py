@@ -977,3 +977,22 @@ def test_a_push_creating_a_tile_in_a_tidied_frame_returns_its_result(service: An
     assert result is not None  # today: the result is lost
     assert result.index.tolist() == [made[0]["id"]]
     assert frame.index[-1] == made[0]["id"]  # written back
+
+
+def test_a_frame_of_sentinelhub_tiles_is_the_frame_of_their_records(service: Any) -> None:
+    """Held: ``tiles_from_records`` of ``ByocTile``s gives the tokens of the dicts, and
+    its edit is pushed (with ``collection=``: records do not say where they came from)."""
+    from sentinelhub import ByocTile
+
+    client, cid = service.client(), service.demo_collection
+    records = list(client.iter_tiles(cid))
+    tiles = byocframe.tiles_from_records([ByocTile.from_dict(r) for r in records])
+    plain = byocframe.tiles_from_records(records)
+    assert tiles.index.equals(plain.index)
+    assert tiles["loaded"].equals(plain["loaded"])
+    assert byocframe.changes(tiles).empty
+    x = _ingested(plain)[0]
+    tiles.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+    result = byocframe.push(tiles, client, collection=cid, progress=False)
+    assert result["outcome"].tolist() == ["ok"]
+    assert _when(_server(service)[x]["sensingTime"]) == tiles.loc[x, "sensing_time"]
