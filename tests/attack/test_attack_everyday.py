@@ -48,7 +48,7 @@ def _account(service: Any) -> list[str]:
 
 
 def _server(service: Any) -> dict[str, dict[str, Any]]:
-    """Every tile on the service, by id, as its GET answers it (the independent truth)."""
+    """Every tile on the service, by id, as its listing answers it (the independent truth)."""
     client = service.client()
     return {t["id"]: t for t in client.iter_tiles(service.demo_collection)}
 
