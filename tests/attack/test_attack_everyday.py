@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -689,34 +690,24 @@ def test_a_listing_changed_between_its_pages_deletes_nothing_it_did_not_see_drop
     ordered = sorted(everything.values(), key=lambda t: (t["created"], t["id"]))
     victim = next(t["id"] for t in ordered if t["status"] == "INGESTED")  # listed first
     real = client.tile_pages
-    pages = 0
+    pages = []  # one entry a page read, from either cursor (both ends: two threads)
+    acted = threading.Lock()  # the other editor acts once, after the first page
+    square = shapely.geometry.mapping(shapely.box(10, 45, 10.5, 45.5))
+    middle = {"path": "mid/(BAND).tif", "sensingTime": "2024-06-05T00:00:00Z"}
 
     def tile_pages(*args: Any, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
-        nonlocal pages
         kwargs["count"] = 10
         for page in real(*args, **kwargs):
             yield page
-            pages += 1
-            if pages == 1:  # between this page and the next, the other editor acts
+            pages.append(len(page))
+            if acted.acquire(blocking=False):  # never released: once
                 other.delete_tile(cid, victim)
-                square = {
-                    "type": "Polygon",
-                    "coordinates": [
-                        shapely.geometry.mapping(shapely.box(10, 45, 10.5, 45.5))["coordinates"][0]
-                    ],
-                }
-                other.create_tile(
-                    cid,
-                    {
-                        "path": "mid/(BAND).tif",
-                        "sensingTime": "2024-06-05T00:00:00Z",
-                        "coverGeometry": square,
-                    },
-                )
+                other.create_tile(cid, {**middle, "coverGeometry": square})
 
     client.tile_pages = tile_pages
     loaded = byocframe.read_tiles(client, cid, progress=False, **filters)
-    assert pages >= 2
+    assert len(pages) >= 2
+    assert acted.locked()
     after = _server(service)
     born = next(t for t in after if t not in everything)
     # nothing was dropped from the frame: its push with delete_missing deletes nothing
