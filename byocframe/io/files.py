@@ -33,7 +33,12 @@ import shapely
 from pyproj.exceptions import CRSError
 
 from byocframe.exceptions import ValidationError
-from byocframe.frame.native import NATIVE_COLUMNS, as_geometries, native_column
+from byocframe.frame.native import (
+    NATIVE_COLUMNS,
+    as_geometries,
+    native_column,
+    native_geometries,
+)
 from byocframe.frame.records import dumps, times_us
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
@@ -42,10 +47,12 @@ from byocframe.frame.snapshot import (
     OTHER_READ_ONLY,
     checks_now,
     delete_checks,
+    drawing,
     json_safe,
     loaded_ids,
     saved_settings,
 )
+from byocframe.geo.geometry import reproject
 from byocframe.io.geoparquet import (
     is_byocframe_parquet,
     read_parquet,
@@ -480,6 +487,31 @@ def _cast(column: pd.Series, dtype: Any) -> pd.Series:
 _OVERLAID = ("path", "status", "created", "ingestion_start", "native_cover", *OTHER_READ_ONLY)
 
 
+def _as_drawn(current: gpd.GeoDataFrame, rows: pd.DataFrame, settings: dict[str, Any]) -> Any:
+    """Which of the table's covers are the server's covers drawn as the table's were.
+
+    A table from a load drawn with other settings (``densify=20_000``, say) shows the
+    same covers with other vertices; laid over a listing drawn with the defaults, every
+    one would read as an edit. None when the table was drawn as the listing is, or does
+    not say how.
+    """
+    if "densify" not in settings and "tolerance" not in settings:
+        return None
+    theirs = drawing(settings)
+    if theirs == drawing(current.attrs.get(ATTRS_KEY, {})) or not len(rows):
+        return None
+    native = native_geometries(current.loc[rows.index], "native_cover")
+    codes = current.loc[rows.index, "native_crs"].to_numpy(dtype=object)
+    has = ~shapely.is_missing(native) & pd.notna(codes)
+    out = np.zeros(len(rows), dtype=bool)
+    if has.any():
+        target = current.crs.to_string() if current.crs is not None else "EPSG:4326"
+        redrawn = reproject(native[has], codes[has], target, **theirs)
+        table = np.asarray(rows.geometry.array)[has]
+        out[has] = shapely.equals_exact(table, redrawn, tolerance=1e-7)
+    return out
+
+
 def _since_listed(
     current: pd.DataFrame,
     rows: pd.DataFrame,
@@ -600,15 +632,19 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
             ~times.index.isin(keep_server), current.loc[times.index, "sensing_time"]
         )
         frame.loc[rows.index, "sensing_time"] = times
-    frame.loc[rows.index, frame.active_geometry_name] = rows.geometry.array
+    covers = rows.geometry.array
+    drawn = _as_drawn(current, rows, settings)
+    if drawn is not None:  # the table's covers drawn otherwise than the listing's
+        covers = np.where(drawn, np.asarray(current.geometry.loc[rows.index].array), covers)
+    frame.loc[rows.index, frame.active_geometry_name] = covers
     _overlay_read_only(frame, rows)
     missing = frame.index.difference(edited.index[known])
-    if settings.get("whole") is not True:
-        # the table is a filtered load (status, bbox, dates), or does not say what it
-        # lists (no byocframe metadata): the tiles outside it are missing from it
-        # without being meant for deletion; only its own loaded tiles may go (none
-        # when it no longer lists them)
-        missing = missing.intersection(pd.Index(loaded_ids(edited) or [], dtype=object))
+    # only the table's own loaded tiles may go: tiles created since it was listed, the
+    # tiles outside a filtered load (status, bbox, dates), and every tile when the table
+    # does not say what it lists (no byocframe metadata) are missing from it without
+    # being meant for deletion
+    listed = loaded_ids(edited)
+    missing = missing[:0] if listed is None else missing.intersection(pd.Index(listed))
     frame = frame.drop(index=missing)
     new = edited[~known]
     if len(new):
