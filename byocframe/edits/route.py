@@ -216,5 +216,6 @@ def _require_no_clears(the_plan: Plan) -> None:
         raise ValidationError(
             f"this push would clear the sensing time of {len(cleared):,} tile(s) (e.g. "
             f"{cleared[0]!r}: its sensing_time is NaT); a misaligned assignment gives NaT to "
-            "every row: if clearing is meant, pass clear_times=True; nothing was sent"
+            "every row: if clearing is meant, pass clear_times=True (--clear-times on the "
+            "command line); nothing was sent"
         )
