@@ -449,9 +449,12 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
             try:
                 frame[column] = _cast(frame[column], template[column].dtype)
             except (ValueError, TypeError) as err:
+                # pandas' first sentence (its hints run over several lines)
+                reason = (str(err).splitlines() or [type(err).__name__])[0]
+                reason = reason.split(" You might want")[0].rstrip(". :")
                 raise ValidationError(
                     f"{path}: column {column!r} holds a value that is not "
-                    f"{template[column].dtype} ({err}); fix it (times: ISO 8601, e.g. "
+                    f"{template[column].dtype} ({reason}); fix it (times: ISO 8601, e.g. "
                     "2024-06-01T10:00:00Z)"
                 ) from err
     frame.index = pd.Index(frame.index, name=frame.index.name or "id").astype(template.index.dtype)
