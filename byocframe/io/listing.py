@@ -175,7 +175,7 @@ def read_tiles(
     # then list the collection instead of reading each written tile
     gdf.attrs[ATTRS_KEY] = {
         **gdf.attrs[ATTRS_KEY],
-        "whole": status is None and not filtered,
+        "whole": status is None and not filtered and not assembly.repeats,
         "listed_at": listed_at,
     }
     stamp(gdf, collection=cid, service=client.base_url)  # once, where it was loaded from
@@ -299,7 +299,7 @@ def write_listing(
         listed_at = _listing_ended()
         part = Path(tmp) / "listing.parquet"
         if record is None:
-            whole = status is None and not filtered
+            whole = status is None and not filtered and not spill.assembly.repeats
             written = _write_stamped(spill, part, cid, client.base_url, whole, listed_at)
         else:
             with StacSink(part, record, client.base_url, spill.stac_columns()) as sink:

@@ -70,6 +70,10 @@ class Assembly:
         self.pending: dict[str, list[Any]] = {"asc": [], "desc": []}
         self.frames: dict[str, list[tuple[gpd.GeoDataFrame, np.ndarray]]] = {"asc": [], "desc": []}
         self.counts = {"asc": 0, "desc": 0}
+        #: Ids the listing returned more than once: a listing whose pages shifted (a
+        #: tile deleted or created under an offset-paged cursor) may have missed a
+        #: tile too, so it is not whole
+        self.repeats = 0
         self.problems: list[tuple[str, int, dict[str, Any]]] = []
         self.keep = keep or self._keep
 
@@ -131,6 +135,7 @@ class Assembly:
         """
         found = [{**p, "row": k if s == "asc" else total - 1 - k} for s, k, p in self.problems]
         repeated = np.asarray(ids.duplicated(keep="first") & ids.notna(), dtype=bool)
+        self.repeats = int(repeated.sum())
         if repeated.any():
             first = pd.Series(rows, index=ids).groupby(level=0, sort=False).transform("min")
             for pos in np.flatnonzero(repeated):
