@@ -23,6 +23,8 @@ still found from the ``loaded`` column; only ``delete_missing`` needs the attrs.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -202,20 +204,58 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
     frame.to_file(path, driver=kind, **extra)
 
 
-def read_file(path: PathLike) -> gpd.GeoDataFrame:
+def read_file(
+    path: PathLike,
+    *,
+    bbox: Any = None,
+    mask: Any = None,
+    columns: Sequence[str] | None = None,
+    rows: int | slice | None = None,
+    filters: Any = None,
+) -> gpd.GeoDataFrame:
     """Read a tile frame written by `write_file` (or any file with tile columns).
 
     The result has the dtypes, geometry columns, index and ``loaded`` column of the frame
     that was written, so `byocframe.changes` and `byocframe.push` work on it directly.
+    The reading options are those of ``geopandas.read_file`` (``filters``: of
+    ``geopandas.read_parquet``); the file is read whole and checked, then the rows and
+    columns asked for are kept (`byocframe.io.subsets`).
 
     Parameters
     ----------
-    path : str or Path
+    path : str or os.PathLike
+        ``.parquet``, ``.gpkg``, ``.geojson`` / ``.json``, ``.fgb`` or ``.csv``.
+    bbox : (minx, miny, maxx, maxy), shapely geometry, GeoSeries or GeoDataFrame, optional
+        Only rows whose ``geometry`` intersects this box, in the file's CRS (a tuple, or
+        a geometry's bounds) or reprojected to it (a GeoSeries or GeoDataFrame's total
+        bounds). In lon/lat, ``minx > maxx`` crosses the antimeridian. Not with ``mask``.
+    mask : shapely geometry, GeoJSON dict, GeoSeries or GeoDataFrame, optional
+        Only rows whose ``geometry`` intersects it (a GeoSeries or GeoDataFrame is
+        reprojected to the file's CRS and unioned). Not with ``bbox``.
+    columns : list of str, optional
+        Only these columns besides the index (``id``) and ``geometry``; ``[]`` keeps
+        those two. Edits of the frame are found only when it keeps ``loaded``,
+        ``path``, ``status``, ``sensing_time`` and the native columns; of the other
+        columns, those left out are not compared.
+    rows : int or slice, optional
+        The first ``rows`` rows, or a slice of the rows (after ``bbox``, ``mask`` and
+        ``filters``).
+    filters : list of tuples or pyarrow.compute.Expression, optional
+        GeoParquet only: pyarrow's row filter, e.g. ``[("status", "==", "FAILED")]``.
+
+    Returns
+    -------
+    GeoDataFrame
+        With fewer rows than the file holds, a part of its load: edits are pushed, but
+        no deletion is planned from it (``attrs["byocframe"]["whole"]`` is False).
 
     Raises
     ------
     ValidationError
-        When the file does not exist, has an unknown extension, or is not a tile table.
+        When the file does not exist, has an unknown extension, is not a tile table, or
+        ``columns`` names a column it does not have.
+    ValueError, TypeError
+        When the options do not go together or are of the wrong type.
 
     Examples
     --------
@@ -225,13 +265,39 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     write_file(gdf, f"{folder}/tiles.geojson")
     ...     back = read_file(f"{folder}/tiles.geojson")
-    >>> byocframe.changes(back).empty
-    True
+    ...     first = read_file(f"{folder}/tiles.geojson", rows=2, columns=["status"])
+    >>> byocframe.changes(back).empty, len(first), list(first.columns)
+    (True, 2, ['status', 'geometry'])
     """
-    path = Path(path)
+    from byocframe.io.subsets import check_options, filtered_rows, keep, keep_columns
+
+    path = _local_path(path)
     kind = _kind(path)
+    check_options(bbox=bbox, mask=mask, rows=rows, columns=columns, filters=filters, kind=kind)
     if not path.is_file():
         raise ValidationError(f"{path}: file not found; check the path")
+    frame = _read_whole(path, kind)
+    positions = None if filters is None else filtered_rows(path, filters)
+    frame = keep(frame, bbox=bbox, mask=mask, rows=rows, positions=positions)
+    return keep_columns(frame, columns)
+
+
+def _local_path(path: Any) -> Path:
+    """A path of this machine; URLs and open files refused with what to do instead."""
+    if isinstance(path, str) and "://" in path:
+        raise ValidationError(
+            f"{path[:80]}: byocframe reads files of this machine only; download it first"
+        )
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"path must be a str or os.PathLike (a file name), got {type(path).__name__}; "
+            "write an open file's bytes to a file first"
+        )
+    return Path(path)
+
+
+def _read_whole(path: Path, kind: str) -> gpd.GeoDataFrame:
+    """Every row and column of a tile file (`read_file` without options)."""
     if kind == "parquet":
         check_parquet_rows(path)
         try:

@@ -1,0 +1,282 @@
+"""What `byocframe.read_file` keeps of a file: geopandas' reading options.
+
+``bbox=``, ``mask=``, ``rows=`` and ``columns=`` mean what they mean in
+``geopandas.read_file``, and ``filters=`` what it means in ``geopandas.read_parquet``
+(pyarrow's row filters). The file is read whole and checked as usual; then the rows and
+columns asked for are kept.
+
+A frame that keeps fewer rows than the file holds is a *part*: like a part read with
+`byocframe.io.geoparquet.read_row_groups`, it forgets the ids the file's load listed
+and says it is not whole (``attrs["byocframe"]["whole"] = False``), so its edits are
+found and pushed but no deletion is ever planned from it (a row left out is not a row
+deleted). A frame that keeps fewer columns plans only the edits of the columns it
+holds; without one of the columns `byocframe.changes` needs (``loaded``, ``path``,
+``status``, ``sensing_time``, the native columns) it is refused there, in one line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from byocframe.exceptions import ValidationError
+from byocframe.frame.snapshot import ATTRS_KEY
+
+__all__ = ["check_options", "filtered_rows", "keep", "keep_columns", "mark_part"]
+
+RowsLike = int | slice
+_POSITION = "__byocframe_position__"
+
+
+def check_options(
+    *, bbox: Any, mask: Any, rows: Any, columns: Any, filters: Any, kind: str
+) -> None:
+    """Refuse options that do not go together, before the file is read.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the option and what to pass instead.
+
+    Examples
+    --------
+    >>> check_options(bbox=(0, 0, 1, 1), mask=None, rows=5, columns=None, filters=None,
+    ...               kind="GPKG")
+    >>> check_options(bbox=(0, 0, 1, 1), mask={"type": "Point", "coordinates": [0, 0]},
+    ...               rows=None, columns=None, filters=None, kind="GPKG")
+    Traceback (most recent call last):
+    ...
+    ValueError: bbox= and mask= cannot be used together (as in geopandas.read_file): pass one
+    """
+    if bbox is not None and mask is not None:
+        raise ValueError(
+            "bbox= and mask= cannot be used together (as in geopandas.read_file): pass one"
+        )
+    if rows is not None:
+        if isinstance(rows, bool) or not isinstance(rows, int | np.integer | slice):
+            raise TypeError(
+                f"rows= takes an int (the first n rows) or a slice, got {type(rows).__name__}"
+            )
+        if not isinstance(rows, slice) and rows < 0:
+            raise ValueError(f"rows= must be 0 or more (the first n rows), got {rows}")
+    if columns is not None and (
+        isinstance(columns, str) or not all(isinstance(c, str) for c in columns)
+    ):
+        raise TypeError("columns= takes a list of column names, e.g. ['path', 'status']")
+    if filters is not None and kind != "parquet":
+        raise ValueError(
+            "filters= works on GeoParquet files only (as in geopandas.read_parquet); use "
+            "rows=, bbox= or mask=, or filter the frame with pandas"
+        )
+
+
+def filtered_rows(path: Path, filters: Any) -> np.ndarray:
+    """Positions of the rows of a Parquet file that pyarrow's ``filters`` keep.
+
+    ``filters`` is what `pyarrow.parquet.read_table` takes: a list of ``(column, op,
+    value)`` tuples (all must hold), a list of such lists (any may hold), or a
+    ``pyarrow.compute.Expression``. Only the columns the filter names are read (all
+    but the geometries for an expression).
+
+    Raises
+    ------
+    ValueError
+        When pyarrow cannot apply the filter (an unknown column, a value of the wrong
+        type); it names the file's columns.
+
+    Examples
+    --------
+    >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     pq.write_table(pa.table({"n": [5, 1, 7]}), f"{folder}/t.parquet")
+    ...     filtered_rows(Path(f"{folder}/t.parquet"), [("n", ">", 2)]).tolist()
+    [0, 2]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(path)
+    schema = source.schema_arrow
+    try:
+        if isinstance(filters, pc.Expression):
+            expression, named = filters, None
+        else:
+            expression = pq.filters_to_expression(filters)
+            named = _filter_columns(filters)
+    except (TypeError, ValueError, pa.ArrowException) as err:
+        raise ValueError(
+            f"filters= is not a pyarrow filter ({_first_line(err)}); pass e.g. "
+            "[('status', '==', 'FAILED')]"
+        ) from err
+    geometries = set(json.loads((schema.metadata or {}).get(b"geo", b"{}")).get("columns", {}))
+    scalar = [f.name for f in schema if f.name not in geometries and not _binary(f.type)]
+    unknown = sorted(set(named or ()) - set(schema.names))
+    if unknown:
+        raise ValueError(
+            f"filters= names {', '.join(map(repr, unknown))}, not a column of {path.name}; "
+            f"its columns: {', '.join(scalar)}"
+        )
+    table = source.read(columns=scalar if named is None else sorted(named))
+    table = table.append_column(_POSITION, pa.array(np.arange(table.num_rows)))
+    try:
+        kept = table.filter(expression)
+    except (TypeError, ValueError, pa.ArrowException) as err:
+        raise ValueError(
+            f"filters= cannot be applied to {path.name} ({_first_line(err)}); compare "
+            "each column with a value of its type (times: pandas.Timestamp(..., tz='UTC'))"
+        ) from err
+    return np.asarray(kept.column(_POSITION).to_numpy(), dtype=np.int64)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:120] if text else type(err).__name__
+
+
+def _binary(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_binary(kind) or pa.types.is_large_binary(kind))
+
+
+def _filter_columns(filters: Any) -> set[str]:
+    """The column names of a DNF filter (a list of tuples, or a list of such lists)."""
+    names: set[str] = set()
+    for item in filters:
+        terms = [item] if isinstance(item, tuple) else item
+        for term in terms:
+            names.add(str(term[0]))
+    return names
+
+
+def keep(
+    frame: gpd.GeoDataFrame,
+    *,
+    bbox: Any = None,
+    mask: Any = None,
+    rows: RowsLike | None = None,
+    positions: np.ndarray | None = None,
+) -> gpd.GeoDataFrame:
+    """The rows of a frame read whole that the options keep, in the file's order.
+
+    ``positions`` (from `filtered_rows`) go first, then ``bbox`` or ``mask``, then
+    ``rows`` (as pyogrio applies ``skip_features``/``max_features`` after its spatial
+    filter). A frame that keeps fewer rows than it had is marked a part (`mark_part`).
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(5, seed=1))
+    >>> part = keep(gdf, rows=2)
+    >>> len(part), part.attrs["byocframe"]["whole"], "loaded_ids" in part.attrs["byocframe"]
+    (2, False, False)
+    """
+    total = len(frame)
+    chosen = np.arange(total) if positions is None else np.asarray(positions, dtype=np.int64)
+    if bbox is not None or mask is not None:
+        region = _region(frame, bbox, mask)
+        geoms = np.asarray(frame.geometry.array, dtype=object)[chosen]
+        chosen = chosen[shapely.intersects(geoms, region)]
+    if rows is not None:
+        chosen = chosen[rows if isinstance(rows, slice) else slice(0, int(rows))]
+    if len(chosen) == total and (chosen == np.arange(total)).all():
+        return frame  # every row, in order: the file's frame as it is
+    part = frame.iloc[chosen]
+    return mark_part(part)
+
+
+def mark_part(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Mark a frame as a part of a load: no loaded ids (no deletions), not whole.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> sorted(mark_part(gdf.iloc[:1]).attrs["byocframe"])[:3]
+    ['collection', 'densify', 'load']
+    """
+    settings = dict(frame.attrs.get(ATTRS_KEY, {}))
+    # the ids are the whole file's load: kept, every row left out would be planned
+    # for deletion (finding 5 of tests/attack/FINDINGS.md, for row groups)
+    settings.pop("loaded_ids", None)
+    settings.pop("loaded_ids_seal", None)
+    settings["whole"] = False
+    frame.attrs = {**frame.attrs, ATTRS_KEY: settings}
+    return frame
+
+
+def _region(frame: gpd.GeoDataFrame, bbox: Any, mask: Any) -> shapely.Geometry:
+    """The box or mask as one shapely geometry in the frame's CRS."""
+    given = bbox if bbox is not None else mask
+    what = "bbox" if bbox is not None else "mask"
+    if isinstance(given, gpd.GeoDataFrame | gpd.GeoSeries):
+        if given.crs is not None and frame.crs is not None and not given.crs.equals(frame.crs):
+            given = given.to_crs(frame.crs)
+        if bbox is not None:
+            return shapely.box(*given.total_bounds)
+        return shapely.union_all(np.asarray(given.geometry.array, dtype=object))
+    if isinstance(given, shapely.Geometry):
+        return shapely.box(*given.bounds) if bbox is not None else given
+    if mask is not None and isinstance(given, Mapping):
+        try:
+            return shapely.geometry.shape(given)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ValueError(f"mask= is not a GeoJSON geometry ({_first_line(err)})") from err
+    if bbox is not None and isinstance(given, Sequence) and len(given) == 4:
+        west, south, east, north = (float(v) for v in given)
+        if west > east and frame.crs is not None and frame.crs.is_geographic:
+            # across the antimeridian, as read_tiles(bbox=) takes it
+            return shapely.union(
+                shapely.box(west, south, 180.0, north), shapely.box(-180.0, south, east, north)
+            )
+        return shapely.box(west, south, east, north)
+    raise TypeError(
+        f"{what}= takes "
+        + (
+            "(minx, miny, maxx, maxy), a shapely geometry, a GeoSeries or a GeoDataFrame"
+            if bbox is not None
+            else "a shapely geometry, a GeoJSON dict, a GeoSeries or a GeoDataFrame"
+        )
+        + f", got {type(given).__name__}"
+    )
+
+
+def keep_columns(frame: gpd.GeoDataFrame, columns: Sequence[str] | None) -> gpd.GeoDataFrame:
+    """The frame with only ``columns`` besides its index and active geometry.
+
+    Raises
+    ------
+    ValidationError
+        When a name is not a column of the file (names must match exactly).
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(2, seed=1))
+    >>> list(keep_columns(gdf, ["status"]).columns)
+    ['status', 'geometry']
+    """
+    if columns is None:
+        return frame
+    geometry = frame.active_geometry_name
+    wanted = [c for c in dict.fromkeys(columns) if c not in (geometry, frame.index.name)]
+    unknown = [c for c in wanted if c not in frame.columns]
+    if unknown:
+        raise ValidationError(
+            f"columns= names {', '.join(map(repr, unknown))}, not in the file; its "
+            f"columns: {', '.join(c for c in frame.columns if c != geometry)}"
+        )
+    order = [c for c in frame.columns if c in wanted or c == geometry]
+    out = frame[order]
+    out.attrs = dict(frame.attrs)
+    return out
