@@ -201,8 +201,9 @@ def mark_part(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     >>> import byocframe
     >>> from byocframe.frame.synthetic import synthetic_tiles
     >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
-    >>> sorted(mark_part(gdf.iloc[:1]).attrs["byocframe"])[:3]
-    ['collection', 'densify', 'load']
+    >>> settings = mark_part(gdf.iloc[:1]).attrs["byocframe"]
+    >>> settings["whole"], "loaded_ids" in settings, "loaded_ids" in gdf.attrs["byocframe"]
+    (False, False, True)
     """
     settings = dict(frame.attrs.get(ATTRS_KEY, {}))
     # the ids are the whole file's load: kept, every row left out would be planned
@@ -229,7 +230,13 @@ def _region(frame: gpd.GeoDataFrame, bbox: Any, mask: Any) -> shapely.Geometry:
     if mask is not None and isinstance(given, Mapping):
         try:
             return shapely.geometry.shape(given)
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            shapely.errors.ShapelyError,
+        ) as err:
             raise ValueError(f"mask= is not a GeoJSON geometry ({_first_line(err)})") from err
     if bbox is not None and isinstance(given, Sequence) and len(given) == 4:
         west, south, east, north = (float(v) for v in given)

@@ -1,0 +1,208 @@
+"""`read_file` takes geopandas' reading options, with geopandas' meaning, safely.
+
+The truths are geopandas' own: ``geopandas.read_file`` (pyogrio, GDAL's spatial filter)
+on the same GeoPackage, and ``geopandas.read_parquet`` with pyarrow's ``filters``. A
+frame that keeps part of a file's rows never plans a deletion of the rows left out.
+"""
+
+from __future__ import annotations
+
+import io
+
+import geopandas as gpd
+import pandas as pd
+import pyarrow.compute as pc
+import pytest
+import shapely
+
+import byocframe
+from byocframe import ValidationError
+from byocframe.frame.synthetic import synthetic_tiles
+
+FORMATS = ["parquet", "gpkg", "geojson", "fgb", "csv"]
+
+
+@pytest.fixture(scope="module")
+def tiles() -> gpd.GeoDataFrame:
+    return byocframe.tiles_from_records(synthetic_tiles(300, seed=3))
+
+
+@pytest.fixture(scope="module")
+def files(tiles, tmp_path_factory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("options")
+    out = {}
+    for ext in FORMATS:
+        out[ext] = str(folder / f"tiles.{ext}")
+        byocframe.write_file(tiles, out[ext])
+    return out
+
+
+def _box(tiles: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+    """A box around some tiles (not all): a tenth of the frame's tiles' bounds."""
+    minx, miny, maxx, maxy = tiles.geometry.iloc[40:70].total_bounds
+    return (minx, miny, (minx + maxx) / 2, (miny + maxy) / 2)
+
+
+def _gdal_ids(path: str, **options) -> set[str]:
+    return set(gpd.read_file(path, **options)["id"])
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_bbox_keeps_the_rows_gdal_keeps(tiles, files, ext):
+    box = _box(tiles)
+    want = _gdal_ids(files["gpkg"], bbox=box)
+    assert 0 < len(want) < len(tiles)
+    got = byocframe.read_file(files[ext], bbox=box)
+    assert set(got.index) == want
+    assert list(got.index) == [i for i in tiles.index if i in want]  # the file's order
+
+
+def test_bbox_of_a_geoseries_in_another_crs_is_reprojected(tiles, files):
+    box = shapely.box(*_box(tiles))
+    mercator = gpd.GeoSeries([box], crs="EPSG:4326").to_crs("EPSG:3857")
+    got = byocframe.read_file(files["parquet"], bbox=mercator)
+    want = byocframe.read_file(files["parquet"], bbox=tuple(mercator.to_crs(4326).total_bounds))
+    assert len(got)
+    assert got.index.equals(want.index)
+
+
+@pytest.mark.parametrize("ext", ["parquet", "csv"])
+def test_mask_keeps_the_rows_gdal_keeps(tiles, files, ext):
+    minx, miny, maxx, maxy = _box(tiles)
+    triangle = shapely.Polygon([(minx, miny), (maxx, miny), (minx, maxy)])
+    want = _gdal_ids(files["gpkg"], mask=triangle)
+    assert 0 < len(want) < len(_gdal_ids(files["gpkg"], bbox=triangle.bounds))
+    assert set(byocframe.read_file(files[ext], mask=triangle).index) == want
+    as_geojson = shapely.geometry.mapping(triangle)
+    assert set(byocframe.read_file(files[ext], mask=as_geojson).index) == want
+
+
+@pytest.mark.parametrize("rows", [7, slice(10, 25), slice(None, None, 50), 0])
+def test_rows_are_those_of_geopandas(tiles, files, rows):
+    got = byocframe.read_file(files["parquet"], rows=rows)
+    if isinstance(rows, slice) and rows.step:  # pyogrio takes no step: pandas' meaning
+        want = tiles.index[rows].tolist()
+    else:
+        want = gpd.read_file(files["gpkg"], rows=rows)["id"].tolist() if rows else []
+    assert got.index.tolist() == want
+    assert got.dtypes.equals(tiles.dtypes)
+
+
+def test_columns_keep_the_index_and_geometry(tiles, files):
+    got = byocframe.read_file(files["gpkg"], columns=["sensing_time", "status"])
+    assert list(got.columns) == ["status", "sensing_time", "geometry"]  # the file's order
+    assert got.index.equals(tiles.index)
+    assert got["status"].dtype == tiles["status"].dtype
+    assert list(byocframe.read_file(files["parquet"], columns=[]).columns) == ["geometry"]
+    with pytest.raises(ValidationError, match=r"columns= names 'stauts', not in the file"):
+        byocframe.read_file(files["parquet"], columns=["stauts"])
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        [("status", "==", "WAITING")],
+        [
+            [("status", "==", "WAITING")],
+            [("sensing_time", "<", pd.Timestamp("2024-06-02", tz="UTC"))],
+        ],
+        pc.field("status") != "INGESTED",
+    ],
+    ids=["and", "or", "expression"],
+)
+def test_filters_keep_the_rows_pyarrow_keeps(tiles, files, filters):
+    want = gpd.read_parquet(files["parquet"], filters=filters).index.tolist()
+    assert 0 < len(want) < len(tiles)
+    assert byocframe.read_file(files["parquet"], filters=filters).index.tolist() == want
+
+
+def test_filters_with_rows_apply_rows_after_the_filter(files):
+    filters = [("sensing_time", ">=", pd.Timestamp("2024-06-20", tz="UTC"))]
+    every = byocframe.read_file(files["parquet"], filters=filters)
+    assert byocframe.read_file(files["parquet"], filters=filters, rows=5).index.equals(
+        every.index[:5]
+    )
+
+
+def test_a_part_plans_its_edits_and_no_deletion(tiles, files):
+    """Before the reading options existed the keywords were a TypeError; with the part
+    not marked (its file's loaded ids kept) 290 tiles left out were planned deleted."""
+    part = byocframe.read_file(files["parquet"], rows=10)
+    assert part.attrs["byocframe"]["whole"] is False
+    moved = part.index[3]
+    part.loc[moved, "sensing_time"] += pd.Timedelta(hours=1)
+    found = byocframe.changes(part)
+    assert found["id"].tolist() == [moved]
+    with pytest.raises(ValidationError, match=r"a part of a file .* no deletion is planned"):
+        byocframe.changes(part, deleted=True)
+    # every row kept: the file's frame, deletions as the file plans them
+    whole = byocframe.read_file(files["parquet"], rows=len(tiles))
+    assert byocframe.changes(whole.drop(index=whole.index[0]), deleted=True)["id"].tolist() == [
+        whole.index[0]
+    ]
+
+
+def test_a_part_pushed_with_delete_missing_deletes_nothing(tmp_path):
+    with byocframe.local_service(demo=True, demo_tiles=40) as service:
+        client = service.client()
+        cid = service.demo_collection
+        byocframe.write_file(byocframe.read_tiles(client, cid), tmp_path / "t.gpkg")
+        before = {t["id"] for t in client.iter_tiles(cid)}
+        box = tuple(byocframe.read_file(tmp_path / "t.gpkg").geometry.iloc[0].bounds)
+        for part in (
+            byocframe.read_file(tmp_path / "t.gpkg", bbox=box),
+            byocframe.read_file(tmp_path / "t.gpkg", rows=slice(5, 9)),
+        ):
+            assert 0 < len(part) < len(before)
+            with pytest.raises(ValidationError, match="no deletion is planned"):
+                byocframe.push(part, client, delete_missing=True)
+        assert {t["id"] for t in client.iter_tiles(cid)} == before
+
+
+def test_a_subset_of_columns_plans_only_the_edits_it_holds(tiles, files):
+    needed = ["loaded", "path", "status", "sensing_time", "native_cover", "native_crs"]
+    some = byocframe.read_file(files["parquet"], columns=[*needed, "native_tile"])
+    assert byocframe.changes(some).empty  # the columns left out are not edits
+    some.loc[some.index[0], "sensing_time"] += pd.Timedelta(days=1)
+    assert byocframe.changes(some)["field"].tolist() == ["sensing_time"]
+    bare = byocframe.read_file(files["parquet"], columns=["status"])
+    with pytest.raises(ValidationError, match="no 'loaded' column"):
+        byocframe.changes(bare)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"bbox": (0, 0, 1, 1), "mask": shapely.box(0, 0, 1, 1)}, ValueError, "cannot be used"),
+        ({"rows": -1}, ValueError, "rows= must be 0 or more"),
+        ({"rows": "10"}, TypeError, "rows= takes an int .* got str"),
+        ({"rows": True}, TypeError, "rows= takes an int"),
+        ({"columns": "status"}, TypeError, "columns= takes a list"),
+        ({"bbox": "0,0,1,1"}, TypeError, r"bbox= takes \(minx"),
+        ({"mask": {"type": "Nope"}}, ValueError, "mask= is not a GeoJSON geometry"),
+    ],
+)
+def test_options_of_the_wrong_shape_are_refused(files, options, error, match):
+    with pytest.raises(error, match=match):
+        byocframe.read_file(files["parquet"], **options)
+
+
+def test_filters_are_for_geoparquet_and_name_columns(files):
+    with pytest.raises(ValueError, match="filters= works on GeoParquet files only"):
+        byocframe.read_file(files["gpkg"], filters=[("status", "==", "FAILED")])
+    with pytest.raises(ValueError, match=r"names 'state', not a column of tiles\.parquet"):
+        byocframe.read_file(files["parquet"], filters=[("state", "==", "FAILED")])
+    with pytest.raises(ValueError, match="compare each column with a value of its type"):
+        byocframe.read_file(files["parquet"], filters=[("status", "==", 1)])
+
+
+def test_paths_urls_and_open_files(files, tmp_path):
+    from pathlib import Path
+
+    assert len(byocframe.read_file(Path(files["fgb"]), rows=3)) == 3
+    with pytest.raises(ValidationError, match="files of this machine only; download it first"):
+        byocframe.read_file("https://example.com/tiles.parquet")
+    with open(files["csv"], "rb") as opened, pytest.raises(TypeError, match="got BufferedReader"):
+        byocframe.read_file(opened)
+    with pytest.raises(TypeError, match="got BytesIO"):
+        byocframe.read_file(io.BytesIO(b""))
