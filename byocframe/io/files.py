@@ -133,8 +133,9 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
     ----------
     gdf : GeoDataFrame
         A tile frame (from `byocframe.read_tiles`, possibly edited).
-    path : str or Path
-        ``.parquet``, ``.gpkg``, ``.geojson`` / ``.json``, ``.fgb`` or ``.csv``.
+    path : str or os.PathLike
+        ``.parquet``, ``.gpkg``, ``.geojson`` / ``.json``, ``.fgb`` or ``.csv``; ``~``
+        is the home folder.
 
     Examples
     --------
@@ -147,7 +148,7 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
     >>> back.index.equals(gdf.index), back.dtypes.equals(gdf.dtypes)
     (True, True)
     """
-    path = Path(path)
+    path = Path(path).expanduser()  # "~/tiles.gpkg", as geopandas' to_file takes it
     kind = _kind(path)
     if not path.parent.is_dir():
         raise ValidationError(f"{path.parent}: folder not found; create it first")
@@ -224,7 +225,8 @@ def read_file(
     Parameters
     ----------
     path : str or os.PathLike
-        ``.parquet``, ``.gpkg``, ``.geojson`` / ``.json``, ``.fgb`` or ``.csv``.
+        ``.parquet``, ``.gpkg``, ``.geojson`` / ``.json``, ``.fgb`` or ``.csv``; ``~``
+        is the home folder.
     bbox : (minx, miny, maxx, maxy), shapely geometry, GeoSeries or GeoDataFrame, optional
         Only rows whose ``geometry`` intersects this box, in the file's CRS (a tuple, or
         a geometry's bounds) or reprojected to it (a GeoSeries or GeoDataFrame's total
@@ -293,7 +295,7 @@ def _local_path(path: Any) -> Path:
             f"path must be a str or os.PathLike (a file name), got {type(path).__name__}; "
             "write an open file's bytes to a file first"
         )
-    return Path(path)
+    return Path(path).expanduser()  # "~/tiles.gpkg", as geopandas' read_file takes it
 
 
 def _read_whole(path: Path, kind: str) -> gpd.GeoDataFrame:

@@ -206,3 +206,13 @@ def test_paths_urls_and_open_files(files, tmp_path):
         byocframe.read_file(opened)
     with pytest.raises(TypeError, match="got BytesIO"):
         byocframe.read_file(io.BytesIO(b""))
+
+
+def test_a_path_under_the_home_folder(tiles, tmp_path, monkeypatch):
+    """geopandas expands "~"; byocframe said "folder not found" for "~/tiles.gpkg"."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    byocframe.write_file(tiles.head(3), "~/tiles.gpkg")
+    tiles.head(2).byoc.to_file("~/two.parquet")
+    assert (tmp_path / "tiles.gpkg").is_file()
+    assert byocframe.read_file("~/tiles.gpkg").index.equals(tiles.index[:3])
+    assert byocframe.read_file("~/two.parquet", rows=1).index.equals(tiles.index[:1])
