@@ -262,6 +262,9 @@ class ByocAccessor:
         column: str | None = "status",
         *,
         cmap: Any = None,
+        color: str | None = None,
+        categorical: bool = False,
+        legend: bool = True,
         tooltip: bool | str | int | list[str] | None = None,
         popup: bool | str | int | list[str] | None = None,
         tiles: Any = "OpenStreetMap",
@@ -273,6 +276,8 @@ class ByocAccessor:
         tolerance: float | None = None,
         title: str = "byocframe tiles",
         lod: LevelOfDetail | str | None = "default",
+        width: int | str = "100%",
+        height: int | str = 560,
     ) -> TileMap:
         """An interactive map in one offline HTML page; see `byocframe.maps.webmap.explore`.
 
@@ -286,6 +291,9 @@ class ByocAccessor:
             self._frame,
             column,
             cmap=cmap,
+            color=color,
+            categorical=categorical,
+            legend=legend,
             tooltip=tooltip,
             popup=popup,
             tiles=tiles,
@@ -297,6 +305,8 @@ class ByocAccessor:
             tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
             title=title,
             lod=DEFAULT_LOD if lod == "default" else _level_of_detail(lod),
+            width=width,
+            height=height,
         )
 
     def to_stac(
