@@ -548,3 +548,38 @@ def test_map_zooms_to_the_aoi_coverage_takes(account, tmp_path, capsys, monkeypa
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert main(["map", cid, "--aoi", "1,2,3", "-o", str(out)]) == 1
     assert "--aoi '1,2,3'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".gpkg"])
+def test_tiles_takes_stac_clients_search_options(account, tmp_path, suffix):
+    """``--bbox``, ``--datetime`` and ``--filter`` as ``stac-client search`` takes them
+    (they were "unrecognized arguments"); the file holds what read_tiles finds."""
+    import byocframe
+
+    client = account.client()
+    cid = account.demo_collection
+    every = byocframe.read_tiles(client, cid)
+    box = list(every[every["status"] == "INGESTED"].geometry.iloc[:5].total_bounds)
+    want = byocframe.read_tiles(client, cid, bbox=box, datetime=("2024-06-01", None))
+    assert 0 < len(want) < len(every)
+    path = tmp_path / f"part{suffix}"
+    argv = ["tiles", cid, "-o", str(path), "--bbox", *map(str, box), "--datetime", "2024-06-01/.."]
+    assert main(argv) == 0
+    got = byocframe.read_file(path)
+    assert sorted(got.index) == sorted(want.index)
+    assert got.attrs["byocframe"]["whole"] is False
+    commas = tmp_path / f"commas{suffix}"
+    assert main(["tiles", cid, "-o", str(commas), f"--bbox={','.join(map(str, box))}"]) == 0
+    assert sorted(byocframe.read_file(commas).index) == sorted(
+        byocframe.read_tiles(client, cid, bbox=box).index
+    )
+
+
+def test_a_bad_bbox_fails_in_one_line_before_any_request(account, tmp_path, capsys):
+    served = account.requests_served
+    for bad in (["--bbox", "1", "2", "3"], ["--bbox=1,2,x,4"]):
+        assert main(["tiles", account.demo_collection, "-o", str(tmp_path / "t.gpkg"), *bad]) == 1
+        err = capsys.readouterr().err
+        assert "give west south east north in degrees" in err
+        assert len(err.strip().splitlines()) == 1
+    assert account.requests_served == served
