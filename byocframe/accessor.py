@@ -194,12 +194,12 @@ class ByocAccessor:
 
         return reingest(self._frame, client, workers=workers, progress=progress)
 
-    def to_file(self, path: str | Path) -> None:
+    def to_file(self, path: str | Path, driver: str | None = None) -> None:
         """Write the tiles to a file that `byocframe.read_file` reads back whole."""
         self._need_tiles("to_file")
         from byocframe.io.files import write_file
 
-        write_file(self._frame, path)
+        write_file(self._frame, path, driver)
 
     def check(
         self,

@@ -118,6 +118,33 @@ def _kind(path: Path) -> str:
     return kind
 
 
+#: geopandas' (GDAL's) driver names of the formats, in lower case.
+_DRIVERS = {
+    "parquet": "parquet",
+    "geoparquet": "parquet",
+    "gpkg": "GPKG",
+    "geojson": "GeoJSON",
+    "flatgeobuf": "FlatGeobuf",
+    "csv": "csv",
+}
+
+
+def _check_driver(driver: str, kind: str, path: Path) -> None:
+    """Refuse a ``driver=`` that is unknown or names another format than the extension."""
+    wanted = _DRIVERS.get(str(driver).lower())
+    if wanted is None:
+        raise ValueError(
+            f"driver={driver!r} is not a format byocframe writes; use Parquet, GPKG, "
+            "GeoJSON, FlatGeobuf or CSV"
+        )
+    if wanted != kind:
+        suffix = next(k for k, v in _FORMATS.items() if v == wanted)
+        raise ValueError(
+            f"driver={driver!r} but {path.name} is named as {kind}: name it "
+            f"{path.stem}{suffix} (read_file knows the format from the extension)"
+        )
+
+
 def _settings(frame: pd.DataFrame) -> dict[str, Any]:
     return json_safe({k: v for k, v in frame.attrs.get(ATTRS_KEY, {}).items() if _scalar(v)})
 
@@ -126,7 +153,7 @@ def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
-def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
+def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None) -> None:
     """Write a tile frame to a file; the format follows the extension.
 
     Parameters
@@ -136,6 +163,17 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
     path : str or os.PathLike
         ``.parquet``, ``.gpkg``, ``.geojson`` / ``.json``, ``.fgb`` or ``.csv``; ``~``
         is the home folder.
+    driver : str, optional
+        As in geopandas' ``to_file``: ``"Parquet"``, ``"GPKG"``, ``"GeoJSON"``,
+        ``"FlatGeobuf"`` or ``"CSV"`` (any case). It must agree with the extension,
+        from which `read_file` knows the format.
+
+    Raises
+    ------
+    ValidationError
+        When the folder does not exist or the extension is unknown.
+    ValueError
+        When ``driver`` is unknown or names another format than the extension.
 
     Examples
     --------
@@ -143,13 +181,15 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
     >>> from byocframe.frame.synthetic import synthetic_tiles
     >>> gdf = byocframe.tiles_from_records(synthetic_tiles(5, seed=1))
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     write_file(gdf, f"{folder}/tiles.gpkg")
+    ...     write_file(gdf, f"{folder}/tiles.gpkg", driver="GPKG")
     ...     back = read_file(f"{folder}/tiles.gpkg")
     >>> back.index.equals(gdf.index), back.dtypes.equals(gdf.dtypes)
     (True, True)
     """
     path = Path(path).expanduser()  # "~/tiles.gpkg", as geopandas' to_file takes it
     kind = _kind(path)
+    if driver is not None:
+        _check_driver(driver, kind, path)
     if not path.parent.is_dir():
         raise ValidationError(f"{path.parent}: folder not found; create it first")
     if not _all_texts(gdf.index) or gdf.index.name != "id":

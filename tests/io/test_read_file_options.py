@@ -216,3 +216,16 @@ def test_a_path_under_the_home_folder(tiles, tmp_path, monkeypatch):
     assert (tmp_path / "tiles.gpkg").is_file()
     assert byocframe.read_file("~/tiles.gpkg").index.equals(tiles.index[:3])
     assert byocframe.read_file("~/two.parquet", rows=1).index.equals(tiles.index[:1])
+
+
+def test_write_file_takes_geopandas_driver_names(tiles, tmp_path):
+    """``to_file(path, driver="GPKG")``, as geopandas users write it, was a TypeError."""
+    tiles.head(3).byoc.to_file(tmp_path / "t.gpkg", driver="GPKG")
+    byocframe.write_file(tiles.head(3), tmp_path / "t.parquet", "Parquet")
+    for name in ("t.gpkg", "t.parquet"):
+        assert byocframe.read_file(tmp_path / name).index.equals(tiles.index[:3])
+    with pytest.raises(ValueError, match=r"driver='GPKG' but t\.geojson .* name it t\.gpkg"):
+        byocframe.write_file(tiles.head(3), tmp_path / "t.geojson", driver="GPKG")
+    with pytest.raises(ValueError, match="not a format byocframe writes; use Parquet, GPKG"):
+        byocframe.write_file(tiles.head(3), tmp_path / "t.shp.gpkg", driver="ESRI Shapefile")
+    assert not (tmp_path / "t.geojson").exists()
