@@ -360,8 +360,10 @@ def tiles_from_stac(
 
     Parameters
     ----------
-    items : iterable of pystac.Item or dict
-        An ``ItemCollection``, a list of dicts, or ``stac_table_to_items(...)``.
+    items : iterable of pystac.Item or dict, or a FeatureCollection dict
+        An ``ItemCollection``, a list of dicts, ``stac_table_to_items(...)``, or an
+        ItemCollection as a GeoJSON dict (``ItemCollection.to_dict()``, pystac-client's
+        ``item_collection_as_dict()``, a saved ``items.json`` read with ``json.load``).
     crs, densify
         As in `tiles_from_records`.
 
@@ -376,7 +378,19 @@ def tiles_from_stac(
     (True, True)
     """
     records: list[dict[str, Any]] = []
+    if isinstance(items, Mapping):  # a FeatureCollection, as GeoJSON: its features
+        if items.get("type") != "FeatureCollection" or not isinstance(items.get("features"), list):
+            raise ValidationError(
+                "a dict of items must be a GeoJSON FeatureCollection with a 'features' "
+                "list (ItemCollection.to_dict()); or give the items themselves"
+            )
+        items = items["features"]
     for item in items:
+        if not hasattr(item, "to_dict") and not isinstance(item, Mapping):
+            raise ValidationError(
+                f"STAC item {len(records) + 1} is a {type(item).__name__}, not a pystac.Item "
+                "or a dict; give items as to_stac writes them"
+            )
         data = item.to_dict(transform_hrefs=False) if hasattr(item, "to_dict") else dict(item)
         props = data.get("properties") or {}
         if not isinstance(data.get("id"), str) or not isinstance(props, Mapping):
