@@ -48,6 +48,7 @@ from byocframe.frame.snapshot import (
 from byocframe.io.geoparquet import (
     is_byocframe_parquet,
     read_parquet,
+    read_row_groups,
     restore_columns,
     write_parquet,
 )
@@ -311,14 +312,24 @@ def read_file(
     >>> byocframe.changes(back).empty, len(first), list(first.columns)
     (True, 2, ['status', 'geometry'])
     """
-    from byocframe.io.subsets import check_options, filtered_rows, keep, keep_columns
+    from byocframe.io.subsets import (
+        check_options,
+        filtered_rows,
+        keep,
+        keep_columns,
+        row_groups_of,
+    )
 
     path = _local_path(path)
     kind = _kind(path)
     check_options(bbox=bbox, mask=mask, rows=rows, columns=columns, filters=filters, kind=kind)
     if not path.is_file():
         raise ValidationError(f"{path}: file not found; check the path")
-    frame = _read_whole(path, kind)
+    groups = None
+    if kind == "parquet" and rows is not None and bbox is None and mask is None and not filters:
+        # the first rows (or a range) of a large file: only the row groups that hold them
+        groups, rows = row_groups_of(path, rows)
+    frame = _read_whole(path, kind, groups)
     positions = None if filters is None else filtered_rows(path, filters)
     frame = keep(frame, bbox=bbox, mask=mask, rows=rows, positions=positions)
     return keep_columns(frame, columns)
@@ -338,13 +349,16 @@ def _local_path(path: Any) -> Path:
     return Path(path).expanduser()  # "~/tiles.gpkg", as geopandas' read_file takes it
 
 
-def _read_whole(path: Path, kind: str) -> gpd.GeoDataFrame:
-    """Every row and column of a tile file (`read_file` without options)."""
+def _read_whole(path: Path, kind: str, groups: list[int] | None = None) -> gpd.GeoDataFrame:
+    """Every row and column of a tile file (`read_file` without options).
+
+    ``groups``: only these row groups of a byocframe GeoParquet file.
+    """
     if kind == "parquet":
         check_parquet_rows(path)
         try:
             if is_byocframe_parquet(path):
-                return read_parquet(path)
+                return read_parquet(path) if groups is None else read_row_groups(path, groups)
             # a GeoParquet file of another writer (or of byocframe before 0.3)
             return restore_columns(gpd.read_parquet(path))
         except ValidationError:

@@ -28,7 +28,14 @@ import shapely
 from byocframe.exceptions import ValidationError
 from byocframe.frame.snapshot import ATTRS_KEY
 
-__all__ = ["check_options", "filtered_rows", "keep", "keep_columns", "mark_part"]
+__all__ = [
+    "check_options",
+    "filtered_rows",
+    "keep",
+    "keep_columns",
+    "mark_part",
+    "row_groups_of",
+]
 
 RowsLike = int | slice
 _POSITION = "__byocframe_position__"
@@ -154,6 +161,46 @@ def _filter_columns(filters: Any) -> set[str]:
         for term in terms:
             names.add(str(term[0]))
     return names
+
+
+def row_groups_of(path: Path, rows: RowsLike) -> tuple[list[int] | None, RowsLike]:
+    """The row groups of a byocframe GeoParquet file that hold ``rows``, and the rows.
+
+    ``rows`` is given back counted from the first of those groups; ``(None, rows)``
+    means: read the whole file instead. A slice with a step, or a file another program
+    wrote, is read whole.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> from byocframe.io.geoparquet import ParquetSink
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(10, seed=1))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with ParquetSink(f"{folder}/t.parquet", gdf.crs, row_group_size=4) as sink:
+    ...         sink.write(gdf)
+    ...         sink.close(gdf.attrs, list(gdf.columns), gdf.index.name)
+    ...     row_groups_of(Path(f"{folder}/t.parquet"), slice(5, 9))
+    ([1, 2], slice(1, 5, None))
+    """
+    import pyarrow.parquet as pq
+
+    from byocframe.io.geoparquet import is_byocframe_parquet
+
+    if not is_byocframe_parquet(path):
+        return None, rows
+    metadata = pq.read_metadata(path)
+    sizes = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    window = rows if isinstance(rows, slice) else slice(0, int(rows))
+    start, stop, step = window.indices(int(starts[-1]))
+    if step != 1 or start >= stop:
+        return None, rows
+    groups = [g for g in range(len(sizes)) if starts[g] < stop and starts[g + 1] > start]
+    if len(groups) == len(sizes):
+        return None, rows  # every group: the whole file
+    first = int(starts[groups[0]])
+    return groups, slice(start - first, stop - first)
 
 
 def keep(

@@ -229,3 +229,35 @@ def test_write_file_takes_geopandas_driver_names(tiles, tmp_path):
     with pytest.raises(ValueError, match="not a format byocframe writes; use Parquet, GPKG"):
         byocframe.write_file(tiles.head(3), tmp_path / "t.shp.gpkg", driver="ESRI Shapefile")
     assert not (tmp_path / "t.geojson").exists()
+
+
+@pytest.mark.parametrize(
+    ("rows", "groups"),
+    [(10, [0]), (slice(100, 200), [1, 2, 3]), (slice(-5, None), [4]), (300, None)],
+    ids=["first", "middle", "last", "all"],
+)
+def test_rows_of_a_large_parquet_file_read_only_their_row_groups(
+    tiles, tmp_path, monkeypatch, rows, groups
+):
+    import byocframe.io.files as files
+    import byocframe.io.geoparquet as geoparquet
+
+    monkeypatch.setattr(geoparquet, "ROW_GROUP_SIZE", 64)  # 300 rows: 5 groups
+    path = tmp_path / "t.parquet"
+    byocframe.write_file(tiles, path)
+    read = []
+    monkeypatch.setattr(
+        files, "read_row_groups", lambda p, g: read.append(g) or geoparquet.read_row_groups(p, g)
+    )
+    got = byocframe.read_file(path, rows=rows)
+    want = tiles.iloc[rows] if isinstance(rows, slice) else tiles.iloc[:rows]
+    assert got.index.equals(want.index)
+    assert got.geometry.geom_equals_exact(want.geometry, 0).all()
+    assert got["tile_geometry"].to_wkb().tolist() == want["tile_geometry"].to_wkb().tolist()
+    assert byocframe.changes(got).empty
+    assert read == ([] if groups is None else [groups])
+    if groups is None:  # every row: the file's frame, its deletions planned
+        assert byocframe.changes(got.iloc[1:], deleted=True)["id"].tolist() == [tiles.index[0]]
+    else:
+        with pytest.raises(ValidationError, match="no deletion is planned"):
+            byocframe.changes(got.iloc[1:], deleted=True)
