@@ -45,10 +45,14 @@ class Client(ApiSession):
     """Talk to the BYOC API of one Sentinel Hub deployment.
 
     Every argument is a keyword. Credentials: give ``client_id`` and ``client_secret``,
-    or use `Client.from_env` / `Client.from_config`.
+    or ``config`` (a sentinelhub-py ``SHConfig``, as ``SentinelHubBYOC(config=config)``
+    takes it), or use `Client.from_env` / `Client.from_config`.
 
     Parameters
     ----------
+    config : sentinelhub.SHConfig, optional
+        Its credentials, URLs, timeout and attempts, as `Client.from_config` takes them;
+        other keywords win over it.
     base_url : str, optional
         The deployment, e.g. ``https://services.sentinel-hub.com`` (the default) or
         ``https://sh.dataspace.copernicus.eu``; the API lives under ``/api/v1/byoc``.
@@ -112,6 +116,21 @@ class Client(ApiSession):
     ...     client.get_collection(collection["id"])["name"]
     'demo'
     """
+
+    def __init__(self, *args: object, config: SHConfigLike | None = None, **kwargs: Any):
+        if config is not None:  # as SentinelHubBYOC(config=config)
+            fields, options = _split(kwargs)
+            fields.pop("deployment", None)  # an SHConfig names its base URL
+            settings, defaults = settings_from_sh_config(config, **fields)
+            kwargs = {
+                **defaults,
+                **options,
+                "base_url": settings.base_url,
+                "client_id": settings.client_id,
+                "client_secret": settings.client_secret,
+                "token_url": settings.token_url,
+            }
+        super().__init__(*args, **kwargs)
 
     @property
     def location(self) -> str | None:

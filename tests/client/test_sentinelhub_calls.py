@@ -94,7 +94,14 @@ def test_the_tutorial_leaves_the_same_state_with_either_client(sentinelhub_byoc)
     theirs = _tutorial(*sentinelhub_byoc)
     with byocframe.local_service() as service:
         ours = _tutorial(service.client(), service)
+    # the tutorial's SentinelHubBYOC(config=config), with byocframe's name
+    with byocframe.local_service() as service:
+        client = byocframe.Client(config=service.sh_config())
+        assert client.base_url == service.base_url
+        swapped = _tutorial(client, service)
+        client.close()
     assert ours == theirs
+    assert swapped == theirs
     assert ours[1] == "renamed new collection"
     assert ours[-5][0] == "2021-06-29T18:02:34"  # the dict's change was sent
     assert ours[-4] == "2020-01-01T00:00:00"  # and the dataclass's
