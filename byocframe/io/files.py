@@ -326,7 +326,7 @@ def read_file(
     if not path.is_file():
         raise ValidationError(f"{path}: file not found; check the path")
     groups = None
-    if kind == "parquet" and rows is not None and bbox is None and mask is None and not filters:
+    if kind == "parquet" and rows is not None and bbox is None and mask is None and filters is None:
         # the first rows (or a range) of a large file: only the row groups that hold them
         groups, rows = row_groups_of(path, rows)
     frame = _read_whole(path, kind, groups)
