@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -317,6 +317,7 @@ def read_file(
         filtered_rows,
         keep,
         keep_columns,
+        read_columns,
         row_groups_of,
     )
 
@@ -325,14 +326,30 @@ def read_file(
     check_options(bbox=bbox, mask=mask, rows=rows, columns=columns, filters=filters, kind=kind)
     if not path.is_file():
         raise ValidationError(f"{path}: file not found; check the path")
-    groups = None
-    if kind == "parquet" and rows is not None and bbox is None and mask is None and filters is None:
+    frame, groups = None, None
+    if kind == "parquet" and columns is not None:  # a few columns: only those read
+        check_parquet_rows(path)
+        frame = _parquet(path, lambda: read_columns(path, columns))
+    elif kind == "parquet" and rows is not None and (bbox, mask, filters) == (None, None, None):
         # the first rows (or a range) of a large file: only the row groups that hold them
         groups, rows = row_groups_of(path, rows)
-    frame = _read_whole(path, kind, groups)
+    if frame is None:
+        frame = _read_whole(path, kind, groups)
     positions = None if filters is None else filtered_rows(path, filters)
     frame = keep(frame, bbox=bbox, mask=mask, rows=rows, positions=positions)
     return keep_columns(frame, columns)
+
+
+def _parquet(path: Path, read: Callable[[], gpd.GeoDataFrame | None]) -> gpd.GeoDataFrame | None:
+    """``read()`` of a GeoParquet file, its readers' failures a one-line `ValidationError`."""
+    try:
+        return read()
+    except ValidationError:
+        raise
+    except (OSError, ValueError, KeyError, AttributeError, TypeError, RecursionError) as err:
+        raise _unreadable(path, "GeoParquet", err) from err
+    except (CRSError, shapely.errors.ShapelyError) as err:
+        raise _unreadable(path, "GeoParquet", err) from err
 
 
 def _local_path(path: Any) -> Path:

@@ -29,11 +29,13 @@ from byocframe.exceptions import ValidationError
 from byocframe.frame.snapshot import ATTRS_KEY
 
 __all__ = [
+    "DRAWN_FROM_OTHERS",
     "check_options",
     "filtered_rows",
     "keep",
     "keep_columns",
     "mark_part",
+    "read_columns",
     "row_groups_of",
 ]
 
@@ -201,6 +203,64 @@ def row_groups_of(path: Path, rows: RowsLike) -> tuple[list[int] | None, RowsLik
         return None, rows  # every group: the whole file
     first = int(starts[groups[0]])
     return groups, slice(start - first, stop - first)
+
+
+#: Columns whose reading needs the rest of the file (``tile_geometry`` is drawn from
+#: ``native_tile``): a ``columns=`` naming one reads the file whole.
+DRAWN_FROM_OTHERS = ("tile_geometry", "native_cover", "native_tile")
+
+
+def read_columns(path: Path, columns: Sequence[str]) -> gpd.GeoDataFrame | None:
+    """Only ``columns`` (and ``id``, ``geometry``) of a byocframe GeoParquet file.
+
+    None when the file is another program's, of another format version, or when
+    ``columns`` names a column of `DRAWN_FROM_OTHERS`: then the file is read whole. The
+    frame has the dtypes, CRS and attrs the whole read gives.
+
+    Raises
+    ------
+    ValidationError
+        When a name is not a column of the file.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(4, seed=1))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     byocframe.write_file(gdf, f"{folder}/t.parquet")
+    ...     some = read_columns(Path(f"{folder}/t.parquet"), ["status"])
+    >>> list(some.columns), some["status"].dtype == gdf["status"].dtype
+    (['status', 'geometry'], True)
+    """
+    import pyarrow.parquet as pq
+
+    from byocframe.frame.snapshot import saved_settings
+    from byocframe.io.geoparquet import FORMAT, METADATA_KEY, TILE_DRAWING, restore_columns
+
+    if set(columns) & set(DRAWN_FROM_OTHERS):
+        return None
+    source = pq.ParquetFile(path)
+    metadata = {**(source.schema_arrow.metadata or {}), **(source.metadata.metadata or {})}
+    if METADATA_KEY not in metadata or b"geo" not in metadata:
+        return None
+    own, geo = json.loads(metadata[METADATA_KEY]), json.loads(metadata[b"geo"])
+    if not isinstance(own, dict) or own.get("format") != FORMAT or not isinstance(geo, dict):
+        return None  # the whole read says what is wrong with it
+    geometry = geo.get("primary_column")
+    names = [n for n in source.schema_arrow.names if n not in (geometry, TILE_DRAWING)]
+    wanted = [c for c in dict.fromkeys(columns) if c not in (geometry, "id")]
+    unknown = [c for c in wanted if c not in names]
+    if unknown:
+        shown = [n for n in names if n != "id"]
+        raise ValidationError(
+            f"columns= names {', '.join(map(repr, unknown))}, not in the file; its "
+            f"columns: {', '.join(shown)}"
+        )
+    frame = restore_columns(gpd.read_parquet(path, columns=[*wanted, geometry]))
+    frame.attrs = {ATTRS_KEY: saved_settings(own.get("attrs") or {})}
+    order = [c for c in own.get("columns") or [] if c in frame.columns]
+    return frame[order + [c for c in frame.columns if c not in order]]
 
 
 def keep(

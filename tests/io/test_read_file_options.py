@@ -261,3 +261,40 @@ def test_rows_of_a_large_parquet_file_read_only_their_row_groups(
     else:
         with pytest.raises(ValidationError, match="no deletion is planned"):
             byocframe.changes(got.iloc[1:], deleted=True)
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [["status", "sensing_time"], ["loaded", "path", "native_crs"], [], ["tile_geometry"]],
+    ids=["two", "tokens", "none", "drawn"],
+)
+def test_columns_of_a_parquet_file_read_only_those(tiles, files, monkeypatch, columns):
+    import byocframe.io.files as files_module
+
+    whole = byocframe.read_file(files["parquet"])
+    read_whole = []
+    original = files_module._read_whole
+    monkeypatch.setattr(
+        files_module, "_read_whole", lambda *a: read_whole.append(a) or original(*a)
+    )
+    got = byocframe.read_file(files["parquet"], columns=columns)
+    want = whole[[c for c in whole.columns if c in columns or c == "geometry"]]
+    assert list(got.columns) == list(want.columns)
+    assert got.dtypes.equals(want.dtypes)
+    assert got.index.equals(want.index)
+    assert got.crs.equals(want.crs)
+    assert got.attrs == whole.attrs
+    for column in got.columns:
+        if column in ("geometry", "tile_geometry"):
+            assert got[column].to_wkb().tolist() == want[column].to_wkb().tolist()
+        else:
+            assert got[column].equals(want[column]), column
+    assert bool(read_whole) == ("tile_geometry" in columns)  # drawn: the whole file
+
+
+def test_columns_of_another_writers_geoparquet(tiles, tmp_path):
+    path = tmp_path / "plain.parquet"
+    tiles.drop(columns=["native_cover", "native_tile", "tile_geometry"]).to_parquet(path)
+    got = byocframe.read_file(path, columns=["path", "status"])
+    assert list(got.columns) == ["path", "status", "geometry"]
+    assert got.index.equals(tiles.index)
