@@ -260,8 +260,10 @@ def read_file(
     The result has the dtypes, geometry columns, index and ``loaded`` column of the frame
     that was written, so `byocframe.changes` and `byocframe.push` work on it directly.
     The reading options are those of ``geopandas.read_file`` (``filters``: of
-    ``geopandas.read_parquet``); the file is read whole and checked, then the rows and
-    columns asked for are kept (`byocframe.io.subsets`).
+    ``geopandas.read_parquet``). Of a GeoParquet file byocframe wrote, ``rows`` reads
+    only the row groups that hold the rows and ``columns`` only those columns; otherwise
+    the file is read whole and checked, then the rows and columns asked for are kept
+    (`byocframe.io.subsets`).
 
     Parameters
     ----------
