@@ -379,7 +379,7 @@ def _read_whole(path: Path, kind: str, groups: list[int] | None = None) -> gpd.G
             if is_byocframe_parquet(path):
                 return read_parquet(path) if groups is None else read_row_groups(path, groups)
             # a GeoParquet file of another writer (or of byocframe before 0.3)
-            return restore_columns(gpd.read_parquet(path))
+            return _other_geoparquet(path)
         except ValidationError:
             raise
         # pyarrow's ArrowInvalid is a ValueError; metadata of the wrong shape, an unknown
@@ -413,6 +413,28 @@ def _read_whole(path: Path, kind: str, groups: list[int] | None = None) -> gpd.G
         except (DataSourceError, DataLayerError) as err:
             raise _unreadable(path, {"GPKG": "GeoPackage"}.get(kind, kind), err) from err
     return _restore(frame, meta, path)
+
+
+def _other_geoparquet(path: Path) -> gpd.GeoDataFrame:
+    """A GeoParquet file of another writer, as a frame; STAC items become tiles.
+
+    A stac-geoparquet file (what ``byocframe tiles --stac`` writes) is read with
+    `byocframe.io.stac.tiles_from_stac`.
+    """
+    import pyarrow.parquet as pq
+
+    if b"stac-geoparquet" not in (pq.read_schema(path).metadata or {}):
+        return restore_columns(gpd.read_parquet(path))
+    try:
+        from stac_geoparquet.arrow import stac_table_to_items
+    except ImportError as err:
+        raise ValidationError(
+            f"{path}: STAC items (stac-geoparquet); reading them as tiles needs the stac "
+            "extra: pip install 'byocframe[stac]'"
+        ) from err
+    from byocframe.io.stac import tiles_from_stac
+
+    return tiles_from_stac(stac_table_to_items(pq.read_table(path)))
 
 
 def _check_rows(path: Path, rows: Any, kind: str) -> None:

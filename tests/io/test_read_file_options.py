@@ -298,3 +298,22 @@ def test_columns_of_another_writers_geoparquet(tiles, tmp_path):
     got = byocframe.read_file(path, columns=["path", "status"])
     assert list(got.columns) == ["path", "status", "geometry"]
     assert got.index.equals(tiles.index)
+
+
+def test_a_stac_geoparquet_file_reads_as_tiles(tiles, tmp_path):
+    """What ``byocframe tiles --stac`` writes used to come back as a frame of STAC
+    columns (type, stac_version, assets, ...), silently not a tile table."""
+    pytest.importorskip("stac_geoparquet")
+    from byocframe.frame.synthetic import SYNTHETIC_BANDS
+
+    record = {"id": "c1", "s3Bucket": "b", "additionalData": {"bands": SYNTHETIC_BANDS}}
+    path = tmp_path / "items.parquet"
+    tiles.byoc.to_stac_geoparquet(path, record)
+    back = byocframe.read_file(path)
+    assert back.index.equals(tiles.index)
+    for column in ("path", "status", "sensing_time", "native_crs"):
+        assert back[column].equals(tiles[column]), column
+    assert back.geometry.geom_equals_exact(tiles.geometry, 1e-9).all()
+    part = byocframe.read_file(path, bbox=_box(tiles), columns=["path"])
+    assert set(part.index) == set(byocframe.read_file(path, bbox=_box(tiles)).index)
+    assert list(part.columns) == ["path", "geometry"]
