@@ -396,6 +396,10 @@ def _read_whole(path: Path, kind: str, groups: list[int] | None = None) -> gpd.G
         document = _json(path.read_text(encoding="utf-8"), f"{path}: not valid GeoJSON")
         if not isinstance(document, dict):
             raise ValidationError(f"{path}: not a GeoJSON FeatureCollection (an object)")
+        if _stac_items(document):  # an ItemCollection saved as JSON: its tiles
+            from byocframe.io.stac import tiles_from_stac
+
+            return tiles_from_stac(document)
         meta = _checked_meta(document.get("byocframe") or {}, path)
         frame = gpd.GeoDataFrame.from_features(document, crs=meta.get("crs") or "EPSG:4326")
     else:
@@ -435,6 +439,14 @@ def _other_geoparquet(path: Path) -> gpd.GeoDataFrame:
     from byocframe.io.stac import tiles_from_stac
 
     return tiles_from_stac(stac_table_to_items(pq.read_table(path)))
+
+
+def _stac_items(document: dict[str, Any]) -> bool:
+    """Whether a FeatureCollection holds STAC Items (its features name a STAC version)."""
+    features = document.get("features")
+    if not isinstance(features, list) or not features or not isinstance(features[0], dict):
+        return False
+    return "stac_version" in features[0]
 
 
 def _check_rows(path: Path, rows: Any, kind: str) -> None:

@@ -317,3 +317,19 @@ def test_a_stac_geoparquet_file_reads_as_tiles(tiles, tmp_path):
     part = byocframe.read_file(path, bbox=_box(tiles), columns=["path"])
     assert set(part.index) == set(byocframe.read_file(path, bbox=_box(tiles)).index)
     assert list(part.columns) == ["path", "geometry"]
+
+
+def test_a_stac_item_collection_saved_as_json_reads_as_tiles(tiles, tmp_path):
+    """``to_stac(...).save_object(...)`` writes a FeatureCollection of STAC Items; it
+    was refused as "no 'path' column; is it a tile table?"."""
+    pytest.importorskip("pystac")
+    from byocframe.frame.synthetic import SYNTHETIC_BANDS
+
+    record = {"id": "c1", "s3Bucket": "b", "additionalData": {"bands": SYNTHETIC_BANDS}}
+    items = tiles.byoc.to_stac(record)
+    path = tmp_path / "items.json"
+    items.save_object(dest_href=str(path))
+    back = byocframe.read_file(path, rows=slice(10, 20))
+    assert back.index.equals(tiles.index[10:20])
+    assert back["path"].equals(tiles["path"].iloc[10:20])
+    assert back.geometry.geom_equals_exact(tiles.geometry.iloc[10:20], 1e-9).all()
