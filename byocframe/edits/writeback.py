@@ -29,7 +29,15 @@ from byocframe.edits.batch import Batch
 from byocframe.edits.plans import Plan
 from byocframe.edits.tasks import Action, Done, NewRow
 from byocframe.frame.native import put_native
-from byocframe.frame.snapshot import ATTRS_KEY, LOADED, NAT, drawing, stamp, with_loaded_ids
+from byocframe.frame.snapshot import (
+    ATTRS_KEY,
+    LOADED,
+    NAT,
+    checks_now,
+    drawing,
+    stamp,
+    with_loaded_ids,
+)
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject
 
@@ -107,7 +115,9 @@ def write_back(
     settings = {**frame.attrs.get(ATTRS_KEY, {}), "collection": cid, "service": service}
     if the_plan.loaded_ids is not None:
         keep = [i for i in the_plan.loaded_ids if i not in deleted]
-        settings = with_loaded_ids(settings, keep + [str(o.id) for o in created.values()])
+        ids = keep + [str(o.id) for o in created.values()]
+        # what a later deletion of each checks: a row's new token, else as loaded
+        settings = with_loaded_ids(settings, ids, checks_now(frame, ids))
     frame.attrs[ATTRS_KEY] = settings
 
 

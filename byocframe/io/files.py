@@ -40,6 +40,7 @@ from byocframe.frame.records import dumps
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
     LOADED,
+    LOADED_KEYS,
     OTHER_READ_ONLY,
     json_safe,
     loaded_ids,
@@ -628,7 +629,7 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
     if not meta.get("attrs"):
         # the file kept no attrs: neither the loaded ids nor how the rows were drawn
         # are known (today's defaults would make rows drawn otherwise look edited)
-        for key in ("loaded_ids", "loaded_ids_seal", "densify", "tolerance"):
+        for key in (*LOADED_KEYS, "densify", "tolerance"):
             frame.attrs[ATTRS_KEY].pop(key, None)
     return frame
 
