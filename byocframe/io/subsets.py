@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY
+from byocframe.frame.snapshot import ATTRS_KEY, LOADED_KEYS
 
 __all__ = [
     "DRAWN_FROM_OTHERS",
@@ -324,14 +324,12 @@ def mark_part(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     >>> from byocframe.frame.synthetic import synthetic_tiles
     >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
     >>> settings = mark_part(gdf.iloc[:1]).attrs["byocframe"]
-    >>> settings["whole"], "loaded_ids" in settings, "loaded_ids" in gdf.attrs["byocframe"]
+    >>> settings["whole"], "loaded_checks" in settings, "loaded_checks" in gdf.attrs["byocframe"]
     (False, False, True)
     """
-    settings = dict(frame.attrs.get(ATTRS_KEY, {}))
-    # the ids are the whole file's load: kept, every row left out would be planned
-    # for deletion (finding 5 of tests/attack/FINDINGS.md, for row groups)
-    settings.pop("loaded_ids", None)
-    settings.pop("loaded_ids_seal", None)
+    # the ids (and their delete checks) are the whole file's load: kept, every row left
+    # out would be planned for deletion (finding 5 of tests/attack/FINDINGS.md)
+    settings = {k: v for k, v in frame.attrs.get(ATTRS_KEY, {}).items() if k not in LOADED_KEYS}
     settings["whole"] = False
     frame.attrs = {**frame.attrs, ATTRS_KEY: settings}
     return frame
