@@ -318,8 +318,10 @@ def read_file(
     from byocframe.io.subsets import (
         check_options,
         filtered_rows,
+        gdal_options,
         keep,
         keep_columns,
+        mark_part,
         read_columns,
         row_groups_of,
     )
@@ -329,18 +331,35 @@ def read_file(
     check_options(bbox=bbox, mask=mask, rows=rows, columns=columns, filters=filters, kind=kind)
     if not path.is_file():
         raise ValidationError(f"{path}: file not found; check the path")
-    frame, groups = None, None
+    frame, groups, by_gdal = None, None, {}
     if kind == "parquet" and columns is not None:  # a few columns: only those read
         check_parquet_rows(path)
         frame = _parquet(path, lambda: read_columns(path, columns))
     elif kind == "parquet" and rows is not None and (bbox, mask, filters) == (None, None, None):
         # the first rows (or a range) of a large file: only the row groups that hold them
         groups, rows = row_groups_of(path, rows)
+    elif kind in ("GPKG", "FlatGeobuf"):  # GDAL filters while it reads
+        by_gdal = gdal_options(path, bbox, mask, rows)
     if frame is None:
-        frame = _read_whole(path, kind, groups)
+        frame = _read_whole(path, kind, groups, by_gdal)
+    if by_gdal:
+        # GDAL kept some rows: a part unless it kept every feature (keep() sees only these)
+        bbox, mask = (None, None) if {"bbox", "mask"} & set(by_gdal) else (bbox, mask)
+        # rows are counted by GDAL only without a box or mask (gdal_options)
+        rows = None if "rows" in by_gdal else rows
+        if len(frame) < _features(path):
+            frame = mark_part(frame)
     positions = None if filters is None else filtered_rows(path, filters)
     frame = keep(frame, bbox=bbox, mask=mask, rows=rows, positions=positions)
     return keep_columns(frame, columns)
+
+
+def _features(path: Path) -> int:
+    """The features a GDAL file says it holds (a huge number when it cannot say)."""
+    import pyogrio
+
+    count = pyogrio.read_info(path, force_feature_count=True).get("features")
+    return int(count) if isinstance(count, int | np.integer) and count >= 0 else 2**62
 
 
 def _parquet(path: Path, read: Callable[[], gpd.GeoDataFrame | None]) -> gpd.GeoDataFrame | None:
@@ -369,10 +388,13 @@ def _local_path(path: Any) -> Path:
     return Path(path).expanduser()  # "~/tiles.gpkg", as geopandas' read_file takes it
 
 
-def _read_whole(path: Path, kind: str, groups: list[int] | None = None) -> gpd.GeoDataFrame:
+def _read_whole(
+    path: Path, kind: str, groups: list[int] | None = None, by_gdal: dict[str, Any] | None = None
+) -> gpd.GeoDataFrame:
     """Every row and column of a tile file (`read_file` without options).
 
-    ``groups``: only these row groups of a byocframe GeoParquet file.
+    ``groups``: only these row groups of a byocframe GeoParquet file; ``by_gdal``: the
+    options GDAL applies to a GeoPackage or FlatGeobuf (`byocframe.io.subsets.gdal_options`).
     """
     if kind == "parquet":
         check_parquet_rows(path)
@@ -410,7 +432,8 @@ def _read_whole(path: Path, kind: str, groups: list[int] | None = None) -> gpd.G
         try:
             if kind == "GPKG":  # its own count, before any row is read
                 _check_rows(path, pyogrio.read_info(path).get("features"), "GeoPackage")
-            frame = gpd.read_file(path)
+            frame = gpd.read_file(path, **(by_gdal or {}))
+            frame = frame.sort_index() if (by_gdal or {}).get("fid_as_index") else frame
             if kind == "GPKG":
                 info = pyogrio.read_info(path).get("layer_metadata") or {}
                 text = info.get("byocframe", "{}")

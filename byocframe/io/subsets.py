@@ -34,10 +34,12 @@ __all__ = [
     "DRAWN_FROM_OTHERS",
     "check_options",
     "filtered_rows",
+    "gdal_options",
     "keep",
     "keep_columns",
     "mark_part",
     "read_columns",
+    "region",
     "row_groups_of",
 ]
 
@@ -304,9 +306,9 @@ def keep(
     total = len(frame)
     chosen = np.arange(total) if positions is None else np.asarray(positions, dtype=np.int64)
     if bbox is not None or mask is not None:
-        region = _region(frame, bbox, mask)
+        shape = region(frame.crs, bbox, mask)
         geoms = np.asarray(frame.geometry.array, dtype=object)[chosen]
-        chosen = chosen[shapely.intersects(geoms, region)]
+        chosen = chosen[shapely.intersects(geoms, shape)]
     if rows is not None:
         chosen = chosen[rows if isinstance(rows, slice) else slice(0, int(rows))]
     if len(chosen) == total and (chosen == np.arange(total)).all():
@@ -335,13 +337,24 @@ def mark_part(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame
 
 
-def _region(frame: gpd.GeoDataFrame, bbox: Any, mask: Any) -> shapely.Geometry:
-    """The box or mask as one shapely geometry in the frame's CRS."""
+def region(crs: Any, bbox: Any, mask: Any) -> shapely.Geometry:
+    """``bbox`` or ``mask``, as `byocframe.read_file` takes them, as one shapely geometry.
+
+    A GeoSeries or GeoDataFrame is reprojected to ``crs`` (the file's; None: unknown).
+
+    Examples
+    --------
+    >>> region("EPSG:4326", (170, -10, -170, 10), None).bounds  # across the antimeridian
+    (-180.0, -10.0, 180.0, 10.0)
+    """
+    from pyproj import CRS
+
+    crs = None if crs is None else CRS.from_user_input(crs)
     given = bbox if bbox is not None else mask
     what = "bbox" if bbox is not None else "mask"
     if isinstance(given, gpd.GeoDataFrame | gpd.GeoSeries):
-        if given.crs is not None and frame.crs is not None and not given.crs.equals(frame.crs):
-            given = given.to_crs(frame.crs)
+        if given.crs is not None and crs is not None and not given.crs.equals(crs):
+            given = given.to_crs(crs)
         if bbox is not None:
             return shapely.box(*given.total_bounds)
         return shapely.union_all(np.asarray(given.geometry.array, dtype=object))
@@ -360,7 +373,7 @@ def _region(frame: gpd.GeoDataFrame, bbox: Any, mask: Any) -> shapely.Geometry:
             raise ValueError(f"mask= is not a GeoJSON geometry ({_first_line(err)})") from err
     if bbox is not None and isinstance(given, Sequence) and len(given) == 4:
         west, south, east, north = (float(v) for v in given)
-        if west > east and frame.crs is not None and frame.crs.is_geographic:
+        if west > east and crs is not None and crs.is_geographic:
             # across the antimeridian, as read_tiles(bbox=) takes it
             return shapely.union(
                 shapely.box(west, south, 180.0, north), shapely.box(-180.0, south, east, north)
@@ -375,6 +388,48 @@ def _region(frame: gpd.GeoDataFrame, bbox: Any, mask: Any) -> shapely.Geometry:
         )
         + f", got {type(given).__name__}"
     )
+
+
+def gdal_options(path: Path, bbox: Any, mask: Any, rows: RowsLike | None) -> dict[str, Any]:
+    """The options GDAL (pyogrio) can apply while reading a GeoPackage or FlatGeobuf.
+
+    ``bbox`` or ``mask`` as the file's CRS has them (a box across the antimeridian as a
+    mask), with ``fid_as_index`` (a GeoPackage answers in its R-tree's order: sorted by
+    feature id, the rows are in the file's order again); else ``rows`` when it counts
+    from the start (no step, no negative index). Each given back here is applied by
+    GDAL, the rest by `keep` after the read. GDAL keeps the features whose geometry
+    intersects the box or mask, as `keep` does.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(4, seed=1))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     byocframe.write_file(gdf, f"{folder}/t.gpkg")
+    ...     sorted(gdal_options(Path(f"{folder}/t.gpkg"), (0, 0, 1, 1), None, slice(-2, None)))
+    ['bbox', 'fid_as_index']
+    """
+    import pyogrio
+
+    out: dict[str, Any] = {}
+    if bbox is not None or mask is not None:
+        shape = region(pyogrio.read_info(path).get("crs"), bbox, mask)
+        is_box = bbox is not None and shapely.equals(shape, shapely.box(*shape.bounds))
+        if is_box:
+            out["bbox"] = tuple(float(v) for v in shape.bounds)
+        else:
+            out["mask"] = shape
+        # a GeoPackage answers in its R-tree's order: the feature ids put the file's
+        # order back, and rows are counted in it afterwards (not by GDAL)
+        out["fid_as_index"] = True
+        return out
+    if rows is not None:
+        window = rows if isinstance(rows, slice) else slice(0, int(rows))
+        ends = (window.start or 0, window.stop if window.stop is not None else 0)
+        if window.step in (None, 1) and min(ends) >= 0:
+            out["rows"] = rows
+    return out
 
 
 def keep_columns(frame: gpd.GeoDataFrame, columns: Sequence[str] | None) -> gpd.GeoDataFrame:

@@ -333,3 +333,41 @@ def test_a_stac_item_collection_saved_as_json_reads_as_tiles(tiles, tmp_path):
     assert back.index.equals(tiles.index[10:20])
     assert back["path"].equals(tiles["path"].iloc[10:20])
     assert back.geometry.geom_equals_exact(tiles.geometry.iloc[10:20], 1e-9).all()
+
+
+@pytest.mark.parametrize("ext", ["gpkg", "fgb"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"bbox": "box"},
+        {"mask": "triangle"},
+        {"rows": slice(20, 45)},
+        {"bbox": "box", "rows": 3},
+        {"bbox": (170.0, -90.0, -170.0, 90.0)},  # across the antimeridian: a mask
+        {"rows": slice(-4, None)},  # counted from the end: not GDAL's
+    ],
+    ids=["bbox", "mask", "rows", "bbox+rows", "antimeridian", "from-the-end"],
+)
+def test_gdal_filters_a_geopackage_while_reading(tiles, files, monkeypatch, ext, options):
+    """GDAL applies bbox, mask and rows while it reads (pyogrio's bbox, mask,
+    skip_features/max_features): the rows are those of the GeoParquet file read whole
+    and filtered in Python, and the frame is a part."""
+    minx, miny, maxx, maxy = _box(tiles)
+    shapes = {
+        "box": (minx, miny, maxx, maxy),
+        "triangle": shapely.Polygon([(minx, miny), (maxx, miny), (minx, maxy)]),
+    }
+    options = {k: shapes.get(v, v) if isinstance(v, str) else v for k, v in options.items()}
+    gdal = []
+    real = gpd.read_file
+    monkeypatch.setattr(gpd, "read_file", lambda p, **kw: gdal.append(kw) or real(p, **kw))
+    got = byocframe.read_file(files[ext], **options)
+    want = byocframe.read_file(files["parquet"], **options)
+    assert 0 < len(got) < len(tiles)
+    assert got.index.tolist() == want.index.tolist()
+    assert got.attrs["byocframe"]["whole"] is False
+    assert "loaded_ids" not in got.attrs["byocframe"]
+    pushed = gdal[0]
+    from_start = "rows" in options and options["rows"] != slice(-4, None)
+    assert ("rows" in pushed) == (from_start and "bbox" not in options)
+    assert bool({"bbox", "mask"} & set(pushed)) == bool({"bbox", "mask"} & set(options))
