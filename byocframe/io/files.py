@@ -339,7 +339,7 @@ def read_file(
         # the first rows (or a range) of a large file: only the row groups that hold them
         groups, rows = row_groups_of(path, rows)
     elif kind in ("GPKG", "FlatGeobuf"):  # GDAL filters while it reads
-        by_gdal = gdal_options(path, bbox, mask, rows)
+        by_gdal = gdal_options(path, bbox, mask, rows, columns)
     if frame is None:
         frame = _read_whole(path, kind, groups, by_gdal)
     if by_gdal:

@@ -390,7 +390,9 @@ def region(crs: Any, bbox: Any, mask: Any) -> shapely.Geometry:
     )
 
 
-def gdal_options(path: Path, bbox: Any, mask: Any, rows: RowsLike | None) -> dict[str, Any]:
+def gdal_options(
+    path: Path, bbox: Any, mask: Any, rows: RowsLike | None, columns: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The options GDAL (pyogrio) can apply while reading a GeoPackage or FlatGeobuf.
 
     ``bbox`` or ``mask`` as the file's CRS has them (a box across the antimeridian as a
@@ -398,7 +400,8 @@ def gdal_options(path: Path, bbox: Any, mask: Any, rows: RowsLike | None) -> dic
     feature id, the rows are in the file's order again); else ``rows`` when it counts
     from the start (no step, no negative index). Each given back here is applied by
     GDAL, the rest by `keep` after the read. GDAL keeps the features whose geometry
-    intersects the box or mask, as `keep` does.
+    intersects the box or mask, as `keep` does. ``columns`` (those the file has, with
+    ``id`` and ``path``, which reading a tile table needs) are read alone.
 
     Examples
     --------
@@ -413,8 +416,12 @@ def gdal_options(path: Path, bbox: Any, mask: Any, rows: RowsLike | None) -> dic
     import pyogrio
 
     out: dict[str, Any] = {}
+    info = pyogrio.read_info(path)
+    if columns is not None:  # names the file lacks are left to keep_columns to refuse
+        fields = set(info.get("fields", []))
+        out["columns"] = [c for c in dict.fromkeys(["id", "path", *columns]) if c in fields]
     if bbox is not None or mask is not None:
-        shape = region(pyogrio.read_info(path).get("crs"), bbox, mask)
+        shape = region(info.get("crs"), bbox, mask)
         is_box = bbox is not None and shapely.equals(shape, shapely.box(*shape.bounds))
         if is_box:
             out["bbox"] = tuple(float(v) for v in shape.bounds)

@@ -371,3 +371,26 @@ def test_gdal_filters_a_geopackage_while_reading(tiles, files, monkeypatch, ext,
     from_start = "rows" in options and options["rows"] != slice(-4, None)
     assert ("rows" in pushed) == (from_start and "bbox" not in options)
     assert bool({"bbox", "mask"} & set(pushed)) == bool({"bbox", "mask"} & set(options))
+
+
+@pytest.mark.parametrize("ext", ["gpkg", "fgb"])
+@pytest.mark.parametrize(
+    "columns", [["status", "sensing_time"], ["loaded", "native_crs", "tile_geometry"], []]
+)
+def test_gdal_reads_only_the_columns_asked(tiles, files, monkeypatch, ext, columns):
+    whole = byocframe.read_file(files[ext])
+    gdal = []
+    real = gpd.read_file
+    monkeypatch.setattr(gpd, "read_file", lambda p, **kw: gdal.append(kw) or real(p, **kw))
+    got = byocframe.read_file(files[ext], columns=columns)
+    assert gdal[0]["columns"] == ["id", "path", *columns]
+    want = whole[[c for c in whole.columns if c in columns or c == "geometry"]]
+    assert list(got.columns) == list(want.columns)
+    assert got.dtypes.equals(want.dtypes)
+    assert got.index.equals(want.index)
+    assert got.attrs == whole.attrs
+    for column in got.columns:
+        if column in ("geometry", "tile_geometry"):
+            assert got[column].to_wkb().tolist() == want[column].to_wkb().tolist()
+        else:
+            assert got[column].equals(want[column]), column
