@@ -262,9 +262,10 @@ def read_file(
     that was written, so `byocframe.changes` and `byocframe.push` work on it directly.
     The reading options are those of ``geopandas.read_file`` (``filters``: of
     ``geopandas.read_parquet``). Of a GeoParquet file byocframe wrote, ``rows`` reads
-    only the row groups that hold the rows and ``columns`` only those columns; otherwise
-    the file is read whole and checked, then the rows and columns asked for are kept
-    (`byocframe.io.subsets`).
+    only the row groups that hold the rows and ``columns`` only those columns; of a
+    GeoPackage or FlatGeobuf, GDAL applies ``bbox``, ``mask``, ``rows`` and ``columns``
+    while it reads. Otherwise the file is read whole and checked, then the rows and
+    columns asked for are kept (`byocframe.io.subsets`).
 
     Parameters
     ----------

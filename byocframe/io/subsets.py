@@ -4,8 +4,9 @@
 ``geopandas.read_file``, and ``filters=`` what it means in ``geopandas.read_parquet``
 (pyarrow's row filters). Of a GeoParquet file byocframe wrote, ``rows=`` reads only the
 row groups that hold the rows (`row_groups_of`) and ``columns=`` only those columns
-(`read_columns`); otherwise the file is read whole and checked as usual, then the rows
-and columns asked for are kept.
+(`read_columns`); of a GeoPackage or FlatGeobuf, GDAL applies ``bbox``, ``mask``,
+``rows`` and ``columns`` while it reads (`gdal_options`). Otherwise the file is read
+whole and checked as usual, then the rows and columns asked for are kept (`keep`).
 
 A frame that keeps fewer rows than the file holds is a *part*: like a part read with
 `byocframe.io.geoparquet.read_row_groups`, it forgets the ids the file's load listed
