@@ -255,6 +255,7 @@ def read_file(
     columns: Sequence[str] | None = None,
     rows: int | slice | None = None,
     filters: Any = None,
+    engine: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a tile frame written by `write_file` (or any file with tile columns).
 
@@ -289,6 +290,9 @@ def read_file(
         ``filters``).
     filters : list of tuples or pyarrow.compute.Expression, optional
         GeoParquet only: pyarrow's row filter, e.g. ``[("status", "==", "FAILED")]``.
+    engine : {"pyogrio"}, optional
+        As in ``geopandas.read_file``: GDAL formats are read with pyogrio (geopandas'
+        default); ``"fiona"`` is refused.
 
     Returns
     -------
@@ -327,6 +331,10 @@ def read_file(
         row_groups_of,
     )
 
+    if engine not in (None, "pyogrio"):
+        raise ValueError(
+            f"engine={engine!r}: byocframe reads GDAL formats with pyogrio only; drop engine="
+        )
     path = _local_path(path)
     kind = _kind(path)
     check_options(bbox=bbox, mask=mask, rows=rows, columns=columns, filters=filters, kind=kind)

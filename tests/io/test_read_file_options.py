@@ -180,6 +180,7 @@ def test_a_subset_of_columns_plans_only_the_edits_it_holds(tiles, files):
         ({"columns": "status"}, TypeError, "columns= takes a list"),
         ({"bbox": "0,0,1,1"}, TypeError, r"bbox= takes \(minx"),
         ({"mask": {"type": "Nope"}}, ValueError, "mask= is not a GeoJSON geometry"),
+        ({"engine": "fiona"}, ValueError, "with pyogrio only; drop engine="),
     ],
 )
 def test_options_of_the_wrong_shape_are_refused(files, options, error, match):
@@ -199,7 +200,7 @@ def test_filters_are_for_geoparquet_and_name_columns(files):
 def test_paths_urls_and_open_files(files, tmp_path):
     from pathlib import Path
 
-    assert len(byocframe.read_file(Path(files["fgb"]), rows=3)) == 3
+    assert len(byocframe.read_file(Path(files["fgb"]), rows=3, engine="pyogrio")) == 3
     with pytest.raises(ValidationError, match="files of this machine only; download it first"):
         byocframe.read_file("https://example.com/tiles.parquet")
     with open(files["csv"], "rb") as opened, pytest.raises(TypeError, match="got BufferedReader"):
