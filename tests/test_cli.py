@@ -412,6 +412,9 @@ def test_a_corrupt_file_is_one_line_naming_it(account, tmp_path, capsys):
         assert f"error: {path}: {expected}" in err
         with pytest.raises(byocframe.ValidationError, match=expected):
             byocframe.read_file(path)
+        for options in ({"rows": 5}, {"bbox": (0, 0, 1, 1)}, {"columns": ["path"]}):
+            with pytest.raises(byocframe.ValidationError, match=expected):
+                byocframe.read_file(path, **options)
     assert account.requests_served == served
 
 

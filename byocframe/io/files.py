@@ -346,9 +346,10 @@ def read_file(
         frame = _parquet(path, lambda: read_columns(path, columns))
     elif kind == "parquet" and rows is not None and (bbox, mask, filters) == (None, None, None):
         # the first rows (or a range) of a large file: only the row groups that hold them
+        check_parquet_rows(path)  # a file without a readable footer: refused here
         groups, rows = row_groups_of(path, rows)
-    elif kind in ("GPKG", "FlatGeobuf"):  # GDAL filters while it reads
-        by_gdal = gdal_options(path, bbox, mask, rows, columns)
+    elif kind in ("GPKG", "FlatGeobuf") and (bbox, mask, rows, columns) != (None,) * 4:
+        by_gdal = _gdal_options(path, kind, lambda: gdal_options(path, bbox, mask, rows, columns))
     if frame is None:
         frame = _read_whole(path, kind, groups, by_gdal)
     if by_gdal:
@@ -361,6 +362,16 @@ def read_file(
     positions = None if filters is None else filtered_rows(path, filters)
     frame = keep(frame, bbox=bbox, mask=mask, rows=rows, positions=positions)
     return keep_columns(frame, columns)
+
+
+def _gdal_options(path: Path, kind: str, find: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``find()`` (it opens the file), a file GDAL cannot open a one-line `ValidationError`."""
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        return find()
+    except (DataSourceError, DataLayerError) as err:
+        raise _unreadable(path, {"GPKG": "GeoPackage"}.get(kind, kind), err) from err
 
 
 def _features(path: Path) -> int:
@@ -428,9 +439,9 @@ def _read_whole(
         document = _json(path.read_text(encoding="utf-8"), f"{path}: not valid GeoJSON")
         if not isinstance(document, dict):
             raise ValidationError(f"{path}: not a GeoJSON FeatureCollection (an object)")
-        if _stac_items(document):  # an ItemCollection saved as JSON: its tiles
-            from byocframe.io.stac import tiles_from_stac
+        from byocframe.io.stac import is_item_collection, tiles_from_stac
 
+        if is_item_collection(document):  # an ItemCollection saved as JSON: its tiles
             return tiles_from_stac(document)
         meta = _checked_meta(document.get("byocframe") or {}, path)
         frame = gpd.GeoDataFrame.from_features(document, crs=meta.get("crs") or "EPSG:4326")
@@ -453,33 +464,15 @@ def _read_whole(
 
 
 def _other_geoparquet(path: Path) -> gpd.GeoDataFrame:
-    """A GeoParquet file of another writer, as a frame; STAC items become tiles.
+    """A GeoParquet file byocframe did not write, as a frame; STAC Items become tiles.
 
     A stac-geoparquet file (what ``byocframe tiles --stac`` writes) is read with
-    `byocframe.io.stac.tiles_from_stac`.
+    `byocframe.io.stac.read_stac_geoparquet`; others with ``geopandas.read_parquet``.
     """
-    import pyarrow.parquet as pq
+    from byocframe.io.stac import read_stac_geoparquet
 
-    if b"stac-geoparquet" not in (pq.read_schema(path).metadata or {}):
-        return restore_columns(gpd.read_parquet(path))
-    try:
-        from stac_geoparquet.arrow import stac_table_to_items
-    except ImportError as err:
-        raise ValidationError(
-            f"{path}: STAC items (stac-geoparquet); reading them as tiles needs the stac "
-            "extra: pip install 'byocframe[stac]'"
-        ) from err
-    from byocframe.io.stac import tiles_from_stac
-
-    return tiles_from_stac(stac_table_to_items(pq.read_table(path)))
-
-
-def _stac_items(document: dict[str, Any]) -> bool:
-    """Whether a FeatureCollection holds STAC Items (its features name a STAC version)."""
-    features = document.get("features")
-    if not isinstance(features, list) or not features or not isinstance(features[0], dict):
-        return False
-    return "stac_version" in features[0]
+    tiles = read_stac_geoparquet(path)
+    return restore_columns(gpd.read_parquet(path)) if tiles is None else tiles
 
 
 def _check_rows(path: Path, rows: Any, kind: str) -> None:
