@@ -264,6 +264,21 @@ def test_rows_of_a_large_parquet_file_read_only_their_row_groups(
             byocframe.changes(got.iloc[1:], deleted=True)
 
 
+def _assert_the_columns_of(got, whole, columns):
+    """``got`` is ``whole`` with only ``columns`` and the geometry: values, dtypes, attrs."""
+    want = whole[[c for c in whole.columns if c in columns or c == "geometry"]]
+    assert list(got.columns) == list(want.columns)
+    assert got.dtypes.equals(want.dtypes)
+    assert got.index.equals(want.index)
+    assert got.crs.equals(want.crs)
+    assert got.attrs == whole.attrs
+    for column in got.columns:
+        if column in ("geometry", "tile_geometry"):
+            assert got[column].to_wkb().tolist() == want[column].to_wkb().tolist()
+        else:
+            assert got[column].equals(want[column]), column
+
+
 @pytest.mark.parametrize(
     "columns",
     [["status", "sensing_time"], ["loaded", "path", "native_crs"], [], ["tile_geometry"]],
@@ -279,17 +294,7 @@ def test_columns_of_a_parquet_file_read_only_those(tiles, files, monkeypatch, co
         files_module, "_read_whole", lambda *a: read_whole.append(a) or original(*a)
     )
     got = byocframe.read_file(files["parquet"], columns=columns)
-    want = whole[[c for c in whole.columns if c in columns or c == "geometry"]]
-    assert list(got.columns) == list(want.columns)
-    assert got.dtypes.equals(want.dtypes)
-    assert got.index.equals(want.index)
-    assert got.crs.equals(want.crs)
-    assert got.attrs == whole.attrs
-    for column in got.columns:
-        if column in ("geometry", "tile_geometry"):
-            assert got[column].to_wkb().tolist() == want[column].to_wkb().tolist()
-        else:
-            assert got[column].equals(want[column]), column
+    _assert_the_columns_of(got, whole, columns)
     assert bool(read_whole) == ("tile_geometry" in columns)  # drawn: the whole file
 
 
@@ -385,13 +390,4 @@ def test_gdal_reads_only_the_columns_asked(tiles, files, monkeypatch, ext, colum
     monkeypatch.setattr(gpd, "read_file", lambda p, **kw: gdal.append(kw) or real(p, **kw))
     got = byocframe.read_file(files[ext], columns=columns)
     assert gdal[0]["columns"] == ["id", "path", *columns]
-    want = whole[[c for c in whole.columns if c in columns or c == "geometry"]]
-    assert list(got.columns) == list(want.columns)
-    assert got.dtypes.equals(want.dtypes)
-    assert got.index.equals(want.index)
-    assert got.attrs == whole.attrs
-    for column in got.columns:
-        if column in ("geometry", "tile_geometry"):
-            assert got[column].to_wkb().tolist() == want[column].to_wkb().tolist()
-        else:
-            assert got[column].equals(want[column]), column
+    _assert_the_columns_of(got, whole, columns)
