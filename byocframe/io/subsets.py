@@ -434,8 +434,10 @@ def gdal_options(
         return out
     if rows is not None:
         window = rows if isinstance(rows, slice) else slice(0, int(rows))
-        ends = (window.start or 0, window.stop if window.stop is not None else 0)
-        if window.step in (None, 1) and min(ends) >= 0:
+        start, stop = window.start or 0, window.stop
+        # pyogrio reads everything for max_features=0 (rows=0, an empty slice): not GDAL's
+        empty = stop is not None and stop <= start
+        if window.step in (None, 1) and start >= 0 and (stop is None or stop > 0) and not empty:
             out["rows"] = rows
     return out
 

@@ -391,3 +391,12 @@ def test_gdal_reads_only_the_columns_asked(tiles, files, monkeypatch, ext, colum
     got = byocframe.read_file(files[ext], columns=columns)
     assert gdal[0]["columns"] == ["id", "path", *columns]
     _assert_the_columns_of(got, whole, columns)
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+@pytest.mark.parametrize("rows", [0, slice(5, 5), slice(290, 400), 1000, slice(None, 3)], ids=str)
+def test_rows_at_the_edges(tiles, files, ext, rows):
+    """pyogrio reads every feature for max_features=0: rows=0 gave all 300 rows of a
+    GeoPackage, rows=slice(5, 5) 295."""
+    want = tiles.index[rows] if isinstance(rows, slice) else tiles.index[:rows]
+    assert byocframe.read_file(files[ext], rows=rows).index.equals(want)
