@@ -438,7 +438,7 @@ def gdal_options(
         # pyogrio reads everything for max_features=0 (rows=0, an empty slice): not GDAL's
         empty = stop is not None and stop <= start
         if window.step in (None, 1) and start >= 0 and (stop is None or stop > 0) and not empty:
-            out["rows"] = rows
+            out["rows"] = window if isinstance(rows, slice) else int(rows)  # numpy ints too
     return out
 
 
