@@ -586,3 +586,18 @@ def test_a_bad_bbox_fails_in_one_line_before_any_request(account, tmp_path, caps
         assert "give west south east north in degrees" in err
         assert len(err.strip().splitlines()) == 1
     assert account.requests_served == served
+
+
+def test_tiles_filter_keeps_what_read_tiles_keeps(account, tmp_path):
+    import byocframe
+
+    client = account.client()
+    cid = account.demo_collection
+    every = byocframe.read_tiles(client, cid)
+    code = every.loc[every["status"] == "INGESTED", "native_crs"].iloc[0].rsplit(":", 1)[-1]
+    cql = f"proj:epsg = {code}"
+    want = byocframe.read_tiles(client, cid, filter=cql)
+    assert 0 < len(want) < len(every)
+    path = tmp_path / "one-zone.parquet"
+    assert main(["tiles", cid, "-o", str(path), "--filter", cql]) == 0
+    assert sorted(byocframe.read_file(path).index) == sorted(want.index)

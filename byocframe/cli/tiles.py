@@ -67,7 +67,9 @@ def add_commands(commands: Any) -> None:
         "open end (2024-06-01/2024-06-30, 2024-06-01/..)",
     )
     tiles.add_argument(
-        "--filter", help='only tiles this CQL2 text filter keeps, e.g. "eo:cloud_cover < 10"'
+        "--filter",
+        help="only tiles this CQL2 text filter keeps (on id, datetime, proj:epsg), e.g. "
+        '"proj:epsg = 32633"',
     )
     tiles.add_argument(
         "--stac",
