@@ -69,7 +69,15 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, default=200_000)
     parser.add_argument("--formats", nargs="*", default=["parquet", "gpkg"])
     parser.add_argument("--runs", type=int, default=2, help="runs of each read (best kept)")
+    parser.add_argument("--file", help="read this GeoParquet file instead of making one")
     args = parser.parse_args()
+    if args.file:
+        import pyarrow.parquet as pq
+
+        rows = pq.read_metadata(args.file).num_rows
+        print(f"{args.file}: {rows:,} rows, {os.path.getsize(args.file) / 1e6:.0f} MB")
+        table(args.file, "parquet", rows // 2, args.runs)
+        return
     start = time.perf_counter()
     # synthetic_tiles gives at most ~21,000 tiles a date: enough dates for --tiles
     dates = tuple(
@@ -83,18 +91,19 @@ def main() -> None:
             path = os.path.join(tmp, f"tiles.{ext}")
             byocframe.write_file(gdf, path)
             size = os.path.getsize(path) / 1e6
-            run(path, "{'rows': 1}", mid)  # warm-up: the file and the libraries cached
             print(f"\n{ext} ({size:.0f} MB)")
-            print("| read | wall s | CPU s | peak MB | rows |\n|---|---|---|---|---|")
-            for name, options in CASES.items():
-                if "filters" in options and ext != "parquet":
-                    continue
-                runs = [run(path, options, mid) for _ in range(args.runs)]
-                r = min(runs, key=lambda x: x["cpu"])  # best of the runs
-                print(
-                    f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['peak_mb']:.0f} | "
-                    f"{r['rows']:,} |"
-                )
+            table(path, ext, mid, args.runs)
+
+
+def table(path: str, ext: str, mid: int, runs: int) -> None:
+    """One Markdown row per read of ``path``: the best of ``runs`` fresh processes."""
+    run(path, "{'rows': 1}", mid)  # warm-up: the file and the libraries cached
+    print("| read | wall s | CPU s | peak MB | rows |\n|---|---|---|---|---|")
+    for name, options in CASES.items():
+        if "filters" in options and ext != "parquet":
+            continue
+        r = min((run(path, options, mid) for _ in range(runs)), key=lambda x: x["cpu"])
+        print(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['peak_mb']:.0f} | {r['rows']:,} |")
 
 
 if __name__ == "__main__":
