@@ -201,12 +201,12 @@ class ByocAccessor:
 
         return reingest(self._frame, client, workers=workers, progress=progress)
 
-    def to_file(self, path: str | Path) -> None:
+    def to_file(self, path: str | Path, driver: str | None = None) -> None:
         """Write the tiles to a file that `byocframe.read_file` reads back whole."""
         self._need_tiles("to_file")
         from byocframe.io.files import write_file
 
-        write_file(self._frame, path)
+        write_file(self._frame, path, driver)
 
     def check(
         self,
@@ -269,6 +269,9 @@ class ByocAccessor:
         column: str | None = "status",
         *,
         cmap: Any = None,
+        color: str | None = None,
+        categorical: bool = False,
+        legend: bool = True,
         tooltip: bool | str | int | list[str] | None = None,
         popup: bool | str | int | list[str] | None = None,
         tiles: Any = "OpenStreetMap",
@@ -280,6 +283,8 @@ class ByocAccessor:
         tolerance: float | None = None,
         title: str = "byocframe tiles",
         lod: LevelOfDetail | str | None = "default",
+        width: int | str = "100%",
+        height: int | str = 560,
     ) -> TileMap:
         """An interactive map in one offline HTML page; see `byocframe.maps.webmap.explore`.
 
@@ -293,6 +298,9 @@ class ByocAccessor:
             self._frame,
             column,
             cmap=cmap,
+            color=color,
+            categorical=categorical,
+            legend=legend,
             tooltip=tooltip,
             popup=popup,
             tiles=tiles,
@@ -304,6 +312,8 @@ class ByocAccessor:
             tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
             title=title,
             lod=DEFAULT_LOD if lod == "default" else _level_of_detail(lod),
+            width=width,
+            height=height,
         )
 
     def to_stac(

@@ -412,6 +412,9 @@ def test_a_corrupt_file_is_one_line_naming_it(account, tmp_path, capsys):
         assert f"error: {path}: {expected}" in err
         with pytest.raises(byocframe.ValidationError, match=expected):
             byocframe.read_file(path)
+        for options in ({"rows": 5}, {"bbox": (0, 0, 1, 1)}, {"columns": ["path"]}):
+            with pytest.raises(byocframe.ValidationError, match=expected):
+                byocframe.read_file(path, **options)
     assert account.requests_served == served
 
 
@@ -571,3 +574,53 @@ def test_push_clears_a_sensing_time_only_with_clear_times(tmp_path, monkeypatch,
         assert "sensingTime" in client.get_tile(cid, tid)
         assert main(["push", cid, str(path), "--clear-times"]) == 0
         assert "sensingTime" not in client.get_tile(cid, tid)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".gpkg"])
+def test_tiles_takes_stac_clients_search_options(account, tmp_path, suffix):
+    """``--bbox``, ``--datetime`` and ``--filter`` as ``stac-client search`` takes them
+    (they were "unrecognized arguments"); the file holds what read_tiles finds."""
+    import byocframe
+
+    client = account.client()
+    cid = account.demo_collection
+    every = byocframe.read_tiles(client, cid)
+    box = list(every[every["status"] == "INGESTED"].geometry.iloc[:5].total_bounds)
+    want = byocframe.read_tiles(client, cid, bbox=box, datetime=("2024-06-01", None))
+    assert 0 < len(want) < len(every)
+    path = tmp_path / f"part{suffix}"
+    argv = ["tiles", cid, "-o", str(path), "--bbox", *map(str, box), "--datetime", "2024-06-01/.."]
+    assert main(argv) == 0
+    got = byocframe.read_file(path)
+    assert sorted(got.index) == sorted(want.index)
+    assert got.attrs["byocframe"]["whole"] is False
+    commas = tmp_path / f"commas{suffix}"
+    assert main(["tiles", cid, "-o", str(commas), f"--bbox={','.join(map(str, box))}"]) == 0
+    assert sorted(byocframe.read_file(commas).index) == sorted(
+        byocframe.read_tiles(client, cid, bbox=box).index
+    )
+
+
+def test_a_bad_bbox_fails_in_one_line_before_any_request(account, tmp_path, capsys):
+    served = account.requests_served
+    for bad in (["--bbox", "1", "2", "3"], ["--bbox=1,2,x,4"]):
+        assert main(["tiles", account.demo_collection, "-o", str(tmp_path / "t.gpkg"), *bad]) == 1
+        err = capsys.readouterr().err
+        assert "give west south east north in degrees" in err
+        assert len(err.strip().splitlines()) == 1
+    assert account.requests_served == served
+
+
+def test_tiles_filter_keeps_what_read_tiles_keeps(account, tmp_path):
+    import byocframe
+
+    client = account.client()
+    cid = account.demo_collection
+    every = byocframe.read_tiles(client, cid)
+    code = every.loc[every["status"] == "INGESTED", "native_crs"].iloc[0].rsplit(":", 1)[-1]
+    cql = f"proj:epsg = {code}"
+    want = byocframe.read_tiles(client, cid, filter=cql)
+    assert 0 < len(want) < len(every)
+    path = tmp_path / "one-zone.parquet"
+    assert main(["tiles", cid, "-o", str(path), "--filter", cql]) == 0
+    assert sorted(byocframe.read_file(path).index) == sorted(want.index)

@@ -18,7 +18,7 @@ from byocframe.cli.confirm import check_deletions, confirmation_hint, delete_opt
 from byocframe.exceptions import NotFoundError
 from byocframe.io.listing import BATCH_SIZE
 
-__all__ = ["TILE_FILES", "add_commands", "read_collection"]
+__all__ = ["TILE_FILES", "add_commands", "read_collection", "search_options"]
 
 #: The files ``byocframe tiles`` writes, by extension.
 TILE_FILES = (".parquet", ".gpkg", ".geojson", ".json", ".fgb", ".csv")
@@ -51,6 +51,25 @@ def add_commands(commands: Any) -> None:
     )
     tiles.add_argument(
         "--crs", default="EPSG:4326", help="CRS of the geometries (default EPSG:4326)"
+    )
+    # pystac-client's search names (stac-client search --bbox/--datetime/--filter):
+    # with any of them the Catalog finds the tiles (INGESTED ones only)
+    tiles.add_argument(
+        "--bbox",
+        nargs="+",
+        metavar="W S E N",
+        help="only tiles whose cover meets this lon/lat box: four numbers, as "
+        "stac-client search takes them, or W,S,E,N (write --bbox=-60,-30,-45,-15)",
+    )
+    tiles.add_argument(
+        "--datetime",
+        help="only tiles sensed then: 2024-06, 2024-06-01, or START/END with .. for an "
+        "open end (2024-06-01/2024-06-30, 2024-06-01/..)",
+    )
+    tiles.add_argument(
+        "--filter",
+        help="only tiles this CQL2 text filter keeps (on id, datetime, proj:epsg), e.g. "
+        '"proj:epsg = 32633"',
     )
     tiles.add_argument(
         "--stac",
@@ -162,6 +181,7 @@ def run_tiles(args: argparse.Namespace) -> int:
     check_output(args.output, suffixes)
     check_crs(args.crs)
     options = {"status": args.status, "crs": args.crs, "batch_size": args.batch_size}
+    options.update(search_options(args))
     if args.output.suffix.lower() == ".parquet":
         form = "stac-geoparquet" if args.stac else "geoparquet"
         client = client_from_args(args)
@@ -173,6 +193,42 @@ def run_tiles(args: argparse.Namespace) -> int:
     write_file(gdf, args.output)
     print(f"{len(gdf):,} tiles written to {args.output}")
     return 0
+
+
+def search_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--bbox``, ``--datetime`` and ``--filter`` as `byocframe.read_tiles` takes them.
+
+    Examples
+    --------
+    >>> found = search_options(
+    ...     argparse.Namespace(bbox=["-60", "-30", "-45", "-15"], datetime="2024-06-01/..",
+    ...                        filter=None))
+    >>> found["bbox"], found["datetime"]
+    ([-60.0, -30.0, -45.0, -15.0], ('2024-06-01', None))
+    """
+    out: dict[str, Any] = {}
+    if args.bbox:
+        parts = args.bbox[0].split(",") if len(args.bbox) == 1 else args.bbox
+        try:
+            box = [float(p) for p in parts]
+        except ValueError:
+            box = []
+        if len(box) != 4:
+            raise ValueError(
+                f"--bbox {' '.join(args.bbox)!r}: give west south east north in degrees "
+                "(four numbers, or W,S,E,N)"
+            )
+        out["bbox"] = box
+    if args.datetime:
+        start, slash, end = args.datetime.partition("/")
+        if slash:
+            ends = [None if t.strip() in ("", "..") else t.strip() for t in (start, end)]
+            out["datetime"] = (ends[0], ends[1])
+        else:
+            out["datetime"] = args.datetime
+    if args.filter:
+        out["filter"] = args.filter
+    return out
 
 
 def run_push(args: argparse.Namespace) -> int:

@@ -45,10 +45,14 @@ class Client(ApiSession):
     """Talk to the BYOC API of one Sentinel Hub deployment.
 
     Every argument is a keyword. Credentials: give ``client_id`` and ``client_secret``,
-    or use `Client.from_env` / `Client.from_config`.
+    or ``config`` (a sentinelhub-py ``SHConfig``, as ``SentinelHubBYOC(config=config)``
+    takes it), or use `Client.from_env` / `Client.from_config`.
 
     Parameters
     ----------
+    config : sentinelhub.SHConfig, optional
+        Its credentials, URLs, timeout and attempts, as `Client.from_config` takes them;
+        other keywords win over it.
     base_url : str, optional
         The deployment, e.g. ``https://services.sentinel-hub.com`` (the default) or
         ``https://sh.dataspace.copernicus.eu``; the API lives under ``/api/v1/byoc``.
@@ -112,6 +116,21 @@ class Client(ApiSession):
     ...     client.get_collection(collection["id"])["name"]
     'demo'
     """
+
+    def __init__(self, *args: object, config: SHConfigLike | None = None, **kwargs: Any):
+        if config is not None:  # as SentinelHubBYOC(config=config)
+            fields, options = _split(kwargs)
+            fields.pop("deployment", None)  # an SHConfig names its base URL
+            settings, defaults = settings_from_sh_config(config, **fields)
+            kwargs = {
+                **defaults,
+                **options,
+                "base_url": settings.base_url,
+                "client_id": settings.client_id,
+                "client_secret": settings.client_secret,
+                "token_url": settings.token_url,
+            }
+        super().__init__(*args, **kwargs)
 
     @property
     def location(self) -> str | None:
@@ -281,9 +300,25 @@ class Client(ApiSession):
         """Collections, one page (up to 100) at a time."""
         return self._pages("/collections", {"search": search})
 
-    def iter_collections(self, search: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every collection (matching ``search``: words joined by ``|`` or ``&``)."""
-        for page in self.collection_pages(search):
+    def iter_collections(
+        self, search: str | None = None, *, count: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every collection (matching ``search``: words joined by ``|`` or ``&``).
+
+        As sentinelhub-py's ``SentinelHubBYOC.iter_collections``; ``count`` is the page
+        size (1 to 100; 100 by default).
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     client = service.client()
+        ...     _ = client.create_collection({"name": "demo", "s3Bucket": "bucket"})
+        ...     [c["name"] for c in client.iter_collections(count=1)]
+        ['demo']
+        """
+        cap = _page_size(count)
+        for page in self._pages("/collections", {"search": search, "count": cap}):
             yield from page
 
     def get_collection(self, collection: CollectionLike) -> dict[str, Any]:
@@ -297,25 +332,46 @@ class Client(ApiSession):
                 raise
             raise elsewhere from err
 
-    def create_collection(self, record: RecordLike) -> dict[str, Any]:
+    def create_collection(self, collection: RecordLike) -> dict[str, Any]:
         """Create a collection (``name`` and ``s3Bucket`` required); return it.
 
-        ``record`` is a dict, or a sentinelhub-py ``ByocCollection``.
+        ``collection`` is a dict, or a sentinelhub-py ``ByocCollection``.
         """
-        return self._data("POST", "/collections", json=_payload(record))
+        return self._data("POST", "/collections", json=_payload(collection))
 
-    def update_collection(self, collection: CollectionLike, record: Mapping[str, Any]) -> None:
-        """Replace the writable fields of a collection (name, s3Bucket, noData, bands)."""
+    def update_collection(
+        self, collection: CollectionLike | RecordLike, record: RecordLike | None = None
+    ) -> None:
+        """Replace the writable fields of a collection (name, s3Bucket, noData, bands).
+
+        ``update_collection(collection, record)`` sends ``record`` to ``collection``;
+        ``update_collection(collection)``, as sentinelhub-py's, sends the collection as
+        it is given (a dict or ``ByocCollection`` with its ``id``, e.g. one
+        `get_collection` returned and you changed).
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     client = service.client()
+        ...     made = client.create_collection({"name": "demo", "s3Bucket": "bucket"})
+        ...     made["name"] = "renamed"
+        ...     client.update_collection(made)
+        ...     client.get_collection(made["id"])["name"]
+        'renamed'
+        """
+        body = _payload(collection if record is None else record, "update_collection")
         path = path_of("collections", resource_id(collection, "collection"))
-        self.request("PUT", path, json=dict(record))
+        self.request("PUT", path, json=body)
 
     def delete_collection(self, collection: CollectionLike) -> None:
         """Delete a collection and all its tiles."""
         self.request("DELETE", path_of("collections", resource_id(collection, "collection")))
 
-    def copy_tiles(self, source: CollectionLike, target: CollectionLike) -> None:
-        """Copy the ingested tiles of ``source`` whose path ``target`` lacks."""
-        sid, tid = resource_id(source, "collection"), resource_id(target, "collection")
+    def copy_tiles(self, from_collection: CollectionLike, to_collection: CollectionLike) -> None:
+        """Copy the ingested tiles of ``from_collection`` whose path ``to_collection`` lacks."""
+        sid = resource_id(from_collection, "collection")
+        tid = resource_id(to_collection, "collection")
         self.request(
             "POST",
             path_of("collections", sid, "copyTiles"),
@@ -341,28 +397,42 @@ class Client(ApiSession):
         reports it (`byocframe.read_tiles`) and never puts its id in a URL.
         """
         cid = resource_id(collection, "collection")
-        if count is not None and not (isinstance(count, int) and 1 <= count <= 100):
-            raise ValueError(f"count must be an integer from 1 to 100, got {count!r}")
+        size = _page_size(count)
         if bad_ids not in ("raise", "keep"):
             raise ValueError(f"bad_ids must be 'raise' or 'keep', got {bad_ids!r}")
         # the API's statuses are upper case; "failed" as the command line takes it
         status = status.upper() if isinstance(status, str) else status
-        params = {"status": status, "path": path, "sort": sort}
-        if count is not None:
-            params["count"] = str(count)
+        params = {"status": status, "path": path, "sort": sort, "count": size}
         pages = self._pages(path_of("collections", cid, "tiles"), params, bad_ids=bad_ids)
         return self._explained(pages, cid)
 
     def iter_tiles(
         self,
         collection: CollectionLike,
+        sort: str | None = None,
+        path: str | None = None,
         *,
         status: str | None = None,
-        path: str | None = None,
-        sort: str | None = None,
+        count: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every tile of a collection (filters: ``status``, ``path``, ``sort``)."""
-        for page in self.tile_pages(collection, status=status, path=path, sort=sort):
+        """Every tile of a collection (filters: ``status``, ``path``; order: ``sort``).
+
+        The arguments are sentinelhub-py's ``SentinelHubBYOC.iter_tiles``' (``sort`` and
+        ``path`` may be given by position), and ``count`` is the page size (1 to 100).
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     client = service.client()
+        ...     cid = client.create_collection({"name": "demo", "s3Bucket": "bucket"})["id"]
+        ...     for name in ("a", "b"):
+        ...         _ = client.create_tile(cid, {"path": f"{name}/(BAND).tif"})
+        ...     [t["path"] for t in client.iter_tiles(cid, "created:desc", count=1)]
+        ['b/(BAND).tif', 'a/(BAND).tif']
+        """
+        pages = self.tile_pages(collection, status=status, path=path, sort=sort, count=count)
+        for page in pages:
             yield from page
 
     def find_tile(self, collection: CollectionLike, path: str) -> dict[str, Any] | None:
@@ -380,32 +450,54 @@ class Client(ApiSession):
         """One tile (``at``: a pacing turn from `reserve_turns`)."""
         return self._data("GET", self._tile_path(collection, tile), at=at)
 
-    def create_tile(self, collection: CollectionLike, record: RecordLike) -> dict[str, Any]:
+    def create_tile(self, collection: CollectionLike, tile: RecordLike) -> dict[str, Any]:
         """Create a tile (``path`` required); it starts WAITING. Return it.
 
-        ``record`` is a dict, or a sentinelhub-py ``ByocTile``.
+        ``tile`` is a dict, or a sentinelhub-py ``ByocTile``.
         """
         cid = resource_id(collection, "collection")
-        return self._data("POST", path_of("collections", cid, "tiles"), json=_payload(record))
+        return self._data("POST", path_of("collections", cid, "tiles"), json=_payload(tile))
 
     def update_tile(
         self,
         collection: CollectionLike,
-        tile: TileLike,
-        record: Mapping[str, Any],
+        tile: TileLike | RecordLike,
+        record: RecordLike | None = None,
         *,
         at: float | None = None,
         fresh_until: float | None = None,
     ) -> None:
         """Replace a tile's ``sensingTime`` and ``coverGeometry``.
 
+        ``update_tile(collection, tile, record)`` sends ``record`` to ``tile`` (an id,
+        dict or ``ByocTile``). ``update_tile(collection, tile)``, as sentinelhub-py's,
+        sends the ``path``, ``coverGeometry`` and ``sensingTime`` the tile holds (a dict
+        with its ``id``, e.g. one `get_tile` returned and you changed, or a ``ByocTile``).
         The API resets the cover to the tile's bounding box when ``coverGeometry`` is
         missing: send the current cover along with any other change. ``at`` and
         ``fresh_until`` are as in `request` (a reserved turn; a time after which the
         write is not sent).
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     client = service.client()
+        ...     cid = client.create_collection({"name": "demo", "s3Bucket": "bucket"})["id"]
+        ...     tile = client.create_tile(cid, {"path": "a/(BAND).tif"})
+        ...     tile["sensingTime"] = "2024-06-01T10:00:00Z"
+        ...     client.update_tile(cid, tile)
+        ...     client.get_tile(cid, tile["id"])["sensingTime"]
+        '2024-06-01T10:00:00.000Z'
         """
+        if record is None:
+            given = _payload(tile, "update_tile")
+            # what sentinelhub-py's update_tile sends of a whole tile record
+            body = {k: given[k] for k in ("path", "coverGeometry", "sensingTime") if given.get(k)}
+        else:
+            body = _payload(record)
         path = self._tile_path(collection, tile)
-        self.request("PUT", path, json=dict(record), at=at, fresh_until=fresh_until)
+        self.request("PUT", path, json=body, at=at, fresh_until=fresh_until)
 
     def delete_tile(self, collection: CollectionLike, tile: TileLike) -> None:
         """Delete a tile."""
@@ -469,11 +561,23 @@ def resolve_client(client: AnyClient) -> Client:
         return found
 
 
-def _payload(record: RecordLike) -> dict[str, Any]:
+def _page_size(count: int | None) -> str | None:
+    if count is not None and not (isinstance(count, int) and 1 <= count <= 100):
+        raise ValueError(f"count must be an integer from 1 to 100, got {count!r}")
+    return None if count is None else str(count)
+
+
+def _payload(record: object, method: str | None = None) -> dict[str, Any]:
     """A record as sent: a dict as it is, a dataclass as sentinelhub-py sends it."""
     if isinstance(record, Mapping):
         return dict(record)
     to_dict = getattr(record, "to_dict", None)
+    if method is not None and not callable(to_dict):
+        raise TypeError(
+            f"{method}(collection, x) sends x as it is: give a dict or a sentinelhub-py "
+            f"dataclass with its id, or the record to send as a third argument, got "
+            f"{type(record).__name__}"
+        )
     if not callable(to_dict):
         raise TypeError(
             f"a record must be a dict or a sentinelhub-py dataclass (ByocCollection, "

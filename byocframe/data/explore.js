@@ -178,7 +178,9 @@
       const options = pathOptions(spec, c, {});
       const layer = L.polygon(latLngs, options);
       layer.addTo(map);  // classes come in drawing order: problems last, so on top
-      overlays[legendEntry(spec, c, options.fillColor, members[c].length)] = layer;
+      if (spec.legend !== false) {
+        overlays[legendEntry(spec, c, options.fillColor, members[c].length)] = layer;
+      }
       return layer;
     });
     const fields = spec.fields.map(function (f) {
@@ -262,8 +264,10 @@
       const cellLayer = L.polygon(latLngs, pathOptions(spec, c, { stroke: false }));
       const tileLayer = L.polygon([], pathOptions(spec, c, {}));
       const whole = L.layerGroup([cellLayer]).addTo(map);
-      overlays[legendEntry(spec, c, pathOptions(spec, c, {}).fillColor, spec.classes.totals[c])] =
-        whole;
+      if (spec.legend !== false) {
+        const color = pathOptions(spec, c, {}).fillColor;
+        overlays[legendEntry(spec, c, color, spec.classes.totals[c])] = whole;
+      }
       wholes.push(whole);
       cellLayers.push(cellLayer);
       tileLayers.push(tileLayer);
@@ -368,7 +372,10 @@
     document.body.setAttribute("data-lod-tiles", String(tiles));
     document.body.setAttribute("data-lod-pending", String(pending));
   }
-  L.control.layers(baseLayers, overlays, { collapsed: false }).addTo(map);
+  // legend=False on every layer: no legend (as geopandas' explore(legend=False))
+  if (Object.keys(overlays).length) {
+    L.control.layers(baseLayers, overlays, { collapsed: false }).addTo(map);
+  }
 
   // The popup (or tooltip) table of the topmost shown tile under a point, last frame first.
   function tableAt(latlng, want) {

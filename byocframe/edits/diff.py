@@ -138,6 +138,12 @@ def plan_edits(edited: EditedFrame, *, deleted: bool = False) -> Plan:
 def _deletes(edited: EditedFrame) -> list[str]:
     """The loaded tiles no longer in the frame, when the loaded ids can be trusted."""
     remembered = edited.loaded_ids
+    if remembered is None and edited.settings.get("whole") is False:
+        raise ValidationError(
+            "this frame is a part of a file (read with rows=, bbox=, mask=, filters= or "
+            "some row groups), so no deletion is planned from it: read the file whole to "
+            "delete tiles, or delete with Client.delete_tile"
+        )
     if remembered is None:
         raise ValidationError(
             "this frame no longer lists the ids that were loaded (its .attrs were lost, "

@@ -23,6 +23,8 @@ still found from the ``loaded`` column; only ``delete_missing`` needs the attrs.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,7 @@ from byocframe.geo.geometry import reproject
 from byocframe.io.geoparquet import (
     is_byocframe_parquet,
     read_parquet,
+    read_row_groups,
     restore_columns,
     write_parquet,
 )
@@ -126,6 +129,33 @@ def _kind(path: Path) -> str:
     return kind
 
 
+#: geopandas' (GDAL's) driver names of the formats, in lower case.
+_DRIVERS = {
+    "parquet": "parquet",
+    "geoparquet": "parquet",
+    "gpkg": "GPKG",
+    "geojson": "GeoJSON",
+    "flatgeobuf": "FlatGeobuf",
+    "csv": "csv",
+}
+
+
+def _check_driver(driver: str, kind: str, path: Path) -> None:
+    """Refuse a ``driver=`` that is unknown or names another format than the extension."""
+    wanted = _DRIVERS.get(str(driver).lower())
+    if wanted is None:
+        raise ValueError(
+            f"driver={driver!r} is not a format byocframe writes; use Parquet, GPKG, "
+            "GeoJSON, FlatGeobuf or CSV"
+        )
+    if wanted != kind:
+        suffix = next(k for k, v in _FORMATS.items() if v == wanted)
+        raise ValueError(
+            f"driver={driver!r} but {path.name} is named as {kind}: name it "
+            f"{path.stem}{suffix} (read_file knows the format from the extension)"
+        )
+
+
 def _settings(frame: pd.DataFrame) -> dict[str, Any]:
     return json_safe({k: v for k, v in frame.attrs.get(ATTRS_KEY, {}).items() if _scalar(v)})
 
@@ -134,15 +164,27 @@ def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
-def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
+def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None) -> None:
     """Write a tile frame to a file; the format follows the extension.
 
     Parameters
     ----------
     gdf : GeoDataFrame
         A tile frame (from `byocframe.read_tiles`, possibly edited).
-    path : str or Path
-        ``.parquet``, ``.gpkg``, ``.geojson`` / ``.json``, ``.fgb`` or ``.csv``.
+    path : str or os.PathLike
+        ``.parquet``, ``.gpkg``, ``.geojson`` / ``.json``, ``.fgb`` or ``.csv``; ``~``
+        is the home folder.
+    driver : str, optional
+        As in geopandas' ``to_file``: ``"Parquet"``, ``"GPKG"``, ``"GeoJSON"``,
+        ``"FlatGeobuf"`` or ``"CSV"`` (any case). It must agree with the extension,
+        from which `read_file` knows the format.
+
+    Raises
+    ------
+    ValidationError
+        When the folder does not exist or the extension is unknown.
+    ValueError
+        When ``driver`` is unknown or names another format than the extension.
 
     Examples
     --------
@@ -150,13 +192,15 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
     >>> from byocframe.frame.synthetic import synthetic_tiles
     >>> gdf = byocframe.tiles_from_records(synthetic_tiles(5, seed=1))
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     write_file(gdf, f"{folder}/tiles.gpkg")
+    ...     write_file(gdf, f"{folder}/tiles.gpkg", driver="GPKG")
     ...     back = read_file(f"{folder}/tiles.gpkg")
     >>> back.index.equals(gdf.index), back.dtypes.equals(gdf.dtypes)
     (True, True)
     """
-    path = Path(path)
+    path = Path(path).expanduser()  # "~/tiles.gpkg", as geopandas' to_file takes it
     kind = _kind(path)
+    if driver is not None:
+        _check_driver(driver, kind, path)
     if not path.parent.is_dir():
         raise ValidationError(f"{path.parent}: folder not found; create it first")
     if not _all_texts(gdf.index) or gdf.index.name != "id":
@@ -212,20 +256,66 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike) -> None:
     frame.to_file(path, driver=kind, **extra)
 
 
-def read_file(path: PathLike) -> gpd.GeoDataFrame:
+def read_file(
+    path: PathLike,
+    *,
+    bbox: Any = None,
+    mask: Any = None,
+    columns: Sequence[str] | None = None,
+    rows: int | slice | None = None,
+    filters: Any = None,
+    engine: str | None = None,
+) -> gpd.GeoDataFrame:
     """Read a tile frame written by `write_file` (or any file with tile columns).
 
     The result has the dtypes, geometry columns, index and ``loaded`` column of the frame
     that was written, so `byocframe.changes` and `byocframe.push` work on it directly.
+    The reading options are those of ``geopandas.read_file`` (``filters``: of
+    ``geopandas.read_parquet``). Of a GeoParquet file byocframe wrote, ``rows`` reads
+    only the row groups that hold the rows and ``columns`` only those columns; of a
+    GeoPackage or FlatGeobuf, GDAL applies ``bbox``, ``mask``, ``rows`` and ``columns``
+    while it reads. Otherwise the file is read whole and checked, then the rows and
+    columns asked for are kept (`byocframe.io.subsets`).
 
     Parameters
     ----------
-    path : str or Path
+    path : str or os.PathLike
+        ``.parquet``, ``.gpkg``, ``.geojson`` / ``.json``, ``.fgb`` or ``.csv``; ``~``
+        is the home folder.
+    bbox : (minx, miny, maxx, maxy), shapely geometry, GeoSeries or GeoDataFrame, optional
+        Only rows whose ``geometry`` intersects this box, in the file's CRS (a tuple, or
+        a geometry's bounds) or reprojected to it (a GeoSeries or GeoDataFrame's total
+        bounds). In lon/lat, ``minx > maxx`` crosses the antimeridian. Not with ``mask``.
+    mask : shapely geometry, GeoJSON dict, GeoSeries or GeoDataFrame, optional
+        Only rows whose ``geometry`` intersects it (a GeoSeries or GeoDataFrame is
+        reprojected to the file's CRS and unioned). Not with ``bbox``.
+    columns : list of str, optional
+        Only these columns besides the index (``id``) and ``geometry``; ``[]`` keeps
+        those two. Edits of the frame are found only when it keeps ``loaded``,
+        ``path``, ``status``, ``sensing_time`` and the native columns; of the other
+        columns, those left out are not compared.
+    rows : int or slice, optional
+        The first ``rows`` rows, or a slice of the rows (after ``bbox``, ``mask`` and
+        ``filters``).
+    filters : list of tuples or pyarrow.compute.Expression, optional
+        GeoParquet only: pyarrow's row filter, e.g. ``[("status", "==", "FAILED")]``.
+    engine : {"pyogrio"}, optional
+        As in ``geopandas.read_file``: GDAL formats are read with pyogrio (geopandas'
+        default); ``"fiona"`` is refused.
+
+    Returns
+    -------
+    GeoDataFrame
+        With fewer rows than the file holds, a part of its load: edits are pushed, but
+        no deletion is planned from it (``attrs["byocframe"]["whole"]`` is False).
 
     Raises
     ------
     ValidationError
-        When the file does not exist, has an unknown extension, or is not a tile table.
+        When the file does not exist, has an unknown extension, is not a tile table, or
+        ``columns`` names a column it does not have.
+    ValueError, TypeError
+        When the options do not go together or are of the wrong type.
 
     Examples
     --------
@@ -235,20 +325,113 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     write_file(gdf, f"{folder}/tiles.geojson")
     ...     back = read_file(f"{folder}/tiles.geojson")
-    >>> byocframe.changes(back).empty
-    True
+    ...     first = read_file(f"{folder}/tiles.geojson", rows=2, columns=["status"])
+    >>> byocframe.changes(back).empty, len(first), list(first.columns)
+    (True, 2, ['status', 'geometry'])
     """
-    path = Path(path)
+    from byocframe.io.subsets import (
+        check_options,
+        filtered_rows,
+        gdal_options,
+        keep,
+        keep_columns,
+        mark_part,
+        read_columns,
+        row_groups_of,
+    )
+
+    if engine not in (None, "pyogrio"):
+        raise ValueError(
+            f"engine={engine!r}: byocframe reads GDAL formats with pyogrio only; drop engine="
+        )
+    path = _local_path(path)
     kind = _kind(path)
+    check_options(bbox=bbox, mask=mask, rows=rows, columns=columns, filters=filters, kind=kind)
     if not path.is_file():
         raise ValidationError(f"{path}: file not found; check the path")
+    frame, groups, by_gdal = None, None, {}
+    if kind == "parquet" and columns is not None:  # a few columns: only those read
+        check_parquet_rows(path)
+        frame = _parquet(path, lambda: read_columns(path, columns))
+    elif kind == "parquet" and rows is not None and (bbox, mask, filters) == (None, None, None):
+        # the first rows (or a range) of a large file: only the row groups that hold them
+        check_parquet_rows(path)  # a file without a readable footer: refused here
+        groups, rows = row_groups_of(path, rows)
+    elif kind in ("GPKG", "FlatGeobuf") and (bbox, mask, rows, columns) != (None,) * 4:
+        by_gdal = _gdal_options(path, kind, lambda: gdal_options(path, bbox, mask, rows, columns))
+    if frame is None:
+        frame = _read_whole(path, kind, groups, by_gdal)
+    if by_gdal:
+        # GDAL kept some rows: a part unless it kept every feature (keep() sees only these)
+        bbox, mask = (None, None) if {"bbox", "mask"} & set(by_gdal) else (bbox, mask)
+        # rows are counted by GDAL only without a box or mask (gdal_options)
+        rows = None if "rows" in by_gdal else rows
+        if len(frame) < _features(path):
+            frame = mark_part(frame)
+    positions = None if filters is None else filtered_rows(path, filters)
+    frame = keep(frame, bbox=bbox, mask=mask, rows=rows, positions=positions)
+    return keep_columns(frame, columns)
+
+
+def _gdal_options(path: Path, kind: str, find: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``find()`` (it opens the file), a file GDAL cannot open a one-line `ValidationError`."""
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        return find()
+    except (DataSourceError, DataLayerError) as err:
+        raise _unreadable(path, {"GPKG": "GeoPackage"}.get(kind, kind), err) from err
+
+
+def _features(path: Path) -> int:
+    """The features a GDAL file says it holds (a huge number when it cannot say)."""
+    import pyogrio
+
+    count = pyogrio.read_info(path, force_feature_count=True).get("features")
+    return int(count) if isinstance(count, int | np.integer) and count >= 0 else 2**62
+
+
+def _parquet(path: Path, read: Callable[[], gpd.GeoDataFrame | None]) -> gpd.GeoDataFrame | None:
+    """``read()`` of a GeoParquet file, its readers' failures a one-line `ValidationError`."""
+    try:
+        return read()
+    except ValidationError:
+        raise
+    except (OSError, ValueError, KeyError, AttributeError, TypeError, RecursionError) as err:
+        raise _unreadable(path, "GeoParquet", err) from err
+    except (CRSError, shapely.errors.ShapelyError) as err:
+        raise _unreadable(path, "GeoParquet", err) from err
+
+
+def _local_path(path: Any) -> Path:
+    """A path of this machine; URLs and open files refused with what to do instead."""
+    if isinstance(path, str) and "://" in path:
+        raise ValidationError(
+            f"{path[:80]}: byocframe reads files of this machine only; download it first"
+        )
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"path must be a str or os.PathLike (a file name), got {type(path).__name__}; "
+            "write an open file's bytes to a file first"
+        )
+    return Path(path).expanduser()  # "~/tiles.gpkg", as geopandas' read_file takes it
+
+
+def _read_whole(
+    path: Path, kind: str, groups: list[int] | None = None, by_gdal: dict[str, Any] | None = None
+) -> gpd.GeoDataFrame:
+    """Every row and column of a tile file (`read_file` without options).
+
+    ``groups``: only these row groups of a byocframe GeoParquet file; ``by_gdal``: the
+    options GDAL applies to a GeoPackage or FlatGeobuf (`byocframe.io.subsets.gdal_options`).
+    """
     if kind == "parquet":
         check_parquet_rows(path)
         try:
             if is_byocframe_parquet(path):
-                return read_parquet(path)
+                return read_parquet(path) if groups is None else read_row_groups(path, groups)
             # a GeoParquet file of another writer (or of byocframe before 0.3)
-            return restore_columns(gpd.read_parquet(path))
+            return _other_geoparquet(path)
         except ValidationError:
             raise
         # pyarrow's ArrowInvalid is a ValueError; metadata of the wrong shape, an unknown
@@ -265,6 +448,10 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
         document = _json(path.read_text(encoding="utf-8"), f"{path}: not valid GeoJSON")
         if not isinstance(document, dict):
             raise ValidationError(f"{path}: not a GeoJSON FeatureCollection (an object)")
+        from byocframe.io.stac import is_item_collection, tiles_from_stac
+
+        if is_item_collection(document):  # an ItemCollection saved as JSON: its tiles
+            return tiles_from_stac(document)
         meta = _checked_meta(document.get("byocframe") or {}, path)
         frame = gpd.GeoDataFrame.from_features(document, crs=meta.get("crs") or "EPSG:4326")
     else:
@@ -274,7 +461,8 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
         try:
             if kind == "GPKG":  # its own count, before any row is read
                 _check_rows(path, pyogrio.read_info(path).get("features"), "GeoPackage")
-            frame = gpd.read_file(path)
+            frame = gpd.read_file(path, **(by_gdal or {}))
+            frame = frame.sort_index() if (by_gdal or {}).get("fid_as_index") else frame
             if kind == "GPKG":
                 info = pyogrio.read_info(path).get("layer_metadata") or {}
                 text = info.get("byocframe", "{}")
@@ -282,6 +470,18 @@ def read_file(path: PathLike) -> gpd.GeoDataFrame:
         except (DataSourceError, DataLayerError) as err:
             raise _unreadable(path, {"GPKG": "GeoPackage"}.get(kind, kind), err) from err
     return _restore(frame, meta, path)
+
+
+def _other_geoparquet(path: Path) -> gpd.GeoDataFrame:
+    """A GeoParquet file byocframe did not write, as a frame; STAC Items become tiles.
+
+    A stac-geoparquet file (what ``byocframe tiles --stac`` writes) is read with
+    `byocframe.io.stac.read_stac_geoparquet`; others with ``geopandas.read_parquet``.
+    """
+    from byocframe.io.stac import read_stac_geoparquet
+
+    tiles = read_stac_geoparquet(path)
+    return restore_columns(gpd.read_parquet(path)) if tiles is None else tiles
 
 
 def _check_rows(path: Path, rows: Any, kind: str) -> None:

@@ -58,6 +58,7 @@ __all__ = [
     "ROW_GROUP_SIZE",
     "Drawn",
     "ParquetSink",
+    "geometry_column",
     "is_byocframe_parquet",
     "read_parquet",
     "read_row_groups",
@@ -737,3 +738,29 @@ def _geoms(values: pa.ChunkedArray) -> np.ndarray:
     if not chunks:
         return np.zeros(0, dtype=object)
     return np.concatenate(chunks).astype(object)
+
+
+def geometry_column(path: str | Path) -> gpd.GeoSeries:
+    """The displayed geometry of a `write_parquet` file alone, a row group at a time.
+
+    For `byocframe.io.subsets.read_columns` (``read_file(columns=...)``): no other
+    column is read. The index is a plain range.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(4, seed=1))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_parquet(gdf, f"{folder}/tiles.parquet")
+    ...     shown = geometry_column(f"{folder}/tiles.parquet")
+    >>> bool(shown.geom_equals_exact(gdf.geometry.reset_index(drop=True), 0).all())
+    True
+    """
+    source = pq.ParquetFile(path)
+    metadata = {**(source.schema_arrow.metadata or {}), **(source.metadata.metadata or {})}
+    geo = json.loads(metadata[b"geo"])
+    name = geo["primary_column"]
+    column = geo["columns"][name]
+    geoms = _read_geometry(source, name, column.get("encoding"), None)
+    return gpd.GeoSeries(geoms, crs=column.get("crs"), name=name)

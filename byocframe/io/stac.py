@@ -40,7 +40,13 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pystac
 
-__all__ = ["tiles_from_stac", "to_stac", "write_geoparquet"]
+__all__ = [
+    "is_item_collection",
+    "read_stac_geoparquet",
+    "tiles_from_stac",
+    "to_stac",
+    "write_geoparquet",
+]
 
 #: The projection extension 2.0 (``proj:code``); 1.x wrote ``proj:epsg``, which readers still take.
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
@@ -360,8 +366,10 @@ def tiles_from_stac(
 
     Parameters
     ----------
-    items : iterable of pystac.Item or dict
-        An ``ItemCollection``, a list of dicts, or ``stac_table_to_items(...)``.
+    items : iterable of pystac.Item or dict, or a FeatureCollection dict
+        An ``ItemCollection``, a list of dicts, ``stac_table_to_items(...)``, or an
+        ItemCollection as a GeoJSON dict (``ItemCollection.to_dict()``, pystac-client's
+        ``item_collection_as_dict()``, a saved ``items.json`` read with ``json.load``).
     crs, densify
         As in `tiles_from_records`.
 
@@ -376,7 +384,19 @@ def tiles_from_stac(
     (True, True)
     """
     records: list[dict[str, Any]] = []
+    if isinstance(items, Mapping):  # a FeatureCollection, as GeoJSON: its features
+        if items.get("type") != "FeatureCollection" or not isinstance(items.get("features"), list):
+            raise ValidationError(
+                "a dict of items must be a GeoJSON FeatureCollection with a 'features' "
+                "list (ItemCollection.to_dict()); or give the items themselves"
+            )
+        items = items["features"]
     for item in items:
+        if not hasattr(item, "to_dict") and not isinstance(item, Mapping):
+            raise ValidationError(
+                f"STAC item {len(records) + 1} is a {type(item).__name__}, not a pystac.Item "
+                "or a dict; give items as to_stac writes them"
+            )
         data = item.to_dict(transform_hrefs=False) if hasattr(item, "to_dict") else dict(item)
         props = data.get("properties") or {}
         if not isinstance(data.get("id"), str) or not isinstance(props, Mapping):
@@ -426,3 +446,55 @@ def _item_crs(props: Mapping[str, Any]) -> str:
     """The tile CRS of an item: ``proj:epsg`` (projection 1.x) or ``proj:code`` (2.0)."""
     epsg = props.get("proj:epsg")
     return parse_crs(f"EPSG:{epsg}" if epsg is not None else props.get("proj:code"))
+
+
+def is_item_collection(document: Mapping[str, Any]) -> bool:
+    """Whether a GeoJSON FeatureCollection holds STAC Items (they name a STAC version).
+
+    Examples
+    --------
+    >>> is_item_collection({"type": "FeatureCollection", "features": [{"stac_version": "1.1.0"}]})
+    True
+    >>> is_item_collection({"type": "FeatureCollection", "features": [{"type": "Feature"}]})
+    False
+    """
+    features = document.get("features")
+    if not isinstance(features, list) or not features or not isinstance(features[0], Mapping):
+        return False
+    return "stac_version" in features[0]
+
+
+def read_stac_geoparquet(path: str | os.PathLike[str]) -> gpd.GeoDataFrame | None:
+    """The tiles of a stac-geoparquet file (`tiles_from_stac`); None for another file.
+
+    What ``byocframe tiles --stac``, `write_stac_geoparquet` and ``to_stac(geoparquet=)``
+    write; `byocframe.read_file` reads such a file through it.
+
+    Raises
+    ------
+    ValidationError
+        When the file holds STAC Items but stac-geoparquet is not installed.
+
+    Examples
+    --------
+    >>> import tempfile, byocframe
+    >>> from byocframe.frame.synthetic import SYNTHETIC_BANDS, synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> record = {"id": "c1", "s3Bucket": "b", "additionalData": {"bands": SYNTHETIC_BANDS}}
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = gdf.byoc.to_stac_geoparquet(f"{folder}/items.parquet", record)
+    ...     read_stac_geoparquet(f"{folder}/items.parquet").index.equals(gdf.index)
+    True
+    """
+    import pyarrow.parquet as pq
+
+    if b"stac-geoparquet" not in (pq.read_schema(path).metadata or {}):
+        return None
+    try:
+        from stac_geoparquet.arrow import stac_table_to_items
+    except ImportError as err:
+        raise ValidationError(
+            f"{path}: STAC items (stac-geoparquet); reading them as tiles needs the stac "
+            "extra: pip install 'byocframe[stac]'"
+        ) from err
+    return tiles_from_stac(stac_table_to_items(pq.read_table(path)))

@@ -50,11 +50,19 @@ def colormap(cmap: Any) -> Any:
 
 
 def classes(
-    frame: pd.DataFrame, column: str | None, cmap: Any = None
+    frame: pd.DataFrame, column: str | None, cmap: Any = None, *, categorical: bool = False
 ) -> tuple[list[str], list[str], np.ndarray]:
     """Class labels and colours in drawing order, and each row's class.
 
     ``cmap`` (a matplotlib Colormap or None) replaces the column's default colours.
+    ``categorical``: each value its own class (up to `MAX_CLASSES`), numbers and dates
+    too, as geopandas' ``explore(categorical=True)``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"n": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 7.0]})
+    >>> len(classes(frame, "n")[0]), len(classes(frame, "n", categorical=True)[0])
+    (6, 7)
     """
     if column is None:
         color = palette(cmap, 1)[0] if cmap is not None else STATUS_COLORS["INGESTING"]
@@ -68,7 +76,7 @@ def classes(
         if cmap is not None:
             colors = palette(cmap, len(order))
         return _with_none(values.astype("string"), order, colors)
-    if pd.api.types.is_datetime64_any_dtype(values):
+    if pd.api.types.is_datetime64_any_dtype(values) and not categorical:
         utc = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
         days = utc.dt.strftime("%Y-%m-%d")
         if days.nunique() > MAX_CLASSES:
@@ -76,7 +84,7 @@ def classes(
         order = sorted(days.dropna().unique())  # one class per UTC date, in time order
         return _with_none(days.astype("string"), order, palette(cmap or "viridis", len(order)))
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric and values.nunique() > 6:
+    if numeric and values.nunique() > 6 and not categorical:
         return _binned(values, cmap)
     labels = values.astype("string")
     counts = labels.value_counts()

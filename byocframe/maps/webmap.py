@@ -57,10 +57,19 @@ class TileMap:
         the legend and the caption still count and name them.
     """
 
-    def __init__(self, layer: dict[str, Any], basemap: dict[str, str] | None, title: str):
+    def __init__(
+        self,
+        layer: dict[str, Any],
+        basemap: dict[str, str] | None,
+        title: str,
+        size: tuple[int | str, int | str] = ("100%", 560),
+    ):
         self._layers = [layer]
         self._basemap = basemap
         self._title = title
+        self._size = tuple(
+            _css_length(v, n) for v, n in zip(size, ("width", "height"), strict=True)
+        )
         self._html: tuple[int, str] | None = None
 
     @property
@@ -106,8 +115,9 @@ class TileMap:
     def _repr_html_(self) -> str:
         # an iframe keeps Leaflet's CSS and globals out of the notebook page
         page = html.escape(self.html, quote=True)
+        width, height = self._size
         return (
-            f'<iframe srcdoc="{page}" style="width:100%;height:560px;border:none" '
+            f'<iframe srcdoc="{page}" style="width:{width};height:{height};border:none" '
             'title="byocframe tile map"></iframe>'
         )
 
@@ -117,11 +127,25 @@ class TileMap:
         return f"TileMap({layers}drawn={self.drawn}, hidden={self.hidden}, {size:.1f} MB of HTML)"
 
 
+def _css_length(value: int | str, name: str) -> str:
+    """Pixels (an int) or a percentage ("100%") as CSS, as geopandas' width and height."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return f"{value}px"
+    if isinstance(value, str) and value.endswith("%") and value[:-1].replace(".", "", 1).isdigit():
+        return value
+    raise ValueError(
+        f"{name} must be pixels (an int) or a percentage such as '100%', got {value!r}"
+    )
+
+
 def explore(
     frame: gpd.GeoDataFrame,
     column: str | None = "status",
     *,
     cmap: Any = None,
+    color: str | None = None,
+    categorical: bool = False,
+    legend: bool = True,
     tooltip: bool | str | int | list[str] | None = None,
     popup: bool | str | int | list[str] | None = None,
     tiles: Any = "OpenStreetMap",
@@ -133,12 +157,15 @@ def explore(
     tolerance: float = DEFAULT_TOLERANCE,
     title: str = "byocframe tiles",
     lod: LevelOfDetail | None = DEFAULT_LOD,
+    width: int | str = "100%",
+    height: int | str = 560,
 ) -> TileMap:
     """An interactive map of tile footprints as one self-contained HTML page.
 
     The arguments shared with `geopandas.GeoDataFrame.explore` (``column``, ``cmap``,
-    ``tooltip``, ``popup``, ``tiles``, ``attr``, ``m``, ``style_kwds``) mean what they
-    mean there; the defaults suit tile frames.
+    ``color``, ``categorical``, ``legend``, ``tooltip``, ``popup``, ``tiles``, ``attr``,
+    ``m``, ``style_kwds``, ``width``, ``height``) mean what they mean there; the
+    defaults suit tile frames.
 
     Parameters
     ----------
@@ -154,6 +181,15 @@ def explore(
         Colours for the classes of ``column``: a matplotlib colormap name (``"magma"``),
         a Colormap, or colours (names or hex) used in order. By default status colours
         for ``"status"``, ``tab20`` for categories and ``viridis`` for numbers and dates.
+    color : str, optional
+        One colour (a name or hex) for every tile of this layer; ``column`` is then not
+        used (one class, "tiles").
+    categorical : bool, default False
+        Each value of ``column`` its own class (up to 12, then "(other)"), numbers and
+        dates too, instead of 6 equal-count classes.
+    legend : bool, default True
+        List this layer's classes (with their counts) in the legend, where each can be
+        switched off. False: no legend entries (no legend at all when no layer has any).
     tooltip : bool, str, int or list of str, optional
         Columns shown when the pointer rests on a tile. None: ``path`` and ``column``;
         True: every column; False: no tooltip; a str or list: those columns; an int
@@ -203,6 +239,9 @@ def explore(
         as the view moves. The default popup then leaves out ``id`` (random ids do not
         compress; ask for it with ``popup=``). None: draw every tile at every zoom
         (a ByocframeWarning above the default threshold: such pages open slowly).
+    width, height : int or str, default "100%" and 560
+        The size of the map shown in a notebook: pixels (an int) or a percentage.
+        Ignored when ``m`` is given.
 
     Returns
     -------
@@ -239,6 +278,16 @@ def explore(
             f"m must be a TileMap returned by byocframe's explore(), got {type(m).__name__}; "
             "drop m= to start a new map"
         )
+    if color is not None:
+        if not isinstance(color, str):
+            raise ValueError(
+                f"color= takes one colour (a name or hex), got {type(color).__name__}; "
+                "colour tiles by a column with column= and cmap="
+            )
+        column, cmap = None, [color]
+    size = (width, height)
+    if m is None:  # checked before the drawing, kept as given (TileMap writes the CSS)
+        _css_length(width, "width"), _css_length(height, "height")
     check_column(frame, column)
     if not tolerance >= 0:
         raise ValueError(f"tolerance must be >= 0 degrees, got {tolerance!r}")
@@ -262,7 +311,7 @@ def explore(
     decimals = mappage.decimals(tolerance)
     # classes over every tile, drawn or not: a FAILED tile without a footprint still
     # shows in the legend (as "not drawn")
-    labels, colors, codes = mapclasses.classes(frame, column, colormap)
+    labels, colors, codes = mapclasses.classes(frame, column, colormap, categorical=categorical)
     hidden_counts = np.bincount(codes[~keep], minlength=len(labels))
     drawn = int(keep.sum())
     if lod is None and drawn > DEFAULT_LOD.threshold:
@@ -287,13 +336,14 @@ def explore(
             popup=[names.index(f) for f in popup_fields],
             tooltip=[names.index(f) for f in tooltip_fields],
             style=style,
+            legend=bool(legend),
             bounds=mappage.bounds(geoms),
             info=[*mappage.caption(frame, keep, tolerance), *_lod_caption(lod)],
             drawn=drawn,
             hidden=int((~keep).sum()),
         )
         if m is None:
-            return TileMap(layer, web, title)
+            return TileMap(layer, web, title, size)
         m._add(layer)
         return m
     layer = {
@@ -309,13 +359,14 @@ def explore(
         "popup": [names.index(f) for f in popup_fields],
         "tooltip": [names.index(f) for f in tooltip_fields],
         "style": style,
+        "legend": bool(legend),
         "bounds": mappage.bounds(geoms),
         "info": mappage.caption(frame, keep, tolerance),
         "drawn": int(keep.sum()),
         "hidden": int((~keep).sum()),
     }
     if m is None:
-        return TileMap(layer, web, title)
+        return TileMap(layer, web, title, size)
     m._add(layer)
     return m
 

@@ -139,3 +139,16 @@ def test_to_stac_without_pystac_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pystac", None)  # as if it were not installed
     with pytest.raises(ImportError, match=r"byocframe\[stac\]"):
         to_stac(frame, {"id": "c", "s3Bucket": "b"})
+
+
+def test_a_feature_collection_dict_reads_back(frame, tmp_path):
+    """``json.load`` of a saved items file (or pystac-client's
+    ``item_collection_as_dict()``) is a FeatureCollection dict: it used to fail with
+    "ValueError: dictionary update sequence element #0 has length 1"."""
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps(to_stac(frame, COLLECTION).to_dict()))
+    _assert_same_frame(tiles_from_stac(json.loads(path.read_text())), frame)
+    with pytest.raises(byocframe.ValidationError, match="must be a GeoJSON FeatureCollection"):
+        tiles_from_stac({"type": "Feature", "id": "x"})
+    with pytest.raises(byocframe.ValidationError, match="STAC item 1 is a str, not a pystac"):
+        tiles_from_stac(["not an item"])

@@ -688,3 +688,47 @@ def test_options_work_in_a_browser(browser, tiles, tmp_path):
             assert name in text
     # only the web tiles of the closed port fail; no script error or warning
     assert [p for p in browser.problems() if "Failed to load resource" not in p] == []
+
+
+def test_geopandas_color_categorical_legend_width_height(tiles):
+    """explore(color=, categorical=, legend=, width=, height=) as geopandas takes them;
+    each was a TypeError ("unexpected keyword argument") before."""
+    red = layer(tiles.byoc.explore(color="red", tiles=None).html)
+    assert red["classes"]["labels"] == ["tiles"]
+    assert red["classes"]["colors"] == ["#ff0000"]
+    counts = tiles.assign(n=np.arange(len(tiles)) % 9)
+    binned = layer(explore(counts, "n", tiles=None).html)["classes"]["labels"]
+    assert len(binned) == 6  # nine values in six equal-count classes
+    each = layer(explore(counts, "n", categorical=True, tiles=None).html)["classes"]["labels"]
+    assert sorted(each, key=int) == [str(v) for v in range(9)]
+    assert layer(explore(tiles, tiles=None).html)["legend"] is True
+    assert layer(explore(tiles, tiles=None, legend=False).html)["legend"] is False
+    shown = explore(tiles.head(3), tiles=None, width=600, height="50%")._repr_html_()
+    assert "width:600px;height:50%" in shown
+    assert "width:100%;height:560px" in explore(tiles.head(3), tiles=None)._repr_html_()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"color": ["red", "blue"]}, "color= takes one colour"),
+        ({"width": "wide"}, "width must be pixels"),
+        ({"height": 0}, "height must be pixels"),
+    ],
+)
+def test_bad_geopandas_arguments(tiles, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        explore(tiles, **kwargs)
+
+
+@pytest.mark.slow
+def test_legend_false_shows_no_legend_in_a_browser(browser, tiles, tmp_path):
+    m = explore(tiles.iloc[:100], tiles=None, legend=False)
+    assert load(browser, m.save(tmp_path / "none.html")) == 100
+    assert browser.evaluate("document.querySelector('.leaflet-control-layers')") is None
+    explore(tiles.iloc[100:], "sensing_time", m=m, name="late")  # a layer with a legend
+    assert load(browser, m.save(tmp_path / "one.html")) == len(tiles)
+    legend = browser.evaluate("document.querySelector('.leaflet-control-layers').innerText")
+    assert "late: 2024-07-01" in legend
+    assert "INGESTED" not in legend  # the first layer's classes stay out of it
+    assert browser.problems() == []
