@@ -301,9 +301,13 @@ def test_a_tiny_geoparquet_declaring_many_rows_is_refused_before_reading(
     assert "byocframe.io.files.MIN_PARQUET_BYTES_PER_ROW" in message
     assert "\n" not in message
     assert reads == []
-    # the documented way out: the setting lowered, the same file reads whole
+    # the documented way out: the settings lowered (the rows repeated also expand the file
+    # 1,500 times: finding 71's bound), the same file reads whole
     monkeypatch.undo()
     monkeypatch.setattr(files_module, "MIN_PARQUET_BYTES_PER_ROW", 0)
+    with pytest.raises(ValidationError, match=r"byocframe\.io\.files\.MAX_PARQUET_EXPANSION"):
+        byocframe.read_file(tmp_path / "bomb.parquet")
+    monkeypatch.setattr(files_module, "MAX_PARQUET_EXPANSION", None)
     assert len(byocframe.read_file(tmp_path / "bomb.parquet")) == 20_000
 
 
@@ -518,17 +522,39 @@ def test_an_s3_error_from_the_endpoint_is_one_short_line() -> None:
 # --- finding 71 (open): few rows, each repeating one large dictionary value -------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 71: the file bounds count rows; a dictionary value of 1 MiB repeated "
-    "by each row is expanded whole before any check (200 rows: 0.85 MB of file, 0.9 GB)",
-)
+_PEAK = """
+import sys, pyarrow as pa, byocframe
+from byocframe.exceptions import ValidationError
+try:
+    byocframe.read_file(sys.argv[1])
+    print("read", pa.default_memory_pool().max_memory())
+except ValidationError as err:
+    print("refused", pa.default_memory_pool().max_memory(), str(err))
+"""
+
+
+def _peak(path: Any) -> tuple[str, int, str]:
+    """``read_file(path)`` in a child process: read or refused, Arrow's peak bytes, message."""
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True, check=True
+    )
+    outcome, peak, *message = child.stdout.strip().split(" ", 2)
+    return outcome, int(peak), " ".join(message)
+
+
 def test_a_geoparquet_repeating_one_large_value_is_refused_before_reading(
-    tmp_path: Any,
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """64 rows whose ``native_tile`` is one 1 MiB value through the dictionary: under 1 MB
+    of file, 64 MiB once expanded. Refused with Arrow's peak allocation (in a child
+    process) under 8 MiB: the dictionary was read, the value never repeated."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    import byocframe.io.files as files_module
     from byocframe.frame.synthetic import synthetic_tiles
 
     gdf = byocframe.tiles_from_records(synthetic_tiles(64, seed=1))
@@ -539,8 +565,127 @@ def test_a_geoparquet_repeating_one_large_value_is_refused_before_reading(
     big = pa.array([b"\x01" + bytes(2**20)] * 64, field.type)  # 64 MiB once expanded
     pq.write_table(table.set_column(at, field, big), tmp_path / "b.parquet", compression="zstd")
     assert (tmp_path / "b.parquet").stat().st_size < 2**20
-    with pytest.raises(ValidationError, match=r"byocframe\.io\.files\."):
-        byocframe.read_file(tmp_path / "b.parquet")  # today: read whole, then "not WKB"
+    outcome, peak, message = _peak(tmp_path / "b.parquet")
+    assert outcome == "refused", (outcome, peak)  # before: read whole, then "not WKB"
+    assert "byocframe.io.files.MAX_PARQUET_EXPANSION" in message
+    assert "'native_tile'" in message
+    assert peak < 8 * 2**20, peak
+    # the way out: raised, the file is read (and refused later, its tile not being WKB)
+    monkeypatch.setattr(files_module, "MAX_PARQUET_EXPANSION", None)
+    with pytest.raises(ValidationError, match="not WKB") as caught:
+        byocframe.read_file(tmp_path / "b.parquet")
+    assert "MAX_PARQUET_EXPANSION" not in str(caught.value)
+
+
+def test_a_geoparquet_repeating_coordinates_by_run_length_is_refused(tmp_path: Any) -> None:
+    """Fixed-width values need no dictionary look: a row whose cover repeats one point
+    500,000 times (8 MB of doubles) is a few KB of file; the footer's count of values
+    refuses it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(4, seed=1))
+    byocframe.write_file(gdf, tmp_path / "t.parquet")
+    table = pq.read_table(tmp_path / "t.parquet")
+    at = table.schema.get_field_index("geometry")
+    field = table.schema.field(at)
+    ring = [{"x": 1.0, "y": 2.0}] * 500_000
+    many = pa.array([[[ring]]] * 4, field.type)
+    pq.write_table(table.set_column(at, field, many), tmp_path / "b.parquet", compression="zstd")
+    assert (tmp_path / "b.parquet").stat().st_size < 400_000
+    outcome, peak, message = _peak(tmp_path / "b.parquet")
+    assert outcome == "refused", (outcome, peak)
+    assert "MAX_PARQUET_EXPANSION" in message
+    assert "'geometry'" in message
+    assert peak < 2**20, peak
+
+
+@pytest.mark.parametrize("codec", ["zstd", "snappy", "gzip", "brotli", "lz4", "none"])
+def test_a_repeated_value_is_bounded_whatever_the_compression(tmp_path: Any, codec: str) -> None:
+    """The dictionary page is read by byocframe for the codecs pyarrow decompresses on
+    its own (LZ4 in Hadoop's framing is counted from the indices instead)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from byocframe.io.parquet_size import read_size
+
+    table = pa.table({"a": pa.array([b"x" * 2**20] * 64), "b": [f"{i}" for i in range(64)]})
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path, compression=codec)
+    found = read_size(path, pq.read_metadata(path))
+    assert found.total >= 64 * 2**20
+    assert found.largest == "a"
+
+
+def test_a_delta_encoded_text_growing_row_by_row_is_refused(tmp_path: Any) -> None:
+    """DELTA_BYTE_ARRAY stores each value as a prefix of the one before and a suffix:
+    20,000 values each one byte longer take a few KB of file and 200 MB read, and no
+    dictionary counts them. Counted in batches that each hold at most the limit, refused
+    with Arrow's peak under 8 MiB."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = 20_000
+    rng = np.random.default_rng(1)
+    table = pa.table(
+        {
+            "path": [f"s3://b/{rng.bytes(8).hex()}/(BAND).tif" for _ in range(rows)],
+            "additional_data": ["x" * i for i in range(rows)],
+        }
+    )
+    pq.write_table(
+        table,
+        tmp_path / "b.parquet",
+        column_encoding={"additional_data": "DELTA_BYTE_ARRAY"},
+        use_dictionary=False,
+        compression="zstd",
+    )
+    assert (tmp_path / "b.parquet").stat().st_size < 400_000
+    outcome, peak, message = _peak(tmp_path / "b.parquet")
+    assert outcome == "refused", (outcome, peak)
+    assert "'additional_data'" in message
+    assert peak < 8 * 2**20, peak
+
+
+def test_one_long_value_among_short_ones_is_not_refused(tmp_path: Any) -> None:
+    """A dictionary holding one long value does not make every row count as long: the
+    indices are counted, and the honest file reads."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from byocframe.io.files import check_parquet_rows
+
+    rng = np.random.default_rng(1)
+    long = rng.bytes(200_000).hex()  # 400 KB of text that does not compress much
+    texts = [long] + [f"short {i % 7}" for i in range(1, 20_000)]
+    ids = [f"{i:08}-{rng.integers(2**62):x}" for i in range(20_000)]
+    table = pa.table({"id": ids, "additional_data": texts})
+    pq.write_table(table, tmp_path / "t.parquet", compression="zstd")
+    assert check_parquet_rows(tmp_path / "t.parquet") == 20_000
+
+
+def test_files_of_honest_writers_are_not_refused_for_their_expansion(tmp_path: Any) -> None:
+    """byocframe's own file and geopandas' (every column through a dictionary) read."""
+    from byocframe.frame.synthetic import synthetic_tiles
+    from byocframe.io.files import MAX_PARQUET_EXPANSION, check_parquet_rows
+    from byocframe.io.parquet_size import read_size
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(2_000, seed=3))
+    byocframe.write_file(gdf, tmp_path / "mine.parquet")
+    gdf.to_parquet(tmp_path / "theirs.parquet")
+    for name in ("mine.parquet", "theirs.parquet"):
+        path = tmp_path / name
+        import pyarrow.parquet as pq
+
+        assert check_parquet_rows(path) == 2_000
+        found = read_size(path, pq.read_metadata(path))
+        # the bound holds what pyarrow actually reads, and stays far under the limit
+        assert found.total >= pq.read_table(path).nbytes
+        assert MAX_PARQUET_EXPANSION is not None
+        assert found.total < MAX_PARQUET_EXPANSION / 4 * path.stat().st_size
+    assert len(byocframe.read_file(tmp_path / "theirs.parquet")) == 2_000
 
 
 # --- finding 72: trace_covers reads what a crafted tile byte count says ------------------
