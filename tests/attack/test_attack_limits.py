@@ -382,16 +382,18 @@ def test_a_manifest_or_partition_repeating_one_row_is_refused_before_reading(
         read_partitions(folder)
 
 
-# --- finding 67 (open): a listing page is read whole, however large --------------------
+# --- finding 67: a listing page was read whole, however large --------------------
 
 
 class _HugePage(_Quiet):
     """An S3 endpoint whose listing page declares 2 GiB and streams 24 MiB of keys."""
 
     sent: ClassVar[int] = 0
+    asked: ClassVar[int] = 0
     done: ClassVar[threading.Event]
 
     def do_GET(self) -> None:
+        type(self).asked += 1
         self.send_response(200)
         self.send_header("Content-Type", "application/xml")
         self.send_header("Content-Length", str(2**31))
@@ -413,18 +415,63 @@ class _HugePage(_Quiet):
             type(self).done.set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 67: botocore reads a whole ListObjectsV2 answer before parsing it; "
-    "byocframe has no hook to bound it (an S3 page is at most 1,000 keys, ~300 KB)",
-)
 def test_a_listing_page_declaring_2_gib_is_refused_before_reading() -> None:
-    handler = type("Huge", (_HugePage,), {"sent": 0, "done": threading.Event()})
+    handler = type("Huge", (_HugePage,), {"sent": 0, "done": threading.Event(), "asked": 0})
     with s3_client_of(handler) as s3:
-        with pytest.raises(BucketError):
+        with pytest.raises(BucketError) as caught:
             byocframe.read_bucket("s3://b", s3=s3, progress=False)
         assert handler.done.wait(60)
-    assert handler.sent < 12 * 2**20  # today: 24 MiB read per attempt, each one retried
+    message = str(caught.value)
+    assert "declares 2,147,483,648 bytes" in message
+    assert "byocframe.bucket.bounded.MAX_LIST_PAGE_BYTES" in message
+    assert "\n" not in message
+    assert handler.sent < 12 * 2**20  # before: 24 MiB read per attempt, each one retried
+    assert handler.asked == 1  # the refusal is not retried
+
+
+class _EndlessPage(_HugePage):
+    """The same page with no length: its end would be the connection's (HTTP/1.0)."""
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword != "Content-Length":
+            super().send_header(keyword, value)
+
+
+def test_a_listing_page_of_no_declared_length_is_read_only_up_to_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from byocframe.bucket import bounded
+
+    monkeypatch.setattr(bounded, "MAX_LIST_PAGE_BYTES", 2 * 2**20)
+    handler = type("Endless", (_EndlessPage,), {"sent": 0, "done": threading.Event(), "asked": 0})
+    with s3_client_of(handler) as s3:
+        with pytest.raises(BucketError, match=r"is over 2,097,152 bytes.*MAX_LIST_PAGE_BYTES"):
+            byocframe.read_bucket("s3://b", s3=s3, progress=False)
+        assert handler.done.wait(60)
+    # 2 MiB read, then the connection closed: what the socket buffers took beyond it
+    assert handler.sent < 12 * 2**20
+    assert handler.asked == 1
+
+
+def test_the_listing_page_bound_can_be_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An honest page of 1,000 keys (about 200 KB) passes the default; under a 100 KB
+    limit it is refused by name, and the limit raised again it is read."""
+    from byocframe.bucket import bounded
+
+    def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
+        return [f"t/{n:03}/{i:04}/B01.tif" for i in range(1000)], (f"T{n}" if n < 3 else None)
+
+    monkeypatch.setattr(bounded, "MAX_LIST_PAGE_BYTES", 100_000)
+    with (
+        s3_client_of(_handler(pages)) as s3,
+        pytest.raises(BucketError, match="MAX_LIST_PAGE_BYTES"),
+    ):
+        byocframe.read_bucket("s3://b", s3=s3, progress=False)
+    monkeypatch.setattr(bounded, "MAX_LIST_PAGE_BYTES", 300_000)
+    with s3_client_of(_handler(pages)) as s3:
+        listed = list(access.Bucket("s3://b", client=s3).list())
+    assert len(listed) == 3000
+    assert listed[-1].key == "t/003/0999/B01.tif"
 
 
 # --- the documented table of limits -----------------------------------------------------
