@@ -19,13 +19,11 @@ from __future__ import annotations
 import argparse
 import http.server
 import multiprocessing
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +35,8 @@ import byocframe.io.files as files_module
 from byocframe.bucket import access
 from byocframe.frame.synthetic import synthetic_tiles
 
-
-def median_ms(run: Callable[[], Any], repeat: int) -> float:
-    """The median wall time of ``run``, in milliseconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_limits import median_ms
 
 
 def check_ms(path: Path, repeat: int) -> tuple[float, float]:
@@ -165,9 +156,19 @@ def _serve(keys: int, port: Any) -> None:
     server.serve_forever()
 
 
-def listing_table(keys: list[int], repeat: int) -> None:
+def _client(port: int) -> Any:
     import boto3
 
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+        region_name="us-east-1",
+    )
+
+
+def listing_table(keys: list[int], repeat: int) -> None:
     print("| keys | pages | `Bucket.list`, bounded | unbounded | per page, bounded | unbounded |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for n in keys:
@@ -177,27 +178,13 @@ def listing_table(keys: list[int], repeat: int) -> None:
         try:
             while not port.value:
                 time.sleep(0.05)
-            s3 = boto3.session.Session().client(
-                "s3",
-                endpoint_url=f"http://127.0.0.1:{port.value}",
-                aws_access_key_id="k",
-                aws_secret_access_key="s",
-                region_name="us-east-1",
-            )
-            bucket = access.Bucket("s3://b", client=s3)
+            bucket = access.Bucket("s3://b", client=_client(port.value))
             assert sum(1 for _ in bucket.list()) == n  # warm, and whole
             bounded = median_ms(lambda b=bucket: sum(1 for _ in b.list()), repeat)
             original = access.bound_listing
             access.bound_listing = lambda client: False  # type: ignore[assignment]
             try:
-                plain_client = boto3.session.Session().client(
-                    "s3",
-                    endpoint_url=f"http://127.0.0.1:{port.value}",
-                    aws_access_key_id="k",
-                    aws_secret_access_key="s",
-                    region_name="us-east-1",
-                )
-                plain = access.Bucket("s3://b", client=plain_client)
+                plain = access.Bucket("s3://b", client=_client(port.value))
                 assert sum(1 for _ in plain.list()) == n
                 unbounded = median_ms(lambda b=plain: sum(1 for _ in b.list()), repeat)
             finally:
