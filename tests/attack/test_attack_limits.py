@@ -10,12 +10,14 @@ anything: each hostile server counts what it was asked for and what it managed t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import io
 import re
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -472,6 +474,105 @@ def test_the_listing_page_bound_can_be_raised(monkeypatch: pytest.MonkeyPatch) -
         listed = list(access.Bucket("s3://b", client=s3).list())
     assert len(listed) == 3000
     assert listed[-1].key == "t/003/0999/B01.tif"
+
+
+def _self_signed(folder: Any) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 signed by itself, and its key: two PEM files."""
+    import datetime as dt
+    import ipaddress
+
+    crypto = pytest.importorskip("cryptography")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    assert crypto
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+@contextlib.contextmanager
+def _tls_client(handler: Any, folder: Any, **options: Any) -> Iterator[Any]:
+    """A boto3 client of an S3 endpoint on https://127.0.0.1 (a self-signed certificate)."""
+    import ssl
+
+    import boto3
+
+    cert, key = _self_signed(folder)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield boto3.session.Session().client(
+            "s3",
+            endpoint_url=f"https://127.0.0.1:{server.server_address[1]}",
+            aws_access_key_id="k",
+            aws_secret_access_key="s",
+            region_name="us-east-1",
+            **options,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_the_listing_bound_holds_over_tls_with_the_environments_ca_bundle(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound's own session checks certificates as botocore does without ``verify=``:
+    with ``AWS_CA_BUNDLE`` naming the endpoint's certificate, the page is refused."""
+    handler = type("Huge", (_HugePage,), {"sent": 0, "done": threading.Event(), "asked": 0})
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "cert.pem"))
+    with _tls_client(handler, tmp_path, verify=str(tmp_path / "cert.pem")) as s3:
+        with pytest.raises(BucketError, match="declares 2,147,483,648 bytes"):
+            byocframe.read_bucket("s3://b", s3=s3, progress=False)
+        assert handler.done.wait(60)
+    assert handler.sent < 12 * 2**20
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_a_client_made_with_verify_false_still_lists(tmp_path: Any) -> None:
+    """A client's own ``verify=False`` is not readable: the bound's session refuses the
+    certificate, and the client's session sends the page (unbounded, as before)."""
+
+    def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
+        return [f"t/{n}/{i:03}.tif" for i in range(3)], (f"T{n}" if n < 2 else None)
+
+    with _tls_client(_handler(pages), tmp_path, verify=False) as s3:
+        listed = list(access.Bucket("s3://b", client=s3).list())
+    assert [item.key for item in listed][-1] == "t/2/002.tif"
+    assert len(listed) == 6
 
 
 # --- the documented table of limits -----------------------------------------------------
