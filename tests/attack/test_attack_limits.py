@@ -933,3 +933,33 @@ def test_trace_covers_stops_at_max_trace_bytes(monkeypatch: pytest.MonkeyPatch) 
     assert message.startswith("t.tif: ")
     assert "byocframe.bucket.outlines.MAX_TRACE_BYTES" in message
     assert handler.sent < 24 * 2**20  # today: 512 MiB
+
+
+# --- finding 120: the map overview counted every cell a footprint spans ------------------
+
+
+def test_the_overview_of_footprints_spanning_the_globe_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each footprint spanning the globe touches 64,800 one-degree cells: the pairs are
+    counted from the bounds before any array of them is made, and refused past
+    `MAX_OVERVIEW_CELLS` (a hundred such covers took 0.46 GB and 0.9 s to count, a
+    thousand would take 4.6 GB)."""
+    import shapely
+
+    from byocframe.maps import lod
+
+    world = np.array([shapely.box(-179.9, -89.9, 179.9, 89.9)] * 3)
+    codes = np.zeros(3, dtype=np.int64)
+    settings = lod.LevelOfDetail(threshold=0)
+    monkeypatch.setattr(lod, "MAX_OVERVIEW_CELLS", 3 * 64_800 - 1)
+    with pytest.raises(ValidationError) as caught:
+        lod.lod_layer(world, codes, 1, [], 3, settings)
+    message = str(caught.value)
+    assert "194,400 (footprint, cell) pairs" in message
+    assert "byocframe.maps.lod.MAX_OVERVIEW_CELLS" in message
+    assert "\n" not in message
+    monkeypatch.setattr(lod, "MAX_OVERVIEW_CELLS", 3 * 64_800)
+    out = lod.lod_layer(world, codes, 1, [], 3, settings)
+    assert out["overview"]["cell"] == 1.0
+    assert sum(group["n"] for group in out["groups"]) == 3
