@@ -963,3 +963,46 @@ def test_the_overview_of_footprints_spanning_the_globe_is_bounded(
     out = lod.lod_layer(world, codes, 1, [], 3, settings)
     assert out["overview"]["cell"] == 1.0
     assert sum(group["n"] for group in out["groups"]) == 3
+
+
+# --- finding 121: a Catalog search's fields were applied to each item, however many -----
+
+
+def test_a_search_with_too_many_fields_is_refused_before_any_item_is_trimmed() -> None:
+    """880,000 dotted names fit a 16 MiB body and cost 1.6 s an item (minutes a page):
+    refused by `Limits.max_fields` (POST and GET), as a 400 naming it."""
+    import uuid
+
+    import requests
+    from catalog_world import CATALOG, token_for
+
+    from byocframe.emulator import Limits
+    from byocframe.emulator.search import SearchQuery
+
+    names = [f"properties.n{i}" for i in range(257)]
+    collection = f"byoc-{uuid.uuid4()}"
+    with byocframe.local_service(ingestion_delay=None) as service:
+        session = requests.Session()
+        session.headers["Authorization"] = "Bearer " + token_for(service)
+        url = service.base_url + CATALOG + "/search"
+        posted = session.post(
+            url, json={"collections": [collection], "fields": {"include": names}}, timeout=30
+        )
+        got = session.get(
+            url, params={"collections": collection, "fields": ",".join(names)}, timeout=30
+        )
+        for answer in (posted, got):
+            assert answer.status_code == 400, answer.text[:300]
+            description = answer.json()["description"]
+            assert "fields lists 257 names, more than max_fields=256" in description
+        within = session.post(
+            url, json={"collections": [collection], "fields": {"include": names[:256]}}, timeout=30
+        )
+        assert "max_fields" not in within.text  # refused (if at all) for the unknown collection
+    query = SearchQuery.parse(
+        {"collections": [collection], "fields": {"include": names}},
+        get=False,
+        limits=Limits(max_fields=257),
+    )
+    assert query.fields is not None
+    assert len(query.fields["include"]) == 257
