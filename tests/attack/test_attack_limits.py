@@ -1006,3 +1006,40 @@ def test_a_search_with_too_many_fields_is_refused_before_any_item_is_trimmed() -
     )
     assert query.fields is not None
     assert len(query.fields["include"]) == 257
+
+
+# --- finding 122: an --aoi file of any number of vertices was merged whole --------------
+
+
+def test_an_aoi_file_over_max_aoi_vertices_is_refused_before_it_is_merged(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import geopandas as gpd
+    import shapely
+
+    from byocframe.cli import coverage
+
+    circles = [shapely.Point(x, 0).buffer(0.5, quad_segs=250) for x in range(3)]  # 1,001 each
+    gpd.GeoDataFrame(geometry=circles, crs="EPSG:4326").to_file(tmp_path / "aoi.geojson")
+    merged: list[Any] = []
+    monkeypatch.setattr(shapely, "union_all", lambda *a, **k: merged.append(a))
+    monkeypatch.setattr(coverage, "MAX_AOI_VERTICES", 3_002)
+    with pytest.raises(ValidationError) as caught:
+        coverage.read_aoi(str(tmp_path / "aoi.geojson"))
+    message = str(caught.value)
+    assert "3,003 vertices, more than 3,002" in message
+    assert "byocframe.cli.coverage.MAX_AOI_VERTICES" in message
+    assert merged == []
+    monkeypatch.undo()
+    monkeypatch.setattr(coverage, "MAX_AOI_VERTICES", 3_003)
+    assert len(coverage.read_aoi(str(tmp_path / "aoi.geojson"))) == 3
+    # through the command line: one line, before any request (the AOI is read first)
+    monkeypatch.setattr(coverage, "MAX_AOI_VERTICES", 100)
+    from byocframe.cli import main
+
+    capsys.readouterr()
+    aoi = str(tmp_path / "aoi.geojson")
+    assert main(["map", "c", "-o", str(tmp_path / "m.png"), "--aoi", aoi]) != 0
+    shown = capsys.readouterr().err
+    assert "MAX_AOI_VERTICES" in shown
+    assert len(shown.strip().splitlines()) == 1
