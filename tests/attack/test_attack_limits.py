@@ -1043,3 +1043,18 @@ def test_an_aoi_file_over_max_aoi_vertices_is_refused_before_it_is_merged(
     shown = capsys.readouterr().err
     assert "MAX_AOI_VERTICES" in shown
     assert len(shown.strip().splitlines()) == 1
+
+
+# --- finding 123: the local service seeded from any GeoParquet file, unchecked ----------
+
+
+def test_seeding_from_a_crafted_geoparquet_is_refused_before_reading(tmp_path: Any) -> None:
+    """``seed_records(path)`` (``local_service(tiles=path)``) read the file whole with
+    geopandas: the bounds of `read_file` (rows, bytes a row, expansion) now come first."""
+    from byocframe.emulator.seeding import seed_records
+
+    _repeated(_one_tile_file(tmp_path), tmp_path / "bomb.parquet", 20_000)
+    with pytest.raises(ValidationError, match="MIN_PARQUET_BYTES_PER_ROW"):
+        seed_records(tmp_path / "bomb.parquet")
+    records = list(seed_records(_one_tile_file(tmp_path)))
+    assert len(records) == 1
