@@ -1058,3 +1058,28 @@ def test_seeding_from_a_crafted_geoparquet_is_refused_before_reading(tmp_path: A
         seed_records(tmp_path / "bomb.parquet")
     records = list(seed_records(_one_tile_file(tmp_path)))
     assert len(records) == 1
+
+
+# --- finding 124: --client-secret-file was read whole ----------------------------------
+
+
+def test_the_client_secret_file_is_read_only_up_to_its_first_line(tmp_path: Any) -> None:
+    """``byocframe serve --client-secret-file`` read the whole file for its first line
+    (/dev/zero: for ever); now at most `MAX_SECRET_FILE_BYTES` of it."""
+    import argparse
+    import os
+
+    from byocframe.cli.serve import service_credentials
+
+    def secret_of(path: Any) -> str:
+        args = argparse.Namespace(client_id=None, client_secret=None, client_secret_file=path)
+        return service_credentials(args, {})[1]
+
+    (tmp_path / "ok").write_text("s3cret \nsecond line\n", encoding="utf-8")
+    assert secret_of(tmp_path / "ok") == "s3cret"
+    (tmp_path / "long").write_bytes(b"x" * 10_000 + b"\n")
+    with pytest.raises(ValidationError, match=r"longer than 4,096 bytes.*MAX_SECRET_FILE_BYTES"):
+        secret_of(tmp_path / "long")
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(ValidationError, match="MAX_SECRET_FILE_BYTES"):
+            secret_of("/dev/zero")
