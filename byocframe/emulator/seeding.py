@@ -79,7 +79,7 @@ def seed_records(tiles: Any, chunk_size: int = SEED_CHUNK) -> Iterable[Mapping[s
 
         from byocframe.io.files import check_parquet_rows
 
-        check_parquet_rows(tiles)  # rows, bytes a row and expansion, before any is read
+        check_parquet_rows(os.fspath(tiles))  # rows, bytes a row and expansion, before any is read
         tiles = gpd.read_parquet(tiles)
     if isinstance(tiles, pd.DataFrame):
         return _frame_records(tiles, chunk_size)
