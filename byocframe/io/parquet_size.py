@@ -22,6 +22,8 @@ checks.
 
 from __future__ import annotations
 
+import functools
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +59,7 @@ class _Chunk:
     group: int
     column: str
     loose: int  # a bound: first every value as long as the chunk, then as its longest
-    readable: bool  # a top-level column whose dictionary pyarrow can keep
+    top_level: bool  # not inside a list or struct
     meta: Any  # its pyarrow.parquet.ColumnChunkMetaData
 
 
@@ -90,7 +92,6 @@ def read_size(path: str | Path, metadata: Any, limit: int | None = None) -> Read
     by_column: dict[str, int] = {}
     unknown: list[_Chunk] = []
     schema = metadata.schema
-    texts = _text_columns(schema.to_arrow_schema())
     for group in range(metadata.num_row_groups):
         row_group = metadata.row_group(group)
         for at in range(row_group.num_columns):
@@ -99,8 +100,7 @@ def read_size(path: str | Path, metadata: Any, limit: int | None = None) -> Read
             size = _known(chunk, column)
             if size is None:
                 loose = chunk.num_values * max(chunk.total_uncompressed_size, 1)
-                readable = column.path == column.name and top in texts
-                unknown.append(_Chunk(group, top, loose, readable, chunk))
+                unknown.append(_Chunk(group, top, loose, column.path == column.name, chunk))
             else:
                 by_column[top] = by_column.get(top, 0) + size
     known = sum(by_column.values())
@@ -117,7 +117,7 @@ def read_size(path: str | Path, metadata: Any, limit: int | None = None) -> Read
                 rest -= chunk.loose - tighter
                 chunk.loose = tighter
         unknown.sort(key=lambda c: c.loose, reverse=True)
-    sources: dict[str, Any] = {}
+    looker = _Looker(path, schema)
     for at, chunk in enumerate(unknown):
         if limit is not None and known > limit:
             break  # refused already: the rest is not looked at (nor counted)
@@ -125,7 +125,7 @@ def read_size(path: str | Path, metadata: Any, limit: int | None = None) -> Read
             for left in unknown[at:]:  # fits even with every value at its longest
                 by_column[left.column] = by_column.get(left.column, 0) + left.loose
             break
-        size = _looked_at(path, chunk, sources, limit)
+        size = looker.size(chunk, limit)
         by_column[chunk.column] = by_column.get(chunk.column, 0) + size
         rest -= chunk.loose
         known += size
@@ -168,17 +168,32 @@ def _text_columns(schema: Any) -> set[str]:
     return {field.name for field in schema if text(field.type)}
 
 
-def _looked_at(path: str | Path, chunk: _Chunk, sources: dict[str, Any], limit: int | None) -> int:
-    """The chunk's bytes once read, counted without holding more than ``limit``."""
-    if not chunk.readable:  # a text inside a list or struct: its bound as it is
-        return chunk.loose
-    if "DELTA_BYTE_ARRAY" in chunk.meta.encodings:
-        # a value shares a prefix of the one before: no dictionary to count with. Each
-        # is at most the chunk's uncompressed bytes long: read in batches that fit
-        longest = max(int(chunk.meta.total_uncompressed_size), 1)
-        rows = max(1, min(65_536, (limit or 2**30) // longest))
-        return _streamed(path, chunk, rows, limit)
-    return _indexed(path, chunk, sources)
+class _Looker:
+    """Reads chunks of one file to count them (step 3), its Arrow schema made if needed."""
+
+    def __init__(self, path: str | Path, schema: Any) -> None:
+        self.path, self.schema = path, schema
+        self.files: dict[str, Any] = {}  # a ParquetFile keeping each column's dictionary
+
+    @functools.cached_property
+    def texts(self) -> set[str]:
+        return _text_columns(self.schema.to_arrow_schema())  # 10-25 ms: only when needed
+
+    def size(self, chunk: _Chunk, limit: int | None) -> int:
+        """The chunk's bytes once read, counted without holding more than ``limit``."""
+        if not chunk.top_level or chunk.column not in self.texts:
+            return chunk.loose  # a text inside a list or struct, or of another Arrow type
+        if "DELTA_BYTE_ARRAY" in chunk.meta.encodings:
+            # a value shares a prefix of the one before: no dictionary to count with.
+            # Each is at most the chunk's uncompressed bytes long: read in batches that fit
+            longest = max(int(chunk.meta.total_uncompressed_size), 1)
+            rows = max(1, min(65_536, (limit or 2**30) // longest))
+            return _streamed(self.path, chunk, rows, limit)
+        if chunk.column not in self.files:
+            import pyarrow.parquet as pq
+
+            self.files[chunk.column] = pq.ParquetFile(self.path, read_dictionary=[chunk.column])
+        return _indexed(self.files[chunk.column], chunk)
 
 
 def _streamed(path: str | Path, chunk: _Chunk, rows: int, limit: int | None) -> int:
@@ -196,15 +211,11 @@ def _streamed(path: str | Path, chunk: _Chunk, rows: int, limit: int | None) -> 
     return total
 
 
-def _indexed(path: str | Path, chunk: _Chunk, sources: dict[str, Any]) -> int:
+def _indexed(source: Any, chunk: _Chunk) -> int:
     """The bytes the chunk's values take once expanded, from its dictionary and indices."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    if chunk.column not in sources:
-        sources[chunk.column] = pq.ParquetFile(path, read_dictionary=[chunk.column])
-    source = sources[chunk.column]
     values = source.read_row_group(chunk.group, columns=[chunk.column]).column(0)
     total = 8 * len(values)  # offsets
     for part in values.chunks:
@@ -271,13 +282,16 @@ def _longest_plain(data: bytes, count: int) -> int | None:
             rows = np.frombuffer(data, dtype=np.uint8).reshape(count, first + 4)
             if (rows[:, :4].copy().view("<u4") == first).all():
                 return first
-    at, longest = 0, 0
-    for _ in range(count):
-        if at + 4 > len(data):
-            return None
-        size = int.from_bytes(data[at : at + 4], "little")
-        longest = max(longest, size)
-        at += 4 + size
+    unpack = struct.Struct("<I").unpack_from
+    at = longest = 0
+    try:
+        for _ in range(count):
+            (size,) = unpack(data, at)
+            if size > longest:
+                longest = size
+            at += 4 + size
+    except struct.error:  # the page ends before its values do
+        return None
     return longest if at <= len(data) else None
 
 

@@ -606,6 +606,11 @@ def test_every_module_setting_in_the_limits_table_exists_with_its_default() -> N
         "byocframe.bucket.outlines.MAX_TRACE_BYTES": 256 * 2**20,
         "byocframe.io.files.MAX_FILE_ROWS": 2_000_000,
         "byocframe.io.files.MIN_PARQUET_BYTES_PER_ROW": 4,
+        "byocframe.io.files.MAX_PARQUET_EXPANSION": 50,
+        "byocframe.bucket.bounded.MAX_LIST_PAGE_BYTES": 16 * 2**20,
+        "byocframe.maps.lod.MAX_OVERVIEW_CELLS": 10_000_000,
+        "byocframe.cli.coverage.MAX_AOI_VERTICES": 1_000_000,
+        "byocframe.cli.serve.MAX_SECRET_FILE_BYTES": 4096,
     }
     for name, value in expected.items():
         assert shown[name][0] == value, name
