@@ -47,8 +47,9 @@ _sessions: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 def bound_listing(client: Any) -> bool:
     """Have ``client``'s ListObjectsV2 pages read within `MAX_LIST_PAGE_BYTES`.
 
-    Registering twice is registering once. A client without botocore's event system (a
-    stand-in) is left as it is.
+    Registering twice is registering once. The client keeps the handler: its later
+    ``list_objects_v2`` calls, yours too, are bounded the same way. A client without
+    botocore's event system (a stand-in) is left as it is.
 
     Parameters
     ----------
