@@ -9,15 +9,20 @@ into 64 MiB), and run-length encoding does the same for fixed-width values in li
   width, exactly;
 * texts and bytes stored plainly: the footer's uncompressed size of the chunk, plus
   their offsets;
-* texts and bytes stored through a dictionary: when the loose bound (every value as long
-  as the chunk's uncompressed bytes) already fits, that; else the chunk is read with its
-  dictionary kept (`pyarrow.parquet.ParquetFile` ``read_dictionary=``: the dictionary's
-  values once, and an index a row) and the lengths the indices take are summed, before
-  any value is expanded.
+* texts and bytes stored through a dictionary, largest first and only while the file
+  does not fit yet: every value as long as the chunk's uncompressed bytes; then as long
+  as the longest value of its dictionary page (the page alone read and decompressed
+  here, its header checked against the footer first) plus the pages stored plainly;
+  then, if still too loose, the chunk is read with its dictionary kept
+  (`pyarrow.parquet.ParquetFile` ``read_dictionary=``: the dictionary's values once, and
+  an index a row) and the lengths the indices take are summed;
+* ``DELTA_BYTE_ARRAY`` texts (each a prefix of the one before and a suffix), which no
+  dictionary counts: read in batches small enough to stay under the limit.
 
-What is not protected: a footer that lies about a chunk's uncompressed size (Arrow sizes
-its buffers from each page's own header); such a file is refused only by Arrow's own
-checks.
+No value is expanded before the bound is known. What is not protected: a footer that
+lies about a chunk's uncompressed size or count of values (Arrow sizes its buffers from
+each page's own header); such a file is refused only by Arrow's own checks. The design
+and its costs: ``docs/design/geoparquet.md``.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ class _Chunk:
     loose: int  # a bound: first every value as long as the chunk, then as its longest
     top_level: bool  # not inside a list or struct
     meta: Any  # its pyarrow.parquet.ColumnChunkMetaData
+    #: its dictionary page alone, decompressed, is over the limit: never read
+    over: bool = False
 
 
 def read_size(path: str | Path, metadata: Any, limit: int | None = None) -> ReadSize:
@@ -106,17 +113,10 @@ def read_size(path: str | Path, metadata: Any, limit: int | None = None) -> Read
     known = sum(by_column.values())
     # the largest bounds first, made tighter until the rest fits or the limit passes:
     # from the longest value of the chunk's dictionary page, then from its indices
+    if limit is not None:
+        _tighten(path, unknown, limit - known)
     unknown.sort(key=lambda c: c.loose, reverse=True)
     rest = sum(c.loose for c in unknown)
-    if limit is not None and known + rest > limit:
-        with open(path, "rb") as handle:
-            for chunk in unknown:
-                if known + rest <= limit:
-                    break
-                tighter = min(chunk.loose, _from_dictionary_page(handle, chunk.meta))
-                rest -= chunk.loose - tighter
-                chunk.loose = tighter
-        unknown.sort(key=lambda c: c.loose, reverse=True)
     looker = _Looker(path, schema)
     for at, chunk in enumerate(unknown):
         if limit is not None and known > limit:
@@ -132,6 +132,25 @@ def read_size(path: str | Path, metadata: Any, limit: int | None = None) -> Read
     total = sum(by_column.values())
     largest = max(by_column, key=by_column.__getitem__) if by_column else ""
     return ReadSize(total, largest)
+
+
+def _tighten(path: str | Path, unknown: list[_Chunk], room: int) -> None:
+    """Bound the largest chunks by their dictionary pages until they fit in ``room``."""
+    unknown.sort(key=lambda c: c.loose, reverse=True)
+    rest = sum(c.loose for c in unknown)
+    if rest <= room or room < 0:  # fits already, or refused already
+        return
+    with open(path, "rb") as handle:
+        for chunk in unknown:
+            if rest <= room:
+                return
+            bound = _from_dictionary_page(handle, chunk.meta, room)
+            if bound is None:
+                chunk.over = True  # the loose bound stays: past the limit
+                continue
+            tighter = min(chunk.loose, bound)
+            rest -= chunk.loose - tighter
+            chunk.loose = tighter
 
 
 def _known(chunk: Any, column: Any) -> int | None:
@@ -181,8 +200,10 @@ class _Looker:
 
     def size(self, chunk: _Chunk, limit: int | None) -> int:
         """The chunk's bytes once read, counted without holding more than ``limit``."""
-        if not chunk.top_level or chunk.column not in self.texts:
-            return chunk.loose  # a text inside a list or struct, or of another Arrow type
+        if chunk.over or not chunk.top_level or chunk.column not in self.texts:
+            # a dictionary over the limit by itself, a text inside a list or struct, or
+            # of another Arrow type: its bound as it is
+            return chunk.loose
         if "DELTA_BYTE_ARRAY" in chunk.meta.encodings:
             # a value shares a prefix of the one before: no dictionary to count with.
             # Each is at most the chunk's uncompressed bytes long: read in batches that fit
@@ -230,13 +251,14 @@ def _indexed(source: Any, chunk: _Chunk) -> int:
     return total
 
 
-def _from_dictionary_page(handle: Any, chunk: Any) -> int:
+def _from_dictionary_page(handle: Any, chunk: Any, room: int) -> int | None:
     """A bound on the chunk's bytes once read, from its dictionary page.
 
     Every value indexed as long as the longest in the dictionary page, plus the bytes of
     the pages stored plainly (a dictionary grown too large falls back to plain pages).
     The loose bound when the page cannot be read here (another compression, a header
-    this does not know).
+    this does not know); None when the page alone, decompressed, would take more than
+    ``room`` (pyarrow would hold it whole: the file is refused without reading it).
     """
     import pyarrow as pa
 
@@ -256,6 +278,8 @@ def _from_dictionary_page(handle: Any, chunk: Any) -> int:
     # the header must agree with the footer: nothing larger is read or decompressed
     if kind != 2 or plain > chunk.total_uncompressed_size or stored > chunk.total_compressed_size:
         return loose
+    if plain > room:
+        return None
     handle.seek(start + length)
     data = handle.read(stored)
     try:

@@ -772,6 +772,26 @@ def test_a_repeated_value_is_bounded_whatever_the_compression(tmp_path: Any, cod
     assert found.largest == "a"
 
 
+def test_a_dictionary_page_larger_than_the_limit_is_not_decompressed(tmp_path: Any) -> None:
+    """One 64 MiB value (zeros: 2 KB of zstd) in a dictionary: the page's own header says
+    64 MiB, over what the file may take, so it is refused without being decompressed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(2)
+    table = pa.table(
+        {
+            "path": [rng.bytes(16).hex() for _ in range(200)],
+            "additional_data": pa.array([bytes(64 * 2**20)] * 2 + [None] * 198),
+        }
+    )
+    pq.write_table(table, tmp_path / "b.parquet", compression="zstd")
+    outcome, peak, message = _peak(tmp_path / "b.parquet")
+    assert outcome == "refused", (outcome, peak)
+    assert "'additional_data'" in message
+    assert peak < 8 * 2**20, peak
+
+
 def test_a_delta_encoded_text_growing_row_by_row_is_refused(tmp_path: Any) -> None:
     """DELTA_BYTE_ARRAY stores each value as a prefix of the one before and a suffix:
     20,000 values each one byte longer take a few KB of file and 200 MB read, and no
