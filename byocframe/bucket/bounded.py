@@ -123,34 +123,53 @@ class _Read:
 
 def _send(request: Any, config: Any) -> Any:
     """Send ``request`` (signed by botocore) and read its answer within the bound."""
-    from botocore.awsrequest import AWSResponse
     from botocore.exceptions import SSLError
 
-    limit = MAX_LIST_PAGE_BYTES
+    asked = request.stream_output
     request.stream_output = True  # the body is read here, not by the session
     try:
         answer = _session(config, request.url).send(request)
     except SSLError:
         # the client's own verify= is not readable: its session sends the page
         logger.debug("TLS settings differ from the client's: listing page read unbounded")
-        request.stream_output = False
         return None
-    raw = answer.raw
+    finally:
+        request.stream_output = asked
+    return _read(request, answer)
+
+
+def _read(request: Any, answer: Any) -> Any:
+    """The answer with its body read within the bound; read failures as botocore's own."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.exceptions import ConnectionClosedError, HTTPClientError, ReadTimeoutError
+    from urllib3.exceptions import ProtocolError
+    from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
+
+    limit, raw = MAX_LIST_PAGE_BYTES, answer.raw
     declared = answer.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raw.close()  # the connection goes, the body is never read
         raise _refusal(request.url, f"declares {int(declared):,} bytes", limit)
-    # read as botocore reads an answer (``b"".join(raw.stream())``), counting
+    # read as botocore reads an answer (``b"".join(raw.stream())``), counting; a failure
+    # becomes the exception botocore's session raises for it, which its retries know
     parts, size = [], 0
-    for part in raw.stream(2**16):
-        size += len(part)
-        if size > limit:
-            raw.close()
-            raise _refusal(request.url, f"is over {limit:,} bytes", limit)
-        parts.append(part)
+    try:
+        for part in raw.stream(2**16):
+            size += len(part)
+            if size > limit:
+                raw.close()
+                raise _refusal(request.url, f"is over {limit:,} bytes", limit)
+            parts.append(part)
+    except BucketError:
+        raise
+    except Urllib3ReadTimeout as err:
+        raise ReadTimeoutError(endpoint_url=request.url, error=err) from err
+    except ProtocolError as err:
+        raise ConnectionClosedError(error=err, request=request, endpoint_url=request.url) from err
+    except (OSError, ValueError) as err:
+        raise HTTPClientError(error=err) from err
     raw.release_conn()
-    body = b"".join(parts)
-    return AWSResponse(request.url, answer.status_code, answer.headers, _Read(body))
+    return AWSResponse(request.url, answer.status_code, answer.headers, _Read(b"".join(parts)))
 
 
 def _refusal(url: str, what: str, limit: int) -> BucketError:

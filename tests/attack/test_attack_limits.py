@@ -455,6 +455,37 @@ def test_a_listing_page_of_no_declared_length_is_read_only_up_to_the_limit(
     assert handler.asked == 1
 
 
+class _CutOnce(_Quiet):
+    """A chunked listing page cut inside its chunk the first time (the connection closed
+    half way: urllib3's ProtocolError), whole the second: botocore retries a dropped
+    connection, and must still when byocframe reads the page."""
+
+    protocol_version = "HTTP/1.1"
+    asked: ClassVar[int] = 0
+
+    def do_GET(self) -> None:
+        type(self).asked += 1
+        body = listing_page([f"t/{i:03}.tif" for i in range(50)], None)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.write(f"{len(body):x}\r\n".encode())
+        if self.asked > 1:
+            self.wfile.write(body + b"\r\n0\r\n\r\n")
+        else:
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+
+
+def test_a_listing_page_cut_short_is_retried_as_botocore_retries_it() -> None:
+    handler = type("Cut", (_CutOnce,), {"asked": 0})
+    with s3_client_of(handler) as s3:
+        listed = list(access.Bucket("s3://b", client=s3).list())
+    assert len(listed) == 50
+    assert handler.asked == 2
+
+
 def test_the_listing_page_bound_can_be_raised(monkeypatch: pytest.MonkeyPatch) -> None:
     """An honest page of 1,000 keys (about 200 KB) passes the default; under a 100 KB
     limit it is refused by name, and the limit raised again it is read."""
