@@ -13,11 +13,14 @@ a boto3 client: it sends the request botocore signed through a botocore
 ``URLLib3Session`` of its own, made from the client's public ``meta.config`` (timeouts,
 proxies, client certificate, pool size), refuses a page whose ``Content-Length`` passes
 `MAX_LIST_PAGE_BYTES` before reading it, reads at most that many bytes otherwise, and
-hands botocore the bytes read. The client's ``verify=`` is not readable from the client:
-certificates are checked as botocore does when it is not given (``AWS_CA_BUNDLE``,
-``REQUESTS_CA_BUNDLE``, else botocore's bundle); when that handshake fails, botocore
-sends the page itself, unbounded as before (a client made with ``verify=False`` or a CA
-bundle of its own).
+hands botocore the bytes read. A connection that breaks during that read raises the
+exception botocore's session would (``ConnectionClosedError``, ``ReadTimeoutError``), so
+botocore's retries treat it as before; the refusal, a `BucketError`, is not retried.
+
+The client's ``verify=`` is not readable from the client: certificates are checked as
+botocore does when it is not given (``AWS_CA_BUNDLE``, ``REQUESTS_CA_BUNDLE``, else
+botocore's bundle); when that handshake fails, botocore sends the page itself, unbounded
+as before (a client made with ``verify=False`` or a CA bundle of its own).
 """
 
 from __future__ import annotations
