@@ -137,11 +137,14 @@ class ByocAccessor:
         tolerance: float | None = None,
         collection: str | None = None,
         delete_only: Collection[str] | None = None,
+        max_deletes: int | None = None,
+        clear_times: bool = False,
     ) -> pd.DataFrame:
         """Send the edits to the service: `byocframe.push` (tiles) or `push_collections`.
 
         ``workers`` is each function's own default when None. ``delete_missing``,
-        ``tolerance``, ``collection`` and ``delete_only`` are for tile frames only.
+        ``tolerance``, ``collection``, ``delete_only``, ``max_deletes`` and
+        ``clear_times`` are for tile frames only.
         """
         if self._tiles:
             from byocframe.edits.route import push
@@ -158,6 +161,8 @@ class ByocAccessor:
                 tolerance=tolerance,
                 collection=collection,
                 delete_only=delete_only,
+                max_deletes=max_deletes,
+                clear_times=clear_times,
             )
         if self._files:  # files frames are neither tiles nor collections: refuse
             self._need_tiles("push")
@@ -166,6 +171,8 @@ class ByocAccessor:
             "tolerance": tolerance is not None,
             "collection": collection is not None,
             "delete_only": delete_only is not None,
+            "max_deletes": max_deletes is not None,
+            "clear_times": clear_times,
         }
         given = [name for name, on in tile_only.items() if on]
         if given:

@@ -548,3 +548,26 @@ def test_map_zooms_to_the_aoi_coverage_takes(account, tmp_path, capsys, monkeypa
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert main(["map", cid, "--aoi", "1,2,3", "-o", str(out)]) == 1
     assert "--aoi '1,2,3'" in capsys.readouterr().err
+
+
+def test_push_clears_a_sensing_time_only_with_clear_times(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    import byocframe
+
+    with byocframe.local_service(demo=True, demo_tiles=10) as service:
+        monkeypatch.setenv("SH_CLIENT_ID", service.client_id)
+        monkeypatch.setenv("SH_CLIENT_SECRET", service.client_secret)
+        monkeypatch.setenv("SH_BASE_URL", service.base_url)
+        cid = service.demo_collection
+        client = service.client()
+        gdf = byocframe.read_tiles(client, cid)
+        tid = gdf.index[0]
+        gdf.loc[tid, "sensing_time"] = pd.NaT
+        path = tmp_path / "tiles.parquet"
+        byocframe.write_file(gdf, path)
+        assert main(["push", cid, str(path)]) == 1
+        assert "--clear-times" in capsys.readouterr().err
+        assert "sensingTime" in client.get_tile(cid, tid)
+        assert main(["push", cid, str(path), "--clear-times"]) == 0
+        assert "sensingTime" not in client.get_tile(cid, tid)

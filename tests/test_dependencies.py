@@ -4,6 +4,8 @@ install-and-test command reads the same in the README, the docs and CI."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -50,3 +52,21 @@ def test_the_test_command_is_the_same_everywhere_and_can_install_groups():
     assert upgrade < group  # pip learnt --group in 25.1; a fresh 3.11 venv has 23.x
     assert "docs/design/dependencies.md" in (ROOT / "README.md").read_text()
     assert (ROOT / "docs" / "design" / "dependencies.md").exists()
+
+
+def test_a_hung_test_fails_alone_within_the_configured_timeout(tmp_path):
+    # the suite's per-test bound (pytest-timeout, `timeout` in pyproject.toml): a test
+    # that waits forever fails with a timeout instead of holding CI to its own limit
+    assert int(PROJECT["tool"]["pytest"]["ini_options"]["timeout"]) > 0
+    (tmp_path / "test_hang.py").write_text(
+        "import threading\n\ndef test_hangs():\n    threading.Event().wait()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout=2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout
+    assert "Timeout (>2.0s) from pytest-timeout" in done.stdout

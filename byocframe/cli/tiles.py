@@ -97,6 +97,12 @@ def add_commands(commands: Any) -> None:
     )
     delete_options(push, "--delete-missing")
     push.add_argument(
+        "--clear-times",
+        action="store_true",
+        help="clear the sensing time of tiles whose time is empty in the file (refused "
+        "without it: an empty time may be a mistake)",
+    )
+    push.add_argument(
         "--workers", type=int, default=32, help="requests in flight at once (default 32)"
     )
     push.add_argument(
@@ -206,6 +212,13 @@ def run_push(args: argparse.Namespace) -> int:
         frame = edited
     else:
         frame, original = overlay_edits(client, args.collection, edited)
+        if args.delete_missing and edited.attrs.get("byocframe", {}).get("whole") is not True:
+            print(
+                f"note: {args.edited} does not say it lists the whole collection (no "
+                "'loaded' column, and metadata of a filtered load or none): --delete-missing "
+                "deletes only tiles of its own load it no longer lists",
+                file=sys.stderr,
+            )
     deletes = None
     if args.delete_missing and not args.dry_run:
         from byocframe.edits.diff import plan
@@ -230,6 +243,7 @@ def run_push(args: argparse.Namespace) -> int:
         original=original,
         collection=args.collection,
         delete_only=deletes,
+        clear_times=args.clear_times,
     )
     if result.empty:
         print("nothing to push: the file matches the collection")

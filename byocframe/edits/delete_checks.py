@@ -3,10 +3,13 @@
 A deletion is planned from a frame: a `reconcile` plan deletes the tiles whose files
 were gone, `push(delete_missing=True)` the rows dropped. Another editor may have changed
 the tile since (put its files back and reingested it, say): deleting it then deletes
-something nobody looked at. Where the push knows the row as loaded (``original=``, which
-`byocframe.bucket.reconcile.apply_plan` always passes), each delete first reads the tile
-and is refused as a conflict when its path, status, ingestion start or additional data
-(its ``filesMetadata``) are no longer what the row's ``loaded`` token recorded.
+something nobody looked at. So each delete first reads the tile and is refused as a
+conflict when its path, status, ingestion start, sensing time, cover or additional
+data (its ``filesMetadata``) are no longer what the tile held when it was loaded: as the row's
+``loaded`` token recorded it where the push has the row (``original=``, which
+`byocframe.bucket.reconcile.apply_plan` always passes), else as the load recorded it
+in the frame's ``attrs`` beside the loaded ids (`byocframe.frame.snapshot.delete_checks`:
+32 bits of each, so a dropped row and a frame saved to a file are checked too).
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from byocframe.frame.snapshot import OTHER_READ_ONLY, LoadedState, loaded_state, other_digests
+from byocframe.frame.snapshot import (
+    ATTRS_KEY,
+    OTHER_READ_ONLY,
+    LoadedState,
+    delete_checks,
+    loaded_state,
+    other_digests,
+)
 
 __all__ = ["AsLoaded", "as_loaded"]
 
@@ -50,19 +60,32 @@ class AsLoaded:
     #: The additional data as loaded, parsed (when the row still held it as loaded): the
     #: server's is compared by value, so keys in another order or 580 as 580.0 are the same
     additional_data: Any = _UNKNOWN
+    #: Low bits of the path digest and ingestion start kept: 64 from a row's token, 32
+    #: from what a frame's attrs recorded of a dropped row (`DeleteChecks`)
+    bits: int = 64
+    #: The sensing time and the native cover's digest (None: not checked)
+    sensing_time: int | None = None
+    native: int | None = None
 
     def changed(self, record: Mapping[str, Any]) -> list[str]:
         """The fields of the server's ``record`` that differ from the tile as loaded."""
         from byocframe.frame.convert import tiles_from_records
 
         now = loaded_state(tiles_from_records([record], errors="warn"))
+        mask = (1 << self.bits) - 1
         out = []
-        if int(now.path[0]) != self.path:
+        if int(now.path[0]) & mask != self.path & mask:
             out.append("path")
         if int(now.status[0]) != self.status:
             out.append("status")
-        if int(now.ingestion_start[0]) != self.ingestion_start:
+        if int(now.ingestion_start[0]) & mask != self.ingestion_start & mask:
             out.append("ingestion start")
+        if self.sensing_time is not None and (
+            int(now.sensing_time[0]) & mask != self.sensing_time & mask
+        ):
+            out.append("sensing time")
+        if self.native is not None and int(now.native[0]) & mask != self.native & mask:
+            out.append("cover")
         if self.additional_data is not _UNKNOWN:
             if (record.get("additionalData") or None) != (self.additional_data or None):
                 out.append("additional data (filesMetadata)")
@@ -72,7 +95,10 @@ class AsLoaded:
 
 
 def as_loaded(frame: pd.DataFrame, ids: Iterable[str]) -> dict[str, AsLoaded]:
-    """`AsLoaded` of each of ``ids`` that has a row with its own ``loaded`` token in ``frame``.
+    """`AsLoaded` of each of ``ids`` as ``frame`` was loaded.
+
+    From the row with the id's own ``loaded`` token, else (a row dropped since) from
+    what the load recorded in ``frame.attrs`` (`byocframe.frame.snapshot.delete_checks`).
 
     Examples
     --------
@@ -82,12 +108,28 @@ def as_loaded(frame: pd.DataFrame, ids: Iterable[str]) -> dict[str, AsLoaded]:
     >>> sorted(as_loaded(gdf, [gdf.index[0], "not-loaded"])) == [gdf.index[0]]
     True
     """
-    if "loaded" not in frame.columns:
-        return {}
-    state = loaded_state(frame)
-    out = _of_state(state, ids)
-    if out and "additional_data" in frame.columns:
-        _add_values(frame, state, out)
+    ids = [str(t) for t in ids]
+    out: dict[str, AsLoaded] = {}
+    if "loaded" in frame.columns:
+        state = loaded_state(frame)
+        out = _of_state(state, ids)
+        if out and "additional_data" in frame.columns:
+            _add_values(frame, state, out)
+    rest = [t for t in ids if t not in out]
+    if rest:  # rows dropped since the load: what the load recorded of them in attrs
+        recorded = delete_checks(frame.attrs.get(ATTRS_KEY, {}))
+        for tid in rest:
+            check = recorded.get(tid)
+            if check is not None:
+                out[tid] = AsLoaded(
+                    path=int(check["path"]),
+                    status=int(check["status"]),
+                    ingestion_start=int(check["ingestion_start"]),
+                    additional=int(check["additional"]),
+                    bits=32,
+                    sensing_time=int(check["sensing_time"]),
+                    native=int(check["native"]),
+                )
     return out
 
 
@@ -125,5 +167,7 @@ def _of_state(state: LoadedState, ids: Iterable[str]) -> dict[str, AsLoaded]:
             status=int(state.status[pos]),
             ingestion_start=int(state.ingestion_start[pos]),
             additional=int(state.others[pos, _ADDITIONAL]) if state.version[pos] >= 3 else None,
+            sensing_time=int(state.sensing_time[pos]),
+            native=int(state.native[pos]) if state.version[pos] >= 3 else None,
         )
     return out

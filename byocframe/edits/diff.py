@@ -122,8 +122,11 @@ def plan_edits(edited: EditedFrame, *, deleted: bool = False) -> Plan:
     _refuse_repeated_paths(frame, state, result)
     if deleted:
         result.deletes = _deletes(edited)
-        if edited.original is not None:  # the deleted rows as loaded: checked before deleting
-            result.delete_checks = as_loaded(edited.original, result.deletes)
+        # the deleted tiles as loaded, checked on the server before deleting: the rows of
+        # original=, else what the load recorded of each in attrs (a dropped row's token
+        # is gone with it)
+        source = edited.original if edited.original is not None else edited.frame
+        result.delete_checks = as_loaded(source, result.deletes)
         end = len(frame)
         rows += [_row(tid, "tile", None, None, "delete", end) for tid in result.deletes]
     rows.sort(key=lambda r: r.pop("_pos"))  # frame order; stable

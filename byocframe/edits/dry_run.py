@@ -103,7 +103,9 @@ def estimate_requests(
     else:
         checks = updates
     verify = updates if loaded is None else min(updates, math.ceil(loaded / 100))
-    return updates + checks + verify + len(the_plan.creates) + len(the_plan.deletes)
+    # a deletion reads its tile first when it has a check, or when the push creates tiles
+    looked_up = sum(1 for t in the_plan.deletes if the_plan.creates or t in the_plan.delete_checks)
+    return updates + checks + verify + len(the_plan.creates) + len(the_plan.deletes) + looked_up
 
 
 def _summary(the_plan: Plan, requests: int, client: ClientLike) -> str:

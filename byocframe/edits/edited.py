@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -150,6 +151,7 @@ def read_edited(
     ('c1', True, True)
     """
     given = frame
+    _require_columns_once(frame)
     if original is not None:
         frame = adopt_tokens(frame, original)
     if LOADED not in frame.columns:
@@ -230,6 +232,18 @@ def check_rows(
             "byocframe.read_tiles() or byocframe.read_file() gave (select columns only "
             "to look at them)"
         )
+    naive = frame.columns[
+        [
+            pd.api.types.is_datetime64_dtype(t) and not isinstance(t, pd.DatetimeTZDtype)
+            for t in frame.dtypes
+        ]
+    ].intersection(["sensing_time", "created", "ingestion_start"])
+    if len(naive):
+        raise ValidationError(
+            f"{naive[0]} has no time zone: the times it held were UTC; if they are UTC "
+            f"still, frame[{naive[0]!r}] = frame[{naive[0]!r}].dt.tz_localize('UTC') (if "
+            "they are local times, tz_localize(<their zone>) instead)"
+        )
     for name in ("sensing_time", "created", "ingestion_start"):
         if name in frame.columns and not isinstance(frame[name].dtype, pd.DatetimeTZDtype):
             values = frame[name]
@@ -282,6 +296,36 @@ def check_rows(
         raise ValidationError(
             f"tile {twice!r} appears more than once: keep one row per tile "
             "(e.g. frame[~frame.index.duplicated()])"
+        )
+
+
+def _require_columns_once(frame: pd.DataFrame) -> None:
+    """Refuse a frame whose columns repeat a name, or whose covers are not its geometry.
+
+    ``pd.concat(axis=1)`` of fixed times gives two ``sensing_time`` columns; after
+    ``set_geometry("tile_geometry")`` (to look at the tiles' outlines) the outlines
+    would be taken for the covers and an edit of ``geometry`` would go unseen; a frame
+    whose cover column was dropped has no covers to compare.
+    """
+    twice = frame.columns[frame.columns.duplicated()]
+    if len(twice):
+        raise ValidationError(
+            f"the frame holds the column {twice[0]!r} more than once: keep one (e.g. "
+            "frame.loc[:, ~frame.columns.duplicated(keep='last')] keeps the last)"
+        )
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return
+    active = frame.active_geometry_name
+    if active is None or active not in frame.columns:
+        raise ValidationError(
+            f"the frame has no cover column ({active or 'geometry'!r} was dropped): edit "
+            "the frame byocframe.read_tiles() or byocframe.read_file() gave, or pass "
+            "original=<the frame as loaded> with the covers"
+        )
+    if active == "tile_geometry" or (active != "geometry" and "geometry" in frame.columns):
+        raise ValidationError(
+            f"the frame's active geometry is {active!r}, not the covers ('geometry'): call "
+            "frame.set_geometry('geometry') before changes() or push()"
         )
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
 from byocframe.edits.delete_checks import AsLoaded
+from byocframe.exceptions import ValidationError
 
 __all__ = ["Create", "Plan", "Update"]
 
@@ -75,15 +76,34 @@ class Plan:
     def only_deleting(self, ids: Iterable[str]) -> Plan:
         """A copy that keeps only those of the deletions that are in ``ids``.
 
+        Raises
+        ------
+        ValidationError
+            When ``ids`` names a tile this plan does not delete (a row still in the
+            frame, or not a loaded tile id: a path, say): nothing would happen to it, and
+            a request to delete it must not pass in silence.
+
         Examples
         --------
         >>> plan = Plan("c", 0, pd.DataFrame({"id": ["a", "b"], "action": ["delete"] * 2}),
         ...             deletes=["a", "b"])
-        >>> kept = plan.only_deleting(["b", "x"])
+        >>> kept = plan.only_deleting(["b"])
         >>> kept.deletes, kept.changes["id"].tolist()
         (['b'], ['b'])
+        >>> try:
+        ...     plan.only_deleting(["b", "x"])
+        ... except ValidationError as err:
+        ...     print(str(err).split(":")[0])
+        delete_only names 1 tile(s) this push does not delete (e.g. 'x')
         """
-        wanted = set(ids)
+        wanted = {str(t) for t in ids}
+        stray = sorted(wanted - {str(t) for t in self.deletes})
+        if stray:
+            raise ValidationError(
+                f"delete_only names {len(stray)} tile(s) this push does not delete (e.g. "
+                f"{stray[0]!r}): drop a tile's row from the frame to delete it, and name "
+                "tiles by id, not path"
+            )
         deletes = [tid for tid in self.deletes if tid in wanted]
         dropped = set(self.deletes) - set(deletes)
         changes = self.changes

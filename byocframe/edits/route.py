@@ -25,6 +25,7 @@ back into an earlier one.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Collection
 
 import pandas as pd
@@ -34,13 +35,24 @@ from byocframe.edits.batch import prepare
 from byocframe.edits.diff import plan_edits
 from byocframe.edits.dry_run import PLAN_RATES, dry_run_result, estimate_requests
 from byocframe.edits.edited import read_edited
+from byocframe.edits.plans import Plan
 from byocframe.edits.send import send
 from byocframe.edits.tasks import task_result
 from byocframe.edits.verify import verify
 from byocframe.edits.writeback import write_back
+from byocframe.exceptions import ByocframeWarning, ValidationError
+from byocframe.frame.snapshot import NAT
 from byocframe.typing import AnyClient
 
-__all__ = ["PLAN_RATES", "estimate_requests", "push"]
+__all__ = ["MAX_DELETE_SHARE", "MIN_DELETE_LIMIT", "PLAN_RATES", "estimate_requests", "push"]
+
+#: Most of the loaded tiles one push may delete without ``max_deletes=``: a push that
+#: would delete more (``frame.dropna()`` keeps no row of a frame where every tile misses
+#: one text) is refused before anything is sent. Raise it with
+#: ``byocframe.edits.route.MAX_DELETE_SHARE = ...``, or pass ``max_deletes=``.
+MAX_DELETE_SHARE = 0.5
+#: Deletions always allowed without ``max_deletes=``, whatever the share (a small load).
+MIN_DELETE_LIMIT = 10
 
 
 def push(
@@ -56,6 +68,8 @@ def push(
     tolerance: float | None = None,
     collection: str | None = None,
     delete_only: Collection[str] | None = None,
+    max_deletes: int | None = None,
+    clear_times: bool = False,
 ) -> pd.DataFrame:
     """Send the edits of a tile frame to the service, one request per tile.
 
@@ -93,9 +107,10 @@ def push(
         A progress bar (tqdm); by default when interactive.
     original : GeoDataFrame, optional
         The frame as loaded, when ``frame`` lost its ``loaded`` column or its attrs.
-        With ``delete_missing``, each tile deleted that has a row in it is read first:
-        one whose path, status, ingestion start or additional data changed on the
-        server since it was loaded is a ``conflict``, not deleted.
+        With ``delete_missing``, each tile deleted is read first: one whose path,
+        status, ingestion start, sensing time, cover or additional data changed on
+        the server since it was loaded (as its row in ``original`` says, else as the
+        load recorded in ``frame.attrs``) is a ``conflict``, not deleted.
     tolerance : float, optional
         Simplification tolerance (in the tile's CRS units) for covers over 100 points;
         found automatically, with a warning, when not given.
@@ -103,7 +118,19 @@ def push(
         The collection, when the frame does not know it (e.g. built from records).
     delete_only : collection of str, optional
         With ``delete_missing``, delete only these of the tiles dropped from the frame;
-        the other dropped tiles stay (e.g. the rows a pandas filter left out).
+        the other dropped tiles stay (e.g. the rows a pandas filter left out). A tile
+        named here that the push would not delete (its row is still in the frame, or
+        it is not a loaded tile id) is refused.
+    max_deletes : int, optional
+        Most tiles this push may delete. By default more than `MAX_DELETE_SHARE` (half)
+        of the loaded tiles, and more than `MIN_DELETE_LIMIT`, is refused before
+        anything is sent: give the count you mean (``byocframe.changes(frame,
+        deleted=True)`` lists them). Deletions named with ``delete_only`` are meant.
+    clear_times : bool
+        Send a ``NaT`` sensing time of a loaded tile that had one (it clears the time,
+        and the collection becomes partly timeless). By default such a push is refused
+        before anything is sent: a misaligned assignment (``frame["sensing_time"] =
+        table["sensing_time"]`` with another index) gives ``NaT`` to every row.
 
     Returns
     -------
@@ -117,8 +144,9 @@ def push(
     Raises
     ------
     ValidationError
-        When read-only fields were edited, new rows lack a path, or the frame was
-        loaded from another service or collection; nothing is sent.
+        When read-only fields were edited, new rows lack a path, the frame was loaded
+        from another service or collection, or the push would delete more tiles than
+        ``max_deletes`` or clear sensing times without ``clear_times``; nothing is sent.
 
     Examples
     --------
@@ -140,10 +168,54 @@ def push(
     the_plan = plan_edits(edited, deleted=delete_missing)
     if delete_only is not None:
         the_plan = the_plan.only_deleting(delete_only)
+    elif not dry_run:
+        _require_delete_limit(the_plan, max_deletes)
+    if not clear_times and not dry_run:
+        _require_no_clears(the_plan)
     batch = prepare(the_plan, frame, client, force=force, tolerance=tolerance, workers=workers)
     if dry_run:
         return dry_run_result(the_plan, batch, client)
     sent = send(client, batch, workers=workers, progress=progress)
     verify(client, batch, sent, workers=workers)
-    write_back(frame, the_plan, batch, sent.done, client.base_url)
-    return task_result(sent.done)
+    result = task_result(sent.done)
+    try:
+        write_back(frame, the_plan, batch, sent.done, client.base_url)
+    except Exception as err:  # the writes happened: their result must not be lost
+        warnings.warn(
+            f"the push was sent (see its result) but the frame could not be updated "
+            f"({type(err).__name__}: {err}): load the tiles again before editing further",
+            ByocframeWarning,
+            stacklevel=2,
+        )
+    return result
+
+
+def _require_delete_limit(the_plan: Plan, max_deletes: int | None) -> None:
+    """Refuse more deletions than ``max_deletes``, or by default than half the load."""
+    count = len(the_plan.deletes)
+    if not count:
+        return
+    loaded = len(the_plan.loaded_ids or [])
+    if max_deletes is None:
+        limit = max(MIN_DELETE_LIMIT, int(MAX_DELETE_SHARE * loaded))
+        why = f"more than {MAX_DELETE_SHARE:.0%} of the {loaded:,} tiles loaded"
+    else:
+        limit, why = max_deletes, f"more than max_deletes={max_deletes}"
+    if count > limit:
+        raise ValidationError(
+            f"this push would delete {count:,} tiles, {why} (e.g. {the_plan.deletes[0]!r}; "
+            f"byocframe.changes(frame, deleted=True) lists them): if you mean it, pass "
+            f"max_deletes={count}; nothing was sent"
+        )
+
+
+def _require_no_clears(the_plan: Plan) -> None:
+    """Refuse a push that would clear the sensing time of a loaded tile that had one."""
+    cleared = [u.id for u in the_plan.updates if u.wanted_time == NAT and u.base_time != NAT]
+    if cleared:
+        raise ValidationError(
+            f"this push would clear the sensing time of {len(cleared):,} tile(s) (e.g. "
+            f"{cleared[0]!r}: its sensing_time is NaT); a misaligned assignment gives NaT to "
+            "every row: if clearing is meant, pass clear_times=True (--clear-times on the "
+            "command line); nothing was sent"
+        )

@@ -29,7 +29,15 @@ from byocframe.edits.batch import Batch
 from byocframe.edits.plans import Plan
 from byocframe.edits.tasks import Action, Done, NewRow
 from byocframe.frame.native import put_native
-from byocframe.frame.snapshot import ATTRS_KEY, LOADED, NAT, drawing, stamp, with_loaded_ids
+from byocframe.frame.snapshot import (
+    ATTRS_KEY,
+    LOADED,
+    NAT,
+    checks_now,
+    drawing,
+    stamp,
+    with_loaded_ids,
+)
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject
 
@@ -63,6 +71,7 @@ def write_back(
     >>> before, len(byocframe.changes(gdf))
     (2, 0)
     """
+    _writable(frame)
     if the_plan.adopted is not None:  # rows that lost their token take original's
         frame[LOADED] = the_plan.adopted
     if the_plan.load is not None:  # rows stamped now join the load they came from
@@ -107,8 +116,29 @@ def write_back(
     settings = {**frame.attrs.get(ATTRS_KEY, {}), "collection": cid, "service": service}
     if the_plan.loaded_ids is not None:
         keep = [i for i in the_plan.loaded_ids if i not in deleted]
-        settings = with_loaded_ids(settings, keep + [str(o.id) for o in created.values()])
+        ids = keep + [str(o.id) for o in created.values()]
+        # what a later deletion of each checks: a row's new token, else as loaded
+        settings = with_loaded_ids(settings, ids, checks_now(frame, ids))
     frame.attrs[ATTRS_KEY] = settings
+
+
+def _writable(frame: pd.DataFrame) -> None:
+    """Give the written columns a dtype that takes what the push writes into them.
+
+    Times held as text become UTC times; tokens or CRS codes held as categories become
+    text; a ``status`` whose categories lost ``WAITING`` gets it back. Only a column
+    whose dtype would refuse a written value changes.
+    """
+    times = frame.get("sensing_time")
+    if times is not None and not isinstance(times.dtype, pd.DatetimeTZDtype):
+        frame["sensing_time"] = pd.to_datetime(times, utc=True, format="mixed")
+    for name in (LOADED, "native_crs"):
+        if name in frame.columns and isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype(pd.StringDtype(na_value=np.nan))
+    status = frame.get("status")
+    categories = getattr(getattr(status, "dtype", None), "categories", None)
+    if status is not None and categories is not None and "WAITING" not in categories:
+        frame["status"] = status.cat.add_categories(["WAITING"])
 
 
 def _put(

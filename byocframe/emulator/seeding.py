@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import islice
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import pandas as pd
 
@@ -36,7 +36,11 @@ from byocframe.progress import ProgressBar
 if TYPE_CHECKING:
     from byocframe.emulator.ingest import Ingestor
 
-__all__ = ["SEED_CHUNK", "seed_records", "seed_tiles"]
+__all__ = ["SEED_CHUNK", "TileSource", "seed_records", "seed_tiles"]
+
+#: What seeding takes: a tile frame, the path of a GeoParquet file of one, or API-shaped
+#: records (``path``, ``sensingTime``, ``coverGeometry``; other fields are ignored).
+TileSource: TypeAlias = "pd.DataFrame | str | os.PathLike[str] | Iterable[Mapping[str, Any]]"
 
 log = logging.getLogger("byocframe.emulator")
 
@@ -102,7 +106,7 @@ def seed_tiles(
     store: Store,
     ingestor: Ingestor | None,
     cid: str,
-    tiles: Any,
+    tiles: TileSource,
     *,
     chunk_size: int = SEED_CHUNK,
     progress: bool | None = False,

@@ -30,7 +30,7 @@ from byocframe.emulator.files_source import FilesSource
 from byocframe.emulator.ingest import Ingestor
 from byocframe.emulator.limits import Limits
 from byocframe.emulator.s3 import LocalS3
-from byocframe.emulator.seeding import SEED_CHUNK, seed_tiles
+from byocframe.emulator.seeding import SEED_CHUNK, TileSource, seed_tiles
 from byocframe.emulator.server import TOKEN_PATHS, BYOCServer
 from byocframe.emulator.store import Store
 from byocframe.emulator.validate import manifest_rows
@@ -212,7 +212,7 @@ class LocalService:
     def seed(
         self,
         collection_id: str,
-        tiles: Any,
+        tiles: TileSource,
         *,
         chunk_size: int = SEED_CHUNK,
         progress: bool | None = False,

@@ -56,7 +56,7 @@ from byocframe.geo.crs import WGS84, GeometryProblem, parse_crs
 from byocframe.geo.densify import DENSIFY_TOLERANCE
 from byocframe.geo.geojson import geometries_to_geojson
 from byocframe.geo.geometry import DEFAULT_DENSIFY, reproject
-from byocframe.typing import CrsLike
+from byocframe.typing import CrsLike, RecordLike
 
 __all__ = ["collections_from_records", "tile_frame", "tiles_from_records", "to_records"]
 
@@ -66,7 +66,7 @@ STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
 
 
 def tiles_from_records(
-    records: Iterable[Any],
+    records: Iterable[RecordLike],
     *,
     crs: CrsLike = WGS84,
     errors: Errors = "warn",
@@ -150,7 +150,7 @@ def tiles_from_records(
 
 
 def tile_frame(
-    records: Iterable[Any],
+    records: Iterable[RecordLike],
     *,
     crs: CrsLike = WGS84,
     errors: Errors = "warn",
@@ -236,7 +236,7 @@ def _tiles_frame(
     return gdf
 
 
-def collections_from_records(records: Iterable[Any]) -> pd.DataFrame:
+def collections_from_records(records: Iterable[RecordLike]) -> pd.DataFrame:
     """Build a DataFrame of BYOC collections from API records.
 
     Parameters

@@ -41,8 +41,14 @@ def times_us(values: Any) -> np.ndarray:
     --------
     >>> times_us(pd.to_datetime(["1970-01-01T00:00:01Z", None], utc=True)).tolist()
     [1000000, -9223372036854775808]
+    >>> times_us(["1970-01-01 00:00:01+00:00", "1970-01-01T00:00:02Z"]).tolist()
+    [1000000, 2000000]
     """
-    series = pd.to_datetime(pd.Series(values), utc=True)
+    series = pd.Series(values)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        series = pd.to_datetime(series, utc=True)
+    else:  # texts: each in its own ISO spelling ('...Z' beside '... +00:00')
+        series = pd.to_datetime(series, utc=True, format="mixed")
     return series.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view("int64")
 
 

@@ -54,12 +54,16 @@ from byocframe.geo.geometry import DEFAULT_DENSIFY
 __all__ = [
     "ATTRS_KEY",
     "LOADED",
+    "LOADED_KEYS",
     "NAT",
     "OTHER_READ_ONLY",
+    "DeleteChecks",
     "Drawing",
     "LoadedState",
     "OldTokenError",
+    "checks_now",
     "current_fields",
+    "delete_checks",
     "drawing",
     "geometry_digest",
     "json_safe",
@@ -81,6 +85,9 @@ __all__ = [
 
 #: Name of the column holding each row's loaded-state token.
 LOADED = "loaded"
+#: The ``attrs`` settings that describe a whole load (`with_loaded_ids`): a part of the
+#: frame written or read on its own (a partition, some row groups) leaves them out.
+LOADED_KEYS = ("loaded_ids", "loaded_ids_seal", "loaded_checks", "loaded_checks_seal")
 #: The other columns of a tile frame that the service owns: an edit of one is refused, so
 #: each row's token keeps a 32-bit digest of each (`other_digests`), in this order.
 OTHER_READ_ONLY = (
@@ -128,6 +135,22 @@ _V2_CHARS = _V2_PAYLOAD.itemsize * 4 // 3
 #: Characters of a version-1 payload (60 bytes), told apart to say "reload".
 _OLD_CHARS = 80
 _STATUS_CODE = {name: i + 1 for i, name in enumerate(STATUSES)}
+#: Per loaded id, what a deletion reads again on the server before it deletes the tile
+#: (`byocframe.edits.delete_checks`), kept in ``attrs`` so a row dropped from the frame
+#: still has it: the low 32 bits of the path's digest, the ingestion start, the sensing
+#: time and the native cover's digest, the additional data's 32-bit digest and the
+#: status code (21 bytes, 28 base64 characters).
+DeleteChecks = np.dtype(
+    [
+        ("path", "<u4"),
+        ("ingestion_start", "<u4"),
+        ("sensing_time", "<u4"),
+        ("native", "<u4"),
+        ("additional", "<u4"),
+        ("status", "u1"),
+    ]
+)
+_LOW32 = np.uint64(0xFFFFFFFF)
 
 
 class OldTokenError(ValueError):
@@ -294,7 +317,7 @@ def stamp(
     collection: str,
     service: str,
     rows: Any = None,
-) -> None:
+) -> np.ndarray:
     """Record in ``frame[LOADED]`` what the rows hold now, as loaded from ``service``.
 
     Parameters
@@ -305,7 +328,14 @@ def stamp(
         Where the rows came from ("" when unknown, e.g. from saved records).
     rows : array-like of int, optional
         Positions of the rows to stamp; by default every row, which also resets the
-        ids remembered as loaded (``attrs["byocframe"]["loaded_ids"]``).
+        ids remembered as loaded (``attrs["byocframe"]["loaded_ids"]``) and what their
+        deletions check (`delete_checks`).
+
+    Returns
+    -------
+    numpy.ndarray
+        The stamped rows' `DeleteChecks`, in their order (for a loader that stamps
+        batch by batch and records the loaded ids itself).
     """
     whole = rows is None
     positions = np.arange(len(frame)) if whole else np.asarray(rows, dtype=int)
@@ -327,9 +357,11 @@ def stamp(
     elif len(positions):
         frame.iloc[positions, column] = tokens
     settings.update(collection=collection, service=service, load=load)
+    checks = _checks_of(payload)
     if whole:
-        settings = with_loaded_ids(settings, _texts(frame.index))
+        settings = with_loaded_ids(settings, _texts(frame.index), checks)
     frame.attrs[ATTRS_KEY] = settings
+    return checks
 
 
 def _texts(index: pd.Index) -> list[str]:
@@ -566,8 +598,14 @@ def sealed_ids(frame: pd.DataFrame, state: LoadedState | None = None) -> bool:
     return bool((state.load[state.present] == load).all())
 
 
-def with_loaded_ids(settings: dict[str, Any], ids: Sequence[str]) -> dict[str, Any]:
+def with_loaded_ids(
+    settings: dict[str, Any], ids: Sequence[str], checks: np.ndarray | None = None
+) -> dict[str, Any]:
     """``settings`` (a frame's byocframe attrs) with these loaded ids, sealed.
+
+    ``checks`` are the ids' `DeleteChecks`, in the same order; without them the
+    settings keep none, and a deletion of a dropped row is then checked only against
+    ``original=`` (see `byocframe.edits.delete_checks`).
 
     Examples
     --------
@@ -577,7 +615,114 @@ def with_loaded_ids(settings: dict[str, Any], ids: Sequence[str]) -> dict[str, A
     """
     ids = [str(i) for i in ids]
     seal = ids_digest(f"{settings.get('collection') or ''}\0{settings.get('load')}", ids)
-    return {**settings, "loaded_ids": "\n".join(ids), "loaded_ids_seal": seal}
+    out = {**settings, "loaded_ids": "\n".join(ids), "loaded_ids_seal": seal}
+    out.pop("loaded_checks", None)
+    out.pop("loaded_checks_seal", None)
+    if checks is not None:
+        checks = np.ascontiguousarray(checks, dtype=DeleteChecks)
+        if len(checks) != len(ids):
+            raise ValueError(f"{len(checks)} delete checks for {len(ids)} loaded ids")
+        text = base64.b64encode(checks.tobytes()).decode("ascii")
+        out["loaded_checks"] = text
+        out["loaded_checks_seal"] = ids_digest(seal, [text])
+    return out
+
+
+def delete_checks(settings: Mapping[str, Any]) -> dict[str, np.void]:
+    """Each loaded id's `DeleteChecks`, from a frame's byocframe attrs (empty if none).
+
+    Only checks written with the loaded ids they stand beside are read: a list of ids
+    or checks edited by hand, or copied from another frame, gives none.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> checks = delete_checks(gdf.attrs["byocframe"])
+    >>> sorted(checks) == sorted(gdf.index), int(checks[gdf.index[0]]["status"]) > 0
+    (True, True)
+    """
+    text, seal = settings.get("loaded_checks"), settings.get("loaded_checks_seal")
+    ids_text, ids_seal = settings.get("loaded_ids"), settings.get("loaded_ids_seal")
+    if not all(isinstance(v, str) for v in (text, seal, ids_text, ids_seal)):
+        return {}
+    if seal != ids_digest(str(ids_seal), [str(text)]):
+        return {}
+    ids = str(ids_text).split("\n") if ids_text else []
+    expected = ids_digest(f"{settings.get('collection') or ''}\0{settings.get('load')}", ids)
+    if ids_seal != expected:
+        return {}
+    try:
+        raw = base64.b64decode(str(text), validate=True)
+    except ValueError:
+        return {}
+    if len(raw) != len(ids) * DeleteChecks.itemsize:
+        return {}
+    checks = np.frombuffer(raw, dtype=DeleteChecks)
+    return dict(zip(ids, checks, strict=True))
+
+
+def checks_now(frame: pd.DataFrame, ids: Sequence[str]) -> np.ndarray | None:
+    """`DeleteChecks` of ``ids``: from a row's own token, else as ``frame``'s attrs recorded.
+
+    None when an id has neither (its deletion is then checked only against
+    ``original=``). A writer that changes which ids are loaded (the push's write-back)
+    records these with them (`with_loaded_ids`).
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> kept = checks_now(gdf.iloc[1:], list(gdf.index))
+    >>> kept.tobytes() == checks_now(gdf, list(gdf.index)).tobytes()
+    True
+    >>> checks_now(gdf, ["not-loaded"]) is None
+    True
+    """
+    wanted = pd.Index([str(t) for t in ids], dtype=object)
+    out = np.zeros(len(wanted), dtype=DeleteChecks)
+    found = np.zeros(len(wanted), dtype=bool)
+    state = loaded_state(frame)
+    usable = state.present & (state.version >= _VERSION)
+    rows = np.flatnonzero(usable)
+    if len(rows):
+        own = pd.Index(state.tile_id[rows].astype(str), dtype=object)
+        keep = ~own.duplicated(keep="first")
+        own, rows = own[keep], rows[keep]
+        where = own.get_indexer(wanted)
+        hit = where >= 0
+        picked = rows[where[hit]]
+        out[hit] = _checks({name: getattr(state, name)[picked] for name in _CHECKED})
+        found |= hit
+    if not found.all():
+        recorded = delete_checks(frame.attrs.get(ATTRS_KEY, {}))
+        for k in np.flatnonzero(~found).tolist():
+            check = recorded.get(wanted[k])
+            if check is None:
+                return None
+            out[k] = check
+    return out
+
+
+_CHECKED = ("path", "ingestion_start", "sensing_time", "native", "others", "status")
+
+
+def _checks_of(payload: np.ndarray) -> np.ndarray:
+    """`DeleteChecks` of token payloads (`current_fields`)."""
+    return _checks({name: payload[name] for name in _CHECKED})
+
+
+def _checks(fields: Mapping[str, np.ndarray]) -> np.ndarray:
+    out = np.zeros(len(fields["path"]), dtype=DeleteChecks)
+    for name in ("path", "native"):
+        out[name] = np.asarray(fields[name], dtype="<u8") & _LOW32
+    for name in ("ingestion_start", "sensing_time"):
+        out[name] = np.asarray(fields[name], dtype="<i8").view("<u8") & _LOW32
+    out["additional"] = np.asarray(fields["others"])[:, OTHER_READ_ONLY.index("additional_data")]
+    out["status"] = fields["status"]
+    return out
 
 
 class Drawing(TypedDict):

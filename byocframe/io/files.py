@@ -33,16 +33,26 @@ import shapely
 from pyproj.exceptions import CRSError
 
 from byocframe.exceptions import ValidationError
-from byocframe.frame.native import NATIVE_COLUMNS, as_geometries, native_column
-from byocframe.frame.records import dumps
+from byocframe.frame.native import (
+    NATIVE_COLUMNS,
+    as_geometries,
+    native_column,
+    native_geometries,
+)
+from byocframe.frame.records import dumps, times_us
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
     LOADED,
+    LOADED_KEYS,
     OTHER_READ_ONLY,
+    checks_now,
+    delete_checks,
+    drawing,
     json_safe,
     loaded_ids,
     saved_settings,
 )
+from byocframe.geo.geometry import reproject
 from byocframe.io.geoparquet import (
     is_byocframe_parquet,
     read_parquet,
@@ -474,9 +484,12 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
             try:
                 frame[column] = _cast(frame[column], template[column].dtype)
             except (ValueError, TypeError) as err:
+                # pandas' first sentence (its hints run over several lines)
+                reason = (str(err).splitlines() or [type(err).__name__])[0]
+                reason = reason.split(" You might want")[0].rstrip(". :")
                 raise ValidationError(
                     f"{path}: column {column!r} holds a value that is not "
-                    f"{template[column].dtype} ({err}); fix it (times: ISO 8601, e.g. "
+                    f"{template[column].dtype} ({reason}); fix it (times: ISO 8601, e.g. "
                     "2024-06-01T10:00:00Z)"
                 ) from err
     frame.index = pd.Index(frame.index, name=frame.index.name or "id").astype(template.index.dtype)
@@ -488,7 +501,7 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
     if not meta.get("attrs"):
         # the file kept no attrs: neither the loaded ids nor how the rows were drawn
         # are known (today's defaults would make rows drawn otherwise look edited)
-        for key in ("loaded_ids", "loaded_ids_seal", "densify", "tolerance"):
+        for key in (*LOADED_KEYS, "densify", "tolerance"):
             frame.attrs[ATTRS_KEY].pop(key, None)
     return frame
 
@@ -510,6 +523,84 @@ def _cast(column: pd.Series, dtype: Any) -> pd.Series:
 #: listing too, so the push refuses an edit of one by name instead of dropping it
 #: (``tile_geometry`` is left out: a table's copy of it is drawn, not edited).
 _OVERLAID = ("path", "status", "created", "ingestion_start", "native_cover", *OTHER_READ_ONLY)
+
+
+def _as_drawn(current: gpd.GeoDataFrame, rows: pd.DataFrame, settings: dict[str, Any]) -> Any:
+    """Which of the table's covers are the server's covers drawn as the table's were.
+
+    A table from a load drawn with other settings (``densify=20_000``, say) shows the
+    same covers with other vertices; laid over a listing drawn with the defaults, every
+    one would read as an edit. None when the table was drawn as the listing is, or does
+    not say how.
+    """
+    if "densify" not in settings and "tolerance" not in settings:
+        return None
+    theirs = drawing(settings)
+    if theirs == drawing(current.attrs.get(ATTRS_KEY, {})) or not len(rows):
+        return None
+    native = native_geometries(current.loc[rows.index], "native_cover")
+    codes = current.loc[rows.index, "native_crs"].to_numpy(dtype=object)
+    has = ~shapely.is_missing(native) & pd.notna(codes)
+    out = np.zeros(len(rows), dtype=bool)
+    if has.any():
+        target = current.crs.to_string() if current.crs is not None else "EPSG:4326"
+        redrawn = reproject(native[has], codes[has], target, **theirs)
+        table = np.asarray(rows.geometry.array)[has]
+        out[has] = shapely.equals_exact(table, redrawn, tolerance=1e-7)
+    return out
+
+
+def _since_listed(
+    current: pd.DataFrame,
+    rows: pd.DataFrame,
+    times: pd.Series | None,
+    recorded: dict[str, Any],
+    settings: dict[str, Any],
+) -> list[str]:
+    """The tiles whose sensing time changed since the table was listed and it left alone.
+
+    Refuses a table that would undo a change made on the server since it was listed: a
+    time it edited too, or a cover other than the server's now. Without what the
+    listing recorded (``recorded``: a table with no byocframe metadata, or from before
+    these were kept), nothing is known of the tiles' past and nothing is refused.
+    """
+    ids = [str(i) for i in rows.index]
+    if not recorded or not ids or not all(i in recorded for i in ids):
+        return []
+    now = checks_now(current, ids)
+    if now is None:
+        return []
+    listed = np.array([recorded[i] for i in ids], dtype=now.dtype)
+    when = settings.get("listed_at") or "it was listed"
+    keep: list[str] = []
+    moved = now["sensing_time"] != listed["sensing_time"]
+    if times is not None and moved.any():
+        low = times_us(times).view("<u8") & np.uint64(0xFFFFFFFF)
+        left = low == listed["sensing_time"]  # the table holds the time as listed
+        server = times_us(current.loc[rows.index, "sensing_time"])
+        undone = moved & ~left & (times_us(times) != server)
+        if undone.any():
+            tid = ids[int(np.flatnonzero(undone)[0])]
+            raise ValidationError(
+                f"tile {tid}: its sensing time changed on the server since this table was "
+                f"listed ({when}), and the table holds another: load the tiles again and "
+                "make the edit there (nothing was sent)"
+            )
+        keep = [ids[k] for k in np.flatnonzero(moved & left)]
+    redrawn = now["native"] != listed["native"]
+    if redrawn.any():
+        at = np.flatnonzero(redrawn)
+        table = rows.geometry.array[at]
+        server_now = current.geometry.loc[rows.index[at]].array
+        same = shapely.equals_exact(np.asarray(table), np.asarray(server_now), tolerance=1e-7)
+        if not same.all():
+            tid = ids[int(at[np.flatnonzero(~same)[0]])]
+            raise ValidationError(
+                f"tile {tid}: its cover changed on the server since this table was listed "
+                f"({when}), and the table holds another: load the tiles again and make the "
+                "edit there (nothing was sent)"
+            )
+    return keep
 
 
 def _overlay_read_only(frame: pd.DataFrame, rows: pd.DataFrame) -> None:
@@ -542,8 +633,15 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
     the table holds (``native_crs``, ``status``, ...): laid over the listing, a value
     that differs is refused by name; rows with no known id and a ``path`` are new tiles;
     tiles missing from the table are left out (deleted only with ``delete_missing``),
-    except, for a table of a filtered load (its metadata says so), the tiles outside
-    that load.
+    and only when the table's metadata says it lists the whole collection: for a table
+    of a filtered load only its own loaded tiles, and for a table with no byocframe
+    metadata (FlatGeobuf, a file saved again by another tool) none.
+
+    A table written by byocframe from a listing (a column selection that lost
+    ``loaded``) records what each tile held then (`byocframe.frame.snapshot.
+    delete_checks`): a tile whose sensing time changed on the server since keeps the
+    server's time where the table still holds the listed one, and a table that would
+    undo a change made since (a time or a cover edited on both sides) is refused.
     Returns the frame to push and the listing it was compared with (its ``original``).
     """
     from byocframe.io.listing import read_tiles
@@ -554,17 +652,37 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
         edited = edited.to_crs(frame.crs)
     known = edited.index.notna() & edited.index.isin(frame.index)
     rows = edited[known]
-    if "sensing_time" in rows:
-        frame.loc[rows.index, "sensing_time"] = pd.to_datetime(rows["sensing_time"], utc=True)
-    frame.loc[rows.index, frame.active_geometry_name] = rows.geometry.array
+    if rows.index.has_duplicates:
+        twice = rows.index[rows.index.duplicated()][0]
+        raise ValidationError(
+            f"tile {twice!r} appears more than once in the table: keep one row per tile "
+            "(e.g. table[~table.index.duplicated(keep='last')])"
+        )
+    settings = edited.attrs.get(ATTRS_KEY, {})
+    times = (
+        pd.to_datetime(rows["sensing_time"], utc=True, format="mixed")
+        if "sensing_time" in rows
+        else None
+    )
+    keep_server = _since_listed(current, rows, times, delete_checks(settings), settings)
+    if times is not None:
+        times = times.where(
+            ~times.index.isin(keep_server), current.loc[times.index, "sensing_time"]
+        )
+        frame.loc[rows.index, "sensing_time"] = times
+    covers = rows.geometry.array
+    drawn = _as_drawn(current, rows, settings)
+    if drawn is not None:  # the table's covers drawn otherwise than the listing's
+        covers = np.where(drawn, np.asarray(current.geometry.loc[rows.index].array), covers)
+    frame.loc[rows.index, frame.active_geometry_name] = covers
     _overlay_read_only(frame, rows)
     missing = frame.index.difference(edited.index[known])
-    settings = edited.attrs.get(ATTRS_KEY, {})
-    if settings.get("whole") is False:
-        # the table is a filtered load (status, bbox, dates): the tiles outside its
-        # filter are missing from it without being meant for deletion; only its own
-        # loaded tiles may go (none when it no longer lists them)
-        missing = missing.intersection(pd.Index(loaded_ids(edited) or [], dtype=object))
+    # only the table's own loaded tiles may go: tiles created since it was listed, the
+    # tiles outside a filtered load (status, bbox, dates), and every tile when the table
+    # does not say what it lists (no byocframe metadata) are missing from it without
+    # being meant for deletion
+    listed = loaded_ids(edited)
+    missing = missing[:0] if listed is None else missing.intersection(pd.Index(listed))
     frame = frame.drop(index=missing)
     new = edited[~known]
     if len(new):

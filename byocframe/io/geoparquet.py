@@ -49,7 +49,7 @@ from byocframe.frame.native import (
     native_column,
     native_geometries,
 )
-from byocframe.frame.snapshot import ATTRS_KEY, json_safe, own_tokens, saved_settings
+from byocframe.frame.snapshot import ATTRS_KEY, LOADED_KEYS, json_safe, own_tokens, saved_settings
 from byocframe.geo.crs import WGS84
 
 __all__ = [
@@ -569,7 +569,7 @@ def _read_row_groups(path: str | Path, groups: list[int] | None) -> gpd.GeoDataF
     if groups is not None and set(groups) != set(range(source.num_row_groups)):
         # a part of the file: the ids loaded are the file's, not this part's; kept, they
         # would plan every row not read for deletion
-        settings = {k: v for k, v in settings.items() if k not in ("loaded_ids", "loaded_ids_seal")}
+        settings = {k: v for k, v in settings.items() if k not in LOADED_KEYS}
         settings["whole"] = False
     gdf.attrs = {ATTRS_KEY: settings}
     for column in NATIVE_COLUMNS:

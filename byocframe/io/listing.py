@@ -460,16 +460,23 @@ def _write_stamped(
         "load": load_number(cid, service, loaded),
     }
     settings = with_loaded_ids(settings, loaded)
-    del loaded
+    stamped_ids: list[np.ndarray] = []
+    checks: list[np.ndarray] = []  # what a later deletion of each tile checks
     with ParquetSink(part, empty.crs) as sink:
         for frame in spill.frames():
             frame.attrs = {ATTRS_KEY: dict(settings)}
-            stamp(frame, collection=cid, service=service, rows=np.arange(len(frame)))
+            checks.append(stamp(frame, collection=cid, service=service, rows=np.arange(len(frame))))
+            stamped_ids.append(frame.index.to_numpy(dtype=object))
             sink.write(frame)
         if sink.writer is None:
             stamped = empty.copy()
             stamp(stamped, collection=cid, service=service)
             sink.write(stamped)
+        written = pd.Index(np.concatenate(stamped_ids).astype(str)) if checks else None
+        if written is not None and written.is_unique:
+            order = written.get_indexer(loaded)
+            if (order >= 0).all():
+                settings = with_loaded_ids(settings, loaded, np.concatenate(checks)[order])
         sink.close({ATTRS_KEY: settings}, [*empty.columns, "loaded"], empty.index.name)
     return int(spill.kept.sum())
 

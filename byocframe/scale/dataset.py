@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY, loaded_ids, sealed_ids
+from byocframe.frame.snapshot import ATTRS_KEY, LOADED_KEYS, loaded_ids, sealed_ids
 from byocframe.io.files import check_parquet_rows, write_file
 from byocframe.io.geoparquet import METADATA_KEY
 from byocframe.scale.manifest import (
@@ -360,7 +360,7 @@ def write_partitions(
         blocks = [np.asarray(indices[key]) for key in indices]
     settings = dict(frame.attrs.get(ATTRS_KEY, {}))
     ids = loaded_ids(frame) if sealed_ids(frame) else None
-    own = {k: v for k, v in settings.items() if k not in ("loaded_ids", "loaded_ids_seal")}
+    own = {k: v for k, v in settings.items() if k not in LOADED_KEYS}
     write = secrets.token_hex(8)
     # an earlier write's manifest goes first: a write stopped half way (killed, a full
     # disk) leaves no manifest that would pass the new files off as the old dataset

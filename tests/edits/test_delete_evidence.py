@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pandas as pd
 import pytest
 
 import byocframe
@@ -126,3 +127,97 @@ def test_a_tile_changed_since_it_was_loaded_is_not_deleted_with_original(demo):
     assert "ingestion start" in result.loc[changed, "message"]
     assert result.loc[same, "outcome"] == "ok"
     assert _server_ids(client, cid) == set(loaded.index) - {same}
+
+
+@pytest.mark.parametrize("route", ["frame", "gpkg", "parquet", "listing"])
+def test_a_tile_changed_since_it_was_loaded_is_not_deleted_without_original(demo, tmp_path, route):
+    """A dropped row's loaded state lives on in attrs (and a file's metadata): no original=.
+
+    Before, a tile reingested by another editor after the load was deleted (outcome
+    ``ok``) by ``push(frame.drop(...), delete_missing=True)`` and by the command line's
+    ``push --delete-missing`` of a saved file: the dropped row took its token with it.
+    """
+    client = demo.client()
+    cid = demo.demo_collection
+    if route == "listing":
+        byocframe.write_listing(client, cid, tmp_path / "l.parquet")
+        loaded = byocframe.read_file(tmp_path / "l.parquet")
+    else:
+        loaded = byocframe.read_tiles(client, cid)
+    changed, same, edited = loaded.index[:3]
+    client.reingest_tile(cid, changed)  # another editor: a new ingestion since the load
+    if route in ("gpkg", "parquet"):
+        byocframe.write_file(loaded, tmp_path / f"t.{route}")
+        loaded = byocframe.read_file(tmp_path / f"t.{route}")
+    kept = loaded.drop(index=[changed, same])
+    kept.loc[edited, "sensing_time"] += pd.Timedelta(hours=1)
+    result = byocframe.push(kept, client, delete_missing=True)
+    assert result.loc[changed, "outcome"] == "conflict"
+    assert "ingestion start" in result.loc[changed, "message"]
+    assert result.loc[same, "outcome"] == "ok"
+    assert result.loc[edited, "outcome"] == "ok"
+    assert _server_ids(client, cid) == set(loaded.index) - {same}
+    # the frame pushed records the tiles as they are now: a tile it did not change is
+    # deleted when dropped next, and the refused one is still refused
+    again = byocframe.push(kept.drop(index=[edited]), client, delete_missing=True)
+    assert again.loc[edited, "outcome"] == "ok"
+    assert again.loc[changed, "outcome"] == "conflict"
+    assert edited not in _server_ids(client, cid)
+
+
+def test_a_status_changed_since_the_load_keeps_a_dropped_tile(demo):
+    """The other fields recorded for a dropped row: status (32-bit digests of the rest)."""
+    client = demo.client()
+    cid = demo.demo_collection
+    loaded = byocframe.read_tiles(client, cid)
+    failed = loaded.index[loaded["status"] == "FAILED"]
+    assert len(failed)
+    tid = failed[0]
+    client.reingest_tile(cid, tid)  # FAILED -> a new ingestion
+    result = byocframe.push(loaded.drop(index=[tid]), client, delete_missing=True)
+    assert result.loc[tid, "outcome"] == "conflict"
+    assert tid in _server_ids(client, cid)
+
+
+@pytest.mark.parametrize("with_original", [False, True])
+@pytest.mark.parametrize("edit", ["sensing time", "cover"])
+def test_a_tile_another_editor_edited_since_the_load_is_not_deleted(demo, edit, with_original):
+    """Another editor re-timed or redrew the tile (a PUT: no reingestion, no new status).
+
+    Before, only path, status, ingestion start and files were compared, so the other
+    editor's edit was deleted with the tile.
+    """
+    client = demo.client()
+    cid = demo.demo_collection
+    loaded = byocframe.read_tiles(client, cid)
+    ingested = loaded.index[loaded["status"] == "INGESTED"]
+    tid, same = ingested[:2]
+    record = client.get_tile(cid, tid)
+    change = {"sensingTime": record["sensingTime"], "coverGeometry": record["coverGeometry"]}
+    if edit == "sensing time":
+        change["sensingTime"] = "2001-02-03T04:05:06Z"
+    else:
+
+        def moved(coords):  # 5 m east, whatever the nesting (Polygon or MultiPolygon)
+            if isinstance(coords[0], int | float):
+                return [coords[0] + 5.0, *coords[1:]]
+            return [moved(c) for c in coords]
+
+        cover = change["coverGeometry"]
+        change["coverGeometry"] = {**cover, "coordinates": moved(cover["coordinates"])}
+    client.update_tile(cid, tid, change)
+    after = client.get_tile(cid, tid)
+    assert (after["status"], after.get("ingestionStart")) == (
+        record["status"],
+        record.get("ingestionStart"),
+    )
+    result = byocframe.push(
+        loaded.drop(index=[tid, same]),
+        client,
+        delete_missing=True,
+        original=loaded if with_original else None,
+    )
+    assert result.loc[tid, "outcome"] == "conflict"
+    assert edit in result.loc[tid, "message"]
+    assert result.loc[same, "outcome"] == "ok"
+    assert tid in _server_ids(client, cid)

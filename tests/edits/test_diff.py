@@ -129,10 +129,13 @@ def test_attrs_are_a_few_scalars_and_cheap_to_copy(gdf):
         "load",
         "loaded_ids",
         "loaded_ids_seal",
+        "loaded_checks",
+        "loaded_checks_seal",
     }
     assert all(isinstance(v, str | float | int | type(None)) for v in settings.values())
     copied = gdf[gdf.index.isin(gdf.index[:3])]
     assert copied.attrs[ATTRS_KEY]["loaded_ids"] is settings["loaded_ids"]  # not copied
+    assert copied.attrs[ATTRS_KEY]["loaded_checks"] is settings["loaded_checks"]
 
 
 def test_tokens_hold_what_was_loaded(gdf):

@@ -120,8 +120,12 @@ class TestPush:
     def test_clearing_a_sensing_time(self, gdf, client):
         tid = gdf.index[0]
         gdf.loc[tid, "sensing_time"] = pd.NaT
-        push(gdf, client)
-        assert "sensingTime" not in client.get_tile(gdf.attrs["byocframe"]["collection"], tid)
+        cid = gdf.attrs["byocframe"]["collection"]
+        with pytest.raises(ValidationError, match="clear_times=True"):
+            push(gdf, client)  # a NaT may be a misaligned assignment: asked for by name
+        assert "sensingTime" in client.get_tile(cid, tid)
+        push(gdf, client, clear_times=True)
+        assert "sensingTime" not in client.get_tile(cid, tid)
 
     def test_geometry_edited_in_wgs84_goes_back_in_the_native_crs(self, gdf, client):
         tid = not_crossing(gdf)

@@ -299,6 +299,22 @@ def test_a_csv_with_broken_metadata_is_one_clear_error(gdf, tmp_path):
         byocframe.read_file(path)
 
 
+def test_a_csv_time_a_spreadsheet_rewrote_is_one_line_naming_it(gdf, tmp_path):
+    """Noted by attack11: the refusal was pandas' own hint, over four lines."""
+    import io
+
+    path = tmp_path / "t.csv"
+    byocframe.write_file(gdf.iloc[:3], path)
+    first, rest = path.read_text().split("\n", 1)
+    table = pd.read_csv(io.StringIO(rest))
+    table["sensing_time"] = pd.to_datetime(table["sensing_time"]).dt.strftime("%d/%m/%Y %H:%M")
+    path.write_text(first + "\n" + table.to_csv(index=False))
+    with pytest.raises(ValidationError, match="column 'sensing_time'") as caught:
+        byocframe.read_file(path)
+    assert "\n" not in str(caught.value)
+    assert table["sensing_time"].iloc[0] in str(caught.value)
+
+
 # ---------------------------------------------------------------- found by the attack review
 def _cut_tile(frame):
     return next(i for i in frame.index if len(frame.geometry[i].geoms) > 1)
