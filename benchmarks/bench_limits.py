@@ -85,6 +85,7 @@ _CHILD = """
 import resource, sys, time
 import byocframe, byocframe.io.files as f
 f.MIN_PARQUET_BYTES_PER_ROW = 0
+f.MAX_PARQUET_EXPANSION = None
 start = time.perf_counter()
 n = len(byocframe.read_file(sys.argv[1]))
 print(n, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

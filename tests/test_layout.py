@@ -25,12 +25,14 @@ FLOORS = {
 #: What the local service may use of the client's side: geometry, the data-only file
 #: rules, the errors, progress bars, tifffile's collected log (`log_capture`), the demo's
 #: synthetic listings, `Client` (for
-#: ``service.client()``) and `to_records` (``service.seed`` takes a tile frame).
+#: ``service.client()``), `to_records` (``service.seed`` takes a tile frame) and
+#: `check_parquet_rows` (a seeding file gets `read_file`'s bounds; finding 123).
 SERVICE_MAY_USE = {
     "byocframe", "byocframe.exceptions", "byocframe.file_rules", "byocframe.progress",
     "byocframe.log_capture",
     "byocframe.geo", "byocframe.geo.crs", "byocframe.geo.geojson", "byocframe.geo.geometry",
     "byocframe.frame.synthetic", "byocframe.frame.convert", "byocframe.client.api",
+    "byocframe.io.files",
 }  # fmt: skip
 
 

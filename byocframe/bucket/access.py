@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from byocframe.bucket.bounded import bound_listing
 from byocframe.bucket.headers import RangeReader
 from byocframe.bucket.s3_errors import s3_error
 from byocframe.exceptions import BucketError
@@ -130,6 +131,7 @@ class Bucket:
                     pd.Timestamp(stat.st_mtime, unit="s", tz="UTC"),
                 )
             return
+        bound_listing(self._client)  # each page read within MAX_LIST_PAGE_BYTES
         pages = self._client.get_paginator("list_objects_v2").paginate(
             Bucket=self.name, Prefix=self.prefix
         )

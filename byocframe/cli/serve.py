@@ -15,7 +15,12 @@ from typing import Any
 from byocframe.cli.common import positive
 from byocframe.exceptions import ByocframeWarning, ValidationError
 
-__all__ = ["add_commands", "exports", "service_credentials", "setup_lines"]
+__all__ = ["MAX_SECRET_FILE_BYTES", "add_commands", "exports", "service_credentials", "setup_lines"]
+
+#: Most bytes read of ``--client-secret-file`` (its first line is the secret): a path
+#: such as /dev/zero or a log file was read whole. Raise it
+#: (``byocframe.cli.serve.MAX_SECRET_FILE_BYTES = ...``, from Python) for a longer secret.
+MAX_SECRET_FILE_BYTES = 4096
 
 
 def add_commands(commands: Any) -> None:
@@ -184,8 +189,16 @@ def service_credentials(
         )
         return client_id, args.client_secret, "--client-secret"
     if args.client_secret_file:
-        lines = args.client_secret_file.read_text(encoding="utf-8").splitlines()
-        secret = lines[0].strip() if lines else ""
+        limit = MAX_SECRET_FILE_BYTES
+        with open(args.client_secret_file, "rb") as source:
+            first = source.readline(limit + 1)
+        if len(first.rstrip(b"\r\n")) > limit:
+            raise ValidationError(
+                f"--client-secret-file {args.client_secret_file}: its first line is longer "
+                f"than {limit:,} bytes (byocframe.cli.serve.MAX_SECRET_FILE_BYTES); put "
+                "the secret alone on the first line"
+            )
+        secret = first.decode("utf-8").strip()
         if not secret:
             raise ValueError(f"--client-secret-file {args.client_secret_file} is empty")
         return client_id, secret, str(args.client_secret_file)

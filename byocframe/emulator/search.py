@@ -117,6 +117,7 @@ class SearchQuery:
         query.limit = min(query.limit, MAX_LIMIT)
         query.next = _integer(params.get("next"), "next", 0, low=0)
         query.fields = _fields(params.get("fields"), get)
+        _check_fields(query.fields, limits)
         return query
 
 
@@ -278,6 +279,18 @@ def _fields(value: Any, get: bool) -> dict[str, Any] | None:
         ):
             raise problem(f"fields.{key} must be a list of field names (texts)")
     return {"include": value.get("include"), "exclude": value.get("exclude")}
+
+
+def _check_fields(fields: Mapping[str, Any] | None, limits: Limits) -> None:
+    """Refuse more ``fields`` names than `Limits.max_fields` (each costs a walk an item)."""
+    if fields is None:
+        return
+    names = len(fields.get("include") or ()) + len(fields.get("exclude") or ())
+    if names > limits.max_fields:
+        raise problem(
+            f"fields lists {names} names, more than max_fields={limits.max_fields}; "
+            "ask for fewer (or for the default set)"
+        )
 
 
 def apply_fields(item: dict[str, Any], fields: Mapping[str, Any] | None) -> dict[str, Any]:

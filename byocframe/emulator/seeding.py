@@ -67,6 +67,12 @@ def seed_records(tiles: Any, chunk_size: int = SEED_CHUNK) -> Iterable[Mapping[s
     -------
     iterable of dict
 
+    Raises
+    ------
+    ValidationError
+        When the file passes `byocframe.read_file`'s bounds (rows, bytes a row, what its
+        columns take once read; `byocframe.io.files.check_parquet_rows`).
+
     Examples
     --------
     >>> list(seed_records([{"path": "a/(BAND).tif"}]))
@@ -75,6 +81,9 @@ def seed_records(tiles: Any, chunk_size: int = SEED_CHUNK) -> Iterable[Mapping[s
     if isinstance(tiles, str | os.PathLike):
         import geopandas as gpd
 
+        from byocframe.io.files import check_parquet_rows
+
+        check_parquet_rows(os.fspath(tiles))  # rows, bytes a row and expansion, before any is read
         tiles = gpd.read_parquet(tiles)
     if isinstance(tiles, pd.DataFrame):
         return _frame_records(tiles, chunk_size)

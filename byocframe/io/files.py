@@ -65,6 +65,7 @@ from byocframe.io.geoparquet import (
 
 __all__ = [
     "MAX_FILE_ROWS",
+    "MAX_PARQUET_EXPANSION",
     "MIN_PARQUET_BYTES_PER_ROW",
     "check_parquet_rows",
     "overlay_edits",
@@ -84,6 +85,15 @@ MAX_FILE_ROWS = 2_000_000
 #: alone about 16 bytes); set it to 0 (``byocframe.io.files.MIN_PARQUET_BYTES_PER_ROW =
 #: 0``) to read such a file anyway.
 MIN_PARQUET_BYTES_PER_ROW = 4
+
+#: Most times its size on disk a GeoParquet file's columns may take once read, bounded
+#: from the footer and the dictionaries before any value is expanded
+#: (`byocframe.io.parquet_size`): a dictionary lets few rows each repeat one large value
+#: (64 rows of one 1 MiB value: under 1 MB of file, 64 MiB read). byocframe's files take
+#: 2-3 times their size, geopandas' 1.3-1.5; raise it
+#: (``byocframe.io.files.MAX_PARQUET_EXPANSION = ...``), or set it to None, to read a
+#: file that expands more.
+MAX_PARQUET_EXPANSION: float | None = 50
 
 PathLike = str | Path
 _EXTRA_GEOMETRIES = ("tile_geometry", "native_cover", "native_tile")
@@ -498,8 +508,9 @@ def check_parquet_rows(path: PathLike) -> int:
     """The rows a Parquet file's footer declares, refused past the file-size bounds.
 
     Only the footer is read: `MAX_FILE_ROWS` and `MIN_PARQUET_BYTES_PER_ROW` are checked
-    before any row is. `read_file`, the partitions of `byocframe.scale` and their
-    manifest all go through it.
+    before any row is; then `MAX_PARQUET_EXPANSION`, from the footer and, for columns
+    stored through a dictionary, their dictionaries and indices (no value expanded).
+    `read_file`, the partitions of `byocframe.scale` and their manifest all go through it.
 
     Raises
     ------
@@ -519,7 +530,8 @@ def check_parquet_rows(path: PathLike) -> int:
 
     path = Path(path)
     try:
-        rows = int(pq.read_metadata(path).num_rows)
+        metadata = pq.read_metadata(path)
+        rows = int(metadata.num_rows)
     except (OSError, ValueError, pa.ArrowException) as err:
         raise _unreadable(path, "GeoParquet", err) from err
     _check_rows(path, rows, "GeoParquet")
@@ -530,7 +542,30 @@ def check_parquet_rows(path: PathLike) -> int:
             f"fewer than {least} bytes a row (byocframe.io.files.MIN_PARQUET_BYTES_PER_ROW): "
             "rows repeated by its encoding, a crafted file? Set the limit to 0 to read it"
         )
+    _check_expansion(path, metadata, size)
     return rows
+
+
+def _check_expansion(path: Path, metadata: Any, size: int) -> None:
+    """Refuse a file whose columns take more than `MAX_PARQUET_EXPANSION` times its size."""
+    import pyarrow as pa
+
+    from byocframe.io.parquet_size import read_size
+
+    if MAX_PARQUET_EXPANSION is None:
+        return
+    limit = int(MAX_PARQUET_EXPANSION * max(size, 1))
+    try:
+        found = read_size(path, metadata, limit)
+    except (OSError, ValueError, TypeError, pa.ArrowException) as err:
+        raise _unreadable(path, "GeoParquet", err) from err
+    if found.total > limit:
+        raise ValidationError(
+            f"{path}: the Parquet file's columns may take {found.total:,} bytes once read "
+            f"(most in {found.largest!r}), more than {MAX_PARQUET_EXPANSION:g} times its "
+            f"{size:,} bytes (byocframe.io.files.MAX_PARQUET_EXPANSION): values repeated by "
+            "its encoding, a crafted file? Raise the limit, or set it to None, to read it"
+        )
 
 
 def _json(text: str, what: str) -> Any:

@@ -27,7 +27,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["DEFAULT_LOD", "LevelOfDetail", "lod_layer"]
+from byocframe.exceptions import ValidationError
+
+__all__ = ["DEFAULT_LOD", "MAX_OVERVIEW_CELLS", "LevelOfDetail", "lod_layer"]
+
+#: Most (tile part, overview cell) pairs the overview counts, checked before they are
+#: made (about 70 bytes of arrays each: 0.7 GB at the default). A tile touches 1-4 cells
+#: of a degree, so a million tiles make a few million; covers spanning the globe (a
+#: service's answer, or a frame edited so) make 64,800 each. Raise it
+#: (``byocframe.maps.lod.MAX_OVERVIEW_CELLS = ...``), or draw with a larger
+#: ``LevelOfDetail(cell=...)``.
+MAX_OVERVIEW_CELLS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,15 @@ def _overview(geoms: np.ndarray, codes: np.ndarray, n_classes: int, size: float)
     x0, x1, y0, y1 = _cell_ranges(shapely.bounds(parts), size)
     width = x1 - x0 + 1
     per_part = width * (y1 - y0 + 1)
+    total, limit = int(per_part.sum()), MAX_OVERVIEW_CELLS
+    if total > limit:
+        raise ValidationError(
+            f"the overview of {len(geoms):,} footprints at {size:g}-degree cells would count "
+            f"{total:,} (footprint, cell) pairs, more than {limit:,} "
+            "(byocframe.maps.lod.MAX_OVERVIEW_CELLS; the widest footprint touches "
+            f"{int(per_part.max()):,} cells): raise it, or pass lod=LevelOfDetail(cell=...) "
+            "with larger cells"
+        )
     owner = np.repeat(np.arange(len(parts)), per_part)
     k = np.arange(per_part.sum()) - np.repeat(np.cumsum(per_part) - per_part, per_part)
     cell = (y0[owner] + k // width[owner]) * cols + x0[owner] + k % width[owner]

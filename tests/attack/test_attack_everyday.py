@@ -337,11 +337,6 @@ def test_the_same_filtered_table_with_its_metadata_deletes_nothing_outside_it(
 # --- 94, 95. crashes instead of a refusal by name ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 94: Client.update_tile with a sentinelhub-py ByocTile (as "
-    "SentinelHubBYOC.update_tile takes it; create_tile accepts one) raises TypeError",
-)
 def test_update_tile_takes_a_sentinelhub_tile_as_create_tile_does(service: Any) -> None:
     from sentinelhub import ByocTile
 
