@@ -234,7 +234,8 @@ def search_options(args: argparse.Namespace) -> dict[str, Any]:
 def run_push(args: argparse.Namespace) -> int:
     """``byocframe push``: send the edits in a file; 2 when some were not carried out."""
     from byocframe.frame.snapshot import LOADED, loaded_state, service_digest
-    from byocframe.io.files import overlay_edits, read_file
+    from byocframe.io.files import read_file
+    from byocframe.io.overlay import overlay_edits
 
     if args.confirm_deletes is not None and not args.delete_missing:
         raise ValueError(

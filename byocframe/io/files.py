@@ -39,22 +39,15 @@ from byocframe.frame.native import (
     NATIVE_COLUMNS,
     as_geometries,
     native_column,
-    native_geometries,
 )
-from byocframe.frame.records import dumps, times_us
+from byocframe.frame.records import dumps
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
     LOADED,
     LOADED_KEYS,
-    OTHER_READ_ONLY,
-    checks_now,
-    delete_checks,
-    drawing,
     json_safe,
-    loaded_ids,
     saved_settings,
 )
-from byocframe.geo.geometry import reproject
 from byocframe.io.geoparquet import (
     is_byocframe_parquet,
     read_parquet,
@@ -62,6 +55,7 @@ from byocframe.io.geoparquet import (
     restore_columns,
     write_parquet,
 )
+from byocframe.io.overlay import overlay_edits  # its own module since December 2026
 
 __all__ = [
     "MAX_FILE_ROWS",
@@ -722,182 +716,3 @@ def _cast(column: pd.Series, dtype: Any) -> pd.Series:
 #: Columns the service owns that a table without tokens may still hold: laid over the
 #: listing too, so the push refuses an edit of one by name instead of dropping it
 #: (``tile_geometry`` is left out: a table's copy of it is drawn, not edited).
-_OVERLAID = ("path", "status", "created", "ingestion_start", "native_cover", *OTHER_READ_ONLY)
-
-
-def _as_drawn(current: gpd.GeoDataFrame, rows: pd.DataFrame, settings: dict[str, Any]) -> Any:
-    """Which of the table's covers are the server's covers drawn as the table's were.
-
-    A table from a load drawn with other settings (``densify=20_000``, say) shows the
-    same covers with other vertices; laid over a listing drawn with the defaults, every
-    one would read as an edit. None when the table was drawn as the listing is, or does
-    not say how.
-    """
-    if "densify" not in settings and "tolerance" not in settings:
-        return None
-    theirs = drawing(settings)
-    if theirs == drawing(current.attrs.get(ATTRS_KEY, {})) or not len(rows):
-        return None
-    native = native_geometries(current.loc[rows.index], "native_cover")
-    codes = current.loc[rows.index, "native_crs"].to_numpy(dtype=object)
-    has = ~shapely.is_missing(native) & pd.notna(codes)
-    out = np.zeros(len(rows), dtype=bool)
-    if has.any():
-        target = current.crs.to_string() if current.crs is not None else "EPSG:4326"
-        redrawn = reproject(native[has], codes[has], target, **theirs)
-        table = np.asarray(rows.geometry.array)[has]
-        out[has] = shapely.equals_exact(table, redrawn, tolerance=1e-7)
-    return out
-
-
-def _since_listed(
-    current: pd.DataFrame,
-    rows: pd.DataFrame,
-    times: pd.Series | None,
-    recorded: dict[str, Any],
-    settings: dict[str, Any],
-) -> list[str]:
-    """The tiles whose sensing time changed since the table was listed and it left alone.
-
-    Refuses a table that would undo a change made on the server since it was listed: a
-    time it edited too, or a cover other than the server's now. Without what the
-    listing recorded (``recorded``: a table with no byocframe metadata, or from before
-    these were kept), nothing is known of the tiles' past and nothing is refused.
-    """
-    ids = [str(i) for i in rows.index]
-    if not recorded or not ids or not all(i in recorded for i in ids):
-        return []
-    now = checks_now(current, ids)
-    if now is None:
-        return []
-    listed = np.array([recorded[i] for i in ids], dtype=now.dtype)
-    when = settings.get("listed_at") or "it was listed"
-    keep: list[str] = []
-    moved = now["sensing_time"] != listed["sensing_time"]
-    if times is not None and moved.any():
-        low = times_us(times).view("<u8") & np.uint64(0xFFFFFFFF)
-        left = low == listed["sensing_time"]  # the table holds the time as listed
-        server = times_us(current.loc[rows.index, "sensing_time"])
-        undone = moved & ~left & (times_us(times) != server)
-        if undone.any():
-            tid = ids[int(np.flatnonzero(undone)[0])]
-            raise ValidationError(
-                f"tile {tid}: its sensing time changed on the server since this table was "
-                f"listed ({when}), and the table holds another: load the tiles again and "
-                "make the edit there (nothing was sent)"
-            )
-        keep = [ids[k] for k in np.flatnonzero(moved & left)]
-    redrawn = now["native"] != listed["native"]
-    if redrawn.any():
-        at = np.flatnonzero(redrawn)
-        table = rows.geometry.array[at]
-        server_now = current.geometry.loc[rows.index[at]].array
-        same = shapely.equals_exact(np.asarray(table), np.asarray(server_now), tolerance=1e-7)
-        if not same.all():
-            tid = ids[int(at[np.flatnonzero(~same)[0]])]
-            raise ValidationError(
-                f"tile {tid}: its cover changed on the server since this table was listed "
-                f"({when}), and the table holds another: load the tiles again and make the "
-                "edit there (nothing was sent)"
-            )
-    return keep
-
-
-def _overlay_read_only(frame: pd.DataFrame, rows: pd.DataFrame) -> None:
-    """Put ``rows``' values of the `_OVERLAID` columns into ``frame``, in place."""
-    at = frame.index.get_indexer(rows.index)
-    for name in _OVERLAID:
-        if name not in rows.columns or name not in frame.columns:
-            continue
-        values = frame[name].astype(object).to_numpy(copy=True)
-        values[at] = rows[name].astype(object).to_numpy()
-        if name in ("created", "ingestion_start"):
-            given = pd.Series(values, index=frame.index)
-            times = pd.to_datetime(given, utc=True, format="mixed", errors="coerce")
-            bad = times.isna() & given.notna()
-            if bad.any():
-                raise ValidationError(
-                    f"tile {bad.idxmax()}: {name} {given[bad].iloc[0]!r} is not a time; "
-                    f"restore it as listed (it is read-only), or drop the {name!r} column"
-                )
-            frame[name] = times
-        else:
-            frame[name] = pd.Series(values, index=frame.index, dtype=object)
-
-
-def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[Any, Any]:
-    """Lay a table with no ``loaded`` column over the collection as it is now.
-
-    For tables people build by hand: ``sensing_time`` and ``geometry`` of rows whose id
-    is in the collection are edits, and so would be the columns the service owns that
-    the table holds (``native_crs``, ``status``, ...): laid over the listing, a value
-    that differs is refused by name; rows with no known id and a ``path`` are new tiles;
-    tiles missing from the table are left out (deleted only with ``delete_missing``),
-    and only when the table's metadata says it lists the whole collection: for a table
-    of a filtered load only its own loaded tiles, and for a table with no byocframe
-    metadata (FlatGeobuf, a file saved again by another tool) none.
-
-    A table written by byocframe from a listing (a column selection that lost
-    ``loaded``) records what each tile held then (`byocframe.frame.snapshot.
-    delete_checks`): a tile whose sensing time changed on the server since keeps the
-    server's time where the table still holds the listed one, and a table that would
-    undo a change made since (a time or a cover edited on both sides) is refused.
-    Returns the frame to push and the listing it was compared with (its ``original``).
-    """
-    from byocframe.io.listing import read_tiles
-
-    current = read_tiles(client, collection, progress=False)
-    frame = current.copy()
-    if edited.crs is not None and frame.crs is not None and not edited.crs.equals(frame.crs):
-        edited = edited.to_crs(frame.crs)
-    known = edited.index.notna() & edited.index.isin(frame.index)
-    rows = edited[known]
-    if rows.index.has_duplicates:
-        twice = rows.index[rows.index.duplicated()][0]
-        raise ValidationError(
-            f"tile {twice!r} appears more than once in the table: keep one row per tile "
-            "(e.g. table[~table.index.duplicated(keep='last')])"
-        )
-    settings = edited.attrs.get(ATTRS_KEY, {})
-    times = (
-        pd.to_datetime(rows["sensing_time"], utc=True, format="mixed")
-        if "sensing_time" in rows
-        else None
-    )
-    keep_server = _since_listed(current, rows, times, delete_checks(settings), settings)
-    if times is not None:
-        times = times.where(
-            ~times.index.isin(keep_server), current.loc[times.index, "sensing_time"]
-        )
-        frame.loc[rows.index, "sensing_time"] = times
-    covers = rows.geometry.array
-    drawn = _as_drawn(current, rows, settings)
-    if drawn is not None:  # the table's covers drawn otherwise than the listing's
-        covers = np.where(drawn, np.asarray(current.geometry.loc[rows.index].array), covers)
-    frame.loc[rows.index, frame.active_geometry_name] = covers
-    _overlay_read_only(frame, rows)
-    missing = frame.index.difference(edited.index[known])
-    # only the table's own loaded tiles may go: tiles created since it was listed, the
-    # tiles outside a filtered load (status, bbox, dates), and every tile when the table
-    # does not say what it lists (no byocframe metadata) are missing from it without
-    # being meant for deletion
-    listed = loaded_ids(edited)
-    missing = missing[:0] if listed is None else missing.intersection(pd.Index(listed))
-    frame = frame.drop(index=missing)
-    new = edited[~known]
-    if len(new):
-        if "path" not in new.columns:
-            raise ValidationError(
-                f"{len(new)} row(s) have no known tile id and no 'path' column: give new "
-                "tiles a path, or keep the 'id' column of listed tiles"
-            )
-        extra = gpd.GeoDataFrame(
-            {
-                "path": new["path"].to_numpy(),
-                "sensing_time": pd.to_datetime(new.get("sensing_time"), utc=True),
-            },
-            geometry=new.geometry.array,
-            crs=frame.crs,
-        )
-        frame = pd.concat([frame, extra])
-    return frame, current

@@ -35,7 +35,7 @@ def test_original_of_the_same_load_still_finds_dropped_rows():
 
 
 def test_a_filtered_file_without_tokens_plans_no_deletion_outside_its_load(demo_service, tmp_path):
-    from byocframe.io.files import overlay_edits
+    from byocframe.io.overlay import overlay_edits
 
     client = demo_service.client()
     cid = demo_service.demo_collection

@@ -586,7 +586,7 @@ def test_an_array_in_a_read_only_text_column_is_refused_by_name(gdf):
 
 
 def test_a_table_without_tokens_with_a_bad_time_is_refused_naming_the_tile(service, loaded):
-    from byocframe.io.files import overlay_edits
+    from byocframe.io.overlay import overlay_edits
 
     table = loaded.drop(columns="loaded").astype({"created": object})
     table.loc[table.index[2], "created"] = "yesterday"
