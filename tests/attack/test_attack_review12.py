@@ -175,3 +175,25 @@ def test_a_stale_table_pushes_its_edit_when_another_editor_moved_a_cover_it_left
     server = _server(service)
     assert pd.Timestamp(server[y]["sensingTime"]) == pd.Timestamp("2031-01-01T00:00:00Z")
     assert server[x]["coverGeometry"] == their_cover  # their cover stays
+
+
+@pytest.mark.xfail(
+    strict=True, reason="finding 130: a delete refused as a conflict goes out next push"
+)
+def test_a_delete_refused_as_a_conflict_stays_refused_when_pushed_again(service: Any) -> None:
+    client = service.client()
+    gdf = _load(service)
+    x = _plain(gdf)[0]
+    theirs = _load(service)
+    theirs.loc[x, "sensing_time"] = pd.Timestamp("2030-01-01T00:00:00Z")
+    assert byocframe.push(theirs, client, progress=False)["outcome"].tolist() == ["ok"]
+    # the partitioned route of docs/guide/coverage.md: parts joined, original= passed
+    edited = pd.concat([gdf.iloc[:20], gdf.iloc[20:]]).drop(index=[x])
+    edited.attrs = {}
+    first = byocframe.push(
+        edited, client, progress=False, delete_missing=True, original=gdf, delete_only=[x]
+    )
+    assert first["outcome"].tolist() == ["conflict"]  # changed since: kept
+    again = byocframe.push(edited, client, progress=False, delete_missing=True)
+    assert set(again["outcome"]) <= {"conflict"}
+    assert x in _server(service)
