@@ -230,3 +230,21 @@ def test_a_column_of_nat_clears_with_clear_times(service: Any) -> None:
     part["sensing_time"] = pd.NaT  # 'NaT clears it' (docs/guide/edits.md)
     result = byocframe.push(part, client, progress=False, clear_times=True)
     assert result["outcome"].tolist() == ["ok"] * 3
+
+
+@pytest.mark.xfail(
+    strict=True, reason="finding 137: original= outranks the frame's newer delete checks"
+)
+def test_a_tile_this_frame_pushed_can_be_deleted_with_original_given(service: Any) -> None:
+    client = service.client()
+    gdf = _load(service)
+    as_loaded = gdf.copy()  # "the frame as loaded", kept for original=
+    x = _plain(gdf)[0]
+    gdf.loc[x, "sensing_time"] += pd.Timedelta(hours=2)
+    assert byocframe.push(gdf, client, progress=False)["outcome"].tolist() == ["ok"]
+    # the frame's attrs record x as this push left it; only original= is older
+    result = byocframe.push(
+        gdf.drop(index=[x]), client, progress=False, delete_missing=True, original=as_loaded
+    )
+    assert result["outcome"].tolist() == ["ok"], result["message"].tolist()
+    assert x not in _server(service)
