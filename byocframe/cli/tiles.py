@@ -300,6 +300,8 @@ def run_push(args: argparse.Namespace) -> int:
         original=original,
         collection=args.collection,
         delete_only=deletes,
+        # the command line's own guard (--delete-limit, --confirm-deletes) stands instead
+        max_deletes=sys.maxsize,
         clear_times=args.clear_times,
     )
     if result.empty:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
+    CHECK_FLAGS,
     OTHER_READ_ONLY,
     LoadedState,
     delete_checks,
@@ -66,19 +67,56 @@ class AsLoaded:
     #: The sensing time and the native cover's digest (None: not checked)
     sensing_time: int | None = None
     native: int | None = None
+    #: Nothing is known of the tile as loaded: its deletion is refused
+    unknown: bool = False
+    #: Created by this client: status, ingestion start and additional data are the
+    #: service's own since (its ingestion), not compared
+    created: bool = False
+
+    def agrees(self, other: AsLoaded) -> bool:
+        """Whether two records of a tile describe the same state (to 32 bits).
+
+        `byocframe.edits.diff` keeps a row's own record (it compares the additional data
+        by value) where it agrees with what the frame's attrs recorded, and the attrs'
+        record where a push renewed it since.
+
+        Examples
+        --------
+        >>> a = AsLoaded(path=7, status=1, ingestion_start=5, additional=3)
+        >>> a.agrees(a), a.agrees(AsLoaded(path=7, status=2, ingestion_start=5, additional=3))
+        (True, False)
+        """
+        low = 0xFFFFFFFF
+
+        def same(x: int | None, y: int | None) -> bool:
+            return (x is None and y is None) or (
+                x is not None and y is not None and x & low == y & low
+            )
+
+        return (
+            not (self.unknown or other.unknown or self.created or other.created)
+            and self.status == other.status
+            and same(self.path, other.path)
+            and same(self.ingestion_start, other.ingestion_start)
+            and same(self.sensing_time, other.sensing_time)
+            and same(self.native, other.native)
+            and same(self.additional, other.additional)
+        )
 
     def changed(self, record: Mapping[str, Any]) -> list[str]:
         """The fields of the server's ``record`` that differ from the tile as loaded."""
         from byocframe.frame.convert import tiles_from_records
 
+        if self.unknown:
+            return ["state (what it held when loaded is not recorded)"]
         now = loaded_state(tiles_from_records([record], errors="warn"))
         mask = (1 << self.bits) - 1
         out = []
         if int(now.path[0]) & mask != self.path & mask:
             out.append("path")
-        if int(now.status[0]) != self.status:
+        if not self.created and int(now.status[0]) != self.status:
             out.append("status")
-        if int(now.ingestion_start[0]) & mask != self.ingestion_start & mask:
+        if not self.created and int(now.ingestion_start[0]) & mask != self.ingestion_start & mask:
             out.append("ingestion start")
         if self.sensing_time is not None and (
             int(now.sensing_time[0]) & mask != self.sensing_time & mask
@@ -86,7 +124,9 @@ class AsLoaded:
             out.append("sensing time")
         if self.native is not None and int(now.native[0]) & mask != self.native & mask:
             out.append("cover")
-        if self.additional_data is not _UNKNOWN:
+        if self.created:
+            pass
+        elif self.additional_data is not _UNKNOWN:
             if (record.get("additionalData") or None) != (self.additional_data or None):
                 out.append("additional data (filesMetadata)")
         elif self.additional is not None and int(now.others[0, _ADDITIONAL]) != self.additional:
@@ -121,6 +161,7 @@ def as_loaded(frame: pd.DataFrame, ids: Iterable[str]) -> dict[str, AsLoaded]:
         for tid in rest:
             check = recorded.get(tid)
             if check is not None:
+                flags = int(check["flags"])
                 out[tid] = AsLoaded(
                     path=int(check["path"]),
                     status=int(check["status"]),
@@ -128,7 +169,9 @@ def as_loaded(frame: pd.DataFrame, ids: Iterable[str]) -> dict[str, AsLoaded]:
                     additional=int(check["additional"]),
                     bits=32,
                     sensing_time=int(check["sensing_time"]),
-                    native=int(check["native"]),
+                    native=None if flags & CHECK_FLAGS["cover_written"] else int(check["native"]),
+                    unknown=bool(flags & CHECK_FLAGS["unknown"]),
+                    created=bool(flags & CHECK_FLAGS["created"]),
                 )
     return out
 

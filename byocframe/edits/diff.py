@@ -122,11 +122,16 @@ def plan_edits(edited: EditedFrame, *, deleted: bool = False) -> Plan:
     _refuse_repeated_paths(frame, state, result)
     if deleted:
         result.deletes = _deletes(edited)
-        # the deleted tiles as loaded, checked on the server before deleting: the rows of
-        # original=, else what the load recorded of each in attrs (a dropped row's token
-        # is gone with it)
-        source = edited.original if edited.original is not None else edited.frame
-        result.delete_checks = as_loaded(source, result.deletes)
+        # the deleted tiles as loaded, checked on the server before deleting: a dropped
+        # row's token is gone with it, so what the frame's attrs recorded of each (a
+        # push's write-back renews it), or original='s row where it agrees or is all
+        checks = as_loaded(edited.frame, result.deletes)
+        if edited.original is not None:
+            for tid, row in as_loaded(edited.original, result.deletes).items():
+                recorded = checks.get(tid)
+                if recorded is None or recorded.agrees(row):
+                    checks[tid] = row  # the row compares its additional data by value
+        result.delete_checks = checks
         end = len(frame)
         rows += [_row(tid, "tile", None, None, "delete", end) for tid in result.deletes]
     rows.sort(key=lambda r: r.pop("_pos"))  # frame order; stable

@@ -232,18 +232,15 @@ def check_rows(
             "byocframe.read_tiles() or byocframe.read_file() gave (select columns only "
             "to look at them)"
         )
-    naive = frame.columns[
-        [
-            pd.api.types.is_datetime64_dtype(t) and not isinstance(t, pd.DatetimeTZDtype)
-            for t in frame.dtypes
-        ]
-    ].intersection(["sensing_time", "created", "ingestion_start"])
-    if len(naive):
-        raise ValidationError(
-            f"{naive[0]} has no time zone: the times it held were UTC; if they are UTC "
-            f"still, frame[{naive[0]!r}] = frame[{naive[0]!r}].dt.tz_localize('UTC') (if "
-            "they are local times, tz_localize(<their zone>) instead)"
-        )
+    for name in ("sensing_time", "created", "ingestion_start"):
+        at = _zoneless(frame[name]) if name in frame.columns else None
+        if at is not None:
+            raise ValidationError(
+                f"{name} has a time without a time zone (row {ids[at]!r}: "
+                f"{frame[name].iloc[at]!r}): the times it held were UTC; if these are UTC "
+                f"still, frame[{name!r}] = pd.to_datetime(frame[{name!r}]).dt.tz_localize("
+                "'UTC') (local times: tz_localize(<their zone>) instead)"
+            )
     for name in ("sensing_time", "created", "ingestion_start"):
         if name in frame.columns and not isinstance(frame[name].dtype, pd.DatetimeTZDtype):
             values = frame[name]
@@ -297,6 +294,32 @@ def check_rows(
             f"tile {twice!r} appears more than once: keep one row per tile "
             "(e.g. frame[~frame.index.duplicated()])"
         )
+
+
+def _zoneless(values: pd.Series) -> int | None:
+    """The position of the first time without a time zone (None: every time has one).
+
+    A column of zone-less datetimes, or of objects or texts that hold them, could be UTC
+    or local wall-clock times (a spreadsheet keeps no zone): reading them as UTC would
+    move every tile by the offset. Missing values have no zone to lack.
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return None
+    present = np.flatnonzero(values.notna().to_numpy())
+    if not len(present):
+        return None  # all NaT: a clear, which needs no zone
+    if pd.api.types.is_datetime64_dtype(dtype):
+        return int(present[0])
+    for pos in present.tolist():
+        value = values.iloc[pos]
+        try:
+            stamp = pd.Timestamp(value)
+        except (TypeError, ValueError):
+            continue  # not a time at all: refused below, by name
+        if stamp is not pd.NaT and stamp.tzinfo is None:
+            return int(pos)
+    return None
 
 
 def _require_columns_once(frame: pd.DataFrame) -> None:

@@ -168,9 +168,9 @@ def push(
     the_plan = plan_edits(edited, deleted=delete_missing)
     if delete_only is not None:
         the_plan = the_plan.only_deleting(delete_only)
-    elif not dry_run:
+    else:  # a dry run refuses as the push would: it foresees the refusal
         _require_delete_limit(the_plan, max_deletes)
-    if not clear_times and not dry_run:
+    if not clear_times:
         _require_no_clears(the_plan)
     batch = prepare(the_plan, frame, client, force=force, tolerance=tolerance, workers=workers)
     if dry_run:
@@ -179,7 +179,7 @@ def push(
     verify(client, batch, sent, workers=workers)
     result = task_result(sent.done)
     try:
-        write_back(frame, the_plan, batch, sent.done, client.base_url)
+        write_back(frame, the_plan, batch, sent.done, client.base_url, original)
     except Exception as err:  # the writes happened: their result must not be lost
         warnings.warn(
             f"the push was sent (see its result) but the frame could not be updated "
@@ -198,7 +198,10 @@ def _require_delete_limit(the_plan: Plan, max_deletes: int | None) -> None:
     loaded = len(the_plan.loaded_ids or [])
     if max_deletes is None:
         limit = max(MIN_DELETE_LIMIT, int(MAX_DELETE_SHARE * loaded))
-        why = f"more than {MAX_DELETE_SHARE:.0%} of the {loaded:,} tiles loaded"
+        why = (
+            f"more than {MAX_DELETE_SHARE:.0%} of the {loaded:,} tiles loaded "
+            "(byocframe.edits.route.MAX_DELETE_SHARE)"
+        )
     else:
         limit, why = max_deletes, f"more than max_deletes={max_deletes}"
     if count > limit:

@@ -31,6 +31,7 @@ from byocframe.edits.tasks import Action, Done, NewRow
 from byocframe.frame.native import put_native
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
+    CHECK_FLAGS,
     LOADED,
     NAT,
     checks_now,
@@ -49,7 +50,12 @@ WRITTEN_BACK = ("loaded", "native_cover", "native_crs", "sensing_time", "status"
 
 
 def write_back(
-    frame: pd.DataFrame, the_plan: Plan, batch: Batch, done: list[Done], service: str
+    frame: pd.DataFrame,
+    the_plan: Plan,
+    batch: Batch,
+    done: list[Done],
+    service: str,
+    original: pd.DataFrame | None = None,
 ) -> None:
     """Update the frame in place so rows that now match the server are loaded again.
 
@@ -118,7 +124,14 @@ def write_back(
         keep = [i for i in the_plan.loaded_ids if i not in deleted]
         ids = keep + [str(o.id) for o in created.values()]
         # what a later deletion of each checks: a row's new token, else as loaded
-        settings = with_loaded_ids(settings, ids, checks_now(frame, ids))
+        checks = checks_now(frame, ids, original)
+        at = pd.Index(ids).get_indexer([str(frame.index[p]) for p in rows])
+        # a cover we wrote is kept by the service with its own rounding (CRS84 and back)
+        checks["flags"][at[at >= 0]] |= CHECK_FLAGS["cover_written"]
+        # a tile we created is ingested by the service since: its state is the service's
+        made = pd.Index(ids).get_indexer([str(o.id) for o in created.values()])
+        checks["flags"][made[made >= 0]] |= CHECK_FLAGS["created"]
+        settings = with_loaded_ids(settings, ids, checks)
     frame.attrs[ATTRS_KEY] = settings
 
 

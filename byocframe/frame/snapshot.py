@@ -53,6 +53,7 @@ from byocframe.geo.geometry import DEFAULT_DENSIFY
 
 __all__ = [
     "ATTRS_KEY",
+    "CHECK_FLAGS",
     "LOADED",
     "LOADED_KEYS",
     "NAT",
@@ -139,7 +140,7 @@ _STATUS_CODE = {name: i + 1 for i, name in enumerate(STATUSES)}
 #: (`byocframe.edits.delete_checks`), kept in ``attrs`` so a row dropped from the frame
 #: still has it: the low 32 bits of the path's digest, the ingestion start, the sensing
 #: time and the native cover's digest, the additional data's 32-bit digest and the
-#: status code (21 bytes, 28 base64 characters).
+#: status code, and `CHECK_FLAGS` (22 bytes, 30 base64 characters).
 DeleteChecks = np.dtype(
     [
         ("path", "<u4"),
@@ -148,8 +149,14 @@ DeleteChecks = np.dtype(
         ("native", "<u4"),
         ("additional", "<u4"),
         ("status", "u1"),
+        ("flags", "u1"),
     ]
 )
+#: ``flags`` of a `DeleteChecks`: nothing is known of the tile as loaded (its deletion is
+#: refused); its cover was written by this client (the service keeps its own rounding
+#: of it: not compared); it was created by this client and is ingested by the service
+#: since (status, ingestion start and additional data are the service's: not compared).
+CHECK_FLAGS = {"unknown": 1, "cover_written": 2, "created": 4}
 _LOW32 = np.uint64(0xFFFFFFFF)
 
 
@@ -663,11 +670,15 @@ def delete_checks(settings: Mapping[str, Any]) -> dict[str, np.void]:
     return dict(zip(ids, checks, strict=True))
 
 
-def checks_now(frame: pd.DataFrame, ids: Sequence[str]) -> np.ndarray | None:
-    """`DeleteChecks` of ``ids``: from a row's own token, else as ``frame``'s attrs recorded.
+def checks_now(
+    frame: pd.DataFrame, ids: Sequence[str], original: pd.DataFrame | None = None
+) -> np.ndarray:
+    """`DeleteChecks` of ``ids``, from the newest record of each there is.
 
-    None when an id has neither (its deletion is then checked only against
-    ``original=``). A writer that changes which ids are loaded (the push's write-back)
+    A row's own token in ``frame``, else what ``frame``'s attrs recorded, else the same
+    two of ``original`` (the frame as loaded, when ``frame`` lost its attrs); an id with
+    none of them is flagged ``unknown``, and its deletion is refused rather than sent
+    unchecked. A writer that changes which ids are loaded (the push's write-back)
     records these with them (`with_loaded_ids`).
 
     Examples
@@ -678,32 +689,42 @@ def checks_now(frame: pd.DataFrame, ids: Sequence[str]) -> np.ndarray | None:
     >>> kept = checks_now(gdf.iloc[1:], list(gdf.index))
     >>> kept.tobytes() == checks_now(gdf, list(gdf.index)).tobytes()
     True
-    >>> checks_now(gdf, ["not-loaded"]) is None
+    >>> int(checks_now(gdf, ["not-loaded"])[0]["flags"]) == CHECK_FLAGS["unknown"]
     True
     """
     wanted = pd.Index([str(t) for t in ids], dtype=object)
     out = np.zeros(len(wanted), dtype=DeleteChecks)
     found = np.zeros(len(wanted), dtype=bool)
-    state = loaded_state(frame)
-    usable = state.present & (state.version >= _VERSION)
-    rows = np.flatnonzero(usable)
-    if len(rows):
-        own = pd.Index(state.tile_id[rows].astype(str), dtype=object)
-        keep = ~own.duplicated(keep="first")
-        own, rows = own[keep], rows[keep]
-        where = own.get_indexer(wanted)
-        hit = where >= 0
-        picked = rows[where[hit]]
-        out[hit] = _checks({name: getattr(state, name)[picked] for name in _CHECKED})
-        found |= hit
-    if not found.all():
-        recorded = delete_checks(frame.attrs.get(ATTRS_KEY, {}))
-        for k in np.flatnonzero(~found).tolist():
-            check = recorded.get(wanted[k])
-            if check is None:
-                return None
-            out[k] = check
+    for source in (frame, original):
+        if source is None or found.all():
+            continue
+        _from_tokens(source, wanted, out, found)
+        if not found.all():
+            recorded = delete_checks(source.attrs.get(ATTRS_KEY, {}))
+            for k in np.flatnonzero(~found).tolist():
+                check = recorded.get(wanted[k])
+                if check is not None:
+                    out[k], found[k] = check, True
+    out["flags"][~found] = CHECK_FLAGS["unknown"]
     return out
+
+
+def _from_tokens(frame: pd.DataFrame, wanted: pd.Index, out: np.ndarray, found: np.ndarray) -> None:
+    """Fill ``out`` where ``frame`` has a row with its own token of a wanted id not found."""
+    if LOADED not in frame.columns:
+        return
+    state = loaded_state(frame)
+    rows = np.flatnonzero(state.present & (state.version >= _VERSION))
+    if not len(rows):
+        return
+    own = pd.Index(state.tile_id[rows].astype(str), dtype=object)
+    keep = ~own.duplicated(keep="first")
+    own, rows = own[keep], rows[keep]
+    where = own.get_indexer(wanted)
+    hit = (where >= 0) & ~found
+    picked = rows[where[hit]]
+    out[hit] = _checks({name: getattr(state, name)[picked] for name in _CHECKED})
+    found |= hit
 
 
 _CHECKED = ("path", "ingestion_start", "sensing_time", "native", "others", "status")

@@ -707,6 +707,16 @@ def _cast(column: pd.Series, dtype: Any) -> pd.Series:
         if nested.any():
             column = column.astype(object).where(~nested, column[nested].map(dumps))
     if isinstance(dtype, pd.DatetimeTZDtype) or str(dtype).startswith("datetime64"):
+        if isinstance(dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_any_dtype(
+            column.dtype
+        ):
+            texts = column.dropna().astype(str).str.strip()
+            zoned = texts.str.contains(r"(?:Z|[+-]\d\d(?::?\d\d)?)$", regex=True)
+            if not zoned.all():
+                raise ValueError(
+                    f"time without a time zone, {texts[~zoned].iloc[0]!r}: UTC or local? "
+                    "give each its zone"
+                )
         return pd.to_datetime(column, utc=True, format="ISO8601").astype(dtype)
     if isinstance(dtype, pd.CategoricalDtype):
         return column.astype(object).where(column.notna(), None).astype(dtype)

@@ -152,8 +152,12 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
     A table written by byocframe from a listing (a column selection that lost
     ``loaded``) records what each tile held then (`byocframe.frame.snapshot.
     delete_checks`): a tile whose sensing time changed on the server since keeps the
-    server's time where the table still holds the listed one, and a table that would
-    undo a change made since (a time or a cover edited on both sides) is refused.
+    server's time where the table still holds the listed one, and a table that holds
+    another time for it is refused. A tile whose cover changed on the server since is
+    refused unless the table shows the server's cover now: what the listing recorded
+    of a cover is a digest of its native geometry, which the table's drawn cover cannot
+    be compared with, so a cover the table left alone cannot be told from one it edited
+    (finding 134, kept as a refusal: never an edit undone unseen).
     Returns the frame to push and the listing it was compared with (its ``original``).
 
     Examples

@@ -53,9 +53,6 @@ def _server(service: Any) -> dict[str, dict[str, Any]]:
     return {t["id"]: t for t in client.iter_tiles(service.demo_collection)}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding 130: a push with original= drops every delete check"
-)
 def test_a_push_with_original_keeps_the_delete_checks_of_the_next_push(service: Any) -> None:
     client = service.client()
     gdf = _load(service)
@@ -85,9 +82,6 @@ def test_a_push_with_original_keeps_the_delete_checks_of_the_next_push(service: 
     assert y in server
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding 131: zone-less times as text or objects read as UTC"
-)
 @pytest.mark.parametrize("held_as", ["object", "str"])
 def test_local_times_stripped_of_their_zone_are_refused_in_any_dtype(
     service: Any, held_as: str
@@ -99,7 +93,6 @@ def test_local_times_stripped_of_their_zone_are_refused_in_any_dtype(
         byocframe.changes(gdf)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 131: zone-less CSV times read as UTC")
 def test_a_csv_whose_times_lost_their_zone_is_refused(service: Any, tmp_path: Path) -> None:
     gdf = _load(service)
     path = tmp_path / "tiles.csv"
@@ -113,9 +106,6 @@ def test_a_csv_whose_times_lost_their_zone_is_refused(service: Any, tmp_path: Pa
         byocframe.changes(byocframe.read_file(path))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding 132: a pushed cover edit makes its deletion a conflict"
-)
 def test_a_tile_whose_cover_was_pushed_can_be_deleted_next(service: Any) -> None:
     client = service.client()
     gdf = _load(service)
@@ -128,7 +118,6 @@ def test_a_tile_whose_cover_was_pushed_can_be_deleted_next(service: Any) -> None
     assert y not in _server(service)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 133: a created row dropped next is a conflict")
 def test_a_tile_created_by_a_push_can_be_deleted_by_the_next() -> None:
     with byocframe.local_service(demo=True, demo_tiles=40, ingestion_delay=None) as service:
         client = service.client()
@@ -152,7 +141,9 @@ def test_a_tile_created_by_a_push_can_be_deleted_by_the_next() -> None:
 
 
 @pytest.mark.xfail(
-    strict=True, reason="finding 134: a stale table is refused for a cover it left alone"
+    strict=True,
+    reason="finding 134 (kept as a refusal): a stale table is refused for a cover another "
+    "editor changed, even one it left alone; its drawn cover cannot be told from an edit",
 )
 def test_a_stale_table_pushes_its_edit_when_another_editor_moved_a_cover_it_left_alone(
     service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -177,9 +168,6 @@ def test_a_stale_table_pushes_its_edit_when_another_editor_moved_a_cover_it_left
     assert server[x]["coverGeometry"] == their_cover  # their cover stays
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding 130: a delete refused as a conflict goes out next push"
-)
 def test_a_delete_refused_as_a_conflict_stays_refused_when_pushed_again(service: Any) -> None:
     client = service.client()
     gdf = _load(service)
@@ -199,9 +187,6 @@ def test_a_delete_refused_as_a_conflict_stays_refused_when_pushed_again(service:
     assert x in _server(service)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding 135: a dry run does not foresee the guards' refusals"
-)
 def test_a_dry_run_foresees_the_refusal_of_a_mass_delete(service: Any) -> None:
     client = service.client()
     gdf = _load(service)
@@ -221,7 +206,6 @@ def test_a_dry_run_foresees_the_refusal_of_a_mass_delete(service: Any) -> None:
     assert not (dry["outcome"] == "would delete").all()
 
 
-@pytest.mark.xfail(strict=True, reason="finding 136: a column set to NaT is refused as zone-less")
 def test_a_column_of_nat_clears_with_clear_times(service: Any) -> None:
     client = service.client()
     gdf = _load(service)
@@ -232,9 +216,6 @@ def test_a_column_of_nat_clears_with_clear_times(service: Any) -> None:
     assert result["outcome"].tolist() == ["ok"] * 3
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding 137: original= outranks the frame's newer delete checks"
-)
 def test_a_tile_this_frame_pushed_can_be_deleted_with_original_given(service: Any) -> None:
     client = service.client()
     gdf = _load(service)
