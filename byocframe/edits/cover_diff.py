@@ -19,7 +19,7 @@ from pyproj import CRS
 
 from byocframe.edits.equality import cover_problem, same_cover
 from byocframe.frame.native import native_geometries
-from byocframe.frame.snapshot import Drawing, drawing
+from byocframe.frame.settings import Drawing, drawing
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject, transformer
 

@@ -29,13 +29,13 @@ from byocframe.edits.batch import Batch
 from byocframe.edits.plans import Plan
 from byocframe.edits.tasks import Action, Done, NewRow
 from byocframe.frame.native import put_native
+from byocframe.frame.settings import drawing
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
     CHECK_FLAGS,
     LOADED,
     NAT,
     checks_now,
-    drawing,
     stamp,
     with_loaded_ids,
 )

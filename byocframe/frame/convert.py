@@ -43,12 +43,11 @@ from byocframe.frame.records import (
     format_datetimes,
     loads,
 )
+from byocframe.frame.settings import Drawing, drawing
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
     OTHER_READ_ONLY,
-    Drawing,
     current_fields,
-    drawing,
     own_tokens,
     stamp,
 )

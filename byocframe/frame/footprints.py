@@ -19,7 +19,8 @@ import pandas as pd
 import shapely
 
 from byocframe.frame.native import native_codes, native_geometries
-from byocframe.frame.snapshot import ATTRS_KEY, Drawing, drawing
+from byocframe.frame.settings import Drawing, drawing
+from byocframe.frame.snapshot import ATTRS_KEY
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geojson import parse_geojson
 from byocframe.geo.geometry import reproject, reproject_parsed

@@ -41,12 +41,11 @@ from byocframe.frame.native import (
     native_column,
 )
 from byocframe.frame.records import dumps
+from byocframe.frame.settings import json_safe, saved_settings
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
     LOADED,
     LOADED_KEYS,
-    json_safe,
-    saved_settings,
 )
 from byocframe.io.geoparquet import (
     is_byocframe_parquet,

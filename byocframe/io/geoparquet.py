@@ -49,7 +49,8 @@ from byocframe.frame.native import (
     native_column,
     native_geometries,
 )
-from byocframe.frame.snapshot import ATTRS_KEY, LOADED_KEYS, json_safe, own_tokens, saved_settings
+from byocframe.frame.settings import json_safe, saved_settings
+from byocframe.frame.snapshot import ATTRS_KEY, LOADED_KEYS, own_tokens
 from byocframe.geo.crs import WGS84
 
 __all__ = [

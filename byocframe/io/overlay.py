@@ -22,12 +22,12 @@ import shapely
 from byocframe.exceptions import ValidationError
 from byocframe.frame.native import native_geometries
 from byocframe.frame.records import times_us
+from byocframe.frame.settings import drawing
 from byocframe.frame.snapshot import (
     ATTRS_KEY,
     OTHER_READ_ONLY,
     checks_now,
     delete_checks,
-    drawing,
     loaded_ids,
 )
 from byocframe.geo.geometry import reproject

@@ -240,7 +240,7 @@ def read_columns(path: Path, columns: Sequence[str]) -> gpd.GeoDataFrame | None:
     """
     import pyarrow.parquet as pq
 
-    from byocframe.frame.snapshot import saved_settings
+    from byocframe.frame.settings import saved_settings
     from byocframe.io.geoparquet import (
         FORMAT,
         METADATA_KEY,
