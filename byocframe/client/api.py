@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, cast
 
@@ -28,9 +27,8 @@ from byocframe.client.config import (
     settings_from_sh_config,
 )
 from byocframe.client.deployments import find_deployment
-from byocframe.client.pacing import Clock, Sleep
 from byocframe.client.session import DEFAULT_BASE_URL, ApiSession
-from byocframe.client.transport import Transport, is_loopback
+from byocframe.client.transport import is_loopback
 from byocframe.exceptions import APIError, NotFoundError, TransportError
 from byocframe.ids import CollectionLike, TileLike, path_of, resource_id
 from byocframe.typing import AnyClient, RecordLike
@@ -118,68 +116,6 @@ class Client(ApiSession):
     ...     client.get_collection(collection["id"])["name"]
     'demo'
     """
-
-    def __init__(
-        self,
-        *args: object,
-        config: SHConfigLike | None = None,
-        base_url: str | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        token_url: str | None = None,
-        deployment: str | None = None,
-        timeout: float | None = None,
-        deadline: float = 120.0,
-        retries: int | None = None,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
-        rate_limit_retries: int = 50,
-        max_wait: float = 300.0,
-        max_total_wait: float = 900.0,
-        requests_per_minute: float | None = None,
-        pool_size: int = 32,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
-        transport: Transport | None = None,
-    ):
-        fields = {
-            "base_url": base_url,
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "token_url": token_url,
-            "deployment": deployment,
-        }
-        given: dict[str, Any] = {"timeout": timeout, "retries": retries}
-        if config is not None:  # as SentinelHubBYOC(config=config)
-            fields.pop("deployment")  # an SHConfig names its base URL
-            settings, defaults = settings_from_sh_config(config, **fields)
-            fields = {
-                "base_url": settings.base_url,
-                "client_id": settings.client_id,
-                "client_secret": settings.client_secret,
-                "token_url": settings.token_url,
-            }
-            given = {
-                name: given[name] if given[name] is not None else defaults.get(name)
-                for name in given
-            }
-        super().__init__(
-            *args,
-            **fields,
-            timeout=30.0 if given["timeout"] is None else given["timeout"],
-            retries=4 if given["retries"] is None else given["retries"],
-            deadline=deadline,
-            backoff=backoff,
-            max_backoff=max_backoff,
-            rate_limit_retries=rate_limit_retries,
-            max_wait=max_wait,
-            max_total_wait=max_total_wait,
-            requests_per_minute=requests_per_minute,
-            pool_size=pool_size,
-            clock=clock,
-            sleep=sleep,
-            transport=transport,
-        )
 
     @property
     def location(self) -> str | None:

@@ -14,11 +14,12 @@ import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from json import dumps
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import urllib3
 
 from byocframe.client.auth import TokenSource
+from byocframe.client.config import SHConfigLike, settings_from_sh_config
 from byocframe.client.connections import ACCEPT_ENCODING, Watch
 from byocframe.client.deployments import (
     SENTINEL_HUB_TOKEN_URL,
@@ -55,14 +56,15 @@ class ApiSession:
     def __init__(
         self,
         *args: object,
+        config: SHConfigLike | None = None,
         base_url: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
         token_url: str | None = None,
         deployment: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         deadline: float = 120.0,
-        retries: int = 4,
+        retries: int | None = None,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         rate_limit_retries: int = 50,
@@ -80,6 +82,21 @@ class ApiSession:
                 f"{type(self).__name__}(base_url={args[0]!r}, client_id=..., "
                 "client_secret=...), or Client.from_env()"
             )
+        if config is not None:  # as SentinelHubBYOC(config=config): explicit values win
+            settings, defaults = settings_from_sh_config(
+                config,
+                base_url=base_url,
+                client_id=client_id,
+                client_secret=client_secret,
+                token_url=token_url,
+            )
+            base_url, token_url = settings.base_url, settings.token_url
+            client_id, client_secret = settings.client_id, settings.client_secret
+            deployment = None  # an SHConfig names its base URL
+            timeout = defaults.get("timeout") if timeout is None else timeout
+            retries = cast("int | None", defaults.get("retries")) if retries is None else retries
+        timeout = 30.0 if timeout is None else timeout
+        retries = 4 if retries is None else retries
         if deployment is not None:
             if base_url is not None:
                 raise ValueError("give deployment or base_url, not both")
