@@ -131,6 +131,14 @@ def add_commands(commands: Any) -> None:
         help="your plan's requests a minute (300 to 1,200): pace the push to it instead of "
         "waiting out 429 answers, and estimate the time in a dry run",
     )
+    push.add_argument(
+        "--no-write-back",
+        dest="write_back",
+        action="store_false",
+        help="leave EDITED_FILE as it is; by default a file written by 'tiles' takes what "
+        "was pushed (new tiles' ids, rows loaded again), so it can be edited and pushed "
+        "again",
+    )
     account_options(push)
     push.set_defaults(handler=run_push)
 
@@ -314,7 +322,40 @@ def run_push(args: argparse.Namespace) -> int:
     bad = result[~result["outcome"].isin(["ok", "unchanged"])]
     for tid, row in bad.head(20).iterrows():
         print(f"  {tid}: {row['outcome']}: {row['message']}")
+    if frame is edited:
+        _write_back_file(edited, result, args)
+    elif (result["action"] == "create").any() and args.write_back:
+        print(
+            f"note: {args.edited} has no 'loaded' column, so it was left as it is: its new "
+            "rows have no tile id there, and pushed again they are refused (their paths are "
+            f"tiles now); 'byocframe tiles {args.collection} -o FILE' lists them with ids"
+        )
     return 0 if bad.empty else 2
+
+
+def _write_back_file(edited: Any, result: Any, args: argparse.Namespace) -> None:
+    """Save what the push wrote into ``edited`` over the file it came from.
+
+    The push updated ``edited`` in place (`byocframe.edits.writeback`): created rows hold
+    their ids, pushed rows are loaded again. Without this, the next edit of a pushed row
+    would be a conflict with the push itself, and a new row would be created twice.
+    The file is replaced whole, only once complete.
+    """
+    from byocframe.io.files import write_file
+
+    sent = result["outcome"].isin(["ok", "overwritten"]).any()
+    if not args.write_back or not sent:
+        return
+    if result.attrs.get("byocframe", {}).get("written_back") is False:
+        print(
+            f"note: {args.edited} was left as it is (the frame could not be updated): list "
+            f"the tiles again ('byocframe tiles {args.collection} -o FILE') before editing "
+            "further",
+            file=sys.stderr,
+        )
+        return
+    write_file(edited, args.edited)
+    print(f"wrote what was pushed back to {args.edited} (--no-write-back leaves it)")
 
 
 def _deleted_paths(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -215,8 +216,22 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None)
             )
         )
     if kind == "parquet":
-        write_parquet(gdf, path)
+        write_parquet(gdf, path)  # written beside the path and renamed once complete
         return
+    # written beside the path and renamed over it once complete: a failure or a kill
+    # halfway leaves the file that was there as it was (a GeoPackage's other layers too)
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+    try:
+        if kind == "GPKG" and path.exists():
+            shutil.copyfile(path, partial)
+        _write_flat(gdf, partial, kind, layer=path.stem)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _write_flat(gdf: gpd.GeoDataFrame, path: Path, kind: str, layer: str) -> None:
+    """Write ``gdf`` to ``path`` as ``kind`` (not Parquet), its layer named ``layer``."""
     settings = _settings(gdf)
     flat = pd.DataFrame(gdf.drop(columns=gdf.active_geometry_name)).copy()
     flat.attrs = {}
@@ -256,6 +271,8 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None)
         extra["layer_metadata"] = {
             "byocframe": json.dumps({"index": gdf.index.name, "attrs": settings})
         }
+    if kind == "GPKG":
+        extra["layer"] = layer
     frame.to_file(path, driver=kind, **extra)
 
 
@@ -462,12 +479,18 @@ def _read_whole(
         from pyogrio.errors import DataLayerError, DataSourceError
 
         try:
+            layer: dict[str, Any] = {}
             if kind == "GPKG":  # its own count, before any row is read
-                _check_rows(path, pyogrio.read_info(path).get("features"), "GeoPackage")
-            frame = gpd.read_file(path, **(by_gdal or {}))
+                # write_file names the layer after the file; a GeoPackage holding other
+                # layers beside it (an AOI, say) is read at that one
+                if path.stem in pyogrio.list_layers(path)[:, 0]:
+                    layer = {"layer": path.stem}
+                info = pyogrio.read_info(path, **layer)
+                _check_rows(path, info.get("features"), "GeoPackage")
+            frame = gpd.read_file(path, **(by_gdal or {}), **layer)
             frame = frame.sort_index() if (by_gdal or {}).get("fid_as_index") else frame
             if kind == "GPKG":
-                info = pyogrio.read_info(path).get("layer_metadata") or {}
+                info = pyogrio.read_info(path, **layer).get("layer_metadata") or {}
                 text = info.get("byocframe", "{}")
                 meta = _checked_meta(_json(text, f"{path}: the byocframe metadata is broken"), path)
         except (DataSourceError, DataLayerError) as err:

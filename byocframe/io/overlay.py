@@ -213,6 +213,16 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
     missing = missing[:0] if listed is None else missing.intersection(pd.Index(listed))
     frame = frame.drop(index=missing)
     new = edited[~known]
+    gone = new.index[new.index.notna()]
+    if len(gone):
+        # a tile id the collection no longer holds: deleted since the table was made
+        # (or of another collection); creating it again would undo that deletion unseen
+        raise ValidationError(
+            f"{len(gone)} row(s) of the table name a tile that is not in collection "
+            f"{collection} (e.g. {str(gone[0])!r}: deleted since the table was made, or a "
+            "tile of another collection?): check COLLECTION; drop those rows, or empty their "
+            "id to create them again as new tiles"
+        )
     if len(new):
         if "path" not in new.columns:
             raise ValidationError(
