@@ -343,8 +343,10 @@ def _write_back_file(edited: Any, result: Any, args: argparse.Namespace) -> None
     """
     from byocframe.io.files import write_file
 
-    sent = result["outcome"].isin(["ok", "overwritten"]).any()
-    if not args.write_back or not sent:
+    # ok and unchanged rows (a rerun after a kill: the server held them already) are
+    # loaded again, created ones take their ids; conflicts and failures change nothing
+    settled = result["outcome"].isin(["ok", "unchanged", "overwritten"]).any()
+    if not args.write_back or not settled:
         return
     if result.attrs.get("byocframe", {}).get("written_back") is False:
         print(

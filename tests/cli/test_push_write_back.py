@@ -171,3 +171,22 @@ def test_a_table_naming_a_tile_deleted_since_is_refused(
     assert "not in collection" in err
     assert gone not in set(_listed(service).index)
     assert len(_listed(service)) == len(table) - 1
+
+
+def test_a_rerun_after_a_push_whose_file_was_not_saved(
+    service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As after a kill between the last request and the file's write-back."""
+    cid, path = service.demo_collection, tmp_path / "tiles.parquet"
+    assert main(["tiles", cid, "-o", str(path), *_account(service)]) == 0
+    _edit(path, str(byocframe.read_file(path).index[0]), new_path="new/two/(BAND).tif")
+    assert main(["push", cid, str(path), "--no-write-back", *_account(service)]) == 0
+    capsys.readouterr()
+    # the rerun finds both edits on the server already, and saves that
+    assert main(["push", cid, str(path), *_account(service)]) == 0
+    out = capsys.readouterr().out
+    assert "unchanged" in out
+    assert "wrote what was pushed back" in out
+    assert main(["push", cid, str(path), *_account(service)]) == 0
+    assert "nothing to push" in capsys.readouterr().out
+    assert (_listed(service)["path"] == "new/two/(BAND).tif").sum() == 1
