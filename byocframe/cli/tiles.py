@@ -15,7 +15,7 @@ from byocframe.cli.common import (
     status,
 )
 from byocframe.cli.confirm import check_deletions, confirmation_hint, delete_options
-from byocframe.exceptions import NotFoundError
+from byocframe.exceptions import ByocframeError, NotFoundError
 from byocframe.io.listing import BATCH_SIZE
 
 __all__ = ["TILE_FILES", "add_commands", "read_collection", "search_options"]
@@ -356,7 +356,16 @@ def _write_back_file(edited: Any, result: Any, args: argparse.Namespace) -> None
             file=sys.stderr,
         )
         return
-    write_file(edited, args.edited)
+    try:
+        write_file(edited, args.edited)
+    except (OSError, ByocframeError) as err:  # the push was sent: say so, not "error"
+        print(
+            f"note: the push was sent, but {args.edited} could not be updated ({err}); it "
+            f"is as it was: list the tiles again ('byocframe tiles {args.collection} -o "
+            "FILE') before editing further",
+            file=sys.stderr,
+        )
+        return
     print(f"wrote what was pushed back to {args.edited} (--no-write-back leaves it)")
 
 

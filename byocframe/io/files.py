@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,7 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None)
         _check_driver(driver, kind, path)
     if not path.parent.is_dir():
         raise ValidationError(f"{path.parent}: folder not found; create it first")
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
     if not _all_texts(gdf.index) or gdf.index.name != "id":
         # rows added with pd.concat carry its 0, 1, ... (and concat drops the index
         # name): they have no tile id yet, and the index is always written as "id"
@@ -215,8 +217,11 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None)
                 [i if isinstance(i, str) else None for i in gdf.index], name="id", dtype=object
             )
         )
+    if path.is_symlink():  # the file it points to is replaced, the link stays
+        path = Path(os.path.realpath(path))
     if kind == "parquet":
         write_parquet(gdf, path)  # written beside the path and renamed once complete
+        _keep_mode(path, mode)
         return
     # written beside the path and renamed over it once complete: a failure or a kill
     # halfway leaves the file that was there as it was (a GeoPackage's other layers too)
@@ -226,8 +231,15 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None)
             shutil.copyfile(path, partial)
         _write_flat(gdf, partial, kind, layer=path.stem)
         os.replace(partial, path)
+        _keep_mode(path, mode)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _keep_mode(path: Path, mode: int | None) -> None:
+    """Give a file written anew the permission bits of the one it replaced."""
+    if mode is not None:
+        os.chmod(path, mode)
 
 
 def _write_flat(gdf: gpd.GeoDataFrame, path: Path, kind: str, layer: str) -> None:

@@ -190,3 +190,40 @@ def test_a_rerun_after_a_push_whose_file_was_not_saved(
     assert main(["push", cid, str(path), *_account(service)]) == 0
     assert "nothing to push" in capsys.readouterr().out
     assert (_listed(service)["path"] == "new/two/(BAND).tif").sum() == 1
+
+
+def test_a_file_that_cannot_be_written_back_says_the_push_was_sent(
+    service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    cid, path = service.demo_collection, tmp_path / "tiles.parquet"
+    assert main(["tiles", cid, "-o", str(path), *_account(service)]) == 0
+    tile = str(byocframe.read_file(path).index[0])
+    _edit(path, tile)
+    kept = path.read_bytes()
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(byocframe.io.files, "write_parquet", full_disk)
+    capsys.readouterr()
+    assert main(["push", cid, str(path), *_account(service)]) == 0  # the push went out
+    err = capsys.readouterr().err
+    assert "the push was sent" in err
+    assert "No space left" in err
+    assert path.read_bytes() == kept
+
+
+def test_write_file_keeps_the_permissions_and_the_link(tmp_path: Path) -> None:
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    frame = byocframe.tiles_from_records(synthetic_tiles(4, seed=3))
+    for suffix in (".parquet", ".gpkg"):
+        target = tmp_path / f"real{suffix}"
+        byocframe.write_file(frame, target)
+        target.chmod(0o640)
+        link = tmp_path / f"link{suffix}"
+        link.symlink_to(target)
+        byocframe.write_file(frame.iloc[:2], link)
+        assert link.is_symlink()
+        assert (target.stat().st_mode & 0o777) == 0o640
+        assert len(byocframe.read_file(target)) == 2
