@@ -1,0 +1,400 @@
+"""The delete checks, the push guards and tables without tokens, attacked both ways.
+
+Branch ``attack13``, findings 140 on (``tests/attack/FINDINGS.md``). A wrong delete or a
+lost edit on one side (a check that can be fooled, carried to the wrong tiles, or lost
+on the way), a false refusal of an everyday flow on the other. Every test runs against a
+fresh local service of 40 demo tiles (loopback only). Each ``xfail(strict=True)`` pins a
+defect seen today (its reason names the finding) and must lose its mark once fixed;
+the unmarked tests pin what holds, each seen failing with the code broken on purpose
+(the section in FINDINGS.md says how).
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+import byocframe
+from byocframe.cli import main
+
+COLUMNS = ["path", "sensing_time", "geometry"]  # what a person keeps of a listing to edit
+LATER = pd.Timestamp("2030-01-01T00:00:00Z")
+
+
+@pytest.fixture
+def service() -> Iterator[Any]:
+    """A fresh local service with 40 demo tiles (39 INGESTED, 1 FAILED)."""
+    with byocframe.local_service(demo=True, demo_tiles=40) as running:
+        yield running
+
+
+def _account(service: Any) -> list[str]:
+    return [
+        *("--base-url", service.base_url, "--token-url", service.token_url),
+        *("--client-id", service.client_id, "--client-secret", service.client_secret),
+    ]
+
+
+def _load(service: Any, **options: Any) -> gpd.GeoDataFrame:
+    return byocframe.read_tiles(
+        service.client(), service.demo_collection, progress=False, **options
+    )
+
+
+def _plain(frame: gpd.GeoDataFrame) -> list[str]:
+    """INGESTED tiles not shown cut at the antimeridian (covers that can be edited)."""
+    bounds = frame.geometry.bounds
+    plain = (frame["status"] == "INGESTED") & (bounds["maxx"] - bounds["minx"] < 90)
+    return [str(t) for t in frame.index[plain]]
+
+
+def _server(service: Any) -> dict[str, dict[str, Any]]:
+    client = service.client()
+    return {t["id"]: t for t in client.iter_tiles(service.demo_collection)}
+
+
+def _retime(service: Any, tid: str, when: pd.Timestamp = LATER) -> None:
+    """Another editor gives ``tid`` another sensing time (their own load and push)."""
+    theirs = _load(service)
+    theirs.loc[tid, "sensing_time"] = when
+    assert byocframe.push(theirs, service.client(), progress=False)["outcome"].tolist() == ["ok"]
+
+
+def _recover(service: Any, tid: str) -> None:
+    """Another editor shrinks the cover of ``tid`` (their own load and push)."""
+    theirs = _load(service)
+    theirs.loc[[tid], "geometry"] = theirs.loc[[tid]].geometry.scale(0.5, 0.5)
+    assert byocframe.push(theirs, service.client(), progress=False)["outcome"].tolist() == ["ok"]
+
+
+def _reingest(service: Any, tid: str) -> None:
+    """Another editor puts new files in place and has the tile ingested again."""
+    before = _server(service)[tid]["ingestionStart"]
+    service.client().reingest_tile(service.demo_collection, tid)
+    service.ingest_pending()
+    assert _server(service)[tid]["ingestionStart"] != before
+
+
+# ---------------------------------------------------------------------------------------
+# Wrong deletes and lost edits
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 140: a table without tokens checks its deletions against the listing "
+    "the push just made, not what the table recorded when it was listed",
+)
+@pytest.mark.parametrize("change", ["retimed", "recovered", "reingested"])
+def test_a_table_without_tokens_deletes_no_tile_changed_since_it_was_listed(
+    service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str
+) -> None:
+    cid = service.demo_collection
+    gdf = _load(service)
+    x = _plain(gdf)[0]
+    table = tmp_path / "mine.gpkg"
+    byocframe.write_file(gdf[COLUMNS], table)
+    saved = byocframe.read_file(table)
+    assert "loaded_checks" in saved.attrs["byocframe"]  # what each tile held, recorded
+    {"retimed": _retime, "recovered": _recover, "reingested": _reingest}[change](service, x)
+    # this editor deletes x as they saw it: one row dropped from the table
+    byocframe.write_file(saved.drop(index=[x]), table)
+    code = main(["push", cid, str(table), "--delete-missing", *_account(service)])
+    out = capsys.readouterr()
+    assert x in _server(service), out.out  # changed since the table was listed: kept
+    assert code == 2 and "conflict" in out.out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 141: after a push touched a tile (a time edit), its cover is no longer "
+    "checked before it is deleted: another editor's new cover is deleted unseen",
+)
+def test_a_tile_retimed_by_this_editor_is_not_deleted_after_another_moved_its_cover(
+    service: Any,
+) -> None:
+    client = service.client()
+    gdf = _load(service)
+    x = _plain(gdf)[0]
+    gdf.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+    assert byocframe.push(gdf, client, progress=False)["outcome"].tolist() == ["ok"]
+    _recover(service, x)
+    result = byocframe.push(gdf.drop(index=[x]), client, progress=False, delete_missing=True)
+    assert x in _server(service)  # their cover edit is not deleted unseen
+    assert result["outcome"].tolist() == ["conflict"]
+
+
+def test_a_tile_never_pushed_is_not_deleted_after_another_moved_its_cover(service: Any) -> None:
+    """What 141 lacks: the same flow without this editor's own push first is refused."""
+    client = service.client()
+    gdf = _load(service)
+    x, y = _plain(gdf)[:2]
+    gdf.loc[y, "sensing_time"] += pd.Timedelta(hours=1)  # a push of another tile
+    assert byocframe.push(gdf, client, progress=False)["outcome"].tolist() == ["ok"]
+    _recover(service, x)
+    result = byocframe.push(gdf.drop(index=[x]), client, progress=False, delete_missing=True)
+    assert result["outcome"].tolist() == ["conflict"]
+    assert "cover" in result["message"].iloc[0]
+    assert x in _server(service)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 143: one row of a tile outside the table's load turns off the "
+    "since-listed check for every row: another editor's new time is undone unseen",
+)
+def test_a_table_with_one_row_from_outside_its_load_undoes_no_other_editors_time(
+    service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cid = service.demo_collection
+    part = _load(service, status="INGESTED")  # a filtered load: the FAILED tile left out
+    x, y = _plain(part)[:2]
+    table = tmp_path / "mine.gpkg"
+    byocframe.write_file(part[COLUMNS], table)
+    _retime(service, x)
+    saved = byocframe.read_file(table)
+    saved.loc[y, "sensing_time"] += pd.Timedelta(hours=1)  # this editor's own edit
+    # a row pasted in (a tool that keeps the file's metadata, e.g. QGIS editing the layer)
+    whole = _load(service)
+    failed = whole.index[whole["status"] == "FAILED"]
+    pasted = pd.concat([saved, whole.loc[failed, COLUMNS]])
+    pasted.attrs = saved.attrs
+    byocframe.write_file(pasted, table)
+    code = main(["push", cid, str(table), *_account(service)])
+    out = capsys.readouterr()
+    server = _server(service)
+    assert pd.Timestamp(server[x]["sensingTime"]) == LATER, out.out  # their time kept
+    assert code == 0 or "sensing time changed" in out.err
+
+
+def test_a_table_of_its_own_load_keeps_another_editors_time(
+    service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What 143 lacks: the same table without the pasted row keeps the other's time."""
+    cid = service.demo_collection
+    part = _load(service, status="INGESTED")
+    x, y = _plain(part)[:2]
+    table = tmp_path / "mine.gpkg"
+    byocframe.write_file(part[COLUMNS], table)
+    _retime(service, x)
+    saved = byocframe.read_file(table)
+    saved.loc[y, "sensing_time"] += pd.Timedelta(hours=1)
+    byocframe.write_file(saved, table)
+    code = main(["push", cid, str(table), *_account(service)])
+    out = capsys.readouterr()
+    server = _server(service)
+    assert code == 0, out.err
+    assert pd.Timestamp(server[x]["sensingTime"]) == LATER
+    assert pd.Timestamp(server[y]["sensingTime"]) == part.loc[y, "sensing_time"] + pd.Timedelta(
+        hours=1
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 144: a dropped row's sensing time is checked on its low 32 bits of "
+    "microseconds: a time moved by 2**26 s (2**32 us x 15625) is not seen",
+)
+def test_a_sensing_time_moved_by_two_to_the_26_seconds_is_seen_before_deleting(
+    service: Any,
+) -> None:
+    client = service.client()
+    gdf = _load(service)
+    x = _plain(gdf)[0]
+    _retime(service, x, gdf.loc[x, "sensing_time"] + pd.Timedelta(seconds=2**26))
+    result = byocframe.push(gdf.drop(index=[x]), client, progress=False, delete_missing=True)
+    assert x in _server(service)
+    assert result["outcome"].tolist() == ["conflict"]
+
+
+def test_a_sensing_time_moved_by_a_second_is_seen_before_deleting(service: Any) -> None:
+    """What 144 lacks: any other move is seen (here 1 s, and 2**25 s)."""
+    client = service.client()
+    gdf = _load(service)
+    x, y = _plain(gdf)[:2]
+    _retime(service, x, gdf.loc[x, "sensing_time"] + pd.Timedelta(seconds=1))
+    _retime(service, y, gdf.loc[y, "sensing_time"] + pd.Timedelta(seconds=2**25))
+    result = byocframe.push(gdf.drop(index=[x, y]), client, progress=False, delete_missing=True)
+    assert result["outcome"].tolist() == ["conflict", "conflict"]
+    assert {x, y} <= set(_server(service))
+
+
+def test_a_stale_file_after_a_delete_and_recreate_of_the_path_touches_no_new_tile(
+    service: Any, tmp_path: Path
+) -> None:
+    client, cid = service.client(), service.demo_collection
+    gdf = _load(service)
+    x = _plain(gdf)[0]
+    stale = tmp_path / "stale.parquet"
+    byocframe.write_file(gdf, stale)
+    # another editor deletes x and creates a tile at its path again (a new id)
+    record = client.get_tile(cid, x)
+    client.delete_tile(cid, x)
+    again = client.create_tile(
+        cid,
+        {k: record[k] for k in ("path", "coverGeometry", "sensingTime")},
+    )
+    dropped = byocframe.read_file(stale).drop(index=[x])
+    result = byocframe.push(dropped, client, progress=False, delete_missing=True)
+    assert result["outcome"].tolist() == ["unchanged"]  # already gone
+    edited = byocframe.read_file(stale)
+    edited.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+    result = byocframe.push(edited, client, progress=False)
+    assert result["outcome"].tolist() == ["conflict"]
+    server = _server(service)
+    assert again["id"] in server
+    assert [t["id"] for t in server.values() if t["path"] == record["path"]] == [again["id"]]
+
+
+# ---------------------------------------------------------------------------------------
+# False refusals
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 142: the write-back's cover_written flag lives one push: after the "
+    "next push (of another tile) a tile whose cover this editor pushed cannot be deleted",
+)
+def test_a_tile_whose_cover_was_pushed_can_be_deleted_after_another_push(service: Any) -> None:
+    client = service.client()
+    gdf = _load(service)
+    x, y = _plain(gdf)[:2]
+    gdf.loc[[x], "geometry"] = gdf.loc[[x]].geometry.scale(0.5, 0.5)
+    assert byocframe.push(gdf, client, progress=False)["outcome"].tolist() == ["ok"]
+    gdf.loc[y, "sensing_time"] += pd.Timedelta(hours=1)
+    assert byocframe.push(gdf, client, progress=False)["outcome"].tolist() == ["ok"]
+    result = byocframe.push(gdf.drop(index=[x]), client, progress=False, delete_missing=True)
+    assert result["outcome"].tolist() == ["ok"], result["message"].tolist()
+    assert x not in _server(service)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 142: the write-back's created flag lives one push: after the next "
+    "push (of another tile) a tile this editor created cannot be deleted",
+)
+def test_a_tile_created_by_a_push_can_be_deleted_after_another_push() -> None:
+    with byocframe.local_service(demo=True, demo_tiles=40, ingestion_delay=None) as service:
+        client = service.client()
+        gdf = _load(service)
+        y, z = _plain(gdf)[:2]
+        new = gdf.loc[[z]].copy()
+        new.index = pd.Index(["new"], dtype=object)
+        new["path"] = "tiles/attack13/new/(BAND).tif"
+        new["loaded"] = None
+        mine = pd.concat([gdf, new])
+        created = byocframe.push(mine, client, progress=False, original=gdf)
+        assert created["outcome"].tolist() == ["ok"]
+        tid = str(created.index[0])
+        assert service.ingest_pending() == 1
+        mine.loc[y, "sensing_time"] += pd.Timedelta(hours=1)
+        assert byocframe.push(mine, client, progress=False)["outcome"].tolist() == ["ok"]
+        result = byocframe.push(mine.drop(index=[tid]), client, progress=False, delete_missing=True)
+        assert result["outcome"].tolist() == ["ok"], result["message"].tolist()
+        assert tid not in _server(service)
+
+
+def test_a_reload_drop_and_push_deletes_and_a_second_push_sends_nothing(service: Any) -> None:
+    client = service.client()
+    gdf = _load(service)
+    x, y = _plain(gdf)[:2]
+    _retime(service, y)  # before this editor's load: nothing to do with it
+    gdf = _load(service)
+    dropped = gdf.drop(index=[x])
+    assert byocframe.push(dropped, client, progress=False, delete_missing=True)[
+        "outcome"
+    ].tolist() == ["ok"]
+    again = byocframe.push(dropped, client, progress=False, delete_missing=True)
+    assert again.empty  # the write-back took x out of the loaded ids
+    assert x not in _server(service) and y in _server(service)
+
+
+def _parquet_by_geopandas(frame: gpd.GeoDataFrame, tmp_path: Path) -> gpd.GeoDataFrame:
+    path = tmp_path / "plain.parquet"
+    frame.to_parquet(path)
+    return gpd.read_parquet(path)
+
+
+KEPT: dict[str, Callable[[gpd.GeoDataFrame, Path], gpd.GeoDataFrame]] = {
+    "pickle": lambda g, _: pickle.loads(pickle.dumps(g)),
+    "copy": lambda g, _: g.copy(),
+    "deepcopy": lambda g, _: copy.deepcopy(g),
+    "sort": lambda g, _: g.sort_values("path"),
+    "geopandas-parquet": _parquet_by_geopandas,
+    **{
+        ext: (
+            lambda g, tmp, ext=ext: (
+                byocframe.write_file(g, tmp / f"t.{ext}"),
+                byocframe.read_file(tmp / f"t.{ext}"),
+            )[1]
+        )
+        for ext in ("parquet", "gpkg", "csv", "geojson")
+    },
+}
+
+
+@pytest.mark.parametrize("way", sorted(KEPT))
+def test_the_checks_survive_copies_and_files_both_ways(
+    service: Any, tmp_path: Path, way: str
+) -> None:
+    """A frame kept any of these ways deletes its untouched tile and keeps the changed one."""
+    client = service.client()
+    gdf = _load(service)
+    x, y = _plain(gdf)[:2]
+    kept = KEPT[way](gdf, tmp_path)
+    _retime(service, y)
+    result = byocframe.push(kept.drop(index=[x, y]), client, progress=False, delete_missing=True)
+    assert result.loc[x, "outcome"] == "ok", result["message"].tolist()
+    assert result.loc[y, "outcome"] == "conflict"
+    server = _server(service)
+    assert x not in server and y in server
+
+
+def test_two_loads_joined_plan_no_deletion(service: Any) -> None:
+    """Rows of an old load and of a new one (another editor changed a tile between)."""
+    client = service.client()
+    old = _load(service)
+    x, y = _plain(old)[:2]
+    _retime(service, y)
+    new = _load(service)
+    half = len(old) // 2
+    joined = pd.concat([old.iloc[:half], new.iloc[half:]]).drop(index=[x])
+    with pytest.raises(byocframe.ValidationError, match="ids that were loaded|seal"):
+        byocframe.push(joined, client, progress=False, delete_missing=True)
+    assert {x, y} <= set(_server(service))
+
+
+def test_a_tile_with_no_cover_yet_can_be_deleted(service: Any) -> None:
+    client, cid = service.client(), service.demo_collection
+    made = client.create_tile(cid, {"path": "tiles/attack13/nocover/(BAND).tif"})
+    gdf = _load(service)
+    tid = made["id"]
+    assert gdf.loc[[tid]].geometry.isna().all()
+    result = byocframe.push(gdf.drop(index=[tid]), client, progress=False, delete_missing=True)
+    assert result["outcome"].tolist() == ["ok"], result["message"].tolist()
+    assert tid not in _server(service)
+
+
+def test_a_frame_pushed_into_another_collection_is_refused(service: Any) -> None:
+    client = service.client()
+    gdf = _load(service)
+    other = client.create_collection({"name": "staging", "s3Bucket": "bucket-b"})
+    x = _plain(gdf)[0]
+    with pytest.raises(byocframe.ValidationError):
+        byocframe.push(
+            gdf.drop(index=[x]),
+            client,
+            progress=False,
+            delete_missing=True,
+            collection=str(other["id"]),
+        )
+    assert x in _server(service)
