@@ -362,6 +362,56 @@ def test_a_tile_loaded_while_waiting_and_reingested_since_is_not_deleted() -> No
         assert tid in _server(service)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 147: a table without tokens that keeps a column the service owns is "
+    "refused as 'read-only field edited' when the service changed it since the listing",
+)
+@pytest.mark.parametrize("kept", ["status", "every column"])
+def test_a_table_keeping_the_status_pushes_its_edit_after_the_service_ingested_a_tile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kept: str
+) -> None:
+    with byocframe.local_service(demo=True, demo_tiles=40, ingestion_delay=None) as service:
+        client, cid = service.client(), service.demo_collection
+        made = client.create_tile(cid, {"path": "tiles/attack13/new/(BAND).tif"})
+        gdf = _load(service)  # listed while the new tile waits for its ingestion
+        assert gdf.loc[made["id"], "status"] == "WAITING"
+        y = _plain(gdf)[0]
+        columns = ["path", "status", "sensing_time", "geometry"]
+        table = tmp_path / "mine.gpkg"
+        byocframe.write_file(
+            gdf[columns] if kept == "status" else gdf.drop(columns=["loaded"]), table
+        )
+        assert service.ingest_pending() == 1  # the service moves the new tile on
+        saved = byocframe.read_file(table)
+        saved.loc[y, "sensing_time"] += pd.Timedelta(hours=1)  # the only edit
+        byocframe.write_file(saved, table)
+        code = main(["push", cid, str(table), *_account(service)])
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        wanted = gdf.loc[y, "sensing_time"] + pd.Timedelta(hours=1)
+        assert pd.Timestamp(_server(service)[y]["sensingTime"]) == wanted
+
+
+def test_a_table_editing_the_status_is_refused_by_name(
+    service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What 147's fix must keep: a status the table itself changed is refused."""
+    cid = service.demo_collection
+    gdf = _load(service)
+    y = _plain(gdf)[0]
+    table = tmp_path / "mine.gpkg"
+    byocframe.write_file(gdf[["path", "status", "sensing_time", "geometry"]], table)
+    saved = byocframe.read_file(table)
+    saved.loc[y, "status"] = "FAILED"
+    byocframe.write_file(saved, table)
+    code = main(["push", cid, str(table), *_account(service)])
+    out = capsys.readouterr()
+    assert code == 1
+    assert "status: read-only field edited" in out.err
+    assert _server(service)[y]["status"] == "INGESTED"
+
+
 def test_a_reload_drop_and_push_deletes_and_a_second_push_sends_nothing(service: Any) -> None:
     client = service.client()
     gdf = _load(service)
