@@ -12,6 +12,7 @@ the unmarked tests pin what holds, each seen failing with the code broken on pur
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -549,3 +550,21 @@ def test_a_geopackage_saved_again_by_geopandas_plans_no_deletion(
     out = capsys.readouterr()
     assert code == 0, out.err
     assert len(_server(service)) == len(gdf)
+
+
+def test_records_saved_earlier_are_checked_as_saved(service: Any, tmp_path: Path) -> None:
+    """A frame built today from records saved before another editor's change."""
+    client, cid = service.client(), service.demo_collection
+    saved = tmp_path / "records.json"
+    saved.write_text(json.dumps(list(client.iter_tiles(cid))))
+    x, y = _plain(_load(service))[:2]
+    _retime(service, x)
+    frame = byocframe.tiles_from_records(json.loads(saved.read_text()))
+    result = byocframe.push(
+        frame.drop(index=[x, y]), client, progress=False, delete_missing=True, collection=cid
+    )
+    assert result.loc[x, "outcome"] == "conflict"
+    assert result.loc[y, "outcome"] == "ok"
+    server = _server(service)
+    assert x in server
+    assert y not in server
