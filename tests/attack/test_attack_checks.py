@@ -595,3 +595,30 @@ def test_records_saved_earlier_are_checked_as_saved(service: Any, tmp_path: Path
     server = _server(service)
     assert x in server
     assert y not in server
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 148: byocframe push of a file that keeps 'loaded' but not 'status' "
+    "crashes with the .byoc accessor's AttributeError (a traceback) instead of a refusal",
+)
+def test_a_file_keeping_loaded_but_not_the_status_is_pushed_or_refused_in_one_line(
+    service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cid = service.demo_collection
+    gdf = _load(service)
+    y = _plain(gdf)[0]
+    table = gdf[[*COLUMNS, "loaded"]].copy()  # the columns to edit, and the tokens kept
+    table.loc[y, "sensing_time"] += pd.Timedelta(hours=1)
+    path = tmp_path / "mine.gpkg"
+    byocframe.write_file(table, path)
+    code = main(["push", cid, str(path), *_account(service)])
+    out = capsys.readouterr()
+    server = _server(service)
+    if code == 0:  # pushed: the edit landed
+        assert pd.Timestamp(server[y]["sensingTime"]) == table.loc[y, "sensing_time"]
+    else:  # refused: one line naming the column, nothing sent
+        assert code == 1
+        assert len(out.err.strip().splitlines()) == 1
+        assert "status" in out.err
+        assert pd.Timestamp(server[y]["sensingTime"]) == gdf.loc[y, "sensing_time"]
