@@ -21,16 +21,15 @@ import pandas as pd
 import shapely
 
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import (
-    ATTRS_KEY,
+from byocframe.frame.records import ATTRS_KEY
+from byocframe.frame.seal import loaded_ids, sealed_ids
+from byocframe.frame.tokens import (
     LOADED,
     LoadedState,
     OldTokenError,
     current_fields,
-    loaded_ids,
     loaded_state,
     require_current,
-    sealed_ids,
 )
 
 __all__ = ["REQUIRED", "TILE_ID", "EditedFrame", "adopt_tokens", "check_rows", "read_edited"]

@@ -35,18 +35,15 @@ import shapely
 from pyproj.exceptions import CRSError
 
 from byocframe.exceptions import ValidationError
+from byocframe.frame.deletions import LOADED_KEYS
 from byocframe.frame.native import (
     NATIVE_COLUMNS,
     as_geometries,
     native_column,
 )
-from byocframe.frame.records import dumps
+from byocframe.frame.records import ATTRS_KEY, dumps
 from byocframe.frame.settings import json_safe, saved_settings
-from byocframe.frame.snapshot import (
-    ATTRS_KEY,
-    LOADED,
-    LOADED_KEYS,
-)
+from byocframe.frame.tokens import LOADED
 from byocframe.io.geoparquet import (
     is_byocframe_parquet,
     read_parquet,
