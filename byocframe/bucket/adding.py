@@ -8,7 +8,8 @@ import pandas as pd
 
 from byocframe.bucket.paths import SameFiles
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY, loaded_ids
+from byocframe.frame.records import ATTRS_KEY
+from byocframe.frame.seal import loaded_ids
 
 __all__ = ["add_tiles", "is_whole"]
 

@@ -19,7 +19,7 @@ from byocframe.bucket.adding import add_tiles
 from byocframe.bucket.evidence import same_bucket
 from byocframe.bucket.paths import SameFiles, key_spellings
 from byocframe.exceptions import BucketError, ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY
+from byocframe.frame.records import ATTRS_KEY
 from byocframe.typing import AnyClient, ClientLike, S3Like
 
 __all__ = ["apply_plan"]

@@ -34,7 +34,7 @@ from byocframe.bucket.paths import SameFiles, band_key
 from byocframe.bucket.rules import DEFAULT_RULES, RuleSet
 from byocframe.bucket.tiles import assign_tiles, compile_pattern, group_tiles
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY
+from byocframe.frame.records import ATTRS_KEY
 
 __all__ = [
     "PLAN_COLUMNS",

@@ -241,7 +241,8 @@ def search_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_push(args: argparse.Namespace) -> int:
     """``byocframe push``: send the edits in a file; 2 when some were not carried out."""
-    from byocframe.frame.snapshot import LOADED, loaded_state, service_digest
+    from byocframe.frame.digests import service_digest
+    from byocframe.frame.tokens import LOADED, loaded_state
     from byocframe.io.files import read_file
     from byocframe.io.overlay import overlay_edits
 

@@ -19,7 +19,8 @@ from byocframe.edits.plans import Create, Plan, Update
 from byocframe.edits.tilestate import TileState, limit_points, request_body
 from byocframe.edits.writes import lists_to_check, page_size
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY, service_digest
+from byocframe.frame.digests import service_digest
+from byocframe.frame.records import ATTRS_KEY
 from byocframe.geo.crs import WGS84
 from byocframe.ids import check_id
 from byocframe.typing import ClientLike

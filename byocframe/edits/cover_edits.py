@@ -19,8 +19,8 @@ from pyproj import CRS
 
 from byocframe.edits.equality import cover_problem
 from byocframe.exceptions import ValidationError
+from byocframe.frame.records import ATTRS_KEY
 from byocframe.frame.settings import drawing
-from byocframe.frame.snapshot import ATTRS_KEY
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject
 

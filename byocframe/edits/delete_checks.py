@@ -23,15 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from byocframe.frame.snapshot import (
-    ATTRS_KEY,
-    CHECK_FLAGS,
-    OTHER_READ_ONLY,
-    LoadedState,
-    delete_checks,
-    loaded_state,
-    other_digests,
-)
+from byocframe.frame.deletions import CHECK_FLAGS, delete_checks
+from byocframe.frame.records import ATTRS_KEY
+from byocframe.frame.tokens import OTHER_READ_ONLY, LoadedState, loaded_state, other_digests
 
 __all__ = ["AsLoaded", "as_loaded"]
 

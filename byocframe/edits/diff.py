@@ -34,8 +34,8 @@ from byocframe.edits.plans import Create, Plan, Update
 from byocframe.exceptions import ValidationError
 from byocframe.frame.footprints import redraw_tiles
 from byocframe.frame.native import native_geometries
-from byocframe.frame.records import STATUSES
-from byocframe.frame.snapshot import NAT, OTHER_READ_ONLY, LoadedState, times_us
+from byocframe.frame.records import NAT, STATUSES, times_us
+from byocframe.frame.tokens import OTHER_READ_ONLY, LoadedState
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject
 

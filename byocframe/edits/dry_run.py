@@ -10,8 +10,7 @@ import pandas as pd
 from byocframe.edits.batch import Batch
 from byocframe.edits.plans import Plan
 from byocframe.edits.tasks import Action, Done, NewRow, Outcome, Result, task_result
-from byocframe.frame.records import format_datetimes
-from byocframe.frame.snapshot import ATTRS_KEY
+from byocframe.frame.records import ATTRS_KEY, format_datetimes
 from byocframe.typing import ClientLike
 
 __all__ = ["PLAN_RATES", "dry_run_result", "estimate_requests"]

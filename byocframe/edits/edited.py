@@ -21,16 +21,15 @@ import pandas as pd
 import shapely
 
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import (
-    ATTRS_KEY,
+from byocframe.frame.records import ATTRS_KEY, zoneless_times
+from byocframe.frame.seal import loaded_ids, sealed_ids
+from byocframe.frame.tokens import (
     LOADED,
     LoadedState,
     OldTokenError,
     current_fields,
-    loaded_ids,
     loaded_state,
     require_current,
-    sealed_ids,
 )
 
 __all__ = ["REQUIRED", "TILE_ID", "EditedFrame", "adopt_tokens", "check_rows", "read_edited"]
@@ -233,8 +232,9 @@ def check_rows(
             "to look at them)"
         )
     for name in ("sensing_time", "created", "ingestion_start"):
-        at = _zoneless(frame[name]) if name in frame.columns else None
-        if at is not None:
+        naive = zoneless_times(frame[name]) if name in frame.columns else np.zeros(0, bool)
+        if naive.any():
+            at = int(np.argmax(naive))
             raise ValidationError(
                 f"{name} has a time without a time zone (row {ids[at]!r}: "
                 f"{frame[name].iloc[at]!r}): the times it held were UTC; if these are UTC "
@@ -294,32 +294,6 @@ def check_rows(
             f"tile {twice!r} appears more than once: keep one row per tile "
             "(e.g. frame[~frame.index.duplicated()])"
         )
-
-
-def _zoneless(values: pd.Series) -> int | None:
-    """The position of the first time without a time zone (None: every time has one).
-
-    A column of zone-less datetimes, or of objects or texts that hold them, could be UTC
-    or local wall-clock times (a spreadsheet keeps no zone): reading them as UTC would
-    move every tile by the offset. Missing values have no zone to lack.
-    """
-    dtype = values.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        return None
-    present = np.flatnonzero(values.notna().to_numpy())
-    if not len(present):
-        return None  # all NaT: a clear, which needs no zone
-    if pd.api.types.is_datetime64_dtype(dtype):
-        return int(present[0])
-    for pos in present.tolist():
-        value = values.iloc[pos]
-        try:
-            stamp = pd.Timestamp(value)
-        except (TypeError, ValueError):
-            continue  # not a time at all: refused below, by name
-        if stamp is not pd.NaT and stamp.tzinfo is None:
-            return int(pos)
-    return None
 
 
 def _require_columns_once(frame: pd.DataFrame) -> None:

@@ -13,7 +13,8 @@ import pandas as pd
 from byocframe.client.api import Client, resolve_client
 from byocframe.exceptions import ByocframeError, ValidationError
 from byocframe.frame.convert import tiles_from_records
-from byocframe.frame.snapshot import ATTRS_KEY, loaded_state
+from byocframe.frame.records import ATTRS_KEY
+from byocframe.frame.tokens import loaded_state
 from byocframe.geo.crs import WGS84
 from byocframe.ids import CollectionLike, check_id
 from byocframe.progress import ProgressBar

@@ -41,7 +41,7 @@ from byocframe.edits.tasks import task_result
 from byocframe.edits.verify import verify
 from byocframe.edits.writeback import write_back
 from byocframe.exceptions import ByocframeWarning, ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY, NAT
+from byocframe.frame.records import ATTRS_KEY, NAT
 from byocframe.typing import AnyClient
 
 __all__ = ["MAX_DELETE_SHARE", "MIN_DELETE_LIMIT", "PLAN_RATES", "estimate_requests", "push"]

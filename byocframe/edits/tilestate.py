@@ -17,8 +17,7 @@ import shapely
 
 from byocframe.edits.equality import covers_equal, same_instant
 from byocframe.exceptions import ByocframeWarning, ValidationError
-from byocframe.frame.records import format_micros
-from byocframe.frame.snapshot import NAT
+from byocframe.frame.records import NAT, format_micros
 from byocframe.geo.geojson import geometries_to_geojson, parse_cover
 from byocframe.geo.geometry import reproject
 

@@ -28,17 +28,12 @@ import shapely
 from byocframe.edits.batch import Batch
 from byocframe.edits.plans import Plan
 from byocframe.edits.tasks import Action, Done, NewRow
+from byocframe.frame.deletions import CHECK_FLAGS, checks_now, with_loaded_ids
 from byocframe.frame.native import put_native
+from byocframe.frame.records import ATTRS_KEY, NAT
 from byocframe.frame.settings import drawing
-from byocframe.frame.snapshot import (
-    ATTRS_KEY,
-    CHECK_FLAGS,
-    LOADED,
-    NAT,
-    checks_now,
-    stamp,
-    with_loaded_ids,
-)
+from byocframe.frame.snapshot import stamp
+from byocframe.frame.tokens import LOADED
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject
 

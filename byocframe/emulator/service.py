@@ -14,13 +14,14 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from byocframe.client.api import is_loopback
 from byocframe.emulator.auth import MIN_SECRET_LENGTH, FailureThrottle, TokenIssuer
@@ -302,6 +303,25 @@ class LocalService:
             self.s3.stop()
 
 
+_P = ParamSpec("_P")
+
+
+def _keywords_of(
+    source: Callable[_P, LocalService],
+) -> Callable[[Callable[..., LocalService]], Callable[_P, LocalService]]:
+    """Give the decorated function the signature of ``source``, which it passes its keywords to.
+
+    One signature for two public functions: ``help()``, the API reference (read by
+    inspection) and type checkers see ``source``'s parameters, defaults and types.
+    """
+
+    def take(func: Callable[..., LocalService]) -> Callable[_P, LocalService]:
+        # only __wrapped__: inspect.signature follows it; the name and docstring stay
+        return functools.wraps(source, assigned=(), updated=())(func)
+
+    return take
+
+
 def create_service(
     *,
     host: str = "127.0.0.1",
@@ -320,13 +340,63 @@ def create_service(
     throttle: FailureThrottle | None = None,
     s3: bool | LocalS3 = False,
 ) -> LocalService:
-    """Build a `LocalService` without starting it (see `local_service`).
+    """Build a `LocalService` without starting it (`local_service` starts it too).
+
+    These keywords are those of `local_service` as well (one signature, this one): the
+    command line builds the service with them and serves in its own thread.
+
+    Parameters
+    ----------
+    host : str, default "127.0.0.1"
+    port : int, default 0
+        0 picks a free port.
+    db : path, optional
+        SQLite file that keeps the state across restarts; in memory when omitted.
+    client_id, client_secret : str
+        The credentials the service accepts (well-known defaults: it is local).
+    demo : bool, default False
+        Seed the demo collection (about ``demo_tiles`` tiles, once per database).
+    demo_tiles : int, default 20 000
+    ingestion_delay : float or None, default 0
+        0: new tiles are ingested as soon as their request is answered; seconds: they
+        pass through QUEUED and INGESTING on a timer; None: only `LocalService.ingest_pending`.
+    faults : Faults, optional
+        Latency, 5xx, 429 and dropped connections to inject (seeded).
+    rate_limit : RateLimit, optional
+        A per-client token bucket answering 429 with ``Retry-After`` in milliseconds.
+    token_lifetime : int, default 3600
+        Seconds an access token lives.
+    clock : callable
+        Seconds since the epoch, for token expiry and timestamps.
+    limits : Limits, optional
+        Timeouts, connection and size limits (`Limits` defaults).
+    throttle : FailureThrottle, optional
+        How repeated failed token requests are slowed down (5 free, then 0.5 s doubling
+        up to 60 s, per client address).
+    s3 : bool or LocalS3, default False
+        True: also start a local S3 endpoint (`LocalService.s3`, moto's server; needs
+        the ``local-s3`` extra), stopped with the service; or a running `LocalS3` to use.
+        Tiles of collections whose bucket exists there are ingested from the real files
+        (`byocframe.emulator.files_source`); other buckets use the manifest.
+
+    Returns
+    -------
+    LocalService
+        Not serving yet: ``start()`` serves on a background thread, ``serve_forever()``
+        in the calling one, ``stop()`` closes what it opened.
 
     Raises
     ------
     ValueError
         For a host beyond this machine with the well-known default credentials or a
         secret shorter than 16 characters.
+
+    Examples
+    --------
+    >>> service = create_service(demo=True, demo_tiles=5)
+    >>> service.running, service.start().running
+    (False, True)
+    >>> service.stop()
     """
     check_credentials(host, client_id, client_secret)
     if not is_loopback(host):
@@ -387,63 +457,16 @@ def check_credentials(host: str, client_id: str, client_secret: str) -> None:
         )
 
 
-def local_service(
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    db: str | os.PathLike[str] | None = None,
-    client_id: str = DEFAULT_CLIENT_ID,
-    client_secret: str = DEFAULT_CLIENT_SECRET,
-    demo: bool = False,
-    demo_tiles: int = 20_000,
-    ingestion_delay: float | None = 0.0,
-    faults: Faults | None = None,
-    rate_limit: RateLimit | None = None,
-    token_lifetime: int = 3600,
-    clock: Callable[[], float] = time.time,
-    limits: Limits | None = None,
-    throttle: FailureThrottle | None = None,
-    s3: bool | LocalS3 = False,
-) -> LocalService:
+@_keywords_of(create_service)
+def local_service(**options: Any) -> LocalService:
     """Start the local BYOC service on a background thread and return it.
 
     Use it in a ``with`` block, which stops it at the end, or, in a notebook cell,
     keep the returned service and call its ``stop()`` when done (the process
     exiting also ends it: it serves on a daemon thread).
 
-    Parameters
-    ----------
-    host : str, default "127.0.0.1"
-    port : int, default 0
-        0 picks a free port.
-    db : path, optional
-        SQLite file that keeps the state across restarts; in memory when omitted.
-    client_id, client_secret : str
-        The credentials the service accepts (well-known defaults: it is local).
-    demo : bool, default False
-        Seed the demo collection (about ``demo_tiles`` tiles, once per database).
-    demo_tiles : int, default 20 000
-    ingestion_delay : float or None, default 0
-        0: new tiles are ingested as soon as their request is answered; seconds: they
-        pass through QUEUED and INGESTING on a timer; None: only `LocalService.ingest_pending`.
-    faults : Faults, optional
-        Latency, 5xx, 429 and dropped connections to inject (seeded).
-    rate_limit : RateLimit, optional
-        A per-client token bucket answering 429 with ``Retry-After`` in milliseconds.
-    token_lifetime : int, default 3600
-        Seconds an access token lives.
-    clock : callable
-        Seconds since the epoch, for token expiry and timestamps.
-    limits : Limits, optional
-        Timeouts, connection and size limits (`Limits` defaults).
-    throttle : FailureThrottle, optional
-        How repeated failed token requests are slowed down (5 free, then 0.5 s doubling
-        up to 60 s, per client address).
-    s3 : bool or LocalS3, default False
-        True: also start a local S3 endpoint (`LocalService.s3`, moto's server; needs
-        the ``local-s3`` extra), stopped with the service; or a running `LocalS3` to use.
-        Tiles of collections whose bucket exists there are ingested from the real files
-        (`byocframe.emulator.files_source`); other buckets use the manifest.
+    It takes the keywords of `create_service`, which documents them: this function's
+    signature is that one (`_keywords_of`), so the two cannot drift apart.
 
     Returns
     -------
@@ -466,23 +489,7 @@ def local_service(
     >>> service.running
     False
     """
-    service = create_service(
-        host=host,
-        port=port,
-        db=db,
-        client_id=client_id,
-        client_secret=client_secret,
-        demo=demo,
-        demo_tiles=demo_tiles,
-        ingestion_delay=ingestion_delay,
-        faults=faults,
-        rate_limit=rate_limit,
-        token_lifetime=token_lifetime,
-        clock=clock,
-        limits=limits,
-        throttle=throttle,
-        s3=s3,
-    )
+    service = create_service(**options)
     try:
         return service.start()
     except BaseException:

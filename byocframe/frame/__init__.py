@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from byocframe.frame.convert import collections_from_records, tiles_from_records, to_records
 from byocframe.frame.records import STATUSES
-from byocframe.frame.snapshot import LOADED, OldTokenError
 from byocframe.frame.synthetic import synthetic_tiles
+from byocframe.frame.tokens import LOADED, OldTokenError
 
 __all__ = [
     "LOADED",

@@ -4,7 +4,7 @@ These columns are never sent, so their canonical text only has to see a delibera
 and to read the same after any file format: an empty text is missing (CSV cannot tell
 them apart), numbers keep 15 significant digits (what GDAL writes, also inside JSON
 texts), flags read alike as bools, 0/1 or text, and a value that is not a text where a
-text belongs is a different value (`byocframe.frame.snapshot.other_digests`).
+text belongs is a different value (`byocframe.frame.tokens.other_digests`).
 
 Examples
 --------

@@ -30,6 +30,7 @@ from byocframe.frame.record_checks import (
     report,
 )
 from byocframe.frame.records import (
+    ATTRS_KEY,
     COLLECTION_FIELDS,
     COLLECTION_FLAT_ADDITIONAL,
     STATUSES,
@@ -44,13 +45,8 @@ from byocframe.frame.records import (
     loads,
 )
 from byocframe.frame.settings import Drawing, drawing
-from byocframe.frame.snapshot import (
-    ATTRS_KEY,
-    OTHER_READ_ONLY,
-    current_fields,
-    own_tokens,
-    stamp,
-)
+from byocframe.frame.snapshot import stamp
+from byocframe.frame.tokens import OTHER_READ_ONLY, current_fields, own_tokens
 from byocframe.geo.crs import WGS84, GeometryProblem, parse_crs
 from byocframe.geo.densify import DENSIFY_TOLERANCE
 from byocframe.geo.geojson import geometries_to_geojson
@@ -407,7 +403,7 @@ def _as_loaded_covers(frame: pd.DataFrame) -> np.ndarray:
 
     Loading drew that geometry from that cover, so the row gives back its native cover
     unedited. The digests of what the rows hold now are the ones `changes` compares
-    (`byocframe.frame.snapshot.current_fields`). Rows without such a token (new, or an
+    (`byocframe.frame.tokens.current_fields`). Rows without such a token (new, or an
     edited ``loaded`` column): False.
     """
     state, own = own_tokens(frame)

@@ -19,8 +19,8 @@ import pandas as pd
 import shapely
 
 from byocframe.frame.native import native_codes, native_geometries
+from byocframe.frame.records import ATTRS_KEY
 from byocframe.frame.settings import Drawing, drawing
-from byocframe.frame.snapshot import ATTRS_KEY
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geojson import parse_geojson
 from byocframe.geo.geometry import reproject, reproject_parsed
@@ -140,7 +140,7 @@ def _read_chunk(
 def redraw_tiles(frame: pd.DataFrame, target: str) -> np.ndarray:
     """``tile_geometry`` as loading draws it: ``native_tile`` reprojected into ``target``.
 
-    Drawn with the frame's own settings (`byocframe.frame.snapshot.drawing`). A footprint
+    Drawn with the frame's own settings (`byocframe.frame.settings.drawing`). A footprint
     repeats on every date: each distinct (WKB, CRS) pair is decoded and reprojected
     once, found on the bytes without decoding the others.
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import numbers
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,6 +28,7 @@ __all__ = [
     "format_micros",
     "parse_datetimes",
     "times_us",
+    "zoneless_times",
 ]
 
 #: Key in ``DataFrame.attrs`` for the few scalars byocframe keeps about a frame.
@@ -180,6 +183,82 @@ def parse_datetimes(values: Iterable[Any]) -> pd.Series:
     """
     parsed = pd.to_datetime(pd.Series(list(values), dtype=object), utc=True, format="ISO8601")
     return parsed.dt.as_unit("us")
+
+
+#: A text that ends in a time of day and a zone: ``Z``, ``UTC``, ``GMT`` or an offset
+#: (``+05:30``, ``+0530``, ``-03``), as pandas reads them. A date alone ("2024-06-01")
+#: ends in what looks like an offset ("-01") but has no time of day, so no zone.
+_ZONED_TEXT = re.compile(r"[Tt ]\d\d?(?:[:.,]?\d)*\s*(?:[Zz]|UTC|GMT|[+-]\d\d?(?::?\d\d)?)$")
+
+
+def zoneless_times(values: Any) -> np.ndarray:
+    """Which values are times without a time zone, one bool per value.
+
+    A zone-less time could be UTC or a local wall-clock time (a spreadsheet keeps no
+    zone): reading it as UTC would move it by the zone's offset, so callers refuse it.
+    Missing values, and values that are no time at all, are not zone-less. Texts are
+    judged by one regular expression over the column; only the texts without a zone are
+    parsed, to tell a zone-less time from text that is no time.
+
+    Parameters
+    ----------
+    values : pandas.Series or array-like
+        Datetimes (with or without a zone), texts, datetime objects, dates or numbers
+        (pandas reads a number as nanoseconds since the epoch, in no zone).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> texts = ["2024-06-01T10:00:00+05:30", "2024-06-01T10:00:00", "2024-06-01", None, "Z?"]
+    >>> zoneless_times(texts).tolist()
+    [False, True, True, False, False]
+    >>> zoneless_times(pd.to_datetime(["2024-06-01T10:00Z"])).tolist()
+    [False]
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    dtype = series.dtype
+    out = np.zeros(len(series), dtype=bool)
+    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_bool_dtype(dtype):
+        return out
+    present = series.notna().to_numpy(dtype=bool)
+    if pd.api.types.is_datetime64_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return present
+    rows = np.flatnonzero(present)
+    items = series.to_numpy(dtype=object)[rows]
+    texts = np.fromiter((isinstance(v, str) for v in items), dtype=bool, count=len(items))
+    if texts.any():
+        out[rows[texts]] = _zoneless_texts(items[texts])
+    for k in np.flatnonzero(~texts).tolist():
+        out[rows[k]] = _zoneless_value(items[k])
+    return out
+
+
+def _zoneless_texts(texts: np.ndarray) -> np.ndarray:
+    """`zoneless_times` of texts: those without a zone that still read as a time."""
+    column = pd.Series(texts, dtype=object).str.strip()
+    out = ~column.str.contains(_ZONED_TEXT).to_numpy(dtype=bool)
+    if out.any():
+        rest = column[out]
+        # ISO 8601 first (one fast pass); what it cannot read, pandas' other spellings
+        parsed = pd.to_datetime(rest, utc=True, errors="coerce", format="ISO8601")
+        again = parsed.isna().to_numpy(dtype=bool)
+        if again.any():
+            later = pd.to_datetime(rest[again], utc=True, errors="coerce", format="mixed")
+            parsed = parsed.where(~again, later)
+        out[out] = parsed.notna().to_numpy(dtype=bool)
+    return out
+
+
+def _zoneless_value(value: Any) -> bool:
+    """`zoneless_times` of one value that is not a text."""
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, dt.datetime):  # also pd.Timestamp
+        return value.tzinfo is None
+    return isinstance(value, dt.date | np.datetime64 | numbers.Real)
 
 
 def format_datetimes(values: pd.Series) -> list[str | None]:

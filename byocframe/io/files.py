@@ -37,18 +37,15 @@ import shapely
 from pyproj.exceptions import CRSError
 
 from byocframe.exceptions import ValidationError
+from byocframe.frame.deletions import LOADED_KEYS
 from byocframe.frame.native import (
     NATIVE_COLUMNS,
     as_geometries,
     native_column,
 )
-from byocframe.frame.records import dumps
+from byocframe.frame.records import ATTRS_KEY, dumps, zoneless_times
 from byocframe.frame.settings import json_safe, saved_settings
-from byocframe.frame.snapshot import (
-    ATTRS_KEY,
-    LOADED,
-    LOADED_KEYS,
-)
+from byocframe.frame.tokens import LOADED
 from byocframe.io.geoparquet import (
     is_byocframe_parquet,
     read_parquet,
@@ -744,12 +741,11 @@ def _cast(column: pd.Series, dtype: Any) -> pd.Series:
         if isinstance(dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_any_dtype(
             column.dtype
         ):
-            texts = column.dropna().astype(str).str.strip()
-            zoned = texts.str.contains(r"(?:Z|[+-]\d\d(?::?\d\d)?)$", regex=True)
-            if not zoned.all():
+            naive = zoneless_times(column)
+            if naive.any():
                 raise ValueError(
-                    f"time without a time zone, {texts[~zoned].iloc[0]!r}: UTC or local? "
-                    "give each its zone"
+                    f"time without a time zone, {str(column[naive].iloc[0]).strip()!r}: "
+                    "UTC or local? give each its zone"
                 )
         return pd.to_datetime(column, utc=True, format="ISO8601").astype(dtype)
     if isinstance(dtype, pd.CategoricalDtype):

@@ -40,6 +40,7 @@ import xxhash
 
 from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import tile_frame
+from byocframe.frame.deletions import LOADED_KEYS
 from byocframe.frame.digests import geometry_digest
 from byocframe.frame.footprints import redraw_tiles, tile_groups
 from byocframe.frame.memory import building
@@ -49,8 +50,9 @@ from byocframe.frame.native import (
     native_column,
     native_geometries,
 )
+from byocframe.frame.records import ATTRS_KEY
 from byocframe.frame.settings import json_safe, saved_settings
-from byocframe.frame.snapshot import ATTRS_KEY, LOADED_KEYS, own_tokens
+from byocframe.frame.tokens import own_tokens
 from byocframe.geo.crs import WGS84
 
 __all__ = [

@@ -16,13 +16,11 @@ from byocframe.client.api import Client, resolve_client
 from byocframe.exceptions import ValidationError
 from byocframe.frame.collection_state import stamp_collections
 from byocframe.frame.convert import collections_from_records, tile_frame
+from byocframe.frame.deletions import with_loaded_ids
 from byocframe.frame.record_checks import Errors, check_errors
-from byocframe.frame.snapshot import (
-    ATTRS_KEY,
-    load_number,
-    stamp,
-    with_loaded_ids,
-)
+from byocframe.frame.records import ATTRS_KEY
+from byocframe.frame.snapshot import stamp
+from byocframe.frame.tokens import load_number
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import DEFAULT_DENSIFY
 from byocframe.ids import CollectionLike, resource_id

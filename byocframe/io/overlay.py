@@ -20,16 +20,12 @@ import pandas as pd
 import shapely
 
 from byocframe.exceptions import ValidationError
+from byocframe.frame.deletions import checks_now, delete_checks
 from byocframe.frame.native import native_geometries
-from byocframe.frame.records import times_us
+from byocframe.frame.records import ATTRS_KEY, times_us
+from byocframe.frame.seal import loaded_ids
 from byocframe.frame.settings import drawing
-from byocframe.frame.snapshot import (
-    ATTRS_KEY,
-    OTHER_READ_ONLY,
-    checks_now,
-    delete_checks,
-    loaded_ids,
-)
+from byocframe.frame.tokens import OTHER_READ_ONLY
 from byocframe.geo.geometry import reproject
 
 __all__ = ["overlay_edits"]

@@ -23,7 +23,7 @@ from byocframe.client.api import Client
 from byocframe.exceptions import ByocframeWarning, ValidationError
 from byocframe.frame.convert import tile_frame
 from byocframe.frame.record_checks import Errors, problem, report
-from byocframe.frame.snapshot import times_us
+from byocframe.frame.records import times_us
 from byocframe.typing import CrsLike
 
 __all__ = ["PAGES_AHEAD", "Assembly", "from_both_ends"]

@@ -29,8 +29,8 @@ from byocframe.client.deployments import get_deployment
 from byocframe.exceptions import ValidationError
 from byocframe.frame.convert import tiles_from_records, to_records
 from byocframe.frame.native import native_geometries
-from byocframe.frame.records import dumps
-from byocframe.frame.snapshot import ATTRS_KEY, loaded_state
+from byocframe.frame.records import ATTRS_KEY, dumps
+from byocframe.frame.tokens import loaded_state
 from byocframe.geo.crs import WGS84, GeometryProblem, crs_urn, parse_crs
 from byocframe.geo.geojson import geometries_to_geojson
 from byocframe.geo.geometry import DEFAULT_DENSIFY, antimeridian_bbox, reproject

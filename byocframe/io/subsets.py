@@ -29,7 +29,8 @@ import numpy as np
 import shapely
 
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY, LOADED_KEYS
+from byocframe.frame.deletions import LOADED_KEYS
+from byocframe.frame.records import ATTRS_KEY
 
 __all__ = [
     "DRAWN_FROM_OTHERS",

@@ -21,7 +21,8 @@ import pandas as pd
 
 from byocframe.edits.diff import plan
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY, loaded_state
+from byocframe.frame.records import ATTRS_KEY
+from byocframe.frame.tokens import loaded_state
 from byocframe.io.geoparquet import restore_columns
 from byocframe.scale.dataset import (
     check_files,

@@ -21,7 +21,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from byocframe.exceptions import ValidationError
-from byocframe.frame.snapshot import ATTRS_KEY, LOADED_KEYS, loaded_ids, sealed_ids
+from byocframe.frame.deletions import LOADED_KEYS
+from byocframe.frame.records import ATTRS_KEY
+from byocframe.frame.seal import loaded_ids, sealed_ids
 from byocframe.io.files import check_parquet_rows, write_file
 from byocframe.io.geoparquet import METADATA_KEY
 from byocframe.scale.manifest import (

@@ -23,8 +23,8 @@ import shapely
 
 import byocframe
 from byocframe.frame.native import put_native
-from byocframe.frame.snapshot import OTHER_READ_ONLY, loaded_state, other_digests
 from byocframe.frame.synthetic import synthetic_tiles
+from byocframe.frame.tokens import OTHER_READ_ONLY, loaded_state, other_digests
 
 FORMATS = (".parquet", ".gpkg", ".geojson", ".fgb", ".csv")
 

@@ -15,14 +15,10 @@ import byocframe
 from byocframe import ValidationError
 from byocframe.edits.diff import covers_equal, plan
 from byocframe.frame.digests import geometry_digest, text_digest
-from byocframe.frame.snapshot import (
-    ATTRS_KEY,
-    current_fields,
-    loaded_state,
-    stamp,
-    times_us,
-)
+from byocframe.frame.records import ATTRS_KEY, times_us
+from byocframe.frame.snapshot import stamp
 from byocframe.frame.synthetic import synthetic_tiles
+from byocframe.frame.tokens import current_fields, loaded_state
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import byocframe
 from byocframe import ByocframeWarning, Faults, ValidationError
 from byocframe.edits.diff import changes
 from byocframe.edits.route import push
-from byocframe.frame.snapshot import ATTRS_KEY, loaded_ids
+from byocframe.frame.records import ATTRS_KEY
+from byocframe.frame.seal import loaded_ids
 
 
 @pytest.fixture

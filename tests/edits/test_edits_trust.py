@@ -20,7 +20,7 @@ import byocframe
 from byocframe import Faults, ValidationError
 from byocframe.cli import main
 from byocframe.frame.native import as_geometries
-from byocframe.frame.snapshot import ATTRS_KEY
+from byocframe.frame.records import ATTRS_KEY
 
 
 @pytest.fixture

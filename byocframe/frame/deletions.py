@@ -1,0 +1,217 @@
+"""What a deletion of a loaded tile checks on the server first, as recorded at load.
+
+Per loaded id, a deletion reads the tile again on the server and compares a few fields
+with what was loaded (`byocframe.edits.delete_checks`). Those fields are kept twice: in
+each row's token (`byocframe.frame.tokens`), and for every loaded id in ``attrs`` as one
+text of `DeleteChecks` sealed with the ids (`with_loaded_ids`), so a row dropped from the
+frame still has them. `checks_now` reads the newest of the two.
+
+Examples
+--------
+>>> import byocframe
+>>> from byocframe.frame.synthetic import synthetic_tiles
+>>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+>>> checks = checks_now(gdf.iloc[:1], list(gdf.index))
+>>> (checks["flags"] == 0).all(), (checks["status"] > 0).all()
+(np.True_, np.True_)
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from byocframe.frame.digests import ids_digest
+from byocframe.frame.records import ATTRS_KEY
+from byocframe.frame.seal import ids_seal
+from byocframe.frame.tokens import LOADED, OTHER_READ_ONLY, TOKEN_VERSION, loaded_state
+
+__all__ = [
+    "CHECK_FLAGS",
+    "LOADED_KEYS",
+    "DeleteChecks",
+    "checks_now",
+    "delete_checks",
+    "token_checks",
+    "with_loaded_ids",
+]
+
+#: The ``attrs`` settings that describe a whole load (`with_loaded_ids`): a part of the
+#: frame written or read on its own (a partition, some row groups) leaves them out.
+LOADED_KEYS = ("loaded_ids", "loaded_ids_seal", "loaded_checks", "loaded_checks_seal")
+#: Per loaded id, what a deletion reads again on the server before it deletes the tile
+#: (`byocframe.edits.delete_checks`), kept in ``attrs`` so a row dropped from the frame
+#: still has it: the low 32 bits of the path's digest, the ingestion start, the sensing
+#: time and the native cover's digest, the additional data's 32-bit digest and the
+#: status code, and `CHECK_FLAGS` (22 bytes, 30 base64 characters).
+DeleteChecks = np.dtype(
+    [
+        ("path", "<u4"),
+        ("ingestion_start", "<u4"),
+        ("sensing_time", "<u4"),
+        ("native", "<u4"),
+        ("additional", "<u4"),
+        ("status", "u1"),
+        ("flags", "u1"),
+    ]
+)
+#: ``flags`` of a `DeleteChecks`: nothing is known of the tile as loaded (its deletion is
+#: refused); its cover was written by this client (the service keeps its own rounding
+#: of it: not compared); it was created by this client and is ingested by the service
+#: since (status, ingestion start and additional data are the service's: not compared).
+CHECK_FLAGS = {"unknown": 1, "cover_written": 2, "created": 4}
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def with_loaded_ids(
+    settings: dict[str, Any], ids: Sequence[str], checks: np.ndarray | None = None
+) -> dict[str, Any]:
+    """``settings`` (a frame's byocframe attrs) with these loaded ids, sealed.
+
+    ``checks`` are the ids' `DeleteChecks`, in the same order; without them the
+    settings keep none, and a deletion of a dropped row is then checked only against
+    ``original=`` (see `byocframe.edits.delete_checks`).
+
+    Examples
+    --------
+    >>> settings = with_loaded_ids({"collection": "c1"}, ["a", "b"])
+    >>> settings["loaded_ids"].split(), len(settings["loaded_ids_seal"])
+    (['a', 'b'], 32)
+    """
+    ids = [str(i) for i in ids]
+    seal = ids_seal(settings.get("collection"), settings.get("load"), ids)
+    out = {**settings, "loaded_ids": "\n".join(ids), "loaded_ids_seal": seal}
+    out.pop("loaded_checks", None)
+    out.pop("loaded_checks_seal", None)
+    if checks is not None:
+        checks = np.ascontiguousarray(checks, dtype=DeleteChecks)
+        if len(checks) != len(ids):
+            raise ValueError(f"{len(checks)} delete checks for {len(ids)} loaded ids")
+        text = base64.b64encode(checks.tobytes()).decode("ascii")
+        out["loaded_checks"] = text
+        out["loaded_checks_seal"] = ids_digest(seal, [text])
+    return out
+
+
+def delete_checks(settings: Mapping[str, Any]) -> dict[str, np.void]:
+    """Each loaded id's `DeleteChecks`, from a frame's byocframe attrs (empty if none).
+
+    Only checks written with the loaded ids they stand beside are read: a list of ids
+    or checks edited by hand, or copied from another frame, gives none.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> checks = delete_checks(gdf.attrs["byocframe"])
+    >>> sorted(checks) == sorted(gdf.index), int(checks[gdf.index[0]]["status"]) > 0
+    (True, True)
+    """
+    text, seal = settings.get("loaded_checks"), settings.get("loaded_checks_seal")
+    ids_text, sealed = settings.get("loaded_ids"), settings.get("loaded_ids_seal")
+    if not all(isinstance(v, str) for v in (text, seal, ids_text, sealed)):
+        return {}
+    if seal != ids_digest(str(sealed), [str(text)]):
+        return {}
+    ids = str(ids_text).split("\n") if ids_text else []
+    if sealed != ids_seal(settings.get("collection"), settings.get("load"), ids):
+        return {}
+    try:
+        raw = base64.b64decode(str(text), validate=True)
+    except ValueError:
+        return {}
+    if len(raw) != len(ids) * DeleteChecks.itemsize:
+        return {}
+    checks = np.frombuffer(raw, dtype=DeleteChecks)
+    return dict(zip(ids, checks, strict=True))
+
+
+def checks_now(
+    frame: pd.DataFrame, ids: Sequence[str], original: pd.DataFrame | None = None
+) -> np.ndarray:
+    """`DeleteChecks` of ``ids``, from the newest record of each there is.
+
+    A row's own token in ``frame``, else what ``frame``'s attrs recorded, else the same
+    two of ``original`` (the frame as loaded, when ``frame`` lost its attrs); an id with
+    none of them is flagged ``unknown``, and its deletion is refused rather than sent
+    unchecked. A writer that changes which ids are loaded (the push's write-back)
+    records these with them (`with_loaded_ids`).
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> kept = checks_now(gdf.iloc[1:], list(gdf.index))
+    >>> kept.tobytes() == checks_now(gdf, list(gdf.index)).tobytes()
+    True
+    >>> int(checks_now(gdf, ["not-loaded"])[0]["flags"]) == CHECK_FLAGS["unknown"]
+    True
+    """
+    wanted = pd.Index([str(t) for t in ids], dtype=object)
+    out = np.zeros(len(wanted), dtype=DeleteChecks)
+    found = np.zeros(len(wanted), dtype=bool)
+    for source in (frame, original):
+        if source is None or found.all():
+            continue
+        _from_tokens(source, wanted, out, found)
+        if not found.all():
+            recorded = delete_checks(source.attrs.get(ATTRS_KEY, {}))
+            for k in np.flatnonzero(~found).tolist():
+                check = recorded.get(wanted[k])
+                if check is not None:
+                    out[k], found[k] = check, True
+    out["flags"][~found] = CHECK_FLAGS["unknown"]
+    return out
+
+
+def _from_tokens(frame: pd.DataFrame, wanted: pd.Index, out: np.ndarray, found: np.ndarray) -> None:
+    """Fill ``out`` where ``frame`` has a row with its own token of a wanted id not found."""
+    if LOADED not in frame.columns:
+        return
+    state = loaded_state(frame)
+    rows = np.flatnonzero(state.present & (state.version >= TOKEN_VERSION))
+    if not len(rows):
+        return
+    own = pd.Index(state.tile_id[rows].astype(str), dtype=object)
+    keep = ~own.duplicated(keep="first")
+    own, rows = own[keep], rows[keep]
+    where = own.get_indexer(wanted)
+    hit = (where >= 0) & ~found
+    picked = rows[where[hit]]
+    out[hit] = _checks({name: getattr(state, name)[picked] for name in _CHECKED})
+    found |= hit
+
+
+_CHECKED = ("path", "ingestion_start", "sensing_time", "native", "others", "status")
+
+
+def token_checks(payload: np.ndarray) -> np.ndarray:
+    """`DeleteChecks` of token payloads (`byocframe.frame.tokens.current_fields`).
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> from byocframe.frame.tokens import current_fields
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(2, seed=1))
+    >>> token_checks(current_fields(gdf)).tobytes() == checks_now(gdf, list(gdf.index)).tobytes()
+    True
+    """
+    return _checks({name: payload[name] for name in _CHECKED})
+
+
+def _checks(fields: Mapping[str, np.ndarray]) -> np.ndarray:
+    out = np.zeros(len(fields["path"]), dtype=DeleteChecks)
+    for name in ("path", "native"):
+        out[name] = np.asarray(fields[name], dtype="<u8") & _LOW32
+    for name in ("ingestion_start", "sensing_time"):
+        out[name] = np.asarray(fields[name], dtype="<i8").view("<u8") & _LOW32
+    out["additional"] = np.asarray(fields["others"])[:, OTHER_READ_ONLY.index("additional_data")]
+    out["status"] = fields["status"]
+    return out
