@@ -300,7 +300,12 @@ def run_push(args: argparse.Namespace) -> int:
         check_deletions(
             args.collection, deletes, delete_limit=args.delete_limit, confirmed=args.confirm_deletes
         )
-    result = frame.byoc.push(
+    from byocframe.edits.route import push
+
+    # the function, not the .byoc accessor: a frame the accessor does not take (a file
+    # that kept 'loaded' but not 'status') is refused in one line by the push itself
+    result = push(
+        frame,
         client,
         dry_run=args.dry_run,
         force=args.force,

@@ -15,6 +15,7 @@ in the frame's ``attrs`` beside the loaded ids (`byocframe.frame.snapshot.delete
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,12 +25,25 @@ import numpy as np
 import pandas as pd
 
 from byocframe.frame.deletions import CHECK_FLAGS, delete_checks
-from byocframe.frame.records import ATTRS_KEY
+from byocframe.frame.records import ATTRS_KEY, STATUSES
 from byocframe.frame.tokens import OTHER_READ_ONLY, LoadedState, loaded_state, other_digests
 
 __all__ = ["AsLoaded", "as_loaded"]
 
 _ADDITIONAL = OTHER_READ_ONLY.index("additional_data")
+#: Status codes of a tile its ingestion has not finished (`byocframe.frame.tokens`).
+_PENDING = frozenset(STATUSES.index(s) + 1 for s in ("WAITING", "QUEUED", "INGESTING"))
+
+
+@functools.cache
+def _no_cover() -> int:
+    """The ``native`` digest of a tile loaded without a cover."""
+    from byocframe.frame.convert import tiles_from_records
+
+    record = {"id": "00000000-0000-4000-8000-000000000000", "path": "x/(BAND).tif"}
+    return int(loaded_state(tiles_from_records([record])).native[0])
+
+
 _UNKNOWN: Any = object()  # no additional data as loaded: compared by digest
 
 
@@ -106,19 +120,28 @@ class AsLoaded:
         now = loaded_state(tiles_from_records([record], errors="warn"))
         mask = (1 << self.bits) - 1
         out = []
+        same_start = int(now.ingestion_start[0]) & mask == self.ingestion_start & mask
+        # loaded before its ingestion ran, which nobody started again since: its status,
+        # files metadata and (when it had none) cover are that ingestion's
+        pending = not self.created and self.status in _PENDING and same_start
         if int(now.path[0]) & mask != self.path & mask:
             out.append("path")
-        if not self.created and int(now.status[0]) != self.status:
+        if not (self.created or pending) and int(now.status[0]) != self.status:
             out.append("status")
-        if not self.created and int(now.ingestion_start[0]) & mask != self.ingestion_start & mask:
+        if not self.created and not same_start:
             out.append("ingestion start")
         if self.sensing_time is not None and (
             int(now.sensing_time[0]) & mask != self.sensing_time & mask
         ):
             out.append("sensing time")
-        if self.native is not None and int(now.native[0]) & mask != self.native & mask:
+        coverless = pending and self.native is not None and self.native & mask == _no_cover() & mask
+        if (
+            self.native is not None
+            and not coverless
+            and int(now.native[0]) & mask != self.native & mask
+        ):
             out.append("cover")
-        if self.created:
+        if self.created or pending:
             pass
         elif self.additional_data is not _UNKNOWN:
             if (record.get("additionalData") or None) != (self.additional_data or None):

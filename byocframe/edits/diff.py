@@ -133,6 +133,19 @@ def plan_edits(edited: EditedFrame, *, deleted: bool = False) -> Plan:
                     checks[tid] = row  # the row compares its additional data by value
         result.delete_checks = checks
         end = len(frame)
+        for tid in result.deletes:
+            if tid not in checks:  # never sent unchecked: refused, as an unknown one is
+                result.problems.append(
+                    {
+                        "id": tid,
+                        "field": "tile",
+                        "value": None,
+                        "problem": "not deleted: nothing records what it held when loaded "
+                        "(a frame or file from before delete checks were kept): load the "
+                        "tiles again, or pass original=<the frame as loaded>",
+                        "_pos": end,
+                    }
+                )
         rows += [_row(tid, "tile", None, None, "delete", end) for tid in result.deletes]
     rows.sort(key=lambda r: r.pop("_pos"))  # frame order; stable
     result.problems.sort(key=lambda p: p.pop("_pos"))

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import NamedTuple, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import pandas as pd
 
@@ -104,6 +104,10 @@ class Outcome:
     #: Seconds after ``written_at`` before the verify reads the tile (None: the default,
     #: `byocframe.edits.writes.SETTLE`); longer after a slow write.
     settle: float | None = None
+    #: The tile as the server held it once this task settled, when it was read (the
+    #: verify's read-back, or the check that found it already as wanted); the write-back
+    #: records it for a later deletion's check.
+    server: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.outcome = Result(self.outcome)  # "ok" is taken as Result.OK

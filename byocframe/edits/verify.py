@@ -165,3 +165,5 @@ def _check_written(outcome: Outcome, record: dict[str, Any] | None, native: str)
             f"another writer changed its {' and '.join(lost)} after our write (the "
             f"server now has sensing_time {iso(now.time)}); reload it, check, push again"
         )
+    else:
+        outcome.server = record  # what a later deletion of it checks (the write-back)

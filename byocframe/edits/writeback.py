@@ -28,7 +28,8 @@ import shapely
 from byocframe.edits.batch import Batch
 from byocframe.edits.plans import Plan
 from byocframe.edits.tasks import Action, Done, NewRow
-from byocframe.frame.deletions import CHECK_FLAGS, checks_now, with_loaded_ids
+from byocframe.frame.convert import tiles_from_records
+from byocframe.frame.deletions import CHECK_FLAGS, checks_now, delete_checks, with_loaded_ids
 from byocframe.frame.native import put_native
 from byocframe.frame.records import ATTRS_KEY, NAT
 from byocframe.frame.settings import drawing
@@ -73,6 +74,7 @@ def write_back(
     (2, 0)
     """
     _writable(frame)
+    recorded = delete_checks(frame.attrs.get(ATTRS_KEY, {}))  # before this push's
     if the_plan.adopted is not None:  # rows that lost their token take original's
         frame[LOADED] = the_plan.adopted
     if the_plan.load is not None:  # rows stamped now join the load they came from
@@ -82,10 +84,16 @@ def write_back(
     covers: list[Any] = []
     crs: list[str] = []
     times: list[int] = []
+    server: dict[str, dict[str, Any]] = {}  # the written tiles the server was read for
+    cover_sent: set[str] = set()  # ... and those not read whose cover was written
     for action, key, outcome in done:
         if action != Action.UPDATE or not outcome.outcome.settled or outcome.sent is None:
             continue
         update = by_id[str(key)]
+        if outcome.server is not None:
+            server[str(key)] = outcome.server
+        elif "geometry" in outcome.mine:
+            cover_sent.add(str(key))
         rows.append(update.position)
         covers.append(outcome.sent.cover)
         crs.append(update.crs)
@@ -118,16 +126,51 @@ def write_back(
     if the_plan.loaded_ids is not None:
         keep = [i for i in the_plan.loaded_ids if i not in deleted]
         ids = keep + [str(o.id) for o in created.values()]
-        # what a later deletion of each checks: a row's new token, else as loaded
-        checks = checks_now(frame, ids, original)
-        at = pd.Index(ids).get_indexer([str(frame.index[p]) for p in rows])
-        # a cover we wrote is kept by the service with its own rounding (CRS84 and back)
-        checks["flags"][at[at >= 0]] |= CHECK_FLAGS["cover_written"]
-        # a tile we created is ingested by the service since: its state is the service's
-        made = pd.Index(ids).get_indexer([str(o.id) for o in created.values()])
-        checks["flags"][made[made >= 0]] |= CHECK_FLAGS["created"]
-        settings = with_loaded_ids(settings, ids, checks)
+        settings = with_loaded_ids(
+            settings,
+            ids,
+            _checks_after(frame, ids, original, recorded, rows, server, cover_sent, created),
+        )
     frame.attrs[ATTRS_KEY] = settings
+
+
+def _checks_after(
+    frame: pd.DataFrame,
+    ids: list[str],
+    original: pd.DataFrame | None,
+    recorded: dict[str, np.void],
+    rows: list[int],
+    server: dict[str, dict[str, Any]],
+    cover_sent: set[str],
+    created: dict[int, Any],
+) -> np.ndarray:
+    """What a later deletion of each loaded id checks, after this push.
+
+    A tile this push did not write keeps what was recorded of it (renewed with the row's
+    token at each write-back, with the flags of its last write). A written tile the
+    server was read for after the write (the verify, or the check that found it as
+    wanted) takes that record: the server's own cover, compared exactly. One not read
+    back takes its new token, and when its cover was written the cover is not compared
+    (the service keeps it with its own rounding); a created tile's state is the service's
+    once ingested.
+    """
+    index = pd.Index(ids, dtype=object)
+    checks = checks_now(frame, ids, original)
+    written = {str(frame.index[p]) for p in rows}
+    kept = [tid for tid in recorded if tid not in written]
+    at = index.get_indexer(kept)
+    if len(kept):
+        old = np.array([recorded[tid] for tid in kept], dtype=checks.dtype)
+        checks[at[at >= 0]] = old[at >= 0]
+    if server:
+        read = tiles_from_records(list(server.values()), errors="warn")
+        checks[index.get_indexer(list(server))] = checks_now(read, list(server))
+    sent = index.get_indexer(sorted(cover_sent))
+    checks["flags"][sent[sent >= 0]] |= CHECK_FLAGS["cover_written"]
+    made = index.get_indexer([str(o.id) for o in created.values()])
+    flags = CHECK_FLAGS["created"] | CHECK_FLAGS["cover_written"]
+    checks["flags"][made[made >= 0]] |= flags
+    return checks
 
 
 def _writable(frame: pd.DataFrame) -> None:

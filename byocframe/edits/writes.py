@@ -197,7 +197,12 @@ def updater(
                 if uncertain and mine:  # our earlier PUT landed after all
                     note = "written (confirmed by reading it again)"
                     return Outcome(Result.OK, 204, note, sent=merged, mine=mine, written_at=clock())
-                return Outcome(Result.UNCHANGED, message="the server already holds it", sent=merged)
+                return Outcome(
+                    Result.UNCHANGED,
+                    message="the server already holds it",
+                    sent=merged,
+                    server=current,
+                )
             sent_at = max(clock(), turns[1] or 0.0)  # a paced write waits for its turn
             try:
                 client.update_tile(

@@ -20,9 +20,15 @@ import pandas as pd
 import shapely
 
 from byocframe.exceptions import ValidationError
-from byocframe.frame.deletions import checks_now, delete_checks
+from byocframe.frame.deletions import (
+    CHECK_FLAGS,
+    DeleteChecks,
+    checks_now,
+    delete_checks,
+    with_loaded_ids,
+)
 from byocframe.frame.native import native_geometries
-from byocframe.frame.records import ATTRS_KEY, times_us
+from byocframe.frame.records import ATTRS_KEY, STATUSES, times_us
 from byocframe.frame.seal import loaded_ids
 from byocframe.frame.settings import drawing
 from byocframe.frame.tokens import OTHER_READ_ONLY
@@ -118,6 +124,60 @@ def _since_listed(
     return keep
 
 
+def _as_the_table_listed(
+    now: dict[str, Any], deleted: pd.Index, table: dict[str, Any]
+) -> dict[str, Any]:
+    """The listing's attrs (``now``) with the table's own record of each tile it deletes.
+
+    A deletion is checked on the server against what the tile held when the *table* was
+    listed: one another editor changed since then is a conflict. A tile the table records
+    nothing of is flagged unknown, and its deletion refused.
+    """
+    ids = [str(i) for i in pd.Index(now.get("loaded_ids", "").split("\n")) if i]
+    recorded_now, recorded_then = delete_checks(now), delete_checks(table)
+    checks = np.zeros(len(ids), dtype=DeleteChecks)
+    for k, tid in enumerate(ids):
+        check = recorded_now.get(tid)
+        if check is not None:
+            checks[k] = check
+    position = {tid: k for k, tid in enumerate(ids)}
+    for tid in (str(i) for i in deleted):
+        k = position[tid]
+        then = recorded_then.get(tid)
+        if then is None:
+            checks[k] = np.zeros(1, dtype=DeleteChecks)[0]
+            checks[k]["flags"] = CHECK_FLAGS["unknown"]
+        else:
+            checks[k] = then
+    return with_loaded_ids(now, ids, checks)
+
+
+def _ingested_since(
+    current: pd.DataFrame, rows: pd.DataFrame, settings: dict[str, Any]
+) -> pd.Index:
+    """The rows whose tile the service moved on since the table was listed, left alone.
+
+    A tile whose status or ingestion start on the server is no longer what the listing
+    recorded, while the table still holds the recorded status (or no status at all),
+    was ingested (or reingested) since: the columns the service owns are the server's
+    for it, not edits of the table's.
+    """
+    recorded = delete_checks(settings)
+    ids = [str(i) for i in rows.index if str(i) in recorded]
+    if not ids:
+        return rows.index[:0]
+    then = np.array([recorded[i] for i in ids], dtype=DeleteChecks)
+    now = checks_now(current, ids)
+    moved = (now["status"] != then["status"]) | (now["ingestion_start"] != then["ingestion_start"])
+    if "status" in rows.columns:
+        code = {name: k + 1 for k, name in enumerate(STATUSES)}
+        held = np.array(
+            [code.get(s, 0) for s in rows.loc[ids, "status"]], dtype=then["status"].dtype
+        )
+        moved &= held == then["status"]
+    return pd.Index(ids, dtype=object)[moved]
+
+
 def _overlay_read_only(frame: pd.DataFrame, rows: pd.DataFrame) -> None:
     """Put ``rows``' values of the `_OVERLAID` columns into ``frame``, in place."""
     at = frame.index.get_indexer(rows.index)
@@ -206,7 +266,7 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
     if drawn is not None:  # the table's covers drawn otherwise than the listing's
         covers = np.where(drawn, np.asarray(current.geometry.loc[rows.index].array), covers)
     frame.loc[rows.index, frame.active_geometry_name] = covers
-    _overlay_read_only(frame, rows)
+    _overlay_read_only(frame, rows.drop(index=_ingested_since(current, rows, settings)))
     missing = frame.index.difference(edited.index[known])
     # only the table's own loaded tiles may go: tiles created since it was listed, the
     # tiles outside a filtered load (status, bbox, dates), and every tile when the table
@@ -214,6 +274,10 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
     # being meant for deletion
     listed = loaded_ids(edited)
     missing = missing[:0] if listed is None else missing.intersection(pd.Index(listed))
+    if len(missing):
+        frame.attrs[ATTRS_KEY] = _as_the_table_listed(
+            frame.attrs.get(ATTRS_KEY, {}), missing, settings
+        )
     frame = frame.drop(index=missing)
     new = edited[~known]
     gone = new.index[new.index.notna()]

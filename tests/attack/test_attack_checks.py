@@ -88,11 +88,6 @@ def _reingest(service: Any, tid: str) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 140: a table without tokens checks its deletions against the listing "
-    "the push just made, not what the table recorded when it was listed",
-)
 @pytest.mark.parametrize("change", ["retimed", "recovered", "reingested"])
 def test_a_table_without_tokens_deletes_no_tile_changed_since_it_was_listed(
     service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str
@@ -114,11 +109,6 @@ def test_a_table_without_tokens_deletes_no_tile_changed_since_it_was_listed(
     assert (code, "conflict" in out.out) in ((2, True), (1, False))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 141: after a push touched a tile (a time edit), its cover is no longer "
-    "checked before it is deleted: another editor's new cover is deleted unseen",
-)
 def test_a_tile_retimed_by_this_editor_is_not_deleted_after_another_moved_its_cover(
     service: Any,
 ) -> None:
@@ -223,11 +213,6 @@ def test_a_sensing_time_moved_by_a_second_is_seen_before_deleting(service: Any) 
     assert {x, y} <= set(_server(service))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 146: a frame or file whose attrs keep the sealed loaded ids but no "
-    "delete checks (every file written before they were recorded) deletes unchecked",
-)
 def test_a_frame_recording_no_delete_checks_deletes_nothing_unchecked(service: Any) -> None:
     client = service.client()
     gdf = _load(service)
@@ -279,11 +264,6 @@ def test_a_stale_file_after_a_delete_and_recreate_of_the_path_touches_no_new_til
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 142: the write-back's cover_written flag lives one push: after the "
-    "next push (of another tile) a tile whose cover this editor pushed cannot be deleted",
-)
 def test_a_tile_whose_cover_was_pushed_can_be_deleted_after_another_push(service: Any) -> None:
     client = service.client()
     gdf = _load(service)
@@ -297,11 +277,6 @@ def test_a_tile_whose_cover_was_pushed_can_be_deleted_after_another_push(service
     assert x not in _server(service)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 142: one file pushed three times by the command line (a cover, another "
-    "tile's time, then the first tile dropped): the deletion is a conflict with its own push",
-)
 def test_a_file_pushed_three_times_deletes_the_tile_whose_cover_it_pushed(
     service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -329,11 +304,6 @@ def test_a_file_pushed_three_times_deletes_the_tile_whose_cover_it_pushed(
     assert x not in _server(service)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 142: the write-back's created flag lives one push: after the next "
-    "push (of another tile) a tile this editor created cannot be deleted",
-)
 def test_a_tile_created_by_a_push_can_be_deleted_after_another_push() -> None:
     with byocframe.local_service(demo=True, demo_tiles=40, ingestion_delay=None) as service:
         client = service.client()
@@ -355,11 +325,6 @@ def test_a_tile_created_by_a_push_can_be_deleted_after_another_push() -> None:
         assert tid not in _server(service)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 145: a tile loaded while WAITING is refused for deletion once the "
-    "service ingested it (status and files are the ingestion's, its start unchanged)",
-)
 def test_a_tile_loaded_while_waiting_can_be_deleted_once_ingested() -> None:
     with byocframe.local_service(demo=True, demo_tiles=40, ingestion_delay=None) as service:
         client, cid = service.client(), service.demo_collection
@@ -390,11 +355,6 @@ def test_a_tile_loaded_while_waiting_and_reingested_since_is_not_deleted() -> No
         assert tid in _server(service)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 147: a table without tokens that keeps a column the service owns is "
-    "refused as 'read-only field edited' when the service changed it since the listing",
-)
 @pytest.mark.parametrize("kept", ["status", "every column"])
 def test_a_table_keeping_the_status_pushes_its_edit_after_the_service_ingested_a_tile(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], kept: str
@@ -597,11 +557,6 @@ def test_records_saved_earlier_are_checked_as_saved(service: Any, tmp_path: Path
     assert y not in server
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 148: byocframe push of a file that keeps 'loaded' but not 'status' "
-    "crashes with the .byoc accessor's AttributeError (a traceback) instead of a refusal",
-)
 def test_a_file_keeping_loaded_but_not_the_status_is_pushed_or_refused_in_one_line(
     service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
