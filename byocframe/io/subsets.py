@@ -193,7 +193,7 @@ def row_groups_of(path: Path, rows: RowsLike) -> tuple[list[int] | None, RowsLik
     """
     import pyarrow.parquet as pq
 
-    from byocframe.io.geoparquet import is_byocframe_parquet
+    from byocframe.io.geoparquet_read import is_byocframe_parquet
 
     if not is_byocframe_parquet(path):
         return None, rows
@@ -242,13 +242,8 @@ def read_columns(path: Path, columns: Sequence[str]) -> gpd.GeoDataFrame | None:
     import pyarrow.parquet as pq
 
     from byocframe.frame.settings import saved_settings
-    from byocframe.io.geoparquet import (
-        FORMAT,
-        METADATA_KEY,
-        TILE_DRAWING,
-        geometry_column,
-        restore_columns,
-    )
+    from byocframe.io.geoparquet import FORMAT, METADATA_KEY, TILE_DRAWING
+    from byocframe.io.geoparquet_read import geometry_column, restore_columns
 
     if set(columns) & set(DRAWN_FROM_OTHERS):
         return None
