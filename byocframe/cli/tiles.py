@@ -15,7 +15,7 @@ from byocframe.cli.common import (
     status,
 )
 from byocframe.cli.confirm import check_deletions, confirmation_hint, delete_options
-from byocframe.exceptions import NotFoundError
+from byocframe.exceptions import ByocframeError, NotFoundError
 from byocframe.io.listing import BATCH_SIZE
 
 __all__ = ["TILE_FILES", "add_commands", "read_collection", "search_options"]
@@ -130,6 +130,14 @@ def add_commands(commands: Any) -> None:
         metavar="PER_MINUTE",
         help="your plan's requests a minute (300 to 1,200): pace the push to it instead of "
         "waiting out 429 answers, and estimate the time in a dry run",
+    )
+    push.add_argument(
+        "--no-write-back",
+        dest="write_back",
+        action="store_false",
+        help="leave EDITED_FILE as it is; by default a file written by 'tiles' takes what "
+        "was pushed (new tiles' ids, rows loaded again), so it can be edited and pushed "
+        "again",
     )
     account_options(push)
     push.set_defaults(handler=run_push)
@@ -315,7 +323,51 @@ def run_push(args: argparse.Namespace) -> int:
     bad = result[~result["outcome"].isin(["ok", "unchanged"])]
     for tid, row in bad.head(20).iterrows():
         print(f"  {tid}: {row['outcome']}: {row['message']}")
+    if frame is edited:
+        _write_back_file(edited, result, args)
+    elif (result["action"] == "create").any() and args.write_back:
+        print(
+            f"note: {args.edited} has no 'loaded' column, so it was left as it is: its new "
+            "rows have no tile id there, and pushed again they are refused (their paths are "
+            f"tiles now); 'byocframe tiles {args.collection} -o FILE' lists them with ids"
+        )
     return 0 if bad.empty else 2
+
+
+def _write_back_file(edited: Any, result: Any, args: argparse.Namespace) -> None:
+    """Save what the push wrote into ``edited`` over the file it came from.
+
+    The push updated ``edited`` in place (`byocframe.edits.writeback`): created rows hold
+    their ids, pushed rows are loaded again. Without this, the next edit of a pushed row
+    would be a conflict with the push itself, and a new row would be created twice.
+    The file is replaced whole, only once complete.
+    """
+    from byocframe.io.files import write_file
+
+    # ok and unchanged rows (a rerun after a kill: the server held them already) are
+    # loaded again, created ones take their ids; conflicts and failures change nothing
+    settled = result["outcome"].isin(["ok", "unchanged", "overwritten"]).any()
+    if not args.write_back or not settled:
+        return
+    if result.attrs.get("byocframe", {}).get("written_back") is False:
+        print(
+            f"note: {args.edited} was left as it is (the frame could not be updated): list "
+            f"the tiles again ('byocframe tiles {args.collection} -o FILE') before editing "
+            "further",
+            file=sys.stderr,
+        )
+        return
+    try:
+        write_file(edited, args.edited)
+    except (OSError, ByocframeError) as err:  # the push was sent: say so, not "error"
+        print(
+            f"note: the push was sent, but {args.edited} could not be updated ({err}); it "
+            f"is as it was: list the tiles again ('byocframe tiles {args.collection} -o "
+            "FILE') before editing further",
+            file=sys.stderr,
+        )
+        return
+    print(f"wrote what was pushed back to {args.edited} (--no-write-back leaves it)")
 
 
 def _deleted_paths(

@@ -41,7 +41,7 @@ from byocframe.edits.tasks import task_result
 from byocframe.edits.verify import verify
 from byocframe.edits.writeback import write_back
 from byocframe.exceptions import ByocframeWarning, ValidationError
-from byocframe.frame.records import NAT
+from byocframe.frame.records import ATTRS_KEY, NAT
 from byocframe.typing import AnyClient
 
 __all__ = ["MAX_DELETE_SHARE", "MIN_DELETE_LIMIT", "PLAN_RATES", "estimate_requests", "push"]
@@ -139,7 +139,9 @@ def push(
         ``create``, ``delete``), ``outcome`` (``ok``: written; ``unchanged``: the server
         already held it, nothing written; ``conflict``: someone else changed the same
         field, nothing written; ``overwritten``: written, then changed by another writer;
-        ``failed``; ``skipped``: dry run), ``status_code`` and ``message``.
+        ``failed``; ``skipped``: dry run), ``status_code`` and ``message``. When the
+        frame could not be updated after sending (a warning says so), its
+        ``attrs["byocframe"]["written_back"]`` is False.
 
     Raises
     ------
@@ -181,6 +183,7 @@ def push(
     try:
         write_back(frame, the_plan, batch, sent.done, client.base_url, original)
     except Exception as err:  # the writes happened: their result must not be lost
+        result.attrs.setdefault(ATTRS_KEY, {})["written_back"] = False
         warnings.warn(
             f"the push was sent (see its result) but the frame could not be updated "
             f"({type(err).__name__}: {err}): load the tiles again before editing further",

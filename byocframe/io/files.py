@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -203,6 +205,7 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None)
         _check_driver(driver, kind, path)
     if not path.parent.is_dir():
         raise ValidationError(f"{path.parent}: folder not found; create it first")
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
     if not _all_texts(gdf.index) or gdf.index.name != "id":
         # rows added with pd.concat carry its 0, 1, ... (and concat drops the index
         # name): they have no tile id yet, and the index is always written as "id"
@@ -211,9 +214,33 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None)
                 [i if isinstance(i, str) else None for i in gdf.index], name="id", dtype=object
             )
         )
+    if path.is_symlink():  # the file it points to is replaced, the link stays
+        path = Path(os.path.realpath(path))
     if kind == "parquet":
-        write_parquet(gdf, path)
+        write_parquet(gdf, path)  # written beside the path and renamed once complete
+        _keep_mode(path, mode)
         return
+    # written beside the path and renamed over it once complete: a failure or a kill
+    # halfway leaves the file that was there as it was (a GeoPackage's other layers too)
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+    try:
+        if kind == "GPKG" and path.exists():
+            shutil.copyfile(path, partial)
+        _write_flat(gdf, partial, kind, layer=path.stem)
+        os.replace(partial, path)
+        _keep_mode(path, mode)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _keep_mode(path: Path, mode: int | None) -> None:
+    """Give a file written anew the permission bits of the one it replaced."""
+    if mode is not None:
+        os.chmod(path, mode)
+
+
+def _write_flat(gdf: gpd.GeoDataFrame, path: Path, kind: str, layer: str) -> None:
+    """Write ``gdf`` to ``path`` as ``kind`` (not Parquet), its layer named ``layer``."""
     settings = _settings(gdf)
     flat = pd.DataFrame(gdf.drop(columns=gdf.active_geometry_name)).copy()
     flat.attrs = {}
@@ -253,6 +280,8 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None)
         extra["layer_metadata"] = {
             "byocframe": json.dumps({"index": gdf.index.name, "attrs": settings})
         }
+    if kind == "GPKG":
+        extra["layer"] = layer
     frame.to_file(path, driver=kind, **extra)
 
 
@@ -459,12 +488,18 @@ def _read_whole(
         from pyogrio.errors import DataLayerError, DataSourceError
 
         try:
+            layer: dict[str, Any] = {}
             if kind == "GPKG":  # its own count, before any row is read
-                _check_rows(path, pyogrio.read_info(path).get("features"), "GeoPackage")
-            frame = gpd.read_file(path, **(by_gdal or {}))
+                # write_file names the layer after the file; a GeoPackage holding other
+                # layers beside it (an AOI, say) is read at that one
+                if path.stem in pyogrio.list_layers(path)[:, 0]:
+                    layer = {"layer": path.stem}
+                info = pyogrio.read_info(path, **layer)
+                _check_rows(path, info.get("features"), "GeoPackage")
+            frame = gpd.read_file(path, **(by_gdal or {}), **layer)
             frame = frame.sort_index() if (by_gdal or {}).get("fid_as_index") else frame
             if kind == "GPKG":
-                info = pyogrio.read_info(path).get("layer_metadata") or {}
+                info = pyogrio.read_info(path, **layer).get("layer_metadata") or {}
                 text = info.get("byocframe", "{}")
                 meta = _checked_meta(_json(text, f"{path}: the byocframe metadata is broken"), path)
         except (DataSourceError, DataLayerError) as err:

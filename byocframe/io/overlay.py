@@ -70,11 +70,18 @@ def _since_listed(
     Refuses a table that would undo a change made on the server since it was listed: a
     time it edited too, or a cover other than the server's now. Without what the
     listing recorded (``recorded``: a table with no byocframe metadata, or from before
-    these were kept), nothing is known of the tiles' past and nothing is refused.
+    these were kept), nothing is known of the tiles' past and nothing is refused; a row
+    whose tile the listing did not record (a row pasted in from another load) is let
+    through as such, and the others are still checked.
     """
-    ids = [str(i) for i in rows.index]
-    if not recorded or not ids or not all(i in recorded for i in ids):
+    if not recorded:
         return []
+    has = np.array([str(i) in recorded for i in rows.index], dtype=bool)
+    if not has.any():
+        return []
+    rows = rows[has]
+    times = None if times is None else times[has]
+    ids = [str(i) for i in rows.index]
     now = checks_now(current, ids)
     if now is None:
         return []
@@ -209,6 +216,16 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
     missing = missing[:0] if listed is None else missing.intersection(pd.Index(listed))
     frame = frame.drop(index=missing)
     new = edited[~known]
+    gone = new.index[new.index.notna()]
+    if len(gone):
+        # a tile id the collection no longer holds: deleted since the table was made
+        # (or of another collection); creating it again would undo that deletion unseen
+        raise ValidationError(
+            f"{len(gone)} row(s) of the table name a tile that is not in collection "
+            f"{collection} (e.g. {str(gone[0])!r}: deleted since the table was made, or a "
+            "tile of another collection?): check COLLECTION; drop those rows, or empty their "
+            "id to create them again as new tiles"
+        )
     if len(new):
         if "path" not in new.columns:
             raise ValidationError(

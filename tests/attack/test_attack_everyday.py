@@ -799,7 +799,7 @@ def test_a_table_without_tokens_of_another_collection_creates_nothing(
     byocframe.write_file(theirs[["path", "sensing_time", "geometry"]], path)
     before = _server(service)
     assert main(["push", cid, str(path), "--delete-missing", *_account(service)]) == 1
-    assert "no 'loaded' value" in capsys.readouterr().err
+    assert "not in collection" in capsys.readouterr().err
     assert _server(service) == before
 
 
