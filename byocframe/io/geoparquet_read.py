@@ -1,6 +1,7 @@
 """Reading byocframe's GeoParquet back into the tile frame that was written.
 
-The file's layout, and its writer, are `byocframe.io.geoparquet`. Reading decodes the
+The file is described in `byocframe.io.geoparquet`; its names and writers are
+`byocframe.io.geoparquet_write`. Reading decodes the
 displayed geometry a row group at a time, keeps ``native_cover`` and ``native_tile`` as
 the WKB bytes the frame keeps, and completes ``tile_geometry`` from the few values the
 file kept, the shared drawings (``tile_drawing``) and, for the rest, a reprojection of
@@ -31,7 +32,7 @@ from byocframe.frame.native import NATIVE_COLUMNS, native_column, native_geometr
 from byocframe.frame.records import ATTRS_KEY
 from byocframe.frame.settings import saved_settings
 from byocframe.geo.crs import WGS84
-from byocframe.io.geoparquet import (
+from byocframe.io.geoparquet_write import (
     FORMAT,
     METADATA_KEY,
     MULTIPOLYGON,
@@ -73,7 +74,7 @@ def read_row_groups(path: str | Path, groups: list[int] | None = None) -> gpd.Ge
     >>> import tempfile, byocframe
     >>> from byocframe.frame.synthetic import synthetic_tiles
     >>> gdf = byocframe.tiles_from_records(synthetic_tiles(4, seed=1))
-    >>> from byocframe.io.geoparquet import write_parquet
+    >>> from byocframe.io.geoparquet_write import write_parquet
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     write_parquet(gdf, f"{folder}/tiles.parquet")
     ...     len(read_row_groups(f"{folder}/tiles.parquet", [0, 0]))
@@ -244,7 +245,7 @@ def restore_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     >>> import tempfile, geopandas, byocframe
     >>> from byocframe.frame.synthetic import synthetic_tiles
     >>> gdf = byocframe.tiles_from_records(synthetic_tiles(4, seed=1))
-    >>> from byocframe.io.geoparquet import write_parquet
+    >>> from byocframe.io.geoparquet_write import write_parquet
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     write_parquet(gdf, f"{folder}/tiles.parquet")
     ...     other = geopandas.read_parquet(f"{folder}/tiles.parquet")
@@ -311,7 +312,7 @@ def geometry_column(path: str | Path) -> gpd.GeoSeries:
     >>> import tempfile, byocframe
     >>> from byocframe.frame.synthetic import synthetic_tiles
     >>> gdf = byocframe.tiles_from_records(synthetic_tiles(4, seed=1))
-    >>> from byocframe.io.geoparquet import write_parquet
+    >>> from byocframe.io.geoparquet_write import write_parquet
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     write_parquet(gdf, f"{folder}/tiles.parquet")
     ...     shown = geometry_column(f"{folder}/tiles.parquet")

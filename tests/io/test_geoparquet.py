@@ -15,7 +15,7 @@ from geopandas.testing import assert_geodataframe_equal
 import byocframe
 from byocframe.frame.native import native_geometries
 from byocframe.frame.synthetic import synthetic_tiles
-from byocframe.io import geoparquet, geoparquet_read
+from byocframe.io import geoparquet, geoparquet_read, geoparquet_write
 
 GEOMETRIES = ("geometry", "tile_geometry")
 
@@ -153,7 +153,7 @@ def test_a_frame_with_other_geometries_is_written_as_wkb(gdf, tmp_path):
 
 
 def test_a_file_of_a_newer_version_is_refused(gdf, tmp_path, monkeypatch):
-    monkeypatch.setattr(geoparquet, "FORMAT", 99)
+    monkeypatch.setattr(geoparquet_write, "FORMAT", 99)
     byocframe.write_file(gdf, tmp_path / "t.parquet")
     monkeypatch.undo()
     with pytest.raises(byocframe.ValidationError, match="upgrade byocframe"):
