@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 import byocframe
 from byocframe.frame.synthetic import synthetic_tiles
-from byocframe.io import geoparquet
+from byocframe.io import geoparquet_write
 
 DATES = tuple(f"2024-{m:02d}-10" for m in range(1, 11))
 
@@ -91,7 +91,7 @@ def main() -> None:
         for name, size in sorted(column_bytes(new).items(), key=lambda kv: -kv[1]):
             print(f"    {name:<24} {size / n:7.1f}")
         for level in args.levels:
-            geoparquet.COMPRESSION_LEVEL = level
+            geoparquet_write.COMPRESSION_LEVEL = level
             path = os.path.join(tmp, f"l{level}.parquet")
             _, took = timed(byocframe.write_file, gdf, path)
             size = os.path.getsize(path)

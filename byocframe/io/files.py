@@ -46,13 +46,13 @@ from byocframe.frame.native import (
 from byocframe.frame.records import ATTRS_KEY, dumps, zoneless_times
 from byocframe.frame.settings import json_safe, saved_settings
 from byocframe.frame.tokens import LOADED
-from byocframe.io.geoparquet import (
+from byocframe.io.geoparquet_read import (
     is_byocframe_parquet,
     read_parquet,
     read_row_groups,
     restore_columns,
-    write_parquet,
 )
+from byocframe.io.geoparquet_write import write_parquet
 from byocframe.io.overlay import overlay_edits  # its own module since December 2026
 
 __all__ = [

@@ -25,7 +25,8 @@ from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import DEFAULT_DENSIFY
 from byocframe.ids import CollectionLike, resource_id
 from byocframe.io.catalog import DatetimeLike, search_records
-from byocframe.io.geoparquet import ParquetSink, read_row_groups
+from byocframe.io.geoparquet_read import read_row_groups
+from byocframe.io.geoparquet_write import ParquetSink
 from byocframe.io.pages import PAGES_AHEAD, Assembly, from_both_ends
 from byocframe.io.stac_parquet import StacSink, merge_stac_columns, stac_columns
 from byocframe.progress import ProgressBar

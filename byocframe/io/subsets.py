@@ -182,7 +182,7 @@ def row_groups_of(path: Path, rows: RowsLike) -> tuple[list[int] | None, RowsLik
     --------
     >>> import tempfile, byocframe
     >>> from byocframe.frame.synthetic import synthetic_tiles
-    >>> from byocframe.io.geoparquet import ParquetSink
+    >>> from byocframe.io.geoparquet_write import ParquetSink
     >>> gdf = byocframe.tiles_from_records(synthetic_tiles(10, seed=1))
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     with ParquetSink(f"{folder}/t.parquet", gdf.crs, row_group_size=4) as sink:
@@ -193,7 +193,7 @@ def row_groups_of(path: Path, rows: RowsLike) -> tuple[list[int] | None, RowsLik
     """
     import pyarrow.parquet as pq
 
-    from byocframe.io.geoparquet import is_byocframe_parquet
+    from byocframe.io.geoparquet_read import is_byocframe_parquet
 
     if not is_byocframe_parquet(path):
         return None, rows
@@ -242,13 +242,8 @@ def read_columns(path: Path, columns: Sequence[str]) -> gpd.GeoDataFrame | None:
     import pyarrow.parquet as pq
 
     from byocframe.frame.settings import saved_settings
-    from byocframe.io.geoparquet import (
-        FORMAT,
-        METADATA_KEY,
-        TILE_DRAWING,
-        geometry_column,
-        restore_columns,
-    )
+    from byocframe.io.geoparquet_read import geometry_column, restore_columns
+    from byocframe.io.geoparquet_write import FORMAT, METADATA_KEY, TILE_DRAWING
 
     if set(columns) & set(DRAWN_FROM_OTHERS):
         return None

@@ -23,7 +23,7 @@ from byocframe.edits.diff import plan
 from byocframe.exceptions import ValidationError
 from byocframe.frame.records import ATTRS_KEY
 from byocframe.frame.tokens import loaded_state
-from byocframe.io.geoparquet import restore_columns
+from byocframe.io.geoparquet_read import restore_columns
 from byocframe.scale.dataset import (
     check_files,
     dask_modules,

@@ -25,7 +25,7 @@ from byocframe.frame.deletions import LOADED_KEYS
 from byocframe.frame.records import ATTRS_KEY
 from byocframe.frame.seal import loaded_ids, sealed_ids
 from byocframe.io.files import check_parquet_rows, write_file
-from byocframe.io.geoparquet import METADATA_KEY
+from byocframe.io.geoparquet_write import METADATA_KEY
 from byocframe.scale.manifest import (
     MANIFEST,
     PARTITION_COUNT,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from byocframe.io.geoparquet import restore_columns
+from byocframe.io.geoparquet_read import restore_columns
 from byocframe.scale.cells import (
     CELL_SIZE,
     DEPTH_META,

@@ -16,7 +16,7 @@ import shapely
 from shapely.geometry import shape
 
 import byocframe
-from byocframe.io.geoparquet import restore_columns
+from byocframe.io.geoparquet_read import restore_columns
 
 
 @pytest.fixture(scope="module")

@@ -121,10 +121,10 @@ def test_nan_coordinates_in_a_crafted_native_cover_are_refused(gdf, tmp_path):
 
 
 def test_reading_some_row_groups_plans_no_deletion(tmp_path, monkeypatch):
-    from byocframe.io import geoparquet
+    from byocframe.io import geoparquet, geoparquet_write
 
     gdf = byocframe.tiles_from_records(synthetic_tiles(8, seed=1))
-    monkeypatch.setattr(geoparquet, "ROW_GROUP_SIZE", 2)  # 4 row groups, as in a big file
+    monkeypatch.setattr(geoparquet_write, "ROW_GROUP_SIZE", 2)  # 4 row groups, as in a big file
     path = tmp_path / "tiles.parquet"
     byocframe.write_file(gdf, path)
     assert pq.ParquetFile(path).num_row_groups == 4

@@ -441,9 +441,9 @@ def test_a_push_with_an_edited_crs_or_tile_sends_nothing(service, loaded, column
 
 
 def test_write_listing_and_some_row_groups_are_unedited(service, tmp_path, monkeypatch):
-    from byocframe.io import geoparquet
+    from byocframe.io import geoparquet, geoparquet_write
 
-    monkeypatch.setattr(geoparquet, "ROW_GROUP_SIZE", 7)
+    monkeypatch.setattr(geoparquet_write, "ROW_GROUP_SIZE", 7)
     path = tmp_path / "listing.parquet"
     n = byocframe.write_listing(
         service.client(), service.demo_collection, path, batch_size=9, progress=False

@@ -15,7 +15,7 @@ from geopandas.testing import assert_geodataframe_equal
 import byocframe
 from byocframe.frame.native import native_geometries
 from byocframe.frame.synthetic import synthetic_tiles
-from byocframe.io import geoparquet
+from byocframe.io import geoparquet, geoparquet_read, geoparquet_write
 
 GEOMETRIES = ("geometry", "tile_geometry")
 
@@ -153,7 +153,7 @@ def test_a_frame_with_other_geometries_is_written_as_wkb(gdf, tmp_path):
 
 
 def test_a_file_of_a_newer_version_is_refused(gdf, tmp_path, monkeypatch):
-    monkeypatch.setattr(geoparquet, "FORMAT", 99)
+    monkeypatch.setattr(geoparquet_write, "FORMAT", 99)
     byocframe.write_file(gdf, tmp_path / "t.parquet")
     monkeypatch.undo()
     with pytest.raises(byocframe.ValidationError, match="upgrade byocframe"):
@@ -186,13 +186,13 @@ def test_each_footprint_that_repeats_is_drawn_once_in_the_file(gdf, tmp_path, mo
     repeated = sum(1 for n in count.values() if n > 1)
     assert sum(v is not None for v in drawings) == repeated > 0
     redrawn = []
-    original = geoparquet.redraw_tiles
+    original = geoparquet_read.redraw_tiles
 
     def counting(frame, target):
         redrawn.append(len(frame))
         return original(frame, target)
 
-    monkeypatch.setattr(geoparquet, "redraw_tiles", counting)
+    monkeypatch.setattr(geoparquet_read, "redraw_tiles", counting)
     back = byocframe.read_file(path)
     assert sum(redrawn) == sum(1 for n in count.values() if n == 1)
     assert_exact(back, gdf)

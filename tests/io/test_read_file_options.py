@@ -242,8 +242,9 @@ def test_rows_of_a_large_parquet_file_read_only_their_row_groups(
 ):
     import byocframe.io.files as files
     import byocframe.io.geoparquet as geoparquet
+    import byocframe.io.geoparquet_write as geoparquet_write
 
-    monkeypatch.setattr(geoparquet, "ROW_GROUP_SIZE", 64)  # 300 rows: 5 groups
+    monkeypatch.setattr(geoparquet_write, "ROW_GROUP_SIZE", 64)  # 300 rows: 5 groups
     path = tmp_path / "t.parquet"
     byocframe.write_file(tiles, path)
     read = []

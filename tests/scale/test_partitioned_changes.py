@@ -14,7 +14,7 @@ import shapely
 import byocframe
 from byocframe.edits.diff import plan
 from byocframe.frame.synthetic import synthetic_tiles
-from byocframe.io.geoparquet import restore_columns
+from byocframe.io.geoparquet_read import restore_columns
 from byocframe.scale.partitioned import (
     id_findings,
     partitioned_changes,
