@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 
 import geopandas as gpd
 import numpy as np
@@ -241,3 +242,15 @@ def test_frames_drawn_two_ways_round_trip_exactly(tmp_path):
     byocframe.write_file(joined, path)
     back = byocframe.read_file(path)
     assert same_bytes(back["tile_geometry"].array, joined["tile_geometry"].array)
+
+
+def test_the_writer_settings_set_through_the_front_module_take_effect(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``byocframe.io.geoparquet.ROW_GROUP_SIZE`` is where users have set it since 0.2."""
+    front = geoparquet
+    frame = byocframe.tiles_from_records(synthetic_tiles(30, seed=2))
+    monkeypatch.setattr(front, "ROW_GROUP_SIZE", 8)
+    assert front.ROW_GROUP_SIZE == 8
+    byocframe.write_file(frame, tmp_path / "t.parquet")
+    assert pq.ParquetFile(tmp_path / "t.parquet").metadata.num_row_groups == 4
