@@ -40,7 +40,7 @@ def test_notebook_extra_draws_progress_bars_as_widgets():
 
 
 def test_the_test_command_is_the_same_everywhere_and_can_install_groups():
-    command = re.compile(r"^python3 -m venv \.venv && .*-m pytest$", re.M)
+    command = re.compile(r"^python3 -m venv \.venv && .*-m pytest -n auto$", re.M)
     readme = command.findall((ROOT / "README.md").read_text())
     started = command.findall((ROOT / "docs" / "getting-started.md").read_text())
     ci = command.findall((ROOT / ".ci" / "run").read_text())
