@@ -1,0 +1,203 @@
+"""The write-back, the delete records and the relaxed checks of attack13's fixes, attacked.
+
+Branch ``attack14``, findings 190 on (``tests/attack/FINDINGS.md``). A wrong delete on
+one side (a record that says the tile holds what nobody saw, a relaxation that lets a
+changed tile go), a false refusal or a lost edit of the command line's everyday loops
+on the other. Every test runs against a fresh local service (loopback only). Each
+``xfail(strict=True)`` pins a defect seen today (its reason names the finding) and must
+lose its mark once fixed; the unmarked tests pin what holds, each seen failing with the
+code broken on purpose (the section in FINDINGS.md says how).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import box, mapping
+
+import byocframe
+from byocframe.cli import main
+
+NEW_PATH = "tiles/attack14/new/(BAND).tif"
+
+
+@pytest.fixture
+def service() -> Iterator[Any]:
+    """A fresh local service of 40 demo tiles; the test says when tiles are ingested."""
+    with byocframe.local_service(demo=True, demo_tiles=40, ingestion_delay=None) as running:
+        yield running
+
+
+def _account(service: Any) -> list[str]:
+    return [
+        *("--base-url", service.base_url, "--token-url", service.token_url),
+        *("--client-id", service.client_id, "--client-secret", service.client_secret),
+    ]
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    """Run ``byocframe ARGS`` in this process: its exit code and what it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            code = main(list(args))
+        except SystemExit as err:  # argparse's own refusals
+            code = int(err.code or 0)
+    return code, out.getvalue()
+
+
+def _load(service: Any, client: Any = None) -> gpd.GeoDataFrame:
+    return byocframe.read_tiles(client or service.client(), service.demo_collection, progress=False)
+
+
+def _plain(frame: gpd.GeoDataFrame) -> list[str]:
+    """INGESTED tiles not shown cut at the antimeridian (covers that can be edited)."""
+    bounds = frame.geometry.bounds
+    plain = (frame["status"] == "INGESTED") & (bounds["maxx"] - bounds["minx"] < 90)
+    return [str(t) for t in frame.index[plain]]
+
+
+def _server(service: Any) -> dict[str, dict[str, Any]]:
+    return {t["id"]: t for t in service.client().iter_tiles(service.demo_collection)}
+
+
+def _recover(service: Any, tid: str) -> None:
+    """Another editor shrinks the cover of ``tid`` (their own load and push)."""
+    theirs = _load(service)
+    theirs.loc[[tid], "geometry"] = theirs.loc[[tid]].geometry.scale(0.5, 0.5)
+    assert byocframe.push(theirs, service.client(), progress=False)["outcome"].tolist() == ["ok"]
+
+
+def _reingest(service: Any, tid: str) -> None:
+    """Another editor puts new files in place and has the tile ingested again."""
+    before = _server(service)[tid]["ingestionStart"]
+    service.client().reingest_tile(service.demo_collection, tid)
+    service.ingest_pending()
+    assert _server(service)[tid]["ingestionStart"] != before
+
+
+def _set_cover(service: Any, tid: str) -> None:
+    """Another editor gives ``tid`` a cover of their own (a plain PUT, as any tool does)."""
+    client = service.client()
+    record = client.get_tile(service.demo_collection, tid)
+    crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4326"}}
+    record["coverGeometry"] = {**mapping(box(10, 40, 11, 41)), "crs": crs}
+    client.update_tile(service.demo_collection, tid, record)
+
+
+CHANGES: dict[str, Callable[[Any, str], None]] = {"recovered": _recover, "reingested": _reingest}
+
+
+# ---------------------------------------------------------------------------------------
+# Wrong deletes: a record of what nobody saw
+# ---------------------------------------------------------------------------------------
+
+
+class _Window:
+    """A client clock whose verify wait runs another editor's change first.
+
+    The verify reads a written tile back only after waiting (`byocframe.edits.trail.
+    wait_until`, through the client's ``sleep``): the change is made in that wait, after
+    our write and before the read-back, without any real sleep.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.pending: list[Callable[[], None]] = []
+
+    def clock(self) -> float:
+        return time.monotonic() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        while self.pending:
+            self.pending.pop()()
+        self.offset += seconds
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 190: the verify's read-back becomes the delete record, another "
+    "editor's change made between our write and the read-back included",
+)
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_a_change_made_between_our_write_and_its_read_back_is_seen_before_deleting(
+    service: Any, change: str
+) -> None:
+    window = _Window()
+    client = service.client(clock=window.clock, sleep=window.sleep)
+    gdf = _load(service, client)
+    x = _plain(gdf)[0]
+    shown = gdf.loc[[x]].geometry.copy()
+    gdf.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+    window.pending.append(lambda: CHANGES[change](service, x))
+    assert byocframe.push(gdf, client, progress=False)["outcome"].tolist() == ["ok"]
+    assert not window.pending  # the other editor's change was made, in the window
+    # this editor's frame still shows x as it was (the cover, the status, the files)
+    assert gdf.loc[[x]].geometry.geom_equals(shown).all()
+    result = byocframe.push(gdf.drop(index=[x]), client, progress=False, delete_missing=True)
+    assert x in _server(service), result["message"].tolist()
+    assert result["outcome"].tolist() == ["conflict"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 191: a tile loaded WAITING without a cover is deleted after another "
+    "editor gave it a cover (the pending relaxation skips the cover)",
+)
+@pytest.mark.parametrize("then", ["still waiting", "ingested since"])
+def test_a_cover_another_editor_set_on_a_waiting_tile_is_seen_before_deleting(
+    service: Any, then: str
+) -> None:
+    client, cid = service.client(), service.demo_collection
+    tid = client.create_tile(cid, {"path": NEW_PATH})["id"]
+    gdf = _load(service)
+    assert gdf.loc[tid, "status"] == "WAITING"
+    assert gdf.loc[[tid]].geometry.isna().all()
+    _set_cover(service, tid)
+    if then == "ingested since":
+        assert service.ingest_pending() == 1  # no files: FAILED, the editor's cover kept
+    assert _server(service)[tid]["coverGeometry"]
+    result = byocframe.push(gdf.drop(index=[tid]), client, progress=False, delete_missing=True)
+    assert tid in _server(service), result["message"].tolist()
+    assert result["outcome"].tolist() == ["conflict"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 192: a tile this editor created is deleted after another editor "
+    "re-covered or reingested it (the created flag compares neither)",
+)
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_a_tile_created_by_this_editor_and_changed_by_another_is_not_deleted(
+    service: Any, change: str
+) -> None:
+    client = service.client()
+    gdf = _load(service)
+    z = _plain(gdf)[0]
+    new = gdf.loc[[z]].copy()
+    new.index = pd.Index(["new"], dtype=object)
+    new["path"] = NEW_PATH
+    new["loaded"] = None
+    mine = pd.concat([gdf, new])
+    created = byocframe.push(mine, client, progress=False, original=gdf)
+    assert created["outcome"].tolist() == ["ok"]
+    tid = str(created.index[0])
+    assert service.ingest_pending() == 1
+    CHANGES[change](service, tid)
+    result = byocframe.push(mine.drop(index=[tid]), client, progress=False, delete_missing=True)
+    assert tid in _server(service), result["message"].tolist()
+    assert result["outcome"].tolist() == ["conflict"]
