@@ -18,7 +18,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -281,7 +280,8 @@ def test_the_everyday_file_loop_pushes_each_edit_once_and_deletes(
     assert "nothing to push" in log[3][1]
     assert service.ingest_pending() == 1
     new = [str(i) for i, p in byocframe.read_file(path)["path"].items() if p == NEW_PATH]
-    assert len(new) == 1 and new[0] in _server(service)  # the file holds its tile id
+    assert len(new) == 1
+    assert new[0] in _server(service)  # the file holds its tile id
     _edit(path, lambda t: _later(t, new[0], 3))
     assert _cli("push", cid, str(path), *_account(service))[0] == 0
     _edit(path, lambda t: t.drop(index=[x, y, new[0]]))
@@ -310,3 +310,103 @@ def test_a_flatgeobuf_loop_pushes_edits_and_refuses_its_deletions(
     code, out = _cli("push", cid, str(path), "--delete-missing", *_account(service))
     assert (code, x in _server(service)) == (1, True), out
     assert "pass original=" in out
+
+
+# ---------------------------------------------------------------------------------------
+# The write-back killed, skipped, or run twice at once: nothing lost, nothing twice
+# ---------------------------------------------------------------------------------------
+
+#: Runs ``byocframe push`` with the rename of the written-back file held: it says
+#: "ready" once the new file is complete beside FILE, then waits to be killed.
+_HELD_RENAME = """
+import os, sys, threading
+from byocframe.cli import main
+target, real = sys.argv[1], os.replace
+def held(src, dst, *args, **kwargs):
+    if str(dst) == target:
+        print("ready", os.path.getsize(src), flush=True)
+        threading.Event().wait()
+    return real(src, dst, *args, **kwargs)
+os.replace = held
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _edited_file(service: Any, path: Path) -> str:
+    """A listing saved to ``path`` with one time edited and one row added; x's id."""
+    gdf = _load(service)
+    x, z = _plain(gdf)[:2]
+    byocframe.write_file(_with_new_row(_later(gdf, x), z), path)
+    return x
+
+
+def _count(service: Any, path: str) -> int:
+    return [r["path"] for r in _server(service).values()].count(path)
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "gpkg", "csv"])
+def test_a_push_killed_in_its_write_back_leaves_the_old_file_and_a_rerun_sends_nothing_twice(
+    service: Any, tmp_path: Path, suffix: str
+) -> None:
+    cid = service.demo_collection
+    path = tmp_path / f"tiles.{suffix}"
+    x = _edited_file(service, path)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    script = tmp_path / "held.py"
+    script.write_text(_HELD_RENAME, encoding="utf-8")
+    command = [sys.executable, str(script), str(path), "push", cid, str(path), *_account(service)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=os.getcwd()) as child:
+        assert child.stdout is not None
+        lines = iter(child.stdout.readline, "")
+        ready = next((line for line in lines if line.startswith("ready")), "")
+        os.kill(child.pid, signal.SIGKILL)  # ours: started just above
+        child.wait()
+    assert ready.startswith("ready ")  # the new file was complete beside the old
+    # killed before the rename: the old file, whole (the push itself went out)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert _count(service, NEW_PATH) == 1
+    code, out = _cli("push", cid, str(path), *_account(service))
+    assert code == 0, out
+    assert "unchanged" in out
+    assert "wrote what was pushed back" in out
+    assert _count(service, NEW_PATH) == 1  # the rerun adopted the tile: not created twice
+    new = byocframe.read_file(path)
+    assert str(new.index[new["path"] == NEW_PATH][0]) in _server(service)
+    assert "nothing to push" in _cli("push", cid, str(path), *_account(service))[1]
+    assert x in _server(service)
+
+
+def test_two_pushes_of_one_file_at_once_create_once_and_leave_a_file_that_pushes_nothing(
+    service: Any, tmp_path: Path
+) -> None:
+    """Both read the file before either writes it back; the second writes it last."""
+    cid = service.demo_collection
+    path = tmp_path / "tiles.gpkg"
+    x = _edited_file(service, path)
+    as_read = path.read_bytes()  # what the second push read, before the first wrote back
+    first = _cli("push", cid, str(path), *_account(service))
+    path.write_bytes(as_read)
+    second = _cli("push", cid, str(path), *_account(service))  # its write-back comes last
+    assert (first[0], second[0]) == (0, 0), (first, second)
+    assert _count(service, NEW_PATH) == 1
+    assert "nothing to push" in _cli("push", cid, str(path), *_account(service))[1]
+    # the next edit of the same rows is no conflict with either push
+    _edit(path, lambda t: _later(_later(t, x), str(t.index[t["path"] == NEW_PATH][0])))
+    code, out = _cli("push", cid, str(path), *_account(service))
+    assert code == 0, out
+    assert "update  ok         2" in out, out
+
+
+def test_no_write_back_then_a_rerun_sends_nothing_twice(service: Any, tmp_path: Path) -> None:
+    cid = service.demo_collection
+    path = tmp_path / "tiles.parquet"
+    _edited_file(service, path)
+    before = path.read_bytes()
+    code, out = _cli("push", cid, str(path), "--no-write-back", *_account(service))
+    assert code == 0, out
+    assert path.read_bytes() == before
+    code, out = _cli("push", cid, str(path), *_account(service))
+    assert code == 0, out
+    assert "unchanged" in out, out
+    assert _count(service, NEW_PATH) == 1
+    assert "nothing to push" in _cli("push", cid, str(path), *_account(service))[1]
