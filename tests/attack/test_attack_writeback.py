@@ -410,3 +410,27 @@ def test_no_write_back_then_a_rerun_sends_nothing_twice(service: Any, tmp_path: 
     assert "unchanged" in out, out
     assert _count(service, NEW_PATH) == 1
     assert "nothing to push" in _cli("push", cid, str(path), *_account(service))[1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 194: a GeoPackage not named after its layer gets a second layer when "
+    "written back; an edit of the layer other tools open is then unseen ('nothing to push')",
+)
+def test_an_edit_in_the_layer_a_renamed_geopackage_opens_with_is_not_left_unseen(
+    service: Any, tmp_path: Path
+) -> None:
+    cid = service.demo_collection
+    listed = tmp_path / "tiles.gpkg"
+    assert _cli("tiles", cid, "-o", str(listed), *_account(service))[0] == 0
+    path = tmp_path / "project.gpkg"  # the same file, renamed (an AOI layer added, say)
+    listed.rename(path)
+    x, y = _plain(byocframe.read_file(path))[:2]
+    _edit(path, lambda t: _later(t, x))
+    assert _cli("push", cid, str(path), *_account(service))[0] == 0
+    # QGIS (and geopandas without layer=) open the first layer: the person edits y there
+    theirs = gpd.read_file(path, layer="tiles")
+    theirs.loc[theirs["id"] == y, "sensing_time"] = "2031-01-01T00:00:00+00:00"
+    theirs.to_file(path, layer="tiles", driver="GPKG")
+    out = _cli("push", cid, str(path), *_account(service))[1]
+    assert "nothing to push" not in out, out  # y's edit sent, or the file refused by name
