@@ -377,7 +377,11 @@ def test_a_push_killed_in_its_write_back_leaves_the_old_file_and_a_rerun_sends_n
     script = tmp_path / "held.py"
     script.write_text(_HELD_RENAME, encoding="utf-8")
     command = [sys.executable, str(script), str(path), "push", cid, str(path), *_account(service)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=os.getcwd()) as child:
+    # the child imports this checkout's byocframe (a script's folder, not the cwd, leads
+    # sys.path)
+    here = str(Path(byocframe.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as child:
         assert child.stdout is not None
         lines = iter(child.stdout.readline, "")
         ready = next((line for line in lines if line.startswith("ready")), "")
