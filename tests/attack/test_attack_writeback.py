@@ -152,6 +152,28 @@ def test_a_change_made_between_our_write_and_its_read_back_is_seen_before_deleti
     assert result["outcome"].tolist() == ["conflict"]
 
 
+def test_an_overwritten_edit_is_not_recorded_as_pushed(service: Any) -> None:
+    """Another editor rewrites our time in the verify's window: the push says
+    ``overwritten``, and pushing the frame again is a conflict, not "nothing to push"."""
+    window = _Window()
+    client = service.client(clock=window.clock, sleep=window.sleep)
+    gdf = _load(service, client)
+    x = _plain(gdf)[0]
+    gdf.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+    theirs = _load(service)
+    theirs.loc[x, "sensing_time"] += pd.Timedelta(hours=7)
+    window.pending.append(
+        lambda: byocframe.push(theirs, service.client(), force=True, progress=False)
+    )
+    assert byocframe.push(gdf, client, progress=False)["outcome"].tolist() == ["overwritten"]
+    again = byocframe.push(gdf, client, progress=False)
+    assert again["outcome"].tolist() == ["conflict"], again["message"].tolist()
+    assert gdf.loc[x, "sensing_time"] != theirs.loc[x, "sensing_time"]  # ours, still shown
+    result = byocframe.push(gdf.drop(index=[x]), client, progress=False, delete_missing=True)
+    assert result["outcome"].tolist() == ["conflict"]
+    assert x in _server(service)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="finding 195: a time edit of a tile another editor reingested since the load "
