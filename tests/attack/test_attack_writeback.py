@@ -301,6 +301,28 @@ def test_a_table_deletes_a_tile_after_pushing_an_edit_of_it(
     assert code == 0, out
 
 
+def test_a_table_editing_a_status_the_service_moved_since_is_refused_by_name(
+    service: Any, tmp_path: Path
+) -> None:
+    """147's relaxation keeps the server's status only where the table holds the listed
+    one: a status the table changed is refused, even for a tile ingested since."""
+    client, cid = service.client(), service.demo_collection
+    tid = client.create_tile(cid, {"path": NEW_PATH})["id"]
+    table = tmp_path / "mine.gpkg"
+    byocframe.write_file(_load(service)[["path", "status", "sensing_time", "geometry"]], table)
+    assert service.ingest_pending() == 1  # WAITING when listed, FAILED now
+    x = _plain(byocframe.read_file(table))[0]
+    _edit(
+        table, lambda t: _later(t.assign(status=t["status"].where(t.index != tid, "INGESTED")), x)
+    )
+    before = _server(service)[x]["sensingTime"]
+    code, out = _cli("push", cid, str(table), *_account(service))
+    assert code == 1, out
+    assert "status: read-only field edited" in out
+    assert _server(service)[tid]["status"] == "FAILED"
+    assert _server(service)[x]["sensingTime"] == before  # nothing sent
+
+
 @pytest.mark.parametrize("suffix", ["parquet", "gpkg", "geojson", "csv"])
 def test_the_everyday_file_loop_pushes_each_edit_once_and_deletes(
     service: Any, tmp_path: Path, suffix: str
