@@ -15,7 +15,6 @@ in the frame's ``attrs`` beside the loaded ids (`byocframe.frame.snapshot.delete
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -33,15 +32,6 @@ __all__ = ["AsLoaded", "as_loaded"]
 _ADDITIONAL = OTHER_READ_ONLY.index("additional_data")
 #: Status codes of a tile its ingestion has not finished (`byocframe.frame.tokens`).
 _PENDING = frozenset(STATUSES.index(s) + 1 for s in ("WAITING", "QUEUED", "INGESTING"))
-
-
-@functools.cache
-def _no_cover() -> int:
-    """The ``native`` digest of a tile loaded without a cover."""
-    from byocframe.frame.convert import tiles_from_records
-
-    record = {"id": "00000000-0000-4000-8000-000000000000", "path": "x/(BAND).tif"}
-    return int(loaded_state(tiles_from_records([record])).native[0])
 
 
 _UNKNOWN: Any = object()  # no additional data as loaded: compared by digest
@@ -121,8 +111,8 @@ class AsLoaded:
         mask = (1 << self.bits) - 1
         out = []
         same_start = int(now.ingestion_start[0]) & mask == self.ingestion_start & mask
-        # loaded before its ingestion ran, which nobody started again since: its status,
-        # files metadata and (when it had none) cover are that ingestion's
+        # loaded before its ingestion ran, which nobody started again since: its status
+        # and files metadata are that ingestion's
         pending = not self.created and self.status in _PENDING and same_start
         if int(now.path[0]) & mask != self.path & mask:
             out.append("path")
@@ -134,12 +124,9 @@ class AsLoaded:
             int(now.sensing_time[0]) & mask != self.sensing_time & mask
         ):
             out.append("sensing time")
-        coverless = pending and self.native is not None and self.native & mask == _no_cover() & mask
-        if (
-            self.native is not None
-            and not coverless
-            and int(now.native[0]) & mask != self.native & mask
-        ):
+        # a cover is compared even for a pending tile: one it gained since may be another
+        # editor's (finding 191), so a tile its ingestion gave a cover is refused, safely
+        if self.native is not None and int(now.native[0]) & mask != self.native & mask:
             out.append("cover")
         if self.created or pending:
             pass

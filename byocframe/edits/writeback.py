@@ -90,10 +90,11 @@ def write_back(
         if action != Action.UPDATE or not outcome.outcome.settled or outcome.sent is None:
             continue
         update = by_id[str(key)]
-        if outcome.server is not None:
-            server[str(key)] = outcome.server
-        elif "geometry" in outcome.mine:
-            cover_sent.add(str(key))
+        if "geometry" in outcome.mine:  # the cover this push wrote: as the server keeps it
+            if outcome.server is not None:
+                server[str(key)] = outcome.server
+            else:
+                cover_sent.add(str(key))
         rows.append(update.position)
         covers.append(outcome.sent.cover)
         crs.append(update.crs)
@@ -115,6 +116,7 @@ def write_back(
             crs.append(WGS84)
             times.append(by_position[pos].wanted_time)
         frame.iloc[list(created), frame.columns.get_loc("status")] = "WAITING"
+        _put_created(frame, created)
     cid = batch.collection
     if rows:
         _put(frame, rows, covers, crs, times)
@@ -146,31 +148,72 @@ def _checks_after(
 ) -> np.ndarray:
     """What a later deletion of each loaded id checks, after this push.
 
-    A tile this push did not write keeps what was recorded of it (renewed with the row's
-    token at each write-back, with the flags of its last write). A written tile the
-    server was read for after the write (the verify, or the check that found it as
-    wanted) takes that record: the server's own cover, compared exactly. One not read
-    back takes its new token, and when its cover was written the cover is not compared
-    (the service keeps it with its own rounding); a created tile's state is the service's
-    once ingested.
+    Each tile keeps what was recorded of it (renewed at each write-back, with the flags
+    of its last write); of a tile this push wrote, only the sensing time and the cover
+    are renewed, from its new token. Where the push wrote a cover and the server was read
+    after it (the verify, the check that found it as wanted, a create's answer), the
+    cover is the server's own, compared exactly; a written cover not read back is not
+    compared (the service keeps it with its own rounding). A created tile is checked as a
+    tile loaded while it waits for its ingestion, from the service's answer.
     """
     index = pd.Index(ids, dtype=object)
     checks = checks_now(frame, ids, original)
-    written = {str(frame.index[p]) for p in rows}
-    kept = [tid for tid in recorded if tid not in written]
-    at = index.get_indexer(kept)
-    if len(kept):
-        old = np.array([recorded[tid] for tid in kept], dtype=checks.dtype)
-        checks[at[at >= 0]] = old[at >= 0]
+    known = np.asarray(list(recorded), dtype=object)
+    at = index.get_indexer(known)
+    known, at = known[at >= 0], at[at >= 0]
+    if len(known):
+        old = np.array([recorded[tid] for tid in known], dtype=checks.dtype)
+        # a written tile keeps what was recorded of the fields a push does not write (path,
+        # status, ingestion start, files, flags): its row's token has them as a file held
+        # them, and a GeoPackage keeps times to the millisecond only
+        written = np.isin(known, [str(frame.index[p]) for p in rows])
+        for name in ("sensing_time", "native"):
+            old[name][written] = checks[name][at[written]]
+        checks[at] = old
+    answered = {str(o.id): o.server for o in created.values() if o.server is not None}
+    server = {**server, **answered}  # a created tile: the cover as the service took it
     if server:
+        # of the read-back only the cover: the fields this push wrote are verified to be
+        # its own, and its cover is kept with the service's own rounding; the rest stays as
+        # this frame knows the tile, so another editor's change met after the load (a
+        # reingest, say) is still seen before a deletion (findings 190, 195)
         read = tiles_from_records(list(server.values()), errors="warn")
-        checks[index.get_indexer(list(server))] = checks_now(read, list(server))
+        where = index.get_indexer(list(server))
+        checks["native"][where] = checks_now(read, list(server))["native"]
+        checks["flags"][where] &= ~np.uint8(CHECK_FLAGS["cover_written"])
     sent = index.get_indexer(sorted(cover_sent))
     checks["flags"][sent[sent >= 0]] |= CHECK_FLAGS["cover_written"]
-    made = index.get_indexer([str(o.id) for o in created.values()])
+    # a created tile whose record the service answered is checked as any tile loaded
+    # while it waits for its ingestion (finding 192); without that record, flagged
+    made = index.get_indexer([str(o.id) for o in created.values() if o.server is None])
     flags = CHECK_FLAGS["created"] | CHECK_FLAGS["cover_written"]
     checks["flags"][made[made >= 0]] |= flags
     return checks
+
+
+def _put_created(frame: pd.DataFrame, created: dict[int, Any]) -> None:
+    """Give created rows the status, creation and ingestion start the service answered."""
+    answered = {pos: o.server for pos, o in created.items() if o.server is not None}
+    if not answered:
+        return
+    rows = list(answered)
+    for name, key in (
+        ("status", "status"),
+        ("created", "created"),
+        ("ingestion_start", "ingestionStart"),
+    ):
+        if name not in frame.columns:
+            continue
+        values = [answered[pos].get(key) for pos in rows]
+        if name == "status":
+            if all(isinstance(v, str) for v in values):
+                frame.iloc[rows, frame.columns.get_loc(name)] = values
+            continue
+        when = pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce")
+        column = frame[name]
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            when = when.astype(column.dtype)
+        frame.iloc[rows, frame.columns.get_loc(name)] = when.to_numpy()
 
 
 def _writable(frame: pd.DataFrame) -> None:

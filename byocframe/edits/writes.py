@@ -327,7 +327,11 @@ def creator(
                 id=existing["id"],
             )
         return Outcome(
-            Result.OK if ours else Result.UNCHANGED, 201 if ours else 200, note, id=existing["id"]
+            Result.OK if ours else Result.UNCHANGED,
+            201 if ours else 200,
+            note,
+            id=existing["id"],
+            server=existing,
         )
 
     def run() -> Outcome:
@@ -335,7 +339,7 @@ def creator(
         for _attempt in range(6):
             try:
                 created = client.create_tile(cid, body)
-                return Outcome(Result.OK, 201, id=created["id"])
+                return Outcome(Result.OK, 201, id=created["id"], server=created)
             except (TransportError, ServerError) as err:
                 # the create may have reached the server before the answer was lost:
                 # look for it by path before trying again, so a retry never duplicates

@@ -127,11 +127,6 @@ class _Window:
         self.offset += seconds
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 190: the verify's read-back becomes the delete record, another "
-    "editor's change made between our write and the read-back included",
-)
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_a_change_made_between_our_write_and_its_read_back_is_seen_before_deleting(
     service: Any, change: str
@@ -174,11 +169,6 @@ def test_an_overwritten_edit_is_not_recorded_as_pushed(service: Any) -> None:
     assert x in _server(service)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 195: a time edit of a tile another editor reingested since the load "
-    "records the reingested state the frame does not show; the tile is then deleted",
-)
 @pytest.mark.parametrize("force", [False, True])
 def test_a_tile_reingested_before_this_editors_time_edit_is_not_deleted_unseen(
     service: Any, force: bool
@@ -196,11 +186,6 @@ def test_a_tile_reingested_before_this_editors_time_edit_is_not_deleted_unseen(
     assert result["outcome"].tolist() == ["conflict"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 191: a tile loaded WAITING without a cover is deleted after another "
-    "editor gave it a cover (the pending relaxation skips the cover)",
-)
 @pytest.mark.parametrize("then", ["still waiting", "ingested since"])
 def test_a_cover_another_editor_set_on_a_waiting_tile_is_seen_before_deleting(
     service: Any, then: str
@@ -219,11 +204,6 @@ def test_a_cover_another_editor_set_on_a_waiting_tile_is_seen_before_deleting(
     assert result["outcome"].tolist() == ["conflict"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 192: a tile this editor created is deleted after another editor "
-    "re-covered or reingested it (the created flag compares neither)",
-)
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_a_tile_created_by_this_editor_and_changed_by_another_is_not_deleted(
     service: Any, change: str
