@@ -252,6 +252,7 @@ def run_push(args: argparse.Namespace) -> int:
             "--delete-missing, or leave --confirm-deletes out"
         )
     edited = read_file(args.edited)  # a missing or unreadable file fails before any request
+    args.read_as = _file_state(args.edited)  # the write-back replaces only this file
     client = client_from_args(args)
     if args.rate:
         client.requests_per_minute = args.rate
@@ -339,6 +340,15 @@ def run_push(args: argparse.Namespace) -> int:
     return 0 if bad.empty else 2
 
 
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file saved again from the one read: inode, size, modification time."""
+    try:
+        stat = Path(path).expanduser().stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
 def _write_back_file(edited: Any, result: Any, args: argparse.Namespace) -> None:
     """Save what the push wrote into ``edited`` over the file it came from.
 
@@ -359,6 +369,15 @@ def _write_back_file(edited: Any, result: Any, args: argparse.Namespace) -> None
             f"note: {args.edited} was left as it is (the frame could not be updated): list "
             f"the tiles again ('byocframe tiles {args.collection} -o FILE') before editing "
             "further",
+            file=sys.stderr,
+        )
+        return
+    if _file_state(args.edited) != getattr(args, "read_as", None):
+        print(
+            f"note: {args.edited} changed while the push ran (saved by another program?), "
+            "so it was left as it is: its new edits are not pushed yet, and it does not know "
+            f"what this push did; list the tiles again ('byocframe tiles {args.collection} "
+            "-o FILE') and make those edits there",
             file=sys.stderr,
         )
         return

@@ -226,7 +226,8 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None)
     try:
         if kind == "GPKG" and path.exists():
             shutil.copyfile(path, partial)
-        _write_flat(gdf, partial, kind, layer=path.stem)
+        layer = (_tile_layer(path) if kind == "GPKG" and path.exists() else None) or path.stem
+        _write_flat(gdf, partial, kind, layer=layer)
         os.replace(partial, path)
         _keep_mode(path, mode)
     finally:
@@ -237,6 +238,25 @@ def _keep_mode(path: Path, mode: int | None) -> None:
     """Give a file written anew the permission bits of the one it replaced."""
     if mode is not None:
         os.chmod(path, mode)
+
+
+def _tile_layer(path: Path) -> str | None:
+    """The layer of a GeoPackage that holds the tiles, or None when none says so.
+
+    The one named after the file (as `write_file` names it), else the one whose metadata
+    byocframe wrote (a file renamed since: written again there, not beside it, so the
+    layer other programs open first stays the tiles'). None: reading takes the first
+    layer, writing adds one named after the file (another program's layers are kept).
+    """
+    import pyogrio
+
+    names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    if path.stem in names:
+        return path.stem
+    for name in names:
+        if "byocframe" in (pyogrio.read_info(path, layer=name).get("layer_metadata") or {}):
+            return name
+    return None
 
 
 def _write_flat(gdf: gpd.GeoDataFrame, path: Path, kind: str, layer: str) -> None:
@@ -490,10 +510,11 @@ def _read_whole(
         try:
             layer: dict[str, Any] = {}
             if kind == "GPKG":  # its own count, before any row is read
-                # write_file names the layer after the file; a GeoPackage holding other
-                # layers beside it (an AOI, say) is read at that one
-                if path.stem in pyogrio.list_layers(path)[:, 0]:
-                    layer = {"layer": path.stem}
+                # a GeoPackage holding other layers beside the tiles' (an AOI, say) is
+                # read at the tiles' (`_tile_layer`)
+                found = _tile_layer(path)
+                if found is not None:
+                    layer = {"layer": found}
                 info = pyogrio.read_info(path, **layer)
                 _check_rows(path, info.get("features"), "GeoPackage")
             frame = gpd.read_file(path, **(by_gdal or {}), **layer)

@@ -462,11 +462,6 @@ def test_no_write_back_then_a_rerun_sends_nothing_twice(service: Any, tmp_path: 
     assert "nothing to push" in _cli("push", cid, str(path), *_account(service))[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 194: a GeoPackage not named after its layer gets a second layer when "
-    "written back; an edit of the layer other tools open is then unseen ('nothing to push')",
-)
 def test_an_edit_in_the_layer_a_renamed_geopackage_opens_with_is_not_left_unseen(
     service: Any, tmp_path: Path
 ) -> None:
@@ -486,11 +481,6 @@ def test_an_edit_in_the_layer_a_renamed_geopackage_opens_with_is_not_left_unseen
     assert "nothing to push" not in out, out  # y's edit sent, or the file refused by name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 196: the write-back replaces the file with what was read before the "
-    "push: an edit saved into the file while the push ran is lost without a word",
-)
 def test_an_edit_saved_while_the_push_runs_is_not_overwritten_by_the_write_back(
     service: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
