@@ -476,6 +476,10 @@ def _draw_land(ax: Axes) -> None:
     )
 
 
+#: The covered-area axis of `plot_timeline` reaches this multiple of the largest value.
+TIMELINE_HEADROOM = 1.15
+
+
 def plot_timeline(
     frame: gpd.GeoDataFrame, *, freq: str | None = None, ax: Axes | None = None
 ) -> Axes:
@@ -524,9 +528,13 @@ def plot_timeline(
         ax.legend(loc="upper left", fontsize="small")
     area = coverage(frame, by=by)["covered_km2"].reindex(counts.index)
     twin = ax.twinx()
-    twin.plot(positions, area.to_numpy() / 1e6, color="black", marker="o", linewidth=1)
+    heights = area.to_numpy(dtype=float, na_value=np.nan) / 1e6
+    twin.plot(positions, heights, color="black", marker="o", linewidth=1)
     twin.set_ylabel("covered area (million km²)")
-    twin.set_ylim(bottom=0)
+    # set_ylim(bottom=0) alone keeps the autoscaled top, which sits on a flat line's
+    # markers (a mosaic repeated per date): leave room below the title
+    highest = np.nanmax(heights, initial=0.0)
+    twin.set_ylim(0, highest * TIMELINE_HEADROOM if highest > 0 else 1)
     ax.set_title(f"{len(frame):,} tiles per {'date' if freq is None else freq}")
     return ax
 

@@ -17,6 +17,7 @@ from matplotlib.colors import to_hex
 import byocframe
 from byocframe.exceptions import ByocframeWarning
 from byocframe.frame.synthetic import synthetic_tiles
+from byocframe.tools.stats import coverage
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +169,22 @@ def test_an_empty_frame_draws_without_warnings(gdf):
         ax = gdf.iloc[:0].byoc.plot(basemap=False)
         assert ax.get_title().startswith("0 tiles")
         gdf.iloc[:0].byoc.timeline()
+
+
+def test_the_timeline_area_line_stays_inside_its_axis(gdf):
+    """The covered-area markers sat on (or above) the top edge, under the title."""
+    one_date = gdf[gdf["sensing_time"].dt.strftime("%m-%d") == "06-01"]
+    same_mosaic = pd.concat(  # one mosaic on four dates: a flat line, as in the demo
+        one_date.assign(sensing_time=one_date["sensing_time"] + pd.Timedelta(days=10 * k))
+        for k in range(4)
+    )
+    for frame in (gdf, same_mosaic):
+        ax = frame.byoc.timeline()
+        twin = next(a for a in ax.figure.axes if a is not ax)
+        heights = twin.lines[0].get_ydata()
+        expected = coverage(frame, by="sensing_time")["covered_km2"] / 1e6
+        np.testing.assert_allclose(heights, expected.to_numpy())  # the line is the coverage
+        bottom, top = twin.get_ylim()
+        assert bottom == 0
+        assert heights.max() <= 0.92 * top  # headroom below the title
+        plt.close("all")
