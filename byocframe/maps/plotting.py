@@ -159,7 +159,9 @@ def plot_coverage(
         one-line warning the first time in a process.
     aoi : optional
         An area of interest (see `byocframe.tools.stats.aoi_geometry`): the map zooms to
-        it and outlines it.
+        it and outlines it, and the legend and title count the tiles that meet it (tiles
+        beyond it are cut off by the view; tiles without a geometry are still counted,
+        since they cannot be placed).
     title : str, optional
         Defaults to counts of tiles and dates.
     **style
@@ -177,6 +179,9 @@ def plot_coverage(
     >>> ax = plot_coverage(gdf, basemap=False)
     >>> ax.get_legend().get_title().get_text()
     'status'
+    >>> ax = plot_coverage(gdf, basemap=False, aoi=(175, 60, -175, 70))
+    >>> ax.get_title()  # the legend counts these too
+    '68 of 100 tiles meet the AOI, on 4 dates'
     """
     import matplotlib.pyplot as plt
 
@@ -192,6 +197,8 @@ def plot_coverage(
         column = "status"
     region = aoi_geometry(aoi) if aoi is not None else None
     bounds = _extent(data, region)
+    # what the legend and title count: the tiles in view, not those the view cuts off
+    inside = data.intersects(region).to_numpy() if region is not None else None
     _background(ax, bounds, basemap)
     style = {"linewidth": 0.3, "alpha": 0.75, **style}
     if column is None:
@@ -200,7 +207,7 @@ def plot_coverage(
             data.plot(ax=ax, color=color, **style)
         _mark_small(ax, data, [color] * len(data), bounds)
     else:
-        _draw_column(ax, data, column, style, frame[~drawn.to_numpy()], bounds)
+        _draw_column(ax, data, column, style, frame[~drawn.to_numpy()], bounds, inside)
     if region is not None:
         gpd.GeoSeries([region], crs="EPSG:4326").boundary.plot(
             ax=ax, color="black", linewidth=1.2, linestyle="--"
@@ -209,16 +216,21 @@ def plot_coverage(
     ax.set_ylim(bounds[1], bounds[3])
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
-    ax.set_title(title or _title(frame, len(data)))
+    ax.set_title(title or _title(frame, data, inside))
     return ax
 
 
-def _title(frame: gpd.GeoDataFrame, drawn: int) -> str:
+def _title(frame: gpd.GeoDataFrame, data: gpd.GeoDataFrame, inside: np.ndarray | None) -> str:
+    """Tiles and dates of the map (of those meeting the AOI when ``inside`` is given)."""
+    counted = data[inside] if inside is not None else frame
     dates = 0
-    if "sensing_time" in frame.columns:
-        dates = int(group_labels(frame, "sensing_time").nunique())
-    hidden = len(frame) - drawn
-    text = f"{len(frame):,} tiles on {dates} dates"
+    if "sensing_time" in counted.columns and len(counted):
+        dates = int(group_labels(counted, "sensing_time").nunique())
+    hidden = len(frame) - len(data)
+    on = f"on {dates} date{'' if dates == 1 else 's'}"
+    text = f"{len(frame):,} tiles {on}"
+    if inside is not None:
+        text = f"{len(counted):,} of {len(frame):,} tiles meet the AOI, {on}"
     if hidden:
         text += f" ({hidden:,} without geometry not drawn)"
     return text
@@ -275,8 +287,12 @@ def _draw_column(
     style: dict[str, Any],
     hidden: pd.DataFrame,
     bounds: tuple[float, float, float, float],
+    inside: np.ndarray | None = None,
 ) -> None:
-    """Colour the drawn tiles by ``column``; the legend also counts ``hidden`` tiles."""
+    """Colour the drawn tiles by ``column``; the legend also counts ``hidden`` tiles.
+
+    With ``inside`` (a flag per drawn tile), the legend counts only the flagged ones.
+    """
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
@@ -289,12 +305,13 @@ def _draw_column(
             rank = {s: i for i, s in enumerate(_DRAW_ORDER)}
             position = np.argsort(labels.map(rank).to_numpy(), kind="stable")
             data, labels = data.iloc[position], labels.iloc[position]
+            inside = inside[position] if inside is not None else None
         colors = dict(zip(order, palette, strict=True))
         facecolors = [colors[v] for v in labels]
         if len(data):  # geopandas warns when asked to draw nothing
             data.plot(ax=ax, color=facecolors, **style)
         _mark_small(ax, data, facecolors, bounds)
-        counts = labels.value_counts()
+        counts = (labels[inside] if inside is not None else labels).value_counts()
         missing = hidden_labels.value_counts()
         handles = []
         for k in order:

@@ -188,3 +188,23 @@ def test_the_timeline_area_line_stays_inside_its_axis(gdf):
         assert bottom == 0
         assert heights.max() <= 0.92 * top  # headroom below the title
         plt.close("all")
+
+
+def test_an_aoi_map_counts_the_tiles_that_meet_the_aoi(gdf):
+    """Zoomed to an AOI, the legend counted every tile of the frame, seen or not."""
+    aoi = (170, 60, 179, 70)
+    meeting = gdf[gdf.intersects(shapely.box(*aoi))]
+    assert 0 < len(meeting) < len(gdf)
+    days = meeting["sensing_time"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d")
+    counts = days.value_counts()
+    every_day = sorted(gdf["sensing_time"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d").unique())
+    ax = gdf.byoc.plot("sensing_time", aoi=aoi, basemap=False)
+    assert legend_labels(ax) == [f"{d} ({counts.get(d, 0):,})" for d in every_day]
+    assert ax.get_title() == (
+        f"{len(meeting):,} of {len(gdf):,} tiles meet the AOI, on {days.nunique()} dates"
+    )
+    statuses = meeting["status"].astype("string").value_counts()
+    ax = gdf.byoc.plot(aoi=aoi, basemap=False)  # by status: drawn in another order
+    assert {label.split(" (")[0]: label for label in legend_labels(ax)} == {
+        s: f"{s} ({statuses.get(s, 0):,})" for s in gdf["status"].astype("string").unique()
+    }
