@@ -208,7 +208,8 @@ def to_stac(
     ------
     ValueError
         For a frame that is not a tile frame, a record without ``id`` or ``s3Bucket``,
-        or no record and no collection the frame knows.
+        no record and no collection the frame knows, or no credentials to read the
+        record.
 
     Examples
     --------
@@ -298,7 +299,15 @@ def collection_record(
     else:
         from byocframe.client.api import Client
 
-        reader = Client.from_config(base_url=service) if service else Client.from_config()
+        try:
+            reader = Client.from_config(base_url=service) if service else Client.from_config()
+        except ValueError as err:  # no credentials around: say what to_stac takes instead
+            raise ValueError(
+                f"to_stac needs the collection record of {cid} and found no credentials "
+                "to read it (SH_CLIENT_ID / SH_CLIENT_SECRET): pass client= (a "
+                "byocframe.Client or SHConfig), or the record: "
+                "to_stac(frame, client.get_collection(id))"
+            ) from err
     return reader.get_collection(str(cid)), reader.base_url
 
 

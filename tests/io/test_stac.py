@@ -152,3 +152,17 @@ def test_a_feature_collection_dict_reads_back(frame, tmp_path):
         tiles_from_stac({"type": "Feature", "id": "x"})
     with pytest.raises(byocframe.ValidationError, match="STAC item 1 is a str, not a pystac"):
         tiles_from_stac(["not an item"])
+
+
+def test_no_record_and_no_credentials_says_what_to_pass(demo_service):
+    """A loaded frame's to_stac() with no credentials around said to set SH_CLIENT_ID."""
+    frame = byocframe.read_tiles(demo_service.client(), demo_service.demo_collection)
+    with pytest.raises(ValueError, match="collection record") as caught:
+        frame.iloc[:3].byoc.to_stac()
+    message = str(caught.value)
+    assert demo_service.demo_collection in message
+    assert "client=" in message and "client.get_collection(" in message
+    assert "\n" not in message
+    assert isinstance(caught.value.__cause__, ValueError)  # the credential lookup's error
+    items = frame.iloc[:3].byoc.to_stac(client=demo_service.client())  # the advice works
+    assert len(items) == 3
