@@ -161,7 +161,8 @@ def test_no_record_and_no_credentials_says_what_to_pass(demo_service):
         frame.iloc[:3].byoc.to_stac()
     message = str(caught.value)
     assert demo_service.demo_collection in message
-    assert "client=" in message and "client.get_collection(" in message
+    assert "client=" in message
+    assert "client.get_collection(" in message
     assert "\n" not in message
     assert isinstance(caught.value.__cause__, ValueError)  # the credential lookup's error
     items = frame.iloc[:3].byoc.to_stac(client=demo_service.client())  # the advice works
