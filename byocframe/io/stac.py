@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ import shapely
 
 from byocframe.client.api import resolve_client
 from byocframe.client.deployments import get_deployment
-from byocframe.exceptions import ValidationError
+from byocframe.exceptions import ByocframeWarning, ValidationError, user_stacklevel
 from byocframe.frame.convert import tiles_from_records, to_records
 from byocframe.frame.native import native_geometries
 from byocframe.frame.records import dumps
@@ -382,6 +383,14 @@ def tiles_from_stac(
     crs, densify
         As in `tiles_from_records`.
 
+    Warns
+    -----
+    ByocframeWarning
+        When no item carries ``byoc:*`` properties (items `to_stac` did not write, such
+        as the Catalog's own): the frame has their ids, times and covers but no paths or
+        statuses; ``read_tiles(client, collection, bbox=..., datetime=...)`` searches the
+        Catalog and gives the whole, editable frame.
+
     Examples
     --------
     >>> import byocframe
@@ -393,6 +402,7 @@ def tiles_from_stac(
     (True, True)
     """
     records: list[dict[str, Any]] = []
+    foreign = 0  # items without a byoc:* property: not written by to_stac
     if isinstance(items, Mapping):  # a FeatureCollection, as GeoJSON: its features
         if items.get("type") != "FeatureCollection" or not isinstance(items.get("features"), list):
             raise ValidationError(
@@ -429,6 +439,16 @@ def tiles_from_stac(
         if props.get("byoc:additional_data"):
             record["additionalData"] = _additional_data(props["byoc:additional_data"], data["id"])
         records.append(record)
+        foreign += not any(key.startswith("byoc:") for key in props)
+    if records and foreign == len(records):  # before the loader's own row-by-row warning
+        warnings.warn(
+            f"{foreign:,} STAC items carry no byoc:* properties (to_stac did not write them; "
+            "the Catalog's own items, say): the frame has their ids, times and covers but "
+            "no paths or statuses; read_tiles(client, collection, bbox=..., datetime=...) "
+            "searches the Catalog for a whole, editable frame",
+            ByocframeWarning,
+            stacklevel=user_stacklevel(),
+        )
     return tiles_from_records(records, crs=crs, densify=densify)
 
 

@@ -213,3 +213,20 @@ def test_stac_validator_fails_an_item_without_its_collection_link(export, stac_v
     valid, message = stac_validator(broken)
     assert not valid
     assert "rel='collection'" in message["error_message"]
+
+
+def test_the_catalogs_own_items_say_what_they_lack(demo_service):
+    """Items of a Catalog search have no byoc:* fields: the frame lacks paths and statuses."""
+    headers = {"Authorization": f"Bearer {token_for(demo_service)}"}
+    url = f"{demo_service.base_url}{CATALOG}/collections/byoc-{demo_service.demo_collection}/items"
+    page = requests.get(url, params={"limit": 20}, headers=headers, timeout=10).json()
+    with pytest.warns(byocframe.ByocframeWarning) as caught:
+        frame = byocframe.tiles_from_stac(page)
+    first = str(caught[0].message)
+    assert "20 STAC items carry no byoc:" in first
+    assert "read_tiles(" in first
+    assert "\n" not in first
+    assert caught[0].filename == __file__  # points at the caller's line
+    assert list(frame.index) == [f["id"] for f in page["features"]]
+    assert frame["path"].isna().all()
+    assert frame.geometry.notna().all()  # covers and times still come through
