@@ -358,7 +358,29 @@ def _item(
 
 
 def write_geoparquet(items: Iterable[Any], path: str | os.PathLike[str]) -> None:
-    """Write STAC Items (pystac or dicts) as a stac-geoparquet file."""
+    """Write STAC Items (pystac or dicts) as a stac-geoparquet file.
+
+    Parameters
+    ----------
+    items : iterable of pystac.Item or dict
+        Items as `to_stac` makes them.
+    path : path
+        The file to write (GeoParquet 1.1 with stac-geoparquet's columns).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import SYNTHETIC_BANDS, synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> record = {"id": "c1", "s3Bucket": "b", "additionalData": {"bands": SYNTHETIC_BANDS}}
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_geoparquet(to_stac(gdf, record), Path(folder) / "items.parquet")
+    ...     back = byocframe.read_file(Path(folder) / "items.parquet")  # tiles again
+    >>> back.index.equals(gdf.index)
+    True
+    """
     from stac_geoparquet.arrow import parse_stac_items_to_arrow
     from stac_geoparquet.arrow import to_parquet as write
 

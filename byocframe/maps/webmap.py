@@ -55,6 +55,16 @@ class TileMap:
     hidden : int
         Tiles not drawn (no geometry, or one that is not a polygon), over all layers;
         the legend and the caption still count and name them.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(20, seed=1))
+    >>> m = gdf.byoc.explore(tiles=None)
+    >>> m = gdf.iloc[:5].byoc.explore(m=m, name="first five")  # a second layer
+    >>> m.drawn, m.hidden
+    (25, 0)
     """
 
     def __init__(
@@ -102,6 +112,18 @@ class TileMap:
 
         The page is written next to ``path`` and renamed into place, so a reader (or a
         crash) never sees half a page.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import byocframe
+        >>> from byocframe.frame.synthetic import synthetic_tiles
+        >>> m = byocframe.tiles_from_records(synthetic_tiles(3, seed=1)).byoc.explore()
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     saved = m.save(Path(folder) / "tiles.html")
+        ...     saved.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+        True
         """
         target = Path(path)
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
