@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -165,7 +166,12 @@ def plot_coverage(
     title : str, optional
         Defaults to counts of tiles and dates.
     **style
-        Passed to `geopandas.GeoDataFrame.plot` (``alpha``, ``edgecolor``, ...).
+        Passed to `geopandas.GeoDataFrame.plot` (``alpha``, ``edgecolor``, ...), whose
+        keywords mean here what they mean there: ``figsize`` (without ``ax``),
+        ``legend=False`` (no legend or colour bar), ``legend_kwds`` (to the legend or
+        colour bar), ``cmap`` (the classes' colours, except for ``status``, which keeps
+        its own), ``color`` (every tile in one colour, instead of a column) and
+        ``categorical=True`` (a class per value, past `MAX_CATEGORIES` too).
 
     Returns
     -------
@@ -182,18 +188,34 @@ def plot_coverage(
     >>> ax = plot_coverage(gdf, basemap=False, aoi=(175, 60, -175, 70))
     >>> ax.get_title()  # the legend counts these too
     '68 of 100 tiles meet the AOI, on 4 dates'
+    >>> ax = plot_coverage(gdf, "sensing_time", basemap=False, cmap="magma", figsize=(6, 4))
     """
     import matplotlib.pyplot as plt
 
     check_column(frame, column)
+    # geopandas' keywords that are not matplotlib's: the figure, the legend, the colours
+    figsize = style.pop("figsize", None) or (12, 6.6)
+    keys = _Keys(
+        legend=bool(style.pop("legend", True)),
+        legend_kwds=dict(style.pop("legend_kwds", None) or {}),
+        cmap=style.pop("cmap", None),
+        categorical=bool(style.pop("categorical", False)),
+    )
+    if "color" in style and column is not None:  # as geopandas says and does
+        warnings.warn(
+            "Only specify one of 'column' or 'color'. Using 'color'.",
+            ByocframeWarning,
+            stacklevel=user_stacklevel(),
+        )
+        column = None
     if ax is None:
-        _, ax = plt.subplots(figsize=(12, 6.6), layout="constrained")
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
     else:
         _fit_layout(ax)
     drawn = frame.geometry.notna() & ~frame.geometry.is_empty
     data = frame[drawn]
     data = data.to_crs("EPSG:4326") if data.crs is not None else data
-    if column is None and "status" in frame.columns:
+    if column is None and "status" in frame.columns and "color" not in style:
         column = "status"
     region = aoi_geometry(aoi) if aoi is not None else None
     bounds = _extent(data, region)
@@ -207,7 +229,8 @@ def plot_coverage(
             data.plot(ax=ax, color=color, **style)
         _mark_small(ax, data, [color] * len(data), bounds)
     else:
-        _draw_column(ax, data, column, style, frame[~drawn.to_numpy()], bounds, inside)
+        hidden = frame[~drawn.to_numpy()]
+        _draw_column(ax, data, column, style, hidden, bounds, inside, keys)
     if region is not None:
         gpd.GeoSeries([region], crs="EPSG:4326").boundary.plot(
             ax=ax, color="black", linewidth=1.2, linestyle="--"
@@ -287,7 +310,8 @@ def _draw_column(
     style: dict[str, Any],
     hidden: pd.DataFrame,
     bounds: tuple[float, float, float, float],
-    inside: np.ndarray | None = None,
+    inside: np.ndarray | None,
+    keys: _Keys,
 ) -> None:
     """Colour the drawn tiles by ``column``; the legend also counts ``hidden`` tiles.
 
@@ -298,7 +322,7 @@ def _draw_column(
     from matplotlib.patches import Patch
 
     values = data[column]
-    classes = _categories(values, hidden[column] if column in hidden.columns else None)
+    classes = _categories(values, hidden[column] if column in hidden.columns else None, keys)
     if classes is not None:
         labels, hidden_labels, order, palette = classes
         if column == "status":  # problems last, so they are drawn on top
@@ -320,33 +344,48 @@ def _draw_column(
                 text = f"{k} ({counts.get(k, 0):,} + {missing[k]:,} without geometry, not drawn)"
             handles.append(Patch(facecolor=colors[k], label=text))
         title = f"{column} (UTC date)" if pd.api.types.is_datetime64_any_dtype(values) else column
-        ax.legend(handles=handles, title=title, loc="lower left", fontsize="small")
+        if keys.legend:
+            placed = {"title": title, "loc": "lower left", "fontsize": "small"}
+            ax.legend(handles=handles, **{**placed, **keys.legend_kwds})
         return
+    cmap = keys.cmap or "viridis"
     if pd.api.types.is_datetime64_any_dtype(values):
         numbers = mdates.date2num(values.dt.tz_convert("UTC").dt.tz_localize(None))
         plotted = data.assign(_value=numbers)
-        plotted.plot(ax=ax, column="_value", cmap="viridis", **style)
-        mappable = ax.collections[-1]
-        bar = plt.colorbar(mappable, ax=ax, shrink=0.7, label=f"{column} (UTC)")
-        bar.ax.yaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+        plotted.plot(ax=ax, column="_value", cmap=cmap, **style)
+        if keys.legend:
+            mappable = ax.collections[-1]
+            options: dict[str, Any] = {"shrink": 0.7, "label": f"{column} (UTC)"}
+            bar = plt.colorbar(mappable, ax=ax, **{**options, **keys.legend_kwds})
+            bar.ax.yaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
         return
     data.plot(
         ax=ax,
         column=column,
-        cmap="viridis",
-        legend=True,
-        legend_kwds={"shrink": 0.7, "label": column},
+        cmap=cmap,
+        legend=keys.legend,
+        legend_kwds={"shrink": 0.7, "label": column, **keys.legend_kwds},
         **style,
     )
 
 
+@dataclass(frozen=True)
+class _Keys:
+    """The keywords of `geopandas.GeoDataFrame.plot` that decide classes and legend."""
+
+    legend: bool = True
+    legend_kwds: dict[str, Any] = field(default_factory=dict)
+    cmap: Any = None
+    categorical: bool = False
+
+
 def _categories(
-    values: pd.Series, hidden: pd.Series | None
+    values: pd.Series, hidden: pd.Series | None, keys: _Keys
 ) -> tuple[pd.Series, pd.Series, list[str], list[Any]] | None:
     """Labels of drawn and hidden rows, the classes in order and their colours.
 
     None when the column is continuous: numbers or datetimes with more than
-    `MAX_CATEGORIES` distinct values (UTC dates).
+    `MAX_CATEGORIES` distinct values (UTC dates), unless ``keys.categorical``.
     """
     import matplotlib.pyplot as plt
 
@@ -358,15 +397,15 @@ def _categories(
             utc = v.dt.tz_convert("UTC") if v.dt.tz is not None else v
             return utc.dt.strftime("%Y-%m-%d").astype("string").fillna("(none)")
 
-        if day(both).nunique() > MAX_CATEGORIES:
+        if day(both).nunique() > MAX_CATEGORIES and not keys.categorical:
             return None
         labels, hidden_labels = day(values), day(hidden)
         order = sorted(set(labels) | set(hidden_labels))  # dates in time order
-        cmap = plt.get_cmap("viridis")
+        cmap = plt.get_cmap(keys.cmap or "viridis")
         palette = [cmap(x) for x in np.linspace(0, 0.9, len(order))]
         return labels, hidden_labels, order, palette
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric and both.nunique() > MAX_CATEGORIES // 2:
+    if numeric and both.nunique() > MAX_CATEGORIES // 2 and not keys.categorical:
         return None
     labels = values.astype("string").fillna("(none)")
     hidden_labels = hidden.astype("string").fillna("(none)")
@@ -380,7 +419,7 @@ def _categories(
         order += ["(none)"] if "(none)" in present else []
     else:
         order = sorted(present)
-    cmap = plt.get_cmap("tab20", max(len(order), 1))
+    cmap = plt.get_cmap(keys.cmap or "tab20", max(len(order), 1))
     return labels, hidden_labels, order, [cmap(i) for i in range(len(order))]
 
 

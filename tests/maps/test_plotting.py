@@ -208,3 +208,45 @@ def test_an_aoi_map_counts_the_tiles_that_meet_the_aoi(gdf):
     assert {label.split(" (")[0]: label for label in legend_labels(ax)} == {
         s: f"{s} ({statuses.get(s, 0):,})" for s in gdf["status"].astype("string").unique()
     }
+
+
+def test_geopandas_figure_and_legend_keywords_are_honoured(gdf):
+    """figsize, legend=False and legend_kwds mean what they mean in GeoDataFrame.plot."""
+    ax = gdf.byoc.plot(figsize=(5, 3), basemap=False)
+    assert tuple(ax.figure.get_size_inches()) == (5, 3)
+    assert gdf.byoc.plot(legend=False, basemap=False).get_legend() is None
+    assert gdf.byoc.plot("sensing_time", legend=False, basemap=False).get_legend() is None
+    ax = gdf.byoc.plot(legend_kwds={"loc": "upper right", "title": "tile status"}, basemap=False)
+    assert ax.get_legend()._loc == 1  # matplotlib's code for "upper right"
+    assert ax.get_legend().get_title().get_text() == "tile status"
+    spread = gdf.assign(sensing_time=pd.date_range("2024-01-01", periods=len(gdf), tz="UTC"))
+    ax = spread.byoc.plot("sensing_time", legend=False, basemap=False)
+    assert [a for a in ax.figure.axes if a is not ax] == []  # no colour bar either
+
+
+def test_a_cmap_colours_the_classes(gdf):
+    magma = plt.get_cmap("magma")(np.linspace(0, 1, 256))[:, :3]
+    viridis = plt.get_cmap("viridis")(np.linspace(0, 1, 256))[:, :3]
+    ax = gdf.byoc.plot("sensing_time", cmap="magma", basemap=False)
+    swatches = [np.asarray(h.get_facecolor())[:3] for h in ax.get_legend().legend_handles]
+    assert len(swatches) == 4
+    for swatch in swatches:  # a magma colour, and not the default viridis one
+        assert np.abs(magma - swatch).sum(axis=1).min() < 0.02
+        assert np.abs(viridis - swatch).sum(axis=1).min() > 0.02
+
+
+def test_color_draws_every_tile_in_one_colour(gdf):
+    ax = gdf.byoc.plot(color="red", basemap=False)
+    painted = {to_hex(c) for c in ax.collections[-1].get_facecolor()}
+    assert painted == {"#ff0000"}
+    assert ax.get_legend() is None
+    with pytest.warns(ByocframeWarning, match="Using 'color'"):  # geopandas' warning
+        ax = gdf.byoc.plot("sensing_time", color="red", basemap=False)
+    assert {to_hex(c) for c in ax.collections[-1].get_facecolor()} == {"#ff0000"}
+
+
+def test_categorical_gives_many_numbers_a_class_each(gdf):
+    levels = gdf.assign(level=np.arange(len(gdf)) % 9)  # more than MAX_CATEGORIES // 2
+    assert levels.byoc.plot("level", basemap=False).get_legend() is None  # a colour bar
+    ax = levels.byoc.plot("level", categorical=True, basemap=False)
+    assert [label.split(" ")[0] for label in legend_labels(ax)] == [str(v) for v in range(9)]
