@@ -212,7 +212,10 @@ def plot_coverage(
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     else:
         _fit_layout(ax)
-    drawn = frame.geometry.notna() & ~frame.geometry.is_empty
+    # shapely's own tests: GeoSeries.notna() warns about empty geometries, which a frame
+    # in a CRS that leaves far tiles empty (EPSG:3035, say) holds
+    shapes = np.asarray(frame.geometry.array, dtype=object)
+    drawn = ~(shapely.is_missing(shapes) | shapely.is_empty(shapes))
     data = frame[drawn]
     data = data.to_crs("EPSG:4326") if data.crs is not None else data
     if column is None and "status" in frame.columns and "color" not in style:
@@ -229,7 +232,7 @@ def plot_coverage(
             data.plot(ax=ax, color=color, **style)
         _mark_small(ax, data, [color] * len(data), bounds)
     else:
-        hidden = frame[~drawn.to_numpy()]
+        hidden = frame[~drawn]
         _draw_column(ax, data, column, style, hidden, bounds, inside, keys)
     if region is not None:
         gpd.GeoSeries([region], crs="EPSG:4326").boundary.plot(

@@ -250,3 +250,15 @@ def test_categorical_gives_many_numbers_a_class_each(gdf):
     assert levels.byoc.plot("level", basemap=False).get_legend() is None  # a colour bar
     ax = levels.byoc.plot("level", categorical=True, basemap=False)
     assert [label.split(" ")[0] for label in legend_labels(ax)] == [str(v) for v in range(9)]
+
+
+def test_empty_geometries_draw_without_geopandas_notna_warning(gdf):
+    """A frame in a CRS that leaves far tiles empty (EPSG:3035) warned from GeoSeries.notna."""
+    frame = gdf.head(30).copy()
+    frame.loc[frame.index[:5], "geometry"] = shapely.Polygon()  # empty, as to_crs leaves them
+    frame.loc[frame.index[5:7], "geometry"] = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = frame.byoc.plot(basemap=False)
+    assert "(7 without geometry not drawn)" in ax.get_title()
+    assert len(ax.collections[-1].get_paths()) >= 23
