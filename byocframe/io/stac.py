@@ -425,6 +425,11 @@ def tiles_from_stac(
     """
     records: list[dict[str, Any]] = []
     foreign = 0  # items without a byoc:* property: not written by to_stac
+    if isinstance(items, str | bytes | os.PathLike):  # iterating a name gives its letters
+        raise ValidationError(
+            f"tiles_from_stac takes items, not a file name ({str(items)[:80]!r}): "
+            "read a saved ItemCollection or stac-geoparquet file with byocframe.read_file(path)"
+        )
     if isinstance(items, Mapping):  # a FeatureCollection, as GeoJSON: its features
         if items.get("type") != "FeatureCollection" or not isinstance(items.get("features"), list):
             raise ValidationError(

@@ -167,3 +167,18 @@ def test_no_record_and_no_credentials_says_what_to_pass(demo_service):
     assert isinstance(caught.value.__cause__, ValueError)  # the credential lookup's error
     items = frame.iloc[:3].byoc.to_stac(client=demo_service.client())  # the advice works
     assert len(items) == 3
+
+
+@pytest.mark.parametrize("path", ["items.json", "items.parquet"], ids=["json", "parquet"])
+def test_a_path_is_sent_to_read_file(frame, tmp_path, path):
+    """A file name given as items was read as items of one letter each."""
+    target = tmp_path / path
+    if path.endswith(".json"):
+        target.write_text(json.dumps(frame.iloc[:3].byoc.to_stac(COLLECTION).to_dict()))
+    else:
+        frame.iloc[:3].byoc.to_stac_geoparquet(target, COLLECTION)
+    for given in (str(target), target):
+        with pytest.raises(byocframe.ValidationError, match="read_file") as caught:
+            tiles_from_stac(given)
+        assert "\n" not in str(caught.value)
+    assert list(byocframe.read_file(target).index) == list(frame.index[:3])  # the advice works
