@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from byocframe.exceptions import ByocframeWarning, user_stacklevel
+from byocframe.exceptions import ByocframeWarning, ValidationError, user_stacklevel
 from byocframe.frame.native import NATIVE_COLUMNS
 from byocframe.maps import classes as mapclasses
 from byocframe.maps import page as mappage
@@ -111,7 +111,8 @@ class TileMap:
         """Write the page to ``path`` (UTF-8) and return the path.
 
         The page is written next to ``path`` and renamed into place, so a reader (or a
-        crash) never sees half a page.
+        crash) never sees half a page. ``~`` is the home folder; a folder that does not
+        exist is a `byocframe.ValidationError`, as in `byocframe.write_file`.
 
         Examples
         --------
@@ -125,7 +126,9 @@ class TileMap:
         ...     saved.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
         True
         """
-        target = Path(path)
+        target = Path(path).expanduser()  # ~ is the home folder, as in write_file
+        if not target.parent.is_dir():
+            raise ValidationError(f"{target.parent}: folder not found; create it first")
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
         try:
             partial.write_text(self.html, encoding="utf-8")
