@@ -211,7 +211,7 @@ def plot_coverage(
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     else:
         _fit_layout(ax)
-    # shapely's own tests: GeoSeries.notna() warns about empty geometries, which a frame
+    # shapely's predicates: GeoSeries.notna() warns about empty geometries, which a frame
     # in a CRS that leaves far tiles empty (EPSG:3035, say) holds
     shapes = np.asarray(frame.geometry.array, dtype=object)
     drawn = ~(shapely.is_missing(shapes) | shapely.is_empty(shapes))
