@@ -345,9 +345,9 @@ class ByocAccessor:
         return write_stac_geoparquet(self._frame, path, collection, client=client, chunk_rows=rows)
 
     def timeline(self, *, freq: str | None = None, ax: Axes | None = None) -> Axes:
-        """Tiles and covered area per date; see `byocframe.maps.plotting.plot_timeline`."""
+        """Tiles and covered area per date; see `byocframe.maps.timeline.plot_timeline`."""
         self._need_tiles("timeline")
-        from byocframe.maps.plotting import plot_timeline
+        from byocframe.maps.timeline import plot_timeline
 
         return plot_timeline(self._frame, freq=freq, ax=ax)
 

@@ -64,3 +64,9 @@ def test_the_streaming_loader_is_public():
     # a listing larger than memory goes straight to a file (issue 24)
     assert byocframe.write_listing is byocframe.io.listing.write_listing
     assert "write_listing" in byocframe.__all__
+
+
+def test_the_stac_loader_sits_beside_the_records_loader():
+    """A geopandas / STAC user guesses byocframe.tiles_from_stac from tiles_from_records."""
+    assert byocframe.tiles_from_stac is byocframe.io.stac.tiles_from_stac
+    assert "tiles_from_stac" in byocframe.__all__

@@ -9,6 +9,7 @@ runs, and ``byocframe serve`` runs until stopped: those two are not run here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -97,10 +98,13 @@ def test_page_runs_as_written(page, reader_env):
     assert ran or page.name == "README.md"
 
 
-# An AOI the way the pages write it: aoi=(w, s, e, n), gaps((w, s, e, n)), --aoi=w,s,e,n
+# An AOI the way the pages write it: aoi=(w, s, e, n), aoi = (...), gaps((w, s, e, n)),
+# --aoi=w,s,e,n
 AOI = re.compile(
-    r"(?:aoi=\(|gaps\(\(|--aoi[= ])\s*(-?[\d.]+),\s*(-?[\d.]+),\s*(-?[\d.]+),\s*(-?[\d.]+)"
+    r"(?:aoi\s*=\s*\(|gaps\(\(|--aoi[= ])\s*"
+    r"(-?[\d.]+),\s*(-?[\d.]+),\s*(-?[\d.]+),\s*(-?[\d.]+)"
 )
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_every_documented_aoi_shows_tiles_of_the_demo(service):
@@ -108,12 +112,18 @@ def test_every_documented_aoi_shows_tiles_of_the_demo(service):
     docstrings = sorted((ROOT / "byocframe").rglob("*.py"))
     texts = {p.relative_to(ROOT).as_posix(): p.read_text() for p in [*PAGES, *docstrings]}
     texts |= {p.relative_to(ROOT).as_posix(): p.read_text() for p in (ROOT / "docs").glob("*.md")}
+    for notebook in NOTEBOOKS:  # the code cells of those on the demo collection
+        cells = json.loads(notebook.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        if "demo=True" in code:
+            texts[notebook.relative_to(ROOT).as_posix()] = code
     aois = {
         tuple(float(v) for v in match.groups()): name
         for name, text in texts.items()
         for match in AOI.finditer(text)
     }
     assert (-60, -30, -45, -15) in aois  # the pattern finds the examples
+    assert AOI.search(texts["notebooks/byoc_with_byocframe.ipynb"])  # and the notebook's
     gdf = byocframe.read_tiles(service.client(), service.demo_collection)
     for aoi, name in aois.items():
         row = gdf.byoc.coverage(aoi=aoi).iloc[0]
@@ -142,7 +152,9 @@ def test_the_reference_documents_every_public_name():
     entries = set(re.findall(r"^::: ([\w.]+)$", (ROOT / "docs" / "reference.md").read_text(), re.M))
     for entry in entries:  # each resolves (mkdocstrings would fail the strict build)
         module, _, name = entry.rpartition(".")
-        assert hasattr(importlib.import_module(module), name), entry
+        parent = importlib.import_module(module)
+        if not hasattr(parent, name):  # a module is an attribute only once imported
+            importlib.import_module(entry)  # raises for a name that is neither
     missing = []
     for name in byocframe.__all__:
         if name == "__version__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ import shapely
 
 from byocframe.client.api import resolve_client
 from byocframe.client.deployments import get_deployment
-from byocframe.exceptions import ValidationError
+from byocframe.exceptions import ByocframeWarning, ValidationError, user_stacklevel
 from byocframe.frame.convert import tiles_from_records, to_records
 from byocframe.frame.native import native_geometries
 from byocframe.frame.records import ATTRS_KEY, dumps
@@ -208,7 +209,8 @@ def to_stac(
     ------
     ValueError
         For a frame that is not a tile frame, a record without ``id`` or ``s3Bucket``,
-        or no record and no collection the frame knows.
+        no record and no collection the frame knows, or no credentials to read the
+        record.
 
     Examples
     --------
@@ -298,7 +300,15 @@ def collection_record(
     else:
         from byocframe.client.api import Client
 
-        reader = Client.from_config(base_url=service) if service else Client.from_config()
+        try:
+            reader = Client.from_config(base_url=service) if service else Client.from_config()
+        except ValueError as err:  # no credentials around: say what to_stac takes instead
+            raise ValueError(
+                f"to_stac needs the collection record of {cid} and found no credentials "
+                "to read it (SH_CLIENT_ID / SH_CLIENT_SECRET): pass client= (a "
+                "byocframe.Client or SHConfig), or the record: "
+                "to_stac(frame, client.get_collection(id))"
+            ) from err
     return reader.get_collection(str(cid)), reader.base_url
 
 
@@ -348,7 +358,29 @@ def _item(
 
 
 def write_geoparquet(items: Iterable[Any], path: str | os.PathLike[str]) -> None:
-    """Write STAC Items (pystac or dicts) as a stac-geoparquet file."""
+    """Write STAC Items (pystac or dicts) as a stac-geoparquet file.
+
+    Parameters
+    ----------
+    items : iterable of pystac.Item or dict
+        Items as `to_stac` makes them.
+    path : path
+        The file to write (GeoParquet 1.1 with stac-geoparquet's columns).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import SYNTHETIC_BANDS, synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> record = {"id": "c1", "s3Bucket": "b", "additionalData": {"bands": SYNTHETIC_BANDS}}
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_geoparquet(to_stac(gdf, record), Path(folder) / "items.parquet")
+    ...     back = byocframe.read_file(Path(folder) / "items.parquet")  # tiles again
+    >>> back.index.equals(gdf.index)
+    True
+    """
     from stac_geoparquet.arrow import parse_stac_items_to_arrow
     from stac_geoparquet.arrow import to_parquet as write
 
@@ -373,6 +405,14 @@ def tiles_from_stac(
     crs, densify
         As in `tiles_from_records`.
 
+    Warns
+    -----
+    ByocframeWarning
+        When no item carries ``byoc:*`` properties (items `to_stac` did not write, such
+        as the Catalog's own): the frame has their ids, times and covers but no paths or
+        statuses; ``read_tiles(client, collection, bbox=..., datetime=...)`` searches the
+        Catalog and gives the whole, editable frame.
+
     Examples
     --------
     >>> import byocframe
@@ -384,6 +424,12 @@ def tiles_from_stac(
     (True, True)
     """
     records: list[dict[str, Any]] = []
+    foreign = 0  # items without a byoc:* property: not written by to_stac
+    if isinstance(items, str | bytes | os.PathLike):  # iterating a name gives its letters
+        raise ValidationError(
+            f"tiles_from_stac takes items, not a file name ({str(items)[:80]!r}): "
+            "read a saved ItemCollection or stac-geoparquet file with byocframe.read_file(path)"
+        )
     if isinstance(items, Mapping):  # a FeatureCollection, as GeoJSON: its features
         if items.get("type") != "FeatureCollection" or not isinstance(items.get("features"), list):
             raise ValidationError(
@@ -420,6 +466,16 @@ def tiles_from_stac(
         if props.get("byoc:additional_data"):
             record["additionalData"] = _additional_data(props["byoc:additional_data"], data["id"])
         records.append(record)
+        foreign += not any(key.startswith("byoc:") for key in props)
+    if records and foreign == len(records):  # before the loader's own row-by-row warning
+        warnings.warn(
+            f"{foreign:,} STAC items carry no byoc:* properties (to_stac did not write them; "
+            "the Catalog's own items, say): the frame has their ids, times and covers but "
+            "no paths or statuses; read_tiles(client, collection, bbox=..., datetime=...) "
+            "searches the Catalog for a whole, editable frame",
+            ByocframeWarning,
+            stacklevel=user_stacklevel(),
+        )
     return tiles_from_records(records, crs=crs, densify=densify)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from byocframe.exceptions import ByocframeWarning, user_stacklevel
+from byocframe.exceptions import ByocframeWarning, ValidationError, user_stacklevel
 from byocframe.frame.native import native_geometries
 from byocframe.geo.crs import WGS84, crs_urn
 from byocframe.geo.geometry import antimeridian_bbox
@@ -88,7 +88,8 @@ def write_stac_geoparquet(
     frame : GeoDataFrame
         A tile frame (`byocframe.read_tiles`, `tiles_from_records`).
     path : path
-        The file to write (replaced once complete; a failed write leaves no file).
+        The file to write (replaced once complete; a failed write leaves no file); ``~``
+        is the home folder, as in `byocframe.write_file`.
     collection : dict or str, optional
         The BYOC collection record, a collection id, or nothing, as in `to_stac`.
     client : byocframe.Client or sentinelhub SHConfig, optional
@@ -107,6 +108,8 @@ def write_stac_geoparquet(
 
     Raises
     ------
+    ValidationError
+        When the folder of ``path`` does not exist.
     ValueError
         As `to_stac`, and for ``chunk_rows`` below 1.
     TypeError
@@ -126,7 +129,7 @@ def write_stac_geoparquet(
     ...     items = list(stac_table_to_items(pq.read_table(f"{tmp}/items.parquet")))
     >>> n, items[0]["assets"]["B02"]["href"]
     (5, 's3://bucket/tiles/2024/06/01/01N/269/B02.tif')
-    >>> byocframe.io.tiles_from_stac(items).index.equals(gdf.index)
+    >>> byocframe.tiles_from_stac(items).index.equals(gdf.index)
     True
     """
     try:
@@ -147,8 +150,10 @@ def write_stac_geoparquet(
         raise ValueError(
             "write_stac_geoparquet needs a tile frame (read_tiles or tiles_from_records)"
         )
+    target = Path(path).expanduser()  # as write_file: pyarrow would expand it, os.replace not
+    if not target.parent.is_dir():  # before the record is read; write_file's words
+        raise ValidationError(f"{target.parent}: folder not found; create it first")
     record, service = collection_record(frame, collection, client)
-    target = Path(path)
     partial = target.with_name(target.name + ".partial")
     try:
         with StacSink(partial, record, service, stac_columns(frame), compression) as sink:

@@ -7,7 +7,8 @@ levels of detail for large frames.
 from __future__ import annotations
 
 from byocframe.maps.lod import DEFAULT_LOD, LevelOfDetail
-from byocframe.maps.plotting import STATUS_COLORS, plot_coverage, plot_timeline
+from byocframe.maps.plotting import STATUS_COLORS, plot_coverage
+from byocframe.maps.timeline import plot_timeline
 from byocframe.maps.webmap import TileMap, explore
 
 __all__ = [

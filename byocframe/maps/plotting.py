@@ -1,10 +1,11 @@
-"""Coverage maps and timelines (matplotlib, imported only when drawing)."""
+"""Coverage maps (matplotlib, imported only when drawing); timelines: `maps.timeline`."""
 
 from __future__ import annotations
 
 import os
 import threading
 import warnings
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -13,7 +14,7 @@ import pandas as pd
 import shapely
 
 from byocframe.exceptions import ByocframeWarning, user_stacklevel
-from byocframe.tools.stats import aoi_geometry, coverage, group_labels
+from byocframe.tools.stats import aoi_geometry, group_labels
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -25,7 +26,6 @@ __all__ = [
     "check_column",
     "colour_columns",
     "plot_coverage",
-    "plot_timeline",
 ]
 
 STATUS_COLORS = {
@@ -159,11 +159,18 @@ def plot_coverage(
         one-line warning the first time in a process.
     aoi : optional
         An area of interest (see `byocframe.tools.stats.aoi_geometry`): the map zooms to
-        it and outlines it.
+        it and outlines it, and the legend and title count the tiles that meet it (tiles
+        beyond it are cut off by the view; tiles without a geometry are still counted,
+        since they cannot be placed).
     title : str, optional
         Defaults to counts of tiles and dates.
     **style
-        Passed to `geopandas.GeoDataFrame.plot` (``alpha``, ``edgecolor``, ...).
+        Passed to `geopandas.GeoDataFrame.plot` (``alpha``, ``edgecolor``, ...), whose
+        keywords mean here what they mean there: ``figsize`` (without ``ax``),
+        ``legend=False`` (no legend or colour bar), ``legend_kwds`` (to the legend or
+        colour bar), ``cmap`` (the classes' colours, except for ``status``, which keeps
+        its own), ``color`` (every tile in one colour, instead of a column) and
+        ``categorical=True`` (a class per value, past `MAX_CATEGORIES` too).
 
     Returns
     -------
@@ -177,21 +184,45 @@ def plot_coverage(
     >>> ax = plot_coverage(gdf, basemap=False)
     >>> ax.get_legend().get_title().get_text()
     'status'
+    >>> ax = plot_coverage(gdf, basemap=False, aoi=(175, 60, -175, 70))
+    >>> ax.get_title()  # the legend counts these too
+    '68 of 100 tiles meet the AOI, on 4 dates'
+    >>> ax = plot_coverage(gdf, "sensing_time", basemap=False, cmap="magma", figsize=(6, 4))
     """
     import matplotlib.pyplot as plt
 
     check_column(frame, column)
+    # geopandas' keywords that are not matplotlib's: the figure, the legend, the colours
+    figsize = style.pop("figsize", None) or (12, 6.6)
+    keys = _Keys(
+        legend=bool(style.pop("legend", True)),
+        legend_kwds=dict(style.pop("legend_kwds", None) or {}),
+        cmap=style.pop("cmap", None),
+        categorical=bool(style.pop("categorical", False)),
+    )
+    if "color" in style and column is not None:  # as geopandas says and does
+        warnings.warn(
+            "Only specify one of 'column' or 'color'. Using 'color'.",
+            ByocframeWarning,
+            stacklevel=user_stacklevel(),
+        )
+        column = None
     if ax is None:
-        _, ax = plt.subplots(figsize=(12, 6.6), layout="constrained")
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
     else:
         _fit_layout(ax)
-    drawn = frame.geometry.notna() & ~frame.geometry.is_empty
+    # shapely's predicates: GeoSeries.notna() warns about empty geometries, which a frame
+    # in a CRS that leaves far tiles empty (EPSG:3035, say) holds
+    shapes = np.asarray(frame.geometry.array, dtype=object)
+    drawn = ~(shapely.is_missing(shapes) | shapely.is_empty(shapes))
     data = frame[drawn]
     data = data.to_crs("EPSG:4326") if data.crs is not None else data
-    if column is None and "status" in frame.columns:
+    if column is None and "status" in frame.columns and "color" not in style:
         column = "status"
     region = aoi_geometry(aoi) if aoi is not None else None
     bounds = _extent(data, region)
+    # what the legend and title count: the tiles in view, not those the view cuts off
+    inside = data.intersects(region).to_numpy() if region is not None else None
     _background(ax, bounds, basemap)
     style = {"linewidth": 0.3, "alpha": 0.75, **style}
     if column is None:
@@ -200,7 +231,8 @@ def plot_coverage(
             data.plot(ax=ax, color=color, **style)
         _mark_small(ax, data, [color] * len(data), bounds)
     else:
-        _draw_column(ax, data, column, style, frame[~drawn.to_numpy()], bounds)
+        hidden = frame[~drawn]
+        _draw_column(ax, data, column, style, hidden, bounds, inside, keys)
     if region is not None:
         gpd.GeoSeries([region], crs="EPSG:4326").boundary.plot(
             ax=ax, color="black", linewidth=1.2, linestyle="--"
@@ -209,16 +241,21 @@ def plot_coverage(
     ax.set_ylim(bounds[1], bounds[3])
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
-    ax.set_title(title or _title(frame, len(data)))
+    ax.set_title(title or _title(frame, data, inside))
     return ax
 
 
-def _title(frame: gpd.GeoDataFrame, drawn: int) -> str:
+def _title(frame: gpd.GeoDataFrame, data: gpd.GeoDataFrame, inside: np.ndarray | None) -> str:
+    """Tiles and dates of the map (of those meeting the AOI when ``inside`` is given)."""
+    counted = data[inside] if inside is not None else frame
     dates = 0
-    if "sensing_time" in frame.columns:
-        dates = int(group_labels(frame, "sensing_time").nunique())
-    hidden = len(frame) - drawn
-    text = f"{len(frame):,} tiles on {dates} dates"
+    if "sensing_time" in counted.columns and len(counted):
+        dates = int(group_labels(counted, "sensing_time").nunique())
+    hidden = len(frame) - len(data)
+    on = f"on {dates} date{'' if dates == 1 else 's'}"
+    text = f"{len(frame):,} tiles {on}"
+    if inside is not None:
+        text = f"{len(counted):,} of {len(frame):,} tiles meet the AOI, {on}"
     if hidden:
         text += f" ({hidden:,} without geometry not drawn)"
     return text
@@ -275,26 +312,32 @@ def _draw_column(
     style: dict[str, Any],
     hidden: pd.DataFrame,
     bounds: tuple[float, float, float, float],
+    inside: np.ndarray | None,
+    keys: _Keys,
 ) -> None:
-    """Colour the drawn tiles by ``column``; the legend also counts ``hidden`` tiles."""
+    """Colour the drawn tiles by ``column``; the legend also counts ``hidden`` tiles.
+
+    With ``inside`` (a flag per drawn tile), the legend counts only the flagged ones.
+    """
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     values = data[column]
-    classes = _categories(values, hidden[column] if column in hidden.columns else None)
+    classes = _categories(values, hidden[column] if column in hidden.columns else None, keys)
     if classes is not None:
         labels, hidden_labels, order, palette = classes
         if column == "status":  # problems last, so they are drawn on top
             rank = {s: i for i, s in enumerate(_DRAW_ORDER)}
             position = np.argsort(labels.map(rank).to_numpy(), kind="stable")
             data, labels = data.iloc[position], labels.iloc[position]
+            inside = inside[position] if inside is not None else None
         colors = dict(zip(order, palette, strict=True))
         facecolors = [colors[v] for v in labels]
         if len(data):  # geopandas warns when asked to draw nothing
             data.plot(ax=ax, color=facecolors, **style)
         _mark_small(ax, data, facecolors, bounds)
-        counts = labels.value_counts()
+        counts = (labels[inside] if inside is not None else labels).value_counts()
         missing = hidden_labels.value_counts()
         handles = []
         for k in order:
@@ -303,33 +346,48 @@ def _draw_column(
                 text = f"{k} ({counts.get(k, 0):,} + {missing[k]:,} without geometry, not drawn)"
             handles.append(Patch(facecolor=colors[k], label=text))
         title = f"{column} (UTC date)" if pd.api.types.is_datetime64_any_dtype(values) else column
-        ax.legend(handles=handles, title=title, loc="lower left", fontsize="small")
+        if keys.legend:
+            placed = {"title": title, "loc": "lower left", "fontsize": "small"}
+            ax.legend(handles=handles, **{**placed, **keys.legend_kwds})
         return
+    cmap = keys.cmap or "viridis"
     if pd.api.types.is_datetime64_any_dtype(values):
         numbers = mdates.date2num(values.dt.tz_convert("UTC").dt.tz_localize(None))
         plotted = data.assign(_value=numbers)
-        plotted.plot(ax=ax, column="_value", cmap="viridis", **style)
-        mappable = ax.collections[-1]
-        bar = plt.colorbar(mappable, ax=ax, shrink=0.7, label=f"{column} (UTC)")
-        bar.ax.yaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+        plotted.plot(ax=ax, column="_value", cmap=cmap, **style)
+        if keys.legend:
+            mappable = ax.collections[-1]
+            options: dict[str, Any] = {"shrink": 0.7, "label": f"{column} (UTC)"}
+            bar = plt.colorbar(mappable, ax=ax, **{**options, **keys.legend_kwds})
+            bar.ax.yaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
         return
     data.plot(
         ax=ax,
         column=column,
-        cmap="viridis",
-        legend=True,
-        legend_kwds={"shrink": 0.7, "label": column},
+        cmap=cmap,
+        legend=keys.legend,
+        legend_kwds={"shrink": 0.7, "label": column, **keys.legend_kwds},
         **style,
     )
 
 
+@dataclass(frozen=True)
+class _Keys:
+    """The keywords of `geopandas.GeoDataFrame.plot` that decide classes and legend."""
+
+    legend: bool = True
+    legend_kwds: dict[str, Any] = field(default_factory=dict)
+    cmap: Any = None
+    categorical: bool = False
+
+
 def _categories(
-    values: pd.Series, hidden: pd.Series | None
+    values: pd.Series, hidden: pd.Series | None, keys: _Keys
 ) -> tuple[pd.Series, pd.Series, list[str], list[Any]] | None:
     """Labels of drawn and hidden rows, the classes in order and their colours.
 
     None when the column is continuous: numbers or datetimes with more than
-    `MAX_CATEGORIES` distinct values (UTC dates).
+    `MAX_CATEGORIES` distinct values (UTC dates), unless ``keys.categorical``.
     """
     import matplotlib.pyplot as plt
 
@@ -341,15 +399,15 @@ def _categories(
             utc = v.dt.tz_convert("UTC") if v.dt.tz is not None else v
             return utc.dt.strftime("%Y-%m-%d").astype("string").fillna("(none)")
 
-        if day(both).nunique() > MAX_CATEGORIES:
+        if day(both).nunique() > MAX_CATEGORIES and not keys.categorical:
             return None
         labels, hidden_labels = day(values), day(hidden)
         order = sorted(set(labels) | set(hidden_labels))  # dates in time order
-        cmap = plt.get_cmap("viridis")
+        cmap = plt.get_cmap(keys.cmap or "viridis")
         palette = [cmap(x) for x in np.linspace(0, 0.9, len(order))]
         return labels, hidden_labels, order, palette
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric and both.nunique() > MAX_CATEGORIES // 2:
+    if numeric and both.nunique() > MAX_CATEGORIES // 2 and not keys.categorical:
         return None
     labels = values.astype("string").fillna("(none)")
     hidden_labels = hidden.astype("string").fillna("(none)")
@@ -363,7 +421,7 @@ def _categories(
         order += ["(none)"] if "(none)" in present else []
     else:
         order = sorted(present)
-    cmap = plt.get_cmap("tab20", max(len(order), 1))
+    cmap = plt.get_cmap(keys.cmap or "tab20", max(len(order), 1))
     return labels, hidden_labels, order, [cmap(i) for i in range(len(order))]
 
 
@@ -474,64 +532,3 @@ def _draw_land(ax: Axes) -> None:
     gpd.GeoSeries([land()], crs="EPSG:4326").plot(
         ax=ax, color="#f1efe6", edgecolor="#b9b4a5", linewidth=0.4, zorder=0
     )
-
-
-def plot_timeline(
-    frame: gpd.GeoDataFrame, *, freq: str | None = None, ax: Axes | None = None
-) -> Axes:
-    """Tiles per sensing date (stacked by status) and the covered area on a second axis.
-
-    Parameters
-    ----------
-    frame : GeoDataFrame
-    freq : str, optional
-        A pandas frequency (``"W"``, ``"MS"``); per UTC date by default.
-    ax : matplotlib Axes, optional
-
-    Examples
-    --------
-    >>> import byocframe
-    >>> from byocframe.frame.synthetic import synthetic_tiles
-    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(100, seed=1))
-    >>> ax = plot_timeline(gdf)
-    >>> len(ax.patches)  # 4 dates, all tiles INGESTED
-    4
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(10, 4), layout="constrained")
-    by = freq or "sensing_time"
-    labels = group_labels(frame, by)
-    counts = pd.crosstab(labels, frame["status"].astype("string"))
-    order = [s for s in STATUS_COLORS if s in counts.columns]
-    counts = counts[order]
-    positions = np.arange(len(counts))
-    bottom = np.zeros(len(counts))
-    for status in order:
-        ax.bar(
-            positions,
-            counts[status],
-            bottom=bottom,
-            color=STATUS_COLORS[status],
-            label=status,
-            width=0.8,
-        )
-        bottom += counts[status].to_numpy()
-    ax.set_xticks(positions, [_label(k) for k in counts.index], rotation=45, ha="right")
-    ax.set_ylabel("tiles")
-    if order:  # matplotlib warns about a legend without entries
-        ax.legend(loc="upper left", fontsize="small")
-    area = coverage(frame, by=by)["covered_km2"].reindex(counts.index)
-    twin = ax.twinx()
-    twin.plot(positions, area.to_numpy() / 1e6, color="black", marker="o", linewidth=1)
-    twin.set_ylabel("covered area (million km²)")
-    twin.set_ylim(bottom=0)
-    ax.set_title(f"{len(frame):,} tiles per {'date' if freq is None else freq}")
-    return ax
-
-
-def _label(key: Any) -> str:
-    if isinstance(key, pd.Timestamp):
-        return f"{key:%Y-%m-%d}"
-    return str(key)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from byocframe.exceptions import ByocframeWarning, user_stacklevel
+from byocframe.exceptions import ByocframeWarning, ValidationError, user_stacklevel
 from byocframe.frame.native import NATIVE_COLUMNS
 from byocframe.maps import classes as mapclasses
 from byocframe.maps import page as mappage
@@ -55,6 +55,16 @@ class TileMap:
     hidden : int
         Tiles not drawn (no geometry, or one that is not a polygon), over all layers;
         the legend and the caption still count and name them.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(20, seed=1))
+    >>> m = gdf.byoc.explore(tiles=None)
+    >>> m = gdf.iloc[:5].byoc.explore(m=m, name="first five")  # a second layer
+    >>> m.drawn, m.hidden
+    (25, 0)
     """
 
     def __init__(
@@ -101,9 +111,24 @@ class TileMap:
         """Write the page to ``path`` (UTF-8) and return the path.
 
         The page is written next to ``path`` and renamed into place, so a reader (or a
-        crash) never sees half a page.
+        crash) never sees half a page. ``~`` is the home folder; a folder that does not
+        exist is a `byocframe.ValidationError`, as in `byocframe.write_file`.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import byocframe
+        >>> from byocframe.frame.synthetic import synthetic_tiles
+        >>> m = byocframe.tiles_from_records(synthetic_tiles(3, seed=1)).byoc.explore()
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     saved = m.save(Path(folder) / "tiles.html")
+        ...     saved.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+        True
         """
-        target = Path(path)
+        target = Path(path).expanduser()  # ~ is the home folder, as in write_file
+        if not target.parent.is_dir():
+            raise ValidationError(f"{target.parent}: folder not found; create it first")
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
         try:
             partial.write_text(self.html, encoding="utf-8")

@@ -152,3 +152,33 @@ def test_a_feature_collection_dict_reads_back(frame, tmp_path):
         tiles_from_stac({"type": "Feature", "id": "x"})
     with pytest.raises(byocframe.ValidationError, match="STAC item 1 is a str, not a pystac"):
         tiles_from_stac(["not an item"])
+
+
+def test_no_record_and_no_credentials_says_what_to_pass(demo_service):
+    """A loaded frame's to_stac() with no credentials around said to set SH_CLIENT_ID."""
+    frame = byocframe.read_tiles(demo_service.client(), demo_service.demo_collection)
+    with pytest.raises(ValueError, match="collection record") as caught:
+        frame.iloc[:3].byoc.to_stac()
+    message = str(caught.value)
+    assert demo_service.demo_collection in message
+    assert "client=" in message
+    assert "client.get_collection(" in message
+    assert "\n" not in message
+    assert isinstance(caught.value.__cause__, ValueError)  # the credential lookup's error
+    items = frame.iloc[:3].byoc.to_stac(client=demo_service.client())  # the advice works
+    assert len(items) == 3
+
+
+@pytest.mark.parametrize("path", ["items.json", "items.parquet"], ids=["json", "parquet"])
+def test_a_path_is_sent_to_read_file(frame, tmp_path, path):
+    """A file name given as items was read as items of one letter each."""
+    target = tmp_path / path
+    if path.endswith(".json"):
+        target.write_text(json.dumps(frame.iloc[:3].byoc.to_stac(COLLECTION).to_dict()))
+    else:
+        frame.iloc[:3].byoc.to_stac_geoparquet(target, COLLECTION)
+    for given in (str(target), target):
+        with pytest.raises(byocframe.ValidationError, match="read_file") as caught:
+            tiles_from_stac(given)
+        assert "\n" not in str(caught.value)
+    assert list(byocframe.read_file(target).index) == list(frame.index[:3])  # the advice works

@@ -340,3 +340,18 @@ def test_a_collection_without_bands_and_an_empty_frame(frame, tmp_path):
     empty = tmp_path / "empty.parquet"
     assert write_stac_geoparquet(frame.iloc[:0], empty, COLLECTION) == 0
     assert pq.read_table(empty).num_rows == 0
+
+
+def test_home_and_missing_folders_as_write_file_takes_them(frame, tmp_path, monkeypatch):
+    """~ left a stray '<home>/x.parquet.partial' and failed; a missing folder named the
+    partial file."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert write_stac_geoparquet(frame.iloc[:5], "~/items.parquet", COLLECTION) == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["items.parquet"]
+    assert list(tiles_from_stac(_items(tmp_path / "items.parquet")).index) == list(frame.index[:5])
+    missing = tmp_path / "no-such-folder" / "items.parquet"
+    with pytest.raises(byocframe.ValidationError, match="no-such-folder: folder not found"):
+        write_stac_geoparquet(frame.iloc[:5], missing, COLLECTION)
+    with pytest.raises(byocframe.ValidationError, match="no-such-folder: folder not found"):
+        byocframe.write_file(frame.iloc[:5], missing)  # the same words
+    assert not (tmp_path / "no-such-folder").exists()

@@ -1,18 +1,20 @@
 """STAC exports validate against the published schemas, offline (``tests/data/stac-schemas``).
 
 Independent truth: the JSON schemas of the STAC specification and its extensions, as
-published, checked by ``jsonschema`` and by pystac's own validator; neither knows
-byocframe. Items without their ``collection`` link must fail, so the check can fail.
+published, checked by ``jsonschema``, by pystac's own validator and by stac-validator
+(stac-utils' command-line validator, given the stored schemas for their URLs); none
+knows byocframe. Items without their ``collection`` link must fail, so the check can fail.
 """
 
 from __future__ import annotations
 
 import copy
+import types
 
 import pytest
 import requests
 from catalog_world import token_for
-from stac_schemas import errors, offline_validation, validate
+from stac_schemas import STORE, errors, offline_validation, validate
 
 import byocframe
 from byocframe.io.stac import PROJECTION, tiles_from_stac, to_stac
@@ -138,3 +140,93 @@ def test_a_frame_without_a_collection_needs_the_record(export):
     # with the record, an unknown service links to Sentinel Hub's main deployment
     href = to_stac(plain, record).items[0].get_single_link("collection").href
     assert href.startswith("https://services.sentinel-hub.com/api/v1/catalog/1.0.0/collections/")
+
+
+@pytest.fixture
+def stac_validator(monkeypatch):
+    """stac-validator's ``StacValidate`` with the stored schemas; any download raises."""
+    checker = pytest.importorskip("stac_validator.stac_validator")
+    utilities = pytest.importorskip("stac_validator.utilities")
+
+    def refuse(url, *args, **kwargs):
+        raise RuntimeError(f"stac-validator tried to download {url}")
+
+    offline = types.SimpleNamespace(get=refuse, exceptions=requests.exceptions)
+    monkeypatch.setattr(utilities, "requests", offline)  # its module, not everybody's
+    monkeypatch.setattr(utilities, "urlopen", refuse)
+    schema_map = {
+        "https://" + path.relative_to(STORE).as_posix(): str(path) for path in STORE.rglob("*.json")
+    }
+
+    def check(document, **options):
+        validator = checker.StacValidate(schema_map=schema_map, **options)
+        valid = validator.validate_dict(document)
+        return valid, validator.message[-1]
+
+    return check
+
+
+def test_stac_validator_passes_every_exported_item(export, stac_validator):
+    _, _, items = export
+    for item in items:
+        valid, message = stac_validator(item)
+        assert valid, message
+    assert message["asset_type"] == "ITEM"
+    assert any(PROJECTION.split("//")[1] in schema for schema in message["schema"])
+
+
+def test_stac_validator_passes_the_stac_geoparquet_items(export, stac_validator, tmp_path):
+    frame, record, _ = export
+    pq = pytest.importorskip("pyarrow.parquet")
+    stac_arrow = pytest.importorskip("stac_geoparquet.arrow")
+    frame.byoc.to_stac_geoparquet(tmp_path / "items.parquet", record)
+    items = list(stac_arrow.stac_table_to_items(pq.read_table(tmp_path / "items.parquet")))
+    assert len(items) == len(frame)
+    for item in items[::10]:
+        valid, message = stac_validator(item)
+        assert valid, message
+
+
+def test_stac_validator_passes_the_catalog_answers(demo_service, stac_validator):
+    headers = {"Authorization": f"Bearer {token_for(demo_service)}"}
+    base = f"{demo_service.base_url}{CATALOG}"
+    collection = f"{base}/collections/byoc-{demo_service.demo_collection}"
+    kinds = {}
+    for url in (f"{base}/", collection):
+        answer = requests.get(url, headers=headers, timeout=10)
+        valid, message = stac_validator(answer.json())
+        assert valid, message
+        kinds[url] = message["asset_type"]
+    assert kinds == {f"{base}/": "CATALOG", collection: "COLLECTION"}
+    page = requests.get(f"{collection}/items", params={"limit": 100}, headers=headers, timeout=10)
+    features = page.json()["features"]
+    assert len(features) == 100
+    for item in features:
+        valid, message = stac_validator(item)
+        assert valid, message
+
+
+def test_stac_validator_fails_an_item_without_its_collection_link(export, stac_validator):
+    _, _, items = export
+    broken = copy.deepcopy(items[0])
+    broken["links"] = [link for link in broken["links"] if link["rel"] != "collection"]
+    valid, message = stac_validator(broken)
+    assert not valid
+    assert "rel='collection'" in message["error_message"]
+
+
+def test_the_catalogs_own_items_say_what_they_lack(demo_service):
+    """Items of a Catalog search have no byoc:* fields: the frame lacks paths and statuses."""
+    headers = {"Authorization": f"Bearer {token_for(demo_service)}"}
+    url = f"{demo_service.base_url}{CATALOG}/collections/byoc-{demo_service.demo_collection}/items"
+    page = requests.get(url, params={"limit": 20}, headers=headers, timeout=10).json()
+    with pytest.warns(byocframe.ByocframeWarning) as caught:
+        frame = byocframe.tiles_from_stac(page)
+    first = str(caught[0].message)
+    assert "20 STAC items carry no byoc:" in first
+    assert "read_tiles(" in first
+    assert "\n" not in first
+    assert caught[0].filename == __file__  # points at the caller's line
+    assert list(frame.index) == [f["id"] for f in page["features"]]
+    assert frame["path"].isna().all()
+    assert frame.geometry.notna().all()  # covers and times still come through

@@ -204,6 +204,16 @@ def test_accessor_and_save(tiles, tmp_path):
     assert "drawn=300" in repr(m)
 
 
+def test_save_takes_home_and_refuses_a_missing_folder(tiles, tmp_path, monkeypatch):
+    """'~/map.html' failed on a '~/.map.html.<pid>.partial' (as write_file, ~ is home)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    m = tiles.iloc[:10].byoc.explore(basemap=False)
+    assert m.save("~/map.html") == tmp_path / "map.html"
+    assert (tmp_path / "map.html").read_text(encoding="utf-8") == m.html
+    with pytest.raises(byocframe.ValidationError, match="no-such-folder: folder not found"):
+        m.save(tmp_path / "no-such-folder" / "map.html")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

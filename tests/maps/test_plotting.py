@@ -17,6 +17,7 @@ from matplotlib.colors import to_hex
 import byocframe
 from byocframe.exceptions import ByocframeWarning
 from byocframe.frame.synthetic import synthetic_tiles
+from byocframe.tools.stats import coverage
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +169,96 @@ def test_an_empty_frame_draws_without_warnings(gdf):
         ax = gdf.iloc[:0].byoc.plot(basemap=False)
         assert ax.get_title().startswith("0 tiles")
         gdf.iloc[:0].byoc.timeline()
+
+
+def test_the_timeline_area_line_stays_inside_its_axis(gdf):
+    """The covered-area markers sat on (or above) the top edge, under the title."""
+    one_date = gdf[gdf["sensing_time"].dt.strftime("%m-%d") == "06-01"]
+    same_mosaic = pd.concat(  # one mosaic on four dates: a flat line, as in the demo
+        one_date.assign(sensing_time=one_date["sensing_time"] + pd.Timedelta(days=10 * k))
+        for k in range(4)
+    )
+    for frame in (gdf, same_mosaic):
+        ax = frame.byoc.timeline()
+        twin = next(a for a in ax.figure.axes if a is not ax)
+        heights = twin.lines[0].get_ydata()
+        expected = coverage(frame, by="sensing_time")["covered_km2"] / 1e6
+        np.testing.assert_allclose(heights, expected.to_numpy())  # the line is the coverage
+        bottom, top = twin.get_ylim()
+        assert bottom == 0
+        assert heights.max() <= 0.92 * top  # headroom below the title
+        plt.close("all")
+
+
+def test_an_aoi_map_counts_the_tiles_that_meet_the_aoi(gdf):
+    """Zoomed to an AOI, the legend counted every tile of the frame, seen or not."""
+    aoi = (170, 60, 179, 70)
+    meeting = gdf[gdf.intersects(shapely.box(*aoi))]
+    assert 0 < len(meeting) < len(gdf)
+    days = meeting["sensing_time"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d")
+    counts = days.value_counts()
+    every_day = sorted(gdf["sensing_time"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d").unique())
+    ax = gdf.byoc.plot("sensing_time", aoi=aoi, basemap=False)
+    assert legend_labels(ax) == [f"{d} ({counts.get(d, 0):,})" for d in every_day]
+    assert ax.get_title() == (
+        f"{len(meeting):,} of {len(gdf):,} tiles meet the AOI, on {days.nunique()} dates"
+    )
+    statuses = meeting["status"].astype("string").value_counts()
+    ax = gdf.byoc.plot(aoi=aoi, basemap=False)  # by status: drawn in another order
+    assert {label.split(" (")[0]: label for label in legend_labels(ax)} == {
+        s: f"{s} ({statuses.get(s, 0):,})" for s in gdf["status"].astype("string").unique()
+    }
+
+
+def test_geopandas_figure_and_legend_keywords_are_honoured(gdf):
+    """figsize, legend=False and legend_kwds mean what they mean in GeoDataFrame.plot."""
+    ax = gdf.byoc.plot(figsize=(5, 3), basemap=False)
+    assert tuple(ax.figure.get_size_inches()) == (5, 3)
+    assert gdf.byoc.plot(legend=False, basemap=False).get_legend() is None
+    assert gdf.byoc.plot("sensing_time", legend=False, basemap=False).get_legend() is None
+    ax = gdf.byoc.plot(legend_kwds={"loc": "upper right", "title": "tile status"}, basemap=False)
+    assert ax.get_legend()._loc == 1  # matplotlib's code for "upper right"
+    assert ax.get_legend().get_title().get_text() == "tile status"
+    spread = gdf.assign(sensing_time=pd.date_range("2024-01-01", periods=len(gdf), tz="UTC"))
+    ax = spread.byoc.plot("sensing_time", legend=False, basemap=False)
+    assert [a for a in ax.figure.axes if a is not ax] == []  # no colour bar either
+
+
+def test_a_cmap_colours_the_classes(gdf):
+    magma = plt.get_cmap("magma")(np.linspace(0, 1, 256))[:, :3]
+    viridis = plt.get_cmap("viridis")(np.linspace(0, 1, 256))[:, :3]
+    ax = gdf.byoc.plot("sensing_time", cmap="magma", basemap=False)
+    swatches = [np.asarray(h.get_facecolor())[:3] for h in ax.get_legend().legend_handles]
+    assert len(swatches) == 4
+    for swatch in swatches:  # a magma colour, and not the default viridis one
+        assert np.abs(magma - swatch).sum(axis=1).min() < 0.02
+        assert np.abs(viridis - swatch).sum(axis=1).min() > 0.02
+
+
+def test_color_draws_every_tile_in_one_colour(gdf):
+    ax = gdf.byoc.plot(color="red", basemap=False)
+    painted = {to_hex(c) for c in ax.collections[-1].get_facecolor()}
+    assert painted == {"#ff0000"}
+    assert ax.get_legend() is None
+    with pytest.warns(ByocframeWarning, match="Using 'color'"):  # geopandas' warning
+        ax = gdf.byoc.plot("sensing_time", color="red", basemap=False)
+    assert {to_hex(c) for c in ax.collections[-1].get_facecolor()} == {"#ff0000"}
+
+
+def test_categorical_gives_many_numbers_a_class_each(gdf):
+    levels = gdf.assign(level=np.arange(len(gdf)) % 9)  # more than MAX_CATEGORIES // 2
+    assert levels.byoc.plot("level", basemap=False).get_legend() is None  # a colour bar
+    ax = levels.byoc.plot("level", categorical=True, basemap=False)
+    assert [label.split(" ")[0] for label in legend_labels(ax)] == [str(v) for v in range(9)]
+
+
+def test_empty_geometries_draw_without_geopandas_notna_warning(gdf):
+    """A frame in a CRS that leaves far tiles empty (EPSG:3035) warned from GeoSeries.notna."""
+    frame = gdf.head(30).copy()
+    frame.loc[frame.index[:5], "geometry"] = shapely.Polygon()  # empty, as to_crs leaves them
+    frame.loc[frame.index[5:7], "geometry"] = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = frame.byoc.plot(basemap=False)
+    assert "(7 without geometry not drawn)" in ax.get_title()
+    assert len(ax.collections[-1].get_paths()) >= 23
