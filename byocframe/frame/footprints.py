@@ -10,6 +10,7 @@ one shared shapely object, whichever chunk it comes in.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from byocframe.exceptions import ByocframeWarning
 from byocframe.frame.native import native_codes, native_geometries
 from byocframe.frame.records import ATTRS_KEY
 from byocframe.frame.settings import Drawing, drawing
@@ -95,6 +97,17 @@ def read_footprints(
     drawn: Drawing = {"densify": densify, "tolerance": tolerance}
     for start in range(0, n, size):
         _read_chunk(recs, start, min(start + size, n), target, drawn, out, shown)
+    for drawn_geoms in (out.cover, out.tile):  # nothing left where the target has no room
+        drawn_geoms[shapely.is_empty(drawn_geoms)] = None
+    lost = shapely.is_missing(out.cover) & np.not_equal(out.cover_wkb, None)
+    if lost.any():  # a cover the target CRS cannot draw: said, not left unseen
+        warnings.warn(
+            f"{int(lost.sum()):,} of {n:,} tiles' covers cannot be drawn in {target} (they "
+            "lie where it is not defined) and have no geometry: load them in EPSG:4326 "
+            "(the default) or a CRS that covers them",
+            ByocframeWarning,
+            stacklevel=3,
+        )
     return out
 
 

@@ -427,9 +427,16 @@ def _polygons(geom: shapely.Geometry) -> list[shapely.Geometry]:
 
 
 def _to_projected(lonlat: np.ndarray, target: str, info: CRS, clip: bool = True) -> np.ndarray:
-    """Clip to the target's area of use (poles do not exist in Web Mercator) and project."""
+    """Clip to the target's area of use (poles do not exist in Web Mercator) and project.
+
+    Only a world CRS's band of latitudes is clipped (its area spans every longitude, as
+    Web Mercator's): a regional CRS (ETRS89-LAEA Europe, a UTM zone) draws what lies
+    outside its area too, as geopandas' ``to_crs`` does, less accurately; clipping to
+    its latitudes left tiles elsewhere without any geometry.
+    """
     area = info.area_of_use
-    if clip and area is not None and (area.south > -90 or area.north < 90):
+    world = area is not None and area.west <= -179.9 and area.east >= 179.9
+    if clip and world and area is not None and (area.south > -90 or area.north < 90):
         # clip only what leaves the area, so everything else keeps its vertices
         bounds = shapely.bounds(lonlat)
         outside = np.flatnonzero((bounds[:, 1] < area.south) | (bounds[:, 3] > area.north))

@@ -13,7 +13,8 @@ import pandas as pd
 import shapely
 from pyproj import Geod, Transformer
 
-from byocframe.geo.crs import WGS84
+from byocframe.exceptions import ByocframeError
+from byocframe.geo.crs import WGS84, parse_crs
 from byocframe.geo.geometry import reproject
 from byocframe.tools.depth import depth_areas, grid_cells
 from byocframe.typing import AoiLike, GeometriesLike
@@ -167,12 +168,28 @@ def _project(geoms: np.ndarray, inverse: bool = False) -> np.ndarray:
 
 def equal_area_geometries(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
     """Footprints in the equal-area CRS (None where a tile has no geometry)."""
-    geoms = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
-    if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
-        geoms = geoms.to_crs("EPSG:4326")
+    geoms = _lonlat(frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame)
     values = np.array(geoms.array, dtype=object)  # a copy: empty ones become None
     values[shapely.is_empty(values)] = None
     return _project(values)
+
+
+def _lonlat(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
+    """Footprints in lon/lat, cut at the antimeridian and capped at the poles.
+
+    A frame loaded in another CRS (``read_tiles(crs="EPSG:3035")``) is drawn back with
+    byocframe's own reprojection: geopandas' ``to_crs`` leaves a footprint across the
+    antimeridian as one polygon around the world, which no area can be counted on.
+    """
+    if geoms.crs is None or geoms.crs.equals("EPSG:4326"):
+        return geoms
+    try:
+        code = parse_crs(geoms.crs)
+    except ByocframeError:  # no EPSG code: geopandas' way
+        return geoms.to_crs("EPSG:4326")
+    values = np.asarray(geoms.array, dtype=object)
+    drawn = reproject(values, np.full(len(values), code, dtype=object), WGS84)
+    return gpd.GeoSeries(drawn, index=geoms.index, crs="EPSG:4326")
 
 
 def _near_aoi(frame: gpd.GeoDataFrame, aoi: shapely.Geometry) -> np.ndarray:
@@ -182,9 +199,7 @@ def _near_aoi(frame: gpd.GeoDataFrame, aoi: shapely.Geometry) -> np.ndarray:
     meridians and parallels straight, so a footprint stays inside its projected
     bounding box), and projecting them would cost more than all the rest of the call.
     """
-    geoms = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
-    if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
-        geoms = geoms.to_crs("EPSG:4326")
+    geoms = _lonlat(frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame)
     xmin, ymin, xmax, ymax = shapely.bounds(np.asarray(geoms.array, dtype=object)).T
     near = np.zeros(len(geoms), dtype=bool)
     for west, south, east, north in shapely.bounds(shapely.get_parts(aoi)):
