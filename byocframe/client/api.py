@@ -29,7 +29,7 @@ from byocframe.client.config import (
 from byocframe.client.deployments import find_deployment
 from byocframe.client.session import DEFAULT_BASE_URL, ApiSession
 from byocframe.client.transport import is_loopback
-from byocframe.exceptions import APIError, NotFoundError, TransportError
+from byocframe.exceptions import APIError, NotFoundError, TransportError, ValidationError
 from byocframe.ids import CollectionLike, TileLike, path_of, resource_id
 from byocframe.typing import AnyClient, RecordLike
 
@@ -144,7 +144,10 @@ class Client(ApiSession):
         missing = [n for n in ("client_id", "client_secret") if n not in settings.sources]
         if missing:
             names = " and ".join(f"SH_{n.upper()}" for n in missing)
-            raise ValueError(f"set {names} (your Sentinel Hub OAuth client)")
+            raise ValidationError(
+                f"set {names} (your Sentinel Hub OAuth client); for the local service, "
+                "use byocframe.local_service().client()"
+            )
         return cls.from_settings(settings, **options)
 
     @classmethod

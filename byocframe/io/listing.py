@@ -318,7 +318,7 @@ def _listing_target(path: str | os.PathLike[str], format: Any) -> Path:
         raise ValueError(
             f"format must be one of {', '.join(map(repr, LISTING_FORMATS))}, got {format!r}"
         )
-    target = Path(path)
+    target = Path(path).expanduser()  # "~/l.parquet", as write_file takes it
     if target.suffix.lower() != ".parquet":
         raise ValidationError(f"{target}: write_listing writes {format}; name it *.parquet")
     if not target.parent.is_dir():

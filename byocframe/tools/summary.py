@@ -74,7 +74,7 @@ class Summary:
             lines.append(f"without geometry: {self.without_geometry}")
         causes = sorted(self.failures.items(), key=lambda kv: -kv[1])
         for cause, count in causes[:_SHOWN]:
-            lines.append(f"FAILED: {cause}: {count:,} tiles")
+            lines.append(f"FAILED: {str(cause).rstrip('.')}: {count:,} tiles")
         if len(causes) > _SHOWN:
             lines.append(f"... and {len(causes) - _SHOWN} more kinds of failure")
         return "\n".join(lines)

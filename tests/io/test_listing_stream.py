@@ -8,6 +8,7 @@ stored in ``tests/data/stac-schemas``; the bytes of a file that was there before
 from __future__ import annotations
 
 import copy
+import pathlib
 import unittest.mock
 
 import pytest
@@ -225,3 +226,12 @@ def test_an_error_while_listing_leaves_nothing(demo_service, tmp_path, monkeypat
                 client, demo_service.demo_collection, tmp_path / "t.parquet", format=form
             )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_listing_takes_the_home_folder_as_write_file_does(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with byocframe.local_service(demo=True, demo_tiles=5) as service:
+        byocframe.write_listing(service.client(), service.demo_collection, "~/l.parquet")
+    assert len(byocframe.read_file(tmp_path / "l.parquet")) == 5
