@@ -251,8 +251,10 @@ def run_push(args: argparse.Namespace) -> int:
             "--confirm-deletes confirms the deletions of --delete-missing: add "
             "--delete-missing, or leave --confirm-deletes out"
         )
+    # the write-back replaces only the file as read: noted before reading it, so one saved
+    # again while it is read (seconds for a large file) is left alone (finding 212)
+    args.read_as = _file_state(args.edited)
     edited = read_file(args.edited)  # a missing or unreadable file fails before any request
-    args.read_as = _file_state(args.edited)  # the write-back replaces only this file
     client = client_from_args(args)
     if args.rate:
         client.requests_per_minute = args.rate

@@ -27,7 +27,7 @@ import shapely
 
 from byocframe.edits.batch import Batch
 from byocframe.edits.plans import Plan
-from byocframe.edits.tasks import Action, Done, NewRow
+from byocframe.edits.tasks import Action, Done, NewRow, Result
 from byocframe.frame.convert import tiles_from_records
 from byocframe.frame.deletions import CHECK_FLAGS, checks_now, delete_checks, with_loaded_ids
 from byocframe.frame.native import put_native
@@ -90,7 +90,10 @@ def write_back(
         if action != Action.UPDATE or not outcome.outcome.settled or outcome.sent is None:
             continue
         update = by_id[str(key)]
-        if "geometry" in outcome.mine:  # the cover this push wrote: as the server keeps it
+        # the cover this push wrote, or found the server already holding (its edit made
+        # by another, or by this push before a kill): as the server keeps it (finding 210)
+        found = outcome.outcome == Result.UNCHANGED and outcome.server is not None
+        if "geometry" in outcome.mine or found:
             if outcome.server is not None:
                 server[str(key)] = outcome.server
             else:

@@ -37,6 +37,8 @@ from byocframe.geo.geometry import reproject
 __all__ = ["overlay_edits"]
 
 _OVERLAID = ("path", "status", "created", "ingestion_start", "native_cover", *OTHER_READ_ONLY)
+#: Of those, the ones an ingestion (or a reingest) does not change.
+_KEPT = ("path", "created")
 
 
 def _as_drawn(current: gpd.GeoDataFrame, rows: pd.DataFrame, settings: dict[str, Any]) -> Any:
@@ -159,8 +161,9 @@ def _ingested_since(
 
     A tile whose status or ingestion start on the server is no longer what the listing
     recorded, while the table still holds the recorded status (or no status at all),
-    was ingested (or reingested) since: the columns the service owns are the server's
-    for it, not edits of the table's.
+    was ingested (or reingested) since: the columns its ingestion changes are the
+    server's for it, not edits of the table's (`_KEPT`, which it does not change, are
+    still compared).
     """
     recorded = delete_checks(settings)
     ids = [str(i) for i in rows.index if str(i) in recorded]
@@ -266,7 +269,11 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
     if drawn is not None:  # the table's covers drawn otherwise than the listing's
         covers = np.where(drawn, np.asarray(current.geometry.loc[rows.index].array), covers)
     frame.loc[rows.index, frame.active_geometry_name] = covers
-    _overlay_read_only(frame, rows.drop(index=_ingested_since(current, rows, settings)))
+    moved = _ingested_since(current, rows, settings)
+    _overlay_read_only(frame, rows.drop(index=moved))
+    # of a tile the service moved on since, the columns its ingestion does not change
+    # are still the table's to keep as listed: an edit of its path is refused (finding 211)
+    _overlay_read_only(frame, rows.loc[moved, [c for c in _KEPT if c in rows.columns]])
     missing = frame.index.difference(edited.index[known])
     # only the table's own loaded tiles may go: tiles created since it was listed, the
     # tiles outside a filtered load (status, bbox, dates), and every tile when the table

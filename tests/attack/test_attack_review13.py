@@ -74,10 +74,6 @@ def _outcomes(result: pd.DataFrame) -> list[list[str]]:
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 210: an unchanged cover edit records the frame's cover",
-)
 def test_a_cover_edit_found_already_made_can_be_deleted_later(service: Any) -> None:
     """Two copies of one load make the same cover edit; the second push is ``unchanged``.
 
@@ -99,7 +95,6 @@ def test_a_cover_edit_found_already_made_can_be_deleted_later(service: Any) -> N
     assert x not in {t["id"] for t in client.iter_tiles(service.demo_collection)}
 
 
-@pytest.mark.xfail(strict=True, reason="finding 210 through the command line")
 def test_a_file_pushed_again_after_no_write_back_deletes_the_tile_whose_cover_it_pushed(
     service: Any, tmp_path: Path
 ) -> None:
@@ -161,9 +156,6 @@ def _table_with_a_waiting_tile(service: Any, path: Path) -> str:
     return tid
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding 211: 147's relaxation drops the table's path edit unseen"
-)
 def test_a_path_edit_of_a_tile_ingested_since_the_table_was_listed_is_refused(
     service: Any, tmp_path: Path
 ) -> None:
@@ -201,7 +193,6 @@ def test_a_table_keeping_the_status_of_a_tile_ingested_since_still_pushes_an_edi
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="finding 212: the file's state is noted after reading it")
 def test_an_edit_saved_while_push_reads_the_file_is_not_overwritten(
     service: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
