@@ -19,6 +19,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import pytest
+from shapely.geometry import box
 
 import byocframe
 import byocframe.io.files as files
@@ -221,3 +222,69 @@ def test_an_edit_saved_while_push_reads_the_file_is_not_overwritten(
     monkeypatch.setattr(files, "read_file", read)
     assert code == 0, out
     assert byocframe.read_file(path).loc[y, "sensing_time"] == wanted, out
+
+
+# ---------------------------------------------------------------------------------------
+# 213: a GeoPackage whose tiles are not its first layer, read in part
+# ---------------------------------------------------------------------------------------
+
+
+def _beside_another_layer(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """The tiles written into a GeoPackage that holds an AOI layer already (kept)."""
+    aoi = gpd.GeoDataFrame({"name": ["aoi"]}, geometry=[box(0, 0, 1, 1)], crs="EPSG:4326")
+    aoi.to_file(path, layer="aoi", driver="GPKG")
+    byocframe.write_file(frame, path)
+
+
+@pytest.mark.xfail(strict=True, reason="finding 213: a part's rows are counted in the first layer")
+def test_a_part_of_a_geopackage_holding_another_layer_deletes_nothing_outside_it(
+    service: Any, tmp_path: Path
+) -> None:
+    """``read_file(bbox=)`` marks a part (no loaded ids: no deletions) when it holds fewer
+    rows than the file's features; those were counted in the *first* layer (the AOI's
+    one), while the rows are read from the tiles' layer (finding 194's fix). The part
+    kept the whole load's ids: pushed with ``delete_missing``, every tile outside the box
+    was deleted."""
+    client, cid = service.client(), service.demo_collection
+    gdf = _load(service)
+    path = tmp_path / "project.gpkg"
+    _beside_another_layer(gdf, path)
+    part = byocframe.read_file(path, bbox=(-180, -90, 0, 90))
+    outside = set(gdf.index) - set(part.index)
+    assert 0 < len(outside) < len(gdf) // 4
+    result = byocframe.push(part, client, progress=False, delete_missing=True)
+    assert "delete" not in set(result["action"]), _outcomes(result)
+    assert outside <= {t["id"] for t in client.iter_tiles(cid)}
+
+
+@pytest.mark.xfail(strict=True, reason="finding 213: columns= reads the first layer's fields")
+def test_columns_of_a_geopackage_holding_another_layer_are_read(tmp_path: Path) -> None:
+    """``read_file(columns=)`` took the file's fields from the first layer (the AOI's):
+    "no 'path' column; is it a tile table?"."""
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(5, seed=1))
+    path = tmp_path / "project.gpkg"
+    _beside_another_layer(gdf, path)
+    read = byocframe.read_file(path, columns=["status"])
+    assert read["status"].tolist() == gdf["status"].tolist()
+
+
+# ---------------------------------------------------------------------------------------
+# 214: bbox= given as a GeoSeries (documented) crashes the reading of a file
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="finding 214: a GeoSeries bbox asked for its truth value")
+@pytest.mark.parametrize("suffix", [".gpkg", ".parquet"])
+def test_a_bbox_given_as_a_geoseries_is_read(tmp_path: Path, suffix: str) -> None:
+    """The docstring takes a GeoSeries or GeoDataFrame for ``bbox``; ``read_file`` compared
+    ``(bbox, mask, ...) != (None,) * 4``, which asks a GeoSeries for its truth value:
+    ValueError ("The truth value of a Series is ambiguous")."""
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(5, seed=1))
+    path = tmp_path / f"tiles{suffix}"
+    byocframe.write_file(gdf, path)
+    everywhere = gpd.GeoSeries([box(-180, -90, 180, 90)], crs="EPSG:4326")
+    assert len(byocframe.read_file(path, bbox=everywhere, rows=5)) == 5
