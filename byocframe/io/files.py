@@ -28,7 +28,7 @@ import shutil
 import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -64,6 +64,8 @@ __all__ = [
     "read_file",
     "write_file",
 ]
+
+_T = TypeVar("_T")
 
 #: Most rows `read_file` reads from one GeoParquet or GeoPackage file, as the file's own
 #: count says before any row is read (a tile row costs 2-7 KB of memory once read).
@@ -398,16 +400,25 @@ def read_file(
     check_options(bbox=bbox, mask=mask, rows=rows, columns=columns, filters=filters, kind=kind)
     if not path.is_file():
         raise ValidationError(f"{path}: file not found; check the path")
-    frame, groups, by_gdal = None, None, {}
+    frame, groups, by_gdal, layer = None, None, {}, None
     if kind == "parquet" and columns is not None:  # a few columns: only those read
         check_parquet_rows(path)
         frame = _parquet(path, lambda: read_columns(path, columns))
-    elif kind == "parquet" and rows is not None and (bbox, mask, filters) == (None, None, None):
+    elif (
+        kind == "parquet" and rows is not None and bbox is None and mask is None and filters is None
+    ):
         # the first rows (or a range) of a large file: only the row groups that hold them
         check_parquet_rows(path)  # a file without a readable footer: refused here
         groups, rows = row_groups_of(path, rows)
-    elif kind in ("GPKG", "FlatGeobuf") and (bbox, mask, rows, columns) != (None,) * 4:
-        by_gdal = _gdal_options(path, kind, lambda: gdal_options(path, bbox, mask, rows, columns))
+    elif kind in ("GPKG", "FlatGeobuf") and any(
+        given is not None
+        for given in (bbox, mask, rows, columns)  # a GeoSeries has no truth
+    ):
+        # a GeoPackage's options and count are its tiles' layer's, not its first (finding 213)
+        layer = _gdal_options(path, kind, lambda: _tile_layer(path)) if kind == "GPKG" else None
+        by_gdal = _gdal_options(
+            path, kind, lambda: gdal_options(path, bbox, mask, rows, columns, layer=layer)
+        )
     if frame is None:
         frame = _read_whole(path, kind, groups, by_gdal)
     if by_gdal:
@@ -415,14 +426,14 @@ def read_file(
         bbox, mask = (None, None) if {"bbox", "mask"} & set(by_gdal) else (bbox, mask)
         # rows are counted by GDAL only without a box or mask (gdal_options)
         rows = None if "rows" in by_gdal else rows
-        if len(frame) < _features(path):
+        if len(frame) < _features(path, layer):
             frame = mark_part(frame)
     positions = None if filters is None else filtered_rows(path, filters)
     frame = keep(frame, bbox=bbox, mask=mask, rows=rows, positions=positions)
     return keep_columns(frame, columns)
 
 
-def _gdal_options(path: Path, kind: str, find: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _gdal_options(path: Path, kind: str, find: Callable[[], _T]) -> _T:
     """``find()`` (it opens the file), a file GDAL cannot open a one-line `ValidationError`."""
     from pyogrio.errors import DataLayerError, DataSourceError
 
@@ -432,11 +443,11 @@ def _gdal_options(path: Path, kind: str, find: Callable[[], dict[str, Any]]) -> 
         raise _unreadable(path, {"GPKG": "GeoPackage"}.get(kind, kind), err) from err
 
 
-def _features(path: Path) -> int:
-    """The features a GDAL file says it holds (a huge number when it cannot say)."""
+def _features(path: Path, layer: str | None = None) -> int:
+    """The features a GDAL file's ``layer`` says it holds (a huge number when it cannot say)."""
     import pyogrio
 
-    count = pyogrio.read_info(path, force_feature_count=True).get("features")
+    count = pyogrio.read_info(path, layer=layer, force_feature_count=True).get("features")
     return int(count) if isinstance(count, int | np.integer) and count >= 0 else 2**62
 
 

@@ -388,7 +388,12 @@ def region(crs: Any, bbox: Any, mask: Any) -> shapely.Geometry:
 
 
 def gdal_options(
-    path: Path, bbox: Any, mask: Any, rows: RowsLike | None, columns: Sequence[str] | None = None
+    path: Path,
+    bbox: Any,
+    mask: Any,
+    rows: RowsLike | None,
+    columns: Sequence[str] | None = None,
+    layer: str | None = None,
 ) -> dict[str, Any]:
     """The options GDAL (pyogrio) can apply while reading a GeoPackage or FlatGeobuf.
 
@@ -398,7 +403,8 @@ def gdal_options(
     from the start (no step, no negative index). Each given back here is applied by
     GDAL, the rest by `keep` after the read. GDAL keeps the features whose geometry
     intersects the box or mask, as `keep` does. ``columns`` (those the file has, with
-    ``id`` and ``path``, which reading a tile table needs) are read alone.
+    ``id`` and ``path``, which reading a tile table needs) are read alone. ``layer``: the
+    GeoPackage layer read (its fields and CRS; None: the first).
 
     Examples
     --------
@@ -413,7 +419,7 @@ def gdal_options(
     import pyogrio
 
     out: dict[str, Any] = {}
-    info = pyogrio.read_info(path)
+    info = pyogrio.read_info(path, layer=layer)  # the tiles' layer (None: the first)
     if columns is not None:  # names the file lacks are left to keep_columns to refuse
         fields = set(info.get("fields", []))
         out["columns"] = [c for c in dict.fromkeys(["id", "path", *columns]) if c in fields]

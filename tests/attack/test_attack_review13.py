@@ -236,7 +236,6 @@ def _beside_another_layer(frame: gpd.GeoDataFrame, path: Path) -> None:
     byocframe.write_file(frame, path)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 213: a part's rows are counted in the first layer")
 def test_a_part_of_a_geopackage_holding_another_layer_deletes_nothing_outside_it(
     service: Any, tmp_path: Path
 ) -> None:
@@ -252,12 +251,11 @@ def test_a_part_of_a_geopackage_holding_another_layer_deletes_nothing_outside_it
     part = byocframe.read_file(path, bbox=(-180, -90, 0, 90))
     outside = set(gdf.index) - set(part.index)
     assert 0 < len(outside) < len(gdf) // 4
-    result = byocframe.push(part, client, progress=False, delete_missing=True)
-    assert "delete" not in set(result["action"]), _outcomes(result)
+    with pytest.raises(byocframe.ValidationError, match="a part of a file"):
+        byocframe.push(part, client, progress=False, delete_missing=True)  # as one layer's
     assert outside <= {t["id"] for t in client.iter_tiles(cid)}
 
 
-@pytest.mark.xfail(strict=True, reason="finding 213: columns= reads the first layer's fields")
 def test_columns_of_a_geopackage_holding_another_layer_are_read(tmp_path: Path) -> None:
     """``read_file(columns=)`` took the file's fields from the first layer (the AOI's):
     "no 'path' column; is it a tile table?"."""
@@ -275,7 +273,6 @@ def test_columns_of_a_geopackage_holding_another_layer_are_read(tmp_path: Path) 
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="finding 214: a GeoSeries bbox asked for its truth value")
 @pytest.mark.parametrize("suffix", [".gpkg", ".parquet"])
 def test_a_bbox_given_as_a_geoseries_is_read(tmp_path: Path, suffix: str) -> None:
     """The docstring takes a GeoSeries or GeoDataFrame for ``bbox``; ``read_file`` compared
