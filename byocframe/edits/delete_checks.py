@@ -8,7 +8,7 @@ conflict when its path, status, ingestion start, sensing time, cover or addition
 data (its ``filesMetadata``) are no longer what the tile held when it was loaded: as the row's
 ``loaded`` token recorded it where the push has the row (``original=``, which
 `byocframe.bucket.reconcile.apply_plan` always passes), else as the load recorded it
-in the frame's ``attrs`` beside the loaded ids (`byocframe.frame.snapshot.delete_checks`:
+in the frame's ``attrs`` beside the loaded ids (`byocframe.frame.deletions.delete_checks`:
 32 bits of each, so a dropped row and a frame saved to a file are checked too).
 """
 
@@ -142,7 +142,7 @@ def as_loaded(frame: pd.DataFrame, ids: Iterable[str]) -> dict[str, AsLoaded]:
     """`AsLoaded` of each of ``ids`` as ``frame`` was loaded.
 
     From the row with the id's own ``loaded`` token, else (a row dropped since) from
-    what the load recorded in ``frame.attrs`` (`byocframe.frame.snapshot.delete_checks`).
+    what the load recorded in ``frame.attrs`` (`byocframe.frame.deletions.delete_checks`).
 
     Examples
     --------

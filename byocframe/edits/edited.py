@@ -62,11 +62,11 @@ class EditedFrame:
         Whether rows took ``original``'s tokens.
     now : numpy.ndarray
         What the loaded rows (``state.present``) hold now, as token payloads
-        (`byocframe.frame.snapshot.current_fields`), to compare with ``state``.
+        (`byocframe.frame.tokens.current_fields`), to compare with ``state``.
     loaded_ids : list of str or None
         The ids remembered as loaded (``original``'s when given), None when lost.
     sealed : bool
-        Whether those ids match their seal (`byocframe.frame.snapshot.sealed_ids`), so
+        Whether those ids match their seal (`byocframe.frame.seal.sealed_ids`), so
         deletions may be planned from them; only looked at when asked for (``ids``).
     """
 

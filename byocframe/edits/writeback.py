@@ -154,10 +154,11 @@ def _checks_after(
     Each tile keeps what was recorded of it (renewed at each write-back, with the flags
     of its last write); of a tile this push wrote, only the sensing time and the cover
     are renewed, from its new token. Where the push wrote a cover and the server was read
-    after it (the verify, the check that found it as wanted, a create's answer), the
-    cover is the server's own, compared exactly; a written cover not read back is not
-    compared (the service keeps it with its own rounding). A created tile is checked as a
-    tile loaded while it waits for its ingestion, from the service's answer.
+    after it (the verify, a create's answer), or found the server already holding it
+    (``unchanged``), the cover is the server's own, compared exactly; a written cover not
+    read back is not compared (the service keeps it with its own rounding). A created
+    tile is checked as a tile loaded while it waits for its ingestion, from the service's
+    answer.
     """
     index = pd.Index(ids, dtype=object)
     checks = checks_now(frame, ids, original)

@@ -5,7 +5,7 @@ People build tables by hand, or keep a few columns of a listing for a person to 
 each row held when it was loaded. `byocframe push FILE` lays it over a fresh listing
 and pushes the differences. What the table's metadata still says (which tiles it
 listed, whether that was the whole collection, how its covers were drawn, what each
-tile held then: `byocframe.frame.snapshot.delete_checks`) keeps the push from deleting
+tile held then: `byocframe.frame.deletions.delete_checks`) keeps the push from deleting
 tiles it never listed, from rewriting covers it only drew otherwise, and from undoing
 what another editor changed since.
 """
@@ -216,7 +216,7 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
     metadata (FlatGeobuf, a file saved again by another tool) none.
 
     A table written by byocframe from a listing (a column selection that lost
-    ``loaded``) records what each tile held then (`byocframe.frame.snapshot.
+    ``loaded``) records what each tile held then (`byocframe.frame.deletions.
     delete_checks`): a tile whose sensing time changed on the server since keeps the
     server's time where the table still holds the listed one, and a table that holds
     another time for it is refused. A tile whose cover changed on the server since is
