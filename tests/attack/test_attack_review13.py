@@ -285,3 +285,40 @@ def test_a_bbox_given_as_a_geoseries_is_read(tmp_path: Path, suffix: str) -> Non
     byocframe.write_file(gdf, path)
     everywhere = gpd.GeoSeries([box(-180, -90, 180, 90)], crs="EPSG:4326")
     assert len(byocframe.read_file(path, bbox=everywhere, rows=5)) == 5
+
+
+# ---------------------------------------------------------------------------------------
+# 216: the file's state is checked before the write-back writes, not before it renames
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True, reason="finding 216: a save while the write-back writes is overwritten"
+)
+def test_an_edit_saved_while_the_write_back_writes_is_not_overwritten(
+    service: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """196's guard compares the file's state once, then `write_file` writes the whole file
+    (seconds for a large one) and renames it over the path: an edit saved in that time is
+    replaced without a word, as 212's was in the read."""
+    cid, account = service.demo_collection, _account(service)
+    path = tmp_path / "tiles.parquet"
+    assert _cli("tiles", cid, "-o", str(path), *account)[0] == 0
+    gdf = byocframe.read_file(path)
+    x, y = _plain(gdf)[:2]
+    gdf.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+    byocframe.write_file(gdf, path)
+    wanted = gdf.loc[y, "sensing_time"] + pd.Timedelta(hours=2)
+    write = files.write_file
+
+    def saved_while_written(frame: Any, name: Any, *args: Any, **kwargs: Any) -> Any:
+        theirs = byocframe.read_file(name)  # another program saves an edit of y meanwhile
+        theirs.loc[y, "sensing_time"] = wanted
+        write(theirs, name)
+        return write(frame, name, *args, **kwargs)
+
+    monkeypatch.setattr(files, "write_file", saved_while_written)
+    code, out = _cli("push", cid, str(path), *account)
+    monkeypatch.setattr(files, "write_file", write)
+    assert code == 0, out
+    assert byocframe.read_file(path).loc[y, "sensing_time"] == wanted, out
