@@ -11,90 +11,31 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
-import socketserver
-import threading
-import urllib.parse
-from collections.abc import Callable, Iterator
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import byocframe
-from byocframe import AnswerTooLarge, APIError, Client, TransportError
+from byocframe import AnswerTooLarge, APIError, TransportError
 from byocframe.client import auth, connections, paging
 
-SECRET = "s3cr3t-never-shown"
-TOKEN = {"access_token": "tok.en.x", "token_type": "Bearer", "expires_in": 3600}
-TOKEN_PATH = "/auth/realms/main/protocol/openid-connect/token"
-API = "/api/v1/byoc"
-
-Script = Callable[["_Handler", dict[str, str]], None]
-
-
-# --- a scripted BYOC / Catalog service ---------------------------------------------------
-class _Handler(socketserver.StreamRequestHandler):
-    server: _Scripted
-
-    def handle(self) -> None:
-        while True:
-            line = self.rfile.readline()
-            if not line:
-                return
-            method, target, _ = line.decode().split(" ", 2)
-            headers = {}
-            while (header := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
-                name, _, value = header.decode().partition(":")
-                headers[name.strip().lower()] = value.strip()
-            body = self.rfile.read(int(headers.get("content-length") or 0))
-            url = urllib.parse.urlsplit(target)
-            self.server.seen.append((method, url.path, headers, body))
-            script = self.server.scripts.get(url.path)
-            if script is None:
-                self.answer(404, {"error": {"message": "no script", "code": "NOPE"}})
-            else:
-                script(self, dict(urllib.parse.parse_qsl(url.query)))
-
-    def answer(self, status: int, body: object = None) -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
-        self.wfile.write(f"{head}Content-Length: {len(data)}\r\n\r\n".encode() + data)
-        self.wfile.flush()
-
-
-class _Scripted(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.scripts: dict[str, Script] = {TOKEN_PATH: lambda h, q: h.answer(200, TOKEN)}
-        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
-
-    def client(self) -> Client:
-        return Client(
-            base_url=f"http://127.0.0.1:{self.server_address[1]}",
-            client_id="me",
-            client_secret=SECRET,
-            retries=0,
-            timeout=5.0,
-        )
-
-    def api_requests(self) -> list[tuple[str, dict[str, str]]]:
-        return [(path, headers) for _, path, headers, _ in self.seen if path.startswith(API)]
+# the scripted service of the client's transport tests (tests/client, not a package)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))
+from test_client_transport import (
+    API,
+    TOKEN,
+    TOKEN_PATH,
+    Scripted,
+    server,  # noqa: F401 - the fixture `service` uses
+)
 
 
 @pytest.fixture
-def service() -> Iterator[_Scripted]:
-    running = _Scripted()
-    thread = threading.Thread(target=running.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield running
-    finally:
-        running.shutdown()
-        running.server_close()
-        thread.join()
+def service(server: Scripted) -> Scripted:  # noqa: F811 - the imported fixture
+    """A scripted BYOC / Catalog service on 127.0.0.1 that records every request."""
+    return server
 
 
 def _page(items: list[Any], token: str | None = None) -> dict[str, Any]:
@@ -102,7 +43,7 @@ def _page(items: list[Any], token: str | None = None) -> dict[str, Any]:
 
 
 # --- finding 160: a token endpoint answering with megabytes ------------------------------
-def test_a_megabyte_access_token_is_refused_before_any_api_request(service: _Scripted) -> None:
+def test_a_megabyte_access_token_is_refused_before_any_api_request(service: Scripted) -> None:
     """The token goes in every request's Authorization header: a 1 MB one went out with
     each request (the service saw a 1,048,576-character header on the first)."""
     huge = {**TOKEN, "access_token": "A" * 2**20}
@@ -113,25 +54,23 @@ def test_a_megabyte_access_token_is_refused_before_any_api_request(service: _Scr
     assert service.api_requests() == []
 
 
-def test_the_token_bound_can_be_raised(
-    service: _Scripted, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_token_bound_can_be_raised(service: Scripted, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth, "MAX_TOKEN_CHARS", 2**21)
     huge = {**TOKEN, "access_token": "A" * 2**20}
     service.scripts[TOKEN_PATH] = lambda h, q: h.answer(200, huge)
     service.scripts[API + "/collections"] = lambda h, q: h.answer(200, _page([{"id": "c1"}]))
     assert [c["id"] for c in service.client().iter_collections()] == ["c1"]
-    ((_, headers),) = service.api_requests()
+    ((_, _, headers, _),) = [seen for seen in service.seen if seen[1].startswith(API)]
     assert len(headers["authorization"]) == len("Bearer ") + 2**20
 
 
 # --- finding 161: a next token of a megabyte, sent back with every page ------------------
-def test_a_megabyte_next_token_is_not_sent_back(service: _Scripted) -> None:
+def test_a_megabyte_next_token_is_not_sent_back(service: Scripted) -> None:
     """A listing's nextToken goes into the next request's URL: a fresh 1 MB token a page
     made every request carry a megabyte (the service read a 1 MB request line)."""
     fresh = itertools.count()
 
-    def pages(h: _Handler, q: dict[str, str]) -> None:
+    def pages(h: Any, q: dict[str, str]) -> None:
         n = next(fresh)  # the listing ends after 5 pages, for a client without the bound
         h.answer(200, _page([{"id": f"c{n}"}], f"{n:x}" * 2**20 if n < 4 else None))
 
@@ -141,12 +80,12 @@ def test_a_megabyte_next_token_is_not_sent_back(service: _Scripted) -> None:
     assert len(service.api_requests()) == 1
 
 
-def test_a_catalog_next_of_a_megabyte_is_not_sent_back(service: _Scripted) -> None:
+def test_a_catalog_next_of_a_megabyte_is_not_sent_back(service: Scripted) -> None:
     from byocframe.io.catalog import CATALOG_PATH, iter_items
 
     fresh = itertools.count(1)
 
-    def search(h: _Handler, q: dict[str, str]) -> None:
+    def search(h: Any, q: dict[str, str]) -> None:
         n = next(fresh)
         context = {"next": str(n) * 2**20} if n < 5 else {}
         h.answer(200, {"type": "FeatureCollection", "features": [], "context": context})
@@ -159,7 +98,7 @@ def test_a_catalog_next_of_a_megabyte_is_not_sent_back(service: _Scripted) -> No
 
 # --- finding 162: MAX_PAGES counted pages, not items ---------------------------------------
 def test_a_listing_stops_at_max_items_however_full_its_pages(
-    service: _Scripted, monkeypatch: pytest.MonkeyPatch
+    service: Scripted, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The API's pages hold at most 100 items; a service sending more a page multiplied
     the 10-million-item bound of MAX_PAGES (a million a page: 10^11 items). Scaled down:
@@ -167,7 +106,7 @@ def test_a_listing_stops_at_max_items_however_full_its_pages(
     monkeypatch.setattr(paging, "MAX_ITEMS", 1000)
     fresh = itertools.count()
 
-    def pages(h: _Handler, q: dict[str, str]) -> None:
+    def pages(h: Any, q: dict[str, str]) -> None:
         n = next(fresh)
         token = f"t{n}" if n < 30 else None
         h.answer(200, _page([{"id": f"c{n}x{i}"} for i in range(600)], token))
@@ -179,11 +118,11 @@ def test_a_listing_stops_at_max_items_however_full_its_pages(
 
 
 def test_an_honest_listing_of_full_pages_is_whole(
-    service: _Scripted, monkeypatch: pytest.MonkeyPatch
+    service: Scripted, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(paging, "MAX_ITEMS", 1000)
 
-    def pages(h: _Handler, q: dict[str, str]) -> None:
+    def pages(h: Any, q: dict[str, str]) -> None:
         n = int(q.get("viewtoken") or 0)
         items = [{"id": f"c{n}x{i}"} for i in range(100)]
         h.answer(200, _page(items, str(n + 1) if n < 9 else None))
@@ -198,7 +137,7 @@ def _empty_objects(count: int) -> bytes:
 
 
 def test_an_answer_of_millions_of_empty_objects_is_refused_before_parsing(
-    service: _Scripted,
+    service: Scripted,
 ) -> None:
     """4.5 million ``{}`` fit 14 MB, far under MAX_ANSWER_BYTES: parsed, they took 320 MB
     (a 64 MiB answer of them: 1.5 GB and 4 s). Without the bound the page was parsed and
@@ -210,7 +149,7 @@ def test_an_answer_of_millions_of_empty_objects_is_refused_before_parsing(
 
 
 def test_an_error_answer_too_large_to_parse_is_still_its_api_error(
-    service: _Scripted, monkeypatch: pytest.MonkeyPatch
+    service: Scripted, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(connections, "MAX_ANSWER_VALUES", 1000)
     body = b'{"error": {"message": "nope", "list": [' + b"0," * 5000 + b"0]}}"
@@ -233,7 +172,7 @@ def test_the_largest_honest_page_is_within_max_answer_values() -> None:
 
 
 def test_the_answer_values_bound_can_be_raised(
-    service: _Scripted, monkeypatch: pytest.MonkeyPatch
+    service: Scripted, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(connections, "MAX_ANSWER_VALUES", 1000)
     page = json.dumps(_page([{"id": f"c{i}"} for i in range(600)])).encode()
