@@ -12,13 +12,16 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 
 import byocframe
-from byocframe import AnswerTooLarge, APIError, TransportError
+from byocframe import AnswerTooLarge, APIError, BucketError, TransportError
 from byocframe.client import auth, connections, paging
 from byocframe.emulator import Limits
 
@@ -234,3 +237,68 @@ def test_a_body_within_max_chunks_is_read() -> None:
         assert _chunked_tile(service, cid, body, 10).startswith(b"HTTP/1.1 201")  # 100 chunks
         assert b"Limits.max_chunks" in _chunked_tile(service, cid, body + b" " * 10, 10)
         assert [t["path"] for t in service.client().iter_tiles(cid)] == ["a/b.tif"]
+
+
+# --- finding 167: the listing bound could not know a client's own verify= ----------------
+@pytest.fixture
+def huge_page() -> Any:
+    """An S3 endpoint whose listing page declares 2 GiB and streams until stopped."""
+    from test_attack_limits import _HugePage
+
+    return type("Huge", (_HugePage,), {"sent": 0, "done": threading.Event(), "asked": 0})
+
+
+def test_a_client_with_its_own_ca_bundle_is_bounded_once_it_is_recorded(
+    tmp_path: Any, huge_page: Any
+) -> None:
+    """``verify=<bundle>`` of a client is not readable; recorded with ``bound_listing``,
+    its pages are bounded (before, they were read whole by the client's session: the
+    bound's session could not check the certificate)."""
+    from test_attack_limits import _tls_client
+
+    from byocframe.bucket.bounded import bound_listing
+
+    bundle = str(tmp_path / "cert.pem")
+    with _tls_client(huge_page, tmp_path, verify=bundle) as s3:
+        assert bound_listing(s3, verify=bundle)
+        with pytest.raises(BucketError, match="declares 2,147,483,648 bytes"):
+            byocframe.read_bucket("s3://b", s3=s3, progress=False)
+        assert huge_page.done.wait(60)
+    assert huge_page.sent < 12 * 2**20
+
+
+def test_a_client_made_with_verify_false_is_bounded_once_it_is_recorded(
+    tmp_path: Any, huge_page: Any
+) -> None:
+    from test_attack_limits import _tls_client
+
+    from byocframe.bucket.bounded import bound_listing
+
+    with _tls_client(huge_page, tmp_path, verify=False) as s3:
+        bound_listing(s3, verify=False)
+        with warnings.catch_warnings():  # urllib3 warns of every unchecked request
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            with pytest.raises(BucketError, match="declares 2,147,483,648 bytes"):
+                byocframe.read_bucket("s3://b", s3=s3, progress=False)
+        assert huge_page.done.wait(60)
+    assert huge_page.sent < 12 * 2**20
+
+
+def test_the_profiles_ca_bundle_is_the_bounds_too(
+    tmp_path: Any, huge_page: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore trusts ``ca_bundle`` of the AWS config file's profile for a client made
+    without ``verify=``; the bound read only ``AWS_CA_BUNDLE``, failed its handshake and
+    let the client's session read the page whole."""
+    from test_attack_limits import _tls_client
+
+    config = tmp_path / "aws-config"
+    config.write_text(f"[default]\nca_bundle = {tmp_path / 'cert.pem'}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    with _tls_client(huge_page, tmp_path) as s3:
+        with pytest.raises(BucketError, match="declares 2,147,483,648 bytes"):
+            byocframe.read_bucket("s3://b", s3=s3, progress=False)
+        assert huge_page.done.wait(60)
+    assert huge_page.sent < 12 * 2**20
