@@ -644,6 +644,7 @@ def test_every_module_setting_in_the_limits_table_exists_with_its_default() -> N
         "byocframe.client.auth.MAX_TOKEN_CHARS": 16_384,
         "byocframe.geo.geojson.MAX_VERTICES": 10_000,
         "byocframe.bucket.access.MAX_LIST_PAGES": 100_000,
+        "byocframe.bucket.access.MAX_KEY_BYTES": 1024,
         "byocframe.bucket.outlines.MAX_TRACE_PIXELS": 4096 * 4096,
         "byocframe.bucket.outlines.MAX_TRACE_BYTES": 256 * 2**20,
         "byocframe.io.files.MAX_FILE_ROWS": 2_000_000,

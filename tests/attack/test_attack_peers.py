@@ -346,3 +346,34 @@ def test_a_search_area_is_tested_prepared_and_finds_what_shapely_finds(
     assert 0 < len(expected) < len(covers)  # the area was tested, not all in or all out
     assert calls
     assert all(calls)
+
+
+# --- finding 168: S3 keys past S3's 1,024 bytes -------------------------------------------
+def test_a_listing_of_megabyte_keys_is_refused_before_any_key_is_used() -> None:
+    """S3 keys take at most 1,024 bytes; an endpoint listing keys of 256 KiB (16 MiB
+    pages hold 64) had each made a row and a ranged GET with the key in its URL."""
+    from test_attack_limits import _handler
+    from test_attack_reconcile3 import s3_client_of
+
+    def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
+        return [f"{n}{k}" + "k" * 2**18 + ".tif" for k in range(4)], f"T{n}"
+
+    handler = _handler(pages, cap=3)
+    with s3_client_of(handler) as s3, pytest.raises(BucketError) as caught:
+        byocframe.read_bucket("s3://b", s3=s3, progress=False)
+    assert "byocframe.bucket.access.MAX_KEY_BYTES" in str(caught.value)
+    assert handler.lists == 1
+
+
+def test_a_key_of_1024_bytes_is_listed() -> None:
+    from test_attack_limits import _handler
+    from test_attack_reconcile3 import s3_client_of
+
+    key = "é" * 510 + ".tif"  # 1,020 bytes of UTF-8 and 4 of suffix: S3's longest
+
+    def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
+        return [key], None
+
+    with s3_client_of(_handler(pages)) as s3:
+        listed = list(byocframe.bucket.access.Bucket("s3://b", client=s3).list())
+    assert [len(item.key.encode()) for item in listed] == [1024]
