@@ -61,14 +61,22 @@ _kept: weakref.WeakKeyDictionary[Any, _Kept] = weakref.WeakKeyDictionary()
 class _Kept:
     """A client's ``verify=`` as recorded (or `_UNKNOWN`), and whether it was warned.
 
-    ``default`` is what botocore would have resolved for it, read once when the bound is
-    put in place (as botocore reads it once, when the client is made).
+    `_Kept.default` is what botocore would have resolved for it, read once, at the first
+    page sent (as botocore reads it once, when the client is made; making botocore's
+    session to read it takes about 30 ms).
     """
 
     def __init__(self) -> None:
         self.verify: Any = _UNKNOWN
-        self.default: Any = _default_verify()
+        self._default: Any = _UNKNOWN
         self.warned = False
+
+    @property
+    def default(self) -> Any:
+        """What botocore checks certificates with for a client made without ``verify=``."""
+        if self._default is _UNKNOWN:
+            self._default = _default_verify()
+        return self._default
 
 
 def bound_listing(client: Any, *, verify: bool | str | None = None) -> bool:
@@ -179,7 +187,12 @@ def _send(request: Any, config: Any, kept: _Kept) -> Any:
     """Send ``request`` (signed by botocore) and read its answer within the bound."""
     from botocore.exceptions import SSLError
 
-    verify = kept.default if kept.verify is _UNKNOWN else kept.verify
+    if kept.verify is not _UNKNOWN:
+        verify = kept.verify
+    elif request.url.lower().startswith("https:"):
+        verify = kept.default
+    else:  # no certificate to check: the default is not looked up
+        verify = True
     asked = request.stream_output
     request.stream_output = True  # the body is read here, not by the session
     try:
