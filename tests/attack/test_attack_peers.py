@@ -193,6 +193,12 @@ def test_every_new_setting_has_its_documented_default() -> None:
     assert paging.MAX_TOKEN_CHARS == 8192
     assert paging.MAX_ITEMS == 10_000_000
     assert connections.MAX_ANSWER_VALUES == 4_000_000
+    from byocframe.bucket import access
+    from byocframe.emulator import store
+
+    assert access.MAX_KEY_BYTES == 1024
+    assert store.COPY_BATCH == 1000
+    assert Limits().max_chunks == 65_536
     assert byocframe.AnswerTooLarge is AnswerTooLarge
 
 
@@ -377,3 +383,40 @@ def test_a_key_of_1024_bytes_is_listed() -> None:
     with s3_client_of(_handler(pages)) as s3:
         listed = list(byocframe.bucket.access.Bucket("s3://b", client=s3).list())
     assert [len(item.key.encode()) for item in listed] == [1024]
+
+
+# --- finding 166: copyTiles held the store for the whole copy ----------------------------
+def test_a_request_waiting_during_a_copy_is_answered_between_its_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The copy was one transaction under the store's one lock: 20,000 tiles took 9.4 s,
+    and another client's GET waited all of it. Now a request that comes during a batch
+    has the store before the next batch (scaled down: batches of 10)."""
+    from byocframe.emulator import store as store_module
+
+    monkeypatch.setattr(store_module, "COPY_BATCH", 10)
+    real = store_module.write_tile
+    with byocframe.local_service(demo=True, demo_tiles=40) as service:
+        client, reader = service.client(), service.client()
+        target = client.create_collection({"name": "copy", "s3Bucket": "b"})["id"]
+        answered = threading.Event()
+        calls: list[bool] = []
+
+        def read() -> None:
+            reader.get_collection(target)
+            answered.set()
+
+        def spy(conn: Any, state: Any, **kwargs: Any) -> Any:
+            calls.append(answered.is_set())
+            if len(calls) == 1:  # batch 1 holds the store: a request comes and waits
+                threading.Thread(target=read, daemon=True).start()
+                assert service.store.lock.await_waiters(1, 30)
+            if len(calls) == 11:  # batch 2: the request had the store in between
+                assert answered.wait(30)
+            return real(conn, state, **kwargs)
+
+        monkeypatch.setattr(store_module, "write_tile", spy)
+        client.copy_tiles(service.demo_collection, target)
+        copied = sum(1 for _ in client.iter_tiles(target))
+    assert copied == len(calls) > 20
+    assert calls[:10] == [False] * 10
