@@ -10,7 +10,11 @@
   argument (the fix of finding 165) against the old order, for a 5-vertex and a
   100,000-vertex area and ``--covers`` covers;
 * what resolving an S3 client's default ``verify`` costs (`bound_listing`, once per
-  client).
+  client);
+* the store's `TurnLock` against a plain `threading.RLock` (one ``with`` each), and a
+  ``copyTiles`` of ``--tiles`` tiles: its time, and how long another client's reads of
+  a collection waited meanwhile (the slowest), for the batched copy and for one
+  transaction (``COPY_BATCH`` raised past the collection).
 
 Medians of ``--repeat`` runs. Run from the repository:
 ``python benchmarks/bench_peers.py --tiles 20000 --covers 2000 20000``.
@@ -129,6 +133,61 @@ def verify_ms(repeat: int) -> None:
     print(f"\nresolving a client's default verify (once per client): {took:.2f} ms")
 
 
+def lock_us(repeat: int) -> None:
+    import threading
+
+    from byocframe.emulator.transactions import TurnLock
+
+    for name, lock in (("RLock", threading.RLock()), ("TurnLock", TurnLock())):
+
+        def taken(lock: object = lock) -> None:
+            for _ in range(10_000):
+                with lock:  # type: ignore[attr-defined]
+                    pass
+
+        print(f"`with` a {name}, uncontended: {median_ms(taken, repeat) / 10:.3f} us")
+
+
+def copy_ms(tiles: int) -> None:
+    import threading
+    import time
+
+    from byocframe.emulator import store as store_module
+
+    print("\n| `COPY_BATCH` | copy | reads meanwhile | slowest read |")
+    print("| ---: | ---: | ---: | ---: |")
+    with byocframe.local_service(demo=True, demo_tiles=tiles) as service:
+        client, reader = service.client(), service.client()
+        for batch in (store_module.COPY_BATCH, 10 * tiles):
+            target = client.create_collection({"name": f"copy{batch}", "s3Bucket": "b"})["id"]
+            waits: list[float] = []
+            done = threading.Event()
+
+            def read(
+                target: str = target, waits: list[float] = waits, done: threading.Event = done
+            ) -> None:
+                while not done.is_set():
+                    start = time.perf_counter()
+                    reader.get_collection(target)
+                    waits.append(time.perf_counter() - start)
+
+            saved, store_module.COPY_BATCH = store_module.COPY_BATCH, batch
+            thread = threading.Thread(target=read)
+            thread.start()
+            start = time.perf_counter()
+            try:
+                client.copy_tiles(service.demo_collection, target)
+            finally:
+                took = time.perf_counter() - start
+                done.set()
+                thread.join()
+                store_module.COPY_BATCH = saved
+            print(
+                f"| {batch:,} | {1000 * took:,.0f} ms | {len(waits)} | "
+                f"{1000 * max(waits):,.0f} ms |"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tiles", type=int, default=20_000)
@@ -140,6 +199,8 @@ def main() -> None:
     chunked_ms(args.repeat)
     intersects_table(args.covers, args.repeat)
     verify_ms(args.repeat)
+    lock_us(args.repeat)
+    copy_ms(args.tiles)
 
 
 if __name__ == "__main__":
