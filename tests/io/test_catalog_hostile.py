@@ -129,3 +129,17 @@ def test_an_empty_page_with_a_next_offset_does_not_end_the_search(collection):
     gdf = byocframe.read_tiles(client, cid, bbox=[-180, -90, 180, 90], progress=False)
     assert sorted(gdf.index) == sorted([ids[0], ids[2]])
     assert client.searches == 2
+
+
+def test_a_catalog_search_counts_its_items_against_max_items(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The search passes each page's items to the listing bound, as the tile listing does."""
+    from byocframe.client import paging
+    from byocframe.io.catalog import iter_items
+
+    monkeypatch.setattr(paging, "MAX_ITEMS", 150)
+    with byocframe.local_service(demo=True, demo_tiles=300) as service:
+        pages = iter_items(service.client(), service.demo_collection, bbox=[-180, -90, 180, 90])
+        with pytest.raises(byocframe.TransportError, match=r"paging\.MAX_ITEMS"):
+            list(pages)
