@@ -28,6 +28,7 @@ from byocframe.exceptions import BucketError
 from byocframe.typing import S3Like
 
 __all__ = [
+    "MAX_KEY_BYTES",
     "MAX_LIST_PAGES",
     "Bucket",
     "Listed",
@@ -41,6 +42,12 @@ __all__ = [
 #: keys). Read when a listing starts; raise it
 #: (``byocframe.bucket.access.MAX_LIST_PAGES = ...``) for a larger bucket.
 MAX_LIST_PAGES = 100_000
+
+#: Longest key a listing may hold, in UTF-8 bytes: S3's own limit (also MinIO's and
+#: Google Cloud Storage's). Each key becomes a ranged GET and a row, so an endpoint
+#: listing megabyte-long keys is refused before any is used; raise it
+#: (``byocframe.bucket.access.MAX_KEY_BYTES = ...``) for a store that allows longer ones.
+MAX_KEY_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,15 @@ class Bucket:
                 if problem:
                     raise refuse(number, f"{problem}, so the listing cannot be trusted to be whole")
                 contents = page.get("Contents") or ()
+                longest = max((len(str(c.get("Key", ""))) for c in contents), default=0)
+                # characters first: a key's UTF-8 bytes are at least its characters
+                if longest > MAX_KEY_BYTES // 4 and _longest_key(contents) > MAX_KEY_BYTES:
+                    raise refuse(
+                        number,
+                        f"holds a key of {_longest_key(contents):,} bytes, more than "
+                        f"byocframe.bucket.access.MAX_KEY_BYTES ({MAX_KEY_BYTES:,}, S3's "
+                        "limit); raise it for a store that allows longer keys",
+                    )
                 if contents:
                     first = str(contents[0].get("Key", ""))
                     before = starts.setdefault(_digest(first), number)
@@ -391,6 +407,11 @@ def s3_keyword(s3: S3Like | None, client: S3Like | None, caller: str) -> S3Like 
 def _code(err: Any) -> str:
     """The error code of a botocore ``ClientError``."""
     return str(err.response.get("Error", {}).get("Code"))
+
+
+def _longest_key(contents: Any) -> int:
+    """The UTF-8 length of the longest ``Key`` of a listing page's ``Contents``."""
+    return max(len(str(c.get("Key", "")).encode("utf-8", "surrogatepass")) for c in contents)
 
 
 def _digest(text: str) -> bytes:

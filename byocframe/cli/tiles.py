@@ -135,9 +135,9 @@ def add_commands(commands: Any) -> None:
         "--no-write-back",
         dest="write_back",
         action="store_false",
-        help="leave EDITED_FILE as it is; by default a file written by 'tiles' takes what "
-        "was pushed (new tiles' ids, rows loaded again), so it can be edited and pushed "
-        "again",
+        help="leave EDITED_FILE as it is; by default a file byocframe wrote takes what "
+        "was pushed (new tiles' ids, rows loaded again, the record of what was written), "
+        "so it can be edited and pushed again",
     )
     account_options(push)
     push.set_defaults(handler=run_push)
@@ -333,13 +333,63 @@ def run_push(args: argparse.Namespace) -> int:
         print(f"  {tid}: {row['outcome']}: {row['message']}")
     if frame is edited:
         _write_back_file(edited, result, args)
-    elif (result["action"] == "create").any() and args.write_back:
-        print(
-            f"note: {args.edited} has no 'loaded' column, so it was left as it is: its new "
-            "rows have no tile id there, and pushed again they are refused (their paths are "
-            f"tiles now); 'byocframe tiles {args.collection} -o FILE' lists them with ids"
-        )
+    else:
+        table = _table_after(edited, frame, result)
+        if table is not None:
+            _write_back_file(table, result, args)
+        elif (result["action"] == "create").any() and args.write_back:
+            print(
+                f"note: {args.edited} records no listing (no byocframe metadata), so it was "
+                "left as it is: its new rows have no tile id there, and pushed again they "
+                f"are refused (their paths are tiles now); 'byocframe tiles {args.collection} "
+                "-o FILE' lists them with ids"
+            )
     return 0 if bad.empty else 2
+
+
+def _table_after(edited: Any, frame: Any, result: Any) -> Any:
+    """A table without tokens as it stands after its push, or None when it records no load.
+
+    Its rows and columns stay as the person made them (they hold what was pushed); its new
+    rows take their tile ids, and its metadata's record of its own load takes what the
+    push recorded of the tiles it wrote (a later deletion of one is checked against
+    that, not against the listing before: finding 193) and drops the tiles it deleted.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from byocframe.frame.deletions import CHECK_FLAGS, DeleteChecks, delete_checks, with_loaded_ids
+    from byocframe.frame.records import ATTRS_KEY
+    from byocframe.frame.seal import loaded_ids
+
+    settings = edited.attrs.get(ATTRS_KEY, {})
+    ids, recorded = loaded_ids(edited), delete_checks(settings)
+    if ids is None or not recorded:
+        return None
+    done = result[result["outcome"].isin(["ok", "unchanged"])]
+    action = done["action"]
+    deleted = {str(i) for i in done.index[action == "delete"]}
+    made = [str(i) for i in done.index[action == "create"] if isinstance(i, str)]
+    written = {str(i) for i in done.index[action == "update"]} | set(made)
+    renewed = delete_checks(frame.attrs.get(ATTRS_KEY, {}))
+    kept = [i for i in ids if i not in deleted] + [i for i in made if i not in ids]
+    checks = np.zeros(len(kept), dtype=DeleteChecks)
+    for k, tid in enumerate(kept):
+        check = (renewed if tid in written and tid in renewed else recorded).get(tid)
+        if check is None:
+            checks[k]["flags"] = CHECK_FLAGS["unknown"]  # its deletion is refused
+        else:
+            checks[k] = check
+    table = edited.copy()
+    new = np.flatnonzero(pd.isna(edited.index))  # laid over the listing in this order, last
+    if len(new):
+        answered = list(frame.index[len(frame) - len(new) :])
+        index = list(table.index)
+        for pos, tid in zip(new.tolist(), answered, strict=True):
+            index[pos] = tid if isinstance(tid, str) else None
+        table.index = pd.Index(index, name=table.index.name or "id", dtype=object)
+    table.attrs = {**edited.attrs, ATTRS_KEY: with_loaded_ids(settings, kept, checks)}
+    return table
 
 
 def _file_state(path: Path) -> tuple[int, int, int] | None:

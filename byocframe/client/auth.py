@@ -12,7 +12,14 @@ from byocframe.client.responses import decode, json_or_none, one_line, redirect_
 from byocframe.client.transport import Answer
 from byocframe.exceptions import APIError, AuthenticationError, TransportError
 
-__all__ = ["TokenSource"]
+__all__ = ["MAX_TOKEN_CHARS", "TokenSource"]
+
+#: Longest access token taken from the token endpoint, in characters. The token goes
+#: in the ``Authorization`` header of every request, so a token endpoint answering with
+#: megabytes would have them sent with each one (Sentinel Hub's and CDSE's tokens take
+#: 1-2 KB; servers refuse header lines past about 8 KiB). Raise it
+#: (``byocframe.client.auth.MAX_TOKEN_CHARS = ...``) for an identity service with longer ones.
+MAX_TOKEN_CHARS = 16_384
 
 _REFRESH_MARGIN = 60.0  # seconds before expiry when a token is renewed
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token: safe in a header
@@ -103,6 +110,14 @@ class TokenSource:
         if not isinstance(body, dict):
             body = {}
         token = body.get("access_token")
+        if isinstance(token, str) and len(token) > MAX_TOKEN_CHARS:
+            raise TransportError(
+                f"POST {url}: the token endpoint's access_token has {len(token):,} "
+                f"characters, more than byocframe.client.auth.MAX_TOKEN_CHARS "
+                f"({MAX_TOKEN_CHARS:,}); raise it if the identity service is trusted",
+                method="POST",
+                url=url,
+            )
         if not isinstance(token, str) or not _TOKEN.fullmatch(token):
             raise TransportError(
                 f"POST {url}: the token endpoint's answer has no usable access_token",

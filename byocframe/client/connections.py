@@ -34,9 +34,11 @@ from byocframe.exceptions import AnswerTooLarge
 __all__ = [
     "ACCEPT_ENCODING",
     "MAX_ANSWER_BYTES",
+    "MAX_ANSWER_VALUES",
     "MAX_INFORMATIONAL",
     "POOL_CLASSES",
     "Watch",
+    "check_values",
     "decode_body",
     "read_body",
 ]
@@ -48,6 +50,14 @@ ACCEPT_ENCODING = "gzip, deflate"
 #: tiles is about 100 KB). A larger one is an `AnswerTooLarge`, found before it is held
 #: in memory; raise it with ``byocframe.client.connections.MAX_ANSWER_BYTES = ...``.
 MAX_ANSWER_BYTES = 64 * 2**20
+
+#: Most JSON values (array elements, object members, containers) one answer may hold
+#: before it is parsed. Python takes 60-70 bytes for an empty object or a two-letter
+#: text: a 64 MiB answer of 22 million ``{}`` took 1.5 GB and 4 s to parse; within this
+#: bound, at most about 300 MB. A page of 100 tiles whose covers have the most vertices
+#: `byocframe.geo.geojson.MAX_VERTICES` lets through holds about 3 million values. Raise
+#: it with ``byocframe.client.connections.MAX_ANSWER_VALUES = ...``.
+MAX_ANSWER_VALUES = 4_000_000
 
 #: Most informational (1xx) answers passed over before the final one; more is an error
 #: (raise it with ``byocframe.client.connections.MAX_INFORMATIONAL = ...``).
@@ -315,6 +325,38 @@ def read_body(response: urllib3.BaseHTTPResponse) -> bytes:
             raise _too_large("sends")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def check_values(body: bytes) -> None:
+    """Refuse a JSON body that may hold more than `MAX_ANSWER_VALUES` values, unparsed.
+
+    Counts its commas, ``[`` and ``{`` (each value but the first of a container
+    follows a comma): an upper bound, since those inside texts count too. Every value
+    takes at least two bytes, so a body shorter than twice the limit is not counted.
+
+    Raises
+    ------
+    AnswerTooLarge
+        Over the limit.
+
+    Examples
+    --------
+    >>> check_values(b'{"data": [{"id": "a"}, {"id": "b"}]}')
+    """
+    limit = MAX_ANSWER_VALUES
+    if len(body) < 2 * limit:
+        return
+    count = body.count(b",")
+    if count <= limit:
+        count += body.count(b"[")
+    if count <= limit:
+        count += body.count(b"{")
+    if count > limit:
+        raise AnswerTooLarge(
+            f"the answer may hold more than {limit:,} JSON values "
+            "(byocframe.client.connections.MAX_ANSWER_VALUES); not parsed: raise it if the "
+            "service is trusted"
+        )
 
 
 def _decompressor(encoding: str) -> Callable[[], Any] | None:

@@ -6,7 +6,13 @@ import math
 from typing import Any, TypeAlias
 
 from byocframe.client.transport import Answer
-from byocframe.exceptions import APIError, RateLimitError, TransportError, error_for_status
+from byocframe.exceptions import (
+    AnswerTooLarge,
+    APIError,
+    RateLimitError,
+    TransportError,
+    error_for_status,
+)
 
 __all__ = [
     "JSON",
@@ -74,10 +80,10 @@ def one_line(text: object, most: int = 300) -> str:
 
 
 def json_or_none(response: Answer) -> JSON:
-    """The decoded body, or None when it is not JSON."""
+    """The decoded body, or None when it is not JSON (or too large to parse)."""
     try:
         return response.json()
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, AnswerTooLarge):
         return None
 
 
@@ -87,6 +93,8 @@ def decode(response: Answer, method: str, url: str) -> JSON:
         return None
     try:
         return response.json()
+    except AnswerTooLarge as err:
+        raise AnswerTooLarge(f"{method} {url}: {err}", method=method, url=url) from err
     except ValueError as err:
         raise TransportError(
             f"{method} {url}: the answer is not JSON ({err})", method=method, url=url

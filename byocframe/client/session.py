@@ -465,5 +465,5 @@ class ApiSession:
                 raise TransportError(
                     f"GET {url}: the nextToken is not a text", method="GET", url=url
                 )
-            pages.follow(token)
+            pages.follow(token, items=len(data))
             query = {**query, "viewtoken": token}

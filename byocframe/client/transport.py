@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import certifi
 import urllib3
 
-from byocframe.client.connections import POOL_CLASSES, decode_body, read_body
+from byocframe.client.connections import POOL_CLASSES, check_values, decode_body, read_body
 from byocframe.exceptions import AnswerTooLarge, TransportError, ValidationError
 
 __all__ = [
@@ -201,7 +201,12 @@ class Answer:
         return f"Answer({self.status}, {len(self.body)} bytes, url={self.url!r})"
 
     def json(self) -> Any:
-        """The body read as JSON (``ValueError`` when it is not JSON)."""
+        """The body read as JSON (``ValueError`` when it is not JSON).
+
+        `~byocframe.AnswerTooLarge` when it may hold more than
+        ``byocframe.client.connections.MAX_ANSWER_VALUES`` values (not parsed).
+        """
+        check_values(self.body)
         return json.loads(self.body)
 
 

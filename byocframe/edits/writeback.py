@@ -7,8 +7,9 @@ This is the one place a push changes the frame it was given, and only where
   ``native_cover`` and ``native_crs`` (the cover sent, in the tile's own CRS), the
   ``sensing_time`` and the geometry (that cover shown in the frame's CRS); those columns
   are added when missing;
-* created rows take their new tile id in the index and ``status`` ``WAITING``, and the
-  same columns as above from what was sent;
+* created rows take their new tile id in the index, ``status`` ``WAITING`` (or what the
+  service answered), ``created`` and ``ingestion_start`` as the service answered the
+  create, and the same columns as above from what was sent;
 * those rows get a new ``loaded`` token (`byocframe.frame.snapshot.stamp`), as do rows that
   took ``original``'s (push with ``original=``);
 * ``attrs["byocframe"]``: the collection, the service, the load, and the loaded ids
@@ -42,7 +43,16 @@ __all__ = ["WRITTEN_BACK", "write_back"]
 
 #: The columns a push may change in the caller's frame (besides its index, for created
 #: rows, and ``attrs``).
-WRITTEN_BACK = ("loaded", "native_cover", "native_crs", "sensing_time", "status", "geometry")
+WRITTEN_BACK = (
+    "loaded",
+    "native_cover",
+    "native_crs",
+    "sensing_time",
+    "status",
+    "geometry",
+    "created",
+    "ingestion_start",
+)
 
 
 def write_back(

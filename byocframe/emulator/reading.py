@@ -216,7 +216,8 @@ class RequestReader(BaseHTTPRequestHandler):
 
     def _read_chunked(self, limit: int) -> bytes:
         body = bytearray()
-        while True:
+        chunks = self.server.limits.max_chunks
+        for _ in range(chunks + 1):  # the last chunk, of size 0, is not counted
             line = self.rfile.readline(1025)
             if not line.endswith(b"\n"):
                 raise ClientStopped if not line else bad("A chunk size line is malformed.")
@@ -236,6 +237,13 @@ class RequestReader(BaseHTTPRequestHandler):
             body += chunk
             if self.rfile.readline(3) not in (b"\r\n", b"\n"):
                 raise bad("A chunk is longer than its size says.")
+        else:
+            raise ApiProblem(
+                413,
+                "COMMON_BAD_PAYLOAD",
+                f"The request body comes in more than {chunks} chunks (Limits.max_chunks); "
+                "send it in fewer, larger chunks.",
+            )
         self._read_trailers()
         return bytes(body)
 

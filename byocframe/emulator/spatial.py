@@ -225,8 +225,11 @@ class CatalogIndex:
             )
         if covers:
             keys = list(covers)
+            # shapely uses a prepared geometry only as the first argument: the other way
+            # round, each cover was tested against the whole area (finding 165: 2,000
+            # covers against a 400,000-vertex area took 8.2 s instead of 0.12 s)
             shapely.prepare(area)
-            hits = shapely.intersects(shapely.from_wkb([covers[k] for k in keys]), area)
+            hits = shapely.intersects(area, shapely.from_wkb([covers[k] for k in keys]))
             misses = {k for k, hit in zip(keys, hits, strict=True) if not hit}
             rows = [r for r in rows if r[0] not in misses]
         return [(r[0], r[1], r[2]) for r in rows]

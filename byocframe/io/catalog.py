@@ -203,7 +203,7 @@ def iter_items(
         offset = context.get("next")
         if offset is None:  # an empty page with a next offset is not the end
             return
-        pages.follow(offset)  # the same or endless next tokens stop here
+        pages.follow(offset, items=len(features))  # same or endless tokens stop here
         body = {**body, "next": offset}
 
 

@@ -595,13 +595,20 @@ def test_the_listing_bound_holds_over_tls_with_the_environments_ca_bundle(
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_a_client_made_with_verify_false_still_lists(tmp_path: Any) -> None:
     """A client's own ``verify=False`` is not readable: the bound's session refuses the
-    certificate, and the client's session sends the page (unbounded, as before)."""
+    certificate, and the client's session sends the page (unbounded, as before), with a
+    warning that says how to bound it (finding 167, test_attack_peers.py)."""
+    from byocframe.exceptions import ByocframeWarning
 
     def pages(n: int, token: str | None) -> tuple[list[str], str | None]:
         return [f"t/{n}/{i:03}.tif" for i in range(3)], (f"T{n}" if n < 2 else None)
 
-    with _tls_client(_handler(pages), tmp_path, verify=False) as s3:
+    with (
+        _tls_client(_handler(pages), tmp_path, verify=False) as s3,
+        pytest.warns(ByocframeWarning, match=r"bound_listing\(s3, verify=") as caught,
+    ):
         listed = list(access.Bucket("s3://b", client=s3).list())
+    # once per client, not once a page (urllib3's own warnings are recorded too)
+    assert sum(isinstance(w.message, ByocframeWarning) for w in caught) == 1
     assert [item.key for item in listed][-1] == "t/2/002.tif"
     assert len(listed) == 6
 
@@ -631,8 +638,13 @@ def test_every_module_setting_in_the_limits_table_exists_with_its_default() -> N
         "byocframe.client.connections.MAX_ANSWER_BYTES": 64 * 2**20,
         "byocframe.client.connections.MAX_INFORMATIONAL": 16,
         "byocframe.client.paging.MAX_PAGES": 100_000,
+        "byocframe.client.paging.MAX_ITEMS": 10_000_000,
+        "byocframe.client.paging.MAX_TOKEN_CHARS": 8192,
+        "byocframe.client.connections.MAX_ANSWER_VALUES": 4_000_000,
+        "byocframe.client.auth.MAX_TOKEN_CHARS": 16_384,
         "byocframe.geo.geojson.MAX_VERTICES": 10_000,
         "byocframe.bucket.access.MAX_LIST_PAGES": 100_000,
+        "byocframe.bucket.access.MAX_KEY_BYTES": 1024,
         "byocframe.bucket.outlines.MAX_TRACE_PIXELS": 4096 * 4096,
         "byocframe.bucket.outlines.MAX_TRACE_BYTES": 256 * 2**20,
         "byocframe.io.files.MAX_FILE_ROWS": 2_000_000,

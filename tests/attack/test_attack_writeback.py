@@ -259,11 +259,6 @@ def _edit(path: Path, change: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame]) ->
     byocframe.write_file(change(byocframe.read_file(path)), path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 193: a table without tokens cannot delete a tile whose time or cover "
-    "it pushed itself (its record is the listing's; tables are not written back)",
-)
 @pytest.mark.parametrize("edit", ["time", "cover"])
 def test_a_table_deletes_a_tile_after_pushing_an_edit_of_it(
     service: Any, tmp_path: Path, edit: str

@@ -29,7 +29,17 @@ from byocframe.typing import ClientLike
 
 #: What push's docstring says it may change in the frame (besides ``attrs`` and the
 #: index of created rows).
-DOCUMENTED = ["loaded", "sensing_time", "geometry", "native_cover", "native_crs", "status"]
+DOCUMENTED = [
+    "loaded",
+    "sensing_time",
+    "geometry",
+    "native_cover",
+    "native_crs",
+    "status",
+    # of created rows only, as the service answered the create
+    "created",
+    "ingestion_start",
+]
 
 
 @pytest.fixture
@@ -126,7 +136,10 @@ def test_created_rows_take_their_id_and_waiting(demo):
     assert list(frame.index[:-1]) == list(before.index[:-1])
     assert frame.index[-1] == created
     assert frame["status"].iloc[-1] == "WAITING"
-    assert client.get_tile(demo.demo_collection, created)["path"] == "new/tile/(BAND).tif"
+    record = client.get_tile(demo.demo_collection, created)
+    assert record["path"] == "new/tile/(BAND).tif"
+    for column, key in (("created", "created"), ("ingestion_start", "ingestionStart")):
+        assert frame[column].iloc[-1] == pd.Timestamp(record[key])
     others = [c for c in before.columns if c not in DOCUMENTED]
     assert_frame_equal(frame[others].reset_index(drop=True), before[others].reset_index(drop=True))
 

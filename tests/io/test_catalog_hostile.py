@@ -103,8 +103,10 @@ def test_items_without_a_usable_id_are_one_warning(collection):
     assert gdf.index.notna().sum() == 1  # the one real tile, read from the BYOC API
 
 
-def test_pages_keep_a_digest_of_each_token_not_the_token():
-    """A service sending a fresh 1 MB next token each page cannot fill the memory."""
+def test_pages_keep_a_digest_of_each_token_not_the_token(monkeypatch):
+    """A service sending a fresh 1 MB next token each page cannot fill the memory (with
+    MAX_TOKEN_CHARS raised for it: by default such a token is refused, finding 161)."""
+    monkeypatch.setattr(byocframe.client.paging, "MAX_TOKEN_CHARS", 2_000_000)
     pages = Pages("POST https://example.com/search")
     tracemalloc.start()
     try:
@@ -127,3 +129,17 @@ def test_an_empty_page_with_a_next_offset_does_not_end_the_search(collection):
     gdf = byocframe.read_tiles(client, cid, bbox=[-180, -90, 180, 90], progress=False)
     assert sorted(gdf.index) == sorted([ids[0], ids[2]])
     assert client.searches == 2
+
+
+def test_a_catalog_search_counts_its_items_against_max_items(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The search passes each page's items to the listing bound, as the tile listing does."""
+    from byocframe.client import paging
+    from byocframe.io.catalog import iter_items
+
+    monkeypatch.setattr(paging, "MAX_ITEMS", 150)
+    with byocframe.local_service(demo=True, demo_tiles=300) as service:
+        pages = iter_items(service.client(), service.demo_collection, bbox=[-180, -90, 180, 90])
+        with pytest.raises(byocframe.TransportError, match=r"paging\.MAX_ITEMS"):
+            list(pages)
