@@ -374,12 +374,22 @@ def _table_after(edited: Any, frame: Any, result: Any) -> Any:
     renewed = delete_checks(frame.attrs.get(ATTRS_KEY, {}))
     kept = [i for i in ids if i not in deleted] + [i for i in made if i not in ids]
     checks = np.zeros(len(kept), dtype=DeleteChecks)
+    cover_written = CHECK_FLAGS["cover_written"]
     for k, tid in enumerate(kept):
-        check = (renewed if tid in written and tid in renewed else recorded).get(tid)
-        if check is None:
+        check = recorded.get(tid)
+        after = renewed.get(tid) if tid in written else None
+        if check is None and after is None:
             checks[k]["flags"] = CHECK_FLAGS["unknown"]  # its deletion is refused
+        elif check is None or after is None:
+            checks[k] = after if check is None else check  # a created tile: the push's record
         else:
+            # of a tile it wrote, only the time and the cover the push wrote are renewed;
+            # its path, status, ingestion start and files stay as the table was listed, so
+            # a reingest it never showed is still seen before a deletion (finding 217)
             checks[k] = check
+            checks[k]["sensing_time"], checks[k]["native"] = after["sensing_time"], after["native"]
+            flags = (int(check["flags"]) & ~cover_written) | (int(after["flags"]) & cover_written)
+            checks[k]["flags"] = flags
     table = edited.copy()
     new = np.flatnonzero(pd.isna(edited.index))  # laid over the listing in this order, last
     if len(new):

@@ -322,3 +322,63 @@ def test_an_edit_saved_while_the_write_back_writes_is_not_overwritten(
     monkeypatch.setattr(files, "write_file", write)
     assert code == 0, out
     assert byocframe.read_file(path).loc[y, "sensing_time"] == wanted, out
+
+
+# ---------------------------------------------------------------------------------------
+# 217: the table write-back (193's fix, bc8a70d) records the push-time listing
+# ---------------------------------------------------------------------------------------
+
+
+def _reingest(service: Any, tid: str) -> None:
+    """Another editor puts new files in place and has the tile ingested again."""
+    client = service.client()
+    before = client.get_tile(service.demo_collection, tid)["ingestionStart"]
+    client.reingest_tile(service.demo_collection, tid)
+    service.ingest_pending()
+    assert client.get_tile(service.demo_collection, tid)["ingestionStart"] != before
+
+
+def test_a_table_that_pushed_a_time_edit_does_not_delete_a_tile_reingested_before_it(
+    service: Any, tmp_path: Path
+) -> None:
+    """195 for tables: another editor reingests x after the table was listed; the table
+    edits x's time and pushes (``ok``: a time edit does not look at ingestion); its
+    write-back records x as the listing made at push time holds it (the reingest
+    included), so x dropped from the table later was deleted, the reingest unseen. The
+    table's own record (as listed) made that deletion a conflict before."""
+    cid, account = service.demo_collection, _account(service)
+    path = tmp_path / "table.parquet"
+    gdf = _load(service)
+    byocframe.write_file(gdf[["path", "sensing_time", "geometry"]], path)
+    x = _plain(gdf)[0]
+    _reingest(service, x)
+    table = byocframe.read_file(path)
+    table.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+    byocframe.write_file(table, path)
+    code, out = _cli("push", cid, str(path), *account)
+    assert code == 0, out
+    assert "wrote what was pushed back" in out
+    byocframe.write_file(byocframe.read_file(path).drop(index=[x]), path)
+    code, out = _cli("push", cid, str(path), "--delete-missing", *account)
+    assert x in {t["id"] for t in service.client().iter_tiles(cid)}, out
+    assert code == 2, out
+    assert "ingestion start" in out
+
+
+def test_a_table_deletes_a_tile_after_pushing_a_time_edit_of_it(
+    service: Any, tmp_path: Path
+) -> None:
+    """What 217's fix must keep (193): the table's own edit is not a change since."""
+    cid, account = service.demo_collection, _account(service)
+    path = tmp_path / "table.parquet"
+    gdf = _load(service)
+    byocframe.write_file(gdf[["path", "sensing_time", "geometry"]], path)
+    x = _plain(gdf)[0]
+    table = byocframe.read_file(path)
+    table.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+    byocframe.write_file(table, path)
+    assert _cli("push", cid, str(path), *account)[0] == 0
+    byocframe.write_file(byocframe.read_file(path).drop(index=[x]), path)
+    code, out = _cli("push", cid, str(path), "--delete-missing", *account)
+    assert code == 0, out
+    assert x not in {t["id"] for t in service.client().iter_tiles(cid)}
