@@ -194,6 +194,18 @@ def test_a_table_keeping_the_status_of_a_tile_ingested_since_still_pushes_an_edi
 # ---------------------------------------------------------------------------------------
 
 
+def _file_with_a_time_edit(service: Any, tmp_path: Path) -> tuple[Path, str, Any]:
+    """A file of `tiles -o` with x's time edited; the tile y and the time another program
+    will save for it."""
+    path = tmp_path / "tiles.parquet"
+    assert _cli("tiles", service.demo_collection, "-o", str(path), *_account(service))[0] == 0
+    gdf = byocframe.read_file(path)
+    x, y = _plain(gdf)[:2]
+    gdf.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+    byocframe.write_file(gdf, path)
+    return path, y, gdf.loc[y, "sensing_time"] + pd.Timedelta(hours=2)
+
+
 def test_an_edit_saved_while_push_reads_the_file_is_not_overwritten(
     service: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -201,13 +213,7 @@ def test_an_edit_saved_while_push_reads_the_file_is_not_overwritten(
     while the file is read (seconds for a large file) is taken as the file read, and the
     write-back replaces it without a word; the next push says "nothing to push"."""
     cid, account = service.demo_collection, _account(service)
-    path = tmp_path / "tiles.parquet"
-    assert _cli("tiles", cid, "-o", str(path), *account)[0] == 0
-    gdf = byocframe.read_file(path)
-    x, y = _plain(gdf)[:2]
-    gdf.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
-    byocframe.write_file(gdf, path)
-    wanted = gdf.loc[y, "sensing_time"] + pd.Timedelta(hours=2)
+    path, y, wanted = _file_with_a_time_edit(service, tmp_path)
     read = files.read_file
 
     def saved_while_read(name: Any, *args: Any, **kwargs: Any) -> Any:
@@ -302,13 +308,7 @@ def test_an_edit_saved_while_the_write_back_writes_is_not_overwritten(
     (seconds for a large one) and renames it over the path: an edit saved in that time is
     replaced without a word, as 212's was in the read."""
     cid, account = service.demo_collection, _account(service)
-    path = tmp_path / "tiles.parquet"
-    assert _cli("tiles", cid, "-o", str(path), *account)[0] == 0
-    gdf = byocframe.read_file(path)
-    x, y = _plain(gdf)[:2]
-    gdf.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
-    byocframe.write_file(gdf, path)
-    wanted = gdf.loc[y, "sensing_time"] + pd.Timedelta(hours=2)
+    path, y, wanted = _file_with_a_time_edit(service, tmp_path)
     write = files.write_file
 
     def saved_while_written(frame: Any, name: Any, *args: Any, **kwargs: Any) -> Any:
