@@ -402,6 +402,39 @@ def _table_after(edited: Any, frame: Any, result: Any) -> Any:
     return table
 
 
+def _replace_unless_changed(frame: Any, path: Path, read_as: tuple[int, int, int] | None) -> bool:
+    """Write ``frame`` over ``path`` unless the file changed since it was ``read_as``.
+
+    The new file is written whole in a folder of its own beside ``path`` (a GeoPackage
+    a copy of the old, so its other layers stay), under the same name, so it is written
+    exactly as `byocframe.write_file` writes ``path``; the file's state is compared once
+    that is done, just before the rename: an edit saved meanwhile is kept, not replaced
+    (finding 216). False when it was.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    from byocframe.io.files import write_file
+
+    target = path.expanduser()
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        staged = folder / target.name
+        if target.suffix.lower() == ".gpkg":
+            shutil.copyfile(target, staged)
+        write_file(frame, staged)
+        shutil.copymode(target, staged)
+        if _file_state(target) != read_as:
+            return False
+        os.replace(staged, target)
+        return True
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _file_state(path: Path) -> tuple[int, int, int] | None:
     """What tells a file saved again from the one read: inode, size, modification time."""
     try:
@@ -419,8 +452,6 @@ def _write_back_file(edited: Any, result: Any, args: argparse.Namespace) -> None
     would be a conflict with the push itself, and a new row would be created twice.
     The file is replaced whole, only once complete.
     """
-    from byocframe.io.files import write_file
-
     # ok and unchanged rows (a rerun after a kill: the server held them already) are
     # loaded again, created ones take their ids; conflicts and failures change nothing
     settled = result["outcome"].isin(["ok", "unchanged", "overwritten"]).any()
@@ -434,17 +465,17 @@ def _write_back_file(edited: Any, result: Any, args: argparse.Namespace) -> None
             file=sys.stderr,
         )
         return
+    changed = (
+        f"note: {args.edited} changed while the push ran (saved by another program?), "
+        "so it was left as it is: its new edits are not pushed yet, and it does not know "
+        f"what this push did; list the tiles again ('byocframe tiles {args.collection} "
+        "-o FILE') and make those edits there"
+    )
     if _file_state(args.edited) != getattr(args, "read_as", None):
-        print(
-            f"note: {args.edited} changed while the push ran (saved by another program?), "
-            "so it was left as it is: its new edits are not pushed yet, and it does not know "
-            f"what this push did; list the tiles again ('byocframe tiles {args.collection} "
-            "-o FILE') and make those edits there",
-            file=sys.stderr,
-        )
+        print(changed, file=sys.stderr)
         return
     try:
-        write_file(edited, args.edited)
+        replaced = _replace_unless_changed(edited, Path(args.edited), args.read_as)
     except (OSError, ByocframeError) as err:  # the push was sent: say so, not "error"
         print(
             f"note: the push was sent, but {args.edited} could not be updated ({err}); it "
@@ -452,6 +483,9 @@ def _write_back_file(edited: Any, result: Any, args: argparse.Namespace) -> None
             "FILE') before editing further",
             file=sys.stderr,
         )
+        return
+    if not replaced:
+        print(changed, file=sys.stderr)
         return
     print(f"wrote what was pushed back to {args.edited} (--no-write-back leaves it)")
 

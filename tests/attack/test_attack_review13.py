@@ -298,9 +298,6 @@ def test_a_bbox_given_as_a_geoseries_is_read(tmp_path: Path, suffix: str) -> Non
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding 216: a save while the write-back writes is overwritten"
-)
 def test_an_edit_saved_while_the_write_back_writes_is_not_overwritten(
     service: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -312,9 +309,9 @@ def test_an_edit_saved_while_the_write_back_writes_is_not_overwritten(
     write = files.write_file
 
     def saved_while_written(frame: Any, name: Any, *args: Any, **kwargs: Any) -> Any:
-        theirs = byocframe.read_file(name)  # another program saves an edit of y meanwhile
+        theirs = byocframe.read_file(path)  # another program saves an edit of y meanwhile
         theirs.loc[y, "sensing_time"] = wanted
-        write(theirs, name)
+        write(theirs, path)
         return write(frame, name, *args, **kwargs)
 
     monkeypatch.setattr(files, "write_file", saved_while_written)
