@@ -24,14 +24,20 @@ import numpy as np
 import pandas as pd
 
 from byocframe.frame.deletions import CHECK_FLAGS, delete_checks
-from byocframe.frame.records import ATTRS_KEY, STATUSES
-from byocframe.frame.tokens import OTHER_READ_ONLY, LoadedState, loaded_state, other_digests
+from byocframe.frame.records import ATTRS_KEY
+from byocframe.frame.tokens import (
+    OTHER_READ_ONLY,
+    LoadedState,
+    loaded_state,
+    other_digests,
+    status_codes,
+)
 
 __all__ = ["AsLoaded", "as_loaded"]
 
 _ADDITIONAL = OTHER_READ_ONLY.index("additional_data")
 #: Status codes of a tile its ingestion has not finished (`byocframe.frame.tokens`).
-_PENDING = frozenset(STATUSES.index(s) + 1 for s in ("WAITING", "QUEUED", "INGESTING"))
+_PENDING = frozenset(status_codes(pd.Series(["WAITING", "QUEUED", "INGESTING"])).tolist())
 
 
 _UNKNOWN: Any = object()  # no additional data as loaded: compared by digest

@@ -30,7 +30,7 @@ from byocframe.edits.batch import Batch
 from byocframe.edits.plans import Plan
 from byocframe.edits.tasks import Action, Done, NewRow, Result
 from byocframe.frame.convert import tiles_from_records
-from byocframe.frame.deletions import CHECK_FLAGS, checks_now, delete_checks, with_loaded_ids
+from byocframe.frame.deletions import CHECK_FLAGS, checks_now, recorded_checks, with_loaded_ids
 from byocframe.frame.native import put_native
 from byocframe.frame.records import ATTRS_KEY, NAT
 from byocframe.frame.settings import drawing
@@ -84,7 +84,7 @@ def write_back(
     (2, 0)
     """
     _writable(frame)
-    recorded = delete_checks(frame.attrs.get(ATTRS_KEY, {}))  # before this push's
+    recorded = recorded_checks(frame.attrs.get(ATTRS_KEY, {}))  # before this push's
     if the_plan.adopted is not None:  # rows that lost their token take original's
         frame[LOADED] = the_plan.adopted
     if the_plan.load is not None:  # rows stamped now join the load they came from
@@ -153,7 +153,7 @@ def _checks_after(
     frame: pd.DataFrame,
     ids: list[str],
     original: pd.DataFrame | None,
-    recorded: dict[str, np.void],
+    recorded: tuple[pd.Index, np.ndarray] | None,
     rows: list[int],
     server: dict[str, dict[str, Any]],
     cover_sent: set[str],
@@ -172,15 +172,15 @@ def _checks_after(
     """
     index = pd.Index(ids, dtype=object)
     checks = checks_now(frame, ids, original)
-    known = np.asarray(list(recorded), dtype=object)
-    at = index.get_indexer(known)
-    known, at = known[at >= 0], at[at >= 0]
-    if len(known):
-        old = np.array([recorded[tid] for tid in known], dtype=checks.dtype)
+    if recorded is not None:
+        known, then = recorded
+        at = index.get_indexer(known)
+        kept = at >= 0
+        old, at = then[kept].copy(), at[kept]
         # a written tile keeps what was recorded of the fields a push does not write (path,
         # status, ingestion start, files, flags): its row's token has them as a file held
         # them, and a GeoPackage keeps times to the millisecond only
-        written = np.isin(known, [str(frame.index[p]) for p in rows])
+        written = known[kept].isin([str(frame.index[p]) for p in rows])
         for name in ("sensing_time", "native"):
             old[name][written] = checks[name][at[written]]
         checks[at] = old

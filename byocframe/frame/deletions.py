@@ -36,6 +36,7 @@ __all__ = [
     "DeleteChecks",
     "checks_now",
     "delete_checks",
+    "recorded_checks",
     "token_checks",
     "with_loaded_ids",
 ]
@@ -101,7 +102,8 @@ def delete_checks(settings: Mapping[str, Any]) -> dict[str, np.void]:
     """Each loaded id's `DeleteChecks`, from a frame's byocframe attrs (empty if none).
 
     Only checks written with the loaded ids they stand beside are read: a list of ids
-    or checks edited by hand, or copied from another frame, gives none.
+    or checks edited by hand, or copied from another frame, gives none. The same as
+    `recorded_checks`, by id.
 
     Examples
     --------
@@ -112,23 +114,41 @@ def delete_checks(settings: Mapping[str, Any]) -> dict[str, np.void]:
     >>> sorted(checks) == sorted(gdf.index), int(checks[gdf.index[0]]["status"]) > 0
     (True, True)
     """
+    found = recorded_checks(settings)
+    return {} if found is None else dict(zip(found[0], found[1], strict=True))
+
+
+def recorded_checks(settings: Mapping[str, Any]) -> tuple[pd.Index, np.ndarray] | None:
+    """The loaded ids and their `DeleteChecks` (read-only, in that order), or None.
+
+    As `delete_checks`, without a Python object per id: for the writers that renew the
+    record of a whole load.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> ids, checks = recorded_checks(gdf.attrs["byocframe"])
+    >>> list(ids) == list(gdf.index), len(checks)
+    (True, 3)
+    """
     text, seal = settings.get("loaded_checks"), settings.get("loaded_checks_seal")
     ids_text, sealed = settings.get("loaded_ids"), settings.get("loaded_ids_seal")
     if not all(isinstance(v, str) for v in (text, seal, ids_text, sealed)):
-        return {}
+        return None
     if seal != ids_digest(str(sealed), [str(text)]):
-        return {}
+        return None
     ids = str(ids_text).split("\n") if ids_text else []
     if sealed != ids_seal(settings.get("collection"), settings.get("load"), ids):
-        return {}
+        return None
     try:
         raw = base64.b64decode(str(text), validate=True)
     except ValueError:
-        return {}
+        return None
     if len(raw) != len(ids) * DeleteChecks.itemsize:
-        return {}
-    checks = np.frombuffer(raw, dtype=DeleteChecks)
-    return dict(zip(ids, checks, strict=True))
+        return None
+    return pd.Index(ids, dtype=object), np.frombuffer(raw, dtype=DeleteChecks)
 
 
 def checks_now(

@@ -99,9 +99,7 @@ def read_footprints(
         _read_chunk(recs, start, min(start + size, n), target, drawn, out, shown)
     for drawn_geoms in (out.cover, out.tile):  # nothing left where the target has no room
         drawn_geoms[shapely.is_empty(drawn_geoms)] = None
-    lost = shapely.is_missing(out.cover) & np.array(
-        [b is not None for b in out.cover_wkb], dtype=bool
-    )
+    lost = shapely.is_missing(out.cover) & ~pd.isna(out.cover_wkb)
     if lost.any():  # a cover the target CRS cannot draw: said, not left unseen
         warnings.warn(
             f"{int(lost.sum()):,} of {n:,} tiles' covers cannot be drawn in {target} (they "

@@ -52,6 +52,7 @@ __all__ = [
     "other_digests",
     "own_tokens",
     "require_current",
+    "status_codes",
     "wkb_digest",
 ]
 
@@ -164,7 +165,7 @@ def current_fields(frame: pd.DataFrame) -> np.ndarray:
     """The token payload for what the rows hold now (service digest left 0)."""
     payload = np.zeros(len(frame), dtype=_PAYLOAD)
     payload["version"] = TOKEN_VERSION
-    payload["status"] = _status_codes(frame["status"])
+    payload["status"] = status_codes(frame["status"])
     payload["path"] = text_digest(frame["path"].to_numpy(dtype=object))
     for name in ("sensing_time", "created", "ingestion_start"):
         payload[name] = times_us(frame[name]) if name in frame.columns else NAT
@@ -244,8 +245,16 @@ def wkb_digest(frame: pd.DataFrame, column: str) -> np.ndarray:
     return digests[codes]
 
 
-def _status_codes(status: pd.Series) -> np.ndarray:
-    """1 + the position of each status in `STATUSES` (0: missing or unknown)."""
+def status_codes(status: pd.Series) -> np.ndarray:
+    """1 + the position of each status in `STATUSES` (0: missing or unknown).
+
+    How a token and a delete check hold a tile's status.
+
+    Examples
+    --------
+    >>> status_codes(pd.Series(["WAITING", "INGESTED", None])).tolist()
+    [1, 4, 0]
+    """
     if isinstance(status.dtype, pd.CategoricalDtype):
         # one look-up per category; code -1 (missing) takes the appended 0
         known = [_STATUS_CODE.get(c, 0) if isinstance(c, str) else 0 for c in status.cat.categories]

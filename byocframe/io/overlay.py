@@ -25,13 +25,14 @@ from byocframe.frame.deletions import (
     DeleteChecks,
     checks_now,
     delete_checks,
+    recorded_checks,
     with_loaded_ids,
 )
 from byocframe.frame.native import native_geometries
-from byocframe.frame.records import ATTRS_KEY, STATUSES, times_us
+from byocframe.frame.records import ATTRS_KEY, times_us
 from byocframe.frame.seal import loaded_ids
 from byocframe.frame.settings import drawing
-from byocframe.frame.tokens import OTHER_READ_ONLY
+from byocframe.frame.tokens import OTHER_READ_ONLY, status_codes
 from byocframe.geo.geometry import reproject
 
 __all__ = ["overlay_edits"]
@@ -127,30 +128,26 @@ def _since_listed(
 
 
 def _as_the_table_listed(
-    now: dict[str, Any], deleted: pd.Index, table: dict[str, Any]
+    now: dict[str, Any], ids: list[str], deleted: pd.Index, table: dict[str, Any]
 ) -> dict[str, Any]:
-    """The listing's attrs (``now``) with the table's own record of each tile it deletes.
+    """The listing's attrs (``now``, loaded ``ids``) with the table's record of its deletions.
 
     A deletion is checked on the server against what the tile held when the *table* was
     listed: one another editor changed since then is a conflict. A tile the table records
     nothing of is flagged unknown, and its deletion refused.
     """
-    ids = [str(i) for i in pd.Index(now.get("loaded_ids", "").split("\n")) if i]
-    recorded_now, recorded_then = delete_checks(now), delete_checks(table)
+    index = pd.Index(ids, dtype=object)
     checks = np.zeros(len(ids), dtype=DeleteChecks)
-    for k, tid in enumerate(ids):
-        check = recorded_now.get(tid)
-        if check is not None:
-            checks[k] = check
-    position = {tid: k for k, tid in enumerate(ids)}
-    for tid in (str(i) for i in deleted):
-        k = position[tid]
-        then = recorded_then.get(tid)
-        if then is None:
-            checks[k] = np.zeros(1, dtype=DeleteChecks)[0]
-            checks[k]["flags"] = CHECK_FLAGS["unknown"]
-        else:
-            checks[k] = then
+    for recorded, which in ((now, index), (table, deleted)):
+        found = recorded_checks(recorded)
+        at = index.get_indexer(which)
+        checks[at] = np.zeros(1, dtype=DeleteChecks)  # nothing recorded of it yet
+        checks["flags"][at] = CHECK_FLAGS["unknown"]
+        if found is not None:
+            known, then = found
+            where = known.get_indexer(which)
+            hit = where >= 0
+            checks[at[hit]] = then[where[hit]]
     return with_loaded_ids(now, ids, checks)
 
 
@@ -173,11 +170,7 @@ def _ingested_since(
     now = checks_now(current, ids)
     moved = (now["status"] != then["status"]) | (now["ingestion_start"] != then["ingestion_start"])
     if "status" in rows.columns:
-        code = {name: k + 1 for k, name in enumerate(STATUSES)}
-        held = np.array(
-            [code.get(s, 0) for s in rows.loc[ids, "status"]], dtype=then["status"].dtype
-        )
-        moved &= held == then["status"]
+        moved &= status_codes(rows.loc[ids, "status"]) == then["status"]
     return pd.Index(ids, dtype=object)[moved]
 
 
@@ -283,7 +276,7 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
     missing = missing[:0] if listed is None else missing.intersection(pd.Index(listed))
     if len(missing):
         frame.attrs[ATTRS_KEY] = _as_the_table_listed(
-            frame.attrs.get(ATTRS_KEY, {}), missing, settings
+            frame.attrs.get(ATTRS_KEY, {}), loaded_ids(frame) or [], missing, settings
         )
     frame = frame.drop(index=missing)
     new = edited[~known]
