@@ -9,6 +9,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,3 +71,37 @@ def test_a_hung_test_fails_alone_within_the_configured_timeout(tmp_path):
     )
     assert done.returncode == 1, done.stdout
     assert "Timeout (>2.0s) from pytest-timeout" in done.stdout
+
+
+def _stub(path, body):
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+
+
+@pytest.mark.parametrize("failing", ["pip", "python"])
+def test_ci_stops_when_the_install_or_the_tests_fail(tmp_path, failing):
+    # CI must fail when a step of the README's command fails, not go on to the linters
+    # with the suite unrun: stand-ins for python3 and the venv's tools record each call
+    (tmp_path / ".ci").mkdir()
+    (tmp_path / ".ci" / "run").write_text((ROOT / ".ci" / "run").read_text())
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    calls = tmp_path / "calls"
+    _stub(stubs / "chromium", "exit 0")
+    venv = ["pip", "python", "ruff", "mypy", "mkdocs"]
+    makers = "\n".join(
+        f"printf '#!/bin/sh\\necho {tool} >> {calls}\\nexit {int(tool == failing)}\\n' "
+        f"> .venv/bin/{tool}; chmod +x .venv/bin/{tool}"
+        for tool in venv
+    )
+    _stub(stubs / "python3", f"mkdir -p .venv/bin\n{makers}")
+    done = subprocess.run(
+        ["bash", str(tmp_path / ".ci" / "run")],
+        env={"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    ran = calls.read_text().split()
+    assert done.returncode != 0, ran
+    assert ran[-1] == failing  # nothing ran after the failed step
