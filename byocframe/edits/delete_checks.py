@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from byocframe.frame.deletions import CHECK_FLAGS, delete_checks
+from byocframe.frame.deletions import CHECK_FLAGS, delete_checks, fold_time
 from byocframe.frame.records import ATTRS_KEY
 from byocframe.frame.tokens import (
     OTHER_READ_ONLY,
@@ -41,6 +41,7 @@ _PENDING = frozenset(status_codes(pd.Series(["WAITING", "QUEUED", "INGESTING"]))
 
 
 _UNKNOWN: Any = object()  # no additional data as loaded: compared by digest
+_TIMES = frozenset({"ingestion_start", "sensing_time"})
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,8 @@ class AsLoaded:
     #: The additional data as loaded, parsed (when the row still held it as loaded): the
     #: server's is compared by value, so keys in another order or 580 as 580.0 are the same
     additional_data: Any = _UNKNOWN
-    #: Low bits of the path digest and ingestion start kept: 64 from a row's token, 32
-    #: from what a frame's attrs recorded of a dropped row (`DeleteChecks`)
+    #: Bits of the digests and times kept: 64 from a row's token, 32 from what a frame's
+    #: attrs recorded of a dropped row (`DeleteChecks`: see `short`)
     bits: int = 64
     #: The sensing time and the native cover's digest (None: not checked)
     sensing_time: int | None = None
@@ -90,22 +91,33 @@ class AsLoaded:
         >>> a.agrees(a), a.agrees(AsLoaded(path=7, status=2, ingestion_start=5, additional=3))
         (True, False)
         """
-        low = 0xFFFFFFFF
-
-        def same(x: int | None, y: int | None) -> bool:
-            return (x is None and y is None) or (
-                x is not None and y is not None and x & low == y & low
-            )
-
+        fields = ("path", "ingestion_start", "sensing_time", "native", "additional")
         return (
             not (self.unknown or other.unknown or self.created or other.created)
             and self.status == other.status
-            and same(self.path, other.path)
-            and same(self.ingestion_start, other.ingestion_start)
-            and same(self.sensing_time, other.sensing_time)
-            and same(self.native, other.native)
-            and same(self.additional, other.additional)
+            and all(self.short(name) == other.short(name) for name in fields)
         )
+
+    def short(self, name: str, value: int | None = _UNKNOWN) -> int | None:
+        """A field (or ``value``, as the full 64 bits of it) as a 32-bit record keeps it.
+
+        Digests keep their low 32 bits, times are folded by
+        `byocframe.frame.deletions.fold_time`; a record of 32 bits is kept as it is.
+
+        Examples
+        --------
+        >>> AsLoaded(path=2**40 + 7, status=1, ingestion_start=5, additional=3).short("path")
+        7
+        """
+        if value is _UNKNOWN:
+            value = getattr(self, name)
+            if self.bits == 32:
+                return value
+        if value is None:
+            return None
+        if name in _TIMES:
+            return int(fold_time(int(value))[0])
+        return int(value) & 0xFFFFFFFF
 
     def changed(self, record: Mapping[str, Any]) -> list[str]:
         """The fields of the server's ``record`` that differ from the tile as loaded."""
@@ -114,25 +126,27 @@ class AsLoaded:
         if self.unknown:
             return ["state (what it held when loaded is not recorded)"]
         now = loaded_state(tiles_from_records([record], errors="warn"))
-        mask = (1 << self.bits) - 1
+
+        def moved(name: str, value: int) -> bool:
+            kept = getattr(self, name)
+            return (value if self.bits == 64 else self.short(name, value)) != kept
+
         out = []
-        same_start = int(now.ingestion_start[0]) & mask == self.ingestion_start & mask
+        same_start = not moved("ingestion_start", int(now.ingestion_start[0]))
         # loaded before its ingestion ran, which nobody started again since: its status
         # and files metadata are that ingestion's
         pending = not self.created and self.status in _PENDING and same_start
-        if int(now.path[0]) & mask != self.path & mask:
+        if moved("path", int(now.path[0])):
             out.append("path")
         if not (self.created or pending) and int(now.status[0]) != self.status:
             out.append("status")
         if not self.created and not same_start:
             out.append("ingestion start")
-        if self.sensing_time is not None and (
-            int(now.sensing_time[0]) & mask != self.sensing_time & mask
-        ):
+        if self.sensing_time is not None and moved("sensing_time", int(now.sensing_time[0])):
             out.append("sensing time")
         # a cover is compared even for a pending tile: one it gained since may be another
         # editor's (finding 191), so a tile its ingestion gave a cover is refused, safely
-        if self.native is not None and int(now.native[0]) & mask != self.native & mask:
+        if self.native is not None and moved("native", int(now.native[0])):
             out.append("cover")
         if self.created or pending:
             pass

@@ -33,9 +33,11 @@ from byocframe.frame.tokens import LOADED, OTHER_READ_ONLY, TOKEN_VERSION, loade
 __all__ = [
     "CHECK_FLAGS",
     "LOADED_KEYS",
+    "TIME_MODULUS",
     "DeleteChecks",
     "checks_now",
     "delete_checks",
+    "fold_time",
     "recorded_checks",
     "token_checks",
     "with_loaded_ids",
@@ -46,9 +48,10 @@ __all__ = [
 LOADED_KEYS = ("loaded_ids", "loaded_ids_seal", "loaded_checks", "loaded_checks_seal")
 #: Per loaded id, what a deletion reads again on the server before it deletes the tile
 #: (`byocframe.edits.delete_checks`), kept in ``attrs`` so a row dropped from the frame
-#: still has it: the low 32 bits of the path's digest, the ingestion start, the sensing
-#: time and the native cover's digest, the additional data's 32-bit digest and the
-#: status code, and `CHECK_FLAGS` (22 bytes, 30 base64 characters).
+#: still has it: the low 32 bits of the path's and the native cover's digests, the
+#: ingestion start and the sensing time folded to 32 bits (`fold_time`), the additional
+#: data's 32-bit digest and the status code, and `CHECK_FLAGS` (22 bytes, 30 base64
+#: characters).
 DeleteChecks = np.dtype(
     [
         ("path", "<u4"),
@@ -66,6 +69,32 @@ DeleteChecks = np.dtype(
 #: since (status, ingestion start and additional data are the service's: not compared).
 CHECK_FLAGS = {"unknown": 1, "cover_written": 2, "created": 4}
 _LOW32 = np.uint64(0xFFFFFFFF)
+#: The largest prime below 2**32: a time is kept as its microseconds modulo this
+#: (`fold_time`), so two times are taken as equal only 4,294.967291 s apart or a multiple of
+#: that; a change by a round amount (a second, an hour, 2**26 s, a year) is never one.
+TIME_MODULUS = 4_294_967_291
+#: Written into the seal of the checks: records of another layout (times kept as their
+#: low 32 bits, before 2026-12-07) are then read as none, and a deletion they would
+#: have checked is refused instead of compared with values of another meaning.
+_LAYOUT = "delete-checks/2: times modulo 4294967291"
+
+
+def fold_time(us: np.ndarray | Sequence[int] | int) -> np.ndarray:
+    """Microseconds since the epoch, folded to the 32 bits a `DeleteChecks` keeps.
+
+    The remainder modulo `TIME_MODULUS`, a prime: unlike the low 32 bits (which miss a
+    change by 2**26 s, finding 144), no shift by whole seconds shorter than 136 years maps
+    a time onto the same value. A missing time (NaT) folds like any other integer.
+
+    Examples
+    --------
+    >>> t = 1_700_000_000 * 10**6
+    >>> later = t + 2**26 * 10**6
+    >>> bool(fold_time(t)[0] == fold_time(later)[0]), fold_time([t])[0] < 2**32
+    (False, np.True_)
+    """
+    values = np.atleast_1d(np.asarray(us, dtype="<i8"))
+    return np.mod(values, TIME_MODULUS).astype("<u4")
 
 
 def with_loaded_ids(
@@ -94,7 +123,7 @@ def with_loaded_ids(
             raise ValueError(f"{len(checks)} delete checks for {len(ids)} loaded ids")
         text = base64.b64encode(checks.tobytes()).decode("ascii")
         out["loaded_checks"] = text
-        out["loaded_checks_seal"] = ids_digest(seal, [text])
+        out["loaded_checks_seal"] = ids_digest(seal, [_LAYOUT, text])
     return out
 
 
@@ -137,7 +166,7 @@ def recorded_checks(settings: Mapping[str, Any]) -> tuple[pd.Index, np.ndarray] 
     ids_text, sealed = settings.get("loaded_ids"), settings.get("loaded_ids_seal")
     if not all(isinstance(v, str) for v in (text, seal, ids_text, sealed)):
         return None
-    if seal != ids_digest(str(sealed), [str(text)]):
+    if seal != ids_digest(str(sealed), [_LAYOUT, str(text)]):
         return None
     ids = str(ids_text).split("\n") if ids_text else []
     if sealed != ids_seal(settings.get("collection"), settings.get("load"), ids):
@@ -231,7 +260,7 @@ def _checks(fields: Mapping[str, np.ndarray]) -> np.ndarray:
     for name in ("path", "native"):
         out[name] = np.asarray(fields[name], dtype="<u8") & _LOW32
     for name in ("ingestion_start", "sensing_time"):
-        out[name] = np.asarray(fields[name], dtype="<i8").view("<u8") & _LOW32
+        out[name] = fold_time(np.asarray(fields[name], dtype="<i8"))
     out["additional"] = np.asarray(fields["others"])[:, OTHER_READ_ONLY.index("additional_data")]
     out["status"] = fields["status"]
     return out

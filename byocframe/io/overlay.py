@@ -25,6 +25,7 @@ from byocframe.frame.deletions import (
     DeleteChecks,
     checks_now,
     delete_checks,
+    fold_time,
     recorded_checks,
     with_loaded_ids,
 )
@@ -99,8 +100,8 @@ def _since_listed(
     keep: list[str] = []
     moved = now["sensing_time"] != listed["sensing_time"]
     if times is not None and moved.any():
-        low = times_us(times).view("<u8") & np.uint64(0xFFFFFFFF)
-        left = low == listed["sensing_time"]  # the table holds the time as listed
+        # the table holds the time as listed
+        left = fold_time(times_us(times)) == listed["sensing_time"]
         server = times_us(current.loc[rows.index, "sensing_time"])
         undone = moved & ~left & (times_us(times) != server)
         if undone.any():

@@ -184,11 +184,6 @@ def test_a_table_of_its_own_load_keeps_another_editors_time(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 144: a dropped row's sensing time is checked on its low 32 bits of "
-    "microseconds: a time moved by 2**26 s (2**32 us x 15625) is not seen",
-)
 def test_a_sensing_time_moved_by_two_to_the_26_seconds_is_seen_before_deleting(
     service: Any,
 ) -> None:
