@@ -35,7 +35,7 @@ def test_no_round_shift_of_a_time_folds_onto_it():
     # what the low 32 bits missed (finding 144) is seen; a multiple of the modulus is not
     assert fold_time(t[0] + 2**26 * SECOND)[0] != fold_time(t[0])[0]
     assert fold_time(t[0] + TIME_MODULUS)[0] == fold_time(t[0])[0]
-    assert (fold_time(t) < 2**32).all() and fold_time(t).dtype == np.dtype("<u4")
+    assert fold_time(t).dtype == np.dtype("<u4")
 
 
 def test_a_dropped_rows_record_tells_a_time_moved_by_two_to_the_26_seconds():
