@@ -624,3 +624,30 @@ def test_tiles_filter_keeps_what_read_tiles_keeps(account, tmp_path):
     path = tmp_path / "one-zone.parquet"
     assert main(["tiles", cid, "-o", str(path), "--filter", cql]) == 0
     assert sorted(byocframe.read_file(path).index) == sorted(want.index)
+
+
+def test_an_aoi_layer_added_to_a_tile_table_is_the_area_read(account, tmp_path, capsys):
+    """`tiles -o t.gpkg`, an AOI layer added (as QGIS would): --aoi reads that layer."""
+    import geopandas as gpd
+    import shapely
+
+    cid = account.demo_collection
+    table = tmp_path / "tiles.gpkg"
+    assert main(["tiles", cid, "-o", str(table)]) == 0
+    box = (-10.0, 35.0, 30.0, 60.0)
+    area = gpd.GeoDataFrame(geometry=[shapely.box(*box)], crs="EPSG:4326")
+    area.to_file(table, layer="area")
+    capsys.readouterr()
+    assert main(["coverage", cid, "--aoi", ",".join(map(str, box))]) == 0
+    expected = capsys.readouterr().out
+    assert main(["coverage", cid, "--aoi", str(table)]) == 0
+    assert capsys.readouterr().out == expected
+    area.to_file(table, layer="other")
+    assert main(["coverage", cid, "--aoi", str(table)]) == 1
+    err = capsys.readouterr().err
+    assert "3 layers" in err
+    assert "--aoi-layer" in err
+    assert main(["coverage", cid, "--aoi", str(table), "--aoi-layer", "area"]) == 0
+    assert capsys.readouterr().out == expected
+    assert main(["coverage", cid, "--aoi", str(table), "--aoi-layer", "nope"]) == 1
+    assert "no layer 'nope'" in capsys.readouterr().err

@@ -25,6 +25,9 @@ AOI_HELP = (
     "west,south,east,north in degrees (write --aoi=-60,-30,-45,-15 when it starts with a "
     "minus), or a vector file (GeoJSON, GPKG)"
 )
+AOI_LAYER_HELP = (
+    "the --aoi file's layer (default: its only layer that is not a byocframe tile table)"
+)
 
 
 def add_commands(commands: Any) -> None:
@@ -36,6 +39,7 @@ def add_commands(commands: Any) -> None:
     )
     cover.add_argument("collection", metavar="COLLECTION", help="collection id or name")
     cover.add_argument("--aoi", help=AOI_HELP)
+    cover.add_argument("--aoi-layer", metavar="LAYER", help=AOI_LAYER_HELP)
     cover.add_argument(
         "--by",
         help="date, status, day, week, month, quarter, year, or a pandas frequency (e.g. MS)",
@@ -58,6 +62,7 @@ def add_commands(commands: Any) -> None:
     )
     drawing.add_argument("--column", help="colour by this column (default status)")
     drawing.add_argument("--aoi", help=AOI_HELP + "; the map zooms to it and outlines it")
+    drawing.add_argument("--aoi-layer", metavar="LAYER", help=AOI_LAYER_HELP)
     drawing.add_argument(
         "--basemap",
         action=argparse.BooleanOptionalAction,
@@ -71,15 +76,25 @@ def add_commands(commands: Any) -> None:
 
 def run_coverage(args: argparse.Namespace) -> int:
     """``byocframe coverage``: print the coverage table."""
-    aoi = read_aoi(args.aoi) if args.aoi else None
+    aoi = read_aoi(args.aoi, args.aoi_layer) if args.aoi else None
     by = "sensing_time" if args.by == "date" else args.by
     table = read_collection(args).byoc.coverage(aoi, by=by)
     print(table.to_string(float_format=format_number))
     return 0
 
 
-def read_aoi(text: str) -> Any:
-    """``--aoi``: a ``west,south,east,north`` box in degrees or a vector file."""
+def read_aoi(text: str, layer: str | None = None) -> Any:
+    """``--aoi``: a ``west,south,east,north`` box in degrees or a vector file.
+
+    A file of several layers (a GeoPackage ``byocframe tiles -o`` wrote, with an AOI
+    layer added) is read at ``layer``, else at its only layer that is not a tile table
+    byocframe wrote; when that leaves several, the error names them.
+
+    Examples
+    --------
+    >>> read_aoi("-60,-30,-45,-15")
+    (-60.0, -30.0, -45.0, -15.0)
+    """
     parts = text.split(",")
     if len(parts) == 4:
         try:
@@ -94,11 +109,40 @@ def read_aoi(text: str) -> Any:
             f"--aoi {text!r}: file not found, and not west,south,east,north in degrees"
         )
     try:
-        frame = gpd.read_file(path)
+        layer = _aoi_layer(path, text, layer)
+        frame = gpd.read_file(path, layer=layer)
+    except ValidationError:
+        raise
     except Exception as err:  # pyogrio raises its own error types for unreadable files
         raise ValueError(f"--aoi {text!r}: not a vector file GDAL can read ({err})") from err
     _check_vertices(frame, text)
     return frame
+
+
+def _aoi_layer(path: Path, text: str, layer: str | None) -> str | None:
+    """The layer of ``path`` to read as the AOI (None: the file's only one)."""
+    import pyogrio
+
+    names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    if layer is not None:
+        if layer not in names:
+            raise ValidationError(
+                f"--aoi {text!r} has no layer {layer!r}: its layers are {', '.join(names)}"
+            )
+        return layer
+    if len(names) < 2:
+        return None
+    areas = [
+        name
+        for name in names
+        if "byocframe" not in (pyogrio.read_info(path, layer=name).get("layer_metadata") or {})
+    ]
+    if len(areas) == 1:
+        return areas[0]
+    raise ValidationError(
+        f"--aoi {text!r} has {len(names)} layers ({', '.join(names)}): "
+        "name the area's with --aoi-layer"
+    )
 
 
 def _check_vertices(frame: Any, text: str) -> None:
@@ -129,7 +173,8 @@ def run_map(args: argparse.Namespace) -> int:
         if args.column not in usable:
             why = "is not a tile column" if args.column not in known else "cannot colour a map"
             raise ValueError(f"--column {args.column!r} {why}; use one of {', '.join(usable)}")
-    aoi = read_aoi(args.aoi) if args.aoi else None  # a bad --aoi fails before the listing
+    # a bad --aoi fails before the listing
+    aoi = read_aoi(args.aoi, args.aoi_layer) if args.aoi else None
     gdf = read_collection(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ByocframeWarning)
