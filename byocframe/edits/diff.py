@@ -141,8 +141,8 @@ def plan_edits(edited: EditedFrame, *, deleted: bool = False) -> Plan:
                         "field": "tile",
                         "value": None,
                         "problem": "not deleted: nothing records what it held when loaded "
-                        "(a frame or file from before delete checks were kept): load the "
-                        "tiles again, or pass original=<the frame as loaded>",
+                        "(a frame or file an older byocframe wrote, or one edited by hand): "
+                        "load the tiles again, or pass original=<the frame as loaded>",
                         "_pos": end,
                     }
                 )
