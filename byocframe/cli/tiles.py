@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -413,26 +414,22 @@ def _replace_unless_changed(frame: Any, path: Path, read_as: tuple[int, int, int
     """
     import os
     import shutil
-    import tempfile
 
+    from byocframe.io.atomic import Scratch
     from byocframe.io.files import write_file
 
     target = path.expanduser()
     if target.is_symlink():
         target = Path(os.path.realpath(target))
-    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        staged = folder / target.name
+    with Scratch(target, folder=True) as scratch:
+        staged = scratch.path / target.name
         if target.suffix.lower() == ".gpkg":
             shutil.copyfile(target, staged)
         write_file(frame, staged)
-        shutil.copymode(target, staged)
         if _file_state(target) != read_as:
             return False
-        os.replace(staged, target)
+        scratch.commit(staged, mode=stat.S_IMODE(target.stat().st_mode))
         return True
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _file_state(path: Path) -> tuple[int, int, int] | None:
@@ -471,9 +468,6 @@ def _write_back_file(edited: Any, result: Any, args: argparse.Namespace) -> None
         f"what this push did; list the tiles again ('byocframe tiles {args.collection} "
         "-o FILE') and make those edits there"
     )
-    if _file_state(args.edited) != getattr(args, "read_as", None):
-        print(changed, file=sys.stderr)
-        return
     try:
         replaced = _replace_unless_changed(edited, Path(args.edited), args.read_as)
     except (OSError, ByocframeError) as err:  # the push was sent: say so, not "error"

@@ -46,6 +46,7 @@ from byocframe.frame.native import (
 from byocframe.frame.records import ATTRS_KEY, dumps, zoneless_times
 from byocframe.frame.settings import json_safe, saved_settings
 from byocframe.frame.tokens import LOADED
+from byocframe.io.atomic import Scratch
 from byocframe.io.geoparquet_read import (
     is_byocframe_parquet,
     read_parquet,
@@ -224,16 +225,12 @@ def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None)
         return
     # written beside the path and renamed over it once complete: a failure or a kill
     # halfway leaves the file that was there as it was (a GeoPackage's other layers too)
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
-    try:
+    with Scratch(path) as scratch:
         if kind == "GPKG" and path.exists():
-            shutil.copyfile(path, partial)
+            shutil.copyfile(path, scratch.path)
         layer = (_tile_layer(path) if kind == "GPKG" and path.exists() else None) or path.stem
-        _write_flat(gdf, partial, kind, layer=layer)
-        os.replace(partial, path)
-        _keep_mode(path, mode)
-    finally:
-        partial.unlink(missing_ok=True)
+        _write_flat(gdf, scratch.path, kind, layer=layer)
+        scratch.commit(mode=mode)
 
 
 def _keep_mode(path: Path, mode: int | None) -> None:
