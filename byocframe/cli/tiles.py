@@ -352,45 +352,33 @@ def _table_after(edited: Any, frame: Any, result: Any) -> Any:
     """A table without tokens as it stands after its push, or None when it records no load.
 
     Its rows and columns stay as the person made them (they hold what was pushed); its new
-    rows take their tile ids, and its metadata's record of its own load takes what the
-    push recorded of the tiles it wrote (a later deletion of one is checked against
-    that, not against the listing before: finding 193) and drops the tiles it deleted.
+    rows take their tile ids, and its metadata's record of its own load drops the tiles
+    the push deleted and renews those it wrote from what the push recorded of them
+    (`byocframe.edits.writeback.renewed_checks`: a later deletion of one is checked
+    against that, not against the listing before: findings 193, 217).
     """
     import numpy as np
     import pandas as pd
 
-    from byocframe.frame.deletions import CHECK_FLAGS, DeleteChecks, delete_checks, with_loaded_ids
+    from byocframe.edits.writeback import renewed_checks
+    from byocframe.frame.deletions import recorded_checks, with_loaded_ids
     from byocframe.frame.records import ATTRS_KEY
-    from byocframe.frame.seal import loaded_ids
 
     settings = edited.attrs.get(ATTRS_KEY, {})
-    ids, recorded = loaded_ids(edited), delete_checks(settings)
-    if ids is None or not recorded:
+    recorded = recorded_checks(settings)
+    pushed = recorded_checks(frame.attrs.get(ATTRS_KEY, {}))
+    if recorded is None or not len(recorded[0]):
         return None
     done = result[result["outcome"].isin(["ok", "unchanged"])]
     action = done["action"]
     deleted = {str(i) for i in done.index[action == "delete"]}
     made = [str(i) for i in done.index[action == "create"] if isinstance(i, str)]
     written = {str(i) for i in done.index[action == "update"]} | set(made)
-    renewed = delete_checks(frame.attrs.get(ATTRS_KEY, {}))
-    kept = [i for i in ids if i not in deleted] + [i for i in made if i not in ids]
-    checks = np.zeros(len(kept), dtype=DeleteChecks)
-    cover_written = CHECK_FLAGS["cover_written"]
-    for k, tid in enumerate(kept):
-        check = recorded.get(tid)
-        after = renewed.get(tid) if tid in written else None
-        if check is None and after is None:
-            checks[k]["flags"] = CHECK_FLAGS["unknown"]  # its deletion is refused
-        elif check is None or after is None:
-            checks[k] = after if check is None else check  # a created tile: the push's record
-        else:
-            # of a tile it wrote, only the time and the cover the push wrote are renewed;
-            # its path, status, ingestion start and files stay as the table was listed, so
-            # a reingest it never showed is still seen before a deletion (finding 217)
-            checks[k] = check
-            checks[k]["sensing_time"], checks[k]["native"] = after["sensing_time"], after["native"]
-            flags = (int(check["flags"]) & ~cover_written) | (int(after["flags"]) & cover_written)
-            checks[k]["flags"] = flags
+    ids = [str(i) for i in recorded[0]]
+    loaded = set(ids)
+    kept = [i for i in ids if i not in deleted] + [i for i in made if i not in loaded]
+    empty = (pd.Index([], dtype=object), np.zeros(0, dtype=recorded[1].dtype))
+    checks = renewed_checks(kept, recorded, pushed or empty, written)
     table = edited.copy()
     new = np.flatnonzero(pd.isna(edited.index))  # laid over the listing in this order, last
     if len(new):
