@@ -205,7 +205,7 @@ def test_a_file_that_cannot_be_written_back_says_the_push_was_sent(
     def full_disk(*args: Any, **kwargs: Any) -> None:
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(byocframe.io.files, "write_parquet", full_disk)
+    monkeypatch.setattr(byocframe.io.file_write, "write_parquet", full_disk)
     capsys.readouterr()
     assert main(["push", cid, str(path), *_account(service)]) == 0  # the push went out
     err = capsys.readouterr().err
