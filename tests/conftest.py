@@ -184,3 +184,41 @@ def sample_bucket(local_s3: Any, sample_folder: tuple[Path, dict[str, str]]) -> 
     """The sample COGs uploaded to the local S3; the bucket's name."""
     local_s3.upload_folder(sample_folder[0], "samples")
     return "samples"
+
+
+@pytest.fixture
+def disk_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Each ``os.fsync`` (the path of its descriptor) and ``os.replace``, in call order.
+
+    The order a power loss cares about: a file renamed over another is flushed first,
+    its folder after. Reads ``/proc/self/fd`` (Linux).
+    """
+    import os
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("reads /proc/self/fd (Linux)")
+    calls: list[tuple[str, str]] = []
+    fsync, rename = os.fsync, os.replace
+
+    def recorded_fsync(fd: int) -> None:
+        calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    def recorded_rename(source: Any, destination: Any) -> None:
+        calls.append(("replace", f"{os.fspath(source)} -> {os.fspath(destination)}"))
+        rename(source, destination)
+
+    monkeypatch.setattr(os, "fsync", recorded_fsync)
+    monkeypatch.setattr(os, "replace", recorded_rename)
+    return calls
+
+
+def renamed_durably(calls: list[tuple[str, str]], target: Path) -> bool:
+    """Whether the last rename in ``calls`` is onto ``target``, flushed before and after."""
+    last = max(k for k, (kind, _) in enumerate(calls) if kind == "replace")
+    source, destination = calls[last][1].split(" -> ")
+    return (
+        destination == str(target)
+        and ("fsync", source) in calls[:last]
+        and ("fsync", str(target.parent)) in calls[last:]
+    )

@@ -9,7 +9,8 @@ before anything is sent; each deletion reads its tile first (`byocframe.edits.de
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
 import pandas as pd
@@ -22,7 +23,14 @@ from byocframe.exceptions import BucketError, ValidationError
 from byocframe.frame.records import ATTRS_KEY
 from byocframe.typing import AnyClient, ClientLike, S3Like
 
-__all__ = ["apply_plan"]
+__all__ = ["HEAD_WORKERS", "apply_plan"]
+
+#: HEAD requests `apply_plan` keeps in flight at once when it looks for the files of the
+#: plan's deletions again, each on a connection of the S3 client's pool (16 in a client
+#: byocframe makes, as `byocframe.read_bucket`'s ``workers``). A boto3 client given with
+#: a smaller pool makes the rest wait for a connection; set it to 1
+#: (``byocframe.bucket.apply.HEAD_WORKERS = 1``) for one request at a time.
+HEAD_WORKERS = 16
 
 
 def apply_plan(
@@ -259,17 +267,31 @@ def _files_back(plan: pd.DataFrame, s3: S3Like | None) -> dict[str, str]:
                 f"{bucket.where} does not answer as a bucket: pass s3= the boto3 client the "
                 "bucket was listed with"
             )
-        for tid, files in wanted:
-            spellings = (k for key in files for k in key_spellings(key))
-            found = next((key for key in spellings if bucket.head(key) is not None), None)
-            if found is not None:
-                back[str(tid)] = found
+        # one tile's spellings one after the other (the first found ends them), the
+        # tiles side by side on the S3 client's pooled connections
+        pool = ThreadPoolExecutor(max_workers=max(1, HEAD_WORKERS))
+        try:
+            for (tid, _), found in zip(wanted, pool.map(_first_back(bucket), wanted), strict=True):
+                if found is not None:
+                    back[str(tid)] = found
+        finally:
+            pool.shutdown(cancel_futures=True)  # after an error, no more HEADs
     except BucketError as err:
         raise ValidationError(
             f"the files of the plan's deletions could not be looked for again ({err}): pass "
             "s3= the boto3 client the bucket was listed with"
         ) from err
     return back
+
+
+def _first_back(bucket: Bucket) -> Callable[[tuple[str, list[str]]], str | None]:
+    """For a tile and its gone files: the first spelling of one that the bucket holds."""
+
+    def first(wanted: tuple[str, list[str]]) -> str | None:
+        spellings = (k for key in wanted[1] for k in key_spellings(key))
+        return next((key for key in spellings if bucket.head(key) is not None), None)
+
+    return first
 
 
 def _same_names(planned: Mapping[str, str], current: Mapping[str, str]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -351,45 +352,33 @@ def _table_after(edited: Any, frame: Any, result: Any) -> Any:
     """A table without tokens as it stands after its push, or None when it records no load.
 
     Its rows and columns stay as the person made them (they hold what was pushed); its new
-    rows take their tile ids, and its metadata's record of its own load takes what the
-    push recorded of the tiles it wrote (a later deletion of one is checked against
-    that, not against the listing before: finding 193) and drops the tiles it deleted.
+    rows take their tile ids, and its metadata's record of its own load drops the tiles
+    the push deleted and renews those it wrote from what the push recorded of them
+    (`byocframe.edits.writeback.renewed_checks`: a later deletion of one is checked
+    against that, not against the listing before: findings 193, 217).
     """
     import numpy as np
     import pandas as pd
 
-    from byocframe.frame.deletions import CHECK_FLAGS, DeleteChecks, delete_checks, with_loaded_ids
+    from byocframe.edits.writeback import renewed_checks
+    from byocframe.frame.deletions import recorded_checks, with_loaded_ids
     from byocframe.frame.records import ATTRS_KEY
-    from byocframe.frame.seal import loaded_ids
 
     settings = edited.attrs.get(ATTRS_KEY, {})
-    ids, recorded = loaded_ids(edited), delete_checks(settings)
-    if ids is None or not recorded:
+    recorded = recorded_checks(settings)
+    pushed = recorded_checks(frame.attrs.get(ATTRS_KEY, {}))
+    if recorded is None or not len(recorded[0]):
         return None
     done = result[result["outcome"].isin(["ok", "unchanged"])]
     action = done["action"]
     deleted = {str(i) for i in done.index[action == "delete"]}
     made = [str(i) for i in done.index[action == "create"] if isinstance(i, str)]
     written = {str(i) for i in done.index[action == "update"]} | set(made)
-    renewed = delete_checks(frame.attrs.get(ATTRS_KEY, {}))
-    kept = [i for i in ids if i not in deleted] + [i for i in made if i not in ids]
-    checks = np.zeros(len(kept), dtype=DeleteChecks)
-    cover_written = CHECK_FLAGS["cover_written"]
-    for k, tid in enumerate(kept):
-        check = recorded.get(tid)
-        after = renewed.get(tid) if tid in written else None
-        if check is None and after is None:
-            checks[k]["flags"] = CHECK_FLAGS["unknown"]  # its deletion is refused
-        elif check is None or after is None:
-            checks[k] = after if check is None else check  # a created tile: the push's record
-        else:
-            # of a tile it wrote, only the time and the cover the push wrote are renewed;
-            # its path, status, ingestion start and files stay as the table was listed, so
-            # a reingest it never showed is still seen before a deletion (finding 217)
-            checks[k] = check
-            checks[k]["sensing_time"], checks[k]["native"] = after["sensing_time"], after["native"]
-            flags = (int(check["flags"]) & ~cover_written) | (int(after["flags"]) & cover_written)
-            checks[k]["flags"] = flags
+    ids = [str(i) for i in recorded[0]]
+    loaded = set(ids)
+    kept = [i for i in ids if i not in deleted] + [i for i in made if i not in loaded]
+    empty = (pd.Index([], dtype=object), np.zeros(0, dtype=recorded[1].dtype))
+    checks = renewed_checks(kept, recorded, pushed or empty, written)
     table = edited.copy()
     new = np.flatnonzero(pd.isna(edited.index))  # laid over the listing in this order, last
     if len(new):
@@ -413,26 +402,22 @@ def _replace_unless_changed(frame: Any, path: Path, read_as: tuple[int, int, int
     """
     import os
     import shutil
-    import tempfile
 
+    from byocframe.io.atomic import Scratch
     from byocframe.io.files import write_file
 
     target = path.expanduser()
     if target.is_symlink():
         target = Path(os.path.realpath(target))
-    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        staged = folder / target.name
+    with Scratch(target, folder=True) as scratch:
+        staged = scratch.path / target.name
         if target.suffix.lower() == ".gpkg":
             shutil.copyfile(target, staged)
         write_file(frame, staged)
-        shutil.copymode(target, staged)
         if _file_state(target) != read_as:
             return False
-        os.replace(staged, target)
+        scratch.commit(staged, mode=stat.S_IMODE(target.stat().st_mode))
         return True
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _file_state(path: Path) -> tuple[int, int, int] | None:
@@ -471,9 +456,6 @@ def _write_back_file(edited: Any, result: Any, args: argparse.Namespace) -> None
         f"what this push did; list the tiles again ('byocframe tiles {args.collection} "
         "-o FILE') and make those edits there"
     )
-    if _file_state(args.edited) != getattr(args, "read_as", None):
-        print(changed, file=sys.stderr)
-        return
     try:
         replaced = _replace_unless_changed(edited, Path(args.edited), args.read_as)
     except (OSError, ByocframeError) as err:  # the push was sent: say so, not "error"

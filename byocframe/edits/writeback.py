@@ -20,6 +20,7 @@ Nothing else of the frame changes: other columns, other rows, the row order.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,13 @@ from byocframe.edits.batch import Batch
 from byocframe.edits.plans import Plan
 from byocframe.edits.tasks import Action, Done, NewRow, Result
 from byocframe.frame.convert import tiles_from_records
-from byocframe.frame.deletions import CHECK_FLAGS, checks_now, recorded_checks, with_loaded_ids
+from byocframe.frame.deletions import (
+    CHECK_FLAGS,
+    DeleteChecks,
+    checks_now,
+    recorded_checks,
+    with_loaded_ids,
+)
 from byocframe.frame.native import put_native
 from byocframe.frame.records import ATTRS_KEY, NAT
 from byocframe.frame.settings import drawing
@@ -39,7 +46,7 @@ from byocframe.frame.tokens import LOADED
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject
 
-__all__ = ["WRITTEN_BACK", "write_back"]
+__all__ = ["WRITTEN_BACK", "renewed_checks", "write_back"]
 
 #: The columns a push may change in the caller's frame (besides its index, for created
 #: rows, and ``attrs``).
@@ -159,31 +166,17 @@ def _checks_after(
     cover_sent: set[str],
     created: dict[int, Any],
 ) -> np.ndarray:
-    """What a later deletion of each loaded id checks, after this push.
+    """What a later deletion of each loaded id checks, after this push (`renewed_checks`).
 
-    Each tile keeps what was recorded of it (renewed at each write-back, with the flags
-    of its last write); of a tile this push wrote, only the sensing time and the cover
-    are renewed, from its new token. Where the push wrote a cover and the server was read
-    after it (the verify, a create's answer), or found the server already holding it
-    (``unchanged``), the cover is the server's own, compared exactly; a written cover not
-    read back is not compared (the service keeps it with its own rounding). A created
-    tile is checked as a tile loaded while it waits for its ingestion, from the service's
-    answer.
+    The push's own record of a tile is its new token. Where the push wrote a cover and
+    the server was read after it (the verify, a create's answer), or found the server
+    already holding it (``unchanged``), the cover is the server's own, compared exactly;
+    a written cover not read back is not compared (the service keeps it with its own
+    rounding). A created tile is checked as a tile loaded while it waits for its
+    ingestion, from the service's answer.
     """
     index = pd.Index(ids, dtype=object)
     checks = checks_now(frame, ids, original)
-    if recorded is not None:
-        known, then = recorded
-        at = index.get_indexer(known)
-        kept = at >= 0
-        old, at = then[kept].copy(), at[kept]
-        # a written tile keeps what was recorded of the fields a push does not write (path,
-        # status, ingestion start, files, flags): its row's token has them as a file held
-        # them, and a GeoPackage keeps times to the millisecond only
-        written = known[kept].isin([str(frame.index[p]) for p in rows])
-        for name in ("sensing_time", "native"):
-            old[name][written] = checks[name][at[written]]
-        checks[at] = old
     answered = {str(o.id): o.server for o in created.values() if o.server is not None}
     server = {**server, **answered}  # a created tile: the cover as the service took it
     if server:
@@ -199,10 +192,93 @@ def _checks_after(
     checks["flags"][sent[sent >= 0]] |= CHECK_FLAGS["cover_written"]
     # a created tile whose record the service answered is checked as any tile loaded
     # while it waits for its ingestion (finding 192); without that record, flagged
-    made = index.get_indexer([str(o.id) for o in created.values() if o.server is None])
+    unanswered = index.get_indexer([str(o.id) for o in created.values() if o.server is None])
     flags = CHECK_FLAGS["created"] | CHECK_FLAGS["cover_written"]
-    checks["flags"][made[made >= 0]] |= flags
-    return checks
+    checks["flags"][unanswered[unanswered >= 0]] |= flags
+    written = {str(frame.index[p]) for p in rows}
+    return renewed_checks(ids, recorded, (index, checks), written, {*server, *cover_sent})
+
+
+def renewed_checks(
+    ids: Sequence[str],
+    recorded: tuple[pd.Index, np.ndarray] | None,
+    pushed: tuple[pd.Index, np.ndarray],
+    written: Collection[str],
+    covered: Collection[str] | None = None,
+) -> np.ndarray:
+    """What a later deletion of each of ``ids`` checks, once a push wrote ``written``.
+
+    The one rule for the record of a load after its push, used by the frame's
+    write-back and by ``byocframe push``'s write-back of a table. An id recorded before
+    the push keeps that record; of a tile the push wrote, only the sensing time and the
+    cover are the push's, and the ``cover_written`` flag where the push wrote or read
+    that cover (``covered``). Its path, status, ingestion start and files stay as they
+    were listed, so a reingest the frame never showed is still seen before a deletion
+    (findings 195, 217). An id not recorded before (a created tile) takes the push's
+    record; one in neither is flagged ``unknown``, so its deletion is refused.
+
+    Parameters
+    ----------
+    ids : sequence of str
+        The loaded ids after the push (without the deleted tiles, with the created).
+    recorded : (Index, ndarray of DeleteChecks) or None
+        The record before the push (`byocframe.frame.deletions.recorded_checks`).
+    pushed : (Index, ndarray of DeleteChecks)
+        The push's own record of the tiles it knows (at least those it wrote).
+    written : collection of str
+        The tiles the push wrote (updated or created).
+    covered : collection of str, optional
+        The written tiles whose cover the push wrote or read back; default all.
+
+    Returns
+    -------
+    ndarray of DeleteChecks
+        One per id, in the order of ``ids``.
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> from byocframe.frame.deletions import recorded_checks
+    >>> from byocframe.frame.synthetic import synthetic_tiles
+    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    >>> ids, checks = recorded_checks(gdf.attrs["byocframe"])
+    >>> later = checks.copy()
+    >>> later["sensing_time"] += 1
+    >>> later["path"] += 1
+    >>> after = renewed_checks(list(ids), (ids, checks), (ids, later), [ids[0]])
+    >>> bool(after[0]["sensing_time"] == later[0]["sensing_time"])  # written: renewed
+    True
+    >>> bool(after[0]["path"] == checks[0]["path"])  # ... but its path as listed
+    True
+    >>> bool(after[1] == checks[1])  # not written: as recorded
+    True
+    """
+    index = pd.Index([str(i) for i in ids], dtype=object)
+    out = np.zeros(len(index), dtype=DeleteChecks)
+    out["flags"] = CHECK_FLAGS["unknown"]
+    known, theirs = pushed
+    at = known.get_indexer(index)
+    has = at >= 0
+    out[has] = theirs[at[has]]
+    if recorded is None:
+        return out
+    before, then = recorded
+    was = before.get_indexer(index)
+    old = was >= 0
+    renewed = has & old & index.isin(list(written))
+    keep = old & ~renewed
+    out[keep] = then[was[keep]]
+    merged = then[was[renewed]].copy()
+    new = out[renewed]
+    for name in ("sensing_time", "native"):
+        merged[name] = new[name]
+    cover = np.uint8(CHECK_FLAGS["cover_written"])
+    flag = index[renewed].isin(list(index[renewed] if covered is None else covered))
+    merged["flags"] = np.where(
+        flag, (merged["flags"] & ~cover) | (new["flags"] & cover), merged["flags"]
+    )
+    out[renewed] = merged
+    return out
 
 
 def _put_created(frame: pd.DataFrame, created: dict[int, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Tile frames to and from files: `write_file` and `read_file`.
+"""Tile frames to and from files: `read_file`, and `write_file` (`byocframe.io.file_write`).
 
 GeoParquet, GeoPackage, GeoJSON, FlatGeobuf and CSV all round-trip through this pair:
 the index, the dtypes, every geometry column, the ``loaded`` column (what each row held
@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,15 +42,16 @@ from byocframe.frame.native import (
     native_column,
 )
 from byocframe.frame.records import ATTRS_KEY, dumps, zoneless_times
-from byocframe.frame.settings import json_safe, saved_settings
+from byocframe.frame.settings import saved_settings
 from byocframe.frame.tokens import LOADED
+from byocframe.io.file_formats import CSV_MARK, WKB_COLUMNS, PathLike, file_kind, tile_layer
+from byocframe.io.file_write import write_file  # its own module since December 2026
 from byocframe.io.geoparquet_read import (
     is_byocframe_parquet,
     read_parquet,
     read_row_groups,
     restore_columns,
 )
-from byocframe.io.geoparquet_write import write_parquet
 from byocframe.io.overlay import overlay_edits  # its own module since December 2026
 
 __all__ = [
@@ -89,17 +88,6 @@ MIN_PARQUET_BYTES_PER_ROW = 4
 #: file that expands more.
 MAX_PARQUET_EXPANSION: float | None = 50
 
-PathLike = str | Path
-_EXTRA_GEOMETRIES = ("tile_geometry", "native_cover", "native_tile")
-_FORMATS = {
-    ".parquet": "parquet",
-    ".gpkg": "GPKG",
-    ".geojson": "GeoJSON",
-    ".json": "GeoJSON",
-    ".fgb": "FlatGeobuf",
-    ".csv": "csv",
-}
-_CSV_MARK = "#byocframe "
 #: Columns a CSV keeps as texts: read as they were written, not as numbers or flags.
 _CSV_TEXTS = (
     "path",
@@ -114,197 +102,6 @@ _CSV_TEXTS = (
     "native_tile",
     "tile_geometry",
 )
-
-
-def _all_texts(index: pd.Index) -> bool:
-    """Whether every label is a str (a str-dtype index without NaN is, unlooked at)."""
-    if isinstance(index.dtype, pd.StringDtype):
-        return not index.hasnans
-    return all(isinstance(i, str) for i in index)
-
-
-def _kind(path: Path) -> str:
-    kind = _FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise ValidationError(
-            f"{path}: unknown file type {path.suffix!r}; use .parquet, .gpkg, .geojson, "
-            ".fgb or .csv"
-        )
-    return kind
-
-
-#: geopandas' (GDAL's) driver names of the formats, in lower case.
-_DRIVERS = {
-    "parquet": "parquet",
-    "geoparquet": "parquet",
-    "gpkg": "GPKG",
-    "geojson": "GeoJSON",
-    "flatgeobuf": "FlatGeobuf",
-    "csv": "csv",
-}
-
-
-def _check_driver(driver: str, kind: str, path: Path) -> None:
-    """Refuse a ``driver=`` that is unknown or names another format than the extension."""
-    wanted = _DRIVERS.get(str(driver).lower())
-    if wanted is None:
-        raise ValueError(
-            f"driver={driver!r} is not a format byocframe writes; use Parquet, GPKG, "
-            "GeoJSON, FlatGeobuf or CSV"
-        )
-    if wanted != kind:
-        suffix = next(k for k, v in _FORMATS.items() if v == wanted)
-        raise ValueError(
-            f"driver={driver!r} but {path.name} is named as {kind}: name it "
-            f"{path.stem}{suffix} (read_file knows the format from the extension)"
-        )
-
-
-def _settings(frame: pd.DataFrame) -> dict[str, Any]:
-    return json_safe({k: v for k, v in frame.attrs.get(ATTRS_KEY, {}).items() if _scalar(v)})
-
-
-def _scalar(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
-
-
-def write_file(gdf: gpd.GeoDataFrame, path: PathLike, driver: str | None = None) -> None:
-    """Write a tile frame to a file; the format follows the extension.
-
-    Parameters
-    ----------
-    gdf : GeoDataFrame
-        A tile frame (from `byocframe.read_tiles`, possibly edited).
-    path : str or os.PathLike
-        ``.parquet``, ``.gpkg``, ``.geojson`` / ``.json``, ``.fgb`` or ``.csv``; ``~``
-        is the home folder.
-    driver : str, optional
-        As in geopandas' ``to_file``: ``"Parquet"``, ``"GPKG"``, ``"GeoJSON"``,
-        ``"FlatGeobuf"`` or ``"CSV"`` (any case). It must agree with the extension,
-        from which `read_file` knows the format.
-
-    Raises
-    ------
-    ValidationError
-        When the folder does not exist or the extension is unknown.
-    ValueError
-        When ``driver`` is unknown or names another format than the extension.
-
-    Examples
-    --------
-    >>> import tempfile, byocframe
-    >>> from byocframe.frame.synthetic import synthetic_tiles
-    >>> gdf = byocframe.tiles_from_records(synthetic_tiles(5, seed=1))
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     write_file(gdf, f"{folder}/tiles.gpkg", driver="GPKG")
-    ...     back = read_file(f"{folder}/tiles.gpkg")
-    >>> back.index.equals(gdf.index), back.dtypes.equals(gdf.dtypes)
-    (True, True)
-    """
-    path = Path(path).expanduser()  # "~/tiles.gpkg", as geopandas' to_file takes it
-    kind = _kind(path)
-    if driver is not None:
-        _check_driver(driver, kind, path)
-    if not path.parent.is_dir():
-        raise ValidationError(f"{path.parent}: folder not found; create it first")
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
-    if not _all_texts(gdf.index) or gdf.index.name != "id":
-        # rows added with pd.concat carry its 0, 1, ... (and concat drops the index
-        # name): they have no tile id yet, and the index is always written as "id"
-        gdf = gdf.set_axis(
-            pd.Index(
-                [i if isinstance(i, str) else None for i in gdf.index], name="id", dtype=object
-            )
-        )
-    if path.is_symlink():  # the file it points to is replaced, the link stays
-        path = Path(os.path.realpath(path))
-    if kind == "parquet":
-        write_parquet(gdf, path)  # written beside the path and renamed once complete
-        _keep_mode(path, mode)
-        return
-    # written beside the path and renamed over it once complete: a failure or a kill
-    # halfway leaves the file that was there as it was (a GeoPackage's other layers too)
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
-    try:
-        if kind == "GPKG" and path.exists():
-            shutil.copyfile(path, partial)
-        layer = (_tile_layer(path) if kind == "GPKG" and path.exists() else None) or path.stem
-        _write_flat(gdf, partial, kind, layer=layer)
-        os.replace(partial, path)
-        _keep_mode(path, mode)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _keep_mode(path: Path, mode: int | None) -> None:
-    """Give a file written anew the permission bits of the one it replaced."""
-    if mode is not None:
-        os.chmod(path, mode)
-
-
-def _tile_layer(path: Path) -> str | None:
-    """The layer of a GeoPackage that holds the tiles, or None when none says so.
-
-    The one named after the file (as `write_file` names it), else the one whose metadata
-    byocframe wrote (a file renamed since: written again there, not beside it, so the
-    layer other programs open first stays the tiles'). None: reading takes the first
-    layer, writing adds one named after the file (another program's layers are kept).
-    """
-    import pyogrio
-
-    names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
-    if path.stem in names:
-        return path.stem
-    for name in names:
-        if "byocframe" in (pyogrio.read_info(path, layer=name).get("layer_metadata") or {}):
-            return name
-    return None
-
-
-def _write_flat(gdf: gpd.GeoDataFrame, path: Path, kind: str, layer: str) -> None:
-    """Write ``gdf`` to ``path`` as ``kind`` (not Parquet), its layer named ``layer``."""
-    settings = _settings(gdf)
-    flat = pd.DataFrame(gdf.drop(columns=gdf.active_geometry_name)).copy()
-    flat.attrs = {}
-    for column in _EXTRA_GEOMETRIES:
-        if column in flat:
-            flat[column] = shapely.to_wkb(as_geometries(flat[column]), hex=True)
-    for column in flat.columns:
-        if isinstance(flat[column].dtype, pd.CategoricalDtype):
-            flat[column] = flat[column].astype(object)
-    flat = flat.reset_index()
-    flat[flat.columns[0]] = flat[flat.columns[0]].astype(object)
-    geometry = np.asarray(gdf.geometry.array, dtype=object)
-    crs = gdf.crs.to_string() if gdf.crs is not None else None
-    if kind == "csv":
-        flat["geometry"] = shapely.to_wkt(geometry, rounding_precision=-1)
-        header = json.dumps({"crs": crs, "index": gdf.index.name, "attrs": settings})
-        with path.open("w", encoding="utf-8", newline="") as out:
-            out.write(_CSV_MARK + header + "\n")
-            # "\r\n" makes the csv writer quote a text holding a lone "\r" too
-            flat.to_csv(out, index=False, lineterminator="\r\n")
-        return
-    if kind == "GeoJSON":
-        for column in flat.columns:
-            if isinstance(flat[column].dtype, pd.DatetimeTZDtype):
-                text = flat[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-                flat[column] = text.astype(object).where(flat[column].notna(), None)
-        frame = gpd.GeoDataFrame(flat, geometry=geometry, crs=gdf.crs)
-        document = json.loads(frame.to_json(na="null", drop_id=True))
-        document["byocframe"] = {"crs": crs, "index": gdf.index.name, "attrs": settings}
-        path.write_text(json.dumps(document), encoding="utf-8")
-        return
-    frame = gpd.GeoDataFrame(flat, geometry=geometry, crs=gdf.crs)
-    extra: dict[str, Any] = {}
-    if kind == "FlatGeobuf":
-        extra["SPATIAL_INDEX"] = "NO"  # keep the rows in their order
-    if kind == "GPKG":
-        extra["layer_metadata"] = {
-            "byocframe": json.dumps({"index": gdf.index.name, "attrs": settings})
-        }
-    if kind == "GPKG":
-        extra["layer"] = layer
-    frame.to_file(path, driver=kind, **extra)
 
 
 def read_file(
@@ -396,7 +193,7 @@ def read_file(
             f"engine={engine!r}: byocframe reads GDAL formats with pyogrio only; drop engine="
         )
     path = _local_path(path)
-    kind = _kind(path)
+    kind = file_kind(path)
     check_options(bbox=bbox, mask=mask, rows=rows, columns=columns, filters=filters, kind=kind)
     if not path.is_file():
         raise ValidationError(f"{path}: file not found; check the path")
@@ -415,7 +212,7 @@ def read_file(
         for given in (bbox, mask, rows, columns)  # a GeoSeries has no truth
     ):
         # a GeoPackage's options and count are its tiles' layer's, not its first (finding 213)
-        layer = _gdal_options(path, kind, lambda: _tile_layer(path)) if kind == "GPKG" else None
+        layer = _gdal_options(path, kind, lambda: tile_layer(path)) if kind == "GPKG" else None
         by_gdal = _gdal_options(
             path, kind, lambda: gdal_options(path, bbox, mask, rows, columns, layer=layer)
         )
@@ -522,8 +319,8 @@ def _read_whole(
             layer: dict[str, Any] = {}
             if kind == "GPKG":  # its own count, before any row is read
                 # a GeoPackage holding other layers beside the tiles' (an AOI, say) is
-                # read at the tiles' (`_tile_layer`)
-                found = _tile_layer(path)
+                # read at the tiles' (`tile_layer`)
+                found = tile_layer(path)
                 if found is not None:
                     layer = {"layer": found}
                 info = pyogrio.read_info(path, **layer)
@@ -673,18 +470,18 @@ def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     with path.open(encoding="utf-8") as source:
         first = source.readline()
     meta: dict[str, Any] = {}
-    if first.startswith(_CSV_MARK):
+    if first.startswith(CSV_MARK):
         try:
-            meta = json.loads(first[len(_CSV_MARK) :])
+            meta = json.loads(first[len(CSV_MARK) :])
         except json.JSONDecodeError as err:
             raise ValidationError(
-                f"{path}: the first line ({_CSV_MARK.strip()} ...) is not the JSON byocframe "
+                f"{path}: the first line ({CSV_MARK.strip()} ...) is not the JSON byocframe "
                 f"wrote ({err.msg} at column {err.colno}); restore it from the written file, "
                 "or delete that line to read the table without its metadata"
             ) from err
         except (RecursionError, ValueError) as err:  # deep nesting, 5,000-digit integers
             raise ValidationError(
-                f"{path}: the first line ({_CSV_MARK.strip()} ...) is not the JSON byocframe "
+                f"{path}: the first line ({CSV_MARK.strip()} ...) is not the JSON byocframe "
                 "wrote (nested too deep or numbers too long); restore it from the written "
                 "file, or delete that line to read the table without its metadata"
             ) from err
@@ -721,7 +518,7 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
         frame = frame.set_index("id")
     template = tiles_from_records([])
     for column in frame.columns:
-        if column in _EXTRA_GEOMETRIES:
+        if column in WKB_COLUMNS:
             values = frame[column].astype(object).where(frame[column].notna(), None)
             try:
                 geoms = np.array(

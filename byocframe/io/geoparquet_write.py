@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from byocframe.frame.records import ATTRS_KEY
 from byocframe.frame.settings import json_safe
 from byocframe.frame.tokens import own_tokens
 from byocframe.geo.crs import WGS84
+from byocframe.io.atomic import Scratch
 
 __all__ = [
     "COMPRESSION_LEVEL",
@@ -388,7 +388,8 @@ class ParquetSink:
         )
         self.path = Path(path)
         #: written here, next to ``path``, and renamed to it once complete (`close`)
-        self.partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        self.scratch = Scratch(self.path)
+        self.partial = self.scratch.path
         self.crs = crs
         self.geometry = geometry
         self.writer: pq.ParquetWriter | None = None
@@ -407,7 +408,7 @@ class ParquetSink:
             with contextlib.suppress(Exception):
                 self.writer.close()
             self.closed = True
-        self.partial.unlink(missing_ok=True)  # renamed away once complete
+        self.scratch.discard()  # gone unless renamed (once complete)
 
     def write(self, gdf: gpd.GeoDataFrame) -> None:
         """Append the rows of ``gdf``."""
@@ -446,7 +447,7 @@ class ParquetSink:
         self.writer.add_key_value_metadata({METADATA_KEY: metadata[METADATA_KEY]})
         self.writer.close()
         self.closed = True
-        os.replace(self.partial, self.path)  # the complete file, at once
+        self.scratch.commit()  # the complete file, at once
 
 
 def _coordinate_columns(schema: pa.Schema, geometry: str) -> list[str] | bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from byocframe.frame.tokens import load_number
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import DEFAULT_DENSIFY
 from byocframe.ids import CollectionLike, resource_id
+from byocframe.io.atomic import Scratch
 from byocframe.io.catalog import DatetimeLike, search_records
 from byocframe.io.geoparquet_read import read_row_groups
 from byocframe.io.geoparquet_write import ParquetSink
@@ -285,8 +285,10 @@ def write_listing(
     record = _stac_record(client, cid) if format == "stac-geoparquet" else None
     filtered = not (bbox is None and datetime is None and intersects is None and filter is None)
     pages = _pages(client, cid, status, both_ends, bbox, datetime, intersects, filter, progress)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".byocframe-listing-") as tmp:
-        stac = record is not None
+    # the pages spill into a scratch folder beside the target (which the next listing to
+    # the same target removes, if this one is killed); the file is renamed out of it
+    with Scratch(target, folder=True) as scratch:
+        tmp, stac = str(scratch.path), record is not None
         spill = _Spill(
             tmp, size, crs=crs, errors=errors, densify=densify, stac=stac, progress=progress
         )
@@ -304,7 +306,7 @@ def write_listing(
             with StacSink(part, record, client.base_url, spill.stac_columns()) as sink:
                 for frame in spill.frames():
                     sink.write(frame)
-        os.replace(part, target)
+        scratch.commit(part)
     return written if record is None else sink.finish()
 
 

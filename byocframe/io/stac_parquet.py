@@ -34,6 +34,7 @@ from byocframe.exceptions import ByocframeWarning, ValidationError, user_stackle
 from byocframe.frame.native import native_geometries
 from byocframe.geo.crs import WGS84, crs_urn
 from byocframe.geo.geometry import antimeridian_bbox
+from byocframe.io.atomic import Scratch
 from byocframe.io.catalog import CATALOG_PATH
 from byocframe.io.stac import (
     EO,
@@ -154,14 +155,11 @@ def write_stac_geoparquet(
     if not target.parent.is_dir():  # before the record is read; write_file's words
         raise ValidationError(f"{target.parent}: folder not found; create it first")
     record, service = collection_record(frame, collection, client)
-    partial = target.with_name(target.name + ".partial")
-    try:
-        with StacSink(partial, record, service, stac_columns(frame), compression) as sink:
+    with Scratch(target) as scratch:  # renamed over the target once complete
+        with StacSink(scratch.path, record, service, stac_columns(frame), compression) as sink:
             for start in range(0, len(frame), chunk_rows):
                 sink.write(frame.iloc[start : start + chunk_rows])
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+        scratch.commit()
     return sink.finish()
 
 

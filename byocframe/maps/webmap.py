@@ -12,7 +12,6 @@ and packed as base64 integers. Why this and not folium or lonboard: ``docs/desig
 from __future__ import annotations
 
 import html
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import shapely
 
 from byocframe.exceptions import ByocframeWarning, ValidationError, user_stacklevel
 from byocframe.frame.native import NATIVE_COLUMNS
+from byocframe.io.atomic import Scratch
 from byocframe.maps import classes as mapclasses
 from byocframe.maps import page as mappage
 from byocframe.maps.lod import DEFAULT_LOD, LevelOfDetail, lod_layer
@@ -129,12 +129,9 @@ class TileMap:
         target = Path(path).expanduser()  # ~ is the home folder, as in write_file
         if not target.parent.is_dir():
             raise ValidationError(f"{target.parent}: folder not found; create it first")
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        try:
-            partial.write_text(self.html, encoding="utf-8")
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
+        with Scratch(target) as scratch:  # renamed over the target once complete
+            scratch.path.write_text(self.html, encoding="utf-8")
+            scratch.commit()
         return target
 
     def _repr_html_(self) -> str:

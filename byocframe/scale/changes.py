@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from byocframe.edits.diff import plan
+from byocframe.edits.diff import plan_edits
+from byocframe.edits.edited import read_edited
 from byocframe.exceptions import ValidationError
 from byocframe.frame.records import ATTRS_KEY
-from byocframe.frame.tokens import loaded_state
 from byocframe.io.geoparquet_read import restore_columns
 from byocframe.scale.dataset import (
     check_files,
@@ -60,9 +60,10 @@ ID_FINDINGS = {
 _ID_META = {"id": object, "partition": np.int64, "position": np.int64}
 
 
-#: The rows of `_partition_report`: each partition's changes, one row (``action`` None,
-#: ``new`` its collection) saying which collection it came from, then its problems and
-#: new paths (``action`` `PROBLEM` / `NEW_PATH`, ``row`` their row in the partition).
+#: The rows of `_partition_report`: each partition's changes, its origin rows (``action``
+#: None, ``new`` its collection, ``old`` a load its rows came from: one row a load, or one
+#: with None), then its problems and new paths (``action`` `PROBLEM` / `NEW_PATH`,
+#: ``row`` their row in the partition).
 _REPORT_META = {
     "id": object,
     "field": object,
@@ -90,12 +91,19 @@ def _partition_report(
         part = part.copy(deep=False)
         part.attrs = {ATTRS_KEY: {**part.attrs.get(ATTRS_KEY, {}), **drawing}}
     restored = restore_columns(part)
-    found = plan(restored)
-    marker = {"id": None, "field": None, "old": None, "new": found.collection, "action": None}
+    edited = read_edited(restored)
+    found = plan_edits(edited)
+    # the loads of its rows, from the tokens the plan decoded (a second decode cost as
+    # much as the plan's own): one origin row each, or one with none
+    loads = np.unique(edited.state.load[edited.state.present]).tolist() or [None]
+    origin = [
+        {"id": None, "field": None, "old": load, "new": found.collection, "action": None}
+        for load in loads
+    ]
     table = pd.concat(
         [
             found.changes.astype(object).assign(row=-1),
-            pd.DataFrame([marker], dtype=object).assign(row=-1),
+            pd.DataFrame(origin, dtype=object).assign(row=-1),
             partition_rows(restored, found, number),
         ],
         ignore_index=True,
@@ -130,17 +138,6 @@ def _partition_ids(part: pd.DataFrame, partition_info: dict[str, Any] | None = N
             "position": np.zeros(len(ids), np.int64),
         }
     ).astype(_ID_META)
-
-
-_LOAD_META = {"load": np.int64}
-
-
-def _partition_loads(part: pd.DataFrame) -> Any:
-    """The loads (`byocframe.frame.snapshot.LoadedState.load`) of a partition's rows."""
-    if "loaded" not in part.columns or not part["loaded"].notna().any():
-        return empty_frame(_LOAD_META)
-    state = loaded_state(part)
-    return pd.DataFrame({"load": np.unique(state.load[state.present]).astype(np.int64)})
 
 
 def _id_sums(dd: Any, ids: Any) -> tuple[int, int]:
@@ -362,33 +359,32 @@ def partitioned_plan(
             _partition_report, drawing=drawing, meta=empty_frame(_REPORT_META)
         )
         ids = frame.map_partitions(_partition_ids, meta=empty_frame(_ID_META))
-        loads = frame.map_partitions(_partition_loads, meta=empty_frame(_LOAD_META))
         if deleted:
             ids = dd.concat([ids, _loaded_frame(dd, loaded_ids, frame.npartitions)])
         findings = ids.shuffle("id").map_partitions(
             id_findings, loaded_given=deleted, meta=empty_frame(ID_FINDINGS)
         )
-        report, found, seen = dask.compute(reports, findings, loads)
+        report, found = dask.compute(reports, findings)
     names = [p.name for p in partition_files(folder)] if folder is not None else []
     _refuse_repeats(found, names if len(names) == frame.npartitions else [])
+    kind = report["action"]
+    origin = kind.isna()
     if deleted:
-        _require_one_load(set(seen["load"].tolist()), manifest)
+        _require_one_load({int(v) for v in report.loc[origin, "old"] if pd.notna(v)}, manifest)
         # with every token of the manifest's load (just checked), a tile the loaded ids
         # lack was created from this dataset since (a partition pushed on its own, its
         # new row stamped into the load): present, so never a deletion. Otherwise such
         # a tile says the ids are another load's.
         if manifest is None or manifest.load is None:
             _refuse_unlisted(found)
-    kind = report["action"]
-    marker = kind.isna()
-    collections = sorted({c for c in report.loc[marker, "new"] if c})
+    collections = sorted({c for c in report.loc[origin, "new"] if c})
     if len(collections) > 1:
         raise ValidationError(
             f"the partitions come from {len(collections)} collections ({', '.join(collections)}):"
             " compare each collection's partitions on their own"
         )
     problems = _problems(dask, frame, report)
-    edits = report[~marker & (kind != PROBLEM) & (kind != NEW_PATH)]
+    edits = report[~origin & (kind != PROBLEM) & (kind != NEW_PATH)]
     return PartitionedPlan(
         changes=_changes_table(edits, found),
         problems=problems,

@@ -342,3 +342,45 @@ def test_creates_that_check_flags_are_not_planned(
     assert "fails-check" in capsys.readouterr().out
     assert "t/2025-03/02/(BAND).tif" not in six.paths()
     assert "t/2025-03/01/(BAND).tif" in six.paths()
+
+
+class _HeadsTogether:
+    """An S3 client whose first ``n`` HEADs wait until all ``n`` are in flight at once."""
+
+    def __init__(self, real: Any, n: int):
+        import threading
+
+        self._real, self.meta = real, real.meta
+        self._together = threading.Barrier(n, timeout=60)  # serial HEADs: broken, not hung
+        self._lock, self._waiting = threading.Lock(), n
+
+    def head_object(self, **kwargs: Any) -> Any:
+        with self._lock:
+            wait, self._waiting = self._waiting > 0, self._waiting - 1
+        if wait:
+            self._together.wait()
+        return self._real.head_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def test_the_gone_files_are_looked_for_at_once_and_one_back_is_kept(six: Setup) -> None:
+    """apply_plan's HEADs of the deleted tiles' files run side by side, not one by one."""
+    gone = ["2025-01/01", "2025-02/01", "2025-02/03"]
+    for day in gone:
+        six.remove(day)
+    tiles = six.tiles()
+    plan = reconcile(
+        tiles, six.files(f"s3://{six.bucket}"), pattern=PATTERN, delete=True, bands={},
+        s3_bucket=six.bucket,
+    )  # fmt: skip
+    assert _deleted(plan) == [f"t/{day}/(BAND).tif" for day in gone]
+    back = f"t/{gone[1]}/B01.tif"  # one file is back since the listing
+    six.s3.put_object(Bucket=six.bucket, Key=back, Body=(six.folder / back).read_bytes())
+    result = byocframe.apply_plan(plan, tiles, six.client, s3=_HeadsTogether(six.s3, 3))
+    kept = result[result["outcome"] == "conflict"]
+    assert len(kept) == 1
+    assert "t/2025-02/01/B01.tif" in kept["message"].iloc[0]
+    remaining = {t["path"] for t in six.client.iter_tiles(six.cid)}
+    assert remaining == {f"t/{day}/(BAND).tif" for day in DAYS if day not in (gone[0], gone[2])}

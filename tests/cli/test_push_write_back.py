@@ -18,6 +18,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from conftest import renamed_durably
 
 import byocframe
 from byocframe.cli import main
@@ -204,7 +205,7 @@ def test_a_file_that_cannot_be_written_back_says_the_push_was_sent(
     def full_disk(*args: Any, **kwargs: Any) -> None:
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(byocframe.io.files, "write_parquet", full_disk)
+    monkeypatch.setattr(byocframe.io.file_write, "write_parquet", full_disk)
     capsys.readouterr()
     assert main(["push", cid, str(path), *_account(service)]) == 0  # the push went out
     err = capsys.readouterr().err
@@ -227,3 +228,17 @@ def test_write_file_keeps_the_permissions_and_the_link(tmp_path: Path) -> None:
         assert link.is_symlink()
         assert (target.stat().st_mode & 0o777) == 0o640
         assert len(byocframe.read_file(target)) == 2
+
+
+def test_the_written_back_file_reaches_the_disk_before_and_after_its_rename(
+    service: Any, tmp_path: Path, disk_calls: list[tuple[str, str]]
+) -> None:
+    """A power loss just after the push leaves the file as read or as written back, whole."""
+    cid, path = service.demo_collection, tmp_path / "tiles.gpkg"
+    assert main(["tiles", cid, "-o", str(path), *_account(service)]) == 0
+    _edit(path, str(byocframe.read_file(path).index[0]))
+    disk_calls.clear()
+    assert main(["push", cid, str(path), *_account(service)]) == 0
+    assert renamed_durably(disk_calls, path), disk_calls
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    assert main(["push", cid, str(path), *_account(service)]) == 0  # nothing left to push

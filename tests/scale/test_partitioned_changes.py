@@ -264,3 +264,33 @@ def test_write_partitions_by_id_puts_each_row_in_one_file(loaded, tmp_path):
     assert min(map(len, parts)) > 800  # a hash spreads them
     with pytest.raises(ValueError, match="partitions must be a positive int"):
         write_partitions(loaded, tmp_path, partitions=0)
+
+
+def test_each_partitions_tokens_are_decoded_once(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan of a partition says its loads too: no second pass over its tokens."""
+    import sys
+
+    from byocframe.frame import tokens
+
+    decoded: list[int] = []
+    decode = tokens.loaded_state
+
+    def counted(frame: pd.DataFrame) -> object:
+        decoded.append(len(frame))
+        return decode(frame)
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("byocframe") and (
+            getattr(module, "loaded_state", None) is decode
+        ):
+            monkeypatch.setattr(module, "loaded_state", counted)
+    with dask.config.set(scheduler="sync"):
+        write_partitions(
+            byocframe.tiles_from_records(synthetic_tiles(600, seed=5)), tmp_path, partitions=3
+        )
+        decoded.clear()
+        found = partitioned_plan(tmp_path, deleted=True)
+    assert found.changes.empty
+    decoded = [n for n in decoded if n]  # dask may try a partition's empty head
+    assert len(decoded) == 3  # one pass a partition
+    assert sum(decoded) == 600

@@ -1,0 +1,232 @@
+"""Files replaced whole or not at all: `Scratch`, the one write-then-rename of byocframe.
+
+A file (or a folder of files) is written under a scratch name beside its target, made
+durable, and renamed over the target in one step: a reader sees the old file or the new
+one, never a mix; an error, Ctrl-C or ``kill -9`` halfway leaves the old one as it was.
+
+* The scratch name is new at every write (created exclusively, with a random part), so
+  two threads or processes writing one target never share it; the last rename wins, and
+  what it brings is one writer's whole file.
+* Before the rename the new file is flushed to the disk (``fsync``), and after it the
+  folder, so a power loss leaves the old file or the new one, not an empty one
+  (`DURABLE`). A folder's fsync is skipped where the system refuses it (Windows).
+* A scratch name says whose it is: ``.TARGET.HOST.PID.RANDOM.partial[.EXT]``. A writer
+  killed before its rename leaves it; the next write of the same target on the same
+  machine removes the scratch of writers that are no longer running (`stale_scratch`).
+  Scratch of another machine (a shared folder) or of a running writer is left alone.
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> with tempfile.TemporaryDirectory() as folder:
+...     target = Path(folder) / "notes.txt"
+...     with Scratch(target) as scratch:
+...         _ = scratch.path.write_text("all or nothing")
+...         scratch.commit()
+...     print(target.read_text(), sorted(p.name for p in Path(folder).iterdir()))
+all or nothing ['notes.txt']
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import secrets
+import shutil
+import socket
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["DURABLE", "Scratch", "fsync_folder", "stale_scratch"]
+
+#: Whether a replaced file and its folder are flushed to the disk (``fsync``) around the
+#: rename, so that a power loss leaves the old file or the new one. It costs a wait for
+#: the disk per file written (milliseconds on an SSD); set it to False
+#: (``byocframe.io.atomic.DURABLE = False``) where a lost file is easily made again.
+DURABLE = True
+
+#: Most characters of the target's name a scratch name repeats: the rest of the scratch
+#: name (host, process, random part, extension) then still fits the usual 255.
+_NAME_KEPT = 120
+#: The errors a folder's fsync gives where the system or file system does not do it.
+_NOT_SUPPORTED = {errno.EINVAL, errno.EBADF, errno.EACCES, errno.EPERM, errno.ENOTSUP}
+
+
+def _host() -> str:
+    """The name of the machine as a scratch name holds it: letters, digits and dashes."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+
+
+def _head(target: Path) -> str:
+    return f".{target.name[:_NAME_KEPT]}."
+
+
+class Scratch:
+    """A scratch file (or folder) beside ``target``, renamed over it by `commit`.
+
+    Used as a context manager: on leaving, whatever was not committed is removed (a
+    half-written file, after an error). Creating one first removes the scratch that
+    writers of ``target`` killed on this machine left (`stale_scratch`).
+
+    Parameters
+    ----------
+    target : pathlib.Path
+        The file to replace; its folder must exist.
+    folder : bool, default False
+        A scratch folder instead of a file (for a writer that needs the target's own
+        name: it writes ``scratch.path / target.name``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     target = Path(folder) / "a.csv"
+    ...     with Scratch(target) as scratch:
+    ...         _ = scratch.path.write_text("x,y")
+    ...     target.exists()  # never committed: nothing replaced, nothing left
+    False
+    """
+
+    def __init__(self, target: Path, *, folder: bool = False) -> None:
+        self.target = Path(target)
+        self.folder = folder
+        for stale in stale_scratch(self.target):
+            _remove(stale)
+        self.path = self._create()
+
+    def _create(self) -> Path:
+        # the extension stays last: GDAL and pyarrow read the format from it
+        suffix = "" if self.folder else self.target.suffix
+        head = f"{_head(self.target)}{_host()}.{os.getpid()}."
+        while True:
+            path = self.target.with_name(f"{head}{secrets.token_hex(4)}.partial{suffix}")
+            try:
+                if self.folder:
+                    os.mkdir(path, 0o777)  # the umask's permissions, as a new file gets
+                else:
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                continue  # 4 random bytes taken by another writer: draw again
+            return path
+
+    def commit(self, source: Path | None = None, *, mode: int | None = None) -> None:
+        """Rename ``source`` (default: the scratch file) over the target, durably.
+
+        ``mode``: the permission bits to give the new file first (those of the file it
+        replaces). A scratch folder is removed after its file is renamed out of it.
+        """
+        source = self.path if source is None else Path(source)
+        if mode is not None:
+            os.chmod(source, mode)
+        if DURABLE:
+            _fsync_file(source)
+        os.replace(source, self.target)
+        if DURABLE:
+            fsync_folder(self.target.parent)
+
+    def discard(self) -> None:
+        """Remove the scratch (what was not renamed: a half-written file)."""
+        _remove(self.path)
+
+    def __enter__(self) -> Scratch:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.discard()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename in it) to the disk, where the system can.
+
+    Windows opens no folder for this, and some file systems refuse it: then nothing is
+    done (the rename is as durable as the system makes it).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     fsync_folder(Path(folder))
+    """
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as err:
+        if err.errno in _NOT_SUPPORTED:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in _NOT_SUPPORTED:
+            raise
+    finally:
+        os.close(fd)
+
+
+def stale_scratch(target: Path) -> list[Path]:
+    """Scratch of ``target`` whose writers, on this machine, are no longer running.
+
+    Only names `Scratch` makes for ``target`` count. On Windows none is (its process
+    ids are not checked without a risk of stopping the process).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     stale_scratch(Path(folder) / "tiles.gpkg")
+    []
+    """
+    if os.name != "posix":
+        return []
+    target = Path(target)
+    pattern = re.compile(
+        re.escape(f"{_head(target)}{_host()}.")
+        + rf"(\d+)\.[0-9a-f]{{8}}\.partial(?:{re.escape(target.suffix)})?\Z"
+    )
+    try:
+        names = [p for p in target.parent.iterdir() if p.name.startswith(_head(target))]
+    except OSError:
+        return []
+    out = []
+    for path in names:
+        found = pattern.match(path.name)
+        if found is not None and not _running(int(found.group(1))):
+            out.append(path)
+    return out
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (or may: its id is taken)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks (POSIX; never called on Windows)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: it runs
+        return True
+    return True
