@@ -46,7 +46,7 @@ from byocframe.io.files import read_file, write_file
 from byocframe.io.listing import read_collections, read_tiles, write_listing
 from byocframe.stac.reading import tiles_from_stac
 from byocframe.testing import MockTransport
-from byocframe.tools.stats import geodesic_area
+from byocframe.tools.areas import geodesic_area
 
 if TYPE_CHECKING:
     from byocframe.emulator import Faults, LocalService, RateLimit, local_service

@@ -10,7 +10,7 @@ from typing import Any
 from byocframe.cli.common import account_options, check_output
 from byocframe.cli.tiles import read_collection
 from byocframe.exceptions import ByocframeWarning, ValidationError
-from byocframe.tools.stats import format_number
+from byocframe.tools.tables import format_number
 
 __all__ = ["MAX_AOI_VERTICES", "add_commands", "read_aoi"]
 

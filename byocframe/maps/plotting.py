@@ -14,7 +14,8 @@ import pandas as pd
 import shapely
 
 from byocframe.exceptions import ByocframeWarning, user_stacklevel
-from byocframe.tools.stats import aoi_geometry, group_labels
+from byocframe.tools.areas import aoi_geometry
+from byocframe.tools.groups import group_labels
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
