@@ -166,7 +166,7 @@ def run_map(args: argparse.Namespace) -> int:
     check_output(args.output, (".png", ".pdf", ".svg", ".jpg"))
     if args.column is not None:
         from byocframe.frame.convert import tiles_from_records
-        from byocframe.maps.plotting import colour_columns
+        from byocframe.maps.columns import colour_columns
 
         known = tiles_from_records([])
         usable = colour_columns(known)
