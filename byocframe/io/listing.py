@@ -29,7 +29,8 @@ from byocframe.io.geoparquet_write import ParquetSink
 from byocframe.io.pages import PAGES_AHEAD, Assembly, from_both_ends
 from byocframe.progress import ProgressBar
 from byocframe.stac.catalog import DatetimeLike, search_records
-from byocframe.stac.parquet import StacSink, merge_stac_columns, stac_columns
+from byocframe.stac.columns import merge_stac_columns, stac_columns
+from byocframe.stac.parquet import StacSink
 from byocframe.typing import AnyClient, CrsLike, GeometryLike
 
 __all__ = [

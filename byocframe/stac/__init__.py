@@ -1,8 +1,8 @@
 """STAC and the Catalog: search a collection's tiles, export tile frames as STAC and back.
 
 The Catalog API search (`catalog`), what a tile's STAC Item holds (`fields`), the export
-as pystac Items (`items`) or straight to stac-geoparquet (`parquet`), and the way back
-to a tile frame (`reading`).
+as pystac Items (`items`) or straight to stac-geoparquet (`parquet`, with the Items'
+Arrow columns in `columns`), and the way back to a tile frame (`reading`).
 """
 
 from __future__ import annotations
