@@ -1,6 +1,6 @@
 """Benchmark: what the write paths' loose ends cost or save (branch ``foundations15``).
 
-* ``write_file`` with the fsyncs around its rename (`byocframe.io.atomic.DURABLE`) and
+* ``write_file`` with the fsyncs around its rename (`byocframe.atomic.DURABLE`) and
   without, per format, at ``--tiles`` rows and at 100 rows (where a disk wait weighs most);
 * the token decode a partitioned plan no longer repeats per partition
   (`byocframe.frame.tokens.loaded_state`) against the plan of the same rows
@@ -24,12 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import byocframe
+from byocframe import atomic
 from byocframe.bucket.access import open_bucket
 from byocframe.bucket.apply import HEAD_WORKERS
 from byocframe.edits.diff import plan
 from byocframe.frame.synthetic import synthetic_tiles
 from byocframe.frame.tokens import loaded_state
-from byocframe.io import atomic
 
 
 def median_ms(run: Callable[..., object], repeat: int) -> float:

@@ -1,6 +1,6 @@
 """Benchmark: STAC export of a tile frame to stac-geoparquet, per item vs columnar.
 
-Two ways to the same file (tests/io/test_stac_parquet.py checks they hold the same items):
+Two ways to the same file (tests/stac/test_stac_parquet.py checks they hold the same items):
 
 * ``per-item``: ``to_stac(frame, record, geoparquet=path)``: a pystac Item with five
   assets per tile, then the reference writer (``stac_geoparquet.arrow``);
@@ -89,7 +89,7 @@ def build(n: int, out: str) -> None:
 def measure(method: str, frame_path: str, out: str) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
-    from byocframe.io import to_stac, write_stac_geoparquet
+    from byocframe.stac import to_stac, write_stac_geoparquet
 
     with open(frame_path, "rb") as f:
         frame = pickle.load(f)

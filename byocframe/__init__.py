@@ -44,9 +44,9 @@ from byocframe.exceptions import (
 from byocframe.frame.convert import collections_from_records, tiles_from_records, to_records
 from byocframe.io.files import read_file, write_file
 from byocframe.io.listing import read_collections, read_tiles, write_listing
-from byocframe.io.stac import tiles_from_stac
+from byocframe.stac.reading import tiles_from_stac
 from byocframe.testing import MockTransport
-from byocframe.tools.stats import geodesic_area
+from byocframe.tools.areas import geodesic_area
 
 if TYPE_CHECKING:
     from byocframe.emulator import Faults, LocalService, RateLimit, local_service

@@ -323,9 +323,9 @@ class ByocAccessor:
         client: AnyClient | None = None,
         geoparquet: str | os.PathLike[str] | None = None,
     ) -> pystac.ItemCollection:
-        """STAC Items (and a stac-geoparquet file); see `byocframe.io.stac.to_stac`."""
+        """STAC Items (and a stac-geoparquet file); see `byocframe.stac.to_stac`."""
         self._need_tiles("to_stac")
-        from byocframe.io.stac import to_stac
+        from byocframe.stac.items import to_stac
 
         return to_stac(self._frame, collection, client=client, geoparquet=geoparquet)
 
@@ -337,9 +337,9 @@ class ByocAccessor:
         client: AnyClient | None = None,
         chunk_rows: int | None = None,
     ) -> int:
-        """STAC Items straight to stac-geoparquet; see `byocframe.io.write_stac_geoparquet`."""
+        """STAC Items straight to stac-geoparquet; see `byocframe.stac.write_stac_geoparquet`."""
         self._need_tiles("to_stac_geoparquet")
-        from byocframe.io.stac_parquet import STAC_CHUNK_ROWS, write_stac_geoparquet
+        from byocframe.stac.parquet import STAC_CHUNK_ROWS, write_stac_geoparquet
 
         rows = STAC_CHUNK_ROWS if chunk_rows is None else chunk_rows
         return write_stac_geoparquet(self._frame, path, collection, client=client, chunk_rows=rows)

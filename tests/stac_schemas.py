@@ -8,7 +8,7 @@ test instead of reaching the network. Two validators use the same store:
   document (the core schema of its ``type`` and ``stac_version``, then each extension);
 * `stored_schemas_io`: a pystac ``StacIO`` that reads schema URLs from the store, so
   ``pystac.Item.validate()`` runs offline (`offline_validation` installs it with a
-  validator whose cache holds the store; see ``tests/io/test_stac_validity.py``);
+  validator whose cache holds the store; see ``tests/stac/test_stac_validity.py``);
 * `validate_api`: an answer of a STAC API against a schema of the STAC API 1.0.0 OpenAPI
   documents (``api.stacspec.org/v1.0.0/*.yaml``), e.g. ``"core/openapi.yaml#landingPage"``.
 """

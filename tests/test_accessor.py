@@ -100,7 +100,7 @@ class TestPlot:
 
     def test_offline_fallback_draws_land_and_warns(self, gdf, monkeypatch):
         unreachable = "http://127.0.0.1:9/{z}/{x}/{y}.png"
-        monkeypatch.setattr("byocframe.maps.plotting._fallback_said", threading.Event())
+        monkeypatch.setattr("byocframe.maps.basemap._fallback_said", threading.Event())
         with pytest.warns(ByocframeWarning, match="land layer shipped with byocframe"):
             ax = gdf.byoc.plot(basemap=unreachable)
         land = ax.collections[0]

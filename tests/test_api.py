@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -68,5 +69,7 @@ def test_the_streaming_loader_is_public():
 
 def test_the_stac_loader_sits_beside_the_records_loader():
     """A geopandas / STAC user guesses byocframe.tiles_from_stac from tiles_from_records."""
-    assert byocframe.tiles_from_stac is byocframe.io.stac.tiles_from_stac
+    assert byocframe.tiles_from_stac is byocframe.stac.tiles_from_stac
+    old_home = importlib.import_module("byocframe.io.stac")  # it only hands the name on
+    assert old_home.tiles_from_stac is byocframe.tiles_from_stac
     assert "tiles_from_stac" in byocframe.__all__

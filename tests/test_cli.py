@@ -23,7 +23,7 @@ def test_demo_runs_offline_and_writes_a_map(tmp_path, capsys):
 
 def test_demo_falls_back_to_the_land_layer(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("BYOCFRAME_OFFLINE")
-    monkeypatch.setattr("byocframe.maps.plotting.BASEMAP_TIMEOUT", 0.5)
+    monkeypatch.setattr("byocframe.maps.basemap.BASEMAP_TIMEOUT", 0.5)
     monkeypatch.setattr(
         "contextily.providers.OpenStreetMap.Mapnik",
         "http://127.0.0.1:9/{z}/{x}/{y}.png",

@@ -10,7 +10,7 @@ from typing import Any
 from byocframe.cli.common import account_options, check_output
 from byocframe.cli.tiles import read_collection
 from byocframe.exceptions import ByocframeWarning, ValidationError
-from byocframe.tools.stats import format_number
+from byocframe.tools.tables import format_number
 
 __all__ = ["MAX_AOI_VERTICES", "add_commands", "read_aoi"]
 
@@ -166,7 +166,7 @@ def run_map(args: argparse.Namespace) -> int:
     check_output(args.output, (".png", ".pdf", ".svg", ".jpg"))
     if args.column is not None:
         from byocframe.frame.convert import tiles_from_records
-        from byocframe.maps.plotting import colour_columns
+        from byocframe.maps.columns import colour_columns
 
         known = tiles_from_records([])
         usable = colour_columns(known)

@@ -403,7 +403,7 @@ def _replace_unless_changed(frame: Any, path: Path, read_as: tuple[int, int, int
     import os
     import shutil
 
-    from byocframe.io.atomic import Scratch
+    from byocframe.atomic import Scratch
     from byocframe.io.files import write_file
 
     target = path.expanduser()

@@ -1,15 +1,22 @@
-"""Tile frames in and out.
+"""Tile frames in and out: live listings and files.
 
-Live listings, Catalog searches, files and STAC.
+The Catalog search and the STAC export live in `byocframe.stac`; their names are still
+handed on here (``byocframe.io.search_records``, ``byocframe.io.to_stac``, ...).
 """
 
 from __future__ import annotations
 
-from byocframe.io.catalog import catalog_datetime, iter_items, search_records
 from byocframe.io.files import read_file, write_file
 from byocframe.io.listing import read_collections, read_tiles
-from byocframe.io.stac import tiles_from_stac, to_stac, write_geoparquet
-from byocframe.io.stac_parquet import write_stac_geoparquet
+from byocframe.stac import (
+    catalog_datetime,
+    iter_items,
+    search_records,
+    tiles_from_stac,
+    to_stac,
+    write_geoparquet,
+    write_stac_geoparquet,
+)
 
 __all__ = [
     "catalog_datetime",

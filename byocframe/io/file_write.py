@@ -2,7 +2,7 @@
 
 The format follows the extension (`byocframe.io.file_formats`); `byocframe.io.files`
 describes what each keeps. Every file is written beside the target under a scratch
-name and renamed over it once complete and on the disk (`byocframe.io.atomic.Scratch`):
+name and renamed over it once complete and on the disk (`byocframe.atomic.Scratch`):
 a failure, a kill or a power loss halfway leaves the file that was there as it was, and
 two writers of one file leave one of their files whole. A replaced file keeps its
 permissions, a link the file it points to, a GeoPackage its other layers.
@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from byocframe.atomic import Scratch
 from byocframe.exceptions import ValidationError
 from byocframe.frame.native import as_geometries
 from byocframe.frame.records import ATTRS_KEY
 from byocframe.frame.settings import json_safe
-from byocframe.io.atomic import Scratch
 from byocframe.io.file_formats import (
     CSV_MARK,
     FILE_FORMATS,

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import shapely
 import xxhash
 
+from byocframe.atomic import Scratch
 from byocframe.exceptions import ValidationError
 from byocframe.frame.digests import geometry_digest
 from byocframe.frame.footprints import redraw_tiles, tile_groups
@@ -35,7 +36,6 @@ from byocframe.frame.records import ATTRS_KEY
 from byocframe.frame.settings import json_safe
 from byocframe.frame.tokens import own_tokens
 from byocframe.geo.crs import WGS84
-from byocframe.io.atomic import Scratch
 
 __all__ = [
     "COMPRESSION_LEVEL",

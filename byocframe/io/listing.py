@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from byocframe.atomic import Scratch
 from byocframe.client.api import Client, resolve_client
 from byocframe.exceptions import ValidationError
 from byocframe.frame.collection_state import stamp_collections
@@ -23,13 +24,13 @@ from byocframe.frame.tokens import load_number
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import DEFAULT_DENSIFY
 from byocframe.ids import CollectionLike, resource_id
-from byocframe.io.atomic import Scratch
-from byocframe.io.catalog import DatetimeLike, search_records
 from byocframe.io.geoparquet_read import read_row_groups
 from byocframe.io.geoparquet_write import ParquetSink
 from byocframe.io.pages import PAGES_AHEAD, Assembly, from_both_ends
-from byocframe.io.stac_parquet import StacSink, merge_stac_columns, stac_columns
 from byocframe.progress import ProgressBar
+from byocframe.stac.catalog import DatetimeLike, search_records
+from byocframe.stac.columns import merge_stac_columns, stac_columns
+from byocframe.stac.parquet import StacSink
 from byocframe.typing import AnyClient, CrsLike, GeometryLike
 
 __all__ = [
@@ -88,7 +89,7 @@ def read_tiles(
     """List the tiles of a collection into a GeoDataFrame (see `tiles_from_records`).
 
     With ``bbox``, ``datetime``, ``intersects`` or ``filter``, the tiles are found
-    through the Catalog API (`byocframe.io.catalog.search_records`): only INGESTED tiles,
+    through the Catalog API (`byocframe.stac.catalog.search_records`): only INGESTED tiles,
     a few requests instead of one per 100 tiles of the collection, and the same frame
     (columns, geometries, snapshot for `byocframe.edits.push`) as a full listing.
 
@@ -125,7 +126,7 @@ def read_tiles(
         Only tiles whose cover intersects this lon/lat box (west > east: across the
         antimeridian).
     datetime : str, datetime or (start, end), optional
-        Only tiles sensed then (see `byocframe.io.catalog.catalog_datetime`); tiles
+        Only tiles sensed then (see `byocframe.stac.catalog.catalog_datetime`); tiles
         without a sensing time never match.
     intersects : shapely geometry or GeoJSON dict, optional
         Only tiles whose cover intersects it (lon/lat).
@@ -228,7 +229,7 @@ def write_listing(
     `byocframe.push`.
 
     With ``format="stac-geoparquet"`` the same batches become STAC Items instead: the
-    file `byocframe.io.write_stac_geoparquet` writes from the frame `read_tiles` gives
+    file `byocframe.stac.write_stac_geoparquet` writes from the frame `read_tiles` gives
     (one row group a batch), with the collection's record read from the service first.
 
     The file appears only once complete: it is written in a scratch folder next to

@@ -6,8 +6,9 @@ levels of detail for large frames.
 
 from __future__ import annotations
 
+from byocframe.maps.columns import STATUS_COLORS
 from byocframe.maps.lod import DEFAULT_LOD, LevelOfDetail
-from byocframe.maps.plotting import STATUS_COLORS, plot_coverage
+from byocframe.maps.plotting import plot_coverage
 from byocframe.maps.timeline import plot_timeline
 from byocframe.maps.webmap import TileMap, explore
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from byocframe.maps.plotting import STATUS_COLORS
+from byocframe.maps.columns import STATUS_COLORS
 
 __all__ = ["MAX_CLASSES", "NONE_COLOR", "STATUS_ORDER", "classes", "colormap", "palette"]
 

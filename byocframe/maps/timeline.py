@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from byocframe.maps.plotting import STATUS_COLORS
-from byocframe.tools.stats import coverage, group_labels
+from byocframe.maps.columns import STATUS_COLORS
+from byocframe.tools.groups import group_labels
+from byocframe.tools.stats import coverage
 
 __all__ = ["TIMELINE_HEADROOM", "plot_timeline"]
 

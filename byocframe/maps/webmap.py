@@ -21,14 +21,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from byocframe.atomic import Scratch
 from byocframe.exceptions import ByocframeWarning, ValidationError, user_stacklevel
 from byocframe.frame.native import NATIVE_COLUMNS
-from byocframe.io.atomic import Scratch
 from byocframe.maps import classes as mapclasses
 from byocframe.maps import page as mappage
+from byocframe.maps.columns import check_column
 from byocframe.maps.lod import DEFAULT_LOD, LevelOfDetail, lod_layer
 from byocframe.maps.page import OSM_TILES
-from byocframe.maps.plotting import check_column
 
 __all__ = ["DEFAULT_LOD", "DEFAULT_TOLERANCE", "OSM_TILES", "LevelOfDetail", "TileMap", "explore"]
 
@@ -195,7 +195,7 @@ def explore(
         A tile frame (any CRS; drawn in EPSG:4326 on a web map, so antimeridian pieces
         stay in place and polar caps are cut at 85 degrees by the web projection).
     column : str or None, default "status"
-        Colour by this column: status colours of `byocframe.maps.plotting.STATUS_COLORS`,
+        Colour by this column: status colours of `byocframe.maps.columns.STATUS_COLORS`,
         up to 12 categories (more go to "(other)"), datetimes by UTC date (6
         equal-count classes past 12 dates) or numbers in 6 equal-count classes.
         None: one colour.

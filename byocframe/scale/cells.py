@@ -2,7 +2,7 @@
 
 `byocframe.tools.stats.coverage` needs every footprint of a group in memory. These three
 steps split it so that no step does: `cell_pieces` cuts one partition's footprints along
-a grid of square cells of the equal-area plane (``byocframe.tools.stats.EQUAL_AREA``),
+a grid of square cells of the equal-area plane (``byocframe.tools.areas.EQUAL_AREA``),
 keyed by group and cell; whatever engine brings each group's pieces of a cell together
 (a shuffle on ``group`` and ``cell``) runs `cell_depths` on them; `combine_coverage`
 adds the cells up.
@@ -29,13 +29,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from byocframe.tools.areas import aoi_geometry, equal_area_geometries
 from byocframe.tools.depth import depth_areas, grid_cells
-from byocframe.tools.stats import (
-    CoverageTable,
-    aoi_geometry,
-    equal_area_geometries,
-    group_labels,
-)
+from byocframe.tools.groups import group_labels
+from byocframe.tools.tables import CoverageTable
 from byocframe.typing import AoiLike
 
 __all__ = [
@@ -210,7 +207,7 @@ def cell_pieces(
 
 
 def group_name(by: str | None, columns: Sequence[str]) -> str:
-    """The name `byocframe.tools.stats.group_labels` gives the groups of ``by``.
+    """The name `byocframe.tools.groups.group_labels` gives the groups of ``by``.
 
     Examples
     --------

@@ -34,7 +34,7 @@ from byocframe.scale.manifest import (
     Manifest,
     write_manifest,
 )
-from byocframe.tools.stats import group_labels
+from byocframe.tools.groups import group_labels
 
 __all__ = [
     "check_files",

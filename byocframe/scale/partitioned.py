@@ -36,7 +36,7 @@ from byocframe.scale.changes import (
     partitioned_plan,
 )
 from byocframe.scale.dataset import dask_modules, empty_frame, read_partitions, write_partitions
-from byocframe.tools.stats import CoverageTable
+from byocframe.tools.tables import CoverageTable
 from byocframe.typing import AoiLike
 
 __all__ = [

@@ -183,11 +183,11 @@ def test_another_files_scratch_and_a_lookalike_are_left(tmp_path: Path, frames: 
 
 
 def test_every_write_then_rename_goes_through_scratch() -> None:
-    """One place renames a written file over another: `byocframe.io.atomic.Scratch`."""
+    """One place renames a written file over another: `byocframe.atomic.Scratch`."""
     package = Path(byocframe.__file__).parent
     renaming = sorted(
         str(path.relative_to(package))
         for path in package.rglob("*.py")
         if any(word in path.read_text() for word in ("os.replace(", "os.rename(", ".rename(tar"))
     )
-    assert renaming == ["io/atomic.py"]
+    assert renaming == ["atomic.py"]

@@ -130,7 +130,7 @@ def test_tiles_a_few_pixels_wide_are_drawn_without_a_dot(gdf):
 
 
 def test_basemap_fallback_is_one_line_said_once_per_process(gdf, monkeypatch):
-    monkeypatch.setattr("byocframe.maps.plotting._fallback_said", threading.Event(), raising=False)
+    monkeypatch.setattr("byocframe.maps.basemap._fallback_said", threading.Event())
     unreachable = "http://127.0.0.1:9/{z}/{x}/{y}.png"
     small = gdf.head(20)
     with warnings.catch_warnings(record=True) as caught:

@@ -43,12 +43,12 @@ def counting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     alone, or whole cells counted together up to 40 pieces a call), and cut along cells
     halved down to 100 km (as when a cell would hold too many footprints)."""
     if request.param != "at once":
-        monkeypatch.setattr(byocframe.tools.stats, "_MAX_AT_ONCE", 0)
-        monkeypatch.setattr(byocframe.tools.stats, "_BATCH", 1)
+        monkeypatch.setattr(byocframe.tools.batching, "_MAX_AT_ONCE", 0)
+        monkeypatch.setattr(byocframe.tools.batching, "_BATCH", 1)
     if request.param == "cells in batches":
-        monkeypatch.setattr(byocframe.tools.stats, "_BATCH", 40)
+        monkeypatch.setattr(byocframe.tools.batching, "_BATCH", 40)
     if request.param == "in halved cells":
-        monkeypatch.setattr(byocframe.tools.stats, "_MAX_PER_CELL", 1)
+        monkeypatch.setattr(byocframe.tools.batching, "_MAX_PER_CELL", 1)
     return request.param
 
 
@@ -137,17 +137,17 @@ class TestCoverage:
         touching = gdf[gdf.intersects(shapely.box(*aoi))]
         assert 2 <= len(touching) <= 40
         projected = []
-        project = byocframe.tools.stats._project
+        project = byocframe.tools.areas.project
 
         def spy(geoms, inverse=False):
             projected.append(len(geoms))
             return project(geoms, inverse)
 
-        monkeypatch.setattr(byocframe.tools.stats, "_project", spy)
+        monkeypatch.setattr(byocframe.tools.areas, "project", spy)
         row = coverage(gdf, aoi=aoi).iloc[0]
         # only the footprints near the AOI (and the AOI itself) were projected
         assert sum(projected) <= 3 * len(touching) + 1
-        monkeypatch.setattr(byocframe.tools.stats, "_project", project)
+        monkeypatch.setattr(byocframe.tools.areas, "project", project)
         # the same as counting the touching tiles alone
         alone = coverage(touching, aoi=aoi).iloc[0]
         assert row.to_dict() == pytest.approx(alone.to_dict(), rel=1e-12)
@@ -253,7 +253,7 @@ def counted_pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def fullest_cell(gdf: gpd.GeoDataFrame) -> tuple[int, int]:
     """The pieces of the fullest cell, and the cells, of a frame cut as `coverage` cuts it."""
-    _, cell = byocframe.tools.stats._cells(equal_area_geometries(gdf))
+    _, cell = byocframe.tools.batching._cells(equal_area_geometries(gdf))
     counts = np.unique(cell, return_counts=True)[1]
     return int(counts.max()), len(counts)
 
@@ -310,7 +310,7 @@ class TestStackedMonths:
         # counted in 150 km cells: most tiles are cut, and pieces of one tile in
         # neighbouring cells (which share the cell line) are counted in one call
         rng = np.random.default_rng(6)
-        monkeypatch.setattr(byocframe.tools.stats, "CELL_SIZE", 150_000.0)
+        monkeypatch.setattr(byocframe.tools.batching, "CELL_SIZE", 150_000.0)
         tiles = [shapely.box(x, y, x + 1, y + 1) for x in range(10, 15) for y in range(40, 44)]
         months = 3
         geoms = [self.noisy(t, rng, 1e-8) for _ in range(months) for t in tiles]

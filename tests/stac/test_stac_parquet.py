@@ -21,8 +21,8 @@ import byocframe
 from byocframe.exceptions import ByocframeWarning
 from byocframe.frame.native import native_column, native_geometries
 from byocframe.frame.synthetic import SYNTHETIC_BANDS, synthetic_tiles
-from byocframe.io import tiles_from_stac, to_stac, write_geoparquet, write_stac_geoparquet
-from byocframe.io.stac import PROJECTION
+from byocframe.stac import tiles_from_stac, to_stac, write_geoparquet, write_stac_geoparquet
+from byocframe.stac.fields import PROJECTION
 
 pystac = pytest.importorskip("pystac")
 pq = pytest.importorskip("pyarrow.parquet")

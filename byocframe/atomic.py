@@ -44,7 +44,7 @@ __all__ = ["DURABLE", "Scratch", "fsync_folder", "stale_scratch"]
 #: Whether a replaced file and its folder are flushed to the disk (``fsync``) around the
 #: rename, so that a power loss leaves the old file or the new one. It costs a wait for
 #: the disk per file written (milliseconds on an SSD); set it to False
-#: (``byocframe.io.atomic.DURABLE = False``) where a lost file is easily made again.
+#: (``byocframe.atomic.DURABLE = False``) where a lost file is easily made again.
 DURABLE = True
 
 #: Most characters of the target's name a scratch name repeats: the rest of the scratch

@@ -11,7 +11,7 @@ import shapely
 import byocframe
 from byocframe.frame.synthetic import SYNTHETIC_BANDS, synthetic_tiles
 from byocframe.geo.geometry import antimeridian_bbox
-from byocframe.io.stac import tiles_from_stac, to_stac
+from byocframe.stac import tiles_from_stac, to_stac
 
 pystac = pytest.importorskip("pystac")
 pq = pytest.importorskip("pyarrow.parquet")

@@ -17,7 +17,7 @@ import byocframe
 import byocframe.client.paging
 from byocframe import ByocframeWarning, Client, TransportError
 from byocframe.client.paging import Pages
-from byocframe.io.catalog import CATALOG_PATH
+from byocframe.stac.catalog import CATALOG_PATH
 
 Page = dict[str, Any]
 
@@ -136,7 +136,7 @@ def test_a_catalog_search_counts_its_items_against_max_items(
 ) -> None:
     """The search passes each page's items to the listing bound, as the tile listing does."""
     from byocframe.client import paging
-    from byocframe.io.catalog import iter_items
+    from byocframe.stac.catalog import iter_items
 
     monkeypatch.setattr(paging, "MAX_ITEMS", 150)
     with byocframe.local_service(demo=True, demo_tiles=300) as service:

@@ -17,7 +17,8 @@ from catalog_world import token_for
 from stac_schemas import STORE, errors, offline_validation, validate
 
 import byocframe
-from byocframe.io.stac import PROJECTION, tiles_from_stac, to_stac
+from byocframe.stac import tiles_from_stac, to_stac
+from byocframe.stac.fields import PROJECTION
 
 pystac = pytest.importorskip("pystac")
 

@@ -1,0 +1,270 @@
+"""The BYOC API's resources as methods: collections and their tiles.
+
+`ByocEndpoints` sends each request of the BYOC API through the session (retries, pace,
+deadlines) and the global lookup it builds on (a 404 for a collection held elsewhere
+says where); records go out as dicts or sentinelhub-py dataclasses, and pages come back
+one at a time. `byocframe.Client` is these endpoints with its ways to be made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+from byocframe.client.lookup import GlobalLookup
+from byocframe.exceptions import NotFoundError
+from byocframe.ids import CollectionLike, TileLike, path_of, resource_id
+from byocframe.typing import RecordLike
+
+__all__ = ["ByocEndpoints"]
+
+
+class ByocEndpoints(GlobalLookup):
+    """The collection and tile endpoints of the BYOC API (the methods of `Client`).
+
+    Examples
+    --------
+    >>> import byocframe
+    >>> with byocframe.local_service() as service:
+    ...     client = service.client()
+    ...     cid = client.create_collection({"name": "demo", "s3Bucket": "bucket"})["id"]
+    ...     client.find_tile(cid, "a/(BAND).tif") is None
+    True
+    """
+
+    # ------------------------------------------------------------------ collections
+    def collection_pages(self, search: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Collections, one page (up to 100) at a time."""
+        return self._pages("/collections", {"search": search})
+
+    def iter_collections(
+        self, search: str | None = None, *, count: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every collection (matching ``search``: words joined by ``|`` or ``&``).
+
+        As sentinelhub-py's ``SentinelHubBYOC.iter_collections``; ``count`` is the page
+        size (1 to 100; 100 by default).
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     client = service.client()
+        ...     _ = client.create_collection({"name": "demo", "s3Bucket": "bucket"})
+        ...     [c["name"] for c in client.iter_collections(count=1)]
+        ['demo']
+        """
+        cap = _page_size(count)
+        for page in self._pages("/collections", {"search": search, "count": cap}):
+            yield from page
+
+    def get_collection(self, collection: CollectionLike) -> dict[str, Any]:
+        """One collection."""
+        cid = resource_id(collection, "collection")
+        try:
+            return self._data("GET", path_of("collections", cid))
+        except NotFoundError as err:
+            elsewhere = self._elsewhere(err, cid)
+            if elsewhere is err:
+                raise
+            raise elsewhere from err
+
+    def create_collection(self, collection: RecordLike) -> dict[str, Any]:
+        """Create a collection (``name`` and ``s3Bucket`` required); return it.
+
+        ``collection`` is a dict, or a sentinelhub-py ``ByocCollection``.
+        """
+        return self._data("POST", "/collections", json=_payload(collection))
+
+    def update_collection(
+        self, collection: CollectionLike | RecordLike, record: RecordLike | None = None
+    ) -> None:
+        """Replace the writable fields of a collection (name, s3Bucket, noData, bands).
+
+        ``update_collection(collection, record)`` sends ``record`` to ``collection``;
+        ``update_collection(collection)``, as sentinelhub-py's, sends the collection as
+        it is given (a dict or ``ByocCollection`` with its ``id``, e.g. one
+        `get_collection` returned and you changed).
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     client = service.client()
+        ...     made = client.create_collection({"name": "demo", "s3Bucket": "bucket"})
+        ...     made["name"] = "renamed"
+        ...     client.update_collection(made)
+        ...     client.get_collection(made["id"])["name"]
+        'renamed'
+        """
+        body = _payload(collection if record is None else record, "update_collection")
+        path = path_of("collections", resource_id(collection, "collection"))
+        self.request("PUT", path, json=body)
+
+    def delete_collection(self, collection: CollectionLike) -> None:
+        """Delete a collection and all its tiles."""
+        self.request("DELETE", path_of("collections", resource_id(collection, "collection")))
+
+    def copy_tiles(self, from_collection: CollectionLike, to_collection: CollectionLike) -> None:
+        """Copy the ingested tiles of ``from_collection`` whose path ``to_collection`` lacks."""
+        sid = resource_id(from_collection, "collection")
+        tid = resource_id(to_collection, "collection")
+        self.request(
+            "POST",
+            path_of("collections", sid, "copyTiles"),
+            params={"toCollection": tid},
+            retry=True,  # copying twice copies nothing new
+        )
+
+    # ------------------------------------------------------------------ tiles
+    def tile_pages(
+        self,
+        collection: CollectionLike,
+        *,
+        status: str | None = None,
+        path: str | None = None,
+        sort: str | None = None,
+        count: int | None = None,
+        bad_ids: Literal["raise", "keep"] = "raise",
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Tiles, one page (``count`` tiles, 1 to 100; 100 by default) at a time.
+
+        A listed tile without a usable id (empty, or not a plain URL segment) is a
+        `TransportError`; ``bad_ids="keep"`` passes it on as it is, for a loader that
+        reports it (`byocframe.read_tiles`) and never puts its id in a URL.
+        """
+        cid = resource_id(collection, "collection")
+        size = _page_size(count)
+        if bad_ids not in ("raise", "keep"):
+            raise ValueError(f"bad_ids must be 'raise' or 'keep', got {bad_ids!r}")
+        # the API's statuses are upper case; "failed" as the command line takes it
+        status = status.upper() if isinstance(status, str) else status
+        params = {"status": status, "path": path, "sort": sort, "count": size}
+        pages = self._pages(path_of("collections", cid, "tiles"), params, bad_ids=bad_ids)
+        return self._explained(pages, cid)
+
+    def iter_tiles(
+        self,
+        collection: CollectionLike,
+        sort: str | None = None,
+        path: str | None = None,
+        *,
+        status: str | None = None,
+        count: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every tile of a collection (filters: ``status``, ``path``; order: ``sort``).
+
+        The arguments are sentinelhub-py's ``SentinelHubBYOC.iter_tiles``' (``sort`` and
+        ``path`` may be given by position), and ``count`` is the page size (1 to 100).
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     client = service.client()
+        ...     cid = client.create_collection({"name": "demo", "s3Bucket": "bucket"})["id"]
+        ...     for name in ("a", "b"):
+        ...         _ = client.create_tile(cid, {"path": f"{name}/(BAND).tif"})
+        ...     [t["path"] for t in client.iter_tiles(cid, "created:desc", count=1)]
+        ['b/(BAND).tif', 'a/(BAND).tif']
+        """
+        pages = self.tile_pages(collection, status=status, path=path, sort=sort, count=count)
+        for page in pages:
+            yield from page
+
+    def find_tile(self, collection: CollectionLike, path: str) -> dict[str, Any] | None:
+        """The tile with this path, or None."""
+        page = next(self.tile_pages(collection, path=path), [])
+        return page[0] if page else None
+
+    def _tile_path(self, collection: CollectionLike, tile: TileLike, *rest: str) -> str:
+        cid, tid = resource_id(collection, "collection"), resource_id(tile, "tile")
+        return path_of("collections", cid, "tiles", tid, *rest)
+
+    def get_tile(
+        self, collection: CollectionLike, tile: TileLike, *, at: float | None = None
+    ) -> dict[str, Any]:
+        """One tile (``at``: a pacing turn from `reserve_turns`)."""
+        return self._data("GET", self._tile_path(collection, tile), at=at)
+
+    def create_tile(self, collection: CollectionLike, tile: RecordLike) -> dict[str, Any]:
+        """Create a tile (``path`` required); it starts WAITING. Return it.
+
+        ``tile`` is a dict, or a sentinelhub-py ``ByocTile``.
+        """
+        cid = resource_id(collection, "collection")
+        return self._data("POST", path_of("collections", cid, "tiles"), json=_payload(tile))
+
+    def update_tile(
+        self,
+        collection: CollectionLike,
+        tile: TileLike | RecordLike,
+        record: RecordLike | None = None,
+        *,
+        at: float | None = None,
+        fresh_until: float | None = None,
+    ) -> None:
+        """Replace a tile's ``sensingTime`` and ``coverGeometry``.
+
+        ``update_tile(collection, tile, record)`` sends ``record`` to ``tile`` (an id,
+        dict or ``ByocTile``). ``update_tile(collection, tile)``, as sentinelhub-py's,
+        sends the ``path``, ``coverGeometry`` and ``sensingTime`` the tile holds (a dict
+        with its ``id``, e.g. one `get_tile` returned and you changed, or a ``ByocTile``).
+        The API resets the cover to the tile's bounding box when ``coverGeometry`` is
+        missing: send the current cover along with any other change. ``at`` and
+        ``fresh_until`` are as in `request` (a reserved turn; a time after which the
+        write is not sent).
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     client = service.client()
+        ...     cid = client.create_collection({"name": "demo", "s3Bucket": "bucket"})["id"]
+        ...     tile = client.create_tile(cid, {"path": "a/(BAND).tif"})
+        ...     tile["sensingTime"] = "2024-06-01T10:00:00Z"
+        ...     client.update_tile(cid, tile)
+        ...     client.get_tile(cid, tile["id"])["sensingTime"]
+        '2024-06-01T10:00:00.000Z'
+        """
+        if record is None:
+            given = _payload(tile, "update_tile")
+            # what sentinelhub-py's update_tile sends of a whole tile record
+            body = {k: given[k] for k in ("path", "coverGeometry", "sensingTime") if given.get(k)}
+        else:
+            body = _payload(record)
+        path = self._tile_path(collection, tile)
+        self.request("PUT", path, json=body, at=at, fresh_until=fresh_until)
+
+    def delete_tile(self, collection: CollectionLike, tile: TileLike) -> None:
+        """Delete a tile."""
+        self.request("DELETE", self._tile_path(collection, tile))
+
+    def reingest_tile(self, collection: CollectionLike, tile: TileLike) -> None:
+        """Send an INGESTED or FAILED tile back to ingestion."""
+        self.request("POST", self._tile_path(collection, tile, "reingest"))
+
+
+def _page_size(count: int | None) -> str | None:
+    if count is not None and not (isinstance(count, int) and 1 <= count <= 100):
+        raise ValueError(f"count must be an integer from 1 to 100, got {count!r}")
+    return None if count is None else str(count)
+
+
+def _payload(record: object, method: str | None = None) -> dict[str, Any]:
+    """A record as sent: a dict as it is, a dataclass as sentinelhub-py sends it."""
+    if isinstance(record, Mapping):
+        return dict(record)
+    to_dict = getattr(record, "to_dict", None)
+    if method is not None and not callable(to_dict):
+        raise TypeError(
+            f"{method}(collection, x) sends x as it is: give a dict or a sentinelhub-py "
+            f"dataclass with its id, or the record to send as a third argument, got "
+            f"{type(record).__name__}"
+        )
+    if not callable(to_dict):
+        raise TypeError(
+            f"a record must be a dict or a sentinelhub-py dataclass (ByocCollection, "
+            f"ByocTile), got {type(record).__name__}"
+        )
+    return dict(to_dict())
