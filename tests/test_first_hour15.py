@@ -143,3 +143,12 @@ def test_a_missing_collection_still_says_check_the_id():
         pytest.raises(byocframe.NotFoundError, match="check the id"),
     ):
         service.client().get_collection("11111111-2222-3333-4444-555555555555")
+
+
+def test_a_profile_with_no_configuration_file_says_how_to_make_one(tmp_path):
+    missing = tmp_path / "sentinelhub" / "config.toml"
+    with pytest.raises(ValueError, match="no sentinelhub-py configuration") as caught:
+        byocframe.Client.from_config(profile="work", path=missing)
+    message = str(caught.value)
+    assert ".save('work')" in message
+    assert "SH_CLIENT_ID / SH_CLIENT_SECRET" in message
