@@ -54,8 +54,8 @@ class ByocAccessor:
             raise AttributeError(
                 ".byoc works on BYOC tile frames: build one with byocframe.read_tiles() or "
                 "byocframe.tiles_from_records() (a GeoDataFrame with 'path', 'status' and "
-                "a geometry); on collection frames from read_collections() it can push; on "
-                "files frames from read_bucket() it can check"
+                f"a geometry{_lacking(frame)}); on collection frames from read_collections() "
+                "it can push; on files frames from read_bucket() it can check"
             )
         self._frame = frame
         self._tiles = tiles
@@ -384,6 +384,26 @@ class ByocAccessor:
         from byocframe.maps.timeline import plot_timeline
 
         return plot_timeline(self._frame, freq=freq, ax=ax)
+
+
+def _lacking(frame: pd.DataFrame) -> str:
+    """What keeps a frame that has a tile column from being a tile frame, for a message."""
+    known = {"path", "status", "sensing_time", "native_cover", "loaded"}
+    if not known & set(frame.columns):
+        return ""  # not a tile frame at all: naming what it lacks would not help
+    lacks = [f"'{name}'" for name in ("path", "status") if name not in frame.columns]
+    if isinstance(frame, gpd.GeoDataFrame):
+        if frame.active_geometry_name not in frame.columns:
+            lacks.append(f"its geometry column '{frame.active_geometry_name}'")
+    else:
+        shapes = [name for name, kind in frame.dtypes.items() if kind == "geometry"]
+        if shapes:
+            return (
+                f"; this is a {type(frame).__name__}: make it one with "
+                f"geopandas.GeoDataFrame(frame, geometry='{shapes[-1]}')"
+            )
+        lacks.append("a geometry column")
+    return f"; this one lacks {' and '.join(lacks)}" if lacks else ""
 
 
 def _level_of_detail(lod: LevelOfDetail | str | None) -> LevelOfDetail | None:

@@ -8,6 +8,7 @@ import shlex
 import tomllib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import byocframe
@@ -152,3 +153,34 @@ def test_a_profile_with_no_configuration_file_says_how_to_make_one(tmp_path):
     message = str(caught.value)
     assert ".save('work')" in message
     assert "SH_CLIENT_ID / SH_CLIENT_SECRET" in message
+
+
+@pytest.mark.parametrize(
+    ("cut", "named"),
+    [
+        (lambda gdf: gdf.drop(columns="status"), "this one lacks 'status'"),
+        (lambda gdf: gdf[["path", "status"]], "this one lacks a geometry column"),
+        (lambda gdf: gdf.drop(columns="geometry"), "lacks its geometry column 'geometry'"),
+        (lambda gdf: gdf.drop(columns=["path", "status"]), "lacks 'path' and 'status'"),
+        (
+            lambda gdf: pd.DataFrame(gdf),
+            "this is a DataFrame: make it one with geopandas.GeoDataFrame(frame, "
+            "geometry='geometry')",
+        ),
+    ],
+    ids=["no-status", "no-geometry", "no-active-geometry", "no-path-status", "plain-dataframe"],
+)
+def test_the_accessor_names_what_a_cut_tile_frame_lacks(cut, named):
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    frame = cut(byocframe.tiles_from_records(synthetic_tiles(2, seed=1)))
+    with pytest.raises(AttributeError, match=r"\.byoc works on BYOC tile frames") as caught:
+        frame.byoc  # noqa: B018 (the access is the test)
+    assert named in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_accessor_says_nothing_of_columns_on_an_unrelated_frame():
+    with pytest.raises(AttributeError) as caught:
+        pd.DataFrame({"a": [1]}).byoc  # noqa: B018
+    assert "lacks" not in str(caught.value)
