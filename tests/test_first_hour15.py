@@ -184,3 +184,31 @@ def test_the_accessor_says_nothing_of_columns_on_an_unrelated_frame():
     with pytest.raises(AttributeError) as caught:
         pd.DataFrame({"a": [1]}).byoc  # noqa: B018
     assert "lacks" not in str(caught.value)
+
+
+def test_a_new_row_in_metres_in_a_lon_lat_frame_is_refused_not_created_without_cover():
+    """Rows concatenated from a frame without a CRS take the tile frame's (geopandas
+    warns); a cover in metres then lies outside lon/lat. It used to be dropped: the tile
+    was created with no cover and the push said ok."""
+    import geopandas as gpd
+    import shapely
+
+    with byocframe.local_service(demo=True, demo_tiles=3) as service:
+        client = service.client()
+        gdf = byocframe.read_tiles(client, service.demo_collection, progress=False)
+        new = gpd.GeoDataFrame(
+            {"path": ["utm/(BAND).tif"]},
+            geometry=[shapely.box(500_000, 0, 600_000, 100_000)],
+            crs=gdf.crs,
+        )
+        edited = pd.concat([gdf, new])
+        with pytest.raises(byocframe.ValidationError, match="cover lies outside EPSG:4326"):
+            byocframe.push(edited, client, progress=False)
+        assert client.find_tile(service.demo_collection, "utm/(BAND).tif") is None
+        # the same row in degrees is created with its cover
+        new["geometry"] = [shapely.box(10, 10, 11, 11)]
+        byocframe.push(pd.concat([gdf, new]), client, progress=False)
+        made = client.find_tile(service.demo_collection, "utm/(BAND).tif")
+        assert made is not None
+        cover = shapely.geometry.shape(made["coverGeometry"])
+        assert cover.bounds == (10.0, 10.0, 11.0, 11.0)

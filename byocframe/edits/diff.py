@@ -365,6 +365,17 @@ def _diff_new(frame: pd.DataFrame, pos: int, result: Plan, rows: list[dict[str, 
         else:
             crs = frame.crs.to_string() if frame.crs is not None else WGS84
             cover = reproject(np.array([geom]), np.array([crs]), WGS84, densify=None)[0]
+            if cover is None or shapely.is_empty(cover):  # e.g. metres in a lon/lat frame
+                result.problems.append(
+                    {
+                        "id": None,
+                        "field": "geometry",
+                        "value": geom,
+                        "problem": f"new row {pos}: its cover lies outside {crs}, where it "
+                        "cannot be drawn: give it in the frame's CRS (gdf.crs)",
+                        "_pos": pos,
+                    }
+                )
     if path is None:
         result.problems.append(
             {
