@@ -212,3 +212,29 @@ def test_a_new_row_in_metres_in_a_lon_lat_frame_is_refused_not_created_without_c
         assert made is not None
         cover = shapely.geometry.shape(made["coverGeometry"])
         assert cover.bounds == (10.0, 10.0, 11.0, 11.0)
+
+
+@pytest.mark.parametrize("typo", ["sensing_tme", "Sensing_time", "sensingtime", "geomtry"])
+def test_a_misspelt_column_in_an_edit_is_named_not_silently_skipped(typo):
+    """``gdf.loc[m, "sensing_tme"] = ...`` makes a new column; nothing would be pushed."""
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    gdf.loc[gdf.index[0], typo] = pd.Timestamp("2024-01-01", tz="UTC")
+    with pytest.warns(byocframe.ByocframeWarning, match=f"column '{typo}' is not a tile field"):
+        found = byocframe.changes(gdf)
+    assert found.empty  # the edit itself is still not taken: the warning says why
+
+
+def test_own_columns_that_are_not_misspellings_pass_quietly():
+    import warnings
+
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    gdf["sensing_date"] = gdf["sensing_time"].dt.date
+    gdf["local_sensing_time"] = gdf["sensing_time"]
+    gdf["geometry_area"] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert byocframe.changes(gdf).empty
