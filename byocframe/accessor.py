@@ -54,8 +54,8 @@ class ByocAccessor:
             raise AttributeError(
                 ".byoc works on BYOC tile frames: build one with byocframe.read_tiles() or "
                 "byocframe.tiles_from_records() (a GeoDataFrame with 'path', 'status' and "
-                "a geometry); on collection frames from read_collections() it can push; on "
-                "files frames from read_bucket() it can check"
+                f"a geometry{_lacking(frame)}); on collection frames from read_collections() "
+                "it can push; on files frames from read_bucket() it can check"
             )
         self._frame = frame
         self._tiles = tiles
@@ -145,6 +145,25 @@ class ByocAccessor:
         ``workers`` is each function's own default when None. ``delete_missing``,
         ``tolerance``, ``collection``, ``delete_only``, ``max_deletes`` and
         ``clear_times`` are for tile frames only.
+
+        Examples
+        --------
+        Rename a collection (sentinelhub-py: ``byoc.update_collection``) and move a
+        tile's sensing time, each edited the pandas way:
+
+        >>> import byocframe, pandas as pd
+        >>> with byocframe.local_service(demo=True, demo_tiles=5) as service:
+        ...     client = service.client()
+        ...     collections = byocframe.read_collections(client)
+        ...     collections.loc[service.demo_collection, "name"] = "Digital Twin Earth"
+        ...     sent = collections.byoc.push(client)  # only the changed name is sent
+        ...     gdf = byocframe.read_tiles(client, service.demo_collection, progress=False)
+        ...     gdf.loc[gdf.index[0], "sensing_time"] += pd.Timedelta(hours=1)
+        ...     pushed = gdf.byoc.push(client, progress=False)
+        ...     client.get_collection(service.demo_collection)["name"]
+        'Digital Twin Earth'
+        >>> sent["outcome"].tolist(), pushed["outcome"].tolist()
+        (['ok'], ['ok'])
         """
         if self._tiles:
             from byocframe.edits.route import push
@@ -238,7 +257,22 @@ class ByocAccessor:
         )
 
     def summary(self) -> Summary:
-        """Counts by status, dates, CRSs, failure causes and covered area."""
+        """Counts by status, dates, CRSs, failure causes and covered area.
+
+        See `byocframe.tools.summary.summarize`; the attributes (``tiles``,
+        ``statuses``, ``covered_km2``, ...) hold the figures it prints.
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> from byocframe.frame.synthetic import synthetic_tiles
+        >>> gdf = byocframe.tiles_from_records(synthetic_tiles(100, seed=1))
+        >>> print(gdf.byoc.summary())
+        100 tiles, 188,991 km2 covered
+        status: INGESTED 100
+        sensing: 2024-06-01 22:27 to 2024-07-01 22:44 UTC on 4 dates
+        CRS: 3 in use (EPSG:32660 48, EPSG:32601 44, EPSG:32760 8)
+        """
         self._need_tiles("summary")
         return summarize(self._frame)
 
@@ -350,6 +384,26 @@ class ByocAccessor:
         from byocframe.maps.timeline import plot_timeline
 
         return plot_timeline(self._frame, freq=freq, ax=ax)
+
+
+def _lacking(frame: pd.DataFrame) -> str:
+    """What keeps a frame that has a tile column from being a tile frame, for a message."""
+    known = {"path", "status", "sensing_time", "native_cover", "loaded"}
+    if not known & set(frame.columns):
+        return ""  # not a tile frame at all: naming what it lacks would not help
+    lacks = [f"'{name}'" for name in ("path", "status") if name not in frame.columns]
+    if isinstance(frame, gpd.GeoDataFrame):
+        if frame.active_geometry_name not in frame.columns:
+            lacks.append(f"its geometry column '{frame.active_geometry_name}'")
+    else:
+        shapes = [name for name, kind in frame.dtypes.items() if kind == "geometry"]
+        if shapes:
+            return (
+                f"; this is a {type(frame).__name__}: make it one with "
+                f"geopandas.GeoDataFrame(frame, geometry='{shapes[-1]}')"
+            )
+        lacks.append("a geometry column")
+    return f"; this one lacks {' and '.join(lacks)}" if lacks else ""
 
 
 def _level_of_detail(lod: LevelOfDetail | str | None) -> LevelOfDetail | None:

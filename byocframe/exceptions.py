@@ -220,6 +220,10 @@ _HINTS = {
 
 #: A collection id in the Catalog's form (``byoc-<id>``) in a BYOC API path.
 _CATALOG_FORM = re.compile(r"/collections/byoc-([^/?#]+)")
+#: A path that names a collection or a tile (a 404 there is about an id).
+_RESOURCE = re.compile(r"/(?:collections|global)/[^/?#]")
+#: Where the deployment's address ends in a request URL: an API or a token endpoint.
+_ADDRESS_END = re.compile(r"/(?:api|oauth|auth/realms)/")
 
 
 def user_stacklevel() -> int:
@@ -244,13 +248,32 @@ def user_stacklevel() -> int:
 
 
 def _hint(status_code: int, url: str) -> str:
-    """What to check after an error status; for ``byoc-<id>``, the bare id to give."""
+    """What to check after an error status; for ``byoc-<id>``, the bare id to give.
+
+    A 404 off any collection (the token endpoint, an API's root) says the address is
+    wrong, not an id.
+
+    Examples
+    --------
+    >>> print(_hint(404, "https://example.com/sh/api/v1/byoc/collections"))
+     (no such address: check the base URL, https://example.com/sh here: the deployment's address, with no path)
+    >>> print(_hint(404, "https://example.com/api/v1/byoc/collections/c1"))
+     (check the id, and that the collection lives on this deployment's base URL)
+    """  # noqa: E501
     found = _CATALOG_FORM.search(url) if status_code == 404 else None
     if found:
         return (
             f" (byoc-{found[1]} is the Catalog's name of the collection; the BYOC API "
             f"takes the bare id: {found[1]})"
         )
+    if status_code == 404 and not _RESOURCE.search(url):
+        base = _ADDRESS_END.split(url, maxsplit=1)[0]
+        if "/api/" in url:
+            return (
+                f" (no such address: check the base URL, {base} here: the deployment's "
+                "address, with no path)"
+            )
+        return f" (no such address: check the token URL, or the base URL ({base}) it comes from)"
     return _HINTS.get(status_code, "")
 
 

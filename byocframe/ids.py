@@ -28,6 +28,11 @@ __all__ = [
 ]
 
 _BAD_ID = re.compile(r"[\x00-\x20\x7f/?#%\\]")
+#: A name given where the id goes is the likeliest cause of a bad collection id.
+_NAME_HINT = {
+    "collection": " (a collection's name is not its id: byocframe.read_collections(client) "
+    "lists both)"
+}
 
 
 class HasCollectionId(Protocol):
@@ -72,7 +77,7 @@ def check_id(value: object, kind: str = "collection") -> str:
     if _BAD_ID.search(value) or value in (".", ".."):
         raise ValidationError(
             f"{kind} id {value!r} is not a plain id (it holds /, ?, #, %, a backslash, a "
-            "space or a control character); check where it came from",
+            f"space or a control character); check where it came from{_NAME_HINT.get(kind, '')}",
             [{"id": value, "field": "id", "value": value, "problem": "not a plain id"}],
         )
     return value
@@ -94,6 +99,11 @@ def resource_id(obj: object, kind: str = "collection") -> str:
         return check_id(obj, kind)
     if isinstance(obj, Mapping):
         return check_id(obj.get("id"), kind)
+    if hasattr(obj, "columns") and hasattr(obj, "index"):  # a whole frame, not one row
+        raise ValidationError(
+            f"cannot tell the {kind} id of a whole {type(obj).__name__}; pass one id, "
+            "e.g. frame.index[0]"
+        )
     value = getattr(obj, f"{kind}_id", None)
     if value is None and hasattr(obj, "index") and hasattr(obj, "to_dict"):
         # a pandas row: frames are indexed by id; a reset index leaves an "id" column

@@ -82,7 +82,7 @@ def test_sentinelhub_py_lists_the_demo_with_the_printed_lines(
             config_line,
             "byoc = SentinelHubBYOC(config=config)",
             "names = [c['name'] for c in byoc.iter_collections()]",
-            "tiles = list(byoc.iter_tiles(os.environ['BYOC_COLLECTION']))",
+            "tiles = list(byoc.iter_tiles(os.environ['COLLECTION']))",
             "print(len(names), names[0], len(tiles))",
         ]
     )

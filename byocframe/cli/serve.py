@@ -57,10 +57,11 @@ def add_commands(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
         help="run a local BYOC-compatible service until interrupted",
-        description="Serve the Sentinel Hub BYOC API under /api/v1/byoc, with OAuth2 "
-        "client credentials at /oauth/token and "
-        "/auth/realms/main/protocol/openid-connect/token. Prints the lines to paste "
-        "into another shell for byocframe, sentinelhub-py and (with --s3) AWS tools.",
+        description="Serve the Sentinel Hub BYOC API under /api/v1/byoc and the Catalog "
+        "API (STAC API 1.0.0) under /api/v1/catalog/1.0.0, with OAuth2 client "
+        "credentials at /oauth/token and /auth/realms/main/protocol/openid-connect/token. "
+        "Prints the lines to paste into another shell for byocframe, sentinelhub-py and "
+        "(with --s3) AWS tools, and with --demo the demo collection's id as COLLECTION.",
     )
     serve.add_argument(
         "--host",
@@ -305,7 +306,7 @@ def setup_lines(
     then in Python:
       config = SHConfig(sh_base_url='http://127.0.0.1:8080', sh_token_url='http://127.0.0.1:8080/oauth/token')
     The demo collection:
-      export BYOC_COLLECTION=c1
+      export COLLECTION=c1
     """  # noqa: E501
     lines = [
         "For byocframe in another shell (SH_BASE_URL is the address above, not the "
@@ -323,7 +324,7 @@ def setup_lines(
             "  export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in s3_environment.items()),
         ]
     if demo_collection:
-        lines += ["The demo collection:", f"  export BYOC_COLLECTION={demo_collection}"]
+        lines += ["The demo collection:", f"  export COLLECTION={demo_collection}"]
     return lines
 
 

@@ -101,6 +101,8 @@ class TokenSource:
             message = response.reason or "error"
             if isinstance(body, dict):
                 message = body.get("error_description") or body.get("error") or message
+                if isinstance(message, dict):  # the API's own error shape, e.g. on a 404
+                    message = message.get("message") or response.reason or "error"
                 message = one_line(message)  # a server's words: one line, bounded
             if 300 <= response.status < 400:
                 message = redirect_note(response)

@@ -205,7 +205,11 @@ def _profile(
     except FileNotFoundError as err:
         if path is None and chosen is None:
             return where, {}
-        raise ValueError(f"no sentinelhub-py configuration at {file}") from err
+        raise ValueError(
+            f"no sentinelhub-py configuration at {file}: save profile {name!r} there "
+            f"(sentinelhub-py: SHConfig(...).save({name!r})), or give the client id and "
+            "secret (SH_CLIENT_ID / SH_CLIENT_SECRET)"
+        ) from err
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{file} is not valid TOML: {err}") from err
     section = document.get(name)

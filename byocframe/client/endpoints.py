@@ -59,7 +59,21 @@ class ByocEndpoints(GlobalLookup):
             yield from page
 
     def get_collection(self, collection: CollectionLike) -> dict[str, Any]:
-        """One collection."""
+        """One collection, as the API's dict (sentinelhub-py: ``byoc.get_collection``).
+
+        Raises
+        ------
+        NotFoundError
+            When no collection has this id on this deployment.
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service(demo=True, demo_tiles=5) as service:
+        ...     collection = service.client().get_collection(service.demo_collection)
+        >>> collection["name"]
+        'byocframe demo: global mosaic'
+        """
         cid = resource_id(collection, "collection")
         try:
             return self._data("GET", path_of("collections", cid))
@@ -73,6 +87,14 @@ class ByocEndpoints(GlobalLookup):
         """Create a collection (``name`` and ``s3Bucket`` required); return it.
 
         ``collection`` is a dict, or a sentinelhub-py ``ByocCollection``.
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     made = service.client().create_collection({"name": "new", "s3Bucket": "b"})
+        >>> made["name"], made["s3Bucket"], len(made["id"])
+        ('new', 'b', 36)
         """
         return self._data("POST", "/collections", json=_payload(collection))
 
@@ -102,7 +124,24 @@ class ByocEndpoints(GlobalLookup):
         self.request("PUT", path, json=body)
 
     def delete_collection(self, collection: CollectionLike) -> None:
-        """Delete a collection and all its tiles."""
+        """Delete a collection and all its tiles.
+
+        Examples
+        --------
+        Getting it afterwards is a `NotFoundError` (sentinelhub-py raises
+        ``DownloadFailedException``):
+
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     client = service.client()
+        ...     cid = client.create_collection({"name": "new", "s3Bucket": "b"})["id"]
+        ...     client.delete_collection(cid)
+        ...     try:
+        ...         client.get_collection(cid)
+        ...     except byocframe.NotFoundError as error:
+        ...         print(error.status_code, error.code)
+        404 COMMON_NOT_FOUND
+        """
         self.request("DELETE", path_of("collections", resource_id(collection, "collection")))
 
     def copy_tiles(self, from_collection: CollectionLike, to_collection: CollectionLike) -> None:
@@ -190,7 +229,20 @@ class ByocEndpoints(GlobalLookup):
     def create_tile(self, collection: CollectionLike, tile: RecordLike) -> dict[str, Any]:
         """Create a tile (``path`` required); it starts WAITING. Return it.
 
-        ``tile`` is a dict, or a sentinelhub-py ``ByocTile``.
+        ``tile`` is a dict, or a sentinelhub-py ``ByocTile``. `byocframe.wait_for_ingestion`
+        waits until it is INGESTED or FAILED.
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     client = service.client()
+        ...     cid = client.create_collection({"name": "new", "s3Bucket": "b"})["id"]
+        ...     tile = client.create_tile(
+        ...         cid, {"path": "2024/06/01/(BAND).tif", "sensingTime": "2024-06-01T10:00:00Z"}
+        ...     )
+        >>> tile["status"], tile["path"]
+        ('WAITING', '2024/06/01/(BAND).tif')
         """
         cid = resource_id(collection, "collection")
         return self._data("POST", path_of("collections", cid, "tiles"), json=_payload(tile))
@@ -237,7 +289,19 @@ class ByocEndpoints(GlobalLookup):
         self.request("PUT", path, json=body, at=at, fresh_until=fresh_until)
 
     def delete_tile(self, collection: CollectionLike, tile: TileLike) -> None:
-        """Delete a tile."""
+        """Delete a tile (``tile``: its id, a dict, a ``ByocTile`` or a row of a tile frame).
+
+        Examples
+        --------
+        >>> import byocframe
+        >>> with byocframe.local_service() as service:
+        ...     client = service.client()
+        ...     cid = client.create_collection({"name": "new", "s3Bucket": "b"})["id"]
+        ...     tile = client.create_tile(cid, {"path": "a/(BAND).tif"})
+        ...     client.delete_tile(cid, tile)
+        ...     [t["id"] for t in client.iter_tiles(cid)]
+        []
+        """
         self.request("DELETE", self._tile_path(collection, tile))
 
     def reingest_tile(self, collection: CollectionLike, tile: TileLike) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Self, cast
 import urllib3
 
 from byocframe.client.auth import TokenSource
-from byocframe.client.config import SHConfigLike, settings_from_sh_config
+from byocframe.client.config import SHConfigLike, check_base_url, settings_from_sh_config
 from byocframe.client.connections import ACCEPT_ENCODING, Watch
 from byocframe.client.deployments import (
     SENTINEL_HUB_TOKEN_URL,
@@ -101,6 +101,7 @@ class ApiSession:
             if base_url is not None:
                 raise ValueError("give deployment or base_url, not both")
             base_url = get_deployment(deployment).base_url
+        check_base_url(base_url, "base_url")  # as SH_BASE_URL is: the API's address is not it
         self.base_url = check_url(base_url or DEFAULT_BASE_URL, "base_url")
         self.deployment: Deployment | None = find_deployment(base_url=self.base_url)
         self.token_url = check_url(token_url or default_token_url(self.base_url), "token_url")

@@ -11,6 +11,8 @@ recognised from digests, and only rows whose digest differs are reprojected
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from typing import Any
 
 import numpy as np
@@ -31,10 +33,10 @@ from byocframe.edits.equality import (
     same_shape,
 )
 from byocframe.edits.plans import Create, Plan, Update
-from byocframe.exceptions import ValidationError
+from byocframe.exceptions import ByocframeWarning, ValidationError, user_stacklevel
 from byocframe.frame.footprints import redraw_tiles
 from byocframe.frame.native import native_geometries
-from byocframe.frame.records import NAT, STATUSES, times_us
+from byocframe.frame.records import NAT, STATUSES, WIRE_TO_COLUMN, times_us
 from byocframe.frame.tokens import OTHER_READ_ONLY, LoadedState
 from byocframe.geo.crs import WGS84
 from byocframe.geo.geometry import reproject
@@ -103,6 +105,7 @@ def plan_edits(edited: EditedFrame, *, deleted: bool = False) -> Plan:
     True
     """
     frame, state, settings = edited.frame, edited.state, edited.settings
+    _warn_near_misses(frame)
     load = settings.get("load")
     result = Plan(
         collection=edited.collection,
@@ -151,6 +154,31 @@ def plan_edits(edited: EditedFrame, *, deleted: bool = False) -> Plan:
     result.problems.sort(key=lambda p: p.pop("_pos"))
     result.changes = pd.DataFrame(rows, columns=["id", "field", "old", "new", "action"])
     return result
+
+
+#: Columns of a tile frame that are not API fields; with those, never a misspelling.
+_FRAME_ONLY = ("geometry_source", "loaded", "native_cover", "native_crs", "native_tile")
+
+
+def _warn_near_misses(frame: pd.DataFrame) -> None:
+    """Warn of a column spelled like an editable one, whose values are never pushed.
+
+    A typo in an assignment (``gdf.loc[m, "sensing_tme"] = ...``) makes a new column.
+    """
+    geometry = getattr(frame, "active_geometry_name", None) or "geometry"
+    editable = ["sensing_time", geometry]
+    known = {*WIRE_TO_COLUMN.values(), *_FRAME_ONLY, *editable}
+    for name in frame.columns:
+        if not isinstance(name, str) or name in known:
+            continue
+        near = difflib.get_close_matches(name, editable, n=1, cutoff=0.85)
+        if near:
+            warnings.warn(
+                f"column {name!r} is not a tile field, so its values are not pushed: "
+                f"did you mean {near[0]!r}? (put the values there and drop {name!r})",
+                ByocframeWarning,
+                stacklevel=user_stacklevel(),
+            )
 
 
 def _deletes(edited: EditedFrame) -> list[str]:
@@ -365,6 +393,17 @@ def _diff_new(frame: pd.DataFrame, pos: int, result: Plan, rows: list[dict[str, 
         else:
             crs = frame.crs.to_string() if frame.crs is not None else WGS84
             cover = reproject(np.array([geom]), np.array([crs]), WGS84, densify=None)[0]
+            if cover is None or shapely.is_empty(cover):  # e.g. metres in a lon/lat frame
+                result.problems.append(
+                    {
+                        "id": None,
+                        "field": "geometry",
+                        "value": geom,
+                        "problem": f"new row {pos}: its cover lies outside {crs}, where it "
+                        "cannot be drawn: give it in the frame's CRS (gdf.crs)",
+                        "_pos": pos,
+                    }
+                )
     if path is None:
         result.problems.append(
             {
