@@ -37,6 +37,7 @@ Run: ``python benchmarks/bench_coverage_tree.py [--per-month 20000] [--months 2 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import resource
 import time
@@ -103,32 +104,51 @@ class Tally:
     mixed: int = 0  # results with lines or points beside their polygons
     held: int = 0  # the most vertices held by the tree at once (one cell)
     root_vertices: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    per_cell: list[np.ndarray] = field(default_factory=list)  # the two levels of each cell
 
 
-def overlay(tally: Tally, op: Any, a: np.ndarray, b: np.ndarray, grid: float | None) -> np.ndarray:
-    """``op(a, b)`` element-wise on a grid; a pair that raises is retried on a 0.01 m grid."""
-    tally.overlays += len(a)
+def union_of_three(a: np.ndarray, b: np.ndarray, c: np.ndarray, grid_size: Any) -> np.ndarray:
+    """One overlay of the three regions of each element (``union_all`` along an axis)."""
+    return shapely.union_all(np.stack([a, b, c]), axis=0, grid_size=grid_size)
+
+
+def overlay(tally: Tally, op: Any, grid: float | None, *arrays: np.ndarray) -> np.ndarray:
+    """``op(*arrays)`` element-wise on a grid; an element that raises is retried on 0.01 m."""
+    tally.overlays += len(arrays[0])
     try:
-        return polygonal(tally, op(a, b, grid_size=grid))
+        return polygonal(tally, op(*arrays, grid_size=grid))
     except shapely.errors.GEOSException:
-        out = np.empty(len(a), dtype=object)
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        out = np.empty(len(arrays[0]), dtype=object)
+        for i in range(len(out)):
+            single = [np.array([x[i]], dtype=object) for x in arrays]
             try:
-                out[i] = op(x, y, grid_size=grid)
+                out[i] = op(*single, grid_size=grid)[0]
             except shapely.errors.GEOSException:
                 tally.raised += 1
-                out[i] = op(x, y, grid_size=0.01)
+                out[i] = op(*single, grid_size=0.01)[0]
         return polygonal(tally, out)
 
 
 def polygonal(tally: Tally, geoms: np.ndarray) -> np.ndarray:
     """The polygons of each result: a collection with lines or points keeps its polygons."""
-    mixed = np.flatnonzero(shapely.get_type_id(geoms) == 7)
+    collection = shapely.get_type_id(geoms) == 7
+    geoms[collection & shapely.is_empty(geoms)] = EMPTY
+    mixed = np.flatnonzero(collection & ~shapely.is_empty(geoms))
     tally.mixed += len(mixed)
     for i in mixed:
-        parts = [p for p in shapely.get_parts(geoms[i]) if p.geom_type in ("Polygon", "MultiPolygon")]
+        parts = [p for p in shapely.get_parts(geoms[i]) if p.geom_type == "Polygon"]
         geoms[i] = shapely.union_all(parts) if parts else EMPTY
     return geoms
+
+
+def merge(
+    tally: Tally, grid: float | None, ua: np.ndarray, ub: np.ndarray, da: np.ndarray, db: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One level of the tree: ``U = U(A) | U(B)``, ``D2 = D2(A) | D2(B) | (U(A) & U(B))``."""
+    both = overlay(tally, shapely.intersection, grid, ua, ub)
+    return overlay(tally, shapely.union, grid, ua, ub), overlay(
+        tally, union_of_three, grid, da, db, both
+    )
 
 
 def tree(
@@ -140,17 +160,11 @@ def tree(
     while len(u) > 1:
         if exact_root and len(u) == 2:  # the root's levels from its four regions, exactly
             regions = np.array([u[0], d[0], u[1], d[1]], dtype=object)
-            took, levels = cpu_of(lambda: depth_areas(regions, deepest=2))
+            took, levels = cpu_of(functools.partial(depth_areas, regions, deepest=2))
             return np.pad(levels, (0, 2))[:2], cpu + took
         n = len(u) // 2 * 2
-        ua, ub, da, db = u[0:n:2], u[1:n:2], d[0:n:2], d[1:n:2]
-
-        def merge() -> tuple[np.ndarray, np.ndarray]:
-            both = overlay(tally, shapely.intersection, ua, ub, grid)
-            twice = overlay(tally, shapely.union, overlay(tally, shapely.union, da, db, grid), both, grid)
-            return overlay(tally, shapely.union, ua, ub, grid), twice
-
-        took, (nu, nd) = cpu_of(merge)
+        halves = (u[0:n:2], u[1:n:2], d[0:n:2], d[1:n:2])
+        took, (nu, nd) = cpu_of(functools.partial(merge, tally, grid, *halves))
         cpu += took
         # outside the timing: validity, and how many vertices the level holds
         tally.invalid += int((~shapely.is_valid(nu)).sum() + (~shapely.is_valid(nd)).sum())
@@ -169,13 +183,22 @@ def run_method(method: str, by_cell: list[np.ndarray]) -> Tally:
             took, levels = cpu_of(lambda p=pieces: depth_areas(p, deepest=2))
             tally.cpu += took
             tally.areas += np.pad(levels, (0, 2))[:2]
+            tally.per_cell.append(np.pad(levels, (0, 2))[:2])
             continue
         grid = float(method.split("=")[1]) if method.startswith("grid=") else None
         source = pieces if grid is not None else snapped(pieces)
         levels, took = tree(source, grid, tally, exact_root=method == "float+depth")
         tally.cpu += took
         tally.areas += levels
+        tally.per_cell.append(levels)
     return tally
+
+
+def worst_cell(tally: Tally, reference: Tally) -> float:
+    """The largest relative difference of one cell's level (of cells with that level)."""
+    got, truth = np.array(tally.per_cell), np.array(reference.per_cell)
+    seen = truth > 0
+    return float((np.abs(got - truth)[seen] / truth[seen]).max(initial=0.0))
 
 
 def report(
@@ -208,15 +231,19 @@ def report(
                 f"  diff {diff[0] / 1e6:+.2e} / {diff[1] / 1e6:+.2e} km2"
                 f" (rel {rel[0]:.1e} / {rel[1]:.1e}; of the snapping bound "
                 f"{abs(diff[0]) / bound:.1e} / {abs(diff[1]) / bound:.1e})"
+                f"  worst cell rel {worst_cell(tally, reference):.1e}"
                 f"  x{tally.cpu / reference.cpu:.2f} of depth"
             )
         if method != "depth":
-            per_piece = tally.root_vertices / max(vertices / len(pieces), 1) / len(by_cell)
             line += (
-                f"  overlays {tally.overlays:,d} raised {tally.raised} mixed {tally.mixed} invalid {tally.invalid}"
-                f"  held {tally.held:,d} vertices; root U, D2 {tally.root_vertices[0]:,.0f},"
-                f" {tally.root_vertices[1]:,.0f} vertices ({per_piece[0]:.1f}, {per_piece[1]:.1f}"
-                " pieces' worth a cell)"
+                f"  overlays {tally.overlays:,d} raised {tally.raised} mixed {tally.mixed}"
+                f" invalid {tally.invalid}  held {tally.held:,d} vertices"
+            )
+        if method == "float" or method.startswith("grid="):  # (float+depth forms no root)
+            per_piece = tally.root_vertices / (vertices / len(pieces)) / len(by_cell)
+            line += (
+                f"; root U, D2 {tally.root_vertices[0]:,.0f}, {tally.root_vertices[1]:,.0f}"
+                f" vertices ({per_piece[0]:.1f}, {per_piece[1]:.1f} pieces' worth a cell)"
             )
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"{line}  peak RSS {rss:,.0f} MB", flush=True)
@@ -242,7 +269,7 @@ def listing_stacks(args: argparse.Namespace) -> None:
 
 def shared_point_stacks(args: argparse.Namespace) -> None:
     """The stacks of ``bench_coverage_scale.py --shared-points`` (one UTM zone, 120 cells)."""
-    from bench_coverage_scale import stacked_cells  # noqa: PLC0415 (a sibling script)
+    from bench_coverage_scale import stacked_cells  # a sibling script
 
     for shared in (False, True):
         seen: dict[str, list] = {method: [] for method in args.methods}
@@ -256,7 +283,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-month", type=int, default=20_000)
     parser.add_argument("--months", type=int, nargs="+", default=[2, 8, 24])
-    parser.add_argument("--methods", nargs="+", default=["depth", "grid=0.1", "float", "float+depth"])
+    parser.add_argument(
+        "--methods", nargs="+", default=["depth", "grid=0.1", "float", "float+depth"]
+    )
     parser.add_argument("--shared-points", action="store_true", help="the UTM-zone stacks")
     args = parser.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)  # GEOS invalid-geometry warnings
