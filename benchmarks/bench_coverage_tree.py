@@ -59,6 +59,8 @@ MAX_PER_CELL = 20_000
 MIN_CELL = 100_000.0
 RESOLUTION = 0.1
 EMPTY = shapely.Polygon()
+#: one cell's pieces in the order of the tree's leaves, and the month of each
+Cell = tuple[np.ndarray, np.ndarray]
 
 
 def cpu_of(call: Callable[[], Any]) -> tuple[float, Any]:
@@ -68,7 +70,7 @@ def cpu_of(call: Callable[[], Any]) -> tuple[float, Any]:
     return time.process_time() - start, result
 
 
-def cells(geoms: np.ndarray, order: np.ndarray) -> list[np.ndarray]:
+def cells(geoms: np.ndarray, order: np.ndarray, month: np.ndarray) -> list[Cell]:
     """The footprints cut along the cells of ``coverage()``, each cell's pieces in ``order``."""
     xmin, ymin, xmax, ymax = shapely.bounds(geoms).T
     size = CELL_SIZE
@@ -81,10 +83,11 @@ def cells(geoms: np.ndarray, order: np.ndarray) -> list[np.ndarray]:
     boxes = shapely.box(ci * size, cj * size, (ci + 1) * size, (cj + 1) * size)
     pieces = shapely.intersection(geoms[row], boxes)
     keep = ~shapely.is_empty(pieces) & (shapely.area(pieces) > 0)
-    pieces, key, rank = pieces[keep], key[keep], order[row[keep]]
-    by = np.lexsort((rank, key))
-    pieces, key = pieces[by], key[by]
-    return np.split(pieces, np.flatnonzero(key[1:] != key[:-1]) + 1)
+    pieces, key, row = pieces[keep], key[keep], row[keep]
+    by = np.lexsort((order[row], key))
+    pieces, key, month = pieces[by], key[by], month[row[by]]
+    cuts = np.flatnonzero(key[1:] != key[:-1]) + 1
+    return list(zip(np.split(pieces, cuts), np.split(month, cuts), strict=True))
 
 
 def snapped(geoms: np.ndarray) -> np.ndarray:
@@ -97,6 +100,7 @@ class Tally:
     """What one method found over the cells of one stack."""
 
     cpu: float = 0.0
+    across: float = 0.0  # CPU seconds of the merges whose halves hold different months
     areas: np.ndarray = field(default_factory=lambda: np.zeros(2))
     raised: int = 0
     invalid: int = 0
@@ -152,33 +156,45 @@ def merge(
 
 
 def tree(
-    pieces: np.ndarray, grid: float | None, tally: Tally, exact_root: bool
-) -> tuple[np.ndarray, float]:
-    """Covered once and twice by a balanced tree of overlays; the CPU seconds of the overlays."""
+    pieces: np.ndarray, month: np.ndarray, grid: float | None, tally: Tally, exact_root: bool
+) -> np.ndarray:
+    """Covered once and twice by a balanced tree of overlays (its CPU time in ``tally``).
+
+    A merge of two nodes holding one and the same month only (the mosaic of one month)
+    and a merge across months are timed apart: what the stack adds is the second.
+    """
     u, d = pieces, np.full(len(pieces), EMPTY, dtype=object)
-    cpu = 0.0
+    first, last = month, month  # the months each node spans
     while len(u) > 1:
         if exact_root and len(u) == 2:  # the root's levels from its four regions, exactly
             regions = np.array([u[0], d[0], u[1], d[1]], dtype=object)
             took, levels = cpu_of(functools.partial(depth_areas, regions, deepest=2))
-            return np.pad(levels, (0, 2))[:2], cpu + took
+            tally.cpu += took
+            tally.across += took
+            return np.pad(levels, (0, 2))[:2]
         n = len(u) // 2 * 2
-        halves = (u[0:n:2], u[1:n:2], d[0:n:2], d[1:n:2])
-        took, (nu, nd) = cpu_of(functools.partial(merge, tally, grid, *halves))
-        cpu += took
+        nu, nd = np.empty(n // 2, dtype=object), np.empty(n // 2, dtype=object)
+        across = first[0:n:2] != last[1:n:2]
+        for pairs in (~across, across):
+            at = np.flatnonzero(pairs) * 2
+            halves = (u[at], u[at + 1], d[at], d[at + 1])
+            took, (nu[pairs], nd[pairs]) = cpu_of(functools.partial(merge, tally, grid, *halves))
+            tally.cpu += took
+            tally.across += took if pairs is across else 0.0
         # outside the timing: validity, and how many vertices the level holds
         tally.invalid += int((~shapely.is_valid(nu)).sum() + (~shapely.is_valid(nd)).sum())
         u, d = np.r_[nu, u[n:]], np.r_[nd, d[n:]]
+        first, last = np.r_[first[0:n:2], first[n:]], np.r_[last[1:n:2], last[n:]]
         held = int(shapely.get_num_coordinates(u).sum() + shapely.get_num_coordinates(d).sum())
         tally.held = max(tally.held, held)
     tally.root_vertices += [shapely.get_num_coordinates(u[0]), shapely.get_num_coordinates(d[0])]
-    return np.array([shapely.area(u[0]), shapely.area(d[0])]), cpu
+    return np.array([shapely.area(u[0]), shapely.area(d[0])])
 
 
-def run_method(method: str, by_cell: list[np.ndarray]) -> Tally:
+def run_method(method: str, by_cell: list[Cell]) -> Tally:
     """One method over every cell of a stack."""
     tally = Tally()
-    for pieces in by_cell:
+    for pieces, month in by_cell:
         if method == "depth":
             took, levels = cpu_of(lambda p=pieces: depth_areas(p, deepest=2))
             tally.cpu += took
@@ -187,8 +203,7 @@ def run_method(method: str, by_cell: list[np.ndarray]) -> Tally:
             continue
         grid = float(method.split("=")[1]) if method.startswith("grid=") else None
         source = pieces if grid is not None else snapped(pieces)
-        levels, took = tree(source, grid, tally, exact_root=method == "float+depth")
-        tally.cpu += took
+        levels = tree(source, month, grid, tally, exact_root=method == "float+depth")
         tally.areas += levels
         tally.per_cell.append(levels)
     return tally
@@ -202,10 +217,10 @@ def worst_cell(tally: Tally, reference: Tally) -> float:
 
 
 def report(
-    label: str, n: int, by_cell: list[np.ndarray], methods: list[str], seen: dict[str, list]
+    label: str, n: int, by_cell: list[Cell], methods: list[str], seen: dict[str, list]
 ) -> None:
     """Run every method on one stack's cells and print a line each."""
-    pieces = np.concatenate(by_cell)
+    pieces = np.concatenate([cell for cell, _ in by_cell])
     bound = float(shapely.length(pieces).sum()) * RESOLUTION
     vertices = int(shapely.get_num_coordinates(pieces).sum())
     print(
@@ -236,6 +251,8 @@ def report(
             )
         if method != "depth":
             line += (
+                f"  across months cpu {tally.across:.2f} s"
+                f" (x{tally.across / reference.cpu if reference else math.nan:.2f} of depth)"
                 f"  overlays {tally.overlays:,d} raised {tally.raised} mixed {tally.mixed}"
                 f" invalid {tally.invalid}  held {tally.held:,d} vertices"
             )
@@ -262,7 +279,9 @@ def listing_stacks(args: argparse.Namespace) -> None:
         order = np.argsort(gdf["sensing_time"].to_numpy()[present], kind="stable")
         rank = np.empty(len(order), np.int64)
         rank[order] = np.arange(len(order))
-        by_cell = cells(geoms[present], rank)
+        times = gdf["sensing_time"].dt.tz_convert("UTC")[present]
+        month = (times.dt.year * 12 + times.dt.month).to_numpy()
+        by_cell = cells(geoms[present], rank, month)
         del gdf
         report(f"{k} months", int(present.sum()), by_cell, args.methods, seen)
 
@@ -276,7 +295,8 @@ def shared_point_stacks(args: argparse.Namespace) -> None:
         for k in args.months:
             covers = stacked_cells(k, shared)  # month by month: already in time order
             label = f"{'shared' if shared else 'own'} points, {k} months"
-            report(label, len(covers), [covers], args.methods, seen)
+            month = np.arange(len(covers)) // (len(covers) // k)
+            report(label, len(covers), [(covers, month)], args.methods, seen)
 
 
 def main() -> None:
