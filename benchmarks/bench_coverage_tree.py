@@ -26,12 +26,20 @@ each cell counted alone by:
 Printed per stack and method: CPU seconds (one thread, summed over cells), the exponent
 ``log(t2 / t1) / log(n2 / n1)`` between stacks, the areas and their difference with
 ``depth`` (km2 and relative), the bound of the 0.1 m snapping's own effect (the pieces'
-perimeter x 0.1 m), GEOS raising (retried on a 0.01 m grid) and invalid outputs, the
-largest number of vertices the tree held at once, and how complex the root's regions
-are against one footprint (vertices of ``U`` and ``D2`` per piece).
+perimeter x 0.1 m), the largest difference in one cell, the CPU seconds of the merges
+across months (those whose halves hold different months; the others build each month's
+own mosaic), GEOS raising (retried on a 0.01 m grid), results with lines or points
+beside their polygons ("mixed") and invalid results, the most vertices the tree held at
+once in a cell, and the vertices of the root's ``U`` and ``D2`` (in all, and in pieces'
+worth per cell).
+
+``--shared-points`` runs the stacks of ``bench_coverage_scale.py --shared-points``
+instead (one UTM zone, each cell's covers with their own densifying points, then with
+shared ones); run it from ``benchmarks/``, which imports that script.
 
 Run: ``python benchmarks/bench_coverage_tree.py [--per-month 20000] [--months 2 8 24]
-[--methods depth grid=0.1 float float+depth] [--shared-points]``
+[--methods depth grid=0.1 float float+depth] [--shared-points]``. Results:
+``docs/design/coverage.md`` ("Divide and conquer over the stack, measured").
 """
 
 from __future__ import annotations
