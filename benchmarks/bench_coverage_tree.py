@@ -317,6 +317,7 @@ def main() -> None:
     parser.add_argument("--shared-points", action="store_true", help="the UTM-zone stacks")
     args = parser.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)  # GEOS invalid-geometry warnings
+    print(f"byocframe from {byocframe.__file__}")
     if args.shared_points:
         shared_point_stacks(args)
     else:
