@@ -80,7 +80,7 @@ def _partition_report(
     partition_info: dict[str, Any] | None = None,
     drawing: dict[str, Any] | None = None,
 ) -> Any:
-    """One partition's changes (in its row order), collection, problems and new paths.
+    """One partition's changes (in its row order), origin (collection, loads), problems, new paths.
 
     The problems and new paths are `byocframe.scale.problems.partition_rows`. ``drawing``
     (the dataset's ``densify`` and ``tolerance``) says how its geometries were drawn:

@@ -78,3 +78,41 @@ def test_without_a_record_before_the_push_its_own_is_taken() -> None:
     pushed = _record({"a": {"path": 7, "native": 70}})
     after = renewed_checks(["a", "b"], None, pushed, ["a"])
     assert _as_dicts(after) == [_row(path=7, native=70), _row(flags=UNKNOWN)]
+
+
+def test_a_time_edit_keeps_the_flag_of_a_cover_written_before_and_not_read_back() -> None:
+    """A frame's write-back: its second push (the time alone) leaves the cover's flag.
+
+    The first push writes x's cover, unread (no verify ran): the service keeps it with its
+    own rounding, so a later deletion must not compare it exactly. The second push writes
+    only x's time; its cover is still the one sent, unread.
+    """
+    import shapely
+
+    import byocframe
+    from byocframe.edits.batch import prepare
+    from byocframe.edits.diff import plan
+    from byocframe.edits.send import send
+    from byocframe.edits.writeback import write_back
+    from byocframe.frame.deletions import recorded_checks
+
+    def pushed(gdf: pd.DataFrame, client: object) -> None:
+        the_plan = plan(gdf)
+        batch = prepare(the_plan, gdf, client)
+        write_back(gdf, the_plan, batch, send(client, batch).done, client.base_url)
+
+    def flags(gdf: pd.DataFrame, tid: str) -> int:
+        ids, checks = recorded_checks(gdf.attrs["byocframe"])
+        return int(checks[ids.get_loc(tid)]["flags"])
+
+    with byocframe.local_service(demo=True, demo_tiles=3) as service:
+        client = service.client()
+        gdf = byocframe.read_tiles(client, service.demo_collection, progress=False)
+        x = str(gdf.index[0])
+        assert flags(gdf, x) == 0
+        gdf.loc[x, "geometry"] = shapely.affinity.translate(gdf.geometry.loc[x], 0.001)
+        pushed(gdf, client)
+        assert flags(gdf, x) == COVER_WRITTEN
+        gdf.loc[x, "sensing_time"] += pd.Timedelta(hours=1)
+        pushed(gdf, client)
+        assert flags(gdf, x) == COVER_WRITTEN
