@@ -651,3 +651,18 @@ def test_an_aoi_layer_added_to_a_tile_table_is_the_area_read(account, tmp_path, 
     assert capsys.readouterr().out == expected
     assert main(["coverage", cid, "--aoi", str(table), "--aoi-layer", "nope"]) == 1
     assert "no layer 'nope'" in capsys.readouterr().err
+
+
+def test_pushing_a_file_that_is_not_a_tile_table_says_so(account, tmp_path, capsys):
+    import geopandas as gpd
+    import shapely
+
+    cid = account.demo_collection
+    other = tmp_path / "roads.parquet"
+    gpd.GeoDataFrame(
+        {"name": ["a", "b"]}, geometry=[shapely.box(0, 0, 1, 1)] * 2, crs="EPSG:4326"
+    ).to_parquet(other)
+    assert main(["push", cid, str(other)]) == 1
+    err = capsys.readouterr().err
+    assert "not a tile table" in err
+    assert "'0'" not in err  # not a row read as a tile id

@@ -239,6 +239,12 @@ def overlay_edits(client: Any, collection: str, edited: pd.DataFrame) -> tuple[A
     if edited.crs is not None and frame.crs is not None and not edited.crs.equals(frame.crs):
         edited = edited.to_crs(frame.crs)
     known = edited.index.notna() & edited.index.isin(frame.index)
+    if len(edited) and not known.any() and "path" not in edited.columns:
+        raise ValidationError(
+            f"not a tile table: none of its {len(edited):,} rows names a tile of collection "
+            f"{collection} by its id, and it has no 'path' column for new tiles (write one "
+            "with `byocframe tiles COLLECTION -o FILE`, or give new tiles a 'path')"
+        )
     rows = edited[known]
     if rows.index.has_duplicates:
         twice = rows.index[rows.index.duplicated()][0]
