@@ -85,7 +85,8 @@ def test_an_honest_peer_listed_from_both_ends_gives_every_tile(service_450: Any)
     everything = _ids(service_450)
     gdf = byocframe.read_tiles(service_450.client(), service_450.demo_collection, progress=False)
     assert gdf.attrs["byocframe"]["whole"] is True
-    assert set(map(str, gdf.index)) == everything and len(gdf) == 450
+    assert set(map(str, gdf.index)) == everything
+    assert len(gdf) == 450
 
 
 # --------------------------------------------------------------------------- 231
@@ -118,7 +119,8 @@ def test_deleting_the_failed_tiles_of_an_honest_peer_deletes_them_only(service: 
     client, cid = service.client(), service.demo_collection
     before = {t["id"]: t["status"] for t in client.iter_tiles(cid)}
     failed = byocframe.read_tiles(client, cid, status="FAILED", progress=False)
-    assert set(failed["status"]) == {"FAILED"} and len(failed) >= 1
+    assert set(failed["status"]) == {"FAILED"}
+    assert len(failed) >= 1
     out = byocframe.push(failed.iloc[:0], client, delete_missing=True, progress=False)
     assert out["outcome"].tolist() == ["ok"] * len(failed)
     assert _ids(service) == {t for t, s in before.items() if s != "FAILED"}
