@@ -233,36 +233,33 @@ def _demo_collections(service: Any) -> list[tuple[str, int]]:
     return [(cid, len(list(client.iter_tiles(cid)))) for cid in named]
 
 
+def _seeding_case(when: str, name: str, what: str) -> Any:
+    reason = f"finding 233: a service killed {what}"
+    return pytest.param(when, id=name, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
 @pytest.mark.parametrize(
-    ("method", "when"),
+    "when",
     [
-        pytest.param(
-            "insert_tiles",
+        _seeding_case(
             "before",
-            id="killed-while-inserting",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="finding 233: a service killed while seeding its demo leaves an "
-                "empty collection of the demo's name beside the new demo",
-            ),
+            "killed-while-inserting",
+            "while seeding its demo leaves an empty collection of the demo's name beside "
+            "the new demo",
         ),
-        pytest.param(
-            "insert_tiles",
+        _seeding_case(
             "after",
-            id="killed-before-recording-it",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="finding 233: a service killed between inserting its demo's tiles "
-                "and recording the demo cannot start again (sqlite3.IntegrityError)",
-            ),
+            "killed-before-recording-it",
+            "between inserting its demo's tiles and recording the demo cannot start again "
+            "(sqlite3.IntegrityError)",
         ),
     ],
 )
 def test_a_service_killed_while_seeding_its_demo_has_one_demo_collection_after_restart(
-    tmp_path: Path, method: str, when: str
+    tmp_path: Path, when: str
 ) -> None:
     db = tmp_path / "byoc.sqlite"
-    _killed_at(db, method, when)
+    _killed_at(db, "insert_tiles", when)
     with byocframe.local_service(db=db, demo=True, demo_tiles=40) as again:
         found = _demo_collections(again)
         # today: the collection of the killed start-up (empty, or 40 tiles) and a new one
