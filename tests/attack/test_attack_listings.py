@@ -13,6 +13,8 @@ says how).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import signal
 import socket
 import sqlite3
@@ -29,6 +31,7 @@ import pandas as pd
 import pytest
 
 import byocframe
+from byocframe.cli import main
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, search, validate
 from byocframe.emulator.demo import DEMO_NAME
 from byocframe.emulator.server import TOKEN_PATHS
@@ -441,3 +444,61 @@ def test_a_service_killed_after_a_write_and_restarted_gives_the_rerun_the_right_
         assert byocframe.changes(mine, deleted=True).empty  # written back: nothing left
     finally:
         _kill(child)
+
+
+# ------------------------------------------- a listing of another collection, or an older one
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    """Run ``byocframe ARGS`` in this process: its exit code and what it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            code = main(list(args))
+        except SystemExit as err:  # argparse's own refusals
+            code = int(err.code or 0)
+    return code, out.getvalue()
+
+
+def _account(service: Any) -> list[str]:
+    return [
+        *("--base-url", service.base_url, "--token-url", service.token_url),
+        *("--client-id", service.client_id, "--client-secret", service.client_secret),
+    ]
+
+
+@pytest.mark.parametrize("kept", ["whole", "table"], ids=["tokens", "without-tokens"])
+def test_a_listing_of_another_collection_saved_under_this_ones_name_deletes_nothing(
+    service: Any, tmp_path: Path, kept: str
+) -> None:
+    client, mine = service.client(), service.demo_collection
+    record = client.get_collection(mine)
+    theirs = client.create_collection({"name": "a copy", "s3Bucket": record["s3Bucket"]})["id"]
+    client.copy_tiles(mine, theirs)
+    before = _ids(service)
+    # the other collection's listing, saved under this one's name, one row dropped
+    listed = byocframe.read_tiles(client, theirs, progress=False)
+    listed = listed.drop(index=listed.index[0])
+    path = tmp_path / f"{mine}.parquet"
+    byocframe.write_file(
+        listed if kept == "whole" else listed[["path", "sensing_time", "geometry"]], path
+    )
+    code, said = _cli("push", mine, str(path), "--delete-missing", *_account(service))
+    assert code != 0, said  # refused, one line
+    assert "Traceback" not in said
+    assert _ids(service) == before  # nothing of this collection deleted
+    assert len(list(client.iter_tiles(theirs))) == len(listed) + 1  # nor of the other
+
+
+def test_a_frame_pushed_with_a_newer_listing_as_original_deletes_no_tile_created_since(
+    service: Any,
+) -> None:
+    client, cid = service.client(), service.demo_collection
+    old = byocframe.read_tiles(client, cid, progress=False)
+    new = client.create_tile(cid, {"path": "theirs/(BAND).tif"})["id"]  # another editor
+    mine = old.drop(index=old.index[3])
+    mine.attrs = {}  # lost (a join): the refusal says to pass original=
+    fresh = byocframe.read_tiles(client, cid, progress=False)  # not the frame as loaded
+    with pytest.raises(byocframe.ValidationError, match="do not match their seal"):
+        byocframe.push(mine, client, original=fresh, delete_missing=True, progress=False)
+    assert {new, str(old.index[3])} <= _ids(service)
