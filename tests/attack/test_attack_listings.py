@@ -472,9 +472,8 @@ def test_a_listing_of_another_collection_saved_under_this_ones_name_deletes_noth
     service: Any, tmp_path: Path, kept: str
 ) -> None:
     client, mine = service.client(), service.demo_collection
-    record = client.get_collection(mine)
-    theirs = client.create_collection({"name": "a copy", "s3Bucket": record["s3Bucket"]})["id"]
-    client.copy_tiles(mine, theirs)
+    theirs = client.create_collection({"name": "another", "s3Bucket": "another"})["id"]
+    service.seed(theirs, [{"path": f"another/{k}/(BAND).tif"} for k in range(10)])
     before = _ids(service)
     # the other collection's listing, saved under this one's name, one row dropped
     listed = byocframe.read_tiles(client, theirs, progress=False)
