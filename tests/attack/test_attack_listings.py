@@ -187,6 +187,30 @@ def test_deleting_a_filtered_load_of_an_honest_peer_deletes_it_only(service: Any
     assert _ids(service) == everything - chosen
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="finding 231: a peer that ignores status= makes 'reingest the FAILED tiles' "
+    "(reingest's own example) reingest every INGESTED tile",
+)
+def test_reingesting_the_failed_tiles_of_a_peer_ignoring_status_reingests_no_other(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, cid = service.client(), service.demo_collection
+    ingested = {t["id"]: t["ingestionStart"] for t in client.iter_tiles(cid)}
+    ingested = {t: s for t, s in ingested.items() if t not in _chosen(client, cid, "status")[1]}
+    _ignoring(monkeypatch, "status")
+    try:
+        failed = byocframe.read_tiles(client, cid, status="FAILED", progress=False)
+        byocframe.reingest(failed, client, progress=False)
+    except byocframe.ByocframeError:
+        pass  # refused: fine
+    monkeypatch.undo()
+    now = {t["id"]: t["ingestionStart"] for t in client.iter_tiles(cid)}
+    # today: all 39 sent back to ingestion (a new ingestion start each)
+    assert {t: now[t] for t in ingested} == ingested
+
+
 # --------------------------------------------------------------------------- 232
 
 
