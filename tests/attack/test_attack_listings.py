@@ -60,6 +60,16 @@ def _ignoring(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.setattr(validate, "tile_listing", tile_listing)
 
 
+def _against_it(monkeypatch: pytest.MonkeyPatch, act: Any) -> None:
+    """Run ``act`` against the misbehaving peer (a refusal is fine), then make it honest."""
+    try:
+        act()
+    except byocframe.ByocframeError:
+        pass
+    finally:
+        monkeypatch.undo()
+
+
 def _ids(service: Any) -> set[str]:
     return {t["id"] for t in service.client().iter_tiles(service.demo_collection)}
 
@@ -159,15 +169,15 @@ def test_deleting_a_filtered_load_of_a_peer_ignoring_the_filter_deletes_no_other
         _ignoring(monkeypatch, "status")
     else:
         _catalog_ignoring_filter(monkeypatch)
-    try:
+
+    def delete_what_was_loaded() -> None:
         loaded = byocframe.read_tiles(client, cid, progress=False, **options)
         # the everyday "delete the tiles I loaded": all of the load, so max_deletes
         byocframe.push(
             loaded.iloc[:0], client, delete_missing=True, max_deletes=len(loaded), progress=False
         )
-    except byocframe.ByocframeError:
-        pass  # refused: fine
-    monkeypatch.undo()
+
+    _against_it(monkeypatch, delete_what_was_loaded)
     # today: every INGESTED tile deleted (39 of 40 with status=; 19 others with filter=)
     assert others <= _ids(service)
 
@@ -200,12 +210,14 @@ def test_reingesting_the_failed_tiles_of_a_peer_ignoring_status_reingests_no_oth
     ingested = {t["id"]: t["ingestionStart"] for t in client.iter_tiles(cid)}
     ingested = {t: s for t, s in ingested.items() if t not in _chosen(client, cid, "status")[1]}
     _ignoring(monkeypatch, "status")
-    try:
-        failed = byocframe.read_tiles(client, cid, status="FAILED", progress=False)
-        byocframe.reingest(failed, client, progress=False)
-    except byocframe.ByocframeError:
-        pass  # refused: fine
-    monkeypatch.undo()
+    _against_it(
+        monkeypatch,
+        lambda: byocframe.reingest(
+            byocframe.read_tiles(client, cid, status="FAILED", progress=False),
+            client,
+            progress=False,
+        ),
+    )
     now = {t["id"]: t["ingestionStart"] for t in client.iter_tiles(cid)}
     # today: all 39 sent back to ingestion (a new ingestion start each)
     assert {t: now[t] for t in ingested} == ingested
