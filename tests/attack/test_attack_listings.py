@@ -537,3 +537,52 @@ def test_a_frame_pushed_with_a_newer_listing_as_original_deletes_no_tile_created
     with pytest.raises(byocframe.ValidationError, match="do not match their seal"):
         byocframe.push(mine, client, original=fresh, delete_missing=True, progress=False)
     assert {new, str(old.index[3])} <= _ids(service)
+
+
+# ------------------------------------------------------------- two clients writing at once
+
+
+def test_two_editors_deleting_one_tile_and_creating_one_path_at_once_make_one_change(
+    service: Any,
+) -> None:
+    cid = service.demo_collection
+    clients = [service.client(), service.client()]
+    # each call waits for the other editor's: both checks are made before either write
+    meet = {
+        "create_tile": threading.Barrier(2, timeout=60),
+        "delete_tile": threading.Barrier(2, timeout=60),
+    }
+    for client in clients:
+        for name, barrier in meet.items():
+            real = getattr(client, name)
+
+            def at_once(*args: Any, _real: Any = real, _barrier: Any = barrier) -> Any:
+                _barrier.wait()
+                return _real(*args)
+
+            setattr(client, name, at_once)
+    loads = [byocframe.read_tiles(c, cid, progress=False) for c in clients]
+    gone = str(loads[0].index[loads[0]["status"] == "INGESTED"][0])
+    when = pd.Timestamp("2030-01-01T00:00:00Z")
+    frames = [_new_row(gdf.drop(index=[gone]), "both/(BAND).tif", when) for gdf in loads]
+    results: list[Any] = [None, None]
+
+    def push(k: int) -> None:
+        results[k] = byocframe.push(frames[k], clients[k], delete_missing=True, progress=False)
+
+    threads = [threading.Thread(target=push, args=(k,)) for k in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    outcomes = sorted(
+        r.loc[r["action"] == a, "outcome"].iloc[0] for r in results for a in ("create", "delete")
+    )
+    assert outcomes == ["ok", "ok", "unchanged", "unchanged"]
+    now = {t["id"]: t for t in service.client().iter_tiles(cid)}
+    assert gone not in now
+    assert [t["path"] for t in now.values()].count("both/(BAND).tif") == 1
+    assert len(now) == 40
+    created = [str(f.index[f["path"] == "both/(BAND).tif"][0]) for f in frames]
+    assert created[0] == created[1]  # both frames hold the one tile
+    assert created[0] in now
