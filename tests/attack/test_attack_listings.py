@@ -32,6 +32,7 @@ import pytest
 
 import byocframe
 from byocframe.cli import main
+from byocframe.edits import writeback
 from byocframe.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, search, validate
 from byocframe.emulator.demo import DEMO_NAME
 from byocframe.emulator.server import TOKEN_PATHS
@@ -586,3 +587,63 @@ def test_two_editors_deleting_one_tile_and_creating_one_path_at_once_make_one_ch
     created = [str(f.index[f["path"] == "both/(BAND).tif"][0]) for f in frames]
     assert created[0] == created[1]  # both frames hold the one tile
     assert created[0] in now
+
+
+# --------------------------------------------------------------------------- 234
+
+
+def _edited(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, str]:
+    """A tile dropped, another's time edited, a new row added; the dropped tile's id."""
+    ingested = gdf.index[gdf["status"] == "INGESTED"]
+    mine = gdf.drop(index=[ingested[0]])
+    mine.loc[ingested[1], "sensing_time"] = pd.Timestamp("2030-01-01T00:00:00Z")
+    return _new_row(mine, "new/(BAND).tif", pd.Timestamp("2030-01-01T00:00:00Z")), ingested[0]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=byocframe.ValidationError,
+    reason="finding 234: a push interrupted (Ctrl-C) in its write-back leaves a frame no "
+    "push takes: a new row holds its id and no token",
+)
+def test_a_push_interrupted_in_its_write_back_leaves_a_frame_that_can_be_pushed_again(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, cid = service.client(), service.demo_collection
+    mine, gone = _edited(byocframe.read_tiles(client, cid, progress=False))
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt  # Ctrl-C in the notebook, while the rows are stamped
+
+    monkeypatch.setattr(writeback, "stamp", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        byocframe.push(mine, client, delete_missing=True, progress=False)
+    monkeypatch.undo()
+    # the cell run again: today "1 row(s) have a tile id but no 'loaded' value"
+    again = byocframe.push(mine, client, delete_missing=True, progress=False)
+    assert set(again["outcome"]) <= {"ok", "unchanged"}
+    now = {t["id"]: t for t in client.iter_tiles(cid)}
+    assert gone not in now
+    assert [t["path"] for t in now.values()].count("new/(BAND).tif") == 1
+
+
+def test_a_push_interrupted_after_its_rows_are_stamped_can_be_pushed_again(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, cid = service.client(), service.demo_collection
+    mine, gone = _edited(byocframe.read_tiles(client, cid, progress=False))
+    real = writeback.with_loaded_ids
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt  # Ctrl-C once the rows are stamped, before the attrs
+
+    monkeypatch.setattr(writeback, "with_loaded_ids", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        byocframe.push(mine, client, delete_missing=True, progress=False)
+    monkeypatch.setattr(writeback, "with_loaded_ids", real)
+    again = byocframe.push(mine, client, delete_missing=True, progress=False)
+    assert again["outcome"].tolist() == ["unchanged"]  # the deletion, found done
+    assert byocframe.changes(mine, deleted=True).empty
+    now = {t["id"]: t for t in client.iter_tiles(cid)}
+    assert gone not in now
+    assert len(now) == 40
