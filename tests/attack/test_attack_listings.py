@@ -647,3 +647,71 @@ def test_a_push_interrupted_after_its_rows_are_stamped_can_be_pushed_again(
     now = {t["id"]: t for t in client.iter_tiles(cid)}
     assert gone not in now
     assert len(now) == 40
+
+
+# ------------------------------------------------------------- kill -9 of a service mid-seed
+
+#: A child process: the local service on the database argv[1] with its demo; it prints
+#: the id of a new collection (on the demo's bucket), then seeds the demo's 40 tiles into
+#: it in chunks of 10 and is held once the second chunk's rows are written, before its
+#: transaction commits (the first's did): it prints "held" and waits there to be killed.
+_SEED = """
+import sys
+import byocframe
+from byocframe.emulator import store
+from byocframe.emulator.service import create_service
+
+service = create_service(db=sys.argv[1], demo=True, demo_tiles=40).start()
+client = service.client()
+bucket = client.get_collection(service.demo_collection)["s3Bucket"]
+cid = client.create_collection({"name": "seeded", "s3Bucket": bucket})["id"]
+tiles = byocframe.read_tiles(client, service.demo_collection, progress=False)
+real, calls = store.Store.add_tiles, []
+
+def held(self, *args, **kwargs):
+    calls.append(1)
+    real(self, *args, **kwargs)
+    if len(calls) == 2:  # the chunk's rows written, its transaction not committed
+        print("held", flush=True)
+        sys.stdin.read()
+
+store.Store.add_tiles = held
+print(cid, flush=True)
+service.seed(cid, tiles, chunk_size=10)
+"""
+
+
+def test_a_service_killed_while_seeding_lists_and_finds_each_committed_chunk_whole(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "byoc.sqlite"
+    with subprocess.Popen(
+        [sys.executable, "-c", _SEED, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(byocframe.__file__).parent.parent,
+    ) as child:
+        try:
+            assert child.stdout is not None
+            cid = child.stdout.readline().strip()
+            assert child.stdout.readline().strip() == "held"
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+    with byocframe.local_service(db=db, demo=True, demo_tiles=40) as again:
+        client = again.client()
+        demo = byocframe.read_tiles(client, again.demo_collection, progress=False)
+        listed = list(client.iter_tiles(cid))
+        # the first chunk, whole: the demo's first 10 tiles (by path), nothing of the second
+        assert sorted(t["path"] for t in listed) == sorted(demo["path"].iloc[:10])
+        found = byocframe.read_tiles(client, cid, bbox=[-180, -90, 180, 90], progress=False)
+        # the Catalog's index committed with the tiles: it finds every INGESTED one
+        ingested = {t["id"] for t in listed if t["status"] == "INGESTED"}
+        assert set(map(str, found.index)) == ingested
+        assert len(ingested) >= 9
+        # the rest seeds on top of it; the whole again is refused by path, as documented
+        again.seed(cid, demo.iloc[10:], chunk_size=10)
+        assert len(list(client.iter_tiles(cid))) == 40
+        with pytest.raises(byocframe.ValidationError, match="already exists"):
+            again.seed(cid, demo, chunk_size=10)
