@@ -301,10 +301,10 @@ create_service(db=sys.argv[1], demo=True, demo_tiles=40)
 """
 
 
-def _killed_at(db: Any, method: str, when: str) -> None:
-    """Start the service on ``db`` seeding its demo; SIGKILL it in ``method`` (``when``)."""
+def _until_held(script: str, *args: str) -> list[str]:
+    """Run ``script`` in a child; SIGKILL it once it prints "held"; the lines before."""
     with subprocess.Popen(
-        [sys.executable, "-c", _HELD_AT, str(db), method, when],
+        [sys.executable, "-c", script, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -312,10 +312,19 @@ def _killed_at(db: Any, method: str, when: str) -> None:
     ) as child:
         try:
             assert child.stdout is not None
-            assert child.stdout.readline().strip() == "held"
+            said: list[str] = []
+            while (line := child.stdout.readline()) != "held\n":
+                assert line, f"the child ended without being held (it said {said})"
+                said.append(line.strip())
+            return said
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait()
+
+
+def _killed_at(db: Any, method: str, when: str) -> None:
+    """Start the service on ``db`` seeding its demo; SIGKILL it in ``method`` (``when``)."""
+    assert _until_held(_HELD_AT, str(db), method, when) == []
 
 
 def _demo_collections(service: Any) -> list[tuple[str, int]]:
@@ -685,20 +694,7 @@ def test_a_service_killed_while_seeding_lists_and_finds_each_committed_chunk_who
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "byoc.sqlite"
-    with subprocess.Popen(
-        [sys.executable, "-c", _SEED, str(db)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=Path(byocframe.__file__).parent.parent,
-    ) as child:
-        try:
-            assert child.stdout is not None
-            cid = child.stdout.readline().strip()
-            assert child.stdout.readline().strip() == "held"
-        finally:
-            child.send_signal(signal.SIGKILL)
-            child.wait()
+    [cid] = _until_held(_SEED, str(db))
     with byocframe.local_service(db=db, demo=True, demo_tiles=40) as again:
         client = again.client()
         demo = byocframe.read_tiles(client, again.demo_collection, progress=False)
