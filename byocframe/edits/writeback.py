@@ -38,7 +38,7 @@ from byocframe.frame.deletions import (
     recorded_checks,
     with_loaded_ids,
 )
-from byocframe.frame.native import put_native
+from byocframe.frame.native import native_geometries, put_native
 from byocframe.frame.records import ATTRS_KEY, NAT
 from byocframe.frame.settings import drawing
 from byocframe.frame.snapshot import stamp
@@ -130,10 +130,12 @@ def write_back(
             index[pos] = outcome.id
         frame.index = pd.Index(index, name=frame.index.name or "id", dtype=object)
         by_position = {c.position: c for c in batch.creates}
+        theirs = _covers_found(created, by_position)
         for pos in created:
             rows.append(pos)
-            covers.append(by_position[pos].cover)
-            crs.append(WGS84)
+            cover, code = theirs.get(pos, (by_position[pos].cover, WGS84))
+            covers.append(cover)
+            crs.append(code)
             times.append(by_position[pos].wanted_time)
         frame.iloc[list(created), frame.columns.get_loc("status")] = "WAITING"
         _put_created(frame, created)
@@ -279,6 +281,33 @@ def renewed_checks(
     )
     out[renewed] = merged
     return out
+
+
+def _covers_found(created: dict[int, Any], creates: dict[int, Any]) -> dict[int, tuple[Any, str]]:
+    """The server's cover (native, with its CRS) of each created row that gave none.
+
+    A row without a cover whose path the service already held at its time (adopted:
+    ``unchanged``, e.g. a rerun after a kill) names a tile that may have a cover: the
+    row shows it, so the frame (and the file written back) holds what a later deletion
+    of it checks, rather than an empty cover the record does not describe.
+    """
+    records = {
+        pos: outcome.server
+        for pos, outcome in created.items()
+        if creates[pos].cover is None
+        and outcome.server is not None
+        and outcome.server.get("coverGeometry")
+    }
+    if not records:
+        return {}
+    read = tiles_from_records(list(records.values()), errors="warn")
+    native = native_geometries(read, "native_cover")
+    codes = read["native_crs"].astype(object).to_numpy()
+    return {
+        pos: (native[i], str(codes[i]))
+        for i, pos in enumerate(records)
+        if native[i] is not None and isinstance(codes[i], str)
+    }
 
 
 def _put_created(frame: pd.DataFrame, created: dict[int, Any]) -> None:

@@ -242,3 +242,37 @@ def test_check_and_trace_covers_take_s3(local_s3, sample_bucket):
         again = byocframe.trace_covers(url, candidates, client=local_s3.client())
     assert covers.notna().all()
     assert covers.geom_equals(again).all()
+
+
+def test_a_row_without_a_cover_that_finds_its_tile_shows_that_tiles_cover(demo):
+    """A new row with no cover whose path the service holds at its time (a rerun after a
+    kill; another editor's create) adopts that tile: the row then shows its cover, which
+    is what a later deletion of the row checks."""
+    client = demo.client()
+    cid = demo.demo_collection
+    gdf = byocframe.read_tiles(client, cid, progress=False)
+    source = gdf.index[0]
+    record = client.get_tile(cid, source)
+    when = "2031-01-01T00:00:00Z"
+    other = client.create_tile(
+        cid,
+        {
+            "path": "adopted/(BAND).tif",
+            "sensingTime": when,
+            "coverGeometry": record["coverGeometry"],
+        },
+    )
+    new = gdf.iloc[:1].drop(columns="loaded").copy()
+    new.index = pd.Index([None], name="id", dtype=object)
+    new["path"] = "adopted/(BAND).tif"
+    new["sensing_time"] = pd.Timestamp(when)
+    new = new.set_geometry([None], crs=gdf.crs)
+    frame = pd.concat([gdf, new])
+    frame.attrs = gdf.attrs
+    result = push(frame, client, progress=False)
+    assert result["outcome"].tolist() == ["unchanged"]
+    assert frame.index[-1] == other["id"]
+    shown = frame.geometry.iloc[-1]
+    assert shown is not None
+    assert shown.equals_exact(gdf.geometry.loc[source], tolerance=1e-9)
+    assert byocframe.changes(frame).empty
