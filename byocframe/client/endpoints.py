@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from byocframe.client.lookup import GlobalLookup
-from byocframe.exceptions import NotFoundError
+from byocframe.exceptions import NotFoundError, TransportError
 from byocframe.ids import CollectionLike, TileLike, path_of, resource_id
 from byocframe.typing import RecordLike
 
@@ -180,7 +180,7 @@ class ByocEndpoints(GlobalLookup):
         status = status.upper() if isinstance(status, str) else status
         params = {"status": status, "path": path, "sort": sort, "count": size}
         pages = self._pages(path_of("collections", cid, "tiles"), params, bad_ids=bad_ids)
-        return self._explained(pages, cid)
+        return _as_asked(self._explained(pages, cid), {"status": status, "path": path})
 
     def iter_tiles(
         self,
@@ -212,7 +212,7 @@ class ByocEndpoints(GlobalLookup):
             yield from page
 
     def find_tile(self, collection: CollectionLike, path: str) -> dict[str, Any] | None:
-        """The tile with this path, or None."""
+        """The tile with this path, or None (a listed tile of another path is refused)."""
         page = next(self.tile_pages(collection, path=path), [])
         return page[0] if page else None
 
@@ -332,3 +332,28 @@ def _payload(record: object, method: str | None = None) -> dict[str, Any]:
             f"ByocTile), got {type(record).__name__}"
         )
     return dict(to_dict())
+
+
+def _as_asked(
+    pages: Iterator[list[dict[str, Any]]], asked: Mapping[str, str | None]
+) -> Iterator[list[dict[str, Any]]]:
+    """The pages, each tile checked to hold what the listing asked the service for.
+
+    A service that ignores ``status=`` or ``path=`` (a proxy, another implementation)
+    answers with tiles of every status or path: a load of the FAILED tiles would hold
+    them all, and deleting or reingesting "what was loaded" would reach every tile. Such
+    a listing is refused as a whole, at its first tile that does not match.
+    """
+    wanted = {k: v for k, v in asked.items() if v is not None}
+    for page in pages:
+        for tile in page:
+            for key, value in wanted.items():
+                held = tile.get(key) if isinstance(tile, dict) else None
+                if held != value:
+                    tid = tile.get("id") if isinstance(tile, dict) else None
+                    raise TransportError(
+                        f"the service listed tile {tid!r} with {key} {held!r} when asked "
+                        f"for {key}={value!r}: it does not apply that filter, so nothing "
+                        "is concluded from this listing (check the service or proxy)"
+                    )
+        yield page

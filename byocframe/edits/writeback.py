@@ -90,6 +90,35 @@ def write_back(
     >>> before, len(byocframe.changes(gdf))
     (2, 0)
     """
+    before = frame.copy(deep=False)  # copy-on-write: costs nothing until a column changes
+    try:
+        _write_back(frame, the_plan, batch, done, service, original)
+    except BaseException:
+        # an error or Ctrl-C halfway (finding 234): the frame as it was before the push,
+        # which a rerun settles (what the push did is found done), never half of it
+        _restore(frame, before)
+        raise
+
+
+def _restore(frame: pd.DataFrame, before: pd.DataFrame) -> None:
+    """Put ``frame`` back as ``before`` (a shallow copy of it): index, columns, attrs."""
+    added = [c for c in frame.columns if c not in before.columns]
+    if added:
+        frame.drop(columns=added, inplace=True)
+    frame.index = before.index
+    for column in before.columns:
+        frame[column] = before[column]
+    frame.attrs = before.attrs
+
+
+def _write_back(
+    frame: pd.DataFrame,
+    the_plan: Plan,
+    batch: Batch,
+    done: list[Done],
+    service: str,
+    original: pd.DataFrame | None,
+) -> None:
     _writable(frame)
     recorded = recorded_checks(frame.attrs.get(ATTRS_KEY, {}))  # before this push's
     if the_plan.adopted is not None:  # rows that lost their token take original's

@@ -37,19 +37,22 @@ def seed_demo(
         records, files = synthetic_collection(tiles, seed=seed, dates=dates, land_share=LAND_SHARE)
     else:
         records, files = synthetic_collection(tiles, seed=seed, land_share=LAND_SHARE)
-    collection = store.create_collection(
-        new_collection(
-            {
-                "name": DEMO_NAME,
-                "s3Bucket": DEMO_BUCKET,
-                "additionalData": {"bands": SYNTHETIC_BANDS},
-            }
-        )
-    )
-    store.register_files(DEMO_BUCKET, manifest_rows(files))
     states, natives = _states(records)
-    store.insert_tiles(collection["id"], states, natives)
-    store.set_meta("demo_collection", collection["id"])
+    # one transaction: a service killed while seeding leaves no half demo behind (no
+    # collection without its tiles, no tiles without the key that says they are seeded)
+    with store.transaction():
+        collection = store.create_collection(
+            new_collection(
+                {
+                    "name": DEMO_NAME,
+                    "s3Bucket": DEMO_BUCKET,
+                    "additionalData": {"bands": SYNTHETIC_BANDS},
+                }
+            )
+        )
+        store.register_files(DEMO_BUCKET, manifest_rows(files))
+        store.insert_tiles(collection["id"], states, natives)
+        store.set_meta("demo_collection", collection["id"])
     return collection["id"]
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeAlias
 
@@ -226,10 +226,17 @@ def search_records(
     """
     ids: list[str] = []
     records: list[dict[str, Any]] = []
+    matches = _filter_test(filter)
     for page in iter_items(
         client, collection, bbox=bbox, datetime=datetime, intersects=intersects, filter=filter
     ):
         for item in page:
+            if matches is not None and isinstance(item, dict) and not matches(item):
+                raise TransportError(
+                    f"the Catalog found item {item.get('id')!r}, which does not match the "
+                    "filter it was sent: it does not apply filters (the Filter extension is "
+                    "optional in STAC API), so nothing is concluded from this search"
+                )
             tid = item.get("id") if isinstance(item, dict) else None
             try:
                 ids.append(check_id(tid, "tile"))
@@ -253,6 +260,35 @@ def search_records(
                 records.append(record)
     records.sort(key=created_order)
     return records
+
+
+def _filter_test(
+    filter: str | Mapping[str, Any] | None,
+) -> Callable[[Mapping[str, Any]], bool] | None:
+    """Whether an item matches ``filter``, as the ``cql2`` package reads it (None: no filter).
+
+    A filter ``cql2`` cannot read is left to the service to refuse (None).
+    """
+    if filter is None:
+        return None
+    import cql2
+
+    try:
+        expr = (
+            cql2.parse_text(filter)
+            if isinstance(filter, str)
+            else cql2.parse_json(json.dumps(filter))
+        )
+    except (cql2.ParseError, ValueError):
+        return None
+
+    def matches(item: Mapping[str, Any]) -> bool:
+        try:
+            return bool(expr.matches(dict(item)))
+        except (ValueError, cql2.ValidationError):
+            return True  # an item the package cannot judge is the service's to judge
+
+    return matches
 
 
 def created_order(record: Mapping[str, Any]) -> str:

@@ -17,7 +17,6 @@ import contextlib
 import io
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -85,12 +84,6 @@ def service_450() -> Iterator[Any]:
         yield running
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding 230: a peer that ignores sort=created:desc gives a listing of 2 "
-    "pages marked whole",
-)
 def test_a_peer_ignoring_the_sort_gives_no_partial_listing_marked_whole(
     service_450: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,12 +146,6 @@ def _chosen(client: Any, cid: str, how: str) -> tuple[dict[str, Any], set[str]]:
     return _one_crs(client, cid)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding 231: a peer that ignores status= (a listing) or filter= (a Catalog "
-    "search) makes 'delete the tiles I loaded' delete every other tile",
-)
 @pytest.mark.parametrize("how", ["status", "filter"])
 def test_deleting_a_filtered_load_of_a_peer_ignoring_the_filter_deletes_no_other_tile(
     service: Any, monkeypatch: pytest.MonkeyPatch, how: str
@@ -198,12 +185,6 @@ def test_deleting_a_filtered_load_of_an_honest_peer_deletes_it_only(service: Any
     assert _ids(service) == everything - chosen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding 231: a peer that ignores status= makes 'reingest the FAILED tiles' "
-    "(reingest's own example) reingest every INGESTED tile",
-)
 def test_reingesting_the_failed_tiles_of_a_peer_ignoring_status_reingests_no_other(
     service: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -240,12 +221,6 @@ def _new_row(gdf: gpd.GeoDataFrame, path: str, when: pd.Timestamp) -> gpd.GeoDat
     return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding 232: a create meeting its path taken adopts the first tile a peer "
-    "ignoring path= lists",
-)
 def test_a_create_meeting_its_path_taken_never_adopts_a_tile_of_another_path(
     service: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -333,29 +308,15 @@ def _demo_collections(service: Any) -> list[tuple[str, int]]:
     return [(cid, len(list(client.iter_tiles(cid)))) for cid in named]
 
 
-def _seeding_case(when: str, name: str, what: str, raises: type[BaseException]) -> Any:
-    reason = f"finding 233: a service killed {what}"
-    mark = pytest.mark.xfail(strict=True, raises=raises, reason=reason)
-    return pytest.param(when, id=name, marks=mark)
-
-
 @pytest.mark.parametrize(
     "when",
     [
-        _seeding_case(
-            "before",
-            "killed-while-inserting",
-            "while seeding its demo leaves an empty collection of the demo's name beside "
-            "the new demo",
-            AssertionError,
-        ),
-        _seeding_case(
-            "after",
-            "killed-before-recording-it",
-            "between inserting its demo's tiles and recording the demo cannot start again "
-            "(sqlite3.IntegrityError)",
-            sqlite3.IntegrityError,
-        ),
+        # finding 233 (fixed): killed while seeding its demo, the service left an empty
+        # collection of the demo's name beside the new demo
+        pytest.param("before", id="killed-while-inserting"),
+        # ... and, killed between inserting the tiles and recording the demo, it could not
+        # start again (sqlite3.IntegrityError)
+        pytest.param("after", id="killed-before-recording-it"),
     ],
 )
 def test_a_service_killed_while_seeding_its_demo_has_one_demo_collection_after_restart(
@@ -609,12 +570,6 @@ def _edited(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, str]:
     return _new_row(mine, "new/(BAND).tif", pd.Timestamp("2030-01-01T00:00:00Z")), ingested[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=byocframe.ValidationError,
-    reason="finding 234: a push interrupted (Ctrl-C) in its write-back leaves a frame no "
-    "push takes: a new row holds its id and no token",
-)
 def test_a_push_interrupted_in_its_write_back_leaves_a_frame_that_can_be_pushed_again(
     service: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -624,10 +579,14 @@ def test_a_push_interrupted_in_its_write_back_leaves_a_frame_that_can_be_pushed_
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt  # Ctrl-C in the notebook, while the rows are stamped
 
+    was = mine.copy()
     monkeypatch.setattr(writeback, "stamp", interrupted)
     with pytest.raises(KeyboardInterrupt):
         byocframe.push(mine, client, delete_missing=True, progress=False)
     monkeypatch.undo()
+    # the frame as it was before the push, not half written back
+    pd.testing.assert_frame_equal(mine, was)
+    assert mine.attrs == was.attrs
     # the cell run again: today "1 row(s) have a tile id but no 'loaded' value"
     again = byocframe.push(mine, client, delete_missing=True, progress=False)
     assert set(again["outcome"]) <= {"ok", "unchanged"}
@@ -651,7 +610,9 @@ def test_a_push_interrupted_after_its_rows_are_stamped_can_be_pushed_again(
         byocframe.push(mine, client, delete_missing=True, progress=False)
     monkeypatch.setattr(writeback, "with_loaded_ids", real)
     again = byocframe.push(mine, client, delete_missing=True, progress=False)
-    assert again["outcome"].tolist() == ["unchanged"]  # the deletion, found done
+    # the write-back undone whole (finding 234's fix): the rerun finds each change done
+    assert set(again["outcome"]) == {"unchanged"}
+    assert len(again) == 3  # the update, the create and the deletion
     assert byocframe.changes(mine, deleted=True).empty
     now = {t["id"]: t for t in client.iter_tiles(cid)}
     assert gone not in now
