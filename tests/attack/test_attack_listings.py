@@ -268,7 +268,8 @@ real = getattr(store.Store, sys.argv[2])
 def held(self, *args, **kwargs):
     if sys.argv[3] == "after":
         real(self, *args, **kwargs)
-    print("held", flush=True)
+    sys.stdout.write("held\\n")  # one write: two held threads never mix their lines
+    sys.stdout.flush()
     sys.stdin.read()
 
 setattr(store.Store, sys.argv[2], held)
@@ -346,7 +347,8 @@ if sys.argv[3] != "-":
 
     def held(self, *args, **kwargs):
         real(self, *args, **kwargs)
-        print("held", flush=True)
+        sys.stdout.write("held\\n")  # one write: two held threads never mix their lines
+        sys.stdout.flush()
         sys.stdin.read()
 
     setattr(store.Store, sys.argv[3], held)
@@ -642,7 +644,8 @@ def held(self, *args, **kwargs):
     calls.append(1)
     real(self, *args, **kwargs)
     if len(calls) == 2:  # the chunk's rows written, its transaction not committed
-        print("held", flush=True)
+        sys.stdout.write("held\\n")  # one write: two held threads never mix their lines
+        sys.stdout.flush()
         sys.stdin.read()
 
 store.Store.add_tiles = held
