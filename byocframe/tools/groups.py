@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 import pandas as pd
 
@@ -42,9 +44,12 @@ def group_labels(frame: pd.DataFrame, by: str | None) -> pd.Series:
     try:
         offset = pd.tseries.frequencies.to_offset(_period(by))
     except ValueError:
+        names = [str(c) for c in frame.columns] + ["date", *PERIODS]
+        close = difflib.get_close_matches(by, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(
             f"by={by!r} is neither a column nor a pandas frequency (e.g. 'D', 'W', 'MS') "
-            f"nor a period ({', '.join(PERIODS)})"
+            f"nor a period ({', '.join(PERIODS)}){hint}"
         ) from None
     times = frame["sensing_time"].dt.tz_convert("UTC").dt.tz_localize(None)
     bins = pd.DataFrame({"t": times.to_numpy()}).groupby(pd.Grouper(key="t", freq=offset))
