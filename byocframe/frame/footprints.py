@@ -101,10 +101,12 @@ def read_footprints(
         drawn_geoms[shapely.is_empty(drawn_geoms)] = None
     lost = shapely.is_missing(out.cover) & ~pd.isna(out.cover_wkb)
     if lost.any():  # a cover the target CRS cannot draw: said, not left unseen
+        first = recs[int(np.flatnonzero(lost)[0])]
+        tid = first.get("id") if isinstance(first, Mapping) else None
         warnings.warn(
-            f"{int(lost.sum()):,} of {n:,} tiles' covers cannot be drawn in {target} (they "
-            "lie where it is not defined) and have no geometry: load them in EPSG:4326 "
-            "(the default) or a CRS that covers them",
+            f"{int(lost.sum()):,} of {n:,} tiles' covers cannot be drawn in {target} (e.g. "
+            f"tile {tid!r}: they lie where it is not defined) and have no geometry: load "
+            "them in EPSG:4326 (the default) or a CRS that covers them",
             ByocframeWarning,
             stacklevel=3,
         )
