@@ -666,3 +666,13 @@ def test_pushing_a_file_that_is_not_a_tile_table_says_so(account, tmp_path, caps
     err = capsys.readouterr().err
     assert "not a tile table" in err
     assert "'0'" not in err  # not a row read as a tile id
+
+
+def test_tiles_help_lists_every_file_type_write_file_takes(capsys):
+    from byocframe.io.file_formats import FILE_FORMATS
+
+    with pytest.raises(SystemExit):
+        main(["tiles", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for extension in FILE_FORMATS:
+        assert extension in out

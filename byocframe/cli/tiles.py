@@ -17,12 +17,13 @@ from byocframe.cli.common import (
 )
 from byocframe.cli.confirm import check_deletions, confirmation_hint, delete_options
 from byocframe.exceptions import ByocframeError, NotFoundError
+from byocframe.io.file_formats import FILE_FORMATS
 from byocframe.io.listing import BATCH_SIZE
 
 __all__ = ["TILE_FILES", "add_commands", "read_collection", "search_options"]
 
 #: The files ``byocframe tiles`` writes, by extension.
-TILE_FILES = (".parquet", ".gpkg", ".geojson", ".json", ".fgb", ".csv")
+TILE_FILES = tuple(FILE_FORMATS)  # what write_file and read_file take
 
 
 def add_commands(commands: Any) -> None:
@@ -46,7 +47,13 @@ def add_commands(commands: Any) -> None:
         "as WKT). With --stac, the tiles as STAC Items in a stac-geoparquet file instead.",
     )
     tiles.add_argument("collection", metavar="COLLECTION", help="collection id or name")
-    tiles.add_argument("-o", "--output", type=Path, required=True, help="file to write")
+    tiles.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="file to write: " + ", ".join(TILE_FILES) + " (by its extension)",
+    )
     tiles.add_argument(
         "--status", type=status, help="only tiles with this status (e.g. FAILED, failed)"
     )
