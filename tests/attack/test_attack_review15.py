@@ -1,0 +1,140 @@
+"""A review of the session's change (branch ``review15``), both ways: findings 250 on.
+
+Wrong deletes, lost edits and false refusals that this session's change opened (the
+one write-then-rename `byocframe.atomic.Scratch`, the misspelt-column warning and the
+CRS refusal of new rows in ``edits.diff``, the module moves and their re-exports). A
+``xfail(strict=True)`` pins a defect still open (its reason names the finding); an
+unmarked test pins what holds or a finding fixed on this branch, seen failing on the
+code before (``tests/attack/FINDINGS.md``, section ``review15``). Loopback only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import socket
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+import byocframe
+from byocframe.atomic import Scratch
+from byocframe.frame.synthetic import synthetic_tiles
+
+
+def _pid_not_running_here() -> int:
+    """A process id that no process of this PID namespace holds."""
+    for pid in range(4_000_000, 4_100_000):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except OSError:
+            continue
+    raise AssertionError("no free process id found")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="scratch is cleared on POSIX only")
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 250: a scratch name tells the machine by its host name only; a live "
+    "writer in another PID namespace with the same host name (docker --network host or "
+    "--uts host, a hostNetwork pod, two NFS clients named 'ubuntu') is taken for dead",
+)
+def test_250_the_live_scratch_of_a_writer_in_another_pid_namespace_is_kept(tmp_path):
+    """The other writer runs as ``pid`` in its own namespace, where this process cannot
+    see it; its host name is this machine's. It names its scratch as byocframe does."""
+    target = tmp_path / "tiles.gpkg"
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+    theirs = tmp_path / f".tiles.gpkg.{host}.{_pid_not_running_here()}.0badcafe.partial.gpkg"
+    theirs.write_bytes(b"half of another container's GeoPackage")
+    gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    byocframe.write_file(gdf, target)  # this writer's own write of the same file
+    # the other writer's os.replace would now fail with FileNotFoundError
+    assert theirs.exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["sensing_time_old", "old_sensing_time", "sensing_time_utc", "geometry_1"]
+)
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 251: a user's deliberate copy of an editable column (the times before "
+    "a shift, a second geometry) is warned of as a misspelling (difflib ratio >= 0.85)",
+)
+def test_251_a_copy_of_an_editable_column_kept_on_purpose_passes_quietly(name):
+    gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+    source = "geometry" if name.startswith("geometry") else "sensing_time"
+    gdf[name] = gdf[source]  # kept before the edit, to compare with it after
+    gdf.loc[gdf.index[0], "sensing_time"] += pd.Timedelta(hours=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the users' own test suites run so too
+        found = byocframe.changes(gdf)
+    assert list(found["field"]) == ["sensing_time"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 252: a new row whose cover spans all longitudes (a global tile) is "
+    "refused as 'lies outside EPSG:4326 ... give it in the frame's CRS', which it is in",
+)
+def test_252_a_new_global_tile_drawn_in_lon_lat_is_not_refused():
+    with byocframe.local_service(demo=True, demo_tiles=3) as service:
+        client = service.client()
+        gdf = byocframe.read_tiles(client, service.demo_collection, progress=False)
+        new = gpd.GeoDataFrame(
+            {"path": ["global/(BAND).tif"]},
+            geometry=[shapely.box(-180, -85, 180, 85)],
+            crs=gdf.crs,
+        )
+        byocframe.push(pd.concat([gdf, new]), client, progress=False)
+        made = client.find_tile(service.demo_collection, "global/(BAND).tif")
+        assert made is not None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "name"),
+    [
+        ("byocframe.maps.plotting", "byocframe.maps.legend", "SMALL_TILE_PIXELS"),
+        ("byocframe.maps.plotting", "byocframe.maps.basemap", "BASEMAP_TIMEOUT"),
+        ("byocframe.tools.stats", "byocframe.tools.batching", "CELL_SIZE"),
+        ("byocframe.io.stac_parquet", "byocframe.stac.parquet", "STAC_CHUNK_ROWS"),
+    ],
+)
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 253: a setting moved by the split is handed on by its old module as "
+    "a copy (or not at all): set at the path the guides named yesterday, it does nothing",
+)
+def test_253_a_setting_set_at_its_old_path_is_the_one_in_effect(monkeypatch, old, new, name):
+    where = importlib.import_module(new)
+    wanted = getattr(where, name) * 3
+    monkeypatch.setattr(importlib.import_module(old), name, wanted, raising=False)
+    assert getattr(where, name) == wanted
+
+
+def test_held_scratch_of_a_dead_writer_on_this_machine_is_removed_and_nothing_else(tmp_path):
+    """What 250 must keep: a killed writer's scratch goes; a file of another target, a
+    user's file spelt alike and a live writer's scratch stay."""
+    target = tmp_path / "tiles.gpkg"
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+    dead = _pid_not_running_here()
+    gone = tmp_path / f".tiles.gpkg.{host}.{dead}.0badcafe.partial.gpkg"
+    kept = [
+        tmp_path / f".tiles.gpkg.{host}.{os.getppid()}.0badcafe.partial.gpkg",  # live
+        tmp_path / f".tiles2.gpkg.{host}.{dead}.0badcafe.partial.gpkg",  # other target
+        tmp_path / f".tiles.gpkg.{host}.{dead}.notes.partial.gpkg",  # not a scratch name
+        tmp_path / ".tiles.gpkg.backup",
+    ]
+    for path in [gone, *kept]:
+        path.write_text("x")
+    with Scratch(target):
+        pass
+    assert not gone.exists()
+    assert all(p.exists() for p in kept)
+    assert sorted(p.name for p in Path(tmp_path).iterdir()) == sorted(p.name for p in kept)
