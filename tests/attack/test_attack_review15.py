@@ -138,3 +138,21 @@ def test_held_scratch_of_a_dead_writer_on_this_machine_is_removed_and_nothing_el
     assert not gone.exists()
     assert all(p.exists() for p in kept)
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == sorted(p.name for p in kept)
+
+
+def test_254_an_aoi_geopackage_with_qgis_layer_styles_is_read_at_its_area(tmp_path):
+    """QGIS saves a layer's style into its GeoPackage as the table ``layer_styles`` (no
+    geometry). Before the fix it counted as a second area: '--aoi has 2 layers (aoi,
+    layer_styles): name the area's with --aoi-layer', where the session before read it."""
+    import pyogrio
+
+    from byocframe.cli.coverage import read_aoi
+
+    path = tmp_path / "area.gpkg"
+    area = shapely.box(10, 45, 11, 46)
+    gpd.GeoDataFrame({"name": ["a"]}, geometry=[area], crs=4326).to_file(path, layer="aoi")
+    styles = pd.DataFrame({"f_table_name": ["aoi"], "styleName": ["s"], "styleQML": ["<qgis/>"]})
+    pyogrio.write_dataframe(styles, path, layer="layer_styles", driver="GPKG")
+    frame = read_aoi(str(path))
+    assert list(frame["name"]) == ["a"]
+    assert frame.geometry.iloc[0].equals(area)
