@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
-import socket
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -39,24 +39,58 @@ def _pid_not_running_here() -> int:
     raise AssertionError("no free process id found")
 
 
-@pytest.mark.skipif(os.name != "posix", reason="scratch is cleared on POSIX only")
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 250: a scratch name tells the machine by its host name only; a live "
-    "writer in another PID namespace with the same host name (docker --network host or "
-    "--uts host, a hostNetwork pod, two NFS clients named 'ubuntu') is taken for dead",
-)
+_WRITER = """
+import sys
+from pathlib import Path
+from byocframe.atomic import Scratch
+scratch = Scratch(Path(sys.argv[1]))
+scratch.path.write_text("the other container's file")
+print(scratch.path.name, flush=True)
+sys.stdin.readline()  # until the test has written the same file here
+scratch.commit()
+"""
+
+
+def _other_namespace() -> list[str]:
+    """A command prefix: a new PID namespace whose first process has an id unused here."""
+    free = _pid_not_running_here()
+    shell = f'echo {free - 1} > /proc/sys/kernel/ns_last_pid && "$@"'
+    prefix = ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", shell, "sh"]
+    try:
+        probe = subprocess.run([*prefix, "sh", "-c", "echo $$"], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        pytest.skip("needs unshare (util-linux) and the right to make a PID namespace")
+    if probe.returncode != 0 or probe.stdout.strip() != str(free).encode():
+        pytest.skip("needs unshare (util-linux) and the right to make a PID namespace")
+    return prefix
+
+
+@pytest.mark.skipif(not Path("/proc/self/ns/pid").exists(), reason="PID namespaces: Linux")
 def test_250_the_live_scratch_of_a_writer_in_another_pid_namespace_is_kept(tmp_path):
-    """The other writer runs as ``pid`` in its own namespace, where this process cannot
-    see it; its host name is this machine's. It names its scratch as byocframe does."""
+    """Fixed: a scratch name told the machine by its host name only, so a live writer in
+    another PID namespace under the same host name (``docker run --network host``, a
+    hostNetwork pod) was taken for a dead one here; its scratch was removed and its
+    rename failed with FileNotFoundError. The other writer runs in a real namespace of
+    its own (``unshare``), as an id no process here holds."""
     target = tmp_path / "tiles.gpkg"
-    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
-    theirs = tmp_path / f".tiles.gpkg.{host}.{_pid_not_running_here()}.0badcafe.partial.gpkg"
-    theirs.write_bytes(b"half of another container's GeoPackage")
-    gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
-    byocframe.write_file(gdf, target)  # this writer's own write of the same file
-    # the other writer's os.replace would now fail with FileNotFoundError
-    assert theirs.exists()
+    with subprocess.Popen(
+        [*_other_namespace(), sys.executable, "-c", _WRITER, str(target)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(byocframe.__file__).parent.parent,
+    ) as other:
+        assert other.stdin is not None
+        assert other.stdout is not None
+        theirs = tmp_path / other.stdout.readline().strip()
+        assert theirs.exists()
+        gdf = byocframe.tiles_from_records(synthetic_tiles(3, seed=1))
+        byocframe.write_file(gdf, target)  # this writer's own write of the same file
+        assert theirs.exists()
+        other.stdin.write("go\n")
+        other.stdin.close()
+        assert other.wait(timeout=120) == 0  # its rename found its file
+    assert target.read_text() == "the other container's file"  # the last rename won
 
 
 @pytest.mark.parametrize(
@@ -123,26 +157,42 @@ def test_253_a_setting_set_at_its_old_path_is_the_one_in_effect(monkeypatch, old
     assert getattr(where, name) == wanted
 
 
-def test_held_scratch_of_a_dead_writer_on_this_machine_is_removed_and_nothing_else(tmp_path):
-    """What 250 must keep: a killed writer's scratch goes; a file of another target, a
-    user's file spelt alike and a live writer's scratch stay."""
+_KILLED = """
+import os, sys
+from pathlib import Path
+from byocframe.atomic import Scratch
+for target in sys.argv[1:]:
+    Scratch(Path(target)).path.write_text("half")
+os._exit(0)  # as a kill: no clean-up
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="scratch is cleared on POSIX only")
+def test_held_scratch_of_a_dead_writer_here_is_removed_and_nothing_else(tmp_path):
+    """What 250's fix keeps: a killed writer's scratch goes; another target's, a user's
+    file spelt alike and a live writer's (this process's own) stay."""
     target = tmp_path / "tiles.gpkg"
-    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
-    dead = _pid_not_running_here()
-    gone = tmp_path / f".tiles.gpkg.{host}.{dead}.0badcafe.partial.gpkg"
+    subprocess.run(
+        [sys.executable, "-c", _KILLED, str(target), str(tmp_path / "tiles2.gpkg")],
+        check=True,
+        cwd=Path(byocframe.__file__).parent.parent,
+    )
+    gone = [p for p in tmp_path.iterdir() if p.name.startswith(".tiles.gpkg.")]
+    assert len(gone) == 1
+    live = Scratch(target)  # this process's own, not committed yet
     kept = [
-        tmp_path / f".tiles.gpkg.{host}.{os.getppid()}.0badcafe.partial.gpkg",  # live
-        tmp_path / f".tiles2.gpkg.{host}.{dead}.0badcafe.partial.gpkg",  # other target
-        tmp_path / f".tiles.gpkg.{host}.{dead}.notes.partial.gpkg",  # not a scratch name
+        live.path,
+        *(p for p in tmp_path.iterdir() if p.name.startswith(".tiles2.gpkg.")),
+        tmp_path / f"{gone[0].name}.notes",  # not a scratch name
         tmp_path / ".tiles.gpkg.backup",
     ]
-    for path in [gone, *kept]:
+    for path in kept[2:]:
         path.write_text("x")
     with Scratch(target):
         pass
-    assert not gone.exists()
-    assert all(p.exists() for p in kept)
-    assert sorted(p.name for p in Path(tmp_path).iterdir()) == sorted(p.name for p in kept)
+    assert not gone[0].exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in kept)
+    live.discard()
 
 
 def test_254_an_aoi_geopackage_with_qgis_layer_styles_is_read_at_its_area(tmp_path):
