@@ -10,10 +10,12 @@ one, never a mix; an error, Ctrl-C or ``kill -9`` halfway leaves the old one as 
 * Before the rename the new file is flushed to the disk (``fsync``), and after it the
   folder, so a power loss leaves the old file or the new one, not an empty one
   (`DURABLE`). A folder's fsync is skipped where the system refuses it (Windows).
-* A scratch name says whose it is: ``.TARGET.HOST.PID.RANDOM.partial[.EXT]``. A writer
-  killed before its rename leaves it; the next write of the same target on the same
-  machine removes the scratch of writers that are no longer running (`stale_scratch`).
-  Scratch of another machine (a shared folder) or of a running writer is left alone.
+* A scratch name says whose it is: ``.TARGET.HOST.PID.RANDOM.partial[.EXT]``, HOST the
+  machine's name and (Linux) a digest of its boot and PID namespace. A writer killed
+  before its rename leaves it; the next write of the same target on the same machine,
+  in the same PID namespace, removes the scratch of writers that are no longer running
+  (`stale_scratch`). Scratch of another machine (a shared folder), of another container
+  (even one named as the host) or of a running writer is left alone.
 
 Examples
 --------
@@ -31,6 +33,8 @@ all or nothing ['notes.txt']
 from __future__ import annotations
 
 import errno
+import functools
+import hashlib
 import os
 import re
 import secrets
@@ -54,9 +58,23 @@ _NAME_KEPT = 120
 _NOT_SUPPORTED = {errno.EINVAL, errno.EBADF, errno.EACCES, errno.EPERM, errno.ENOTSUP}
 
 
+@functools.cache
 def _host() -> str:
-    """The name of the machine as a scratch name holds it: letters, digits and dashes."""
-    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+    """Where a process id means one process, as a scratch name holds it (letters, digits, -).
+
+    The machine's name, and on Linux a digest of its boot id and of this process's PID
+    namespace: a container sharing the host's name (``docker run --network host``) or
+    another machine of the same name on a shared folder numbers its processes apart, so
+    its writers' scratch is never taken for that of a writer that stopped here.
+    """
+    name = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+    try:
+        space = os.stat("/proc/self/ns/pid").st_ino
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:  # not Linux: the machine's name alone
+        return name
+    tag = hashlib.blake2b(f"{boot}:{space}".encode(), digest_size=4).hexdigest()
+    return f"{name}-{tag}"
 
 
 def _head(target: Path) -> str:
@@ -188,7 +206,7 @@ def fsync_folder(folder: Path) -> None:
 
 
 def stale_scratch(target: Path) -> list[Path]:
-    """Scratch of ``target`` whose writers, on this machine, are no longer running.
+    """Scratch of ``target`` whose writers, on this machine and in this PID namespace, are gone.
 
     Only names `Scratch` makes for ``target`` count. On Windows none is (its process
     ids are not checked without a risk of stopping the process).

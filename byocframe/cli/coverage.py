@@ -26,7 +26,8 @@ AOI_HELP = (
     "minus), or a vector file (GeoJSON, GPKG)"
 )
 AOI_LAYER_HELP = (
-    "the --aoi file's layer (default: its only layer that is not a byocframe tile table)"
+    "the --aoi file's layer (default: its only layer with a geometry that is not a byocframe "
+    "tile table)"
 )
 
 
@@ -87,8 +88,9 @@ def read_aoi(text: str, layer: str | None = None) -> Any:
     """``--aoi``: a ``west,south,east,north`` box in degrees or a vector file.
 
     A file of several layers (a GeoPackage ``byocframe tiles -o`` wrote, with an AOI
-    layer added) is read at ``layer``, else at its only layer that is not a tile table
-    byocframe wrote; when that leaves several, the error names them.
+    layer added) is read at ``layer``, else at its only layer with a geometry that is not
+    a tile table byocframe wrote (a table without one, such as QGIS's ``layer_styles``,
+    is no area); when that leaves several, the error names them.
 
     Examples
     --------
@@ -123,7 +125,8 @@ def _aoi_layer(path: Path, text: str, layer: str | None) -> str | None:
     """The layer of ``path`` to read as the AOI (None: the file's only one)."""
     import pyogrio
 
-    names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    listed = pyogrio.list_layers(path)
+    names = [str(n) for n in listed[:, 0]]
     if layer is not None:
         if layer not in names:
             raise ValidationError(
@@ -132,9 +135,11 @@ def _aoi_layer(path: Path, text: str, layer: str | None) -> str | None:
         return layer
     if len(names) < 2:
         return None
+    # tables without geometry (QGIS's layer_styles) are no area
+    shaped = [str(n) for n, kind in listed if kind is not None]
     areas = [
         name
-        for name in names
+        for name in shaped
         if "byocframe" not in (pyogrio.read_info(path, layer=name).get("layer_metadata") or {})
     ]
     if len(areas) == 1:

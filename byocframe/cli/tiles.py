@@ -362,18 +362,33 @@ def _table_after(edited: Any, frame: Any, result: Any) -> Any:
     rows take their tile ids, and its metadata's record of its own load drops the tiles
     the push deleted and renews those it wrote from what the push recorded of them
     (`byocframe.edits.writeback.renewed_checks`: a later deletion of one is checked
-    against that, not against the listing before: findings 193, 217).
+    against that, not against the listing before: findings 193, 217). A record of an older
+    layout (its ids still sealed) is kept as unknown: the table is written back, and a
+    deletion of one of those tiles is refused until they are listed again (finding 255).
     """
     import numpy as np
     import pandas as pd
 
     from byocframe.edits.writeback import renewed_checks
-    from byocframe.frame.deletions import recorded_checks, with_loaded_ids
+    from byocframe.frame.deletions import (
+        CHECK_FLAGS,
+        DeleteChecks,
+        recorded_checks,
+        with_loaded_ids,
+    )
     from byocframe.frame.records import ATTRS_KEY
+    from byocframe.frame.seal import loaded_ids, sealed_ids
 
     settings = edited.attrs.get(ATTRS_KEY, {})
     recorded = recorded_checks(settings)
     pushed = recorded_checks(frame.attrs.get(ATTRS_KEY, {}))
+    if recorded is None and sealed_ids(edited):
+        # sound ids, but a record of another layout (an older byocframe wrote the table):
+        # written back all the same, each tile's deletion refused until it is listed again
+        known = pd.Index(loaded_ids(edited) or [], dtype=object)
+        unknown = np.zeros(len(known), dtype=DeleteChecks)
+        unknown["flags"] = CHECK_FLAGS["unknown"]
+        recorded = (known, unknown)
     if recorded is None or not len(recorded[0]):
         return None
     done = result[result["outcome"].isin(["ok", "unchanged"])]

@@ -163,7 +163,9 @@ _FRAME_ONLY = ("geometry_source", "loaded", "native_cover", "native_crs", "nativ
 def _warn_near_misses(frame: pd.DataFrame) -> None:
     """Warn of a column spelled like an editable one, whose values are never pushed.
 
-    A typo in an assignment (``gdf.loc[m, "sensing_tme"] = ...``) makes a new column.
+    A typo in an assignment (``gdf.loc[m, "sensing_tme"] = ...``) makes a new column. A
+    name holding the field's whole (``sensing_time_old``, ``geometry_1``: a copy kept on
+    purpose) is no misspelling.
     """
     geometry = getattr(frame, "active_geometry_name", None) or "geometry"
     editable = ["sensing_time", geometry]
@@ -171,6 +173,8 @@ def _warn_near_misses(frame: pd.DataFrame) -> None:
     for name in frame.columns:
         if not isinstance(name, str) or name in known:
             continue
+        if any(field in name for field in editable):
+            continue  # a name made from the field's on purpose (sensing_time_old, geometry_1)
         near = difflib.get_close_matches(name, editable, n=1, cutoff=0.85)
         if near:
             warnings.warn(
