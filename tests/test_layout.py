@@ -18,8 +18,8 @@ import byocframe
 PACKAGE = Path(byocframe.__file__).parent
 #: Each part's floor: a module may import its own part and parts on lower floors only.
 FLOORS = {
-    "exceptions": 0, "ids": 1, "atomic": 1, "progress": 1, "file_rules": 1, "typing": 1,
-    "log_capture": 1,
+    "exceptions": 0, "ids": 1, "atomic": 1, "moved": 1, "progress": 1, "file_rules": 1,
+    "typing": 1, "log_capture": 1,
     "geo": 2, "tools": 3, "frame": 4, "client": 4, "stac": 5, "io": 6, "edits": 7,
     "bucket": 8, "maps": 8, "scale": 8, "testing": 9, "accessor": 9, "cli": 10, "__main__": 10,
 }  # fmt: skip

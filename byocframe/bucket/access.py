@@ -123,6 +123,16 @@ class Bucket:
         meta = getattr(self._client, "meta", None)  # a boto3 client's public metadata
         return getattr(meta, "endpoint_url", None) or self.endpoint_url
 
+    @property
+    def pool_size(self) -> int | None:
+        """Connections its S3 client keeps (botocore's ``max_pool_connections``), or None.
+
+        None for a folder, or a client that does not say.
+        """
+        meta = getattr(self._client, "meta", None)
+        size = getattr(getattr(meta, "config", None), "max_pool_connections", None)
+        return size if isinstance(size, int) and size > 0 else None
+
     def list(self) -> Iterator[Listed]:
         """Every object under the prefix, in key order."""
         if self.root is not None:

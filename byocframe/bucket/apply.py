@@ -25,10 +25,11 @@ from byocframe.typing import AnyClient, ClientLike, S3Like
 
 __all__ = ["HEAD_WORKERS", "apply_plan"]
 
-#: HEAD requests `apply_plan` keeps in flight at once when it looks for the files of the
-#: plan's deletions again, each on a connection of the S3 client's pool (16 in a client
-#: byocframe makes, as `byocframe.read_bucket`'s ``workers``). A boto3 client given with
-#: a smaller pool makes the rest wait for a connection; set it to 1
+#: Most HEAD requests `apply_plan` keeps in flight at once when it looks for the files of
+#: the plan's deletions again, each on a connection of the S3 client's pool (16 in a
+#: client byocframe makes, as `byocframe.read_bucket`'s ``workers``); never more than
+#: that pool holds (a boto3 client given with a smaller pool would open and discard
+#: connections beyond it, logging "Connection pool is full"). Set it to 1
 #: (``byocframe.bucket.apply.HEAD_WORKERS = 1``) for one request at a time.
 HEAD_WORKERS = 16
 
@@ -269,7 +270,8 @@ def _files_back(plan: pd.DataFrame, s3: S3Like | None) -> dict[str, str]:
             )
         # one tile's spellings one after the other (the first found ends them), the
         # tiles side by side on the S3 client's pooled connections
-        pool = ThreadPoolExecutor(max_workers=max(1, HEAD_WORKERS))
+        workers = min(HEAD_WORKERS, bucket.pool_size or HEAD_WORKERS)
+        pool = ThreadPoolExecutor(max_workers=max(1, workers))
         try:
             for (tid, _), found in zip(wanted, pool.map(_first_back(bucket), wanted), strict=True):
                 if found is not None:

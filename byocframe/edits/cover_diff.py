@@ -139,8 +139,9 @@ def edited_covers(
                 shapely.get_num_geometries(shown84[has_base])
                 > shapely.get_num_geometries(base[has_base])
             ) | (np.abs(shapely.bounds(shown84[has_base])[:, [1, 3]]) >= 90 - 1e-6).any(axis=1)
-    assert shown84 is not None
-    assert special is not None
+    if shown84 is None or special is None:  # no row has a native geometry to draw from
+        shown84 = np.full(len(where), None, dtype=object)
+        special = np.zeros(len(where), dtype=bool)
     todo = np.flatnonzero(~as_loaded)
     finite = np.array(
         [np.isfinite(shapely.get_coordinates(g)).all() for g in current[todo]], dtype=bool

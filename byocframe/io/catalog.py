@@ -6,6 +6,9 @@ keeps working.
 
 from __future__ import annotations
 
+import sys
+
+from byocframe.moved import forward_settings
 from byocframe.stac.catalog import (
     CATALOG_PATH,
     DatetimeLike,
@@ -23,3 +26,10 @@ __all__ = [
     "iter_items",
     "search_records",
 ]
+
+
+# settings moved with the code: set here, they take effect there (byocframe.moved)
+forward_settings(
+    sys.modules[__name__],
+    sys.modules["byocframe.stac.catalog"],
+)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,6 +54,7 @@ from byocframe.io.geoparquet_read import (
     restore_columns,
 )
 from byocframe.io.overlay import overlay_edits  # its own module since December 2026
+from byocframe.moved import forward_settings
 
 __all__ = [
     "MAX_FILE_ROWS",
@@ -585,3 +587,11 @@ def _cast(column: pd.Series, dtype: Any) -> pd.Series:
 #: Columns the service owns that a table without tokens may still hold: laid over the
 #: listing too, so the push refuses an edit of one by name instead of dropping it
 #: (``tile_geometry`` is left out: a table's copy of it is drawn, not edited).
+
+
+# settings moved with the code: set here, they take effect there (byocframe.moved)
+forward_settings(
+    sys.modules[__name__],
+    sys.modules["byocframe.io.file_formats"],
+    sys.modules["byocframe.io.file_write"],
+)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from byocframe.client.api import Client
-from byocframe.exceptions import ByocframeWarning, TransportError, ValidationError
+from byocframe.exceptions import ByocframeWarning, ValidationError
 from byocframe.frame.convert import tile_frame
 from byocframe.frame.record_checks import Errors, problem, report
 from byocframe.frame.records import times_us
@@ -205,9 +205,7 @@ def from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[tup
         other = "desc" if direction == "asc" else "asc"
         try:
             sort = f"created:{direction}"
-            last: list[dt.datetime] = []
             for page in client.tile_pages(cid, status=status, sort=sort, bad_ids="keep"):
-                _check_order(page, direction, last)
                 keys = {_key(t) for t in page}
                 with lock:
                     # a tile both cursors returned is found when its second copy arrives:
@@ -250,26 +248,6 @@ def from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[tup
         while finished < 2:
             if arrived.get()[0] == "done":
                 finished += 1
-
-
-def _check_order(page: list[Any], direction: str, last: list[dt.datetime]) -> None:
-    """Refuse a page out of the order its cursor asked for (``last``: the latest time seen).
-
-    Two cursors meet in the middle only if the service sorts as asked: one that ignores
-    ``sort=created:desc`` answers both in the same order, they meet on their first page,
-    and the tiles between would be left out of a listing taken for the whole collection.
-    """
-    for tile in page:
-        when = _created(tile)
-        if when is None:
-            continue
-        if last and (when < last[0] if direction == "asc" else when > last[0]):
-            raise TransportError(
-                f"the service listed tile {tile.get('id')!r} (created {when.isoformat()}) "
-                f"out of the order sort=created:{direction} asks for: listing from both ends "
-                "needs that order; read with both_ends=False (nothing was concluded)"
-            )
-        last[:] = [when]
 
 
 def _created(tile: Any) -> dt.datetime | None:

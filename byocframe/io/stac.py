@@ -8,6 +8,9 @@ that code importing ``byocframe.io.stac`` keeps working.
 
 from __future__ import annotations
 
+import sys
+
+from byocframe.moved import forward_settings
 from byocframe.stac.fields import (
     COG,
     EO,
@@ -40,3 +43,12 @@ __all__ = [
     "to_stac",
     "write_geoparquet",
 ]
+
+
+# settings moved with the code: set here, they take effect there (byocframe.moved)
+forward_settings(
+    sys.modules[__name__],
+    sys.modules["byocframe.stac.fields"],
+    sys.modules["byocframe.stac.items"],
+    sys.modules["byocframe.stac.reading"],
+)

@@ -6,6 +6,9 @@ This module only hands its names on, so that code importing
 
 from __future__ import annotations
 
+import sys
+
+from byocframe.moved import forward_settings
 from byocframe.stac.parquet import (
     STAC_CHUNK_ROWS,
     StacSink,
@@ -21,3 +24,11 @@ __all__ = [
     "stac_columns",
     "write_stac_geoparquet",
 ]
+
+
+# settings moved with the code: set here, they take effect there (byocframe.moved)
+forward_settings(
+    sys.modules[__name__],
+    sys.modules["byocframe.stac.columns"],
+    sys.modules["byocframe.stac.parquet"],
+)

@@ -8,6 +8,7 @@ module listed before are still handed on here.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from byocframe.maps.legend import (
     draw_column,
     mark_small,
 )
+from byocframe.moved import forward_settings
 from byocframe.tools.areas import aoi_geometry
 from byocframe.tools.groups import group_labels
 
@@ -214,3 +216,12 @@ def _extent(data: gpd.GeoDataFrame, region: Any) -> tuple[float, float, float, f
         min(180.0, east + pad),
         min(90.0, north + pad),
     )
+
+
+# settings moved with the code: set here, they take effect there (byocframe.moved)
+forward_settings(
+    sys.modules[__name__],
+    sys.modules["byocframe.maps.basemap"],
+    sys.modules["byocframe.maps.columns"],
+    sys.modules["byocframe.maps.legend"],
+)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from byocframe.moved import forward_settings
 from byocframe.tools.areas import (
     EQUAL_AREA,
     aoi_geometry,
@@ -233,3 +235,13 @@ def overlaps(
         crs="EPSG:4326",
     )
     return out.sort_values("overlap_km2", ascending=False, ignore_index=True)
+
+
+# settings moved with the code: set here, they take effect there (byocframe.moved)
+forward_settings(
+    sys.modules[__name__],
+    sys.modules["byocframe.tools.areas"],
+    sys.modules["byocframe.tools.batching"],
+    sys.modules["byocframe.tools.groups"],
+    sys.modules["byocframe.tools.tables"],
+)

@@ -84,6 +84,14 @@ def service_450() -> Iterator[Any]:
         yield running
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="finding 230: a peer that ignores sort=created:desc gives a listing of 2 "
+    "pages marked whole (a check of each cursor's created order was tried and taken back: "
+    "the local service lists by insertion, and tiles created by parallel POSTs can hold "
+    "created times out of that order, so it refused honest listings)",
+)
 def test_a_peer_ignoring_the_sort_gives_no_partial_listing_marked_whole(
     service_450: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -145,11 +145,6 @@ def test_252_a_new_global_tile_drawn_in_lon_lat_is_not_refused():
         ("byocframe.io.stac_parquet", "byocframe.stac.parquet", "STAC_CHUNK_ROWS"),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 253: a setting moved by the split is handed on by its old module as "
-    "a copy (or not at all): set at the path the guides named yesterday, it does nothing",
-)
 def test_253_a_setting_set_at_its_old_path_is_the_one_in_effect(monkeypatch, old, new, name):
     where = importlib.import_module(new)
     wanted = getattr(where, name) * 3
@@ -258,8 +253,9 @@ def test_255_a_table_of_yesterday_learns_the_ids_of_the_tiles_it_created(tmp_pat
     strict=True,
     raises=AssertionError,
     reason="finding 257 (older than the session): a table without 'loaded' whose push "
-    "created a tile, written back, crashes the next push: AssertionError in "
-    "edits/cover_diff.py ('assert shown84 is not None')",
+    "created a tile, written back, is refused at the next push once the tile's ingestion "
+    "failed ('failed_ingestion_cause: read-only field edited'); the crash it first met "
+    "(AssertionError in edits/cover_diff.py) is fixed",
 )
 def test_257_a_table_pushed_again_after_creating_a_tile_is_pushed(tmp_path, capsys):
     from byocframe.cli import main
