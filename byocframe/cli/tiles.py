@@ -409,6 +409,15 @@ def _table_after(edited: Any, frame: Any, result: Any) -> Any:
         for pos, tid in zip(new.tolist(), answered, strict=True):
             index[pos] = tid if isinstance(tid, str) else None
         table.index = pd.Index(index, name=table.index.name or "id", dtype=object)
+        # as the frame's write-back does: a created row holds what the service answered
+        # (its status, creation and ingestion start), so the next push of the table does
+        # not take those blanks for edits of read-only fields (finding 257)
+        for name in ("status", "created", "ingestion_start"):
+            if name in table.columns and name in frame.columns:
+                answers = frame[name].iloc[len(frame) - len(new) :].to_numpy()
+                column = table[name].astype(object).to_numpy(copy=True)
+                column[new] = answers
+                table[name] = pd.Series(column, index=table.index).astype(frame[name].dtype)
     table.attrs = {**edited.attrs, ATTRS_KEY: with_loaded_ids(settings, kept, checks)}
     return table
 

@@ -170,8 +170,9 @@ def _ingested_since(
     then = np.array([recorded[i] for i in ids], dtype=DeleteChecks)
     now = checks_now(current, ids)
     moved = (now["status"] != then["status"]) | (now["ingestion_start"] != then["ingestion_start"])
-    if "status" in rows.columns:
-        moved &= status_codes(rows.loc[ids, "status"]) == then["status"]
+    if "status" in rows.columns:  # a row without a status value holds none either
+        given = rows.loc[ids, "status"]
+        moved &= (status_codes(given) == then["status"]) | given.isna().to_numpy()
     return pd.Index(ids, dtype=object)[moved]
 
 

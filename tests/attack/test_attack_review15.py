@@ -249,14 +249,6 @@ def test_255_a_table_of_yesterday_learns_the_ids_of_the_tiles_it_created(tmp_pat
         assert (gone in left) == (layout == "yesterday")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding 257 (older than the session): a table without 'loaded' whose push "
-    "created a tile, written back, is refused at the next push once the tile's ingestion "
-    "failed ('failed_ingestion_cause: read-only field edited'); the crash it first met "
-    "(AssertionError in edits/cover_diff.py) is fixed",
-)
 def test_257_a_table_pushed_again_after_creating_a_tile_is_pushed(tmp_path, capsys):
     from byocframe.cli import main
 
