@@ -345,6 +345,9 @@ def _as_asked(
     a listing is refused as a whole, at its first tile that does not match.
     """
     wanted = {k: v for k, v in asked.items() if v is not None}
+    if not wanted:  # a whole listing: nothing to check, no walk over its tiles
+        yield from pages
+        return
     for page in pages:
         for tile in page:
             for key, value in wanted.items():
