@@ -26,8 +26,6 @@ module hands on the names of both.
 from __future__ import annotations
 
 import sys
-import types
-from typing import Any
 
 from byocframe.io import geoparquet_write
 from byocframe.io.geoparquet_read import (
@@ -46,6 +44,7 @@ from byocframe.io.geoparquet_write import (
     tile_table,
     write_parquet,
 )
+from byocframe.moved import forward_settings
 
 __all__ = [
     "COMPRESSION_LEVEL",
@@ -62,18 +61,8 @@ __all__ = [
     "write_parquet",
 ]
 
-#: The writers' settings, also set in `byocframe.io.geoparquet_write` when set here
-#: (``byocframe.io.geoparquet.ROW_GROUP_SIZE = 10_000`` takes effect).
-_SETTINGS = frozenset({"COMPRESSION_LEVEL", "ROW_GROUP_SIZE"})
-
-
-class _Settings(types.ModuleType):
-    """The module, its writer settings set where the writers read them too."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _SETTINGS:
-            setattr(geoparquet_write, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Settings
+# the writers' settings (ROW_GROUP_SIZE, COMPRESSION_LEVEL), set here, are set where
+# the writers read them too: ``byocframe.io.geoparquet.ROW_GROUP_SIZE = 10_000`` takes effect
+forward_settings(
+    sys.modules[__name__], geoparquet_write, sys.modules["byocframe.io.geoparquet_read"]
+)
