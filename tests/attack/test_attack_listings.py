@@ -98,6 +98,21 @@ def test_a_peer_ignoring_the_sort_gives_no_partial_listing_marked_whole(
     everything = _ids(service_450)
     _ignoring(monkeypatch, "sort")
     client = service_450.client()
+    # the race made deterministic: the ascending cursor asks for its second page only once
+    # the descending one has its first (else, on a loaded machine, the ascending cursor
+    # could read the whole listing before the other starts, and the defect not show)
+    first_desc = threading.Event()
+    real = client.tile_pages
+
+    def tile_pages(cid: str, **options: Any) -> Iterator[list[dict[str, Any]]]:
+        for number, page in enumerate(real(cid, **options)):
+            if options.get("sort") == "created:desc":
+                first_desc.set()
+            elif number == 1:
+                assert first_desc.wait(timeout=60)
+            yield page
+
+    monkeypatch.setattr(client, "tile_pages", tile_pages)
     try:
         gdf = byocframe.read_tiles(client, service_450.demo_collection, progress=False)
     except byocframe.ByocframeError:
