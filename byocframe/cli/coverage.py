@@ -90,7 +90,8 @@ def read_aoi(text: str, layer: str | None = None) -> Any:
     A file of several layers (a GeoPackage ``byocframe tiles -o`` wrote, with an AOI
     layer added) is read at ``layer``, else at its only layer with a geometry that is not
     a tile table byocframe wrote (a table without one, such as QGIS's ``layer_styles``,
-    is no area); when that leaves several, the error names them.
+    is no area); when that leaves several, the error names them. Only the geometries
+    are read, not the file's other columns.
 
     Examples
     --------
@@ -112,7 +113,9 @@ def read_aoi(text: str, layer: str | None = None) -> Any:
         )
     try:
         layer = _aoi_layer(path, text, layer)
-        frame = gpd.read_file(path, layer=layer)
+        # its area only: GDAL gives a column to each property any feature names, filled
+        # for every feature (5,000 features naming one each: 25 million cells, 0.8 GB)
+        frame = gpd.read_file(path, layer=layer, columns=[])
     except ValidationError:
         raise
     except Exception as err:  # pyogrio raises its own error types for unreadable files

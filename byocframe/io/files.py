@@ -54,11 +54,13 @@ from byocframe.io.geoparquet_read import (
     restore_columns,
 )
 from byocframe.io.overlay import overlay_edits  # its own module since December 2026
+from byocframe.io.table_cells import csv_cells, geojson_cells, gpkg_rows
 from byocframe.moved import forward_settings
 
 __all__ = [
     "MAX_FILE_ROWS",
     "MAX_PARQUET_EXPANSION",
+    "MIN_FILE_BYTES_PER_CELL",
     "MIN_PARQUET_BYTES_PER_ROW",
     "check_parquet_rows",
     "overlay_edits",
@@ -89,6 +91,16 @@ MIN_PARQUET_BYTES_PER_ROW = 4
 #: (``byocframe.io.files.MAX_PARQUET_EXPANSION = ...``), or set it to None, to read a
 #: file that expands more.
 MAX_PARQUET_EXPANSION: float | None = 50
+
+#: Fewest bytes of a CSV, GeoJSON, FlatGeobuf or GeoPackage file one cell of its table
+#: (a row's value in a column) may take, counted from the file's header and row count
+#: before the table is built (`byocframe.io.table_cells`): pandas fills short CSV rows,
+#: GeoJSON features lacking the properties of others and FlatGeobuf features without
+#: properties with missing values, so 158 KB of CSV (20,000 columns named, 5,000 rows of
+#: one value) made 100 million cells, 2.5 GB and 168 s. A cell a file holds takes at
+#: least its separator, a byte; set it to 0 (``byocframe.io.files.MIN_FILE_BYTES_PER_CELL
+#: = 0``) to read such a file anyway.
+MIN_FILE_BYTES_PER_CELL = 1
 
 #: Columns a CSV keeps as texts: read as they were written, not as numbers or flags.
 _CSV_TEXTS = (
@@ -312,6 +324,7 @@ def _read_whole(
         if is_item_collection(document):  # an ItemCollection saved as JSON: its tiles
             return tiles_from_stac(document)
         meta = _checked_meta(document.get("byocframe") or {}, path)
+        _check_cells(path, geojson_cells(document), "GeoJSON")
         frame = gpd.GeoDataFrame.from_features(document, crs=meta.get("crs") or "EPSG:4326")
     else:
         import pyogrio
@@ -326,7 +339,10 @@ def _read_whole(
                 if found is not None:
                     layer = {"layer": found}
                 info = pyogrio.read_info(path, **layer)
-                _check_rows(path, info.get("features"), "GeoPackage")
+                _check_rows(path, _gpkg_count(path, info, layer.get("layer")), "GeoPackage")
+            else:
+                info = pyogrio.read_info(path)
+            _check_gdal_cells(path, info, by_gdal or {}, kind)
             frame = gpd.read_file(path, **(by_gdal or {}), **layer)
             frame = frame.sort_index() if (by_gdal or {}).get("fid_as_index") else frame
             if kind == "GPKG":
@@ -358,6 +374,49 @@ def _check_rows(path: Path, rows: Any, kind: str) -> None:
             f"{path}: the {kind} file holds {int(rows):,} rows, more than {limit:,} "
             "(byocframe.io.files.MAX_FILE_ROWS); raise it to read a collection that large"
         )
+
+
+def _most_cells(path: Path) -> float:
+    """The most cells `MIN_FILE_BYTES_PER_CELL` lets a file of this size make (inf: no check)."""
+    least = MIN_FILE_BYTES_PER_CELL
+    return max(path.stat().st_size, 1) / least if least > 0 else float("inf")
+
+
+def _check_cells(path: Path, cells: int, kind: str) -> None:
+    """Refuse a table of more cells than `MIN_FILE_BYTES_PER_CELL` allows (nothing built yet)."""
+    if cells > _most_cells(path):
+        raise ValidationError(
+            f"{path}: the {kind} file's table would hold {cells:,} cells (rows x columns) in "
+            f"{path.stat().st_size:,} bytes, fewer than {MIN_FILE_BYTES_PER_CELL} bytes a cell "
+            "(byocframe.io.files.MIN_FILE_BYTES_PER_CELL): rows leaving most columns empty, a "
+            "crafted file? Set the limit to 0 to read it"
+        )
+
+
+def _check_gdal_cells(path: Path, info: dict[str, Any], options: dict[str, Any], kind: str) -> None:
+    """`_check_cells` of a GeoPackage or FlatGeobuf from its schema and count (``info``)."""
+    rows = info.get("features")
+    if not isinstance(rows, int | np.integer) or rows < 0:
+        return  # GDAL cannot say: it counts while reading, and reads what the file holds
+    fields = options.get("columns", info.get("fields", []))
+    _check_cells(path, int(rows) * (len(fields) + 1), {"GPKG": "GeoPackage"}.get(kind, kind))
+
+
+def _gpkg_count(path: Path, info: dict[str, Any], layer: str | None) -> int:
+    """A GeoPackage layer's rows, refused when its stored count says fewer.
+
+    pyogrio reads as many features as GDAL's count says, which a GeoPackage answers from
+    its ``gpkg_ogr_contents`` table: a writer that left it stale made the table read short,
+    silently, and taken for whole (`byocframe.io.table_cells.gpkg_rows`).
+    """
+    stored, rows = info.get("features"), gpkg_rows(path, layer)
+    if isinstance(stored, int | np.integer) and 0 <= stored < rows:
+        raise ValidationError(
+            f"{path}: the GeoPackage's own count (gpkg_ogr_contents) says {int(stored):,} rows "
+            f"but its table holds {rows:,}, and GDAL reads no more than the count; copy it with "
+            f"'ogr2ogr fixed.gpkg {path.name}' (GDAL counts again) and read the copy"
+        )
+    return rows
 
 
 def check_parquet_rows(path: PathLike) -> int:
@@ -490,9 +549,11 @@ def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
         meta = _checked_meta(meta, path)
     # texts stay texts ("NA", "true", "0123"); only an empty field is missing
     texts = {name: object for name in _CSV_TEXTS}
+    skip = 1 if meta else 0
+    _check_cells(path, csv_cells(path, skip, _most_cells(path)), "CSV")
     table = pd.read_csv(
         path,
-        skiprows=1 if meta else 0,
+        skiprows=skip,
         dtype={"id": object, LOADED: object, **texts},
         keep_default_na=False,
         na_values=[""],

@@ -204,7 +204,7 @@ def test_254_an_aoi_geopackage_with_qgis_layer_styles_is_read_at_its_area(tmp_pa
     styles = pd.DataFrame({"f_table_name": ["aoi"], "styleName": ["s"], "styleQML": ["<qgis/>"]})
     pyogrio.write_dataframe(styles, path, layer="layer_styles", driver="GPKG")
     frame = read_aoi(str(path))
-    assert list(frame["name"]) == ["a"]
+    assert len(frame) == 1  # the area's only (its columns are not read: finding 295)
     assert frame.geometry.iloc[0].equals(area)
 
 

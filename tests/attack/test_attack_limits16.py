@@ -1,0 +1,226 @@
+"""Bounded against every peer, round four: files whose tables are mostly empty cells.
+
+Branch ``limits16`` (tests/attack/FINDINGS.md, findings 290 on). The peer is a file
+handed to byocframe (`read_file`, ``--aoi``). CSV, GeoJSON and FlatGeobuf let a table
+name many columns and many rows while holding almost nothing, and pandas or GDAL fill
+each missing value: the table grows as rows times columns from a file that grows as rows
+plus columns. What a read costs is measured as the peak of Python's traced allocations
+(numpy's arrays included), never as a time. A GeoPackage can also say it holds fewer
+rows than it does; pyogrio then reads only as many.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pytest
+import shapely
+
+import byocframe
+from byocframe.exceptions import ValidationError
+from byocframe.frame.synthetic import synthetic_tiles
+from byocframe.io import files
+
+#: Columns and rows of the crafted tables: 4 million cells (32 MB of float64 at least)
+#: from files of tens of kilobytes.
+COLUMNS, ROWS = 2_000, 2_000
+
+
+def peak_bytes(read: Callable[[], Any]) -> tuple[Any, int]:
+    """What ``read()`` gives (or raises) and the peak of Python's traced allocations."""
+    tracemalloc.start()
+    try:
+        try:
+            got: Any = read()
+        except Exception as err:  # the refusal is the result looked at
+            got = err
+        return got, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def short_rows_csv(path: Path) -> Path:
+    """A CSV naming ``COLUMNS`` columns whose ``ROWS`` rows give only a path (finding 290)."""
+    header = "path,geometry," + ",".join(f"c{i}" for i in range(COLUMNS))
+    path.write_text(header + "\n" + "".join(f"p{i}\n" for i in range(ROWS)))
+    return path
+
+
+def sparse_geojson(path: Path, features: int = ROWS) -> Path:
+    """Features each naming a property of their own (finding 291, 294)."""
+    document = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [i % 90, 0]},
+                "properties": {"path": f"p{i}", f"k{i}": 1},
+            }
+            for i in range(features)
+        ],
+    }
+    path.write_text(json.dumps(document))
+    return path
+
+
+def empty_flatgeobuf(path: Path) -> Path:
+    """A FlatGeobuf of ``COLUMNS`` text columns whose features hold none (finding 292)."""
+    import pandas as pd
+
+    rows = ROWS // 4  # GDAL writes it slowly; still 1 million cells
+    data: dict[str, Any] = {"path": [f"p{i}" for i in range(rows)]}
+    data.update({f"c{i}": pd.Series([None] * rows, dtype="string") for i in range(COLUMNS)})
+    gdf = gpd.GeoDataFrame(data, geometry=[shapely.Point(0, 0)] * rows, crs=4326)
+    gdf.to_file(path)
+    return path
+
+
+# ------------------------------------------------------------------ 290-292: the cells
+@pytest.mark.parametrize(
+    ("make", "name", "cells"),
+    [
+        (short_rows_csv, "t.csv", ROWS * (COLUMNS + 2)),
+        (sparse_geojson, "t.geojson", ROWS * (ROWS + 2)),
+        (empty_flatgeobuf, "t.fgb", ROWS // 4 * (COLUMNS + 2)),
+    ],
+    ids=["290-csv", "291-geojson", "292-flatgeobuf"],
+)
+def test_a_file_of_mostly_empty_cells_is_refused_before_its_table_is_built(
+    tmp_path: Path, make: Callable[[Path], Path], name: str, cells: int
+) -> None:
+    """Before the fix each was read whole: 4 million cells from 10-190 KB (the CSV took
+    at least 64 MB of traced memory, the GeoJSON more; at 20,000 x 5,000 the CSV took
+    2.5 GB and 168 s, the GeoJSON at 5,000 x 5,000 0.7 GB and 15 s)."""
+    path = make(tmp_path / name)
+    assert path.stat().st_size * 5 < cells  # the bomb: far more cells than bytes
+    got, peak = peak_bytes(lambda: byocframe.read_file(path))
+    assert isinstance(got, ValidationError), got
+    message = str(got)
+    assert "\n" not in message
+    assert "byocframe.io.files.MIN_FILE_BYTES_PER_CELL" in message
+    assert f"{cells:,} cells" in message
+    assert peak < 16 * 2**20, peak  # the table's cells (8 bytes each) were never made
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [(short_rows_csv, "t.csv"), (sparse_geojson, "t.geojson")],
+    ids=["290-csv", "291-geojson"],
+)
+def test_the_cells_bound_can_be_lifted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Callable[[Path], Path], name: str
+) -> None:
+    path = make(tmp_path / name)
+    monkeypatch.setattr(files, "MIN_FILE_BYTES_PER_CELL", 0)
+    frame = byocframe.read_file(path)
+    assert len(frame) == ROWS
+    assert frame["path"].iloc[-1] == f"p{ROWS - 1}"
+
+
+def test_a_csv_of_quoted_line_breaks_is_counted_by_its_records(tmp_path: Path) -> None:
+    """Lines overcount the rows of a CSV whose texts hold line breaks: a file whose
+    lines times columns pass the bound but whose records do not is read."""
+    gdf = byocframe.tiles_from_records(synthetic_tiles(20, seed=3))
+    gdf["failed_ingestion_cause"] = "a\n" * 5000  # 5,000 line breaks a row
+    path = tmp_path / "t.csv"
+    byocframe.write_file(gdf, path)
+    text = path.read_bytes()
+    assert text.count(b"\n") * len(gdf.columns) > len(text)  # lines alone would refuse
+    back = byocframe.read_file(path)
+    assert back.index.equals(gdf.index)
+    assert (back["failed_ingestion_cause"] == gdf["failed_ingestion_cause"]).all()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".geojson", ".fgb", ".gpkg", ".parquet"])
+def test_honest_tables_with_empty_columns_are_read(tmp_path: Path, suffix: str) -> None:
+    """What byocframe and geopandas write, with columns mostly empty, passes the bound."""
+    import pandas as pd
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(50, seed=2))
+    for i in range(30):  # a user's columns, all empty
+        gdf[f"note{i}"] = None
+    path = tmp_path / f"t{suffix}"
+    byocframe.write_file(gdf, path)
+    assert byocframe.read_file(path).index.equals(gdf.index)
+    other = tmp_path / f"g{suffix}"
+    plain = gpd.GeoDataFrame(gdf.drop(columns=["loaded"]).reset_index()[["id", "path"]])
+    plain = plain.set_geometry(gdf.geometry.to_numpy(), crs=gdf.crs)
+    for i in range(30):
+        plain[f"note{i}"] = None
+    if suffix == ".parquet":
+        plain.to_parquet(other)
+    elif suffix == ".csv":
+        table = pd.DataFrame(plain.drop(columns="geometry"))
+        table.assign(geometry=plain.geometry.to_wkt().to_numpy()).to_csv(other, index=False)
+    else:
+        plain.to_file(other)
+    assert len(byocframe.read_file(other)) == 50
+
+
+# ------------------------------------------------------------ 293: the stale count
+def stale_count(path: Path, count: int) -> None:
+    """Set a GeoPackage's stored feature count, as a writer that does not keep it may."""
+    with sqlite3.connect(path) as database:
+        database.execute("UPDATE gpkg_ogr_contents SET feature_count = ?", (count,))
+    database.close()
+
+
+def test_293_a_geopackage_whose_count_says_fewer_rows_is_refused_not_read_short(
+    tmp_path: Path,
+) -> None:
+    """pyogrio reads as many features as the layer's count says (GDAL answers it from
+    ``gpkg_ogr_contents``): before the fix a table of 10 tiles whose count said 4 was
+    read as 4 tiles, its attrs whole, and ``push(..., delete_missing=True)`` planned to
+    delete the 6 it did not see (checked against a local service)."""
+    gdf = byocframe.tiles_from_records(synthetic_tiles(10, seed=1))
+    path = tmp_path / "t.gpkg"
+    byocframe.write_file(gdf, path)
+    stale_count(path, 4)
+    with pytest.raises(ValidationError, match=r"gpkg_ogr_contents\) says 4 rows.*holds 10") as err:
+        byocframe.read_file(path)
+    assert "\n" not in str(err.value)
+    assert "ogr2ogr" in str(err.value)
+    with pytest.raises(ValidationError, match="says 4 rows"):  # GDAL's options too
+        byocframe.read_file(path, rows=8)
+
+
+def test_a_geopackage_whose_count_says_more_rows_is_read_whole(tmp_path: Path) -> None:
+    """A count above the table's rows loses nothing (pyogrio stops at the last row)."""
+    gdf = byocframe.tiles_from_records(synthetic_tiles(10, seed=1))
+    path = tmp_path / "t.gpkg"
+    byocframe.write_file(gdf, path)
+    stale_count(path, 12)
+    assert byocframe.read_file(path).index.equals(gdf.index)
+
+
+# ------------------------------------------------------------------- 294: --aoi
+def test_294_an_aoi_file_is_read_for_its_area_only(tmp_path: Path) -> None:
+    """GDAL gives a column to each property any feature names: an AOI of 2,000 features
+    naming one each made 4 million cells (5,000: 0.8 GB and 30 s) before the fix, to
+    use its geometries only."""
+    from byocframe.cli.coverage import read_aoi
+
+    path = sparse_geojson(tmp_path / "aoi.geojson")
+    got, peak = peak_bytes(lambda: read_aoi(str(path)))
+    assert list(got.columns) == ["geometry"]
+    assert len(got) == ROWS
+    assert peak < 16 * 2**20, peak
+
+
+# --------------------------------------------------------------------- the docs
+def test_the_cells_setting_is_in_the_limits_table_with_its_default() -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "guide" / "credentials.md"
+    rows = [
+        line
+        for line in page.read_text().splitlines()
+        if "`byocframe.io.files.MIN_FILE_BYTES_PER_CELL`" in line
+    ]
+    assert len(rows) == 1
+    default = rows[0].strip("|").split("|")[1].strip()
+    assert default == str(files.MIN_FILE_BYTES_PER_CELL) == "1"
