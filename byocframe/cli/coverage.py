@@ -105,6 +105,9 @@ def read_aoi(text: str, layer: str | None = None) -> Any:
         except ValueError:
             pass
     import geopandas as gpd
+    import pyogrio
+
+    from byocframe.io.table_cells import gpkg_rows
 
     path = Path(text)
     if not path.exists():
@@ -113,6 +116,9 @@ def read_aoi(text: str, layer: str | None = None) -> Any:
         )
     try:
         layer = _aoi_layer(path, text, layer)
+        info = pyogrio.read_info(path, layer=layer)
+        if info.get("driver") == "GPKG":  # pyogrio reads no more than its stored count
+            gpkg_rows(path, layer, info.get("features"))
         # its area only: GDAL gives a column to each property any feature names, filled
         # for every feature (5,000 features naming one each: 25 million cells, 0.8 GB)
         frame = gpd.read_file(path, layer=layer, columns=[])

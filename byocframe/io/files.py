@@ -339,7 +339,9 @@ def _read_whole(
                 if found is not None:
                     layer = {"layer": found}
                 info = pyogrio.read_info(path, **layer)
-                _check_rows(path, _gpkg_count(path, info, layer.get("layer")), "GeoPackage")
+                # pyogrio reads no more rows than the stored count (finding 293)
+                rows = gpkg_rows(path, layer.get("layer"), info.get("features"))
+                _check_rows(path, rows, "GeoPackage")
             else:
                 info = pyogrio.read_info(path)
             _check_gdal_cells(path, info, by_gdal or {}, kind)
@@ -400,23 +402,6 @@ def _check_gdal_cells(path: Path, info: dict[str, Any], options: dict[str, Any],
         return  # GDAL cannot say: it counts while reading, and reads what the file holds
     fields = options.get("columns", info.get("fields", []))
     _check_cells(path, int(rows) * (len(fields) + 1), {"GPKG": "GeoPackage"}.get(kind, kind))
-
-
-def _gpkg_count(path: Path, info: dict[str, Any], layer: str | None) -> int:
-    """A GeoPackage layer's rows, refused when its stored count says fewer.
-
-    pyogrio reads as many features as GDAL's count says, which a GeoPackage answers from
-    its ``gpkg_ogr_contents`` table: a writer that left it stale made the table read short,
-    silently, and taken for whole (`byocframe.io.table_cells.gpkg_rows`).
-    """
-    stored, rows = info.get("features"), gpkg_rows(path, layer)
-    if isinstance(stored, int | np.integer) and 0 <= stored < rows:
-        raise ValidationError(
-            f"{path}: the GeoPackage's own count (gpkg_ogr_contents) says {int(stored):,} rows "
-            f"but its table holds {rows:,}, and GDAL reads no more than the count; copy it with "
-            f"'ogr2ogr fixed.gpkg {path.name}' (GDAL counts again) and read the copy"
-        )
-    return rows
 
 
 def check_parquet_rows(path: PathLike) -> int:

@@ -20,6 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from byocframe.exceptions import ValidationError
+
 __all__ = ["csv_cells", "geojson_cells", "gpkg_rows"]
 
 #: Bytes of a CSV read at once while its lines are counted.
@@ -98,13 +102,19 @@ def geojson_cells(document: Mapping[str, Any]) -> int:
     return len(features) * (len(names) + 1)
 
 
-def gpkg_rows(path: Path, layer: str | None) -> int:
+def gpkg_rows(path: Path, layer: str | None, stored: Any = None) -> int:
     """The rows a GeoPackage layer's table holds, counted by SQLite (not its stored count).
 
     GDAL answers a layer's feature count from the file's ``gpkg_ogr_contents`` table,
     and pyogrio reads that many features and no more; a writer that does not keep the
     count up to date leaves it wrong (pygeopkg before 2022, rows added with SQLite while
-    GDAL's triggers were off).
+    GDAL's triggers were off), and the table read short is taken for whole. ``stored``:
+    the count GDAL gives (``pyogrio.read_info``), refused when it says fewer rows.
+
+    Raises
+    ------
+    ValidationError
+        When ``stored`` says fewer rows than the table holds, with the repair.
 
     Examples
     --------
@@ -123,4 +133,11 @@ def gpkg_rows(path: Path, layer: str | None) -> int:
     counted = pyogrio.read_dataframe(
         path, sql=f"SELECT COUNT(*) AS n FROM {quoted}", read_geometry=False
     )
-    return int(counted["n"].iloc[0])
+    rows = int(counted["n"].iloc[0])
+    if isinstance(stored, int | np.integer) and 0 <= stored < rows:
+        raise ValidationError(
+            f"{path}: the GeoPackage's own count (gpkg_ogr_contents) says {int(stored):,} rows "
+            f"but its table holds {rows:,}, and GDAL reads no more than the count; copy it with "
+            f"'ogr2ogr fixed.gpkg {path.name}' (GDAL counts again) and read the copy"
+        )
+    return rows

@@ -199,6 +199,19 @@ def test_a_geopackage_whose_count_says_more_rows_is_read_whole(tmp_path: Path) -
     assert byocframe.read_file(path).index.equals(gdf.index)
 
 
+def test_293_an_aoi_geopackage_whose_count_says_fewer_rows_is_refused(tmp_path: Path) -> None:
+    """The same for ``--aoi``: before the fix 2 of 5 areas were read, silently."""
+    from byocframe.cli.coverage import read_aoi
+
+    path = tmp_path / "aoi.gpkg"
+    boxes = [shapely.box(i, 0, i + 0.5, 1) for i in range(5)]
+    gpd.GeoDataFrame(geometry=boxes, crs=4326).to_file(path, layer="aoi")
+    assert len(read_aoi(str(path))) == 5
+    stale_count(path, 2)
+    with pytest.raises(ValidationError, match="says 2 rows but its table holds 5"):
+        read_aoi(str(path))
+
+
 # ------------------------------------------------------------------- 294: --aoi
 def test_294_an_aoi_file_is_read_for_its_area_only(tmp_path: Path) -> None:
     """GDAL gives a column to each property any feature names: an AOI of 2,000 features
