@@ -7,6 +7,7 @@ it validates every parameter the Sentinel Hub Catalog documents (see
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -73,12 +74,19 @@ class SearchQuery:
 
     @property
     def key(self) -> str:
-        """What identifies the result list (everything but paging and fields)."""
-        area = None if self.area is None else shapely.to_wkt(self.area)
-        return json.dumps(
+        """What identifies the result list (everything but paging and fields), as a digest.
+
+        The Catalog keeps a result list under it for the next pages: a digest holds the
+        same in 64 characters whatever the query's size (the query itself kept 15 MiB a
+        search of 350,000 ids, 64 searches 1 GB). The area goes in exactly, as WKB (WKT
+        rounds to 6 decimals: two areas apart by less shared their results).
+        """
+        area = None if self.area is None else shapely.to_wkb(self.area, hex=True)
+        text = json.dumps(
             [self.collection, self.ids, area, self.interval, self.filter, self.distinct],
             default=str,
         )
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @classmethod
     def parse(
