@@ -320,3 +320,33 @@ def test_296_the_tiles_a_search_finds_are_fetched_a_window_at_a_time() -> None:
     records, peak = peak_bytes(lambda: search_records(client, cid, bbox=(0, 0, 1, 1)))
     assert sorted(r["id"] for r in records) == [tid(i) for i in range(found)]
     assert peak < 12 * 2**20, peak
+
+
+# ------------------------------------------- 297: write_partitions' stale-scratch scans
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 297: each partition's write lists the whole folder for stale scratch "
+    "(byocframe.atomic.stale_scratch), so P partitions scan ~P^2/2 entries",
+)
+def test_297_writing_p_partitions_scans_the_folder_linearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder of 100,000 entries took 0.3-0.4 s to scan (this machine, overlay file
+    system); `write_partitions` of 10,000 partitions into one folder scans 50 million
+    entries, about 3 minutes of scanning. Counted here: entries yielded by the folder
+    listings while 30 partitions are written (435 today)."""
+    from byocframe.scale.dataset import write_partitions
+
+    seen = [0]
+    listing = Path.iterdir
+
+    def counted(self: Path) -> Any:
+        for entry in listing(self):
+            seen[0] += 1
+            yield entry
+
+    gdf = byocframe.tiles_from_records(synthetic_tiles(60, seed=5))
+    monkeypatch.setattr(Path, "iterdir", counted)
+    write_partitions(gdf, tmp_path, by="id", partitions=30)
+    assert seen[0] <= 4 * 30, seen[0]
