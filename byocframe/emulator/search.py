@@ -132,7 +132,7 @@ class SearchQuery:
 def _one_collection(value: Any, get: bool) -> str:
     names = value.split(",") if get and isinstance(value, str) else value
     if not isinstance(names, list) or len(names) != 1 or not isinstance(names[0], str):
-        raise problem(f"collections must hold exactly one collection id, got {value!r}")
+        raise problem(f"collections must hold exactly one collection id, got {shown(value)}")
     return names[0]
 
 
@@ -141,7 +141,7 @@ def _ids(value: Any, get: bool) -> list[str] | None:
         return None
     ids = value.split(",") if get and isinstance(value, str) else value
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise problem(f"ids must be a list of item ids, got {value!r}")
+        raise problem(f"ids must be a list of item ids, got {shown(value)}")
     return ids
 
 
@@ -222,13 +222,13 @@ def _check_parts(body: Any, limits: Limits) -> None:
 def _interval(value: Any) -> tuple[int | None, int | None]:
     """An instant, a closed interval ``a/b`` or an open one (``a/..``, ``../b``, ``a/``)."""
     if not isinstance(value, str):
-        raise problem(f"datetime must be a string, got {value!r}")
+        raise problem(f"datetime must be a string, got {shown(value)}")
     start, slash, end = value.partition("/")
     ends = [start, end] if slash else [start]
     for text in ends:
         if text not in ("", "..") and not _DATE_TIME.fullmatch(text.strip()):
             raise problem(
-                f"datetime {value!r}: {text!r} is not an RFC 3339 date-time; expected "
+                f"datetime {shown(value)}: {shown(text)} is not an RFC 3339 date-time; expected "
                 "2024-06-01T00:00:00Z, an interval a/b, or a/.. and ../b (a whole day: "
                 "2024-06-01T00:00:00Z/2024-06-01T23:59:59Z)"
             )
@@ -239,11 +239,11 @@ def _interval(value: Any) -> tuple[int | None, int | None]:
         low = None if start in ("", "..") else time_micros(start)
         high = None if end in ("", "..") else time_micros(end)
     except FilterProblem as err:
-        raise problem(f"datetime {value!r}: {err}") from None
+        raise problem(f"datetime {shown(value)}: {err}") from None
     if low is None and high is None:
-        raise problem(f"datetime {value!r}: only one end of an interval may be open")
+        raise problem(f"datetime {shown(value)}: only one end of an interval may be open")
     if low is not None and high is not None and low > high:
-        raise problem(f"datetime {value!r}: the start is after the end")
+        raise problem(f"datetime {shown(value)}: the start is after the end")
     return low, high
 
 
@@ -264,7 +264,7 @@ def _integer(value: Any, name: str, default: int, *, low: int) -> int:
         if isinstance(value, float | bool) or str(number) != str(value).strip():
             raise ValueError
     except (TypeError, ValueError, OverflowError):  # int(1e999) overflows
-        raise problem(f"{name} must be an integer, got {value!r}") from None
+        raise problem(f"{name} must be an integer, got {shown(value)}") from None
     if number < low:
         raise problem(f"{name} must be at least {low}, got {number}")
     return number
@@ -279,7 +279,9 @@ def _fields(value: Any, get: bool) -> dict[str, Any] | None:
         exclude = [n[1:] for n in names if n.startswith("-")]
         return {"include": include or None, "exclude": exclude or None}
     if not isinstance(value, Mapping):
-        raise problem(f"fields must be an object with include and exclude lists, got {value!r}")
+        raise problem(
+            f"fields must be an object with include and exclude lists, got {shown(value)}"
+        )
     for key in ("include", "exclude"):
         listed = value.get(key)
         if listed is not None and (
