@@ -59,6 +59,10 @@ class Limits:
         Largest request head (request line and headers); larger ones get 431.
     max_line_bytes : int, default 8 KiB
         Longest request line; longer ones get 414.
+    max_query_fields : int, default 50
+        Most parameters in a request's query string (``a=1&b=2`` holds two); more get
+        400 naming it before any is looked at. The BYOC and Catalog APIs take fewer than
+        20; a Catalog search with many values posts them in its body.
     max_json_depth : int, default 32
         Deepest nesting of a Catalog request body (the BYOC API's fixed cap); deeper
         bodies get 400 before their values are looked at.
@@ -94,6 +98,7 @@ class Limits:
     max_chunks: int = 65_536
     max_header_bytes: int = 64 * 2**10
     max_line_bytes: int = 8 * 2**10
+    max_query_fields: int = 50
     max_json_depth: int = 32
     max_filter_bytes: int = 16 * 2**10
     max_filter_terms: int = 256

@@ -187,12 +187,17 @@ class RequestHandler(RequestReader):
                 raise ApiProblem(404, "COMMON_NOT_FOUND", f"No such endpoint: {url.path[:200]}")
             client = self._authenticate()  # before the body is read
             route, params = ROUTER.match(method, url.path)
-            query = {
-                k: v[-1]
-                for k, v in urllib.parse.parse_qs(
-                    url.query, keep_blank_values=True, max_num_fields=50
-                ).items()
-            }
+            most = self.server.limits.max_query_fields
+            try:
+                fields = urllib.parse.parse_qs(
+                    url.query, keep_blank_values=True, max_num_fields=most
+                )
+            except ValueError:  # more fields than max_num_fields
+                raise bad(
+                    f"The query string has more than max_query_fields={most} parameters; "
+                    "send fewer (a search's many values go in a POST body)"
+                ) from None
+            query = {k: v[-1] for k, v in fields.items()}
             body = self._read_body()
             host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
             request = Request(

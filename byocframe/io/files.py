@@ -389,7 +389,7 @@ def _check_cells(path: Path, cells: int, kind: str) -> None:
     if cells > _most_cells(path):
         raise ValidationError(
             f"{path}: the {kind} file's table would hold {cells:,} cells (rows x columns) in "
-            f"{path.stat().st_size:,} bytes, fewer than {MIN_FILE_BYTES_PER_CELL} bytes a cell "
+            f"{path.stat().st_size:,} bytes, under {MIN_FILE_BYTES_PER_CELL:g} byte(s) a cell "
             "(byocframe.io.files.MIN_FILE_BYTES_PER_CELL): rows leaving most columns empty, a "
             "crafted file? Set the limit to 0 to read it"
         )

@@ -397,3 +397,46 @@ def test_298_a_refused_search_member_is_not_echoed_whole(member: str, value: Any
     assert err.value.code == 400
     assert member.encode() in sent
     assert len(sent) < 1000, len(sent)
+
+
+# -------------------------------------------- 299: the query string's parameters
+def _get(service: Any, query: str) -> tuple[int, bytes]:
+    """A GET of the demo collection's tiles with ``query``, as sent: status and body."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": service.client_id,
+        "client_secret": service.client_secret,
+    }
+    with urllib.request.urlopen(
+        service.token_url, data=urllib.parse.urlencode(form).encode()
+    ) as answer:
+        token = json.load(answer)["access_token"]
+    url = f"{service.base_url}/api/v1/byoc/collections/{service.demo_collection}/tiles?{query}"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_299_too_many_query_parameters_name_the_setting_that_raises_them() -> None:
+    """The service refused a query string of more than 50 parameters as "malformed (Max
+    number of fields exceeded)": a fixed number, no setting named, none to raise."""
+    from byocframe.emulator.limits import Limits
+
+    query = "&".join(f"a{i}=1" for i in range(60)) + "&count=5"
+    with byocframe.local_service(demo=True, demo_tiles=3) as service:
+        status, body = _get(service, query)
+    assert status == 400
+    assert b"max_query_fields=50" in body
+    with byocframe.local_service(
+        demo=True, demo_tiles=3, limits=Limits(max_query_fields=64)
+    ) as service:
+        status, body = _get(service, query)
+    assert status == 200
+    assert len(json.loads(body)["data"]) == 3
