@@ -74,7 +74,11 @@ class SearchQuery:
 
     @property
     def key(self) -> str:
-        """What identifies the result list (everything but paging and fields), as a digest.
+        """What identifies the result list (everything but the offset and fields), as a digest.
+
+        The page size is part of it: searches that differ only in ``limit`` page
+        through lists of their own (a client paging with one size is not shifted by a
+        first page of another size made meanwhile); identical searches share one.
 
         The Catalog keeps a result list under it for the next pages: a digest holds the
         same in 64 characters whatever the query's size (the query itself kept 15 MiB a
@@ -83,7 +87,15 @@ class SearchQuery:
         """
         area = None if self.area is None else shapely.to_wkb(self.area, hex=True)
         text = json.dumps(
-            [self.collection, self.ids, area, self.interval, self.filter, self.distinct],
+            [
+                self.collection,
+                self.ids,
+                area,
+                self.interval,
+                self.filter,
+                self.distinct,
+                self.limit,
+            ],
             default=str,
         )
         return hashlib.sha256(text.encode()).hexdigest()
