@@ -32,6 +32,8 @@ all or nothing ['notes.txt']
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
 import functools
 import hashlib
@@ -40,10 +42,11 @@ import re
 import secrets
 import shutil
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["DURABLE", "Scratch", "fsync_folder", "stale_scratch"]
+__all__ = ["DURABLE", "Scratch", "fsync_folder", "stale_scratch", "swept"]
 
 #: Whether a replaced file and its folder are flushed to the disk (``fsync``) around the
 #: rename, so that a power loss leaves the old file or the new one. It costs a wait for
@@ -111,8 +114,9 @@ class Scratch:
     def __init__(self, target: Path, *, folder: bool = False) -> None:
         self.target = Path(target)
         self.folder = folder
-        for stale in stale_scratch(self.target):
-            _remove(stale)
+        if os.path.abspath(self.target.parent) not in _SWEPT.get():
+            for stale in stale_scratch(self.target):
+                _remove(stale)
         self.path = self._create()
 
     def _create(self) -> Path:
@@ -235,6 +239,53 @@ def stale_scratch(target: Path) -> list[Path]:
         if found is not None and not _running(int(found.group(1))):
             out.append(path)
     return out
+
+
+#: Folders whose stale scratch `swept` removed for the writes running inside it.
+_SWEPT: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "byocframe_swept", default=frozenset()
+)
+
+
+@contextlib.contextmanager
+def swept(folder: Path) -> Iterator[None]:
+    """Remove the stale scratch of every target in ``folder`` once, for many writes there.
+
+    Each `Scratch` lists its target's folder for the scratch of killed writers; a
+    writer of many files into one folder (the partitions of a dataset) would list it
+    once a file, a cost that grows with the square of the files. Inside this context,
+    the `Scratch` of a target in ``folder`` (on this thread) skips its own listing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with swept(Path(folder)):
+    ...         for k in range(3):
+    ...             with Scratch(Path(folder) / f"part-{k}.csv") as scratch:
+    ...                 _ = scratch.path.write_text("x")
+    ...                 scratch.commit()
+    ...     sorted(p.name for p in Path(folder).iterdir())
+    ['part-0.csv', 'part-1.csv', 'part-2.csv']
+    """
+    where = os.path.abspath(folder)
+    if os.name == "posix":
+        pattern = re.compile(
+            r"\..+\." + re.escape(_host()) + r"\.(\d+)\.[0-9a-f]{8}\.partial(?:\.[^.]*)?\Z"
+        )
+        try:
+            names = [p for p in Path(where).iterdir() if p.name.startswith(".")]
+        except OSError:
+            names = []
+        for path in names:
+            found = pattern.match(path.name)
+            if found is not None and not _running(int(found.group(1))):
+                _remove(path)
+    token = _SWEPT.set(_SWEPT.get() | {where})
+    try:
+        yield
+    finally:
+        _SWEPT.reset(token)
 
 
 def _running(pid: int) -> bool:

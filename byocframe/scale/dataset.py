@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from byocframe.atomic import swept
 from byocframe.exceptions import ValidationError
 from byocframe.frame.deletions import LOADED_KEYS
 from byocframe.frame.records import ATTRS_KEY
@@ -368,13 +369,16 @@ def write_partitions(
     # disk) leaves no manifest that would pass the new files off as the old dataset
     (Path(folder) / MANIFEST).unlink(missing_ok=True)
     out = []
-    for i, rows in enumerate(blocks):
-        path = Path(folder) / f"part.{i:05d}.parquet"
-        part = frame.iloc[rows]
-        mark = {PARTITION_WRITE: write, PARTITION_NUMBER: i, PARTITION_COUNT: len(blocks)}
-        part.attrs = {**frame.attrs, ATTRS_KEY: {**own, **mark}}
-        write_file(part, path)
-        out.append(path)
+    # the scratch of killed writers is looked for once for all the partitions, not once
+    # a partition (a listing of the folder each: a cost growing with their square)
+    with swept(Path(folder)):
+        for i, rows in enumerate(blocks):
+            path = Path(folder) / f"part.{i:05d}.parquet"
+            part = frame.iloc[rows]
+            mark = {PARTITION_WRITE: write, PARTITION_NUMBER: i, PARTITION_COUNT: len(blocks)}
+            part.attrs = {**frame.attrs, ATTRS_KEY: {**own, **mark}}
+            write_file(part, path)
+            out.append(path)
     load = own.get("load")
     write_manifest(
         folder,

@@ -324,11 +324,6 @@ def test_296_the_tiles_a_search_finds_are_fetched_a_window_at_a_time() -> None:
 
 # ------------------------------------------- 297: write_partitions' stale-scratch scans
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 297: each partition's write lists the whole folder for stale scratch "
-    "(byocframe.atomic.stale_scratch), so P partitions scan ~P^2/2 entries",
-)
 def test_297_writing_p_partitions_scans_the_folder_linearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -191,3 +191,33 @@ def test_every_write_then_rename_goes_through_scratch() -> None:
         if any(word in path.read_text() for word in ("os.replace(", "os.rename(", ".rename(tar"))
     )
     assert renaming == ["atomic.py"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process ids: POSIX")
+def test_a_dataset_write_removes_dead_writers_scratch_once_and_keeps_the_rest(
+    tmp_path: Path, frames: Any
+) -> None:
+    """`write_partitions` looks for stale scratch once (`byocframe.atomic.swept`, finding
+    297): what dead writers left of any partition goes, a live writer's and lookalikes stay."""
+    from byocframe.atomic import Scratch
+    from byocframe.scale.dataset import write_partitions
+
+    with Scratch(tmp_path / "probe.csv") as probe:  # .probe.csv.HOST.PID.HEX.partial.csv
+        host = probe.path.name.split(".")[3]
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = int(gone.stdout)
+    stale = [f".part.{k:05d}.parquet.{host}.{dead}.0123abcd.partial.parquet" for k in (1, 7)]
+    live = f".part.00002.parquet.{host}.{os.getpid()}.89abcdef.partial.parquet"
+    lookalikes = [".notes.txt", f".x.{host}.{dead}.nothex!.partial.parquet"]
+    for name in (*stale, live, *lookalikes):
+        (tmp_path / name).write_text("x")
+    write_partitions(frames[0], tmp_path, by="id", partitions=3)
+    left = set(_beside(tmp_path))
+    assert not left & set(stale)
+    assert {live, *lookalikes} <= left
