@@ -102,3 +102,27 @@ def test_held_310_sentinelhub_dataclasses_and_api_dicts_still_go_through(demo):
     assert client.get_tile(cid, made["id"])["sensingTime"] == "2021-02-15T11:10:15.000Z"
     mine = client.create_tile(cid, {"path": "own/(BAND).tif", "my_note": "kept"})
     assert mine["path"] == "own/(BAND).tif"
+
+
+# ------------------------------------------- finding 311: one record where many are taken
+@pytest.mark.parametrize("kind", ["tile", "collection"])
+@pytest.mark.parametrize("form", ["dict", "dataclass"])
+def test_311_one_record_given_for_many_says_to_pass_a_list(kind, form):
+    """``tiles_from_records(next(byoc.iter_tiles(c)))`` said "each tile must be a dict or a
+    sentinelhub-py ByocTile, got str" of a dict (it iterated over its keys), and "'ByocTile'
+    object is not iterable" of a dataclass."""
+    from sentinelhub import ByocCollection, ByocTile
+
+    from byocframe.frame.synthetic import synthetic_tiles
+
+    tile = synthetic_tiles(1, seed=1)[0]
+    collection = {"id": "c1", "name": "mine", "s3Bucket": "b"}
+    record = {"tile": tile, "collection": collection}[kind]
+    if form == "dataclass":
+        record = {"tile": ByocTile, "collection": ByocCollection}[kind].from_dict(record)
+    read = {"tile": byocframe.tiles_from_records, "collection": byocframe.collections_from_records}
+    with pytest.raises(TypeError, match=f"got one {kind}") as caught:
+        read[kind](record)
+    assert f"[{kind}]" in str(caught.value)
+    # the list of it is read
+    assert len(read[kind]([record])) == 1
