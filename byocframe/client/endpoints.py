@@ -8,11 +8,12 @@ one at a time. `byocframe.Client` is these endpoints with its ways to be made.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from byocframe.client.lookup import GlobalLookup
-from byocframe.exceptions import NotFoundError, TransportError
+from byocframe.exceptions import NotFoundError, TransportError, ValidationError
 from byocframe.ids import CollectionLike, TileLike, path_of, resource_id
 from byocframe.typing import RecordLike
 
@@ -96,7 +97,7 @@ class ByocEndpoints(GlobalLookup):
         >>> made["name"], made["s3Bucket"], len(made["id"])
         ('new', 'b', 36)
         """
-        return self._data("POST", "/collections", json=_payload(collection))
+        return self._data("POST", "/collections", json=_payload(collection, "create_collection"))
 
     def update_collection(
         self, collection: CollectionLike | RecordLike, record: RecordLike | None = None
@@ -119,7 +120,8 @@ class ByocEndpoints(GlobalLookup):
         ...     client.get_collection(made["id"])["name"]
         'renamed'
         """
-        body = _payload(collection if record is None else record, "update_collection")
+        given = collection if record is None else record
+        body = _payload(given, "update_collection", whole=True)
         path = path_of("collections", resource_id(collection, "collection"))
         self.request("PUT", path, json=body)
 
@@ -245,7 +247,9 @@ class ByocEndpoints(GlobalLookup):
         ('WAITING', '2024/06/01/(BAND).tif')
         """
         cid = resource_id(collection, "collection")
-        return self._data("POST", path_of("collections", cid, "tiles"), json=_payload(tile))
+        return self._data(
+            "POST", path_of("collections", cid, "tiles"), json=_payload(tile, "create_tile")
+        )
 
     def update_tile(
         self,
@@ -267,6 +271,11 @@ class ByocEndpoints(GlobalLookup):
         ``fresh_until`` are as in `request` (a reserved turn; a time after which the
         write is not sent).
 
+        A field in snake_case (``tile["sensing_time"]``, as Sentinel Hub's tutorial
+        writes it) is not one the API reads, and a row of a tile frame holds none but
+        the path: both are a `ValidationError` before anything is sent (sentinelhub-py
+        sends them, and the change is lost); a frame's edits go with `byocframe.push`.
+
         Examples
         --------
         >>> import byocframe
@@ -280,11 +289,11 @@ class ByocEndpoints(GlobalLookup):
         '2024-06-01T10:00:00.000Z'
         """
         if record is None:
-            given = _payload(tile, "update_tile")
+            given = _payload(tile, "update_tile", whole=True)
             # what sentinelhub-py's update_tile sends of a whole tile record
             body = {k: given[k] for k in ("path", "coverGeometry", "sensingTime") if given.get(k)}
         else:
-            body = _payload(record)
+            body = _payload(record, "update_tile")
         path = self._tile_path(collection, tile)
         self.request("PUT", path, json=body, at=at, fresh_until=fresh_until)
 
@@ -315,23 +324,55 @@ def _page_size(count: int | None) -> str | None:
     return None if count is None else str(count)
 
 
-def _payload(record: object, method: str | None = None) -> dict[str, Any]:
-    """A record as sent: a dict as it is, a dataclass as sentinelhub-py sends it."""
-    if isinstance(record, Mapping):
-        return dict(record)
+#: The fields a write sends, as the API spells them. A record holding one of them in
+#: snake_case (sentinelhub-py's dataclass attributes, a frame's columns, the tutorial's
+#: ``tile["sensing_time"]``) would reach the API as a field it does not read: the change
+#: would be lost without a word, so it is refused before sending.
+_WRITTEN_FIELDS = ("sensingTime", "coverGeometry", "tileGeometry", "s3Bucket", "noData")
+_SNAKE_CASE = {re.sub(r"([A-Z])", r"_\1", name).lower(): name for name in _WRITTEN_FIELDS}
+
+
+def _payload(record: object, call: str, *, whole: bool = False) -> dict[str, Any]:
+    """A record as sent: a dict as it is, a dataclass as sentinelhub-py sends it.
+
+    ``call`` names the method for the messages; ``whole`` says the record is the
+    resource itself (``update_tile(collection, tile)``), not a body to send to it.
+    """
+    kind = "tile" if "tile" in call else "collection"
     to_dict = getattr(record, "to_dict", None)
-    if method is not None and not callable(to_dict):
+    if not isinstance(record, Mapping) and callable(to_dict) and hasattr(record, "index"):
+        # a pandas row: its columns are the frame's (sensing_time, native_cover, ...),
+        # none of them a field the API reads but the path
+        push = "byocframe.push(gdf, client)" if kind == "tile" else "collections.byoc.push(client)"
+        raise ValidationError(
+            f"{call} sends an API record (a dict from get_{kind}, or a sentinelhub-py "
+            f"dataclass), not a row of a {kind} frame, whose columns the API does not "
+            f"read: edit the frame and send the edits with {push}"
+        )
+    if isinstance(record, Mapping):
+        body = dict(record)
+    elif callable(to_dict):
+        body = dict(to_dict())
+    elif whole:
         raise TypeError(
-            f"{method}(collection, x) sends x as it is: give a dict or a sentinelhub-py "
+            f"{call}(collection, x) sends x as it is: give a dict or a sentinelhub-py "
             f"dataclass with its id, or the record to send as a third argument, got "
             f"{type(record).__name__}"
         )
-    if not callable(to_dict):
+    else:
         raise TypeError(
             f"a record must be a dict or a sentinelhub-py dataclass (ByocCollection, "
             f"ByocTile), got {type(record).__name__}"
         )
-    return dict(to_dict())
+    unread = [key for key in body if key in _SNAKE_CASE]
+    if unread:
+        key = unread[0]
+        raise ValidationError(
+            f"{call}: the record holds {key!r}, a name the API does not read, so its value "
+            f"would not be sent: the API reads {_SNAKE_CASE[key]!r} (set "
+            f"{kind}[{_SNAKE_CASE[key]!r}] instead)"
+        )
+    return body
 
 
 def _as_asked(

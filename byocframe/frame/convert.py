@@ -38,7 +38,7 @@ from byocframe.frame.records import (
     TILE_FIELDS,
     TILE_FLAT_ADDITIONAL,
     WIRE_TO_COLUMN,
-    as_record,
+    as_records,
     bands_summary,
     dumps,
     format_datetimes,
@@ -167,7 +167,7 @@ def tile_frame(
             "densify": None if densify is None else float(densify),
             "tolerance": DENSIFY_TOLERANCE if tolerance is None else float(tolerance),
         }
-        return _tiles_frame([as_record(r, "tile") for r in records], target, errors, drawn, area)
+        return _tiles_frame(as_records(records, "tile"), target, errors, drawn, area)
 
 
 def _tiles_frame(
@@ -254,7 +254,7 @@ def collections_from_records(records: Iterable[RecordLike]) -> pd.DataFrame:
     >>> frame.loc["c1", ["name", "s3_bucket", "bands"]].tolist()
     ['Mosaic', 'my-bucket', 'B02 (UINT16)']
     """
-    recs = [as_record(r, "collection") for r in records]
+    recs = as_records(records, "collection")
     ids = [r.get("id") for r in recs]
     problems = [
         problem(pos, rec.get("id"), name, rec.get(name), f"missing {name}")

@@ -24,6 +24,7 @@ __all__ = [
     "TILE_FIELDS",
     "WIRE_TO_COLUMN",
     "as_record",
+    "as_records",
     "format_datetimes",
     "format_micros",
     "parse_datetimes",
@@ -159,6 +160,38 @@ def as_record(obj: Any, kind: str = "tile") -> Mapping[str, Any]:
         f"each {kind} must be a dict or a sentinelhub-py Byoc{kind.title()}, "
         f"got {type(obj).__name__}"
     )
+
+
+def as_records(records: Any, kind: str = "tile") -> list[Mapping[str, Any]]:
+    """Return many records (a list or an iterator of them) as API-shaped dicts.
+
+    One record given where many are taken (a dict from ``next(byoc.iter_tiles(...))``,
+    one ``ByocTile``) is a `TypeError` that says to pass a list: iterating over a dict
+    would read its keys as records.
+
+    Examples
+    --------
+    >>> [r["path"] for r in as_records(iter([{"id": "a", "path": "p"}]))]
+    ['p']
+    >>> as_records({"id": "a", "path": "p"})
+    Traceback (most recent call last):
+    ...
+    TypeError: many tiles are taken (a list or an iterator), got one tile (a dict): pass [tile]
+    """
+    one = isinstance(records, Mapping) or (
+        callable(getattr(records, "to_dict", None)) and not hasattr(records, "__iter__")
+    )
+    if one:
+        raise TypeError(
+            f"many {kind}s are taken (a list or an iterator), got one {kind} "
+            f"(a {type(records).__name__}): pass [{kind}]"
+        )
+    if records is None or isinstance(records, str | bytes):
+        raise TypeError(
+            f"many {kind}s are taken (a list or an iterator of dicts or sentinelhub-py "
+            f"Byoc{kind.title()}s), got {type(records).__name__}"
+        )
+    return [as_record(r, kind) for r in records]
 
 
 def _drop_none(value: Any) -> Any:
