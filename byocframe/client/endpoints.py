@@ -176,6 +176,12 @@ class ByocEndpoints(GlobalLookup):
         size = _page_size(count)
         if bad_ids not in ("raise", "keep"):
             raise ValueError(f"bad_ids must be 'raise' or 'keep', got {bad_ids!r}")
+        if isinstance(status, str) and not status.strip():
+            # a service reads "status=" as no filter: the answer would be every tile
+            raise ValueError(
+                f"status is empty ({status!r}): give a status such as 'FAILED', or None "
+                "for tiles of every status"
+            )
         # the API's statuses are upper case; "failed" as the command line takes it
         status = status.upper() if isinstance(status, str) else status
         params = {"status": status, "path": path, "sort": sort, "count": size}
