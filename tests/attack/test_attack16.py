@@ -265,3 +265,42 @@ def test_274_held_a_misspelt_status_loads_nothing_and_deletes_nothing(
         byocframe.read_tiles(client, cid, progress=False, **options)
     _against_it(monkeypatch, lambda: _delete_what_was_loaded(client, cid, options))
     assert _ids(service) == everything
+
+
+# --------------------------------------------------------------------------- 275
+
+
+def _away_from_the_antimeridian(gdf: Any) -> Any:
+    """The id of the demo's one tile whose cover is drawn in one piece."""
+    return gdf.index[gdf.geometry.apply(lambda g: g.geom_type == "Polygon" or len(g.geoms) == 1)][0]
+
+
+def test_275_a_cover_edited_in_a_frame_that_lost_its_crs_is_refused_naming_the_crs(
+    service: Any,
+) -> None:
+    client, cid = service.client(), service.demo_collection
+    # loaded in metres (for a web map), then the CRS lost (a CSV, a GeoDataFrame rebuilt)
+    gdf = byocframe.read_tiles(client, cid, progress=False, crs="EPSG:3857")
+    lost = gdf.set_crs(None, allow_override=True)
+    lost.attrs = gdf.attrs
+    tid = _away_from_the_antimeridian(gdf)
+    before = client.get_tile(cid, tid).get("coverGeometry")
+    lost.loc[tid, "geometry"] = gdf.geometry.loc[tid].buffer(-5000)
+    # before the fix: "... cannot be sent in EPSG:32644: its coordinates are not finite ...",
+    # nothing about the CRS the frame lost
+    with pytest.raises(byocframe.ValidationError, match=r"frame has no CRS.*gdf\.set_crs"):
+        byocframe.push(lost, client, progress=False)
+    assert client.get_tile(cid, tid).get("coverGeometry") == before
+
+
+def test_275_held_the_same_edit_with_its_crs_is_pushed_as_written(service: Any) -> None:
+    client, cid = service.client(), service.demo_collection
+    gdf = byocframe.read_tiles(client, cid, progress=False, crs="EPSG:3857")
+    tid = _away_from_the_antimeridian(gdf)
+    wanted = gdf.geometry.loc[tid].buffer(-5000)
+    gdf.loc[tid, "geometry"] = wanted
+    out = byocframe.push(gdf, client, progress=False)
+    assert out["outcome"].tolist() == ["ok"]
+    back = byocframe.read_tiles(client, cid, progress=False, crs="EPSG:3857").geometry.loc[tid]
+    # the service keeps straight edges in the tile's own CRS: within a metre of 5 km in
+    assert back.symmetric_difference(wanted).area < 1e-3 * wanted.area
