@@ -304,3 +304,26 @@ def test_275_held_the_same_edit_with_its_crs_is_pushed_as_written(service: Any) 
     back = byocframe.read_tiles(client, cid, progress=False, crs="EPSG:3857").geometry.loc[tid]
     # the service keeps straight edges in the tile's own CRS: within a metre of 5 km in
     assert back.symmetric_difference(wanted).area < 1e-3 * wanted.area
+
+
+# --------------------------------------------------------------------------- 276
+
+
+def test_276_a_scratch_like_name_with_no_possible_process_id_neither_blocks_nor_is_removed(
+    tmp_path: Any,
+) -> None:
+    from byocframe.atomic import Scratch, stale_scratch
+
+    target = tmp_path / "tiles.csv"
+    # as Scratch names its files, with a process id no system gives (over 64 bits)
+    with Scratch(tmp_path / "probe.csv") as probe:  # .probe.csv.HOST.PID.RANDOM.partial.csv
+        host = probe.path.name.split(".")[3]
+    planted = tmp_path / f".tiles.csv.{host}.99999999999999999999.abcdef01.partial.csv"
+    planted.write_text("not byocframe's")
+    # before the fix: OverflowError from os.kill, every write of tiles.csv refused so
+    assert stale_scratch(target) == []
+    with Scratch(target) as scratch:
+        scratch.path.write_text("a,b")
+        scratch.commit()
+    assert target.read_text() == "a,b"
+    assert planted.read_text() == "not byocframe's"
