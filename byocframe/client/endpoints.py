@@ -229,8 +229,23 @@ class ByocEndpoints(GlobalLookup):
     def get_tile(
         self, collection: CollectionLike, tile: TileLike, *, at: float | None = None
     ) -> dict[str, Any]:
-        """One tile (``at``: a pacing turn from `reserve_turns`)."""
-        return self._data("GET", self._tile_path(collection, tile), at=at)
+        """One tile (``at``: a pacing turn from `reserve_turns`).
+
+        An answer holding another tile's id (a caching proxy keyed on less than the
+        URL, a peer's bug) is a `TransportError`: a load, a check or an adoption built
+        on it would act on that other tile.
+        """
+        path = self._tile_path(collection, tile)
+        data = self._data("GET", path, at=at)
+        asked, held = resource_id(tile, "tile"), data.get("id")
+        if held is not None and held != asked:
+            raise TransportError(
+                f"GET {self._url(path)} answered tile {held!r}, not the one asked for: "
+                "nothing is concluded from it (check the service or proxy)",
+                method="GET",
+                url=self._url(path),
+            )
+        return data
 
     def create_tile(self, collection: CollectionLike, tile: RecordLike) -> dict[str, Any]:
         """Create a tile (``path`` required); it starts WAITING. Return it.

@@ -12,6 +12,7 @@ product broken on purpose (FINDINGS.md says how).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -327,3 +328,40 @@ def test_276_a_scratch_like_name_with_no_possible_process_id_neither_blocks_nor_
         scratch.commit()
     assert target.read_text() == "a,b"
     assert planted.read_text() == "not byocframe's"
+
+
+# --------------------------------------------------------------------------- 277
+
+
+def _gets_answering(monkeypatch: pytest.MonkeyPatch, service: Any, other: str) -> None:
+    """The service from now on answers a GET of any tile with tile ``other``.
+
+    What a caching proxy keyed on the collection alone (or a peer's bug) gives: 200, a
+    tile, not the one asked for. Listings and searches stay honest.
+    """
+    from byocframe.emulator import store
+
+    real = store.Store.tile
+
+    def tile(self: Any, cid: str, tid: str) -> str:
+        return real(self, cid, other)
+
+    monkeypatch.setattr(store.Store, "tile", tile)
+
+
+def test_277_a_get_answering_another_tile_never_puts_it_in_a_catalog_load(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, cid = service.client(), service.demo_collection
+    options = _by("bbox", client, cid)
+    chosen = set(map(str, byocframe.read_tiles(client, cid, progress=False, **options).index))
+    other = sorted(_ids(service) - chosen)[0]
+    _gets_answering(monkeypatch, service, other)
+    with pytest.raises(byocframe.TransportError, match=f"answered tile '{other}'"):
+        byocframe.read_tiles(client, cid, progress=False, **options)
+    # before the fix: the load held the other tile (a warning of duplicate ids when the
+    # search found several), and deleting what was loaded deleted it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", byocframe.ByocframeWarning)
+        _against_it(monkeypatch, lambda: _delete_what_was_loaded(client, cid, options))
+    assert other in _ids(service)
