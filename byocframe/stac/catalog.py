@@ -91,6 +91,8 @@ def _instant(value: Any, *, end: bool) -> str:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as err:
         raise ValueError(f"datetime: cannot read {value!r} as a time ({err})") from err
+    if pd.isna(stamp):  # "" and "NaT" read as no time at all
+        raise ValueError(f"datetime: {value!r} is no time; give None for an open end")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     day_only = isinstance(value, str) and len(value.strip()) == 10
     if end and (day_only or (isinstance(value, dt.date) and not isinstance(value, dt.datetime))):

@@ -239,6 +239,14 @@ def test_273_an_empty_datetime_or_filter_is_refused_before_anything_is_sent(
         byocframe.read_tiles(client, cid, progress=False, **options)
 
 
+@pytest.mark.parametrize("ends", [("", None), (None, ""), ("2024-06-01", "NaT")], ids=repr)
+def test_273_an_empty_end_of_a_period_is_refused_naming_it(service: Any, ends: Any) -> None:
+    client, cid = service.client(), service.demo_collection
+    # before the fix: "Unknown format code 'd' for object of type 'float'"
+    with pytest.raises(ValueError, match="is no time; give None for an open end"):
+        byocframe.read_tiles(client, cid, progress=False, datetime=ends)
+
+
 def test_274_an_empty_status_is_refused_as_the_callers_not_blamed_on_the_service(
     service: Any,
 ) -> None:
