@@ -73,10 +73,23 @@ class SearchQuery:
 
     @property
     def key(self) -> str:
-        """What identifies the result list (everything but paging and fields)."""
+        """What identifies the result list (everything but the offset and fields).
+
+        The page size is part of it: searches that differ only in ``limit`` page
+        through lists of their own (a client paging with one size is not shifted by a
+        first page of another size made meanwhile); identical searches share one.
+        """
         area = None if self.area is None else shapely.to_wkt(self.area)
         return json.dumps(
-            [self.collection, self.ids, area, self.interval, self.filter, self.distinct],
+            [
+                self.collection,
+                self.ids,
+                area,
+                self.interval,
+                self.filter,
+                self.distinct,
+                self.limit,
+            ],
             default=str,
         )
 

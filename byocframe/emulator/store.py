@@ -69,6 +69,15 @@ def now_text(clock: Callable[[], float]) -> str:
     return dt.datetime.fromtimestamp(clock(), dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _seconds(text: Any) -> float:
+    """Seconds since the epoch of a stored time text (-inf when it does not read as one)."""
+    try:
+        when = dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return float("-inf")
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+
+
 class Store:
     """Persistent state of the local service.
 
@@ -86,6 +95,8 @@ class Store:
         self._db = Transactions(open_database(path))
         self._conn = self._db.connection
         self._lock = self._db.lock
+        #: the creation time (s) of the tile stored last; None: not read from the file yet
+        self._last_created: float | None = None
         with self._lock:
             self.account_id = read_meta(self._conn, "account_id") or write_meta(
                 self._conn, "account_id", str(uuid.uuid4())
@@ -96,6 +107,38 @@ class Store:
     def lock(self) -> TurnLock:
         """The lock every read and transaction of the store holds (re-entrant)."""
         return self._lock
+
+    def next_created(self) -> str:
+        """The ``created`` of a tile stored now: never before that of one stored earlier.
+
+        The service lists tiles ``sort=created`` in the order they were stored, so the
+        two must agree: a clock read before the store's lock was taken (two POSTs at
+        once) or a clock that steps back would list a tile out of its creation order.
+        Call it holding the lock, in the transaction that stores the tile.
+
+        Examples
+        --------
+        >>> times = iter([10.0, 5.0, 12.0])
+        >>> store = Store(clock=lambda: next(times))
+        >>> [store.next_created()[11:19] for _ in range(3)]
+        ['00:00:10', '00:00:10', '00:00:12']
+        """
+        with self._lock:
+            if self._last_created is None:
+                self._last_created = self._stored_last_created()
+            now = max(self.clock(), self._last_created)
+            self._last_created = now
+            return now_text(lambda: now)
+
+    def _stored_last_created(self) -> float:
+        row = self._conn.execute("SELECT state FROM tiles ORDER BY seq DESC LIMIT 1").fetchone()
+        return _seconds(json.loads(row[0]).get("created")) if row else float("-inf")
+
+    def _note_created(self, states: Sequence[Mapping[str, Any]]) -> None:
+        """Remember the latest ``created`` of tiles stored with their own times."""
+        latest = max((_seconds(state.get("created")) for state in states), default=None)
+        if latest is not None and self._last_created is not None:
+            self._last_created = max(self._last_created, latest)
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """One atomic unit of work (nothing half-written if it raises).
@@ -268,7 +311,7 @@ class Store:
             "collection": cid,
             "path": fields["path"],
             "status": "WAITING",
-            "created": now_text(self.clock),
+            "created": self.next_created(),
             "attempt": 0,
         }
         state["ingestionStart"] = state["created"]
@@ -283,8 +326,9 @@ class Store:
 
         Returns its JSON answer.
         """
-        state = self.new_tile_state(cid, fields)
         with self.transaction() as conn:
+            # built holding the lock: its creation time is in the order tiles are stored
+            state = self.new_tile_state(cid, fields)
             read_collection(self._conn, cid)
             try:
                 doc = write_tile(conn, state, insert=True)
@@ -419,7 +463,7 @@ class Store:
             state = json.loads(text)
             state["id"] = str(uuid.uuid4())
             state["collection"] = target
-            state["created"] = now_text(self.clock)
+            state["created"] = self.next_created()
             write_tile(conn, state, insert=True)
         if rows and not dst_bands and src_bands:
             dst.setdefault("additionalData", {})["bands"] = src_bands
@@ -449,6 +493,7 @@ class Store:
             for state in states:
                 state["collection"] = cid
             write_new_tiles(conn, states, natives)
+            self._note_created(states)
         return len(states)
 
     def add_tiles(

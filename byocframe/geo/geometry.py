@@ -260,6 +260,8 @@ def _densified_lonlat(
     # nothing to densify when a geometry is already in the target CRS; a lon/lat edge is
     # its own chord, so only a length limit cuts it
     curved = np.array([c not in (target, WGS84) for c in uniq])
+    if WGS84 in uniq:
+        xy, ring_off = _whole_turns(xy, ring_off, ring_code == uniq.index(WGS84))
     if steps.longest is not None and np.isfinite(steps.longest):
         lengths = [np.inf if c == target else segment_length(c, steps.longest) for c in uniq]
         xy, ring_off = split_long_edges(xy, ring_off, np.array(lengths)[ring_code])
@@ -293,6 +295,44 @@ def _densified_lonlat(
         tolerance=steps.tolerance,
         shortest=shortest[ring_code],
     )
+
+
+def _whole_turns(
+    xy: np.ndarray, ring_off: np.ndarray, lonlat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lon/lat edges from one side of the antimeridian to the other along a parallel, cut.
+
+    A jump of more than 180 degrees between two vertices is read as crossing the
+    antimeridian, the short way. An edge from -180 to 180 (or back) at one latitude
+    has no short way: both ends are the same point, and the only edge it can be is the
+    whole parallel, as in a global ``box(-180, -85, 180, 85)``. Such an edge gets three
+    vertices between its ends (at -90, 0 and 90), so no step is longer than 90 degrees
+    and it is read as drawn. ``lonlat`` flags the rings whose CRS is lon/lat.
+
+    Examples
+    --------
+    >>> ring = np.array([[180, -85], [180, 85], [-180, 85], [-180, -85], [180, -85.0]])
+    >>> xy, off = _whole_turns(ring, np.array([0, 5]), np.array([True]))
+    >>> xy[:, 0].tolist(), off.tolist()
+    ([180.0, 180.0, 90.0, 0.0, -90.0, -180.0, -180.0, -90.0, 0.0, 90.0, 180.0], [0, 11])
+    """
+    if len(xy) < 2 or not lonlat.any():
+        return xy, ring_off
+    dx = np.diff(xy[:, 0])
+    edge = (np.abs(dx) == 360.0) & (np.abs(xy[:-1, 0]) == 180.0) & (np.diff(xy[:, 1]) == 0)
+    # an edge joins two points of one ring, of a lon/lat ring
+    ring_of = np.repeat(np.arange(len(ring_off) - 1), np.diff(ring_off))
+    edge &= ring_of[:-1] == ring_of[1:]
+    edge &= lonlat[ring_of[:-1]]
+    at = np.flatnonzero(edge)
+    if len(at) == 0:
+        return xy, ring_off
+    fractions = np.array([0.25, 0.5, 0.75])
+    added = xy[at, None, :] + np.stack([dx[at, None] * fractions, np.zeros((len(at), 3))], axis=2)
+    out = np.insert(xy, np.repeat(at + 1, 3), added.reshape(-1, 2), axis=0)
+    # each ring's start moves by the points added in the rings before it (an edge's new
+    # points go strictly inside its ring: before its ring's end)
+    return out, ring_off + 3 * np.searchsorted(at + 1, ring_off, side="left")
 
 
 def _distinct(ragged: Ragged, crs: np.ndarray, present: np.ndarray) -> tuple[Any, Any]:

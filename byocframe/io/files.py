@@ -347,7 +347,16 @@ def _other_geoparquet(path: Path) -> gpd.GeoDataFrame:
     from byocframe.io.stac import read_stac_geoparquet
 
     tiles = read_stac_geoparquet(path)
-    return restore_columns(gpd.read_parquet(path)) if tiles is None else tiles
+    if tiles is not None:
+        return tiles
+    frame = gpd.read_parquet(path)
+    if frame.index.name is None and "id" in frame.columns:
+        frame = frame.set_index("id")
+    elif isinstance(frame.index, pd.RangeIndex) and frame.index.name is None:
+        # row numbers, not tile ids (a table of new tiles made with geopandas): every row
+        # is a tile to create
+        frame.index = pd.Index([None] * len(frame), dtype=object)
+    return restore_columns(frame)
 
 
 def _check_rows(path: Path, rows: Any, kind: str) -> None:
@@ -518,6 +527,10 @@ def _restore(frame: gpd.GeoDataFrame, meta: dict[str, Any], path: Path) -> gpd.G
         frame = frame.set_index(index)
     elif "id" in frame.columns:
         frame = frame.set_index("id")
+    else:
+        # no tile ids at all (a table of new tiles made with geopandas or QGIS): its row
+        # numbers or GeoPackage fids are not tile ids, so every row is a tile to create
+        frame.index = pd.Index([None] * len(frame), dtype=object)
     template = tiles_from_records([])
     for column in frame.columns:
         if column in WKB_COLUMNS:

@@ -183,6 +183,13 @@ def from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[tup
     Yields ``(direction, page)`` as pages arrive, from either end, without the tiles
     both cursors returned where they met; the caller puts them back in creation order.
 
+    The place they met is trusted only while each cursor's tiles come in the order it
+    asked for (``created`` never decreasing, resp. never increasing: ties and tiles
+    without a readable time aside). A service that does not keep it (one that ignores
+    ``sort=created:desc`` gives both cursors the same first page, which would look like
+    a meeting after one page) is warned of, the descending cursor stops, and the
+    ascending one reads on to the end of the listing: every tile, from one end.
+
     Examples
     --------
     >>> import byocframe
@@ -194,7 +201,12 @@ def from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[tup
     # bounded, so the cursors wait for the conversion instead of piling up records
     arrived: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, PAGES_AHEAD))
     met = threading.Event()
+    # a cursor's tiles came out of the order it asked for: the meeting is not trusted
+    disorder = threading.Event()
+    stop = threading.Event()  # the caller stopped early
     seen: dict[str, set[str]] = {"asc": set(), "desc": set()}
+    # the latest (asc) / earliest (desc) creation time each cursor has given so far
+    reached: dict[str, dt.datetime | None] = {"asc": None, "desc": None}
     lock = threading.Lock()
     # where the cursors met: the latest creation time among the tiles both returned.
     # Tiles created at that same instant may come in another order from each end (a
@@ -208,18 +220,28 @@ def from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[tup
             for page in client.tile_pages(cid, status=status, sort=sort, bad_ids="keep"):
                 keys = {_key(t) for t in page}
                 with lock:
+                    # checked before the page may count as a meeting
+                    reached[direction], ordered = _in_order(page, direction, reached[direction])
+                    if not ordered:
+                        disorder.set()
                     # a tile both cursors returned is found when its second copy arrives:
                     # checking the new page alone keeps the cost linear in the tiles
                     seen[direction].update(keys)
-                    common = keys & seen[other] if not met.is_set() else set()
+                    common = (
+                        keys & seen[other] if not (met.is_set() or disorder.is_set()) else set()
+                    )
                     if common:
                         times = [_created(t) for t in page if _key(t) in common]
                         known = [w for w in times if w is not None]
                         meeting.append(max(known) if known and len(known) == len(times) else None)
                         met.set()
                 arrived.put((direction, page))
-                if met.is_set() and (direction == "desc" or _past(page, meeting[0])):
+                if stop.is_set():
                     break
+                if direction == "desc" and (met.is_set() or disorder.is_set()):
+                    break
+                if met.is_set() and not disorder.is_set() and _past(page, meeting[0]):
+                    break  # the ascending cursor, past the meeting
         except BaseException as err:
             arrived.put(("error", err))
         finally:
@@ -230,6 +252,7 @@ def from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[tup
         worker.start()
     finished = 0
     given: set[str] = set()
+    warned = False
     try:
         while finished < 2:
             kind, item = arrived.get()
@@ -238,16 +261,45 @@ def from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[tup
             elif kind == "error":
                 raise item
             else:
+                if disorder.is_set() and not warned:
+                    warned = True
+                    warnings.warn(
+                        f"the service did not list the tiles of collection {cid} in the "
+                        "order of their creation times asked for (sort=created:asc/desc); "
+                        "the listing is read from one end instead: complete, but slower",
+                        ByocframeWarning,
+                        stacklevel=3,
+                    )
                 fresh = [t for t in item if _key(t) not in given]
                 given.update(_key(t) for t in fresh)
                 yield kind, fresh
     finally:
         # stopped early (an error, or the caller gave up): each cursor stops after the
         # page it is fetching; take what they still put so neither waits on a full queue
-        met.set()
+        stop.set()
         while finished < 2:
             if arrived.get()[0] == "done":
                 finished += 1
+
+
+def _in_order(
+    page: list[Any], direction: str, reached: dt.datetime | None
+) -> tuple[dt.datetime | None, bool]:
+    """Whether a cursor's page keeps its order after ``reached``; and where it then is.
+
+    Ascending, no tile may be older than one before it; descending, none newer. Equal
+    times are in order (their order is the service's), and a tile without a readable
+    creation time is passed over (the loader reports its field).
+    """
+    ordered = True
+    for when in map(_created, page):
+        if when is None:
+            continue
+        if reached is not None and (when < reached if direction == "asc" else when > reached):
+            ordered = False
+        else:
+            reached = when
+    return reached, ordered
 
 
 def _created(tile: Any) -> dt.datetime | None:

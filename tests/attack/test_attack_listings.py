@@ -84,14 +84,6 @@ def service_450() -> Iterator[Any]:
         yield running
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding 230: a peer that ignores sort=created:desc gives a listing of 2 "
-    "pages marked whole (a check of each cursor's created order was tried and taken back: "
-    "the local service lists by insertion, and tiles created by parallel POSTs can hold "
-    "created times out of that order, so it refused honest listings)",
-)
 def test_a_peer_ignoring_the_sort_gives_no_partial_listing_marked_whole(
     service_450: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -113,17 +105,42 @@ def test_a_peer_ignoring_the_sort_gives_no_partial_listing_marked_whole(
             yield page
 
     monkeypatch.setattr(client, "tile_pages", tile_pages)
-    try:
+    with pytest.warns(byocframe.ByocframeWarning, match="sort=created"):
         gdf = byocframe.read_tiles(client, service_450.demo_collection, progress=False)
-    except byocframe.ByocframeError:
-        return  # refused: the listing cannot be trusted
-    # either every tile, or a frame that does not claim to be the collection
-    assert set(map(str, gdf.index)) == everything or not gdf.attrs["byocframe"]["whole"]
+    # every tile, read from one end, and in creation order
+    assert set(map(str, gdf.index)) == everything
+    assert gdf.attrs["byocframe"]["whole"] is True
+    assert gdf["created"].is_monotonic_increasing
+
+
+def test_a_peer_listing_in_another_order_gives_every_tile(
+    service_450: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both cursors answered in path order (neither ``created`` order): read to the end."""
+    everything = _ids(service_450)
+    real = validate.tile_listing
+
+    def tile_listing(query: Any) -> dict[str, Any]:
+        found = real(query)
+        found["sort"] = "path:desc"
+        return found
+
+    monkeypatch.setattr(validate, "tile_listing", tile_listing)
+    with pytest.warns(byocframe.ByocframeWarning, match="sort=created"):
+        gdf = byocframe.read_tiles(
+            service_450.client(), service_450.demo_collection, progress=False
+        )
+    assert set(map(str, gdf.index)) == everything
+    assert gdf.attrs["byocframe"]["whole"] is True
 
 
 def test_an_honest_peer_listed_from_both_ends_gives_every_tile(service_450: Any) -> None:
     everything = _ids(service_450)
-    gdf = byocframe.read_tiles(service_450.client(), service_450.demo_collection, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning of the order: the service keeps it
+        gdf = byocframe.read_tiles(
+            service_450.client(), service_450.demo_collection, progress=False
+        )
     assert gdf.attrs["byocframe"]["whole"] is True
     assert set(map(str, gdf.index)) == everything
     assert len(gdf) == 450

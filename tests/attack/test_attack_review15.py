@@ -117,11 +117,6 @@ def test_held_251_a_misspelt_column_is_still_warned_of(typo):
         byocframe.changes(gdf)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 252: a new row whose cover spans all longitudes (a global tile) is "
-    "refused as 'lies outside EPSG:4326 ... give it in the frame's CRS', which it is in",
-)
 def test_252_a_new_global_tile_drawn_in_lon_lat_is_not_refused():
     with byocframe.local_service(demo=True, demo_tiles=3) as service:
         client = service.client()
@@ -134,6 +129,12 @@ def test_252_a_new_global_tile_drawn_in_lon_lat_is_not_refused():
         byocframe.push(pd.concat([gdf, new]), client, progress=False)
         made = client.find_tile(service.demo_collection, "global/(BAND).tif")
         assert made is not None
+        # created with the cover drawn: the whole band, not a sliver or nothing
+        cover = shapely.geometry.shape(made["coverGeometry"])
+        assert cover.bounds == (-180.0, -85.0, 180.0, 85.0)
+        assert cover.area == pytest.approx(360 * 170)
+        again = byocframe.read_tiles(client, service.demo_collection, progress=False)
+        assert byocframe.changes(again).empty  # and it reads back as it was pushed
 
 
 @pytest.mark.parametrize(

@@ -69,3 +69,35 @@ def test_change_tile_is_conditional_and_atomic(store):
     assert store.change_tile(cid, tid, ingest, bands=bands)["status"] == "INGESTED"
     assert store.collection_doc(cid)["additionalData"]["bands"] == bands
     assert '"status":"INGESTED"' in store.tile(cid, tid)
+
+
+def _created_in_listing_order(store: Store, cid: str, sort: str) -> list[str]:
+    docs, _ = store.tiles_page(cid, count=100, token=None, sort=sort, path=None, status=None)
+    return [json.loads(doc)["created"] for doc in docs]
+
+
+def test_created_agrees_with_the_listing_order_when_the_clock_steps_back(tmp_path):
+    """``sort=created`` lists by insertion: the times must agree (finding 230).
+
+    A clock that steps back (or a time read before the lock, two POSTs at once) gave a
+    later tile an earlier time; a client checking the order it asked for saw disorder.
+    """
+    now = [100.0]
+    path = str(tmp_path / "s.db")
+    store = Store(path, clock=lambda: now[0])
+    cid = store.create_collection(new_collection({"name": "c", "s3Bucket": "b"}))["id"]
+    for name, when in zip("abcd", [100.0, 50.0, 200.0, 150.0], strict=True):
+        now[0] = when
+        store.create_tile(cid, new_tile({"path": f"{name}/(BAND).tif"}))
+    created = _created_in_listing_order(store, cid, "created:asc")
+    assert created == sorted(created)
+    assert created[0].startswith("1970-01-01T00:01:40")  # 100 s: the first clock read
+    assert _created_in_listing_order(store, cid, "created:desc") == created[::-1]
+    store.close()
+    # opened again, the store goes on after the latest time it holds
+    again = Store(path, clock=lambda: 10.0)
+    again.create_tile(cid, new_tile({"path": "e/(BAND).tif"}))
+    later = _created_in_listing_order(again, cid, "created:asc")
+    assert later == sorted(later)
+    assert later[-1] == later[-2]
+    again.close()

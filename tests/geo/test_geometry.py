@@ -405,3 +405,46 @@ def test_geojson_writer_matches_shapely_mapping_for_every_kind():
         assert got["type"] == expected["type"]
         assert got["coordinates"] == expected["coordinates"]
         assert json.loads(json.dumps(got["coordinates"])) == got["coordinates"]
+
+
+# ------------------------------------------------------------- whole parallels (252)
+def test_a_lon_lat_edge_along_a_whole_parallel_is_read_as_drawn():
+    """A global band in lon/lat: its edges from -180 to 180 are the whole parallel.
+
+    Before, they read as crossing the antimeridian the short way, which for two ends
+    that are the same point left nothing (finding 252).
+    """
+    band = shapely.box(-180, -85, 180, 85)
+    with_hole = shapely.Polygon(
+        band.exterior.coords, [shapely.box(-180, -10, 180, 10).exterior.coords[::-1]]
+    )
+    utm = shapely.box(300000, 6900000, 600000, 7200000)
+    geoms = np.array([utm, band, with_hole, shapely.box(10, 10, 11, 11)])
+    crs = np.array(["EPSG:32628", "EPSG:4326", "EPSG:4326", "EPSG:4326"])
+    out = reproject(geoms, crs)
+    assert out[1].bounds == (-180.0, -85.0, 180.0, 85.0)
+    assert out[1].area == pytest.approx(360 * 170)
+    assert out[2].area == pytest.approx(360 * 150)  # its hole, a whole band too
+    # the same geometry gives the same vertices whatever is reprojected with it
+    for k in range(len(geoms)):
+        alone = reproject(geoms[k : k + 1], crs[k : k + 1])[0]
+        assert shapely.equals_exact(alone, out[k], tolerance=0), k
+    # in Web Mercator, the band spans the world's width
+    shown = reproject(geoms[1:2], crs[1:2], "EPSG:3857")[0]
+    assert shown.bounds[2] - shown.bounds[0] == pytest.approx(2 * 20037508.34, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "ring",
+    [
+        # along the antimeridian itself (a meridian): ends at other latitudes
+        [(180, 10), (-180, 20), (-179, 20), (-179, 10), (180, 10)],
+        # a short way across the antimeridian, as before
+        [(179, 0), (-179, 0), (-179, 1), (179, 1), (179, 0)],
+    ],
+)
+def test_other_jumps_still_cross_the_antimeridian_the_short_way(ring):
+    out = reproject(np.array([shapely.Polygon(ring)]), np.array(["EPSG:4326"]))[0]
+    # a few square degrees beside the antimeridian, not a band around the globe
+    assert 1 <= out.area <= 10
+    assert all(abs(x) >= 179 for x in shapely.get_coordinates(out)[:, 0])

@@ -301,6 +301,34 @@ def test_pages_are_stable_while_tiles_change(own_world):
         client.delete_tile(world.collection, new["id"])
 
 
+def test_a_search_of_another_page_size_does_not_shift_pages_being_read(own_world):
+    """Two searches that differ only in ``limit``, paged at once while a tile changes.
+
+    The one paging with 4 must read every item once although a first page of 3 was
+    made between its pages, after a tile moved to the front of the order.
+    """
+    service, world, _, session = own_world
+    client = service.client()
+    url = service.base_url + CATALOG + "/search"
+    body = {"collections": [world.catalog_id], "limit": 4}
+    pages = [session.post(url, json=body, timeout=5).json()]
+    every, _, _ = _search(own_world, limit=100)
+    tid = every[-1]  # after the first page: moved to the front, it would shift the rest
+    record = client.get_tile(world.collection, tid)
+    client.update_tile(
+        world.collection,
+        tid,
+        {"sensingTime": "2031-01-01T00:00:00Z", "coverGeometry": record["coverGeometry"]},
+    )
+    other = session.post(url, json={**body, "limit": 3}, timeout=5).json()
+    assert other["features"][0]["id"] == tid  # the other search sees the change
+    while "next" in pages[-1]["context"]:
+        nxt = {**body, "next": pages[-1]["context"]["next"]}
+        pages.append(session.post(url, json=nxt, timeout=5).json())
+    ids = [f["id"] for p in pages for f in p["features"]]
+    assert sorted(ids) == sorted(world.ids.values())
+
+
 def _file():
     return {
         "crs": "EPSG:32633",
@@ -430,9 +458,12 @@ def test_concurrent_writers_and_searches(own_world):
         except Exception as err:  # pragma: no cover - reported below
             errors.append(err)
 
-    # each searcher pages its own query: a search's later pages come from the result list
+    # each searcher pages its own query (their limits differ, and the page size is part of
+    # what the service keeps a result list for): a search's later pages come from the list
     # its first page made, whatever is written meanwhile. (Two identical searches paged at
-    # once share that list, as they share offsets on Sentinel Hub: `next` is a plain offset.)
+    # once share that list, as they share offsets on Sentinel Hub: `next` is a plain offset.
+    # Before the limit was part of it, one searcher's first page could replace the list
+    # the other was paging through, and a machine under load showed a duplicate.)
     threads = [threading.Thread(target=write, args=(k,)) for k in range(2)]
     threads += [threading.Thread(target=search, args=(limit,)) for limit in (2, 3)]
     for thread in threads:
