@@ -296,6 +296,8 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)  # signal 0: only asks (POSIX; never called on Windows)
     except ProcessLookupError:
         return False
+    except OverflowError:  # no process id of this system: not a name Scratch made, kept
+        return True
     except OSError:  # another user's process: it runs
         return True
     return True

@@ -178,6 +178,12 @@ class ByocEndpoints(GlobalLookup):
         size = _page_size(count)
         if bad_ids not in ("raise", "keep"):
             raise ValueError(f"bad_ids must be 'raise' or 'keep', got {bad_ids!r}")
+        if isinstance(status, str) and not status.strip():
+            # a service reads "status=" as no filter: the answer would be every tile
+            raise ValueError(
+                f"status is empty ({status!r}): give a status such as 'FAILED', or None "
+                "for tiles of every status"
+            )
         # the API's statuses are upper case; "failed" as the command line takes it
         status = status.upper() if isinstance(status, str) else status
         params = {"status": status, "path": path, "sort": sort, "count": size}
@@ -225,8 +231,23 @@ class ByocEndpoints(GlobalLookup):
     def get_tile(
         self, collection: CollectionLike, tile: TileLike, *, at: float | None = None
     ) -> dict[str, Any]:
-        """One tile (``at``: a pacing turn from `reserve_turns`)."""
-        return self._data("GET", self._tile_path(collection, tile), at=at)
+        """One tile (``at``: a pacing turn from `reserve_turns`).
+
+        An answer holding another tile's id (a caching proxy keyed on less than the
+        URL, a peer's bug) is a `TransportError`: a load, a check or an adoption built
+        on it would act on that other tile.
+        """
+        path = self._tile_path(collection, tile)
+        data = self._data("GET", path, at=at)
+        asked, held = resource_id(tile, "tile"), data.get("id")
+        if held is not None and held != asked:
+            raise TransportError(
+                f"GET {self._url(path)} answered tile {held!r}, not the one asked for: "
+                "nothing is concluded from it (check the service or proxy)",
+                method="GET",
+                url=self._url(path),
+            )
+        return data
 
     def create_tile(self, collection: CollectionLike, tile: RecordLike) -> dict[str, Any]:
         """Create a tile (``path`` required); it starts WAITING. Return it.

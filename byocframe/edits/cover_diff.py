@@ -152,11 +152,23 @@ def edited_covers(
         )
     todo = todo[finite]
     back = to_native(current[todo], target, native_crs[todo], special[todo])
+    # no cover drawn back, e.g. metres in a frame that lost its CRS (then taken as lon/lat):
+    # not "an empty cover"; and a frame without a CRS is named as the likely cause (275)
+    unknown_crs = (
+        "; the frame has no CRS, so its covers are taken as lon/lat: set the one they are "
+        "drawn in (gdf.set_crs)"
+        if rows.crs is None
+        else ""
+    )
     for k, j in enumerate(todo):
         row, crs = where[j], str(native_crs[j])
         mine = back[k]
         try:
-            unsendable = cover_problem(mine, crs) if mine is not None else "it is empty"
+            unsendable = (
+                cover_problem(mine, crs)
+                if mine is not None
+                else f"it could not be taken from {target} into {crs}"
+            )
             if special[j] and not shapely.is_valid(current[j]):  # joining its parts hides it
                 reason = shapely.is_valid_reason(current[j])
                 unsendable = f"it is not a valid polygon ({reason}): fix it, e.g. with make_valid"
@@ -175,7 +187,7 @@ def edited_covers(
         if not edited:
             continue
         if unsendable:
-            problem[row] = f"the cover cannot be sent in {crs}: {unsendable}"
+            problem[row] = f"the cover cannot be sent in {crs}: {unsendable}{unknown_crs}"
             continue
         moved[row] = True
         cover[row] = mine

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeAlias
 
@@ -27,6 +27,7 @@ from byocframe.client.paging import Pages
 from byocframe.exceptions import NotFoundError, TransportError, ValidationError
 from byocframe.ids import check_id
 from byocframe.progress import ProgressBar
+from byocframe.stac.answers import outside
 from byocframe.typing import GeometryLike
 
 __all__ = [
@@ -91,6 +92,8 @@ def _instant(value: Any, *, end: bool) -> str:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as err:
         raise ValueError(f"datetime: cannot read {value!r} as a time ({err})") from err
+    if pd.isna(stamp):  # "" and "NaT" read as no time at all
+        raise ValueError(f"datetime: {value!r} is no time; give None for an open end")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     day_only = isinstance(value, str) and len(value.strip()) == 10
     if end and (day_only or (isinstance(value, dt.date) and not isinstance(value, dt.datetime))):
@@ -141,8 +144,14 @@ def _search_body(
                 ) from err
         body["intersects"] = json.loads(shapely.to_geojson(geom))
     if datetime is not None:
+        if isinstance(datetime, str) and not datetime.strip():
+            # a service reads an empty datetime as none: every tile, taken for a period's
+            raise ValueError("datetime is empty: give a time, a period or None (no period)")
         body["datetime"] = catalog_datetime(datetime)
     if filter is not None:
+        if not filter or (isinstance(filter, str) and not filter.strip()):
+            # a service reads an empty filter as none: every tile, taken for a filtered load
+            raise ValueError(f"filter is empty ({filter!r}): give a CQL2 filter or None")
         body["filter"] = filter
         body["filter-lang"] = "cql2-text" if isinstance(filter, str) else "cql2-json"
     return body
@@ -173,6 +182,13 @@ def iter_items(
     filter : str or dict, optional
         CQL2 text or JSON (``"proj:epsg = 32633"``).
 
+    Raises
+    ------
+    TransportError
+        An item of the answer lies outside the ``bbox`` or ``intersects``, or the
+        ``datetime``, or does not match the ``filter`` (`byocframe.stac.answers.outside`):
+        the service does not apply that parameter, and nothing is concluded.
+
     Examples
     --------
     >>> import byocframe
@@ -184,6 +200,7 @@ def iter_items(
     """
     url = client.base_url + CATALOG_PATH + "/search"
     body = _search_body(collection, bbox, datetime, intersects, filter)
+    unasked = outside(body)  # each item checked against what was asked (finding 270)
     pages = Pages(f"POST {url}")
     while True:
         # a search changes nothing: safe to retry although it is a POST
@@ -193,6 +210,19 @@ def iter_items(
                 f"POST {url}: the answer is not a FeatureCollection", method="POST", url=url
             )
         features = page["features"]
+        for item in features:
+            # an item naming no tile loads none (the loader reports it): nothing to check
+            reason = unasked(item) if _names_a_tile(item) else None
+            if reason is not None:
+                found = item.get("id")
+                raise TransportError(
+                    f"the Catalog found item {found!r}, {reason}: a service or proxy that "
+                    "does not apply a search parameter answers with items it was not asked "
+                    "for (the Filter extension is optional in STAC API), so nothing is "
+                    "concluded from this search",
+                    method="POST",
+                    url=url,
+                )
         yield features
         context = page.get("context") or {}
         if not isinstance(context, dict):
@@ -206,6 +236,15 @@ def iter_items(
             return
         pages.follow(offset, items=len(features))  # same or endless tokens stop here
         body = {**body, "next": offset}
+
+
+def _names_a_tile(item: Any) -> bool:
+    """Whether a Catalog item names a tile `search_records` would read (a usable id)."""
+    try:
+        check_id(item.get("id") if isinstance(item, dict) else None, "tile")
+    except ValidationError:
+        return False
+    return True
 
 
 def search_records(
@@ -227,17 +266,10 @@ def search_records(
     """
     ids: list[str] = []
     records: list[dict[str, Any]] = []
-    matches = _filter_test(filter)
     for page in iter_items(
         client, collection, bbox=bbox, datetime=datetime, intersects=intersects, filter=filter
     ):
         for item in page:
-            if matches is not None and isinstance(item, dict) and not matches(item):
-                raise TransportError(
-                    f"the Catalog found item {item.get('id')!r}, which does not match the "
-                    "filter it was sent: it does not apply filters (the Filter extension is "
-                    "optional in STAC API), so nothing is concluded from this search"
-                )
             tid = item.get("id") if isinstance(item, dict) else None
             try:
                 ids.append(check_id(tid, "tile"))
@@ -266,35 +298,6 @@ def search_records(
                     records.append(record)
     records.sort(key=created_order)
     return records
-
-
-def _filter_test(
-    filter: str | Mapping[str, Any] | None,
-) -> Callable[[Mapping[str, Any]], bool] | None:
-    """Whether an item matches ``filter``, as the ``cql2`` package reads it (None: no filter).
-
-    A filter ``cql2`` cannot read is left to the service to refuse (None).
-    """
-    if filter is None:
-        return None
-    import cql2
-
-    try:
-        expr = (
-            cql2.parse_text(filter)
-            if isinstance(filter, str)
-            else cql2.parse_json(json.dumps(filter))
-        )
-    except (cql2.ParseError, ValueError):
-        return None
-
-    def matches(item: Mapping[str, Any]) -> bool:
-        try:
-            return bool(expr.matches(dict(item)))
-        except (ValueError, cql2.ValidationError):
-            return True  # an item the package cannot judge is the service's to judge
-
-    return matches
 
 
 def created_order(record: Mapping[str, Any]) -> str:

@@ -370,10 +370,13 @@ def test_a_repeated_next_token_stops_the_loop(server):
 
 
 def _items(h, q, tokens):
-    """A Catalog page of one item, whose next token comes from ``tokens``."""
+    """A Catalog page of one item, whose next token comes from ``tokens``.
+
+    The item lies in the searches' bbox: one outside it ends the search (finding 270).
+    """
+    item = {"id": "x", "bbox": [0.2, 0.2, 0.8, 0.8]}
     h.answer(
-        200,
-        {"type": "FeatureCollection", "features": [{"id": "x"}], "context": {"next": next(tokens)}},
+        200, {"type": "FeatureCollection", "features": [item], "context": {"next": next(tokens)}}
     )
 
 

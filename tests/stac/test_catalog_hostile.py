@@ -54,6 +54,11 @@ def _client(service: Any, script: Callable[[dict[str, Any]], Page]) -> ScriptedS
     return client
 
 
+#: A box inside the searches' bbox: each item's answer to a search by area must say where
+#: it is (finding 270: an item outside the area searched is refused)
+_BOX = [-1.0, -1.0, 1.0, 1.0]
+
+
 def _page(features: list[Any], following: Any = None) -> Page:
     page: Page = {"type": "FeatureCollection", "features": features}
     if following is not None:
@@ -66,7 +71,7 @@ def test_a_catalog_sending_fresh_next_tokens_forever_stops_read_tiles(collection
     service, cid, ids = collection
     monkeypatch.setattr(byocframe.client.paging, "MAX_PAGES", 7)
     fresh = itertools.count(100)
-    client = _client(service, lambda body: _page([{"id": ids[0]}], next(fresh)))
+    client = _client(service, lambda body: _page([{"id": ids[0], "bbox": _BOX}], next(fresh)))
     with pytest.raises(
         TransportError, match=r"after 7 pages \(byocframe.client.paging.MAX_PAGES\)"
     ):
@@ -76,7 +81,7 @@ def test_a_catalog_sending_fresh_next_tokens_forever_stops_read_tiles(collection
 
 def test_a_catalog_repeating_next_100_stops_read_tiles(collection):
     service, cid, ids = collection
-    client = _client(service, lambda body: _page([{"id": ids[0]}], 100))
+    client = _client(service, lambda body: _page([{"id": ids[0], "bbox": _BOX}], 100))
     with pytest.raises(TransportError, match="next token '100' again"):
         byocframe.read_tiles(client, cid, bbox=[-180, -90, 180, 90], progress=False)
     assert client.searches == 2
@@ -86,7 +91,9 @@ def test_a_catalog_repeating_next_100_stops_read_tiles(collection):
 def test_a_context_that_is_not_an_object_is_a_transport_error(collection, context):
     """Today: AttributeError ('str' object has no attribute 'get')."""
     service, cid, ids = collection
-    client = _client(service, lambda body: {"features": [{"id": ids[0]}], "context": context})
+    client = _client(
+        service, lambda body: {"features": [{"id": ids[0], "bbox": _BOX}], "context": context}
+    )
     with pytest.raises(TransportError, match=r"context is a \w+, not an object"):
         byocframe.read_tiles(client, cid, bbox=[-180, -90, 180, 90], progress=False)
 
@@ -94,7 +101,14 @@ def test_a_context_that_is_not_an_object_is_a_transport_error(collection, contex
 def test_items_without_a_usable_id_are_one_warning(collection):
     """Items without an id (or with a path for an id) are reported, never a KeyError or a URL."""
     service, cid, ids = collection
-    items = [{"type": "Feature"}, "text", None, {"id": 5}, {"id": "a/tiles/b"}, {"id": ids[1]}]
+    items = [
+        {"type": "Feature"},
+        "text",
+        None,
+        {"id": 5},
+        {"id": "a/tiles/b"},
+        {"id": ids[1], "bbox": _BOX},
+    ]
     client = _client(service, lambda body: _page(items))
     with pytest.warns(ByocframeWarning, match="5 tiles have values") as record:
         gdf = byocframe.read_tiles(client, cid, bbox=[-180, -90, 180, 90], progress=False)
@@ -124,7 +138,9 @@ def test_pages_keep_a_digest_of_each_token_not_the_token(monkeypatch):
 def test_an_empty_page_with_a_next_offset_does_not_end_the_search(collection):
     """An empty page that still says where to go on is not the end (it ended the search)."""
     service, cid, ids = collection
-    answers = iter([_page([], 100), _page([{"id": ids[0]}, {"id": ids[2]}])])
+    answers = iter(
+        [_page([], 100), _page([{"id": ids[0], "bbox": _BOX}, {"id": ids[2], "bbox": _BOX}])]
+    )
     client = _client(service, lambda body: next(answers))
     gdf = byocframe.read_tiles(client, cid, bbox=[-180, -90, 180, 90], progress=False)
     assert sorted(gdf.index) == sorted([ids[0], ids[2]])
