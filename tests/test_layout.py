@@ -19,18 +19,19 @@ PACKAGE = Path(byocframe.__file__).parent
 #: Each part's floor: a module may import its own part and parts on lower floors only.
 FLOORS = {
     "exceptions": 0, "ids": 1, "atomic": 1, "moved": 1, "progress": 1, "file_rules": 1,
-    "typing": 1, "log_capture": 1,
+    "typing": 1, "log_capture": 1, "ranges": 1,
     "geo": 2, "tools": 3, "frame": 4, "client": 4, "stac": 5, "io": 6, "edits": 7,
     "bucket": 8, "maps": 8, "scale": 8, "testing": 9, "accessor": 9, "cli": 10, "__main__": 10,
 }  # fmt: skip
 #: What the local service may use of the client's side: geometry, the data-only file
-#: rules, the errors, progress bars, tifffile's collected log (`log_capture`), the demo's
+#: rules, the errors, progress bars, tifffile's collected log (`log_capture`), the file
+#: object over ranged reads that tifffile is handed (`ranges`), the demo's
 #: synthetic listings, `Client` (for
 #: ``service.client()``), `to_records` (``service.seed`` takes a tile frame) and
 #: `check_parquet_rows` (a seeding file gets `read_file`'s bounds; finding 123).
 SERVICE_MAY_USE = {
     "byocframe", "byocframe.exceptions", "byocframe.file_rules", "byocframe.progress",
-    "byocframe.log_capture",
+    "byocframe.log_capture", "byocframe.ranges",
     "byocframe.geo", "byocframe.geo.crs", "byocframe.geo.geojson", "byocframe.geo.geometry",
     "byocframe.frame.synthetic", "byocframe.frame.convert", "byocframe.client.api",
     "byocframe.io.files",

@@ -11,7 +11,6 @@ S3 needs the ``bucket`` extra (boto3): ``pip install 'byocframe[bucket]'``.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import warnings
 from collections.abc import Iterator, Mapping
@@ -25,6 +24,7 @@ from byocframe.bucket.bounded import bound_listing
 from byocframe.bucket.headers import RangeReader
 from byocframe.bucket.s3_errors import s3_error
 from byocframe.exceptions import BucketError
+from byocframe.ranges import PositionedFile
 from byocframe.typing import S3Like
 
 __all__ = [
@@ -321,7 +321,7 @@ class Bucket:
         return Path(os.path.realpath(path))  # the file checked, not a link swapped since
 
 
-class RangeFile(io.RawIOBase):
+class RangeFile(PositionedFile):
     """A seekable, read-only file over a `RangeReader`: only the ranges read are fetched.
 
     With ``max_bytes``, a read that would take the bytes asked for in all past it is
@@ -330,45 +330,25 @@ class RangeFile(io.RawIOBase):
     """
 
     def __init__(self, reader: RangeReader, size: int, *, max_bytes: int | None = None):
-        super().__init__()
+        super().__init__(size)
         self._reader = reader
-        self._size = size
-        self._pos = 0
         self.max_bytes = max_bytes
         self.taken = 0  # bytes asked for so far
         self.breach: str | None = None
 
-    def readable(self) -> bool:
-        """Always readable."""
-        return True
-
-    def seekable(self) -> bool:
-        """Always seekable."""
-        return True
-
-    def tell(self) -> int:
-        """The position."""
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        """Move to ``offset`` (from the start, the position or the end); no request."""
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        """Fill ``buffer`` from the position (ranged reads of the missing blocks)."""
-        size = min(len(buffer), self._size - self._pos)
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes from the position (ranged reads of the missing blocks)."""
+        left = self.size - self.pos
+        size = left if size is None or size < 0 else min(size, left)
         if size <= 0:
-            return 0
+            return b""
         if self.max_bytes is not None and self.taken + size > self.max_bytes:
             self.breach = f"more than {self.max_bytes:,} bytes"
             raise OSError(f"reading past {self.max_bytes:,} bytes of this file, the limit")
         self.taken += size
-        data = self._reader.read(self._pos, size)
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
+        data = self._reader.read(self.pos, size)
+        self.pos += len(data)
+        return data
 
 
 def s3_client(endpoint_url: str | None = None, *, workers: int = 16) -> Any:

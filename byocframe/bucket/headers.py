@@ -32,7 +32,6 @@ the TIFF header is cut short at byte 60 (corrupted IFD structure)
 from __future__ import annotations
 
 import dataclasses
-import io
 import itertools
 import struct
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from byocframe.file_rules import TIFF_COMPRESSIONS
 from byocframe.log_capture import collect_errors
+from byocframe.ranges import PositionedFile
 
 if TYPE_CHECKING:
     import tifffile
@@ -228,7 +228,7 @@ class _Stop(Exception):
     """A limit was reached; raised at every read from then on (tifffile may catch one)."""
 
 
-class _Window(io.RawIOBase):
+class _Window(PositionedFile):
     """A read-only file over a `RangeReader` that charges every read to `HeaderLimits`.
 
     tifffile catches some exceptions and goes on, so the first breach and the first
@@ -236,28 +236,13 @@ class _Window(io.RawIOBase):
     """
 
     def __init__(self, reader: RangeReader, size: int | None, limits: HeaderLimits):
-        super().__init__()
+        super().__init__(_UNKNOWN_SIZE if size is None else size)
         self.reader, self.limits = reader, limits
-        self.size = _UNKNOWN_SIZE if size is None else size
         self.known = size is not None
-        self.pos = self.reads = self.charged = 0
+        self.reads = self.charged = 0
         self.short = False  # a read ended at the end of the file
         self.breach: str | None = None
         self.failure: BaseException | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
 
     def read(self, size: int | None = -1) -> bytes:
         want = self.size - self.pos if size is None or size < 0 else size
@@ -265,12 +250,6 @@ class _Window(io.RawIOBase):
         self.short = self.short or len(data) < want
         self.pos += len(data)
         return data
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
 
     def take(self, start: int, size: int) -> bytes:
         """``size`` bytes from ``start``, if the limits allow them."""

@@ -1,15 +1,14 @@
 """OAuth2 client credentials for the local service: HMAC-signed JWT access tokens.
 
 Tokens are stateless: a restarted service with the same credentials accepts the tokens
-it issued before (sentinelhub-py caches one token per process, BYOC_API 2.4).
+it issued before (sentinelhub-py caches one token per process, BYOC_API 2.4). They are
+signed and verified by PyJWT (RFC 7519 JWTs, HS256 JWS of RFC 7515), not by hand.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import threading
 import time
 import uuid
@@ -17,7 +16,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["MIN_SECRET_LENGTH", "FailureThrottle", "TokenIssuer"]
+import jwt
+
+__all__ = ["MIN_SECRET_LENGTH", "FailureThrottle", "TokenIssuer", "verified_claims"]
 
 #: Shortest client secret accepted when the service listens beyond this machine.
 MIN_SECRET_LENGTH = 16
@@ -29,12 +30,53 @@ TOKEN_LIFETIME = 3600
 VERIFIED_CAPACITY = 1024
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+#: What `verified_claims` leaves to its caller: the service checks ``exp`` against its own
+#: clock (tests move it), and ``iat`` is not compared with the machine's time.
+_UNCHECKED: jwt.types.Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def verified_claims(token: str, key: bytes) -> object | None:
+    """The claims of a compact HS256 JWT whose signature ``key`` verifies, else None.
+
+    PyJWT checks the structure and the signature; the expiry is the caller's to check.
+    A compact JWS holds no ``=`` (RFC 7515 section 2: base64url without padding), so a
+    token with padding added is refused, not read as the token it was made from.
+
+    Parameters
+    ----------
+    token : str
+        ``header.payload.signature``, each base64url.
+    key : bytes
+        The HMAC key.
+
+    Returns
+    -------
+    object or None
+        The decoded claims (a dict), or None when the token is not one signed with ``key``.
+
+    Examples
+    --------
+    The HS256 example of RFC 7515, appendix A.1:
+
+    >>> import base64
+    >>> k = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"
+    >>> token = (
+    ...     "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
+    ...     ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFt"
+    ...     "cGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+    ...     ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    ... )
+    >>> verified_claims(token, base64.urlsafe_b64decode(k + "=="))["iss"]
+    'joe'
+    >>> verified_claims(token + "=", base64.urlsafe_b64decode(k + "==")) is None
+    True
+    """
+    if not isinstance(token, str) or "=" in token:
+        return None
+    try:
+        return jwt.decode(token, key, algorithms=["HS256"], options=_UNCHECKED)
+    except jwt.InvalidTokenError:
+        return None
 
 
 @dataclass
@@ -80,18 +122,15 @@ class TokenIssuer:
         """A token response as the Sentinel Hub identity service sends it."""
         self.issued += 1
         now = int(self.clock())
-        header = {"alg": "HS256", "typ": "JWT"}
-        payload = {
+        claims = {
             "azp": self.client_id,
             "sub": self.client_id,
             "iat": now,
             "exp": now + self.lifetime,
             "jti": str(uuid.uuid4()),
         }
-        signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(payload).encode())
-        signature = hmac.new(self._key, signing_input.encode(), hashlib.sha256).digest()
         return {
-            "access_token": f"{signing_input}.{_b64(signature)}",
+            "access_token": jwt.encode(claims, self._key, algorithm="HS256"),
             "token_type": "Bearer",
             "expires_in": self.lifetime,
         }
@@ -105,7 +144,7 @@ class TokenIssuer:
         key = self._key
         known = self._verified.get(token)
         if known is None or known[0] != key:
-            claims = self._verify(token, key)
+            claims = verified_claims(token, key)
             if claims is None:
                 return None
             if len(self._verified) >= VERIFIED_CAPACITY:
@@ -116,18 +155,6 @@ class TokenIssuer:
         if not isinstance(claims, dict) or claims.get("exp", 0) <= self.clock():
             return None
         return str(claims.get("azp"))
-
-    @staticmethod
-    def _verify(token: str, key: bytes) -> object | None:
-        """The decoded claims of a token signed with ``key``, else None."""
-        try:
-            header, payload, signature = token.split(".")
-            expected = hmac.new(key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-            if not hmac.compare_digest(_unb64(signature), expected):
-                return None
-            return json.loads(_unb64(payload))
-        except (ValueError, TypeError):
-            return None
 
 
 @dataclass

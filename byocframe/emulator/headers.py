@@ -29,7 +29,6 @@ Examples
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
@@ -37,6 +36,7 @@ from typing import IO, Any, cast
 import numpy as np
 
 from byocframe.log_capture import collect_errors
+from byocframe.ranges import PositionedFile
 
 __all__ = [
     "DEFAULT_READ_LIMITS",
@@ -145,36 +145,16 @@ class _Budget(Exception):
     """More reads than allowed."""
 
 
-class _Prefix(io.RawIOBase):
+class _Prefix(PositionedFile):
     """The first bytes of a file in one growing buffer; reads past ``max_bytes`` refused."""
 
     def __init__(self, fetch: Callable[[int, int], bytes], size: int, limits: ReadLimits):
-        super().__init__()
-        self.fetch, self.size, self.limits = fetch, size, limits
+        super().__init__(size)
+        self.fetch, self.limits = fetch, limits
         self.buffer = b""
-        self.pos = self.reads = self.requests = self.handed = 0
+        self.reads = self.requests = self.handed = 0
         self.beyond = 0  # the furthest end of a refused read (0: none)
         self.over_budget = ""  # the limit a read breached
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
-
-    def readinto(self, target: Any) -> int:
-        view = memoryview(target).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
 
     def read(self, size: int | None = -1) -> bytes:
         stop = self.size if size is None or size < 0 else min(self.size, self.pos + size)

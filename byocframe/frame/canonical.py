@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -63,8 +64,39 @@ def canonical_text(name: str, value: Any) -> str | None:
     if not text:
         return None
     if _LONG_DIGITS.search(text):  # rare: only those texts pay for the rounding
+        rounded = _rounded_json(text)
+        if rounded is not None:
+            return rounded
+        # not JSON: a plain text whose digits a table reader may have taken for a number
         text = _LONG_NUMBER.sub(lambda m: number_text(float(m.group())), text)
     return text
+
+
+#: A number of a JSON text while `_rounded_json` rewrites it (JSON escapes the NULs).
+_NUMBER_MARK = re.compile(r'"\\u0000(\d+)\\u0000"')
+
+
+def _rounded_json(text: str) -> str | None:
+    """A JSON text with its long numbers as GDAL writes them; None if it is not JSON.
+
+    The json module finds the numbers, so digits inside a string stay as they are (an
+    edit of them is an edit, finding 332). The text comes back compact (as the frame
+    writes it), every other number literal as it was written.
+    """
+    if "\\u0000" in text:  # the marks below could not be told from the text's own
+        return None
+    literals: list[str] = []
+
+    def mark(literal: str) -> str:
+        rounds = _LONG_NUMBER.fullmatch(literal) is not None
+        literals.append(number_text(float(literal)) if rounds else literal)
+        return f"\0{len(literals) - 1}\0"
+
+    try:
+        value = json.loads(text, parse_int=mark, parse_float=mark, parse_constant=mark)
+    except (ValueError, RecursionError):
+        return None
+    return _NUMBER_MARK.sub(lambda m: literals[int(m.group(1))], dumps(value) or "")
 
 
 def number_text(number: float) -> str:

@@ -390,3 +390,23 @@ def test_edits_of_columns_the_service_owns_are_refused_by_name(gdf, column, valu
     assert [column, "read-only"] in mine
     with pytest.raises(ValidationError, match=rf"{tid}.*{column}.*read-only"):
         byocframe.push(gdf, _nowhere(), dry_run=True)
+
+
+def test_an_edit_of_a_long_digit_run_in_a_json_string_is_refused(records):
+    """Finding 332: frame.canonical rounded every run of 16+ digits in a read-only text
+    (meant for JSON numbers that GDAL rewrites), inside JSON strings too, so this edit was
+    neither sent nor refused. The truth: the two texts differ as JSON (json.loads)."""
+    import json
+
+    before, after = '{"scene":"12345678901234567"}', '{"scene":"12345678901234568"}'
+    assert json.loads(before) != json.loads(after)
+    mine = copy.deepcopy(records[:3])
+    for record in mine:
+        record["additionalData"] = json.loads(before)
+    frame = byocframe.tiles_from_records(mine)
+    assert byocframe.changes(frame).empty
+    tid = frame.index[1]
+    frame.loc[tid, "additional_data"] = after
+    found = byocframe.changes(frame)
+    edits = found.loc[found["id"] == tid, ["field", "action"]].values.tolist()
+    assert ["additional_data", "read-only"] in edits

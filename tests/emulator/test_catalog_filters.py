@@ -261,3 +261,55 @@ def test_limits_are_settings(world_service):
         _refused(_post(ctx, {"filter": "NOT (NOT (NOT (id <> 'a')))"}), "max_filter_depth=2")
         assert _ids(ctx, filter="NOT (id = 'a') AND id<>'b'")
         assert _ids(ctx, intersects=_rectangles(600)) == set()  # all over the open Pacific
+
+
+# ---------------------------------------------------------------- RFC 3339 times
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-06-01T00:00:00Z",
+        "2024-06-01t12:30:15.25z",
+        "2024-06-01T12:30:15.123456+05:30",
+        "2024-02-29T23:59:59-11:45",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999999Z",
+        "1969-12-31T23:59:59.5Z",
+        "2024-06-01",
+    ],
+)
+def test_times_read_as_the_standard_library_reads_them(text):
+    """The microseconds since 1970 of an RFC 3339 time: numpy's datetime64 of the UTC
+    instant (built from ``astimezone``) as the independent reading."""
+    import datetime as dt
+
+    import numpy as np
+
+    from byocframe.emulator.filters import time_micros
+
+    stamp = dt.datetime.fromisoformat(text.upper())
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
+    expected = int(np.datetime64(stamp.isoformat(), "us").astype(np.int64))
+    assert time_micros(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-06-01T00:00:00+99:99",  # read as an offset of 4 days before
+        "2024-06-01T00:00:00+24:00",
+        "2024-06-01T00:00:00-01:60",
+        "2024-02-30T00:00:00Z",
+        "2024-06-01T24:00:00Z",
+        "2024-06-01Z",
+    ],
+)
+def test_times_outside_rfc_3339_are_refused(world_service, text):
+    """Finding 331: the hand-written reader took any two digits as an offset's hours and
+    minutes (RFC 3339 section 5.6: 00-23 and 00-59), so ``+99:99`` moved the time by four
+    days instead of being refused."""
+    _refused(_post(world_service, {"datetime": f"{text}/.."}), text)
+    if text.endswith("+24:00"):
+        return  # the cql2 package itself reads +24:00 as an offset and hands on UTC
+    body = {"filter": {"op": ">=", "args": [{"property": "datetime"}, {"timestamp": text}]}}
+    _refused(_post(world_service, {**body, "filter-lang": "cql2-json"}), text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from byocframe.emulator import (
     check_credentials,
     create_service,
 )
+from byocframe.emulator.auth import TOKEN_LIFETIME, TokenIssuer, verified_claims
 
 STRONG = "a-long-enough-secret-0123"
 
@@ -188,3 +190,66 @@ def test_basic_header_with_the_right_credentials(service):
         headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
     )
     assert answer.status_code == 200
+
+
+# ------------------------------------------------------------------ the tokens themselves
+def _segment(text):
+    return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+
+
+def test_issued_tokens_are_rfc7519_hs256_jwts(service):
+    """Read with base64 and json alone (RFC 7519 section 3), not with the service's code."""
+    body = token_request(service, service.client_id, service.client_secret).json()
+    header, claims, signature = body["access_token"].split(".")
+    assert _segment(header) == {"alg": "HS256", "typ": "JWT"}
+    claims = _segment(claims)
+    assert claims["azp"] == claims["sub"] == service.client_id
+    assert claims["exp"] - claims["iat"] == body["expires_in"] == TOKEN_LIFETIME
+    assert len(base64.urlsafe_b64decode(signature + "=")) == 32  # an HMAC-SHA256
+
+
+# RFC 7515 appendix A.1: an HS256 JWS, its key (a JWK "k") and its payload.
+RFC7515_KEY = base64.urlsafe_b64decode(
+    "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow=="
+)
+RFC7515_TOKEN = (
+    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
+    ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+    ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+)
+
+
+def test_the_rfc_7515_example_verifies_and_its_alterations_do_not():
+    claims = verified_claims(RFC7515_TOKEN, RFC7515_KEY)
+    assert claims == {"iss": "joe", "exp": 1300819380, "http://example.com/is_root": True}
+    head, payload, signature = RFC7515_TOKEN.split(".")
+    other = base64.urlsafe_b64encode(b'{"iss":"eve"}').decode().rstrip("=")
+    assert verified_claims(f"{head}.{other}.{signature}", RFC7515_KEY) is None
+    assert verified_claims(RFC7515_TOKEN, RFC7515_KEY[:-1] + b"x") is None
+    alg_none = base64.urlsafe_b64encode(b'{"alg":"none"}').decode().rstrip("=")
+    assert verified_claims(f"{alg_none}.{payload}.", RFC7515_KEY) is None
+
+
+@pytest.mark.parametrize("padding", ["=", "=="])
+def test_a_token_with_padding_added_is_refused(service, padding):
+    """Finding 330: a compact JWS holds no '=' (RFC 7515 section 2); the hand-written check
+    decoded ``token==`` as the token and accepted a bearer string the service never issued."""
+    token = token_request(service, service.client_id, service.client_secret).json()
+    token = token["access_token"]
+    url = service.base_url + "/api/v1/byoc/collections"
+    assert requests.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    answer = requests.get(url, headers={"Authorization": f"Bearer {token}{padding}"})
+    assert answer.status_code == 401
+
+
+@pytest.mark.parametrize("start", [1e9, 4e9], ids=["2001", "2096"])
+def test_expiry_follows_the_issuers_clock_not_the_machines(start):
+    now = [start]  # long before or after the machine's clock: the token lives its lifetime
+    issuer = TokenIssuer("me", STRONG, lifetime=60, clock=lambda: now[0])
+    token = issuer.issue()["access_token"]
+    assert issuer.check(token) == "me"
+    now[0] += 59
+    assert issuer.check(token) == "me"
+    now[0] += 1
+    assert issuer.check(token) is None
+    assert TokenIssuer("me", STRONG + "x", clock=lambda: start).check(token) is None

@@ -355,3 +355,37 @@ def test_home_and_missing_folders_as_write_file_takes_them(frame, tmp_path, monk
     with pytest.raises(byocframe.ValidationError, match="no-such-folder: folder not found"):
         byocframe.write_file(frame.iloc[:5], missing)  # the same words
     assert not (tmp_path / "no-such-folder").exists()
+
+
+# The schema's nesting of byoc:tile_geometry is decided from the 5-byte WKB headers, not by
+# decoding every geometry (docs/design/catalog.md, "Choices made on the way"): checked here
+# against shapely's reading of the same bytes, over the WKB flavours shapely writes.
+_FLAVOURS = {
+    f"{flavor}-{'le' if order else 'be'}-{dims}d{'-srid' if srid else ''}": dict(
+        byte_order=order, flavor=flavor, output_dimension=dims, include_srid=srid
+    )
+    for flavor in ("iso", "extended")
+    for order in (0, 1)
+    for dims in (2, 3)
+    for srid in ((False, True) if flavor == "extended" else (False,))
+}
+
+
+@pytest.mark.parametrize("flavour", list(_FLAVOURS))
+@pytest.mark.parametrize("multi", [False, True], ids=["polygons", "one-multipolygon"])
+def test_multipolygons_found_from_wkb_headers_as_shapely_reads_them(flavour, multi):
+    from byocframe.frame.native import wkb_column
+    from byocframe.stac.columns import stac_columns
+
+    square = shapely.Polygon([(0, 0, 1), (1, 0, 1), (1, 1, 1), (0, 0, 1)])
+    geoms = [square, shapely.MultiPolygon([square]) if multi else square, None]
+    geoms = [shapely.set_srid(g, 32633) if g is not None else None for g in geoms]
+    blobs = [None if g is None else shapely.to_wkb(g, **_FLAVOURS[flavour]) for g in geoms]
+    frame = pd.DataFrame(index=pd.Index(["a", "b", "c"]))
+    frame["sensing_time"] = pd.Timestamp("2024-06-01", tz="UTC")
+    frame["native_tile"] = wkb_column(blobs, frame.index)
+    truth = bool(
+        (shapely.get_type_id(shapely.from_wkb([b for b in blobs if b is not None])) == 6).any()
+    )
+    assert truth is multi
+    assert stac_columns(frame)["tile_multi"] is truth
