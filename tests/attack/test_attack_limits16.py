@@ -303,7 +303,10 @@ def test_296_the_tiles_a_search_finds_are_fetched_a_window_at_a_time() -> None:
         if request.method == "POST":
             start = int(json.loads(request.body).get("next", 0))
             stop = min(start + 100, found)
-            features = [{"type": "Feature", "id": tid(i)} for i in range(start, stop)]
+            # each inside the area asked for (an item without a box is refused in a search
+            # by area: byocframe.stac.answers)
+            box = [0.1, 0.1, 0.2, 0.2]
+            features = [{"type": "Feature", "id": tid(i), "bbox": box} for i in range(start, stop)]
             context = {"next": stop} if stop < found else {}
             return (200, {"type": "FeatureCollection", "features": features, "context": context})
         return (200, {"data": {"id": request.url.rsplit("/", 1)[-1], "created": "2024-01-01"}})
