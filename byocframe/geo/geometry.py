@@ -36,6 +36,10 @@ __all__ = [
 #: times the vertices of adaptive densifying on a synthetic world listing, 36 m off at
 #: worst where adaptive stays within 5 m (docs/benchmarks.md).
 DEFAULT_DENSIFY = float("inf")
+#: how far (degrees) inside +-180 the ends of a lon/lat edge along a parallel may be for
+#: the edge to be read as the whole parallel, not as a step across the antimeridian
+#: (float noise: ``numpy.nextafter(180.0, 0.0)`` is a bound of 180 as drawn)
+WHOLE_TURN_SLACK = 1e-9
 
 
 @functools.lru_cache(maxsize=256)
@@ -305,8 +309,9 @@ def _whole_turns(
     A jump of more than 180 degrees between two vertices is read as crossing the
     antimeridian, the short way. An edge from -180 to 180 (or back) at one latitude
     has no short way: both ends are the same point, and the only edge it can be is the
-    whole parallel, as in a global ``box(-180, -85, 180, 85)``. Such an edge gets three
-    vertices between its ends (at -90, 0 and 90), so no step is longer than 90 degrees
+    whole parallel (ends within `WHOLE_TURN_SLACK` of +-180 count as there), as in a
+    global ``box(-180, -85, 180, 85)``. Such an edge gets three vertices between its
+    ends (at -90, 0 and 90), so no step is longer than 90 degrees
     and it is read as drawn. ``lonlat`` flags the rings whose CRS is lon/lat.
 
     Examples
@@ -319,7 +324,13 @@ def _whole_turns(
     if len(xy) < 2 or not lonlat.any():
         return xy, ring_off
     dx = np.diff(xy[:, 0])
-    edge = (np.abs(dx) == 360.0) & (np.abs(xy[:-1, 0]) == 180.0) & (np.diff(xy[:, 1]) == 0)
+    # ends at +-180 up to float noise (one float step inside 180 is what arithmetic
+    # on 180 often gives; read the short way, such a box was a sliver)
+    edge = (
+        (np.abs(dx) >= 360.0 - 2 * WHOLE_TURN_SLACK)
+        & (np.abs(xy[:-1, 0]) >= 180.0 - WHOLE_TURN_SLACK)
+        & (np.diff(xy[:, 1]) == 0)
+    )
     # an edge joins two points of one ring, of a lon/lat ring
     ring_of = np.repeat(np.arange(len(ring_off) - 1), np.diff(ring_off))
     edge &= ring_of[:-1] == ring_of[1:]

@@ -207,6 +207,8 @@ def from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[tup
     seen: dict[str, set[str]] = {"asc": set(), "desc": set()}
     # the latest (asc) / earliest (desc) creation time each cursor has given so far
     reached: dict[str, dt.datetime | None] = {"asc": None, "desc": None}
+    # the first readable creation time each cursor gave: the oldest (asc), the newest (desc)
+    first: dict[str, dt.datetime | None] = {"asc": None, "desc": None}
     lock = threading.Lock()
     # where the cursors met: the latest creation time among the tiles both returned.
     # Tiles created at that same instant may come in another order from each end (a
@@ -222,7 +224,13 @@ def from_both_ends(client: Client, cid: str, status: str | None) -> Iterator[tup
                 with lock:
                     # checked before the page may count as a meeting
                     reached[direction], ordered = _in_order(page, direction, reached[direction])
-                    if not ordered:
+                    if first[direction] is None:
+                        first[direction] = _first(page)
+                    # and across the cursors: the ascending one never past the newest tile
+                    # the descending one started from, nor that one before the oldest
+                    # (a peer that ignores the sort and lists a first page of tied times
+                    # gives both cursors that page, in order either way)
+                    if not ordered or _crossed(first, reached):
                         disorder.set()
                     # a tile both cursors returned is found when its second copy arrives:
                     # checking the new page alone keeps the cost linear in the tiles
@@ -300,6 +308,23 @@ def _in_order(
         else:
             reached = when
     return reached, ordered
+
+
+def _first(page: list[Any]) -> dt.datetime | None:
+    """The first readable creation time of a page (None when it has none)."""
+    return next((when for when in map(_created, page) if when is not None), None)
+
+
+def _crossed(first: dict[str, Any], reached: dict[str, Any]) -> bool:
+    """Whether a cursor went past the end the other one started from.
+
+    An honest service's descending listing starts at the newest tile, so the ascending
+    cursor never reaches a later one (and the other way round); one created while the
+    cursors read is the only honest cause, and reading on from one end is then right too.
+    """
+    late = first["desc"] is not None and reached["asc"] is not None
+    early = first["asc"] is not None and reached["desc"] is not None
+    return (late and reached["asc"] > first["desc"]) or (early and reached["desc"] < first["asc"])
 
 
 def _created(tile: Any) -> dt.datetime | None:
