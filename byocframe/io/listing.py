@@ -516,7 +516,8 @@ def _pages(
             for page in client.tile_pages(cid, status=status, bad_ids="keep"):
                 yield "asc", page
         return
-    if status not in (None, "INGESTED"):
+    # upper case, as the listing takes it ("ingested" as the command line writes it)
+    if status is not None and not (isinstance(status, str) and status.upper() == "INGESTED"):
         raise ValueError(
             f"status={status!r} cannot be combined with bbox, datetime, intersects or "
             "filter: the Catalog only knows INGESTED tiles"

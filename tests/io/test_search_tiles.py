@@ -155,3 +155,14 @@ def test_item_pages(demo):
     ids = [item["id"] for page in pages for item in page]
     june = full["sensing_time"].dt.month.eq(6) & full["status"].eq("INGESTED")
     assert sorted(ids) == sorted(full.index[june])
+
+
+def test_status_ingested_is_taken_in_any_case_with_a_search(demo):
+    """``status="ingested"`` (as the command line writes it) lists as "INGESTED" does; with
+    a search it was refused as a status the Catalog does not know."""
+    service, client, _ = demo
+    box = AOIS["small"]
+    upper = byocframe.read_tiles(client, service.demo_collection, bbox=box, status="INGESTED")
+    lower = byocframe.read_tiles(client, service.demo_collection, bbox=box, status="ingested")
+    assert len(upper) > 0
+    assert list(lower.index) == list(upper.index)
