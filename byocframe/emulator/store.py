@@ -131,8 +131,10 @@ class Store:
             return now_text(lambda: now)
 
     def _stored_last_created(self) -> float:
-        row = self._conn.execute("SELECT state FROM tiles ORDER BY seq DESC LIMIT 1").fetchone()
-        return _seconds(json.loads(row[0]).get("created")) if row else float("-inf")
+        # the latest of every tile's time, not the last stored tile's: a database an older
+        # service wrote may hold them out of order (read once, at the first tile stored)
+        rows = self._conn.execute("SELECT json_extract(state, '$.created') FROM tiles")
+        return max((_seconds(text) for (text,) in rows), default=float("-inf"))
 
     def _note_created(self, states: Sequence[Mapping[str, Any]]) -> None:
         """Remember the latest ``created`` of tiles stored with their own times."""

@@ -101,3 +101,26 @@ def test_created_agrees_with_the_listing_order_when_the_clock_steps_back(tmp_pat
     assert later == sorted(later)
     assert later[-1] == later[-2]
     again.close()
+
+
+def test_a_database_with_times_out_of_order_goes_on_after_the_latest(tmp_path):
+    """An older service's database may hold the latest time on an earlier tile: a tile
+    stored after reopening it is never created before it."""
+    path = str(tmp_path / "old.db")
+    now = [500.0]
+    store = Store(path, clock=lambda: now[0])
+    cid = store.create_collection(new_collection({"name": "c", "s3Bucket": "b"}))["id"]
+    store.create_tile(cid, new_tile({"path": "a/(BAND).tif"}))
+    store.close()
+    # as an older service left it: a later tile stored with an earlier time
+    older = Store(path)
+    state = older.new_tile_state(cid, {"path": "b/(BAND).tif"})
+    state["created"] = state["ingestionStart"] = "1970-01-01T00:01:40.000000Z"  # 100 s
+    older.insert_tiles(cid, [state])
+    older.close()
+    reopened = Store(path, clock=lambda: 10.0)
+    reopened.create_tile(cid, new_tile({"path": "c/(BAND).tif"}))
+    created = _created_in_listing_order(reopened, cid, "created:asc")
+    assert created[1].startswith("1970-01-01T00:01:40")  # the older service's time, kept
+    assert created[-1] >= max(created[:-1])
+    reopened.close()
