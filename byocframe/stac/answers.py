@@ -11,7 +11,8 @@ the first that does not fit ends the search (`outside`, used by
 
 The checks err on the side of the service: an item fits an area when its ``bbox`` (or
 its geometry's bounds), widened by `AREA_TOLERANCE`, meets the area, and a period when
-its time, widened by `TIME_TOLERANCE`, meets it. An honest service tests the tile's
+its time (its ``start_datetime``/``end_datetime`` range when it has one), widened by
+`TIME_TOLERANCE`, meets it. An honest service tests the tile's
 cover itself, which lies inside that box, so it never gives an item these checks
 refuse; a service that ignores the parameter gives items of other places and dates. A
 filter is evaluated with the ``cql2`` package (the one the local service parses filters
@@ -126,11 +127,14 @@ def _area_test(area: Any, name: str) -> Callable[[Mapping[str, Any]], str | None
 
 
 def _instant(text: Any) -> dt.datetime | None:
-    """An RFC 3339 time as an aware datetime (UTC when naive), or None."""
+    """An RFC 3339 time as an aware datetime (UTC when naive), or None.
+
+    RFC 3339 lets ``T`` and ``Z`` be lower case, which ``fromisoformat`` does not read.
+    """
     if not isinstance(text, str) or not text.strip():
         return None
     try:
-        value = dt.datetime.fromisoformat(text.strip())
+        value = dt.datetime.fromisoformat(text.strip().upper())
     except ValueError:
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
@@ -161,10 +165,11 @@ def _period_test(text: str) -> Callable[[Mapping[str, Any]], str | None]:
         properties = properties if isinstance(properties, Mapping) else {}
         shown = properties.get("datetime")
         first = last = _instant(shown)
-        if first is None:  # STAC: an item without a datetime gives its range
-            first = _instant(properties.get("start_datetime"))
-            last = _instant(properties.get("end_datetime"))
-            shown = [properties.get("start_datetime"), properties.get("end_datetime")]
+        ranged = [properties.get("start_datetime"), properties.get("end_datetime")]
+        if first is None or (_instant(ranged[0]) and _instant(ranged[1])):
+            # STAC: an item's range is what a search matches, when it has one (its
+            # datetime, often the range's start, may lie outside a period meeting it)
+            first, last, shown = _instant(ranged[0]), _instant(ranged[1]), ranged
         if first is None or last is None:
             return "which has no datetime, in a search by datetime"
         if (end is not None and first - TIME_TOLERANCE > end) or (
