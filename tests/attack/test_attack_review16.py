@@ -75,3 +75,23 @@ def test_a_tile_asked_by_its_id_in_upper_case_is_not_taken_for_another(
         monkeypatch.setattr(store.Store, "tile", lambda self, c, t: real(self, c, second))
         with pytest.raises(byocframe.TransportError, match=f"answered tile '{second}'"):
             client.get_tile(cid, first.upper())
+
+
+def test_an_item_whose_geometry_passes_its_box_fits_an_area_meeting_the_geometry() -> None:
+    """Finding 363: a service tests an item's geometry; its ``bbox`` may be narrower.
+
+    A box made from the four corners of a UTM tile, reprojected, misses the bulge of its
+    edges in lon/lat (hundreds of metres for a 110 km tile at 60 degrees north). A
+    search meeting only the bulge gets the item from an honest service; the check read
+    the ``bbox`` alone and ended the search.
+    """
+    ring = [[10, 60], [12, 60], [12, 61], [11, 61.01], [10, 61], [10, 60]]
+    item = {
+        "id": "a",
+        "bbox": [10, 60, 12, 61],
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "properties": {"datetime": "2024-06-01T00:00:00Z"},
+    }
+    assert outside({"bbox": [10.9, 61.005, 11.1, 61.2]})(item) is None
+    # neither reaches a box further north
+    assert outside({"bbox": [10.9, 61.02, 11.1, 61.2]})(item) is not None
