@@ -235,12 +235,14 @@ class ByocEndpoints(GlobalLookup):
 
         An answer holding another tile's id (a caching proxy keyed on less than the
         URL, a peer's bug) is a `TransportError`: a load, a check or an adoption built
-        on it would act on that other tile.
+        on it would act on that other tile. The ids are compared as UUIDs, in either
+        case.
         """
         path = self._tile_path(collection, tile)
         data = self._data("GET", path, at=at)
         asked, held = resource_id(tile, "tile"), data.get("id")
-        if held is not None and held != asked:
+        # a UUID is read in either case (RFC 4122): the service writes its own
+        if held is not None and str(held).lower() != asked.lower():
             raise TransportError(
                 f"GET {self._url(path)} answered tile {held!r}, not the one asked for: "
                 "nothing is concluded from it (check the service or proxy)",

@@ -9,9 +9,10 @@ against the search's ``bbox`` or ``intersects``, its ``datetime`` and its ``filt
 the first that does not fit ends the search (`outside`, used by
 `byocframe.stac.catalog.iter_items`).
 
-The checks err on the side of the service: an item fits an area when its ``bbox`` (or
-its geometry's bounds), widened by `AREA_TOLERANCE`, meets the area, and a period when
-its time, widened by `TIME_TOLERANCE`, meets it. An honest service tests the tile's
+The checks err on the side of the service: an item fits an area when its ``bbox`` or
+its geometry's bounds, widened by `AREA_TOLERANCE`, meets the area, and a period when
+its time (its ``start_datetime``/``end_datetime`` range when it has one), widened by
+`TIME_TOLERANCE`, meets it. An honest service tests the tile's
 cover itself, which lies inside that box, so it never gives an item these checks
 refuse; a service that ignores the parameter gives items of other places and dates. A
 filter is evaluated with the ``cql2`` package (the one the local service parses filters
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import shapely
@@ -94,43 +95,54 @@ def _boxes(box: Any) -> Any:
     return shapely.box(west, south, east, north)
 
 
-def _item_extent(item: Mapping[str, Any]) -> Any:
-    """The item's box as a geometry (from ``bbox``, else its geometry's bounds), or None."""
+def _item_extents(item: Mapping[str, Any]) -> Iterator[Any]:
+    """The item's extents as geometries: its ``bbox``, then its geometry's bounds.
+
+    Both, as a service may test either: a box made from a tile's corners misses the
+    bulge of its reprojected edges, which the geometry holds. The geometry is read
+    only when its box does not fit (reading it costs ten times more).
+    """
     box = item.get("bbox")
     try:
         if isinstance(box, list | tuple) and len(box) in (4, 6):
-            return _boxes(box)
-        geometry = item.get("geometry")
-        if isinstance(geometry, Mapping):
-            shape = shapely.geometry.shape(geometry)
-            if not shape.is_empty:
-                return shapely.box(*shape.bounds)
-    except (TypeError, ValueError, AttributeError, shapely.errors.ShapelyError):
-        return None
-    return None
+            yield _boxes(box)
+    except (TypeError, ValueError):
+        pass
+    geometry = item.get("geometry")
+    try:
+        shape = shapely.geometry.shape(geometry) if isinstance(geometry, Mapping) else None
+    except (TypeError, ValueError, AttributeError, KeyError, shapely.errors.ShapelyError):
+        shape = None
+    if shape is not None and not shape.is_empty:
+        yield shapely.box(*shape.bounds)
 
 
 def _area_test(area: Any, name: str) -> Callable[[Mapping[str, Any]], str | None]:
     shapely.prepare(area)
 
     def test(item: Mapping[str, Any]) -> str | None:
-        extent = _item_extent(item)
-        if extent is None:
+        seen = False
+        for extent in _item_extents(item):
+            if area.intersects(extent.buffer(AREA_TOLERANCE, join_style="mitre")):
+                return None
+            seen = True
+        if not seen:
             return f"which has no box or geometry, in a search by {name}"
-        if not area.intersects(extent.buffer(AREA_TOLERANCE, join_style="mitre")):
-            shown = item.get("bbox", "of its geometry")
-            return f"whose box {shown} lies outside the {name} searched"
-        return None
+        shown = item.get("bbox", "of its geometry")
+        return f"whose box {shown} lies outside the {name} searched"
 
     return test
 
 
 def _instant(text: Any) -> dt.datetime | None:
-    """An RFC 3339 time as an aware datetime (UTC when naive), or None."""
+    """An RFC 3339 time as an aware datetime (UTC when naive), or None.
+
+    RFC 3339 lets ``T`` and ``Z`` be lower case, which ``fromisoformat`` does not read.
+    """
     if not isinstance(text, str) or not text.strip():
         return None
     try:
-        value = dt.datetime.fromisoformat(text.strip())
+        value = dt.datetime.fromisoformat(text.strip().upper())
     except ValueError:
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
@@ -161,10 +173,11 @@ def _period_test(text: str) -> Callable[[Mapping[str, Any]], str | None]:
         properties = properties if isinstance(properties, Mapping) else {}
         shown = properties.get("datetime")
         first = last = _instant(shown)
-        if first is None:  # STAC: an item without a datetime gives its range
-            first = _instant(properties.get("start_datetime"))
-            last = _instant(properties.get("end_datetime"))
-            shown = [properties.get("start_datetime"), properties.get("end_datetime")]
+        ranged = [properties.get("start_datetime"), properties.get("end_datetime")]
+        if first is None or (_instant(ranged[0]) and _instant(ranged[1])):
+            # STAC: an item's range is what a search matches, when it has one (its
+            # datetime, often the range's start, may lie outside a period meeting it)
+            first, last, shown = _instant(ranged[0]), _instant(ranged[1]), ranged
         if first is None or last is None:
             return "which has no datetime, in a search by datetime"
         if (end is not None and first - TIME_TOLERANCE > end) or (
