@@ -131,14 +131,15 @@ def test_311_one_record_given_for_many_says_to_pass_a_list(kind, form):
 # ------------------------------------------------ finding 312: geopandas' own explore()
 @pytest.mark.xfail(
     strict=True,
+    raises=TypeError,
     reason="finding 312: folium cannot serialise the WKB bytes of native_cover/native_tile",
 )
 def test_312_plain_geopandas_explore_draws_a_tile_frame():
     """``gdf.explore()`` returns a folium Map that fails only when shown (Jupyter's repr,
     ``m.save``): "Object of type bytes is not JSON serializable". geopandas turns datetime
     and object columns into text and drops other geometry columns, but passes an Arrow
-    binary column's bytes on to the GeoJSON. (Skipped where folium is not installed: it is
-    no dependency of byocframe's nor of the test group.)"""
+    binary column's bytes on to the GeoJSON. (folium and mapclassify, what geopandas'
+    explore needs, are in the test group so that this runs in CI.)"""
     pytest.importorskip("folium")
     from byocframe.frame.synthetic import synthetic_tiles
 
