@@ -187,9 +187,7 @@ def _write_flat(gdf: gpd.GeoDataFrame, path: Path, kind: str, layer: str) -> Non
         member = json.dumps({"crs": crs, "index": gdf.index.name, "attrs": settings})
         if not text.endswith("}"):  # pragma: no cover - geopandas writes one JSON object
             raise ValidationError(f"{path}: geopandas wrote no GeoJSON object")
-        with path.open("w", encoding="utf-8") as out:
-            out.write(text[:-1])
-            out.write(f', "byocframe": {member}}}')
+        path.write_text(f'{text[:-1]}, "byocframe": {member}}}', encoding="utf-8")
         return
     frame = gpd.GeoDataFrame(flat, geometry=geometry, crs=gdf.crs)
     extra: dict[str, Any] = {}
