@@ -222,20 +222,29 @@ def stale_scratch(target: Path) -> list[Path]:
     ...     stale_scratch(Path(folder) / "tiles.gpkg")
     []
     """
+    target = Path(target)
+    pattern = re.escape(f"{_head(target)}{_host()}.") + (
+        rf"(\d+)\.[0-9a-f]{{8}}\.partial(?:{re.escape(target.suffix)})?\Z"
+    )
+    return _dead_writers(target.parent, _head(target), pattern)
+
+
+def _dead_writers(folder: Path, head: str, pattern: str) -> list[Path]:
+    """Scratch in ``folder`` whose writer is gone; none on Windows.
+
+    Entries starting with ``head`` that match ``pattern``, whose group 1 is the process id
+    of the writer that made them.
+    """
     if os.name != "posix":
         return []
-    target = Path(target)
-    pattern = re.compile(
-        re.escape(f"{_head(target)}{_host()}.")
-        + rf"(\d+)\.[0-9a-f]{{8}}\.partial(?:{re.escape(target.suffix)})?\Z"
-    )
+    matcher = re.compile(pattern)
     try:
-        names = [p for p in target.parent.iterdir() if p.name.startswith(_head(target))]
+        names = [p for p in Path(folder).iterdir() if p.name.startswith(head)]
     except OSError:
         return []
     out = []
     for path in names:
-        found = pattern.match(path.name)
+        found = matcher.match(path.name)
         if found is not None and not _running(int(found.group(1))):
             out.append(path)
     return out
@@ -269,18 +278,10 @@ def swept(folder: Path) -> Iterator[None]:
     ['part-0.csv', 'part-1.csv', 'part-2.csv']
     """
     where = os.path.abspath(folder)
-    if os.name == "posix":
-        pattern = re.compile(
-            r"\..+\." + re.escape(_host()) + r"\.(\d+)\.[0-9a-f]{8}\.partial(?:\.[^.]*)?\Z"
-        )
-        try:
-            names = [p for p in Path(where).iterdir() if p.name.startswith(".")]
-        except OSError:
-            names = []
-        for path in names:
-            found = pattern.match(path.name)
-            if found is not None and not _running(int(found.group(1))):
-                _remove(path)
+    # the names `Scratch` makes for any target: ".<name>.<host>.<pid>.<hex>.partial[.ext]"
+    pattern = r"\..+\." + re.escape(_host()) + r"\.(\d+)\.[0-9a-f]{8}\.partial(?:\.[^.]*)?\Z"
+    for path in _dead_writers(Path(where), ".", pattern):
+        _remove(path)
     token = _SWEPT.set(_SWEPT.get() | {where})
     try:
         yield
